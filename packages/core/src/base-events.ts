@@ -1,0 +1,593 @@
+/**
+ * BaseEventLoop: everything portable about an event loop (asyncio's base_events.py).
+ *
+ * Guest mode. Node's libuv loop owns the thread, so an iteration runs as a microtask and
+ * runForever() returns a Promise. After a callback that resumed awaiting code (a Future's
+ * continuation), the batch pauses and re-enters through process.nextTick + queueMicrotask,
+ * which runs once every pending microtask ran: the resumed task's step happens at that
+ * point of the iteration, as in asyncio. Between iterations the loop hops with one
+ * microtask, and every HOST_SLICE_MS through setImmediate instead, so Node's timers and I/O
+ * run even when the loop always has work. With nothing ready it idles on one host timer plus the
+ * backend's watchers: no CPU is spent, and the armed timer keeps the process alive while
+ * the loop runs.
+ *
+ * One iteration (DESIGN.md): 1. drop cancelled timers, 2. the timeout is decided by
+ * scheduleNext (0 when callbacks are ready or stopping), 3. poll the backend, 4. move due
+ * timers to the ready queue, 5. run exactly the callbacks that were ready when step 5 began.
+ */
+import { performance } from 'node:perf_hooks';
+import * as os from 'node:os';
+import type { EventLoopBackend } from './backend.js';
+import { NotImplementedError, RuntimeError } from './errors.js';
+import {
+  _getRunningLoop,
+  _setRunningLoop,
+  resumeSignal,
+  taskContext,
+  type AbstractEventLoop,
+  type Awaitable,
+  type CoroFn,
+  type ExceptionContext,
+  type ExceptionHandler,
+  type TaskFactory,
+} from './events.js';
+import { Future, isFuture } from './futures.js';
+import { Handle, TimerHandle } from './handles.js';
+import { logger } from './log.js';
+import { ensureFuture, Task } from './tasks.js';
+import { TimerHeap } from './timer-heap.js';
+import { checkCallback, checkFiniteNumber, describe } from './validate.js';
+import { getDefaultExecutor, type Executor } from './executor.js';
+
+/** How long the loop may keep the thread before letting Node's own loop turn. */
+const HOST_SLICE_MS = 4;
+/** Node's largest timer delay; an idle loop with no timer re-arms after this long. */
+const MAX_HOST_TIMER_MS = 2 ** 31 - 1;
+const NO_BATCH: Handle[] = [];
+
+export class BaseEventLoop implements AbstractEventLoop, EventLoopBackend {
+  /** Debug mode reports callbacks that run longer than this many seconds. */
+  slowCallbackDuration = 0.1;
+  /** Timers due within this many seconds of now run in the current iteration. */
+  protected clockResolution = 1e-6;
+
+  private ready: Handle[] = [];
+  private batch: Handle[] = NO_BATCH;
+  private batchIndex = 0;
+  private inIteration = false;
+  private readonly timers = new TimerHeap();
+  private timerCancelledCount = 0;
+
+  private running = false;
+  private stopping = false;
+  private closed = false;
+  private sleeping = false;
+  private hostTimer: NodeJS.Timeout | null = null;
+  private sliceStart = 0;
+  private settleRun: { resolve: () => void; reject: (error: unknown) => void } | null = null;
+
+  private debug = Boolean(process.env.LOOPKIT_DEBUG);
+  private exceptionHandler: ExceptionHandler | null = null;
+  private taskFactory: TaskFactory | null = null;
+  private defaultExecutor: Executor | null = null;
+  private readonly signalListeners = new Map<string, () => void>();
+
+  // ---- the backend contract: no I/O by default (see backend.ts) ----
+  ioPoll(): void {}
+  ioStart(_wake: () => void): void {}
+  ioStop(): void {}
+  ioClose(): void {}
+  idle(deadline: number | null): void {
+    const ms = deadline === null ? MAX_HOST_TIMER_MS : Math.ceil((deadline - this.time()) * 1000);
+    this.hostTimer = setTimeout(this.wakeFromTimer, Math.min(Math.max(ms, 1), MAX_HOST_TIMER_MS));
+  }
+
+  // ---- running ----
+  runForever(): Promise<void> {
+    try {
+      this.checkClosed();
+      this.checkNotRunning();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.settleRun = { resolve, reject };
+      this.running = true;
+      _setRunningLoop(this);
+      this.sliceStart = performance.now();
+      this.ioStart(this.wake);
+      queueMicrotask(this.turn);
+    });
+  }
+
+  async runUntilComplete<T>(aw: Awaitable<T> | CoroFn<T>): Promise<T> {
+    this.checkClosed();
+    this.checkNotRunning();
+    const newTask = !isFuture(aw);
+    const future = ensureFuture(aw, this);
+    // A task made here fails loudly below if unfinished: no "destroyed pending" report too.
+    if (newTask && future instanceof Task) future._noPendingReport();
+    future.addDoneCallback(stopWhenDone);
+    try {
+      await this.runForever();
+    } finally {
+      future.removeDoneCallback(stopWhenDone);
+    }
+    if (!future.done()) throw new RuntimeError('Event loop stopped before Future completed.');
+    return future.result();
+  }
+
+  /** Stop after the current iteration (before runForever: run exactly one iteration). */
+  stop(): void {
+    this.stopping = true;
+    if (this.sleeping) this.wake();
+  }
+
+  isRunning(): boolean {
+    return this.running;
+  }
+
+  isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Close a stopped loop: drop pending callbacks, close what the backend owns. Synchronous. */
+  close(): void {
+    if (this.running) throw new RuntimeError('Cannot close a running event loop');
+    if (this.closed) return;
+    if (this.debug) logger.debug(`Close ${this}`);
+    this.closed = true;
+    this.ready = [];
+    this.batch = NO_BATCH;
+    this.timers.clear();
+    this.timerCancelledCount = 0;
+    for (const [name, listener] of this.signalListeners) process.off(name, listener);
+    this.signalListeners.clear();
+    this.ioClose();
+    const executor = this.defaultExecutor;
+    this.defaultExecutor = null;
+    if (executor !== null) void executor.shutdown(false);
+  }
+
+  async shutdownDefaultExecutor(timeout: number | null = null): Promise<void> {
+    const executor = this.defaultExecutor;
+    if (executor === null) return;
+    this.defaultExecutor = null;
+    const done = executor.shutdown(true);
+    if (timeout === null) return done;
+    checkFiniteNumber(timeout, 'timeout');
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<'expired'>((resolve) => {
+      timer = setTimeout(() => resolve('expired'), timeout * 1000);
+    });
+    const outcome = await Promise.race([done, expired]);
+    clearTimeout(timer);
+    if (outcome === 'expired') {
+      logger.warning(`The executor did not finishing joining its threads within ${timeout} seconds.`);
+      await executor.shutdown(false);
+    }
+  }
+
+  // ---- scheduling ----
+  callSoon<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle {
+    checkCallback(callback, 'callback');
+    this.checkClosed();
+    const handle = new Handle(callback, args, this);
+    if (this.debug) handle._sourceTraceback = new Error().stack ?? null;
+    this.ready.push(handle);
+    if (this.sleeping) this.wake();
+    return handle;
+  }
+
+  /** Same as callSoon within this thread; other threads use the loop's thread-safe handle. */
+  callSoonThreadsafe<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle {
+    return this.callSoon(callback, ...args);
+  }
+
+  callLater<A extends unknown[]>(delay: number, callback: (...args: A) => unknown, ...args: A): TimerHandle {
+    checkFiniteNumber(delay, 'delay');
+    return this.callAt(this.time() + delay, callback, ...args);
+  }
+
+  callAt<A extends unknown[]>(when: number, callback: (...args: A) => unknown, ...args: A): TimerHandle {
+    checkFiniteNumber(when, 'when');
+    checkCallback(callback, 'callback');
+    this.checkClosed();
+    const timer = new TimerHandle(when, callback, args, this);
+    if (this.debug) timer._sourceTraceback = new Error().stack ?? null;
+    timer._scheduled = true;
+    this.timers.push(timer);
+    if (this.sleeping) this.wake();
+    return timer;
+  }
+
+  /** Monotonic time in seconds. */
+  time(): number {
+    return performance.now() / 1000;
+  }
+
+  /** @internal TimerHandle.cancel() reports here; the heap drops it lazily. */
+  _timerHandleCancelled(_timer: TimerHandle): void {
+    this.timerCancelledCount += 1;
+  }
+
+  // ---- futures and tasks ----
+  createFuture<T = unknown>(): Future<T> {
+    return new Future<T>({ loop: this });
+  }
+
+  createTask<T>(coro: CoroFn<T>, options: { name?: string } = {}): Task<T> {
+    this.checkClosed();
+    if (this.taskFactory !== null) {
+      const task = this.taskFactory(this, coro, options) as Task<T>;
+      if (options.name !== undefined && typeof task.setName === 'function') task.setName(options.name);
+      return task;
+    }
+    return new Task<T>(coro, { loop: this, name: options.name });
+  }
+
+  setTaskFactory(factory: TaskFactory | null): void {
+    if (factory !== null && typeof factory !== 'function') {
+      throw new TypeError(`factory must be a function or null, got ${describe(factory)}`);
+    }
+    this.taskFactory = factory;
+  }
+
+  getTaskFactory(): TaskFactory | null {
+    return this.taskFactory;
+  }
+
+  // ---- executor ----
+  runInExecutor<R>(executor: Executor | null, fn: unknown, ...args: unknown[]): Future<R> {
+    this.checkClosed();
+    if (executor === null || executor === undefined) {
+      this.defaultExecutor ??= getDefaultExecutor();
+      executor = this.defaultExecutor;
+    } else if (typeof (executor as Executor).submit !== 'function') {
+      throw new TypeError(`executor must be an Executor (with submit) or null, got ${describe(executor)}`);
+    }
+    const future = this.createFuture<R>();
+    executor.submit<R>(fn, args).then(
+      (value) => {
+        if (!future.cancelled() && !this.closed) future.setResult(value);
+      },
+      (error) => {
+        if (!future.cancelled() && !this.closed) future.setException(error);
+      },
+    );
+    return future;
+  }
+
+  setDefaultExecutor(executor: Executor): void {
+    if (typeof executor?.submit !== 'function') {
+      throw new TypeError(`executor must be an Executor (with submit), got ${describe(executor)}`);
+    }
+    this.defaultExecutor = executor;
+  }
+
+  // ---- errors ----
+  setExceptionHandler(handler: ExceptionHandler | null): void {
+    if (handler !== null && typeof handler !== 'function') {
+      throw new TypeError(`handler must be a function or null, got ${describe(handler)}`);
+    }
+    this.exceptionHandler = handler;
+  }
+
+  getExceptionHandler(): ExceptionHandler | null {
+    return this.exceptionHandler;
+  }
+
+  /** Log the context (message, exception and the other keys), as asyncio does. */
+  defaultExceptionHandler(context: ExceptionContext): void {
+    const message = context.message || 'Unhandled exception in event loop';
+    const lines = [message];
+    for (const key of Object.keys(context).sort()) {
+      if (key === 'message' || key === 'exception') continue;
+      lines.push(`${key}: ${String(context[key])}`);
+    }
+    logger.error(lines.join('\n'), context.exception);
+  }
+
+  /** Call the handler synchronously; a handler that throws is logged and the loop runs on. */
+  callExceptionHandler(context: ExceptionContext): void {
+    const handler = this.exceptionHandler;
+    if (handler === null) {
+      try {
+        this.defaultExceptionHandler(context);
+      } catch (error) {
+        logger.error('Exception in default exception handler', error);
+      }
+      return;
+    }
+    try {
+      handler(this, context);
+    } catch (error) {
+      try {
+        this.defaultExceptionHandler({ message: 'Unhandled error in exception handler', exception: error, context: context.message });
+      } catch (inner) {
+        logger.error('Exception in default exception handler while handling an unexpected error in custom exception handler', inner);
+      }
+    }
+  }
+
+  // ---- debug ----
+  getDebug(): boolean {
+    return this.debug;
+  }
+
+  setDebug(enabled: boolean): void {
+    this.debug = Boolean(enabled);
+  }
+
+  // ---- signals (portable: Node delivers them to the main thread's JS) ----
+  addSignalHandler(sig: string | number, callback: (...args: any[]) => unknown, ...args: unknown[]): void {
+    const name = signalName(sig);
+    checkCallback(callback, 'callback');
+    this.checkClosed();
+    if (name === 'SIGKILL' || name === 'SIGSTOP') throw new RuntimeError(`sig ${name} cannot be caught`);
+    this.removeSignalHandler(name);
+    const listener = (): void => {
+      if (!this.closed) this.callSoonThreadsafe(callback, ...args);
+    };
+    process.on(name, listener);
+    this.signalListeners.set(name, listener);
+  }
+
+  removeSignalHandler(sig: string | number): boolean {
+    const name = signalName(sig);
+    const listener = this.signalListeners.get(name);
+    if (listener === undefined) return false;
+    process.off(name, listener);
+    this.signalListeners.delete(name);
+    return true;
+  }
+
+  // ---- I/O: backends override ----
+  createConnection(..._args: unknown[]): Promise<[unknown, unknown]> {
+    return this.notImplemented('createConnection');
+  }
+  createServer(..._args: unknown[]): Promise<unknown> {
+    return this.notImplemented('createServer');
+  }
+  createUnixConnection(..._args: unknown[]): Promise<[unknown, unknown]> {
+    return this.notImplemented('createUnixConnection');
+  }
+  createUnixServer(..._args: unknown[]): Promise<unknown> {
+    return this.notImplemented('createUnixServer');
+  }
+  createDatagramEndpoint(..._args: unknown[]): Promise<[unknown, unknown]> {
+    return this.notImplemented('createDatagramEndpoint');
+  }
+  sockRecv(..._args: unknown[]): Promise<Uint8Array> {
+    return this.notImplemented('sockRecv');
+  }
+  sockRecvInto(..._args: unknown[]): Promise<number> {
+    return this.notImplemented('sockRecvInto');
+  }
+  sockSendall(..._args: unknown[]): Promise<void> {
+    return this.notImplemented('sockSendall');
+  }
+  sockConnect(..._args: unknown[]): Promise<void> {
+    return this.notImplemented('sockConnect');
+  }
+  sockAccept(..._args: unknown[]): Promise<[unknown, unknown]> {
+    return this.notImplemented('sockAccept');
+  }
+  getaddrinfo(..._args: unknown[]): Promise<unknown[]> {
+    return this.notImplemented('getaddrinfo');
+  }
+  getnameinfo(..._args: unknown[]): Promise<[string, string]> {
+    return this.notImplemented('getnameinfo');
+  }
+  addReader(_fd: number, _callback: (...args: any[]) => unknown, ..._args: unknown[]): void {
+    throw new NotImplementedError(`${this.constructor.name} does not support addReader`);
+  }
+  removeReader(_fd: number): boolean {
+    throw new NotImplementedError(`${this.constructor.name} does not support removeReader`);
+  }
+  addWriter(_fd: number, _callback: (...args: any[]) => unknown, ..._args: unknown[]): void {
+    throw new NotImplementedError(`${this.constructor.name} does not support addWriter`);
+  }
+  removeWriter(_fd: number): boolean {
+    throw new NotImplementedError(`${this.constructor.name} does not support removeWriter`);
+  }
+
+  toString(): string {
+    return `<${this.constructor.name} running=${this.running} closed=${this.closed} debug=${this.debug}>`;
+  }
+
+  // ---- the run loop ----
+  protected checkClosed(): void {
+    if (this.closed) throw new RuntimeError('Event loop is closed');
+  }
+
+  private checkNotRunning(): void {
+    if (this.running) throw new RuntimeError('This event loop is already running');
+    if (_getRunningLoop() !== null) {
+      throw new RuntimeError('Cannot run the event loop while another loop is running');
+    }
+  }
+
+  private notImplemented<T>(method: string): Promise<T> {
+    return Promise.reject(new NotImplementedError(`${this.constructor.name} does not support ${method}`));
+  }
+
+  /** A turn runs outside any task's context: callbacks see currentTask() === null. */
+  private readonly turn = (): void => {
+    if (this.running) taskContext.run(undefined as never, this.runTurn);
+  };
+
+  private readonly runTurn = (): void => {
+    try {
+      if (!this.inIteration) this.beginIteration();
+      if (this.runBatch()) {
+        // A callback resumed awaiting code: let it run, then finish this iteration.
+        process.nextTick(this.reenter);
+        return;
+      }
+      this.inIteration = false;
+      if (this.stopping) this.finishRun(null);
+      else this.scheduleNext();
+    } catch (error) {
+      this.inIteration = false;
+      this.finishRun(error);
+    }
+  };
+
+  private readonly reenter = (): void => {
+    queueMicrotask(this.turn);
+  };
+
+  private readonly reenterFromHost = (): void => {
+    this.sliceStart = performance.now();
+    queueMicrotask(this.turn);
+  };
+
+  private readonly wake = (): void => {
+    if (!this.sleeping) return;
+    this.sleeping = false;
+    if (this.hostTimer !== null) {
+      clearTimeout(this.hostTimer);
+      this.hostTimer = null;
+    }
+    this.sliceStart = performance.now();
+    queueMicrotask(this.turn);
+  };
+
+  private readonly wakeFromTimer = (): void => {
+    this.hostTimer = null;
+    this.wake();
+  };
+
+  /** Steps 1, 3 and 4, then set up step 5's batch. */
+  private beginIteration(): void {
+    const timers = this.timers;
+    // 1. Drop cancelled timers: rebuild when most are cancelled, else pop them off the top.
+    if (this.timerCancelledCount > 0) {
+      if (this.timerCancelledCount * 2 > timers.size) {
+        timers.filter(keepLiveTimer);
+        this.timerCancelledCount = 0;
+      } else {
+        let top = timers.peek();
+        while (top !== undefined && top._cancelled) {
+          timers.pop();
+          top._scheduled = false;
+          this.timerCancelledCount -= 1;
+          top = timers.peek();
+        }
+      }
+    }
+    // 3. Poll the backend: it never blocks (waiting happened in idle()).
+    this.ioPoll();
+    // 4. Due timers become ready.
+    if (timers.size > 0) {
+      const end = this.time() + this.clockResolution;
+      let top = timers.peek();
+      while (top !== undefined && top._when < end) {
+        timers.pop();
+        top._scheduled = false;
+        if (top._cancelled) this.timerCancelledCount -= 1;
+        else this.ready.push(top);
+        top = timers.peek();
+      }
+    }
+    // 5. This iteration runs exactly what is ready now.
+    this.batch = this.ready;
+    this.ready = [];
+    this.batchIndex = 0;
+    this.inIteration = true;
+  }
+
+  /** Run the batch; returns true when paused so resumed code can run first. */
+  private runBatch(): boolean {
+    const batch = this.batch;
+    while (this.batchIndex < batch.length) {
+      const handle = batch[this.batchIndex++]!;
+      if (handle._cancelled) continue;
+      if (this.debug) this.runTimed(handle);
+      else handle._run();
+      if (resumeSignal.pending) {
+        resumeSignal.pending = false;
+        return true;
+      }
+    }
+    this.batch = NO_BATCH;
+    return false;
+  }
+
+  private runTimed(handle: Handle): void {
+    const t0 = performance.now();
+    handle._run();
+    const seconds = (performance.now() - t0) / 1000;
+    if (seconds >= this.slowCallbackDuration) {
+      logger.warning(`Executing ${handle} took ${seconds.toFixed(3)} seconds`);
+    }
+  }
+
+  /** Step 2: next iteration at once, or idle until the next timer or a wake-up. */
+  private scheduleNext(): void {
+    if (this.ready.length === 0) {
+      const next = this.timers.peek();
+      const deadline = next === undefined ? null : next._when;
+      if (deadline === null || deadline - this.time() > 0) {
+        this.sleeping = true;
+        this.idle(deadline);
+        return;
+      }
+    }
+    this.hop();
+  }
+
+  /**
+   * Start the next iteration: as a microtask (code resumed by this iteration already ran,
+   * see runBatch), or through setImmediate once per slice so Node's loop turns.
+   */
+  private hop(): void {
+    if (performance.now() - this.sliceStart >= HOST_SLICE_MS) setImmediate(this.reenterFromHost);
+    else queueMicrotask(this.turn);
+  }
+
+  private finishRun(error: unknown): void {
+    this.stopping = false;
+    this.running = false;
+    this.sleeping = false;
+    if (this.hostTimer !== null) {
+      clearTimeout(this.hostTimer);
+      this.hostTimer = null;
+    }
+    _setRunningLoop(null);
+    const settle = this.settleRun!;
+    this.settleRun = null;
+    try {
+      this.ioStop();
+    } catch (stopError) {
+      error ??= stopError;
+    }
+    if (error === null) settle.resolve();
+    else settle.reject(error);
+  }
+
+  /** For an idle() that ends the wait itself (TestLoop's virtual clock): go on at once. */
+  protected endIdle(): void {
+    this.sleeping = false;
+    this.hop();
+  }
+}
+
+function keepLiveTimer(timer: TimerHandle): boolean {
+  if (timer._cancelled) timer._scheduled = false;
+  return !timer._cancelled;
+}
+
+function stopWhenDone(future: Future<unknown>): void {
+  future.getLoop().stop();
+}
+
+function signalName(sig: unknown): string {
+  if (typeof sig === 'number' && Number.isInteger(sig)) {
+    for (const [name, num] of Object.entries(os.constants.signals)) if (num === sig) return name;
+  } else if (typeof sig === 'string' && sig in os.constants.signals) {
+    return sig;
+  }
+  throw new TypeError(`sig must be a signal name like 'SIGINT' or its number, got ${describe(sig)}`);
+}

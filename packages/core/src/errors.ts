@@ -1,0 +1,119 @@
+/** Errors of asyncio's vocabulary, as JS Error subclasses (names mirror asyncio's). */
+
+function named<T extends new (...args: any[]) => Error>(cls: T, name: string): T {
+  Object.defineProperty(cls.prototype, 'name', { value: name, writable: true, configurable: true });
+  return cls;
+}
+
+/** The operation was cancelled. `message` is the msg given to `cancel(msg)` (empty if none). */
+export class CancelledError extends Error {
+  constructor(message = '') {
+    super(message);
+  }
+}
+named(CancelledError, 'CancelledError');
+
+/** An operation is not allowed in the object's current state (e.g. result() of a pending future). */
+export class InvalidStateError extends Error {}
+named(InvalidStateError, 'InvalidStateError');
+
+/** A deadline passed (waitFor, timeout, wait with a timeout). */
+export class TimeoutError extends Error {}
+named(TimeoutError, 'TimeoutError');
+
+/** The method is not offered by this loop or backend (addReader on a proactor, say). */
+export class NotImplementedError extends Error {}
+named(NotImplementedError, 'NotImplementedError');
+
+/** asyncio's RuntimeError: a misuse of a loop or task that is not an argument error. */
+export class RuntimeError extends Error {}
+named(RuntimeError, 'RuntimeError');
+
+/** The stream ended before `expected` bytes arrived; `partial` holds what did. */
+export class IncompleteReadError extends Error {
+  readonly partial: Uint8Array;
+  readonly expected: number | null;
+  constructor(partial: Uint8Array, expected: number | null) {
+    const what = expected === null ? 'undefined' : String(expected);
+    super(`${partial.length} bytes read on a total of ${what} expected bytes`);
+    this.partial = partial;
+    this.expected = expected;
+  }
+}
+named(IncompleteReadError, 'IncompleteReadError');
+
+/** A separator was not found within the stream's buffer limit; `consumed` bytes may be dropped. */
+export class LimitOverrunError extends Error {
+  readonly consumed: number;
+  constructor(message: string, consumed: number) {
+    super(message);
+    this.consumed = consumed;
+  }
+}
+named(LimitOverrunError, 'LimitOverrunError');
+
+export class QueueEmpty extends Error {}
+named(QueueEmpty, 'QueueEmpty');
+export class QueueFull extends Error {}
+named(QueueFull, 'QueueFull');
+export class QueueShutDown extends Error {}
+named(QueueShutDown, 'QueueShutDown');
+export class BrokenBarrierError extends Error {}
+named(BrokenBarrierError, 'BrokenBarrierError');
+export class SendfileNotAvailableError extends Error {}
+named(SendfileNotAvailableError, 'SendfileNotAvailableError');
+
+/** Python's ExceptionGroup: several errors raised together (TaskGroup). */
+export class ExceptionGroup extends AggregateError {
+  readonly exceptions: readonly unknown[];
+  constructor(message: string, exceptions: Iterable<unknown>) {
+    const list = [...exceptions];
+    super(list, message);
+    this.exceptions = list;
+  }
+}
+named(ExceptionGroup, 'ExceptionGroup');
+
+/**
+ * Python's ConnectionError family. Instances also carry Node's `code`, `errno` and
+ * `syscall`, so `err instanceof ConnectionResetError` and `err.code === 'ECONNRESET'` both work.
+ */
+export class ConnectionError extends Error {
+  code?: string;
+  errno?: number;
+  syscall?: string;
+}
+named(ConnectionError, 'ConnectionError');
+export class ConnectionResetError extends ConnectionError {}
+named(ConnectionResetError, 'ConnectionResetError');
+export class BrokenPipeError extends ConnectionError {}
+named(BrokenPipeError, 'BrokenPipeError');
+export class ConnectionRefusedError extends ConnectionError {}
+named(ConnectionRefusedError, 'ConnectionRefusedError');
+export class ConnectionAbortedError extends ConnectionError {}
+named(ConnectionAbortedError, 'ConnectionAbortedError');
+
+const connectionErrorClasses: Record<string, typeof ConnectionError> = {
+  ECONNRESET: ConnectionResetError,
+  EPIPE: BrokenPipeError,
+  ESHUTDOWN: BrokenPipeError,
+  ECONNREFUSED: ConnectionRefusedError,
+  ECONNABORTED: ConnectionAbortedError,
+};
+
+/**
+ * Turn a Node-style system error (`{code, errno, syscall, message}`) into the matching
+ * ConnectionError subclass, keeping its fields; other errors come back unchanged.
+ */
+export function toConnectionError<E>(err: E): E | ConnectionError {
+  const e = err as { code?: unknown; message?: string; errno?: number; syscall?: string; stack?: string };
+  if (err instanceof ConnectionError || typeof e?.code !== 'string') return err;
+  const cls = connectionErrorClasses[e.code];
+  if (!cls) return err;
+  const out = new cls(e.message ?? e.code);
+  out.code = e.code;
+  if (e.errno !== undefined) out.errno = e.errno;
+  if (e.syscall !== undefined) out.syscall = e.syscall;
+  if (e.stack) out.stack = e.stack;
+  return out;
+}

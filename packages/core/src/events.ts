@@ -1,0 +1,124 @@
+/**
+ * What every loop offers (asyncio's AbstractEventLoop) and the per-thread state that ties
+ * code to the loop running it: the running loop and the task whose code is executing.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { RuntimeError } from './errors.js';
+import type { Future } from './futures.js';
+import type { Handle, TimerHandle } from './handles.js';
+import type { Task } from './tasks.js';
+
+/** A coroutine function: an async function, or a generator function driven with `yield*`. */
+export type CoroFn<T> = () => PromiseLike<T> | Generator<unknown, T, any>;
+/** What loopkit can wait on: a Future or any thenable. */
+export type Awaitable<T> = Future<T> | PromiseLike<T>;
+
+/** The context handed to exception handlers. */
+export interface ExceptionContext {
+  message: string;
+  exception?: unknown;
+  future?: Future<unknown>;
+  task?: Task<unknown>;
+  handle?: Handle;
+  [key: string]: unknown;
+}
+export type ExceptionHandler = (loop: AbstractEventLoop, context: ExceptionContext) => void;
+export type TaskFactory = (loop: AbstractEventLoop, coro: CoroFn<any>, options: { name?: string }) => Future<any>;
+
+/** The public surface of an event loop. BaseEventLoop implements all of it but I/O. */
+export interface AbstractEventLoop {
+  runForever(): Promise<void>;
+  runUntilComplete<T>(aw: Awaitable<T> | CoroFn<T>): Promise<T>;
+  stop(): void;
+  isRunning(): boolean;
+  isClosed(): boolean;
+  close(): void;
+  shutdownDefaultExecutor(timeout?: number | null): Promise<void>;
+
+  callSoon<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle;
+  callSoonThreadsafe<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle;
+  callLater<A extends unknown[]>(delay: number, callback: (...args: A) => unknown, ...args: A): TimerHandle;
+  callAt<A extends unknown[]>(when: number, callback: (...args: A) => unknown, ...args: A): TimerHandle;
+  time(): number;
+
+  createFuture<T = unknown>(): Future<T>;
+  createTask<T>(coro: CoroFn<T>, options?: { name?: string }): Task<T>;
+  setTaskFactory(factory: TaskFactory | null): void;
+  getTaskFactory(): TaskFactory | null;
+
+  runInExecutor<R>(executor: unknown, fn: unknown, ...args: unknown[]): Future<R>;
+
+  setExceptionHandler(handler: ExceptionHandler | null): void;
+  getExceptionHandler(): ExceptionHandler | null;
+  defaultExceptionHandler(context: ExceptionContext): void;
+  callExceptionHandler(context: ExceptionContext): void;
+
+  getDebug(): boolean;
+  setDebug(enabled: boolean): void;
+  slowCallbackDuration: number;
+
+  // I/O: offered by backends; BaseEventLoop throws NotImplementedError.
+  createConnection(protocolFactory: () => unknown, host?: string | null, port?: number | null, options?: object): Promise<[unknown, unknown]>;
+  createServer(protocolFactory: () => unknown, host?: string | string[] | null, port?: number | null, options?: object): Promise<unknown>;
+  createUnixConnection(protocolFactory: () => unknown, path?: string | null, options?: object): Promise<[unknown, unknown]>;
+  createUnixServer(protocolFactory: () => unknown, path?: string | null, options?: object): Promise<unknown>;
+  createDatagramEndpoint(protocolFactory: () => unknown, options?: object): Promise<[unknown, unknown]>;
+  sockRecv(sock: unknown, n: number): Promise<Uint8Array>;
+  sockRecvInto(sock: unknown, buf: Uint8Array): Promise<number>;
+  sockSendall(sock: unknown, data: Uint8Array): Promise<void>;
+  sockConnect(sock: unknown, address: unknown): Promise<void>;
+  sockAccept(sock: unknown): Promise<[unknown, unknown]>;
+  getaddrinfo(host: string | null, port: number | string | null, options?: object): Promise<unknown[]>;
+  getnameinfo(sockaddr: unknown, flags?: number): Promise<[string, string]>;
+  addReader(fd: number, callback: (...args: any[]) => unknown, ...args: unknown[]): void;
+  removeReader(fd: number): boolean;
+  addWriter(fd: number, callback: (...args: any[]) => unknown, ...args: unknown[]): void;
+  removeWriter(fd: number): boolean;
+  addSignalHandler(sig: string | number, callback: (...args: any[]) => unknown, ...args: unknown[]): void;
+  removeSignalHandler(sig: string | number): boolean;
+}
+
+/** The task whose code is executing, carried across awaits (Node's contextvars). */
+export const taskContext = new AsyncLocalStorage<Task<unknown>>();
+
+let runningLoop: AbstractEventLoop | null = null;
+
+/** The loop running in this thread, or null. */
+export function _getRunningLoop(): AbstractEventLoop | null {
+  return runningLoop;
+}
+
+/** Mark `loop` as running in this thread (null: none). Loops call this from runForever. */
+export function _setRunningLoop(loop: AbstractEventLoop | null): void {
+  runningLoop = loop;
+}
+
+/** The running loop; throws RuntimeError outside one, as asyncio.get_running_loop(). */
+export function getRunningLoop(): AbstractEventLoop {
+  if (runningLoop === null) throw new RuntimeError('no running event loop');
+  return runningLoop;
+}
+
+let currentLoopResolver: (() => AbstractEventLoop) | null = null;
+
+/**
+ * Installed by @loopkit/policy: how `new Future()` finds a loop when none is running
+ * (the policy's loop for this thread). Core itself knows no policy.
+ */
+export function _setCurrentLoopResolver(resolver: (() => AbstractEventLoop) | null): void {
+  currentLoopResolver = resolver;
+}
+
+/** The running loop, else the policy's current loop (what `new Future()` binds to). */
+export function _getCurrentLoop(): AbstractEventLoop {
+  if (runningLoop !== null) return runningLoop;
+  if (currentLoopResolver !== null) return currentLoopResolver();
+  throw new RuntimeError('There is no current event loop: run one, or import loopkit (its policy provides one)');
+}
+
+/**
+ * Set by a callback that resumed awaiting code (a Future's `then` continuation): the loop
+ * lets microtasks drain before its next callback, so the awaiting task's step runs at the
+ * same point of the iteration as it would in asyncio.
+ */
+export const resumeSignal = { pending: false };

@@ -1,0 +1,282 @@
+/**
+ * Future: a result that will exist later, bound to one loop (asyncio.Future).
+ * Done callbacks always go through `loop.callSoon`, in registration order; a Future is a
+ * thenable (so `await fut` works) and an iterable (so `yield* fut` works in generator tasks).
+ */
+import { CancelledError, InvalidStateError, RuntimeError } from './errors.js';
+import { _getCurrentLoop, resumeSignal, taskContext, type AbstractEventLoop } from './events.js';
+import { checkCallback, describe } from './validate.js';
+import type { Task } from './tasks.js';
+
+const PENDING = 0;
+const FINISHED = 1;
+const CANCELLED = 2;
+type State = typeof PENDING | typeof FINISHED | typeof CANCELLED;
+const stateNames = ['PENDING', 'FINISHED', 'CANCELLED'];
+
+type DoneCallback<T> = (future: Future<T>) => unknown;
+
+interface UnretrievedReport {
+  loop: AbstractEventLoop;
+  exception: unknown;
+  message: string;
+  sourceTraceback: string | null;
+}
+
+/** Reports an exception nobody retrieved once its future is garbage-collected. */
+const unretrieved = new FinalizationRegistry<UnretrievedReport>((report) => {
+  const context: Parameters<AbstractEventLoop['callExceptionHandler']>[0] = {
+    message: report.message,
+    exception: report.exception,
+  };
+  if (report.sourceTraceback) context.sourceTraceback = report.sourceTraceback;
+  report.loop.callExceptionHandler(context);
+});
+
+export interface FutureOptions {
+  loop?: AbstractEventLoop;
+}
+
+function resolveLoop(options: FutureOptions | AbstractEventLoop | undefined): AbstractEventLoop {
+  if (options === undefined) return _getCurrentLoop();
+  if (typeof (options as AbstractEventLoop).callSoon === 'function') return options as AbstractEventLoop;
+  const loop = (options as FutureOptions).loop;
+  if (loop === undefined || loop === null) return _getCurrentLoop();
+  if (typeof loop.callSoon !== 'function') throw new TypeError(`loop must be an event loop, got ${describe(loop)}`);
+  return loop;
+}
+
+export class Future<T = unknown> implements PromiseLike<T> {
+  /** @internal */ _state: State = PENDING;
+  /** @internal */ _result: T | undefined = undefined;
+  /** @internal */ _exception: unknown = null;
+  /** @internal */ _loop: AbstractEventLoop;
+  /** @internal */ _callbacks: Array<(future: any) => unknown> = [];
+  /** @internal */ _cancelMessage: string | undefined = undefined;
+  /** @internal the CancelledError to raise, when one was caught from a task body */ _cancelledExc: CancelledError | null = null;
+  /** @internal an exception is set and nobody has looked at it yet */ _logTraceback = false;
+  /** @internal creation stack, kept in debug mode only */ _sourceTraceback: string | null = null;
+
+  /** Binds to `loop`, else the running loop, else the policy's current loop. */
+  constructor(options?: FutureOptions | AbstractEventLoop) {
+    this._loop = resolveLoop(options);
+    if (this._loop.getDebug()) this._sourceTraceback = new Error().stack ?? null;
+  }
+
+  getLoop(): AbstractEventLoop {
+    return this._loop;
+  }
+
+  done(): boolean {
+    return this._state !== PENDING;
+  }
+
+  cancelled(): boolean {
+    return this._state === CANCELLED;
+  }
+
+  /** The result; throws the exception, CancelledError, or InvalidStateError while pending. */
+  result(): T {
+    if (this._state === CANCELLED) throw this._makeCancelledError();
+    if (this._state !== FINISHED) throw new InvalidStateError('Result is not ready.');
+    this._retrieved();
+    if (this._exception !== null) throw this._exception;
+    return this._result as T;
+  }
+
+  /** The exception (null when it succeeded); throws CancelledError, or InvalidStateError while pending. */
+  exception(): unknown {
+    if (this._state === CANCELLED) throw this._makeCancelledError();
+    if (this._state !== FINISHED) throw new InvalidStateError('Exception is not set.');
+    this._retrieved();
+    return this._exception;
+  }
+
+  setResult(result: T): void {
+    if (this._state !== PENDING) throw new InvalidStateError(`${stateNames[this._state]}: ${this}`);
+    this._setResultNow(result);
+  }
+
+  setException(exception: unknown): void {
+    if (this._state !== PENDING) throw new InvalidStateError(`${stateNames[this._state]}: ${this}`);
+    if (exception === null || exception === undefined) {
+      throw new TypeError(`exception must be an error, got ${describe(exception)}`);
+    }
+    this._setExceptionNow(exception);
+  }
+
+  /** Cancel the future; returns false when it was already done. */
+  cancel(msg?: string): boolean {
+    this._retrieved();
+    if (this._state !== PENDING) return false;
+    this._cancelNow(msg);
+    return true;
+  }
+
+  /** Schedule `callback(future)` with callSoon once done (at once if done already). */
+  addDoneCallback(callback: DoneCallback<T>): void {
+    checkCallback(callback, 'callback');
+    if (this._state !== PENDING) this._loop.callSoon(callback, this);
+    else this._callbacks.push(callback);
+  }
+
+  /** Remove every registration of `callback`; returns how many were removed. */
+  removeDoneCallback(callback: DoneCallback<T>): number {
+    const before = this._callbacks.length;
+    this._callbacks = this._callbacks.filter((cb) => cb !== callback);
+    return before - this._callbacks.length;
+  }
+
+  /**
+   * Thenable protocol. Awaiting a done future resolves without waiting for a loop
+   * iteration; otherwise the continuation is a done callback, run through callSoon.
+   */
+  then<R1 = T, R2 = never>(
+    onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    const promise = new Promise<T>((resolve, reject) => {
+      const task = taskContext.getStore();
+      if (task !== undefined && task !== (this as unknown)) {
+        if (task._loop !== this._loop) {
+          reject(new RuntimeError(`Task ${task} got Future ${this} attached to a different loop`));
+          return;
+        }
+      } else if (task !== undefined) {
+        reject(new RuntimeError('Task cannot await on itself'));
+        return;
+      }
+      const settle = (): void => {
+        if (task !== undefined && task._futWaiter === (this as unknown)) task._futWaiter = null;
+        resumeSignal.pending = true;
+        if (this._state === FINISHED && this._exception === null) resolve(this._result as T);
+        else if (this._state === CANCELLED) reject(this._makeCancelledError());
+        else {
+          this._retrieved();
+          reject(this._exception);
+        }
+      };
+      if (this._state !== PENDING) {
+        settle();
+        return;
+      }
+      this._callbacks.push(settle);
+      if (task !== undefined) {
+        task._futWaiter = this as Future<unknown>;
+        if (task._mustCancel && this.cancel(task._cancelMessage)) task._mustCancel = false;
+      }
+    });
+    return onFulfilled || onRejected ? promise.then(onFulfilled, onRejected) : (promise as Promise<R1 | R2>);
+  }
+
+  /** `const x = yield* fut` in a generator task: suspend until done, then give the result. */
+  *[Symbol.iterator](): Generator<Future<T>, T, unknown> {
+    if (this._state === PENDING) yield this;
+    if (this._state === PENDING) throw new RuntimeError('yield* was not used with the future inside a task');
+    return this.result();
+  }
+
+  toString(): string {
+    const name = this.constructor.name;
+    if (this._state === PENDING) return `<${name} pending>`;
+    if (this._state === CANCELLED) return `<${name} cancelled>`;
+    if (this._exception !== null) return `<${name} finished exception=${String(this._exception)}>`;
+    return `<${name} finished result=${describe(this._result)}>`;
+  }
+
+  /** @internal */
+  _makeCancelledError(): CancelledError {
+    if (this._cancelledExc !== null) return this._cancelledExc;
+    return new CancelledError(this._cancelMessage ?? '');
+  }
+
+  /** @internal */
+  _setResultNow(result: T): void {
+    this._result = result;
+    this._state = FINISHED;
+    this._scheduleCallbacks();
+  }
+
+  /** @internal */
+  _setExceptionNow(exception: unknown): void {
+    this._exception = exception;
+    this._state = FINISHED;
+    this._logTraceback = true;
+    unretrieved.register(
+      this,
+      {
+        loop: this._loop,
+        exception,
+        message: `${this.constructor.name} exception was never retrieved`,
+        sourceTraceback: this._sourceTraceback,
+      },
+      this,
+    );
+    this._scheduleCallbacks();
+  }
+
+  /** @internal */
+  _cancelNow(msg: string | undefined): void {
+    this._state = CANCELLED;
+    this._cancelMessage = msg;
+    this._scheduleCallbacks();
+  }
+
+  /** @internal the exception has been seen: no "never retrieved" report. */
+  _retrieved(): void {
+    if (this._logTraceback) {
+      this._logTraceback = false;
+      unretrieved.unregister(this);
+    }
+  }
+
+  private _scheduleCallbacks(): void {
+    const callbacks = this._callbacks;
+    if (callbacks.length === 0) return;
+    this._callbacks = [];
+    for (const cb of callbacks) this._loop.callSoon(cb, this);
+  }
+}
+
+/** True for loopkit Futures (and Tasks). */
+export function isFuture(obj: unknown): obj is Future<unknown> {
+  return obj instanceof Future;
+}
+
+/** Type guard for thenables (PromiseLike). */
+export function isThenable(obj: unknown): obj is PromiseLike<unknown> {
+  return (
+    (typeof obj === 'object' || typeof obj === 'function') &&
+    obj !== null &&
+    typeof (obj as PromiseLike<unknown>).then === 'function'
+  );
+}
+
+/** Mark `fut` done with `result` unless it was cancelled meanwhile (timers, wrapped promises). */
+export function setResultUnlessCancelled<T>(fut: Future<T>, result: T): void {
+  if (!fut.cancelled()) fut.setResult(result);
+}
+
+/**
+ * A Future following a thenable: settles when it does. Cancelling the Future detaches it
+ * (a Promise cannot be cancelled; its outcome is then ignored). A Future is returned as is.
+ */
+export function wrapFuture<T>(aw: Future<T> | PromiseLike<T>, options: FutureOptions = {}): Future<T> {
+  if (isFuture(aw)) {
+    if (options.loop && aw.getLoop() !== options.loop) {
+      throw new RuntimeError('The future belongs to a different loop than the one specified as the loop argument');
+    }
+    return aw as Future<T>;
+  }
+  if (!isThenable(aw)) throw new TypeError(`aw must be a Future or a thenable, got ${describe(aw)}`);
+  const fut = new Future<T>(options);
+  aw.then(
+    (value) => setResultUnlessCancelled(fut, value),
+    (error) => {
+      if (!fut.cancelled()) fut.setException(error);
+    },
+  );
+  return fut;
+}
+
+export type { Task };

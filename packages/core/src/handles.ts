@@ -1,0 +1,87 @@
+/** Callbacks scheduled on a loop: Handle (callSoon) and TimerHandle (callLater/callAt). */
+import type { AbstractEventLoop } from './events.js';
+
+/** What a handle needs of its loop: report errors, and hear about timer cancellation. */
+export interface HandleOwner {
+  callExceptionHandler: AbstractEventLoop['callExceptionHandler'];
+  _timerHandleCancelled(handle: TimerHandle): void;
+}
+
+export class Handle {
+  /** @internal */ _callback: ((...args: any[]) => unknown) | null;
+  /** @internal */ _args: unknown[];
+  /** @internal */ _cancelled = false;
+  /** @internal */ readonly _loop: HandleOwner;
+  /** @internal creation stack, kept in debug mode only */ _sourceTraceback: string | null = null;
+
+  constructor(callback: (...args: any[]) => unknown, args: unknown[], loop: HandleOwner) {
+    this._callback = callback;
+    this._args = args;
+    this._loop = loop;
+  }
+
+  /** Prevent the callback from running; harmless once it ran. */
+  cancel(): void {
+    if (this._cancelled) return;
+    this._cancelled = true;
+    // Drop references so a cancelled handle keeps nothing alive.
+    this._callback = null;
+    this._args = [];
+  }
+
+  cancelled(): boolean {
+    return this._cancelled;
+  }
+
+  /** @internal Run the callback; an exception goes to the loop's exception handler. */
+  _run(): void {
+    const cb = this._callback!;
+    const args = this._args;
+    try {
+      if (args.length === 0) cb();
+      else cb(...args);
+    } catch (exception) {
+      const context: Parameters<HandleOwner['callExceptionHandler']>[0] = {
+        message: `Exception in callback ${this.toString()}`,
+        exception,
+        handle: this,
+      };
+      if (this._sourceTraceback) context.sourceTraceback = this._sourceTraceback;
+      this._loop.callExceptionHandler(context);
+    }
+  }
+
+  toString(): string {
+    const name = this._callback ? this._callback.name || '<anonymous>' : '';
+    return `<${this.constructor.name}${this._cancelled ? ' cancelled' : ''} ${name}()>`;
+  }
+}
+
+let timerSequence = 0;
+
+export class TimerHandle extends Handle {
+  /** @internal */ readonly _when: number;
+  /** @internal scheduling order, so equal deadlines run first-scheduled first */ readonly _seq: number;
+  /** @internal still in the loop's heap */ _scheduled = false;
+
+  constructor(when: number, callback: (...args: any[]) => unknown, args: unknown[], loop: HandleOwner) {
+    super(callback, args, loop);
+    this._when = when;
+    this._seq = timerSequence++;
+  }
+
+  /** The absolute loop time (seconds) at which the callback is due. */
+  when(): number {
+    return this._when;
+  }
+
+  override cancel(): void {
+    if (this._cancelled) return;
+    if (this._scheduled) this._loop._timerHandleCancelled(this);
+    super.cancel();
+  }
+
+  override toString(): string {
+    return super.toString().replace(/>$/, ` when=${this._when}>`);
+  }
+}

@@ -1,0 +1,317 @@
+/**
+ * Task: a Future that runs a coroutine function on its loop (asyncio.Task).
+ *
+ * An async function runs its first step inside a loop callback; after that the language
+ * resumes it when an awaited Future's done callback settles the await. The loop lets
+ * microtasks drain right after such a callback, so the step runs at the same point of the
+ * iteration as in asyncio. A generator function is stepped by the task itself (`yield*`).
+ */
+import { CancelledError, RuntimeError } from './errors.js';
+import { taskContext, _getRunningLoop, type AbstractEventLoop, type Awaitable, type CoroFn } from './events.js';
+import { Future, isFuture, isThenable, wrapFuture, type FutureOptions } from './futures.js';
+import { describe } from './validate.js';
+
+let taskCounter = 0;
+
+interface TaskRecord {
+  ref: WeakRef<Task<unknown>>;
+  loop: AbstractEventLoop;
+  description: string;
+  sourceTraceback: string | null;
+  /** false once the task completed, or when nobody needs the pending report */
+  reportIfPending: boolean;
+}
+
+/** Every live task, held weakly (asyncio's WeakSet of tasks). */
+const liveTasks = new Set<TaskRecord>();
+const taskFinalizer = new FinalizationRegistry<TaskRecord>((record) => {
+  liveTasks.delete(record);
+  if (!record.reportIfPending) return;
+  const context: Parameters<AbstractEventLoop['callExceptionHandler']>[0] = {
+    message: 'Task was destroyed but it is pending!',
+    taskDescription: record.description,
+  };
+  if (record.sourceTraceback) context.sourceTraceback = record.sourceTraceback;
+  record.loop.callExceptionHandler(context);
+});
+
+function isGenerator(obj: unknown): obj is Generator<unknown, unknown, unknown> {
+  return (
+    typeof obj === 'object' &&
+    obj !== null &&
+    typeof (obj as Generator).next === 'function' &&
+    typeof (obj as Generator).throw === 'function'
+  );
+}
+
+export interface TaskOptions extends FutureOptions {
+  name?: string;
+}
+
+export class Task<T = unknown> extends Future<T> {
+  /** @internal */ readonly _coro: CoroFn<T>;
+  /** @internal */ _name: string;
+  /** @internal */ _gen: Generator<unknown, T, unknown> | null = null;
+  /** @internal the Future this task is suspended on */ _futWaiter: Future<unknown> | null = null;
+  /** @internal cancel at the next suspension point */ _mustCancel = false;
+  /** @internal */ _numCancelsRequested = 0;
+  /** @internal */ _abort: AbortController | null = null;
+  private readonly _record: TaskRecord;
+
+  constructor(coro: CoroFn<T>, options: TaskOptions = {}) {
+    if (typeof coro !== 'function') {
+      throw new TypeError(`coro must be a coroutine function (async or generator function), got ${describe(coro)}`);
+    }
+    super(options);
+    this._coro = coro;
+    this._name = options.name !== undefined ? String(options.name) : `Task-${++taskCounter}`;
+    this._record = {
+      ref: new WeakRef(this as Task<unknown>),
+      loop: this._loop,
+      description: `<Task pending name='${this._name}' coro=${coroName(coro)}>`,
+      sourceTraceback: this._sourceTraceback,
+      reportIfPending: true,
+    };
+    liveTasks.add(this._record);
+    taskFinalizer.register(this, this._record, this);
+    this._loop.callSoon(startTask, this);
+  }
+
+  getName(): string {
+    return this._name;
+  }
+
+  setName(name: unknown): void {
+    this._name = String(name);
+  }
+
+  getCoro(): CoroFn<T> {
+    return this._coro;
+  }
+
+  /** Aborted when the task is cancelled, so cancellation reaches Node APIs that take a signal. */
+  get signal(): AbortSignal {
+    if (this._abort === null) {
+      this._abort = new AbortController();
+      if (this._numCancelsRequested > 0 || this.cancelled()) this._abort.abort(this._makeCancelledError());
+    }
+    return this._abort.signal;
+  }
+
+  /** How many cancellation requests are pending (cancel() calls minus uncancel() calls). */
+  cancelling(): number {
+    return this._numCancelsRequested;
+  }
+
+  /** Take back one cancellation request; returns the remaining count. */
+  uncancel(): number {
+    if (this._numCancelsRequested > 0) {
+      this._numCancelsRequested -= 1;
+      if (this._numCancelsRequested === 0) this._mustCancel = false;
+    }
+    return this._numCancelsRequested;
+  }
+
+  override setResult(_result: T): never {
+    throw new RuntimeError('Task does not support setResult operation');
+  }
+
+  override setException(_exception: unknown): never {
+    throw new RuntimeError('Task does not support setException operation');
+  }
+
+  /**
+   * Request cancellation: the awaited future is cancelled, so CancelledError is thrown at
+   * that await (or at the next one). Returns false when the task is already done.
+   */
+  override cancel(msg?: string): boolean {
+    this._retrieved();
+    if (this.done()) return false;
+    this._numCancelsRequested += 1;
+    if (this._abort !== null && !this._abort.signal.aborted) this._abort.abort(new CancelledError(msg ?? ''));
+    if (this._futWaiter !== null && this._futWaiter.cancel(msg)) return true;
+    this._mustCancel = true;
+    this._cancelMessage = msg;
+    return true;
+  }
+
+  /** @internal don't report this task as destroyed while pending (runUntilComplete's own tasks). */
+  _noPendingReport(): void {
+    this._record.reportIfPending = false;
+  }
+
+  override toString(): string {
+    const state = this.done() ? super.toString().replace(/^<Task /, '').replace(/>$/, '') : 'pending';
+    return `<Task ${state} name='${this._name}' coro=${coroName(this._coro)}>`;
+  }
+
+  /** @internal first step: call the coroutine function (not at all when cancelled before). */
+  _start(): void {
+    if (this.done()) return;
+    if (this._mustCancel) {
+      this._mustCancel = false;
+      this._finishCancelled(this._makeCancelledError());
+      return;
+    }
+    let body: unknown;
+    try {
+      body = taskContext.run(this as Task<unknown>, this._coro);
+    } catch (error) {
+      this._bodyThrew(error);
+      return;
+    }
+    if (isGenerator(body)) {
+      this._gen = body as Generator<unknown, T, unknown>;
+      this._genStep(undefined);
+    } else if (isThenable(body)) {
+      body.then(
+        (value) => this._bodyReturned(value as T),
+        (error) => this._bodyThrew(error),
+      );
+    } else {
+      this._bodyReturned(body as T);
+    }
+  }
+
+  /** @internal one step of a generator coroutine, resumed with nothing or with an error. */
+  _genStep(error: unknown): void {
+    if (this.done()) throw new RuntimeError(`_genStep(): already done: ${this}`);
+    if (this._mustCancel) {
+      if (!(error instanceof CancelledError)) error = this._makeCancelledError();
+      this._mustCancel = false;
+    }
+    this._futWaiter = null;
+    const gen = this._gen!;
+    let step: IteratorResult<unknown, T>;
+    try {
+      step = taskContext.run(this as Task<unknown>, () => (error === undefined ? gen.next() : gen.throw(error)));
+    } catch (thrown) {
+      this._bodyThrew(thrown);
+      return;
+    }
+    if (step.done) {
+      this._bodyReturned(step.value);
+      return;
+    }
+    this._waitFor(step.value);
+  }
+
+  private _waitFor(yielded: unknown): void {
+    if (yielded === null || yielded === undefined) {
+      this._loop.callSoon(genWakeup, this, undefined); // a bare yield: one loop iteration
+      return;
+    }
+    let fut: Future<unknown>;
+    if (isFuture(yielded)) fut = yielded;
+    else if (isThenable(yielded)) fut = wrapFuture(yielded, { loop: this._loop });
+    else {
+      this._loop.callSoon(genWakeup, this, new RuntimeError(`Task got bad yield: ${describe(yielded)}`));
+      return;
+    }
+    if (fut.getLoop() !== this._loop) {
+      this._loop.callSoon(genWakeup, this, new RuntimeError(`Task ${this} got Future ${fut} attached to a different loop`));
+    } else if (fut === (this as unknown)) {
+      this._loop.callSoon(genWakeup, this, new RuntimeError('Task cannot await on itself'));
+    } else {
+      fut.addDoneCallback(() => this._genWakeupFrom(fut));
+      this._futWaiter = fut;
+      if (this._mustCancel && fut.cancel(this._cancelMessage)) this._mustCancel = false;
+    }
+  }
+
+  private _genWakeupFrom(fut: Future<unknown>): void {
+    let error: unknown = undefined;
+    try {
+      fut.result();
+    } catch (thrown) {
+      error = thrown;
+    }
+    this._genStep(error);
+  }
+
+  private _bodyReturned(value: T): void {
+    if (this.done()) return;
+    if (this._mustCancel) {
+      this._mustCancel = false;
+      this._finishCancelled(this._makeCancelledError());
+    } else {
+      this._completed();
+      this._setResultNow(value);
+    }
+  }
+
+  private _bodyThrew(error: unknown): void {
+    if (this.done()) return;
+    if (error instanceof CancelledError) {
+      this._finishCancelled(error);
+    } else if (this._abort?.signal.aborted && isAbortError(error, this._abort.signal)) {
+      // Our own cancel() aborted the signal and a Node API rejected with AbortError.
+      this._finishCancelled(this._makeCancelledError());
+    } else {
+      this._completed();
+      this._setExceptionNow(error);
+    }
+  }
+
+  private _finishCancelled(error: CancelledError): void {
+    this._cancelledExc = error;
+    this._completed();
+    this._cancelNow(error.message);
+  }
+
+  private _completed(): void {
+    this._record.reportIfPending = false;
+    liveTasks.delete(this._record);
+    taskFinalizer.unregister(this);
+  }
+}
+
+function startTask(task: Task<unknown>): void {
+  task._start();
+}
+
+function genWakeup(task: Task<unknown>, error: unknown): void {
+  task._genStep(error);
+}
+
+function isAbortError(error: unknown, signal: AbortSignal): boolean {
+  return error === signal.reason || (error as { name?: unknown } | null)?.name === 'AbortError';
+}
+
+function coroName(coro: CoroFn<unknown>): string {
+  return `${coro.name || '<anonymous>'}()`;
+}
+
+/** The task whose code is running, or null outside a task. */
+export function currentTask(loop?: AbstractEventLoop): Task<unknown> | null {
+  const task = taskContext.getStore();
+  if (task === undefined) return null;
+  if (loop !== undefined && task._loop !== loop) return null;
+  return task;
+}
+
+/** The tasks of `loop` (default: the running loop) that are not done yet. */
+export function allTasks(loop?: AbstractEventLoop): Set<Task<unknown>> {
+  const target = loop ?? _getRunningLoop();
+  const tasks = new Set<Task<unknown>>();
+  for (const record of liveTasks) {
+    const task = record.ref.deref();
+    if (task !== undefined && !task.done() && (target === null || record.loop === target)) tasks.add(task);
+  }
+  return tasks;
+}
+
+/**
+ * asyncio.ensure_future: a Future stays itself, a coroutine function becomes a Task of
+ * `loop`, a thenable becomes a Future that follows it.
+ */
+export function ensureFuture<T>(aw: Awaitable<T> | CoroFn<T>, loop?: AbstractEventLoop): Future<T> {
+  if (isFuture(aw)) return wrapFuture(aw, { loop });
+  if (typeof aw === 'function') {
+    const target = loop ?? _getRunningLoop();
+    if (target === null) throw new RuntimeError('no running event loop');
+    return target.createTask(aw as CoroFn<T>);
+  }
+  if (isThenable(aw)) return wrapFuture(aw, loop ? { loop } : {});
+  throw new TypeError(`An asyncio.Future, a coroutine function or an awaitable is required, got ${describe(aw)}`);
+}

@@ -1,0 +1,16 @@
+/** The conformance suite: every suite, run against one loop class. */
+import { describe } from 'vitest';
+import type { LoopUnderTest } from './context.js';
+import { futureSuite } from './futures.js';
+import { loopSuite } from './loop.js';
+import { taskSuite } from './tasks.js';
+
+export type { LoopUnderTest, LoopCapabilities } from './context.js';
+
+export function conformance(subject: LoopUnderTest): void {
+  describe(`conformance: ${subject.name}`, () => {
+    loopSuite(subject);
+    futureSuite(subject);
+    taskSuite(subject);
+  });
+}
