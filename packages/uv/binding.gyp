@@ -1,0 +1,23 @@
+{
+  "targets": [
+    {
+      "target_name": "loopkit_native",
+      "sources": [
+        "native/addon.c",
+        "native/addr.c",
+        "native/constants.c",
+        "native/epoll.c",
+        "native/jscb.c",
+        "native/kqueue.c",
+        "native/pollset.c",
+        "native/sock.c",
+        "native/wakeup.c",
+        "native/watch.c"
+      ],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
+      "xcode_settings": {
+        "OTHER_CFLAGS": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+      }
+    }
+  ]
+}

@@ -1,0 +1,189 @@
+/* Module entry point, per-env state and argument helpers.
+ *
+ * The module is context-aware (NAPI_MODULE_INIT): each worker_thread gets its own
+ * env_state, because each worker has its own libuv loop and its own objects. */
+#include "common.h"
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+
+/* ---- per-env state and object tracking */
+
+/* Env cleanup hook: runs on worker exit and at process teardown, before
+ * Node-API's own teardown (hooks run in reverse order of registration and
+ * Node-API registered its hook before our init ran). Closing uv handles here
+ * lets Node's final loop spin run their close callbacks, so a worker never
+ * exits with one of our handles open. Objects stay allocated: their wrap
+ * finalizers still run later and free them. */
+static void state_cleanup(void* arg) {
+  env_state* st = arg;
+  while (st->list.next != &st->list) {
+    native_obj* o = st->list.next;
+    obj_unlink(o);
+    o->teardown(o);
+  }
+  napi_set_instance_data(st->env, NULL, NULL, NULL);
+  free(st);
+}
+
+env_state* state_get(napi_env env) {
+  void* data = NULL;
+  napi_get_instance_data(env, &data);
+  return data;
+}
+
+void obj_link(napi_env env, native_obj* o) {
+  env_state* st = state_get(env);
+  o->state = st;
+  if (st == NULL) { o->prev = o->next = o; return; }
+  o->next = st->list.next;
+  o->prev = &st->list;
+  st->list.next->prev = o;
+  st->list.next = o;
+}
+
+void obj_unlink(native_obj* o) {
+  if (o->state == NULL) return;
+  o->prev->next = o->next;
+  o->next->prev = o->prev;
+  o->prev = o->next = o;
+  o->state = NULL;
+}
+
+void state_drop_fd(napi_env env, int fd) {
+  env_state* st = state_get(env);
+  if (st == NULL) return;
+  for (native_obj* o = st->list.next; o != &st->list; o = o->next)
+    if (o->drop_fd) o->drop_fd(o, fd);
+}
+
+/* ---- small value helpers */
+
+napi_value num(napi_env env, int64_t n) {
+  napi_value v;
+  if (n >= INT32_MIN && n <= INT32_MAX) napi_create_int32(env, (int32_t)n, &v);
+  else napi_create_double(env, (double)n, &v);
+  return v;
+}
+
+napi_value undef(napi_env env) {
+  napi_value v;
+  napi_get_undefined(env, &v);
+  return v;
+}
+
+int is_undefined(napi_env env, napi_value v) {
+  napi_valuetype t;
+  if (v == NULL) return 1;
+  napi_typeof(env, v, &t);
+  return t == napi_undefined;
+}
+
+int throw_type(napi_env env, const char* msg) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+  return THREW;
+}
+
+int throw_range(napi_env env, const char* msg) {
+  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+  return THREW;
+}
+
+int arg_int32(napi_env env, napi_value v, const char* name, int32_t* out) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok || d != (double)(int32_t)d) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "%s must be an integer", name);
+    return throw_type(env, msg);
+  }
+  *out = (int32_t)d;
+  return 0;
+}
+
+int arg_bytes(napi_env env, napi_value v, const char* name, char** data, size_t* len) {
+  bool yes = false;
+  if (napi_is_typedarray(env, v, &yes) == napi_ok && yes) {
+    napi_typedarray_type type;
+    size_t n;
+    void* p;
+    napi_get_typedarray_info(env, v, &type, &n, &p, NULL, NULL);
+    size_t width = 1;
+    switch (type) {
+      case napi_int16_array: case napi_uint16_array: width = 2; break;
+      case napi_int32_array: case napi_uint32_array: case napi_float32_array: width = 4; break;
+      case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: width = 8; break;
+      default: break;
+    }
+    *data = p;
+    *len = n * width;
+    return 0;
+  }
+  if (napi_is_dataview(env, v, &yes) == napi_ok && yes) {
+    void* p;
+    napi_get_dataview_info(env, v, len, &p, NULL, NULL);
+    *data = p;
+    return 0;
+  }
+  char msg[96];
+  snprintf(msg, sizeof msg, "%s must be a Buffer, TypedArray or DataView", name);
+  return throw_type(env, msg);
+}
+
+int arg_span(napi_env env, napi_value* argv, char** data, size_t* len) {
+  int32_t off, n;
+  if (arg_bytes(env, argv[0], "buf", data, len)) return THREW;
+  if (arg_int32(env, argv[1], "offset", &off) || arg_int32(env, argv[2], "length", &n))
+    return THREW;
+  if (off < 0 || n < 0 || (size_t)off + (size_t)n > *len)
+    return throw_range(env, "offset and length must lie within buf");
+  *data += off;
+  *len = (size_t)n;
+  return 0;
+}
+
+int arg_int32_array(napi_env env, napi_value v, const char* name, int32_t** data, size_t* count) {
+  bool yes = false;
+  napi_typedarray_type type;
+  if (napi_is_typedarray(env, v, &yes) == napi_ok && yes) {
+    napi_get_typedarray_info(env, v, &type, count, (void**)data, NULL, NULL);
+    if (type == napi_int32_array) return 0;
+  }
+  char msg[96];
+  snprintf(msg, sizeof msg, "%s must be an Int32Array", name);
+  return throw_type(env, msg);
+}
+
+void* unwrap_this(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv,
+                  napi_value* self) {
+  napi_value me;
+  void* p = NULL;
+  size_t zero = 0;
+  napi_get_cb_info(env, info, argc ? argc : &zero, argv, &me, NULL);
+  if (napi_unwrap(env, me, &p) != napi_ok || p == NULL) {
+    throw_type(env, "method called on an incompatible receiver");
+    return NULL;
+  }
+  if (self) *self = me;
+  return p;
+}
+
+/* ---- init */
+
+NAPI_MODULE_INIT() {
+  env_state* st = calloc(1, sizeof *st);
+  if (st == NULL) {
+    napi_throw_error(env, "ENOMEM", "loopkit_native: out of memory");
+    return NULL;
+  }
+  st->env = env;
+  st->list.prev = st->list.next = &st->list;
+  napi_set_instance_data(env, st, NULL, NULL);
+  napi_add_env_cleanup_hook(env, state_cleanup, st);
+  constants_init(env, exports);
+  sock_init(env, exports);
+  epoll_init(env, exports);
+  kqueue_init(env, exports);
+  pollset_init(env, exports);
+  wakeup_init(env, exports);
+  return exports;
+}

@@ -1,0 +1,324 @@
+/* PollSet: readiness with poll(2), available everywhere.
+ *
+ * wait() calls poll(2) on the registered set. watch() cannot hand Node one fd
+ * for the whole set (poll has no descriptor of its own), so it arms one uv_poll
+ * per registered fd, kept in sync by add/modify/remove, and coalesces them: each
+ * uv_poll callback only starts a uv_check, and the check (which libuv runs right
+ * after the poll phase of the same loop iteration) calls onReady once.
+ *
+ * Lifecycle rules:
+ * - Every per-fd uv_poll and the uv_check are separate allocations freed in
+ *   their uv_close callbacks; the PollSet itself may be freed any time after.
+ * - libuv must not poll a closed fd (it may be reused by Node's own handles).
+ *   Hence remove(fd) before closing it; the socket close() of this module does
+ *   that automatically for every PollSet of the thread (drop_fd). Closing a
+ *   registered fd by other means while watching is a bug, as in libuv.
+ * - One fd can be watched by one PollSet at a time (libuv allows one uv_poll per
+ *   fd per loop): add() or watch() then fail with EEXIST.
+ * - close() while watching unwatches first. A watching PollSet holds a strong
+ *   reference on itself (never collected); once unwatched and unreachable its
+ *   finalizer frees it. The env cleanup hook unwatches on worker/process exit.
+ * - The per-fd polls are what keeps Node's loop alive (ref/unref apply to all of
+ *   them); the check handle never does. Lookups are linear: this is the
+ *   portable fallback, Epoll/Kqueue are the fast path. */
+#include "common.h"
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct pwatch {
+  uv_check_t check;
+  jscb js;
+  int scheduled;
+} pwatch;
+
+typedef struct fdpoll {
+  uv_poll_t poll;
+  pwatch* pw;
+} fdpoll;
+
+typedef struct {
+  native_obj head;
+  struct pollfd* fds;
+  fdpoll** polls; /* polls[i] watches fds[i].fd while watching, else NULL */
+  int n, cap;
+  int refed;
+  int closed;
+  pwatch* watch;
+} pollset_obj;
+
+static int uv_events(int mask) {
+  return ((mask & READABLE) ? UV_READABLE : 0) | ((mask & WRITABLE) ? UV_WRITABLE : 0);
+}
+
+static int poll_events(int mask) {
+  return ((mask & READABLE) ? POLLIN : 0) | ((mask & WRITABLE) ? POLLOUT : 0);
+}
+
+static void free_handle(uv_handle_t* h) { free(h->data); }
+
+static void on_check(uv_check_t* h) {
+  pwatch* pw = h->data;
+  uv_check_stop(h);
+  pw->scheduled = 0;
+  jscb_call(&pw->js);
+}
+
+static void on_fd(uv_poll_t* h, int status, int events) {
+  pwatch* pw = ((fdpoll*)h->data)->pw;
+  if (!pw->scheduled) {
+    pw->scheduled = 1;
+    uv_check_start(&pw->check, on_check);
+  }
+}
+
+static int fdpoll_open(pollset_obj* o, int i) {
+  uv_loop_t* loop;
+  napi_get_uv_event_loop(o->watch->js.env, &loop);
+  fdpoll* p = calloc(1, sizeof *p);
+  if (p == NULL) return -ENOMEM;
+  int r = uv_poll_init(loop, &p->poll, o->fds[i].fd);
+  if (r < 0) { free(p); return r; }
+  p->poll.data = p;
+  p->pw = o->watch;
+  int mask = ((o->fds[i].events & POLLIN) ? READABLE : 0) | ((o->fds[i].events & POLLOUT) ? WRITABLE : 0);
+  r = uv_poll_start(&p->poll, uv_events(mask), on_fd);
+  if (r < 0) { uv_close((uv_handle_t*)&p->poll, free_handle); return r; }
+  if (!o->refed) uv_unref((uv_handle_t*)&p->poll);
+  o->polls[i] = p;
+  return 0;
+}
+
+static void fdpoll_close(pollset_obj* o, int i) {
+  if (o->polls[i] == NULL) return;
+  uv_close((uv_handle_t*)&o->polls[i]->poll, free_handle);
+  o->polls[i] = NULL;
+}
+
+static void unwatch(pollset_obj* o) {
+  if (o->watch == NULL) return;
+  for (int i = 0; i < o->n; i++) fdpoll_close(o, i);
+  jscb_dispose(&o->watch->js);
+  uv_close((uv_handle_t*)&o->watch->check, free_handle);
+  o->watch = NULL;
+}
+
+static int find(pollset_obj* o, int fd) {
+  for (int i = 0; i < o->n; i++)
+    if (o->fds[i].fd == fd) return i;
+  return -1;
+}
+
+static void remove_at(pollset_obj* o, int i) {
+  fdpoll_close(o, i);
+  o->n--;
+  o->fds[i] = o->fds[o->n];
+  o->polls[i] = o->polls[o->n];
+}
+
+static void drop_fd(native_obj* base, int fd) {
+  pollset_obj* o = (pollset_obj*)base;
+  int i = find(o, fd);
+  if (i >= 0) remove_at(o, i);
+}
+
+static void teardown(native_obj* base) {
+  pollset_obj* o = (pollset_obj*)base;
+  unwatch(o);
+  o->n = 0;
+  o->closed = 1;
+}
+
+static void finalize(napi_env env, void* data, void* hint) {
+  pollset_obj* o = data;
+  obj_unlink(&o->head);
+  teardown(&o->head);
+  free(o->fds);
+  free(o->polls);
+  free(o);
+}
+
+static napi_value ctor(napi_env env, napi_callback_info info) {
+  napi_value self;
+  napi_get_cb_info(env, info, NULL, NULL, &self, NULL);
+  pollset_obj* o = calloc(1, sizeof *o);
+  if (o == NULL) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
+  o->refed = 1;
+  o->head.teardown = teardown;
+  o->head.drop_fd = drop_fd;
+  obj_link(env, &o->head);
+  napi_wrap(env, self, o, finalize, NULL, NULL);
+  return self;
+}
+
+static pollset_obj* args(napi_env env, napi_callback_info info, int with_mask, int32_t* fd, int32_t* mask) {
+  size_t argc = 2;
+  napi_value argv[2];
+  pollset_obj* o = unwrap_this(env, info, &argc, argv, NULL);
+  if (o == NULL) return NULL;
+  if (argc < 1 || arg_int32(env, argv[0], "fd", fd)) return NULL;
+  if (*fd < 0) { throw_range(env, "fd must be >= 0"); return NULL; }
+  if (with_mask) {
+    if (argc < 2 || arg_int32(env, argv[1], "events", mask)) return NULL;
+    if (*mask < 1 || *mask > (READABLE | WRITABLE)) {
+      throw_range(env, "events must be READABLE, WRITABLE or both");
+      return NULL;
+    }
+  }
+  return o;
+}
+
+/* add(fd, events) -> 0, -EEXIST, or a uv_poll_init error while watching */
+static napi_value add(napi_env env, napi_callback_info info) {
+  int32_t fd, mask;
+  pollset_obj* o = args(env, info, 1, &fd, &mask);
+  if (o == NULL) return NULL;
+  if (o->closed) return num(env, -EBADF);
+  if (find(o, fd) >= 0) return num(env, -EEXIST);
+  if (o->n == o->cap) {
+    int cap = o->cap ? o->cap * 2 : 16;
+    struct pollfd* f = realloc(o->fds, sizeof *f * cap);
+    if (f) o->fds = f;
+    fdpoll** p = realloc(o->polls, sizeof *p * cap);
+    if (p) o->polls = p;
+    if (!f || !p) return num(env, -ENOMEM);
+    o->cap = cap;
+  }
+  int i = o->n++;
+  o->fds[i].fd = fd;
+  o->fds[i].events = (short)poll_events(mask);
+  o->fds[i].revents = 0;
+  o->polls[i] = NULL;
+  if (o->watch) {
+    int r = fdpoll_open(o, i);
+    if (r < 0) { o->n--; return num(env, r); }
+  }
+  return num(env, 0);
+}
+
+/* modify(fd, events) -> 0 or -ENOENT */
+static napi_value modify(napi_env env, napi_callback_info info) {
+  int32_t fd, mask;
+  pollset_obj* o = args(env, info, 1, &fd, &mask);
+  if (o == NULL) return NULL;
+  if (o->closed) return num(env, -EBADF);
+  int i = find(o, fd);
+  if (i < 0) return num(env, -ENOENT);
+  o->fds[i].events = (short)poll_events(mask);
+  if (o->polls[i]) return num(env, uv_poll_start(&o->polls[i]->poll, uv_events(mask), on_fd));
+  return num(env, 0);
+}
+
+/* remove(fd) -> 0 or -ENOENT */
+static napi_value del(napi_env env, napi_callback_info info) {
+  int32_t fd, mask;
+  pollset_obj* o = args(env, info, 0, &fd, &mask);
+  if (o == NULL) return NULL;
+  if (o->closed) return num(env, -EBADF);
+  int i = find(o, fd);
+  if (i < 0) return num(env, -ENOENT);
+  remove_at(o, i);
+  return num(env, 0);
+}
+
+/* wait(timeoutMs, out) -> pairs, as Epoll. POLLNVAL (an fd closed behind our
+ * back) is reported as an error: readable and writable. */
+static napi_value wait_(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  pollset_obj* o = unwrap_this(env, info, &argc, argv, NULL);
+  if (o == NULL) return NULL;
+  int32_t ms;
+  int32_t* out;
+  size_t cap;
+  if (argc < 2 || arg_int32(env, argv[0], "timeout", &ms) ||
+      arg_int32_array(env, argv[1], "out", &out, &cap)) return NULL;
+  if (cap < 2) { throw_range(env, "out must hold at least one (fd, events) pair"); return NULL; }
+  if (o->closed) return num(env, -EBADF);
+  int k = poll(o->fds, (nfds_t)o->n, ms < 0 ? -1 : ms);
+  if (k < 0) return num(env, errno == EINTR ? 0 : -errno);
+  int pairs = 0;
+  for (int i = 0; i < o->n && k > 0 && (size_t)pairs < cap / 2; i++) {
+    short re = o->fds[i].revents;
+    if (re == 0) continue;
+    k--;
+    int ev = 0;
+    if (re & (POLLIN | POLLERR | POLLHUP | POLLNVAL)) ev |= READABLE;
+    if (re & (POLLOUT | POLLERR | POLLHUP | POLLNVAL)) ev |= WRITABLE;
+    int mask = ((o->fds[i].events & POLLIN) ? READABLE : 0) | ((o->fds[i].events & POLLOUT) ? WRITABLE : 0);
+    if ((ev & mask) == 0) continue;
+    out[2 * pairs] = o->fds[i].fd;
+    out[2 * pairs + 1] = ev & mask;
+    pairs++;
+  }
+  return num(env, pairs);
+}
+
+/* watch(onReady) -> 0 or -errno (EALREADY, EBADF, EEXIST from uv_poll_init) */
+static napi_value watch(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], self;
+  pollset_obj* o = unwrap_this(env, info, &argc, argv, &self);
+  if (o == NULL) return NULL;
+  napi_valuetype t = napi_undefined;
+  if (argc > 0) napi_typeof(env, argv[0], &t);
+  if (t != napi_function) { throw_type(env, "onReady must be a function"); return NULL; }
+  if (o->closed) return num(env, -EBADF);
+  if (o->watch) return num(env, -EALREADY);
+  uv_loop_t* loop;
+  napi_get_uv_event_loop(env, &loop);
+  pwatch* pw = calloc(1, sizeof *pw);
+  if (pw == NULL) return num(env, -ENOMEM);
+  uv_check_init(loop, &pw->check);
+  pw->check.data = pw;
+  uv_unref((uv_handle_t*)&pw->check);
+  o->watch = pw;
+  int r = jscb_init(&pw->js, env, self, argv[0], "loopkit.watch") ? -ENOMEM : 0;
+  for (int i = 0; r == 0 && i < o->n; i++) r = fdpoll_open(o, i);
+  if (r < 0) unwatch(o);
+  return num(env, r);
+}
+
+static napi_value js_unwatch(napi_env env, napi_callback_info info) {
+  pollset_obj* o = unwrap_this(env, info, NULL, NULL, NULL);
+  if (o == NULL) return NULL;
+  unwatch(o);
+  return num(env, 0);
+}
+
+static napi_value set_ref(napi_env env, napi_callback_info info, int refed) {
+  pollset_obj* o = unwrap_this(env, info, NULL, NULL, NULL);
+  if (o == NULL) return NULL;
+  o->refed = refed;
+  for (int i = 0; i < o->n; i++) {
+    if (o->polls[i] == NULL) continue;
+    if (refed) uv_ref((uv_handle_t*)&o->polls[i]->poll);
+    else uv_unref((uv_handle_t*)&o->polls[i]->poll);
+  }
+  return num(env, 0);
+}
+
+static napi_value ref(napi_env env, napi_callback_info info) { return set_ref(env, info, 1); }
+static napi_value unref(napi_env env, napi_callback_info info) { return set_ref(env, info, 0); }
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  pollset_obj* o = unwrap_this(env, info, NULL, NULL, NULL);
+  if (o == NULL) return NULL;
+  obj_unlink(&o->head);
+  teardown(&o->head);
+  return num(env, 0);
+}
+
+napi_value pollset_init(napi_env env, napi_value exports) {
+  napi_property_descriptor methods[] = {
+    METHOD("add", add), METHOD("modify", modify), METHOD("remove", del),
+    METHOD("wait", wait_), METHOD("watch", watch), METHOD("unwatch", js_unwatch),
+    METHOD("ref", ref), METHOD("unref", unref), METHOD("close", js_close),
+  };
+  napi_value cls;
+  napi_define_class(env, "PollSet", NAPI_AUTO_LENGTH, ctor, NULL,
+                    sizeof methods / sizeof methods[0], methods, &cls);
+  napi_set_named_property(env, exports, "PollSet", cls);
+  return exports;
+}

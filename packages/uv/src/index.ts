@@ -1,0 +1,16 @@
+/**
+ * @loopkit/uv: loopkit's own libuv/N-API binding. Non-blocking raw sockets,
+ * epoll/kqueue/poll readiness that Node's loop can watch, and wake-up fds.
+ * Imports nothing of loopkit. When the addon is missing, importing still works:
+ * isAvailable() is false and loadError() says why.
+ */
+export { isAvailable, loadError } from './native.js';
+export type { AddrOut } from './native.js';
+export { errnoError, errnoName } from './errors.js';
+export type { ErrnoError } from './errors.js';
+export type { AddressLike, InetAddress, SockAddr, SocketFamily, UnixAddress } from './address.js';
+export { Socket, socket, socketpair } from './socket.js';
+export type { SocketType } from './socket.js';
+export { Epoll, Kqueue, PollSet, READABLE, WRITABLE } from './readiness.js';
+export { WakeupFd } from './wakeup.js';
+export * from './constants.js';

@@ -1,0 +1,100 @@
+/**
+ * Loading the addon. A missing or broken build must not break `import`: the
+ * package still loads, {@link isAvailable} returns false and {@link loadError}
+ * says why, so the policy can fall back to the proactor backend.
+ *
+ * The file is loaded by path with createRequire. node-gyp-build's name-based
+ * lookup is deliberately not used: it reads a name starting with "uv" as a
+ * prebuild tag.
+ */
+import { createRequire } from 'node:module';
+
+/** A native selector object (Epoll, Kqueue, PollSet): see native/*.c. */
+export interface NativeSelector {
+  readonly fd?: number;
+  add(fd: number, events: number): number;
+  modify(fd: number, events: number): number;
+  remove(fd: number): number;
+  wait(timeoutMs: number, out: Int32Array): number;
+  watch(onReady: () => void): number;
+  unwatch(): number;
+  ref(): number;
+  unref(): number;
+  close(): number;
+}
+
+type Bytes = ArrayBufferView;
+/** Object filled in place with an address by accept/recvfrom/getsockname. */
+export type AddrOut = { address?: string; family?: string; port?: number; path?: string };
+
+/** The raw native module: every syscall returns >= 0 or a negative errno. */
+export interface NativeModule {
+  constants: Record<string, number>;
+  socket(family: number, type: number): number;
+  socketpair(out: Int32Array): number;
+  sockinfo(fd: number, out: Int32Array): number;
+  bind(fd: number, host: string, port: number): number;
+  connect(fd: number, host: string, port: number): number;
+  listen(fd: number, backlog: number): number;
+  accept(fd: number, out?: AddrOut): number;
+  recv(fd: number, buf: Bytes, offset: number, length: number): number;
+  send(fd: number, buf: Bytes, offset: number, length: number): number;
+  sendv(fd: number, bufs: readonly Bytes[]): number;
+  recvfrom(fd: number, buf: Bytes, offset: number, length: number, out?: AddrOut): number;
+  sendto(fd: number, buf: Bytes, offset: number, length: number, host: string, port: number): number;
+  shutdown(fd: number, how: number): number;
+  close(fd: number): number;
+  getsockname(fd: number, out: AddrOut): number;
+  getpeername(fd: number, out: AddrOut): number;
+  setsockopt(fd: number, level: number, name: number, value: number): number;
+  getsockopt(fd: number, level: number, name: number, out: Int32Array): number;
+  wakeupOpen(out: Int32Array): number;
+  wakeupSignal(fd: number): number;
+  wakeupDrain(fd: number): number;
+  Epoll?: new () => NativeSelector;
+  Kqueue?: new () => NativeSelector;
+  PollSet: new () => NativeSelector;
+}
+
+let mod: NativeModule | null = null;
+let error: string | null = null;
+
+function load(): void {
+  const require = createRequire(import.meta.url);
+  const tried: string[] = [];
+  for (const rel of ['../build/Release/loopkit_native.node', '../build/Debug/loopkit_native.node']) {
+    try {
+      mod = require(rel) as NativeModule;
+      return;
+    } catch (e) {
+      tried.push(`${rel}: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  error =
+    `the @loopkit/uv native addon did not load (build it with ` +
+    `"npm_config_nodedir=/usr pnpm install" or node-gyp rebuild): ${tried.join('; ')}`;
+}
+load();
+
+/** True when the native addon loaded: sockets, selectors and wake-up fds work. */
+export function isAvailable(): boolean {
+  return mod !== null;
+}
+
+/** Why the native addon did not load, or null when it did. */
+export function loadError(): string | null {
+  return error;
+}
+
+/** The native module, or an Error (code ERR_LOOPKIT_NATIVE_UNAVAILABLE) saying why not. */
+export function native(): NativeModule {
+  if (mod !== null) return mod;
+  const err = new Error(error ?? 'the @loopkit/uv native addon is unavailable') as NodeJS.ErrnoException;
+  err.code = 'ERR_LOOPKIT_NATIVE_UNAVAILABLE';
+  throw err;
+}
+
+/** The native module or null, for feature tests that must not throw. */
+export function nativeOrNull(): NativeModule | null {
+  return mod;
+}

@@ -1,0 +1,323 @@
+/**
+ * Non-blocking sockets over the native syscalls.
+ *
+ * Two forms of every I/O method:
+ * - `try*` methods are the hot path: they return bytes transferred (or an fd)
+ *   as a number >= 0, or a negative errno (-EAGAIN when the call would block).
+ *   They never throw for an OS error; a closed socket gives -EBADF.
+ * - the Python-like methods (recv, send, accept, ...) throw Node-style errors
+ *   (errnoError): code 'EAGAIN' for a would-block, 'ECONNREFUSED', etc.
+ *
+ * Ownership: a Socket owns its fd. close() is idempotent. A Socket that becomes
+ * unreachable without close() has its fd closed by a FinalizationRegistry (as
+ * Python closes a collected socket); detach() gives the fd up instead.
+ */
+import { AddressLike, SockAddr, SocketFamily, display, toNative } from './address.js';
+import { AddrOut, native } from './native.js';
+import { checkBytes, checkFd, checkInt, describe, errnoError } from './errors.js';
+
+/** Socket types by their Python-like names. */
+export type SocketType = 'stream' | 'dgram';
+
+const scratch = new Int32Array(2);
+const EBADF = 9; // same value on Linux and macOS; only used to report a closed socket
+
+// Closes the fd of a Socket collected without close() (and drops it from PollSets).
+const leaked = new FinalizationRegistry<number>((fd) => {
+  native().close(fd);
+});
+
+let makeSocket: (fd: number, family: SocketFamily, type: SocketType) => Socket;
+
+function familyName(af: number): SocketFamily {
+  const c = native().constants;
+  if (af === c.AF_INET) return 'inet';
+  if (af === c.AF_INET6) return 'inet6';
+  if (af === c.AF_UNIX) return 'unix';
+  throw new TypeError(`fd is not an inet, inet6 or unix socket (address family ${af})`);
+}
+
+function typeName(t: number): SocketType {
+  const c = native().constants;
+  if (t === c.SOCK_STREAM) return 'stream';
+  if (t === c.SOCK_DGRAM) return 'dgram';
+  throw new TypeError(`fd is not a stream or datagram socket (type ${t})`);
+}
+
+function span(buf: unknown, offset: unknown, length: unknown, name = 'buf'): [ArrayBufferView, number, number] {
+  const b = checkBytes(buf, name);
+  const off = offset === undefined ? 0 : checkInt(offset, 'offset');
+  const len = length === undefined ? b.byteLength - off : checkInt(length, 'length');
+  if (off < 0 || len < 0 || off + len > b.byteLength)
+    throw new RangeError(`offset ${off} and length ${len} must lie within ${name} (${b.byteLength} bytes)`);
+  return [b, off, len];
+}
+
+function check(r: number, syscall: string, addr?: { address?: string; port?: number; path?: string }): number {
+  if (r < 0) throw errnoError(r, syscall, addr);
+  return r;
+}
+
+/** A non-blocking socket. Create one with {@link socket}, {@link socketpair} or {@link Socket.fromFd}. */
+export class Socket implements Disposable {
+  #fd: number;
+  /** 'inet', 'inet6' or 'unix'. */
+  readonly family: SocketFamily;
+  /** 'stream' or 'dgram'. */
+  readonly type: SocketType;
+
+  static {
+    makeSocket = (fd, family, type) => new Socket(fd, family, type);
+  }
+
+  private constructor(fd: number, family: SocketFamily, type: SocketType) {
+    this.#fd = fd;
+    this.family = family;
+    this.type = type;
+    leaked.register(this, fd, this);
+  }
+
+  /**
+   * Adopts an existing socket fd (e.g. from a parent process): learns its
+   * family and type and makes it non-blocking and close-on-exec. The Socket
+   * owns the fd from now on.
+   */
+  static fromFd(fd: number): Socket {
+    checkFd(fd);
+    check(native().sockinfo(fd, scratch), 'getsockname');
+    return new Socket(fd, familyName(scratch[0]), typeName(scratch[1]));
+  }
+
+  /** True once close() or detach() ran. */
+  get closed(): boolean {
+    return this.#fd < 0;
+  }
+
+  /** The fd number, or -1 once closed (as Python). */
+  fileno(): number {
+    return this.#fd;
+  }
+
+  #live(syscall: string): number {
+    if (this.#fd < 0) {
+      const err = errnoError(-EBADF, syscall);
+      err.message += ' (socket is closed)';
+      throw err;
+    }
+    return this.#fd;
+  }
+
+  // ---- hot path: numbers, never exceptions for OS errors
+
+  /** recv into buf[offset, offset+length): bytes read (0 = EOF) or -errno. */
+  tryRecvInto(buf: ArrayBufferView, offset?: number, length?: number): number {
+    const [b, off, len] = span(buf, offset, length);
+    return native().recv(this.#fd, b, off, len);
+  }
+
+  /** send buf[offset, offset+length): bytes sent or -errno. */
+  trySend(buf: ArrayBufferView, offset?: number, length?: number): number {
+    const [b, off, len] = span(buf, offset, length);
+    return native().send(this.#fd, b, off, len);
+  }
+
+  /** Sends several buffers in one sendmsg: bytes sent (possibly fewer) or -errno. */
+  trySendv(bufs: readonly ArrayBufferView[]): number {
+    return this.#sendv(this.#fd, bufs);
+  }
+
+  /** accept4: the new connection's fd (non-blocking, cloexec; wrap with Socket.fromFd) or -errno. */
+  tryAccept(): number {
+    return native().accept(this.#fd);
+  }
+
+  /** Starts a connect: 0 when connected, -EINPROGRESS while in progress (wait
+   * for writability, then {@link getError}), or another -errno. */
+  tryConnect(addr: AddressLike): number {
+    const [host, port] = toNative(this.family, addr, false);
+    return native().connect(this.#fd, host, port);
+  }
+
+  /** recvfrom: bytes read or -errno; the sender's address is written into `from` when given. */
+  tryRecvfrom(buf: ArrayBufferView, offset?: number, length?: number, from?: AddrOut): number {
+    const [b, off, len] = span(buf, offset, length);
+    return native().recvfrom(this.#fd, b, off, len, from);
+  }
+
+  /** sendto: bytes sent or -errno. */
+  trySendto(buf: ArrayBufferView, addr: AddressLike): number {
+    const b = checkBytes(buf, 'buf');
+    const [host, port] = toNative(this.family, addr, false);
+    return native().sendto(this.#fd, b, 0, b.byteLength, host, port);
+  }
+
+  /** Reads and clears SO_ERROR: 0, or the pending error as a negative errno
+   * (how a non-blocking connect reports its outcome). */
+  getError(): number {
+    const c = native().constants;
+    const r = native().getsockopt(this.#fd, c.SOL_SOCKET, c.SO_ERROR, scratch);
+    return r < 0 ? r : scratch[0] === 0 ? 0 : -scratch[0];
+  }
+
+  // ---- Python-like forms: throw Node-style errors
+
+  /** Binds to `{address?, port}` / `[host, port]` (numeric IPs) or a Unix path. */
+  bind(addr: AddressLike): void {
+    const fd = this.#live('bind');
+    const [host, port] = toNative(this.family, addr, true);
+    check(native().bind(fd, host, port), 'bind', display(host, port));
+  }
+
+  /** Starts listening for connections. */
+  listen(backlog = 128): void {
+    checkInt(backlog, 'backlog');
+    check(native().listen(this.#live('listen'), backlog), 'listen');
+  }
+
+  /** Accepts one connection: [socket, peer address]; throws code 'EAGAIN' when none is pending. */
+  accept(): [Socket, SockAddr] {
+    const out: AddrOut = {};
+    const fd = check(native().accept(this.#live('accept'), out), 'accept');
+    return [makeSocket(fd, this.family, this.type), out as SockAddr];
+  }
+
+  /** Connects. Non-blocking: usually throws code 'EINPROGRESS' (as Python's
+   * BlockingIOError); completion is signalled by writability, see {@link getError}. */
+  connect(addr: AddressLike): void {
+    const fd = this.#live('connect');
+    const [host, port] = toNative(this.family, addr, false);
+    check(native().connect(fd, host, port), 'connect', display(host, port));
+  }
+
+  /** Receives up to n bytes; an empty Buffer means EOF. */
+  recv(n: number): Buffer {
+    if (!Number.isInteger(n) || n < 0) throw new TypeError(`n must be a non-negative integer, got ${describe(n)}`);
+    const buf = Buffer.allocUnsafe(n);
+    const r = check(native().recv(this.#live('recv'), buf, 0, n), 'recv');
+    return buf.subarray(0, r);
+  }
+
+  /** Receives into buf (up to nbytes): the number of bytes read. */
+  recvInto(buf: ArrayBufferView, nbytes?: number): number {
+    const [b, off, len] = span(buf, 0, nbytes);
+    return check(native().recv(this.#live('recv'), b, off, len), 'recv');
+  }
+
+  /** Sends data: the number of bytes the kernel took (maybe fewer than data.length). */
+  send(data: ArrayBufferView): number {
+    const b = checkBytes(data, 'data');
+    return check(native().send(this.#live('send'), b, 0, b.byteLength), 'send');
+  }
+
+  /** Sends several buffers in one sendmsg call: the number of bytes sent. */
+  sendmsg(bufs: readonly ArrayBufferView[]): number {
+    const fd = this.#live('sendmsg');
+    return check(this.#sendv(fd, bufs), 'sendmsg');
+  }
+
+  #sendv(fd: number, bufs: readonly ArrayBufferView[]): number {
+    if (!Array.isArray(bufs)) throw new TypeError(`bufs must be an array of Buffers, got ${describe(bufs)}`);
+    return native().sendv(fd, bufs);
+  }
+
+  /** Sends a datagram to addr: the number of bytes sent. */
+  sendto(data: ArrayBufferView, addr: AddressLike): number {
+    const fd = this.#live('sendto');
+    const b = checkBytes(data, 'data');
+    const [host, port] = toNative(this.family, addr, false);
+    return check(native().sendto(fd, b, 0, b.byteLength, host, port), 'sendto', display(host, port));
+  }
+
+  /** Receives a datagram of up to n bytes: [data, sender address]. */
+  recvfrom(n: number): [Buffer, SockAddr] {
+    if (!Number.isInteger(n) || n < 0) throw new TypeError(`n must be a non-negative integer, got ${describe(n)}`);
+    const buf = Buffer.allocUnsafe(n);
+    const out: AddrOut = {};
+    const r = check(native().recvfrom(this.#live('recvfrom'), buf, 0, n, out), 'recvfrom');
+    return [buf.subarray(0, r), out as SockAddr];
+  }
+
+  /** Receives a datagram into buf: [bytes read, sender address]. */
+  recvfromInto(buf: ArrayBufferView, nbytes?: number): [number, SockAddr] {
+    const [b, off, len] = span(buf, 0, nbytes);
+    const out: AddrOut = {};
+    const r = check(native().recvfrom(this.#live('recvfrom'), b, off, len, out), 'recvfrom');
+    return [r, out as SockAddr];
+  }
+
+  /** Shuts down reading (SHUT_RD), writing (SHUT_WR) or both (SHUT_RDWR). */
+  shutdown(how: number): void {
+    checkInt(how, 'how');
+    check(native().shutdown(this.#live('shutdown'), how), 'shutdown');
+  }
+
+  /** The local address. */
+  getsockname(): SockAddr {
+    const out: AddrOut = {};
+    check(native().getsockname(this.#live('getsockname'), out), 'getsockname');
+    return out as SockAddr;
+  }
+
+  /** The peer's address; throws code 'ENOTCONN' when not connected. */
+  getpeername(): SockAddr {
+    const out: AddrOut = {};
+    check(native().getpeername(this.#live('getpeername'), out), 'getpeername');
+    return out as SockAddr;
+  }
+
+  /** Sets an integer option, e.g. `setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)`; booleans become 0/1. */
+  setsockopt(level: number, name: number, value: number | boolean): void {
+    checkInt(level, 'level');
+    checkInt(name, 'name');
+    const v = typeof value === 'boolean' ? Number(value) : checkInt(value, 'value');
+    check(native().setsockopt(this.#live('setsockopt'), level, name, v), 'setsockopt');
+  }
+
+  /** Reads an integer option (SO_ERROR gives a positive errno, as in C and Python). */
+  getsockopt(level: number, name: number): number {
+    checkInt(level, 'level');
+    checkInt(name, 'name');
+    check(native().getsockopt(this.#live('getsockopt'), level, name, scratch), 'getsockopt');
+    return scratch[0];
+  }
+
+  /** Closes the socket (idempotent). Any PollSet of this thread forgets the fd first. */
+  close(): void {
+    const fd = this.#fd;
+    if (fd < 0) return;
+    this.#fd = -1;
+    leaked.unregister(this);
+    check(native().close(fd), 'close');
+  }
+
+  /** Gives up ownership: returns the fd, which this Socket will no longer close. */
+  detach(): number {
+    const fd = this.#fd;
+    this.#fd = -1;
+    leaked.unregister(this);
+    return fd;
+  }
+
+  /** `using s = socket()` closes it at the end of the block. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** Creates a non-blocking, close-on-exec socket. */
+export function socket(family: SocketFamily = 'inet', type: SocketType = 'stream'): Socket {
+  const c = native().constants;
+  const af = family === 'inet' ? c.AF_INET : family === 'inet6' ? c.AF_INET6 : family === 'unix' ? c.AF_UNIX : undefined;
+  if (af === undefined) throw new TypeError(`family must be 'inet', 'inet6' or 'unix', got ${describe(family)}`);
+  const st = type === 'stream' ? c.SOCK_STREAM : type === 'dgram' ? c.SOCK_DGRAM : undefined;
+  if (st === undefined) throw new TypeError(`type must be 'stream' or 'dgram', got ${describe(type)}`);
+  const fd = check(native().socket(af, st), 'socket');
+  return makeSocket(fd, family, type);
+}
+
+/** A connected pair of non-blocking AF_UNIX stream sockets. */
+export function socketpair(): [Socket, Socket] {
+  const out = new Int32Array(2);
+  check(native().socketpair(out), 'socketpair');
+  return [makeSocket(out[0], 'unix', 'stream'), makeSocket(out[1], 'unix', 'stream')];
+}
