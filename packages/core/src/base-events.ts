@@ -5,9 +5,9 @@
  * runForever() returns a Promise. After a callback that resumed awaiting code (a Future's
  * continuation), the batch pauses and re-enters through process.nextTick + queueMicrotask,
  * which runs once every pending microtask ran: the resumed task's step happens at that
- * point of the iteration, as in asyncio. Between iterations the loop hops with one
- * microtask, and every HOST_SLICE_MS through setImmediate instead, so Node's timers and I/O
- * run even when the loop always has work. With nothing ready it idles on one host timer plus the
+ * point of the iteration, as in asyncio. Between iterations it hops the same way, and every
+ * HOST_SLICE_MS through setImmediate instead, so Node's timers and I/O run even when the
+ * loop always has work. With nothing ready it idles on one host timer plus the
  * backend's watchers: no CPU is spent, and the armed timer keeps the process alive while
  * the loop runs.
  *
@@ -539,12 +539,12 @@ export class BaseEventLoop implements AbstractEventLoop, EventLoopBackend {
   }
 
   /**
-   * Start the next iteration: as a microtask (code resumed by this iteration already ran,
-   * see runBatch), or through setImmediate once per slice so Node's loop turns.
+   * Start the next iteration once every pending microtask ran (nextTick from a microtask
+   * runs after the queue drains), or through setImmediate once per slice so Node's loop turns.
    */
   private hop(): void {
     if (performance.now() - this.sliceStart >= HOST_SLICE_MS) setImmediate(this.reenterFromHost);
-    else queueMicrotask(this.turn);
+    else process.nextTick(this.reenter);
   }
 
   private finishRun(error: unknown): void {

@@ -202,6 +202,9 @@ export class Future<T = unknown> implements PromiseLike<T> {
     this._exception = exception;
     this._state = FINISHED;
     this._logTraceback = true;
+    // Format the stack now: until then V8 keeps the frames' receivers (this very future or
+    // task among them) alive, and the report below could never fire.
+    if (exception instanceof Error) void exception.stack;
     unretrieved.register(
       this,
       {

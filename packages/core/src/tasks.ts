@@ -7,7 +7,7 @@
  * iteration as in asyncio. A generator function is stepped by the task itself (`yield*`).
  */
 import { CancelledError, RuntimeError } from './errors.js';
-import { taskContext, _getRunningLoop, type AbstractEventLoop, type Awaitable, type CoroFn } from './events.js';
+import { resumeSignal, taskContext, _getRunningLoop, type AbstractEventLoop, type Awaitable, type CoroFn } from './events.js';
 import { Future, isFuture, isThenable, wrapFuture, type FutureOptions } from './futures.js';
 import { describe } from './validate.js';
 
@@ -156,6 +156,9 @@ export class Task<T = unknown> extends Future<T> {
     let body: unknown;
     try {
       body = taskContext.run(this as Task<unknown>, this._coro);
+      // Its first step may go on in microtasks (awaiting done futures): let it, before
+      // the loop's next callback, as asyncio runs a whole step inside one callback.
+      resumeSignal.pending = true;
     } catch (error) {
       this._bodyThrew(error);
       return;

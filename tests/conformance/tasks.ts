@@ -1,0 +1,320 @@
+/** Task: coroutines, cancellation, names, currentTask, signals, step timing, reports. */
+import { describe, expect, it } from 'vitest';
+import { setTimeout as nodeSleep } from 'node:timers/promises';
+import {
+  CancelledError,
+  Future,
+  RuntimeError,
+  Task,
+  allTasks,
+  currentTask,
+  sleep,
+  type ExceptionContext,
+} from '@loopkit/core';
+import { withLoop, type LoopUnderTest } from './context.js';
+import { collectUntil } from './gc.js';
+
+export function taskSuite(subject: LoopUnderTest): void {
+  describe('Task', () => {
+    it('runs an async function and gives its result', () =>
+      withLoop(subject, async (loop) => {
+        const task = loop.createTask(async () => {
+          await sleep(0);
+          return 'done';
+        });
+        expect(task).toBeInstanceOf(Task);
+        expect(task).toBeInstanceOf(Future);
+        expect(await task).toBe('done');
+        expect(task.result()).toBe('done');
+      }));
+
+    it('runs a generator function: yield* futures, typed results, errors thrown in', () =>
+      withLoop(subject, async (loop) => {
+        const fut = loop.createFuture<number>();
+        const bad = loop.createFuture<number>();
+        loop.callSoon(() => fut.setResult(20));
+        loop.callSoon(() => bad.setException(new Error('gen boom')));
+        const task = loop.createTask(function* () {
+          const a: number = yield* fut;
+          yield* sleep(0);
+          let caught = '';
+          try {
+            yield* bad;
+          } catch (e) {
+            caught = (e as Error).message;
+          }
+          return `${a + 1}:${caught}`;
+        });
+        expect(await task).toBe('21:gen boom');
+      }));
+
+    it('cancel() throws CancelledError at the awaited future, runs finally, carries the message', () =>
+      withLoop(subject, async (loop) => {
+        const log: string[] = [];
+        const waiting = loop.createFuture();
+        const task = loop.createTask(async () => {
+          try {
+            await waiting;
+            log.push('not reached');
+          } finally {
+            log.push('finally');
+          }
+        });
+        await sleep(0);
+        expect(task.cancel('go away')).toBe(true);
+        expect(waiting.cancelled()).toBe(true);
+        const error = await task.then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(CancelledError);
+        expect((error as Error).message).toBe('go away');
+        expect(task.cancelled()).toBe(true);
+        expect(log).toEqual(['finally']);
+        expect(task.cancel()).toBe(false);
+      }));
+
+    it('a task that catches CancelledError and returns a value succeeds', () =>
+      withLoop(subject, async (loop) => {
+        const task = loop.createTask(async () => {
+          try {
+            await sleep(3600);
+          } catch (e) {
+            if (e instanceof CancelledError) return 'caught';
+            throw e;
+          }
+          return 'slept';
+        });
+        await sleep(0);
+        task.cancel();
+        expect(await task).toBe('caught');
+        expect(task.cancelled()).toBe(false);
+        expect(task.cancelling()).toBe(1);
+      }));
+
+    it('cancelled before its first step, the body never runs', () =>
+      withLoop(subject, async (loop) => {
+        let ran = false;
+        const task = loop.createTask(async () => {
+          ran = true;
+        });
+        task.cancel();
+        await expect(task).rejects.toBeInstanceOf(CancelledError);
+        expect(ran).toBe(false);
+        const gen = loop.createTask(function* () {
+          ran = true;
+        });
+        gen.cancel();
+        await expect(gen).rejects.toBeInstanceOf(CancelledError);
+        expect(ran).toBe(false);
+      }));
+
+    it('cancelling() counts requests; uncancel() takes one back', () =>
+      withLoop(subject, async (loop) => {
+        const task = loop.createTask(async () => {
+          try {
+            await sleep(3600);
+          } catch {
+            /* swallowed: the task goes on */
+          }
+          await sleep(0);
+          return currentTask()!.cancelling();
+        });
+        await sleep(0);
+        task.cancel();
+        task.cancel();
+        expect(task.cancelling()).toBe(2);
+        expect(task.uncancel()).toBe(1);
+        expect(task.uncancel()).toBe(0);
+        expect(task.uncancel()).toBe(0);
+        expect(await task).toBe(0);
+      }));
+
+    it('a cancel requested while awaiting a plain promise takes effect at the next future', () =>
+      withLoop(subject, async (loop) => {
+        const log: string[] = [];
+        const task = loop.createTask(async () => {
+          await new Promise((r) => setTimeout(r, 5));
+          log.push('promise done');
+          await sleep(0);
+          log.push('not reached');
+        });
+        await sleep(0);
+        task.cancel();
+        await expect(task).rejects.toBeInstanceOf(CancelledError);
+        expect(log).toEqual(['promise done']);
+      }));
+
+    it('names: Task-N by default, createTask name, setName', () =>
+      withLoop(subject, async (loop) => {
+        const a = loop.createTask(async () => {});
+        const b = loop.createTask(async () => {}, { name: 'worker' });
+        expect(a.getName()).toMatch(/^Task-\d+$/);
+        expect(b.getName()).toBe('worker');
+        b.setName('renamed');
+        expect(b.getName()).toBe('renamed');
+        expect(String(b)).toContain("name='renamed'");
+        const fn = async () => {};
+        expect(loop.createTask(fn).getCoro()).toBe(fn);
+        await Promise.all([a, b]);
+      }));
+
+    it('currentTask() is right under interleaved tasks, and null in plain callbacks', () =>
+      withLoop(subject, async (loop) => {
+        const seen: string[] = [];
+        const body = async () => {
+          const me = currentTask()!;
+          for (let i = 0; i < 3; i++) {
+            seen.push(`${me.getName()}:${currentTask() === me}`);
+            await sleep(0);
+          }
+        };
+        const t1 = loop.createTask(body, { name: 'one' });
+        const t2 = loop.createTask(body, { name: 'two' });
+        const inCallback = loop.createFuture<unknown>();
+        loop.callSoon(() => inCallback.setResult(currentTask()));
+        await Promise.all([t1, t2]);
+        expect(seen).toEqual(['one:true', 'two:true', 'one:true', 'two:true', 'one:true', 'two:true']);
+        expect(await inCallback).toBeNull();
+        expect(allTasks(loop).has(t1)).toBe(false);
+      }));
+
+    it('allTasks() lists the pending tasks of the loop', () =>
+      withLoop(subject, async (loop) => {
+        const blocker = loop.createFuture();
+        const t = loop.createTask(async () => blocker);
+        await sleep(0);
+        const tasks = allTasks(loop);
+        expect(tasks.has(t)).toBe(true);
+        expect(tasks.has(currentTask()!)).toBe(true);
+        blocker.setResult(null);
+        await t;
+        expect(allTasks(loop).has(t)).toBe(false);
+      }));
+
+    it('task.signal aborts on cancel; an AbortError from a Node API ends the task cancelled', () =>
+      withLoop(subject, async (loop) => {
+        const task: Task<string> = loop.createTask(async () => {
+          await nodeSleep(60_000, undefined, { signal: currentTask()!.signal });
+          return 'slept';
+        });
+        await sleep(0);
+        expect(task.signal.aborted).toBe(false);
+        task.cancel('enough');
+        expect(task.signal.aborted).toBe(true);
+        await expect(task).rejects.toBeInstanceOf(CancelledError);
+        expect(task.cancelled()).toBe(true);
+      }));
+
+    it('a task awaiting itself throws', () =>
+      withLoop(subject, async (loop) => {
+        const holder: { task?: Task<unknown> } = {};
+        holder.task = loop.createTask(async () => {
+          await sleep(0);
+          await holder.task;
+        });
+        await expect(holder.task).rejects.toThrow(RuntimeError);
+        await expect(holder.task).rejects.toThrow('Task cannot await on itself');
+      }));
+
+    it('awaiting a future of another loop throws', () =>
+      withLoop(subject, async (loop) => {
+        const other = subject.make();
+        const foreign = other.createFuture();
+        const task = loop.createTask(async () => foreign.then(() => 'no'));
+        await expect(task).rejects.toThrow(/attached to a different loop/);
+        other.close();
+      }));
+
+    it('setResult/setException on a task throw', () =>
+      withLoop(subject, async (loop) => {
+        const task = loop.createTask(async () => 1);
+        expect(() => task.setResult(2)).toThrow(RuntimeError);
+        expect(() => task.setException(new Error('x'))).toThrow(RuntimeError);
+        expect(await task).toBe(1);
+      }));
+
+    it('createTask rejects a non-function', () =>
+      withLoop(subject, async (loop) => {
+        expect(() => loop.createTask(Promise.resolve(1) as never)).toThrow(TypeError);
+        expect(() => loop.createTask(Promise.resolve(1) as never)).toThrow(/coro/);
+      }));
+
+    it("a task's code after an await runs where its wake-up callback runs, as a step in asyncio", async () => {
+      const loop = subject.make();
+      const log: string[] = [];
+      const fut = loop.createFuture();
+      loop.createTask(async () => {
+        log.push('t1');
+        await fut;
+        log.push('t2');
+        await sleep(0);
+        log.push('t3');
+      });
+      loop.callSoon(() => {
+        fut.setResult(null); // schedules the task's wake-up for the next iteration...
+        loop.callSoon(() => {
+          // ...ahead of this callback, which stops the loop in that same iteration.
+          log.push('after wake-up');
+          loop.stop();
+        });
+      });
+      await loop.runForever();
+      expect(log).toEqual(['t1', 't2', 'after wake-up']);
+      loop.close();
+    });
+
+    it('stop() during runUntilComplete leaves exactly as many steps run as asyncio would', async () => {
+      const loop = subject.make();
+      const steps: number[] = [];
+      const main = loop.createTask(async () => {
+        for (let i = 0; ; i++) {
+          steps.push(i);
+          if (i === 2) loop.stop();
+          await sleep(0);
+        }
+      });
+      await expect(loop.runUntilComplete(main)).rejects.toThrow('Event loop stopped before Future completed.');
+      expect(steps).toEqual([0, 1, 2]);
+      main.cancel();
+      await loop.runUntilComplete(main).catch(() => {});
+      expect(main.cancelled()).toBe(true);
+      loop.close();
+    });
+
+    it('reports a pending task that was garbage-collected', async () => {
+      const reports: ExceptionContext[] = [];
+      await withLoop(subject, async (loop) => {
+        loop.setExceptionHandler((_l, ctx) => reports.push(ctx));
+        (() => {
+          loop.createTask(async () => {
+            await loop.createFuture(); // nobody else holds this future
+          }, { name: 'orphan' });
+        })();
+        await sleep(0);
+        await sleep(0);
+        await collectUntil(() => reports.length > 0);
+      });
+      const pending = reports.filter((r) => r.message === 'Task was destroyed but it is pending!');
+      expect(pending).toHaveLength(1);
+      expect(String(pending[0]!.taskDescription)).toContain("name='orphan'");
+    });
+
+    it('reports an exception of a task nobody awaited, once collected', async () => {
+      const reports: ExceptionContext[] = [];
+      await withLoop(subject, async (loop) => {
+        loop.setExceptionHandler((_l, ctx) => reports.push(ctx));
+        (() => {
+          loop.createTask(async () => {
+            throw new Error('unseen');
+          });
+        })();
+        await sleep(0);
+        await sleep(0);
+        await collectUntil(() => reports.length > 0);
+      });
+      expect(reports.map((r) => r.message)).toEqual(['Task exception was never retrieved']);
+      expect((reports[0]!.exception as Error).message).toBe('unseen');
+    });
+  });
+}
