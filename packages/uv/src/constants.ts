@@ -46,3 +46,6 @@ export const ECONNREFUSED = v('ECONNREFUSED');
 export const ECONNRESET = v('ECONNRESET');
 export const EPIPE = v('EPIPE');
 export const ENOTCONN = v('ENOTCONN');
+export const EEXIST = v('EEXIST');
+export const ENOENT = v('ENOENT');
+export const EINVAL = v('EINVAL');

@@ -1,0 +1,323 @@
+import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import * as uv from '@loopkit/uv';
+import { Epoll, Kqueue, PollSet, READABLE, WRITABLE, WakeupFd, socket, socketpair } from '@loopkit/uv';
+import { openFds, selectorClasses, sleep } from './helpers.js';
+
+const distIndex = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+
+function pairsOf(out: Int32Array, n: number): Map<number, number> {
+  const m = new Map<number, number>();
+  for (let i = 0; i < n; i++) m.set(out[2 * i], (m.get(out[2 * i]) ?? 0) | out[2 * i + 1]);
+  return m;
+}
+
+describe.each(selectorClasses)('%s', (_name, Cls) => {
+  it('reports readability after a write and writability', () => {
+    const sel = new Cls();
+    const [a, b] = socketpair();
+    const out = new Int32Array(16);
+    sel.add(a.fileno(), READABLE);
+    expect(sel.wait(0, out)).toBe(0);
+    b.send(Buffer.from('x'));
+    let n = sel.wait(1, out);
+    expect(pairsOf(out, n)).toEqual(new Map([[a.fileno(), READABLE]]));
+    // Level-triggered: still ready until drained.
+    expect(sel.wait(0, out)).toBe(1);
+    a.recv(10);
+    expect(sel.wait(0, out)).toBe(0);
+    sel.modify(a.fileno(), READABLE | WRITABLE);
+    n = sel.wait(0, out);
+    expect(pairsOf(out, n)).toEqual(new Map([[a.fileno(), WRITABLE]]));
+    sel.remove(a.fileno());
+    expect(sel.wait(0, out)).toBe(0);
+    sel.close();
+    a.close();
+    b.close();
+  });
+
+  it('reports a hangup as readable and writable, within the registered interest', () => {
+    const sel = new Cls();
+    const [a, b] = socketpair();
+    const [c, d] = socketpair();
+    sel.add(a.fileno(), READABLE | WRITABLE);
+    sel.add(c.fileno(), READABLE);
+    b.close();
+    d.close();
+    const out = new Int32Array(16);
+    const got = pairsOf(out, sel.wait(1, out));
+    expect(got.get(a.fileno())).toBe(READABLE | WRITABLE);
+    expect(got.get(c.fileno())).toBe(READABLE);
+    sel.close();
+    a.close();
+    c.close();
+  });
+
+  it('wait(0) and a negative timeout never block; a positive one blocks at most that long', () => {
+    const sel = new Cls();
+    const [a, b] = socketpair();
+    sel.add(a.fileno(), READABLE);
+    const out = new Int32Array(2);
+    let t = performance.now();
+    for (let i = 0; i < 100; i++) expect(sel.wait(0, out)).toBe(0);
+    expect(sel.wait(-1, out)).toBe(0);
+    expect(performance.now() - t).toBeLessThan(50);
+    t = performance.now();
+    expect(sel.wait(0.05, out)).toBe(0);
+    const waited = performance.now() - t;
+    expect(waited).toBeGreaterThanOrEqual(45);
+    expect(waited).toBeLessThan(1000);
+    sel.close();
+    a.close();
+    b.close();
+  });
+
+  it('harvests many fds in one call, capped by out.length / 2', () => {
+    const sel = new Cls();
+    const pairs = Array.from({ length: 10 }, () => socketpair());
+    for (const [a] of pairs) sel.add(a.fileno(), WRITABLE);
+    const big = new Int32Array(64);
+    expect(pairsOf(big, sel.wait(0, big)).size).toBe(10);
+    const small = new Int32Array(6);
+    expect(sel.wait(0, small)).toBe(3);
+    sel.close();
+    for (const [a, b] of pairs) { a.close(); b.close(); }
+  });
+
+  it('rejects duplicate, unknown and malformed registrations', () => {
+    const sel = new Cls();
+    const [a, b] = socketpair();
+    expect(() => sel.add(-1, READABLE)).toThrow(new TypeError('fd must be a non-negative integer, got number -1'));
+    expect(() => sel.add(1.5, READABLE)).toThrow(TypeError);
+    expect(() => sel.add(a.fileno(), 4)).toThrow(RangeError);
+    expect(() => sel.add(a.fileno(), 0)).toThrow(/^events must be READABLE/);
+    expect(() => sel.wait(0, new Uint8Array(4) as never)).toThrow(/^out must be an Int32Array/);
+    expect(() => sel.wait('1' as never, new Int32Array(2))).toThrow(/^timeout must be a number/);
+    expect(() => sel.watch(42 as never)).toThrow(new TypeError('onReady must be a function, got number 42'));
+    sel.add(a.fileno(), READABLE);
+    if (!(sel instanceof Kqueue)) {
+      // kqueue cannot tell add from modify; epoll and poll can.
+      expect(() => sel.add(a.fileno(), READABLE)).toThrow(expect.objectContaining({ code: 'EEXIST' }));
+      expect(() => sel.modify(b.fileno(), READABLE)).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    }
+    expect(() => sel.remove(b.fileno())).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    sel.close();
+    sel.close();
+    expect(sel.closed).toBe(true);
+    expect(() => sel.wait(0, new Int32Array(2))).toThrow(/EBADF \(\w+ is closed\)/);
+    a.close();
+    b.close();
+  });
+
+  it('watch() fires onReady from Node\'s loop without blocking it; unwatch() stops it', async () => {
+    const sel = new Cls();
+    const [a, b] = socketpair();
+    sel.add(a.fileno(), READABLE);
+    const out = new Int32Array(8);
+    const events: string[] = [];
+    let calls = 0;
+    let woke!: () => void;
+    const wokeP = new Promise<void>((r) => (woke = r));
+    sel.watch(() => {
+      calls++;
+      const n = sel.wait(0, out);
+      events.push(`ready:${n}`);
+      a.recv(100); // drain, or level-triggering wakes us again next tick
+      queueMicrotask(() => events.push('microtask'));
+      woke();
+    });
+    expect(sel.watching).toBe(true);
+    expect(() => sel.watch(() => {})).toThrow(/already watching/);
+    setTimeout(() => events.push('timer'), 5);
+    setTimeout(() => b.send(Buffer.from('wake')), 30);
+    await wokeP;
+    // The timer ran while we were "waiting": the thread never blocked. The
+    // microtask queued by onReady ran right after it (callback scope).
+    expect(events).toEqual(['timer', 'ready:1', 'microtask']);
+    expect(calls).toBe(1);
+
+    sel.unwatch();
+    expect(sel.watching).toBe(false);
+    b.send(Buffer.from('again'));
+    await sleep(50);
+    expect(calls).toBe(1);
+    // Watching again works and sees the pending data at once.
+    const again = new Promise<void>((r) => sel.watch(() => { sel.unwatch(); r(); }));
+    await again;
+    sel.close();
+    a.close();
+    b.close();
+  });
+
+  it('close() while watching stops the watcher', async () => {
+    const sel = new Cls();
+    const [a, b] = socketpair();
+    sel.add(a.fileno(), READABLE);
+    let calls = 0;
+    sel.watch(() => calls++);
+    sel.close();
+    expect(sel.watching).toBe(false);
+    b.send(Buffer.from('x'));
+    await sleep(30);
+    expect(calls).toBe(0);
+    a.close();
+    b.close();
+  });
+
+  it('an exception thrown by onReady is reported as uncaught, not swallowed', async () => {
+    const script = `
+      const uv = await import(${JSON.stringify(distIndex)});
+      const sel = new uv.${_name}();
+      const [a, b] = uv.socketpair();
+      sel.add(a.fileno(), uv.READABLE);
+      process.on('uncaughtException', (e) => { console.log('caught:' + e.message); sel.close(); a.close(); b.close(); });
+      sel.watch(() => { throw new Error('boom'); });
+      b.send(Buffer.from('x'));
+    `;
+    const { code, stdout } = await runNode(script, 5000);
+    expect(code).toBe(0);
+    expect(stdout.trim()).toBe('caught:boom');
+  });
+});
+
+function runNode(script: string, timeoutMs: number): Promise<{ code: number | null; stdout: string; timedOut: boolean }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    let timedOut = false;
+    const t = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutMs);
+    child.on('exit', (code) => { clearTimeout(t); resolve({ code, stdout, timedOut }); });
+  });
+}
+
+describe.each(selectorClasses)('%s keep-alive (child processes)', (name) => {
+  const setup = `
+    const uv = await import(${JSON.stringify(distIndex)});
+    const sel = new uv.${name}();
+    const [a, b] = uv.socketpair();
+    sel.add(a.fileno(), uv.READABLE);
+  `;
+
+  it('the process exits once the watcher is unwatched', async () => {
+    const r = await runNode(`${setup}
+      sel.watch(() => {});
+      setTimeout(() => { sel.unwatch(); console.log('unwatched'); }, 50);`, 5000);
+    expect(r).toEqual({ code: 0, stdout: 'unwatched\n', timedOut: false });
+  });
+
+  it('a watching, referenced watcher keeps the process alive; unref() lets it exit', async () => {
+    const alive = await runNode(`${setup} sel.watch(() => {});`, 500);
+    expect(alive.timedOut).toBe(true);
+    const r = await runNode(`${setup} sel.watch(() => {}); sel.unref(); console.log('ok');`, 5000);
+    expect(r).toEqual({ code: 0, stdout: 'ok\n', timedOut: false });
+  });
+});
+
+describe('PollSet specifics', () => {
+  it('closing a registered socket drops it from the set (no uv_poll on a dead fd)', async () => {
+    const ps = new PollSet();
+    const [a, b] = socketpair();
+    const fd = a.fileno();
+    ps.add(fd, READABLE);
+    ps.watch(() => {});
+    a.close();
+    expect(() => ps.remove(fd)).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    // The number can be reused and registered again at once.
+    const [c, d] = socketpair();
+    ps.add(c.fileno(), READABLE);
+    ps.close();
+    for (const s of [b, c, d]) s.close();
+  });
+
+  it('one fd cannot be watched by two PollSets at once', () => {
+    const p1 = new PollSet();
+    const p2 = new PollSet();
+    const [a, b] = socketpair();
+    p1.add(a.fileno(), READABLE);
+    p2.add(a.fileno(), READABLE);
+    p1.watch(() => {});
+    expect(() => p2.watch(() => {})).toThrow(expect.objectContaining({ code: 'EEXIST' }));
+    expect(p2.watching).toBe(false);
+    p1.close();
+    p2.watch(() => {});
+    p2.close();
+    a.close();
+    b.close();
+  });
+
+  it('coalesces many ready fds into one onReady call per tick', async () => {
+    const ps = new PollSet();
+    const pairs = Array.from({ length: 5 }, () => socketpair());
+    for (const [a] of pairs) ps.add(a.fileno(), READABLE);
+    const seen: number[] = [];
+    const done = new Promise<void>((r) => {
+      ps.watch(() => {
+        const out = new Int32Array(32);
+        seen.push(ps.wait(0, out));
+        for (const [a] of pairs) a.recv(10);
+        r();
+      });
+    });
+    for (const [, b] of pairs) b.send(Buffer.from('x'));
+    await done;
+    await sleep(20);
+    expect(seen).toEqual([5]);
+    ps.close();
+    for (const [a, b] of pairs) { a.close(); b.close(); }
+  });
+});
+
+describe.runIf(Epoll.isSupported)('Epoll specifics', () => {
+  it('exposes its descriptor, -1 once closed', () => {
+    const ep = new Epoll();
+    expect(ep.fd).toBeGreaterThan(2);
+    ep.close();
+    expect(ep.fd).toBe(-1);
+  });
+
+  it('garbage collection closes unreachable instances', async () => {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    const before = openFds();
+    if (!gc || before < 0) return;
+    (() => { for (let i = 0; i < 50; i++) new Epoll(); })();
+    expect(openFds()).toBeGreaterThanOrEqual(before + 50);
+    for (let i = 0; i < 10 && openFds() > before; i++) {
+      gc();
+      await sleep(10);
+    }
+    expect(openFds()).toBe(before);
+  });
+});
+
+describe('Kqueue off its platforms', () => {
+  it.skipIf(Kqueue.isSupported)('throws a clear error', () => {
+    expect(() => new Kqueue()).toThrow(expect.objectContaining({ code: 'ERR_NOT_SUPPORTED' }));
+    expect(() => new Kqueue()).toThrow(/Kqueue is not supported on \w+ \(needs macOS or FreeBSD\)/);
+  });
+});
+
+describe('worker threads', () => {
+  it('a worker exiting while watching leaves no open handle behind', async () => {
+    const w = new Worker(
+      `import(${JSON.stringify(distIndex)}).then((uv) => {
+        const sels = [new uv.PollSet(), ${Epoll.isSupported ? 'new uv.Epoll()' : 'new uv.PollSet()'}];
+        const [a, b] = uv.socketpair();
+        sels[0].add(a.fileno(), uv.READABLE);
+        for (const s of sels) s.watch(() => {});
+        require('worker_threads').parentPort.postMessage('watching');
+      });`,
+      { eval: true },
+    );
+    await new Promise((r) => w.once('message', r));
+    const code = await w.terminate();
+    expect(code).toBe(1);
+    // The process is still healthy: the addon works on the main thread.
+    const s = socket();
+    s.close();
+  });
+});
+
+void uv;

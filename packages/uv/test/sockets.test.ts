@@ -1,0 +1,327 @@
+import { describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as uv from '@loopkit/uv';
+import { Socket, socket, socketpair, EAGAIN, EINPROGRESS, SOL_SOCKET, SO_REUSEADDR } from '@loopkit/uv';
+import { openFds, waitReadable, waitWritable } from './helpers.js';
+
+function listener(family: 'inet' | 'inet6', address: string) {
+  const srv = socket(family);
+  srv.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
+  srv.bind({ address, port: 0 });
+  srv.listen();
+  return srv;
+}
+
+describe('addon', () => {
+  it('loaded', () => {
+    expect(uv.loadError()).toBeNull();
+    expect(uv.isAvailable()).toBe(true);
+    expect(uv.SOL_SOCKET).toBeGreaterThanOrEqual(0);
+    expect(uv.constants.TCP_NODELAY).toBe(uv.TCP_NODELAY);
+  });
+});
+
+describe.each([
+  ['IPv4', 'inet', '127.0.0.1'],
+  ['IPv6', 'inet6', '::1'],
+] as const)('TCP over %s', (label, family, host) => {
+  it('echoes between two raw sockets, EAGAIN before data', () => {
+    const srv = listener(family, host);
+    const addr = srv.getsockname();
+    expect(addr).toEqual({ address: host, family: label, port: expect.any(Number) });
+
+    // Nothing pending yet: accept would block.
+    expect(srv.tryAccept()).toBe(-EAGAIN);
+    expect(() => srv.accept()).toThrow(expect.objectContaining({ code: 'EAGAIN', syscall: 'accept' }));
+
+    const cli = socket(family);
+    const r = cli.tryConnect(addr);
+    expect([0, -EINPROGRESS]).toContain(r);
+    expect(waitWritable(cli.fileno())).toBeTruthy();
+    expect(cli.getError()).toBe(0);
+
+    expect(waitReadable(srv.fileno())).toBeTruthy();
+    const [conn, peer] = srv.accept();
+    expect(conn).toBeInstanceOf(Socket);
+    expect(conn.family).toBe(family);
+    expect(peer).toEqual(cli.getsockname());
+    expect(conn.getpeername()).toEqual(cli.getsockname());
+    expect(cli.getpeername()).toEqual(addr);
+
+    // No data yet: both forms report a would-block.
+    const buf = Buffer.alloc(64);
+    expect(conn.tryRecvInto(buf)).toBe(-EAGAIN);
+    const err = (() => { try { conn.recv(10); } catch (e) { return e as uv.ErrnoError; } })();
+    expect(err).toMatchObject({ code: 'EAGAIN', errno: -EAGAIN, syscall: 'recv' });
+
+    expect(cli.send(Buffer.from('ping'))).toBe(4);
+    waitReadable(conn.fileno());
+    expect(conn.recv(64).toString()).toBe('ping');
+    expect(conn.trySend(Buffer.from('xpongx'), 1, 4)).toBe(4);
+    waitReadable(cli.fileno());
+    expect(cli.tryRecvInto(buf, 10, 20)).toBe(4);
+    expect(buf.subarray(10, 14).toString()).toBe('pong');
+
+    // Half-close: the peer reads EOF (an empty Buffer), then can still send.
+    cli.shutdown(uv.SHUT_WR);
+    waitReadable(conn.fileno());
+    expect(conn.recv(64).length).toBe(0);
+    conn.send(Buffer.from('bye'));
+    waitReadable(cli.fileno());
+    expect(cli.recv(64).toString()).toBe('bye');
+
+    for (const s of [cli, conn, srv]) s.close();
+  });
+
+  it('writev sends several buffers in one call', () => {
+    const srv = listener(family, host);
+    const cli = socket(family);
+    cli.tryConnect(srv.getsockname());
+    waitReadable(srv.fileno());
+    const [conn] = srv.accept();
+    waitWritable(cli.fileno());
+    const parts = [Buffer.from('ab'), new Uint8Array([99, 100]), Buffer.alloc(0), Buffer.from('ef')];
+    expect(cli.trySendv(parts)).toBe(6);
+    expect(cli.sendmsg([Buffer.from('gh')])).toBe(2);
+    waitReadable(conn.fileno());
+    const got: Buffer[] = [];
+    let n = 0;
+    while (n < 8) {
+      const b = conn.recv(64);
+      got.push(b);
+      n += b.length;
+    }
+    expect(Buffer.concat(got).toString()).toBe('abcdefgh');
+    for (const s of [cli, conn, srv]) s.close();
+  });
+});
+
+describe('connect errors', () => {
+  it('a closed port gives ECONNREFUSED through SO_ERROR after writability', () => {
+    // Find a port nothing listens on: bind, read the port, close.
+    const probe = socket('inet');
+    probe.bind({ address: '127.0.0.1', port: 0 });
+    const { port } = probe.getsockname() as uv.InetAddress;
+    probe.close();
+
+    const s = socket('inet');
+    const r = s.tryConnect(['127.0.0.1', port]);
+    let errno = r;
+    if (r === -EINPROGRESS) {
+      expect(waitWritable(s.fileno())).toBeTruthy();
+      errno = s.getError();
+    }
+    expect(errno).toBe(-uv.ECONNREFUSED);
+    const err = uv.errnoError(errno, 'connect', { address: '127.0.0.1', port });
+    expect(err).toMatchObject({ code: 'ECONNREFUSED', syscall: 'connect', errno: -uv.ECONNREFUSED, address: '127.0.0.1', port });
+    expect(err.message).toBe(`connect ECONNREFUSED 127.0.0.1:${port}`);
+    expect(s.getError()).toBe(0); // SO_ERROR is cleared by reading it
+    s.close();
+  });
+
+  it('the throwing connect raises EINPROGRESS like a BlockingIOError', () => {
+    const srv = listener('inet', '127.0.0.1');
+    const s = socket('inet');
+    try {
+      s.connect(srv.getsockname());
+    } catch (e) {
+      expect(e).toMatchObject({ code: 'EINPROGRESS', syscall: 'connect' });
+      expect((e as Error).message).toMatch(/^connect EINPROGRESS 127\.0\.0\.1:\d+$/);
+    }
+    s.close();
+    srv.close();
+  });
+
+  it('bind to an address in use fails with EADDRINUSE', () => {
+    const a = listener('inet', '127.0.0.1');
+    const b = socket('inet');
+    expect(() => b.bind(a.getsockname())).toThrow(expect.objectContaining({ code: 'EADDRINUSE', syscall: 'bind' }));
+    a.close();
+    b.close();
+  });
+});
+
+describe('UDP', () => {
+  it.each([
+    ['inet', '127.0.0.1', 'IPv4'],
+    ['inet6', '::1', 'IPv6'],
+  ] as const)('sendto/recvfrom round trip over %s with the sender address', (family, host, label) => {
+    const a = socket(family, 'dgram');
+    const b = socket(family, 'dgram');
+    a.bind({ address: host, port: 0 });
+    b.bind({ address: host, port: 0 });
+    expect(b.tryRecvfrom(Buffer.alloc(10))).toBe(-EAGAIN);
+    expect(a.sendto(Buffer.from('hello'), b.getsockname())).toBe(5);
+    waitReadable(b.fileno());
+    const [data, from] = b.recvfrom(100);
+    expect(data.toString()).toBe('hello');
+    expect(from).toEqual({ address: host, family: label, port: (a.getsockname() as uv.InetAddress).port });
+
+    // Hot-path forms: the address lands in a caller-owned object.
+    expect(b.trySendto(Buffer.from('back'), from)).toBe(4);
+    waitReadable(a.fileno());
+    const buf = Buffer.alloc(16);
+    const out: uv.AddrOut = {};
+    expect(a.tryRecvfrom(buf, 2, 8, out)).toBe(4);
+    expect(buf.subarray(2, 6).toString()).toBe('back');
+    expect(out).toEqual(b.getsockname());
+    a.close();
+    b.close();
+  });
+});
+
+describe('Unix sockets', () => {
+  it('stream server and client on a path', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'loopkit-uv-'));
+    const path = join(dir, 's.sock');
+    try {
+      const srv = socket('unix');
+      srv.bind({ path });
+      srv.listen(4);
+      expect(existsSync(path)).toBe(true);
+      expect(srv.getsockname()).toEqual({ path });
+      const cli = socket('unix');
+      const r = cli.tryConnect(path);
+      expect([0, -EINPROGRESS]).toContain(r);
+      waitReadable(srv.fileno());
+      const [conn, peer] = srv.accept();
+      expect(peer).toEqual({ path: '' });
+      expect(cli.getpeername()).toEqual({ path });
+      cli.send(Buffer.from('over unix'));
+      waitReadable(conn.fileno());
+      expect(conn.recv(100).toString()).toBe('over unix');
+      for (const s of [cli, conn, srv]) s.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('socketpair gives two connected non-blocking sockets', () => {
+    const [a, b] = socketpair();
+    expect(a.family).toBe('unix');
+    expect(a.type).toBe('stream');
+    expect(a.tryRecvInto(Buffer.alloc(4))).toBe(-EAGAIN);
+    a.send(Buffer.from('x'));
+    waitReadable(b.fileno());
+    expect(b.recv(4).toString()).toBe('x');
+    b.close();
+    waitReadable(a.fileno());
+    expect(a.recv(4).length).toBe(0); // EOF once the peer closed
+    a.close();
+  });
+
+  it('Socket.fromFd adopts a descriptor and learns its family and type', () => {
+    const u = socket('inet6', 'dgram');
+    const adopted = Socket.fromFd(u.detach());
+    expect(u.closed).toBe(true);
+    expect(adopted.family).toBe('inet6');
+    expect(adopted.type).toBe('dgram');
+    adopted.close();
+  });
+});
+
+describe('options', () => {
+  it('setsockopt/getsockopt for the usual options', () => {
+    const s = socket('inet6');
+    s.setsockopt(uv.IPPROTO_TCP, uv.TCP_NODELAY, true);
+    expect(s.getsockopt(uv.IPPROTO_TCP, uv.TCP_NODELAY)).not.toBe(0);
+    s.setsockopt(SOL_SOCKET, uv.SO_KEEPALIVE, 1);
+    expect(s.getsockopt(SOL_SOCKET, uv.SO_KEEPALIVE)).not.toBe(0);
+    s.setsockopt(SOL_SOCKET, uv.SO_REUSEPORT, 1);
+    expect(s.getsockopt(SOL_SOCKET, uv.SO_REUSEPORT)).not.toBe(0);
+    s.setsockopt(uv.IPPROTO_IPV6, uv.IPV6_V6ONLY, 1);
+    expect(s.getsockopt(uv.IPPROTO_IPV6, uv.IPV6_V6ONLY)).toBe(1);
+    s.setsockopt(SOL_SOCKET, uv.SO_RCVBUF, 65536);
+    expect(s.getsockopt(SOL_SOCKET, uv.SO_RCVBUF)).toBeGreaterThanOrEqual(65536);
+    expect(s.getsockopt(SOL_SOCKET, uv.SO_ERROR)).toBe(0);
+    expect(() => s.setsockopt(SOL_SOCKET, 99999, 1)).toThrow(expect.objectContaining({ syscall: 'setsockopt' }));
+    s.close();
+  });
+
+  it('an inet6 socket reaches an IPv4 address through a v4-mapped address', () => {
+    const srv = listener('inet', '127.0.0.1');
+    const cli = socket('inet6');
+    cli.tryConnect(srv.getsockname());
+    waitWritable(cli.fileno());
+    expect(cli.getError()).toBe(0);
+    expect((cli.getpeername() as uv.InetAddress).address).toBe('::ffff:127.0.0.1');
+    cli.close();
+    srv.close();
+  });
+});
+
+describe('closed sockets and bad arguments', () => {
+  it('close is idempotent and a closed socket raises EBADF', () => {
+    const s = socket();
+    s.close();
+    s.close();
+    expect(s.closed).toBe(true);
+    expect(s.fileno()).toBe(-1);
+    expect(() => s.recv(1)).toThrow(/recv EBADF \(socket is closed\)/);
+    expect(() => s.bind({ port: 0 })).toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'bind' }));
+    expect(s.tryRecvInto(Buffer.alloc(1))).toBe(-uv.EBADF);
+    expect(s.trySend(Buffer.alloc(1))).toBe(-uv.EBADF);
+  });
+
+  it('throws TypeError/RangeError naming the argument', () => {
+    expect(() => socket('bogus' as never)).toThrow(new TypeError(`family must be 'inet', 'inet6' or 'unix', got string "bogus"`));
+    expect(() => socket('inet', 'raw' as never)).toThrow(TypeError);
+    expect(() => socket('inet', 'raw' as never)).toThrow(/^type must be/);
+    expect(() => Socket.fromFd(1.5)).toThrow(new TypeError('fd must be a non-negative integer, got number 1.5'));
+    expect(() => Socket.fromFd('3' as never)).toThrow(/^fd must be/);
+    const [a, b] = socketpair();
+    expect(() => a.send('text' as never)).toThrow(new TypeError('data must be a Buffer, TypedArray or DataView, got string "text"'));
+    expect(() => a.tryRecvInto([1, 2] as never)).toThrow(/^buf must be a Buffer/);
+    expect(() => a.tryRecvInto(Buffer.alloc(4), 2, 3)).toThrow(RangeError);
+    expect(() => a.tryRecvInto(Buffer.alloc(4), 0.5)).toThrow(/^offset must be an integer/);
+    expect(() => a.trySendv('x' as never)).toThrow(/^bufs must be an array/);
+    expect(() => a.trySendv([Buffer.from('a'), 'b'] as never)).toThrow(TypeError);
+    expect(() => a.trySendv([Buffer.from('a'), 'b'] as never)).toThrow(/bufs\[i\]/);
+    a.close();
+    b.close();
+    const t = socket('inet');
+    expect(() => t.bind({ address: 'localhost', port: 0 })).toThrow(/address must be a numeric IPv4 or IPv6 address/);
+    expect(() => t.bind({ address: '::1', port: 0 })).toThrow(/is IPv6 but the socket family is 'inet'/);
+    expect(() => t.bind({ port: 70000 })).toThrow(RangeError);
+    expect(() => t.bind({ path: '/tmp/x' } as never)).toThrow(/^address must be \{address\?, port\}/);
+    expect(() => t.listen('5' as never)).toThrow(/^backlog must be an integer/);
+    t.close();
+    expect(() => socket('unix').bind({ port: 1 } as never)).toThrow(/^address must be a path string or \{path\}/);
+  });
+});
+
+describe('errnoError / errnoName', () => {
+  it('builds Node-style errors', () => {
+    expect(uv.errnoName(-uv.ECONNRESET)).toBe('ECONNRESET');
+    expect(uv.errnoName(EINPROGRESS)).toBe('EINPROGRESS');
+    const e = uv.errnoError(-uv.EPIPE, 'write');
+    expect(e).toBeInstanceOf(Error);
+    expect(e).toMatchObject({ message: 'write EPIPE', code: 'EPIPE', errno: -uv.EPIPE, syscall: 'write' });
+    expect(uv.errnoError(uv.ENOENT, 'connect', { path: '/x' }).message).toBe('connect ENOENT /x');
+  });
+});
+
+describe('no descriptor leak', () => {
+  it('1,000 create/connect/accept/close cycles leave /proc/self/fd unchanged', () => {
+    const before = openFds();
+    if (before < 0) return; // no /proc (macOS): nothing to count
+    const srv = listener('inet', '127.0.0.1');
+    const addr = srv.getsockname();
+    for (let i = 0; i < 1000; i++) {
+      const c = socket('inet');
+      c.tryConnect(addr);
+      let fd = srv.tryAccept();
+      if (fd === -EAGAIN) {
+        waitReadable(srv.fileno());
+        fd = srv.tryAccept();
+      }
+      expect(fd).toBeGreaterThanOrEqual(0);
+      Socket.fromFd(fd).close();
+      c.close();
+    }
+    srv.close();
+    expect(openFds()).toBe(before);
+  });
+});
