@@ -1,1 +1,32 @@
-export {};
+/**
+ * @loopkit/policy: which loop a program gets. A backend registry on tsyringe, the default
+ * policy (platform -> backend, LOOPKIT_BACKEND override) and asyncio's policy functions.
+ * Importing it installs the policy into core: `new Future()` outside a running loop binds
+ * to this thread's current loop.
+ */
+import 'reflect-metadata';
+import { _setCurrentLoopResolver } from '@loopkit/core';
+import { getEventLoopPolicy } from './policy.js';
+
+export { getRunningLoop } from '@loopkit/core';
+export {
+  container,
+  createBackendContainer,
+  registerBackend,
+  availableBackends,
+  describeBackendChoice,
+} from './container.js';
+export { chooseBackend, selectBackend, type BackendChoice, type Selection } from './choose.js';
+export { BackendRegistry, type Backend, type BackendInfo, type BackendOptions } from './registry.js';
+export { BACKENDS, CONTAINER, LOOP_FACTORY, PROACTOR, SELECTOR, type BackendFactory, type LoopFactory } from './tokens.js';
+export {
+  DefaultEventLoopPolicy,
+  getEventLoopPolicy,
+  setEventLoopPolicy,
+  getEventLoop,
+  setEventLoop,
+  newEventLoop,
+  type EventLoopPolicy,
+} from './policy.js';
+
+_setCurrentLoopResolver(() => getEventLoopPolicy().getEventLoop());

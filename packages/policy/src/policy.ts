@@ -1,0 +1,102 @@
+/**
+ * asyncio's policy functions. Module state is per thread in Node (each worker_thread loads
+ * its own copy of this module), so "the policy's loop for this thread" is simply the
+ * policy's loop: every worker has its own policy and its own current loop.
+ */
+import { _getRunningLoop, RuntimeError, type AbstractEventLoop } from '@loopkit/core';
+import { inject, injectable, type DependencyContainer } from 'tsyringe';
+import { threadId } from 'node:worker_threads';
+import { container as rootContainer } from './container.js';
+import { CONTAINER, LOOP_FACTORY, type LoopFactory } from './tokens.js';
+import { describe } from './describe.js';
+
+/** What setEventLoopPolicy accepts (asyncio's AbstractEventLoopPolicy). */
+export interface EventLoopPolicy {
+  getEventLoop(): AbstractEventLoop;
+  setEventLoop(loop: AbstractEventLoop | null): void;
+  newEventLoop(): AbstractEventLoop;
+}
+
+/**
+ * Makes loops with the container's LOOP_FACTORY (by default: LOOPKIT_BACKEND, else the
+ * platform's backend) and keeps this thread's current loop, created on first use.
+ */
+@injectable()
+export class DefaultEventLoopPolicy implements EventLoopPolicy {
+  private loop: AbstractEventLoop | null = null;
+  private setCalled = false;
+
+  constructor(@inject(CONTAINER) private readonly container: DependencyContainer = rootContainer) {
+    if (typeof container?.resolve !== 'function') {
+      throw new TypeError(`container must be a tsyringe container, got ${describe(container)}`);
+    }
+  }
+
+  /** The current loop; made on first use unless setEventLoop was called (then it may be null). */
+  getEventLoop(): AbstractEventLoop {
+    if (this.loop === null && !this.setCalled) this.setEventLoop(this.newEventLoop());
+    if (this.loop === null) throw new RuntimeError(`There is no current event loop in thread ${threadName()}.`);
+    return this.loop;
+  }
+
+  setEventLoop(loop: AbstractEventLoop | null): void {
+    this.setCalled = true;
+    if (loop !== null && !isEventLoop(loop)) {
+      throw new TypeError(`loop must be an event loop or null, got ${describe(loop)}`);
+    }
+    this.loop = loop;
+  }
+
+  newEventLoop(): AbstractEventLoop {
+    return this.container.resolve<LoopFactory>(LOOP_FACTORY)();
+  }
+}
+
+let policy: EventLoopPolicy | null = null;
+
+export function getEventLoopPolicy(): EventLoopPolicy {
+  policy ??= new DefaultEventLoopPolicy();
+  return policy;
+}
+
+/** Install `newPolicy` for this thread; null restores a fresh default policy. */
+export function setEventLoopPolicy(newPolicy: EventLoopPolicy | null): void {
+  if (newPolicy !== null && !isPolicy(newPolicy)) {
+    throw new TypeError(
+      `policy must be an event loop policy (getEventLoop, setEventLoop, newEventLoop) or null, got ${describe(newPolicy)}`,
+    );
+  }
+  policy = newPolicy;
+}
+
+/** The running loop inside a coroutine or callback; else the policy's loop for this thread. */
+export function getEventLoop(): AbstractEventLoop {
+  return _getRunningLoop() ?? getEventLoopPolicy().getEventLoop();
+}
+
+export function setEventLoop(loop: AbstractEventLoop | null): void {
+  getEventLoopPolicy().setEventLoop(loop);
+}
+
+export function newEventLoop(): AbstractEventLoop {
+  return getEventLoopPolicy().newEventLoop();
+}
+
+function isEventLoop(value: unknown): value is AbstractEventLoop {
+  const loop = value as AbstractEventLoop;
+  return typeof loop === 'object' && typeof loop.runUntilComplete === 'function' && typeof loop.callSoon === 'function';
+}
+
+function isPolicy(value: unknown): value is EventLoopPolicy {
+  const p = value as EventLoopPolicy;
+  return (
+    typeof p === 'object' &&
+    typeof p.getEventLoop === 'function' &&
+    typeof p.setEventLoop === 'function' &&
+    typeof p.newEventLoop === 'function'
+  );
+}
+
+function threadName(): string {
+  return threadId === 0 ? 'main' : `worker ${threadId}`;
+}
