@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -147,6 +148,35 @@ describe.each(selectorClasses)('%s', (_name, Cls) => {
     const again = new Promise<void>((r) => sel.watch(() => { sel.unwatch(); r(); }));
     await again;
     sel.close();
+    a.close();
+    b.close();
+  });
+
+  it('onReady runs in the AsyncLocalStorage context of the watch() call', async () => {
+    const als = new AsyncLocalStorage<string>();
+    const sel = new Cls();
+    const [a, b] = socketpair();
+    sel.add(a.fileno(), READABLE);
+    const seen = await new Promise<string | undefined>((resolve) => {
+      als.run('watcher-context', () => sel.watch(() => { sel.unwatch(); resolve(als.getStore()); }));
+      als.run('other', () => b.send(Buffer.from('x')));
+    });
+    expect(seen).toBe('watcher-context');
+    sel.close();
+    a.close();
+    b.close();
+  });
+
+  it('close() from inside onReady is safe and final', async () => {
+    const sel = new Cls();
+    const [a, b] = socketpair();
+    sel.add(a.fileno(), READABLE);
+    let calls = 0;
+    sel.watch(() => { calls++; sel.close(); });
+    b.send(Buffer.from('x')); // never drained: level-triggered, it stays ready
+    await sleep(50);
+    expect(calls).toBe(1);
+    expect(sel.closed).toBe(true);
     a.close();
     b.close();
   });
