@@ -21,3 +21,18 @@ export { BaseEventLoop } from './base-events.js';
 export { TestLoop } from './test-loop.js';
 export { sleep, YieldOnce } from './sleep.js';
 export { WorkerThreadExecutor, getDefaultExecutor, type Executor, type FunctionRef } from './executor.js';
+export { BaseProtocol, Protocol, BufferedProtocol, DatagramProtocol, isBufferedProtocol } from './protocols.js';
+export {
+  BaseTransport,
+  ReadTransport,
+  WriteTransport,
+  Transport,
+  DatagramTransport,
+  asBytes,
+  joinBytes,
+  type SocketAddress,
+  type BytesLike,
+  type WriteBufferLimits,
+} from './transports.js';
+export { WriteFlowControl, DEFAULT_HIGH_WATER } from './flow-control.js';
+export { BaseStreamTransport, type ConnectionOwner } from './base-transport.js';

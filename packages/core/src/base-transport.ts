@@ -1,0 +1,497 @@
+/**
+ * BaseStreamTransport: the portable half of every stream transport (asyncio's
+ * _SelectorTransport/_ProactorBasePipeTransport minus the OS calls). It owns the protocol,
+ * extra info, the closing state, the write buffer with its water marks, reading pause and
+ * resume, EOF, the fatal-error path and the single connectionLost call.
+ *
+ * A backend subclass implements these hooks (each called only when its state changes, so
+ * start/stop calls alternate):
+ * - `_writeNow(chunks)`: offer `chunks` (in order) to the OS without waiting; return how
+ *   many bytes it took (0 when it would block). Throw the OS error on failure. A write
+ *   that completes here never reaches the buffer, so it never pauses the protocol.
+ * - `_startWriting()` / `_stopWriting()`: the buffer became non-empty / empty.
+ *     Readiness backend: watch for writability and call `this._writeReady()` each time.
+ *     Completion backend: `_writeNow` returns 0; `_startWriting` posts a send of
+ *     `this._writeBufferChunks()`, and its completion calls `this._bytesSent(n)`, which
+ *     returns the bytes still buffered: post the next send while that is > 0. Buffered
+ *     bytes count in getWriteBufferSize until `_bytesSent` consumes them.
+ *     A failed send calls `this._fatalError(toConnectionError(err), 'Fatal write error on socket transport')`.
+ * - `_startReading()` / `_stopReading()`: deliver incoming data with `this._dataReceived(data)`,
+ *     or for a BufferedProtocol (`this._wantsBuffer`) fill `this._getReadBuffer(-1)` and call
+ *     `this._bufferUpdated(n)`; EOF with `this._eofReceived()`; errors with
+ *     `this._fatalError(err, 'Fatal read error on socket transport')`. Data that a completion
+ *     backend receives while reading is paused is held and delivered on resumeReading.
+ * - `_shutdownWrite()`: send EOF (shutdown(SHUT_WR)); called once the buffer is flushed.
+ * - `_closeResources()`: release the socket; called once, right after connectionLost.
+ * - `canWriteEof()`: override when the transport cannot half-close (default true).
+ *
+ * The backend's constructor finishes by calling `this._start(waiter)`: connectionMade, then
+ * reading, then `waiter` resolved, each through callSoon. At loop close, `_closeNow()`
+ * calls connectionLost synchronously (the loop can no longer run callbacks).
+ */
+import { ConnectionError, RuntimeError } from './errors.js';
+import type { AbstractEventLoop } from './events.js';
+import { WriteFlowControl } from './flow-control.js';
+import { setResultUnlessCancelled, type Future } from './futures.js';
+import { logger } from './log.js';
+import { isBufferedProtocol, type BaseProtocol, type BufferedProtocol, type Protocol } from './protocols.js';
+import { asBytes, Transport, type BytesLike, type WriteBufferLimits } from './transports.js';
+import { describe } from './validate.js';
+
+/** After this many writes to a lost connection, each further one logs a warning (asyncio's). */
+const LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5;
+const EOF = Symbol('EOF');
+
+/** A server that counts its connections, so server.waitClosed() can wait for them. */
+export interface ConnectionOwner {
+  _attach(transport: Transport): void;
+  _detach(transport: Transport): void;
+}
+
+type AnyProtocol = BaseProtocol & Partial<Protocol> & Partial<BufferedProtocol>;
+
+export abstract class BaseStreamTransport extends Transport {
+  protected readonly _loop: AbstractEventLoop;
+  protected _protocol!: AnyProtocol;
+  /** The protocol is a BufferedProtocol: readiness backends read into `_getReadBuffer()`. */
+  protected _wantsBuffer = false;
+  protected _server: ConnectionOwner | null;
+
+  /** close()/abort() was called or a fatal error happened: no more reading. */
+  protected _closing = false;
+  /** writeEof() was called. */
+  protected _eof = false;
+  /** > 0 once connectionLost is scheduled: writes are dropped (and counted). */
+  private _connLost = 0;
+  private _lostCalled = false;
+  private _made = false;
+
+  private readonly _flow = new WriteFlowControl();
+  private _chunks: Uint8Array[] = [];
+  private _head = 0;
+  private _bufferSize = 0;
+  private _writing = false;
+
+  /** pauseReading() is in effect. */
+  private _paused = false;
+  private _readingActive = false;
+  private _eofSeen = false;
+  /** Data (and EOF) that arrived while paused, delivered on resumeReading. */
+  private _held: Array<Uint8Array | typeof EOF> | null = null;
+
+  constructor(
+    loop: AbstractEventLoop,
+    protocol: BaseProtocol,
+    extra: Record<string, unknown> | null = null,
+    server: ConnectionOwner | null = null,
+  ) {
+    super(extra);
+    if (loop === null || typeof loop !== 'object' || typeof loop.callSoon !== 'function') {
+      throw new TypeError(`loop must be an event loop, got ${describe(loop)}`);
+    }
+    this._loop = loop;
+    this.setProtocol(protocol);
+    this._server = server;
+    server?._attach(this);
+  }
+
+  // ---- backend hooks (see the module comment) ----
+  protected abstract _writeNow(chunks: readonly Uint8Array[]): number;
+  protected abstract _startWriting(): void;
+  protected abstract _stopWriting(): void;
+  protected abstract _startReading(): void;
+  protected abstract _stopReading(): void;
+  protected abstract _shutdownWrite(): void;
+  protected abstract _closeResources(): void;
+
+  // ---- BaseTransport ----
+  getLoop(): AbstractEventLoop {
+    return this._loop;
+  }
+
+  setProtocol(protocol: BaseProtocol): void {
+    if (protocol === null || typeof protocol !== 'object') {
+      throw new TypeError(`protocol must be a protocol object, got ${describe(protocol)}`);
+    }
+    this._protocol = protocol as AnyProtocol;
+    this._wantsBuffer = isBufferedProtocol(protocol);
+  }
+
+  getProtocol(): BaseProtocol {
+    return this._protocol;
+  }
+
+  isClosing(): boolean {
+    return this._closing;
+  }
+
+  /** Stop reading, flush the buffer, then connectionLost(null) once. Idempotent. */
+  close(): void {
+    if (this._closing) return;
+    this._closing = true;
+    this._setReading(false);
+    if (this._bufferSize === 0) {
+      this._connLost += 1;
+      this._loop.callSoon(this._callConnectionLost, null);
+    }
+  }
+
+  /** Drop the buffer and close now; connectionLost(null) once. */
+  abort(): void {
+    this._forceClose(null);
+  }
+
+  // ---- reading ----
+  isReading(): boolean {
+    return !this._paused && !this._closing;
+  }
+
+  pauseReading(): void {
+    if (this._closing || this._paused) return;
+    this._paused = true;
+    this._setReading(false);
+    if (this._loop.getDebug()) logger.debug(`${this} pauses reading`);
+  }
+
+  resumeReading(): void {
+    if (this._closing || !this._paused) return;
+    this._paused = false;
+    if (this._held !== null) this._loop.callSoon(this._deliverHeld);
+    this._setReading(true);
+    if (this._loop.getDebug()) logger.debug(`${this} resumes reading`);
+  }
+
+  // ---- writing ----
+  setWriteBufferLimits(limits?: WriteBufferLimits | number | null, low?: number | null): void {
+    this._flow.set(limits, low);
+    this._maybePauseProtocol();
+  }
+
+  getWriteBufferLimits(): [low: number, high: number] {
+    return [this._flow.low, this._flow.high];
+  }
+
+  getWriteBufferSize(): number {
+    return this._bufferSize;
+  }
+
+  write(data: BytesLike): void {
+    let bytes = asBytes(data, 'data');
+    if (this._eof) throw new RuntimeError('Cannot call write() after writeEof()');
+    if (bytes.length === 0) return;
+    if (this._connLost > 0) {
+      if (this._connLost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES) logger.warning('socket.send() raised exception.');
+      this._connLost += 1;
+      return;
+    }
+    if (this._bufferSize === 0) {
+      let sent: number;
+      try {
+        sent = this._writeNow([bytes]);
+      } catch (error) {
+        this._fatalError(error, 'Fatal write error on socket transport');
+        return;
+      }
+      if (sent >= bytes.length) return;
+      bytes = bytes.subarray(sent);
+    }
+    // The caller may reuse its buffer once write() returns: keep a copy.
+    this._chunks.push(Uint8Array.prototype.slice.call(bytes));
+    this._bufferSize += bytes.length;
+    if (!this._writing) {
+      this._writing = true;
+      this._startWriting();
+    }
+    this._maybePauseProtocol();
+  }
+
+  /** Half-close once the buffer is flushed. Idempotent; a closing transport ignores it. */
+  writeEof(): void {
+    if (this._closing || this._eof) return;
+    this._eof = true;
+    if (this._bufferSize === 0) this._shutdownWriteSafely();
+  }
+
+  canWriteEof(): boolean {
+    return true;
+  }
+
+  toString(): string {
+    const state = this._lostCalled ? 'closed' : this._closing ? 'closing' : 'open';
+    return `<${this.constructor.name} ${state} buffered=${this._bufferSize}>`;
+  }
+
+  // ---- for backends ----
+  /** Schedule connectionMade, the start of reading, then `waiter`'s result. */
+  protected _start(waiter: Future<void> | null = null): void {
+    this._loop.callSoon(this._connectionMade);
+    this._loop.callSoon(() => {
+      if (this.isReading()) this._setReading(true);
+    });
+    if (waiter !== null) this._loop.callSoon(setResultUnlessCancelled<void>, waiter, undefined);
+  }
+
+  /** The unsent bytes, oldest first (a completion backend sends these). */
+  protected _writeBufferChunks(): Uint8Array[] {
+    return this._chunks.slice(this._head);
+  }
+
+  /** Readiness backends: the socket is writable, send what the buffer holds. */
+  protected _writeReady(): void {
+    if (this._connLost > 0 || this._bufferSize === 0) return;
+    let sent: number;
+    try {
+      sent = this._writeNow(this._writeBufferChunks());
+    } catch (error) {
+      this._fatalError(error, 'Fatal write error on socket transport');
+      return;
+    }
+    this._bytesSent(sent);
+  }
+
+  /**
+   * `n` bytes from the head of the buffer reached the OS. Resumes the protocol at the low
+   * mark, finishes a pending close or writeEof once empty. Returns the bytes still buffered
+   * (0 once the connection is lost).
+   */
+  protected _bytesSent(n: number): number {
+    if (this._connLost > 0) return 0;
+    this._consume(n);
+    this._maybeResumeProtocol(); // may write more
+    if (this._connLost > 0) return 0;
+    if (this._bufferSize === 0 && this._writing) {
+      this._writing = false;
+      this._stopWriting();
+      if (this._closing) {
+        this._connLost += 1;
+        this._loop.callSoon(this._callConnectionLost, null);
+      } else if (this._eof) {
+        this._shutdownWriteSafely();
+      }
+    }
+    return this._bufferSize;
+  }
+
+  /** Deliver received bytes to the protocol (a BufferedProtocol gets them copied into its buffers). */
+  protected _dataReceived(data: Uint8Array): void {
+    if (this._closing || data.length === 0) return;
+    if (this._paused || this._held !== null) {
+      (this._held ??= []).push(data);
+      return;
+    }
+    if (!this._wantsBuffer) {
+      try {
+        this._protocol.dataReceived!(data);
+      } catch (error) {
+        this._protocolFailed(error, 'dataReceived');
+      }
+      return;
+    }
+    let rest = data;
+    while (rest.length > 0 && !this._closing) {
+      const buf = this._getReadBuffer(rest.length);
+      if (buf === null) return;
+      const n = Math.min(buf.length, rest.length);
+      buf.set(rest.subarray(0, n));
+      this._bufferUpdated(n);
+      rest = rest.subarray(n);
+    }
+  }
+
+  /** A BufferedProtocol's buffer to receive into, or null when getBuffer failed (the transport is then closing). */
+  protected _getReadBuffer(sizeHint: number): Uint8Array | null {
+    let buf: unknown;
+    try {
+      buf = this._protocol.getBuffer!(sizeHint);
+      if (!ArrayBuffer.isView(buf)) throw new TypeError(`getBuffer() must return a Uint8Array, got ${describe(buf)}`);
+      if (buf.byteLength === 0) throw new RuntimeError('getBuffer() returned an empty buffer');
+    } catch (error) {
+      this._protocolFailed(error, 'getBuffer');
+      return null;
+    }
+    return asBytes(buf);
+  }
+
+  protected _bufferUpdated(nbytes: number): void {
+    try {
+      this._protocol.bufferUpdated!(nbytes);
+    } catch (error) {
+      this._protocolFailed(error, 'bufferUpdated');
+    }
+  }
+
+  /** The peer sent EOF: eofReceived() true keeps the transport open for writing, else close. */
+  protected _eofReceived(): void {
+    if (this._closing || this._eofSeen) return;
+    if (this._paused || this._held !== null) {
+      (this._held ??= []).push(EOF);
+      return;
+    }
+    this._eofSeen = true;
+    this._setReading(false);
+    if (this._loop.getDebug()) logger.debug(`${this} received EOF`);
+    let keepOpen: unknown;
+    try {
+      keepOpen = this._protocol.eofReceived?.();
+    } catch (error) {
+      this._protocolFailed(error, 'eofReceived');
+      return;
+    }
+    if (!keepOpen) this.close();
+  }
+
+  /**
+   * asyncio's _fatal_error: report `exc` to the loop's exception handler (a ConnectionError,
+   * the peer's doing, is only logged in debug mode), then close with connectionLost(exc).
+   */
+  _fatalError(exc: unknown, message = 'Fatal error on transport'): void {
+    if (exc instanceof ConnectionError) {
+      if (this._loop.getDebug()) logger.debug(`${this}: ${message}: ${String(exc)}`);
+    } else {
+      this._loop.callExceptionHandler({ message, exception: exc, transport: this, protocol: this._protocol });
+    }
+    this._forceClose(exc);
+  }
+
+  /** Drop the buffer, stop everything, schedule connectionLost(exc) unless already done. */
+  protected _forceClose(exc: unknown): void {
+    if (this._connLost > 0) return;
+    this._dropBuffer();
+    if (!this._closing) {
+      this._closing = true;
+      this._setReading(false);
+    }
+    this._connLost += 1;
+    this._loop.callSoon(this._callConnectionLost, exc);
+  }
+
+  /** The loop is closing and runs no more callbacks: connectionLost(null) now, if not yet called. */
+  _closeNow(): void {
+    if (this._lostCalled) return;
+    this._dropBuffer();
+    this._closing = true;
+    this._setReading(false);
+    this._connLost += 1;
+    this._callConnectionLost(null);
+  }
+
+  // ---- internals ----
+  private readonly _connectionMade = (): void => {
+    if (this._lostCalled) return;
+    this._made = true;
+    try {
+      this._protocol.connectionMade?.(this);
+    } catch (error) {
+      this._protocolFailed(error, 'connectionMade');
+    }
+  };
+
+  private readonly _callConnectionLost = (exc: unknown): void => {
+    if (this._lostCalled) return;
+    this._lostCalled = true;
+    try {
+      if (this._made) this._protocol.connectionLost?.(exc);
+    } catch (error) {
+      this._report('Exception in protocol.connectionLost()', error);
+    } finally {
+      try {
+        this._closeResources();
+      } catch (error) {
+        this._report('Error closing the transport', error);
+      }
+      const server = this._server;
+      this._server = null;
+      server?._detach(this);
+    }
+  };
+
+  private readonly _deliverHeld = (): void => {
+    const held = this._held;
+    if (held === null) return;
+    this._held = null;
+    let i = 0;
+    while (i < held.length && !this._paused && !this._closing) {
+      const item = held[i++]!;
+      if (item === EOF) this._eofReceived();
+      else this._dataReceived(item);
+    }
+    // Paused again midway: keep the rest, ahead of anything that arrived meanwhile.
+    if (i < held.length && !this._closing) this._held = held.slice(i).concat(this._held ?? []);
+  };
+
+  private _setReading(on: boolean): void {
+    if (on && this._eofSeen) return;
+    if (on === this._readingActive) return;
+    this._readingActive = on;
+    if (on) this._startReading();
+    else this._stopReading();
+  }
+
+  private _protocolFailed(error: unknown, method: string): void {
+    this._report(`Fatal error: protocol.${method}() call failed.`, error);
+    this._forceClose(error);
+  }
+
+  private _report(message: string, exception: unknown): void {
+    this._loop.callExceptionHandler({ message, exception, transport: this, protocol: this._protocol });
+  }
+
+  private _maybePauseProtocol(): void {
+    if (!this._flow.shouldPause(this._bufferSize)) return;
+    try {
+      this._protocol.pauseWriting?.();
+    } catch (error) {
+      this._protocolFailed(error, 'pauseWriting');
+    }
+  }
+
+  private _maybeResumeProtocol(): void {
+    if (!this._flow.shouldResume(this._bufferSize)) return;
+    try {
+      this._protocol.resumeWriting?.();
+    } catch (error) {
+      this._protocolFailed(error, 'resumeWriting');
+    }
+  }
+
+  private _shutdownWriteSafely(): void {
+    try {
+      this._shutdownWrite();
+    } catch (error) {
+      this._fatalError(error, 'Fatal error on transport: shutdown for writing failed');
+    }
+  }
+
+  private _consume(n: number): void {
+    let left = Math.min(n, this._bufferSize);
+    this._bufferSize -= left;
+    const chunks = this._chunks;
+    while (left > 0) {
+      const head = chunks[this._head]!;
+      if (head.length <= left) {
+        left -= head.length;
+        this._head += 1;
+      } else {
+        chunks[this._head] = head.subarray(left);
+        left = 0;
+      }
+    }
+    if (this._head === chunks.length) {
+      this._chunks = [];
+      this._head = 0;
+    } else if (this._head > 64 && this._head * 2 > chunks.length) {
+      this._chunks = chunks.slice(this._head);
+      this._head = 0;
+    }
+  }
+
+  private _dropBuffer(): void {
+    this._chunks = [];
+    this._head = 0;
+    this._bufferSize = 0;
+    if (this._writing) {
+      this._writing = false;
+      this._stopWriting();
+    }
+  }
+}
