@@ -110,15 +110,16 @@ export class Socket implements Disposable {
   // ---- hot path: numbers, never exceptions for OS errors
 
   /** recv into buf[offset, offset+length): bytes read (0 = EOF) or -errno. */
-  tryRecvInto(buf: ArrayBufferView, offset?: number, length?: number): number {
-    const [b, off, len] = span(buf, offset, length);
-    return native().recv(this.#fd, b, off, len);
+  tryRecvInto(buf: ArrayBufferView, offset = 0, length?: number): number {
+    // Hot path: no allocation here; the addon checks offset/length (TypeError/RangeError).
+    if (!ArrayBuffer.isView(buf)) checkBytes(buf, 'buf');
+    return native().recv(this.#fd, buf, offset, length ?? buf.byteLength - offset);
   }
 
   /** send buf[offset, offset+length): bytes sent or -errno. */
-  trySend(buf: ArrayBufferView, offset?: number, length?: number): number {
-    const [b, off, len] = span(buf, offset, length);
-    return native().send(this.#fd, b, off, len);
+  trySend(buf: ArrayBufferView, offset = 0, length?: number): number {
+    if (!ArrayBuffer.isView(buf)) checkBytes(buf, 'buf');
+    return native().send(this.#fd, buf, offset, length ?? buf.byteLength - offset);
   }
 
   /** Sends several buffers in one sendmsg: bytes sent (possibly fewer) or -errno. */
@@ -139,9 +140,9 @@ export class Socket implements Disposable {
   }
 
   /** recvfrom: bytes read or -errno; the sender's address is written into `from` when given. */
-  tryRecvfrom(buf: ArrayBufferView, offset?: number, length?: number, from?: AddrOut): number {
-    const [b, off, len] = span(buf, offset, length);
-    return native().recvfrom(this.#fd, b, off, len, from);
+  tryRecvfrom(buf: ArrayBufferView, offset = 0, length?: number, from?: AddrOut): number {
+    if (!ArrayBuffer.isView(buf)) checkBytes(buf, 'buf');
+    return native().recvfrom(this.#fd, buf, offset, length ?? buf.byteLength - offset, from);
   }
 
   /** sendto: bytes sent or -errno. */
