@@ -38,6 +38,7 @@ import { ensureFuture, Task } from './tasks.js';
 import { TimerHeap } from './timer-heap.js';
 import { checkCallback, checkFiniteNumber, describe } from './validate.js';
 import { getDefaultExecutor, type Executor } from './executor.js';
+import { threadsafeHandle, type LoopHandle } from './threads.js';
 
 /** How long the loop may keep the thread before letting Node's own loop turn. */
 const HOST_SLICE_MS = 4;
@@ -182,6 +183,11 @@ export class BaseEventLoop implements AbstractEventLoop, EventLoopBackend {
   /** Same as callSoon within this thread; other threads use the loop's thread-safe handle. */
   callSoonThreadsafe<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle {
     return this.callSoon(callback, ...args);
+  }
+
+  /** A new handle through which another thread schedules work here (see threads.ts). */
+  threadsafeHandle(): LoopHandle {
+    return threadsafeHandle(this);
   }
 
   callLater<A extends unknown[]>(delay: number, callback: (...args: A) => unknown, ...args: A): TimerHandle {

@@ -20,6 +20,7 @@ export { Task, currentTask, allTasks, ensureFuture, type TaskOptions } from './t
 export { BaseEventLoop } from './base-events.js';
 export { TestLoop } from './test-loop.js';
 export { sleep, YieldOnce } from './sleep.js';
+export { threadsafeHandle, callSoonThreadsafe, runCoroutineThreadsafe, ConcurrentFuture, type LoopHandle } from './threads.js';
 export { WorkerThreadExecutor, getDefaultExecutor, type Executor, type FunctionRef } from './executor.js';
 export { BaseProtocol, Protocol, BufferedProtocol, DatagramProtocol, isBufferedProtocol } from './protocols.js';
 export {
