@@ -4,6 +4,7 @@ import type { LoopUnderTest } from './context.js';
 import { futureSuite } from './futures.js';
 import { loopSuite } from './loop.js';
 import { taskSuite } from './tasks.js';
+import { transportSuite } from './transports.js';
 
 export type { LoopUnderTest, LoopCapabilities } from './context.js';
 
@@ -12,5 +13,6 @@ export function conformance(subject: LoopUnderTest): void {
     loopSuite(subject);
     futureSuite(subject);
     taskSuite(subject);
+    transportSuite(subject);
   });
 }

@@ -37,3 +37,29 @@ export {
 } from './transports.js';
 export { WriteFlowControl, DEFAULT_HIGH_WATER } from './flow-control.js';
 export { BaseStreamTransport, type ConnectionOwner } from './base-transport.js';
+export { MemoryTransport, memoryTransportPair, type MemoryTransportOptions } from './memory-transport.js';
+export {
+  StreamReader,
+  StreamWriter,
+  StreamReaderProtocol,
+  openConnection,
+  startServer,
+  openUnixConnection,
+  startUnixServer,
+  DEFAULT_LIMIT,
+  type ClientConnectedCallback,
+  type OpenConnectionOptions,
+  type StreamReaderOptions,
+} from './streams.js';
+export type { AbstractServer } from './server.js';
+export { gather, type GatherOptions, type AwaitableLike, type ResultOf } from './gather.js';
+export { shield } from './shield.js';
+export { wait, waitFor, FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED, type ReturnWhen, type WaitOptions } from './wait.js';
+export { asCompleted, AsCompleted } from './as-completed.js';
+export { timeout, timeoutAt, Timeout } from './timeouts.js';
+export { TaskGroup, taskGroup } from './taskgroup.js';
+export { Lock, Event, Condition, Semaphore, BoundedSemaphore, type LockLike } from './locks.js';
+export { Barrier } from './barrier.js';
+export { Queue, PriorityQueue, LifoQueue } from './queues.js';
+export type { Comparator } from './priority.js';
+export { run, Runner, _setDefaultLoopFactory, type RunnerOptions } from './runners.js';

@@ -1,0 +1,574 @@
+/**
+ * Streams (asyncio's streams.py): StreamReader/StreamWriter over any stream transport, and
+ * openConnection/startServer on top of the running loop's createConnection/createServer.
+ *
+ * StreamReaderProtocol feeds a StreamReader and tracks write flow control, so
+ * `writer.drain()` waits while the transport's buffer is over its high-water mark. The
+ * reader pauses the transport's reading once it holds more than twice its limit.
+ */
+import { ConnectionResetError, IncompleteReadError, LimitOverrunError, RuntimeError } from './errors.js';
+import { _getCurrentLoop, getRunningLoop, type AbstractEventLoop } from './events.js';
+import { isThenable, wrapFuture, type Future } from './futures.js';
+import { Protocol } from './protocols.js';
+import type { AbstractServer } from './server.js';
+import { sleep } from './sleep.js';
+import { asBytes, type BytesLike, type Transport } from './transports.js';
+import { checkCallback, describe } from './validate.js';
+
+/** The default limit of a StreamReader's buffer (64 KiB), as asyncio's. */
+export const DEFAULT_LIMIT = 64 * 1024;
+
+export type ClientConnectedCallback = (reader: StreamReader, writer: StreamWriter) => unknown;
+
+export interface StreamReaderOptions {
+  limit?: number;
+  loop?: AbstractEventLoop;
+}
+
+/** A growable byte queue: append at the end, take from the front, search in between. */
+class ByteQueue {
+  private buf = Buffer.alloc(0);
+  private start = 0;
+  private end = 0;
+
+  get length(): number {
+    return this.end - this.start;
+  }
+
+  append(data: Uint8Array): void {
+    if (this.end + data.length > this.buf.length) {
+      const length = this.length;
+      const needed = length + data.length;
+      const target = needed * 2 <= this.buf.length ? this.buf : Buffer.allocUnsafe(Math.max(needed * 2, 1024));
+      this.buf.copy(target, 0, this.start, this.end);
+      this.buf = target;
+      this.start = 0;
+      this.end = length;
+    }
+    this.buf.set(data, this.end);
+    this.end += data.length;
+  }
+
+  indexOf(needle: Uint8Array, from: number): number {
+    return this.buf.subarray(this.start, this.end).indexOf(needle, from);
+  }
+
+  startsWith(needle: Uint8Array, at: number): boolean {
+    return this.length >= at + needle.length && this.indexOf(needle, at) === at;
+  }
+
+  /** Remove and return (a copy of) the first `n` bytes. */
+  take(n: number): Buffer {
+    n = Math.min(n, this.length);
+    const out = Buffer.from(this.buf.subarray(this.start, this.start + n));
+    this.drop(n);
+    return out;
+  }
+
+  drop(n: number): void {
+    this.start += Math.min(n, this.length);
+    if (this.start === this.end) this.start = this.end = 0;
+  }
+}
+
+function checkSize(value: unknown, name: string): asserts value is number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new TypeError(`${name} must be an integer, got ${describe(value)}`);
+  }
+}
+
+export class StreamReader implements AsyncIterable<Buffer> {
+  private readonly _limit: number;
+  private readonly _loop: AbstractEventLoop;
+  private readonly _buffer = new ByteQueue();
+  private _eof = false;
+  private _waiter: Future<void> | null = null;
+  private _exception: unknown = null;
+  private _transport: Transport | null = null;
+  private _paused = false;
+
+  /** `new StreamReader({limit, loop})`, or `new StreamReader(limit, loop)`. */
+  constructor(options: StreamReaderOptions | number = {}, loop?: AbstractEventLoop) {
+    const opts = typeof options === 'number' ? { limit: options, loop } : options;
+    if (opts === null || typeof opts !== 'object') {
+      throw new TypeError(`options must be {limit?, loop?} or a limit, got ${describe(options)}`);
+    }
+    const limit = opts.limit ?? DEFAULT_LIMIT;
+    checkSize(limit, 'limit');
+    if (limit <= 0) throw new RangeError(`limit cannot be <= 0, got ${limit}`);
+    this._limit = limit;
+    this._loop = opts.loop ?? _getCurrentLoop();
+  }
+
+  exception(): unknown {
+    return this._exception;
+  }
+
+  /** Make pending and future reads throw `exc`. */
+  setException(exc: unknown): void {
+    this._exception = exc;
+    const waiter = this._waiter;
+    if (waiter !== null) {
+      this._waiter = null;
+      if (!waiter.cancelled()) waiter.setException(exc);
+    }
+  }
+
+  setTransport(transport: Transport): void {
+    if (this._transport !== null) throw new RuntimeError('Transport already set');
+    this._transport = transport;
+  }
+
+  feedEof(): void {
+    this._eof = true;
+    this._wakeupWaiter();
+  }
+
+  /** True when EOF was fed and the buffer is empty. */
+  atEof(): boolean {
+    return this._eof && this._buffer.length === 0;
+  }
+
+  feedData(data: BytesLike): void {
+    const bytes = asBytes(data, 'data');
+    if (this._eof) throw new RuntimeError('feedData after feedEof');
+    if (bytes.length === 0) return;
+    this._buffer.append(bytes);
+    this._wakeupWaiter();
+    if (this._transport !== null && !this._paused && this._buffer.length > 2 * this._limit) {
+      this._transport.pauseReading();
+      this._paused = true;
+    }
+  }
+
+  /** Up to `n` bytes (all until EOF when n < 0); an empty Buffer at EOF. */
+  async read(n = -1): Promise<Buffer> {
+    checkSize(n, 'n');
+    if (this._exception !== null) throw this._exception;
+    if (n === 0) return Buffer.alloc(0);
+    if (n < 0) {
+      const blocks: Buffer[] = [];
+      for (;;) {
+        const block = await this.read(this._limit);
+        if (block.length === 0) return Buffer.concat(blocks);
+        blocks.push(block);
+      }
+    }
+    if (this._buffer.length === 0 && !this._eof) await this._waitForData('read');
+    const data = this._buffer.take(n);
+    this._maybeResumeTransport();
+    return data;
+  }
+
+  /**
+   * One line, ending with '\n'; at EOF the partial last line (empty when none). A line
+   * longer than the limit throws LimitOverrunError and is dropped from the buffer.
+   */
+  async readline(): Promise<Buffer> {
+    const sep = NEWLINE;
+    try {
+      return await this.readuntil(sep);
+    } catch (error) {
+      if (error instanceof IncompleteReadError) return Buffer.from(error.partial);
+      if (error instanceof LimitOverrunError) {
+        if (this._buffer.startsWith(sep, error.consumed)) this._buffer.drop(error.consumed + sep.length);
+        else this._buffer.drop(this._buffer.length);
+        this._maybeResumeTransport();
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Data up to and including `separator` (or the one of several separators whose match
+   * ends first). At EOF without a match: IncompleteReadError with the rest, `expected`
+   * null. No match within the limit: LimitOverrunError, the data stays buffered.
+   */
+  async readuntil(separator: BytesLike | BytesLike[] = NEWLINE): Promise<Buffer> {
+    const separators = (Array.isArray(separator) ? separator : [separator]).map((s) => asBytes(s, 'separator'));
+    if (separators.length === 0) throw new RangeError('separator should contain at least one element');
+    separators.sort((a, b) => a.length - b.length);
+    const minSeplen = separators[0]!.length;
+    const maxSeplen = separators[separators.length - 1]!.length;
+    if (minSeplen === 0) throw new RangeError('separator should be at least one byte long');
+    if (this._exception !== null) throw this._exception;
+
+    // Where the next search starts: earlier bytes were searched and matched no separator.
+    let offset = 0;
+    let matchStart = -1;
+    let matchEnd = -1;
+    for (;;) {
+      const buflen = this._buffer.length;
+      if (buflen - offset >= minSeplen) {
+        for (const sep of separators) {
+          const at = this._buffer.indexOf(sep, offset);
+          if (at !== -1 && (matchEnd === -1 || at + sep.length < matchEnd)) {
+            matchStart = at;
+            matchEnd = at + sep.length;
+          }
+        }
+        if (matchEnd !== -1) break;
+        offset = Math.max(0, buflen + 1 - maxSeplen);
+        if (offset > this._limit) {
+          throw new LimitOverrunError('Separator is not found, and chunk exceed the limit', offset);
+        }
+      }
+      if (this._eof) {
+        const chunk = this._buffer.take(this._buffer.length);
+        throw new IncompleteReadError(chunk, null);
+      }
+      await this._waitForData('readuntil');
+    }
+    if (matchStart > this._limit) {
+      throw new LimitOverrunError('Separator is found, but chunk is longer than limit', matchStart);
+    }
+    const chunk = this._buffer.take(matchEnd);
+    this._maybeResumeTransport();
+    return chunk;
+  }
+
+  /** Exactly `n` bytes; IncompleteReadError (with `partial` and `expected`) if EOF comes first. */
+  async readexactly(n: number): Promise<Buffer> {
+    checkSize(n, 'n');
+    if (n < 0) throw new RangeError(`readexactly size can not be less than zero, got ${n}`);
+    if (this._exception !== null) throw this._exception;
+    if (n === 0) return Buffer.alloc(0);
+    while (this._buffer.length < n) {
+      if (this._eof) {
+        const partial = this._buffer.take(this._buffer.length);
+        throw new IncompleteReadError(partial, n);
+      }
+      await this._waitForData('readexactly');
+    }
+    const data = this._buffer.take(n);
+    this._maybeResumeTransport();
+    return data;
+  }
+
+  /** `for await (const line of reader)`: lines until EOF. */
+  async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    for (;;) {
+      const line = await this.readline();
+      if (line.length === 0) return;
+      yield line;
+    }
+  }
+
+  toString(): string {
+    const info = [`${this._buffer.length} bytes`];
+    if (this._eof) info.push('eof');
+    if (this._limit !== DEFAULT_LIMIT) info.push(`limit=${this._limit}`);
+    if (this._waiter !== null) info.push('waiter');
+    if (this._exception !== null) info.push(`exception=${String(this._exception)}`);
+    if (this._transport !== null) info.push(`transport=${this._transport}`);
+    if (this._paused) info.push('paused');
+    return `<StreamReader ${info.join(' ')}>`;
+  }
+
+  private _wakeupWaiter(): void {
+    const waiter = this._waiter;
+    if (waiter !== null) {
+      this._waiter = null;
+      if (!waiter.cancelled()) waiter.setResult(undefined);
+    }
+  }
+
+  private _maybeResumeTransport(): void {
+    if (this._paused && this._buffer.length <= this._limit) {
+      this._paused = false;
+      this._transport!.resumeReading();
+    }
+  }
+
+  private async _waitForData(funcName: string): Promise<void> {
+    // Only one reader at a time: which of two would get the data is undefined.
+    if (this._waiter !== null) {
+      throw new RuntimeError(`${funcName}() called while another coroutine is already waiting for incoming data`);
+    }
+    if (this._paused) {
+      this._paused = false;
+      this._transport!.resumeReading();
+    }
+    const waiter = this._loop.createFuture<void>();
+    this._waiter = waiter;
+    try {
+      await waiter;
+    } finally {
+      if (this._waiter === waiter) this._waiter = null;
+    }
+  }
+}
+
+const NEWLINE = Buffer.from('\n');
+
+/**
+ * A protocol with write flow control for awaiting code (asyncio's FlowControlMixin):
+ * `_drainHelper()` waits while the transport has paused writing.
+ */
+class FlowControlProtocol extends Protocol {
+  protected readonly _loop: AbstractEventLoop;
+  private _writingPaused = false;
+  private readonly _drainWaiters = new Set<Future<void>>();
+  private _connectionLost = false;
+
+  constructor(loop?: AbstractEventLoop | null) {
+    super();
+    this._loop = loop ?? _getCurrentLoop();
+  }
+
+  override pauseWriting(): void {
+    this._writingPaused = true;
+  }
+
+  override resumeWriting(): void {
+    this._writingPaused = false;
+    for (const waiter of this._drainWaiters) if (!waiter.done()) waiter.setResult(undefined);
+  }
+
+  override connectionLost(exc: unknown): void {
+    this._connectionLost = true;
+    if (!this._writingPaused) return;
+    for (const waiter of this._drainWaiters) {
+      if (waiter.done()) continue;
+      if (exc === null || exc === undefined) waiter.setResult(undefined);
+      else waiter.setException(exc);
+    }
+  }
+
+  /** @internal */
+  async _drainHelper(): Promise<void> {
+    if (this._connectionLost) throw new ConnectionResetError('Connection lost');
+    if (!this._writingPaused) return;
+    const waiter = this._loop.createFuture<void>();
+    this._drainWaiters.add(waiter);
+    try {
+      await waiter;
+    } finally {
+      this._drainWaiters.delete(waiter);
+    }
+  }
+}
+
+function isCoroutineFunction(fn: Function): boolean {
+  const kind = fn.constructor?.name;
+  return kind === 'AsyncFunction' || kind === 'GeneratorFunction';
+}
+
+/**
+ * Adapts a StreamReader to the Protocol interface. With `clientConnected` (servers), each
+ * connection calls it with a reader and a writer; an async callback runs as a Task whose
+ * failure is reported and closes the connection.
+ */
+export class StreamReaderProtocol extends FlowControlProtocol {
+  private _streamReader: StreamReader | null;
+  private _clientConnected: ClientConnectedCallback | null;
+  /** Holds the clientConnected task while the connection lives (tasks are held weakly). */
+  private _task: Future<unknown> | null = null;
+  private _overSsl = false;
+  private readonly _closed: Future<void>;
+
+  constructor(streamReader: StreamReader | null, clientConnected: ClientConnectedCallback | null = null, loop?: AbstractEventLoop | null) {
+    super(loop);
+    if (clientConnected !== null && clientConnected !== undefined) checkCallback(clientConnected, 'clientConnected');
+    this._streamReader = streamReader;
+    this._clientConnected = clientConnected ?? null;
+    this._closed = this._loop.createFuture<void>();
+  }
+
+  override connectionMade(transport: Transport): void {
+    const reader = this._streamReader;
+    reader?.setTransport(transport);
+    this._overSsl = transport.getExtraInfo('sslcontext') !== null;
+    const callback = this._clientConnected;
+    if (callback === null) return;
+    const writer = new StreamWriter(transport, this, reader, this._loop);
+    let future: Future<unknown> | null = null;
+    if (isCoroutineFunction(callback)) {
+      future = this._loop.createTask(() => callback(reader!, writer) as PromiseLike<unknown>);
+    } else {
+      const result = callback(reader!, writer);
+      if (isThenable(result)) future = wrapFuture(result, { loop: this._loop });
+    }
+    if (future === null) return;
+    this._task = future;
+    future.addDoneCallback((done) => {
+      if (done.cancelled()) {
+        transport.close();
+        return;
+      }
+      const exc = done.exception();
+      if (exc !== null) {
+        this._loop.callExceptionHandler({ message: 'Unhandled exception in clientConnected', exception: exc, transport });
+        transport.close();
+      }
+    });
+  }
+
+  override connectionLost(exc: unknown): void {
+    const reader = this._streamReader;
+    if (reader !== null) {
+      if (exc === null || exc === undefined) reader.feedEof();
+      else reader.setException(exc);
+    }
+    if (!this._closed.done()) {
+      if (exc === null || exc === undefined) this._closed.setResult(undefined);
+      else {
+        this._closed.setException(exc);
+        // The error also reaches the reader and drain(): no "never retrieved" report for waitClosed.
+        this._closed.exception();
+      }
+    }
+    super.connectionLost(exc);
+    this._streamReader = null;
+    this._task = null;
+  }
+
+  override dataReceived(data: Uint8Array): void {
+    this._streamReader?.feedData(data);
+  }
+
+  override eofReceived(): boolean {
+    this._streamReader?.feedEof();
+    // TLS cannot half-close: close instead.
+    return !this._overSsl;
+  }
+
+  /** @internal what writer.waitClosed() waits for */
+  _getCloseWaiter(): Future<void> {
+    return this._closed;
+  }
+}
+
+/** Writes to a transport; `drain()` is where awaiting code meets write flow control. */
+export class StreamWriter {
+  private readonly _transport: Transport;
+  private readonly _protocol: StreamReaderProtocol;
+  private readonly _reader: StreamReader | null;
+
+  /** asyncio's signature; `_loop` is the loop of the transport. */
+  constructor(transport: Transport, protocol: StreamReaderProtocol, reader: StreamReader | null, _loop?: AbstractEventLoop) {
+    this._transport = transport;
+    this._protocol = protocol;
+    this._reader = reader;
+  }
+
+  get transport(): Transport {
+    return this._transport;
+  }
+
+  write(data: BytesLike): void {
+    this._transport.write(data);
+  }
+
+  writelines(data: Iterable<BytesLike>): void {
+    this._transport.writelines(data);
+  }
+
+  writeEof(): void {
+    this._transport.writeEof();
+  }
+
+  canWriteEof(): boolean {
+    return this._transport.canWriteEof();
+  }
+
+  close(): void {
+    this._transport.close();
+  }
+
+  isClosing(): boolean {
+    return this._transport.isClosing();
+  }
+
+  /** Resolves once the connection is closed (throws the error it closed with, if any). */
+  async waitClosed(): Promise<void> {
+    await this._protocol._getCloseWaiter();
+  }
+
+  getExtraInfo<T = any>(name: string, defaultValue: T | null = null): T | null {
+    return this._transport.getExtraInfo(name, defaultValue);
+  }
+
+  /**
+   * Wait until the transport's write buffer is back under its low-water mark. Throws the
+   * reader's error, or the connection's error (ConnectionResetError when it was lost).
+   */
+  async drain(): Promise<void> {
+    const exc = this._reader?.exception() ?? null;
+    if (exc !== null) throw exc;
+    if (this._transport.isClosing()) {
+      // Let connectionLost run first, so a write()/drain() loop on a closed connection fails.
+      await sleep(0);
+    }
+    await this._protocol._drainHelper();
+  }
+
+  toString(): string {
+    return `<StreamWriter transport=${this._transport}${this._reader ? ` reader=${this._reader}` : ''}>`;
+  }
+}
+
+export interface OpenConnectionOptions {
+  /** The StreamReader's limit (default 64 KiB). */
+  limit?: number;
+  [option: string]: unknown;
+}
+
+/** Connect with the running loop's createConnection; resolves to `[reader, writer]`. */
+export async function openConnection(
+  host: string | null = null,
+  port: number | null = null,
+  options: OpenConnectionOptions = {},
+): Promise<[StreamReader, StreamWriter]> {
+  const loop = getRunningLoop();
+  const { limit, ...rest } = options;
+  const reader = new StreamReader({ limit, loop });
+  const protocol = new StreamReaderProtocol(reader, null, loop);
+  const [transport] = await loop.createConnection(() => protocol, host, port, rest);
+  return [reader, new StreamWriter(transport as Transport, protocol, reader, loop)];
+}
+
+/**
+ * Serve with the running loop's createServer: each connection calls
+ * `clientConnected(reader, writer)` (sync, or async and then run as a Task).
+ */
+export async function startServer(
+  clientConnected: ClientConnectedCallback,
+  host: string | string[] | null = null,
+  port: number | null = null,
+  options: OpenConnectionOptions = {},
+): Promise<AbstractServer> {
+  checkCallback(clientConnected, 'clientConnected');
+  const loop = getRunningLoop();
+  const { limit, ...rest } = options;
+  const factory = (): StreamReaderProtocol =>
+    new StreamReaderProtocol(new StreamReader({ limit, loop }), clientConnected, loop);
+  return (await loop.createServer(factory, host, port, rest)) as AbstractServer;
+}
+
+/** openConnection over a Unix socket at `path`. */
+export async function openUnixConnection(
+  path: string | null = null,
+  options: OpenConnectionOptions = {},
+): Promise<[StreamReader, StreamWriter]> {
+  const loop = getRunningLoop();
+  const { limit, ...rest } = options;
+  const reader = new StreamReader({ limit, loop });
+  const protocol = new StreamReaderProtocol(reader, null, loop);
+  const [transport] = await loop.createUnixConnection(() => protocol, path, rest);
+  return [reader, new StreamWriter(transport as Transport, protocol, reader, loop)];
+}
+
+/** startServer over a Unix socket at `path`. */
+export async function startUnixServer(
+  clientConnected: ClientConnectedCallback,
+  path: string | null = null,
+  options: OpenConnectionOptions = {},
+): Promise<AbstractServer> {
+  checkCallback(clientConnected, 'clientConnected');
+  const loop = getRunningLoop();
+  const { limit, ...rest } = options;
+  const factory = (): StreamReaderProtocol =>
+    new StreamReaderProtocol(new StreamReader({ limit, loop }), clientConnected, loop);
+  return (await loop.createUnixServer(factory, path, rest)) as AbstractServer;
+}
