@@ -34,7 +34,7 @@ import {
 import { Future, isFuture } from './futures.js';
 import { Handle, TimerHandle } from './handles.js';
 import { logger } from './log.js';
-import { ensureFuture, Task } from './tasks.js';
+import { ageTasks, ensureFuture, Task } from './tasks.js';
 import { TimerHeap } from './timer-heap.js';
 import { checkCallback, checkFiniteNumber, describe } from './validate.js';
 import { getDefaultExecutor, type Executor } from './executor.js';
@@ -138,6 +138,7 @@ export class BaseEventLoop implements AbstractEventLoop, EventLoopBackend {
     if (this.closed) return;
     if (this.debug) logger.debug(`Close ${this}`);
     this.closed = true;
+    ageTasks(); // pending tasks of a closed loop must become collectable (and reported)
     this.ready = [];
     this.batch = NO_BATCH;
     this.timers.clear();
@@ -536,6 +537,7 @@ export class BaseEventLoop implements AbstractEventLoop, EventLoopBackend {
       const next = this.timers.peek();
       const deadline = next === undefined ? null : next._when;
       if (deadline === null || deadline - this.time() > 0) {
+        ageTasks(); // idle time: give long-lived tasks their weak references
         this.sleeping = true;
         this.idle(deadline);
         return;

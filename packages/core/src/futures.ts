@@ -135,38 +135,47 @@ export class Future<T = unknown> implements PromiseLike<T> {
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    const promise = new Promise<T>((resolve, reject) => {
-      const task = taskContext.getStore();
-      if (task !== undefined && task !== (this as unknown)) {
-        if (task._loop !== this._loop) {
-          reject(new RuntimeError(`Task ${task} got Future ${this} attached to a different loop`));
-          return;
-        }
-      } else if (task !== undefined) {
-        reject(new RuntimeError('Task cannot await on itself'));
-        return;
+    const task = taskContext.getStore();
+    if (task !== undefined) {
+      let misuse: RuntimeError | null = null;
+      if (task === (this as unknown)) misuse = new RuntimeError('Task cannot await on itself');
+      else if (task._loop !== this._loop) {
+        misuse = new RuntimeError(`Task ${task} got Future ${this} attached to a different loop`);
       }
-      const settle = (): void => {
+      if (misuse !== null) return Promise.reject(misuse).then(onFulfilled, onRejected);
+    }
+    if (this._state !== PENDING) {
+      const settled = this._state === FINISHED && this._exception === null
+        ? Promise.resolve(this._result as T)
+        : Promise.reject(this._outcomeError());
+      return settled.then(onFulfilled, onRejected);
+    }
+    return new Promise<R1 | R2>((resolve, reject) => {
+      // Runs as a done callback (a loop callback), so the reactions may be called directly.
+      this._callbacks.push(() => {
         if (task !== undefined && task._futWaiter === (this as unknown)) task._futWaiter = null;
         resumeSignal.pending = true;
-        if (this._state === FINISHED && this._exception === null) resolve(this._result as T);
-        else if (this._state === CANCELLED) reject(this._makeCancelledError());
-        else {
-          this._retrieved();
-          reject(this._exception);
+        try {
+          if (this._state === FINISHED && this._exception === null) {
+            resolve(typeof onFulfilled === 'function' ? onFulfilled(this._result as T) : (this._result as R1));
+          } else if (typeof onRejected === 'function') resolve(onRejected(this._outcomeError()));
+          else reject(this._outcomeError());
+        } catch (error) {
+          reject(error);
         }
-      };
-      if (this._state !== PENDING) {
-        settle();
-        return;
-      }
-      this._callbacks.push(settle);
+      });
       if (task !== undefined) {
         task._futWaiter = this as Future<unknown>;
         if (task._mustCancel && this.cancel(task._cancelMessage)) task._mustCancel = false;
       }
     });
-    return onFulfilled || onRejected ? promise.then(onFulfilled, onRejected) : (promise as Promise<R1 | R2>);
+  }
+
+  /** The error a failed or cancelled future gives to awaiting code (marks it retrieved). */
+  private _outcomeError(): unknown {
+    if (this._state === CANCELLED) return this._makeCancelledError();
+    this._retrieved();
+    return this._exception;
   }
 
   /** `const x = yield* fut` in a generator task: suspend until done, then give the result. */

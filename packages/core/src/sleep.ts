@@ -29,17 +29,24 @@ export class YieldOnce<T> implements PromiseLike<T> {
     onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
     const task = taskContext.getStore();
-    const promise = new Promise<T>((resolve, reject) => {
+    return new Promise<R1 | R2>((resolve, reject) => {
       this.loop.callSoon(() => {
         resumeSignal.pending = true;
-        if (task !== undefined && task._mustCancel) {
-          // cancel() arrived while the task was yielding: raise at this await, as asyncio does.
-          task._mustCancel = false;
-          reject(task._makeCancelledError());
-        } else resolve(this.value);
+        try {
+          if (task !== undefined && task._mustCancel) {
+            // cancel() arrived while the task was yielding: raise at this await, as asyncio does.
+            task._mustCancel = false;
+            const error = task._makeCancelledError();
+            if (typeof onRejected === 'function') resolve(onRejected(error));
+            else reject(error);
+          } else {
+            resolve(typeof onFulfilled === 'function' ? onFulfilled(this.value) : (this.value as unknown as R1));
+          }
+        } catch (error) {
+          reject(error);
+        }
       });
     });
-    return promise.then(onFulfilled, onRejected);
   }
 
   *[Symbol.iterator](): Generator<null, T, unknown> {

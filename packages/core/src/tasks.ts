@@ -10,30 +10,9 @@ import { CancelledError, RuntimeError } from './errors.js';
 import { resumeSignal, taskContext, _getRunningLoop, type AbstractEventLoop, type Awaitable, type CoroFn } from './events.js';
 import { Future, isFuture, isThenable, wrapFuture, type FutureOptions } from './futures.js';
 import { describe } from './validate.js';
+import { ageTasks, pendingTasks, trackTask, untrackTask, type AgedRecord } from './task-registry.js';
 
 let taskCounter = 0;
-
-interface TaskRecord {
-  ref: WeakRef<Task<unknown>>;
-  loop: AbstractEventLoop;
-  description: string;
-  sourceTraceback: string | null;
-  /** false once the task completed, or when nobody needs the pending report */
-  reportIfPending: boolean;
-}
-
-/** Every live task, held weakly (asyncio's WeakSet of tasks). */
-const liveTasks = new Set<TaskRecord>();
-const taskFinalizer = new FinalizationRegistry<TaskRecord>((record) => {
-  liveTasks.delete(record);
-  if (!record.reportIfPending) return;
-  const context: Parameters<AbstractEventLoop['callExceptionHandler']>[0] = {
-    message: 'Task was destroyed but it is pending!',
-    taskDescription: record.description,
-  };
-  if (record.sourceTraceback) context.sourceTraceback = record.sourceTraceback;
-  record.loop.callExceptionHandler(context);
-});
 
 function isGenerator(obj: unknown): obj is Generator<unknown, unknown, unknown> {
   return (
@@ -50,13 +29,15 @@ export interface TaskOptions extends FutureOptions {
 
 export class Task<T = unknown> extends Future<T> {
   /** @internal */ readonly _coro: CoroFn<T>;
-  /** @internal */ _name: string;
+  /** @internal null until asked for: most tasks never are */ _name: string | null;
+  private readonly _number: number;
   /** @internal */ _gen: Generator<unknown, T, unknown> | null = null;
   /** @internal the Future this task is suspended on */ _futWaiter: Future<unknown> | null = null;
   /** @internal cancel at the next suspension point */ _mustCancel = false;
   /** @internal */ _numCancelsRequested = 0;
   /** @internal */ _abort: AbortController | null = null;
-  private readonly _record: TaskRecord;
+  /** @internal see task-registry.ts */ _aged: AgedRecord | null = null;
+  /** @internal */ _reportIfPending = true;
 
   constructor(coro: CoroFn<T>, options: TaskOptions = {}) {
     if (typeof coro !== 'function') {
@@ -64,25 +45,19 @@ export class Task<T = unknown> extends Future<T> {
     }
     super(options);
     this._coro = coro;
-    this._name = options.name !== undefined ? String(options.name) : `Task-${++taskCounter}`;
-    this._record = {
-      ref: new WeakRef(this as Task<unknown>),
-      loop: this._loop,
-      description: `<Task pending name='${this._name}' coro=${coroName(coro)}>`,
-      sourceTraceback: this._sourceTraceback,
-      reportIfPending: true,
-    };
-    liveTasks.add(this._record);
-    taskFinalizer.register(this, this._record, this);
+    this._name = options.name !== undefined ? String(options.name) : null;
+    this._number = options.name !== undefined ? 0 : ++taskCounter;
+    trackTask(this);
     this._loop.callSoon(startTask, this);
   }
 
   getName(): string {
-    return this._name;
+    return (this._name ??= `Task-${this._number}`);
   }
 
   setName(name: unknown): void {
     this._name = String(name);
+    if (this._aged !== null) this._aged.description = this._describe();
   }
 
   getCoro(): CoroFn<T> {
@@ -137,12 +112,18 @@ export class Task<T = unknown> extends Future<T> {
 
   /** @internal don't report this task as destroyed while pending (runUntilComplete's own tasks). */
   _noPendingReport(): void {
-    this._record.reportIfPending = false;
+    this._reportIfPending = false;
+    if (this._aged !== null) this._aged.completed = true;
   }
 
   override toString(): string {
+    return this._describe();
+  }
+
+  /** @internal */
+  _describe(): string {
     const state = this.done() ? super.toString().replace(/^<Task /, '').replace(/>$/, '') : 'pending';
-    return `<Task ${state} name='${this._name}' coro=${coroName(this._coro)}>`;
+    return `<Task ${state} name='${this.getName()}' coro=${coroName(this._coro)}>`;
   }
 
   /** @internal first step: call the coroutine function (not at all when cancelled before). */
@@ -263,9 +244,7 @@ export class Task<T = unknown> extends Future<T> {
   }
 
   private _completed(): void {
-    this._record.reportIfPending = false;
-    liveTasks.delete(this._record);
-    taskFinalizer.unregister(this);
+    untrackTask(this);
   }
 }
 
@@ -295,14 +274,10 @@ export function currentTask(loop?: AbstractEventLoop): Task<unknown> | null {
 
 /** The tasks of `loop` (default: the running loop) that are not done yet. */
 export function allTasks(loop?: AbstractEventLoop): Set<Task<unknown>> {
-  const target = loop ?? _getRunningLoop();
-  const tasks = new Set<Task<unknown>>();
-  for (const record of liveTasks) {
-    const task = record.ref.deref();
-    if (task !== undefined && !task.done() && (target === null || record.loop === target)) tasks.add(task);
-  }
-  return tasks;
+  return pendingTasks(loop ?? _getRunningLoop()) as Set<Task<unknown>>;
 }
+
+export { ageTasks };
 
 /**
  * asyncio.ensure_future: a Future stays itself, a coroutine function becomes a Task of

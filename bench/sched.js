@@ -1,0 +1,153 @@
+// pnpm bench:sched: the loop's scheduling against raw Node, side by side in one process.
+import { BaseEventLoop, sleep } from '@loopkit/core';
+import { measure, printTable } from './harness.js';
+
+const progress = (name) => process.stdout.write(`  running ${name}...\n`);
+
+function chainLoopkit(n) {
+  const loop = new BaseEventLoop();
+  let i = 0;
+  const step = () => {
+    if (++i < n) loop.callSoon(step);
+    else loop.stop();
+  };
+  loop.callSoon(step);
+  return loop.runForever().then(() => loop.close());
+}
+
+function chainImmediate(n) {
+  return new Promise((resolve) => {
+    let i = 0;
+    const step = () => {
+      if (++i < n) setImmediate(step);
+      else resolve();
+    };
+    setImmediate(step);
+  });
+}
+
+function burstLoopkit(n) {
+  const loop = new BaseEventLoop();
+  let count = 0;
+  const cb = () => {
+    if (++count === n) loop.stop();
+  };
+  for (let i = 0; i < n; i++) loop.callSoon(cb);
+  return loop.runForever().then(() => loop.close());
+}
+
+function burstImmediate(n) {
+  return new Promise((resolve) => {
+    let count = 0;
+    const cb = () => {
+      if (++count === n) resolve();
+    };
+    for (let i = 0; i < n; i++) setImmediate(cb);
+  });
+}
+
+function tasksLoopkit(n) {
+  const loop = new BaseEventLoop();
+  return loop
+    .runUntilComplete(async () => {
+      const body = async () => {
+        await sleep(0);
+      };
+      const tasks = [];
+      for (let i = 0; i < n; i++) tasks.push(loop.createTask(body));
+      for (const t of tasks) await t;
+    })
+    .then(() => loop.close());
+}
+
+function tasksNode(n) {
+  const body = async () => {
+    await new Promise((resolve) => setImmediate(resolve));
+  };
+  const all = [];
+  for (let i = 0; i < n; i++) all.push(body());
+  return Promise.all(all);
+}
+
+function futuresLoopkit(n) {
+  const loop = new BaseEventLoop();
+  return loop
+    .runUntilComplete(async () => {
+      for (let i = 0; i < n; i++) {
+        const fut = loop.createFuture();
+        fut.setResult(i);
+        await fut;
+      }
+    })
+    .then(() => loop.close());
+}
+
+async function futuresNode(n) {
+  for (let i = 0; i < n; i++) {
+    let resolve;
+    const p = new Promise((r) => {
+      resolve = r;
+    });
+    resolve(i);
+    await p;
+  }
+}
+
+// The same pseudo-random delays for both sides.
+function delays(n) {
+  let seed = 42;
+  return Array.from({ length: n }, () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return (seed / 0x7fffffff) * 0.01;
+  });
+}
+
+function timersLoopkit(ds) {
+  const loop = new BaseEventLoop();
+  let remaining = Math.ceil(ds.length / 2);
+  const fire = () => {
+    if (--remaining === 0) loop.stop();
+  };
+  ds.forEach((d, i) => {
+    const h = loop.callLater(d, fire);
+    if (i % 2 === 1) h.cancel();
+  });
+  return loop.runForever().then(() => loop.close());
+}
+
+function timersNode(ds) {
+  return new Promise((resolve) => {
+    let remaining = Math.ceil(ds.length / 2);
+    const fire = () => {
+      if (--remaining === 0) resolve();
+    };
+    ds.forEach((d, i) => {
+      const h = setTimeout(fire, d * 1000);
+      if (i % 2 === 1) clearTimeout(h);
+    });
+  });
+}
+
+export const cases = [
+  { name: '(a) 1M callSoon chain vs setImmediate chain', ops: 1e6, loopkit: () => chainLoopkit(1e6), baseline: () => chainImmediate(1e6), target: '>= 1.6x' },
+  { name: '(b) 1M callSoon at once vs 1M setImmediate', ops: 1e6, loopkit: () => burstLoopkit(1e6), baseline: () => burstImmediate(1e6), target: '>= 1.0x' },
+  { name: '(c) 100k tasks await sleep(0) vs async fns + setImmediate', ops: 1e5, loopkit: () => tasksLoopkit(1e5), baseline: () => tasksNode(1e5), target: '>= 1.0x' },
+  { name: '(d) 1M Future set+await vs Promise', ops: 1e6, loopkit: () => futuresLoopkit(1e6), baseline: () => futuresNode(1e6), target: '>= 0.4x' },
+  { name: '(e) 100k callLater (half cancelled) vs setTimeout', ops: 1e5, loopkit: () => timersLoopkit(delays(1e5)), baseline: () => timersNode(delays(1e5)), target: '>= 1.0x' },
+];
+
+export async function runCases(list, title) {
+  const only = process.argv[2];
+  const rows = [];
+  for (const c of list) {
+    if (only && !c.name.includes(only)) continue;
+    progress(c.name);
+    // Alternate so neither side always runs on a warmer process.
+    const baseline = await measure(c.ops, c.baseline);
+    const loopkit = await measure(c.ops, c.loopkit);
+    rows.push({ name: c.name, loopkit, baseline, target: c.target });
+  }
+  printTable(title, rows);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await runCases(cases, 'Scheduling: loopkit vs raw Node');

@@ -1,0 +1,90 @@
+/**
+ * Every live task, held weakly (asyncio's WeakSet of tasks), so allTasks() can list them
+ * and a pending task that is garbage-collected is reported.
+ *
+ * A WeakRef costs about a microsecond in V8, more than the rest of a short task's life.
+ * So a new task is held strongly in `young` until the loop next goes idle (or `young`
+ * grows large); only tasks still pending then get a WeakRef and a finalizer. Holding a
+ * task for part of one busy stretch changes nothing a program can see.
+ */
+import type { AbstractEventLoop } from './events.js';
+
+/** What the registry needs of a task. */
+export interface TrackedTask {
+  done(): boolean;
+  getLoop(): AbstractEventLoop;
+  /** the registry's record once the task has aged; null while young */
+  _aged: AgedRecord | null;
+  _describe(): string;
+  _sourceTraceback: string | null;
+  /** false for tasks whose loss is reported otherwise (runUntilComplete raises) */
+  _reportIfPending: boolean;
+}
+
+export interface AgedRecord {
+  ref: WeakRef<TrackedTask>;
+  loop: AbstractEventLoop;
+  description: string;
+  sourceTraceback: string | null;
+  completed: boolean;
+}
+
+const YOUNG_LIMIT = 1 << 17;
+const young: TrackedTask[] = [];
+const aged = new Set<AgedRecord>();
+
+const finalizer = new FinalizationRegistry<AgedRecord>((record) => {
+  aged.delete(record);
+  if (record.completed) return;
+  const context: Parameters<AbstractEventLoop['callExceptionHandler']>[0] = {
+    message: 'Task was destroyed but it is pending!',
+    taskDescription: record.description,
+  };
+  if (record.sourceTraceback) context.sourceTraceback = record.sourceTraceback;
+  record.loop.callExceptionHandler(context);
+});
+
+export function trackTask(task: TrackedTask): void {
+  young.push(task);
+  if (young.length >= YOUNG_LIMIT) ageTasks();
+}
+
+/** The task is done: it needs no weak tracking any more. */
+export function untrackTask(task: TrackedTask): void {
+  const record = task._aged;
+  if (record === null) return; // still young: dropped at the next ageTasks()
+  record.completed = true;
+  aged.delete(record);
+  finalizer.unregister(record);
+}
+
+/** Give the still-pending young tasks a WeakRef and a finalizer; forget the done ones. */
+export function ageTasks(): void {
+  for (const task of young) {
+    if (task.done() || task._aged !== null) continue;
+    const record: AgedRecord = {
+      ref: new WeakRef(task),
+      loop: task.getLoop(),
+      description: task._describe(),
+      sourceTraceback: task._sourceTraceback,
+      completed: !task._reportIfPending,
+    };
+    task._aged = record;
+    aged.add(record);
+    finalizer.register(task, record, record);
+  }
+  young.length = 0;
+}
+
+/** Pending tasks of `loop` (all loops when null). */
+export function pendingTasks(loop: AbstractEventLoop | null): Set<TrackedTask> {
+  const result = new Set<TrackedTask>();
+  for (const task of young) {
+    if (!task.done() && (loop === null || task.getLoop() === loop)) result.add(task);
+  }
+  for (const record of aged) {
+    const task = record.ref.deref();
+    if (task !== undefined && !task.done() && (loop === null || record.loop === loop)) result.add(task);
+  }
+  return result;
+}
