@@ -22,7 +22,12 @@ export interface LoopHandle {
   /** The thread the loop runs in (worker_threads' threadId; 0 is the main thread). */
   readonly threadId: number;
   readonly port: MessagePort;
+  /** Shared with the loop's thread: OPEN, or CLOSED once that thread exits or its loop closed. */
+  readonly state: Int32Array;
 }
+
+const OPEN = 0;
+const CLOSED = 1;
 
 type Request =
   | { op: 'call'; module: string; name: string; args: unknown[] }
@@ -36,12 +41,30 @@ type Reply =
 /** Make a new handle for `loop` (one per receiving thread: a port has a single owner). */
 export function threadsafeHandle(loop: AbstractEventLoop): LoopHandle {
   const { port1, port2 } = new MessageChannel();
-  serve(loop, port1);
-  return { kind: 'loopkit.LoopHandle', threadId, port: port2 };
+  const state = new Int32Array(new SharedArrayBuffer(4));
+  serve(loop, port1, state);
+  return { kind: 'loopkit.LoopHandle', threadId, port: port2, state };
+}
+
+/**
+ * A port whose peer is gone drops messages silently, and tells only listeners attached in
+ * time. So the loop's side also marks its handles CLOSED in shared memory when its thread
+ * exits, and callers check that before sending.
+ */
+const servedStates = new Set<Int32Array>();
+function markClosedAtExit(state: Int32Array): void {
+  if (servedStates.size === 0) process.once('exit', () => servedStates.forEach((s) => Atomics.store(s, 0, CLOSED)));
+  servedStates.add(state);
 }
 
 /** The loop's side: import each named function in arrival order, then schedule it. */
-function serve(loop: AbstractEventLoop, port: MessagePort): void {
+function serve(loop: AbstractEventLoop, port: MessagePort, state: Int32Array): void {
+  markClosedAtExit(state);
+  const close = (): void => {
+    Atomics.store(state, 0, CLOSED);
+    servedStates.delete(state);
+    port.close();
+  };
   const tasks = new Map<number, Future<unknown>>();
   const loading = new Set<number>();
   const cancelledEarly = new Set<number>();
@@ -65,7 +88,7 @@ function serve(loop: AbstractEventLoop, port: MessagePort): void {
   const fail = (request: Exclude<Request, { op: 'cancel' }>, error: unknown): void => {
     if (request.op === 'run') reply(port, errorReply(request.id, error));
     else if (!loop.isClosed()) loop.callExceptionHandler({ message: 'callSoonThreadsafe could not load its callback', exception: error });
-    if (loop.isClosed()) port.close();
+    if (loop.isClosed()) close();
   };
 
   port.on('message', (request: Request) => {
@@ -132,6 +155,9 @@ function reply(port: MessagePort, message: Reply): void {
 export function callSoonThreadsafe(handle: LoopHandle, ref: FunctionRef, ...args: unknown[]): void {
   checkHandle(handle);
   checkRef(ref);
+  if (Atomics.load(handle.state, 0) === CLOSED) throw closedError();
+  // Listening now lets pending work elsewhere learn when the loop's thread goes away.
+  clientOf(handle.port);
   handle.port.postMessage({ op: 'call', module: ref.module, name: ref.name, args } satisfies Request);
 }
 
@@ -148,7 +174,7 @@ export function runCoroutineThreadsafe<T>(
   if (isLoop(target)) return runHere(target, ref, args);
   checkHandle(target);
   checkRef(ref);
-  return clientOf(target.port).submit<T>(ref as FunctionRef, args);
+  return clientOf(target.port).submit<T>(ref as FunctionRef, args, target.state);
 }
 
 function runHere<T>(loop: AbstractEventLoop, ref: FunctionRef | CoroFn<T>, args: unknown[]): ConcurrentFuture<T> {
@@ -168,6 +194,7 @@ function runHere<T>(loop: AbstractEventLoop, ref: FunctionRef | CoroFn<T>, args:
 class Client {
   private readonly pending = new Map<number, ConcurrentFuture<any>>();
   private nextId = 1;
+  private closed = false;
 
   constructor(private readonly port: MessagePort) {
     port.on('message', (message: Reply) => {
@@ -175,14 +202,19 @@ class Client {
       this.forget(message.id);
     });
     port.on('close', () => {
-      const error = new RuntimeError("the loop's handle closed (its loop closed or its thread exited)");
-      for (const future of this.pending.values()) future._settle(errorReply(0, error));
+      this.closed = true;
+      for (const future of this.pending.values()) future._settle(errorReply(0, closedError()));
       this.pending.clear();
     });
     port.unref();
   }
 
-  submit<T>(ref: FunctionRef, args: unknown[]): ConcurrentFuture<T> {
+  submit<T>(ref: FunctionRef, args: unknown[], state: Int32Array): ConcurrentFuture<T> {
+    if (this.closed || Atomics.load(state, 0) === CLOSED) {
+      const future = new ConcurrentFuture<T>(() => undefined);
+      future._settle(errorReply(0, closedError()));
+      return future;
+    }
     const id = this.nextId++;
     const future = new ConcurrentFuture<T>(() => {
       this.port.postMessage({ op: 'cancel', id } satisfies Request);
@@ -197,6 +229,10 @@ class Client {
   private forget(id: number): void {
     if (this.pending.delete(id) && this.pending.size === 0) this.port.unref();
   }
+}
+
+function closedError(): RuntimeError {
+  return new RuntimeError("the loop's handle is closed (its loop closed or its thread exited)");
 }
 
 const clients = new WeakMap<MessagePort, Client>();
@@ -293,7 +329,8 @@ function isLoop(value: unknown): value is AbstractEventLoop {
 }
 
 function checkHandle(value: unknown): asserts value is LoopHandle {
-  if ((value as LoopHandle | null)?.kind !== 'loopkit.LoopHandle') {
+  const handle = value as LoopHandle | null;
+  if (handle?.kind !== 'loopkit.LoopHandle' || !(handle.state instanceof Int32Array)) {
     throw new TypeError(`handle must be a loop's threadsafeHandle(), got ${describe(value)}`);
   }
 }
