@@ -1,0 +1,608 @@
+/**
+ * NetProactor: the Proactor contract on node:net / node:dgram. libuv performs the I/O and
+ * reports completions (on Windows through IOCP); Node's events land in NetSocket state,
+ * and `select()` completes the operations waiting on it.
+ *
+ * Raw sockets of @loopkit/uv (the loop's sock* methods take them) have no Node handle:
+ * their operations are tried at once with the non-blocking syscall and, on EAGAIN, retried
+ * when a uv PollSet reports the fd ready. That is how libuv itself completes a uv_read on
+ * Unix; to the caller it is the same completion.
+ *
+ * Every socket has two queues, reads (recv, recvInto, recvfrom, accept) and writes (send,
+ * sendto, connect); operations complete in the order they were posted, and a cancelled one
+ * leaves its queue without touching the socket's data.
+ */
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import { Future, toConnectionError, type AbstractEventLoop } from '@loopkit/core';
+import {
+  EAGAIN,
+  EINPROGRESS,
+  EWOULDBLOCK,
+  errnoError,
+  PollSet,
+  READABLE,
+  Socket as UvSocket,
+  WRITABLE,
+  type AddressLike as UvAddressLike,
+} from '@loopkit/uv';
+import { closedError, NetSocket, notConnectedError } from './net-socket.js';
+import type { Address, AddressLike, Proactor } from './proactor.js';
+
+/** A Future whose cancel() also withdraws the operation (CPython's _OverlappedFuture). */
+export class OpFuture<T> extends Future<T> {
+  /** @internal */ _withdraw: (() => void) | null = null;
+
+  override cancel(msg?: string): boolean {
+    if (!super.cancel(msg)) return false;
+    const withdraw = this._withdraw;
+    this._withdraw = null;
+    withdraw?.();
+    return true;
+  }
+}
+
+/** One posted operation: `attempt` settles `fut` and returns true, or returns false to wait. */
+interface Op {
+  fut: OpFuture<any>;
+  attempt: () => boolean;
+}
+
+interface SockState {
+  sock: NetSocket | UvSocket;
+  reads: Op[];
+  writes: Op[];
+  /** What may have changed since the last select: which queues to retry. */
+  readable: boolean;
+  writable: boolean;
+  /** uv sockets: the events registered in the PollSet, and for which fd. */
+  events: number;
+  fd: number;
+}
+
+const SENDFILE_CHUNK = 64 * 1024;
+
+function wouldBlock(r: number): boolean {
+  return r === -EAGAIN || r === -EWOULDBLOCK;
+}
+
+function checkSize(n: unknown, name: string): number {
+  if (typeof n !== 'number' || !Number.isInteger(n)) throw new TypeError(`${name} must be an integer, got ${String(n)}`);
+  if (n < 0) throw new RangeError(`${name} must be >= 0, got ${n}`);
+  return n;
+}
+
+function checkBytes(data: unknown, name: string): Uint8Array {
+  if (!(data instanceof Uint8Array)) {
+    throw new TypeError(`${name} must be a Uint8Array or Buffer, got ${typeof data === 'string' ? 'a string' : String(data)}`);
+  }
+  return data;
+}
+
+function checkSocket(sock: unknown, name = 'sock'): NetSocket | UvSocket {
+  if (sock instanceof NetSocket || sock instanceof UvSocket) return sock;
+  throw new TypeError(`${name} must be a NetSocket or a @loopkit/uv Socket, got ${String(sock)}`);
+}
+
+function toError(error: unknown): unknown {
+  return toConnectionError(error);
+}
+
+/** Address forms accepted by connect/sendto, normalized to Node's connect options. */
+function nodeTarget(sock: NetSocket, address: AddressLike, syscall: string): { path: string } | { host: string; port: number } {
+  if (sock.family === 'unix') {
+    if (typeof address === 'string') return { path: address };
+    if (address !== null && typeof address === 'object' && typeof (address as { path?: unknown }).path === 'string') {
+      return { path: (address as { path: string }).path };
+    }
+    throw new TypeError(`address must be a path or {path} for a unix socket (${syscall})`);
+  }
+  let host: unknown;
+  let port: unknown;
+  if (Array.isArray(address)) [host, port] = address;
+  else if (address !== null && typeof address === 'object') ({ address: host, port } = address as { address?: unknown; port?: unknown });
+  else throw new TypeError(`address must be {address, port} or [host, port] (${syscall})`);
+  if (typeof port !== 'number' || !Number.isInteger(port)) throw new TypeError(`address.port must be an integer, got ${String(port)}`);
+  if (port < 0 || port > 65535) throw new RangeError(`address.port must be in 0..65535, got ${port}`);
+  if (host === undefined || host === null || host === '') host = sock.family === 'inet' ? '127.0.0.1' : '::1';
+  if (typeof host !== 'string' || net.isIP(host) === 0) {
+    throw new TypeError(`address.address must be a numeric IP address (resolve names with getaddrinfo), got ${String(host)}`);
+  }
+  return { host, port };
+}
+
+export class NetProactor implements Proactor {
+  private loop: AbstractEventLoop | null = null;
+  private wake: (() => void) | null = null;
+  private readonly states = new Map<NetSocket | UvSocket, SockState>();
+  private readonly ready = new Set<SockState>();
+  private deferred: Array<() => void> = [];
+  private poller: PollSet | null = null;
+  private readonly byFd = new Map<number, SockState>();
+  private pollOut = new Int32Array(128);
+  private closed = false;
+
+  setLoop(loop: AbstractEventLoop): void {
+    if (this.loop !== null && this.loop !== loop) throw new Error('NetProactor is already bound to another loop');
+    this.loop = loop;
+  }
+
+  setWakeup(wake: (() => void) | null): void {
+    this.wake = wake;
+    const on = wake !== null;
+    for (const state of this.states.values()) if (state.sock instanceof NetSocket) state.sock._ref(on);
+    if (this.poller !== null) this.armPoller();
+  }
+
+  // ---- operations ----
+
+  recv(sock: unknown, n: number): Future<Uint8Array> {
+    const s = checkSocket(sock);
+    checkSize(n, 'n');
+    if (s instanceof UvSocket) {
+      return this.postUv(s, 'reads', (fut) => {
+        const buf = Buffer.allocUnsafe(n);
+        const r = s.tryRecvInto(buf);
+        if (wouldBlock(r)) return false;
+        if (r < 0) fut.setException(toError(errnoError(r, 'recv')));
+        else fut.setResult(buf.subarray(0, r));
+        return true;
+      });
+    }
+    return this.post(s, 'reads', (fut: OpFuture<Uint8Array>) => {
+      if (s._buffered > 0) fut.setResult(s._take(n));
+      else if (s._error !== null) fut.setException(s._error);
+      else if (s._eof) fut.setResult(Buffer.alloc(0));
+      else if (s._closed) fut.setException(closedError('recv'));
+      else if (s._stream === null) fut.setException(notConnectedError('recv'));
+      else {
+        s._wantData();
+        return false;
+      }
+      return true;
+    });
+  }
+
+  recvInto(sock: unknown, buf: Uint8Array): Future<number> {
+    const s = checkSocket(sock);
+    checkBytes(buf, 'buf');
+    if (s instanceof UvSocket) {
+      return this.postUv(s, 'reads', (fut) => {
+        const r = s.tryRecvInto(buf);
+        if (wouldBlock(r)) return false;
+        if (r < 0) fut.setException(toError(errnoError(r, 'recv')));
+        else fut.setResult(r);
+        return true;
+      });
+    }
+    return this.post(s, 'reads', (fut: OpFuture<number>) => {
+      if (s._buffered > 0) fut.setResult(s._takeInto(buf));
+      else if (s._error !== null) fut.setException(s._error);
+      else if (s._eof) fut.setResult(0);
+      else if (s._closed) fut.setException(closedError('recv'));
+      else if (s._stream === null) fut.setException(notConnectedError('recv'));
+      else {
+        s._wantData();
+        return false;
+      }
+      return true;
+    });
+  }
+
+  recvfrom(sock: unknown, n: number): Future<[Uint8Array, Address]> {
+    const s = checkSocket(sock);
+    checkSize(n, 'n');
+    if (s instanceof UvSocket) {
+      return this.postUv(s, 'reads', (fut) => {
+        const buf = Buffer.allocUnsafe(n);
+        const from = {};
+        const r = s.tryRecvfrom(buf, 0, n, from);
+        if (wouldBlock(r)) return false;
+        if (r < 0) fut.setException(toError(errnoError(r, 'recvfrom')));
+        else fut.setResult([buf.subarray(0, r), from as Address]);
+        return true;
+      });
+    }
+    if (s.type !== 'dgram') throw new TypeError('recvfrom needs a datagram socket');
+    return this.post(s, 'reads', (fut: OpFuture<[Uint8Array, Address]>) => {
+      const datagram = s._datagrams.shift();
+      if (datagram !== undefined) {
+        const [data, from] = datagram;
+        fut.setResult([data.length > n ? data.subarray(0, n) : data, from]);
+      } else if (s._error !== null) {
+        // A datagram error (ICMP) concerns one exchange: report it once, the socket stays usable.
+        fut.setException(s._error);
+        s._error = null;
+      } else if (s._closed || s._dgram === null) fut.setException(closedError('recvfrom'));
+      else return false;
+      return true;
+    });
+  }
+
+  send(sock: unknown, data: Uint8Array): Future<number> {
+    const s = checkSocket(sock);
+    checkBytes(data, 'data');
+    if (s instanceof UvSocket) {
+      return this.postUv(s, 'writes', (fut) => {
+        const r = s.trySend(data);
+        if (wouldBlock(r)) return false;
+        if (r < 0) fut.setException(toError(errnoError(r, 'send')));
+        else fut.setResult(r);
+        return true;
+      });
+    }
+    const stream = s._stream;
+    if (stream === null || s._closed || stream.destroyed) {
+      const fut = this.future<number>();
+      fut.setException(s._error ?? (s._closed ? closedError('send') : notConnectedError('send')));
+      return fut;
+    }
+    return this.postWrite(s, data.length, (done) => stream.write(data, done), () => stream.writableLength === 0);
+  }
+
+  sendto(sock: unknown, data: Uint8Array, address: AddressLike | null): Future<number> {
+    const s = checkSocket(sock);
+    checkBytes(data, 'data');
+    if (s instanceof UvSocket) {
+      return this.postUv(s, 'writes', (fut) => {
+        const r = address === null ? s.trySend(data) : s.trySendto(data, address as UvAddressLike);
+        if (wouldBlock(r)) return false;
+        if (r < 0) fut.setException(toError(errnoError(r, 'sendto')));
+        else fut.setResult(r);
+        return true;
+      });
+    }
+    const socket = s._dgram;
+    if (socket === null || s._closed) {
+      const fut = this.future<number>();
+      fut.setException(closedError('sendto'));
+      return fut;
+    }
+    if (address === null) return this.postWrite(s, data.length, (done) => socket.send(data, done), null);
+    const target = nodeTarget(s, address, 'sendto');
+    if (!('host' in target)) throw new TypeError('sendto on a NetSocket needs an IP address');
+    return this.postWrite(s, data.length, (done) => socket.send(data, target.port, target.host, done), null);
+  }
+
+  accept(listener: unknown): Future<[unknown, Address]> {
+    const s = checkSocket(listener, 'listener');
+    if (s instanceof UvSocket) {
+      return this.postUv(s, 'reads', (fut) => {
+        const fd = s.tryAccept();
+        if (wouldBlock(fd)) return false;
+        if (fd < 0) {
+          fut.setException(toError(errnoError(fd, 'accept')));
+          return true;
+        }
+        const conn = UvSocket.fromFd(fd);
+        fut.setResult([conn, conn.family === 'unix' ? { path: '' } : (conn.getpeername() as Address)]);
+        return true;
+      });
+    }
+    return this.post(s, 'reads', (fut: OpFuture<[unknown, Address]>) => {
+      const conn = s._accepted.shift();
+      if (conn !== undefined) {
+        const accepted = NetSocket._fromStream(conn, s.family);
+        if (s.family === 'unix') accepted._sockPath = s._sockPath;
+        fut.setResult([accepted, accepted.family === 'unix' ? { path: '' } : accepted.getpeername()]);
+      } else if (s._error !== null) fut.setException(s._error);
+      else if (s._closed || s._server === null) fut.setException(closedError('accept'));
+      else return false;
+      return true;
+    });
+  }
+
+  connect(sock: unknown, address: AddressLike): Future<void> {
+    const s = checkSocket(sock);
+    if (s instanceof UvSocket) return this.connectUv(s, address);
+    if (s.type !== 'stream') throw new TypeError('connect needs a stream socket (datagram endpoints connect at creation)');
+    if (s._stream !== null || s._server !== null || s._closed) {
+      const fut = this.future<void>();
+      const err = s._closed ? closedError('connect') : Object.assign(new Error('connect EISCONN (already connected)'), { code: 'EISCONN', syscall: 'connect' });
+      fut.setException(err);
+      return fut;
+    }
+    const target = nodeTarget(s, address, 'connect');
+    const stream = new net.Socket({ allowHalfOpen: true });
+    s._attachStream(stream);
+    if ('path' in target) {
+      s._peerPath = target.path;
+      stream.connect({ path: target.path });
+    } else {
+      const local = s._local;
+      stream.connect({ host: target.host, port: target.port, localAddress: local?.address, localPort: local?.port || undefined });
+    }
+    const fut = this.post(s, 'writes', (f: OpFuture<void>) => {
+      if (s._error !== null) f.setException(s._error);
+      else if (s._closed) f.setException(closedError('connect'));
+      else if (stream.connecting || stream.pending) return false;
+      else f.setResult(undefined);
+      return true;
+    });
+    // Cancelling a connect in progress abandons the connection (the socket is closed).
+    if (!fut.done()) {
+      const withdraw = fut._withdraw;
+      fut._withdraw = () => {
+        withdraw?.();
+        s.close();
+      };
+    }
+    return fut;
+  }
+
+  sendfile(sock: unknown, fd: number, offset: number, count: number | null): Future<number> {
+    checkSocket(sock);
+    checkSize(fd, 'fd');
+    checkSize(offset, 'offset');
+    if (count !== null) checkSize(count, 'count');
+    const fut = this.future<number>();
+    const buf = Buffer.allocUnsafe(SENDFILE_CHUNK);
+    let sent = 0;
+    let current: Future<number> | null = null;
+    fut._withdraw = () => current?.cancel();
+    const readNext = (): void => {
+      const want = count === null ? SENDFILE_CHUNK : Math.min(SENDFILE_CHUNK, count - sent);
+      if (want === 0) {
+        fut.setResult(sent);
+        return;
+      }
+      fs.read(fd, buf, 0, want, offset + sent, (err, n) => {
+        this.defer(() => {
+          if (fut.done()) return;
+          if (err !== null) fut.setException(err);
+          else if (n === 0) fut.setResult(sent);
+          else sendChunk(buf.subarray(0, n));
+        });
+      });
+    };
+    const sendChunk = (chunk: Buffer): void => {
+      current = this.send(sock, chunk);
+      current.addDoneCallback((f) => {
+        if (fut.done()) return;
+        if (f.cancelled()) fut.cancel();
+        else if (f.exception() !== null) fut.setException(f.exception());
+        else {
+          const took = f.result();
+          sent += took;
+          if (took < chunk.length) sendChunk(chunk.subarray(took));
+          else readNext();
+        }
+      });
+    };
+    readNext();
+    return fut;
+  }
+
+  select(timeout: number | null = null): Future<unknown>[] {
+    if (timeout !== null && (typeof timeout !== 'number' || Number.isNaN(timeout))) {
+      throw new TypeError(`timeout must be a number of seconds or null, got ${String(timeout)}`);
+    }
+    const finished: Future<unknown>[] = [];
+    if (this.deferred.length > 0) {
+      const deferred = this.deferred;
+      this.deferred = [];
+      for (const fn of deferred) fn();
+    }
+    if (this.poller !== null && this.byFd.size > 0) this.harvestPoller();
+    if (this.ready.size === 0) return finished;
+    const ready = [...this.ready];
+    this.ready.clear();
+    for (const state of ready) {
+      if (state.readable) this.run(state.reads, finished);
+      if (state.writable) this.run(state.writes, finished);
+      state.readable = state.writable = false;
+      this.settle(state);
+    }
+    return finished;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const state of this.states.values()) {
+      for (const op of [...state.reads, ...state.writes]) op.fut.cancel();
+      if (state.sock instanceof NetSocket) state.sock._notify = null;
+    }
+    this.states.clear();
+    this.byFd.clear();
+    this.ready.clear();
+    this.deferred = [];
+    this.poller?.close();
+    this.poller = null;
+  }
+
+  // ---- machinery ----
+
+  private future<T>(): OpFuture<T> {
+    if (this.loop === null) throw new Error('NetProactor has no loop: call setLoop(loop) first');
+    if (this.closed) throw new Error('NetProactor is closed');
+    return new OpFuture<T>({ loop: this.loop });
+  }
+
+  private state(sock: NetSocket | UvSocket): SockState {
+    let state = this.states.get(sock);
+    if (state === undefined) {
+      state = { sock, reads: [], writes: [], readable: false, writable: false, events: 0, fd: -1 };
+      this.states.set(sock, state);
+      if (sock instanceof NetSocket) {
+        const s = state;
+        sock._notify = () => this.markReady(s);
+        sock._ref(this.wake !== null);
+      }
+    }
+    return state;
+  }
+
+  private markReady(state: SockState): void {
+    state.readable = state.writable = true;
+    this.ready.add(state);
+    this.wake?.();
+  }
+
+  private defer(fn: () => void): void {
+    if (this.closed) return;
+    this.deferred.push(fn);
+    this.wake?.();
+  }
+
+  /** Try `attempt` now unless earlier operations wait in the queue; else queue it. */
+  private post<T>(sock: NetSocket | UvSocket, queue: 'reads' | 'writes', attempt: (fut: OpFuture<T>) => boolean): OpFuture<T> {
+    const fut = this.future<T>();
+    const state = this.state(sock);
+    const ops = state[queue];
+    if (ops.length === 0 && this.tryOp(fut, attempt)) {
+      this.settle(state);
+      return fut;
+    }
+    const op: Op = { fut, attempt: () => this.tryOp(fut, attempt) };
+    ops.push(op);
+    fut._withdraw = () => {
+      const i = ops.indexOf(op);
+      if (i >= 0) ops.splice(i, 1);
+      // The next operation in line may be able to complete now.
+      if (i === 0 && ops.length > 0) {
+        if (queue === 'reads') state.readable = true;
+        else state.writable = true;
+        this.ready.add(state);
+        this.wake?.();
+      }
+      this.settle(state);
+    };
+    this.settle(state);
+    return fut;
+  }
+
+  private postUv<T>(sock: UvSocket, queue: 'reads' | 'writes', attempt: (fut: OpFuture<T>) => boolean): OpFuture<T> {
+    if (sock.closed) {
+      const fut = this.future<T>();
+      fut.setException(errnoError(-9, queue === 'reads' ? 'recv' : 'send'));
+      return fut;
+    }
+    return this.post(sock, queue, attempt);
+  }
+
+  /**
+   * Issue a Node write now; the operation completes on its callback, or at once when
+   * `flushed()` says libuv wrote everything synchronously.
+   */
+  private postWrite(sock: NetSocket, size: number, issue: (done: (err?: Error | null) => void) => void, flushed: (() => boolean) | null): OpFuture<number> {
+    let outcome: { error: unknown } | null = null;
+    let settledNow = false;
+    issue((err) => {
+      if (settledNow) return;
+      outcome = { error: err ?? null };
+      sock._notify?.();
+    });
+    const fut = this.post(sock, 'writes', (f: OpFuture<number>) => {
+      if (outcome === null && flushed !== null && flushed() && sock._error === null) {
+        settledNow = true;
+        f.setResult(size);
+        return true;
+      }
+      if (outcome === null) return false;
+      const error = (outcome as { error: unknown }).error;
+      if (error !== null) f.setException(toError(error));
+      else f.setResult(size);
+      return true;
+    });
+    return fut;
+  }
+
+  private tryOp<T>(fut: OpFuture<T>, attempt: (fut: OpFuture<T>) => boolean): boolean {
+    if (fut.done()) return true;
+    try {
+      if (!attempt(fut)) return false;
+    } catch (error) {
+      fut.setException(error);
+    }
+    fut._withdraw = null;
+    return true;
+  }
+
+  private run(ops: Op[], finished: Future<unknown>[]): void {
+    while (ops.length > 0) {
+      const op = ops[0]!;
+      if (!op.fut.done() && !op.attempt()) return;
+      ops.shift();
+      op.fut._withdraw = null;
+      finished.push(op.fut);
+    }
+  }
+
+  /** Keep the uv registration in step with the queues; forget idle or closed sockets. */
+  private settle(state: SockState): void {
+    const sock = state.sock;
+    const idle = state.reads.length === 0 && state.writes.length === 0;
+    if (sock instanceof NetSocket) {
+      if (sock.closed && idle) {
+        this.states.delete(sock);
+        sock._notify = null;
+      }
+      return;
+    }
+    const want = sock.closed ? 0 : (state.reads.length > 0 ? READABLE : 0) | (state.writes.length > 0 ? WRITABLE : 0);
+    if (want !== state.events) {
+      const poller = (this.poller ??= new PollSet());
+      if (state.events !== 0) {
+        // A closed Socket already left every PollSet, and its fd number may be reused.
+        if (!sock.closed) poller.remove(state.fd);
+        if (this.byFd.get(state.fd) === state) this.byFd.delete(state.fd);
+        state.events = 0;
+      }
+      if (want !== 0) {
+        state.fd = sock.fileno();
+        poller.add(state.fd, want);
+        this.byFd.set(state.fd, state);
+        state.events = want;
+      }
+      this.armPoller();
+    }
+    if (idle) this.states.delete(sock);
+  }
+
+  private armPoller(): void {
+    const poller = this.poller!;
+    const wanted = this.wake !== null && this.byFd.size > 0;
+    if (wanted && !poller.watching) poller.watch(this.onPollReady);
+    else if (!wanted && poller.watching) poller.unwatch();
+  }
+
+  private readonly onPollReady = (): void => {
+    this.wake?.();
+  };
+
+  private harvestPoller(): void {
+    const out = this.pollOut;
+    const n = this.poller!.wait(0, out);
+    for (let i = 0; i < n; i++) {
+      const state = this.byFd.get(out[2 * i]!);
+      if (state === undefined) continue;
+      const events = out[2 * i + 1]!;
+      if (events & READABLE) state.readable = true;
+      if (events & WRITABLE) state.writable = true;
+      this.ready.add(state);
+    }
+  }
+
+  private connectUv(sock: UvSocket, address: AddressLike): Future<void> {
+    let started = false;
+    return this.postUv(sock, 'writes', (fut: OpFuture<void>) => {
+      const r = started ? sock.getError() : sock.tryConnect(address as UvAddressLike);
+      if (!started && r === -EINPROGRESS) {
+        started = true;
+        return false;
+      }
+      if (started && wouldBlock(r)) return false;
+      if (r < 0) fut.setException(toError(errnoError(r, 'connect', describeTarget(address))));
+      else fut.setResult(undefined);
+      return true;
+    });
+  }
+}
+
+function describeTarget(address: AddressLike): { address?: string; port?: number; path?: string } | undefined {
+  if (typeof address === 'string') return { path: address };
+  if (Array.isArray(address)) return { address: address[0], port: address[1] };
+  return address as { address?: string; port?: number; path?: string };
+}
+

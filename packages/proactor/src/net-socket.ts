@@ -1,0 +1,284 @@
+/**
+ * NetSocket: loopkit's socket object over a Node handle (net.Socket, net.Server or
+ * dgram.Socket), so the proactor works without the native addon. It turns Node's push
+ * events into state a proactor operation can complete from: received chunks, EOF, an
+ * error, accepted connections, datagrams. `_notify` tells the owning proactor that
+ * something changed.
+ *
+ * Reading starts only when the first receive is posted (a listener accepts with
+ * pauseOnConnect), then flows until READ_HIGH_WATER bytes wait unread, then pauses Node's
+ * handle: unread bytes are bounded and never dropped.
+ */
+import * as dgram from 'node:dgram';
+import * as net from 'node:net';
+import { toConnectionError } from '@loopkit/core';
+import type { Address } from './proactor.js';
+
+export type NetSocketFamily = 'inet' | 'inet6' | 'unix';
+export type NetSocketType = 'stream' | 'dgram';
+
+/** Unread bytes at which the Node handle stops reading until a receive takes some. */
+const READ_HIGH_WATER = 256 * 1024;
+/** Datagrams kept unread at most; later ones are dropped, as a full kernel buffer does. */
+const MAX_DATAGRAMS = 4096;
+
+const EMPTY = Buffer.alloc(0);
+
+export function closedError(syscall: string): Error {
+  const err = new Error(`${syscall} EBADF (socket is closed)`) as NodeJS.ErrnoException;
+  err.code = 'EBADF';
+  err.syscall = syscall;
+  return err;
+}
+
+export function notConnectedError(syscall: string): Error {
+  const err = new Error(`${syscall} ENOTCONN (socket is not connected)`) as NodeJS.ErrnoException;
+  err.code = 'ENOTCONN';
+  err.syscall = syscall;
+  return err;
+}
+
+/** A Node address object as loopkit shows it (`{address, family, port}` or `{path}`). */
+export function inetAddress(address: string | undefined, family: string | undefined, port: number | undefined): Address {
+  return { address: address ?? '', family: family ?? '', port: port ?? 0 };
+}
+
+export class NetSocket {
+  readonly family: NetSocketFamily;
+  readonly type: NetSocketType;
+
+  /** @internal the Node handle: one of the three, or none before connect */
+  _stream: net.Socket | null = null;
+  /** @internal */ _server: net.Server | null = null;
+  /** @internal */ _dgram: dgram.Socket | null = null;
+  /** @internal received and not yet taken */ _chunks: Buffer[] = [];
+  /** @internal */ _buffered = 0;
+  /** @internal the peer sent EOF */ _eof = false;
+  /** @internal a connection or receive error, reported to every later receive */ _error: Error | null = null;
+  /** @internal close() was called or Node closed the handle */ _closed = false;
+  /** @internal connections accepted (paused) and not yet taken */ _accepted: net.Socket[] = [];
+  /** @internal */ _datagrams: Array<[Buffer, Address]> = [];
+  /** @internal the proactor's hook: something changed that may complete an operation */
+  _notify: (() => void) | null = null;
+  /** @internal bound before connect: connect() binds to it */ _local: { address: string; port: number } | null = null;
+  /** @internal Unix socket paths (Node cannot report them) */ _sockPath = '';
+  /** @internal */ _peerPath = '';
+  private readingStarted = false;
+  private refed = true;
+
+  /** A fresh, unconnected socket; connect it with the loop's sockConnect (or the proactor's connect). */
+  constructor(family: NetSocketFamily = 'inet', type: NetSocketType = 'stream') {
+    if (family !== 'inet' && family !== 'inet6' && family !== 'unix') {
+      throw new TypeError(`family must be 'inet', 'inet6' or 'unix', got ${String(family)}`);
+    }
+    if (type !== 'stream' && type !== 'dgram') throw new TypeError(`type must be 'stream' or 'dgram', got ${String(type)}`);
+    this.family = family;
+    this.type = type;
+  }
+
+  /** @internal wraps a connected or connecting net.Socket (allowHalfOpen, paused). */
+  static _fromStream(stream: net.Socket, family: NetSocketFamily): NetSocket {
+    const sock = new NetSocket(family, 'stream');
+    sock._attachStream(stream);
+    return sock;
+  }
+
+  /** @internal wraps a listening net.Server made with pauseOnConnect. */
+  static _fromServer(server: net.Server, family: NetSocketFamily): NetSocket {
+    const sock = new NetSocket(family, 'stream');
+    sock._server = server;
+    if (family === 'unix') sock._sockPath = String(server.address() ?? '');
+    server.on('connection', (conn: net.Socket) => {
+      conn.pause();
+      sock._accepted.push(conn);
+      sock._notify?.();
+    });
+    server.on('error', (err: Error) => {
+      sock._error = toConnectionError(err) as Error;
+      sock._notify?.();
+    });
+    server.on('close', () => {
+      sock._closed = true;
+      sock._notify?.();
+    });
+    return sock;
+  }
+
+  /** @internal wraps a bound dgram.Socket. */
+  static _fromDgram(socket: dgram.Socket, family: NetSocketFamily): NetSocket {
+    const sock = new NetSocket(family, 'dgram');
+    sock._dgram = socket;
+    socket.on('message', (msg: Buffer, rinfo: dgram.RemoteInfo) => {
+      if (sock._datagrams.length >= MAX_DATAGRAMS) return;
+      sock._datagrams.push([msg, inetAddress(rinfo.address, rinfo.family, rinfo.port)]);
+      sock._notify?.();
+    });
+    socket.on('error', (err: Error) => {
+      sock._error = toConnectionError(err) as Error;
+      sock._notify?.();
+    });
+    socket.on('close', () => {
+      sock._closed = true;
+      sock._notify?.();
+    });
+    return sock;
+  }
+
+  /** @internal */
+  _attachStream(stream: net.Socket): void {
+    this._stream = stream;
+    stream.pause();
+    stream.on('data', (chunk: Buffer) => {
+      this._chunks.push(chunk);
+      this._buffered += chunk.length;
+      if (this._buffered >= READ_HIGH_WATER) stream.pause();
+      this._notify?.();
+    });
+    stream.on('end', () => {
+      this._eof = true;
+      this._notify?.();
+    });
+    stream.on('error', (err: Error) => {
+      this._error ??= toConnectionError(err) as Error;
+      this._notify?.();
+    });
+    stream.on('connect', () => this._notify?.());
+    stream.on('close', () => {
+      this._closed = true;
+      this._notify?.();
+    });
+    if (!this.refed) stream.unref();
+  }
+
+  /** The OS descriptor, or -1 when there is none (closed, not connected, or not exposed). */
+  fileno(): number {
+    const handle = (this._stream ?? this._server ?? this._dgram) as unknown as { _handle?: { fd?: number } } | null;
+    const fd = handle?._handle?.fd;
+    return typeof fd === 'number' && fd >= 0 && !this._closed ? fd : -1;
+  }
+
+  /** True once close() ran or Node closed the handle. */
+  get closed(): boolean {
+    return this._closed;
+  }
+
+  /** The local address: `{address, family, port}`, or `{path}` for a Unix socket. */
+  getsockname(): Address {
+    if (this.family === 'unix') return { path: this._sockPath };
+    if (this._stream !== null) {
+      const s = this._stream;
+      return inetAddress(s.localAddress, s.localFamily, s.localPort);
+    }
+    const a = (this._server ?? this._dgram)?.address();
+    if (a !== null && typeof a === 'object') return inetAddress(a.address, a.family, a.port);
+    if (this._local !== null) return inetAddress(this._local.address, this.family === 'inet' ? 'IPv4' : 'IPv6', this._local.port);
+    return inetAddress(this.family === 'inet' ? '0.0.0.0' : '::', this.family === 'inet' ? 'IPv4' : 'IPv6', 0);
+  }
+
+  /** The peer's address; throws code ENOTCONN when not connected. */
+  getpeername(): Address {
+    if (this.family === 'unix' && this._stream !== null) return { path: this._peerPath };
+    const s = this._stream;
+    if (s !== null && s.remoteAddress !== undefined) return inetAddress(s.remoteAddress, s.remoteFamily, s.remotePort);
+    if (this._dgram !== null) {
+      try {
+        const a = this._dgram.remoteAddress();
+        return inetAddress(a.address, a.family, a.port);
+      } catch {
+        // not connected: fall through to ENOTCONN
+      }
+    }
+    throw notConnectedError('getpeername');
+  }
+
+  /**
+   * Remembers the local address a later connect binds to (stream sockets; listening and
+   * datagram sockets are bound by the loop's createServer / createDatagramEndpoint).
+   */
+  bind(address: { address?: string; port: number }): void {
+    if (this.type !== 'stream' || this.family === 'unix' || this._stream !== null || this._server !== null) {
+      throw new TypeError('bind() is for an unconnected inet/inet6 stream NetSocket');
+    }
+    if (address === null || typeof address !== 'object' || !Number.isInteger(address.port)) {
+      throw new TypeError('address must be {address?, port}');
+    }
+    this._local = { address: address.address ?? (this.family === 'inet' ? '0.0.0.0' : '::'), port: address.port };
+  }
+
+  /** Half-closes the sending side once written data is flushed (SHUT_WR). */
+  shutdownWrite(): void {
+    if (this._stream === null || this._closed) throw notConnectedError('shutdown');
+    this._stream.end();
+  }
+
+  /** Closes the handle at once; unflushed writes are dropped. Idempotent. */
+  close(): void {
+    if (this._closed) return;
+    this._closed = true;
+    this._stream?.destroy();
+    this._server?.close();
+    if (this._dgram !== null) {
+      try {
+        this._dgram.close();
+      } catch {
+        // already closed by Node after an error
+      }
+    }
+    for (const conn of this._accepted) conn.destroy();
+    this._accepted = [];
+    this._notify?.();
+  }
+
+  /** @internal start or keep Node reading: a receive is waiting. */
+  _wantData(): void {
+    const s = this._stream;
+    if (s === null || this._buffered >= READ_HIGH_WATER) return;
+    if (!this.readingStarted || s.isPaused()) {
+      this.readingStarted = true;
+      s.resume();
+    }
+  }
+
+  /** @internal take up to n unread bytes (one chunk or part of one). */
+  _take(n: number): Buffer {
+    const first = this._chunks[0];
+    if (first === undefined || n === 0) return EMPTY;
+    let out: Buffer;
+    if (first.length <= n) {
+      this._chunks.shift();
+      out = first;
+    } else {
+      out = first.subarray(0, n);
+      this._chunks[0] = first.subarray(n);
+    }
+    this._buffered -= out.length;
+    return out;
+  }
+
+  /** @internal copy unread bytes into buf: how many were copied. */
+  _takeInto(buf: Uint8Array): number {
+    let copied = 0;
+    while (copied < buf.length && this._chunks.length > 0) {
+      const chunk = this._take(buf.length - copied);
+      buf.set(chunk, copied);
+      copied += chunk.length;
+    }
+    return copied;
+  }
+
+  /** @internal keep (or stop keeping) the process alive; the proactor follows its loop. */
+  _ref(on: boolean): void {
+    this.refed = on;
+    for (const h of [this._stream, this._server, this._dgram]) {
+      if (h !== null) {
+        if (on) h.ref();
+        else h.unref();
+      }
+    }
+  }
+
+  toString(): string {
+    const what = this._server !== null ? 'listening' : this._stream !== null || this._dgram !== null ? 'open' : 'unconnected';
+    return `<NetSocket ${this.family} ${this.type} ${this._closed ? 'closed' : what}>`;
+  }
+}
