@@ -4,6 +4,7 @@ import type { LoopUnderTest } from './context.js';
 import { futureSuite } from './futures.js';
 import { loopSuite } from './loop.js';
 import { taskSuite } from './tasks.js';
+import { streamSuite } from './streams.js';
 import { transportSuite } from './transports.js';
 
 export type { LoopUnderTest, LoopCapabilities } from './context.js';
@@ -14,5 +15,6 @@ export function conformance(subject: LoopUnderTest): void {
     futureSuite(subject);
     taskSuite(subject);
     transportSuite(subject);
+    streamSuite(subject);
   });
 }
