@@ -1,0 +1,122 @@
+/**
+ * asyncio.gather: run awaitables concurrently; a Future of their results in argument order.
+ * Without returnExceptions the first error (or a child's cancellation, as CancelledError)
+ * fails the gather at once while the other children keep running. Cancelling the gather
+ * cancels every child.
+ */
+import { _getCurrentLoop, type AbstractEventLoop, type Awaitable, type CoroFn } from './events.js';
+import { Future, isThenable } from './futures.js';
+import { ensureFuture, Task } from './tasks.js';
+
+export interface GatherOptions {
+  /** Put errors (and CancelledError for cancelled children) in the results instead of failing. */
+  returnExceptions?: boolean;
+}
+
+/** What helpers accept: a Future, a thenable, or a coroutine function (run as a Task). */
+export type AwaitableLike<T = unknown> = Awaitable<T> | CoroFn<T>;
+
+/** The value an AwaitableLike gives. */
+export type ResultOf<A> = A extends (...args: any[]) => PromiseLike<infer R>
+  ? R
+  : A extends (...args: any[]) => Generator<any, infer R, any>
+    ? R
+    : A extends PromiseLike<infer R>
+      ? R
+      : never;
+
+type Results<A extends readonly unknown[]> = { -readonly [K in keyof A]: ResultOf<A[K]> };
+type ResultsOrErrors<A extends readonly unknown[]> = { -readonly [K in keyof A]: ResultOf<A[K]> | unknown };
+
+/** The gather's Future: cancelling it cancels the children. */
+class GatheringFuture<T> extends Future<T> {
+  /** @internal */ _cancelRequested = false;
+
+  constructor(
+    private readonly children: Future<unknown>[],
+    loop: AbstractEventLoop,
+  ) {
+    super({ loop });
+  }
+
+  override cancel(msg?: string): boolean {
+    if (this.done()) return false;
+    let cancelledAny = false;
+    for (const child of this.children) if (child.cancel(msg)) cancelledAny = true;
+    // The gather itself ends when the children's cancellations arrive.
+    if (cancelledAny) this._cancelRequested = true;
+    return cancelledAny;
+  }
+}
+
+function isOptions(value: unknown): value is GatherOptions {
+  return typeof value === 'object' && value !== null && !isThenable(value) && !(value instanceof Future);
+}
+
+function outcomeOf(child: Future<unknown>): unknown {
+  if (child.cancelled()) return child._makeCancelledError();
+  return child.exception() ?? child.result();
+}
+
+export function gather<A extends readonly AwaitableLike[]>(...aws: A): Future<Results<A>>;
+export function gather<A extends readonly AwaitableLike[]>(
+  ...args: [...A, GatherOptions & { returnExceptions: true }]
+): Future<ResultsOrErrors<A>>;
+export function gather<A extends readonly AwaitableLike[]>(...args: [...A, GatherOptions]): Future<Results<A>>;
+export function gather(...args: unknown[]): Future<unknown[]> {
+  const options = args.length > 0 && isOptions(args[args.length - 1]) ? (args.pop() as GatherOptions) : {};
+  const returnExceptions = Boolean(options.returnExceptions);
+  if (args.length === 0) {
+    const empty = new Future<unknown[]>({ loop: _getCurrentLoop() });
+    empty.setResult([]);
+    return empty;
+  }
+
+  let loop: AbstractEventLoop | undefined;
+  const byArg = new Map<unknown, Future<unknown>>();
+  const children: Future<unknown>[] = [];
+  const alreadyDone: Future<unknown>[] = [];
+  for (const arg of args) {
+    let child = byArg.get(arg);
+    if (child === undefined) {
+      child = ensureFuture(arg as AwaitableLike, loop);
+      loop ??= child.getLoop();
+      // A task we made fails loudly through the gather: no "destroyed pending" report too.
+      if (child !== arg && child instanceof Task) child._noPendingReport();
+      byArg.set(arg, child);
+      if (child.done()) alreadyDone.push(child);
+      else child.addDoneCallback(onChildDone);
+    }
+    children.push(child);
+  }
+  const outer = new GatheringFuture<unknown[]>(children, loop!);
+  let finished = 0;
+  const distinct = byArg.size;
+
+  function onChildDone(child: Future<unknown>): void {
+    finished += 1;
+    if (outer.done()) {
+      // Nobody will look at this child's error now: mark it retrieved.
+      if (!child.cancelled()) child.exception();
+      return;
+    }
+    if (!returnExceptions) {
+      if (child.cancelled()) {
+        outer.setException(child._makeCancelledError());
+        return;
+      }
+      const error = child.exception();
+      if (error !== null) {
+        outer.setException(error);
+        return;
+      }
+    }
+    if (finished < distinct) return;
+    const results = children.map(outcomeOf);
+    if (outer._cancelRequested) outer.setException(child._makeCancelledError());
+    else outer.setResult(results);
+  }
+
+  for (const child of alreadyDone) onChildDone(child);
+  return outer;
+}

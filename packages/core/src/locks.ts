@@ -1,0 +1,304 @@
+/**
+ * Synchronization primitives for tasks of one loop (asyncio.locks): Lock, Event, Condition,
+ * Semaphore, BoundedSemaphore. Not thread-safe; each binds to the loop that first waits on it.
+ * Waiters are futures woken in FIFO order; a waiter cancelled after being woken passes
+ * its turn on, so a wake-up is never lost.
+ */
+import { CancelledError, RuntimeError } from './errors.js';
+import { Deque } from './deque.js';
+import type { Future } from './futures.js';
+import { LoopBound } from './loop-bound.js';
+import { describe } from './validate.js';
+
+/** Wait on `fut`, always taking it out of `waiters` afterwards. */
+async function waitIn(waiters: Deque<Future<unknown>>, fut: Future<unknown>): Promise<void> {
+  waiters.push(fut);
+  try {
+    await fut;
+  } finally {
+    waiters.remove(fut);
+  }
+}
+
+/** A mutual-exclusion lock with FIFO fairness (asyncio.Lock). */
+export class Lock extends LoopBound {
+  private readonly waiters = new Deque<Future<unknown>>();
+  private isLocked = false;
+
+  locked(): boolean {
+    return this.isLocked;
+  }
+
+  /** Wait until the lock is free, then take it. Resolves to true. */
+  async acquire(): Promise<true> {
+    // Fairness: only jump the queue when every waiter gave up.
+    if (!this.isLocked && [...this.waiters].every((w) => w.cancelled())) {
+      this.isLocked = true;
+      return true;
+    }
+    const fut = this.createWaiter();
+    try {
+      await waitIn(this.waiters, fut);
+    } catch (error) {
+      // Woken but cancelled before taking the lock: hand the turn to the next waiter.
+      if (!this.isLocked) this.wakeUpFirst();
+      throw error;
+    }
+    this.isLocked = true;
+    return true;
+  }
+
+  /** Release the lock and wake the first waiter; throws RuntimeError when not locked. */
+  release(): void {
+    if (!this.isLocked) throw new RuntimeError('Lock is not acquired');
+    this.isLocked = false;
+    this.wakeUpFirst();
+  }
+
+  private wakeUpFirst(): void {
+    const first = this.waiters.peek();
+    // A done waiter is already set to wake up.
+    if (first !== undefined && !first.done()) first.setResult(true);
+  }
+
+  override toString(): string {
+    const waiting = this.waiters.length > 0 ? `, waiters:${this.waiters.length}` : '';
+    return `<Lock [${this.isLocked ? 'locked' : 'unlocked'}${waiting}]>`;
+  }
+}
+
+/** A flag tasks can wait for (asyncio.Event). */
+export class Event extends LoopBound {
+  private readonly waiters = new Deque<Future<unknown>>();
+  private value = false;
+
+  isSet(): boolean {
+    return this.value;
+  }
+
+  /** Set the flag and wake every waiter. */
+  set(): void {
+    if (this.value) return;
+    this.value = true;
+    for (const fut of this.waiters) if (!fut.done()) fut.setResult(true);
+  }
+
+  clear(): void {
+    this.value = false;
+  }
+
+  /** Resolve to true once the flag is set (at once if it is). */
+  async wait(): Promise<true> {
+    if (this.value) return true;
+    await waitIn(this.waiters, this.createWaiter());
+    return true;
+  }
+
+  override toString(): string {
+    const waiting = this.waiters.length > 0 ? `, waiters:${this.waiters.length}` : '';
+    return `<Event [${this.value ? 'set' : 'unset'}${waiting}]>`;
+  }
+}
+
+/** What Condition needs of its lock. */
+export interface LockLike {
+  acquire(): Promise<unknown>;
+  release(): void;
+  locked(): boolean;
+}
+
+function isLockLike(value: unknown): value is LockLike {
+  const lock = value as LockLike | null;
+  return (
+    typeof lock === 'object' &&
+    lock !== null &&
+    typeof lock.acquire === 'function' &&
+    typeof lock.release === 'function' &&
+    typeof lock.locked === 'function'
+  );
+}
+
+/** A condition variable over a lock (asyncio.Condition). */
+export class Condition extends LoopBound {
+  private readonly lock: LockLike;
+  private readonly waiters = new Deque<Future<unknown>>();
+
+  constructor(lock?: LockLike | null) {
+    super();
+    if (lock !== undefined && lock !== null && !isLockLike(lock)) {
+      throw new TypeError(`lock must be a Lock (with acquire, release and locked), got ${describe(lock)}`);
+    }
+    this.lock = lock ?? new Lock();
+  }
+
+  locked(): boolean {
+    return this.lock.locked();
+  }
+
+  acquire(): Promise<unknown> {
+    return this.lock.acquire();
+  }
+
+  release(): void {
+    this.lock.release();
+  }
+
+  /**
+   * Release the lock, wait for a notify, re-acquire the lock (even when cancelled), and
+   * resolve to true. The caller must hold the lock.
+   */
+  async wait(): Promise<true> {
+    if (!this.locked()) throw new RuntimeError('cannot wait on un-acquired lock');
+    const fut = this.createWaiter();
+    this.release();
+    try {
+      try {
+        await waitIn(this.waiters, fut);
+        return true;
+      } finally {
+        await this.reacquire();
+      }
+    } catch (error) {
+      // We may have been notified before failing: pass the notification on.
+      this.notifyWaiters(1);
+      throw error;
+    }
+  }
+
+  /** Wait until `predicate()` is truthy; resolves to its value. The caller must hold the lock. */
+  async waitFor<T>(predicate: () => T): Promise<T> {
+    if (typeof predicate !== 'function') throw new TypeError(`predicate must be a function, got ${describe(predicate)}`);
+    let result = predicate();
+    while (!result) {
+      await this.wait();
+      result = predicate();
+    }
+    return result;
+  }
+
+  /** Wake up to `n` waiters. The caller must hold the lock. */
+  notify(n = 1): void {
+    if (typeof n !== 'number' || Number.isNaN(n)) throw new TypeError(`n must be a number, got ${describe(n)}`);
+    if (!this.locked()) throw new RuntimeError('cannot notify on un-acquired lock');
+    this.notifyWaiters(n);
+  }
+
+  notifyAll(): void {
+    this.notify(this.waiters.length);
+  }
+
+  /**
+   * Take the lock back however often we are cancelled meanwhile; rethrow the last cancel.
+   * Only cancellation retries: any other failure would repeat forever.
+   */
+  private async reacquire(): Promise<void> {
+    let cancelled: CancelledError | null = null;
+    for (;;) {
+      try {
+        await this.acquire();
+        break;
+      } catch (error) {
+        if (!(error instanceof CancelledError)) throw error;
+        cancelled = error;
+      }
+    }
+    if (cancelled !== null) throw cancelled;
+  }
+
+  private notifyWaiters(n: number): void {
+    let woken = 0;
+    for (const fut of this.waiters) {
+      if (woken >= n) break;
+      if (!fut.done()) {
+        woken += 1;
+        fut.setResult(false);
+      }
+    }
+  }
+
+  override toString(): string {
+    const waiting = this.waiters.length > 0 ? `, waiters:${this.waiters.length}` : '';
+    return `<Condition [${this.locked() ? 'locked' : 'unlocked'}${waiting}]>`;
+  }
+}
+
+function checkCount(value: unknown, name: string): asserts value is number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new TypeError(`${name} must be an integer, got ${describe(value)}`);
+  }
+  if (value < 0) throw new RangeError(`${name} must be >= 0, got ${value}`);
+}
+
+/** A counter of free slots; acquire waits while it is 0 (asyncio.Semaphore). FIFO. */
+export class Semaphore extends LoopBound {
+  private readonly waiters = new Deque<Future<unknown>>();
+  protected value: number;
+
+  constructor(value = 1) {
+    super();
+    checkCount(value, 'value');
+    this.value = value;
+  }
+
+  /** True when acquire() would wait: no slot, or earlier waiters go first. */
+  locked(): boolean {
+    return this.value === 0 || [...this.waiters].some((w) => !w.cancelled());
+  }
+
+  async acquire(): Promise<true> {
+    if (!this.locked()) {
+      this.value -= 1;
+      return true;
+    }
+    const fut = this.createWaiter();
+    try {
+      await waitIn(this.waiters, fut);
+    } catch (error) {
+      // Given a slot by wakeUpNext() but failing anyway: give the slot back.
+      if (fut.done() && !fut.cancelled()) this.value += 1;
+      throw error;
+    } finally {
+      // Waiters that arrived meanwhile queued behind us: wake as many as there are slots.
+      while (this.value > 0 && this.wakeUpNext());
+    }
+    return true;
+  }
+
+  release(): void {
+    this.value += 1;
+    this.wakeUpNext();
+  }
+
+  /** Give a slot to the first waiter not yet woken; false when there is none. */
+  private wakeUpNext(): boolean {
+    for (const fut of this.waiters) {
+      if (!fut.done()) {
+        this.value -= 1;
+        fut.setResult(true);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  override toString(): string {
+    const waiting = this.waiters.length > 0 ? `, waiters:${this.waiters.length}` : '';
+    const state = this.locked() ? 'locked' : `unlocked, value:${this.value}`;
+    return `<${this.constructor.name} [${state}${waiting}]>`;
+  }
+}
+
+/** A Semaphore that refuses to be released above its initial value (RangeError). */
+export class BoundedSemaphore extends Semaphore {
+  private readonly bound: number;
+
+  constructor(value = 1) {
+    super(value);
+    this.bound = value;
+  }
+
+  override release(): void {
+    if (this.value >= this.bound) throw new RangeError('BoundedSemaphore released too many times');
+    super.release();
+  }
+}

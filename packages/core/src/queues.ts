@@ -1,0 +1,215 @@
+/**
+ * Queues for tasks of one loop (asyncio.queues): Queue (FIFO), PriorityQueue, LifoQueue.
+ * put() waits while the queue is full, get() while it is empty; waiters are woken FIFO and
+ * a waiter cancelled after being woken passes its turn on, so a cancelled get() loses no
+ * item. shutdown() makes put() throw QueueShutDown at once and get() once drained.
+ */
+import { QueueEmpty, QueueFull, QueueShutDown } from './errors.js';
+import { Deque } from './deque.js';
+import { Event } from './locks.js';
+import type { Future } from './futures.js';
+import { LoopBound } from './loop-bound.js';
+import { BinaryHeap, pythonOrder, type Comparator } from './priority.js';
+import { describe } from './validate.js';
+
+function checkMaxsize(maxsize: unknown): asserts maxsize is number {
+  if (typeof maxsize !== 'number' || !Number.isInteger(maxsize)) {
+    throw new TypeError(`maxsize must be an integer (0 or less: unbounded), got ${describe(maxsize)}`);
+  }
+}
+
+/** Wake the first waiter not cancelled meanwhile, dropping the ones before it. */
+function wakeupNext(waiters: Deque<Future<unknown>>): void {
+  for (let waiter = waiters.shift(); waiter !== undefined; waiter = waiters.shift()) {
+    if (!waiter.done()) {
+      waiter.setResult(null);
+      return;
+    }
+  }
+}
+
+/** A FIFO queue (asyncio.Queue). `maxsize` <= 0 means unbounded. */
+export class Queue<T = unknown> extends LoopBound {
+  private readonly getters = new Deque<Future<unknown>>();
+  private readonly putters = new Deque<Future<unknown>>();
+  private unfinishedTasks = 0;
+  private readonly finished = new Event();
+  private isShutdown = false;
+  private readonly limit: number;
+  private readonly items = new Deque<T>();
+
+  constructor(maxsize = 0) {
+    super();
+    checkMaxsize(maxsize);
+    this.limit = maxsize;
+    this.finished.set();
+  }
+
+  get maxsize(): number {
+    return this.limit;
+  }
+
+  qsize(): number {
+    return this.storeSize();
+  }
+
+  empty(): boolean {
+    return this.storeSize() === 0;
+  }
+
+  full(): boolean {
+    return this.limit > 0 && this.storeSize() >= this.limit;
+  }
+
+  /** Put `item`, waiting while the queue is full. Throws QueueShutDown after shutdown(). */
+  async put(item: T): Promise<void> {
+    while (this.full()) {
+      if (this.isShutdown) throw new QueueShutDown();
+      await this.waitAsWaiter(this.putters, () => !this.full());
+    }
+    this.putNowait(item);
+  }
+
+  /** Put `item` now; throws QueueFull, or QueueShutDown after shutdown(). */
+  putNowait(item: T): void {
+    if (this.isShutdown) throw new QueueShutDown();
+    if (this.full()) throw new QueueFull();
+    this.storePut(item);
+    this.unfinishedTasks += 1;
+    this.finished.clear();
+    wakeupNext(this.getters);
+  }
+
+  /** Take an item, waiting while the queue is empty. Throws QueueShutDown once shut down and drained. */
+  async get(): Promise<T> {
+    while (this.empty()) {
+      if (this.isShutdown) throw new QueueShutDown();
+      await this.waitAsWaiter(this.getters, () => !this.empty());
+    }
+    return this.getNowait();
+  }
+
+  /** Take an item now; throws QueueEmpty, or QueueShutDown once shut down and drained. */
+  getNowait(): T {
+    if (this.empty()) {
+      if (this.isShutdown) throw new QueueShutDown();
+      throw new QueueEmpty();
+    }
+    const item = this.storeGet();
+    wakeupNext(this.putters);
+    return item;
+  }
+
+  /** A consumer finished an item it got; join() resolves when every put item is done. */
+  taskDone(): void {
+    if (this.unfinishedTasks <= 0) throw new RangeError('taskDone() called too many times');
+    this.unfinishedTasks -= 1;
+    if (this.unfinishedTasks === 0) this.finished.set();
+  }
+
+  /** Wait until taskDone() was called for every item put. */
+  async join(): Promise<void> {
+    if (this.unfinishedTasks > 0) await this.finished.wait();
+  }
+
+  /**
+   * Refuse new items: waiting putters and future put() throw QueueShutDown, get() throws
+   * once the queue is empty. `immediate` also drops the queued items (counting them done).
+   */
+  shutdown(immediate = false): void {
+    this.isShutdown = true;
+    if (immediate) {
+      while (!this.empty()) {
+        this.storeGet();
+        if (this.unfinishedTasks > 0) this.unfinishedTasks -= 1;
+      }
+      if (this.unfinishedTasks === 0) this.finished.set();
+    }
+    // Every waiter re-checks the state and sees the shutdown.
+    for (let getter = this.getters.shift(); getter !== undefined; getter = this.getters.shift()) {
+      if (!getter.done()) getter.setResult(null);
+    }
+    for (let putter = this.putters.shift(); putter !== undefined; putter = this.putters.shift()) {
+      if (!putter.done()) putter.setResult(null);
+    }
+  }
+
+  override toString(): string {
+    const parts = [`maxsize=${this.limit}`];
+    if (this.getters.length > 0) parts.push(`_getters[${this.getters.length}]`);
+    if (this.putters.length > 0) parts.push(`_putters[${this.putters.length}]`);
+    if (this.unfinishedTasks > 0) parts.push(`tasks=${this.unfinishedTasks}`);
+    if (this.isShutdown) parts.push('shutdown');
+    return `<${this.constructor.name} ${parts.join(' ')}>`;
+  }
+
+  /**
+   * Wait in `waiters` until woken. On failure (cancellation), a wake-up that was meant for
+   * us goes to the next waiter while the queue still has room for it (`canProceed`).
+   */
+  private async waitAsWaiter(waiters: Deque<Future<unknown>>, canProceed: () => boolean): Promise<void> {
+    const waiter = this.createWaiter();
+    waiters.push(waiter);
+    try {
+      await waiter;
+    } catch (error) {
+      waiter.cancel();
+      waiters.remove(waiter);
+      if (canProceed() && !waiter.cancelled()) wakeupNext(waiters);
+      throw error;
+    }
+  }
+
+  // The storage: subclasses change the order.
+  protected storeSize(): number {
+    return this.items.length;
+  }
+  protected storePut(item: T): void {
+    this.items.push(item);
+  }
+  protected storeGet(): T {
+    return this.items.shift() as T;
+  }
+}
+
+/** Gives the lowest item first: numbers and strings by `<`, arrays like Python tuples, or by `compare`. */
+export class PriorityQueue<T = unknown> extends Queue<T> {
+  private readonly heap: BinaryHeap<T>;
+
+  constructor(maxsize?: number | Comparator<T>, compare?: Comparator<T>) {
+    if (typeof maxsize === 'function') {
+      compare = maxsize;
+      maxsize = 0;
+    }
+    if (compare !== undefined && typeof compare !== 'function') {
+      throw new TypeError(`compare must be a function (a, b) => number, got ${describe(compare)}`);
+    }
+    super(maxsize);
+    this.heap = new BinaryHeap<T>(compare ?? pythonOrder);
+  }
+
+  protected override storeSize(): number {
+    return this.heap.size;
+  }
+  protected override storePut(item: T): void {
+    this.heap.push(item);
+  }
+  protected override storeGet(): T {
+    return this.heap.pop() as T;
+  }
+}
+
+/** Gives the most recently put item first. */
+export class LifoQueue<T = unknown> extends Queue<T> {
+  private readonly stack: T[] = [];
+
+  protected override storeSize(): number {
+    return this.stack.length;
+  }
+  protected override storePut(item: T): void {
+    this.stack.push(item);
+  }
+  protected override storeGet(): T {
+    return this.stack.pop() as T;
+  }
+}

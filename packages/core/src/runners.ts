@@ -1,0 +1,132 @@
+/**
+ * asyncio.run and asyncio.Runner: make a loop, run a main coroutine function on it, then
+ * clean up: cancel the tasks left over (reporting their errors to the loop's exception
+ * handler), shut the default executor down, close the loop.
+ */
+import { BaseEventLoop } from './base-events.js';
+import { RuntimeError } from './errors.js';
+import { _getRunningLoop, type AbstractEventLoop, type CoroFn } from './events.js';
+import { gather } from './gather.js';
+import { allTasks } from './tasks.js';
+import { describe } from './validate.js';
+
+/** How long close() lets the default executor's threads finish, as asyncio's THREAD_JOIN_TIMEOUT. */
+const EXECUTOR_JOIN_TIMEOUT = 300;
+
+let defaultLoopFactory: (() => AbstractEventLoop) | null = null;
+
+/**
+ * Installed by @loopkit/policy: how run() and Runner make a loop when given no loopFactory
+ * (the policy's newEventLoop). Without it core makes a BaseEventLoop. Returns the factory
+ * it replaces, so a caller can put it back.
+ */
+export function _setDefaultLoopFactory(factory: (() => AbstractEventLoop) | null): (() => AbstractEventLoop) | null {
+  if (factory !== null && typeof factory !== 'function') {
+    throw new TypeError(`factory must be a function or null, got ${describe(factory)}`);
+  }
+  const previous = defaultLoopFactory;
+  defaultLoopFactory = factory;
+  return previous;
+}
+
+export interface RunnerOptions {
+  /** Set the loop's debug mode (null/absent: leave it). */
+  debug?: boolean | null;
+  /** Makes the loop (default: the policy's newEventLoop). */
+  loopFactory?: (() => AbstractEventLoop) | null;
+}
+
+function checkMain(main: unknown): void {
+  if (typeof main !== 'function') {
+    throw new TypeError(`main must be a coroutine function (async or generator function), got ${describe(main)}`);
+  }
+}
+
+/** Cancel every task left on `loop`, wait for them, and report the ones that failed. */
+async function cancelAllTasks(loop: AbstractEventLoop): Promise<void> {
+  const leftover = [...allTasks(loop)];
+  if (leftover.length === 0) return;
+  for (const task of leftover) task.cancel();
+  await loop.runUntilComplete(gather(...leftover, { returnExceptions: true }));
+  for (const task of leftover) {
+    if (task.cancelled()) continue;
+    const exception = task.exception();
+    if (exception !== null) {
+      loop.callExceptionHandler({ message: 'unhandled exception during loopkit.run() shutdown', exception, task });
+    }
+  }
+}
+
+/** Runs coroutine functions on one loop it owns; close() (or `await using`) cleans up. */
+export class Runner {
+  private state: 'created' | 'initialized' | 'closed' = 'created';
+  private loop: AbstractEventLoop | null = null;
+  private readonly debug: boolean | null;
+  private readonly loopFactory: (() => AbstractEventLoop) | null;
+
+  constructor(options: RunnerOptions = {}) {
+    const { debug = null, loopFactory = null } = options;
+    if (debug !== null && typeof debug !== 'boolean') throw new TypeError(`debug must be a boolean, got ${describe(debug)}`);
+    if (loopFactory !== null && typeof loopFactory !== 'function') {
+      throw new TypeError(`loopFactory must be a function returning an event loop, got ${describe(loopFactory)}`);
+    }
+    this.debug = debug;
+    this.loopFactory = loopFactory;
+  }
+
+  /** The runner's loop (made on first use). */
+  getLoop(): AbstractEventLoop {
+    this.lazyInit();
+    return this.loop!;
+  }
+
+  /** Run `main` as a task on the runner's loop until it completes; gives its result. */
+  async run<T>(main: CoroFn<T>): Promise<T> {
+    if (_getRunningLoop() !== null) throw new RuntimeError('Runner.run() cannot be called from a running event loop');
+    checkMain(main);
+    this.lazyInit();
+    return this.loop!.runUntilComplete(main);
+  }
+
+  /** Cancel the tasks left, shut the default executor down and close the loop. Idempotent. */
+  async close(): Promise<void> {
+    if (this.state !== 'initialized') return;
+    const loop = this.loop!;
+    try {
+      await cancelAllTasks(loop);
+      await loop.runUntilComplete(() => loop.shutdownDefaultExecutor(EXECUTOR_JOIN_TIMEOUT));
+    } finally {
+      loop.close();
+      this.loop = null;
+      this.state = 'closed';
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private lazyInit(): void {
+    if (this.state === 'closed') throw new RuntimeError('Runner is closed');
+    if (this.state === 'initialized') return;
+    const factory = this.loopFactory ?? defaultLoopFactory;
+    this.loop = factory !== null ? factory() : new BaseEventLoop();
+    if (this.debug !== null) this.loop.setDebug(this.debug);
+    this.state = 'initialized';
+  }
+}
+
+/**
+ * Run `main` on a new loop and clean up after it (asyncio.run). Rejects with RuntimeError
+ * when called while a loop is running.
+ */
+export async function run<T>(main: CoroFn<T>, options: RunnerOptions = {}): Promise<T> {
+  if (_getRunningLoop() !== null) throw new RuntimeError('run() cannot be called from a running event loop');
+  checkMain(main);
+  const runner = new Runner(options);
+  try {
+    return await runner.run(main);
+  } finally {
+    await runner.close();
+  }
+}

@@ -1,0 +1,121 @@
+/** asyncio.wait and asyncio.wait_for. */
+import { CancelledError, TimeoutError } from './errors.js';
+import { getRunningLoop } from './events.js';
+import { Future, isFuture, isThenable } from './futures.js';
+import type { AwaitableLike, ResultOf } from './gather.js';
+import { ensureFuture } from './tasks.js';
+import { timeout } from './timeouts.js';
+import { describe } from './validate.js';
+
+export const FIRST_COMPLETED = 'FIRST_COMPLETED';
+export const FIRST_EXCEPTION = 'FIRST_EXCEPTION';
+export const ALL_COMPLETED = 'ALL_COMPLETED';
+export type ReturnWhen = typeof FIRST_COMPLETED | typeof FIRST_EXCEPTION | typeof ALL_COMPLETED;
+
+export interface WaitOptions {
+  /** Seconds; null or absent: no limit. On timeout wait() resolves, it does not throw. */
+  timeout?: number | null;
+  returnWhen?: ReturnWhen;
+}
+
+/** Throw TypeError unless `value` is a timeout in seconds or null/undefined. */
+export function checkTimeout(value: unknown, name = 'timeout'): asserts value is number | null | undefined {
+  if (value !== null && value !== undefined && (typeof value !== 'number' || Number.isNaN(value))) {
+    throw new TypeError(`${name} must be a number of seconds or null, got ${describe(value)}`);
+  }
+}
+
+/** Throw TypeError unless `aws` is an iterable of awaitables (not one awaitable). */
+export function checkIterable(aws: unknown, name: string): asserts aws is Iterable<AwaitableLike> {
+  const iterable = typeof (aws as Iterable<unknown> | null)?.[Symbol.iterator] === 'function';
+  if (!iterable || typeof aws === 'string' || isFuture(aws) || isThenable(aws)) {
+    throw new TypeError(`${name} must be an iterable of futures, tasks or coroutine functions, got ${describe(aws)}`);
+  }
+}
+
+/**
+ * Wait for the awaitables until `returnWhen` holds or `timeout` seconds pass; resolves to
+ * `[done, pending]` (Sets of the Futures, functions having become Tasks). Cancels nothing.
+ */
+export async function wait<T>(
+  aws: Iterable<AwaitableLike<T>>,
+  options: WaitOptions = {},
+): Promise<[Set<Future<T>>, Set<Future<T>>]> {
+  checkIterable(aws, 'aws');
+  const { timeout: limit = null, returnWhen = ALL_COMPLETED } = options;
+  checkTimeout(limit);
+  if (returnWhen !== FIRST_COMPLETED && returnWhen !== FIRST_EXCEPTION && returnWhen !== ALL_COMPLETED) {
+    throw new RangeError(`returnWhen must be FIRST_COMPLETED, FIRST_EXCEPTION or ALL_COMPLETED, got ${describe(returnWhen)}`);
+  }
+  const args = new Set(aws);
+  if (args.size === 0) throw new RangeError('aws is empty: the set of tasks/futures to wait for must not be empty');
+  const loop = getRunningLoop();
+  const futures = new Set([...args].map((aw) => ensureFuture(aw, loop)));
+
+  const waiter = loop.createFuture<void>();
+  const timer = limit === null || limit === Infinity ? null : loop.callLater(limit, release);
+  let remaining = futures.size;
+  function release(): void {
+    if (!waiter.done()) waiter.setResult(undefined);
+  }
+  function onCompletion(fut: Future<T>): void {
+    remaining -= 1;
+    if (
+      remaining <= 0 ||
+      returnWhen === FIRST_COMPLETED ||
+      (returnWhen === FIRST_EXCEPTION && !fut.cancelled() && fut.exception() !== null)
+    ) {
+      timer?.cancel();
+      release();
+    }
+  }
+  for (const fut of futures) fut.addDoneCallback(onCompletion);
+  try {
+    await waiter;
+  } finally {
+    timer?.cancel();
+    for (const fut of futures) fut.removeDoneCallback(onCompletion);
+  }
+  const done = new Set<Future<T>>();
+  const pending = new Set<Future<T>>();
+  for (const fut of futures) (fut.done() ? done : pending).add(fut);
+  return [done, pending];
+}
+
+/** Cancel `fut` and wait until it is done, without being cancelled by it ourselves. */
+async function cancelAndWait(fut: Future<unknown>): Promise<void> {
+  const waiter = getRunningLoop().createFuture<void>();
+  const release = (): void => {
+    if (!waiter.done()) waiter.setResult(undefined);
+  };
+  fut.addDoneCallback(release);
+  try {
+    fut.cancel();
+    await waiter;
+  } finally {
+    fut.removeDoneCallback(release);
+  }
+}
+
+/**
+ * Wait for `aw` at most `timeoutSeconds` (null: no limit). On timeout the inner task is
+ * cancelled, its cleanup awaited, then TimeoutError thrown. With a timeout <= 0 a coroutine
+ * function is never started.
+ */
+export async function waitFor<A extends AwaitableLike>(aw: A, timeoutSeconds: number | null): Promise<ResultOf<A>> {
+  checkTimeout(timeoutSeconds, 'timeout');
+  const limit = timeoutSeconds ?? null;
+  if (limit !== null && limit <= 0) {
+    const fut = ensureFuture(aw) as Future<ResultOf<A>>;
+    if (fut.done()) return fut.result();
+    await cancelAndWait(fut);
+    try {
+      return fut.result();
+    } catch (error) {
+      if (error instanceof CancelledError) throw new TimeoutError('timed out', { cause: error });
+      throw error;
+    }
+  }
+  const fut = ensureFuture(aw) as Future<ResultOf<A>>;
+  return timeout(limit, () => fut);
+}
