@@ -148,9 +148,13 @@ export class Task<T = unknown> extends Future<T> {
       this._gen = body as Generator<unknown, T, unknown>;
       this._genStep(undefined);
     } else if (isThenable(body)) {
-      body.then(
-        (value) => this._bodyReturned(value as T),
-        (error) => this._bodyThrew(error),
+      // In the task's context: a Future returned by the body (`() => sleep(5)`) becomes the
+      // task's awaited future, so cancelling the task cancels it.
+      taskContext.run(this as Task<unknown>, () =>
+        body.then(
+          (value) => this._bodyReturned(value as T),
+          (error) => this._bodyThrew(error),
+        ),
       );
     } else {
       this._bodyReturned(body as T);
