@@ -5,8 +5,9 @@
  * to this thread's current loop.
  */
 import 'reflect-metadata';
-import { _setCurrentLoopResolver } from '@loopkit/core';
+import { _setCurrentLoopResolver, _setDefaultLoopFactory } from '@loopkit/core';
 import { getEventLoopPolicy } from './policy.js';
+import './builtins.js';
 
 export { getRunningLoop } from '@loopkit/core';
 export {
@@ -29,4 +30,7 @@ export {
   type EventLoopPolicy,
 } from './policy.js';
 
+// new Future() outside a running loop binds to this thread's current loop;
+// run() and Runner without a loopFactory make their loop with the policy.
 _setCurrentLoopResolver(() => getEventLoopPolicy().getEventLoop());
+_setDefaultLoopFactory(() => getEventLoopPolicy().newEventLoop());

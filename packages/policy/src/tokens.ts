@@ -3,6 +3,7 @@
  * this package (say, a bundled one and a linked one) still share the registrations.
  */
 import type { AbstractEventLoop } from '@loopkit/core';
+import type { Proactor } from '@loopkit/proactor';
 import type { DependencyContainer, InjectionToken } from 'tsyringe';
 import type { BackendRegistry } from './registry.js';
 
@@ -15,7 +16,7 @@ export const LOOP_FACTORY: InjectionToken<LoopFactory> = Symbol.for('loopkit.loo
 /** `() => selector`: the selector each SelectorEventLoop made by the 'selector' backend uses. */
 export const SELECTOR: InjectionToken<() => unknown> = Symbol.for('loopkit.selector');
 /** `() => proactor`: the proactor each ProactorEventLoop made by the 'proactor' backend uses. */
-export const PROACTOR: InjectionToken<() => unknown> = Symbol.for('loopkit.proactor');
+export const PROACTOR: InjectionToken<() => Proactor> = Symbol.for('loopkit.proactor');
 /** The BackendRegistry of a container (a child's registry falls back to its parent's). */
 export const BACKENDS: InjectionToken<BackendRegistry> = Symbol.for('loopkit.backends');
 /** The container itself, so classes built by a child container see that child. */

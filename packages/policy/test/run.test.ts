@@ -1,0 +1,65 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { getRunningLoop, run, Runner, TestLoop } from '@loopkit/core';
+import { availableBackends, getEventLoopPolicy, setEventLoopPolicy, PROACTOR, createBackendContainer, DefaultEventLoopPolicy } from '@loopkit/policy';
+import { NetProactor, ProactorEventLoop } from '@loopkit/proactor';
+
+afterEach(() => setEventLoopPolicy(null));
+
+/** A policy that counts the loops it makes. */
+function countingPolicy(): { made: TestLoop[] } {
+  const made: TestLoop[] = [];
+  const loop = new TestLoop();
+  setEventLoopPolicy({
+    getEventLoop: () => loop,
+    setEventLoop() {},
+    newEventLoop: () => {
+      const fresh = new TestLoop();
+      made.push(fresh);
+      return fresh;
+    },
+  });
+  return { made };
+}
+
+describe('run() and Runner with the policy', () => {
+  it('run(main) makes its loop with the policy and closes it', async () => {
+    const { made } = countingPolicy();
+    const loop = await run(async () => getRunningLoop());
+    expect(made).toEqual([loop]);
+    expect(loop.isClosed()).toBe(true);
+  });
+
+  it('run(main, {loopFactory}) leaves the policy alone', async () => {
+    const { made } = countingPolicy();
+    const mine = new TestLoop();
+    expect(await run(async () => getRunningLoop(), { loopFactory: () => mine })).toBe(mine);
+    const runner = new Runner({ loopFactory: () => new TestLoop() });
+    expect(await runner.run(async () => 7)).toBe(7);
+    await runner.close();
+    expect(made).toEqual([]);
+  });
+});
+
+describe('built-in backends', () => {
+  it('the proactor backend is registered and available everywhere', () => {
+    expect(availableBackends()).toContainEqual(expect.objectContaining({ name: 'proactor', available: true, loopClass: ProactorEventLoop }));
+  });
+
+  it('a child container swaps the proactor the proactor backend uses', () => {
+    const child = createBackendContainer();
+    const made: NetProactor[] = [];
+    child.register(PROACTOR, { useValue: () => made[made.push(new NetProactor()) - 1]! });
+    const previous = process.env.LOOPKIT_BACKEND;
+    process.env.LOOPKIT_BACKEND = 'proactor';
+    try {
+      const loop = new DefaultEventLoopPolicy(child).newEventLoop();
+      expect(loop).toBeInstanceOf(ProactorEventLoop);
+      expect(made).toHaveLength(1);
+      loop.close();
+    } finally {
+      if (previous === undefined) delete process.env.LOOPKIT_BACKEND;
+      else process.env.LOOPKIT_BACKEND = previous;
+    }
+    expect(getEventLoopPolicy()).toBeInstanceOf(DefaultEventLoopPolicy);
+  });
+});
