@@ -3,6 +3,7 @@ import { describe } from 'vitest';
 import type { LoopUnderTest } from './context.js';
 import { futureSuite } from './futures.js';
 import { loopSuite } from './loop.js';
+import { networkSuite } from './network.js';
 import { taskSuite } from './tasks.js';
 import { streamSuite } from './streams.js';
 import { transportSuite } from './transports.js';
@@ -16,5 +17,6 @@ export function conformance(subject: LoopUnderTest): void {
     taskSuite(subject);
     transportSuite(subject);
     streamSuite(subject);
+    if (subject.caps.network) networkSuite(subject);
   });
 }

@@ -1,0 +1,410 @@
+/**
+ * Real network I/O, for loops with `caps.network` (selector and proactor alike): TCP and
+ * Unix echo, write flow control against a slow reader, connection errors, half-close,
+ * sock* round trips on @loopkit/uv sockets, fd leaks, server shutdown, UDP.
+ */
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  ConnectionRefusedError,
+  ConnectionResetError,
+  DatagramProtocol,
+  Protocol,
+  sleep,
+  type AbstractEventLoop,
+  type DatagramTransport,
+  type Future,
+  type Transport,
+} from '@loopkit/core';
+import { isAvailable as uvAvailable, socket } from '@loopkit/uv';
+import { withLoop, type LoopUnderTest } from './context.js';
+
+type Server = { close(): void; waitClosed(): Promise<void>; sockets: readonly { getsockname(): { port?: number } }[]; isServing(): boolean };
+
+/** Wait (in loop time, sleeping) until `cond` holds; fail after `timeout` seconds. */
+async function waitUntil(cond: () => boolean, timeout = 5): Promise<void> {
+  const end = Date.now() + timeout * 1000;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`condition not met within ${timeout}s: ${cond}`);
+    await sleep(0.002);
+  }
+}
+
+/** Records every callback; `lost` settles on connectionLost. */
+class Peer extends Protocol {
+  transport: Transport | null = null;
+  chunks: Buffer[] = [];
+  events: string[] = [];
+  lostWith: unknown[] = [];
+  keepOpenOnEof = false;
+  readonly lost: Future<unknown>;
+
+  constructor(loop: AbstractEventLoop) {
+    super();
+    this.lost = loop.createFuture();
+  }
+  override connectionMade(transport: Transport): void {
+    this.transport = transport;
+    this.events.push('made');
+  }
+  override dataReceived(data: Uint8Array): void {
+    this.chunks.push(Buffer.from(data));
+  }
+  override eofReceived(): boolean {
+    this.events.push('eof');
+    return this.keepOpenOnEof;
+  }
+  override connectionLost(exc: unknown): void {
+    this.events.push('lost');
+    this.lostWith.push(exc);
+    if (!this.lost.done()) this.lost.setResult(exc);
+  }
+  override pauseWriting(): void {
+    this.events.push('pause');
+  }
+  override resumeWriting(): void {
+    this.events.push('resume');
+  }
+  get received(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+class Echo extends Protocol {
+  private transport: Transport | null = null;
+  override connectionMade(transport: Transport): void {
+    this.transport = transport;
+  }
+  override dataReceived(data: Uint8Array): void {
+    this.transport!.write(data);
+  }
+}
+
+function portOf(server: unknown): number {
+  return (server as Server).sockets[0]!.getsockname().port!;
+}
+
+function pattern(n: number): Buffer {
+  const buf = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i++) buf[i] = (i * 31 + (i >> 8)) & 0xff;
+  return buf;
+}
+
+function tempSocketPath(): string {
+  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'loopkit-')), 's.sock');
+}
+
+function openFds(): number {
+  return fs.readdirSync('/proc/self/fd').length;
+}
+
+export function networkSuite(subject: LoopUnderTest): void {
+  const hasProcFd = fs.existsSync('/proc/self/fd');
+
+  describe('network', () => {
+    it('echoes over TCP (createServer / createConnection)', () =>
+      withLoop(subject, async (loop, reports) => {
+        const server = (await loop.createServer(() => new Echo(), '127.0.0.1', 0)) as unknown as Server;
+        expect(server.isServing()).toBe(true);
+        const [transport, client] = (await loop.createConnection(() => new Peer(loop), '127.0.0.1', portOf(server))) as [Transport, Peer];
+        const peer = transport.getExtraInfo<{ address: string; family: string; port: number }>('peername');
+        expect(peer).toEqual({ address: '127.0.0.1', family: 'IPv4', port: portOf(server) });
+        const data = pattern(100_000);
+        transport.write(data);
+        await waitUntil(() => client.received.length >= data.length);
+        expect(client.received.equals(data)).toBe(true);
+        transport.close();
+        expect(await client.lost).toBe(null);
+        server.close();
+        await server.waitClosed();
+        expect(reports).toEqual([]);
+      }));
+
+    it('echoes over a Unix socket (createUnixServer / createUnixConnection)', () =>
+      withLoop(subject, async (loop) => {
+        const file = tempSocketPath();
+        const server = (await loop.createUnixServer(() => new Echo(), file)) as unknown as Server;
+        const [transport, client] = (await loop.createUnixConnection(() => new Peer(loop), file)) as [Transport, Peer];
+        expect(transport.getExtraInfo('peername')).toEqual({ path: file });
+        transport.write(Buffer.from('over unix'));
+        await waitUntil(() => client.received.length >= 9);
+        expect(client.received.toString()).toBe('over unix');
+        transport.close();
+        await client.lost;
+        server.close();
+        await server.waitClosed();
+      }));
+
+    it('a write that completes at once never pauses the protocol', () =>
+      withLoop(subject, async (loop) => {
+        const server = (await loop.createServer(() => new Echo(), '127.0.0.1', 0)) as unknown as Server;
+        const [transport, client] = (await loop.createConnection(() => new Peer(loop), '127.0.0.1', portOf(server))) as [Transport, Peer];
+        transport.setWriteBufferLimits({ high: 0 });
+        transport.write(Buffer.from('small'));
+        expect(transport.getWriteBufferSize()).toBe(0);
+        await waitUntil(() => client.received.length >= 5);
+        expect(client.events).toEqual(['made']);
+        transport.close();
+        await client.lost;
+        server.close();
+      }));
+
+    it('pushes megabytes through a slow reader: pauseWriting, then resumeWriting, no byte lost', () =>
+      withLoop(subject, async (loop) => {
+        let reader: Peer | null = null;
+        const server = (await loop.createServer(() => {
+          reader = new Peer(loop);
+          return reader;
+        }, '127.0.0.1', 0)) as unknown as Server;
+        const [transport, writer] = (await loop.createConnection(() => new Peer(loop), '127.0.0.1', portOf(server))) as [Transport, Peer];
+        await waitUntil(() => reader?.transport != null);
+        reader!.transport!.pauseReading();
+        const chunk = pattern(1 << 20);
+        let sent = 0;
+        while (!writer.events.includes('pause') && sent < 32 << 20) {
+          transport.write(chunk);
+          sent += chunk.length;
+          await sleep(0.01);
+        }
+        expect(writer.events).toContain('pause');
+        expect(transport.getWriteBufferSize()).toBeGreaterThan(transport.getWriteBufferLimits()[1]);
+        // The slow reader: resume for a moment, pause again, until everything arrived.
+        while (reader!.received.length < sent) {
+          reader!.transport!.resumeReading();
+          await sleep(0.005);
+          reader!.transport!.pauseReading();
+          await sleep(0.001);
+        }
+        expect(reader!.received.length).toBe(sent);
+        for (let off = 0; off < sent; off += chunk.length) {
+          expect(reader!.received.subarray(off, off + chunk.length).equals(chunk)).toBe(true);
+        }
+        await waitUntil(() => transport.getWriteBufferSize() === 0);
+        const flow = writer.events.filter((e) => e === 'pause' || e === 'resume');
+        expect(flow.length % 2).toBe(0);
+        flow.forEach((e, i) => expect(e).toBe(i % 2 === 0 ? 'pause' : 'resume'));
+        transport.close();
+        await writer.lost;
+        server.close();
+      }));
+
+    it('connection refused rejects with ConnectionRefusedError, code ECONNREFUSED', () =>
+      withLoop(subject, async (loop) => {
+        const probe = net.createServer();
+        await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+        const port = (probe.address() as net.AddressInfo).port;
+        await new Promise<void>((resolve) => probe.close(() => resolve()));
+        const error = await loop.createConnection(() => new Peer(loop), '127.0.0.1', port).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(ConnectionRefusedError);
+        expect(error).toMatchObject({ code: 'ECONNREFUSED', syscall: 'connect' });
+      }));
+
+    it('a peer reset gives connectionLost(ConnectionResetError) once', () =>
+      withLoop(subject, async (loop) => {
+        const peer = net.createServer((s) => s.once('data', () => s.resetAndDestroy()));
+        await new Promise<void>((resolve) => peer.listen(0, '127.0.0.1', resolve));
+        try {
+          const port = (peer.address() as net.AddressInfo).port;
+          const [transport, client] = (await loop.createConnection(() => new Peer(loop), '127.0.0.1', port)) as [Transport, Peer];
+          transport.write(Buffer.from('trigger'));
+          const exc = await client.lost;
+          expect(exc).toBeInstanceOf(ConnectionResetError);
+          expect(exc).toMatchObject({ code: 'ECONNRESET' });
+          transport.close();
+          await sleep(0.02);
+          expect(client.events.filter((e) => e === 'lost')).toEqual(['lost']);
+        } finally {
+          peer.close();
+        }
+      }));
+
+    it("delivers every byte sent before the peer's half-close, then eofReceived", () =>
+      withLoop(subject, async (loop) => {
+        let serverSide: Peer | null = null;
+        const server = (await loop.createServer(() => {
+          serverSide = new Peer(loop);
+          serverSide.keepOpenOnEof = true;
+          return serverSide;
+        }, '127.0.0.1', 0)) as unknown as Server;
+        const [transport, client] = (await loop.createConnection(() => new Peer(loop), '127.0.0.1', portOf(server))) as [Transport, Peer];
+        const data = pattern(300_000);
+        expect(transport.canWriteEof()).toBe(true);
+        transport.write(data);
+        transport.writeEof();
+        await waitUntil(() => serverSide?.events.includes('eof') === true);
+        expect(serverSide!.received.equals(data)).toBe(true);
+        expect(serverSide!.events).toEqual(['made', 'eof']);
+        // eofReceived returned true: the server side can still answer.
+        serverSide!.transport!.write(Buffer.from('reply'));
+        serverSide!.transport!.close();
+        await client.lost;
+        expect(client.received.toString()).toBe('reply');
+        expect(client.events).toEqual(['made', 'eof', 'lost']);
+        server.close();
+        await server.waitClosed();
+      }));
+
+    it('closing a transport twice calls connectionLost once', () =>
+      withLoop(subject, async (loop) => {
+        const server = (await loop.createServer(() => new Echo(), '127.0.0.1', 0)) as unknown as Server;
+        const [transport, client] = (await loop.createConnection(() => new Peer(loop), '127.0.0.1', portOf(server))) as [Transport, Peer];
+        transport.close();
+        transport.close();
+        transport.abort();
+        await client.lost;
+        await sleep(0.01);
+        expect(client.events).toEqual(['made', 'lost']);
+        expect(transport.isClosing()).toBe(true);
+        server.close();
+      }));
+
+    it('server.close() stops accepting; waitClosed() waits for its connections', () =>
+      withLoop(subject, async (loop) => {
+        let serverSide: Peer | null = null;
+        const server = (await loop.createServer(() => (serverSide = new Peer(loop)), '127.0.0.1', 0)) as unknown as Server;
+        const port = portOf(server);
+        const [transport, client] = (await loop.createConnection(() => new Peer(loop), '127.0.0.1', port)) as [Transport, Peer];
+        await waitUntil(() => serverSide !== null);
+        server.close();
+        expect(server.isServing()).toBe(false);
+        expect(server.sockets).toEqual([]);
+        let closed = false;
+        const waiting = loop.createTask(async () => {
+          await server.waitClosed();
+          closed = true;
+        });
+        await sleep(0.05);
+        expect(closed).toBe(false);
+        const refused = await loop.createConnection(() => new Peer(loop), '127.0.0.1', port).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(refused).toBeInstanceOf(ConnectionRefusedError);
+        transport.close(); // the server side sees EOF and closes: the last connection is gone
+        await client.lost;
+        await waiting;
+        expect(closed).toBe(true);
+        await server.waitClosed(); // closed already: returns at once
+      }));
+
+    it('loop.close() closes the transports and servers the loop still owns', async () => {
+      const loop = subject.make();
+      let client: Peer | null = null;
+      let server: Server | null = null;
+      await loop.runUntilComplete(async () => {
+        server = (await loop.createServer(() => new Echo(), '127.0.0.1', 0)) as unknown as Server;
+        [, client] = (await loop.createConnection(() => new Peer(loop), '127.0.0.1', portOf(server))) as [Transport, Peer];
+      });
+      expect(client!.events).toEqual(['made']);
+      loop.close();
+      expect(client!.events).toEqual(['made', 'lost']);
+      expect(server!.sockets).toEqual([]);
+    });
+
+    it('echoes datagrams (createDatagramEndpoint)', () =>
+      withLoop(subject, async (loop) => {
+        class UdpEcho extends DatagramProtocol {
+          transport: DatagramTransport | null = null;
+          override connectionMade(t: DatagramTransport): void {
+            this.transport = t;
+          }
+          override datagramReceived(data: Uint8Array, addr: never): void {
+            this.transport!.sendto(data, addr);
+          }
+        }
+        class UdpClient extends DatagramProtocol {
+          got: Buffer[] = [];
+          override datagramReceived(data: Uint8Array): void {
+            this.got.push(Buffer.from(data));
+          }
+        }
+        const [serverT] = (await loop.createDatagramEndpoint(() => new UdpEcho(), { localAddr: ['127.0.0.1', 0] })) as [DatagramTransport, UdpEcho];
+        const port = serverT.getExtraInfo<{ port: number }>('sockname')!.port;
+        const [clientT, client] = (await loop.createDatagramEndpoint(() => new UdpClient(), { remoteAddr: ['127.0.0.1', port] })) as [DatagramTransport, UdpClient];
+        for (const word of ['one', 'two', 'three']) clientT.sendto(Buffer.from(word));
+        await waitUntil(() => client.got.length === 3);
+        expect(client.got.map(String).sort()).toEqual(['one', 'three', 'two']);
+        clientT.close();
+        serverT.close();
+        await sleep(0.01);
+      }));
+
+    describe.skipIf(!uvAvailable())('sock* methods on @loopkit/uv sockets', () => {
+      it('sockConnect, sockAccept, sockSendall, sockRecv and sockRecvInto round-trip', () =>
+        withLoop(subject, async (loop) => {
+          const listener = socket('inet', 'stream');
+          listener.bind({ address: '127.0.0.1', port: 0 });
+          listener.listen(8);
+          const client = socket('inet', 'stream');
+          try {
+            const accepting = loop.createTask(() => loop.sockAccept(listener));
+            await loop.sockConnect(client, { address: '127.0.0.1', port: listener.getsockname().port });
+            const [conn, addr] = (await accepting) as [ReturnType<typeof socket>, { port: number }];
+            expect(addr.port).toBe(client.getsockname().port);
+            const data = pattern(500_000);
+            const sending = loop.createTask(() => loop.sockSendall(client, data));
+            const parts: Buffer[] = [];
+            let got = 0;
+            while (got < data.length) {
+              const part = Buffer.from(await loop.sockRecv(conn, 65536));
+              expect(part.length).toBeGreaterThan(0);
+              parts.push(part);
+              got += part.length;
+            }
+            await sending;
+            expect(Buffer.concat(parts).equals(data)).toBe(true);
+            await loop.sockSendall(conn, Buffer.from('back'));
+            const buf = Buffer.alloc(16);
+            let n = 0;
+            while (n < 4) n += await loop.sockRecvInto(client, buf.subarray(n));
+            expect(buf.subarray(0, n).toString()).toBe('back');
+            conn.close();
+            expect((await loop.sockRecv(client, 10)).length).toBe(0); // EOF
+          } finally {
+            client.close();
+            listener.close();
+          }
+        }));
+
+      it('a connected uv socket becomes a transport (createConnection with sock)', () =>
+        withLoop(subject, async (loop) => {
+          const server = (await loop.createServer(() => new Echo(), '127.0.0.1', 0)) as unknown as Server;
+          const sock = socket('inet', 'stream');
+          await loop.sockConnect(sock, { address: '127.0.0.1', port: portOf(server) });
+          const [transport, client] = (await loop.createConnection(() => new Peer(loop), null, null, { sock })) as [Transport, Peer];
+          transport.write(Buffer.from('adopted'));
+          await waitUntil(() => client.received.length >= 7);
+          expect(client.received.toString()).toBe('adopted');
+          transport.close();
+          await client.lost;
+          server.close();
+        }));
+    });
+
+    it.skipIf(!hasProcFd)('leaks no fd over 1,000 connect/close cycles', () =>
+      withLoop(subject, async (loop) => {
+        const server = (await loop.createServer(() => new Echo(), '127.0.0.1', 0)) as unknown as Server;
+        const port = portOf(server);
+        const warm = (await loop.createConnection(() => new Peer(loop), '127.0.0.1', port)) as [Transport, Peer];
+        warm[0].close();
+        await warm[1].lost;
+        await sleep(0.05);
+        const before = openFds();
+        for (let i = 0; i < 1000; i++) {
+          const [transport, client] = (await loop.createConnection(() => new Peer(loop), '127.0.0.1', port)) as [Transport, Peer];
+          transport.close();
+          await client.lost;
+        }
+        await sleep(0.2); // the server sides see EOF and close
+        expect(openFds() - before).toBeLessThanOrEqual(2);
+        server.close();
+        await server.waitClosed();
+      }), 60_000);
+  });
+}
