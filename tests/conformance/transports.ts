@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  BaseStreamTransport,
   BufferedProtocol,
   Protocol,
   RuntimeError,
@@ -76,6 +77,56 @@ export async function connectedPair(
 }
 
 const bytes = (n: number, fill = 120): Buffer => Buffer.alloc(n, fill);
+
+/**
+ * A completion-style backend, shaped like a proactor's: nothing is sent synchronously; each
+ * posted send completes an iteration later with at most 8 bytes, and received data is
+ * pushed in by "recv completions", even while reading is paused.
+ */
+class PostedSendTransport extends BaseStreamTransport {
+  sent: Buffer[] = [];
+  posts = 0;
+  readingOn = false;
+  shutdown = false;
+  released = 0;
+
+  constructor(loop: AbstractEventLoop, protocol: Protocol) {
+    super(loop, protocol, { peername: { address: '10.0.0.1', family: 'IPv4', port: 9 } });
+    this._start();
+  }
+  protected _writeNow(): number {
+    return 0;
+  }
+  protected _startWriting(): void {
+    this.post();
+  }
+  protected _stopWriting(): void {}
+  protected _startReading(): void {
+    this.readingOn = true;
+  }
+  protected _stopReading(): void {
+    this.readingOn = false;
+  }
+  protected _shutdownWrite(): void {
+    this.shutdown = true;
+  }
+  protected _closeResources(): void {
+    this.released += 1;
+  }
+  private post(): void {
+    const data = Buffer.concat(this._writeBufferChunks());
+    this.posts += 1;
+    this._loop.callSoon(() => {
+      const n = Math.min(data.length, 8);
+      this.sent.push(data.subarray(0, n));
+      if (this._bytesSent(n) > 0) this.post();
+    });
+  }
+  recv(data: string | null): void {
+    if (data === null) this._eofReceived();
+    else this._dataReceived(Buffer.from(data));
+  }
+}
 
 export function transportSuite(subject: LoopUnderTest): void {
   describe('transports', () => {
@@ -383,6 +434,96 @@ export function transportSuite(subject: LoopUnderTest): void {
         expect((a.lost[0] as Error).name).toBe('ConnectionResetError');
         expect((a.lost[0] as { code?: string }).code).toBe('ECONNRESET');
         expect(reports).toEqual([]);
+      }));
+
+    it('a completion-style backend: in-flight bytes count as buffered, sends chain until empty', () =>
+      withLoop(subject, async (loop) => {
+        const p = new Recorder();
+        const t = new PostedSendTransport(loop, p);
+        await until(() => p.transport !== null);
+        expect(t.readingOn).toBe(true);
+        t.setWriteBufferLimits({ high: 10, low: 4 });
+        t.write(bytes(12, 97));
+        expect(t.getWriteBufferSize()).toBe(12);
+        expect(p.events).toEqual(['made', 'pause']);
+        t.write(bytes(6, 98)); // joins the buffer while a send is in flight
+        t.writeEof();
+        expect(t.shutdown).toBe(false);
+        await until(() => t.getWriteBufferSize() === 0);
+        expect(Buffer.concat(t.sent).toString()).toBe('a'.repeat(12) + 'b'.repeat(6));
+        expect(t.posts).toBe(3);
+        expect(p.events).toEqual(['made', 'pause', 'resume']);
+        expect(t.shutdown).toBe(true);
+        t.close();
+        await until(() => p.count('lost') === 1);
+        expect(t.released).toBe(1);
+      }));
+
+    it('data a completion backend receives while paused is held, then delivered in order', () =>
+      withLoop(subject, async (loop) => {
+        const p = new Recorder();
+        const t = new PostedSendTransport(loop, p);
+        await until(() => p.transport !== null);
+        t.pauseReading();
+        expect(t.readingOn).toBe(false);
+        t.recv('one ');
+        t.recv('two');
+        await sleep(0);
+        expect(p.events).toEqual(['made']);
+        t.resumeReading();
+        expect(t.readingOn).toBe(true);
+        t.recv(' three'); // arrives before the held data went out: delivered after it
+        t.recv(null);
+        await until(() => p.count('lost') === 1);
+        expect(p.received).toBe('one two three');
+        expect(p.events).toEqual(['made', 'data', 'data', 'data', 'eof', 'lost']);
+      }));
+
+    it('_closeNow() (loop teardown) calls connectionLost synchronously, once', () =>
+      withLoop(subject, async (loop) => {
+        const p = new Recorder();
+        const t = new PostedSendTransport(loop, p);
+        await until(() => p.transport !== null);
+        t.write(bytes(100));
+        t.close(); // still flushing
+        t._closeNow();
+        expect(p.lost).toEqual([null]);
+        expect(t.released).toBe(1);
+        expect(t.getWriteBufferSize()).toBe(0);
+        for (let i = 0; i < 5; i++) await sleep(0);
+        expect(p.count('lost')).toBe(1);
+        expect(t.released).toBe(1);
+      }));
+
+    it('fatal errors: reported with transport and protocol unless a ConnectionError; connectionLost(exc)', () =>
+      withLoop(subject, async (loop, reports) => {
+        const p = new Recorder();
+        const t = new PostedSendTransport(loop, p);
+        await until(() => p.transport !== null);
+        const error = new Error('EIO');
+        t._fatalError(error, 'Fatal read error on socket transport');
+        t._fatalError(new Error('second'), 'a second error');
+        await until(() => p.count('lost') === 1);
+        expect(p.lost).toEqual([error]);
+        expect(reports).toEqual([
+          { message: 'Fatal read error on socket transport', exception: error, transport: t, protocol: p },
+          { message: 'a second error', exception: expect.any(Error), transport: t, protocol: p },
+        ]);
+        expect(t.getExtraInfo('peername')).toEqual({ address: '10.0.0.1', family: 'IPv4', port: 9 });
+      }));
+
+    it('a throwing connectionMade is reported once and closes the connection', () =>
+      withLoop(subject, async (loop, reports) => {
+        const p = new Recorder();
+        const boom = new Error('made failed');
+        p.connectionMade = () => {
+          throw boom;
+        };
+        const t = new PostedSendTransport(loop, p);
+        await until(() => p.count('lost') === 1);
+        expect(p.lost).toEqual([boom]);
+        expect(t.isClosing()).toBe(true);
+        expect(reports.map((r) => (r as { exception: unknown }).exception)).toEqual([boom]);
       }));
 
     it('memoryTransportPair validates its options', () =>
