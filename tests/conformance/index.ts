@@ -2,8 +2,10 @@
 import { describe } from 'vitest';
 import type { LoopUnderTest } from './context.js';
 import { futureSuite } from './futures.js';
+import { helperSuite } from './helpers.js';
 import { loopSuite } from './loop.js';
 import { networkSuite } from './network.js';
+import { scopeSuite } from './scopes.js';
 import { taskSuite } from './tasks.js';
 import { streamSuite } from './streams.js';
 import { transportSuite } from './transports.js';
@@ -15,6 +17,8 @@ export function conformance(subject: LoopUnderTest): void {
     loopSuite(subject);
     futureSuite(subject);
     taskSuite(subject);
+    helperSuite(subject);
+    scopeSuite(subject);
     transportSuite(subject);
     streamSuite(subject);
     if (subject.caps.network) networkSuite(subject);

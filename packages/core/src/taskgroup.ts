@@ -56,9 +56,11 @@ export class TaskGroup {
   /** For `await using`: join the tasks; an outside cancellation of the parent cancels them. */
   async [Symbol.asyncDispose](): Promise<void> {
     const parent = this.parent;
-    const cancelledFromOutside =
-      parent !== null && !this.parentCancelRequested && parent.cancelling() > this.cancellingOnEntry;
-    await this._exit(cancelledFromOutside, cancelledFromOutside ? new CancelledError() : undefined);
+    // The body's CancelledError is on its way out already: stop the children, don't add another.
+    if (parent !== null && !this.parentCancelRequested && parent.cancelling() > this.cancellingOnEntry && !this.aborting) {
+      this.abort();
+    }
+    await this._exit(false);
   }
 
   /**

@@ -105,15 +105,15 @@ export class Timeout {
 }
 
 /**
- * Run `body` in the current task under a Timeout at `deadline()`, converting its expiry to
+ * Run `body(timeout)` in the current task under a Timeout at `deadline()`, converting its expiry to
  * TimeoutError. Async, so every misuse is reported through the returned promise.
  */
-async function within<T>(deadline: () => number | null, body: () => T | PromiseLike<T>): Promise<T> {
+async function within<T>(deadline: () => number | null, body: (timeout: Timeout) => T | PromiseLike<T>): Promise<T> {
   if (typeof body !== 'function') throw new TypeError(`fn must be an async function, got ${describe(body)}`);
   const t = new Timeout(deadline());
   let result: T;
   try {
-    result = await body();
+    result = await body(t);
   } catch (error) {
     t._exit(true, error);
     throw error;
@@ -127,18 +127,18 @@ function deadlineIn(delay: number | null): number | null {
   return delay === null ? null : getRunningLoop().time() + delay;
 }
 
-/** A Timeout `delay` seconds from now (null: none); with `fn`, run it under the timeout. */
+/** A Timeout `delay` seconds from now (null: none); with `fn`, run `fn(timeout)` under it. */
 export function timeout(delay: number | null): Timeout;
-export function timeout<T>(delay: number | null, fn: () => T | PromiseLike<T>): Promise<T>;
-export function timeout<T>(delay: number | null, fn?: () => T | PromiseLike<T>): Timeout | Promise<T> {
+export function timeout<T>(delay: number | null, fn: (timeout: Timeout) => T | PromiseLike<T>): Promise<T>;
+export function timeout<T>(delay: number | null, fn?: (timeout: Timeout) => T | PromiseLike<T>): Timeout | Promise<T> {
   if (fn === undefined) return new Timeout(deadlineIn(delay));
   return within(() => deadlineIn(delay), fn);
 }
 
-/** A Timeout at loop time `when` (null: none); with `fn`, run it under the timeout. */
+/** A Timeout at loop time `when` (null: none); with `fn`, run `fn(timeout)` under it. */
 export function timeoutAt(when: number | null): Timeout;
-export function timeoutAt<T>(when: number | null, fn: () => T | PromiseLike<T>): Promise<T>;
-export function timeoutAt<T>(when: number | null, fn?: () => T | PromiseLike<T>): Timeout | Promise<T> {
+export function timeoutAt<T>(when: number | null, fn: (timeout: Timeout) => T | PromiseLike<T>): Promise<T>;
+export function timeoutAt<T>(when: number | null, fn?: (timeout: Timeout) => T | PromiseLike<T>): Timeout | Promise<T> {
   if (fn === undefined) return new Timeout(when);
   return within(() => when, fn);
 }
