@@ -1,0 +1,291 @@
+/** The Proactor contract on NetProactor, and what is specific to ProactorEventLoop. */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { CancelledError, NotImplementedError, Protocol, sleep, type Future, type Transport } from '@loopkit/core';
+import { NetProactor, NetSocket, ProactorEventLoop, type Server } from '@loopkit/proactor';
+import { isAvailable as uvAvailable, socketpair, type Socket } from '@loopkit/uv';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+async function run<T>(body: (loop: ProactorEventLoop) => Promise<T>, proactor = new NetProactor()): Promise<T> {
+  const loop = new ProactorEventLoop(proactor);
+  const reports: unknown[] = [];
+  loop.setExceptionHandler((_l, ctx) => reports.push(ctx));
+  try {
+    return await loop.runUntilComplete(() => body(loop));
+  } finally {
+    loop.close();
+    expect(reports).toEqual([]);
+  }
+}
+
+async function waitFor(cond: () => boolean): Promise<void> {
+  const end = Date.now() + 5000;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`not met: ${cond}`);
+    await sleep(0.002);
+  }
+}
+
+/** A connected pair of NetSockets: one from connect, one from accept on a non-serving server. */
+async function netPair(loop: ProactorEventLoop): Promise<[NetSocket, NetSocket, Server]> {
+  const server = await loop.createServer(() => new Protocol(), '127.0.0.1', 0, { startServing: false });
+  const listener = server.sockets[0] as NetSocket;
+  const client = new NetSocket('inet');
+  const accepting = loop.createTask(() => loop.sockAccept(listener));
+  await loop.sockConnect(client, { address: '127.0.0.1', port: listener.getsockname().port as number });
+  const [conn] = (await accepting) as [NetSocket, unknown];
+  return [client, conn, server];
+}
+
+describe('NetProactor: the Proactor contract', () => {
+  it('recv completes in select(), which returns the completed futures', async () => {
+    await run(async (loop) => {
+      const proactor = loop._proactor;
+      const [a, b, server] = await netPair(loop);
+      const fut = proactor.recv(b, 100);
+      expect(fut.done()).toBe(false);
+      await loop.sockSendall(a, Buffer.from('ping'));
+      await waitFor(() => fut.done());
+      expect(Buffer.from(fut.result()).toString()).toBe('ping');
+      // select() (the loop's I/O step) hands back what it completed, once.
+      const next = proactor.recv(b, 100);
+      await loop.sockSendall(a, Buffer.from('pong'));
+      let completed: Future<unknown>[] = [];
+      await waitFor(() => {
+        completed = proactor.select(0);
+        return completed.length > 0 || next.done();
+      });
+      expect(next.done()).toBe(true);
+      a.close();
+      b.close();
+      server.close();
+    });
+  });
+
+  it('a send the OS takes at once returns a done future', async () => {
+    await run(async (loop) => {
+      const [a, b, server] = await netPair(loop);
+      const fut = loop._proactor.send(a, Buffer.from('now'));
+      expect(fut.done()).toBe(true);
+      expect(fut.result()).toBe(3);
+      expect(Buffer.from(await loop.sockRecv(b, 10)).toString()).toBe('now');
+      a.close();
+      b.close();
+      server.close();
+    });
+  });
+
+  it('cancelling a recv whose bytes arrived but were not yet selected keeps them for the next recv', async () => {
+    await run(async (loop) => {
+      const [a, b, server] = await netPair(loop);
+      // A proactor the loop never selects: completions wait until we look.
+      const side = new NetProactor();
+      side.setLoop(loop);
+      const first = side.recv(b, 100);
+      await loop.sockSendall(a, Buffer.from('kept'));
+      await sleep(0.02); // the bytes reach b while `first` is still posted
+      expect(first.done()).toBe(false);
+      expect(first.cancel()).toBe(true);
+      const second = side.recv(b, 100);
+      expect(second.done()).toBe(true);
+      expect(Buffer.from(second.result()).toString()).toBe('kept');
+      side.close();
+      a.close();
+      b.close();
+      server.close();
+    });
+  });
+
+  it('cancelling the task awaiting sockRecv cancels the receive, keeping later bytes', async () => {
+    await run(async (loop) => {
+      const [a, b, server] = await netPair(loop);
+      const task = loop.createTask(() => loop.sockRecv(b, 100));
+      await sleep(0.01);
+      task.cancel();
+      await expect(Promise.resolve(task)).rejects.toBeInstanceOf(CancelledError);
+      await loop.sockSendall(a, Buffer.from('after'));
+      expect(Buffer.from(await loop.sockRecv(b, 100)).toString()).toBe('after');
+      a.close();
+      b.close();
+      server.close();
+    });
+  });
+
+  it('receives complete in posting order; recvInto fills the caller buffer; EOF is empty', async () => {
+    await run(async (loop) => {
+      const proactor = loop._proactor;
+      const [a, b, server] = await netPair(loop);
+      const r1 = proactor.recv(b, 3);
+      const buf = Buffer.alloc(10);
+      const r2 = proactor.recvInto(b, buf);
+      await loop.sockSendall(a, Buffer.from('abcdef'));
+      await waitFor(() => r2.done());
+      expect(Buffer.from(r1.result()).toString()).toBe('abc');
+      expect(buf.subarray(0, r2.result()).toString()).toBe('def');
+      a.shutdownWrite();
+      expect((await loop.sockRecv(b, 10)).length).toBe(0);
+      a.close();
+      b.close();
+      server.close();
+    });
+  });
+
+  it('sendfile sends a range of a file', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'loopkit-'));
+    const file = path.join(dir, 'data');
+    const content = Buffer.alloc(200_000, 'xyz');
+    fs.writeFileSync(file, content);
+    const fd = fs.openSync(file, 'r');
+    try {
+      await run(async (loop) => {
+        const [a, b, server] = await netPair(loop);
+        const sent = loop._proactor.sendfile(a, fd, 1000, 150_000);
+        const parts: Buffer[] = [];
+        let got = 0;
+        while (got < 150_000) {
+          const part = Buffer.from(await loop.sockRecv(b, 65536));
+          parts.push(part);
+          got += part.length;
+        }
+        expect(await sent).toBe(150_000);
+        expect(Buffer.concat(parts).equals(content.subarray(1000, 151_000))).toBe(true);
+        a.close();
+        b.close();
+        server.close();
+      });
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+
+  it('rejects bad arguments with TypeError/RangeError naming them', async () => {
+    await run(async (loop) => {
+      const proactor = loop._proactor;
+      const sock = new NetSocket('inet');
+      expect(() => proactor.recv('nope', 1)).toThrow(/sock must be/);
+      expect(() => proactor.recv(sock, -1)).toThrow(RangeError);
+      expect(() => proactor.send(sock, 'text' as never)).toThrow(/data must be/);
+      expect(() => proactor.recvInto(sock, null as never)).toThrow(/buf must be/);
+      await expect(loop.sockRecv(sock, 1)).rejects.toMatchObject({ code: 'ENOTCONN' });
+      expect(() => new NetSocket('ipx' as never)).toThrow(TypeError);
+      expect(() => new ProactorEventLoop({} as never)).toThrow(/proactor must implement/);
+      await expect(loop.createServer(() => new Protocol(), '127.0.0.1', 0, { backlog: -1 })).rejects.toThrow(/backlog/);
+      await expect(loop.createConnection('x' as never, '127.0.0.1', 1)).rejects.toThrow(/protocolFactory/);
+    });
+  });
+});
+
+describe.skipIf(!uvAvailable())('NetProactor on @loopkit/uv sockets', () => {
+  it('cancelling a recv on a uv socket keeps the bytes', async () => {
+    await run(async (loop) => {
+      const [a, b] = socketpair() as [Socket, Socket];
+      const side = new NetProactor();
+      side.setLoop(loop);
+      try {
+        const first = side.recv(b, 100);
+        expect(first.done()).toBe(false);
+        a.send(Buffer.from('still here'));
+        await sleep(0.01); // b is readable; nobody selected `side`
+        first.cancel();
+        const second = side.recv(b, 100);
+        expect(Buffer.from(second.result()).toString()).toBe('still here');
+      } finally {
+        side.close();
+        a.close();
+        b.close();
+      }
+    });
+  });
+
+  it('a recv waits for readiness and completes when data arrives', async () => {
+    await run(async (loop) => {
+      const [a, b] = socketpair() as [Socket, Socket];
+      try {
+        const receiving = loop.createTask(() => loop.sockRecv(b, 100));
+        await sleep(0.01);
+        expect(receiving.done()).toBe(false);
+        await loop.sockSendall(a, Buffer.from('late'));
+        expect(Buffer.from(await receiving).toString()).toBe('late');
+      } finally {
+        a.close();
+        b.close();
+      }
+    });
+  });
+});
+
+describe('ProactorEventLoop', () => {
+  it('has no readiness API (NotImplementedError, as asyncio)', () => {
+    const loop = new ProactorEventLoop();
+    expect(() => loop.addReader(0, () => {})).toThrow(NotImplementedError);
+    expect(() => loop.addWriter(0, () => {})).toThrow(NotImplementedError);
+    expect(() => loop.removeReader(0)).toThrow(NotImplementedError);
+    expect(() => loop.removeWriter(0)).toThrow(NotImplementedError);
+    loop.close();
+  });
+
+  it('a BufferedProtocol receives into its own buffer', async () => {
+    await run(async (loop) => {
+      const server = await loop.createServer(
+        () =>
+          new (class extends Protocol {
+            override connectionMade(t: Transport): void {
+              t.write(Buffer.from('buffered hello'));
+              t.close();
+            }
+          })(),
+        '127.0.0.1',
+        0,
+      );
+      const store = Buffer.alloc(64);
+      let filled = 0;
+      let eof = false;
+      const protocol = {
+        connectionMade() {},
+        connectionLost() {},
+        getBuffer: () => store.subarray(filled),
+        bufferUpdated: (n: number) => {
+          filled += n;
+        },
+        eofReceived: () => {
+          eof = true;
+        },
+      };
+      await loop.createConnection(() => protocol as never, '127.0.0.1', (server.sockets[0] as NetSocket).getsockname().port as number);
+      await waitFor(() => eof);
+      expect(store.subarray(0, filled).toString()).toBe('buffered hello');
+      server.close();
+    });
+  });
+
+  it('a signal handler runs on the loop, which idles until it arrives', async () => {
+    await run(async (loop) => {
+      const got = loop.createFuture<string>();
+      loop.addSignalHandler('SIGUSR2', () => got.setResult('SIGUSR2'));
+      setTimeout(() => process.kill(process.pid, 'SIGUSR2'), 10);
+      expect(await got).toBe('SIGUSR2');
+      expect(loop.removeSignalHandler('SIGUSR2')).toBe(true);
+    });
+  });
+
+  it('a stopped loop with an open server keeps the process alive no longer', () => {
+    const script = `
+      import { ProactorEventLoop } from '@loopkit/proactor';
+      import { Protocol } from '@loopkit/core';
+      const loop = new ProactorEventLoop();
+      await loop.runUntilComplete(async () => {
+        const server = await loop.createServer(() => new Protocol(), '127.0.0.1', 0);
+        await loop.createConnection(() => new Protocol(), '127.0.0.1', server.sockets[0].getsockname().port);
+      });
+      console.log('stopped');
+    `;
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, timeout: 10_000, encoding: 'utf8' });
+    expect(result.stdout.trim()).toBe('stopped');
+    expect(result.status).toBe(0);
+  });
+});
