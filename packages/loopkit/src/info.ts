@@ -1,0 +1,28 @@
+/** `loopkit info`: what this machine gets and why. */
+import { createRequire } from 'node:module';
+import { isAvailable, loadError } from '@loopkit/uv';
+import { availableBackends, describeBackendChoice } from '@loopkit/policy';
+
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+
+export function info(): void {
+  const rows: Array<[string, string]> = [
+    ['loopkit', version],
+    ['platform', `${process.platform} ${process.arch}`],
+    ['node', process.version],
+    ['native addon', isAvailable() ? 'loaded (@loopkit/uv)' : `missing: ${loadError() ?? 'unknown reason'}`],
+    ['LOOPKIT_BACKEND', process.env.LOOPKIT_BACKEND || '(unset)'],
+  ];
+  try {
+    const choice = describeBackendChoice();
+    rows.push(['chosen backend', `${choice.name} (${choice.backend.loopClass?.name ?? 'custom loop'}): ${choice.reason}`]);
+  } catch (error) {
+    rows.push(['chosen backend', `none: ${(error as Error).message}`]);
+  }
+  for (const [key, value] of rows) console.log(`${key.padEnd(16)}${value}`);
+  console.log('backends');
+  for (const b of availableBackends()) {
+    const status = b.available ? 'available' : `unavailable: ${b.reason}`;
+    console.log(`  ${b.name.padEnd(14)}${(b.loopClass?.name ?? '').padEnd(20)}${status}`);
+  }
+}
