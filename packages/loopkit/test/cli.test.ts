@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import * as loopkit from 'loopkit';
+
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const run = promisify(execFile);
+
+async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('loopkit info', () => {
+  it('reports the platform, the addon, the chosen backend with its reason, and every backend', async () => {
+    const { code, stdout } = await cli(['info'], { LOOPKIT_BACKEND: '' });
+    expect(code).toBe(0);
+    expect(stdout).toContain(`platform        ${process.platform} ${process.arch}`);
+    expect(stdout).toContain(`node            ${process.version}`);
+    expect(stdout).toMatch(/native addon    (loaded|missing: )/);
+    expect(stdout).toMatch(/chosen backend  \w+ \(\w+EventLoop\): \S/);
+    expect(stdout).toMatch(/\n  proactor +ProactorEventLoop +available/);
+  });
+
+  it('explains an unknown LOOPKIT_BACKEND instead of crashing', async () => {
+    const { code, stdout } = await cli(['info'], { LOOPKIT_BACKEND: 'nope' });
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/chosen backend  none: LOOPKIT_BACKEND=nope: no backend named "nope" is registered; available: .*proactor/);
+  });
+});
+
+describe('loopkit examples', () => {
+  it('runs every example on every loop it names, and they all pass', async () => {
+    const { code, stdout } = await cli(['examples', '--scale=0.02']);
+    expect(stdout).toContain('delays scaled x0.02');
+    expect(stdout).toMatch(/examples: \d+ passed, 0 failed/);
+    expect(code).toBe(0);
+    // The seeds' own lines, in their order.
+    expect(stdout).toMatch(/foo will await the future[\s\S]*bar resolving the future[\s\S]*foo finds the future resolved[\s\S]*main exiting/);
+    expect(stdout).toMatch(/Program ran for 0\.\d\d seconds/);
+    expect(stdout).toMatch(/Is event loop running in thread MainThread = false[\s\S]*Is event loop running in thread Thread-\d+ = true/);
+    expect(stdout).toMatch(/Is loop running in thread MainThread = true[\s\S]*coro exiting/);
+    expect(stdout).toContain("  -> [ 'slow', 'fast', 'middle' ]");
+    expect(stdout).toMatch(/proactor: ProactorEventLoop echoed "hello from ProactorEventLoop"; addReader: no/);
+    expect(stdout).toMatch(/MainThread got: 4\^2 = 16, computed in Thread-\d+/);
+    expect(stdout).toContain('-- EmitterLoop, LOOPKIT_BACKEND=emitter');
+    expect(stdout).toContain('the emitter loop received: alpha, beta, gamma');
+  });
+
+  it('runs one example by name, and rejects an unknown one', async () => {
+    const one = await cli(['examples', 'gather-vs-wait', '--scale=0.02']);
+    expect(one.code).toBe(0);
+    expect(one.stdout).not.toContain('futures-and-tasks');
+    const unknown = await cli(['examples', 'nope']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/no example named "nope"; examples: futures-and-tasks, /);
+  });
+
+  it('rejects a bad scale and an unknown command', async () => {
+    expect((await cli(['examples', '--scale=-1'])).stderr).toMatch(/--scale must be a positive number/);
+    const unknown = await cli(['frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown command "frobnicate"[\s\S]*usage: loopkit/);
+  });
+});
+
+describe('the umbrella package', () => {
+  it('exports the public names of every package', () => {
+    const names = [
+      // core
+      'Future', 'Task', 'BaseEventLoop', 'sleep', 'gather', 'wait', 'waitFor', 'asCompleted', 'shield', 'timeout',
+      'timeoutAt', 'TaskGroup', 'taskGroup', 'ensureFuture', 'currentTask', 'allTasks', 'getRunningLoop', 'wrapFuture',
+      'isFuture', 'Lock', 'Event', 'Condition', 'Semaphore', 'BoundedSemaphore', 'Barrier', 'Queue', 'PriorityQueue',
+      'LifoQueue', 'run', 'Runner', 'openConnection', 'startServer', 'StreamReader', 'StreamWriter', 'Protocol',
+      'BufferedProtocol', 'DatagramProtocol', 'FIRST_COMPLETED', 'FIRST_EXCEPTION', 'ALL_COMPLETED', 'CancelledError',
+      'InvalidStateError', 'TimeoutError', 'NotImplementedError', 'IncompleteReadError', 'LimitOverrunError',
+      'QueueEmpty', 'QueueFull', 'QueueShutDown', 'BrokenBarrierError', 'ExceptionGroup', 'SendfileNotAvailableError',
+      'ConnectionError', 'ConnectionResetError', 'BrokenPipeError', 'ConnectionRefusedError', 'ConnectionAbortedError',
+      'runCoroutineThreadsafe', 'callSoonThreadsafe', 'threadsafeHandle',
+      // uv
+      'socket', 'socketpair', 'isAvailable',
+      // proactor
+      'NetProactor', 'ProactorEventLoop',
+      // policy
+      'DefaultEventLoopPolicy', 'getEventLoopPolicy', 'setEventLoopPolicy', 'getEventLoop', 'setEventLoop',
+      'newEventLoop', 'registerBackend', 'availableBackends', 'container', 'LOOP_FACTORY', 'SELECTOR', 'PROACTOR',
+    ];
+    const missing = names.filter((name) => !(name in loopkit));
+    expect(missing).toEqual([]);
+  });
+});
