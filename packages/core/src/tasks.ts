@@ -148,14 +148,12 @@ export class Task<T = unknown> extends Future<T> {
       this._gen = body as Generator<unknown, T, unknown>;
       this._genStep(undefined);
     } else if (isThenable(body)) {
-      // In the task's context: a Future returned by the body (`() => sleep(5)`) becomes the
-      // task's awaited future, so cancelling the task cancels it.
-      taskContext.run(this as Task<unknown>, () =>
-        body.then(
-          (value) => this._bodyReturned(value as T),
-          (error) => this._bodyThrew(error),
-        ),
-      );
+      const returned = (value: unknown): void => this._bodyReturned(value as T);
+      const threw = (error: unknown): void => this._bodyThrew(error);
+      // A Future returned by the body (`() => sleep(5)`) becomes the task's awaited future
+      // (its then() runs in the task's context), so cancelling the task cancels it.
+      if (isFuture(body)) taskContext.run(this as Task<unknown>, () => body.then(returned, threw));
+      else body.then(returned, threw);
     } else {
       this._bodyReturned(body as T);
     }
