@@ -63,8 +63,8 @@ export interface Proactor {
 
   /**
    * Completes the operations whose results arrived since the last call and returns their
-   * futures. `timeout` is accepted for asyncio's signature; it must be 0 or null, since
-   * waiting happens in the loop's idle step until `setWakeup`'s callback.
+   * futures. Never blocks, whatever `timeout` (kept for asyncio's signature) says: Node owns
+   * the thread, so the loop waits in its idle step until `setWakeup`'s callback.
    */
   select(timeout?: number | null): Future<unknown>[];
 
