@@ -156,7 +156,15 @@ export class Future<T = unknown> implements PromiseLike<T> {
         if (task !== undefined && task._futWaiter === (this as unknown)) task._futWaiter = null;
         resumeSignal.pending = true;
         try {
-          if (this._state === FINISHED && this._exception === null) {
+          if (task !== undefined && task._mustCancel) {
+            // cancel() came after this future finished but before the task resumed: raise at
+            // this await, as asyncio's step does (a Lock waiter then passes its turn on).
+            task._mustCancel = false;
+            if (this._state === FINISHED) this._retrieved();
+            const cancelled = task._makeCancelledError();
+            if (typeof onRejected === 'function') resolve(onRejected(cancelled));
+            else reject(cancelled);
+          } else if (this._state === FINISHED && this._exception === null) {
             resolve(typeof onFulfilled === 'function' ? onFulfilled(this._result as T) : (this._result as R1));
           } else if (typeof onRejected === 'function') resolve(onRejected(this._outcomeError()));
           else reject(this._outcomeError());
