@@ -21,6 +21,7 @@ export { chooseBackend, selectBackend, type BackendChoice, type Selection } from
 export { BackendRegistry, type Backend, type BackendInfo, type BackendOptions } from './registry.js';
 export { BACKENDS, CONTAINER, LOOP_FACTORY, PROACTOR, SELECTOR, type BackendFactory, type LoopFactory } from './tokens.js';
 export {
+  AbstractEventLoopPolicy,
   DefaultEventLoopPolicy,
   getEventLoopPolicy,
   setEventLoopPolicy,

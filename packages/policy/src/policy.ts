@@ -3,18 +3,31 @@
  * its own copy of this module), so "the policy's loop for this thread" is simply the
  * policy's loop: every worker has its own policy and its own current loop.
  */
-import { _getRunningLoop, RuntimeError, type AbstractEventLoop } from '@loopkit/core';
+import { _getRunningLoop, NotImplementedError, RuntimeError, type AbstractEventLoop } from '@loopkit/core';
 import { inject, injectable, type DependencyContainer } from 'tsyringe';
 import { threadId } from 'node:worker_threads';
 import { container as rootContainer } from './container.js';
 import { CONTAINER, LOOP_FACTORY, type LoopFactory } from './tokens.js';
 import { describe } from './describe.js';
 
-/** What setEventLoopPolicy accepts (asyncio's AbstractEventLoopPolicy). */
+/** What setEventLoopPolicy accepts: an AbstractEventLoopPolicy, or any object of this shape. */
 export interface EventLoopPolicy {
   getEventLoop(): AbstractEventLoop;
   setEventLoop(loop: AbstractEventLoop | null): void;
   newEventLoop(): AbstractEventLoop;
+}
+
+/** asyncio's AbstractEventLoopPolicy: a base class for policies; each method must be overridden. */
+export abstract class AbstractEventLoopPolicy implements EventLoopPolicy {
+  getEventLoop(): AbstractEventLoop {
+    throw new NotImplementedError(`${this.constructor.name} does not implement getEventLoop`);
+  }
+  setEventLoop(_loop: AbstractEventLoop | null): void {
+    throw new NotImplementedError(`${this.constructor.name} does not implement setEventLoop`);
+  }
+  newEventLoop(): AbstractEventLoop {
+    throw new NotImplementedError(`${this.constructor.name} does not implement newEventLoop`);
+  }
 }
 
 /**
@@ -22,24 +35,25 @@ export interface EventLoopPolicy {
  * platform's backend) and keeps this thread's current loop, created on first use.
  */
 @injectable()
-export class DefaultEventLoopPolicy implements EventLoopPolicy {
+export class DefaultEventLoopPolicy extends AbstractEventLoopPolicy {
   private loop: AbstractEventLoop | null = null;
   private setCalled = false;
 
   constructor(@inject(CONTAINER) private readonly container: DependencyContainer = rootContainer) {
+    super();
     if (typeof container?.resolve !== 'function') {
       throw new TypeError(`container must be a tsyringe container, got ${describe(container)}`);
     }
   }
 
   /** The current loop; made on first use unless setEventLoop was called (then it may be null). */
-  getEventLoop(): AbstractEventLoop {
+  override getEventLoop(): AbstractEventLoop {
     if (this.loop === null && !this.setCalled) this.setEventLoop(this.newEventLoop());
     if (this.loop === null) throw new RuntimeError(`There is no current event loop in thread ${threadName()}.`);
     return this.loop;
   }
 
-  setEventLoop(loop: AbstractEventLoop | null): void {
+  override setEventLoop(loop: AbstractEventLoop | null): void {
     this.setCalled = true;
     if (loop !== null && !isEventLoop(loop)) {
       throw new TypeError(`loop must be an event loop or null, got ${describe(loop)}`);
@@ -47,7 +61,7 @@ export class DefaultEventLoopPolicy implements EventLoopPolicy {
     this.loop = loop;
   }
 
-  newEventLoop(): AbstractEventLoop {
+  override newEventLoop(): AbstractEventLoop {
     return this.container.resolve<LoopFactory>(LOOP_FACTORY)();
   }
 }

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Future, RuntimeError, TestLoop } from '@loopkit/core';
+import { Future, NotImplementedError, RuntimeError, TestLoop } from '@loopkit/core';
 import {
+  AbstractEventLoopPolicy,
   availableBackends,
   chooseBackend,
   container,
@@ -217,5 +218,17 @@ describe('policy functions', () => {
     setEventLoopPolicy({ getEventLoop: () => loop, setEventLoop() {}, newEventLoop: () => loop });
     expect(getEventLoop()).toBe(loop);
     expect(newEventLoop()).toBe(loop);
+  });
+});
+
+describe('AbstractEventLoopPolicy', () => {
+  it('is the base of DefaultEventLoopPolicy, and its methods must be overridden', () => {
+    class Partial extends AbstractEventLoopPolicy {}
+    const partial = new Partial();
+    expect(new DefaultEventLoopPolicy()).toBeInstanceOf(AbstractEventLoopPolicy);
+    expect(() => partial.getEventLoop()).toThrow(NotImplementedError);
+    expect(() => partial.newEventLoop()).toThrow(/Partial does not implement newEventLoop/);
+    setEventLoopPolicy(partial);
+    expect(getEventLoopPolicy()).toBe(partial);
   });
 });
