@@ -45,6 +45,8 @@ const HOST_SLICE_MS = 4;
 /** Node's largest timer delay; an idle loop with no timer re-arms after this long. */
 const MAX_HOST_TIMER_MS = 2 ** 31 - 1;
 const NO_BATCH: Handle[] = [];
+/** Shared by every handle scheduled without arguments; never mutated. */
+const NO_ARGS: unknown[] = [];
 
 export class BaseEventLoop implements AbstractEventLoop, EventLoopBackend {
   /** Debug mode reports callbacks that run longer than this many seconds. */
@@ -171,10 +173,13 @@ export class BaseEventLoop implements AbstractEventLoop, EventLoopBackend {
   }
 
   // ---- scheduling ----
-  callSoon<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle {
+  // The scheduling methods read `arguments` instead of a rest parameter: most calls pass no
+  // arguments, and a rest parameter would allocate an empty array for each of them.
+  callSoon<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle;
+  callSoon(callback: (...args: unknown[]) => unknown): Handle {
     checkCallback(callback, 'callback');
     this.checkClosed();
-    const handle = new Handle(callback, args, this);
+    const handle = new Handle(callback, arguments.length > 1 ? Array.prototype.slice.call(arguments, 1) : NO_ARGS, this);
     if (this.debug) handle._sourceTraceback = new Error().stack ?? null;
     this.ready.push(handle);
     if (this.sleeping) this.wake();
@@ -186,18 +191,21 @@ export class BaseEventLoop implements AbstractEventLoop, EventLoopBackend {
     return this.callSoon(callback, ...args);
   }
 
-  /** A new handle through which another thread schedules work here (see threads.ts). */
-  threadsafeHandle(): LoopHandle {
-    return threadsafeHandle(this);
-  }
-
-  callLater<A extends unknown[]>(delay: number, callback: (...args: A) => unknown, ...args: A): TimerHandle {
+  callLater<A extends unknown[]>(delay: number, callback: (...args: A) => unknown, ...args: A): TimerHandle;
+  callLater(delay: number, callback: (...args: unknown[]) => unknown): TimerHandle {
     checkFiniteNumber(delay, 'delay');
-    return this.callAt(this.time() + delay, callback, ...args);
+    const args = arguments.length > 2 ? Array.prototype.slice.call(arguments, 2) : NO_ARGS;
+    return this.scheduleTimer(this.time() + delay, callback, args);
   }
 
-  callAt<A extends unknown[]>(when: number, callback: (...args: A) => unknown, ...args: A): TimerHandle {
+  callAt<A extends unknown[]>(when: number, callback: (...args: A) => unknown, ...args: A): TimerHandle;
+  callAt(when: number, callback: (...args: unknown[]) => unknown): TimerHandle {
     checkFiniteNumber(when, 'when');
+    const args = arguments.length > 2 ? Array.prototype.slice.call(arguments, 2) : NO_ARGS;
+    return this.scheduleTimer(when, callback, args);
+  }
+
+  private scheduleTimer(when: number, callback: (...args: unknown[]) => unknown, args: unknown[]): TimerHandle {
     checkCallback(callback, 'callback');
     this.checkClosed();
     const timer = new TimerHandle(when, callback, args, this);
