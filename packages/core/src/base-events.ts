@@ -191,6 +191,11 @@ export class BaseEventLoop implements AbstractEventLoop, EventLoopBackend {
     return this.callSoon(callback, ...args);
   }
 
+  /** A new handle through which another thread schedules work here (see threads.ts). */
+  threadsafeHandle(): LoopHandle {
+    return threadsafeHandle(this);
+  }
+
   callLater<A extends unknown[]>(delay: number, callback: (...args: A) => unknown, ...args: A): TimerHandle;
   callLater(delay: number, callback: (...args: unknown[]) => unknown): TimerHandle {
     checkFiniteNumber(delay, 'delay');
