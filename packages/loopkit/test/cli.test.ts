@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import * as loopkit from 'loopkit';
@@ -67,6 +70,24 @@ describe('loopkit examples', () => {
     const unknown = await cli(['frobnicate']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/unknown command "frobnicate"[\s\S]*usage: loopkit/);
+  });
+});
+
+describe('loopkit bench', () => {
+  it('runs the bench scripts present, with gc exposed to sched, and reports the missing and failing ones', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'loopkit-bench-'));
+    writeFileSync(join(dir, 'sched.js'), "console.log('sched ran, gc:', typeof globalThis.gc);\n");
+    const ok = await cli(['bench'], { LOOPKIT_BENCH_DIR: dir });
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain('== bench sched\nsched ran, gc: function');
+    expect(ok.stdout).toContain(`bench echo: not present (${join(dir, 'echo.js')})`);
+    writeFileSync(join(dir, 'echo.js'), 'process.exit(3);\n');
+    const failing = await cli(['bench'], { LOOPKIT_BENCH_DIR: dir });
+    expect(failing.code).toBe(1);
+    expect(failing.stdout).toContain('bench echo: FAILED (exit code 3)');
+    const none = await cli(['bench'], { LOOPKIT_BENCH_DIR: join(dir, 'missing') });
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/no benchmarks found/);
   });
 });
 
