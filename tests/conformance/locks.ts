@@ -43,6 +43,27 @@ export function lockSuite(subject: LoopUnderTest): void {
         expect(lock.locked()).toBe(false);
       }));
 
+    it('a waiter cancelled in the middle of the queue leaves the order intact', () =>
+      withLoop(subject, async (loop) => {
+        const lock = new Lock();
+        const order: number[] = [];
+        await lock.acquire();
+        const tasks = [1, 2, 3, 4].map((n) =>
+          loop.createTask(async () => {
+            await lock.acquire();
+            order.push(n);
+            lock.release();
+          }),
+        );
+        await sleep(0);
+        tasks[1]!.cancel();
+        tasks[2]!.cancel();
+        await sleep(0);
+        lock.release();
+        await gather(...tasks, { returnExceptions: true });
+        expect(order).toEqual([1, 4]);
+      }));
+
     it('releasing an unlocked lock throws RuntimeError', () =>
       withLoop(subject, async () => {
         expect(() => new Lock().release()).toThrow(RuntimeError);

@@ -38,6 +38,13 @@ export function queueSuite(subject: LoopUnderTest): void {
         expect(queue.getNowait()).toBe(2);
         expect(() => queue.getNowait()).toThrow(QueueEmpty);
         expect(new Queue().full()).toBe(false);
+
+        // Past the ring buffer's wrap-around and growth.
+        const many = new Queue<number>();
+        for (let i = 0; i < 5; i++) many.putNowait(i);
+        for (let i = 0; i < 3; i++) many.getNowait();
+        for (let i = 5; i < 30; i++) many.putNowait(i);
+        expect(drain(many)).toEqual(Array.from({ length: 27 }, (_, i) => i + 3));
       }));
 
     it('get() waits for a put(); put() waits while full', () =>

@@ -10,6 +10,12 @@ import type { Future } from './futures.js';
 import { LoopBound } from './loop-bound.js';
 import { describe } from './validate.js';
 
+/** True when some waiter has not given up (been cancelled). */
+function anyWaiting(waiters: Deque<Future<unknown>>): boolean {
+  for (const w of waiters) if (!w.cancelled()) return true;
+  return false;
+}
+
 /** Wait on `fut`, always taking it out of `waiters` afterwards. */
 async function waitIn(waiters: Deque<Future<unknown>>, fut: Future<unknown>): Promise<void> {
   waiters.push(fut);
@@ -32,7 +38,7 @@ export class Lock extends LoopBound {
   /** Wait until the lock is free, then take it. Resolves to true. */
   async acquire(): Promise<true> {
     // Fairness: only jump the queue when every waiter gave up.
-    if (!this.isLocked && [...this.waiters].every((w) => w.cancelled())) {
+    if (!this.isLocked && !anyWaiting(this.waiters)) {
       this.isLocked = true;
       return true;
     }
@@ -242,7 +248,7 @@ export class Semaphore extends LoopBound {
 
   /** True when acquire() would wait: no slot, or earlier waiters go first. */
   locked(): boolean {
-    return this.value === 0 || [...this.waiters].some((w) => !w.cancelled());
+    return this.value === 0 || anyWaiting(this.waiters);
   }
 
   async acquire(): Promise<true> {
