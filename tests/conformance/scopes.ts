@@ -136,6 +136,7 @@ export function scopeSuite(subject: LoopUnderTest): void {
         expect(await failure(timeoutAt(loop.time() + 0.01, () => sleep(1)))).toBeInstanceOf(TimeoutError);
         expect(await failure(timeoutAt(loop.time() - 1, () => sleep(1)))).toBeInstanceOf(TimeoutError);
         expect(await failure(timeout(0, () => sleep(1)))).toBeInstanceOf(TimeoutError);
+        expect(await failure(timeout(-11, () => sleep(0)))).toBeInstanceOf(TimeoutError);
       }));
 
     it('await using: TimeoutError with the body CancelledError as a SuppressedError', () =>
