@@ -402,7 +402,11 @@ export class ProactorEventLoop extends BaseEventLoop implements ServingLoop {
       fut.addDoneCallback(accepted);
     };
     const accepted = (fut: Future<[unknown, Address]>): void => {
-      if (this.accepting.get(listener) !== fut) return;
+      if (this.accepting.get(listener) !== fut) {
+        // Accepted just before the server closed: nobody will serve this connection.
+        if (!fut.cancelled() && fut.exception() === null) (fut.result()[0] as NetSocket).close();
+        return;
+      }
       this.accepting.delete(listener);
       if (fut.cancelled()) return;
       const error = fut.exception();
