@@ -186,6 +186,11 @@ export class BaseEventLoop implements AbstractEventLoop, EventLoopBackend {
     return handle;
   }
 
+  /** For backends: queue a handle they reuse across events (a reader or writer), without allocating. */
+  protected _addCallback(handle: Handle): void {
+    this.ready.push(handle);
+  }
+
   /** Same as callSoon within this thread; other threads use the loop's thread-safe handle. */
   callSoonThreadsafe<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle {
     return this.callSoon(callback, ...args);
