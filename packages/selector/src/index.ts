@@ -15,13 +15,8 @@ export {
   fileobjToFd,
   type FileObject,
 } from './selectors.js';
-export {
-  SelectorEventLoop,
-  type ConnectionOptions,
-  type ServerOptions,
-  type UnixServerOptions,
-  type DatagramOptions,
-} from './selector-events.js';
-export { Server } from './server.js';
+// The option types and Server share their names with @loopkit/proactor's (the umbrella
+// package re-exports both): the loop's method signatures carry the types, Server gets a prefix.
+export { SelectorEventLoop } from './selector-events.js';
+export { Server as SelectorServer } from './server.js';
 export { SelectorSocketTransport, SelectorDatagramTransport } from './transports.js';
-export type { AddrInfo, AddrInfoOptions, Family, HostPort, InetSockAddr } from './names.js';

@@ -133,14 +133,14 @@ export class SelectorEventLoop extends BaseEventLoop implements TransportLoop, S
       if (events & EVENT_READ) {
         const reader = handlers.reader;
         if (reader !== null) {
-          if (reader._cancelled) this.removeReader(fd);
+          if (reader._cancelled) this.setHandler(fd, EVENT_READ, null, false);
           else this._addCallback(reader);
         }
       }
       if (events & EVENT_WRITE) {
         const writer = handlers.writer;
         if (writer !== null) {
-          if (writer._cancelled) this.removeWriter(fd);
+          if (writer._cancelled) this.setHandler(fd, EVENT_WRITE, null, false);
           else this._addCallback(writer);
         }
       }
@@ -182,13 +182,13 @@ export class SelectorEventLoop extends BaseEventLoop implements TransportLoop, S
     this.checkClosed();
     const n = this.userFd(fd);
     checkFunction(callback, 'callback');
-    this._setReader(n, new Handle(callback, args, this));
+    this.setHandler(n, EVENT_READ, new Handle(callback, args, this), true);
   }
 
   /** Stop watching `fd` for reading; true when a reader was registered. */
   override removeReader(fd: FileObject): boolean {
     if (this.isClosed()) return false;
-    return this._setReader(this.userFd(fd), null);
+    return this.setHandler(this.userFd(fd), EVENT_READ, null, true);
   }
 
   /** Call `callback(...args)` whenever `fd` is writable. Replaces an earlier writer. */
@@ -196,23 +196,23 @@ export class SelectorEventLoop extends BaseEventLoop implements TransportLoop, S
     this.checkClosed();
     const n = this.userFd(fd);
     checkFunction(callback, 'callback');
-    this._setWriter(n, new Handle(callback, args, this));
+    this.setHandler(n, EVENT_WRITE, new Handle(callback, args, this), true);
   }
 
   /** Stop watching `fd` for writing; true when a writer was registered. */
   override removeWriter(fd: FileObject): boolean {
     if (this.isClosed()) return false;
-    return this._setWriter(this.userFd(fd), null);
+    return this.setHandler(this.userFd(fd), EVENT_WRITE, null, true);
   }
 
-  /** @internal Set or clear (null) the reader of `fd`; returns whether one was set before. */
+  /** @internal Set or clear (null) the reader of `fd`; the caller keeps its handle usable (not cancelled). */
   _setReader(fd: number, handle: Handle | null): boolean {
-    return this.setHandler(fd, EVENT_READ, handle);
+    return this.setHandler(fd, EVENT_READ, handle, false);
   }
 
-  /** @internal Set or clear (null) the writer of `fd`; returns whether one was set before. */
+  /** @internal Set or clear (null) the writer of `fd`; the caller keeps its handle usable (not cancelled). */
   _setWriter(fd: number, handle: Handle | null): boolean {
-    return this.setHandler(fd, EVENT_WRITE, handle);
+    return this.setHandler(fd, EVENT_WRITE, handle, false);
   }
 
   /** @internal A transport released its fd: drop the registration before the fd is closed. */
@@ -221,8 +221,11 @@ export class SelectorEventLoop extends BaseEventLoop implements TransportLoop, S
     if (this.keys.has(fd)) this._selector.unregister(fd);
   }
 
-  /** One registration per fd shared by read and write (asyncio's _add_reader/_remove_reader). */
-  private setHandler(fd: number, event: number, handle: Handle | null): boolean {
+  /**
+   * One registration per fd shared by read and write (asyncio's _add_reader/_remove_reader).
+   * `cancel`: the replaced or removed handle is cancelled (user callbacks); transports reuse theirs.
+   */
+  private setHandler(fd: number, event: number, handle: Handle | null, cancel: boolean): boolean {
     const key = this.keys.get(fd);
     if (handle === null) {
       if (key === undefined) return false;
@@ -234,7 +237,7 @@ export class SelectorEventLoop extends BaseEventLoop implements TransportLoop, S
       if (events === 0) this._selector.unregister(fd);
       else if (events !== key.events) this._selector.modify(fd, events, handlers);
       if (previous === null) return false;
-      previous.cancel();
+      if (cancel) previous.cancel();
       return true;
     }
     if (key === undefined) {
@@ -250,7 +253,7 @@ export class SelectorEventLoop extends BaseEventLoop implements TransportLoop, S
     if (event === EVENT_READ) handlers.reader = handle;
     else handlers.writer = handle;
     if ((key.events & event) === 0) this._selector.modify(fd, key.events | event, handlers);
-    previous?.cancel();
+    if (cancel) previous?.cancel();
     return previous !== null;
   }
 
@@ -372,11 +375,11 @@ export class SelectorEventLoop extends BaseEventLoop implements TransportLoop, S
     const handle = new Handle(() => {
       if (!fut.done()) attempt(fut);
     }, [], this);
-    this.setHandler(fd, event, handle);
+    this.setHandler(fd, event, handle, true);
     fut.addDoneCallback(() => {
       const key = this.keys.get(fd);
       const current = key === undefined ? null : event === EVENT_READ ? (key.data as FdHandlers).reader : (key.data as FdHandlers).writer;
-      if (current === handle && !this.isClosed()) this.setHandler(fd, event, null);
+      if (current === handle && !this.isClosed()) this.setHandler(fd, event, null, true);
     });
     return fut;
   }
