@@ -66,6 +66,7 @@ export class BaseEventLoop implements AbstractEventLoop, EventLoopBackend {
   private closed = false;
   private sleeping = false;
   private hostTimer: NodeJS.Timeout | null = null;
+  private hostTimerDeadline = Infinity;
   private sliceStart = 0;
   private settleRun: { resolve: () => void; reject: (error: unknown) => void } | null = null;
 
@@ -81,8 +82,17 @@ export class BaseEventLoop implements AbstractEventLoop, EventLoopBackend {
   ioStop(): void {}
   ioClose(): void {}
   idle(deadline: number | null): void {
+    // A host timer armed by an earlier idle stays armed across I/O wake-ups: if it fires no
+    // later than needed it is kept (an early fire only costs one empty iteration), since
+    // re-arming on every wake-up costs more than that on a busy connection.
+    const wanted = deadline ?? Infinity;
+    if (this.hostTimer !== null) {
+      if (this.hostTimerDeadline <= wanted) return;
+      clearTimeout(this.hostTimer);
+    }
     const ms = deadline === null ? MAX_HOST_TIMER_MS : Math.ceil((deadline - this.time()) * 1000);
     this.hostTimer = setTimeout(this.wakeFromTimer, Math.min(Math.max(ms, 1), MAX_HOST_TIMER_MS));
+    this.hostTimerDeadline = wanted;
   }
 
   // ---- running ----
@@ -471,10 +481,6 @@ export class BaseEventLoop implements AbstractEventLoop, EventLoopBackend {
   private readonly wake = (): void => {
     if (!this.sleeping) return;
     this.sleeping = false;
-    if (this.hostTimer !== null) {
-      clearTimeout(this.hostTimer);
-      this.hostTimer = null;
-    }
     this.sliceStart = performance.now();
     queueMicrotask(this.turn);
   };
