@@ -1,0 +1,383 @@
+/**
+ * SelectorEventLoop's own behaviour (test_selector_events.py's cases): readiness callbacks
+ * on one registration per fd, sock* methods and their cancellation, the self-pipe, signals,
+ * and transport details the network conformance suite does not reach.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  BufferedProtocol,
+  ConnectionRefusedError,
+  Protocol,
+  RuntimeError,
+  sleep,
+  type AbstractEventLoop,
+  type Transport,
+} from '@loopkit/core';
+import { socket, socketpair, type Socket } from '@loopkit/uv';
+import { EVENT_READ, EVENT_WRITE, PollSelector, SelectorEventLoop, type BaseSelector } from '@loopkit/selector';
+
+/** Run `body` on a fresh SelectorEventLoop (closed afterwards); errors reported to the handler are collected. */
+async function onLoop<T>(body: (loop: SelectorEventLoop, reports: unknown[]) => Promise<T>, selector?: BaseSelector): Promise<T> {
+  const loop = new SelectorEventLoop(selector ?? null);
+  const reports: unknown[] = [];
+  loop.setExceptionHandler((_loop, context) => reports.push(context));
+  try {
+    return await loop.runUntilComplete(() => body(loop, reports));
+  } finally {
+    loop.close();
+  }
+}
+
+async function waitUntil(cond: () => boolean, timeout = 5): Promise<void> {
+  const end = Date.now() + timeout * 1000;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`condition not met within ${timeout}s: ${cond}`);
+    await sleep(0.002);
+  }
+}
+
+function keyOf(loop: SelectorEventLoop, fd: number) {
+  return loop._selector.getMap()!.get(fd);
+}
+
+class Echo extends Protocol {
+  transport: Transport | null = null;
+  override connectionMade(transport: Transport): void {
+    this.transport = transport;
+  }
+  override dataReceived(data: Uint8Array): void {
+    this.transport!.write(data);
+  }
+}
+
+class Collect extends Protocol {
+  transport: Transport | null = null;
+  chunks: Buffer[] = [];
+  events: string[] = [];
+  keepOpen = false;
+  override connectionMade(transport: Transport): void {
+    this.transport = transport;
+  }
+  override dataReceived(data: Uint8Array): void {
+    this.chunks.push(Buffer.from(data));
+  }
+  override eofReceived(): boolean {
+    this.events.push('eof');
+    return this.keepOpen;
+  }
+  override connectionLost(exc: unknown): void {
+    this.events.push(exc === null ? 'lost' : `lost:${(exc as Error).name}`);
+  }
+  get text(): string {
+    return Buffer.concat(this.chunks).toString();
+  }
+}
+
+async function listener(): Promise<[Socket, number]> {
+  const srv = socket('inet');
+  srv.bind({ address: '127.0.0.1', port: 0 });
+  srv.listen(8);
+  return [srv, (srv.getsockname() as { port: number }).port];
+}
+
+describe('SelectorEventLoop: readiness', () => {
+  it('addReader calls back with its args while readable; removeReader says whether one existed', () =>
+    onLoop(async (loop) => {
+      const [rd, wr] = socketpair();
+      const got: unknown[] = [];
+      loop.addReader(rd.fileno(), (a: number, b: string) => {
+        got.push([a, b, rd.recv(100).toString()]);
+      }, 1, 'x');
+      wr.send(Buffer.from('hi'));
+      await waitUntil(() => got.length === 1);
+      expect(got).toEqual([[1, 'x', 'hi']]);
+      expect(loop.removeReader(rd.fileno())).toBe(true);
+      expect(loop.removeReader(rd.fileno())).toBe(false);
+      expect(keyOf(loop, rd.fileno())).toBeUndefined();
+      rd.close();
+      wr.close();
+    }));
+
+  it('a reader and a writer on one fd share one registration', () =>
+    onLoop(async (loop) => {
+      const [rd, wr] = socketpair();
+      let writes = 0;
+      loop.addReader(rd, () => rd.recv(100));
+      loop.addWriter(rd, () => {
+        writes += 1;
+        if (writes === 3) loop.removeWriter(rd);
+      });
+      expect(keyOf(loop, rd.fileno())?.events).toBe(EVENT_READ | EVENT_WRITE);
+      await waitUntil(() => writes === 3);
+      expect(keyOf(loop, rd.fileno())?.events).toBe(EVENT_READ);
+      expect(loop.removeWriter(rd)).toBe(false);
+      expect(loop.removeReader(rd)).toBe(true);
+      expect(keyOf(loop, rd.fileno())).toBeUndefined();
+      rd.close();
+      wr.close();
+    }));
+
+  it('a new reader replaces (and cancels) the old one; a cancelled reader unregisters its fd', () =>
+    onLoop(async (loop) => {
+      const [rd, wr] = socketpair();
+      const calls: string[] = [];
+      loop.addReader(rd, () => calls.push('old'));
+      const old = (keyOf(loop, rd.fileno())!.data as { reader: { cancelled(): boolean } }).reader;
+      loop.addReader(rd, () => {
+        calls.push('new');
+        rd.recv(100);
+      });
+      expect(old.cancelled()).toBe(true);
+      wr.send(Buffer.from('x'));
+      await waitUntil(() => calls.length > 0);
+      expect(calls).toEqual(['new']);
+      (keyOf(loop, rd.fileno())!.data as { reader: { cancel(): void } }).reader.cancel();
+      wr.send(Buffer.from('y'));
+      await waitUntil(() => keyOf(loop, rd.fileno()) === undefined);
+      expect(calls).toEqual(['new']);
+      rd.close();
+      wr.close();
+    }));
+
+  it('bad arguments throw; an fd owned by a transport is refused with RuntimeError', () =>
+    onLoop(async (loop) => {
+      expect(() => loop.addReader(-1, () => {})).toThrow(RangeError);
+      expect(() => loop.addReader('3' as never, () => {})).toThrow(TypeError);
+      const [rd, wr] = socketpair();
+      expect(() => loop.addWriter(rd, 'cb' as never)).toThrow(/callback/);
+      const [transport] = await loop.createConnection(() => new Collect(), null, null, { sock: rd });
+      const fd = rd.fileno();
+      expect(() => loop.addReader(fd, () => {})).toThrow(RuntimeError);
+      expect(() => loop.removeWriter(fd)).toThrow(/used by transport/);
+      transport.close();
+      wr.close();
+    }));
+
+  it('a callback that throws is reported and the loop runs on', () =>
+    onLoop(async (loop, reports) => {
+      const [rd, wr] = socketpair();
+      const boom = new Error('boom');
+      loop.addReader(rd, () => {
+        rd.recv(10);
+        throw boom;
+      });
+      wr.send(Buffer.from('x'));
+      await waitUntil(() => reports.length === 1);
+      expect(reports[0]).toMatchObject({ exception: boom });
+      loop.removeReader(rd);
+      rd.close();
+      wr.close();
+    }));
+
+  it('runs on a PollSelector too (echo over TCP)', () =>
+    onLoop(async (loop) => {
+      const server = await loop.createServer(() => new Echo(), '127.0.0.1', 0);
+      const port = server.sockets[0]!.getsockname() as { port: number };
+      const [t, p] = await loop.createConnection(() => new Collect(), '127.0.0.1', port.port);
+      t.write(Buffer.from('poll'));
+      await waitUntil(() => (p as Collect).text === 'poll');
+      t.close();
+      server.close();
+      await server.waitClosed();
+    }, new PollSelector()));
+
+  it('rejects a selector that is not a BaseSelector', () => {
+    expect(() => new SelectorEventLoop({} as never)).toThrow(TypeError);
+  });
+});
+
+describe('SelectorEventLoop: sock*', () => {
+  it('sockRecv waits for data; cancelling it drops the registration', () =>
+    onLoop(async (loop) => {
+      const [a, b] = socketpair();
+      const pending = loop.createTask(() => loop.sockRecv(a, 10));
+      await sleep(0.01);
+      expect(keyOf(loop, a.fileno())?.events).toBe(EVENT_READ);
+      pending.cancel();
+      await sleep(0);
+      await sleep(0);
+      expect(pending.cancelled()).toBe(true);
+      expect(keyOf(loop, a.fileno())).toBeUndefined();
+      const later = loop.createTask(() => loop.sockRecv(a, 10));
+      await sleep(0.01);
+      b.send(Buffer.from('late'));
+      expect((await later).toString()).toBe('late');
+      expect(keyOf(loop, a.fileno())).toBeUndefined();
+      a.close();
+      b.close();
+    }));
+
+  it('sockSendall pushes more than the socket buffer holds while the peer reads slowly', () =>
+    onLoop(async (loop) => {
+      const [a, b] = socketpair();
+      const data = Buffer.alloc(4 * 1024 * 1024, 7);
+      const sending = loop.createTask(() => loop.sockSendall(a, data));
+      let received = 0;
+      const buf = Buffer.alloc(65536);
+      while (received < data.length) received += await loop.sockRecvInto(b, buf);
+      await sending;
+      expect(received).toBe(data.length);
+      a.close();
+      b.close();
+    }));
+
+  it('sockConnect/sockAccept: a pending accept completes; refused connects reject with ECONNREFUSED', () =>
+    onLoop(async (loop) => {
+      const [srv, port] = await listener();
+      const accepting = loop.createTask(() => loop.sockAccept(srv));
+      await sleep(0.01);
+      const client = socket('inet');
+      await loop.sockConnect(client, ['127.0.0.1', port]);
+      const [conn, peer] = await accepting;
+      expect(peer).toEqual(client.getsockname());
+      conn.close();
+      client.close();
+      srv.close();
+      const refused = socket('inet');
+      const error = await loop.sockConnect(refused, { address: '127.0.0.1', port }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConnectionRefusedError);
+      expect(error).toMatchObject({ code: 'ECONNREFUSED', syscall: 'connect' });
+      refused.close();
+    }));
+
+  it('sock* reject bad arguments', () =>
+    onLoop(async (loop) => {
+      await expect(loop.sockRecv({} as never, 1)).rejects.toThrow(TypeError);
+      const [a, b] = socketpair();
+      await expect(loop.sockRecv(a, -1)).rejects.toThrow(/n must be/);
+      await expect(loop.sockSendall(a, 'text' as never)).rejects.toThrow(TypeError);
+      a.close();
+      b.close();
+    }));
+
+  it('getaddrinfo gives asyncio-shaped tuples; getnameinfo a [host, service] pair', () =>
+    onLoop(async (loop) => {
+      const infos = await loop.getaddrinfo('127.0.0.1', 80, { type: 'stream' });
+      expect(infos).toEqual([['inet', 'stream', 6, '', { address: '127.0.0.1', family: 'IPv4', port: 80 }]]);
+      const local = await loop.getaddrinfo('localhost', '8080');
+      expect(local.length).toBeGreaterThan(0);
+      expect(local.every(([, , , , addr]) => addr.port === 8080)).toBe(true);
+      const [host, service] = await loop.getnameinfo(['127.0.0.1', 22]);
+      expect(typeof host).toBe('string');
+      expect(typeof service).toBe('string');
+      await expect(loop.getaddrinfo('127.0.0.1', 70000)).rejects.toThrow(RangeError);
+    }));
+});
+
+describe('SelectorEventLoop: wake-ups and signals', () => {
+  it('callSoonThreadsafe wakes an idle loop through the self-pipe', () =>
+    onLoop(async (loop) => {
+      const fut = loop.createFuture<string>();
+      setTimeout(() => loop.callSoonThreadsafe(() => fut.setResult('woken')), 20);
+      expect(await fut).toBe('woken');
+    }));
+
+  it('a signal handler runs on the loop', () =>
+    onLoop(async (loop) => {
+      const fut = loop.createFuture<string>();
+      loop.addSignalHandler('SIGUSR2', (tag: string) => fut.setResult(tag), 'usr2');
+      process.kill(process.pid, 'SIGUSR2');
+      expect(await fut).toBe('usr2');
+      expect(loop.removeSignalHandler('SIGUSR2')).toBe(true);
+    }));
+
+  it('a stopped loop holds nothing that keeps the process alive; a closed one releases its selector', async () => {
+    const loop = new SelectorEventLoop();
+    await loop.runUntilComplete(() => sleep(0));
+    expect(loop._selector.getMap()!.size).toBe(1); // the self-pipe
+    loop.close();
+    expect(loop._selector.getMap()).toBeNull();
+    expect(() => loop.addReader(0, () => {})).toThrow(/closed/);
+    expect(loop.removeReader(0)).toBe(false);
+  });
+});
+
+describe('SelectorEventLoop: transports', () => {
+  async function pair(loop: AbstractEventLoop, server: () => Protocol, client: Collect) {
+    const srv = await loop.createServer(server, '127.0.0.1', 0);
+    const { port } = srv.sockets[0]!.getsockname() as { port: number };
+    const [transport] = await loop.createConnection(() => client, '127.0.0.1', port);
+    return { srv: srv as { close(): void; waitClosed(): Promise<void> }, transport: transport as Transport };
+  }
+
+  it('eofReceived returning true keeps the transport open for writing', () =>
+    onLoop(async (loop) => {
+      const serverSide = new Collect();
+      serverSide.keepOpen = true;
+      const client = new Collect();
+      const { srv, transport } = await pair(loop, () => serverSide, client);
+      transport.write(Buffer.from('question'));
+      transport.writeEof();
+      await waitUntil(() => serverSide.events.includes('eof'));
+      expect(serverSide.text).toBe('question');
+      serverSide.transport!.write(Buffer.from('answer'));
+      serverSide.transport!.close();
+      await waitUntil(() => client.events.includes('lost'));
+      expect(client.text).toBe('answer');
+      expect(client.events).toEqual(['eof', 'lost']);
+      srv.close();
+      await srv.waitClosed();
+    }));
+
+  it('a BufferedProtocol receives into its own buffer over TCP', () =>
+    onLoop(async (loop) => {
+      class Into extends BufferedProtocol {
+        buf = Buffer.alloc(7);
+        got: Buffer[] = [];
+        override getBuffer(): Uint8Array {
+          return this.buf;
+        }
+        override bufferUpdated(n: number): void {
+          this.got.push(Buffer.from(this.buf.subarray(0, n)));
+        }
+      }
+      const into = new Into();
+      const client = new Collect();
+      const { srv, transport } = await pair(loop, () => into as never, client);
+      const message = Buffer.from('buffered protocol over tcp');
+      transport.write(message);
+      await waitUntil(() => Buffer.concat(into.got).length === message.length);
+      expect(Buffer.concat(into.got)).toEqual(message);
+      expect(Math.max(...into.got.map((c) => c.length))).toBeLessThanOrEqual(7);
+      transport.close();
+      srv.close();
+      await srv.waitClosed();
+    }));
+
+  it('received chunks stay intact after later reads (no buffer reuse under the protocol)', () =>
+    onLoop(async (loop) => {
+      const kept: Uint8Array[] = [];
+      class Keep extends Protocol {
+        override dataReceived(data: Uint8Array): void {
+          kept.push(data);
+        }
+      }
+      const client = new Collect();
+      const { srv, transport } = await pair(loop, () => new Keep(), client);
+      for (let i = 0; i < 50; i++) {
+        transport.write(Buffer.alloc(5000, i));
+        await sleep(0.001);
+      }
+      await waitUntil(() => kept.reduce((n, c) => n + c.length, 0) === 50 * 5000);
+      const all = Buffer.concat(kept);
+      for (let i = 0; i < 50; i++) expect(all[i * 5000]).toBe(i);
+      transport.close();
+      srv.close();
+      await srv.waitClosed();
+    }));
+
+  it('createServer options: startServing false, bad backlog, sock and host together', () =>
+    onLoop(async (loop) => {
+      const srv = await loop.createServer(() => new Echo(), '127.0.0.1', 0, { startServing: false });
+      expect(srv.isServing()).toBe(false);
+      await srv.startServing();
+      expect(srv.isServing()).toBe(true);
+      srv.close();
+      expect(srv.sockets).toEqual([]);
+      await expect(loop.createServer(() => new Echo(), '127.0.0.1', 0, { backlog: -1 })).rejects.toThrow(RangeError);
+      const s = socket('inet');
+      await expect(loop.createServer(() => new Echo(), '127.0.0.1', 0, { sock: s })).rejects.toThrow(TypeError);
+      await expect(loop.createConnection(() => new Echo(), '127.0.0.1', 'x' as never)).rejects.toThrow(/port/);
+      s.close();
+    }));
+});
