@@ -13,12 +13,22 @@
  * - malformed requests get 400 (431 for headers over 64 KiB, 413 for bodies over 16 MiB)
  *   and the connection closes.
  *
- * Run it: `node examples/dist/http/server.js [--host=127.0.0.1] [--port=8080] [--backend=selector|proactor]`
- * (the backend goes through LOOPKIT_BACKEND and the policy). It prints
+ * Run it: `node examples/dist/http/server.js [--host=127.0.0.1] [--port=8080] [--backend=NAME | --loop=CLASS]`
+ * (`--backend` goes through LOOPKIT_BACKEND and the policy; `--loop=SelectorEventLoop` or
+ * `--loop=ProactorEventLoop` builds that class directly). It prints
  * `listening on http://HOST:PORT (LoopClass)` and serves until SIGINT/SIGTERM.
  */
 import { pathToFileURL } from 'node:url';
-import { getRunningLoop, newEventLoop, Protocol, type AbstractServer, type Transport } from 'loopkit';
+import {
+  getRunningLoop,
+  newEventLoop,
+  ProactorEventLoop,
+  Protocol,
+  SelectorEventLoop,
+  type AbstractEventLoop,
+  type AbstractServer,
+  type Transport,
+} from 'loopkit';
 
 export interface HttpRequest {
   method: string;
@@ -271,6 +281,15 @@ export function serverPort(server: AbstractServer): number {
   return sock.getsockname().port;
 }
 
+/** `--loop=SelectorEventLoop|ProactorEventLoop` builds that class; without it the policy picks. */
+function makeLoop(name: string | undefined): AbstractEventLoop {
+  if (name === undefined) return newEventLoop();
+  const classes: Record<string, new () => AbstractEventLoop> = { SelectorEventLoop, ProactorEventLoop };
+  const cls = classes[name];
+  if (cls === undefined) throw new RangeError(`--loop must be one of ${Object.keys(classes).join(', ')}, got ${name}`);
+  return new cls();
+}
+
 async function main(argv: string[]): Promise<void> {
   const arg = (name: string): string | undefined => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const host = arg('host') ?? '127.0.0.1';
@@ -278,7 +297,7 @@ async function main(argv: string[]): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`--port must be a port number, got ${arg('port')}`);
   const backend = arg('backend');
   if (backend !== undefined) process.env.LOOPKIT_BACKEND = backend;
-  const loop = newEventLoop();
+  const loop = makeLoop(arg('loop'));
   await loop.runUntilComplete(async () => {
     const server = await createHttpServer(host, port);
     const stop = loop.createFuture<void>();
