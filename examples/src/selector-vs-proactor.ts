@@ -5,7 +5,7 @@
  * Setting LOOPKIT_BACKEND before newEventLoop() picks each one: the policy reads it every
  * time it makes a loop. Only the selector supports addReader.
  */
-import { availableBackends, newEventLoop, openConnection, startServer, type AbstractEventLoop } from 'loopkit';
+import { availableBackends, newEventLoop, NotImplementedError, openConnection, startServer, type AbstractEventLoop } from 'loopkit';
 
 async function echoOnce(message: string): Promise<string> {
   const server = await startServer(
@@ -28,12 +28,14 @@ async function echoOnce(message: string): Promise<string> {
   return echoed;
 }
 
+/** Whether the loop offers addReader/removeReader (asking about stdin, which is never watched here). */
 function supportsReadiness(loop: AbstractEventLoop): boolean {
   try {
-    loop.removeReader(-1);
+    loop.removeReader(0);
     return true;
-  } catch {
-    return false;
+  } catch (error) {
+    if (error instanceof NotImplementedError) return false;
+    throw error;
   }
 }
 

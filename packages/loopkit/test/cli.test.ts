@@ -29,6 +29,10 @@ describe('loopkit info', () => {
     expect(stdout).toMatch(/native addon    (loaded|missing: )/);
     expect(stdout).toMatch(/chosen backend  \w+ \(\w+EventLoop\): \S/);
     expect(stdout).toMatch(/\n  proactor +ProactorEventLoop +available/);
+    expect(stdout).toMatch(/\n  selector +SelectorEventLoop +(available|unavailable: no selector: )/);
+    if (loopkit.isAvailable() && process.platform === 'linux') {
+      expect(stdout).toContain('chosen backend  selector (SelectorEventLoop): linux: readiness via epoll');
+    }
   });
 
   it('explains an unknown LOOPKIT_BACKEND instead of crashing', async () => {
@@ -51,6 +55,11 @@ describe('loopkit examples', () => {
     expect(stdout).toMatch(/Is loop running in thread MainThread = true[\s\S]*coro exiting/);
     expect(stdout).toContain("  -> [ 'slow', 'fast', 'middle' ]");
     expect(stdout).toMatch(/proactor: ProactorEventLoop echoed "hello from ProactorEventLoop"; addReader: no/);
+    if (loopkit.isAvailable()) {
+      expect(stdout).toContain('selector: SelectorEventLoop echoed "hello from SelectorEventLoop"; addReader: yes');
+      expect(stdout).toContain('-- SelectorEventLoop, LOOPKIT_BACKEND=selector');
+      expect(stdout).toMatch(/examples: 15 passed, 0 failed, 0 skipped/);
+    }
     expect(stdout).toMatch(/MainThread got: 4\^2 = 16, computed in Thread-\d+/);
     expect(stdout).toContain('-- EmitterLoop, LOOPKIT_BACKEND=emitter');
     expect(stdout).toContain('the emitter loop received: alpha, beta, gamma');
@@ -106,10 +115,13 @@ describe('the umbrella package', () => {
       'runCoroutineThreadsafe', 'callSoonThreadsafe', 'threadsafeHandle',
       // uv
       'socket', 'socketpair', 'isAvailable',
+      // selector
+      'EVENT_READ', 'EVENT_WRITE', 'SelectorKey', 'BaseSelector', 'EpollSelector', 'KqueueSelector', 'PollSelector',
+      'DefaultSelector', 'SelectorEventLoop',
       // proactor
-      'NetProactor', 'ProactorEventLoop',
+      'NetProactor', 'ProactorEventLoop', 'Server',
       // policy
-      'DefaultEventLoopPolicy', 'getEventLoopPolicy', 'setEventLoopPolicy', 'getEventLoop', 'setEventLoop',
+      'AbstractEventLoopPolicy', 'DefaultEventLoopPolicy', 'getEventLoopPolicy', 'setEventLoopPolicy', 'getEventLoop', 'setEventLoop',
       'newEventLoop', 'registerBackend', 'availableBackends', 'container', 'LOOP_FACTORY', 'SELECTOR', 'PROACTOR',
     ];
     const missing = names.filter((name) => !(name in loopkit));

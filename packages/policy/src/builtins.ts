@@ -1,15 +1,36 @@
 /**
- * The built-in backends, registered in the root container at import: 'proactor' (completion
- * based, on node:net: works everywhere, no native addon needed) and 'selector' (readiness
- * based, on the native addon's epoll/kqueue/poll). Their PROACTOR/SELECTOR factories are
- * registered too, so a child container can swap the proactor or selector a loop uses.
+ * The built-in backends, registered in the root container at import: 'selector' (readiness,
+ * on the native addon's epoll/kqueue/poll) and 'proactor' (completions, on node:net: works
+ * everywhere, no addon needed). Their SELECTOR/PROACTOR factories are registered too, so a
+ * child container can swap the selector or proactor their loops use.
  */
+import { DefaultSelector, SelectorEventLoop } from '@loopkit/selector';
 import { NetProactor, ProactorEventLoop } from '@loopkit/proactor';
 import { container, registerBackend } from './container.js';
-import { PROACTOR } from './tokens.js';
+import { PROACTOR, SELECTOR } from './tokens.js';
+
+let selectorProblem: string | null | undefined;
+
+/** Whether a selector can be made here (the addon loaded, the OS has one); asked once. */
+function probeSelector(): string | null {
+  if (selectorProblem === undefined) {
+    try {
+      new DefaultSelector().close();
+      selectorProblem = null;
+    } catch (error) {
+      selectorProblem = `no selector: ${error instanceof Error ? error.message : String(error)}`;
+    }
+  }
+  return selectorProblem;
+}
 
 if (!container.isRegistered(PROACTOR)) {
+  container.register(SELECTOR, { useValue: () => new DefaultSelector() });
   container.register(PROACTOR, { useValue: () => new NetProactor() });
+  registerBackend('selector', (c) => new SelectorEventLoop(c.resolve(SELECTOR)()), {
+    loopClass: SelectorEventLoop,
+    probe: probeSelector,
+  });
   registerBackend('proactor', (c) => new ProactorEventLoop(c.resolve(PROACTOR)()), {
     loopClass: ProactorEventLoop,
   });

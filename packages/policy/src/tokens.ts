@@ -4,6 +4,7 @@
  */
 import type { AbstractEventLoop } from '@loopkit/core';
 import type { Proactor } from '@loopkit/proactor';
+import type { BaseSelector } from '@loopkit/selector';
 import type { DependencyContainer, InjectionToken } from 'tsyringe';
 import type { BackendRegistry } from './registry.js';
 
@@ -14,7 +15,7 @@ export type BackendFactory = (container: DependencyContainer) => AbstractEventLo
 
 export const LOOP_FACTORY: InjectionToken<LoopFactory> = Symbol.for('loopkit.loopFactory');
 /** `() => selector`: the selector each SelectorEventLoop made by the 'selector' backend uses. */
-export const SELECTOR: InjectionToken<() => unknown> = Symbol.for('loopkit.selector');
+export const SELECTOR: InjectionToken<() => BaseSelector> = Symbol.for('loopkit.selector');
 /** `() => proactor`: the proactor each ProactorEventLoop made by the 'proactor' backend uses. */
 export const PROACTOR: InjectionToken<() => Proactor> = Symbol.for('loopkit.proactor');
 /** The BackendRegistry of a container (a child's registry falls back to its parent's). */

@@ -1,7 +1,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { getRunningLoop, run, Runner, TestLoop } from '@loopkit/core';
-import { availableBackends, getEventLoopPolicy, setEventLoopPolicy, PROACTOR, createBackendContainer, DefaultEventLoopPolicy } from '@loopkit/policy';
+import {
+  availableBackends,
+  createBackendContainer,
+  DefaultEventLoopPolicy,
+  getEventLoopPolicy,
+  PROACTOR,
+  SELECTOR,
+  setEventLoopPolicy,
+} from '@loopkit/policy';
 import { NetProactor, ProactorEventLoop } from '@loopkit/proactor';
+import { isAvailable } from '@loopkit/uv';
+import { PollSelector, SelectorEventLoop } from '@loopkit/selector';
 
 afterEach(() => setEventLoopPolicy(null));
 
@@ -43,6 +53,28 @@ describe('run() and Runner with the policy', () => {
 describe('built-in backends', () => {
   it('the proactor backend is registered and available everywhere', () => {
     expect(availableBackends()).toContainEqual(expect.objectContaining({ name: 'proactor', available: true, loopClass: ProactorEventLoop }));
+  });
+
+  it('the selector backend is available exactly when the native addon loaded', () => {
+    const selector = availableBackends().find((b) => b.name === 'selector');
+    expect(selector).toMatchObject({ available: isAvailable(), loopClass: SelectorEventLoop });
+  });
+
+  it.runIf(isAvailable())('a child container swaps the selector the selector backend uses', () => {
+    const child = createBackendContainer();
+    const made: PollSelector[] = [];
+    child.register(SELECTOR, { useValue: () => made[made.push(new PollSelector()) - 1]! });
+    const previous = process.env.LOOPKIT_BACKEND;
+    process.env.LOOPKIT_BACKEND = 'selector';
+    try {
+      const loop = new DefaultEventLoopPolicy(child).newEventLoop();
+      expect(loop).toBeInstanceOf(SelectorEventLoop);
+      expect(made).toHaveLength(1);
+      loop.close();
+    } finally {
+      if (previous === undefined) delete process.env.LOOPKIT_BACKEND;
+      else process.env.LOOPKIT_BACKEND = previous;
+    }
   });
 
   it('a child container swaps the proactor the proactor backend uses', () => {
