@@ -4,9 +4,12 @@
  * Node's own HTTP client (llhttp's strict response parser), and raw sockets for pipelining,
  * HTTP/1.0 and malformed requests.
  */
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { AbstractServer } from 'loopkit';
 import { createHttpServer, serverPort, type HttpRequest } from '../../examples/http/server.js';
@@ -322,6 +325,27 @@ for (const subject of LOOPS) {
         expect(total).toBeGreaterThan(count << 20);
       });
       expect(reports).toEqual([]);
+    });
+
+    it('the built command line (node examples/dist/http/server.js --loop=...) serves and exits 0 on SIGTERM', async () => {
+      const built = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../examples/dist/http/server.js');
+      expect(fs.existsSync(built), `${built} is missing: run tsc -b`).toBe(true);
+      const server = new Child(process.execPath, [built, '--port=0', `--loop=${subject.name}`]);
+      try {
+        const [, port, loopClass] = await server.waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+) \((\w+)\)/, 15);
+        expect(loopClass).toBe(subject.name);
+        const agent = new http.Agent({ keepAlive: true });
+        try {
+          const r = await nodeRequest(agent, Number(port), { path: '/' });
+          expect(r.body.toString()).toBe('Hello, World!');
+        } finally {
+          agent.destroy();
+        }
+        server.proc.kill('SIGTERM');
+        expect(await server.wait(10), server.describe()).toEqual({ code: 0, signal: null });
+      } finally {
+        await server.stop();
+      }
     });
 
     it('a handler that throws gets a 500 with Connection: close, is reported once, and the server serves on', async () => {

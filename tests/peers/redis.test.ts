@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConnectionError, IncompleteReadError, ConnectionResetError, sleep } from '@loopkit/core';
+import { ConnectionError, ConnectionRefusedError, ConnectionResetError, IncompleteReadError, sleep } from '@loopkit/core';
 import {
   RedisClient,
   RedisConnectionError,
@@ -137,6 +137,32 @@ describe.skipIf(missing !== null)('redis-server peer', () => {
           } finally {
             await client.close();
           }
+          expect(reports).toEqual([]);
+        });
+      });
+
+      it('QUIT with commands pipelined behind it: OK for QUIT, a clear error for the rest; a refused connect throws ConnectionRefusedError', async () => {
+        await onLoop(subject, async (_loop, reports) => {
+          const client = await RedisClient.connect('127.0.0.1', redis!.port);
+          const [quit, ping, get] = client.sendMany([['QUIT'], ['PING'], ['GET', 'x']]);
+          expect(await within(10, 'QUIT', quit!)).toBe('OK');
+          const errors = await within(10, 'the commands after QUIT', Promise.allSettled([ping!, get!]));
+          for (const e of errors) {
+            expect(e.status).toBe('rejected');
+            const reason = (e as PromiseRejectedResult).reason as RedisConnectionError;
+            expect(reason).toBeInstanceOf(RedisConnectionError);
+            expect(reason.message).toMatch(/lost with 2 command\(s\) pending: the server closed the connection/);
+            expect(reason.cause).toBeInstanceOf(IncompleteReadError);
+          }
+          await within(5, 'close()', client.close());
+
+          const closedPort = await freePort();
+          const refused = await RedisClient.connect('127.0.0.1', closedPort).then(
+            () => null,
+            (e: unknown) => e,
+          );
+          expect(refused).toBeInstanceOf(ConnectionRefusedError);
+          expect((refused as ConnectionRefusedError).code).toBe('ECONNREFUSED');
           expect(reports).toEqual([]);
         });
       });
