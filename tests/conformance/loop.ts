@@ -269,6 +269,16 @@ export function loopSuite(subject: LoopUnderTest): void {
       loop.close();
     });
 
+    it('is an AbstractEventLoop; a subclass missing a method throws NotImplementedError', async () => {
+      const core = await import('@loopkit/core');
+      const loop = fresh(subject);
+      expect(loop).toBeInstanceOf(core.AbstractEventLoop);
+      class Bare extends core.AbstractEventLoop {}
+      expect(() => new Bare().callSoon(() => {})).toThrow(core.NotImplementedError);
+      expect(() => new Bare().callSoon(() => {})).toThrow('Bare does not implement callSoon()');
+      loop.close();
+    });
+
     it('createTask uses the task factory', async () => {
       const loop = fresh(subject);
       const made: string[] = [];

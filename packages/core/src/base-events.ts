@@ -22,9 +22,9 @@ import { NotImplementedError, RuntimeError } from './errors.js';
 import {
   _getRunningLoop,
   _setRunningLoop,
+  AbstractEventLoop,
   resumeSignal,
   taskContext,
-  type AbstractEventLoop,
   type Awaitable,
   type CoroFn,
   type ExceptionContext,
@@ -48,7 +48,7 @@ const NO_BATCH: Handle[] = [];
 /** Shared by every handle scheduled without arguments; never mutated. */
 const NO_ARGS: unknown[] = [];
 
-export class BaseEventLoop implements AbstractEventLoop, EventLoopBackend {
+export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend {
   /** Debug mode reports callbacks that run longer than this many seconds. */
   slowCallbackDuration = 0.1;
   /** Timers due within this many seconds of now run in the current iteration. */

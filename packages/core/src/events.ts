@@ -3,7 +3,7 @@
  * code to the loop running it: the running loop and the task whose code is executing.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { RuntimeError } from './errors.js';
+import { NotImplementedError, RuntimeError } from './errors.js';
 import type { Future } from './futures.js';
 import type { Handle, TimerHandle } from './handles.js';
 import type { Task } from './tasks.js';
@@ -76,6 +76,34 @@ export interface AbstractEventLoop {
   removeWriter(fd: number): boolean;
   addSignalHandler(sig: string | number, callback: (...args: any[]) => unknown, ...args: unknown[]): void;
   removeSignalHandler(sig: string | number): boolean;
+}
+
+/**
+ * The same name at run time, as asyncio's class: `loop instanceof AbstractEventLoop` holds
+ * for every loopkit loop, and a method a subclass does not provide throws
+ * NotImplementedError. (The interface above merges into this class's type.)
+ */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export abstract class AbstractEventLoop {}
+
+const loopMethods = [
+  'runForever', 'runUntilComplete', 'stop', 'isRunning', 'isClosed', 'close', 'shutdownDefaultExecutor',
+  'callSoon', 'callSoonThreadsafe', 'callLater', 'callAt', 'time',
+  'createFuture', 'createTask', 'setTaskFactory', 'getTaskFactory', 'runInExecutor',
+  'setExceptionHandler', 'getExceptionHandler', 'defaultExceptionHandler', 'callExceptionHandler',
+  'getDebug', 'setDebug',
+  'createConnection', 'createServer', 'createUnixConnection', 'createUnixServer', 'createDatagramEndpoint',
+  'sockRecv', 'sockRecvInto', 'sockSendall', 'sockConnect', 'sockAccept', 'getaddrinfo', 'getnameinfo',
+  'addReader', 'removeReader', 'addWriter', 'removeWriter', 'addSignalHandler', 'removeSignalHandler',
+];
+for (const name of loopMethods) {
+  Object.defineProperty(AbstractEventLoop.prototype, name, {
+    value: function notImplemented(this: object): never {
+      throw new NotImplementedError(`${this.constructor.name} does not implement ${name}()`);
+    },
+    writable: true,
+    configurable: true,
+  });
 }
 
 /** The task whose code is executing, carried across awaits (Node's contextvars). */

@@ -6,7 +6,7 @@ export {
   _setRunningLoop,
   _setCurrentLoopResolver,
   _getCurrentLoop,
-  type AbstractEventLoop,
+  AbstractEventLoop,
   type Awaitable,
   type CoroFn,
   type ExceptionContext,
