@@ -128,8 +128,9 @@ export class SelectorEventLoop extends BaseEventLoop implements TransportLoop, S
       const fd = out[i]!;
       const key = keys.get(fd);
       if (key === undefined) continue;
+      const handlers = key.data;
+      if (!(handlers instanceof FdHandlers)) continue; // registered on the selector directly, not through the loop
       const events = out[i + 1]! & key.events;
-      const handlers = key.data as FdHandlers;
       if (events & EVENT_READ) {
         const reader = handlers.reader;
         if (reader !== null) {

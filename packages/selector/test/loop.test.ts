@@ -181,6 +181,20 @@ describe('SelectorEventLoop: readiness', () => {
       await server.waitClosed();
     }, new PollSelector()));
 
+  it('ignores registrations made on its selector directly', () => {
+    const selector = new PollSelector();
+    const [rd, wr] = socketpair();
+    selector.register(rd, EVENT_READ, 'not the loop\'s');
+    wr.send(Buffer.from('x'));
+    return onLoop(async (loop, reports) => {
+      await sleep(0.01);
+      expect(reports).toEqual([]);
+      expect(loop._selector.getKey(rd).data).toBe('not the loop\'s');
+      rd.close();
+      wr.close();
+    }, selector);
+  });
+
   it('rejects a selector that is not a BaseSelector', () => {
     expect(() => new SelectorEventLoop({} as never)).toThrow(TypeError);
   });
