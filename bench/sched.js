@@ -1,5 +1,5 @@
 // pnpm bench:sched: the loop's scheduling against raw Node, side by side in one process.
-import { BaseEventLoop, sleep } from '@loopkit/core';
+import { BaseEventLoop, Queue, gather, sleep } from '@loopkit/core';
 import { measure, printTable } from './harness.js';
 
 const progress = (name) => process.stdout.write(`  running ${name}...\n`);
@@ -128,12 +128,75 @@ function timersNode(ds) {
   });
 }
 
+function gatherLoopkit(n) {
+  const loop = new BaseEventLoop();
+  const fns = Array.from({ length: n }, (_, i) => async () => i);
+  return loop.runUntilComplete(() => gather(...fns)).then(() => loop.close());
+}
+
+function gatherNode(n) {
+  const fns = Array.from({ length: n }, (_, i) => async () => i);
+  return Promise.all(fns.map((fn) => fn()));
+}
+
+const QUEUE_SIZE = 1000;
+
+function queueLoopkit(n) {
+  const loop = new BaseEventLoop();
+  return loop
+    .runUntilComplete(async () => {
+      const queue = new Queue(QUEUE_SIZE);
+      const consumer = loop.createTask(async () => {
+        let sum = 0;
+        for (let i = 0; i < n; i++) sum += await queue.get();
+        return sum;
+      });
+      for (let i = 0; i < n; i++) await queue.put(i);
+      await consumer;
+    })
+    .then(() => loop.close());
+}
+
+/** The hand-rolled equivalent in plain Node: a bounded array with promise waiters. */
+class Channel {
+  items = [];
+  getters = [];
+  putters = [];
+  constructor(size) {
+    this.size = size;
+  }
+  async put(item) {
+    while (this.items.length >= this.size) await new Promise((resolve) => this.putters.push(resolve));
+    this.items.push(item);
+    this.getters.shift()?.();
+  }
+  async get() {
+    while (this.items.length === 0) await new Promise((resolve) => this.getters.push(resolve));
+    const item = this.items.shift();
+    this.putters.shift()?.();
+    return item;
+  }
+}
+
+async function queueNode(n) {
+  const channel = new Channel(QUEUE_SIZE);
+  const consumer = (async () => {
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += await channel.get();
+    return sum;
+  })();
+  for (let i = 0; i < n; i++) await channel.put(i);
+  await consumer;
+}
+
 export const cases = [
   { name: '(a) 1M callSoon chain vs setImmediate chain', ops: 1e6, loopkit: () => chainLoopkit(1e6), baseline: () => chainImmediate(1e6), target: '>= 1.6x' },
   { name: '(b) 1M callSoon at once vs 1M setImmediate', ops: 1e6, loopkit: () => burstLoopkit(1e6), baseline: () => burstImmediate(1e6), target: '>= 1.0x' },
   { name: '(c) 100k tasks await sleep(0) vs async fns + setImmediate', ops: 1e5, loopkit: () => tasksLoopkit(1e5), baseline: () => tasksNode(1e5), target: '>= 1.0x' },
   { name: '(d) 1M Future set+await vs Promise', ops: 1e6, loopkit: () => futuresLoopkit(1e6), baseline: () => futuresNode(1e6), target: '>= 0.4x' },
   { name: '(e) 100k callLater (half cancelled) vs setTimeout', ops: 1e5, loopkit: () => timersLoopkit(delays(1e5)), baseline: () => timersNode(delays(1e5)), target: '>= 1.0x' },
+  { name: '(f) 100k tasks through gather vs Promise.all', ops: 1e5, loopkit: () => gatherLoopkit(1e5), baseline: () => gatherNode(1e5) },
+  { name: '(g) Queue producer/consumer, 1M items vs a promise channel', ops: 1e6, loopkit: () => queueLoopkit(1e6), baseline: () => queueNode(1e6) },
 ];
 
 export async function runCases(list, title) {
