@@ -71,6 +71,17 @@ const HEADER_END = Buffer.from('\r\n\r\n');
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HELLO = Buffer.from('Hello, World!');
 
+let patternBytes: Buffer | null = null;
+
+/** MAX_BODY_BYTES of `i % 251`, made once: what `/bytes/N` serves a prefix of. */
+function pattern(): Buffer {
+  if (patternBytes === null) {
+    patternBytes = Buffer.allocUnsafe(MAX_BODY_BYTES);
+    for (let i = 0; i < MAX_BODY_BYTES; i++) patternBytes[i] = i % 251;
+  }
+  return patternBytes;
+}
+
 /**
  * The default handler: `GET /` says hello, `POST /echo` returns the body, `GET /bytes/N`
  * returns N bytes (at most 16 MiB) of a repeating pattern; anything else is 404/405.
@@ -90,9 +101,7 @@ export function helloHandler(request: HttpRequest): HttpResponse {
   if (bytes !== null && read) {
     const n = Number(bytes[1]);
     if (n > MAX_BODY_BYTES) return { status: 413, body: 'Too large\n' };
-    const body = Buffer.allocUnsafe(n);
-    for (let i = 0; i < n; i++) body[i] = i % 251;
-    return { headers: { 'Content-Type': 'application/octet-stream' }, body };
+    return { headers: { 'Content-Type': 'application/octet-stream' }, body: pattern().subarray(0, n) };
   }
   return { status: 404, headers: { 'Content-Type': 'text/plain' }, body: 'Not Found\n' };
 }
