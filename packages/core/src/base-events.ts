@@ -330,7 +330,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
       try {
         this.defaultExceptionHandler(context);
       } catch (error) {
-        logger.error('Exception in default exception handler', error);
+        lastResortLog('Exception in default exception handler', error);
       }
       return;
     }
@@ -340,7 +340,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
       try {
         this.defaultExceptionHandler({ message: 'Unhandled error in exception handler', exception: error, context: context.message });
       } catch (inner) {
-        logger.error('Exception in default exception handler while handling an unexpected error in custom exception handler', inner);
+        lastResortLog('Exception in default exception handler while handling an unexpected error in custom exception handler', inner);
       }
     }
   }
@@ -603,6 +603,15 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   protected endIdle(): void {
     this.sleeping = false;
     this.hop();
+  }
+}
+
+/** The last report of a failing exception handler: a logger that throws too must not stop the loop. */
+function lastResortLog(message: string, error: unknown): void {
+  try {
+    logger.error(message, error);
+  } catch {
+    // the logger itself failed: nothing is left to report to
   }
 }
 
