@@ -1,5 +1,5 @@
 // The load generator in Node (net), used by bench/echo.js when no C compiler is found;
-// same arguments and output as bench/loadgen.c:
+// same arguments and output (rate, then round trips completed in all) as bench/loadgen.c:
 //   node bench/loadgen.js HOST PORT CONNS SIZE WARMUP_S DURATION_S
 import * as net from 'node:net';
 
@@ -28,7 +28,7 @@ for (let i = 0; i < Number(conns); i++) {
 setTimeout(() => {
   const atBegin = completed;
   setTimeout(() => {
-    console.log(Math.round((completed - atBegin) / Number(duration)));
+    console.log(`${Math.round((completed - atBegin) / Number(duration))} ${completed}`);
     process.exit(0);
   }, Number(duration) * 1000);
 }, Number(warmup) * 1000);
