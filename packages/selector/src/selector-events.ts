@@ -102,6 +102,9 @@ export class SelectorEventLoop extends BaseEventLoop implements TransportLoop, S
   /** fd -> the transport using it: addReader and friends refuse those fds. */
   private readonly transports = new Map<number, SelectorSocketTransport | SelectorDatagramTransport>();
   private readonly servers = new Set<Server>();
+  /** Events the last ioPoll found, and events idle() harvested for the next ioPoll. */
+  private lastPolled = 0;
+  private harvested = 0;
 
   constructor(selector: BaseSelector | null = null) {
     super();
@@ -120,7 +123,9 @@ export class SelectorEventLoop extends BaseEventLoop implements TransportLoop, S
   // ---- the backend contract ----
   override ioPoll(): void {
     const selector = this._selector;
-    const n = selector._poll(0);
+    const n = this.harvested > 0 ? this.harvested : selector._poll(0);
+    this.harvested = 0;
+    this.lastPolled = n;
     if (n === 0) return;
     const out = selector._out;
     const keys = this.keys;
@@ -154,6 +159,7 @@ export class SelectorEventLoop extends BaseEventLoop implements TransportLoop, S
 
   override ioStop(): void {
     this._selector.unwatch();
+    this.lastPolled = this.harvested = 0;
   }
 
   /** Close what the loop still owns (connectionLost now), then the self-pipe and the selector. */
@@ -165,8 +171,21 @@ export class SelectorEventLoop extends BaseEventLoop implements TransportLoop, S
     this._selector.close();
   }
 
-  /** With no timer due, the selector's watcher alone wakes the loop: no host timer to arm. */
+  /**
+   * Before sleeping after an iteration that did I/O, look once more: under load more events
+   * arrived meanwhile, and going on at once (they wait in `harvested` for the next ioPoll)
+   * saves a round trip through Node's loop. With no timer due, the selector's watcher alone
+   * wakes the loop: no host timer to arm.
+   */
   override idle(deadline: number | null): void {
+    if (this.lastPolled > 0) {
+      this.lastPolled = 0;
+      this.harvested = this._selector._poll(0);
+      if (this.harvested > 0) {
+        this.endIdle();
+        return;
+      }
+    }
     if (deadline !== null) super.idle(deadline);
   }
 
