@@ -152,7 +152,7 @@ function nodeRequest(
 }
 
 for (const subject of LOOPS) {
-  describe.skipIf(subject.missing !== null)(`examples/http on ${subject.name}`, () => {
+  describe.skipIf(subject.missing !== null)(`examples/http on ${subject.name}`, { timeout: 60000 }, () => {
     it.skipIf(missingWrk !== null)('wrk -t2 -c100 keep-alive, then Connection: close churn: no socket errors, all 2xx', async () => {
       const reports = await withServer(subject, async (port) => {
         const keepAlive = await runWrk(port, [], 2);

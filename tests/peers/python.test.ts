@@ -43,7 +43,7 @@ interface ClientReport {
   receivedSha256: string;
 }
 
-describe('Python asyncio peers', () => {
+describe('Python asyncio peers', { timeout: 120000 }, () => {
   for (const flavour of FLAVOURS) {
     describe.skipIf(flavour.missing !== null)(`Python ${flavour.name}`, () => {
       for (const subject of LOOPS) {

@@ -42,7 +42,7 @@ describe('RESP encoding', () => {
   });
 });
 
-describe.skipIf(missing !== null)('redis-server peer', () => {
+describe.skipIf(missing !== null)('redis-server peer', { timeout: 60000 }, () => {
   let redis: { child: Child; port: number } | null = null;
 
   beforeAll(async () => {
