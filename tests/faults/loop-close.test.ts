@@ -1,0 +1,159 @@
+/**
+ * Closing a loop with live transports closes them, on every network loop: client and
+ * accepted transports, ones with bytes still buffered, paused ones, half-closed ones, Unix
+ * sockets and datagram endpoints, with one protocol whose connectionLost throws. Each
+ * protocol gets connectionLost exactly once, synchronously inside close(); node:net peers
+ * see their sockets closed; every fd is released. A stopped loop that is not closed keeps
+ * them all open and working.
+ */
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DatagramProtocol, logger, type AbstractEventLoop, type DatagramTransport, type Transport } from '@loopkit/core';
+import { Echo, NET_LOOPS, Recorder, hasProcFd, openFds, pattern, portOf, title, waitUntil, type ServerLike } from './helpers.js';
+
+class ThrowsOnLost extends Recorder {
+  override connectionLost(exc: unknown): void {
+    super.connectionLost(exc);
+    throw new Error('connectionLost failed');
+  }
+}
+
+class Dgram extends DatagramProtocol {
+  lost = 0;
+  override connectionLost(): void {
+    this.lost += 1;
+  }
+}
+
+/** Wait in host time (the loop is stopped or closed). */
+async function hostWait(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe('loop.close() with live transports', () => {
+  for (const subject of NET_LOOPS) {
+    it.skipIf(subject.make === null)(title(subject, 'closes every kind of live transport once; a stopped loop keeps them'), async () => {
+      const fdsBefore = hasProcFd ? openFds() : 0;
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'loopkit-close-'));
+      const nodeSockets: net.Socket[] = [];
+      const nodeClosed = new Set<net.Socket>();
+      const nodeServer = net.createServer({ allowHalfOpen: true }, (s) => {
+        nodeSockets.push(s);
+        s.on('error', () => {});
+        s.on('end', () => nodeClosed.add(s)); // EOF (allowHalfOpen: no automatic close)
+        s.on('close', () => nodeClosed.add(s)); // or a reset
+        s.pause(); // never reads: our writes to it stay buffered
+      });
+      await new Promise<void>((resolve) => nodeServer.listen(0, '127.0.0.1', resolve));
+      const nodePort = (nodeServer.address() as net.AddressInfo).port;
+      const loop: AbstractEventLoop = subject.make!();
+      const reports: unknown[] = [];
+      loop.setExceptionHandler((_l, ctx) => reports.push(ctx));
+      const accepted: Recorder[] = [];
+      const clients: Recorder[] = [];
+      let buffered: Recorder | null = null;
+      let thrower: ThrowsOnLost | null = null;
+      let dgram: Dgram | null = null;
+      let servers: ServerLike[] = [];
+      const nodeClient = new net.Socket();
+      let nodeClientClosed = false;
+      try {
+        await loop.runUntilComplete(async () => {
+          const tcp = (await loop.createServer(() => {
+            const r = new Recorder(loop);
+            r.keepOpenOnEof = true; // our half-closed clients stay half-open
+            accepted.push(r);
+            return r;
+          }, '127.0.0.1', 0)) as unknown as ServerLike;
+          const unixPath = path.join(dir, 's.sock');
+          const unix = (await loop.createUnixServer(() => {
+            const r = new Recorder(loop);
+            accepted.push(r);
+            return r;
+          }, unixPath)) as unknown as ServerLike;
+          servers = [tcp, unix];
+          for (let i = 0; i < 10; i++) {
+            const [t, c] = (await loop.createConnection(() => new Recorder(loop), '127.0.0.1', portOf(tcp))) as [Transport, Recorder];
+            if (i % 3 === 1) t.pauseReading();
+            if (i % 3 === 2) t.writeEof();
+            clients.push(c);
+          }
+          const [, u] = (await loop.createUnixConnection(() => new Recorder(loop), unixPath)) as [Transport, Recorder];
+          clients.push(u);
+          // Bytes still buffered towards a peer that never reads.
+          const [bt, b] = (await loop.createConnection(() => new Recorder(loop), '127.0.0.1', nodePort)) as [Transport, Recorder];
+          bt.write(pattern(16 << 20));
+          expect(bt.getWriteBufferSize()).toBeGreaterThan(0);
+          buffered = b;
+          const [, th] = (await loop.createConnection(() => new ThrowsOnLost(loop), '127.0.0.1', nodePort)) as [Transport, ThrowsOnLost];
+          thrower = th;
+          [, dgram] = (await loop.createDatagramEndpoint(() => new Dgram(), { localAddr: ['127.0.0.1', 0] })) as [DatagramTransport, Dgram];
+          // A node:net client of our TCP server.
+          nodeClient.on('error', () => {});
+          nodeClient.on('close', () => (nodeClientClosed = true));
+          nodeClient.connect(portOf(tcp), '127.0.0.1');
+          await waitUntil(() => accepted.length === 12 && nodeSockets.length === 2, 10, 'every connection accepted');
+        });
+
+        // Stopped, not closed: everything stays open and works on the next run.
+        const everyone = (): Recorder[] => [...accepted, ...clients, buffered!, thrower!];
+        expect(everyone().every((r) => r.lostCount === 0)).toBe(true);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        expect(everyone().every((r) => r.lostCount === 0)).toBe(true);
+        expect(nodeClosed.size).toBe(0);
+        await loop.runUntilComplete(async () => {
+          const n = accepted.length;
+          const [t] = (await loop.createConnection(() => new Echo(), '127.0.0.1', portOf(servers[0]!))) as [Transport, Echo];
+          await waitUntil(() => accepted.length === n + 1, 10, 'one more accepted');
+          const side = accepted.at(-1)!;
+          t.write(Buffer.from('x'));
+          side.transport!.write(Buffer.from('echo me')); // the Echo client sends it back
+          await waitUntil(() => side.received.length >= 8, 10, 'echo');
+          expect(side.received.toString()).toMatch(/^(xecho me|echo mex)$/);
+        });
+        expect(everyone().every((r) => r.lostCount === 0)).toBe(true);
+
+        // Close: connectionLost for all, synchronously, once each, even past a throwing one.
+        const logged: unknown[] = [];
+        const savedError = logger.error;
+        logger.error = (...args: unknown[]) => logged.push(args);
+        try {
+          loop.close();
+        } finally {
+          logger.error = savedError;
+        }
+        for (const r of everyone()) expect(r.events.filter((e) => e === 'lost'), String(r.events)).toEqual(['lost']);
+        expect(thrower!.lostCount).toBe(1);
+        expect(dgram!.lost).toBe(1);
+        for (const s of servers) expect(s.sockets).toEqual([]);
+        loop.close(); // again: a no-op
+        expect(everyone().every((r) => r.lostCount === 1)).toBe(true);
+        // The peers see it (the node:net ones that never read do once they read).
+        for (const s of nodeSockets) s.resume();
+        await hostWait(() => nodeClosed.size === 2 && nodeClientClosed, `node:net peers see their sockets closed (${nodeClosed.size}/2, client ${nodeClientClosed})`);
+        // Release the test's own node:net sockets, then every fd is back.
+        for (const s of nodeSockets) s.destroy();
+        nodeClient.destroy();
+        await new Promise<void>((resolve) => nodeServer.close(() => resolve()));
+        if (hasProcFd) await hostWait(() => openFds() <= fdsBefore, `fds back to ${fdsBefore} (now ${openFds()})`);
+        expect(fs.existsSync(path.join(dir, 's.sock'))).toBe(false);
+        // The failing connectionLost went to the exception handler or the log, not out of close().
+        const text = JSON.stringify([reports.map((r) => (r as { message: string }).message), logged.map(String)]);
+        expect(text).toMatch(/connectionLost/);
+      } finally {
+        if (!loop.isClosed()) loop.close();
+        nodeClient.destroy();
+        for (const s of nodeSockets) s.destroy();
+        nodeServer.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }, 30_000);
+  }
+});
