@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['packages/*/test/**/*.test.ts', 'tests/**/*.test.ts'],
+    reporters: ['default', './tests/summary-reporter.ts'],
     pool: 'forks',
     execArgv: ['--expose-gc'],
     testTimeout: 20000,
