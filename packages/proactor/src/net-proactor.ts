@@ -11,6 +11,11 @@
  * Every socket has two queues, reads (recv, recvInto, recvfrom, accept) and writes (send,
  * sendto, connect); operations complete in the order they were posted, and a cancelled one
  * leaves its queue without touching the socket's data.
+ *
+ * The hot path allocates little: an operation is its future (what to try and on what are
+ * fields, the attempt a shared function), Node's write callback is one per socket, and
+ * the completions of one turn of Node's loop reach the loop in one wake-up (IOCP's
+ * GetQueuedCompletionStatusEx), so a busy server runs one loop iteration per batch.
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -29,38 +34,134 @@ import {
 import { closedError, NetSocket, notConnectedError } from './net-socket.js';
 import type { Address, AddressLike, Proactor } from './proactor.js';
 
+/** Tries an operation: settles `fut` and returns true, or returns false to wait. */
+type Attempt = (fut: OpFuture<any>) => boolean;
+
 /** A Future whose cancel() also withdraws the operation (CPython's _OverlappedFuture). */
 export class OpFuture<T> extends Future<T> {
-  /** @internal */ _withdraw: (() => void) | null = null;
+  /** @internal what to try while the operation waits (null once it left its queue) */ _attempt: Attempt | null = null;
+  /** @internal the operation's socket and operand (a size, a buffer), read by `_attempt` */ _sock: any = null;
+  /** @internal */ _arg: any = null;
+  /** @internal a write's position among its socket's writes (Node calls them back in order) */ _ticket = 0;
+  /** @internal the queue it waits in, on whose proactor */ _queue: OpFuture<any>[] | null = null;
+  /** @internal */ _proactor: NetProactor | null = null;
+  /** @internal more to undo when cancelled (a connect closes its socket, a sendfile cancels its send) */
+  _onCancel: (() => void) | null = null;
 
   override cancel(msg?: string): boolean {
     if (!super.cancel(msg)) return false;
-    const withdraw = this._withdraw;
-    this._withdraw = null;
-    withdraw?.();
+    if (this._queue !== null) this._proactor!._withdraw(this);
+    const onCancel = this._onCancel;
+    this._onCancel = null;
+    onCancel?.();
     return true;
   }
 }
 
-/** One posted operation: `attempt` settles `fut` and returns true, or returns false to wait. */
-interface Op {
-  fut: OpFuture<any>;
-  attempt: () => boolean;
-}
-
 interface SockState {
   sock: NetSocket | UvSocket;
-  reads: Op[];
-  writes: Op[];
+  reads: OpFuture<any>[];
+  writes: OpFuture<any>[];
   /** What may have changed since the last select: which queues to retry. */
   readable: boolean;
   writable: boolean;
+  /** In the proactor's ready list. */
+  queued: boolean;
   /** uv sockets: the events registered in the PollSet, and for which fd. */
   events: number;
   fd: number;
 }
 
+// ---- NetSocket operations: each reads its operands from the future ----
+
+function netRecv(fut: OpFuture<Uint8Array>): boolean {
+  const s = fut._sock as NetSocket;
+  if (s._buffered > 0) fut.setResult(s._take(fut._arg as number));
+  else return netNoData(fut, s, EOF_BYTES);
+  return true;
+}
+
+function netRecvInto(fut: OpFuture<number>): boolean {
+  const s = fut._sock as NetSocket;
+  if (s._buffered > 0) fut.setResult(s._takeInto(fut._arg as Uint8Array));
+  else return netNoData(fut, s, 0);
+  return true;
+}
+
+/** A receive finding nothing unread: the error, EOF (`eof` is its result), or wait for data. */
+function netNoData<T>(fut: OpFuture<T>, s: NetSocket, eof: T): boolean {
+  if (s._error !== null) fut.setException(s._error);
+  else if (s._eof) fut.setResult(eof);
+  else if (s._closed) fut.setException(closedError('recv'));
+  else if (s._stream === null) fut.setException(notConnectedError('recv'));
+  else {
+    s._wantData();
+    return false;
+  }
+  return true;
+}
+
+function netRecvfrom(fut: OpFuture<[Uint8Array, Address]>): boolean {
+  const s = fut._sock as NetSocket;
+  const n = fut._arg as number;
+  const datagram = s._datagrams.shift();
+  if (datagram !== undefined) {
+    const [data, from] = datagram;
+    fut.setResult([data.length > n ? data.subarray(0, n) : data, from]);
+  } else if (s._error !== null) {
+    // A datagram error (ICMP) concerns one exchange: report it once, the socket stays usable.
+    fut.setException(s._error);
+    s._error = null;
+  } else if (s._closed || s._dgram === null) fut.setException(closedError('recvfrom'));
+  else return false;
+  return true;
+}
+
+function netAccept(fut: OpFuture<[unknown, Address]>): boolean {
+  const s = fut._sock as NetSocket;
+  const conn = s._accepted.shift();
+  if (conn !== undefined) {
+    const accepted = NetSocket._fromStream(conn, s.family);
+    if (s.family === 'unix') accepted._sockPath = s._sockPath;
+    fut.setResult([accepted, accepted.family === 'unix' ? { path: '' } : accepted.getpeername()]);
+  } else if (s._error !== null) fut.setException(s._error);
+  else if (s._closed || s._server === null) fut.setException(closedError('accept'));
+  else return false;
+  return true;
+}
+
+function netConnect(fut: OpFuture<void>): boolean {
+  const s = fut._sock as NetSocket;
+  const stream = fut._arg as net.Socket;
+  if (s._error !== null) fut.setException(s._error);
+  else if (s._closed) fut.setException(closedError('connect'));
+  else if (stream.connecting || stream.pending) return false;
+  else fut.setResult(undefined);
+  return true;
+}
+
+/**
+ * A write handed to Node (`_arg` bytes): done once Node called it back, or at once when
+ * the stream holds nothing unwritten (libuv wrote everything synchronously).
+ */
+function netWrite(fut: OpFuture<number>): boolean {
+  const s = fut._sock as NetSocket;
+  if (s._writesDone >= fut._ticket) {
+    if (fut._ticket >= s._writeFailedAt) fut.setException(toError(s._writeFailure));
+    else fut.setResult(fut._arg as number);
+    return true;
+  }
+  const stream = s._stream;
+  if (stream !== null && stream.writableLength === 0 && s._error === null) {
+    fut.setResult(fut._arg as number);
+    return true;
+  }
+  return false;
+}
+
 const SENDFILE_CHUNK = 64 * 1024;
+/** A receive's result at EOF (empty, so sharing it is safe). */
+const EOF_BYTES = Buffer.alloc(0);
 
 function wouldBlock(r: number): boolean {
   return r === -EAGAIN || r === -EWOULDBLOCK;
@@ -115,7 +216,10 @@ export class NetProactor implements Proactor {
   private loop: AbstractEventLoop | null = null;
   private wake: (() => void) | null = null;
   private readonly states = new Map<NetSocket | UvSocket, SockState>();
-  private readonly ready = new Set<SockState>();
+  /** Sockets with news since the last select (and the emptied list select swaps in). */
+  private ready: SockState[] = [];
+  private spare: SockState[] = [];
+  private wakePending = false;
   private deferred: Array<() => void> = [];
   private poller: PollSet | null = null;
   private readonly byFd = new Map<number, SockState>();
@@ -149,18 +253,7 @@ export class NetProactor implements Proactor {
         return true;
       });
     }
-    return this.post(s, 'reads', (fut: OpFuture<Uint8Array>) => {
-      if (s._buffered > 0) fut.setResult(s._take(n));
-      else if (s._error !== null) fut.setException(s._error);
-      else if (s._eof) fut.setResult(Buffer.alloc(0));
-      else if (s._closed) fut.setException(closedError('recv'));
-      else if (s._stream === null) fut.setException(notConnectedError('recv'));
-      else {
-        s._wantData();
-        return false;
-      }
-      return true;
-    });
+    return this.post(this.op<Uint8Array>(s, netRecv, n), 'reads');
   }
 
   recvInto(sock: unknown, buf: Uint8Array): Future<number> {
@@ -175,18 +268,7 @@ export class NetProactor implements Proactor {
         return true;
       });
     }
-    return this.post(s, 'reads', (fut: OpFuture<number>) => {
-      if (s._buffered > 0) fut.setResult(s._takeInto(buf));
-      else if (s._error !== null) fut.setException(s._error);
-      else if (s._eof) fut.setResult(0);
-      else if (s._closed) fut.setException(closedError('recv'));
-      else if (s._stream === null) fut.setException(notConnectedError('recv'));
-      else {
-        s._wantData();
-        return false;
-      }
-      return true;
-    });
+    return this.post(this.op<number>(s, netRecvInto, buf), 'reads');
   }
 
   recvfrom(sock: unknown, n: number): Future<[Uint8Array, Address]> {
@@ -204,19 +286,7 @@ export class NetProactor implements Proactor {
       });
     }
     if (s.type !== 'dgram') throw new TypeError('recvfrom needs a datagram socket');
-    return this.post(s, 'reads', (fut: OpFuture<[Uint8Array, Address]>) => {
-      const datagram = s._datagrams.shift();
-      if (datagram !== undefined) {
-        const [data, from] = datagram;
-        fut.setResult([data.length > n ? data.subarray(0, n) : data, from]);
-      } else if (s._error !== null) {
-        // A datagram error (ICMP) concerns one exchange: report it once, the socket stays usable.
-        fut.setException(s._error);
-        s._error = null;
-      } else if (s._closed || s._dgram === null) fut.setException(closedError('recvfrom'));
-      else return false;
-      return true;
-    });
+    return this.post(this.op<[Uint8Array, Address]>(s, netRecvfrom, n), 'reads');
   }
 
   send(sock: unknown, data: Uint8Array): Future<number> {
@@ -237,7 +307,9 @@ export class NetProactor implements Proactor {
       fut.setException(s._error ?? (s._closed ? closedError('send') : notConnectedError('send')));
       return fut;
     }
-    return this.postWrite(s, data.length, (done) => stream.write(data, done), () => stream.writableLength === 0);
+    const fut = this.writeOp(s, data.length);
+    stream.write(data, s._written);
+    return this.post(fut, 'writes');
   }
 
   sendto(sock: unknown, data: Uint8Array, address: AddressLike | null): Future<number> {
@@ -258,10 +330,12 @@ export class NetProactor implements Proactor {
       fut.setException(closedError('sendto'));
       return fut;
     }
-    if (address === null) return this.postWrite(s, data.length, (done) => socket.send(data, done), null);
-    const target = nodeTarget(s, address, 'sendto');
-    if (!('host' in target)) throw new TypeError('sendto on a NetSocket needs an IP address');
-    return this.postWrite(s, data.length, (done) => socket.send(data, target.port, target.host, done), null);
+    const target = address === null ? null : nodeTarget(s, address, 'sendto');
+    if (target !== null && !('host' in target)) throw new TypeError('sendto on a NetSocket needs an IP address');
+    const fut = this.writeOp(s, data.length);
+    if (target === null) socket.send(data, s._written);
+    else socket.send(data, target.port, target.host, s._written);
+    return this.post(fut, 'writes');
   }
 
   accept(listener: unknown): Future<[unknown, Address]> {
@@ -279,17 +353,7 @@ export class NetProactor implements Proactor {
         return true;
       });
     }
-    return this.post(s, 'reads', (fut: OpFuture<[unknown, Address]>) => {
-      const conn = s._accepted.shift();
-      if (conn !== undefined) {
-        const accepted = NetSocket._fromStream(conn, s.family);
-        if (s.family === 'unix') accepted._sockPath = s._sockPath;
-        fut.setResult([accepted, accepted.family === 'unix' ? { path: '' } : accepted.getpeername()]);
-      } else if (s._error !== null) fut.setException(s._error);
-      else if (s._closed || s._server === null) fut.setException(closedError('accept'));
-      else return false;
-      return true;
-    });
+    return this.post(this.op<[unknown, Address]>(s, netAccept, null), 'reads');
   }
 
   connect(sock: unknown, address: AddressLike): Future<void> {
@@ -312,21 +376,9 @@ export class NetProactor implements Proactor {
       const local = s._local;
       stream.connect({ host: target.host, port: target.port, localAddress: local?.address, localPort: local?.port || undefined });
     }
-    const fut = this.post(s, 'writes', (f: OpFuture<void>) => {
-      if (s._error !== null) f.setException(s._error);
-      else if (s._closed) f.setException(closedError('connect'));
-      else if (stream.connecting || stream.pending) return false;
-      else f.setResult(undefined);
-      return true;
-    });
+    const fut = this.post(this.op<void>(s, netConnect, stream), 'writes');
     // Cancelling a connect in progress abandons the connection (the socket is closed).
-    if (!fut.done()) {
-      const withdraw = fut._withdraw;
-      fut._withdraw = () => {
-        withdraw?.();
-        s.close();
-      };
-    }
+    if (!fut.done()) fut._onCancel = () => s.close();
     return fut;
   }
 
@@ -339,7 +391,7 @@ export class NetProactor implements Proactor {
     const buf = Buffer.allocUnsafe(SENDFILE_CHUNK);
     let sent = 0;
     let current: Future<number> | null = null;
-    fut._withdraw = () => current?.cancel();
+    fut._onCancel = () => current?.cancel();
     const readNext = (): void => {
       const want = count === null ? SENDFILE_CHUNK : Math.min(SENDFILE_CHUNK, count - sent);
       if (want === 0) {
@@ -384,15 +436,21 @@ export class NetProactor implements Proactor {
       for (const fn of deferred) fn();
     }
     if (this.poller !== null && this.byFd.size > 0) this.harvestPoller();
-    if (this.ready.size === 0) return finished;
-    const ready = [...this.ready];
-    this.ready.clear();
-    for (const state of ready) {
-      if (state.readable) this.run(state.reads, finished);
-      if (state.writable) this.run(state.writes, finished);
-      state.readable = state.writable = false;
+    const ready = this.ready;
+    if (ready.length === 0) return finished;
+    // What becomes ready while these run waits for the next select.
+    this.ready = this.spare;
+    for (let i = 0; i < ready.length; i++) {
+      const state = ready[i]!;
+      const readable = state.readable;
+      const writable = state.writable;
+      state.readable = state.writable = state.queued = false;
+      if (readable) this.run(state.reads, finished);
+      if (writable) this.run(state.writes, finished);
       this.settle(state);
     }
+    ready.length = 0;
+    this.spare = ready;
     return finished;
   }
 
@@ -400,12 +458,12 @@ export class NetProactor implements Proactor {
     if (this.closed) return;
     this.closed = true;
     for (const state of this.states.values()) {
-      for (const op of [...state.reads, ...state.writes]) op.fut.cancel();
-      if (state.sock instanceof NetSocket) state.sock._notify = null;
+      for (const fut of [...state.reads, ...state.writes]) fut.cancel();
+      if (state.sock instanceof NetSocket) state.sock._notify = state.sock._notifyWrite = null;
     }
     this.states.clear();
     this.byFd.clear();
-    this.ready.clear();
+    this.ready.length = 0;
     this.deferred = [];
     this.poller?.close();
     this.poller = null;
@@ -416,17 +474,39 @@ export class NetProactor implements Proactor {
   private future<T>(): OpFuture<T> {
     if (this.loop === null) throw new Error('NetProactor has no loop: call setLoop(loop) first');
     if (this.closed) throw new Error('NetProactor is closed');
-    return new OpFuture<T>({ loop: this.loop });
+    const fut = new OpFuture<T>(this.loop);
+    fut._proactor = this;
+    return fut;
+  }
+
+  /** A future for `attempt` on `sock` with operand `arg`. */
+  private op<T>(sock: NetSocket | UvSocket, attempt: Attempt, arg: unknown): OpFuture<T> {
+    const fut = this.future<T>();
+    fut._sock = sock;
+    fut._attempt = attempt;
+    fut._arg = arg;
+    return fut;
+  }
+
+  /** A future for the write of `size` bytes that the caller hands to Node next. */
+  private writeOp(sock: NetSocket, size: number): OpFuture<number> {
+    const fut = this.op<number>(sock, netWrite, size);
+    fut._ticket = ++sock._writesIssued;
+    return fut;
   }
 
   private state(sock: NetSocket | UvSocket): SockState {
     let state = this.states.get(sock);
     if (state === undefined) {
-      state = { sock, reads: [], writes: [], readable: false, writable: false, events: 0, fd: -1 };
+      state = { sock, reads: [], writes: [], readable: false, writable: false, queued: false, events: 0, fd: -1 };
       this.states.set(sock, state);
       if (sock instanceof NetSocket) {
         const s = state;
         sock._notify = () => this.markReady(s);
+        // A write callback matters only to a write still waiting (most complete at once).
+        sock._notifyWrite = () => {
+          if (s.writes.length > 0) this.markReady(s);
+        };
         sock._ref(this.wake !== null);
       }
     }
@@ -435,9 +515,25 @@ export class NetProactor implements Proactor {
 
   private markReady(state: SockState): void {
     state.readable = state.writable = true;
-    this.ready.add(state);
-    this.wake?.();
+    this.enqueue(state);
   }
+
+  private enqueue(state: SockState): void {
+    if (!state.queued) {
+      state.queued = true;
+      this.ready.push(state);
+    }
+    if (!this.wakePending && this.wake !== null) {
+      // One wake-up for everything Node reports in this turn of its loop.
+      this.wakePending = true;
+      setImmediate(this.flushWake);
+    }
+  }
+
+  private readonly flushWake = (): void => {
+    this.wakePending = false;
+    this.wake?.();
+  };
 
   private defer(fn: () => void): void {
     if (this.closed) return;
@@ -445,31 +541,37 @@ export class NetProactor implements Proactor {
     this.wake?.();
   }
 
-  /** Try `attempt` now unless earlier operations wait in the queue; else queue it. */
-  private post<T>(sock: NetSocket | UvSocket, queue: 'reads' | 'writes', attempt: (fut: OpFuture<T>) => boolean): OpFuture<T> {
-    const fut = this.future<T>();
-    const state = this.state(sock);
+  /** Try `fut`'s operation now unless earlier operations wait in the queue; else queue it. */
+  private post<T>(fut: OpFuture<T>, queue: 'reads' | 'writes'): OpFuture<T> {
+    const state = this.state(fut._sock as NetSocket | UvSocket);
     const ops = state[queue];
-    if (ops.length === 0 && this.tryOp(fut, attempt)) {
+    if (ops.length === 0 && this.tryOp(fut)) {
+      fut._attempt = null;
       this.settle(state);
       return fut;
     }
-    const op: Op = { fut, attempt: () => this.tryOp(fut, attempt) };
-    ops.push(op);
-    fut._withdraw = () => {
-      const i = ops.indexOf(op);
-      if (i >= 0) ops.splice(i, 1);
-      // The next operation in line may be able to complete now.
-      if (i === 0 && ops.length > 0) {
-        if (queue === 'reads') state.readable = true;
-        else state.writable = true;
-        this.ready.add(state);
-        this.wake?.();
-      }
-      this.settle(state);
-    };
+    fut._queue = ops;
+    ops.push(fut);
     this.settle(state);
     return fut;
+  }
+
+  /** @internal a waiting operation was cancelled: it leaves its queue. */
+  _withdraw(fut: OpFuture<any>): void {
+    const ops = fut._queue!;
+    fut._queue = null;
+    fut._attempt = null;
+    const state = this.states.get(fut._sock as NetSocket | UvSocket);
+    const i = ops.indexOf(fut);
+    if (i >= 0) ops.splice(i, 1);
+    if (state === undefined) return;
+    // The next operation in line may be able to complete now.
+    if (i === 0 && ops.length > 0) {
+      if (ops === state.reads) state.readable = true;
+      else state.writable = true;
+      this.enqueue(state);
+    }
+    this.settle(state);
   }
 
   private postUv<T>(sock: UvSocket, queue: 'reads' | 'writes', attempt: (fut: OpFuture<T>) => boolean): OpFuture<T> {
@@ -478,54 +580,27 @@ export class NetProactor implements Proactor {
       fut.setException(errnoError(-9, queue === 'reads' ? 'recv' : 'send'));
       return fut;
     }
-    return this.post(sock, queue, attempt);
+    return this.post(this.op<T>(sock, attempt, null), queue);
   }
 
-  /**
-   * Issue a Node write now; the operation completes on its callback, or at once when
-   * `flushed()` says libuv wrote everything synchronously.
-   */
-  private postWrite(sock: NetSocket, size: number, issue: (done: (err?: Error | null) => void) => void, flushed: (() => boolean) | null): OpFuture<number> {
-    let outcome: { error: unknown } | null = null;
-    let settledNow = false;
-    issue((err) => {
-      if (settledNow) return;
-      outcome = { error: err ?? null };
-      sock._notify?.();
-    });
-    const fut = this.post(sock, 'writes', (f: OpFuture<number>) => {
-      if (outcome === null && flushed !== null && flushed() && sock._error === null) {
-        settledNow = true;
-        f.setResult(size);
-        return true;
-      }
-      if (outcome === null) return false;
-      const error = (outcome as { error: unknown }).error;
-      if (error !== null) f.setException(toError(error));
-      else f.setResult(size);
-      return true;
-    });
-    return fut;
-  }
-
-  private tryOp<T>(fut: OpFuture<T>, attempt: (fut: OpFuture<T>) => boolean): boolean {
+  private tryOp(fut: OpFuture<any>): boolean {
     if (fut.done()) return true;
     try {
-      if (!attempt(fut)) return false;
+      if (!fut._attempt!(fut)) return false;
     } catch (error) {
       fut.setException(error);
     }
-    fut._withdraw = null;
     return true;
   }
 
-  private run(ops: Op[], finished: Future<unknown>[]): void {
+  private run(ops: OpFuture<any>[], finished: Future<unknown>[]): void {
     while (ops.length > 0) {
-      const op = ops[0]!;
-      if (!op.fut.done() && !op.attempt()) return;
+      const fut = ops[0]!;
+      if (!this.tryOp(fut)) return;
       ops.shift();
-      op.fut._withdraw = null;
-      finished.push(op.fut);
+      fut._queue = null;
+      fut._attempt = null;
+      finished.push(fut);
     }
   }
 
@@ -536,7 +611,7 @@ export class NetProactor implements Proactor {
     if (sock instanceof NetSocket) {
       if (sock.closed && idle) {
         this.states.delete(sock);
-        sock._notify = null;
+        sock._notify = sock._notifyWrite = null;
       }
       return;
     }
@@ -580,7 +655,10 @@ export class NetProactor implements Proactor {
       const events = out[2 * i + 1]!;
       if (events & READABLE) state.readable = true;
       if (events & WRITABLE) state.writable = true;
-      this.ready.add(state);
+      if (!state.queued) {
+        state.queued = true;
+        this.ready.push(state);
+      }
     }
   }
 

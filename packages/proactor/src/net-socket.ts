@@ -60,6 +60,21 @@ export class NetSocket {
   /** @internal */ _datagrams: Array<[Buffer, Address]> = [];
   /** @internal the proactor's hook: something changed that may complete an operation */
   _notify: (() => void) | null = null;
+  /** @internal the proactor's hook: Node called a write back */
+  _notifyWrite: (() => void) | null = null;
+  /** @internal writes handed to Node, and how many it called back (always in order) */ _writesIssued = 0;
+  /** @internal */ _writesDone = 0;
+  /** @internal the first write Node failed (by position), and its error */ _writeFailedAt = Infinity;
+  /** @internal */ _writeFailure: unknown = null;
+  /** @internal Node's callback for every write or send on this socket */
+  readonly _written = (err?: Error | null): void => {
+    const done = ++this._writesDone;
+    if (err !== null && err !== undefined && done < this._writeFailedAt) {
+      this._writeFailedAt = done;
+      this._writeFailure = err;
+    }
+    this._notifyWrite?.();
+  };
   /** @internal bound before connect: connect() binds to it */ _local: { address: string; port: number } | null = null;
   /** @internal Unix socket paths (Node cannot report them) */ _sockPath = '';
   /** @internal */ _peerPath = '';

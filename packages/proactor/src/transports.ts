@@ -71,6 +71,8 @@ export class ProactorSocketTransport extends BaseStreamTransport implements Owne
     this.proactor = proactor;
     this.sock = sock;
     this.release = release;
+    // asyncio sets TCP_NODELAY on every TCP transport: a small write leaves at once.
+    if (sock.family !== 'unix') sock._stream?.setNoDelay(true);
     this._start(waiter);
   }
 
