@@ -51,7 +51,7 @@ export {
   type OpenConnectionOptions,
   type StreamReaderOptions,
 } from './streams.js';
-export type { AbstractServer } from './server.js';
+export { Server, type AbstractServer, type ServingLoop } from './server.js';
 export { gather, type GatherOptions, type AwaitableLike, type ResultOf } from './gather.js';
 export { shield } from './shield.js';
 export { wait, waitFor, FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED, type ReturnWhen, type WaitOptions } from './wait.js';

@@ -1,9 +1,18 @@
 /**
- * What createServer resolves to (asyncio's AbstractServer). Backends implement it; startServer
- * returns it unchanged.
+ * Server (asyncio's base_events.Server), shared by every backend: the listening sockets,
+ * whether they accept, and the connections they made. The backend's loop does the
+ * accepting (`ServingLoop`); the server tracks connections so that waitClosed() resolves
+ * once it is closed *and* every connection it accepted is gone (asyncio 3.12+).
  */
+import type { ConnectionOwner } from './base-transport.js';
+import { CancelledError, RuntimeError } from './errors.js';
 import type { AbstractEventLoop } from './events.js';
+import type { Future } from './futures.js';
+import type { BaseProtocol } from './protocols.js';
+import { sleep } from './sleep.js';
+import type { Transport } from './transports.js';
 
+/** What createServer resolves to (asyncio's AbstractServer); `Server` implements it. */
 export interface AbstractServer {
   /** Stop listening; connections already accepted stay open. */
   close(): void;
@@ -17,4 +26,132 @@ export interface AbstractServer {
   /** The listening sockets. */
   readonly sockets: readonly unknown[];
   getLoop(): AbstractEventLoop;
+}
+
+/** What a Server asks of its loop; `S` is the backend's socket type. */
+export interface ServingLoop<S = unknown> extends AbstractEventLoop {
+  /** Start accepting on `sock`, making connections with `server`'s protocol factory. */
+  _startServing(server: Server<S>, sock: S): void;
+  /** Stop accepting on `sock` and close it. */
+  _stopServing(sock: S): void;
+  /** The server is closed: the loop stops owning it. */
+  _serverClosed(server: Server<S>): void;
+}
+
+export class Server<S = unknown> implements AbstractServer, ConnectionOwner {
+  /** @internal */ readonly _protocolFactory: () => BaseProtocol;
+  /** @internal */ readonly _backlog: number;
+  private readonly loop: ServingLoop<S>;
+  private listening: S[] | null;
+  private serving = false;
+  private readonly connections = new Set<Transport>();
+  private waiters: Future<void>[] | null = [];
+  private servingForever: Future<void> | null = null;
+  private readonly onClose: (() => void) | null;
+
+  constructor(loop: ServingLoop<S>, sockets: S[], protocolFactory: () => BaseProtocol, backlog: number, onClose: (() => void) | null = null) {
+    this.loop = loop;
+    this.listening = sockets;
+    this._protocolFactory = protocolFactory;
+    this._backlog = backlog;
+    this.onClose = onClose;
+  }
+
+  getLoop(): AbstractEventLoop {
+    return this.loop;
+  }
+
+  /** The listening sockets (empty once closed). */
+  get sockets(): readonly S[] {
+    return this.listening === null ? [] : [...this.listening];
+  }
+
+  isServing(): boolean {
+    return this.serving;
+  }
+
+  /** Start accepting; idempotent. Resolves after one loop iteration, as asyncio does. */
+  async startServing(): Promise<void> {
+    this.start();
+    await sleep(0);
+  }
+
+  /** Accept until the server closes; cancelling the awaiting task closes the server. */
+  async serveForever(): Promise<void> {
+    if (this.servingForever !== null) throw new RuntimeError(`server ${this} is already being awaited on serveForever()`);
+    if (this.listening === null) throw new RuntimeError(`server ${this} is closed`);
+    this.start();
+    const fut = this.loop.createFuture<void>();
+    this.servingForever = fut;
+    try {
+      await fut;
+    } catch (error) {
+      if (error instanceof CancelledError) {
+        this.close();
+        await this.waitClosed();
+      }
+      throw error;
+    } finally {
+      this.servingForever = null;
+    }
+  }
+
+  /** Stop listening and close the listening sockets; accepted connections stay open. */
+  close(): void {
+    const sockets = this.listening;
+    if (sockets === null) return;
+    this.listening = null;
+    for (const sock of sockets) this.loop._stopServing(sock);
+    this.serving = false;
+    if (this.servingForever !== null && !this.servingForever.done()) this.servingForever.cancel();
+    this.onClose?.();
+    this.loop._serverClosed(this);
+    if (this.connections.size === 0) this.wakeup();
+  }
+
+  /** Close every connection the server accepted (after flushing their writes). */
+  closeClients(): void {
+    for (const transport of [...this.connections]) transport.close();
+  }
+
+  /** Abort every connection the server accepted. */
+  abortClients(): void {
+    for (const transport of [...this.connections]) transport.abort();
+  }
+
+  /** Resolves once the server is closed and every connection it accepted is closed. */
+  async waitClosed(): Promise<void> {
+    if (this.waiters === null) return;
+    const waiter = this.loop.createFuture<void>();
+    this.waiters.push(waiter);
+    await waiter;
+  }
+
+  /** @internal a connection was made. */
+  _attach(transport: Transport): void {
+    this.connections.add(transport);
+  }
+
+  /** @internal a connection is gone. */
+  _detach(transport: Transport): void {
+    this.connections.delete(transport);
+    if (this.connections.size === 0 && this.listening === null) this.wakeup();
+  }
+
+  toString(): string {
+    return `<Server sockets=${this.sockets.length}${this.serving ? ' serving' : ''}>`;
+  }
+
+  private start(): void {
+    if (this.serving || this.listening === null) return;
+    this.serving = true;
+    for (const sock of this.listening) this.loop._startServing(this, sock);
+  }
+
+  private wakeup(): void {
+    const waiters = this.waiters;
+    this.waiters = null;
+    if (waiters === null || this.loop.isClosed()) return;
+    for (const waiter of waiters) if (!waiter.done()) waiter.setResult(undefined);
+  }
 }

@@ -30,7 +30,7 @@ import {
 import { NetProactor } from './net-proactor.js';
 import { NetSocket, type NetSocketFamily } from './net-socket.js';
 import type { Address, Proactor } from './proactor.js';
-import { Server, type ServingLoop } from './server.js';
+import { Server, type ServingLoop } from '@loopkit/core';
 import { ProactorDatagramTransport, ProactorSocketTransport, type OwnedTransport } from './transports.js';
 
 type Family = 'inet' | 'inet6';

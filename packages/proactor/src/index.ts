@@ -15,5 +15,4 @@ export {
   type ServerOptions,
   type UnixServerOptions,
 } from './event-loop.js';
-export { Server, type ServingLoop } from './server.js';
 export { ProactorSocketTransport, ProactorDatagramTransport } from './transports.js';

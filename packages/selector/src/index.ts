@@ -18,5 +18,4 @@ export {
 // The option types and Server share their names with @loopkit/proactor's (the umbrella
 // package re-exports both): the loop's method signatures carry the types, Server gets a prefix.
 export { SelectorEventLoop } from './selector-events.js';
-export { Server as SelectorServer } from './server.js';
 export { SelectorSocketTransport, SelectorDatagramTransport } from './transports.js';

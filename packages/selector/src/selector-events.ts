@@ -37,7 +37,7 @@ import {
 } from '@loopkit/uv';
 import { familyOfAddress, familyOption, getaddrinfo, getnameinfo, hostPort, type AddrInfo, type AddrInfoOptions, type Family, type HostPort } from './names.js';
 import { BaseSelector, DefaultSelector, EVENT_READ, EVENT_WRITE, fileobjToFd, type FileObject } from './selectors.js';
-import { Server, type ServingLoop } from './server.js';
+import { Server, type ServingLoop } from '@loopkit/core';
 import { SelectorDatagramTransport, SelectorSocketTransport, type TransportLoop } from './transports.js';
 import { checkBacklog, checkFunction, checkPath, checkPort, describe } from './util.js';
 
@@ -95,13 +95,13 @@ function osError(r: number, syscall: string, address?: { address?: string; port?
   return toConnectionError(errnoError(r, syscall, address)) as Error;
 }
 
-export class SelectorEventLoop extends BaseEventLoop implements TransportLoop, ServingLoop {
+export class SelectorEventLoop extends BaseEventLoop implements TransportLoop, ServingLoop<Socket> {
   /** @internal */ readonly _selector: BaseSelector;
   private readonly keys: Map<number, { events: number; data: unknown }>;
   private readonly selfPipe: WakeupFd;
   /** fd -> the transport using it: addReader and friends refuse those fds. */
   private readonly transports = new Map<number, SelectorSocketTransport | SelectorDatagramTransport>();
-  private readonly servers = new Set<Server>();
+  private readonly servers = new Set<Server<Socket>>();
   /** Events the last ioPoll found, and events idle() harvested for the next ioPoll. */
   private lastPolled = 0;
   private harvested = 0;
@@ -464,7 +464,7 @@ export class SelectorEventLoop extends BaseEventLoop implements TransportLoop, S
     host: string | readonly string[] | null = null,
     port: number | null = null,
     options: ServerOptions = {},
-  ): Promise<Server> {
+  ): Promise<Server<Socket>> {
     checkFunction(protocolFactory, 'protocolFactory');
     this.checkClosed();
     const backlog = checkBacklog(options.backlog ?? 100);
@@ -493,7 +493,7 @@ export class SelectorEventLoop extends BaseEventLoop implements TransportLoop, S
     protocolFactory: () => BaseProtocol,
     path: string | null = null,
     options: UnixServerOptions = {},
-  ): Promise<Server> {
+  ): Promise<Server<Socket>> {
     checkFunction(protocolFactory, 'protocolFactory');
     this.checkClosed();
     const backlog = checkBacklog(options.backlog ?? 100);
@@ -587,7 +587,7 @@ export class SelectorEventLoop extends BaseEventLoop implements TransportLoop, S
 
   // ---- serving (ServingLoop) ----
   /** @internal listen, then accept up to `backlog` connections per readiness event. */
-  _startServing(server: Server, sock: Socket): void {
+  _startServing(server: Server<Socket>, sock: Socket): void {
     sock.listen(server._backlog);
     this._setReader(sock.fileno(), new Handle(this.acceptConnections, [server, sock], this));
   }
@@ -599,11 +599,11 @@ export class SelectorEventLoop extends BaseEventLoop implements TransportLoop, S
   }
 
   /** @internal */
-  _serverClosed(server: Server): void {
+  _serverClosed(server: Server<Socket>): void {
     this.servers.delete(server);
   }
 
-  private readonly acceptConnections = (server: Server, sock: Socket): void => {
+  private readonly acceptConnections = (server: Server<Socket>, sock: Socket): void => {
     for (let i = 0; i < Math.max(server._backlog, 1); i++) {
       let conn: Socket;
       try {
@@ -666,8 +666,8 @@ export class SelectorEventLoop extends BaseEventLoop implements TransportLoop, S
     backlog: number,
     startServing: boolean,
     onClose: (() => void) | null,
-  ): Promise<Server> {
-    const server = new Server(this, listeners, protocolFactory, backlog, onClose);
+  ): Promise<Server<Socket>> {
+    const server = new Server<Socket>(this, listeners, protocolFactory, backlog, onClose);
     this.servers.add(server);
     if (startServing) await server.startServing();
     return server;
