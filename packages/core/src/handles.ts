@@ -7,6 +7,9 @@ export interface HandleOwner {
   _timerHandleCancelled(handle: TimerHandle): void;
 }
 
+/** What a cancelled handle keeps as arguments: nothing, without allocating. */
+const NO_ARGS: unknown[] = [];
+
 export class Handle {
   /** @internal */ _callback: ((...args: any[]) => unknown) | null;
   /** @internal */ _args: unknown[];
@@ -26,7 +29,7 @@ export class Handle {
     this._cancelled = true;
     // Drop references so a cancelled handle keeps nothing alive.
     this._callback = null;
-    this._args = [];
+    this._args = NO_ARGS;
   }
 
   cancelled(): boolean {
