@@ -3,7 +3,7 @@
  * Proactor contract, NetProactor on node:net/node:dgram, NetSocket (a socket object over a
  * Node handle, for when the @loopkit/uv addon is missing), the loop, its transports and Server.
  */
-export type { Proactor, Address, AddressLike } from './proactor.js';
+export { Proactor, type Address, type AddressLike } from './proactor.js';
 export { NetProactor, OpFuture } from './net-proactor.js';
 export { NetSocket, type NetSocketFamily, type NetSocketType } from './net-socket.js';
 export {

@@ -32,7 +32,7 @@ import {
   type AddressLike as UvAddressLike,
 } from '@loopkit/uv';
 import { closedError, NetSocket, notConnectedError } from './net-socket.js';
-import type { Address, AddressLike, Proactor } from './proactor.js';
+import { Proactor, type Address, type AddressLike } from './proactor.js';
 
 /** Tries an operation: settles `fut` and returns true, or returns false to wait. */
 type Attempt = (fut: OpFuture<any>) => boolean;
@@ -212,7 +212,7 @@ function nodeTarget(sock: NetSocket, address: AddressLike, syscall: string): { p
   return { host, port };
 }
 
-export class NetProactor implements Proactor {
+export class NetProactor extends Proactor {
   private loop: AbstractEventLoop | null = null;
   private wake: (() => void) | null = null;
   private readonly states = new Map<NetSocket | UvSocket, SockState>();

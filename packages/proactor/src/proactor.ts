@@ -12,7 +12,7 @@
  * - Failures settle the Future with Node-style errors (`code`, `syscall`), mapped to core's
  *   ConnectionError subclasses where one applies (ECONNRESET -> ConnectionResetError, ...).
  */
-import type { AbstractEventLoop, Future } from '@loopkit/core';
+import { NotImplementedError, type AbstractEventLoop, type Future } from '@loopkit/core';
 
 /** A socket address, as Node shows it: `{address, family, port}` or `{path}` for Unix sockets. */
 export type Address = { address: string; family: string; port: number } | { path: string };
@@ -70,4 +70,22 @@ export interface Proactor {
 
   /** Cancels every pending operation and releases the proactor's own resources. Idempotent. */
   close(): void;
+}
+
+/**
+ * The same name at run time, so a backend can `extend Proactor` (or be checked with
+ * instanceof) as well as implement it; an operation it does not override throws
+ * NotImplementedError. The interface above merges into this class's type.
+ */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export abstract class Proactor {}
+
+for (const name of ['setLoop', 'setWakeup', 'recv', 'recvInto', 'recvfrom', 'send', 'sendto', 'accept', 'connect', 'sendfile', 'select', 'close']) {
+  Object.defineProperty(Proactor.prototype, name, {
+    value: function notImplemented(this: object): never {
+      throw new NotImplementedError(`${this.constructor.name} does not implement ${name}()`);
+    },
+    writable: true,
+    configurable: true,
+  });
 }
