@@ -179,6 +179,24 @@ export function taskSuite(subject: LoopUnderTest): void {
         expect(allTasks(loop).has(t1)).toBe(false);
       }));
 
+    it('repr follows asyncio: state, name, coro, then result or exception', () =>
+      withLoop(subject, async (loop) => {
+        async function compute() {
+          return 7;
+        }
+        const task = loop.createTask(compute, { name: 'calc' });
+        expect(String(task)).toBe("<Task pending name='calc' coro=compute()>");
+        await task;
+        expect(String(task)).toBe("<Task finished name='calc' coro=compute() result=7>");
+        const fut = loop.createFuture();
+        fut.cancel();
+        expect(String(fut)).toBe('<Future cancelled>');
+      }));
+
+    it('allTasks() without a loop needs a running one, as asyncio.all_tasks()', async () => {
+      expect(() => allTasks()).toThrow('no running event loop');
+    });
+
     it('allTasks() lists the pending tasks of the loop', () =>
       withLoop(subject, async (loop) => {
         const blocker = loop.createFuture();

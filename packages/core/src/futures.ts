@@ -194,11 +194,15 @@ export class Future<T = unknown> implements PromiseLike<T> {
   }
 
   toString(): string {
-    const name = this.constructor.name;
-    if (this._state === PENDING) return `<${name} pending>`;
-    if (this._state === CANCELLED) return `<${name} cancelled>`;
-    if (this._exception !== null) return `<${name} finished exception=${String(this._exception)}>`;
-    return `<${name} finished result=${describe(this._result)}>`;
+    return `<${this.constructor.name} ${this._stateInfo()}>`;
+  }
+
+  /** @internal the state part of the repr, e.g. `finished result=3` (asyncio's order). */
+  _stateInfo(details = ''): string {
+    const state = stateNames[this._state]!.toLowerCase();
+    if (this._state !== FINISHED) return `${state}${details}`;
+    const outcome = this._exception !== null ? `exception=${String(this._exception)}` : `result=${describe(this._result)}`;
+    return `${state}${details} ${outcome}`;
   }
 
   /** @internal */

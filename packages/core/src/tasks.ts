@@ -7,7 +7,7 @@
  * iteration as in asyncio. A generator function is stepped by the task itself (`yield*`).
  */
 import { CancelledError, RuntimeError } from './errors.js';
-import { resumeSignal, taskContext, _getRunningLoop, type AbstractEventLoop, type Awaitable, type CoroFn } from './events.js';
+import { getRunningLoop, resumeSignal, taskContext, _getCurrentLoop, type AbstractEventLoop, type Awaitable, type CoroFn } from './events.js';
 import { Future, isFuture, isThenable, wrapFuture, type FutureOptions } from './futures.js';
 import { describe } from './validate.js';
 import { ageTasks, pendingTasks, trackTask, untrackTask, type AgedRecord } from './task-registry.js';
@@ -122,8 +122,7 @@ export class Task<T = unknown> extends Future<T> {
 
   /** @internal */
   _describe(): string {
-    const state = this.done() ? super.toString().replace(/^<Task /, '').replace(/>$/, '') : 'pending';
-    return `<Task ${state} name='${this.getName()}' coro=${coroName(this._coro)}>`;
+    return `<Task ${this._stateInfo(` name='${this.getName()}' coro=${coroName(this._coro)}`)}>`;
   }
 
   /** @internal first step: call the coroutine function (not at all when cancelled before). */
@@ -276,7 +275,7 @@ export function currentTask(loop?: AbstractEventLoop): Task<unknown> | null {
 
 /** The tasks of `loop` (default: the running loop) that are not done yet. */
 export function allTasks(loop?: AbstractEventLoop): Set<Task<unknown>> {
-  return pendingTasks(loop ?? _getRunningLoop()) as Set<Task<unknown>>;
+  return pendingTasks(loop ?? getRunningLoop()) as Set<Task<unknown>>;
 }
 
 export { ageTasks };
@@ -288,9 +287,7 @@ export { ageTasks };
 export function ensureFuture<T>(aw: Awaitable<T> | CoroFn<T>, loop?: AbstractEventLoop): Future<T> {
   if (isFuture(aw)) return wrapFuture(aw, { loop });
   if (typeof aw === 'function') {
-    const target = loop ?? _getRunningLoop();
-    if (target === null) throw new RuntimeError('no running event loop');
-    return target.createTask(aw as CoroFn<T>);
+    return (loop ?? _getCurrentLoop()).createTask(aw as CoroFn<T>);
   }
   if (isThenable(aw)) return wrapFuture(aw, loop ? { loop } : {});
   throw new TypeError(`An asyncio.Future, a coroutine function or an awaitable is required, got ${describe(aw)}`);
