@@ -256,7 +256,7 @@ export function helperSuite(subject: LoopUnderTest): void {
         expect(done).toBeInstanceOf(Set);
         expect(pending.size).toBe(0);
         expect(done.size).toBe(2);
-        expect(done.has(fut as Future<unknown>)).toBe(true);
+        expect(done.has(fut)).toBe(true);
         expect(new Set([...done].map((f) => f.result()))).toEqual(new Set(['a', 'f']));
       }));
 
@@ -391,7 +391,7 @@ export function helperSuite(subject: LoopUnderTest): void {
         const fut = loop.createFuture<string>();
         loop.callLater(0.02, () => fut.setResult('b'));
         const seen: unknown[] = [];
-        for await (const f of asCompleted<string>([c, a, fut, a])) {
+        for await (const f of asCompleted([c, a, fut, a])) {
           expect(isFuture(f)).toBe(true);
           expect(f.done()).toBe(true);
           seen.push(f.result());

@@ -21,6 +21,7 @@ import {
 } from '@loopkit/core';
 import { isAvailable as uvAvailable, socket } from '@loopkit/uv';
 import { withLoop, type LoopUnderTest } from './context.js';
+import { Echo, Recorder as Peer, openFds, pattern, portOf, type ServerLike } from '../support/net.js';
 
 type Server = { close(): void; waitClosed(): Promise<void>; sockets: readonly { getsockname(): { port?: number } }[]; isServing(): boolean };
 
@@ -33,73 +34,10 @@ async function waitUntil(cond: () => boolean, timeout = 5): Promise<void> {
   }
 }
 
-/** Records every callback; `lost` settles on connectionLost. */
-class Peer extends Protocol {
-  transport: Transport | null = null;
-  chunks: Buffer[] = [];
-  events: string[] = [];
-  lostWith: unknown[] = [];
-  keepOpenOnEof = false;
-  readonly lost: Future<unknown>;
-
-  constructor(loop: AbstractEventLoop) {
-    super();
-    this.lost = loop.createFuture();
-  }
-  override connectionMade(transport: Transport): void {
-    this.transport = transport;
-    this.events.push('made');
-  }
-  override dataReceived(data: Uint8Array): void {
-    this.chunks.push(Buffer.from(data));
-  }
-  override eofReceived(): boolean {
-    this.events.push('eof');
-    return this.keepOpenOnEof;
-  }
-  override connectionLost(exc: unknown): void {
-    this.events.push('lost');
-    this.lostWith.push(exc);
-    if (!this.lost.done()) this.lost.setResult(exc);
-  }
-  override pauseWriting(): void {
-    this.events.push('pause');
-  }
-  override resumeWriting(): void {
-    this.events.push('resume');
-  }
-  get received(): Buffer {
-    return Buffer.concat(this.chunks);
-  }
-}
-
-class Echo extends Protocol {
-  private transport: Transport | null = null;
-  override connectionMade(transport: Transport): void {
-    this.transport = transport;
-  }
-  override dataReceived(data: Uint8Array): void {
-    this.transport!.write(data);
-  }
-}
-
-function portOf(server: unknown): number {
-  return (server as Server).sockets[0]!.getsockname().port!;
-}
-
-function pattern(n: number): Buffer {
-  const buf = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i++) buf[i] = (i * 31 + (i >> 8)) & 0xff;
-  return buf;
-}
-
 function tempSocketPath(): string {
   return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'loopkit-')), 's.sock');
 }
 
-function openFds(): number {
-  return fs.readdirSync('/proc/self/fd').length;
-}
 
 export function networkSuite(subject: LoopUnderTest): void {
   const hasProcFd = fs.existsSync('/proc/self/fd');
@@ -344,9 +282,9 @@ export function networkSuite(subject: LoopUnderTest): void {
           const client = socket('inet', 'stream');
           try {
             const accepting = loop.createTask(() => loop.sockAccept(listener));
-            await loop.sockConnect(client, { address: '127.0.0.1', port: listener.getsockname().port });
+            await loop.sockConnect(client, { address: '127.0.0.1', port: (listener.getsockname() as { port: number }).port });
             const [conn, addr] = (await accepting) as [ReturnType<typeof socket>, { port: number }];
-            expect(addr.port).toBe(client.getsockname().port);
+            expect(addr.port).toBe((client.getsockname() as { port: number }).port);
             const data = pattern(500_000);
             const sending = loop.createTask(() => loop.sockSendall(client, data));
             const parts: Buffer[] = [];

@@ -39,7 +39,7 @@ async function streamPair(
   return [x!, y!];
 }
 
-async function rejection(promise: Promise<unknown>): Promise<any> {
+async function rejection(promise: PromiseLike<unknown>): Promise<any> {
   try {
     await promise;
   } catch (error) {

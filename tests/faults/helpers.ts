@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { Protocol, sleep, type AbstractEventLoop, type Future, type Transport } from '@loopkit/core';
 import { LOOPS } from './loops.mjs';
 
+export { Echo, Recorder, hasProcFd, openFds, pattern, portOf, type ServerLike } from '../support/net.js';
+
 export const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 export interface NetLoop {
@@ -19,17 +21,6 @@ export const NET_LOOPS: Array<{ name: string; make: (() => AbstractEventLoop) | 
 /** A test title that says why a loop class is skipped. */
 export function title(subject: { name: string; reason: string | null }, what: string): string {
   return subject.reason === null ? `${subject.name}: ${what}` : `${subject.name} (skipped: ${subject.reason}): ${what}`;
-}
-
-export interface ServerLike {
-  close(): void;
-  waitClosed(): Promise<void>;
-  isServing(): boolean;
-  sockets: readonly { getsockname(): { port?: number } }[];
-}
-
-export function portOf(server: ServerLike): number {
-  return server.sockets[0]!.getsockname().port!;
 }
 
 /** Run `body` as the main task of a fresh loop (exception handler reports collected), then close it. */
@@ -56,75 +47,6 @@ export async function waitUntil(cond: () => boolean, timeout = 10, what = String
     if (Date.now() > end) throw new Error(`condition not met within ${timeout}s: ${what}`);
     await sleep(0.002);
   }
-}
-
-/** Records every protocol callback; `lost` settles at connectionLost. */
-export class Recorder extends Protocol {
-  transport: Transport | null = null;
-  chunks: Buffer[] = [];
-  events: string[] = [];
-  lostWith: unknown[] = [];
-  keepOpenOnEof = false;
-  readonly lost: Future<unknown>;
-  readonly made: Future<Transport>;
-
-  constructor(loop: AbstractEventLoop) {
-    super();
-    this.lost = loop.createFuture();
-    this.made = loop.createFuture();
-  }
-  override connectionMade(transport: Transport): void {
-    this.transport = transport;
-    this.events.push('made');
-    this.made.setResult(transport);
-  }
-  override dataReceived(data: Uint8Array): void {
-    this.chunks.push(Buffer.from(data));
-  }
-  override eofReceived(): boolean {
-    this.events.push('eof');
-    return this.keepOpenOnEof;
-  }
-  override connectionLost(exc: unknown): void {
-    this.events.push('lost');
-    this.lostWith.push(exc);
-    if (!this.lost.done()) this.lost.setResult(exc);
-  }
-  override pauseWriting(): void {
-    this.events.push('pause');
-  }
-  override resumeWriting(): void {
-    this.events.push('resume');
-  }
-  get received(): Buffer {
-    return Buffer.concat(this.chunks);
-  }
-  get lostCount(): number {
-    return this.events.filter((e) => e === 'lost').length;
-  }
-}
-
-export class Echo extends Protocol {
-  private transport: Transport | null = null;
-  override connectionMade(transport: Transport): void {
-    this.transport = transport;
-  }
-  override dataReceived(data: Uint8Array): void {
-    this.transport!.write(data);
-  }
-}
-
-/** Deterministic bytes, so a reordered or dropped chunk shows. */
-export function pattern(n: number, seed = 0): Buffer {
-  const buf = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i++) buf[i] = (i * 31 + (i >> 8) + seed) & 0xff;
-  return buf;
-}
-
-export const hasProcFd = fs.existsSync('/proc/self/fd');
-
-export function openFds(): number {
-  return fs.readdirSync('/proc/self/fd').length;
 }
 
 /** The process's soft and hard RLIMIT_NOFILE, from /proc/self/limits. */

@@ -1,27 +1,19 @@
 /**
  * The network loop classes the fault suite runs on, for the test files and for the child
- * processes they start (plain JS so `node` runs it without a build step).
- * The selector loop joins as soon as @loopkit/selector exports SelectorEventLoop and the
- * @loopkit/uv addon loads.
+ * processes they start (plain JS so `node` runs it without a build step). The selector
+ * loop needs the @loopkit/uv addon.
  */
 import { ProactorEventLoop } from '@loopkit/proactor';
-import * as selector from '@loopkit/selector';
+import { SelectorEventLoop } from '@loopkit/selector';
 import { isAvailable } from '@loopkit/uv';
-
-const SelectorEventLoop = /** @type {any} */ (selector).SelectorEventLoop;
 
 /** @type {Array<{name: string, make: (() => any) | null, reason: string | null}>} */
 export const LOOPS = [
   { name: 'ProactorEventLoop', make: () => new ProactorEventLoop(), reason: null },
   {
     name: 'SelectorEventLoop',
-    make: typeof SelectorEventLoop === 'function' && isAvailable() ? () => new SelectorEventLoop() : null,
-    reason:
-      typeof SelectorEventLoop !== 'function'
-        ? '@loopkit/selector does not export SelectorEventLoop yet'
-        : isAvailable()
-          ? null
-          : 'the @loopkit/uv addon did not load',
+    make: isAvailable() ? () => new SelectorEventLoop() : null,
+    reason: isAvailable() ? null : 'the @loopkit/uv addon did not load',
   },
 ];
 

@@ -9,7 +9,7 @@
 import { TimeoutError } from './errors.js';
 import { _getCurrentLoop, type AbstractEventLoop } from './events.js';
 import type { Future } from './futures.js';
-import type { AwaitableLike } from './gather.js';
+import type { AwaitableLike, ResultOf } from './gather.js';
 import type { TimerHandle } from './handles.js';
 import { Queue } from './queues.js';
 import { ensureFuture, type Task } from './tasks.js';
@@ -78,9 +78,12 @@ export class AsCompleted<T> implements AsyncIterableIterator<Future<T>>, Iterabl
 }
 
 /** Iterate `aws` as they complete; after `timeout` seconds the remaining steps throw TimeoutError. */
-export function asCompleted<T>(aws: Iterable<AwaitableLike<T>>, options: { timeout?: number | null } = {}): AsCompleted<T> {
+export function asCompleted<A extends AwaitableLike<unknown>, T = ResultOf<A>>(
+  aws: Iterable<A>,
+  options: { timeout?: number | null } = {},
+): AsCompleted<T> {
   checkIterable(aws, 'aws');
   const timeout = options.timeout ?? null;
   checkTimeout(timeout);
-  return new AsCompleted(aws, timeout);
+  return new AsCompleted<T>(aws as Iterable<AwaitableLike<T>>, timeout);
 }

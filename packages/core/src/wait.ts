@@ -37,8 +37,8 @@ export function checkIterable(aws: unknown, name: string): asserts aws is Iterab
  * Wait for the awaitables until `returnWhen` holds or `timeout` seconds pass; resolves to
  * `[done, pending]` (Sets of the Futures, functions having become Tasks). Cancels nothing.
  */
-export async function wait<T>(
-  aws: Iterable<AwaitableLike<T>>,
+export async function wait<A extends AwaitableLike<unknown>, T = ResultOf<A>>(
+  aws: Iterable<A>,
   options: WaitOptions = {},
 ): Promise<[Set<Future<T>>, Set<Future<T>>]> {
   checkIterable(aws, 'aws');
@@ -50,7 +50,7 @@ export async function wait<T>(
   const args = new Set(aws);
   if (args.size === 0) throw new RangeError('aws is empty: the set of tasks/futures to wait for must not be empty');
   const loop = getRunningLoop();
-  const futures = new Set([...args].map((aw) => ensureFuture(aw, loop)));
+  const futures = new Set([...args].map((aw) => ensureFuture(aw as AwaitableLike<T>, loop)));
 
   const waiter = loop.createFuture<void>();
   const timer = limit === null || limit === Infinity ? null : loop.callLater(limit, release);

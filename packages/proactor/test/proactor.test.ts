@@ -5,8 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { CancelledError, NotImplementedError, Protocol, sleep, type Future, type Transport } from '@loopkit/core';
-import { NetProactor, NetSocket, ProactorEventLoop, type Server } from '@loopkit/proactor';
+import { CancelledError, NotImplementedError, Protocol, sleep, type Future, type Server, type Transport } from '@loopkit/core';
+import { NetProactor, NetSocket, ProactorEventLoop } from '@loopkit/proactor';
 import { isAvailable as uvAvailable, socketpair, type Socket } from '@loopkit/uv';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -37,7 +37,7 @@ async function netPair(loop: ProactorEventLoop): Promise<[NetSocket, NetSocket, 
   const listener = server.sockets[0] as NetSocket;
   const client = new NetSocket('inet');
   const accepting = loop.createTask(() => loop.sockAccept(listener));
-  await loop.sockConnect(client, { address: '127.0.0.1', port: listener.getsockname().port as number });
+  await loop.sockConnect(client, { address: '127.0.0.1', port: (listener.getsockname() as { port: number }).port });
   const [conn] = (await accepting) as [NetSocket, unknown];
   return [client, conn, server];
 }
@@ -256,7 +256,7 @@ describe('ProactorEventLoop', () => {
           eof = true;
         },
       };
-      await loop.createConnection(() => protocol as never, '127.0.0.1', (server.sockets[0] as NetSocket).getsockname().port as number);
+      await loop.createConnection(() => protocol as never, '127.0.0.1', ((server.sockets[0] as NetSocket).getsockname() as { port: number }).port);
       await waitFor(() => eof);
       expect(store.subarray(0, filled).toString()).toBe('buffered hello');
       server.close();

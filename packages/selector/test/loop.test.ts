@@ -11,6 +11,7 @@ import {
   RuntimeError,
   sleep,
   type AbstractEventLoop,
+  type Server,
   type Transport,
 } from '@loopkit/core';
 import { socket, socketpair, type Socket } from '@loopkit/uv';
@@ -308,7 +309,7 @@ describe('SelectorEventLoop: wake-ups and signals', () => {
 
 describe('SelectorEventLoop: transports', () => {
   async function pair(loop: AbstractEventLoop, server: () => Protocol, client: Collect) {
-    const srv = await loop.createServer(server, '127.0.0.1', 0);
+    const srv = (await loop.createServer(server, '127.0.0.1', 0)) as Server<Socket>;
     const { port } = srv.sockets[0]!.getsockname() as { port: number };
     const [transport] = await loop.createConnection(() => client, '127.0.0.1', port);
     return { srv: srv as { close(): void; waitClosed(): Promise<void> }, transport: transport as Transport };
