@@ -48,6 +48,22 @@ export interface ConnectionOwner {
   _detach(transport: Transport): void;
 }
 
+/** A transport's extra info from its socket: the socket, sockname and peername when it has them. */
+export function socketExtra(sock: { getsockname(): unknown; getpeername(): unknown }): Record<string, unknown> {
+  const extra: Record<string, unknown> = { socket: sock };
+  try {
+    extra.sockname = sock.getsockname();
+  } catch {
+    // an unbound socket has no local address to report
+  }
+  try {
+    extra.peername = sock.getpeername();
+  } catch {
+    // not connected: no peer to report
+  }
+  return extra;
+}
+
 type AnyProtocol = BaseProtocol & Partial<Protocol> & Partial<BufferedProtocol>;
 
 export abstract class BaseStreamTransport extends Transport {

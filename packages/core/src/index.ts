@@ -36,7 +36,8 @@ export {
   type WriteBufferLimits,
 } from './transports.js';
 export { WriteFlowControl, DEFAULT_HIGH_WATER } from './flow-control.js';
-export { BaseStreamTransport, type ConnectionOwner } from './base-transport.js';
+export { BaseStreamTransport, socketExtra, type ConnectionOwner } from './base-transport.js';
+export { BaseDatagramTransport } from './base-datagram.js';
 export { MemoryTransport, memoryTransportPair, type MemoryTransportOptions } from './memory-transport.js';
 export {
   StreamReader,
@@ -52,6 +53,31 @@ export {
   type StreamReaderOptions,
 } from './streams.js';
 export { Server, type AbstractServer, type ServingLoop } from './server.js';
+export {
+  BaseSocketLoop,
+  anyAddress,
+  type ConnectionOptions,
+  type DatagramOptions,
+  type LoopSocket,
+  type OwnedTransport,
+  type ServerOptions,
+  type UnixServerOptions,
+} from './socket-loop.js';
+export {
+  getaddrinfo,
+  getnameinfo,
+  familyOption,
+  familyOfAddress,
+  hostPort,
+  checkPort,
+  checkPath,
+  type AddrInfo,
+  type AddrInfoOptions,
+  type Family,
+  type HostPort,
+  type InetSockAddr,
+  type SockType,
+} from './names.js';
 export { gather, type GatherOptions, type AwaitableLike, type ResultOf } from './gather.js';
 export { shield } from './shield.js';
 export { wait, waitFor, FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED, type ReturnWhen, type WaitOptions } from './wait.js';

@@ -1,0 +1,398 @@
+/**
+ * BaseSocketLoop: the portable half of a loop with sockets (the network methods of asyncio's
+ * base_events.BaseEventLoop). It checks the arguments of createConnection, createServer,
+ * createUnixConnection, createUnixServer and createDatagramEndpoint, resolves names, tries
+ * each resolved address in turn, makes the protocol and the Server, and owns the transports
+ * and servers until loop.close(). The backend (`S`: its socket type) says only how a socket
+ * is made, connected, bound and listened, and which transport it gets: the abstract hooks below.
+ */
+import * as fs from 'node:fs';
+import { BaseEventLoop } from './base-events.js';
+import { CancelledError } from './errors.js';
+import type { Future } from './futures.js';
+import {
+  checkBacklog,
+  checkPath,
+  checkPort,
+  familyOption,
+  getaddrinfo,
+  getnameinfo,
+  hostPort,
+  type AddrInfo,
+  type AddrInfoOptions,
+  type Family,
+  type HostPort,
+  type InetSockAddr,
+  type SockType,
+} from './names.js';
+import type { BaseProtocol, DatagramProtocol } from './protocols.js';
+import { Server, type ServingLoop } from './server.js';
+import type { BaseTransport } from './transports.js';
+import { checkCallback, describe } from './validate.js';
+
+/** `A`: what a caller may pass as `sock`. */
+export interface ConnectionOptions<A = unknown> {
+  family?: Family | number | null;
+  localAddr?: HostPort | null;
+  sock?: A | null;
+}
+export interface ServerOptions<A = unknown> {
+  backlog?: number;
+  reuseAddress?: boolean | null;
+  reusePort?: boolean | null;
+  family?: Family | number | null;
+  sock?: A | null;
+  startServing?: boolean;
+}
+export interface UnixServerOptions<A = unknown> {
+  backlog?: number;
+  sock?: A | null;
+  startServing?: boolean;
+  /** Remove the socket file when the server closes (asyncio 3.13's cleanup_socket). */
+  cleanupSocket?: boolean;
+}
+export interface DatagramOptions<A = unknown> {
+  localAddr?: HostPort | null;
+  remoteAddr?: HostPort | null;
+  family?: Family | number | null;
+  reuseAddress?: boolean | null;
+  reusePort?: boolean | null;
+  allowBroadcast?: boolean | null;
+  sock?: A | null;
+}
+
+/** What the loop needs of a transport it owns. */
+export interface OwnedTransport extends BaseTransport {
+  /** Loop close: connectionLost now, synchronously, and release the socket. */
+  _closeNow(): void;
+}
+
+/** What the portable code does with a backend's socket. */
+export interface LoopSocket {
+  bind(address: InetSockAddr): void;
+  close(): void;
+}
+
+/** The wildcard address of a family (IPv4's when any will do). */
+export function anyAddress(family: Family | null): string {
+  return family === 'inet6' ? '::' : '0.0.0.0';
+}
+
+export abstract class BaseSocketLoop<
+  S extends LoopSocket,
+  ST extends OwnedTransport,
+  DT extends OwnedTransport,
+  A = unknown,
+> extends BaseEventLoop implements ServingLoop<S> {
+  /** Live transports by `_transportKey(sock)`; loop.close() closes them. */
+  protected readonly _transports = new Map<unknown, OwnedTransport>();
+  private readonly servers = new Set<Server<S>>();
+
+  // ---- backend hooks ----
+  /** A new unconnected stream socket. */
+  protected abstract _newStreamSocket(family: Family | 'unix'): S;
+  /** Connect `sock` to a numeric address or a Unix path. */
+  protected abstract _connect(sock: S, address: InetSockAddr | { path: string }): Promise<void>;
+  /** The connected stream socket a caller passed as `sock`, checked (or adopted). */
+  protected abstract _givenStreamSocket(sock: unknown): S;
+  /** The listening socket a caller passed as `sock`, checked (or adopted). */
+  protected abstract _givenListener(sock: unknown, backlog: number): S | Promise<S>;
+  /** Throw if `reusePort` cannot be honoured for this kind of socket. */
+  protected abstract _checkReusePort(type: SockType): void;
+  /**
+   * A socket bound (or listening) on `address`; null when that wildcard address is not
+   * available here (the others serve). `address` is null only where `_anyAddresses` says so.
+   */
+  protected abstract _listenInet(address: string | null, family: Family | null, port: number, backlog: number, options: ServerOptions<A>): S | null | Promise<S | null>;
+  /** A socket bound (or listening) on the Unix path. */
+  protected abstract _listenUnix(path: string, backlog: number): S | Promise<S>;
+  /** The datagram socket a caller passed as `sock`, and whether it is connected. */
+  protected abstract _givenDatagramSocket(sock: unknown): [S, boolean];
+  /** A datagram socket bound to `local` (if given) and connected to `remote` (if given), with the options' flags. */
+  protected abstract _openDatagram(family: Family, local: InetSockAddr | null, remote: InetSockAddr | null, options: DatagramOptions<A>): Promise<S>;
+  protected abstract _streamTransport(sock: S, protocol: BaseProtocol, waiter: Future<void> | null, server: Server<S> | null): ST;
+  protected abstract _datagramTransport(sock: S, protocol: DatagramProtocol, connected: boolean, waiter: Future<void>): DT;
+  abstract _startServing(server: Server<S>, sock: S): void;
+  abstract _stopServing(sock: S): void;
+
+  /** What a transport on `sock` is owned by; the transport passes it to `_transportClosed`. */
+  protected _transportKey(sock: S): unknown {
+    return sock;
+  }
+
+  /** `[address, family]` pairs a null host listens on: every interface, IPv4 and IPv6 (asyncio's). */
+  protected _anyAddresses(family: Family | null): Array<[string | null, Family | null]> {
+    const any: Array<[string, Family]> = [['0.0.0.0', 'inet'], ['::', 'inet6']];
+    return any.filter(([, f]) => family === null || f === family);
+  }
+
+  // ---- names ----
+  async getaddrinfo(host: string | null, port: number | string | null, options: AddrInfoOptions = {}): Promise<AddrInfo[]> {
+    return await getaddrinfo(host, port, options);
+  }
+
+  async getnameinfo(sockaddr: unknown, flags = 0): Promise<[string, string]> {
+    return await getnameinfo(sockaddr, flags);
+  }
+
+  // ---- streams ----
+  /** Connect to host:port (each resolved address in turn) and make a transport: `[transport, protocol]`. */
+  async createConnection(
+    protocolFactory: () => BaseProtocol,
+    host: string | null = null,
+    port: number | null = null,
+    options: ConnectionOptions<A> = {},
+  ): Promise<[ST, BaseProtocol]> {
+    checkCallback(protocolFactory, 'protocolFactory');
+    this.checkClosed();
+    let sock: S;
+    if (options.sock !== undefined && options.sock !== null) {
+      if (host !== null || port !== null) throw new TypeError('host/port and sock can not be specified at the same time');
+      sock = this._givenStreamSocket(options.sock);
+    } else {
+      if (host === null && port === null) throw new TypeError('host and port was not specified and no sock specified');
+      sock = await this.connectTo(host, checkPort(port), familyOption(options.family), options.localAddr ?? null);
+    }
+    return await this.makeStream(sock, protocolFactory);
+  }
+
+  async createUnixConnection(
+    protocolFactory: () => BaseProtocol,
+    path: string | null = null,
+    options: { sock?: A | null } = {},
+  ): Promise<[ST, BaseProtocol]> {
+    checkCallback(protocolFactory, 'protocolFactory');
+    this.checkClosed();
+    let sock: S;
+    if (options.sock !== undefined && options.sock !== null) {
+      if (path !== null) throw new TypeError('path and sock can not be specified at the same time');
+      sock = this._givenStreamSocket(options.sock);
+    } else {
+      const p = checkPath(path);
+      sock = this._newStreamSocket('unix');
+      try {
+        await this._connect(sock, { path: p });
+      } catch (error) {
+        sock.close();
+        throw error;
+      }
+    }
+    return await this.makeStream(sock, protocolFactory);
+  }
+
+  /** Listen on every address of `host` (all interfaces when null); resolves to the Server. */
+  async createServer(
+    protocolFactory: () => BaseProtocol,
+    host: string | readonly string[] | null = null,
+    port: number | null = null,
+    options: ServerOptions<A> = {},
+  ): Promise<Server<S>> {
+    checkCallback(protocolFactory, 'protocolFactory');
+    this.checkClosed();
+    const backlog = checkBacklog(options.backlog ?? 100);
+    const listeners: S[] = [];
+    if (options.sock !== undefined && options.sock !== null) {
+      if (host !== null || port !== null) throw new TypeError('host/port and sock can not be specified at the same time');
+      listeners.push(await this._givenListener(options.sock, backlog));
+    } else {
+      const p = port === null ? 0 : checkPort(port);
+      if (options.reusePort) this._checkReusePort('stream');
+      try {
+        for (const [address, family] of await this.serverAddresses(host, p, familyOption(options.family))) {
+          const sock = await this._listenInet(address, family, p, backlog, options);
+          if (sock !== null) listeners.push(sock);
+        }
+        if (listeners.length === 0) throw new Error(`no address to listen on for host ${describe(host)}`);
+      } catch (error) {
+        for (const sock of listeners) sock.close();
+        throw error;
+      }
+    }
+    return await this.makeServer(listeners, protocolFactory, backlog, options.startServing ?? true, null);
+  }
+
+  async createUnixServer(
+    protocolFactory: () => BaseProtocol,
+    path: string | null = null,
+    options: UnixServerOptions<A> = {},
+  ): Promise<Server<S>> {
+    checkCallback(protocolFactory, 'protocolFactory');
+    this.checkClosed();
+    const backlog = checkBacklog(options.backlog ?? 100);
+    if (options.sock !== undefined && options.sock !== null) {
+      if (path !== null) throw new TypeError('path and sock can not be specified at the same time');
+      const listener = await this._givenListener(options.sock, backlog);
+      return await this.makeServer([listener], protocolFactory, backlog, options.startServing ?? true, null);
+    }
+    const p = checkPath(path);
+    // A stale socket file from an earlier run would make bind fail (asyncio removes it too).
+    removeSocketFile(p);
+    const sock = await this._listenUnix(p, backlog);
+    const inode = fs.statSync(p).ino;
+    // Remove the file on close unless something else replaced it meanwhile.
+    const cleanup = options.cleanupSocket ?? true ? () => removeSocketFile(p, inode) : null;
+    return await this.makeServer([sock], protocolFactory, backlog, options.startServing ?? true, cleanup);
+  }
+
+  // ---- datagrams ----
+  async createDatagramEndpoint(protocolFactory: () => DatagramProtocol, options: DatagramOptions<A> = {}): Promise<[DT, DatagramProtocol]> {
+    checkCallback(protocolFactory, 'protocolFactory');
+    this.checkClosed();
+    let sock: S;
+    let connected: boolean;
+    if (options.sock !== undefined && options.sock !== null) {
+      [sock, connected] = this._givenDatagramSocket(options.sock);
+    } else {
+      if (options.reusePort) this._checkReusePort('dgram');
+      let family = familyOption(options.family);
+      let local: InetSockAddr | null = null;
+      let remote: InetSockAddr | null = null;
+      if (options.localAddr) {
+        const [host, port] = hostPort(options.localAddr, 'localAddr');
+        const info = (await getaddrinfo(host ?? anyAddress(family), port, { family, type: 'dgram' }))[0]!;
+        family ??= info[0];
+        local = info[4];
+      }
+      if (options.remoteAddr) {
+        const [host, port] = hostPort(options.remoteAddr, 'remoteAddr');
+        const info = (await getaddrinfo(host, port, { family, type: 'dgram' }))[0]!;
+        family ??= info[0];
+        remote = info[4];
+      }
+      sock = await this._openDatagram(family ?? 'inet', local, remote, options);
+      connected = remote !== null;
+    }
+    const protocol = makeProtocol(sock, protocolFactory);
+    const waiter = this.createFuture<void>();
+    return [await this.own(sock, this._datagramTransport(sock, protocol, connected, waiter), waiter), protocol];
+  }
+
+  // ---- ownership ----
+  /** @internal A transport released its socket: the loop stops owning it. */
+  _transportClosed(key: unknown): void {
+    this._transports.delete(key);
+  }
+
+  /** @internal (ServingLoop) */
+  _serverClosed(server: Server<S>): void {
+    this.servers.delete(server);
+  }
+
+  /** Loop close: close the servers, then the transports still owned (connectionLost now). */
+  protected _closeOwned(): void {
+    for (const server of [...this.servers]) server.close();
+    for (const transport of [...this._transports.values()]) transport._closeNow();
+  }
+
+  /** A listener accepted `conn`: give it a transport with the server's protocol. */
+  protected _connectionAccepted(server: Server<S>, conn: S): void {
+    try {
+      const protocol = server._protocolFactory();
+      this._transports.set(this._transportKey(conn), this._streamTransport(conn, protocol, null, server));
+    } catch (error) {
+      this.callExceptionHandler({ message: 'Error on transport creation for incoming connection', exception: error });
+      conn.close();
+    }
+  }
+
+  // ---- helpers ----
+  private async makeStream(sock: S, protocolFactory: () => BaseProtocol): Promise<[ST, BaseProtocol]> {
+    const protocol = makeProtocol(sock, protocolFactory);
+    const waiter = this.createFuture<void>();
+    return [await this.own(sock, this._streamTransport(sock, protocol, waiter, null), waiter), protocol];
+  }
+
+  /** Own the new transport; once made, it is the caller's (a failed or cancelled wait closes it). */
+  private async own<T extends OwnedTransport>(sock: S, transport: T, waiter: Future<void>): Promise<T> {
+    this._transports.set(this._transportKey(sock), transport);
+    try {
+      await waiter;
+    } catch (error) {
+      transport.close();
+      throw error;
+    }
+    return transport;
+  }
+
+  private async makeServer(
+    listeners: S[],
+    protocolFactory: () => BaseProtocol,
+    backlog: number,
+    startServing: boolean,
+    onClose: (() => void) | null,
+  ): Promise<Server<S>> {
+    const server = new Server<S>(this, listeners, protocolFactory, backlog, onClose);
+    this.servers.add(server);
+    if (startServing) await server.startServing();
+    return server;
+  }
+
+  /** Try each resolved address in turn (asyncio's create_connection without happy eyeballs). */
+  private async connectTo(host: string | null, port: number, family: Family | null, localAddr: HostPort | null): Promise<S> {
+    const infos = await getaddrinfo(host, port, { family, type: 'stream' });
+    if (infos.length === 0) throw new Error('getaddrinfo() returned empty list');
+    let locals: AddrInfo[] | null = null;
+    if (localAddr !== null) {
+      const [lhost, lport] = hostPort(localAddr, 'localAddr');
+      locals = await getaddrinfo(lhost ?? anyAddress(family), lport, { family, type: 'stream' });
+    }
+    const errors: unknown[] = [];
+    for (const [fam, , , , addr] of infos) {
+      const local = locals?.find((info) => info[0] === fam);
+      if (locals !== null && local === undefined) {
+        errors.push(new Error(`no matching local address with family=${fam} found`));
+        continue;
+      }
+      const sock = this._newStreamSocket(fam);
+      try {
+        if (local !== undefined) sock.bind(local[4]);
+        await this._connect(sock, addr);
+        return sock;
+      } catch (error) {
+        sock.close();
+        if (error instanceof CancelledError) throw error;
+        errors.push(error);
+      }
+    }
+    const codes = new Set(errors.map((e) => (e as { code?: unknown }).code ?? String(e)));
+    if (errors.length === 1 || codes.size === 1) throw errors[0];
+    throw Object.assign(new Error(`Multiple exceptions: ${errors.map(String).join(', ')}`), { errors });
+  }
+
+  /** `[address, family]` pairs to listen on: each distinct address of each host, or `_anyAddresses` for a null host. */
+  private async serverAddresses(host: string | readonly string[] | null, port: number, family: Family | null): Promise<Array<[string | null, Family | null]>> {
+    if (host === null || host === '') return this._anyAddresses(family);
+    const hosts = typeof host === 'string' ? [host] : host;
+    if (!Array.isArray(hosts)) throw new TypeError(`host must be a string, an array of strings or null, got ${describe(host)}`);
+    const seen = new Set<string>();
+    const out: Array<[string, Family]> = [];
+    for (const h of hosts) {
+      if (typeof h !== 'string') throw new TypeError(`host must be a string, an array of strings or null, got ${describe(h)}`);
+      for (const [fam, , , , addr] of await getaddrinfo(h, port, { family, type: 'stream' })) {
+        if (seen.has(addr.address)) continue;
+        seen.add(addr.address);
+        out.push([addr.address, fam]);
+      }
+    }
+    return out;
+  }
+}
+
+/** The protocol for a new socket; a factory that throws closes the socket. */
+function makeProtocol<P>(sock: LoopSocket, factory: () => P): P {
+  try {
+    return factory();
+  } catch (error) {
+    sock.close();
+    throw error;
+  }
+}
+
+function removeSocketFile(path: string, inode?: number): void {
+  try {
+    const st = fs.statSync(path);
+    if (st.isSocket() && (inode === undefined || st.ino === inode)) fs.unlinkSync(path);
+  } catch {
+    // already gone: nothing to remove
+  }
+}
