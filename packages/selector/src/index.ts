@@ -15,7 +15,6 @@ export {
   fileobjToFd,
   type FileObject,
 } from './selectors.js';
-// The option types and Server share their names with @loopkit/proactor's (the umbrella
-// package re-exports both): the loop's method signatures carry the types, Server gets a prefix.
+// The option types and Server are core's, shared by every loop.
 export { SelectorEventLoop } from './selector-events.js';
 export { SelectorSocketTransport, SelectorDatagramTransport } from './transports.js';

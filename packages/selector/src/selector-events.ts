@@ -1,23 +1,32 @@
 /**
- * SelectorEventLoop (asyncio's selector_events.py): core's BaseEventLoop plus readiness.
+ * SelectorEventLoop (asyncio's selector_events.py): core's BaseSocketLoop plus readiness.
  *
  * Backend contract (core/backend.ts): ioPoll = one non-blocking select and dispatch of the
  * ready readers and writers; ioStart = the selector's host watcher calls `wake`. Every fd
  * has one registration whose data holds its reader and writer Handles, queued as they are
  * (no allocation) when the fd is ready. sock* methods try the syscall first and register
- * only when it would block; transports and servers build on the same registrations.
+ * only when it would block; transports and servers build on the same registrations. The
+ * network methods (createConnection, createServer, ...) are core's: the hooks at the end say
+ * how a @loopkit/uv socket is made, bound and connected.
  */
-import * as fs from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import {
-  BaseEventLoop,
-  CancelledError,
+  BaseSocketLoop,
+  checkPath,
+  familyOfAddress,
+  getaddrinfo,
   Handle,
+  hostPort,
   RuntimeError,
   toConnectionError,
   type BaseProtocol,
+  type DatagramOptions,
   type DatagramProtocol,
+  type Family,
   type Future,
+  type InetSockAddr,
+  type Server,
+  type ServerOptions,
 } from '@loopkit/core';
 import {
   EAGAIN,
@@ -33,13 +42,10 @@ import {
   Socket,
   socket as makeSocket,
   WakeupFd,
-  type SocketFamily,
 } from '@loopkit/uv';
-import { familyOfAddress, familyOption, getaddrinfo, getnameinfo, hostPort, type AddrInfo, type AddrInfoOptions, type Family, type HostPort } from './names.js';
 import { BaseSelector, DefaultSelector, EVENT_READ, EVENT_WRITE, fileobjToFd, type FileObject } from './selectors.js';
-import { Server, type ServingLoop } from '@loopkit/core';
 import { SelectorDatagramTransport, SelectorSocketTransport, type TransportLoop } from './transports.js';
-import { checkBacklog, checkFunction, checkPath, checkPort, describe } from './util.js';
+import { checkFunction, describe } from './util.js';
 
 /** After running out of fds, accepting resumes this many seconds later (asyncio's). */
 const ACCEPT_RETRY_DELAY = 1;
@@ -51,40 +57,17 @@ class FdHandlers {
   writer: Handle | null = null;
 }
 
-export interface ConnectionOptions {
-  family?: Family | number | null;
-  localAddr?: HostPort | null;
-  sock?: Socket | null;
-}
-export interface ServerOptions {
-  backlog?: number;
-  reuseAddress?: boolean | null;
-  reusePort?: boolean | null;
-  family?: Family | number | null;
-  sock?: Socket | null;
-  startServing?: boolean;
-}
-export interface UnixServerOptions {
-  backlog?: number;
-  sock?: Socket | null;
-  startServing?: boolean;
-  /** Remove the socket file when the server closes (asyncio 3.13's cleanup_socket). */
-  cleanupSocket?: boolean;
-}
-export interface DatagramOptions {
-  localAddr?: HostPort | null;
-  remoteAddr?: HostPort | null;
-  family?: Family | number | null;
-  reuseAddress?: boolean | null;
-  reusePort?: boolean | null;
-  allowBroadcast?: boolean | null;
-  sock?: Socket | null;
-}
-
 /** What sock* methods take: a @loopkit/uv Socket (anything with its try* methods). */
 function checkSock(sock: unknown): Socket {
   if (!(sock instanceof Socket)) throw new TypeError(`sock must be a @loopkit/uv Socket, got ${describe(sock)}`);
   return sock;
+}
+
+function checkStreamSock(sock: unknown): Socket {
+  const s = checkSock(sock);
+  if (s.type !== 'stream') throw new TypeError(`A stream socket was expected, got a ${s.type} socket`);
+  if (s.closed) throw new TypeError('sock is closed');
+  return s;
 }
 
 function wouldBlock(r: number): boolean {
@@ -95,13 +78,12 @@ function osError(r: number, syscall: string, address?: { address?: string; port?
   return toConnectionError(errnoError(r, syscall, address)) as Error;
 }
 
-export class SelectorEventLoop extends BaseEventLoop implements TransportLoop, ServingLoop<Socket> {
+export class SelectorEventLoop
+  extends BaseSocketLoop<Socket, SelectorSocketTransport, SelectorDatagramTransport, Socket>
+  implements TransportLoop {
   /** @internal */ readonly _selector: BaseSelector;
   private readonly keys: Map<number, { events: number; data: unknown }>;
   private readonly selfPipe: WakeupFd;
-  /** fd -> the transport using it: addReader and friends refuse those fds. */
-  private readonly transports = new Map<number, SelectorSocketTransport | SelectorDatagramTransport>();
-  private readonly servers = new Set<Server<Socket>>();
   /** Events the last ioPoll found, and events idle() harvested for the next ioPoll. */
   private lastPolled = 0;
   private harvested = 0;
@@ -164,8 +146,7 @@ export class SelectorEventLoop extends BaseEventLoop implements TransportLoop, S
 
   /** Close what the loop still owns (connectionLost now), then the self-pipe and the selector. */
   override ioClose(): void {
-    for (const server of [...this.servers]) server.close();
-    for (const transport of [...this.transports.values()]) transport._closeNow();
+    this._closeOwned();
     this._setReader(this.selfPipe.fd, null);
     this.selfPipe.close();
     this._selector.close();
@@ -236,8 +217,8 @@ export class SelectorEventLoop extends BaseEventLoop implements TransportLoop, S
   }
 
   /** @internal A transport released its fd: drop the registration before the fd is closed. */
-  _transportClosed(fd: number): void {
-    this.transports.delete(fd);
+  override _transportClosed(fd: number): void {
+    super._transportClosed(fd);
     if (this.keys.has(fd)) this._selector.unregister(fd);
   }
 
@@ -279,7 +260,7 @@ export class SelectorEventLoop extends BaseEventLoop implements TransportLoop, S
 
   private userFd(fileobj: FileObject): number {
     const fd = fileobjToFd(fileobj);
-    const transport = this.transports.get(fd);
+    const transport = this._transports.get(fd);
     if (transport !== undefined) throw new RuntimeError(`File descriptor ${fd} is used by transport ${transport}`);
     return fd;
   }
@@ -404,187 +385,6 @@ export class SelectorEventLoop extends BaseEventLoop implements TransportLoop, S
     return fut;
   }
 
-  // ---- names ----
-  async getaddrinfo(host: string | null, port: number | string | null, options: AddrInfoOptions = {}): Promise<AddrInfo[]> {
-    return await getaddrinfo(host, port, options);
-  }
-
-  async getnameinfo(sockaddr: unknown, flags = 0): Promise<[string, string]> {
-    return await getnameinfo(sockaddr, flags);
-  }
-
-  // ---- streams ----
-  /** Connect to host:port (each resolved address in turn) and make a transport: `[transport, protocol]`. */
-  async createConnection(
-    protocolFactory: () => BaseProtocol,
-    host: string | null = null,
-    port: number | null = null,
-    options: ConnectionOptions = {},
-  ): Promise<[SelectorSocketTransport, BaseProtocol]> {
-    checkFunction(protocolFactory, 'protocolFactory');
-    this.checkClosed();
-    let sock: Socket;
-    if (options.sock !== undefined && options.sock !== null) {
-      if (host !== null || port !== null) throw new TypeError('host/port and sock can not be specified at the same time');
-      sock = this.checkStreamSock(options.sock);
-    } else {
-      if (host === null && port === null) throw new TypeError('host and port was not specified and no sock specified');
-      sock = await this.connectTo(host, checkPort(port), familyOption(options.family), options.localAddr ?? null);
-    }
-    return await this.makeStream(sock, protocolFactory);
-  }
-
-  async createUnixConnection(
-    protocolFactory: () => BaseProtocol,
-    path: string | null = null,
-    options: { sock?: Socket | null } = {},
-  ): Promise<[SelectorSocketTransport, BaseProtocol]> {
-    checkFunction(protocolFactory, 'protocolFactory');
-    this.checkClosed();
-    let sock: Socket;
-    if (options.sock !== undefined && options.sock !== null) {
-      if (path !== null) throw new TypeError('path and sock can not be specified at the same time');
-      sock = this.checkStreamSock(options.sock);
-    } else {
-      const p = checkPath(path);
-      sock = makeSocket('unix', 'stream');
-      try {
-        await this.sockConnect(sock, p);
-      } catch (error) {
-        sock.close();
-        throw error;
-      }
-    }
-    return await this.makeStream(sock, protocolFactory);
-  }
-
-  /** Listen on every address of `host` (all interfaces when null); resolves to the Server. */
-  async createServer(
-    protocolFactory: () => BaseProtocol,
-    host: string | readonly string[] | null = null,
-    port: number | null = null,
-    options: ServerOptions = {},
-  ): Promise<Server<Socket>> {
-    checkFunction(protocolFactory, 'protocolFactory');
-    this.checkClosed();
-    const backlog = checkBacklog(options.backlog ?? 100);
-    const listeners: Socket[] = [];
-    if (options.sock !== undefined && options.sock !== null) {
-      if (host !== null || port !== null) throw new TypeError('host/port and sock can not be specified at the same time');
-      listeners.push(this.checkStreamSock(options.sock));
-    } else {
-      const p = port === null ? 0 : checkPort(port);
-      if (options.reusePort && SO_REUSEPORT < 0) throw new TypeError('reusePort is not supported on this platform');
-      try {
-        for (const [address, family] of await this.serverAddresses(host, p, familyOption(options.family))) {
-          const sock = this.bindInet(address, family, p, 'stream', options);
-          if (sock !== null) listeners.push(sock);
-        }
-        if (listeners.length === 0) throw new Error(`no address to listen on for host ${describe(host)}`);
-      } catch (error) {
-        for (const sock of listeners) sock.close();
-        throw error;
-      }
-    }
-    return await this.makeServer(listeners, protocolFactory, backlog, options.startServing ?? true, null);
-  }
-
-  async createUnixServer(
-    protocolFactory: () => BaseProtocol,
-    path: string | null = null,
-    options: UnixServerOptions = {},
-  ): Promise<Server<Socket>> {
-    checkFunction(protocolFactory, 'protocolFactory');
-    this.checkClosed();
-    const backlog = checkBacklog(options.backlog ?? 100);
-    if (options.sock !== undefined && options.sock !== null) {
-      if (path !== null) throw new TypeError('path and sock can not be specified at the same time');
-      return await this.makeServer([this.checkStreamSock(options.sock)], protocolFactory, backlog, options.startServing ?? true, null);
-    }
-    const p = checkPath(path);
-    // A stale socket file from an earlier run would make bind fail (asyncio removes it too).
-    removeSocketFile(p);
-    const sock = makeSocket('unix', 'stream');
-    try {
-      sock.bind(p);
-    } catch (error) {
-      sock.close();
-      throw error;
-    }
-    const inode = fs.statSync(p).ino;
-    // Remove the file on close unless something else replaced it meanwhile.
-    const cleanup = options.cleanupSocket ?? true ? () => removeSocketFile(p, inode) : null;
-    return await this.makeServer([sock], protocolFactory, backlog, options.startServing ?? true, cleanup);
-  }
-
-  // ---- datagrams ----
-  async createDatagramEndpoint(
-    protocolFactory: () => DatagramProtocol,
-    options: DatagramOptions = {},
-  ): Promise<[SelectorDatagramTransport, DatagramProtocol]> {
-    checkFunction(protocolFactory, 'protocolFactory');
-    this.checkClosed();
-    let sock: Socket;
-    let connected = false;
-    if (options.sock !== undefined && options.sock !== null) {
-      sock = checkSock(options.sock);
-      if (sock.type !== 'dgram') throw new TypeError(`A datagram socket was expected, got a ${sock.type} socket`);
-      try {
-        sock.getpeername();
-        connected = true;
-      } catch {
-        connected = false;
-      }
-    } else {
-      let family = familyOption(options.family);
-      let local: [string, number] | null = null;
-      let remote: [string, number] | null = null;
-      if (options.localAddr) {
-        const [host, port] = hostPort(options.localAddr, 'localAddr');
-        const info = (await getaddrinfo(host ?? (family === 'inet6' ? '::' : '0.0.0.0'), port, { family, type: 'dgram' }))[0]!;
-        family ??= info[0];
-        local = [info[4].address, port];
-      }
-      if (options.remoteAddr) {
-        const [host, port] = hostPort(options.remoteAddr, 'remoteAddr');
-        const info = (await getaddrinfo(host, port, { family, type: 'dgram' }))[0]!;
-        family ??= info[0];
-        remote = [info[4].address, port];
-      }
-      sock = makeSocket(family ?? 'inet', 'dgram');
-      try {
-        if (options.reuseAddress) sock.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
-        if (options.reusePort) sock.setsockopt(SOL_SOCKET, SO_REUSEPORT, 1);
-        if (options.allowBroadcast) sock.setsockopt(SOL_SOCKET, SO_BROADCAST, 1);
-        if (local !== null) sock.bind({ address: local[0], port: local[1] });
-        if (remote !== null) {
-          await this.sockConnect(sock, { address: remote[0], port: remote[1] });
-          connected = true;
-        }
-      } catch (error) {
-        sock.close();
-        throw error;
-      }
-    }
-    let protocol: DatagramProtocol;
-    try {
-      protocol = protocolFactory();
-    } catch (error) {
-      sock.close();
-      throw error;
-    }
-    const waiter = this.createFuture<void>();
-    const transport = new SelectorDatagramTransport(this, sock, protocol, connected, waiter);
-    this.transports.set(sock.fileno(), transport);
-    try {
-      await waiter;
-    } catch (error) {
-      transport.close();
-      throw error;
-    }
-    return [transport, protocol];
-  }
-
   // ---- serving (ServingLoop) ----
   /** @internal listen, then accept up to `backlog` connections per readiness event. */
   _startServing(server: Server<Socket>, sock: Socket): void {
@@ -596,11 +396,6 @@ export class SelectorEventLoop extends BaseEventLoop implements TransportLoop, S
   _stopServing(sock: Socket): void {
     if (!this.isClosed()) this._setReader(sock.fileno(), null);
     sock.close();
-  }
-
-  /** @internal */
-  _serverClosed(server: Server<Socket>): void {
-    this.servers.delete(server);
   }
 
   private readonly acceptConnections = (server: Server<Socket>, sock: Socket): void => {
@@ -622,115 +417,38 @@ export class SelectorEventLoop extends BaseEventLoop implements TransportLoop, S
         }
         throw error;
       }
-      try {
-        const protocol = server._protocolFactory();
-        this.transports.set(conn.fileno(), new SelectorSocketTransport(this, conn, protocol, null, server));
-      } catch (error) {
-        this.callExceptionHandler({ message: 'Error on transport creation for incoming connection', exception: error });
-        conn.close();
-      }
+      this._connectionAccepted(server, conn);
     }
   };
 
-  // ---- helpers ----
-  private checkStreamSock(sock: unknown): Socket {
-    const s = checkSock(sock);
-    if (s.type !== 'stream') throw new TypeError(`A stream socket was expected, got a ${s.type} socket`);
-    if (s.closed) throw new TypeError('sock is closed');
-    return s;
+  // ---- what differs in the network methods (core's BaseSocketLoop hooks) ----
+  protected _newStreamSocket(family: Family | 'unix'): Socket {
+    return makeSocket(family, 'stream');
   }
 
-  private async makeStream(sock: Socket, protocolFactory: () => BaseProtocol): Promise<[SelectorSocketTransport, BaseProtocol]> {
-    let protocol: BaseProtocol;
-    try {
-      protocol = protocolFactory();
-    } catch (error) {
-      sock.close();
-      throw error;
-    }
-    const waiter = this.createFuture<void>();
-    const transport = new SelectorSocketTransport(this, sock, protocol, waiter);
-    this.transports.set(sock.fileno(), transport);
-    try {
-      await waiter;
-    } catch (error) {
-      transport.close();
-      throw error;
-    }
-    return [transport, protocol];
+  protected async _connect(sock: Socket, address: InetSockAddr | { path: string }): Promise<void> {
+    await this.sockConnect(sock, address);
   }
 
-  private async makeServer(
-    listeners: Socket[],
-    protocolFactory: () => BaseProtocol,
-    backlog: number,
-    startServing: boolean,
-    onClose: (() => void) | null,
-  ): Promise<Server<Socket>> {
-    const server = new Server<Socket>(this, listeners, protocolFactory, backlog, onClose);
-    this.servers.add(server);
-    if (startServing) await server.startServing();
-    return server;
+  protected _givenStreamSocket(sock: unknown): Socket {
+    return checkStreamSock(sock);
   }
 
-  /** Try each resolved address in turn (asyncio's create_connection without happy eyeballs). */
-  private async connectTo(host: string | null, port: number, family: Family | null, localAddr: HostPort | null): Promise<Socket> {
-    const infos = await getaddrinfo(host, port, { family, type: 'stream' });
-    if (infos.length === 0) throw new Error('getaddrinfo() returned empty list');
-    let locals: AddrInfo[] | null = null;
-    if (localAddr !== null) {
-      const [lhost, lport] = hostPort(localAddr, 'localAddr');
-      locals = await getaddrinfo(lhost ?? (family === 'inet6' ? '::' : '0.0.0.0'), lport, { family, type: 'stream' });
-    }
-    const errors: unknown[] = [];
-    for (const [fam, , , , addr] of infos) {
-      const local = locals?.find((info) => info[0] === fam);
-      if (locals !== null && local === undefined) {
-        errors.push(new Error(`no matching local address with family=${fam} found`));
-        continue;
-      }
-      const sock = makeSocket(fam, 'stream');
-      try {
-        if (local !== undefined) sock.bind(local[4]);
-        await this.sockConnect(sock, addr);
-        return sock;
-      } catch (error) {
-        sock.close();
-        if (error instanceof CancelledError) throw error;
-        errors.push(error);
-      }
-    }
-    const codes = new Set(errors.map((e) => (e as { code?: unknown }).code ?? String(e)));
-    if (errors.length === 1 || codes.size === 1) throw errors[0];
-    throw Object.assign(new Error(`Multiple exceptions: ${errors.map(String).join(', ')}`), { errors });
+  protected _givenListener(sock: unknown): Socket {
+    return checkStreamSock(sock);
   }
 
-  /** `[address, family]` pairs to listen on; a null host means every interface, IPv4 and IPv6. */
-  private async serverAddresses(host: string | readonly string[] | null, port: number, family: Family | null): Promise<Array<[string, Family]>> {
-    if (host === null || host === '') {
-      const any: Array<[string, Family]> = [['0.0.0.0', 'inet'], ['::', 'inet6']];
-      return any.filter(([, f]) => family === null || f === family);
-    }
-    const hosts = typeof host === 'string' ? [host] : host;
-    if (!Array.isArray(hosts)) throw new TypeError(`host must be a string, an array of strings or null, got ${describe(host)}`);
-    const seen = new Set<string>();
-    const out: Array<[string, Family]> = [];
-    for (const h of hosts) {
-      if (typeof h !== 'string') throw new TypeError(`host must be a string, an array of strings or null, got ${describe(h)}`);
-      for (const [fam, , , , addr] of await getaddrinfo(h, port, { family, type: 'stream' })) {
-        if (seen.has(addr.address)) continue;
-        seen.add(addr.address);
-        out.push([addr.address, fam]);
-      }
-    }
-    return out;
+  protected _checkReusePort(): void {
+    if (SO_REUSEPORT < 0) throw new TypeError('reusePort is not supported on this platform');
   }
 
   /** A bound socket; null for '::' where IPv6 is unavailable (the IPv4 socket still serves). */
-  private bindInet(address: string, family: Family, port: number, type: 'stream', options: ServerOptions): Socket | null {
+  protected _listenInet(address: string | null, family: Family | null, port: number, _backlog: number, options: ServerOptions<Socket>): Socket | null {
+    // Both are set here: core's _anyAddresses (not overridden) names every interface it listens on.
+    address = address!;
     let sock: Socket;
     try {
-      sock = makeSocket(family as SocketFamily, type);
+      sock = makeSocket(family!, 'stream');
     } catch (error) {
       if (address === '::' && (error as { code?: unknown }).code === 'EAFNOSUPPORT') return null;
       throw error;
@@ -751,13 +469,54 @@ export class SelectorEventLoop extends BaseEventLoop implements TransportLoop, S
     }
     return sock;
   }
-}
 
-function removeSocketFile(path: string, inode?: number): void {
-  try {
-    const st = fs.statSync(path);
-    if (st.isSocket() && (inode === undefined || st.ino === inode)) fs.unlinkSync(path);
-  } catch {
-    // already gone: nothing to remove
+  protected _listenUnix(path: string): Socket {
+    const sock = makeSocket('unix', 'stream');
+    try {
+      sock.bind(path);
+    } catch (error) {
+      sock.close();
+      throw error;
+    }
+    return sock;
+  }
+
+  protected _givenDatagramSocket(given: unknown): [Socket, boolean] {
+    const sock = checkSock(given);
+    if (sock.type !== 'dgram') throw new TypeError(`A datagram socket was expected, got a ${sock.type} socket`);
+    try {
+      sock.getpeername();
+      return [sock, true];
+    } catch {
+      return [sock, false];
+    }
+  }
+
+  protected async _openDatagram(family: Family, local: InetSockAddr | null, remote: InetSockAddr | null, options: DatagramOptions<Socket>): Promise<Socket> {
+    const sock = makeSocket(family, 'dgram');
+    try {
+      if (options.reuseAddress) sock.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
+      if (options.reusePort) sock.setsockopt(SOL_SOCKET, SO_REUSEPORT, 1);
+      if (options.allowBroadcast) sock.setsockopt(SOL_SOCKET, SO_BROADCAST, 1);
+      if (local !== null) sock.bind(local);
+      if (remote !== null) await this.sockConnect(sock, remote);
+    } catch (error) {
+      sock.close();
+      throw error;
+    }
+    return sock;
+  }
+
+  protected _streamTransport(sock: Socket, protocol: BaseProtocol, waiter: Future<void> | null, server: Server<Socket> | null): SelectorSocketTransport {
+    return new SelectorSocketTransport(this, sock, protocol, waiter, server);
+  }
+
+  protected _datagramTransport(sock: Socket, protocol: DatagramProtocol, connected: boolean, waiter: Future<void>): SelectorDatagramTransport {
+    return new SelectorDatagramTransport(this, sock, protocol, connected, waiter);
+  }
+
+  /** Transports are owned by fd: addReader and friends refuse those fds. */
+  protected override _transportKey(sock: Socket): number {
+    return sock.fileno();
   }
 }

@@ -6,21 +6,17 @@
  * event, so the hot path allocates nothing but the received bytes.
  */
 import {
-  asBytes,
+  BaseDatagramTransport,
   BaseStreamTransport,
-  DatagramTransport,
   Handle,
-  logger,
-  RuntimeError,
+  socketExtra,
   toConnectionError,
-  WriteFlowControl,
   type AbstractEventLoop,
   type BaseProtocol,
   type ConnectionOwner,
   type DatagramProtocol,
   type Future,
   type SocketAddress,
-  type WriteBufferLimits,
 } from '@loopkit/core';
 import { EAGAIN, EINTR, errnoError, IPPROTO_TCP, SHUT_WR, TCP_NODELAY, type AddrOut, type Socket } from '@loopkit/uv';
 
@@ -39,25 +35,9 @@ const MIN_READ = 64 * 1024;
 let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
 let slabOffset = 0;
 
-const LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5;
 /** Datagrams are received here, then copied out at their size. */
 const MAX_DATAGRAM = 65536;
 const datagramBuffer = Buffer.allocUnsafeSlow(MAX_DATAGRAM);
-
-function socketExtra(sock: Socket): Record<string, unknown> {
-  const extra: Record<string, unknown> = { socket: sock };
-  try {
-    extra.sockname = sock.getsockname();
-  } catch {
-    // an unbound socket has no local address to report
-  }
-  try {
-    extra.peername = sock.getpeername();
-  } catch {
-    // not connected: no peer to report
-  }
-  return extra;
-}
 
 function wouldBlock(r: number): boolean {
   return r === -EAGAIN || r === -EINTR;
@@ -171,120 +151,54 @@ export class SelectorSocketTransport extends BaseStreamTransport {
 }
 
 /**
- * A UDP endpoint: datagrams are sent at once when the queue is empty, else queued until
- * the fd is writable; the same water marks and pause/resume rule as a stream.
+ * A UDP endpoint (core's BaseDatagramTransport plus the syscalls): a datagram is sent at once
+ * when nothing is queued, else queued until the fd is writable.
  */
-export class SelectorDatagramTransport extends DatagramTransport {
-  private readonly loop: TransportLoop;
+export class SelectorDatagramTransport extends BaseDatagramTransport {
   private readonly sock: Socket;
   private readonly fd: number;
-  private readonly connected: boolean;
-  private protocol: DatagramProtocol;
-  private readonly flow = new WriteFlowControl();
-  private queue: Array<[Uint8Array, SocketAddress | null]> = [];
-  private bufferSize = 0;
-  private closing = false;
-  private connLost = 0;
-  private lostCalled = false;
   private readonly readHandle: Handle;
   private readonly writeHandle: Handle;
   private readonly from: AddrOut = {};
 
   constructor(loop: TransportLoop, sock: Socket, protocol: DatagramProtocol, connected: boolean, waiter: Future<void> | null) {
-    super(socketExtra(sock));
-    this.loop = loop;
+    super(loop, protocol, socketExtra(sock), connected, waiter);
     this.sock = sock;
     this.fd = sock.fileno();
-    this.protocol = protocol;
-    this.connected = connected;
     this.readHandle = new Handle(this.readReady, [], loop);
     this.writeHandle = new Handle(this.writeReady, [], loop);
-    loop.callSoon(() => this.callProtocol('connectionMade', () => this.protocol.connectionMade?.(this)));
-    loop.callSoon(() => {
-      if (!this.closing) loop._setReader(this.fd, this.readHandle);
-    });
-    if (waiter !== null) loop.callSoon(() => waiter.done() || waiter.setResult(undefined));
   }
 
-  getLoop(): AbstractEventLoop {
-    return this.loop;
+  private get loop(): TransportLoop {
+    return this._loop as TransportLoop;
   }
 
-  setProtocol(protocol: BaseProtocol): void {
-    if (protocol === null || typeof protocol !== 'object') throw new TypeError('protocol must be a protocol object');
-    this.protocol = protocol as DatagramProtocol;
+  protected _sendNow(data: Uint8Array, addr: SocketAddress | null): boolean {
+    const r = this.send(data, addr);
+    if (r >= 0) return true;
+    if (wouldBlock(r)) return false;
+    throw toConnectionError(errnoError(r, 'sendto'));
   }
 
-  getProtocol(): BaseProtocol {
-    return this.protocol;
+  protected _startWriting(): void {
+    this.loop._setWriter(this.fd, this.writeHandle);
   }
 
-  isClosing(): boolean {
-    return this.closing;
+  protected _stopWriting(): void {
+    this.loop._setWriter(this.fd, null);
   }
 
-  getWriteBufferSize(): number {
-    return this.bufferSize;
+  protected _startReading(): void {
+    this.loop._setReader(this.fd, this.readHandle);
   }
 
-  setWriteBufferLimits(limits?: WriteBufferLimits | number | null, low?: number | null): void {
-    this.flow.set(limits, low);
-    this.maybePause();
-  }
-
-  getWriteBufferLimits(): [low: number, high: number] {
-    return [this.flow.low, this.flow.high];
-  }
-
-  sendto(data: ArrayBufferView | ArrayBuffer, addr: SocketAddress | null = null): void {
-    const bytes = asBytes(data, 'data');
-    if (addr !== null && this.connected) {
-      const peer = this.getExtraInfo<SocketAddress>('peername');
-      const same = peer !== null && 'port' in peer && 'port' in addr && peer.port === addr.port && peer.address === addr.address;
-      if (!same) throw new TypeError(`Invalid address: must be null or ${JSON.stringify(peer)}`);
-      addr = null;
-    }
-    if (addr === null && !this.connected) throw new TypeError('addr is required: the endpoint has no remote address');
-    if (this.connLost > 0) {
-      if (this.connLost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES) logger.warning('socket.sendto() raised exception.');
-      this.connLost += 1;
-      return;
-    }
-    if (this.closing) throw new RuntimeError('Cannot call sendto() on a closing transport');
-    if (this.queue.length === 0) {
-      const r = this.send(bytes, addr);
-      if (r >= 0) return;
-      if (!wouldBlock(r)) {
-        this.callProtocol('errorReceived', () => this.protocol.errorReceived?.(toConnectionError(errnoError(r, 'sendto'))));
-        return;
-      }
-      this.loop._setWriter(this.fd, this.writeHandle);
-    }
-    // The datagram leaves later and the caller may reuse its buffer: keep a copy.
-    this.queue.push([Uint8Array.prototype.slice.call(bytes), addr]);
-    this.bufferSize += bytes.length;
-    this.maybePause();
-  }
-
-  close(): void {
-    if (this.closing) return;
-    this.closing = true;
+  protected _stopReading(): void {
     this.loop._setReader(this.fd, null);
-    if (this.queue.length === 0) this.scheduleLost(null);
   }
 
-  abort(): void {
-    this.forceClose(null);
-  }
-
-  /** Loop close: connectionLost now, synchronously. */
-  _closeNow(): void {
-    if (this.lostCalled) return;
-    this.queue = [];
-    this.bufferSize = 0;
-    this.closing = true;
-    this.connLost += 1;
-    this.callConnectionLost(null);
+  protected _closeResources(): void {
+    this.loop._transportClosed(this.fd);
+    this.sock.close();
   }
 
   private send(bytes: Uint8Array, addr: SocketAddress | null): number {
@@ -292,88 +206,27 @@ export class SelectorDatagramTransport extends DatagramTransport {
   }
 
   private readonly readReady = (): void => {
-    if (this.closing) return;
+    if (this._closing) return;
     const r = this.sock.tryRecvfrom(datagramBuffer, 0, MAX_DATAGRAM, this.from);
     if (r >= 0) {
       const from = this.from;
       const addr: SocketAddress = from.path !== undefined
         ? { path: from.path }
         : { address: from.address!, family: from.family!, port: from.port! };
-      this.callProtocol('datagramReceived', () => this.protocol.datagramReceived?.(Buffer.from(datagramBuffer.subarray(0, r)), addr));
+      this._datagramReceived(Buffer.from(datagramBuffer.subarray(0, r)), addr);
     } else if (!wouldBlock(r)) {
       // ICMP errors (ECONNREFUSED on a connected endpoint, ...) concern one exchange.
-      this.callProtocol('errorReceived', () => this.protocol.errorReceived?.(toConnectionError(errnoError(r, 'recvfrom'))));
+      this._errorReceived(toConnectionError(errnoError(r, 'recvfrom')));
     }
   };
 
   private readonly writeReady = (): void => {
-    while (this.queue.length > 0 && this.connLost === 0) {
-      const [data, addr] = this.queue[0]!;
+    while (this._queue.length > 0 && this._connLost === 0) {
+      const [data, addr] = this._queue[0]!;
       const r = this.send(data, addr);
       if (wouldBlock(r)) return;
-      this.queue.shift();
-      this.bufferSize -= data.length;
-      if (r < 0 && !this.callProtocol('errorReceived', () => this.protocol.errorReceived?.(toConnectionError(errnoError(r, 'sendto'))))) return;
+      if (!this._sent(r < 0 ? toConnectionError(errnoError(r, 'sendto')) : null)) return;
     }
-    if (this.connLost > 0) return;
-    if (this.flow.shouldResume(this.bufferSize) && !this.callProtocol('resumeWriting', () => this.protocol.resumeWriting?.())) return;
-    if (this.queue.length === 0) {
-      this.loop._setWriter(this.fd, null);
-      if (this.closing) this.scheduleLost(null);
-    }
+    if (this._connLost === 0) this._afterSent();
   };
-
-  private maybePause(): void {
-    if (this.flow.shouldPause(this.bufferSize)) this.callProtocol('pauseWriting', () => this.protocol.pauseWriting?.());
-  }
-
-  /** Run a protocol callback; one that throws is reported and closes the endpoint. */
-  private callProtocol(method: string, fn: () => void): boolean {
-    if (this.lostCalled) return false;
-    try {
-      fn();
-      return true;
-    } catch (error) {
-      this.loop.callExceptionHandler({
-        message: `Fatal error: protocol.${method}() call failed.`,
-        exception: error,
-        transport: this,
-        protocol: this.protocol,
-      });
-      this.forceClose(error);
-      return false;
-    }
-  }
-
-  private forceClose(exc: unknown): void {
-    if (this.connLost > 0) return;
-    this.queue = [];
-    this.bufferSize = 0;
-    this.closing = true;
-    this.loop._setReader(this.fd, null);
-    this.loop._setWriter(this.fd, null);
-    this.scheduleLost(exc);
-  }
-
-  private scheduleLost(exc: unknown): void {
-    this.connLost += 1;
-    this.loop.callSoon(this.callConnectionLost, exc);
-  }
-
-  private readonly callConnectionLost = (exc: unknown): void => {
-    if (this.lostCalled) return;
-    this.lostCalled = true;
-    try {
-      this.protocol.connectionLost?.(exc);
-    } catch (error) {
-      this.loop.callExceptionHandler({ message: 'Exception in protocol.connectionLost()', exception: error, transport: this, protocol: this.protocol });
-    } finally {
-      this.loop._transportClosed(this.fd);
-      this.sock.close();
-    }
-  };
-
-  toString(): string {
-    return `<SelectorDatagramTransport ${this.lostCalled ? 'closed' : this.closing ? 'closing' : 'open'}>`;
-  }
 }
