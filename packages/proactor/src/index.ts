@@ -6,13 +6,7 @@
 export { Proactor, type Address, type AddressLike } from './proactor.js';
 export { NetProactor, OpFuture } from './net-proactor.js';
 export { NetSocket, type NetSocketFamily, type NetSocketType } from './net-socket.js';
-export {
-  ProactorEventLoop,
-  type AddrInfo,
-  type ConnectionOptions,
-  type DatagramOptions,
-  type HostPort,
-  type ServerOptions,
-  type UnixServerOptions,
-} from './event-loop.js';
+export { ProactorEventLoop } from './event-loop.js';
+// The option and address types are core's (one set for every loop), still importable from here.
+export type { AddrInfo, ConnectionOptions, DatagramOptions, HostPort, ServerOptions, UnixServerOptions } from '@loopkit/core';
 export { ProactorSocketTransport, ProactorDatagramTransport } from './transports.js';
