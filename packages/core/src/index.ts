@@ -66,6 +66,7 @@ export {
 export {
   getaddrinfo,
   getnameinfo,
+  resolveAddress,
   familyOption,
   familyOfAddress,
   hostPort,

@@ -100,6 +100,14 @@ export async function getaddrinfo(host: string | null, port: number | string | n
   });
 }
 
+/** The numeric address a socket of `family`/`type` connects to for `address` (`{address, port}` or `[host, port]`): the first one getaddrinfo gives. */
+export async function resolveAddress(address: unknown, family: Family, type: SockType): Promise<{ address: string; port: number }> {
+  const [host, port] = hostPort(address, 'address');
+  const infos = await getaddrinfo(host, port, { family, type });
+  if (infos.length === 0) throw new Error(`getaddrinfo(${describe(host)}) returned an empty list`);
+  return { address: infos[0]![4].address, port };
+}
+
 export async function getnameinfo(sockaddr: unknown, _flags = 0): Promise<[string, string]> {
   const [host, port] = hostPort(sockaddr, 'sockaddr');
   if (host === null || isIP(host) === 0) throw new TypeError(`sockaddr must hold a numeric address, got ${describe(host)}`);

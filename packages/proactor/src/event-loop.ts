@@ -13,7 +13,7 @@ import {
   anyAddress,
   BaseSocketLoop,
   checkPath,
-  hostPort,
+  resolveAddress,
   RuntimeError,
   type BaseProtocol,
   type DatagramOptions,
@@ -123,9 +123,7 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
       await this._proactor.connect(sock, { path: checkPath(path, 'address') });
       return;
     }
-    const [host, port] = hostPort(address, 'address');
-    const infos = await this.getaddrinfo(host, port, { family: family === 'inet6' ? 'inet6' : 'inet', type: 'stream' });
-    await this._proactor.connect(sock, { address: infos[0]![4].address, port });
+    await this._proactor.connect(sock, await resolveAddress(address, family === 'inet6' ? 'inet6' : 'inet', 'stream'));
   }
 
   async sockAccept(sock: unknown): Promise<[unknown, unknown]> {

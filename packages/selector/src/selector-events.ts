@@ -14,9 +14,8 @@ import {
   BaseSocketLoop,
   checkPath,
   familyOfAddress,
-  getaddrinfo,
   Handle,
-  hostPort,
+  resolveAddress,
   RuntimeError,
   toConnectionError,
   type BaseProtocol,
@@ -324,10 +323,7 @@ export class SelectorEventLoop
       const path = typeof address === 'string' ? address : (address as { path?: unknown } | null)?.path;
       target = { path: checkPath(path, 'address') };
     } else {
-      const [host, port] = hostPort(address, 'address');
-      const infos = await getaddrinfo(host, port, { family: sock.family, type: sock.type });
-      if (infos.length === 0) throw new Error(`getaddrinfo(${describe(host)}) returned an empty list`);
-      target = { address: infos[0]![4].address, port };
+      target = await resolveAddress(address, sock.family, sock.type);
     }
     const r = sock.tryConnect(target);
     if (r === 0) return;
