@@ -50,6 +50,20 @@ describe('guest mode and process lifetime', () => {
     expect(result.stdout).toBe('closed');
   });
 
+  it('a rejection from fut.then() that nobody handles is reported by Node, as a promise would be', () => {
+    const result = runScript(`
+      process.on('unhandledRejection', (reason) => { console.log('unhandled: ' + reason.message); process.exit(0); });
+      const loop = new BaseEventLoop();
+      await loop.runUntilComplete(async () => {
+        const fut = loop.createFuture();
+        fut.then(() => { throw new Error('nobody caught me'); });
+        loop.callSoon(() => fut.setResult(1));
+        await sleep(0.01);
+      });
+    `);
+    expect(result.stdout).toBe('unhandled: nobody caught me');
+  });
+
   it("Node's timers, I/O and promises work inside tasks", () => {
     const result = runScript(`
       import { readFile } from 'node:fs/promises';

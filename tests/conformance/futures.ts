@@ -117,6 +117,32 @@ export function futureSuite(subject: LoopUnderTest): void {
         expect(isFuture(Promise.resolve())).toBe(false);
       }));
 
+    it('then() on a pending future chains like a promise: values, errors, catch, finally', () =>
+      withLoop(subject, async (loop) => {
+        const ok = loop.createFuture<number>();
+        const doubled = ok.then((v) => v * 2).then((v) => v + 1);
+        const bad = loop.createFuture<number>();
+        const boom = new Error('boom');
+        const recovered = bad.then(null, (e: Error) => `recovered ${e.message}`);
+        const rethrown = ok.then(() => {
+          throw boom;
+        });
+        const caught = rethrown.catch((e: unknown) => e);
+        const adopted = ok.then((v) => Promise.resolve(v * 10));
+        let finallyRan = false;
+        const finished = ok.then((v) => v).finally(() => {
+          finallyRan = true;
+        });
+        loop.callSoon(() => ok.setResult(4));
+        loop.callSoon(() => bad.setException(boom));
+        expect(await doubled).toBe(9);
+        expect(await recovered).toBe('recovered boom');
+        expect(await caught).toBe(boom);
+        expect(await adopted).toBe(40);
+        expect(await finished).toBe(4);
+        expect(finallyRan).toBe(true);
+      }));
+
     it('new Future() binds to the running loop', () =>
       withLoop(subject, async (loop) => {
         expect(new Future().getLoop()).toBe(loop);

@@ -6,6 +6,7 @@
 import { CancelledError, InvalidStateError, RuntimeError } from './errors.js';
 import { _getCurrentLoop, resumeSignal, taskContext, type AbstractEventLoop } from './events.js';
 import { checkCallback, describe } from './validate.js';
+import { Chain, type Chainable } from './chain.js';
 import type { Task } from './tasks.js';
 
 const PENDING = 0;
@@ -134,7 +135,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
   then<R1 = T, R2 = never>(
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
-  ): Promise<R1 | R2> {
+  ): Chainable<R1 | R2> {
     const task = taskContext.getStore();
     if (task !== undefined) {
       let misuse: RuntimeError | null = null;
@@ -150,33 +151,26 @@ export class Future<T = unknown> implements PromiseLike<T> {
         : Promise.reject(this._outcomeError());
       return settled.then(onFulfilled, onRejected);
     }
-    return new Promise<R1 | R2>((resolve, reject) => {
-      // Runs as a done callback (a loop callback), so the reactions may be called directly.
-      this._callbacks.push(() => {
-        if (task !== undefined && task._futWaiter === (this as unknown)) task._futWaiter = null;
-        resumeSignal.pending = true;
-        try {
-          if (task !== undefined && task._mustCancel) {
-            // cancel() came after this future finished but before the task resumed: raise at
-            // this await, as asyncio's step does (a Lock waiter then passes its turn on).
-            task._mustCancel = false;
-            if (this._state === FINISHED) this._retrieved();
-            const cancelled = task._makeCancelledError();
-            if (typeof onRejected === 'function') resolve(onRejected(cancelled));
-            else reject(cancelled);
-          } else if (this._state === FINISHED && this._exception === null) {
-            resolve(typeof onFulfilled === 'function' ? onFulfilled(this._result as T) : (this._result as R1));
-          } else if (typeof onRejected === 'function') resolve(onRejected(this._outcomeError()));
-          else reject(this._outcomeError());
-        } catch (error) {
-          reject(error);
-        }
-      });
-      if (task !== undefined) {
-        task._futWaiter = this as Future<unknown>;
-        if (task._mustCancel && this.cancel(task._cancelMessage)) task._mustCancel = false;
-      }
+    const chain = new Chain<R1 | R2>();
+    // Runs as a done callback (a loop callback), so the reactions may be called directly.
+    this._callbacks.push(() => {
+      if (task !== undefined && task._futWaiter === (this as unknown)) task._futWaiter = null;
+      resumeSignal.pending = true;
+      if (task !== undefined && task._mustCancel) {
+        // cancel() came after this future finished but before the task resumed: raise at
+        // this await, as asyncio's step does (a Lock waiter then passes its turn on).
+        task._mustCancel = false;
+        if (this._state === FINISHED) this._retrieved();
+        chain.rejected(task._makeCancelledError(), onRejected);
+      } else if (this._state === FINISHED && this._exception === null) {
+        chain.fulfilled(this._result as T, onFulfilled);
+      } else chain.rejected(this._outcomeError(), onRejected);
     });
+    if (task !== undefined) {
+      task._futWaiter = this as Future<unknown>;
+      if (task._mustCancel && this.cancel(task._cancelMessage)) task._mustCancel = false;
+    }
+    return chain;
   }
 
   /** The error a failed or cancelled future gives to awaiting code (marks it retrieved). */

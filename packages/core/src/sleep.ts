@@ -1,5 +1,6 @@
 /** asyncio.sleep: suspend the calling task for `delay` seconds. */
 import { getRunningLoop, resumeSignal, taskContext, type AbstractEventLoop } from './events.js';
+import { Chain, type Chainable } from './chain.js';
 import { Future, setResultUnlessCancelled } from './futures.js';
 import type { TimerHandle } from './handles.js';
 import { describe } from './validate.js';
@@ -27,26 +28,18 @@ export class YieldOnce<T> implements PromiseLike<T> {
   then<R1 = T, R2 = never>(
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
-  ): Promise<R1 | R2> {
+  ): Chainable<R1 | R2> {
     const task = taskContext.getStore();
-    return new Promise<R1 | R2>((resolve, reject) => {
-      this.loop.callSoon(() => {
-        resumeSignal.pending = true;
-        try {
-          if (task !== undefined && task._mustCancel) {
-            // cancel() arrived while the task was yielding: raise at this await, as asyncio does.
-            task._mustCancel = false;
-            const error = task._makeCancelledError();
-            if (typeof onRejected === 'function') resolve(onRejected(error));
-            else reject(error);
-          } else {
-            resolve(typeof onFulfilled === 'function' ? onFulfilled(this.value) : (this.value as unknown as R1));
-          }
-        } catch (error) {
-          reject(error);
-        }
-      });
+    const chain = new Chain<R1 | R2>();
+    this.loop.callSoon(() => {
+      resumeSignal.pending = true;
+      if (task !== undefined && task._mustCancel) {
+        // cancel() arrived while the task was yielding: raise at this await, as asyncio does.
+        task._mustCancel = false;
+        chain.rejected(task._makeCancelledError(), onRejected);
+      } else chain.fulfilled(this.value, onFulfilled);
     });
+    return chain;
   }
 
   *[Symbol.iterator](): Generator<null, T, unknown> {
