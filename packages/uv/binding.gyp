@@ -11,6 +11,7 @@
         "native/kqueue.c",
         "native/pollset.c",
         "native/sock.c",
+        "native/uring.c",
         "native/wakeup.c",
         "native/watch.c"
       ],

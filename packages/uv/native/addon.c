@@ -185,5 +185,6 @@ NAPI_MODULE_INIT() {
   kqueue_init(env, exports);
   pollset_init(env, exports);
   wakeup_init(env, exports);
+  uring_init(env, exports);
   return exports;
 }

@@ -13,4 +13,5 @@ export { Socket, socket, socketpair } from './socket.js';
 export type { SocketType } from './socket.js';
 export { Epoll, Kqueue, PollSet, READABLE, WRITABLE } from './readiness.js';
 export { WakeupFd } from './wakeup.js';
+export { Uring } from './uring.js';
 export * from './constants.js';

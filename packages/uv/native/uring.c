@@ -1,0 +1,500 @@
+/* Uring: an io_uring instance (Linux only) driven from JS, for a completion-based
+ * proactor. Raw syscalls (io_uring_setup, io_uring_enter, io_uring_register) and
+ * mmap; no liburing.
+ *
+ * Shape: each submitting method (recv, send, poll, accept) takes a slot, writes one
+ * SQE whose user_data names the slot, and returns the slot's id (> 0) or -errno.
+ * SQEs are queued, not entered: submit() hands every queued SQE to the kernel in one
+ * io_uring_enter (the JS side calls it once per turn of Node's loop). An eventfd is
+ * registered on the ring (IORING_REGISTER_EVENTFD) and watched by one uv_poll in
+ * Node's loop (watch/unwatch/ref/unref are the Epoll ones, watch.c, on that eventfd):
+ * every completion wakes Node, and harvest(out) drains the eventfd and copies up to
+ * out.length / 2 (id, result) pairs in one call.
+ *
+ * Ids: (generation << 20) | slot index, exact in a double. A slot's generation
+ * changes each time it is reused, so cancel(id) of an operation that already
+ * completed never cancels its slot's next operation.
+ *
+ * Lifecycle rules (libuv style):
+ * - A Buffer handed to recv/send is held by a strong napi reference from submission
+ *   until its completion is harvested (or the ring is closed), so the kernel never
+ *   writes into or reads from collected memory.
+ * - cancel(id) queues IORING_OP_ASYNC_CANCEL; the operation still completes, with
+ *   -ECANCELED (or with its result if it finished first): its completion is harvested
+ *   like any other, and only then is its Buffer released and its slot reused.
+ * - Closing an fd with an operation in flight does not cancel it (the ring holds its
+ *   own reference to the file): cancel first, as with libuv requests.
+ * - close() with operations in flight: it cancels all of them, enters the kernel and
+ *   waits for their completions (socket operations cancel at once; the wait is bounded
+ *   at 5 s), releases every Buffer, then stops the watcher, closes the eventfd, unmaps
+ *   the rings and closes the ring fd. If the kernel has not completed an operation by
+ *   then, its Buffer is kept referenced (leaked) rather than freed under the kernel.
+ *   close() is idempotent; a closed ring returns -EBADF from every method.
+ * - An unwatched, unreachable Uring is garbage-collected; its finalizer does close().
+ *   The env cleanup hook (worker exit, process teardown) does the same.
+ */
+#include "common.h"
+
+#ifdef __linux__
+#include <errno.h>
+#include <linux/io_uring.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define SLOT_BITS 20
+#define MAX_SLOTS (1u << SLOT_BITS)
+#define CANCEL_TAG UINT64_MAX
+#define OP_RECV 1
+#define OP_SEND 2
+#define OP_POLL 3
+#define OP_ACCEPT 4
+
+typedef struct {
+  napi_ref buf;     /* the Buffer the kernel uses, NULL for poll/accept */
+  uint32_t gen;     /* bumped on reuse; part of the id */
+  int32_t next_free;
+  int busy;
+} slot;
+
+typedef struct {
+  selobj base;      /* base.fd: the eventfd Node's loop watches */
+  napi_env env;
+  int ring_fd;
+  void* sq_ptr;
+  size_t sq_len;
+  void* cq_ptr;
+  size_t cq_len;
+  struct io_uring_sqe* sqes;
+  size_t sqes_len;
+  unsigned *sq_head, *sq_tail, *sq_mask, *sq_array;
+  unsigned *cq_head, *cq_tail, *cq_mask;
+  struct io_uring_cqe* cqes;
+  unsigned sq_entries;
+  unsigned queued;  /* SQEs written since the last enter */
+  slot* slots;
+  uint32_t nslots;
+  int32_t free_head;
+  uint32_t inflight;
+  uint64_t efd_buf;
+} ring_obj;
+
+static int sys_setup(unsigned entries, struct io_uring_params* p) {
+  return (int)syscall(__NR_io_uring_setup, entries, p);
+}
+static int sys_enter(int fd, unsigned submit, unsigned min_complete, unsigned flags) {
+  return (int)syscall(__NR_io_uring_enter, fd, submit, min_complete, flags, NULL, 0);
+}
+static int sys_register(int fd, unsigned op, void* arg, unsigned n) {
+  return (int)syscall(__NR_io_uring_register, fd, op, arg, n);
+}
+
+/* Enters the kernel with every queued SQE: 0 or -errno. */
+static int flush(ring_obj* o) {
+  while (o->queued > 0) {
+    int r = sys_enter(o->ring_fd, o->queued, 0, 0);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    o->queued -= (unsigned)r < o->queued ? (unsigned)r : o->queued;
+    if (r == 0) return -EAGAIN;
+  }
+  return 0;
+}
+
+/* The next free SQE (entering the kernel first when the SQ is full), or NULL. */
+static struct io_uring_sqe* next_sqe(ring_obj* o) {
+  unsigned tail = *o->sq_tail;
+  unsigned head = __atomic_load_n(o->sq_head, __ATOMIC_ACQUIRE);
+  if (tail - head >= o->sq_entries) {
+    if (flush(o) < 0) return NULL;
+    head = __atomic_load_n(o->sq_head, __ATOMIC_ACQUIRE);
+    if (tail - head >= o->sq_entries) return NULL;
+  }
+  unsigned idx = tail & *o->sq_mask;
+  struct io_uring_sqe* sqe = &o->sqes[idx];
+  memset(sqe, 0, sizeof *sqe);
+  o->sq_array[idx] = idx;
+  return sqe;
+}
+
+static void publish(ring_obj* o) {
+  __atomic_store_n(o->sq_tail, *o->sq_tail + 1, __ATOMIC_RELEASE);
+  o->queued++;
+}
+
+static int32_t slot_take(ring_obj* o) {
+  if (o->free_head < 0) {
+    if (o->nslots >= MAX_SLOTS) return -EAGAIN;
+    uint32_t n = o->nslots ? o->nslots * 2 : 256;
+    if (n > MAX_SLOTS) n = MAX_SLOTS;
+    slot* s = realloc(o->slots, sizeof *s * n);
+    if (s == NULL) return -ENOMEM;
+    for (uint32_t i = o->nslots; i < n; i++) {
+      s[i].buf = NULL;
+      s[i].gen = 0;
+      s[i].busy = 0;
+      s[i].next_free = i + 1 < n ? (int32_t)(i + 1) : -1;
+    }
+    o->free_head = (int32_t)o->nslots;
+    o->slots = s;
+    o->nslots = n;
+  }
+  int32_t i = o->free_head;
+  o->free_head = o->slots[i].next_free;
+  o->slots[i].busy = 1;
+  o->slots[i].gen = (o->slots[i].gen + 1) & 0x7fffffff;
+  if (o->slots[i].gen == 0) o->slots[i].gen = 1;
+  return i;
+}
+
+static void slot_release(napi_env env, ring_obj* o, uint32_t i) {
+  slot* s = &o->slots[i];
+  if (s->buf != NULL) {
+    napi_delete_reference(env, s->buf);
+    s->buf = NULL;
+  }
+  s->busy = 0;
+  s->next_free = o->free_head;
+  o->free_head = (int32_t)i;
+}
+
+static double slot_id(ring_obj* o, uint32_t i) {
+  return (double)o->slots[i].gen * (double)MAX_SLOTS + (double)i;
+}
+
+static void unmap(ring_obj* o) {
+  if (o->sqes != NULL && o->sqes != MAP_FAILED) munmap(o->sqes, o->sqes_len);
+  if (o->cq_ptr != NULL && o->cq_ptr != MAP_FAILED && o->cq_ptr != o->sq_ptr) munmap(o->cq_ptr, o->cq_len);
+  if (o->sq_ptr != NULL && o->sq_ptr != MAP_FAILED) munmap(o->sq_ptr, o->sq_len);
+  o->sqes = NULL;
+  o->sq_ptr = o->cq_ptr = NULL;
+}
+
+/* Cancels everything in flight and waits (bounded) for the completions; then frees. */
+static void ring_teardown(native_obj* base) {
+  ring_obj* o = (ring_obj*)base;
+  napi_env env = o->env;
+  if (o->ring_fd >= 0) {
+    if (o->inflight > 0) {
+      struct io_uring_sqe* sqe = next_sqe(o);
+      if (sqe != NULL) {
+        sqe->opcode = IORING_OP_ASYNC_CANCEL;
+        sqe->fd = -1;
+        sqe->cancel_flags = IORING_ASYNC_CANCEL_ANY;
+        sqe->user_data = CANCEL_TAG;
+        publish(o);
+      }
+      flush(o);
+      for (int waited = 0; o->inflight > 0 && waited < 50;) {
+        unsigned head = *o->cq_head;
+        unsigned tail = __atomic_load_n(o->cq_tail, __ATOMIC_ACQUIRE);
+        if (head == tail) {
+          struct pollfd p = { o->ring_fd, POLLIN, 0 };
+          if (poll(&p, 1, 100) == 0) waited++;
+          continue;
+        }
+        for (; head != tail; head++) {
+          uint64_t ud = o->cqes[head & *o->cq_mask].user_data;
+          if (ud == CANCEL_TAG) continue;
+          uint32_t i = (uint32_t)(ud & (MAX_SLOTS - 1));
+          if (i < o->nslots && o->slots[i].busy) {
+            slot_release(env, o, i);
+            o->inflight--;
+          }
+        }
+        __atomic_store_n(o->cq_head, head, __ATOMIC_RELEASE);
+      }
+    }
+    if (o->inflight == 0) {
+      /* Only now may the kernel no longer touch any Buffer: release them all. */
+      for (uint32_t i = 0; i < o->nslots; i++)
+        if (o->slots[i].buf != NULL) slot_release(env, o, i);
+    }
+    unmap(o);
+    close(o->ring_fd);
+    o->ring_fd = -1;
+  }
+  selobj_teardown(base);
+}
+
+static void finalize(napi_env env, void* data, void* hint) {
+  ring_obj* o = data;
+  obj_unlink(&o->base.head);
+  ring_teardown(&o->base.head);
+  free(o->slots);
+  free(o);
+}
+
+/* new Uring(entries): sets this.fd to the eventfd, or to -errno when setup failed. */
+static napi_value ctor(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], self;
+  napi_get_cb_info(env, info, &argc, argv, &self, NULL);
+  int32_t entries = 256;
+  if (argc > 0 && !is_undefined(env, argv[0]) && arg_int32(env, argv[0], "entries", &entries)) return NULL;
+  if (entries < 1 || entries > 4096) { throw_range(env, "entries must be in 1..4096"); return NULL; }
+  ring_obj* o = calloc(1, sizeof *o);
+  if (o == NULL) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
+  o->env = env;
+  o->ring_fd = -1;
+  o->free_head = -1;
+  int err = 0, efd = -1;
+  struct io_uring_params p;
+  memset(&p, 0, sizeof p);
+  p.flags = IORING_SETUP_CQSIZE;
+  p.cq_entries = 16384;
+  int fd = sys_setup((unsigned)entries, &p);
+  if (fd < 0) { err = -errno; goto done; }
+  o->ring_fd = fd;
+  if (!(p.features & IORING_FEAT_NODROP)) { err = -ENOSYS; goto done; }
+  o->sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+  o->cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+  if (p.features & IORING_FEAT_SINGLE_MMAP) {
+    if (o->cq_len > o->sq_len) o->sq_len = o->cq_len;
+    o->cq_len = o->sq_len;
+  }
+  o->sq_ptr = mmap(NULL, o->sq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQ_RING);
+  if (o->sq_ptr == MAP_FAILED) { err = -errno; goto done; }
+  if (p.features & IORING_FEAT_SINGLE_MMAP) o->cq_ptr = o->sq_ptr;
+  else {
+    o->cq_ptr = mmap(NULL, o->cq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_CQ_RING);
+    if (o->cq_ptr == MAP_FAILED) { err = -errno; goto done; }
+  }
+  o->sqes_len = p.sq_entries * sizeof(struct io_uring_sqe);
+  o->sqes = mmap(NULL, o->sqes_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQES);
+  if (o->sqes == MAP_FAILED) { err = -errno; goto done; }
+  char* sq = o->sq_ptr;
+  char* cq = o->cq_ptr;
+  o->sq_head = (unsigned*)(sq + p.sq_off.head);
+  o->sq_tail = (unsigned*)(sq + p.sq_off.tail);
+  o->sq_mask = (unsigned*)(sq + p.sq_off.ring_mask);
+  o->sq_array = (unsigned*)(sq + p.sq_off.array);
+  o->cq_head = (unsigned*)(cq + p.cq_off.head);
+  o->cq_tail = (unsigned*)(cq + p.cq_off.tail);
+  o->cq_mask = (unsigned*)(cq + p.cq_off.ring_mask);
+  o->cqes = (struct io_uring_cqe*)(cq + p.cq_off.cqes);
+  o->sq_entries = p.sq_entries;
+  efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (efd < 0) { err = -errno; goto done; }
+  if (sys_register(fd, IORING_REGISTER_EVENTFD, &efd, 1) < 0) { err = -errno; goto done; }
+done:
+  if (err < 0) {
+    if (efd >= 0) close(efd);
+    efd = err;
+    unmap(o);
+    if (o->ring_fd >= 0) close(o->ring_fd);
+    o->ring_fd = -1;
+  }
+  selobj_setup(env, self, &o->base, efd, finalize);
+  o->base.head.teardown = ring_teardown;
+  return self;
+}
+
+/* Common part of every submitting method: an SQE for slot i, or -errno. */
+static struct io_uring_sqe* begin(ring_obj* o, int32_t* slot_or_err) {
+  if (o->ring_fd < 0) { *slot_or_err = -EBADF; return NULL; }
+  int32_t i = slot_take(o);
+  if (i < 0) { *slot_or_err = i; return NULL; }
+  struct io_uring_sqe* sqe = next_sqe(o);
+  if (sqe == NULL) {
+    o->slots[i].busy = 0;
+    o->slots[i].next_free = o->free_head;
+    o->free_head = i;
+    *slot_or_err = -EBUSY;
+    return NULL;
+  }
+  sqe->user_data = ((uint64_t)o->slots[i].gen << SLOT_BITS) | (uint32_t)i;
+  *slot_or_err = i;
+  return sqe;
+}
+
+/* recv(fd, buf, offset, length) / send(fd, buf, offset, length) -> id or -errno */
+static napi_value rw(napi_env env, napi_callback_info info, int op) {
+  size_t argc = 4;
+  napi_value argv[4];
+  ring_obj* o = unwrap_this(env, info, &argc, argv, NULL);
+  if (o == NULL) return NULL;
+  int32_t fd;
+  char* data;
+  size_t len;
+  if (argc < 4 || arg_int32(env, argv[0], "fd", &fd) || arg_span(env, argv + 1, &data, &len)) {
+    if (argc < 4) throw_type(env, "expected (fd, buf, offset, length)");
+    return NULL;
+  }
+  int32_t i;
+  struct io_uring_sqe* sqe = begin(o, &i);
+  if (sqe == NULL) return num(env, i);
+  if (napi_create_reference(env, argv[1], 1, &o->slots[i].buf) != napi_ok) {
+    o->slots[i].buf = NULL;
+    /* The SQE is written but not published: it is simply overwritten later. */
+    slot_release(env, o, (uint32_t)i);
+    return num(env, -ENOMEM);
+  }
+  sqe->opcode = op == OP_RECV ? IORING_OP_RECV : IORING_OP_SEND;
+  sqe->fd = fd;
+  sqe->addr = (uint64_t)(uintptr_t)data;
+  sqe->len = (uint32_t)len;
+  sqe->msg_flags = op == OP_SEND ? MSG_NOSIGNAL : 0;
+  publish(o);
+  o->inflight++;
+  return num(env, (int64_t)slot_id(o, (uint32_t)i));
+}
+
+static napi_value recv_(napi_env env, napi_callback_info info) { return rw(env, info, OP_RECV); }
+static napi_value send_(napi_env env, napi_callback_info info) { return rw(env, info, OP_SEND); }
+
+/* poll(fd, events) -> id or -errno: completes once with READABLE/WRITABLE bits (or -errno).
+ * accept(fd) -> id or -errno: completes with the new fd (non-blocking, cloexec) or -errno. */
+static napi_value fdop(napi_env env, napi_callback_info info, int op) {
+  size_t argc = 2;
+  napi_value argv[2];
+  ring_obj* o = unwrap_this(env, info, &argc, argv, NULL);
+  if (o == NULL) return NULL;
+  int32_t fd, mask = 0;
+  if (argc < 1 || arg_int32(env, argv[0], "fd", &fd)) {
+    if (argc < 1) throw_type(env, "fd must be an integer");
+    return NULL;
+  }
+  if (op == OP_POLL) {
+    if (argc < 2 || arg_int32(env, argv[1], "events", &mask)) {
+      if (argc < 2) throw_type(env, "events must be an integer");
+      return NULL;
+    }
+    if (mask < 1 || mask > (READABLE | WRITABLE)) {
+      throw_range(env, "events must be READABLE, WRITABLE or both");
+      return NULL;
+    }
+  }
+  int32_t i;
+  struct io_uring_sqe* sqe = begin(o, &i);
+  if (sqe == NULL) return num(env, i);
+  sqe->fd = fd;
+  if (op == OP_POLL) {
+    sqe->opcode = IORING_OP_POLL_ADD;
+    sqe->poll32_events = ((mask & READABLE) ? POLLIN : 0) | ((mask & WRITABLE) ? POLLOUT : 0);
+  } else {
+    sqe->opcode = IORING_OP_ACCEPT;
+    sqe->accept_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+  }
+  publish(o);
+  o->inflight++;
+  return num(env, (int64_t)slot_id(o, (uint32_t)i));
+}
+
+static napi_value poll_(napi_env env, napi_callback_info info) { return fdop(env, info, OP_POLL); }
+static napi_value accept_(napi_env env, napi_callback_info info) { return fdop(env, info, OP_ACCEPT); }
+
+/* cancel(id) -> 0 or -errno (-ENOENT: not in flight). The operation completes later. */
+static napi_value cancel_(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  ring_obj* o = unwrap_this(env, info, &argc, argv, NULL);
+  if (o == NULL) return NULL;
+  double id;
+  if (argc < 1 || napi_get_value_double(env, argv[0], &id) != napi_ok || id < 0 || id != (double)(uint64_t)id) {
+    throw_type(env, "id must be an operation id");
+    return NULL;
+  }
+  if (o->ring_fd < 0) return num(env, -EBADF);
+  uint64_t ud = (uint64_t)id;
+  uint32_t i = (uint32_t)(ud & (MAX_SLOTS - 1));
+  if (i >= o->nslots || !o->slots[i].busy || (ud >> SLOT_BITS) != o->slots[i].gen) return num(env, -ENOENT);
+  struct io_uring_sqe* sqe = next_sqe(o);
+  if (sqe == NULL) return num(env, -EBUSY);
+  sqe->opcode = IORING_OP_ASYNC_CANCEL;
+  sqe->fd = -1;
+  sqe->addr = ud;
+  sqe->user_data = CANCEL_TAG;
+  publish(o);
+  return num(env, 0);
+}
+
+/* submit() -> 0 or -errno: enters the kernel with every queued SQE. */
+static napi_value submit_(napi_env env, napi_callback_info info) {
+  ring_obj* o = unwrap_this(env, info, NULL, NULL, NULL);
+  if (o == NULL) return NULL;
+  if (o->ring_fd < 0) return num(env, -EBADF);
+  return num(env, flush(o));
+}
+
+/* harvest(out: Float64Array) -> number of (id, result) pairs written. Drains the
+ * eventfd first, so a completion posted after the copy wakes Node again. */
+static napi_value harvest_(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  ring_obj* o = unwrap_this(env, info, &argc, argv, NULL);
+  if (o == NULL) return NULL;
+  bool yes = false;
+  napi_typedarray_type type;
+  size_t n = 0;
+  double* out = NULL;
+  if (argc < 1 || napi_is_typedarray(env, argv[0], &yes) != napi_ok || !yes ||
+      (napi_get_typedarray_info(env, argv[0], &type, &n, (void**)&out, NULL, NULL), type != napi_float64_array)) {
+    throw_type(env, "out must be a Float64Array");
+    return NULL;
+  }
+  if (n < 2) { throw_range(env, "out must hold at least one (id, result) pair"); return NULL; }
+  if (o->ring_fd < 0) return num(env, -EBADF);
+  if (read(o->base.fd, &o->efd_buf, sizeof o->efd_buf) < 0 && errno != EAGAIN) return num(env, -errno);
+  unsigned head = *o->cq_head;
+  unsigned tail = __atomic_load_n(o->cq_tail, __ATOMIC_ACQUIRE);
+  size_t k = 0;
+  for (; head != tail && k < n / 2; head++) {
+    struct io_uring_cqe* cqe = &o->cqes[head & *o->cq_mask];
+    uint64_t ud = cqe->user_data;
+    if (ud == CANCEL_TAG) continue;
+    uint32_t i = (uint32_t)(ud & (MAX_SLOTS - 1));
+    if (i >= o->nslots || !o->slots[i].busy) continue;
+    out[2 * k] = (double)ud;
+    out[2 * k + 1] = cqe->res;
+    k++;
+    slot_release(env, o, i);
+    o->inflight--;
+  }
+  __atomic_store_n(o->cq_head, head, __ATOMIC_RELEASE);
+  if (head != tail) {
+    /* More than out holds: make sure the caller is woken again. */
+    uint64_t one = 1;
+    if (write(o->base.fd, &one, sizeof one) < 0) { /* the eventfd is non-blocking; ignore */ }
+  }
+  return num(env, (int64_t)k);
+}
+
+/* inflight() -> operations submitted and not yet harvested */
+static napi_value inflight_(napi_env env, napi_callback_info info) {
+  ring_obj* o = unwrap_this(env, info, NULL, NULL, NULL);
+  if (o == NULL) return NULL;
+  return num(env, o->inflight);
+}
+
+static napi_value close_(napi_env env, napi_callback_info info) {
+  ring_obj* o = unwrap_this(env, info, NULL, NULL, NULL);
+  if (o == NULL) return NULL;
+  obj_unlink(&o->base.head);
+  ring_teardown(&o->base.head);
+  return num(env, 0);
+}
+
+napi_value uring_init(napi_env env, napi_value exports) {
+  napi_property_descriptor methods[] = {
+    METHOD("recv", recv_), METHOD("send", send_), METHOD("poll", poll_), METHOD("accept", accept_),
+    METHOD("cancel", cancel_), METHOD("submit", submit_), METHOD("harvest", harvest_),
+    METHOD("inflight", inflight_), METHOD("watch", selobj_watch), METHOD("unwatch", selobj_unwatch),
+    METHOD("ref", selobj_ref), METHOD("unref", selobj_unref), METHOD("close", close_),
+  };
+  napi_value cls;
+  napi_define_class(env, "Uring", NAPI_AUTO_LENGTH, ctor, NULL,
+                    sizeof methods / sizeof methods[0], methods, &cls);
+  napi_set_named_property(env, exports, "Uring", cls);
+  return exports;
+}
+
+#else
+napi_value uring_init(napi_env env, napi_value exports) { return exports; }
+#endif

@@ -1,0 +1,154 @@
+/**
+ * Uring: an io_uring instance (Linux) whose completions wake Node's own loop. A thin
+ * layer over native/uring.c, where the lifecycle rules are written; in short:
+ * - `recv/send(fd, buf, offset, length)`, `poll(fd, events)`, `accept(fd)` queue one
+ *   operation and return its id (> 0) or `-errno`; `submit()` enters the kernel with
+ *   everything queued (call it once per turn of Node's loop);
+ * - `harvest(out)` copies up to `out.length / 2` `(id, result)` pairs (result: bytes,
+ *   the new fd, poll events, or `-errno`) in one call; a Buffer given to recv/send stays
+ *   referenced until its completion was harvested;
+ * - `cancel(id)` asks the kernel to cancel; the operation still completes (`-ECANCELED`
+ *   or its result), and is harvested like any other;
+ * - `watch(onReady)` arms a uv_poll on the ring's eventfd (as Epoll#watch);
+ * - `close()` cancels what is in flight and waits for it (bounded) before unmapping.
+ */
+import { errnoError } from './errors.js';
+import { nativeOrNull } from './native.js';
+
+interface NativeUring {
+  readonly fd: number;
+  recv(fd: number, buf: ArrayBufferView, offset: number, length: number): number;
+  send(fd: number, buf: ArrayBufferView, offset: number, length: number): number;
+  poll(fd: number, events: number): number;
+  accept(fd: number): number;
+  cancel(id: number): number;
+  submit(): number;
+  harvest(out: Float64Array): number;
+  inflight(): number;
+  watch(onReady: () => void): number;
+  unwatch(): number;
+  ref(): number;
+  unref(): number;
+  close(): number;
+}
+
+type UringCtor = new (entries?: number) => NativeUring;
+
+function nativeClass(): UringCtor | null {
+  return ((nativeOrNull() as unknown as { Uring?: UringCtor } | null)?.Uring) ?? null;
+}
+
+let probed: string | null | undefined;
+
+export class Uring {
+  readonly #ring: NativeUring;
+  #closed = false;
+  #watching = false;
+
+  /**
+   * Why a ring cannot be set up here (no addon, not Linux, io_uring_setup refused: e.g.
+   * seccomp or `kernel.io_uring_disabled`), or null when it can. Probed once.
+   */
+  static problem(): string | null {
+    if (probed === undefined) {
+      try {
+        new Uring(2).close();
+        probed = null;
+      } catch (error) {
+        probed = error instanceof Error ? error.message : String(error);
+      }
+    }
+    return probed;
+  }
+
+  /** A ring of `entries` submission slots (1..4096; completions have 16384). */
+  constructor(entries = 256) {
+    if (typeof entries !== 'number' || !Number.isInteger(entries)) throw new TypeError(`entries must be an integer, got ${String(entries)}`);
+    if (entries < 1 || entries > 4096) throw new RangeError(`entries must be in 1..4096, got ${entries}`);
+    const Ctor = nativeClass();
+    if (Ctor === null) {
+      const err = new Error(
+        nativeOrNull() === null ? 'io_uring needs the @loopkit/uv native addon, which did not load' : `io_uring is Linux only (this is ${process.platform})`,
+      ) as NodeJS.ErrnoException;
+      err.code = nativeOrNull() === null ? 'ERR_LOOPKIT_NATIVE_UNAVAILABLE' : 'ERR_NOT_SUPPORTED';
+      throw err;
+    }
+    const ring = new Ctor(entries);
+    if (ring.fd < 0) throw errnoError(ring.fd, 'io_uring_setup');
+    this.#ring = ring;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get watching(): boolean {
+    return this.#watching;
+  }
+
+  recv(fd: number, buf: ArrayBufferView, offset = 0, length = buf.byteLength - offset): number {
+    return this.#ring.recv(fd, buf, offset, length);
+  }
+
+  send(fd: number, buf: ArrayBufferView, offset = 0, length = buf.byteLength - offset): number {
+    return this.#ring.send(fd, buf, offset, length);
+  }
+
+  /** One-shot readiness: completes with READABLE/WRITABLE bits. */
+  poll(fd: number, events: number): number {
+    return this.#ring.poll(fd, events);
+  }
+
+  accept(fd: number): number {
+    return this.#ring.accept(fd);
+  }
+
+  cancel(id: number): number {
+    return this.#ring.cancel(id);
+  }
+
+  submit(): number {
+    return this.#ring.submit();
+  }
+
+  harvest(out: Float64Array): number {
+    return this.#ring.harvest(out);
+  }
+
+  /** Operations submitted whose completion was not harvested yet. */
+  get inflight(): number {
+    return this.#closed ? 0 : this.#ring.inflight();
+  }
+
+  /** Calls `onReady` (in a callback scope) from Node's loop when completions wait. */
+  watch(onReady: () => void): void {
+    if (typeof onReady !== 'function') throw new TypeError('onReady must be a function');
+    const r = this.#ring.watch(onReady);
+    if (r < 0) throw errnoError(r, 'uv_poll_start');
+    this.#watching = true;
+  }
+
+  unwatch(): void {
+    this.#ring.unwatch();
+    this.#watching = false;
+  }
+
+  ref(): void {
+    this.#ring.ref();
+  }
+
+  unref(): void {
+    this.#ring.unref();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#watching = false;
+    this.#ring.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
