@@ -4,6 +4,7 @@
 //
 //   pnpm bench:http                     # wrk -t2 -c100 -d5s per server
 //   BENCH_HTTP_DURATION=10 BENCH_HTTP_CONNECTIONS=200 node bench/http.js
+//   BENCH_HTTP_PATH=/bytes/1048576 node bench/http.js   # 1 MiB responses (both servers serve /bytes/N)
 //
 // Needs wrk (apt-get install wrk) and a build (tsc -b) for examples/dist/http/server.js.
 import { spawn, spawnSync } from 'node:child_process';
@@ -19,11 +20,22 @@ const WRK = process.env.WRK ?? 'wrk';
 const DURATION = Number(process.env.BENCH_HTTP_DURATION ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_HTTP_CONNECTIONS ?? 100);
 const THREADS = Number(process.env.BENCH_HTTP_THREADS ?? 2);
+const PATH = process.env.BENCH_HTTP_PATH ?? '/';
 
 /** `node bench/http.js --serve-node`: the baseline, Node's own http module. */
 function serveNode() {
   const body = Buffer.from('Hello, World!');
+  // `/bytes/N`: N bytes of i % 251, as examples/http serves them.
+  const pattern = Buffer.allocUnsafe(16 * 1024 * 1024);
+  for (let i = 0; i < pattern.length; i++) pattern[i] = i % 251;
   const server = http.createServer((req, res) => {
+    const bytes = /^\/bytes\/(\d{1,8})$/.exec(req.url);
+    if (bytes !== null) {
+      const data = pattern.subarray(0, Number(bytes[1]));
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': data.length });
+      res.end(data);
+      return;
+    }
     res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': body.length });
     res.end(body);
   });
@@ -77,7 +89,7 @@ async function stopServer(child) {
 
 function wrk(port, seconds) {
   return new Promise((resolve, reject) => {
-    const args = ['-t', String(THREADS), '-c', String(CONNECTIONS), '-d', `${seconds}s`, '--timeout', '5s', `http://127.0.0.1:${port}/`];
+    const args = ['-t', String(THREADS), '-c', String(CONNECTIONS), '-d', `${seconds}s`, '--timeout', '5s', `http://127.0.0.1:${port}${PATH}`];
     const child = spawn(WRK, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
@@ -126,7 +138,8 @@ async function main() {
     }
   });
 
-  console.log(`wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s, GET / -> "Hello, World!" (13 B), keep-alive; each server in its own process`);
+  const what = PATH === '/' ? '"Hello, World!" (13 B)' : 'the bytes it names';
+  console.log(`wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s, GET ${PATH} -> ${what}, keep-alive; each server in its own process`);
   const baseline = await measure('node:http', [fileURLToPath(import.meta.url), '--serve-node'], {});
   const rows = [];
   for (const loop of loops) {
