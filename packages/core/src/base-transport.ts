@@ -9,12 +9,17 @@
  * - `_writeNow(chunks)`: offer `chunks` (in order) to the OS without waiting; return how
  *   many bytes it took (0 when it would block). Throw the OS error on failure. A write
  *   that completes here never reaches the buffer, so it never pauses the protocol.
+ *   A backend whose `_writeNow` keeps the bytes past the call (a send that completes later)
+ *   sets `_writeNowKeepsBytes`: it is then given copies, and the unsent rest of those same
+ *   copies is what gets buffered, so a byte is copied once at most.
  * - `_startWriting()` / `_stopWriting()`: the buffer became non-empty / empty.
  *     Readiness backend: watch for writability and call `this._writeReady()` each time.
- *     Completion backend: `_writeNow` returns 0; `_startWriting` posts a send of
- *     `this._writeBufferChunks()`, and its completion calls `this._bytesSent(n)`, which
- *     returns the bytes still buffered: post the next send while that is > 0. Buffered
- *     bytes count in getWriteBufferSize until `_bytesSent` consumes them.
+ *     Completion backend: `_writeNow` posts a send and returns what completed at once;
+ *     `_startWriting` posts a send of `this._writeBufferChunks()` unless one is pending,
+ *     and its completion calls `this._bytesSent(n)`, which returns the bytes still
+ *     buffered: post the next send while that is > 0. Buffered bytes (those of a pending
+ *     send included) count in getWriteBufferSize until `_bytesSent` consumes them. The
+ *     buffer never changes a byte it holds, so a pending send may keep its chunks.
  *     A failed send calls `this._fatalError(toConnectionError(err), 'Fatal write error on socket transport')`.
  * - `_startReading()` / `_stopReading()`: deliver incoming data with `this._dataReceived(data)`,
  *     or for a BufferedProtocol (`this._wantsBuffer`) fill `this._getReadBuffer(-1)` and call
@@ -40,6 +45,10 @@ import { describe } from './validate.js';
 
 /** After this many writes to a lost connection, each further one logs a warning (asyncio's). */
 const LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5;
+/** Writes up to this size made while the buffer holds data are appended to one allocation. */
+const SMALL_WRITE = 16 * 1024;
+/** Largest allocation such appends share. */
+const SHARED_CHUNK = 64 * 1024;
 const EOF = Symbol('EOF');
 
 /** A server that counts its connections, so server.waitClosed() can wait for them. */
@@ -85,6 +94,8 @@ export abstract class BaseStreamTransport extends Transport {
   private readonly _flow = new WriteFlowControl();
   private _chunks: Uint8Array[] = [];
   private _head = 0;
+  /** Unused room right after the last chunk, in its allocation: small writes go there. */
+  private _spare: Uint8Array | null = null;
   private _bufferSize = 0;
   private _writing = false;
 
@@ -112,6 +123,8 @@ export abstract class BaseStreamTransport extends Transport {
   }
 
   // ---- backend hooks (see the module comment) ----
+  /** `_writeNow` keeps the bytes it is given after it returns (see the module comment). */
+  protected readonly _writeNowKeepsBytes: boolean = false;
   protected abstract _writeNow(chunks: readonly Uint8Array[]): number;
   protected abstract _startWriting(): void;
   protected abstract _stopWriting(): void;
@@ -194,13 +207,12 @@ export abstract class BaseStreamTransport extends Transport {
   write(data: BytesLike): void {
     let bytes = asBytes(data, 'data');
     if (this._eof) throw new RuntimeError('Cannot call write() after writeEof()');
-    if (bytes.length === 0) return;
-    if (this._connLost > 0) {
-      if (this._connLost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES) logger.warning('socket.send() raised exception.');
-      this._connLost += 1;
-      return;
-    }
-    if (this._bufferSize === 0) {
+    if (bytes.length === 0 || this._writeLost()) return;
+    if (this._bufferSize > 0) {
+      this._append(bytes);
+    } else {
+      const keeps = this._writeNowKeepsBytes;
+      if (keeps) bytes = copyBytes(bytes);
       let sent: number;
       try {
         sent = this._writeNow([bytes]);
@@ -210,15 +222,50 @@ export abstract class BaseStreamTransport extends Transport {
       }
       if (sent >= bytes.length) return;
       bytes = bytes.subarray(sent);
+      // The caller may reuse its buffer once write() returns: keep a copy.
+      this._pushChunk(keeps ? bytes : copyBytes(bytes));
     }
-    // The caller may reuse its buffer once write() returns: keep a copy.
-    this._chunks.push(Uint8Array.prototype.slice.call(bytes));
-    this._bufferSize += bytes.length;
-    if (!this._writing) {
-      this._writing = true;
-      this._startWriting();
+    this._buffered();
+  }
+
+  /** write() of each item in turn, offered to the OS together, never joined into one copy. */
+  writelines(list: Iterable<BytesLike>): void {
+    if (list === null || typeof list !== 'object' || typeof (list as Iterable<unknown>)[Symbol.iterator] !== 'function') {
+      throw new TypeError(`list must be an iterable of bytes-like objects, got ${describe(list)}`);
     }
-    this._maybePauseProtocol();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for (const item of list) {
+      const bytes = asBytes(item, 'list item');
+      if (bytes.length === 0) continue;
+      chunks.push(bytes);
+      size += bytes.length;
+    }
+    if (this._eof) throw new RuntimeError('Cannot call write() after writeEof()');
+    if (size === 0 || this._writeLost()) return;
+    let sent = 0;
+    const keeps = this._bufferSize === 0 && this._writeNowKeepsBytes;
+    if (this._bufferSize === 0) {
+      if (keeps) for (let i = 0; i < chunks.length; i++) chunks[i] = copyBytes(chunks[i]!);
+      try {
+        sent = this._writeNow(chunks);
+      } catch (error) {
+        this._fatalError(error, 'Fatal write error on socket transport');
+        return;
+      }
+      if (sent >= size) return;
+    }
+    for (const chunk of chunks) {
+      if (sent >= chunk.length) {
+        sent -= chunk.length;
+        continue;
+      }
+      const rest = sent > 0 ? chunk.subarray(sent) : chunk;
+      sent = 0;
+      if (keeps) this._pushChunk(rest);
+      else this._append(rest);
+    }
+    this._buffered();
   }
 
   /** Half-close once the buffer is flushed. Idempotent; a closing transport ignores it. */
@@ -478,6 +525,54 @@ export abstract class BaseStreamTransport extends Transport {
     }
   }
 
+  /** A write to a lost connection is dropped (asyncio warns after a few). */
+  private _writeLost(): boolean {
+    if (this._connLost === 0) return false;
+    if (this._connLost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES) logger.warning('socket.send() raised exception.');
+    this._connLost += 1;
+    return true;
+  }
+
+  /** Buffer a copy of `bytes` (the caller may reuse them): small ones share one allocation. */
+  private _append(bytes: Uint8Array): void {
+    const n = bytes.length;
+    const spare = this._spare;
+    if (spare !== null && n <= spare.length) {
+      spare.set(bytes);
+      const chunks = this._chunks;
+      const last = chunks[chunks.length - 1]!;
+      chunks[chunks.length - 1] = new Uint8Array(last.buffer, last.byteOffset, last.length + n);
+      this._spare = spare.subarray(n);
+      this._bufferSize += n;
+      return;
+    }
+    if (n > SMALL_WRITE) {
+      this._pushChunk(copyBytes(bytes));
+      return;
+    }
+    // Room for what follows: as much again as is buffered, within SHARED_CHUNK.
+    const block = Buffer.allocUnsafe(Math.max(n, Math.min(SHARED_CHUNK, this._bufferSize + n)));
+    block.set(bytes);
+    this._pushChunk(block.subarray(0, n));
+    this._spare = n < block.length ? block.subarray(n) : null;
+  }
+
+  /** Buffer `chunk` as it is (a copy nobody else changes). */
+  private _pushChunk(chunk: Uint8Array): void {
+    this._chunks.push(chunk);
+    this._bufferSize += chunk.length;
+    this._spare = null;
+  }
+
+  /** Bytes were buffered: start writing, pause the protocol at the high mark. */
+  private _buffered(): void {
+    if (!this._writing) {
+      this._writing = true;
+      this._startWriting();
+    }
+    this._maybePauseProtocol();
+  }
+
   private _consume(n: number): void {
     let left = Math.min(n, this._bufferSize);
     this._bufferSize -= left;
@@ -495,6 +590,7 @@ export abstract class BaseStreamTransport extends Transport {
     if (this._head === chunks.length) {
       this._chunks = [];
       this._head = 0;
+      this._spare = null;
     } else if (this._head > 64 && this._head * 2 > chunks.length) {
       this._chunks = chunks.slice(this._head);
       this._head = 0;
@@ -504,10 +600,18 @@ export abstract class BaseStreamTransport extends Transport {
   private _dropBuffer(): void {
     this._chunks = [];
     this._head = 0;
+    this._spare = null;
     this._bufferSize = 0;
     if (this._writing) {
       this._writing = false;
       this._stopWriting();
     }
   }
+}
+
+/** A copy of `bytes` (no zero-filling first: every byte is overwritten). */
+function copyBytes(bytes: Uint8Array): Uint8Array {
+  const copy = Buffer.allocUnsafe(bytes.length);
+  copy.set(bytes);
+  return copy;
 }
