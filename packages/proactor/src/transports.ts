@@ -50,27 +50,39 @@ export class ProactorSocketTransport extends BaseStreamTransport {
     this._start(waiter);
   }
 
-  // ---- writing: one send in flight; what piles up meanwhile goes out in the next one ----
+  // ---- writing: one send in flight, of the buffer's first chunk. Core gives this transport
+  // copies of the caller's bytes and never changes a chunk, so a send takes a chunk as it is.
+  protected override readonly _writeNowKeepsBytes = true;
+
   protected _writeNow(chunks: readonly Uint8Array[]): number {
     if (this.sendFut !== null) return 0;
-    // Node keeps the bytes of an unfinished send: give it a copy, the caller may reuse its buffer.
-    const data = Buffer.concat(chunks);
-    const fut = this.proactor.send(this.sock, data);
-    if (fut.done()) {
+    // What completes at once never enters the buffer; the rest waits for this send.
+    let done = 0;
+    for (const chunk of chunks) {
+      const fut = this.proactor.send(this.sock, chunk);
+      if (!fut.done()) {
+        this.track(fut);
+        break;
+      }
       const error = fut.exception();
       if (error !== null) throw error;
-      return fut.result();
+      const n = fut.result();
+      done += n;
+      if (n < chunk.length) break;
     }
-    this.track(fut);
-    return 0;
+    return done;
   }
 
   protected _startWriting(): void {
-    if (this.sendFut === null) this.track(this.proactor.send(this.sock, Buffer.concat(this._writeBufferChunks())));
+    if (this.sendFut === null) this.sendFirst();
   }
 
   protected _stopWriting(): void {
     // A posted send cannot be recalled; its completion finds the buffer gone and stops.
+  }
+
+  private sendFirst(): void {
+    this.track(this.proactor.send(this.sock, this._writeBufferChunks()[0]!));
   }
 
   private track(fut: Future<number>): void {
@@ -88,7 +100,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
       return;
     }
     const left = this._bytesSent(fut.result());
-    if (left > 0 && this.sendFut === null) this._startWriting();
+    if (left > 0 && this.sendFut === null) this.sendFirst();
   };
 
   // ---- reading: one receive posted while reading; cancelling it keeps the bytes in the socket ----
