@@ -129,6 +129,71 @@ export function networkSuite(subject: LoopUnderTest): void {
         server.close();
       }));
 
+    it('the caller may change its buffer as soon as write() or writelines() returns', () =>
+      withLoop(subject, async (loop, reports) => {
+        let reader: Peer | null = null;
+        const server = (await loop.createServer(() => {
+          reader = new Peer(loop);
+          return reader;
+        }, '127.0.0.1', 0)) as unknown as Server;
+        const [transport, writer] = (await loop.createConnection(() => new Peer(loop), '127.0.0.1', portOf(server))) as [Transport, Peer];
+        await waitUntil(() => reader?.transport != null);
+        const expected: Buffer[] = [];
+        let seed = 0;
+        /** Bytes to write, remembered as they are now; the caller scribbles over them afterwards. */
+        const fresh = (n: number): Buffer => {
+          const data = pattern(n, ++seed);
+          expected.push(Buffer.from(data));
+          return data;
+        };
+        const receivedBytes = (): number => reader!.chunks.reduce((n, c) => n + c.length, 0);
+        const drain = async (): Promise<void> => {
+          const total = expected.reduce((n, c) => n + c.length, 0);
+          reader!.transport!.resumeReading();
+          await waitUntil(() => receivedBytes() >= total, 20);
+          await waitUntil(() => transport.getWriteBufferSize() === 0);
+          expect(receivedBytes()).toBe(total);
+          expect(reader!.received.equals(Buffer.concat(expected))).toBe(true);
+        };
+
+        // Into an empty buffer (most of it stays unsent: nobody reads), then behind it.
+        reader!.transport!.pauseReading();
+        const big = fresh(8 << 20);
+        transport.write(big);
+        big.fill(0);
+        expect(transport.getWriteBufferSize()).toBeGreaterThan(0);
+        for (let i = 0; i < 20; i++) {
+          const small = fresh(100 + i * 997);
+          transport.write(small);
+          small.fill(1);
+        }
+        const lines = [fresh(10), fresh(70_000), fresh(3)];
+        transport.writelines(lines);
+        for (const line of lines) line.fill(2);
+        const after = fresh(1 << 20);
+        transport.write(after);
+        after.fill(3);
+        await drain();
+
+        // writelines() into an empty buffer.
+        reader!.transport!.pauseReading();
+        const head = fresh(200);
+        const body = fresh(8 << 20);
+        transport.writelines([head, body]);
+        head.fill(4);
+        body.fill(4);
+        const tail = fresh(5000);
+        transport.write(tail);
+        tail.fill(5);
+        await drain();
+
+        transport.close();
+        expect(await writer.lost).toBe(null);
+        server.close();
+        await server.waitClosed();
+        expect(reports).toEqual([]);
+      }));
+
     it('connection refused rejects with ConnectionRefusedError, code ECONNREFUSED', () =>
       withLoop(subject, async (loop) => {
         const probe = net.createServer();
