@@ -51,6 +51,11 @@ const kinds = {
     const { ProactorEventLoop } = await import('@loopkit/proactor');
     return serveOnLoop(new ProactorEventLoop());
   },
+  /** ProactorEventLoop on io_uring (Linux): UringEventLoop, its sockets completed by a UringProactor. */
+  async uring() {
+    const { UringEventLoop } = await import('@loopkit/proactor');
+    return serveOnLoop(new UringEventLoop());
+  },
 };
 
 const kind = process.argv[2];

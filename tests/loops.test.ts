@@ -1,6 +1,6 @@
 /** Every loop class runs the conformance suite. */
 import { BaseEventLoop, TestLoop } from '@loopkit/core';
-import { ProactorEventLoop } from '@loopkit/proactor';
+import { ProactorEventLoop, UringEventLoop, UringProactor } from '@loopkit/proactor';
 import { SelectorEventLoop } from '@loopkit/selector';
 import { conformance } from './conformance/index.js';
 
@@ -8,3 +8,4 @@ conformance({ name: 'TestLoop', make: () => new TestLoop(), caps: { virtualTime:
 conformance({ name: 'BaseEventLoop', make: () => new BaseEventLoop(), caps: { virtualTime: false, network: false, readiness: false } });
 conformance({ name: 'ProactorEventLoop', make: () => new ProactorEventLoop(), caps: { virtualTime: false, network: true, readiness: false } });
 conformance({ name: 'SelectorEventLoop', make: () => new SelectorEventLoop(), caps: { virtualTime: false, network: true, readiness: true } });
+if (UringProactor.problem() === null) conformance({ name: 'UringEventLoop', make: () => new UringEventLoop(), caps: { virtualTime: false, network: true, readiness: false } });

@@ -10,3 +10,4 @@ export { ProactorEventLoop } from './event-loop.js';
 // The option and address types are core's (one set for every loop), still importable from here.
 export type { AddrInfo, ConnectionOptions, DatagramOptions, HostPort, ServerOptions, UnixServerOptions } from '@loopkit/core';
 export { ProactorSocketTransport, ProactorDatagramTransport } from './transports.js';
+export { UringProactor, UringSocket, UringEventLoop } from './uring-proactor.js';

@@ -1,0 +1,893 @@
+/**
+ * UringProactor: the Proactor contract on io_uring (Linux), through @loopkit/uv's Uring.
+ * Receives and accepts are posted to the ring; a send is tried at once with the
+ * non-blocking syscall (loopback TCP nearly always takes it whole), what the OS did not
+ * take is posted to the ring, and it completes whole (as uv_write); datagrams and connects wait for readiness with a one-shot ring
+ * poll, then run the syscall. Queued submissions enter the kernel once per turn of
+ * Node's loop; the ring's eventfd wakes Node's loop, and `select()` harvests every
+ * completion in one native call.
+ *
+ * It completes operations on @loopkit/uv sockets (and the UringSocket wrapper
+ * UringEventLoop's transports use). NetSockets (what a plain ProactorEventLoop's
+ * createServer/createConnection/createDatagramEndpoint make) go to an inner NetProactor,
+ * so `new ProactorEventLoop(new UringProactor())` works everywhere the loop does;
+ * `new UringEventLoop()` puts its stream transports and servers on the ring too.
+ *
+ * Rules (beside the ring's own, in packages/uv/native/uring.c):
+ * - Each socket has a read queue (recv, recvInto, recvfrom, accept) and a write queue
+ *   (send, sendto, connect); only the head of a queue is in the ring, so operations
+ *   complete in the order they were posted.
+ * - Receives go into a proactor-owned buffer per socket and are copied out on
+ *   completion: a receive cancelled after the kernel filled it keeps its bytes (and an
+ *   accept its connection) for the next operation, never in the caller's buffer.
+ * - Cancelling a posted operation asks the ring to cancel it; its future is cancelled at
+ *   once, the ring's completion is consumed later.
+ * - Closing a socket with operations in the ring: close a UringSocket (it cancels them
+ *   first); a raw uv Socket must have no operation pending (the ring holds the file
+ *   open until the operation completes, as libuv requires uv_cancel before uv_close).
+ * - `close()` cancels every pending future, closes connections accepted but never
+ *   taken, and closes the ring (which waits for the cancelled operations, bounded).
+ */
+import * as fs from 'node:fs';
+import { Future, toConnectionError, type AbstractEventLoop, type BaseProtocol, type Family, type Server, type ServerOptions, type SockType } from '@loopkit/core';
+import {
+  EAGAIN,
+  EINPROGRESS,
+  errnoError,
+  EWOULDBLOCK,
+  IPPROTO_IPV6,
+  IPPROTO_TCP,
+  IPV6_V6ONLY,
+  READABLE,
+  SHUT_WR,
+  SO_REUSEADDR,
+  SO_REUSEPORT,
+  SOL_SOCKET,
+  Socket as UvSocket,
+  socket as uvSocket,
+  TCP_NODELAY,
+  Uring,
+  WRITABLE,
+  type AddressLike as UvAddressLike,
+} from '@loopkit/uv';
+import { ProactorEventLoop } from './event-loop.js';
+import { NetProactor } from './net-proactor.js';
+import { NetSocket } from './net-socket.js';
+import { Proactor, type Address, type AddressLike } from './proactor.js';
+import type { ProactorSocketTransport } from './transports.js';
+
+const ECANCELED = 125;
+/** A socket's receive buffer: the most one ring receive asks for. */
+const RECV_CHUNK = 64 * 1024;
+const SENDFILE_CHUNK = 64 * 1024;
+const EOF_BYTES = Buffer.alloc(0);
+
+type Queue = 'reads' | 'writes';
+const enum Kind {
+  Recv,
+  RecvInto,
+  Recvfrom,
+  Send,
+  Sendto,
+  Accept,
+  Connect,
+}
+
+/** A Future whose cancel() also withdraws the operation (CPython's _OverlappedFuture). */
+class UringOp<T> extends Future<T> {
+  /** @internal */ _kind: Kind = Kind.Recv;
+  /** @internal */ _ss: SockState | null = null;
+  /** @internal a size, a buffer, an address */ _arg: any = null;
+  /** @internal */ _arg2: any = null;
+  /** @internal the ring operation's id while it is in the ring, else 0 */ _id = 0;
+  /** @internal connect: the connect was started */ _started = false;
+  /** @internal */ _proactor: UringProactor | null = null;
+  /** @internal more to undo when cancelled (sendfile cancels its send) */ _onCancel: (() => void) | null = null;
+
+  override cancel(msg?: string): boolean {
+    if (!super.cancel(msg)) return false;
+    this._proactor?._withdraw(this);
+    const onCancel = this._onCancel;
+    this._onCancel = null;
+    onCancel?.();
+    return true;
+  }
+}
+
+interface SockState {
+  sock: UvSocket;
+  reads: UringOp<any>[];
+  writes: UringOp<any>[];
+  /** Receive buffer (allocated on the first ring receive). */
+  buf: Buffer | null;
+  /** Bytes received for a receive that was cancelled: the next receive takes them. */
+  unread: Buffer[];
+  /** Connections accepted for an accept that was cancelled. */
+  acceptedFds: number[];
+  /** EOF or an error the kernel reported to a cancelled receive. */
+  readEnd: number | null;
+  /** shutdownWrite() waits for the writes in flight. */
+  shutdownPending: boolean;
+  /** The ring receive that was cancelled but has not completed: the buffer is still the kernel's. */
+  recvBusy: boolean;
+}
+
+function wouldBlock(r: number): boolean {
+  return r === -EAGAIN || r === -EWOULDBLOCK;
+}
+
+function checkSize(n: unknown, name: string): number {
+  if (typeof n !== 'number' || !Number.isInteger(n)) throw new TypeError(`${name} must be an integer, got ${String(n)}`);
+  if (n < 0) throw new RangeError(`${name} must be >= 0, got ${n}`);
+  return n;
+}
+
+function checkBytes(data: unknown, name: string): Uint8Array {
+  if (!(data instanceof Uint8Array)) {
+    throw new TypeError(`${name} must be a Uint8Array or Buffer, got ${typeof data === 'string' ? 'a string' : String(data)}`);
+  }
+  return data;
+}
+
+function describeTarget(address: AddressLike): { address?: string; port?: number; path?: string } | undefined {
+  if (typeof address === 'string') return { path: address };
+  if (Array.isArray(address)) return { address: address[0], port: address[1] };
+  return address as { address?: string; port?: number; path?: string };
+}
+
+/**
+ * A @loopkit/uv socket as UringEventLoop's transports and servers hold it: the uv Socket's
+ * methods, plus `shutdownWrite()` (after the writes in flight) and a `close()` that first
+ * cancels what the ring still does on it.
+ */
+export class UringSocket {
+  readonly raw: UvSocket;
+  readonly family: UvSocket['family'];
+  readonly type: UvSocket['type'];
+  /** @internal */ readonly _proactor: UringProactor;
+
+  constructor(raw: UvSocket, proactor: UringProactor) {
+    if (!(raw instanceof UvSocket)) throw new TypeError(`raw must be a @loopkit/uv Socket, got ${String(raw)}`);
+    if (!(proactor instanceof UringProactor)) throw new TypeError(`proactor must be a UringProactor, got ${String(proactor)}`);
+    this.raw = raw;
+    this.family = raw.family;
+    this.type = raw.type;
+    this._proactor = proactor;
+  }
+
+  get closed(): boolean {
+    return this.raw.closed;
+  }
+
+  fileno(): number {
+    return this.raw.fileno();
+  }
+
+  getsockname(): Address {
+    return this.raw.getsockname() as Address;
+  }
+
+  getpeername(): Address {
+    return this.raw.getpeername() as Address;
+  }
+
+  bind(address: UvAddressLike): void {
+    this.raw.bind(address);
+  }
+
+  setsockopt(level: number, name: number, value: number | boolean): void {
+    this.raw.setsockopt(level, name, value);
+  }
+
+  getsockopt(level: number, name: number): number {
+    return this.raw.getsockopt(level, name);
+  }
+
+  /** Sends FIN once the sends already posted are done. */
+  shutdownWrite(): void {
+    this._proactor._shutdownWrite(this.raw);
+  }
+
+  /** Cancels the socket's pending operations, then closes it. Idempotent. */
+  close(): void {
+    if (this.raw.closed) return;
+    this._proactor._forget(this.raw);
+    this.raw.close();
+  }
+
+  toString(): string {
+    return `<UringSocket fd=${this.raw.fileno()} ${this.family}/${this.type}>`;
+  }
+}
+
+function rawOf(sock: unknown, name: string): UvSocket {
+  if (sock instanceof UvSocket) return sock;
+  if (sock instanceof UringSocket) return sock.raw;
+  throw new TypeError(`${name} must be a @loopkit/uv Socket, a UringSocket or a NetSocket, got ${String(sock)}`);
+}
+
+export class UringProactor extends Proactor {
+  private loop: AbstractEventLoop | null = null;
+  private wake: (() => void) | null = null;
+  private ring: Uring | null = null;
+  private readonly net = new NetProactor();
+  private readonly states = new Map<UvSocket, SockState>();
+  private readonly inRing = new Map<number, UringOp<any>>();
+  /** Futures completed outside select() (at submission or by a neighbour's completion). */
+  private finished: Future<unknown>[] = [];
+  private readonly out = new Float64Array(1024);
+  /** (id, result) pairs harvested outside select() (by a cancel), completed by the next select(). */
+  private early: number[] = [];
+  private flushPending = false;
+  private refed = false;
+  private closed = false;
+
+  /** Why io_uring cannot be used here, or null when it can (the policy's probe). */
+  static problem(): string | null {
+    return Uring.problem();
+  }
+
+  constructor() {
+    super();
+    const problem = Uring.problem();
+    if (problem !== null) {
+      const err = new Error(`UringProactor is unavailable: ${problem}`) as NodeJS.ErrnoException;
+      err.code = 'ERR_NOT_SUPPORTED';
+      throw err;
+    }
+  }
+
+  setLoop(loop: AbstractEventLoop): void {
+    if (this.loop !== null && this.loop !== loop) throw new Error('UringProactor is already bound to another loop');
+    this.loop = loop;
+    this.net.setLoop(loop);
+  }
+
+  setWakeup(wake: (() => void) | null): void {
+    this.wake = wake;
+    this.net.setWakeup(wake);
+    const ring = this.ring;
+    if (ring === null) return;
+    if (wake !== null && !ring.watching) {
+      ring.watch(this.onRingReady);
+      this.refed = true;
+      this.updateRef();
+    } else if (wake === null && ring.watching) ring.unwatch();
+  }
+
+  // ---- operations ----
+
+  recv(sock: unknown, n: number): Future<Uint8Array> {
+    if (sock instanceof NetSocket) return this.net.recv(sock, n);
+    const s = rawOf(sock, 'sock');
+    checkSize(n, 'n');
+    return this.post<Uint8Array>(s, 'reads', Kind.Recv, n, null);
+  }
+
+  recvInto(sock: unknown, buf: Uint8Array): Future<number> {
+    if (sock instanceof NetSocket) return this.net.recvInto(sock, buf);
+    const s = rawOf(sock, 'sock');
+    checkBytes(buf, 'buf');
+    return this.post<number>(s, 'reads', Kind.RecvInto, buf, null);
+  }
+
+  recvfrom(sock: unknown, n: number): Future<[Uint8Array, Address]> {
+    if (sock instanceof NetSocket) return this.net.recvfrom(sock, n);
+    const s = rawOf(sock, 'sock');
+    checkSize(n, 'n');
+    return this.post<[Uint8Array, Address]>(s, 'reads', Kind.Recvfrom, n, null);
+  }
+
+  send(sock: unknown, data: Uint8Array): Future<number> {
+    if (sock instanceof NetSocket) return this.net.send(sock, data);
+    const s = rawOf(sock, 'sock');
+    checkBytes(data, 'data');
+    return this.post<number>(s, 'writes', Kind.Send, data, 0);
+  }
+
+  sendto(sock: unknown, data: Uint8Array, address: AddressLike | null): Future<number> {
+    if (sock instanceof NetSocket) return this.net.sendto(sock, data, address);
+    const s = rawOf(sock, 'sock');
+    checkBytes(data, 'data');
+    return this.post<number>(s, 'writes', Kind.Sendto, data, address);
+  }
+
+  accept(listener: unknown): Future<[unknown, Address]> {
+    if (listener instanceof NetSocket) return this.net.accept(listener);
+    const s = rawOf(listener, 'listener');
+    // A UringSocket listener accepts UringSockets; a raw uv listener, raw uv Sockets.
+    return this.post<[unknown, Address]>(s, 'reads', Kind.Accept, listener instanceof UringSocket, null);
+  }
+
+  connect(sock: unknown, address: AddressLike): Future<void> {
+    if (sock instanceof NetSocket) return this.net.connect(sock, address);
+    const s = rawOf(sock, 'sock');
+    return this.post<void>(s, 'writes', Kind.Connect, address, null);
+  }
+
+  sendfile(sock: unknown, fd: number, offset: number, count: number | null): Future<number> {
+    if (sock instanceof NetSocket) return this.net.sendfile(sock, fd, offset, count);
+    rawOf(sock, 'sock');
+    checkSize(fd, 'fd');
+    checkSize(offset, 'offset');
+    if (count !== null) checkSize(count, 'count');
+    const fut = this.future<number>();
+    const buf = Buffer.allocUnsafe(SENDFILE_CHUNK);
+    let sent = 0;
+    let current: Future<number> | null = null;
+    fut._onCancel = () => current?.cancel();
+    const readNext = (): void => {
+      const want = count === null ? SENDFILE_CHUNK : Math.min(SENDFILE_CHUNK, count - sent);
+      if (want === 0) {
+        fut.setResult(sent);
+        return;
+      }
+      fs.read(fd, buf, 0, want, offset + sent, (err, n) => {
+        if (fut.done() || this.closed) return;
+        if (err !== null) fut.setException(err);
+        else if (n === 0) fut.setResult(sent);
+        else sendChunk(buf.subarray(0, n));
+      });
+    };
+    const sendChunk = (chunk: Buffer): void => {
+      current = this.send(sock, chunk);
+      current.addDoneCallback((f) => {
+        if (fut.done()) return;
+        if (f.cancelled()) fut.cancel();
+        else if (f.exception() !== null) fut.setException(f.exception());
+        else {
+          const took = f.result();
+          sent += took;
+          if (took < chunk.length) sendChunk(chunk.subarray(took));
+          else readNext();
+        }
+      });
+    };
+    readNext();
+    return fut;
+  }
+
+  select(timeout: number | null = null): Future<unknown>[] {
+    if (timeout !== null && (typeof timeout !== 'number' || Number.isNaN(timeout))) {
+      throw new TypeError(`timeout must be a number of seconds or null, got ${String(timeout)}`);
+    }
+    const finished = this.net.select(timeout);
+    if (this.early.length > 0) {
+      const early = this.early;
+      this.early = [];
+      for (let i = 0; i < early.length; i += 2) this.complete(early[i]!, early[i + 1]!);
+    }
+    const ring = this.ring;
+    if (ring !== null && this.inRing.size > 0) {
+      const out = this.out;
+      for (;;) {
+        const n = ring.harvest(out);
+        if (n < 0) throw errnoError(n, 'io_uring harvest');
+        for (let i = 0; i < n; i++) this.complete(out[2 * i]!, out[2 * i + 1]!);
+        if (n < out.length / 2) break;
+      }
+      this.updateRef();
+    }
+    if (this.finished.length > 0) {
+      for (const f of this.finished) finished.push(f);
+      this.finished = [];
+    }
+    return finished;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const state of this.states.values()) {
+      for (const fut of [...state.reads, ...state.writes]) fut.cancel();
+      for (const fd of state.acceptedFds) UvSocket.fromFd(fd).close();
+      state.acceptedFds.length = 0;
+    }
+    this.states.clear();
+    this.inRing.clear();
+    this.finished = [];
+    this.ring?.close();
+    this.ring = null;
+    this.net.close();
+  }
+
+  // ---- machinery ----
+
+  private future<T>(): UringOp<T> {
+    if (this.loop === null) throw new Error('UringProactor has no loop: call setLoop(loop) first');
+    if (this.closed) throw new Error('UringProactor is closed');
+    const fut = new UringOp<T>(this.loop);
+    fut._proactor = this;
+    return fut;
+  }
+
+  private getRing(): Uring {
+    let ring = this.ring;
+    if (ring === null) {
+      ring = this.ring = new Uring(256);
+      if (this.wake !== null) {
+        ring.watch(this.onRingReady);
+        this.refed = true;
+      }
+      this.updateRef();
+    }
+    return ring;
+  }
+
+  private readonly onRingReady = (): void => {
+    this.wake?.();
+  };
+
+  /** The ring keeps the process alive only while operations are in it. */
+  private updateRef(): void {
+    const want = this.inRing.size > 0;
+    if (want !== this.refed && this.ring !== null) {
+      this.refed = want;
+      if (want) this.ring.ref();
+      else this.ring.unref();
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (!this.flushPending) {
+      this.flushPending = true;
+      queueMicrotask(this.flush);
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.flushPending = false;
+    const ring = this.ring;
+    if (ring === null || ring.closed) return;
+    const r = ring.submit();
+    if (r < 0 && r !== -EAGAIN) {
+      // The kernel refused the batch: fail every operation still waiting for its completion.
+      const error = errnoError(r, 'io_uring_enter');
+      for (const op of [...this.inRing.values()]) this.fail(op, error);
+    }
+    this.updateRef();
+  };
+
+  private state(sock: UvSocket): SockState {
+    let state = this.states.get(sock);
+    if (state === undefined) {
+      state = { sock, reads: [], writes: [], buf: null, unread: [], acceptedFds: [], readEnd: null, shutdownPending: false, recvBusy: false };
+      this.states.set(sock, state);
+    }
+    return state;
+  }
+
+  private post<T>(sock: UvSocket, queue: Queue, kind: Kind, arg: unknown, arg2: unknown): UringOp<T> {
+    const fut = this.future<T>();
+    fut._kind = kind;
+    fut._arg = arg;
+    fut._arg2 = arg2;
+    if (sock.closed) {
+      fut.setException(errnoError(-9, queue === 'reads' ? 'recv' : 'send'));
+      return fut;
+    }
+    const state = this.state(sock);
+    fut._ss = state;
+    const ops = state[queue];
+    ops.push(fut);
+    if (ops.length === 1) this.start(state, ops);
+    return fut;
+  }
+
+  /** Starts the head of `ops` (completing those that finish at once) until one waits in the ring. */
+  private start(state: SockState, ops: UringOp<any>[]): void {
+    while (ops.length > 0) {
+      const op = ops[0]!;
+      let waiting: boolean;
+      try {
+        waiting = this.begin(state, op);
+      } catch (error) {
+        if (!op.done()) op.setException(error);
+        waiting = false;
+      }
+      if (waiting) return;
+      ops.shift();
+      op._ss = null;
+      if (ops === state.writes && ops.length === 0 && state.shutdownPending) this.shutdownNow(state);
+    }
+    this.forgetIfIdle(state);
+  }
+
+  /** Tries or submits `op`: false when it completed (or failed) at once. */
+  private begin(state: SockState, op: UringOp<any>): boolean {
+    const sock = state.sock;
+    if (sock.closed) {
+      op.setException(errnoError(-9, op._kind === Kind.Accept ? 'accept' : 'recv'));
+      return false;
+    }
+    switch (op._kind) {
+      case Kind.Recv:
+      case Kind.RecvInto: {
+        if (state.unread.length > 0) {
+          this.takeUnread(state, op);
+          return false;
+        }
+        if (state.readEnd !== null) {
+          const r = state.readEnd;
+          state.readEnd = null;
+          if (r === 0) op.setResult(op._kind === Kind.Recv ? EOF_BYTES : 0);
+          else op.setException(toConnectionError(errnoError(r, 'recv')));
+          return false;
+        }
+        if (state.recvBusy) return true; // the cancelled receive's completion starts this one
+        const want = op._kind === Kind.Recv ? (op._arg as number) : (op._arg as Uint8Array).length;
+        if (want === 0) {
+          op.setResult(op._kind === Kind.Recv ? EOF_BYTES : 0);
+          return false;
+        }
+        const buf = (state.buf ??= Buffer.allocUnsafe(RECV_CHUNK));
+        return this.submit(op, this.getRing().recv(sock.fileno(), buf, 0, Math.min(want, RECV_CHUNK)), 'recv');
+      }
+      case Kind.Accept: {
+        const fd = state.acceptedFds.shift();
+        if (fd !== undefined) {
+          this.acceptDone(op, fd);
+          return false;
+        }
+        return this.submit(op, this.getRing().accept(sock.fileno()), 'accept');
+      }
+      case Kind.Recvfrom: {
+        const n = op._arg as number;
+        const buf = Buffer.allocUnsafe(n);
+        const from = {};
+        const r = sock.tryRecvfrom(buf, 0, n, from);
+        if (wouldBlock(r)) return this.submit(op, this.getRing().poll(sock.fileno(), READABLE), 'recvfrom');
+        if (r < 0) op.setException(toConnectionError(errnoError(r, 'recvfrom')));
+        else op.setResult([buf.subarray(0, r), from as Address]);
+        return false;
+      }
+      case Kind.Send: {
+        // A stream send completes whole (as uv_write): what the OS did not take yet is posted.
+        const data = op._arg as Uint8Array;
+        let off = op._arg2 as number;
+        while (off < data.length) {
+          const r = sock.trySend(data, off, data.length - off);
+          if (wouldBlock(r)) return this.submit(op, this.getRing().send(sock.fileno(), data, off, data.length - off), 'send');
+          if (r < 0) {
+            op.setException(toConnectionError(errnoError(r, 'send')));
+            return false;
+          }
+          off = op._arg2 = off + r;
+        }
+        op.setResult(data.length);
+        return false;
+      }
+      case Kind.Sendto: {
+        const data = op._arg as Uint8Array;
+        const address = op._arg2 as AddressLike | null;
+        const r = address === null ? sock.trySend(data) : sock.trySendto(data, address as UvAddressLike);
+        if (wouldBlock(r)) return this.submit(op, this.getRing().poll(sock.fileno(), WRITABLE), 'sendto');
+        if (r < 0) op.setException(toConnectionError(errnoError(r, 'sendto')));
+        else op.setResult(r);
+        return false;
+      }
+      case Kind.Connect: {
+        const address = op._arg as AddressLike;
+        const r = op._started ? sock.getError() : sock.tryConnect(address as UvAddressLike);
+        if (!op._started && r === -EINPROGRESS) {
+          op._started = true;
+          return this.submit(op, this.getRing().poll(sock.fileno(), WRITABLE), 'connect');
+        }
+        if (r < 0) op.setException(toConnectionError(errnoError(r, 'connect', describeTarget(address))));
+        else op.setResult(undefined);
+        return false;
+      }
+    }
+  }
+
+  /** `id` is the ring operation's id or -errno from submitting it. */
+  private submit(op: UringOp<any>, id: number, syscall: string): boolean {
+    if (id < 0) {
+      op.setException(errnoError(id, `io_uring ${syscall}`));
+      return false;
+    }
+    op._id = id;
+    this.inRing.set(id, op);
+    if (op._kind === Kind.Recv || op._kind === Kind.RecvInto) op._ss!.recvBusy = true;
+    this.scheduleFlush();
+    this.updateRef();
+    return true;
+  }
+
+  /** A ring completion: settle its operation (or keep what a cancelled one received), start the next. */
+  private complete(id: number, res: number): void {
+    const op = this.inRing.get(id);
+    if (op === undefined) return;
+    this.inRing.delete(id);
+    op._id = 0;
+    const state = op._ss;
+    const kind = op._kind;
+    if (kind === Kind.Recv || kind === Kind.RecvInto) {
+      if (state !== null) state.recvBusy = false;
+    }
+    if (op.done()) {
+      // Cancelled while in the ring: whatever the kernel already did is kept for the next call.
+      if (state === null) return;
+      if ((kind === Kind.Recv || kind === Kind.RecvInto) && res !== -ECANCELED) {
+        if (res > 0) state.unread.push(Buffer.from(state.buf!.subarray(0, res)));
+        else state.readEnd = res;
+      } else if (kind === Kind.Accept && res >= 0) state.acceptedFds.push(res);
+      // A receive posted after the cancelled one waited for the buffer.
+      if (!state.sock.closed && state.reads.length > 0 && state.reads[0]!._id === 0) this.start(state, state.reads);
+      else this.forgetIfIdle(state);
+      return;
+    }
+    let again = false;
+    switch (kind) {
+      case Kind.Recv:
+        if (res >= 0) op.setResult(res === 0 ? EOF_BYTES : Buffer.from(state!.buf!.subarray(0, res)));
+        else op.setException(toConnectionError(errnoError(res, 'recv')));
+        break;
+      case Kind.RecvInto:
+        if (res >= 0) {
+          state!.buf!.copy(op._arg as Uint8Array, 0, 0, res);
+          op.setResult(res);
+        } else op.setException(toConnectionError(errnoError(res, 'recv')));
+        break;
+      case Kind.Accept:
+        if (res >= 0) this.acceptDone(op, res);
+        else op.setException(toConnectionError(errnoError(res, 'accept')));
+        break;
+      case Kind.Send:
+        if (res < 0) op.setException(toConnectionError(errnoError(res, 'send')));
+        else if ((op._arg2 += res) < (op._arg as Uint8Array).length) again = true;
+        else op.setResult((op._arg as Uint8Array).length);
+        break;
+      default:
+        // A readiness poll finished: run the syscall again (it may still block: poll again).
+        if (res < 0) op.setException(toConnectionError(errnoError(res, 'poll')));
+        else again = true;
+    }
+    if (state === null) {
+      if (!again) this.finished.push(op);
+      return;
+    }
+    const ops = kind === Kind.Recv || kind === Kind.RecvInto || kind === Kind.Accept || kind === Kind.Recvfrom ? state.reads : state.writes;
+    if (!again) {
+      if (ops[0] === op) ops.shift();
+      op._ss = null;
+      if (ops === state.writes && ops.length === 0 && state.shutdownPending) this.shutdownNow(state);
+      this.finished.push(op);
+    }
+    this.start(state, ops);
+  }
+
+  private acceptDone(op: UringOp<[unknown, Address]>, fd: number): void {
+    let conn: UvSocket;
+    try {
+      conn = UvSocket.fromFd(fd);
+    } catch (error) {
+      op.setException(error);
+      return;
+    }
+    let peer: Address = { path: '' };
+    if (conn.family !== 'unix') {
+      try {
+        peer = conn.getpeername() as Address;
+      } catch (error) {
+        // Reset before we looked: the connection is gone, as a failed accept.
+        conn.close();
+        op.setException(toConnectionError(error));
+        return;
+      }
+    }
+    op.setResult([op._arg === true ? new UringSocket(conn, this) : conn, peer]);
+  }
+
+  private takeUnread(state: SockState, op: UringOp<any>): void {
+    const first = state.unread[0]!;
+    const want = op._kind === Kind.Recv ? (op._arg as number) : (op._arg as Uint8Array).length;
+    const n = Math.min(want, first.length);
+    if (op._kind === Kind.RecvInto) first.copy(op._arg as Uint8Array, 0, 0, n);
+    if (n === first.length) state.unread.shift();
+    else state.unread[0] = first.subarray(n);
+    op.setResult(op._kind === Kind.Recv ? first.subarray(0, n) : n);
+  }
+
+  private fail(op: UringOp<any>, error: unknown): void {
+    this.inRing.delete(op._id);
+    const id = op._id;
+    op._id = 0;
+    if (id !== 0) this.ring?.cancel(id);
+    const state = op._ss;
+    if (!op.done()) op.setException(error);
+    this.finished.push(op);
+    if (state !== null) {
+      for (const ops of [state.reads, state.writes]) {
+        const i = ops.indexOf(op);
+        if (i >= 0) ops.splice(i, 1);
+      }
+      op._ss = null;
+    }
+  }
+
+  /** @internal a pending operation was cancelled: it leaves its queue (and the ring). */
+  _withdraw(op: UringOp<any>): void {
+    const state = op._ss;
+    const id = op._id;
+    // A receive or accept the kernel may have completed already: what it got is kept.
+    const keep = id !== 0 && (op._kind === Kind.Recv || op._kind === Kind.RecvInto || op._kind === Kind.Accept);
+    if (id !== 0) this.ring?.cancel(id);
+    if (state !== null) {
+      op._ss = keep ? state : null;
+      for (const ops of [state.reads, state.writes]) {
+        const i = ops.indexOf(op);
+        if (i < 0) continue;
+        ops.splice(i, 1);
+        // The next in line may start now (a receive waits for the cancelled one's completion).
+        if (i === 0 && ops.length > 0 && !this.closed) this.start(state, ops);
+        else if (ops === state.writes && ops.length === 0 && state.shutdownPending) this.shutdownNow(state);
+      }
+    }
+    if (keep && this.ring !== null && !this.closed) {
+      // Settle it now, so bytes that already arrived are there for the very next receive.
+      this.ring.submit();
+      this.drainEarly();
+      const early = this.early;
+      for (let i = 0; i < early.length; i += 2) {
+        if (early[i] !== id) continue;
+        const res = early[i + 1]!;
+        early.splice(i, 2);
+        this.complete(id, res);
+        break;
+      }
+      if (early.length > 0) this.wake?.();
+    } else if (id !== 0) this.scheduleFlush();
+    if (state !== null && op._ss === null) this.forgetIfIdle(state);
+  }
+
+  /** Harvests the ring into `early` (the eventfd is drained: the caller wakes the loop if needed). */
+  private drainEarly(): void {
+    const ring = this.ring!;
+    const out = this.out;
+    for (;;) {
+      const n = ring.harvest(out);
+      if (n < 0) throw errnoError(n, 'io_uring harvest');
+      for (let i = 0; i < 2 * n; i++) this.early.push(out[i]!);
+      if (n < out.length / 2) break;
+    }
+  }
+
+  /** @internal UringSocket#close(): cancel everything pending on `sock` before its fd closes. */
+  _forget(sock: UvSocket): void {
+    const state = this.states.get(sock);
+    if (state === undefined) return;
+    for (const op of [...state.reads, ...state.writes]) op.cancel();
+    for (const fd of state.acceptedFds) UvSocket.fromFd(fd).close();
+    state.acceptedFds.length = 0;
+    state.unread.length = 0;
+    this.states.delete(sock);
+  }
+
+  /** @internal UringSocket#shutdownWrite(): FIN after the writes in flight. */
+  _shutdownWrite(sock: UvSocket): void {
+    if (sock.closed) throw errnoError(-9, 'shutdown');
+    const state = this.states.get(sock);
+    if (state !== undefined && state.writes.length > 0) state.shutdownPending = true;
+    else sock.shutdown(SHUT_WR);
+  }
+
+  private shutdownNow(state: SockState): void {
+    state.shutdownPending = false;
+    if (!state.sock.closed) {
+      try {
+        state.sock.shutdown(SHUT_WR);
+      } catch {
+        // Already reset by the peer: the next receive reports it.
+      }
+    }
+  }
+
+  private forgetIfIdle(state: SockState): void {
+    if (state.reads.length > 0 || state.writes.length > 0 || state.recvBusy) return;
+    if (state.sock.closed || (state.unread.length === 0 && state.acceptedFds.length === 0 && state.readEnd === null && !state.shutdownPending)) {
+      if (this.states.get(state.sock) === state) this.states.delete(state.sock);
+    }
+  }
+}
+
+/**
+ * ProactorEventLoop with its stream sockets on the ring: createServer, createConnection,
+ * createUnixServer/Connection and their transports use @loopkit/uv sockets (UringSocket)
+ * completed by a UringProactor. Datagram endpoints stay on node:dgram (the inner
+ * NetProactor). What it adds to ProactorEventLoop is only how a socket is made.
+ */
+export class UringEventLoop extends ProactorEventLoop {
+  private readonly uring: UringProactor;
+
+  constructor(proactor: UringProactor = new UringProactor()) {
+    if (!(proactor instanceof UringProactor)) throw new TypeError(`proactor must be a UringProactor, got ${String(proactor)}`);
+    super(proactor);
+    this.uring = proactor;
+  }
+
+  private wrap(raw: UvSocket): NetSocket {
+    return new UringSocket(raw, this.uring) as unknown as NetSocket;
+  }
+
+  protected override _newStreamSocket(family: Family | 'unix'): NetSocket {
+    return this.wrap(uvSocket(family, 'stream'));
+  }
+
+  protected override _checkReusePort(type: SockType): void {
+    if (type === 'dgram') super._checkReusePort(type);
+    else if (SO_REUSEPORT < 0) throw new TypeError('reusePort is not supported on this platform');
+  }
+
+  /** Listen on every interface as core names them (0.0.0.0 and ::), as the selector loop. */
+  protected override _anyAddresses(family: Family | null): Array<[string | null, Family | null]> {
+    const any: Array<[string, Family]> = [['0.0.0.0', 'inet'], ['::', 'inet6']];
+    return any.filter(([, f]) => family === null || f === family);
+  }
+
+  protected override async _listenInet(address: string | null, family: Family | null, port: number, backlog: number, options: ServerOptions): Promise<NetSocket> {
+    const fam: Family = family ?? (address !== null && address.includes(':') ? 'inet6' : 'inet');
+    const host = address ?? (fam === 'inet6' ? '::' : '0.0.0.0');
+    const sock = uvSocket(fam, 'stream');
+    try {
+      if (options.reuseAddress ?? true) sock.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
+      if (options.reusePort) sock.setsockopt(SOL_SOCKET, SO_REUSEPORT, 1);
+      // As asyncio: an IPv6 listener does not also take IPv4 connections.
+      if (fam === 'inet6') sock.setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 1);
+      sock.bind({ address: host, port });
+      sock.listen(backlog);
+    } catch (error) {
+      sock.close();
+      const e = error as Error;
+      e.message = `error while attempting to bind on address ${fam === 'inet6' ? `[${host}]` : host}:${port}: ${e.message}`;
+      throw error;
+    }
+    return this.wrap(sock);
+  }
+
+  protected override async _listenUnix(path: string, backlog: number): Promise<NetSocket> {
+    const sock = uvSocket('unix', 'stream');
+    try {
+      sock.bind(path);
+      sock.listen(backlog);
+    } catch (error) {
+      sock.close();
+      throw error;
+    }
+    return this.wrap(sock);
+  }
+
+  /** A connected uv socket given by the caller: the transport owns it (no hand-over to Node). */
+  protected override _givenStreamSocket(sock: unknown): NetSocket {
+    if (sock instanceof UringSocket) return sock as unknown as NetSocket;
+    if (sock instanceof UvSocket) {
+      if (sock.type !== 'stream') throw new TypeError(`A stream socket was expected, got a ${sock.type} socket`);
+      if (sock.closed) throw new TypeError('sock is closed');
+      return this.wrap(sock);
+    }
+    return super._givenStreamSocket(sock);
+  }
+
+  protected override async _givenListener(sock: unknown, backlog: number): Promise<NetSocket> {
+    const raw = sock instanceof UringSocket ? sock.raw : sock;
+    if (raw instanceof UvSocket) {
+      if (raw.type !== 'stream') throw new TypeError(`A stream socket was expected, got a ${raw.type} socket`);
+      if (raw.closed) throw new TypeError('sock is closed');
+      raw.listen(backlog);
+      return sock instanceof UringSocket ? (sock as unknown as NetSocket) : this.wrap(raw);
+    }
+    return await super._givenListener(sock, backlog);
+  }
+
+  protected override _streamTransport(sock: NetSocket, protocol: BaseProtocol, waiter: Future<void> | null, server: Server<NetSocket> | null): ProactorSocketTransport {
+    // asyncio sets TCP_NODELAY on every TCP transport (ProactorSocketTransport does it for Node handles).
+    if (sock instanceof UringSocket && sock.family !== 'unix' && !sock.closed) {
+      try {
+        sock.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1);
+      } catch {
+        // reset already: the transport's first receive reports it
+      }
+    }
+    return super._streamTransport(sock, protocol, waiter, server);
+  }
+}
