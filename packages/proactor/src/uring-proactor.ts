@@ -61,6 +61,8 @@ const ECANCELED = 125;
 const RECV_CHUNK = 64 * 1024;
 const SENDFILE_CHUNK = 64 * 1024;
 const EOF_BYTES = Buffer.alloc(0);
+/** Ring ids are (generation << 20) | slot. */
+const SLOTS = 1 << 20;
 
 type Queue = 'reads' | 'writes';
 const enum Kind {
@@ -211,8 +213,13 @@ export class UringProactor extends Proactor {
   private wake: (() => void) | null = null;
   private ring: Uring | null = null;
   private readonly net = new NetProactor();
-  private readonly states = new Map<UvSocket, SockState>();
-  private readonly inRing = new Map<number, UringOp<any>>();
+  /** Per-socket state (queues, receive buffer), kept while the socket lives. */
+  private states = new WeakMap<UvSocket, SockState>();
+  /** Operations in the ring, by slot (the low 20 bits of their id). */
+  private readonly ringOps: Array<UringOp<any> | undefined> = [];
+  private inRingCount = 0;
+  /** Sockets holding connections accepted for a cancelled accept. */
+  private readonly stashed = new Set<SockState>();
   /** Futures completed outside select() (at submission or by a neighbour's completion). */
   private finished: Future<unknown>[] = [];
   private readonly out = new Float64Array(1024);
@@ -358,7 +365,7 @@ export class UringProactor extends Proactor {
       for (let i = 0; i < early.length; i += 2) this.complete(early[i]!, early[i + 1]!);
     }
     const ring = this.ring;
-    if (ring !== null && this.inRing.size > 0) {
+    if (ring !== null && this.inRingCount > 0) {
       const out = this.out;
       for (;;) {
         const n = ring.harvest(out);
@@ -378,13 +385,17 @@ export class UringProactor extends Proactor {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const state of this.states.values()) {
+    const pending = new Set<SockState>(this.stashed);
+    for (const op of this.ringOps) if (op?._ss) pending.add(op._ss);
+    for (const state of pending) {
       for (const fut of [...state.reads, ...state.writes]) fut.cancel();
       for (const fd of state.acceptedFds) UvSocket.fromFd(fd).close();
       state.acceptedFds.length = 0;
     }
-    this.states.clear();
-    this.inRing.clear();
+    this.stashed.clear();
+    this.states = new WeakMap();
+    this.ringOps.length = 0;
+    this.inRingCount = 0;
     this.finished = [];
     this.ring?.close();
     this.ring = null;
@@ -420,7 +431,7 @@ export class UringProactor extends Proactor {
 
   /** The ring keeps the process alive only while operations are in it. */
   private updateRef(): void {
-    const want = this.inRing.size > 0;
+    const want = this.inRingCount > 0;
     if (want !== this.refed && this.ring !== null) {
       this.refed = want;
       if (want) this.ring.ref();
@@ -443,7 +454,7 @@ export class UringProactor extends Proactor {
     if (r < 0 && r !== -EAGAIN) {
       // The kernel refused the batch: fail every operation still waiting for its completion.
       const error = errnoError(r, 'io_uring_enter');
-      for (const op of [...this.inRing.values()]) this.fail(op, error);
+      for (const op of this.ringOps.slice()) if (op !== undefined) this.fail(op, error);
     }
     this.updateRef();
   };
@@ -525,6 +536,7 @@ export class UringProactor extends Proactor {
       }
       case Kind.Accept: {
         const fd = state.acceptedFds.shift();
+        if (state.acceptedFds.length === 0) this.stashed.delete(state);
         if (fd !== undefined) {
           this.acceptDone(op, fd);
           return false;
@@ -587,7 +599,8 @@ export class UringProactor extends Proactor {
       return false;
     }
     op._id = id;
-    this.inRing.set(id, op);
+    this.ringOps[id % SLOTS] = op;
+    this.inRingCount++;
     if (op._kind === Kind.Recv || op._kind === Kind.RecvInto) op._ss!.recvBusy = true;
     this.scheduleFlush();
     this.updateRef();
@@ -596,9 +609,10 @@ export class UringProactor extends Proactor {
 
   /** A ring completion: settle its operation (or keep what a cancelled one received), start the next. */
   private complete(id: number, res: number): void {
-    const op = this.inRing.get(id);
-    if (op === undefined) return;
-    this.inRing.delete(id);
+    const op = this.ringOps[id % SLOTS];
+    if (op === undefined || op._id !== id) return;
+    this.ringOps[id % SLOTS] = undefined;
+    this.inRingCount--;
     op._id = 0;
     const state = op._ss;
     const kind = op._kind;
@@ -611,7 +625,10 @@ export class UringProactor extends Proactor {
       if ((kind === Kind.Recv || kind === Kind.RecvInto) && res !== -ECANCELED) {
         if (res > 0) state.unread.push(Buffer.from(state.buf!.subarray(0, res)));
         else state.readEnd = res;
-      } else if (kind === Kind.Accept && res >= 0) state.acceptedFds.push(res);
+      } else if (kind === Kind.Accept && res >= 0) {
+        state.acceptedFds.push(res);
+        this.stashed.add(state);
+      }
       // A receive posted after the cancelled one waited for the buffer.
       if (!state.sock.closed && state.reads.length > 0 && state.reads[0]!._id === 0) this.start(state, state.reads);
       else this.forgetIfIdle(state);
@@ -620,7 +637,11 @@ export class UringProactor extends Proactor {
     let again = false;
     switch (kind) {
       case Kind.Recv:
-        if (res >= 0) op.setResult(res === 0 ? EOF_BYTES : Buffer.from(state!.buf!.subarray(0, res)));
+        if (res > 0) {
+          const data = Buffer.allocUnsafe(res);
+          state!.buf!.copy(data, 0, 0, res);
+          op.setResult(data);
+        } else if (res === 0) op.setResult(EOF_BYTES);
         else op.setException(toConnectionError(errnoError(res, 'recv')));
         break;
       case Kind.RecvInto:
@@ -690,8 +711,11 @@ export class UringProactor extends Proactor {
   }
 
   private fail(op: UringOp<any>, error: unknown): void {
-    this.inRing.delete(op._id);
     const id = op._id;
+    if (id !== 0 && this.ringOps[id % SLOTS] === op) {
+      this.ringOps[id % SLOTS] = undefined;
+      this.inRingCount--;
+    }
     op._id = 0;
     if (id !== 0) this.ring?.cancel(id);
     const state = op._ss;
@@ -760,6 +784,7 @@ export class UringProactor extends Proactor {
     for (const op of [...state.reads, ...state.writes]) op.cancel();
     for (const fd of state.acceptedFds) UvSocket.fromFd(fd).close();
     state.acceptedFds.length = 0;
+    this.stashed.delete(state);
     state.unread.length = 0;
     this.states.delete(sock);
   }
@@ -785,8 +810,12 @@ export class UringProactor extends Proactor {
 
   private forgetIfIdle(state: SockState): void {
     if (state.reads.length > 0 || state.writes.length > 0 || state.recvBusy) return;
-    if (state.sock.closed || (state.unread.length === 0 && state.acceptedFds.length === 0 && state.readEnd === null && !state.shutdownPending)) {
+    // An open socket keeps its state (and receive buffer) for its next operation.
+    if (state.sock.closed) {
       if (this.states.get(state.sock) === state) this.states.delete(state.sock);
+      for (const fd of state.acceptedFds) UvSocket.fromFd(fd).close();
+      state.acceptedFds.length = 0;
+      this.stashed.delete(state);
     }
   }
 }

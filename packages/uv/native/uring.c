@@ -361,6 +361,10 @@ static napi_value rw(napi_env env, napi_callback_info info, int op) {
   sqe->addr = (uint64_t)(uintptr_t)data;
   sqe->len = (uint32_t)len;
   sqe->msg_flags = op == OP_SEND ? MSG_NOSIGNAL : 0;
+  /* A receive is posted when nothing is waiting (the JS side took what was there):
+   * arm the poll first instead of trying a recv that would say EAGAIN. A send is
+   * posted after the non-blocking send said EAGAIN: the same. */
+  sqe->ioprio = IORING_RECVSEND_POLL_FIRST;
   publish(o);
   o->inflight++;
   return num(env, (int64_t)slot_id(o, (uint32_t)i));
