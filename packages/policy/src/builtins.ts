@@ -1,11 +1,12 @@
 /**
  * The built-in backends, registered in the root container at import: 'selector' (readiness,
- * on the native addon's epoll/kqueue/poll) and 'proactor' (completions, on node:net: works
- * everywhere, no addon needed). Their SELECTOR/PROACTOR factories are registered too, so a
+ * on the native addon's epoll/kqueue/poll), 'proactor' (completions, on node:net: works
+ * everywhere, no addon needed) and 'uring' (completions on io_uring: Linux with the addon,
+ * picked only by name, LOOPKIT_BACKEND=uring; never the automatic choice). Their SELECTOR/PROACTOR factories are registered too, so a
  * child container can swap the selector or proactor their loops use.
  */
 import { DefaultSelector, SelectorEventLoop } from '@loopkit/selector';
-import { NetProactor, ProactorEventLoop } from '@loopkit/proactor';
+import { NetProactor, ProactorEventLoop, UringEventLoop, UringProactor } from '@loopkit/proactor';
 import { container, registerBackend } from './container.js';
 import { PROACTOR, SELECTOR } from './tokens.js';
 
@@ -33,5 +34,11 @@ if (!container.isRegistered(PROACTOR)) {
   });
   registerBackend('proactor', (c) => new ProactorEventLoop(c.resolve(PROACTOR)()), {
     loopClass: ProactorEventLoop,
+  });
+  registerBackend('uring', () => new UringEventLoop(), {
+    platforms: ['linux'],
+    loopClass: UringEventLoop,
+    // null once a ring could be set up here; else why not (no addon, io_uring disabled, ...).
+    probe: () => UringProactor.problem(),
   });
 }

@@ -97,7 +97,7 @@ describe('LOOPKIT_BACKEND', () => {
     const policy = new DefaultEventLoopPolicy(fakeBackends());
     process.env.LOOPKIT_BACKEND = 'nope';
     expect(() => policy.newEventLoop()).toThrow(RuntimeError);
-    expect(() => policy.newEventLoop()).toThrow(/LOOPKIT_BACKEND=nope: no backend named "nope" is registered; available: selector, proactor$/);
+    expect(() => policy.newEventLoop()).toThrow(/LOOPKIT_BACKEND=nope: no backend named "nope" is registered; available: selector, proactor(, uring)?$/);
   });
 
   it('rejects an unavailable backend with its reason', () => {
