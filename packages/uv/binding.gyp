@@ -7,6 +7,7 @@
         "native/addr.c",
         "native/constants.c",
         "native/epoll.c",
+        "native/fds.c",
         "native/jscb.c",
         "native/kqueue.c",
         "native/pollset.c",
@@ -15,6 +16,7 @@
         "native/wakeup.c",
         "native/watch.c"
       ],
+      "conditions": [["OS=='linux'", { "libraries": ["-ldl"] }]],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
       "xcode_settings": {
         "OTHER_CFLAGS": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"]

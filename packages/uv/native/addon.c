@@ -2,7 +2,10 @@
  *
  * The module is context-aware (NAPI_MODULE_INIT): each worker_thread gets its own
  * env_state, because each worker has its own libuv loop and its own objects. */
+#define _GNU_SOURCE 1 /* dladdr */
 #include "common.h"
+#include <dlfcn.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -14,7 +17,10 @@
  * Node-API registered its hook before our init ran). Closing uv handles here
  * lets Node's final loop spin run their close callbacks, so a worker never
  * exits with one of our handles open. Objects stay allocated: their wrap
- * finalizers still run later and free them. */
+ * finalizers still run later and free them.
+ * Then the descriptors the env still owns (fds.c: sockets and wake-up fds not
+ * closed or detached from JS) are closed: a worker's FinalizationRegistry
+ * never runs once it exits, so nothing else would close them. */
 static void state_cleanup(void* arg) {
   env_state* st = arg;
   while (st->list.next != &st->list) {
@@ -22,6 +28,7 @@ static void state_cleanup(void* arg) {
     obj_unlink(o);
     o->teardown(o);
   }
+  fds_close_env(st);
   napi_set_instance_data(st->env, NULL, NULL, NULL);
   free(st);
 }
@@ -169,7 +176,40 @@ void* unwrap_this(napi_env env, napi_callback_info info, size_t* argc, napi_valu
 
 /* ---- init */
 
+/* The shared library stays mapped for the life of the process.
+ *
+ * When only worker_threads load the addon, Node dlclose()s it as the last such
+ * worker's env goes away, but code of ours still has to run after that: the
+ * close callbacks of the uv handles the cleanup hook closed (libuv runs them in
+ * the env's final loop spin), wrap finalizers, napi_async_destroy. Calling into
+ * an unmapped library is a segfault of the whole process. Making every one of
+ * those run before the dlclose would need Node's teardown order to stay what it
+ * is today (hook order, when finalizers run, whether the loop spins after the
+ * hooks); pinning does not depend on any of it. So the first init re-opens our
+ * own file (found with dladdr on one of our functions) with RTLD_NODELETE,
+ * which makes every later dlclose() of it a no-op; the handle is never closed.
+ * Cost: the library stays mapped after its last user is gone (a few dozen KB),
+ * as it does anyway once the main thread has loaded it. */
+static pthread_once_t pin_once = PTHREAD_ONCE_INIT;
+static const char* pin_error;
+
+static void pin_library(void) {
+  Dl_info info;
+  if (dladdr((void*)&state_get, &info) == 0 || info.dli_fname == NULL) {
+    pin_error = "loopkit_native: dladdr cannot find the addon's own file";
+    return;
+  }
+  if (dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE) == NULL)
+    pin_error = "loopkit_native: dlopen(RTLD_NODELETE) of the addon failed";
+}
+
 NAPI_MODULE_INIT() {
+  pthread_once(&pin_once, pin_library);
+  if (pin_error != NULL) {
+    /* Refuse to load rather than crash the process at a worker's exit. */
+    napi_throw_error(env, "ERR_DLOPEN_FAILED", pin_error);
+    return NULL;
+  }
   env_state* st = calloc(1, sizeof *st);
   if (st == NULL) {
     napi_throw_error(env, "ENOMEM", "loopkit_native: out of memory");

@@ -49,6 +49,12 @@ void obj_unlink(native_obj* o);
  * so no uv_poll outlives the descriptor it watches (see pollset.c). */
 void state_drop_fd(napi_env env, int fd);
 
+/* ---- descriptor ownership (fds.c): sockets and wake-up fds an env made or
+ * adopted, closed by its cleanup hook if still open then. */
+void fds_own(env_state* st, int fd);
+void fds_forget(int fd);
+int fds_close_env(env_state* st);
+
 /* ---- argument helpers: return 0, or THREW with a TypeError/RangeError pending. */
 int arg_int32(napi_env env, napi_value v, const char* name, int32_t* out);
 int arg_bytes(napi_env env, napi_value v, const char* name, char** data, size_t* len);

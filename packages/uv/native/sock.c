@@ -51,6 +51,7 @@ static napi_value js_socket(napi_env env, napi_callback_info info) {
   int r = fix_flags(fd);
   if (r < 0) { close(fd); RET(r); }
 #endif
+  fds_own(state_get(env), fd);
   RET(fd);
 }
 
@@ -69,6 +70,8 @@ static napi_value js_socketpair(napi_env env, napi_callback_info info) {
   if (r == 0) r = fix_flags(sv[1]);
   if (r < 0) { close(sv[0]); close(sv[1]); RET(r); }
 #endif
+  fds_own(state_get(env), sv[0]);
+  fds_own(state_get(env), sv[1]);
   out[0] = sv[0];
   out[1] = sv[1];
   RET(0);
@@ -91,6 +94,7 @@ static napi_value js_sockinfo(napi_env env, napi_callback_info info) {
   if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0) RET(-errno);
   int r = fix_flags(fd);
   if (r < 0) RET(r);
+  fds_own(state_get(env), fd); /* adoption: this env owns it now */
   out[0] = ss.ss_family;
   out[1] = type;
   RET(0);
@@ -144,6 +148,7 @@ static napi_value js_accept(napi_env env, napi_callback_info info) {
   int r = fix_flags(c);
   if (r < 0) { close(c); RET(r); }
 #endif
+  fds_own(state_get(env), c);
   if (!is_undefined(env, argv[1])) addr_fill(env, argv[1], (struct sockaddr*)&ss, len);
   RET(c);
 }
@@ -257,7 +262,17 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   FD(0, fd);
   if (fd < 0) RET(-EBADF);
   state_drop_fd(env, fd);
+  fds_forget(fd);
   RET(close(fd) < 0 && errno != EINTR ? -errno : 0);
+}
+
+/* forget(fd) -> 0: the env no longer owns fd (Socket#detach: the caller does),
+ * so its cleanup hook will not close it. */
+static napi_value js_forget(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  FD(0, fd);
+  fds_forget(fd);
+  RET(0);
 }
 
 static napi_value name_call(napi_env env, napi_callback_info info, int peer) {
@@ -310,6 +325,7 @@ napi_value sock_init(napi_env env, napi_value exports) {
     METHOD("listen", js_listen), METHOD("accept", js_accept), METHOD("recv", js_recv),
     METHOD("send", js_send), METHOD("sendv", js_sendv), METHOD("recvfrom", js_recvfrom),
     METHOD("sendto", js_sendto), METHOD("shutdown", js_shutdown), METHOD("close", js_close),
+    METHOD("forget", js_forget),
     METHOD("getsockname", js_getsockname), METHOD("getpeername", js_getpeername),
     METHOD("setsockopt", js_setsockopt), METHOD("getsockopt", js_getsockopt),
   };

@@ -28,6 +28,7 @@ static napi_value open_(napi_env env, napi_callback_info info) {
 #ifdef __linux__
   int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (fd < 0) return num(env, -errno);
+  fds_own(state_get(env), fd);
   out[0] = out[1] = fd;
 #else
   int p[2];
@@ -41,6 +42,8 @@ static napi_value open_(napi_env env, napi_callback_info info) {
       return num(env, -e);
     }
   }
+  fds_own(state_get(env), p[0]);
+  fds_own(state_get(env), p[1]);
   out[0] = p[0];
   out[1] = p[1];
 #endif

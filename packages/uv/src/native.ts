@@ -44,6 +44,8 @@ export interface NativeModule {
   sendto(fd: number, buf: Bytes, offset: number, length: number, host: string, port: number): number;
   shutdown(fd: number, how: number): number;
   close(fd: number): number;
+  /** The env no longer owns fd: its cleanup hook will not close it (detach). */
+  forget(fd: number): number;
   getsockname(fd: number, out: AddrOut): number;
   getpeername(fd: number, out: AddrOut): number;
   setsockopt(fd: number, level: number, name: number, value: number): number;

@@ -11,6 +11,8 @@
  * Ownership: a Socket owns its fd. close() is idempotent. A Socket that becomes
  * unreachable without close() has its fd closed by a FinalizationRegistry (as
  * Python closes a collected socket); detach() gives the fd up instead.
+ * When the thread's env goes away (worker exit or terminate(), process
+ * teardown) the addon closes every fd a Socket still owns (native/fds.c).
  */
 import { AddressLike, SockAddr, SocketFamily, display, toNative } from './address.js';
 import { AddrOut, native } from './native.js';
@@ -294,8 +296,10 @@ export class Socket implements Disposable {
   /** Gives up ownership: returns the fd, which this Socket will no longer close. */
   detach(): number {
     const fd = this.#fd;
+    if (fd < 0) return fd;
     this.#fd = -1;
     leaked.unregister(this);
+    native().forget(fd);
     return fd;
   }
 
