@@ -76,6 +76,27 @@ export function networkSuite(subject: LoopUnderTest): void {
         await server.waitClosed();
       }));
 
+    it('serves on an abstract Unix name (no file) and close() frees it', () =>
+      withLoop(subject, async (loop) => {
+        const name = `\0loopkit-abstract-${process.pid}-${Math.random().toString(36).slice(2)}`;
+        const round = async (): Promise<void> => {
+          const server = (await loop.createUnixServer(() => new Echo(), name)) as unknown as Server;
+          const [transport, client] = (await loop.createUnixConnection(() => new Peer(loop), name)) as [Transport, Peer];
+          transport.write(Buffer.from('abstract'));
+          await waitUntil(() => client.received.length >= 8);
+          expect(client.received.toString()).toBe('abstract');
+          transport.close();
+          await client.lost;
+          server.close();
+          await server.waitClosed();
+        };
+        await round(); // the first round may set up the backend's own fds (a ring, say)
+        const fdsAfterFirst = openFds();
+        await round(); // the name is free again, and nothing of the first round is left
+        await waitUntil(() => openFds() <= fdsAfterFirst);
+        await expect(loop.createUnixConnection(() => new Peer(loop), name)).rejects.toThrow();
+      }));
+
     it('a write that completes at once never pauses the protocol', () =>
       withLoop(subject, async (loop) => {
         const server = (await loop.createServer(() => new Echo(), '127.0.0.1', 0)) as unknown as Server;

@@ -273,7 +273,9 @@ export function streamSuite(subject: LoopUnderTest): void {
           { limit: 100, backlog: 5 },
         );
         expect(server).toBe(fakeServer);
+        let plainInsideTask = false;
         await startServer((_reader, writer) => {
+          plainInsideTask = currentTask() !== null;
           writer.write(b('sync hello'));
           writer.close();
         }, 'here', 2);
@@ -290,6 +292,7 @@ export function streamSuite(subject: LoopUnderTest): void {
 
         const [reader2] = await openConnection('here', 2);
         expect(String(await reader2.read())).toBe('sync hello');
+        expect(plainInsideTask).toBe(true); // any function is a coroutine function here
 
         const [reader3] = await openConnection('here', 3);
         expect((await reader3.read()).length).toBe(0);

@@ -108,7 +108,12 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
       this.running = true;
       _setRunningLoop(this);
       this.sliceStart = performance.now();
-      this.ioStart(this.wake);
+      try {
+        this.ioStart(this.wake);
+      } catch (error) {
+        this.finishRun(error); // a backend that cannot watch leaves the loop stopped, not stuck
+        return;
+      }
       queueMicrotask(this.turn);
     });
   }
@@ -164,12 +169,12 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   }
 
   async shutdownDefaultExecutor(timeout: number | null = null): Promise<void> {
+    if (timeout !== null) checkFiniteNumber(timeout, 'timeout');
     const executor = this.defaultExecutor;
     if (executor === null) return;
     this.defaultExecutor = null;
     const done = executor.shutdown(true);
     if (timeout === null) return done;
-    checkFiniteNumber(timeout, 'timeout');
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<'expired'>((resolve) => {
       timer = setTimeout(() => resolve('expired'), timeout * 1000);

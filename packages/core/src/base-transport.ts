@@ -352,6 +352,11 @@ export abstract class BaseStreamTransport extends Transport {
     }
     let rest = data;
     while (rest.length > 0 && !this._closing) {
+      if (this._paused) {
+        // The protocol paused reading part way through this chunk: hold the rest for resume.
+        (this._held ??= []).push(rest);
+        return;
+      }
       const buf = this._getReadBuffer(rest.length);
       if (buf === null) return;
       const n = Math.min(buf.length, rest.length);
@@ -478,8 +483,10 @@ export abstract class BaseStreamTransport extends Transport {
       if (item === EOF) this._eofReceived();
       else this._dataReceived(item);
     }
-    // Paused again midway: keep the rest, ahead of anything that arrived meanwhile.
-    if (i < held.length && !this._closing) this._held = held.slice(i).concat(this._held ?? []);
+    // Paused again midway: keep the rest. What _dataReceived held during this loop is the
+    // unread part of item i - 1 (a BufferedProtocol paused mid-chunk), so it goes first.
+    const heldMeanwhile = this._held as typeof held | null;
+    if (i < held.length && !this._closing) this._held = (heldMeanwhile ?? []).concat(held.slice(i));
   };
 
   private _setReading(on: boolean): void {

@@ -42,8 +42,12 @@ export class IncompleteReadError extends Error {
 }
 named(IncompleteReadError, 'IncompleteReadError');
 
-/** A separator was not found within the stream's buffer limit; `consumed` bytes may be dropped. */
-export class LimitOverrunError extends Error {
+/**
+ * A separator was not found within the stream's buffer limit; `consumed` bytes may be
+ * dropped. It is also a RangeError: asyncio's readline() turns it into ValueError, which
+ * loopkit maps to RangeError, so ported code catching either form catches it.
+ */
+export class LimitOverrunError extends RangeError {
   readonly consumed: number;
   constructor(message: string, consumed: number) {
     super(message);

@@ -288,10 +288,14 @@ export function wrapFuture<T>(aw: Future<T> | PromiseLike<T>, options: FutureOpt
   }
   if (!isThenable(aw)) throw new TypeError(`aw must be a Future or a thenable, got ${describe(aw)}`);
   const fut = new Future<T>(options);
+  // Once the future is cancelled (detached) or its loop closed, the outcome has nowhere to go.
+  const gone = (): boolean => fut.done() || fut.getLoop().isClosed();
   aw.then(
-    (value) => setResultUnlessCancelled(fut, value),
+    (value) => {
+      if (!gone()) fut.setResult(value);
+    },
     (error) => {
-      if (!fut.cancelled()) fut.setException(error);
+      if (!gone()) fut.setException(error);
     },
   );
   return fut;

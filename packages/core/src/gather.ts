@@ -73,6 +73,10 @@ export function gather(...args: unknown[]): Future<unknown[]> {
   }
 
   let loop: AbstractEventLoop | undefined;
+  // Declared before any child exists: a child made before a bad argument throws below may
+  // complete, and its callback must then find no gathering future rather than a TDZ error.
+  let outer: GatheringFuture<unknown[]> | null = null;
+  let finished = 0;
   const byArg = new Map<unknown, Future<unknown>>();
   const children: Future<unknown>[] = [];
   const alreadyDone: Future<unknown>[] = [];
@@ -89,13 +93,13 @@ export function gather(...args: unknown[]): Future<unknown[]> {
     }
     children.push(child);
   }
-  const outer = new GatheringFuture<unknown[]>(children, loop!);
-  let finished = 0;
+  const gathering = new GatheringFuture<unknown[]>(children, loop!);
+  outer = gathering;
   const distinct = byArg.size;
 
   function onChildDone(child: Future<unknown>): void {
     finished += 1;
-    if (outer.done()) {
+    if (outer === null || outer.done()) {
       // Nobody will look at this child's error now: mark it retrieved.
       if (!child.cancelled()) child.exception();
       return;
@@ -118,5 +122,5 @@ export function gather(...args: unknown[]): Future<unknown[]> {
   }
 
   for (const child of alreadyDone) onChildDone(child);
-  return outer;
+  return gathering;
 }

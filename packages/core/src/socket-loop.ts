@@ -225,12 +225,17 @@ export abstract class BaseSocketLoop<
       return await this.makeServer([listener], protocolFactory, backlog, options.startServing ?? true, null);
     }
     const p = checkPath(path);
+    // An abstract name ('\0...') has no file: nothing to remove before or after.
+    const hasFile = !p.startsWith('\0');
     // A stale socket file from an earlier run would make bind fail (asyncio removes it too).
-    removeSocketFile(p);
+    if (hasFile) removeSocketFile(p);
     const sock = await this._listenUnix(p, backlog);
-    const inode = fs.statSync(p).ino;
-    // Remove the file on close unless something else replaced it meanwhile.
-    const cleanup = options.cleanupSocket ?? true ? () => removeSocketFile(p, inode) : null;
+    let cleanup: (() => void) | null = null;
+    if (hasFile && (options.cleanupSocket ?? true)) {
+      // Remove the file on close unless something else replaced it meanwhile.
+      const inode = fs.statSync(p).ino;
+      cleanup = () => removeSocketFile(p, inode);
+    }
     return await this.makeServer([sock], protocolFactory, backlog, options.startServing ?? true, cleanup);
   }
 

@@ -8,7 +8,7 @@
  */
 import { ConnectionResetError, IncompleteReadError, LimitOverrunError, RuntimeError } from './errors.js';
 import { _getCurrentLoop, getRunningLoop, type AbstractEventLoop } from './events.js';
-import { isThenable, wrapFuture, type Future } from './futures.js';
+import type { Future } from './futures.js';
 import { Protocol } from './protocols.js';
 import type { AbstractServer } from './server.js';
 import { sleep } from './sleep.js';
@@ -349,15 +349,10 @@ class FlowControlProtocol extends Protocol {
   }
 }
 
-function isCoroutineFunction(fn: Function): boolean {
-  const kind = fn.constructor?.name;
-  return kind === 'AsyncFunction' || kind === 'GeneratorFunction';
-}
-
 /**
  * Adapts a StreamReader to the Protocol interface. With `clientConnected` (servers), each
- * connection calls it with a reader and a writer; an async callback runs as a Task whose
- * failure is reported and closes the connection.
+ * connection calls it with a reader and a writer, as a Task whose failure is reported and
+ * closes the connection.
  */
 export class StreamReaderProtocol extends FlowControlProtocol {
   private _streamReader: StreamReader | null;
@@ -382,14 +377,9 @@ export class StreamReaderProtocol extends FlowControlProtocol {
     const callback = this._clientConnected;
     if (callback === null) return;
     const writer = new StreamWriter(transport, this, reader, this._loop);
-    let future: Future<unknown> | null = null;
-    if (isCoroutineFunction(callback)) {
-      future = this._loop.createTask(() => callback(reader!, writer) as PromiseLike<unknown>);
-    } else {
-      const result = callback(reader!, writer);
-      if (isThenable(result)) future = wrapFuture(result, { loop: this._loop });
-    }
-    if (future === null) return;
+    // Any function is a coroutine function here (API.md): it runs as a task, so
+    // currentTask(), timeout() and cancellation work inside it, whatever it returns.
+    const future = this._loop.createTask(() => callback(reader!, writer) as PromiseLike<unknown>);
     this._task = future;
     future.addDoneCallback((done) => {
       if (done.cancelled()) {

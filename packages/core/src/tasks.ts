@@ -32,7 +32,7 @@ export class Task<T = unknown> extends Future<T> {
   /** @internal null until asked for: most tasks never are */ _name: string | null;
   private readonly _number: number;
   /** @internal */ _gen: Generator<unknown, T, unknown> | null = null;
-  /** @internal the Future this task is suspended on */ _futWaiter: Future<unknown> | null = null;
+  /** @internal the Future whose then() this task called last, in its context: the one it awaits */ _futWaiter: Future<unknown> | null = null;
   /** @internal cancel at the next suspension point */ _mustCancel = false;
   /** @internal */ _numCancelsRequested = 0;
   /** @internal */ _abort: AbortController | null = null;
