@@ -234,17 +234,21 @@ export function scopeSuite(subject: LoopUnderTest): void {
       }));
 
     it('children failing together are all in the group; the body error joins them', () =>
-      withLoop(subject, async () => {
+      withLoop(subject, async (loop) => {
         const a = new Error('a');
         const b = new Error('b');
+        // One gate wakes both children in the same iteration (two timers on a real clock
+        // could fall into different ones, and then the first failure cancels the second).
+        const gate = loop.createFuture<void>();
+        loop.callLater(0.01, () => gate.setResult());
         const together = await failure(
           taskGroup(async (tg) => {
             tg.createTask(async () => {
-              await sleep(0.01);
+              await gate;
               throw a;
             });
             tg.createTask(async () => {
-              await sleep(0.01);
+              await gate;
               throw b;
             });
           }),
