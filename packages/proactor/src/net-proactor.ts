@@ -17,7 +17,6 @@
  * the completions of one turn of Node's loop reach the loop in one wake-up (IOCP's
  * GetQueuedCompletionStatusEx), so a busy server runs one loop iteration per batch.
  */
-import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { Future, toConnectionError, type AbstractEventLoop } from '@loopkit/core';
 import {
@@ -33,6 +32,7 @@ import {
 } from '@loopkit/uv';
 import { closedError, NetSocket, notConnectedError } from './net-socket.js';
 import { Proactor, type Address, type AddressLike } from './proactor.js';
+import { sendfileBySends } from './sendfile.js';
 
 /** Tries an operation: settles `fut` and returns true, or returns false to wait. */
 type Attempt = (fut: OpFuture<any>) => boolean;
@@ -159,7 +159,6 @@ function netWrite(fut: OpFuture<number>): boolean {
   return false;
 }
 
-const SENDFILE_CHUNK = 64 * 1024;
 /** A receive's result at EOF (empty, so sharing it is safe). */
 const EOF_BYTES = Buffer.alloc(0);
 
@@ -388,40 +387,7 @@ export class NetProactor extends Proactor {
     checkSize(offset, 'offset');
     if (count !== null) checkSize(count, 'count');
     const fut = this.future<number>();
-    const buf = Buffer.allocUnsafe(SENDFILE_CHUNK);
-    let sent = 0;
-    let current: Future<number> | null = null;
-    fut._onCancel = () => current?.cancel();
-    const readNext = (): void => {
-      const want = count === null ? SENDFILE_CHUNK : Math.min(SENDFILE_CHUNK, count - sent);
-      if (want === 0) {
-        fut.setResult(sent);
-        return;
-      }
-      fs.read(fd, buf, 0, want, offset + sent, (err, n) => {
-        this.defer(() => {
-          if (fut.done()) return;
-          if (err !== null) fut.setException(err);
-          else if (n === 0) fut.setResult(sent);
-          else sendChunk(buf.subarray(0, n));
-        });
-      });
-    };
-    const sendChunk = (chunk: Buffer): void => {
-      current = this.send(sock, chunk);
-      current.addDoneCallback((f) => {
-        if (fut.done()) return;
-        if (f.cancelled()) fut.cancel();
-        else if (f.exception() !== null) fut.setException(f.exception());
-        else {
-          const took = f.result();
-          sent += took;
-          if (took < chunk.length) sendChunk(chunk.subarray(took));
-          else readNext();
-        }
-      });
-    };
-    readNext();
+    sendfileBySends({ fut, send: (chunk) => this.send(sock, chunk), complete: (then) => this.defer(then) }, fd, offset, count);
     return fut;
   }
 

@@ -28,7 +28,6 @@
  * - `close()` cancels every pending future, closes connections accepted but never
  *   taken, and closes the ring (which waits for the cancelled operations, bounded).
  */
-import * as fs from 'node:fs';
 import { Future, toConnectionError, type AbstractEventLoop, type BaseProtocol, type Family, type Server, type ServerOptions, type SockType } from '@loopkit/core';
 import {
   EAGAIN,
@@ -54,12 +53,12 @@ import { ProactorEventLoop } from './event-loop.js';
 import { NetProactor } from './net-proactor.js';
 import { NetSocket } from './net-socket.js';
 import { Proactor, type Address, type AddressLike } from './proactor.js';
+import { sendfileBySends } from './sendfile.js';
 import type { ProactorSocketTransport } from './transports.js';
 
 const ECANCELED = 125;
 /** A socket's receive buffer: the most one ring receive asks for. */
 const RECV_CHUNK = 64 * 1024;
-const SENDFILE_CHUNK = 64 * 1024;
 const EOF_BYTES = Buffer.alloc(0);
 /** Ring ids are (generation << 20) | slot. */
 const SLOTS = 1 << 20;
@@ -319,38 +318,10 @@ export class UringProactor extends Proactor {
     checkSize(offset, 'offset');
     if (count !== null) checkSize(count, 'count');
     const fut = this.future<number>();
-    const buf = Buffer.allocUnsafe(SENDFILE_CHUNK);
-    let sent = 0;
-    let current: Future<number> | null = null;
-    fut._onCancel = () => current?.cancel();
-    const readNext = (): void => {
-      const want = count === null ? SENDFILE_CHUNK : Math.min(SENDFILE_CHUNK, count - sent);
-      if (want === 0) {
-        fut.setResult(sent);
-        return;
-      }
-      fs.read(fd, buf, 0, want, offset + sent, (err, n) => {
-        if (fut.done() || this.closed) return;
-        if (err !== null) fut.setException(err);
-        else if (n === 0) fut.setResult(sent);
-        else sendChunk(buf.subarray(0, n));
-      });
+    const complete = (then: () => void): void => {
+      if (!this.closed) then();
     };
-    const sendChunk = (chunk: Buffer): void => {
-      current = this.send(sock, chunk);
-      current.addDoneCallback((f) => {
-        if (fut.done()) return;
-        if (f.cancelled()) fut.cancel();
-        else if (f.exception() !== null) fut.setException(f.exception());
-        else {
-          const took = f.result();
-          sent += took;
-          if (took < chunk.length) sendChunk(chunk.subarray(took));
-          else readNext();
-        }
-      });
-    };
-    readNext();
+    sendfileBySends({ fut, send: (chunk) => this.send(sock, chunk), complete }, fd, offset, count);
     return fut;
   }
 
