@@ -520,7 +520,7 @@ export async function openConnection(
 
 /**
  * Serve with the running loop's createServer: each connection calls
- * `clientConnected(reader, writer)` (sync, or async and then run as a Task).
+ * `clientConnected(reader, writer)`, run as a Task.
  */
 export async function startServer(
   clientConnected: ClientConnectedCallback,

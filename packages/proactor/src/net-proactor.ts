@@ -20,9 +20,7 @@
 import * as net from 'node:net';
 import { Future, toConnectionError, type AbstractEventLoop } from '@loopkit/core';
 import {
-  EAGAIN,
   EINPROGRESS,
-  EWOULDBLOCK,
   errnoError,
   PollSet,
   READABLE,
@@ -33,6 +31,7 @@ import {
 import { closedError, NetSocket, notConnectedError } from './net-socket.js';
 import { Proactor, type Address, type AddressLike } from './proactor.js';
 import { sendfileBySends } from './sendfile.js';
+import { checkBytes, checkSize, wouldBlock } from './checks.js';
 
 /** Tries an operation: settles `fut` and returns true, or returns false to wait. */
 type Attempt = (fut: OpFuture<any>) => boolean;
@@ -162,22 +161,6 @@ function netWrite(fut: OpFuture<number>): boolean {
 /** A receive's result at EOF (empty, so sharing it is safe). */
 const EOF_BYTES = Buffer.alloc(0);
 
-function wouldBlock(r: number): boolean {
-  return r === -EAGAIN || r === -EWOULDBLOCK;
-}
-
-function checkSize(n: unknown, name: string): number {
-  if (typeof n !== 'number' || !Number.isInteger(n)) throw new TypeError(`${name} must be an integer, got ${String(n)}`);
-  if (n < 0) throw new RangeError(`${name} must be >= 0, got ${n}`);
-  return n;
-}
-
-function checkBytes(data: unknown, name: string): Uint8Array {
-  if (!(data instanceof Uint8Array)) {
-    throw new TypeError(`${name} must be a Uint8Array or Buffer, got ${typeof data === 'string' ? 'a string' : String(data)}`);
-  }
-  return data;
-}
 
 function checkSocket(sock: unknown, name = 'sock'): NetSocket | UvSocket {
   if (sock instanceof NetSocket || sock instanceof UvSocket) return sock;

@@ -33,7 +33,6 @@ import {
   EAGAIN,
   EINPROGRESS,
   errnoError,
-  EWOULDBLOCK,
   IPPROTO_IPV6,
   IPPROTO_TCP,
   IPV6_V6ONLY,
@@ -54,6 +53,7 @@ import { NetProactor } from './net-proactor.js';
 import { NetSocket } from './net-socket.js';
 import { Proactor, type Address, type AddressLike } from './proactor.js';
 import { sendfileBySends } from './sendfile.js';
+import { checkBytes, checkSize, wouldBlock } from './checks.js';
 import type { ProactorSocketTransport } from './transports.js';
 
 const ECANCELED = 125;
@@ -113,22 +113,6 @@ interface SockState {
   recvBusy: boolean;
 }
 
-function wouldBlock(r: number): boolean {
-  return r === -EAGAIN || r === -EWOULDBLOCK;
-}
-
-function checkSize(n: unknown, name: string): number {
-  if (typeof n !== 'number' || !Number.isInteger(n)) throw new TypeError(`${name} must be an integer, got ${String(n)}`);
-  if (n < 0) throw new RangeError(`${name} must be >= 0, got ${n}`);
-  return n;
-}
-
-function checkBytes(data: unknown, name: string): Uint8Array {
-  if (!(data instanceof Uint8Array)) {
-    throw new TypeError(`${name} must be a Uint8Array or Buffer, got ${typeof data === 'string' ? 'a string' : String(data)}`);
-  }
-  return data;
-}
 
 function describeTarget(address: AddressLike): { address?: string; port?: number; path?: string } | undefined {
   if (typeof address === 'string') return { path: address };
