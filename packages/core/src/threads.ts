@@ -151,11 +151,26 @@ function reply(port: MessagePort, message: Reply): void {
   }
 }
 
+/**
+ * Whether the loop's end of `port` still exists. A worker killed by terminate() never runs
+ * the exit hook that marks its handles CLOSED, and a 'close' listener attached after its
+ * death hears nothing; but a port whose peer is gone ignores ref(), so hasRef() (Node's
+ * MessagePort, experimental) tells. Where hasRef is missing, the port counts as alive.
+ */
+function peerAlive(port: MessagePort): boolean {
+  const probe = port as MessagePort & { hasRef?: () => boolean };
+  if (typeof probe.hasRef !== 'function' || probe.hasRef()) return true;
+  port.ref();
+  const alive = probe.hasRef();
+  port.unref();
+  return alive;
+}
+
 /** Schedule the exported function `ref.name` of `ref.module` to be called soon on the handle's loop. */
 export function callSoonThreadsafe(handle: LoopHandle, ref: FunctionRef, ...args: unknown[]): void {
   checkHandle(handle);
   checkRef(ref);
-  if (Atomics.load(handle.state, 0) === CLOSED) throw closedError();
+  if (Atomics.load(handle.state, 0) === CLOSED || !peerAlive(handle.port)) throw closedError();
   // Listening now lets pending work elsewhere learn when the loop's thread goes away.
   clientOf(handle.port);
   handle.port.postMessage({ op: 'call', module: ref.module, name: ref.name, args } satisfies Request);
@@ -210,7 +225,7 @@ class Client {
   }
 
   submit<T>(ref: FunctionRef, args: unknown[], state: Int32Array): ConcurrentFuture<T> {
-    if (this.closed || Atomics.load(state, 0) === CLOSED) {
+    if (this.closed || Atomics.load(state, 0) === CLOSED || !peerAlive(this.port)) {
       const future = new ConcurrentFuture<T>(() => undefined);
       future._settle(errorReply(0, closedError()));
       return future;

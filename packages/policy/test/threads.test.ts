@@ -130,3 +130,13 @@ describe('argument checks', () => {
     loop.close();
   });
 });
+
+describe('a handle whose worker was killed', () => {
+  it('fails at once, not forever, when first used after worker.terminate()', async () => {
+    const { worker, handle } = await startWorker();
+    await worker.terminate(); // the worker's exit hook never runs: nothing marked the handle closed
+    const future = runCoroutineThreadsafe(handle, ref('whereAmI'), 1, 1);
+    await expect(future).rejects.toThrow(/closed|gone|exited/i);
+    expect(() => callSoonThreadsafe(handle, ref('whereAmI'), 1, 1)).toThrow(/closed|gone|exited/i);
+  });
+});
