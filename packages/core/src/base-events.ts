@@ -1,13 +1,13 @@
 /**
  * BaseEventLoop: everything portable about an event loop (asyncio's base_events.py).
  *
- * Guest mode. Node's libuv loop owns the thread, so an iteration runs as a microtask and
- * runForever() returns a Promise. After a callback that resumed awaiting code (a Future's
- * continuation), the batch pauses and re-enters through process.nextTick + queueMicrotask,
- * which runs once every pending microtask ran: the resumed task's step happens at that
- * point of the iteration, as in asyncio. Between iterations it hops the same way, and every
- * HOST_SLICE_MS through setImmediate instead, so Node's timers and I/O run even when the
- * loop always has work. With nothing ready it idles on one host timer plus the
+ * Guest mode. Node's libuv loop owns the thread, so iterations run as microtasks or
+ * nextTick callbacks and runForever() returns a Promise. After a callback that resumed
+ * awaiting code (a Future's continuation), the batch pauses until every pending microtask
+ * ran (a nextTick queued from a microtask runs only then), so the resumed task's step
+ * happens at that point of the iteration, as in asyncio. Between iterations the loop hops
+ * once, alternating the two queues, and every HOST_SLICE_MS through setImmediate instead,
+ * so Node's timers and I/O run even when the loop always has work. With nothing ready it idles on one host timer plus the
  * backend's watchers: no CPU is spent, and the armed timer keeps the process alive while
  * the loop runs.
  *
@@ -452,8 +452,18 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     return Promise.reject(new NotImplementedError(`${this.constructor.name} does not support ${method}`));
   }
 
-  /** A turn runs outside any task's context: callbacks see currentTask() === null. */
+  /** Whether the current turn was entered as a microtask (else from the nextTick queue). */
+  private inMicrotask = false;
+
+  /** A turn, entered as a microtask. It runs outside any task's context: callbacks see currentTask() === null. */
   private readonly turn = (): void => {
+    this.inMicrotask = true;
+    if (this.running) taskContext.run(undefined as never, this.runTurn);
+  };
+
+  /** A turn, entered from the nextTick queue. */
+  private readonly turnFromTick = (): void => {
+    this.inMicrotask = false;
     if (this.running) taskContext.run(undefined as never, this.runTurn);
   };
 
@@ -462,7 +472,8 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
       if (!this.inIteration) this.beginIteration();
       if (this.runBatch()) {
         // A callback resumed awaiting code: let it run, then finish this iteration.
-        process.nextTick(this.reenter);
+        if (this.inMicrotask) process.nextTick(this.turnFromTick);
+        else queueMicrotask(this.tickAfterMicrotasks); // from the tick queue, a nextTick would run first
         return;
       }
       this.inIteration = false;
@@ -474,8 +485,8 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     }
   };
 
-  private readonly reenter = (): void => {
-    queueMicrotask(this.turn);
+  private readonly tickAfterMicrotasks = (): void => {
+    process.nextTick(this.turnFromTick);
   };
 
   private readonly reenterFromHost = (): void => {
@@ -576,12 +587,15 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   }
 
   /**
-   * Start the next iteration once every pending microtask ran (nextTick from a microtask
-   * runs after the queue drains), or through setImmediate once per slice so Node's loop turns.
+   * Start the next iteration with one hop: from a microtask, through the nextTick queue
+   * (after every pending microtask); from the nextTick queue, as a microtask (after those
+   * queued so far: code this iteration resumed already ran, see runBatch). Once per slice,
+   * through setImmediate instead, so Node's loop turns.
    */
   private hop(): void {
     if (performance.now() - this.sliceStart >= HOST_SLICE_MS) setImmediate(this.reenterFromHost);
-    else process.nextTick(this.reenter);
+    else if (this.inMicrotask) process.nextTick(this.turnFromTick);
+    else queueMicrotask(this.turn);
   }
 
   private finishRun(error: unknown): void {
