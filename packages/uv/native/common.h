@@ -115,6 +115,10 @@ napi_value selobj_unwatch(napi_env env, napi_callback_info info);
 napi_value selobj_ref(napi_env env, napi_callback_info info);
 napi_value selobj_unref(napi_env env, napi_callback_info info);
 napi_value selobj_close(napi_env env, napi_callback_info info);
+/* Export class `name` with the selector methods: the kernel-specific four, the shared rest. */
+napi_value selobj_define(napi_env env, napi_value exports, const char* name, napi_callback ctor,
+                         napi_callback add, napi_callback modify, napi_callback del,
+                         napi_callback wait);
 
 /* ---- module parts */
 napi_value sock_init(napi_env env, napi_value exports);

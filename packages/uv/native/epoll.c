@@ -102,16 +102,7 @@ static napi_value wait_(napi_env env, napi_callback_info info) {
 }
 
 napi_value epoll_init(napi_env env, napi_value exports) {
-  napi_property_descriptor methods[] = {
-    METHOD("add", add), METHOD("modify", modify), METHOD("remove", del),
-    METHOD("wait", wait_), METHOD("watch", selobj_watch), METHOD("unwatch", selobj_unwatch),
-    METHOD("ref", selobj_ref), METHOD("unref", selobj_unref), METHOD("close", selobj_close),
-  };
-  napi_value cls;
-  napi_define_class(env, "Epoll", NAPI_AUTO_LENGTH, ctor, NULL,
-                    sizeof methods / sizeof methods[0], methods, &cls);
-  napi_set_named_property(env, exports, "Epoll", cls);
-  return exports;
+  return selobj_define(env, exports, "Epoll", ctor, add, modify, del, wait_);
 }
 
 #else

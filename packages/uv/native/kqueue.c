@@ -129,16 +129,8 @@ static napi_value wait_(napi_env env, napi_callback_info info) {
 }
 
 napi_value kqueue_init(napi_env env, napi_value exports) {
-  napi_property_descriptor methods[] = {
-    METHOD("add", add), METHOD("modify", add), METHOD("remove", del),
-    METHOD("wait", wait_), METHOD("watch", selobj_watch), METHOD("unwatch", selobj_unwatch),
-    METHOD("ref", selobj_ref), METHOD("unref", selobj_unref), METHOD("close", selobj_close),
-  };
-  napi_value cls;
-  napi_define_class(env, "Kqueue", NAPI_AUTO_LENGTH, ctor, NULL,
-                    sizeof methods / sizeof methods[0], methods, &cls);
-  napi_set_named_property(env, exports, "Kqueue", cls);
-  return exports;
+  /* EV_ADD on a registered filter updates it, so modify is add. */
+  return selobj_define(env, exports, "Kqueue", ctor, add, add, del, wait_);
 }
 
 #else

@@ -134,3 +134,18 @@ napi_value selobj_close(napi_env env, napi_callback_info info) {
   selobj_teardown(&o->head);
   return num(env, 0);
 }
+
+napi_value selobj_define(napi_env env, napi_value exports, const char* name, napi_callback ctor,
+                         napi_callback add, napi_callback modify, napi_callback del,
+                         napi_callback wait) {
+  napi_property_descriptor methods[] = {
+    METHOD("add", add), METHOD("modify", modify), METHOD("remove", del),
+    METHOD("wait", wait), METHOD("watch", selobj_watch), METHOD("unwatch", selobj_unwatch),
+    METHOD("ref", selobj_ref), METHOD("unref", selobj_unref), METHOD("close", selobj_close),
+  };
+  napi_value cls;
+  napi_define_class(env, name, NAPI_AUTO_LENGTH, ctor, NULL,
+                    sizeof methods / sizeof methods[0], methods, &cls);
+  napi_set_named_property(env, exports, name, cls);
+  return exports;
+}
