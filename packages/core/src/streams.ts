@@ -504,61 +504,70 @@ export interface OpenConnectionOptions {
   [option: string]: unknown;
 }
 
-/** Connect with the running loop's createConnection; resolves to `[reader, writer]`. */
-export async function openConnection(
-  host: string | null = null,
-  port: number | null = null,
-  options: OpenConnectionOptions = {},
+type Loop = ReturnType<typeof getRunningLoop>;
+
+/** The TCP and Unix forms differ only in which loop method makes the connection. */
+async function connectStreams(
+  options: OpenConnectionOptions,
+  connect: (loop: Loop, protocolFactory: () => StreamReaderProtocol, rest: object) => Promise<[unknown, unknown]>,
 ): Promise<[StreamReader, StreamWriter]> {
   const loop = getRunningLoop();
   const { limit, ...rest } = options;
   const reader = new StreamReader({ limit, loop });
   const protocol = new StreamReaderProtocol(reader, null, loop);
-  const [transport] = await loop.createConnection(() => protocol, host, port, rest);
+  const [transport] = await connect(loop, () => protocol, rest);
   return [reader, new StreamWriter(transport as Transport, protocol, reader, loop)];
+}
+
+/** ... and which loop method makes the server. */
+async function serveStreams(
+  clientConnected: ClientConnectedCallback,
+  options: OpenConnectionOptions,
+  serve: (loop: Loop, protocolFactory: () => StreamReaderProtocol, rest: object) => Promise<unknown>,
+): Promise<AbstractServer> {
+  checkCallback(clientConnected, 'clientConnected');
+  const loop = getRunningLoop();
+  const { limit, ...rest } = options;
+  const factory = (): StreamReaderProtocol =>
+    new StreamReaderProtocol(new StreamReader({ limit, loop }), clientConnected, loop);
+  return (await serve(loop, factory, rest)) as AbstractServer;
+}
+
+/** Connect with the running loop's createConnection; resolves to `[reader, writer]`. */
+export function openConnection(
+  host: string | null = null,
+  port: number | null = null,
+  options: OpenConnectionOptions = {},
+): Promise<[StreamReader, StreamWriter]> {
+  return connectStreams(options, (loop, factory, rest) => loop.createConnection(factory, host, port, rest));
 }
 
 /**
  * Serve with the running loop's createServer: each connection calls
  * `clientConnected(reader, writer)`, run as a Task.
  */
-export async function startServer(
+export function startServer(
   clientConnected: ClientConnectedCallback,
   host: string | string[] | null = null,
   port: number | null = null,
   options: OpenConnectionOptions = {},
 ): Promise<AbstractServer> {
-  checkCallback(clientConnected, 'clientConnected');
-  const loop = getRunningLoop();
-  const { limit, ...rest } = options;
-  const factory = (): StreamReaderProtocol =>
-    new StreamReaderProtocol(new StreamReader({ limit, loop }), clientConnected, loop);
-  return (await loop.createServer(factory, host, port, rest)) as AbstractServer;
+  return serveStreams(clientConnected, options, (loop, factory, rest) => loop.createServer(factory, host, port, rest));
 }
 
 /** openConnection over a Unix socket at `path`. */
-export async function openUnixConnection(
+export function openUnixConnection(
   path: string | null = null,
   options: OpenConnectionOptions = {},
 ): Promise<[StreamReader, StreamWriter]> {
-  const loop = getRunningLoop();
-  const { limit, ...rest } = options;
-  const reader = new StreamReader({ limit, loop });
-  const protocol = new StreamReaderProtocol(reader, null, loop);
-  const [transport] = await loop.createUnixConnection(() => protocol, path, rest);
-  return [reader, new StreamWriter(transport as Transport, protocol, reader, loop)];
+  return connectStreams(options, (loop, factory, rest) => loop.createUnixConnection(factory, path, rest));
 }
 
 /** startServer over a Unix socket at `path`. */
-export async function startUnixServer(
+export function startUnixServer(
   clientConnected: ClientConnectedCallback,
   path: string | null = null,
   options: OpenConnectionOptions = {},
 ): Promise<AbstractServer> {
-  checkCallback(clientConnected, 'clientConnected');
-  const loop = getRunningLoop();
-  const { limit, ...rest } = options;
-  const factory = (): StreamReaderProtocol =>
-    new StreamReaderProtocol(new StreamReader({ limit, loop }), clientConnected, loop);
-  return (await loop.createUnixServer(factory, path, rest)) as AbstractServer;
+  return serveStreams(clientConnected, options, (loop, factory, rest) => loop.createUnixServer(factory, path, rest));
 }
