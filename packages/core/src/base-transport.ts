@@ -302,9 +302,12 @@ export abstract class BaseStreamTransport extends Transport {
   /** Readiness backends: the socket is writable, send what the buffer holds. */
   protected _writeReady(): void {
     if (this._connLost > 0 || this._bufferSize === 0) return;
+    // A readiness backend's _writeNow is done with the list when it returns, so the buffer's
+    // own list can go as it is (no copy per writable event) unless its head was consumed.
+    const chunks = this._head === 0 ? this._chunks : this._writeBufferChunks();
     let sent: number;
     try {
-      sent = this._writeNow(this._writeBufferChunks());
+      sent = this._writeNow(chunks);
     } catch (error) {
       this._fatalError(error, 'Fatal write error on socket transport');
       return;
