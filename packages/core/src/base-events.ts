@@ -59,7 +59,6 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   private batchIndex = 0;
   private inIteration = false;
   private readonly timers = new TimerHeap();
-  private timerCancelledCount = 0;
 
   private running = false;
   private stopping = false;
@@ -159,7 +158,6 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     this.ready = [];
     this.batch = NO_BATCH;
     this.timers.clear();
-    this.timerCancelledCount = 0;
     for (const [name, listener] of this.signalListeners) process.off(name, listener);
     this.signalListeners.clear();
     this.ioClose();
@@ -235,8 +233,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     this.checkClosed();
     const timer = new TimerHandle(when, callback, args, this);
     if (this.debug) timer._sourceTraceback = new Error().stack ?? null;
-    timer._scheduled = true;
-    this.timers.push(timer);
+    this.timers.push(timer, when);
     if (this.sleeping) this.wake();
     return timer;
   }
@@ -247,8 +244,8 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   }
 
   /** @internal TimerHandle.cancel() reports here; the heap drops it lazily. */
-  _timerHandleCancelled(_timer: TimerHandle): void {
-    this.timerCancelledCount += 1;
+  _timerHandleCancelled(timer: TimerHandle): void {
+    this.timers.cancel(timer);
   }
 
   // ---- futures and tasks ----
@@ -510,34 +507,11 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   private beginIteration(): void {
     const timers = this.timers;
     // 1. Drop cancelled timers: rebuild when most are cancelled, else pop them off the top.
-    if (this.timerCancelledCount > 0) {
-      if (this.timerCancelledCount * 2 > timers.size) {
-        timers.filter(keepLiveTimer);
-        this.timerCancelledCount = 0;
-      } else {
-        let top = timers.peek();
-        while (top !== undefined && top._cancelled) {
-          timers.pop();
-          top._scheduled = false;
-          this.timerCancelledCount -= 1;
-          top = timers.peek();
-        }
-      }
-    }
+    if (timers.cancelledCount > 0) timers.dropCancelled();
     // 3. Poll the backend: it never blocks (waiting happened in idle()).
     this.ioPoll();
-    // 4. Due timers become ready.
-    if (timers.size > 0) {
-      const end = this.time() + this.clockResolution;
-      let top = timers.peek();
-      while (top !== undefined && top._when < end) {
-        timers.pop();
-        top._scheduled = false;
-        if (top._cancelled) this.timerCancelledCount -= 1;
-        else this.ready.push(top);
-        top = timers.peek();
-      }
-    }
+    // 4. Due timers become ready, by (when, scheduling order); cancelled ones are dropped.
+    if (timers.size > 0) timers.takeDue(this.time() + this.clockResolution, this.ready);
     // 5. This iteration runs exactly what is ready now.
     this.batch = this.ready;
     this.ready = [];
@@ -574,8 +548,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   /** Step 2: next iteration at once, or idle until the next timer or a wake-up. */
   private scheduleNext(): void {
     if (this.ready.length === 0) {
-      const next = this.timers.peek();
-      const deadline = next === undefined ? null : next._when;
+      const deadline = this.timers.size === 0 ? null : this.timers.peekWhen();
       if (deadline === null || deadline - this.time() > 0) {
         ageTasks(); // idle time: give long-lived tasks their weak references
         this.sleeping = true;
@@ -632,11 +605,6 @@ function lastResortLog(message: string, error: unknown): void {
   } catch {
     // the logger itself failed: nothing is left to report to
   }
-}
-
-function keepLiveTimer(timer: TimerHandle): boolean {
-  if (timer._cancelled) timer._scheduled = false;
-  return !timer._cancelled;
 }
 
 function stopWhenDone(future: Future<unknown>): void {

@@ -4,6 +4,7 @@ import type { AbstractEventLoop } from './events.js';
 /** What a handle needs of its loop: report errors, and hear about timer cancellation. */
 export interface HandleOwner {
   callExceptionHandler: AbstractEventLoop['callExceptionHandler'];
+  /** Called once, by the first cancel(), whether or not the timer is still scheduled. */
   _timerHandleCancelled(handle: TimerHandle): void;
 }
 
@@ -60,17 +61,14 @@ export class Handle {
   }
 }
 
-let timerSequence = 0;
-
 export class TimerHandle extends Handle {
   /** @internal */ readonly _when: number;
-  /** @internal scheduling order, so equal deadlines run first-scheduled first */ readonly _seq: number;
-  /** @internal still in the loop's heap */ _scheduled = false;
+  /** @internal its slot in the loop's timer heap while there (see timer-heap.ts) */ _slot: number;
 
   constructor(when: number, callback: (...args: any[]) => unknown, args: unknown[], loop: HandleOwner) {
     super(callback, args, loop);
     this._when = when;
-    this._seq = timerSequence++;
+    this._slot = -1;
   }
 
   /** The absolute loop time (seconds) at which the callback is due. */
@@ -80,7 +78,7 @@ export class TimerHandle extends Handle {
 
   override cancel(): void {
     if (this._cancelled) return;
-    if (this._scheduled) this._loop._timerHandleCancelled(this);
+    this._loop._timerHandleCancelled(this);
     super.cancel();
   }
 
