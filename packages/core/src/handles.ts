@@ -12,16 +12,20 @@ export interface HandleOwner {
 const NO_ARGS: unknown[] = [];
 
 export class Handle {
-  /** @internal */ _callback: ((...args: any[]) => unknown) | null;
-  /** @internal */ _args: unknown[];
-  /** @internal */ _cancelled = false;
-  /** @internal */ readonly _loop: HandleOwner;
-  /** @internal creation stack, kept in debug mode only */ _sourceTraceback: string | null = null;
+  // Declared, and set once in the constructor: a class field would be defined first, then
+  // set again (handles are made by the hundred thousand).
+  /** @internal */ declare _callback: ((...args: any[]) => unknown) | null;
+  /** @internal */ declare _args: unknown[];
+  /** @internal */ declare _cancelled: boolean;
+  /** @internal */ declare readonly _loop: HandleOwner;
+  /** @internal creation stack, kept in debug mode only */ declare _sourceTraceback: string | null;
 
   constructor(callback: (...args: any[]) => unknown, args: unknown[], loop: HandleOwner) {
     this._callback = callback;
     this._args = args;
+    this._cancelled = false;
     this._loop = loop;
+    this._sourceTraceback = null;
   }
 
   /** Prevent the callback from running; harmless once it ran. */
@@ -62,8 +66,8 @@ export class Handle {
 }
 
 export class TimerHandle extends Handle {
-  /** @internal */ readonly _when: number;
-  /** @internal its slot in the loop's timer heap while there (see timer-heap.ts) */ _slot: number;
+  /** @internal */ declare readonly _when: number;
+  /** @internal its slot in the loop's timer heap while there (see timer-heap.ts) */ declare _slot: number;
 
   constructor(when: number, callback: (...args: any[]) => unknown, args: unknown[], loop: HandleOwner) {
     super(callback, args, loop);
