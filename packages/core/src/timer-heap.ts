@@ -98,21 +98,18 @@ export class TimerHeap {
     }
   }
 
-  /** Step 4: append the live timers due before `end` to `out`, by (when, scheduling order). */
-  takeDue(end: number, out: Handle[]): void {
+  /**
+   * Step 4: append the live timers due before `end` to `ready`, by (when, scheduling
+   * order). Returns the array holding them: `ready`, or a new one when `ready` was empty.
+   */
+  takeDue(end: number, ready: Handle[]): Handle[] {
     const { handles, whens, slots } = this;
-    if (this.count >= SAMPLED_SIZE && this.manyDue(end)) {
-      this.takeAllDue(end, out);
-      return;
-    }
+    if (this.count >= SAMPLED_SIZE && this.manyDue(end)) return this.takeAllDue(end, ready);
     // Pop while few are due; once that has cost about as much as a pass over the heap,
     // take the rest in one pass.
     let budget = (this.count >> 5) + SMALL_RANGE;
     while (this.count > 0 && whens[0]! < end) {
-      if (--budget < 0) {
-        this.takeAllDue(end, out);
-        return;
-      }
+      if (--budget < 0) return this.takeAllDue(end, ready);
       const slot = slots[0]!;
       const timer = handles[slot];
       this.freeSlot(slot);
@@ -120,9 +117,10 @@ export class TimerHeap {
       if (timer === undefined) this.cancelled--;
       else {
         handles[slot] = undefined;
-        out.push(timer);
+        ready.push(timer);
       }
     }
+    return ready;
   }
 
   /**
@@ -259,11 +257,12 @@ export class TimerHeap {
   }
 
   /** takeDue for many due timers: split the heap in one pass, sort the due ones, re-heapify the rest. */
-  private takeAllDue(end: number, out: Handle[]): void {
-    const { handles, whens, slots } = this;
+  private takeAllDue(end: number, ready: Handle[]): Handle[] {
+    const { handles, whens, slots, freeSlots } = this;
     const n = this.count;
     this.ensureScratch(n);
     const { dueWhens, dueSlots } = this;
+    let freeCount = this.freeCount;
     let kept = 0;
     let due = 0;
     let cancelled = 0;
@@ -273,7 +272,7 @@ export class TimerHeap {
       if (when < end) {
         if (handles[slot] === undefined) {
           cancelled++;
-          this.freeSlot(slot);
+          freeSlots[freeCount++] = slot;
         } else {
           dueWhens[due] = when;
           dueSlots[due] = slot;
@@ -288,15 +287,24 @@ export class TimerHeap {
     this.cancelled -= cancelled;
     this.count = kept;
     this.heapify();
+    if (due === 0) {
+      this.freeCount = freeCount;
+      return ready;
+    }
     this.sortDue(due);
     const order = this.dueOrder;
+    // An empty ready queue is replaced by an array made at its final size (cheaper than
+    // growing one by push through tens of thousands of elements).
+    const base = ready.length;
+    const out = base === 0 ? new Array<Handle>(due) : ready;
     for (let i = 0; i < due; i++) {
       const slot = dueSlots[order[i]!]!;
-      const timer = handles[slot]!;
+      out[base + i] = handles[slot]!;
       handles[slot] = undefined;
-      this.freeSlot(slot);
-      out.push(timer);
+      freeSlots[freeCount++] = slot;
     }
+    this.freeCount = freeCount;
+    return out;
   }
 
   /**
@@ -364,12 +372,11 @@ export class TimerHeap {
     for (let i = lo + 1; i < hi; i++) {
       const index = dueOrder[i]!;
       const when = dueWhens[index]!;
-      const seq = seqs[dueSlots[index]!]!;
       let j = i - 1;
       for (; j >= lo; j--) {
         const other = dueOrder[j]!;
         const otherWhen = dueWhens[other]!;
-        if (otherWhen < when || (otherWhen === when && seqs[dueSlots[other]!]! < seq)) break;
+        if (otherWhen < when || (otherWhen === when && seqs[dueSlots[other]!]! < seqs[dueSlots[index]!]!)) break;
         dueOrder[j + 1] = other;
       }
       dueOrder[j + 1] = index;
