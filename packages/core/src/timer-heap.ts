@@ -327,16 +327,16 @@ export class TimerHeap {
       if (when < min) min = when;
       if (when > max) max = when;
     }
+    // Bucket b holds the deadlines in [min + b / scale, min + (b + 1) / scale); the last also max.
     const range = max - min;
-    if (n <= SMALL_RANGE || !(range > 0 && range < Infinity)) {
+    const scale = n / range;
+    if (n <= SMALL_RANGE || !(range > 0 && range < Infinity && scale < Infinity)) {
       for (let i = 0; i < n; i++) dueOrder[i] = i;
       if (n <= SMALL_RANGE) this.insertionSort(0, n);
       else this.comparisonSort(0, n);
       return;
     }
-    // Bucket b holds the deadlines in [min + b / scale, min + (b + 1) / scale); the last also max.
     const last = n - 1;
-    const scale = n / range;
     bucketStart.fill(0, 0, n + 1);
     for (let i = 0; i < n; i++) {
       const b = Math.min(Math.floor((dueWhens[i]! - min) * scale), last);
