@@ -282,6 +282,67 @@ export function taskSuite(subject: LoopUnderTest): void {
       loop.close();
     });
 
+    it("a step that goes on through microtasks ends before the iteration's next callback", async () => {
+      // Each task's step awaits resolved promises and a nested async function before it
+      // suspends on sleep(0) or returns: asyncio runs the whole step inside one callback.
+      const loop = subject.make();
+      const log: string[] = [];
+      const nested = async (name: string): Promise<void> => {
+        await Promise.resolve();
+        log.push(`${name} nested`);
+      };
+      for (const name of ['a', 'b']) {
+        loop.createTask(async () => {
+          await sleep(0);
+          log.push(`${name} resumed`);
+          await Promise.resolve();
+          await nested(name);
+          log.push(`${name} step ends`);
+          await sleep(0);
+          log.push(`${name} last step`);
+        });
+      }
+      loop.callSoon(() => loop.callSoon(() => log.push('callback after the wake-ups')));
+      await loop.runUntilComplete(() => sleep(0.01));
+      expect(log).toEqual([
+        'a resumed', 'a nested', 'a step ends',
+        'b resumed', 'b nested', 'b step ends',
+        'callback after the wake-ups',
+        'a last step', 'b last step',
+      ]);
+      loop.close();
+    });
+
+    it('a step that suspends on a Node promise still ends before the next callback', async () => {
+      const loop = subject.make();
+      const log: string[] = [];
+      const task = loop.createTask(async () => {
+        await sleep(0);
+        log.push('task resumed');
+        await nodeSleep(5); // not a loopkit awaitable: the loop waits for the microtasks to drain
+        log.push('task after node timer');
+      });
+      loop.callSoon(() => loop.callSoon(() => log.push('callback after the wake-up')));
+      await loop.runUntilComplete(task);
+      expect(log).toEqual(['task resumed', 'callback after the wake-up', 'task after node timer']);
+      loop.close();
+    });
+
+    it("a task's first step that ends at `await sleep(0)` lets the next callback run at once", async () => {
+      const loop = subject.make();
+      const log: string[] = [];
+      const task = loop.createTask(async () => {
+        log.push('first step');
+        const value = await sleep(0, 'v');
+        log.push(`second step ${value}`);
+        return value;
+      });
+      loop.callSoon(() => log.push('callback'));
+      expect(await loop.runUntilComplete(task)).toBe('v');
+      expect(log).toEqual(['first step', 'callback', 'second step v']);
+      loop.close();
+    });
+
     it('stop() during runUntilComplete leaves exactly as many steps run as asyncio would', async () => {
       const loop = subject.make();
       const steps: number[] = [];

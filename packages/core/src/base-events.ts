@@ -3,13 +3,15 @@
  *
  * Guest mode. Node's libuv loop owns the thread, so iterations run as microtasks or
  * nextTick callbacks and runForever() returns a Promise. After a callback that resumed
- * awaiting code (a Future's continuation), the batch pauses until every pending microtask
- * ran (a nextTick queued from a microtask runs only then), so the resumed task's step
- * happens at that point of the iteration, as in asyncio. Between iterations the loop hops
- * once, alternating the two queues, and every HOST_SLICE_MS through setImmediate instead,
- * so Node's timers and I/O run even when the loop always has work. With nothing ready it idles on one host timer plus the
- * backend's watchers: no CPU is spent, and the armed timer keeps the process alive while
- * the loop runs.
+ * awaiting code (a Future's continuation), the batch pauses so the resumed task's step
+ * happens at that point of the iteration, as in asyncio. It goes on when that task reports
+ * the end of its step (stepEnded in events.ts), from inside that report; otherwise once
+ * every pending microtask ran (a nextTick queued from a microtask runs only then: one such
+ * tick serves all pauses until the queue drains). Between iterations the loop hops once,
+ * alternating the two queues, and every HOST_SLICE_MS through setImmediate instead, so
+ * Node's timers and I/O run even when the loop always has work. With nothing ready it
+ * idles on one host timer plus the backend's watchers: no CPU is spent, and the armed
+ * timer keeps the process alive while the loop runs.
  *
  * One iteration (DESIGN.md): 1. drop cancelled timers, 2. the timeout is decided by
  * scheduleNext (0 when callbacks are ready or stopping), 3. poll the backend, 4. move due
@@ -32,7 +34,7 @@ import {
   type TaskFactory,
 } from './events.js';
 import { Future, isFuture } from './futures.js';
-import { Handle, TimerHandle } from './handles.js';
+import { Handle, TimerHandle, type ReadyEntry } from './handles.js';
 import { logger } from './log.js';
 import { ageTasks, ensureFuture, Task } from './tasks.js';
 import { TimerHeap } from './timer-heap.js';
@@ -44,7 +46,7 @@ import { threadsafeHandle, type LoopHandle } from './threads.js';
 const HOST_SLICE_MS = 4;
 /** Node's largest timer delay; an idle loop with no timer re-arms after this long. */
 const MAX_HOST_TIMER_MS = 2 ** 31 - 1;
-const NO_BATCH: Handle[] = [];
+const NO_BATCH: ReadyEntry[] = [];
 /** Shared by every handle scheduled without arguments; never mutated. */
 const NO_ARGS: unknown[] = [];
 
@@ -54,8 +56,8 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   /** Timers due within this many seconds of now run in the current iteration. */
   protected clockResolution = 1e-6;
 
-  private ready: Handle[] = [];
-  private batch: Handle[] = NO_BATCH;
+  private ready: ReadyEntry[] = [];
+  private batch: ReadyEntry[] = NO_BATCH;
   private batchIndex = 0;
   private inIteration = false;
   private readonly timers = new TimerHeap();
@@ -202,6 +204,13 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   /** For backends: queue a handle they reuse across events (a reader or writer), without allocating. */
   protected _addCallback(handle: Handle): void {
     this.ready.push(handle);
+  }
+
+  /** @internal callSoon for core's own entries that run themselves (see ReadyEntry). */
+  _callSoonEntry(entry: ReadyEntry): void {
+    this.checkClosed();
+    this.ready.push(entry);
+    if (this.sleeping) this.wake();
   }
 
   /** Same as callSoon within this thread; other threads use the loop's thread-safe handle. */
@@ -451,6 +460,10 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
 
   /** Whether the current turn was entered as a microtask (else from the nextTick queue). */
   private inMicrotask = false;
+  /** The batch is paused (or the iteration over) until the microtask queue has drained. */
+  private drainDue = false;
+  /** A nextTick to afterDrain is queued (one serves every pause until the queue drains). */
+  private drainTickArmed = false;
 
   /** A turn, entered as a microtask. It runs outside any task's context: callbacks see currentTask() === null. */
   private readonly turn = (): void => {
@@ -458,19 +471,32 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     if (this.running) taskContext.run(undefined as never, this.runTurn);
   };
 
-  /** A turn, entered from the nextTick queue. */
-  private readonly turnFromTick = (): void => {
+  /** The microtask queue drained: go on with a paused batch, or begin the next iteration. */
+  private readonly afterDrain = (): void => {
+    this.drainTickArmed = false;
+    if (!this.drainDue) return;
+    this.drainDue = false;
+    resumeSignal.waitingFor = null;
     this.inMicrotask = false;
     if (this.running) taskContext.run(undefined as never, this.runTurn);
+  };
+
+  /** The task the paused batch waited for ended its step (stepEnded): go on from there. */
+  private readonly goOn = (): void => {
+    this.drainDue = false;
+    this.inMicrotask = true;
+    taskContext.run(undefined as never, this.runTurn);
   };
 
   private readonly runTurn = (): void => {
     try {
       if (!this.inIteration) this.beginIteration();
       if (this.runBatch()) {
-        // A callback resumed awaiting code: let it run, then finish this iteration.
-        if (this.inMicrotask) process.nextTick(this.turnFromTick);
-        else queueMicrotask(this.tickAfterMicrotasks); // from the tick queue, a nextTick would run first
+        // A callback resumed awaiting code: let it run, then go on with this iteration.
+        resumeSignal.waitingFor = resumeSignal.task;
+        resumeSignal.task = null;
+        resumeSignal.goOn = this.goOn;
+        this.awaitDrain();
         return;
       }
       this.inIteration = false;
@@ -482,8 +508,17 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     }
   };
 
+  /** Turn again once every pending microtask ran. */
+  private awaitDrain(): void {
+    this.drainDue = true;
+    if (this.drainTickArmed) return;
+    this.drainTickArmed = true;
+    if (this.inMicrotask) process.nextTick(this.afterDrain);
+    else queueMicrotask(this.tickAfterMicrotasks); // from the tick queue, a nextTick would run first
+  }
+
   private readonly tickAfterMicrotasks = (): void => {
-    process.nextTick(this.turnFromTick);
+    process.nextTick(this.afterDrain);
   };
 
   private readonly reenterFromHost = (): void => {
@@ -523,10 +558,9 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   private runBatch(): boolean {
     const batch = this.batch;
     while (this.batchIndex < batch.length) {
-      const handle = batch[this.batchIndex++]!;
-      if (handle._cancelled) continue;
-      if (this.debug) this.runTimed(handle);
-      else handle._run();
+      const entry = batch[this.batchIndex++]!;
+      if (this.debug) this.runTimed(entry);
+      else entry._run();
       if (resumeSignal.pending) {
         resumeSignal.pending = false;
         return true;
@@ -536,12 +570,12 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     return false;
   }
 
-  private runTimed(handle: Handle): void {
+  private runTimed(entry: ReadyEntry): void {
     const t0 = performance.now();
-    handle._run();
+    entry._run();
     const seconds = (performance.now() - t0) / 1000;
     if (seconds >= this.slowCallbackDuration) {
-      logger.warning(`Executing ${handle} took ${seconds.toFixed(3)} seconds`);
+      logger.warning(`Executing ${entry} took ${seconds.toFixed(3)} seconds`);
     }
   }
 
@@ -567,7 +601,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
    */
   private hop(): void {
     if (performance.now() - this.sliceStart >= HOST_SLICE_MS) setImmediate(this.reenterFromHost);
-    else if (this.inMicrotask) process.nextTick(this.turnFromTick);
+    else if (this.inMicrotask) this.awaitDrain();
     else queueMicrotask(this.turn);
   }
 

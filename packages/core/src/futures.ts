@@ -4,7 +4,7 @@
  * thenable (so `await fut` works) and an iterable (so `yield* fut` works in generator tasks).
  */
 import { CancelledError, InvalidStateError, RuntimeError } from './errors.js';
-import { _getCurrentLoop, resumeSignal, taskContext, type AbstractEventLoop } from './events.js';
+import { _getCurrentLoop, resumeSignal, stepEnded, taskContext, type AbstractEventLoop } from './events.js';
 import { checkCallback, describe } from './validate.js';
 import { Chain, type Chainable } from './chain.js';
 import type { Task } from './tasks.js';
@@ -52,7 +52,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** @internal */ _result: T | undefined = undefined;
   /** @internal */ _exception: unknown = null;
   /** @internal */ _loop: AbstractEventLoop;
-  /** @internal */ _callbacks: Array<(future: any) => unknown> = [];
+  /** @internal null until the first callback: most futures of tasks never get one */ _callbacks: Array<(future: any) => unknown> | null = null;
   /** @internal */ _cancelMessage: string | undefined = undefined;
   /** @internal the CancelledError to raise, when one was caught from a task body */ _cancelledExc: CancelledError | null = null;
   /** @internal an exception is set and nobody has looked at it yet */ _logTraceback = false;
@@ -118,14 +118,16 @@ export class Future<T = unknown> implements PromiseLike<T> {
   addDoneCallback(callback: DoneCallback<T>): void {
     checkCallback(callback, 'callback');
     if (this._state !== PENDING) this._loop.callSoon(callback, this);
-    else this._callbacks.push(callback);
+    else (this._callbacks ??= []).push(callback);
   }
 
   /** Remove every registration of `callback`; returns how many were removed. */
   removeDoneCallback(callback: DoneCallback<T>): number {
-    const before = this._callbacks.length;
-    this._callbacks = this._callbacks.filter((cb) => cb !== callback);
-    return before - this._callbacks.length;
+    const callbacks = this._callbacks;
+    if (callbacks === null) return 0;
+    const kept = callbacks.filter((cb) => cb !== callback);
+    this._callbacks = kept.length > 0 ? kept : null;
+    return callbacks.length - kept.length;
   }
 
   /**
@@ -153,9 +155,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
     }
     const chain = new Chain<R1 | R2>();
     // Runs as a done callback (a loop callback), so the reactions may be called directly.
-    this._callbacks.push(() => {
+    (this._callbacks ??= []).push(() => {
       if (task !== undefined && task._futWaiter === (this as unknown)) task._futWaiter = null;
       resumeSignal.pending = true;
+      resumeSignal.task = task ?? null;
       if (task !== undefined && task._mustCancel) {
         // cancel() came after this future finished but before the task resumed: raise at
         // this await, as asyncio's step does (a Lock waiter then passes its turn on).
@@ -169,6 +172,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     if (task !== undefined) {
       task._futWaiter = this as Future<unknown>;
       if (task._mustCancel && this.cancel(task._cancelMessage)) task._mustCancel = false;
+      stepEnded(task);
     }
     return chain;
   }
@@ -250,8 +254,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   private _scheduleCallbacks(): void {
     const callbacks = this._callbacks;
-    if (callbacks.length === 0) return;
-    this._callbacks = [];
+    if (callbacks === null) return;
+    this._callbacks = null;
     for (const cb of callbacks) this._loop.callSoon(cb, this);
   }
 }

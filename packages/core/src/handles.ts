@@ -11,7 +11,16 @@ export interface HandleOwner {
 /** What a cancelled handle keeps as arguments: nothing, without allocating. */
 const NO_ARGS: unknown[] = [];
 
-export class Handle {
+/**
+ * What the loop's ready queue holds: a Handle, or an internal object that is its own
+ * entry (a task's first step, a `sleep(0)` wake-up), so scheduling it allocates nothing more.
+ * `_run` never throws; a cancelled entry does nothing.
+ */
+export interface ReadyEntry {
+  _run(): void;
+}
+
+export class Handle implements ReadyEntry {
   // Declared, and set once in the constructor: a class field would be defined first, then
   // set again (handles are made by the hundred thousand).
   /** @internal */ declare _callback: ((...args: any[]) => unknown) | null;
@@ -41,8 +50,9 @@ export class Handle {
     return this._cancelled;
   }
 
-  /** @internal Run the callback; an exception goes to the loop's exception handler. */
+  /** @internal Run the callback (unless cancelled); an exception goes to the loop's exception handler. */
   _run(): void {
+    if (this._cancelled) return;
     const cb = this._callback!;
     const args = this._args;
     try {
@@ -89,4 +99,20 @@ export class TimerHandle extends Handle {
   override toString(): string {
     return super.toString().replace(/>$/, ` when=${this._when}>`);
   }
+}
+
+/** What a loop offers for ReadyEntry objects (BaseEventLoop has it). */
+interface EntryQueue {
+  _callSoonEntry(entry: ReadyEntry): void;
+}
+
+/** Queue `entry` on `loop`: directly on loopkit's loops, through callSoon on any other loop. */
+export function callSoonEntry(loop: AbstractEventLoop, entry: ReadyEntry): void {
+  const direct = (loop as Partial<EntryQueue>)._callSoonEntry;
+  if (direct !== undefined) direct.call(loop, entry);
+  else loop.callSoon(runEntry, entry);
+}
+
+function runEntry(entry: ReadyEntry): void {
+  entry._run();
 }

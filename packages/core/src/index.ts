@@ -19,7 +19,7 @@ export { Future, isFuture, isThenable, wrapFuture, wrapFuture as wrap, type Futu
 export { Task, currentTask, allTasks, ensureFuture, type TaskOptions } from './tasks.js';
 export { BaseEventLoop } from './base-events.js';
 export { TestLoop } from './test-loop.js';
-export { sleep, YieldOnce } from './sleep.js';
+export { sleep, YieldOnce, YieldPromise } from './sleep.js';
 export { threadsafeHandle, callSoonThreadsafe, runCoroutineThreadsafe, ConcurrentFuture, type LoopHandle } from './threads.js';
 export { WorkerThreadExecutor, getDefaultExecutor, type Executor, type FunctionRef } from './executor.js';
 export { BaseProtocol, Protocol, BufferedProtocol, DatagramProtocol, isBufferedProtocol } from './protocols.js';

@@ -1,8 +1,9 @@
 /** asyncio.sleep: suspend the calling task for `delay` seconds. */
-import { getRunningLoop, resumeSignal, taskContext, type AbstractEventLoop } from './events.js';
+import { getRunningLoop, resumeSignal, stepEnded, taskContext, type AbstractEventLoop } from './events.js';
 import { Chain, type Chainable } from './chain.js';
 import { Future, setResultUnlessCancelled } from './futures.js';
-import type { TimerHandle } from './handles.js';
+import { callSoonEntry, type ReadyEntry, type TimerHandle } from './handles.js';
+import type { Task } from './tasks.js';
 import { describe } from './validate.js';
 
 /** The future of a timed sleep: cancelling it cancels its timer. */
@@ -49,15 +50,83 @@ export class YieldOnce<T> implements PromiseLike<T> {
 }
 
 /**
+ * `await sleep(0)` in an async-function task: a native promise, settled by this ready-queue
+ * entry one iteration later. Awaiting a native promise costs the language no wrapper promise
+ * and no extra microtask, where a thenable costs both: this is the hot path of task switching.
+ */
+class YieldWakeup<T> implements ReadyEntry {
+  resolve: ((value: T) => void) | null = null;
+  reject: ((error: unknown) => void) | null = null;
+
+  constructor(
+    private readonly task: Task<unknown>,
+    private readonly value: T,
+  ) {}
+
+  _run(): void {
+    const task = this.task;
+    resumeSignal.pending = true;
+    resumeSignal.task = task;
+    if (task._mustCancel) {
+      // cancel() arrived while the task was yielding: raise at this await, as asyncio does.
+      task._mustCancel = false;
+      this.reject!(task._makeCancelledError());
+    } else this.resolve!(this.value);
+  }
+
+  toString(): string {
+    return `<YieldWakeup ${this.task}>`;
+  }
+}
+
+/** The executor of every yield promise: no closure per promise (it runs synchronously). */
+let capturing: YieldWakeup<any> | null = null;
+function captureResolvers(resolve: (value: any) => void, reject: (error: unknown) => void): void {
+  capturing!.resolve = resolve;
+  capturing!.reject = reject;
+}
+
+/**
+ * A native promise that is also `yield*`-able, like YieldOnce. Its prototype's constructor
+ * is Promise itself, so the language awaits it as a plain promise (no wrapper, no extra
+ * microtask), and promises chained from it are plain promises.
+ */
+export class YieldPromise<T> extends Promise<T> {
+  /** @internal what it resolves to, for yield* */ _value: T | undefined = undefined;
+
+  *[Symbol.iterator](): Generator<null, T, unknown> {
+    yield null;
+    return this._value as T;
+  }
+}
+Object.defineProperty(YieldPromise.prototype, 'constructor', { value: Promise, writable: true, configurable: true });
+
+function yieldPromise<T>(loop: AbstractEventLoop, task: Task<unknown>, value: T): YieldPromise<T> {
+  const wakeup = new YieldWakeup(task, value);
+  capturing = wakeup;
+  const promise = new YieldPromise<T>(captureResolvers);
+  capturing = null;
+  promise._value = value;
+  callSoonEntry(loop, wakeup);
+  stepEnded(task); // `await sleep(0)`: the task suspends on this promise
+  return promise;
+}
+
+/**
  * Sleep `delay` seconds, then give `result`. `sleep(0)` (or a negative delay) yields
  * exactly one loop iteration; NaN throws; Infinity sleeps until cancelled.
  */
-export function sleep<T = undefined>(delay: number, result?: T): Future<T> | YieldOnce<T> {
+export function sleep<T = undefined>(delay: number, result?: T): Future<T> | YieldOnce<T> | YieldPromise<T> {
   if (typeof delay !== 'number' || Number.isNaN(delay)) {
     throw new TypeError(`delay must be a number of seconds, got ${describe(delay)}`);
   }
   const loop = getRunningLoop();
-  if (delay <= 0) return new YieldOnce(loop, result as T);
+  if (delay <= 0) {
+    const task = taskContext.getStore();
+    // A generator task needs something to yield*: YieldOnce is also iterable.
+    if (task === undefined || task._gen !== null || task._loop !== loop) return new YieldOnce(loop, result as T);
+    return yieldPromise(loop, task, result as T);
+  }
   const future = new SleepFuture<T>({ loop });
   if (delay !== Infinity) future.timer = loop.callLater(delay, setResultUnlessCancelled, future, result as T);
   return future;

@@ -7,8 +7,9 @@
  * iteration as in asyncio. A generator function is stepped by the task itself (`yield*`).
  */
 import { CancelledError, RuntimeError } from './errors.js';
-import { getRunningLoop, resumeSignal, taskContext, _getCurrentLoop, type AbstractEventLoop, type Awaitable, type CoroFn } from './events.js';
+import { getRunningLoop, resumeSignal, stepEnded, taskContext, _getCurrentLoop, type AbstractEventLoop, type Awaitable, type CoroFn } from './events.js';
 import { Future, isFuture, isThenable, wrapFuture, type FutureOptions } from './futures.js';
+import { callSoonEntry, type ReadyEntry } from './handles.js';
 import { describe } from './validate.js';
 import { ageTasks, pendingTasks, trackTask, untrackTask, type AgedRecord } from './task-registry.js';
 
@@ -27,7 +28,7 @@ export interface TaskOptions extends FutureOptions {
   name?: string;
 }
 
-export class Task<T = unknown> extends Future<T> {
+export class Task<T = unknown> extends Future<T> implements ReadyEntry {
   /** @internal */ readonly _coro: CoroFn<T>;
   /** @internal null until asked for: most tasks never are */ _name: string | null;
   private readonly _number: number;
@@ -48,7 +49,7 @@ export class Task<T = unknown> extends Future<T> {
     this._name = options.name !== undefined ? String(options.name) : null;
     this._number = options.name !== undefined ? 0 : ++taskCounter;
     trackTask(this);
-    this._loop.callSoon(startTask, this);
+    callSoonEntry(this._loop, this); // the task is its own ready-queue entry: see _run
   }
 
   getName(): string {
@@ -125,8 +126,8 @@ export class Task<T = unknown> extends Future<T> {
     return `<Task ${this._stateInfo(` name='${this.getName()}' coro=${coroName(this._coro)}`)}>`;
   }
 
-  /** @internal first step: call the coroutine function (not at all when cancelled before). */
-  _start(): void {
+  /** @internal first step, run from the ready queue: call the coroutine function (not at all when cancelled before). */
+  _run(): void {
     if (this.done()) return;
     if (this._mustCancel) {
       this._mustCancel = false;
@@ -135,10 +136,8 @@ export class Task<T = unknown> extends Future<T> {
     }
     let body: unknown;
     try {
-      body = taskContext.run(this as Task<unknown>, this._coro);
-      // Its first step may go on in microtasks (awaiting done futures): let it, before
-      // the loop's next callback, as asyncio runs a whole step inside one callback.
-      resumeSignal.pending = true;
+      resumeSignal.lastEnded = null;
+      body = taskContext.run(this as Task<unknown>, firstStep, this);
     } catch (error) {
       this._bodyThrew(error);
       return;
@@ -146,15 +145,13 @@ export class Task<T = unknown> extends Future<T> {
     if (isGenerator(body)) {
       this._gen = body as Generator<unknown, T, unknown>;
       this._genStep(undefined);
-    } else if (isThenable(body)) {
-      const returned = (value: unknown): void => this._bodyReturned(value as T);
-      const threw = (error: unknown): void => this._bodyThrew(error);
-      // A Future returned by the body (`() => sleep(5)`) becomes the task's awaited future
-      // (its then() runs in the task's context), so cancelling the task cancels it.
-      if (isFuture(body)) taskContext.run(this as Task<unknown>, () => body.then(returned, threw));
-      else body.then(returned, threw);
-    } else {
+    } else if (!isThenable(body)) {
       this._bodyReturned(body as T);
+    } else if (resumeSignal.lastEnded !== (this as Task<unknown>)) {
+      // The first step goes on in microtasks (it awaits a done future, say): let it, before
+      // the loop's next callback, as asyncio runs a whole step inside one callback.
+      resumeSignal.pending = true;
+      resumeSignal.task = this as Task<unknown>;
     }
   }
 
@@ -214,20 +211,25 @@ export class Task<T = unknown> extends Future<T> {
     this._genStep(error);
   }
 
-  private _bodyReturned(value: T): void {
-    if (this.done()) return;
-    if (this._mustCancel) {
+  /** @internal */
+  _bodyReturned(value: T): void {
+    if (this.done()) {
+      // already finished (its loop closed under it, say): nothing to record
+    } else if (this._mustCancel) {
       this._mustCancel = false;
       this._finishCancelled(this._makeCancelledError());
     } else {
       this._completed();
       this._setResultNow(value);
     }
+    stepEnded(this as Task<unknown>);
   }
 
-  private _bodyThrew(error: unknown): void {
-    if (this.done()) return;
-    if (error instanceof CancelledError) {
+  /** @internal */
+  _bodyThrew(error: unknown): void {
+    if (this.done()) {
+      // already finished: nothing to record
+    } else if (error instanceof CancelledError) {
       this._finishCancelled(error);
     } else if (this._abort?.signal.aborted && isAbortError(error, this._abort.signal)) {
       // Our own cancel() aborted the signal and a Node API rejected with AbortError.
@@ -236,6 +238,7 @@ export class Task<T = unknown> extends Future<T> {
       this._completed();
       this._setExceptionNow(error);
     }
+    stepEnded(this as Task<unknown>);
   }
 
   private _finishCancelled(error: CancelledError): void {
@@ -249,8 +252,31 @@ export class Task<T = unknown> extends Future<T> {
   }
 }
 
-function startTask(task: Task<unknown>): void {
-  task._start();
+/**
+ * Call the coroutine function, in the task's context, and watch what it returns from there.
+ * The reactions on an async function's promise run in the context they were attached in, so
+ * they find their task there: no closures per task. Any other thenable (a Future returned by
+ * `() => sleep(5)`, which thereby becomes the task's awaited future) gets closures.
+ */
+function firstStep(task: Task<unknown>): unknown {
+  const body = task._coro();
+  if (body instanceof Promise && Object.getPrototypeOf(body) === Promise.prototype) {
+    body.then(bodyReturned, bodyThrew);
+  } else if (isThenable(body) && !isGenerator(body)) {
+    body.then(
+      (value) => task._bodyReturned(value),
+      (error) => task._bodyThrew(error),
+    );
+  }
+  return body;
+}
+
+function bodyReturned(value: unknown): void {
+  taskContext.getStore()!._bodyReturned(value);
+}
+
+function bodyThrew(error: unknown): void {
+  taskContext.getStore()!._bodyThrew(error);
 }
 
 function genWakeup(task: Task<unknown>, error: unknown): void {
