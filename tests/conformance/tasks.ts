@@ -130,6 +130,49 @@ export function taskSuite(subject: LoopUnderTest): void {
         expect(await task).toBe(0);
       }));
 
+    it('cancel() while the task yields in sleep(0) throws CancelledError at that await', () =>
+      withLoop(subject, async (loop) => {
+        const log: string[] = [];
+        const task = loop.createTask(async () => {
+          try {
+            await sleep(0);
+            log.push('not cancelled');
+          } catch (error) {
+            log.push(`caught ${(error as Error).constructor.name} ${(error as Error).message}`);
+            throw error;
+          }
+        });
+        await sleep(0); // the task is now suspended in its sleep(0)
+        expect(task.cancel('stop yielding')).toBe(true);
+        await expect(task).rejects.toBeInstanceOf(CancelledError);
+        expect(log).toEqual(['caught CancelledError stop yielding']);
+      }));
+
+    // The cancellation goes to that sleep(0), where the task would have yielded (see the caveat
+    // in packages/core/README.md); what must not happen is a process-level unhandled rejection.
+    it('a sleep(0) made but never awaited does not turn a cancel into an unhandled rejection', () =>
+      withLoop(subject, async (loop) => {
+        const unhandled: unknown[] = [];
+        const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+        process.on('unhandledRejection', onUnhandled);
+        try {
+          const task = loop.createTask(async () => {
+            void sleep(0);
+            await nodeSleep(20);
+          });
+          await sleep(0);
+          task.cancel();
+          await task.then(
+            () => {},
+            () => {},
+          );
+          expect(unhandled).toEqual([]);
+          expect(task.done()).toBe(true);
+        } finally {
+          process.off('unhandledRejection', onUnhandled);
+        }
+      }));
+
     it('a cancel requested while awaiting a plain promise takes effect at the next future', () =>
       withLoop(subject, async (loop) => {
         const log: string[] = [];

@@ -50,64 +50,61 @@ export class YieldOnce<T> implements PromiseLike<T> {
 }
 
 /**
- * `await sleep(0)` in an async-function task: a native promise, settled by this ready-queue
- * entry one iteration later. Awaiting a native promise costs the language no wrapper promise
- * and no extra microtask, where a thenable costs both: this is the hot path of task switching.
+ * `await sleep(0)` in an async-function task: a native promise, and its own ready-queue
+ * entry, settled one iteration later. The language awaits a native promise with no wrapper
+ * promise and no extra microtask, where a thenable costs both: this is the hot path of task
+ * switching. Its prototype's constructor is Promise itself, so `await` takes that path and
+ * promises chained from it are plain promises. Like YieldOnce, it is `yield*`-able.
  */
-class YieldWakeup<T> implements ReadyEntry {
-  resolve: ((value: T) => void) | null = null;
-  reject: ((error: unknown) => void) | null = null;
+export class YieldPromise<T> extends Promise<T> implements ReadyEntry {
+  /** @internal */ _task: Task<unknown> | null = null;
+  /** @internal */ _resolve: ((value: T | PromiseLike<T>) => void) | null = null;
+  /** @internal */ _value: T | undefined = undefined;
 
-  constructor(
-    private readonly task: Task<unknown>,
-    private readonly value: T,
-  ) {}
-
+  /** @internal the wake-up, run from the ready queue. */
   _run(): void {
-    const task = this.task;
+    const task = this._task!;
+    const resolve = this._resolve!;
+    this._resolve = null;
     resumeSignal.pending = true;
     resumeSignal.task = task;
     if (task._mustCancel) {
       // cancel() arrived while the task was yielding: raise at this await, as asyncio does.
+      // (Settled through a rejected promise: the reject function is not kept per promise.
+      // Marked handled, so a yield promise the task made but never awaited cannot take the
+      // process down with an unhandled rejection.)
       task._mustCancel = false;
-      this.reject!(task._makeCancelledError());
-    } else this.resolve!(this.value);
+      resolve(Promise.reject(task._makeCancelledError()));
+      Promise.prototype.then.call(this, undefined, ignoreRejection);
+    } else resolve(this._value as T);
   }
-
-  toString(): string {
-    return `<YieldWakeup ${this.task}>`;
-  }
-}
-
-/** The executor of every yield promise: no closure per promise (it runs synchronously). */
-let capturing: YieldWakeup<any> | null = null;
-function captureResolvers(resolve: (value: any) => void, reject: (error: unknown) => void): void {
-  capturing!.resolve = resolve;
-  capturing!.reject = reject;
-}
-
-/**
- * A native promise that is also `yield*`-able, like YieldOnce. Its prototype's constructor
- * is Promise itself, so the language awaits it as a plain promise (no wrapper, no extra
- * microtask), and promises chained from it are plain promises.
- */
-export class YieldPromise<T> extends Promise<T> {
-  /** @internal what it resolves to, for yield* */ _value: T | undefined = undefined;
 
   *[Symbol.iterator](): Generator<null, T, unknown> {
     yield null;
     return this._value as T;
   }
+
+  override toString(): string {
+    return `<YieldPromise ${this._task}>`;
+  }
 }
 Object.defineProperty(YieldPromise.prototype, 'constructor', { value: Promise, writable: true, configurable: true });
 
+function ignoreRejection(): void {}
+
+/** The executor of every yield promise: no closure per promise (it runs synchronously). */
+let captured: ((value: any) => void) | null = null;
+function captureResolve(resolve: (value: any) => void): void {
+  captured = resolve;
+}
+
 function yieldPromise<T>(loop: AbstractEventLoop, task: Task<unknown>, value: T): YieldPromise<T> {
-  const wakeup = new YieldWakeup(task, value);
-  capturing = wakeup;
-  const promise = new YieldPromise<T>(captureResolvers);
-  capturing = null;
+  const promise = new YieldPromise<T>(captureResolve);
+  promise._resolve = captured;
+  captured = null;
+  promise._task = task;
   promise._value = value;
-  callSoonEntry(loop, wakeup);
+  callSoonEntry(loop, promise);
   stepEnded(task); // `await sleep(0)`: the task suspends on this promise
   return promise;
 }
