@@ -16,7 +16,7 @@
  * splits the heap, a counting sort on the deadline orders the due ones (exactly, see
  * sortDue), and the rest is re-heapified in O(n).
  */
-import type { Handle, TimerHandle } from './handles.js';
+import type { ReadyEntry, TimerHandle } from './handles.js';
 
 const INITIAL_CAPACITY = 64;
 /** Ranges at most this long are insertion-sorted. */
@@ -102,7 +102,7 @@ export class TimerHeap {
    * Step 4: append the live timers due before `end` to `ready`, by (when, scheduling
    * order). Returns the array holding them: `ready`, or a new one when `ready` was empty.
    */
-  takeDue(end: number, ready: Handle[]): Handle[] {
+  takeDue(end: number, ready: ReadyEntry[]): ReadyEntry[] {
     const { handles, whens, slots } = this;
     if (this.count >= SAMPLED_SIZE && this.manyDue(end)) return this.takeAllDue(end, ready);
     // Pop while few are due; once that has cost about as much as a pass over the heap,
@@ -257,7 +257,7 @@ export class TimerHeap {
   }
 
   /** takeDue for many due timers: split the heap in one pass, sort the due ones, re-heapify the rest. */
-  private takeAllDue(end: number, ready: Handle[]): Handle[] {
+  private takeAllDue(end: number, ready: ReadyEntry[]): ReadyEntry[] {
     const { handles, whens, slots, freeSlots } = this;
     const n = this.count;
     this.ensureScratch(n);
@@ -296,7 +296,7 @@ export class TimerHeap {
     // An empty ready queue is replaced by an array made at its final size (cheaper than
     // growing one by push through tens of thousands of elements).
     const base = ready.length;
-    const out = base === 0 ? new Array<Handle>(due) : ready;
+    const out = base === 0 ? new Array<ReadyEntry>(due) : ready;
     for (let i = 0; i < due; i++) {
       const slot = dueSlots[order[i]!]!;
       out[base + i] = handles[slot]!;
