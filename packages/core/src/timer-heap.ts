@@ -104,12 +104,12 @@ export class TimerHeap {
    */
   takeDue(end: number, ready: ReadyEntry[]): ReadyEntry[] {
     const { handles, whens, slots } = this;
-    if (this.count >= SAMPLED_SIZE && this.manyDue(end)) return this.takeAllDue(end, ready);
-    // Pop while few are due; once that has cost about as much as a pass over the heap,
-    // take the rest in one pass.
-    let budget = (this.count >> 5) + SMALL_RANGE;
-    while (this.count > 0 && whens[0]! < end) {
-      if (--budget < 0) return this.takeAllDue(end, ready);
+    // Pop while few are due. Past a few pops, estimate how many are due and take them in
+    // one pass if many are; in any case once popping has cost about as much as that pass.
+    const budget = (this.count >> 5) + SMALL_RANGE;
+    for (let pops = 0; this.count > 0 && whens[0]! < end; pops++) {
+      if (pops === SMALL_RANGE && this.count >= SAMPLED_SIZE && this.manyDue(end)) return this.takeAllDue(end, ready);
+      if (pops === budget) return this.takeAllDue(end, ready);
       const slot = slots[0]!;
       const timer = handles[slot];
       this.freeSlot(slot);
