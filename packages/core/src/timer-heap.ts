@@ -12,16 +12,18 @@
  * until it reaches the top, or until more than half of the heap is cancelled and the heap is
  * rebuilt without them. Either way no handle is touched to find out it was cancelled.
  *
- * Due timers leave by pops, or, when many are due at once, all together: one linear scan
- * splits the heap, a counting sort on the deadline orders the due ones (exactly, see
- * sortDue), and the rest is re-heapified in O(n).
+ * Due timers leave by pops, or, when many are due at once (judged after a few pops), all
+ * together: one linear scan splits the heap, a counting sort on the deadline orders the due
+ * ones (exactly, see sortDue), and the rest is re-heapified in O(n).
  */
 import type { ReadyEntry, TimerHandle } from './handles.js';
 
 const INITIAL_CAPACITY = 64;
 /** Ranges at most this long are insertion-sorted. */
 const SMALL_RANGE = 16;
-/** From this size on, takeDue first estimates how many are due. */
+/** Pops takeDue makes before it considers taking all due timers in one pass. */
+const POPS_BEFORE_ESTIMATE = 16;
+/** From this size on, takeDue estimates how many are due (else it goes on popping). */
 const SAMPLED_SIZE = 2048;
 /** Heap entries it looks at for that. */
 const SAMPLES = 64;
@@ -106,9 +108,9 @@ export class TimerHeap {
     const { handles, whens, slots } = this;
     // Pop while few are due. Past a few pops, estimate how many are due and take them in
     // one pass if many are; in any case once popping has cost about as much as that pass.
-    const budget = (this.count >> 5) + SMALL_RANGE;
+    const budget = (this.count >> 5) + POPS_BEFORE_ESTIMATE;
     for (let pops = 0; this.count > 0 && whens[0]! < end; pops++) {
-      if (pops === SMALL_RANGE && this.count >= SAMPLED_SIZE && this.manyDue(end)) return this.takeAllDue(end, ready);
+      if (pops === POPS_BEFORE_ESTIMATE && this.count >= SAMPLED_SIZE && this.manyDue(end)) return this.takeAllDue(end, ready);
       if (pops === budget) return this.takeAllDue(end, ready);
       const slot = slots[0]!;
       const timer = handles[slot];
