@@ -356,6 +356,27 @@ export function taskSuite(subject: LoopUnderTest): void {
       loop.close();
     });
 
+    it("a step's own then() or sleep(0) it awaits later does not end it: nothing else runs inside", async () => {
+      const loop = subject.make();
+      const log: string[] = [];
+      const fut = loop.createFuture();
+      const task = loop.createTask(async () => {
+        await sleep(0); // from here on, a resumed step: the loop waits for its end
+        void fut.then(() => log.push('future done'));
+        log.push('after then()');
+        const later = sleep(0);
+        log.push('after sleep(0)');
+        await Promise.resolve();
+        log.push('step ends');
+        await later;
+        log.push('next step');
+      });
+      loop.callSoon(() => loop.callSoon(() => log.push('callback after the wake-up')));
+      await loop.runUntilComplete(task);
+      expect(log).toEqual(['after then()', 'after sleep(0)', 'step ends', 'callback after the wake-up', 'next step']);
+      loop.close();
+    });
+
     it('a step that suspends on a Node promise still ends before the next callback', async () => {
       const loop = subject.make();
       const log: string[] = [];

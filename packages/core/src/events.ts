@@ -158,19 +158,36 @@ export const resumeSignal = {
   waitingFor: null as Task<unknown> | null,
   /** continues the paused loop's batch */
   goOn: null as (() => void) | null,
-  /** the last task that reported the end of a step (a task's first step may end synchronously) */
+  /** the last task whose first step suspended synchronously (on `sleep(0)` or a returned Future) */
   lastEnded: null as Task<unknown> | null,
 };
 
 /**
- * `task`'s step ended: it suspended on a loopkit awaitable (a pending Future, `sleep`) or
- * finished. A loop paused for this step goes on now, from here, instead of after the
- * microtask queue drained: a hop through Node's nextTick queue per step saved.
+ * `task`'s step ended: it suspended on a loopkit awaitable or finished. A loop paused for
+ * this step goes on now, from here, instead of after the microtask queue drained: a hop
+ * through Node's nextTick queue per step saved. Called only where no code of the step can
+ * follow in the same job: from the language's own await machinery (see awaitedHere) or from
+ * the reaction that sees the task's body settle.
  */
 export function stepEnded(task: Task<unknown>): void {
-  resumeSignal.lastEnded = task;
   if (resumeSignal.waitingFor === task) {
     resumeSignal.waitingFor = null;
     resumeSignal.goOn!();
   }
+}
+
+const functionSource = Function.prototype.toString;
+
+/**
+ * Whether `then(onFulfilled)` was called by the language adopting the thenable (`await x`,
+ * Promise.resolve(x)): it passes a promise's resolving functions, anonymous built-ins, from
+ * a job of its own that runs nothing else after `then`. Any other callback (a user's, even a
+ * bound one, named "bound ...") means code of the step may still follow.
+ */
+export function awaitedHere(onFulfilled: unknown): boolean {
+  return (
+    typeof onFulfilled === 'function' &&
+    onFulfilled.name === '' &&
+    functionSource.call(onFulfilled) === 'function () { [native code] }'
+  );
 }

@@ -1,5 +1,5 @@
 /** asyncio.sleep: suspend the calling task for `delay` seconds. */
-import { getRunningLoop, resumeSignal, stepEnded, taskContext, type AbstractEventLoop } from './events.js';
+import { awaitedHere, getRunningLoop, resumeSignal, stepEnded, taskContext, type AbstractEventLoop } from './events.js';
 import { Chain, type Chainable } from './chain.js';
 import { Future, setResultUnlessCancelled } from './futures.js';
 import { callSoonEntry, type ReadyEntry, type TimerHandle } from './handles.js';
@@ -34,12 +34,14 @@ export class YieldOnce<T> implements PromiseLike<T> {
     const chain = new Chain<R1 | R2>();
     this.loop.callSoon(() => {
       resumeSignal.pending = true;
+      resumeSignal.task = task ?? null;
       if (task !== undefined && task._mustCancel) {
         // cancel() arrived while the task was yielding: raise at this await, as asyncio does.
         task._mustCancel = false;
         chain.rejected(task._makeCancelledError(), onRejected);
       } else chain.fulfilled(this.value, onFulfilled);
     });
+    if (task !== undefined && resumeSignal.waitingFor === task && awaitedHere(onFulfilled)) stepEnded(task);
     return chain;
   }
 
@@ -105,7 +107,7 @@ function yieldPromise<T>(loop: AbstractEventLoop, task: Task<unknown>, value: T)
   promise._task = task;
   promise._value = value;
   callSoonEntry(loop, promise);
-  stepEnded(task); // `await sleep(0)`: the task suspends on this promise
+  resumeSignal.lastEnded = task; // a first step's `await sleep(0)`: it suspends on this promise
   return promise;
 }
 
@@ -120,8 +122,12 @@ export function sleep<T = undefined>(delay: number, result?: T): Future<T> | Yie
   const loop = getRunningLoop();
   if (delay <= 0) {
     const task = taskContext.getStore();
-    // A generator task needs something to yield*: YieldOnce is also iterable.
-    if (task === undefined || task._gen !== null || task._loop !== loop) return new YieldOnce(loop, result as T);
+    // YieldOnce (a thenable, and iterable) where the awaiting must be seen: in a generator
+    // task (yield*), and in a resumed step the loop waits for (its then() ends the step).
+    // A first step gets a YieldPromise: Task._run sees where it ended once it returns.
+    if (task === undefined || task._gen !== null || task._loop !== loop || resumeSignal.waitingFor === task) {
+      return new YieldOnce(loop, result as T);
+    }
     return yieldPromise(loop, task, result as T);
   }
   const future = new SleepFuture<T>({ loop });

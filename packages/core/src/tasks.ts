@@ -267,6 +267,7 @@ function firstStep(task: Task<unknown>): unknown {
       (value) => task._bodyReturned(value),
       (error) => task._bodyThrew(error),
     );
+    if (isFuture(body)) resumeSignal.lastEnded = task; // it suspends on that future at once
   }
   return body;
 }
