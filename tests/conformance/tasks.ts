@@ -377,6 +377,26 @@ export function taskSuite(subject: LoopUnderTest): void {
       loop.close();
     });
 
+    it("a promise's resolve function handed to then() by a step runs nothing else inside that step's job", async () => {
+      const loop = subject.make();
+      const log: string[] = [];
+      const fut = loop.createFuture<string>();
+      const task = loop.createTask(async () => {
+        await sleep(0);
+        const adopted = new Promise<string>((resolve) => {
+          void fut.then(resolve); // looks like the language adopting `fut`
+          log.push('after then(resolve)');
+        });
+        log.push('after new Promise');
+        loop.callSoon(() => fut.setResult('v'));
+        log.push(`got ${await adopted}`);
+      });
+      loop.callSoon(() => loop.callSoon(() => log.push('callback after the wake-up')));
+      await loop.runUntilComplete(task);
+      expect(log).toEqual(['after then(resolve)', 'after new Promise', 'callback after the wake-up', 'got v']);
+      loop.close();
+    });
+
     it('a step that suspends on a Node promise still ends before the next callback', async () => {
       const loop = subject.make();
       const log: string[] = [];

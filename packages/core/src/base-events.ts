@@ -492,8 +492,10 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     try {
       if (!this.inIteration) this.beginIteration();
       if (this.runBatch()) {
-        // A callback resumed awaiting code: let it run, then go on with this iteration.
-        resumeSignal.waitingFor = resumeSignal.task;
+        // A callback resumed awaiting code: let it run, then go on with this iteration. Wait
+        // for the resumed task's step to end only when more of the batch is left: after the
+        // last callback the drain ends the iteration anyway.
+        resumeSignal.waitingFor = this.batchIndex < this.batch.length ? resumeSignal.task : null;
         resumeSignal.task = null;
         resumeSignal.goOn = this.goOn;
         this.awaitDrain();

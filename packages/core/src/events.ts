@@ -166,8 +166,7 @@ export const resumeSignal = {
  * `task`'s step ended: it suspended on a loopkit awaitable or finished. A loop paused for
  * this step goes on now, from here, instead of after the microtask queue drained: a hop
  * through Node's nextTick queue per step saved. Called only where no code of the step can
- * follow in the same job: from the language's own await machinery (see awaitedHere) or from
- * the reaction that sees the task's body settle.
+ * follow: from the reaction that sees the task's body settle, and through stepEndsAfterThisJob.
  */
 export function stepEnded(task: Task<unknown>): void {
   if (resumeSignal.waitingFor === task) {
@@ -176,13 +175,29 @@ export function stepEnded(task: Task<unknown>): void {
   }
 }
 
+const settled = Promise.resolve();
+const endingSteps: Array<Task<unknown>> = [];
+
+function endNextStep(): void {
+  stepEnded(endingSteps.shift()!);
+}
+
+/**
+ * stepEnded, once the job running now is over: the language awaits a loopkit awaitable of
+ * the task from a job of its own (see awaitedHere), and a hand-made call may have more code
+ * of the step after it, which must not see other tasks run in between.
+ */
+export function stepEndsAfterThisJob(task: Task<unknown>): void {
+  endingSteps.push(task);
+  void settled.then(endNextStep);
+}
+
 const functionSource = Function.prototype.toString;
 
 /**
- * Whether `then(onFulfilled)` was called by the language adopting the thenable (`await x`,
- * Promise.resolve(x)): it passes a promise's resolving functions, anonymous built-ins, from
- * a job of its own that runs nothing else after `then`. Any other callback (a user's, even a
- * bound one, named "bound ...") means code of the step may still follow.
+ * Whether `then(onFulfilled)` is the language adopting the thenable (`await x`,
+ * Promise.resolve(x)): it passes a promise's resolving functions, anonymous built-ins. A
+ * user's callback (even a bound one: named "bound ...") is not, and the step goes on after it.
  */
 export function awaitedHere(onFulfilled: unknown): boolean {
   return (

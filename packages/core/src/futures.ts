@@ -4,7 +4,7 @@
  * thenable (so `await fut` works) and an iterable (so `yield* fut` works in generator tasks).
  */
 import { CancelledError, InvalidStateError, RuntimeError } from './errors.js';
-import { _getCurrentLoop, awaitedHere, resumeSignal, stepEnded, taskContext, type AbstractEventLoop } from './events.js';
+import { _getCurrentLoop, awaitedHere, resumeSignal, stepEndsAfterThisJob, taskContext, type AbstractEventLoop } from './events.js';
 import { checkCallback, describe } from './validate.js';
 import { Chain, type Chainable } from './chain.js';
 import type { Task } from './tasks.js';
@@ -172,7 +172,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     if (task !== undefined) {
       task._futWaiter = this as Future<unknown>;
       if (task._mustCancel && this.cancel(task._cancelMessage)) task._mustCancel = false;
-      if (resumeSignal.waitingFor === task && awaitedHere(onFulfilled)) stepEnded(task);
+      if (resumeSignal.waitingFor === task && awaitedHere(onFulfilled)) stepEndsAfterThisJob(task);
     }
     return chain;
   }

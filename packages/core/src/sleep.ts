@@ -1,5 +1,5 @@
 /** asyncio.sleep: suspend the calling task for `delay` seconds. */
-import { awaitedHere, getRunningLoop, resumeSignal, stepEnded, taskContext, type AbstractEventLoop } from './events.js';
+import { awaitedHere, getRunningLoop, resumeSignal, stepEndsAfterThisJob, taskContext, type AbstractEventLoop } from './events.js';
 import { Chain, type Chainable } from './chain.js';
 import { Future, setResultUnlessCancelled } from './futures.js';
 import { callSoonEntry, type ReadyEntry, type TimerHandle } from './handles.js';
@@ -41,7 +41,7 @@ export class YieldOnce<T> implements PromiseLike<T> {
         chain.rejected(task._makeCancelledError(), onRejected);
       } else chain.fulfilled(this.value, onFulfilled);
     });
-    if (task !== undefined && resumeSignal.waitingFor === task && awaitedHere(onFulfilled)) stepEnded(task);
+    if (task !== undefined && resumeSignal.waitingFor === task && awaitedHere(onFulfilled)) stepEndsAfterThisJob(task);
     return chain;
   }
 
