@@ -52,11 +52,12 @@ export class YieldOnce<T> implements PromiseLike<T> {
 }
 
 /**
- * `await sleep(0)` in an async-function task: a native promise, and its own ready-queue
- * entry, settled one iteration later. The language awaits a native promise with no wrapper
- * promise and no extra microtask, where a thenable costs both: this is the hot path of task
- * switching. Its prototype's constructor is Promise itself, so `await` takes that path and
- * promises chained from it are plain promises. Like YieldOnce, it is `yield*`-able.
+ * `sleep(0)` in an async-function task whose step the loop is not waiting on (its first
+ * step, say): a native promise, and its own ready-queue entry, settled one iteration later.
+ * The language awaits a native promise with no wrapper promise and no extra microtask, where
+ * a thenable costs both: this is the hot path of starting tasks. Its prototype's constructor
+ * is Promise itself, so `await` takes that path and promises chained from it are plain
+ * promises. Like YieldOnce, it is `yield*`-able.
  */
 export class YieldPromise<T> extends Promise<T> implements ReadyEntry {
   /** @internal */ _task: Task<unknown> | null = null;
