@@ -89,4 +89,4 @@ export { Lock, Event, Condition, Semaphore, BoundedSemaphore, type LockLike } fr
 export { Barrier } from './barrier.js';
 export { Queue, PriorityQueue, LifoQueue } from './queues.js';
 export type { Comparator } from './priority.js';
-export { run, Runner, _setDefaultLoopFactory, type RunnerOptions } from './runners.js';
+export { run, Runner, _setCurrentLoopSetter, _setDefaultLoopFactory, type RunnerOptions } from './runners.js';

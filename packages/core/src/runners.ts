@@ -29,6 +29,24 @@ export function _setDefaultLoopFactory(factory: (() => AbstractEventLoop) | null
   return previous;
 }
 
+let currentLoopSetter: ((loop: AbstractEventLoop | null) => void) | null = null;
+
+/**
+ * Installed by @loopkit/policy: how a Runner that made its loop with the default factory
+ * makes it the thread's current loop (the policy's setEventLoop), once, and unsets it on
+ * close, as asyncio.Runner does. Returns the setter it replaces.
+ */
+export function _setCurrentLoopSetter(
+  setter: ((loop: AbstractEventLoop | null) => void) | null,
+): ((loop: AbstractEventLoop | null) => void) | null {
+  if (setter !== null && typeof setter !== 'function') {
+    throw new TypeError(`setter must be a function or null, got ${describe(setter)}`);
+  }
+  const previous = currentLoopSetter;
+  currentLoopSetter = setter;
+  return previous;
+}
+
 export interface RunnerOptions {
   /** Set the loop's debug mode (null/absent: leave it). */
   debug?: boolean | null;
@@ -63,6 +81,8 @@ export class Runner {
   private loop: AbstractEventLoop | null = null;
   private readonly debug: boolean | null;
   private readonly loopFactory: (() => AbstractEventLoop) | null;
+  /** The setter that made this runner's loop current, to unset it on close. */
+  private unsetCurrentLoop: ((loop: AbstractEventLoop | null) => void) | null = null;
 
   constructor(options: RunnerOptions = {}) {
     const { debug = null, loopFactory = null } = options;
@@ -96,9 +116,15 @@ export class Runner {
       await cancelAllTasks(loop);
       await loop.runUntilComplete(() => loop.shutdownDefaultExecutor(EXECUTOR_JOIN_TIMEOUT));
     } finally {
-      loop.close();
-      this.loop = null;
-      this.state = 'closed';
+      const unset = this.unsetCurrentLoop;
+      this.unsetCurrentLoop = null;
+      try {
+        unset?.(null);
+      } finally {
+        loop.close();
+        this.loop = null;
+        this.state = 'closed';
+      }
     }
   }
 
@@ -109,8 +135,14 @@ export class Runner {
   private lazyInit(): void {
     if (this.state === 'closed') throw new RuntimeError('Runner is closed');
     if (this.state === 'initialized') return;
-    const factory = this.loopFactory ?? defaultLoopFactory;
-    this.loop = factory !== null ? factory() : new BaseEventLoop();
+    if (this.loopFactory !== null) this.loop = this.loopFactory();
+    else {
+      this.loop = defaultLoopFactory !== null ? defaultLoopFactory() : new BaseEventLoop();
+      if (currentLoopSetter !== null) {
+        currentLoopSetter(this.loop);
+        this.unsetCurrentLoop = currentLoopSetter;
+      }
+    }
     if (this.debug !== null) this.loop.setDebug(this.debug);
     this.state = 'initialized';
   }

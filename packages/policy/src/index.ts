@@ -5,7 +5,7 @@
  * to this thread's current loop.
  */
 import 'reflect-metadata';
-import { _setCurrentLoopResolver, _setDefaultLoopFactory } from '@loopkit/core';
+import { _setCurrentLoopResolver, _setCurrentLoopSetter, _setDefaultLoopFactory } from '@loopkit/core';
 import { getEventLoopPolicy } from './policy.js';
 import './builtins.js';
 
@@ -32,6 +32,8 @@ export {
 } from './policy.js';
 
 // new Future() outside a running loop binds to this thread's current loop;
-// run() and Runner without a loopFactory make their loop with the policy.
+// run() and Runner without a loopFactory make their loop with the policy, and make it the
+// current loop until they close (asyncio.Runner's set_event_loop).
 _setCurrentLoopResolver(() => getEventLoopPolicy().getEventLoop());
 _setDefaultLoopFactory(() => getEventLoopPolicy().newEventLoop());
+_setCurrentLoopSetter((loop) => getEventLoopPolicy().setEventLoop(loop));

@@ -1,9 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { getRunningLoop, run, Runner, TestLoop } from '@loopkit/core';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { getRunningLoop, run, Runner, RuntimeError, TestLoop, type AbstractEventLoop } from '@loopkit/core';
 import {
   availableBackends,
   createBackendContainer,
   DefaultEventLoopPolicy,
+  getEventLoop,
   getEventLoopPolicy,
   PROACTOR,
   SELECTOR,
@@ -39,14 +40,47 @@ describe('run() and Runner with the policy', () => {
     expect(loop.isClosed()).toBe(true);
   });
 
+  it("run(main) makes its loop the policy's current loop while it runs, then unsets it (asyncio.run)", async () => {
+    const policy = new DefaultEventLoopPolicy();
+    setEventLoopPolicy(policy);
+    const calls: Array<AbstractEventLoop | null> = [];
+    const setEventLoop = policy.setEventLoop.bind(policy);
+    policy.setEventLoop = vi.fn((loop: AbstractEventLoop | null) => {
+      calls.push(loop);
+      setEventLoop(loop);
+    });
+    const loop = await run(async () => {
+      expect(getEventLoop()).toBe(getRunningLoop());
+      return getRunningLoop();
+    });
+    expect(calls).toEqual([loop, null]);
+    expect(() => getEventLoop()).toThrow(RuntimeError); // set to none: no new one is made
+  });
+
+  it('a Runner sets the current loop once however many times it runs (asyncio.Runner)', async () => {
+    const { made } = countingPolicy();
+    const policy = getEventLoopPolicy();
+    const setEventLoop = vi.fn();
+    policy.setEventLoop = setEventLoop;
+    const runner = new Runner();
+    await runner.run(async () => {});
+    await runner.run(async () => {});
+    expect(setEventLoop.mock.calls).toEqual([[made[0]]]);
+    await runner.close();
+    expect(setEventLoop.mock.calls).toEqual([[made[0]], [null]]);
+  });
+
   it('run(main, {loopFactory}) leaves the policy alone', async () => {
     const { made } = countingPolicy();
     const mine = new TestLoop();
     expect(await run(async () => getRunningLoop(), { loopFactory: () => mine })).toBe(mine);
+    const setEventLoop = vi.fn();
+    getEventLoopPolicy().setEventLoop = setEventLoop;
     const runner = new Runner({ loopFactory: () => new TestLoop() });
     expect(await runner.run(async () => 7)).toBe(7);
     await runner.close();
     expect(made).toEqual([]);
+    expect(setEventLoop).not.toHaveBeenCalled();
   });
 });
 
