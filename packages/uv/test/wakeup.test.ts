@@ -44,8 +44,11 @@ describe('WakeupFd', () => {
        import(workerData.path).then((uv) => { uv.WakeupFd.signalFd(workerData.fd); });`,
       { eval: true, workerData: { path: distIndex, fd: w.writeFd } },
     );
+    // Listen for the exit at once: PollSet's callback runs in the check phase, after the
+    // poll phase may already have delivered the worker's exit.
+    const exited = new Promise((r) => worker.once('exit', r));
     await woke;
-    await new Promise((r) => worker.once('exit', r));
+    await exited;
     sel.close();
     w.close();
   });
