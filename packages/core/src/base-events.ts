@@ -201,15 +201,15 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     return handle;
   }
 
-  /** For backends: queue a handle they reuse across events (a reader or writer), without allocating. */
-  protected _addCallback(handle: Handle): void {
+  /** For backends, from ioPoll: queue a handle they reuse across events (a reader or writer), without allocating. */
+  protected _addCallback(handle: ReadyEntry): void {
     this.ready.push(handle);
   }
 
   /** @internal callSoon for core's own entries that run themselves (see ReadyEntry). */
   _callSoonEntry(entry: ReadyEntry): void {
     this.checkClosed();
-    this.ready.push(entry);
+    this._addCallback(entry);
     if (this.sleeping) this.wake();
   }
 

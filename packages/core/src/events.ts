@@ -162,11 +162,17 @@ export const resumeSignal = {
   lastEnded: null as Task<unknown> | null,
 };
 
+/** A callback is resuming awaiting code (`task`'s step, or code outside any task): the loop pauses its batch after it. */
+export function resumeStep(task: Task<unknown> | null): void {
+  resumeSignal.pending = true;
+  resumeSignal.task = task;
+}
+
 /**
  * `task`'s step ended: it suspended on a loopkit awaitable or finished. A loop paused for
  * this step goes on now, from here, instead of after the microtask queue drained: a hop
  * through Node's nextTick queue per step saved. Called only where no code of the step can
- * follow: from the reaction that sees the task's body settle, and through stepEndsAfterThisJob.
+ * follow: from the reaction that sees the task's body settle, and through stepEndsIfAwaited.
  */
 export function stepEnded(task: Task<unknown>): void {
   if (resumeSignal.waitingFor === task) {
@@ -183,11 +189,13 @@ function endNextStep(): void {
 }
 
 /**
- * stepEnded, once the job running now is over: the language awaits a loopkit awaitable of
- * the task from a job of its own (see awaitedHere), and a hand-made call may have more code
+ * Called by the then() of a loopkit awaitable, in `task`'s context. When a paused loop waits
+ * for this task and the language itself is awaiting here (see awaitedHere), the step ends:
+ * stepEnded runs once the job running now is over, since a hand-made call may have more code
  * of the step after it, which must not see other tasks run in between.
  */
-export function stepEndsAfterThisJob(task: Task<unknown>): void {
+export function stepEndsIfAwaited(task: Task<unknown>, onFulfilled: unknown): void {
+  if (resumeSignal.waitingFor !== task || !awaitedHere(onFulfilled)) return;
   endingSteps.push(task);
   void settled.then(endNextStep);
 }
@@ -199,7 +207,7 @@ const functionSource = Function.prototype.toString;
  * Promise.resolve(x)): it passes a promise's resolving functions, anonymous built-ins. A
  * user's callback (even a bound one: named "bound ...") is not, and the step goes on after it.
  */
-export function awaitedHere(onFulfilled: unknown): boolean {
+function awaitedHere(onFulfilled: unknown): boolean {
   return (
     typeof onFulfilled === 'function' &&
     onFulfilled.name === '' &&

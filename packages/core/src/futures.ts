@@ -4,7 +4,7 @@
  * thenable (so `await fut` works) and an iterable (so `yield* fut` works in generator tasks).
  */
 import { CancelledError, InvalidStateError, RuntimeError } from './errors.js';
-import { _getCurrentLoop, awaitedHere, resumeSignal, stepEndsAfterThisJob, taskContext, type AbstractEventLoop } from './events.js';
+import { _getCurrentLoop, resumeStep, stepEndsIfAwaited, taskContext, type AbstractEventLoop } from './events.js';
 import { checkCallback, describe } from './validate.js';
 import { Chain, type Chainable } from './chain.js';
 import type { Task } from './tasks.js';
@@ -157,14 +157,13 @@ export class Future<T = unknown> implements PromiseLike<T> {
     // Runs as a done callback (a loop callback), so the reactions may be called directly.
     (this._callbacks ??= []).push(() => {
       if (task !== undefined && task._futWaiter === (this as unknown)) task._futWaiter = null;
-      resumeSignal.pending = true;
-      resumeSignal.task = task ?? null;
-      if (task !== undefined && task._mustCancel) {
-        // cancel() came after this future finished but before the task resumed: raise at
-        // this await, as asyncio's step does (a Lock waiter then passes its turn on).
-        task._mustCancel = false;
+      resumeStep(task ?? null);
+      // cancel() came after this future finished but before the task resumed: raise at
+      // this await, as asyncio's step does (a Lock waiter then passes its turn on).
+      const cancelled = task === undefined ? null : task._takeCancel();
+      if (cancelled !== null) {
         if (this._state === FINISHED) this._retrieved();
-        chain.rejected(task._makeCancelledError(), onRejected);
+        chain.rejected(cancelled, onRejected);
       } else if (this._state === FINISHED && this._exception === null) {
         chain.fulfilled(this._result as T, onFulfilled);
       } else chain.rejected(this._outcomeError(), onRejected);
@@ -172,7 +171,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     if (task !== undefined) {
       task._futWaiter = this as Future<unknown>;
       if (task._mustCancel && this.cancel(task._cancelMessage)) task._mustCancel = false;
-      if (resumeSignal.waitingFor === task && awaitedHere(onFulfilled)) stepEndsAfterThisJob(task);
+      stepEndsIfAwaited(task, onFulfilled);
     }
     return chain;
   }

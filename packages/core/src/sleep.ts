@@ -1,5 +1,5 @@
 /** asyncio.sleep: suspend the calling task for `delay` seconds. */
-import { awaitedHere, getRunningLoop, resumeSignal, stepEndsAfterThisJob, taskContext, type AbstractEventLoop } from './events.js';
+import { getRunningLoop, resumeSignal, resumeStep, stepEndsIfAwaited, taskContext, type AbstractEventLoop } from './events.js';
 import { Chain, type Chainable } from './chain.js';
 import { Future, setResultUnlessCancelled } from './futures.js';
 import { callSoonEntry, type ReadyEntry, type TimerHandle } from './handles.js';
@@ -33,15 +33,13 @@ export class YieldOnce<T> implements PromiseLike<T> {
     const task = taskContext.getStore();
     const chain = new Chain<R1 | R2>();
     this.loop.callSoon(() => {
-      resumeSignal.pending = true;
-      resumeSignal.task = task ?? null;
-      if (task !== undefined && task._mustCancel) {
-        // cancel() arrived while the task was yielding: raise at this await, as asyncio does.
-        task._mustCancel = false;
-        chain.rejected(task._makeCancelledError(), onRejected);
-      } else chain.fulfilled(this.value, onFulfilled);
+      resumeStep(task ?? null);
+      // cancel() arrived while the task was yielding: raise at this await, as asyncio does.
+      const cancelled = task === undefined ? null : task._takeCancel();
+      if (cancelled !== null) chain.rejected(cancelled, onRejected);
+      else chain.fulfilled(this.value, onFulfilled);
     });
-    if (task !== undefined && resumeSignal.waitingFor === task && awaitedHere(onFulfilled)) stepEndsAfterThisJob(task);
+    if (task !== undefined) stepEndsIfAwaited(task, onFulfilled);
     return chain;
   }
 
@@ -69,15 +67,14 @@ export class YieldPromise<T> extends Promise<T> implements ReadyEntry {
     const task = this._task!;
     const resolve = this._resolve!;
     this._resolve = null;
-    resumeSignal.pending = true;
-    resumeSignal.task = task;
-    if (task._mustCancel) {
+    resumeStep(task);
+    const cancelled = task._takeCancel();
+    if (cancelled !== null) {
       // cancel() arrived while the task was yielding: raise at this await, as asyncio does.
       // (Settled through a rejected promise: the reject function is not kept per promise.
       // Marked handled, so a yield promise the task made but never awaited cannot take the
       // process down with an unhandled rejection.)
-      task._mustCancel = false;
-      resolve(Promise.reject(task._makeCancelledError()));
+      resolve(Promise.reject(cancelled));
       Promise.prototype.then.call(this, undefined, ignoreRejection);
     } else resolve(this._value as T);
   }

@@ -7,7 +7,7 @@
  * iteration as in asyncio. A generator function is stepped by the task itself (`yield*`).
  */
 import { CancelledError, RuntimeError } from './errors.js';
-import { getRunningLoop, resumeSignal, stepEnded, taskContext, _getCurrentLoop, type AbstractEventLoop, type Awaitable, type CoroFn } from './events.js';
+import { getRunningLoop, resumeSignal, resumeStep, stepEnded, taskContext, _getCurrentLoop, type AbstractEventLoop, type Awaitable, type CoroFn } from './events.js';
 import { Future, isFuture, isThenable, wrapFuture, type FutureOptions } from './futures.js';
 import { callSoonEntry, type ReadyEntry } from './handles.js';
 import { describe } from './validate.js';
@@ -126,12 +126,23 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
     return `<Task ${this._stateInfo(` name='${this.getName()}' coro=${coroName(this._coro)}`)}>`;
   }
 
+  /**
+   * @internal a cancellation requested while the task could not be interrupted (it was
+   * yielding, awaiting a plain promise, or not started): the CancelledError to raise at
+   * its next resumption point, now consumed; null when none is pending.
+   */
+  _takeCancel(): CancelledError | null {
+    if (!this._mustCancel) return null;
+    this._mustCancel = false;
+    return this._makeCancelledError();
+  }
+
   /** @internal first step, run from the ready queue: call the coroutine function (not at all when cancelled before). */
   _run(): void {
     if (this.done()) return;
-    if (this._mustCancel) {
-      this._mustCancel = false;
-      this._finishCancelled(this._makeCancelledError());
+    const cancelled = this._takeCancel();
+    if (cancelled !== null) {
+      this._finishCancelled(cancelled);
       return;
     }
     let body: unknown;
@@ -150,18 +161,15 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
     } else if (resumeSignal.lastEnded !== (this as Task<unknown>)) {
       // The first step goes on in microtasks (it awaits a done future, say): let it, before
       // the loop's next callback, as asyncio runs a whole step inside one callback.
-      resumeSignal.pending = true;
-      resumeSignal.task = this as Task<unknown>;
+      resumeStep(this as Task<unknown>);
     }
   }
 
   /** @internal one step of a generator coroutine, resumed with nothing or with an error. */
   _genStep(error: unknown): void {
     if (this.done()) throw new RuntimeError(`_genStep(): already done: ${this}`);
-    if (this._mustCancel) {
-      if (!(error instanceof CancelledError)) error = this._makeCancelledError();
-      this._mustCancel = false;
-    }
+    const cancelled = this._takeCancel();
+    if (cancelled !== null && !(error instanceof CancelledError)) error = cancelled;
     this._futWaiter = null;
     const gen = this._gen!;
     let step: IteratorResult<unknown, T>;
@@ -215,12 +223,13 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
   _bodyReturned(value: T): void {
     if (this.done()) {
       // already finished (its loop closed under it, say): nothing to record
-    } else if (this._mustCancel) {
-      this._mustCancel = false;
-      this._finishCancelled(this._makeCancelledError());
     } else {
-      this._completed();
-      this._setResultNow(value);
+      const cancelled = this._takeCancel();
+      if (cancelled !== null) this._finishCancelled(cancelled);
+      else {
+        this._completed();
+        this._setResultNow(value);
+      }
     }
     stepEnded(this as Task<unknown>);
   }
