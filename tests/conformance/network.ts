@@ -34,6 +34,15 @@ async function waitUntil(cond: () => boolean, timeout = 5): Promise<void> {
   }
 }
 
+/** Close the client transport, then the server; wait for both. Gives what the client's connection was lost with. */
+async function closeBoth(transport: Transport, client: Peer, server: Server): Promise<unknown> {
+  transport.close();
+  const lost = await client.lost;
+  server.close();
+  await server.waitClosed();
+  return lost;
+}
+
 function tempSocketPath(): string {
   return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'loopkit-')), 's.sock');
 }
@@ -54,10 +63,7 @@ export function networkSuite(subject: LoopUnderTest): void {
         transport.write(data);
         await waitUntil(() => client.received.length >= data.length);
         expect(client.received.equals(data)).toBe(true);
-        transport.close();
-        expect(await client.lost).toBe(null);
-        server.close();
-        await server.waitClosed();
+        expect(await closeBoth(transport, client, server)).toBe(null);
         expect(reports).toEqual([]);
       }));
 
@@ -70,10 +76,7 @@ export function networkSuite(subject: LoopUnderTest): void {
         transport.write(Buffer.from('over unix'));
         await waitUntil(() => client.received.length >= 9);
         expect(client.received.toString()).toBe('over unix');
-        transport.close();
-        await client.lost;
-        server.close();
-        await server.waitClosed();
+        await closeBoth(transport, client, server);
       }));
 
     it('serves on an abstract Unix name (no file) and close() frees it', () =>
@@ -85,10 +88,7 @@ export function networkSuite(subject: LoopUnderTest): void {
           transport.write(Buffer.from('abstract'));
           await waitUntil(() => client.received.length >= 8);
           expect(client.received.toString()).toBe('abstract');
-          transport.close();
-          await client.lost;
-          server.close();
-          await server.waitClosed();
+          await closeBoth(transport, client, server);
         };
         await round(); // the first round may set up the backend's own fds (a ring, say)
         const fdsAfterFirst = openFds();
@@ -208,10 +208,7 @@ export function networkSuite(subject: LoopUnderTest): void {
         tail.fill(5);
         await drain();
 
-        transport.close();
-        expect(await writer.lost).toBe(null);
-        server.close();
-        await server.waitClosed();
+        expect(await closeBoth(transport, writer, server)).toBe(null);
         expect(reports).toEqual([]);
       }));
 
