@@ -9,13 +9,9 @@
  * Usage: node emfile-server.mjs <LoopClass>
  */
 import * as fs from 'node:fs';
-import * as readline from 'node:readline';
-import { Protocol, sleep } from '@loopkit/core';
+import { Protocol } from '@loopkit/core';
+import { nextCommand, runChild, say } from './child.mjs';
 import { loopFactory } from './loops.mjs';
-
-const say = (msg) => process.stdout.write(`${JSON.stringify(msg)}\n`);
-const commands = [];
-readline.createInterface({ input: process.stdin }).on('line', (line) => commands.push(JSON.parse(line)));
 
 class Echo extends Protocol {
   connectionMade(t) {
@@ -31,42 +27,34 @@ const reports = [];
 loop.setExceptionHandler((_l, ctx) => reports.push({ message: ctx.message, code: ctx.exception?.code ?? null }));
 const fillers = [];
 
-try {
-  await loop.runUntilComplete(async () => {
-    const server = await loop.createServer(() => new Echo(), '127.0.0.1', 0);
-    say({ port: server.sockets[0].getsockname().port, fds: fs.readdirSync('/proc/self/fd').length });
-    for (;;) {
-      while (commands.length === 0) await sleep(0.005);
-      const cmd = commands.shift();
-      if (cmd.op === 'exhaust') {
-        let code = null;
-        for (;;) {
-          try {
-            fillers.push(fs.openSync('/dev/null', 'r'));
-          } catch (error) {
-            code = error.code;
-            break;
-          }
+await runChild(loop, async () => {
+  const server = await loop.createServer(() => new Echo(), '127.0.0.1', 0);
+  say({ port: server.sockets[0].getsockname().port, fds: fs.readdirSync('/proc/self/fd').length });
+  for (;;) {
+    const cmd = await nextCommand();
+    if (cmd.op === 'exhaust') {
+      let code = null;
+      for (;;) {
+        try {
+          fillers.push(fs.openSync('/dev/null', 'r'));
+        } catch (error) {
+          code = error.code;
+          break;
         }
-        say({ filled: fillers.length, code });
-      } else if (cmd.op === 'release') {
-        for (const fd of fillers.splice(0)) fs.closeSync(fd);
-        say({ released: true });
-      } else if (cmd.op === 'status') {
-        say({ serving: server.isServing(), reports });
-      } else if (cmd.op === 'quit') {
-        server.close();
-        await server.waitClosed();
-        say({ quit: true });
-        return;
-      } else {
-        throw new Error(`unknown command ${JSON.stringify(cmd)}`);
       }
+      say({ filled: fillers.length, code });
+    } else if (cmd.op === 'release') {
+      for (const fd of fillers.splice(0)) fs.closeSync(fd);
+      say({ released: true });
+    } else if (cmd.op === 'status') {
+      say({ serving: server.isServing(), reports });
+    } else if (cmd.op === 'quit') {
+      server.close();
+      await server.waitClosed();
+      say({ quit: true });
+      return;
+    } else {
+      throw new Error(`unknown command ${JSON.stringify(cmd)}`);
     }
-  });
-  loop.close();
-} catch (error) {
-  say({ error: String(error?.stack ?? error) });
-  process.exitCode = 1;
-}
-process.exit();
+  }
+});
