@@ -97,6 +97,24 @@ named(ConnectionRefusedError, 'ConnectionRefusedError');
 export class ConnectionAbortedError extends ConnectionError {}
 named(ConnectionAbortedError, 'ConnectionAbortedError');
 
+/**
+ * A TLS failure (asyncio's ssl.SSLError): `code` is OpenSSL's reason (e.g.
+ * 'ERR_SSL_WRONG_VERSION_NUMBER', in Node's spelling) or Node's code; `reason` is OpenSSL's
+ * short text, `library` its library name, when known.
+ */
+export class SSLError extends ConnectionError {
+  reason?: string;
+  library?: string;
+}
+named(SSLError, 'SSLError');
+/** The peer's certificate or its host name did not verify (asyncio's ssl.SSLCertVerificationError). */
+export class SSLCertVerificationError extends SSLError {
+  /** OpenSSL's X509 verify result (e.g. 18 for a self-signed certificate), and its text. */
+  verifyCode?: number;
+  verifyMessage?: string;
+}
+named(SSLCertVerificationError, 'SSLCertVerificationError');
+
 const connectionErrorClasses: Record<string, typeof ConnectionError> = {
   ECONNRESET: ConnectionResetError,
   EPIPE: BrokenPipeError,

@@ -89,4 +89,7 @@ export { Lock, Event, Condition, Semaphore, BoundedSemaphore, type LockLike } fr
 export { Barrier } from './barrier.js';
 export { Queue, PriorityQueue, LifoQueue } from './queues.js';
 export type { Comparator } from './priority.js';
+export type { TLSEngine, TLSContext, TLSProvider, TLSOptions, TLSSessionInfo, HandshakeState } from './tls/engine.js';
+export { registerTLSProvider, getTLSProvider } from './tls/provider.js';
+export { checkOptions, isPlainObject } from './validate.js';
 export { run, Runner, _setCurrentLoopSetter, _setDefaultLoopFactory, type RunnerOptions } from './runners.js';

@@ -19,3 +19,31 @@ export function describe(value: unknown): string {
   if (typeof value === 'object') return `an object (${value.constructor?.name ?? 'Object'})`;
   return String(value);
 }
+
+/**
+ * The options object of `where()` (a method's name, for the message), with every key one of
+ * `known`: null or undefined is `{}`; an array or any object that is not plain is a TypeError
+ * (an array usually means the caller meant to spread it); a key not in `known` is a TypeError
+ * naming it and the keys that exist (asyncio's "unexpected keyword argument").
+ */
+export function checkOptions<T extends object>(options: T | null | undefined, known: readonly string[], where: string): T {
+  if (options === undefined || options === null) return {} as T;
+  if (typeof options !== 'object' || Array.isArray(options) || !isPlainObject(options)) {
+    const what = Array.isArray(options) ? 'an array (to pass several items, spread them: f(...items))' : describe(options);
+    throw new TypeError(`${where}() options must be a plain object, got ${what}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      const list = known.length === 0 ? 'it takes none' : `known options: ${known.join(', ')}`;
+      throw new TypeError(`${where}() got an unexpected option '${key}' (${list})`);
+    }
+  }
+  return options;
+}
+
+/** An object literal (or Object.create(null)): what options may be. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
