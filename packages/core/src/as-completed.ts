@@ -13,6 +13,7 @@ import type { AwaitableLike, ResultOf } from './gather.js';
 import type { TimerHandle } from './handles.js';
 import { Queue } from './queues.js';
 import { ensureFuture, type Task } from './tasks.js';
+import { checkOptions } from './validate.js';
 import { checkIterable, checkTimeout } from './wait.js';
 
 /** A completion in a box, so async code never unwraps the Future as a thenable; null: timed out. */
@@ -83,7 +84,7 @@ export function asCompleted<A extends AwaitableLike<unknown>, T = ResultOf<A>>(
   options: { timeout?: number | null } = {},
 ): AsCompleted<T> {
   checkIterable(aws, 'aws');
-  const timeout = options.timeout ?? null;
+  const timeout = checkOptions(options, ['timeout'], 'asCompleted').timeout ?? null;
   checkTimeout(timeout);
   return new AsCompleted<T>(aws as Iterable<AwaitableLike<T>>, timeout);
 }

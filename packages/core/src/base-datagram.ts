@@ -18,12 +18,13 @@
  * - `_closeResources()`: release the socket; called once, right after connectionLost.
  * At loop close, `_closeNow()` calls connectionLost synchronously.
  */
+import { watchRejection } from './async-result.js';
 import { RuntimeError } from './errors.js';
 import type { AbstractEventLoop } from './events.js';
 import { WriteFlowControl } from './flow-control.js';
 import { setResultUnlessCancelled, type Future } from './futures.js';
 import { logger } from './log.js';
-import type { BaseProtocol, DatagramProtocol } from './protocols.js';
+import { checkProtocol, type BaseProtocol, type DatagramProtocol } from './protocols.js';
 import { asBytes, DatagramTransport, type SocketAddress, type WriteBufferLimits } from './transports.js';
 
 /** After this many sends on a lost endpoint, each further one logs a warning (asyncio's). */
@@ -68,7 +69,7 @@ export abstract class BaseDatagramTransport extends DatagramTransport {
   }
 
   setProtocol(protocol: BaseProtocol): void {
-    if (protocol === null || typeof protocol !== 'object') throw new TypeError('protocol must be a protocol object');
+    checkProtocol(protocol, true);
     this._protocol = protocol as DatagramProtocol;
   }
 
@@ -173,7 +174,8 @@ export abstract class BaseDatagramTransport extends DatagramTransport {
   protected _datagramReceived(data: Uint8Array, addr: SocketAddress): boolean {
     if (this.lostCalled) return false;
     try {
-      this._protocol.datagramReceived?.(data, addr);
+      const result = this._protocol.datagramReceived?.(data, addr);
+      if (result !== undefined) watchRejection(result, (error) => this.protocolFailed('datagramReceived', error));
       return true;
     } catch (error) {
       this.protocolFailed('datagramReceived', error);
@@ -198,10 +200,11 @@ export abstract class BaseDatagramTransport extends DatagramTransport {
   }
 
   /** Run a protocol callback; one that throws is reported and closes the endpoint. */
-  private callProtocol(method: string, fn: () => void): boolean {
+  private callProtocol(method: string, fn: () => unknown): boolean {
     if (this.lostCalled) return false;
     try {
-      fn();
+      // An async protocol method's rejection fails it as a throw does (async-result.ts).
+      watchRejection(fn(), (error) => this.protocolFailed(method, error));
       return true;
     } catch (error) {
       this.protocolFailed(method, error);
@@ -237,10 +240,12 @@ export abstract class BaseDatagramTransport extends DatagramTransport {
   private readonly callConnectionLost = (exc: unknown): void => {
     if (this.lostCalled) return;
     this.lostCalled = true;
-    try {
-      this._protocol.connectionLost?.(exc);
-    } catch (error) {
+    const lostFailed = (error: unknown): void =>
       this._loop.callExceptionHandler({ message: 'Exception in protocol.connectionLost()', exception: error, transport: this, protocol: this._protocol });
+    try {
+      watchRejection(this._protocol.connectionLost?.(exc), lostFailed);
+    } catch (error) {
+      lostFailed(error);
     } finally {
       this._closeResources();
     }

@@ -19,6 +19,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import * as os from 'node:os';
+import { watchRejection } from './async-result.js';
 import type { EventLoopBackend } from './backend.js';
 import { NotImplementedError, RuntimeError } from './errors.js';
 import {
@@ -345,14 +346,18 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
       }
       return;
     }
-    try {
-      handler(this, context);
-    } catch (error) {
+    const handlerFailed = (error: unknown): void => {
       try {
         this.defaultExceptionHandler({ message: 'Unhandled error in exception handler', exception: error, context: context.message });
       } catch (inner) {
         lastResortLog('Exception in default exception handler while handling an unexpected error in custom exception handler', inner);
       }
+    };
+    try {
+      // An async handler's rejection fails it as a throw does (async-result.ts).
+      watchRejection(handler(this, context), handlerFailed);
+    } catch (error) {
+      handlerFailed(error);
     }
   }
 
@@ -362,7 +367,8 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   }
 
   setDebug(enabled: boolean): void {
-    this.debug = Boolean(enabled);
+    if (typeof enabled !== 'boolean') throw new TypeError(`enabled must be a boolean, got ${describe(enabled)}`);
+    this.debug = enabled;
   }
 
   // ---- signals (portable: Node delivers them to the main thread's JS) ----

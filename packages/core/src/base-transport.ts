@@ -34,12 +34,13 @@
  * reading, then `waiter` resolved, each through callSoon. At loop close, `_closeNow()`
  * calls connectionLost synchronously (the loop can no longer run callbacks).
  */
+import { watchRejection } from './async-result.js';
 import { ConnectionError, RuntimeError } from './errors.js';
 import type { AbstractEventLoop } from './events.js';
 import { WriteFlowControl } from './flow-control.js';
-import { setResultUnlessCancelled, type Future } from './futures.js';
+import { isFuture, isThenable, setResultUnlessCancelled, type Future } from './futures.js';
 import { logger } from './log.js';
-import { isBufferedProtocol, type BaseProtocol, type BufferedProtocol, type Protocol } from './protocols.js';
+import { checkProtocol, isBufferedProtocol, type BaseProtocol, type BufferedProtocol, type Protocol } from './protocols.js';
 import { asBytes, Transport, type BytesLike, type WriteBufferLimits } from './transports.js';
 import { describe } from './validate.js';
 
@@ -139,9 +140,7 @@ export abstract class BaseStreamTransport extends Transport {
   }
 
   setProtocol(protocol: BaseProtocol): void {
-    if (protocol === null || typeof protocol !== 'object') {
-      throw new TypeError(`protocol must be a protocol object, got ${describe(protocol)}`);
-    }
+    checkProtocol(protocol);
     this._protocol = protocol as AnyProtocol;
     this._wantsBuffer = isBufferedProtocol(protocol);
   }
@@ -347,7 +346,7 @@ export abstract class BaseStreamTransport extends Transport {
     }
     if (!this._wantsBuffer) {
       try {
-        this._protocol.dataReceived!(data);
+        this._watch(this._protocol.dataReceived!(data), 'dataReceived');
       } catch (error) {
         this._protocolFailed(error, 'dataReceived');
       }
@@ -385,7 +384,7 @@ export abstract class BaseStreamTransport extends Transport {
 
   protected _bufferUpdated(nbytes: number): void {
     try {
-      this._protocol.bufferUpdated!(nbytes);
+      this._watch(this._protocol.bufferUpdated!(nbytes), 'bufferUpdated');
     } catch (error) {
       this._protocolFailed(error, 'bufferUpdated');
     }
@@ -406,6 +405,16 @@ export abstract class BaseStreamTransport extends Transport {
       keepOpen = this._protocol.eofReceived?.();
     } catch (error) {
       this._protocolFailed(error, 'eofReceived');
+      return;
+    }
+    if (isThenable(keepOpen) && !isFuture(keepOpen)) {
+      // An async eofReceived(): its resolved value decides, as a returned value would.
+      keepOpen.then(
+        (value) => {
+          if (!value) this.close();
+        },
+        (error) => this._protocolFailed(error, 'eofReceived'),
+      );
       return;
     }
     if (!keepOpen) this.close();
@@ -451,7 +460,7 @@ export abstract class BaseStreamTransport extends Transport {
     if (this._lostCalled) return;
     this._made = true;
     try {
-      this._protocol.connectionMade?.(this);
+      this._watch(this._protocol.connectionMade?.(this), 'connectionMade');
     } catch (error) {
       this._protocolFailed(error, 'connectionMade');
     }
@@ -461,7 +470,10 @@ export abstract class BaseStreamTransport extends Transport {
     if (this._lostCalled) return;
     this._lostCalled = true;
     try {
-      if (this._made) this._protocol.connectionLost?.(exc);
+      if (this._made) {
+        const result = this._protocol.connectionLost?.(exc);
+        watchRejection(result, (error) => this._report('Exception in protocol.connectionLost()', error));
+      }
     } catch (error) {
       this._report('Exception in protocol.connectionLost()', error);
     } finally {
@@ -500,6 +512,11 @@ export abstract class BaseStreamTransport extends Transport {
     else this._stopReading();
   }
 
+  /** A protocol method returned `result`: if it is a promise that rejects, the method failed. */
+  private _watch(result: unknown, method: string): void {
+    if (result !== undefined) watchRejection(result, (error) => this._protocolFailed(error, method));
+  }
+
   private _protocolFailed(error: unknown, method: string): void {
     this._report(`Fatal error: protocol.${method}() call failed.`, error);
     this._forceClose(error);
@@ -512,7 +529,7 @@ export abstract class BaseStreamTransport extends Transport {
   private _maybePauseProtocol(): void {
     if (!this._flow.shouldPause(this._bufferSize)) return;
     try {
-      this._protocol.pauseWriting?.();
+      this._watch(this._protocol.pauseWriting?.(), 'pauseWriting');
     } catch (error) {
       this._protocolFailed(error, 'pauseWriting');
     }
@@ -521,7 +538,7 @@ export abstract class BaseStreamTransport extends Transport {
   private _maybeResumeProtocol(): void {
     if (!this._flow.shouldResume(this._bufferSize)) return;
     try {
-      this._protocol.resumeWriting?.();
+      this._watch(this._protocol.resumeWriting?.(), 'resumeWriting');
     } catch (error) {
       this._protocolFailed(error, 'resumeWriting');
     }

@@ -4,7 +4,7 @@
  * with a write buffer (stream or datagram) keeps one of these.
  */
 import type { WriteBufferLimits } from './transports.js';
-import { describe } from './validate.js';
+import { checkOptions, describe } from './validate.js';
 
 export const DEFAULT_HIGH_WATER = 64 * 1024;
 
@@ -27,7 +27,7 @@ export class WriteFlowControl {
     } else if (limits === undefined || limits === null) {
       low = lowArg;
     } else if (typeof limits === 'object') {
-      ({ high, low } = limits);
+      ({ high, low } = checkOptions(limits, ['high', 'low'], 'setWriteBufferLimits'));
     } else {
       throw new TypeError(`limits must be {high?, low?} or a number, got ${describe(limits)}`);
     }

@@ -7,6 +7,7 @@
 import { _getCurrentLoop, type AbstractEventLoop, type Awaitable, type CoroFn } from './events.js';
 import { Future, isThenable } from './futures.js';
 import { ensureFuture, Task } from './tasks.js';
+import { checkOptions } from './validate.js';
 
 export interface GatherOptions {
   /** Put errors (and CancelledError for cancelled children) in the results instead of failing. */
@@ -49,8 +50,20 @@ class GatheringFuture<T> extends Future<T> {
   }
 }
 
-function isOptions(value: unknown): value is GatherOptions {
-  return typeof value === 'object' && value !== null && !isThenable(value) && !(value instanceof Future);
+/**
+ * The trailing options object, checked: a plain object. An array anywhere is a mistake worth
+ * naming (asyncio's `gather(*aws)` is `gather(...aws)` here, never `gather(aws)`).
+ */
+function takeOptions(args: unknown[]): GatherOptions {
+  for (const arg of args) {
+    if (Array.isArray(arg)) {
+      throw new TypeError('gather() takes the awaitables as separate arguments, got an array: spread it, gather(...aws)');
+    }
+  }
+  const last = args[args.length - 1];
+  if (args.length === 0 || typeof last !== 'object' || last === null || isThenable(last) || last instanceof Future) return {};
+  args.pop();
+  return checkOptions(last as GatherOptions, ['returnExceptions'], 'gather');
 }
 
 function outcomeOf(child: Future<unknown>): unknown {
@@ -64,7 +77,7 @@ export function gather<A extends readonly AwaitableLike[]>(
 ): Future<ResultsOrErrors<A>>;
 export function gather<A extends readonly AwaitableLike[]>(...args: [...A, GatherOptions]): Future<Results<A>>;
 export function gather(...args: unknown[]): Future<unknown[]> {
-  const options = args.length > 0 && isOptions(args[args.length - 1]) ? (args.pop() as GatherOptions) : {};
+  const options = takeOptions(args);
   const returnExceptions = Boolean(options.returnExceptions);
   if (args.length === 0) {
     const empty = new Future<unknown[]>({ loop: _getCurrentLoop() });

@@ -1,4 +1,5 @@
 /** Callbacks scheduled on a loop: Handle (callSoon) and TimerHandle (callLater/callAt). */
+import { watchRejection } from './async-result.js';
 import type { AbstractEventLoop } from './events.js';
 
 /** What a handle needs of its loop: report errors, and hear about timer cancellation. */
@@ -56,17 +57,22 @@ export class Handle implements ReadyEntry {
     const cb = this._callback!;
     const args = this._args;
     try {
-      if (args.length === 0) cb();
-      else cb(...args);
+      const result = args.length === 0 ? cb() : cb(...args);
+      // An async callback's rejection is its exception (see async-result.ts).
+      if (result !== undefined) watchRejection(result, (exception) => this._report(exception));
     } catch (exception) {
-      const context: Parameters<HandleOwner['callExceptionHandler']>[0] = {
-        message: `Exception in callback ${this.toString()}`,
-        exception,
-        handle: this,
-      };
-      if (this._sourceTraceback) context.sourceTraceback = this._sourceTraceback;
-      this._loop.callExceptionHandler(context);
+      this._report(exception);
     }
+  }
+
+  private _report(exception: unknown): void {
+    const context: Parameters<HandleOwner['callExceptionHandler']>[0] = {
+      message: `Exception in callback ${this.toString()}`,
+      exception,
+      handle: this,
+    };
+    if (this._sourceTraceback) context.sourceTraceback = this._sourceTraceback;
+    this._loop.callExceptionHandler(context);
   }
 
   toString(): string {

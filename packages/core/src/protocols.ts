@@ -8,6 +8,8 @@
  * pauseWriting/resumeWriting alternate, starting with pauseWriting.
  */
 import { NotImplementedError } from './errors.js';
+import { isThenable } from './futures.js';
+import { describe } from './validate.js';
 import type { BaseTransport, DatagramTransport, SocketAddress, Transport } from './transports.js';
 
 /** What every protocol offers: connection state and write flow control. */
@@ -79,4 +81,28 @@ export function isBufferedProtocol(protocol: unknown): protocol is BufferedProto
   return (
     typeof p === 'object' && p !== null && typeof p.getBuffer === 'function' && typeof p.bufferUpdated === 'function'
   );
+}
+
+/**
+ * Throw a TypeError saying what `protocol` is, unless it can serve a stream (dataReceived, or
+ * getBuffer and bufferUpdated) or, with `datagram`, a datagram endpoint (an object: every
+ * DatagramProtocol method is optional). A promise means an async factory: say so.
+ */
+export function checkProtocol(protocol: unknown, datagram = false): void {
+  const what = describeProtocol(protocol);
+  if (what === null) return;
+  if (datagram && typeof protocol === 'object' && protocol !== null && !isThenable(protocol)) return;
+  const wanted = datagram
+    ? 'a DatagramProtocol'
+    : 'a Protocol (with dataReceived) or a BufferedProtocol (with getBuffer and bufferUpdated)';
+  throw new TypeError(`protocol must be ${wanted}, got ${what}`);
+}
+
+/** Null for a usable stream protocol, else what it is, for the message. */
+function describeProtocol(protocol: unknown): string | null {
+  if (isThenable(protocol)) return 'a Promise: the protocol factory must return the protocol itself, not a promise of it';
+  if (protocol === null || typeof protocol !== 'object') return describe(protocol);
+  const p = protocol as Partial<Protocol>;
+  if (typeof p.dataReceived === 'function' || isBufferedProtocol(protocol)) return null;
+  return `${describe(protocol)} with neither dataReceived() nor getBuffer()/bufferUpdated()`;
 }

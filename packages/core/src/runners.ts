@@ -8,7 +8,7 @@ import { RuntimeError } from './errors.js';
 import { _getRunningLoop, type AbstractEventLoop, type CoroFn } from './events.js';
 import { gather } from './gather.js';
 import { allTasks } from './tasks.js';
-import { describe } from './validate.js';
+import { checkOptions, describe } from './validate.js';
 
 /** How long close() lets the default executor's threads finish, as asyncio's THREAD_JOIN_TIMEOUT. */
 const EXECUTOR_JOIN_TIMEOUT = 300;
@@ -85,7 +85,7 @@ export class Runner {
   private unsetCurrentLoop: ((loop: AbstractEventLoop | null) => void) | null = null;
 
   constructor(options: RunnerOptions = {}) {
-    const { debug = null, loopFactory = null } = options;
+    const { debug = null, loopFactory = null } = checkOptions(options, ['debug', 'loopFactory'], 'run');
     if (debug !== null && typeof debug !== 'boolean') throw new TypeError(`debug must be a boolean, got ${describe(debug)}`);
     if (loopFactory !== null && typeof loopFactory !== 'function') {
       throw new TypeError(`loopFactory must be a function returning an event loop, got ${describe(loopFactory)}`);
@@ -135,7 +135,11 @@ export class Runner {
   private lazyInit(): void {
     if (this.state === 'closed') throw new RuntimeError('Runner is closed');
     if (this.state === 'initialized') return;
-    if (this.loopFactory !== null) this.loop = this.loopFactory();
+    if (this.loopFactory !== null) {
+      const loop: unknown = this.loopFactory();
+      if (!isEventLoop(loop)) throw new TypeError(`loopFactory must return an event loop, it returned ${describe(loop)}`);
+      this.loop = loop;
+    }
     else {
       this.loop = defaultLoopFactory !== null ? defaultLoopFactory() : new BaseEventLoop();
       if (currentLoopSetter !== null) {
@@ -161,4 +165,13 @@ export async function run<T>(main: CoroFn<T>, options: RunnerOptions = {}): Prom
   } finally {
     await runner.close();
   }
+}
+
+/** What run() needs of a loop: the methods it calls (any AbstractEventLoop-shaped object will do). */
+function isEventLoop(value: unknown): value is AbstractEventLoop {
+  const loop = value as Partial<Record<string, unknown>> | null;
+  return (
+    typeof loop === 'object' && loop !== null &&
+    ['runUntilComplete', 'createTask', 'close', 'setDebug', 'shutdownDefaultExecutor'].every((m) => typeof loop[m] === 'function')
+  );
 }

@@ -8,7 +8,7 @@
  */
 import * as fs from 'node:fs';
 import { BaseEventLoop } from './base-events.js';
-import { CancelledError } from './errors.js';
+import { CancelledError, NotImplementedError } from './errors.js';
 import type { Future } from './futures.js';
 import {
   checkBacklog,
@@ -28,13 +28,17 @@ import {
 import type { BaseProtocol, DatagramProtocol } from './protocols.js';
 import { Server, type ServingLoop } from './server.js';
 import type { BaseTransport } from './transports.js';
-import { checkCallback, describe } from './validate.js';
+import { checkCallback, checkOptions, describe } from './validate.js';
 
 /** `A`: what a caller may pass as `sock`. */
 export interface ConnectionOptions<A = unknown> {
   family?: Family | number | null;
   localAddr?: HostPort | null;
   sock?: A | null;
+  /** Seconds to wait for one address before racing the next (RFC 8305; asyncio suggests 0.25); null: one at a time. */
+  happyEyeballsDelay?: number | null;
+  /** Reorder the addresses by family, first `interleave` of the first family, then alternating (default 1 with happyEyeballsDelay). */
+  interleave?: number | null;
 }
 export interface ServerOptions<A = unknown> {
   backlog?: number;
@@ -77,6 +81,17 @@ export interface LoopSocket {
 export function anyAddress(family: Family | null): string {
   return family === 'inet6' ? '::' : '0.0.0.0';
 }
+
+/** The options each method knows (a misspelt key is a TypeError, not silently ignored). */
+const TLS_CLIENT_KEYS = ['ssl', 'serverHostname', 'sslHandshakeTimeout', 'sslShutdownTimeout'];
+const TLS_SERVER_KEYS = ['ssl', 'sslHandshakeTimeout', 'sslShutdownTimeout'];
+export const OPTION_KEYS = {
+  createConnection: ['family', 'localAddr', 'sock', 'happyEyeballsDelay', 'interleave', ...TLS_CLIENT_KEYS],
+  createUnixConnection: ['sock', ...TLS_CLIENT_KEYS],
+  createServer: ['backlog', 'reuseAddress', 'reusePort', 'family', 'sock', 'startServing', ...TLS_SERVER_KEYS],
+  createUnixServer: ['backlog', 'sock', 'startServing', 'cleanupSocket', ...TLS_SERVER_KEYS],
+  createDatagramEndpoint: ['localAddr', 'remoteAddr', 'family', 'reuseAddress', 'reusePort', 'allowBroadcast', 'sock'],
+} as const;
 
 export abstract class BaseSocketLoop<
   S extends LoopSocket,
@@ -144,6 +159,8 @@ export abstract class BaseSocketLoop<
     options: ConnectionOptions<A> = {},
   ): Promise<[ST, BaseProtocol]> {
     checkCallback(protocolFactory, 'protocolFactory');
+    options = checkOptions(options, OPTION_KEYS.createConnection, 'createConnection');
+    checkNoTLS(options);
     this.checkClosed();
     let sock: S;
     if (options.sock !== undefined && options.sock !== null) {
@@ -162,6 +179,8 @@ export abstract class BaseSocketLoop<
     options: { sock?: A | null } = {},
   ): Promise<[ST, BaseProtocol]> {
     checkCallback(protocolFactory, 'protocolFactory');
+    options = checkOptions(options, OPTION_KEYS.createUnixConnection, 'createUnixConnection');
+    checkNoTLS(options);
     this.checkClosed();
     let sock: S;
     if (options.sock !== undefined && options.sock !== null) {
@@ -188,6 +207,8 @@ export abstract class BaseSocketLoop<
     options: ServerOptions<A> = {},
   ): Promise<Server<S>> {
     checkCallback(protocolFactory, 'protocolFactory');
+    options = checkOptions(options, OPTION_KEYS.createServer, 'createServer');
+    checkNoTLS(options);
     this.checkClosed();
     const backlog = checkBacklog(options.backlog ?? 100);
     const listeners: S[] = [];
@@ -217,6 +238,8 @@ export abstract class BaseSocketLoop<
     options: UnixServerOptions<A> = {},
   ): Promise<Server<S>> {
     checkCallback(protocolFactory, 'protocolFactory');
+    options = checkOptions(options, OPTION_KEYS.createUnixServer, 'createUnixServer');
+    checkNoTLS(options);
     this.checkClosed();
     const backlog = checkBacklog(options.backlog ?? 100);
     if (options.sock !== undefined && options.sock !== null) {
@@ -242,6 +265,7 @@ export abstract class BaseSocketLoop<
   // ---- datagrams ----
   async createDatagramEndpoint(protocolFactory: () => DatagramProtocol, options: DatagramOptions<A> = {}): Promise<[DT, DatagramProtocol]> {
     checkCallback(protocolFactory, 'protocolFactory');
+    options = checkOptions(options, OPTION_KEYS.createDatagramEndpoint, 'createDatagramEndpoint');
     this.checkClosed();
     let sock: S;
     let connected: boolean;
@@ -267,9 +291,10 @@ export abstract class BaseSocketLoop<
       sock = await this._openDatagram(family ?? 'inet', local, remote, options);
       connected = remote !== null;
     }
-    const protocol = makeProtocol(sock, protocolFactory);
+    const protocol = closeOnThrow(sock, protocolFactory);
     const waiter = this.createFuture<void>();
-    return [await this.own(sock, this._datagramTransport(sock, protocol, connected, waiter), waiter), protocol];
+    const transport = closeOnThrow(sock, () => this._datagramTransport(sock, protocol, connected, waiter));
+    return [await this.own(sock, transport, waiter), protocol];
   }
 
   // ---- ownership ----
@@ -302,9 +327,10 @@ export abstract class BaseSocketLoop<
 
   // ---- helpers ----
   private async makeStream(sock: S, protocolFactory: () => BaseProtocol): Promise<[ST, BaseProtocol]> {
-    const protocol = makeProtocol(sock, protocolFactory);
+    const protocol = closeOnThrow(sock, protocolFactory);
     const waiter = this.createFuture<void>();
-    return [await this.own(sock, this._streamTransport(sock, protocol, waiter, null), waiter), protocol];
+    const transport = closeOnThrow(sock, () => this._streamTransport(sock, protocol, waiter, null));
+    return [await this.own(sock, transport, waiter), protocol];
   }
 
   /** Own the new transport; once made, it is the caller's (a failed or cancelled wait closes it). */
@@ -383,10 +409,10 @@ export abstract class BaseSocketLoop<
   }
 }
 
-/** The protocol for a new socket; a factory that throws closes the socket. */
-function makeProtocol<P>(sock: LoopSocket, factory: () => P): P {
+/** `make()`'s result; if it throws, `sock` is closed first (nothing of a failed setup stays open). */
+function closeOnThrow<T>(sock: LoopSocket, make: () => T): T {
   try {
-    return factory();
+    return make();
   } catch (error) {
     sock.close();
     throw error;
@@ -399,5 +425,13 @@ function removeSocketFile(path: string, inode?: number): void {
     if (st.isSocket() && (inode === undefined || st.ino === inode)) fs.unlinkSync(path);
   } catch {
     // already gone: nothing to remove
+  }
+}
+
+/** Until a TLS engine serves `ssl`, asking for it must fail: never a silent plaintext connection. */
+function checkNoTLS(options: object): void {
+  const o = options as { ssl?: unknown; serverHostname?: unknown };
+  if (o.ssl !== undefined && o.ssl !== null && o.ssl !== false) {
+    throw new NotImplementedError('ssl is not supported by this loop: no TLS engine is available');
   }
 }

@@ -5,7 +5,7 @@ import { Future, isFuture, isThenable } from './futures.js';
 import type { AwaitableLike, ResultOf } from './gather.js';
 import { ensureFuture } from './tasks.js';
 import { timeout } from './timeouts.js';
-import { describe } from './validate.js';
+import { checkOptions, describe } from './validate.js';
 
 export const FIRST_COMPLETED = 'FIRST_COMPLETED';
 export const FIRST_EXCEPTION = 'FIRST_EXCEPTION';
@@ -42,7 +42,7 @@ export async function wait<A extends AwaitableLike<unknown>, T = ResultOf<A>>(
   options: WaitOptions = {},
 ): Promise<[Set<Future<T>>, Set<Future<T>>]> {
   checkIterable(aws, 'aws');
-  const { timeout: limit = null, returnWhen = ALL_COMPLETED } = options;
+  const { timeout: limit = null, returnWhen = ALL_COMPLETED } = checkOptions(options, ['timeout', 'returnWhen'], 'wait');
   checkTimeout(limit);
   if (returnWhen !== FIRST_COMPLETED && returnWhen !== FIRST_EXCEPTION && returnWhen !== ALL_COMPLETED) {
     throw new RangeError(`returnWhen must be FIRST_COMPLETED, FIRST_EXCEPTION or ALL_COMPLETED, got ${describe(returnWhen)}`);

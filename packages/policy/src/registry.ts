@@ -3,7 +3,7 @@
  * it can run here. Each container holds one; a child container's registry overrides and
  * extends its parent's without changing it.
  */
-import type { AbstractEventLoop } from '@loopkit/core';
+import { checkOptions, type AbstractEventLoop } from '@loopkit/core';
 import type { BackendFactory } from './tokens.js';
 import { describe } from './describe.js';
 
@@ -16,6 +16,8 @@ export interface BackendOptions {
   loopClass?: abstract new (...args: any[]) => AbstractEventLoop;
   /** Whether it can run in this process: null if so, else why not. Called on each query. */
   probe?: () => string | null;
+  /** Allow replacing a backend already registered under this name (a built-in included). */
+  replace?: boolean;
 }
 
 export interface Backend {
@@ -48,8 +50,14 @@ export class BackendRegistry {
       throw new TypeError(`name must be a backend name like "my-loop" (letters, digits, _ . -), got ${describe(name)}`);
     }
     if (typeof factory !== 'function') throw new TypeError(`factory must be a function returning a loop, got ${describe(factory)}`);
-    if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object, got ${describe(options)}`);
-    const { platforms, priority = 0, loopClass, probe } = options;
+    const { platforms, priority = 0, loopClass, probe, replace = false } = checkOptions(
+      options,
+      ['platforms', 'priority', 'loopClass', 'probe', 'replace'],
+      'registerBackend',
+    );
+    if (!replace && this.get(name) !== undefined) {
+      throw new Error(`a backend named "${name}" is already registered; pass {replace: true} to replace it`);
+    }
     if (platforms !== undefined && (!Array.isArray(platforms) || platforms.some((p) => typeof p !== 'string'))) {
       throw new TypeError(`platforms must be an array of platform names like 'linux', got ${describe(platforms)}`);
     }

@@ -29,8 +29,8 @@ function mockPlatform(platform: string): void {
 /** A child container whose 'selector' and 'proactor' are fakes; `selectorWorks` is its probe. */
 function fakeBackends(selectorWorks: string | null = null): DependencyContainer {
   const child = createBackendContainer();
-  registerBackend('selector', () => new FakeSelectorLoop(), { loopClass: FakeSelectorLoop, probe: () => selectorWorks }, child);
-  registerBackend('proactor', () => new FakeProactorLoop(), { loopClass: FakeProactorLoop }, child);
+  registerBackend('selector', () => new FakeSelectorLoop(), { loopClass: FakeSelectorLoop, probe: () => selectorWorks, replace: true }, child);
+  registerBackend('proactor', () => new FakeProactorLoop(), { loopClass: FakeProactorLoop, replace: true }, child);
   return child;
 }
 
@@ -118,7 +118,8 @@ describe('registry and child containers', () => {
   it('a child overrides a parent backend without changing the parent', () => {
     const parent = fakeBackends();
     const child = createBackendContainer(parent);
-    registerBackend('selector', () => new CustomLoop(), {}, child);
+    expect(() => registerBackend('selector', () => new CustomLoop(), {}, child)).toThrow(/already registered; pass \{replace: true\}/);
+    registerBackend('selector', () => new CustomLoop(), { replace: true }, child);
     mockPlatform('linux');
     expect(new DefaultEventLoopPolicy(child).newEventLoop()).toBeInstanceOf(CustomLoop);
     expect(new DefaultEventLoopPolicy(parent).newEventLoop()).toBeInstanceOf(FakeSelectorLoop);
@@ -147,6 +148,10 @@ describe('registry and child containers', () => {
     expect(() => registerBackend('x', 42 as never, {}, child)).toThrow(/factory must be a function/);
     expect(() => registerBackend('x', () => new TestLoop(), { platforms: 'linux' as never }, child)).toThrow(/platforms must be/);
     expect(() => registerBackend('x', () => new TestLoop(), { priority: NaN }, child)).toThrow(/priority must be/);
+    expect(() => registerBackend('x', () => new TestLoop(), { priorty: 1 } as never, child)).toThrow(
+      "registerBackend() got an unexpected option 'priorty' (known options: platforms, priority, loopClass, probe, replace)",
+    );
+    expect(() => registerBackend('selector', () => new TestLoop())).toThrow(/"selector" is already registered/);
     expect(() => registerBackend('x', () => new TestLoop(), {}, {} as never)).toThrow(/into must be a tsyringe container/);
     expect(() => createBackendContainer(null as never)).toThrow(TypeError);
   });
