@@ -2,6 +2,7 @@
 import { describe } from 'vitest';
 import type { LoopUnderTest } from './context.js';
 import { futureSuite } from './futures.js';
+import { happyEyeballsSuite } from './happy-eyeballs.js';
 import { helperSuite } from './helpers.js';
 import { lockSuite } from './locks.js';
 import { loopSuite } from './loop.js';
@@ -28,5 +29,6 @@ export function conformance(subject: LoopUnderTest): void {
     transportSuite(subject);
     streamSuite(subject);
     if (subject.caps.network) networkSuite(subject);
+    if (subject.caps.network) happyEyeballsSuite(subject);
   });
 }

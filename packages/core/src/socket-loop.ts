@@ -26,6 +26,7 @@ import {
   type SockType,
 } from './names.js';
 import type { BaseProtocol, DatagramProtocol } from './protocols.js';
+import { interleaveAddrInfos, staggeredConnect, type Attempt } from './happy-eyeballs.js';
 import { Server, type ServingLoop } from './server.js';
 import type { BaseTransport } from './transports.js';
 import { checkCallback, checkOptions, describe } from './validate.js';
@@ -168,7 +169,8 @@ export abstract class BaseSocketLoop<
       sock = this._givenStreamSocket(options.sock);
     } else {
       if (host === null && port === null) throw new TypeError('host and port was not specified and no sock specified');
-      sock = await this.connectTo(host, checkPort(port), familyOption(options.family), options.localAddr ?? null);
+      const delay = checkHappyEyeballs(options);
+      sock = await this.connectTo(host, checkPort(port), familyOption(options.family), options.localAddr ?? null, delay, options.interleave ?? null);
     }
     return await this.makeStream(sock, protocolFactory);
   }
@@ -358,36 +360,64 @@ export abstract class BaseSocketLoop<
     return server;
   }
 
-  /** Try each resolved address in turn (asyncio's create_connection without happy eyeballs). */
-  private async connectTo(host: string | null, port: number, family: Family | null, localAddr: HostPort | null): Promise<S> {
-    const infos = await getaddrinfo(host, port, { family, type: 'stream' });
+  /**
+   * Connect to one of `host`'s addresses: each in turn, or with a `delay` a staggered race
+   * over the addresses interleaved by family (happy eyeballs, as asyncio's create_connection).
+   */
+  private async connectTo(
+    host: string | null,
+    port: number,
+    family: Family | null,
+    localAddr: HostPort | null,
+    delay: number | null,
+    interleave: number | null,
+  ): Promise<S> {
+    let infos = await this.getaddrinfo(host, port, { family, type: 'stream' });
     if (infos.length === 0) throw new Error('getaddrinfo() returned empty list');
     let locals: AddrInfo[] | null = null;
     if (localAddr !== null) {
       const [lhost, lport] = hostPort(localAddr, 'localAddr');
-      locals = await getaddrinfo(lhost ?? anyAddress(family), lport, { family, type: 'stream' });
+      locals = await this.getaddrinfo(lhost ?? anyAddress(family), lport, { family, type: 'stream' });
     }
-    const errors: unknown[] = [];
-    for (const [fam, , , , addr] of infos) {
+    // asyncio: interleave defaults to 1 once happy eyeballs is on.
+    if (interleave !== null || delay !== null) infos = interleaveAddrInfos(infos, interleave ?? 1);
+    const attempt = (index: number): Attempt<S> => {
+      const [fam, , , , addr] = infos[index]!;
       const local = locals?.find((info) => info[0] === fam);
-      if (locals !== null && local === undefined) {
-        errors.push(new Error(`no matching local address with family=${fam} found`));
-        continue;
-      }
+      if (locals !== null && local === undefined) throw new Error(`no matching local address with family=${fam} found`);
       const sock = this._newStreamSocket(fam);
       try {
         if (local !== undefined) sock.bind(local[4]);
-        await this._connect(sock, addr);
-        return sock;
       } catch (error) {
         sock.close();
+        throw error;
+      }
+      return { sock, connected: this._connect(sock, addr) };
+    };
+    if (delay !== null && infos.length > 1) {
+      const { sock, errors } = await staggeredConnect(this, infos.length, attempt, delay);
+      if (sock !== null) return sock;
+      throw connectErrors(errors);
+    }
+    const errors: unknown[] = [];
+    for (let i = 0; i < infos.length; i++) {
+      let tried: Attempt<S>;
+      try {
+        tried = attempt(i);
+      } catch (error) {
+        errors.push(error);
+        continue;
+      }
+      try {
+        await tried.connected;
+        return tried.sock;
+      } catch (error) {
+        tried.sock.close();
         if (error instanceof CancelledError) throw error;
         errors.push(error);
       }
     }
-    const codes = new Set(errors.map((e) => (e as { code?: unknown }).code ?? String(e)));
-    if (errors.length === 1 || codes.size === 1) throw errors[0];
-    throw Object.assign(new Error(`Multiple exceptions: ${errors.map(String).join(', ')}`), { errors });
+    throw connectErrors(errors);
   }
 
   /** `[address, family]` pairs to listen on: each distinct address of each host, or `_anyAddresses` for a null host. */
@@ -434,4 +464,23 @@ function checkNoTLS(options: object): void {
   if (o.ssl !== undefined && o.ssl !== null && o.ssl !== false) {
     throw new NotImplementedError('ssl is not supported by this loop: no TLS engine is available');
   }
+}
+
+/** The one error of a failed connect, or of every attempt when they differ (asyncio's "Multiple exceptions"). */
+function connectErrors(errors: unknown[]): unknown {
+  const codes = new Set(errors.map((e) => (e as { code?: unknown }).code ?? String(e)));
+  if (errors.length === 1 || codes.size === 1) return errors[0];
+  return Object.assign(new Error(`Multiple exceptions: ${errors.map(String).join(', ')}`), { errors });
+}
+
+/** happyEyeballsDelay checked: null (off) or a non-negative number of seconds; interleave a positive integer or null. */
+function checkHappyEyeballs(options: ConnectionOptions<unknown>): number | null {
+  const { happyEyeballsDelay: delay = null, interleave = null } = options;
+  if (delay !== null && (typeof delay !== 'number' || !(delay >= 0) || delay === Infinity)) {
+    throw new TypeError(`happyEyeballsDelay must be a non-negative number of seconds or null, got ${describe(delay)}`);
+  }
+  if (interleave !== null && (!Number.isInteger(interleave) || interleave < 1)) {
+    throw new TypeError(`interleave must be a positive integer or null, got ${describe(interleave)}`);
+  }
+  return delay;
 }
