@@ -39,7 +39,7 @@ import { Handle, TimerHandle, type ReadyEntry } from './handles.js';
 import { logger } from './log.js';
 import { ageTasks, ensureFuture, Task } from './tasks.js';
 import { TimerHeap } from './timer-heap.js';
-import { checkCallback, checkFiniteNumber, describe } from './validate.js';
+import { checkCallback, checkFiniteNumber, checkOptions, describe } from './validate.js';
 import { getDefaultExecutor, type Executor } from './executor.js';
 import { threadsafeHandle, type LoopHandle } from './threads.js';
 
@@ -264,9 +264,15 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   }
 
   createTask<T>(coro: CoroFn<T>, options: { name?: string } = {}): Task<T> {
+    options = checkOptions(options, ['name'], 'createTask');
     this.checkClosed();
     if (this.taskFactory !== null) {
       const task = this.taskFactory(this, coro, options) as Task<T>;
+      if (!isFuture(task)) {
+        // An async factory's promise may reject too: that error is reported, not left unhandled.
+        watchRejection(task, (exception) => this.callExceptionHandler({ message: 'The task factory failed', exception }));
+        throw new TypeError(`the task factory must return a Future or Task, it returned ${describe(task)}`);
+      }
       if (options.name !== undefined && typeof task.setName === 'function') task.setName(options.name);
       return task;
     }

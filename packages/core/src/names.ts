@@ -5,7 +5,7 @@
  */
 import * as dns from 'node:dns';
 import { isIP } from 'node:net';
-import { describe } from './validate.js';
+import { checkOptions, describe } from './validate.js';
 
 export type Family = 'inet' | 'inet6';
 export type SockType = 'stream' | 'dgram';
@@ -74,6 +74,7 @@ export function checkBacklog(backlog: unknown): number {
 }
 
 export async function getaddrinfo(host: string | null, port: number | string | null, options: AddrInfoOptions = {}): Promise<AddrInfo[]> {
+  options = checkOptions(options, ['family', 'type', 'proto', 'flags'], 'getaddrinfo');
   const family = familyOption(options.family);
   const p = port === null || port === undefined ? 0 : checkPort(port);
   const type = options.type ?? 'stream';

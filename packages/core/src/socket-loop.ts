@@ -373,7 +373,7 @@ export abstract class BaseSocketLoop<
     interleave: number | null,
   ): Promise<S> {
     let infos = await this.getaddrinfo(host, port, { family, type: 'stream' });
-    if (infos.length === 0) throw new Error('getaddrinfo() returned empty list');
+    if (infos.length === 0) throw new Error(`getaddrinfo() returned empty list for host ${describe(host)}`);
     let locals: AddrInfo[] | null = null;
     if (localAddr !== null) {
       const [lhost, lport] = hostPort(localAddr, 'localAddr');

@@ -13,7 +13,8 @@ import { Protocol } from './protocols.js';
 import type { AbstractServer } from './server.js';
 import { sleep } from './sleep.js';
 import { asBytes, type BytesLike, type Transport } from './transports.js';
-import { checkCallback, describe } from './validate.js';
+import { OPTION_KEYS } from './socket-loop.js';
+import { checkCallback, checkOptions, describe } from './validate.js';
 
 /** The default limit of a StreamReader's buffer (64 KiB), as asyncio's. */
 export const DEFAULT_LIMIT = 64 * 1024;
@@ -89,10 +90,10 @@ export class StreamReader implements AsyncIterable<Buffer> {
 
   /** `new StreamReader({limit, loop})`, or `new StreamReader(limit, loop)`. */
   constructor(options: StreamReaderOptions | number = {}, loop?: AbstractEventLoop) {
-    const opts = typeof options === 'number' ? { limit: options, loop } : options;
-    if (opts === null || typeof opts !== 'object') {
+    if (options === null || (typeof options !== 'object' && typeof options !== 'number')) {
       throw new TypeError(`options must be {limit?, loop?} or a limit, got ${describe(options)}`);
     }
+    const opts = typeof options === 'number' ? { limit: options, loop } : checkOptions(options, ['limit', 'loop'], 'StreamReader');
     const limit = opts.limit ?? DEFAULT_LIMIT;
     checkSize(limit, 'limit');
     if (limit <= 0) throw new RangeError(`limit cannot be <= 0, got ${limit}`);
@@ -230,7 +231,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
   /** Exactly `n` bytes; IncompleteReadError (with `partial` and `expected`) if EOF comes first. */
   async readexactly(n: number): Promise<Buffer> {
     checkSize(n, 'n');
-    if (n < 0) throw new RangeError(`readexactly size can not be less than zero, got ${n}`);
+    if (n < 0) throw new RangeError(`readexactly size can not be less than zero: n is ${n}`);
     if (this._exception !== null) throw this._exception;
     if (n === 0) return Buffer.alloc(0);
     while (this._buffer.length < n) {
@@ -506,13 +507,22 @@ export interface OpenConnectionOptions {
 
 type Loop = ReturnType<typeof getRunningLoop>;
 
+/** Each stream function knows `limit` and the options of the loop method it calls. */
+const STREAM_OPTION_KEYS = {
+  openConnection: ['limit', ...OPTION_KEYS.createConnection],
+  openUnixConnection: ['limit', ...OPTION_KEYS.createUnixConnection],
+  startServer: ['limit', ...OPTION_KEYS.createServer],
+  startUnixServer: ['limit', ...OPTION_KEYS.createUnixServer],
+};
+
 /** The TCP and Unix forms differ only in which loop method makes the connection. */
 async function connectStreams(
+  where: 'openConnection' | 'openUnixConnection',
   options: OpenConnectionOptions,
   connect: (loop: Loop, protocolFactory: () => StreamReaderProtocol, rest: object) => Promise<[unknown, unknown]>,
 ): Promise<[StreamReader, StreamWriter]> {
   const loop = getRunningLoop();
-  const { limit, ...rest } = options;
+  const { limit, ...rest } = checkOptions(options, STREAM_OPTION_KEYS[where], where);
   const reader = new StreamReader({ limit, loop });
   const protocol = new StreamReaderProtocol(reader, null, loop);
   const [transport] = await connect(loop, () => protocol, rest);
@@ -521,13 +531,14 @@ async function connectStreams(
 
 /** ... and which loop method makes the server. */
 async function serveStreams(
+  where: 'startServer' | 'startUnixServer',
   clientConnected: ClientConnectedCallback,
   options: OpenConnectionOptions,
   serve: (loop: Loop, protocolFactory: () => StreamReaderProtocol, rest: object) => Promise<unknown>,
 ): Promise<AbstractServer> {
   checkCallback(clientConnected, 'clientConnected');
   const loop = getRunningLoop();
-  const { limit, ...rest } = options;
+  const { limit, ...rest } = checkOptions(options, STREAM_OPTION_KEYS[where], where);
   const factory = (): StreamReaderProtocol =>
     new StreamReaderProtocol(new StreamReader({ limit, loop }), clientConnected, loop);
   return (await serve(loop, factory, rest)) as AbstractServer;
@@ -539,7 +550,7 @@ export function openConnection(
   port: number | null = null,
   options: OpenConnectionOptions = {},
 ): Promise<[StreamReader, StreamWriter]> {
-  return connectStreams(options, (loop, factory, rest) => loop.createConnection(factory, host, port, rest));
+  return connectStreams('openConnection', options, (loop, factory, rest) => loop.createConnection(factory, host, port, rest));
 }
 
 /**
@@ -552,7 +563,7 @@ export function startServer(
   port: number | null = null,
   options: OpenConnectionOptions = {},
 ): Promise<AbstractServer> {
-  return serveStreams(clientConnected, options, (loop, factory, rest) => loop.createServer(factory, host, port, rest));
+  return serveStreams('startServer', clientConnected, options, (loop, factory, rest) => loop.createServer(factory, host, port, rest));
 }
 
 /** openConnection over a Unix socket at `path`. */
@@ -560,7 +571,7 @@ export function openUnixConnection(
   path: string | null = null,
   options: OpenConnectionOptions = {},
 ): Promise<[StreamReader, StreamWriter]> {
-  return connectStreams(options, (loop, factory, rest) => loop.createUnixConnection(factory, path, rest));
+  return connectStreams('openUnixConnection', options, (loop, factory, rest) => loop.createUnixConnection(factory, path, rest));
 }
 
 /** startServer over a Unix socket at `path`. */
@@ -569,5 +580,5 @@ export function startUnixServer(
   path: string | null = null,
   options: OpenConnectionOptions = {},
 ): Promise<AbstractServer> {
-  return serveStreams(clientConnected, options, (loop, factory, rest) => loop.createUnixServer(factory, path, rest));
+  return serveStreams('startUnixServer', clientConnected, options, (loop, factory, rest) => loop.createUnixServer(factory, path, rest));
 }
