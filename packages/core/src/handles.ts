@@ -1,5 +1,6 @@
 /** Callbacks scheduled on a loop: Handle (callSoon) and TimerHandle (callLater/callAt). */
 import type { AbstractEventLoop } from './events.js';
+import { formatCallback } from './format.js';
 
 /** What a handle needs of its loop: report errors, and hear about timer cancellation. */
 export interface HandleOwner {
@@ -60,7 +61,9 @@ export class Handle implements ReadyEntry {
       else cb(...args);
     } catch (exception) {
       const context: Parameters<HandleOwner['callExceptionHandler']>[0] = {
-        message: `Exception in callback ${this.toString()}`,
+        // asyncio's words: `Exception in callback name()`; a handle made in debug mode
+        // (it kept its creation stack) shows its arguments too.
+        message: `Exception in callback ${formatCallback(cb, args, this._sourceTraceback !== null)}`,
         exception,
         handle: this,
       };

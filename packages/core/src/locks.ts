@@ -56,7 +56,7 @@ export class Lock extends LoopBound {
 
   /** Release the lock and wake the first waiter; throws RuntimeError when not locked. */
   release(): void {
-    if (!this.isLocked) throw new RuntimeError('Lock is not acquired');
+    if (!this.isLocked) throw new RuntimeError('Lock is not acquired.');
     this.isLocked = false;
     this.wakeUpFirst();
   }

@@ -162,7 +162,8 @@ export class StreamReader implements AsyncIterable<Buffer> {
 
   /**
    * One line, ending with '\n'; at EOF the partial last line (empty when none). A line
-   * longer than the limit throws LimitOverrunError and is dropped from the buffer.
+   * longer than the limit is dropped from the buffer and throws RangeError (asyncio's
+   * ValueError) with LimitOverrunError's message; that error is its `cause`.
    */
   async readline(): Promise<Buffer> {
     const sep = NEWLINE;
@@ -174,6 +175,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
         if (this._buffer.startsWith(sep, error.consumed)) this._buffer.drop(error.consumed + sep.length);
         else this._buffer.drop(this._buffer.length);
         this._maybeResumeTransport();
+        throw new RangeError(error.message, { cause: error });
       }
       throw error;
     }
