@@ -9,6 +9,8 @@ export {
   AbstractEventLoop,
   type Awaitable,
   type CoroFn,
+  type ContextRunner,
+  type CreateTaskOptions,
   type ExceptionContext,
   type ExceptionHandler,
   type TaskFactory,
@@ -16,7 +18,7 @@ export {
 export type { EventLoopBackend } from './backend.js';
 export { Handle, TimerHandle } from './handles.js';
 export { Future, isFuture, isThenable, wrapFuture, wrapFuture as wrap, type FutureOptions } from './futures.js';
-export { Task, currentTask, allTasks, ensureFuture, type TaskOptions } from './tasks.js';
+export { Task, createTask, currentTask, allTasks, ensureFuture, type TaskOptions } from './tasks.js';
 export { BaseEventLoop } from './base-events.js';
 export { TestLoop } from './test-loop.js';
 export { sleep, YieldOnce, YieldPromise } from './sleep.js';
