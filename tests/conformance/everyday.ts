@@ -6,8 +6,26 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { setTimeout as nodeSleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { RuntimeError, Task, TaskGroup, createTask, currentTask, sleep } from '@loopkit/core';
+import {
+  BoundedSemaphore,
+  CancelledError,
+  Condition,
+  ConnectionRefusedError,
+  Lock,
+  RuntimeError,
+  Semaphore,
+  Task,
+  TaskGroup,
+  createTask,
+  currentTask,
+  gather,
+  openConnection,
+  sleep,
+  startServer,
+} from '@loopkit/core';
 import { withLoop, type LoopUnderTest } from './context.js';
+import { failure } from './helpers.js';
+import { streamPair } from './streams.js';
 
 export function everydaySuite(subject: LoopUnderTest): void {
   describe('createTask (asyncio.create_task)', () => {
@@ -89,6 +107,139 @@ export function everydaySuite(subject: LoopUnderTest): void {
         await using tg = new TaskGroup();
         const child = tg.createTask(async () => store.getStore(), { context });
         expect(await child).toBe(42);
+      }));
+  });
+
+  describe('await using (asyncio\'s async with)', () => {
+    it('Lock.hold() acquires; the scope\'s end releases, also when the body throws', () =>
+      withLoop(subject, async () => {
+        const lock = new Lock();
+        const order: string[] = [];
+        const worker = (name: string) => async () => {
+          await using _held = await lock.hold();
+          order.push(`${name} in`);
+          await sleep(0);
+          order.push(`${name} out`);
+          if (name === 'b') throw new Error('b failed');
+        };
+        const tasks = ['a', 'b', 'c'].map((name) => createTask(worker(name)));
+        await sleep(0);
+        expect(lock.locked()).toBe(true);
+        await gather(...tasks, { returnExceptions: true });
+        expect(order).toEqual(['a in', 'a out', 'b in', 'b out', 'c in', 'c out']);
+        expect((tasks[1]!.exception() as Error).message).toBe('b failed');
+        expect(lock.locked()).toBe(false);
+      }));
+
+    it('a Held releases once: an early release() and the scope\'s end do not release twice', () =>
+      withLoop(subject, async () => {
+        const lock = new Lock();
+        {
+          await using held = await lock.hold();
+          expect(held.held()).toBe(true);
+          held.release();
+          expect(lock.locked()).toBe(false);
+          await lock.acquire(); // someone else's turn now: the scope's end must not release it
+        }
+        expect(lock.locked()).toBe(true);
+        lock.release();
+        const sem = new BoundedSemaphore(1);
+        {
+          using _sync = await sem.hold(); // release is synchronous: plain `using` works too
+          expect(sem.locked()).toBe(true);
+        }
+        expect(sem.locked()).toBe(false);
+      }));
+
+    it('a task cancelled while waiting in hold() never holds the lock', () =>
+      withLoop(subject, async () => {
+        const lock = new Lock();
+        await lock.acquire();
+        let entered = false;
+        const waiter = createTask(async () => {
+          await using _held = await lock.hold();
+          entered = true;
+        });
+        await sleep(0);
+        waiter.cancel();
+        expect(await failure(waiter)).toBeInstanceOf(CancelledError);
+        lock.release();
+        expect(entered).toBe(false);
+        expect(lock.locked()).toBe(false);
+      }));
+
+    it('Semaphore and BoundedSemaphore: hold() takes a slot, the scope\'s end gives it back', () =>
+      withLoop(subject, async () => {
+        for (const sem of [new Semaphore(2), new BoundedSemaphore(2)]) {
+          let inside = 0;
+          let most = 0;
+          const worker = async (): Promise<void> => {
+            await using _slot = await sem.hold();
+            inside += 1;
+            most = Math.max(most, inside);
+            await sleep(0);
+            inside -= 1;
+          };
+          await Promise.all([1, 2, 3, 4, 5].map(() => createTask(worker)));
+          expect(most).toBe(2);
+          expect(String(sem)).toMatch(/unlocked, value:2/);
+        }
+      }));
+
+    it('Condition.hold() holds its lock around wait() and notify()', () =>
+      withLoop(subject, async () => {
+        const cond = new Condition();
+        const items: number[] = [];
+        const consumer = createTask(async () => {
+          await using _held = await cond.hold();
+          await cond.waitFor(() => items.length > 0);
+          expect(cond.locked()).toBe(true);
+          return items.shift();
+        });
+        await sleep(0);
+        {
+          await using _held = await cond.hold();
+          items.push(7);
+          cond.notify();
+        }
+        expect(await consumer).toBe(7);
+        expect(cond.locked()).toBe(false);
+      }));
+
+    it('StreamWriter: the scope\'s end closes the writer and waits until it is closed', () =>
+      withLoop(subject, async (loop) => {
+        const [[, writer], [peerReader]] = await streamPair(loop);
+        let closed = false;
+        void writer.waitClosed().then(() => (closed = true));
+        {
+          await using w = writer;
+          w.write(Buffer.from('bye'));
+        }
+        expect(closed).toBe(true);
+        expect(writer.isClosing()).toBe(true);
+        expect(String(await peerReader.read())).toBe('bye');
+        expect((await peerReader.read()).length).toBe(0);
+      }));
+
+    it.skipIf(!subject.caps.network)('Server: the scope\'s end closes it and waits for its connections (3.12+)', () =>
+      withLoop(subject, async () => {
+        const log: string[] = [];
+        let port = 0;
+        {
+          await using server = await startServer(async (reader, writer) => {
+            await using _w = writer;
+            writer.write(await reader.read(100));
+            log.push('handler done');
+          }, '127.0.0.1', 0);
+          port = (server.sockets[0] as { getsockname(): { port: number } }).getsockname().port;
+          const [reader, writer] = await openConnection('127.0.0.1', port);
+          await using _client = writer;
+          writer.write(Buffer.from('ping'));
+          expect(String(await reader.read(100))).toBe('ping');
+        }
+        log.push('scope left');
+        expect(log).toEqual(['handler done', 'scope left']);
+        expect(await failure(openConnection('127.0.0.1', port))).toBeInstanceOf(ConnectionRefusedError);
       }));
   });
 }

@@ -25,7 +25,7 @@ import { until } from './transports.js';
 const b = (s: string): Buffer => Buffer.from(s);
 
 /** Two stream ends connected by a memory transport pair, both past connectionMade. */
-async function streamPair(
+export async function streamPair(
   loop: AbstractEventLoop,
   options: MemoryTransportOptions & { limit?: number } = {},
 ): Promise<[[StreamReader, StreamWriter], [StreamReader, StreamWriter]]> {

@@ -88,6 +88,7 @@ export { asCompleted, AsCompleted } from './as-completed.js';
 export { timeout, timeoutAt, Timeout } from './timeouts.js';
 export { TaskGroup, taskGroup } from './taskgroup.js';
 export { Lock, Event, Condition, Semaphore, BoundedSemaphore, type LockLike } from './locks.js';
+export { Held } from './held.js';
 export { Barrier } from './barrier.js';
 export { Queue, PriorityQueue, LifoQueue } from './queues.js';
 export type { Comparator } from './priority.js';

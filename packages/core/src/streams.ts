@@ -481,6 +481,12 @@ export class StreamWriter {
     return this._transport.getExtraInfo(name, defaultValue);
   }
 
+  /** `await using writer`: close, then wait until closed (throws the error it closed with, as waitClosed). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    await this.waitClosed();
+  }
+
   /**
    * Wait until the transport's write buffer is back under its low-water mark. Throws the
    * reader's error, or the connection's error (ConnectionResetError when it was lost).
