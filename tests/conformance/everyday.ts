@@ -19,11 +19,16 @@ import {
   createTask,
   currentTask,
   gather,
+  logger,
   openConnection,
+  run,
   sleep,
   startServer,
+  type AbstractEventLoop,
+  type ExceptionContext,
 } from '@loopkit/core';
 import { withLoop, type LoopUnderTest } from './context.js';
+import { collectUntil } from './gc.js';
 import { failure } from './helpers.js';
 import { streamPair } from './streams.js';
 
@@ -241,5 +246,85 @@ export function everydaySuite(subject: LoopUnderTest): void {
         expect(log).toEqual(['handler done', 'scope left']);
         expect(await failure(openConnection('127.0.0.1', port))).toBeInstanceOf(ConnectionRefusedError);
       }));
+  });
+
+  describe('"Task exception was never retrieved" by the time the loop closes', () => {
+    /** A loop of the subject whose exception handler records into `reports`. */
+    const recording = (reports: ExceptionContext[]) => (): AbstractEventLoop => {
+      const loop = subject.make();
+      loop.setExceptionHandler((_loop, context) => void reports.push(context));
+      return loop;
+    };
+
+    it('run() reports a failed task nobody awaited before it returns, once, with the task and the stack', async () => {
+      const reports: ExceptionContext[] = [];
+      const kept: Task<unknown>[] = []; // held, so no garbage collection can report it first
+      await run(
+        async () => {
+          kept.push(createTask(async () => {
+            throw new Error('lost in worker');
+          }, { name: 'worker' }));
+          await sleep(0);
+          await sleep(0);
+          expect(reports).toEqual([]); // not while the loop runs: someone may still look
+        },
+        { loopFactory: recording(reports) },
+      );
+      expect(reports).toHaveLength(1);
+      const [report] = reports;
+      expect(report!.message).toBe('Task exception was never retrieved');
+      expect(report!.future).toBe(kept[0]);
+      expect(String(report!.future)).toContain("name='worker'");
+      expect((report!.exception as Error).stack).toContain('lost in worker');
+      await collectUntil(() => false, 3); // a later collection does not report it again
+      expect(reports).toHaveLength(1);
+    });
+
+    it('a task whose exception was awaited, asked for or cancelled is not reported', async () => {
+      const reports: ExceptionContext[] = [];
+      await run(
+        async () => {
+          const fail = async (): Promise<never> => {
+            throw new Error('seen');
+          };
+          await failure(createTask(fail));
+          const asked = createTask(fail);
+          await sleep(0);
+          expect((asked.exception() as Error).message).toBe('seen');
+          const grouped = await gather(createTask(fail), { returnExceptions: true });
+          expect(grouped).toHaveLength(1);
+          createTask(fail).cancel(); // cancelled before it ran: nothing failed
+        },
+        { loopFactory: recording(reports) },
+      );
+      expect(reports).toEqual([]);
+    });
+
+    it('loop.close() reports; the default handler prints the name and the stack', async () => {
+      const logged: unknown[][] = [];
+      const original = logger.error;
+      const loop = subject.make();
+      logger.error = (...args: unknown[]) => void logged.push(args);
+      try {
+        let task: Task<unknown> | null = null;
+        await loop.runUntilComplete(async () => {
+          task = loop.createTask(async () => {
+            throw new Error('boom at close');
+          }, { name: 'closing-worker' });
+          await sleep(0);
+          await sleep(0);
+        });
+        expect(task!.done()).toBe(true);
+        expect(logged).toEqual([]);
+        loop.close();
+        loop.close(); // idempotent: no second report
+      } finally {
+        logger.error = original;
+      }
+      expect(logged).toHaveLength(1);
+      const [text, error] = logged[0]!;
+      expect(String(text)).toMatch(/^Task exception was never retrieved\nfuture: <Task finished name='closing-worker'/);
+      expect(String((error as Error).stack)).toMatch(/boom at close\n\s+at /);
+    });
   });
 }

@@ -41,6 +41,7 @@ import { Handle, TimerHandle, type ReadyEntry } from './handles.js';
 import { logger } from './log.js';
 import { ageTasks, ensureFuture, Task } from './tasks.js';
 import { TimerHeap } from './timer-heap.js';
+import { reportUnretrievedAtClose } from './unretrieved.js';
 import { checkCallback, checkFiniteNumber, describe } from './validate.js';
 import { getDefaultExecutor, type Executor } from './executor.js';
 import { threadsafeHandle, type LoopHandle } from './threads.js';
@@ -172,6 +173,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     const executor = this.defaultExecutor;
     this.defaultExecutor = null;
     if (executor !== null) void executor.shutdown(false);
+    reportUnretrievedAtClose(this); // at the latest now: V8 may never collect them
   }
 
   async shutdownDefaultExecutor(timeout: number | null = null): Promise<void> {

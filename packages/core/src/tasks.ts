@@ -141,6 +141,11 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
     return this._describe();
   }
 
+  /** @internal a failed task nobody awaited is reported by the time its loop closes. */
+  override _reportedAtClose(): boolean {
+    return true;
+  }
+
   /** @internal */
   _describe(): string {
     return `<Task ${this._stateInfo(` name='${this.getName()}' coro=${coroName(this._coro)}`)}>`;
