@@ -25,6 +25,18 @@ named(TimeoutError, 'TimeoutError');
 export class NotImplementedError extends Error {}
 named(NotImplementedError, 'NotImplementedError');
 
+/**
+ * Ctrl-C ended `run()`/`Runner.run()` (Python's KeyboardInterrupt): the main task was
+ * cancelled by SIGINT and did not swallow it, or a second SIGINT came. Left uncaught, it
+ * ends the process as Node's own Ctrl-C does (see sigint.ts).
+ */
+export class KeyboardInterrupt extends Error {
+  constructor(message = 'interrupted by SIGINT (Ctrl-C)', options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+named(KeyboardInterrupt, 'KeyboardInterrupt');
+
 /** asyncio's RuntimeError: a misuse of a loop or task that is not an argument error. */
 export class RuntimeError extends Error {}
 named(RuntimeError, 'RuntimeError');
