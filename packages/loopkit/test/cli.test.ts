@@ -113,6 +113,7 @@ describe('the umbrella package', () => {
       'QueueEmpty', 'QueueFull', 'QueueShutDown', 'BrokenBarrierError', 'ExceptionGroup', 'SendfileNotAvailableError',
       'ConnectionError', 'ConnectionResetError', 'BrokenPipeError', 'ConnectionRefusedError', 'ConnectionAbortedError',
       'runCoroutineThreadsafe', 'callSoonThreadsafe', 'threadsafeHandle',
+      'KeyboardInterrupt', 'Held',
       // uv
       'socket', 'socketpair', 'isAvailable',
       // selector
