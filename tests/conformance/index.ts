@@ -2,6 +2,7 @@
 import { describe } from 'vitest';
 import type { LoopUnderTest } from './context.js';
 import { futureSuite } from './futures.js';
+import { everydaySuite } from './everyday.js';
 import { happyEyeballsSuite } from './happy-eyeballs.js';
 import { helperSuite } from './helpers.js';
 import { lockSuite } from './locks.js';
@@ -26,6 +27,7 @@ export function conformance(subject: LoopUnderTest): void {
     lockSuite(subject);
     queueSuite(subject);
     runnerSuite(subject);
+    everydaySuite(subject);
     transportSuite(subject);
     streamSuite(subject);
     if (subject.caps.network) networkSuite(subject);

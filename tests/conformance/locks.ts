@@ -67,6 +67,7 @@ export function lockSuite(subject: LoopUnderTest): void {
     it('releasing an unlocked lock throws RuntimeError', () =>
       withLoop(subject, async () => {
         expect(() => new Lock().release()).toThrow(RuntimeError);
+        expect(() => new Lock().release()).toThrow(/^Lock is not acquired\.$/); // asyncio's text
       }));
 
     it('a waiter cancelled after release woke it passes the turn on', () =>

@@ -159,8 +159,29 @@ export function loopSuite(subject: LoopUnderTest): void {
         expect(reports).toHaveLength(1);
         const ctx = reports[0] as ExceptionContext;
         expect(ctx.exception).toBe(boom);
-        expect(ctx.message).toMatch(/^Exception in callback .*failing/);
+        // asyncio 3.13's words: the callback's name, its arguments only in debug mode.
+        expect(ctx.message).toBe('Exception in callback failing()');
         expect(ctx.handle).toBeDefined();
+      }));
+
+    it('in debug mode the report of a throwing callback shows its arguments', () =>
+      withLoop(subject, async (loop, reports) => {
+        loop.setDebug(true);
+        loop.callSoon(
+          function failing(_n: number, _s: string) {
+            throw new Error('boom');
+          },
+          1,
+          'x',
+        );
+        loop.callLater(0, () => {
+          throw new Error('anonymous');
+        });
+        await sleep(0.001);
+        await sleep(0);
+        const messages = (reports as ExceptionContext[]).map((ctx) => ctx.message);
+        expect(messages).toEqual(["Exception in callback failing(1, 'x')", 'Exception in callback <anonymous>()']);
+        expect(String((reports[0] as ExceptionContext).sourceTraceback)).toContain('loop.ts');
       }));
 
     it('exception handler API: get/set/default/call; a throwing handler is logged and the loop runs on', async () => {

@@ -25,7 +25,7 @@ import { until } from './transports.js';
 const b = (s: string): Buffer => Buffer.from(s);
 
 /** Two stream ends connected by a memory transport pair, both past connectionMade. */
-async function streamPair(
+export async function streamPair(
   loop: AbstractEventLoop,
   options: MemoryTransportOptions & { limit?: number } = {},
 ): Promise<[[StreamReader, StreamWriter], [StreamReader, StreamWriter]]> {
@@ -100,6 +100,7 @@ export function streamSuite(subject: LoopUnderTest): void {
         expect(error).toBeInstanceOf(IncompleteReadError);
         expect(String(Buffer.from(error.partial))).toBe('6');
         expect(error.expected).toBe(4);
+        expect(error.message).toBe('1 bytes read on a total of 4 expected bytes');
         expect(reader.atEof()).toBe(true);
       }));
 
@@ -118,10 +119,11 @@ export function streamSuite(subject: LoopUnderTest): void {
         expect(error).toBeInstanceOf(IncompleteReadError);
         expect(String(Buffer.from(error.partial))).toBe('d');
         expect(error.expected).toBeNull();
+        expect(error.message).toBe('1 bytes read, expected more bytes');
         expect(reader.atEof()).toBe(true);
       }));
 
-    it('limit: LimitOverrunError keeps data for readuntil, drops the line for readline', () =>
+    it('limit: LimitOverrunError keeps data for readuntil; readline drops the line, RangeError as asyncio', () =>
       withLoop(subject, async (loop) => {
         expect(() => new StreamReader({ limit: 0, loop })).toThrow(RangeError);
         const reader = new StreamReader({ limit: 4, loop });
@@ -137,7 +139,11 @@ export function streamSuite(subject: LoopUnderTest): void {
         expect(tooLong.consumed).toBe(5);
         expect(String(await reader.readexactly(6))).toBe('defgh\n');
         reader.feedData(b('toolong\nok\n'));
-        await expect(reader.readline()).rejects.toBeInstanceOf(LimitOverrunError);
+        // asyncio's readline raises ValueError (loopkit: RangeError) with LimitOverrunError's message.
+        const overLimit = await rejection(reader.readline());
+        expect(overLimit.constructor).toBe(RangeError);
+        expect(overLimit.message).toBe('Separator is found, but chunk is longer than limit');
+        expect(overLimit.cause).toBeInstanceOf(LimitOverrunError);
         expect(String(await reader.readline())).toBe('ok\n');
       }));
 

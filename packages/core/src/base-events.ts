@@ -17,6 +17,7 @@
  * scheduleNext (0 when callbacks are ready or stopping), 3. poll the backend, 4. move due
  * timers to the ready queue, 5. run exactly the callbacks that were ready when step 5 began.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
 import * as os from 'node:os';
 import { watchRejection } from './async-result.js';
@@ -29,7 +30,9 @@ import {
   resumeSignal,
   taskContext,
   type Awaitable,
+  type ContextRunner,
   type CoroFn,
+  type CreateTaskOptions,
   type ExceptionContext,
   type ExceptionHandler,
   type TaskFactory,
@@ -39,6 +42,7 @@ import { Handle, TimerHandle, type ReadyEntry } from './handles.js';
 import { logger } from './log.js';
 import { ageTasks, ensureFuture, Task } from './tasks.js';
 import { TimerHeap } from './timer-heap.js';
+import { reportUnretrievedAtClose } from './unretrieved.js';
 import { checkCallback, checkFiniteNumber, checkOptions, describe } from './validate.js';
 import { getDefaultExecutor, type Executor } from './executor.js';
 import { threadsafeHandle, type LoopHandle } from './threads.js';
@@ -71,6 +75,8 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   private hostTimerDeadline = Infinity;
   private sliceStart = 0;
   private settleRun: { resolve: () => void; reject: (error: unknown) => void } | null = null;
+  /** The async context runForever was called in: where a wake-up resumes the loop (see wake). */
+  private runContext: ContextRunner | null = null;
 
   private debug = Boolean(process.env.LOOPKIT_DEBUG);
   private exceptionHandler: ExceptionHandler | null = null;
@@ -107,6 +113,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     }
     return new Promise<void>((resolve, reject) => {
       this.settleRun = { resolve, reject };
+      this.runContext = AsyncLocalStorage.snapshot();
       this.running = true;
       _setRunningLoop(this);
       this.sliceStart = performance.now();
@@ -167,6 +174,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     const executor = this.defaultExecutor;
     this.defaultExecutor = null;
     if (executor !== null) void executor.shutdown(false);
+    reportUnretrievedAtClose(this); // at the latest now: V8 may never collect them
   }
 
   async shutdownDefaultExecutor(timeout: number | null = null): Promise<void> {
@@ -263,8 +271,8 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     return new Future<T>({ loop: this });
   }
 
-  createTask<T>(coro: CoroFn<T>, options: { name?: string } = {}): Task<T> {
-    options = checkOptions(options, ['name'], 'createTask');
+  createTask<T>(coro: CoroFn<T>, options: CreateTaskOptions = {}): Task<T> {
+    options = checkOptions(options, ['name', 'context'], 'createTask');
     this.checkClosed();
     if (this.taskFactory !== null) {
       const task = this.taskFactory(this, coro, options) as Task<T>;
@@ -276,7 +284,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
       if (options.name !== undefined && typeof task.setName === 'function') task.setName(options.name);
       return task;
     }
-    return new Task<T>(coro, { loop: this, name: options.name });
+    return new Task<T>(coro, { loop: this, name: options.name, context: options.context });
   }
 
   setTaskFactory(factory: TaskFactory | null): void {
@@ -544,7 +552,10 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     if (!this.sleeping) return;
     this.sleeping = false;
     this.sliceStart = performance.now();
-    queueMicrotask(this.turn);
+    // A microtask runs in the async context it was queued from: a wake-up from a task's
+    // code (resumed by a Node promise, in the context createTask gave it) must not make
+    // that context the loop's.
+    this.runContext!(queueMicrotask, this.turn);
   };
 
   private readonly wakeFromTimer = (): void => {
@@ -630,6 +641,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     _setRunningLoop(null);
     const settle = this.settleRun!;
     this.settleRun = null;
+    this.runContext = null;
     try {
       this.ioStop();
     } catch (stopError) {

@@ -25,17 +25,33 @@ named(TimeoutError, 'TimeoutError');
 export class NotImplementedError extends Error {}
 named(NotImplementedError, 'NotImplementedError');
 
+/**
+ * Ctrl-C ended `run()`/`Runner.run()` (Python's KeyboardInterrupt): the main task was
+ * cancelled by SIGINT and did not swallow it, or a second SIGINT came. Left uncaught, it
+ * ends the process as Node's own Ctrl-C does (see sigint.ts).
+ */
+export class KeyboardInterrupt extends Error {
+  constructor(message = 'interrupted by SIGINT (Ctrl-C)', options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+named(KeyboardInterrupt, 'KeyboardInterrupt');
+
 /** asyncio's RuntimeError: a misuse of a loop or task that is not an argument error. */
 export class RuntimeError extends Error {}
 named(RuntimeError, 'RuntimeError');
 
-/** The stream ended before `expected` bytes arrived; `partial` holds what did. */
+/** The stream ended before `expected` bytes arrived (null: an unknown total); `partial` holds what did. */
 export class IncompleteReadError extends Error {
   readonly partial: Uint8Array;
   readonly expected: number | null;
   constructor(partial: Uint8Array, expected: number | null) {
-    const what = expected === null ? 'undefined' : String(expected);
-    super(`${partial.length} bytes read on a total of ${what} expected bytes`);
+    // asyncio prints `None` for an unknown total (readuntil at EOF); a count reads better.
+    super(
+      expected === null
+        ? `${partial.length} bytes read, expected more bytes`
+        : `${partial.length} bytes read on a total of ${expected} expected bytes`,
+    );
     this.partial = partial;
     this.expected = expected;
   }
@@ -44,8 +60,9 @@ named(IncompleteReadError, 'IncompleteReadError');
 
 /**
  * A separator was not found within the stream's buffer limit; `consumed` bytes may be
- * dropped. It is also a RangeError: asyncio's readline() turns it into ValueError, which
- * loopkit maps to RangeError, so ported code catching either form catches it.
+ * dropped. readuntil() throws it; readline() throws a plain RangeError with its message
+ * instead, as asyncio's readline() raises ValueError. It is a RangeError itself too, so
+ * code catching RangeError catches both.
  */
 export class LimitOverrunError extends RangeError {
   readonly consumed: number;

@@ -23,7 +23,18 @@ export interface ExceptionContext {
   [key: string]: unknown;
 }
 export type ExceptionHandler = (loop: AbstractEventLoop, context: ExceptionContext) => void;
-export type TaskFactory = (loop: AbstractEventLoop, coro: CoroFn<any>, options: { name?: string }) => Future<any>;
+/**
+ * Runs a function in an async context and returns its result: what Node's
+ * `AsyncLocalStorage.snapshot()` returns, loopkit's form of asyncio's contextvars.Context.
+ */
+export type ContextRunner = <R>(fn: (...args: any[]) => R, ...args: any[]) => R;
+/** The options of createTask (asyncio's `name=` and `context=`). */
+export interface CreateTaskOptions {
+  name?: string;
+  /** The async context the task's code runs in (default: the loop's). */
+  context?: ContextRunner | null;
+}
+export type TaskFactory = (loop: AbstractEventLoop, coro: CoroFn<any>, options: CreateTaskOptions) => Future<any>;
 
 /** The public surface of an event loop. BaseEventLoop implements all of it but I/O. */
 export interface AbstractEventLoop {
@@ -42,7 +53,7 @@ export interface AbstractEventLoop {
   time(): number;
 
   createFuture<T = unknown>(): Future<T>;
-  createTask<T>(coro: CoroFn<T>, options?: { name?: string }): Task<T>;
+  createTask<T>(coro: CoroFn<T>, options?: CreateTaskOptions): Task<T>;
   setTaskFactory(factory: TaskFactory | null): void;
   getTaskFactory(): TaskFactory | null;
 
@@ -175,7 +186,10 @@ export function resumeStep(task: Task<unknown> | null): void {
  * follow: from the reaction that sees the task's body settle, and through stepEndsIfAwaited.
  */
 export function stepEnded(task: Task<unknown>): void {
-  if (resumeSignal.waitingFor === task) {
+  // A task given its own async context (createTask's `context`) reports from inside that
+  // context: going on from here would run the loop's next callbacks in it. The loop goes on
+  // once the microtask queue drained instead, from its own context.
+  if (resumeSignal.waitingFor === task && task._context === null) {
     resumeSignal.waitingFor = null;
     resumeSignal.goOn!();
   }

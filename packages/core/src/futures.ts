@@ -8,6 +8,7 @@ import { _getCurrentLoop, resumeStep, stepEndsIfAwaited, taskContext, type Abstr
 import { checkCallback, describe } from './validate.js';
 import { Chain, type Chainable } from './chain.js';
 import type { Task } from './tasks.js';
+import { forgetUnretrieved, watchUnretrieved, type UnretrievedReport } from './unretrieved.js';
 
 const PENDING = 0;
 const FINISHED = 1;
@@ -16,23 +17,6 @@ type State = typeof PENDING | typeof FINISHED | typeof CANCELLED;
 const stateNames = ['PENDING', 'FINISHED', 'CANCELLED'];
 
 type DoneCallback<T> = (future: Future<T>) => unknown;
-
-interface UnretrievedReport {
-  loop: AbstractEventLoop;
-  exception: unknown;
-  message: string;
-  sourceTraceback: string | null;
-}
-
-/** Reports an exception nobody retrieved once its future is garbage-collected. */
-const unretrieved = new FinalizationRegistry<UnretrievedReport>((report) => {
-  const context: Parameters<AbstractEventLoop['callExceptionHandler']>[0] = {
-    message: report.message,
-    exception: report.exception,
-  };
-  if (report.sourceTraceback) context.sourceTraceback = report.sourceTraceback;
-  report.loop.callExceptionHandler(context);
-});
 
 export interface FutureOptions {
   loop?: AbstractEventLoop;
@@ -55,7 +39,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** @internal null until the first callback: most futures of tasks never get one */ _callbacks: Array<(future: any) => unknown> | null = null;
   /** @internal */ _cancelMessage: string | undefined = undefined;
   /** @internal the CancelledError to raise, when one was caught from a task body */ _cancelledExc: CancelledError | null = null;
-  /** @internal an exception is set and nobody has looked at it yet */ _logTraceback = false;
+  /** @internal an exception is set and nobody has looked at it yet: its report (unretrieved.ts) */ _unretrieved: UnretrievedReport | null = null;
   /** @internal creation stack, kept in debug mode only */ _sourceTraceback: string | null = null;
 
   /** Binds to `loop`, else the running loop, else the policy's current loop. */
@@ -219,19 +203,16 @@ export class Future<T = unknown> implements PromiseLike<T> {
   _setExceptionNow(exception: unknown): void {
     this._exception = exception;
     this._state = FINISHED;
-    this._logTraceback = true;
     // Format the stack now: until then V8 keeps the frames' receivers (this very future or
     // task among them) alive, and the report below could never fire.
     if (exception instanceof Error) void exception.stack;
-    unretrieved.register(
+    this._unretrieved = watchUnretrieved(
       this,
-      {
-        loop: this._loop,
-        exception,
-        message: `${this.constructor.name} exception was never retrieved`,
-        sourceTraceback: this._sourceTraceback,
-      },
-      this,
+      this._loop,
+      exception,
+      `${this.constructor.name} exception was never retrieved`,
+      this._sourceTraceback,
+      this._reportedAtClose(),
     );
     this._scheduleCallbacks();
   }
@@ -245,10 +226,20 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /** @internal the exception has been seen: no "never retrieved" report. */
   _retrieved(): void {
-    if (this._logTraceback) {
-      this._logTraceback = false;
-      unretrieved.unregister(this);
+    const report = this._unretrieved;
+    if (report !== null) {
+      this._unretrieved = null;
+      forgetUnretrieved(report);
     }
+  }
+
+  /**
+   * @internal whether a failure nobody retrieved is reported when the loop closes, not
+   * only when collected: true for tasks (see unretrieved.ts). A plain future is reported
+   * when collected only, as before.
+   */
+  _reportedAtClose(): boolean {
+    return false;
   }
 
   private _scheduleCallbacks(): void {

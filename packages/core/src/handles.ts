@@ -1,6 +1,7 @@
 /** Callbacks scheduled on a loop: Handle (callSoon) and TimerHandle (callLater/callAt). */
 import { watchRejection } from './async-result.js';
 import type { AbstractEventLoop } from './events.js';
+import { formatCallback } from './format.js';
 
 /** What a handle needs of its loop: report errors, and hear about timer cancellation. */
 export interface HandleOwner {
@@ -59,15 +60,17 @@ export class Handle implements ReadyEntry {
     try {
       const result = args.length === 0 ? cb() : cb(...args);
       // An async callback's rejection is its exception (see async-result.ts).
-      if (result !== undefined) watchRejection(result, (exception) => this._report(exception));
+      if (result !== undefined) watchRejection(result, (exception) => this._report(exception, cb, args));
     } catch (exception) {
-      this._report(exception);
+      this._report(exception, cb, args);
     }
   }
 
-  private _report(exception: unknown): void {
+  private _report(exception: unknown, cb: (...args: any[]) => unknown, args: unknown[]): void {
     const context: Parameters<HandleOwner['callExceptionHandler']>[0] = {
-      message: `Exception in callback ${this.toString()}`,
+      // asyncio's words: `Exception in callback name()`; a handle made in debug mode
+      // (it kept its creation stack) shows its arguments too.
+      message: `Exception in callback ${formatCallback(cb, args, this._sourceTraceback !== null)}`,
       exception,
       handle: this,
     };

@@ -9,6 +9,8 @@ export {
   AbstractEventLoop,
   type Awaitable,
   type CoroFn,
+  type ContextRunner,
+  type CreateTaskOptions,
   type ExceptionContext,
   type ExceptionHandler,
   type TaskFactory,
@@ -16,7 +18,7 @@ export {
 export type { EventLoopBackend } from './backend.js';
 export { Handle, TimerHandle } from './handles.js';
 export { Future, isFuture, isThenable, wrapFuture, wrapFuture as wrap, type FutureOptions } from './futures.js';
-export { Task, currentTask, allTasks, ensureFuture, type TaskOptions } from './tasks.js';
+export { Task, createTask, currentTask, allTasks, ensureFuture, type TaskOptions } from './tasks.js';
 export { BaseEventLoop } from './base-events.js';
 export { TestLoop } from './test-loop.js';
 export { sleep, YieldOnce, YieldPromise } from './sleep.js';
@@ -86,6 +88,7 @@ export { asCompleted, AsCompleted } from './as-completed.js';
 export { timeout, timeoutAt, Timeout } from './timeouts.js';
 export { TaskGroup, taskGroup } from './taskgroup.js';
 export { Lock, Event, Condition, Semaphore, BoundedSemaphore, type LockLike } from './locks.js';
+export { Held } from './held.js';
 export { Barrier } from './barrier.js';
 export { Queue, PriorityQueue, LifoQueue } from './queues.js';
 export type { Comparator } from './priority.js';

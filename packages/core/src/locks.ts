@@ -6,6 +6,7 @@
  */
 import { CancelledError, RuntimeError } from './errors.js';
 import { Deque } from './deque.js';
+import { Held } from './held.js';
 import type { Future } from './futures.js';
 import { LoopBound } from './loop-bound.js';
 import { describe } from './validate.js';
@@ -54,9 +55,15 @@ export class Lock extends LoopBound {
     return true;
   }
 
+  /** asyncio's `async with lock:` as `await using _ = await lock.hold()`: acquire now, release at the scope's end. */
+  async hold(): Promise<Held> {
+    await this.acquire();
+    return new Held(this);
+  }
+
   /** Release the lock and wake the first waiter; throws RuntimeError when not locked. */
   release(): void {
-    if (!this.isLocked) throw new RuntimeError('Lock is not acquired');
+    if (!this.isLocked) throw new RuntimeError('Lock is not acquired.');
     this.isLocked = false;
     this.wakeUpFirst();
   }
@@ -147,6 +154,12 @@ export class Condition extends LoopBound {
 
   release(): void {
     this.lock.release();
+  }
+
+  /** `async with cond:` as `await using _ = await cond.hold()`: acquire the lock now, release it at the scope's end. */
+  async hold(): Promise<Held> {
+    await this.acquire();
+    return new Held(this);
   }
 
   /**
@@ -273,6 +286,12 @@ export class Semaphore extends LoopBound {
   release(): void {
     this.value += 1;
     this.wakeUpNext();
+  }
+
+  /** `async with sem:` as `await using _ = await sem.hold()`: take a slot now, give it back at the scope's end. */
+  async hold(): Promise<Held> {
+    await this.acquire();
+    return new Held(this);
   }
 
   /** Give a slot to the first waiter not yet woken; false when there is none. */

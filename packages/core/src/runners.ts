@@ -4,10 +4,11 @@
  * handler), shut the default executor down, close the loop.
  */
 import { BaseEventLoop } from './base-events.js';
-import { RuntimeError } from './errors.js';
+import { CancelledError, KeyboardInterrupt, RuntimeError } from './errors.js';
 import { _getRunningLoop, type AbstractEventLoop, type CoroFn } from './events.js';
 import { gather } from './gather.js';
-import { allTasks } from './tasks.js';
+import { keyboardInterrupt, watchSigint } from './sigint.js';
+import { allTasks, Task } from './tasks.js';
 import { checkOptions, describe } from './validate.js';
 
 /** How long close() lets the default executor's threads finish, as asyncio's THREAD_JOIN_TIMEOUT. */
@@ -100,12 +101,36 @@ export class Runner {
     return this.loop!;
   }
 
-  /** Run `main` as a task on the runner's loop until it completes; gives its result. */
+  /**
+   * Run `main` as a task on the runner's loop until it completes; gives its result. Ctrl-C
+   * cancels it, and a second one stops the loop: either rejects with KeyboardInterrupt
+   * (see sigint.ts for when SIGINT is handled here).
+   */
   async run<T>(main: CoroFn<T>): Promise<T> {
     if (_getRunningLoop() !== null) throw new RuntimeError('Runner.run() cannot be called from a running event loop');
     checkMain(main);
     this.lazyInit();
-    return this.loop!.runUntilComplete(main);
+    const loop = this.loop!;
+    const task = loop.createTask(main);
+    // runUntilComplete fails loudly if it is left unfinished: no "destroyed pending" report too.
+    if (task instanceof Task) task._noPendingReport();
+    const sigint = watchSigint(loop, task);
+    try {
+      const result = await loop.runUntilComplete(task);
+      if (sigint?.stopped) throw keyboardInterrupt(null); // a SIGINT after main finished, as asyncio
+      return result;
+    } catch (error) {
+      if (error instanceof KeyboardInterrupt) throw error;
+      // The loop was stopped under main ("stopped before Future completed"): no cause worth showing.
+      if (sigint?.stopped) throw keyboardInterrupt(null);
+      // The main task ended cancelled by our SIGINT alone: it did not catch the CancelledError.
+      if (sigint !== null && sigint.count > 0 && error instanceof CancelledError) {
+        if (typeof task.uncancel !== 'function' || task.uncancel() === 0) throw keyboardInterrupt(error);
+      }
+      throw error;
+    } finally {
+      sigint?.restore();
+    }
   }
 
   /** Cancel the tasks left, shut the default executor down and close the loop. Idempotent. */

@@ -12,8 +12,11 @@ import type { BaseProtocol } from './protocols.js';
 import { sleep } from './sleep.js';
 import type { Transport } from './transports.js';
 
-/** What createServer resolves to (asyncio's AbstractServer); `Server` implements it. */
-export interface AbstractServer {
+/**
+ * What createServer resolves to (asyncio's AbstractServer); `Server` implements it.
+ * `await using server = await startServer(...)` closes it and waits, as `async with server:`.
+ */
+export interface AbstractServer extends AsyncDisposable {
   /** Stop listening; connections already accepted stay open. */
   close(): void;
   /** Resolves once the server is closed and its connections are gone. */
@@ -125,6 +128,12 @@ export class Server<S = unknown> implements AbstractServer, ConnectionOwner {
     const waiter = this.loop.createFuture<void>();
     this.waiters.push(waiter);
     await waiter;
+  }
+
+  /** `await using`'s end, asyncio's `async with server:` exit: close, then wait until closed. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    await this.waitClosed();
   }
 
   /** @internal a connection was made. */

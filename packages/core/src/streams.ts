@@ -163,7 +163,8 @@ export class StreamReader implements AsyncIterable<Buffer> {
 
   /**
    * One line, ending with '\n'; at EOF the partial last line (empty when none). A line
-   * longer than the limit throws LimitOverrunError and is dropped from the buffer.
+   * longer than the limit is dropped from the buffer and throws RangeError (asyncio's
+   * ValueError) with LimitOverrunError's message; that error is its `cause`.
    */
   async readline(): Promise<Buffer> {
     const sep = NEWLINE;
@@ -175,6 +176,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
         if (this._buffer.startsWith(sep, error.consumed)) this._buffer.drop(error.consumed + sep.length);
         else this._buffer.drop(this._buffer.length);
         this._maybeResumeTransport();
+        throw new RangeError(error.message, { cause: error });
       }
       throw error;
     }
@@ -478,6 +480,12 @@ export class StreamWriter {
 
   getExtraInfo<T = any>(name: string, defaultValue: T | null = null): T | null {
     return this._transport.getExtraInfo(name, defaultValue);
+  }
+
+  /** `await using writer`: close, then wait until closed (throws the error it closed with, as waitClosed). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    await this.waitClosed();
   }
 
   /**

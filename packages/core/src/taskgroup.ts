@@ -10,7 +10,7 @@
  * error alongside the group's as a SuppressedError.
  */
 import { CancelledError, ExceptionGroup, RuntimeError } from './errors.js';
-import type { AbstractEventLoop, CoroFn } from './events.js';
+import type { AbstractEventLoop, CoroFn, CreateTaskOptions } from './events.js';
 import type { Future } from './futures.js';
 import { currentTask, type Task } from './tasks.js';
 import { checkCallback } from './validate.js';
@@ -34,7 +34,7 @@ export class TaskGroup {
   }
 
   /** Start `coro` as a task of the group. Throws once the group finished or is shutting down. */
-  createTask<T>(coro: CoroFn<T>, options: { name?: string } = {}): Task<T> {
+  createTask<T>(coro: CoroFn<T>, options: CreateTaskOptions = {}): Task<T> {
     checkCallback(coro, 'coro');
     if (this.parent === null) throw new RuntimeError(`${this} has not been entered: make it inside a task`);
     if (this.exiting && this.tasks.size === 0) throw new RuntimeError(`${this} is finished`);

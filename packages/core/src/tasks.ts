@@ -7,10 +7,22 @@
  * iteration as in asyncio. A generator function is stepped by the task itself (`yield*`).
  */
 import { CancelledError, RuntimeError } from './errors.js';
-import { getRunningLoop, resumeSignal, resumeStep, stepEnded, taskContext, _getCurrentLoop, type AbstractEventLoop, type Awaitable, type CoroFn } from './events.js';
+import {
+  getRunningLoop,
+  resumeSignal,
+  resumeStep,
+  stepEnded,
+  taskContext,
+  _getCurrentLoop,
+  type AbstractEventLoop,
+  type Awaitable,
+  type ContextRunner,
+  type CoroFn,
+  type CreateTaskOptions,
+} from './events.js';
 import { Future, isFuture, isThenable, wrapFuture, type FutureOptions } from './futures.js';
 import { callSoonEntry, type ReadyEntry } from './handles.js';
-import { describe } from './validate.js';
+import { checkOptions, describe } from './validate.js';
 import { ageTasks, pendingTasks, trackTask, untrackTask, type AgedRecord } from './task-registry.js';
 
 let taskCounter = 0;
@@ -26,6 +38,8 @@ function isGenerator(obj: unknown): obj is Generator<unknown, unknown, unknown> 
 
 export interface TaskOptions extends FutureOptions {
   name?: string;
+  /** The async context the task's code runs in (AsyncLocalStorage.snapshot()); default: the loop's. */
+  context?: ContextRunner | null;
 }
 
 export class Task<T = unknown> extends Future<T> implements ReadyEntry {
@@ -39,13 +53,19 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
   /** @internal */ _abort: AbortController | null = null;
   /** @internal see task-registry.ts */ _aged: AgedRecord | null = null;
   /** @internal */ _reportIfPending = true;
+  /** @internal where each step runs; null: the loop's async context */ readonly _context: ContextRunner | null;
 
   constructor(coro: CoroFn<T>, options: TaskOptions = {}) {
     if (typeof coro !== 'function') {
       throw new TypeError(`coro must be a coroutine function (async or generator function), got ${describe(coro)}`);
     }
+    const context = options.context ?? null;
+    if (context !== null && typeof context !== 'function') {
+      throw new TypeError(`context must be a function running a callback in an async context (AsyncLocalStorage.snapshot()), got ${describe(context)}`);
+    }
     super(options);
     this._coro = coro;
+    this._context = context;
     this._name = options.name !== undefined ? String(options.name) : null;
     this._number = options.name !== undefined ? 0 : ++taskCounter;
     trackTask(this);
@@ -121,6 +141,11 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
     return this._describe();
   }
 
+  /** @internal a failed task nobody awaited is reported by the time its loop closes. */
+  override _reportedAtClose(): boolean {
+    return true;
+  }
+
   /** @internal */
   _describe(): string {
     return `<Task ${this._stateInfo(` name='${this.getName()}' coro=${coroName(this._coro)}`)}>`;
@@ -148,7 +173,7 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
     let body: unknown;
     try {
       resumeSignal.lastEnded = null;
-      body = taskContext.run(this as Task<unknown>, firstStep, this);
+      body = this._context === null ? runFirstStep(this) : this._context(runFirstStep, this);
     } catch (error) {
       this._bodyThrew(error);
       return;
@@ -174,7 +199,9 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
     const gen = this._gen!;
     let step: IteratorResult<unknown, T>;
     try {
-      step = taskContext.run(this as Task<unknown>, () => (error === undefined ? gen.next() : gen.throw(error)));
+      const resume = (): IteratorResult<unknown, T> =>
+        taskContext.run(this as Task<unknown>, () => (error === undefined ? gen.next() : gen.throw(error)));
+      step = this._context === null ? resume() : this._context(resume);
     } catch (thrown) {
       this._bodyThrew(thrown);
       return;
@@ -261,6 +288,10 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
   }
 }
 
+function runFirstStep(task: Task<any>): unknown {
+  return taskContext.run(task, firstStep, task);
+}
+
 /**
  * Call the coroutine function, in the task's context, and watch what it returns from there.
  * The reactions on an async function's promise run in the context they were attached in, so
@@ -299,6 +330,16 @@ function isAbortError(error: unknown, signal: AbortSignal): boolean {
 
 function coroName(coro: CoroFn<unknown>): string {
   return `${coro.name || '<anonymous>'}()`;
+}
+
+/**
+ * asyncio.create_task: run `coro` as a Task of the running loop (RuntimeError outside one).
+ * `name` names it; `context` (an `AsyncLocalStorage.snapshot()`) is the async context its
+ * code runs in, where asyncio takes a contextvars.Context.
+ */
+export function createTask<T>(coro: CoroFn<T>, options?: CreateTaskOptions): Task<T> {
+  const checked = checkOptions(options, ['name', 'context'], 'createTask');
+  return getRunningLoop().createTask(coro, checked);
 }
 
 /** The task whose code is running, or null outside a task. */

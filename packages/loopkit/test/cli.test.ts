@@ -105,7 +105,7 @@ describe('the umbrella package', () => {
     const names = [
       // core
       'Future', 'Task', 'BaseEventLoop', 'sleep', 'gather', 'wait', 'waitFor', 'asCompleted', 'shield', 'timeout',
-      'timeoutAt', 'TaskGroup', 'taskGroup', 'ensureFuture', 'currentTask', 'allTasks', 'getRunningLoop', 'wrapFuture',
+      'timeoutAt', 'TaskGroup', 'taskGroup', 'createTask', 'ensureFuture', 'currentTask', 'allTasks', 'getRunningLoop', 'wrapFuture',
       'isFuture', 'Lock', 'Event', 'Condition', 'Semaphore', 'BoundedSemaphore', 'Barrier', 'Queue', 'PriorityQueue',
       'LifoQueue', 'run', 'Runner', 'openConnection', 'startServer', 'StreamReader', 'StreamWriter', 'Protocol',
       'BufferedProtocol', 'DatagramProtocol', 'FIRST_COMPLETED', 'FIRST_EXCEPTION', 'ALL_COMPLETED', 'CancelledError',
@@ -113,6 +113,7 @@ describe('the umbrella package', () => {
       'QueueEmpty', 'QueueFull', 'QueueShutDown', 'BrokenBarrierError', 'ExceptionGroup', 'SendfileNotAvailableError',
       'ConnectionError', 'ConnectionResetError', 'BrokenPipeError', 'ConnectionRefusedError', 'ConnectionAbortedError',
       'runCoroutineThreadsafe', 'callSoonThreadsafe', 'threadsafeHandle',
+      'KeyboardInterrupt', 'Held',
       // uv
       'socket', 'socketpair', 'isAvailable',
       // selector
