@@ -75,6 +75,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   private exceptionHandler: ExceptionHandler | null = null;
   private taskFactory: TaskFactory | null = null;
   private defaultExecutor: Executor | null = null;
+  private executorShutdownCalled = false;
   private readonly signalListeners = new Map<string, () => void>();
 
   // ---- the backend contract: no I/O by default (see backend.ts) ----
@@ -168,11 +169,15 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     if (executor !== null) void executor.shutdown(false);
   }
 
+  /**
+   * asyncio 3.13: wait (up to `timeout` seconds) for the default executor's jobs; from now on
+   * runInExecutor(null, ...) throws. On timeout, warn and let the jobs run on unawaited.
+   */
   async shutdownDefaultExecutor(timeout: number | null = null): Promise<void> {
     if (timeout !== null) checkFiniteNumber(timeout, 'timeout');
+    this.executorShutdownCalled = true;
     const executor = this.defaultExecutor;
     if (executor === null) return;
-    this.defaultExecutor = null;
     const done = executor.shutdown(true);
     if (timeout === null) return done;
     let timer: NodeJS.Timeout | undefined;
@@ -287,13 +292,19 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   runInExecutor<R>(executor: Executor | null, fn: unknown, ...args: unknown[]): Future<R> {
     this.checkClosed();
     if (executor === null || executor === undefined) {
+      if (this.executorShutdownCalled) throw new RuntimeError('Executor shutdown has been called');
       this.defaultExecutor ??= getDefaultExecutor();
       executor = this.defaultExecutor;
     } else if (typeof (executor as Executor).submit !== 'function') {
       throw new TypeError(`executor must be an Executor (with submit) or null, got ${describe(executor)}`);
     }
     const future = this.createFuture<R>();
-    executor.submit<R>(fn, args).then(
+    // Cancelling the Future withdraws a job that has not started (wrap_future's cancel()).
+    const cancel = new AbortController();
+    future.addDoneCallback(() => {
+      if (future.cancelled()) cancel.abort();
+    });
+    executor.submit<R>(fn, args, { signal: cancel.signal }).then(
       (value) => {
         if (!future.cancelled() && !this.closed) future.setResult(value);
       },

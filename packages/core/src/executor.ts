@@ -1,182 +1,144 @@
 /**
  * Executors for loop.runInExecutor: the default one runs functions on a pool of
- * worker_threads (asyncio's ThreadPoolExecutor). A function cannot cross threads, so the
- * work is either a self-contained function, whose source text is sent and evaluated in
- * the worker (it may use only its arguments, globals and `await import(...)`), or a
- * `{module, name}` reference to an exported function. Arguments and results cross by
- * structured clone.
+ * worker_threads (asyncio's ThreadPoolExecutor), kept by piscina (queueing, a dead worker
+ * replaced, a queued job removed on abort). A function cannot cross threads, so the work is
+ * either a self-contained function, whose source text is sent and evaluated in the worker,
+ * or a `{module, name}` reference to an exported function (executor-checks.ts, and the one
+ * worker script executor-worker.ts). Arguments and results cross by structured clone.
  */
-import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
 import * as os from 'node:os';
-import { RuntimeError } from './errors.js';
+import type { Piscina } from 'piscina';
+import { CancelledError, RuntimeError } from './errors.js';
+import { explainSendError, makeJob } from './executor-checks.js';
+import { JOB_CANCELLED, JOB_IDLE, decodeError, type Job } from './executor-wire.js';
 import { describe } from './validate.js';
+
+export { type FunctionRef } from './executor-checks.js';
 
 /** What runInExecutor needs of an executor; users may supply their own. */
 export interface Executor {
-  /** Run `fn(...args)` somewhere and settle with its result or error. */
-  submit<R>(fn: unknown, args: unknown[]): Promise<R>;
+  /**
+   * Run `fn(...args)` somewhere and settle with its result or error. `options.signal` is
+   * aborted when the caller's Future is cancelled: a job not yet started should not start.
+   */
+  submit<R>(fn: unknown, args: unknown[], options?: SubmitOptions): Promise<R>;
   /** Stop taking work; with `wait`, settle once the work already submitted is done. */
   shutdown(wait: boolean): Promise<void>;
 }
 
-/** A reference to an exported function, for work that is not self-contained. */
-export interface FunctionRef {
-  module: string;
-  name: string;
+export interface SubmitOptions {
+  signal?: AbortSignal;
 }
 
-type Job =
-  | { id: number; source: string; args: unknown[] }
-  | { id: number; module: string; name: string; args: unknown[] };
+const WORKER_SCRIPT = new URL('./executor-worker.js', import.meta.url).href;
 
-const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
-parentPort.on('message', async (job) => {
-  try {
-    const fn = job.source !== undefined
-      ? (0, eval)('(' + job.source + ')')
-      : (await import(job.module))[job.name];
-    if (typeof fn !== 'function') throw new TypeError('executor job is not a function: ' + (job.name || job.source));
-    parentPort.postMessage({ id: job.id, ok: true, value: await fn(...job.args) });
-  } catch (error) {
-    parentPort.postMessage({ id: job.id, ok: false, error });
-  }
-});
-`;
+/** asyncio's ThreadPoolExecutor default: min(32, CPUs + 4). */
+export const DEFAULT_MAX_WORKERS = Math.min(32, os.availableParallelism() + 4);
 
-interface Pending {
-  resolve: (value: any) => void;
-  reject: (error: unknown) => void;
+// piscina is loaded on first use: importing it costs ~20 ms, which a program that never
+// calls runInExecutor should not pay at startup (it is CommonJS, so require is synchronous).
+let PiscinaClass: typeof Piscina | null = null;
+
+function newPool(maxWorkers: number, minWorkers: number): Piscina {
+  PiscinaClass ??= (createRequire(import.meta.url)('piscina') as { Piscina: typeof Piscina }).Piscina;
+  return new PiscinaClass({
+    filename: WORKER_SCRIPT,
+    maxThreads: maxWorkers,
+    minThreads: minWorkers,
+    // Idle workers block in Atomics.wait between jobs ('sync'), which would freeze timers a job
+    // leaves behind; 'async' lets the worker's own event loop run, as a Python thread's would.
+    atomics: 'async',
+  });
 }
 
 export class WorkerThreadExecutor implements Executor {
   readonly maxWorkers: number;
-  private readonly idle: Worker[] = [];
-  private readonly all = new Set<Worker>();
-  private readonly queue: Job[] = [];
-  private readonly pending = new Map<number, Pending>();
-  private readonly busy = new Map<Worker, number>();
-  private nextId = 1;
+  private readonly pool: Piscina;
+  /** False for the process's shared default pool, which outlives each loop's executor. */
+  private readonly ownsPool: boolean;
+  private readonly jobs = new Set<Promise<unknown>>();
   private shut = false;
-  private drained: (() => void) | null = null;
 
-  constructor(maxWorkers = Math.min(32, os.availableParallelism() + 4)) {
+  /** @param pool internal: the shared default pool (see getDefaultExecutor). */
+  constructor(maxWorkers = DEFAULT_MAX_WORKERS, pool?: Piscina) {
     if (!Number.isInteger(maxWorkers) || maxWorkers < 1) {
       throw new RangeError(`maxWorkers must be a positive integer, got ${describe(maxWorkers)}`);
     }
     this.maxWorkers = maxWorkers;
+    this.ownsPool = pool === undefined;
+    this.pool = pool ?? newPool(maxWorkers, 0);
   }
 
-  submit<R>(fn: unknown, args: unknown[]): Promise<R> {
+  submit<R>(fn: unknown, args: unknown[], options: SubmitOptions = {}): Promise<R> {
     if (this.shut) return Promise.reject(new RuntimeError('cannot schedule new futures after shutdown'));
-    const id = this.nextId++;
     let job: Job;
-    if (typeof fn === 'function') job = { id, source: fn.toString(), args };
-    else if (isFunctionRef(fn)) job = { id, module: fn.module, name: fn.name, args };
-    else {
-      return Promise.reject(
-        new TypeError(`fn must be a self-contained function or a {module, name} reference, got ${describe(fn)}`),
-      );
+    try {
+      job = makeJob(fn, args);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    return new Promise<R>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.queue.push(job);
-      this.dispatch();
-    });
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(new CancelledError('the job was cancelled before it started'));
+    let abort: AbortController | undefined;
+    let onAbort: (() => void) | undefined;
+    if (signal !== undefined) {
+      const state = new Int32Array(new SharedArrayBuffer(4));
+      job.state = state;
+      abort = new AbortController();
+      onAbort = () => {
+        // Only a job that has not started is stopped: it leaves piscina's queue (a running one
+        // would have its worker terminated, which asyncio's executor never does).
+        if (Atomics.compareExchange(state, 0, JOB_IDLE, JOB_CANCELLED) === JOB_IDLE) abort!.abort();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    const done = this.pool.run(job, { signal: abort?.signal }).then(
+      (value) => value as R,
+      (error) => {
+        throw this.explain(error, args);
+      },
+    );
+    this.jobs.add(done);
+    const forget = () => {
+      this.jobs.delete(done);
+      if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
+    };
+    done.then(forget, forget);
+    return done;
   }
 
-  shutdown(wait: boolean): Promise<void> {
+  private explain(error: unknown, args: unknown[]): unknown {
+    if (typeof error === 'object' && error !== null && (error as Error).name === 'AbortError') {
+      return new CancelledError('the job was cancelled before it started');
+    }
+    const decoded = decodeError(explainSendError(error, args));
+    if (decoded instanceof Error || typeof decoded !== 'object' || decoded === null) return decoded;
+    // Only a worker that died outside a job's try (process.exit, a native crash) gets here.
+    return new RuntimeError(`the worker thread running fn died: ${describe(decoded)}`);
+  }
+
+  /**
+   * Stop taking work. With `wait`, resolve once every job submitted here has settled.
+   * Without, return at once and let those jobs finish on their own (asyncio's
+   * `shutdown(wait=False)`: queued work still runs). An own pool's workers end after that.
+   */
+  async shutdown(wait: boolean): Promise<void> {
     this.shut = true;
-    if (!wait) {
-      for (const job of this.queue.splice(0)) {
-        this.pending.get(job.id)?.reject(new RuntimeError('executor shut down before the job started'));
-        this.pending.delete(job.id);
-      }
-    }
-    if (this.pending.size === 0) return this.terminateAll();
-    return new Promise<void>((resolve) => {
-      this.drained = resolve;
-    }).then(() => this.terminateAll());
-  }
-
-  private dispatch(): void {
-    while (this.queue.length > 0) {
-      let worker = this.idle.pop();
-      if (worker === undefined) {
-        if (this.all.size >= this.maxWorkers) return;
-        worker = this.spawn();
-      }
-      const job = this.queue.shift()!;
-      this.busy.set(worker, job.id);
-      worker.ref();
-      worker.postMessage(job);
-    }
-  }
-
-  private spawn(): Worker {
-    const worker = new Worker(WORKER_SOURCE, { eval: true });
-    this.all.add(worker);
-    worker.on('message', (msg: { id: number; ok: boolean; value?: unknown; error?: unknown }) => {
-      this.settle(msg.id, msg.ok, msg.ok ? msg.value : msg.error);
-      this.busy.delete(worker);
-      worker.unref();
-      this.idle.push(worker);
-      this.dispatch();
-      this.checkDrained();
+    const drained = Promise.allSettled([...this.jobs]).then(() => {
+      if (this.ownsPool) return this.pool.destroy();
     });
-    worker.on('error', (error) => {
-      // The worker died (not a job error): fail its job and replace it on demand.
-      const id = this.busy.get(worker);
-      this.forget(worker);
-      if (id !== undefined) this.settle(id, false, error);
-      this.dispatch();
-      this.checkDrained();
-    });
-    worker.on('exit', () => this.forget(worker));
-    return worker;
-  }
-
-  private settle(id: number, ok: boolean, value: unknown): void {
-    const entry = this.pending.get(id);
-    if (entry === undefined) return;
-    this.pending.delete(id);
-    if (ok) entry.resolve(value);
-    else entry.reject(value);
-  }
-
-  private forget(worker: Worker): void {
-    this.all.delete(worker);
-    this.busy.delete(worker);
-    const i = this.idle.indexOf(worker);
-    if (i >= 0) this.idle.splice(i, 1);
-  }
-
-  private checkDrained(): void {
-    if (this.drained !== null && this.pending.size === 0) {
-      const done = this.drained;
-      this.drained = null;
-      done();
-    }
-  }
-
-  private async terminateAll(): Promise<void> {
-    const workers = [...this.all];
-    this.all.clear();
-    this.idle.length = 0;
-    await Promise.all(workers.map((w) => w.terminate()));
+    if (wait) await drained;
   }
 }
 
-function isFunctionRef(value: unknown): value is FunctionRef {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as FunctionRef).module === 'string' &&
-    typeof (value as FunctionRef).name === 'string'
-  );
-}
+// One pool for every loop's default executor in this thread, started on first use and kept
+// (with one idle worker, unref'd so it never keeps the process alive): a loop made later,
+// such as the next run(), then finds a warm worker instead of paying ~40 ms to start one.
+let sharedPool: Piscina | null = null;
 
-/** A fresh default executor (each loop makes its own on first use). */
+/** A fresh default executor (each loop makes its own on first use) over the shared pool. */
 export function getDefaultExecutor(): Executor {
-  return new WorkerThreadExecutor();
+  sharedPool ??= newPool(DEFAULT_MAX_WORKERS, 1);
+  return new WorkerThreadExecutor(DEFAULT_MAX_WORKERS, sharedPool);
 }
