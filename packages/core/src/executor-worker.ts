@@ -74,7 +74,9 @@ function explain(error: unknown, job: Job): unknown {
   const why =
     missing === 'require'
       ? 'fn runs there as a script, without CommonJS, so load modules with `await import(...)`'
-      : `${missing} is probably a name from fn's closure or module, which stays in the caller's thread`;
+      : missing.startsWith('__')
+        ? `${missing} looks like a helper that a compiler, bundler or test runner (vitest, for import()) wrote into fn's source, defined in fn's module, which stays in the caller's thread`
+        : `${missing} is probably a name from fn's closure or module, which stays in the caller's thread`;
   const explained = new ReferenceError(`${missing} is not defined in the worker thread: ${why}; ${SELF_CONTAINED}`, { cause: error });
   explained.stack = `${explained.name}: ${explained.message}\n${error.stack?.split('\n').slice(1).join('\n') ?? ''}`;
   return explained;

@@ -12,6 +12,7 @@ import type { Piscina } from 'piscina';
 import { CancelledError, RuntimeError } from './errors.js';
 import { explainSendError, makeJob } from './executor-checks.js';
 import { JOB_CANCELLED, JOB_IDLE, decodeError, type Job } from './executor-wire.js';
+import { logger } from './log.js';
 import { describe } from './validate.js';
 
 export { type FunctionRef } from './executor-checks.js';
@@ -42,7 +43,7 @@ let PiscinaClass: typeof Piscina | null = null;
 
 function newPool(maxWorkers: number, minWorkers: number): Piscina {
   PiscinaClass ??= (createRequire(import.meta.url)('piscina') as { Piscina: typeof Piscina }).Piscina;
-  return new PiscinaClass({
+  const pool = new PiscinaClass({
     filename: WORKER_SCRIPT,
     maxThreads: maxWorkers,
     minThreads: minWorkers,
@@ -50,6 +51,11 @@ function newPool(maxWorkers: number, minWorkers: number): Piscina {
     // leaves behind; 'async' lets the worker's own event loop run, as a Python thread's would.
     atomics: 'async',
   });
+  // A worker that fails between jobs (a timer a job left behind throws) is replaced, and the
+  // pool emits 'error', which with no listener would crash this process: report it instead,
+  // as Python's threading.excepthook prints an exception that ends a thread.
+  pool.on('error', (error: unknown) => logger.error('Exception in a default executor worker thread, outside any job:', decodeError(error)));
+  return pool;
 }
 
 export class WorkerThreadExecutor implements Executor {
@@ -111,6 +117,12 @@ export class WorkerThreadExecutor implements Executor {
   private explain(error: unknown, args: unknown[]): unknown {
     if (typeof error === 'object' && error !== null && (error as Error).name === 'AbortError') {
       return new CancelledError('the job was cancelled before it started');
+    }
+    const exited = /^worker exited with code: (.*)$/.exec((error as Error)?.message ?? '');
+    if (exited !== null) {
+      return new RuntimeError(`the worker thread running fn exited (code ${exited[1]}) before fn returned, e.g. through process.exit(); a new worker replaces it`, {
+        cause: error,
+      });
     }
     const decoded = decodeError(explainSendError(error, args));
     if (decoded instanceof Error || typeof decoded !== 'object' || decoded === null) return decoded;
