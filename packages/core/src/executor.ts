@@ -41,33 +41,44 @@ export const DEFAULT_MAX_WORKERS = Math.min(32, os.availableParallelism() + 4);
 // calls runInExecutor should not pay at startup (it is CommonJS, so require is synchronous).
 let PiscinaClass: typeof Piscina | null = null;
 
-function newPool(maxWorkers: number, minWorkers: number): Piscina {
+/** A piscina pool and how many jobs it holds (running or queued), to tell whether a new one queues. */
+interface Pool {
+  piscina: Piscina;
+  maxWorkers: number;
+  inFlight: number;
+}
+
+function newPool(maxWorkers: number, minWorkers: number): Pool {
   PiscinaClass ??= (createRequire(import.meta.url)('piscina') as { Piscina: typeof Piscina }).Piscina;
-  const pool = new PiscinaClass({
+  const piscina = new PiscinaClass({
     filename: WORKER_SCRIPT,
     maxThreads: maxWorkers,
     minThreads: minWorkers,
     // Idle workers block in Atomics.wait between jobs ('sync'), which would freeze timers a job
     // leaves behind; 'async' lets the worker's own event loop run, as a Python thread's would.
     atomics: 'async',
+    // Timing histograms are piscina's statistics, which loopkit never reads: a cost per job.
+    recordTiming: false,
   });
   // A worker that fails between jobs (a timer a job left behind throws) is replaced, and the
   // pool emits 'error', which with no listener would crash this process: report it instead,
   // as Python's threading.excepthook prints an exception that ends a thread.
-  pool.on('error', (error: unknown) => logger.error('Exception in a default executor worker thread, outside any job:', decodeError(error)));
-  return pool;
+  piscina.on('error', (error: unknown) => logger.error('Exception in a default executor worker thread, outside any job:', decodeError(error)));
+  return { piscina, maxWorkers, inFlight: 0 };
 }
+
+const cancelledBeforeStart = () => new CancelledError('the job was cancelled before it started');
 
 export class WorkerThreadExecutor implements Executor {
   readonly maxWorkers: number;
-  private readonly pool: Piscina;
+  private readonly pool: Pool;
   /** False for the process's shared default pool, which outlives each loop's executor. */
   private readonly ownsPool: boolean;
   private readonly jobs = new Set<Promise<unknown>>();
   private shut = false;
 
   /** @param pool internal: the shared default pool (see getDefaultExecutor). */
-  constructor(maxWorkers = DEFAULT_MAX_WORKERS, pool?: Piscina) {
+  constructor(maxWorkers = DEFAULT_MAX_WORKERS, pool?: Pool) {
     if (!Number.isInteger(maxWorkers) || maxWorkers < 1) {
       throw new RangeError(`maxWorkers must be a positive integer, got ${describe(maxWorkers)}`);
     }
@@ -85,28 +96,37 @@ export class WorkerThreadExecutor implements Executor {
       return Promise.reject(error);
     }
     const signal = options.signal;
-    if (signal?.aborted) return Promise.reject(new CancelledError('the job was cancelled before it started'));
-    let abort: AbortController | undefined;
+    if (signal?.aborted) return Promise.reject(cancelledBeforeStart());
+    const pool = this.pool;
+    let state: Int32Array | undefined;
     let onAbort: (() => void) | undefined;
+    let abort: AbortController | undefined;
     if (signal !== undefined) {
-      const state = new Int32Array(new SharedArrayBuffer(4));
-      job.state = state;
-      abort = new AbortController();
+      state = job.state = new Int32Array(new SharedArrayBuffer(4));
+      // piscina's abort removes a queued job from its queue but costs on every job (measured:
+      // ~1.5x the round trip), so a job gets it only when it will queue (every worker busy).
+      // Any other job is cancelled by the state word alone: its worker skips it.
+      if (pool.inFlight >= pool.maxWorkers) abort = new AbortController();
       onAbort = () => {
-        // Only a job that has not started is stopped: it leaves piscina's queue (a running one
-        // would have its worker terminated, which asyncio's executor never does).
-        if (Atomics.compareExchange(state, 0, JOB_IDLE, JOB_CANCELLED) === JOB_IDLE) abort!.abort();
+        // Only a job that has not started is stopped (an abort of a running one would
+        // terminate its worker, which asyncio's executor never does).
+        if (Atomics.compareExchange(state!, 0, JOB_IDLE, JOB_CANCELLED) === JOB_IDLE) abort?.abort();
       };
       signal.addEventListener('abort', onAbort, { once: true });
     }
-    const done = this.pool.run(job, { signal: abort?.signal }).then(
-      (value) => value as R,
+    pool.inFlight++;
+    const done = pool.piscina.run(job, { signal: abort?.signal }).then(
+      (value) => {
+        if (state !== undefined && state[0] === JOB_CANCELLED) throw cancelledBeforeStart();
+        return value as R;
+      },
       (error) => {
         throw this.explain(error, args);
       },
     );
     this.jobs.add(done);
     const forget = () => {
+      pool.inFlight--;
       this.jobs.delete(done);
       if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
     };
@@ -115,9 +135,7 @@ export class WorkerThreadExecutor implements Executor {
   }
 
   private explain(error: unknown, args: unknown[]): unknown {
-    if (typeof error === 'object' && error !== null && (error as Error).name === 'AbortError') {
-      return new CancelledError('the job was cancelled before it started');
-    }
+    if (typeof error === 'object' && error !== null && (error as Error).name === 'AbortError') return cancelledBeforeStart();
     const exited = /^worker exited with code: (.*)$/.exec((error as Error)?.message ?? '');
     if (exited !== null) {
       return new RuntimeError(`the worker thread running fn exited (code ${exited[1]}) before fn returned, e.g. through process.exit(); a new worker replaces it`, {
@@ -138,7 +156,7 @@ export class WorkerThreadExecutor implements Executor {
   async shutdown(wait: boolean): Promise<void> {
     this.shut = true;
     const drained = Promise.allSettled([...this.jobs]).then(() => {
-      if (this.ownsPool) return this.pool.destroy();
+      if (this.ownsPool) return this.pool.piscina.destroy();
     });
     if (wait) await drained;
   }
@@ -147,7 +165,7 @@ export class WorkerThreadExecutor implements Executor {
 // One pool for every loop's default executor in this thread, started on first use and kept
 // (with one idle worker, unref'd so it never keeps the process alive): a loop made later,
 // such as the next run(), then finds a warm worker instead of paying ~40 ms to start one.
-let sharedPool: Piscina | null = null;
+let sharedPool: Pool | null = null;
 
 /** A fresh default executor (each loop makes its own on first use) over the shared pool. */
 export function getDefaultExecutor(): Executor {
