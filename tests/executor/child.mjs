@@ -53,6 +53,21 @@ const scenarios = {
     say({ queuedRan: Atomics.load(counter, 0), runningFinished: Atomics.load(counter, 1), after });
   },
 
+  /**
+   * A job handed to a worker that has not yet picked it up (here one still starting) is
+   * cancelled through its state word, without piscina's abort: the worker skips it.
+   */
+  async cancelDispatched() {
+    const loop = getRunningLoop();
+    loop.setDefaultExecutor(new WorkerThreadExecutor(2));
+    const counter = new Int32Array(new SharedArrayBuffer(4));
+    const skipped = loop.runInExecutor(null, count, counter);
+    skipped.cancel();
+    const after = await settle(loop.runInExecutor(null, (c) => Atomics.load(c, 0), counter));
+    await loop.shutdownDefaultExecutor();
+    say({ cancelled: skipped.cancelled(), ran: Atomics.load(counter, 0), after });
+  },
+
   /** A worker that exits or throws mid-job is replaced; the job's Future gets an Error. */
   async workerDies() {
     const loop = getRunningLoop();

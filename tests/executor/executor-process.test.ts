@@ -34,6 +34,11 @@ describe.each(['selector', 'proactor'])('the default executor on the %s loop', (
     expect(after).toEqual({ queuedRan: 0, runningFinished: 1, after: { value: 1 } });
   });
 
+  it('cancelling a job a worker has not picked up yet: it never runs', () => {
+    const [outcome] = scenario('cancelDispatched', loop);
+    expect(outcome).toEqual({ cancelled: true, ran: 0, after: { value: 0 } });
+  });
+
   it('a worker that exits mid-job fails that job and is replaced; one that throws between jobs is reported, not fatal', () => {
     const [exited, returned, next] = scenario('workerDies', loop);
     expect(exited.error).toMatchObject({ isError: true, name: 'RuntimeError', cause: { message: 'worker exited with code: 3' } });

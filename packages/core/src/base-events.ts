@@ -39,7 +39,7 @@ import { logger } from './log.js';
 import { ageTasks, ensureFuture, Task } from './tasks.js';
 import { TimerHeap } from './timer-heap.js';
 import { checkCallback, checkFiniteNumber, describe } from './validate.js';
-import { getDefaultExecutor, type Executor } from './executor.js';
+import { getDefaultExecutor, startJob, type Executor } from './executor.js';
 import { threadsafeHandle, type LoopHandle } from './threads.js';
 
 /** How long the loop may keep the thread before letting Node's own loop turn. */
@@ -299,12 +299,12 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
       throw new TypeError(`executor must be an Executor (with submit) or null, got ${describe(executor)}`);
     }
     const future = this.createFuture<R>();
+    const job = startJob<R>(executor, fn, args);
     // Cancelling the Future withdraws a job that has not started (wrap_future's cancel()).
-    const cancel = new AbortController();
     future.addDoneCallback(() => {
-      if (future.cancelled()) cancel.abort();
+      if (future.cancelled()) job.cancel();
     });
-    executor.submit<R>(fn, args, { signal: cancel.signal }).then(
+    job.done.then(
       (value) => {
         if (!future.cancelled() && !this.closed) future.setResult(value);
       },

@@ -12,8 +12,11 @@ export interface FunctionRef {
   name: string;
 }
 
-// The source of each function already checked: the checks parse it, once per function.
+// The source of each function already checked: the checks parse it, once per function, and
+// once per source text for a closure made anew at each call (`(x) => x + 1` in a loop).
 const sources = new WeakMap<Function, string>();
+const checkedSources = new Set<string>();
+const MAX_CHECKED_SOURCES = 1024;
 
 /** The job for `fn(...args)`; throws TypeError when `fn` cannot run in a worker. */
 export function makeJob(fn: unknown, args: unknown[]): Job {
@@ -34,6 +37,10 @@ function functionSource(fn: Function): string {
   let source = sources.get(fn);
   if (source !== undefined) return source;
   source = Function.prototype.toString.call(fn);
+  if (checkedSources.has(source)) {
+    sources.set(fn, source);
+    return source;
+  }
   if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
     throw new TypeError(
       `fn (${describe(fn)}) is a native or bound function, which has no source text to send: ${SELF_CONTAINED}. ` +
@@ -52,6 +59,8 @@ function functionSource(fn: Function): string {
     );
   }
   sources.set(fn, source);
+  if (checkedSources.size >= MAX_CHECKED_SOURCES) checkedSources.clear();
+  checkedSources.add(source);
   return source;
 }
 

@@ -5,14 +5,24 @@
  */
 
 /** Work for the generic worker script: a function's source text or an exported function. */
-export type Job =
-  | { source: string; module?: undefined; name?: undefined; args: unknown[]; state?: Int32Array }
-  | { source?: undefined; module: string; name: string; args: unknown[]; state?: Int32Array };
+export type Job = (
+  | { source: string; module?: undefined; name?: undefined }
+  | { source?: undefined; module: string; name: string }
+) & {
+  args: unknown[];
+  /** Cancellable jobs only: the job's state word is `states[slot]` (the pool's, see below) ... */
+  slot?: number;
+  /** ... or `state[0]`, its own, when the pool's slots are all taken or the job may be aborted. */
+  state?: Int32Array;
+};
 
-// A job's state word (an Int32Array over a SharedArrayBuffer, only for cancellable jobs).
-// Worker and loop race with compareExchange from IDLE, so exactly one of "started" and
-// "cancelled" wins: a job whose Future was cancelled never starts, and a started one is
-// never cut short (asyncio cannot stop a running thread either; the result is dropped).
+// A job's state word. Worker and loop race with compareExchange from IDLE, so exactly one of
+// "started" and "cancelled" wins: a job whose Future was cancelled never starts, and a started
+// one is never cut short (asyncio cannot stop a running thread either; the result is dropped).
+// The words live in one SharedArrayBuffer per pool, given to each worker as its workerData
+// (`{states}`), so a job carries a slot number: a buffer of its own costs a few µs to post
+// and more to collect.
+export const STATE_SLOTS = 1024;
 export const JOB_IDLE = 0;
 export const JOB_STARTED = 1;
 export const JOB_CANCELLED = 2;

@@ -6,15 +6,24 @@
  */
 import { CLONE_RULE, JOB_IDLE, JOB_STARTED, SELF_CONTAINED, encodeError, type Job } from './executor-wire.js';
 import { describe } from './validate.js';
+import { workerData } from 'node:worker_threads';
 
 // Evaluating a source costs a parse; a program calls the same few functions many times.
 const compiled = new Map<string, (...args: unknown[]) => unknown>();
 const MAX_COMPILED = 256;
 
+const states = (workerData as { states?: Int32Array } | null)?.states;
+
+/** Claims a cancellable job for running; false when its Future was cancelled first. */
+function claim(job: Job): boolean {
+  if (job.state !== undefined) return Atomics.compareExchange(job.state, 0, JOB_IDLE, JOB_STARTED) === JOB_IDLE;
+  if (job.slot !== undefined) return Atomics.compareExchange(states!, job.slot, JOB_IDLE, JOB_STARTED) === JOB_IDLE;
+  return true;
+}
+
 export default async function runJob(job: Job): Promise<unknown> {
-  if (job.state !== undefined && Atomics.compareExchange(job.state, 0, JOB_IDLE, JOB_STARTED) !== JOB_IDLE) {
-    return undefined; // cancelled while queued: the loop has already settled its Future
-  }
+  if (!claim(job)) return undefined; // cancelled while queued: the loop has settled its Future
+
   try {
     const fn = job.source !== undefined ? compile(job.source) : await load(job.module, job.name);
     const result = await fn(...job.args);

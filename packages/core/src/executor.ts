@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import type { Piscina } from 'piscina';
 import { CancelledError, RuntimeError } from './errors.js';
 import { explainSendError, makeJob } from './executor-checks.js';
-import { JOB_CANCELLED, JOB_IDLE, decodeError, type Job } from './executor-wire.js';
+import { JOB_CANCELLED, JOB_IDLE, STATE_SLOTS, decodeError, type Job } from './executor-wire.js';
 import { logger } from './log.js';
 import { describe } from './validate.js';
 
@@ -46,12 +46,17 @@ interface Pool {
   piscina: Piscina;
   maxWorkers: number;
   inFlight: number;
+  /** The state words of cancellable jobs (executor-wire.ts), and the free slot numbers. */
+  states: Int32Array;
+  freeSlots: number[];
 }
 
 function newPool(maxWorkers: number, minWorkers: number): Pool {
   PiscinaClass ??= (createRequire(import.meta.url)('piscina') as { Piscina: typeof Piscina }).Piscina;
+  const states = new Int32Array(new SharedArrayBuffer(STATE_SLOTS * 4));
   const piscina = new PiscinaClass({
     filename: WORKER_SCRIPT,
+    workerData: { states },
     maxThreads: maxWorkers,
     minThreads: minWorkers,
     // Idle workers block in Atomics.wait between jobs ('sync'), which would freeze timers a job
@@ -64,7 +69,8 @@ function newPool(maxWorkers: number, minWorkers: number): Pool {
   // pool emits 'error', which with no listener would crash this process: report it instead,
   // as Python's threading.excepthook prints an exception that ends a thread.
   piscina.on('error', (error: unknown) => logger.error('Exception in a default executor worker thread, outside any job:', decodeError(error)));
-  return { piscina, maxWorkers, inFlight: 0 };
+  const freeSlots = Array.from({ length: STATE_SLOTS }, (_, i) => STATE_SLOTS - 1 - i);
+  return { piscina, maxWorkers, inFlight: 0, states, freeSlots };
 }
 
 const cancelledBeforeStart = () => new CancelledError('the job was cancelled before it started');
@@ -88,36 +94,54 @@ export class WorkerThreadExecutor implements Executor {
   }
 
   submit<R>(fn: unknown, args: unknown[], options: SubmitOptions = {}): Promise<R> {
-    if (this.shut) return Promise.reject(new RuntimeError('cannot schedule new futures after shutdown'));
-    let job: Job;
+    const signal = options.signal;
+    let job: StartedJob<R>;
     try {
-      job = makeJob(fn, args);
+      if (signal?.aborted) throw cancelledBeforeStart();
+      job = this._start<R>(fn, args, signal !== undefined);
     } catch (error) {
       return Promise.reject(error);
     }
-    const signal = options.signal;
-    if (signal?.aborted) return Promise.reject(cancelledBeforeStart());
+    if (signal === undefined) return job.done;
+    const onAbort = () => job.cancel();
+    signal.addEventListener('abort', onAbort, { once: true });
+    const off = () => signal.removeEventListener('abort', onAbort);
+    job.done.then(off, off);
+    return job.done;
+  }
+
+  /**
+   * @internal Start `fn(...args)`; throws what makes it unrunnable. runInExecutor calls this
+   * directly: an AbortSignal and its listener per job were ~8% of a job's loop-side CPU.
+   */
+  _start<R>(fn: unknown, args: unknown[], cancellable = true): StartedJob<R> {
+    if (this.shut) throw new RuntimeError('cannot schedule new futures after shutdown');
+    const job = makeJob(fn, args);
     const pool = this.pool;
-    let state: Int32Array | undefined;
-    let onAbort: (() => void) | undefined;
+    // The job's state word: states[index] (see executor-wire.ts), none if not cancellable.
+    let states: Int32Array | undefined;
+    let index = 0;
     let abort: AbortController | undefined;
-    if (signal !== undefined) {
-      state = job.state = new Int32Array(new SharedArrayBuffer(4));
+    if (cancellable) {
       // piscina's abort removes a queued job from its queue but costs on every job (measured:
       // ~1.5x the round trip), so a job gets it only when it will queue (every worker busy).
       // Any other job is cancelled by the state word alone: its worker skips it.
       if (pool.inFlight >= pool.maxWorkers) abort = new AbortController();
-      onAbort = () => {
-        // Only a job that has not started is stopped (an abort of a running one would
-        // terminate its worker, which asyncio's executor never does).
-        if (Atomics.compareExchange(state!, 0, JOB_IDLE, JOB_CANCELLED) === JOB_IDLE) abort?.abort();
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
+      // An aborted job's worker may be terminated after reading its message but before its
+      // end, so such a job gets a word of its own: a pool slot could be reused meanwhile.
+      const slot = abort === undefined ? pool.freeSlots.pop() : undefined;
+      if (slot === undefined) {
+        states = job.state = new Int32Array(new SharedArrayBuffer(4));
+      } else {
+        states = pool.states;
+        index = job.slot = slot;
+        Atomics.store(states, slot, JOB_IDLE);
+      }
     }
     pool.inFlight++;
     const done = pool.piscina.run(job, { signal: abort?.signal }).then(
       (value) => {
-        if (state !== undefined && state[0] === JOB_CANCELLED) throw cancelledBeforeStart();
+        if (states !== undefined && Atomics.load(states, index) === JOB_CANCELLED) throw cancelledBeforeStart();
         return value as R;
       },
       (error) => {
@@ -128,10 +152,15 @@ export class WorkerThreadExecutor implements Executor {
     const forget = () => {
       pool.inFlight--;
       this.jobs.delete(done);
-      if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
+      if (job.slot !== undefined) pool.freeSlots.push(job.slot);
     };
     done.then(forget, forget);
-    return done;
+    const cancel = () => {
+      // Only a job that has not started is stopped (an abort of a running one would
+      // terminate its worker, which asyncio's executor never does).
+      if (states !== undefined && Atomics.compareExchange(states, index, JOB_IDLE, JOB_CANCELLED) === JOB_IDLE) abort?.abort();
+    };
+    return { done, cancel };
   }
 
   private explain(error: unknown, args: unknown[]): unknown {
@@ -160,6 +189,27 @@ export class WorkerThreadExecutor implements Executor {
     });
     if (wait) await drained;
   }
+}
+
+/** A job on its way: its outcome, and cancel(), which withdraws it unless it has started. */
+export interface StartedJob<R> {
+  done: Promise<R>;
+  cancel(): void;
+}
+
+const noop = () => {};
+
+/** runInExecutor's submission: the job and how to cancel it when its Future is cancelled. */
+export function startJob<R>(executor: Executor, fn: unknown, args: unknown[]): StartedJob<R> {
+  if (executor instanceof WorkerThreadExecutor) {
+    try {
+      return executor._start<R>(fn, args);
+    } catch (error) {
+      return { done: Promise.reject(error), cancel: noop };
+    }
+  }
+  const abort = new AbortController();
+  return { done: executor.submit<R>(fn, args, { signal: abort.signal }), cancel: () => abort.abort() };
 }
 
 // One pool for every loop's default executor in this thread, started on first use and kept
