@@ -102,6 +102,17 @@ const scenarios = {
     say({ slowFinished: Atomics.load(counter, 0) });
   },
 
+  /** What a job prints reaches stdout before the loop sees the job's result. */
+  async workerOutput() {
+    for (let i = 0; i < 20; i++) {
+      const value = await getRunningLoop().runInExecutor(null, (n) => {
+        console.log(`worker ${n}`);
+        return n;
+      }, i);
+      say({ value });
+    }
+  },
+
   /** Issue 17: a later loop in a process that used the executor finds the same warm worker. */
   async warmWorker() {
     const first = await getRunningLoop().runInExecutor(null, whichThread);

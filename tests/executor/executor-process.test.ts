@@ -8,16 +8,21 @@ const child = fileURLToPath(new URL('./child.mjs', import.meta.url));
 
 /** Run one scenario; its JSON lines, after checking it returned and exited 0 within 15 s. */
 function scenario(name: string, loop: string): Record<string, any>[] {
+  return lines(name, loop).filter((line): line is Record<string, any> => typeof line !== 'string');
+}
+
+/** Every line the scenario printed: JSON ones parsed, others as text. */
+function lines(name: string, loop: string): (string | Record<string, any>)[] {
   const result = spawnSync(process.execPath, [child, name, loop], { encoding: 'utf8', timeout: 15_000 });
-  const lines = result.stdout
+  const printed = result.stdout
     .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, any>);
+    .filter((line) => line !== '')
+    .map((line) => (line.startsWith('{') ? (JSON.parse(line) as Record<string, any>) : line));
   const how = `${name} on ${loop}: status ${result.status}, signal ${result.signal}\n${result.stdout}\n${result.stderr}`;
   expect(result.signal, `timed out (a hang): ${how}`).toBeNull();
   expect(result.status, how).toBe(0);
-  expect(lines.at(-1), how).toEqual({ returned: true });
-  return lines.slice(0, -1);
+  expect(printed.at(-1), how).toEqual({ returned: true });
+  return printed.slice(0, -1);
 }
 
 describe.each(['selector', 'proactor'])('the default executor on the %s loop', (loop) => {
@@ -54,6 +59,11 @@ describe.each(['selector', 'proactor'])('the default executor on the %s loop', (
     expect(shutdown.slowDone).toBe(false);
     expect(refused.error).toMatchObject({ name: 'RuntimeError', message: 'Executor shutdown has been called' });
     expect(finished).toEqual({ slowFinished: 1 });
+  });
+
+  it("a job's console output is printed before the loop gets its result", () => {
+    const expected = Array.from({ length: 20 }, (_, i) => [`worker ${i}`, { value: i }]).flat();
+    expect(lines('workerOutput', loop)).toEqual(expected);
   });
 
   it('a later run() in a process that used the executor finds the same warm worker (issue 17)', () => {

@@ -31,6 +31,20 @@ export default async function runJob(job: Job): Promise<unknown> {
     return result;
   } catch (error) {
     throw encodeError(explain(error, job));
+  } finally {
+    await flushOutput();
+  }
+}
+
+/**
+ * A worker's console output reaches the process through the main thread, on a channel of its
+ * own: without this wait, a job's last lines could be printed after the caller printed its
+ * result, or lost when the program ends right after. The write callback comes once the
+ * main thread has taken the data.
+ */
+async function flushOutput(): Promise<void> {
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.writableLength > 0) await new Promise<void>((resolve) => stream.write('', () => resolve()));
   }
 }
 
