@@ -12,7 +12,7 @@ export type Job = (
   args: unknown[];
   /** Cancellable jobs only: the job's state word is `states[slot]` (the pool's, see below) ... */
   slot?: number;
-  /** ... or `state[0]`, its own, when the pool's slots are all taken or the job may be aborted. */
+  /** ... or `state[0]`, its own, when the pool's slots are all taken. */
   state?: Int32Array;
 };
 
@@ -22,7 +22,7 @@ export type Job = (
 // The words live in one SharedArrayBuffer per pool, given to each worker as its workerData
 // (`{states}`), so a job carries a slot number: a buffer of its own costs a few µs to post
 // and more to collect.
-export const STATE_SLOTS = 1024;
+export const STATE_SLOTS = 16384;
 export const JOB_IDLE = 0;
 export const JOB_STARTED = 1;
 export const JOB_CANCELLED = 2;
