@@ -165,7 +165,8 @@ export class WorkerThreadExecutor implements Executor {
     }
     const decoded = decodeError(explainSendError(error, args));
     if (decoded instanceof Error || typeof decoded !== 'object' || decoded === null) return decoded;
-    // Only a worker that died outside a job's try (process.exit, a native crash) gets here.
+    // A worker that died of a throw outside any job's try (a timer an earlier job left)
+    // while this job ran, when what was thrown is not an Error (piscina passes it as is).
     return new RuntimeError(`the worker thread running fn died: ${describe(decoded)}`);
   }
 
