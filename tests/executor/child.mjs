@@ -7,6 +7,8 @@
 import { WorkerThreadExecutor, getRunningLoop, logger, run } from '@loopkit/core';
 import { SelectorEventLoop } from '@loopkit/selector';
 import { ProactorEventLoop } from '@loopkit/proactor';
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 
 const [scenario, loopName] = process.argv.slice(2);
 const loopFactory = { selector: () => new SelectorEventLoop(), proactor: () => new ProactorEventLoop() }[loopName];
@@ -115,8 +117,7 @@ const scenarios = {
 
   /** Issue 17: a later loop in a process that used the executor finds the same warm worker. */
   async warmWorker() {
-    const first = await getRunningLoop().runInExecutor(null, whichThread);
-    say({ first });
+    await getRunningLoop().runInExecutor(null, whichThread);
   },
 };
 
@@ -124,8 +125,12 @@ const main = scenarios[scenario];
 if (main === undefined) throw new Error(`unknown scenario ${scenario}`);
 await run(main, { loopFactory });
 if (scenario === 'warmWorker') {
-  const started = performance.now();
-  const second = await run(() => getRunningLoop().runInExecutor(null, whichThread), { loopFactory });
-  say({ second, ms: performance.now() - started });
+  // Thread ids count up: one made now is above every worker started so far, and below any
+  // worker the second run would start for its job.
+  const probe = new Worker('', { eval: true });
+  const probeThread = probe.threadId; // -1 once it has exited
+  await once(probe, 'exit');
+  const thread = await run(() => getRunningLoop().runInExecutor(null, whichThread), { loopFactory });
+  say({ workerStartedBefore: thread < probeThread });
 }
 say({ returned: true });

@@ -55,7 +55,8 @@ describe.each(['selector', 'proactor'])('the default executor on the %s loop', (
   it('shutdownDefaultExecutor(timeout) warns at the timeout, leaves the job running and refuses new default jobs (asyncio 3.13)', () => {
     const [shutdown, refused, finished] = scenario('shutdownTimeout', loop);
     expect(shutdown.warnings).toEqual(['The executor did not finishing joining its threads within 0.1 seconds.']);
-    expect(shutdown.waitedMs).toBeLessThan(500);
+    // It waited the timeout, not the job: the job (600 ms once started) is not done yet.
+    expect(shutdown.waitedMs).toBeGreaterThanOrEqual(90);
     expect(shutdown.slowDone).toBe(false);
     expect(refused.error).toMatchObject({ name: 'RuntimeError', message: 'Executor shutdown has been called' });
     expect(finished).toEqual({ slowFinished: 1 });
@@ -67,7 +68,6 @@ describe.each(['selector', 'proactor'])('the default executor on the %s loop', (
   });
 
   it('a later run() in a process that used the executor finds the same warm worker (issue 17)', () => {
-    const [first, second] = scenario('warmWorker', loop);
-    expect(second.second).toBe(first.first);
+    expect(scenario('warmWorker', loop)).toEqual([{ workerStartedBefore: true }]);
   });
 });
