@@ -1,5 +1,6 @@
 // pnpm bench:sched: the loop's scheduling against raw Node, side by side in one process.
-import { BaseEventLoop, Queue, gather, sleep } from '@loopkit/core';
+import { Worker } from 'node:worker_threads';
+import { BaseEventLoop, Queue, gather, getRunningLoop, run, sleep } from '@loopkit/core';
 import { measure, printTable } from './harness.js';
 
 const progress = (name) => process.stdout.write(`  running ${name}...\n`);
@@ -189,6 +190,23 @@ async function queueNode(n) {
   await consumer;
 }
 
+// (h) The first executor call of a new loop, as each run() of a program makes one: loopkit
+// keeps a worker warm once the process has used the executor. The baseline is what a user
+// writes without loopkit for one job off the main thread: a worker started for it.
+async function firstCallLoopkit(n) {
+  for (let i = 0; i < n; i++) await run(() => getRunningLoop().runInExecutor(null, (x) => x + 1, i));
+}
+
+const ONE_JOB = `const { parentPort, workerData } = require('node:worker_threads'); parentPort.postMessage(workerData + 1);`;
+
+async function firstCallWorker(n) {
+  for (let i = 0; i < n; i++) {
+    const worker = new Worker(ONE_JOB, { eval: true, workerData: i });
+    await new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject));
+    void worker.terminate();
+  }
+}
+
 export const cases = [
   { name: '(a) 1M callSoon chain vs setImmediate chain', ops: 1e6, loopkit: () => chainLoopkit(1e6), baseline: () => chainImmediate(1e6), target: '>= 1.6x' },
   { name: '(b) 1M callSoon at once vs 1M setImmediate', ops: 1e6, loopkit: () => burstLoopkit(1e6), baseline: () => burstImmediate(1e6), target: '>= 1.0x' },
@@ -197,6 +215,7 @@ export const cases = [
   { name: '(e) 100k callLater (half cancelled) vs setTimeout', ops: 1e5, loopkit: () => timersLoopkit(delays(1e5)), baseline: () => timersNode(delays(1e5)), target: '>= 1.0x' },
   { name: '(f) 100k tasks through gather vs Promise.all', ops: 1e5, loopkit: () => gatherLoopkit(1e5), baseline: () => gatherNode(1e5) },
   { name: '(g) Queue producer/consumer, 1M items vs a promise channel', ops: 1e6, loopkit: () => queueLoopkit(1e6), baseline: () => queueNode(1e6) },
+  { name: '(h) first executor call of a new run() vs a new Worker round trip', ops: 20, loopkit: () => firstCallLoopkit(20), baseline: () => firstCallWorker(20), target: '>= 10x' },
 ];
 
 /**

@@ -44,7 +44,7 @@ import { ageTasks, ensureFuture, Task } from './tasks.js';
 import { TimerHeap } from './timer-heap.js';
 import { reportUnretrievedAtClose } from './unretrieved.js';
 import { checkCallback, checkFiniteNumber, checkOptions, describe } from './validate.js';
-import { getDefaultExecutor, type Executor } from './executor.js';
+import { getDefaultExecutor, startJob, type Executor } from './executor.js';
 import { threadsafeHandle, type LoopHandle } from './threads.js';
 
 /** How long the loop may keep the thread before letting Node's own loop turn. */
@@ -82,6 +82,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   private exceptionHandler: ExceptionHandler | null = null;
   private taskFactory: TaskFactory | null = null;
   private defaultExecutor: Executor | null = null;
+  private executorShutdownCalled = false;
   private readonly signalListeners = new Map<string, () => void>();
 
   // ---- the backend contract: no I/O by default (see backend.ts) ----
@@ -177,11 +178,15 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     reportUnretrievedAtClose(this); // at the latest now: V8 may never collect them
   }
 
+  /**
+   * asyncio 3.13: wait (up to `timeout` seconds) for the default executor's jobs; from now on
+   * runInExecutor(null, ...) throws. On timeout, warn and let the jobs run on unawaited.
+   */
   async shutdownDefaultExecutor(timeout: number | null = null): Promise<void> {
     if (timeout !== null) checkFiniteNumber(timeout, 'timeout');
+    this.executorShutdownCalled = true;
     const executor = this.defaultExecutor;
     if (executor === null) return;
-    this.defaultExecutor = null;
     const done = executor.shutdown(true);
     if (timeout === null) return done;
     let timer: NodeJS.Timeout | undefined;
@@ -302,13 +307,19 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   runInExecutor<R>(executor: Executor | null, fn: unknown, ...args: unknown[]): Future<R> {
     this.checkClosed();
     if (executor === null || executor === undefined) {
+      if (this.executorShutdownCalled) throw new RuntimeError('Executor shutdown has been called');
       this.defaultExecutor ??= getDefaultExecutor();
       executor = this.defaultExecutor;
     } else if (typeof (executor as Executor).submit !== 'function') {
       throw new TypeError(`executor must be an Executor (with submit) or null, got ${describe(executor)}`);
     }
     const future = this.createFuture<R>();
-    executor.submit<R>(fn, args).then(
+    const job = startJob<R>(executor, fn, args);
+    // Cancelling the Future withdraws a job that has not started (wrap_future's cancel()).
+    future.addDoneCallback(() => {
+      if (future.cancelled()) job.cancel();
+    });
+    job.done.then(
       (value) => {
         if (!future.cancelled() && !this.closed) future.setResult(value);
       },

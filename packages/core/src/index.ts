@@ -23,7 +23,8 @@ export { BaseEventLoop } from './base-events.js';
 export { TestLoop } from './test-loop.js';
 export { sleep, YieldOnce, YieldPromise } from './sleep.js';
 export { threadsafeHandle, callSoonThreadsafe, runCoroutineThreadsafe, ConcurrentFuture, type LoopHandle } from './threads.js';
-export { WorkerThreadExecutor, getDefaultExecutor, type Executor, type FunctionRef } from './executor.js';
+export { WorkerThreadExecutor, getDefaultExecutor, DEFAULT_MAX_WORKERS, type Executor, type FunctionRef, type SubmitOptions } from './executor.js';
+export { toThread } from './to-thread.js';
 export { BaseProtocol, Protocol, BufferedProtocol, DatagramProtocol, isBufferedProtocol } from './protocols.js';
 export {
   BaseTransport,
