@@ -28,15 +28,21 @@ import {
 import type { BaseProtocol, DatagramProtocol } from './protocols.js';
 import { Server, type ServingLoop } from './server.js';
 import type { BaseTransport } from './transports.js';
-import { checkCallback, describe } from './validate.js';
+import { checkCallback, checkOptions, describe } from './validate.js';
+import { clientTLS, serverTLS, TLS_CLIENT_OPTIONS, TLS_SERVER_OPTIONS, type TLSClientOptions, type TLSServerOptions, type TLSSetup } from './tls/contexts.js';
+import type { SSLTransport } from './tls/ssl-transport.js';
+import { newSSLProtocol } from './tls/sslproto.js';
 
 /** `A`: what a caller may pass as `sock`. */
-export interface ConnectionOptions<A = unknown> {
+export interface ConnectionOptions<A = unknown> extends TLSClientOptions {
   family?: Family | number | null;
   localAddr?: HostPort | null;
   sock?: A | null;
 }
-export interface ServerOptions<A = unknown> {
+export interface UnixConnectionOptions<A = unknown> extends TLSClientOptions {
+  sock?: A | null;
+}
+export interface ServerOptions<A = unknown> extends TLSServerOptions {
   backlog?: number;
   reuseAddress?: boolean | null;
   reusePort?: boolean | null;
@@ -44,7 +50,7 @@ export interface ServerOptions<A = unknown> {
   sock?: A | null;
   startServing?: boolean;
 }
-export interface UnixServerOptions<A = unknown> {
+export interface UnixServerOptions<A = unknown> extends TLSServerOptions {
   backlog?: number;
   sock?: A | null;
   startServing?: boolean;
@@ -142,9 +148,11 @@ export abstract class BaseSocketLoop<
     host: string | null = null,
     port: number | null = null,
     options: ConnectionOptions<A> = {},
-  ): Promise<[ST, BaseProtocol]> {
+  ): Promise<[ST | SSLTransport, BaseProtocol]> {
     checkCallback(protocolFactory, 'protocolFactory');
+    options = checkOptions(options, ['family', 'localAddr', 'sock', ...TLS_CLIENT_OPTIONS], 'createConnection');
     this.checkClosed();
+    const tls = clientTLS(this, options, host, 'createConnection');
     let sock: S;
     if (options.sock !== undefined && options.sock !== null) {
       if (host !== null || port !== null) throw new TypeError('host/port and sock can not be specified at the same time');
@@ -153,16 +161,19 @@ export abstract class BaseSocketLoop<
       if (host === null && port === null) throw new TypeError('host and port was not specified and no sock specified');
       sock = await this.connectTo(host, checkPort(port), familyOption(options.family), options.localAddr ?? null);
     }
-    return await this.makeStream(sock, protocolFactory);
+    return await this.makeStream(sock, protocolFactory, tls);
   }
 
   async createUnixConnection(
     protocolFactory: () => BaseProtocol,
     path: string | null = null,
-    options: { sock?: A | null } = {},
-  ): Promise<[ST, BaseProtocol]> {
+    options: UnixConnectionOptions<A> = {},
+  ): Promise<[ST | SSLTransport, BaseProtocol]> {
     checkCallback(protocolFactory, 'protocolFactory');
+    options = checkOptions(options, ['sock', ...TLS_CLIENT_OPTIONS], 'createUnixConnection');
     this.checkClosed();
+    // A Unix path names no host: serverHostname must be given with ssl (asyncio's rule).
+    const tls = clientTLS(this, options, null, 'createUnixConnection');
     let sock: S;
     if (options.sock !== undefined && options.sock !== null) {
       if (path !== null) throw new TypeError('path and sock can not be specified at the same time');
@@ -177,7 +188,7 @@ export abstract class BaseSocketLoop<
         throw error;
       }
     }
-    return await this.makeStream(sock, protocolFactory);
+    return await this.makeStream(sock, protocolFactory, tls);
   }
 
   /** Listen on every address of `host` (all interfaces when null); resolves to the Server. */
@@ -188,7 +199,9 @@ export abstract class BaseSocketLoop<
     options: ServerOptions<A> = {},
   ): Promise<Server<S>> {
     checkCallback(protocolFactory, 'protocolFactory');
+    options = checkOptions(options, ['backlog', 'reuseAddress', 'reusePort', 'family', 'sock', 'startServing', ...TLS_SERVER_OPTIONS], 'createServer');
     this.checkClosed();
+    protocolFactory = this.tlsFactory(protocolFactory, serverTLS(this, options, 'createServer'));
     const backlog = checkBacklog(options.backlog ?? 100);
     const listeners: S[] = [];
     if (options.sock !== undefined && options.sock !== null) {
@@ -217,7 +230,9 @@ export abstract class BaseSocketLoop<
     options: UnixServerOptions<A> = {},
   ): Promise<Server<S>> {
     checkCallback(protocolFactory, 'protocolFactory');
+    options = checkOptions(options, ['backlog', 'sock', 'startServing', 'cleanupSocket', ...TLS_SERVER_OPTIONS], 'createUnixServer');
     this.checkClosed();
+    protocolFactory = this.tlsFactory(protocolFactory, serverTLS(this, options, 'createUnixServer'));
     const backlog = checkBacklog(options.backlog ?? 100);
     if (options.sock !== undefined && options.sock !== null) {
       if (path !== null) throw new TypeError('path and sock can not be specified at the same time');
@@ -301,10 +316,20 @@ export abstract class BaseSocketLoop<
   }
 
   // ---- helpers ----
-  private async makeStream(sock: S, protocolFactory: () => BaseProtocol): Promise<[ST, BaseProtocol]> {
+  private async makeStream(sock: S, protocolFactory: () => BaseProtocol, tls: TLSSetup | null): Promise<[ST | SSLTransport, BaseProtocol]> {
     const protocol = makeProtocol(sock, protocolFactory);
     const waiter = this.createFuture<void>();
-    return [await this.own(sock, this._streamTransport(sock, protocol, waiter, null), waiter), protocol];
+    if (tls === null) return [await this.own(sock, this._streamTransport(sock, protocol, waiter, null), waiter), protocol];
+    // TLS: the socket transport carries an SSLProtocol; the waiter resolves after the handshake.
+    const ssl = makeProtocol(sock, () => newSSLProtocol(this, protocol, tls, waiter));
+    await this.own(sock, this._streamTransport(sock, ssl, null, null), waiter);
+    return [ssl.appTransport, protocol];
+  }
+
+  /** A TLS server's connections: each app protocol behind its own SSLProtocol. */
+  private tlsFactory(protocolFactory: () => BaseProtocol, tls: TLSSetup | null): () => BaseProtocol {
+    if (tls === null) return protocolFactory;
+    return () => newSSLProtocol(this, protocolFactory(), tls, null);
   }
 
   /** Own the new transport; once made, it is the caller's (a failed or cancelled wait closes it). */
