@@ -271,8 +271,8 @@ export class SSLProtocol extends BufferedProtocol implements SSLTransportOwner {
     const done = (err: unknown, ctx?: unknown): void => {
       if (answered) return;
       answered = true;
-      // The callback may answer from anywhere (a promise, another library's loop).
-      this._loop.callSoonThreadsafe(() => this.sniAnswered(err, ctx));
+      // The callback may answer from anywhere (a promise, a host timer), even after the loop closed.
+      if (!this._loop.isClosed()) this._loop.callSoonThreadsafe(() => this.sniAnswered(err, ctx));
     };
     try {
       callback(name, done);
@@ -502,10 +502,11 @@ export class SSLProtocol extends BufferedProtocol implements SSLTransportOwner {
     // The peer's close_notify must be read even if the app had paused reading.
     this.resumeSocketReading();
     this.shutdownTimer ??= this._loop.callLater(this.shutdownTimeout, this.onShutdownTimeout);
-    let bothDone: boolean;
+    let bothDone = false;
     try {
       if (this.backlog.length > 0) this.encryptBacklog();
-      bothDone = this.engine.shutdown();
+      // After TCP EOF the peer may be gone: no close_notify to it (asyncio's rule too).
+      if (!this.tcpEof) bothDone = this.engine.shutdown();
     } catch (error) {
       this.fatal(toSSLError(error));
       return;
