@@ -6,7 +6,7 @@
  * layer serves every loop (selector, proactor, io_uring, a user's backend) and
  * STARTTLS can hand over bytes that already arrived; every call is synchronous.
  *
- * Crossings: each call leaves four numbers in an Int32Array the JS side shares
+ * Crossings: each call leaves three numbers in an Int32Array the JS side shares
  * (io, see sync_io), so JS can allocate exactly (Buffer.allocUnsafe, pooled when
  * small) and skip calls that would do nothing (read with no input, take with no
  * output) without crossing into C at all.
@@ -37,7 +37,7 @@ int64_t tls_live_engines;
 /* Plaintext of one record at most: a partial record held inside the SSL may yield it. */
 #define RECORD_MAX SSL3_RT_MAX_PLAIN_LENGTH
 
-enum { IO_READ = 0, IO_READABLE = 1, IO_FLAGS = 2, IO_OUTGOING = 3 };
+enum { IO_READABLE = 0, IO_FLAGS = 1, IO_OUTGOING = 2 };
 enum { F_EOF = 1, F_CLOSE_NOTIFY = 2, F_ERROR = 4, F_CLOSED = 8 };
 enum { HS_DONE = 0, HS_WANT_READ = 1, HS_WANT_SNI = 2 };
 
@@ -57,6 +57,11 @@ typedef struct {
   int pending_zero;  /* close_notify read after data: read() reports it next */
 } engine;
 
+/* io[IO_READABLE]: an upper bound of the plaintext the input held so far can yield
+ * (what the input BIO holds, what the SSL decrypted and not handed out, and one whole
+ * record when the SSL holds part of one); io[IO_FLAGS]: F_*; io[IO_OUTGOING]: bytes
+ * waiting in the output BIO. Also clears OpenSSL's queue on the way out, so nothing
+ * this engine left there is seen by another connection (or by Node's own tls). */
 static void sync_io(engine* e) {
   size_t pend = SSL_pending(e->ssl);
   size_t in = BIO_ctrl_pending(e->rbio) + pend;
@@ -67,6 +72,7 @@ static void sync_io(engine* e) {
   int f = e->io[IO_FLAGS] & (F_EOF | F_ERROR);
   if (e->pending_zero || (SSL_get_shutdown(e->ssl) & SSL_RECEIVED_SHUTDOWN)) f |= F_CLOSE_NOTIFY;
   e->io[IO_FLAGS] = f;
+  ERR_clear_error();
 }
 
 static void free_ssl(engine* e) {
@@ -146,7 +152,7 @@ static napi_value ssl_failure(engine* e, const char* what) {
   return fail(e, tls_error(e->env, what));
 }
 
-/* new TLSEngine(context, serverHostname: string | null, io: Int32Array(4)) */
+/* new TLSEngine(context, serverHostname: string | null, io: Int32Array(3)) */
 static napi_value ctor(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3], self;
@@ -157,7 +163,7 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
   int32_t* io;
   size_t n;
   if (arg_int32_array(env, argv[2], "io", &io, &n)) return NULL;
-  if (n < 4) { throw_range(env, "io must hold 4 entries"); return NULL; }
+  if (n < 3) { throw_range(env, "io must hold 3 entries"); return NULL; }
   char host[256] = "";
   napi_valuetype t;
   napi_typeof(env, argv[1], &t);
@@ -313,7 +319,6 @@ static napi_value read_into(napi_env env, napi_callback_info info) {
     e->io[IO_FLAGS] |= F_ERROR;
     break;
   }
-  e->io[IO_READ] = (int32_t)got;
   sync_io(e);
   return num(env, got > 0 ? (int64_t)got : -1);
 }

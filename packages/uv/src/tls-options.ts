@@ -187,18 +187,18 @@ export function compile(n: NativeModule, o: TLSOptions, serverSide: boolean): Na
     version(o.maxVersion, 'maxVersion', tls.DEFAULT_MAX_VERSION),
   );
   // As Node: the TLS 1.3 suites are the TLS_* names, the rest is the TLS 1.2 list.
-  const names = (o.ciphers === undefined ? tls.DEFAULT_CIPHERS : str(o.ciphers, 'ciphers')).split(':').filter((c) => c);
+  const names = (o.ciphers == null ? tls.DEFAULT_CIPHERS : str(o.ciphers, 'ciphers')).split(':').filter((c) => c);
   const suites = names.filter((c) => c.startsWith('TLS_')).join(':');
   const cipherList = names.filter((c) => !c.startsWith('TLS_')).join(':');
   if (suites === '' && cipherList === '') throw new TypeError(`ciphers names no cipher, got ${describe(o.ciphers)}`);
   ctx.setCiphers(cipherList, suites);
-  if (o.ecdhCurve !== undefined && o.ecdhCurve !== 'auto') ctx.setGroups(str(o.ecdhCurve, 'ecdhCurve'));
-  if (o.sigalgs !== undefined) ctx.setSigalgs(str(o.sigalgs, 'sigalgs'));
-  const pass = o.passphrase === undefined ? undefined : str(o.passphrase, 'passphrase');
+  if (o.ecdhCurve != null && o.ecdhCurve !== 'auto') ctx.setGroups(str(o.ecdhCurve, 'ecdhCurve'));
+  if (o.sigalgs != null) ctx.setSigalgs(str(o.sigalgs, 'sigalgs'));
+  const pass = o.passphrase == null ? undefined : str(o.passphrase, 'passphrase');
   let certs = 0;
   let keys = 0;
-  if (o.cert !== undefined) for (const c of list(o.cert)) (ctx.addCert(bytes(c, 'cert')), certs++);
-  if (o.key !== undefined) {
+  if (o.cert != null) for (const c of list(o.cert)) (ctx.addCert(bytes(c, 'cert')), certs++);
+  if (o.key != null) {
     for (const k of list(o.key)) {
       const obj = typeof k === 'object' && k !== null && !ArrayBuffer.isView(k) ? (k as { pem?: unknown; passphrase?: unknown }) : null;
       const kp = obj?.passphrase === undefined ? pass : str(obj.passphrase, 'key.passphrase');
@@ -206,7 +206,7 @@ export function compile(n: NativeModule, o: TLSOptions, serverSide: boolean): Na
       keys++;
     }
   }
-  if (o.pfx !== undefined) {
+  if (o.pfx != null) {
     for (const p of list(o.pfx)) {
       const obj = typeof p === 'object' && p !== null && !ArrayBuffer.isView(p) ? (p as { buf?: unknown; passphrase?: unknown }) : null;
       const pp = obj?.passphrase === undefined ? pass : str(obj.passphrase, 'pfx.passphrase');
@@ -216,7 +216,7 @@ export function compile(n: NativeModule, o: TLSOptions, serverSide: boolean): Na
   if (certs > 0 && keys > 0) ctx.checkKey();
   const requestCert = flag(o.requestCert, 'requestCert', false);
   const reject = flag(o.rejectUnauthorized, 'rejectUnauthorized', true);
-  if (o.ca !== undefined) {
+  if (o.ca != null) {
     const pem = Buffer.concat(list(o.ca).map((c) => Buffer.concat([Buffer.from(bytes(c, 'ca')), Buffer.from('\n')])));
     ctx.setStore(new n.CertStore(pem), true);
   } else if (!serverSide || requestCert) {
@@ -226,8 +226,8 @@ export function compile(n: NativeModule, o: TLSOptions, serverSide: boolean): Na
   // handshake. Server: verify only when asking for a certificate (requestCert), as Node.
   if (!serverSide) ctx.setVerify(true, false, reject);
   else ctx.setVerify(requestCert, requestCert && reject, requestCert && reject);
-  if (o.ALPNProtocols !== undefined) ctx.setALPN(alpnWire(o.ALPNProtocols));
-  if (o.SNICallback !== undefined) {
+  if (o.ALPNProtocols != null) ctx.setALPN(alpnWire(o.ALPNProtocols));
+  if (o.SNICallback != null) {
     if (typeof o.SNICallback !== 'function') throw new TypeError(`SNICallback must be a function, got ${describe(o.SNICallback)}`);
     if (serverSide) ctx.setSNIHook();
   }

@@ -2,9 +2,9 @@
  * The OpenSSL TLS engine: core's TLSProvider contract (see tls-types.ts) over the SSL
  * objects of native/tls.c. `tlsProvider` is null when the addon did not load.
  *
- * Data path: every native call leaves four numbers in the engine's `io` array (bytes
- * the last read produced, an upper bound of the plaintext that input can yield, state
- * flags, bytes waiting to be sent). So read() and takeOutgoing() allocate the exact
+ * Data path: every native call leaves three numbers in the engine's `io` array (an
+ * upper bound of the plaintext the input can yield, state flags, bytes waiting to be
+ * sent). So read() and takeOutgoing() allocate the exact
  * size with Buffer.allocUnsafe (pooled when small: no malloc) and decrypt or copy
  * straight into it, and they return without calling into C when there is nothing to
  * do; outgoingSize() never calls into C.
@@ -17,16 +17,16 @@ import { describe } from './errors.js';
 export type { HandshakeState, TLSContext, TLSEngine, TLSOptions, TLSProvider, TLSSessionInfo } from './tls-types.js';
 
 // Layout of the io array (native/tls.c: sync_io).
-const IO_READABLE = 1;
-const IO_FLAGS = 2;
-const IO_OUTGOING = 3;
+const IO_READABLE = 0;
+const IO_FLAGS = 1;
+const IO_OUTGOING = 2;
 const F_CLOSED = 8;
 const READ_MAX = 256 * 1024;
 const STATES: readonly HandshakeState[] = ['done', 'want-read', 'want-sni'];
 
 /** One TLS connection (an SSL over two memory BIOs). */
 class OpenSSLEngine implements TLSEngine {
-  readonly #io = new Int32Array(4);
+  readonly #io = new Int32Array(3);
   readonly #n: NativeTLSEngine;
 
   constructor(n: NativeModule, ctx: NativeTLSContext, serverHostname: string | null) {
