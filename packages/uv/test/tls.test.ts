@@ -37,6 +37,13 @@ function thrown(fn: () => unknown): Error & Record<string, unknown> {
 }
 
 describe('openssl engine in memory', () => {
+  it('the selector and proactor packages register it with core', async () => {
+    await import('@loopkit/selector');
+    await import('@loopkit/proactor');
+    const core = await import('@loopkit/core');
+    expect(core.getTLSProvider()).toBe(maybeProvider);
+  });
+
   it('is registered under a name and compiles one context per options object', () => {
     expect(provider.name).toBe('openssl');
     const o = serverOpts();
