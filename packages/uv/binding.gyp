@@ -12,6 +12,9 @@
         "native/kqueue.c",
         "native/pollset.c",
         "native/sock.c",
+        "native/tls.c",
+        "native/tls_ctx.c",
+        "native/tls_err.c",
         "native/uring.c",
         "native/wakeup.c",
         "native/watch.c"
