@@ -109,6 +109,7 @@ export function tlsSuite(subject: LoopUnderTest): void {
           const [transport, client] = (await loop.createConnection(() => new Recorder(loop), 'localhost', node.port, {
             ssl: { ca: c.ca, ALPNProtocols: ['h2'] },
           })) as [Transport, Recorder];
+          await waitUntil(() => servername !== false);
           expect(servername).toBe('localhost');
           const obj = transport.getExtraInfo<SSLObject>('ssl_object')!;
           expect(obj.alpnProtocol).toBe('h2');

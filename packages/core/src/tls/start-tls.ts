@@ -5,8 +5,8 @@
  *
  * Two traps of asyncio's are closed here. Bytes that already arrived behind the upgrade point
  * are the handshake's: those the transport holds are delivered to the SSLProtocol on
- * resume, and those the plain protocol read ahead (a StreamReader's buffer) come back
- * through its `_takeReadAhead()` and are fed first (CPython gh-142352). A transport whose
+ * resume, and those its plain protocol read ahead (a StreamReader's buffer) come back
+ * through that protocol's `_takeReadAhead()` and are fed first (CPython gh-142352). A transport whose
  * writing is paused keeps its state: the SSLProtocol starts paused too, and the app protocol,
  * which waits for resumeWriting, gets it from the TLS transport (CPython gh-109051).
  */
@@ -80,7 +80,8 @@ export async function startTls(
     writingPaused: writingPaused(transport),
     sniContext: (value) => sniContext(provider, value),
   });
-  sslProtocol._feedFirst((protocol as ReadAhead)._takeReadAhead?.() ?? null);
+  // The protocol that read ahead is the one the transport delivered to (usually `protocol` itself).
+  sslProtocol._feedFirst((transport.getProtocol() as ReadAhead)._takeReadAhead?.() ?? null);
   transport.setProtocol(sslProtocol);
   const made = loop.callSoon(() => sslProtocol.connectionMade(transport));
   const resumed = loop.callSoon(() => transport.resumeReading());
