@@ -428,6 +428,26 @@ export function tlsSuite(subject: LoopUnderTest): void {
         }
       }));
 
+    it('loop.close() closes the TLS connections it still owns: both apps get connectionLost', async () => {
+      const c = testCerts();
+      const loop = subject.make();
+      const client = new Recorder(loop);
+      const accepted: Recorder[] = [];
+      await loop.runUntilComplete(async () => {
+        const server = (await loop.createServer(() => {
+          const r = new Recorder(loop);
+          accepted.push(r);
+          return r;
+        }, '127.0.0.1', 0, { ssl: { key: c.serverKey, cert: c.serverCert } })) as unknown as ServerLike;
+        await loop.createConnection(() => client, '127.0.0.1', portOf(server), { ssl: { ca: c.ca }, serverHostname: 'localhost' });
+        await waitUntil(() => accepted.length === 1 && accepted[0]!.events.length === 1);
+      });
+      expect(client.events).toEqual(['made']);
+      loop.close();
+      expect(client.events).toEqual(['made', 'lost']);
+      expect(accepted[0]!.events).toEqual(['made', 'lost']);
+    });
+
     it.skipIf(!hasProcFd)('leaks no fd over 200 TLS connect/close cycles', () =>
       withLoop(subject, async (loop) => {
         const c = testCerts();

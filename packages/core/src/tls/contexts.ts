@@ -110,7 +110,7 @@ export function checkTimeout(value: unknown, name: string, fallback: number): nu
   if (typeof value !== 'number' || Number.isNaN(value)) {
     throw new TypeError(`${name} must be a number of seconds, got ${describe(value)}`);
   }
-  if (!(value > 0)) throw new RangeError(`${name} must be a positive number of seconds, got ${value}`);
+  if (!(value > 0) || value === Infinity) throw new RangeError(`${name} must be a positive number of seconds, got ${value}`);
   return value;
 }
 
