@@ -340,6 +340,12 @@ static napi_value write_(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ERR_INVALID_STATE", "write() before the handshake is done");
     return NULL;
   }
+  /* Not an OpenSSL call: OpenSSL would fail it as a fatal error, and a connection that
+   * sent close_notify may still read what the peer sends (half-close). */
+  if (SSL_get_shutdown(e->ssl) & SSL_SENT_SHUTDOWN) {
+    napi_throw(env, tls_plain_error(env, "ERR_SSL_PROTOCOL_IS_SHUTDOWN", "protocol is shutdown"));
+    return NULL;
+  }
   while (len > 0) {
     size_t n = 0;
     if (SSL_write_ex(e->ssl, data, len, &n) != 1) return ssl_failure(e, "write");

@@ -104,10 +104,8 @@ describe('openssl engine in memory', () => {
     let rest = 0;
     for (let r = s.read(); r !== null; r = s.read()) rest += r.length;
     expect(rest).toBe(99000);
-    expect(() => s.read(0)).not.toThrow(); // nothing pending: null before the check
-    c.write(Buffer.from('y'));
-    move(c, s);
-    expect(() => s.read(-1)).toThrow(RangeError);
+    expect(() => s.read(0)).toThrow(/max must be a positive integer/);
+    expect(() => s.read(1.5)).toThrow(RangeError);
   });
 
   it('close_notify both ways; shutdown reports when the session is over', () => {
@@ -125,6 +123,18 @@ describe('openssl engine in memory', () => {
     expect(c.read()!.length).toBe(0);
     expect(c.shutdown()).toBe(true);
     expect(c.takeOutgoing()).toBeNull();
+  });
+
+  it('half-close: after sending close_notify, writing fails but reading goes on', () => {
+    const [c, s] = pair(clientOpts(), serverOpts());
+    handshake(c, s);
+    expect(c.shutdown()).toBe(false);
+    expect(thrown(() => c.write(Buffer.from('x')))).toMatchObject({ code: 'ERR_SSL_PROTOCOL_IS_SHUTDOWN', reason: 'protocol is shutdown' });
+    move(c, s);
+    expect(s.read()!.length).toBe(0);
+    s.write(Buffer.from('still talking')); // the peer may finish sending
+    move(s, c);
+    expect(Buffer.from(c.read()!).toString()).toBe('still talking');
   });
 
   it('shutdown() reads the peer close_notify itself, application data in between is dropped', () => {
