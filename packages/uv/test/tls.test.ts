@@ -5,6 +5,7 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import tls, { createSecureContext } from 'node:tls';
 import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import type { TLSProvider as CoreTLSProvider } from '@loopkit/core';
 import { tlsProvider as maybeProvider, tlsStats, type TLSEngine, type TLSOptions } from '@loopkit/uv';
 import { makePKI, PASSPHRASE, type TestPKI } from './tls-certs.js';
@@ -414,6 +415,36 @@ describe('openssl engine: lifecycle', () => {
       await new Promise((r) => setTimeout(r, 10)); // finalizers run after GC, on a later turn
     }
     expect(tlsStats().engines).toBeLessThanOrEqual(base); // earlier tests' dropped engines go too
+  });
+});
+
+describe('openssl engine in a worker', () => {
+  it('a worker that exits with engines and contexts open frees them all', async () => {
+    // Let this thread's dropped engines go first, so the count below moves for the worker only.
+    for (let i = 0; i < 5; i++) (globalThis.gc?.(), await new Promise((r) => setTimeout(r, 10)));
+    const base = tlsStats();
+    const code = `
+      const { parentPort, workerData: d } = require('node:worker_threads');
+      import(d.uv).then(({ tlsProvider, tlsStats }) => {
+        const s = tlsProvider.createContext({ key: d.key, cert: d.cert }, true);
+        const c = tlsProvider.createContext({ ca: d.ca }, false);
+        globalThis.kept = [];
+        for (let i = 0; i < 50; i++) {
+          const ce = c.newEngine('localhost'), se = s.newEngine(null);
+          ce.handshake(); se.feed(ce.takeOutgoing()); se.handshake(); ce.feed(se.takeOutgoing());
+          if (ce.handshake() !== 'done') throw new Error('no handshake in the worker');
+          globalThis.kept.push(ce, se); // left open on purpose
+        }
+        parentPort.postMessage(tlsStats());
+      });`;
+    const uvUrl = new URL('../dist/index.js', import.meta.url).href;
+    const w = new Worker(code, { eval: true, workerData: { uv: uvUrl, key: pki.serverKey, cert: pki.serverCert, ca: pki.caCert } });
+    const [inside] = (await once(w, 'message')) as [{ engines: number; contexts: number }];
+    expect(inside.engines).toBeGreaterThanOrEqual(base.engines + 100);
+    await once(w, 'exit');
+    // Node-API finalizes the worker's engines and contexts at its env teardown.
+    expect(tlsStats().engines).toBeLessThanOrEqual(base.engines);
+    expect(tlsStats().contexts).toBeLessThanOrEqual(base.contexts);
   });
 });
 
