@@ -244,6 +244,19 @@ describe('openssl engine in memory', () => {
     expect(s4.info().verifyError).toBe('DEPTH_ZERO_SELF_SIGNED_CERT');
   });
 
+  it('ecdhCurve and sigalgs are applied', () => {
+    const [c, s] = pair(clientOpts({ ecdhCurve: 'P-384', sigalgs: 'ECDSA+SHA256' }), serverOpts({ ecdhCurve: 'P-384:X25519' }));
+    handshake(c, s);
+    const [c2, s2] = pair(clientOpts({ ecdhCurve: 'X25519' }), serverOpts({ ecdhCurve: 'P-384' }));
+    c2.handshake();
+    move(c2, s2);
+    expect(thrown(() => s2.handshake()).code).toMatch(/^ERR_SSL_/); // no group in common
+    const [c3, s3] = pair(clientOpts({ sigalgs: 'RSA-PSS+SHA256' }), serverOpts()); // the server's key is ECDSA
+    c3.handshake();
+    move(c3, s3);
+    expect(thrown(() => s3.handshake()).code).toMatch(/^ERR_SSL_/);
+  });
+
   it('key and certificate forms: passphrase, pfx, secureContext, arrays', () => {
     for (const so of [
       { key: pki.encKey, passphrase: PASSPHRASE, cert: pki.serverCert },
@@ -359,6 +372,11 @@ describe('openssl engine: failures', () => {
     expect(() => provider.createContext(null as never, false)).toThrow(/options must be an object/);
     expect(() => provider.createContext({ ca: pki.caCert, crl: [], honorCipherOrder: true, servername: 'x', session: undefined, checkServerIdentity: () => undefined }, false)).not.toThrow();
     expect(thrown(() => provider.createContext({ ciphers: 'NO-SUCH-CIPHER' }, false)).code).toBe('ERR_SSL_NO_CIPHER_MATCH');
+    expect(() => provider.createContext({ minVersion: 'TLSv1.3', maxVersion: 'TLSv1.2' }, false)).toThrow(/minVersion \(TLSv1.3\) is above maxVersion/);
+    // OpenSSL refuses some values without queueing an error: still a TypeError naming the option.
+    expect(() => provider.createContext({ sigalgs: 'nope' }, false)).toThrow(/sigalgs: OpenSSL refused the value/);
+    expect(() => provider.createContext({ ALPNProtocols: Buffer.from([5, 1]) }, false)).toThrow(/ALPNProtocols: OpenSSL refused/);
+    expect(thrown(() => provider.createContext({ ecdhCurve: 'nope' }, false)).code).toBe('ERR_SSL_PASSED_INVALID_ARGUMENT');
   });
 
   it('a SecureContext made without the recorder is a TypeError that says what to pass', () => {
