@@ -47,6 +47,36 @@ napi_value tls_throw(napi_env env, const char* what);
 /* Node's name for a verify result: 'DEPTH_ZERO_SELF_SIGNED_CERT', 'ERR_TLS_CERT_ALTNAME_INVALID', ... */
 const char* tls_verify_code(long vcode);
 
+/* ---- the engine (tls.c), shared with tls_session.c */
+
+enum { IO_READABLE = 0, IO_FLAGS = 1, IO_OUTGOING = 2 };
+enum { F_EOF = 1, F_CLOSE_NOTIFY = 2, F_ERROR = 4, F_CLOSED = 8 };
+enum { HS_DONE = 0, HS_WANT_READ = 1, HS_WANT_SNI = 2 };
+
+typedef struct tls_engine {
+  SSL* ssl;          /* NULL once closed */
+  BIO* rbio;         /* network -> SSL; owned by ssl */
+  BIO* wbio;         /* SSL -> network; owned by ssl */
+  tls_ctx* origin;   /* the context it was made from (one SSL_CTX reference) */
+  napi_env env;
+  napi_ref io_ref;
+  int32_t* io;
+  napi_ref error;    /* the sticky fatal error */
+  char* sni;         /* client: the name sent; server: the name the ClientHello gave */
+  char* host;        /* client: the name or IP checked against the certificate */
+  int sni_state;     /* 0: no pause; 1: paused at the ClientHello; 2: resolved */
+  int shut_sent;
+  int pending_zero;  /* close_notify read after data: read() reports it next */
+} engine;
+
+/* The open engine behind `this` (else NULL with a TypeError or ERR_TLS_ENGINE_CLOSED
+ * thrown); `ssl_call`: clear OpenSSL's queue first, the method is about to call the SSL. */
+engine* tls_engine_this(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv,
+                        int ssl_call);
+/* servername() and info() (tls_session.c). */
+napi_value tls_servername(napi_env env, napi_callback_info info);
+napi_value tls_info(napi_env env, napi_callback_info info);
+
 /* Live SSL and SSL_CTX objects of the process (a leak shows as growth). */
 extern int64_t tls_live_engines;
 extern int64_t tls_live_contexts;
