@@ -95,6 +95,24 @@ describe('openssl engine in memory', () => {
     s.close();
   });
 
+  it('ciphertext fed in random slices (partial records inside the SSL) comes out whole', () => {
+    const [c, s] = pair(clientOpts(), serverOpts());
+    handshake(c, s);
+    const data = randomBytes(1 << 20);
+    for (let off = 0; off < data.length; off += 40000) c.write(data.subarray(off, off + 40000));
+    const wire = Buffer.from(c.takeOutgoing()!);
+    const got: Uint8Array[] = [];
+    let rnd = 12345;
+    for (let off = 0; off < wire.length; ) {
+      rnd = (rnd * 1103515245 + 12345) & 0x7fffffff;
+      const n = 1 + (rnd % 3000) * (rnd % 7 === 0 ? 20 : 1); // mostly small, now and then ~60 KB
+      s.feed(wire.subarray(off, off + n));
+      off += n;
+      for (let r = s.read(); r !== null; r = s.read()) got.push(r);
+    }
+    expect(Buffer.concat(got).equals(data)).toBe(true);
+  });
+
   it('read(max) caps each result and leaves the rest for the next call', () => {
     const [c, s] = pair(clientOpts(), serverOpts());
     handshake(c, s);
@@ -330,6 +348,28 @@ describe('openssl engine: failures', () => {
     c2.feed(randomBytes(64).fill(0x16, 0, 1));
     expect(thrown(() => c2.handshake()).code).toMatch(/^ERR_SSL_/);
     expect(c2.outgoingSize()).toBeGreaterThan(0); // the alert
+  });
+
+  it('random bytes never crash an engine: each fails with an ERR_SSL_ code or waits for more', () => {
+    const sctx = provider.createContext(serverOpts(), true);
+    const cctx = provider.createContext(clientOpts(), false);
+    const codes = new Set<string>();
+    for (let i = 0; i < 500; i++) {
+      const e = i % 2 ? sctx.newEngine(null) : cctx.newEngine('localhost');
+      e.handshake();
+      const junk = randomBytes(1 + (i % 300));
+      if (i % 3 === 0) junk[0] = 0x16; // a handshake record header, to get further in
+      if (i % 3 === 0 && junk.length > 2) (junk[1] = 3), (junk[2] = 3);
+      e.feed(junk);
+      try {
+        expect(e.handshake()).toBe('want-read');
+      } catch (err) {
+        codes.add((err as { code: string }).code);
+      }
+      e.close();
+    }
+    expect(codes.size).toBeGreaterThan(0);
+    for (const code of codes) expect(code).toMatch(/^ERR_SSL_/);
   });
 
   it('garbage after the handshake fails read()', () => {
