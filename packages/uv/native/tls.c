@@ -41,13 +41,42 @@ int64_t tls_live_engines;
  * (what the input BIO holds, what the SSL decrypted and not handed out, and one whole
  * record when the SSL holds part of one); io[IO_FLAGS]: F_*; io[IO_OUTGOING]: bytes
  * waiting in the output BIO. */
+/* A memory BIO never gives back what it grew to: one burst (a big write, a big feed)
+ * would pin that much memory for the rest of the connection. So a BIO that went past
+ * this is swapped for a fresh one once it is empty again (SSL_set0_*bio frees the old). */
+#define BIO_KEEP_MAX (1 << 20)
+
+static void renew_bios(engine* e, size_t in_bio, size_t out) {
+  if (in_bio > BIO_KEEP_MAX) e->big_in = 1;
+  if (out > BIO_KEEP_MAX) e->big_out = 1;
+  if (e->big_in && in_bio == 0) {
+    BIO* b = BIO_new(BIO_s_mem());
+    if (b != NULL) {
+      BIO_set_mem_eof_return(b, (e->io[IO_FLAGS] & F_EOF) ? 0 : -1);
+      SSL_set0_rbio(e->ssl, b);
+      e->rbio = b;
+      e->big_in = 0;
+    }
+  }
+  if (e->big_out && out == 0) {
+    BIO* b = BIO_new(BIO_s_mem());
+    if (b != NULL) {
+      SSL_set0_wbio(e->ssl, b);
+      e->wbio = b;
+      e->big_out = 0;
+    }
+  }
+}
+
 static void sync_io(engine* e) {
   size_t pend = SSL_pending(e->ssl);
-  size_t in = BIO_ctrl_pending(e->rbio) + pend;
+  size_t in_bio = BIO_ctrl_pending(e->rbio);
+  size_t in = in_bio + pend;
   if (pend == 0 && SSL_has_pending(e->ssl)) in += RECORD_MAX;
   e->io[IO_READABLE] = in > INT32_MAX ? INT32_MAX : (int32_t)in;
   size_t out = BIO_ctrl_pending(e->wbio);
   e->io[IO_OUTGOING] = out > INT32_MAX ? INT32_MAX : (int32_t)out;
+  if (e->big_in | e->big_out | (in_bio > BIO_KEEP_MAX) | (out > BIO_KEEP_MAX)) renew_bios(e, in_bio, out);
   int f = e->io[IO_FLAGS] & (F_EOF | F_ERROR);
   if (e->pending_zero || (SSL_get_shutdown(e->ssl) & SSL_RECEIVED_SHUTDOWN)) f |= F_CLOSE_NOTIFY;
   e->io[IO_FLAGS] = f;

@@ -67,6 +67,7 @@ typedef struct tls_engine {
   int sni_state;     /* 0: no pause; 1: paused at the ClientHello; 2: resolved */
   int shut_sent;
   int pending_zero;  /* close_notify read after data: read() reports it next */
+  int big_in, big_out; /* a BIO grew past BIO_KEEP_MAX: renew it once empty (tls.c) */
 } engine;
 
 /* The open engine behind `this` (else NULL with a TypeError or ERR_TLS_ENGINE_CLOSED
