@@ -23,11 +23,14 @@ typedef struct tls_ctx {
   SSL_CTX* ctx;
   int server;
   int sni_hook;            /* engines stop at the ClientHello for 'want-sni' */
+  int reject;              /* a peer certificate that does not verify fails the handshake */
   unsigned char* alpn;     /* server: protocols we accept, in wire format */
   unsigned int alpn_len;
 } tls_ctx;
 
-/* SSL_CTX callbacks that read the engine (tls.c): the SNI pause and ALPN selection. */
+/* SSL_CTX callbacks that read the engine (tls_session.c): the SNI pause, ALPN selection,
+ * and verification of the peer's chain. */
+int tls_verify_chain(X509_STORE_CTX* x, void* arg);
 int tls_client_hello_cb(SSL* s, int* al, void* arg);
 int tls_alpn_select(SSL* s, const unsigned char** out, unsigned char* outlen,
                     const unsigned char* in, unsigned int inlen, void* arg);

@@ -47,6 +47,25 @@ int tls_client_hello_cb(SSL* s, int* al, void* arg) {
   return SSL_CLIENT_HELLO_SUCCESS;
 }
 
+/* Runs the whole verification with every error let through, so the result SSL keeps
+ * (SSL_get_verify_result) is the one Node reports as authorizationError: Node verifies
+ * that way and rejects afterwards. Stopping at the first error, OpenSSL's default, names
+ * another error for the same chain (a missing intermediate: "unable to get local issuer"
+ * instead of Node's UNABLE_TO_VERIFY_LEAF_SIGNATURE). Rejection still happens inside the
+ * handshake, so the peer gets an alert: returning 0 fails it when the context rejects
+ * (the context the engine was made from: an SNI switch changes the certificate, not the
+ * server's verification policy, as in Node). */
+static int let_through(int preverify, X509_STORE_CTX* x) { return 1; }
+
+int tls_verify_chain(X509_STORE_CTX* x, void* arg) {
+  SSL* s = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+  engine* e = s ? SSL_get_app_data(s) : NULL;
+  X509_STORE_CTX_set_verify_cb(x, let_through);
+  int ok = X509_verify_cert(x);
+  if (ok <= 0) return ok; /* could not run at all (no memory, no certificate) */
+  return X509_STORE_CTX_get_error(x) == X509_V_OK || (e != NULL && !e->origin->reject);
+}
+
 int tls_alpn_select(SSL* s, const unsigned char** out, unsigned char* outlen,
                     const unsigned char* in, unsigned int inlen, void* arg) {
   engine* e = SSL_get_app_data(s);

@@ -305,13 +305,29 @@ describe('openssl engine: failures', () => {
     expect(thrown(() => s.handshake()).code).toMatch(/^ERR_SSL_(SSLV3|TLSV1)_ALERT_/);
   });
 
+  it('a chain: the server sends leaf + intermediate, the client trusts the root only', () => {
+    const [c, s] = pair(clientOpts(), { key: pki.chainKey, cert: pki.chainCert + pki.interCert }, 'chain.test');
+    handshake(c, s);
+    expect(c.info().verifyError).toBeNull();
+    expect(c.info().peerChain.map((d) => Buffer.from(d))).toEqual([new X509Certificate(pki.chainCert).raw, new X509Certificate(pki.interCert).raw]);
+    // Without the intermediate the leaf cannot be verified: Node's most familiar error, and
+    // its code (OpenSSL stopping at the first error would say UNABLE_TO_GET_ISSUER_CERT_LOCALLY).
+    const [c2, s2] = pair(clientOpts(), { key: pki.chainKey, cert: pki.chainCert }, 'chain.test');
+    c2.handshake();
+    move(c2, s2);
+    s2.handshake();
+    move(s2, c2);
+    expect(thrown(() => c2.handshake())).toMatchObject({ sslKind: 'cert', code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', verifyCode: 21 });
+  });
+
   it('an unknown CA, with the default trust store', () => {
     const [c, s] = pair({}, serverOpts());
     c.handshake();
     move(c, s);
     s.handshake();
     move(s, c);
-    expect(thrown(() => c.handshake())).toMatchObject({ sslKind: 'cert', code: 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY' });
+    // Node's code for this case (its tls.connect says "unable to verify the first certificate").
+    expect(thrown(() => c.handshake())).toMatchObject({ sslKind: 'cert', code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', verifyCode: 21 });
   });
 
   it('rejectUnauthorized: false completes and reports the verify error', () => {
