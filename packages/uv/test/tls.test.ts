@@ -616,6 +616,33 @@ describe('openssl engine against Node tls over real sockets', () => {
     server.close();
   });
 
+  it('a certificate failure has the code Node gives for the same server', async () => {
+    const cases: Array<[string, TLSOptions, string]> = [
+      ['self-signed', { key: pki.selfKey, cert: pki.selfCert }, 'localhost'],
+      ['missing intermediate', { key: pki.chainKey, cert: pki.chainCert }, 'chain.test'],
+      ['wrong host', { key: pki.serverKey, cert: pki.serverCert }, 'wrong.test'],
+      ['unknown CA', { key: pki.otherKey, cert: pki.otherCert }, 'other.test'],
+    ];
+    for (const [what, so, host] of cases) {
+      const server = tls.createServer(so as tls.TlsOptions, (s) => s.end());
+      server.on('tlsClientError', () => undefined);
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const { port } = server.address() as net.AddressInfo;
+      const ca = what === 'unknown CA' ? pki.selfCert : pki.caCert; // trusts something else
+      const node = tls.connect({ port, host: '127.0.0.1', servername: host, ca });
+      const [nodeErr] = (await once(node, 'error')) as [NodeJS.ErrnoException];
+      const sock = net.connect(port, '127.0.0.1');
+      await once(sock, 'connect');
+      const e = provider.createContext({ ca }, false).newEngine(host);
+      const ours = await new Wire(sock).handshake(e).then(() => null, (err: Error & { code?: string }) => err);
+      expect({ what, code: ours?.code }).toEqual({ what, code: nodeErr.code });
+      expect(ours).toMatchObject({ sslKind: 'cert' });
+      sock.destroy();
+      server.close();
+    }
+  });
+
   it('Node tls.connect rejects nothing it should not: TLS 1.2 against our server too', async () => {
     const ctx = provider.createContext(serverOpts(), true);
     const server = net.createServer(async (sock) => {
