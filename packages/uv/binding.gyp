@@ -12,6 +12,10 @@
         "native/kqueue.c",
         "native/pollset.c",
         "native/sock.c",
+        "native/tls.c",
+        "native/tls_ctx.c",
+        "native/tls_err.c",
+        "native/tls_session.c",
         "native/uring.c",
         "native/wakeup.c",
         "native/watch.c"

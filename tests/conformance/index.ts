@@ -14,6 +14,7 @@ import { scopeSuite } from './scopes.js';
 import { taskSuite } from './tasks.js';
 import { streamSuite } from './streams.js';
 import { transportSuite } from './transports.js';
+import { tlsSuite } from './tls.js';
 
 export type { LoopUnderTest, LoopCapabilities } from './context.js';
 
@@ -32,5 +33,6 @@ export function conformance(subject: LoopUnderTest): void {
     streamSuite(subject);
     if (subject.caps.network) networkSuite(subject);
     if (subject.caps.network) happyEyeballsSuite(subject);
+    if (subject.caps.network) tlsSuite(subject);
   });
 }

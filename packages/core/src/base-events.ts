@@ -46,6 +46,12 @@ import { reportUnretrievedAtClose } from './unretrieved.js';
 import { checkCallback, checkFiniteNumber, checkOptions, describe } from './validate.js';
 import { getDefaultExecutor, startJob, type Executor } from './executor.js';
 import { threadsafeHandle, type LoopHandle } from './threads.js';
+import type { BaseProtocol } from './protocols.js';
+import type { Transport } from './transports.js';
+import type { TLSProvider } from './tls/engine.js';
+import type { SSLOption } from './tls/contexts.js';
+import { getTLSProvider } from './tls/provider.js';
+import { startTls, type StartTlsOptions } from './tls/start-tls.js';
 
 /** How long the loop may keep the thread before letting Node's own loop turn. */
 const HOST_SLICE_MS = 4;
@@ -417,6 +423,21 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     process.off(name, listener);
     this.signalListeners.delete(name);
     return true;
+  }
+
+  // ---- TLS: portable (tls/), the engine from the provider ----
+  /**
+   * Upgrade a connection to TLS in place: resolves to the TLS transport once the handshake
+   * is done; `protocol` then talks through it. Bytes already received behind the upgrade
+   * point are fed to the handshake (see tls/start-tls.ts).
+   */
+  startTls(transport: Transport, protocol: BaseProtocol, ssl: SSLOption, options: StartTlsOptions = {}): Promise<Transport> {
+    return startTls(this, transport, protocol, ssl, options);
+  }
+
+  /** The TLS engine this loop uses: the registered provider unless a subclass brings its own. */
+  _tlsProvider(): TLSProvider | null {
+    return getTLSProvider();
   }
 
   // ---- I/O: backends override ----

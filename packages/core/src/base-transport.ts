@@ -203,6 +203,11 @@ export abstract class BaseStreamTransport extends Transport {
     return this._bufferSize;
   }
 
+  /** @internal write flow control has paused the protocol (startTls carries it over: CPython gh-109051). */
+  _isWritingPaused(): boolean {
+    return this._flow.paused;
+  }
+
   write(data: BytesLike): void {
     let bytes = asBytes(data, 'data');
     if (this._eof) throw new RuntimeError('Cannot call write() after writeEof()');

@@ -7,6 +7,8 @@ import { NotImplementedError, RuntimeError } from './errors.js';
 import type { Future } from './futures.js';
 import type { Handle, TimerHandle } from './handles.js';
 import type { Task } from './tasks.js';
+import type { BaseProtocol } from './protocols.js';
+import type { Transport } from './transports.js';
 
 /** A coroutine function: an async function, or a generator function driven with `yield*`. */
 export type CoroFn<T> = () => PromiseLike<T> | Generator<unknown, T, any>;
@@ -74,6 +76,7 @@ export interface AbstractEventLoop {
   createUnixConnection(protocolFactory: () => unknown, path?: string | null, options?: object): Promise<[unknown, unknown]>;
   createUnixServer(protocolFactory: () => unknown, path?: string | null, options?: object): Promise<unknown>;
   createDatagramEndpoint(protocolFactory: () => unknown, options?: object): Promise<[unknown, unknown]>;
+  startTls(transport: Transport, protocol: BaseProtocol, ssl: unknown, options?: object): Promise<Transport>;
   sockRecv(sock: unknown, n: number): Promise<Uint8Array>;
   sockRecvInto(sock: unknown, buf: Uint8Array): Promise<number>;
   sockSendall(sock: unknown, data: Uint8Array): Promise<void>;
@@ -103,7 +106,7 @@ const loopMethods = [
   'createFuture', 'createTask', 'setTaskFactory', 'getTaskFactory', 'runInExecutor',
   'setExceptionHandler', 'getExceptionHandler', 'defaultExceptionHandler', 'callExceptionHandler',
   'getDebug', 'setDebug',
-  'createConnection', 'createServer', 'createUnixConnection', 'createUnixServer', 'createDatagramEndpoint',
+  'createConnection', 'createServer', 'createUnixConnection', 'createUnixServer', 'createDatagramEndpoint', 'startTls',
   'sockRecv', 'sockRecvInto', 'sockSendall', 'sockConnect', 'sockAccept', 'getaddrinfo', 'getnameinfo',
   'addReader', 'removeReader', 'addWriter', 'removeWriter', 'addSignalHandler', 'removeSignalHandler',
 ];

@@ -65,6 +65,7 @@ export {
   type OwnedTransport,
   type ServerOptions,
   type UnixServerOptions,
+  type UnixConnectionOptions,
 } from './socket-loop.js';
 export {
   getaddrinfo,
@@ -95,5 +96,10 @@ export { Queue, PriorityQueue, LifoQueue } from './queues.js';
 export type { Comparator } from './priority.js';
 export type { TLSEngine, TLSContext, TLSProvider, TLSOptions, TLSSessionInfo, HandshakeState } from './tls/engine.js';
 export { registerTLSProvider, getTLSProvider } from './tls/provider.js';
+export { SSLProtocol, type SSLProtocolOptions, type SSLState } from './tls/sslproto.js';
+export { SSLTransport } from './tls/ssl-transport.js';
+export { SSLObject, certificateObject, type PeerCertificate, type CipherInfo } from './tls/ssl-object.js';
+export type { SSLOption, TLSClientOptions, TLSServerOptions } from './tls/contexts.js';
+export type { StartTlsOptions } from './tls/start-tls.js';
 export { checkOptions, isPlainObject } from './validate.js';
 export { run, Runner, _setCurrentLoopSetter, _setDefaultLoopFactory, type RunnerOptions } from './runners.js';

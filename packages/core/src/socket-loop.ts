@@ -30,9 +30,12 @@ import { interleaveAddrInfos, staggeredConnect, type Attempt } from './happy-eye
 import { Server, type ServingLoop } from './server.js';
 import type { BaseTransport } from './transports.js';
 import { checkCallback, checkOptions, describe } from './validate.js';
+import { clientTLS, serverTLS, TLS_CLIENT_OPTIONS, TLS_SERVER_OPTIONS, type TLSClientOptions, type TLSServerOptions, type TLSSetup } from './tls/contexts.js';
+import type { SSLTransport } from './tls/ssl-transport.js';
+import { newSSLProtocol } from './tls/sslproto.js';
 
 /** `A`: what a caller may pass as `sock`. */
-export interface ConnectionOptions<A = unknown> {
+export interface ConnectionOptions<A = unknown> extends TLSClientOptions {
   family?: Family | number | null;
   localAddr?: HostPort | null;
   sock?: A | null;
@@ -41,7 +44,10 @@ export interface ConnectionOptions<A = unknown> {
   /** Reorder the addresses by family, first `interleave` of the first family, then alternating (default 1 with happyEyeballsDelay). */
   interleave?: number | null;
 }
-export interface ServerOptions<A = unknown> {
+export interface UnixConnectionOptions<A = unknown> extends TLSClientOptions {
+  sock?: A | null;
+}
+export interface ServerOptions<A = unknown> extends TLSServerOptions {
   backlog?: number;
   reuseAddress?: boolean | null;
   reusePort?: boolean | null;
@@ -49,7 +55,7 @@ export interface ServerOptions<A = unknown> {
   sock?: A | null;
   startServing?: boolean;
 }
-export interface UnixServerOptions<A = unknown> {
+export interface UnixServerOptions<A = unknown> extends TLSServerOptions {
   backlog?: number;
   sock?: A | null;
   startServing?: boolean;
@@ -84,13 +90,11 @@ export function anyAddress(family: Family | null): string {
 }
 
 /** The options each method knows (a misspelt key is a TypeError, not silently ignored). */
-const TLS_CLIENT_KEYS = ['ssl', 'serverHostname', 'sslHandshakeTimeout', 'sslShutdownTimeout'];
-const TLS_SERVER_KEYS = ['ssl', 'sslHandshakeTimeout', 'sslShutdownTimeout'];
 export const OPTION_KEYS = {
-  createConnection: ['family', 'localAddr', 'sock', 'happyEyeballsDelay', 'interleave', ...TLS_CLIENT_KEYS],
-  createUnixConnection: ['sock', ...TLS_CLIENT_KEYS],
-  createServer: ['backlog', 'reuseAddress', 'reusePort', 'family', 'sock', 'startServing', ...TLS_SERVER_KEYS],
-  createUnixServer: ['backlog', 'sock', 'startServing', 'cleanupSocket', ...TLS_SERVER_KEYS],
+  createConnection: ['family', 'localAddr', 'sock', 'happyEyeballsDelay', 'interleave', ...TLS_CLIENT_OPTIONS],
+  createUnixConnection: ['sock', ...TLS_CLIENT_OPTIONS],
+  createServer: ['backlog', 'reuseAddress', 'reusePort', 'family', 'sock', 'startServing', ...TLS_SERVER_OPTIONS],
+  createUnixServer: ['backlog', 'sock', 'startServing', 'cleanupSocket', ...TLS_SERVER_OPTIONS],
   createDatagramEndpoint: ['localAddr', 'remoteAddr', 'family', 'reuseAddress', 'reusePort', 'allowBroadcast', 'sock'],
 } as const;
 
@@ -158,11 +162,11 @@ export abstract class BaseSocketLoop<
     host: string | null = null,
     port: number | null = null,
     options: ConnectionOptions<A> = {},
-  ): Promise<[ST, BaseProtocol]> {
+  ): Promise<[ST | SSLTransport, BaseProtocol]> {
     checkCallback(protocolFactory, 'protocolFactory');
     options = checkOptions(options, OPTION_KEYS.createConnection, 'createConnection');
-    checkNoTLS(options);
     this.checkClosed();
+    const tls = clientTLS(this, options, host, 'createConnection');
     let sock: S;
     if (options.sock !== undefined && options.sock !== null) {
       if (host !== null || port !== null) throw new TypeError('host/port and sock can not be specified at the same time');
@@ -172,18 +176,19 @@ export abstract class BaseSocketLoop<
       const delay = checkHappyEyeballs(options);
       sock = await this.connectTo(host, checkPort(port), familyOption(options.family), options.localAddr ?? null, delay, options.interleave ?? null);
     }
-    return await this.makeStream(sock, protocolFactory);
+    return await this.makeStream(sock, protocolFactory, tls);
   }
 
   async createUnixConnection(
     protocolFactory: () => BaseProtocol,
     path: string | null = null,
-    options: { sock?: A | null } = {},
-  ): Promise<[ST, BaseProtocol]> {
+    options: UnixConnectionOptions<A> = {},
+  ): Promise<[ST | SSLTransport, BaseProtocol]> {
     checkCallback(protocolFactory, 'protocolFactory');
     options = checkOptions(options, OPTION_KEYS.createUnixConnection, 'createUnixConnection');
-    checkNoTLS(options);
     this.checkClosed();
+    // A Unix path names no host: serverHostname must be given with ssl (asyncio's rule).
+    const tls = clientTLS(this, options, null, 'createUnixConnection');
     let sock: S;
     if (options.sock !== undefined && options.sock !== null) {
       if (path !== null) throw new TypeError('path and sock can not be specified at the same time');
@@ -198,7 +203,7 @@ export abstract class BaseSocketLoop<
         throw error;
       }
     }
-    return await this.makeStream(sock, protocolFactory);
+    return await this.makeStream(sock, protocolFactory, tls);
   }
 
   /** Listen on every address of `host` (all interfaces when null); resolves to the Server. */
@@ -210,8 +215,8 @@ export abstract class BaseSocketLoop<
   ): Promise<Server<S>> {
     checkCallback(protocolFactory, 'protocolFactory');
     options = checkOptions(options, OPTION_KEYS.createServer, 'createServer');
-    checkNoTLS(options);
     this.checkClosed();
+    protocolFactory = this.tlsFactory(protocolFactory, serverTLS(this, options, 'createServer'));
     const backlog = checkBacklog(options.backlog ?? 100);
     const listeners: S[] = [];
     if (options.sock !== undefined && options.sock !== null) {
@@ -241,8 +246,8 @@ export abstract class BaseSocketLoop<
   ): Promise<Server<S>> {
     checkCallback(protocolFactory, 'protocolFactory');
     options = checkOptions(options, OPTION_KEYS.createUnixServer, 'createUnixServer');
-    checkNoTLS(options);
     this.checkClosed();
+    protocolFactory = this.tlsFactory(protocolFactory, serverTLS(this, options, 'createUnixServer'));
     const backlog = checkBacklog(options.backlog ?? 100);
     if (options.sock !== undefined && options.sock !== null) {
       if (path !== null) throw new TypeError('path and sock can not be specified at the same time');
@@ -328,11 +333,23 @@ export abstract class BaseSocketLoop<
   }
 
   // ---- helpers ----
-  private async makeStream(sock: S, protocolFactory: () => BaseProtocol): Promise<[ST, BaseProtocol]> {
+  private async makeStream(sock: S, protocolFactory: () => BaseProtocol, tls: TLSSetup | null): Promise<[ST | SSLTransport, BaseProtocol]> {
     const protocol = closeOnThrow(sock, protocolFactory);
     const waiter = this.createFuture<void>();
-    const transport = closeOnThrow(sock, () => this._streamTransport(sock, protocol, waiter, null));
-    return [await this.own(sock, transport, waiter), protocol];
+    if (tls === null) {
+      const transport = closeOnThrow(sock, () => this._streamTransport(sock, protocol, waiter, null));
+      return [await this.own(sock, transport, waiter), protocol];
+    }
+    // TLS: the socket transport carries an SSLProtocol; the waiter resolves after the handshake.
+    const ssl = closeOnThrow(sock, () => newSSLProtocol(this, protocol, tls, waiter));
+    await this.own(sock, closeOnThrow(sock, () => this._streamTransport(sock, ssl, null, null)), waiter);
+    return [ssl.appTransport, protocol];
+  }
+
+  /** A TLS server's connections: each app protocol behind its own SSLProtocol. */
+  private tlsFactory(protocolFactory: () => BaseProtocol, tls: TLSSetup | null): () => BaseProtocol {
+    if (tls === null) return protocolFactory;
+    return () => newSSLProtocol(this, protocolFactory(), tls, null);
   }
 
   /** Own the new transport; once made, it is the caller's (a failed or cancelled wait closes it). */
@@ -455,14 +472,6 @@ function removeSocketFile(path: string, inode?: number): void {
     if (st.isSocket() && (inode === undefined || st.ino === inode)) fs.unlinkSync(path);
   } catch {
     // already gone: nothing to remove
-  }
-}
-
-/** Until a TLS engine serves `ssl`, asking for it must fail: never a silent plaintext connection. */
-function checkNoTLS(options: object): void {
-  const o = options as { ssl?: unknown; serverHostname?: unknown };
-  if (o.ssl !== undefined && o.ssl !== null && o.ssl !== false) {
-    throw new NotImplementedError('ssl is not supported by this loop: no TLS engine is available');
   }
 }
 

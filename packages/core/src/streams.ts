@@ -15,6 +15,7 @@ import { sleep } from './sleep.js';
 import { asBytes, type BytesLike, type Transport } from './transports.js';
 import { OPTION_KEYS } from './socket-loop.js';
 import { checkCallback, checkOptions, describe } from './validate.js';
+import type { SSLOption } from './tls/contexts.js';
 
 /** The default limit of a StreamReader's buffer (64 KiB), as asyncio's. */
 export const DEFAULT_LIMIT = 64 * 1024;
@@ -118,6 +119,21 @@ export class StreamReader implements AsyncIterable<Buffer> {
   setTransport(transport: Transport): void {
     if (this._transport !== null) throw new RuntimeError('Transport already set');
     this._transport = transport;
+  }
+
+  /** @internal startTls: read from the TLS transport now. */
+  _replaceTransport(transport: Transport): void {
+    this._transport = transport;
+  }
+
+  /**
+   * @internal startTls: remove and return what is buffered (bytes behind the upgrade point
+   * belong to the TLS handshake, CPython gh-142352). A pause this buffer caused is forgotten:
+   * startTls resumes the transport itself.
+   */
+  _takeBuffered(): Buffer | null {
+    this._paused = false;
+    return this._buffer.length === 0 ? null : this._buffer.take(this._buffer.length);
   }
 
   feedEof(): void {
@@ -426,6 +442,22 @@ export class StreamReaderProtocol extends FlowControlProtocol {
     return !this._overSsl;
   }
 
+  /** @internal a writer from a server's clientConnected is the server side of startTls. */
+  _isServerSide(): boolean {
+    return this._clientConnected !== null;
+  }
+
+  /** @internal startTls: what the reader holds beyond what its user read goes to the handshake. */
+  _takeReadAhead(): Uint8Array | null {
+    return this._streamReader?._takeBuffered() ?? null;
+  }
+
+  /** @internal startTls: the connection now runs over `transport`. */
+  _replaceTransport(transport: Transport): void {
+    this._streamReader?._replaceTransport(transport);
+    this._overSsl = transport.getExtraInfo('sslcontext') !== null;
+  }
+
   /** @internal what writer.waitClosed() waits for */
   _getCloseWaiter(): Future<void> {
     return this._closed;
@@ -434,15 +466,17 @@ export class StreamReaderProtocol extends FlowControlProtocol {
 
 /** Writes to a transport; `drain()` is where awaiting code meets write flow control. */
 export class StreamWriter {
-  private readonly _transport: Transport;
+  private _transport: Transport;
   private readonly _protocol: StreamReaderProtocol;
   private readonly _reader: StreamReader | null;
+  private readonly _loop: AbstractEventLoop;
 
-  /** asyncio's signature; `_loop` is the loop of the transport. */
-  constructor(transport: Transport, protocol: StreamReaderProtocol, reader: StreamReader | null, _loop?: AbstractEventLoop) {
+  /** asyncio's signature; `loop` is the loop of the transport (the current loop when omitted). */
+  constructor(transport: Transport, protocol: StreamReaderProtocol, reader: StreamReader | null, loop?: AbstractEventLoop) {
     this._transport = transport;
     this._protocol = protocol;
     this._reader = reader;
+    this._loop = loop ?? _getCurrentLoop();
   }
 
   get transport(): Transport {
@@ -500,6 +534,26 @@ export class StreamWriter {
       await sleep(0);
     }
     await this._protocol._drainHelper();
+  }
+
+  /**
+   * Upgrade the connection to TLS in place (asyncio's StreamWriter.start_tls): flush what is
+   * buffered, then the handshake; the writer and its reader go on over TLS. A writer from
+   * startServer is the server side. Bytes the reader holds beyond what was read go to the
+   * handshake (the peer may send its ClientHello right behind a STARTTLS line).
+   */
+  async startTls(
+    ssl: SSLOption,
+    options: { serverHostname?: string | null; sslHandshakeTimeout?: number | null; sslShutdownTimeout?: number | null } = {},
+  ): Promise<void> {
+    const opts = checkOptions(options, ['serverHostname', 'sslHandshakeTimeout', 'sslShutdownTimeout'], 'startTls');
+    await this.drain();
+    const transport = await this._loop.startTls(this._transport, this._protocol, ssl, {
+      ...opts,
+      serverSide: this._protocol._isServerSide(),
+    });
+    this._transport = transport;
+    this._protocol._replaceTransport(transport);
   }
 
   toString(): string {

@@ -11,3 +11,9 @@ export { ProactorEventLoop } from './event-loop.js';
 export type { AddrInfo, ConnectionOptions, DatagramOptions, HostPort, ServerOptions, UnixServerOptions } from '@loopkit/core';
 export { ProactorSocketTransport, ProactorDatagramTransport } from './transports.js';
 export { UringProactor, UringSocket, UringEventLoop } from './uring-proactor.js';
+
+// TLS for every loop: core imports no engine, so the backend hands it @loopkit/uv's
+// OpenSSL engine when the addon loaded (null otherwise: TLS then fails with a clear error).
+import { registerTLSProvider } from '@loopkit/core';
+import { tlsProvider } from '@loopkit/uv';
+if (tlsProvider !== null) registerTLSProvider(tlsProvider);

@@ -128,6 +128,7 @@ napi_value pollset_init(napi_env env, napi_value exports);
 napi_value wakeup_init(napi_env env, napi_value exports);
 napi_value uring_init(napi_env env, napi_value exports);
 napi_value constants_init(napi_env env, napi_value exports);
+napi_value tls_init(napi_env env, napi_value exports); /* tls.c: TLSEngine, TLSContext, CertStore */
 
 /* napi_define_class boilerplate shared by Epoll, Kqueue and PollSet. */
 #define METHOD(name, fn) { name, NULL, fn, NULL, NULL, NULL, napi_default_method, NULL }

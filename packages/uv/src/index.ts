@@ -1,6 +1,7 @@
 /**
  * @loopkit/uv: loopkit's own libuv/N-API binding. Non-blocking raw sockets,
- * epoll/kqueue/poll readiness that Node's loop can watch, and wake-up fds.
+ * epoll/kqueue/poll readiness that Node's loop can watch, wake-up fds, and a TLS engine
+ * (OpenSSL over memory BIOs, see tls.ts).
  * Imports nothing of loopkit. When the addon is missing, importing still works:
  * isAvailable() is false and loadError() says why.
  */
@@ -15,3 +16,5 @@ export { Epoll, Kqueue, PollSet, READABLE, WRITABLE } from './readiness.js';
 export { WakeupFd } from './wakeup.js';
 export { Uring } from './uring.js';
 export * from './constants.js';
+export { tlsProvider, tlsStats } from './tls.js';
+export type { HandshakeState, TLSContext, TLSEngine, TLSOptions, TLSProvider, TLSSessionInfo } from './tls.js';

@@ -24,6 +24,42 @@ export interface NativeSelector {
 }
 
 type Bytes = ArrayBufferView;
+
+/** An SSL_CTX (native/tls_ctx.c); each method is one OpenSSL setting and throws OpenSSL's error. */
+export interface NativeTLSContext {
+  setProtocols(min: number, max: number): void;
+  setCiphers(cipherList: string, cipherSuites: string): void;
+  setGroups(list: string): void;
+  setSigalgs(list: string): void;
+  addCert(pem: Bytes): void;
+  addKey(pem: Bytes, passphrase?: string): void;
+  usePfx(der: Bytes, passphrase?: string): void;
+  checkKey(): void;
+  setVerify(verifyPeer: boolean, failIfNoCert: boolean, reject: boolean): void;
+  setALPN(wire: Bytes): void;
+  setSNIHook(): void;
+  setStore(store: NativeCertStore, clientCAs: boolean): void;
+}
+
+/** A parsed trust store (X509_STORE), shareable by many contexts. */
+export interface NativeCertStore {
+  readonly count: number;
+}
+
+/** One SSL over two memory BIOs (native/tls.c). `io` is shared: see OpenSSLEngine. */
+export interface NativeTLSEngine {
+  feed(data: Bytes): void;
+  feedEof(): void;
+  handshake(): number;
+  readInto(buf: Bytes): number;
+  write(data: Bytes): void;
+  takeInto(buf: Bytes): number;
+  shutdown(): boolean;
+  servername(): string | null;
+  useContext(context: NativeTLSContext): void;
+  info(): import('./tls-types.js').TLSSessionInfo;
+  close(): void;
+}
 /** Object filled in place with an address by accept/recvfrom/getsockname. */
 export type AddrOut = { address?: string; family?: string; port?: number; path?: string };
 
@@ -56,6 +92,11 @@ export interface NativeModule {
   Epoll?: new () => NativeSelector;
   Kqueue?: new () => NativeSelector;
   PollSet: new () => NativeSelector;
+  TLSContext: new (serverSide: boolean) => NativeTLSContext;
+  CertStore: new (pem: Bytes) => NativeCertStore;
+  TLSEngine: new (context: NativeTLSContext, serverHostname: string | null, io: Int32Array) => NativeTLSEngine;
+  /** Live SSL and SSL_CTX objects of the process. */
+  tlsStats(): { engines: number; contexts: number };
 }
 
 let mod: NativeModule | null = null;

@@ -1,0 +1,42 @@
+/**
+ * Engine errors into core's classes. An engine cannot import core (engine.ts), so it throws
+ * plain Errors carrying OpenSSL's fields; the layer turns them into SSLError, or
+ * SSLCertVerificationError when the engine marked a certificate or host name failure.
+ */
+import { ConnectionError, SSLCertVerificationError, SSLError } from '../errors.js';
+
+interface EngineErrorFields {
+  message?: string;
+  code?: unknown;
+  library?: unknown;
+  reason?: unknown;
+  sslKind?: unknown;
+  verifyCode?: unknown;
+  verifyMessage?: unknown;
+  stack?: string;
+}
+
+/**
+ * `err` as SSLError/SSLCertVerificationError keeping code, library, reason, verifyCode and
+ * verifyMessage. A ConnectionError passes as it is (it already says what happened), and so do
+ * TypeError and RangeError: those are a caller's bad argument, not a TLS failure.
+ */
+export function toSSLError(err: unknown): unknown {
+  if (err instanceof ConnectionError || err instanceof TypeError || err instanceof RangeError) return err;
+  const e = (typeof err === 'object' && err !== null ? err : { message: String(err) }) as EngineErrorFields;
+  const message = typeof e.message === 'string' && e.message !== '' ? e.message : 'TLS error';
+  let out: SSLError;
+  if (e.sslKind === 'cert') {
+    const cert = new SSLCertVerificationError(message, { cause: err });
+    if (typeof e.verifyCode === 'number') cert.verifyCode = e.verifyCode;
+    if (typeof e.verifyMessage === 'string') cert.verifyMessage = e.verifyMessage;
+    out = cert;
+  } else {
+    out = new SSLError(message, { cause: err });
+  }
+  if (typeof e.code === 'string') out.code = e.code;
+  if (typeof e.library === 'string') out.library = e.library;
+  if (typeof e.reason === 'string') out.reason = e.reason;
+  if (typeof e.stack === 'string') out.stack = e.stack;
+  return out;
+}

@@ -1,0 +1,474 @@
+/* TLSEngine: one TLS connection as an SSL object over two memory BIOs, the shape of
+ * CPython's ssl.SSLObject + MemoryBIO and of uvloop's sslproto: the engine never sees
+ * a socket. The layer above feeds it what the network delivered (feed), takes what it
+ * must send (takeInto), and moves application bytes in and out (readInto, write).
+ * Why memory BIOs: the TLS state machine stays independent of any transport, so one
+ * layer serves every loop (selector, proactor, io_uring, a user's backend) and
+ * STARTTLS can hand over bytes that already arrived; every call is synchronous.
+ *
+ * Crossings: each call leaves three numbers in an Int32Array the JS side shares
+ * (io, see sync_io), so JS can allocate exactly (Buffer.allocUnsafe, pooled when
+ * small) and skip calls that would do nothing (read with no input, take with no
+ * output) without crossing into C at all.
+ *
+ * Lifecycle:
+ * - The engine owns its SSL; the SSL owns both BIOs (SSL_set_bio) and a reference
+ *   on its SSL_CTX. close() frees the SSL (idempotent); the wrap finalizer frees it
+ *   if close() never ran, so an engine dropped mid-connection leaks nothing.
+ * - `origin` is a second reference on the SSL_CTX the engine was made from, kept
+ *   after an SNI switch (useContext) so ALPN selection still reads that server's
+ *   list; dropped with the SSL.
+ * - The io array is held by a napi reference until close or finalization.
+ * - Fatal errors are sticky: the first is kept (a napi reference) and thrown again
+ *   by every later handshake/read/write, because OpenSSL's own repeat after a fatal
+ *   alert has an empty error queue and would describe nothing.
+ * - No fd, no uv handle: nothing for the env cleanup hook; Node-API finalizes what
+ *   is left at env teardown. */
+#include "tls.h"
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+int64_t tls_live_engines;
+
+/* What a live SSL costs beyond the JS object (record buffers): told to the GC so
+ * unreachable engines are collected before their native memory piles up. */
+#define EXTERNAL_COST (40 * 1024)
+/* Plaintext of one record at most: a partial record held inside the SSL may yield it. */
+#define RECORD_MAX SSL3_RT_MAX_PLAIN_LENGTH
+
+/* io[IO_READABLE]: an upper bound of the plaintext the input held so far can yield
+ * (what the input BIO holds, what the SSL decrypted and not handed out, and one whole
+ * record when the SSL holds part of one); io[IO_FLAGS]: F_*; io[IO_OUTGOING]: bytes
+ * waiting in the output BIO. */
+/* A memory BIO never gives back what it grew to: one burst (a big write, a big feed)
+ * would pin that much memory for the rest of the connection. So a BIO that went past
+ * this is swapped for a fresh one once it is empty again (SSL_set0_*bio frees the old). */
+#define BIO_KEEP_MAX (1 << 20)
+
+static void renew_bios(engine* e, size_t in_bio, size_t out) {
+  if (in_bio > BIO_KEEP_MAX) e->big_in = 1;
+  if (out > BIO_KEEP_MAX) e->big_out = 1;
+  if (e->big_in && in_bio == 0) {
+    BIO* b = BIO_new(BIO_s_mem());
+    if (b != NULL) {
+      BIO_set_mem_eof_return(b, (e->io[IO_FLAGS] & F_EOF) ? 0 : -1);
+      SSL_set0_rbio(e->ssl, b);
+      e->rbio = b;
+      e->big_in = 0;
+    }
+  }
+  if (e->big_out && out == 0) {
+    BIO* b = BIO_new(BIO_s_mem());
+    if (b != NULL) {
+      SSL_set0_wbio(e->ssl, b);
+      e->wbio = b;
+      e->big_out = 0;
+    }
+  }
+}
+
+static void sync_io(engine* e) {
+  size_t pend = SSL_pending(e->ssl);
+  size_t in_bio = BIO_ctrl_pending(e->rbio);
+  size_t in = in_bio + pend;
+  if (pend == 0 && SSL_has_pending(e->ssl)) in += RECORD_MAX;
+  e->io[IO_READABLE] = in > INT32_MAX ? INT32_MAX : (int32_t)in;
+  size_t out = BIO_ctrl_pending(e->wbio);
+  e->io[IO_OUTGOING] = out > INT32_MAX ? INT32_MAX : (int32_t)out;
+  if (e->big_in | e->big_out | (in_bio > BIO_KEEP_MAX) | (out > BIO_KEEP_MAX)) renew_bios(e, in_bio, out);
+  int f = e->io[IO_FLAGS] & (F_EOF | F_ERROR);
+  if (e->pending_zero || (SSL_get_shutdown(e->ssl) & SSL_RECEIVED_SHUTDOWN)) f |= F_CLOSE_NOTIFY;
+  e->io[IO_FLAGS] = f;
+}
+
+static void free_ssl(engine* e) {
+  if (e->ssl == NULL) return;
+  SSL_free(e->ssl);
+  SSL_CTX_free(e->origin->ctx);
+  e->ssl = NULL;
+  free(e->sni);
+  free(e->host);
+  e->sni = e->host = NULL;
+  if (e->io_ref) {
+    e->io[IO_FLAGS] = F_CLOSED;
+    e->io[IO_READABLE] = e->io[IO_OUTGOING] = 0;
+    napi_delete_reference(e->env, e->io_ref);
+  }
+  if (e->error) napi_delete_reference(e->env, e->error);
+  e->io_ref = e->error = NULL;
+  int64_t ignored;
+  napi_adjust_external_memory(e->env, -EXTERNAL_COST, &ignored);
+  __atomic_sub_fetch(&tls_live_engines, 1, __ATOMIC_RELAXED);
+}
+
+static void finalize(napi_env env, void* data, void* hint) {
+  free_ssl(data);
+  free(data);
+}
+
+static const napi_type_tag engine_tag = { 0x6c6f6f706b697401ULL, 0x746c732d656e6701ULL };
+
+/* The engine behind `this`, open; else NULL with a throw. `ssl_call`: the method is about
+ * to call into the SSL, so OpenSSL's thread queue is cleared first (what another
+ * connection, or Node's own tls, left there must not be read as ours). Feeding and
+ * taking bytes only touch memory BIOs, which report no errors: no clearing (it costs a
+ * thread-local lookup and a lock on every call of the data path). */
+engine* tls_engine_this(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv,
+                        int ssl_call) {
+  napi_value self;
+  void* p = NULL;
+  bool ok = false;
+  size_t zero = 0;
+  napi_get_cb_info(env, info, argc ? argc : &zero, argv, &self, NULL);
+  if (napi_check_object_type_tag(env, self, &engine_tag, &ok) != napi_ok || !ok ||
+      napi_unwrap(env, self, &p) != napi_ok || p == NULL) {
+    throw_type(env, "method called on an incompatible receiver");
+    return NULL;
+  }
+  engine* e = p;
+  if (e->ssl == NULL) {
+    napi_throw_error(env, "ERR_TLS_ENGINE_CLOSED", "the TLS engine is closed");
+    return NULL;
+  }
+  if (ssl_call) ERR_clear_error();
+  return e;
+}
+
+/* Keep `err` as the engine's fatal error and throw it. */
+static napi_value fail(engine* e, napi_value err) {
+  if (e->error == NULL) napi_create_reference(e->env, err, 1, &e->error);
+  e->io[IO_FLAGS] |= F_ERROR;
+  sync_io(e);
+  napi_throw(e->env, err);
+  return NULL;
+}
+
+/* Throw the sticky error, if any: 1 when it threw. */
+static int rethrow(engine* e) {
+  napi_value err;
+  if (e->error == NULL) return 0;
+  napi_get_reference_value(e->env, e->error, &err);
+  napi_throw(e->env, err);
+  return 1;
+}
+
+/* The error of a failed SSL call: a certificate that did not verify is told apart
+ * from the rest by OpenSSL's reason and the verify result SSL kept. */
+static napi_value ssl_failure(engine* e, const char* what) {
+  unsigned long last = ERR_peek_last_error();
+  long v = SSL_get_verify_result(e->ssl);
+  if (ERR_GET_LIB(last) == ERR_LIB_SSL && ERR_GET_REASON(last) == SSL_R_CERTIFICATE_VERIFY_FAILED &&
+      v != X509_V_OK)
+    return fail(e, tls_verify_error(e->env, v, e->host));
+  return fail(e, tls_error(e->env, what));
+}
+
+/* new TLSEngine(context, serverHostname: string | null, io: Int32Array(3)) */
+static napi_value ctor(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], self;
+  napi_get_cb_info(env, info, &argc, argv, &self, NULL);
+  if (argc < 3) { throw_type(env, "new TLSEngine(context, serverHostname, io)"); return NULL; }
+  tls_ctx* c = tls_ctx_unwrap(env, argv[0], "context");
+  if (c == NULL) return NULL;
+  int32_t* io;
+  size_t n;
+  if (arg_int32_array(env, argv[2], "io", &io, &n)) return NULL;
+  if (n < 3) { throw_range(env, "io must hold 3 entries"); return NULL; }
+  char host[256] = "";
+  napi_valuetype t;
+  napi_typeof(env, argv[1], &t);
+  if (t == napi_string) {
+    size_t hl;
+    napi_get_value_string_utf8(env, argv[1], host, sizeof host, &hl);
+    if (hl == 0 || hl >= sizeof host - 1) {
+      throw_range(env, "serverHostname must be 1 to 254 characters");
+      return NULL;
+    }
+  } else if (t != napi_null && t != napi_undefined) {
+    throw_type(env, "serverHostname must be a string or null");
+    return NULL;
+  }
+  ERR_clear_error();
+  engine* e = calloc(1, sizeof *e);
+  if (e == NULL) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
+  e->env = env;
+  e->io = io;
+  e->ssl = SSL_new(c->ctx);
+  e->rbio = BIO_new(BIO_s_mem());
+  e->wbio = BIO_new(BIO_s_mem());
+  if (e->ssl == NULL || e->rbio == NULL || e->wbio == NULL) {
+    SSL_free(e->ssl);
+    BIO_free(e->rbio);
+    BIO_free(e->wbio);
+    free(e);
+    return tls_throw(env, "SSL_new");
+  }
+  /* An empty input BIO means "more bytes may come" (want-read), until feedEof(). */
+  BIO_set_mem_eof_return(e->rbio, -1);
+  SSL_set_bio(e->ssl, e->rbio, e->wbio);
+  SSL_set_app_data(e->ssl, e);
+  SSL_CTX_up_ref(c->ctx);
+  e->origin = c;
+  __atomic_add_fetch(&tls_live_engines, 1, __ATOMIC_RELAXED);
+  int64_t ignored;
+  napi_adjust_external_memory(env, EXTERNAL_COST, &ignored);
+  napi_create_reference(env, argv[2], 1, &e->io_ref);
+  if (c->server) {
+    SSL_set_accept_state(e->ssl);
+  } else {
+    SSL_set_connect_state(e->ssl);
+    if (host[0]) {
+      unsigned char addr[16];
+      int ip = inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+      X509_VERIFY_PARAM* param = SSL_get0_param(e->ssl);
+      e->host = strdup(host);
+      /* An IP is checked against the IP SANs and never sent as SNI (RFC 6066 3), as Node. */
+      int ok = ip ? X509_VERIFY_PARAM_set1_ip_asc(param, host)
+                  : X509_VERIFY_PARAM_set1_host(param, host, 0) &&
+                        SSL_set_tlsext_host_name(e->ssl, host);
+      X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+      if (!ip) e->sni = strdup(host);
+      if (!ok || e->host == NULL || (!ip && e->sni == NULL)) {
+        napi_value err = tls_error(env, "serverHostname");
+        free_ssl(e);
+        free(e);
+        napi_throw(env, err);
+        return NULL;
+      }
+    }
+  }
+  if (napi_wrap(env, self, e, finalize, NULL, NULL) != napi_ok) {
+    free_ssl(e);
+    free(e);
+    return NULL;
+  }
+  napi_type_tag_object(env, self, &engine_tag);
+  sync_io(e);
+  return self;
+}
+
+/* feed(data): append bytes received from the peer. */
+static napi_value feed(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1] = { NULL };
+  engine* e = tls_engine_this(env, info, &argc, argv, 0);
+  char* data;
+  size_t len;
+  if (e == NULL || arg_bytes(env, argv[0] ? argv[0] : undef(env), "data", &data, &len)) return NULL;
+  if (e->io[IO_FLAGS] & F_EOF) {
+    napi_throw_error(env, "ERR_INVALID_STATE", "feed() after feedEof()");
+    return NULL;
+  }
+  while (len > 0) { /* BIO_write takes an int */
+    int chunk = len > (1u << 30) ? (1 << 30) : (int)len;
+    if (BIO_write(e->rbio, data, chunk) != chunk) return fail(e, tls_error(env, "feed"));
+    data += chunk;
+    len -= (size_t)chunk;
+  }
+  sync_io(e);
+  return NULL;
+}
+
+/* feedEof(): the peer's stream ended; an empty input now reads as end of file. */
+static napi_value feed_eof(napi_env env, napi_callback_info info) {
+  engine* e = tls_engine_this(env, info, NULL, NULL, 0);
+  if (e == NULL) return NULL;
+  BIO_set_mem_eof_return(e->rbio, 0);
+  e->io[IO_FLAGS] |= F_EOF;
+  sync_io(e);
+  return NULL;
+}
+
+/* handshake() -> 0 done, 1 want-read, 2 want-sni */
+static napi_value handshake(napi_env env, napi_callback_info info) {
+  engine* e = tls_engine_this(env, info, NULL, NULL, 1);
+  if (e == NULL || rethrow(e)) return NULL;
+  if (e->sni_state == 1) e->sni_state = 2; /* no useContext(): keep this context */
+  int r = SSL_do_handshake(e->ssl);
+  int state = HS_DONE;
+  if (r != 1) {
+    int err = SSL_get_error(e->ssl, r);
+    if (err == SSL_ERROR_WANT_READ) state = HS_WANT_READ;
+    else if (err == SSL_ERROR_WANT_CLIENT_HELLO_CB) state = HS_WANT_SNI;
+    else return ssl_failure(e, "handshake");
+  }
+  ERR_clear_error(); /* a verification let through (rejectUnauthorized: false) may leave entries */
+  sync_io(e);
+  return num(env, state);
+}
+
+/* readInto(buf) -> bytes read (> 0), -1 when none is ready, 0 after close_notify.
+ * Reads records until buf is full or none is complete, so one call returns all there is. */
+static napi_value read_into(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1] = { NULL };
+  engine* e = tls_engine_this(env, info, &argc, argv, 1);
+  char* buf;
+  size_t cap;
+  if (e == NULL || arg_bytes(env, argv[0] ? argv[0] : undef(env), "buf", &buf, &cap)) return NULL;
+  if (rethrow(e)) return NULL;
+  if (e->pending_zero) { sync_io(e); return num(env, 0); }
+  if (cap > INT32_MAX) cap = INT32_MAX;
+  size_t got = 0;
+  char tiny[1];
+  if (cap == 0) { buf = tiny; cap = 1; } /* still report close_notify, EOF and errors */
+  while (got < cap) {
+    size_t n = 0;
+    int r = SSL_read_ex(e->ssl, buf + got, cap - got, &n);
+    if (r == 1) { got += n; continue; }
+    int err = SSL_get_error(e->ssl, r);
+    if (err == SSL_ERROR_WANT_READ) break;
+    if (err == SSL_ERROR_ZERO_RETURN) {
+      if (got > 0) e->pending_zero = 1; /* data first; the end on the next call */
+      sync_io(e);
+      return num(env, got > 0 ? (int64_t)got : 0);
+    }
+    if (got == 0) return ssl_failure(e, "read");
+    /* Deliver what was decrypted; the error is kept and thrown by the next call. */
+    napi_value kept = err == SSL_ERROR_SSL || err == SSL_ERROR_SYSCALL ? tls_error(env, "read") : NULL;
+    if (kept && e->error == NULL) napi_create_reference(env, kept, 1, &e->error);
+    e->io[IO_FLAGS] |= F_ERROR;
+    break;
+  }
+  sync_io(e);
+  return num(env, got > 0 ? (int64_t)got : -1);
+}
+
+/* write(data): encrypt all of data into the outgoing BIO (which grows: it never blocks). */
+static napi_value write_(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1] = { NULL };
+  engine* e = tls_engine_this(env, info, &argc, argv, 1);
+  char* data;
+  size_t len;
+  if (e == NULL || arg_bytes(env, argv[0] ? argv[0] : undef(env), "data", &data, &len)) return NULL;
+  if (rethrow(e)) return NULL;
+  if (!SSL_is_init_finished(e->ssl)) {
+    napi_throw_error(env, "ERR_INVALID_STATE", "write() before the handshake is done");
+    return NULL;
+  }
+  /* Not an OpenSSL call: OpenSSL would fail it as a fatal error, and a connection that
+   * sent close_notify may still read what the peer sends (half-close). */
+  if (SSL_get_shutdown(e->ssl) & SSL_SENT_SHUTDOWN) {
+    napi_throw(env, tls_plain_error(env, "ERR_SSL_PROTOCOL_IS_SHUTDOWN", "protocol is shutdown"));
+    return NULL;
+  }
+  while (len > 0) {
+    size_t n = 0;
+    if (SSL_write_ex(e->ssl, data, len, &n) != 1) return ssl_failure(e, "write");
+    data += n;
+    len -= n;
+  }
+  sync_io(e);
+  return NULL;
+}
+
+/* takeInto(buf) -> bytes moved from the outgoing BIO into buf */
+static napi_value take_into(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1] = { NULL };
+  engine* e = tls_engine_this(env, info, &argc, argv, 0);
+  char* buf;
+  size_t cap;
+  if (e == NULL || arg_bytes(env, argv[0] ? argv[0] : undef(env), "buf", &buf, &cap)) return NULL;
+  int n = cap == 0 ? 0 : BIO_read(e->wbio, buf, cap > INT32_MAX ? INT32_MAX : (int)cap);
+  sync_io(e);
+  return num(env, n > 0 ? n : 0);
+}
+
+/* shutdown() -> true once the peer's close_notify was received too.
+ * The first call sends close_notify. Then (this call and later ones) the peer's is
+ * looked for in what was fed, reading with SSL_read: SSL_shutdown's own read fails the
+ * connection on application data that arrives after our close_notify ("application
+ * data after close notify"), while TLS lets the peer finish sending; that data is
+ * discarded here (read() before shutdown() to keep it). A failed or unfinished
+ * handshake has nothing to close: the call then only reports. */
+static napi_value shutdown_(napi_env env, napi_callback_info info) {
+  engine* e = tls_engine_this(env, info, NULL, NULL, 1);
+  if (e == NULL) return NULL;
+  int received = SSL_get_shutdown(e->ssl) & SSL_RECEIVED_SHUTDOWN;
+  if (SSL_is_init_finished(e->ssl) && e->error == NULL) {
+    if (!e->shut_sent) {
+      int r = SSL_shutdown(e->ssl);
+      e->shut_sent = 1;
+      if (r < 0 && SSL_get_error(e->ssl, r) != SSL_ERROR_WANT_READ) return ssl_failure(e, "shutdown");
+    }
+    char sink[4096];
+    while (!received && !e->pending_zero) {
+      size_t n;
+      int r = SSL_read_ex(e->ssl, sink, sizeof sink, &n);
+      if (r == 1) continue;
+      int err = SSL_get_error(e->ssl, r);
+      if (err == SSL_ERROR_WANT_READ) break;
+      if (err != SSL_ERROR_ZERO_RETURN) return ssl_failure(e, "shutdown");
+      received = 1;
+    }
+    received = received || e->pending_zero;
+  }
+  ERR_clear_error();
+  sync_io(e);
+  napi_value v;
+  napi_get_boolean(env, received != 0, &v);
+  return v;
+}
+
+/* useContext(context): after want-sni, serve this connection with another SSL_CTX. */
+static napi_value use_context(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1] = { NULL };
+  engine* e = tls_engine_this(env, info, &argc, argv, 1);
+  if (e == NULL) return NULL;
+  tls_ctx* c = tls_ctx_unwrap(env, argv[0] ? argv[0] : undef(env), "context");
+  if (c == NULL) return NULL;
+  if (e->sni_state != 1) {
+    napi_throw_error(env, "ERR_INVALID_STATE", "useContext() only after handshake() returned 'want-sni'");
+    return NULL;
+  }
+  if (!c->server) { throw_type(env, "context must be a server context"); return NULL; }
+  if (SSL_set_SSL_CTX(e->ssl, c->ctx) == NULL) return fail(e, tls_error(env, "useContext"));
+  e->sni_state = 2;
+  return NULL;
+}
+
+/* close(): free the SSL now; idempotent. */
+static napi_value close_(napi_env env, napi_callback_info info) {
+  napi_value self;
+  void* p = NULL;
+  bool ok = false;
+  napi_get_cb_info(env, info, NULL, NULL, &self, NULL);
+  if (napi_check_object_type_tag(env, self, &engine_tag, &ok) != napi_ok || !ok ||
+      napi_unwrap(env, self, &p) != napi_ok || p == NULL) {
+    throw_type(env, "method called on an incompatible receiver");
+    return NULL;
+  }
+  free_ssl(p);
+  return NULL;
+}
+
+/* tlsStats() -> {engines, contexts}: live SSL and SSL_CTX objects of the process. */
+static napi_value stats(napi_env env, napi_callback_info info) {
+  napi_value obj;
+  napi_create_object(env, &obj);
+  napi_set_named_property(env, obj, "engines", num(env, __atomic_load_n(&tls_live_engines, __ATOMIC_RELAXED)));
+  napi_set_named_property(env, obj, "contexts", num(env, __atomic_load_n(&tls_live_contexts, __ATOMIC_RELAXED)));
+  return obj;
+}
+
+napi_value tls_init(napi_env env, napi_value exports) {
+  napi_property_descriptor methods[] = {
+    METHOD("feed", feed), METHOD("feedEof", feed_eof), METHOD("handshake", handshake),
+    METHOD("readInto", read_into), METHOD("write", write_), METHOD("takeInto", take_into),
+    METHOD("shutdown", shutdown_), METHOD("servername", tls_servername),
+    METHOD("useContext", use_context), METHOD("info", tls_info), METHOD("close", close_),
+  };
+  napi_value cls;
+  napi_define_class(env, "TLSEngine", NAPI_AUTO_LENGTH, ctor, NULL,
+                    sizeof methods / sizeof methods[0], methods, &cls);
+  napi_set_named_property(env, exports, "TLSEngine", cls);
+  napi_property_descriptor fns[] = { METHOD("tlsStats", stats) };
+  napi_define_properties(env, exports, 1, fns);
+  tls_ctx_init(env, exports);
+  return exports;
+}

@@ -1,0 +1,163 @@
+/**
+ * The OpenSSL TLS engine: core's TLSProvider contract (see tls-types.ts) over the SSL
+ * objects of native/tls.c. `tlsProvider` is null when the addon did not load.
+ *
+ * Data path: every native call leaves three numbers in the engine's `io` array (an
+ * upper bound of the plaintext the input can yield, state flags, bytes waiting to be
+ * sent). So read() and takeOutgoing() allocate the exact
+ * size with Buffer.allocUnsafe (pooled when small: no malloc) and decrypt or copy
+ * straight into it, and they return without calling into C when there is nothing to
+ * do; outgoingSize() never calls into C.
+ */
+import { nativeOrNull, type NativeModule, type NativeTLSContext, type NativeTLSEngine } from './native.js';
+import { compile, recordSecureContexts, resolveOptions } from './tls-options.js';
+import type { HandshakeState, TLSContext, TLSEngine, TLSOptions, TLSProvider, TLSSessionInfo } from './tls-types.js';
+import { describe } from './errors.js';
+
+export type { HandshakeState, TLSContext, TLSEngine, TLSOptions, TLSProvider, TLSSessionInfo } from './tls-types.js';
+
+// Layout of the io array (native/tls.c: sync_io).
+const IO_READABLE = 0;
+const IO_FLAGS = 1;
+const IO_OUTGOING = 2;
+const F_CLOSED = 8;
+const READ_MAX = 256 * 1024;
+const STATES: readonly HandshakeState[] = ['done', 'want-read', 'want-sni'];
+
+/** One TLS connection (an SSL over two memory BIOs). */
+class OpenSSLEngine implements TLSEngine {
+  readonly #io = new Int32Array(3);
+  readonly #n: NativeTLSEngine;
+
+  constructor(n: NativeModule, ctx: NativeTLSContext, serverHostname: string | null) {
+    this.#n = new n.TLSEngine(ctx, serverHostname, this.#io);
+  }
+
+  feed(data: Uint8Array): void {
+    this.#n.feed(data);
+  }
+
+  feedEof(): void {
+    this.#n.feedEof();
+  }
+
+  handshake(): HandshakeState {
+    return STATES[this.#n.handshake()];
+  }
+
+  read(max: number = READ_MAX): Uint8Array | null {
+    if (max !== READ_MAX && !(Number.isInteger(max) && max > 0)) {
+      throw new RangeError(`max must be a positive integer, got ${describe(max)}`);
+    }
+    const io = this.#io;
+    let est = io[IO_READABLE];
+    // No input anywhere and nothing to report (end, close_notify, error, closed): nothing to decrypt.
+    if (est === 0 && io[IO_FLAGS] === 0) return null;
+    if (est > max) est = max;
+    const buf = Buffer.allocUnsafe(est);
+    const got = this.#n.readInto(buf);
+    if (got > 0) return got === est ? buf : buf.subarray(0, got);
+    return got === 0 ? Buffer.alloc(0) : null;
+  }
+
+  readInto(buf: Uint8Array): number {
+    return this.#n.readInto(buf);
+  }
+
+  write(data: Uint8Array): void {
+    this.#n.write(data);
+  }
+
+  takeOutgoing(): Uint8Array | null {
+    const n = this.#io[IO_OUTGOING];
+    if (n === 0 && (this.#io[IO_FLAGS] & F_CLOSED) === 0) return null;
+    const buf = Buffer.allocUnsafe(n);
+    const got = this.#n.takeInto(buf); // throws once closed
+    return got === n ? buf : buf.subarray(0, got);
+  }
+
+  outgoingSize(): number {
+    if (this.#io[IO_FLAGS] & F_CLOSED) this.#n.takeInto(Buffer.alloc(0)); // throws: closed
+    return this.#io[IO_OUTGOING];
+  }
+
+  shutdown(): boolean {
+    return this.#n.shutdown();
+  }
+
+  servername(): string | null {
+    return this.#n.servername();
+  }
+
+  useContext(context: TLSContext): void {
+    if (!(context instanceof OpenSSLContext)) {
+      throw new TypeError(`context must be a TLSContext made by the openssl provider, got ${describe(context)}`);
+    }
+    this.#n.useContext(context.native);
+  }
+
+  info(): TLSSessionInfo {
+    return this.#n.info();
+  }
+
+  close(): void {
+    this.#n.close();
+  }
+}
+
+/** Compiled options: one SSL_CTX shared by every engine made from it. */
+class OpenSSLContext implements TLSContext {
+  readonly #mod: NativeModule;
+
+  constructor(
+    mod: NativeModule,
+    /** The native SSL_CTX wrapper (for useContext). */
+    readonly native: NativeTLSContext,
+    readonly serverSide: boolean,
+    readonly options: TLSOptions,
+  ) {
+    this.#mod = mod;
+  }
+
+  newEngine(serverHostname: string | null): TLSEngine {
+    if (serverHostname !== null && typeof serverHostname !== 'string') {
+      throw new TypeError(`serverHostname must be a string or null, got ${describe(serverHostname)}`);
+    }
+    return new OpenSSLEngine(this.#mod, this.native, this.serverSide ? null : serverHostname || null);
+  }
+}
+
+/** Contexts by options object, client and server apart: a server compiles its options once. */
+const cache = new WeakMap<object, [OpenSSLContext | undefined, OpenSSLContext | undefined]>();
+
+function makeProvider(mod: NativeModule): TLSProvider {
+  recordSecureContexts();
+  return {
+    name: 'openssl',
+    createContext(options: TLSOptions, serverSide: boolean): TLSContext {
+      if (typeof serverSide !== 'boolean') throw new TypeError(`serverSide must be a boolean, got ${describe(serverSide)}`);
+      const where = serverSide ? 'TLS server options' : 'TLS client options';
+      const key = typeof options === 'object' && options !== null ? options : null;
+      const hit = key ? cache.get(key)?.[serverSide ? 1 : 0] : undefined;
+      if (hit) return hit;
+      const resolved = resolveOptions(options, where);
+      const ctx = new OpenSSLContext(mod, compile(mod, resolved, serverSide), serverSide, options);
+      if (key) {
+        const pair = cache.get(key) ?? [undefined, undefined];
+        pair[serverSide ? 1 : 0] = ctx;
+        cache.set(key, pair);
+      }
+      return ctx;
+    },
+  };
+}
+
+const mod = nativeOrNull();
+
+/** The OpenSSL engine (Node's own OpenSSL), or null when the addon did not load. */
+export const tlsProvider: TLSProvider | null = mod ? makeProvider(mod) : null;
+
+/** Live SSL and SSL_CTX objects of the process (a leak shows as growth); zeros without the addon. */
+export function tlsStats(): { engines: number; contexts: number } {
+  return mod ? mod.tlsStats() : { engines: 0, contexts: 0 };
+}

@@ -1,0 +1,523 @@
+/**
+ * TLS on a network loop, with the registered engine (@loopkit/uv's OpenSSL) and Node's own
+ * `tls` module as the peer both ways: megabytes byte-exact, ALPN, SNI, client certificates,
+ * verification failures, both timeouts, the STARTTLS traps, and fd hygiene. Skips as a whole
+ * when no TLS provider is registered, saying so.
+ */
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tls from 'node:tls';
+import { describe, expect, it } from 'vitest';
+import {
+  ConnectionAbortedError,
+  Protocol,
+  SSLCertVerificationError,
+  SSLError,
+  TimeoutError,
+  getTLSProvider,
+  openConnection,
+  sleep,
+  startServer,
+  type SSLObject,
+  type Transport,
+} from '@loopkit/core';
+import { withLoop, type LoopUnderTest } from './context.js';
+import { Echo, Recorder, hasProcFd, openFds, pattern, portOf, type ServerLike } from '../support/net.js';
+import { hasOpenssl, testCerts } from '../support/tls-certs.js';
+
+async function waitUntil(cond: () => boolean, timeout = 10): Promise<void> {
+  const end = Date.now() + timeout * 1000;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`condition not met within ${timeout}s: ${cond}`);
+    await sleep(0.002);
+  }
+}
+
+async function failure(p: PromiseLike<unknown>): Promise<unknown> {
+  return p.then(
+    (v) => {
+      throw new Error(`expected a rejection, got ${String(v)}`);
+    },
+    (e: unknown) => e,
+  );
+}
+
+/** A Node server on 127.0.0.1 and its port; `close()` destroys what it accepted too. */
+async function nodeServer<S extends net.Server>(server: S): Promise<{ server: S; port: number; close: () => Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (s: net.Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  const close = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    });
+  return { server, port, close };
+}
+
+/** Node's tls client, connected; resolves once its handshake is done. */
+function nodeClient(options: tls.ConnectionOptions): Promise<tls.TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect(options, () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+/** Collect what a Node socket receives until it has `n` bytes. */
+function collect(socket: net.Socket, n: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (d: Buffer): void => {
+      chunks.push(d);
+      size += d.length;
+      if (size >= n) {
+        socket.off('data', onData);
+        resolve(Buffer.concat(chunks));
+      }
+    };
+    socket.on('data', onData);
+    socket.once('error', reject);
+  });
+}
+
+const certFields = ['subject', 'issuer', 'subjectaltname', 'valid_from', 'valid_to', 'fingerprint', 'fingerprint256', 'serialNumber'] as const;
+
+export function tlsSuite(subject: LoopUnderTest): void {
+  const provider = getTLSProvider();
+  const ready = provider !== null && hasOpenssl();
+  const title = ready ? 'tls' : `tls (skipped: ${provider === null ? 'no TLS provider is registered (@loopkit/uv has no TLS engine here)' : 'no openssl command to make certificates'})`;
+
+  it('tls: with no TLS engine, ssl fails with a clear error and never connects in plaintext', () =>
+    withLoop(subject, async (loop) => {
+      // This loop has no engine, whatever is registered.
+      (loop as unknown as { _tlsProvider: () => null })._tlsProvider = () => null;
+      let accepted = 0;
+      const node = await nodeServer(net.createServer(() => (accepted += 1)));
+      try {
+        for (const attempt of [
+          () => loop.createConnection(() => new Recorder(loop), '127.0.0.1', node.port, { ssl: true, serverHostname: 'localhost' }),
+          () => openConnection('127.0.0.1', node.port, { ssl: {}, serverHostname: 'localhost' }),
+          () => loop.createServer(() => new Echo(), '127.0.0.1', 0, { ssl: { key: 'k', cert: 'c' } }),
+        ]) {
+          const error = await failure(attempt());
+          expect((error as Error).name).toBe('RuntimeError');
+          expect((error as Error).message).toMatch(/no TLS engine is available/);
+        }
+        await sleep(0.05);
+        expect(accepted).toBe(0);
+      } finally {
+        await node.close();
+      }
+    }));
+
+  describe.skipIf(!ready)(title, () => {
+    it('client against Node tls.createServer: a megabyte each way byte-exact, ALPN, SNI, peercert as Node shows it', () =>
+      withLoop(subject, async (loop, reports) => {
+        const c = testCerts();
+        let servername: string | false = false;
+        const node = await nodeServer(
+          tls.createServer({ key: c.serverKey, cert: c.serverCert, ALPNProtocols: ['h2', 'x-other'] }, (s) => {
+            servername = (s as tls.TLSSocket & { servername: string | false }).servername;
+            s.pipe(s);
+          }),
+        );
+        try {
+          const [transport, client] = (await loop.createConnection(() => new Recorder(loop), 'localhost', node.port, {
+            ssl: { ca: c.ca, ALPNProtocols: ['h2'] },
+          })) as [Transport, Recorder];
+          await waitUntil(() => servername !== false);
+          expect(servername).toBe('localhost');
+          const obj = transport.getExtraInfo<SSLObject>('ssl_object')!;
+          expect(obj.alpnProtocol).toBe('h2');
+          expect(obj.authorized).toBe(true);
+          expect(obj.getProtocol()).toMatch(/^TLSv1\.[23]$/);
+          const nodeView = await nodeClient({ host: '127.0.0.1', port: node.port, servername: 'localhost', ca: c.ca });
+          const theirs = nodeView.getPeerCertificate() as unknown as Record<string, unknown>;
+          const mine = transport.getExtraInfo<Record<string, unknown>>('peercert')!;
+          for (const field of certFields) expect(mine[field], field).toEqual(theirs[field]);
+          expect(Buffer.compare(mine.raw as Buffer, theirs.raw as Buffer)).toBe(0);
+          expect(transport.getExtraInfo('cipher')).toEqual(nodeView.getCipher());
+          nodeView.destroy();
+          expect(transport.getExtraInfo('peername')).toEqual({ address: '127.0.0.1', family: 'IPv4', port: node.port });
+          const data = pattern(1 << 20, 3);
+          transport.write(data);
+          await waitUntil(() => client.received.length >= data.length);
+          expect(client.received.equals(data)).toBe(true);
+          transport.close();
+          expect(transport.isClosing()).toBe(true);
+          expect(await client.lost).toBe(null);
+          expect(reports).toEqual([]);
+        } finally {
+          await node.close();
+        }
+      }));
+
+    it('server (startServer) against Node tls.connect: a megabyte byte-exact, a client certificate, ALPN, SNICallback', () =>
+      withLoop(subject, async (loop, reports) => {
+        const c = testCerts();
+        const seen: Array<Record<string, unknown>> = [];
+        const server = (await startServer(
+          async (reader, writer) => {
+            seen.push({
+              peer: writer.getExtraInfo('peercert'),
+              alpn: writer.getExtraInfo<SSLObject>('ssl_object')!.alpnProtocol,
+              servername: writer.getExtraInfo<SSLObject>('ssl_object')!.servername,
+            });
+            const data = await reader.readexactly(1 << 20);
+            writer.write(data);
+            await writer.drain();
+            writer.close();
+            await writer.waitClosed();
+          },
+          '127.0.0.1',
+          0,
+          {
+            ssl: {
+              key: c.serverKey,
+              cert: c.serverCert,
+              ca: c.ca,
+              requestCert: true,
+              ALPNProtocols: ['x-first', 'x-second'],
+              SNICallback: (name: string, cb: (e: Error | null, ctx?: unknown) => void) => {
+                // Answered later, from Node's loop, as an async lookup would.
+                setTimeout(() => cb(null, name === 'other.test' ? { key: c.otherKey, cert: c.otherCert, ca: c.ca, requestCert: true } : null), 5);
+              },
+            },
+          },
+        )) as unknown as ServerLike;
+        try {
+          const port = portOf(server);
+          const socket = await nodeClient({ host: '127.0.0.1', port, servername: 'other.test', ca: c.ca, cert: c.clientCert, key: c.clientKey, ALPNProtocols: ['x-second'] });
+          expect(socket.alpnProtocol).toBe('x-second');
+          expect((socket.getPeerCertificate().subject as unknown as Record<string, string>).CN).toBe('other.test');
+          const data = pattern(1 << 20, 5);
+          const back = collect(socket, data.length);
+          socket.write(data);
+          expect((await back).equals(data)).toBe(true);
+          await new Promise<void>((resolve) => socket.once('end', () => resolve()));
+          socket.destroy();
+          expect(seen).toHaveLength(1);
+          expect(((seen[0]!.peer as Record<string, Record<string, string>>).subject).CN).toBe('loopkit client');
+          expect(seen[0]!.alpn).toBe('x-second');
+          expect(seen[0]!.servername).toBe('other.test');
+          expect(reports).toEqual([]);
+        } finally {
+          server.close();
+          await server.waitClosed();
+        }
+      }));
+
+    it('a certificate that does not verify, or names another host: SSLCertVerificationError', () =>
+      withLoop(subject, async (loop) => {
+        const c = testCerts();
+        const node = await nodeServer(tls.createServer({ key: c.serverKey, cert: c.serverCert }, (s) => s.on('error', () => {})));
+        try {
+          const untrusted = (await failure(loop.createConnection(() => new Recorder(loop), '127.0.0.1', node.port, { ssl: true, serverHostname: 'localhost' }))) as SSLCertVerificationError;
+          expect(untrusted).toBeInstanceOf(SSLCertVerificationError);
+          expect(untrusted).toBeInstanceOf(SSLError);
+          expect(typeof untrusted.code).toBe('string');
+          const wrongHost = await failure(loop.createConnection(() => new Recorder(loop), '127.0.0.1', node.port, { ssl: { ca: c.ca }, serverHostname: 'wrong.example' }));
+          expect(wrongHost).toBeInstanceOf(SSLCertVerificationError);
+          const [t, p] = (await loop.createConnection(() => new Recorder(loop), '127.0.0.1', node.port, { ssl: { ca: c.ca }, serverHostname: 'localhost' })) as [Transport, Recorder];
+          t.close();
+          await p.lost;
+        } finally {
+          await node.close();
+        }
+      }));
+
+    it('sslHandshakeTimeout against a silent server: ConnectionAbortedError saying the handshake timed out', () =>
+      withLoop(subject, async (loop) => {
+        const node = await nodeServer(net.createServer(() => {}));
+        try {
+          const t0 = loop.time();
+          const error = await failure(loop.createConnection(() => new Recorder(loop), '127.0.0.1', node.port, { ssl: true, serverHostname: 'localhost', sslHandshakeTimeout: 0.3 }));
+          expect(error).toBeInstanceOf(ConnectionAbortedError);
+          expect((error as Error).message).toMatch(/handshake timed out/);
+          expect(loop.time() - t0).toBeGreaterThanOrEqual(0.29);
+        } finally {
+          await node.close();
+        }
+      }));
+
+    it('sslShutdownTimeout against a peer that never answers close_notify: connectionLost(TimeoutError)', () =>
+      withLoop(subject, async (loop) => {
+        const c = testCerts();
+        // allowHalfOpen: Node reads our close_notify as 'end' and sends none back.
+        const node = await nodeServer(tls.createServer({ key: c.serverKey, cert: c.serverCert, allowHalfOpen: true }, () => {}));
+        try {
+          const [t, p] = (await loop.createConnection(() => new Recorder(loop), '127.0.0.1', node.port, { ssl: { ca: c.ca }, serverHostname: 'localhost', sslShutdownTimeout: 0.3 })) as [Transport, Recorder];
+          const t0 = loop.time();
+          t.close();
+          const lost = await p.lost;
+          expect(lost).toBeInstanceOf(TimeoutError);
+          expect(loop.time() - t0).toBeGreaterThanOrEqual(0.29);
+        } finally {
+          await node.close();
+        }
+      }));
+
+    it('a peer that resets mid-stream: connectionLost(ConnectionResetError) once, nothing reported', () =>
+      withLoop(subject, async (loop, reports) => {
+        const c = testCerts();
+        // TLS over a plain socket Node can reset (a TLSSocket's own handle cannot send RST).
+        const node = await nodeServer(
+          net.createServer((raw) => {
+            const s = new tls.TLSSocket(raw, { isServer: true, key: c.serverKey, cert: c.serverCert });
+            s.on('error', () => {});
+            s.once('secure', () => s.write(pattern(50_000), () => setTimeout(() => raw.resetAndDestroy(), 20)));
+          }),
+        );
+        try {
+          const [, p] = (await loop.createConnection(() => new Recorder(loop), '127.0.0.1', node.port, { ssl: { ca: c.ca }, serverHostname: 'localhost' })) as [Transport, Recorder];
+          const lost = await p.lost;
+          expect((lost as { code?: string }).code).toBe('ECONNRESET');
+          expect((lost as Error).name).toBe('ConnectionResetError');
+          expect(p.lostCount).toBe(1);
+          expect(p.received.equals(pattern(50_000))).toBe(true);
+          expect(reports).toEqual([]);
+        } finally {
+          await node.close();
+        }
+      }));
+
+    it("the peer's close_notify reaches the app as eofReceived, then connectionLost(null)", () =>
+      withLoop(subject, async (loop) => {
+        const c = testCerts();
+        const made: Recorder[] = [];
+        const server = (await loop.createServer(() => {
+          const r = new Recorder(loop);
+          made.push(r);
+          return r;
+        }, '127.0.0.1', 0, { ssl: { key: c.serverKey, cert: c.serverCert } })) as unknown as ServerLike;
+        try {
+          const socket = await nodeClient({ host: '127.0.0.1', port: portOf(server), ca: c.ca, servername: 'localhost' });
+          socket.end(Buffer.from('bye'));
+          await waitUntil(() => made.length === 1 && made[0]!.lostCount === 1);
+          expect(made[0]!.received.toString()).toBe('bye');
+          expect(made[0]!.events).toEqual(['made', 'eof', 'lost']);
+          expect(made[0]!.lostWith).toEqual([null]);
+          socket.destroy();
+        } finally {
+          server.close();
+          await server.waitClosed();
+        }
+      }));
+
+    it('a plain-TCP client speaking garbage to a TLS server is reported once; the server serves on', () =>
+      withLoop(subject, async (loop, reports) => {
+        const c = testCerts();
+        const server = (await loop.createServer(() => new Echo(), '127.0.0.1', 0, { ssl: { key: c.serverKey, cert: c.serverCert } })) as unknown as ServerLike;
+        try {
+          const port = portOf(server);
+          const plain = net.connect(port, '127.0.0.1');
+          plain.on('error', () => {});
+          plain.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+          await waitUntil(() => reports.length > 0);
+          await sleep(0.05);
+          expect(reports).toHaveLength(1);
+          const report = reports[0] as { message: string; exception: unknown };
+          expect(report.message).toBe('SSL handshake failed');
+          expect(report.exception).toBeInstanceOf(SSLError);
+          plain.destroy();
+          const good = await nodeClient({ host: '127.0.0.1', port, ca: c.ca, servername: 'localhost' });
+          const back = collect(good, 5);
+          good.write('hello');
+          expect((await back).toString()).toBe('hello');
+          good.destroy();
+        } finally {
+          server.close();
+          await server.waitClosed();
+        }
+      }));
+
+    it('bytes behind the STARTTLS line are fed to the handshake (writer.startTls on the server side)', () =>
+      withLoop(subject, async (loop, reports) => {
+        const c = testCerts();
+        const server = (await startServer(
+          async (reader, writer) => {
+            expect((await reader.readline()).toString()).toBe('STARTTLS\r\n');
+            // Let the ClientHello, sent right behind the line, land in the reader's buffer first.
+            await sleep(0.05);
+            await writer.startTls({ key: c.serverKey, cert: c.serverCert });
+            const line = await reader.readline();
+            writer.write(Buffer.concat([Buffer.from('secure '), line]));
+            await writer.drain();
+          },
+          '127.0.0.1',
+          0,
+        )) as unknown as ServerLike;
+        try {
+          const raw = net.connect(portOf(server), '127.0.0.1');
+          await new Promise<void>((resolve) => raw.once('connect', () => resolve()));
+          raw.write('STARTTLS\r\n');
+          const secure = await nodeClient({ socket: raw, ca: c.ca, servername: 'localhost' });
+          const back = collect(secure, 13);
+          secure.write('hello\n');
+          expect((await back).toString()).toBe('secure hello\n');
+          secure.destroy();
+          expect(reports).toEqual([]);
+        } finally {
+          server.close();
+          await server.waitClosed();
+        }
+      }));
+
+    it('startTls on a connection whose writing is paused (client and server both loopkit)', () =>
+      withLoop(subject, async (loop, reports) => {
+        const c = testCerts();
+        const plainBytes = 4 << 20;
+        let serverTls: Promise<Transport> | null = null;
+        const sapp = new Recorder(loop);
+        let got = 0;
+        let excess: Buffer | null = null;
+        class Gate extends Protocol {
+          transport!: Transport;
+          override connectionMade(t: Transport): void {
+            this.transport = t;
+            t.pauseReading();
+            setTimeout(() => loop.callSoonThreadsafe(() => t.resumeReading()), 100);
+          }
+          override dataReceived(data: Uint8Array): void {
+            const want = plainBytes - got;
+            got += Math.min(want, data.length);
+            if (data.length > want) excess = Buffer.from(data.subarray(want));
+            if (want > 0 && data.length >= want) serverTls = loop.startTls(this.transport, sapp, { key: c.serverKey, cert: c.serverCert }, { serverSide: true });
+          }
+          _takeReadAhead(): Uint8Array | null {
+            const rest = excess;
+            excess = null;
+            return rest;
+          }
+        }
+        const server = (await loop.createServer(() => new Gate(), '127.0.0.1', 0)) as unknown as ServerLike;
+        try {
+          const [raw, capp] = (await loop.createConnection(() => new Recorder(loop), '127.0.0.1', portOf(server))) as [Transport, Recorder];
+          raw.write(pattern(plainBytes));
+          expect(capp.events).toEqual(['made', 'pause']);
+          const t = await loop.startTls(raw, capp, { ca: c.ca }, { serverHostname: 'localhost' });
+          expect(capp.events).toEqual(['made', 'pause', 'resume']);
+          await waitUntil(() => serverTls !== null);
+          await serverTls;
+          t.write(Buffer.from('over tls'));
+          await waitUntil(() => sapp.received.toString() === 'over tls');
+          t.close();
+          await capp.lost;
+          expect(reports).toEqual([]);
+        } finally {
+          server.close();
+          await server.waitClosed();
+        }
+      }));
+
+    it('TLS over Unix sockets; serverHostname is required there', () =>
+      withLoop(subject, async (loop) => {
+        const c = testCerts();
+        const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'loopkit-')), 's.sock');
+        const server = (await loop.createUnixServer(() => new Echo(), file, { ssl: { key: c.serverKey, cert: c.serverCert } })) as unknown as ServerLike;
+        try {
+          const error = await failure(loop.createUnixConnection(() => new Recorder(loop), file, { ssl: { ca: c.ca } }));
+          expect(error).toBeInstanceOf(TypeError);
+          expect((error as Error).message).toMatch(/serverHostname is required/);
+          const [t, p] = (await loop.createUnixConnection(() => new Recorder(loop), file, { ssl: { ca: c.ca }, serverHostname: 'localhost' })) as [Transport, Recorder];
+          t.write(Buffer.from('unix tls'));
+          await waitUntil(() => p.received.toString() === 'unix tls');
+          t.close();
+          expect(await p.lost).toBe(null);
+        } finally {
+          server.close();
+          await server.waitClosed();
+        }
+      }));
+
+    it("streams: openConnection with ssl, and asyncio's argument errors", () =>
+      withLoop(subject, async (loop) => {
+        const c = testCerts();
+        const server = (await startServer(
+          async (reader, writer) => {
+            writer.write(await reader.readline());
+            await writer.drain();
+            writer.close();
+          },
+          '127.0.0.1',
+          0,
+          { ssl: { key: c.serverKey, cert: c.serverCert } },
+        )) as unknown as ServerLike;
+        try {
+          const port = portOf(server);
+          const [reader, writer] = await openConnection('localhost', port, { ssl: { ca: c.ca } });
+          expect(writer.canWriteEof()).toBe(false);
+          writer.write(Buffer.from('line\n'));
+          expect((await reader.readline()).toString()).toBe('line\n');
+          expect(await reader.read()).toHaveLength(0);
+          writer.close();
+          await writer.waitClosed();
+          const bad = async (p: Promise<unknown>, cls: unknown, re: RegExp) => {
+            const e = await failure(p);
+            expect(e).toBeInstanceOf(cls);
+            expect((e as Error).message).toMatch(re);
+          };
+          await bad(openConnection('localhost', port, { ssl: { ca: c.ca }, sever_hostname: 'x' }), TypeError, /unexpected option 'sever_hostname'/);
+          await bad(openConnection('localhost', port, { serverHostname: 'x' }), TypeError, /serverHostname is only meaningful with ssl/);
+          await bad(openConnection('localhost', port, { sslHandshakeTimeout: 5 }), TypeError, /sslHandshakeTimeout is only meaningful with ssl/);
+          await bad(openConnection('localhost', port, { ssl: true, sslShutdownTimeout: 0 }), RangeError, /sslShutdownTimeout must be a positive number/);
+          await bad(loop.createServer(() => new Echo(), '127.0.0.1', 0, { ssl: true }), TypeError, /a server needs/);
+        } finally {
+          server.close();
+          await server.waitClosed();
+        }
+      }));
+
+    it('loop.close() closes the TLS connections it still owns: both apps get connectionLost', async () => {
+      const c = testCerts();
+      const loop = subject.make();
+      const client = new Recorder(loop);
+      const accepted: Recorder[] = [];
+      await loop.runUntilComplete(async () => {
+        const server = (await loop.createServer(() => {
+          const r = new Recorder(loop);
+          accepted.push(r);
+          return r;
+        }, '127.0.0.1', 0, { ssl: { key: c.serverKey, cert: c.serverCert } })) as unknown as ServerLike;
+        await loop.createConnection(() => client, '127.0.0.1', portOf(server), { ssl: { ca: c.ca }, serverHostname: 'localhost' });
+        await waitUntil(() => accepted.length === 1 && accepted[0]!.events.length === 1);
+      });
+      expect(client.events).toEqual(['made']);
+      loop.close();
+      expect(client.events).toEqual(['made', 'lost']);
+      expect(accepted[0]!.events).toEqual(['made', 'lost']);
+    });
+
+    it.skipIf(!hasProcFd)('leaks no fd over 200 TLS connect/close cycles', () =>
+      withLoop(subject, async (loop) => {
+        const c = testCerts();
+        const server = (await loop.createServer(() => new Echo(), '127.0.0.1', 0, { ssl: { key: c.serverKey, cert: c.serverCert } })) as unknown as ServerLike;
+        const clientSsl = { ca: c.ca };
+        const round = async (): Promise<void> => {
+          const [t, p] = (await loop.createConnection(() => new Recorder(loop), '127.0.0.1', portOf(server), { ssl: clientSsl, serverHostname: 'localhost' })) as [Transport, Recorder];
+          t.write(Buffer.from('x'));
+          await waitUntil(() => p.received.length === 1);
+          t.close();
+          await p.lost;
+        };
+        try {
+          await round(); // the first round may open the backend's own fds
+          const before = openFds();
+          for (let i = 0; i < 200; i++) await round();
+          await waitUntil(() => openFds() - before <= 2);
+          expect(openFds() - before).toBeLessThanOrEqual(2);
+        } finally {
+          server.close();
+          await server.waitClosed();
+        }
+      }));
+  });
+}
+
