@@ -12,6 +12,7 @@
         "native/kqueue.c",
         "native/pollset.c",
         "native/sock.c",
+        "native/spawn.c",
         "native/uring.c",
         "native/wakeup.c",
         "native/watch.c"

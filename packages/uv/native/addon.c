@@ -226,5 +226,6 @@ NAPI_MODULE_INIT() {
   pollset_init(env, exports);
   wakeup_init(env, exports);
   uring_init(env, exports);
+  spawn_init(env, exports);
   return exports;
 }
