@@ -41,6 +41,13 @@ import { TimerHeap } from './timer-heap.js';
 import { checkCallback, checkFiniteNumber, describe } from './validate.js';
 import { getDefaultExecutor, type Executor } from './executor.js';
 import { threadsafeHandle, type LoopHandle } from './threads.js';
+import type { BaseSubprocessTransport } from './subprocess/base-subprocess.js';
+import { connectPipe, nodePipeTransport, nodeSubprocessTransport, subprocessExec, subprocessShell } from './subprocess/loop.js';
+import type { PipeDirection } from './subprocess/node-pipe.js';
+import type { SubprocessProtocol } from './subprocess/protocols.js';
+import type { SubprocessOptions, SubprocessSpec } from './subprocess/spec.js';
+import type { BaseProtocol } from './protocols.js';
+import type { Transport } from './transports.js';
 
 /** How long the loop may keep the thread before letting Node's own loop turn. */
 const HOST_SLICE_MS = 4;
@@ -76,6 +83,8 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   private taskFactory: TaskFactory | null = null;
   private defaultExecutor: Executor | null = null;
   private readonly signalListeners = new Map<string, () => void>();
+  /** Children whose transport has not finished: loop.close() kills and reaps them. */
+  private readonly subprocesses = new Set<BaseSubprocessTransport>();
 
   // ---- the backend contract: no I/O by default (see backend.ts) ----
   ioPoll(): void {}
@@ -162,6 +171,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     this.timers.clear();
     for (const [name, listener] of this.signalListeners) process.off(name, listener);
     this.signalListeners.clear();
+    for (const transport of [...this.subprocesses]) transport._closeNow();
     this.ioClose();
     const executor = this.defaultExecutor;
     this.defaultExecutor = null;
@@ -436,6 +446,51 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   }
   removeWriter(_fd: number): boolean {
     throw new NotImplementedError(`${this.constructor.name} does not support removeWriter`);
+  }
+
+  // ---- subprocesses and pipes (subprocess/loop.ts; backends override the hooks) ----
+  /** Run `program` with `args`: `[SubprocessTransport, protocol]`. stdin/stdout/stderr default to PIPE. */
+  subprocessExec(protocolFactory: () => SubprocessProtocol, program: string, args: readonly string[] = [], options?: SubprocessOptions): Promise<[BaseSubprocessTransport, SubprocessProtocol]> {
+    this.checkClosed();
+    return subprocessExec(this, protocolFactory, program, args, options);
+  }
+
+  /** Run `cmd` with /bin/sh -c: `[SubprocessTransport, protocol]`. */
+  subprocessShell(protocolFactory: () => SubprocessProtocol, cmd: string, options?: SubprocessOptions): Promise<[BaseSubprocessTransport, SubprocessProtocol]> {
+    this.checkClosed();
+    return subprocessShell(this, protocolFactory, cmd, options);
+  }
+
+  /** A read transport on the pipe `pipe` (an fd, or an object with fileno()); it owns the fd. */
+  connectReadPipe(protocolFactory: () => BaseProtocol, pipe: unknown): Promise<[Transport, BaseProtocol]> {
+    this.checkClosed();
+    return connectPipe(this, 'read', protocolFactory, pipe);
+  }
+
+  /** A write transport on the pipe `pipe`; it owns the fd. */
+  connectWritePipe(protocolFactory: () => BaseProtocol, pipe: unknown): Promise<[Transport, BaseProtocol]> {
+    this.checkClosed();
+    return connectPipe(this, 'write', protocolFactory, pipe);
+  }
+
+  /** Backend hook: the transport of a new child. Default: node:child_process. */
+  _makeSubprocessTransport(protocol: SubprocessProtocol, spec: SubprocessSpec, waiter: Future<void>): BaseSubprocessTransport {
+    return nodeSubprocessTransport(this, protocol, spec, waiter);
+  }
+
+  /** Backend hook: a pipe transport on `fd`. Default: a Node socket on the fd. */
+  _makePipeTransport(direction: PipeDirection, fd: number, protocol: BaseProtocol, waiter: Future<void>): Transport {
+    return nodePipeTransport(this, direction, fd, protocol, waiter);
+  }
+
+  /** @internal */
+  _subprocessStarted(transport: BaseSubprocessTransport): void {
+    this.subprocesses.add(transport);
+  }
+
+  /** @internal */
+  _subprocessFinished(transport: BaseSubprocessTransport): void {
+    this.subprocesses.delete(transport);
   }
 
   toString(): string {

@@ -305,7 +305,7 @@ const NEWLINE = Buffer.from('\n');
  * A protocol with write flow control for awaiting code (asyncio's FlowControlMixin):
  * `_drainHelper()` waits while the transport has paused writing.
  */
-class FlowControlProtocol extends Protocol {
+export class FlowControlProtocol extends Protocol {
   protected readonly _loop: AbstractEventLoop;
   private _writingPaused = false;
   private readonly _drainWaiters = new Set<Future<void>>();
@@ -430,13 +430,19 @@ export class StreamReaderProtocol extends FlowControlProtocol {
 }
 
 /** Writes to a transport; `drain()` is where awaiting code meets write flow control. */
+/** What a StreamWriter needs of its protocol: drain() and waitClosed() wait on it. */
+export interface WriterProtocol {
+  _drainHelper(): Promise<void>;
+  _getCloseWaiter(): Future<void>;
+}
+
 export class StreamWriter {
   private readonly _transport: Transport;
-  private readonly _protocol: StreamReaderProtocol;
+  private readonly _protocol: WriterProtocol;
   private readonly _reader: StreamReader | null;
 
   /** asyncio's signature; `_loop` is the loop of the transport. */
-  constructor(transport: Transport, protocol: StreamReaderProtocol, reader: StreamReader | null, _loop?: AbstractEventLoop) {
+  constructor(transport: Transport, protocol: WriterProtocol, reader: StreamReader | null, _loop?: AbstractEventLoop) {
     this._transport = transport;
     this._protocol = protocol;
     this._reader = reader;
