@@ -18,3 +18,6 @@ export {
 // The option types and Server are core's, shared by every loop.
 export { SelectorEventLoop } from './selector-events.js';
 export { SelectorSocketTransport, SelectorDatagramTransport } from './transports.js';
+export { SelectorPipeTransport } from './pipes.js';
+export { UnixSubprocessTransport } from './subprocess.js';
+export { ChildWatcher } from './child-watcher.js';

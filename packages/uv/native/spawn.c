@@ -283,10 +283,21 @@ static napi_value js_writev(napi_env env, napi_callback_info info) {
   return num(env, r < 0 ? -errno : r);
 }
 
+/* setNonblocking(fd) -> 0 or -errno: a pipe handed to connectRead/WritePipe is
+ * read and written without blocking, as asyncio's pipe transports set it. */
+static napi_value js_set_nonblocking(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int32_t fd;
+  if (arg_int32(env, argv[0], "fd", &fd)) return NULL;
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return num(env, -errno);
+  return num(env, 0);
+}
+
 napi_value spawn_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     METHOD("spawn", js_spawn), METHOD("pidfdOpen", js_pidfd_open), METHOD("reap", js_reap),
-    METHOD("read", js_read), METHOD("writev", js_writev),
+    METHOD("read", js_read), METHOD("writev", js_writev), METHOD("setNonblocking", js_set_nonblocking),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

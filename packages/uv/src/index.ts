@@ -15,5 +15,5 @@ export { Epoll, Kqueue, PollSet, READABLE, WRITABLE } from './readiness.js';
 export { WakeupFd } from './wakeup.js';
 export { Uring } from './uring.js';
 export * from './constants.js';
-export { spawnChild, pidfdOpen, reapChild, pipeRead, pipeWritev, closeFd } from './process.js';
+export { spawnChild, pidfdOpen, reapChild, pipeRead, pipeWritev, closeFd, setNonblocking } from './process.js';
 export type { SpawnSpec, SpawnedChild, StdioSpec } from './process.js';

@@ -58,6 +58,7 @@ export interface NativeModule {
   reap(pid: number, block: number, out: Int32Array): number;
   read(fd: number, buf: Bytes, offset: number, length: number): number;
   writev(fd: number, bufs: readonly Bytes[]): number;
+  setNonblocking(fd: number): number;
   Epoll?: new () => NativeSelector;
   Kqueue?: new () => NativeSelector;
   PollSet: new () => NativeSelector;

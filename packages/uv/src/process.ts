@@ -106,3 +106,10 @@ export function closeFd(fd: number): void {
   native().close(fd);
 }
 
+
+/** Make `fd` non-blocking (a pipe given to a readiness transport). Throws the OS error. */
+export function setNonblocking(fd: number): void {
+  checkFd(fd);
+  const r = native().setNonblocking(fd);
+  if (r < 0) throw errnoError(r, 'fcntl');
+}
