@@ -11,6 +11,7 @@ import { runnerSuite } from './runners.js';
 import { scopeSuite } from './scopes.js';
 import { taskSuite } from './tasks.js';
 import { streamSuite } from './streams.js';
+import { subprocessSuite } from './subprocess.js';
 import { transportSuite } from './transports.js';
 
 export type { LoopUnderTest, LoopCapabilities } from './context.js';
@@ -28,5 +29,7 @@ export function conformance(subject: LoopUnderTest): void {
     transportSuite(subject);
     streamSuite(subject);
     if (subject.caps.network) networkSuite(subject);
+    // every loop with real time: BaseEventLoop runs it on the default it inherits
+    if (!subject.caps.virtualTime) subprocessSuite(subject);
   });
 }

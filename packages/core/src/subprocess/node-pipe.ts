@@ -20,6 +20,51 @@ import type { BytesLike } from '../transports.js';
 
 export type PipeDirection = 'read' | 'write';
 
+/**
+ * A readable's output caught from the moment it exists: Node resumes a child's stdout and
+ * stderr when the child exits (flushStdio) and drops what nobody listens to, so the default
+ * subprocess transport starts holding their data at spawn, before the pipe transport exists.
+ */
+export class HeldStream {
+  readonly chunks: Buffer[] = [];
+  ended = false;
+  error: Error | null = null;
+
+  constructor(readonly stream: Duplex) {
+    stream.on('data', this.onData);
+    stream.on('end', this.onEnd);
+    stream.on('error', this.onError);
+    stream.pause();
+  }
+
+  /** Stop holding: the pipe transport listens from now on. */
+  release(): void {
+    this.stream.off('data', this.onData);
+    this.stream.off('end', this.onEnd);
+    this.stream.off('error', this.onError);
+  }
+
+  private readonly onData = (data: Buffer): void => {
+    this.chunks.push(data);
+    this.stream.pause(); // flushStdio may have resumed it: hold at most what the pipe had
+  };
+
+  private readonly onEnd = (): void => {
+    this.ended = true;
+  };
+
+  private readonly onError = (err: Error): void => {
+    this.error = err;
+  };
+}
+
+function brokenPipe(message: string): BrokenPipeError {
+  const err = new BrokenPipeError(`write EPIPE: ${message}`);
+  err.code = 'EPIPE';
+  err.syscall = 'write';
+  return err;
+}
+
 export class NodePipeTransport extends BaseStreamTransport {
   protected override readonly _writeNowKeepsBytes = true;
   private readonly stream: Duplex;
@@ -30,10 +75,14 @@ export class NodePipeTransport extends BaseStreamTransport {
   private lastPost = 0;
   private released = false;
 
-  constructor(loop: AbstractEventLoop, stream: Duplex, protocol: BaseProtocol, waiter: Future<void> | null, direction: PipeDirection, extra: Record<string, unknown> = {}) {
+  /** `source`: a stream, or a HeldStream whose caught output is delivered first. */
+  constructor(loop: AbstractEventLoop, source: Duplex | HeldStream, protocol: BaseProtocol, waiter: Future<void> | null, direction: PipeDirection, extra: Record<string, unknown> = {}) {
+    const held = source instanceof HeldStream ? source : null;
+    const stream = held?.stream ?? (source as Duplex);
     super(loop, protocol, { pipe: stream, ...extra });
     this.stream = stream;
     this.direction = direction;
+    held?.release();
     stream.on('error', this.onError);
     stream.on('close', this.onClose);
     if (direction === 'read') {
@@ -42,6 +91,17 @@ export class NodePipeTransport extends BaseStreamTransport {
       stream.pause();
     }
     this._start(waiter);
+    // after connectionMade (callSoon is FIFO): what arrived before this transport, or the
+    // loss of a stream that closed before it (Node destroys a child's stdin at its exit)
+    if (held !== null && (held.chunks.length > 0 || held.ended || held.error !== null)) {
+      loop.callSoon(() => {
+        for (const chunk of held.chunks) this._dataReceived(chunk);
+        if (held.error !== null) this.onError(held.error);
+        else if (held.ended) this._eofReceived();
+      });
+    } else if (stream.destroyed) {
+      loop.callSoon(this.onClose);
+    }
   }
 
   override write(data: BytesLike): void {
@@ -59,6 +119,7 @@ export class NodePipeTransport extends BaseStreamTransport {
   }
 
   protected _writeNow(chunks: readonly Uint8Array[]): number {
+    if (this.stream.destroyed || this.stream.writableEnded) throw brokenPipe('the pipe is closed');
     const [id, total] = this.post(chunks);
     const pending = this.stream.writableLength;
     if (pending > 0) {
@@ -129,6 +190,8 @@ export class NodePipeTransport extends BaseStreamTransport {
 
   private readonly onError = (err: Error): void => {
     if (this.released) return;
+    // a write racing the stream's destruction (the child exited): the pipe is broken
+    if ((err as { code?: string }).code === 'ERR_STREAM_DESTROYED') err = brokenPipe('the pipe is closed');
     const where = this.direction === 'read' ? 'Fatal read error on pipe transport' : 'Fatal write error on pipe transport';
     this._fatalError(toConnectionError(err), where);
   };
@@ -137,10 +200,7 @@ export class NodePipeTransport extends BaseStreamTransport {
   private readonly onClose = (): void => {
     if (this.released || this.isClosing()) return;
     if (this.getWriteBufferSize() > 0) {
-      const err = new BrokenPipeError('write EPIPE: the pipe closed with data still buffered');
-      err.code = 'EPIPE';
-      err.syscall = 'write';
-      this._fatalError(err, 'Fatal write error on pipe transport');
+      this._fatalError(brokenPipe('the pipe closed with data still buffered'), 'Fatal write error on pipe transport');
     } else {
       this.abort();
     }

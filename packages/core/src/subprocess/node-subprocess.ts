@@ -17,7 +17,7 @@ import type { Future } from '../futures.js';
 import type { BaseProtocol } from '../protocols.js';
 import type { Transport } from '../transports.js';
 import { BaseSubprocessTransport } from './base-subprocess.js';
-import { NodePipeTransport } from './node-pipe.js';
+import { HeldStream, NodePipeTransport } from './node-pipe.js';
 import type { SubprocessProtocol } from './protocols.js';
 import type { StdioSpec, SubprocessSpec } from './spec.js';
 
@@ -59,6 +59,8 @@ export class NodeSubprocessTransport extends BaseSubprocessTransport {
   declare private mergeStderr: boolean;
   /** Resolves once the child runs; rejects with the spawn error (ENOENT, EACCES, ...). */
   declare private started: Promise<void>;
+  /** The output of fd 1 and 2, held from spawn until their transports exist. */
+  declare private held: Map<number, HeldStream>;
 
   constructor(loop: AbstractEventLoop, protocol: SubprocessProtocol, spec: SubprocessSpec, waiter: Future<void> | null) {
     super(loop, protocol, spec, waiter);
@@ -93,17 +95,16 @@ export class NodeSubprocessTransport extends BaseSubprocessTransport {
     // Later 'error' events (a failed kill) must not be unhandled: kill() reports its own.
     this.started.catch(() => {});
     if (child.pid !== undefined) this._pid = child.pid;
+    this.held = new Map();
+    if (child.stdout) this.held.set(1, new HeldStream(this.mergeStderr ? merge(child.stdout, child.stderr!) : (child.stdout as Duplex)));
+    if (child.stderr && !this.mergeStderr) this.held.set(2, new HeldStream(child.stderr as Duplex));
     child.on('exit', (code, signal) => this._processExited(exitStatus(code, signal)));
   }
 
   protected async _connectPipe(fd: number, protocol: BaseProtocol): Promise<Transport> {
-    const child = this.child;
-    let stream: Duplex;
-    if (fd === 0) stream = child.stdin as Duplex;
-    else if (fd === 1 && this.mergeStderr) stream = merge(child.stdout!, child.stderr!);
-    else stream = (fd === 1 ? child.stdout : child.stderr) as Duplex;
+    const source = fd === 0 ? (this.child.stdin as Duplex) : this.held.get(fd)!;
     const waiter = this._loop.createFuture<void>();
-    const transport = new NodePipeTransport(this._loop, stream, protocol, waiter, fd === 0 ? 'write' : 'read');
+    const transport = new NodePipeTransport(this._loop, source, protocol, waiter, fd === 0 ? 'write' : 'read');
     await waiter;
     return transport;
   }
