@@ -33,6 +33,8 @@ import { hasProcFd, openFds, pattern } from '../support/net.js';
 
 const PYTHON = '/usr/bin/python3';
 const hasPython = fs.existsSync(PYTHON);
+/** For the tests that start hundreds of children: node:child_process forks the whole process (libuv), which on a loaded 2-core machine takes tens of ms a child. */
+const SLOW = 90_000;
 
 /** This process's children (pid -> state letter), from /proc: zombies show as 'Z'. */
 function children(): Map<number, string> {
@@ -198,7 +200,7 @@ export function subprocessSuite(subject: LoopUnderTest): void {
         };
         const outs = (await gather(...Array.from({ length: 50 }, (_, i) => () => run(i)))) as string[];
         expect(outs).toEqual(Array.from({ length: 50 }, (_, i) => `child ${i}\n`));
-      }));
+      }), SLOW);
 
     it.skipIf(!hasProcFd)('leaks no fd and no zombie over 200 spawns', () =>
       withLoop(subject, async () => {
@@ -215,7 +217,7 @@ export function subprocessSuite(subject: LoopUnderTest): void {
         }
         await eventually(() => children().size === 0);
         expect(openFds()).toBeLessThanOrEqual(fdsBefore);
-      }));
+      }), SLOW);
 
     it('gives BrokenPipeError (EPIPE) for writes to a child that exited, and to one killed mid-write', () =>
       withLoop(subject, async (_loop, reports) => {
@@ -338,6 +340,23 @@ export function subprocessSuite(subject: LoopUnderTest): void {
         await expect(loop.subprocessExec(() => new Recording(loop), '/bin/true', [], { stderr: 'x' } as object)).rejects.toThrow(/stderr/);
         await expect(loop.subprocessExec(() => new Recording(loop), '/bin/true', [], { limit: 1 } as object)).rejects.toThrow(/limit/);
         await expect(loop.connectReadPipe(() => new Protocol(), 'x')).rejects.toThrow(/pipe/);
+      }));
+
+    it.runIf(subject.caps.readiness)('learns of exits through SIGCHLD where there is no pidfd (LOOPKIT_CHILD_WATCHER=sigchld)', () =>
+      withLoop(subject, async () => {
+        const saved = process.env.LOOPKIT_CHILD_WATCHER;
+        process.env.LOOPKIT_CHILD_WATCHER = 'sigchld';
+        try {
+          const fast = await createSubprocessExec('/bin/true'); // may exit before the listener: the first check sees it
+          const slow = await createSubprocessExec('/bin/sh', ['-c', 'sleep 0.2; exit 4']);
+          const killed = await createSubprocessExec('/bin/sleep', ['30']);
+          killed.kill();
+          expect(await gather(() => fast.wait(), () => slow.wait(), () => killed.wait())).toEqual([0, 4, -9]);
+          expect(process.listenerCount('SIGCHLD')).toBe(0);
+        } finally {
+          if (saved === undefined) delete process.env.LOOPKIT_CHILD_WATCHER;
+          else process.env.LOOPKIT_CHILD_WATCHER = saved;
+        }
       }));
 
     it('connects protocols to both ends of a pipe (connectReadPipe / connectWritePipe)', () =>
