@@ -450,27 +450,27 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
 
   // ---- subprocesses and pipes (subprocess/loop.ts; backends override the hooks) ----
   /** Run `program` with `args`: `[SubprocessTransport, protocol]`. stdin/stdout/stderr default to PIPE. */
-  subprocessExec(protocolFactory: () => SubprocessProtocol, program: string, args: readonly string[] = [], options?: SubprocessOptions): Promise<[BaseSubprocessTransport, SubprocessProtocol]> {
+  async subprocessExec(protocolFactory: () => SubprocessProtocol, program: string, args: readonly string[] = [], options?: SubprocessOptions): Promise<[BaseSubprocessTransport, SubprocessProtocol]> {
     this.checkClosed();
-    return subprocessExec(this, protocolFactory, program, args, options);
+    return await subprocessExec(this, protocolFactory, program, args, options);
   }
 
   /** Run `cmd` with /bin/sh -c: `[SubprocessTransport, protocol]`. */
-  subprocessShell(protocolFactory: () => SubprocessProtocol, cmd: string, options?: SubprocessOptions): Promise<[BaseSubprocessTransport, SubprocessProtocol]> {
+  async subprocessShell(protocolFactory: () => SubprocessProtocol, cmd: string, options?: SubprocessOptions): Promise<[BaseSubprocessTransport, SubprocessProtocol]> {
     this.checkClosed();
-    return subprocessShell(this, protocolFactory, cmd, options);
+    return await subprocessShell(this, protocolFactory, cmd, options);
   }
 
   /** A read transport on the pipe `pipe` (an fd, or an object with fileno()); it owns the fd. */
-  connectReadPipe(protocolFactory: () => BaseProtocol, pipe: unknown): Promise<[Transport, BaseProtocol]> {
+  async connectReadPipe(protocolFactory: () => BaseProtocol, pipe: unknown): Promise<[Transport, BaseProtocol]> {
     this.checkClosed();
-    return connectPipe(this, 'read', protocolFactory, pipe);
+    return await connectPipe(this, 'read', protocolFactory, pipe);
   }
 
   /** A write transport on the pipe `pipe`; it owns the fd. */
-  connectWritePipe(protocolFactory: () => BaseProtocol, pipe: unknown): Promise<[Transport, BaseProtocol]> {
+  async connectWritePipe(protocolFactory: () => BaseProtocol, pipe: unknown): Promise<[Transport, BaseProtocol]> {
     this.checkClosed();
-    return connectPipe(this, 'write', protocolFactory, pipe);
+    return await connectPipe(this, 'write', protocolFactory, pipe);
   }
 
   /** Backend hook: the transport of a new child. Default: node:child_process. */
