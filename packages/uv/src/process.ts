@@ -2,7 +2,8 @@
  * Child processes and pipe I/O over the native calls (native/spawn.c): what a readiness
  * loop needs to run a child with non-blocking pipes and learn of its exit without polling.
  *
- * - `spawnChild(spec)` starts the program (PATH searched, as execvp) with each of its
+ * - `spawnChild(spec)` starts the program (PATH searched, as execvp: the child's own PATH
+ *   when `env` is given) with each of its
  *   stdin/stdout/stderr a new pipe, /dev/null, the parent's own, an fd of the caller's, or
  *   (stderr) the child's stdout. The parent's ends come back non-blocking and close-on-exec.
  *   A program that cannot be run (ENOENT, EACCES, a missing cwd) throws the Node-style error
@@ -13,6 +14,7 @@
  *   null while it runs. Only this pid is ever waited for.
  * - `pipeRead`/`pipeWritev`: the hot path, `>= 0` or `-errno` as the sockets' try* calls.
  */
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { native } from './native.js';
 import { checkFd, checkInt, errnoError } from './errors.js';
 
@@ -55,12 +57,41 @@ function stdioCode(spec: StdioSpec, i: number): number {
   return code;
 }
 
+/**
+ * The program a bare name names when the child gets its own environment: the PATH of that
+ * environment is searched (as Python's and Node's spawns do), not ours, which is all
+ * posix_spawnp knows. The first executable regular file wins; else the first match at all
+ * (posix_spawn then fails with EACCES), else the name unchanged (ENOENT follows).
+ */
+function resolveFile(file: string, env: readonly string[] | null | undefined): string {
+  if (file.includes('/') || !env) return file;
+  const entry = env.find((e) => e.startsWith('PATH='));
+  if (entry === undefined) return file;
+  let found: string | null = null;
+  for (const dir of entry.slice(5).split(':')) {
+    const candidate = `${dir === '' ? '.' : dir}/${file}`;
+    try {
+      if (!statSync(candidate).isFile()) continue;
+    } catch {
+      continue;
+    }
+    try {
+      accessSync(candidate, fsConstants.X_OK);
+      return candidate;
+    } catch {
+      found ??= candidate;
+    }
+  }
+  return found ?? file;
+}
+
 /** Start a child (see the module comment). */
 export function spawnChild(spec: SpawnSpec): SpawnedChild {
   if (typeof spec.file !== 'string' || spec.file === '') throw new TypeError('file must be a non-empty string');
   const stdio = Int32Array.from(spec.stdio.map(stdioCode));
   const out = new Int32Array(3);
-  const r = native().spawn(spec.file, [...spec.argv], spec.env ? [...spec.env] : null, spec.cwd ?? null, stdio, out);
+  const file = resolveFile(spec.file, spec.env);
+  const r = native().spawn(file, [...spec.argv], spec.env ? [...spec.env] : null, spec.cwd ?? null, stdio, out);
   if (r < 0) {
     const err = errnoError(r, `spawn ${spec.file}`);
     Object.assign(err, { path: spec.file, spawnargs: spec.argv.slice(1) });
