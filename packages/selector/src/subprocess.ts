@@ -51,8 +51,13 @@ export class UnixSubprocessTransport extends BaseSubprocessTransport {
   }
 
   protected _signal(sig: string | number): void {
-    // our child is unreaped here (sendSignal checks the returncode), so its pid is still ours
-    process.kill(this.child.pid, sig);
+    // our child is unreaped here (sendSignal checks the returncode), so its pid is still
+    // ours; ESRCH means someone else reaped it (a waitpid(-1) elsewhere): nothing to signal
+    try {
+      process.kill(this.child.pid, sig);
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'ESRCH') throw error;
+    }
   }
 
   /** Loop close: SIGKILL, then reap now; SIGKILL cannot be caught, so the wait is the kernel's teardown. */

@@ -247,6 +247,7 @@ export abstract class BaseSubprocessTransport extends SubprocessTransport {
         const proto = fd === 0 ? new WritePipeProtocol(this, fd) : new ReadPipeProtocol(this, fd);
         this._pipes.set(fd, proto);
         proto.pipe = await this._connectPipe(fd, proto);
+        if (this._closed) proto.pipe.close(); // close() came while it was connecting
       }
     } catch (error) {
       if (this._pid === null) {

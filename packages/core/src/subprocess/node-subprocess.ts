@@ -118,8 +118,12 @@ export class NodeSubprocessTransport extends BaseSubprocessTransport {
 
   protected _signal(sig: string | number): void {
     if (this.child.pid === undefined) return;
-    // kill(2) of our own unreaped child fails only for a bad signal (ESRCH needs a reaped pid)
-    process.kill(this.child.pid, sig);
+    try {
+      process.kill(this.child.pid, sig);
+    } catch (error) {
+      // libuv reaped it and its 'exit' event is still queued: the exit is on the way
+      if ((error as { code?: string }).code !== 'ESRCH') throw error;
+    }
   }
 
   /**

@@ -111,6 +111,8 @@ export class SubprocessStreamProtocol extends FlowControlProtocol {
     }
     if (this._stdinLost !== null) throw this._stdinLost;
     await super._drainHelper();
+    // a drain waiting on a paused pipe is released by its loss too: that is no success
+    if (this._stdinLost !== null) throw this._stdinLost;
   }
 
   /** @internal what stdin.waitClosed() waits for */
