@@ -264,6 +264,20 @@ export function subprocessSuite(subject: LoopUnderTest): void {
         expect(transport.getReturncode()).toBe(0);
       }));
 
+    it('reports a protocol callback that throws; the calls after it still come', () =>
+      withLoop(subject, async (loop, reports) => {
+        class Throwing extends Recording {
+          override processExited(): void {
+            super.processExited();
+            throw new Error('boom in processExited');
+          }
+        }
+        const [, protocol] = (await loop.subprocessExec(() => new Throwing(loop), '/bin/echo', ['x'])) as [SubprocessTransport, Recording];
+        await protocol.done;
+        expect(protocol.events.slice(-2)).toEqual(['exited:0', 'connectionLost:null']);
+        expect(reports.map((r) => String((r as { exception?: unknown }).exception))).toEqual(['Error: boom in processExited']);
+      }));
+
     it('kills a running child on transport.close() and reaps it', () =>
       withLoop(subject, async (loop) => {
         const [transport, protocol] = (await loop.subprocessExec(() => new Recording(loop), '/bin/sleep', ['30'], { stdin: DEVNULL })) as [SubprocessTransport, Recording];

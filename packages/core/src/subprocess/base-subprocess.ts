@@ -93,6 +93,9 @@ export abstract class BaseSubprocessTransport extends SubprocessTransport {
   private _pendingCalls: Call[] | null = [];
   /** The loop is closing: callbacks run at once (it runs no more), or not at all before connectionMade. */
   private _syncCalls = false;
+  /** connectionMade ran; `_queued` calls were scheduled and have not run yet. */
+  private _made = false;
+  private _queued = 0;
   /** Pipes failed to connect: the protocol hears nothing, wait() still resolves. */
   private _silent = false;
   private _exitWaiters: Array<Future<number>> = [];
@@ -267,7 +270,10 @@ export abstract class BaseSubprocessTransport extends SubprocessTransport {
     }
     if (this._syncCalls) return;
     this._loop.callSoon(this._connectionMade);
-    for (const [method, args] of this._pendingCalls!) this._loop.callSoon(this._run, method, args);
+    for (const [method, args] of this._pendingCalls!) {
+      this._queued += 1;
+      this._loop.callSoon(this._runQueued, method, args);
+    }
     this._pendingCalls = null;
     this._pipesConnected = true;
     if (waiter !== null) this._loop.callSoon(() => {
@@ -277,24 +283,43 @@ export abstract class BaseSubprocessTransport extends SubprocessTransport {
   }
 
   private readonly _connectionMade = (): void => {
+    this._made = true;
     this._protocol.connectionMade(this);
   };
 
-  /** Call a protocol method: queued until connectionMade, through callSoon after, at once when the loop closes. */
+  /**
+   * Call a protocol method: queued until connectionMade, at once when the loop closes.
+   * Otherwise at once when nothing scheduled is still ahead of it (a pipe's data reaches the
+   * protocol in the same callback that read it, as a socket's does), else through callSoon
+   * behind what is: the protocol sees every call in the order they were made.
+   */
   private _call(method: ProtocolCall, ...args: unknown[]): void {
     if (this._syncCalls) {
       if (this._pendingCalls !== null) return; // connectionMade never ran: the protocol hears nothing
-      try {
-        this._run(method, args);
-      } catch (error) {
-        this._loop.callExceptionHandler({ message: `Exception in subprocess protocol ${method}()`, exception: error, protocol: this._protocol, transport: this });
-      }
+      this._runReporting(method, args);
     } else if (this._pendingCalls !== null) {
       this._pendingCalls.push([method, args]);
+    } else if (this._made && this._queued === 0) {
+      this._runReporting(method, args);
     } else {
-      this._loop.callSoon(this._run, method, args);
+      this._queued += 1;
+      this._loop.callSoon(this._runQueued, method, args);
     }
   }
+
+  /** A call made outside a loop callback (a Node 'exit' event, loop close): errors go to the exception handler, as a callback's would. */
+  private _runReporting(method: ProtocolCall, args: unknown[]): void {
+    try {
+      this._run(method, args);
+    } catch (error) {
+      this._loop.callExceptionHandler({ message: `Exception in subprocess protocol ${method}()`, exception: error, protocol: this._protocol, transport: this });
+    }
+  }
+
+  private readonly _runQueued = (method: ProtocolCall, args: unknown[]): void => {
+    this._queued -= 1;
+    this._run(method, args);
+  };
 
   private readonly _run = (method: ProtocolCall, args: unknown[]): void => {
     if (method === 'connectionLost') this._callConnectionLost();
