@@ -1,7 +1,7 @@
 // `pnpm bench:subprocess`: spawn+wait of /bin/true per second and MiB/s through cat, on
 // each loopkit loop, against Node's child_process (spawn, streams) and Python's
 // asyncio/uvloop create_subprocess_exec. Every side runs in its own process (the baselines
-// load nothing of loopkit), the kinds interleaved, median of BENCH_RUNS (default 3) runs;
+// load nothing of loopkit), the kinds interleaved, median of BENCH_RUNS (default 5) runs;
 // each run does the case once to warm up, then once timed. Prints rates and the ratio of
 // each to Node's child_process. Knobs: BENCH_SPAWNS (default 200), BENCH_CAT_MIB (64),
 // PYTHON (/usr/bin/python3).
@@ -13,7 +13,7 @@ import { UringProactor } from '@loopkit/proactor';
 import { median } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const SPAWNS = Number(process.env.BENCH_SPAWNS ?? 200);
 const CAT_MIB = Number(process.env.BENCH_CAT_MIB ?? 64);
 const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';

@@ -118,6 +118,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
       this.running = true;
       _setRunningLoop(this);
       this.sliceStart = performance.now();
+      for (const transport of this.subprocesses) transport._keepAlive(true);
       try {
         this.ioStart(this.wake);
       } catch (error) {
@@ -486,6 +487,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   /** @internal */
   _subprocessStarted(transport: BaseSubprocessTransport): void {
     this.subprocesses.add(transport);
+    if (!this.running) transport._keepAlive(false);
   }
 
   /** @internal */
@@ -671,6 +673,8 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
       this.hostTimer = null;
     }
     _setRunningLoop(null);
+    // a stopped loop keeps nothing alive: its children's host handles neither
+    for (const transport of this.subprocesses) transport._keepAlive(false);
     const settle = this.settleRun!;
     this.settleRun = null;
     try {

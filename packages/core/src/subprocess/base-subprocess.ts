@@ -16,6 +16,7 @@
  *   'error' event) rejects here, and the transport is then finished with no pid.
  * - `_killNow()`: the loop is closing: SIGKILL the child and reap it now if the backend
  *   can (return the exit status), else return null (the host reaps it later).
+ * - `_keepAlive(on)` (optional): ref/unref host handles as the loop runs or stops.
  * Exit is reported by calling `_processExited(returncode)` (minus the signal number for a
  * signal death), once the child is reaped.
  */
@@ -120,6 +121,11 @@ export abstract class BaseSubprocessTransport extends SubprocessTransport {
   protected abstract _connectPipe(fd: number, protocol: BaseProtocol): Promise<Transport>;
   protected abstract _signal(sig: string | number): void;
   protected abstract _killNow(): number | null;
+  /**
+   * @internal The loop started (true) or stopped (false) running: a backend whose child or
+   * pipes hold host handles refs or unrefs them, so a stopped loop keeps nothing alive.
+   */
+  _keepAlive(_on: boolean): void {}
   /** Runs before the pipes are connected: a backend whose spawn reports its failure later rejects here. */
   protected async _beforePipes(): Promise<void> {}
 

@@ -116,6 +116,18 @@ export class NodeSubprocessTransport extends BaseSubprocessTransport {
     this._extra.subprocess = this._pid;
   }
 
+  /** The child's handle and its stdio sockets keep Node alive only while the loop runs. */
+  override _keepAlive(on: boolean): void {
+    const child = this.child;
+    if (child.pid === undefined) return;
+    if (on) child.ref();
+    else child.unref();
+    for (const stream of [child.stdin, child.stdout, child.stderr] as Array<{ ref?(): void; unref?(): void } | null>) {
+      if (on) stream?.ref?.();
+      else stream?.unref?.();
+    }
+  }
+
   protected _signal(sig: string | number): void {
     if (this.child.pid === undefined) return;
     try {
