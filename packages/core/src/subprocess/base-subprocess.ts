@@ -220,7 +220,7 @@ export abstract class BaseSubprocessTransport extends SubprocessTransport {
 
   /** @internal a flow-control call from the stdin pipe */
   _protocolCall(method: 'pauseWriting' | 'resumeWriting'): void {
-    this._protocol[method]();
+    this._protocol[method]?.();
   }
 
   /**

@@ -90,18 +90,21 @@ export class NodePipeTransport extends BaseStreamTransport {
       stream.on('end', this.onEnd);
       stream.pause();
     }
-    this._start(waiter);
-    // after connectionMade (callSoon is FIFO): what arrived before this transport, or the
-    // loss of a stream that closed before it (Node destroys a child's stdin at its exit)
-    if (held !== null && (held.chunks.length > 0 || held.ended || held.error !== null)) {
-      loop.callSoon(() => {
-        for (const chunk of held.chunks) this._dataReceived(chunk);
-        if (held.error !== null) this.onError(held.error);
-        else if (held.ended) this._eofReceived();
-      });
-    } else if (stream.destroyed) {
-      loop.callSoon(this.onClose);
+    if (held !== null && (held.chunks.length > 0 || held.ended)) {
+      // What arrived before this transport waits in the base's paused-reading queue, so it
+      // reaches the protocol after connectionMade and before anything read later, in order.
+      this.pauseReading();
+      for (const chunk of held.chunks) this._dataReceived(chunk);
+      if (held.ended) this._eofReceived();
+      this._start(waiter);
+      loop.callSoon(() => this.resumeReading());
+    } else {
+      this._start(waiter);
     }
+    // after connectionMade (callSoon is FIFO): an error caught before this transport, or
+    // the loss of a stream that closed before it (Node destroys a child's stdin at its exit)
+    if (held?.error) loop.callSoon(this.onError, held.error);
+    else if (held === null && stream.destroyed) loop.callSoon(this.onClose);
   }
 
   override write(data: BytesLike): void {
