@@ -185,6 +185,15 @@ export function subprocessSuite(subject: LoopUnderTest): void {
         expect(err).toBe(null);
         const quiet = await createSubprocessShell('echo visible; echo hidden >&2', { stdout: PIPE, stderr: DEVNULL });
         expect((await quiet.communicate())[0]!.toString()).toBe('visible\n');
+        const file = path.join(dir, 'out.txt');
+        const fd = fs.openSync(file, 'w');
+        try {
+          const toFile = await createSubprocessShell('echo into the file; echo and its errors >&2', { stdout: fd, stderr: STDOUT });
+          expect(await toFile.communicate()).toEqual([null, null]);
+        } finally {
+          fs.closeSync(fd);
+        }
+        expect(fs.readFileSync(file, 'utf8')).toBe('into the file\nand its errors\n');
         const both = await createSubprocessShell('echo out; echo err >&2', { stdout: PIPE, stderr: PIPE });
         const [o, e] = await both.communicate();
         expect([o!.toString(), e!.toString()]).toEqual(['out\n', 'err\n']);
