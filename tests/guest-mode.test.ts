@@ -50,6 +50,22 @@ describe('guest mode and process lifetime', () => {
     expect(result.stdout).toBe('closed');
   });
 
+  it('a stopped loop holds nothing for a child still running (the default node:child_process transport)', () => {
+    const result = runScript(`
+      import { createSubprocessExec, PIPE } from ${JSON.stringify(core)};
+      const loop = new BaseEventLoop();
+      const pid = await loop.runUntilComplete(async () => {
+        const proc = await createSubprocessExec('/bin/sleep', ['30'], { stdin: PIPE, stdout: PIPE });
+        return proc.pid;
+      });
+      console.log('stopped');
+      process.on('exit', () => process.kill(pid, 'SIGKILL'));
+    `);
+    expect(result.signal).toBeNull();
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe('stopped');
+  });
+
   it('a rejection from fut.then() that nobody handles is reported by Node, as a promise would be', () => {
     const result = runScript(`
       process.on('unhandledRejection', (reason) => { console.log('unhandled: ' + reason.message); process.exit(0); });

@@ -17,5 +17,6 @@ export const examples: ExampleEntry[] = [
   { name: 'selector-vs-proactor', title: 'Types of Event Loops: the same echo on SelectorEventLoop and ProactorEventLoop' },
   { name: 'gather-vs-wait', title: 'asyncio.gather vs asyncio.wait' },
   { name: 'loop-handles', title: "Driving another thread's loop: runCoroutineThreadsafe, callSoonThreadsafe" },
+  { name: 'subprocess-per-worker', title: 'One command per worker loop: createSubprocessExec and communicate() on each thread' },
   { name: 'custom-backend', title: "A custom backend ('emitter') registered by name", backends: ['emitter'] },
 ];

@@ -12,6 +12,7 @@
         "native/kqueue.c",
         "native/pollset.c",
         "native/sock.c",
+        "native/spawn.c",
         "native/tls.c",
         "native/tls_ctx.c",
         "native/tls_err.c",

@@ -13,6 +13,7 @@ import { runnerSuite } from './runners.js';
 import { scopeSuite } from './scopes.js';
 import { taskSuite } from './tasks.js';
 import { streamSuite } from './streams.js';
+import { subprocessSuite } from './subprocess.js';
 import { transportSuite } from './transports.js';
 import { tlsSuite } from './tls.js';
 
@@ -34,5 +35,7 @@ export function conformance(subject: LoopUnderTest): void {
     if (subject.caps.network) networkSuite(subject);
     if (subject.caps.network) happyEyeballsSuite(subject);
     if (subject.caps.network) tlsSuite(subject);
+    // every loop with real time: BaseEventLoop runs it on the default it inherits
+    if (!subject.caps.virtualTime) subprocessSuite(subject);
   });
 }

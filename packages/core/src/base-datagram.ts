@@ -69,7 +69,7 @@ export abstract class BaseDatagramTransport extends DatagramTransport {
   }
 
   setProtocol(protocol: BaseProtocol): void {
-    checkProtocol(protocol, true);
+    checkProtocol(protocol, 'datagram');
     this._protocol = protocol as DatagramProtocol;
   }
 

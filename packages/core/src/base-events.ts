@@ -46,6 +46,11 @@ import { reportUnretrievedAtClose } from './unretrieved.js';
 import { checkCallback, checkFiniteNumber, checkOptions, describe } from './validate.js';
 import { getDefaultExecutor, startJob, type Executor } from './executor.js';
 import { threadsafeHandle, type LoopHandle } from './threads.js';
+import type { BaseSubprocessTransport } from './subprocess/base-subprocess.js';
+import { connectPipe, nodePipeTransport, nodeSubprocessTransport, subprocessExec, subprocessShell } from './subprocess/loop.js';
+import type { PipeDirection } from './subprocess/node-pipe.js';
+import type { SubprocessProtocol } from './subprocess/protocols.js';
+import type { SubprocessOptions, SubprocessSpec } from './subprocess/spec.js';
 import type { BaseProtocol } from './protocols.js';
 import type { Transport } from './transports.js';
 import type { TLSProvider } from './tls/engine.js';
@@ -90,6 +95,8 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   private defaultExecutor: Executor | null = null;
   private executorShutdownCalled = false;
   private readonly signalListeners = new Map<string, () => void>();
+  /** Children whose transport has not finished: loop.close() kills and reaps them. */
+  private readonly subprocesses = new Set<BaseSubprocessTransport>();
 
   // ---- the backend contract: no I/O by default (see backend.ts) ----
   ioPoll(): void {}
@@ -124,6 +131,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
       this.running = true;
       _setRunningLoop(this);
       this.sliceStart = performance.now();
+      for (const transport of this.subprocesses) transport._keepAlive(true);
       try {
         this.ioStart(this.wake);
       } catch (error) {
@@ -177,6 +185,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     this.timers.clear();
     for (const [name, listener] of this.signalListeners) process.off(name, listener);
     this.signalListeners.clear();
+    for (const transport of [...this.subprocesses]) transport._closeNow();
     this.ioClose();
     const executor = this.defaultExecutor;
     this.defaultExecutor = null;
@@ -490,6 +499,52 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     throw new NotImplementedError(`${this.constructor.name} does not support removeWriter`);
   }
 
+  // ---- subprocesses and pipes (subprocess/loop.ts; backends override the hooks) ----
+  /** Run `program` with `args`: `[SubprocessTransport, protocol]`. stdin/stdout/stderr default to PIPE. */
+  async subprocessExec(protocolFactory: () => SubprocessProtocol, program: string, args: readonly string[] = [], options?: SubprocessOptions): Promise<[BaseSubprocessTransport, SubprocessProtocol]> {
+    this.checkClosed();
+    return await subprocessExec(this, protocolFactory, program, args, options);
+  }
+
+  /** Run `cmd` with /bin/sh -c: `[SubprocessTransport, protocol]`. */
+  async subprocessShell(protocolFactory: () => SubprocessProtocol, cmd: string, options?: SubprocessOptions): Promise<[BaseSubprocessTransport, SubprocessProtocol]> {
+    this.checkClosed();
+    return await subprocessShell(this, protocolFactory, cmd, options);
+  }
+
+  /** A read transport on the pipe `pipe` (an fd, or an object with fileno()); it owns the fd. */
+  async connectReadPipe(protocolFactory: () => BaseProtocol, pipe: unknown): Promise<[Transport, BaseProtocol]> {
+    this.checkClosed();
+    return await connectPipe(this, 'read', protocolFactory, pipe);
+  }
+
+  /** A write transport on the pipe `pipe`; it owns the fd. */
+  async connectWritePipe(protocolFactory: () => BaseProtocol, pipe: unknown): Promise<[Transport, BaseProtocol]> {
+    this.checkClosed();
+    return await connectPipe(this, 'write', protocolFactory, pipe);
+  }
+
+  /** Backend hook: the transport of a new child. Default: node:child_process. */
+  _makeSubprocessTransport(protocol: SubprocessProtocol, spec: SubprocessSpec, waiter: Future<void>): BaseSubprocessTransport {
+    return nodeSubprocessTransport(this, protocol, spec, waiter);
+  }
+
+  /** Backend hook: a pipe transport on `fd`. Default: a Node socket on the fd. */
+  _makePipeTransport(direction: PipeDirection, fd: number, protocol: BaseProtocol, waiter: Future<void>): Transport {
+    return nodePipeTransport(this, direction, fd, protocol, waiter);
+  }
+
+  /** @internal */
+  _subprocessStarted(transport: BaseSubprocessTransport): void {
+    this.subprocesses.add(transport);
+    if (!this.running) transport._keepAlive(false);
+  }
+
+  /** @internal */
+  _subprocessFinished(transport: BaseSubprocessTransport): void {
+    this.subprocesses.delete(transport);
+  }
+
   toString(): string {
     return `<${this.constructor.name} running=${this.running} closed=${this.closed} debug=${this.debug}>`;
   }
@@ -671,6 +726,8 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
       this.hostTimer = null;
     }
     _setRunningLoop(null);
+    // a stopped loop keeps nothing alive: its children's host handles neither
+    for (const transport of this.subprocesses) transport._keepAlive(false);
     const settle = this.settleRun!;
     this.settleRun = null;
     this.runContext = null;

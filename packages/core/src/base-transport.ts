@@ -140,7 +140,8 @@ export abstract class BaseStreamTransport extends Transport {
   }
 
   setProtocol(protocol: BaseProtocol): void {
-    checkProtocol(protocol);
+    // Any object: a write pipe's protocol receives nothing. Connections check for more (socket-loop.ts).
+    checkProtocol(protocol, 'any');
     this._protocol = protocol as AnyProtocol;
     this._wantsBuffer = isBufferedProtocol(protocol);
   }

@@ -90,6 +90,10 @@ export interface AbstractEventLoop {
   removeWriter(fd: number): boolean;
   addSignalHandler(sig: string | number, callback: (...args: any[]) => unknown, ...args: unknown[]): void;
   removeSignalHandler(sig: string | number): boolean;
+  subprocessExec(protocolFactory: () => any, program: string, args?: readonly string[], options?: object): Promise<[any, any]>;
+  subprocessShell(protocolFactory: () => any, cmd: string, options?: object): Promise<[any, any]>;
+  connectReadPipe(protocolFactory: () => any, pipe: unknown): Promise<[any, any]>;
+  connectWritePipe(protocolFactory: () => any, pipe: unknown): Promise<[any, any]>;
 }
 
 /**
@@ -109,6 +113,7 @@ const loopMethods = [
   'createConnection', 'createServer', 'createUnixConnection', 'createUnixServer', 'createDatagramEndpoint', 'startTls',
   'sockRecv', 'sockRecvInto', 'sockSendall', 'sockConnect', 'sockAccept', 'getaddrinfo', 'getnameinfo',
   'addReader', 'removeReader', 'addWriter', 'removeWriter', 'addSignalHandler', 'removeSignalHandler',
+  'subprocessExec', 'subprocessShell', 'connectReadPipe', 'connectWritePipe',
 ];
 for (const name of loopMethods) {
   Object.defineProperty(AbstractEventLoop.prototype, name, {

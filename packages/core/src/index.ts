@@ -46,6 +46,7 @@ export {
   StreamReader,
   StreamWriter,
   StreamReaderProtocol,
+  FlowControlProtocol,
   openConnection,
   startServer,
   openUnixConnection,
@@ -54,6 +55,7 @@ export {
   type ClientConnectedCallback,
   type OpenConnectionOptions,
   type StreamReaderOptions,
+  type WriterProtocol,
 } from './streams.js';
 export { Server, type AbstractServer, type ServingLoop } from './server.js';
 export {
@@ -102,4 +104,11 @@ export { SSLObject, certificateObject, type PeerCertificate, type CipherInfo } f
 export type { SSLOption, TLSClientOptions, TLSServerOptions } from './tls/contexts.js';
 export type { StartTlsOptions } from './tls/start-tls.js';
 export { checkOptions, isPlainObject } from './validate.js';
+export { PIPE, STDOUT, DEVNULL, type StdioOption, type StdioSpec, type SubprocessOptions, type SubprocessSpec } from './subprocess/spec.js';
+export { SubprocessProtocol, SubprocessTransport } from './subprocess/protocols.js';
+export { BaseSubprocessTransport, type SubprocessOwner } from './subprocess/base-subprocess.js';
+export { NodeSubprocessTransport, exitStatus } from './subprocess/node-subprocess.js';
+export { NodePipeTransport, type PipeDirection } from './subprocess/node-pipe.js';
+export { Process, SubprocessStreamProtocol, createSubprocessExec, createSubprocessShell, type CreateSubprocessOptions } from './subprocess/process.js';
+export { pipeFd, type SubprocessHooks } from './subprocess/loop.js';
 export { run, Runner, _setCurrentLoopSetter, _setDefaultLoopFactory, type RunnerOptions } from './runners.js';

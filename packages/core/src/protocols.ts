@@ -84,17 +84,20 @@ export function isBufferedProtocol(protocol: unknown): protocol is BufferedProto
 }
 
 /**
- * Throw a TypeError saying what `protocol` is, unless it can serve a stream (dataReceived, or
- * getBuffer and bufferUpdated) or, with `datagram`, a datagram endpoint (an object: every
- * DatagramProtocol method is optional). A promise means an async factory: say so.
+ * Throw a TypeError saying what `protocol` is, unless it can serve as `kind`: a 'stream' that
+ * receives (dataReceived, or getBuffer and bufferUpdated); a 'datagram' endpoint or 'any'
+ * protocol (an object: their methods are optional; a write pipe's protocol receives nothing).
+ * A promise means an async factory: say so.
  */
-export function checkProtocol(protocol: unknown, datagram = false): void {
+export function checkProtocol(protocol: unknown, kind: 'stream' | 'datagram' | 'any' = 'stream'): void {
   const what = describeProtocol(protocol);
   if (what === null) return;
-  if (datagram && typeof protocol === 'object' && protocol !== null && !isThenable(protocol)) return;
-  const wanted = datagram
-    ? 'a DatagramProtocol'
-    : 'a Protocol (with dataReceived) or a BufferedProtocol (with getBuffer and bufferUpdated)';
+  if (kind !== 'stream' && typeof protocol === 'object' && protocol !== null && !isThenable(protocol)) return;
+  const wanted = {
+    stream: 'a Protocol (with dataReceived) or a BufferedProtocol (with getBuffer and bufferUpdated)',
+    datagram: 'a DatagramProtocol',
+    any: 'a protocol object',
+  }[kind];
   throw new TypeError(`protocol must be ${wanted}, got ${what}`);
 }
 

@@ -25,7 +25,7 @@ import {
   type InetSockAddr,
   type SockType,
 } from './names.js';
-import type { BaseProtocol, DatagramProtocol } from './protocols.js';
+import { checkProtocol, type BaseProtocol, type DatagramProtocol } from './protocols.js';
 import { interleaveAddrInfos, staggeredConnect, type Attempt } from './happy-eyeballs.js';
 import { Server, type ServingLoop } from './server.js';
 import type { BaseTransport } from './transports.js';
@@ -324,7 +324,7 @@ export abstract class BaseSocketLoop<
   /** A listener accepted `conn`: give it a transport with the server's protocol. */
   protected _connectionAccepted(server: Server<S>, conn: S): void {
     try {
-      const protocol = server._protocolFactory();
+      const protocol = streamProtocol(server._protocolFactory);
       this._transports.set(this._transportKey(conn), this._streamTransport(conn, protocol, null, server));
     } catch (error) {
       this.callExceptionHandler({ message: 'Error on transport creation for incoming connection', exception: error });
@@ -334,7 +334,7 @@ export abstract class BaseSocketLoop<
 
   // ---- helpers ----
   private async makeStream(sock: S, protocolFactory: () => BaseProtocol, tls: TLSSetup | null): Promise<[ST | SSLTransport, BaseProtocol]> {
-    const protocol = closeOnThrow(sock, protocolFactory);
+    const protocol = closeOnThrow(sock, () => streamProtocol(protocolFactory));
     const waiter = this.createFuture<void>();
     if (tls === null) {
       const transport = closeOnThrow(sock, () => this._streamTransport(sock, protocol, waiter, null));
@@ -454,6 +454,13 @@ export abstract class BaseSocketLoop<
     }
     return out;
   }
+}
+
+/** The factory's protocol, checked: a connection needs one that receives data. */
+function streamProtocol(factory: () => BaseProtocol): BaseProtocol {
+  const protocol = factory();
+  checkProtocol(protocol);
+  return protocol;
 }
 
 /** `make()`'s result; if it throws, `sock` is closed first (nothing of a failed setup stays open). */

@@ -324,7 +324,7 @@ const NEWLINE = Buffer.from('\n');
  * A protocol with write flow control for awaiting code (asyncio's FlowControlMixin):
  * `_drainHelper()` waits while the transport has paused writing.
  */
-class FlowControlProtocol extends Protocol {
+export class FlowControlProtocol extends Protocol {
   protected readonly _loop: AbstractEventLoop;
   private _writingPaused = false;
   private readonly _drainWaiters = new Set<Future<void>>();
@@ -465,14 +465,20 @@ export class StreamReaderProtocol extends FlowControlProtocol {
 }
 
 /** Writes to a transport; `drain()` is where awaiting code meets write flow control. */
+/** What a StreamWriter needs of its protocol: drain() and waitClosed() wait on it. */
+export interface WriterProtocol {
+  _drainHelper(): Promise<void>;
+  _getCloseWaiter(): Future<void>;
+}
+
 export class StreamWriter {
   private _transport: Transport;
-  private readonly _protocol: StreamReaderProtocol;
+  private readonly _protocol: WriterProtocol;
   private readonly _reader: StreamReader | null;
   private readonly _loop: AbstractEventLoop;
 
   /** asyncio's signature; `loop` is the loop of the transport (the current loop when omitted). */
-  constructor(transport: Transport, protocol: StreamReaderProtocol, reader: StreamReader | null, loop?: AbstractEventLoop) {
+  constructor(transport: Transport, protocol: WriterProtocol, reader: StreamReader | null, loop?: AbstractEventLoop) {
     this._transport = transport;
     this._protocol = protocol;
     this._reader = reader;
@@ -547,13 +553,14 @@ export class StreamWriter {
     options: { serverHostname?: string | null; sslHandshakeTimeout?: number | null; sslShutdownTimeout?: number | null } = {},
   ): Promise<void> {
     const opts = checkOptions(options, ['serverHostname', 'sslHandshakeTimeout', 'sslShutdownTimeout'], 'startTls');
+    const protocol = this._protocol;
+    if (!(protocol instanceof StreamReaderProtocol)) {
+      throw new RuntimeError('startTls() needs a connection\'s writer (from openConnection or startServer), not a pipe\'s');
+    }
     await this.drain();
-    const transport = await this._loop.startTls(this._transport, this._protocol, ssl, {
-      ...opts,
-      serverSide: this._protocol._isServerSide(),
-    });
+    const transport = await this._loop.startTls(this._transport, protocol, ssl, { ...opts, serverSide: protocol._isServerSide() });
     this._transport = transport;
-    this._protocol._replaceTransport(transport);
+    protocol._replaceTransport(transport);
   }
 
   toString(): string {

@@ -18,6 +18,9 @@ export {
 // The option types and Server are core's, shared by every loop.
 export { SelectorEventLoop } from './selector-events.js';
 export { SelectorSocketTransport, SelectorDatagramTransport } from './transports.js';
+export { SelectorPipeTransport } from './pipes.js';
+export { UnixSubprocessTransport } from './subprocess.js';
+export { ChildWatcher } from './child-watcher.js';
 
 // TLS for every loop: core imports no engine, so the backend hands it @loopkit/uv's
 // OpenSSL engine when the addon loaded (null otherwise: TLS then fails with a clear error).

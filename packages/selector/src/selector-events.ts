@@ -9,6 +9,7 @@
  * network methods (createConnection, createServer, ...) are core's: the hooks at the end say
  * how a @loopkit/uv socket is made, bound and connected.
  */
+import { fstatSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import {
   BaseSocketLoop,
@@ -26,6 +27,10 @@ import {
   type InetSockAddr,
   type Server,
   type ServerOptions,
+  type PipeDirection,
+  type SubprocessProtocol,
+  type SubprocessSpec,
+  type Transport,
 } from '@loopkit/core';
 import {
   EAGAIN,
@@ -41,10 +46,14 @@ import {
   Socket,
   socket as makeSocket,
   WakeupFd,
+  setNonblocking,
 } from '@loopkit/uv';
 import { BaseSelector, DefaultSelector, EVENT_READ, EVENT_WRITE, fileobjToFd, type FileObject } from './selectors.js';
 import { SelectorDatagramTransport, SelectorSocketTransport, type TransportLoop } from './transports.js';
 import { checkFunction, describe } from './util.js';
+import { ChildWatcher } from './child-watcher.js';
+import { SelectorPipeTransport } from './pipes.js';
+import { UnixSubprocessTransport } from './subprocess.js';
 
 /** After running out of fds, accepting resumes this many seconds later (asyncio's). */
 const ACCEPT_RETRY_DELAY = 1;
@@ -86,6 +95,8 @@ export class SelectorEventLoop
   /** Events the last ioPoll found, and events idle() harvested for the next ioPoll. */
   private lastPolled = 0;
   private harvested = 0;
+  /** @internal how this loop learns that its children exited (a pidfd each, or SIGCHLD) */
+  readonly _childWatcher: ChildWatcher = new ChildWatcher(this);
 
   constructor(selector: BaseSelector | null = null) {
     super();
@@ -146,6 +157,7 @@ export class SelectorEventLoop
   /** Close what the loop still owns (connectionLost now), then the self-pipe and the selector. */
   override ioClose(): void {
     this._closeOwned();
+    this._childWatcher.close();
     this._setReader(this.selfPipe.fd, null);
     this.selfPipe.close();
     this._selector.close();
@@ -379,6 +391,29 @@ export class SelectorEventLoop
       if (current === handle && !this.isClosed()) this.setHandler(fd, event, null, true);
     });
     return fut;
+  }
+
+  // ---- subprocesses and pipes: native children, readiness pipes (core's hooks) ----
+  /** @internal A child started with posix_spawn; its exit seen through a pidfd (or SIGCHLD). */
+  override _makeSubprocessTransport(protocol: SubprocessProtocol, spec: SubprocessSpec, waiter: Future<void>): UnixSubprocessTransport {
+    return new UnixSubprocessTransport(this, protocol, spec, waiter);
+  }
+
+  /**
+   * @internal A pipe transport on `fd`, owned by the loop as a socket's is (addReader refuses
+   * the fd; loop.close() closes it). The fd must be a pipe, socket or character device, as
+   * asyncio requires; it is made non-blocking and closed with the transport.
+   */
+  override _makePipeTransport(direction: PipeDirection, fd: number, protocol: BaseProtocol, waiter: Future<void>): Transport {
+    const stat = fstatSync(fd);
+    if (!stat.isFIFO() && !stat.isSocket() && !stat.isCharacterDevice()) {
+      throw new TypeError(`pipe must be a pipe, socket or character device (fd ${fd} is not)`);
+    }
+    if (this._transports.has(fd)) throw new RuntimeError(`File descriptor ${fd} is used by transport ${this._transports.get(fd)}`);
+    setNonblocking(fd);
+    const transport = new SelectorPipeTransport(this, fd, protocol, waiter, direction);
+    this._transports.set(fd, transport);
+    return transport;
   }
 
   // ---- serving (ServingLoop) ----

@@ -227,5 +227,6 @@ NAPI_MODULE_INIT() {
   wakeup_init(env, exports);
   uring_init(env, exports);
   tls_init(env, exports);
+  spawn_init(env, exports);
   return exports;
 }

@@ -127,6 +127,7 @@ napi_value kqueue_init(napi_env env, napi_value exports);
 napi_value pollset_init(napi_env env, napi_value exports);
 napi_value wakeup_init(napi_env env, napi_value exports);
 napi_value uring_init(napi_env env, napi_value exports);
+napi_value spawn_init(napi_env env, napi_value exports);
 napi_value constants_init(napi_env env, napi_value exports);
 napi_value tls_init(napi_env env, napi_value exports); /* tls.c: TLSEngine, TLSContext, CertStore */
 

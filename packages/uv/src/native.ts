@@ -89,6 +89,12 @@ export interface NativeModule {
   wakeupOpen(out: Int32Array): number;
   wakeupSignal(fd: number): number;
   wakeupDrain(fd: number): number;
+  spawn(file: string, argv: string[], envp: string[] | null, cwd: string | null, stdio: Int32Array, out: Int32Array): number;
+  pidfdOpen(pid: number): number;
+  reap(pid: number, block: number, out: Int32Array): number;
+  read(fd: number, buf: Bytes, offset: number, length: number): number;
+  writev(fd: number, bufs: readonly Bytes[]): number;
+  setNonblocking(fd: number): number;
   Epoll?: new () => NativeSelector;
   Kqueue?: new () => NativeSelector;
   PollSet: new () => NativeSelector;
