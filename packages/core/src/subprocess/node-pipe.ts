@@ -202,6 +202,12 @@ export class NodePipeTransport extends BaseStreamTransport {
   /** The stream closed under us (Node destroys a child's stdin once it exited). */
   private readonly onClose = (): void => {
     if (this.released || this.isClosing()) return;
+    if (this.direction === 'read') {
+      // A read pipe that closed has ended. Data may still wait for delivery (held while
+      // reading was paused): EOF goes behind it, and the transport closes after both.
+      this._eofReceived();
+      return;
+    }
     if (this.getWriteBufferSize() > 0) {
       this._fatalError(brokenPipe('the pipe closed with data still buffered'), 'Fatal write error on pipe transport');
     } else {
