@@ -94,6 +94,29 @@ export function tlsSuite(subject: LoopUnderTest): void {
   const ready = provider !== null && hasOpenssl();
   const title = ready ? 'tls' : `tls (skipped: ${provider === null ? 'no TLS provider is registered (@loopkit/uv has no TLS engine here)' : 'no openssl command to make certificates'})`;
 
+  it('tls: with no TLS engine, ssl fails with a clear error and never connects in plaintext', () =>
+    withLoop(subject, async (loop) => {
+      // This loop has no engine, whatever is registered.
+      (loop as unknown as { _tlsProvider: () => null })._tlsProvider = () => null;
+      let accepted = 0;
+      const node = await nodeServer(net.createServer(() => (accepted += 1)));
+      try {
+        for (const attempt of [
+          () => loop.createConnection(() => new Recorder(loop), '127.0.0.1', node.port, { ssl: true, serverHostname: 'localhost' }),
+          () => openConnection('127.0.0.1', node.port, { ssl: {}, serverHostname: 'localhost' }),
+          () => loop.createServer(() => new Echo(), '127.0.0.1', 0, { ssl: { key: 'k', cert: 'c' } }),
+        ]) {
+          const error = await failure(attempt());
+          expect((error as Error).name).toBe('RuntimeError');
+          expect((error as Error).message).toMatch(/no TLS engine is available/);
+        }
+        await sleep(0.05);
+        expect(accepted).toBe(0);
+      } finally {
+        await node.close();
+      }
+    }));
+
   describe.skipIf(!ready)(title, () => {
     it('client against Node tls.createServer: a megabyte each way byte-exact, ALPN, SNI, peercert as Node shows it', () =>
       withLoop(subject, async (loop, reports) => {

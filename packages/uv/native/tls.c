@@ -60,8 +60,7 @@ typedef struct {
 /* io[IO_READABLE]: an upper bound of the plaintext the input held so far can yield
  * (what the input BIO holds, what the SSL decrypted and not handed out, and one whole
  * record when the SSL holds part of one); io[IO_FLAGS]: F_*; io[IO_OUTGOING]: bytes
- * waiting in the output BIO. Also clears OpenSSL's queue on the way out, so nothing
- * this engine left there is seen by another connection (or by Node's own tls). */
+ * waiting in the output BIO. */
 static void sync_io(engine* e) {
   size_t pend = SSL_pending(e->ssl);
   size_t in = BIO_ctrl_pending(e->rbio) + pend;
@@ -72,7 +71,6 @@ static void sync_io(engine* e) {
   int f = e->io[IO_FLAGS] & (F_EOF | F_ERROR);
   if (e->pending_zero || (SSL_get_shutdown(e->ssl) & SSL_RECEIVED_SHUTDOWN)) f |= F_CLOSE_NOTIFY;
   e->io[IO_FLAGS] = f;
-  ERR_clear_error();
 }
 
 static void free_ssl(engine* e) {
@@ -102,8 +100,13 @@ static void finalize(napi_env env, void* data, void* hint) {
 
 static const napi_type_tag engine_tag = { 0x6c6f6f706b697401ULL, 0x746c732d656e6701ULL };
 
-/* The engine behind `this`, open, with OpenSSL's queue cleared; else NULL with a throw. */
-static engine* open_this(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv) {
+/* The engine behind `this`, open; else NULL with a throw. `ssl_call`: the method is about
+ * to call into the SSL, so OpenSSL's thread queue is cleared first (what another
+ * connection, or Node's own tls, left there must not be read as ours). Feeding and
+ * taking bytes only touch memory BIOs, which report no errors: no clearing (it costs a
+ * thread-local lookup and a lock on every call of the data path). */
+static engine* open_this(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv,
+                         int ssl_call) {
   napi_value self;
   void* p = NULL;
   bool ok = false;
@@ -119,7 +122,7 @@ static engine* open_this(napi_env env, napi_callback_info info, size_t* argc, na
     napi_throw_error(env, "ERR_TLS_ENGINE_CLOSED", "the TLS engine is closed");
     return NULL;
   }
-  ERR_clear_error();
+  if (ssl_call) ERR_clear_error();
   return e;
 }
 
@@ -241,7 +244,7 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
 static napi_value feed(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1] = { NULL };
-  engine* e = open_this(env, info, &argc, argv);
+  engine* e = open_this(env, info, &argc, argv, 0);
   char* data;
   size_t len;
   if (e == NULL || arg_bytes(env, argv[0] ? argv[0] : undef(env), "data", &data, &len)) return NULL;
@@ -261,7 +264,7 @@ static napi_value feed(napi_env env, napi_callback_info info) {
 
 /* feedEof(): the peer's stream ended; an empty input now reads as end of file. */
 static napi_value feed_eof(napi_env env, napi_callback_info info) {
-  engine* e = open_this(env, info, NULL, NULL);
+  engine* e = open_this(env, info, NULL, NULL, 0);
   if (e == NULL) return NULL;
   BIO_set_mem_eof_return(e->rbio, 0);
   e->io[IO_FLAGS] |= F_EOF;
@@ -271,7 +274,7 @@ static napi_value feed_eof(napi_env env, napi_callback_info info) {
 
 /* handshake() -> 0 done, 1 want-read, 2 want-sni */
 static napi_value handshake(napi_env env, napi_callback_info info) {
-  engine* e = open_this(env, info, NULL, NULL);
+  engine* e = open_this(env, info, NULL, NULL, 1);
   if (e == NULL || rethrow(e)) return NULL;
   if (e->sni_state == 1) e->sni_state = 2; /* no useContext(): keep this context */
   int r = SSL_do_handshake(e->ssl);
@@ -282,6 +285,7 @@ static napi_value handshake(napi_env env, napi_callback_info info) {
     else if (err == SSL_ERROR_WANT_CLIENT_HELLO_CB) state = HS_WANT_SNI;
     else return ssl_failure(e, "handshake");
   }
+  ERR_clear_error(); /* a verification let through (rejectUnauthorized: false) may leave entries */
   sync_io(e);
   return num(env, state);
 }
@@ -291,7 +295,7 @@ static napi_value handshake(napi_env env, napi_callback_info info) {
 static napi_value read_into(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1] = { NULL };
-  engine* e = open_this(env, info, &argc, argv);
+  engine* e = open_this(env, info, &argc, argv, 1);
   char* buf;
   size_t cap;
   if (e == NULL || arg_bytes(env, argv[0] ? argv[0] : undef(env), "buf", &buf, &cap)) return NULL;
@@ -327,13 +331,19 @@ static napi_value read_into(napi_env env, napi_callback_info info) {
 static napi_value write_(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1] = { NULL };
-  engine* e = open_this(env, info, &argc, argv);
+  engine* e = open_this(env, info, &argc, argv, 1);
   char* data;
   size_t len;
   if (e == NULL || arg_bytes(env, argv[0] ? argv[0] : undef(env), "data", &data, &len)) return NULL;
   if (rethrow(e)) return NULL;
   if (!SSL_is_init_finished(e->ssl)) {
     napi_throw_error(env, "ERR_INVALID_STATE", "write() before the handshake is done");
+    return NULL;
+  }
+  /* Not an OpenSSL call: OpenSSL would fail it as a fatal error, and a connection that
+   * sent close_notify may still read what the peer sends (half-close). */
+  if (SSL_get_shutdown(e->ssl) & SSL_SENT_SHUTDOWN) {
+    napi_throw(env, tls_plain_error(env, "ERR_SSL_PROTOCOL_IS_SHUTDOWN", "protocol is shutdown"));
     return NULL;
   }
   while (len > 0) {
@@ -350,7 +360,7 @@ static napi_value write_(napi_env env, napi_callback_info info) {
 static napi_value take_into(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1] = { NULL };
-  engine* e = open_this(env, info, &argc, argv);
+  engine* e = open_this(env, info, &argc, argv, 0);
   char* buf;
   size_t cap;
   if (e == NULL || arg_bytes(env, argv[0] ? argv[0] : undef(env), "buf", &buf, &cap)) return NULL;
@@ -367,7 +377,7 @@ static napi_value take_into(napi_env env, napi_callback_info info) {
  * discarded here (read() before shutdown() to keep it). A failed or unfinished
  * handshake has nothing to close: the call then only reports. */
 static napi_value shutdown_(napi_env env, napi_callback_info info) {
-  engine* e = open_this(env, info, NULL, NULL);
+  engine* e = open_this(env, info, NULL, NULL, 1);
   if (e == NULL) return NULL;
   int received = SSL_get_shutdown(e->ssl) & SSL_RECEIVED_SHUTDOWN;
   if (SSL_is_init_finished(e->ssl) && e->error == NULL) {
@@ -404,7 +414,7 @@ static napi_value str_or_null(napi_env env, const char* s) {
 
 /* servername() -> the SNI name sent (client) or received (server), or null */
 static napi_value servername(napi_env env, napi_callback_info info) {
-  engine* e = open_this(env, info, NULL, NULL);
+  engine* e = open_this(env, info, NULL, NULL, 0);
   if (e == NULL) return NULL;
   const char* s = e->sni;
   if (s == NULL && SSL_is_server(e->ssl)) s = SSL_get_servername(e->ssl, TLSEXT_NAMETYPE_host_name);
@@ -415,7 +425,7 @@ static napi_value servername(napi_env env, napi_callback_info info) {
 static napi_value use_context(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1] = { NULL };
-  engine* e = open_this(env, info, &argc, argv);
+  engine* e = open_this(env, info, &argc, argv, 1);
   if (e == NULL) return NULL;
   tls_ctx* c = tls_ctx_unwrap(env, argv[0] ? argv[0] : undef(env), "context");
   if (c == NULL) return NULL;
@@ -484,7 +494,7 @@ static void set(napi_env env, napi_value o, const char* k, napi_value v) {
 
 /* info() -> TLSSessionInfo (engine.ts) */
 static napi_value info_(napi_env env, napi_callback_info info) {
-  engine* e = open_this(env, info, NULL, NULL);
+  engine* e = open_this(env, info, NULL, NULL, 1);
   if (e == NULL) return NULL;
   napi_value o, v, arr;
   napi_create_object(env, &o);

@@ -40,6 +40,8 @@ tls_ctx* tls_ctx_unwrap(napi_env env, napi_value v, const char* name);
 napi_value tls_error(napi_env env, const char* what);
 /* The certificate error for verify result `vcode` (sslKind 'cert'). */
 napi_value tls_verify_error(napi_env env, long vcode, const char* host);
+/* An SSL-library error OpenSSL did not queue: `code`, library 'SSL routines', `reason`. */
+napi_value tls_plain_error(napi_env env, const char* code, const char* reason);
 /* napi_throw(tls_error(...)); returns NULL for `return tls_throw(...)`. */
 napi_value tls_throw(napi_env env, const char* what);
 /* Node's name for a verify result: 'DEPTH_ZERO_SELF_SIGNED_CERT', 'ERR_TLS_CERT_ALTNAME_INVALID', ... */

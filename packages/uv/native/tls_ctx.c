@@ -135,6 +135,16 @@ static tls_ctx* this_ctx(napi_env env, napi_callback_info info, size_t* argc, na
   for (size_t i_ = argc; i_ < (size_t)n; i_++) argv[i_] = undef(env); \
   ERR_clear_error()
 
+/* A setting OpenSSL refused: its queued error, or (some setters queue none) a TypeError
+ * naming the option, as the contract asks for a bad option. */
+static napi_value refused(napi_env env, const char* what) {
+  if (ERR_peek_last_error() != 0) return tls_throw(env, what);
+  char msg[128];
+  snprintf(msg, sizeof msg, "%s: OpenSSL refused the value", what);
+  napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", msg);
+  return NULL;
+}
+
 /* A JS string argument into buf; 0, or THREW. */
 static int arg_str(napi_env env, napi_value v, const char* name, char* buf, size_t cap) {
   size_t n;
@@ -153,7 +163,7 @@ static napi_value set_protocols(napi_env env, napi_callback_info info) {
   int32_t lo, hi;
   if (arg_int32(env, argv[0], "min", &lo) || arg_int32(env, argv[1], "max", &hi)) return NULL;
   if (!SSL_CTX_set_min_proto_version(c->ctx, lo) || !SSL_CTX_set_max_proto_version(c->ctx, hi))
-    return tls_throw(env, "setProtocols");
+    return refused(env, "setProtocols");
   return undef(env);
 }
 
@@ -165,10 +175,10 @@ static napi_value set_ciphers(napi_env env, napi_callback_info info) {
   char list[4096], suites[1024];
   if (arg_str(env, argv[0], "cipherList", list, sizeof list) ||
       arg_str(env, argv[1], "cipherSuites", suites, sizeof suites)) return NULL;
-  if (!SSL_CTX_set_ciphersuites(c->ctx, suites)) return tls_throw(env, "ciphers");
+  if (!SSL_CTX_set_ciphersuites(c->ctx, suites)) return refused(env, "ciphers");
   if (!SSL_CTX_set_cipher_list(c->ctx, list)) {
     if (list[0] != 0 || ERR_GET_REASON(ERR_peek_last_error()) != SSL_R_NO_CIPHER_MATCH)
-      return tls_throw(env, "ciphers");
+      return refused(env, "ciphers");
     ERR_clear_error();
   }
   return undef(env);
@@ -179,7 +189,7 @@ static napi_value set_groups(napi_env env, napi_callback_info info) {
   THIS(1);
   char s[1024];
   if (arg_str(env, argv[0], "ecdhCurve", s, sizeof s)) return NULL;
-  if (!SSL_CTX_set1_groups_list(c->ctx, s)) return tls_throw(env, "ecdhCurve");
+  if (!SSL_CTX_set1_groups_list(c->ctx, s)) return refused(env, "ecdhCurve");
   return undef(env);
 }
 
@@ -187,7 +197,7 @@ static napi_value set_sigalgs(napi_env env, napi_callback_info info) {
   THIS(1);
   char s[2048];
   if (arg_str(env, argv[0], "sigalgs", s, sizeof s)) return NULL;
-  if (!SSL_CTX_set1_sigalgs_list(c->ctx, s)) return tls_throw(env, "sigalgs");
+  if (!SSL_CTX_set1_sigalgs_list(c->ctx, s)) return refused(env, "sigalgs");
   return undef(env);
 }
 
@@ -208,7 +218,7 @@ static napi_value add_cert(napi_env env, napi_callback_info info) {
     if (!ok) X509_free(x);
   }
   BIO_free(b);
-  if (!ok) return tls_throw(env, "cert");
+  if (!ok) return refused(env, "cert");
   ERR_clear_error(); /* the end of the PEM input leaves "no start line" behind */
   return undef(env);
 }
@@ -236,7 +246,7 @@ static napi_value add_key(napi_env env, napi_callback_info info) {
   int ok = k != NULL && SSL_CTX_use_PrivateKey(c->ctx, k);
   EVP_PKEY_free(k);
   OPENSSL_cleanse(pass, sizeof pass);
-  if (!ok) return tls_throw(env, "key");
+  if (!ok) return refused(env, "key");
   return undef(env);
 }
 
@@ -265,14 +275,14 @@ static napi_value use_pfx(napi_env env, napi_callback_info info) {
   X509_free(x);
   sk_X509_pop_free(chain, X509_free);
   OPENSSL_cleanse(pass, sizeof pass);
-  if (!ok) return tls_throw(env, "pfx");
+  if (!ok) return refused(env, "pfx");
   return undef(env);
 }
 
 /* checkKey(): every certificate has its private key (createContext fails, not the handshake). */
 static napi_value check_key(napi_env env, napi_callback_info info) {
   THIS0();
-  if (!SSL_CTX_check_private_key(c->ctx)) return tls_throw(env, "key");
+  if (!SSL_CTX_check_private_key(c->ctx)) return refused(env, "key");
   return undef(env);
 }
 
@@ -300,11 +310,11 @@ static napi_value set_alpn(napi_env env, napi_callback_info info) {
   if (arg_bytes(env, argv[0], "ALPNProtocols", &data, &len)) return NULL;
   if (!c->server) {
     if (SSL_CTX_set_alpn_protos(c->ctx, (unsigned char*)data, (unsigned int)len) != 0)
-      return tls_throw(env, "ALPNProtocols");
+      return refused(env, "ALPNProtocols");
     return undef(env);
   }
   unsigned char* copy = OPENSSL_memdup(data, len);
-  if (copy == NULL) return tls_throw(env, "ALPNProtocols");
+  if (copy == NULL) return refused(env, "ALPNProtocols");
   OPENSSL_free(c->alpn);
   c->alpn = copy;
   c->alpn_len = (unsigned int)len;
@@ -335,7 +345,7 @@ static napi_value set_store(napi_env env, napi_callback_info info) {
     STACK_OF(X509_OBJECT)* objs = X509_STORE_get0_objects(st);
     for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
       X509* x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
-      if (x != NULL && !SSL_CTX_add_client_CA(c->ctx, x)) return tls_throw(env, "ca");
+      if (x != NULL && !SSL_CTX_add_client_CA(c->ctx, x)) return refused(env, "ca");
     }
   }
   return undef(env);
@@ -355,7 +365,7 @@ static napi_value store_ctor(napi_env env, napi_callback_info info) {
   ERR_clear_error();
   X509_STORE* st = X509_STORE_new();
   BIO* b = st ? BIO_new_mem_buf(data, (int)len) : NULL;
-  if (b == NULL) { X509_STORE_free(st); return tls_throw(env, "ca"); }
+  if (b == NULL) { X509_STORE_free(st); return refused(env, "ca"); }
   int n = 0;
   X509* x;
   /* _AUX also reads "TRUSTED CERTIFICATE" blocks, as Node accepts them. */

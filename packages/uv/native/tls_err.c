@@ -38,6 +38,15 @@ static void set_str(napi_env env, napi_value obj, const char* key, const char* s
   napi_set_named_property(env, obj, key, v);
 }
 
+static napi_value make_error(napi_env env, const char* code, const char* msg);
+
+napi_value tls_plain_error(napi_env env, const char* code, const char* reason) {
+  napi_value err = make_error(env, code, reason);
+  set_str(env, err, "library", "SSL routines");
+  set_str(env, err, "reason", reason);
+  return err;
+}
+
 static napi_value make_error(napi_env env, const char* code, const char* msg) {
   napi_value c, m, err;
   napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &c);

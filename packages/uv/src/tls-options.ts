@@ -182,10 +182,10 @@ function rootStore(n: NativeModule): NativeCertStore {
 /** Compile resolved options into a native SSL_CTX. */
 export function compile(n: NativeModule, o: TLSOptions, serverSide: boolean): NativeTLSContext {
   const ctx = new n.TLSContext(serverSide);
-  ctx.setProtocols(
-    version(o.minVersion, 'minVersion', tls.DEFAULT_MIN_VERSION),
-    version(o.maxVersion, 'maxVersion', tls.DEFAULT_MAX_VERSION),
-  );
+  const min = version(o.minVersion, 'minVersion', tls.DEFAULT_MIN_VERSION);
+  const max = version(o.maxVersion, 'maxVersion', tls.DEFAULT_MAX_VERSION);
+  if (min > max) throw new TypeError(`minVersion (${String(o.minVersion ?? tls.DEFAULT_MIN_VERSION)}) is above maxVersion (${String(o.maxVersion ?? tls.DEFAULT_MAX_VERSION)})`);
+  ctx.setProtocols(min, max);
   // As Node: the TLS 1.3 suites are the TLS_* names, the rest is the TLS 1.2 list.
   const names = (o.ciphers == null ? tls.DEFAULT_CIPHERS : str(o.ciphers, 'ciphers')).split(':').filter((c) => c);
   const suites = names.filter((c) => c.startsWith('TLS_')).join(':');

@@ -46,11 +46,13 @@ class OpenSSLEngine implements TLSEngine {
   }
 
   read(max: number = READ_MAX): Uint8Array | null {
+    if (max !== READ_MAX && !(Number.isInteger(max) && max > 0)) {
+      throw new RangeError(`max must be a positive integer, got ${describe(max)}`);
+    }
     const io = this.#io;
     let est = io[IO_READABLE];
     // No input anywhere and nothing to report (end, close_notify, error, closed): nothing to decrypt.
     if (est === 0 && io[IO_FLAGS] === 0) return null;
-    if (!(max > 0) || !Number.isInteger(max)) throw new RangeError(`max must be a positive integer, got ${describe(max)}`);
     if (est > max) est = max;
     const buf = Buffer.allocUnsafe(est);
     const got = this.#n.readInto(buf);

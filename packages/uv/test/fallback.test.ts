@@ -21,6 +21,8 @@ describe('without the native build', () => {
       expect(() => new uv.Epoll()).toThrow(expect.objectContaining({ code: 'ERR_LOOPKIT_NATIVE_UNAVAILABLE' }));
       expect(() => new uv.WakeupFd()).toThrow(/native addon did not load/);
       expect(uv.errnoName(-111)).toBe('ECONNREFUSED'); // pure-JS helpers still work
+      expect(uv.tlsProvider).toBeNull(); // no engine: core's TLS layer says TLS is unavailable
+      expect(uv.tlsStats()).toEqual({ engines: 0, contexts: 0 });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -5,6 +5,7 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import tls, { createSecureContext } from 'node:tls';
 import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import type { TLSProvider as CoreTLSProvider } from '@loopkit/core';
 import { tlsProvider as maybeProvider, tlsStats, type TLSEngine, type TLSOptions } from '@loopkit/uv';
 import { makePKI, PASSPHRASE, type TestPKI } from './tls-certs.js';
@@ -104,10 +105,8 @@ describe('openssl engine in memory', () => {
     let rest = 0;
     for (let r = s.read(); r !== null; r = s.read()) rest += r.length;
     expect(rest).toBe(99000);
-    expect(() => s.read(0)).not.toThrow(); // nothing pending: null before the check
-    c.write(Buffer.from('y'));
-    move(c, s);
-    expect(() => s.read(-1)).toThrow(RangeError);
+    expect(() => s.read(0)).toThrow(/max must be a positive integer/);
+    expect(() => s.read(1.5)).toThrow(RangeError);
   });
 
   it('close_notify both ways; shutdown reports when the session is over', () => {
@@ -125,6 +124,18 @@ describe('openssl engine in memory', () => {
     expect(c.read()!.length).toBe(0);
     expect(c.shutdown()).toBe(true);
     expect(c.takeOutgoing()).toBeNull();
+  });
+
+  it('half-close: after sending close_notify, writing fails but reading goes on', () => {
+    const [c, s] = pair(clientOpts(), serverOpts());
+    handshake(c, s);
+    expect(c.shutdown()).toBe(false);
+    expect(thrown(() => c.write(Buffer.from('x')))).toMatchObject({ code: 'ERR_SSL_PROTOCOL_IS_SHUTDOWN', reason: 'protocol is shutdown' });
+    move(c, s);
+    expect(s.read()!.length).toBe(0);
+    s.write(Buffer.from('still talking')); // the peer may finish sending
+    move(s, c);
+    expect(Buffer.from(c.read()!).toString()).toBe('still talking');
   });
 
   it('shutdown() reads the peer close_notify itself, application data in between is dropped', () => {
@@ -231,6 +242,19 @@ describe('openssl engine in memory', () => {
     const [c4, s4] = pair(clientOpts({ cert: pki.selfCert, key: pki.selfKey }), serverOpts({ requestCert: true, rejectUnauthorized: false, ca: pki.caCert }));
     handshake(c4, s4);
     expect(s4.info().verifyError).toBe('DEPTH_ZERO_SELF_SIGNED_CERT');
+  });
+
+  it('ecdhCurve and sigalgs are applied', () => {
+    const [c, s] = pair(clientOpts({ ecdhCurve: 'P-384', sigalgs: 'ECDSA+SHA256' }), serverOpts({ ecdhCurve: 'P-384:X25519' }));
+    handshake(c, s);
+    const [c2, s2] = pair(clientOpts({ ecdhCurve: 'X25519' }), serverOpts({ ecdhCurve: 'P-384' }));
+    c2.handshake();
+    move(c2, s2);
+    expect(thrown(() => s2.handshake()).code).toMatch(/^ERR_SSL_/); // no group in common
+    const [c3, s3] = pair(clientOpts({ sigalgs: 'RSA-PSS+SHA256' }), serverOpts()); // the server's key is ECDSA
+    c3.handshake();
+    move(c3, s3);
+    expect(thrown(() => s3.handshake()).code).toMatch(/^ERR_SSL_/);
   });
 
   it('key and certificate forms: passphrase, pfx, secureContext, arrays', () => {
@@ -348,6 +372,11 @@ describe('openssl engine: failures', () => {
     expect(() => provider.createContext(null as never, false)).toThrow(/options must be an object/);
     expect(() => provider.createContext({ ca: pki.caCert, crl: [], honorCipherOrder: true, servername: 'x', session: undefined, checkServerIdentity: () => undefined }, false)).not.toThrow();
     expect(thrown(() => provider.createContext({ ciphers: 'NO-SUCH-CIPHER' }, false)).code).toBe('ERR_SSL_NO_CIPHER_MATCH');
+    expect(() => provider.createContext({ minVersion: 'TLSv1.3', maxVersion: 'TLSv1.2' }, false)).toThrow(/minVersion \(TLSv1.3\) is above maxVersion/);
+    // OpenSSL refuses some values without queueing an error: still a TypeError naming the option.
+    expect(() => provider.createContext({ sigalgs: 'nope' }, false)).toThrow(/sigalgs: OpenSSL refused the value/);
+    expect(() => provider.createContext({ ALPNProtocols: Buffer.from([5, 1]) }, false)).toThrow(/ALPNProtocols: OpenSSL refused/);
+    expect(thrown(() => provider.createContext({ ecdhCurve: 'nope' }, false)).code).toBe('ERR_SSL_PASSED_INVALID_ARGUMENT');
   });
 
   it('a SecureContext made without the recorder is a TypeError that says what to pass', () => {
@@ -404,6 +433,36 @@ describe('openssl engine: lifecycle', () => {
       await new Promise((r) => setTimeout(r, 10)); // finalizers run after GC, on a later turn
     }
     expect(tlsStats().engines).toBeLessThanOrEqual(base); // earlier tests' dropped engines go too
+  });
+});
+
+describe('openssl engine in a worker', () => {
+  it('a worker that exits with engines and contexts open frees them all', async () => {
+    // Let this thread's dropped engines go first, so the count below moves for the worker only.
+    for (let i = 0; i < 5; i++) (globalThis.gc?.(), await new Promise((r) => setTimeout(r, 10)));
+    const base = tlsStats();
+    const code = `
+      const { parentPort, workerData: d } = require('node:worker_threads');
+      import(d.uv).then(({ tlsProvider, tlsStats }) => {
+        const s = tlsProvider.createContext({ key: d.key, cert: d.cert }, true);
+        const c = tlsProvider.createContext({ ca: d.ca }, false);
+        globalThis.kept = [];
+        for (let i = 0; i < 50; i++) {
+          const ce = c.newEngine('localhost'), se = s.newEngine(null);
+          ce.handshake(); se.feed(ce.takeOutgoing()); se.handshake(); ce.feed(se.takeOutgoing());
+          if (ce.handshake() !== 'done') throw new Error('no handshake in the worker');
+          globalThis.kept.push(ce, se); // left open on purpose
+        }
+        parentPort.postMessage(tlsStats());
+      });`;
+    const uvUrl = new URL('../dist/index.js', import.meta.url).href;
+    const w = new Worker(code, { eval: true, workerData: { uv: uvUrl, key: pki.serverKey, cert: pki.serverCert, ca: pki.caCert } });
+    const [inside] = (await once(w, 'message')) as [{ engines: number; contexts: number }];
+    expect(inside.engines).toBeGreaterThanOrEqual(base.engines + 100);
+    await once(w, 'exit');
+    // Node-API finalizes the worker's engines and contexts at its env teardown.
+    expect(tlsStats().engines).toBeLessThanOrEqual(base.engines);
+    expect(tlsStats().contexts).toBeLessThanOrEqual(base.contexts);
   });
 });
 

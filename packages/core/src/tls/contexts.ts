@@ -167,7 +167,9 @@ export function hostnameFor(serverHostname: unknown, host: string | null, where:
   }
   const name = serverHostname ?? host;
   if (name === null || name === undefined) {
-    throw new TypeError(`${where}(): serverHostname is required when ssl is given without a host (with sock or a Unix path)`);
+    throw new TypeError(
+      `${where}(): serverHostname is required when ssl is given without a host to default it to (sock, a Unix path, startTls); '' connects without SNI and host name check`,
+    );
   }
   return name === '' ? null : name;
 }

@@ -36,6 +36,7 @@ import type { Transport, WriteBufferLimits } from '../transports.js';
 import { describe } from '../validate.js';
 import { sniContext, type TLSSetup } from './contexts.js';
 import type { TLSContext, TLSEngine } from './engine.js';
+import { decryptAll, decryptInto } from './decrypt.js';
 import { toSSLError } from './ssl-errors.js';
 import { SSLObject } from './ssl-object.js';
 import { SSLTransport, type SSLTransportOwner } from './ssl-transport.js';
@@ -47,8 +48,6 @@ type AnyProtocol = BaseProtocol & Partial<Protocol> & Partial<BufferedProtocol>;
 
 /** Ciphertext one socket read may bring (four full TLS records). */
 const READ_BUFFER = 64 * 1024;
-/** Plaintext taken from the engine per read() call. */
-const READ_MAX = 256 * 1024;
 /** After this many writes to a closed TLS connection, each further one logs a warning (asyncio's). */
 const LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5;
 const MISSING = Symbol('missing');
@@ -374,53 +373,28 @@ export class SSLProtocol extends BufferedProtocol implements SSLTransportOwner {
 
   /** Everything the engine decrypts, as one dataReceived (asyncio's way). */
   private readToApp(): ReadResult {
-    const engine = this.engine!;
-    const chunks: Uint8Array[] = [];
-    let error: unknown = null;
-    try {
-      for (;;) {
-        const chunk = engine.read(READ_MAX);
-        if (chunk === null) break;
-        if (chunk.length === 0) {
-          this.peerClosed = true;
-          break;
-        }
-        chunks.push(chunk);
-      }
-    } catch (err) {
-      error = err;
-    }
-    if (chunks.length > 0) {
+    const { data, end, error } = decryptAll(this.engine!);
+    if (end) this.peerClosed = true;
+    if (data !== null) {
       try {
-        this.app.dataReceived!(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+        this.app.dataReceived!(data);
       } catch (err) {
         this.protocolFailed(err, 'dataReceived');
         return { end: false, error: null };
       }
     }
-    return { end: this.peerClosed, error };
+    return { end, error };
   }
 
-  /** A BufferedProtocol: decrypt straight into its buffers, one bufferUpdated per filled buffer. */
+  /** A BufferedProtocol: decrypt straight into its buffers, one bufferUpdated per buffer filled. */
   private readIntoApp(): ReadResult {
     const engine = this.engine!;
     for (;;) {
       if (this.appReadingPaused || this.appTransport._closed || this.engine !== engine) return { end: false, error: null };
       const buf = this.appBuffer();
       if (buf === null) return { end: false, error: null };
-      let filled = 0;
-      let last = 1;
-      let error: unknown = null;
-      try {
-        while (filled < buf.length) {
-          last = engine.readInto(filled === 0 ? buf : buf.subarray(filled));
-          if (last <= 0) break;
-          filled += last;
-        }
-      } catch (err) {
-        error = err;
-      }
-      if (last === 0) this.peerClosed = true;
+      const { filled, end, full, error } = decryptInto(engine, buf);
+      if (end) this.peerClosed = true;
       if (filled > 0) {
         try {
           this.app.bufferUpdated!(filled);
@@ -429,8 +403,7 @@ export class SSLProtocol extends BufferedProtocol implements SSLTransportOwner {
           return { end: false, error: null };
         }
       }
-      // A full buffer: more may be ready.
-      if (error !== null || last <= 0) return { end: last === 0, error };
+      if (!full || error !== null || end) return { end, error };
     }
   }
 
@@ -517,20 +490,12 @@ export class SSLProtocol extends BufferedProtocol implements SSLTransportOwner {
 
   /** Bytes while waiting for the peer's close_notify: application data is dropped (the app closed). */
   private drainShutdown(): void {
-    const engine = this.engine!;
-    try {
-      for (;;) {
-        const chunk = engine.read(READ_MAX);
-        if (chunk === null) break;
-        if (chunk.length === 0) {
-          this.peerClosed = true;
-          break;
-        }
-      }
-    } catch (error) {
+    const { end, error } = decryptAll(this.engine!);
+    if (error !== null) {
       this.fatal(toSSLError(error));
       return;
     }
+    if (end) this.peerClosed = true;
     this.flushOutgoing();
     if (this.peerClosed) this.finishShutdown();
   }
