@@ -15,6 +15,7 @@
         "native/tls.c",
         "native/tls_ctx.c",
         "native/tls_err.c",
+        "native/tls_session.c",
         "native/uring.c",
         "native/wakeup.c",
         "native/watch.c"

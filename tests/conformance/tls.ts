@@ -264,6 +264,30 @@ export function tlsSuite(subject: LoopUnderTest): void {
         }
       }));
 
+    it('a peer that resets mid-stream: connectionLost(ConnectionResetError) once, nothing reported', () =>
+      withLoop(subject, async (loop, reports) => {
+        const c = testCerts();
+        // TLS over a plain socket Node can reset (a TLSSocket's own handle cannot send RST).
+        const node = await nodeServer(
+          net.createServer((raw) => {
+            const s = new tls.TLSSocket(raw, { isServer: true, key: c.serverKey, cert: c.serverCert });
+            s.on('error', () => {});
+            s.once('secure', () => s.write(pattern(50_000), () => setTimeout(() => raw.resetAndDestroy(), 20)));
+          }),
+        );
+        try {
+          const [, p] = (await loop.createConnection(() => new Recorder(loop), '127.0.0.1', node.port, { ssl: { ca: c.ca }, serverHostname: 'localhost' })) as [Transport, Recorder];
+          const lost = await p.lost;
+          expect((lost as { code?: string }).code).toBe('ECONNRESET');
+          expect((lost as Error).name).toBe('ConnectionResetError');
+          expect(p.lostCount).toBe(1);
+          expect(p.received.equals(pattern(50_000))).toBe(true);
+          expect(reports).toEqual([]);
+        } finally {
+          await node.close();
+        }
+      }));
+
     it("the peer's close_notify reaches the app as eofReceived, then connectionLost(null)", () =>
       withLoop(subject, async (loop) => {
         const c = testCerts();

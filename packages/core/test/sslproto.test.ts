@@ -10,6 +10,7 @@ import {
   SSLObject,
   TimeoutError,
   sleep,
+  type SSLTransport,
   type Transport,
 } from '@loopkit/core';
 import { CLOSE, DATA, record } from './fake-tls.js';
@@ -211,6 +212,28 @@ describe('SSLProtocol: data', () => {
       sapp.transport!.write(Buffer.from('hi'));
       expect(await capp.lost).toBe(boom);
       expect(reports.map((r) => r.message)).toEqual(['Fatal error: protocol.dataReceived() call failed.']);
+    }));
+});
+
+describe('SSLTransport', () => {
+  it('setProtocol switches the app protocol mid-stream (to a BufferedProtocol too); writelines keeps order', () =>
+    withTLSLoop(async (loop) => {
+      const capp = new App(loop);
+      const sapp = new App(loop);
+      const { handshake } = tlsPair(loop, capp, sapp);
+      await handshake;
+      await sapp.made;
+      sapp.transport!.write(Buffer.from('first'));
+      await until(() => capp.received.toString() === 'first', 'first');
+      const next = new BufferedApp();
+      capp.transport!.setProtocol(next);
+      expect(capp.transport!.getProtocol()).toBe(next);
+      sapp.transport!.writelines([Buffer.from('sec'), new Uint8Array([111, 110, 100])]);
+      await until(() => next.received.toString() === 'second', 'second');
+      expect(capp.received.toString()).toBe('first');
+      expect(capp.transport!.isReading()).toBe(true);
+      expect((capp.transport as SSLTransport).getLoop()).toBe(loop);
+      expect(String(capp.transport)).toBe('<SSLTransport open>');
     }));
 });
 

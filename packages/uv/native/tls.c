@@ -37,37 +37,46 @@ int64_t tls_live_engines;
 /* Plaintext of one record at most: a partial record held inside the SSL may yield it. */
 #define RECORD_MAX SSL3_RT_MAX_PLAIN_LENGTH
 
-enum { IO_READABLE = 0, IO_FLAGS = 1, IO_OUTGOING = 2 };
-enum { F_EOF = 1, F_CLOSE_NOTIFY = 2, F_ERROR = 4, F_CLOSED = 8 };
-enum { HS_DONE = 0, HS_WANT_READ = 1, HS_WANT_SNI = 2 };
-
-typedef struct {
-  SSL* ssl;          /* NULL once closed */
-  BIO* rbio;         /* network -> SSL; owned by ssl */
-  BIO* wbio;         /* SSL -> network; owned by ssl */
-  tls_ctx* origin;   /* the context it was made from (one SSL_CTX reference) */
-  napi_env env;
-  napi_ref io_ref;
-  int32_t* io;
-  napi_ref error;    /* the sticky fatal error */
-  char* sni;         /* client: the name sent; server: the name the ClientHello gave */
-  char* host;        /* client: the name or IP checked against the certificate */
-  int sni_state;     /* 0: no pause; 1: paused at the ClientHello; 2: resolved */
-  int shut_sent;
-  int pending_zero;  /* close_notify read after data: read() reports it next */
-} engine;
-
 /* io[IO_READABLE]: an upper bound of the plaintext the input held so far can yield
  * (what the input BIO holds, what the SSL decrypted and not handed out, and one whole
  * record when the SSL holds part of one); io[IO_FLAGS]: F_*; io[IO_OUTGOING]: bytes
  * waiting in the output BIO. */
+/* A memory BIO never gives back what it grew to: one burst (a big write, a big feed)
+ * would pin that much memory for the rest of the connection. So a BIO that went past
+ * this is swapped for a fresh one once it is empty again (SSL_set0_*bio frees the old). */
+#define BIO_KEEP_MAX (1 << 20)
+
+static void renew_bios(engine* e, size_t in_bio, size_t out) {
+  if (in_bio > BIO_KEEP_MAX) e->big_in = 1;
+  if (out > BIO_KEEP_MAX) e->big_out = 1;
+  if (e->big_in && in_bio == 0) {
+    BIO* b = BIO_new(BIO_s_mem());
+    if (b != NULL) {
+      BIO_set_mem_eof_return(b, (e->io[IO_FLAGS] & F_EOF) ? 0 : -1);
+      SSL_set0_rbio(e->ssl, b);
+      e->rbio = b;
+      e->big_in = 0;
+    }
+  }
+  if (e->big_out && out == 0) {
+    BIO* b = BIO_new(BIO_s_mem());
+    if (b != NULL) {
+      SSL_set0_wbio(e->ssl, b);
+      e->wbio = b;
+      e->big_out = 0;
+    }
+  }
+}
+
 static void sync_io(engine* e) {
   size_t pend = SSL_pending(e->ssl);
-  size_t in = BIO_ctrl_pending(e->rbio) + pend;
+  size_t in_bio = BIO_ctrl_pending(e->rbio);
+  size_t in = in_bio + pend;
   if (pend == 0 && SSL_has_pending(e->ssl)) in += RECORD_MAX;
   e->io[IO_READABLE] = in > INT32_MAX ? INT32_MAX : (int32_t)in;
   size_t out = BIO_ctrl_pending(e->wbio);
   e->io[IO_OUTGOING] = out > INT32_MAX ? INT32_MAX : (int32_t)out;
+  if (e->big_in | e->big_out | (in_bio > BIO_KEEP_MAX) | (out > BIO_KEEP_MAX)) renew_bios(e, in_bio, out);
   int f = e->io[IO_FLAGS] & (F_EOF | F_ERROR);
   if (e->pending_zero || (SSL_get_shutdown(e->ssl) & SSL_RECEIVED_SHUTDOWN)) f |= F_CLOSE_NOTIFY;
   e->io[IO_FLAGS] = f;
@@ -105,8 +114,8 @@ static const napi_type_tag engine_tag = { 0x6c6f6f706b697401ULL, 0x746c732d656e6
  * connection, or Node's own tls, left there must not be read as ours). Feeding and
  * taking bytes only touch memory BIOs, which report no errors: no clearing (it costs a
  * thread-local lookup and a lock on every call of the data path). */
-static engine* open_this(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv,
-                         int ssl_call) {
+engine* tls_engine_this(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv,
+                        int ssl_call) {
   napi_value self;
   void* p = NULL;
   bool ok = false;
@@ -264,7 +273,7 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
 static napi_value feed(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1] = { NULL };
-  engine* e = open_this(env, info, &argc, argv, 0);
+  engine* e = tls_engine_this(env, info, &argc, argv, 0);
   char* data;
   size_t len;
   if (e == NULL || arg_bytes(env, argv[0] ? argv[0] : undef(env), "data", &data, &len)) return NULL;
@@ -284,7 +293,7 @@ static napi_value feed(napi_env env, napi_callback_info info) {
 
 /* feedEof(): the peer's stream ended; an empty input now reads as end of file. */
 static napi_value feed_eof(napi_env env, napi_callback_info info) {
-  engine* e = open_this(env, info, NULL, NULL, 0);
+  engine* e = tls_engine_this(env, info, NULL, NULL, 0);
   if (e == NULL) return NULL;
   BIO_set_mem_eof_return(e->rbio, 0);
   e->io[IO_FLAGS] |= F_EOF;
@@ -294,7 +303,7 @@ static napi_value feed_eof(napi_env env, napi_callback_info info) {
 
 /* handshake() -> 0 done, 1 want-read, 2 want-sni */
 static napi_value handshake(napi_env env, napi_callback_info info) {
-  engine* e = open_this(env, info, NULL, NULL, 1);
+  engine* e = tls_engine_this(env, info, NULL, NULL, 1);
   if (e == NULL || rethrow(e)) return NULL;
   if (e->sni_state == 1) e->sni_state = 2; /* no useContext(): keep this context */
   int r = SSL_do_handshake(e->ssl);
@@ -315,7 +324,7 @@ static napi_value handshake(napi_env env, napi_callback_info info) {
 static napi_value read_into(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1] = { NULL };
-  engine* e = open_this(env, info, &argc, argv, 1);
+  engine* e = tls_engine_this(env, info, &argc, argv, 1);
   char* buf;
   size_t cap;
   if (e == NULL || arg_bytes(env, argv[0] ? argv[0] : undef(env), "buf", &buf, &cap)) return NULL;
@@ -351,7 +360,7 @@ static napi_value read_into(napi_env env, napi_callback_info info) {
 static napi_value write_(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1] = { NULL };
-  engine* e = open_this(env, info, &argc, argv, 1);
+  engine* e = tls_engine_this(env, info, &argc, argv, 1);
   char* data;
   size_t len;
   if (e == NULL || arg_bytes(env, argv[0] ? argv[0] : undef(env), "data", &data, &len)) return NULL;
@@ -380,7 +389,7 @@ static napi_value write_(napi_env env, napi_callback_info info) {
 static napi_value take_into(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1] = { NULL };
-  engine* e = open_this(env, info, &argc, argv, 0);
+  engine* e = tls_engine_this(env, info, &argc, argv, 0);
   char* buf;
   size_t cap;
   if (e == NULL || arg_bytes(env, argv[0] ? argv[0] : undef(env), "buf", &buf, &cap)) return NULL;
@@ -397,7 +406,7 @@ static napi_value take_into(napi_env env, napi_callback_info info) {
  * discarded here (read() before shutdown() to keep it). A failed or unfinished
  * handshake has nothing to close: the call then only reports. */
 static napi_value shutdown_(napi_env env, napi_callback_info info) {
-  engine* e = open_this(env, info, NULL, NULL, 1);
+  engine* e = tls_engine_this(env, info, NULL, NULL, 1);
   if (e == NULL) return NULL;
   int received = SSL_get_shutdown(e->ssl) & SSL_RECEIVED_SHUTDOWN;
   if (SSL_is_init_finished(e->ssl) && e->error == NULL) {
@@ -425,27 +434,11 @@ static napi_value shutdown_(napi_env env, napi_callback_info info) {
   return v;
 }
 
-static napi_value str_or_null(napi_env env, const char* s) {
-  napi_value v;
-  if (s == NULL) napi_get_null(env, &v);
-  else napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &v);
-  return v;
-}
-
-/* servername() -> the SNI name sent (client) or received (server), or null */
-static napi_value servername(napi_env env, napi_callback_info info) {
-  engine* e = open_this(env, info, NULL, NULL, 0);
-  if (e == NULL) return NULL;
-  const char* s = e->sni;
-  if (s == NULL && SSL_is_server(e->ssl)) s = SSL_get_servername(e->ssl, TLSEXT_NAMETYPE_host_name);
-  return str_or_null(env, s);
-}
-
 /* useContext(context): after want-sni, serve this connection with another SSL_CTX. */
 static napi_value use_context(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1] = { NULL };
-  engine* e = open_this(env, info, &argc, argv, 1);
+  engine* e = tls_engine_this(env, info, &argc, argv, 1);
   if (e == NULL) return NULL;
   tls_ctx* c = tls_ctx_unwrap(env, argv[0] ? argv[0] : undef(env), "context");
   if (c == NULL) return NULL;
@@ -457,103 +450,6 @@ static napi_value use_context(napi_env env, napi_callback_info info) {
   if (SSL_set_SSL_CTX(e->ssl, c->ctx) == NULL) return fail(e, tls_error(env, "useContext"));
   e->sni_state = 2;
   return NULL;
-}
-
-int tls_client_hello_cb(SSL* s, int* al, void* arg) {
-  engine* e = SSL_get_app_data(s);
-  const unsigned char* p;
-  size_t len;
-  if (e == NULL || e->sni_state != 0) return SSL_CLIENT_HELLO_SUCCESS;
-  if (!SSL_client_hello_get0_ext(s, TLSEXT_TYPE_server_name, &p, &len) || len < 2)
-    return SSL_CLIENT_HELLO_SUCCESS; /* no name: nothing to choose by, as Node */
-  /* ServerNameList (RFC 6066 3): u16 length, then (u8 type, u16 length, name) entries. */
-  size_t list = ((size_t)p[0] << 8) | p[1], i = 2;
-  if (list + 2 != len) return SSL_CLIENT_HELLO_SUCCESS; /* OpenSSL rejects it next */
-  while (i + 3 <= len) {
-    size_t n = ((size_t)p[i + 1] << 8) | p[i + 2];
-    if (i + 3 + n > len) break;
-    if (p[i] == TLSEXT_NAMETYPE_host_name && n > 0 && n < 256 &&
-        memchr(p + i + 3, 0, n) == NULL) {
-      e->sni = strndup((const char*)p + i + 3, n);
-      if (e->sni == NULL) { *al = SSL_AD_INTERNAL_ERROR; return SSL_CLIENT_HELLO_ERROR; }
-      e->sni_state = 1;
-      return SSL_CLIENT_HELLO_RETRY; /* handshake() returns want-sni */
-    }
-    i += 3 + n;
-  }
-  return SSL_CLIENT_HELLO_SUCCESS;
-}
-
-int tls_alpn_select(SSL* s, const unsigned char** out, unsigned char* outlen,
-                    const unsigned char* in, unsigned int inlen, void* arg) {
-  engine* e = SSL_get_app_data(s);
-  if (e == NULL || e->origin->alpn == NULL) return SSL_TLSEXT_ERR_NOACK;
-  if (SSL_select_next_proto((unsigned char**)out, outlen, e->origin->alpn, e->origin->alpn_len,
-                            in, inlen) == OPENSSL_NPN_NEGOTIATED)
-    return SSL_TLSEXT_ERR_OK;
-  /* RFC 7301 3.2: no protocol in common is a fatal no_application_protocol alert. */
-  return SSL_TLSEXT_ERR_ALERT_FATAL;
-}
-
-static napi_value der(napi_env env, X509* x) {
-  napi_value v;
-  int n = i2d_X509(x, NULL);
-  void* p;
-  if (n <= 0 || napi_create_buffer(env, (size_t)n, &p, &v) != napi_ok) {
-    napi_get_null(env, &v);
-    return v;
-  }
-  unsigned char* q = p;
-  i2d_X509(x, &q);
-  return v;
-}
-
-static void set(napi_env env, napi_value o, const char* k, napi_value v) {
-  napi_set_named_property(env, o, k, v);
-}
-
-/* info() -> TLSSessionInfo (engine.ts) */
-static napi_value info_(napi_env env, napi_callback_info info) {
-  engine* e = open_this(env, info, NULL, NULL, 1);
-  if (e == NULL) return NULL;
-  napi_value o, v, arr;
-  napi_create_object(env, &o);
-  set(env, o, "protocol", str_or_null(env, SSL_is_init_finished(e->ssl) ? SSL_get_version(e->ssl) : NULL));
-  const SSL_CIPHER* ci = SSL_get_current_cipher(e->ssl);
-  if (ci == NULL) {
-    napi_get_null(env, &v);
-  } else {
-    napi_create_object(env, &v);
-    set(env, v, "name", str_or_null(env, SSL_CIPHER_get_name(ci)));
-    set(env, v, "standardName", str_or_null(env, SSL_CIPHER_standard_name(ci)));
-    set(env, v, "version", str_or_null(env, SSL_CIPHER_get_version(ci)));
-  }
-  set(env, o, "cipher", v);
-  const unsigned char* alpn;
-  unsigned int alen = 0;
-  SSL_get0_alpn_selected(e->ssl, &alpn, &alen);
-  if (alen > 0) napi_create_string_latin1(env, (const char*)alpn, alen, &v);
-  else napi_get_boolean(env, false, &v);
-  set(env, o, "alpnProtocol", v);
-  const char* sn = e->sni;
-  if (sn == NULL && SSL_is_server(e->ssl)) sn = SSL_get_servername(e->ssl, TLSEXT_NAMETYPE_host_name);
-  set(env, o, "servername", str_or_null(env, sn));
-  X509* peer = SSL_get0_peer_certificate(e->ssl);
-  napi_get_null(env, &v);
-  set(env, o, "peerCertificate", peer ? der(env, peer) : v);
-  napi_create_array(env, &arr);
-  uint32_t k = 0;
-  if (peer) napi_set_element(env, arr, k++, der(env, peer));
-  STACK_OF(X509)* chain = SSL_get_peer_cert_chain(e->ssl); /* a client's holds the leaf */
-  for (int i = 0; chain != NULL && i < sk_X509_num(chain); i++) {
-    X509* x = sk_X509_value(chain, i);
-    if (peer == NULL || X509_cmp(x, peer) != 0) napi_set_element(env, arr, k++, der(env, x));
-  }
-  set(env, o, "peerChain", arr);
-  long vr = SSL_get_verify_result(e->ssl);
-  set(env, o, "verifyError", str_or_null(env, peer && vr != X509_V_OK ? tls_verify_code(vr) : NULL));
-  ERR_clear_error();
-  return o;
 }
 
 /* close(): free the SSL now; idempotent. */
@@ -575,8 +471,8 @@ static napi_value close_(napi_env env, napi_callback_info info) {
 static napi_value stats(napi_env env, napi_callback_info info) {
   napi_value obj;
   napi_create_object(env, &obj);
-  set(env, obj, "engines", num(env, __atomic_load_n(&tls_live_engines, __ATOMIC_RELAXED)));
-  set(env, obj, "contexts", num(env, __atomic_load_n(&tls_live_contexts, __ATOMIC_RELAXED)));
+  napi_set_named_property(env, obj, "engines", num(env, __atomic_load_n(&tls_live_engines, __ATOMIC_RELAXED)));
+  napi_set_named_property(env, obj, "contexts", num(env, __atomic_load_n(&tls_live_contexts, __ATOMIC_RELAXED)));
   return obj;
 }
 
@@ -584,8 +480,8 @@ napi_value tls_init(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
     METHOD("feed", feed), METHOD("feedEof", feed_eof), METHOD("handshake", handshake),
     METHOD("readInto", read_into), METHOD("write", write_), METHOD("takeInto", take_into),
-    METHOD("shutdown", shutdown_), METHOD("servername", servername),
-    METHOD("useContext", use_context), METHOD("info", info_), METHOD("close", close_),
+    METHOD("shutdown", shutdown_), METHOD("servername", tls_servername),
+    METHOD("useContext", use_context), METHOD("info", tls_info), METHOD("close", close_),
   };
   napi_value cls;
   napi_define_class(env, "TLSEngine", NAPI_AUTO_LENGTH, ctor, NULL,

@@ -23,11 +23,14 @@ typedef struct tls_ctx {
   SSL_CTX* ctx;
   int server;
   int sni_hook;            /* engines stop at the ClientHello for 'want-sni' */
+  int reject;              /* a peer certificate that does not verify fails the handshake */
   unsigned char* alpn;     /* server: protocols we accept, in wire format */
   unsigned int alpn_len;
 } tls_ctx;
 
-/* SSL_CTX callbacks that read the engine (tls.c): the SNI pause and ALPN selection. */
+/* SSL_CTX callbacks that read the engine (tls_session.c): the SNI pause, ALPN selection,
+ * and verification of the peer's chain. */
+int tls_verify_chain(X509_STORE_CTX* x, void* arg);
 int tls_client_hello_cb(SSL* s, int* al, void* arg);
 int tls_alpn_select(SSL* s, const unsigned char** out, unsigned char* outlen,
                     const unsigned char* in, unsigned int inlen, void* arg);
@@ -46,6 +49,37 @@ napi_value tls_plain_error(napi_env env, const char* code, const char* reason);
 napi_value tls_throw(napi_env env, const char* what);
 /* Node's name for a verify result: 'DEPTH_ZERO_SELF_SIGNED_CERT', 'ERR_TLS_CERT_ALTNAME_INVALID', ... */
 const char* tls_verify_code(long vcode);
+
+/* ---- the engine (tls.c), shared with tls_session.c */
+
+enum { IO_READABLE = 0, IO_FLAGS = 1, IO_OUTGOING = 2 };
+enum { F_EOF = 1, F_CLOSE_NOTIFY = 2, F_ERROR = 4, F_CLOSED = 8 };
+enum { HS_DONE = 0, HS_WANT_READ = 1, HS_WANT_SNI = 2 };
+
+typedef struct tls_engine {
+  SSL* ssl;          /* NULL once closed */
+  BIO* rbio;         /* network -> SSL; owned by ssl */
+  BIO* wbio;         /* SSL -> network; owned by ssl */
+  tls_ctx* origin;   /* the context it was made from (one SSL_CTX reference) */
+  napi_env env;
+  napi_ref io_ref;
+  int32_t* io;
+  napi_ref error;    /* the sticky fatal error */
+  char* sni;         /* client: the name sent; server: the name the ClientHello gave */
+  char* host;        /* client: the name or IP checked against the certificate */
+  int sni_state;     /* 0: no pause; 1: paused at the ClientHello; 2: resolved */
+  int shut_sent;
+  int pending_zero;  /* close_notify read after data: read() reports it next */
+  int big_in, big_out; /* a BIO grew past BIO_KEEP_MAX: renew it once empty (tls.c) */
+} engine;
+
+/* The open engine behind `this` (else NULL with a TypeError or ERR_TLS_ENGINE_CLOSED
+ * thrown); `ssl_call`: clear OpenSSL's queue first, the method is about to call the SSL. */
+engine* tls_engine_this(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv,
+                        int ssl_call);
+/* servername() and info() (tls_session.c). */
+napi_value tls_servername(napi_env env, napi_callback_info info);
+napi_value tls_info(napi_env env, napi_callback_info info);
 
 /* Live SSL and SSL_CTX objects of the process (a leak shows as growth). */
 extern int64_t tls_live_engines;

@@ -286,11 +286,9 @@ static napi_value check_key(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
-/* Verification without rejection (rejectUnauthorized: false): the chain is still
- * verified and its result kept (info().verifyError), but the handshake goes on. */
-static int accept_all(int preverify, X509_STORE_CTX* x) { return 1; }
-
-/* setVerify(verifyPeer, failIfNoCert, reject) */
+/* setVerify(verifyPeer, failIfNoCert, reject). The chain itself is verified by
+ * tls_verify_chain (tls_session.c), which runs the whole verification as Node does and
+ * then fails the handshake (an alert to the peer) only when `reject`. */
 static napi_value set_verify(napi_env env, napi_callback_info info) {
   THIS(3);
   bool peer = false, need = false, reject = false;
@@ -298,7 +296,9 @@ static napi_value set_verify(napi_env env, napi_callback_info info) {
   napi_get_value_bool(env, argv[1], &need);
   napi_get_value_bool(env, argv[2], &reject);
   int mode = peer ? SSL_VERIFY_PEER | (need ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0) : SSL_VERIFY_NONE;
-  SSL_CTX_set_verify(c->ctx, mode, reject ? NULL : accept_all);
+  c->reject = reject;
+  SSL_CTX_set_verify(c->ctx, mode, NULL);
+  SSL_CTX_set_cert_verify_callback(c->ctx, tls_verify_chain, NULL);
   return undef(env);
 }
 

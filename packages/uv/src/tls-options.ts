@@ -48,6 +48,8 @@ const NODE_ONLY = [
 ];
 
 const known = new Set([...OURS, ...NODE_ONLY]);
+/** What a SecureContext is compiled from (the recorder copies these). */
+const CONTEXT_KEYS = OURS.filter((k) => k !== 'secureContext' && k !== 'SNICallback' && k !== 'requestCert' && k !== 'rejectUnauthorized' && k !== 'ALPNProtocols');
 const versions: Record<string, number> = { TLSv1: 0x301, 'TLSv1.1': 0x302, 'TLSv1.2': 0x303, 'TLSv1.3': 0x304 };
 
 /** Options of every SecureContext made through tls.createSecureContext since loading. */
@@ -65,8 +67,13 @@ export function recordSecureContexts(): void {
   const map = new WeakMap<object, TLSOptions>();
   const wrapped = function createSecureContext(options?: tls.SecureContextOptions): tls.SecureContext {
     const sc = current(options);
-    // A copy: Node read the options now, and so must we, whatever the caller changes later.
-    map.set(sc, { ...(options ?? {}) } as TLSOptions);
+    // A copy of the keys a context is compiled from: Node read the options now, and so
+    // must we, whatever the caller changes later. Node's own tls.connect/createServer
+    // come through here too (once per connection): copying only these keys keeps that
+    // cheap and holds nothing else (a socket, a server) alive.
+    const copy: TLSOptions = {};
+    if (options) for (const k of CONTEXT_KEYS) if ((options as TLSOptions)[k] !== undefined) copy[k] = (options as TLSOptions)[k];
+    map.set(sc, copy);
     return sc;
   };
   Object.defineProperty(wrapped, RECORDER, { value: map });

@@ -95,6 +95,24 @@ describe('openssl engine in memory', () => {
     s.close();
   });
 
+  it('ciphertext fed in random slices (partial records inside the SSL) comes out whole', () => {
+    const [c, s] = pair(clientOpts(), serverOpts());
+    handshake(c, s);
+    const data = randomBytes(1 << 20);
+    for (let off = 0; off < data.length; off += 40000) c.write(data.subarray(off, off + 40000));
+    const wire = Buffer.from(c.takeOutgoing()!);
+    const got: Uint8Array[] = [];
+    let rnd = 12345;
+    for (let off = 0; off < wire.length; ) {
+      rnd = (rnd * 1103515245 + 12345) & 0x7fffffff;
+      const n = 1 + (rnd % 3000) * (rnd % 7 === 0 ? 20 : 1); // mostly small, now and then ~60 KB
+      s.feed(wire.subarray(off, off + n));
+      off += n;
+      for (let r = s.read(); r !== null; r = s.read()) got.push(r);
+    }
+    expect(Buffer.concat(got).equals(data)).toBe(true);
+  });
+
   it('read(max) caps each result and leaves the rest for the next call', () => {
     const [c, s] = pair(clientOpts(), serverOpts());
     handshake(c, s);
@@ -287,13 +305,29 @@ describe('openssl engine: failures', () => {
     expect(thrown(() => s.handshake()).code).toMatch(/^ERR_SSL_(SSLV3|TLSV1)_ALERT_/);
   });
 
+  it('a chain: the server sends leaf + intermediate, the client trusts the root only', () => {
+    const [c, s] = pair(clientOpts(), { key: pki.chainKey, cert: pki.chainCert + pki.interCert }, 'chain.test');
+    handshake(c, s);
+    expect(c.info().verifyError).toBeNull();
+    expect(c.info().peerChain.map((d) => Buffer.from(d))).toEqual([new X509Certificate(pki.chainCert).raw, new X509Certificate(pki.interCert).raw]);
+    // Without the intermediate the leaf cannot be verified: Node's most familiar error, and
+    // its code (OpenSSL stopping at the first error would say UNABLE_TO_GET_ISSUER_CERT_LOCALLY).
+    const [c2, s2] = pair(clientOpts(), { key: pki.chainKey, cert: pki.chainCert }, 'chain.test');
+    c2.handshake();
+    move(c2, s2);
+    s2.handshake();
+    move(s2, c2);
+    expect(thrown(() => c2.handshake())).toMatchObject({ sslKind: 'cert', code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', verifyCode: 21 });
+  });
+
   it('an unknown CA, with the default trust store', () => {
     const [c, s] = pair({}, serverOpts());
     c.handshake();
     move(c, s);
     s.handshake();
     move(s, c);
-    expect(thrown(() => c.handshake())).toMatchObject({ sslKind: 'cert', code: 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY' });
+    // Node's code for this case (its tls.connect says "unable to verify the first certificate").
+    expect(thrown(() => c.handshake())).toMatchObject({ sslKind: 'cert', code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', verifyCode: 21 });
   });
 
   it('rejectUnauthorized: false completes and reports the verify error', () => {
@@ -330,6 +364,28 @@ describe('openssl engine: failures', () => {
     c2.feed(randomBytes(64).fill(0x16, 0, 1));
     expect(thrown(() => c2.handshake()).code).toMatch(/^ERR_SSL_/);
     expect(c2.outgoingSize()).toBeGreaterThan(0); // the alert
+  });
+
+  it('random bytes never crash an engine: each fails with an ERR_SSL_ code or waits for more', () => {
+    const sctx = provider.createContext(serverOpts(), true);
+    const cctx = provider.createContext(clientOpts(), false);
+    const codes = new Set<string>();
+    for (let i = 0; i < 500; i++) {
+      const e = i % 2 ? sctx.newEngine(null) : cctx.newEngine('localhost');
+      e.handshake();
+      const junk = randomBytes(1 + (i % 300));
+      if (i % 3 === 0) junk[0] = 0x16; // a handshake record header, to get further in
+      if (i % 3 === 0 && junk.length > 2) (junk[1] = 3), (junk[2] = 3);
+      e.feed(junk);
+      try {
+        expect(e.handshake()).toBe('want-read');
+      } catch (err) {
+        codes.add((err as { code: string }).code);
+      }
+      e.close();
+    }
+    expect(codes.size).toBeGreaterThan(0);
+    for (const code of codes) expect(code).toMatch(/^ERR_SSL_/);
   });
 
   it('garbage after the handshake fails read()', () => {
@@ -411,6 +467,35 @@ describe('openssl engine: lifecycle', () => {
     }
     expect(tlsStats().engines).toBe(base);
     expect(rss() - start).toBeLessThan(30 << 20);
+  });
+
+  it('a burst does not pin its memory: 10 open sessions after 8 MB each stay small, and go on working', () => {
+    const rss = () => (globalThis.gc?.(), process.memoryUsage().rss);
+    const start = rss();
+    const open: TLSEngine[][] = [];
+    const big = Buffer.alloc(8 << 20, 3);
+    for (let i = 0; i < 10; i++) {
+      const [c, s] = pair(clientOpts(), serverOpts());
+      handshake(c, s);
+      c.write(big); // 8 MB in the client's output BIO, then in the server's input BIO
+      move(c, s);
+      let n = 0;
+      for (let r = s.read(1 << 20); r !== null; r = s.read(1 << 20)) n += r.length;
+      expect(n).toBe(big.length);
+      open.push([c, s]);
+    }
+    // Memory BIOs keep what they grew to (~16 MB a session here, 160 MB in all) unless renewed.
+    expect(rss() - start).toBeLessThan(90 << 20);
+    for (const [c, s] of open) {
+      const more = randomBytes(100000);
+      expect(transfer(c, s, more).equals(more)).toBe(true);
+      expect(transfer(s, c, more).equals(more)).toBe(true);
+      c.shutdown();
+      move(c, s);
+      expect(s.read()!.length).toBe(0);
+      c.close();
+      s.close();
+    }
   });
 
   it('full sessions closed, and engines dropped without close(), are all freed', async () => {
@@ -529,6 +614,33 @@ describe('openssl engine against Node tls over real sockets', () => {
     client.destroy();
     engines[0].close();
     server.close();
+  });
+
+  it('a certificate failure has the code Node gives for the same server', async () => {
+    const cases: Array<[string, TLSOptions, string]> = [
+      ['self-signed', { key: pki.selfKey, cert: pki.selfCert }, 'localhost'],
+      ['missing intermediate', { key: pki.chainKey, cert: pki.chainCert }, 'chain.test'],
+      ['wrong host', { key: pki.serverKey, cert: pki.serverCert }, 'wrong.test'],
+      ['unknown CA', { key: pki.otherKey, cert: pki.otherCert }, 'other.test'],
+    ];
+    for (const [what, so, host] of cases) {
+      const server = tls.createServer(so as tls.TlsOptions, (s) => s.end());
+      server.on('tlsClientError', () => undefined);
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const { port } = server.address() as net.AddressInfo;
+      const ca = what === 'unknown CA' ? pki.selfCert : pki.caCert; // trusts something else
+      const node = tls.connect({ port, host: '127.0.0.1', servername: host, ca });
+      const [nodeErr] = (await once(node, 'error')) as [NodeJS.ErrnoException];
+      const sock = net.connect(port, '127.0.0.1');
+      await once(sock, 'connect');
+      const e = provider.createContext({ ca }, false).newEngine(host);
+      const ours = await new Wire(sock).handshake(e).then(() => null, (err: Error & { code?: string }) => err);
+      expect({ what, code: ours?.code }).toEqual({ what, code: nodeErr.code });
+      expect(ours).toMatchObject({ sslKind: 'cert' });
+      sock.destroy();
+      server.close();
+    }
   });
 
   it('Node tls.connect rejects nothing it should not: TLS 1.2 against our server too', async () => {

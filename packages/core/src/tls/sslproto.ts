@@ -153,7 +153,12 @@ export class SSLProtocol extends BufferedProtocol implements SSLTransportOwner {
     if (this._loop.getDebug()) logger.debug(`${this} starts the TLS handshake`);
     const first = this.firstInput;
     this.firstInput = null;
-    if (first !== null) this.engine!.feed(first);
+    try {
+      if (first !== null) this.engine!.feed(first);
+    } catch (error) {
+      this.handshakeFailed(toSSLError(error));
+      return;
+    }
     this.doHandshake();
   }
 
@@ -165,7 +170,12 @@ export class SSLProtocol extends BufferedProtocol implements SSLTransportOwner {
     const engine = this.engine;
     // After the peer's close_notify nothing it sends counts (data after close_notify is ignored).
     if (engine === null || this.readBuffer === null || nbytes <= 0 || this.peerClosed) return;
-    engine.feed(this.readBuffer.subarray(0, nbytes));
+    try {
+      engine.feed(this.readBuffer.subarray(0, nbytes));
+    } catch (error) {
+      this.fatal(toSSLError(error));
+      return;
+    }
     switch (this.state) {
       case 'handshake':
         if (!this.sniPending) this.doHandshake();
