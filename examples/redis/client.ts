@@ -9,6 +9,9 @@
  *   const replies = await redis.pipeline([['INCR', 'n'], ['INCR', 'n']]);
  *   await redis.close();
  *
+ *   // Redis over TLS (redis-server --tls-port): the options go to openConnection as they are.
+ *   const secure = await RedisClient.connect('127.0.0.1', 6380, { ssl: { ca, cert, key }, serverHostname: 'redis.internal' });
+ *
  * Errors:
  * - an error reply (`-ERR ...`) rejects that command only, with RedisReplyError;
  * - a lost connection (reset, EOF mid-reply, server killed) rejects every pending command,
@@ -25,6 +28,7 @@ import {
   type Future,
   type StreamReader,
   type StreamWriter,
+  type TLSClientOptions,
 } from 'loopkit';
 
 /** What a RESP2 reply becomes: simple strings are strings, bulk strings Buffers, nil null. */
@@ -125,7 +129,7 @@ interface Pending {
   name: string;
 }
 
-export interface RedisClientOptions {
+export interface RedisClientOptions extends TLSClientOptions {
   /** The StreamReader's limit (longest reply line). Default 64 KiB. */
   limit?: number;
 }
@@ -150,7 +154,9 @@ export class RedisClient {
   /** Connect with the running loop (call it inside a loopkit task). */
   static async connect(host: string, port: number, options: RedisClientOptions = {}): Promise<RedisClient> {
     const loop = getRunningLoop();
-    const [reader, writer] = await openConnection(host, port, { limit: options.limit });
+    // Only the keys given: openConnection rejects TLS options without `ssl`, as asyncio does.
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    const [reader, writer] = await openConnection(host, port, given);
     return new RedisClient(loop, reader, writer, `${host}:${port}`);
   }
 

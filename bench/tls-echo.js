@@ -1,0 +1,164 @@
+// TLS echo benchmark (the second half of `pnpm bench:echo`): TLS echo servers of several
+// kinds driven by one TLS load generator, each in its own process, pinned to its own CPU
+// with taskset (server on CPU 0, load generator on CPU 1), as bench/echo.js does for TCP.
+// Same certificate (EC P-256, made by `openssl` for this run) and the same cipher on every
+// kind: TLS 1.3, TLS_AES_128_GCM_SHA256 (the load generator offers nothing else).
+//
+// Kinds: tls (Node's tls module, the baseline), selector, proactor, uring (loopkit loops,
+// bench/tls-echo-server.js), asyncio and uvloop (bench/tls_echo_server.py, /usr/bin/python3).
+// For every message size x connection count, each kind runs RUNS times (kinds interleaved);
+// the table shows median req/s, every kind's ratio to Node's tls, selector's ratio to
+// uvloop, and the server's CPU time per request (from /proc, which a busy machine distorts
+// far less than req/s). Target: selector >= 1.2x tls and >= 1.0x uvloop in every cell.
+//
+//   node bench/tls-echo.js [kind ...]       default: every kind available here
+//   env: BENCH_RUNS=3 BENCH_SECONDS=3 BENCH_WARMUP=0.5 BENCH_SIZES=1024,65536 BENCH_CONNS=10,100
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { median } from './harness.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 0.5);
+const SIZES = (process.env.BENCH_SIZES ?? '1024,65536').split(',').map(Number);
+const CONNS = (process.env.BENCH_CONNS ?? '10,100').split(',').map(Number);
+const PYTHON = '/usr/bin/python3';
+
+const pinned = availableParallelism() >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+const pin = (cpu, argv) => (pinned ? ['taskset', ['-c', String(cpu), ...argv]] : [argv[0], argv.slice(1)]);
+
+/** Why a kind cannot run here, or null. */
+function missing(kind) {
+  if (kind === 'asyncio' || kind === 'uvloop') {
+    const r = spawnSync(PYTHON, ['-c', kind === 'uvloop' ? 'import ssl, uvloop' : 'import ssl, asyncio']);
+    return r.status === 0 ? null : `${PYTHON} cannot import ${kind === 'uvloop' ? 'uvloop' : 'ssl'}`;
+  }
+  if (kind === 'uring') {
+    const r = spawnSync(process.execPath, ['-e', "import('@loopkit/proactor').then((m) => process.exit(m.UringProactor.problem() === null ? 0 : 1))"], { cwd: here });
+    return r.status === 0 ? null : 'io_uring is not usable here';
+  }
+  return null;
+}
+
+const ALL = ['tls', 'selector', 'proactor', 'uring', 'asyncio', 'uvloop'];
+const asked = process.argv.slice(2);
+const kinds = ['tls', ...new Set((asked.length > 0 ? asked : ALL).filter((k) => k !== 'tls'))].filter((k) => {
+  const why = missing(k);
+  if (why !== null) console.log(`tls-echo: skipping ${k}: ${why}`);
+  return why === null;
+});
+
+/** A self-signed EC P-256 certificate for localhost, also the client's trust anchor. */
+function makeCerts() {
+  const dir = mkdtempSync(join(tmpdir(), 'loopkit-tls-bench-'));
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
+    '-keyout', join(dir, 'server.key'), '-out', join(dir, 'server.pem'), '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=DNS:localhost', '-addext', 'basicConstraints=critical,CA:TRUE',
+  ], { stdio: 'ignore' });
+  return dir;
+}
+
+function buildLoadgen() {
+  const out = join(tmpdir(), `loopkit-tls-loadgen-${process.getuid?.() ?? 0}`);
+  try {
+    execFileSync('cc', ['-O2', '-o', out, join(here, 'tls-loadgen.c'), '-lssl', '-lcrypto'], { stdio: 'ignore' });
+    return { argv: [out], name: 'C (epoll + OpenSSL)' };
+  } catch {
+    return { argv: [process.execPath, join(here, 'tls-loadgen.js')], name: 'Node tls (no C compiler or no libssl-dev)' };
+  }
+}
+
+function startServer(kind, certdir) {
+  const argv = kind === 'asyncio' || kind === 'uvloop'
+    ? [PYTHON, join(here, 'tls_echo_server.py'), certdir, ...(kind === 'uvloop' ? ['--uvloop'] : [])]
+    : [process.execPath, join(here, 'tls-echo-server.js'), kind, certdir];
+  const [cmd, args] = pin(0, argv);
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let text = '';
+    child.stdout.on('data', (chunk) => {
+      text += chunk;
+      const match = /PORT (\d+)/.exec(text);
+      if (match) resolve({ child, port: Number(match[1]) });
+    });
+    child.on('exit', (code) => reject(new Error(`TLS echo server '${kind}' exited with ${code} before listening`)));
+  });
+}
+
+const TICK = 0.01; // USER_HZ is 100 on Linux
+function cpuSeconds(pid) {
+  const file = `/proc/${pid}/stat`;
+  if (!existsSync(file)) return null;
+  const fields = readFileSync(file, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK;
+}
+
+/** One run: [req/s, server CPU microseconds per request or null]. */
+async function runOnce(loadgen, kind, size, conns, certdir) {
+  const { child, port } = await startServer(kind, certdir);
+  try {
+    const [cmd, args] = pin(1, [...loadgen.argv, '127.0.0.1', String(port), String(conns), String(size), String(WARMUP), String(SECONDS), join(certdir, 'server.pem')]);
+    const cpu0 = cpuSeconds(child.pid);
+    const [rate, total] = execFileSync(cmd, args, { encoding: 'utf8' }).trim().split(' ').map(Number);
+    const cpu1 = cpuSeconds(child.pid);
+    return [rate, cpu0 === null || cpu1 === null ? null : ((cpu1 - cpu0) / total) * 1e6];
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)));
+  }
+}
+
+const format = (rate) => `${(rate / 1000).toFixed(1)}k`;
+const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
+
+const certdir = makeCerts();
+try {
+  const loadgen = buildLoadgen();
+  console.log(`tls-echo: TLS 1.3 TLS_AES_128_GCM_SHA256, EC P-256; load generator ${loadgen.name}; ` +
+    `${pinned ? 'server on CPU 0, load generator on CPU 1' : 'not pinned'}; ${SECONDS}s per run after ${WARMUP}s warm-up, median of ${RUNS}`);
+  const others = kinds.slice(1);
+  const vsUvloop = kinds.includes('selector') && kinds.includes('uvloop');
+  const header = [
+    'size', 'conns', ...kinds.map((k) => `${k} req/s`), ...others.map((k) => `${k}/tls`),
+    ...(vsUvloop ? ['selector/uvloop'] : []), ...kinds.map((k) => `${k} CPU µs/req`),
+  ];
+  const rows = [];
+  let missed = 0;
+  for (const size of SIZES) {
+    for (const conns of CONNS) {
+      const rates = Object.fromEntries(kinds.map((k) => [k, []]));
+      const costs = Object.fromEntries(kinds.map((k) => [k, []]));
+      for (let i = 0; i < RUNS; i++) {
+        for (const kind of kinds) {
+          const [rate, cost] = await runOnce(loadgen, kind, size, conns, certdir);
+          rates[kind].push(rate);
+          if (cost !== null) costs[kind].push(cost);
+        }
+      }
+      const m = Object.fromEntries(kinds.map((k) => [k, median(rates[k])]));
+      if (m.selector !== undefined && (m.selector < 1.2 * m.tls || (vsUvloop && m.selector < m.uvloop))) missed += 1;
+      const row = [
+        size >= 1024 ? `${size / 1024} KiB` : `${size} B`, String(conns),
+        ...kinds.map((k) => format(m[k])), ...others.map((k) => ratio(m[k], m.tls)),
+        ...(vsUvloop ? [ratio(m.selector, m.uvloop)] : []),
+        ...kinds.map((k) => (costs[k].length > 0 ? median(costs[k]).toFixed(1) : '-')),
+      ];
+      rows.push(row);
+      console.log(row.join('  '));
+    }
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cols) => `| ${cols.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  console.log(`\n${line(header)}\n${line(widths.map((w) => '-'.repeat(w)))}`);
+  for (const row of rows) console.log(line(row));
+  if (kinds.includes('selector')) {
+    console.log(`\ntarget (selector >= 1.2x tls${vsUvloop ? ' and >= 1.0x uvloop' : ''} in every cell): ${missed === 0 ? 'met' : `missed in ${missed} of ${rows.length} cells`}`);
+  }
+} finally {
+  rmSync(certdir, { recursive: true, force: true });
+}
