@@ -1,5 +1,6 @@
 /** Queues: Queue, PriorityQueue, LifoQueue. */
-import { describe, expect, it } from 'vitest';
+import { expect } from './expect.js';
+import { describe, it } from './kit.js';
 import {
   CancelledError,
   LifoQueue,

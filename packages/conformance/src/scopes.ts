@@ -1,5 +1,6 @@
 /** Scopes: timeout/timeoutAt and TaskGroup, in their callback and `await using` forms. */
-import { describe, expect, it } from 'vitest';
+import { expect } from './expect.js';
+import { describe, it } from './kit.js';
 import {
   CancelledError,
   ExceptionGroup,

@@ -3,7 +3,8 @@
  * transport pair; openConnection/startServer through the running loop (a fake network on
  * loops without I/O, real TCP on loops with it).
  */
-import { describe, expect, it } from 'vitest';
+import { expect } from './expect.js';
+import { describe, it } from './kit.js';
 import {
   IncompleteReadError,
   LimitOverrunError,
@@ -19,7 +20,7 @@ import {
   type AbstractEventLoop,
   type MemoryTransportOptions,
 } from '@loopkit/core';
-import { withLoop, type LoopUnderTest } from './context.js';
+import { lacks, withLoop, type LoopUnderTest } from './context.js';
 import { until } from './transports.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
@@ -309,7 +310,7 @@ export function streamSuite(subject: LoopUnderTest): void {
         await expect(startServer(null as never, 'here', 4)).rejects.toThrow(TypeError);
       }));
 
-    it.skipIf(!subject.caps.network)('openConnection/startServer over TCP: echo', () =>
+    it.skipIf(lacks(subject, 'network'))('openConnection/startServer over TCP: echo', () =>
       withLoop(subject, async () => {
         const server = await startServer(async (reader, writer) => {
           const data = await reader.read();

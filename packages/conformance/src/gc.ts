@@ -1,4 +1,4 @@
-/** Force garbage collection (vitest runs with --expose-gc) until `done()` or give up. */
+/** Force garbage collection (run the tests with node --expose-gc) until `done()` or give up. */
 export async function collectUntil(done: () => boolean, attempts = 30): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc === undefined) throw new Error('run the tests with --expose-gc');

@@ -1,5 +1,6 @@
 /** Sync primitives: Lock, Event, Condition, Semaphore, BoundedSemaphore, Barrier. */
-import { describe, expect, it } from 'vitest';
+import { expect } from './expect.js';
+import { describe, it } from './kit.js';
 import {
   Barrier,
   BoundedSemaphore,

@@ -1,5 +1,6 @@
 /** run() and Runner: make a loop, run main, clean up what is left, close the loop. */
-import { describe, expect, it } from 'vitest';
+import { expect } from './expect.js';
+import { describe, it } from './kit.js';
 import {
   BaseEventLoop,
   CancelledError,
