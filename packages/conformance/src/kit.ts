@@ -1,8 +1,8 @@
 /**
  * The suites' `describe` and `it`. A suite file calls them as it would vitest's; they
- * register with whichever runner `runConformance` was given (node:test's or vitest's),
- * which is only known while runConformance runs, so registration goes through the module
- * state below (runner frameworks collect tests the same way).
+ * collect a tree of groups and tests while runConformance runs (through the module state
+ * below, as runner frameworks collect), which is then registered with the runner it was
+ * given (node:test's or vitest's).
  *
  * Skips always carry a reason: `it.skipIf(reason)` skips when `reason` is a string (what
  * is missing) and runs when it is null/false, so no test skips without saying why.
@@ -25,22 +25,27 @@ export interface Selection {
 type TestFn = () => unknown;
 type SkipReason = string | null | false | undefined;
 
-/** Where a test registers: the runner, the caller's selection, the group path and its skip reason. */
+interface TestNode {
+  name: string;
+  fn: () => Promise<void>;
+  options: { timeout?: number; skip?: string };
+}
+interface GroupNode {
+  name: string;
+  children: Array<TestNode | GroupNode>;
+}
+
+/** Where a test goes: the caller's selection, the group path, its skip reason, the group's list. */
 interface Scope {
-  registrar: Registrar;
   selection: Selection;
   path: readonly string[];
   /** The reason every test registered here skips (a skipped group), or null. */
   skipping: string | null;
+  into: GroupNode['children'];
 }
 
 let scope: Scope | null = null;
 
-/**
- * Run `body` in scope `s`. A group's body may run later than the describe() call (vitest
- * collects groups after the file is imported), so each group captures its scope and
- * reinstates it when its body runs.
- */
 function within(s: Scope, body: () => void): void {
   const outer = scope;
   scope = s;
@@ -56,10 +61,26 @@ function current(): Scope {
   return scope;
 }
 
-/** Run `body` (which calls the suites) with tests going to `registrar`. */
+const size = (group: GroupNode): number => group.children.reduce((n, c) => n + ('fn' in c ? 1 : size(c)), 0);
+
+/** Hand the collected tree to the runner; groups the selection left empty are not registered. */
+function emit(nodes: GroupNode['children'], registrar: Registrar): void {
+  for (const node of nodes) {
+    if ('fn' in node) registrar.test(node.name, node.fn, node.options);
+    else if (size(node) > 0) registrar.describe(node.name, () => emit(node.children, registrar));
+  }
+}
+
+/**
+ * Run `body` (which calls the suites), collecting its groups and tests, then register them
+ * with `registrar`. Collecting first lets a selection drop whole groups, and frees the suites
+ * from when a runner calls a group's body (vitest calls it after the file is imported).
+ */
 export function registerWith(registrar: Registrar, selection: Selection, body: () => void): void {
   if (scope !== null) throw new Error('@loopkit/conformance: runConformance() cannot be nested');
-  within({ registrar, selection, path: [], skipping: null }, body);
+  const root: GroupNode['children'] = [];
+  within({ selection, path: [], skipping: null, into: root }, body);
+  emit(root, registrar);
 }
 
 /** Run `body` with every test it registers skipped for `reason` (when it is a string). */
@@ -70,8 +91,9 @@ export function skipping(reason: SkipReason, body: () => void): void {
 
 function group(name: string, body: () => void): void {
   const s = current();
-  const inner: Scope = { ...s, path: [...s.path, name] };
-  s.registrar.describe(name, () => within(inner, body));
+  const node: GroupNode = { name, children: [] };
+  s.into.push(node);
+  within({ ...s, path: [...s.path, name], into: node.children }, body);
 }
 
 function register(name: string, fn: TestFn, timeout: number | undefined, reason: SkipReason): void {
@@ -84,7 +106,7 @@ function register(name: string, fn: TestFn, timeout: number | undefined, reason:
   const run = async (): Promise<void> => {
     await fn();
   };
-  s.registrar.test(name, run, { ...(timeout === undefined ? {} : { timeout }), ...(skip === null ? {} : { skip }) });
+  s.into.push({ name, fn: run, options: { ...(timeout === undefined ? {} : { timeout }), ...(skip === null ? {} : { skip }) } });
 }
 
 export interface It {
