@@ -14,6 +14,7 @@ import { networkSuite } from './network.js';
 import { queueSuite } from './queues.js';
 import { runnerSuite } from './runners.js';
 import { scopeSuite } from './scopes.js';
+import { signalSuite, threadSuite } from './signals.js';
 import { streamSuite } from './streams.js';
 import { subprocessSuite } from './subprocess.js';
 import { taskSuite } from './tasks.js';
@@ -29,6 +30,8 @@ export const SUITES = [
   'locks',
   'queues',
   'runners',
+  'signals',
+  'threads',
   'everyday',
   'transports',
   'streams',
@@ -54,6 +57,8 @@ export const SUITES_BY_NAME: Record<SuiteName, Suite> = {
   locks: lockSuite,
   queues: queueSuite,
   runners: runnerSuite,
+  signals: signalSuite,
+  threads: threadSuite,
   everyday: everydaySuite,
   transports: transportSuite,
   streams: streamSuite,
