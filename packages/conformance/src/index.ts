@@ -38,11 +38,13 @@ export interface ConformanceOptions {
   skip?: Array<SuiteName | RegExp>;
   /** The runner to register with; default node:test. */
   test?: TestFunctions;
+  /** Milliseconds a test may take unless it sets its own (default 20000: real I/O on a busy machine; vitest's own default is 5000, node:test has none). */
+  timeout?: number;
 }
 
 const require = createRequire(import.meta.url);
 
-function registrar(given: TestFunctions | undefined): Registrar {
+function registrar(given: TestFunctions | undefined, timeout: number): Registrar {
   const nodeTest = require('node:test') as typeof import('node:test');
   const runner: TestFunctions = given ?? { describe: nodeTest.describe, it: nodeTest.it };
   const test = runner.test ?? runner.it;
@@ -54,7 +56,8 @@ function registrar(given: TestFunctions | undefined): Registrar {
   return {
     describe: (name, body) => void runner.describe(name, body),
     // The options-object form is the one node:test and vitest 4 both take.
-    test: (name, fn, options) => void test(options.skip === undefined || showsReason ? name : `${name} [${options.skip}]`, options, fn),
+    test: (name, fn, options) =>
+      void test(options.skip === undefined || showsReason ? name : `${name} [${options.skip}]`, { timeout, ...options }, fn),
   };
 }
 
@@ -96,7 +99,9 @@ export function runConformance(makeLoop: () => AbstractEventLoop, options: Confo
   const subject = subjectOf(makeLoop, options);
   const only = selection(options.only, 'only');
   const skip = selection(options.skip, 'skip');
-  registerWith(registrar(options.test), { only: only.patterns, skip: skip.patterns }, () => {
+  const timeout = options.timeout ?? 20_000;
+  if (!Number.isInteger(timeout) || timeout <= 0) throw new TypeError(`timeout must be a positive whole number of milliseconds, got ${String(timeout)}`);
+  registerWith(registrar(options.test, timeout), { only: only.patterns, skip: skip.patterns }, () => {
     describe(`conformance: ${subject.name}`, () => {
       for (const name of SUITES) {
         if (only.suites.length > 0 && !only.suites.includes(name)) continue;

@@ -13,6 +13,7 @@ interface Registered {
   name: string;
   fn: () => Promise<void>;
   skip?: string;
+  timeout?: number;
 }
 
 /** Register the suite with a runner that only records, so a test can run what it registered. */
@@ -22,7 +23,7 @@ function collect(make: () => AbstractEventLoop, options: Omit<ConformanceOptions
     ...options,
     test: {
       describe: (_name, body) => body(),
-      test: (name: string, opts: { skip?: string }, fn: () => Promise<void>) => tests.push({ name, fn, skip: opts.skip }),
+      test: (name: string, opts: { skip?: string; timeout?: number }, fn: () => Promise<void>) => tests.push({ name, fn, ...opts }),
     },
   });
   return tests;
@@ -72,6 +73,13 @@ describe('@loopkit/conformance', () => {
     const skips = new Set(skipped.map((t) => t.skip));
     expect(skips).toEqual(new Set([undefined, "skipped: the caller's skip option names the locks suite", "skipped: the caller's skip option (/thenable/)"]));
     expect(() => collect(() => new TestLoop(), { only: ['sockets' as never] })).toThrow(/unknown suite "sockets"; the suites are loop, futures/);
+  });
+
+  it('every test gets a timeout: its own, else the option (20 s by default)', () => {
+    const timeouts = (options: Omit<ConformanceOptions, 'test'>) => new Set(collect(() => new BaseEventLoop(), { only: ['subprocess'], ...options }).map((t) => t.timeout));
+    expect(timeouts({})).toEqual(new Set([20_000, 90_000]));
+    expect(timeouts({ timeout: 5000 })).toEqual(new Set([5000, 90_000]));
+    expect(() => collect(() => new TestLoop(), { timeout: 0 })).toThrow(/timeout must be a positive whole number/);
   });
 
   it('runs on node:test by default: passes, skips with their reasons, and the broken loop fails with its rule', async () => {
