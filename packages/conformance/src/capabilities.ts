@@ -49,7 +49,7 @@ export interface Detected {
 type Loop = AbstractEventLoop & Record<string, unknown>;
 
 /** The I/O methods BaseEventLoop leaves to backends: its versions only raise NotImplementedError. */
-const BACKEND_METHODS = new Set(['createConnection', 'createServer', 'createUnixConnection', 'createUnixServer', 'createDatagramEndpoint']);
+const BACKEND_METHODS = new Set(['createConnection', 'createServer', 'createUnixConnection', 'createUnixServer', 'createDatagramEndpoint', 'addReader']);
 
 /** null when `loop[method]` is implemented; else why not (it is core's NotImplementedError default). */
 function overridden(loop: Loop, method: string): string | null {
