@@ -5,6 +5,7 @@
  */
 import { expect } from './expect.js';
 import { describe, it } from './kit.js';
+import { rule } from './rules.js';
 import {
   IncompleteReadError,
   LimitOverrunError,
@@ -86,7 +87,7 @@ export function streamSuite(subject: LoopUnderTest): void {
         await expect(reader.read(1.5)).rejects.toThrow(TypeError);
       }));
 
-    it('readexactly: exact bytes, IncompleteReadError with partial and expected at EOF', () =>
+    it('readexactly: exact bytes, IncompleteReadError with partial and expected at EOF', rule('readexactly(n) gives exactly n bytes, or IncompleteReadError with what arrived when EOF comes first', () =>
       withLoop(subject, async (loop) => {
         const reader = new StreamReader({ loop });
         const task = loop.createTask(() => reader.readexactly(5));
@@ -103,7 +104,7 @@ export function streamSuite(subject: LoopUnderTest): void {
         expect(error.expected).toBe(4);
         expect(error.message).toBe('1 bytes read on a total of 4 expected bytes');
         expect(reader.atEof()).toBe(true);
-      }));
+      })));
 
     it('readuntil: one separator, several (the earliest end wins), EOF without a match', () =>
       withLoop(subject, async (loop) => {
@@ -183,7 +184,7 @@ export function streamSuite(subject: LoopUnderTest): void {
         expect(transport.isReading()).toBe(true);
       }));
 
-    it('drain() waits while writing is paused and resumes at the low mark', () =>
+    it('drain() waits while writing is paused and resumes at the low mark', rule('StreamWriter.drain() waits while the transport has paused writing, and returns once it resumes', () =>
       withLoop(subject, async (loop) => {
         const [[, writer], [reader]] = await streamPair(loop, { maxWrite: 10 });
         await writer.drain(); // nothing buffered: no wait
@@ -197,7 +198,7 @@ export function streamSuite(subject: LoopUnderTest): void {
         await drained;
         expect(transport.getWriteBufferSize()).toBeLessThanOrEqual(10);
         expect((await reader.readexactly(200)).every((x) => x === 120)).toBe(true);
-      }));
+      })));
 
     it('drain() throws the connection error when the connection is lost while paused', () =>
       withLoop(subject, async (loop) => {
