@@ -1,11 +1,18 @@
-/** Every loop class runs the conformance suite. */
+/**
+ * Every loop class runs the conformance suite, through @loopkit/conformance as a backend
+ * author would, on vitest. Capabilities are detected from each loop: TestLoop has virtual
+ * time, the selector readiness, the proactor completions; network suites run on those with I/O.
+ */
+import { describe, test } from 'vitest';
 import { BaseEventLoop, TestLoop } from '@loopkit/core';
+import { runConformance } from '@loopkit/conformance';
 import { ProactorEventLoop, UringEventLoop, UringProactor } from '@loopkit/proactor';
 import { SelectorEventLoop } from '@loopkit/selector';
-import { conformance } from './conformance/index.js';
 
-conformance({ name: 'TestLoop', make: () => new TestLoop(), caps: { virtualTime: true, network: false, readiness: false } });
-conformance({ name: 'BaseEventLoop', make: () => new BaseEventLoop(), caps: { virtualTime: false, network: false, readiness: false } });
-conformance({ name: 'ProactorEventLoop', make: () => new ProactorEventLoop(), caps: { virtualTime: false, network: true, readiness: false } });
-conformance({ name: 'SelectorEventLoop', make: () => new SelectorEventLoop(), caps: { virtualTime: false, network: true, readiness: true } });
-if (UringProactor.problem() === null) conformance({ name: 'UringEventLoop', make: () => new UringEventLoop(), caps: { virtualTime: false, network: true, readiness: false } });
+const vitest = { describe, test };
+
+runConformance(() => new TestLoop(), { test: vitest });
+runConformance(() => new BaseEventLoop(), { test: vitest });
+runConformance(() => new ProactorEventLoop(), { test: vitest });
+runConformance(() => new SelectorEventLoop(), { test: vitest });
+if (UringProactor.problem() === null) runConformance(() => new UringEventLoop(), { test: vitest });

@@ -1,5 +1,7 @@
 /** Queues: Queue, PriorityQueue, LifoQueue. */
-import { describe, expect, it } from 'vitest';
+import { expect } from './expect.js';
+import { describe, it } from './kit.js';
+import { rule } from './rules.js';
 import {
   CancelledError,
   LifoQueue,
@@ -24,7 +26,7 @@ function drain<T>(queue: Queue<T>): T[] {
 
 export function queueSuite(subject: LoopUnderTest): void {
   describe('Queue', () => {
-    it('is FIFO and reports its size', () =>
+    it('is FIFO and reports its size', rule('a Queue gives items in the order they were put (FIFO)', () =>
       withLoop(subject, async () => {
         const queue = new Queue<number>(2);
         expect(queue.maxsize).toBe(2);
@@ -45,7 +47,7 @@ export function queueSuite(subject: LoopUnderTest): void {
         for (let i = 0; i < 3; i++) many.getNowait();
         for (let i = 5; i < 30; i++) many.putNowait(i);
         expect(drain(many)).toEqual(Array.from({ length: 27 }, (_, i) => i + 3));
-      }));
+      })));
 
     it('get() waits for a put(); put() waits while full', () =>
       withLoop(subject, async (loop) => {
@@ -65,7 +67,7 @@ export function queueSuite(subject: LoopUnderTest): void {
         expect(drain(queue)).toEqual(['c']);
       }));
 
-    it('a get() cancelled after being woken loses no item', () =>
+    it('a get() cancelled after being woken loses no item', rule('a get() cancelled after it was woken loses no item: the next getter receives it', () =>
       withLoop(subject, async (loop) => {
         const queue = new Queue<string>();
         const first = loop.createTask(() => queue.get());
@@ -75,7 +77,7 @@ export function queueSuite(subject: LoopUnderTest): void {
         first.cancel(); // ...which gives up before it runs
         expect(await failure(first)).toBeInstanceOf(CancelledError);
         expect(await second).toBe('item');
-      }));
+      })));
 
     it('a put() cancelled after being woken lets the next putter in', () =>
       withLoop(subject, async (loop) => {

@@ -1,31 +1,31 @@
 /**
- * TLS on a network loop, with the registered engine (@loopkit/uv's OpenSSL) and Node's own
- * `tls` module as the peer both ways: megabytes byte-exact, ALPN, SNI, client certificates,
- * verification failures, both timeouts, the STARTTLS traps, and fd hygiene. Skips as a whole
- * when no TLS provider is registered, saying so.
+ * TLS on a network loop, with the loop's engine (`_tlsProvider()`: by default the registered
+ * one, @loopkit/uv's OpenSSL) and Node's own `tls` module as the peer both ways: megabytes
+ * byte-exact, ALPN, SNI, client certificates, verification failures, both timeouts, the
+ * STARTTLS traps, and fd hygiene. Skips as a whole when the loop has no TLS engine, saying so.
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-import { describe, expect, it } from 'vitest';
+import { expect } from './expect.js';
+import { describe, it } from './kit.js';
 import {
   ConnectionAbortedError,
   Protocol,
   SSLCertVerificationError,
   SSLError,
   TimeoutError,
-  getTLSProvider,
   openConnection,
   sleep,
   startServer,
   type SSLObject,
   type Transport,
 } from '@loopkit/core';
-import { withLoop, type LoopUnderTest } from './context.js';
-import { Echo, Recorder, hasProcFd, openFds, pattern, portOf, type ServerLike } from '../support/net.js';
-import { hasOpenssl, testCerts } from '../support/tls-certs.js';
+import { lacks, withLoop, type LoopUnderTest } from './context.js';
+import { Echo, Recorder, hasProcFd, noProcFd, openFds, pattern, portOf, type ServerLike } from './support/net.js';
+import { hasOpenssl, testCerts } from './support/tls-certs.js';
 
 async function waitUntil(cond: () => boolean, timeout = 10): Promise<void> {
   const end = Date.now() + timeout * 1000;
@@ -90,9 +90,8 @@ function collect(socket: net.Socket, n: number): Promise<Buffer> {
 const certFields = ['subject', 'issuer', 'subjectaltname', 'valid_from', 'valid_to', 'fingerprint', 'fingerprint256', 'serialNumber'] as const;
 
 export function tlsSuite(subject: LoopUnderTest): void {
-  const provider = getTLSProvider();
-  const ready = provider !== null && hasOpenssl();
-  const title = ready ? 'tls' : `tls (skipped: ${provider === null ? 'no TLS provider is registered (@loopkit/uv has no TLS engine here)' : 'no openssl command to make certificates'})`;
+  // The loop's own engine (_tlsProvider()), and certificates made by the openssl command.
+  const notReady = lacks(subject, 'tls') ?? (hasOpenssl() ? null : 'skipped: no openssl command to make the test certificates');
 
   it('tls: with no TLS engine, ssl fails with a clear error and never connects in plaintext', () =>
     withLoop(subject, async (loop) => {
@@ -117,7 +116,7 @@ export function tlsSuite(subject: LoopUnderTest): void {
       }
     }));
 
-  describe.skipIf(!ready)(title, () => {
+  describe.skipIf(notReady)('tls', () => {
     it('client against Node tls.createServer: a megabyte each way byte-exact, ALPN, SNI, peercert as Node shows it', () =>
       withLoop(subject, async (loop, reports) => {
         const c = testCerts();
@@ -417,7 +416,7 @@ export function tlsSuite(subject: LoopUnderTest): void {
         }
       }));
 
-    it('TLS over Unix sockets; serverHostname is required there', () =>
+    it.skipIf(lacks(subject, 'unixSockets'))('TLS over Unix sockets; serverHostname is required there', () =>
       withLoop(subject, async (loop) => {
         const c = testCerts();
         const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'loopkit-')), 's.sock');
@@ -459,7 +458,7 @@ export function tlsSuite(subject: LoopUnderTest): void {
           expect(await reader.read()).toHaveLength(0);
           writer.close();
           await writer.waitClosed();
-          const bad = async (p: Promise<unknown>, cls: unknown, re: RegExp) => {
+          const bad = async (p: Promise<unknown>, cls: typeof Error, re: RegExp) => {
             const e = await failure(p);
             expect(e).toBeInstanceOf(cls);
             expect((e as Error).message).toMatch(re);
@@ -495,7 +494,7 @@ export function tlsSuite(subject: LoopUnderTest): void {
       expect(accepted[0]!.events).toEqual(['made', 'lost']);
     });
 
-    it.skipIf(!hasProcFd)('leaks no fd over 200 TLS connect/close cycles', () =>
+    it.skipIf(!hasProcFd && noProcFd)('leaks no fd over 200 TLS connect/close cycles', () =>
       withLoop(subject, async (loop) => {
         const c = testCerts();
         const server = (await loop.createServer(() => new Echo(), '127.0.0.1', 0, { ssl: { key: c.serverKey, cert: c.serverCert } })) as unknown as ServerLike;

@@ -1,5 +1,7 @@
 /** Task: coroutines, cancellation, names, currentTask, signals, step timing, reports. */
-import { describe, expect, it } from 'vitest';
+import { expect } from './expect.js';
+import { describe, it } from './kit.js';
+import { rule } from './rules.js';
 import { setTimeout as nodeSleep } from 'node:timers/promises';
 import {
   CancelledError,
@@ -12,7 +14,7 @@ import {
   type ExceptionContext,
 } from '@loopkit/core';
 import { withLoop, type LoopUnderTest } from './context.js';
-import { collectUntil } from './gc.js';
+import { collectUntil, noGc } from './gc.js';
 
 export function taskSuite(subject: LoopUnderTest): void {
   describe('Task', () => {
@@ -48,7 +50,7 @@ export function taskSuite(subject: LoopUnderTest): void {
         expect(await task).toBe('21:gen boom');
       }));
 
-    it('cancel() throws CancelledError at the awaited future, runs finally, carries the message', () =>
+    it('cancel() throws CancelledError at the awaited future, runs finally, carries the message', rule('cancelling a task throws CancelledError into it at the await it is suspended on, so its finally blocks run', () =>
       withLoop(subject, async (loop) => {
         const log: string[] = [];
         const waiting = loop.createFuture();
@@ -72,7 +74,7 @@ export function taskSuite(subject: LoopUnderTest): void {
         expect(task.cancelled()).toBe(true);
         expect(log).toEqual(['finally']);
         expect(task.cancel()).toBe(false);
-      }));
+      })));
 
     it('a task that catches CancelledError and returns a value succeeds', () =>
       withLoop(subject, async (loop) => {
@@ -92,7 +94,7 @@ export function taskSuite(subject: LoopUnderTest): void {
         expect(task.cancelling()).toBe(1);
       }));
 
-    it('cancelled before its first step, the body never runs', () =>
+    it('cancelled before its first step, the body never runs', rule('a task cancelled before its first step never runs its body', () =>
       withLoop(subject, async (loop) => {
         let ran = false;
         const task = loop.createTask(async () => {
@@ -107,7 +109,7 @@ export function taskSuite(subject: LoopUnderTest): void {
         gen.cancel();
         await expect(gen).rejects.toBeInstanceOf(CancelledError);
         expect(ran).toBe(false);
-      }));
+      })));
 
     it('cancelling() counts requests; uncancel() takes one back', () =>
       withLoop(subject, async (loop) => {
@@ -301,7 +303,7 @@ export function taskSuite(subject: LoopUnderTest): void {
         expect(() => loop.createTask(Promise.resolve(1) as never)).toThrow(/coro/);
       }));
 
-    it("a task's code after an await runs where its wake-up callback runs, as a step in asyncio", async () => {
+    it("a task's code after an await runs where its wake-up callback runs, as a step in asyncio", rule("a task's code between two awaits is one step, run where the callback that woke it runs in the iteration", async () => {
       const loop = subject.make();
       const log: string[] = [];
       const fut = loop.createFuture();
@@ -323,9 +325,9 @@ export function taskSuite(subject: LoopUnderTest): void {
       await loop.runForever();
       expect(log).toEqual(['t1', 't2', 'after wake-up']);
       loop.close();
-    });
+    }));
 
-    it("a step that goes on through microtasks ends before the iteration's next callback", async () => {
+    it("a step that goes on through microtasks ends before the iteration's next callback", rule("a task step runs to its next suspension before the iteration's next callback runs", async () => {
       // Each task's step awaits resolved promises and a nested async function before it
       // suspends on sleep(0) or returns: asyncio runs the whole step inside one callback.
       const loop = subject.make();
@@ -354,7 +356,7 @@ export function taskSuite(subject: LoopUnderTest): void {
         'a last step', 'b last step',
       ]);
       loop.close();
-    });
+    }));
 
     it("a step's own then() or sleep(0) it awaits later does not end it: nothing else runs inside", async () => {
       const loop = subject.make();
@@ -427,7 +429,7 @@ export function taskSuite(subject: LoopUnderTest): void {
       loop.close();
     });
 
-    it('stop() during runUntilComplete leaves exactly as many steps run as asyncio would', async () => {
+    it('stop() during runUntilComplete leaves exactly as many steps run as asyncio would', rule('stop() ends the loop after the current iteration: exactly the steps asyncio would run have run', async () => {
       const loop = subject.make();
       const steps: number[] = [];
       const main = loop.createTask(async () => {
@@ -443,9 +445,9 @@ export function taskSuite(subject: LoopUnderTest): void {
       await loop.runUntilComplete(main).catch(() => {});
       expect(main.cancelled()).toBe(true);
       loop.close();
-    });
+    }));
 
-    it('reports a pending task that was garbage-collected', async () => {
+    it.skipIf(noGc)('reports a pending task that was garbage-collected', async () => {
       const reports: ExceptionContext[] = [];
       await withLoop(subject, async (loop) => {
         loop.setExceptionHandler((_l, ctx) => reports.push(ctx));
@@ -463,7 +465,7 @@ export function taskSuite(subject: LoopUnderTest): void {
       expect(String(pending[0]!.taskDescription)).toContain("name='orphan'");
     });
 
-    it('reports an exception of a task nobody awaited, once collected', async () => {
+    it.skipIf(noGc)('reports an exception of a task nobody awaited, once collected', async () => {
       const reports: ExceptionContext[] = [];
       await withLoop(subject, async (loop) => {
         loop.setExceptionHandler((_l, ctx) => reports.push(ctx));

@@ -9,7 +9,9 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { expect } from './expect.js';
+import { describe, it } from './kit.js';
+import { rule } from './rules.js';
 import {
   BrokenPipeError,
   DEVNULL,
@@ -28,8 +30,8 @@ import {
   type SubprocessTransport,
   type Transport,
 } from '@loopkit/core';
-import { withLoop, type LoopUnderTest } from './context.js';
-import { hasProcFd, openFds, pattern } from '../support/net.js';
+import { lacks, withLoop, type LoopUnderTest } from './context.js';
+import { hasProcFd, noProcFd, openFds, pattern } from './support/net.js';
 
 const PYTHON = '/usr/bin/python3';
 const hasPython = fs.existsSync(PYTHON);
@@ -135,7 +137,7 @@ export function subprocessSuite(subject: LoopUnderTest): void {
         expect(await proc.wait()).toBe(0);
       }));
 
-    it.skipIf(!hasPython)('holds a line-by-line dialogue with a python child', () =>
+    it.skipIf(!hasPython && `skipped: no ${PYTHON} here`)('holds a line-by-line dialogue with a python child', () =>
       withLoop(subject, async () => {
         const script = 'import sys\nfor line in sys.stdin:\n    print(line.strip().upper(), flush=True)\n';
         const proc = await createSubprocessExec(PYTHON, ['-u', '-c', script], { stdin: PIPE, stdout: PIPE });
@@ -150,7 +152,7 @@ export function subprocessSuite(subject: LoopUnderTest): void {
         expect(await proc.wait()).toBe(0);
       }));
 
-    it('reports exit codes, and signal deaths as minus the signal number', () =>
+    it('reports exit codes, and signal deaths as minus the signal number', rule("a child's returncode is its exit status, or minus the signal that killed it", () =>
       withLoop(subject, async () => {
         const exit7 = await createSubprocessShell('exit 7');
         expect(await exit7.wait()).toBe(7);
@@ -169,7 +171,7 @@ export function subprocessSuite(subject: LoopUnderTest): void {
         int.sendSignal('SIGKILL'); // after the exit: nothing, never another process with that pid
         const echo = await createSubprocessExec('/bin/echo', ['a', 'b c'], { stdout: PIPE });
         expect((await echo.communicate())[0]!.toString()).toBe('a b c\n');
-      }));
+      })));
 
     it('passes env and cwd, and sends stderr to stdout or /dev/null', () =>
       withLoop(subject, async () => {
@@ -211,7 +213,7 @@ export function subprocessSuite(subject: LoopUnderTest): void {
         expect(outs).toEqual(Array.from({ length: 50 }, (_, i) => `child ${i}\n`));
       }), SLOW);
 
-    it.skipIf(!hasProcFd)('leaks no fd and no zombie over 200 spawns', () =>
+    it.skipIf(!hasProcFd && noProcFd)('leaks no fd and no zombie over 200 spawns', () =>
       withLoop(subject, async () => {
         const warm = await createSubprocessExec('/bin/true', [], { stdout: PIPE });
         await warm.communicate();
@@ -287,7 +289,7 @@ export function subprocessSuite(subject: LoopUnderTest): void {
         expect(reports.map((r) => String((r as { exception?: unknown }).exception))).toEqual(['Error: boom in processExited']);
       }));
 
-    it('kills a running child on transport.close() and reaps it', () =>
+    it('kills a running child on transport.close() and reaps it', rule('closing a subprocess transport kills a child still running, and the child is reaped', () =>
       withLoop(subject, async (loop) => {
         const [transport, protocol] = (await loop.subprocessExec(() => new Recording(loop), '/bin/sleep', ['30'], { stdin: DEVNULL })) as [SubprocessTransport, Recording];
         const pid = transport.getPid();
@@ -296,7 +298,7 @@ export function subprocessSuite(subject: LoopUnderTest): void {
         expect(transport.getReturncode()).toBe(-9);
         expect(protocol.events.slice(-2)).toEqual(['exited:-9', 'connectionLost:null']);
         await eventually(() => !children().has(pid));
-      }));
+      })));
 
     it('kills and reaps a running child on loop.close()', async () => {
       const loop = subject.make();
@@ -367,7 +369,7 @@ export function subprocessSuite(subject: LoopUnderTest): void {
         await expect(loop.connectReadPipe(() => new Protocol(), 'x')).rejects.toThrow(/pipe/);
       }));
 
-    it.runIf(subject.caps.readiness)('learns of exits through SIGCHLD where there is no pidfd (LOOPKIT_CHILD_WATCHER=sigchld)', () =>
+    it.skipIf(lacks(subject, 'readiness'))('learns of exits through SIGCHLD where there is no pidfd (LOOPKIT_CHILD_WATCHER=sigchld)', () =>
       withLoop(subject, async () => {
         const saved = process.env.LOOPKIT_CHILD_WATCHER;
         process.env.LOOPKIT_CHILD_WATCHER = 'sigchld';

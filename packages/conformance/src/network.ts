@@ -7,7 +7,9 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { expect } from './expect.js';
+import { describe, it } from './kit.js';
+import { rule } from './rules.js';
 import {
   ConnectionRefusedError,
   ConnectionResetError,
@@ -19,9 +21,9 @@ import {
   type Future,
   type Transport,
 } from '@loopkit/core';
-import { isAvailable as uvAvailable, socket } from '@loopkit/uv';
-import { withLoop, type LoopUnderTest } from './context.js';
-import { Echo, Recorder as Peer, openFds, pattern, portOf, type ServerLike } from '../support/net.js';
+import { uv, uvMissing } from './support/uv.js';
+import { lacks, withLoop, type LoopUnderTest } from './context.js';
+import { Echo, Recorder as Peer, hasProcFd, noProcFd, openFds, pattern, portOf, type ServerLike } from './support/net.js';
 
 type Server = { close(): void; waitClosed(): Promise<void>; sockets: readonly { getsockname(): { port?: number } }[]; isServing(): boolean };
 
@@ -43,16 +45,16 @@ async function closeBoth(transport: Transport, client: Peer, server: Server): Pr
   return lost;
 }
 
+/** A fresh Unix socket path; on Windows, where node:net serves "Unix" paths as named pipes, a pipe name. */
 function tempSocketPath(): string {
+  if (process.platform === 'win32') return `\\\\.\\pipe\\loopkit-${process.pid}-${Math.random().toString(36).slice(2)}`;
   return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'loopkit-')), 's.sock');
 }
 
 
 export function networkSuite(subject: LoopUnderTest): void {
-  const hasProcFd = fs.existsSync('/proc/self/fd');
-
   describe('network', () => {
-    it('echoes over TCP (createServer / createConnection)', () =>
+    it('echoes over TCP (createServer / createConnection)', rule("createServer and createConnection carry bytes both ways unchanged, and closing ends both sides' connections", () =>
       withLoop(subject, async (loop, reports) => {
         const server = (await loop.createServer(() => new Echo(), '127.0.0.1', 0)) as unknown as Server;
         expect(server.isServing()).toBe(true);
@@ -65,9 +67,9 @@ export function networkSuite(subject: LoopUnderTest): void {
         expect(client.received.equals(data)).toBe(true);
         expect(await closeBoth(transport, client, server)).toBe(null);
         expect(reports).toEqual([]);
-      }));
+      })));
 
-    it('echoes over a Unix socket (createUnixServer / createUnixConnection)', () =>
+    it.skipIf(lacks(subject, 'unixSockets'))('echoes over a Unix socket (createUnixServer / createUnixConnection)', () =>
       withLoop(subject, async (loop) => {
         const file = tempSocketPath();
         const server = (await loop.createUnixServer(() => new Echo(), file)) as unknown as Server;
@@ -79,7 +81,8 @@ export function networkSuite(subject: LoopUnderTest): void {
         await closeBoth(transport, client, server);
       }));
 
-    it('serves on an abstract Unix name (no file) and close() frees it', () =>
+    // Abstract names are Linux's own (a leading NUL byte).
+    it.skipIf(lacks(subject, 'unixSockets') ?? (process.platform !== 'linux' && 'skipped: abstract Unix names are Linux only'))('serves on an abstract Unix name (no file) and close() frees it', () =>
       withLoop(subject, async (loop) => {
         const name = `\0loopkit-abstract-${process.pid}-${Math.random().toString(36).slice(2)}`;
         const round = async (): Promise<void> => {
@@ -111,7 +114,7 @@ export function networkSuite(subject: LoopUnderTest): void {
         server.close();
       }));
 
-    it('pushes megabytes through a slow reader: pauseWriting, then resumeWriting, no byte lost', () =>
+    it('pushes megabytes through a slow reader: pauseWriting, then resumeWriting, no byte lost', rule('a writer faster than its reader is paused and resumed by flow control, and no byte is lost or reordered', () =>
       withLoop(subject, async (loop) => {
         let reader: Peer | null = null;
         const server = (await loop.createServer(() => {
@@ -155,7 +158,7 @@ export function networkSuite(subject: LoopUnderTest): void {
         transport.close();
         await writer.lost;
         server.close();
-      }));
+      })));
 
     it('the caller may change its buffer as soon as write() or writelines() returns', () =>
       withLoop(subject, async (loop, reports) => {
@@ -252,7 +255,7 @@ export function networkSuite(subject: LoopUnderTest): void {
         }
       }));
 
-    it("delivers every byte sent before the peer's half-close, then eofReceived", () =>
+    it("delivers every byte sent before the peer's half-close, then eofReceived", rule("every byte sent before the peer's half-close arrives before eofReceived", () =>
       withLoop(subject, async (loop) => {
         let serverSide: Peer | null = null;
         const server = (await loop.createServer(() => {
@@ -276,9 +279,9 @@ export function networkSuite(subject: LoopUnderTest): void {
         expect(client.events).toEqual(['made', 'eof', 'lost']);
         server.close();
         await server.waitClosed();
-      }));
+      })));
 
-    it('closing a transport twice calls connectionLost once', () =>
+    it('closing a transport twice calls connectionLost once', rule("a protocol's connectionLost is called exactly once, however often the transport is closed", () =>
       withLoop(subject, async (loop) => {
         const server = (await loop.createServer(() => new Echo(), '127.0.0.1', 0)) as unknown as Server;
         const [transport, client] = (await loop.createConnection(() => new Peer(loop), '127.0.0.1', portOf(server))) as [Transport, Peer];
@@ -290,7 +293,7 @@ export function networkSuite(subject: LoopUnderTest): void {
         expect(client.events).toEqual(['made', 'lost']);
         expect(transport.isClosing()).toBe(true);
         server.close();
-      }));
+      })));
 
     it('server.close() stops accepting; waitClosed() waits for its connections', () =>
       withLoop(subject, async (loop) => {
@@ -321,7 +324,7 @@ export function networkSuite(subject: LoopUnderTest): void {
         await server.waitClosed(); // closed already: returns at once
       }));
 
-    it('loop.close() closes the transports and servers the loop still owns', async () => {
+    it('loop.close() closes the transports and servers the loop still owns', rule('loop.close() closes the transports and servers the loop still owns, so nothing outlives its loop', async () => {
       const loop = subject.make();
       let client: Peer | null = null;
       let server: Server | null = null;
@@ -333,9 +336,9 @@ export function networkSuite(subject: LoopUnderTest): void {
       loop.close();
       expect(client!.events).toEqual(['made', 'lost']);
       expect(server!.sockets).toEqual([]);
-    });
+    }));
 
-    it('echoes datagrams (createDatagramEndpoint)', () =>
+    it.skipIf(lacks(subject, 'udp'))('echoes datagrams (createDatagramEndpoint)', () =>
       withLoop(subject, async (loop) => {
         class UdpEcho extends DatagramProtocol {
           transport: DatagramTransport | null = null;
@@ -363,17 +366,17 @@ export function networkSuite(subject: LoopUnderTest): void {
         await sleep(0.01);
       }));
 
-    describe.skipIf(!uvAvailable())('sock* methods on @loopkit/uv sockets', () => {
+    describe.skipIf(uvMissing)('sock* methods on @loopkit/uv sockets', () => {
       it('sockConnect, sockAccept, sockSendall, sockRecv and sockRecvInto round-trip', () =>
         withLoop(subject, async (loop) => {
-          const listener = socket('inet', 'stream');
+          const listener = uv!.socket('inet', 'stream');
           listener.bind({ address: '127.0.0.1', port: 0 });
           listener.listen(8);
-          const client = socket('inet', 'stream');
+          const client = uv!.socket('inet', 'stream');
           try {
             const accepting = loop.createTask(() => loop.sockAccept(listener));
             await loop.sockConnect(client, { address: '127.0.0.1', port: (listener.getsockname() as { port: number }).port });
-            const [conn, addr] = (await accepting) as [ReturnType<typeof socket>, { port: number }];
+            const [conn, addr] = (await accepting) as [ReturnType<NonNullable<typeof uv>['socket']>, { port: number }];
             expect(addr.port).toBe((client.getsockname() as { port: number }).port);
             const data = pattern(500_000);
             const sending = loop.createTask(() => loop.sockSendall(client, data));
@@ -403,7 +406,7 @@ export function networkSuite(subject: LoopUnderTest): void {
       it('a connected uv socket becomes a transport (createConnection with sock)', () =>
         withLoop(subject, async (loop) => {
           const server = (await loop.createServer(() => new Echo(), '127.0.0.1', 0)) as unknown as Server;
-          const sock = socket('inet', 'stream');
+          const sock = uv!.socket('inet', 'stream');
           await loop.sockConnect(sock, { address: '127.0.0.1', port: portOf(server) });
           const [transport, client] = (await loop.createConnection(() => new Peer(loop), null, null, { sock })) as [Transport, Peer];
           transport.write(Buffer.from('adopted'));
@@ -415,7 +418,7 @@ export function networkSuite(subject: LoopUnderTest): void {
         }));
     });
 
-    it.skipIf(!hasProcFd)('leaks no fd over 1,000 connect/close cycles', () =>
+    it.skipIf(!hasProcFd && noProcFd)('leaks no fd over 1,000 connect/close cycles', () =>
       withLoop(subject, async (loop) => {
         const server = (await loop.createServer(() => new Echo(), '127.0.0.1', 0)) as unknown as Server;
         const port = portOf(server);

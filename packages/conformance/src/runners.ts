@@ -1,5 +1,7 @@
 /** run() and Runner: make a loop, run main, clean up what is left, close the loop. */
-import { describe, expect, it } from 'vitest';
+import { expect } from './expect.js';
+import { describe, it } from './kit.js';
+import { rule } from './rules.js';
 import {
   BaseEventLoop,
   CancelledError,
@@ -17,7 +19,7 @@ import { failure } from './helpers.js';
 
 export function runnerSuite(subject: LoopUnderTest): void {
   describe('run() and Runner', () => {
-    it('run() gives main its own loop, returns its result and closes the loop', async () => {
+    it('run() gives main its own loop, returns its result and closes the loop', rule("run() makes a loop for main, gives main's result and closes the loop", async () => {
       let used: AbstractEventLoop | null = null;
       const result = await run(
         async () => {
@@ -29,7 +31,7 @@ export function runnerSuite(subject: LoopUnderTest): void {
       );
       expect(result).toBe(42);
       expect(used!.isClosed()).toBe(true);
-    });
+    }));
 
     it("run() passes main's error on, and still closes the loop", async () => {
       let used: AbstractEventLoop | null = null;
@@ -47,7 +49,7 @@ export function runnerSuite(subject: LoopUnderTest): void {
       expect(used!.isClosed()).toBe(true);
     });
 
-    it('cancels the tasks left over and reports the ones that fail while cancelled', async () => {
+    it('cancels the tasks left over and reports the ones that fail while cancelled', rule('when main returns, run() cancels the tasks left over and reports those that fail while being cancelled', async () => {
       const reports: ExceptionContext[] = [];
       const log: string[] = [];
       const makeLoop = (): AbstractEventLoop => {
@@ -84,7 +86,7 @@ export function runnerSuite(subject: LoopUnderTest): void {
       expect(reports[0]!.exception).toBe(stubbornError);
       expect(reports[0]!.message).toMatch(/shutdown/);
       expect(reports[0]!.task).toBeDefined();
-    });
+    }));
 
     it('rejects with RuntimeError when called from a running loop', () =>
       withLoop(subject, async () => {

@@ -3,7 +3,9 @@
  * transport pair; openConnection/startServer through the running loop (a fake network on
  * loops without I/O, real TCP on loops with it).
  */
-import { describe, expect, it } from 'vitest';
+import { expect } from './expect.js';
+import { describe, it } from './kit.js';
+import { rule } from './rules.js';
 import {
   IncompleteReadError,
   LimitOverrunError,
@@ -19,7 +21,7 @@ import {
   type AbstractEventLoop,
   type MemoryTransportOptions,
 } from '@loopkit/core';
-import { withLoop, type LoopUnderTest } from './context.js';
+import { lacks, withLoop, type LoopUnderTest } from './context.js';
 import { until } from './transports.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
@@ -85,7 +87,7 @@ export function streamSuite(subject: LoopUnderTest): void {
         await expect(reader.read(1.5)).rejects.toThrow(TypeError);
       }));
 
-    it('readexactly: exact bytes, IncompleteReadError with partial and expected at EOF', () =>
+    it('readexactly: exact bytes, IncompleteReadError with partial and expected at EOF', rule('readexactly(n) gives exactly n bytes, or IncompleteReadError with what arrived when EOF comes first', () =>
       withLoop(subject, async (loop) => {
         const reader = new StreamReader({ loop });
         const task = loop.createTask(() => reader.readexactly(5));
@@ -102,7 +104,7 @@ export function streamSuite(subject: LoopUnderTest): void {
         expect(error.expected).toBe(4);
         expect(error.message).toBe('1 bytes read on a total of 4 expected bytes');
         expect(reader.atEof()).toBe(true);
-      }));
+      })));
 
     it('readuntil: one separator, several (the earliest end wins), EOF without a match', () =>
       withLoop(subject, async (loop) => {
@@ -182,7 +184,7 @@ export function streamSuite(subject: LoopUnderTest): void {
         expect(transport.isReading()).toBe(true);
       }));
 
-    it('drain() waits while writing is paused and resumes at the low mark', () =>
+    it('drain() waits while writing is paused and resumes at the low mark', rule('StreamWriter.drain() waits while the transport has paused writing, and returns once it resumes', () =>
       withLoop(subject, async (loop) => {
         const [[, writer], [reader]] = await streamPair(loop, { maxWrite: 10 });
         await writer.drain(); // nothing buffered: no wait
@@ -196,7 +198,7 @@ export function streamSuite(subject: LoopUnderTest): void {
         await drained;
         expect(transport.getWriteBufferSize()).toBeLessThanOrEqual(10);
         expect((await reader.readexactly(200)).every((x) => x === 120)).toBe(true);
-      }));
+      })));
 
     it('drain() throws the connection error when the connection is lost while paused', () =>
       withLoop(subject, async (loop) => {
@@ -309,7 +311,7 @@ export function streamSuite(subject: LoopUnderTest): void {
         await expect(startServer(null as never, 'here', 4)).rejects.toThrow(TypeError);
       }));
 
-    it.skipIf(!subject.caps.network)('openConnection/startServer over TCP: echo', () =>
+    it.skipIf(lacks(subject, 'network'))('openConnection/startServer over TCP: echo', () =>
       withLoop(subject, async () => {
         const server = await startServer(async (reader, writer) => {
           const data = await reader.read();

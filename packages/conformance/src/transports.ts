@@ -2,7 +2,9 @@
  * Transports and protocols on the shared BaseStreamTransport, exercised through the
  * in-memory transport pair: write flow control, close/abort, EOF, protocol failures.
  */
-import { describe, expect, it } from 'vitest';
+import { expect } from './expect.js';
+import { describe, it } from './kit.js';
+import { rule } from './rules.js';
 import {
   BaseStreamTransport,
   BufferedProtocol,
@@ -149,7 +151,7 @@ export function transportSuite(subject: LoopUnderTest): void {
       expect(() => t.close()).toThrow(/does not implement close/);
     });
 
-    it('connectionMade first, data arrives in order, getExtraInfo from options', () =>
+    it('connectionMade first, data arrives in order, getExtraInfo from options', rule('a protocol hears connectionMade before any data, and data in the order it was sent', () =>
       withLoop(subject, async (loop) => {
         const a = new Recorder();
         const b = new Recorder();
@@ -163,7 +165,7 @@ export function transportSuite(subject: LoopUnderTest): void {
         await until(() => b.received === 'hello world');
         expect(a.events[0]).toBe('made');
         expect(b.events[0]).toBe('made');
-      }));
+      })));
 
     it('write() takes bytes only; an empty write is a no-op', () =>
       withLoop(subject, async (loop) => {
@@ -190,7 +192,7 @@ export function transportSuite(subject: LoopUnderTest): void {
         expect(a.count('pause')).toBe(0);
       }));
 
-    it('pauseWriting/resumeWriting once per crossing; getWriteBufferSize counts unsent bytes', () =>
+    it('pauseWriting/resumeWriting once per crossing; getWriteBufferSize counts unsent bytes', rule('write flow control calls pauseWriting once when the buffer crosses the high mark and resumeWriting once when it drains to the low mark', () =>
       withLoop(subject, async (loop) => {
         const [a, b] = await connectedPair(loop, { maxWrite: 10 });
         const t = a.transport!;
@@ -220,7 +222,7 @@ export function transportSuite(subject: LoopUnderTest): void {
         expect(a.count('pause')).toBe(2);
         await until(() => t.getWriteBufferSize() === 0);
         expect(a.count('resume')).toBe(2);
-      }));
+      })));
 
     it('write buffer limits: defaults, derived marks, validation, lowering high pauses', () =>
       withLoop(subject, async (loop) => {
@@ -246,7 +248,7 @@ export function transportSuite(subject: LoopUnderTest): void {
         expect(a.count('pause')).toBe(1);
       }));
 
-    it('close() stops reading, flushes the buffer, then connectionLost(null) once', () =>
+    it('close() stops reading, flushes the buffer, then connectionLost(null) once', rule('close() stops reading, flushes what was written, then calls connectionLost(null) exactly once', () =>
       withLoop(subject, async (loop) => {
         const [a, b] = await connectedPair(loop, { maxWrite: 10 });
         const t = a.transport!;
@@ -273,7 +275,7 @@ export function transportSuite(subject: LoopUnderTest): void {
         t.write(bytes(5)); // after connectionLost: dropped, no error
         for (let i = 0; i < 5; i++) await sleep(0);
         expect(a.count('lost')).toBe(1);
-      }));
+      })));
 
     it('abort() drops the buffer and calls connectionLost(null) once', () =>
       withLoop(subject, async (loop) => {
@@ -324,7 +326,7 @@ export function transportSuite(subject: LoopUnderTest): void {
         await until(() => a.count('eof') === 1);
       }));
 
-    it('a throwing dataReceived is reported once and closes the connection; the loop runs on', () =>
+    it('a throwing dataReceived is reported once and closes the connection; the loop runs on', rule('an error thrown by a protocol callback is reported once and closes that connection; the loop runs on', () =>
       withLoop(subject, async (loop, reports) => {
         const [a, b] = await connectedPair(loop);
         const boom = new Error('boom');
@@ -346,7 +348,7 @@ export function transportSuite(subject: LoopUnderTest): void {
         expect(report.protocol).toBe(b);
         expect(b.lost).toEqual([boom]);
         expect(await loop.createTask(async () => 'still running')).toBe('still running');
-      }));
+      })));
 
     it('a throwing connectionLost is reported and the transport still releases', () =>
       withLoop(subject, async (loop, reports) => {

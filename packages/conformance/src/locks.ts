@@ -1,5 +1,7 @@
 /** Sync primitives: Lock, Event, Condition, Semaphore, BoundedSemaphore, Barrier. */
-import { describe, expect, it } from 'vitest';
+import { expect } from './expect.js';
+import { describe, it } from './kit.js';
+import { rule } from './rules.js';
 import {
   Barrier,
   BoundedSemaphore,
@@ -18,7 +20,7 @@ import { failure } from './helpers.js';
 
 export function lockSuite(subject: LoopUnderTest): void {
   describe('Lock', () => {
-    it('is taken and released in FIFO order', () =>
+    it('is taken and released in FIFO order', rule('a Lock is granted to its waiters in the order they asked (FIFO)', () =>
       withLoop(subject, async (loop) => {
         const lock = new Lock();
         const order: number[] = [];
@@ -41,7 +43,7 @@ export function lockSuite(subject: LoopUnderTest): void {
         await gather(...tasks);
         expect(order).toEqual([1, 2, 3]);
         expect(lock.locked()).toBe(false);
-      }));
+      })));
 
     it('a waiter cancelled in the middle of the queue leaves the order intact', () =>
       withLoop(subject, async (loop) => {
@@ -70,7 +72,7 @@ export function lockSuite(subject: LoopUnderTest): void {
         expect(() => new Lock().release()).toThrow(/^Lock is not acquired\.$/); // asyncio's text
       }));
 
-    it('a waiter cancelled after release woke it passes the turn on', () =>
+    it('a waiter cancelled after release woke it passes the turn on', rule('a lock waiter cancelled after being woken passes the lock to the next waiter instead of losing it', () =>
       withLoop(subject, async (loop) => {
         const lock = new Lock();
         await lock.acquire();
@@ -85,7 +87,7 @@ export function lockSuite(subject: LoopUnderTest): void {
         expect(await failure(first)).toBeInstanceOf(CancelledError);
         expect(await second).toBe('second has it');
         expect(lock.locked()).toBe(true);
-      }));
+      })));
 
     it('cancelled waiters do not hold the queue', () =>
       withLoop(subject, async (loop) => {

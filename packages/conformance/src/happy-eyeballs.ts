@@ -5,15 +5,16 @@
  * loopback) and a second one with a server.
  */
 import * as net from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { expect } from './expect.js';
+import { describe, it } from './kit.js';
 import { Protocol, TimeoutError, sleep, waitFor, type AbstractEventLoop, type AddrInfo } from '@loopkit/core';
-import { isAvailable as uvAvailable, socket } from '@loopkit/uv';
+import { uv, uvMissing } from './support/uv.js';
 import { withLoop, type LoopUnderTest } from './context.js';
-import { Echo, openFds, portOf, type ServerLike } from '../support/net.js';
+import { Echo, openFds, portOf, type ServerLike } from './support/net.js';
 
 /** A loopback port whose accept queue is full: a connect to it hangs (the kernel drops the SYN). */
 async function blackholePort(): Promise<{ port: number; close(): void }> {
-  const listener = socket('inet', 'stream');
+  const listener = uv!.socket('inet', 'stream');
   listener.bind({ address: '127.0.0.1', port: 0 });
   listener.listen(0);
   const port = (listener.getsockname() as { port: number }).port;
@@ -40,7 +41,8 @@ function resolveTo(loop: AbstractEventLoop, name: string, addrs: Array<{ port: n
 }
 
 export function happyEyeballsSuite(subject: LoopUnderTest): void {
-  const it_ = uvAvailable() ? it : it.skip;
+  // The first address is a loopback port with a full accept queue, which only a raw socket can make.
+  const it_ = it.skipIf(uvMissing);
   describe('happy eyeballs', () => {
     it_('with happyEyeballsDelay, a second address is tried while the first hangs, and wins', () =>
       withLoop(subject, async (loop) => {
@@ -73,7 +75,7 @@ export function happyEyeballsSuite(subject: LoopUnderTest): void {
       withLoop(subject, async (loop) => {
         const server = (await loop.createServer(() => new Echo(), '127.0.0.1', 0)) as unknown as ServerLike;
         const refused = (() => {
-          const s = socket('inet', 'stream');
+          const s = uv!.socket('inet', 'stream');
           s.bind({ address: '127.0.0.1', port: 0 });
           const port = (s.getsockname() as { port: number }).port;
           s.close();
@@ -97,7 +99,7 @@ export function happyEyeballsSuite(subject: LoopUnderTest): void {
     it_('when every attempt fails, the error says so (one error when they agree)', () =>
       withLoop(subject, async (loop) => {
         const ports = [0, 0].map(() => {
-          const s = socket('inet', 'stream');
+          const s = uv!.socket('inet', 'stream');
           s.bind({ address: '127.0.0.1', port: 0 });
           const port = (s.getsockname() as { port: number }).port;
           s.close();

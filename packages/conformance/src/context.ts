@@ -5,20 +5,27 @@
  * asyncio's EventLoopTestsMixin does.
  */
 import type { AbstractEventLoop } from '@loopkit/core';
-
-export interface LoopCapabilities {
-  /** time() is virtual: timers fire instantly and exactly (TestLoop). */
-  virtualTime: boolean;
-  /** The loop does network I/O (createConnection, sock*, ...). */
-  network: boolean;
-  /** addReader/addWriter work (a selector loop). */
-  readiness: boolean;
-}
+import type { Capabilities, Capability } from './capabilities.js';
 
 export interface LoopUnderTest {
   name: string;
   make: () => AbstractEventLoop;
-  caps: LoopCapabilities;
+  /** What the loop can do (detected, then narrowed by the caller). */
+  caps: Capabilities;
+  /** For each absent capability, why (quoted by the tests that skip for it). */
+  why: Partial<Record<Capability, string>>;
+}
+
+/** null when the loop has every one of `caps`; else the skip reason, naming the first it lacks and why. */
+export function lacks(subject: LoopUnderTest, ...caps: Capability[]): string | null {
+  const missing = caps.find((c) => !subject.caps[c]);
+  if (missing === undefined) return null;
+  return `skipped: the loop has no ${missing} (${subject.why[missing] ?? 'not detected'})`;
+}
+
+/** null on a real-time loop; on a virtual clock (TestLoop) the skip reason of tests that wait on the world outside. */
+export function needsRealTime(subject: LoopUnderTest, what: string): string | null {
+  return subject.caps.virtualTime ? `skipped: the loop's time is virtual (advance()), and ${what} run in real time` : null;
 }
 
 /**

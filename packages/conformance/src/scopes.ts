@@ -1,5 +1,7 @@
 /** Scopes: timeout/timeoutAt and TaskGroup, in their callback and `await using` forms. */
-import { describe, expect, it } from 'vitest';
+import { expect } from './expect.js';
+import { describe, it } from './kit.js';
+import { rule } from './rules.js';
 import {
   CancelledError,
   ExceptionGroup,
@@ -39,7 +41,7 @@ export function scopeSuite(subject: LoopUnderTest): void {
         await scope[Symbol.asyncDispose]();
       }));
 
-    it('turns the cancellation at the deadline into TimeoutError; finally blocks run', () =>
+    it('turns the cancellation at the deadline into TimeoutError; finally blocks run', rule("timeout() cancels its body at the deadline and turns that cancellation into TimeoutError once the body's finally blocks have run", () =>
       withLoop(subject, async (loop) => {
         const log: string[] = [];
         const t0 = loop.time();
@@ -59,7 +61,7 @@ export function scopeSuite(subject: LoopUnderTest): void {
         if (exact) expect(loop.time() - t0).toBe(0.02);
         // The task is not left cancelled: it goes on awaiting.
         expect(await sleep(0.001, 'still running')).toBe('still running');
-      }));
+      })));
 
     it('only the outermost expired timeout raises TimeoutError; inner ones propagate CancelledError', () =>
       withLoop(subject, async () => {
@@ -88,7 +90,7 @@ export function scopeSuite(subject: LoopUnderTest): void {
         expect(result).toBe('outer finished');
       }));
 
-    it('a cancellation from outside stays CancelledError, even when the deadline also passed', () =>
+    it('a cancellation from outside stays CancelledError, even when the deadline also passed', rule('a cancellation that did not come from the timeout stays a CancelledError', () =>
       withLoop(subject, async (loop) => {
         const quiet = loop.createTask(() => timeout(10, () => sleep(100)));
         await sleep(0.01);
@@ -99,7 +101,7 @@ export function scopeSuite(subject: LoopUnderTest): void {
         // Scheduled first, so at the deadline it fires right before the timeout's own cancel.
         loop.callLater(0.02, () => both.cancel());
         expect(await failure(both)).toBeInstanceOf(CancelledError);
-      }));
+      })));
 
     it('reschedule() moves the deadline; null disables it; a finished timeout refuses', () =>
       withLoop(subject, async (loop) => {
@@ -200,7 +202,7 @@ export function scopeSuite(subject: LoopUnderTest): void {
         expect(log).toEqual(['fast', 'slow']);
       }));
 
-    it("a child's error cancels its siblings and the body; errors come as an ExceptionGroup", () =>
+    it("a child's error cancels its siblings and the body; errors come as an ExceptionGroup", rule('a TaskGroup child that fails cancels its siblings and the body, and the errors leave the group as an ExceptionGroup', () =>
       withLoop(subject, async () => {
         const log: string[] = [];
         const boom = new Error('boom');
@@ -231,7 +233,7 @@ export function scopeSuite(subject: LoopUnderTest): void {
         expect((error as ExceptionGroup).exceptions).toEqual([boom]);
         expect(log.sort()).toEqual(['body CancelledError', 'sibling CancelledError']);
         expect(currentTask()!.cancelling()).toBe(0);
-      }));
+      })));
 
     it('children failing together are all in the group; the body error joins them', () =>
       withLoop(subject, async (loop) => {
@@ -285,7 +287,7 @@ export function scopeSuite(subject: LoopUnderTest): void {
         expect(() => group!.createTask(42 as never)).toThrow(TypeError);
       }));
 
-    it('a parent cancelled from outside cancels the children and propagates CancelledError', () =>
+    it('a parent cancelled from outside cancels the children and propagates CancelledError', rule('cancelling the task that runs a TaskGroup cancels its children, and CancelledError propagates', () =>
       withLoop(subject, async (loop) => {
         let childCancelled = false;
         const parent = loop.createTask(() =>
@@ -305,7 +307,7 @@ export function scopeSuite(subject: LoopUnderTest): void {
         expect(await failure(parent)).toBeInstanceOf(CancelledError);
         expect(parent.cancelled()).toBe(true);
         expect(childCancelled).toBe(true);
-      }));
+      })));
 
     it('under a timeout: the deadline cancels the children and raises TimeoutError', () =>
       withLoop(subject, async (loop) => {
