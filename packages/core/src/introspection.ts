@@ -119,7 +119,12 @@ export function takeSnapshot(): ThreadSnapshot {
   for (const source of shared.sources) {
     for (const task of source()) visit(task as Future<unknown>);
   }
-  // Follow awaited-by links upward so the futures between tasks (a gather's) are listed too.
-  for (let i = 0; i < order.length; i++) for (const waiter of awaitersOf(order[i]!)) visit(waiter);
+  // Follow awaited-by links upward so the futures between tasks (a gather's) are listed too,
+  // and take in the future each task is suspended on, so it can be named.
+  for (let i = 0; i < order.length; i++) {
+    const fut = order[i]!;
+    for (const waiter of awaitersOf(fut)) visit(waiter);
+    if (isTaskLike(fut) && fut._futWaiter !== null) visit(fut._futWaiter);
+  }
   return { pid: process.pid, threadId, futures: order.map(record) };
 }
