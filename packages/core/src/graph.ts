@@ -52,13 +52,18 @@ export interface CallGraphOptions {
 }
 
 const FRAME = /^\s*at (async )?(?:(.*?) \((.+?):(\d+):(\d+)\)|(.+?):(\d+):(\d+))$/;
-// Frames of the task machinery: a current task's stack ends where its step was called.
-const TASKS_FILE = new URL('./tasks.js', import.meta.url);
-const TASKS_FILE_NAMES = new Set([TASKS_FILE.href, TASKS_FILE.pathname]);
-const GRAPH_FILE_NAMES = new Set([import.meta.url, new URL(import.meta.url).pathname]);
+// Core's own files, as a frame names them: a file URL or a path, in dist/ or (where a source
+// map rewrites stacks, as under a test runner) in src/; compared without the extension.
+const CORE_PACKAGE = new URL('../', import.meta.url);
+const CORE_PREFIXES = [CORE_PACKAGE.href, CORE_PACKAGE.pathname];
+function coreFile(fileName: string): string | null {
+  for (const prefix of CORE_PREFIXES) {
+    if (fileName.startsWith(prefix)) return fileName.slice(prefix.length).replace(/^(dist|src)\//, '').replace(/\.[jt]s$/, '');
+  }
+  return null;
+}
 // A creation stack starts inside core (new Future, createTask): those frames say nothing.
-const CORE_DIRS = [new URL('./', import.meta.url).href, new URL('./', import.meta.url).pathname];
-const inCore = (entry: CallStackEntry): boolean => CORE_DIRS.some((dir) => entry.fileName.startsWith(dir));
+const inCore = (entry: CallStackEntry): boolean => coreFile(entry.fileName) !== null;
 
 /** The frames of a V8 stack string (the message line and unparsable lines dropped). */
 export function parseStack(stack: string | null | undefined): CallStackEntry[] {
@@ -112,11 +117,13 @@ function liveStack(depth: number): CallStackEntry[] {
   const frames = parseStack(stack);
   // Drop this module's own frames, then `depth` - 1 callers.
   let start = 0;
-  while (start < frames.length && GRAPH_FILE_NAMES.has(frames[start]!.fileName)) start++;
+  while (start < frames.length && coreFile(frames[start]!.fileName) === 'graph') start++;
   const result: CallStackEntry[] = [];
   for (const frame of frames.slice(start + depth - 1)) {
-    if (TASKS_FILE_NAMES.has(frame.fileName)) break;
-    result.push(frame);
+    // The task machinery: a current task's stack ends where its step was called.
+    if (coreFile(frame.fileName) === 'tasks') break;
+    // Node's own frames (the microtask queue that resumed an async function) are no call site.
+    if (!frame.fileName.startsWith('node:')) result.push(frame);
   }
   return result;
 }

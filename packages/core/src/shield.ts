@@ -31,6 +31,8 @@ export function shield<A extends AwaitableLike>(aw: A): Future<ResultOf<A>> {
     }
   };
   const onOuterDone = (): void => {
+    // The shield was cancelled (or is done): its task no longer waits for the inner work.
+    if (waiter !== null) futureDiscardFromAwaitedBy(inner, waiter);
     if (!inner.done()) inner.removeDoneCallback(onInnerDone);
   };
   inner.addDoneCallback(onInnerDone);
