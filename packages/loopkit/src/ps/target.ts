@@ -46,7 +46,7 @@ export function checkNodeProcess(pid: number): void {
     exe = readlinkSync(`/proc/${pid}/exe`);
   } catch (error) {
     if (errno(error) === 'EACCES' || errno(error) === 'EPERM') {
-      throw new AttachError(`permission denied: cannot read /proc/${pid}/exe (process ${pid} belongs to another user)`);
+      throw new AttachError(`permission denied: cannot read /proc/${pid}/exe (not allowed to inspect process ${pid})`);
     }
   }
   const program = exe ?? comm;
