@@ -194,7 +194,7 @@ export async function attach(pid: number, options: AttachOptions = {}): Promise<
     client = await CdpClient.connect(url.href, timeoutMs);
     const threads = await readThreads(client, pid, timeoutMs);
     if (threads.length === 0) {
-      throw new AttachError(`no loopkit loaded in process ${pid}: no thread of it has loaded @loopkit/core`);
+      throw new AttachError(`no loopkit loaded in process ${pid}: no thread of it has loaded @loopkit/core (or one from before introspection)`);
     }
     return { threads, inspectorWasOpen: !opened };
   } finally {
