@@ -12,7 +12,8 @@ import type { Future } from './futures.js';
 import type { AwaitableLike, ResultOf } from './gather.js';
 import type { TimerHandle } from './handles.js';
 import { Queue } from './queues.js';
-import { ensureFuture, type Task } from './tasks.js';
+import { currentTask, ensureFuture, type Task } from './tasks.js';
+import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.js';
 import { checkOptions } from './validate.js';
 import { checkIterable, checkTimeout } from './wait.js';
 
@@ -26,12 +27,18 @@ export class AsCompleted<T> implements AsyncIterableIterator<Future<T>>, Iterabl
   private readonly completions = new Queue<Completion<T>>();
   private readonly timer: TimerHandle | null = null;
   private stepsLeft: number;
+  /** The task iterating: it waits on every future still to complete (for the call graph). */
+  private readonly waiter: Task<unknown> | null;
 
   constructor(aws: Iterable<AwaitableLike<T>>, timeout: number | null) {
     this.loop = _getCurrentLoop();
     this.todo = new Set([...new Set(aws)].map((aw) => ensureFuture(aw, this.loop)));
     this.stepsLeft = this.todo.size;
-    for (const fut of this.todo) fut.addDoneCallback(this.onCompletion);
+    this.waiter = currentTask();
+    for (const fut of this.todo) {
+      fut.addDoneCallback(this.onCompletion);
+      if (this.waiter !== null) futureAddToAwaitedBy(fut, this.waiter);
+    }
     if (this.todo.size > 0 && timeout !== null && timeout !== Infinity) {
       this.timer = this.loop.callLater(timeout, this.onTimeout);
     }
@@ -65,6 +72,7 @@ export class AsCompleted<T> implements AsyncIterableIterator<Future<T>>, Iterabl
 
   private readonly onCompletion = (fut: Future<T>): void => {
     if (!this.todo.delete(fut)) return; // the timeout came first
+    if (this.waiter !== null) futureDiscardFromAwaitedBy(fut, this.waiter);
     this.completions.putNowait({ fut });
     if (this.todo.size === 0) this.timer?.cancel();
   };
@@ -72,6 +80,7 @@ export class AsCompleted<T> implements AsyncIterableIterator<Future<T>>, Iterabl
   private readonly onTimeout = (): void => {
     for (const fut of this.todo) {
       fut.removeDoneCallback(this.onCompletion);
+      if (this.waiter !== null) futureDiscardFromAwaitedBy(fut, this.waiter);
       this.completions.putNowait(null);
     }
     this.todo.clear();

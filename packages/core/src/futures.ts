@@ -9,6 +9,7 @@ import { checkCallback, describe } from './validate.js';
 import { Chain, type Chainable } from './chain.js';
 import type { Task } from './tasks.js';
 import { forgetUnretrieved, watchUnretrieved, type UnretrievedReport } from './unretrieved.js';
+import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.js';
 
 const PENDING = 0;
 const FINISHED = 1;
@@ -41,6 +42,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** @internal the CancelledError to raise, when one was caught from a task body */ _cancelledExc: CancelledError | null = null;
   /** @internal an exception is set and nobody has looked at it yet: its report (unretrieved.ts) */ _unretrieved: UnretrievedReport | null = null;
   /** @internal creation stack, kept in debug mode only */ _sourceTraceback: string | null = null;
+  /** @internal the futures waiting on this one (awaited-by.ts): null, one, or a Set of several */
+  _awaitedBy: Future<unknown> | Set<Future<unknown>> | null = null;
 
   /** Binds to `loop`, else the running loop, else the policy's current loop. */
   constructor(options?: FutureOptions | AbstractEventLoop) {
@@ -140,7 +143,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
     const chain = new Chain<R1 | R2>();
     // Runs as a done callback (a loop callback), so the reactions may be called directly.
     (this._callbacks ??= []).push(() => {
-      if (task !== undefined && task._futWaiter === (this as unknown)) task._futWaiter = null;
+      if (task !== undefined) {
+        if (task._futWaiter === (this as unknown)) task._futWaiter = null;
+        if (this._awaitedBy !== null) futureDiscardFromAwaitedBy(this, task);
+      }
       resumeStep(task ?? null);
       // cancel() came after this future finished but before the task resumed: raise at
       // this await, as asyncio's step does (a Lock waiter then passes its turn on).
@@ -154,6 +160,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
     });
     if (task !== undefined) {
       task._futWaiter = this as Future<unknown>;
+      if (this._awaitedBy === null) this._awaitedBy = task;
+      else futureAddToAwaitedBy(this, task);
       if (task._mustCancel && this.cancel(task._cancelMessage)) task._mustCancel = false;
       stepEndsIfAwaited(task, onFulfilled);
     }

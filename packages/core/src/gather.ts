@@ -8,6 +8,7 @@ import { _getCurrentLoop, type AbstractEventLoop, type Awaitable, type CoroFn } 
 import { Future, isThenable } from './futures.js';
 import { ensureFuture, Task } from './tasks.js';
 import { checkOptions } from './validate.js';
+import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.js';
 
 export interface GatherOptions {
   /** Put errors (and CancelledError for cancelled children) in the results instead of failing. */
@@ -108,10 +109,13 @@ export function gather(...args: unknown[]): Future<unknown[]> {
   }
   const gathering = new GatheringFuture<unknown[]>(children, loop!);
   outer = gathering;
+  // Each pending child is awaited by the gather (for the call graph); done ones never were.
+  for (const child of byArg.values()) if (!child.done()) futureAddToAwaitedBy(child, gathering);
   const distinct = byArg.size;
 
   function onChildDone(child: Future<unknown>): void {
     finished += 1;
+    if (outer !== null) futureDiscardFromAwaitedBy(child, outer);
     if (outer === null || outer.done()) {
       // Nobody will look at this child's error now: mark it retrieved.
       if (!child.cancelled()) child.exception();

@@ -91,6 +91,16 @@ export { wait, waitFor, FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED, type Re
 export { asCompleted, AsCompleted } from './as-completed.js';
 export { timeout, timeoutAt, Timeout } from './timeouts.js';
 export { TaskGroup, taskGroup } from './taskgroup.js';
+export {
+  captureCallGraph,
+  formatCallGraph,
+  printCallGraph,
+  parseStack,
+  type CallGraphOptions,
+  type CallStackEntry,
+  type FutureCallGraph,
+} from './graph.js';
+export { introspectionId, takeSnapshot, INTROSPECTION_KEY, type FutureRecord, type ThreadSnapshot } from './introspection.js';
 export { Lock, Event, Condition, Semaphore, BoundedSemaphore, type LockLike } from './locks.js';
 export { Held } from './held.js';
 export { Barrier } from './barrier.js';

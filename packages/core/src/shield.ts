@@ -3,15 +3,21 @@
  * The caller awaiting the shield gets CancelledError; the inner work runs on.
  */
 import type { Future } from './futures.js';
-import { ensureFuture } from './tasks.js';
+import { currentTask, ensureFuture } from './tasks.js';
+import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.js';
 import type { AwaitableLike, ResultOf } from './gather.js';
 
 export function shield<A extends AwaitableLike>(aw: A): Future<ResultOf<A>> {
   const inner = ensureFuture(aw) as Future<ResultOf<A>>;
   if (inner.done()) return inner;
   const outer = inner.getLoop().createFuture<ResultOf<A>>();
+  // The task awaiting the shield really waits for the inner work (the outer future is only
+  // its cancellable stand-in), so the call graph links the inner work to that task.
+  const waiter = currentTask();
+  if (waiter !== null) futureAddToAwaitedBy(inner, waiter);
 
   const onInnerDone = (): void => {
+    if (waiter !== null) futureDiscardFromAwaitedBy(inner, waiter);
     if (outer.cancelled()) {
       // The shield was cancelled: nobody will retrieve the inner error.
       if (!inner.cancelled()) inner.exception();
@@ -25,6 +31,8 @@ export function shield<A extends AwaitableLike>(aw: A): Future<ResultOf<A>> {
     }
   };
   const onOuterDone = (): void => {
+    // The shield was cancelled (or is done): its task no longer waits for the inner work.
+    if (waiter !== null) futureDiscardFromAwaitedBy(inner, waiter);
     if (!inner.done()) inner.removeDoneCallback(onInnerDone);
   };
   inner.addDoneCallback(onInnerDone);

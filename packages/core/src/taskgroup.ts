@@ -14,6 +14,7 @@ import type { AbstractEventLoop, CoroFn, CreateTaskOptions } from './events.js';
 import type { Future } from './futures.js';
 import { currentTask, type Task } from './tasks.js';
 import { checkCallback } from './validate.js';
+import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.js';
 
 export class TaskGroup {
   private readonly parent: Task<unknown> | null;
@@ -42,6 +43,8 @@ export class TaskGroup {
     const task = this.loop!.createTask(coro, options);
     this.tasks.add(task as Task<unknown>);
     task.addDoneCallback(this.onTaskDone);
+    // The parent waits for the group's tasks when it leaves the group: say so from the start.
+    futureAddToAwaitedBy(task, this.parent);
     return task;
   }
 
@@ -109,6 +112,7 @@ export class TaskGroup {
 
   private readonly onTaskDone = (task: Future<unknown>): void => {
     this.tasks.delete(task as Task<unknown>);
+    futureDiscardFromAwaitedBy(task, this.parent!);
     if (this.onCompleted !== null && this.tasks.size === 0 && !this.onCompleted.done()) {
       this.onCompleted.setResult(undefined);
     }

@@ -23,6 +23,7 @@ import {
 import { Future, isFuture, isThenable, wrapFuture, type FutureOptions } from './futures.js';
 import { callSoonEntry, type ReadyEntry } from './handles.js';
 import { checkOptions, describe } from './validate.js';
+import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.js';
 import { ageTasks, pendingTasks, trackTask, untrackTask, type AgedRecord } from './task-registry.js';
 
 let taskCounter = 0;
@@ -232,11 +233,13 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
     } else {
       fut.addDoneCallback(() => this._genWakeupFrom(fut));
       this._futWaiter = fut;
+      futureAddToAwaitedBy(fut, this as Task<unknown>);
       if (this._mustCancel && fut.cancel(this._cancelMessage)) this._mustCancel = false;
     }
   }
 
   private _genWakeupFrom(fut: Future<unknown>): void {
+    futureDiscardFromAwaitedBy(fut, this as Task<unknown>);
     let error: unknown = undefined;
     try {
       fut.result();

@@ -3,7 +3,8 @@ import { CancelledError, TimeoutError } from './errors.js';
 import { getRunningLoop } from './events.js';
 import { Future, isFuture, isThenable } from './futures.js';
 import type { AwaitableLike, ResultOf } from './gather.js';
-import { ensureFuture } from './tasks.js';
+import { currentTask, ensureFuture } from './tasks.js';
+import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.js';
 import { timeout } from './timeouts.js';
 import { checkOptions, describe } from './validate.js';
 
@@ -69,12 +70,20 @@ export async function wait<A extends AwaitableLike<unknown>, T = ResultOf<A>>(
       release();
     }
   }
-  for (const fut of futures) fut.addDoneCallback(onCompletion);
+  // The task in wait() waits on every future (its own await is on a private waiter).
+  const task = currentTask();
+  for (const fut of futures) {
+    fut.addDoneCallback(onCompletion);
+    if (task !== null) futureAddToAwaitedBy(fut, task);
+  }
   try {
     await waiter;
   } finally {
     timer?.cancel();
-    for (const fut of futures) fut.removeDoneCallback(onCompletion);
+    for (const fut of futures) {
+      fut.removeDoneCallback(onCompletion);
+      if (task !== null) futureDiscardFromAwaitedBy(fut, task);
+    }
   }
   const done = new Set<Future<T>>();
   const pending = new Set<Future<T>>();
@@ -89,11 +98,14 @@ async function cancelAndWait(fut: Future<unknown>): Promise<void> {
     if (!waiter.done()) waiter.setResult(undefined);
   };
   fut.addDoneCallback(release);
+  const task = currentTask();
+  if (task !== null) futureAddToAwaitedBy(fut, task);
   try {
     fut.cancel();
     await waiter;
   } finally {
     fut.removeDoneCallback(release);
+    if (task !== null) futureDiscardFromAwaitedBy(fut, task);
   }
 }
 

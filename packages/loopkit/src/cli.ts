@@ -1,14 +1,16 @@
 #!/usr/bin/env node
-/** The `loopkit` command: info, examples, demo (both) and bench. */
+/** The `loopkit` command: info, examples, demo (both), bench, ps and pstree. */
 import { runBench } from './bench.js';
 import { DEFAULT_SCALE, runExamples } from './examples.js';
 import { info } from './info.js';
+import { PS_USAGE, runPs } from './ps/command.js';
 
 const USAGE = `usage: loopkit <command>
   info              platform, Node, native addon, the chosen backend and why, every backend
   examples [name]   run the seed examples (TypeScript twins) on both loops
   demo              info, then every example
   bench             the scheduling and echo benchmarks, with ratio tables
+${PS_USAGE}
 options for examples/demo: --scale=N   multiply every delay by N (default ${DEFAULT_SCALE}; env LOOPKIT_EXAMPLE_SCALE)`;
 
 async function main(argv: string[]): Promise<number> {
@@ -31,6 +33,9 @@ async function main(argv: string[]): Promise<number> {
       return runExamples(undefined, scale);
     case 'bench':
       return runBench();
+    case 'ps':
+    case 'pstree':
+      return runPs(command, rest[0]);
     case undefined:
     case 'help':
     case '--help':
