@@ -10,8 +10,21 @@ export class CancelledError extends Error {
   constructor(message = '') {
     super(message);
   }
+
+  /**
+   * `e instanceof CancelledError` also holds for the CancelledError of another copy of
+   * @loopkit/core in the process (two versions installed side by side), so a task still
+   * sees its cancellation when the future it awaited came from the other copy.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    return this === CancelledError && typeof value === 'object' && value !== null && (value as Branded)[CANCELLED_BRAND] === true;
+  }
 }
 named(CancelledError, 'CancelledError');
+const CANCELLED_BRAND = Symbol.for('loopkit.CancelledError');
+type Branded = { [CANCELLED_BRAND]?: boolean };
+Object.defineProperty(CancelledError.prototype, CANCELLED_BRAND, { value: true });
 
 /** An operation is not allowed in the object's current state (e.g. result() of a pending future). */
 export class InvalidStateError extends Error {}

@@ -2,11 +2,12 @@
  * What every loop offers (asyncio's AbstractEventLoop) and the per-thread state that ties
  * code to the loop running it: the running loop and the task whose code is executing.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
+import type { AsyncLocalStorage } from 'node:async_hooks';
 import { NotImplementedError, RuntimeError } from './errors.js';
 import type { Future } from './futures.js';
 import type { Handle, TimerHandle } from './handles.js';
 import type { Task } from './tasks.js';
+import { world, type ResumeSignal } from './world.js';
 
 /** A coroutine function: an async function, or a generator function driven with `yield*`. */
 export type CoroFn<T> = () => PromiseLike<T> | Generator<unknown, T, any>;
@@ -106,41 +107,43 @@ for (const name of loopMethods) {
   });
 }
 
-/** The task whose code is executing, carried across awaits (Node's contextvars). */
-export const taskContext = new AsyncLocalStorage<Task<unknown>>();
-
-let runningLoop: AbstractEventLoop | null = null;
+/**
+ * The task whose code is executing, carried across awaits (Node's contextvars). One per
+ * thread, shared by every copy of @loopkit/core (see world.ts).
+ */
+export const taskContext: AsyncLocalStorage<Task<unknown>> = world.taskContext;
 
 /** The loop running in this thread, or null. */
 export function _getRunningLoop(): AbstractEventLoop | null {
-  return runningLoop;
+  return world.runningLoop;
 }
 
 /** Mark `loop` as running in this thread (null: none). Loops call this from runForever. */
 export function _setRunningLoop(loop: AbstractEventLoop | null): void {
-  runningLoop = loop;
+  world.runningLoop = loop;
 }
 
 /** The running loop; throws RuntimeError outside one, as asyncio.get_running_loop(). */
 export function getRunningLoop(): AbstractEventLoop {
-  if (runningLoop === null) throw new RuntimeError('no running event loop');
-  return runningLoop;
+  const loop = world.runningLoop;
+  if (loop === null) throw new RuntimeError('no running event loop');
+  return loop;
 }
-
-let currentLoopResolver: (() => AbstractEventLoop) | null = null;
 
 /**
  * Installed by @loopkit/policy: how `new Future()` finds a loop when none is running
  * (the policy's loop for this thread). Core itself knows no policy.
  */
 export function _setCurrentLoopResolver(resolver: (() => AbstractEventLoop) | null): void {
-  currentLoopResolver = resolver;
+  world.currentLoopResolver = resolver;
 }
 
 /** The running loop, else the policy's current loop (what `new Future()` binds to). */
 export function _getCurrentLoop(): AbstractEventLoop {
-  if (runningLoop !== null) return runningLoop;
-  if (currentLoopResolver !== null) return currentLoopResolver();
+  const loop = world.runningLoop;
+  if (loop !== null) return loop;
+  const resolver = world.currentLoopResolver;
+  if (resolver !== null) return resolver();
   throw new RuntimeError('There is no current event loop: run one, or import loopkit (its policy provides one)');
 }
 
@@ -150,17 +153,7 @@ export function _getCurrentLoop(): AbstractEventLoop {
  * when the resumed code is a task's step); the loop pauses its batch there. It goes on when
  * that task reports the end of its step (stepEnded), else once the microtask queue drained.
  */
-export const resumeSignal = {
-  pending: false,
-  /** the task the current callback resumed, if any */
-  task: null as Task<unknown> | null,
-  /** the task a paused loop waits for */
-  waitingFor: null as Task<unknown> | null,
-  /** continues the paused loop's batch */
-  goOn: null as (() => void) | null,
-  /** the last task whose first step suspended synchronously (on `sleep(0)` or a returned Future) */
-  lastEnded: null as Task<unknown> | null,
-};
+export const resumeSignal: ResumeSignal = world.resumeSignal;
 
 /** A callback is resuming awaiting code (`task`'s step, or code outside any task): the loop pauses its batch after it. */
 export function resumeStep(task: Task<unknown> | null): void {

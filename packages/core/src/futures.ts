@@ -261,8 +261,14 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
 /** True for loopkit Futures (and Tasks). */
 export function isFuture(obj: unknown): obj is Future<unknown> {
-  return obj instanceof Future;
+  // A Future of another copy of @loopkit/core (another version in node_modules) is one too,
+  // as asyncio.isfuture duck-types: it carries the brand every copy puts on Future.prototype.
+  return obj instanceof Future || (typeof obj === 'object' && obj !== null && (obj as Branded)[FUTURE_BRAND] === true);
 }
+
+const FUTURE_BRAND = Symbol.for('loopkit.Future');
+type Branded = { [FUTURE_BRAND]?: boolean };
+Object.defineProperty(Future.prototype, FUTURE_BRAND, { value: true });
 
 /** Type guard for thenables (PromiseLike). */
 export function isThenable(obj: unknown): obj is PromiseLike<unknown> {

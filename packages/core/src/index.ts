@@ -92,4 +92,5 @@ export type { Comparator } from './priority.js';
 export type { TLSEngine, TLSContext, TLSProvider, TLSOptions, TLSSessionInfo, HandshakeState } from './tls/engine.js';
 export { registerTLSProvider, getTLSProvider } from './tls/provider.js';
 export { checkOptions, isPlainObject } from './validate.js';
+export { world as _world, type World, type ResumeSignal } from './world.js';
 export { run, Runner, _setCurrentLoopSetter, _setDefaultLoopFactory, type RunnerOptions } from './runners.js';

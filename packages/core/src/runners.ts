@@ -8,12 +8,11 @@ import { RuntimeError } from './errors.js';
 import { _getRunningLoop, type AbstractEventLoop, type CoroFn } from './events.js';
 import { gather } from './gather.js';
 import { allTasks } from './tasks.js';
+import { world } from './world.js';
 import { checkOptions, describe } from './validate.js';
 
 /** How long close() lets the default executor's threads finish, as asyncio's THREAD_JOIN_TIMEOUT. */
 const EXECUTOR_JOIN_TIMEOUT = 300;
-
-let defaultLoopFactory: (() => AbstractEventLoop) | null = null;
 
 /**
  * Installed by @loopkit/policy: how run() and Runner make a loop when given no loopFactory
@@ -24,12 +23,10 @@ export function _setDefaultLoopFactory(factory: (() => AbstractEventLoop) | null
   if (factory !== null && typeof factory !== 'function') {
     throw new TypeError(`factory must be a function or null, got ${describe(factory)}`);
   }
-  const previous = defaultLoopFactory;
-  defaultLoopFactory = factory;
+  const previous = world.defaultLoopFactory;
+  world.defaultLoopFactory = factory;
   return previous;
 }
-
-let currentLoopSetter: ((loop: AbstractEventLoop | null) => void) | null = null;
 
 /**
  * Installed by @loopkit/policy: how a Runner that made its loop with the default factory
@@ -42,8 +39,8 @@ export function _setCurrentLoopSetter(
   if (setter !== null && typeof setter !== 'function') {
     throw new TypeError(`setter must be a function or null, got ${describe(setter)}`);
   }
-  const previous = currentLoopSetter;
-  currentLoopSetter = setter;
+  const previous = world.currentLoopSetter;
+  world.currentLoopSetter = setter;
   return previous;
 }
 
@@ -141,10 +138,10 @@ export class Runner {
       this.loop = loop;
     }
     else {
-      this.loop = defaultLoopFactory !== null ? defaultLoopFactory() : new BaseEventLoop();
-      if (currentLoopSetter !== null) {
-        currentLoopSetter(this.loop);
-        this.unsetCurrentLoop = currentLoopSetter;
+      this.loop = world.defaultLoopFactory !== null ? world.defaultLoopFactory() : new BaseEventLoop();
+      if (world.currentLoopSetter !== null) {
+        world.currentLoopSetter(this.loop);
+        this.unsetCurrentLoop = world.currentLoopSetter;
       }
     }
     if (this.debug !== null) this.loop.setDebug(this.debug);

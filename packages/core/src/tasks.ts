@@ -11,9 +11,9 @@ import { getRunningLoop, resumeSignal, resumeStep, stepEnded, taskContext, _getC
 import { Future, isFuture, isThenable, wrapFuture, type FutureOptions } from './futures.js';
 import { callSoonEntry, type ReadyEntry } from './handles.js';
 import { describe } from './validate.js';
+import { world } from './world.js';
 import { ageTasks, pendingTasks, trackTask, untrackTask, type AgedRecord } from './task-registry.js';
 
-let taskCounter = 0;
 
 function isGenerator(obj: unknown): obj is Generator<unknown, unknown, unknown> {
   return (
@@ -47,7 +47,7 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
     super(options);
     this._coro = coro;
     this._name = options.name !== undefined ? String(options.name) : null;
-    this._number = options.name !== undefined ? 0 : ++taskCounter;
+    this._number = options.name !== undefined ? 0 : ++world.taskCounter;
     trackTask(this);
     callSoonEntry(this._loop, this); // the task is its own ready-queue entry: see _run
   }

@@ -1,9 +1,9 @@
 /**
- * asyncio's policy functions. Module state is per thread in Node (each worker_thread loads
- * its own copy of this module), so "the policy's loop for this thread" is simply the
- * policy's loop: every worker has its own policy and its own current loop.
+ * asyncio's policy functions. The policy is kept in core's loop world, which is per thread
+ * (each worker_thread has its own globalThis), so "the policy's loop for this thread" is
+ * simply the policy's loop: every worker has its own policy and its own current loop.
  */
-import { _getRunningLoop, NotImplementedError, RuntimeError, type AbstractEventLoop } from '@loopkit/core';
+import { _getRunningLoop, _world, NotImplementedError, RuntimeError, type AbstractEventLoop } from '@loopkit/core';
 import { inject, injectable, type DependencyContainer } from 'tsyringe';
 import { threadId } from 'node:worker_threads';
 import { container as rootContainer } from './container.js';
@@ -66,11 +66,10 @@ export class DefaultEventLoopPolicy extends AbstractEventLoopPolicy {
   }
 }
 
-let policy: EventLoopPolicy | null = null;
-
+// The policy lives in core's loop world (one per thread), so every copy of this package and
+// of core in the thread sees the same policy and the same current loop.
 export function getEventLoopPolicy(): EventLoopPolicy {
-  policy ??= new DefaultEventLoopPolicy();
-  return policy;
+  return (_world.policy ??= new DefaultEventLoopPolicy()) as EventLoopPolicy;
 }
 
 /** Install `newPolicy` for this thread; null restores a fresh default policy. */
@@ -80,7 +79,7 @@ export function setEventLoopPolicy(newPolicy: EventLoopPolicy | null): void {
       `policy must be an event loop policy (getEventLoop, setEventLoop, newEventLoop) or null, got ${describe(newPolicy)}`,
     );
   }
-  policy = newPolicy;
+  _world.policy = newPolicy;
 }
 
 /** The running loop inside a coroutine or callback; else the policy's loop for this thread. */
