@@ -250,8 +250,9 @@ export abstract class BaseSocketLoop<
       return await this.makeServer([listener], protocolFactory, backlog, options.startServing ?? true, null);
     }
     const p = checkPath(path);
-    // An abstract name ('\0...') has no file: nothing to remove before or after.
-    const hasFile = !p.startsWith('\0');
+    // An abstract name ('\0...') has no file: nothing to remove before or after. Nor has a
+    // Windows named pipe (\\.\pipe\name: node:net serves a Unix path there as one).
+    const hasFile = !p.startsWith('\0') && !isNamedPipe(p);
     // A stale socket file from an earlier run would make bind fail (asyncio removes it too).
     if (hasFile) removeSocketFile(p);
     const sock = await this._listenUnix(p, backlog);
@@ -483,4 +484,9 @@ function checkHappyEyeballs(options: ConnectionOptions<unknown>): number | null 
     throw new TypeError(`interleave must be a positive integer or null, got ${describe(interleave)}`);
   }
   return delay;
+}
+
+/** A Windows named pipe path (\\.\pipe\name or \\?\pipe\name), which node:net serves on Windows. */
+function isNamedPipe(path: string): boolean {
+  return process.platform === 'win32' && /^[\\/]{2}[.?][\\/]pipe[\\/]/i.test(path);
 }
