@@ -69,14 +69,19 @@ export class LimitOverrunError extends RangeError {
 }
 named(LimitOverrunError, 'LimitOverrunError');
 
+/** getNowait() on an empty queue. */
 export class QueueEmpty extends Error {}
 named(QueueEmpty, 'QueueEmpty');
+/** putNowait() on a full queue. */
 export class QueueFull extends Error {}
 named(QueueFull, 'QueueFull');
+/** put() or get() on a queue that was shut down (get: once it is also empty). */
 export class QueueShutDown extends Error {}
 named(QueueShutDown, 'QueueShutDown');
+/** The barrier was reset or aborted while a task waited on it, or is broken. */
 export class BrokenBarrierError extends Error {}
 named(BrokenBarrierError, 'BrokenBarrierError');
+/** The transport or socket cannot use the OS sendfile (the loop falls back to reads and writes unless told not to). */
 export class SendfileNotAvailableError extends Error {}
 named(SendfileNotAvailableError, 'SendfileNotAvailableError');
 

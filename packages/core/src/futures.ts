@@ -34,6 +34,7 @@ const unretrieved = new FinalizationRegistry<UnretrievedReport>((report) => {
   report.loop.callExceptionHandler(context);
 });
 
+/** Options of `new Future()`: the loop it belongs to (default: the running loop, else the policy's current one). */
 export interface FutureOptions {
   loop?: AbstractEventLoop;
 }
@@ -47,6 +48,7 @@ function resolveLoop(options: FutureOptions | AbstractEventLoop | undefined): Ab
   return loop;
 }
 
+/** A result that is not there yet (asyncio.Future): await it, or add done callbacks; set by setResult/setException, or cancelled. */
 export class Future<T = unknown> implements PromiseLike<T> {
   /** @internal */ _state: State = PENDING;
   /** @internal */ _result: T | undefined = undefined;
@@ -64,14 +66,17 @@ export class Future<T = unknown> implements PromiseLike<T> {
     if (this._loop.getDebug()) this._sourceTraceback = new Error().stack ?? null;
   }
 
+  /** The loop this future belongs to. */
   getLoop(): AbstractEventLoop {
     return this._loop;
   }
 
+  /** Whether it has a result, an exception, or was cancelled. */
   done(): boolean {
     return this._state !== PENDING;
   }
 
+  /** Whether it was cancelled. */
   cancelled(): boolean {
     return this._state === CANCELLED;
   }
@@ -93,11 +98,13 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return this._exception;
   }
 
+  /** Mark it done with `result` and schedule its callbacks; InvalidStateError if it is done already. */
   setResult(result: T): void {
     if (this._state !== PENDING) throw new InvalidStateError(`${stateNames[this._state]}: ${this}`);
     this._setResultNow(result);
   }
 
+  /** Mark it done with `exception` and schedule its callbacks; InvalidStateError if it is done already. */
   setException(exception: unknown): void {
     if (this._state !== PENDING) throw new InvalidStateError(`${stateNames[this._state]}: ${this}`);
     if (exception === null || exception === undefined) {
@@ -190,6 +197,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return this.result();
   }
 
+  /** A description for logs and debugging, as asyncio's repr(). */
   toString(): string {
     return `<${this.constructor.name} ${this._stateInfo()}>`;
   }

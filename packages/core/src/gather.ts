@@ -9,6 +9,7 @@ import { Future, isThenable } from './futures.js';
 import { ensureFuture, Task } from './tasks.js';
 import { checkOptions } from './validate.js';
 
+/** Options of gather(): with `returnExceptions`, errors become results instead of failing the whole. */
 export interface GatherOptions {
   /** Put errors (and CancelledError for cancelled children) in the results instead of failing. */
   returnExceptions?: boolean;
@@ -71,10 +72,13 @@ function outcomeOf(child: Future<unknown>): unknown {
   return child.exception() ?? child.result();
 }
 
+/** Run the awaitables concurrently (a function becomes a Task); a Future of their results in order. The first error fails it, and the others go on. */
 export function gather<A extends readonly AwaitableLike[]>(...aws: A): Future<Results<A>>;
+/** With `{returnExceptions: true}` last: each error is its awaitable's result. */
 export function gather<A extends readonly AwaitableLike[]>(
   ...args: [...A, GatherOptions & { returnExceptions: true }]
 ): Future<ResultsOrErrors<A>>;
+/** With options last (see GatherOptions). */
 export function gather<A extends readonly AwaitableLike[]>(...args: [...A, GatherOptions]): Future<Results<A>>;
 export function gather(...args: unknown[]): Future<unknown[]> {
   const options = takeOptions(args);

@@ -44,6 +44,7 @@ export function _setCurrentLoopSetter(
   return previous;
 }
 
+/** Options of run() and Runner. */
 export interface RunnerOptions {
   /** Set the loop's debug mode (null/absent: leave it). */
   debug?: boolean | null;
@@ -125,6 +126,7 @@ export class Runner {
     }
   }
 
+  /** Same as close(), for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -22,9 +22,11 @@ export interface AbstractServer {
   serveForever(): Promise<void>;
   /** Start accepting (idempotent); for servers made with `startServing: false`. */
   startServing(): Promise<void>;
+  /** Whether it is accepting connections. */
   isServing(): boolean;
   /** The listening sockets. */
   readonly sockets: readonly unknown[];
+  /** The loop serving it. */
   getLoop(): AbstractEventLoop;
 }
 
@@ -57,6 +59,7 @@ export class Server<S = unknown> implements AbstractServer, ConnectionOwner {
     this.onClose = onClose;
   }
 
+  /** The loop serving it. */
   getLoop(): AbstractEventLoop {
     return this.loop;
   }
@@ -66,6 +69,7 @@ export class Server<S = unknown> implements AbstractServer, ConnectionOwner {
     return this.listening === null ? [] : [...this.listening];
   }
 
+  /** Whether it is accepting connections. */
   isServing(): boolean {
     return this.serving;
   }
@@ -138,6 +142,7 @@ export class Server<S = unknown> implements AbstractServer, ConnectionOwner {
     if (this.connections.size === 0 && this.listening === null) this.wakeup();
   }
 
+  /** A description for logs and debugging, as asyncio's repr(). */
   toString(): string {
     return `<Server sockets=${this.sockets.length}${this.serving ? ' serving' : ''}>`;
   }

@@ -6,6 +6,7 @@ import type { Future } from './futures.js';
 import { ensureFuture } from './tasks.js';
 import type { AwaitableLike, ResultOf } from './gather.js';
 
+/** Protect `aw` from cancellation (asyncio.shield): cancelling the returned Future leaves `aw` running. */
 export function shield<A extends AwaitableLike>(aw: A): Future<ResultOf<A>> {
   const inner = ensureFuture(aw) as Future<ResultOf<A>>;
   if (inner.done()) return inner;

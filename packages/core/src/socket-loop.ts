@@ -41,6 +41,7 @@ export interface ConnectionOptions<A = unknown> {
   /** Reorder the addresses by family, first `interleave` of the first family, then alternating (default 1 with happyEyeballsDelay). */
   interleave?: number | null;
 }
+/** Options of createServer (asyncio's create_server keywords): backlog, address reuse, family, a given socket, whether to start serving. */
 export interface ServerOptions<A = unknown> {
   backlog?: number;
   reuseAddress?: boolean | null;
@@ -49,6 +50,7 @@ export interface ServerOptions<A = unknown> {
   sock?: A | null;
   startServing?: boolean;
 }
+/** Options of createUnixServer: backlog, a given socket, whether to start serving, socket file cleanup. */
 export interface UnixServerOptions<A = unknown> {
   backlog?: number;
   sock?: A | null;
@@ -56,6 +58,7 @@ export interface UnixServerOptions<A = unknown> {
   /** Remove the socket file when the server closes (asyncio 3.13's cleanup_socket). */
   cleanupSocket?: boolean;
 }
+/** Options of createDatagramEndpoint: local and remote address, family, reuse, broadcast, a given socket. */
 export interface DatagramOptions<A = unknown> {
   localAddr?: HostPort | null;
   remoteAddr?: HostPort | null;
@@ -74,7 +77,9 @@ export interface OwnedTransport extends BaseTransport {
 
 /** What the portable code does with a backend's socket. */
 export interface LoopSocket {
+  /** Bind to a local address. */
   bind(address: InetSockAddr): void;
+  /** Close the socket. */
   close(): void;
 }
 
@@ -126,7 +131,9 @@ export abstract class BaseSocketLoop<
   protected abstract _givenDatagramSocket(sock: unknown): [S, boolean];
   /** A datagram socket bound to `local` (if given) and connected to `remote` (if given), with the options' flags. */
   protected abstract _openDatagram(family: Family, local: InetSockAddr | null, remote: InetSockAddr | null, options: DatagramOptions<A>): Promise<S>;
+  /** Backend hook: the stream transport for a connected socket. */
   protected abstract _streamTransport(sock: S, protocol: BaseProtocol, waiter: Future<void> | null, server: Server<S> | null): ST;
+  /** Backend hook: the datagram transport for a UDP socket. */
   protected abstract _datagramTransport(sock: S, protocol: DatagramProtocol, connected: boolean, waiter: Future<void>): DT;
   abstract _startServing(server: Server<S>, sock: S): void;
   abstract _stopServing(sock: S): void;

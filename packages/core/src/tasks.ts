@@ -24,10 +24,12 @@ function isGenerator(obj: unknown): obj is Generator<unknown, unknown, unknown> 
   );
 }
 
+/** Options of `new Task()`: its name (default "Task-N") and loop. */
 export interface TaskOptions extends FutureOptions {
   name?: string;
 }
 
+/** A coroutine function running on a loop (asyncio.Task): a Future of its result, cancellable at any await. */
 export class Task<T = unknown> extends Future<T> implements ReadyEntry {
   /** @internal */ readonly _coro: CoroFn<T>;
   /** @internal null until asked for: most tasks never are */ _name: string | null;
@@ -52,15 +54,18 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
     callSoonEntry(this._loop, this); // the task is its own ready-queue entry: see _run
   }
 
+  /** The task's name ("Task-N" unless named). */
   getName(): string {
     return (this._name ??= `Task-${this._number}`);
   }
 
+  /** Rename the task. */
   setName(name: unknown): void {
     this._name = String(name);
     if (this._aged !== null) this._aged.description = this._describe();
   }
 
+  /** The coroutine function the task runs. */
   getCoro(): CoroFn<T> {
     return this._coro;
   }
@@ -88,10 +93,12 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
     return this._numCancelsRequested;
   }
 
+  /** Not allowed: a task's result is its coroutine's (throws RuntimeError). */
   override setResult(_result: T): never {
     throw new RuntimeError('Task does not support setResult operation');
   }
 
+  /** Not allowed: a task's exception is its coroutine's (throws RuntimeError). */
   override setException(_exception: unknown): never {
     throw new RuntimeError('Task does not support setException operation');
   }
@@ -117,6 +124,7 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
     if (this._aged !== null) this._aged.completed = true;
   }
 
+  /** A description for logs and debugging, as asyncio's repr(). */
   override toString(): string {
     return this._describe();
   }

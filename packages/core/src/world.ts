@@ -46,8 +46,11 @@ export interface World {
   /** every copy that joined, by module URL, the maker first */
   readonly copies: string[];
   runningLoop: AbstractEventLoop | null;
+  /** How `new Future()` finds a loop when none runs (installed by @loopkit/policy). */
   currentLoopResolver: (() => AbstractEventLoop) | null;
+  /** How run() and Runner make a loop without a loopFactory (installed by @loopkit/policy). */
   defaultLoopFactory: (() => AbstractEventLoop) | null;
+  /** How a Runner makes its loop the current one (installed by @loopkit/policy). */
   currentLoopSetter: ((loop: AbstractEventLoop | null) => void) | null;
   readonly taskContext: AsyncLocalStorage<Task<unknown>>;
   readonly resumeSignal: ResumeSignal;

@@ -12,19 +12,25 @@ import { describe } from './describe.js';
 
 /** What setEventLoopPolicy accepts: an AbstractEventLoopPolicy, or any object of this shape. */
 export interface EventLoopPolicy {
+  /** The current loop of this thread. */
   getEventLoop(): AbstractEventLoop;
+  /** Make `loop` the current loop of this thread (null: none). */
   setEventLoop(loop: AbstractEventLoop | null): void;
+  /** A new loop, as this policy makes them. */
   newEventLoop(): AbstractEventLoop;
 }
 
 /** asyncio's AbstractEventLoopPolicy: a base class for policies; each method must be overridden. */
 export abstract class AbstractEventLoopPolicy implements EventLoopPolicy {
+  /** The current loop of this thread (subclasses implement it). */
   getEventLoop(): AbstractEventLoop {
     throw new NotImplementedError(`${this.constructor.name} does not implement getEventLoop`);
   }
+  /** Set the current loop of this thread (subclasses implement it). */
   setEventLoop(_loop: AbstractEventLoop | null): void {
     throw new NotImplementedError(`${this.constructor.name} does not implement setEventLoop`);
   }
+  /** A new loop (subclasses implement it). */
   newEventLoop(): AbstractEventLoop {
     throw new NotImplementedError(`${this.constructor.name} does not implement newEventLoop`);
   }
@@ -53,6 +59,7 @@ export class DefaultEventLoopPolicy extends AbstractEventLoopPolicy {
     return this.loop;
   }
 
+  /** Make `loop` the current loop (null: none; getEventLoop then throws instead of making one). */
   override setEventLoop(loop: AbstractEventLoop | null): void {
     this.setCalled = true;
     if (loop !== null && !isEventLoop(loop)) {
@@ -61,6 +68,7 @@ export class DefaultEventLoopPolicy extends AbstractEventLoopPolicy {
     this.loop = loop;
   }
 
+  /** A new loop from the container's LOOP_FACTORY. */
   override newEventLoop(): AbstractEventLoop {
     return this.container.resolve<LoopFactory>(LOOP_FACTORY)();
   }
@@ -68,6 +76,7 @@ export class DefaultEventLoopPolicy extends AbstractEventLoopPolicy {
 
 // The policy lives in core's loop world (one per thread), so every copy of this package and
 // of core in the thread sees the same policy and the same current loop.
+/** The policy of this thread (a DefaultEventLoopPolicy unless one was set). */
 export function getEventLoopPolicy(): EventLoopPolicy {
   return (_world.policy ??= new DefaultEventLoopPolicy()) as EventLoopPolicy;
 }
@@ -87,10 +96,12 @@ export function getEventLoop(): AbstractEventLoop {
   return _getRunningLoop() ?? getEventLoopPolicy().getEventLoop();
 }
 
+/** Make `loop` the current loop of this thread, through the policy. */
 export function setEventLoop(loop: AbstractEventLoop | null): void {
   getEventLoopPolicy().setEventLoop(loop);
 }
 
+/** A new loop from the policy (selector, proactor or LOOPKIT_BACKEND's choice). */
 export function newEventLoop(): AbstractEventLoop {
   return getEventLoopPolicy().newEventLoop();
 }
