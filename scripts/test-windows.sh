@@ -47,7 +47,8 @@ wine reg add 'HKLM\Software\Microsoft\Windows NT\CurrentVersion' /v CurrentVersi
 work=$(mktemp -d "${TMPDIR:-/tmp}/loopkit-windows-XXXXXX")
 app=$work/app
 mkdir -p "$app"
-trap 'rm -rf "$work"' EXIT
+# Wine leaves its server running for a while; end ours (this prefix's only) with the run.
+trap 'wineserver -k >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 out=$work/out.txt
 
 # Runs node.exe under Wine with its output in a file, then shows it; returns its exit code.
