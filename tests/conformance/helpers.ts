@@ -386,10 +386,11 @@ export function helperSuite(subject: LoopUnderTest): void {
   describe('asCompleted', () => {
     it('for await gives the futures themselves in completion order', () =>
       withLoop(subject, async (loop) => {
-        const c = loop.createTask(after(0.03, 'c'));
-        const a = after(0.01, 'a');
+        // 50 ms apart: a's timer starts one iteration after b's, which a loaded machine can delay by 10 ms.
+        const c = loop.createTask(after(0.15, 'c'));
+        const a = after(0.05, 'a');
         const fut = loop.createFuture<string>();
-        loop.callLater(0.02, () => fut.setResult('b'));
+        loop.callLater(0.1, () => fut.setResult('b'));
         const seen: unknown[] = [];
         for await (const f of asCompleted([c, a, fut, a])) {
           expect(isFuture(f)).toBe(true);
