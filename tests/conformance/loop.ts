@@ -214,7 +214,8 @@ export function loopSuite(subject: LoopUnderTest): void {
         loop.stop();
         await loop.runForever();
         expect(warnings).toHaveLength(1);
-        expect(warnings[0]).toMatch(/Executing .*slowOne.* took 0\.0\d\d seconds/);
+        // 25 ms of work, but a loaded machine may preempt it for longer: the format is what counts.
+        expect(warnings[0]).toMatch(/Executing .*slowOne.* took \d+\.\d\d\d seconds/);
       } finally {
         logger.warning = original;
         loop.close();
