@@ -10,6 +10,14 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
+// The addon's C code is POSIX (BSD sockets, epoll/kqueue/poll, eventfd/pipes): on Windows
+// there is nothing to build, and loopkit's policy picks the proactor there (node:net, which
+// libuv drives with IOCP). Saying so beats a node-gyp run that must fail.
+if (process.platform === 'win32') {
+  console.log('@loopkit/uv: the native addon is POSIX-only and is not built on Windows; loopkit uses the proactor there.');
+  process.exit(0);
+}
+
 const env = { ...process.env };
 const prefix = dirname(dirname(process.execPath));
 if (!env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'node_api.h'))) {

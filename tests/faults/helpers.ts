@@ -57,7 +57,8 @@ export function nofileLimits(): { soft: number; hard: number } {
   return { soft: num(soft), hard: num(hard) };
 }
 
-export const hasPrlimit = ['/usr/bin/prlimit', '/bin/prlimit'].some((p) => fs.existsSync(p));
+// Linux only: under Wine, Windows' Node would see the Linux host's files through drive Z:.
+export const hasPrlimit = process.platform === 'linux' && ['/usr/bin/prlimit', '/bin/prlimit'].some((p) => fs.existsSync(p));
 
 /**
  * A child node process running one of this folder's scripts, speaking JSON lines on

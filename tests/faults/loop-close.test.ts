@@ -72,7 +72,8 @@ describe('loop.close() with live transports', () => {
             accepted.push(r);
             return r;
           }, '127.0.0.1', 0)) as unknown as ServerLike;
-          const unixPath = path.join(dir, 's.sock');
+          // On Windows node:net serves a Unix path as a named pipe, and wants a pipe name.
+          const unixPath = process.platform === 'win32' ? `\\\\.\\pipe\\loopkit-close-${process.pid}` : path.join(dir, 's.sock');
           const unix = (await loop.createUnixServer(() => {
             const r = new Recorder(loop);
             accepted.push(r);

@@ -8,7 +8,7 @@
  */
 import * as net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { BrokenPipeError, ConnectionResetError, sleep, type AbstractEventLoop, type Transport } from '@loopkit/core';
+import { BrokenPipeError, ConnectionAbortedError, ConnectionResetError, sleep, type AbstractEventLoop, type Transport } from '@loopkit/core';
 import { Echo, NET_LOOPS, Recorder, pattern, portOf, title, waitUntil, withLoop, type ServerLike } from './helpers.js';
 
 /** A node:net server on 127.0.0.1; `sockets` holds the accepted ones. */
@@ -203,7 +203,15 @@ describe('faults mid-stream', () => {
           }
           expect(aborted).toBe(true);
           const exc = await sender.lost;
-          expect(exc instanceof ConnectionResetError || exc instanceof BrokenPipeError).toBe(true);
+          // Windows reports a send to a reset connection as WSAECONNABORTED (asyncio's proactor
+          // sees ConnectionAbortedError there too). And a close sends a reset only while unread
+          // bytes wait in the socket; Node for Windows reads ahead through IOCP, so the receiver's
+          // abort may find none and close cleanly: the sender then sees EOF (connectionLost(null)).
+          if (process.platform === 'win32') {
+            expect(exc === null || [ConnectionResetError, BrokenPipeError, ConnectionAbortedError].some((cls) => exc instanceof cls), `lost with ${String(exc)}`).toBe(true);
+          } else {
+            expect(exc instanceof ConnectionResetError || exc instanceof BrokenPipeError, `lost with ${String(exc)}`).toBe(true);
+          }
           expect(await receiver!.lost).toBe(null);
           const got = receiver!.received;
           for (let off = 0; off + chunk.length <= got.length; off += chunk.length) {

@@ -77,7 +77,8 @@ export function pattern(n: number, seed = 0): Buffer {
   return buf;
 }
 
-export const hasProcFd = fs.existsSync('/proc/self/fd');
+// Linux only: under Wine, Windows' Node would find the Linux host's /proc through drive Z:.
+export const hasProcFd = process.platform === 'linux' && fs.existsSync('/proc/self/fd');
 
 export function openFds(): number {
   return fs.readdirSync('/proc/self/fd').length;

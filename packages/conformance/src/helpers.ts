@@ -266,7 +266,8 @@ export function helperSuite(subject: LoopUnderTest): void {
     it('FIRST_COMPLETED returns at the first completion and cancels nothing', () =>
       withLoop(subject, async (loop) => {
         const fast = loop.createTask(after(0.01, 'fast'));
-        const slow = loop.createTask(after(0.05, 'slow'));
+        // 190 ms later: a loaded machine stalled 40 ms and both were done when wait() returned.
+        const slow = loop.createTask(after(0.2, 'slow'));
         const [done, pending] = await wait([fast, slow], { returnWhen: FIRST_COMPLETED });
         expect(done.size === 1 && done.has(fast)).toBe(true);
         expect(pending.size === 1 && pending.has(slow)).toBe(true);

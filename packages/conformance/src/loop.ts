@@ -47,7 +47,8 @@ export function loopSuite(subject: LoopUnderTest): void {
         const log: string[] = [];
         const done = loop.createFuture();
         const t0 = loop.time();
-        const when = t0 + 0.02;
+        // 90 ms between 'early' and the rest: a loaded machine can stall 10 ms between two lines.
+        const when = t0 + 0.1;
         loop.callAt(when, () => log.push('late-1'));
         loop.callLater(0.01, () => log.push('early'));
         loop.callAt(when, () => log.push('late-2'));
@@ -62,7 +63,7 @@ export function loopSuite(subject: LoopUnderTest): void {
         timer.cancel();
         await done;
         expect(log).toEqual(['early', 'late-1', 'late-2', 'late-3']);
-        expect(loop.time() - t0).toBeGreaterThanOrEqual(0.02 - 1e-6);
+        expect(loop.time() - t0).toBeGreaterThanOrEqual(0.1 - 1e-6);
       })));
 
     it('drops cancelled timers lazily and rebuilds the heap when more than half are cancelled', rule('cancelled timers leave the heap lazily: popped when they reach the top, all at once when more than half are cancelled', async () => {
@@ -237,7 +238,8 @@ export function loopSuite(subject: LoopUnderTest): void {
         loop.stop();
         await loop.runForever();
         expect(warnings).toHaveLength(1);
-        expect(warnings[0]).toMatch(/Executing .*slowOne.* took 0\.0\d\d seconds/);
+        // 25 ms of work, but a loaded machine may preempt it for longer: the format is what counts.
+        expect(warnings[0]).toMatch(/Executing .*slowOne.* took \d+\.\d\d\d seconds/);
       } finally {
         logger.warning = original;
         loop.close();

@@ -20,6 +20,7 @@ import { checkIterable, checkTimeout } from './wait.js';
 /** A completion in a box, so async code never unwraps the Future as a thenable; null: timed out. */
 type Completion<T> = { fut: Future<T> } | null;
 
+/** What asCompleted() returns: iterate it for awaitables in completion order, or `for await` it for the futures themselves. */
 export class AsCompleted<T> implements AsyncIterableIterator<Future<T>>, Iterable<Task<T>> {
   private readonly loop: AbstractEventLoop;
   private readonly todo: Set<Future<T>>;
@@ -44,6 +45,7 @@ export class AsCompleted<T> implements AsyncIterableIterator<Future<T>>, Iterabl
     }
   }
 
+  /** `for await`: the futures themselves, in completion order. */
   [Symbol.asyncIterator](): this {
     return this;
   }

@@ -9,6 +9,7 @@ import { describe } from './validate.js';
 
 type State = 'filling' | 'draining' | 'resetting' | 'broken';
 
+/** Lets `parties` tasks wait until all have arrived (asyncio.Barrier). */
 export class Barrier {
   private readonly cond = new Condition();
   private readonly partyCount: number;
@@ -87,6 +88,7 @@ export class Barrier {
     return this.state === 'broken';
   }
 
+  /** A description for logs and debugging, as asyncio's repr(). */
   toString(): string {
     const detail = this.broken ? 'broken' : `${this.state}, waiters:${this.nWaiting}/${this.partyCount}`;
     return `<Barrier [${detail}]>`;

@@ -57,13 +57,20 @@ export abstract class BaseDatagramTransport extends DatagramTransport {
   }
 
   // ---- backend hooks (see the module comment) ----
+  /** Backend hook: send one datagram now if the OS takes it without blocking; whether it was sent. */
   protected abstract _sendNow(data: Uint8Array, addr: SocketAddress | null): boolean;
+  /** Backend hook: datagrams are queued; send them as the socket allows, calling _sent() for each. */
   protected abstract _startWriting(): void;
+  /** Backend hook: the queue is empty. */
   protected abstract _stopWriting(): void;
+  /** Backend hook: deliver received datagrams from now on. */
   protected abstract _startReading(): void;
+  /** Backend hook: deliver nothing (the endpoint is closing). */
   protected abstract _stopReading(): void;
+  /** Backend hook: release the socket. */
   protected abstract _closeResources(): void;
 
+  /** The loop this endpoint runs on. */
   getLoop(): AbstractEventLoop {
     return this._loop;
   }
@@ -81,15 +88,18 @@ export abstract class BaseDatagramTransport extends DatagramTransport {
     return this._closing;
   }
 
+  /** Bytes of datagrams queued and not yet sent. */
   getWriteBufferSize(): number {
     return this.bufferSize;
   }
 
+  /** Water marks for pauseWriting/resumeWriting, as for stream transports. */
   setWriteBufferLimits(limits?: WriteBufferLimits | number | null, low?: number | null): void {
     this.flow.set(limits, low);
     this.maybePause();
   }
 
+  /** The water marks `[low, high]`. */
   getWriteBufferLimits(): [low: number, high: number] {
     return [this.flow.low, this.flow.high];
   }
@@ -149,6 +159,7 @@ export abstract class BaseDatagramTransport extends DatagramTransport {
     this.callConnectionLost(null);
   }
 
+  /** A description for logs and debugging, as asyncio's repr(). */
   toString(): string {
     return `<${this.constructor.name} ${this.lostCalled ? 'closed' : this._closing ? 'closing' : 'open'}>`;
   }

@@ -345,6 +345,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     return future;
   }
 
+  /** Use `executor` for runInExecutor(null, ...). */
   setDefaultExecutor(executor: Executor): void {
     if (typeof executor?.submit !== 'function') {
       throw new TypeError(`executor must be an Executor (with submit), got ${describe(executor)}`);
@@ -545,11 +546,13 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     this.subprocesses.delete(transport);
   }
 
+  /** A description for logs and debugging, as asyncio's repr(). */
   toString(): string {
     return `<${this.constructor.name} running=${this.running} closed=${this.closed} debug=${this.debug}>`;
   }
 
   // ---- the run loop ----
+  /** Throws RuntimeError when the loop is closed. */
   protected checkClosed(): void {
     if (this.closed) throw new RuntimeError('Event loop is closed');
   }

@@ -54,7 +54,9 @@ const EOF = Symbol('EOF');
 
 /** A server that counts its connections, so server.waitClosed() can wait for them. */
 export interface ConnectionOwner {
+  /** A connection of this server was made. */
   _attach(transport: Transport): void;
+  /** A connection of this server ended. */
   _detach(transport: Transport): void;
 }
 
@@ -126,15 +128,23 @@ export abstract class BaseStreamTransport extends Transport {
   // ---- backend hooks (see the module comment) ----
   /** `_writeNow` keeps the bytes it is given after it returns (see the module comment). */
   protected readonly _writeNowKeepsBytes: boolean = false;
+  /** Backend hook: write what the OS takes now of `chunks`, without blocking; returns the bytes written. */
   protected abstract _writeNow(chunks: readonly Uint8Array[]): number;
+  /** Backend hook: bytes are buffered; call _bytesSent() as the OS takes them. */
   protected abstract _startWriting(): void;
+  /** Backend hook: the buffer is empty; stop watching for writability. */
   protected abstract _stopWriting(): void;
+  /** Backend hook: deliver received bytes (_dataReceived, _eofReceived) from now on. */
   protected abstract _startReading(): void;
+  /** Backend hook: deliver nothing until _startReading (the bytes stay in the OS). */
   protected abstract _stopReading(): void;
+  /** Backend hook: half-close the connection (writeEof once the buffer is flushed). */
   protected abstract _shutdownWrite(): void;
+  /** Backend hook: release the socket; the transport is done with it. */
   protected abstract _closeResources(): void;
 
   // ---- BaseTransport ----
+  /** The loop this transport runs on. */
   getLoop(): AbstractEventLoop {
     return this._loop;
   }
@@ -284,6 +294,7 @@ export abstract class BaseStreamTransport extends Transport {
     return true;
   }
 
+  /** A description for logs and debugging, as asyncio's repr(). */
   toString(): string {
     const state = this._lostCalled ? 'closed' : this._closing ? 'closing' : 'open';
     return `<${this.constructor.name} ${state} buffered=${this._bufferSize}>`;
@@ -388,6 +399,7 @@ export abstract class BaseStreamTransport extends Transport {
     return asBytes(buf);
   }
 
+  /** For backends: `nbytes` were received into the BufferedProtocol's buffer. */
   protected _bufferUpdated(nbytes: number): void {
     try {
       this._watch(this._protocol.bufferUpdated!(nbytes), 'bufferUpdated');

@@ -10,8 +10,21 @@ export class CancelledError extends Error {
   constructor(message = '') {
     super(message);
   }
+
+  /**
+   * `e instanceof CancelledError` also holds for the CancelledError of another copy of
+   * @loopkit/core in the process (two versions installed side by side), so a task still
+   * sees its cancellation when the future it awaited came from the other copy.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    return this === CancelledError && typeof value === 'object' && value !== null && (value as Branded)[CANCELLED_BRAND] === true;
+  }
 }
 named(CancelledError, 'CancelledError');
+const CANCELLED_BRAND = Symbol.for('loopkit.CancelledError');
+type Branded = { [CANCELLED_BRAND]?: boolean };
+Object.defineProperty(CancelledError.prototype, CANCELLED_BRAND, { value: true });
 
 /** An operation is not allowed in the object's current state (e.g. result() of a pending future). */
 export class InvalidStateError extends Error {}
@@ -73,14 +86,19 @@ export class LimitOverrunError extends RangeError {
 }
 named(LimitOverrunError, 'LimitOverrunError');
 
+/** getNowait() on an empty queue. */
 export class QueueEmpty extends Error {}
 named(QueueEmpty, 'QueueEmpty');
+/** putNowait() on a full queue. */
 export class QueueFull extends Error {}
 named(QueueFull, 'QueueFull');
+/** put() or get() on a queue that was shut down (get: once it is also empty). */
 export class QueueShutDown extends Error {}
 named(QueueShutDown, 'QueueShutDown');
+/** The barrier was reset or aborted while a task waited on it, or is broken. */
 export class BrokenBarrierError extends Error {}
 named(BrokenBarrierError, 'BrokenBarrierError');
+/** The transport or socket cannot use the OS sendfile (the loop falls back to reads and writes unless told not to). */
 export class SendfileNotAvailableError extends Error {}
 named(SendfileNotAvailableError, 'SendfileNotAvailableError');
 

@@ -2,13 +2,14 @@
  * What every loop offers (asyncio's AbstractEventLoop) and the per-thread state that ties
  * code to the loop running it: the running loop and the task whose code is executing.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
+import type { AsyncLocalStorage } from 'node:async_hooks';
 import { NotImplementedError, RuntimeError } from './errors.js';
 import type { Future } from './futures.js';
 import type { Handle, TimerHandle } from './handles.js';
 import type { Task } from './tasks.js';
 import type { BaseProtocol } from './protocols.js';
 import type { Transport } from './transports.js';
+import { world, type ResumeSignal } from './world.js';
 
 /** A coroutine function: an async function, or a generator function driven with `yield*`. */
 export type CoroFn<T> = () => PromiseLike<T> | Generator<unknown, T, any>;
@@ -24,6 +25,7 @@ export interface ExceptionContext {
   handle?: Handle;
   [key: string]: unknown;
 }
+/** What setExceptionHandler takes: called with the loop and the context of an error no one awaited. */
 export type ExceptionHandler = (loop: AbstractEventLoop, context: ExceptionContext) => void;
 /**
  * Runs a function in an async context and returns its result: what Node's
@@ -36,59 +38,103 @@ export interface CreateTaskOptions {
   /** The async context the task's code runs in (default: the loop's). */
   context?: ContextRunner | null;
 }
+/** What setTaskFactory takes: makes the Future (usually a Task) that createTask returns. */
 export type TaskFactory = (loop: AbstractEventLoop, coro: CoroFn<any>, options: CreateTaskOptions) => Future<any>;
 
 /** The public surface of an event loop. BaseEventLoop implements all of it but I/O. */
 export interface AbstractEventLoop {
+  /** Run until stop() is called; resolves once the loop stopped (it never blocks Node's loop). */
   runForever(): Promise<void>;
+  /** Run until `aw` (a Future, a thenable, or a coroutine function made a Task) is done; resolves to its result. */
   runUntilComplete<T>(aw: Awaitable<T> | CoroFn<T>): Promise<T>;
+  /** Stop the loop after the callbacks of the current iteration. */
   stop(): void;
+  /** Whether the loop is running. */
   isRunning(): boolean;
+  /** Whether close() was called. */
   isClosed(): boolean;
+  /** Close the loop: drop pending callbacks, shut the default executor down; it cannot run again. */
   close(): void;
+  /** Shut the default executor down, waiting at most `timeout` seconds for its threads. */
   shutdownDefaultExecutor(timeout?: number | null): Promise<void>;
 
+  /** Schedule `callback(...args)` for the next iteration, in FIFO order. */
   callSoon<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle;
+  /** callSoon that may be called from outside the loop's callbacks (another thread's handle, a Node callback), waking the loop. */
   callSoonThreadsafe<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle;
+  /** Schedule `callback(...args)` in `delay` seconds. */
   callLater<A extends unknown[]>(delay: number, callback: (...args: A) => unknown, ...args: A): TimerHandle;
+  /** Schedule `callback(...args)` at loop time `when` (seconds, see time()). */
   callAt<A extends unknown[]>(when: number, callback: (...args: A) => unknown, ...args: A): TimerHandle;
+  /** The loop's monotonic clock, in seconds. */
   time(): number;
 
+  /** A new Future bound to this loop. */
   createFuture<T = unknown>(): Future<T>;
+  /** Wrap the coroutine function in a Task scheduled on this loop (through the task factory, if set). */
   createTask<T>(coro: CoroFn<T>, options?: CreateTaskOptions): Task<T>;
+  /** Make createTask use `factory` (null: the default Task). */
   setTaskFactory(factory: TaskFactory | null): void;
+  /** The task factory, or null for the default. */
   getTaskFactory(): TaskFactory | null;
 
+  /** Run `fn(...args)` in `executor` (null: the default executor, worker threads); a Future of its result. */
   runInExecutor<R>(executor: unknown, fn: unknown, ...args: unknown[]): Future<R>;
 
+  /** Handle errors no one awaits with `handler` (null: the default handler). */
   setExceptionHandler(handler: ExceptionHandler | null): void;
+  /** The exception handler, or null for the default. */
   getExceptionHandler(): ExceptionHandler | null;
+  /** The default handler: logs the context's message and exception. */
   defaultExceptionHandler(context: ExceptionContext): void;
+  /** Report `context` to the exception handler (an error in the handler is logged, never thrown). */
   callExceptionHandler(context: ExceptionContext): void;
 
+  /** Whether debug mode is on. */
   getDebug(): boolean;
+  /** Turn debug mode on or off (slow callbacks are reported, tasks keep where they were created). */
   setDebug(enabled: boolean): void;
+  /** In debug mode, a callback running longer than this (seconds) is reported. */
   slowCallbackDuration: number;
 
   // I/O: offered by backends; BaseEventLoop throws NotImplementedError.
+  /** Open a stream connection to host:port; resolves to `[transport, protocol]`. */
   createConnection(protocolFactory: () => unknown, host?: string | null, port?: number | null, options?: object): Promise<[unknown, unknown]>;
+  /** Listen on host:port; each connection gets a protocol from `protocolFactory`. Resolves to the Server. */
   createServer(protocolFactory: () => unknown, host?: string | string[] | null, port?: number | null, options?: object): Promise<unknown>;
+  /** Open a Unix socket connection (a named pipe on Windows); resolves to `[transport, protocol]`. */
   createUnixConnection(protocolFactory: () => unknown, path?: string | null, options?: object): Promise<[unknown, unknown]>;
+  /** Listen on a Unix socket path (a named pipe on Windows); resolves to the Server. */
   createUnixServer(protocolFactory: () => unknown, path?: string | null, options?: object): Promise<unknown>;
+  /** Open a UDP endpoint; resolves to `[transport, protocol]`. */
   createDatagramEndpoint(protocolFactory: () => unknown, options?: object): Promise<[unknown, unknown]>;
+  /** Upgrade a connection to TLS in place (asyncio's start_tls); resolves to the TLS transport. */
   startTls(transport: Transport, protocol: BaseProtocol, ssl: unknown, options?: object): Promise<Transport>;
+  /** Receive up to `n` bytes from a socket (empty at EOF). */
   sockRecv(sock: unknown, n: number): Promise<Uint8Array>;
+  /** Receive into `buf`; resolves to the number of bytes (0 at EOF). */
   sockRecvInto(sock: unknown, buf: Uint8Array): Promise<number>;
+  /** Send all of `data` on a socket. */
   sockSendall(sock: unknown, data: Uint8Array): Promise<void>;
+  /** Connect a socket to `address`. */
   sockConnect(sock: unknown, address: unknown): Promise<void>;
+  /** Accept a connection on a listening socket; resolves to `[socket, address]`. */
   sockAccept(sock: unknown): Promise<[unknown, unknown]>;
+  /** Resolve host and port to socket addresses (without blocking the loop). */
   getaddrinfo(host: string | null, port: number | string | null, options?: object): Promise<unknown[]>;
+  /** Resolve a socket address to `[host, service]`. */
   getnameinfo(sockaddr: unknown, flags?: number): Promise<[string, string]>;
+  /** Call `callback(...args)` whenever `fd` is readable (selector loops; a proactor throws NotImplementedError). */
   addReader(fd: number, callback: (...args: any[]) => unknown, ...args: unknown[]): void;
+  /** Stop watching `fd` for reading; whether it was watched. */
   removeReader(fd: number): boolean;
+  /** Call `callback(...args)` whenever `fd` is writable (selector loops; a proactor throws NotImplementedError). */
   addWriter(fd: number, callback: (...args: any[]) => unknown, ...args: unknown[]): void;
+  /** Stop watching `fd` for writing; whether it was watched. */
   removeWriter(fd: number): boolean;
+  /** Call `callback(...args)` on the loop when the process gets signal `sig`. */
   addSignalHandler(sig: string | number, callback: (...args: any[]) => unknown, ...args: unknown[]): void;
+  /** Remove the handler for `sig`; whether there was one. */
   removeSignalHandler(sig: string | number): boolean;
   subprocessExec(protocolFactory: () => any, program: string, args?: readonly string[], options?: object): Promise<[any, any]>;
   subprocessShell(protocolFactory: () => any, cmd: string, options?: object): Promise<[any, any]>;
@@ -125,41 +171,43 @@ for (const name of loopMethods) {
   });
 }
 
-/** The task whose code is executing, carried across awaits (Node's contextvars). */
-export const taskContext = new AsyncLocalStorage<Task<unknown>>();
-
-let runningLoop: AbstractEventLoop | null = null;
+/**
+ * The task whose code is executing, carried across awaits (Node's contextvars). One per
+ * thread, shared by every copy of @loopkit/core (see world.ts).
+ */
+export const taskContext: AsyncLocalStorage<Task<unknown>> = world.taskContext;
 
 /** The loop running in this thread, or null. */
 export function _getRunningLoop(): AbstractEventLoop | null {
-  return runningLoop;
+  return world.runningLoop;
 }
 
 /** Mark `loop` as running in this thread (null: none). Loops call this from runForever. */
 export function _setRunningLoop(loop: AbstractEventLoop | null): void {
-  runningLoop = loop;
+  world.runningLoop = loop;
 }
 
 /** The running loop; throws RuntimeError outside one, as asyncio.get_running_loop(). */
 export function getRunningLoop(): AbstractEventLoop {
-  if (runningLoop === null) throw new RuntimeError('no running event loop');
-  return runningLoop;
+  const loop = world.runningLoop;
+  if (loop === null) throw new RuntimeError('no running event loop');
+  return loop;
 }
-
-let currentLoopResolver: (() => AbstractEventLoop) | null = null;
 
 /**
  * Installed by @loopkit/policy: how `new Future()` finds a loop when none is running
  * (the policy's loop for this thread). Core itself knows no policy.
  */
 export function _setCurrentLoopResolver(resolver: (() => AbstractEventLoop) | null): void {
-  currentLoopResolver = resolver;
+  world.currentLoopResolver = resolver;
 }
 
 /** The running loop, else the policy's current loop (what `new Future()` binds to). */
 export function _getCurrentLoop(): AbstractEventLoop {
-  if (runningLoop !== null) return runningLoop;
-  if (currentLoopResolver !== null) return currentLoopResolver();
+  const loop = world.runningLoop;
+  if (loop !== null) return loop;
+  const resolver = world.currentLoopResolver;
+  if (resolver !== null) return resolver();
   throw new RuntimeError('There is no current event loop: run one, or import loopkit (its policy provides one)');
 }
 
@@ -169,17 +217,7 @@ export function _getCurrentLoop(): AbstractEventLoop {
  * when the resumed code is a task's step); the loop pauses its batch there. It goes on when
  * that task reports the end of its step (stepEnded), else once the microtask queue drained.
  */
-export const resumeSignal = {
-  pending: false,
-  /** the task the current callback resumed, if any */
-  task: null as Task<unknown> | null,
-  /** the task a paused loop waits for */
-  waitingFor: null as Task<unknown> | null,
-  /** continues the paused loop's batch */
-  goOn: null as (() => void) | null,
-  /** the last task whose first step suspended synchronously (on `sleep(0)` or a returned Future) */
-  lastEnded: null as Task<unknown> | null,
-};
+export const resumeSignal: ResumeSignal = world.resumeSignal;
 
 /** A callback is resuming awaiting code (`task`'s step, or code outside any task): the loop pauses its batch after it. */
 export function resumeStep(task: Task<unknown> | null): void {

@@ -6,8 +6,10 @@
 import type { WriteBufferLimits } from './transports.js';
 import { checkOptions, describe } from './validate.js';
 
+/** Default high-water mark of a write buffer, in bytes (64 KiB, as asyncio); the low one is a quarter of it. */
 export const DEFAULT_HIGH_WATER = 64 * 1024;
 
+/** A write buffer's water marks and the paused state: pauseWriting() above high, resumeWriting() once at or below low. */
 export class WriteFlowControl {
   high = DEFAULT_HIGH_WATER;
   low = DEFAULT_HIGH_WATER / 4;

@@ -19,6 +19,7 @@ const stateNames = ['PENDING', 'FINISHED', 'CANCELLED'];
 
 type DoneCallback<T> = (future: Future<T>) => unknown;
 
+/** Options of `new Future()`: the loop it belongs to (default: the running loop, else the policy's current one). */
 export interface FutureOptions {
   loop?: AbstractEventLoop;
 }
@@ -32,6 +33,7 @@ function resolveLoop(options: FutureOptions | AbstractEventLoop | undefined): Ab
   return loop;
 }
 
+/** A result that is not there yet (asyncio.Future): await it, or add done callbacks; set by setResult/setException, or cancelled. */
 export class Future<T = unknown> implements PromiseLike<T> {
   /** @internal */ _state: State = PENDING;
   /** @internal */ _result: T | undefined = undefined;
@@ -51,14 +53,17 @@ export class Future<T = unknown> implements PromiseLike<T> {
     if (this._loop.getDebug()) this._sourceTraceback = new Error().stack ?? null;
   }
 
+  /** The loop this future belongs to. */
   getLoop(): AbstractEventLoop {
     return this._loop;
   }
 
+  /** Whether it has a result, an exception, or was cancelled. */
   done(): boolean {
     return this._state !== PENDING;
   }
 
+  /** Whether it was cancelled. */
   cancelled(): boolean {
     return this._state === CANCELLED;
   }
@@ -80,11 +85,13 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return this._exception;
   }
 
+  /** Mark it done with `result` and schedule its callbacks; InvalidStateError if it is done already. */
   setResult(result: T): void {
     if (this._state !== PENDING) throw new InvalidStateError(`${stateNames[this._state]}: ${this}`);
     this._setResultNow(result);
   }
 
+  /** Mark it done with `exception` and schedule its callbacks; InvalidStateError if it is done already. */
   setException(exception: unknown): void {
     if (this._state !== PENDING) throw new InvalidStateError(`${stateNames[this._state]}: ${this}`);
     if (exception === null || exception === undefined) {
@@ -182,6 +189,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return this.result();
   }
 
+  /** A description for logs and debugging, as asyncio's repr(). */
   toString(): string {
     return `<${this.constructor.name} ${this._stateInfo()}>`;
   }
@@ -260,8 +268,14 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
 /** True for loopkit Futures (and Tasks). */
 export function isFuture(obj: unknown): obj is Future<unknown> {
-  return obj instanceof Future;
+  // A Future of another copy of @loopkit/core (another version in node_modules) is one too,
+  // as asyncio.isfuture duck-types: it carries the brand every copy puts on Future.prototype.
+  return obj instanceof Future || (typeof obj === 'object' && obj !== null && (obj as Branded)[FUTURE_BRAND] === true);
 }
+
+const FUTURE_BRAND = Symbol.for('loopkit.Future');
+type Branded = { [FUTURE_BRAND]?: boolean };
+Object.defineProperty(Future.prototype, FUTURE_BRAND, { value: true });
 
 /** Type guard for thenables (PromiseLike). */
 export function isThenable(obj: unknown): obj is PromiseLike<unknown> {

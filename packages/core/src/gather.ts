@@ -10,6 +10,7 @@ import { ensureFuture, Task } from './tasks.js';
 import { checkOptions } from './validate.js';
 import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.js';
 
+/** Options of gather(): with `returnExceptions`, errors become results instead of failing the whole. */
 export interface GatherOptions {
   /** Put errors (and CancelledError for cancelled children) in the results instead of failing. */
   returnExceptions?: boolean;
@@ -72,10 +73,13 @@ function outcomeOf(child: Future<unknown>): unknown {
   return child.exception() ?? child.result();
 }
 
+/** Run the awaitables concurrently (a function becomes a Task); a Future of their results in order. The first error fails it, and the others go on. */
 export function gather<A extends readonly AwaitableLike[]>(...aws: A): Future<Results<A>>;
+/** With `{returnExceptions: true}` last: each error is its awaitable's result. */
 export function gather<A extends readonly AwaitableLike[]>(
   ...args: [...A, GatherOptions & { returnExceptions: true }]
 ): Future<ResultsOrErrors<A>>;
+/** With options last (see GatherOptions). */
 export function gather<A extends readonly AwaitableLike[]>(...args: [...A, GatherOptions]): Future<Results<A>>;
 export function gather(...args: unknown[]): Future<unknown[]> {
   const options = takeOptions(args);

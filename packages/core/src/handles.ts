@@ -22,6 +22,7 @@ export interface ReadyEntry {
   _run(): void;
 }
 
+/** A callback scheduled with callSoon (asyncio.Handle): cancel() keeps it from running. */
 export class Handle implements ReadyEntry {
   // Declared, and set once in the constructor: a class field would be defined first, then
   // set again (handles are made by the hundred thousand).
@@ -48,6 +49,7 @@ export class Handle implements ReadyEntry {
     this._args = NO_ARGS;
   }
 
+  /** Whether cancel() was called. */
   cancelled(): boolean {
     return this._cancelled;
   }
@@ -78,12 +80,14 @@ export class Handle implements ReadyEntry {
     this._loop.callExceptionHandler(context);
   }
 
+  /** A description for logs and debugging, as asyncio's repr(). */
   toString(): string {
     const name = this._callback ? this._callback.name || '<anonymous>' : '';
     return `<${this.constructor.name}${this._cancelled ? ' cancelled' : ''} ${name}()>`;
   }
 }
 
+/** A callback scheduled with callLater or callAt (asyncio.TimerHandle): when() says when it runs. */
 export class TimerHandle extends Handle {
   /** @internal */ declare readonly _when: number;
   /** @internal its slot in the loop's timer heap while there (see timer-heap.ts) */ declare _slot: number;
@@ -105,6 +109,7 @@ export class TimerHandle extends Handle {
     super.cancel();
   }
 
+  /** A description for logs and debugging, as asyncio's repr(). */
   override toString(): string {
     return super.toString().replace(/>$/, ` when=${this._when}>`);
   }

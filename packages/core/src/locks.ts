@@ -32,6 +32,7 @@ export class Lock extends LoopBound {
   private readonly waiters = new Deque<Future<unknown>>();
   private isLocked = false;
 
+  /** Whether the lock is held. */
   locked(): boolean {
     return this.isLocked;
   }
@@ -74,6 +75,7 @@ export class Lock extends LoopBound {
     if (first !== undefined && !first.done()) first.setResult(true);
   }
 
+  /** A description for logs and debugging, as asyncio's repr(). */
   override toString(): string {
     const waiting = this.waiters.length > 0 ? `, waiters:${this.waiters.length}` : '';
     return `<Lock [${this.isLocked ? 'locked' : 'unlocked'}${waiting}]>`;
@@ -85,6 +87,7 @@ export class Event extends LoopBound {
   private readonly waiters = new Deque<Future<unknown>>();
   private value = false;
 
+  /** Whether the flag is set. */
   isSet(): boolean {
     return this.value;
   }
@@ -96,6 +99,7 @@ export class Event extends LoopBound {
     for (const fut of this.waiters) if (!fut.done()) fut.setResult(true);
   }
 
+  /** Reset the flag: wait() blocks again. */
   clear(): void {
     this.value = false;
   }
@@ -107,6 +111,7 @@ export class Event extends LoopBound {
     return true;
   }
 
+  /** A description for logs and debugging, as asyncio's repr(). */
   override toString(): string {
     const waiting = this.waiters.length > 0 ? `, waiters:${this.waiters.length}` : '';
     return `<Event [${this.value ? 'set' : 'unset'}${waiting}]>`;
@@ -115,8 +120,11 @@ export class Event extends LoopBound {
 
 /** What Condition needs of its lock. */
 export interface LockLike {
+  /** Wait until the lock is free, then take it. */
   acquire(): Promise<unknown>;
+  /** Release the lock. */
   release(): void;
+  /** Whether the lock is held. */
   locked(): boolean;
 }
 
@@ -144,14 +152,17 @@ export class Condition extends LoopBound {
     this.lock = lock ?? new Lock();
   }
 
+  /** Whether the underlying lock is held. */
   locked(): boolean {
     return this.lock.locked();
   }
 
+  /** Acquire the underlying lock. */
   acquire(): Promise<unknown> {
     return this.lock.acquire();
   }
 
+  /** Release the underlying lock. */
   release(): void {
     this.lock.release();
   }
@@ -202,6 +213,7 @@ export class Condition extends LoopBound {
     this.notifyWaiters(n);
   }
 
+  /** Wake every task waiting on the condition (the caller must hold the lock). */
   notifyAll(): void {
     this.notify(this.waiters.length);
   }
@@ -235,6 +247,7 @@ export class Condition extends LoopBound {
     }
   }
 
+  /** A description for logs and debugging, as asyncio's repr(). */
   override toString(): string {
     const waiting = this.waiters.length > 0 ? `, waiters:${this.waiters.length}` : '';
     return `<Condition [${this.locked() ? 'locked' : 'unlocked'}${waiting}]>`;
@@ -264,6 +277,7 @@ export class Semaphore extends LoopBound {
     return this.value === 0 || anyWaiting(this.waiters);
   }
 
+  /** Take a slot, waiting while none is free (FIFO); resolves to true. */
   async acquire(): Promise<true> {
     if (!this.locked()) {
       this.value -= 1;
@@ -283,6 +297,7 @@ export class Semaphore extends LoopBound {
     return true;
   }
 
+  /** Give a slot back, waking the first waiter. */
   release(): void {
     this.value += 1;
     this.wakeUpNext();
@@ -306,6 +321,7 @@ export class Semaphore extends LoopBound {
     return false;
   }
 
+  /** A description for logs and debugging, as asyncio's repr(). */
   override toString(): string {
     const waiting = this.waiters.length > 0 ? `, waiters:${this.waiters.length}` : '';
     const state = this.locked() ? 'locked' : `unlocked, value:${this.value}`;
@@ -322,6 +338,7 @@ export class BoundedSemaphore extends Semaphore {
     this.bound = value;
   }
 
+  /** Give a slot back; RangeError above the initial value. */
   override release(): void {
     if (this.value >= this.bound) throw new RangeError('BoundedSemaphore released too many times');
     super.release();

@@ -13,6 +13,7 @@ import type { AbstractEventLoop } from './events.js';
 import type { BaseProtocol } from './protocols.js';
 import { describe } from './validate.js';
 
+/** Options of memoryTransportPair(): how the in-memory pipe behaves like an OS socket. */
 export interface MemoryTransportOptions {
   /** The most bytes one write hands over (as if the OS took only part of it). Default: no limit. */
   maxWrite?: number;

@@ -7,8 +7,11 @@ import * as dns from 'node:dns';
 import { isIP } from 'node:net';
 import { checkOptions, describe } from './validate.js';
 
+/** An address family: IPv4 or IPv6. */
 export type Family = 'inet' | 'inet6';
+/** A socket type: stream (TCP) or datagram (UDP). */
 export type SockType = 'stream' | 'dgram';
+/** An IP socket address, as Node gives them. */
 export interface InetSockAddr {
   address: string;
   family: 'IPv4' | 'IPv6';
@@ -19,6 +22,7 @@ export type AddrInfo = [family: Family, type: SockType, proto: number, canonname
 /** `{address, port}` or `[host, port]`; the host may be a name (resolved with getaddrinfo). */
 export type HostPort = { address?: string | null; port: number } | readonly [string | null, number];
 
+/** Filters of getaddrinfo: family, socket type, protocol, flags. */
 export interface AddrInfoOptions {
   family?: Family | number | string | null;
   type?: SockType | null;
@@ -37,6 +41,7 @@ export function familyOption(value: unknown, name = 'family'): Family | null {
   throw new TypeError(`${name} must be 'inet', 'inet6', 4, 6 or null, got ${describe(value)}`);
 }
 
+/** `[host, port]` from `{address, port}` or `[host, port]`, checked; TypeError naming `name` otherwise. */
 export function hostPort(value: unknown, name: string): [string | null, number] {
   if (Array.isArray(value) && value.length === 2) {
     const host = value[0] ?? null;
@@ -51,10 +56,12 @@ export function hostPort(value: unknown, name: string): [string | null, number] 
   throw new TypeError(`${name} must be {address, port} or [host, port], got ${describe(value)}`);
 }
 
+/** The family of a numeric IP address. */
 export function familyOfAddress(address: string): Family {
   return isIP(address) === 6 ? 'inet6' : 'inet';
 }
 
+/** A port number 0..65535 (a numeric string too); TypeError/RangeError naming `name` otherwise. */
 export function checkPort(port: unknown, name = 'port'): number {
   if (typeof port === 'string' && /^\d+$/.test(port)) port = Number(port);
   if (typeof port !== 'number' || !Number.isInteger(port)) throw new TypeError(`${name} must be an integer, got ${describe(port)}`);
@@ -62,6 +69,7 @@ export function checkPort(port: unknown, name = 'port'): number {
   return port;
 }
 
+/** A non-empty path string; TypeError naming `name` otherwise. */
 export function checkPath(path: unknown, name = 'path'): string {
   if (typeof path !== 'string' || path.length === 0) throw new TypeError(`${name} must be a non-empty string, got ${describe(path)}`);
   return path;
@@ -73,6 +81,7 @@ export function checkBacklog(backlog: unknown): number {
   return backlog;
 }
 
+/** Resolve host and port (node:dns) to `[family, type, proto, canonname, sockaddr]` entries, as asyncio's getaddrinfo. */
 export async function getaddrinfo(host: string | null, port: number | string | null, options: AddrInfoOptions = {}): Promise<AddrInfo[]> {
   options = checkOptions(options, ['family', 'type', 'proto', 'flags'], 'getaddrinfo');
   const family = familyOption(options.family);
@@ -109,6 +118,7 @@ export async function resolveAddress(address: unknown, family: Family, type: Soc
   return { address: infos[0]![4].address, port };
 }
 
+/** Resolve a socket address to `[host, service]` (node:dns lookupService). */
 export async function getnameinfo(sockaddr: unknown, _flags = 0): Promise<[string, string]> {
   const [host, port] = hostPort(sockaddr, 'sockaddr');
   if (host === null || isIP(host) === 0) throw new TypeError(`sockaddr must hold a numeric address, got ${describe(host)}`);

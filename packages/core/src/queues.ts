@@ -49,14 +49,17 @@ export class Queue<T = unknown> extends LoopBound {
     return this.limit;
   }
 
+  /** How many items are queued. */
   qsize(): number {
     return this.storeSize();
   }
 
+  /** Whether no item is queued. */
   empty(): boolean {
     return this.storeSize() === 0;
   }
 
+  /** Whether the queue holds `maxsize` items (never, when unbounded). */
   full(): boolean {
     return this.limit > 0 && this.storeSize() >= this.limit;
   }
@@ -134,6 +137,7 @@ export class Queue<T = unknown> extends LoopBound {
     }
   }
 
+  /** A description for logs and debugging, as asyncio's repr(). */
   override toString(): string {
     const parts = [`maxsize=${this.limit}`];
     if (this.getters.length > 0) parts.push(`_getters[${this.getters.length}]`);
@@ -161,12 +165,15 @@ export class Queue<T = unknown> extends LoopBound {
   }
 
   // The storage: subclasses change the order.
+  /** Storage hook: how many items are stored (a subclass changes the order of items). */
   protected storeSize(): number {
     return this.items.length;
   }
+  /** Storage hook: store one item. */
   protected storePut(item: T): void {
     this.items.push(item);
   }
+  /** Storage hook: take the next item out. */
   protected storeGet(): T {
     return this.items.shift() as T;
   }

@@ -9,12 +9,11 @@ import { _getRunningLoop, type AbstractEventLoop, type CoroFn } from './events.j
 import { gather } from './gather.js';
 import { keyboardInterrupt, watchSigint } from './sigint.js';
 import { allTasks, Task } from './tasks.js';
+import { world } from './world.js';
 import { checkOptions, describe } from './validate.js';
 
 /** How long close() lets the default executor's threads finish, as asyncio's THREAD_JOIN_TIMEOUT. */
 const EXECUTOR_JOIN_TIMEOUT = 300;
-
-let defaultLoopFactory: (() => AbstractEventLoop) | null = null;
 
 /**
  * Installed by @loopkit/policy: how run() and Runner make a loop when given no loopFactory
@@ -25,12 +24,10 @@ export function _setDefaultLoopFactory(factory: (() => AbstractEventLoop) | null
   if (factory !== null && typeof factory !== 'function') {
     throw new TypeError(`factory must be a function or null, got ${describe(factory)}`);
   }
-  const previous = defaultLoopFactory;
-  defaultLoopFactory = factory;
+  const previous = world.defaultLoopFactory;
+  world.defaultLoopFactory = factory;
   return previous;
 }
-
-let currentLoopSetter: ((loop: AbstractEventLoop | null) => void) | null = null;
 
 /**
  * Installed by @loopkit/policy: how a Runner that made its loop with the default factory
@@ -43,11 +40,12 @@ export function _setCurrentLoopSetter(
   if (setter !== null && typeof setter !== 'function') {
     throw new TypeError(`setter must be a function or null, got ${describe(setter)}`);
   }
-  const previous = currentLoopSetter;
-  currentLoopSetter = setter;
+  const previous = world.currentLoopSetter;
+  world.currentLoopSetter = setter;
   return previous;
 }
 
+/** Options of run() and Runner. */
 export interface RunnerOptions {
   /** Set the loop's debug mode (null/absent: leave it). */
   debug?: boolean | null;
@@ -153,6 +151,7 @@ export class Runner {
     }
   }
 
+  /** Same as close(), for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
@@ -166,10 +165,10 @@ export class Runner {
       this.loop = loop;
     }
     else {
-      this.loop = defaultLoopFactory !== null ? defaultLoopFactory() : new BaseEventLoop();
-      if (currentLoopSetter !== null) {
-        currentLoopSetter(this.loop);
-        this.unsetCurrentLoop = currentLoopSetter;
+      this.loop = world.defaultLoopFactory !== null ? world.defaultLoopFactory() : new BaseEventLoop();
+      if (world.currentLoopSetter !== null) {
+        world.currentLoopSetter(this.loop);
+        this.unsetCurrentLoop = world.currentLoopSetter;
       }
     }
     if (this.debug !== null) this.loop.setDebug(this.debug);

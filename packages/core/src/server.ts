@@ -25,9 +25,11 @@ export interface AbstractServer extends AsyncDisposable {
   serveForever(): Promise<void>;
   /** Start accepting (idempotent); for servers made with `startServing: false`. */
   startServing(): Promise<void>;
+  /** Whether it is accepting connections. */
   isServing(): boolean;
   /** The listening sockets. */
   readonly sockets: readonly unknown[];
+  /** The loop serving it. */
   getLoop(): AbstractEventLoop;
 }
 
@@ -60,6 +62,7 @@ export class Server<S = unknown> implements AbstractServer, ConnectionOwner {
     this.onClose = onClose;
   }
 
+  /** The loop serving it. */
   getLoop(): AbstractEventLoop {
     return this.loop;
   }
@@ -69,6 +72,7 @@ export class Server<S = unknown> implements AbstractServer, ConnectionOwner {
     return this.listening === null ? [] : [...this.listening];
   }
 
+  /** Whether it is accepting connections. */
   isServing(): boolean {
     return this.serving;
   }
@@ -147,6 +151,7 @@ export class Server<S = unknown> implements AbstractServer, ConnectionOwner {
     if (this.connections.size === 0 && this.listening === null) this.wakeup();
   }
 
+  /** A description for logs and debugging, as asyncio's repr(). */
   toString(): string {
     return `<Server sockets=${this.sockets.length}${this.serving ? ' serving' : ''}>`;
   }

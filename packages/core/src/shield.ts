@@ -7,6 +7,7 @@ import { currentTask, ensureFuture } from './tasks.js';
 import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.js';
 import type { AwaitableLike, ResultOf } from './gather.js';
 
+/** Protect `aw` from cancellation (asyncio.shield): cancelling the returned Future leaves `aw` running. */
 export function shield<A extends AwaitableLike>(aw: A): Future<ResultOf<A>> {
   const inner = ensureFuture(aw) as Future<ResultOf<A>>;
   if (inner.done()) return inner;

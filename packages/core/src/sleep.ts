@@ -43,6 +43,7 @@ export class YieldOnce<T> implements PromiseLike<T> {
     return chain;
   }
 
+  /** For generator tasks: `yield*` it to yield once. */
   *[Symbol.iterator](): Generator<null, T, unknown> {
     yield null;
     return this.value;
@@ -79,11 +80,13 @@ export class YieldPromise<T> extends Promise<T> implements ReadyEntry {
     } else resolve(this._value as T);
   }
 
+  /** For generator tasks: `yield*` it to yield once. */
   *[Symbol.iterator](): Generator<null, T, unknown> {
     yield null;
     return this._value as T;
   }
 
+  /** A description for logs and debugging, as asyncio's repr(). */
   override toString(): string {
     return `<YieldPromise ${this._task}>`;
   }

@@ -47,6 +47,7 @@ export interface ConnectionOptions<A = unknown> extends TLSClientOptions {
 export interface UnixConnectionOptions<A = unknown> extends TLSClientOptions {
   sock?: A | null;
 }
+/** Options of createServer (asyncio's create_server keywords): backlog, address reuse, family, a given socket, whether to start serving, TLS. */
 export interface ServerOptions<A = unknown> extends TLSServerOptions {
   backlog?: number;
   reuseAddress?: boolean | null;
@@ -55,6 +56,7 @@ export interface ServerOptions<A = unknown> extends TLSServerOptions {
   sock?: A | null;
   startServing?: boolean;
 }
+/** Options of createUnixServer: backlog, a given socket, whether to start serving, socket file cleanup, TLS. */
 export interface UnixServerOptions<A = unknown> extends TLSServerOptions {
   backlog?: number;
   sock?: A | null;
@@ -62,6 +64,7 @@ export interface UnixServerOptions<A = unknown> extends TLSServerOptions {
   /** Remove the socket file when the server closes (asyncio 3.13's cleanup_socket). */
   cleanupSocket?: boolean;
 }
+/** Options of createDatagramEndpoint: local and remote address, family, reuse, broadcast, a given socket. */
 export interface DatagramOptions<A = unknown> {
   localAddr?: HostPort | null;
   remoteAddr?: HostPort | null;
@@ -80,7 +83,9 @@ export interface OwnedTransport extends BaseTransport {
 
 /** What the portable code does with a backend's socket. */
 export interface LoopSocket {
+  /** Bind to a local address. */
   bind(address: InetSockAddr): void;
+  /** Close the socket. */
   close(): void;
 }
 
@@ -130,7 +135,9 @@ export abstract class BaseSocketLoop<
   protected abstract _givenDatagramSocket(sock: unknown): [S, boolean];
   /** A datagram socket bound to `local` (if given) and connected to `remote` (if given), with the options' flags. */
   protected abstract _openDatagram(family: Family, local: InetSockAddr | null, remote: InetSockAddr | null, options: DatagramOptions<A>): Promise<S>;
+  /** Backend hook: the stream transport for a connected socket. */
   protected abstract _streamTransport(sock: S, protocol: BaseProtocol, waiter: Future<void> | null, server: Server<S> | null): ST;
+  /** Backend hook: the datagram transport for a UDP socket. */
   protected abstract _datagramTransport(sock: S, protocol: DatagramProtocol, connected: boolean, waiter: Future<void>): DT;
   abstract _startServing(server: Server<S>, sock: S): void;
   abstract _stopServing(sock: S): void;
@@ -255,8 +262,9 @@ export abstract class BaseSocketLoop<
       return await this.makeServer([listener], protocolFactory, backlog, options.startServing ?? true, null);
     }
     const p = checkPath(path);
-    // An abstract name ('\0...') has no file: nothing to remove before or after.
-    const hasFile = !p.startsWith('\0');
+    // An abstract name ('\0...') has no file: nothing to remove before or after. Nor has a
+    // Windows named pipe (\\.\pipe\name: node:net serves a Unix path there as one).
+    const hasFile = !p.startsWith('\0') && !isNamedPipe(p);
     // A stale socket file from an earlier run would make bind fail (asyncio removes it too).
     if (hasFile) removeSocketFile(p);
     const sock = await this._listenUnix(p, backlog);
@@ -499,4 +507,9 @@ function checkHappyEyeballs(options: ConnectionOptions<unknown>): number | null 
     throw new TypeError(`interleave must be a positive integer or null, got ${describe(interleave)}`);
   }
   return delay;
+}
+
+/** A Windows named pipe path (\\.\pipe\name or \\?\pipe\name), which node:net serves on Windows. */
+function isNamedPipe(path: string): boolean {
+  return process.platform === 'win32' && /^[\\/]{2}[.?][\\/]pipe[\\/]/i.test(path);
 }

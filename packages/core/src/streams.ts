@@ -20,8 +20,10 @@ import type { SSLOption } from './tls/contexts.js';
 /** The default limit of a StreamReader's buffer (64 KiB), as asyncio's. */
 export const DEFAULT_LIMIT = 64 * 1024;
 
+/** What startServer calls for each connection, with its reader and writer (it may be async). */
 export type ClientConnectedCallback = (reader: StreamReader, writer: StreamWriter) => unknown;
 
+/** Options of `new StreamReader()`: its buffer limit and loop. */
 export interface StreamReaderOptions {
   limit?: number;
   loop?: AbstractEventLoop;
@@ -79,6 +81,7 @@ function checkSize(value: unknown, name: string): asserts value is number {
   }
 }
 
+/** Reads from a stream connection (asyncio.StreamReader): read, readline, readexactly, readuntil, or `for await` its lines. */
 export class StreamReader implements AsyncIterable<Buffer> {
   private readonly _limit: number;
   private readonly _loop: AbstractEventLoop;
@@ -102,6 +105,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
     this._loop = opts.loop ?? _getCurrentLoop();
   }
 
+  /** The error set with setException (the connection's), or null. */
   exception(): unknown {
     return this._exception;
   }
@@ -116,6 +120,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
     }
   }
 
+  /** Give the reader the transport it reads from (so it can pause and resume reading). */
   setTransport(transport: Transport): void {
     if (this._transport !== null) throw new RuntimeError('Transport already set');
     this._transport = transport;
@@ -136,6 +141,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
     return this._buffer.length === 0 ? null : this._buffer.take(this._buffer.length);
   }
 
+  /** The stream ended: pending and later reads see EOF. */
   feedEof(): void {
     this._eof = true;
     this._wakeupWaiter();
@@ -146,6 +152,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
     return this._eof && this._buffer.length === 0;
   }
 
+  /** Add received bytes (the protocol calls this). */
   feedData(data: BytesLike): void {
     const bytes = asBytes(data, 'data');
     if (this._eof) throw new RuntimeError('feedData after feedEof');
@@ -273,6 +280,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
     }
   }
 
+  /** A description for logs and debugging, as asyncio's repr(). */
   toString(): string {
     const info = [`${this._buffer.length} bytes`];
     if (this._eof) info.push('eof');
@@ -344,6 +352,7 @@ export class FlowControlProtocol extends Protocol {
     for (const waiter of this._drainWaiters) if (!waiter.done()) waiter.setResult(undefined);
   }
 
+  /** The connection ended: the reader sees EOF or the error, and drain() waiters are released. */
   override connectionLost(exc: unknown): void {
     this._connectionLost = true;
     if (!this._writingPaused) return;
@@ -389,6 +398,7 @@ export class StreamReaderProtocol extends FlowControlProtocol {
     this._closed = this._loop.createFuture<void>();
   }
 
+  /** A connection: hand the reader its transport and, on a server, start the client callback. */
   override connectionMade(transport: Transport): void {
     const reader = this._streamReader;
     reader?.setTransport(transport);
@@ -413,6 +423,7 @@ export class StreamReaderProtocol extends FlowControlProtocol {
     });
   }
 
+  /** The connection ended: wake drain() waiters (with the error, if any). */
   override connectionLost(exc: unknown): void {
     const reader = this._streamReader;
     if (reader !== null) {
@@ -489,26 +500,32 @@ export class StreamWriter {
     return this._transport;
   }
 
+  /** Write bytes (buffered by the transport; await drain() for flow control). */
   write(data: BytesLike): void {
     this._transport.write(data);
   }
 
+  /** Write each chunk in order. */
   writelines(data: Iterable<BytesLike>): void {
     this._transport.writelines(data);
   }
 
+  /** Half-close: no more writes; the peer sees EOF. */
   writeEof(): void {
     this._transport.writeEof();
   }
 
+  /** Whether writeEof() is supported. */
   canWriteEof(): boolean {
     return this._transport.canWriteEof();
   }
 
+  /** Close the transport (await waitClosed() for the end). */
   close(): void {
     this._transport.close();
   }
 
+  /** Whether the transport is closing or closed. */
   isClosing(): boolean {
     return this._transport.isClosing();
   }
@@ -518,6 +535,7 @@ export class StreamWriter {
     await this._protocol._getCloseWaiter();
   }
 
+  /** The transport's extra info by name (peername, sockname, socket...). */
   getExtraInfo<T = any>(name: string, defaultValue: T | null = null): T | null {
     return this._transport.getExtraInfo(name, defaultValue);
   }
@@ -563,11 +581,13 @@ export class StreamWriter {
     protocol._replaceTransport(transport);
   }
 
+  /** A description for logs and debugging, as asyncio's repr(). */
   toString(): string {
     return `<StreamWriter transport=${this._transport}${this._reader ? ` reader=${this._reader}` : ''}>`;
   }
 }
 
+/** Options of openConnection and startServer: the StreamReader's limit, plus the loop's connection or server options. */
 export interface OpenConnectionOptions {
   /** The StreamReader's limit (default 64 KiB). */
   limit?: number;

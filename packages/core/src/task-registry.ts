@@ -8,6 +8,7 @@
  * task for part of one busy stretch changes nothing a program can see.
  */
 import type { AbstractEventLoop } from './events.js';
+import { world } from './world.js';
 
 /** What the registry needs of a task. */
 export interface TrackedTask {
@@ -30,10 +31,11 @@ export interface AgedRecord {
 }
 
 const YOUNG_LIMIT = 1 << 17;
-const young: TrackedTask[] = [];
-const aged = new Set<AgedRecord>();
+// Shared by every copy of core in the thread (world.ts), so allTasks() sees every task.
+const young: TrackedTask[] = world.youngTasks;
+const aged: Set<AgedRecord> = world.agedTasks;
 
-const finalizer = new FinalizationRegistry<AgedRecord>((record) => {
+const finalizer = (world.finalizer ??= new FinalizationRegistry<AgedRecord>((record) => {
   aged.delete(record);
   if (record.completed) return;
   const context: Parameters<AbstractEventLoop['callExceptionHandler']>[0] = {
@@ -42,7 +44,7 @@ const finalizer = new FinalizationRegistry<AgedRecord>((record) => {
   };
   if (record.sourceTraceback) context.sourceTraceback = record.sourceTraceback;
   record.loop.callExceptionHandler(context);
-});
+}));
 
 export function trackTask(task: TrackedTask): void {
   young.push(task);

@@ -16,6 +16,7 @@ import { currentTask, type Task } from './tasks.js';
 import { checkCallback } from './validate.js';
 import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.js';
 
+/** Tasks that end together (asyncio.TaskGroup): the first failure cancels the rest, and the errors come out as an ExceptionGroup. */
 export class TaskGroup {
   private readonly parent: Task<unknown> | null;
   private readonly loop: AbstractEventLoop | null;
@@ -48,6 +49,7 @@ export class TaskGroup {
     return task;
   }
 
+  /** A description for logs and debugging, as asyncio's repr(). */
   toString(): string {
     const state = [`tasks=${this.tasks.size}`];
     if (this.errors.length > 0) state.push(`errors=${this.errors.length}`);

@@ -24,9 +24,9 @@ import { Future, isFuture, isThenable, wrapFuture, type FutureOptions } from './
 import { callSoonEntry, type ReadyEntry } from './handles.js';
 import { checkOptions, describe } from './validate.js';
 import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.js';
+import { world } from './world.js';
 import { ageTasks, pendingTasks, trackTask, untrackTask, type AgedRecord } from './task-registry.js';
 
-let taskCounter = 0;
 
 function isGenerator(obj: unknown): obj is Generator<unknown, unknown, unknown> {
   return (
@@ -37,12 +37,14 @@ function isGenerator(obj: unknown): obj is Generator<unknown, unknown, unknown> 
   );
 }
 
+/** Options of `new Task()`: its name (default "Task-N") and loop. */
 export interface TaskOptions extends FutureOptions {
   name?: string;
   /** The async context the task's code runs in (AsyncLocalStorage.snapshot()); default: the loop's. */
   context?: ContextRunner | null;
 }
 
+/** A coroutine function running on a loop (asyncio.Task): a Future of its result, cancellable at any await. */
 export class Task<T = unknown> extends Future<T> implements ReadyEntry {
   /** @internal */ readonly _coro: CoroFn<T>;
   /** @internal null until asked for: most tasks never are */ _name: string | null;
@@ -68,20 +70,23 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
     this._coro = coro;
     this._context = context;
     this._name = options.name !== undefined ? String(options.name) : null;
-    this._number = options.name !== undefined ? 0 : ++taskCounter;
+    this._number = options.name !== undefined ? 0 : ++world.taskCounter;
     trackTask(this);
     callSoonEntry(this._loop, this); // the task is its own ready-queue entry: see _run
   }
 
+  /** The task's name ("Task-N" unless named). */
   getName(): string {
     return (this._name ??= `Task-${this._number}`);
   }
 
+  /** Rename the task. */
   setName(name: unknown): void {
     this._name = String(name);
     if (this._aged !== null) this._aged.description = this._describe();
   }
 
+  /** The coroutine function the task runs. */
   getCoro(): CoroFn<T> {
     return this._coro;
   }
@@ -109,10 +114,12 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
     return this._numCancelsRequested;
   }
 
+  /** Not allowed: a task's result is its coroutine's (throws RuntimeError). */
   override setResult(_result: T): never {
     throw new RuntimeError('Task does not support setResult operation');
   }
 
+  /** Not allowed: a task's exception is its coroutine's (throws RuntimeError). */
   override setException(_exception: unknown): never {
     throw new RuntimeError('Task does not support setException operation');
   }
@@ -138,6 +145,7 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
     if (this._aged !== null) this._aged.completed = true;
   }
 
+  /** A description for logs and debugging, as asyncio's repr(). */
   override toString(): string {
     return this._describe();
   }

@@ -280,20 +280,24 @@ export class ConcurrentFuture<T> implements PromiseLike<T> {
     this.promise.catch(() => undefined);
   }
 
+  /** Whether it has a result, an exception, or was cancelled. */
   done(): boolean {
     return this.state !== 'pending';
   }
 
+  /** Whether it was cancelled. */
   cancelled(): boolean {
     return this.state === 'cancelled';
   }
 
+  /** The result; throws its exception, CancelledError, or InvalidStateError while pending. */
   result(): T {
     if (this.state === 'pending') throw new InvalidStateError('Result is not ready.');
     if (this.error !== null) throw this.error;
     return this.value as T;
   }
 
+  /** The exception (null if none); CancelledError or InvalidStateError as result() does. */
   exception(): unknown {
     if (this.state === 'pending') throw new InvalidStateError('Exception is not set.');
     if (this.state === 'cancelled') throw this.error;

@@ -24,6 +24,7 @@ function checkDeadline(value: unknown, name: string): asserts value is number | 
   }
 }
 
+/** A deadline for the code it scopes (asyncio.Timeout): when it passes, the task is cancelled and TimeoutError raised at the scope's end. */
 export class Timeout {
   private state: State = 'active';
   private deadline: number | null;
@@ -61,6 +62,7 @@ export class Timeout {
     return this.state === 'expiring' || this.state === 'expired';
   }
 
+  /** A description for logs and debugging, as asyncio's repr(). */
   toString(): string {
     const when = this.state === 'active' ? ` when=${this.deadline}` : '';
     return `<Timeout [${this.state}]${when}>`;

@@ -24,6 +24,7 @@ function notImplemented(self: object, method: string): NotImplementedError {
   return new NotImplementedError(`${self.constructor.name} does not implement ${method}()`);
 }
 
+/** What every transport offers (asyncio.BaseTransport): extra info, closing, the protocol it feeds. */
 export class BaseTransport {
   /** @internal extra information by name (getExtraInfo) */
   protected _extra: Record<string, unknown>;
@@ -50,15 +51,18 @@ export class BaseTransport {
     throw notImplemented(this, 'close');
   }
 
+  /** Make `protocol` the one this transport feeds from now on. */
   setProtocol(_protocol: BaseProtocol): void {
     throw notImplemented(this, 'setProtocol');
   }
 
+  /** The protocol this transport feeds. */
   getProtocol(): BaseProtocol {
     throw notImplemented(this, 'getProtocol');
   }
 }
 
+/** The reading half of a stream transport (asyncio.ReadTransport): pause and resume reading. */
 export class ReadTransport extends BaseTransport {
   /** False once pauseReading() was called (until resumeReading()) or the transport is closing. */
   isReading(): boolean {
@@ -76,6 +80,7 @@ export class ReadTransport extends BaseTransport {
   }
 }
 
+/** The writing half of a stream transport (asyncio.WriteTransport): write, flow control, EOF, abort. */
 export class WriteTransport extends BaseTransport {
   /**
    * Water marks in bytes for pauseWriting/resumeWriting: `({high, low})` or `(high, low)`.
@@ -110,6 +115,7 @@ export class WriteTransport extends BaseTransport {
     throw notImplemented(this, 'writeEof');
   }
 
+  /** Whether writeEof() is supported (a half-close). */
   canWriteEof(): boolean {
     throw notImplemented(this, 'canWriteEof');
   }

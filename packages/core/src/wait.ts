@@ -8,11 +8,16 @@ import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.j
 import { timeout } from './timeouts.js';
 import { checkOptions, describe } from './validate.js';
 
+/** wait() returns when any awaitable is done. */
 export const FIRST_COMPLETED = 'FIRST_COMPLETED';
+/** wait() returns when any awaitable fails, or all are done. */
 export const FIRST_EXCEPTION = 'FIRST_EXCEPTION';
+/** wait() returns when all awaitables are done (the default). */
 export const ALL_COMPLETED = 'ALL_COMPLETED';
+/** When wait() returns. */
 export type ReturnWhen = typeof FIRST_COMPLETED | typeof FIRST_EXCEPTION | typeof ALL_COMPLETED;
 
+/** Options of wait(). */
 export interface WaitOptions {
   /** Seconds; null or absent: no limit. On timeout wait() resolves, it does not throw. */
   timeout?: number | null;

@@ -2,14 +2,18 @@
 import { createRequire } from 'node:module';
 import { isAvailable, loadError } from '@loopkit/uv';
 import { availableBackends, describeBackendChoice } from '@loopkit/policy';
+import { nodeFeatures } from './features.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
 export function info(): void {
+  const features = nodeFeatures();
   const rows: Array<[string, string]> = [
     ['loopkit', version],
     ['platform', `${process.platform} ${process.arch}`],
     ['node', process.version],
+    ['async context', features.asyncContextFrame ? 'AsyncContextFrame' : 'async_hooks'],
+    ['WebSocket', features.globalWebSocket ? 'global' : 'none'],
     ['native addon', isAvailable() ? 'loaded (@loopkit/uv)' : `missing: ${loadError() ?? 'unknown reason'}`],
     ['LOOPKIT_BACKEND', process.env.LOOPKIT_BACKEND || '(unset)'],
   ];

@@ -27,11 +27,28 @@ describe('loopkit info', () => {
     expect(stdout).toContain(`platform        ${process.platform} ${process.arch}`);
     expect(stdout).toContain(`node            ${process.version}`);
     expect(stdout).toMatch(/native addon    (loaded|missing: )/);
+    expect(stdout).toMatch(/async context   (AsyncContextFrame|async_hooks)\n/);
+    expect(stdout).toContain(`WebSocket       ${typeof (globalThis as { WebSocket?: unknown }).WebSocket === 'function' ? 'global' : 'none'}`);
     expect(stdout).toMatch(/chosen backend  \w+ \(\w+EventLoop\): \S/);
     expect(stdout).toMatch(/\n  proactor +ProactorEventLoop +available/);
     expect(stdout).toMatch(/\n  selector +SelectorEventLoop +(available|unavailable: no selector: )/);
     if (loopkit.isAvailable() && process.platform === 'linux') {
       expect(stdout).toContain('chosen backend  selector (SelectorEventLoop): linux: readiness via epoll');
+    }
+  });
+
+  it("detects AsyncContextFrame from the runtime's flags, not its version", async () => {
+    const known = process.allowedNodeEnvironmentFlags;
+    const off = known.has('--no-async-context-frame') ? '--no-async-context-frame' : null;
+    const on = known.has('--experimental-async-context-frame') ? '--experimental-async-context-frame' : null;
+    if (off !== null) {
+      expect((await cli(['info'])).stdout).toContain('async context   AsyncContextFrame');
+      expect((await cli(['info'], { NODE_OPTIONS: off })).stdout).toContain('async context   async_hooks');
+    } else if (on !== null) {
+      expect((await cli(['info'])).stdout).toContain('async context   async_hooks');
+      expect((await cli(['info'], { NODE_OPTIONS: on })).stdout).toContain('async context   AsyncContextFrame');
+    } else {
+      expect((await cli(['info'])).stdout).toContain('async context   async_hooks');
     }
   });
 

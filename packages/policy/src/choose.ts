@@ -6,11 +6,13 @@
 import { RuntimeError } from '@loopkit/core';
 import type { Backend, BackendInfo, BackendRegistry } from './registry.js';
 
+/** Which backend a new loop gets here, and why (shown by `loopkit info`). */
 export interface BackendChoice {
   name: string;
   reason: string;
 }
 
+/** The automatic choice among `backends` on `platform`: a registered backend with priority wins; else the selector where it is available, else the proactor (win32: always the proactor). */
 export function chooseBackend(platform: string, backends: readonly BackendInfo[]): BackendChoice {
   const usable = backends.filter((b) => b.available);
   const preferred = usable.filter((b) => b.priority > 0).sort((a, b) => b.priority - a.priority)[0];
@@ -31,6 +33,7 @@ export function chooseBackend(platform: string, backends: readonly BackendInfo[]
   return { name: 'selector', reason: `${platform}: readiness via ${mechanism}` };
 }
 
+/** A choice with the backend itself (what describeBackendChoice returns). */
 export interface Selection extends BackendChoice {
   backend: Backend;
 }

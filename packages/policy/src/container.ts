@@ -4,14 +4,19 @@
  * application registers or overrides backends (or SELECTOR/PROACTOR/LOOP_FACTORY) there
  * without touching the global one.
  */
-import { container, type DependencyContainer } from 'tsyringe';
-import type { AbstractEventLoop } from '@loopkit/core';
+import { container as ownContainer, type DependencyContainer } from 'tsyringe';
+import { _world, type AbstractEventLoop } from '@loopkit/core';
 import { selectBackend, type Selection } from './choose.js';
 import { BackendRegistry, type BackendInfo, type BackendOptions } from './registry.js';
 import { BACKENDS, CONTAINER, LOOP_FACTORY, type BackendFactory } from './tokens.js';
 import { describe } from './describe.js';
 
-export { container };
+/**
+ * The root container: the first copy of @loopkit/policy in this thread puts its tsyringe
+ * container in core's loop world, and every later copy (another version, or a second copy
+ * of tsyringe) uses that one, so all see one backend registry.
+ */
+export const container: DependencyContainer = (_world.container ??= ownContainer) as DependencyContainer;
 
 // Symbol.for tokens: a second copy of this module finds the roles already registered.
 if (!container.isRegistered(BACKENDS)) {

@@ -1,9 +1,9 @@
 /**
- * asyncio's policy functions. Module state is per thread in Node (each worker_thread loads
- * its own copy of this module), so "the policy's loop for this thread" is simply the
- * policy's loop: every worker has its own policy and its own current loop.
+ * asyncio's policy functions. The policy is kept in core's loop world, which is per thread
+ * (each worker_thread has its own globalThis), so "the policy's loop for this thread" is
+ * simply the policy's loop: every worker has its own policy and its own current loop.
  */
-import { _getRunningLoop, NotImplementedError, RuntimeError, type AbstractEventLoop } from '@loopkit/core';
+import { _getRunningLoop, _world, NotImplementedError, RuntimeError, type AbstractEventLoop } from '@loopkit/core';
 import { inject, injectable, type DependencyContainer } from 'tsyringe';
 import { threadId } from 'node:worker_threads';
 import { container as rootContainer } from './container.js';
@@ -12,19 +12,25 @@ import { describe } from './describe.js';
 
 /** What setEventLoopPolicy accepts: an AbstractEventLoopPolicy, or any object of this shape. */
 export interface EventLoopPolicy {
+  /** The current loop of this thread. */
   getEventLoop(): AbstractEventLoop;
+  /** Make `loop` the current loop of this thread (null: none). */
   setEventLoop(loop: AbstractEventLoop | null): void;
+  /** A new loop, as this policy makes them. */
   newEventLoop(): AbstractEventLoop;
 }
 
 /** asyncio's AbstractEventLoopPolicy: a base class for policies; each method must be overridden. */
 export abstract class AbstractEventLoopPolicy implements EventLoopPolicy {
+  /** The current loop of this thread (subclasses implement it). */
   getEventLoop(): AbstractEventLoop {
     throw new NotImplementedError(`${this.constructor.name} does not implement getEventLoop`);
   }
+  /** Set the current loop of this thread (subclasses implement it). */
   setEventLoop(_loop: AbstractEventLoop | null): void {
     throw new NotImplementedError(`${this.constructor.name} does not implement setEventLoop`);
   }
+  /** A new loop (subclasses implement it). */
   newEventLoop(): AbstractEventLoop {
     throw new NotImplementedError(`${this.constructor.name} does not implement newEventLoop`);
   }
@@ -53,6 +59,7 @@ export class DefaultEventLoopPolicy extends AbstractEventLoopPolicy {
     return this.loop;
   }
 
+  /** Make `loop` the current loop (null: none; getEventLoop then throws instead of making one). */
   override setEventLoop(loop: AbstractEventLoop | null): void {
     this.setCalled = true;
     if (loop !== null && !isEventLoop(loop)) {
@@ -61,16 +68,17 @@ export class DefaultEventLoopPolicy extends AbstractEventLoopPolicy {
     this.loop = loop;
   }
 
+  /** A new loop from the container's LOOP_FACTORY. */
   override newEventLoop(): AbstractEventLoop {
     return this.container.resolve<LoopFactory>(LOOP_FACTORY)();
   }
 }
 
-let policy: EventLoopPolicy | null = null;
-
+// The policy lives in core's loop world (one per thread), so every copy of this package and
+// of core in the thread sees the same policy and the same current loop.
+/** The policy of this thread (a DefaultEventLoopPolicy unless one was set). */
 export function getEventLoopPolicy(): EventLoopPolicy {
-  policy ??= new DefaultEventLoopPolicy();
-  return policy;
+  return (_world.policy ??= new DefaultEventLoopPolicy()) as EventLoopPolicy;
 }
 
 /** Install `newPolicy` for this thread; null restores a fresh default policy. */
@@ -80,7 +88,7 @@ export function setEventLoopPolicy(newPolicy: EventLoopPolicy | null): void {
       `policy must be an event loop policy (getEventLoop, setEventLoop, newEventLoop) or null, got ${describe(newPolicy)}`,
     );
   }
-  policy = newPolicy;
+  _world.policy = newPolicy;
 }
 
 /** The running loop inside a coroutine or callback; else the policy's loop for this thread. */
@@ -88,10 +96,12 @@ export function getEventLoop(): AbstractEventLoop {
   return _getRunningLoop() ?? getEventLoopPolicy().getEventLoop();
 }
 
+/** Make `loop` the current loop of this thread, through the policy. */
 export function setEventLoop(loop: AbstractEventLoop | null): void {
   getEventLoopPolicy().setEventLoop(loop);
 }
 
+/** A new loop from the policy (selector, proactor or LOOPKIT_BACKEND's choice). */
 export function newEventLoop(): AbstractEventLoop {
   return getEventLoopPolicy().newEventLoop();
 }

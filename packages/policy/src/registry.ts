@@ -7,6 +7,7 @@ import { checkOptions, type AbstractEventLoop } from '@loopkit/core';
 import type { BackendFactory } from './tokens.js';
 import { describe } from './describe.js';
 
+/** Options of registerBackend. */
 export interface BackendOptions {
   /** Platforms (process.platform values) the backend runs on; default: all. */
   platforms?: readonly string[];
@@ -20,15 +21,18 @@ export interface BackendOptions {
   replace?: boolean;
 }
 
+/** A registered backend: its name, factory, platforms, priority, loop class and probe. */
 export interface Backend {
   readonly name: string;
   readonly factory: BackendFactory;
   readonly platforms: readonly string[] | null;
   readonly priority: number;
   readonly loopClass: BackendOptions['loopClass'] | null;
+  /** Whether it can run in this process: null if so, else why not. */
   readonly probe: (() => string | null) | null;
 }
 
+/** A backend as availableBackends() reports it: whether it can run here, and why not. */
 export interface BackendInfo {
   name: string;
   available: boolean;
@@ -40,11 +44,13 @@ export interface BackendInfo {
 
 const NAME = /^[A-Za-z0-9][\w.-]*$/;
 
+/** Backends by name; a child container's registry overrides and extends its parent's. */
 export class BackendRegistry {
   private readonly own = new Map<string, Backend>();
 
   constructor(readonly parent: BackendRegistry | null = null) {}
 
+  /** Register a backend (see registerBackend); an Error if the name is taken, unless `replace`. */
   register(name: string, factory: BackendFactory, options: BackendOptions = {}): Backend {
     if (typeof name !== 'string' || !NAME.test(name)) {
       throw new TypeError(`name must be a backend name like "my-loop" (letters, digits, _ . -), got ${describe(name)}`);

@@ -13,6 +13,7 @@ export type LoopFactory = () => AbstractEventLoop;
 /** Makes a backend's loop; it gets the container that asked, to resolve SELECTOR/PROACTOR. */
 export type BackendFactory = (container: DependencyContainer) => AbstractEventLoop;
 
+/** `() => loop`: how the policy's newEventLoop makes a loop (default: LOOPKIT_BACKEND, else the platform's backend). */
 export const LOOP_FACTORY: InjectionToken<LoopFactory> = Symbol.for('loopkit.loopFactory');
 /** `() => selector`: the selector each SelectorEventLoop made by the 'selector' backend uses. */
 export const SELECTOR: InjectionToken<() => BaseSelector> = Symbol.for('loopkit.selector');

@@ -14,7 +14,9 @@ import * as net from 'node:net';
 import { toConnectionError } from '@loopkit/core';
 import type { Address } from './proactor.js';
 
+/** What a NetSocket carries: IPv4, IPv6 or a Unix socket (a named pipe on Windows). */
 export type NetSocketFamily = 'inet' | 'inet6' | 'unix';
+/** A NetSocket's type: stream (net.Socket) or datagram (dgram.Socket). */
 export type NetSocketType = 'stream' | 'dgram';
 
 /** Unread bytes at which the Node handle stops reading until a receive takes some. */
@@ -43,6 +45,7 @@ export function inetAddress(address: string | undefined, family: string | undefi
   return { address: address ?? '', family: family ?? '', port: port ?? 0 };
 }
 
+/** The proactor's socket over node:net and node:dgram: the socket object NetProactor's operations take. */
 export class NetSocket {
   readonly family: NetSocketFamily;
   readonly type: NetSocketType;
@@ -292,6 +295,7 @@ export class NetSocket {
     }
   }
 
+  /** A description for logs and debugging, as asyncio's repr(). */
   toString(): string {
     const what = this._server !== null ? 'listening' : this._stream !== null || this._dgram !== null ? 'open' : 'unconnected';
     return `<NetSocket ${this.family} ${this.type} ${this._closed ? 'closed' : what}>`;

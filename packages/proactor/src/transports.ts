@@ -154,6 +154,9 @@ export class ProactorSocketTransport extends BaseStreamTransport {
   }
 
   protected _closeResources(): void {
+    // As asyncio's _force_close: a send still posted is cancelled, not left to fail. Node 22+
+    // calls a write that the closing handle dropped back with ECANCELED, which is no write error.
+    this.sendFut?.cancel();
     this.sock.close();
     this.release(this.sock);
   }

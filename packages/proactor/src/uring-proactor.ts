@@ -144,26 +144,32 @@ export class UringSocket {
     return this.raw.closed;
   }
 
+  /** The descriptor, -1 once closed. */
   fileno(): number {
     return this.raw.fileno();
   }
 
+  /** The local address. */
   getsockname(): Address {
     return this.raw.getsockname() as Address;
   }
 
+  /** The peer's address. */
   getpeername(): Address {
     return this.raw.getpeername() as Address;
   }
 
+  /** Bind to a local address. */
   bind(address: UvAddressLike): void {
     this.raw.bind(address);
   }
 
+  /** Set a socket option. */
   setsockopt(level: number, name: number, value: number | boolean): void {
     this.raw.setsockopt(level, name, value);
   }
 
+  /** Read a socket option. */
   getsockopt(level: number, name: number): number {
     return this.raw.getsockopt(level, name);
   }
@@ -180,6 +186,7 @@ export class UringSocket {
     this.raw.close();
   }
 
+  /** A description for logs and debugging, as asyncio's repr(). */
   toString(): string {
     return `<UringSocket fd=${this.raw.fileno()} ${this.family}/${this.type}>`;
   }

@@ -213,6 +213,7 @@ export abstract class BaseSelector implements Disposable {
     this.readiness.close();
   }
 
+  /** Same as close(), for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }

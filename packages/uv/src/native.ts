@@ -109,6 +109,11 @@ let mod: NativeModule | null = null;
 let error: string | null = null;
 
 function load(): void {
+  if (process.platform === 'win32') {
+    // install.mjs builds nothing there: the C code is POSIX-only.
+    error = 'the @loopkit/uv native addon is POSIX-only and is not built on Windows (loopkit uses the proactor there)';
+    return;
+  }
   const require = createRequire(import.meta.url);
   const tried: string[] = [];
   for (const rel of ['../build/Release/loopkit_native.node', '../build/Debug/loopkit_native.node']) {

@@ -158,16 +158,19 @@ abstract class Readiness implements Disposable {
     this.#h.close();
   }
 
+  /** Same as close(), for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }
 
+  /** Throws the ERR_NOT_SUPPORTED error of a selector this platform lacks. */
   protected static notSupported(kind: string, needs: string): never {
     const err = new Error(`${kind} is not supported on ${process.platform} (needs ${needs})`) as ErrnoError;
     err.code = 'ERR_NOT_SUPPORTED';
     throw err;
   }
 
+  /** Throws the errno error of a failed create call (a negative `fd`). */
   protected static descriptor(fd: number | undefined, syscall: string): void {
     if (fd === undefined || fd < 0) throw errnoError(fd ?? -EBADF, syscall);
   }

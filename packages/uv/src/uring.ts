@@ -40,6 +40,7 @@ function nativeClass(): UringCtor | null {
 
 let probed: string | null | undefined;
 
+/** An io_uring instance (Linux) for a completion backend: queue operations, submit them, harvest their results (see the README). */
 export class Uring {
   readonly #ring: NativeUring;
   #closed = false;
@@ -86,10 +87,12 @@ export class Uring {
     return this.#watching;
   }
 
+  /** Queue a receive into `buf`; its id (> 0) or -errno. */
   recv(fd: number, buf: ArrayBufferView, offset = 0, length = buf.byteLength - offset): number {
     return this.#ring.recv(fd, buf, offset, length);
   }
 
+  /** Queue a send of `buf`; its id (> 0) or -errno. */
   send(fd: number, buf: ArrayBufferView, offset = 0, length = buf.byteLength - offset): number {
     return this.#ring.send(fd, buf, offset, length);
   }
@@ -99,18 +102,22 @@ export class Uring {
     return this.#ring.poll(fd, events);
   }
 
+  /** Queue an accept on a listening socket; its id (> 0) or -errno. */
   accept(fd: number): number {
     return this.#ring.accept(fd);
   }
 
+  /** Queue the cancellation of operation `id` (it still completes, with -ECANCELED or its result). */
   cancel(id: number): number {
     return this.#ring.cancel(id);
   }
 
+  /** Hand every queued operation to the kernel in one io_uring_enter; how many, or -errno. */
   submit(): number {
     return this.#ring.submit();
   }
 
+  /** Copy up to `out.length / 2` completions as `(id, result)` pairs; how many. */
   harvest(out: Float64Array): number {
     return this.#ring.harvest(out);
   }
@@ -128,19 +135,23 @@ export class Uring {
     this.#watching = true;
   }
 
+  /** Stop watching: no onReady call after this returns. */
   unwatch(): void {
     this.#ring.unwatch();
     this.#watching = false;
   }
 
+  /** Keep the process alive while watching. */
   ref(): void {
     this.#ring.ref();
   }
 
+  /** Do not keep the process alive while watching. */
   unref(): void {
     this.#ring.unref();
   }
 
+  /** Cancel everything in flight, wait for it, and free the ring. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -148,6 +159,7 @@ export class Uring {
     this.#ring.close();
   }
 
+  /** Same as close(), for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -81,6 +81,7 @@ export class WakeupFd implements Disposable {
     if (w !== r) native().close(w);
   }
 
+  /** Same as close(), for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }

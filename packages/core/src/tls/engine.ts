@@ -47,6 +47,7 @@ export type HandshakeState =
    */
   | 'want-sni';
 
+/** One TLS connection's state machine over memory buffers (an SSL object with BIOs): core's TLS layer drives it. */
 export interface TLSEngine {
   /** Bytes received from the peer (appended to the incoming buffer). */
   feed(data: Uint8Array): void;
@@ -87,6 +88,7 @@ export interface TLSEngine {
   close(): void;
 }
 
+/** A configured TLS context that makes one engine per connection. */
 export interface TLSContext {
   /** True for a context made for servers (`createContext(options, true)`). */
   readonly serverSide: boolean;
@@ -96,6 +98,7 @@ export interface TLSContext {
   newEngine(serverHostname: string | null): TLSEngine;
 }
 
+/** A TLS implementation a package registers (registerTLSProvider): makes contexts from options. */
 export interface TLSProvider {
   /** A short name for messages ('openssl'). */
   readonly name: string;

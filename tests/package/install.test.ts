@@ -1,0 +1,122 @@
+/**
+ * What a stranger gets: every package packed (`pnpm pack`, as a publish would), installed
+ * with npm from the tarballs into an empty folder, then used there. Plain ESM runs the
+ * README's example and the `loopkit` command; a TypeScript consumer type-checks against
+ * the shipped declarations (skipLibCheck off) under moduleResolution node16 and bundler.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { packAll } from '../../scripts/pack.mjs';
+
+const TSC = fileURLToPath(new URL('../../node_modules/typescript/bin/tsc', import.meta.url));
+let app = '';
+
+const README_EXAMPLE = `
+import { run, sleep, gather, currentTask, timeout, TimeoutError } from 'loopkit';
+
+const result = await run(async () => {
+  const worker = async (name, delay) => {
+    await sleep(delay);
+    return \`\${name} done in \${currentTask().getName()}\`;
+  };
+  const both = await gather(() => worker('a', 0.2), () => worker('b', 0.1));
+  try {
+    await timeout(0.05, async () => sleep(1));
+  } catch (e) {
+    if (!(e instanceof TimeoutError)) throw e;
+  }
+  return both;
+});
+console.log(JSON.stringify(result));
+`;
+
+const CONSUMER = `
+import { run, sleep, Future, Protocol, ProactorEventLoop, getEventLoopPolicy, type AbstractEventLoop, type Transport } from 'loopkit';
+import { Task } from '@loopkit/core';
+import { isAvailable } from '@loopkit/uv';
+
+class Echo extends Protocol {
+  private transport: Transport | null = null;
+  override connectionMade(transport: Transport): void {
+    this.transport = transport;
+  }
+  override dataReceived(data: Uint8Array): void {
+    this.transport!.write(data);
+  }
+}
+
+export async function main(): Promise<number> {
+  const loop: AbstractEventLoop = new ProactorEventLoop();
+  const value: number = await loop.runUntilComplete(async () => {
+    const f = new Future<number>();
+    loop.callLater(0.01, () => f.setResult(41));
+    return (await f) + 1;
+  });
+  loop.close();
+  const t: Task<string> | null = null;
+  void t;
+  void Echo;
+  void getEventLoopPolicy();
+  return run(async () => (await sleep(0.001, value)) + (isAvailable() ? 0 : 0));
+}
+`;
+
+function tsconfig(moduleResolution: 'node16' | 'bundler'): object {
+  return {
+    compilerOptions: {
+      target: 'ES2022',
+      module: moduleResolution === 'node16' ? 'node16' : 'esnext',
+      moduleResolution,
+      strict: true,
+      noEmit: true,
+      skipLibCheck: false,
+      types: ['node'],
+    },
+    files: ['consumer.ts'],
+  };
+}
+
+beforeAll(() => {
+  const root = mkdtempSync(join(tmpdir(), 'loopkit-install-'));
+  const tarballs = packAll(join(root, 'packs')).map((p) => p.tarball);
+  app = join(root, 'app');
+  execFileSync('mkdir', ['-p', app]);
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'stranger', private: true, type: 'module' }));
+  // One npm install of every tarball (npm links nothing: a plain node_modules), with the
+  // addon's install script as a user gets it, plus the types a TypeScript user adds.
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs, '@types/node@^20.19.0'], {
+    cwd: app,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  writeFileSync(join(app, 'readme.mjs'), README_EXAMPLE);
+  writeFileSync(join(app, 'consumer.ts'), CONSUMER);
+  writeFileSync(join(app, 'tsconfig.node16.json'), JSON.stringify(tsconfig('node16')));
+  writeFileSync(join(app, 'tsconfig.bundler.json'), JSON.stringify(tsconfig('bundler')));
+}, 600_000);
+
+describe('installed from the packed tarballs with npm', () => {
+  it('runs the README example as plain ESM', () => {
+    const r = spawnSync(process.execPath, ['readme.mjs'], { cwd: app, encoding: 'utf8', timeout: 30_000 });
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('["a done in Task-2","b done in Task-3"]');
+  });
+
+  it('installs the loopkit command, whose info finds the addon built at install', () => {
+    const r = spawnSync(join(app, 'node_modules/.bin/loopkit'), ['info'], { cwd: app, encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('native addon    loaded (@loopkit/uv)');
+    expect(r.stdout).toMatch(/chosen backend  selector \(SelectorEventLoop\)/);
+  });
+
+  for (const resolution of ['node16', 'bundler'] as const) {
+    it(`type-checks a TypeScript consumer with moduleResolution ${resolution}`, () => {
+      const r = spawnSync(process.execPath, [TSC, '-p', `tsconfig.${resolution}.json`], { cwd: app, encoding: 'utf8', timeout: 120_000 });
+      expect(r.stdout + r.stderr).toBe('');
+      expect(r.status).toBe(0);
+    });
+  }
+});
