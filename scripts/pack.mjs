@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Folders under packages/, each after what it depends on. */
-export const PACKAGES = ['core', 'uv', 'selector', 'proactor', 'policy', 'loopkit'];
+export const PACKAGES = ['core', 'uv', 'selector', 'proactor', 'policy', 'loopkit', 'conformance'];
 
 /** @returns {{ name: string, dir: string, tarball: string }[]} */
 export function packAll(dest) {

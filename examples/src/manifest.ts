@@ -1,12 +1,14 @@
 /**
  * The examples `loopkit examples` runs: one per seed snippet, plus two that go further.
  * `backends`: the LOOPKIT_BACKEND values to run it with (default: selector and proactor).
+ * `platforms`: where it can run (default: everywhere); elsewhere it is skipped, saying why.
  */
 export interface ExampleEntry {
   name: string;
   /** The seed section it ports, or what it shows. */
   title: string;
   backends?: string[];
+  platforms?: string[];
 }
 
 export const examples: ExampleEntry[] = [
@@ -17,6 +19,7 @@ export const examples: ExampleEntry[] = [
   { name: 'selector-vs-proactor', title: 'Types of Event Loops: the same echo on SelectorEventLoop and ProactorEventLoop' },
   { name: 'gather-vs-wait', title: 'asyncio.gather vs asyncio.wait' },
   { name: 'loop-handles', title: "Driving another thread's loop: runCoroutineThreadsafe, callSoonThreadsafe" },
-  { name: 'subprocess-per-worker', title: 'One command per worker loop: createSubprocessExec and communicate() on each thread' },
+  // its commands are POSIX shell and programs
+  { name: 'subprocess-per-worker', title: 'One command per worker loop: createSubprocessExec and communicate() on each thread', platforms: ['linux', 'darwin', 'freebsd'] },
   { name: 'custom-backend', title: "A custom backend ('emitter') registered by name", backends: ['emitter'] },
 ];

@@ -14,6 +14,7 @@ interface ExampleEntry {
   name: string;
   title: string;
   backends?: string[];
+  platforms?: string[];
 }
 
 const DEFAULT_BACKENDS = ['selector', 'proactor'];
@@ -39,6 +40,11 @@ export async function runExamples(only: string | undefined, scale: string): Prom
   let failed = 0;
   let skipped = 0;
   for (const example of chosen) {
+    if (example.platforms !== undefined && !example.platforms.includes(process.platform)) {
+      console.log(`\n== ${example.name}: ${example.title}\n   skipped: runs on ${example.platforms.join(', ')}, not ${process.platform}`);
+      skipped += 1;
+      continue;
+    }
     for (const backend of example.backends ?? DEFAULT_BACKENDS) {
       console.log(`\n== ${example.name} on ${backend}: ${example.title}`);
       const info = known.get(backend);

@@ -47,7 +47,9 @@ describe.skip = (name, fn) => addSuite(name, fn, true);
 describe.skipIf = (cond) => (name, fn) => addSuite(name, fn, Boolean(cond));
 describe.runIf = (cond) => (name, fn) => addSuite(name, fn, !cond);
 
-export const it = (name, fn, timeout) => addTest(name, fn, timeout, false);
+// vitest's two forms: it(name, fn, timeout) and it(name, {timeout, skip}, fn) (the conformance kit uses the second).
+export const it = (name, a, b) =>
+  typeof a === 'object' && a !== null ? addTest(name, b, a.timeout, Boolean(a.skip)) : addTest(name, a, b, false);
 it.skip = (name, fn, timeout) => addTest(name, fn, timeout, true);
 it.skipIf = (cond) => (name, fn, timeout) => addTest(name, fn, timeout, Boolean(cond));
 it.runIf = (cond) => (name, fn, timeout) => addTest(name, fn, timeout, !cond);
