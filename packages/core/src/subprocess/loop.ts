@@ -63,7 +63,7 @@ export async function subprocessExec(loop: HookedLoop, protocolFactory: unknown,
 export async function subprocessShell(loop: HookedLoop, protocolFactory: unknown, cmd: unknown, options: SubprocessOptions | undefined): Promise<[BaseSubprocessTransport, SubprocessProtocol]> {
   checkCallback(protocolFactory, 'protocolFactory');
   const [file, argv] = shellArgv(cmd);
-  const spec = makeSpec(file, argv, options, 'subprocessShell', SUBPROCESS_OPTIONS, PIPE);
+  const spec = { ...makeSpec(file, argv, options, 'subprocessShell', SUBPROCESS_OPTIONS, PIPE), verbatim: true };
   return await start(loop, protocolFactory, spec);
 }
 

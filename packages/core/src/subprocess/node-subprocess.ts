@@ -85,6 +85,7 @@ export class NodeSubprocessTransport extends BaseSubprocessTransport {
       cwd: spec.cwd ?? undefined,
       env: spec.envObject ?? process.env,
       stdio,
+      windowsVerbatimArguments: spec.verbatim,
     });
     this.child = child;
     this.started = new Promise<void>((resolve, reject) => {

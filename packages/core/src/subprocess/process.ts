@@ -239,7 +239,7 @@ export async function createSubprocessExec(program: string, args: readonly strin
   return await create('createSubprocessExec', (loop, factory, rest) => loop.subprocessExec(factory, program, args, rest), options);
 }
 
-/** Run `cmd` with /bin/sh -c: resolves to a Process. */
+/** Run `cmd` with /bin/sh -c (cmd.exe /c on Windows): resolves to a Process. */
 export async function createSubprocessShell(cmd: string, options?: CreateSubprocessOptions): Promise<Process> {
   shellArgv(cmd);
   return await create('createSubprocessShell', (loop, factory, rest) => loop.subprocessShell(factory, cmd, rest), options);

@@ -39,6 +39,8 @@ export interface SubprocessSpec {
   envObject: Record<string, string> | null;
   cwd: string | null;
   stdio: [StdioSpec, StdioSpec, StdioSpec];
+  /** Windows: hand argv to the program as written, unquoted (cmd.exe's `/s /c "..."`), as Node's `shell` option does. */
+  verbatim: boolean;
 }
 
 export const SUBPROCESS_OPTIONS = ['stdin', 'stdout', 'stderr', 'cwd', 'env'] as const;
@@ -109,6 +111,7 @@ export function makeSpec(
     envObject,
     cwd,
     stdio: [stdioSpec(pick(opts.stdin), 0), stdioSpec(pick(opts.stdout), 1), stdioSpec(pick(opts.stderr), 2)],
+    verbatim: false,
   };
 }
 
@@ -121,8 +124,12 @@ export function execArgv(program: unknown, args: unknown): [string, string[]] {
   return [file, [file, ...args.map((a, i) => checkString(a, `args[${i}]`))]];
 }
 
-/** argv for a shell command: /bin/sh -c `cmd`. */
+/** argv for a shell command: /bin/sh -c `cmd`; on Windows %ComSpec% /d /s /c `cmd` (as asyncio and Node do there). */
 export function shellArgv(cmd: unknown): [string, string[]] {
   const command = checkString(cmd, 'cmd');
+  if (process.platform === 'win32') {
+    const comspec = process.env.ComSpec ?? 'cmd.exe';
+    return [comspec, [comspec, '/d', '/s', '/c', `"${command}"`]];
+  }
   return ['/bin/sh', ['/bin/sh', '-c', command]];
 }
