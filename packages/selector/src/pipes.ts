@@ -1,6 +1,6 @@
 /**
  * Pipe transports on readiness (asyncio's _UnixReadPipeTransport and
- * _UnixWritePipeTransport): core's BaseStreamTransport plus read(2)/writev(2) on a
+ * _UnixWritePipeTransport): ReadinessStreamTransport with read(2)/writev(2) on a
  * non-blocking fd, watched like a socket, so flow control and EOF work as for TCP.
  *
  * A write pipe also watches its fd for reading: the write end of a pipe never has data
@@ -9,47 +9,28 @@
  * with BrokenPipeError, an empty buffer closes quietly (asyncio's).
  */
 import {
-  BaseStreamTransport,
   BrokenPipeError,
   Handle,
   NotImplementedError,
-  toConnectionError,
   type BaseProtocol,
   type BytesLike,
   type Future,
   type PipeDirection,
 } from '@loopkit/core';
-import { EAGAIN, EINTR, closeFd, errnoError, pipeRead, pipeWritev } from '@loopkit/uv';
-import type { TransportLoop } from './transports.js';
+import { closeFd, pipeRead, pipeWritev } from '@loopkit/uv';
+import { ReadinessStreamTransport, type FdNames, type TransportLoop } from './readiness-transport.js';
 
-/** Received bytes are views into a shared slab, never reused: a protocol may keep them. */
-const SLAB_SIZE = 256 * 1024;
-const MIN_READ = 64 * 1024;
-let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
-let slabOffset = 0;
+const PIPE_NAMES: FdNames = { read: 'read', write: 'write', readError: 'Fatal read error on pipe transport' };
 
-function wouldBlock(r: number): boolean {
-  return r === -EAGAIN || r === -EINTR;
-}
-
-export class SelectorPipeTransport extends BaseStreamTransport {
-  private readonly fd: number;
+export class SelectorPipeTransport extends ReadinessStreamTransport {
   private readonly direction: PipeDirection;
-  private readonly readHandle: Handle;
-  private readonly writeHandle: Handle;
-  private reading = false;
 
   constructor(loop: TransportLoop, fd: number, protocol: BaseProtocol, waiter: Future<void> | null, direction: PipeDirection) {
-    super(loop, protocol, { pipe: fd, fileno: fd });
-    this.fd = fd;
+    super(loop, fd, PIPE_NAMES, protocol, { pipe: fd, fileno: fd }, null);
     this.direction = direction;
-    this.readHandle = new Handle(direction === 'read' ? this.readReady : this.readerGone, [], loop);
-    this.writeHandle = new Handle(this.writeReady, [], loop);
+    // The write end is watched for reading only to see its reader go (the module comment).
+    if (direction === 'write') this._readHandle = new Handle(this.readerGone, [], loop);
     this._start(waiter);
-  }
-
-  private get loop(): TransportLoop {
-    return this._loop as TransportLoop;
   }
 
   override write(data: BytesLike): void {
@@ -66,29 +47,12 @@ export class SelectorPipeTransport extends BaseStreamTransport {
     return this.direction === 'write';
   }
 
-  protected _writeNow(chunks: readonly Uint8Array[]): number {
-    const r = pipeWritev(this.fd, chunks);
-    if (r >= 0) return r;
-    if (wouldBlock(r)) return 0;
-    throw toConnectionError(errnoError(r, 'write'));
+  protected _readInto(buf: Uint8Array, offset: number, length: number): number {
+    return pipeRead(this._fd, buf, offset, length);
   }
 
-  protected _startWriting(): void {
-    this.loop._setWriter(this.fd, this.writeHandle);
-  }
-
-  protected _stopWriting(): void {
-    this.loop._setWriter(this.fd, null);
-  }
-
-  protected _startReading(): void {
-    this.reading = true;
-    this.loop._setReader(this.fd, this.readHandle);
-  }
-
-  protected _stopReading(): void {
-    this.reading = false;
-    this.loop._setReader(this.fd, null);
+  protected _writev(chunks: readonly Uint8Array[]): number {
+    return pipeWritev(this._fd, chunks);
   }
 
   /** A pipe has no half-close: EOF is closing the write end once flushed. */
@@ -96,43 +60,13 @@ export class SelectorPipeTransport extends BaseStreamTransport {
     this.close();
   }
 
-  protected _closeResources(): void {
-    this.reading = false;
-    this.loop._transportClosed(this.fd);
-    closeFd(this.fd);
+  protected _closeFd(): void {
+    closeFd(this._fd);
   }
-
-  private readonly readReady = (): void => {
-    if (!this.reading) return;
-    let r: number;
-    if (this._wantsBuffer) {
-      const buf = this._getReadBuffer(-1);
-      if (buf === null) return;
-      r = pipeRead(this.fd, buf);
-      if (r > 0) {
-        this._bufferUpdated(r);
-        return;
-      }
-    } else {
-      if (SLAB_SIZE - slabOffset < MIN_READ) {
-        slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
-        slabOffset = 0;
-      }
-      const start = slabOffset;
-      r = pipeRead(this.fd, slab, start, SLAB_SIZE - start);
-      if (r > 0) {
-        slabOffset = (start + r + 7) & ~7;
-        this._dataReceived(slab.subarray(start, start + r));
-        return;
-      }
-    }
-    if (r === 0) this._eofReceived();
-    else if (!wouldBlock(r)) this._fatalError(toConnectionError(errnoError(r, 'read')), 'Fatal read error on pipe transport');
-  };
 
   /** The write end polled readable: the reader is gone (see the module comment). */
   private readonly readerGone = (): void => {
-    if (!this.reading) return;
+    if (!this._reading) return;
     if (this.getWriteBufferSize() > 0) {
       const err = new BrokenPipeError('write EPIPE: the reading end of the pipe closed');
       err.code = 'EPIPE';
@@ -141,9 +75,5 @@ export class SelectorPipeTransport extends BaseStreamTransport {
     } else {
       this.abort();
     }
-  };
-
-  private readonly writeReady = (): void => {
-    this._writeReady();
   };
 }

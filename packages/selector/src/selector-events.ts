@@ -49,7 +49,8 @@ import {
   setNonblocking,
 } from '@loopkit/uv';
 import { BaseSelector, DefaultSelector, EVENT_READ, EVENT_WRITE, fileobjToFd, type FileObject } from './selectors.js';
-import { SelectorDatagramTransport, SelectorSocketTransport, type TransportLoop } from './transports.js';
+import { SelectorDatagramTransport, SelectorSocketTransport } from './transports.js';
+import type { TransportLoop } from './readiness-transport.js';
 import { checkFunction, describe } from './util.js';
 import { ChildWatcher } from './child-watcher.js';
 import { SelectorPipeTransport } from './pipes.js';

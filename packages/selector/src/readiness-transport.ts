@@ -1,0 +1,151 @@
+/**
+ * ReadinessStreamTransport: a byte stream on one non-blocking fd watched by the selector
+ * (asyncio's _SelectorTransport with _SelectorSocketTransport's read and write paths, which
+ * unix_events.py's pipe transports repeat). It is core's BaseStreamTransport plus readiness:
+ * reads happen when the fd is readable, writes try the syscall at once and wait for
+ * writability only for what the kernel did not take.
+ *
+ * A subclass supplies the OS calls, as `>= 0` or `-errno` like @loopkit/uv's try* calls:
+ * `_readInto` (recv or read), `_writev` (send(msg) or writev), `_closeFd`, plus core's
+ * `_shutdownWrite`. They are prototype methods, and each transport owns two Handles made
+ * once and reused for every readiness event, so the hot path allocates nothing but the
+ * received bytes.
+ */
+import {
+  BaseStreamTransport,
+  Handle,
+  toConnectionError,
+  type AbstractEventLoop,
+  type BaseProtocol,
+  type ConnectionOwner,
+} from '@loopkit/core';
+import { EAGAIN, EINTR, errnoError } from '@loopkit/uv';
+
+type HandleOwner = ConstructorParameters<typeof Handle>[2];
+
+/** What a transport needs of its loop: (un)watching its fd, and forgetting it once closed. */
+export interface TransportLoop extends AbstractEventLoop, HandleOwner {
+  _setReader(fd: number, handle: Handle | null): void;
+  _setWriter(fd: number, handle: Handle | null): void;
+  _transportClosed(fd: number): void;
+}
+
+/** How a kind of fd names its calls in errors (`recv`/`send` for a socket, as asyncio's). */
+export interface FdNames {
+  readonly read: string;
+  readonly write: string;
+  /** `_fatalError`'s message for a failed read: it names the transport's kind. */
+  readonly readError: string;
+}
+
+/** Received bytes are views into a shared slab, never reused: a protocol may keep them. */
+const SLAB_SIZE = 256 * 1024;
+const MIN_READ = 64 * 1024;
+let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+let slabOffset = 0;
+
+/** The call found nothing to do now (EAGAIN) or was interrupted: wait for the next event. */
+export function wouldBlock(r: number): boolean {
+  return r === -EAGAIN || r === -EINTR;
+}
+
+export abstract class ReadinessStreamTransport extends BaseStreamTransport {
+  protected readonly _fd: number;
+  /** Watched while reading; a write pipe swaps in its own (see pipes.ts). */
+  protected _readHandle: Handle;
+  private readonly writeHandle: Handle;
+  /** Reading is registered: a read handle queued before a pause must not read. */
+  protected _reading = false;
+  private readonly names: FdNames;
+
+  constructor(
+    loop: TransportLoop,
+    fd: number,
+    names: FdNames,
+    protocol: BaseProtocol,
+    extra: Record<string, unknown>,
+    server: ConnectionOwner | null,
+  ) {
+    super(loop, protocol, extra, server);
+    this._fd = fd;
+    this.names = names;
+    this._readHandle = new Handle(this.readReady, [], loop);
+    this.writeHandle = new Handle(this.writeReady, [], loop);
+  }
+
+  // ---- the OS calls (see the module comment) ----
+  /** Read into `buf[offset, offset + length)`: bytes read, 0 at EOF, or -errno. */
+  protected abstract _readInto(buf: Uint8Array, offset: number, length: number): number;
+  /** Write `chunks` in order: bytes the kernel took, or -errno. */
+  protected abstract _writev(chunks: readonly Uint8Array[]): number;
+  /** Close the fd; the loop has already forgotten it. */
+  protected abstract _closeFd(): void;
+
+  private get loop(): TransportLoop {
+    return this._loop as TransportLoop;
+  }
+
+  protected _writeNow(chunks: readonly Uint8Array[]): number {
+    const r = this._writev(chunks);
+    if (r >= 0) return r;
+    if (wouldBlock(r)) return 0;
+    throw toConnectionError(errnoError(r, this.names.write));
+  }
+
+  protected _startWriting(): void {
+    this.loop._setWriter(this._fd, this.writeHandle);
+  }
+
+  protected _stopWriting(): void {
+    this.loop._setWriter(this._fd, null);
+  }
+
+  protected _startReading(): void {
+    this._reading = true;
+    this.loop._setReader(this._fd, this._readHandle);
+  }
+
+  protected _stopReading(): void {
+    this._reading = false;
+    this.loop._setReader(this._fd, null);
+  }
+
+  protected _closeResources(): void {
+    this._reading = false;
+    this.loop._transportClosed(this._fd);
+    this._closeFd();
+  }
+
+  private readonly readReady = (): void => {
+    if (!this._reading) return;
+    let r: number;
+    if (this._wantsBuffer) {
+      const buf = this._getReadBuffer(-1);
+      if (buf === null) return;
+      r = this._readInto(buf, 0, buf.byteLength);
+      if (r > 0) {
+        this._bufferUpdated(r);
+        return;
+      }
+    } else {
+      if (SLAB_SIZE - slabOffset < MIN_READ) {
+        slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+        slabOffset = 0;
+      }
+      const start = slabOffset;
+      r = this._readInto(slab, start, SLAB_SIZE - start);
+      if (r > 0) {
+        // the next read starts 8-aligned: a protocol may view what it got as any typed array
+        slabOffset = (start + r + 7) & ~7;
+        this._dataReceived(slab.subarray(start, start + r));
+        return;
+      }
+    }
+    if (r === 0) this._eofReceived();
+    else if (!wouldBlock(r)) this._fatalError(toConnectionError(errnoError(r, this.names.read)), this.names.readError);
+  };
+
+  private readonly writeReady = (): void => {
+    this._writeReady();
+  };
+}
