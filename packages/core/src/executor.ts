@@ -82,13 +82,15 @@ export class WorkerThreadExecutor implements Executor {
   private shut = false;
 
   /** @param pool internal: the shared default pool (see getDefaultExecutor). */
-  constructor(maxWorkers = DEFAULT_MAX_WORKERS, pool?: Pool) {
+  // `pool` is typed unknown in the signature so the published types never name piscina's
+  // (its .d.ts needs resolveJsonModule, which a consumer's tsconfig may not have).
+  constructor(maxWorkers = DEFAULT_MAX_WORKERS, pool?: unknown) {
     if (!Number.isInteger(maxWorkers) || maxWorkers < 1) {
       throw new RangeError(`maxWorkers must be a positive integer, got ${describe(maxWorkers)}`);
     }
     this.maxWorkers = maxWorkers;
     this.ownsPool = pool === undefined;
-    this.pool = pool ?? newPool(maxWorkers, 0);
+    this.pool = (pool as Pool | undefined) ?? newPool(maxWorkers, 0);
   }
 
   submit<R>(fn: unknown, args: unknown[], options: SubmitOptions = {}): Promise<R> {

@@ -173,7 +173,9 @@ describe.skipIf(process.platform !== 'linux')('loopkit ps / pstree on a live pro
     expect(tree.code).toBe(1);
     expect(tree.stdout).toBe('');
     expect(tree.stderr).toBe('ERROR: await-graph contains cycles - cannot print a tree!\n\ncycle: c1 → c2 → c1\n');
-    const ps = parseTable((await cli(['ps', String(target.pid)])).stdout);
+    const psRun = await cli(['ps', String(target.pid)]);
+    expect(psRun.stderr).toBe('');
+    const ps = parseTable(psRun.stdout);
     const c1 = ps.find((r) => r['task name'] === 'c1')!;
     const c2 = ps.find((r) => r['task name'] === 'c2')!;
     expect(c1['awaiting']).toBe(`c2 (${c2['task id']})`);

@@ -23,11 +23,14 @@ const SNAPSHOT_EXPRESSION = `(() => {
 
 /**
  * Closes the inspector we opened. Later, from a timer: closing it inside the evaluation
- * would drop this very connection before the answer is sent. The catch: a throw in a timer
- * would crash the target.
+ * would drop this very connection before the answer is sent, and closing it while our
+ * WebSocket session is still connected can crash Node (a segfault in the inspector's
+ * teardown, seen about once in six attaches under load): the timer leaves our client time
+ * to disconnect first (it closes as soon as the answer arrives). The catch: a throw in a
+ * timer would crash the target.
  */
 const CLOSE_EXPRESSION = `(() => {
-  const timer = setTimeout(() => { try { process._debugEnd(); } catch {} }, 0);
+  const timer = setTimeout(() => { try { process._debugEnd(); } catch {} }, 500);
   if (typeof timer?.unref === 'function') timer.unref();
   return true;
 })()`;
