@@ -90,7 +90,8 @@ describe.skipIf(tlsMissing !== null)('TLS: a peer that does not speak TLS', () =
             raw.write(record);
             const exc = await sides[0]!.lost;
             expect(exc).toBeInstanceOf(SSLError);
-            expect((exc as SSLError).code).toMatch(/BAD_RECORD_MAC|DECRYPTION_FAILED/);
+            // OpenSSL 3.0 (Node 20) says bad record mac; the 3.x of Node 22 and 24 says record layer failure.
+            expect((exc as SSLError).code).toMatch(/BAD_RECORD_MAC|DECRYPTION_FAILED|RECORD_LAYER_FAILURE/);
             expect(sides[0]!.received.toString()).toBe('intact');
             expect(sides[0]!.events).toEqual(['made', 'lost']);
             await closedWithin(raw, 5);
@@ -117,7 +118,7 @@ describe.skipIf(tlsMissing !== null)('TLS: a peer that does not speak TLS', () =
             raw.write(record);
             const exc = await client.lost;
             expect(exc).toBeInstanceOf(SSLError);
-            expect((exc as SSLError).code).toMatch(/BAD_RECORD_MAC|DECRYPTION_FAILED/);
+            expect((exc as SSLError).code).toMatch(/BAD_RECORD_MAC|DECRYPTION_FAILED|RECORD_LAYER_FAILURE/);
             expect(client.received.length).toBe(0);
             expect(client.events).toEqual(['made', 'lost']);
             await closedWithin(raw, 5);

@@ -136,9 +136,13 @@ export interface AbstractEventLoop {
   addSignalHandler(sig: string | number, callback: (...args: any[]) => unknown, ...args: unknown[]): void;
   /** Remove the handler for `sig`; whether there was one. */
   removeSignalHandler(sig: string | number): boolean;
+  /** Run `program` with `args` as a subprocess (no shell); resolves to `[transport, protocol]`. */
   subprocessExec(protocolFactory: () => any, program: string, args?: readonly string[], options?: object): Promise<[any, any]>;
+  /** Run `cmd` through the shell as a subprocess; resolves to `[transport, protocol]`. */
   subprocessShell(protocolFactory: () => any, cmd: string, options?: object): Promise<[any, any]>;
+  /** Register the read end of `pipe` with the loop; resolves to `[transport, protocol]`. */
   connectReadPipe(protocolFactory: () => any, pipe: unknown): Promise<[any, any]>;
+  /** Register the write end of `pipe` with the loop; resolves to `[transport, protocol]`. */
   connectWritePipe(protocolFactory: () => any, pipe: unknown): Promise<[any, any]>;
 }
 

@@ -28,6 +28,7 @@ export interface Executor {
   shutdown(wait: boolean): Promise<void>;
 }
 
+/** Options of Executor.submit: `signal` is aborted when the caller cancels. */
 export interface SubmitOptions {
   signal?: AbortSignal;
 }

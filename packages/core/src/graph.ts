@@ -31,6 +31,7 @@ export interface CallStackEntry {
   isAsync: boolean;
 }
 
+/** asyncio.FutureCallGraph: a future, the call stack it is at, and the graphs of the futures awaiting it. */
 export interface FutureCallGraph {
   future: Future<unknown>;
   /** innermost first; see the module comment for what it holds */
@@ -41,6 +42,7 @@ export interface FutureCallGraph {
   createdAt: CallStackEntry[];
 }
 
+/** Options of captureCallGraph, formatCallGraph and printCallGraph: `depth` and `limit`. */
 export interface CallGraphOptions {
   /** for the current task: how many callers of captureCallGraph to skip, minus one (default 1) */
   depth?: number;

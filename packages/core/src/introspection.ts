@@ -19,6 +19,7 @@ import { awaitersOf } from './awaited-by.js';
 import { pendingTasks } from './task-registry.js';
 import type { Task } from './tasks.js';
 
+/** The `Symbol.for` key under which the introspection registry that `loopkit ps`/`pstree` read sits on globalThis. */
 export const INTROSPECTION_KEY = 'loopkit.introspection.v1';
 
 /** One future or task as `loopkit ps` sees it. */

@@ -44,6 +44,7 @@ export interface ConnectionOptions<A = unknown> extends TLSClientOptions {
   /** Reorder the addresses by family, first `interleave` of the first family, then alternating (default 1 with happyEyeballsDelay). */
   interleave?: number | null;
 }
+/** Options of createUnixConnection (asyncio's create_unix_connection keywords): a given socket, TLS. */
 export interface UnixConnectionOptions<A = unknown> extends TLSClientOptions {
   sock?: A | null;
 }

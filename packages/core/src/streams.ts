@@ -475,13 +475,15 @@ export class StreamReaderProtocol extends FlowControlProtocol {
   }
 }
 
-/** Writes to a transport; `drain()` is where awaiting code meets write flow control. */
 /** What a StreamWriter needs of its protocol: drain() and waitClosed() wait on it. */
 export interface WriterProtocol {
+  /** Resolve once writing may go on (at once unless the transport paused writing); reject if the connection was lost. */
   _drainHelper(): Promise<void>;
+  /** A Future settled when the connection is closed (what waitClosed() awaits). */
   _getCloseWaiter(): Future<void>;
 }
 
+/** asyncio.StreamWriter: writes to a transport; `drain()` is where awaiting code meets write flow control. */
 export class StreamWriter {
   private _transport: Transport;
   private readonly _protocol: WriterProtocol;

@@ -9,6 +9,7 @@ import { getRunningLoop } from './events.js';
 import type { FunctionRef } from './executor-checks.js';
 import type { Future } from './futures.js';
 
+/** asyncio.to_thread: run `fn(...args)` on the running loop's default executor; a Future of its result. */
 export function toThread<R = unknown, A extends unknown[] = unknown[]>(
   fn: ((...args: A) => R | PromiseLike<R>) | FunctionRef,
   ...args: A

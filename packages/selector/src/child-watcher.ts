@@ -35,6 +35,7 @@ interface Watched {
 /** The status of a child we cannot reap (someone else did): asyncio reports 255. */
 const UNKNOWN_STATUS = 255;
 
+/** Reports our children's exits to the loop via a pidfd on its selector, or SIGCHLD where there is none (asyncio's PidfdChildWatcher and its signal-driven watchers). */
 export class ChildWatcher {
   private readonly children = new Map<number, Watched>();
   private sigchldChildren = 0;

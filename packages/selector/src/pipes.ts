@@ -22,6 +22,7 @@ import { ReadinessStreamTransport, type FdNames, type TransportLoop } from './re
 
 const PIPE_NAMES: FdNames = { read: 'read', write: 'write', readError: 'Fatal read error on pipe transport' };
 
+/** A read or write pipe transport on a non-blocking fd (asyncio's _UnixReadPipeTransport / _UnixWritePipeTransport). */
 export class SelectorPipeTransport extends ReadinessStreamTransport {
   private readonly direction: PipeDirection;
 
@@ -33,6 +34,7 @@ export class SelectorPipeTransport extends ReadinessStreamTransport {
     this._start(waiter);
   }
 
+  /** Write `data` to the pipe; a read pipe throws NotImplementedError. */
   override write(data: BytesLike): void {
     if (this.direction === 'read') throw new NotImplementedError('a read pipe transport cannot write');
     super.write(data);
@@ -43,6 +45,7 @@ export class SelectorPipeTransport extends ReadinessStreamTransport {
     super.writelines(list);
   }
 
+  /** True for a write pipe (writeEof() closes it once flushed), false for a read pipe. */
   override canWriteEof(): boolean {
     return this.direction === 'write';
   }

@@ -28,6 +28,7 @@ export class UnixSubprocessTransport extends BaseSubprocessTransport {
     return this._loop as SubprocessLoop;
   }
 
+  /** Spawn the child natively (spawnChild) and have the loop's ChildWatcher report its exit; if it cannot, kill, reap and close everything, then throw. */
   protected _start(spec: SubprocessSpec): void {
     const child = spawnChild({ file: spec.file, argv: spec.argv, env: spec.env, cwd: spec.cwd, stdio: spec.stdio });
     this.child = child;
@@ -42,6 +43,7 @@ export class UnixSubprocessTransport extends BaseSubprocessTransport {
     }
   }
 
+  /** A SelectorPipeTransport on the child's pipe `fd` (0: write, 1/2: read), once its connectionMade ran. */
   protected async _connectPipe(fd: number, protocol: BaseProtocol): Promise<Transport> {
     const pipe = fd === 0 ? this.child.stdin : fd === 1 ? this.child.stdout : this.child.stderr;
     const waiter = this._loop.createFuture<void>();
@@ -50,6 +52,7 @@ export class UnixSubprocessTransport extends BaseSubprocessTransport {
     return transport;
   }
 
+  /** process.kill() the (unreaped) child; ESRCH (reaped elsewhere) is ignored. */
   protected _signal(sig: string | number): void {
     // our child is unreaped here (sendSignal checks the returncode), so its pid is still
     // ours; ESRCH means someone else reaped it (a waitpid(-1) elsewhere): nothing to signal

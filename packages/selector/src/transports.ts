@@ -24,6 +24,7 @@ const datagramBuffer = Buffer.allocUnsafeSlow(MAX_DATAGRAM);
 
 const SOCKET_NAMES: FdNames = { read: 'recv', write: 'send', readError: 'Fatal read error on socket transport' };
 
+/** A stream socket transport (asyncio's _SelectorSocketTransport): ReadinessStreamTransport with recv, send/sendmsg and shutdown(SHUT_WR); TCP_NODELAY on TCP. */
 export class SelectorSocketTransport extends ReadinessStreamTransport {
   private readonly sock: Socket;
 

@@ -21,6 +21,7 @@ import { checkFd, checkInt, errnoError } from './errors.js';
 /** A child's stdin, stdout or stderr: 'pipe', 'devnull', 'inherit', 'stdout' (stderr only) or an fd. */
 export type StdioSpec = 'pipe' | 'devnull' | 'inherit' | 'stdout' | number;
 
+/** What `spawnChild()` runs: program, argv, environment, working directory and the three stdio specs. */
 export interface SpawnSpec {
   /** The program: a path, or a name looked up in PATH. */
   file: string;
@@ -32,6 +33,7 @@ export interface SpawnSpec {
   stdio: readonly [StdioSpec, StdioSpec, StdioSpec];
 }
 
+/** A started child as `spawnChild()` returns it: its pid and the parent's pipe ends. */
 export interface SpawnedChild {
   pid: number;
   /** The parent's end of each pipe (stdin: write end), null where the spec is not 'pipe'. */

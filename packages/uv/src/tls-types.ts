@@ -7,6 +7,7 @@
  */
 export type TLSOptions = Record<string, unknown>;
 
+/** What the engine knows of a finished handshake: protocol, cipher, ALPN, SNI, peer certificates, verify result. */
 export interface TLSSessionInfo {
   protocol: string | null;
   cipher: { name: string; standardName: string; version: string } | null;
@@ -17,31 +18,50 @@ export interface TLSSessionInfo {
   verifyError: string | null;
 }
 
+/** Where a handshake stands after `handshake()`: finished, needs peer bytes, or (server) awaits an SNI context choice. */
 export type HandshakeState = 'done' | 'want-read' | 'want-sni';
 
+/** One TLS connection's state machine over memory buffers (an SSL object with BIOs); it never touches a socket. */
 export interface TLSEngine {
+  /** Bytes received from the peer (appended to the incoming buffer). */
   feed(data: Uint8Array): void;
+  /** The peer's TCP stream ended: reads that need more bytes now fail instead of waiting. */
   feedEof(): void;
+  /** Advance the handshake; throws an Error carrying `code` (and `sslKind: 'cert'` for a failed verification). */
   handshake(): HandshakeState;
+  /** Decrypted application bytes, at most `max` (default 256 KiB): null when none is ready, empty after close_notify. */
   read(max?: number): Uint8Array | null;
+  /** As read(), into `buf`: the byte count, -1 when none is ready, 0 after close_notify. */
   readInto(buf: Uint8Array): number;
+  /** Encrypt all of `data` into records waiting in the outgoing buffer. */
   write(data: Uint8Array): void;
+  /** Everything waiting in the outgoing buffer, or null when it is empty. */
   takeOutgoing(): Uint8Array | null;
+  /** Bytes waiting in the outgoing buffer. */
   outgoingSize(): number;
+  /** Send close_notify (once); true once the peer's close_notify has been received too. */
   shutdown(): boolean;
+  /** The SNI name the client sent (server) or sends (client), or null. */
   servername(): string | null;
+  /** After 'want-sni': serve this connection with `context` (from the same provider). */
   useContext(context: TLSContext): void;
+  /** What the handshake settled; call after 'done'. */
   info(): TLSSessionInfo;
+  /** Free the engine; any later call but close() throws. Idempotent. */
   close(): void;
 }
 
+/** A configured TLS context that makes one engine per connection. */
 export interface TLSContext {
   readonly serverSide: boolean;
   readonly options: TLSOptions;
+  /** One engine per connection; `serverHostname`: SNI and the host name checked (client only). */
   newEngine(serverHostname: string | null): TLSEngine;
 }
 
+/** A TLS implementation (this package's `tlsProvider`): makes contexts from Node-style options. */
 export interface TLSProvider {
   readonly name: string;
+  /** Compile Node-style tls options into a client or server (`serverSide`) context. */
   createContext(options: TLSOptions, serverSide: boolean): TLSContext;
 }

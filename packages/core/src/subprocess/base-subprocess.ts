@@ -30,7 +30,9 @@ import type { SubprocessSpec } from './spec.js';
 
 /** A loop that closes the children still running when it closes (BaseEventLoop). */
 export interface SubprocessOwner {
+  /** Track a newly started child's transport, to close it if the loop closes first. */
   _subprocessStarted(transport: BaseSubprocessTransport): void;
+  /** Stop tracking a transport: its child exited and connectionLost ran (or it never started). */
   _subprocessFinished(transport: BaseSubprocessTransport): void;
 }
 
@@ -117,9 +119,13 @@ export abstract class BaseSubprocessTransport extends SubprocessTransport {
   }
 
   // ---- backend hooks ----
+  /** Start the child from `spec` and set `_pid`; throw the spawn error, leaving nothing behind, if it cannot run. */
   protected abstract _start(spec: SubprocessSpec): void;
+  /** A pipe transport for the child's `fd` (0: write, 1/2: read) driving `protocol`; resolves once its connectionMade ran. */
   protected abstract _connectPipe(fd: number, protocol: BaseProtocol): Promise<Transport>;
+  /** Deliver `sig` to the child (only called while it is unreaped). */
   protected abstract _signal(sig: string | number): void;
+  /** The loop is closing: SIGKILL the child and reap it now if possible (its exit status), else null. */
   protected abstract _killNow(): number | null;
   /**
    * @internal The loop started (true) or stopped (false) running: a backend whose child or
@@ -130,6 +136,7 @@ export abstract class BaseSubprocessTransport extends SubprocessTransport {
   protected async _beforePipes(): Promise<void> {}
 
   // ---- SubprocessTransport ----
+  /** The child's process id (asyncio's get_pid()). */
   getPid(): number {
     return this._pid!;
   }
@@ -160,10 +167,12 @@ export abstract class BaseSubprocessTransport extends SubprocessTransport {
     this._signal(sig);
   }
 
+  /** Send SIGTERM to the child (asyncio's terminate()); nothing once it has exited. */
   terminate(): void {
     this.sendSignal('SIGTERM');
   }
 
+  /** Send SIGKILL to the child (asyncio's kill()); nothing once it has exited. */
   kill(): void {
     this.sendSignal('SIGKILL');
   }

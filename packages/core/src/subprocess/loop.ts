@@ -18,7 +18,9 @@ import { PIPE, SUBPROCESS_OPTIONS, execArgv, makeSpec, shellArgv, type Subproces
 
 /** What a backend overrides to start children and open pipes its own way. */
 export interface SubprocessHooks {
+  /** Start the child of `spec` and return its transport; `waiter` resolves once its pipes are connected (asyncio's _make_subprocess_transport). */
   _makeSubprocessTransport(protocol: SubprocessProtocol, spec: SubprocessSpec, waiter: Future<void>): BaseSubprocessTransport;
+  /** A read or write pipe transport owning `fd`; `waiter` resolves once connectionMade ran (asyncio's _make_read/write_pipe_transport). */
   _makePipeTransport(direction: PipeDirection, fd: number, protocol: BaseProtocol, waiter: Future<void>): Transport;
 }
 

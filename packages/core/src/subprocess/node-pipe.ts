@@ -18,6 +18,7 @@ import type { Future } from '../futures.js';
 import type { BaseProtocol } from '../protocols.js';
 import type { BytesLike } from '../transports.js';
 
+/** Which end of a pipe a transport holds: 'read' (connectReadPipe, a child's stdout/stderr) or 'write' (connectWritePipe, its stdin). */
 export type PipeDirection = 'read' | 'write';
 
 /**

@@ -66,6 +66,7 @@ export class NodeSubprocessTransport extends BaseSubprocessTransport {
     super(loop, protocol, spec, waiter);
   }
 
+  /** Spawn the child with node:child_process and hold its stdout/stderr until their transports exist; a failed spawn is reported later, by _beforePipes. */
   protected _start(spec: SubprocessSpec): void {
     const [stdin, stdout, stderr] = spec.stdio;
     const node = (s: StdioSpec): 'pipe' | 'ignore' | 'inherit' | number =>
@@ -102,6 +103,7 @@ export class NodeSubprocessTransport extends BaseSubprocessTransport {
     child.on('exit', (code, signal) => this._processExited(exitStatus(code, signal)));
   }
 
+  /** A NodePipeTransport over the child's stdio stream `fd` (0: write, 1/2: read), once its connectionMade ran. */
   protected async _connectPipe(fd: number, protocol: BaseProtocol): Promise<Transport> {
     const source = fd === 0 ? (this.child.stdin as Duplex) : this.held.get(fd)!;
     const waiter = this._loop.createFuture<void>();
@@ -129,6 +131,7 @@ export class NodeSubprocessTransport extends BaseSubprocessTransport {
     }
   }
 
+  /** process.kill() the child; ESRCH (reaped, its 'exit' event still queued) is ignored. */
   protected _signal(sig: string | number): void {
     if (this.child.pid === undefined) return;
     try {

@@ -13,6 +13,7 @@ import { checkOptions, describe } from '../validate.js';
 import type { BaseSubprocessTransport } from './base-subprocess.js';
 import { SUBPROCESS_OPTIONS, execArgv, shellArgv, type SubprocessOptions } from './spec.js';
 
+/** The options of createSubprocessExec/Shell: the subprocess options plus the StreamReaders' `limit`. */
 export interface CreateSubprocessOptions extends SubprocessOptions {
   /** The limit of the stdout/stderr StreamReaders (default 64 KiB). */
   limit?: number;
@@ -66,10 +67,12 @@ export class SubprocessStreamProtocol extends FlowControlProtocol {
     }
   }
 
+  /** Feed the child's output on fd 1 or 2 to its StreamReader. */
   pipeDataReceived(fd: number, data: Uint8Array): void {
     (fd === 1 ? this.stdout : fd === 2 ? this.stderr : null)?.feedData(data);
   }
 
+  /** A pipe closed: stdin's writer is closed (later drain() throws), a reader gets EOF or `exc`; the transport closes once stdout/stderr are closed and the child exited. */
   pipeConnectionLost(fd: number, exc: unknown): void {
     if (fd === 0) {
       this._stdinLost = exc ?? brokenPipe("write EPIPE: the child's stdin is closed");
@@ -92,6 +95,7 @@ export class SubprocessStreamProtocol extends FlowControlProtocol {
     this._maybeCloseTransport();
   }
 
+  /** The child exited: close the transport once its output pipes are closed too. */
   processExited(): void {
     this._processExited = true;
     this._maybeCloseTransport();
@@ -154,14 +158,17 @@ export class Process {
     return await this._transport._wait();
   }
 
+  /** Send `sig` to the child (asyncio's Process.send_signal()); nothing once it has exited. */
   sendSignal(sig: string | number): void {
     this._transport.sendSignal(sig);
   }
 
+  /** Send SIGTERM to the child (asyncio's Process.terminate()). */
   terminate(): void {
     this._transport.terminate();
   }
 
+  /** Send SIGKILL to the child (asyncio's Process.kill()). */
   kill(): void {
     this._transport.kill();
   }
@@ -188,6 +195,7 @@ export class Process {
     return [out, err];
   }
 
+  /** `<Process pid>`, as asyncio's repr. */
   toString(): string {
     return `<Process ${this.pid}>`;
   }

@@ -26,6 +26,7 @@ function notImplemented(self: object, method: string): NotImplementedError {
 }
 
 export class SubprocessTransport extends BaseTransport {
+  /** The child's process id (asyncio's get_pid()). */
   getPid(): number {
     throw notImplemented(this, 'getPid');
   }
@@ -40,14 +41,17 @@ export class SubprocessTransport extends BaseTransport {
     throw notImplemented(this, 'getPipeTransport');
   }
 
+  /** Send `signal` (a name such as 'SIGINT', or a number) to the child (asyncio's send_signal()). */
   sendSignal(_signal: string | number): void {
     throw notImplemented(this, 'sendSignal');
   }
 
+  /** Ask the child to stop: SIGTERM (asyncio's terminate()). */
   terminate(): void {
     throw notImplemented(this, 'terminate');
   }
 
+  /** Kill the child: SIGKILL (asyncio's kill()). */
   kill(): void {
     throw notImplemented(this, 'kill');
   }

@@ -15,6 +15,7 @@ export const DEVNULL = -3;
 /** PIPE, DEVNULL, null (the parent's own), a file descriptor, or STDOUT for stderr. */
 export type StdioOption = number | null;
 
+/** The options of subprocessExec/Shell: each stdio stream's fate, cwd and env (asyncio's subprocess_exec keywords). */
 export interface SubprocessOptions {
   stdin?: StdioOption;
   stdout?: StdioOption;
@@ -28,6 +29,7 @@ export interface SubprocessOptions {
 /** A child's stdin, stdout or stderr as a backend sees it. */
 export type StdioSpec = 'pipe' | 'devnull' | 'inherit' | 'stdout' | number;
 
+/** A checked subprocess request, as a backend starts the child from it: program, argv, env, cwd and stdio. */
 export interface SubprocessSpec {
   /** The program: a path, or a name looked up in PATH. */
   file: string;

@@ -18,12 +18,14 @@ export const DEFAULT_SHUTDOWN_TIMEOUT = 30;
 export const TLS_CLIENT_OPTIONS = ['ssl', 'serverHostname', 'sslHandshakeTimeout', 'sslShutdownTimeout'] as const;
 export const TLS_SERVER_OPTIONS = ['ssl', 'sslHandshakeTimeout', 'sslShutdownTimeout'] as const;
 
+/** The TLS options of client methods: `ssl`, `serverHostname`, and handshake/shutdown timeouts in seconds. */
 export interface TLSClientOptions {
   ssl?: SSLOption;
   serverHostname?: string | null;
   sslHandshakeTimeout?: number | null;
   sslShutdownTimeout?: number | null;
 }
+/** The TLS options of server methods: TLSClientOptions without `serverHostname`. */
 export type TLSServerOptions = Omit<TLSClientOptions, 'serverHostname'>;
 
 /** What a connection needs to run TLS: the context and the checked arguments. */

@@ -26,6 +26,7 @@ export interface PeerCertificate {
   issuerCertificate?: PeerCertificate;
 }
 
+/** The negotiated cipher as getCipher() reports it (name, standard name, version). */
 export type CipherInfo = NonNullable<TLSSessionInfo['cipher']>;
 
 /** 'C=US\nCN=x' (X509Certificate's form) as Node's object: a key seen twice holds an array. */

@@ -38,6 +38,7 @@ export class SSLTransport extends Transport {
     this._owner = owner;
   }
 
+/** The event loop this transport runs on. */
   getLoop(): AbstractEventLoop {
     return this._owner._loop;
   }

@@ -42,6 +42,7 @@ import { toSSLError } from './ssl-errors.js';
 import { SSLObject } from './ssl-object.js';
 import { SSLTransport, type SSLTransportOwner } from './ssl-transport.js';
 
+/** The SSLProtocol's TLS state (asyncio's SSLProtocolState): unwrapped, handshake, wrapped, flushing before shutdown, shutdown. */
 export type SSLState = 'unwrapped' | 'handshake' | 'wrapped' | 'flushing' | 'shutdown';
 /** The app protocol's side: init -connectionMade-> made [-eofReceived-> eof] -connectionLost-> lost. */
 type AppState = 'init' | 'made' | 'eof' | 'lost';
@@ -53,6 +54,7 @@ const READ_BUFFER = 64 * 1024;
 const LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5;
 const MISSING = Symbol('missing');
 
+/** Options of the SSLProtocol constructor (asyncio's SSLProtocol arguments). */
 export interface SSLProtocolOptions {
   serverSide?: boolean;
   /** SNI and the host name checked (client); null: neither. */

@@ -18,6 +18,7 @@ import { checkOptions, describe } from '../validate.js';
 import { checkTimeout, contextFor, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT, hostnameFor, sniContext, sslGiven, tlsProvider, type SSLOption } from './contexts.js';
 import { SSLProtocol } from './sslproto.js';
 
+/** Options of loop.startTls (asyncio's start_tls keywords): side, server host name, handshake/shutdown timeouts. */
 export interface StartTlsOptions {
   serverSide?: boolean;
   serverHostname?: string | null;
