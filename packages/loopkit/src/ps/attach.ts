@@ -6,6 +6,7 @@
  */
 import type { ThreadSnapshot } from '@loopkit/core';
 import { CdpClient, WorkerSession } from './cdp.js';
+import { closeExpression } from './close-inspector.js';
 import { AttachError, checkNodeProcess, checkSignallable, intendedPort, listeningPorts, portTaken } from './target.js';
 
 export { AttachError };
@@ -19,20 +20,6 @@ export const DEFAULT_INSPECTOR_PORT = 9229;
 const SNAPSHOT_EXPRESSION = `(() => {
   const registry = globalThis[Symbol.for('loopkit.introspection.v1')];
   return registry === undefined ? null : JSON.stringify(registry.snapshot());
-})()`;
-
-/**
- * Closes the inspector we opened. Later, from a timer: closing it inside the evaluation
- * would drop this very connection before the answer is sent, and closing it while our
- * WebSocket session is still connected can crash Node (a segfault in the inspector's
- * teardown, seen about once in six attaches under load): the timer leaves our client time
- * to disconnect first (it closes as soon as the answer arrives). The catch: a throw in a
- * timer would crash the target.
- */
-const CLOSE_EXPRESSION = `(() => {
-  const timer = setTimeout(() => { try { process._debugEnd(); } catch {} }, 500);
-  if (typeof timer?.unref === 'function') timer.unref();
-  return true;
 })()`;
 
 export interface AttachOptions {
@@ -202,7 +189,7 @@ export async function attach(pid: number, options: AttachOptions = {}): Promise<
     return { threads, inspectorWasOpen: !opened };
   } finally {
     if (opened) {
-      if (client !== null) await withTimeout(evaluate(client, CLOSE_EXPRESSION), timeoutMs, 'closing the inspector').catch(() => undefined);
+      if (client !== null) await withTimeout(evaluate(client, closeExpression(port)), timeoutMs, 'closing the inspector').catch(() => undefined);
       client?.close();
       if (!(await portClosed(pid, port, timeoutMs))) {
         process.stderr.write(`loopkit: warning: the inspector of process ${pid} still listens on 127.0.0.1:${port}\n`);
