@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Protocol, sleep, type AbstractEventLoop, type Future, type Transport } from '@loopkit/core';
 import { LOOPS } from './loops.mjs';
 
-export { Echo, Recorder, hasProcFd, openFds, pattern, portOf, type ServerLike } from '../support/net.js';
+export { Echo, Recorder, hasProcFd, openFds, pattern, portOf, type ServerLike } from '@loopkit/conformance/support';
 
 export const HERE = path.dirname(fileURLToPath(import.meta.url));
 

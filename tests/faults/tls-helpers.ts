@@ -9,7 +9,7 @@ import { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import { getTLSProvider, type AbstractEventLoop } from '@loopkit/core';
 import '@loopkit/selector'; // registers @loopkit/uv's TLS engine when the addon loaded
-import { hasOpenssl, testCerts, type TestCerts } from '../support/tls-certs.js';
+import { hasOpenssl, testCerts, type TestCerts } from '@loopkit/conformance/support';
 import { Recorder, portOf, type ServerLike } from './helpers.js';
 
 /** null when TLS can be tested here, else why not (shown in the skipped title). */

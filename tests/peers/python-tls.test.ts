@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { gather, getTLSProvider, openConnection, startServer, type SSLObject, type StreamReader, type StreamWriter } from 'loopkit';
 import { Child, LOOPS, PYTHON, missingPython, onLoop, within } from './helpers.js';
-import { hasOpenssl, testCerts } from '../support/tls-certs.js';
+import { hasOpenssl, testCerts } from '@loopkit/conformance/support';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SIZE = 4 * 1024 * 1024;

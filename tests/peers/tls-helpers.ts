@@ -1,7 +1,7 @@
 /**
  * Shared by the TLS peer tests: the loops to run on (the peers' loops plus UringEventLoop
  * where io_uring works, as the conformance suite does), why the TLS tests would be skipped,
- * the throwaway PKI of tests/support/tls-certs.ts written to files (the peers read PEM
+ * the throwaway PKI of @loopkit/conformance's support/tls-certs.ts written to files (the peers read PEM
  * files, not strings), and a SHA-256 and chunking helper.
  */
 import { createHash } from 'node:crypto';
@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { getTLSProvider } from '@loopkit/core';
 import { UringEventLoop, UringProactor } from '@loopkit/proactor';
 import '@loopkit/selector'; // registers @loopkit/uv's TLS engine when the addon loaded
-import { hasOpenssl, testCerts, type TestCerts } from '../support/tls-certs.js';
+import { hasOpenssl, testCerts, type TestCerts } from '@loopkit/conformance/support';
 import { LOOPS, type PeerLoop } from './helpers.js';
 
 const uringProblem = UringProactor.problem();

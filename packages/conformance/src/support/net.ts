@@ -59,6 +59,7 @@ export class Echo extends Protocol {
   }
 }
 
+/** What portOf needs of a server: asyncio's Server shape. */
 export interface ServerLike {
   close(): void;
   waitClosed(): Promise<void>;
@@ -66,6 +67,7 @@ export interface ServerLike {
   sockets: readonly { getsockname(): { port?: number } }[];
 }
 
+/** The port of a server's first listening socket. */
 export function portOf(server: ServerLike): number {
   return server.sockets[0]!.getsockname().port!;
 }
@@ -77,11 +79,12 @@ export function pattern(n: number, seed = 0): Buffer {
   return buf;
 }
 
-// Linux only: under Wine, Windows' Node would find the Linux host's /proc through drive Z:.
+/** Whether open fds can be counted here. Linux only: under Wine, Windows' Node would find the Linux host's /proc through drive Z:. */
 export const hasProcFd = process.platform === 'linux' && fs.existsSync('/proc/self/fd');
 /** The skip reason of the tests that count open fds. */
 export const noProcFd = 'skipped: no /proc/self/fd to count open file descriptors (Linux only)';
 
+/** How many fds this process has open now (Linux: /proc/self/fd). */
 export function openFds(): number {
   return fs.readdirSync('/proc/self/fd').length;
 }
