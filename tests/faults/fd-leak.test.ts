@@ -8,63 +8,12 @@
  */
 import * as net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { ConnectionRefusedError, Protocol, sleep, type AbstractEventLoop, type Transport } from '@loopkit/core';
+import { ConnectionRefusedError, sleep, type Transport } from '@loopkit/core';
+import { ClientSide, ServerSide, newCounts } from './cycle-protocols.js';
 import { NET_LOOPS, hasProcFd, openFds, portOf, title, waitUntil, withLoop, type ServerLike } from './helpers.js';
 
 const CYCLES = 10_000;
 const IN_FLIGHT = 8;
-
-interface Counts {
-  made: number;
-  lost: number;
-  twice: number;
-}
-
-/** Server side: echoes, closes at once, or aborts on data, and counts its callbacks. */
-class ServerSide extends Protocol {
-  private transport: Transport | null = null;
-  private gone = false;
-  constructor(private readonly mode: 'echo' | 'close' | 'abort', private readonly counts: Counts) {
-    super();
-  }
-  override connectionMade(t: Transport): void {
-    this.counts.made += 1;
-    this.transport = t;
-    if (this.mode === 'close') t.close();
-  }
-  override dataReceived(data: Uint8Array): void {
-    if (this.mode === 'abort') this.transport!.abort();
-    else this.transport!.write(data);
-  }
-  override connectionLost(): void {
-    if (this.gone) this.counts.twice += 1;
-    this.gone = true;
-    this.counts.lost += 1;
-  }
-}
-
-/** Client side: settles `lost` once; counts a second connectionLost as an error. */
-class ClientSide extends Protocol {
-  transport: Transport | null = null;
-  got = 0;
-  readonly lost;
-  constructor(loop: AbstractEventLoop, private readonly counts: Counts) {
-    super();
-    this.lost = loop.createFuture<unknown>();
-  }
-  override connectionMade(t: Transport): void {
-    this.counts.made += 1;
-    this.transport = t;
-  }
-  override dataReceived(data: Uint8Array): void {
-    this.got += data.length;
-  }
-  override connectionLost(exc: unknown): void {
-    if (this.lost.done()) this.counts.twice += 1;
-    else this.lost.setResult(exc);
-    this.counts.lost += 1;
-  }
-}
 
 const KINDS = ['close', 'data-close', 'write-eof', 'abort', 'server-close', 'server-abort', 'refused'] as const;
 
@@ -72,8 +21,8 @@ describe.skipIf(!hasProcFd)('no fd leaked over 10,000 connect/close cycles', () 
   for (const subject of NET_LOOPS) {
     it.skipIf(subject.make === null)(title(subject, 'every ending kind, 8 in flight'), () =>
       withLoop(subject.make!, async (loop, reports) => {
-        const serverCounts: Counts = { made: 0, lost: 0, twice: 0 };
-        const clientCounts: Counts = { made: 0, lost: 0, twice: 0 };
+        const serverCounts = newCounts();
+        const clientCounts = newCounts();
         const echo = (await loop.createServer(() => new ServerSide('echo', serverCounts), '127.0.0.1', 0, { backlog: 512 })) as unknown as ServerLike;
         const closer = (await loop.createServer(() => new ServerSide('close', serverCounts), '127.0.0.1', 0, { backlog: 512 })) as unknown as ServerLike;
         const aborter = (await loop.createServer(() => new ServerSide('abort', serverCounts), '127.0.0.1', 0, { backlog: 512 })) as unknown as ServerLike;

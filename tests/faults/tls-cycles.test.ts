@@ -12,8 +12,9 @@
  * tests/conformance/tls.ts checks 200 clean cycles one at a time; this is the stress form.
  */
 import { describe, expect, it } from 'vitest';
-import { Protocol, SSLCertVerificationError, sleep, type AbstractEventLoop, type Transport } from '@loopkit/core';
+import { SSLCertVerificationError, sleep, type Transport } from '@loopkit/core';
 import { tlsStats } from '@loopkit/uv';
+import { ClientSide, ServerSide, newCounts } from './cycle-protocols.js';
 import { NET_LOOPS, hasProcFd, openFds, portOf, title, waitUntil, withLoop, type ServerLike } from './helpers.js';
 import { certs, tlsMissing } from './tls-helpers.js';
 
@@ -21,54 +22,6 @@ import { certs, tlsMissing } from './tls-helpers.js';
 const CYCLES = Number(process.env.TLS_CYCLES ?? 1000);
 const IN_FLIGHT = 8;
 const KINDS = ['close', 'data-close', 'server-close', 'abort', 'server-abort', 'verify-fail'] as const;
-
-interface Counts {
-  made: number;
-  lost: number;
-  twice: number;
-}
-
-class ServerSide extends Protocol {
-  private transport: Transport | null = null;
-  private gone = false;
-  constructor(private readonly mode: 'echo' | 'close' | 'abort', private readonly counts: Counts) {
-    super();
-  }
-  override connectionMade(t: Transport): void {
-    this.counts.made += 1;
-    this.transport = t;
-    if (this.mode === 'close') t.close();
-  }
-  override dataReceived(data: Uint8Array): void {
-    if (this.mode === 'abort') this.transport!.abort();
-    else this.transport!.write(data);
-  }
-  override connectionLost(): void {
-    if (this.gone) this.counts.twice += 1;
-    this.gone = true;
-    this.counts.lost += 1;
-  }
-}
-
-class ClientSide extends Protocol {
-  got = 0;
-  readonly lost;
-  constructor(loop: AbstractEventLoop, private readonly counts: Counts) {
-    super();
-    this.lost = loop.createFuture<unknown>();
-  }
-  override connectionMade(): void {
-    this.counts.made += 1;
-  }
-  override dataReceived(data: Uint8Array): void {
-    this.got += data.length;
-  }
-  override connectionLost(exc: unknown): void {
-    if (this.lost.done()) this.counts.twice += 1;
-    else this.lost.setResult(exc);
-    this.counts.lost += 1;
-  }
-}
 
 function heapAfterGc(): { heap: number; rss: number } {
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -84,8 +37,8 @@ describe.skipIf(tlsMissing !== null || !hasProcFd)('TLS: 1,000 connect/close cyc
       withLoop(subject.make!, async (loop, reports) => {
         const c = certs();
         const serverSsl = { key: c.serverKey, cert: c.serverCert };
-        const serverCounts: Counts = { made: 0, lost: 0, twice: 0 };
-        const clientCounts: Counts = { made: 0, lost: 0, twice: 0 };
+        const serverCounts = newCounts();
+        const clientCounts = newCounts();
         const serve = async (mode: 'echo' | 'close' | 'abort'): Promise<ServerLike> =>
           (await loop.createServer(() => new ServerSide(mode, serverCounts), '127.0.0.1', 0, { backlog: 512, ssl: serverSsl })) as unknown as ServerLike;
         const [echo, closer, aborter] = [await serve('echo'), await serve('close'), await serve('abort')];
