@@ -3,9 +3,10 @@
  * processes that are always killed, and line waits with deadlines.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import type { AbstractEventLoop } from '@loopkit/core';
+import type { AbstractEventLoop, StreamReader, StreamWriter } from '@loopkit/core';
 import { ProactorEventLoop } from '@loopkit/proactor';
 
 export interface PeerLoop {
@@ -207,4 +208,32 @@ export async function within<T>(seconds: number, what: string, promise: PromiseL
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** What a hashing echo handler saw on one connection. */
+export interface EchoRecord {
+  bytes: number;
+  sha256: string;
+}
+
+/**
+ * A streams handler that echoes every chunk back (with drain) until EOF, then records how
+ * many bytes it saw and their SHA-256 in `received`, and closes.
+ */
+export function hashingEcho(received: EchoRecord[]): (reader: StreamReader, writer: StreamWriter) => Promise<void> {
+  return async (reader, writer) => {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    for (;;) {
+      const chunk = await reader.read(1 << 16);
+      if (chunk.length === 0) break;
+      hash.update(chunk);
+      bytes += chunk.length;
+      writer.write(chunk);
+      await writer.drain();
+    }
+    received.push({ bytes, sha256: hash.digest('hex') });
+    writer.close();
+    await writer.waitClosed();
+  };
 }

@@ -9,8 +9,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { gather, getTLSProvider, openConnection, startServer, type SSLObject, type StreamReader, type StreamWriter } from 'loopkit';
-import { Child, LOOPS, PYTHON, missingPython, onLoop, within } from './helpers.js';
+import { gather, getTLSProvider, openConnection, startServer, type SSLObject } from 'loopkit';
+import { Child, LOOPS, PYTHON, hashingEcho, missingPython, onLoop, within, type EchoRecord } from './helpers.js';
 import { hasOpenssl, testCerts } from '@loopkit/conformance/support';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -80,24 +80,10 @@ describe.skipIf(noTLS !== null)('Python asyncio TLS peers', { timeout: 120000 },
             const files = certFiles();
             try {
               await onLoop(subject, async (_loop, reports) => {
-                const received: Array<{ bytes: number; sha256: string }> = [];
+                const received: EchoRecord[] = [];
                 const c = testCerts();
                 const server = await startServer(
-                  async (reader: StreamReader, writer: StreamWriter) => {
-                    const hash = createHash('sha256');
-                    let bytes = 0;
-                    for (;;) {
-                      const chunk = await reader.read(1 << 16);
-                      if (chunk.length === 0) break;
-                      hash.update(chunk);
-                      bytes += chunk.length;
-                      writer.write(chunk);
-                      await writer.drain();
-                    }
-                    received.push({ bytes, sha256: hash.digest('hex') });
-                    writer.close();
-                    await writer.waitClosed();
-                  },
+                  hashingEcho(received),
                   '127.0.0.1',
                   0,
                   { ssl: { key: c.serverKey, cert: c.serverCert } },

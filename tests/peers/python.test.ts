@@ -7,8 +7,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { gather, openConnection, startServer, type StreamReader, type StreamWriter } from 'loopkit';
-import { Child, LOOPS, PYTHON, missingPython, onLoop, within } from './helpers.js';
+import { gather, openConnection, startServer } from 'loopkit';
+import { Child, LOOPS, PYTHON, hashingEcho, missingPython, onLoop, within, type EchoRecord } from './helpers.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SIZE = 10 * 1024 * 1024;
@@ -95,22 +95,8 @@ describe('Python asyncio peers', { timeout: 120000 }, () => {
 
           it('a Python client against a loopkit echo server: 10 MiB byte-exact both ways', async () => {
             await onLoop(subject, async (_loop, reports) => {
-              const received: Array<{ bytes: number; sha256: string }> = [];
-              const server = await startServer(async (reader: StreamReader, writer: StreamWriter) => {
-                const hash = createHash('sha256');
-                let bytes = 0;
-                for (;;) {
-                  const chunk = await reader.read(1 << 16);
-                  if (chunk.length === 0) break;
-                  hash.update(chunk);
-                  bytes += chunk.length;
-                  writer.write(chunk);
-                  await writer.drain();
-                }
-                received.push({ bytes, sha256: hash.digest('hex') });
-                writer.close();
-                await writer.waitClosed();
-              }, '127.0.0.1', 0);
+              const received: EchoRecord[] = [];
+              const server = await startServer(hashingEcho(received), '127.0.0.1', 0);
               try {
                 const { port } = (server.sockets[0] as { getsockname(): { port: number } }).getsockname();
                 const client = new Child(PYTHON, [path.join(HERE, 'client.py'), '127.0.0.1', String(port), String(SIZE), String(port), ...flavour.args]);
