@@ -340,7 +340,16 @@ static napi_value read_into(napi_env env, napi_callback_info info) {
   while (got < cap) {
     size_t n = 0;
     int r = SSL_read_ex(e->ssl, buf + got, cap - got, &n);
-    if (r == 1) { got += n; continue; }
+    if (r == 1) {
+      got += n;
+      /* No record bytes left anywhere and the stream not ended: another SSL_read could only
+       * want input, so it is skipped (with SSL_get_error's look at the error queue). */
+      if (!(e->io[IO_FLAGS] & F_EOF) && !SSL_has_pending(e->ssl) && BIO_ctrl_pending(e->rbio) == 0) {
+        e->starved = 1;
+        break;
+      }
+      continue;
+    }
     int err = SSL_get_error(e->ssl, r);
     if (err == SSL_ERROR_WANT_READ) {
       e->starved = 1;
