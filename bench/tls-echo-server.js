@@ -16,7 +16,7 @@ const options = {
 
 // The baseline's process never loads loopkit: each loopkit kind imports it when it starts.
 async function serveOnLoop(loop) {
-  const { Protocol } = await import('@loopkit/core');
+  const { Protocol } = await import('loopkit');
   /** The Protocol API echo server every loopkit loop runs (bench/echo-server.js's, with ssl). */
   class Echo extends Protocol {
     connectionMade(transport) {
@@ -41,6 +41,18 @@ async function serveOnLoop(loop) {
   return port;
 }
 
+/** Serve on `newEventLoop()`: LOOPKIT_BACKEND=`name` when named, else the default backend. */
+async function serveOnBackend(name) {
+  if (name === null) delete process.env.LOOPKIT_BACKEND;
+  else process.env.LOOPKIT_BACKEND = name;
+  const { newEventLoop } = await import('loopkit');
+  const loop = newEventLoop();
+  if (name === null && loop.constructor.name !== 'SelectorEventLoop') {
+    throw new Error(`newEventLoop() made a ${loop.constructor.name}, not the SelectorEventLoop this kind measures`);
+  }
+  return serveOnLoop(loop);
+}
+
 const kinds = {
   /** Node's own tls module: the baseline. */
   async tls() {
@@ -53,18 +65,11 @@ const kinds = {
     process.on('SIGTERM', () => process.exit(0));
     return server.address().port;
   },
-  async selector() {
-    const { SelectorEventLoop } = await import('@loopkit/selector');
-    return serveOnLoop(new SelectorEventLoop());
-  },
-  async proactor() {
-    const { ProactorEventLoop } = await import('@loopkit/proactor');
-    return serveOnLoop(new ProactorEventLoop());
-  },
-  async uring() {
-    const { UringEventLoop } = await import('@loopkit/proactor');
-    return serveOnLoop(new UringEventLoop());
-  },
+  // The loop a user gets: newEventLoop() of `loopkit` (the platform's default, the selector
+  // loop on Linux); the other loops by name, as a user picks them (LOOPKIT_BACKEND).
+  selector: () => serveOnBackend(null),
+  proactor: () => serveOnBackend('proactor'),
+  uring: () => serveOnBackend('uring'),
 };
 
 if (!Object.hasOwn(kinds, kind) || certdir === undefined) {

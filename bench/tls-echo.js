@@ -8,8 +8,9 @@
 // bench/tls-echo-server.js), asyncio and uvloop (bench/tls_echo_server.py, /usr/bin/python3).
 // For every message size x connection count, each kind runs RUNS times (kinds interleaved);
 // the table shows median req/s, every kind's ratio to Node's tls, selector's ratio to
-// uvloop, and the server's CPU time per request (from /proc, which a busy machine distorts
-// far less than req/s). Target: selector >= 1.2x tls and >= 1.0x uvloop in every cell.
+// uvloop, and the server's CPU time and minor page faults per request (from /proc, which a
+// busy machine distorts far less than req/s). The servers run on the node binary that runs
+// this script (`$(scripts/node-bin.sh 24) bench/tls-echo.js` measures Node 24). Target: selector >= 1.2x tls and >= 1.0x uvloop in every cell.
 //
 //   node bench/tls-echo.js [kind ...]       default: every kind available here
 //   env: BENCH_RUNS=3 BENCH_SECONDS=3 BENCH_WARMUP=0.5 BENCH_SIZES=1024,65536 BENCH_CONNS=10,100
@@ -91,22 +92,24 @@ function startServer(kind, certdir) {
 }
 
 const TICK = 0.01; // USER_HZ is 100 on Linux
-function cpuSeconds(pid) {
+/** CPU seconds (user + system) and minor page faults of process `pid` so far, or null. */
+function usage(pid) {
   const file = `/proc/${pid}/stat`;
   if (!existsSync(file)) return null;
   const fields = readFileSync(file, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * TICK;
+  return { cpu: (Number(fields[11]) + Number(fields[12])) * TICK, faults: Number(fields[7]) };
 }
 
-/** One run: [req/s, server CPU microseconds per request or null]. */
+/** One run: req/s, and the server's CPU microseconds and minor page faults per request (null when /proc is not there). */
 async function runOnce(loadgen, kind, size, conns, certdir) {
   const { child, port } = await startServer(kind, certdir);
   try {
     const [cmd, args] = pin(1, [...loadgen.argv, '127.0.0.1', String(port), String(conns), String(size), String(WARMUP), String(SECONDS), join(certdir, 'server.pem')]);
-    const cpu0 = cpuSeconds(child.pid);
+    const before = usage(child.pid);
     const [rate, total] = execFileSync(cmd, args, { encoding: 'utf8' }).trim().split(' ').map(Number);
-    const cpu1 = cpuSeconds(child.pid);
-    return [rate, cpu0 === null || cpu1 === null ? null : ((cpu1 - cpu0) / total) * 1e6];
+    const after = usage(child.pid);
+    if (before === null || after === null) return { rate, cost: null, faults: null };
+    return { rate, cost: ((after.cpu - before.cpu) / total) * 1e6, faults: (after.faults - before.faults) / total };
   } finally {
     child.kill('SIGTERM');
     await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)));
@@ -126,6 +129,7 @@ try {
   const header = [
     'size', 'conns', ...kinds.map((k) => `${k} req/s`), ...others.map((k) => `${k}/tls`),
     ...(vsUvloop ? ['selector/uvloop'] : []), ...kinds.map((k) => `${k} CPU µs/req`),
+    ...kinds.map((k) => `${k} faults/req`),
   ];
   const rows = [];
   let missed = 0;
@@ -133,11 +137,13 @@ try {
     for (const conns of CONNS) {
       const rates = Object.fromEntries(kinds.map((k) => [k, []]));
       const costs = Object.fromEntries(kinds.map((k) => [k, []]));
+      const faults = Object.fromEntries(kinds.map((k) => [k, []]));
       for (let i = 0; i < RUNS; i++) {
         for (const kind of kinds) {
-          const [rate, cost] = await runOnce(loadgen, kind, size, conns, certdir);
-          rates[kind].push(rate);
-          if (cost !== null) costs[kind].push(cost);
+          const run = await runOnce(loadgen, kind, size, conns, certdir);
+          rates[kind].push(run.rate);
+          if (run.cost !== null) costs[kind].push(run.cost);
+          if (run.faults !== null) faults[kind].push(run.faults);
         }
       }
       const m = Object.fromEntries(kinds.map((k) => [k, median(rates[k])]));
@@ -147,6 +153,7 @@ try {
         ...kinds.map((k) => format(m[k])), ...others.map((k) => ratio(m[k], m.tls)),
         ...(vsUvloop ? [ratio(m.selector, m.uvloop)] : []),
         ...kinds.map((k) => (costs[k].length > 0 ? median(costs[k]).toFixed(1) : '-')),
+        ...kinds.map((k) => (faults[k].length > 0 ? median(faults[k]).toFixed(2) : '-')),
       ];
       rows.push(row);
       console.log(row.join('  '));

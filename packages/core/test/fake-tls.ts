@@ -229,6 +229,18 @@ export class FakeEngine implements TLSEngine {
     return all;
   }
 
+  takeInto(buf: Uint8Array): number {
+    const all = this.takeOutgoing();
+    if (all === null) return 0;
+    const n = Math.min(all.length, buf.length);
+    buf.set(all.subarray(0, n));
+    if (n < all.length) {
+      this.out = [Buffer.from(all.subarray(n))];
+      this.outSize = all.length - n;
+    }
+    return n;
+  }
+
   outgoingSize(): number {
     return this.outSize;
   }

@@ -39,8 +39,8 @@ int64_t tls_live_engines;
 
 /* io[IO_READABLE]: an upper bound of the plaintext the input held so far can yield
  * (what the input BIO holds, what the SSL decrypted and not handed out, and one whole
- * record when the SSL holds part of one); io[IO_FLAGS]: F_*; io[IO_OUTGOING]: bytes
- * waiting in the output BIO. */
+ * record when the SSL holds part of one that new input may complete); io[IO_FLAGS]: F_*;
+ * io[IO_OUTGOING]: bytes waiting in the output BIO. */
 /* A memory BIO never gives back what it grew to: one burst (a big write, a big feed)
  * would pin that much memory for the rest of the connection. So a BIO that went past
  * this is swapped for a fresh one once it is empty again (SSL_set0_*bio frees the old). */
@@ -72,7 +72,9 @@ static void sync_io(engine* e) {
   size_t pend = SSL_pending(e->ssl);
   size_t in_bio = BIO_ctrl_pending(e->rbio);
   size_t in = in_bio + pend;
-  if (pend == 0 && SSL_has_pending(e->ssl)) in += RECORD_MAX;
+  /* After a read that wanted input, what the SSL holds is part of a record: nothing to read
+   * until feed() (JS then skips the call and its buffer). */
+  if (pend == 0 && !(e->starved && in_bio == 0) && SSL_has_pending(e->ssl)) in += RECORD_MAX;
   e->io[IO_READABLE] = in > INT32_MAX ? INT32_MAX : (int32_t)in;
   size_t out = BIO_ctrl_pending(e->wbio);
   e->io[IO_OUTGOING] = out > INT32_MAX ? INT32_MAX : (int32_t)out;
@@ -287,6 +289,7 @@ static napi_value feed(napi_env env, napi_callback_info info) {
     data += chunk;
     len -= (size_t)chunk;
   }
+  e->starved = 0;
   sync_io(e);
   return NULL;
 }
@@ -337,9 +340,21 @@ static napi_value read_into(napi_env env, napi_callback_info info) {
   while (got < cap) {
     size_t n = 0;
     int r = SSL_read_ex(e->ssl, buf + got, cap - got, &n);
-    if (r == 1) { got += n; continue; }
+    if (r == 1) {
+      got += n;
+      /* No record bytes left anywhere and the stream not ended: another SSL_read could only
+       * want input, so it is skipped (with SSL_get_error's look at the error queue). */
+      if (!(e->io[IO_FLAGS] & F_EOF) && !SSL_has_pending(e->ssl) && BIO_ctrl_pending(e->rbio) == 0) {
+        e->starved = 1;
+        break;
+      }
+      continue;
+    }
     int err = SSL_get_error(e->ssl, r);
-    if (err == SSL_ERROR_WANT_READ) break;
+    if (err == SSL_ERROR_WANT_READ) {
+      e->starved = 1;
+      break;
+    }
     if (err == SSL_ERROR_ZERO_RETURN) {
       if (got > 0) e->pending_zero = 1; /* data first; the end on the next call */
       sync_io(e);

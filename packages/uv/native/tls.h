@@ -70,6 +70,7 @@ typedef struct tls_engine {
   int sni_state;     /* 0: no pause; 1: paused at the ClientHello; 2: resolved */
   int shut_sent;
   int pending_zero;  /* close_notify read after data: read() reports it next */
+  int starved;       /* the last read wanted input: a record the SSL holds is partial until feed() */
   int big_in, big_out; /* a BIO grew past BIO_KEEP_MAX: renew it once empty (tls.c) */
 } engine;
 

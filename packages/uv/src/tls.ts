@@ -76,6 +76,11 @@ class OpenSSLEngine implements TLSEngine {
     return got === n ? buf : buf.subarray(0, got);
   }
 
+  takeInto(buf: Uint8Array): number {
+    if (this.#io[IO_OUTGOING] === 0 && (this.#io[IO_FLAGS] & F_CLOSED) === 0) return 0;
+    return this.#n.takeInto(buf); // throws once closed
+  }
+
   outgoingSize(): number {
     if (this.#io[IO_FLAGS] & F_CLOSED) this.#n.takeInto(Buffer.alloc(0)); // throws: closed
     return this.#io[IO_OUTGOING];

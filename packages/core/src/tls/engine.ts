@@ -71,6 +71,8 @@ export interface TLSEngine {
   write(data: Uint8Array): void;
   /** Everything waiting in the outgoing buffer, or null when it is empty. */
   takeOutgoing(): Uint8Array | null;
+  /** As takeOutgoing(), into `buf`: bytes moved from the start of the outgoing buffer (0 when it is empty). */
+  takeInto(buf: Uint8Array): number;
   /** Bytes waiting in the outgoing buffer. */
   outgoingSize(): number;
   /**

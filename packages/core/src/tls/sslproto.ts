@@ -48,8 +48,22 @@ export type SSLState = 'unwrapped' | 'handshake' | 'wrapped' | 'flushing' | 'shu
 type AppState = 'init' | 'made' | 'eof' | 'lost';
 type AnyProtocol = BaseProtocol & Partial<Protocol> & Partial<BufferedProtocol>;
 
-/** Ciphertext one socket read may bring (four full TLS records). */
-const READ_BUFFER = 64 * 1024;
+/** The largest TLS record on the wire: 16 KiB of plaintext, 256 bytes of expansion, the header. */
+const RECORD_MAX = 16384 + 256 + 5;
+/**
+ * Ciphertext one socket read may bring: four whole records, so a 64 KiB write of the peer
+ * (four records of 16 KiB, 65,624 bytes with TLS 1.3's AES-GCM) comes in one read and is
+ * answered in one send, not two of each.
+ */
+const READ_BUFFER = 4 * RECORD_MAX;
+/**
+ * Records go to the socket transport through this one buffer of the process: write() keeps
+ * no reference to what it is given (it copies what it cannot send at once), so the buffer
+ * is free again when write() returns, and sending allocates nothing. A flush nested inside
+ * a write() (a transport calling its protocol back) takes a buffer of its own.
+ */
+const SEND_BUFFER = 16 * RECORD_MAX;
+let sendBuffer: Uint8Array | null = null;
 /** After this many writes to a closed TLS connection, each further one logs a warning (asyncio's). */
 const LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5;
 const MISSING = Symbol('missing');
@@ -575,15 +589,27 @@ export class SSLProtocol extends BufferedProtocol implements SSLTransportOwner {
     this.flushOutgoing();
   }
 
-  /** Hand the engine's records to the socket transport unless it paused us; then the app's flow control. */
+  /** Hand the engine's records to the socket transport until it pauses us; then the app's flow control. */
   private flushOutgoing(): void {
     const engine = this.engine;
     const socket = this.socket;
-    if (engine !== null && socket !== null && !this.sslWritingPaused && !this.socketLost) {
-      const out = engine.takeOutgoing();
-      if (out !== null && out.length > 0) socket.write(out);
-    }
+    if (engine !== null && socket !== null && engine.outgoingSize() > 0) this.sendRecords(engine, socket);
     this.controlAppWriting();
+  }
+
+  private sendRecords(engine: TLSEngine, socket: Transport): void {
+    const buf = sendBuffer ?? Buffer.allocUnsafeSlow(SEND_BUFFER);
+    sendBuffer = null;
+    try {
+      // What a paused socket transport would only buffer waits in the engine for resumeWriting.
+      while (!this.sslWritingPaused && !this.socketLost && this.engine === engine) {
+        const n = engine.takeInto(buf);
+        if (n === 0) break;
+        socket.write(buf.subarray(0, n));
+      }
+    } finally {
+      sendBuffer = buf;
+    }
   }
 
   private controlAppWriting(): void {
