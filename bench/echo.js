@@ -17,12 +17,12 @@
 //   node bench/echo.js [kind ...] [--node=PATH]    c and net are always run
 //   env: BENCH_RUNS=3 BENCH_SECONDS=1 BENCH_WARMUP=0.3 BENCH_SIZES=1024,16384,102400
 //        BENCH_CONNS=1,10,100 BENCH_STORM_CONNS=1,100 (empty: no storm table) BENCH_NODE PYTHON
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NODE, PYTHON, cpuSecondsOf, loadAverage, median, nodeVersion, positional, printMarkdown, pythonHas } from './harness.js';
+import { NODE, PYTHON, cpuSecondsOf, loadAverage, median, nodeVersion, positional, printMarkdown, pythonHas, startServer, stopServer } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -66,28 +66,10 @@ const cServer = compile('echo-server.c', 'echo-server');
 if (cServer === null) kinds = kinds.filter((k) => k !== 'c');
 
 /** The command line of a server kind (echo-server.js's kinds, the C server, the Python ones). */
-export function serverArgv(kind, extra = []) {
+function serverArgv(kind, extra = []) {
   if (kind === 'c') return [cServer];
   if (kind === 'asyncio' || kind === 'uvloop') return [PYTHON, join(here, 'echo_server.py'), kind, ...extra];
   return [NODE, ...(extra.includes('--memory') ? ['--expose-gc'] : []), join(here, 'echo-server.js'), kind, ...extra];
-}
-
-export function startServer(argv) {
-  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let text = '';
-    child.stdout.on('data', (chunk) => {
-      text += chunk;
-      const match = /PORT (\d+)/.exec(text);
-      if (match) resolve({ child, port: Number(match[1]) });
-    });
-    child.on('exit', (code) => reject(new Error(`echo server '${argv.join(' ')}' exited with ${code} before listening`)));
-  });
-}
-
-export async function stopServer(child) {
-  child.kill('SIGTERM');
-  await new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', resolve)));
 }
 
 /** One run: {rate, cpu (server µs per request), mean, p99 (µs)}. */

@@ -1,5 +1,5 @@
 // Shared by the benchmarks: run a case several times, keep the median, print ratios.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 export const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -131,4 +131,34 @@ export async function reportMemory(settle) {
   const { rss, heapUsed } = process.memoryUsage();
   console.log(JSON.stringify({ rss, heap: heapUsed, rssBefore, node: process.version }));
   return keep;
+}
+
+/** Start a server process (`argv`) that prints "PORT <n>" when it listens: resolves to {child, port, lines}. */
+export function startServer(argv) {
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = [];
+  return new Promise((resolve, reject) => {
+    let text = '';
+    let port = null;
+    child.stdout.on('data', (chunk) => {
+      text += chunk;
+      const parts = text.split('\n');
+      text = parts.pop();
+      for (const line of parts) {
+        const match = /^PORT (\d+)/.exec(line);
+        if (match && port === null) {
+          port = Number(match[1]);
+          resolve({ child, port, lines });
+        } else lines.push(line);
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`server '${argv.join(' ')}' exited with ${code} before listening`)));
+  });
+}
+
+/** SIGTERM a server process and wait until it has exited. */
+export async function stopServer(child) {
+  const exited = new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', resolve)));
+  child.kill('SIGTERM');
+  await exited;
 }
