@@ -104,22 +104,23 @@ export function printMarkdown(header, rows) {
 }
 
 /**
- * One side of a case in its own process (bench/sched.js's children): run `fn` WARMUP_RUNS
- * times (BENCH_WARMUP_RUNS, default 1) to warm the JIT, then once timed, and print one JSON
- * line: {ops, wall, cpu} (seconds; cpu is user + system of the whole process).
+ * One side of a case in its own process (bench/sched.js's children): run `fn(n / 10)`
+ * BENCH_WARMUP_RUNS times (default 1) to warm the JIT, then `fn(n)` once timed, and print
+ * one JSON line: {ops, wall, cpu} (seconds; cpu is user + system of the whole process,
+ * V8's helper threads included).
  */
-export async function reportTimed(ops, fn) {
+export async function reportTimed(n, fn) {
   const warmups = Number(process.env.BENCH_WARMUP_RUNS ?? 1);
-  for (let i = 0; i < warmups; i++) await fn();
+  for (let i = 0; i < warmups; i++) await fn(Math.ceil(n / 10));
   globalThis.gc?.();
   // One turn of Node's loop first: see measure() on libuv's cached clock.
   await new Promise((resolve) => setImmediate(resolve));
   const cpu0 = process.cpuUsage();
   const start = performance.now();
-  await fn();
+  await fn(n);
   const wall = (performance.now() - start) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  console.log(JSON.stringify({ ops, wall, cpu: (cpu.user + cpu.system) / 1e6, node: process.version }));
+  console.log(JSON.stringify({ ops: n, wall, cpu: (cpu.user + cpu.system) / 1e6, node: process.version }));
 }
 
 /** After `settle` (what leaves the idle objects alive), a full GC, then print {rss, heap, rssBefore} in bytes. */

@@ -127,14 +127,14 @@ async function idle(n, how) {
 
 const kase = process.argv[2];
 const run = {
-  a: () => reportTimed(sizes.a, () => chain(sizes.a)),
-  b: () => reportTimed(sizes.b, () => burst(sizes.b)),
-  c: () => reportTimed(sizes.c, () => tasks(sizes.c)),
-  d: () => reportTimed(sizes.d, () => futures(sizes.d)),
-  e: () => reportTimed(sizes.e, () => timers(delays(sizes.e))),
-  f: () => reportTimed(sizes.f, () => gatherAll(sizes.f)),
-  g: () => reportTimed(sizes.g, () => queue(sizes.g)),
-  h: () => reportTimed(sizes.h, () => executor(sizes.h)),
+  a: () => reportTimed(sizes.a, chain),
+  b: () => reportTimed(sizes.b, burst),
+  c: () => reportTimed(sizes.c, tasks),
+  d: () => reportTimed(sizes.d, futures),
+  e: () => reportTimed(sizes.e, (n) => timers(delays(n))),
+  f: () => reportTimed(sizes.f, gatherAll),
+  g: () => reportTimed(sizes.g, queue),
+  h: () => reportTimed(sizes.h, executor),
   i: () => reportMemory(() => idle(sizes.i, 'event')),
   j: () => reportMemory(() => idle(sizes.j, 'sleep')),
 }[kase];

@@ -8,8 +8,9 @@
 // - asyncio and uvloop: bench/sched_bench.py on /usr/bin/python3 (PYTHON), for (a), (c),
 //   (d), (i), (j).
 // Rates are ops per CPU second of the measured process (user + system over the timed run,
-// after one warm-up run in the same process), which the machine's other jobs distort far
-// less than wall-clock time; (h) is by wall clock (it waits on worker threads). A second
+// after a warm-up run of a tenth of the size in the same process), which the machine's
+// other jobs distort far less than wall-clock time; (h) is by wall clock (it waits on
+// worker threads). A second
 // table gives the wall-clock rates. (i) and (j) give the RSS (MB) of the process holding
 // 100k idle tasks after a full GC: lower is better.
 //

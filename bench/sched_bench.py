@@ -5,7 +5,8 @@
 a: n call_soon, each scheduling the next; c: n tasks each awaiting sleep(0), through
 gather; d: n futures created, given a result and awaited in one task; i: n tasks waiting on
 an Event nobody sets, j: n tasks sleeping an hour (RSS). Prints one JSON line like
-bench/harness.js: {ops, wall, cpu} after one warm-up run (BENCH_WARMUP_RUNS), or
+bench/harness.js: {ops, wall, cpu} after one warm-up run of a tenth of n
+(BENCH_WARMUP_RUNS), or
 {rss, rssBefore} in bytes.
 """
 import asyncio
@@ -77,7 +78,7 @@ def idle(n, how):
 
 def timed(n, fn):
     for _ in range(int(os.environ.get("BENCH_WARMUP_RUNS", "1"))):
-        fn(n)
+        fn(-(-n // 10))
     gc.collect()
     cpu0, wall0 = time.process_time(), time.perf_counter()
     fn(n)
