@@ -18,7 +18,8 @@
 //   env: BENCH_RUNS=3 BENCH_SECONDS=1 BENCH_WARMUP=0.3 BENCH_SIZES=1024,16384,102400
 //        BENCH_CONNS=1,10,100 BENCH_STORM_CONNS=1,100 (empty: no storm table) BENCH_NODE PYTHON
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,11 +50,19 @@ kinds = kinds.filter((k) => !skipped.includes(k));
 const pinned = availableParallelism() >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 const pin = (cpu, argv) => (pinned ? ['taskset', ['-c', String(cpu), ...argv]] : [argv[0], argv.slice(1)]);
 
+/**
+ * Compile a bench C file once per content: the binary's name holds a hash of the source, so
+ * another worktree's bench compiling its own version at the same moment cannot swap it.
+ */
 function compile(source, name) {
-  const out = join(tmpdir(), `loopkit-${name}-${process.getuid?.() ?? 0}`);
-  mkdirSync(dirname(out), { recursive: true });
+  const text = readFileSync(join(here, source));
+  const hash = createHash('sha256').update(text).digest('hex').slice(0, 12);
+  const out = join(tmpdir(), `loopkit-${name}-${process.getuid?.() ?? 0}-${hash}`);
+  if (existsSync(out)) return out;
+  const partial = `${out}.${process.pid}`;
   try {
-    execFileSync('cc', ['-O2', '-o', out, join(here, source)], { stdio: 'ignore' });
+    execFileSync('cc', ['-O2', '-o', partial, join(here, source)], { stdio: 'ignore' });
+    renameSync(partial, out);
     return out;
   } catch {
     return null;
@@ -78,7 +87,9 @@ async function runOnce(kind, size, conns) {
   try {
     const [cmd, args] = pin(1, [...loadgen.argv, '127.0.0.1', String(port), String(conns), String(size), String(WARMUP), String(SECONDS)]);
     const cpu0 = cpuSecondsOf(child.pid);
-    const [rate, total, mean, p99] = execFileSync(cmd, args, { encoding: 'utf8' }).trim().split(' ').map(Number);
+    const output = execFileSync(cmd, args, { encoding: 'utf8' }).trim();
+    const [rate, total, mean, p99] = output.split(' ').map(Number);
+    if (![rate, total, mean, p99].every(Number.isFinite)) throw new Error(`load generator printed "${output}", not "rate total mean p99"`);
     const cpu1 = cpuSecondsOf(child.pid);
     return { rate, cpu: cpu0 === null ? null : ((cpu1 - cpu0) / total) * 1e6, mean, p99 };
   } finally {

@@ -157,9 +157,14 @@ export function startServer(argv) {
   });
 }
 
-/** SIGTERM a server process and wait until it has exited. */
+/** SIGTERM a server process and wait until it has exited (SIGKILL after 5 s, said on stderr). */
 export async function stopServer(child) {
   const exited = new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', resolve)));
   child.kill('SIGTERM');
+  const timer = setTimeout(() => {
+    console.error(`server ${child.spawnargs.join(' ')} did not exit within 5 s of SIGTERM: killed`);
+    child.kill('SIGKILL');
+  }, 5000);
   await exited;
+  clearTimeout(timer);
 }
