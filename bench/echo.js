@@ -97,7 +97,7 @@ async function runOnce(kind, size, conns) {
   }
 }
 
-const k = (rate) => `${(rate / 1000).toFixed(1)}k`;
+const k = (rate) => (rate >= 1000 ? `${(rate / 1000).toFixed(1)}k` : rate.toFixed(0));
 const sizeText = (size) => (size >= 1024 ? `${size / 1024} KiB` : `${size} B`);
 
 /** Every cell of `cells` ([size, conns]) on every kind, kinds interleaved; medians per cell and kind. */
