@@ -1,27 +1,45 @@
-// One echo server of the kind named on the command line, for bench/echo.js:
-//   node bench/echo-server.js <kind>
+// One echo server of the kind named on the command line, for bench/echo.js and
+// bench/echo-memory.js:
+//   node [--expose-gc] bench/echo-server.js <kind> [--memory]
 // Listens on 127.0.0.1 (ephemeral port), prints "PORT <n>" on stdout, serves until SIGTERM.
-// A kind is a function that starts the server and resolves to its port: add a loop here.
+// With --memory, each SIGUSR2 prints "MEM <rss bytes> <heap used bytes>" after a full GC
+// (when gc is exposed).
+//
+// Kinds: net (Node's own module, no loopkit loaded), and loopkit's Protocol API echo on the
+// loop the `loopkit` package's newEventLoop() gives: default (the policy's own choice),
+// or a backend by name (selector, proactor, uring), chosen as a user chooses one, through
+// LOOPKIT_BACKEND. storm: the default loop's echo while the same loop runs a callSoon chain
+// that never ends (each callback schedules the next).
 import * as net from 'node:net';
-import { Protocol } from '@loopkit/core';
 
-/** The Protocol API echo server every loopkit loop runs. */
-class Echo extends Protocol {
-  connectionMade(transport) {
-    this.transport = transport;
-  }
-  dataReceived(data) {
-    this.transport.write(data);
-  }
+const memoryReports = process.argv.includes('--memory');
+
+function memoryLine() {
+  globalThis.gc?.();
+  const { rss, heapUsed } = process.memoryUsage();
+  return `MEM ${rss} ${heapUsed}`;
 }
 
-/** Serve Echo on a loopkit loop until SIGTERM (a loop signal handler stops the loop). */
-async function serveOnLoop(loop) {
+/** Serve the Protocol API echo on `loop` until SIGTERM (a loop signal handler stops the loop). */
+async function serveOnLoop(loopkit, loop, { storm = false } = {}) {
+  class Echo extends loopkit.Protocol {
+    connectionMade(transport) {
+      this.transport = transport;
+    }
+    dataReceived(data) {
+      this.transport.write(data);
+    }
+  }
   let resolvePort;
   const port = new Promise((resolve) => (resolvePort = resolve));
   const main = async () => {
     const server = await loop.createServer(() => new Echo(), '127.0.0.1', 0);
     loop.addSignalHandler('SIGTERM', () => loop.stop());
+    if (memoryReports) loop.addSignalHandler('SIGUSR2', () => console.log(memoryLine()));
+    if (storm) {
+      const step = () => loop.callSoon(step);
+      loop.callSoon(step);
+    }
     resolvePort(server.sockets[0].getsockname().port);
   };
   loop.callSoon(() => loop.createTask(main));
@@ -32,6 +50,14 @@ async function serveOnLoop(loop) {
   return port;
 }
 
+async function loopkitServer(backend, options) {
+  // The policy reads LOOPKIT_BACKEND each time it makes a loop.
+  if (backend === null) delete process.env.LOOPKIT_BACKEND;
+  else process.env.LOOPKIT_BACKEND = backend;
+  const loopkit = await import('loopkit');
+  return serveOnLoop(loopkit, loopkit.newEventLoop(), options);
+}
+
 const kinds = {
   /** Node's own net module: the baseline. */
   async net() {
@@ -39,28 +65,21 @@ const kinds = {
       socket.on('data', (data) => socket.write(data));
       socket.on('error', () => {}); // the load generator resets its connections when it ends
     });
-    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise((resolve) => server.listen({ port: 0, host: '127.0.0.1', backlog: 1024 }, resolve));
     process.on('SIGTERM', () => process.exit(0));
+    if (memoryReports) process.on('SIGUSR2', () => console.log(memoryLine()));
     return server.address().port;
   },
-  async selector() {
-    const { SelectorEventLoop } = await import('@loopkit/selector');
-    return serveOnLoop(new SelectorEventLoop());
-  },
-  async proactor() {
-    const { ProactorEventLoop } = await import('@loopkit/proactor');
-    return serveOnLoop(new ProactorEventLoop());
-  },
-  /** ProactorEventLoop on io_uring (Linux): UringEventLoop, its sockets completed by a UringProactor. */
-  async uring() {
-    const { UringEventLoop } = await import('@loopkit/proactor');
-    return serveOnLoop(new UringEventLoop());
-  },
+  default: () => loopkitServer(null),
+  selector: () => loopkitServer('selector'),
+  proactor: () => loopkitServer('proactor'),
+  uring: () => loopkitServer('uring'),
+  storm: () => loopkitServer(null, { storm: true }),
 };
 
 const kind = process.argv[2];
 if (!Object.hasOwn(kinds, kind)) {
-  console.error(`usage: node bench/echo-server.js <${Object.keys(kinds).join('|')}>`);
+  console.error(`usage: node bench/echo-server.js <${Object.keys(kinds).join('|')}> [--memory]`);
   process.exit(2);
 }
 console.log(`PORT ${await kinds[kind]()}`);

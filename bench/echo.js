@@ -1,116 +1,162 @@
-// Echo benchmark (pnpm bench:echo): echo servers of several kinds (bench/echo-server.js)
-// driven by one load generator (bench/loadgen.c, or bench/loadgen.js without a C compiler),
-// each in its own process, pinned to its own CPU with taskset when there are two or more.
-// For every message size x connection count, each server kind runs RUNS times (kinds
-// interleaved); the table shows the median req/s and the ratio to Node's `net`. On Linux
-// it also shows the server's CPU time per request (from /proc), which shared or busy
-// machines distort far less than req/s.
+// Echo benchmark (pnpm bench:echo): echo servers of several kinds driven by one closed-loop
+// load generator (bench/loadgen.c, or bench/loadgen.js without a C compiler), each in its
+// own process, the server pinned to CPU 0 and the load generator to CPU 1 (taskset) when
+// there are two. Every connection sends one message, waits for its whole echo, and sends
+// the next. For every size x connection count, each kind runs BENCH_RUNS times (kinds
+// interleaved, a fresh server process per run); the tables give the median req/s with the
+// ratios to the C server and to Node's `net`, the server's CPU time per request (from
+// /proc), and the round-trip time (mean / p99 µs, as the load generator saw it).
 //
-//   node bench/echo.js [kind ...]          kinds: net (always), selector (default), proactor
-//   env: BENCH_RUNS=3 BENCH_SECONDS=3 BENCH_WARMUP=0.5 BENCH_SIZES=1024,16384 BENCH_CONNS=10,100
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+// Kinds: c (bench/echo-server.c, compiled with cc at start: the reference), net (Node's
+// net, no loopkit loaded), default (the loop the `loopkit` package's newEventLoop()
+// gives), selector, proactor (NetProactor), uring (each through newEventLoop() with
+// LOOPKIT_BACKEND naming it), asyncio and uvloop (bench/echo_server.py, Protocol based).
+// Then "echo under a callSoon storm": the default loop's echo with and without a callSoon
+// chain that never ends running on the same loop.
+//
+//   node bench/echo.js [kind ...] [--node=PATH]    c and net are always run
+//   env: BENCH_RUNS=3 BENCH_SECONDS=1 BENCH_WARMUP=0.3 BENCH_SIZES=1024,16384,102400
+//        BENCH_CONNS=1,10,100 BENCH_STORM_CONNS=1,100 (empty: no storm table) BENCH_NODE PYTHON
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { median } from './harness.js';
+import { NODE, PYTHON, cpuSecondsOf, loadAverage, median, nodeVersion, positional, printMarkdown, pythonHas, startServer, stopServer } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 0.5);
-const SIZES = (process.env.BENCH_SIZES ?? '1024,16384').split(',').map(Number);
-const CONNS = (process.env.BENCH_CONNS ?? '10,100').split(',').map(Number);
-const kinds = ['net', ...new Set(process.argv.slice(2).filter((k) => k !== 'net'))];
-if (kinds.length === 1) kinds.push('selector');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 0.3);
+const list = (name, fallback) => (process.env[name] ?? fallback).split(',').filter(Boolean).map(Number);
+const SIZES = list('BENCH_SIZES', '1024,16384,102400');
+const CONNS = list('BENCH_CONNS', '1,10,100');
+const STORM_CONNS = list('BENCH_STORM_CONNS', '1,100');
+const ALL = ['c', 'net', 'default', 'proactor', 'uring', 'asyncio', 'uvloop'];
+const named = positional();
+const unknown = named.filter((k) => !ALL.includes(k) && k !== 'selector');
+if (unknown.length > 0) {
+  console.error(`echo: unknown kind(s) ${unknown.join(', ')}; kinds: ${[...ALL, 'selector'].join(', ')}`);
+  process.exit(2);
+}
+let kinds = named.length > 0 ? ['c', 'net', ...new Set(named.filter((k) => k !== 'c' && k !== 'net'))] : ALL;
+const skipped = [];
+if (!pythonHas('asyncio')) skipped.push(...kinds.filter((k) => k === 'asyncio' || k === 'uvloop'));
+else if (!pythonHas('uvloop')) skipped.push('uvloop');
+kinds = kinds.filter((k) => !skipped.includes(k));
 
 // Server on CPU 0, load generator on CPU 1: they never compete for a core.
 const pinned = availableParallelism() >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 const pin = (cpu, argv) => (pinned ? ['taskset', ['-c', String(cpu), ...argv]] : [argv[0], argv.slice(1)]);
 
-function buildLoadgen() {
-  const out = join(tmpdir(), `loopkit-loadgen-${process.getuid?.() ?? 0}`);
-  mkdirSync(dirname(out), { recursive: true });
+/**
+ * Compile a bench C file once per content: the binary's name holds a hash of the source, so
+ * another worktree's bench compiling its own version at the same moment cannot swap it.
+ */
+function compile(source, name) {
+  const text = readFileSync(join(here, source));
+  const hash = createHash('sha256').update(text).digest('hex').slice(0, 12);
+  const out = join(tmpdir(), `loopkit-${name}-${process.getuid?.() ?? 0}-${hash}`);
+  if (existsSync(out)) return out;
+  const partial = `${out}.${process.pid}`;
   try {
-    execFileSync('cc', ['-O2', '-o', out, join(here, 'loadgen.c')], { stdio: 'ignore' });
-    return { argv: [out], name: 'C (epoll)' };
+    execFileSync('cc', ['-O2', '-o', partial, join(here, source)], { stdio: 'ignore' });
+    renameSync(partial, out);
+    return out;
   } catch {
-    return { argv: [process.execPath, join(here, 'loadgen.js')], name: 'Node net (no C compiler found)' };
+    return null;
   }
 }
 
-function startServer(kind) {
-  const [cmd, args] = pin(0, [process.execPath, join(here, 'echo-server.js'), kind]);
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let text = '';
-    child.stdout.on('data', (chunk) => {
-      text += chunk;
-      const match = /PORT (\d+)/.exec(text);
-      if (match) resolve({ child, port: Number(match[1]) });
-    });
-    child.on('exit', (code) => reject(new Error(`echo server '${kind}' exited with ${code} before listening`)));
-  });
+const loadgenC = compile('loadgen.c', 'loadgen');
+const loadgen = loadgenC ? { argv: [loadgenC], name: 'C (epoll)' } : { argv: [NODE, join(here, 'loadgen.js')], name: 'Node net (no C compiler found)' };
+const cServer = compile('echo-server.c', 'echo-server');
+if (cServer === null) kinds = kinds.filter((k) => k !== 'c');
+
+/** The command line of a server kind (echo-server.js's kinds, the C server, the Python ones). */
+function serverArgv(kind, extra = []) {
+  if (kind === 'c') return [cServer];
+  if (kind === 'asyncio' || kind === 'uvloop') return [PYTHON, join(here, 'echo_server.py'), kind, ...extra];
+  return [NODE, ...(extra.includes('--memory') ? ['--expose-gc'] : []), join(here, 'echo-server.js'), kind, ...extra];
 }
 
-/** CPU seconds (user + system) the process has used so far; null where /proc is missing. */
-const TICK = 0.01; // USER_HZ is 100 on Linux
-function cpuSeconds(pid) {
-  const file = `/proc/${pid}/stat`;
-  if (!existsSync(file)) return null;
-  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-  const fields = readFileSync(file, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * TICK;
-}
-
-/** One run: [req/s, server CPU microseconds per request or null]. */
-async function runOnce(loadgen, kind, size, conns) {
-  const { child, port } = await startServer(kind);
+/** One run: {rate, cpu (server µs per request), mean, p99 (µs)}. */
+async function runOnce(kind, size, conns) {
+  const { child, port } = await startServer(pin(0, serverArgv(kind)).flat());
   try {
     const [cmd, args] = pin(1, [...loadgen.argv, '127.0.0.1', String(port), String(conns), String(size), String(WARMUP), String(SECONDS)]);
-    const cpu0 = cpuSeconds(child.pid);
-    const [rate, total] = execFileSync(cmd, args, { encoding: 'utf8' }).trim().split(' ').map(Number);
-    const cpu1 = cpuSeconds(child.pid);
-    return [rate, cpu0 === null || cpu1 === null ? null : ((cpu1 - cpu0) / total) * 1e6];
+    const cpu0 = cpuSecondsOf(child.pid);
+    const output = execFileSync(cmd, args, { encoding: 'utf8' }).trim();
+    const [rate, total, mean, p99] = output.split(' ').map(Number);
+    if (![rate, total, mean, p99].every(Number.isFinite)) throw new Error(`load generator printed "${output}", not "rate total mean p99"`);
+    const cpu1 = cpuSecondsOf(child.pid);
+    return { rate, cpu: cpu0 === null ? null : ((cpu1 - cpu0) / total) * 1e6, mean, p99 };
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)));
+    await stopServer(child);
   }
 }
 
-const format = (rate) => `${(rate / 1000).toFixed(1)}k`;
+const k = (rate) => (rate >= 1000 ? `${(rate / 1000).toFixed(1)}k` : rate.toFixed(0));
+const sizeText = (size) => (size >= 1024 ? `${size / 1024} KiB` : `${size} B`);
 
-const loadgen = buildLoadgen();
-console.log(`echo: load generator ${loadgen.name}; ${pinned ? 'server on CPU 0, load generator on CPU 1' : 'not pinned'}; ` +
-  `${SECONDS}s per run after ${WARMUP}s warm-up, median of ${RUNS}`);
-const header = [
-  'size', 'conns',
-  ...kinds.map((k) => `${k} req/s`), ...kinds.slice(1).map((k) => `${k}/net`),
-  ...kinds.map((k) => `${k} CPU µs/req`),
-];
-const rows = [];
-for (const size of SIZES) {
-  for (const conns of CONNS) {
-    const rates = Object.fromEntries(kinds.map((k) => [k, []]));
-    const costs = Object.fromEntries(kinds.map((k) => [k, []]));
+/** Every cell of `cells` ([size, conns]) on every kind, kinds interleaved; medians per cell and kind. */
+async function measureCells(kindList, cells) {
+  const out = [];
+  for (const [size, conns] of cells) {
+    const runs = Object.fromEntries(kindList.map((kind) => [kind, []]));
     for (let i = 0; i < RUNS; i++) {
-      for (const kind of kinds) {
-        const [rate, cost] = await runOnce(loadgen, kind, size, conns);
-        rates[kind].push(rate);
-        if (cost !== null) costs[kind].push(cost);
-      }
+      for (const kind of kindList) runs[kind].push(await runOnce(kind, size, conns));
     }
-    const medians = kinds.map((k) => median(rates[k]));
-    const cpu = kinds.map((k) => (costs[k].length > 0 ? median(costs[k]).toFixed(1) : '-'));
-    const row = [
-      size >= 1024 ? `${size / 1024} KiB` : `${size} B`, String(conns),
-      ...medians.map(format), ...medians.slice(1).map((m) => `${(m / medians[0]).toFixed(2)}x`), ...cpu,
-    ];
-    rows.push(row);
-    console.log(row.join('  '));
+    const medians = {};
+    for (const kind of kindList) {
+      const pick = (f) => median(runs[kind].map(f).filter((v) => v !== null));
+      medians[kind] = { rate: pick((r) => r.rate), cpu: pick((r) => r.cpu), mean: pick((r) => r.mean), p99: pick((r) => r.p99), rates: runs[kind].map((r) => r.rate) };
+    }
+    out.push({ size, conns, medians });
+    process.stdout.write(`  ${sizeText(size)} x ${conns}: ${kindList.map((kind) => `${kind} ${k(medians[kind].rate)}`).join(', ')}\n`);
   }
+  return out;
 }
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-const line = (cols) => `| ${cols.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-console.log(`\n${line(header)}\n${line(widths.map((w) => '-'.repeat(w)))}`);
-for (const row of rows) console.log(line(row));
+
+const started = Date.now();
+console.log(`echo: ${NODE} (${nodeVersion()}); load generator ${loadgen.name}; ${pinned ? 'server on CPU 0, load generator on CPU 1' : 'not pinned'}; ` +
+  `${SECONDS}s per run after ${WARMUP}s warm-up, median of ${RUNS}; load average at start ${loadAverage()}` +
+  (skipped.length > 0 ? `; skipped (no Python module): ${skipped.join(', ')}` : '') + (cServer === null ? '; no C server (no cc)' : ''));
+const cells = SIZES.flatMap((size) => CONNS.map((conns) => [size, conns]));
+const results = await measureCells(kinds, cells);
+const others = kinds.filter((kind) => kind !== 'c' && kind !== 'net');
+const ratio = (a, b) => (b ? `${(a / b).toFixed(2)}` : '-');
+
+console.log(`\nreq/s (median), each kind's ratio to the C server and to net in brackets; load average now ${loadAverage()}`);
+printMarkdown(
+  ['size x conns', ...kinds.map((kind) => `${kind} req/s`), ...others.map((kind) => `${kind}/C (/net)`)],
+  results.map(({ size, conns, medians: m }) => [
+    `${sizeText(size)} x ${conns}`,
+    ...kinds.map((kind) => k(m[kind].rate)),
+    ...others.map((kind) => `${ratio(m[kind].rate, m.c?.rate)} (${ratio(m[kind].rate, m.net.rate)})`),
+  ]),
+);
+console.log('\nserver CPU µs per request (user + system, /proc), median');
+printMarkdown(
+  ['size x conns', ...kinds],
+  results.map(({ size, conns, medians: m }) => [`${sizeText(size)} x ${conns}`, ...kinds.map((kind) => (Number.isNaN(m[kind].cpu) ? '-' : m[kind].cpu.toFixed(1)))]),
+);
+console.log('\nround trip µs, mean / p99 (median of the runs); with 1 connection this is the latency');
+printMarkdown(
+  ['size x conns', ...kinds],
+  results.map(({ size, conns, medians: m }) => [`${sizeText(size)} x ${conns}`, ...kinds.map((kind) => `${m[kind].mean.toFixed(0)} / ${m[kind].p99.toFixed(0)}`)]),
+);
+
+if (STORM_CONNS.length > 0) {
+  console.log('\necho under a callSoon storm: the default loop\'s echo (1 KiB) while the same loop runs a callSoon chain that never ends');
+  const storm = await measureCells(['default', 'storm'], STORM_CONNS.map((conns) => [1024, conns]));
+  printMarkdown(
+    ['size x conns', 'default req/s', 'storm req/s', 'storm/default', 'default mean / p99 µs', 'storm mean / p99 µs'],
+    storm.map(({ size, conns, medians: m }) => [
+      `${sizeText(size)} x ${conns}`, k(m.default.rate), k(m.storm.rate), `${ratio(m.storm.rate, m.default.rate)}x`,
+      `${m.default.mean.toFixed(0)} / ${m.default.p99.toFixed(0)}`, `${m.storm.mean.toFixed(0)} / ${m.storm.p99.toFixed(0)}`,
+    ]),
+  );
+}
+console.log(`\n${((Date.now() - started) / 1000).toFixed(0)} s; load average at the end ${loadAverage()}`);

@@ -1,4 +1,7 @@
 // Shared by the benchmarks: run a case several times, keep the median, print ratios.
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 export const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 
 export function median(values) {
@@ -37,4 +40,131 @@ export function printTable(title, rows) {
   const fmt = (cols) => cols.map((c, i) => c.padEnd(widths[i])).join('  ');
   console.log(fmt(header));
   for (const l of lines) console.log(fmt(l));
+}
+
+/**
+ * The Node binary every Node side of a bench runs with (loopkit's and the baseline's):
+ * `--node=PATH` on the command line, else BENCH_NODE, else this process's own. Use
+ * `BENCH_NODE=$(scripts/node-bin.sh 24)` to measure on Node 24.
+ */
+export const NODE = process.argv.find((a) => a.startsWith('--node='))?.slice(7) || process.env.BENCH_NODE || process.execPath;
+
+/** The Python with asyncio (and uvloop) for the Python baselines: PYTHON, else /usr/bin/python3. */
+export const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
+
+/** The command-line arguments that are not `--name=value` options. */
+export const positional = () => process.argv.slice(2).filter((a) => !a.startsWith('--'));
+
+/** The value of `--name=value` (a comma list is split), else `fallback`. */
+export function option(name, fallback) {
+  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return arg === undefined ? fallback : arg.slice(name.length + 3);
+}
+
+/** CPU seconds (user + system) process `pid` has used so far, from /proc; null without it. */
+export function cpuSecondsOf(pid) {
+  let stat;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th, in USER_HZ (100) ticks.
+  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** The version of a Node binary (`v24.1.0`), asked once per binary. */
+const versions = new Map();
+export function nodeVersion(binary = NODE) {
+  if (!versions.has(binary)) versions.set(binary, execFileSync(binary, ['--version'], { encoding: 'utf8' }).trim());
+  return versions.get(binary);
+}
+
+/** Whether `python` can import `module`. */
+export function pythonHas(module, python = PYTHON) {
+  try {
+    execFileSync(python, ['-c', `import ${module}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The machine's load average now, for the header of every table. */
+export const loadAverage = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+
+/** Print `rows` (arrays of strings) under `header` as a Markdown table. */
+export function printMarkdown(header, rows) {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cols) => `| ${cols.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  console.log(line(header));
+  console.log(line(widths.map((w) => '-'.repeat(w))));
+  for (const row of rows) console.log(line(row));
+}
+
+/**
+ * One side of a case in its own process (bench/sched.js's children): run `fn(n / 10)`
+ * BENCH_WARMUP_RUNS times (default 1) to warm the JIT, then `fn(n)` once timed, and print
+ * one JSON line: {ops, wall, cpu} (seconds; cpu is user + system of the whole process,
+ * V8's helper threads included).
+ */
+export async function reportTimed(n, fn) {
+  const warmups = Number(process.env.BENCH_WARMUP_RUNS ?? 1);
+  for (let i = 0; i < warmups; i++) await fn(Math.ceil(n / 10));
+  globalThis.gc?.();
+  // One turn of Node's loop first: see measure() on libuv's cached clock.
+  await new Promise((resolve) => setImmediate(resolve));
+  const cpu0 = process.cpuUsage();
+  const start = performance.now();
+  await fn(n);
+  const wall = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  console.log(JSON.stringify({ ops: n, wall, cpu: (cpu.user + cpu.system) / 1e6, node: process.version }));
+}
+
+/** After `settle` (what leaves the idle objects alive), a full GC, then print {rss, heap, rssBefore} in bytes. */
+export async function reportMemory(settle) {
+  globalThis.gc?.();
+  const rssBefore = process.memoryUsage().rss;
+  const keep = await settle();
+  globalThis.gc?.();
+  const { rss, heapUsed } = process.memoryUsage();
+  console.log(JSON.stringify({ rss, heap: heapUsed, rssBefore, node: process.version }));
+  return keep;
+}
+
+/** Start a server process (`argv`) that prints "PORT <n>" when it listens: resolves to {child, port, lines}. */
+export function startServer(argv) {
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = [];
+  return new Promise((resolve, reject) => {
+    let text = '';
+    let port = null;
+    child.stdout.on('data', (chunk) => {
+      text += chunk;
+      const parts = text.split('\n');
+      text = parts.pop();
+      for (const line of parts) {
+        const match = /^PORT (\d+)/.exec(line);
+        if (match && port === null) {
+          port = Number(match[1]);
+          resolve({ child, port, lines });
+        } else lines.push(line);
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`server '${argv.join(' ')}' exited with ${code} before listening`)));
+  });
+}
+
+/** SIGTERM a server process and wait until it has exited (SIGKILL after 5 s, said on stderr). */
+export async function stopServer(child) {
+  const exited = new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', resolve)));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => {
+    console.error(`server ${child.spawnargs.join(' ')} did not exit within 5 s of SIGTERM: killed`);
+    child.kill('SIGKILL');
+  }, 5000);
+  await exited;
+  clearTimeout(timer);
 }

@@ -5,8 +5,10 @@
  *
  * CONNS connections each send a SIZE-byte message, wait until SIZE bytes came back, and
  * send the next one. After WARMUP_S seconds it counts completed round trips for DURATION_S
- * seconds and prints the rate (requests per second) and the round trips completed in all
- * (warm-up included) on one line. One thread, epoll, level-
+ * seconds and prints the rate (requests per second), the round trips completed in all
+ * (warm-up included), and the mean and 99th percentile round-trip time in microseconds of
+ * the counted ones (from the first byte sent to the last byte of the echo received) on one
+ * line. One thread, epoll, level-
  * triggered: cheap enough that the server under test, not this process, is the bottleneck.
  */
 #define _GNU_SOURCE
@@ -28,7 +30,15 @@ struct conn {
   size_t sent;     /* bytes of the current message sent */
   size_t received; /* bytes of the current echo received */
   int want_out;    /* EPOLLOUT registered */
+  double started;  /* when the current message's first byte went out */
 };
+
+/* Round-trip times counted in 1 us buckets; the last bucket holds everything slower. */
+#define LATENCY_BUCKETS (1 << 20)
+static unsigned *latency;
+static int measuring;
+static double latency_sum;
+static long long latency_count;
 
 static int ep;
 static char *msg;
@@ -69,6 +79,24 @@ static void push(struct conn *c) {
   set_out(c, 0);
 }
 
+static void record_round_trip(struct conn *c) {
+  if (!measuring) return;
+  double us = (now() - c->started) * 1e6;
+  size_t bucket = us < LATENCY_BUCKETS - 1 ? (size_t)us : LATENCY_BUCKETS - 1;
+  latency[bucket]++;
+  latency_sum += us;
+  latency_count++;
+}
+
+static double percentile(double fraction) {
+  long long wanted = (long long)(fraction * latency_count), seen = 0;
+  for (size_t i = 0; i < LATENCY_BUCKETS; i++) {
+    seen += latency[i];
+    if (seen > wanted) return (double)i + 0.5;
+  }
+  return LATENCY_BUCKETS;
+}
+
 static void pull(struct conn *c) {
   static char buf[1 << 16];
   for (;;) {
@@ -86,7 +114,9 @@ static void pull(struct conn *c) {
       /* Strict ping-pong: the echo of the whole message is back, send the next one. */
       c->received -= size;
       completed++;
+      record_round_trip(c);
       c->sent = 0;
+      c->started = now();
       push(c);
     }
   }
@@ -129,7 +159,12 @@ int main(int argc, char **argv) {
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &conns[i]};
     if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) die("epoll_ctl");
   }
-  for (int i = 0; i < nconns; i++) push(&conns[i]);
+  latency = calloc(LATENCY_BUCKETS, sizeof *latency);
+  if (latency == NULL) die("calloc");
+  for (int i = 0; i < nconns; i++) {
+    conns[i].started = now();
+    push(&conns[i]);
+  }
 
   struct epoll_event events[1024];
   double start = now();
@@ -137,7 +172,10 @@ int main(int argc, char **argv) {
   long long at_begin = -1;
   for (;;) {
     double t = now();
-    if (at_begin < 0 && t >= begin) at_begin = completed;
+    if (at_begin < 0 && t >= begin) {
+      at_begin = completed;
+      measuring = 1;
+    }
     if (t >= end) break;
     int n = epoll_wait(ep, events, 1024, 50);
     if (n < 0) {
@@ -150,7 +188,8 @@ int main(int argc, char **argv) {
       if (events[i].events & EPOLLOUT) push(c);
     }
   }
-  printf("%.0f %lld\n", (completed - at_begin) / duration, completed);
+  double mean = latency_count > 0 ? latency_sum / latency_count : 0;
+  printf("%.0f %lld %.1f %.1f\n", (completed - at_begin) / duration, completed, mean, percentile(0.99));
   for (int i = 0; i < nconns; i++) close(conns[i].fd);
   return 0;
 }

@@ -1,247 +1,150 @@
-// pnpm bench:sched: the loop's scheduling against raw Node, side by side in one process.
-import { Worker } from 'node:worker_threads';
-import { BaseEventLoop, Queue, gather, getRunningLoop, run, sleep } from '@loopkit/core';
-import { measure, printTable } from './harness.js';
+// pnpm bench:sched: scheduling as a user runs it. Every (case, side, run) is its own
+// process, the sides interleaved, median of BENCH_RUNS (3):
+// - loopkit: bench/sched-loopkit.js, its loop from the `loopkit` package's newEventLoop()
+//   (`--loop=proactor,uring` adds a column per backend, chosen with LOOPKIT_BACKEND), and
+//   the same case on BaseEventLoop alone as a reference column;
+// - node: bench/sched-node.js, the case as written without loopkit, in a process that
+//   loads none of it (no AsyncLocalStorage promise hooks);
+// - asyncio and uvloop: bench/sched_bench.py on /usr/bin/python3 (PYTHON), for (a), (c),
+//   (d), (i), (j).
+// Rates are ops per CPU second of the measured process (user + system over the timed run,
+// after a warm-up run of a tenth of the size in the same process), which the machine's
+// other jobs distort far less than wall-clock time; (h) is by wall clock (it waits on
+// worker threads). A second
+// table gives the wall-clock rates. (i) and (j) give the RSS (MB) of the process holding
+// 100k idle tasks after a full GC: lower is better.
+//
+//   node bench/sched.js [case letters, e.g. a c]  [--loop=default,proactor,uring]
+//                       [--node=PATH | BENCH_NODE=PATH]  env: BENCH_RUNS, BENCH_SCALE,
+//                       BENCH_WARMUP_RUNS, PYTHON
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sizes } from './sched-sizes.js';
+import { NODE, PYTHON, loadAverage, median, nodeVersion, option, positional, printMarkdown, pythonHas } from './harness.js';
 
-const progress = (name) => process.stdout.write(`  running ${name}...\n`);
-
-function chainLoopkit(n) {
-  const loop = new BaseEventLoop();
-  let i = 0;
-  const step = () => {
-    if (++i < n) loop.callSoon(step);
-    else loop.stop();
-  };
-  loop.callSoon(step);
-  return loop.runForever().then(() => loop.close());
-}
-
-function chainImmediate(n) {
-  return new Promise((resolve) => {
-    let i = 0;
-    const step = () => {
-      if (++i < n) setImmediate(step);
-      else resolve();
-    };
-    setImmediate(step);
-  });
-}
-
-function burstLoopkit(n) {
-  const loop = new BaseEventLoop();
-  let count = 0;
-  const cb = () => {
-    if (++count === n) loop.stop();
-  };
-  for (let i = 0; i < n; i++) loop.callSoon(cb);
-  return loop.runForever().then(() => loop.close());
-}
-
-function burstImmediate(n) {
-  return new Promise((resolve) => {
-    let count = 0;
-    const cb = () => {
-      if (++count === n) resolve();
-    };
-    for (let i = 0; i < n; i++) setImmediate(cb);
-  });
-}
-
-function tasksLoopkit(n) {
-  const loop = new BaseEventLoop();
-  return loop
-    .runUntilComplete(async () => {
-      const body = async () => {
-        await sleep(0);
-      };
-      const tasks = [];
-      for (let i = 0; i < n; i++) tasks.push(loop.createTask(body));
-      for (const t of tasks) await t;
-    })
-    .then(() => loop.close());
-}
-
-function tasksNode(n) {
-  const body = async () => {
-    await new Promise((resolve) => setImmediate(resolve));
-  };
-  const all = [];
-  for (let i = 0; i < n; i++) all.push(body());
-  return Promise.all(all);
-}
-
-function futuresLoopkit(n) {
-  const loop = new BaseEventLoop();
-  return loop
-    .runUntilComplete(async () => {
-      for (let i = 0; i < n; i++) {
-        const fut = loop.createFuture();
-        fut.setResult(i);
-        await fut;
-      }
-    })
-    .then(() => loop.close());
-}
-
-async function futuresNode(n) {
-  for (let i = 0; i < n; i++) {
-    let resolve;
-    const p = new Promise((r) => {
-      resolve = r;
-    });
-    resolve(i);
-    await p;
-  }
-}
-
-// The same pseudo-random delays for both sides.
-function delays(n) {
-  let seed = 42;
-  return Array.from({ length: n }, () => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return (seed / 0x7fffffff) * 0.01;
-  });
-}
-
-function timersLoopkit(ds) {
-  const loop = new BaseEventLoop();
-  let remaining = Math.ceil(ds.length / 2);
-  const fire = () => {
-    if (--remaining === 0) loop.stop();
-  };
-  ds.forEach((d, i) => {
-    const h = loop.callLater(d, fire);
-    if (i % 2 === 1) h.cancel();
-  });
-  return loop.runForever().then(() => loop.close());
-}
-
-function timersNode(ds) {
-  return new Promise((resolve) => {
-    let remaining = Math.ceil(ds.length / 2);
-    const fire = () => {
-      if (--remaining === 0) resolve();
-    };
-    ds.forEach((d, i) => {
-      const h = setTimeout(fire, d * 1000);
-      if (i % 2 === 1) clearTimeout(h);
-    });
-  });
-}
-
-function gatherLoopkit(n) {
-  const loop = new BaseEventLoop();
-  const fns = Array.from({ length: n }, (_, i) => async () => i);
-  return loop.runUntilComplete(() => gather(...fns)).then(() => loop.close());
-}
-
-function gatherNode(n) {
-  const fns = Array.from({ length: n }, (_, i) => async () => i);
-  return Promise.all(fns.map((fn) => fn()));
-}
-
-const QUEUE_SIZE = 1000;
-
-function queueLoopkit(n) {
-  const loop = new BaseEventLoop();
-  return loop
-    .runUntilComplete(async () => {
-      const queue = new Queue(QUEUE_SIZE);
-      const consumer = loop.createTask(async () => {
-        let sum = 0;
-        for (let i = 0; i < n; i++) sum += await queue.get();
-        return sum;
-      });
-      for (let i = 0; i < n; i++) await queue.put(i);
-      await consumer;
-    })
-    .then(() => loop.close());
-}
-
-/** The hand-rolled equivalent in plain Node: a bounded array with promise waiters. */
-class Channel {
-  items = [];
-  getters = [];
-  putters = [];
-  constructor(size) {
-    this.size = size;
-  }
-  async put(item) {
-    while (this.items.length >= this.size) await new Promise((resolve) => this.putters.push(resolve));
-    this.items.push(item);
-    this.getters.shift()?.();
-  }
-  async get() {
-    while (this.items.length === 0) await new Promise((resolve) => this.getters.push(resolve));
-    const item = this.items.shift();
-    this.putters.shift()?.();
-    return item;
-  }
-}
-
-async function queueNode(n) {
-  const channel = new Channel(QUEUE_SIZE);
-  const consumer = (async () => {
-    let sum = 0;
-    for (let i = 0; i < n; i++) sum += await channel.get();
-    return sum;
-  })();
-  for (let i = 0; i < n; i++) await channel.put(i);
-  await consumer;
-}
-
-// (h) The first executor call of a new loop, as each run() of a program makes one: loopkit
-// keeps a worker warm once the process has used the executor. The baseline is what a user
-// writes without loopkit for one job off the main thread: a worker started for it.
-async function firstCallLoopkit(n) {
-  for (let i = 0; i < n; i++) await run(() => getRunningLoop().runInExecutor(null, (x) => x + 1, i));
-}
-
-const ONE_JOB = `const { parentPort, workerData } = require('node:worker_threads'); parentPort.postMessage(workerData + 1);`;
-
-async function firstCallWorker(n) {
-  for (let i = 0; i < n; i++) {
-    const worker = new Worker(ONE_JOB, { eval: true, workerData: i });
-    await new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject));
-    void worker.terminate();
-  }
-}
-
-export const cases = [
-  { name: '(a) 1M callSoon chain vs setImmediate chain', ops: 1e6, loopkit: () => chainLoopkit(1e6), baseline: () => chainImmediate(1e6), target: '>= 1.6x' },
-  { name: '(b) 1M callSoon at once vs 1M setImmediate', ops: 1e6, loopkit: () => burstLoopkit(1e6), baseline: () => burstImmediate(1e6), target: '>= 1.0x' },
-  { name: '(c) 100k tasks await sleep(0) vs async fns + setImmediate', ops: 1e5, loopkit: () => tasksLoopkit(1e5), baseline: () => tasksNode(1e5), target: '>= 1.0x' },
-  { name: '(d) 1M Future set+await vs Promise', ops: 1e6, loopkit: () => futuresLoopkit(1e6), baseline: () => futuresNode(1e6), target: '>= 0.4x' },
-  { name: '(e) 100k callLater (half cancelled) vs setTimeout', ops: 1e5, loopkit: () => timersLoopkit(delays(1e5)), baseline: () => timersNode(delays(1e5)), target: '>= 1.0x' },
-  { name: '(f) 100k tasks through gather vs Promise.all', ops: 1e5, loopkit: () => gatherLoopkit(1e5), baseline: () => gatherNode(1e5) },
-  { name: '(g) Queue producer/consumer, 1M items vs a promise channel', ops: 1e6, loopkit: () => queueLoopkit(1e6), baseline: () => queueNode(1e6) },
-  { name: '(h) first executor call of a new run() vs a new Worker round trip', ops: 20, loopkit: () => firstCallLoopkit(20), baseline: () => firstCallWorker(20), target: '>= 10x' },
-];
+const here = dirname(fileURLToPath(import.meta.url));
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const node20 = Number(nodeVersion().slice(1).split('.')[0]) < 22;
 
 /**
- * Run one task first: from then on Node's AsyncLocalStorage hooks (which loopkit needs for
- * currentTask() across awaits) are on for the whole process, as in any program running
- * loopkit tasks, so baseline and loopkit cases are measured in the same process state.
+ * The cases: what the loopkit side does, the node baseline, which Python sides exist, and
+ * the targets (issue 13), each a ratio of the default loop's figure to one side's.
  */
-async function enableTaskContext() {
-  const loop = new BaseEventLoop();
-  await loop.runUntilComplete(async () => sleep(0));
-  loop.close();
+const cases = [
+  { key: 'a', name: '(a) 1M callSoon chain vs setImmediate chain', python: true, targets: [['node', 3], ['uvloop', 2]] },
+  { key: 'b', name: '(b) 1M callSoon at once vs 1M setImmediate', targets: [['node', 1]] },
+  { key: 'c', name: '(c) 100k tasks, await sleep(0), gather vs async fns + setImmediate promise, Promise.all', python: true, targets: [['node', 1]] },
+  { key: 'd', name: '(d) 1M Future create/setResult/await vs Promise', python: true, targets: [['asyncio', node20 ? 1 : 1.5]] },
+  { key: 'e', name: '(e) 100k callLater <= 10 ms, half cancelled vs setTimeout/clearTimeout', targets: [['node', 1.3]] },
+  { key: 'f', name: '(f) 100k tasks through gather vs Promise.all of async fns', targets: [] },
+  { key: 'g', name: '(g) Queue(1000), 1M items vs hand-rolled promise channel', targets: [] },
+  { key: 'h', name: '(h) 20 run()s, one executor call each vs 20 new Workers (wall clock)', clock: 'wall', targets: [['node', 10]] },
+  { key: 'i', name: '(i) 100k idle tasks on Event.wait(), RSS MB vs async fns on one pending promise', memory: true, python: true, targets: [['asyncio', 1]] },
+  { key: 'j', name: '(j) 100k idle tasks in sleep(3600), RSS MB vs async fns on a 1 h setTimeout promise', memory: true, python: true, targets: [['asyncio', 1]] },
+];
+
+const only = positional();
+const chosen = cases.filter((c) => only.length === 0 || only.includes(c.key));
+const loops = option('loop', 'default').split(',');
+const withPython = pythonHas('asyncio');
+const withUvloop = withPython && pythonHas('uvloop');
+
+/** The sides of one case: [name, file, args, env]. */
+function sides(c) {
+  const list = loops.map((loop) => {
+    const env = { ...process.env };
+    if (loop === 'default') delete env.LOOPKIT_BACKEND;
+    else env.LOOPKIT_BACKEND = loop;
+    return [loop, NODE, ['--expose-gc', join(here, 'sched-loopkit.js'), c.key, 'policy'], env];
+  });
+  list.push(['base', NODE, ['--expose-gc', join(here, 'sched-loopkit.js'), c.key, 'base'], process.env]);
+  list.push(['node', NODE, ['--expose-gc', join(here, 'sched-node.js'), c.key], process.env]);
+  if (c.python && withPython) list.push(['asyncio', PYTHON, [join(here, 'sched_bench.py'), 'asyncio', c.key, String(sizes[c.key])], process.env]);
+  if (c.python && withUvloop) list.push(['uvloop', PYTHON, [join(here, 'sched_bench.py'), 'uvloop', c.key, String(sizes[c.key])], process.env]);
+  return list;
 }
 
-export async function runCases(list, title) {
-  const only = process.argv[2];
-  const rows = [];
-  await enableTaskContext();
-  for (const c of list) {
-    if (only && !c.name.includes(only)) continue;
-    progress(c.name);
-    // Alternate so neither side always runs on a warmer process.
-    const baseline = await measure(c.ops, c.baseline);
-    const loopkit = await measure(c.ops, c.loopkit);
-    rows.push({ name: c.name, loopkit, baseline, target: c.target });
+/** One process's figures: {rate, wallRate} or {rss}, and the loop class it ran. */
+function once([, file, args, env]) {
+  const out = execFileSync(file, args, { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+  const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+  const result = lines.at(-1);
+  const loop = lines.find((l) => l.loop)?.loop;
+  if (result.rss !== undefined) return { rss: result.rss / 1e6, growth: (result.rss - result.rssBefore) / 1e6, loop };
+  return { rate: result.ops / result.cpu, wallRate: result.ops / result.wall, loop };
+}
+
+const started = Date.now();
+console.log(`sched: ${NODE} (${nodeVersion()}), python ${withPython ? PYTHON : 'missing'}${withUvloop ? ' with uvloop' : ''}; ` +
+  `one process per case, side and run, median of ${RUNS}; load average at start ${loadAverage()}`);
+const results = new Map(chosen.map((c) => [c.key, new Map()]));
+const loopNames = new Map();
+for (let run = 0; run < RUNS; run++) {
+  for (const c of chosen) {
+    for (const side of sides(c)) {
+      const figures = once(side);
+      if (figures.loop && loops.includes(side[0])) loopNames.set(side[0], figures.loop);
+      const all = results.get(c.key);
+      if (!all.has(side[0])) all.set(side[0], []);
+      all.get(side[0]).push(figures);
+    }
+    process.stdout.write(`  run ${run + 1}/${RUNS}: ${c.name.split(' vs ')[0]} done\n`);
   }
-  printTable(title, rows);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await runCases(cases, 'Scheduling: loopkit vs raw Node');
+const rateText = (r) => (r >= 1e6 ? `${(r / 1e6).toFixed(2)}M` : r >= 1e3 ? `${(r / 1e3).toFixed(1)}k` : r.toFixed(1));
+/** "median (min-max)" of one figure over the runs. */
+function cell(list, pick, text) {
+  if (list === undefined) return '-';
+  const values = list.map(pick);
+  const [low, high] = [Math.min(...values), Math.max(...values)];
+  return `${text(median(values))} (${text(low)}-${text(high)})`;
+}
+const medianOf = (list, pick) => (list === undefined ? undefined : median(list.map(pick)));
+
+function table(clock) {
+  const columns = [...loops, 'base', 'node', 'asyncio', 'uvloop'];
+  const title = (k) => (loops.includes(k) ? `loopkit ${k === 'default' ? 'default' : k} (${loopNames.get(k) ?? '?'})` : k === 'base' ? 'BaseEventLoop' : k === 'node' ? 'node baseline' : k);
+  const header = ['case', ...columns.map(title), 'ratio (first loop / side)', 'target'];
+  const rows = [];
+  let missed = 0;
+  for (const c of chosen) {
+    const all = results.get(c.key);
+    const pick = c.memory ? (f) => f.rss : clock === 'cpu' && c.clock !== 'wall' ? (f) => f.rate : (f) => f.wallRate;
+    const text = c.memory ? (v) => v.toFixed(0) : rateText;
+    const mine = medianOf(all.get(loops[0]), pick);
+    const ratios = [];
+    const targets = [];
+    for (const side of ['node', 'asyncio', 'uvloop']) {
+      const theirs = medianOf(all.get(side), pick);
+      if (theirs !== undefined) ratios.push(`${(mine / theirs).toFixed(2)}x ${side}`);
+    }
+    for (const [side, bound] of c.targets) {
+      const theirs = medianOf(all.get(side), pick);
+      if (theirs === undefined) continue;
+      const ratio = mine / theirs;
+      const met = c.memory ? ratio <= bound : ratio >= bound;
+      if (!met) missed += 1;
+      targets.push(`${c.memory ? '<=' : '>='} ${bound}x ${side}: ${met ? 'met' : 'MISSED'}`);
+    }
+    rows.push([c.name, ...columns.map((k) => cell(all.get(k), pick, text)), ratios.join(', '), targets.join('; ')]);
+  }
+  printMarkdown(header, rows);
+  return missed;
+}
+
+console.log(`\nBy CPU time: ops per CPU second (median (min-max) of ${RUNS}); memory rows: RSS MB; load average now ${loadAverage()}`);
+const missed = table('cpu');
+console.log(`\nBy wall clock: ops per second`);
+table('wall');
+const growth = chosen.filter((c) => c.memory);
+if (growth.length > 0) {
+  console.log('\nRSS growth per idle task (bytes; RSS after minus RSS before making them, median):');
+  for (const c of growth) {
+    const all = results.get(c.key);
+    const parts = [...all.keys()].map((k) => `${k} ${((medianOf(all.get(k), (f) => f.growth) * 1e6) / sizes[c.key]).toFixed(0)}`);
+    console.log(`  ${c.name.split(',')[0]}: ${parts.join(', ')}`);
+  }
+}
+console.log(`\n${missed} target(s) missed (by CPU time); ${((Date.now() - started) / 1000).toFixed(0)} s`);

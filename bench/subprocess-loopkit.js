@@ -1,13 +1,14 @@
 // One loopkit loop's side of `pnpm bench:subprocess`: the same two cases as
-// subprocess-node.js, through createSubprocessExec and Process streams.
-// Usage: node subprocess-loopkit.js selector|proactor|uring spawn|cat <n>
-import { createSubprocessExec, DEVNULL, PIPE } from '@loopkit/core';
-import { ProactorEventLoop, UringEventLoop } from '@loopkit/proactor';
-import { SelectorEventLoop } from '@loopkit/selector';
-
+// subprocess-node.js, through createSubprocessExec and Process streams, on the loop the
+// `loopkit` package's newEventLoop() gives: `default` is the policy's own choice, a
+// backend name (selector, proactor, uring) is chosen as a user chooses one, LOOPKIT_BACKEND.
+// Usage: node subprocess-loopkit.js default|selector|proactor|uring spawn|cat <n>
 const [, , kind, kase, arg] = process.argv;
 const n = Number(arg);
-const loops = { selector: SelectorEventLoop, proactor: ProactorEventLoop, uring: UringEventLoop };
+// The policy reads LOOPKIT_BACKEND each time it makes a loop.
+if (kind === 'default') delete process.env.LOOPKIT_BACKEND;
+else process.env.LOOPKIT_BACKEND = kind;
+const { createSubprocessExec, DEVNULL, newEventLoop, PIPE } = await import('loopkit');
 
 async function spawns() {
   for (let i = 0; i < n; i++) {
@@ -37,7 +38,7 @@ async function cat() {
   if (got !== n * 1024 * 1024) throw new Error(`cat returned ${got} bytes`);
 }
 
-const loop = new loops[kind]();
+const loop = newEventLoop();
 const run = kase === 'spawn' ? spawns : cat;
 const seconds = await loop.runUntilComplete(async () => {
   await run(); // warm-up

@@ -3,37 +3,29 @@
 // asyncio/uvloop create_subprocess_exec. Every side runs in its own process (the baselines
 // load nothing of loopkit), the kinds interleaved, median of BENCH_RUNS (default 5) runs;
 // each run does the case once to warm up, then once timed. Prints rates and the ratio of
-// each to Node's child_process. Knobs: BENCH_SPAWNS (default 200), BENCH_CAT_MIB (64),
-// PYTHON (/usr/bin/python3).
+// each to Node's child_process. The loopkit sides take their loop from newEventLoop():
+// `selector` is the policy's default here, proactor and uring are named by LOOPKIT_BACKEND.
+// Knobs: BENCH_SPAWNS (default 200), BENCH_CAT_MIB (64), PYTHON (/usr/bin/python3), and
+// --node=PATH or BENCH_NODE (the Node binary of every Node side).
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UringProactor } from '@loopkit/proactor';
-import { median } from './harness.js';
+import { NODE, PYTHON, median, nodeVersion, pythonHas } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const SPAWNS = Number(process.env.BENCH_SPAWNS ?? 200);
 const CAT_MIB = Number(process.env.BENCH_CAT_MIB ?? 64);
-const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
-
-function pythonHas(module) {
-  try {
-    execFileSync(PYTHON, ['-c', `import ${module}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const kinds = [
-  { name: "node child_process", cmd: (c, n) => [process.execPath, [join(here, 'subprocess-node.js'), c, n]] },
-  { name: 'loopkit selector', cmd: (c, n) => [process.execPath, [join(here, 'subprocess-loopkit.js'), 'selector', c, n]] },
-  { name: 'loopkit proactor', cmd: (c, n) => [process.execPath, [join(here, 'subprocess-loopkit.js'), 'proactor', c, n]] },
+  { name: 'node child_process', cmd: (c, n) => [NODE, [join(here, 'subprocess-node.js'), c, n]] },
+  { name: 'loopkit selector', cmd: (c, n) => [NODE, [join(here, 'subprocess-loopkit.js'), 'selector', c, n]] },
+  { name: 'loopkit proactor', cmd: (c, n) => [NODE, [join(here, 'subprocess-loopkit.js'), 'proactor', c, n]] },
 ];
 if (UringProactor.problem() === null) {
-  kinds.push({ name: 'loopkit uring', cmd: (c, n) => [process.execPath, [join(here, 'subprocess-loopkit.js'), 'uring', c, n]] });
+  kinds.push({ name: 'loopkit uring', cmd: (c, n) => [NODE, [join(here, 'subprocess-loopkit.js'), 'uring', c, n]] });
 }
 const skipped = [];
 if (existsSync(PYTHON) && pythonHas('asyncio')) {
@@ -55,6 +47,7 @@ const cases = [
   { kase: 'cat', n: CAT_MIB, title: `${CAT_MIB} MiB through cat (64 KiB writes with drain, reads to EOF)`, unit: 'MiB/s' },
 ];
 
+console.log(`subprocess: ${NODE} (${nodeVersion()})`);
 let failed = false;
 for (const { kase, n, title, unit } of cases) {
   const rates = new Map(kinds.map((k) => [k.name, []]));

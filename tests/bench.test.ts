@@ -1,0 +1,124 @@
+/**
+ * The issue-13 benches measure what they say: the loopkit side runs on the loop the policy's
+ * newEventLoop() gives (LOOPKIT_BACKEND names another), the Node baseline's process loads
+ * nothing of loopkit, every case prints its figures, and an echo server answers while its
+ * loop runs a callSoon chain that never ends. Tiny sizes: no speed is asserted.
+ */
+import { describe, expect, it } from 'vitest';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { UringProactor } from '@loopkit/proactor';
+
+const bench = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bench');
+const run = promisify(execFile);
+const CASES = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'];
+// Ten Node processes each: on a shared 2-CPU machine that takes tens of seconds.
+const SLOW = 120_000;
+
+/** The JSON lines a bench child printed. */
+async function figures(file: string, args: string[], env: Record<string, string | undefined> = {}) {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, BENCH_SCALE: '0.001', ...env };
+  for (const [name, value] of Object.entries(env)) if (value === undefined) delete childEnv[name];
+  const { stdout } = await run(process.execPath, ['--expose-gc', path.join(bench, file), ...args], { env: childEnv, timeout: 60_000 });
+  return stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+function expectFigures(result: Record<string, unknown>) {
+  if ('rss' in result) expect(result.rss).toBeGreaterThan(0);
+  else {
+    expect(result.ops).toBeGreaterThan(0);
+    expect(result.cpu).toBeGreaterThanOrEqual(0);
+    expect(result.wall).toBeGreaterThan(0);
+  }
+}
+
+describe('bench/sched.js children', () => {
+  it('the loopkit side runs every case on the loop newEventLoop() gives, and on BaseEventLoop', async () => {
+    const policy = await Promise.all(CASES.map((c) => figures('sched-loopkit.js', [c, 'policy'], { LOOPKIT_BACKEND: undefined })));
+    for (const [probe, result] of policy) {
+      expect(probe).toEqual({ loop: 'SelectorEventLoop' });
+      expectFigures(result!);
+    }
+    const [probe, result] = await figures('sched-loopkit.js', ['c', 'base']);
+    expect(probe).toEqual({ loop: 'BaseEventLoop' });
+    expectFigures(result!);
+  }, SLOW);
+
+  it('LOOPKIT_BACKEND picks the loop of the loopkit side', async () => {
+    const backends: [string, string][] = [['proactor', 'ProactorEventLoop']];
+    if (UringProactor.problem() === null) backends.push(['uring', 'UringEventLoop']);
+    for (const [backend, loopClass] of backends) {
+      const [probe, result] = await figures('sched-loopkit.js', ['c', 'policy'], { LOOPKIT_BACKEND: backend });
+      expect(probe).toEqual({ loop: loopClass });
+      expectFigures(result!);
+    }
+  }, SLOW);
+
+  it('the Node baseline runs every case and imports nothing of loopkit', async () => {
+    const results = await Promise.all(CASES.map((c) => figures('sched-node.js', [c])));
+    for (const [result] of results) expectFigures(result!);
+    // Its own imports and theirs, within bench/: only node: built-ins and relative files.
+    const seen = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const [, specifier] of readFileSync(file, 'utf8').matchAll(/\bfrom '([^']+)'|import\('([^']+)'\)/g)) {
+        if (specifier === undefined) continue;
+        expect(specifier).toMatch(/^(node:|\.\/)/);
+        if (specifier.startsWith('./')) visit(path.join(bench, specifier));
+      }
+    };
+    visit(path.join(bench, 'sched-node.js'));
+    expect(seen.size).toBeGreaterThan(1);
+  }, SLOW);
+
+  it.skipIf(!existsSync('/usr/bin/python3'))('the Python side prints its figures', async () => {
+    for (const kase of ['a', 'c', 'd', 'i', 'j']) {
+      const { stdout } = await run('/usr/bin/python3', [path.join(bench, 'sched_bench.py'), 'asyncio', kase, '100'], { timeout: 60_000 });
+      expectFigures(JSON.parse(stdout.trim()) as Record<string, unknown>);
+    }
+  }, SLOW);
+});
+
+describe('bench/echo-server.js', () => {
+  /** Start a server kind, echo one message through it, stop it. */
+  async function echoOnce(kind: string): Promise<string> {
+    const child = spawn(process.execPath, [path.join(bench, 'echo-server.js'), kind], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        let text = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          text += chunk.toString();
+          const match = /PORT (\d+)/.exec(text);
+          if (match) resolve(Number(match[1]));
+        });
+        child.once('exit', (code) => reject(new Error(`echo server exited with ${code}`)));
+      });
+      return await new Promise<string>((resolve, reject) => {
+        const socket = net.connect({ port, host: '127.0.0.1' }, () => socket.write('ping'));
+        socket.once('data', (data) => {
+          socket.destroy();
+          resolve(data.toString());
+        });
+        socket.once('error', reject);
+      });
+    } finally {
+      const exited = new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)));
+      child.kill('SIGTERM');
+      // A server that ignored SIGTERM would spin forever: its stop is part of what is tested.
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      const [code, signal] = await exited.then(() => [child.exitCode, child.signalCode]);
+      clearTimeout(timer);
+      expect({ code, signal }).toEqual({ code: 0, signal: null });
+    }
+  }
+
+  it('the default loop echoes, and still does while a callSoon chain that never ends runs on it', async () => {
+    expect(await echoOnce('default')).toBe('ping');
+    expect(await echoOnce('storm')).toBe('ping');
+  }, SLOW);
+});
