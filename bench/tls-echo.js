@@ -9,17 +9,17 @@
 // For every message size x connection count, each kind runs RUNS times (kinds interleaved);
 // the table shows median req/s, every kind's ratio to Node's tls, selector's ratio to
 // uvloop, and the server's CPU time and minor page faults per request (from /proc, which a
-// busy machine distorts far less than req/s). The servers run on the node binary that runs
-// this script (`$(scripts/node-bin.sh 24) bench/tls-echo.js` measures Node 24). Target: selector >= 1.2x tls and >= 1.0x uvloop in every cell.
+// busy machine distorts far less than req/s). The Node servers run on `--node=PATH` or
+// BENCH_NODE (bench/harness.js), else on the node binary running this script. Target: selector >= 1.2x tls and >= 1.0x uvloop in every cell.
 //
-//   node bench/tls-echo.js [kind ...]       default: every kind available here
+//   node bench/tls-echo.js [--node=PATH] [kind ...]   default: every kind available here
 //   env: BENCH_RUNS=3 BENCH_SECONDS=3 BENCH_WARMUP=0.5 BENCH_SIZES=1024,65536 BENCH_CONNS=10,100
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { median } from './harness.js';
+import { NODE, median, nodeVersion, positional } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -39,14 +39,14 @@ function missing(kind) {
     return r.status === 0 ? null : `${PYTHON} cannot import ${kind === 'uvloop' ? 'uvloop' : 'ssl'}`;
   }
   if (kind === 'uring') {
-    const r = spawnSync(process.execPath, ['-e', "import('@loopkit/proactor').then((m) => process.exit(m.UringProactor.problem() === null ? 0 : 1))"], { cwd: here });
+    const r = spawnSync(NODE, ['-e', "import('@loopkit/proactor').then((m) => process.exit(m.UringProactor.problem() === null ? 0 : 1))"], { cwd: here });
     return r.status === 0 ? null : 'io_uring is not usable here';
   }
   return null;
 }
 
 const ALL = ['tls', 'selector', 'proactor', 'uring', 'asyncio', 'uvloop'];
-const asked = process.argv.slice(2);
+const asked = positional();
 const kinds = ['tls', ...new Set((asked.length > 0 ? asked : ALL).filter((k) => k !== 'tls'))].filter((k) => {
   const why = missing(k);
   if (why !== null) console.log(`tls-echo: skipping ${k}: ${why}`);
@@ -70,14 +70,14 @@ function buildLoadgen() {
     execFileSync('cc', ['-O2', '-o', out, join(here, 'tls-loadgen.c'), '-lssl', '-lcrypto'], { stdio: 'ignore' });
     return { argv: [out], name: 'C (epoll + OpenSSL)' };
   } catch {
-    return { argv: [process.execPath, join(here, 'tls-loadgen.js')], name: 'Node tls (no C compiler or no libssl-dev)' };
+    return { argv: [NODE, join(here, 'tls-loadgen.js')], name: 'Node tls (no C compiler or no libssl-dev)' };
   }
 }
 
 function startServer(kind, certdir) {
   const argv = kind === 'asyncio' || kind === 'uvloop'
     ? [PYTHON, join(here, 'tls_echo_server.py'), certdir, ...(kind === 'uvloop' ? ['--uvloop'] : [])]
-    : [process.execPath, join(here, 'tls-echo-server.js'), kind, certdir];
+    : [NODE, join(here, 'tls-echo-server.js'), kind, certdir];
   const [cmd, args] = pin(0, argv);
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
@@ -122,7 +122,7 @@ const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
 const certdir = makeCerts();
 try {
   const loadgen = buildLoadgen();
-  console.log(`tls-echo: TLS 1.3 TLS_AES_128_GCM_SHA256, EC P-256; load generator ${loadgen.name}; ` +
+  console.log(`tls-echo: Node ${nodeVersion()}; TLS 1.3 TLS_AES_128_GCM_SHA256, EC P-256; load generator ${loadgen.name}; ` +
     `${pinned ? 'server on CPU 0, load generator on CPU 1' : 'not pinned'}; ${SECONDS}s per run after ${WARMUP}s warm-up, median of ${RUNS}`);
   const others = kinds.slice(1);
   const vsUvloop = kinds.includes('selector') && kinds.includes('uvloop');
