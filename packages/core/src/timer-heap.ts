@@ -3,8 +3,7 @@
  * cancellation.
  *
  * Layout. A timer gets a slot when pushed and keeps it until it leaves: `handles[slot]`
- * holds the TimerHandle, `seqs[slot]` its scheduling order (a free slot's `seqs` entry links
- * to the next free slot, so free slots need no array of their own). The heap itself is two typed
+ * holds the TimerHandle, `seqs[slot]` its scheduling order. The heap itself is two typed
  * arrays, `whens` and `slots`, so a sift moves only numbers: no handle pointer is stored
  * into a big (old-generation) array per level, and the keys compared are read from
  * contiguous memory. The scheduling order is read (by slot) only on an exact `when` tie.
@@ -14,10 +13,8 @@
  * rebuilt without them. Either way no handle is touched to find out it was cancelled.
  *
  * Due timers leave by pops, or, when many are due at once (judged after a few pops), all
- * together: an in-place partition moves the due ones behind the rest, a counting sort on the
- * deadline orders them (exactly, see sortDue), and the rest is re-heapified in O(n). Its
- * scratch space is sized by the due timers, not the heap: fresh memory is costly (a page
- * fault per 4 KiB), so the timer path allocates as little of it as it can.
+ * together: one linear scan splits the heap, a counting sort on the deadline orders the due
+ * ones (exactly, see sortDue), and the rest is re-heapified in O(n).
  */
 import type { ReadyEntry, TimerHandle } from './handles.js';
 
@@ -35,8 +32,8 @@ export class TimerHeap {
   // ---- by slot ----
   private handles: (TimerHandle | undefined)[] = [];
   private seqs = new Float64Array(INITIAL_CAPACITY);
-  /** The first free slot, -1 when none (the rest are linked through `seqs`). */
-  private freeHead = -1;
+  private freeSlots = new Int32Array(INITIAL_CAPACITY);
+  private freeCount = 0;
   private nextSeq = 0;
   // ---- by heap position ----
   private whens = new Float64Array(INITIAL_CAPACITY);
@@ -45,6 +42,8 @@ export class TimerHeap {
   /** Heap entries whose timer was cancelled (their slot is empty). */
   private cancelled = 0;
   // ---- scratch space of takeAllDue, by position among the due timers ----
+  private dueWhens = new Float64Array(0);
+  private dueSlots = new Int32Array(0);
   private dueOrder = new Int32Array(0);
   private dueBucket = new Int32Array(0);
   private bucketStart = new Int32Array(0);
@@ -66,9 +65,8 @@ export class TimerHeap {
   push(timer: TimerHandle, when: number): void {
     if (this.count === this.whens.length) this.grow();
     let slot: number;
-    if (this.freeHead >= 0) {
-      slot = this.freeHead;
-      this.freeHead = this.seqs[slot]!;
+    if (this.freeCount > 0) {
+      slot = this.freeSlots[--this.freeCount]!;
       this.handles[slot] = timer;
     } else {
       slot = this.handles.length;
@@ -144,11 +142,14 @@ export class TimerHeap {
   clear(): void {
     this.handles = [];
     this.seqs = new Float64Array(INITIAL_CAPACITY);
-    this.freeHead = -1;
+    this.freeSlots = new Int32Array(INITIAL_CAPACITY);
+    this.freeCount = 0;
     this.whens = new Float64Array(INITIAL_CAPACITY);
     this.slots = new Int32Array(INITIAL_CAPACITY);
     this.count = 0;
     this.cancelled = 0;
+    this.dueWhens = new Float64Array(0);
+    this.dueSlots = new Int32Array(0);
     this.dueOrder = new Int32Array(0);
     this.dueBucket = new Int32Array(0);
     this.bucketStart = new Int32Array(0);
@@ -157,8 +158,7 @@ export class TimerHeap {
   // ---- internals ----
 
   private freeSlot(slot: number): void {
-    this.seqs[slot] = this.freeHead;
-    this.freeHead = slot;
+    this.freeSlots[this.freeCount++] = slot;
   }
 
   private grow(): void {
@@ -169,10 +169,13 @@ export class TimerHeap {
     const slots = new Int32Array(capacity);
     slots.set(this.slots);
     this.slots = slots;
-    // Slots in use never outnumber heap entries, so `seqs` shares the capacity.
     const seqs = new Float64Array(capacity);
     seqs.set(this.seqs);
     this.seqs = seqs;
+    // Slots in use never outnumber heap entries, so the slot arrays share the capacity.
+    const freeSlots = new Int32Array(capacity);
+    freeSlots.set(this.freeSlots.subarray(0, this.freeCount));
+    this.freeSlots = freeSlots;
   }
 
   private removeTop(): void {
@@ -246,70 +249,69 @@ export class TimerHeap {
   }
 
   private ensureScratch(n: number): void {
-    if (this.dueOrder.length >= n) return;
-    const capacity = Math.max(n, 2 * this.dueOrder.length);
+    if (this.dueWhens.length >= n) return;
+    const capacity = this.whens.length;
+    this.dueWhens = new Float64Array(capacity);
+    this.dueSlots = new Int32Array(capacity);
     this.dueOrder = new Int32Array(capacity);
     this.dueBucket = new Int32Array(capacity);
     this.bucketStart = new Int32Array(capacity + 1);
   }
 
-  /** takeDue for many due timers: move them behind the rest in place, sort them, re-heapify the rest. */
+  /** takeDue for many due timers: split the heap in one pass, sort the due ones, re-heapify the rest. */
   private takeAllDue(end: number, ready: ReadyEntry[]): ReadyEntry[] {
-    const { handles, whens, slots } = this;
+    const { handles, whens, slots, freeSlots } = this;
     const n = this.count;
-    // Two pointers: entries not due gather in front of `lo`, due ones behind `hi`.
-    let lo = 0;
-    let hi = n - 1;
-    for (;;) {
-      while (lo <= hi && whens[lo]! >= end) lo++;
-      while (lo <= hi && whens[hi]! < end) hi--;
-      if (lo > hi) break;
-      const when = whens[lo]!;
-      const slot = slots[lo]!;
-      whens[lo] = whens[hi]!;
-      slots[lo] = slots[hi]!;
-      whens[hi] = when;
-      slots[hi] = slot;
-      lo++;
-      hi--;
-    }
-    const kept = lo;
-    // Free the cancelled due entries; pack the live ones at the start of the due range.
+    this.ensureScratch(n);
+    const { dueWhens, dueSlots } = this;
+    let freeCount = this.freeCount;
+    let kept = 0;
     let due = 0;
     let cancelled = 0;
-    for (let i = kept; i < n; i++) {
+    for (let i = 0; i < n; i++) {
+      const when = whens[i]!;
       const slot = slots[i]!;
-      if (handles[slot] === undefined) {
-        cancelled++;
-        this.freeSlot(slot);
+      if (when < end) {
+        if (handles[slot] === undefined) {
+          cancelled++;
+          freeSlots[freeCount++] = slot;
+        } else {
+          dueWhens[due] = when;
+          dueSlots[due] = slot;
+          due++;
+        }
       } else {
-        whens[kept + due] = whens[i]!;
-        slots[kept + due] = slot;
-        due++;
+        whens[kept] = when;
+        slots[kept] = slot;
+        kept++;
       }
     }
     this.cancelled -= cancelled;
     this.count = kept;
-    this.heapify(); // touches only the kept entries: the due ones stay where they are until read below
-    if (due === 0) return ready;
-    this.sortDue(kept, due);
+    this.heapify();
+    if (due === 0) {
+      this.freeCount = freeCount;
+      return ready;
+    }
+    this.sortDue(due);
     const order = this.dueOrder;
     // An empty ready queue is replaced by an array made at its final size (cheaper than
     // growing one by push through tens of thousands of elements).
     const base = ready.length;
     const out = base === 0 ? new Array<ReadyEntry>(due) : ready;
     for (let i = 0; i < due; i++) {
-      const slot = slots[kept + order[i]!]!;
+      const slot = dueSlots[order[i]!]!;
       out[base + i] = handles[slot]!;
       handles[slot] = undefined;
-      this.freeSlot(slot);
+      freeSlots[freeCount++] = slot;
     }
+    this.freeCount = freeCount;
     return out;
   }
 
   /**
-   * Order the n due timers at heap positions start..start+n-1 by (when, scheduling order):
-   * dueOrder becomes their offsets from `start` in that order.
+   * Order the n due timers by (when, scheduling order): dueOrder becomes their indices in
+   * that order.
    *
    * A counting sort by bucket, then each bucket on its own: the buckets split the range of
    * deadlines into one bucket per timer, and bucket(when) never decreases with when, so the
@@ -318,13 +320,12 @@ export class TimerHeap {
    * one timer; when one bucket would hold most (equal deadlines, very uneven ones) the whole
    * range is sorted by comparison instead.
    */
-  private sortDue(start: number, n: number): void {
-    this.ensureScratch(n);
-    const { whens, dueOrder, dueBucket, bucketStart } = this;
+  private sortDue(n: number): void {
+    const { dueWhens, dueOrder, dueBucket, bucketStart } = this;
     let min = Infinity;
     let max = -Infinity;
     for (let i = 0; i < n; i++) {
-      const when = whens[start + i]!;
+      const when = dueWhens[i]!;
       if (when < min) min = when;
       if (when > max) max = when;
     }
@@ -333,14 +334,14 @@ export class TimerHeap {
     const scale = n / range;
     if (n <= SMALL_RANGE || !(range > 0 && range < Infinity && scale < Infinity)) {
       for (let i = 0; i < n; i++) dueOrder[i] = i;
-      if (n <= SMALL_RANGE) this.insertionSort(start, 0, n);
-      else this.comparisonSort(start, 0, n);
+      if (n <= SMALL_RANGE) this.insertionSort(0, n);
+      else this.comparisonSort(0, n);
       return;
     }
     const last = n - 1;
     bucketStart.fill(0, 0, n + 1);
     for (let i = 0; i < n; i++) {
-      const b = Math.min(Math.floor((whens[start + i]! - min) * scale), last);
+      const b = Math.min(Math.floor((dueWhens[i]! - min) * scale), last);
       dueBucket[i] = b;
       bucketStart[b + 1]!++;
     }
@@ -352,47 +353,45 @@ export class TimerHeap {
     }
     if (largest * 2 > n) {
       for (let i = 0; i < n; i++) dueOrder[i] = i;
-      this.comparisonSort(start, 0, n);
+      this.comparisonSort(0, n);
       return;
     }
-    // Place each offset at its bucket's next position (in offset order, which is arbitrary).
+    // Place each index at its bucket's next position (in index order, which is arbitrary).
     for (let i = 0; i < n; i++) dueOrder[bucketStart[dueBucket[i]!]!++] = i;
     // bucketStart[b] is now where bucket b ends: sort those holding more than one.
-    let from = 0;
+    let start = 0;
     for (let b = 0; b < n; b++) {
       const stop = bucketStart[b]!;
-      const size = stop - from;
-      if (size > SMALL_RANGE) this.comparisonSort(start, from, stop);
-      else if (size > 1) this.insertionSort(start, from, stop);
-      from = stop;
+      const size = stop - start;
+      if (size > SMALL_RANGE) this.comparisonSort(start, stop);
+      else if (size > 1) this.insertionSort(start, stop);
+      start = stop;
     }
   }
 
-  /** Sort dueOrder[lo..hi) (offsets from heap position `start`) by (when, scheduling order). */
-  private insertionSort(start: number, lo: number, hi: number): void {
-    const { whens, slots, dueOrder, seqs } = this;
+  private insertionSort(lo: number, hi: number): void {
+    const { dueWhens, dueSlots, dueOrder, seqs } = this;
     for (let i = lo + 1; i < hi; i++) {
       const index = dueOrder[i]!;
-      const when = whens[start + index]!;
-      const seq = seqs[slots[start + index]!]!;
+      const when = dueWhens[index]!;
       let j = i - 1;
       for (; j >= lo; j--) {
         const other = dueOrder[j]!;
-        const otherWhen = whens[start + other]!;
-        if (otherWhen < when || (otherWhen === when && seqs[slots[start + other]!]! < seq)) break;
+        const otherWhen = dueWhens[other]!;
+        if (otherWhen < when || (otherWhen === when && seqs[dueSlots[other]!]! < seqs[dueSlots[index]!]!)) break;
         dueOrder[j + 1] = other;
       }
       dueOrder[j + 1] = index;
     }
   }
 
-  private comparisonSort(start: number, lo: number, hi: number): void {
-    const { whens, slots, seqs } = this;
+  private comparisonSort(lo: number, hi: number): void {
+    const { dueWhens, dueSlots, seqs } = this;
     const sorted = Array.from(this.dueOrder.subarray(lo, hi)).sort((a, b) => {
-      const aw = whens[start + a]!;
-      const bw = whens[start + b]!;
+      const aw = dueWhens[a]!;
+      const bw = dueWhens[b]!;
       if (aw !== bw) return aw < bw ? -1 : 1;
-      return seqs[slots[start + a]!]! - seqs[slots[start + b]!]!;
+      return seqs[dueSlots[a]!]! - seqs[dueSlots[b]!]!;
     });
     this.dueOrder.set(sorted, lo);
   }
