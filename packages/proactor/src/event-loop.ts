@@ -43,7 +43,7 @@ import { ProactorDatagramTransport, ProactorSocketTransport } from './transports
 /** While callbacks keep the loop busy, a completion waits at most this long (ms) for select()... */
 const MAX_SELECT_GAP_MS = 0.05;
 /** ...or this many iterations (a bound that holds however fast iterations are). */
-const MAX_SKIPPED_SELECTS = 128;
+const MAX_SKIPPED_SELECTS = 512;
 
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);

@@ -61,7 +61,7 @@ import { UnixSubprocessTransport } from './subprocess.js';
 /** While callbacks keep the loop busy, ready I/O waits at most this long (ms) to be polled... */
 const MAX_POLL_GAP_MS = 0.05;
 /** ...or this many iterations (a bound that holds however fast iterations are). */
-const MAX_SKIPPED_POLLS = 128;
+const MAX_SKIPPED_POLLS = 512;
 /** After running out of fds, accepting resumes this many seconds later (asyncio's). */
 const ACCEPT_RETRY_DELAY = 1;
 const { EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED } = osConstants.errno;
