@@ -4,12 +4,12 @@
  * Backend contract (core/backend.ts): ioPoll = one non-blocking select and dispatch of the
  * ready readers and writers, skipped while the selector cannot have news (see pollDue): a
  * busy loop pays the syscall every MAX_POLL_GAP_MS, not every iteration; ioStart = the
- * selector's host watcher calls `wake`. Every fd
- * has one registration whose data holds its reader and writer Handles, queued as they are
- * (no allocation) when the fd is ready. sock* methods try the syscall first and register
- * only when it would block; transports and servers build on the same registrations. The
- * network methods (createConnection, createServer, ...) are core's: the hooks at the end say
- * how a @loopkit/uv socket is made, bound and connected.
+ * selector's host watcher calls `wake`. Every fd has one registration whose data holds its
+ * reader and writer Handles, queued as they are (no allocation) when the fd is ready. sock*
+ * methods try the syscall first and register only when it would block; transports and
+ * servers build on the same registrations. The network methods (createConnection,
+ * createServer, ...) are core's: the hooks at the end say how a @loopkit/uv socket is made,
+ * bound and connected.
  */
 import { fstatSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
