@@ -36,6 +36,14 @@ async function waitUntil(cond: () => boolean, timeout = 5): Promise<void> {
   }
 }
 
+/** Counts the bytes it receives (without keeping them: cheap enough to read every iteration). */
+class ByteCounter extends Protocol {
+  bytes = 0;
+  override dataReceived(data: Uint8Array): void {
+    this.bytes += data.length;
+  }
+}
+
 /** Close the client transport, then the server; wait for both. Gives what the client's connection was lost with. */
 async function closeBoth(transport: Transport, client: Peer, server: Server): Promise<unknown> {
   transport.close();
@@ -66,6 +74,37 @@ export function networkSuite(subject: LoopUnderTest): void {
         await waitUntil(() => client.received.length >= data.length);
         expect(client.received.equals(data)).toBe(true);
         expect(await closeBoth(transport, client, server)).toBe(null);
+        expect(reports).toEqual([]);
+      })));
+
+    // A loop may skip its backend's poll while nothing suggests news, never for good: this storm
+    // reschedules itself every iteration, so the loop never idles, and the round trips must go on.
+    it('an echo keeps answering while a callSoon storm never lets the ready queue empty', rule('I/O is still delivered while callbacks keep the loop busy every iteration', () =>
+      withLoop(subject, async (loop, reports) => {
+        const server = (await loop.createServer(() => new Echo(), '127.0.0.1', 0)) as unknown as Server;
+        const counter = new ByteCounter();
+        const [transport] = (await loop.createConnection(() => counter, '127.0.0.1', portOf(server))) as [Transport, ByteCounter];
+        const ROUNDS = 20;
+        const MAX_ITERATIONS = 5_000_000; // the rounds take a few thousand; a starved socket never finishes them
+        const ping = Buffer.from('ping');
+        const done = loop.createFuture<number>();
+        let iterations = 0;
+        let rounds = 0;
+        const storm = (): void => {
+          iterations++;
+          if (counter.bytes === ping.length * (rounds + 1)) {
+            rounds++;
+            if (rounds < ROUNDS) transport.write(ping);
+          }
+          if (rounds === ROUNDS || iterations === MAX_ITERATIONS) done.setResult(rounds);
+          else loop.callSoon(storm);
+        };
+        transport.write(ping);
+        loop.callSoon(storm);
+        expect(await done).toBe(ROUNDS);
+        transport.close();
+        server.close();
+        await server.waitClosed();
         expect(reports).toEqual([]);
       })));
 

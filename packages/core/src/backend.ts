@@ -14,7 +14,10 @@ export interface EventLoopBackend {
   /**
    * Collect the I/O that is ready now, without blocking, and turn it into ready callbacks
    * (`callSoon`) or completed futures. Called once per iteration, between dropping
-   * cancelled timers and collecting due ones.
+   * cancelled timers and collecting due ones. A backend may skip its syscall while it knows
+   * nothing new can be there (its watcher has not fired), as long as a busy loop still
+   * polls within a bounded time: `iterationScheduledAt` (BaseEventLoop) gives the time
+   * without another clock read.
    */
   ioPoll(): void;
 

@@ -85,6 +85,11 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   private hostTimer: NodeJS.Timeout | null = null;
   private hostTimerDeadline = Infinity;
   private sliceStart = 0;
+  /**
+   * performance.now() (ms) as this iteration was scheduled: the host-slice check reads the
+   * clock there anyway, so a backend paces its polling by it without a clock read of its own.
+   */
+  protected iterationScheduledAt = 0;
   private settleRun: { resolve: () => void; reject: (error: unknown) => void } | null = null;
   /** The async context runForever was called in: where a wake-up resumes the loop (see wake). */
   private runContext: ContextRunner | null = null;
@@ -130,7 +135,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
       this.runContext = AsyncLocalStorage.snapshot();
       this.running = true;
       _setRunningLoop(this);
-      this.sliceStart = performance.now();
+      this.sliceStart = this.iterationScheduledAt = performance.now();
       for (const transport of this.subprocesses) transport._keepAlive(true);
       try {
         this.ioStart(this.wake);
@@ -634,14 +639,14 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   };
 
   private readonly reenterFromHost = (): void => {
-    this.sliceStart = performance.now();
+    this.sliceStart = this.iterationScheduledAt = performance.now();
     queueMicrotask(this.turn);
   };
 
   private readonly wake = (): void => {
     if (!this.sleeping) return;
     this.sleeping = false;
-    this.sliceStart = performance.now();
+    this.sliceStart = this.iterationScheduledAt = performance.now();
     // A microtask runs in the async context it was queued from: a wake-up from a task's
     // code (resumed by a Node promise, in the context createTask gave it) must not make
     // that context the loop's.
@@ -715,7 +720,9 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
    * through setImmediate instead, so Node's loop turns.
    */
   private hop(): void {
-    if (performance.now() - this.sliceStart >= HOST_SLICE_MS) setImmediate(this.reenterFromHost);
+    const now = performance.now();
+    this.iterationScheduledAt = now;
+    if (now - this.sliceStart >= HOST_SLICE_MS) setImmediate(this.reenterFromHost);
     else if (this.inMicrotask) this.awaitDrain();
     else queueMicrotask(this.turn);
   }

@@ -40,6 +40,11 @@ import { NetSocket, type NetSocketFamily } from './net-socket.js';
 import type { Address, Proactor } from './proactor.js';
 import { ProactorDatagramTransport, ProactorSocketTransport } from './transports.js';
 
+/** While callbacks keep the loop busy, a completion waits at most this long (ms) for select()... */
+const MAX_SELECT_GAP_MS = 0.05;
+/** ...or this many iterations (a bound that holds however fast iterations are). */
+const MAX_SKIPPED_SELECTS = 512;
+
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (value === null || value === undefined) return String(value);
@@ -61,6 +66,9 @@ function once(emitter: net.Server | dgram.Socket, start: (done: () => void) => v
 export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketTransport, ProactorDatagramTransport> {
   /** @internal */ readonly _proactor: Proactor;
   private readonly accepting = new Map<NetSocket, Future<[unknown, Address]>>();
+  private completionsDue = true;
+  private selectedAt = 0;
+  private skippedSelects = 0;
 
   constructor(proactor: Proactor = new NetProactor()) {
     super();
@@ -72,12 +80,29 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
   }
 
   // ---- the backend hooks ----
+  /**
+   * select() only when the proactor may have completions: its wake-up came since the last
+   * select (the Proactor contract calls it whenever one waits). While callbacks keep the loop
+   * busy the wake-up comes only as Node's loop turns, once per host slice, so select() also
+   * runs after MAX_SELECT_GAP_MS or MAX_SKIPPED_SELECTS.
+   */
   override ioPoll(): void {
+    if (!this.completionsDue && this.skippedSelects < MAX_SKIPPED_SELECTS && this.iterationScheduledAt - this.selectedAt < MAX_SELECT_GAP_MS) {
+      this.skippedSelects++;
+      return;
+    }
+    this.completionsDue = false;
+    this.skippedSelects = 0;
+    this.selectedAt = this.iterationScheduledAt;
     this._proactor.select(0);
   }
 
   override ioStart(wake: () => void): void {
-    this._proactor.setWakeup(wake);
+    this.completionsDue = true; // what completed while the loop was stopped
+    this._proactor.setWakeup(() => {
+      this.completionsDue = true;
+      wake();
+    });
   }
 
   override ioStop(): void {

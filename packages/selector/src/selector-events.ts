@@ -2,12 +2,14 @@
  * SelectorEventLoop (asyncio's selector_events.py): core's BaseSocketLoop plus readiness.
  *
  * Backend contract (core/backend.ts): ioPoll = one non-blocking select and dispatch of the
- * ready readers and writers; ioStart = the selector's host watcher calls `wake`. Every fd
- * has one registration whose data holds its reader and writer Handles, queued as they are
- * (no allocation) when the fd is ready. sock* methods try the syscall first and register
- * only when it would block; transports and servers build on the same registrations. The
- * network methods (createConnection, createServer, ...) are core's: the hooks at the end say
- * how a @loopkit/uv socket is made, bound and connected.
+ * ready readers and writers, skipped while the selector cannot have news (see pollDue): a
+ * busy loop pays the syscall every MAX_POLL_GAP_MS, not every iteration; ioStart = the
+ * selector's host watcher calls `wake`. Every fd has one registration whose data holds its
+ * reader and writer Handles, queued as they are (no allocation) when the fd is ready. sock*
+ * methods try the syscall first and register only when it would block; transports and
+ * servers build on the same registrations. The network methods (createConnection,
+ * createServer, ...) are core's: the hooks at the end say how a @loopkit/uv socket is made,
+ * bound and connected.
  */
 import { fstatSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
@@ -56,6 +58,10 @@ import { ChildWatcher } from './child-watcher.js';
 import { SelectorPipeTransport } from './pipes.js';
 import { UnixSubprocessTransport } from './subprocess.js';
 
+/** While callbacks keep the loop busy, ready I/O waits at most this long (ms) to be polled... */
+const MAX_POLL_GAP_MS = 0.05;
+/** ...or this many iterations (a bound that holds however fast iterations are). */
+const MAX_SKIPPED_POLLS = 512;
 /** After running out of fds, accepting resumes this many seconds later (asyncio's). */
 const ACCEPT_RETRY_DELAY = 1;
 const { EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED } = osConstants.errno;
@@ -93,8 +99,17 @@ export class SelectorEventLoop
   /** @internal */ readonly _selector: BaseSelector;
   private readonly keys: Map<number, { events: number; data: unknown }>;
   private readonly selfPipe: WakeupFd;
-  /** Events the last ioPoll found, and events idle() harvested for the next ioPoll. */
-  private lastPolled = 0;
+  /**
+   * The selector may have events: its host watcher fired, a registration gained an event, or
+   * the last poll found some (level-triggered: they tend to persist, and more follow). Only
+   * then does ioPoll pay the syscall, or once MAX_POLL_GAP_MS or MAX_SKIPPED_POLLS have
+   * passed: the watcher runs only when Node's loop turns, once per host slice under load.
+   */
+  private pollDue = true;
+  private lastPollFound = false;
+  private polledAt = 0;
+  private skippedPolls = 0;
+  /** Events idle() harvested for the next ioPoll. */
   private harvested = 0;
   /** @internal how this loop learns that its children exited (a pidfd each, or SIGCHLD) */
   readonly _childWatcher: ChildWatcher = new ChildWatcher(this);
@@ -115,10 +130,16 @@ export class SelectorEventLoop
 
   // ---- the backend contract ----
   override ioPoll(): void {
+    if (!this.pollDue && this.skippedPolls < MAX_SKIPPED_POLLS && this.iterationScheduledAt - this.polledAt < MAX_POLL_GAP_MS) {
+      this.skippedPolls++;
+      return;
+    }
     const selector = this._selector;
     const n = this.harvested > 0 ? this.harvested : selector._poll(0);
     this.harvested = 0;
-    this.lastPolled = n;
+    this.skippedPolls = 0;
+    this.polledAt = this.iterationScheduledAt;
+    this.pollDue = this.lastPollFound = n > 0;
     if (n === 0) return;
     const out = selector._out;
     const keys = this.keys;
@@ -147,12 +168,17 @@ export class SelectorEventLoop
   }
 
   override ioStart(wake: () => void): void {
-    this._selector.watch(wake);
+    this.pollDue = true; // what became ready while the loop was stopped
+    this._selector.watch(() => {
+      this.pollDue = true;
+      wake();
+    });
   }
 
   override ioStop(): void {
     this._selector.unwatch();
-    this.lastPolled = this.harvested = 0;
+    this.harvested = 0;
+    this.lastPollFound = false;
   }
 
   /** Close what the loop still owns (connectionLost now), then the self-pipe and the selector. */
@@ -171,10 +197,11 @@ export class SelectorEventLoop
    * wakes the loop: no host timer to arm.
    */
   override idle(deadline: number | null): void {
-    if (this.lastPolled > 0) {
-      this.lastPolled = 0;
+    if (this.lastPollFound) {
+      this.lastPollFound = false;
       this.harvested = this._selector._poll(0);
       if (this.harvested > 0) {
+        this.pollDue = true;
         this.endIdle();
         return;
       }
@@ -258,6 +285,7 @@ export class SelectorEventLoop
       if (event === EVENT_READ) handlers.reader = handle;
       else handlers.writer = handle;
       this._selector.register(fd, event, handlers);
+      this.pollDue = true; // the fd may be ready already: the next iteration looks
       return false;
     }
     const handlers = key.data as FdHandlers;
@@ -265,7 +293,10 @@ export class SelectorEventLoop
     if (previous === handle) return true;
     if (event === EVENT_READ) handlers.reader = handle;
     else handlers.writer = handle;
-    if ((key.events & event) === 0) this._selector.modify(fd, key.events | event, handlers);
+    if ((key.events & event) === 0) {
+      this._selector.modify(fd, key.events | event, handlers);
+      this.pollDue = true;
+    }
     if (cancel) previous?.cancel();
     return previous !== null;
   }

@@ -201,6 +201,112 @@ describe('SelectorEventLoop: readiness', () => {
   });
 });
 
+// The loop skips its selector poll while nothing suggests an event (no watcher wake-up, no new
+// registration, nothing found last time), but polls at least every 512 iterations. These
+// tests count iterations of a storm that reschedules itself, so the ready queue never empties.
+describe('SelectorEventLoop: polling while callbacks keep the loop busy', () => {
+  /** Calls `step(iteration)` once per loop iteration until it returns true. */
+  function storm(loop: SelectorEventLoop, step: (iteration: number) => boolean): Promise<number> {
+    const done = loop.createFuture<number>();
+    let iteration = 0;
+    const run = (): void => {
+      iteration++;
+      if (step(iteration)) done.setResult(iteration);
+      else loop.callSoon(run);
+    };
+    loop.callSoon(run);
+    return done as unknown as Promise<number>;
+  }
+
+  it('data reaches a registered reader within a bounded number of iterations, every time', () =>
+    onLoop(async (loop) => {
+      const [rd, wr] = socketpair();
+      let iteration = 0;
+      let sentAt = 0;
+      const waits: number[] = [];
+      loop.addReader(rd.fileno(), () => {
+        rd.recv(100);
+        waits.push(iteration - sentAt);
+        sentAt = 0;
+      });
+      await storm(loop, (i) => {
+        iteration = i;
+        if (sentAt === 0 && i % 7 === 0) {
+          wr.send(Buffer.from('x')); // not through the loop: only a poll can tell the reader
+          sentAt = i;
+        }
+        return waits.length === 50 || i === 1_000_000;
+      });
+      expect(waits.length).toBe(50);
+      expect(Math.max(...waits)).toBeLessThanOrEqual(520);
+      loop.removeReader(rd.fileno());
+      rd.close();
+      wr.close();
+    }));
+
+  it('a reader or writer added for an fd that is ready already runs in the next iteration', () =>
+    onLoop(async (loop) => {
+      const [rd, wr] = socketpair();
+      wr.send(Buffer.from('waiting'));
+      const ran: Record<string, number> = {};
+      let iteration = 0;
+      await storm(loop, (i) => {
+        iteration = i;
+        if (i === 300) {
+          loop.addReader(rd.fileno(), () => {
+            ran.reader ??= iteration;
+            loop.removeReader(rd.fileno());
+          });
+        }
+        if (i === 600) {
+          loop.addWriter(wr.fileno(), () => {
+            ran.writer ??= iteration;
+            loop.removeWriter(wr.fileno());
+          });
+        }
+        return i === 1000;
+      });
+      expect(ran).toEqual({ reader: 301, writer: 601 });
+      rd.close();
+      wr.close();
+    }));
+
+  it('readiness that arrived during skipped polls is delivered once the storm ends and the loop idles', () =>
+    onLoop(async (loop) => {
+      const [rd, wr] = socketpair();
+      const got = loop.createFuture<string>();
+      loop.addReader(rd.fileno(), () => {
+        loop.removeReader(rd.fileno());
+        got.setResult(rd.recv(100).toString());
+      });
+      await storm(loop, (i) => {
+        if (i === 500) wr.send(Buffer.from('late')); // the last iteration: no poll follows it while busy
+        return i === 500;
+      });
+      expect(await got).toBe('late');
+      rd.close();
+      wr.close();
+    }));
+
+  it('stop() ends a storm, and callSoonThreadsafe from Node wakes the loop that slept after one', async () => {
+    const loop = new SelectorEventLoop();
+    let iterations = 0;
+    const spin = (): void => {
+      iterations++;
+      if (iterations === 1000) loop.stop();
+      if (iterations <= 1000) loop.callSoon(spin); // the last one runs when the loop runs again
+    };
+    loop.callSoon(spin);
+    await loop.runForever();
+    expect(iterations).toBe(1000);
+    const woken = loop.createFuture<string>();
+    setTimeout(() => loop.callSoonThreadsafe(() => woken.setResult('woken')), 10);
+    expect(await loop.runUntilComplete(woken)).toBe('woken');
+    expect(iterations).toBe(1001);
+    loop.close();
+  });
+});
+
 describe('SelectorEventLoop: sock*', () => {
   it('sockRecv waits for data; cancelling it drops the registration', () =>
     onLoop(async (loop) => {
