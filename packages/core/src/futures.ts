@@ -7,6 +7,7 @@ import { CancelledError, InvalidStateError, RuntimeError } from './errors.js';
 import { _getCurrentLoop, resumeStep, stepEndsIfAwaited, taskContext, type AbstractEventLoop } from './events.js';
 import { checkCallback, describe } from './validate.js';
 import { Chain, type Chainable } from './chain.js';
+import { callSoonEntry, callSoonInternal, type ReadyEntry } from './handles.js';
 import type { Task } from './tasks.js';
 import { forgetUnretrieved, watchUnretrieved, type UnretrievedReport } from './unretrieved.js';
 import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.js';
@@ -39,7 +40,11 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** @internal */ _result: T | undefined = undefined;
   /** @internal */ _exception: unknown = null;
   /** @internal */ _loop: AbstractEventLoop;
-  /** @internal null until the first callback: most futures of tasks never get one */ _callbacks: Array<(future: any) => unknown> | null = null;
+  /**
+   * @internal null until the first callback: most futures of tasks never get one. A done
+   * callback, or an await's continuation (FutureAwaiter), which is its own ready-queue entry.
+   */
+  _callbacks: Array<((future: any) => unknown) | FutureAwaiter<any>> | null = null;
   /** @internal */ _cancelMessage: string | undefined = undefined;
   /** @internal the CancelledError to raise, when one was caught from a task body */ _cancelledExc: CancelledError | null = null;
   /** @internal an exception is set and nobody has looked at it yet: its report (unretrieved.ts) */ _unretrieved: UnretrievedReport | null = null;
@@ -111,8 +116,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** Schedule `callback(future)` with callSoon once done (at once if done already). */
   addDoneCallback(callback: DoneCallback<T>): void {
     checkCallback(callback, 'callback');
-    if (this._state !== PENDING) this._loop.callSoon(callback, this);
-    else (this._callbacks ??= []).push(callback);
+    if (this._state !== PENDING) callSoonInternal(this._loop, callback, this);
+    else this._addCallback(callback);
   }
 
   /** Remove every registration of `callback`; returns how many were removed. */
@@ -147,24 +152,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
         : Promise.reject(this._outcomeError());
       return settled.then(onFulfilled, onRejected);
     }
-    const chain = new Chain<R1 | R2>();
-    // Runs as a done callback (a loop callback), so the reactions may be called directly.
-    (this._callbacks ??= []).push(() => {
-      if (task !== undefined) {
-        if (task._futWaiter === (this as unknown)) task._futWaiter = null;
-        if (this._awaitedBy !== null) futureDiscardFromAwaitedBy(this, task);
-      }
-      resumeStep(task ?? null);
-      // cancel() came after this future finished but before the task resumed: raise at
-      // this await, as asyncio's step does (a Lock waiter then passes its turn on).
-      const cancelled = task === undefined ? null : task._takeCancel();
-      if (cancelled !== null) {
-        if (this._state === FINISHED) this._retrieved();
-        chain.rejected(cancelled, onRejected);
-      } else if (this._state === FINISHED && this._exception === null) {
-        chain.fulfilled(this._result as T, onFulfilled);
-      } else chain.rejected(this._outcomeError(), onRejected);
-    });
+    const awaiter = new FutureAwaiter<R1 | R2>(this, task ?? null, onFulfilled, onRejected);
+    this._addCallback(awaiter);
     if (task !== undefined) {
       task._futWaiter = this as Future<unknown>;
       if (this._awaitedBy === null) this._awaitedBy = task;
@@ -172,11 +161,17 @@ export class Future<T = unknown> implements PromiseLike<T> {
       if (task._mustCancel && this.cancel(task._cancelMessage)) task._mustCancel = false;
       stepEndsIfAwaited(task, onFulfilled);
     }
-    return chain;
+    return awaiter;
   }
 
-  /** The error a failed or cancelled future gives to awaiting code (marks it retrieved). */
-  private _outcomeError(): unknown {
+  /** One array per future with callbacks, made for the one most have: `[]` would reserve room for 17. */
+  private _addCallback(callback: ((future: any) => unknown) | FutureAwaiter<any>): void {
+    if (this._callbacks === null) this._callbacks = [callback];
+    else this._callbacks.push(callback);
+  }
+
+  /** @internal the error a failed or cancelled future gives to awaiting code (marks it retrieved). */
+  _outcomeError(): unknown {
     if (this._state === CANCELLED) return this._makeCancelledError();
     this._retrieved();
     return this._exception;
@@ -262,7 +257,48 @@ export class Future<T = unknown> implements PromiseLike<T> {
     const callbacks = this._callbacks;
     if (callbacks === null) return;
     this._callbacks = null;
-    for (const cb of callbacks) this._loop.callSoon(cb, this);
+    const loop = this._loop;
+    for (const cb of callbacks) {
+      if (typeof cb === 'function') callSoonInternal(loop, cb, this);
+      else callSoonEntry(loop, cb);
+    }
+  }
+}
+
+/**
+ * What then() on a pending future returns and registers: the continuation of the code awaiting
+ * it, queued as a done callback would be (it is its own ready-queue entry), and the thenable
+ * handed back. One object per await where a closure, its context, a Chain and, once done, a
+ * Handle with its argument array were.
+ */
+class FutureAwaiter<T> extends Chain<T> implements ReadyEntry {
+  constructor(
+    private readonly future: Future<any>,
+    private readonly task: Task<unknown> | null,
+    private readonly onFulfilled: ((value: any) => unknown) | null | undefined,
+    private readonly onRejected: ((reason: any) => unknown) | null | undefined,
+  ) {
+    super();
+  }
+
+  /** @internal the future is done: resume the awaiting code (a loop callback, so the reactions may be called directly). */
+  _run(): void {
+    const future = this.future;
+    const task = this.task;
+    if (task !== null) {
+      if (task._futWaiter === future) task._futWaiter = null;
+      if (future._awaitedBy !== null) futureDiscardFromAwaitedBy(future, task);
+    }
+    resumeStep(task);
+    // cancel() came after this future finished but before the task resumed: raise at
+    // this await, as asyncio's step does (a Lock waiter then passes its turn on).
+    const cancelled = task === null ? null : task._takeCancel();
+    if (cancelled !== null) {
+      if (future._state === FINISHED) future._retrieved();
+      this.rejected(cancelled, this.onRejected);
+    } else if (future._state === FINISHED && future._exception === null) {
+      this.fulfilled(future._result, this.onFulfilled);
+    } else this.rejected(future._outcomeError(), this.onRejected);
   }
 }
 
