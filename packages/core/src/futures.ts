@@ -19,6 +19,7 @@ type State = typeof PENDING | typeof FINISHED | typeof CANCELLED;
 const stateNames = ['PENDING', 'FINISHED', 'CANCELLED'];
 
 type DoneCallback<T> = (future: Future<T>) => unknown;
+type FutureCallback = ((future: any) => unknown) | FutureAwaiter<any>;
 
 /** Options of `new Future()`: the loop it belongs to (default: the running loop, else the policy's current one). */
 export interface FutureOptions {
@@ -41,10 +42,11 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** @internal */ _exception: unknown = null;
   /** @internal */ _loop: AbstractEventLoop;
   /**
-   * @internal null until the first callback: most futures of tasks never get one. A done
-   * callback, or an await's continuation (FutureAwaiter), which is its own ready-queue entry.
+   * @internal the done callbacks: a done callback, or an await's continuation (FutureAwaiter,
+   * its own ready-queue entry). null until the first (most futures of tasks never get one),
+   * then the one itself, and an array only from the second on (most get at most one).
    */
-  _callbacks: Array<((future: any) => unknown) | FutureAwaiter<any>> | null = null;
+  _callbacks: FutureCallback | FutureCallback[] | null = null;
   /** @internal */ _cancelMessage: string | undefined = undefined;
   /** @internal the CancelledError to raise, when one was caught from a task body */ _cancelledExc: CancelledError | null = null;
   /** @internal an exception is set and nobody has looked at it yet: its report (unretrieved.ts) */ _unretrieved: UnretrievedReport | null = null;
@@ -124,8 +126,13 @@ export class Future<T = unknown> implements PromiseLike<T> {
   removeDoneCallback(callback: DoneCallback<T>): number {
     const callbacks = this._callbacks;
     if (callbacks === null) return 0;
+    if (!Array.isArray(callbacks)) {
+      if (callbacks !== callback) return 0;
+      this._callbacks = null;
+      return 1;
+    }
     const kept = callbacks.filter((cb) => cb !== callback);
-    this._callbacks = kept.length > 0 ? kept : null;
+    this._callbacks = kept.length === 0 ? null : kept.length === 1 ? kept[0]! : kept;
     return callbacks.length - kept.length;
   }
 
@@ -164,10 +171,11 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return awaiter;
   }
 
-  /** One array per future with callbacks, made for the one most have: `[]` would reserve room for 17. */
-  private _addCallback(callback: ((future: any) => unknown) | FutureAwaiter<any>): void {
-    if (this._callbacks === null) this._callbacks = [callback];
-    else this._callbacks.push(callback);
+  private _addCallback(callback: FutureCallback): void {
+    const callbacks = this._callbacks;
+    if (callbacks === null) this._callbacks = callback;
+    else if (Array.isArray(callbacks)) callbacks.push(callback);
+    else this._callbacks = [callbacks, callback];
   }
 
   /** @internal the error a failed or cancelled future gives to awaiting code (marks it retrieved). */
@@ -257,11 +265,13 @@ export class Future<T = unknown> implements PromiseLike<T> {
     const callbacks = this._callbacks;
     if (callbacks === null) return;
     this._callbacks = null;
-    const loop = this._loop;
-    for (const cb of callbacks) {
-      if (typeof cb === 'function') callSoonInternal(loop, cb, this);
-      else callSoonEntry(loop, cb);
-    }
+    if (!Array.isArray(callbacks)) this._schedule(callbacks);
+    else for (const cb of callbacks) this._schedule(cb);
+  }
+
+  private _schedule(callback: FutureCallback): void {
+    if (typeof callback === 'function') callSoonInternal(this._loop, callback, this);
+    else callSoonEntry(this._loop, callback);
   }
 }
 
