@@ -15,8 +15,8 @@ import {
   currentTask,
   run,
   sleep,
+  Task,
   type ExceptionContext,
-  type Task,
 } from '@loopkit/core';
 
 async function withLoop<T>(body: (loop: BaseEventLoop, reports: ExceptionContext[]) => Promise<T>): Promise<T> {
@@ -155,6 +155,41 @@ describe('then() on a pending future', () => {
       fut.setResult('go');
       for (const task of tasks) await task;
       expect(order).toEqual(['a:go', 'b:go', 'c:go']);
+    }));
+});
+
+describe('then() on a done future', () => {
+  it('gives the outcome to a task of another loop, as asyncio never suspends there; a pending one still refuses', () =>
+    withLoop(async (loop) => {
+      const other = new BaseEventLoop();
+      const done = other.createFuture<string>();
+      done.setResult('from the other loop');
+      const failed = other.createFuture<string>();
+      failed.setException(new Error('other failure'));
+      const pending = other.createFuture<string>();
+      expect(await loop.createTask(async () => await done)).toBe('from the other loop');
+      await expect(loop.createTask(async () => await failed)).rejects.toThrow('other failure');
+      await expect(loop.createTask(async () => await pending)).rejects.toThrow(/attached to a different loop/);
+      other.close();
+    }));
+});
+
+describe('createTask without options', () => {
+  it('gives a task factory an options object of its own, which it may change', () =>
+    withLoop(async (loop) => {
+      const given: object[] = [];
+      loop.setTaskFactory((l, coro, options) => {
+        given.push(options);
+        (options as { name?: string }).name = `made-${given.length}`;
+        return new Task(coro, { loop: l, ...options });
+      });
+      const first = loop.createTask(async () => 1);
+      const second = loop.createTask(async () => 2);
+      expect([first.getName(), second.getName()]).toEqual(['made-1', 'made-2']);
+      expect(given[0]).not.toBe(given[1]);
+      loop.setTaskFactory(null);
+      expect(await first).toBe(1);
+      expect(await second).toBe(2);
     }));
 });
 

@@ -144,6 +144,14 @@ export class Future<T = unknown> implements PromiseLike<T> {
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
   ): Chainable<R1 | R2> {
+    // A done future gives its outcome to anyone, as asyncio's `await` of a done future never
+    // suspends (so never checks the awaiting task): no context lookup on this path.
+    if (this._state !== PENDING) {
+      const settled = this._state === FINISHED && this._exception === null
+        ? Promise.resolve(this._result as T)
+        : Promise.reject(this._outcomeError());
+      return settled.then(onFulfilled, onRejected);
+    }
     const task = taskContext.getStore();
     if (task !== undefined) {
       let misuse: RuntimeError | null = null;
@@ -152,12 +160,6 @@ export class Future<T = unknown> implements PromiseLike<T> {
         misuse = new RuntimeError(`Task ${task} got Future ${this} attached to a different loop`);
       }
       if (misuse !== null) return Promise.reject(misuse).then(onFulfilled, onRejected);
-    }
-    if (this._state !== PENDING) {
-      const settled = this._state === FINISHED && this._exception === null
-        ? Promise.resolve(this._result as T)
-        : Promise.reject(this._outcomeError());
-      return settled.then(onFulfilled, onRejected);
     }
     const awaiter = new FutureAwaiter<R1 | R2>(this, task ?? null, onFulfilled, onRejected);
     this._addCallback(awaiter);
