@@ -34,13 +34,13 @@ export interface TrackedTask {
  */
 export class AgedRecord extends WeakRef<TrackedTask> {
   readonly loop: AbstractEventLoop;
-  /** the task's name (null: "Task-N") and N, kept up to date by setName */
-  name: string | null;
+  /** the task's name when it aged (null: "Task-N") and N */
+  readonly name: string | null;
   readonly number: number;
   readonly coroName: string;
   readonly sourceTraceback: string | null;
   completed: boolean;
-  /** a description set by another copy of core (its setName writes `description`) */
+  /** the description setName wrote: the task was renamed after it aged */
   private written: string | null = null;
 
   constructor(task: TrackedTask) {

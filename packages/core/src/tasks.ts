@@ -83,7 +83,8 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
   /** Rename the task. */
   setName(name: unknown): void {
     this._name = String(name);
-    if (this._aged !== null) this._aged.name = this._name;
+    // Renamed after aging (rare): the record, whichever copy of core made it, takes the text.
+    if (this._aged !== null) this._aged.description = this._describe();
   }
 
   /** The coroutine function the task runs. */
