@@ -65,6 +65,8 @@ const MAX_HOST_TIMER_MS = 2 ** 31 - 1;
 const NO_BATCH: ReadyEntry[] = [];
 /** Shared by every handle scheduled without arguments; never mutated. */
 const NO_ARGS: unknown[] = [];
+/** What createTask without options uses (a task factory gets its own `{}`); never mutated. */
+const NO_OPTIONS: CreateTaskOptions = Object.freeze({});
 
 export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend {
   /** Debug mode reports callbacks that run longer than this many seconds. */
@@ -293,14 +295,15 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
 
   // ---- futures and tasks ----
   createFuture<T = unknown>(): Future<T> {
-    return new Future<T>({ loop: this });
+    return new Future<T>(this); // the loop itself, not an options object to allocate
   }
 
-  createTask<T>(coro: CoroFn<T>, options: CreateTaskOptions = {}): Task<T> {
-    options = checkOptions(options, ['name', 'context'], 'createTask');
+  createTask<T>(coro: CoroFn<T>, options?: CreateTaskOptions): Task<T> {
+    // Without options (ensureFuture, gather, most calls) there is nothing to check or copy.
+    options = options === undefined ? NO_OPTIONS : checkOptions(options, ['name', 'context'], 'createTask');
     this.checkClosed();
     if (this.taskFactory !== null) {
-      const task = this.taskFactory(this, coro, options) as Task<T>;
+      const task = this.taskFactory(this, coro, options === NO_OPTIONS ? {} : options) as Task<T>;
       if (!isFuture(task)) {
         // An async factory's promise may reject too: that error is reported, not left unhandled.
         watchRejection(task, (exception) => this.callExceptionHandler({ message: 'The task factory failed', exception }));
@@ -309,6 +312,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
       if (options.name !== undefined && typeof task.setName === 'function') task.setName(options.name);
       return task;
     }
+    if (options === NO_OPTIONS) return new Task<T>(coro, { loop: this });
     return new Task<T>(coro, { loop: this, name: options.name, context: options.context });
   }
 

@@ -7,6 +7,7 @@ import { CancelledError, InvalidStateError, RuntimeError } from './errors.js';
 import { _getCurrentLoop, resumeStep, stepEndsIfAwaited, taskContext, type AbstractEventLoop } from './events.js';
 import { checkCallback, describe } from './validate.js';
 import { Chain, type Chainable } from './chain.js';
+import { callSoonEntry, callSoonInternal, type ReadyEntry } from './handles.js';
 import type { Task } from './tasks.js';
 import { forgetUnretrieved, watchUnretrieved, type UnretrievedReport } from './unretrieved.js';
 import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.js';
@@ -18,6 +19,7 @@ type State = typeof PENDING | typeof FINISHED | typeof CANCELLED;
 const stateNames = ['PENDING', 'FINISHED', 'CANCELLED'];
 
 type DoneCallback<T> = (future: Future<T>) => unknown;
+type FutureCallback = ((future: any) => unknown) | FutureAwaiter<any>;
 
 /** Options of `new Future()`: the loop it belongs to (default: the running loop, else the policy's current one). */
 export interface FutureOptions {
@@ -39,7 +41,12 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** @internal */ _result: T | undefined = undefined;
   /** @internal */ _exception: unknown = null;
   /** @internal */ _loop: AbstractEventLoop;
-  /** @internal null until the first callback: most futures of tasks never get one */ _callbacks: Array<(future: any) => unknown> | null = null;
+  /**
+   * @internal the done callbacks: a done callback, or an await's continuation (FutureAwaiter,
+   * its own ready-queue entry). null until the first (most futures of tasks never get one),
+   * then the one itself, and an array only from the second on (most get at most one).
+   */
+  _callbacks: FutureCallback | FutureCallback[] | null = null;
   /** @internal */ _cancelMessage: string | undefined = undefined;
   /** @internal the CancelledError to raise, when one was caught from a task body */ _cancelledExc: CancelledError | null = null;
   /** @internal an exception is set and nobody has looked at it yet: its report (unretrieved.ts) */ _unretrieved: UnretrievedReport | null = null;
@@ -111,16 +118,21 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** Schedule `callback(future)` with callSoon once done (at once if done already). */
   addDoneCallback(callback: DoneCallback<T>): void {
     checkCallback(callback, 'callback');
-    if (this._state !== PENDING) this._loop.callSoon(callback, this);
-    else (this._callbacks ??= []).push(callback);
+    if (this._state !== PENDING) callSoonInternal(this._loop, callback, this);
+    else this._addCallback(callback);
   }
 
   /** Remove every registration of `callback`; returns how many were removed. */
   removeDoneCallback(callback: DoneCallback<T>): number {
     const callbacks = this._callbacks;
     if (callbacks === null) return 0;
+    if (!Array.isArray(callbacks)) {
+      if (callbacks !== callback) return 0;
+      this._callbacks = null;
+      return 1;
+    }
     const kept = callbacks.filter((cb) => cb !== callback);
-    this._callbacks = kept.length > 0 ? kept : null;
+    this._callbacks = kept.length === 0 ? null : kept.length === 1 ? kept[0]! : kept;
     return callbacks.length - kept.length;
   }
 
@@ -132,6 +144,14 @@ export class Future<T = unknown> implements PromiseLike<T> {
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
   ): Chainable<R1 | R2> {
+    // A done future gives its outcome to anyone, as asyncio's `await` of a done future never
+    // suspends (so never checks the awaiting task): no context lookup on this path.
+    if (this._state !== PENDING) {
+      const settled = this._state === FINISHED && this._exception === null
+        ? Promise.resolve(this._result as T)
+        : Promise.reject(this._outcomeError());
+      return settled.then(onFulfilled, onRejected);
+    }
     const task = taskContext.getStore();
     if (task !== undefined) {
       let misuse: RuntimeError | null = null;
@@ -141,30 +161,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
       }
       if (misuse !== null) return Promise.reject(misuse).then(onFulfilled, onRejected);
     }
-    if (this._state !== PENDING) {
-      const settled = this._state === FINISHED && this._exception === null
-        ? Promise.resolve(this._result as T)
-        : Promise.reject(this._outcomeError());
-      return settled.then(onFulfilled, onRejected);
-    }
-    const chain = new Chain<R1 | R2>();
-    // Runs as a done callback (a loop callback), so the reactions may be called directly.
-    (this._callbacks ??= []).push(() => {
-      if (task !== undefined) {
-        if (task._futWaiter === (this as unknown)) task._futWaiter = null;
-        if (this._awaitedBy !== null) futureDiscardFromAwaitedBy(this, task);
-      }
-      resumeStep(task ?? null);
-      // cancel() came after this future finished but before the task resumed: raise at
-      // this await, as asyncio's step does (a Lock waiter then passes its turn on).
-      const cancelled = task === undefined ? null : task._takeCancel();
-      if (cancelled !== null) {
-        if (this._state === FINISHED) this._retrieved();
-        chain.rejected(cancelled, onRejected);
-      } else if (this._state === FINISHED && this._exception === null) {
-        chain.fulfilled(this._result as T, onFulfilled);
-      } else chain.rejected(this._outcomeError(), onRejected);
-    });
+    const awaiter = new FutureAwaiter<R1 | R2>(this, task ?? null, onFulfilled, onRejected);
+    this._addCallback(awaiter);
     if (task !== undefined) {
       task._futWaiter = this as Future<unknown>;
       if (this._awaitedBy === null) this._awaitedBy = task;
@@ -172,11 +170,18 @@ export class Future<T = unknown> implements PromiseLike<T> {
       if (task._mustCancel && this.cancel(task._cancelMessage)) task._mustCancel = false;
       stepEndsIfAwaited(task, onFulfilled);
     }
-    return chain;
+    return awaiter;
   }
 
-  /** The error a failed or cancelled future gives to awaiting code (marks it retrieved). */
-  private _outcomeError(): unknown {
+  private _addCallback(callback: FutureCallback): void {
+    const callbacks = this._callbacks;
+    if (callbacks === null) this._callbacks = callback;
+    else if (Array.isArray(callbacks)) callbacks.push(callback);
+    else this._callbacks = [callbacks, callback];
+  }
+
+  /** @internal the error a failed or cancelled future gives to awaiting code (marks it retrieved). */
+  _outcomeError(): unknown {
     if (this._state === CANCELLED) return this._makeCancelledError();
     this._retrieved();
     return this._exception;
@@ -262,7 +267,50 @@ export class Future<T = unknown> implements PromiseLike<T> {
     const callbacks = this._callbacks;
     if (callbacks === null) return;
     this._callbacks = null;
-    for (const cb of callbacks) this._loop.callSoon(cb, this);
+    if (!Array.isArray(callbacks)) this._schedule(callbacks);
+    else for (const cb of callbacks) this._schedule(cb);
+  }
+
+  private _schedule(callback: FutureCallback): void {
+    if (typeof callback === 'function') callSoonInternal(this._loop, callback, this);
+    else callSoonEntry(this._loop, callback);
+  }
+}
+
+/**
+ * What then() on a pending future returns and registers: the continuation of the code awaiting
+ * it, queued as a done callback would be (it is its own ready-queue entry), and the thenable
+ * handed back. One object per await where a closure, its context, a Chain and, once done, a
+ * Handle with its argument array were.
+ */
+class FutureAwaiter<T> extends Chain<T> implements ReadyEntry {
+  constructor(
+    private readonly future: Future<any>,
+    private readonly task: Task<unknown> | null,
+    private readonly onFulfilled: ((value: any) => unknown) | null | undefined,
+    private readonly onRejected: ((reason: any) => unknown) | null | undefined,
+  ) {
+    super();
+  }
+
+  /** @internal the future is done: resume the awaiting code (a loop callback, so the reactions may be called directly). */
+  _run(): void {
+    const future = this.future;
+    const task = this.task;
+    if (task !== null) {
+      if (task._futWaiter === future) task._futWaiter = null;
+      if (future._awaitedBy !== null) futureDiscardFromAwaitedBy(future, task);
+    }
+    resumeStep(task);
+    // cancel() came after this future finished but before the task resumed: raise at
+    // this await, as asyncio's step does (a Lock waiter then passes its turn on).
+    const cancelled = task === null ? null : task._takeCancel();
+    if (cancelled !== null) {
+      if (future._state === FINISHED) future._retrieved();
+      this.rejected(cancelled, this.onRejected);
+    } else if (future._state === FINISHED && future._exception === null) {
+      this.fulfilled(future._result, this.onFulfilled);
+    } else this.rejected(future._outcomeError(), this.onRejected);
   }
 }
 

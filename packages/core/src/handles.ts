@@ -68,7 +68,8 @@ export class Handle implements ReadyEntry {
     }
   }
 
-  private _report(exception: unknown, cb: (...args: any[]) => unknown, args: unknown[]): void {
+  /** @internal report that `cb(...args)`, run by this handle, failed with `exception`. */
+  _report(exception: unknown, cb: (...args: any[]) => unknown, args: unknown[]): void {
     const context: Parameters<HandleOwner['callExceptionHandler']>[0] = {
       // asyncio's words: `Exception in callback name()`; a handle made in debug mode
       // (it kept its creation stack) shows its arguments too.
@@ -113,6 +114,51 @@ export class TimerHandle extends Handle {
   override toString(): string {
     return super.toString().replace(/>$/, ` when=${this._when}>`);
   }
+}
+
+/**
+ * `callback(arg)` queued by core itself (a Future's done callback): what `callSoon(callback,
+ * arg)` queues, without its argument checks, its Handle and its argument array. A failure is
+ * reported exactly as that Handle would report it (the Handle is made then).
+ */
+export class CallbackEntry implements ReadyEntry {
+  constructor(
+    private readonly callback: (arg: any) => unknown,
+    private readonly arg: unknown,
+    private readonly loop: HandleOwner,
+  ) {}
+
+  /** @internal */
+  _run(): void {
+    const cb = this.callback;
+    try {
+      const result = cb(this.arg);
+      if (result !== undefined) watchRejection(result, (exception) => this.report(exception));
+    } catch (exception) {
+      this.report(exception);
+    }
+  }
+
+  private report(exception: unknown): void {
+    const args = [this.arg];
+    new Handle(this.callback, args, this.loop)._report(exception, this.callback, args);
+  }
+
+  /** A description for logs and debugging, as the Handle's. */
+  toString(): string {
+    return `<Handle ${this.callback.name || '<anonymous>'}()>`;
+  }
+}
+
+/**
+ * Queue `callback(arg)` on `loop` from core's own code: as a CallbackEntry on loopkit's loops,
+ * through callSoon (a Handle, with its creation stack) in debug mode or on any other loop.
+ */
+export function callSoonInternal(loop: AbstractEventLoop, callback: (arg: any) => unknown, arg: unknown): void {
+  const direct = (loop as Partial<EntryQueue>)._callSoonEntry;
+  // a loop with _callSoonEntry is a BaseEventLoop, hence a HandleOwner
+  if (direct !== undefined && !loop.getDebug()) direct.call(loop, new CallbackEntry(callback, arg, loop as unknown as HandleOwner));
+  else loop.callSoon(callback, arg);
 }
 
 /** What a loop offers for ReadyEntry objects (BaseEventLoop has it). */

@@ -16,6 +16,28 @@ class SleepFuture<T> extends Future<T> {
   }
 }
 
+/** The next iteration's wake-up of a YieldOnce's awaiter, and the thenable its then() returns. */
+class YieldWakeup<T, R> extends Chain<R> implements ReadyEntry {
+  constructor(
+    private readonly task: Task<unknown> | null,
+    private readonly result: T,
+    private readonly onFulfilled: ((value: T) => unknown) | null | undefined,
+    private readonly onRejected: ((reason: any) => unknown) | null | undefined,
+  ) {
+    super();
+  }
+
+  /** @internal */
+  _run(): void {
+    const task = this.task;
+    resumeStep(task);
+    // cancel() arrived while the task was yielding: raise at this await, as asyncio does.
+    const cancelled = task === null ? null : task._takeCancel();
+    if (cancelled !== null) this.rejected(cancelled, this.onRejected);
+    else this.fulfilled(this.result, this.onFulfilled);
+  }
+}
+
 /**
  * `sleep(0)`: give up the rest of this step and resume in the next iteration, exactly
  * once (asyncio's bare yield). Awaitable, and `yield*`-able in generator tasks.
@@ -31,16 +53,10 @@ export class YieldOnce<T> implements PromiseLike<T> {
     onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
   ): Chainable<R1 | R2> {
     const task = taskContext.getStore();
-    const chain = new Chain<R1 | R2>();
-    this.loop.callSoon(() => {
-      resumeStep(task ?? null);
-      // cancel() arrived while the task was yielding: raise at this await, as asyncio does.
-      const cancelled = task === undefined ? null : task._takeCancel();
-      if (cancelled !== null) chain.rejected(cancelled, onRejected);
-      else chain.fulfilled(this.value, onFulfilled);
-    });
+    const wakeup = new YieldWakeup<T, R1 | R2>(task ?? null, this.value, onFulfilled, onRejected);
+    callSoonEntry(this.loop, wakeup);
     if (task !== undefined) stepEndsIfAwaited(task, onFulfilled);
-    return chain;
+    return wakeup;
   }
 
   /** For generator tasks: `yield*` it to yield once. */

@@ -16,18 +16,55 @@ export interface TrackedTask {
   getLoop(): AbstractEventLoop;
   /** the registry's record once the task has aged; null while young */
   _aged: AgedRecord | null;
-  _describe(): string;
+  /** its name if set, else null: the record keeps it to describe a lost task */
+  _name: string | null;
+  /** the N of its default name "Task-N" */
+  readonly _number: number;
+  readonly _coro: { readonly name: string };
   _sourceTraceback: string | null;
   /** false for tasks whose loss is reported otherwise (runUntilComplete raises) */
   _reportIfPending: boolean;
 }
 
-export interface AgedRecord {
-  ref: WeakRef<TrackedTask>;
-  loop: AbstractEventLoop;
-  description: string;
-  sourceTraceback: string | null;
+/**
+ * The record of an aged task, in layout v1 of the loop world (world.ts): `ref`, `loop`,
+ * `description`, `sourceTraceback`, `completed`, read by every copy of core in the thread.
+ * It is its own WeakRef, and its description is written only if the task is lost: tasks that
+ * sit idle by the hundred thousand then cost one small object each, not three and a string.
+ */
+export class AgedRecord extends WeakRef<TrackedTask> {
+  readonly loop: AbstractEventLoop;
+  /** the task's name when it aged (null: "Task-N") and N */
+  readonly name: string | null;
+  readonly number: number;
+  readonly coroName: string;
+  readonly sourceTraceback: string | null;
   completed: boolean;
+  /** the description setName wrote: the task was renamed after it aged */
+  private written: string | null = null;
+
+  constructor(task: TrackedTask) {
+    super(task);
+    this.loop = task.getLoop();
+    this.name = task._name;
+    this.number = task._number;
+    this.coroName = task._coro.name;
+    this.sourceTraceback = task._sourceTraceback;
+    this.completed = !task._reportIfPending;
+  }
+
+  get ref(): WeakRef<TrackedTask> {
+    return this;
+  }
+
+  /** The task as asyncio's repr shows it; it was pending, or it would not be reported. */
+  get description(): string {
+    return this.written ?? `<Task pending name='${this.name ?? `Task-${this.number}`}' coro=${this.coroName || '<anonymous>'}()>`;
+  }
+
+  set description(text: string) {
+    this.written = text;
+  }
 }
 
 const YOUNG_LIMIT = 1 << 17;
@@ -64,13 +101,7 @@ export function untrackTask(task: TrackedTask): void {
 export function ageTasks(): void {
   for (const task of young) {
     if (task.done() || task._aged !== null) continue;
-    const record: AgedRecord = {
-      ref: new WeakRef(task),
-      loop: task.getLoop(),
-      description: task._describe(),
-      sourceTraceback: task._sourceTraceback,
-      completed: !task._reportIfPending,
-    };
+    const record = new AgedRecord(task);
     task._aged = record;
     aged.add(record);
     finalizer.register(task, record, record);

@@ -48,7 +48,7 @@ export interface TaskOptions extends FutureOptions {
 export class Task<T = unknown> extends Future<T> implements ReadyEntry {
   /** @internal */ readonly _coro: CoroFn<T>;
   /** @internal null until asked for: most tasks never are */ _name: string | null;
-  private readonly _number: number;
+  /** @internal the N of "Task-N" */ readonly _number: number;
   /** @internal */ _gen: Generator<unknown, T, unknown> | null = null;
   /** @internal the Future whose then() this task called last, in its context: the one it awaits */ _futWaiter: Future<unknown> | null = null;
   /** @internal cancel at the next suspension point */ _mustCancel = false;
@@ -83,6 +83,7 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
   /** Rename the task. */
   setName(name: unknown): void {
     this._name = String(name);
+    // Renamed after aging (rare): the record, whichever copy of core made it, takes the text.
     if (this._aged !== null) this._aged.description = this._describe();
   }
 

@@ -1,0 +1,283 @@
+/**
+ * The fast paths of tasks and futures: done callbacks queued without callSoon's Handle, one
+ * object per await, a future's single callback kept without an array, aged-task records that
+ * describe a task only once it is lost. Each must behave exactly as the slow path did.
+ */
+import { setTimeout as nodeSleep } from 'node:timers/promises';
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import {
+  BaseEventLoop,
+  CancelledError,
+  Future,
+  Handle,
+  allTasks,
+  currentTask,
+  run,
+  sleep,
+  Task,
+  type ExceptionContext,
+} from '@loopkit/core';
+
+async function withLoop<T>(body: (loop: BaseEventLoop, reports: ExceptionContext[]) => Promise<T>): Promise<T> {
+  const loop = new BaseEventLoop();
+  const reports: ExceptionContext[] = [];
+  loop.setExceptionHandler((_loop, context) => reports.push(context));
+  try {
+    return await loop.runUntilComplete(() => body(loop, reports));
+  } finally {
+    loop.close();
+  }
+}
+
+describe('done callbacks', () => {
+  it('run in registration order, interleaved with awaiting tasks, each in its own turn', () =>
+    withLoop(async (loop) => {
+      const fut = loop.createFuture<number>();
+      const order: string[] = [];
+      fut.addDoneCallback(() => order.push('cb1'));
+      const waiter = loop.createTask(async () => {
+        order.push(`task got ${await fut}`);
+      });
+      await sleep(0); // the task is now awaiting fut
+      fut.addDoneCallback(() => order.push('cb2'));
+      fut.setResult(7);
+      expect(order).toEqual([]); // never synchronously
+      await waiter;
+      expect(order).toEqual(['cb1', 'task got 7', 'cb2']);
+    }));
+
+  it('a done future runs a new callback on the loop, not at once', () =>
+    withLoop(async (loop) => {
+      const fut = loop.createFuture<string>();
+      fut.setResult('x');
+      const seen: unknown[] = [];
+      fut.addDoneCallback((f) => seen.push(f.result()));
+      expect(seen).toEqual([]);
+      await sleep(0);
+      expect(seen).toEqual(['x']);
+    }));
+
+  it('removeDoneCallback counts every registration, with one callback and with several', () =>
+    withLoop(async (loop) => {
+      const a = (): void => {};
+      const b = (): void => {};
+      const one = loop.createFuture();
+      one.addDoneCallback(a);
+      expect(one.removeDoneCallback(b)).toBe(0);
+      expect(one.removeDoneCallback(a)).toBe(1);
+      expect(one.removeDoneCallback(a)).toBe(0);
+
+      const many = loop.createFuture();
+      const ran: string[] = [];
+      const c = (): void => {
+        ran.push('c');
+      };
+      many.addDoneCallback(a);
+      many.addDoneCallback(c);
+      many.addDoneCallback(a);
+      expect(many.removeDoneCallback(a)).toBe(2);
+      many.setResult(1);
+      await sleep(0);
+      expect(ran).toEqual(['c']);
+    }));
+
+  it('a throwing done callback is reported as its Handle would be, and the next callbacks still run', () =>
+    withLoop(async (loop, reports) => {
+      const fut = loop.createFuture();
+      const ran: string[] = [];
+      fut.addDoneCallback(function failing() {
+        throw new Error('boom');
+      });
+      fut.addDoneCallback(async function rejecting() {
+        throw new Error('async boom');
+      });
+      fut.addDoneCallback(() => ran.push('after'));
+      fut.setResult(null);
+      await sleep(0);
+      await sleep(0);
+      expect(ran).toEqual(['after']);
+      expect(reports.map((r) => r.message)).toEqual(['Exception in callback failing()', 'Exception in callback rejecting()']);
+      expect(reports.map((r) => (r.exception as Error).message)).toEqual(['boom', 'async boom']);
+      expect(reports[0]!.handle).toBeInstanceOf(Handle);
+    }));
+
+  it('in debug mode the report keeps where the callback was scheduled', () =>
+    withLoop(async (loop, reports) => {
+      loop.setDebug(true);
+      loop.slowCallbackDuration = 60;
+      const fut = loop.createFuture();
+      fut.addDoneCallback(function failing() {
+        throw new Error('boom');
+      });
+      fut.setResult(null);
+      await sleep(0);
+      expect(reports).toHaveLength(1);
+      expect(String(reports[0]!.sourceTraceback)).toContain('Error');
+    }));
+});
+
+describe('then() on a pending future', () => {
+  it('gives a thenable that chains as a promise would, for success and failure', () =>
+    withLoop(async (loop) => {
+      const ok = loop.createFuture<number>();
+      const failed = loop.createFuture<number>();
+      const doubled = ok.then((v) => v * 2);
+      const caught = failed.then(() => 'no').catch((e: Error) => `caught ${e.message}`);
+      ok.setResult(21);
+      failed.setException(new Error('bad'));
+      expect(await doubled).toBe(42);
+      expect(await caught).toBe('caught bad');
+    }));
+
+  it('a task cancelled after its future finished, before it resumed, raises CancelledError there', () =>
+    withLoop(async (loop, reports) => {
+      const fut = loop.createFuture<number>();
+      const task = loop.createTask(async () => await fut);
+      await sleep(0);
+      fut.setException(new Error('seen by nobody'));
+      task.cancel('late');
+      await expect(task).rejects.toThrow(CancelledError);
+      await sleep(0);
+      expect(reports).toEqual([]); // the future's error counts as retrieved
+    }));
+
+  it('several tasks awaiting one future resume in the order they awaited', () =>
+    withLoop(async (loop) => {
+      const fut = loop.createFuture<string>();
+      const order: string[] = [];
+      const tasks = ['a', 'b', 'c'].map((name) =>
+        loop.createTask(async () => {
+          order.push(`${name}:${await fut}`);
+        }),
+      );
+      await sleep(0);
+      fut.setResult('go');
+      for (const task of tasks) await task;
+      expect(order).toEqual(['a:go', 'b:go', 'c:go']);
+    }));
+});
+
+describe('then() on a done future', () => {
+  it('gives the outcome to a task of another loop, as asyncio never suspends there; a pending one still refuses', () =>
+    withLoop(async (loop) => {
+      const other = new BaseEventLoop();
+      const done = other.createFuture<string>();
+      done.setResult('from the other loop');
+      const failed = other.createFuture<string>();
+      failed.setException(new Error('other failure'));
+      const pending = other.createFuture<string>();
+      expect(await loop.createTask(async () => await done)).toBe('from the other loop');
+      await expect(loop.createTask(async () => await failed)).rejects.toThrow('other failure');
+      await expect(loop.createTask(async () => await pending)).rejects.toThrow(/attached to a different loop/);
+      other.close();
+    }));
+});
+
+describe('createTask without options', () => {
+  it('gives a task factory an options object of its own, which it may change', () =>
+    withLoop(async (loop) => {
+      const given: object[] = [];
+      loop.setTaskFactory((l, coro, options) => {
+        given.push(options);
+        (options as { name?: string }).name = `made-${given.length}`;
+        return new Task(coro, { loop: l, ...options });
+      });
+      const first = loop.createTask(async () => 1);
+      const second = loop.createTask(async () => 2);
+      expect([first.getName(), second.getName()]).toEqual(['made-1', 'made-2']);
+      expect(given[0]).not.toBe(given[1]);
+      loop.setTaskFactory(null);
+      expect(await first).toBe(1);
+      expect(await second).toBe(2);
+    }));
+});
+
+describe('currentTask() where the loop does not resume the step', () => {
+  it('is the task after awaiting Node promises (timers, fs), and cancellation still reaches its next await', () =>
+    withLoop(async (loop) => {
+      const seen: boolean[] = [];
+      const gate = loop.createFuture();
+      const task = loop.createTask(async () => {
+        const me = currentTask();
+        await nodeSleep(1);
+        seen.push(currentTask() === me);
+        await readFile(new URL(import.meta.url));
+        seen.push(currentTask() === me);
+        await gate; // cancel() must find this await: the task, not null, awaits gate
+      });
+      while (seen.length < 2) await sleep(0.001);
+      await sleep(0); // the task's then() on gate has run
+      task.cancel();
+      await expect(task).rejects.toThrow(CancelledError);
+      expect(seen).toEqual([true, true]);
+      expect(gate.cancelled()).toBe(true);
+    }));
+
+  it('is null in a plain callback and in a done callback, and filters by loop', () =>
+    withLoop(async (loop) => {
+      const fromCallback = loop.createFuture<unknown>();
+      loop.callSoon(() => fromCallback.setResult(currentTask()));
+      expect(await fromCallback).toBeNull();
+      const fut = loop.createFuture();
+      const inDone = loop.createFuture<unknown>();
+      fut.addDoneCallback(() => inDone.setResult(currentTask()));
+      fut.setResult(1);
+      expect(await inDone).toBeNull();
+      const me = currentTask()!;
+      expect(currentTask(loop)).toBe(me);
+      expect(currentTask(new BaseEventLoop())).toBeNull();
+    }));
+
+  it('is right in run() after run(), each with its own loop, and null between them', async () => {
+    const names: Array<string | undefined> = [];
+    for (const name of ['first', 'second']) {
+      await run(async () => {
+        currentTask()!.setName(name);
+        await sleep(0);
+        await nodeSleep(1);
+        names.push(currentTask()?.getName());
+      });
+      names.push(currentTask()?.getName());
+    }
+    expect(names).toEqual(['first', undefined, 'second', undefined]);
+  });
+});
+
+describe('aged tasks', () => {
+  it('allTasks() sees a task before and after it aged, and not once done', () =>
+    withLoop(async (loop) => {
+      const gate = loop.createFuture();
+      const task = loop.createTask(async () => gate);
+      await sleep(0);
+      expect(allTasks(loop).has(task)).toBe(true);
+      await sleep(0.005); // the loop idles: its pending tasks age (weakly held from now on)
+      expect(allTasks(loop).has(task)).toBe(true);
+      gate.setResult(null);
+      await task;
+      expect(allTasks(loop).has(task)).toBe(false);
+    }));
+
+  it.skipIf(typeof globalThis.gc !== 'function')('a lost pending task is reported under the name it had when lost', async () => {
+    const reports: ExceptionContext[] = [];
+    const loop = new BaseEventLoop();
+    loop.setExceptionHandler((_loop, context) => reports.push(context));
+    await loop.runUntilComplete(async () => {
+      const holder: { lost: Task<unknown> | null } = {
+        lost: loop.createTask(async () => {
+          await new Future({ loop }); // nobody else holds it
+        }),
+      };
+      await sleep(0.005); // the loop idles: the task ages
+      holder.lost!.setName('renamed after aging');
+      holder.lost = null;
+      for (let i = 0; i < 30 && reports.length === 0; i++) {
+        globalThis.gc!();
+        await nodeSleep(5);
+      }
+    });
+    loop.close();
+    expect(reports.map((r) => r.message)).toEqual(['Task was destroyed but it is pending!']);
+    expect(reports[0]!.taskDescription).toBe("<Task pending name='renamed after aging' coro=<anonymous>()>");
+  });
+});
