@@ -37,7 +37,7 @@
 import { watchRejection } from './async-result.js';
 import { ConnectionError, RuntimeError } from './errors.js';
 import type { AbstractEventLoop } from './events.js';
-import { WriteFlowControl } from './flow-control.js';
+import { DEFAULT_HIGH_WATER, WriteFlowControl } from './flow-control.js';
 import { isFuture, isThenable, setResultUnlessCancelled, type Future } from './futures.js';
 import { logger } from './log.js';
 import { checkProtocol, isBufferedProtocol, type BaseProtocol, type BufferedProtocol, type Protocol } from './protocols.js';
@@ -51,6 +51,25 @@ const SMALL_WRITE = 16 * 1024;
 /** Largest allocation such appends share. */
 const SHARED_CHUNK = 64 * 1024;
 const EOF = Symbol('EOF');
+/**
+ * Keep freed buffer memory in the process (glibc). Transports allocate their read slabs and
+ * write copies fresh and V8 frees them in bulk at a GC; with glibc's initial thresholds
+ * (blocks from 128 KiB mmapped, the heap top trimmed past 128 KiB) that memory went back
+ * to the kernel and the next buffers faulted it in again, page by page (2-13 minor faults
+ * per 16-100 KiB echo). glibc raises both thresholds to the size of the largest mmapped
+ * block freed so far (mallopt(3), M_MMAP_THRESHOLD): one 16 MiB block, never touched, made
+ * and dropped before the first transport, does that at the first GC. Elsewhere it costs
+ * a 16 MiB reservation for a moment.
+ */
+let keptFreedMemory = false;
+function keepFreedBufferMemory(): void {
+  if (keptFreedMemory) return;
+  keptFreedMemory = true;
+  Buffer.allocUnsafeSlow(16 * 1024 * 1024);
+}
+
+/** The empty write buffer every transport starts with and returns to (never pushed into). */
+const NO_CHUNKS: Uint8Array[] = [];
 
 /** A server that counts its connections, so server.waitClosed() can wait for them. */
 export interface ConnectionOwner {
@@ -94,8 +113,9 @@ export abstract class BaseStreamTransport extends Transport {
   private _lostCalled = false;
   private _made = false;
 
-  private readonly _flow = new WriteFlowControl();
-  private _chunks: Uint8Array[] = [];
+  /** Made when limits are set or the buffer first passes the default high mark: most connections never need one. */
+  private _flow: WriteFlowControl | null = null;
+  private _chunks: Uint8Array[] = NO_CHUNKS;
   private _head = 0;
   /** Unused room right after the last chunk, in its allocation: small writes go there. */
   private _spare: Uint8Array | null = null;
@@ -123,6 +143,7 @@ export abstract class BaseStreamTransport extends Transport {
     this.setProtocol(protocol);
     this._server = server;
     server?._attach(this);
+    keepFreedBufferMemory();
   }
 
   // ---- backend hooks (see the module comment) ----
@@ -171,7 +192,7 @@ export abstract class BaseStreamTransport extends Transport {
     this._setReading(false);
     if (this._bufferSize === 0) {
       this._connLost += 1;
-      this._loop.callSoon(this._callConnectionLost, null);
+      this._loop.callSoon(callConnectionLost, this, null);
     }
   }
 
@@ -195,19 +216,20 @@ export abstract class BaseStreamTransport extends Transport {
   resumeReading(): void {
     if (this._closing || !this._paused) return;
     this._paused = false;
-    if (this._held !== null) this._loop.callSoon(this._deliverHeld);
+    if (this._held !== null) this._loop.callSoon(deliverHeld, this);
     this._setReading(true);
     if (this._loop.getDebug()) logger.debug(`${this} resumes reading`);
   }
 
   // ---- writing ----
   setWriteBufferLimits(limits?: WriteBufferLimits | number | null, low?: number | null): void {
-    this._flow.set(limits, low);
+    (this._flow ??= new WriteFlowControl()).set(limits, low);
     this._maybePauseProtocol();
   }
 
   getWriteBufferLimits(): [low: number, high: number] {
-    return [this._flow.low, this._flow.high];
+    const flow = this._flow;
+    return flow === null ? [DEFAULT_HIGH_WATER / 4, DEFAULT_HIGH_WATER] : [flow.low, flow.high];
   }
 
   getWriteBufferSize(): number {
@@ -216,7 +238,7 @@ export abstract class BaseStreamTransport extends Transport {
 
   /** @internal write flow control has paused the protocol (startTls carries it over: CPython gh-109051). */
   _isWritingPaused(): boolean {
-    return this._flow.paused;
+    return this._flow?.paused ?? false;
   }
 
   write(data: BytesLike): void {
@@ -303,7 +325,7 @@ export abstract class BaseStreamTransport extends Transport {
   // ---- for backends ----
   /** Schedule connectionMade, the start of reading, then `waiter`'s result. */
   protected _start(waiter: Future<void> | null = null): void {
-    this._loop.callSoon(this._connectionMade);
+    this._loop.callSoon(connectionMade, this);
     this._loop.callSoon(() => {
       if (this.isReading()) this._setReading(true);
     });
@@ -313,6 +335,11 @@ export abstract class BaseStreamTransport extends Transport {
   /** The unsent bytes, oldest first (a completion backend sends these). */
   protected _writeBufferChunks(): Uint8Array[] {
     return this._chunks.slice(this._head);
+  }
+
+  /** The oldest unsent chunk, or null when the buffer is empty (a completion backend sending one chunk at a time). */
+  protected _firstBufferedChunk(): Uint8Array | null {
+    return this._bufferSize > 0 ? this._chunks[this._head]! : null;
   }
 
   /** Readiness backends: the socket is writable, send what the buffer holds. */
@@ -346,7 +373,7 @@ export abstract class BaseStreamTransport extends Transport {
       this._stopWriting();
       if (this._closing) {
         this._connLost += 1;
-        this._loop.callSoon(this._callConnectionLost, null);
+        this._loop.callSoon(callConnectionLost, this, null);
       } else if (this._eof) {
         this._shutdownWriteSafely();
       }
@@ -460,7 +487,7 @@ export abstract class BaseStreamTransport extends Transport {
       this._setReading(false);
     }
     this._connLost += 1;
-    this._loop.callSoon(this._callConnectionLost, exc);
+    this._loop.callSoon(callConnectionLost, this, exc);
   }
 
   /** The loop is closing and runs no more callbacks: connectionLost(null) now, if not yet called. */
@@ -474,7 +501,8 @@ export abstract class BaseStreamTransport extends Transport {
   }
 
   // ---- internals ----
-  private readonly _connectionMade = (): void => {
+  /** @internal (scheduled through the module's connectionMade) */
+  _connectionMade(): void {
     if (this._lostCalled) return;
     this._made = true;
     try {
@@ -482,9 +510,10 @@ export abstract class BaseStreamTransport extends Transport {
     } catch (error) {
       this._protocolFailed(error, 'connectionMade');
     }
-  };
+  }
 
-  private readonly _callConnectionLost = (exc: unknown): void => {
+  /** @internal (scheduled through the module's callConnectionLost) */
+  _callConnectionLost(exc: unknown): void {
     if (this._lostCalled) return;
     this._lostCalled = true;
     try {
@@ -504,9 +533,10 @@ export abstract class BaseStreamTransport extends Transport {
       this._server = null;
       server?._detach(this);
     }
-  };
+  }
 
-  private readonly _deliverHeld = (): void => {
+  /** @internal (scheduled through the module's deliverHeld) */
+  _deliverHeld(): void {
     const held = this._held;
     if (held === null) return;
     this._held = null;
@@ -520,7 +550,7 @@ export abstract class BaseStreamTransport extends Transport {
     // unread part of item i - 1 (a BufferedProtocol paused mid-chunk), so it goes first.
     const heldMeanwhile = this._held as typeof held | null;
     if (i < held.length && !this._closing) this._held = (heldMeanwhile ?? []).concat(held.slice(i));
-  };
+  }
 
   private _setReading(on: boolean): void {
     if (on && this._eofSeen) return;
@@ -545,7 +575,10 @@ export abstract class BaseStreamTransport extends Transport {
   }
 
   private _maybePauseProtocol(): void {
-    if (!this._flow.shouldPause(this._bufferSize)) return;
+    const size = this._bufferSize;
+    // Without limits set, a flow control is made only once the default high mark is passed.
+    if (this._flow === null && size <= DEFAULT_HIGH_WATER) return;
+    if (!(this._flow ??= new WriteFlowControl()).shouldPause(size)) return;
     try {
       this._watch(this._protocol.pauseWriting?.(), 'pauseWriting');
     } catch (error) {
@@ -554,7 +587,7 @@ export abstract class BaseStreamTransport extends Transport {
   }
 
   private _maybeResumeProtocol(): void {
-    if (!this._flow.shouldResume(this._bufferSize)) return;
+    if (this._flow === null || !this._flow.shouldResume(this._bufferSize)) return;
     try {
       this._watch(this._protocol.resumeWriting?.(), 'resumeWriting');
     } catch (error) {
@@ -604,7 +637,8 @@ export abstract class BaseStreamTransport extends Transport {
 
   /** Buffer `chunk` as it is (a copy nobody else changes). */
   private _pushChunk(chunk: Uint8Array): void {
-    this._chunks.push(chunk);
+    if (this._chunks === NO_CHUNKS) this._chunks = [chunk];
+    else this._chunks.push(chunk);
     this._bufferSize += chunk.length;
     this._spare = null;
   }
@@ -633,7 +667,7 @@ export abstract class BaseStreamTransport extends Transport {
       }
     }
     if (this._head === chunks.length) {
-      this._chunks = [];
+      this._chunks = NO_CHUNKS;
       this._head = 0;
       this._spare = null;
     } else if (this._head > 64 && this._head * 2 > chunks.length) {
@@ -643,7 +677,7 @@ export abstract class BaseStreamTransport extends Transport {
   }
 
   private _dropBuffer(): void {
-    this._chunks = [];
+    this._chunks = NO_CHUNKS;
     this._head = 0;
     this._spare = null;
     this._bufferSize = 0;
@@ -652,6 +686,19 @@ export abstract class BaseStreamTransport extends Transport {
       this._stopWriting();
     }
   }
+}
+
+// The transport's scheduled steps, as plain functions taking it: no closure per connection.
+function connectionMade(transport: BaseStreamTransport): void {
+  transport._connectionMade();
+}
+
+function callConnectionLost(transport: BaseStreamTransport, exc: unknown): void {
+  transport._callConnectionLost(exc);
+}
+
+function deliverHeld(transport: BaseStreamTransport): void {
+  transport._deliverHeld();
 }
 
 /** A copy of `bytes` (no zero-filling first: every byte is overwritten). */

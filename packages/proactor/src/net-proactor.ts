@@ -28,7 +28,7 @@ import {
   WRITABLE,
   type AddressLike as UvAddressLike,
 } from '@loopkit/uv';
-import { closedError, NetSocket, notConnectedError } from './net-socket.js';
+import { closedError, NetSocket, notConnectedError, type SocketWatcher } from './net-socket.js';
 import { Proactor, type Address, type AddressLike } from './proactor.js';
 import { sendfileBySends } from './sendfile.js';
 import { checkBytes, checkSize, wouldBlock } from './checks.js';
@@ -57,10 +57,22 @@ export class OpFuture<T> extends Future<T> {
   }
 }
 
+/** A ready entry of the loop (core's ReadyEntry): `_run()` never throws. */
+export interface StreamConsumer {
+  _run(): void;
+}
+
+/** The loop's way to queue a ready entry without allocating (BaseEventLoop's). */
+interface EntryQueue {
+  _callSoonEntry(entry: StreamConsumer): void;
+}
+
 interface SockState {
   sock: NetSocket | UvSocket;
   reads: OpFuture<any>[];
   writes: OpFuture<any>[];
+  /** A transport that takes the socket's news itself (see `_consume`). */
+  consumer: StreamConsumer | null;
   /** What may have changed since the last select: which queues to retry. */
   readable: boolean;
   writable: boolean;
@@ -158,6 +170,9 @@ function netWrite(fut: OpFuture<number>): boolean {
   return false;
 }
 
+/** The queue of a socket that never had to wait (never pushed into: post() makes its own). */
+const NO_OPS: OpFuture<any>[] = [];
+
 /** A receive's result at EOF (empty, so sharing it is safe). */
 const EOF_BYTES = Buffer.alloc(0);
 
@@ -194,7 +209,7 @@ function nodeTarget(sock: NetSocket, address: AddressLike, syscall: string): { p
   return { host, port };
 }
 
-export class NetProactor extends Proactor {
+export class NetProactor extends Proactor implements SocketWatcher {
   private loop: AbstractEventLoop | null = null;
   private wake: (() => void) | null = null;
   private readonly states = new Map<NetSocket | UvSocket, SockState>();
@@ -290,7 +305,7 @@ export class NetProactor extends Proactor {
       return fut;
     }
     const fut = this.writeOp(s, data.length);
-    stream.write(data, s._written);
+    stream.write(data, s._writeCallback());
     return this.post(fut, 'writes');
   }
 
@@ -315,8 +330,8 @@ export class NetProactor extends Proactor {
     const target = address === null ? null : nodeTarget(s, address, 'sendto');
     if (target !== null && !('host' in target)) throw new TypeError('sendto on a NetSocket needs an IP address');
     const fut = this.writeOp(s, data.length);
-    if (target === null) socket.send(data, s._written);
-    else socket.send(data, target.port, target.host, s._written);
+    if (target === null) socket.send(data, s._writeCallback());
+    else socket.send(data, target.port, target.host, s._writeCallback());
     return this.post(fut, 'writes');
   }
 
@@ -396,6 +411,7 @@ export class NetProactor extends Proactor {
       state.readable = state.writable = state.queued = false;
       if (readable) this.run(state.reads, finished);
       if (writable) this.run(state.writes, finished);
+      if (state.consumer !== null) this.queueEntry(state.consumer);
       this.settle(state);
     }
     ready.length = 0;
@@ -408,7 +424,8 @@ export class NetProactor extends Proactor {
     this.closed = true;
     for (const state of this.states.values()) {
       for (const fut of [...state.reads, ...state.writes]) fut.cancel();
-      if (state.sock instanceof NetSocket) state.sock._notify = state.sock._notifyWrite = null;
+      state.consumer = null;
+      if (state.sock instanceof NetSocket) state.sock._watcher = state.sock._watchState = null;
     }
     this.states.clear();
     this.byFd.clear();
@@ -447,19 +464,45 @@ export class NetProactor extends Proactor {
   private state(sock: NetSocket | UvSocket): SockState {
     let state = this.states.get(sock);
     if (state === undefined) {
-      state = { sock, reads: [], writes: [], readable: false, writable: false, queued: false, events: 0, fd: -1 };
+      state = { sock, reads: NO_OPS, writes: NO_OPS, consumer: null, readable: false, writable: false, queued: false, events: 0, fd: -1 };
       this.states.set(sock, state);
       if (sock instanceof NetSocket) {
-        const s = state;
-        sock._notify = () => this.markReady(s);
-        // A write callback matters only to a write still waiting (most complete at once).
-        sock._notifyWrite = () => {
-          if (s.writes.length > 0) this.markReady(s);
-        };
+        sock._watcher = this;
+        sock._watchState = state;
         sock._ref(this.wake !== null);
       }
     }
     return state;
+  }
+
+  /**
+   * @internal A transport's fast path: rather than posting a receive and sends as futures,
+   * `consumer` is queued on the loop, from select, whenever `sock` has news (data, EOF, an
+   * error, a write called back), and reads the NetSocket's state itself. Null ends it.
+   */
+  _consume(sock: NetSocket, consumer: StreamConsumer | null): void {
+    const state = this.state(sock);
+    state.consumer = consumer;
+    // Something may already wait (bytes read before the transport existed).
+    if (consumer !== null) this.markReady(state);
+    else this.settle(state);
+  }
+
+  private queueEntry(entry: StreamConsumer): void {
+    const loop = this.loop as AbstractEventLoop & Partial<EntryQueue>;
+    if (typeof loop._callSoonEntry === 'function') loop._callSoonEntry(entry);
+    else loop.callSoon(() => entry._run());
+  }
+
+  /** @internal a NetSocket's news (see SocketWatcher). */
+  _socketChanged(sock: NetSocket, writeOnly: boolean): void {
+    const state = sock._watchState as SockState;
+    if (!writeOnly) this.markReady(state);
+    // A write callback matters only to a write still waiting (most complete at once).
+    else if (state.writes.length > 0 || state.consumer !== null) {
+      state.writable = true;
+      this.enqueue(state);
+    }
   }
 
   private markReady(state: SockState): void {
@@ -493,12 +536,13 @@ export class NetProactor extends Proactor {
   /** Try `fut`'s operation now unless earlier operations wait in the queue; else queue it. */
   private post<T>(fut: OpFuture<T>, queue: 'reads' | 'writes'): OpFuture<T> {
     const state = this.state(fut._sock as NetSocket | UvSocket);
-    const ops = state[queue];
+    let ops = state[queue];
     if (ops.length === 0 && this.tryOp(fut)) {
       fut._attempt = null;
       this.settle(state);
       return fut;
     }
+    if (ops === NO_OPS) ops = state[queue] = [];
     fut._queue = ops;
     ops.push(fut);
     this.settle(state);
@@ -558,9 +602,9 @@ export class NetProactor extends Proactor {
     const sock = state.sock;
     const idle = state.reads.length === 0 && state.writes.length === 0;
     if (sock instanceof NetSocket) {
-      if (sock.closed && idle) {
+      if (sock.closed && idle && state.consumer === null) {
         this.states.delete(sock);
-        sock._notify = sock._notifyWrite = null;
+        sock._watcher = sock._watchState = null;
       }
       return;
     }

@@ -2,12 +2,16 @@
  * NetSocket: loopkit's socket object over a Node handle (net.Socket, net.Server or
  * dgram.Socket), so the proactor works without the native addon. It turns Node's push
  * events into state a proactor operation can complete from: received chunks, EOF, an
- * error, accepted connections, datagrams. `_notify` tells the owning proactor that
+ * error, accepted connections, datagrams. `_notify` tells the watching proactor that
  * something changed.
  *
  * Reading starts only when the first receive is posted (a listener accepts with
  * pauseOnConnect), then flows until READ_HIGH_WATER bytes wait unread, then pauses Node's
  * handle: unread bytes are bounded and never dropped.
+ *
+ * A stream reads the way net.Socket's `onread` option does: libuv reads into one scratch
+ * buffer shared by every socket, and the bytes are copied out into a slab at their size.
+ * No Readable stream machinery runs per read, and an idle connection holds no read buffer.
  */
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
@@ -25,6 +29,90 @@ const READ_HIGH_WATER = 256 * 1024;
 const MAX_DATAGRAMS = 4096;
 
 const EMPTY = Buffer.alloc(0);
+// Shared by the sockets that never accept or receive datagrams (never pushed into).
+const NO_CONNECTIONS: net.Socket[] = [];
+const NO_DATAGRAMS: Array<[Buffer, Address]> = [];
+
+/** What libuv reads into for every stream socket (its size is what a read asks for). */
+const READ_SCRATCH = Buffer.allocUnsafeSlow(64 * 1024);
+/**
+ * Received bytes are copied into views of a slab, never reused: a protocol may keep them.
+ * A new slab starts when less than a scratch buffer's worth is left.
+ */
+const SLAB_SIZE = 256 * 1024;
+let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+let slabOffset = 0;
+
+/** The NetSocket a net.Socket reads for (the read callback runs with the net.Socket as `this`). */
+const OWNER = Symbol('NetSocket');
+
+type UserBufferKeys = { buffer: symbol; callback: symbol };
+
+/**
+ * net.Socket's private keys behind its `onread` option, which only a socket made by its
+ * constructor can be given (a server's accepted sockets cannot): found by their values on
+ * a throwaway socket made with the option. Null where this Node keeps them elsewhere: the
+ * 'data' event then delivers.
+ */
+const USER_BUFFER_KEYS: UserBufferKeys | null = (() => {
+  const probe = new net.Socket({ onread: { buffer: READ_SCRATCH, callback: onStreamRead } } as net.SocketConstructorOpts);
+  const keys = Object.getOwnPropertySymbols(probe);
+  const record = probe as unknown as Record<symbol, unknown>;
+  const buffer = keys.find((key) => record[key] === READ_SCRATCH);
+  const callback = keys.find((key) => record[key] === onStreamRead);
+  return buffer !== undefined && callback !== undefined ? { buffer, callback } : null;
+})();
+
+/** The proactor a NetSocket tells of its changes (NetProactor). */
+export interface SocketWatcher {
+  /** `sock` changed: data, EOF, an error, a connection, a close (`writeOnly`: a write was called back). */
+  _socketChanged(sock: NetSocket, writeOnly: boolean): void;
+}
+
+function ownerOf(stream: net.Socket): NetSocket {
+  return (stream as unknown as Record<symbol, NetSocket>)[OWNER]!;
+}
+
+// A stream's listeners, shared by every socket (Node calls them with the stream as `this`).
+function onStreamData(this: net.Socket, chunk: Buffer): void {
+  if (!ownerOf(this)._received(chunk)) this.pause();
+}
+
+function onStreamEnd(this: net.Socket): void {
+  const sock = ownerOf(this);
+  sock._eof = true;
+  sock._notify();
+}
+
+function onStreamError(this: net.Socket, err: Error): void {
+  const sock = ownerOf(this);
+  sock._error ??= toConnectionError(err) as Error;
+  sock._notify();
+}
+
+function onStreamConnect(this: net.Socket): void {
+  ownerOf(this)._notify();
+}
+
+function onStreamClose(this: net.Socket): void {
+  const sock = ownerOf(this);
+  sock._closed = true;
+  sock._notify();
+}
+
+/** Node's read callback (`this` is the net.Socket): `nread` bytes are in READ_SCRATCH; false stops reading. */
+function onStreamRead(this: net.Socket, nread: number): boolean {
+  const sock = ownerOf(this);
+  if (SLAB_SIZE - slabOffset < READ_SCRATCH.length) {
+    slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+    slabOffset = 0;
+  }
+  const start = slabOffset;
+  READ_SCRATCH.copy(slab, start, 0, nread);
+  // the next chunk starts 8-aligned: a protocol may view what it got as any typed array
+  slabOffset = (start + nread + 7) & ~7;
+  return sock._received(slab.subarray(start, start + nread));
+}
 
 export function closedError(syscall: string): Error {
   const err = new Error(`${syscall} EBADF (socket is closed)`) as NodeJS.ErrnoException;
@@ -59,29 +147,37 @@ export class NetSocket {
   /** @internal the peer sent EOF */ _eof = false;
   /** @internal a connection or receive error, reported to every later receive */ _error: Error | null = null;
   /** @internal close() was called or Node closed the handle */ _closed = false;
-  /** @internal connections accepted (paused) and not yet taken */ _accepted: net.Socket[] = [];
-  /** @internal */ _datagrams: Array<[Buffer, Address]> = [];
-  /** @internal the proactor's hook: something changed that may complete an operation */
-  _notify: (() => void) | null = null;
-  /** @internal the proactor's hook: Node called a write back */
-  _notifyWrite: (() => void) | null = null;
+  /** @internal connections accepted (paused) and not yet taken (a listener's own list, else a shared empty one) */
+  _accepted: net.Socket[] = NO_CONNECTIONS;
+  /** @internal datagrams not yet taken (a datagram socket's own list, else a shared empty one) */
+  _datagrams: Array<[Buffer, Address]> = NO_DATAGRAMS;
+  /** @internal the proactor told of this socket's changes, and its record of the socket */
+  _watcher: SocketWatcher | null = null;
+  /** @internal */ _watchState: unknown = null;
   /** @internal writes handed to Node, and how many it called back (always in order) */ _writesIssued = 0;
   /** @internal */ _writesDone = 0;
   /** @internal the first write Node failed (by position), and its error */ _writeFailedAt = Infinity;
   /** @internal */ _writeFailure: unknown = null;
-  /** @internal Node's callback for every write or send on this socket */
-  readonly _written = (err?: Error | null): void => {
-    const done = ++this._writesDone;
-    if (err !== null && err !== undefined && done < this._writeFailedAt) {
-      this._writeFailedAt = done;
-      this._writeFailure = err;
-    }
-    this._notifyWrite?.();
-  };
+  /** Node's callback for every write or send on this socket, made by the first one. */
+  private written: ((err?: Error | null) => void) | null = null;
+
+  /** @internal the callback to give Node with each write or send (it counts them: `_writesDone`). */
+  _writeCallback(): (err?: Error | null) => void {
+    return (this.written ??= (err?: Error | null): void => {
+      const done = ++this._writesDone;
+      if (err !== null && err !== undefined && done < this._writeFailedAt) {
+        this._writeFailedAt = done;
+        this._writeFailure = err;
+      }
+      this._notifyWrite();
+    });
+  }
   /** @internal bound before connect: connect() binds to it */ _local: { address: string; port: number } | null = null;
   /** @internal Unix socket paths (Node cannot report them) */ _sockPath = '';
   /** @internal */ _peerPath = '';
   private readingStarted = false;
+  /** Node stopped reading at READ_HIGH_WATER (it pauses its handle, not the stream). */
+  private readStopped = false;
   private refed = true;
 
   /** A fresh, unconnected socket; connect it with the loop's sockConnect (or the proactor's connect). */
@@ -105,19 +201,20 @@ export class NetSocket {
   static _fromServer(server: net.Server, family: NetSocketFamily): NetSocket {
     const sock = new NetSocket(family, 'stream');
     sock._server = server;
+    sock._accepted = [];
     if (family === 'unix') sock._sockPath = String(server.address() ?? '');
     server.on('connection', (conn: net.Socket) => {
       conn.pause();
       sock._accepted.push(conn);
-      sock._notify?.();
+      sock._notify();
     });
     server.on('error', (err: Error) => {
       sock._error = toConnectionError(err) as Error;
-      sock._notify?.();
+      sock._notify();
     });
     server.on('close', () => {
       sock._closed = true;
-      sock._notify?.();
+      sock._notify();
     });
     return sock;
   }
@@ -126,18 +223,19 @@ export class NetSocket {
   static _fromDgram(socket: dgram.Socket, family: NetSocketFamily): NetSocket {
     const sock = new NetSocket(family, 'dgram');
     sock._dgram = socket;
+    sock._datagrams = [];
     socket.on('message', (msg: Buffer, rinfo: dgram.RemoteInfo) => {
       if (sock._datagrams.length >= MAX_DATAGRAMS) return;
       sock._datagrams.push([msg, inetAddress(rinfo.address, rinfo.family, rinfo.port)]);
-      sock._notify?.();
+      sock._notify();
     });
     socket.on('error', (err: Error) => {
       sock._error = toConnectionError(err) as Error;
-      sock._notify?.();
+      sock._notify();
     });
     socket.on('close', () => {
       sock._closed = true;
-      sock._notify?.();
+      sock._notify();
     });
     return sock;
   }
@@ -145,27 +243,47 @@ export class NetSocket {
   /** @internal */
   _attachStream(stream: net.Socket): void {
     this._stream = stream;
+    (stream as unknown as Record<symbol, NetSocket>)[OWNER] = this;
     stream.pause();
-    stream.on('data', (chunk: Buffer) => {
-      this._chunks.push(chunk);
-      this._buffered += chunk.length;
-      if (this._buffered >= READ_HIGH_WATER) stream.pause();
-      this._notify?.();
-    });
-    stream.on('end', () => {
-      this._eof = true;
-      this._notify?.();
-    });
-    stream.on('error', (err: Error) => {
-      this._error ??= toConnectionError(err) as Error;
-      this._notify?.();
-    });
-    stream.on('connect', () => this._notify?.());
-    stream.on('close', () => {
-      this._closed = true;
-      this._notify?.();
-    });
+    if (!this.readIntoScratch(stream)) stream.on('data', onStreamData);
+    stream.on('end', onStreamEnd);
+    stream.on('error', onStreamError);
+    stream.on('connect', onStreamConnect);
+    stream.on('close', onStreamClose);
     if (!this.refed) stream.unref();
+  }
+
+  /** @internal something changed that may complete an operation: tell the watcher. */
+  _notify(): void {
+    this._watcher?._socketChanged(this, false);
+  }
+
+  /** @internal Node called a write back. */
+  _notifyWrite(): void {
+    this._watcher?._socketChanged(this, true);
+  }
+
+  /** Have Node read `stream` into the shared scratch buffer (see the module comment); false where it cannot. */
+  private readIntoScratch(stream: net.Socket): boolean {
+    if (USER_BUFFER_KEYS === null) return false;
+    const handle = (stream as unknown as { _handle?: { useUserBuffer?: (buf: Uint8Array) => void } | null })._handle;
+    // A connecting socket gets its handle at connect(), which installs the buffer then.
+    if (handle !== null && handle !== undefined && typeof handle.useUserBuffer !== 'function') return false;
+    const record = stream as unknown as Record<symbol, unknown>;
+    record[USER_BUFFER_KEYS.buffer] = READ_SCRATCH;
+    record[USER_BUFFER_KEYS.callback] = onStreamRead;
+    handle?.useUserBuffer!(READ_SCRATCH);
+    return true;
+  }
+
+  /** @internal Node read `chunk`: keep it for a receive; false once enough waits unread (stop reading). */
+  _received(chunk: Buffer): boolean {
+    this._chunks.push(chunk);
+    this._buffered += chunk.length;
+    this._notify();
+    if (this._buffered < READ_HIGH_WATER) return true;
+    this.readStopped = true;
+    return false;
   }
 
   /** The OS descriptor, or -1 when there is none (closed, not connected, or not exposed). */
@@ -243,16 +361,17 @@ export class NetSocket {
       }
     }
     for (const conn of this._accepted) conn.destroy();
-    this._accepted = [];
-    this._notify?.();
+    this._accepted.length = 0;
+    this._notify();
   }
 
   /** @internal start or keep Node reading: a receive is waiting. */
   _wantData(): void {
     const s = this._stream;
     if (s === null || this._buffered >= READ_HIGH_WATER) return;
-    if (!this.readingStarted || s.isPaused()) {
+    if (!this.readingStarted || this.readStopped || s.isPaused()) {
       this.readingStarted = true;
+      this.readStopped = false;
       s.resume();
     }
   }

@@ -3,6 +3,14 @@
  * read by keeping one receive posted, write by keeping at most one send posted. Flow
  * control, closing and protocol errors are core's (BaseStreamTransport,
  * BaseDatagramTransport); these add only the operations.
+ *
+ * On a NetProactor's NetSocket the stream transport takes the same completions without
+ * their futures: the proactor queues the transport itself on the loop whenever the socket
+ * has news (`NetProactor._consume`), and it takes the received chunks itself. A write goes
+ * straight to the socket's fd with writev(2) while Node holds nothing unwritten for it
+ * (what libuv's uv_try_write does first), where the addon is built and Node exposes the
+ * fd: no copy, no Writable stream machinery. What the kernel does not take is copied and
+ * handed to Node's stream, one chunk at a time. Same order, same errors.
  */
 import {
   BaseDatagramTransport,
@@ -14,8 +22,11 @@ import {
   type DatagramProtocol,
   type Future,
   type SocketAddress,
+  toConnectionError,
 } from '@loopkit/core';
-import type { NetSocket } from './net-socket.js';
+import { EAGAIN, EINTR, errnoError, isAvailable as uvAvailable, pipeWritev } from '@loopkit/uv';
+import { NetProactor } from './net-proactor.js';
+import { closedError, NetSocket, notConnectedError } from './net-socket.js';
 import type { Address, Proactor } from './proactor.js';
 
 /** Largest chunk a posted receive asks for (Node delivers at most 64 KiB at a time). */
@@ -31,6 +42,17 @@ export class ProactorSocketTransport extends BaseStreamTransport {
   private readFut: Future<Uint8Array | number> | null = null;
   private sendFut: Future<number> | null = null;
   private reading = false;
+  /** The futures path's done callbacks, made on first use (the fast path never needs them). */
+  private readCallback: ((fut: Future<Uint8Array | number>) => void) | null = null;
+  private sentCallback: ((fut: Future<number>) => void) | null = null;
+  /** The NetProactor that queues this transport on news of its NetSocket (the fast path), or null. */
+  private readonly direct: NetProactor | null;
+  /** Fast path: the write Node has not called back yet (its position among the socket's writes) and its size. */
+  private pendingTicket = 0;
+  private pendingSize = 0;
+  /** Fast path: the fd that writes go to directly while Node holds nothing unwritten, or -1. */
+  private readonly fd: number;
+  protected override readonly _writeNowKeepsBytes: boolean;
 
   constructor(
     loop: AbstractEventLoop,
@@ -45,16 +67,20 @@ export class ProactorSocketTransport extends BaseStreamTransport {
     this.proactor = proactor;
     this.sock = sock;
     this.release = release;
+    this.direct = proactor instanceof NetProactor && sock instanceof NetSocket ? proactor : null;
+    this.fd = this.direct !== null && uvAvailable() ? sock.fileno() : -1;
+    // A write to the fd is over when it returns; one handed to Node keeps its bytes.
+    this._writeNowKeepsBytes = this.fd < 0;
     // asyncio sets TCP_NODELAY on every TCP transport: a small write leaves at once.
     if (sock.family !== 'unix') sock._stream?.setNoDelay(true);
+    this.direct?._consume(sock, this);
     this._start(waiter);
   }
 
   // ---- writing: one send in flight, of the buffer's first chunk. Core gives this transport
   // copies of the caller's bytes and never changes a chunk, so a send takes a chunk as it is.
-  protected override readonly _writeNowKeepsBytes = true;
-
   protected _writeNow(chunks: readonly Uint8Array[]): number {
+    if (this.direct !== null) return this.fd >= 0 ? this.writeFd(chunks) : this.writeToNode(chunks);
     if (this.sendFut !== null) return 0;
     // What completes at once never enters the buffer; the rest waits for this send.
     let done = 0;
@@ -74,7 +100,11 @@ export class ProactorSocketTransport extends BaseStreamTransport {
   }
 
   protected _startWriting(): void {
-    if (this.sendFut === null) this.sendFirst();
+    if (this.direct !== null) {
+      if (this.pendingTicket === 0) this.writeBuffered();
+    } else if (this.sendFut === null) {
+      this.sendFirst();
+    }
   }
 
   protected _stopWriting(): void {
@@ -87,10 +117,10 @@ export class ProactorSocketTransport extends BaseStreamTransport {
 
   private track(fut: Future<number>): void {
     this.sendFut = fut;
-    fut.addDoneCallback(this.onSent);
+    fut.addDoneCallback((this.sentCallback ??= (done) => this.onSent(done)));
   }
 
-  private readonly onSent = (fut: Future<number>): void => {
+  private onSent(fut: Future<number>): void {
     if (fut !== this.sendFut) return;
     this.sendFut = null;
     if (fut.cancelled()) return;
@@ -101,12 +131,125 @@ export class ProactorSocketTransport extends BaseStreamTransport {
     }
     const left = this._bytesSent(fut.result());
     if (left > 0 && this.sendFut === null) this.sendFirst();
-  };
+  }
+
+  // ---- the fast path's writes: to the fd, else handed to Node's stream one at a time ----
+  /** `_writeNow` with an fd: writev what Node does not hold back; the bytes the kernel took. */
+  private writeFd(chunks: readonly Uint8Array[]): number {
+    const stream = this.liveStream();
+    // Bytes Node holds (the rest of an earlier write) go first.
+    if (this.pendingTicket !== 0 || stream.writableLength > 0) return 0;
+    const r = pipeWritev(this.fd, chunks);
+    if (r >= 0) return r;
+    if (r === -EAGAIN || r === -EINTR) return 0;
+    throw toConnectionError(errnoError(r, 'send'));
+  }
+
+  /** The socket's Node stream, or the error a send on it meets. */
+  private liveStream(): NonNullable<NetSocket['_stream']> {
+    const sock = this.sock;
+    const stream = sock._stream;
+    if (stream === null || sock._closed || stream.destroyed) throw sock._error ?? (sock._closed ? closedError('send') : notConnectedError('send'));
+    return stream;
+  }
+
+  /** `_writeNow` of the fast path: what Node wrote at once; it stops at a write Node keeps pending. */
+  private writeToNode(chunks: readonly Uint8Array[]): number {
+    if (this.pendingTicket !== 0) return 0;
+    let done = 0;
+    for (const chunk of chunks) {
+      if (!this.writeChunk(chunk)) break;
+      done += chunk.length;
+    }
+    return done;
+  }
+
+  /** Hand `chunk` to Node: true when written at once, false when Node called it back later. Throws as a send would. */
+  private writeChunk(chunk: Uint8Array): boolean {
+    const sock = this.sock;
+    const stream = this.liveStream();
+    const ticket = ++sock._writesIssued;
+    stream.write(chunk, sock._writeCallback());
+    // Nothing left unwritten: libuv wrote it all in the call (Node calls back later all the same).
+    if (stream.writableLength === 0 && sock._error === null) return true;
+    this.pendingTicket = ticket;
+    this.pendingSize = chunk.length;
+    return false;
+  }
+
+  /**
+   * Write the buffer until it is empty or Node keeps a chunk pending: to the fd while the
+   * kernel takes bytes, then the head chunk to Node, which waits for room and calls back.
+   */
+  private writeBuffered(): void {
+    try {
+      for (let chunk = this._firstBufferedChunk(); chunk !== null; chunk = this._firstBufferedChunk()) {
+        let n = this.fd >= 0 ? this.writeFd(this._writeBufferChunks()) : 0;
+        if (n === 0) {
+          if (!this.writeChunk(chunk)) return;
+          n = chunk.length;
+        }
+        if (this._bytesSent(n) === 0 || this.pendingTicket !== 0) return;
+      }
+    } catch (error) {
+      this._fatalError(toConnectionError(error), 'Fatal write error on socket transport');
+    }
+  }
+
+  /** The pending write was called back (or failed): account for it, then write on. */
+  private writeCompleted(): void {
+    const ticket = this.pendingTicket;
+    const sock = this.sock;
+    if (sock._writesDone < ticket) {
+      // Not called back yet, but written all the same when Node holds nothing unwritten.
+      const stream = sock._stream;
+      if (stream === null || stream.writableLength !== 0 || sock._error !== null) return;
+    } else if (ticket >= sock._writeFailedAt) {
+      this.pendingTicket = 0;
+      this._fatalError(toConnectionError(sock._writeFailure), 'Fatal write error on socket transport');
+      return;
+    }
+    this.pendingTicket = 0;
+    if (this._bytesSent(this.pendingSize) > 0 && this.pendingTicket === 0) this.writeBuffered();
+  }
+
+  /** @internal the fast path's ready entry: the NetProactor saw news of the socket. */
+  _run(): void {
+    try {
+      // Reads first: what arrived before a reset is delivered before the failed write ends the transport.
+      if (this.reading && !this._closing) this.readAvailable();
+      if (this.pendingTicket !== 0) this.writeCompleted();
+    } catch (error) {
+      this._fatalError(error, 'Fatal error on socket transport');
+    }
+  }
+
+  /** The fast path's reads: deliver what the socket holds (all of it), then EOF or its error. */
+  private readAvailable(): void {
+    const sock = this.sock;
+    while (sock._buffered > 0) {
+      if (this._wantsBuffer) {
+        const buf = this._getReadBuffer(-1);
+        if (buf === null) return;
+        this._bufferUpdated(sock._takeInto(buf));
+      } else {
+        this._dataReceived(sock._take(sock._buffered));
+      }
+      // The protocol may have paused reading or closed the transport.
+      if (!this.reading || this._closing) return;
+    }
+    if (sock._error !== null) this._fatalError(sock._error, 'Fatal read error on socket transport');
+    else if (sock._eof) this._eofReceived();
+    else if (sock._closed) this._fatalError(closedError('recv'), 'Fatal read error on socket transport');
+    else if (sock._stream === null) this._fatalError(notConnectedError('recv'), 'Fatal read error on socket transport');
+    else sock._wantData();
+  }
 
   // ---- reading: one receive posted while reading; cancelling it keeps the bytes in the socket ----
   protected _startReading(): void {
     this.reading = true;
-    if (this.readFut === null) this.postRecv();
+    if (this.direct !== null) this.direct._consume(this.sock, this);
+    else if (this.readFut === null) this.postRecv();
   }
 
   protected _stopReading(): void {
@@ -124,10 +267,10 @@ export class ProactorSocketTransport extends BaseStreamTransport {
     } else {
       this.readFut = this.proactor.recv(this.sock, READ_SIZE);
     }
-    this.readFut.addDoneCallback(this.onRead);
+    this.readFut.addDoneCallback((this.readCallback ??= (done) => this.onRead(done)));
   }
 
-  private readonly onRead = (fut: Future<Uint8Array | number>): void => {
+  private onRead(fut: Future<Uint8Array | number>): void {
     if (fut !== this.readFut) return;
     this.readFut = null;
     if (fut.cancelled()) return;
@@ -146,7 +289,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
       this._dataReceived(result);
     }
     if (this.reading && this.readFut === null && !this._closing) this.postRecv();
-  };
+  }
 
   // ---- closing ----
   protected _shutdownWrite(): void {
@@ -157,6 +300,8 @@ export class ProactorSocketTransport extends BaseStreamTransport {
     // As asyncio's _force_close: a send still posted is cancelled, not left to fail. Node 22+
     // calls a write that the closing handle dropped back with ECANCELED, which is no write error.
     this.sendFut?.cancel();
+    this.pendingTicket = 0;
+    this.direct?._consume(this.sock, null);
     this.sock.close();
     this.release(this.sock);
   }

@@ -1,0 +1,157 @@
+/**
+ * ProactorSocketTransport on a NetProactor's NetSocket (the fast path: reads through one
+ * scratch buffer shared by every socket, writes straight to the fd while Node holds
+ * nothing unwritten): what a protocol receives is its own, what it wrote may be reused at
+ * once, and nothing is lost or reordered when the kernel or the reader falls behind.
+ */
+import { describe, expect, it } from 'vitest';
+import { Protocol, sleep, type Transport } from '@loopkit/core';
+import { ProactorEventLoop } from '@loopkit/proactor';
+
+async function run<T>(body: (loop: ProactorEventLoop) => Promise<T>): Promise<T> {
+  const loop = new ProactorEventLoop();
+  const reports: unknown[] = [];
+  loop.setExceptionHandler((_l, ctx) => reports.push(ctx));
+  try {
+    return await loop.runUntilComplete(() => body(loop));
+  } finally {
+    loop.close();
+    expect(reports).toEqual([]);
+  }
+}
+
+async function waitFor(cond: () => boolean, what: string): Promise<void> {
+  const end = Date.now() + 10_000;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`not met: ${what}`);
+    await sleep(0.005);
+  }
+}
+
+/** Keeps every chunk it is given, as received (no copy). */
+class Keeper extends Protocol {
+  transport: Transport | null = null;
+  chunks: Uint8Array[] = [];
+  received = 0;
+  override connectionMade(transport: Transport): void {
+    this.transport = transport;
+  }
+  override dataReceived(data: Uint8Array): void {
+    this.chunks.push(data);
+    this.received += data.length;
+  }
+  bytes(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+/** Bytes that differ at every offset, so a shifted, repeated or overwritten range shows. */
+function pattern(size: number, seed: number): Buffer {
+  const buf = Buffer.allocUnsafe(size);
+  for (let i = 0; i < size; i++) buf[i] = (i * 31 + seed + (i >> 8)) & 0xff;
+  return buf;
+}
+
+/** A server whose one connection's protocol is `server`, and a client connected to it. */
+async function connect(loop: ProactorEventLoop, server: Keeper, client: Keeper): Promise<() => void> {
+  const listening = await loop.createServer(() => server, '127.0.0.1', 0);
+  const { port } = listening.sockets[0]!.getsockname() as { port: number };
+  await loop.createConnection(() => client, '127.0.0.1', port);
+  await waitFor(() => server.transport !== null, 'accepted');
+  return () => {
+    client.transport?.close();
+    server.transport?.close();
+    listening.close();
+  };
+}
+
+describe('ProactorSocketTransport on node:net', () => {
+  it('what a protocol received stays as it was while later reads arrive', async () => {
+    await run(async (loop) => {
+      const server = new Keeper();
+      const client = new Keeper();
+      const close = await connect(loop, server, client);
+      // Many reads of assorted sizes: each fills the shared scratch buffer anew.
+      const sent: Buffer[] = [];
+      for (let i = 0; i < 200; i++) {
+        const chunk = pattern(1 + ((i * 7919) % 70_000), i);
+        sent.push(chunk);
+        client.transport!.write(chunk);
+        if (i % 20 === 0) await sleep(0);
+      }
+      const expected = Buffer.concat(sent);
+      await waitFor(() => server.received >= expected.length, 'all bytes received');
+      expect(server.received).toBe(expected.length);
+      expect(server.bytes().equals(expected)).toBe(true);
+      close();
+    });
+  });
+
+  it('a write may reuse its buffer once write() returns, though the kernel took only part of it', async () => {
+    await run(async (loop) => {
+      const server = new Keeper();
+      const client = new Keeper();
+      const close = await connect(loop, server, client);
+      server.transport!.pauseReading();
+      // More than the socket buffers hold while the peer does not read: most of it waits.
+      const size = 16 * 1024 * 1024;
+      const data = pattern(size, 7);
+      const expected = Buffer.from(data);
+      client.transport!.write(data);
+      expect(client.transport!.getWriteBufferSize()).toBeGreaterThan(0);
+      data.fill(0);
+      const parts = [pattern(100_000, 1), pattern(3, 2)];
+      const expectedParts = Buffer.concat(parts);
+      client.transport!.writelines(parts);
+      for (const part of parts) part.fill(0);
+      server.transport!.resumeReading();
+      const total = size + expectedParts.length;
+      await waitFor(() => server.received >= total, 'all bytes received');
+      expect(server.bytes().equals(Buffer.concat([expected, expectedParts]))).toBe(true);
+      await waitFor(() => client.transport!.getWriteBufferSize() === 0, 'buffer flushed');
+      close();
+    });
+  });
+
+  it('bytes that arrive while reading is paused wait unread (none dropped), then come in order', async () => {
+    await run(async (loop) => {
+      const server = new Keeper();
+      const client = new Keeper();
+      const close = await connect(loop, server, client);
+      server.transport!.pauseReading();
+      const data = pattern(4 * 1024 * 1024, 3);
+      client.transport!.write(data);
+      await sleep(0.2);
+      expect(server.received).toBe(0);
+      server.transport!.resumeReading();
+      await waitFor(() => server.received >= data.length, 'all bytes received');
+      expect(server.bytes().equals(data)).toBe(true);
+      close();
+    });
+  });
+
+  it('the peer closing after its last write: every byte, then EOF, then connectionLost', async () => {
+    await run(async (loop) => {
+      const events: string[] = [];
+      class Recorder extends Keeper {
+        override eofReceived(): undefined {
+          events.push(`eof after ${this.received}`);
+          return undefined;
+        }
+        override connectionLost(exc: unknown): void {
+          events.push(`lost ${String(exc)}`);
+        }
+      }
+      const server = new Recorder();
+      const client = new Keeper();
+      const close = await connect(loop, server, client);
+      const data = pattern(300_000, 9);
+      client.transport!.write(data);
+      client.transport!.close();
+      await waitFor(() => events.length === 2, 'EOF and connectionLost');
+      expect(events).toEqual([`eof after ${data.length}`, 'lost null']);
+      expect(server.bytes().equals(data)).toBe(true);
+      close();
+    });
+  });
+});
