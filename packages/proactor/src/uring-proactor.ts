@@ -2,10 +2,11 @@
  * UringProactor: the Proactor contract on io_uring (Linux), through @loopkit/uv's Uring.
  * Receives and accepts are posted to the ring; a send is tried at once with the
  * non-blocking syscall (loopback TCP nearly always takes it whole), what the OS did not
- * take is posted to the ring, and it completes whole (as uv_write); datagrams and connects wait for readiness with a one-shot ring
- * poll, then run the syscall. Queued submissions enter the kernel once per turn of
- * Node's loop; the ring's eventfd wakes Node's loop, and `select()` harvests every
- * completion in one native call.
+ * take is posted to the ring, and it completes whole (as uv_write); datagrams and
+ * connects wait for readiness with a one-shot ring poll, then run the syscall. Queued
+ * submissions enter the kernel once per turn of Node's loop; the ring fd (readable while
+ * completions wait) wakes Node's loop, and `select()` harvests every completion in one
+ * native call.
  *
  * It completes operations on @loopkit/uv sockets (and the UringSocket wrapper
  * UringEventLoop's transports use). NetSockets (what a plain ProactorEventLoop's
@@ -727,7 +728,7 @@ export class UringProactor extends Proactor {
     if (state !== null && op._ss === null) this.forgetIfIdle(state);
   }
 
-  /** Harvests the ring into `early` (the eventfd is drained: the caller wakes the loop if needed). */
+  /** Harvests the ring into `early` (no longer in the ring, so it will not wake Node: the caller wakes the loop if needed). */
   private drainEarly(): void {
     const ring = this.ring!;
     const out = this.out;

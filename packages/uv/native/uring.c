@@ -5,11 +5,20 @@
  * Shape: each submitting method (recv, send, poll, accept) takes a slot, writes one
  * SQE whose user_data names the slot, and returns the slot's id (> 0) or -errno.
  * SQEs are queued, not entered: submit() hands every queued SQE to the kernel in one
- * io_uring_enter (the JS side calls it once per turn of Node's loop). An eventfd is
- * registered on the ring (IORING_REGISTER_EVENTFD) and watched by one uv_poll in
- * Node's loop (watch/unwatch/ref/unref are the Epoll ones, watch.c, on that eventfd):
- * every completion wakes Node, and harvest(out) drains the eventfd and copies up to
- * out.length / 2 (id, result) pairs in one call.
+ * io_uring_enter (the JS side calls it once per turn of Node's loop). The ring fd itself
+ * is watched by one uv_poll in Node's loop (watch/unwatch/ref/unref are the Epoll ones,
+ * watch.c): it is readable while the completion queue holds entries, so every completion
+ * wakes Node, and harvest(out) copies up to out.length / 2 (id, result) pairs in one call
+ * (what it leaves keeps the fd readable). libuv watches its own ring the same way.
+ *
+ * Task work: the ring is set up with COOP_TASKRUN (no IPI; the kernel posts completions
+ * when this thread next leaves a syscall, and wakes it if it sleeps in epoll_wait), not
+ * DEFER_TASKRUN. DEFER_TASKRUN posts completions only inside io_uring_enter, and its only
+ * way to tell a thread parked in another poller is an eventfd signal that the kernel may
+ * send late (deferred through RCU) or not at all while work is already queued: measured
+ * here, a one-connection ping-pong whose peer ran on another CPU waited ~10-20 ms per
+ * round trip. TASKRUN_FLAG makes the kernel flag pending task work in the SQ ring, so
+ * harvest enters the kernel only when it must.
  *
  * Ids: (generation << 20) | slot index, exact in a double. A slot's generation
  * changes each time it is reused, so cancel(id) of an operation that already
@@ -26,8 +35,8 @@
  *   own reference to the file): cancel first, as with libuv requests.
  * - close() with operations in flight: it cancels all of them, enters the kernel and
  *   waits for their completions (socket operations cancel at once; the wait is bounded
- *   at 5 s), releases every Buffer, then stops the watcher, closes the eventfd, unmaps
- *   the rings and closes the ring fd. If the kernel has not completed an operation by
+ *   at 5 s), releases every Buffer, then unmaps the rings, stops the watcher and
+ *   closes the ring fd. If the kernel has not completed an operation by
  *   then, its Buffer is kept referenced (leaked) rather than freed under the kernel.
  *   close() is idempotent; a closed ring returns -EBADF from every method.
  * - An unwatched, unreachable Uring is garbage-collected; its finalizer does close().
@@ -42,7 +51,6 @@
 #include <linux/time_types.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -63,26 +71,25 @@ typedef struct {
 } slot;
 
 typedef struct {
-  selobj base;      /* base.fd: the eventfd Node's loop watches */
+  selobj base;      /* base.fd: the ring fd, which Node's loop watches */
   napi_env env;
-  int ring_fd;
+  int ring_fd;      /* the same fd, kept apart so teardown closes it once, after the unmap */
   void* sq_ptr;
   size_t sq_len;
   void* cq_ptr;
   size_t cq_len;
   struct io_uring_sqe* sqes;
   size_t sqes_len;
-  unsigned *sq_head, *sq_tail, *sq_mask, *sq_array;
+  unsigned *sq_head, *sq_tail, *sq_mask, *sq_array, *sq_flags;
   unsigned *cq_head, *cq_tail, *cq_mask;
   struct io_uring_cqe* cqes;
   unsigned sq_entries;
   unsigned queued;  /* SQEs written since the last enter */
-  int defer;        /* IORING_SETUP_DEFER_TASKRUN: completions are posted when we enter */
+  int taskrun_flag; /* IORING_SETUP_TASKRUN_FLAG: sq_flags says when task work waits */
   slot* slots;
   uint32_t nslots;
   int32_t free_head;
   uint32_t inflight;
-  uint64_t efd_buf;
 } ring_obj;
 
 static int sys_setup(unsigned entries, struct io_uring_params* p) {
@@ -91,7 +98,7 @@ static int sys_setup(unsigned entries, struct io_uring_params* p) {
 static int sys_enter(int fd, unsigned submit, unsigned min_complete, unsigned flags) {
   return (int)syscall(__NR_io_uring_enter, fd, submit, min_complete, flags, NULL, 0);
 }
-/* Waits at most ms for one completion (running deferred task work). */
+/* Waits at most ms for one completion (running the task work pending). */
 static int sys_wait(int fd, int ms) {
   struct __kernel_timespec ts = { ms / 1000, (long long)(ms % 1000) * 1000000 };
   struct io_uring_getevents_arg arg;
@@ -99,14 +106,11 @@ static int sys_wait(int fd, int ms) {
   arg.ts = (uint64_t)(uintptr_t)&ts;
   return (int)syscall(__NR_io_uring_enter, fd, 0, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof arg);
 }
-static int sys_register(int fd, unsigned op, void* arg, unsigned n) {
-  return (int)syscall(__NR_io_uring_register, fd, op, arg, n);
-}
 
 /* Enters the kernel with every queued SQE: 0 or -errno. */
 static int flush(ring_obj* o) {
   while (o->queued > 0) {
-    int r = sys_enter(o->ring_fd, o->queued, 0, o->defer ? IORING_ENTER_GETEVENTS : 0);
+    int r = sys_enter(o->ring_fd, o->queued, 0, 0);
     if (r < 0) {
       if (errno == EINTR) continue;
       return -errno;
@@ -226,10 +230,10 @@ static void ring_teardown(native_obj* base) {
         if (o->slots[i].buf != NULL) slot_release(env, o, i);
     }
     unmap(o);
-    close(o->ring_fd);
-    o->ring_fd = -1;
   }
+  /* Stops the watcher and closes base.fd, which is the ring fd. */
   selobj_teardown(base);
+  o->ring_fd = -1;
 }
 
 static void finalize(napi_env env, void* data, void* hint) {
@@ -240,7 +244,7 @@ static void finalize(napi_env env, void* data, void* hint) {
   free(o);
 }
 
-/* new Uring(entries): sets this.fd to the eventfd, or to -errno when setup failed. */
+/* new Uring(entries): sets this.fd to the ring fd, or to -errno when setup failed. */
 static napi_value ctor(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], self;
@@ -253,24 +257,25 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
   o->env = env;
   o->ring_fd = -1;
   o->free_head = -1;
-  int err = 0, efd = -1;
+  int err = 0;
   struct io_uring_params p;
-  memset(&p, 0, sizeof p);
-  /* DEFER_TASKRUN (6.1+): the kernel queues completions as task work run when this thread
-   * enters the ring (harvest does), instead of interrupting it with an IPI per completion;
-   * the registered eventfd is still signalled so Node's loop wakes. Older kernels: plain. */
-  p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-  p.cq_entries = 16384;
-  int fd = sys_setup((unsigned)entries, &p);
-  if (fd < 0 && errno == EINVAL) {
+  /* COOP_TASKRUN + TASKRUN_FLAG (5.19+), SINGLE_ISSUER (6.0+): see the top of this file.
+   * An older kernel refuses unknown flags with EINVAL: plain then. */
+  static const unsigned flag_sets[] = {
+    IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SINGLE_ISSUER,
+    IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+    IORING_SETUP_CQSIZE,
+  };
+  int fd = -1;
+  for (size_t k = 0; k < sizeof flag_sets / sizeof flag_sets[0]; k++) {
     memset(&p, 0, sizeof p);
-    p.flags = IORING_SETUP_CQSIZE;
+    p.flags = flag_sets[k];
     p.cq_entries = 16384;
     fd = sys_setup((unsigned)entries, &p);
-  } else if (fd >= 0) {
-    o->defer = 1;
+    if (fd >= 0 || errno != EINVAL) break;
   }
   if (fd < 0) { err = -errno; goto done; }
+  o->taskrun_flag = (p.flags & IORING_SETUP_TASKRUN_FLAG) != 0;
   o->ring_fd = fd;
   if (!(p.features & IORING_FEAT_NODROP)) { err = -ENOSYS; goto done; }
   o->sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
@@ -295,23 +300,19 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
   o->sq_tail = (unsigned*)(sq + p.sq_off.tail);
   o->sq_mask = (unsigned*)(sq + p.sq_off.ring_mask);
   o->sq_array = (unsigned*)(sq + p.sq_off.array);
+  o->sq_flags = (unsigned*)(sq + p.sq_off.flags);
   o->cq_head = (unsigned*)(cq + p.cq_off.head);
   o->cq_tail = (unsigned*)(cq + p.cq_off.tail);
   o->cq_mask = (unsigned*)(cq + p.cq_off.ring_mask);
   o->cqes = (struct io_uring_cqe*)(cq + p.cq_off.cqes);
   o->sq_entries = p.sq_entries;
-  efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (efd < 0) { err = -errno; goto done; }
-  if (sys_register(fd, IORING_REGISTER_EVENTFD, &efd, 1) < 0) { err = -errno; goto done; }
 done:
   if (err < 0) {
-    if (efd >= 0) close(efd);
-    efd = err;
     unmap(o);
     if (o->ring_fd >= 0) close(o->ring_fd);
     o->ring_fd = -1;
   }
-  selobj_setup(env, self, &o->base, efd, finalize);
+  selobj_setup(env, self, &o->base, err < 0 ? err : o->ring_fd, finalize);
   o->base.head.teardown = ring_teardown;
   return self;
 }
@@ -447,8 +448,8 @@ static napi_value submit_(napi_env env, napi_callback_info info) {
   return num(env, flush(o));
 }
 
-/* harvest(out: Float64Array) -> number of (id, result) pairs written. Drains the
- * eventfd first, so a completion posted after the copy wakes Node again. */
+/* harvest(out: Float64Array) -> number of (id, result) pairs written. Completions left
+ * in the queue (more than out holds) keep the ring fd readable, so Node wakes again. */
 static napi_value harvest_(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -465,10 +466,11 @@ static napi_value harvest_(napi_env env, napi_callback_info info) {
   }
   if (n < 2) { throw_range(env, "out must hold at least one (id, result) pair"); return NULL; }
   if (o->ring_fd < 0) return num(env, -EBADF);
-  if (read(o->base.fd, &o->efd_buf, sizeof o->efd_buf) < 0 && errno != EAGAIN) return num(env, -errno);
-  if (o->defer || o->queued > 0) {
-    /* Submits what is queued and, with DEFER_TASKRUN, posts the completions waiting as task work. */
-    int r = sys_enter(o->ring_fd, o->queued, 0, o->defer ? IORING_ENTER_GETEVENTS : 0);
+  /* Without TASKRUN_FLAG (old kernels) the kernel interrupts us to run task work itself. */
+  int taskrun = o->taskrun_flag && (__atomic_load_n(o->sq_flags, __ATOMIC_ACQUIRE) & IORING_SQ_TASKRUN);
+  if (o->queued > 0 || taskrun) {
+    /* Submits what is queued and runs the task work waiting (completions not posted yet). */
+    int r = sys_enter(o->ring_fd, o->queued, 0, taskrun ? IORING_ENTER_GETEVENTS : 0);
     if (r < 0 && errno != EINTR && errno != EAGAIN && errno != EBUSY) return num(env, -errno);
     if (r > 0) o->queued -= (unsigned)r < o->queued ? (unsigned)r : o->queued;
   }
@@ -488,11 +490,6 @@ static napi_value harvest_(napi_env env, napi_callback_info info) {
     o->inflight--;
   }
   __atomic_store_n(o->cq_head, head, __ATOMIC_RELEASE);
-  if (head != tail) {
-    /* More than out holds: make sure the caller is woken again. */
-    uint64_t one = 1;
-    if (write(o->base.fd, &one, sizeof one) < 0) { /* the eventfd is non-blocking; ignore */ }
-  }
   return num(env, (int64_t)k);
 }
 

@@ -9,7 +9,7 @@
  *   referenced until its completion was harvested;
  * - `cancel(id)` asks the kernel to cancel; the operation still completes (`-ECANCELED`
  *   or its result), and is harvested like any other;
- * - `watch(onReady)` arms a uv_poll on the ring's eventfd (as Epoll#watch);
+ * - `watch(onReady)` arms a uv_poll on the ring fd, readable while completions wait (as Epoll#watch);
  * - `close()` cancels what is in flight and waits for it (bounded) before unmapping.
  */
 import { errnoError } from './errors.js';
