@@ -58,7 +58,9 @@ import { checkBytes, checkSize, wouldBlock } from './checks.js';
 import type { ProactorSocketTransport } from './transports.js';
 
 const ECANCELED = 125;
-/** A socket's receive buffer: the most one ring receive asks for. */
+const ENOBUFS = 105;
+const ENOSYS = 38;
+/** A socket's own receive buffer (kernels without a receive pool): the most one ring receive asks for. */
 const RECV_CHUNK = 64 * 1024;
 const EOF_BYTES = Buffer.alloc(0);
 /** Ring ids are (generation << 20) | slot. */
@@ -100,7 +102,7 @@ interface SockState {
   sock: UvSocket;
   reads: UringOp<any>[];
   writes: UringOp<any>[];
-  /** Receive buffer (allocated on the first ring receive). */
+  /** Receive buffer (allocated on the first ring receive, only where the ring has no receive pool). */
   buf: Buffer | null;
   /** Bytes received for a receive that was cancelled: the next receive takes them. */
   unread: Buffer[];
@@ -214,9 +216,18 @@ export class UringProactor extends Proactor {
   /** Futures completed outside select() (at submission or by a neighbour's completion). */
   private finished: Future<unknown>[] = [];
   private readonly out = new Float64Array(1024);
-  /** (id, result) pairs harvested outside select() (by a cancel), completed by the next select(). */
-  private early: number[] = [];
+  /**
+   * Operations harvested but not completed yet, with their results: taken out of the ring
+   * (and ringOps) first, so an operation one of them posts may reuse a slot this harvest
+   * freed. Completed by select(), or by a cancel that harvested them.
+   */
+  private harvestedOps: UringOp<any>[] = [];
+  private harvestedResults: number[] = [];
+  private spareOps: UringOp<any>[] = [];
+  private spareResults: number[] = [];
   private flushPending = false;
+  /** Receives go to the ring's receive pool (false once the kernel said it has none). */
+  private pooled = true;
   private refed = false;
   private closed = false;
 
@@ -322,21 +333,20 @@ export class UringProactor extends Proactor {
       throw new TypeError(`timeout must be a number of seconds or null, got ${String(timeout)}`);
     }
     const finished = this.net.select(timeout);
-    if (this.early.length > 0) {
-      const early = this.early;
-      this.early = [];
-      for (let i = 0; i < early.length; i += 2) this.complete(early[i]!, early[i + 1]!);
-    }
-    const ring = this.ring;
-    if (ring !== null && this.inRingCount > 0) {
-      const out = this.out;
-      for (;;) {
-        const n = ring.harvest(out);
-        if (n < 0) throw errnoError(n, 'io_uring harvest');
-        for (let i = 0; i < n; i++) this.complete(out[2 * i]!, out[2 * i + 1]!);
-        if (n < out.length / 2) break;
-      }
+    if (this.ring !== null && this.inRingCount > 0) {
+      this.harvest();
       this.updateRef();
+    }
+    const ops = this.harvestedOps;
+    if (ops.length > 0) {
+      const results = this.harvestedResults;
+      this.harvestedOps = this.spareOps;
+      this.harvestedResults = this.spareResults;
+      for (let i = 0; i < ops.length; i++) this.complete(ops[i]!, results[i]!);
+      ops.length = 0;
+      results.length = 0;
+      this.spareOps = ops;
+      this.spareResults = results;
     }
     if (this.finished.length > 0) {
       for (const f of this.finished) finished.push(f);
@@ -359,6 +369,8 @@ export class UringProactor extends Proactor {
     this.states = new WeakMap();
     this.ringOps.length = 0;
     this.inRingCount = 0;
+    this.harvestedOps.length = 0;
+    this.harvestedResults.length = 0;
     this.finished = [];
     this.ring?.close();
     this.ring = null;
@@ -494,8 +506,14 @@ export class UringProactor extends Proactor {
           op.setResult(op._kind === Kind.Recv ? EOF_BYTES : 0);
           return false;
         }
+        const ring = this.getRing();
+        if (this.pooled) {
+          const id = ring.recvPooled(sock.fileno(), Math.min(want, 0x7fffffff));
+          if (id !== -ENOSYS) return this.submit(op, id, 'recv');
+          this.pooled = false;
+        }
         const buf = (state.buf ??= Buffer.allocUnsafe(RECV_CHUNK));
-        return this.submit(op, this.getRing().recv(sock.fileno(), buf, 0, Math.min(want, RECV_CHUNK)), 'recv');
+        return this.submit(op, ring.recv(sock.fileno(), buf, 0, Math.min(want, RECV_CHUNK)), 'recv');
       }
       case Kind.Accept: {
         const fd = state.acceptedFds.shift();
@@ -570,13 +588,40 @@ export class UringProactor extends Proactor {
     return true;
   }
 
-  /** A ring completion: settle its operation (or keep what a cancelled one received), start the next. */
-  private complete(id: number, res: number): void {
-    const op = this.ringOps[id % SLOTS];
-    if (op === undefined || op._id !== id) return;
-    this.ringOps[id % SLOTS] = undefined;
-    this.inRingCount--;
-    op._id = 0;
+  /** Harvests every completion into harvestedOps/harvestedResults, taking their operations out of the ring. */
+  private harvest(): void {
+    const ring = this.ring!;
+    const out = this.out;
+    for (;;) {
+      const n = ring.harvest(out);
+      if (n < 0) throw errnoError(n, 'io_uring harvest');
+      for (let i = 0; i < n; i++) {
+        const id = out[2 * i]!;
+        const res = out[2 * i + 1]!;
+        const op = this.ringOps[id % SLOTS];
+        if (op === undefined || op._id !== id) {
+          // Failed or forgotten already: only a pool buffer it holds needs giving back.
+          if (Uring.isPooled(res)) ring.recycle(Uring.pooledBuffer(res));
+          continue;
+        }
+        this.ringOps[id % SLOTS] = undefined;
+        this.inRingCount--;
+        op._id = 0;
+        this.harvestedOps.push(op);
+        this.harvestedResults.push(res);
+      }
+      if (n < out.length / 2) break;
+    }
+  }
+
+  /** A harvested completion: settle its operation (or keep what a cancelled one received), start the next. */
+  private complete(op: UringOp<any>, res: number): void {
+    // A pooled receive's bytes are in a pool buffer, which must go back to the kernel whatever happens.
+    let bid = -1;
+    if (Uring.isPooled(res)) {
+      bid = Uring.pooledBuffer(res);
+      res = Uring.pooledBytes(res);
+    }
     const state = op._ss;
     const kind = op._kind;
     if (kind === Kind.Recv || kind === Kind.RecvInto) {
@@ -584,9 +629,12 @@ export class UringProactor extends Proactor {
     }
     if (op.done()) {
       // Cancelled while in the ring: whatever the kernel already did is kept for the next call.
-      if (state === null) return;
-      if ((kind === Kind.Recv || kind === Kind.RecvInto) && res !== -ECANCELED) {
-        if (res > 0) state.unread.push(Buffer.from(state.buf!.subarray(0, res)));
+      if (state === null) {
+        if (bid >= 0) this.ring!.recycle(bid);
+        return;
+      }
+      if ((kind === Kind.Recv || kind === Kind.RecvInto) && res !== -ECANCELED && res !== -ENOBUFS) {
+        if (res > 0) state.unread.push(bid >= 0 ? this.ring!.take(bid, res) : Buffer.from(state.buf!.subarray(0, res)));
         else state.readEnd = res;
       } else if (kind === Kind.Accept && res >= 0) {
         state.acceptedFds.push(res);
@@ -600,18 +648,23 @@ export class UringProactor extends Proactor {
     let again = false;
     switch (kind) {
       case Kind.Recv:
-        if (res > 0) {
+        if (bid >= 0) op.setResult(this.ring!.take(bid, res));
+        else if (res > 0) {
           const data = Buffer.allocUnsafe(res);
           state!.buf!.copy(data, 0, 0, res);
           op.setResult(data);
         } else if (res === 0) op.setResult(EOF_BYTES);
+        else if (res === -ENOBUFS) again = true; // every pool buffer was in use: post it again
         else op.setException(toConnectionError(errnoError(res, 'recv')));
         break;
       case Kind.RecvInto:
-        if (res >= 0) {
+        if (bid >= 0) op.setResult(this.ring!.takeInto(bid, res, op._arg as Uint8Array));
+        else if (res > 0) {
           state!.buf!.copy(op._arg as Uint8Array, 0, 0, res);
           op.setResult(res);
-        } else op.setException(toConnectionError(errnoError(res, 'recv')));
+        } else if (res === 0) op.setResult(0);
+        else if (res === -ENOBUFS) again = true;
+        else op.setException(toConnectionError(errnoError(res, 'recv')));
         break;
       case Kind.Accept:
         if (res >= 0) this.acceptDone(op, res);
@@ -714,30 +767,18 @@ export class UringProactor extends Proactor {
     if (keep && this.ring !== null && !this.closed) {
       // Settle it now, so bytes that already arrived are there for the very next receive.
       this.ring.submit();
-      this.drainEarly();
-      const early = this.early;
-      for (let i = 0; i < early.length; i += 2) {
-        if (early[i] !== id) continue;
-        const res = early[i + 1]!;
-        early.splice(i, 2);
-        this.complete(id, res);
-        break;
+      this.harvest();
+      const i = this.harvestedOps.indexOf(op);
+      if (i >= 0) {
+        const res = this.harvestedResults[i]!;
+        this.harvestedOps.splice(i, 1);
+        this.harvestedResults.splice(i, 1);
+        this.complete(op, res);
       }
-      if (early.length > 0) this.wake?.();
+      // The rest no longer wake Node through the ring: the next select() completes them.
+      if (this.harvestedOps.length > 0) this.wake?.();
     } else if (id !== 0) this.scheduleFlush();
     if (state !== null && op._ss === null) this.forgetIfIdle(state);
-  }
-
-  /** Harvests the ring into `early` (no longer in the ring, so it will not wake Node: the caller wakes the loop if needed). */
-  private drainEarly(): void {
-    const ring = this.ring!;
-    const out = this.out;
-    for (;;) {
-      const n = ring.harvest(out);
-      if (n < 0) throw errnoError(n, 'io_uring harvest');
-      for (let i = 0; i < 2 * n; i++) this.early.push(out[i]!);
-      if (n < out.length / 2) break;
-    }
   }
 
   /** @internal UringSocket#close(): cancel everything pending on `sock` before its fd closes. */

@@ -1,8 +1,9 @@
 /** UringProactor / UringEventLoop: how completions reach the loop (Linux with io_uring only). */
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { Protocol, type Transport } from '@loopkit/core';
+import { Protocol, sleep, type Transport } from '@loopkit/core';
 import { UringEventLoop, UringProactor } from '@loopkit/proactor';
+import { socketpair } from '@loopkit/uv';
 
 /**
  * A one-connection ping-pong client on its own thread (so its sends reach the kernel while
@@ -96,5 +97,53 @@ describe.skipIf(UringProactor.problem() !== null)('UringEventLoop: completions w
       loop.close();
     }
     expect(reports).toEqual([]);
+  });
+});
+
+describe.skipIf(UringProactor.problem() !== null)('UringProactor: the receive pool', () => {
+  it('more receives complete at once than the pool has buffers (64): each gets its own bytes, round after round', async () => {
+    const loop = new UringEventLoop();
+    const pairs = Array.from({ length: 150 }, () => socketpair());
+    try {
+      await loop.runUntilComplete(async () => {
+        for (let round = 0; round < 3; round++) {
+          const receives = pairs.map(([a]) => loop.sockRecv(a, 1000));
+          await sleep(0); // the receives are in the kernel, waiting
+          // Every send completes its peer's receive before the loop harvests any of them.
+          pairs.forEach(([, b], i) => b.send(Buffer.from(`round ${round} socket ${i}`)));
+          const got = await Promise.all(receives);
+          expect(got.map((data) => Buffer.from(data).toString())).toEqual(pairs.map((_, i) => `round ${round} socket ${i}`));
+        }
+      });
+    } finally {
+      for (const [a, b] of pairs) {
+        a.close();
+        b.close();
+      }
+      loop.close();
+    }
+  });
+
+  it('a receive cancelled after its bytes arrived keeps them for the next receive, and sockRecvInto takes them', async () => {
+    const loop = new UringEventLoop();
+    const [a, b] = socketpair();
+    try {
+      await loop.runUntilComplete(async () => {
+        const proactor = loop._proactor;
+        const first = proactor.recv(a, 100);
+        await sleep(0);
+        b.send(Buffer.from('kept'));
+        first.cancel();
+        const into = Buffer.alloc(10);
+        const n = await loop.sockRecvInto(a, into);
+        expect(into.subarray(0, n).toString()).toBe('kept');
+        b.send(Buffer.from('next'));
+        expect(Buffer.from(await loop.sockRecv(a, 100)).toString()).toBe('next');
+      });
+    } finally {
+      a.close();
+      b.close();
+      loop.close();
+    }
   });
 });

@@ -20,6 +20,15 @@
  * round trip. TASKRUN_FLAG makes the kernel flag pending task work in the SQ ring, so
  * harvest enters the kernel only when it must.
  *
+ * Receive pool: where the kernel has provided-buffer rings (5.19+), the ring registers a
+ * pool of POOL_COUNT buffers of POOL_BUF bytes (group 0). recvPooled(fd, max) receives
+ * into whichever pool buffer the kernel picks when data arrives, so a socket waiting for
+ * data holds no buffer of its own, and one completion takes up to POOL_BUF bytes. Its
+ * result says which buffer: bytes + (bid + 1) * 2^32 (exact in a double); the caller
+ * copies the bytes out with take()/takeInto(), which give the buffer back to the kernel,
+ * or gives it back unread with recycle(). With every buffer in use a pooled receive
+ * completes with -ENOBUFS (nothing consumed): post it again once buffers came back.
+ *
  * Ids: (generation << 20) | slot index, exact in a double. A slot's generation
  * changes each time it is reused, so cancel(id) of an operation that already
  * completed never cancels its slot's next operation.
@@ -62,6 +71,10 @@
 #define OP_SEND 2
 #define OP_POLL 3
 #define OP_ACCEPT 4
+#define POOL_COUNT 64
+#define POOL_BUF (128 * 1024)
+#define POOL_GROUP 0
+#define BID_UNIT 4294967296.0
 
 typedef struct {
   napi_ref buf;     /* the Buffer the kernel uses, NULL for poll/accept */
@@ -90,6 +103,9 @@ typedef struct {
   uint32_t nslots;
   int32_t free_head;
   uint32_t inflight;
+  struct io_uring_buf_ring* pool_ring; /* the provided-buffer ring, NULL without a pool */
+  char* pool;                          /* POOL_COUNT buffers of POOL_BUF bytes */
+  uint16_t pool_tail;                  /* our copy of pool_ring->tail */
 } ring_obj;
 
 static int sys_setup(unsigned entries, struct io_uring_params* p) {
@@ -182,6 +198,48 @@ static double slot_id(ring_obj* o, uint32_t i) {
   return (double)o->slots[i].gen * (double)MAX_SLOTS + (double)i;
 }
 
+/* Hands buffer bid back to the kernel (a store into the shared ring, no syscall). */
+static void pool_give(ring_obj* o, unsigned bid) {
+  struct io_uring_buf* b = &o->pool_ring->bufs[o->pool_tail & (POOL_COUNT - 1)];
+  b->addr = (uint64_t)(uintptr_t)(o->pool + (size_t)bid * POOL_BUF);
+  b->len = POOL_BUF;
+  b->bid = (uint16_t)bid;
+  o->pool_tail++;
+  __atomic_store_n(&o->pool_ring->tail, o->pool_tail, __ATOMIC_RELEASE);
+}
+
+/* Registers the receive pool; without kernel support the ring simply has none. Pages are
+ * mapped lazily, so memory grows only with the buffers the traffic actually fills. */
+static void pool_setup(ring_obj* o) {
+  size_t ring_len = POOL_COUNT * sizeof(struct io_uring_buf);
+  void* ring = mmap(NULL, ring_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* pool = mmap(NULL, (size_t)POOL_COUNT * POOL_BUF, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (ring == MAP_FAILED || pool == MAP_FAILED) goto fail;
+  struct io_uring_buf_reg reg;
+  memset(&reg, 0, sizeof reg);
+  reg.ring_addr = (uint64_t)(uintptr_t)ring;
+  reg.ring_entries = POOL_COUNT;
+  reg.bgid = POOL_GROUP;
+  if (syscall(__NR_io_uring_register, o->ring_fd, IORING_REGISTER_PBUF_RING, &reg, 1) < 0) goto fail;
+  o->pool_ring = ring;
+  o->pool = pool;
+  o->pool_tail = 0;
+  for (unsigned bid = 0; bid < POOL_COUNT; bid++) pool_give(o, bid);
+  return;
+fail:
+  if (ring != MAP_FAILED) munmap(ring, ring_len);
+  if (pool != MAP_FAILED) munmap(pool, (size_t)POOL_COUNT * POOL_BUF);
+}
+
+/* After the ring fd is closed (the kernel let go of the pool with the ring). */
+static void pool_free(ring_obj* o) {
+  if (o->pool_ring == NULL) return;
+  munmap(o->pool_ring, POOL_COUNT * sizeof(struct io_uring_buf));
+  munmap(o->pool, (size_t)POOL_COUNT * POOL_BUF);
+  o->pool_ring = NULL;
+  o->pool = NULL;
+}
+
 static void unmap(ring_obj* o) {
   if (o->sqes != NULL && o->sqes != MAP_FAILED) munmap(o->sqes, o->sqes_len);
   if (o->cq_ptr != NULL && o->cq_ptr != MAP_FAILED && o->cq_ptr != o->sq_ptr) munmap(o->cq_ptr, o->cq_len);
@@ -234,6 +292,8 @@ static void ring_teardown(native_obj* base) {
   /* Stops the watcher and closes base.fd, which is the ring fd. */
   selobj_teardown(base);
   o->ring_fd = -1;
+  /* A receive the kernel never completed may still write into the pool: leak it then, as its Buffers. */
+  if (o->inflight == 0) pool_free(o);
 }
 
 static void finalize(napi_env env, void* data, void* hint) {
@@ -306,6 +366,7 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
   o->cq_mask = (unsigned*)(cq + p.cq_off.ring_mask);
   o->cqes = (struct io_uring_cqe*)(cq + p.cq_off.cqes);
   o->sq_entries = p.sq_entries;
+  pool_setup(o);
 done:
   if (err < 0) {
     unmap(o);
@@ -372,6 +433,105 @@ static napi_value rw(napi_env env, napi_callback_info info, int op) {
 }
 
 static napi_value recv_(napi_env env, napi_callback_info info) { return rw(env, info, OP_RECV); }
+
+/* recvPooled(fd, max) -> id or -errno (-ENOSYS: no pool): receives up to max bytes into a pool buffer. */
+static napi_value recv_pooled_(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  ring_obj* o = unwrap_this(env, info, &argc, argv, NULL);
+  if (o == NULL) return NULL;
+  int32_t fd, max;
+  if (argc < 2 || arg_int32(env, argv[0], "fd", &fd) || arg_int32(env, argv[1], "max", &max)) {
+    if (argc < 2) throw_type(env, "expected (fd, max)");
+    return NULL;
+  }
+  if (max < 1) { throw_range(env, "max must be at least 1"); return NULL; }
+  if (o->ring_fd >= 0 && o->pool_ring == NULL) return num(env, -ENOSYS);
+  int32_t i;
+  struct io_uring_sqe* sqe = begin(o, &i);
+  if (sqe == NULL) return num(env, i);
+  sqe->opcode = IORING_OP_RECV;
+  sqe->fd = fd;
+  sqe->len = (uint32_t)(max < POOL_BUF ? max : POOL_BUF);
+  sqe->flags = IOSQE_BUFFER_SELECT;
+  sqe->buf_group = POOL_GROUP;
+  sqe->ioprio = IORING_RECVSEND_POLL_FIRST;
+  publish(o);
+  o->inflight++;
+  return num(env, (int64_t)slot_id(o, (uint32_t)i));
+}
+
+static int arg_uint32(napi_env env, napi_value v, const char* name, uint32_t* out) {
+  int32_t x;
+  if (arg_int32(env, v, name, &x)) return 1;
+  if (x < 0) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "%s must not be negative", name);
+    return throw_range(env, msg);
+  }
+  *out = (uint32_t)x;
+  return 0;
+}
+
+/* The pool buffer named by argv[0], checked against n = argv[1] bytes; NULL after a throw. */
+static char* pool_arg(napi_env env, ring_obj* o, napi_value* argv, uint32_t* bid, uint32_t* n) {
+  if (arg_uint32(env, argv[0], "bid", bid) || arg_uint32(env, argv[1], "n", n)) return NULL;
+  if (o->pool_ring == NULL || *bid >= POOL_COUNT || *n > POOL_BUF) {
+    throw_range(env, "bid and n must name bytes of a pool buffer");
+    return NULL;
+  }
+  return o->pool + (size_t)*bid * POOL_BUF;
+}
+
+/* take(bid, n) -> a new Buffer with the first n bytes of pool buffer bid, which goes back to the kernel. */
+static napi_value take_(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], out;
+  ring_obj* o = unwrap_this(env, info, &argc, argv, NULL);
+  if (o == NULL) return NULL;
+  uint32_t bid = 0, n = 0;
+  if (argc < 2) { throw_type(env, "expected (bid, n)"); return NULL; }
+  char* data = pool_arg(env, o, argv, &bid, &n);
+  if (data == NULL) return NULL;
+  void* copy;
+  if (napi_create_buffer_copy(env, n, data, &copy, &out) != napi_ok) return NULL;
+  pool_give(o, bid);
+  return out;
+}
+
+/* takeInto(bid, n, dest) -> n: copies the first n bytes of pool buffer bid to dest's start; the buffer goes back. */
+static napi_value take_into_(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  ring_obj* o = unwrap_this(env, info, &argc, argv, NULL);
+  if (o == NULL) return NULL;
+  uint32_t bid = 0, n = 0;
+  char* dest;
+  size_t len;
+  if (argc < 3) { throw_type(env, "expected (bid, n, dest)"); return NULL; }
+  char* data = pool_arg(env, o, argv, &bid, &n);
+  if (data == NULL || arg_bytes(env, argv[2], "dest", &dest, &len)) return NULL;
+  if (n > len) { throw_range(env, "dest is shorter than n"); return NULL; }
+  memcpy(dest, data, n);
+  pool_give(o, bid);
+  return num(env, n);
+}
+
+/* recycle(bid): gives pool buffer bid back unread. */
+static napi_value recycle_(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[2];
+  ring_obj* o = unwrap_this(env, info, &argc, argv, NULL);
+  if (o == NULL) return NULL;
+  uint32_t bid = 0;
+  if (argc < 1 || arg_uint32(env, argv[0], "bid", &bid)) {
+    if (argc < 1) throw_type(env, "bid must be an integer");
+    return NULL;
+  }
+  if (o->pool_ring == NULL || bid >= POOL_COUNT) { throw_range(env, "bid must name a pool buffer"); return NULL; }
+  pool_give(o, bid);
+  return num(env, 0);
+}
 static napi_value send_(napi_env env, napi_callback_info info) { return rw(env, info, OP_SEND); }
 
 /* poll(fd, events) -> id or -errno: completes once with READABLE/WRITABLE bits (or -errno).
@@ -485,6 +645,12 @@ static napi_value harvest_(napi_env env, napi_callback_info info) {
     if (i >= o->nslots || !o->slots[i].busy) continue;
     out[2 * k] = (double)ud;
     out[2 * k + 1] = cqe->res;
+    if (cqe->flags & IORING_CQE_F_BUFFER) {
+      unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+      /* A pooled receive that took a buffer: with bytes, the caller takes them; else it goes back now. */
+      if (cqe->res > 0) out[2 * k + 1] += (double)(bid + 1) * BID_UNIT;
+      else if (o->pool_ring != NULL && bid < POOL_COUNT) pool_give(o, bid);
+    }
     k++;
     slot_release(env, o, i);
     o->inflight--;
@@ -510,7 +676,8 @@ static napi_value close_(napi_env env, napi_callback_info info) {
 
 napi_value uring_init(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
-    METHOD("recv", recv_), METHOD("send", send_), METHOD("poll", poll_), METHOD("accept", accept_),
+    METHOD("recv", recv_), METHOD("recvPooled", recv_pooled_), METHOD("take", take_),
+    METHOD("takeInto", take_into_), METHOD("recycle", recycle_), METHOD("send", send_), METHOD("poll", poll_), METHOD("accept", accept_),
     METHOD("cancel", cancel_), METHOD("submit", submit_), METHOD("harvest", harvest_),
     METHOD("inflight", inflight_), METHOD("watch", selobj_watch), METHOD("unwatch", selobj_unwatch),
     METHOD("ref", selobj_ref), METHOD("unref", selobj_unref), METHOD("close", close_),
