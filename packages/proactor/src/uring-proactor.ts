@@ -82,7 +82,7 @@ class UringOp<T> extends Future<T> {
   /** @internal */ _kind: Kind = Kind.Recv;
   /** @internal */ _ss: SockState | null = null;
   /** @internal a size, a buffer, an address */ _arg: any = null;
-  /** @internal */ _arg2: any = null;
+  /** @internal a send's offset, a sendto's address; a receive: true once the pool had no buffer for it */ _arg2: any = null;
   /** @internal the ring operation's id while it is in the ring, else 0 */ _id = 0;
   /** @internal connect: the connect was started */ _started = false;
   /** @internal */ _proactor: UringProactor | null = null;
@@ -507,7 +507,8 @@ export class UringProactor extends Proactor {
           return false;
         }
         const ring = this.getRing();
-        if (this.pooled) {
+        // The socket's own buffer only where the pool was dry (or is missing): idle sockets hold none.
+        if (this.pooled && op._arg2 !== true) {
           const id = ring.recvPooled(sock.fileno(), Math.min(want, 0x7fffffff));
           if (id !== -ENOSYS) return this.submit(op, id, 'recv');
           this.pooled = false;
@@ -654,7 +655,7 @@ export class UringProactor extends Proactor {
           state!.buf!.copy(data, 0, 0, res);
           op.setResult(data);
         } else if (res === 0) op.setResult(EOF_BYTES);
-        else if (res === -ENOBUFS) again = true; // every pool buffer was in use: post it again
+        else if (res === -ENOBUFS) again = op._arg2 = true; // every pool buffer was in use: post it with the socket's own
         else op.setException(toConnectionError(errnoError(res, 'recv')));
         break;
       case Kind.RecvInto:
@@ -663,7 +664,7 @@ export class UringProactor extends Proactor {
           state!.buf!.copy(op._arg as Uint8Array, 0, 0, res);
           op.setResult(res);
         } else if (res === 0) op.setResult(0);
-        else if (res === -ENOBUFS) again = true;
+        else if (res === -ENOBUFS) again = op._arg2 = true;
         else op.setException(toConnectionError(errnoError(res, 'recv')));
         break;
       case Kind.Accept:
