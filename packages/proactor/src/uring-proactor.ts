@@ -63,6 +63,14 @@ const ENOSYS = 38;
 /** A socket's own receive buffer (kernels without a receive pool): the most one ring receive asks for. */
 const RECV_CHUNK = 64 * 1024;
 const EOF_BYTES = Buffer.alloc(0);
+/**
+ * Bytes taken out of a pool buffer land in a shared slab, as the selector's reads do: one
+ * allocation per 256 KiB instead of one per receive. A slab is never reused, so a protocol
+ * may keep what it was given.
+ */
+const SLAB_SIZE = 256 * 1024;
+let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+let slabOffset = 0;
 /** Ring ids are (generation << 20) | slot. */
 const SLOTS = 1 << 20;
 
@@ -649,7 +657,7 @@ export class UringProactor extends Proactor {
     let again = false;
     switch (kind) {
       case Kind.Recv:
-        if (bid >= 0) op.setResult(this.ring!.take(bid, res));
+        if (bid >= 0) op.setResult(this.takeToSlab(bid, res));
         else if (res > 0) {
           const data = Buffer.allocUnsafe(res);
           state!.buf!.copy(data, 0, 0, res);
@@ -693,6 +701,20 @@ export class UringProactor extends Proactor {
       this.finished.push(op);
     }
     this.start(state, ops);
+  }
+
+  /** The `n` bytes of pool buffer `bid` as a view into the slab; the buffer goes back to the kernel. */
+  private takeToSlab(bid: number, n: number): Buffer {
+    if (SLAB_SIZE - slabOffset < n) {
+      slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+      slabOffset = 0;
+    }
+    const start = slabOffset;
+    const view = slab.subarray(start, start + n);
+    this.ring!.takeInto(bid, n, view);
+    // The next view starts 8-aligned: a protocol may read what it got as any typed array.
+    slabOffset = (start + n + 7) & ~7;
+    return view;
   }
 
   private acceptDone(op: UringOp<[unknown, Address]>, fd: number): void {
