@@ -2,10 +2,11 @@
  * UringProactor: the Proactor contract on io_uring (Linux), through @loopkit/uv's Uring.
  * Receives and accepts are posted to the ring; a send is tried at once with the
  * non-blocking syscall (loopback TCP nearly always takes it whole), what the OS did not
- * take is posted to the ring, and it completes whole (as uv_write); datagrams and connects wait for readiness with a one-shot ring
- * poll, then run the syscall. Queued submissions enter the kernel once per turn of
- * Node's loop; the ring's eventfd wakes Node's loop, and `select()` harvests every
- * completion in one native call.
+ * take is posted to the ring, and it completes whole (as uv_write); datagrams and
+ * connects wait for readiness with a one-shot ring poll, then run the syscall. Queued
+ * submissions enter the kernel once per turn of Node's loop; the ring fd (readable while
+ * completions wait) wakes Node's loop, and `select()` harvests every completion in one
+ * native call.
  *
  * It completes operations on @loopkit/uv sockets (and the UringSocket wrapper
  * UringEventLoop's transports use). NetSockets (what a plain ProactorEventLoop's
@@ -57,9 +58,19 @@ import { checkBytes, checkSize, wouldBlock } from './checks.js';
 import type { ProactorSocketTransport } from './transports.js';
 
 const ECANCELED = 125;
-/** A socket's receive buffer: the most one ring receive asks for. */
+const ENOBUFS = 105;
+const ENOSYS = 38;
+/** A socket's own receive buffer (kernels without a receive pool): the most one ring receive asks for. */
 const RECV_CHUNK = 64 * 1024;
 const EOF_BYTES = Buffer.alloc(0);
+/**
+ * Bytes taken out of a pool buffer land in a shared slab, as the selector's reads do: one
+ * allocation per 256 KiB instead of one per receive. A slab is never reused, so a protocol
+ * may keep what it was given.
+ */
+const SLAB_SIZE = 256 * 1024;
+let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+let slabOffset = 0;
 /** Ring ids are (generation << 20) | slot. */
 const SLOTS = 1 << 20;
 
@@ -79,7 +90,7 @@ class UringOp<T> extends Future<T> {
   /** @internal */ _kind: Kind = Kind.Recv;
   /** @internal */ _ss: SockState | null = null;
   /** @internal a size, a buffer, an address */ _arg: any = null;
-  /** @internal */ _arg2: any = null;
+  /** @internal a send's offset, a sendto's address; a receive: true once the pool had no buffer for it */ _arg2: any = null;
   /** @internal the ring operation's id while it is in the ring, else 0 */ _id = 0;
   /** @internal connect: the connect was started */ _started = false;
   /** @internal */ _proactor: UringProactor | null = null;
@@ -99,7 +110,7 @@ interface SockState {
   sock: UvSocket;
   reads: UringOp<any>[];
   writes: UringOp<any>[];
-  /** Receive buffer (allocated on the first ring receive). */
+  /** Receive buffer (allocated on the first ring receive, only where the ring has no receive pool). */
   buf: Buffer | null;
   /** Bytes received for a receive that was cancelled: the next receive takes them. */
   unread: Buffer[];
@@ -213,9 +224,18 @@ export class UringProactor extends Proactor {
   /** Futures completed outside select() (at submission or by a neighbour's completion). */
   private finished: Future<unknown>[] = [];
   private readonly out = new Float64Array(1024);
-  /** (id, result) pairs harvested outside select() (by a cancel), completed by the next select(). */
-  private early: number[] = [];
+  /**
+   * Operations harvested but not completed yet, with their results: taken out of the ring
+   * (and ringOps) first, so an operation one of them posts may reuse a slot this harvest
+   * freed. Completed by select(), or by a cancel that harvested them.
+   */
+  private harvestedOps: UringOp<any>[] = [];
+  private harvestedResults: number[] = [];
+  private spareOps: UringOp<any>[] = [];
+  private spareResults: number[] = [];
   private flushPending = false;
+  /** Receives go to the ring's receive pool (false once the kernel said it has none). */
+  private pooled = true;
   private refed = false;
   private closed = false;
 
@@ -321,21 +341,20 @@ export class UringProactor extends Proactor {
       throw new TypeError(`timeout must be a number of seconds or null, got ${String(timeout)}`);
     }
     const finished = this.net.select(timeout);
-    if (this.early.length > 0) {
-      const early = this.early;
-      this.early = [];
-      for (let i = 0; i < early.length; i += 2) this.complete(early[i]!, early[i + 1]!);
-    }
-    const ring = this.ring;
-    if (ring !== null && this.inRingCount > 0) {
-      const out = this.out;
-      for (;;) {
-        const n = ring.harvest(out);
-        if (n < 0) throw errnoError(n, 'io_uring harvest');
-        for (let i = 0; i < n; i++) this.complete(out[2 * i]!, out[2 * i + 1]!);
-        if (n < out.length / 2) break;
-      }
+    if (this.ring !== null && this.inRingCount > 0) {
+      this.harvest();
       this.updateRef();
+    }
+    const ops = this.harvestedOps;
+    if (ops.length > 0) {
+      const results = this.harvestedResults;
+      this.harvestedOps = this.spareOps;
+      this.harvestedResults = this.spareResults;
+      for (let i = 0; i < ops.length; i++) this.complete(ops[i]!, results[i]!);
+      ops.length = 0;
+      results.length = 0;
+      this.spareOps = ops;
+      this.spareResults = results;
     }
     if (this.finished.length > 0) {
       for (const f of this.finished) finished.push(f);
@@ -358,6 +377,8 @@ export class UringProactor extends Proactor {
     this.states = new WeakMap();
     this.ringOps.length = 0;
     this.inRingCount = 0;
+    this.harvestedOps.length = 0;
+    this.harvestedResults.length = 0;
     this.finished = [];
     this.ring?.close();
     this.ring = null;
@@ -493,8 +514,15 @@ export class UringProactor extends Proactor {
           op.setResult(op._kind === Kind.Recv ? EOF_BYTES : 0);
           return false;
         }
+        const ring = this.getRing();
+        // The socket's own buffer only where the pool was dry (or is missing): idle sockets hold none.
+        if (this.pooled && op._arg2 !== true) {
+          const id = ring.recvPooled(sock.fileno(), Math.min(want, 0x7fffffff));
+          if (id !== -ENOSYS) return this.submit(op, id, 'recv');
+          this.pooled = false;
+        }
         const buf = (state.buf ??= Buffer.allocUnsafe(RECV_CHUNK));
-        return this.submit(op, this.getRing().recv(sock.fileno(), buf, 0, Math.min(want, RECV_CHUNK)), 'recv');
+        return this.submit(op, ring.recv(sock.fileno(), buf, 0, Math.min(want, RECV_CHUNK)), 'recv');
       }
       case Kind.Accept: {
         const fd = state.acceptedFds.shift();
@@ -569,13 +597,40 @@ export class UringProactor extends Proactor {
     return true;
   }
 
-  /** A ring completion: settle its operation (or keep what a cancelled one received), start the next. */
-  private complete(id: number, res: number): void {
-    const op = this.ringOps[id % SLOTS];
-    if (op === undefined || op._id !== id) return;
-    this.ringOps[id % SLOTS] = undefined;
-    this.inRingCount--;
-    op._id = 0;
+  /** Harvests every completion into harvestedOps/harvestedResults, taking their operations out of the ring. */
+  private harvest(): void {
+    const ring = this.ring!;
+    const out = this.out;
+    for (;;) {
+      const n = ring.harvest(out);
+      if (n < 0) throw errnoError(n, 'io_uring harvest');
+      for (let i = 0; i < n; i++) {
+        const id = out[2 * i]!;
+        const res = out[2 * i + 1]!;
+        const op = this.ringOps[id % SLOTS];
+        if (op === undefined || op._id !== id) {
+          // Failed or forgotten already: only a pool buffer it holds needs giving back.
+          if (Uring.isPooled(res)) ring.recycle(Uring.pooledBuffer(res));
+          continue;
+        }
+        this.ringOps[id % SLOTS] = undefined;
+        this.inRingCount--;
+        op._id = 0;
+        this.harvestedOps.push(op);
+        this.harvestedResults.push(res);
+      }
+      if (n < out.length / 2) break;
+    }
+  }
+
+  /** A harvested completion: settle its operation (or keep what a cancelled one received), start the next. */
+  private complete(op: UringOp<any>, res: number): void {
+    // A pooled receive's bytes are in a pool buffer, which must go back to the kernel whatever happens.
+    let bid = -1;
+    if (Uring.isPooled(res)) {
+      bid = Uring.pooledBuffer(res);
+      res = Uring.pooledBytes(res);
+    }
     const state = op._ss;
     const kind = op._kind;
     if (kind === Kind.Recv || kind === Kind.RecvInto) {
@@ -583,9 +638,12 @@ export class UringProactor extends Proactor {
     }
     if (op.done()) {
       // Cancelled while in the ring: whatever the kernel already did is kept for the next call.
-      if (state === null) return;
-      if ((kind === Kind.Recv || kind === Kind.RecvInto) && res !== -ECANCELED) {
-        if (res > 0) state.unread.push(Buffer.from(state.buf!.subarray(0, res)));
+      if (state === null) {
+        if (bid >= 0) this.ring!.recycle(bid);
+        return;
+      }
+      if ((kind === Kind.Recv || kind === Kind.RecvInto) && res !== -ECANCELED && res !== -ENOBUFS) {
+        if (res > 0) state.unread.push(bid >= 0 ? this.ring!.take(bid, res) : Buffer.from(state.buf!.subarray(0, res)));
         else state.readEnd = res;
       } else if (kind === Kind.Accept && res >= 0) {
         state.acceptedFds.push(res);
@@ -599,18 +657,23 @@ export class UringProactor extends Proactor {
     let again = false;
     switch (kind) {
       case Kind.Recv:
-        if (res > 0) {
+        if (bid >= 0) op.setResult(this.takeToSlab(bid, res));
+        else if (res > 0) {
           const data = Buffer.allocUnsafe(res);
           state!.buf!.copy(data, 0, 0, res);
           op.setResult(data);
         } else if (res === 0) op.setResult(EOF_BYTES);
+        else if (res === -ENOBUFS) again = op._arg2 = true; // every pool buffer was in use: post it with the socket's own
         else op.setException(toConnectionError(errnoError(res, 'recv')));
         break;
       case Kind.RecvInto:
-        if (res >= 0) {
+        if (bid >= 0) op.setResult(this.ring!.takeInto(bid, res, op._arg as Uint8Array));
+        else if (res > 0) {
           state!.buf!.copy(op._arg as Uint8Array, 0, 0, res);
           op.setResult(res);
-        } else op.setException(toConnectionError(errnoError(res, 'recv')));
+        } else if (res === 0) op.setResult(0);
+        else if (res === -ENOBUFS) again = op._arg2 = true;
+        else op.setException(toConnectionError(errnoError(res, 'recv')));
         break;
       case Kind.Accept:
         if (res >= 0) this.acceptDone(op, res);
@@ -638,6 +701,20 @@ export class UringProactor extends Proactor {
       this.finished.push(op);
     }
     this.start(state, ops);
+  }
+
+  /** The `n` bytes of pool buffer `bid` as a view into the slab; the buffer goes back to the kernel. */
+  private takeToSlab(bid: number, n: number): Buffer {
+    if (SLAB_SIZE - slabOffset < n) {
+      slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+      slabOffset = 0;
+    }
+    const start = slabOffset;
+    const view = slab.subarray(start, start + n);
+    this.ring!.takeInto(bid, n, view);
+    // The next view starts 8-aligned: a protocol may read what it got as any typed array.
+    slabOffset = (start + n + 7) & ~7;
+    return view;
   }
 
   private acceptDone(op: UringOp<[unknown, Address]>, fd: number): void {
@@ -713,30 +790,18 @@ export class UringProactor extends Proactor {
     if (keep && this.ring !== null && !this.closed) {
       // Settle it now, so bytes that already arrived are there for the very next receive.
       this.ring.submit();
-      this.drainEarly();
-      const early = this.early;
-      for (let i = 0; i < early.length; i += 2) {
-        if (early[i] !== id) continue;
-        const res = early[i + 1]!;
-        early.splice(i, 2);
-        this.complete(id, res);
-        break;
+      this.harvest();
+      const i = this.harvestedOps.indexOf(op);
+      if (i >= 0) {
+        const res = this.harvestedResults[i]!;
+        this.harvestedOps.splice(i, 1);
+        this.harvestedResults.splice(i, 1);
+        this.complete(op, res);
       }
-      if (early.length > 0) this.wake?.();
+      // The rest no longer wake Node through the ring: the next select() completes them.
+      if (this.harvestedOps.length > 0) this.wake?.();
     } else if (id !== 0) this.scheduleFlush();
     if (state !== null && op._ss === null) this.forgetIfIdle(state);
-  }
-
-  /** Harvests the ring into `early` (the eventfd is drained: the caller wakes the loop if needed). */
-  private drainEarly(): void {
-    const ring = this.ring!;
-    const out = this.out;
-    for (;;) {
-      const n = ring.harvest(out);
-      if (n < 0) throw errnoError(n, 'io_uring harvest');
-      for (let i = 0; i < 2 * n; i++) this.early.push(out[i]!);
-      if (n < out.length / 2) break;
-    }
   }
 
   /** @internal UringSocket#close(): cancel everything pending on `sock` before its fd closes. */

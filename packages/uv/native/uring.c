@@ -5,11 +5,29 @@
  * Shape: each submitting method (recv, send, poll, accept) takes a slot, writes one
  * SQE whose user_data names the slot, and returns the slot's id (> 0) or -errno.
  * SQEs are queued, not entered: submit() hands every queued SQE to the kernel in one
- * io_uring_enter (the JS side calls it once per turn of Node's loop). An eventfd is
- * registered on the ring (IORING_REGISTER_EVENTFD) and watched by one uv_poll in
- * Node's loop (watch/unwatch/ref/unref are the Epoll ones, watch.c, on that eventfd):
- * every completion wakes Node, and harvest(out) drains the eventfd and copies up to
- * out.length / 2 (id, result) pairs in one call.
+ * io_uring_enter (the JS side calls it once per turn of Node's loop). The ring fd itself
+ * is watched by one uv_poll in Node's loop (watch/unwatch/ref/unref are the Epoll ones,
+ * watch.c): it is readable while the completion queue holds entries, so every completion
+ * wakes Node, and harvest(out) copies up to out.length / 2 (id, result) pairs in one call
+ * (what it leaves keeps the fd readable). libuv watches its own ring the same way.
+ *
+ * Task work: the ring is set up with COOP_TASKRUN (no IPI; the kernel posts completions
+ * when this thread next leaves a syscall, and wakes it if it sleeps in epoll_wait), not
+ * DEFER_TASKRUN. DEFER_TASKRUN posts completions only inside io_uring_enter, and its only
+ * way to tell a thread parked in another poller is an eventfd signal that the kernel may
+ * send late (deferred through RCU) or not at all while work is already queued: measured
+ * here, a one-connection ping-pong whose peer ran on another CPU waited ~10-20 ms per
+ * round trip. TASKRUN_FLAG makes the kernel flag pending task work in the SQ ring, so
+ * harvest enters the kernel only when it must.
+ *
+ * Receive pool: where the kernel has provided-buffer rings (5.19+), the ring registers a
+ * pool of POOL_COUNT buffers of POOL_BUF bytes (group 0). recvPooled(fd, max) receives
+ * into whichever pool buffer the kernel picks when data arrives, so a socket waiting for
+ * data holds no buffer of its own, and one completion takes up to POOL_BUF bytes. Its
+ * result says which buffer: bytes + (bid + 1) * 2^32 (exact in a double); the caller
+ * copies the bytes out with take()/takeInto(), which give the buffer back to the kernel,
+ * or gives it back unread with recycle(). With every buffer in use a pooled receive
+ * completes with -ENOBUFS (nothing consumed): post it again once buffers came back.
  *
  * Ids: (generation << 20) | slot index, exact in a double. A slot's generation
  * changes each time it is reused, so cancel(id) of an operation that already
@@ -26,8 +44,8 @@
  *   own reference to the file): cancel first, as with libuv requests.
  * - close() with operations in flight: it cancels all of them, enters the kernel and
  *   waits for their completions (socket operations cancel at once; the wait is bounded
- *   at 5 s), releases every Buffer, then stops the watcher, closes the eventfd, unmaps
- *   the rings and closes the ring fd. If the kernel has not completed an operation by
+ *   at 5 s), releases every Buffer, then unmaps the rings, stops the watcher and
+ *   closes the ring fd. If the kernel has not completed an operation by
  *   then, its Buffer is kept referenced (leaked) rather than freed under the kernel.
  *   close() is idempotent; a closed ring returns -EBADF from every method.
  * - An unwatched, unreachable Uring is garbage-collected; its finalizer does close().
@@ -42,7 +60,6 @@
 #include <linux/time_types.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -54,6 +71,10 @@
 #define OP_SEND 2
 #define OP_POLL 3
 #define OP_ACCEPT 4
+#define POOL_COUNT 64
+#define POOL_BUF (128 * 1024)
+#define POOL_GROUP 0
+#define BID_UNIT 4294967296.0
 
 typedef struct {
   napi_ref buf;     /* the Buffer the kernel uses, NULL for poll/accept */
@@ -63,26 +84,28 @@ typedef struct {
 } slot;
 
 typedef struct {
-  selobj base;      /* base.fd: the eventfd Node's loop watches */
+  selobj base;      /* base.fd: the ring fd, which Node's loop watches */
   napi_env env;
-  int ring_fd;
+  int ring_fd;      /* the same fd, kept apart so teardown closes it once, after the unmap */
   void* sq_ptr;
   size_t sq_len;
   void* cq_ptr;
   size_t cq_len;
   struct io_uring_sqe* sqes;
   size_t sqes_len;
-  unsigned *sq_head, *sq_tail, *sq_mask, *sq_array;
+  unsigned *sq_head, *sq_tail, *sq_mask, *sq_array, *sq_flags;
   unsigned *cq_head, *cq_tail, *cq_mask;
   struct io_uring_cqe* cqes;
   unsigned sq_entries;
   unsigned queued;  /* SQEs written since the last enter */
-  int defer;        /* IORING_SETUP_DEFER_TASKRUN: completions are posted when we enter */
+  int taskrun_flag; /* IORING_SETUP_TASKRUN_FLAG: sq_flags says when task work waits */
   slot* slots;
   uint32_t nslots;
   int32_t free_head;
   uint32_t inflight;
-  uint64_t efd_buf;
+  struct io_uring_buf_ring* pool_ring; /* the provided-buffer ring, NULL without a pool */
+  char* pool;                          /* POOL_COUNT buffers of POOL_BUF bytes */
+  uint16_t pool_tail;                  /* our copy of pool_ring->tail */
 } ring_obj;
 
 static int sys_setup(unsigned entries, struct io_uring_params* p) {
@@ -91,7 +114,7 @@ static int sys_setup(unsigned entries, struct io_uring_params* p) {
 static int sys_enter(int fd, unsigned submit, unsigned min_complete, unsigned flags) {
   return (int)syscall(__NR_io_uring_enter, fd, submit, min_complete, flags, NULL, 0);
 }
-/* Waits at most ms for one completion (running deferred task work). */
+/* Waits at most ms for one completion (running the task work pending). */
 static int sys_wait(int fd, int ms) {
   struct __kernel_timespec ts = { ms / 1000, (long long)(ms % 1000) * 1000000 };
   struct io_uring_getevents_arg arg;
@@ -99,14 +122,11 @@ static int sys_wait(int fd, int ms) {
   arg.ts = (uint64_t)(uintptr_t)&ts;
   return (int)syscall(__NR_io_uring_enter, fd, 0, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof arg);
 }
-static int sys_register(int fd, unsigned op, void* arg, unsigned n) {
-  return (int)syscall(__NR_io_uring_register, fd, op, arg, n);
-}
 
 /* Enters the kernel with every queued SQE: 0 or -errno. */
 static int flush(ring_obj* o) {
   while (o->queued > 0) {
-    int r = sys_enter(o->ring_fd, o->queued, 0, o->defer ? IORING_ENTER_GETEVENTS : 0);
+    int r = sys_enter(o->ring_fd, o->queued, 0, 0);
     if (r < 0) {
       if (errno == EINTR) continue;
       return -errno;
@@ -178,6 +198,48 @@ static double slot_id(ring_obj* o, uint32_t i) {
   return (double)o->slots[i].gen * (double)MAX_SLOTS + (double)i;
 }
 
+/* Hands buffer bid back to the kernel (a store into the shared ring, no syscall). */
+static void pool_give(ring_obj* o, unsigned bid) {
+  struct io_uring_buf* b = &o->pool_ring->bufs[o->pool_tail & (POOL_COUNT - 1)];
+  b->addr = (uint64_t)(uintptr_t)(o->pool + (size_t)bid * POOL_BUF);
+  b->len = POOL_BUF;
+  b->bid = (uint16_t)bid;
+  o->pool_tail++;
+  __atomic_store_n(&o->pool_ring->tail, o->pool_tail, __ATOMIC_RELEASE);
+}
+
+/* Registers the receive pool; without kernel support the ring simply has none. Pages are
+ * mapped lazily, so memory grows only with the buffers the traffic actually fills. */
+static void pool_setup(ring_obj* o) {
+  size_t ring_len = POOL_COUNT * sizeof(struct io_uring_buf);
+  void* ring = mmap(NULL, ring_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* pool = mmap(NULL, (size_t)POOL_COUNT * POOL_BUF, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (ring == MAP_FAILED || pool == MAP_FAILED) goto fail;
+  struct io_uring_buf_reg reg;
+  memset(&reg, 0, sizeof reg);
+  reg.ring_addr = (uint64_t)(uintptr_t)ring;
+  reg.ring_entries = POOL_COUNT;
+  reg.bgid = POOL_GROUP;
+  if (syscall(__NR_io_uring_register, o->ring_fd, IORING_REGISTER_PBUF_RING, &reg, 1) < 0) goto fail;
+  o->pool_ring = ring;
+  o->pool = pool;
+  o->pool_tail = 0;
+  for (unsigned bid = 0; bid < POOL_COUNT; bid++) pool_give(o, bid);
+  return;
+fail:
+  if (ring != MAP_FAILED) munmap(ring, ring_len);
+  if (pool != MAP_FAILED) munmap(pool, (size_t)POOL_COUNT * POOL_BUF);
+}
+
+/* After the ring fd is closed (the kernel let go of the pool with the ring). */
+static void pool_free(ring_obj* o) {
+  if (o->pool_ring == NULL) return;
+  munmap(o->pool_ring, POOL_COUNT * sizeof(struct io_uring_buf));
+  munmap(o->pool, (size_t)POOL_COUNT * POOL_BUF);
+  o->pool_ring = NULL;
+  o->pool = NULL;
+}
+
 static void unmap(ring_obj* o) {
   if (o->sqes != NULL && o->sqes != MAP_FAILED) munmap(o->sqes, o->sqes_len);
   if (o->cq_ptr != NULL && o->cq_ptr != MAP_FAILED && o->cq_ptr != o->sq_ptr) munmap(o->cq_ptr, o->cq_len);
@@ -226,10 +288,12 @@ static void ring_teardown(native_obj* base) {
         if (o->slots[i].buf != NULL) slot_release(env, o, i);
     }
     unmap(o);
-    close(o->ring_fd);
-    o->ring_fd = -1;
   }
+  /* Stops the watcher and closes base.fd, which is the ring fd. */
   selobj_teardown(base);
+  o->ring_fd = -1;
+  /* A receive the kernel never completed may still write into the pool: leak it then, as its Buffers. */
+  if (o->inflight == 0) pool_free(o);
 }
 
 static void finalize(napi_env env, void* data, void* hint) {
@@ -240,7 +304,7 @@ static void finalize(napi_env env, void* data, void* hint) {
   free(o);
 }
 
-/* new Uring(entries): sets this.fd to the eventfd, or to -errno when setup failed. */
+/* new Uring(entries): sets this.fd to the ring fd, or to -errno when setup failed. */
 static napi_value ctor(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], self;
@@ -253,24 +317,25 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
   o->env = env;
   o->ring_fd = -1;
   o->free_head = -1;
-  int err = 0, efd = -1;
+  int err = 0;
   struct io_uring_params p;
-  memset(&p, 0, sizeof p);
-  /* DEFER_TASKRUN (6.1+): the kernel queues completions as task work run when this thread
-   * enters the ring (harvest does), instead of interrupting it with an IPI per completion;
-   * the registered eventfd is still signalled so Node's loop wakes. Older kernels: plain. */
-  p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-  p.cq_entries = 16384;
-  int fd = sys_setup((unsigned)entries, &p);
-  if (fd < 0 && errno == EINVAL) {
+  /* COOP_TASKRUN + TASKRUN_FLAG (5.19+), SINGLE_ISSUER (6.0+): see the top of this file.
+   * An older kernel refuses unknown flags with EINVAL: plain then. */
+  static const unsigned flag_sets[] = {
+    IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SINGLE_ISSUER,
+    IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+    IORING_SETUP_CQSIZE,
+  };
+  int fd = -1;
+  for (size_t k = 0; k < sizeof flag_sets / sizeof flag_sets[0]; k++) {
     memset(&p, 0, sizeof p);
-    p.flags = IORING_SETUP_CQSIZE;
+    p.flags = flag_sets[k];
     p.cq_entries = 16384;
     fd = sys_setup((unsigned)entries, &p);
-  } else if (fd >= 0) {
-    o->defer = 1;
+    if (fd >= 0 || errno != EINVAL) break;
   }
   if (fd < 0) { err = -errno; goto done; }
+  o->taskrun_flag = (p.flags & IORING_SETUP_TASKRUN_FLAG) != 0;
   o->ring_fd = fd;
   if (!(p.features & IORING_FEAT_NODROP)) { err = -ENOSYS; goto done; }
   o->sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
@@ -295,23 +360,20 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
   o->sq_tail = (unsigned*)(sq + p.sq_off.tail);
   o->sq_mask = (unsigned*)(sq + p.sq_off.ring_mask);
   o->sq_array = (unsigned*)(sq + p.sq_off.array);
+  o->sq_flags = (unsigned*)(sq + p.sq_off.flags);
   o->cq_head = (unsigned*)(cq + p.cq_off.head);
   o->cq_tail = (unsigned*)(cq + p.cq_off.tail);
   o->cq_mask = (unsigned*)(cq + p.cq_off.ring_mask);
   o->cqes = (struct io_uring_cqe*)(cq + p.cq_off.cqes);
   o->sq_entries = p.sq_entries;
-  efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (efd < 0) { err = -errno; goto done; }
-  if (sys_register(fd, IORING_REGISTER_EVENTFD, &efd, 1) < 0) { err = -errno; goto done; }
+  pool_setup(o);
 done:
   if (err < 0) {
-    if (efd >= 0) close(efd);
-    efd = err;
     unmap(o);
     if (o->ring_fd >= 0) close(o->ring_fd);
     o->ring_fd = -1;
   }
-  selobj_setup(env, self, &o->base, efd, finalize);
+  selobj_setup(env, self, &o->base, err < 0 ? err : o->ring_fd, finalize);
   o->base.head.teardown = ring_teardown;
   return self;
 }
@@ -371,6 +433,105 @@ static napi_value rw(napi_env env, napi_callback_info info, int op) {
 }
 
 static napi_value recv_(napi_env env, napi_callback_info info) { return rw(env, info, OP_RECV); }
+
+/* recvPooled(fd, max) -> id or -errno (-ENOSYS: no pool): receives up to max bytes into a pool buffer. */
+static napi_value recv_pooled_(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  ring_obj* o = unwrap_this(env, info, &argc, argv, NULL);
+  if (o == NULL) return NULL;
+  int32_t fd, max;
+  if (argc < 2 || arg_int32(env, argv[0], "fd", &fd) || arg_int32(env, argv[1], "max", &max)) {
+    if (argc < 2) throw_type(env, "expected (fd, max)");
+    return NULL;
+  }
+  if (max < 1) { throw_range(env, "max must be at least 1"); return NULL; }
+  if (o->ring_fd >= 0 && o->pool_ring == NULL) return num(env, -ENOSYS);
+  int32_t i;
+  struct io_uring_sqe* sqe = begin(o, &i);
+  if (sqe == NULL) return num(env, i);
+  sqe->opcode = IORING_OP_RECV;
+  sqe->fd = fd;
+  sqe->len = (uint32_t)(max < POOL_BUF ? max : POOL_BUF);
+  sqe->flags = IOSQE_BUFFER_SELECT;
+  sqe->buf_group = POOL_GROUP;
+  sqe->ioprio = IORING_RECVSEND_POLL_FIRST;
+  publish(o);
+  o->inflight++;
+  return num(env, (int64_t)slot_id(o, (uint32_t)i));
+}
+
+static int arg_uint32(napi_env env, napi_value v, const char* name, uint32_t* out) {
+  int32_t x;
+  if (arg_int32(env, v, name, &x)) return 1;
+  if (x < 0) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "%s must not be negative", name);
+    return throw_range(env, msg);
+  }
+  *out = (uint32_t)x;
+  return 0;
+}
+
+/* The pool buffer named by argv[0], checked against n = argv[1] bytes; NULL after a throw. */
+static char* pool_arg(napi_env env, ring_obj* o, napi_value* argv, uint32_t* bid, uint32_t* n) {
+  if (arg_uint32(env, argv[0], "bid", bid) || arg_uint32(env, argv[1], "n", n)) return NULL;
+  if (o->pool_ring == NULL || *bid >= POOL_COUNT || *n > POOL_BUF) {
+    throw_range(env, "bid and n must name bytes of a pool buffer");
+    return NULL;
+  }
+  return o->pool + (size_t)*bid * POOL_BUF;
+}
+
+/* take(bid, n) -> a new Buffer with the first n bytes of pool buffer bid, which goes back to the kernel. */
+static napi_value take_(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], out;
+  ring_obj* o = unwrap_this(env, info, &argc, argv, NULL);
+  if (o == NULL) return NULL;
+  uint32_t bid = 0, n = 0;
+  if (argc < 2) { throw_type(env, "expected (bid, n)"); return NULL; }
+  char* data = pool_arg(env, o, argv, &bid, &n);
+  if (data == NULL) return NULL;
+  void* copy;
+  if (napi_create_buffer_copy(env, n, data, &copy, &out) != napi_ok) return NULL;
+  pool_give(o, bid);
+  return out;
+}
+
+/* takeInto(bid, n, dest) -> n: copies the first n bytes of pool buffer bid to dest's start; the buffer goes back. */
+static napi_value take_into_(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  ring_obj* o = unwrap_this(env, info, &argc, argv, NULL);
+  if (o == NULL) return NULL;
+  uint32_t bid = 0, n = 0;
+  char* dest;
+  size_t len;
+  if (argc < 3) { throw_type(env, "expected (bid, n, dest)"); return NULL; }
+  char* data = pool_arg(env, o, argv, &bid, &n);
+  if (data == NULL || arg_bytes(env, argv[2], "dest", &dest, &len)) return NULL;
+  if (n > len) { throw_range(env, "dest is shorter than n"); return NULL; }
+  memcpy(dest, data, n);
+  pool_give(o, bid);
+  return num(env, n);
+}
+
+/* recycle(bid): gives pool buffer bid back unread. */
+static napi_value recycle_(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[2];
+  ring_obj* o = unwrap_this(env, info, &argc, argv, NULL);
+  if (o == NULL) return NULL;
+  uint32_t bid = 0;
+  if (argc < 1 || arg_uint32(env, argv[0], "bid", &bid)) {
+    if (argc < 1) throw_type(env, "bid must be an integer");
+    return NULL;
+  }
+  if (o->pool_ring == NULL || bid >= POOL_COUNT) { throw_range(env, "bid must name a pool buffer"); return NULL; }
+  pool_give(o, bid);
+  return num(env, 0);
+}
 static napi_value send_(napi_env env, napi_callback_info info) { return rw(env, info, OP_SEND); }
 
 /* poll(fd, events) -> id or -errno: completes once with READABLE/WRITABLE bits (or -errno).
@@ -447,8 +608,8 @@ static napi_value submit_(napi_env env, napi_callback_info info) {
   return num(env, flush(o));
 }
 
-/* harvest(out: Float64Array) -> number of (id, result) pairs written. Drains the
- * eventfd first, so a completion posted after the copy wakes Node again. */
+/* harvest(out: Float64Array) -> number of (id, result) pairs written. Completions left
+ * in the queue (more than out holds) keep the ring fd readable, so Node wakes again. */
 static napi_value harvest_(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -465,10 +626,11 @@ static napi_value harvest_(napi_env env, napi_callback_info info) {
   }
   if (n < 2) { throw_range(env, "out must hold at least one (id, result) pair"); return NULL; }
   if (o->ring_fd < 0) return num(env, -EBADF);
-  if (read(o->base.fd, &o->efd_buf, sizeof o->efd_buf) < 0 && errno != EAGAIN) return num(env, -errno);
-  if (o->defer || o->queued > 0) {
-    /* Submits what is queued and, with DEFER_TASKRUN, posts the completions waiting as task work. */
-    int r = sys_enter(o->ring_fd, o->queued, 0, o->defer ? IORING_ENTER_GETEVENTS : 0);
+  /* Without TASKRUN_FLAG (old kernels) the kernel interrupts us to run task work itself. */
+  int taskrun = o->taskrun_flag && (__atomic_load_n(o->sq_flags, __ATOMIC_ACQUIRE) & IORING_SQ_TASKRUN);
+  if (o->queued > 0 || taskrun) {
+    /* Submits what is queued and runs the task work waiting (completions not posted yet). */
+    int r = sys_enter(o->ring_fd, o->queued, 0, taskrun ? IORING_ENTER_GETEVENTS : 0);
     if (r < 0 && errno != EINTR && errno != EAGAIN && errno != EBUSY) return num(env, -errno);
     if (r > 0) o->queued -= (unsigned)r < o->queued ? (unsigned)r : o->queued;
   }
@@ -483,16 +645,17 @@ static napi_value harvest_(napi_env env, napi_callback_info info) {
     if (i >= o->nslots || !o->slots[i].busy) continue;
     out[2 * k] = (double)ud;
     out[2 * k + 1] = cqe->res;
+    if (cqe->flags & IORING_CQE_F_BUFFER) {
+      unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+      /* A pooled receive that took a buffer: with bytes, the caller takes them; else it goes back now. */
+      if (cqe->res > 0) out[2 * k + 1] += (double)(bid + 1) * BID_UNIT;
+      else if (o->pool_ring != NULL && bid < POOL_COUNT) pool_give(o, bid);
+    }
     k++;
     slot_release(env, o, i);
     o->inflight--;
   }
   __atomic_store_n(o->cq_head, head, __ATOMIC_RELEASE);
-  if (head != tail) {
-    /* More than out holds: make sure the caller is woken again. */
-    uint64_t one = 1;
-    if (write(o->base.fd, &one, sizeof one) < 0) { /* the eventfd is non-blocking; ignore */ }
-  }
   return num(env, (int64_t)k);
 }
 
@@ -513,7 +676,8 @@ static napi_value close_(napi_env env, napi_callback_info info) {
 
 napi_value uring_init(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
-    METHOD("recv", recv_), METHOD("send", send_), METHOD("poll", poll_), METHOD("accept", accept_),
+    METHOD("recv", recv_), METHOD("recvPooled", recv_pooled_), METHOD("take", take_),
+    METHOD("takeInto", take_into_), METHOD("recycle", recycle_), METHOD("send", send_), METHOD("poll", poll_), METHOD("accept", accept_),
     METHOD("cancel", cancel_), METHOD("submit", submit_), METHOD("harvest", harvest_),
     METHOD("inflight", inflight_), METHOD("watch", selobj_watch), METHOD("unwatch", selobj_unwatch),
     METHOD("ref", selobj_ref), METHOD("unref", selobj_unref), METHOD("close", close_),

@@ -7,9 +7,13 @@
  * - `harvest(out)` copies up to `out.length / 2` `(id, result)` pairs (result: bytes,
  *   the new fd, poll events, or `-errno`) in one call; a Buffer given to recv/send stays
  *   referenced until its completion was harvested;
+ * - `recvPooled(fd, max)` receives into a buffer of the ring's receive pool, picked by the
+ *   kernel when data arrives (kernel 5.19+; -ENOSYS without a pool); its result carries
+ *   the buffer: `Uring.pooledBytes(result)` bytes in buffer `Uring.pooledBuffer(result)`,
+ *   copied out by `take`/`takeInto` (which give the buffer back) or given back by `recycle`;
  * - `cancel(id)` asks the kernel to cancel; the operation still completes (`-ECANCELED`
  *   or its result), and is harvested like any other;
- * - `watch(onReady)` arms a uv_poll on the ring's eventfd (as Epoll#watch);
+ * - `watch(onReady)` arms a uv_poll on the ring fd, readable while completions wait (as Epoll#watch);
  * - `close()` cancels what is in flight and waits for it (bounded) before unmapping.
  */
 import { errnoError } from './errors.js';
@@ -18,6 +22,10 @@ import { nativeOrNull } from './native.js';
 interface NativeUring {
   readonly fd: number;
   recv(fd: number, buf: ArrayBufferView, offset: number, length: number): number;
+  recvPooled(fd: number, max: number): number;
+  take(bid: number, n: number): Buffer;
+  takeInto(bid: number, n: number, dest: ArrayBufferView): number;
+  recycle(bid: number): number;
   send(fd: number, buf: ArrayBufferView, offset: number, length: number): number;
   poll(fd: number, events: number): number;
   accept(fd: number): number;
@@ -39,6 +47,9 @@ function nativeClass(): UringCtor | null {
 }
 
 let probed: string | null | undefined;
+
+/** A pooled receive's result encodes its buffer above 32 bits: bytes + (bid + 1) * 2^32. */
+const BID_UNIT = 2 ** 32;
 
 /** An io_uring instance (Linux) for a completion backend: queue operations, submit them, harvest their results (see the README). */
 export class Uring {
@@ -90,6 +101,41 @@ export class Uring {
   /** Queue a receive into `buf`; its id (> 0) or -errno. */
   recv(fd: number, buf: ArrayBufferView, offset = 0, length = buf.byteLength - offset): number {
     return this.#ring.recv(fd, buf, offset, length);
+  }
+
+  /** Queue a receive of up to `max` bytes into a pool buffer; its id (> 0) or -errno (-ENOSYS: this ring has no pool). */
+  recvPooled(fd: number, max: number): number {
+    return this.#ring.recvPooled(fd, max);
+  }
+
+  /** Whether a completion's result carries a pool buffer (a pooled receive that got bytes). */
+  static isPooled(result: number): boolean {
+    return result >= BID_UNIT;
+  }
+
+  /** The pool buffer a pooled result carries. */
+  static pooledBuffer(result: number): number {
+    return Math.floor(result / BID_UNIT) - 1;
+  }
+
+  /** The bytes a pooled result carries (the plain result otherwise). */
+  static pooledBytes(result: number): number {
+    return result % BID_UNIT;
+  }
+
+  /** A copy of the first `n` bytes of pool buffer `bid`, which goes back to the kernel. */
+  take(bid: number, n: number): Buffer {
+    return this.#ring.take(bid, n);
+  }
+
+  /** Copy the first `n` bytes of pool buffer `bid` to the start of `dest`, and give the buffer back; `n`. */
+  takeInto(bid: number, n: number, dest: ArrayBufferView): number {
+    return this.#ring.takeInto(bid, n, dest);
+  }
+
+  /** Give pool buffer `bid` back unread. */
+  recycle(bid: number): void {
+    this.#ring.recycle(bid);
   }
 
   /** Queue a send of `buf`; its id (> 0) or -errno. */
