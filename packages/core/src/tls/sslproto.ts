@@ -26,6 +26,7 @@
  * moment to send more and to check the app's low mark, so the app's resumeWriting is never missed.
  */
 import { watchRejection } from '../async-result.js';
+import { BaseStreamTransport } from '../base-transport.js';
 import { ConnectionAbortedError, ConnectionError, ConnectionResetError, RuntimeError, SSLCertVerificationError, TimeoutError } from '../errors.js';
 import type { AbstractEventLoop } from '../events.js';
 import { WriteFlowControl } from '../flow-control.js';
@@ -57,10 +58,12 @@ const RECORD_MAX = 16384 + 256 + 5;
  */
 const READ_BUFFER = 4 * RECORD_MAX;
 /**
- * Records go to the socket transport through this one buffer of the process: write() keeps
- * no reference to what it is given (it copies what it cannot send at once), so the buffer
- * is free again when write() returns, and sending allocates nothing. A flush nested inside
- * a write() (a transport calling its protocol back) takes a buffer of its own.
+ * Records go to the socket transport through this one buffer of the process: core's stream
+ * transports keep no reference to what write() is given (they copy what they cannot send at
+ * once), so the buffer is free again when write() returns, and sending allocates nothing. A
+ * flush nested inside a write() (a transport calling its protocol back) takes a buffer of its
+ * own. Any other transport (a custom backend's) may keep what it is given, as Node's streams
+ * do: it gets a fresh buffer per write.
  */
 const SEND_BUFFER = 16 * RECORD_MAX;
 let sendBuffer: Uint8Array | null = null;
@@ -598,6 +601,14 @@ export class SSLProtocol extends BufferedProtocol implements SSLTransportOwner {
   }
 
   private sendRecords(engine: TLSEngine, socket: Transport): void {
+    if (!(socket instanceof BaseStreamTransport)) {
+      while (!this.sslWritingPaused && !this.socketLost && this.engine === engine) {
+        const out = engine.takeOutgoing();
+        if (out === null || out.length === 0) break;
+        socket.write(out);
+      }
+      return;
+    }
     const buf = sendBuffer ?? Buffer.allocUnsafeSlow(SEND_BUFFER);
     sendBuffer = null;
     try {
