@@ -2,7 +2,7 @@
  * The two ends of the connect/close cycle tests (fd-leak, tls-cycles): each counts its
  * connectionMade and connectionLost calls, and a second connectionLost as an error.
  */
-import { Protocol, type AbstractEventLoop, type Transport } from '@loopkit/core';
+import { Protocol, sleep, type AbstractEventLoop, type Transport } from '@loopkit/core';
 
 export interface Counts {
   made: number;
@@ -54,4 +54,36 @@ export class ClientSide extends Protocol {
     else this.lost.setResult(exc);
     this.counts.lost += 1;
   }
+}
+
+/** How a cycle's client ends its connection (the server's own endings need nothing from it). */
+export type ClientEnding = 'close' | 'data-close' | 'write-eof' | 'abort' | 'server-close' | 'server-abort';
+
+/** End `t` the `kind` way (sending `payload` where that kind sends data), then wait for connectionLost. */
+export async function endConnection(kind: ClientEnding, t: Transport, client: ClientSide, payload: Uint8Array): Promise<void> {
+  switch (kind) {
+    case 'close':
+      t.close();
+      break;
+    case 'data-close':
+      t.write(payload);
+      while (client.got < payload.length && !client.lost.done()) await sleep(0.001);
+      if (client.got !== payload.length) throw new Error(`echo: got ${client.got} of ${payload.length} bytes`);
+      t.close();
+      break;
+    case 'write-eof':
+      t.write(payload);
+      t.writeEof(); // the echo server sees EOF and closes after echoing
+      break;
+    case 'abort':
+      t.write(payload);
+      t.abort();
+      break;
+    case 'server-close':
+      break; // the server closes (TLS: its close_notify); we see the end and close
+    case 'server-abort':
+      t.write(payload); // the server aborts on data with our bytes unread: a reset
+      break;
+  }
+  await client.lost;
 }

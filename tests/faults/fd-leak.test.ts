@@ -8,8 +8,8 @@
  */
 import * as net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { ConnectionRefusedError, sleep, type Transport } from '@loopkit/core';
-import { ClientSide, ServerSide, newCounts } from './cycle-protocols.js';
+import { ConnectionRefusedError, type Transport } from '@loopkit/core';
+import { ClientSide, ServerSide, endConnection, newCounts } from './cycle-protocols.js';
 import { NET_LOOPS, hasProcFd, openFds, portOf, title, waitUntil, withLoop, type ServerLike } from './helpers.js';
 
 const CYCLES = 10_000;
@@ -45,31 +45,7 @@ describe.skipIf(!hasProcFd)('no fd leaked over 10,000 connect/close cycles', () 
           }
           const port = portOf(kind === 'server-close' ? closer : kind === 'server-abort' ? aborter : echo);
           const [t, c] = (await loop.createConnection(() => new ClientSide(loop, clientCounts), '127.0.0.1', port)) as [Transport, ClientSide];
-          switch (kind) {
-            case 'close':
-              t.close();
-              break;
-            case 'data-close':
-              t.write(payload);
-              while (c.got < payload.length && !c.lost.done()) await sleep(0.001);
-              expect(c.got).toBe(payload.length);
-              t.close();
-              break;
-            case 'write-eof':
-              t.write(payload);
-              t.writeEof(); // the echo server sees EOF and closes after echoing
-              break;
-            case 'abort':
-              t.write(payload);
-              t.abort();
-              break;
-            case 'server-close':
-              break; // the server closes; we see EOF and close
-            case 'server-abort':
-              t.write(payload); // the server aborts on data with our bytes unread: a reset
-              break;
-          }
-          await c.lost;
+          await endConnection(kind, t, c, payload);
         };
 
         // Warm-up: every kind once, so lazily opened fds (Node internals) are counted in the baseline.

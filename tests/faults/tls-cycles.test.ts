@@ -12,9 +12,9 @@
  * tests/conformance/tls.ts checks 200 clean cycles one at a time; this is the stress form.
  */
 import { describe, expect, it } from 'vitest';
-import { SSLCertVerificationError, sleep, type Transport } from '@loopkit/core';
+import { SSLCertVerificationError, type Transport } from '@loopkit/core';
 import { tlsStats } from '@loopkit/uv';
-import { ClientSide, ServerSide, newCounts } from './cycle-protocols.js';
+import { ClientSide, ServerSide, endConnection, newCounts } from './cycle-protocols.js';
 import { NET_LOOPS, hasProcFd, openFds, portOf, title, waitUntil, withLoop, type ServerLike } from './helpers.js';
 import { certs, tlsMissing } from './tls-helpers.js';
 
@@ -61,27 +61,7 @@ describe.skipIf(tlsMissing !== null || !hasProcFd)('TLS: 1,000 connect/close cyc
             return;
           }
           const [t, p] = (await connect('localhost')) as [Transport, ClientSide];
-          switch (kind) {
-            case 'close':
-              t.close();
-              break;
-            case 'data-close':
-              t.write(payload);
-              while (p.got < payload.length && !p.lost.done()) await sleep(0.001);
-              expect(p.got).toBe(payload.length);
-              t.close();
-              break;
-            case 'abort':
-              t.write(payload);
-              t.abort();
-              break;
-            case 'server-close':
-              break; // the server's close_notify; we answer and the connection ends
-            case 'server-abort':
-              t.write(payload); // the server aborts when it reads it
-              break;
-          }
-          await p.lost;
+          await endConnection(kind, t, p, payload);
         };
 
         // The reports' messages only: a kept report holds its transport, protocol and error,
