@@ -4,9 +4,9 @@
  * README's example and the `loopkit` command; a TypeScript consumer type-checks against
  * the shipped declarations (skipLibCheck off) under moduleResolution node16 and bundler.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,8 +80,10 @@ function tsconfig(moduleResolution: 'node16' | 'bundler'): object {
   };
 }
 
+const root = mkdtempSync(join(tmpdir(), 'loopkit-install-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
 beforeAll(() => {
-  const root = mkdtempSync(join(tmpdir(), 'loopkit-install-'));
   const tarballs = packAll(join(root, 'packs')).map((p) => p.tarball);
   app = join(root, 'app');
   execFileSync('mkdir', ['-p', app]);

@@ -4,9 +4,9 @@
  * to that loop, currentTask/getRunningLoop agree, cancellation crosses. And a copy whose loop
  * world has another layout refuses to load, naming both copies.
  */
-import { describe, expect, it, beforeAll } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,8 +25,10 @@ function unpack(tarball: string, dir: string, version: string): string {
   return dir;
 }
 
+const tmp = mkdtempSync(join(tmpdir(), 'loopkit-two-copies-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
 beforeAll(() => {
-  const tmp = mkdtempSync(join(tmpdir(), 'loopkit-two-copies-'));
   const name = execFileSync('npm', ['pack', '--silent', '--pack-destination', tmp, CORE], { encoding: 'utf8' }).trim().split('\n').pop()!;
   const tarball = join(tmp, name);
   // Two paths as npm lays out a nested second version.

@@ -8,6 +8,8 @@
  * is missing) and runs when it is null/false, so no test skips without saying why.
  */
 
+import { removeTempDirs } from './support/temp-dir.js';
+
 /** What a test runner must offer: nested groups and tests with a timeout and a skip reason. */
 export interface Registrar {
   describe(name: string, body: () => void): void;
@@ -104,7 +106,11 @@ function register(name: string, fn: TestFn, timeout: number | undefined, reason:
   const skip = s.skipping ?? (typeof reason === 'string' ? reason : null) ?? (excluded === undefined ? null : `skipped: the caller's skip option (${excluded})`);
   // Wrapped: a runner passes its own context argument, which the suites do not take.
   const run = async (): Promise<void> => {
-    await fn();
+    try {
+      await fn();
+    } finally {
+      removeTempDirs();
+    }
   };
   s.into.push({ name, fn: run, options: { ...(timeout === undefined ? {} : { timeout }), ...(skip === null ? {} : { skip }) } });
 }

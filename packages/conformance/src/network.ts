@@ -3,9 +3,7 @@
  * Unix echo, write flow control against a slow reader, connection errors, half-close,
  * sock* round trips on @loopkit/uv sockets, fd leaks, server shutdown, UDP.
  */
-import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from './expect.js';
 import { describe, it } from './kit.js';
@@ -24,6 +22,7 @@ import {
 import { uv, uvMissing } from './support/uv.js';
 import { lacks, withLoop, type LoopUnderTest } from './context.js';
 import { Echo, Recorder as Peer, hasProcFd, noProcFd, openFds, pattern, portOf, type ServerLike } from './support/net.js';
+import { tempDir } from './support/temp-dir.js';
 
 type Server = { close(): void; waitClosed(): Promise<void>; sockets: readonly { getsockname(): { port?: number } }[]; isServing(): boolean };
 
@@ -56,7 +55,7 @@ async function closeBoth(transport: Transport, client: Peer, server: Server): Pr
 /** A fresh Unix socket path; on Windows, where node:net serves "Unix" paths as named pipes, a pipe name. */
 function tempSocketPath(): string {
   if (process.platform === 'win32') return `\\\\.\\pipe\\loopkit-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'loopkit-')), 's.sock');
+  return path.join(tempDir('unix'), 's.sock');
 }
 
 

@@ -32,6 +32,7 @@ import {
 } from '@loopkit/core';
 import { lacks, withLoop, type LoopUnderTest } from './context.js';
 import { hasProcFd, noProcFd, openFds, pattern } from './support/net.js';
+import { tempDir } from './support/temp-dir.js';
 
 const PYTHON = '/usr/bin/python3';
 const hasPython = fs.existsSync(PYTHON);
@@ -175,7 +176,7 @@ export function subprocessSuite(subject: LoopUnderTest): void {
 
     it('passes env and cwd, and sends stderr to stdout or /dev/null', () =>
       withLoop(subject, async () => {
-        const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'loopkit-cwd-')));
+        const dir = fs.realpathSync(tempDir('cwd'));
         const proc = await createSubprocessShell('echo "$GREETING"; pwd; echo oops >&2', {
           stdout: PIPE,
           stderr: STDOUT,
@@ -337,7 +338,7 @@ export function subprocessSuite(subject: LoopUnderTest): void {
       withLoop(subject, async () => {
         await expect(createSubprocessExec('/nonexistent/program')).rejects.toMatchObject({ code: 'ENOENT' });
         await expect(createSubprocessExec('no-such-program-on-path')).rejects.toMatchObject({ code: 'ENOENT' });
-        const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'loopkit-noexec-')), 'script.sh');
+        const file = path.join(tempDir('noexec'), 'script.sh');
         fs.writeFileSync(file, '#!/bin/sh\necho hi\n', { mode: 0o644 });
         await expect(createSubprocessExec(file)).rejects.toMatchObject({ code: 'EACCES' });
         await expect(createSubprocessExec('/bin/true', [], { cwd: '/nonexistent/dir' })).rejects.toMatchObject({ code: 'ENOENT' });
@@ -388,7 +389,7 @@ export function subprocessSuite(subject: LoopUnderTest): void {
 
     it('connects protocols to both ends of a pipe (connectReadPipe / connectWritePipe)', () =>
       withLoop(subject, async (loop) => {
-        const fifo = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'loopkit-fifo-')), 'p');
+        const fifo = path.join(tempDir('fifo'), 'p');
         execFileSync('mkfifo', [fifo]);
         const readFd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
         const writeFd = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);

@@ -4,9 +4,7 @@
  * byte-exact, ALPN, SNI, client certificates, verification failures, both timeouts, the
  * STARTTLS traps, and fd hygiene. Skips as a whole when the loop has no TLS engine, saying so.
  */
-import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { expect } from './expect.js';
@@ -26,6 +24,7 @@ import {
 import { lacks, withLoop, type LoopUnderTest } from './context.js';
 import { Echo, Recorder, hasProcFd, noProcFd, openFds, pattern, portOf, type ServerLike } from './support/net.js';
 import { hasOpenssl, testCerts } from './support/tls-certs.js';
+import { tempDir } from './support/temp-dir.js';
 
 async function waitUntil(cond: () => boolean, timeout = 10): Promise<void> {
   const end = Date.now() + timeout * 1000;
@@ -419,7 +418,7 @@ export function tlsSuite(subject: LoopUnderTest): void {
     it.skipIf(lacks(subject, 'unixSockets'))('TLS over Unix sockets; serverHostname is required there', () =>
       withLoop(subject, async (loop) => {
         const c = testCerts();
-        const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'loopkit-')), 's.sock');
+        const file = path.join(tempDir('unix'), 's.sock');
         const server = (await loop.createUnixServer(() => new Echo(), file, { ssl: { key: c.serverKey, cert: c.serverCert } })) as unknown as ServerLike;
         try {
           const error = await failure(loop.createUnixConnection(() => new Recorder(loop), file, { ssl: { ca: c.ca } }));

@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -103,6 +103,7 @@ describe('loopkit examples', () => {
 describe('loopkit bench', () => {
   it('runs the bench scripts present, with gc exposed to sched, and reports the missing and failing ones', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'loopkit-bench-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(join(dir, 'sched.js'), "console.log('sched ran, gc:', typeof globalThis.gc);\n");
     const ok = await cli(['bench'], { LOOPKIT_BENCH_DIR: dir });
     expect(ok.code).toBe(0);

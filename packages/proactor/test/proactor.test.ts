@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { CancelledError, NotImplementedError, Protocol, sleep, type Future, type Server, type Transport } from '@loopkit/core';
 import { NetProactor, NetSocket, ProactorEventLoop } from '@loopkit/proactor';
 import { isAvailable as uvAvailable, socketpair, type Socket } from '@loopkit/uv';
@@ -137,6 +137,7 @@ describe('NetProactor: the Proactor contract', () => {
 
   it('sendfile sends a range of a file', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'loopkit-'));
+    onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
     const file = path.join(dir, 'data');
     const content = Buffer.alloc(200_000, 'xyz');
     fs.writeFileSync(file, content);

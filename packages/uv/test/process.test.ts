@@ -1,6 +1,6 @@
 /** Child processes through the native spawn: pipes, stdio fates, signals, pidfd, reaping. */
-import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closeFd, pidfdOpen, pipeRead, pipeWritev, reapChild, spawnChild, EAGAIN, isAvailable } from '../dist/index.js';
@@ -75,7 +75,9 @@ describe.skipIf(!isAvailable() || process.platform !== 'linux')('spawnChild', ()
     const fds = (): number => readdirSync('/proc/self/fd').length;
     const before = fds();
     expect(() => spawnChild({ file: '/nonexistent', argv: ['x'], stdio: ['pipe', 'pipe', 'pipe'] })).toThrow(expect.objectContaining({ code: 'ENOENT', syscall: 'spawn /nonexistent' }));
-    const noexec = join(mkdtempSync(join(tmpdir(), 'loopkit-uv-')), 'script.sh');
+    const scratch = mkdtempSync(join(tmpdir(), 'loopkit-uv-'));
+    onTestFinished(() => rmSync(scratch, { recursive: true, force: true }));
+    const noexec = join(scratch, 'script.sh');
     writeFileSync(noexec, '#!/bin/sh\n', { mode: 0o644 });
     expect(() => spawnChild({ file: noexec, argv: ['x'], stdio: ['pipe', 'pipe', 'pipe'] })).toThrow(expect.objectContaining({ code: 'EACCES' }));
     expect(() => spawnChild({ file: '/bin/true', argv: ['x'], cwd: '/nonexistent', stdio: ['pipe', 'pipe', 'pipe'] })).toThrow(expect.objectContaining({ code: 'ENOENT' }));
