@@ -1,8 +1,11 @@
 // HTTP throughput: wrk against examples/http (an HTTP/1.1 server on loopkit Protocols) on
-// each available loop, and against a Node `http` hello server run the same way (its own
-// process, same response body, same wrk settings). Prints req/s and the ratio to Node.
+// the loop newEventLoop() gives and on each other backend by name (`--backend=NAME`, the
+// policy's way), and against a Node `http` hello server run the same way (its own process,
+// which never loads loopkit; same response body, same wrk settings). Prints req/s and the
+// ratio to Node.
 //
 //   pnpm bench:http                     # wrk -t2 -c100 -d5s per server
+//   node bench/http.js --node=$(scripts/node-bin.sh 24)   # every server on Node 24
 //   BENCH_HTTP_DURATION=10 BENCH_HTTP_CONNECTIONS=200 node bench/http.js
 //   BENCH_HTTP_PATH=/bytes/1048576 node bench/http.js   # 1 MiB responses (both servers serve /bytes/N)
 //
@@ -12,6 +15,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE, nodeVersion } from './harness.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -55,7 +59,7 @@ process.on('exit', () => {
 
 /** Start a server process; resolves to {child, port} once it prints its address. */
 function startServer(args, env = {}) {
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(NODE, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   child.once('exit', () => children.delete(child));
   let out = '';
@@ -127,23 +131,19 @@ async function main() {
     console.error(`${path.relative(ROOT, SERVER)} is missing: run tsc -b first (pnpm bench:http does)`);
     process.exit(1);
   }
-  const loopkit = await import('loopkit');
-  const loops = ['SelectorEventLoop', 'ProactorEventLoop'].filter((name) => {
-    try {
-      new loopkit[name]().close();
-      return true;
-    } catch (error) {
-      console.log(`${name}: unavailable (${error.message}), skipped`);
-      return false;
-    }
-  });
-
   const what = PATH === '/' ? '"Hello, World!" (13 B)' : 'the bytes it names';
-  console.log(`wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s, GET ${PATH} -> ${what}, keep-alive; each server in its own process`);
+  console.log(`${NODE} (${nodeVersion()}); wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s, GET ${PATH} -> ${what}, keep-alive; each server in its own process`);
   const baseline = await measure('node:http', [fileURLToPath(import.meta.url), '--serve-node'], {});
   const rows = [];
-  for (const loop of loops) {
-    rows.push(await measure('examples/http', [SERVER, '--port=0', `--loop=${loop}`], {}));
+  // The loop newEventLoop() gives, then each other backend by name, as a user picks one.
+  for (const backend of [undefined, 'proactor', 'uring']) {
+    const args = [SERVER, '--port=0', ...(backend === undefined ? [] : [`--backend=${backend}`])];
+    const name = backend === undefined ? 'examples/http (default)' : `examples/http (${backend})`;
+    try {
+      rows.push(await measure(name, args, {}));
+    } catch (error) {
+      console.log(`${name}: unavailable, skipped (${String(error.message).split('\n')[0]})`);
+    }
   }
   rows.push(baseline);
 
