@@ -7,10 +7,12 @@ Listens on 127.0.0.1 on a free port and prints, one per line:
     listening <port>
 and, for each connection once the client sent EOF:
     received <bytes> <sha256 hex of the bytes>
-Echoes every byte back, then half-closes (write_eof) and closes. Serves until killed.
+Echoes every byte back, then half-closes (write_eof, where the transport can: not over TLS)
+and closes. Serves until killed. tls_peer.py serves its TLS connections with the same handle().
 """
 import asyncio
 import hashlib
+import ssl
 import sys
 
 
@@ -35,7 +37,7 @@ async def handle(reader, writer):
         writer.close()
         try:
             await writer.wait_closed()
-        except ConnectionError:
+        except (ConnectionError, ssl.SSLError):
             pass
 
 

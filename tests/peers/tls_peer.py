@@ -16,31 +16,12 @@ import random
 import ssl
 import sys
 
+from echo_server import handle
+
 
 def loop_name():
     loop = asyncio.get_running_loop()
     return f"{type(loop).__module__}.{type(loop).__qualname__}"
-
-
-async def handle(reader, writer):
-    digest = hashlib.sha256()
-    total = 0
-    try:
-        while True:
-            data = await reader.read(1 << 16)
-            if not data:
-                break
-            digest.update(data)
-            total += len(data)
-            writer.write(data)
-            await writer.drain()
-        print(f"received {total} {digest.hexdigest()}", flush=True)
-    finally:
-        writer.close()
-        try:
-            await writer.wait_closed()
-        except (ConnectionError, ssl.SSLError):
-            pass
 
 
 async def serve(cert, key):
