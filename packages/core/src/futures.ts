@@ -277,7 +277,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     else callSoonEntry(this._loop, callback);
   }
 }
-carryTaskIntoThen(Future.prototype);
+carryTaskIntoThen(Future.prototype, (future) => future._state === PENDING); // a done future's then() reads no task
 
 /**
  * What then() on a pending future returns and registers: the continuation of the code awaiting

@@ -32,20 +32,21 @@ type ThenMethod = (this: unknown, onFulfilled?: unknown, onRejected?: unknown) =
  * V8 11 (Node 20) leaves the continuation slot empty in the job where `await` calls a
  * thenable's then(), so then() could not tell which task awaits. The language reads `then`
  * synchronously in the awaiting code, where the slot still holds the task: on that V8 with
- * the slot in use, `then` becomes a getter giving a then() that runs in the reading task.
+ * the slot in use, `then` becomes a getter giving a then() that runs in the reading task
+ * (or the plain then() where `readsTask` says this thenable's then() would not ask).
  * Elsewhere (V8 12 carries the slot into that job; AsyncLocalStorage's hooks do too) the
  * prototype is left as it is.
  */
-export function carryTaskIntoThen(prototype: { then: unknown }): void {
+export function carryTaskIntoThen<P extends { then: unknown }>(prototype: P, readsTask: (thenable: P) => boolean = () => true): void {
   if (slot === null || Number(process.versions.v8.split('.')[0]) >= 12) return;
   const then = prototype.then as ThenMethod;
   const { get, set } = slot;
   Object.defineProperty(prototype, 'then', {
     configurable: true,
     enumerable: false,
-    get(): ThenMethod {
+    get(this: P): ThenMethod {
       const task = get();
-      if (task === undefined) return then;
+      if (task === undefined || !readsTask(this)) return then;
       return function thenInTask(this: unknown, onFulfilled?: unknown, onRejected?: unknown): unknown {
         const outer = set(task);
         try {

@@ -23,10 +23,13 @@ import type { Task } from './tasks.js';
  * AsyncLocalStorage still runs and reads tasks through it). `getStore` needs no receiver.
  */
 export interface TaskContext {
+  /** Call `fn(...args)` with `task` as the running task, and restore the outer one after. */
   run<R, A extends unknown[]>(task: Task<unknown> | undefined, fn: (...args: A) => R, ...args: A): R;
+  /** The running task, or undefined. */
   getStore(): Task<unknown> | undefined;
 }
 
+/** The mechanism that carries the running task across awaits. */
 export type TaskTracking = 'continuation-slot' | 'async-local-storage';
 
 /** How the world tracks tasks: the loop world's `taskTracking`. */
@@ -38,7 +41,9 @@ export interface TaskTrackingChoice {
   readonly slot: SlotAddon | null;
 }
 
+/** The addon's two functions (native/task_slot.cc). */
 export interface SlotAddon {
+  /** the slot's value (undefined when empty) */
   get(): unknown;
   /** writes the slot and returns what it held */
   set(value: unknown): unknown;
