@@ -45,8 +45,9 @@ export function carryTaskIntoThen<P extends { then: unknown }>(prototype: P, rea
     configurable: true,
     enumerable: false,
     get(this: P): ThenMethod {
+      if (!readsTask(this)) return then;
       const task = get();
-      if (task === undefined || !readsTask(this)) return then;
+      if (task === undefined) return then;
       return function thenInTask(this: unknown, onFulfilled?: unknown, onRejected?: unknown): unknown {
         const outer = set(task);
         try {
