@@ -7,10 +7,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { _world } from '@loopkit/core';
+import { BaseEventLoop, Task, _world, currentTask } from '@loopkit/core';
 
 const CORE = new URL('../packages/core/dist/index.js', import.meta.url).href;
 
@@ -71,7 +72,8 @@ await loop.runUntilComplete(async () => {
 });
 loop.close();
 seen.outside = name();
-console.log(JSON.stringify({ mechanism: _world.taskTracking.mechanism, reason: _world.taskTracking.reason, seen }));
+const tracking = _world.taskTracking ?? { mechanism: 'none: a world made by an older copy', reason: null };
+console.log(JSON.stringify({ mechanism: tracking.mechanism, reason: tracking.reason, seen }));
 `;
 
 const dir = mkdtempSync(join(tmpdir(), 'loopkit-task-tracking-'));
@@ -80,6 +82,20 @@ writeFileSync(program, PROGRAM);
 // Every .node file fails to load, as an addon built for another Node would.
 const breakAddons = join(dir, 'break-addons.cjs');
 writeFileSync(breakAddons, "require('node:module')._extensions['.node'] = () => { throw new Error('simulated load failure'); };\n");
+
+// The loop world as a copy of core older than task tracking makes it: an AsyncLocalStorage
+// as taskContext, no taskTracking.
+const olderWorld = join(dir, 'older-world.mjs');
+writeFileSync(olderWorld, `
+import { AsyncLocalStorage } from 'node:async_hooks';
+Object.defineProperty(globalThis, Symbol.for('loopkit.world.v1'), { value: {
+  createdBy: 'file:///older/core/dist/world.js', copies: ['file:///older/core/dist/world.js'],
+  runningLoop: null, currentLoopResolver: null, defaultLoopFactory: null, currentLoopSetter: null,
+  taskContext: new AsyncLocalStorage(),
+  resumeSignal: { pending: false, task: null, waitingFor: null, goOn: null, lastEnded: null },
+  taskCounter: 0, youngTasks: [], agedTasks: new Set(), finalizer: null, tlsProvider: null, policy: null, container: null,
+} });
+`);
 
 function runProgram(env: Record<string, string>, nodeArgs: string[] = []): { mechanism: string; reason: string | null; seen: Record<string, unknown> } {
   const r = spawnSync(process.execPath, [...nodeArgs, program], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
@@ -135,6 +151,26 @@ describe('task tracking', () => {
     expect(mechanism).toBe('async-local-storage');
     expect(reason).toBe('the addon did not load: simulated load failure');
     expect(seen).toEqual({ ...everywhere, ...alsCallbacks });
+  });
+
+  it("joining a world made by an older copy of core, it uses that copy's AsyncLocalStorage", () => {
+    const { mechanism, seen } = runProgram({}, ['--import', olderWorld]);
+    expect(mechanism).toBe('none: a world made by an older copy');
+    expect(seen).toEqual({ ...everywhere, ...alsCallbacks });
+  });
+
+  it("the world's taskContext, which an older copy calls, sets and reads the task this copy sees", async () => {
+    const task = {} as Task<unknown>;
+    expect(_world.taskContext.run(task, () => currentTask())).toBe(task);
+    expect(currentTask()).toBe(null);
+    const loop = new BaseEventLoop();
+    const [mine, theirs] = await loop.runUntilComplete(async () => {
+      await readFile('/dev/null');
+      return [currentTask(), _world.taskContext.getStore()];
+    });
+    loop.close();
+    expect(mine).toBeInstanceOf(Task);
+    expect(theirs).toBe(mine);
   });
 
   it('a LOOPKIT_TASK_TRACKING it does not know is a RangeError naming it', () => {
