@@ -3,12 +3,15 @@
 # `loopkit examples` on another Node major version: `scripts/test-node.sh 22`.
 # Expects a built workspace (`pnpm install && tsc -b`); `pnpm test:node22` does both.
 #
-# The addon is rebuilt with that Node and that Node's own headers (the registry package
-# ships include/node, and install.mjs picks the running Node's headers when
-# npm_config_nodedir is unset), then loaded by it before any test runs. N-API is ABI-stable,
-# so the Node-20 build would load too; building on each version checks that the C code
-# compiles against each version's node_api.h as well. On exit the addon is rebuilt for the
-# machine's Node again, so the workspace is left as `pnpm install` made it.
+# The addons are rebuilt with that Node and that Node's own headers (the registry package
+# ships include/node, and each install.mjs picks the running Node's headers when
+# npm_config_nodedir is unset), then loaded by it before any test runs. @loopkit/uv's is
+# N-API, ABI-stable, so the Node-20 build would load too; building on each version checks
+# that the C code compiles against each version's node_api.h as well. @loopkit/core's
+# continuation-slot addon is V8-API, so it must be built per Node: on Node 20 to 23 core
+# must track tasks with it, on Node 24 with AsyncLocalStorage (nothing is built there). On
+# exit both are rebuilt for the machine's Node again, so the workspace is left as
+# `pnpm install` made it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 major=${1:?usage: scripts/test-node.sh MAJOR}
@@ -21,12 +24,18 @@ build_addon() { # $1: the node to build with; the rest: extra environment
   shift
   local log
   log=$(mktemp)
-  (cd packages/uv && env "$@" npm_config_node_gyp="$gyp" PATH="$(dirname "$with"):$PATH" "$with" install.mjs >"$log" 2>&1)
-  # install.mjs never fails (an install must not): whether the addon loads is the check.
+  for pkg in uv core; do
+    (cd packages/$pkg && env "$@" npm_config_node_gyp="$gyp" PATH="$(dirname "$with"):$PATH" "$with" install.mjs >>"$log" 2>&1)
+  done
+  # install.mjs never fails (an install must not): whether the addons load is the check.
   if ! "$with" --input-type=module -e "
     import { isAvailable, loadError } from './packages/uv/dist/index.js';
+    import { _world } from './packages/core/dist/index.js';
     if (!isAvailable()) { console.error('the addon did not load on Node ' + process.version + ': ' + loadError()); process.exit(1); }
-    console.log('addon built and loaded on Node ' + process.version);"; then
+    const { mechanism, reason } = _world.taskTracking;
+    const expected = process.versions.node.split('.')[0] >= 24 ? 'async-local-storage' : 'continuation-slot';
+    if (mechanism !== expected) { console.error('core tracks tasks with ' + mechanism + ' on Node ' + process.version + ', not ' + expected + ': ' + reason); process.exit(1); }
+    console.log('addons built and loaded on Node ' + process.version + '; tasks tracked with ' + mechanism);"; then
     cat "$log" >&2
     rm -f "$log"
     return 1

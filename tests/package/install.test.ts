@@ -89,7 +89,7 @@ beforeAll(() => {
   execFileSync('mkdir', ['-p', app]);
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'stranger', private: true, type: 'module' }));
   // One npm install of every tarball (npm links nothing: a plain node_modules), with the
-  // addon's install script as a user gets it, plus the types a TypeScript user adds.
+  // addons' install scripts as a user gets them, plus the types a TypeScript user adds.
   execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs, '@types/node@^20.19.0'], {
     cwd: app,
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -112,6 +112,17 @@ describe('installed from the packed tarballs with npm', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('native addon    loaded (@loopkit/uv)');
     expect(r.stdout).toMatch(/chosen backend  selector \(SelectorEventLoop\)/);
+  });
+
+  it("builds core's continuation-slot addon at install, and core tracks tasks with it (Node 20 to 23)", () => {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', "import { _world } from '@loopkit/core'; console.log(JSON.stringify(_world.taskTracking))"], {
+      cwd: app,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.stderr).toBe('');
+    const major = Number(process.versions.node.split('.')[0]);
+    expect(JSON.parse(r.stdout).mechanism).toBe(major < 24 ? 'continuation-slot' : 'async-local-storage');
   });
 
   for (const resolution of ['node16', 'bundler'] as const) {

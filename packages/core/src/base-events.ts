@@ -28,7 +28,6 @@ import {
   _setRunningLoop,
   AbstractEventLoop,
   resumeSignal,
-  taskContext,
   type Awaitable,
   type ContextRunner,
   type CoroFn,
@@ -38,6 +37,7 @@ import {
   type TaskFactory,
 } from './events.js';
 import { Future, isFuture } from './futures.js';
+import { runInTask } from './task-context.js';
 import { Handle, TimerHandle, type ReadyEntry } from './handles.js';
 import { logger } from './log.js';
 import { ageTasks, ensureFuture, Task } from './tasks.js';
@@ -587,7 +587,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   /** A turn, entered as a microtask. It runs outside any task's context: callbacks see currentTask() === null. */
   private readonly turn = (): void => {
     this.inMicrotask = true;
-    if (this.running) taskContext.run(undefined as never, this.runTurn);
+    if (this.running) runInTask(undefined, this.runTurn);
   };
 
   /** The microtask queue drained: go on with a paused batch, or begin the next iteration. */
@@ -597,14 +597,14 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     this.drainDue = false;
     resumeSignal.waitingFor = null;
     this.inMicrotask = false;
-    if (this.running) taskContext.run(undefined as never, this.runTurn);
+    if (this.running) runInTask(undefined, this.runTurn);
   };
 
   /** The task the paused batch waited for ended its step (stepEnded): go on from there. */
   private readonly goOn = (): void => {
     this.drainDue = false;
     this.inMicrotask = true;
-    taskContext.run(undefined as never, this.runTurn);
+    runInTask(undefined, this.runTurn);
   };
 
   private readonly runTurn = (): void => {

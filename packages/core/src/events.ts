@@ -175,12 +175,6 @@ for (const name of loopMethods) {
   });
 }
 
-/**
- * The task whose code is executing, carried across awaits (Node's contextvars). One per
- * thread, shared by every copy of @loopkit/core (see world.ts).
- */
-export const taskContext: AsyncLocalStorage<Task<unknown>> = world.taskContext;
-
 /** The loop running in this thread, or null. */
 export function _getRunningLoop(): AbstractEventLoop | null {
   return world.runningLoop;

@@ -4,7 +4,8 @@
  * thenable (so `await fut` works) and an iterable (so `yield* fut` works in generator tasks).
  */
 import { CancelledError, InvalidStateError, RuntimeError } from './errors.js';
-import { _getCurrentLoop, resumeStep, stepEndsIfAwaited, taskContext, type AbstractEventLoop } from './events.js';
+import { _getCurrentLoop, resumeStep, stepEndsIfAwaited, type AbstractEventLoop } from './events.js';
+import { carryTaskIntoThen, currentTaskOrUndefined } from './task-context.js';
 import { checkCallback, describe } from './validate.js';
 import { Chain, type Chainable } from './chain.js';
 import { callSoonEntry, callSoonInternal, type ReadyEntry } from './handles.js';
@@ -152,7 +153,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
         : Promise.reject(this._outcomeError());
       return settled.then(onFulfilled, onRejected);
     }
-    const task = taskContext.getStore();
+    const task = currentTaskOrUndefined();
     if (task !== undefined) {
       let misuse: RuntimeError | null = null;
       if (task === (this as unknown)) misuse = new RuntimeError('Task cannot await on itself');
@@ -276,6 +277,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     else callSoonEntry(this._loop, callback);
   }
 }
+carryTaskIntoThen(Future.prototype, (future) => future._state === PENDING); // a done future's then() reads no task
 
 /**
  * What then() on a pending future returns and registers: the continuation of the code awaiting

@@ -122,4 +122,5 @@ export { NodePipeTransport, type PipeDirection } from './subprocess/node-pipe.js
 export { Process, SubprocessStreamProtocol, createSubprocessExec, createSubprocessShell, type CreateSubprocessOptions } from './subprocess/process.js';
 export { pipeFd, type SubprocessHooks } from './subprocess/loop.js';
 export { world as _world, type World, type ResumeSignal } from './world.js';
+export type { SlotAddon, TaskContext, TaskTracking, TaskTrackingChoice } from './task-slot.js';
 export { run, Runner, _setCurrentLoopSetter, _setDefaultLoopFactory, type RunnerOptions } from './runners.js';

@@ -1,5 +1,6 @@
 /** asyncio.sleep: suspend the calling task for `delay` seconds. */
-import { getRunningLoop, resumeSignal, resumeStep, stepEndsIfAwaited, taskContext, type AbstractEventLoop } from './events.js';
+import { getRunningLoop, resumeSignal, resumeStep, stepEndsIfAwaited, type AbstractEventLoop } from './events.js';
+import { carryTaskIntoThen, currentTaskOrUndefined } from './task-context.js';
 import { Chain, type Chainable } from './chain.js';
 import { Future, setResultUnlessCancelled } from './futures.js';
 import { callSoonEntry, type ReadyEntry, type TimerHandle } from './handles.js';
@@ -52,7 +53,7 @@ export class YieldOnce<T> implements PromiseLike<T> {
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
   ): Chainable<R1 | R2> {
-    const task = taskContext.getStore();
+    const task = currentTaskOrUndefined();
     const wakeup = new YieldWakeup<T, R1 | R2>(task ?? null, this.value, onFulfilled, onRejected);
     callSoonEntry(this.loop, wakeup);
     if (task !== undefined) stepEndsIfAwaited(task, onFulfilled);
@@ -65,6 +66,7 @@ export class YieldOnce<T> implements PromiseLike<T> {
     return this.value;
   }
 }
+carryTaskIntoThen(YieldOnce.prototype);
 
 /**
  * `sleep(0)` in an async-function task whose step the loop is not waiting on (its first
@@ -138,7 +140,7 @@ export function sleep<T = undefined>(delay: number, result?: T): Future<T> | Yie
   }
   const loop = getRunningLoop();
   if (delay <= 0) {
-    const task = taskContext.getStore();
+    const task = currentTaskOrUndefined();
     // YieldOnce (a thenable, and iterable) where the awaiting must be seen: in a generator
     // task (yield*), and in a resumed step the loop waits for (its then() ends the step).
     // A first step gets a YieldPromise: Task._run sees where it ended once it returns.

@@ -12,7 +12,6 @@ import {
   resumeSignal,
   resumeStep,
   stepEnded,
-  taskContext,
   _getCurrentLoop,
   type AbstractEventLoop,
   type Awaitable,
@@ -25,6 +24,7 @@ import { callSoonEntry, type ReadyEntry } from './handles.js';
 import { checkOptions, describe } from './validate.js';
 import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.js';
 import { world } from './world.js';
+import { currentTaskOrUndefined, runInTask } from './task-context.js';
 import { ageTasks, pendingTasks, trackTask, untrackTask, type AgedRecord } from './task-registry.js';
 
 
@@ -210,7 +210,7 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
     let step: IteratorResult<unknown, T>;
     try {
       const resume = (): IteratorResult<unknown, T> =>
-        taskContext.run(this as Task<unknown>, () => (error === undefined ? gen.next() : gen.throw(error)));
+        runInTask(this as Task<unknown>, () => (error === undefined ? gen.next() : gen.throw(error)));
       step = this._context === null ? resume() : this._context(resume);
     } catch (thrown) {
       this._bodyThrew(thrown);
@@ -301,7 +301,7 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
 }
 
 function runFirstStep(task: Task<any>): unknown {
-  return taskContext.run(task, firstStep, task);
+  return runInTask(task, firstStep, task);
 }
 
 /**
@@ -325,11 +325,11 @@ function firstStep(task: Task<unknown>): unknown {
 }
 
 function bodyReturned(value: unknown): void {
-  taskContext.getStore()!._bodyReturned(value);
+  currentTaskOrUndefined()!._bodyReturned(value);
 }
 
 function bodyThrew(error: unknown): void {
-  taskContext.getStore()!._bodyThrew(error);
+  currentTaskOrUndefined()!._bodyThrew(error);
 }
 
 function genWakeup(task: Task<unknown>, error: unknown): void {
@@ -356,7 +356,7 @@ export function createTask<T>(coro: CoroFn<T>, options?: CreateTaskOptions): Tas
 
 /** The task whose code is running, or null outside a task. */
 export function currentTask(loop?: AbstractEventLoop): Task<unknown> | null {
-  const task = taskContext.getStore();
+  const task = currentTaskOrUndefined();
   if (task === undefined) return null;
   if (loop !== undefined && task._loop !== loop) return null;
   return task;

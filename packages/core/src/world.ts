@@ -14,13 +14,13 @@
  * rather than run beside a world it cannot see, it refuses to load, naming both copies.
  *
  * Cost: each module reads the world once into module constants; the objects it holds
- * (the AsyncLocalStorage, the resume signal, the registry's collections) never change, so hot
+ * (the task context, the resume signal, the registry's collections) never change, so hot
  * paths read them as before and only the running loop is one property load on `world`.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AbstractEventLoop } from './events.js';
 import type { AgedRecord, TrackedTask } from './task-registry.js';
 import type { Task } from './tasks.js';
+import { chooseTaskContext, type TaskContext, type TaskTrackingChoice } from './task-slot.js';
 import type { TLSProvider } from './tls/engine.js';
 
 const PREFIX = 'loopkit.world.';
@@ -52,7 +52,12 @@ export interface World {
   defaultLoopFactory: (() => AbstractEventLoop) | null;
   /** How a Runner makes its loop the current one (installed by @loopkit/policy). */
   currentLoopSetter: ((loop: AbstractEventLoop | null) => void) | null;
-  readonly taskContext: AsyncLocalStorage<Task<unknown>>;
+  /**
+   * The running task across awaits: an AsyncLocalStorage, or (Node 20 to 23 with the addon)
+   * an object with its run/getStore over V8's continuation slot, so copies that only know
+   * AsyncLocalStorage still agree on the running task.
+   */
+  readonly taskContext: TaskContext;
   readonly resumeSignal: ResumeSignal;
   /** the last number given to an unnamed task ("Task-N") */
   taskCounter: number;
@@ -64,9 +69,12 @@ export interface World {
   /** @loopkit/policy's slots: its event loop policy and its root tsyringe container */
   policy: unknown;
   container: unknown;
+  /** how taskContext tracks tasks (task-slot.ts); absent in a world made by a copy older than it */
+  readonly taskTracking?: TaskTrackingChoice;
 }
 
 function makeWorld(): World {
+  const { context, tracking } = chooseTaskContext();
   return {
     createdBy: import.meta.url,
     copies: [import.meta.url],
@@ -74,7 +82,7 @@ function makeWorld(): World {
     currentLoopResolver: null,
     defaultLoopFactory: null,
     currentLoopSetter: null,
-    taskContext: new AsyncLocalStorage<Task<unknown>>(),
+    taskContext: context,
     resumeSignal: { pending: false, task: null, waitingFor: null, goOn: null, lastEnded: null },
     taskCounter: 0,
     youngTasks: [],
@@ -83,6 +91,7 @@ function makeWorld(): World {
     tlsProvider: null,
     policy: null,
     container: null,
+    taskTracking: tracking,
   };
 }
 

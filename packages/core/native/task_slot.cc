@@ -1,0 +1,48 @@
+// The continuation slot: V8's "continuation preserved embedder data", one value per
+// context that every await of a native promise carries to its continuation (the value when
+// the reaction was made is the value while it runs). Node 24 keeps AsyncContextFrame there;
+// Node 20 and 22 leave it unused, so @loopkit/core keeps the running task in it instead of
+// in an AsyncLocalStorage, whose promise hooks cost every promise of the process.
+//
+// A V8-API addon (not N-API, which has no access to the slot): built per Node ABI at install.
+#include <node.h>
+#include <v8.h>
+#include <v8-version.h>
+
+namespace {
+
+using v8::FunctionCallbackInfo;
+using v8::Isolate;
+using v8::Local;
+using v8::Value;
+
+// V8 11 (Node 20) keeps the slot on the Context; V8 12 (Node 22) moved it to the Isolate.
+#if V8_MAJOR_VERSION >= 12
+inline Local<Value> ReadSlot(Isolate* isolate) { return isolate->GetContinuationPreservedEmbedderData(); }
+inline void WriteSlot(Isolate* isolate, Local<Value> value) { isolate->SetContinuationPreservedEmbedderData(value); }
+#else
+inline Local<Value> ReadSlot(Isolate* isolate) {
+  return isolate->GetCurrentContext()->GetContinuationPreservedEmbedderData();
+}
+inline void WriteSlot(Isolate* isolate, Local<Value> value) {
+  isolate->GetCurrentContext()->SetContinuationPreservedEmbedderData(value);
+}
+#endif
+
+// get(): the slot's value (undefined when empty).
+void Get(const FunctionCallbackInfo<Value>& info) { info.GetReturnValue().Set(ReadSlot(info.GetIsolate())); }
+
+// set(value): the slot holds value; returns what it held, so a caller restores it in one call less.
+void Set(const FunctionCallbackInfo<Value>& info) {
+  Isolate* isolate = info.GetIsolate();
+  info.GetReturnValue().Set(ReadSlot(isolate));
+  WriteSlot(isolate, info[0]);
+}
+
+}  // namespace
+
+// Context-aware (it keeps no state), so worker threads load it too.
+NODE_MODULE_INIT(/* exports, module, context */) {
+  NODE_SET_METHOD(exports, "get", Get);
+  NODE_SET_METHOD(exports, "set", Set);
+}

@@ -1,0 +1,61 @@
+/**
+ * The running task, as the loop world tracks it (task-slot.ts made the choice): the only
+ * two operations core needs. Read once at load, so the hot paths call the mechanism directly.
+ */
+import type { AsyncLocalStorage } from 'node:async_hooks';
+import type { Task } from './tasks.js';
+import { world } from './world.js';
+
+const slot = world.taskTracking?.slot ?? null; // a world made by an older copy has no taskTracking
+const storage = world.taskContext as AsyncLocalStorage<Task<unknown>>;
+
+/** The task whose code is running, or undefined (in a loop callback, outside any loop). */
+export const currentTaskOrUndefined: () => Task<unknown> | undefined =
+  slot !== null ? (slot.get as () => Task<unknown> | undefined) : () => storage.getStore();
+
+/** Call `fn(arg)` with `task` as the running task (undefined: none), and restore the outer one after. */
+export const runInTask: <A, R>(task: Task<unknown> | undefined, fn: (arg: A) => R, arg?: A) => R =
+  slot !== null
+    ? (task, fn, arg) => {
+        const outer = slot.set(task);
+        try {
+          return fn(arg!);
+        } finally {
+          slot.set(outer);
+        }
+      }
+    : (task, fn, arg) => storage.run(task as Task<unknown>, fn, arg!);
+
+type ThenMethod = (this: unknown, onFulfilled?: unknown, onRejected?: unknown) => unknown;
+
+/**
+ * V8 11 (Node 20) leaves the continuation slot empty in the job where `await` calls a
+ * thenable's then(), so then() could not tell which task awaits. The language reads `then`
+ * synchronously in the awaiting code, where the slot still holds the task: on that V8 with
+ * the slot in use, `then` becomes a getter giving a then() that runs in the reading task
+ * (or the plain then() where `readsTask` says this thenable's then() would not ask).
+ * Elsewhere (V8 12 carries the slot into that job; AsyncLocalStorage's hooks do too) the
+ * prototype is left as it is.
+ */
+export function carryTaskIntoThen<P extends { then: unknown }>(prototype: P, readsTask: (thenable: P) => boolean = () => true): void {
+  if (slot === null || Number(process.versions.v8.split('.')[0]) >= 12) return;
+  const then = prototype.then as ThenMethod;
+  const { get, set } = slot;
+  Object.defineProperty(prototype, 'then', {
+    configurable: true,
+    enumerable: false,
+    get(this: P): ThenMethod {
+      if (!readsTask(this)) return then;
+      const task = get();
+      if (task === undefined) return then;
+      return function thenInTask(this: unknown, onFulfilled?: unknown, onRejected?: unknown): unknown {
+        const outer = set(task);
+        try {
+          return then.call(this, onFulfilled, onRejected);
+        } finally {
+          set(outer);
+        }
+      };
+    },
+  });
+}

@@ -1,0 +1,181 @@
+/**
+ * How core tracks the running task (packages/core/src/task-slot.ts): V8's continuation slot
+ * on Node 20 to 23 when the addon is built, AsyncLocalStorage otherwise. Each mechanism runs
+ * the same program in its own process (the choice is made once per thread, at load) and must
+ * give the same answers: the task after every kind of await, none in loop callbacks, the
+ * awaited Future cancelled with its task, the awaiting task in the call graph.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BaseEventLoop, Task, _world, currentTask } from '@loopkit/core';
+
+const CORE = new URL('../packages/core/dist/index.js', import.meta.url).href;
+
+const PROGRAM = `
+import { readFile } from 'node:fs/promises';
+import { setTimeout as nodeSleep } from 'node:timers/promises';
+import { EventEmitter } from 'node:events';
+import { BaseEventLoop, CancelledError, Future, _world, captureCallGraph, currentTask, sleep } from '${CORE}';
+
+const seen = {};
+const name = () => currentTask()?.getName() ?? null;
+const loop = new BaseEventLoop();
+await loop.runUntilComplete(async () => {
+  seen.start = name();
+  await readFile(new URL(import.meta.url));
+  seen.afterFs = name();
+  await nodeSleep(1);
+  seen.afterTimersPromise = name();
+  await new Promise((resolve) => setImmediate(resolve));
+  seen.afterPromise = name();
+  const fut = new Future();
+  loop.callLater(0.001, () => { seen.inCallLater = name(); fut.setResult(1); });
+  await fut;
+  seen.afterFuture = name();
+  await Promise.all([sleep(0.001), sleep(0)]);
+  seen.afterPromiseAll = name();
+  await { then(resolve) { resolve(1); } };
+  seen.afterThenable = name();
+  loop.callSoon(() => { seen.inCallSoon = name(); });
+  await sleep(0);
+
+  // Node's own callbacks started from the task (see the README: asyncio has no task there).
+  await new Promise((resolve) => {
+    const emitter = new EventEmitter();
+    emitter.on('ping', () => { seen.inEmitterFromTimer = name(); resolve(); });
+    setTimeout(() => { seen.inSetTimeout = name(); emitter.emit('ping'); }, 1);
+  });
+
+  // Cancellation reaches the Future a task awaits after a step resumed by Node (fs).
+  const awaited = new Future();
+  const victim = loop.createTask(async () => {
+    await readFile('/dev/null');
+    try { await awaited; } catch (error) { seen.victimGot = error instanceof CancelledError ? 'CancelledError' : String(error); throw error; }
+  }, { name: 'victim' });
+  while (captureCallGraph(awaited).awaitedBy.length === 0) await sleep(0);
+  seen.awaitedBy = captureCallGraph(awaited).awaitedBy.map((g) => g.future.getName());
+  victim.cancel();
+  await Promise.allSettled([victim]);
+  seen.awaitedCancelled = awaited.cancelled();
+
+  // Two tasks interleaving through fs, each sees itself.
+  const names = await Promise.all(['A', 'B'].map((n) => loop.createTask(async () => {
+    const out = [];
+    for (let i = 0; i < 3; i++) { await readFile('/dev/null'); out.push(name()); await sleep(0); out.push(name()); }
+    return out.join(',');
+  }, { name: n })));
+  seen.interleaved = names;
+});
+loop.close();
+seen.outside = name();
+const tracking = _world.taskTracking ?? { mechanism: 'none: a world made by an older copy', reason: null };
+console.log(JSON.stringify({ mechanism: tracking.mechanism, reason: tracking.reason, seen }));
+`;
+
+const dir = mkdtempSync(join(tmpdir(), 'loopkit-task-tracking-'));
+const program = join(dir, 'program.mjs');
+writeFileSync(program, PROGRAM);
+// Every .node file fails to load, as an addon built for another Node would.
+const breakAddons = join(dir, 'break-addons.cjs');
+writeFileSync(breakAddons, "require('node:module')._extensions['.node'] = () => { throw new Error('simulated load failure'); };\n");
+
+// The loop world as a copy of core older than task tracking makes it: an AsyncLocalStorage
+// as taskContext, no taskTracking.
+const olderWorld = join(dir, 'older-world.mjs');
+writeFileSync(olderWorld, `
+import { AsyncLocalStorage } from 'node:async_hooks';
+Object.defineProperty(globalThis, Symbol.for('loopkit.world.v1'), { value: {
+  createdBy: 'file:///older/core/dist/world.js', copies: ['file:///older/core/dist/world.js'],
+  runningLoop: null, currentLoopResolver: null, defaultLoopFactory: null, currentLoopSetter: null,
+  taskContext: new AsyncLocalStorage(),
+  resumeSignal: { pending: false, task: null, waitingFor: null, goOn: null, lastEnded: null },
+  taskCounter: 0, youngTasks: [], agedTasks: new Set(), finalizer: null, tlsProvider: null, policy: null, container: null,
+} });
+`);
+
+function runProgram(env: Record<string, string>, nodeArgs: string[] = []): { mechanism: string; reason: string | null; seen: Record<string, unknown> } {
+  const r = spawnSync(process.execPath, [...nodeArgs, program], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+  return JSON.parse(r.stdout);
+}
+
+const major = Number(process.versions.node.split('.')[0]);
+const slotExpected = major < 24;
+
+const everywhere = {
+  start: 'Task-1',
+  afterFs: 'Task-1',
+  afterTimersPromise: 'Task-1',
+  afterPromise: 'Task-1',
+  inCallLater: null,
+  afterFuture: 'Task-1',
+  afterPromiseAll: 'Task-1',
+  afterThenable: 'Task-1',
+  inCallSoon: null,
+  victimGot: 'CancelledError',
+  awaitedBy: ['victim'],
+  awaitedCancelled: true,
+  interleaved: ['A,A,A,A,A,A', 'B,B,B,B,B,B'],
+  outside: null,
+};
+
+describe('task tracking', () => {
+  it(`uses ${slotExpected ? "V8's continuation slot" : 'AsyncLocalStorage'} on Node ${major} in this process`, () => {
+    expect(_world.taskTracking?.mechanism).toBe(slotExpected ? 'continuation-slot' : 'async-local-storage');
+  });
+
+  it.runIf(slotExpected)('the continuation slot: the task across every await, none in loop or Node callbacks', () => {
+    const { mechanism, seen } = runProgram({});
+    expect(mechanism).toBe('continuation-slot');
+    expect(seen).toEqual({ ...everywhere, inSetTimeout: null, inEmitterFromTimer: null });
+  });
+
+  // AsyncLocalStorage carries the task into every Node callback made in it (timers,
+  // emitters of resources made in it): a difference the README states.
+  const alsCallbacks = { inSetTimeout: 'Task-1', inEmitterFromTimer: 'Task-1' };
+
+  it('LOOPKIT_TASK_TRACKING=async-local-storage falls back to AsyncLocalStorage, same answers', () => {
+    const { mechanism, reason, seen } = runProgram({ LOOPKIT_TASK_TRACKING: 'async-local-storage' });
+    expect(mechanism).toBe('async-local-storage');
+    expect(reason).toBe('LOOPKIT_TASK_TRACKING=async-local-storage');
+    expect(seen).toEqual({ ...everywhere, ...alsCallbacks });
+  });
+
+  it.runIf(slotExpected)('an addon that fails to load falls back to AsyncLocalStorage and says why', () => {
+    const { mechanism, reason, seen } = runProgram({}, ['--require', breakAddons]);
+    expect(mechanism).toBe('async-local-storage');
+    expect(reason).toBe('the addon did not load: simulated load failure');
+    expect(seen).toEqual({ ...everywhere, ...alsCallbacks });
+  });
+
+  it("joining a world made by an older copy of core, it uses that copy's AsyncLocalStorage", () => {
+    const { mechanism, seen } = runProgram({}, ['--import', olderWorld]);
+    expect(mechanism).toBe('none: a world made by an older copy');
+    expect(seen).toEqual({ ...everywhere, ...alsCallbacks });
+  });
+
+  it("the world's taskContext, which an older copy calls, sets and reads the task this copy sees", async () => {
+    const task = {} as Task<unknown>;
+    expect(_world.taskContext.run(task, () => currentTask())).toBe(task);
+    expect(currentTask()).toBe(null);
+    const loop = new BaseEventLoop();
+    const [mine, theirs] = await loop.runUntilComplete(async () => {
+      await readFile('/dev/null');
+      return [currentTask(), _world.taskContext.getStore()];
+    });
+    loop.close();
+    expect(mine).toBeInstanceOf(Task);
+    expect(theirs).toBe(mine);
+  });
+
+  it('a LOOPKIT_TASK_TRACKING it does not know is a RangeError naming it', () => {
+    const r = spawnSync(process.execPath, [program], { encoding: 'utf8', env: { ...process.env, LOOPKIT_TASK_TRACKING: 'slot' }, timeout: 30_000 });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("RangeError: LOOPKIT_TASK_TRACKING must be 'async-local-storage' or unset, got 'slot'");
+  });
+});
