@@ -670,7 +670,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     // 3. Poll the backend: it never blocks (waiting happened in idle()).
     this.ioPoll();
     // 4. Due timers become ready, by (when, scheduling order); cancelled ones are dropped.
-    if (timers.size > 0) this.ready = timers.takeDue(this.time() + this.clockResolution, this.ready);
+    if (timers.size > 0) timers.takeDue(this.time() + this.clockResolution, this.ready);
     // 5. This iteration runs exactly what is ready now.
     this.batch = this.ready;
     this.ready = [];
