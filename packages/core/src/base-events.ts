@@ -263,7 +263,16 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   callLater(delay: number, callback: (...args: unknown[]) => unknown): TimerHandle {
     checkFiniteNumber(delay, 'delay');
     const args = arguments.length > 2 ? Array.prototype.slice.call(arguments, 2) : NO_ARGS;
-    return this.scheduleTimer(this.time() + delay, callback, args);
+    const when = this.time() + delay;
+    // scheduleTimer's body, written out: programs make timers by the hundred thousand, and
+    // each function the JIT compiles on its own costs CPU time (see timer-heap.ts).
+    checkCallback(callback, 'callback');
+    if (this.closed) throw new RuntimeError('Event loop is closed');
+    const timer = new TimerHandle(when, callback, args, this);
+    if (this.debug) timer._sourceTraceback = new Error().stack ?? null;
+    this.timers.push(timer, when);
+    if (this.sleeping) this.wake();
+    return timer;
   }
 
   callAt<A extends unknown[]>(when: number, callback: (...args: A) => unknown, ...args: A): TimerHandle;

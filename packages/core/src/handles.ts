@@ -112,7 +112,11 @@ export class TimerHandle extends Handle {
   override cancel(): void {
     if (this._cancelled) return;
     this._loop._timerHandleCancelled(this);
-    super.cancel();
+    // Handle.cancel's body, written out: one function less for the JIT to compile on its own
+    // when many timers are cancelled (see timer-heap.ts).
+    this._cancelled = true;
+    this._callback = null;
+    this._args = NO_ARGS;
   }
 
   /** A description for logs and debugging, as asyncio's repr(). */
