@@ -1,8 +1,8 @@
 /**
  * Property: however many timers fall due at once, they run by (deadline, scheduling order),
- * cancelled ones never, and those not due stay for later. Thousands due together take the
- * timer heap's one-pass path (partition, counting sort by deadline); a few take pops; ties on
- * the deadline (equal callAt times) are common here so the scheduling order must break them.
+ * cancelled ones never, and those not due stay for later. Thousands due together pop
+ * through several levels of the timer heap; ties on the deadline (equal callAt times) are
+ * common here so the scheduling order must break them.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';

@@ -263,7 +263,16 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   callLater(delay: number, callback: (...args: unknown[]) => unknown): TimerHandle {
     checkFiniteNumber(delay, 'delay');
     const args = arguments.length > 2 ? Array.prototype.slice.call(arguments, 2) : NO_ARGS;
-    return this.scheduleTimer(this.time() + delay, callback, args);
+    const when = this.time() + delay;
+    // scheduleTimer's body, written out: programs make timers by the hundred thousand, and
+    // each function the JIT compiles on its own costs CPU time (see timer-heap.ts).
+    checkCallback(callback, 'callback');
+    if (this.closed) throw new RuntimeError('Event loop is closed');
+    const timer = new TimerHandle(when, callback, args, this);
+    if (this.debug) timer._sourceTraceback = new Error().stack ?? null;
+    this.timers.push(timer, when);
+    if (this.sleeping) this.wake();
+    return timer;
   }
 
   callAt<A extends unknown[]>(when: number, callback: (...args: A) => unknown, ...args: A): TimerHandle;
@@ -670,7 +679,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     // 3. Poll the backend: it never blocks (waiting happened in idle()).
     this.ioPoll();
     // 4. Due timers become ready, by (when, scheduling order); cancelled ones are dropped.
-    if (timers.size > 0) this.ready = timers.takeDue(this.time() + this.clockResolution, this.ready);
+    if (timers.size > 0) timers.takeDue(this.time() + this.clockResolution, this.ready);
     // 5. This iteration runs exactly what is ready now.
     this.batch = this.ready;
     this.ready = [];

@@ -30,14 +30,17 @@ export class Handle implements ReadyEntry {
   /** @internal */ declare _args: unknown[];
   /** @internal */ declare _cancelled: boolean;
   /** @internal */ declare readonly _loop: HandleOwner;
-  /** @internal creation stack, kept in debug mode only */ declare _sourceTraceback: string | null;
+  /**
+   * @internal creation stack, kept in debug mode only: then an own property, else the
+   * prototype's null (one field less in every handle: they are made by the hundred thousand)
+   */
+  declare _sourceTraceback: string | null;
 
   constructor(callback: (...args: any[]) => unknown, args: unknown[], loop: HandleOwner) {
     this._callback = callback;
     this._args = args;
     this._cancelled = false;
     this._loop = loop;
-    this._sourceTraceback = null;
   }
 
   /** Prevent the callback from running; harmless once it ran. */
@@ -88,6 +91,8 @@ export class Handle implements ReadyEntry {
   }
 }
 
+Handle.prototype._sourceTraceback = null;
+
 /** A callback scheduled with callLater or callAt (asyncio.TimerHandle): when() says when it runs. */
 export class TimerHandle extends Handle {
   /** @internal */ declare readonly _when: number;
@@ -107,7 +112,11 @@ export class TimerHandle extends Handle {
   override cancel(): void {
     if (this._cancelled) return;
     this._loop._timerHandleCancelled(this);
-    super.cancel();
+    // Handle.cancel's body, written out: one function less for the JIT to compile on its own
+    // when many timers are cancelled (see timer-heap.ts).
+    this._cancelled = true;
+    this._callback = null;
+    this._args = NO_ARGS;
   }
 
   /** A description for logs and debugging, as asyncio's repr(). */

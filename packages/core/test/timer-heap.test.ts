@@ -1,0 +1,103 @@
+/**
+ * Property: the loop's TimerHeap against a plain model, through random interleavings of
+ * push, cancel, dropCancelled and takeDue. Deadlines come from a small set (ties are
+ * common, so the scheduling order must break them) or anywhere; sizes go past a few levels
+ * of the 4-ary heap and reuse freed slots.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { TimerHandle, type HandleOwner, type ReadyEntry } from '../src/handles.js';
+import { TimerHeap } from '../src/timer-heap.js';
+
+type Op = { kind: 'push'; when: number; count: number } | { kind: 'cancel'; pick: number } | { kind: 'drop' } | { kind: 'take'; end: number };
+
+const whenArb = fc.oneof(fc.constantFrom(1, 2, 2, 3, 5), fc.double({ min: 0, max: 10, noNaN: true }));
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('push' as const), when: whenArb, count: fc.integer({ min: 1, max: 40 }) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('cancel' as const), pick: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('drop' as const) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('take' as const), end: fc.double({ min: 0, max: 11, noNaN: true }) }) },
+);
+
+interface Model {
+  timer: TimerHandle;
+  when: number;
+  seq: number;
+  cancelled: boolean;
+}
+
+const byWhenThenSeq = (a: Model, b: Model): number => a.when - b.when || a.seq - b.seq;
+
+describe('TimerHeap', () => {
+  it('keeps asyncio order (when, then scheduling order), counts cancelled entries, drops them lazily', () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { minLength: 1, maxLength: 80 }), (ops) => {
+        const heap = new TimerHeap();
+        const owner: HandleOwner = { callExceptionHandler: () => {}, _timerHandleCancelled: (timer) => heap.cancel(timer) };
+        let inHeap: Model[] = [];
+        const all: Model[] = [];
+        let seq = 0;
+        for (const op of ops) {
+          if (op.kind === 'push') {
+            // `count` timers at once, the same deadline or spread from it
+            for (let i = 0; i < op.count; i++) {
+              const when = op.count % 2 === 0 ? op.when : op.when + i / 7;
+              const timer = new TimerHandle(when, () => {}, [], owner);
+              heap.push(timer, when);
+              const entry = { timer, when, seq: seq++, cancelled: false };
+              inHeap.push(entry);
+              all.push(entry);
+            }
+          } else if (op.kind === 'cancel') {
+            if (all.length === 0) continue;
+            const entry = all[op.pick % all.length]!;
+            entry.timer.cancel();
+            entry.cancelled = true;
+          } else if (op.kind === 'drop') {
+            const cancelled = inHeap.filter((e) => e.cancelled).length;
+            if (cancelled * 2 > inHeap.length) inHeap = inHeap.filter((e) => !e.cancelled);
+            else {
+              inHeap.sort(byWhenThenSeq);
+              while (inHeap.length > 0 && inHeap[0]!.cancelled) inHeap.shift();
+            }
+            heap.dropCancelled();
+          } else {
+            const due = inHeap.filter((e) => e.when < op.end).sort(byWhenThenSeq);
+            inHeap = inHeap.filter((e) => e.when >= op.end);
+            const ready: ReadyEntry[] = [];
+            heap.takeDue(op.end, ready);
+            expect(ready).toEqual(due.filter((e) => !e.cancelled).map((e) => e.timer));
+          }
+          expect(heap.size).toBe(inHeap.length);
+          expect(heap.cancelledCount).toBe(inHeap.filter((e) => e.cancelled).length);
+          expect(heap.peekWhen()).toBe(inHeap.length === 0 ? Infinity : Math.min(...inHeap.map((e) => e.when)));
+        }
+        // Whatever is left comes out in order.
+        const ready: ReadyEntry[] = [];
+        heap.takeDue(Infinity, ready);
+        expect(ready).toEqual(inHeap.filter((e) => !e.cancelled).sort(byWhenThenSeq).map((e) => e.timer));
+        expect(heap.size).toBe(0);
+        expect(heap.cancelledCount).toBe(0);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a timer cancelled after it left the heap is not counted', () => {
+    const heap = new TimerHeap();
+    const owner: HandleOwner = { callExceptionHandler: () => {}, _timerHandleCancelled: (timer) => heap.cancel(timer) };
+    const first = new TimerHandle(1, () => {}, [], owner);
+    const second = new TimerHandle(2, () => {}, [], owner);
+    heap.push(first, 1);
+    heap.push(second, 2);
+    const ready: ReadyEntry[] = [];
+    heap.takeDue(1.5, ready);
+    expect(ready).toEqual([first]);
+    const third = new TimerHandle(3, () => {}, [], owner);
+    heap.push(third, 3); // takes the slot first left
+    first.cancel();
+    expect(heap.cancelledCount).toBe(0);
+    heap.takeDue(Infinity, ready);
+    expect(ready).toEqual([first, second, third]);
+  });
+});
