@@ -17,16 +17,6 @@ function anyWaiting(waiters: Deque<Future<unknown>>): boolean {
   return false;
 }
 
-/** Wait on `fut`, always taking it out of `waiters` afterwards. */
-async function waitIn(waiters: Deque<Future<unknown>>, fut: Future<unknown>): Promise<void> {
-  waiters.push(fut);
-  try {
-    await fut;
-  } finally {
-    waiters.remove(fut);
-  }
-}
-
 /** A mutual-exclusion lock with FIFO fairness (asyncio.Lock). */
 export class Lock extends LoopBound {
   private readonly waiters = new Deque<Future<unknown>>();
@@ -44,9 +34,15 @@ export class Lock extends LoopBound {
       this.isLocked = true;
       return true;
     }
+    // The waiting written out here, not in a helper: an idle waiter then holds one async frame, not two (~0.6 KB).
     const fut = this.createWaiter();
+    this.waiters.push(fut);
     try {
-      await waitIn(this.waiters, fut);
+      try {
+        await fut;
+      } finally {
+        this.waiters.remove(fut);
+      }
     } catch (error) {
       // Woken but cancelled before taking the lock: hand the turn to the next waiter.
       if (!this.isLocked) this.wakeUpFirst();
@@ -107,7 +103,7 @@ export class Event extends LoopBound {
   /** Resolve to true once the flag is set (at once if it is). */
   async wait(): Promise<true> {
     if (this.value) return true;
-    // waitIn's body written out: an idle task waits here, and one async frame fewer per waiter is ~0.6 KB.
+    // Written out as in Lock.acquire: one async frame per idle waiter.
     const fut = this.createWaiter();
     this.waiters.push(fut);
     try {
@@ -190,8 +186,13 @@ export class Condition extends LoopBound {
     this.release();
     try {
       try {
-        await waitIn(this.waiters, fut);
-        return true;
+        this.waiters.push(fut);
+        try {
+          await fut;
+          return true;
+        } finally {
+          this.waiters.remove(fut);
+        }
       } finally {
         await this.reacquire();
       }
@@ -291,8 +292,13 @@ export class Semaphore extends LoopBound {
       return true;
     }
     const fut = this.createWaiter();
+    this.waiters.push(fut);
     try {
-      await waitIn(this.waiters, fut);
+      try {
+        await fut;
+      } finally {
+        this.waiters.remove(fut);
+      }
     } catch (error) {
       // Given a slot by wakeUpNext() but failing anyway: give the slot back.
       if (fut.done() && !fut.cancelled()) this.value += 1;
