@@ -19,7 +19,8 @@ type State = typeof PENDING | typeof FINISHED | typeof CANCELLED;
 const stateNames = ['PENDING', 'FINISHED', 'CANCELLED'];
 
 type DoneCallback<T> = (future: Future<T>) => unknown;
-type FutureCallback = ((future: any) => unknown) | FutureAwaiter<any>;
+/** A done callback, or a ready-queue entry run once done (an await's continuation, a PromiseWaiter). */
+type FutureCallback = ((future: any) => unknown) | ReadyEntry;
 
 /** Options of `new Future()`: the loop it belongs to (default: the running loop, else the policy's current one). */
 export interface FutureOptions {
@@ -42,9 +43,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** @internal */ _exception: unknown = null;
   /** @internal */ _loop: AbstractEventLoop;
   /**
-   * @internal the done callbacks: a done callback, or an await's continuation (FutureAwaiter,
-   * its own ready-queue entry). null until the first (most futures of tasks never get one),
-   * then the one itself, and an array only from the second on (most get at most one).
+   * @internal the done callbacks: a done callback, or a ready-queue entry (an await's
+   * continuation, a FutureAwaiter; a PromiseWaiter itself). null until the first (most
+   * futures of tasks never get one), then the one itself, and an array only from the second
+   * on (most get at most one).
    */
   _callbacks: FutureCallback | FutureCallback[] | null = null;
   /** @internal */ _cancelMessage: string | undefined = undefined;
