@@ -33,6 +33,7 @@ function captureResolve(resolve: (value: any) => void): void {
   captured = resolve;
 }
 
+/** A waiter future that settles its waiting call's promise with what its owner's `_waiterWoken` gives. */
 export class PromiseWaiter<R> extends Future<unknown> implements ReadyEntry {
   /** @internal the task that made the waiting call: it awaits this future */ _waitingTask: Task<unknown> | null = null;
   /** @internal settles the caller's promise; null once settled */ private _settle: ((value: unknown) => void) | null = null;
