@@ -32,14 +32,24 @@ export class Deque<T> implements Iterable<T> {
     return this.size === 0 ? undefined : this.items[this.head];
   }
 
-  /** Remove the first occurrence of `item`; returns whether it was there. O(n). */
+  /**
+   * Remove the first occurrence of `item`; returns whether it was there. O(n), but the gap is
+   * closed from the nearer end: woken waiters leave from the front, and 100k of them leaving
+   * one by one must not each move all the others.
+   */
   remove(item: T): boolean {
     const mask = this.items.length - 1;
     let i = 0;
     while (i < this.size && this.items[(this.head + i) & mask] !== item) i++;
     if (i === this.size) return false;
-    for (; i < this.size - 1; i++) this.items[(this.head + i) & mask] = this.items[(this.head + i + 1) & mask];
-    this.items[(this.head + this.size - 1) & mask] = undefined;
+    if (i < this.size / 2) {
+      for (; i > 0; i--) this.items[(this.head + i) & mask] = this.items[(this.head + i - 1) & mask];
+      this.items[this.head] = undefined;
+      this.head = (this.head + 1) & mask;
+    } else {
+      for (; i < this.size - 1; i++) this.items[(this.head + i) & mask] = this.items[(this.head + i + 1) & mask];
+      this.items[(this.head + this.size - 1) & mask] = undefined;
+    }
     this.size -= 1;
     return true;
   }

@@ -254,6 +254,15 @@ function endNextStep(): void {
  */
 export function stepEndsIfAwaited(task: Task<unknown>, onFulfilled: unknown): void {
   if (resumeSignal.waitingFor !== task || !awaitedHere(onFulfilled)) return;
+  stepEndsAfterThisJob(task);
+}
+
+/**
+ * `task`'s code starts waiting on a promise loopkit settles (a sync primitive's wait()): its
+ * step ends once the job running now is over, if a paused loop then waits for it (checked
+ * then: in a first step the loop pauses only after this call).
+ */
+export function stepEndsAfterThisJob(task: Task<unknown>): void {
   endingSteps.push(task);
   void settled.then(endNextStep);
 }

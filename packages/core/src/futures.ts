@@ -20,7 +20,8 @@ type State = typeof PENDING | typeof FINISHED | typeof CANCELLED;
 const stateNames = ['PENDING', 'FINISHED', 'CANCELLED'];
 
 type DoneCallback<T> = (future: Future<T>) => unknown;
-type FutureCallback = ((future: any) => unknown) | FutureAwaiter<any>;
+/** A done callback, or a ready-queue entry run once done (an await's continuation, a PromiseWaiter). */
+type FutureCallback = ((future: any) => unknown) | ReadyEntry;
 
 /** Options of `new Future()`: the loop it belongs to (default: the running loop, else the policy's current one). */
 export interface FutureOptions {
@@ -43,9 +44,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** @internal */ _exception: unknown = null;
   /** @internal */ _loop: AbstractEventLoop;
   /**
-   * @internal the done callbacks: a done callback, or an await's continuation (FutureAwaiter,
-   * its own ready-queue entry). null until the first (most futures of tasks never get one),
-   * then the one itself, and an array only from the second on (most get at most one).
+   * @internal the done callbacks: a done callback, or a ready-queue entry (an await's
+   * continuation, a FutureAwaiter; a PromiseWaiter itself). null until the first (most
+   * futures of tasks never get one), then the one itself, and an array only from the second
+   * on (most get at most one).
    */
   _callbacks: FutureCallback | FutureCallback[] | null = null;
   /** @internal */ _cancelMessage: string | undefined = undefined;
@@ -172,6 +174,18 @@ export class Future<T = unknown> implements PromiseLike<T> {
       stepEndsIfAwaited(task, onFulfilled);
     }
     return awaiter;
+  }
+
+  /**
+   * @internal `task`'s coroutine function returned this pending future of its loop
+   * (`() => sleep(5)`): the task awaits it, as then() would make it, and the future's outcome
+   * becomes the task's through one small entry, where then() and two closures took four objects.
+   */
+  _awaitAsTaskBody(task: Task<unknown>): void {
+    this._addCallback(new TaskBodyAwaiter(this, task));
+    task._futWaiter = this as Future<unknown>;
+    futureAddToAwaitedBy(this, task);
+    if (task._mustCancel && this.cancel(task._cancelMessage)) task._mustCancel = false;
   }
 
   private _addCallback(callback: FutureCallback): void {
@@ -313,6 +327,29 @@ class FutureAwaiter<T> extends Chain<T> implements ReadyEntry {
     } else if (future._state === FINISHED && future._exception === null) {
       this.fulfilled(future._result, this.onFulfilled);
     } else this.rejected(future._outcomeError(), this.onRejected);
+  }
+}
+
+/** The continuation of a task whose coroutine function returned a pending future: see _awaitAsTaskBody. */
+class TaskBodyAwaiter implements ReadyEntry {
+  constructor(
+    private readonly future: Future<any>,
+    private readonly task: Task<unknown>,
+  ) {}
+
+  /** @internal the future is done: it ends the task, as FutureAwaiter would resume it. */
+  _run(): void {
+    const future = this.future;
+    const task = this.task;
+    if (task._futWaiter === future) task._futWaiter = null;
+    if (future._awaitedBy !== null) futureDiscardFromAwaitedBy(future, task);
+    resumeStep(task);
+    const cancelled = task._takeCancel();
+    if (cancelled !== null) {
+      if (future._state === FINISHED) future._retrieved();
+      task._bodyThrew(cancelled);
+    } else if (future._state === FINISHED && future._exception === null) task._bodyReturned(future._result);
+    else task._bodyThrew(future._outcomeError());
   }
 }
 

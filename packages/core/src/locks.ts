@@ -9,6 +9,7 @@ import { Deque } from './deque.js';
 import { Held } from './held.js';
 import type { Future } from './futures.js';
 import { LoopBound } from './loop-bound.js';
+import { PromiseWaiter, type WaiterOwner } from './promise-waiter.js';
 import { describe } from './validate.js';
 
 /** True when some waiter has not given up (been cancelled). */
@@ -17,18 +18,8 @@ function anyWaiting(waiters: Deque<Future<unknown>>): boolean {
   return false;
 }
 
-/** Wait on `fut`, always taking it out of `waiters` afterwards. */
-async function waitIn(waiters: Deque<Future<unknown>>, fut: Future<unknown>): Promise<void> {
-  waiters.push(fut);
-  try {
-    await fut;
-  } finally {
-    waiters.remove(fut);
-  }
-}
-
 /** A mutual-exclusion lock with FIFO fairness (asyncio.Lock). */
-export class Lock extends LoopBound {
+export class Lock extends LoopBound implements WaiterOwner<true> {
   private readonly waiters = new Deque<Future<unknown>>();
   private isLocked = false;
 
@@ -38,16 +29,27 @@ export class Lock extends LoopBound {
   }
 
   /** Wait until the lock is free, then take it. Resolves to true. */
-  async acquire(): Promise<true> {
+  acquire(): Promise<true> {
     // Fairness: only jump the queue when every waiter gave up.
     if (!this.isLocked && !anyWaiting(this.waiters)) {
       this.isLocked = true;
-      return true;
+      return Promise.resolve(true);
     }
-    const fut = this.createWaiter();
+    // No async frame per waiter: see promise-waiter.ts; the rest is in _waiterWoken.
+    let waiter: PromiseWaiter<true>;
     try {
-      await waitIn(this.waiters, fut);
+      waiter = new PromiseWaiter(this.boundRunningLoop(), this);
     } catch (error) {
+      return Promise.reject(error);
+    }
+    this.waiters.push(waiter);
+    return waiter._begin();
+  }
+
+  /** @internal the rest of acquire() once its waiter is done. */
+  _waiterWoken(waiter: PromiseWaiter<true>, failed: boolean, error: unknown): true {
+    this.waiters.remove(waiter);
+    if (failed) {
       // Woken but cancelled before taking the lock: hand the turn to the next waiter.
       if (!this.isLocked) this.wakeUpFirst();
       throw error;
@@ -83,7 +85,7 @@ export class Lock extends LoopBound {
 }
 
 /** A flag tasks can wait for (asyncio.Event). */
-export class Event extends LoopBound {
+export class Event extends LoopBound implements WaiterOwner<true> {
   private readonly waiters = new Deque<Future<unknown>>();
   private value = false;
 
@@ -105,16 +107,23 @@ export class Event extends LoopBound {
   }
 
   /** Resolve to true once the flag is set (at once if it is). */
-  async wait(): Promise<true> {
-    if (this.value) return true;
-    // waitIn's body written out: an idle task waits here, and one async frame fewer per waiter is ~0.6 KB.
-    const fut = this.createWaiter();
-    this.waiters.push(fut);
+  wait(): Promise<true> {
+    if (this.value) return Promise.resolve(true);
+    // No async frame per idle waiter: see promise-waiter.ts.
+    let waiter: PromiseWaiter<true>;
     try {
-      await fut;
-    } finally {
-      this.waiters.remove(fut);
+      waiter = new PromiseWaiter(this.boundRunningLoop(), this);
+    } catch (error) {
+      return Promise.reject(error);
     }
+    this.waiters.push(waiter);
+    return waiter._begin();
+  }
+
+  /** @internal the rest of wait() once its waiter is done. */
+  _waiterWoken(waiter: PromiseWaiter<true>, failed: boolean, error: unknown): true {
+    this.waiters.remove(waiter);
+    if (failed) throw error;
     return true;
   }
 
@@ -190,8 +199,13 @@ export class Condition extends LoopBound {
     this.release();
     try {
       try {
-        await waitIn(this.waiters, fut);
-        return true;
+        this.waiters.push(fut);
+        try {
+          await fut;
+          return true;
+        } finally {
+          this.waiters.remove(fut);
+        }
       } finally {
         await this.reacquire();
       }
@@ -269,7 +283,7 @@ function checkCount(value: unknown, name: string): asserts value is number {
 }
 
 /** A counter of free slots; acquire waits while it is 0 (asyncio.Semaphore). FIFO. */
-export class Semaphore extends LoopBound {
+export class Semaphore extends LoopBound implements WaiterOwner<true> {
   private readonly waiters = new Deque<Future<unknown>>();
   protected value: number;
 
@@ -285,22 +299,33 @@ export class Semaphore extends LoopBound {
   }
 
   /** Take a slot, waiting while none is free (FIFO); resolves to true. */
-  async acquire(): Promise<true> {
+  acquire(): Promise<true> {
     if (!this.locked()) {
       this.value -= 1;
-      return true;
+      return Promise.resolve(true);
     }
-    const fut = this.createWaiter();
+    // No async frame per waiter: see promise-waiter.ts; the rest is in _waiterWoken.
+    let waiter: PromiseWaiter<true>;
     try {
-      await waitIn(this.waiters, fut);
+      waiter = new PromiseWaiter(this.boundRunningLoop(), this);
     } catch (error) {
+      return Promise.reject(error);
+    }
+    this.waiters.push(waiter);
+    return waiter._begin();
+  }
+
+  /** @internal the rest of acquire() once its waiter is done. */
+  _waiterWoken(waiter: PromiseWaiter<true>, failed: boolean, error: unknown): true {
+    this.waiters.remove(waiter);
+    try {
       // Given a slot by wakeUpNext() but failing anyway: give the slot back.
-      if (fut.done() && !fut.cancelled()) this.value += 1;
-      throw error;
+      if (failed && waiter.done() && !waiter.cancelled()) this.value += 1;
     } finally {
       // Waiters that arrived meanwhile queued behind us: wake as many as there are slots.
       while (this.value > 0 && this.wakeUpNext());
     }
+    if (failed) throw error;
     return true;
   }
 

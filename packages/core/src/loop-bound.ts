@@ -11,9 +11,14 @@ export abstract class LoopBound {
 
   /** A new waiter future on the running loop, binding this object to it on first use. */
   protected createWaiter<T = unknown>(): Future<T> {
+    return this.boundRunningLoop().createFuture<T>();
+  }
+
+  /** The running loop, binding this object to it on first use (RuntimeError for another loop). */
+  protected boundRunningLoop(): AbstractEventLoop {
     const loop = getRunningLoop();
     this.boundLoop ??= loop;
     if (loop !== this.boundLoop) throw new RuntimeError(`${this} is bound to a different event loop`);
-    return loop.createFuture<T>();
+    return loop;
   }
 }

@@ -68,7 +68,18 @@ export class Queue<T = unknown> extends LoopBound {
   async put(item: T): Promise<void> {
     while (this.full()) {
       if (this.isShutdown) throw new QueueShutDown();
-      await this.waitAsWaiter(this.putters, () => !this.full());
+      // The waiting written out, not in an async helper: an idle putter holds one async frame, not two.
+      const putter = this.createWaiter();
+      this.putters.push(putter);
+      try {
+        await putter;
+      } catch (error) {
+        // Cancelled: leave the line; a wake-up already given passes on while there is room for it.
+        putter.cancel();
+        this.putters.remove(putter);
+        if (!this.full() && !putter.cancelled()) wakeupNext(this.putters);
+        throw error;
+      }
     }
     this.putNowait(item);
   }
@@ -87,7 +98,17 @@ export class Queue<T = unknown> extends LoopBound {
   async get(): Promise<T> {
     while (this.empty()) {
       if (this.isShutdown) throw new QueueShutDown();
-      await this.waitAsWaiter(this.getters, () => !this.empty());
+      const getter = this.createWaiter();
+      this.getters.push(getter);
+      try {
+        await getter;
+      } catch (error) {
+        // Cancelled: leave the line; a wake-up already given passes on while there is room for it.
+        getter.cancel();
+        this.getters.remove(getter);
+        if (!this.empty() && !getter.cancelled()) wakeupNext(this.getters);
+        throw error;
+      }
     }
     return this.getNowait();
   }
@@ -145,23 +166,6 @@ export class Queue<T = unknown> extends LoopBound {
     if (this.unfinishedTasks > 0) parts.push(`tasks=${this.unfinishedTasks}`);
     if (this.isShutdown) parts.push('shutdown');
     return `<${this.constructor.name} ${parts.join(' ')}>`;
-  }
-
-  /**
-   * Wait in `waiters` until woken. On failure (cancellation), a wake-up that was meant for
-   * us goes to the next waiter while the queue still has room for it (`canProceed`).
-   */
-  private async waitAsWaiter(waiters: Deque<Future<unknown>>, canProceed: () => boolean): Promise<void> {
-    const waiter = this.createWaiter();
-    waiters.push(waiter);
-    try {
-      await waiter;
-    } catch (error) {
-      waiter.cancel();
-      waiters.remove(waiter);
-      if (canProceed() && !waiter.cancelled()) wakeupNext(waiters);
-      throw error;
-    }
   }
 
   // The storage: subclasses change the order.

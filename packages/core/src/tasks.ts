@@ -307,13 +307,17 @@ function runFirstStep(task: Task<any>): unknown {
 /**
  * Call the coroutine function, in the task's context, and watch what it returns from there.
  * The reactions on an async function's promise run in the context they were attached in, so
- * they find their task there: no closures per task. Any other thenable (a Future returned by
- * `() => sleep(5)`, which thereby becomes the task's awaited future) gets closures.
+ * they find their task there: no closures per task. A pending Future of the task's loop
+ * returned by `() => sleep(5)` becomes the task's awaited future (_awaitAsTaskBody); any other
+ * thenable gets closures.
  */
 function firstStep(task: Task<unknown>): unknown {
   const body = task._coro();
   if (body instanceof Promise && Object.getPrototypeOf(body) === Promise.prototype) {
     body.then(bodyReturned, bodyThrew);
+  } else if (body instanceof Future && body !== task && body._loop === task._loop && !body.done()) {
+    body._awaitAsTaskBody(task);
+    resumeSignal.lastEnded = task; // it suspends on that future at once
   } else if (isThenable(body) && !isGenerator(body)) {
     body.then(
       (value) => task._bodyReturned(value),

@@ -1,0 +1,102 @@
+/**
+ * The waiter future of a sync primitive whose waiting call hands its caller a native promise
+ * (Event.wait, Lock.acquire, Semaphore.acquire): the future, the continuation of the waiting
+ * call and the settling of its promise in one object.
+ *
+ * Written as `async wait() { ...; try { await fut } finally { ... } }`, every idle waiter
+ * held the function's frame, its promise, and for `await fut` a promise, two resolving
+ * functions, the await's two closures, their contexts and a FutureAwaiter (~0.8 KB). Here the
+ * call does what that await did, with nothing but the promise it returns: the task making it
+ * awaits this future (cancelling the task cancels it; it shows in the call graph), and once
+ * the future is done the owner's `_waiterWoken` runs what followed the await, as a loop
+ * callback that resumes the task, and its value or error settles the promise.
+ */
+import { RuntimeError } from './errors.js';
+import { resumeStep, stepEndsAfterThisJob, type AbstractEventLoop } from './events.js';
+import { Future } from './futures.js';
+import type { ReadyEntry } from './handles.js';
+import { currentTask, type Task } from './tasks.js';
+import { futureDiscardFromAwaitedBy } from './awaited-by.js';
+
+/** The primitive a waiter belongs to. */
+export interface WaiterOwner<R> {
+  /**
+   * @internal the waiter is done and its caller resumes: leave the line and give the call's
+   * value, or throw `error` (or another) when `failed` (the waiter or the task was cancelled).
+   */
+  _waiterWoken(waiter: PromiseWaiter<R>, failed: boolean, error: unknown): R;
+}
+
+/** The executor of every waiter's promise: no closure per promise (it runs synchronously). */
+let captured: ((value: any) => void) | null = null;
+function captureResolve(resolve: (value: any) => void): void {
+  captured = resolve;
+}
+
+/** A waiter future that settles its waiting call's promise with what its owner's `_waiterWoken` gives. */
+export class PromiseWaiter<R> extends Future<unknown> implements ReadyEntry {
+  /** @internal the task that made the waiting call: it awaits this future */ _waitingTask: Task<unknown> | null = null;
+  /** @internal settles the caller's promise; null once settled */ private _settle: ((value: unknown) => void) | null = null;
+
+  constructor(
+    loop: AbstractEventLoop,
+    private readonly owner: WaiterOwner<R>,
+  ) {
+    super(loop);
+    this._callbacks = this; // its own first done callback: see _run
+  }
+
+  /**
+   * Begin waiting (the waiter is already in its owner's line): the promise the waiting call
+   * returns. The current task now awaits this future, as `await fut` would have made it.
+   */
+  _begin(): Promise<R> {
+    const promise = new Promise<R>(captureResolve);
+    this._settle = captured;
+    captured = null;
+    const task = currentTask();
+    if (task !== null) {
+      if (task._loop !== this._loop) {
+        this._finish(true, new RuntimeError(`Task ${task} got Future ${this} attached to a different loop`));
+        return promise;
+      }
+      this._waitingTask = task;
+      task._futWaiter = this;
+      this._awaitedBy = task;
+      if (task._mustCancel && this.cancel(task._cancelMessage)) task._mustCancel = false;
+      stepEndsAfterThisJob(task);
+    }
+    return promise;
+  }
+
+  /** @internal done: resume the waiting call, from the ready queue (as a FutureAwaiter would). */
+  _run(): void {
+    const task = this._waitingTask;
+    if (task !== null) {
+      if (task._futWaiter === this) task._futWaiter = null;
+      if (this._awaitedBy !== null) futureDiscardFromAwaitedBy(this, task);
+    }
+    resumeStep(task);
+    // cancel() came after this future finished but before the task resumed: raise at this
+    // wait, as asyncio's step does (a Lock waiter then passes its turn on).
+    const cancelled = task === null ? null : task._takeCancel();
+    if (cancelled !== null) {
+      if (!this.cancelled()) this._retrieved();
+      this._finish(true, cancelled);
+    } else if (!this.cancelled() && this._exception === null) this._finish(false, undefined);
+    else this._finish(true, this._outcomeError());
+  }
+
+  private _finish(failed: boolean, error: unknown): void {
+    const settle = this._settle!;
+    this._settle = null;
+    let value: R;
+    try {
+      value = this.owner._waiterWoken(this, failed, error);
+    } catch (thrown) {
+      settle(Promise.reject(thrown));
+      return;
+    }
+    settle(value);
+  }
+}
