@@ -4,8 +4,8 @@
 // there are two. Every connection sends one message, waits for its whole echo, and sends
 // the next. For every size x connection count, each kind runs BENCH_RUNS times (kinds
 // interleaved, a fresh server process per run); the tables give the median req/s with the
-// ratios to the C server and to Node's `net`, the server's CPU time per request (from
-// /proc), and the round-trip time (mean / p99 µs, as the load generator saw it).
+// ratios to the C server and to Node's `net`, the server's CPU time and minor page faults
+// per request (from /proc), and the round-trip time (mean / p99 µs, as the load generator saw it).
 //
 // Kinds: c (bench/echo-server.c, compiled with cc at start: the reference), net (Node's
 // net, no loopkit loaded), default (the loop the `loopkit` package's newEventLoop()
@@ -23,7 +23,7 @@ import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NODE, PYTHON, cpuSecondsOf, loadAverage, median, nodeVersion, positional, printMarkdown, pythonHas, startServer, stopServer } from './harness.js';
+import { NODE, PYTHON, cpuSecondsOf, loadAverage, minorFaultsOf, median, nodeVersion, positional, printMarkdown, pythonHas, startServer, stopServer } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -81,17 +81,25 @@ function serverArgv(kind, extra = []) {
   return [NODE, ...(extra.includes('--memory') ? ['--expose-gc'] : []), join(here, 'echo-server.js'), kind, ...extra];
 }
 
-/** One run: {rate, cpu (server µs per request), mean, p99 (µs)}. */
+/** One run: {rate, cpu (server µs per request), faults (server minor faults per request), mean, p99 (µs)}. */
 async function runOnce(kind, size, conns) {
   const { child, port } = await startServer(pin(0, serverArgv(kind)).flat());
   try {
     const [cmd, args] = pin(1, [...loadgen.argv, '127.0.0.1', String(port), String(conns), String(size), String(WARMUP), String(SECONDS)]);
     const cpu0 = cpuSecondsOf(child.pid);
+    const faults0 = minorFaultsOf(child.pid);
     const output = execFileSync(cmd, args, { encoding: 'utf8' }).trim();
     const [rate, total, mean, p99] = output.split(' ').map(Number);
     if (![rate, total, mean, p99].every(Number.isFinite)) throw new Error(`load generator printed "${output}", not "rate total mean p99"`);
     const cpu1 = cpuSecondsOf(child.pid);
-    return { rate, cpu: cpu0 === null ? null : ((cpu1 - cpu0) / total) * 1e6, mean, p99 };
+    const faults1 = minorFaultsOf(child.pid);
+    return {
+      rate,
+      cpu: cpu0 === null ? null : ((cpu1 - cpu0) / total) * 1e6,
+      faults: faults0 === null ? null : (faults1 - faults0) / total,
+      mean,
+      p99,
+    };
   } finally {
     await stopServer(child);
   }
@@ -111,7 +119,7 @@ async function measureCells(kindList, cells) {
     const medians = {};
     for (const kind of kindList) {
       const pick = (f) => median(runs[kind].map(f).filter((v) => v !== null));
-      medians[kind] = { rate: pick((r) => r.rate), cpu: pick((r) => r.cpu), mean: pick((r) => r.mean), p99: pick((r) => r.p99), rates: runs[kind].map((r) => r.rate) };
+      medians[kind] = { rate: pick((r) => r.rate), cpu: pick((r) => r.cpu), faults: pick((r) => r.faults), mean: pick((r) => r.mean), p99: pick((r) => r.p99), rates: runs[kind].map((r) => r.rate) };
     }
     out.push({ size, conns, medians });
     process.stdout.write(`  ${sizeText(size)} x ${conns}: ${kindList.map((kind) => `${kind} ${k(medians[kind].rate)}`).join(', ')}\n`);
@@ -141,6 +149,11 @@ console.log('\nserver CPU µs per request (user + system, /proc), median');
 printMarkdown(
   ['size x conns', ...kinds],
   results.map(({ size, conns, medians: m }) => [`${sizeText(size)} x ${conns}`, ...kinds.map((kind) => (Number.isNaN(m[kind].cpu) ? '-' : m[kind].cpu.toFixed(1)))]),
+);
+console.log('\nserver minor page faults per request (/proc), median; the runs include the warm-up, when a fresh process grows its heap');
+printMarkdown(
+  ['size x conns', ...kinds],
+  results.map(({ size, conns, medians: m }) => [`${sizeText(size)} x ${conns}`, ...kinds.map((kind) => (Number.isNaN(m[kind].faults) ? '-' : m[kind].faults.toFixed(2)))]),
 );
 console.log('\nround trip µs, mean / p99 (median of the runs); with 1 connection this is the latency');
 printMarkdown(

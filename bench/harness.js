@@ -61,17 +61,27 @@ export function option(name, fallback) {
   return arg === undefined ? fallback : arg.slice(name.length + 3);
 }
 
-/** CPU seconds (user + system) process `pid` has used so far, from /proc; null without it. */
-export function cpuSecondsOf(pid) {
-  let stat;
+/** The fields of /proc/<pid>/stat after the command name (which may hold spaces); null without /proc. */
+function procStat(pid) {
   try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
   } catch {
     return null;
   }
-  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th, in USER_HZ (100) ticks.
-  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** CPU seconds (user + system) process `pid` has used so far, from /proc; null without it. */
+export function cpuSecondsOf(pid) {
+  const fields = procStat(pid);
+  // utime and stime are the 12th and 13th fields after the name, in USER_HZ (100) ticks.
+  return fields === null ? null : (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Minor page faults process `pid` has taken so far (its threads included), from /proc; null without it. */
+export function minorFaultsOf(pid) {
+  const fields = procStat(pid);
+  return fields === null ? null : Number(fields[7]);
 }
 
 /** The version of a Node binary (`v24.1.0`), asked once per binary. */

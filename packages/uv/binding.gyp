@@ -10,6 +10,7 @@
         "native/fds.c",
         "native/jscb.c",
         "native/kqueue.c",
+        "native/memory.c",
         "native/pollset.c",
         "native/sock.c",
         "native/spawn.c",

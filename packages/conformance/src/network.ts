@@ -138,6 +138,40 @@ export function networkSuite(subject: LoopUnderTest): void {
         await expect(loop.createUnixConnection(() => new Peer(loop), name)).rejects.toThrow();
       }));
 
+    it('a protocol may keep every chunk it receives: later reads never change one', rule('dataReceived may keep the bytes it is given: the transport never reuses or changes them', () =>
+      withLoop(subject, async (loop, reports) => {
+        /** Keeps each chunk as given (no copy), and a copy of it as it was on arrival. */
+        class Keeper extends Protocol {
+          kept: Uint8Array[] = [];
+          onArrival: Buffer[] = [];
+          override dataReceived(data: Uint8Array): void {
+            this.kept.push(data);
+            this.onArrival.push(Buffer.from(data));
+          }
+        }
+        let keeper: Keeper | null = null;
+        const server = (await loop.createServer(() => (keeper = new Keeper()), '127.0.0.1', 0)) as unknown as Server;
+        const [transport, client] = (await loop.createConnection(() => new Peer(loop), '127.0.0.1', portOf(server))) as [Transport, Peer];
+        // Sizes around every read size and slab boundary a backend may use, some sent alone
+        // (a short read), some back to back (reads that fill what they read into).
+        const sizes = [1, 7, 1000, 4095, 4096, 16383, 16384, 16385, 65535, 65536, 65537, 100 * 1024, 256 * 1024, 300 * 1024, 3, 1 << 20];
+        const sent: Buffer[] = [];
+        for (const [i, size] of sizes.entries()) {
+          const data = pattern(size, i + 1);
+          sent.push(data);
+          transport.write(data);
+          if (i % 3 === 0) await sleep(0.002);
+        }
+        const all = Buffer.concat(sent);
+        const receivedBytes = (): number => keeper?.kept.reduce((n, c) => n + c.length, 0) ?? 0;
+        await waitUntil(() => receivedBytes() >= all.length, 20);
+        expect(receivedBytes()).toBe(all.length);
+        keeper!.kept.forEach((chunk, i) => expect(Buffer.from(chunk).equals(keeper!.onArrival[i]!)).toBe(true));
+        expect(Buffer.concat(keeper!.kept).equals(all)).toBe(true);
+        expect(await closeBoth(transport, client, server)).toBe(null);
+        expect(reports).toEqual([]);
+      })));
+
     it('a write that completes at once never pauses the protocol', () =>
       withLoop(subject, async (loop) => {
         const server = (await loop.createServer(() => new Echo(), '127.0.0.1', 0)) as unknown as Server;

@@ -51,23 +51,6 @@ const SMALL_WRITE = 16 * 1024;
 /** Largest allocation such appends share. */
 const SHARED_CHUNK = 64 * 1024;
 const EOF = Symbol('EOF');
-/**
- * Keep freed buffer memory in the process (glibc). Transports allocate their read slabs and
- * write copies fresh and V8 frees them in bulk at a GC; with glibc's initial thresholds
- * (blocks from 128 KiB mmapped, the heap top trimmed past 128 KiB) that memory went back
- * to the kernel and the next buffers faulted it in again, page by page (2-13 minor faults
- * per 16-100 KiB echo). glibc raises both thresholds to the size of the largest mmapped
- * block freed so far (mallopt(3), M_MMAP_THRESHOLD): one 16 MiB block, never touched, made
- * and dropped before the first transport, does that at the first GC. Elsewhere it costs
- * a 16 MiB reservation for a moment.
- */
-let keptFreedMemory = false;
-function keepFreedBufferMemory(): void {
-  if (keptFreedMemory) return;
-  keptFreedMemory = true;
-  Buffer.allocUnsafeSlow(16 * 1024 * 1024);
-}
-
 /** The empty write buffer every transport starts with and returns to (never pushed into). */
 const NO_CHUNKS: Uint8Array[] = [];
 
@@ -143,7 +126,6 @@ export abstract class BaseStreamTransport extends Transport {
     this.setProtocol(protocol);
     this._server = server;
     server?._attach(this);
-    keepFreedBufferMemory();
   }
 
   // ---- backend hooks (see the module comment) ----

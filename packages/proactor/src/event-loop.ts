@@ -28,6 +28,7 @@ import {
 import {
   IPPROTO_IPV6,
   IPV6_V6ONLY,
+  keepFreedMemory,
   isAvailable as uvAvailable,
   SO_REUSEADDR,
   SO_REUSEPORT,
@@ -77,6 +78,8 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
     }
     this._proactor = proactor;
     proactor.setLoop(this);
+    // Received chunks are fresh memory that V8 frees in bulk: keep it in the process (see @loopkit/uv).
+    keepFreedMemory();
   }
 
   // ---- the backend hooks ----

@@ -10,8 +10,9 @@
  * handle: unread bytes are bounded and never dropped.
  *
  * A stream reads the way net.Socket's `onread` option does: libuv reads into one scratch
- * buffer shared by every socket, and the bytes are copied out into a slab at their size.
- * No Readable stream machinery runs per read, and an idle connection holds no read buffer.
+ * buffer shared by every socket, and the bytes are copied out at their size (small reads
+ * into a shared slab). No Readable stream machinery runs per read, and an idle connection
+ * holds no read buffer.
  */
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
@@ -36,10 +37,14 @@ const NO_DATAGRAMS: Array<[Buffer, Address]> = [];
 /** What libuv reads into for every stream socket (its size is what a read asks for). */
 const READ_SCRATCH = Buffer.allocUnsafeSlow(64 * 1024);
 /**
- * Received bytes are copied into views of a slab, never reused: a protocol may keep them.
- * A new slab starts when less than a scratch buffer's worth is left.
+ * Received bytes are copied out of the scratch buffer, never reused: a protocol may keep
+ * them. A read of OWN_BUFFER_READ or more gets a buffer of exactly its size; smaller ones
+ * share slabs (views into one allocation), and a new slab starts when less than
+ * OWN_BUFFER_READ is left. So little fresh memory goes unused: only a GC frees it, and on
+ * Node 24 every 64 MB of it costs a full mark-compact (see @loopkit/uv's keepFreedMemory).
  */
 const SLAB_SIZE = 256 * 1024;
+const OWN_BUFFER_READ = 16 * 1024;
 let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
 let slabOffset = 0;
 
@@ -103,7 +108,12 @@ function onStreamClose(this: net.Socket): void {
 /** Node's read callback (`this` is the net.Socket): `nread` bytes are in READ_SCRATCH; false stops reading. */
 function onStreamRead(this: net.Socket, nread: number): boolean {
   const sock = ownerOf(this);
-  if (SLAB_SIZE - slabOffset < READ_SCRATCH.length) {
+  if (nread >= OWN_BUFFER_READ) {
+    const chunk = Buffer.allocUnsafeSlow(nread);
+    READ_SCRATCH.copy(chunk, 0, 0, nread);
+    return sock._received(chunk);
+  }
+  if (SLAB_SIZE - slabOffset < OWN_BUFFER_READ) {
     slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
     slabOffset = 0;
   }

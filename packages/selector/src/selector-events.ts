@@ -41,6 +41,7 @@ import {
   errnoError,
   IPPROTO_IPV6,
   IPV6_V6ONLY,
+  keepFreedMemory,
   SO_BROADCAST,
   SO_REUSEADDR,
   SO_REUSEPORT,
@@ -119,6 +120,8 @@ export class SelectorEventLoop
     if (selector !== null && !(selector instanceof BaseSelector)) {
       throw new TypeError(`selector must be a BaseSelector (EpollSelector, PollSelector, ...), got ${describe(selector)}`);
     }
+    // Received chunks are fresh memory that V8 frees in bulk: keep it in the process (see @loopkit/uv).
+    keepFreedMemory();
     this._selector = selector ?? new DefaultSelector();
     const keys = this._selector.getMap();
     if (keys === null) throw new TypeError('selector is closed');

@@ -228,5 +228,6 @@ NAPI_MODULE_INIT() {
   uring_init(env, exports);
   tls_init(env, exports);
   spawn_init(env, exports);
+  memory_init(env, exports);
   return exports;
 }

@@ -130,6 +130,9 @@ napi_value uring_init(napi_env env, napi_value exports);
 napi_value spawn_init(napi_env env, napi_value exports);
 napi_value constants_init(napi_env env, napi_value exports);
 napi_value tls_init(napi_env env, napi_value exports); /* tls.c: TLSEngine, TLSContext, CertStore */
+napi_value memory_init(napi_env env, napi_value exports); /* memory.c: keepFreedMemory */
+/* Keep freed heap memory in the process (memory.c says why); true when the setting is ours. */
+int keep_freed_memory(void);
 
 /* napi_define_class boilerplate shared by Epoll, Kqueue and PollSet. */
 #define METHOD(name, fn) { name, NULL, fn, NULL, NULL, NULL, napi_default_method, NULL }

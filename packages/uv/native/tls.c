@@ -167,27 +167,10 @@ static napi_value ssl_failure(engine* e, const char* what) {
 }
 
 /* new TLSEngine(context, serverHostname: string | null, io: Int32Array(3)) */
-/* Every read and takeOutgoing hands JS a new buffer (its owner is the app or the socket
- * transport), up to a few hundred KiB, and V8 frees them only at its next GC, in bulk.
- * With glibc's initial thresholds (mmap above 128 KiB, trim the heap top above 128 KiB)
- * those bulk frees hand the memory back to the kernel and the next buffers fault it in
- * again, page by page: at 64 KiB echoes over 100 connections that was most of the server's
- * CPU time (13 minor faults per request). glibc raises both thresholds by itself when a
- * mapped block is freed (mmap threshold = its size, trim threshold = twice that; see
- * mallopt(3), M_MMAP_THRESHOLD); freeing one 16 MiB block before the first engine does it
- * at once, so freed buffer memory stays in the heap for the next ones. */
-static void keep_buffer_memory(void) {
-#ifdef __GLIBC__
-  static int done;
-  if (done) return;
-  done = 1;
-  void* volatile block = malloc(16 << 20);
-  free(block);
-#endif
-}
-
+/* Every read and takeOutgoing hands JS a new buffer that V8 frees only at a GC, in bulk:
+ * keep_freed_memory() (memory.c) keeps that memory in the process for the next ones. */
 static napi_value ctor(napi_env env, napi_callback_info info) {
-  keep_buffer_memory();
+  keep_freed_memory();
   size_t argc = 3;
   napi_value argv[3], self;
   napi_get_cb_info(env, info, &argc, argv, &self, NULL);

@@ -103,6 +103,8 @@ export interface NativeModule {
   TLSEngine: new (context: NativeTLSContext, serverHostname: string | null, io: Int32Array) => NativeTLSEngine;
   /** Live SSL and SSL_CTX objects of the process. */
   tlsStats(): { engines: number; contexts: number };
+  /** glibc: keep freed heap memory in the process (native/memory.c); true when set by this call or an earlier one. */
+  keepFreedMemory(): boolean;
 }
 
 let mod: NativeModule | null = null;

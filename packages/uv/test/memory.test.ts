@@ -1,0 +1,47 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { isAvailable, keepFreedMemory } from '@loopkit/uv';
+
+const distIndex = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+const glibc = process.platform === 'linux' && Boolean((process.report?.getReport() as { header?: { glibcVersionRuntime?: string } })?.header?.glibcVersionRuntime);
+
+/**
+ * In a fresh process: call keepFreedMemory() (or not), then hold 40 blocks of 1 MiB and
+ * report the call's result and the size of the brk heap in KiB while they are held.
+ */
+function heapWithBlocks(call: boolean, env: NodeJS.ProcessEnv = {}): { kept: boolean | null; heapKiB: number } {
+  const script = `
+    import { readFileSync } from 'node:fs';
+    const uv = await import(${JSON.stringify(distIndex)});
+    const kept = ${call} ? uv.keepFreedMemory() : null;
+    const blocks = Array.from({ length: 40 }, () => Buffer.allocUnsafeSlow(1 << 20).fill(1));
+    const heap = /\\[heap\\]\\n(?:.*\\n)*?Size:\\s+(\\d+) kB/.exec(readFileSync('/proc/self/smaps', 'utf8'));
+    console.log(JSON.stringify({ kept, heapKiB: heap === null ? 0 : Number(heap[1]), held: blocks.length }));
+  `;
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, ...env } });
+  if (result.status !== 0) throw new Error(`child failed: ${result.stderr}`);
+  return JSON.parse(result.stdout) as { kept: boolean | null; heapKiB: number };
+}
+
+describe.runIf(isAvailable() && glibc)('keepFreedMemory (glibc)', () => {
+  it('is set once per process and says so on every call', () => {
+    expect(keepFreedMemory()).toBe(true);
+    expect(keepFreedMemory()).toBe(true);
+  });
+
+  it('makes 1 MiB blocks come from the heap (so freeing them keeps the memory), where glibc maps each one', () => {
+    const plain = heapWithBlocks(false);
+    const kept = heapWithBlocks(true);
+    expect(kept.kept).toBe(true);
+    // 40 MiB held: all of it in the heap with the setting, next to nothing without.
+    expect(kept.heapKiB).toBeGreaterThanOrEqual(40 * 1024);
+    expect(plain.heapKiB).toBeLessThan(20 * 1024);
+  });
+
+  it('leaves a process that set either threshold in GLIBC_TUNABLES with its own settings', () => {
+    const tuned = heapWithBlocks(true, { GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=131072' });
+    expect(tuned.kept).toBe(false);
+    expect(tuned.heapKiB).toBeLessThan(20 * 1024);
+  });
+});
