@@ -8,8 +8,9 @@
 // bench/tls-echo-server.js), asyncio and uvloop (bench/tls_echo_server.py, /usr/bin/python3).
 // For every message size x connection count, each kind runs RUNS times (kinds interleaved);
 // the table shows median req/s, every kind's ratio to Node's tls, selector's ratio to
-// uvloop, and the server's CPU time and minor page faults per request (from /proc, which a
-// busy machine distorts far less than req/s). The Node servers run on `--node=PATH` or
+// uvloop, the server's CPU time and minor page faults per request (from /proc, which a
+// busy machine distorts far less than req/s), and the load generator's own CPU time per
+// request against each kind (it must stay below the servers' for req/s to measure them). The Node servers run on `--node=PATH` or
 // BENCH_NODE (bench/harness.js), else on the node binary running this script. Target: selector >= 1.2x tls and >= 1.0x uvloop in every cell.
 //
 //   node bench/tls-echo.js [--node=PATH] [kind ...]   default: every kind available here
@@ -100,16 +101,19 @@ function usage(pid) {
   return { cpu: (Number(fields[11]) + Number(fields[12])) * TICK, faults: Number(fields[7]) };
 }
 
-/** One run: req/s, and the server's CPU microseconds and minor page faults per request (null when /proc is not there). */
+/**
+ * One run: req/s, the server's CPU microseconds and minor page faults per request (null when
+ * /proc is not there), and the load generator's CPU microseconds per request.
+ */
 async function runOnce(loadgen, kind, size, conns, certdir) {
   const { child, port } = await startServer(kind, certdir);
   try {
     const [cmd, args] = pin(1, [...loadgen.argv, '127.0.0.1', String(port), String(conns), String(size), String(WARMUP), String(SECONDS), join(certdir, 'server.pem')]);
     const before = usage(child.pid);
-    const [rate, total] = execFileSync(cmd, args, { encoding: 'utf8' }).trim().split(' ').map(Number);
+    const [rate, total, loadgenCost] = execFileSync(cmd, args, { encoding: 'utf8' }).trim().split(' ').map(Number);
     const after = usage(child.pid);
-    if (before === null || after === null) return { rate, cost: null, faults: null };
-    return { rate, cost: ((after.cpu - before.cpu) / total) * 1e6, faults: (after.faults - before.faults) / total };
+    if (before === null || after === null) return { rate, cost: null, faults: null, loadgenCost };
+    return { rate, cost: ((after.cpu - before.cpu) / total) * 1e6, faults: (after.faults - before.faults) / total, loadgenCost };
   } finally {
     child.kill('SIGTERM');
     await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)));
@@ -129,7 +133,7 @@ try {
   const header = [
     'size', 'conns', ...kinds.map((k) => `${k} req/s`), ...others.map((k) => `${k}/tls`),
     ...(vsUvloop ? ['selector/uvloop'] : []), ...kinds.map((k) => `${k} CPU µs/req`),
-    ...kinds.map((k) => `${k} faults/req`),
+    ...kinds.map((k) => `${k} faults/req`), ...kinds.map((k) => `loadgen µs/req vs ${k}`),
   ];
   const rows = [];
   let missed = 0;
@@ -138,12 +142,14 @@ try {
       const rates = Object.fromEntries(kinds.map((k) => [k, []]));
       const costs = Object.fromEntries(kinds.map((k) => [k, []]));
       const faults = Object.fromEntries(kinds.map((k) => [k, []]));
+      const loadgenCosts = Object.fromEntries(kinds.map((k) => [k, []]));
       for (let i = 0; i < RUNS; i++) {
         for (const kind of kinds) {
           const run = await runOnce(loadgen, kind, size, conns, certdir);
           rates[kind].push(run.rate);
           if (run.cost !== null) costs[kind].push(run.cost);
           if (run.faults !== null) faults[kind].push(run.faults);
+          loadgenCosts[kind].push(run.loadgenCost);
         }
       }
       const m = Object.fromEntries(kinds.map((k) => [k, median(rates[k])]));
@@ -154,6 +160,7 @@ try {
         ...(vsUvloop ? [ratio(m.selector, m.uvloop)] : []),
         ...kinds.map((k) => (costs[k].length > 0 ? median(costs[k]).toFixed(1) : '-')),
         ...kinds.map((k) => (faults[k].length > 0 ? median(faults[k]).toFixed(2) : '-')),
+        ...kinds.map((k) => median(loadgenCosts[k]).toFixed(1)),
       ];
       rows.push(row);
       console.log(row.join('  '));

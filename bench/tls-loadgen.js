@@ -34,7 +34,9 @@ for (let i = 0; i < Number(conns); i++) {
 setTimeout(() => {
   const atBegin = completed;
   setTimeout(() => {
-    console.log(`${Math.round((completed - atBegin) / Number(duration))} ${completed}`);
+    const { user, system } = process.cpuUsage();
+    const cost = completed > 0 ? (user + system) / completed : 0;
+    console.log(`${Math.round((completed - atBegin) / Number(duration))} ${completed} ${cost.toFixed(1)}`);
     process.exit(0);
   }, Number(duration) * 1000);
 }, Number(warmup) * 1000);

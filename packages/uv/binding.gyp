@@ -15,6 +15,7 @@
         "native/sock.c",
         "native/spawn.c",
         "native/tls.c",
+        "native/tls_bio.c",
         "native/tls_ctx.c",
         "native/tls_err.c",
         "native/tls_session.c",

@@ -41,44 +41,16 @@ int64_t tls_live_engines;
  * (what the input BIO holds, what the SSL decrypted and not handed out, and one whole
  * record when the SSL holds part of one that new input may complete); io[IO_FLAGS]: F_*;
  * io[IO_OUTGOING]: bytes waiting in the output BIO. */
-/* A memory BIO never gives back what it grew to: one burst (a big write, a big feed)
- * would pin that much memory for the rest of the connection. So a BIO that went past
- * this is swapped for a fresh one once it is empty again (SSL_set0_*bio frees the old). */
-#define BIO_KEEP_MAX (1 << 20)
-
-static void renew_bios(engine* e, size_t in_bio, size_t out) {
-  if (in_bio > BIO_KEEP_MAX) e->big_in = 1;
-  if (out > BIO_KEEP_MAX) e->big_out = 1;
-  if (e->big_in && in_bio == 0) {
-    BIO* b = BIO_new(BIO_s_mem());
-    if (b != NULL) {
-      BIO_set_mem_eof_return(b, (e->io[IO_FLAGS] & F_EOF) ? 0 : -1);
-      SSL_set0_rbio(e->ssl, b);
-      e->rbio = b;
-      e->big_in = 0;
-    }
-  }
-  if (e->big_out && out == 0) {
-    BIO* b = BIO_new(BIO_s_mem());
-    if (b != NULL) {
-      SSL_set0_wbio(e->ssl, b);
-      e->wbio = b;
-      e->big_out = 0;
-    }
-  }
-}
-
 static void sync_io(engine* e) {
   size_t pend = SSL_pending(e->ssl);
-  size_t in_bio = BIO_ctrl_pending(e->rbio);
+  size_t in_bio = e->in->end - e->in->start;
   size_t in = in_bio + pend;
   /* After a read that wanted input, what the SSL holds is part of a record: nothing to read
    * until feed() (JS then skips the call and its buffer). */
   if (pend == 0 && !(e->starved && in_bio == 0) && SSL_has_pending(e->ssl)) in += RECORD_MAX;
   e->io[IO_READABLE] = in > INT32_MAX ? INT32_MAX : (int32_t)in;
-  size_t out = BIO_ctrl_pending(e->wbio);
+  size_t out = e->out->end - e->out->start;
   e->io[IO_OUTGOING] = out > INT32_MAX ? INT32_MAX : (int32_t)out;
-  if (e->big_in | e->big_out | (in_bio > BIO_KEEP_MAX) | (out > BIO_KEEP_MAX)) renew_bios(e, in_bio, out);
   int f = e->io[IO_FLAGS] & (F_EOF | F_ERROR);
   if (e->pending_zero || (SSL_get_shutdown(e->ssl) & SSL_RECEIVED_SHUTDOWN)) f |= F_CLOSE_NOTIFY;
   e->io[IO_FLAGS] = f;
@@ -201,18 +173,16 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
   e->env = env;
   e->io = io;
   e->ssl = SSL_new(c->ctx);
-  e->rbio = BIO_new(BIO_s_mem());
-  e->wbio = BIO_new(BIO_s_mem());
-  if (e->ssl == NULL || e->rbio == NULL || e->wbio == NULL) {
+  BIO* rbio = tls_queue_new(&e->in);
+  BIO* wbio = tls_queue_new(&e->out);
+  if (e->ssl == NULL || rbio == NULL || wbio == NULL) {
     SSL_free(e->ssl);
-    BIO_free(e->rbio);
-    BIO_free(e->wbio);
+    BIO_free(rbio);
+    BIO_free(wbio);
     free(e);
     return tls_throw(env, "SSL_new");
   }
-  /* An empty input BIO means "more bytes may come" (want-read), until feedEof(). */
-  BIO_set_mem_eof_return(e->rbio, -1);
-  SSL_set_bio(e->ssl, e->rbio, e->wbio);
+  SSL_set_bio(e->ssl, rbio, wbio);
   SSL_set_app_data(e->ssl, e);
   SSL_CTX_up_ref(c->ctx);
   e->origin = c;
@@ -266,12 +236,8 @@ static napi_value feed(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ERR_INVALID_STATE", "feed() after feedEof()");
     return NULL;
   }
-  while (len > 0) { /* BIO_write takes an int */
-    int chunk = len > (1u << 30) ? (1 << 30) : (int)len;
-    if (BIO_write(e->rbio, data, chunk) != chunk) return fail(e, tls_error(env, "feed"));
-    data += chunk;
-    len -= (size_t)chunk;
-  }
+  size_t written;
+  if (len > 0 && BIO_write_ex(SSL_get_rbio(e->ssl), data, len, &written) != 1) return fail(e, tls_error(env, "feed"));
   e->starved = 0;
   sync_io(e);
   return NULL;
@@ -281,7 +247,7 @@ static napi_value feed(napi_env env, napi_callback_info info) {
 static napi_value feed_eof(napi_env env, napi_callback_info info) {
   engine* e = tls_engine_this(env, info, NULL, NULL, 0);
   if (e == NULL) return NULL;
-  BIO_set_mem_eof_return(e->rbio, 0);
+  e->in->eof = 1;
   e->io[IO_FLAGS] |= F_EOF;
   sync_io(e);
   return NULL;
@@ -327,7 +293,7 @@ static napi_value read_into(napi_env env, napi_callback_info info) {
       got += n;
       /* No record bytes left anywhere and the stream not ended: another SSL_read could only
        * want input, so it is skipped (with SSL_get_error's look at the error queue). */
-      if (!(e->io[IO_FLAGS] & F_EOF) && !SSL_has_pending(e->ssl) && BIO_ctrl_pending(e->rbio) == 0) {
+      if (!(e->io[IO_FLAGS] & F_EOF) && !SSL_has_pending(e->ssl) && e->in->end == e->in->start) {
         e->starved = 1;
         break;
       }
@@ -391,9 +357,10 @@ static napi_value take_into(napi_env env, napi_callback_info info) {
   char* buf;
   size_t cap;
   if (e == NULL || arg_bytes(env, argv[0] ? argv[0] : undef(env), "buf", &buf, &cap)) return NULL;
-  int n = cap == 0 ? 0 : BIO_read(e->wbio, buf, cap > INT32_MAX ? INT32_MAX : (int)cap);
+  size_t n = 0;
+  if (cap > 0) BIO_read_ex(SSL_get_wbio(e->ssl), buf, cap > INT32_MAX ? INT32_MAX : cap, &n);
   sync_io(e);
-  return num(env, n > 0 ? n : 0);
+  return num(env, (int64_t)n);
 }
 
 /* shutdown() -> true once the peer's close_notify was received too.

@@ -50,6 +50,20 @@ napi_value tls_throw(napi_env env, const char* what);
 /* Node's name for a verify result: 'DEPTH_ZERO_SELF_SIGNED_CERT', 'ERR_TLS_CERT_ALTNAME_INVALID', ... */
 const char* tls_verify_code(long vcode);
 
+/* ---- the engine's BIOs (tls_bio.c): a byte queue per direction */
+
+/* A queue that grew past this gives its memory back once emptied. */
+#define TLS_QUEUE_KEEP (1 << 20)
+
+typedef struct tls_queue {
+  char* data;
+  size_t start, end, cap; /* unread bytes: data[start, end) */
+  int eof;                /* empty now reads as end of file, not want-read */
+} tls_queue;
+
+/* A new queue BIO (freed with the SSL that owns it), and its queue in *queue; NULL on failure. */
+BIO* tls_queue_new(tls_queue** queue);
+
 /* ---- the engine (tls.c), shared with tls_session.c */
 
 enum { IO_READABLE = 0, IO_FLAGS = 1, IO_OUTGOING = 2 };
@@ -58,8 +72,8 @@ enum { HS_DONE = 0, HS_WANT_READ = 1, HS_WANT_SNI = 2 };
 
 typedef struct tls_engine {
   SSL* ssl;          /* NULL once closed */
-  BIO* rbio;         /* network -> SSL; owned by ssl */
-  BIO* wbio;         /* SSL -> network; owned by ssl */
+  tls_queue* in;     /* network -> SSL: the read BIO's queue (the BIO is owned by ssl) */
+  tls_queue* out;    /* SSL -> network: the write BIO's queue (the BIO is owned by ssl) */
   tls_ctx* origin;   /* the context it was made from (one SSL_CTX reference) */
   napi_env env;
   napi_ref io_ref;
@@ -71,7 +85,6 @@ typedef struct tls_engine {
   int shut_sent;
   int pending_zero;  /* close_notify read after data: read() reports it next */
   int starved;       /* the last read wanted input: a record the SSL holds is partial until feed() */
-  int big_in, big_out; /* a BIO grew past BIO_KEEP_MAX: renew it once empty (tls.c) */
 } engine;
 
 /* The open engine behind `this` (else NULL with a TypeError or ERR_TLS_ENGINE_CLOSED

@@ -113,6 +113,32 @@ describe('openssl engine in memory', () => {
     expect(Buffer.concat(got).equals(data)).toBe(true);
   });
 
+  it('bytes stay in order when each side is topped up before it was drained (partial takes and reads between writes and feeds)', () => {
+    const [c, s] = pair(clientOpts(), serverOpts());
+    handshake(c, s);
+    const data = randomBytes(3 << 20);
+    const got: Uint8Array[] = [];
+    const wire = Buffer.alloc(70000);
+    const plain = Buffer.alloc(70000);
+    let rnd = 777;
+    const next = (n: number) => ((rnd = (rnd * 1103515245 + 12345) & 0x7fffffff), 1 + (rnd % n));
+    for (let off = 0; off < data.length || c.outgoingSize() > 0; ) {
+      if (off < data.length) {
+        const n = next(50000);
+        c.write(data.subarray(off, off + n)); // appended behind records not yet taken
+        off += n;
+      }
+      const taken = c.takeInto(wire.subarray(0, next(wire.length)));
+      s.feed(wire.subarray(0, taken)); // appended behind records not yet read
+      const n = s.readInto(plain.subarray(0, next(plain.length)));
+      if (n > 0) got.push(Buffer.from(plain.subarray(0, n)));
+    }
+    for (let n = s.readInto(plain); n > 0; n = s.readInto(plain)) got.push(Buffer.from(plain.subarray(0, n)));
+    expect(Buffer.concat(got).equals(data)).toBe(true);
+    c.close();
+    s.close();
+  });
+
   it('read(max) caps each result and leaves the rest for the next call', () => {
     const [c, s] = pair(clientOpts(), serverOpts());
     handshake(c, s);
