@@ -5,36 +5,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  BaseEventLoop,
   CancelledError,
   Event,
   Lock,
   RuntimeError,
   Semaphore,
   currentTask,
-  introspectionId,
   sleep,
-  takeSnapshot,
-  type ExceptionContext,
-  type Task,
 } from '@loopkit/core';
-
-async function withLoop<T>(body: (loop: BaseEventLoop, reports: ExceptionContext[]) => Promise<T>): Promise<T> {
-  const loop = new BaseEventLoop();
-  const reports: ExceptionContext[] = [];
-  loop.setExceptionHandler((_loop, context) => reports.push(context));
-  try {
-    return await loop.runUntilComplete(() => body(loop, reports));
-  } finally {
-    loop.close();
-  }
-}
-
-/** The id of the future `task` awaits, as `loopkit ps` shows it (null once it is done). */
-function awaiting(task: Task<unknown>): number | null {
-  const id = introspectionId(task);
-  return takeSnapshot().futures.find((record) => record.id === id)?.awaiting ?? null;
-}
+import { awaiting, withLoop } from './support/base-loop.js';
 
 /** Each primitive in a state where the waiting call has to wait. */
 async function blocked(): Promise<Array<[string, () => Promise<unknown>, { toString(): string }]>> {

@@ -5,33 +5,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  BaseEventLoop,
   CancelledError,
   currentTask,
   introspectionId,
   sleep,
-  takeSnapshot,
-  type ExceptionContext,
   type Future,
   type Task,
 } from '@loopkit/core';
-
-async function withLoop<T>(body: (loop: BaseEventLoop, reports: ExceptionContext[]) => Promise<T>): Promise<T> {
-  const loop = new BaseEventLoop();
-  const reports: ExceptionContext[] = [];
-  loop.setExceptionHandler((_loop, context) => reports.push(context));
-  try {
-    return await loop.runUntilComplete(() => body(loop, reports));
-  } finally {
-    loop.close();
-  }
-}
-
-/** The id of the future `task` awaits, as `loopkit ps` shows it (null when none). */
-function awaiting(task: Task<unknown>): number | null {
-  const id = introspectionId(task);
-  return takeSnapshot().futures.find((record) => record.id === id)?.awaiting ?? null;
-}
+import { awaiting, withLoop } from './support/base-loop.js';
 
 const outcome = (task: Task<unknown>): PromiseLike<unknown> =>
   task.then(

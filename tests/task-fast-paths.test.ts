@@ -18,17 +18,7 @@ import {
   Task,
   type ExceptionContext,
 } from '@loopkit/core';
-
-async function withLoop<T>(body: (loop: BaseEventLoop, reports: ExceptionContext[]) => Promise<T>): Promise<T> {
-  const loop = new BaseEventLoop();
-  const reports: ExceptionContext[] = [];
-  loop.setExceptionHandler((_loop, context) => reports.push(context));
-  try {
-    return await loop.runUntilComplete(() => body(loop, reports));
-  } finally {
-    loop.close();
-  }
-}
+import { withLoop } from './support/base-loop.js';
 
 describe('done callbacks', () => {
   it('run in registration order, interleaved with awaiting tasks, each in its own turn', () =>

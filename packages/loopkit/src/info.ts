@@ -1,10 +1,18 @@
 /** `loopkit info`: what this machine gets and why. */
 import { createRequire } from 'node:module';
+import { _world } from '@loopkit/core';
 import { isAvailable, loadError } from '@loopkit/uv';
 import { availableBackends, describeBackendChoice } from '@loopkit/policy';
 import { nodeFeatures } from './features.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+
+/** How the running task is followed across awaits (core's task-slot.ts), and why not the slot. */
+function taskTracking(): string {
+  const tracking = _world.taskTracking;
+  if (tracking === undefined) return 'AsyncLocalStorage (the loop world was made by an older @loopkit/core)';
+  return tracking.reason === null ? `${tracking.mechanism}` : `${tracking.mechanism} (${tracking.reason})`;
+}
 
 export function info(): void {
   const features = nodeFeatures();
@@ -13,6 +21,7 @@ export function info(): void {
     ['platform', `${process.platform} ${process.arch}`],
     ['node', process.version],
     ['async context', features.asyncContextFrame ? 'AsyncContextFrame' : 'async_hooks'],
+    ['task tracking', taskTracking()],
     ['WebSocket', features.globalWebSocket ? 'global' : 'none'],
     ['native addon', isAvailable() ? 'loaded (@loopkit/uv)' : `missing: ${loadError() ?? 'unknown reason'}`],
     ['LOOPKIT_BACKEND', process.env.LOOPKIT_BACKEND || '(unset)'],
