@@ -1,5 +1,8 @@
+/** keepFreedMemory(): the one process-wide allocator setting loopkit makes (native/memory.c). */
+import { isAvailable, native } from './native.js';
+
 /**
- * keepFreedMemory(): the one process-wide allocator setting loopkit makes (native/memory.c).
+ * Keep freed heap memory in the process (glibc's malloc thresholds); true when set.
  *
  * Every chunk a transport hands a protocol is fresh memory, since the protocol may keep it,
  * and V8 frees those buffers only at a GC, tens of MB at a time (on Node 24 at a full
@@ -10,8 +13,6 @@
  * to 256 MiB of freed heap. A no-op (false) without glibc, without the addon, or when
  * GLIBC_TUNABLES sets either threshold. The first call decides; later calls return its result.
  */
-import { isAvailable, native } from './native.js';
-
 export function keepFreedMemory(): boolean {
   return isAvailable() && native().keepFreedMemory();
 }
