@@ -9,7 +9,7 @@ import { Deque } from './deque.js';
 import { Held } from './held.js';
 import type { Future } from './futures.js';
 import { LoopBound } from './loop-bound.js';
-import { PromiseWaiter, type WaiterOwner } from './promise-waiter.js';
+import type { PromiseWaiter, WaiterOwner } from './promise-waiter.js';
 import { describe } from './validate.js';
 
 /** True when some waiter has not given up (been cancelled). */
@@ -35,15 +35,7 @@ export class Lock extends LoopBound implements WaiterOwner<true> {
       this.isLocked = true;
       return Promise.resolve(true);
     }
-    // No async frame per waiter: see promise-waiter.ts; the rest is in _waiterWoken.
-    let waiter: PromiseWaiter<true>;
-    try {
-      waiter = new PromiseWaiter(this.boundRunningLoop(), this);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    this.waiters.push(waiter);
-    return waiter._begin();
+    return this.waitInLine(this.waiters); // the rest is in _waiterWoken
   }
 
   /** @internal the rest of acquire() once its waiter is done. */
@@ -109,15 +101,7 @@ export class Event extends LoopBound implements WaiterOwner<true> {
   /** Resolve to true once the flag is set (at once if it is). */
   wait(): Promise<true> {
     if (this.value) return Promise.resolve(true);
-    // No async frame per idle waiter: see promise-waiter.ts.
-    let waiter: PromiseWaiter<true>;
-    try {
-      waiter = new PromiseWaiter(this.boundRunningLoop(), this);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    this.waiters.push(waiter);
-    return waiter._begin();
+    return this.waitInLine(this.waiters); // the rest is in _waiterWoken
   }
 
   /** @internal the rest of wait() once its waiter is done. */
@@ -304,15 +288,7 @@ export class Semaphore extends LoopBound implements WaiterOwner<true> {
       this.value -= 1;
       return Promise.resolve(true);
     }
-    // No async frame per waiter: see promise-waiter.ts; the rest is in _waiterWoken.
-    let waiter: PromiseWaiter<true>;
-    try {
-      waiter = new PromiseWaiter(this.boundRunningLoop(), this);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    this.waiters.push(waiter);
-    return waiter._begin();
+    return this.waitInLine(this.waiters); // the rest is in _waiterWoken
   }
 
   /** @internal the rest of acquire() once its waiter is done. */
