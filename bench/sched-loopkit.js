@@ -5,8 +5,7 @@
 // `base`: BaseEventLoop alone, the reference with no I/O backend under it.
 // Prints one JSON line (see harness.js reportTimed / reportMemory) plus the loop's class.
 import { BaseEventLoop, Event, Queue, gather, getRunningLoop, newEventLoop, run, sleep } from 'loopkit';
-import { QUEUE_SIZE, delays, sizes } from './sched-sizes.js';
-import { reportMemory, reportTimed } from './harness.js';
+import { QUEUE_SIZE, caseRun } from './sched-sizes.js';
 
 const [, , kase, side] = process.argv;
 const makeLoop = side === 'base' ? () => new BaseEventLoop() : () => newEventLoop();
@@ -119,18 +118,7 @@ function idle(n, how) {
   });
 }
 
-const run1 = {
-  a: () => reportTimed(sizes.a, chain),
-  b: () => reportTimed(sizes.b, burst),
-  c: () => reportTimed(sizes.c, tasks),
-  d: () => reportTimed(sizes.d, futures),
-  e: () => reportTimed(sizes.e, (n) => timers(delays(n))),
-  f: () => reportTimed(sizes.f, gatherAll),
-  g: () => reportTimed(sizes.g, queue),
-  h: () => reportTimed(sizes.h, executor),
-  i: () => reportMemory(() => idle(sizes.i, 'event')),
-  j: () => reportMemory(() => idle(sizes.j, 'sleep')),
-}[kase];
+const run1 = caseRun(kase, { chain, burst, tasks, futures, timers, gatherAll, queue, executor, idle });
 if (run1 === undefined || (side !== 'policy' && side !== 'base')) {
   console.error('usage: node --expose-gc bench/sched-loopkit.js <a|b|c|d|e|f|g|h|i|j> <policy|base>');
   process.exit(2);

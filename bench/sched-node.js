@@ -3,8 +3,7 @@
 //   node --expose-gc bench/sched-node.js <case letter>
 // Prints one JSON line (see harness.js reportTimed / reportMemory).
 import { Worker } from 'node:worker_threads';
-import { QUEUE_SIZE, delays, sizes } from './sched-sizes.js';
-import { reportMemory, reportTimed } from './harness.js';
+import { QUEUE_SIZE, caseRun } from './sched-sizes.js';
 
 function chain(n) {
   return new Promise((resolve) => {
@@ -126,18 +125,7 @@ async function idle(n, how) {
 }
 
 const kase = process.argv[2];
-const run = {
-  a: () => reportTimed(sizes.a, chain),
-  b: () => reportTimed(sizes.b, burst),
-  c: () => reportTimed(sizes.c, tasks),
-  d: () => reportTimed(sizes.d, futures),
-  e: () => reportTimed(sizes.e, (n) => timers(delays(n))),
-  f: () => reportTimed(sizes.f, gatherAll),
-  g: () => reportTimed(sizes.g, queue),
-  h: () => reportTimed(sizes.h, executor),
-  i: () => reportMemory(() => idle(sizes.i, 'event')),
-  j: () => reportMemory(() => idle(sizes.j, 'sleep')),
-}[kase];
+const run = caseRun(kase, { chain, burst, tasks, futures, timers, gatherAll, queue, executor, idle });
 if (run === undefined) {
   console.error('usage: node --expose-gc bench/sched-node.js <a|b|c|d|e|f|g|h|i|j>');
   process.exit(2);

@@ -6,19 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Protocol, sleep, type Transport } from '@loopkit/core';
-import { ProactorEventLoop } from '@loopkit/proactor';
-
-async function run<T>(body: (loop: ProactorEventLoop) => Promise<T>): Promise<T> {
-  const loop = new ProactorEventLoop();
-  const reports: unknown[] = [];
-  loop.setExceptionHandler((_l, ctx) => reports.push(ctx));
-  try {
-    return await loop.runUntilComplete(() => body(loop));
-  } finally {
-    loop.close();
-    expect(reports).toEqual([]);
-  }
-}
+import type { ProactorEventLoop } from '@loopkit/proactor';
+import { run } from './run-loop.js';
 
 async function waitFor(cond: () => boolean, what: string): Promise<void> {
   const end = Date.now() + 10_000;

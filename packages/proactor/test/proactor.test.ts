@@ -7,21 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { CancelledError, NotImplementedError, Protocol, sleep, type Future, type Server, type Transport } from '@loopkit/core';
 import { NetProactor, NetSocket, ProactorEventLoop } from '@loopkit/proactor';
+import { run } from './run-loop.js';
 import { isAvailable as uvAvailable, socketpair, type Socket } from '@loopkit/uv';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-
-async function run<T>(body: (loop: ProactorEventLoop) => Promise<T>, proactor = new NetProactor()): Promise<T> {
-  const loop = new ProactorEventLoop(proactor);
-  const reports: unknown[] = [];
-  loop.setExceptionHandler((_l, ctx) => reports.push(ctx));
-  try {
-    return await loop.runUntilComplete(() => body(loop));
-  } finally {
-    loop.close();
-    expect(reports).toEqual([]);
-  }
-}
 
 async function waitFor(cond: () => boolean): Promise<void> {
   const end = Date.now() + 5000;
