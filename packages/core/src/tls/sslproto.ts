@@ -590,29 +590,24 @@ export class SSLProtocol extends BufferedProtocol implements SSLTransportOwner {
     }
     const engine = this.engine!;
     const socket = this.socket;
-    // The last chunk's records (and all before them) go straight into the send buffer, in the
-    // same engine call, when the socket transport is one that keeps no reference and takes them now.
-    const direct = engine.writeInto !== undefined && socket instanceof BaseStreamTransport && !this.sslWritingPaused && chunks.length > 0;
-    const last = direct ? chunks.length - 1 : chunks.length;
-    let buf: Uint8Array | null = null;
-    let n = 0;
+    // Core's stream transports keep no reference to what write() gets: the last chunk's
+    // records (after any waiting in the engine) are encrypted straight into the send buffer.
+    const direct = engine.writeInto !== undefined && socket instanceof BaseStreamTransport && !this.sslWritingPaused;
+    const buf = direct ? takeSendBuffer() : null;
     try {
-      for (let i = 0; i < last; i++) engine.write(chunks[i]!);
-      if (direct) {
-        buf = takeSendBuffer();
-        n = engine.writeInto!(chunks[last]!, buf);
-      }
-    } catch (error) {
-      if (buf !== null) sendBuffer = buf;
-      this.fatal(toSSLError(error));
-      return;
-    }
-    if (buf !== null) {
+      let n = 0;
       try {
-        if (n > 0) socket!.write(buf.subarray(0, n));
-      } finally {
-        sendBuffer = buf;
+        for (let i = 0; i < chunks.length; i++) {
+          if (buf !== null && i === chunks.length - 1) n = engine.writeInto!(chunks[i]!, buf);
+          else engine.write(chunks[i]!);
+        }
+      } catch (error) {
+        this.fatal(toSSLError(error));
+        return;
       }
+      if (n > 0) socket!.write(buf!.subarray(0, n));
+    } finally {
+      if (buf !== null) sendBuffer = buf;
     }
     this.flushOutgoing();
   }
