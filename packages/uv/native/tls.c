@@ -37,20 +37,27 @@ int64_t tls_live_engines;
 /* Plaintext of one record at most: a partial record held inside the SSL may yield it. */
 #define RECORD_MAX SSL3_RT_MAX_PLAIN_LENGTH
 
+static int32_t clamp32(size_t n) {
+  return n > INT32_MAX ? INT32_MAX : (int32_t)n;
+}
+
 /* io[IO_READABLE]: an upper bound of the plaintext the input held so far can yield
  * (what the input BIO holds, what the SSL decrypted and not handed out, and one whole
  * record when the SSL holds part of one that new input may complete); io[IO_FLAGS]: F_*;
- * io[IO_OUTGOING]: bytes waiting in the output BIO. */
+ * io[IO_OUTGOING]: bytes waiting in the output BIO; io[IO_HELD]: as io[IO_READABLE] once
+ * more input comes (what feedRead adds its input to, to size its buffer). */
 static void sync_io(engine* e) {
   size_t pend = SSL_pending(e->ssl);
-  size_t in_bio = e->in->end - e->in->start;
-  size_t in = in_bio + pend;
+  size_t in_bio = tls_queue_size(e->in);
+  size_t held = in_bio + pend;
+  if (pend == 0 && SSL_has_pending(e->ssl)) held += RECORD_MAX;
   /* After a read that wanted input, what the SSL holds is part of a record: nothing to read
    * until feed() (JS then skips the call and its buffer). */
-  if (pend == 0 && !(e->starved && in_bio == 0) && SSL_has_pending(e->ssl)) in += RECORD_MAX;
-  e->io[IO_READABLE] = in > INT32_MAX ? INT32_MAX : (int32_t)in;
+  size_t in = e->starved && in_bio == 0 ? in_bio + pend : held;
+  e->io[IO_READABLE] = clamp32(in);
+  e->io[IO_HELD] = clamp32(held);
   size_t out = e->out->end - e->out->start;
-  e->io[IO_OUTGOING] = out > INT32_MAX ? INT32_MAX : (int32_t)out;
+  e->io[IO_OUTGOING] = clamp32(out);
   int f = e->io[IO_FLAGS] & (F_EOF | F_ERROR);
   if (e->pending_zero || (SSL_get_shutdown(e->ssl) & SSL_RECEIVED_SHUTDOWN)) f |= F_CLOSE_NOTIFY;
   e->io[IO_FLAGS] = f;
@@ -66,7 +73,7 @@ static void free_ssl(engine* e) {
   e->sni = e->host = NULL;
   if (e->io_ref) {
     e->io[IO_FLAGS] = F_CLOSED;
-    e->io[IO_READABLE] = e->io[IO_OUTGOING] = 0;
+    e->io[IO_READABLE] = e->io[IO_OUTGOING] = e->io[IO_HELD] = 0;
     napi_delete_reference(e->env, e->io_ref);
   }
   if (e->error) napi_delete_reference(e->env, e->error);
@@ -138,7 +145,7 @@ static napi_value ssl_failure(engine* e, const char* what) {
   return fail(e, tls_error(e->env, what));
 }
 
-/* new TLSEngine(context, serverHostname: string | null, io: Int32Array(3)) */
+/* new TLSEngine(context, serverHostname: string | null, io: Int32Array(IO_LENGTH)) */
 /* Every read and takeOutgoing hands JS a new buffer that V8 frees only at a GC, in bulk:
  * keep_freed_memory() (memory.c) keeps that memory in the process for the next ones. */
 static napi_value ctor(napi_env env, napi_callback_info info) {
@@ -152,7 +159,7 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
   int32_t* io;
   size_t n;
   if (arg_int32_array(env, argv[2], "io", &io, &n)) return NULL;
-  if (n < 3) { throw_range(env, "io must hold 3 entries"); return NULL; }
+  if (n < IO_LENGTH) { throw_range(env, "io must hold 4 entries"); return NULL; }
   char host[256] = "";
   napi_valuetype t;
   napi_typeof(env, argv[1], &t);
@@ -271,15 +278,11 @@ static napi_value handshake(napi_env env, napi_callback_info info) {
   return num(env, state);
 }
 
-/* readInto(buf) -> bytes read (> 0), -1 when none is ready, 0 after close_notify.
- * Reads records until buf is full or none is complete, so one call returns all there is. */
-static napi_value read_into(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1] = { NULL };
-  engine* e = tls_engine_this(env, info, &argc, argv, 1);
-  char* buf;
-  size_t cap;
-  if (e == NULL || arg_bytes(env, argv[0] ? argv[0] : undef(env), "buf", &buf, &cap)) return NULL;
+/* Decrypt records into buf: the byte count (> 0), -1 when none is ready, 0 after
+ * close_notify; NULL with an exception pending. Reads records until buf is full or none is
+ * complete, so one call returns all there is. */
+static napi_value read_records(engine* e, char* buf, size_t cap) {
+  napi_env env = e->env;
   if (rethrow(e)) return NULL;
   if (e->pending_zero) { sync_io(e); return num(env, 0); }
   if (cap > INT32_MAX) cap = INT32_MAX;
@@ -293,7 +296,7 @@ static napi_value read_into(napi_env env, napi_callback_info info) {
       got += n;
       /* No record bytes left anywhere and the stream not ended: another SSL_read could only
        * want input, so it is skipped (with SSL_get_error's look at the error queue). */
-      if (!(e->io[IO_FLAGS] & F_EOF) && !SSL_has_pending(e->ssl) && e->in->end == e->in->start) {
+      if (!(e->io[IO_FLAGS] & F_EOF) && !SSL_has_pending(e->ssl) && tls_queue_size(e->in) == 0) {
         e->starved = 1;
         break;
       }
@@ -320,7 +323,75 @@ static napi_value read_into(napi_env env, napi_callback_info info) {
   return num(env, got > 0 ? (int64_t)got : -1);
 }
 
-/* write(data): encrypt all of data into the outgoing BIO (which grows: it never blocks). */
+/* readInto(buf) -> bytes read (> 0), -1 when none is ready, 0 after close_notify. */
+static napi_value read_into(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1] = { NULL };
+  engine* e = tls_engine_this(env, info, &argc, argv, 1);
+  char* buf;
+  size_t cap;
+  if (e == NULL || arg_bytes(env, argv[0] ? argv[0] : undef(env), "buf", &buf, &cap)) return NULL;
+  return read_records(e, buf, cap);
+}
+
+/* feedRead(data, buf) -> as feed(data) then readInto(buf), in one call. The SSL reads data
+ * where it lies (after what the input queue held): only the part of a record it leaves is
+ * copied into the queue, where feed() would copy everything in first. */
+static napi_value feed_read(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2] = { NULL, NULL };
+  engine* e = tls_engine_this(env, info, &argc, argv, 1);
+  char *data, *buf;
+  size_t len, cap;
+  if (e == NULL || arg_bytes(env, argv[0] ? argv[0] : undef(env), "data", &data, &len) ||
+      arg_bytes(env, argv[1] ? argv[1] : undef(env), "buf", &buf, &cap))
+    return NULL;
+  if (e->io[IO_FLAGS] & F_EOF) {
+    napi_throw_error(env, "ERR_INVALID_STATE", "feed() after feedEof()");
+    return NULL;
+  }
+  if (len > 0) e->starved = 0;
+  tls_queue_lend(e->in, data, len);
+  napi_value got = read_records(e, buf, cap);
+  int kept = tls_queue_keep_lent(e->in);
+  sync_io(e);
+  if (got != NULL && !kept) return fail(e, tls_plain_error(env, "ENOMEM", "out of memory keeping the input"));
+  return got;
+}
+
+/* Whether the engine can encrypt now: else 0 with an exception pending. */
+static int writable(engine* e) {
+  napi_env env = e->env;
+  if (rethrow(e)) return 0;
+  if (!SSL_is_init_finished(e->ssl)) {
+    napi_throw_error(env, "ERR_INVALID_STATE", "write() before the handshake is done");
+    return 0;
+  }
+  /* Not an OpenSSL call: OpenSSL would fail it as a fatal error, and a connection that
+   * sent close_notify may still read what the peer sends (half-close). */
+  if (SSL_get_shutdown(e->ssl) & SSL_SENT_SHUTDOWN) {
+    napi_throw(env, tls_plain_error(env, "ERR_SSL_PROTOCOL_IS_SHUTDOWN", "protocol is shutdown"));
+    return 0;
+  }
+  return 1;
+}
+
+/* Encrypt all of data into the outgoing BIO (which grows: it never blocks); 0 with the
+ * (sticky) error pending when OpenSSL failed. */
+static int encrypt(engine* e, const char* data, size_t len) {
+  while (len > 0) {
+    size_t n = 0;
+    if (SSL_write_ex(e->ssl, data, len, &n) != 1) {
+      ssl_failure(e, "write");
+      return 0;
+    }
+    data += n;
+    len -= n;
+  }
+  return 1;
+}
+
+/* write(data): encrypt all of data into the outgoing BIO. */
 static napi_value write_(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1] = { NULL };
@@ -328,25 +399,32 @@ static napi_value write_(napi_env env, napi_callback_info info) {
   char* data;
   size_t len;
   if (e == NULL || arg_bytes(env, argv[0] ? argv[0] : undef(env), "data", &data, &len)) return NULL;
-  if (rethrow(e)) return NULL;
-  if (!SSL_is_init_finished(e->ssl)) {
-    napi_throw_error(env, "ERR_INVALID_STATE", "write() before the handshake is done");
-    return NULL;
-  }
-  /* Not an OpenSSL call: OpenSSL would fail it as a fatal error, and a connection that
-   * sent close_notify may still read what the peer sends (half-close). */
-  if (SSL_get_shutdown(e->ssl) & SSL_SENT_SHUTDOWN) {
-    napi_throw(env, tls_plain_error(env, "ERR_SSL_PROTOCOL_IS_SHUTDOWN", "protocol is shutdown"));
-    return NULL;
-  }
-  while (len > 0) {
-    size_t n = 0;
-    if (SSL_write_ex(e->ssl, data, len, &n) != 1) return ssl_failure(e, "write");
-    data += n;
-    len -= n;
-  }
-  sync_io(e);
+  if (writable(e) && encrypt(e, data, len)) sync_io(e);
   return NULL;
+}
+
+/* writeInto(data, buf) -> as write(data) then takeInto(buf), in one call: what was waiting
+ * moves into buf first, then the new records are written straight after it, and only what
+ * does not fit goes through the outgoing BIO. A failure is fatal (sticky), as write()'s. */
+static napi_value write_into(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2] = { NULL, NULL };
+  engine* e = tls_engine_this(env, info, &argc, argv, 1);
+  char *data, *buf;
+  size_t len, cap;
+  if (e == NULL || arg_bytes(env, argv[0] ? argv[0] : undef(env), "data", &data, &len) ||
+      arg_bytes(env, argv[1] ? argv[1] : undef(env), "buf", &buf, &cap))
+    return NULL;
+  if (!writable(e)) return NULL;
+  if (cap > INT32_MAX) cap = INT32_MAX;
+  size_t moved = 0;
+  if (cap > 0) BIO_read_ex(SSL_get_wbio(e->ssl), buf, cap, &moved);
+  tls_queue_sink(e->out, buf + moved, cap - moved);
+  int ok = encrypt(e, data, len);
+  size_t sunk = tls_queue_unsink(e->out);
+  if (!ok) return NULL;
+  sync_io(e);
+  return num(env, (int64_t)(moved + sunk));
 }
 
 /* takeInto(buf) -> bytes moved from the outgoing BIO into buf */
@@ -444,7 +522,8 @@ static napi_value stats(napi_env env, napi_callback_info info) {
 napi_value tls_init(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
     METHOD("feed", feed), METHOD("feedEof", feed_eof), METHOD("handshake", handshake),
-    METHOD("readInto", read_into), METHOD("write", write_), METHOD("takeInto", take_into),
+    METHOD("readInto", read_into), METHOD("feedRead", feed_read), METHOD("write", write_),
+    METHOD("writeInto", write_into), METHOD("takeInto", take_into),
     METHOD("shutdown", shutdown_), METHOD("servername", tls_servername),
     METHOD("useContext", use_context), METHOD("info", tls_info), METHOD("close", close_),
   };

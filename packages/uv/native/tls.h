@@ -59,14 +59,32 @@ typedef struct tls_queue {
   char* data;
   size_t start, end, cap; /* unread bytes: data[start, end) */
   int eof;                /* empty now reads as end of file, not want-read */
+  /* Within one engine call only (tls_queue_lend .. tls_queue_keep_lent): the caller's bytes,
+   * read after the queued ones where they lie, so whole records are never copied in. */
+  const char* lent;
+  size_t lent_len;
+  /* Within one engine call only (tls_queue_sink .. tls_queue_unsink): the caller's buffer,
+   * filled first while the queue is empty, so records go out without a copy through it. */
+  char* sink;
+  size_t sink_cap, sink_len;
 } tls_queue;
 
 /* A new queue BIO (freed with the SSL that owns it), and its queue in *queue; NULL on failure. */
 BIO* tls_queue_new(tls_queue** queue);
+/* Bytes readable: queued and lent. */
+size_t tls_queue_size(const tls_queue* q);
+/* Lend `data` to be read after the queued bytes (until tls_queue_keep_lent). */
+void tls_queue_lend(tls_queue* q, const char* data, size_t len);
+/* End the loan: copy what was not read into the queue. 0 when memory ran out. */
+int tls_queue_keep_lent(tls_queue* q);
+/* Writes go to `buf` (up to `cap` bytes) while the queue is empty, the rest to the queue. */
+void tls_queue_sink(tls_queue* q, char* buf, size_t cap);
+/* End the sink: the bytes written into it. */
+size_t tls_queue_unsink(tls_queue* q);
 
 /* ---- the engine (tls.c), shared with tls_session.c */
 
-enum { IO_READABLE = 0, IO_FLAGS = 1, IO_OUTGOING = 2 };
+enum { IO_READABLE = 0, IO_FLAGS = 1, IO_OUTGOING = 2, IO_HELD = 3, IO_LENGTH = 4 };
 enum { F_EOF = 1, F_CLOSE_NOTIFY = 2, F_ERROR = 4, F_CLOSED = 8 };
 enum { HS_DONE = 0, HS_WANT_READ = 1, HS_WANT_SNI = 2 };
 

@@ -7,7 +7,12 @@
  * Semantics the engine relies on (those of a memory BIO): writes always take everything
  * (the queue grows); a read of an empty queue asks for a retry (want-read), or reports end
  * of file once tls_queue_set_eof() was called. A queue that grew past TLS_QUEUE_KEEP gives
- * its memory back when it is emptied, so one burst does not pin it for the connection. */
+ * its memory back when it is emptied, so one burst does not pin it for the connection.
+ *
+ * Within one engine call a queue may also borrow the caller's memory (feedRead, writeInto):
+ * lent input is read where it lies after the queued bytes, and only what the SSL leaves of
+ * it is copied in; a sink takes the records written while the queue is empty, so they land
+ * in the caller's send buffer without passing through the queue. */
 #include "tls.h"
 #include <stdlib.h>
 #include <string.h>
@@ -27,10 +32,8 @@ static void drained(tls_queue* q) {
   }
 }
 
-static int queue_write(BIO* b, const char* in, size_t len, size_t* written) {
-  tls_queue* q = BIO_get_data(b);
-  *written = 0;
-  if (len == 0) return 1;
+/* Append to the queue (it grows): 0 when memory ran out. */
+static int append(tls_queue* q, const char* in, size_t len) {
   size_t used = q->end - q->start;
   if (q->cap - q->end < len) {
     if (q->cap - used < len) {
@@ -55,7 +58,26 @@ static int queue_write(BIO* b, const char* in, size_t len, size_t* written) {
   }
   memcpy(q->data + q->end, in, len);
   q->end += len;
-  *written = len;
+  return 1;
+}
+
+static int queue_write(BIO* b, const char* in, size_t len, size_t* written) {
+  tls_queue* q = BIO_get_data(b);
+  *written = 0;
+  if (len == 0) return 1;
+  /* The sink comes before the queue in the byte order: only while the queue is empty. */
+  if (q->sink != NULL && q->end == q->start) {
+    size_t room = q->sink_cap - q->sink_len;
+    size_t n = len < room ? len : room;
+    memcpy(q->sink + q->sink_len, in, n);
+    q->sink_len += n;
+    in += n;
+    len -= n;
+    *written = n;
+    if (len == 0) return 1;
+  }
+  if (!append(q, in, len)) return *written > 0;
+  *written += len;
   return 1;
 }
 
@@ -64,6 +86,14 @@ static int queue_read(BIO* b, char* out, size_t len, size_t* readbytes) {
   BIO_clear_retry_flags(b);
   *readbytes = 0;
   size_t used = q->end - q->start;
+  if (used == 0 && q->lent_len > 0) {
+    size_t n = len < q->lent_len ? len : q->lent_len;
+    memcpy(out, q->lent, n);
+    q->lent += n;
+    q->lent_len -= n;
+    *readbytes = n;
+    return 1;
+  }
   if (used == 0) {
     if (!q->eof) BIO_set_retry_read(b);
     return 0;
@@ -80,9 +110,9 @@ static long queue_ctrl(BIO* b, int cmd, long num, void* ptr) {
   tls_queue* q = BIO_get_data(b);
   switch (cmd) {
     case BIO_CTRL_PENDING:
-      return (long)(q->end - q->start);
+      return (long)tls_queue_size(q);
     case BIO_CTRL_EOF:
-      return q->eof && q->end == q->start;
+      return q->eof && tls_queue_size(q) == 0;
     case BIO_CTRL_FLUSH:
       return 1; /* nothing below it: the layer sends what it takes */
     case BIO_CTRL_WPENDING:
@@ -127,4 +157,33 @@ BIO* tls_queue_new(tls_queue** queue) {
   BIO* b = BIO_new(queue_method);
   if (b != NULL) *queue = BIO_get_data(b);
   return b;
+}
+
+size_t tls_queue_size(const tls_queue* q) {
+  return q->end - q->start + q->lent_len;
+}
+
+void tls_queue_lend(tls_queue* q, const char* data, size_t len) {
+  q->lent = data;
+  q->lent_len = len;
+}
+
+int tls_queue_keep_lent(tls_queue* q) {
+  int ok = q->lent_len == 0 || append(q, q->lent, q->lent_len);
+  q->lent = NULL;
+  q->lent_len = 0;
+  return ok;
+}
+
+void tls_queue_sink(tls_queue* q, char* buf, size_t cap) {
+  q->sink = buf;
+  q->sink_cap = cap;
+  q->sink_len = 0;
+}
+
+size_t tls_queue_unsink(tls_queue* q) {
+  size_t n = q->sink_len;
+  q->sink = NULL;
+  q->sink_cap = q->sink_len = 0;
+  return n;
 }

@@ -52,7 +52,9 @@ export interface NativeTLSEngine {
   feedEof(): void;
   handshake(): number;
   readInto(buf: Bytes): number;
+  feedRead(data: Bytes, buf: Bytes): number;
   write(data: Bytes): void;
+  writeInto(data: Bytes, buf: Bytes): number;
   takeInto(buf: Bytes): number;
   shutdown(): boolean;
   servername(): string | null;

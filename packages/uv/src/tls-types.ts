@@ -33,8 +33,12 @@ export interface TLSEngine {
   read(max?: number): Uint8Array | null;
   /** As read(), into `buf`: the byte count, -1 when none is ready, 0 after close_notify. */
   readInto(buf: Uint8Array): number;
+  /** Optional: feed(data) then read(max), in one call (`data` may be reused once it returns). */
+  feedAndRead?(data: Uint8Array, max?: number): Uint8Array | null;
   /** Encrypt all of `data` into records waiting in the outgoing buffer. */
   write(data: Uint8Array): void;
+  /** Optional: write(data) then takeInto(buf), in one call. */
+  writeInto?(data: Uint8Array, buf: Uint8Array): number;
   /** Everything waiting in the outgoing buffer, or null when it is empty. */
   takeOutgoing(): Uint8Array | null;
   /** As takeOutgoing(), into `buf`: bytes moved from the start of the outgoing buffer (0 when it is empty). */

@@ -2,12 +2,15 @@
  * The OpenSSL TLS engine: core's TLSProvider contract (see tls-types.ts) over the SSL
  * objects of native/tls.c. `tlsProvider` is null when the addon did not load.
  *
- * Data path: every native call leaves three numbers in the engine's `io` array (an
+ * Data path: every native call leaves four numbers in the engine's `io` array (an
  * upper bound of the plaintext the input can yield, state flags, bytes waiting to be
- * sent). So read() and takeOutgoing() allocate the exact
- * size with Buffer.allocUnsafe (pooled when small: no malloc) and decrypt or copy
- * straight into it, and they return without calling into C when there is nothing to
- * do; outgoingSize() never calls into C.
+ * sent, the same bound once more input comes). So read(), feedAndRead() and
+ * takeOutgoing() allocate the exact size with Buffer.allocUnsafe (pooled when small: no
+ * malloc) and decrypt or copy straight into it, and they return without calling into C
+ * when there is nothing to do; outgoingSize() never calls into C. feedAndRead() and
+ * writeInto() are one native call each where the layer would make two, and each skips a
+ * copy: the SSL reads the caller's ciphertext where it lies, and writes its records
+ * straight into the caller's buffer.
  */
 import { nativeOrNull, type NativeModule, type NativeTLSContext, type NativeTLSEngine } from './native.js';
 import { compile, recordSecureContexts, resolveOptions } from './tls-options.js';
@@ -20,13 +23,27 @@ export type { HandshakeState, TLSContext, TLSEngine, TLSOptions, TLSProvider, TL
 const IO_READABLE = 0;
 const IO_FLAGS = 1;
 const IO_OUTGOING = 2;
+const IO_HELD = 3;
+const IO_LENGTH = 4;
 const F_CLOSED = 8;
 const READ_MAX = 256 * 1024;
 const STATES: readonly HandshakeState[] = ['done', 'want-read', 'want-sni'];
 
+function checkMax(max: number): void {
+  if (max !== READ_MAX && !(Number.isInteger(max) && max > 0)) {
+    throw new RangeError(`max must be a positive integer, got ${describe(max)}`);
+  }
+}
+
+/** What read() returns for a native read of `got` bytes into `buf` (-1: none ready, 0: close_notify). */
+function plaintext(buf: Buffer, got: number): Uint8Array | null {
+  if (got > 0) return got === buf.length ? buf : buf.subarray(0, got);
+  return got === 0 ? Buffer.alloc(0) : null;
+}
+
 /** One TLS connection (an SSL over two memory BIOs). */
 class OpenSSLEngine implements TLSEngine {
-  readonly #io = new Int32Array(3);
+  readonly #io = new Int32Array(IO_LENGTH);
   readonly #n: NativeTLSEngine;
 
   constructor(n: NativeModule, ctx: NativeTLSContext, serverHostname: string | null) {
@@ -46,18 +63,21 @@ class OpenSSLEngine implements TLSEngine {
   }
 
   read(max: number = READ_MAX): Uint8Array | null {
-    if (max !== READ_MAX && !(Number.isInteger(max) && max > 0)) {
-      throw new RangeError(`max must be a positive integer, got ${describe(max)}`);
-    }
+    checkMax(max);
     const io = this.#io;
-    let est = io[IO_READABLE];
+    const est = io[IO_READABLE];
     // No input anywhere and nothing to report (end, close_notify, error, closed): nothing to decrypt.
     if (est === 0 && io[IO_FLAGS] === 0) return null;
-    if (est > max) est = max;
-    const buf = Buffer.allocUnsafe(est);
-    const got = this.#n.readInto(buf);
-    if (got > 0) return got === est ? buf : buf.subarray(0, got);
-    return got === 0 ? Buffer.alloc(0) : null;
+    const buf = Buffer.allocUnsafe(est > max ? max : est);
+    return plaintext(buf, this.#n.readInto(buf));
+  }
+
+  feedAndRead(data: Uint8Array, max: number = READ_MAX): Uint8Array | null {
+    checkMax(max);
+    // Ciphertext never decrypts to more bytes than it holds.
+    const est = this.#io[IO_HELD] + data.length;
+    const buf = Buffer.allocUnsafe(est > max ? max : est);
+    return plaintext(buf, this.#n.feedRead(data, buf));
   }
 
   readInto(buf: Uint8Array): number {
@@ -66,6 +86,10 @@ class OpenSSLEngine implements TLSEngine {
 
   write(data: Uint8Array): void {
     this.#n.write(data);
+  }
+
+  writeInto(data: Uint8Array, buf: Uint8Array): number {
+    return this.#n.writeInto(data, buf);
   }
 
   takeOutgoing(): Uint8Array | null {

@@ -139,6 +139,78 @@ describe('openssl engine in memory', () => {
     s.close();
   });
 
+  it('feedAndRead and writeInto (one call each) keep the byte order of feed/read and write/takeInto, and keep no reference to the caller\'s input', () => {
+    const [c, s] = pair(clientOpts(), serverOpts());
+    handshake(c, s);
+    const data = randomBytes(3 << 20);
+    const wire: Buffer[] = [];
+    const out = Buffer.alloc(80000);
+    let rnd = 4242;
+    const next = (n: number) => ((rnd = (rnd * 1103515245 + 12345) & 0x7fffffff), 1 + (rnd % n));
+    for (let off = 0; off < data.length; ) {
+      const n = next(70000);
+      const chunk = data.subarray(off, off + n);
+      off += n;
+      if (next(4) === 1) {
+        c.write(chunk); // queued: the next writeInto must put these records first
+        continue;
+      }
+      // A buffer too small for the records now and then: the rest waits in the engine.
+      const buf = out.subarray(0, next(4) === 1 ? next(30000) : out.length);
+      const moved = c.writeInto!(chunk, buf);
+      wire.push(Buffer.from(buf.subarray(0, moved)));
+    }
+    for (let rest = c.takeOutgoing(); rest !== null; rest = c.takeOutgoing()) wire.push(Buffer.from(rest));
+    const cipher = Buffer.concat(wire);
+    const got: Uint8Array[] = [];
+    const input = Buffer.alloc(70000);
+    for (let off = 0; off < cipher.length; ) {
+      const n = Math.min(next(input.length), cipher.length - off);
+      cipher.copy(input, 0, off, off + n);
+      off += n;
+      // Partial records are left behind in the input now and then; max caps some reads.
+      const first = s.feedAndRead!(input.subarray(0, n), next(3) === 1 ? next(20000) : undefined);
+      input.fill(0xee); // the caller reuses its buffer at once
+      if (first !== null) got.push(first);
+      for (let r = s.read(); r !== null; r = s.read()) got.push(r);
+    }
+    expect(Buffer.concat(got).equals(data)).toBe(true);
+    c.close();
+    s.close();
+  });
+
+  it('feedAndRead and writeInto fail as feed, read and write do, and lose no queued record', () => {
+    const [c, s] = pair(clientOpts(), serverOpts());
+    expect(c.handshake()).toBe('want-read');
+    const hello = c.outgoingSize();
+    expect(() => c.writeInto!(Buffer.from('early'), Buffer.alloc(1000))).toThrow(/before the handshake is done/);
+    expect(c.outgoingSize()).toBe(hello); // the ClientHello is still there to send
+    s.feed(c.takeOutgoing()!);
+    s.handshake();
+    move(s, c);
+    c.handshake();
+    move(c, s);
+    s.handshake();
+    expect(c.shutdown()).toBe(false);
+    const closeNotify = c.outgoingSize();
+    expect(closeNotify).toBeGreaterThan(0);
+    expect(thrown(() => c.writeInto!(Buffer.from('late'), Buffer.alloc(1000))).code).toBe('ERR_SSL_PROTOCOL_IS_SHUTDOWN');
+    expect(c.outgoingSize()).toBe(closeNotify);
+    expect(s.feedAndRead!(c.takeOutgoing()!)).toEqual(Buffer.alloc(0)); // close_notify
+
+    const [c2, s2] = pair(clientOpts(), serverOpts());
+    handshake(c2, s2);
+    expect(thrown(() => s2.feedAndRead!(Buffer.from([0x17, 0x03, 0x03, 0x00, 0x20, ...randomBytes(32)]))).code).toBe(
+      'ERR_SSL_DECRYPTION_FAILED_OR_BAD_RECORD_MAC',
+    );
+    expect(() => s2.writeInto!(Buffer.from('x'), Buffer.alloc(100))).toThrow(/decryption failed/);
+    const [c3, s3] = pair(clientOpts(), serverOpts());
+    handshake(c3, s3);
+    s3.feedEof();
+    expect(() => s3.feedAndRead!(Buffer.from('x'))).toThrow(/feed\(\) after feedEof\(\)/);
+    expect(() => s3.feedAndRead!(Buffer.from('x'), 0)).toThrow(RangeError);
+  });
+
   it('read(max) caps each result and leaves the rest for the next call', () => {
     const [c, s] = pair(clientOpts(), serverOpts());
     handshake(c, s);

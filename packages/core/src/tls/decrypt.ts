@@ -17,15 +17,23 @@ export interface Decrypted {
   error: unknown;
 }
 
-/** Everything the engine can decrypt without more input. */
-export function decryptAll(engine: TLSEngine): Decrypted {
+/**
+ * Everything the engine can decrypt without more input, after feeding it `input` (in one
+ * call with the first read when the engine has feedAndRead); a failure to feed is an error here.
+ */
+export function decryptAll(engine: TLSEngine, input: Uint8Array | null = null): Decrypted {
   const chunks: Uint8Array[] = [];
   let end = false;
   let error: unknown = null;
   try {
-    for (;;) {
-      const chunk = engine.read(READ_MAX);
-      if (chunk === null) break;
+    let chunk: Uint8Array | null;
+    if (input === null) chunk = engine.read(READ_MAX);
+    else if (engine.feedAndRead !== undefined) chunk = engine.feedAndRead(input, READ_MAX);
+    else {
+      engine.feed(input);
+      chunk = engine.read(READ_MAX);
+    }
+    for (; chunk !== null; chunk = engine.read(READ_MAX)) {
       if (chunk.length === 0) {
         end = true;
         break;

@@ -67,6 +67,12 @@ const READ_BUFFER = 4 * RECORD_MAX;
  */
 const SEND_BUFFER = 16 * RECORD_MAX;
 let sendBuffer: Uint8Array | null = null;
+/** The send buffer, or a new one while it is in use (give it back: `sendBuffer = buf`). */
+function takeSendBuffer(): Uint8Array {
+  const buf = sendBuffer ?? Buffer.allocUnsafeSlow(SEND_BUFFER);
+  sendBuffer = null;
+  return buf;
+}
 /** After this many writes to a closed TLS connection, each further one logs a warning (asyncio's). */
 const LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5;
 const MISSING = Symbol('missing');
@@ -190,8 +196,14 @@ export class SSLProtocol extends BufferedProtocol implements SSLTransportOwner {
     const engine = this.engine;
     // After the peer's close_notify nothing it sends counts (data after close_notify is ignored).
     if (engine === null || this.readBuffer === null || nbytes <= 0 || this.peerClosed) return;
+    const input = this.readBuffer.subarray(0, nbytes);
+    // The common case: the input goes to the engine with the read that decrypts it.
+    if (this.state === 'wrapped' && this.readsToApp()) {
+      this.doRead(input);
+      return;
+    }
     try {
-      engine.feed(this.readBuffer.subarray(0, nbytes));
+      engine.feed(input);
     } catch (error) {
       this.fatal(toSSLError(error));
       return;
@@ -390,10 +402,16 @@ export class SSLProtocol extends BufferedProtocol implements SSLTransportOwner {
   };
 
   // ---- reading ----
-  private doRead(): void {
+  /** A Protocol app (not a BufferedProtocol) takes plaintext now: doRead may be given the input. */
+  private readsToApp(): boolean {
+    return !this.appBuffered && !this.appReadingPaused && !this.appTransport._closed;
+  }
+
+  /** Decrypt for the app; `input` (only when readsToApp()) is fed first. */
+  private doRead(input: Uint8Array | null = null): void {
     if (this.appReadingPaused || this.engine === null || this.appTransport._closed) return;
     if (this.state !== 'wrapped' && this.state !== 'flushing') return;
-    const result = this.appBuffered ? this.readIntoApp() : this.readToApp();
+    const result = this.appBuffered ? this.readIntoApp() : this.readToApp(input);
     if (this.engine === null) return;
     // Reading can make records to send (TLS 1.3 key updates, tickets).
     this.flushOutgoing();
@@ -402,8 +420,8 @@ export class SSLProtocol extends BufferedProtocol implements SSLTransportOwner {
   }
 
   /** Everything the engine decrypts, as one dataReceived (asyncio's way). */
-  private readToApp(): ReadResult {
-    const { data, end, error } = decryptAll(this.engine!);
+  private readToApp(input: Uint8Array | null): ReadResult {
+    const { data, end, error } = decryptAll(this.engine!, input);
     if (end) this.peerClosed = true;
     if (data !== null) {
       try {
@@ -570,11 +588,26 @@ export class SSLProtocol extends BufferedProtocol implements SSLTransportOwner {
       this.controlAppWriting();
       return;
     }
+    const engine = this.engine!;
+    const socket = this.socket;
+    // Core's stream transports keep no reference to what write() gets: the last chunk's
+    // records (after any waiting in the engine) are encrypted straight into the send buffer.
+    const direct = engine.writeInto !== undefined && socket instanceof BaseStreamTransport && !this.sslWritingPaused;
+    const buf = direct ? takeSendBuffer() : null;
     try {
-      for (const chunk of chunks) this.engine!.write(chunk);
-    } catch (error) {
-      this.fatal(toSSLError(error));
-      return;
+      let n = 0;
+      try {
+        for (let i = 0; i < chunks.length; i++) {
+          if (buf !== null && i === chunks.length - 1) n = engine.writeInto!(chunks[i]!, buf);
+          else engine.write(chunks[i]!);
+        }
+      } catch (error) {
+        this.fatal(toSSLError(error));
+        return;
+      }
+      if (n > 0) socket!.write(buf!.subarray(0, n));
+    } finally {
+      if (buf !== null) sendBuffer = buf;
     }
     this.flushOutgoing();
   }
@@ -609,8 +642,7 @@ export class SSLProtocol extends BufferedProtocol implements SSLTransportOwner {
       }
       return;
     }
-    const buf = sendBuffer ?? Buffer.allocUnsafeSlow(SEND_BUFFER);
-    sendBuffer = null;
+    const buf = takeSendBuffer();
     try {
       // What a paused socket transport would only buffer waits in the engine for resumeWriting.
       while (!this.sslWritingPaused && !this.socketLost && this.engine === engine) {
