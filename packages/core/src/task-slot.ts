@@ -156,11 +156,8 @@ function frameTracking(slot: SlotAddon, storage: AsyncLocalStorage<Task<unknown>
     }
   }
 
-  const current = (): Task<unknown> | undefined => {
-    const frame = get() as Frame | undefined;
-    if (frame instanceof TaskFrame) return frame.task;
-    return frame === undefined ? undefined : (frame.get(storage) as Task<unknown> | undefined);
-  };
+  // Node's own read of the slot (AsyncLocalStorage.getStore) costs a third of the addon's call.
+  const current = (): Task<unknown> | undefined => storage.getStore();
 
   /** The frame to run `task` in, from the slot's `outer`: no task is the frame its task began in. */
   const frameFor = (task: Task<unknown> | undefined, outer: Frame | undefined): Frame | undefined => {
@@ -175,6 +172,8 @@ function frameTracking(slot: SlotAddon, storage: AsyncLocalStorage<Task<unknown>
   };
 
   const runIn = <A, R>(task: Task<unknown> | undefined, fn: (arg: A) => R, arg?: A): R => {
+    // No task asked and none running (every loop turn): nothing to change.
+    if (task === undefined && storage.getStore() === undefined) return fn(arg!);
     const outer = get() as Frame | undefined;
     const frame = frameFor(task, outer);
     if (frame === outer) return fn(arg!);
