@@ -12,6 +12,8 @@
  *   step began in plus the task, read by Node's AsyncLocalStorage as a frame like its own.
  *   AsyncLocalStorage.run copies the frame's Map twice per call (entering and leaving);
  *   a TaskFrame is one small object per step, and leaving a step restores the frame as it was.
+ *   Checked once at load (framesRead): a Node whose AsyncLocalStorage reads frames otherwise
+ *   gets AsyncLocalStorage, and says why.
  * - Otherwise (no addon, another ABI, Windows, a Node 22 run with
  *   --experimental-async-context-frame, or LOOPKIT_TASK_TRACKING=async-local-storage): AsyncLocalStorage, whose promise hooks
  *   cost every promise of the process on Node 20 and 22.
@@ -188,6 +190,25 @@ function frameTracking(slot: SlotAddon, storage: AsyncLocalStorage<Task<unknown>
   return { mechanism: 'task-frame', reason: null, slot, current, runIn };
 }
 
+/**
+ * Whether this Node's AsyncLocalStorage reads task frames as its own frames (checked once, as
+ * task frames stand on how Node 24 reads and copies its frames): a user's store is seen in a
+ * task and in a store the task enters, the task in both, and neither leaks out.
+ */
+function framesRead(tracking: TaskTrackingChoice): boolean {
+  const runIn = tracking.runIn!;
+  const current = tracking.current!;
+  const user = new AsyncLocalStorage<string>();
+  const standIn = {} as Task<unknown>;
+  const seen = user.run('outer', () => [
+    ...runIn(standIn, () => [current(), user.getStore(), ...user.run('inner', () => [current(), user.getStore()])]),
+    current(),
+    user.getStore(),
+  ]);
+  const expected = [standIn, 'outer', standIn, 'inner', undefined, 'outer'];
+  return seen.length === expected.length && seen.every((value, i) => value === expected[i]);
+}
+
 /** The task context a new loop world gets, and how it tracks tasks. */
 export function chooseTaskContext(): { context: TaskContext; tracking: TaskTrackingChoice } {
   const slot = loadSlot();
@@ -199,7 +220,12 @@ export function chooseTaskContext(): { context: TaskContext; tracking: TaskTrack
   }
   if (framesInSlot()) {
     const storage = new AsyncLocalStorage<Task<unknown>>();
-    return { context: storage, tracking: frameTracking(slot, storage) };
+    const tracking = frameTracking(slot, storage);
+    if (framesRead(tracking)) return { context: storage, tracking };
+    return {
+      context: new AsyncLocalStorage<Task<unknown>>(),
+      tracking: { mechanism: 'async-local-storage', reason: `Node ${process.version}'s AsyncLocalStorage did not read a task frame as its own`, slot: null },
+    };
   }
   return { context: slotContext(slot), tracking: { mechanism: 'continuation-slot', reason: null, slot } };
 }
