@@ -15,8 +15,9 @@
  *   Checked once at load (framesRead): a Node whose AsyncLocalStorage reads frames otherwise
  *   gets AsyncLocalStorage, and says why.
  * - Otherwise (no addon, another ABI, Windows, a Node 22 run with
- *   --experimental-async-context-frame, or LOOPKIT_TASK_TRACKING=async-local-storage): AsyncLocalStorage, whose promise hooks
- *   cost every promise of the process on Node 20 and 22.
+ *   --experimental-async-context-frame, which takes the slot, or
+ *   LOOPKIT_TASK_TRACKING=async-local-storage): AsyncLocalStorage, whose promise hooks cost
+ *   every promise of the process on Node 20 and 22.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createRequire } from 'node:module';
