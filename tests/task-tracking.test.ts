@@ -81,6 +81,8 @@ await loop.runUntilComplete(async () => {
     const out = [user.getStore() ?? null];
     await readFile('/dev/null');
     out.push(user.getStore() ?? null);
+    user.disable(); // on the frame the task runs in (a task frame on Node 24)
+    out.push((user.getStore() ?? 'disabled') + ':' + name());
     await inner.run('inner', async () => {
       await sleep(0);
       out.push(inner.getStore() + ':' + name());
@@ -90,6 +92,10 @@ await loop.runUntilComplete(async () => {
     out.push((inner.getStore() ?? null) + ':' + name());
     loop.callSoon(() => out.push('callSoon:' + name()));
     await sleep(0);
+    const disabled = new AsyncLocalStorage();
+    disabled.enterWith('entered');
+    disabled.disable();
+    out.push((disabled.getStore() ?? 'disabled') + ':' + name());
     return out;
   }, { name: 'S' }));
   seen.userStores = await storeTask;
@@ -146,7 +152,7 @@ const everywhere = {
   awaitedBy: ['victim'],
   awaitedCancelled: true,
   interleaved: ['A,A,A,A,A,A', 'B,B,B,B,B,B'],
-  userStores: [null, null, 'inner:S', 'inner:S', 'null:S', 'callSoon:null'],
+  userStores: [null, null, 'disabled:S', 'inner:S', 'inner:S', 'null:S', 'callSoon:null', 'disabled:S'],
   userStoreAfter: null,
   outside: null,
 };

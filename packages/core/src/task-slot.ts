@@ -103,6 +103,8 @@ interface Frame {
   has(store: unknown): boolean;
   get(store: unknown): unknown;
   delete(store: unknown): boolean;
+  /** AsyncLocalStorage.disable() calls this on the current frame */
+  disable(store: unknown): void;
   [Symbol.iterator](): Iterator<[unknown, unknown]>;
 }
 
@@ -125,7 +127,7 @@ function slotContext(slot: SlotAddon): TaskContext {
  * Task frames in the slot (Node 24 and later): `storage` is the world's AsyncLocalStorage,
  * the key a TaskFrame answers for. Node's AsyncLocalStorage (users' stores, and an older copy
  * of core calling `storage.run`) reads a TaskFrame through has/get, copies it by iterating it
- * when it enters a store of its own, and deletes from it on disable(): as from its own frames.
+ * when it enters a store of its own, and calls its disable() on disable(): as its own frames.
  */
 function frameTracking(slot: SlotAddon, storage: AsyncLocalStorage<Task<unknown>>): TaskTrackingChoice {
   const { get, set } = slot;
@@ -149,6 +151,10 @@ function frameTracking(slot: SlotAddon, storage: AsyncLocalStorage<Task<unknown>
 
     delete(store: unknown): boolean {
       return store !== storage && this.outer !== undefined && this.outer.delete(store);
+    }
+
+    disable(store: unknown): void {
+      this.delete(store);
     }
 
     *[Symbol.iterator](): Iterator<[unknown, unknown]> {
