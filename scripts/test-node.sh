@@ -8,10 +8,10 @@
 # npm_config_nodedir is unset), then loaded by it before any test runs. @loopkit/uv's is
 # N-API, ABI-stable, so the Node-20 build would load too; building on each version checks
 # that the C code compiles against each version's node_api.h as well. @loopkit/core's
-# continuation-slot addon is V8-API, so it must be built per Node: on Node 20 to 23 core
-# must track tasks with it, on Node 24 with AsyncLocalStorage (nothing is built there). On
-# exit both are rebuilt for the machine's Node again, so the workspace is left as
-# `pnpm install` made it.
+# continuation-slot addon is V8-API, so it must be built per Node (install.mjs keeps one
+# build per ABI, build/abi-N): on Node 20 to 23 core must track tasks with the slot itself,
+# on Node 24 with task frames in it. On exit both are rebuilt for the machine's Node again,
+# so the workspace is left as `pnpm install` made it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 major=${1:?usage: scripts/test-node.sh MAJOR}
@@ -33,7 +33,7 @@ build_addon() { # $1: the node to build with; the rest: extra environment
     import { _world } from './packages/core/dist/index.js';
     if (!isAvailable()) { console.error('the addon did not load on Node ' + process.version + ': ' + loadError()); process.exit(1); }
     const { mechanism, reason } = _world.taskTracking;
-    const expected = process.versions.node.split('.')[0] >= 24 ? 'async-local-storage' : 'continuation-slot';
+    const expected = process.versions.node.split('.')[0] >= 24 ? 'task-frame' : 'continuation-slot';
     if (mechanism !== expected) { console.error('core tracks tasks with ' + mechanism + ' on Node ' + process.version + ', not ' + expected + ': ' + reason); process.exit(1); }
     console.log('addons built and loaded on Node ' + process.version + '; tasks tracked with ' + mechanism);"; then
     cat "$log" >&2

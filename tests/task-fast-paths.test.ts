@@ -16,6 +16,8 @@ import {
   run,
   sleep,
   Task,
+  captureCallGraph,
+  gather,
   type ExceptionContext,
 } from '@loopkit/core';
 import { withLoop } from './support/base-loop.js';
@@ -270,4 +272,83 @@ describe('aged tasks', () => {
     expect(reports.map((r) => r.message)).toEqual(['Task was destroyed but it is pending!']);
     expect(reports[0]!.taskDescription).toBe("<Task pending name='renamed after aging' coro=<anonymous>()>");
   });
+});
+
+// gather looks up only functions (the same one twice is one task); a Future or a promise
+// passed twice is watched twice. The results, the failure and the reports must be as when
+// every argument was looked up.
+describe('gather with an awaitable passed twice', () => {
+  it('a function twice runs once and gives its result in both places', () =>
+    withLoop(async () => {
+      let runs = 0;
+      const fn = async (): Promise<number> => {
+        runs += 1;
+        await sleep(0);
+        return runs;
+      };
+      expect(await gather(fn, fn, async () => 'x', fn)).toEqual([1, 1, 'x', 1]);
+      expect(runs).toBe(1);
+    }));
+
+  it('a pending future twice: its result in both places, once awaited by the gather', () =>
+    withLoop(async (loop) => {
+      const fut = loop.createFuture<number>();
+      const other = loop.createFuture<number>();
+      const all = gather(fut, other, fut);
+      const awaitedBy = captureCallGraph(fut)!.awaitedBy.map((g) => g.future);
+      expect(awaitedBy).toHaveLength(1);
+      expect(awaitedBy[0]).toBe(all);
+      other.setResult(2);
+      await sleep(0);
+      expect(all.done()).toBe(false);
+      fut.setResult(1);
+      expect(await all).toEqual([1, 2, 1]);
+      expect(captureCallGraph(fut)!.awaitedBy).toHaveLength(0);
+    }));
+
+  it('a done future and a promise twice each', () =>
+    withLoop(async (loop) => {
+      const done = loop.createFuture<string>();
+      done.setResult('d');
+      const promise = Promise.resolve('p');
+      expect(await gather(done, promise, done, promise)).toEqual(['d', 'p', 'd', 'p']);
+    }));
+
+  it('a failing future twice fails the gather once, and its error is not reported as unretrieved', () =>
+    withLoop(async (loop, reports) => {
+      const fut = loop.createFuture<number>();
+      const all = gather(fut, fut);
+      fut.setException(new RangeError('bad'));
+      await expect(all).rejects.toThrow('bad');
+      await sleep(0);
+      expect(reports).toEqual([]);
+    }));
+
+  it('with returnExceptions, a failing future twice gives its error in both places', () =>
+    withLoop(async (loop) => {
+      const fut = loop.createFuture<number>();
+      const error = new RangeError('bad');
+      fut.setException(error);
+      expect(await gather(fut, sleep(0), fut, { returnExceptions: true })).toEqual([error, undefined, error]);
+    }));
+
+  it('cancelling a gather holding one future twice cancels it and ends with CancelledError', () =>
+    withLoop(async (loop) => {
+      const fut = loop.createFuture<number>();
+      const all = gather(fut, fut);
+      expect(all.cancel('stop')).toBe(true);
+      await expect(all).rejects.toBeInstanceOf(CancelledError);
+      expect(fut.cancelled()).toBe(true);
+    }));
+
+  it('a future of another loop after the first argument is a RuntimeError', () =>
+    withLoop(async (loop) => {
+      const elsewhere = new BaseEventLoop();
+      try {
+        const foreign = elsewhere.createFuture();
+        expect(() => gather(loop.createFuture(), foreign)).toThrow('The future belongs to a different loop');
+      } finally {
+        elsewhere.close();
+      }
+    }));
 });

@@ -1,6 +1,7 @@
 /**
  * How core tracks the running task (packages/core/src/task-slot.ts): V8's continuation slot
- * on Node 20 to 23 when the addon is built, AsyncLocalStorage otherwise. Each mechanism runs
+ * on Node 20 to 23 when the addon is built, a TaskFrame per step in that slot on Node 24 and
+ * later (where it holds the frame Node's AsyncLocalStorage reads), AsyncLocalStorage otherwise. Each mechanism runs
  * the same program in its own process (the choice is made once per thread, at load) and must
  * give the same answers: the task after every kind of await, none in loop callbacks, the
  * awaited Future cancelled with its task, the awaiting task in the call graph.
@@ -19,6 +20,7 @@ const PROGRAM = `
 import { readFile } from 'node:fs/promises';
 import { setTimeout as nodeSleep } from 'node:timers/promises';
 import { EventEmitter } from 'node:events';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { BaseEventLoop, CancelledError, Future, _world, captureCallGraph, currentTask, sleep } from '${CORE}';
 
 const seen = {};
@@ -69,6 +71,35 @@ await loop.runUntilComplete(async () => {
     return out.join(',');
   }, { name: n })));
   seen.interleaved = names;
+
+  // A user's own store: one set around createTask is not the task's (a task runs in the loop's
+  // async context unless given one), a store the task enters is seen there with the task
+  // still current, and none leaks out of the task.
+  const user = new AsyncLocalStorage();
+  const inner = new AsyncLocalStorage();
+  const storeTask = user.run('outer', () => loop.createTask(async () => {
+    const out = [user.getStore() ?? null];
+    await readFile('/dev/null');
+    out.push(user.getStore() ?? null);
+    user.disable(); // on the frame the task runs in (a task frame on Node 24)
+    out.push((user.getStore() ?? 'disabled') + ':' + name());
+    await inner.run('inner', async () => {
+      await sleep(0);
+      out.push(inner.getStore() + ':' + name());
+      await readFile('/dev/null');
+      out.push(inner.getStore() + ':' + name());
+    });
+    out.push((inner.getStore() ?? null) + ':' + name());
+    loop.callSoon(() => out.push('callSoon:' + name()));
+    await sleep(0);
+    const disabled = new AsyncLocalStorage();
+    disabled.enterWith('entered');
+    disabled.disable();
+    out.push((disabled.getStore() ?? 'disabled') + ':' + name());
+    return out;
+  }, { name: 'S' }));
+  seen.userStores = await storeTask;
+  seen.userStoreAfter = user.getStore() ?? null;
 });
 loop.close();
 seen.outside = name();
@@ -105,7 +136,7 @@ function runProgram(env: Record<string, string>, nodeArgs: string[] = []): { mec
 }
 
 const major = Number(process.versions.node.split('.')[0]);
-const slotExpected = major < 24;
+const mechanismExpected = major < 24 ? 'continuation-slot' : 'task-frame';
 
 const everywhere = {
   start: 'Task-1',
@@ -121,23 +152,33 @@ const everywhere = {
   awaitedBy: ['victim'],
   awaitedCancelled: true,
   interleaved: ['A,A,A,A,A,A', 'B,B,B,B,B,B'],
+  userStores: [null, null, 'disabled:S', 'inner:S', 'inner:S', 'null:S', 'callSoon:null', 'disabled:S'],
+  userStoreAfter: null,
   outside: null,
 };
 
 describe('task tracking', () => {
-  it(`uses ${slotExpected ? "V8's continuation slot" : 'AsyncLocalStorage'} on Node ${major} in this process`, () => {
-    expect(_world.taskTracking?.mechanism).toBe(slotExpected ? 'continuation-slot' : 'async-local-storage');
-  });
-
-  it.runIf(slotExpected)('the continuation slot: the task across every await, none in loop or Node callbacks', () => {
-    const { mechanism, seen } = runProgram({});
-    expect(mechanism).toBe('continuation-slot');
-    expect(seen).toEqual({ ...everywhere, inSetTimeout: null, inEmitterFromTimer: null });
+  it(`uses ${mechanismExpected} on Node ${major} in this process`, () => {
+    expect(_world.taskTracking?.mechanism).toBe(mechanismExpected);
   });
 
   // AsyncLocalStorage carries the task into every Node callback made in it (timers,
-  // emitters of resources made in it): a difference the README states.
+  // emitters of resources made in it): a difference the README states. So do task frames,
+  // which Node carries as its own frames.
   const alsCallbacks = { inSetTimeout: 'Task-1', inEmitterFromTimer: 'Task-1' };
+
+  it(`${mechanismExpected}: the task across every await, none in loop callbacks, users' stores as they were`, () => {
+    const { mechanism, seen } = runProgram({});
+    expect(mechanism).toBe(mechanismExpected);
+    const nodeCallbacks = mechanismExpected === 'task-frame' ? alsCallbacks : { inSetTimeout: null, inEmitterFromTimer: null };
+    expect(seen).toEqual({ ...everywhere, ...nodeCallbacks });
+  });
+
+  it.runIf(major >= 24)('a Node 24 run with --no-async-context-frame keeps the task itself in the slot', () => {
+    const { mechanism, seen } = runProgram({}, ['--no-async-context-frame']);
+    expect(mechanism).toBe('continuation-slot');
+    expect(seen).toEqual({ ...everywhere, inSetTimeout: null, inEmitterFromTimer: null });
+  });
 
   it('LOOPKIT_TASK_TRACKING=async-local-storage falls back to AsyncLocalStorage, same answers', () => {
     const { mechanism, reason, seen } = runProgram({ LOOPKIT_TASK_TRACKING: 'async-local-storage' });
@@ -146,7 +187,7 @@ describe('task tracking', () => {
     expect(seen).toEqual({ ...everywhere, ...alsCallbacks });
   });
 
-  it.runIf(slotExpected)('an addon that fails to load falls back to AsyncLocalStorage and says why', () => {
+  it('an addon that fails to load falls back to AsyncLocalStorage and says why', () => {
     const { mechanism, reason, seen } = runProgram({}, ['--require', breakAddons]);
     expect(mechanism).toBe('async-local-storage');
     expect(reason).toBe('the addon did not load: simulated load failure');

@@ -188,7 +188,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
     if (task._mustCancel && this.cancel(task._cancelMessage)) task._mustCancel = false;
   }
 
-  private _addCallback(callback: FutureCallback): void {
+  /** @internal add a done callback (or entry) to a pending future, unchecked. */
+  _addCallback(callback: FutureCallback): void {
     const callbacks = this._callbacks;
     if (callbacks === null) this._callbacks = callback;
     else if (Array.isArray(callbacks)) callbacks.push(callback);

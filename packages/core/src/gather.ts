@@ -5,6 +5,7 @@
  * cancels every child.
  */
 import { _getCurrentLoop, type AbstractEventLoop, type Awaitable, type CoroFn } from './events.js';
+import { RuntimeError } from './errors.js';
 import { Future, isThenable } from './futures.js';
 import { ensureFuture, Task } from './tasks.js';
 import { checkOptions } from './validate.js';
@@ -95,27 +96,45 @@ export function gather(...args: unknown[]): Future<unknown[]> {
   // complete, and its callback must then find no gathering future rather than a TDZ error.
   let outer: GatheringFuture<unknown[]> | null = null;
   let finished = 0;
-  const byArg = new Map<unknown, Future<unknown>>();
+  /** how many times onChildDone will run: once per watched child */
+  let watched = 0;
+  // The same function twice is one task, as asyncio's same coroutine twice: only functions
+  // need looking up. A Future passed twice is watched twice (its outcome counts twice, in
+  // `finished` and `watched` alike), which gives the same results with no lookup per argument.
+  let taskByFunction: Map<unknown, Future<unknown>> | null = null;
   const children: Future<unknown>[] = [];
   const alreadyDone: Future<unknown>[] = [];
   for (const arg of args) {
-    let child = byArg.get(arg);
-    if (child === undefined) {
-      child = ensureFuture(arg as AwaitableLike, loop);
-      loop ??= child.getLoop();
+    let child: Future<unknown> | undefined;
+    if (arg instanceof Future) {
+      if (loop !== undefined && arg.getLoop() !== loop) {
+        throw new RuntimeError('The future belongs to a different loop than the one specified as the loop argument');
+      }
+      child = arg;
+    } else if (typeof arg === 'function') {
+      child = (taskByFunction ??= new Map()).get(arg);
+      if (child !== undefined) {
+        children.push(child);
+        continue;
+      }
+      child = ensureFuture(arg as CoroFn<unknown>, loop);
       // A task we made fails loudly through the gather: no "destroyed pending" report too.
-      if (child !== arg && child instanceof Task) child._noPendingReport();
-      byArg.set(arg, child);
-      if (child.done()) alreadyDone.push(child);
-      else child.addDoneCallback(onChildDone);
+      if (child instanceof Task) child._noPendingReport();
+      taskByFunction.set(arg, child);
+    } else {
+      child = ensureFuture(arg as AwaitableLike, loop);
     }
+    loop ??= child.getLoop();
+    watched += 1;
+    if (child.done()) alreadyDone.push(child);
+    else if (child instanceof Future) child._addCallback(onChildDone);
+    else (child as Future<unknown>).addDoneCallback(onChildDone); // a Future of another copy of core
     children.push(child);
   }
   const gathering = new GatheringFuture<unknown[]>(children, loop!);
   outer = gathering;
   // Each pending child is awaited by the gather (for the call graph); done ones never were.
-  for (const child of byArg.values()) if (!child.done()) futureAddToAwaitedBy(child, gathering);
-  const distinct = byArg.size;
+  for (const child of children) if (!child.done()) futureAddToAwaitedBy(child, gathering);
 
   function onChildDone(child: Future<unknown>): void {
     finished += 1;
@@ -136,7 +155,7 @@ export function gather(...args: unknown[]): Future<unknown[]> {
         return;
       }
     }
-    if (finished < distinct) return;
+    if (finished < watched) return;
     const results = children.map(outcomeOf);
     if (outer._cancelRequested) outer.setException(child._makeCancelledError());
     else outer.setResult(results);

@@ -6,16 +6,18 @@ import type { AsyncLocalStorage } from 'node:async_hooks';
 import type { Task } from './tasks.js';
 import { world } from './world.js';
 
-const slot = world.taskTracking?.slot ?? null; // a world made by an older copy has no taskTracking
+const tracking = world.taskTracking; // absent in a world made by a copy older than task tracking
+const slot = tracking?.slot ?? null;
 const storage = world.taskContext as AsyncLocalStorage<Task<unknown>>;
 
 /** The task whose code is running, or undefined (in a loop callback, outside any loop). */
 export const currentTaskOrUndefined: () => Task<unknown> | undefined =
-  slot !== null ? (slot.get as () => Task<unknown> | undefined) : () => storage.getStore();
+  tracking?.current ?? (slot !== null ? (slot.get as () => Task<unknown> | undefined) : () => storage.getStore());
 
 /** Call `fn(arg)` with `task` as the running task (undefined: none), and restore the outer one after. */
 export const runInTask: <A, R>(task: Task<unknown> | undefined, fn: (arg: A) => R, arg?: A) => R =
-  slot !== null
+  tracking?.runIn ??
+  (slot !== null
     ? (task, fn, arg) => {
         const outer = slot.set(task);
         try {
@@ -24,7 +26,7 @@ export const runInTask: <A, R>(task: Task<unknown> | undefined, fn: (arg: A) => 
           slot.set(outer);
         }
       }
-    : (task, fn, arg) => storage.run(task as Task<unknown>, fn, arg!);
+    : (task, fn, arg) => storage.run(task as Task<unknown>, fn, arg!));
 
 type ThenMethod = (this: unknown, onFulfilled?: unknown, onRejected?: unknown) => unknown;
 

@@ -3,11 +3,17 @@
  * per thread by the copy of core that makes the world (see world.ts and the README's
  * "Tracking the running task").
  *
- * - Node 24 and later: AsyncLocalStorage, which runs on V8's continuation slot there
- *   (AsyncContextFrame) and costs nothing per promise.
- * - Node 20 to 23 with the addon built (native/task_slot.cc): the continuation slot itself.
+ * - Node 20 to 23 (and 24 run with --no-async-context-frame) with the addon built
+ *   (native/task_slot.cc): the continuation slot itself.
  *   Every await of a native promise carries the slot's value to its continuation, so the task
  *   is found after awaits of Futures, fs and timers promises, with no promise hooks.
+ * - Node 24 and later with the addon built: the slot holds Node's AsyncContextFrame there
+ *   (the Map AsyncLocalStorage reads), so the addon puts a TaskFrame in it: the frame the
+ *   step began in plus the task, read by Node's AsyncLocalStorage as a frame like its own.
+ *   AsyncLocalStorage.run copies the frame's Map twice per call (entering and leaving);
+ *   a TaskFrame is one small object per step, and leaving a step restores the frame as it was.
+ *   Checked once at load (framesRead): a Node whose AsyncLocalStorage reads frames otherwise
+ *   gets AsyncLocalStorage, and says why.
  * - Otherwise (no addon, another ABI, Windows, a Node 22 run with
  *   --experimental-async-context-frame, which takes the slot, or
  *   LOOPKIT_TASK_TRACKING=async-local-storage): AsyncLocalStorage, whose promise hooks cost
@@ -30,7 +36,7 @@ export interface TaskContext {
 }
 
 /** The mechanism that carries the running task across awaits. */
-export type TaskTracking = 'continuation-slot' | 'async-local-storage';
+export type TaskTracking = 'continuation-slot' | 'task-frame' | 'async-local-storage';
 
 /** How the world tracks tasks: the loop world's `taskTracking`. */
 export interface TaskTrackingChoice {
@@ -39,6 +45,13 @@ export interface TaskTrackingChoice {
   readonly reason: string | null;
   /** the addon's functions, when the slot is used */
   readonly slot: SlotAddon | null;
+  /**
+   * The running task, and running `fn(arg)` with `task` as the running task: the hot paths,
+   * made once per world so every copy of core in the thread reads and sets tasks alike
+   * (absent in a world made by a copy older than them).
+   */
+  readonly current?: () => Task<unknown> | undefined;
+  readonly runIn?: <A, R>(task: Task<unknown> | undefined, fn: (arg: A) => R, arg?: A) => R;
 }
 
 /** The addon's two functions (native/task_slot.cc). */
@@ -60,17 +73,39 @@ function loadSlot(): SlotAddon | string {
     }
     return `${ENV}=async-local-storage`;
   }
-  const major = Number(process.versions.node.split('.')[0]);
-  if (major >= 24) return `Node ${process.version} runs AsyncLocalStorage on the continuation slot (AsyncContextFrame)`;
-  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
-  if (flags.includes('--experimental-async-context-frame')) {
+  if (Number(process.versions.node.split('.')[0]) < 24 && nodeFlags().includes('--experimental-async-context-frame')) {
     return '--experimental-async-context-frame: AsyncLocalStorage holds the continuation slot';
   }
+  const require = createRequire(import.meta.url);
   try {
-    return createRequire(import.meta.url)('../build/Release/task_slot.node') as SlotAddon;
-  } catch (error) {
-    return `the addon did not load: ${(error as Error).message.split('\n')[0]}`;
+    // One build per Node ABI (install.mjs), so a Node 20 and a Node 24 can share an install.
+    return require(`../build/abi-${process.versions.modules}/task_slot.node`) as SlotAddon;
+  } catch {
+    try {
+      return require('../build/Release/task_slot.node') as SlotAddon;
+    } catch (error) {
+      return `the addon did not load: ${(error as Error).message.split('\n')[0]}`;
+    }
   }
+}
+
+function nodeFlags(): string[] {
+  return [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+}
+
+/** Node 24 and later keep AsyncContextFrame, the frame AsyncLocalStorage reads, in the slot (unless told not to). */
+function framesInSlot(): boolean {
+  return Number(process.versions.node.split('.')[0]) >= 24 && !nodeFlags().includes('--no-async-context-frame');
+}
+
+/** What Node's AsyncLocalStorage calls on the frame in the slot (a Map of store -> value). */
+interface Frame {
+  has(store: unknown): boolean;
+  get(store: unknown): unknown;
+  delete(store: unknown): boolean;
+  /** AsyncLocalStorage.disable() calls this on the current frame */
+  disable(store: unknown): void;
+  [Symbol.iterator](): Iterator<[unknown, unknown]>;
 }
 
 function slotContext(slot: SlotAddon): TaskContext {
@@ -88,6 +123,99 @@ function slotContext(slot: SlotAddon): TaskContext {
   };
 }
 
+/**
+ * Task frames in the slot (Node 24 and later): `storage` is the world's AsyncLocalStorage,
+ * the key a TaskFrame answers for. Node's AsyncLocalStorage (users' stores, and an older copy
+ * of core calling `storage.run`) reads a TaskFrame through has/get, copies it by iterating it
+ * when it enters a store of its own, and calls its disable() on disable(): as its own frames.
+ */
+function frameTracking(slot: SlotAddon, storage: AsyncLocalStorage<Task<unknown>>): TaskTrackingChoice {
+  const { get, set } = slot;
+
+  /** The frame `outer` (the slot's value when the step began), with `task` as the running task (undefined: none). */
+  class TaskFrame implements Frame {
+    constructor(
+      readonly outer: Frame | undefined,
+      readonly task: Task<unknown> | undefined,
+    ) {}
+
+    has(store: unknown): boolean {
+      if (store === storage) return this.task !== undefined;
+      return this.outer !== undefined && this.outer.has(store);
+    }
+
+    get(store: unknown): unknown {
+      if (store === storage) return this.task;
+      return this.outer?.get(store);
+    }
+
+    delete(store: unknown): boolean {
+      return store !== storage && this.outer !== undefined && this.outer.delete(store);
+    }
+
+    disable(store: unknown): void {
+      this.delete(store);
+    }
+
+    *[Symbol.iterator](): Iterator<[unknown, unknown]> {
+      if (this.outer !== undefined) {
+        for (const entry of this.outer) if (entry[0] !== storage) yield entry;
+      }
+      if (this.task !== undefined) yield [storage, this.task];
+    }
+  }
+
+  // Node's own read of the slot (AsyncLocalStorage.getStore) costs a third of the addon's call.
+  const current = (): Task<unknown> | undefined => storage.getStore();
+
+  /** The frame to run `task` in, from the slot's `outer`: no task is the frame its task began in. */
+  const frameFor = (task: Task<unknown> | undefined, outer: Frame | undefined): Frame | undefined => {
+    if (task !== undefined) return new TaskFrame(outer, task);
+    let frame = outer;
+    while (frame instanceof TaskFrame && frame.task !== undefined) frame = frame.outer;
+    // A frame AsyncLocalStorage made inside a task holds the task too: hide it (rare).
+    if (frame !== undefined && !(frame instanceof TaskFrame) && frame.get(storage) !== undefined) {
+      frame = new TaskFrame(frame, undefined);
+    }
+    return frame;
+  };
+
+  const runIn = <A, R>(task: Task<unknown> | undefined, fn: (arg: A) => R, arg?: A): R => {
+    // No task asked and none running (every loop turn): nothing to change.
+    if (task === undefined && storage.getStore() === undefined) return fn(arg!);
+    const outer = get() as Frame | undefined;
+    const frame = frameFor(task, outer);
+    if (frame === outer) return fn(arg!);
+    set(frame);
+    try {
+      return fn(arg!);
+    } finally {
+      set(outer);
+    }
+  };
+
+  return { mechanism: 'task-frame', reason: null, slot, current, runIn };
+}
+
+/**
+ * Whether this Node's AsyncLocalStorage reads task frames as its own frames (checked once, as
+ * task frames stand on how Node 24 reads and copies its frames): a user's store is seen in a
+ * task and in a store the task enters, the task in both, and neither leaks out.
+ */
+function framesRead(tracking: TaskTrackingChoice): boolean {
+  const runIn = tracking.runIn!;
+  const current = tracking.current!;
+  const user = new AsyncLocalStorage<string>();
+  const standIn = {} as Task<unknown>;
+  const seen = user.run('outer', () => [
+    ...runIn(standIn, () => [current(), user.getStore(), ...user.run('inner', () => [current(), user.getStore()])]),
+    current(),
+    user.getStore(),
+  ]);
+  const expected = [standIn, 'outer', standIn, 'inner', undefined, 'outer'];
+  return seen.length === expected.length && seen.every((value, i) => value === expected[i]);
+}
+
 /** The task context a new loop world gets, and how it tracks tasks. */
 export function chooseTaskContext(): { context: TaskContext; tracking: TaskTrackingChoice } {
   const slot = loadSlot();
@@ -95,6 +223,15 @@ export function chooseTaskContext(): { context: TaskContext; tracking: TaskTrack
     return {
       context: new AsyncLocalStorage<Task<unknown>>(),
       tracking: { mechanism: 'async-local-storage', reason: slot, slot: null },
+    };
+  }
+  if (framesInSlot()) {
+    const storage = new AsyncLocalStorage<Task<unknown>>();
+    const tracking = frameTracking(slot, storage);
+    if (framesRead(tracking)) return { context: storage, tracking };
+    return {
+      context: new AsyncLocalStorage<Task<unknown>>(),
+      tracking: { mechanism: 'async-local-storage', reason: `Node ${process.version}'s AsyncLocalStorage did not read a task frame as its own`, slot: null },
     };
   }
   return { context: slotContext(slot), tracking: { mechanism: 'continuation-slot', reason: null, slot } };

@@ -55,7 +55,7 @@ describe('loopkit info', () => {
   it('says how the running task is tracked, and why not in the continuation slot', async () => {
     const major = Number(process.versions.node.split('.')[0]);
     const { stdout } = await cli(['info']);
-    if (major >= 24) expect(stdout).toMatch(/task tracking   async-local-storage \(Node v\d+\S* runs AsyncLocalStorage on the continuation slot/);
+    if (major >= 24) expect(stdout).toMatch(/task tracking   (task-frame\n|async-local-storage \(the addon did not load: )/);
     else expect(stdout).toMatch(/task tracking   (continuation-slot\n|async-local-storage \(the addon did not load: )/);
     const forced = await cli(['info'], { LOOPKIT_TASK_TRACKING: 'async-local-storage' });
     expect(forced.stdout).toContain('task tracking   async-local-storage (LOOPKIT_TASK_TRACKING=async-local-storage)\n');
