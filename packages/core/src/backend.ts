@@ -17,7 +17,10 @@ export interface EventLoopBackend {
    * cancelled timers and collecting due ones. A backend may skip its syscall while it knows
    * nothing new can be there (its watcher has not fired), as long as a busy loop still
    * polls within a bounded time: `iterationScheduledAt` (BaseEventLoop) gives the time
-   * without another clock read.
+   * without another clock read. Under load the watcher fires only once per host slice, so
+   * that bound is what every round trip waits on top of its own while callbacks keep the
+   * loop busy (bench/echo.js's callSoon storm): keep it small against a round trip (a few
+   * µs, half of it is added on average), or poll every iteration while I/O keeps arriving.
    */
   ioPoll(): void;
 

@@ -26,9 +26,9 @@ export interface ReadyEntry {
 export class Handle implements ReadyEntry {
   // Declared, and set once in the constructor: a class field would be defined first, then
   // set again (handles are made by the hundred thousand).
-  /** @internal */ declare _callback: ((...args: any[]) => unknown) | null;
+  /** @internal null once cancelled: that is how a handle knows it was (see _cancelled) */
+  declare _callback: ((...args: any[]) => unknown) | null;
   /** @internal */ declare _args: unknown[];
-  /** @internal */ declare _cancelled: boolean;
   /** @internal */ declare readonly _loop: HandleOwner;
   /**
    * @internal creation stack, kept in debug mode only: then an own property, else the
@@ -39,28 +39,34 @@ export class Handle implements ReadyEntry {
   constructor(callback: (...args: any[]) => unknown, args: unknown[], loop: HandleOwner) {
     this._callback = callback;
     this._args = args;
-    this._cancelled = false;
     this._loop = loop;
+  }
+
+  /**
+   * @internal Whether cancel() was called: read from the callback it dropped rather than kept
+   * in a field of its own, so every handle is 8 bytes smaller (a million queued handles are 8
+   * MB less fresh memory to fault in and for the GC to copy, see bench/README.md).
+   */
+  get _cancelled(): boolean {
+    return this._callback === null;
   }
 
   /** Prevent the callback from running; harmless once it ran. */
   cancel(): void {
-    if (this._cancelled) return;
-    this._cancelled = true;
-    // Drop references so a cancelled handle keeps nothing alive.
+    // Dropping the references keeps nothing alive and marks the handle cancelled.
     this._callback = null;
     this._args = NO_ARGS;
   }
 
   /** Whether cancel() was called. */
   cancelled(): boolean {
-    return this._cancelled;
+    return this._callback === null;
   }
 
   /** @internal Run the callback (unless cancelled); an exception goes to the loop's exception handler. */
   _run(): void {
-    if (this._cancelled) return;
-    const cb = this._callback!;
+    const cb = this._callback;
+    if (cb === null) return;
     const args = this._args;
     try {
       const result = args.length === 0 ? cb() : cb(...args);
@@ -110,11 +116,10 @@ export class TimerHandle extends Handle {
   }
 
   override cancel(): void {
-    if (this._cancelled) return;
+    if (this._callback === null) return;
     this._loop._timerHandleCancelled(this);
     // Handle.cancel's body, written out: one function less for the JIT to compile on its own
     // when many timers are cancelled (see timer-heap.ts).
-    this._cancelled = true;
     this._callback = null;
     this._args = NO_ARGS;
   }
