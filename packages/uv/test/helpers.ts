@@ -1,5 +1,5 @@
 // Shared test helpers: block briefly on an Epoll/PollSet until an fd is ready.
-import { readdirSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { PollSet, Epoll, Kqueue, READABLE, WRITABLE } from '@loopkit/uv';
 
 export type Selector = Epoll | Kqueue | PollSet;
@@ -28,9 +28,23 @@ export const waitReadable = (fd: number) => waitFor(fd, READABLE);
 export const waitWritable = (fd: number) => waitFor(fd, WRITABLE);
 
 /** Open descriptors of this process (Linux), or -1 where /proc is missing. */
-export function openFds(): number {
+/**
+ * Open descriptors of this process (-1 where /proc is absent); with `kind`, only those whose
+ * link names it (e.g. 'eventpoll'), so descriptors other code opens meanwhile do not count.
+ */
+export function openFds(kind?: string): number {
   try {
-    return readdirSync('/proc/self/fd').length;
+    const fds = readdirSync('/proc/self/fd');
+    if (kind === undefined) return fds.length;
+    let n = 0;
+    for (const fd of fds) {
+      try {
+        if (readlinkSync(`/proc/self/fd/${fd}`).includes(kind)) n++;
+      } catch {
+        // closed between the listing and the read
+      }
+    }
+    return n;
   } catch {
     return -1;
   }

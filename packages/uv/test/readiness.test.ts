@@ -61,10 +61,11 @@ describe.each(selectorClasses)('%s', (_name, Cls) => {
     const [a, b] = socketpair();
     sel.add(a.fileno(), READABLE);
     const out = new Int32Array(2);
+    // Nothing is ready, so a wait that blocked would never return: the bound is a hang check, not a speed one.
     let t = performance.now();
     for (let i = 0; i < 100; i++) expect(sel.wait(0, out)).toBe(0);
     expect(sel.wait(-1, out)).toBe(0);
-    expect(performance.now() - t).toBeLessThan(50);
+    expect(performance.now() - t).toBeLessThan(5000);
     t = performance.now();
     expect(sel.wait(0.05, out)).toBe(0);
     const waited = performance.now() - t;
@@ -310,15 +311,16 @@ describe.runIf(Epoll.isSupported)('Epoll specifics', () => {
 
   it('garbage collection closes unreachable instances', async () => {
     const gc = (globalThis as { gc?: () => void }).gc;
-    const before = openFds();
+    const epolls = () => openFds('eventpoll');
+    const before = epolls();
     if (!gc || before < 0) return;
     (() => { for (let i = 0; i < 50; i++) new Epoll(); })();
-    expect(openFds()).toBeGreaterThanOrEqual(before + 50);
-    for (let i = 0; i < 10 && openFds() > before; i++) {
+    expect(epolls()).toBe(before + 50);
+    for (let i = 0; i < 10 && epolls() > before; i++) {
       gc();
       await sleep(10);
     }
-    expect(openFds()).toBe(before);
+    expect(epolls()).toBe(before);
   });
 });
 
