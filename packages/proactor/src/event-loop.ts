@@ -100,6 +100,20 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
     this._proactor.select(0);
   }
 
+  /**
+   * Core keeps no wake-up that finds the loop busy, and the proactor's may: one from code
+   * the loop runs (a transport resuming reading) or from a Node callback while an iteration
+   * waits for microtasks, after this iteration's select. Sleeping now would lose that
+   * completion, so the loop goes on to select it.
+   */
+  override idle(deadline: number | null): void {
+    if (this.completionsDue) {
+      this.endIdle();
+      return;
+    }
+    super.idle(deadline);
+  }
+
   override ioStart(wake: () => void): void {
     this.completionsDue = true; // what completed while the loop was stopped
     this._proactor.setWakeup(() => {

@@ -15,7 +15,8 @@
  * The hot path allocates little: an operation is its future (what to try and on what are
  * fields, the attempt a shared function), Node's write callback is one per socket, and
  * the completions of one turn of Node's loop reach the loop in one wake-up (IOCP's
- * GetQueuedCompletionStatusEx), so a busy server runs one loop iteration per batch.
+ * GetQueuedCompletionStatusEx), so a busy server runs one loop iteration per batch; with
+ * a single stream the wake-up comes at once, without the hop through setImmediate.
  */
 import * as net from 'node:net';
 import { Future, toConnectionError, type AbstractEventLoop } from '@loopkit/core';
@@ -217,6 +218,8 @@ export class NetProactor extends Proactor implements SocketWatcher {
   private ready: SockState[] = [];
   private spare: SockState[] = [];
   private wakePending = false;
+  /** Sockets whose transport takes their news itself (see `_consume`). */
+  private consumers = 0;
   private deferred: Array<() => void> = [];
   private poller: PollSet | null = null;
   private readonly byFd = new Map<number, SockState>();
@@ -428,6 +431,7 @@ export class NetProactor extends Proactor implements SocketWatcher {
       if (state.sock instanceof NetSocket) state.sock._watcher = state.sock._watchState = null;
     }
     this.states.clear();
+    this.consumers = 0;
     this.byFd.clear();
     this.ready.length = 0;
     this.deferred = [];
@@ -482,6 +486,7 @@ export class NetProactor extends Proactor implements SocketWatcher {
    */
   _consume(sock: NetSocket, consumer: StreamConsumer | null): void {
     const state = this.state(sock);
+    if ((state.consumer === null) !== (consumer === null)) this.consumers += consumer === null ? -1 : 1;
     state.consumer = consumer;
     // Something may already wait (bytes read before the transport existed).
     if (consumer !== null) this.markReady(state);
@@ -515,8 +520,11 @@ export class NetProactor extends Proactor implements SocketWatcher {
       state.queued = true;
       this.ready.push(state);
     }
-    if (!this.wakePending && this.wake !== null) {
-      // One wake-up for everything Node reports in this turn of its loop.
+    if (this.wake === null) return;
+    // One stream has no batch to gather: wake now, and the loop runs as this Node callback
+    // returns. With more, one wake-up for everything Node reports in this turn of its loop.
+    if (this.consumers <= 1) this.wake();
+    else if (!this.wakePending) {
       this.wakePending = true;
       setImmediate(this.flushWake);
     }

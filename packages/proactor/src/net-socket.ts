@@ -34,8 +34,12 @@ const EMPTY = Buffer.alloc(0);
 const NO_CONNECTIONS: net.Socket[] = [];
 const NO_DATAGRAMS: Array<[Buffer, Address]> = [];
 
-/** What libuv reads into for every stream socket (its size is what a read asks for). */
-const READ_SCRATCH = Buffer.allocUnsafeSlow(64 * 1024);
+/**
+ * What libuv reads into for every stream socket; its size is what a read asks for. Larger
+ * than net.Socket's 64 KiB: a message of up to 256 KiB that has arrived whole is one read,
+ * one wake-up and one write for an echo, where 64 KiB reads split a 100 KiB one in two.
+ */
+const READ_SCRATCH = Buffer.allocUnsafeSlow(256 * 1024);
 /**
  * Received bytes are copied out of the scratch buffer, never reused: a protocol may keep
  * them. A read of OWN_BUFFER_READ or more gets a buffer of exactly its size; smaller ones

@@ -4,6 +4,7 @@
  * nothing unwritten): what a protocol receives is its own, what it wrote may be reused at
  * once, and nothing is lost or reordered when the kernel or the reader falls behind.
  */
+import * as net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { Protocol, sleep, type Transport } from '@loopkit/core';
 import type { ProactorEventLoop } from '@loopkit/proactor';
@@ -141,6 +142,47 @@ describe('ProactorSocketTransport on node:net', () => {
       expect(events).toEqual([`eof after ${data.length}`, 'lost null']);
       expect(server.bytes().equals(data)).toBe(true);
       close();
+    });
+  });
+  it('with one stream transport, a read wakes the loop at once: no setImmediate per round trip', async () => {
+    await run(async (loop) => {
+      class Echo extends Protocol {
+        transport: Transport | null = null;
+        override connectionMade(transport: Transport): void {
+          this.transport = transport;
+        }
+        override dataReceived(data: Uint8Array): void {
+          this.transport!.write(data);
+        }
+      }
+      const listening = await loop.createServer(() => new Echo(), '127.0.0.1', 0);
+      const { port } = listening.sockets[0]!.getsockname() as { port: number };
+      // The peer is plain node:net, so the loop serves exactly one stream transport.
+      const peer = net.connect({ port, host: '127.0.0.1', noDelay: true });
+      await new Promise<void>((resolve) => peer.once('connect', () => resolve()));
+      const realSetImmediate = globalThis.setImmediate;
+      let immediates = 0;
+      globalThis.setImmediate = ((...args: Parameters<typeof setImmediate>) => {
+        immediates++;
+        return realSetImmediate(...args);
+      }) as typeof setImmediate;
+      const roundTrips = 50;
+      try {
+        await new Promise<void>((resolve) => {
+          let done = 0;
+          peer.on('data', () => {
+            if (++done === roundTrips) resolve();
+            else peer.write('x');
+          });
+          peer.write('x');
+        });
+      } finally {
+        globalThis.setImmediate = realSetImmediate;
+      }
+      // A hop through setImmediate per read would make at least one per round trip.
+      expect(immediates).toBeLessThan(roundTrips / 5);
+      peer.destroy();
+      listening.close();
     });
   });
 });
