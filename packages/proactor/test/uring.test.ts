@@ -111,9 +111,9 @@ describe.skipIf(UringProactor.problem() !== null)('UringEventLoop: completions w
 });
 
 describe.skipIf(UringProactor.problem() !== null)('UringProactor: the receive pool', () => {
-  it('more receives complete at once than the pool has buffers (64): each gets its own bytes, round after round', async () => {
+  it('more receives complete at once than the pool has buffers (256): each gets its own bytes, round after round', async () => {
     const loop = new UringEventLoop();
-    const pairs = Array.from({ length: 150 }, () => socketpair());
+    const pairs = Array.from({ length: 300 }, () => socketpair());
     try {
       await loop.runUntilComplete(async () => {
         for (let round = 0; round < 3; round++) {
