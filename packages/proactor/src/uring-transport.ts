@@ -158,7 +158,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     if (this.closed) return; // the cancels' completions, after close: nothing to deliver
     if (id === this.recvId) {
       if (!more) this.recvId = 0;
-      if (data !== null) this.inbox.push(data);
+      if (data !== null) this.keep(data);
       else if (res > 0) this.inbox.push(Buffer.from(this.ownBuffer!.subarray(0, res)));
       else if (res === -EINVAL && this.recvMultishot) {
         // A kernel without multishot receives (before 6.0): single receives from now on.
@@ -173,6 +173,21 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
       return;
     }
     this.queue();
+  }
+
+  /**
+   * Adds a received chunk to the inbox, joined to the previous one when it continues it in
+   * the same slab (the socket's chunks of one harvest land one after the other): a 100 KiB
+   * message that came in two pool buffers reaches the protocol, and its echo the kernel, whole.
+   */
+  private keep(data: Buffer): void {
+    const inbox = this.inbox;
+    const last = inbox.length > 0 ? inbox[inbox.length - 1]! : null;
+    if (last !== null && last.buffer === data.buffer && last.byteOffset + last.byteLength === data.byteOffset) {
+      inbox[inbox.length - 1] = Buffer.from(data.buffer, last.byteOffset, last.byteLength + data.byteLength);
+    } else {
+      inbox.push(data);
+    }
   }
 
   private queue(): void {
