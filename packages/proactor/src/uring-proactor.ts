@@ -12,15 +12,18 @@
  * UringEventLoop's transports use). NetSockets (what a plain ProactorEventLoop's
  * createServer/createConnection/createDatagramEndpoint make) go to an inner NetProactor,
  * so `new ProactorEventLoop(new UringProactor())` works everywhere the loop does;
- * `new UringEventLoop()` puts its stream transports and servers on the ring too.
+ * `new UringEventLoop()` puts its servers on the ring too, and its stream transports are
+ * UringStreamTransports (src/uring-transport.ts), which take their completions without
+ * futures (see RingSink).
  *
  * Rules (beside the ring's own, in packages/uv/native/uring.c):
  * - Each socket has a read queue (recv, recvInto, recvfrom, accept) and a write queue
  *   (send, sendto, connect); only the head of a queue is in the ring, so operations
  *   complete in the order they were posted.
- * - Receives go into a proactor-owned buffer per socket and are copied out on
- *   completion: a receive cancelled after the kernel filled it keeps its bytes (and an
- *   accept its connection) for the next operation, never in the caller's buffer.
+ * - Receives go into the ring's receive pool (or, without one, a proactor-owned buffer
+ *   per socket) and are copied out on completion: a receive cancelled after the kernel
+ *   filled it keeps its bytes (and an accept its connection) for the next operation,
+ *   never in the caller's buffer.
  * - Cancelling a posted operation asks the ring to cancel it; its future is cancelled at
  *   once, the ring's completion is consumed later.
  * - Closing a socket with operations in the ring: close a UringSocket (it cancels them
