@@ -12,15 +12,18 @@
  * UringEventLoop's transports use). NetSockets (what a plain ProactorEventLoop's
  * createServer/createConnection/createDatagramEndpoint make) go to an inner NetProactor,
  * so `new ProactorEventLoop(new UringProactor())` works everywhere the loop does;
- * `new UringEventLoop()` puts its stream transports and servers on the ring too.
+ * `new UringEventLoop()` puts its servers on the ring too, and its stream transports are
+ * UringStreamTransports (src/uring-transport.ts), which take their completions without
+ * futures (see RingSink).
  *
  * Rules (beside the ring's own, in packages/uv/native/uring.c):
  * - Each socket has a read queue (recv, recvInto, recvfrom, accept) and a write queue
  *   (send, sendto, connect); only the head of a queue is in the ring, so operations
  *   complete in the order they were posted.
- * - Receives go into a proactor-owned buffer per socket and are copied out on
- *   completion: a receive cancelled after the kernel filled it keeps its bytes (and an
- *   accept its connection) for the next operation, never in the caller's buffer.
+ * - Receives go into the ring's receive pool (or, without one, a proactor-owned buffer
+ *   per socket) and are copied out on completion: a receive cancelled after the kernel
+ *   filled it keeps its bytes (and an accept its connection) for the next operation,
+ *   never in the caller's buffer.
  * - Cancelling a posted operation asks the ring to cancel it; its future is cancelled at
  *   once, the ring's completion is consumed later.
  * - Closing a socket with operations in the ring: close a UringSocket (it cancels them
@@ -56,17 +59,20 @@ import { Proactor, type Address, type AddressLike } from './proactor.js';
 import { sendfileBySends } from './sendfile.js';
 import { checkBytes, checkSize, wouldBlock } from './checks.js';
 import type { ProactorSocketTransport } from './transports.js';
+import { UringStreamTransport } from './uring-transport.js';
 
 const ECANCELED = 125;
 const ENOBUFS = 105;
 const ENOSYS = 38;
+/** Numbers per completion in harvest's output: id, result, more, where its bytes went. */
+const QUAD = 4;
 /** A socket's own receive buffer (kernels without a receive pool): the most one ring receive asks for. */
 const RECV_CHUNK = 64 * 1024;
 const EOF_BYTES = Buffer.alloc(0);
 /**
- * Bytes taken out of a pool buffer land in a shared slab, as the selector's reads do: one
- * allocation per 256 KiB instead of one per receive. A slab is never reused, so a protocol
- * may keep what it was given.
+ * harvest copies the bytes of pooled receives into a shared slab, as the selector's reads
+ * land: one allocation per 256 KiB instead of one per receive. A slab is never reused, so a
+ * protocol may keep what it was given.
  */
 const SLAB_SIZE = 256 * 1024;
 let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
@@ -209,6 +215,15 @@ function rawOf(sock: unknown, name: string): UvSocket {
   throw new TypeError(`${name} must be a @loopkit/uv Socket, a UringSocket or a NetSocket, got ${String(sock)}`);
 }
 
+/**
+ * @internal A transport that takes its socket's ring completions itself (no Future per
+ * operation): the proactor calls it from select() for each completion of an id it posted
+ * with `_track`. `data` holds a pooled receive's bytes (a view into a slab never reused).
+ */
+export interface RingSink {
+  _ringCompleted(id: number, res: number, more: boolean, data: Buffer | null): void;
+}
+
 export class UringProactor extends Proactor {
   private loop: AbstractEventLoop | null = null;
   private wake: (() => void) | null = null;
@@ -218,12 +233,15 @@ export class UringProactor extends Proactor {
   private states = new WeakMap<UvSocket, SockState>();
   /** Operations in the ring, by slot (the low 20 bits of their id). */
   private readonly ringOps: Array<UringOp<any> | undefined> = [];
+  /** Transports' operations in the ring, by slot, with their ids (see RingSink). */
+  private readonly sinks: Array<RingSink | undefined> = [];
+  private readonly sinkIds: number[] = [];
   private inRingCount = 0;
   /** Sockets holding connections accepted for a cancelled accept. */
   private readonly stashed = new Set<SockState>();
   /** Futures completed outside select() (at submission or by a neighbour's completion). */
   private finished: Future<unknown>[] = [];
-  private readonly out = new Float64Array(1024);
+  private readonly out = new Float64Array(256 * QUAD);
   /**
    * Operations harvested but not completed yet, with their results: taken out of the ring
    * (and ringOps) first, so an operation one of them posts may reuse a slot this harvest
@@ -231,11 +249,16 @@ export class UringProactor extends Proactor {
    */
   private harvestedOps: UringOp<any>[] = [];
   private harvestedResults: number[] = [];
+  /** A harvested pooled receive's bytes, else null. */
+  private harvestedData: Array<Buffer | null> = [];
   private spareOps: UringOp<any>[] = [];
   private spareResults: number[] = [];
+  private spareData: Array<Buffer | null> = [];
   private flushPending = false;
-  /** Receives go to the ring's receive pool (false once the kernel said it has none). */
-  private pooled = true;
+  /** @internal Receives go to the ring's receive pool (false once the kernel said it has none; tests force the fallback). */
+  _pooled = true;
+  /** @internal Transports receive with one multishot receive (false once the kernel refused one; tests force the fallback). */
+  _multishot = true;
   private refed = false;
   private closed = false;
 
@@ -348,13 +371,17 @@ export class UringProactor extends Proactor {
     const ops = this.harvestedOps;
     if (ops.length > 0) {
       const results = this.harvestedResults;
+      const data = this.harvestedData;
       this.harvestedOps = this.spareOps;
       this.harvestedResults = this.spareResults;
-      for (let i = 0; i < ops.length; i++) this.complete(ops[i]!, results[i]!);
+      this.harvestedData = this.spareData;
+      for (let i = 0; i < ops.length; i++) this.complete(ops[i]!, results[i]!, data[i]!);
       ops.length = 0;
       results.length = 0;
+      data.length = 0;
       this.spareOps = ops;
       this.spareResults = results;
+      this.spareData = data;
     }
     if (this.finished.length > 0) {
       for (const f of this.finished) finished.push(f);
@@ -376,9 +403,13 @@ export class UringProactor extends Proactor {
     this.stashed.clear();
     this.states = new WeakMap();
     this.ringOps.length = 0;
+    // Transports were closed by the loop first; the ring's close cancels their receives.
+    this.sinks.length = 0;
+    this.sinkIds.length = 0;
     this.inRingCount = 0;
     this.harvestedOps.length = 0;
     this.harvestedResults.length = 0;
+    this.harvestedData.length = 0;
     this.finished = [];
     this.ring?.close();
     this.ring = null;
@@ -393,6 +424,29 @@ export class UringProactor extends Proactor {
     const fut = new UringOp<T>(this.loop);
     fut._proactor = this;
     return fut;
+  }
+
+  /** @internal The ring, set up on first use (for UringStreamTransport). */
+  _ring(): Uring {
+    return this.getRing();
+  }
+
+  /** @internal `id` (from the ring) is `sink`'s: its completions go to `sink._ringCompleted`. A negative id is returned as it is. */
+  _track(sink: RingSink, id: number): number {
+    if (id < 0) return id;
+    this.sinks[id % SLOTS] = sink;
+    this.sinkIds[id % SLOTS] = id;
+    this.inRingCount++;
+    this.scheduleFlush();
+    this.updateRef();
+    return id;
+  }
+
+  /** @internal Ask the ring to cancel a tracked operation: its last completion still comes (-ECANCELED or its result). */
+  _cancelTracked(id: number): void {
+    if (this.ring === null || this.closed) return;
+    this.ring.cancel(id);
+    this.scheduleFlush();
   }
 
   private getRing(): Uring {
@@ -438,6 +492,14 @@ export class UringProactor extends Proactor {
       // The kernel refused the batch: fail every operation still waiting for its completion.
       const error = errnoError(r, 'io_uring_enter');
       for (const op of this.ringOps.slice()) if (op !== undefined) this.fail(op, error);
+      const sinks = this.sinks;
+      for (let slot = 0; slot < sinks.length; slot++) {
+        const sink = sinks[slot];
+        if (sink === undefined) continue;
+        sinks[slot] = undefined;
+        this.inRingCount--;
+        sink._ringCompleted(this.sinkIds[slot]!, r, false, null);
+      }
     }
     this.updateRef();
   };
@@ -516,10 +578,10 @@ export class UringProactor extends Proactor {
         }
         const ring = this.getRing();
         // The socket's own buffer only where the pool was dry (or is missing): idle sockets hold none.
-        if (this.pooled && op._arg2 !== true) {
+        if (this._pooled && op._arg2 !== true) {
           const id = ring.recvPooled(sock.fileno(), Math.min(want, 0x7fffffff));
           if (id !== -ENOSYS) return this.submit(op, id, 'recv');
-          this.pooled = false;
+          this._pooled = false;
         }
         const buf = (state.buf ??= Buffer.allocUnsafe(RECV_CHUNK));
         return this.submit(op, ring.recv(sock.fileno(), buf, 0, Math.min(want, RECV_CHUNK)), 'recv');
@@ -597,40 +659,61 @@ export class UringProactor extends Proactor {
     return true;
   }
 
-  /** Harvests every completion into harvestedOps/harvestedResults, taking their operations out of the ring. */
+  /**
+   * Harvests every completion: a transport's goes to it at once (it only takes note and
+   * queues itself on the loop); an operation's goes to harvestedOps/harvestedResults, taken
+   * out of the ring (and ringOps) first, so an operation one of them posts may reuse a slot
+   * this harvest freed.
+   */
   private harvest(): void {
     const ring = this.ring!;
     const out = this.out;
     for (;;) {
-      const n = ring.harvest(out);
+      // The ring copies pooled bytes into the slab: give it room for the largest chunk.
+      if (SLAB_SIZE - slabOffset < Uring.POOL_BUFFER_SIZE) {
+        slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+        slabOffset = 0;
+      }
+      const into = slab;
+      const n = ring.harvest(out, into, slabOffset);
       if (n < 0) throw errnoError(n, 'io_uring harvest');
       for (let i = 0; i < n; i++) {
-        const id = out[2 * i]!;
-        const res = out[2 * i + 1]!;
-        const op = this.ringOps[id % SLOTS];
-        if (op === undefined || op._id !== id) {
-          // Failed or forgotten already: only a pool buffer it holds needs giving back.
-          if (Uring.isPooled(res)) ring.recycle(Uring.pooledBuffer(res));
+        const id = out[QUAD * i]!;
+        const res = out[QUAD * i + 1]!;
+        const more = out[QUAD * i + 2]! !== 0;
+        const where = out[QUAD * i + 3]!;
+        let data: Buffer | null = null;
+        if (where >= 0) {
+          data = into.subarray(where, where + res);
+          // The next copy starts 8-aligned: a protocol may view what it got as any typed array.
+          slabOffset = (where + res + 7) & ~7;
+        }
+        const slot = id % SLOTS;
+        const op = this.ringOps[slot];
+        if (op !== undefined && op._id === id) {
+          this.ringOps[slot] = undefined;
+          this.inRingCount--;
+          op._id = 0;
+          this.harvestedOps.push(op);
+          this.harvestedResults.push(res);
+          this.harvestedData.push(data);
           continue;
         }
-        this.ringOps[id % SLOTS] = undefined;
-        this.inRingCount--;
-        op._id = 0;
-        this.harvestedOps.push(op);
-        this.harvestedResults.push(res);
+        const sink = this.sinks[slot];
+        if (sink === undefined || this.sinkIds[slot] !== id) continue; // failed or forgotten already
+        if (!more) {
+          this.sinks[slot] = undefined;
+          this.inRingCount--;
+        }
+        sink._ringCompleted(id, res, more, data);
       }
-      if (n < out.length / 2) break;
+      // Less than a full batch: the queue is empty, unless the slab ran out of room first.
+      if (n < out.length / QUAD && SLAB_SIZE - slabOffset >= Uring.POOL_BUFFER_SIZE) break;
     }
   }
 
   /** A harvested completion: settle its operation (or keep what a cancelled one received), start the next. */
-  private complete(op: UringOp<any>, res: number): void {
-    // A pooled receive's bytes are in a pool buffer, which must go back to the kernel whatever happens.
-    let bid = -1;
-    if (Uring.isPooled(res)) {
-      bid = Uring.pooledBuffer(res);
-      res = Uring.pooledBytes(res);
-    }
+  private complete(op: UringOp<any>, res: number, data: Buffer | null): void {
     const state = op._ss;
     const kind = op._kind;
     if (kind === Kind.Recv || kind === Kind.RecvInto) {
@@ -638,12 +721,9 @@ export class UringProactor extends Proactor {
     }
     if (op.done()) {
       // Cancelled while in the ring: whatever the kernel already did is kept for the next call.
-      if (state === null) {
-        if (bid >= 0) this.ring!.recycle(bid);
-        return;
-      }
+      if (state === null) return;
       if ((kind === Kind.Recv || kind === Kind.RecvInto) && res !== -ECANCELED && res !== -ENOBUFS) {
-        if (res > 0) state.unread.push(bid >= 0 ? this.ring!.take(bid, res) : Buffer.from(state.buf!.subarray(0, res)));
+        if (res > 0) state.unread.push(data ?? Buffer.from(state.buf!.subarray(0, res)));
         else state.readEnd = res;
       } else if (kind === Kind.Accept && res >= 0) {
         state.acceptedFds.push(res);
@@ -657,7 +737,7 @@ export class UringProactor extends Proactor {
     let again = false;
     switch (kind) {
       case Kind.Recv:
-        if (bid >= 0) op.setResult(this.takeToSlab(bid, res));
+        if (data !== null) op.setResult(data);
         else if (res > 0) {
           const data = Buffer.allocUnsafe(res);
           state!.buf!.copy(data, 0, 0, res);
@@ -667,8 +747,10 @@ export class UringProactor extends Proactor {
         else op.setException(toConnectionError(errnoError(res, 'recv')));
         break;
       case Kind.RecvInto:
-        if (bid >= 0) op.setResult(this.ring!.takeInto(bid, res, op._arg as Uint8Array));
-        else if (res > 0) {
+        if (data !== null) {
+          (op._arg as Uint8Array).set(data);
+          op.setResult(res);
+        } else if (res > 0) {
           state!.buf!.copy(op._arg as Uint8Array, 0, 0, res);
           op.setResult(res);
         } else if (res === 0) op.setResult(0);
@@ -701,20 +783,6 @@ export class UringProactor extends Proactor {
       this.finished.push(op);
     }
     this.start(state, ops);
-  }
-
-  /** The `n` bytes of pool buffer `bid` as a view into the slab; the buffer goes back to the kernel. */
-  private takeToSlab(bid: number, n: number): Buffer {
-    if (SLAB_SIZE - slabOffset < n) {
-      slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
-      slabOffset = 0;
-    }
-    const start = slabOffset;
-    const view = slab.subarray(start, start + n);
-    this.ring!.takeInto(bid, n, view);
-    // The next view starts 8-aligned: a protocol may read what it got as any typed array.
-    slabOffset = (start + n + 7) & ~7;
-    return view;
   }
 
   private acceptDone(op: UringOp<[unknown, Address]>, fd: number): void {
@@ -794,9 +862,11 @@ export class UringProactor extends Proactor {
       const i = this.harvestedOps.indexOf(op);
       if (i >= 0) {
         const res = this.harvestedResults[i]!;
+        const data = this.harvestedData[i]!;
         this.harvestedOps.splice(i, 1);
         this.harvestedResults.splice(i, 1);
-        this.complete(op, res);
+        this.harvestedData.splice(i, 1);
+        this.complete(op, res, data);
       }
       // The rest no longer wake Node through the ring: the next select() completes them.
       if (this.harvestedOps.length > 0) this.wake?.();
@@ -944,6 +1014,14 @@ export class UringEventLoop extends ProactorEventLoop {
         // reset already: the transport's first receive reports it
       }
     }
+    if (sock instanceof UringSocket) {
+      // Core's transports are typed by the base loop's; the ring's takes the same place.
+      return new UringStreamTransport(this, this.uring, sock, protocol, waiter, server, this.releaseTransport) as unknown as ProactorSocketTransport;
+    }
     return super._streamTransport(sock, protocol, waiter, server);
   }
+
+  private readonly releaseTransport = (sock: NetSocket): void => {
+    this._transportClosed(sock);
+  };
 }

@@ -2,13 +2,13 @@
  * proactor. Raw syscalls (io_uring_setup, io_uring_enter, io_uring_register) and
  * mmap; no liburing.
  *
- * Shape: each submitting method (recv, send, poll, accept) takes a slot, writes one
+ * Shape: each submitting method (recv, recvPooled, recvMulti, send, poll, accept) takes a slot, writes one
  * SQE whose user_data names the slot, and returns the slot's id (> 0) or -errno.
  * SQEs are queued, not entered: submit() hands every queued SQE to the kernel in one
  * io_uring_enter (the JS side calls it once per turn of Node's loop). The ring fd itself
  * is watched by one uv_poll in Node's loop (watch/unwatch/ref/unref are the Epoll ones,
  * watch.c): it is readable while the completion queue holds entries, so every completion
- * wakes Node, and harvest(out) copies up to out.length / 2 (id, result) pairs in one call
+ * wakes Node, and harvest(out, slab, at) copies up to out.length / 4 completions in one call
  * (what it leaves keeps the fd readable). libuv watches its own ring the same way.
  *
  * Task work: the ring is set up with COOP_TASKRUN (no IPI; the kernel posts completions
@@ -23,11 +23,13 @@
  * Receive pool: where the kernel has provided-buffer rings (5.19+), the ring registers a
  * pool of POOL_COUNT buffers of POOL_BUF bytes (group 0). recvPooled(fd, max) receives
  * into whichever pool buffer the kernel picks when data arrives, so a socket waiting for
- * data holds no buffer of its own, and one completion takes up to POOL_BUF bytes. Its
- * result says which buffer: bytes + (bid + 1) * 2^32 (exact in a double); the caller
- * copies the bytes out with take()/takeInto(), which give the buffer back to the kernel,
- * or gives it back unread with recycle(). With every buffer in use a pooled receive
- * completes with -ENOBUFS (nothing consumed): post it again once buffers came back.
+ * data holds no buffer of its own; recvMulti(fd) (6.0+) does the same for every message
+ * until it ends: one SQE, then a completion per chunk received, each flagged "more"
+ * while the receive stays armed. harvest copies each pooled completion's bytes into the
+ * caller's slab and gives the buffer back to the kernel in the same call, so buffers are
+ * busy only between the kernel filling them and the next harvest. With every buffer in
+ * use a pooled receive completes with -ENOBUFS (nothing consumed; a multishot one ends):
+ * post it again after the harvest.
  *
  * Ids: (generation << 20) | slot index, exact in a double. A slot's generation
  * changes each time it is reused, so cancel(id) of an operation that already
@@ -39,7 +41,8 @@
  *   writes into or reads from collected memory.
  * - cancel(id) queues IORING_OP_ASYNC_CANCEL; the operation still completes, with
  *   -ECANCELED (or with its result if it finished first): its completion is harvested
- *   like any other, and only then is its Buffer released and its slot reused.
+ *   like any other, and only then is its Buffer released and its slot reused. A
+ *   multishot receive holds its slot until its last completion (no "more" flag).
  * - Closing an fd with an operation in flight does not cancel it (the ring holds its
  *   own reference to the file): cancel first, as with libuv requests.
  * - close() with operations in flight: it cancels all of them, enters the kernel and
@@ -71,10 +74,11 @@
 #define OP_SEND 2
 #define OP_POLL 3
 #define OP_ACCEPT 4
-#define POOL_COUNT 64
-#define POOL_BUF (128 * 1024)
+/* 256 x 64 KiB: 16 MiB of address space, mapped only as the kernel fills it. Enough that
+ * 100 busy connections with several chunks each between two harvests rarely run it dry. */
+#define POOL_COUNT 256
+#define POOL_BUF (64 * 1024)
 #define POOL_GROUP 0
-#define BID_UNIT 4294967296.0
 
 typedef struct {
   napi_ref buf;     /* the Buffer the kernel uses, NULL for poll/accept */
@@ -271,8 +275,10 @@ static void ring_teardown(native_obj* base) {
           continue;
         }
         for (; head != tail; head++) {
-          uint64_t ud = o->cqes[head & *o->cq_mask].user_data;
-          if (ud == CANCEL_TAG) continue;
+          struct io_uring_cqe* cqe = &o->cqes[head & *o->cq_mask];
+          uint64_t ud = cqe->user_data;
+          /* A multishot receive is in flight until its last completion (no "more" flag). */
+          if (ud == CANCEL_TAG || (cqe->flags & IORING_CQE_F_MORE)) continue;
           uint32_t i = (uint32_t)(ud & (MAX_SLOTS - 1));
           if (i < o->nslots && o->slots[i].busy) {
             slot_release(env, o, i);
@@ -461,77 +467,33 @@ static napi_value recv_pooled_(napi_env env, napi_callback_info info) {
   return num(env, (int64_t)slot_id(o, (uint32_t)i));
 }
 
-static int arg_uint32(napi_env env, napi_value v, const char* name, uint32_t* out) {
-  int32_t x;
-  if (arg_int32(env, v, name, &x)) return 1;
-  if (x < 0) {
-    char msg[64];
-    snprintf(msg, sizeof msg, "%s must not be negative", name);
-    return throw_range(env, msg);
-  }
-  *out = (uint32_t)x;
-  return 0;
-}
-
-/* The pool buffer named by argv[0], checked against n = argv[1] bytes; NULL after a throw. */
-static char* pool_arg(napi_env env, ring_obj* o, napi_value* argv, uint32_t* bid, uint32_t* n) {
-  if (arg_uint32(env, argv[0], "bid", bid) || arg_uint32(env, argv[1], "n", n)) return NULL;
-  if (o->pool_ring == NULL || *bid >= POOL_COUNT || *n > POOL_BUF) {
-    throw_range(env, "bid and n must name bytes of a pool buffer");
-    return NULL;
-  }
-  return o->pool + (size_t)*bid * POOL_BUF;
-}
-
-/* take(bid, n) -> a new Buffer with the first n bytes of pool buffer bid, which goes back to the kernel. */
-static napi_value take_(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2], out;
-  ring_obj* o = unwrap_this(env, info, &argc, argv, NULL);
-  if (o == NULL) return NULL;
-  uint32_t bid = 0, n = 0;
-  if (argc < 2) { throw_type(env, "expected (bid, n)"); return NULL; }
-  char* data = pool_arg(env, o, argv, &bid, &n);
-  if (data == NULL) return NULL;
-  void* copy;
-  if (napi_create_buffer_copy(env, n, data, &copy, &out) != napi_ok) return NULL;
-  pool_give(o, bid);
-  return out;
-}
-
-/* takeInto(bid, n, dest) -> n: copies the first n bytes of pool buffer bid to dest's start; the buffer goes back. */
-static napi_value take_into_(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  ring_obj* o = unwrap_this(env, info, &argc, argv, NULL);
-  if (o == NULL) return NULL;
-  uint32_t bid = 0, n = 0;
-  char* dest;
-  size_t len;
-  if (argc < 3) { throw_type(env, "expected (bid, n, dest)"); return NULL; }
-  char* data = pool_arg(env, o, argv, &bid, &n);
-  if (data == NULL || arg_bytes(env, argv[2], "dest", &dest, &len)) return NULL;
-  if (n > len) { throw_range(env, "dest is shorter than n"); return NULL; }
-  memcpy(dest, data, n);
-  pool_give(o, bid);
-  return num(env, n);
-}
-
-/* recycle(bid): gives pool buffer bid back unread. */
-static napi_value recycle_(napi_env env, napi_callback_info info) {
+/* recvMulti(fd) -> id or -errno (-ENOSYS: no pool): a multishot pooled receive. It stays
+ * armed (its completions flagged "more") until EOF, an error, -ENOBUFS or a cancel. */
+static napi_value recv_multi_(napi_env env, napi_callback_info info) {
   size_t argc = 1;
-  napi_value argv[2];
+  napi_value argv[1];
   ring_obj* o = unwrap_this(env, info, &argc, argv, NULL);
   if (o == NULL) return NULL;
-  uint32_t bid = 0;
-  if (argc < 1 || arg_uint32(env, argv[0], "bid", &bid)) {
-    if (argc < 1) throw_type(env, "bid must be an integer");
+  int32_t fd;
+  if (argc < 1 || arg_int32(env, argv[0], "fd", &fd)) {
+    if (argc < 1) throw_type(env, "fd must be an integer");
     return NULL;
   }
-  if (o->pool_ring == NULL || bid >= POOL_COUNT) { throw_range(env, "bid must name a pool buffer"); return NULL; }
-  pool_give(o, bid);
-  return num(env, 0);
+  if (o->ring_fd >= 0 && o->pool_ring == NULL) return num(env, -ENOSYS);
+  int32_t i;
+  struct io_uring_sqe* sqe = begin(o, &i);
+  if (sqe == NULL) return num(env, i);
+  sqe->opcode = IORING_OP_RECV;
+  sqe->fd = fd;
+  sqe->len = 0; /* a multishot receive takes a whole pool buffer each time */
+  sqe->flags = IOSQE_BUFFER_SELECT;
+  sqe->buf_group = POOL_GROUP;
+  sqe->ioprio = IORING_RECV_MULTISHOT;
+  publish(o);
+  o->inflight++;
+  return num(env, (int64_t)slot_id(o, (uint32_t)i));
 }
+
 static napi_value send_(napi_env env, napi_callback_info info) { return rw(env, info, OP_SEND); }
 
 /* poll(fd, events) -> id or -errno: completes once with READABLE/WRITABLE bits (or -errno).
@@ -608,23 +570,33 @@ static napi_value submit_(napi_env env, napi_callback_info info) {
   return num(env, flush(o));
 }
 
-/* harvest(out: Float64Array) -> number of (id, result) pairs written. Completions left
- * in the queue (more than out holds) keep the ring fd readable, so Node wakes again. */
+/* harvest(out: Float64Array, slab: Uint8Array, at) -> number of completions written to out,
+ * four numbers each: id, result, more (1 while a multishot operation stays armed), and
+ * where its bytes went in slab (-1 when none). A pooled receive's bytes are copied to
+ * slab[at...] (each copy starting 8-aligned, for typed-array views) and its buffer goes
+ * back to the kernel at once. It stops early when the next copy does not fit: the caller
+ * passes a fresh slab with at least POOL_BUF bytes of room. Completions left in the queue
+ * (more than out holds) keep the ring fd readable, so Node wakes again. */
 static napi_value harvest_(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 3;
+  napi_value argv[3];
   ring_obj* o = unwrap_this(env, info, &argc, argv, NULL);
   if (o == NULL) return NULL;
   bool yes = false;
   napi_typedarray_type type;
   size_t n = 0;
   double* out = NULL;
-  if (argc < 1 || napi_is_typedarray(env, argv[0], &yes) != napi_ok || !yes ||
+  if (argc < 3 || napi_is_typedarray(env, argv[0], &yes) != napi_ok || !yes ||
       (napi_get_typedarray_info(env, argv[0], &type, &n, (void**)&out, NULL, NULL), type != napi_float64_array)) {
     throw_type(env, "out must be a Float64Array");
     return NULL;
   }
-  if (n < 2) { throw_range(env, "out must hold at least one (id, result) pair"); return NULL; }
+  if (n < 4) { throw_range(env, "out must hold at least one completion (4 numbers)"); return NULL; }
+  char* slab;
+  size_t slab_len;
+  int32_t at;
+  if (arg_bytes(env, argv[1], "slab", &slab, &slab_len) || arg_int32(env, argv[2], "at", &at)) return NULL;
+  if (at < 0 || (size_t)at > slab_len) { throw_range(env, "at must be within slab"); return NULL; }
   if (o->ring_fd < 0) return num(env, -EBADF);
   /* Without TASKRUN_FLAG (old kernels) the kernel interrupts us to run task work itself. */
   int taskrun = o->taskrun_flag && (__atomic_load_n(o->sq_flags, __ATOMIC_ACQUIRE) & IORING_SQ_TASKRUN);
@@ -637,23 +609,36 @@ static napi_value harvest_(napi_env env, napi_callback_info info) {
   unsigned head = *o->cq_head;
   unsigned tail = __atomic_load_n(o->cq_tail, __ATOMIC_ACQUIRE);
   size_t k = 0;
-  for (; head != tail && k < n / 2; head++) {
+  size_t room = slab_len;
+  size_t pos = (size_t)at;
+  for (; head != tail && k < n / 4; head++) {
     struct io_uring_cqe* cqe = &o->cqes[head & *o->cq_mask];
     uint64_t ud = cqe->user_data;
     if (ud == CANCEL_TAG) continue;
     uint32_t i = (uint32_t)(ud & (MAX_SLOTS - 1));
-    if (i >= o->nslots || !o->slots[i].busy) continue;
-    out[2 * k] = (double)ud;
-    out[2 * k + 1] = cqe->res;
+    double where = -1;
     if (cqe->flags & IORING_CQE_F_BUFFER) {
       unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-      /* A pooled receive that took a buffer: with bytes, the caller takes them; else it goes back now. */
-      if (cqe->res > 0) out[2 * k + 1] += (double)(bid + 1) * BID_UNIT;
-      else if (o->pool_ring != NULL && bid < POOL_COUNT) pool_give(o, bid);
+      if (cqe->res > 0 && o->pool_ring != NULL && bid < POOL_COUNT) {
+        if ((size_t)cqe->res > room - pos) break; /* the caller brings a fresh slab */
+        memcpy(slab + pos, o->pool + (size_t)bid * POOL_BUF, (size_t)cqe->res);
+        where = (double)pos;
+        pos = (pos + (size_t)cqe->res + 7) & ~(size_t)7;
+        if (pos > room) pos = room;
+      }
+      if (o->pool_ring != NULL && bid < POOL_COUNT) pool_give(o, bid);
     }
+    if (i >= o->nslots || !o->slots[i].busy) continue;
+    int more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+    out[4 * k] = (double)ud;
+    out[4 * k + 1] = cqe->res;
+    out[4 * k + 2] = more;
+    out[4 * k + 3] = where;
     k++;
-    slot_release(env, o, i);
-    o->inflight--;
+    if (!more) {
+      slot_release(env, o, i);
+      o->inflight--;
+    }
   }
   __atomic_store_n(o->cq_head, head, __ATOMIC_RELEASE);
   return num(env, (int64_t)k);
@@ -676,8 +661,8 @@ static napi_value close_(napi_env env, napi_callback_info info) {
 
 napi_value uring_init(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
-    METHOD("recv", recv_), METHOD("recvPooled", recv_pooled_), METHOD("take", take_),
-    METHOD("takeInto", take_into_), METHOD("recycle", recycle_), METHOD("send", send_), METHOD("poll", poll_), METHOD("accept", accept_),
+    METHOD("recv", recv_), METHOD("recvPooled", recv_pooled_), METHOD("recvMulti", recv_multi_),
+    METHOD("send", send_), METHOD("poll", poll_), METHOD("accept", accept_),
     METHOD("cancel", cancel_), METHOD("submit", submit_), METHOD("harvest", harvest_),
     METHOD("inflight", inflight_), METHOD("watch", selobj_watch), METHOD("unwatch", selobj_unwatch),
     METHOD("ref", selobj_ref), METHOD("unref", selobj_unref), METHOD("close", close_),

@@ -4,13 +4,16 @@
  * - `recv/send(fd, buf, offset, length)`, `poll(fd, events)`, `accept(fd)` queue one
  *   operation and return its id (> 0) or `-errno`; `submit()` enters the kernel with
  *   everything queued (call it once per turn of Node's loop);
- * - `harvest(out)` copies up to `out.length / 2` `(id, result)` pairs (result: bytes,
- *   the new fd, poll events, or `-errno`) in one call; a Buffer given to recv/send stays
- *   referenced until its completion was harvested;
  * - `recvPooled(fd, max)` receives into a buffer of the ring's receive pool, picked by the
- *   kernel when data arrives (kernel 5.19+; -ENOSYS without a pool); its result carries
- *   the buffer: `Uring.pooledBytes(result)` bytes in buffer `Uring.pooledBuffer(result)`,
- *   copied out by `take`/`takeInto` (which give the buffer back) or given back by `recycle`;
+ *   kernel when data arrives (kernel 5.19+; -ENOSYS without a pool); `recvMulti(fd)` does
+ *   the same for every chunk until EOF, an error, a dry pool or a cancel (kernel 6.0+;
+ *   an older kernel completes it with -EINVAL);
+ * - `harvest(out, slab, at)` writes up to `out.length / 4` completions as (id, result,
+ *   more, where) in one call: `result` is bytes, the new fd, poll events, or `-errno`;
+ *   `more` is 1 while a multishot receive stays armed; a pooled receive's bytes are
+ *   copied into `slab` at `where` (>= at, 8-aligned; -1 for none) and its pool buffer
+ *   goes back to the kernel in the same call. A Buffer given to recv/send stays referenced
+ *   until its completion was harvested;
  * - `cancel(id)` asks the kernel to cancel; the operation still completes (`-ECANCELED`
  *   or its result), and is harvested like any other;
  * - `watch(onReady)` arms a uv_poll on the ring fd, readable while completions wait (as Epoll#watch);
@@ -23,15 +26,13 @@ interface NativeUring {
   readonly fd: number;
   recv(fd: number, buf: ArrayBufferView, offset: number, length: number): number;
   recvPooled(fd: number, max: number): number;
-  take(bid: number, n: number): Buffer;
-  takeInto(bid: number, n: number, dest: ArrayBufferView): number;
-  recycle(bid: number): number;
+  recvMulti(fd: number): number;
   send(fd: number, buf: ArrayBufferView, offset: number, length: number): number;
   poll(fd: number, events: number): number;
   accept(fd: number): number;
   cancel(id: number): number;
   submit(): number;
-  harvest(out: Float64Array): number;
+  harvest(out: Float64Array, slab: Uint8Array, at: number): number;
   inflight(): number;
   watch(onReady: () => void): number;
   unwatch(): number;
@@ -48,11 +49,10 @@ function nativeClass(): UringCtor | null {
 
 let probed: string | null | undefined;
 
-/** A pooled receive's result encodes its buffer above 32 bits: bytes + (bid + 1) * 2^32. */
-const BID_UNIT = 2 ** 32;
-
 /** An io_uring instance (Linux) for a completion backend: queue operations, submit them, harvest their results (see the README). */
 export class Uring {
+  /** The most one pooled completion carries (a pool buffer's size). */
+  static readonly POOL_BUFFER_SIZE = 64 * 1024;
   readonly #ring: NativeUring;
   #closed = false;
   #watching = false;
@@ -108,34 +108,9 @@ export class Uring {
     return this.#ring.recvPooled(fd, max);
   }
 
-  /** Whether a completion's result carries a pool buffer (a pooled receive that got bytes). */
-  static isPooled(result: number): boolean {
-    return result >= BID_UNIT;
-  }
-
-  /** The pool buffer a pooled result carries. */
-  static pooledBuffer(result: number): number {
-    return Math.floor(result / BID_UNIT) - 1;
-  }
-
-  /** The bytes a pooled result carries (the plain result otherwise). */
-  static pooledBytes(result: number): number {
-    return result % BID_UNIT;
-  }
-
-  /** A copy of the first `n` bytes of pool buffer `bid`, which goes back to the kernel. */
-  take(bid: number, n: number): Buffer {
-    return this.#ring.take(bid, n);
-  }
-
-  /** Copy the first `n` bytes of pool buffer `bid` to the start of `dest`, and give the buffer back; `n`. */
-  takeInto(bid: number, n: number, dest: ArrayBufferView): number {
-    return this.#ring.takeInto(bid, n, dest);
-  }
-
-  /** Give pool buffer `bid` back unread. */
-  recycle(bid: number): void {
-    this.#ring.recycle(bid);
+  /** Queue a multishot receive into pool buffers: a completion per chunk until it ends; its id (> 0) or -errno (-ENOSYS: no pool). */
+  recvMulti(fd: number): number {
+    return this.#ring.recvMulti(fd);
   }
 
   /** Queue a send of `buf`; its id (> 0) or -errno. */
@@ -163,9 +138,13 @@ export class Uring {
     return this.#ring.submit();
   }
 
-  /** Copy up to `out.length / 2` completions as `(id, result)` pairs; how many. */
-  harvest(out: Float64Array): number {
-    return this.#ring.harvest(out);
+  /**
+   * Copy up to `out.length / 4` completions as (id, result, more, where), pooled bytes into
+   * `slab` from `at` on; how many. It stops early when a chunk does not fit: give it a slab
+   * with at least `Uring.POOL_BUFFER_SIZE` bytes of room.
+   */
+  harvest(out: Float64Array, slab: Uint8Array, at: number): number {
+    return this.#ring.harvest(out, slab, at);
   }
 
   /** Operations submitted whose completion was not harvested yet. */

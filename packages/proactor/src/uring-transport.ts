@@ -1,0 +1,251 @@
+/**
+ * UringStreamTransport: UringEventLoop's stream transport. It takes its socket's ring
+ * completions itself, with no Future per operation (what `_ringCompleted` is for):
+ *
+ * - Reading: one multishot receive into the ring's receive pool stays armed while reading
+ *   (kernel 6.0+): one SQE, then a completion per chunk. The proactor's harvest has already
+ *   copied each chunk into a slab that is never reused (a protocol may keep its bytes) and
+ *   given the pool buffer back. Where the kernel has no multishot receive, a single pooled
+ *   receive is posted again after each completion; where it has no pool either, a receive
+ *   into a buffer of the transport's own (made on first use). A receive that ends with the
+ *   pool dry (-ENOBUFS) is posted again once the harvest gave buffers back.
+ * - The transport notes each completion and queues itself on the loop once per harvest;
+ *   its `_run` delivers the chunks, then EOF or the error, in order, in the same iteration.
+ * - pauseReading cancels the receive; what completes before the cancel lands is held by
+ *   core until resumeReading. No second receive is posted until the first's last
+ *   completion (two on one socket could interleave chunks).
+ * - Writing: the non-blocking send syscall at once, as the selector's transport (loopback
+ *   TCP nearly always takes it whole); what the kernel leaves is buffered by core and a
+ *   one-shot ring poll for writability sends it when there is room.
+ * - Closing: the armed receive and poll are cancelled before the socket closes (the ring
+ *   holds the file until they complete; their last completions free their ring slots and
+ *   find the transport closed).
+ */
+import { BaseStreamTransport, socketExtra, toConnectionError, type AbstractEventLoop, type BaseProtocol, type ConnectionOwner, type Future } from '@loopkit/core';
+import { EAGAIN, EINTR, errnoError, SHUT_WR, Uring, WRITABLE } from '@loopkit/uv';
+import type { NetSocket } from './net-socket.js';
+import type { ReleaseHook } from './transports.js';
+import type { RingSink, UringProactor, UringSocket } from './uring-proactor.js';
+
+const ECANCELED = 125;
+const EINVAL = 22;
+const ENOBUFS = 105;
+const ENOSYS = 38;
+/** The transport's own receive buffer (kernels without a receive pool). */
+const OWN_BUFFER_SIZE = 64 * 1024;
+/** `end` while the stream has not ended. */
+const OPEN = 1;
+
+/** The loop's way to queue a ready entry without allocating (BaseEventLoop's). */
+interface EntryQueue {
+  _callSoonEntry(entry: { _run(): void }): void;
+}
+
+export class UringStreamTransport extends BaseStreamTransport implements RingSink {
+  private readonly proactor: UringProactor;
+  private readonly sock: UringSocket;
+  private readonly fd: number;
+  private readonly release: ReleaseHook;
+  private reading = false;
+  /** The receive in the ring (0: none). */
+  private recvId = 0;
+  /** Its cancel was asked for: no new receive until its last completion. */
+  private recvCancelled = false;
+  /** The receive in the ring is a multishot one. */
+  private recvMultishot = false;
+  /** The write poll in the ring (0: none). */
+  private pollId = 0;
+  /** Chunks received since the last `_run`. */
+  private inbox: Uint8Array[] = [];
+  /** OPEN, 0 once EOF arrived, or the receive's -errno: delivered after the inbox. */
+  private end = OPEN;
+  /** The stream's end was delivered: no receive is posted again. */
+  private ended = false;
+  /** The write poll completed: 1 writable, -errno failed, 0 nothing new. */
+  private writeNews = 0;
+  private queued = false;
+  private closed = false;
+  private ownBuffer: Buffer | null = null;
+
+  constructor(
+    loop: AbstractEventLoop,
+    proactor: UringProactor,
+    sock: UringSocket,
+    protocol: BaseProtocol,
+    waiter: Future<void> | null,
+    server: ConnectionOwner | null,
+    release: ReleaseHook,
+  ) {
+    super(loop, protocol, socketExtra(sock), server);
+    this.proactor = proactor;
+    this.sock = sock;
+    this.fd = sock.fileno();
+    this.release = release;
+    this._start(waiter);
+  }
+
+  // ---- writing: the syscall at once; a ring poll for room when the kernel left bytes ----
+  protected _writeNow(chunks: readonly Uint8Array[]): number {
+    const raw = this.sock.raw;
+    const r = chunks.length === 1 ? raw.trySend(chunks[0]!) : raw.trySendv(chunks);
+    if (r >= 0) return r;
+    if (r === -EAGAIN || r === -EINTR) return 0;
+    throw toConnectionError(errnoError(r, 'send'));
+  }
+
+  protected _startWriting(): void {
+    if (this.pollId === 0) this.pollWritable();
+  }
+
+  protected _stopWriting(): void {
+    // The poll completes on its own; its completion finds the buffer empty.
+  }
+
+  private pollWritable(): void {
+    const id = this.proactor._track(this, this.proactor._ring().poll(this.fd, WRITABLE));
+    if (id > 0) {
+      this.pollId = id;
+    } else {
+      this.writeNews = id;
+      this.queue();
+    }
+  }
+
+  // ---- reading ----
+  protected _startReading(): void {
+    this.reading = true;
+    if (this.recvId === 0 && !this.ended) this.postRecv();
+  }
+
+  protected _stopReading(): void {
+    this.reading = false;
+    if (this.recvId !== 0 && !this.recvCancelled) {
+      this.recvCancelled = true;
+      this.proactor._cancelTracked(this.recvId);
+    }
+  }
+
+  private postRecv(): void {
+    const proactor = this.proactor;
+    const ring = proactor._ring();
+    let id = -ENOSYS;
+    this.recvMultishot = false;
+    if (proactor._pooled) {
+      if (proactor._multishot) {
+        id = ring.recvMulti(this.fd);
+        this.recvMultishot = id > 0;
+      } else {
+        id = ring.recvPooled(this.fd, Uring.POOL_BUFFER_SIZE);
+      }
+      if (id === -ENOSYS) proactor._pooled = false;
+    }
+    if (id === -ENOSYS) {
+      const buf = (this.ownBuffer ??= Buffer.allocUnsafe(OWN_BUFFER_SIZE));
+      id = ring.recv(this.fd, buf, 0, buf.length);
+    }
+    id = proactor._track(this, id);
+    if (id > 0) {
+      this.recvId = id;
+      this.recvCancelled = false;
+    } else {
+      this.end = id;
+      this.queue();
+    }
+  }
+
+  /** @internal A completion of this transport's receive or poll (from the proactor's harvest). */
+  _ringCompleted(id: number, res: number, more: boolean, data: Buffer | null): void {
+    if (this.closed) return; // the cancels' completions, after close: nothing to deliver
+    if (id === this.recvId) {
+      if (!more) this.recvId = 0;
+      if (data !== null) this.keep(data);
+      else if (res > 0) this.inbox.push(Buffer.from(this.ownBuffer!.subarray(0, res)));
+      else if (res === -EINVAL && this.recvMultishot) {
+        // A kernel without multishot receives (before 6.0): single receives from now on.
+        this.proactor._multishot = false;
+      } else if (res !== -ECANCELED && res !== -ENOBUFS && this.end === OPEN) {
+        this.end = res; // 0: EOF
+      }
+    } else if (id === this.pollId) {
+      this.pollId = 0;
+      this.writeNews = res < 0 ? res : 1;
+    } else {
+      return;
+    }
+    this.queue();
+  }
+
+  /**
+   * Adds a received chunk to the inbox, joined to the previous one when it continues it in
+   * the same slab (the socket's chunks of one harvest land one after the other): a 100 KiB
+   * message that came in two pool buffers reaches the protocol, and its echo the kernel, whole.
+   */
+  private keep(data: Buffer): void {
+    const inbox = this.inbox;
+    const last = inbox.length > 0 ? inbox[inbox.length - 1]! : null;
+    if (last !== null && last.buffer === data.buffer && last.byteOffset + last.byteLength === data.byteOffset) {
+      inbox[inbox.length - 1] = Buffer.from(data.buffer, last.byteOffset, last.byteLength + data.byteLength);
+    } else {
+      inbox.push(data);
+    }
+  }
+
+  private queue(): void {
+    if (this.queued) return;
+    this.queued = true;
+    const loop = this._loop as AbstractEventLoop & Partial<EntryQueue>;
+    if (typeof loop._callSoonEntry === 'function') loop._callSoonEntry(this);
+    else loop.callSoon(() => this._run());
+  }
+
+  /** @internal The loop's ready entry: deliver what completed, then post what is needed next. Never throws. */
+  _run(): void {
+    this.queued = false;
+    try {
+      const inbox = this.inbox;
+      if (inbox.length > 0) {
+        this.inbox = [];
+        // Core holds what arrives while paused and drops what arrives once closing.
+        for (let i = 0; i < inbox.length; i++) this._dataReceived(inbox[i]!);
+      }
+      if (this.end !== OPEN && !this.ended) {
+        this.ended = true;
+        const end = this.end;
+        if (end === 0) this._eofReceived();
+        else if (!this._closing) this._fatalError(toConnectionError(errnoError(end, 'recv')), 'Fatal read error on socket transport');
+      }
+      const writeNews = this.writeNews;
+      if (writeNews !== 0) {
+        this.writeNews = 0;
+        if (writeNews < 0) this._fatalError(toConnectionError(errnoError(writeNews, 'send')), 'Fatal write error on socket transport');
+        else {
+          this._writeReady();
+          if (this._firstBufferedChunk() !== null && this.pollId === 0 && !this._closing) this.pollWritable();
+        }
+      }
+      if (this.reading && this.recvId === 0 && !this.ended && !this._closing) this.postRecv();
+    } catch (error) {
+      this._fatalError(error, 'Fatal error on socket transport');
+    }
+  }
+
+  // ---- closing ----
+  protected _shutdownWrite(): void {
+    try {
+      this.sock.raw.shutdown(SHUT_WR);
+    } catch (error) {
+      throw toConnectionError(error);
+    }
+  }
+
+  protected _closeResources(): void {
+    this.closed = true;
+    this.reading = false;
+    this.ended = true;
+    if (this.recvId !== 0 && !this.recvCancelled) this.proactor._cancelTracked(this.recvId);
+    this.recvCancelled = true;
+    if (this.pollId !== 0) this.proactor._cancelTracked(this.pollId);
+    this.sock.close();
+    this.release(this.sock as unknown as NetSocket);
+  }
+}

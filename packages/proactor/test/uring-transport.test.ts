@@ -1,0 +1,216 @@
+/**
+ * UringEventLoop's stream transport (UringStreamTransport) on each way it can receive: one
+ * multishot pooled receive (kernel 6.0+), a pooled receive posted per chunk (5.19+), a
+ * receive into the transport's own buffer (no pool). The proactor's switches force the
+ * fallbacks, as a kernel without the feature would.
+ */
+import { describe, expect, it } from 'vitest';
+import { ConnectionResetError, Protocol, sleep, type Transport } from '@loopkit/core';
+import { UringEventLoop, UringProactor } from '@loopkit/proactor';
+import { socket as uvSocket, socketpair, Uring, type Socket } from '@loopkit/uv';
+
+type Mode = 'multishot' | 'pooled' | 'own buffer';
+const MODES: Mode[] = ['multishot', 'pooled', 'own buffer'];
+
+function proactorFor(mode: Mode): UringProactor {
+  const proactor = new UringProactor();
+  proactor._multishot = mode === 'multishot';
+  proactor._pooled = mode !== 'own buffer';
+  return proactor;
+}
+
+/** Keeps every chunk it is given (views included: they must stay intact) and how the stream ended. */
+class Keeper extends Protocol {
+  transport: Transport | null = null;
+  chunks: Uint8Array[] = [];
+  eof = false;
+  lost: unknown = undefined;
+  onData: ((keeper: Keeper) => void) | null = null;
+  override connectionMade(transport: Transport): void {
+    this.transport = transport;
+  }
+  override dataReceived(data: Uint8Array): void {
+    this.chunks.push(data);
+    this.onData?.(this);
+  }
+  override eofReceived(): boolean {
+    this.eof = true;
+    return false;
+  }
+  override connectionLost(exc: unknown): void {
+    this.lost = exc;
+  }
+  get received(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+/** Counts calls of the ring's receive methods while `body` runs. */
+async function countingRing<T>(body: (counts: Record<string, number>) => Promise<T>): Promise<T> {
+  const counts: Record<string, number> = { recvMulti: 0, recvPooled: 0, recv: 0, cancel: 0 };
+  const proto = Uring.prototype as unknown as Record<string, (...args: unknown[]) => number>;
+  const originals = Object.fromEntries(Object.keys(counts).map((name) => [name, proto[name]!]));
+  for (const name of Object.keys(counts)) {
+    proto[name] = function (this: unknown, ...args: unknown[]) {
+      counts[name]!++;
+      return originals[name]!.apply(this, args);
+    };
+  }
+  try {
+    return await body(counts);
+  } finally {
+    Object.assign(proto, originals);
+  }
+}
+
+async function withLoop<T>(mode: Mode, body: (loop: UringEventLoop) => Promise<T>): Promise<T> {
+  const loop = new UringEventLoop(proactorFor(mode));
+  const reports: unknown[] = [];
+  loop.setExceptionHandler((_l, ctx) => reports.push(ctx));
+  try {
+    return await loop.runUntilComplete(() => body(loop));
+  } finally {
+    loop.close();
+    expect(reports).toEqual([]);
+  }
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 2000 && !condition(); i++) await sleep(0.001);
+  if (!condition()) throw new Error(`timed out waiting for ${what}`);
+}
+
+/** A pattern that shows a byte out of place or overwritten. */
+function pattern(length: number, seed: number): Buffer {
+  const buf = Buffer.alloc(length);
+  for (let i = 0; i < length; i++) buf[i] = (i * 31 + seed) & 0xff;
+  return buf;
+}
+
+/** Writes all of `data` to a raw non-blocking socket, letting the loop run while it is full. */
+async function sendAll(sock: Socket, data: Buffer): Promise<void> {
+  for (let off = 0; off < data.length; ) {
+    const r = sock.trySend(data, off, data.length - off);
+    if (r > 0) off += r;
+    else await sleep(0.001);
+  }
+}
+
+describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => {
+  describe.each(MODES)('receiving with %s', (mode) => {
+    it('delivers 4 MiB in order, every kept chunk intact, then EOF', async () => {
+      const [a, b] = socketpair();
+      const data = pattern(4 * 1024 * 1024, 7);
+      const keeper = await withLoop(mode, async (loop) => {
+        const [, protocol] = await loop.createConnection(() => new Keeper(), null, null, { sock: a });
+        const keeper = protocol as Keeper;
+        await sendAll(b, data);
+        b.close();
+        await until(() => keeper.lost !== undefined, 'connectionLost');
+        return keeper;
+      });
+      expect(keeper.received.equals(data)).toBe(true);
+      expect(keeper.eof).toBe(true);
+      expect(keeper.lost).toBeNull();
+    });
+
+    it('pauseReading stops delivery until resumeReading, and no byte is lost or reordered', async () => {
+      const [a, b] = socketpair();
+      const data = pattern(1024 * 1024, 3);
+      await countingRing(async (counts) => {
+        const keeper = await withLoop(mode, async (loop) => {
+          const [, protocol] = await loop.createConnection(() => new Keeper(), null, null, { sock: a });
+          const keeper = protocol as Keeper;
+          let pausedAt = -1;
+          keeper.onData = (k) => {
+            if (pausedAt < 0) {
+              k.transport!.pauseReading();
+              pausedAt = k.chunks.length;
+            }
+          };
+          const posts = (): number => counts.recvMulti! + counts.recvPooled! + counts.recv!;
+          const sending = sendAll(b, data);
+          await until(() => pausedAt >= 0, 'the first chunk');
+          const postedAtPause = posts();
+          await sleep(0.02);
+          // Paused: nothing more reached the protocol, and no receive was posted.
+          expect(keeper.chunks.length).toBe(pausedAt);
+          expect(posts()).toBe(postedAtPause);
+          keeper.onData = null;
+          keeper.transport!.resumeReading();
+          await sending;
+          b.close();
+          await until(() => keeper.lost !== undefined, 'connectionLost');
+          return keeper;
+        });
+        expect(keeper.received.equals(data)).toBe(true);
+        // A multishot receive stays in the ring: pausing withdrew it.
+        if (mode === 'multishot') expect(counts.cancel).toBeGreaterThanOrEqual(1);
+      });
+    });
+
+    it('close() with a receive armed: the ring lets go of the socket, so the peer sees EOF', async () => {
+      const [a, b] = socketpair();
+      await withLoop(mode, async (loop) => {
+        const [transport, protocol] = await loop.createConnection(() => new Keeper(), null, null, { sock: a });
+        await sleep(0.005); // the receive is in the kernel
+        transport.close();
+        const buf = Buffer.alloc(16);
+        await until(() => b.tryRecvInto(buf, 0, 16) === 0, 'EOF at the peer');
+        expect((protocol as Keeper).lost).toBeNull();
+      });
+      b.close();
+    });
+
+    it('a reset peer ends the transport with connectionLost(ConnectionResetError)', async () => {
+      await withLoop(mode, async (loop) => {
+        const accepted: Keeper[] = [];
+        const server = await loop.createServer(
+          () => {
+            const keeper = new Keeper();
+            accepted.push(keeper);
+            return keeper;
+          },
+          '127.0.0.1',
+          0,
+        );
+        const port = (server.sockets[0]!.getsockname() as { port: number }).port;
+        const client = uvSocket('inet', 'stream');
+        await loop.sockConnect(client, ['127.0.0.1', port]);
+        await until(() => accepted.length === 1 && accepted[0]!.transport !== null, 'the connection');
+        accepted[0]!.transport!.write(Buffer.alloc(1000, 1));
+        await sleep(0.005);
+        // Closed with bytes unread: the kernel answers with a reset.
+        client.close();
+        await until(() => accepted[0]!.lost !== undefined, 'connectionLost');
+        expect(accepted[0]!.lost).toBeInstanceOf(ConnectionResetError);
+        server.close();
+        await server.waitClosed();
+      });
+    });
+  });
+
+  it('more chunks arrive between two harvests than the pool has buffers (256): receives that found it dry are posted again', async () => {
+    const pairs = Array.from({ length: 300 }, () => socketpair());
+    await countingRing(async (counts) => {
+      await withLoop('multishot', async (loop) => {
+        const keepers: Keeper[] = [];
+        for (const [a] of pairs) {
+          const [, protocol] = await loop.createConnection(() => new Keeper(), null, null, { sock: a });
+          keepers.push(protocol as Keeper);
+        }
+        await sleep(0.005); // every receive is armed in the kernel
+        for (let round = 0; round < 3; round++) {
+          // All sends before the next harvest: the kernel fills a buffer for each.
+          pairs.forEach(([, b], i) => b.send(Buffer.from(`round ${round} socket ${i};`)));
+          await until(() => keepers.every((k) => k.received.toString().endsWith(`round ${round} socket ${keepers.indexOf(k)};`)), `round ${round}`);
+        }
+        keepers.forEach((k, i) => expect(k.received.toString()).toBe(`round 0 socket ${i};round 1 socket ${i};round 2 socket ${i};`));
+        for (const [, b] of pairs) b.close();
+        await until(() => keepers.every((k) => k.lost !== undefined), 'connectionLost');
+      });
+      // The multishot receives that met a dry pool ended (-ENOBUFS) and were posted again.
+      expect(counts.recvMulti).toBeGreaterThan(pairs.length);
+    });
+  });
+});
