@@ -45,7 +45,7 @@ export function printTable(title, rows) {
 /**
  * The Node binary every Node side of a bench runs with (loopkit's and the baseline's):
  * `--node=PATH` on the command line, else BENCH_NODE, else this process's own. Use
- * `BENCH_NODE=$(scripts/node-bin.sh 24)` to measure on Node 24.
+ * `BENCH_NODE=$(scripts/bench-node.sh 24)` to measure on Node 24.
  */
 export const NODE = process.argv.find((a) => a.startsWith('--node='))?.slice(7) || process.env.BENCH_NODE || process.execPath;
 

@@ -5,7 +5,7 @@
 // ratio to Node.
 //
 //   pnpm bench:http                     # wrk -t2 -c100 -d5s per server
-//   node bench/http.js --node=$(scripts/node-bin.sh 24)   # every server on Node 24
+//   node bench/http.js --node=$(scripts/bench-node.sh 24)   # every server on Node 24
 //   BENCH_HTTP_DURATION=10 BENCH_HTTP_CONNECTIONS=200 node bench/http.js
 //   BENCH_HTTP_PATH=/bytes/1048576 node bench/http.js   # 1 MiB responses (both servers serve /bytes/N)
 //
