@@ -63,6 +63,8 @@ import { UnixSubprocessTransport } from './subprocess.js';
 const MAX_POLL_GAP_MS = 0.05;
 /** ...or this many iterations (a bound that holds however fast iterations are). */
 const MAX_SKIPPED_POLLS = 512;
+/** After a look-ahead finds nothing, the next ones are skipped, up to this many in a row. */
+const MAX_LOOK_AHEAD_SKIPS = 16;
 /** After running out of fds, accepting resumes this many seconds later (asyncio's). */
 const ACCEPT_RETRY_DELAY = 1;
 const { EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED } = osConstants.errno;
@@ -112,6 +114,9 @@ export class SelectorEventLoop
   private skippedPolls = 0;
   /** Events idle() harvested for the next ioPoll. */
   private harvested = 0;
+  /** Idle look-aheads still to skip, and how many the last miss skipped (doubles per miss). */
+  private lookAheadSkips = 0;
+  private lookAheadBackoff = 0;
   /** @internal how this loop learns that its children exited (a pidfd each, or SIGCHLD) */
   readonly _childWatcher: ChildWatcher = new ChildWatcher(this);
 
@@ -196,17 +201,25 @@ export class SelectorEventLoop
   /**
    * Before sleeping after an iteration that did I/O, look once more: under load more events
    * arrived meanwhile, and going on at once (they wait in `harvested` for the next ioPoll)
-   * saves a round trip through Node's loop. With no timer due, the selector's watcher alone
-   * wakes the loop: no host timer to arm.
+   * saves a round trip through Node's loop. A look that finds nothing is a wasted syscall
+   * (a ping-pong connection's next request comes a round trip later, every time), so after
+   * a miss the next 1, 2, 4 ... MAX_LOOK_AHEAD_SKIPS looks are skipped; a hit resets that.
+   * With no timer due, the selector's watcher alone wakes the loop: no host timer to arm.
    */
   override idle(deadline: number | null): void {
     if (this.lastPollFound) {
       this.lastPollFound = false;
-      this.harvested = this._selector._poll(0);
-      if (this.harvested > 0) {
-        this.pollDue = true;
-        this.endIdle();
-        return;
+      if (this.lookAheadSkips > 0) {
+        this.lookAheadSkips--;
+      } else {
+        this.harvested = this._selector._poll(0);
+        if (this.harvested > 0) {
+          this.lookAheadBackoff = 0;
+          this.pollDue = true;
+          this.endIdle();
+          return;
+        }
+        this.lookAheadSkips = this.lookAheadBackoff = Math.min(2 * this.lookAheadBackoff || 1, MAX_LOOK_AHEAD_SKIPS);
       }
     }
     if (deadline !== null) super.idle(deadline);

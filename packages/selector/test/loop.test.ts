@@ -15,7 +15,7 @@ import {
   type Transport,
 } from '@loopkit/core';
 import { socket, socketpair, type Socket } from '@loopkit/uv';
-import { EVENT_READ, EVENT_WRITE, PollSelector, SelectorEventLoop, type BaseSelector } from '@loopkit/selector';
+import { DefaultSelector, EVENT_READ, EVENT_WRITE, PollSelector, SelectorEventLoop, type BaseSelector } from '@loopkit/selector';
 
 /** Run `body` on a fresh SelectorEventLoop (closed afterwards); errors reported to the handler are collected. */
 async function onLoop<T>(body: (loop: SelectorEventLoop, reports: unknown[]) => Promise<T>, selector?: BaseSelector): Promise<T> {
@@ -304,6 +304,70 @@ describe('SelectorEventLoop: polling while callbacks keep the loop busy', () => 
     expect(await loop.runUntilComplete(woken)).toBe('woken');
     expect(iterations).toBe(1001);
     loop.close();
+  });
+});
+
+describe('SelectorEventLoop: looking again before sleeping', () => {
+  it('a ping-pong whose peer answers only after the loop slept does not poll twice per round trip', () =>
+    onLoop(async (loop) => {
+      const [rd, wr] = socketpair();
+      const selector = loop._selector;
+      const poll = selector._poll.bind(selector);
+      let polls = 0;
+      selector._poll = (timeout) => {
+        polls++;
+        return poll(timeout);
+      };
+      const ROUNDS = 60;
+      let rounds = 0;
+      const done = loop.createFuture<void>();
+      loop.addReader(rd.fileno(), () => {
+        rd.recv(100);
+        if (++rounds === ROUNDS) done.setResult(undefined);
+        // the peer answers from Node's check phase: after this iteration's look-ahead, every time
+        else setImmediate(() => wr.send(Buffer.from('x')));
+      });
+      wr.send(Buffer.from('x'));
+      await done;
+      selector._poll = poll;
+      // one poll per wake-up, plus look-aheads: each one that finds nothing skips twice as many next
+      expect(polls).toBeGreaterThanOrEqual(ROUNDS);
+      expect(polls).toBeLessThanOrEqual(ROUNDS * 1.25);
+      loop.removeReader(rd.fileno());
+      rd.close();
+      wr.close();
+    }));
+
+  it('a look-ahead that finds events runs them without waiting for the watcher', async () => {
+    /** DefaultSelector counting its watcher's wake-ups. */
+    class CountingSelector extends DefaultSelector {
+      wakeUps = 0;
+      override watch(onReady: () => void): void {
+        super.watch(() => {
+          this.wakeUps++;
+          onReady();
+        });
+      }
+    }
+    const selector = new CountingSelector();
+    await onLoop(async (loop) => {
+      const [rd, wr] = socketpair();
+      const got: string[] = [];
+      loop.addReader(rd.fileno(), () => {
+        got.push(rd.recv(100).toString());
+        // ready before the loop sleeps: the look-ahead finds it, no wake-up through Node's loop
+        if (got.length < 5) wr.send(Buffer.from(String(got.length)));
+      });
+      await sleep(0.01); // the loop sleeps with the reader registered
+      const before = selector.wakeUps;
+      wr.send(Buffer.from('0'));
+      await waitUntil(() => got.length === 5);
+      expect(got).toEqual(['0', '1', '2', '3', '4']);
+      expect(selector.wakeUps - before).toBe(1);
+      loop.removeReader(rd.fileno());
+      rd.close();
+      wr.close();
+    }, selector);
   });
 });
 
