@@ -3,6 +3,7 @@
  * on one registration per fd, sock* methods and their cancellation, the self-pipe, signals,
  * and transport details the network conformance suite does not reach.
  */
+import * as net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import {
   BufferedProtocol,
@@ -369,6 +370,97 @@ describe('SelectorEventLoop: looking again before sleeping', () => {
       wr.close();
     }, selector);
   });
+});
+
+describe("SelectorEventLoop: transports' sockets polled by Node's loop", () => {
+  /** An echo server on `loop` and a raw client socket connected to it (not through the loop). */
+  async function echoAndClient(loop: SelectorEventLoop): Promise<{ server: Server<Socket>; client: Socket; echo: Promise<Echo> }> {
+    let made!: (echo: Echo) => void;
+    const echo = new Promise<Echo>((resolve) => (made = resolve));
+    const server = await loop.createServer(() => {
+      const protocol = new Echo();
+      made(protocol);
+      return protocol;
+    }, '127.0.0.1', 0);
+    const client = socket('inet', 'stream');
+    await loop.sockConnect(client, { address: '127.0.0.1', port: (server.sockets[0]!.getsockname() as { port: number }).port });
+    return { server, client, echo };
+  }
+
+  it('an accepted connection is not on the selector, and a ping-pong makes no selector poll per round trip', () =>
+    onLoop(async (loop) => {
+      const { server, client, echo } = await echoAndClient(loop);
+      client.close(); // the peer here is Node's own net: nothing of it touches the loop's selector
+      const transport = (await echo).transport!;
+      const fd = (transport.getExtraInfo('socket') as Socket).fileno();
+      expect(keyOf(loop, fd)).toBeUndefined();
+      const echoes = loop.createFuture<void>();
+      const port = (server.sockets[0]!.getsockname() as { port: number }).port;
+      const selector = loop._selector;
+      const poll = selector._poll.bind(selector);
+      let polls = 0;
+      selector._poll = (timeout) => {
+        polls++;
+        return poll(timeout);
+      };
+      const peer = net.connect({ port, host: '127.0.0.1', noDelay: true });
+      let rounds = 0;
+      peer.on('connect', () => peer.write('ping'));
+      peer.on('data', () => {
+        if (++rounds === 50) echoes.setResult(undefined);
+        else peer.write('ping');
+      });
+      await echoes;
+      selector._poll = poll;
+      peer.destroy();
+      // the new connection's registrations and bounded polls: a few, not one per round trip
+      expect(polls).toBeLessThan(25);
+      transport.close();
+      server.close();
+      await server.waitClosed();
+    }));
+
+  it('a socket the user gave stays on the selector', () =>
+    onLoop(async (loop) => {
+      const server = await loop.createServer(() => new Echo(), '127.0.0.1', 0);
+      const sock = socket('inet', 'stream');
+      await loop.sockConnect(sock, { address: '127.0.0.1', port: (server.sockets[0]!.getsockname() as { port: number }).port });
+      const [transport] = await loop.createConnection(() => new Collect(), undefined, undefined, { sock });
+      expect(keyOf(loop, sock.fileno())?.events).toBe(EVENT_READ);
+      transport.close();
+      server.close();
+      await server.waitClosed();
+    }));
+
+  it('under a callSoon storm, bytes for a hosted socket reach its protocol within the polling bound', () =>
+    onLoop(async (loop) => {
+      const { server, client, echo } = await echoAndClient(loop);
+      const transport = (await echo).transport!;
+      let iteration = 0;
+      let sentAt = 0;
+      const waits: number[] = [];
+      const received = loop.createFuture<void>();
+      (await echo).dataReceived = () => {
+        waits.push(iteration - sentAt);
+        sentAt = 0;
+        if (waits.length === 20) received.setResult(undefined);
+      };
+      const storm = (): void => {
+        iteration++;
+        if (sentAt === 0 && waits.length < 20) {
+          client.trySend(Buffer.from('x')); // not through the loop: only a poll can tell the transport
+          sentAt = iteration;
+        }
+        if (!received.done()) loop.callSoon(storm);
+      };
+      loop.callSoon(storm);
+      await received;
+      expect(Math.max(...waits)).toBeLessThanOrEqual(520);
+      transport.close();
+      client.close();
+      server.close();
+      await server.waitClosed();
+    }));
 });
 
 describe('SelectorEventLoop: sock*', () => {
