@@ -6,8 +6,9 @@
  * busy loop pays the syscall every MAX_POLL_GAP_MS, not every iteration; ioStart = the
  * selector's host watcher calls `wake`. The sockets of stream transports the loop made or
  * accepted itself skip the selector: Node's own epoll watches them (a uv_poll each, see
- * `hosted`), and what it reported is taken without a second epoll_wait. Every fd has one registration whose data holds its
- * reader and writer Handles, queued as they are (no allocation) when the fd is ready. sock*
+ * `hosted`), and what it reported is taken without a second epoll_wait. Every fd has one
+ * registration whose data holds its reader and writer Handles, queued as they are (no
+ * allocation) when the fd is ready. sock*
  * methods try the syscall first and register only when it would block; transports and
  * servers build on the same registrations. The network methods (createConnection,
  * createServer, ...) are core's: the hooks at the end say how a @loopkit/uv socket is made,
@@ -213,14 +214,21 @@ export class SelectorEventLoop
 
   /** What Node's loop reported for the hosted sockets since the last take. */
   private takeHosted(): void {
-    if (this.hostOut.length < 2 * this.hostedHandlers.size) this.hostOut = new Int32Array(2 * this.hostedHandlers.size);
-    this.queueHosted(this.hosted.take(this.hostOut));
+    const n = this.hosted.take(this.hostPairs());
+    // Several host turns between two iterations may report more than fits: the rest next iteration.
+    if (2 * n === this.hostOut.length) this.hostReported = true;
+    this.queueHosted(n);
   }
 
   /** poll(2) the hosted sockets now, for a busy loop whose host has not turned for a while. */
   private pollHosted(): void {
+    this.queueHosted(this.hosted.wait(0, this.hostPairs()));
+  }
+
+  /** The pairs buffer for the hosted sockets, room for one report of each. */
+  private hostPairs(): Int32Array {
     if (this.hostOut.length < 2 * this.hostedHandlers.size) this.hostOut = new Int32Array(2 * this.hostedHandlers.size);
-    this.queueHosted(this.hosted.wait(0, this.hostOut));
+    return this.hostOut;
   }
 
   private queueHosted(n: number): void {
