@@ -9,7 +9,8 @@
  * `_readInto` (recv or read), `_writev` (send(msg) or writev), `_closeFd`, plus core's
  * `_shutdownWrite`. They are prototype methods, and each transport owns two Handles made
  * once and reused for every readiness event, so the hot path allocates nothing but the
- * received bytes.
+ * received bytes. The write Handle is made when a write first has to wait: most idle
+ * connections never need one.
  */
 import {
   BaseStreamTransport,
@@ -53,7 +54,7 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport {
   protected readonly _fd: number;
   /** Watched while reading; a write pipe swaps in its own (see pipes.ts). */
   protected _readHandle: Handle;
-  private readonly writeHandle: Handle;
+  private writeHandle: Handle | null = null;
   /** Reading is registered: a read handle queued before a pause must not read. */
   protected _reading = false;
   private readonly names: FdNames;
@@ -70,7 +71,6 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport {
     this._fd = fd;
     this.names = names;
     this._readHandle = new Handle(this.readReady, [], loop);
-    this.writeHandle = new Handle(this.writeReady, [], loop);
   }
 
   // ---- the OS calls (see the module comment) ----
@@ -93,6 +93,7 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport {
   }
 
   protected _startWriting(): void {
+    this.writeHandle ??= new Handle(() => this._writeReady(), [], this.loop);
     this.loop._setWriter(this._fd, this.writeHandle);
   }
 
@@ -143,9 +144,5 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport {
     }
     if (r === 0) this._eofReceived();
     else if (!wouldBlock(r)) this._fatalError(toConnectionError(errnoError(r, this.names.read)), this.names.readError);
-  };
-
-  private readonly writeReady = (): void => {
-    this._writeReady();
   };
 }

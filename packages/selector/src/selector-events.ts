@@ -4,8 +4,11 @@
  * Backend contract (core/backend.ts): ioPoll = one non-blocking select and dispatch of the
  * ready readers and writers, skipped while the selector cannot have news (see pollDue): a
  * busy loop pays the syscall every MAX_POLL_GAP_MS, not every iteration; ioStart = the
- * selector's host watcher calls `wake`. Every fd has one registration whose data holds its
- * reader and writer Handles, queued as they are (no allocation) when the fd is ready. sock*
+ * selector's host watcher calls `wake`. The sockets of stream transports the loop made or
+ * accepted itself skip the selector: Node's own epoll watches them (a uv_poll each, see
+ * `hosted`), and what it reported is taken without a second epoll_wait. Every fd has one
+ * registration whose data holds its reader and writer Handles, queued as they are (no
+ * allocation) when the fd is ready. sock*
  * methods try the syscall first and register only when it would block; transports and
  * servers build on the same registrations. The network methods (createConnection,
  * createServer, ...) are core's: the hooks at the end say how a @loopkit/uv socket is made,
@@ -46,6 +49,7 @@ import {
   SO_REUSEADDR,
   SO_REUSEPORT,
   SOL_SOCKET,
+  PollSet,
   Socket,
   socket as makeSocket,
   WakeupFd,
@@ -63,14 +67,17 @@ import { UnixSubprocessTransport } from './subprocess.js';
 const MAX_POLL_GAP_MS = 0.05;
 /** ...or this many iterations (a bound that holds however fast iterations are). */
 const MAX_SKIPPED_POLLS = 512;
+/** After a look-ahead finds nothing, the next ones are skipped, up to this many in a row. */
+const MAX_LOOK_AHEAD_SKIPS = 16;
 /** After running out of fds, accepting resumes this many seconds later (asyncio's). */
 const ACCEPT_RETRY_DELAY = 1;
 const { EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED } = osConstants.errno;
 
-/** A registration's data: the fd's reader and writer. */
+/** A registration's data: the fd's reader and writer (and, for a hosted fd, the events watched). */
 class FdHandlers {
   reader: Handle | null = null;
   writer: Handle | null = null;
+  events = 0;
 }
 
 /** What sock* methods take: a @loopkit/uv Socket (anything with its try* methods). */
@@ -112,6 +119,22 @@ export class SelectorEventLoop
   private skippedPolls = 0;
   /** Events idle() harvested for the next ioPoll. */
   private harvested = 0;
+  /** Idle look-aheads still to skip, and how many the last miss skipped (doubles per miss). */
+  private lookAheadSkips = 0;
+  private lookAheadBackoff = 0;
+  /**
+   * The sockets of stream transports this loop made or accepted: Node's loop polls each
+   * itself (a uv_poll per fd), and `take` hands over what it reported, so a wake-up costs
+   * no epoll_wait of ours (the selector's fd nested in Node's epoll costs one per wake-up).
+   * A socket the user gave may be one Node's loop already watches (libuv allows one poll
+   * per fd), so those stay on the selector.
+   */
+  private readonly hosted = new PollSet();
+  private readonly hostedHandlers = new Map<number, FdHandlers>();
+  private readonly givenSockets = new WeakSet<Socket>();
+  private hostReported = false;
+  private hostOut = new Int32Array(2 * 256);
+  private wakeLoop: (() => void) | null = null;
   /** @internal how this loop learns that its children exited (a pidfd each, or SIGCHLD) */
   readonly _childWatcher: ChildWatcher = new ChildWatcher(this);
 
@@ -133,16 +156,31 @@ export class SelectorEventLoop
 
   // ---- the backend contract ----
   override ioPoll(): void {
-    if (!this.pollDue && this.skippedPolls < MAX_SKIPPED_POLLS && this.iterationScheduledAt - this.polledAt < MAX_POLL_GAP_MS) {
-      this.skippedPolls++;
+    // Node's loop turned and reported its hosted sockets: that is this iteration's poll of them.
+    const hostTurned = this.hostReported;
+    if (hostTurned) {
+      this.hostReported = false;
+      this.takeHosted();
+    }
+    if (!this.pollDue && (hostTurned || (this.skippedPolls < MAX_SKIPPED_POLLS && this.iterationScheduledAt - this.polledAt < MAX_POLL_GAP_MS))) {
+      // After a host turn the selector's watcher had its chance too: nothing there is new.
+      if (hostTurned) {
+        this.polledAt = this.iterationScheduledAt;
+        this.skippedPolls = 0;
+      } else {
+        this.skippedPolls++;
+      }
       return;
     }
+    // Polling only because the bound ran out: Node's loop has not turned, so hosted sockets are polled here too.
+    const bounded = !this.pollDue;
     const selector = this._selector;
     const n = this.harvested > 0 ? this.harvested : selector._poll(0);
     this.harvested = 0;
     this.skippedPolls = 0;
     this.polledAt = this.iterationScheduledAt;
     this.pollDue = this.lastPollFound = n > 0;
+    if (bounded && this.hostedHandlers.size > 0) this.pollHosted();
     if (n === 0) return;
     const out = selector._out;
     const keys = this.keys;
@@ -152,34 +190,79 @@ export class SelectorEventLoop
       if (key === undefined) continue;
       const handlers = key.data;
       if (!(handlers instanceof FdHandlers)) continue; // registered on the selector directly, not through the loop
-      const events = out[i + 1]! & key.events;
-      if (events & EVENT_READ) {
-        const reader = handlers.reader;
-        if (reader !== null) {
-          if (reader._cancelled) this.setHandler(fd, EVENT_READ, null, false);
-          else this._addCallback(reader);
-        }
+      this.queueReady(fd, handlers, out[i + 1]! & key.events);
+    }
+  }
+
+  /** Queue the reader and/or writer of a ready fd (a cancelled one unregisters instead). */
+  private queueReady(fd: number, handlers: FdHandlers, events: number): void {
+    if (events & EVENT_READ) {
+      const reader = handlers.reader;
+      if (reader !== null) {
+        if (reader._cancelled) this.setHandler(fd, EVENT_READ, null, false);
+        else this._addCallback(reader);
       }
-      if (events & EVENT_WRITE) {
-        const writer = handlers.writer;
-        if (writer !== null) {
-          if (writer._cancelled) this.setHandler(fd, EVENT_WRITE, null, false);
-          else this._addCallback(writer);
-        }
+    }
+    if (events & EVENT_WRITE) {
+      const writer = handlers.writer;
+      if (writer !== null) {
+        if (writer._cancelled) this.setHandler(fd, EVENT_WRITE, null, false);
+        else this._addCallback(writer);
       }
+    }
+  }
+
+  /** What Node's loop reported for the hosted sockets since the last take. */
+  private takeHosted(): void {
+    const n = this.hosted.take(this.hostPairs());
+    // Several host turns between two iterations may report more than fits: the rest next iteration.
+    if (2 * n === this.hostOut.length) this.hostReported = true;
+    this.queueHosted(n);
+  }
+
+  /** poll(2) the hosted sockets now, for a busy loop whose host has not turned for a while. */
+  private pollHosted(): void {
+    this.queueHosted(this.hosted.wait(0, this.hostPairs()));
+  }
+
+  /** The pairs buffer for the hosted sockets, room for one report of each. */
+  private hostPairs(): Int32Array {
+    if (this.hostOut.length < 2 * this.hostedHandlers.size) this.hostOut = new Int32Array(2 * this.hostedHandlers.size);
+    return this.hostOut;
+  }
+
+  private queueHosted(n: number): void {
+    const out = this.hostOut;
+    for (let i = 0; i < 2 * n; i += 2) {
+      const handlers = this.hostedHandlers.get(out[i]!);
+      if (handlers !== undefined) this.queueReady(out[i]!, handlers, out[i + 1]! & handlers.events);
     }
   }
 
   override ioStart(wake: () => void): void {
     this.pollDue = true; // what became ready while the loop was stopped
+    this.wakeLoop = wake;
     this._selector.watch(() => {
       this.pollDue = true;
       wake();
     });
+    try {
+      this.hosted.watch(this.hostTurned);
+    } catch (error) {
+      this._selector.unwatch();
+      throw error;
+    }
   }
+
+  private readonly hostTurned = (): void => {
+    this.hostReported = true;
+    this.wakeLoop!();
+  };
 
   override ioStop(): void {
     this._selector.unwatch();
+    this.hosted.unwatch();
+    this.hostReported = false;
     this.harvested = 0;
     this.lastPollFound = false;
   }
@@ -191,22 +274,31 @@ export class SelectorEventLoop
     this._setReader(this.selfPipe.fd, null);
     this.selfPipe.close();
     this._selector.close();
+    this.hosted.close();
   }
 
   /**
    * Before sleeping after an iteration that did I/O, look once more: under load more events
    * arrived meanwhile, and going on at once (they wait in `harvested` for the next ioPoll)
-   * saves a round trip through Node's loop. With no timer due, the selector's watcher alone
-   * wakes the loop: no host timer to arm.
+   * saves a round trip through Node's loop. A look that finds nothing is a wasted syscall
+   * (a ping-pong connection's next request comes a round trip later, every time), so after
+   * a miss the next 1, 2, 4 ... MAX_LOOK_AHEAD_SKIPS looks are skipped; a hit resets that.
+   * With no timer due, the selector's watcher alone wakes the loop: no host timer to arm.
    */
   override idle(deadline: number | null): void {
     if (this.lastPollFound) {
       this.lastPollFound = false;
-      this.harvested = this._selector._poll(0);
-      if (this.harvested > 0) {
-        this.pollDue = true;
-        this.endIdle();
-        return;
+      if (this.lookAheadSkips > 0) {
+        this.lookAheadSkips--;
+      } else {
+        this.harvested = this._selector._poll(0);
+        if (this.harvested > 0) {
+          this.lookAheadBackoff = 0;
+          this.pollDue = true;
+          this.endIdle();
+          return;
+        }
+        this.lookAheadSkips = this.lookAheadBackoff = Math.min(2 * this.lookAheadBackoff || 1, MAX_LOOK_AHEAD_SKIPS);
       }
     }
     if (deadline !== null) super.idle(deadline);
@@ -261,7 +353,13 @@ export class SelectorEventLoop
   /** @internal A transport released its fd: drop the registration before the fd is closed. */
   override _transportClosed(fd: number): void {
     super._transportClosed(fd);
-    if (this.keys.has(fd)) this._selector.unregister(fd);
+    const hosted = this.hostedHandlers.get(fd);
+    if (hosted !== undefined) {
+      this.hostedHandlers.delete(fd);
+      if (hosted.events !== 0) this.hosted.remove(fd);
+    } else if (this.keys.has(fd)) {
+      this._selector.unregister(fd);
+    }
   }
 
   /**
@@ -269,6 +367,8 @@ export class SelectorEventLoop
    * `cancel`: the replaced or removed handle is cancelled (user callbacks); transports reuse theirs.
    */
   private setHandler(fd: number, event: number, handle: Handle | null, cancel: boolean): boolean {
+    const hosted = this.hostedHandlers.get(fd);
+    if (hosted !== undefined) return this.setHostedHandler(fd, hosted, event, handle);
     const key = this.keys.get(fd);
     if (handle === null) {
       if (key === undefined) return false;
@@ -301,6 +401,24 @@ export class SelectorEventLoop
       this.pollDue = true;
     }
     if (cancel) previous?.cancel();
+    return previous !== null;
+  }
+
+  /**
+   * A hosted socket's reader or writer (transports only: their handles are never cancelled).
+   * Its readiness shows once Node's loop turns, or at the next bounded poll of a busy loop.
+   */
+  private setHostedHandler(fd: number, handlers: FdHandlers, event: number, handle: Handle | null): boolean {
+    const previous = event === EVENT_READ ? handlers.reader : handlers.writer;
+    if (event === EVENT_READ) handlers.reader = handle;
+    else handlers.writer = handle;
+    const events = (handlers.reader === null ? 0 : EVENT_READ) | (handlers.writer === null ? 0 : EVENT_WRITE);
+    if (events !== handlers.events) {
+      if (handlers.events === 0) this.hosted.add(fd, events);
+      else if (events === 0) this.hosted.remove(fd);
+      else this.hosted.modify(fd, events);
+      handlers.events = events;
+    }
     return previous !== null;
   }
 
@@ -497,7 +615,9 @@ export class SelectorEventLoop
   }
 
   protected _givenStreamSocket(sock: unknown): Socket {
-    return checkStreamSock(sock);
+    const given = checkStreamSock(sock);
+    this.givenSockets.add(given);
+    return given;
   }
 
   protected _givenListener(sock: unknown): Socket {
@@ -574,6 +694,7 @@ export class SelectorEventLoop
   }
 
   protected _streamTransport(sock: Socket, protocol: BaseProtocol, waiter: Future<void> | null, server: Server<Socket> | null): SelectorSocketTransport {
+    if (!this.givenSockets.has(sock)) this.hostedHandlers.set(sock.fileno(), new FdHandlers());
     return new SelectorSocketTransport(this, sock, protocol, waiter, server);
   }
 

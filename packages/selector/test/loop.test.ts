@@ -3,6 +3,7 @@
  * on one registration per fd, sock* methods and their cancellation, the self-pipe, signals,
  * and transport details the network conformance suite does not reach.
  */
+import * as net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import {
   BufferedProtocol,
@@ -15,7 +16,7 @@ import {
   type Transport,
 } from '@loopkit/core';
 import { socket, socketpair, type Socket } from '@loopkit/uv';
-import { EVENT_READ, EVENT_WRITE, PollSelector, SelectorEventLoop, type BaseSelector } from '@loopkit/selector';
+import { DefaultSelector, EVENT_READ, EVENT_WRITE, PollSelector, SelectorEventLoop, type BaseSelector } from '@loopkit/selector';
 
 /** Run `body` on a fresh SelectorEventLoop (closed afterwards); errors reported to the handler are collected. */
 async function onLoop<T>(body: (loop: SelectorEventLoop, reports: unknown[]) => Promise<T>, selector?: BaseSelector): Promise<T> {
@@ -305,6 +306,161 @@ describe('SelectorEventLoop: polling while callbacks keep the loop busy', () => 
     expect(iterations).toBe(1001);
     loop.close();
   });
+});
+
+describe('SelectorEventLoop: looking again before sleeping', () => {
+  it('a ping-pong whose peer answers only after the loop slept does not poll twice per round trip', () =>
+    onLoop(async (loop) => {
+      const [rd, wr] = socketpair();
+      const selector = loop._selector;
+      const poll = selector._poll.bind(selector);
+      let polls = 0;
+      selector._poll = (timeout) => {
+        polls++;
+        return poll(timeout);
+      };
+      const ROUNDS = 60;
+      let rounds = 0;
+      const done = loop.createFuture<void>();
+      loop.addReader(rd.fileno(), () => {
+        rd.recv(100);
+        if (++rounds === ROUNDS) done.setResult(undefined);
+        // the peer answers from Node's check phase: after this iteration's look-ahead, every time
+        else setImmediate(() => wr.send(Buffer.from('x')));
+      });
+      wr.send(Buffer.from('x'));
+      await done;
+      selector._poll = poll;
+      // one poll per wake-up, plus look-aheads: each one that finds nothing skips twice as many next
+      expect(polls).toBeGreaterThanOrEqual(ROUNDS);
+      expect(polls).toBeLessThanOrEqual(ROUNDS * 1.25);
+      loop.removeReader(rd.fileno());
+      rd.close();
+      wr.close();
+    }));
+
+  it('a look-ahead that finds events runs them without waiting for the watcher', async () => {
+    /** DefaultSelector counting its watcher's wake-ups. */
+    class CountingSelector extends DefaultSelector {
+      wakeUps = 0;
+      override watch(onReady: () => void): void {
+        super.watch(() => {
+          this.wakeUps++;
+          onReady();
+        });
+      }
+    }
+    const selector = new CountingSelector();
+    await onLoop(async (loop) => {
+      const [rd, wr] = socketpair();
+      const got: string[] = [];
+      loop.addReader(rd.fileno(), () => {
+        got.push(rd.recv(100).toString());
+        // ready before the loop sleeps: the look-ahead finds it, no wake-up through Node's loop
+        if (got.length < 5) wr.send(Buffer.from(String(got.length)));
+      });
+      await sleep(0.01); // the loop sleeps with the reader registered
+      const before = selector.wakeUps;
+      wr.send(Buffer.from('0'));
+      await waitUntil(() => got.length === 5);
+      expect(got).toEqual(['0', '1', '2', '3', '4']);
+      expect(selector.wakeUps - before).toBe(1);
+      loop.removeReader(rd.fileno());
+      rd.close();
+      wr.close();
+    }, selector);
+  });
+});
+
+describe("SelectorEventLoop: transports' sockets polled by Node's loop", () => {
+  /** An echo server on `loop` and a raw client socket connected to it (not through the loop). */
+  async function echoAndClient(loop: SelectorEventLoop): Promise<{ server: Server<Socket>; client: Socket; echo: Promise<Echo> }> {
+    let made!: (echo: Echo) => void;
+    const echo = new Promise<Echo>((resolve) => (made = resolve));
+    const server = await loop.createServer(() => {
+      const protocol = new Echo();
+      made(protocol);
+      return protocol;
+    }, '127.0.0.1', 0);
+    const client = socket('inet', 'stream');
+    await loop.sockConnect(client, { address: '127.0.0.1', port: (server.sockets[0]!.getsockname() as { port: number }).port });
+    return { server, client, echo };
+  }
+
+  it('an accepted connection is not on the selector, and a ping-pong makes no selector poll per round trip', () =>
+    onLoop(async (loop) => {
+      const { server, client, echo } = await echoAndClient(loop);
+      client.close(); // the peer here is Node's own net: nothing of it touches the loop's selector
+      const transport = (await echo).transport!;
+      const fd = (transport.getExtraInfo('socket') as Socket).fileno();
+      expect(keyOf(loop, fd)).toBeUndefined();
+      const echoes = loop.createFuture<void>();
+      const port = (server.sockets[0]!.getsockname() as { port: number }).port;
+      const selector = loop._selector;
+      const poll = selector._poll.bind(selector);
+      let polls = 0;
+      selector._poll = (timeout) => {
+        polls++;
+        return poll(timeout);
+      };
+      const peer = net.connect({ port, host: '127.0.0.1', noDelay: true });
+      let rounds = 0;
+      peer.on('connect', () => peer.write('ping'));
+      peer.on('data', () => {
+        if (++rounds === 50) echoes.setResult(undefined);
+        else peer.write('ping');
+      });
+      await echoes;
+      selector._poll = poll;
+      peer.destroy();
+      // the new connection's registrations and bounded polls: a few, not one per round trip
+      expect(polls).toBeLessThan(25);
+      transport.close();
+      server.close();
+      await server.waitClosed();
+    }));
+
+  it('a socket the user gave stays on the selector', () =>
+    onLoop(async (loop) => {
+      const server = await loop.createServer(() => new Echo(), '127.0.0.1', 0);
+      const sock = socket('inet', 'stream');
+      await loop.sockConnect(sock, { address: '127.0.0.1', port: (server.sockets[0]!.getsockname() as { port: number }).port });
+      const [transport] = await loop.createConnection(() => new Collect(), undefined, undefined, { sock });
+      expect(keyOf(loop, sock.fileno())?.events).toBe(EVENT_READ);
+      transport.close();
+      server.close();
+      await server.waitClosed();
+    }));
+
+  it('under a callSoon storm, bytes for a hosted socket reach its protocol within the polling bound', () =>
+    onLoop(async (loop) => {
+      const { server, client, echo } = await echoAndClient(loop);
+      const transport = (await echo).transport!;
+      let iteration = 0;
+      let sentAt = 0;
+      const waits: number[] = [];
+      const received = loop.createFuture<void>();
+      (await echo).dataReceived = () => {
+        waits.push(iteration - sentAt);
+        sentAt = 0;
+        if (waits.length === 20) received.setResult(undefined);
+      };
+      const storm = (): void => {
+        iteration++;
+        if (sentAt === 0 && waits.length < 20) {
+          client.trySend(Buffer.from('x')); // not through the loop: only a poll can tell the transport
+          sentAt = iteration;
+        }
+        if (!received.done()) loop.callSoon(storm);
+      };
+      loop.callSoon(storm);
+      await received;
+      expect(Math.max(...waits)).toBeLessThanOrEqual(520);
+      transport.close();
+      client.close();
+      server.close();
+      await server.waitClosed();
+    }));
 });
 
 describe('SelectorEventLoop: sock*', () => {

@@ -4,7 +4,10 @@
  * for the whole set (poll has no descriptor of its own), so it arms one uv_poll
  * per registered fd, kept in sync by add/modify/remove, and coalesces them: each
  * uv_poll callback only starts a uv_check, and the check (which libuv runs right
- * after the poll phase of the same loop iteration) calls onReady once.
+ * after the poll phase of the same loop iteration) calls onReady once. What the
+ * uv_polls reported is kept: take() hands it over without a syscall (a loop
+ * hosted by Node's own epoll needs no second poll of its own); wait() polls
+ * afresh and drops it.
  *
  * Lifecycle rules:
  * - Every per-fd uv_poll and the uv_check are separate allocations freed in
@@ -20,7 +23,8 @@
  *   finalizer frees it. The env cleanup hook unwatches on worker/process exit.
  * - The per-fd polls are what keeps Node's loop alive (ref/unref apply to all of
  *   them); the check handle never does. Lookups are linear: this is the
- *   portable fallback, Epoll/Kqueue are the fast path. */
+ *   portable fallback, Epoll/Kqueue are the fast path; find() is by an
+ *   fd-indexed table, so add/modify/remove cost the same at any size. */
 #include "common.h"
 #include <errno.h>
 #include <poll.h>
@@ -33,20 +37,27 @@ typedef struct pwatch {
   int scheduled;
 } pwatch;
 
+typedef struct pollset_obj pollset_obj;
+
 typedef struct fdpoll {
   uv_poll_t poll;
-  pwatch* pw;
+  pollset_obj* owner;
+  int fd;
 } fdpoll;
 
-typedef struct {
+struct pollset_obj {
   native_obj head;
   struct pollfd* fds;
   fdpoll** polls; /* polls[i] watches fds[i].fd while watching, else NULL */
   int n, cap;
+  int* index;     /* index[fd] = i + 1 where fds[i].fd == fd, 0 when not registered */
+  int index_cap;
+  int32_t* seen;  /* (fd, events) pairs the uv_polls reported since the last take()/wait() */
+  int nseen, seen_cap;
   int refed;
   int closed;
   pwatch* watch;
-} pollset_obj;
+};
 
 static int uv_events(int mask) {
   return ((mask & READABLE) ? UV_READABLE : 0) | ((mask & WRITABLE) ? UV_WRITABLE : 0);
@@ -65,8 +76,35 @@ static void on_check(uv_check_t* h) {
   jscb_call(&pw->js);
 }
 
+/* Readiness as wait() reports it: an error (libuv stops the poll then) is both events;
+ * libuv already turns a hangup into the registered ones. */
+static int reported(int status, int events, int mask) {
+  if (status < 0) return mask;
+  return (((events & UV_READABLE) ? READABLE : 0) | ((events & UV_WRITABLE) ? WRITABLE : 0)) & mask;
+}
+
 static void on_fd(uv_poll_t* h, int status, int events) {
-  pwatch* pw = ((fdpoll*)h->data)->pw;
+  fdpoll* p = h->data;
+  pollset_obj* o = p->owner;
+  int at = o->index[p->fd] - 1;
+  int mask = ((o->fds[at].events & POLLIN) ? READABLE : 0) | ((o->fds[at].events & POLLOUT) ? WRITABLE : 0);
+  int ev = reported(status, events, mask);
+  /* libuv stops a poll that saw POLLERR; epoll and poll(2) go on reporting the error until
+   * the fd is dealt with, and so must this (a reset peer's last bytes are still to be read). */
+  if (status < 0) uv_poll_start(h, uv_events(mask), on_fd);
+  if (ev != 0) {
+    if (o->nseen == o->seen_cap) {
+      int cap = o->seen_cap ? 2 * o->seen_cap : 64;
+      int32_t* grown = realloc(o->seen, sizeof *grown * 2 * cap);
+      if (grown == NULL) return; /* level-triggered: libuv reports it again next iteration */
+      o->seen = grown;
+      o->seen_cap = cap;
+    }
+    o->seen[2 * o->nseen] = p->fd;
+    o->seen[2 * o->nseen + 1] = ev;
+    o->nseen++;
+  }
+  pwatch* pw = o->watch;
   if (!pw->scheduled) {
     pw->scheduled = 1;
     uv_check_start(&pw->check, on_check);
@@ -81,7 +119,8 @@ static int fdpoll_open(pollset_obj* o, int i) {
   int r = uv_poll_init(loop, &p->poll, o->fds[i].fd);
   if (r < 0) { free(p); return r; }
   p->poll.data = p;
-  p->pw = o->watch;
+  p->owner = o;
+  p->fd = o->fds[i].fd;
   int mask = ((o->fds[i].events & POLLIN) ? READABLE : 0) | ((o->fds[i].events & POLLOUT) ? WRITABLE : 0);
   r = uv_poll_start(&p->poll, uv_events(mask), on_fd);
   if (r < 0) { uv_close((uv_handle_t*)&p->poll, free_handle); return r; }
@@ -97,6 +136,7 @@ static void fdpoll_close(pollset_obj* o, int i) {
 }
 
 static void unwatch(pollset_obj* o) {
+  o->nseen = 0;
   if (o->watch == NULL) return;
   for (int i = 0; i < o->n; i++) fdpoll_close(o, i);
   jscb_dispose(&o->watch->js);
@@ -105,16 +145,31 @@ static void unwatch(pollset_obj* o) {
 }
 
 static int find(pollset_obj* o, int fd) {
-  for (int i = 0; i < o->n; i++)
-    if (o->fds[i].fd == fd) return i;
-  return -1;
+  return fd < o->index_cap ? o->index[fd] - 1 : -1;
+}
+
+/* Forget the pairs reported for fd: it is no longer watched, or no longer for them. */
+static void forget_seen(pollset_obj* o, int fd) {
+  int k = 0;
+  for (int j = 0; j < o->nseen; j++) {
+    if (o->seen[2 * j] == fd) continue;
+    o->seen[2 * k] = o->seen[2 * j];
+    o->seen[2 * k + 1] = o->seen[2 * j + 1];
+    k++;
+  }
+  o->nseen = k;
 }
 
 static void remove_at(pollset_obj* o, int i) {
   fdpoll_close(o, i);
+  forget_seen(o, o->fds[i].fd);
+  o->index[o->fds[i].fd] = 0;
   o->n--;
-  o->fds[i] = o->fds[o->n];
-  o->polls[i] = o->polls[o->n];
+  if (i != o->n) {
+    o->fds[i] = o->fds[o->n];
+    o->polls[i] = o->polls[o->n];
+    o->index[o->fds[i].fd] = i + 1;
+  }
 }
 
 static void drop_fd(native_obj* base, int fd) {
@@ -126,6 +181,7 @@ static void drop_fd(native_obj* base, int fd) {
 static void teardown(native_obj* base) {
   pollset_obj* o = (pollset_obj*)base;
   unwatch(o);
+  for (int i = 0; i < o->n; i++) o->index[o->fds[i].fd] = 0;
   o->n = 0;
   o->closed = 1;
 }
@@ -136,6 +192,8 @@ static void finalize(napi_env env, void* data, void* hint) {
   teardown(&o->head);
   free(o->fds);
   free(o->polls);
+  free(o->index);
+  free(o->seen);
   free(o);
 }
 
@@ -185,14 +243,24 @@ static napi_value add(napi_env env, napi_callback_info info) {
     if (!f || !p) return num(env, -ENOMEM);
     o->cap = cap;
   }
+  if (fd >= o->index_cap) {
+    int cap = o->index_cap ? o->index_cap : 64;
+    while (cap <= fd) cap *= 2;
+    int* grown = realloc(o->index, sizeof *grown * cap);
+    if (grown == NULL) return num(env, -ENOMEM);
+    memset(grown + o->index_cap, 0, sizeof *grown * (cap - o->index_cap));
+    o->index = grown;
+    o->index_cap = cap;
+  }
   int i = o->n++;
+  o->index[fd] = i + 1;
   o->fds[i].fd = fd;
   o->fds[i].events = (short)poll_events(mask);
   o->fds[i].revents = 0;
   o->polls[i] = NULL;
   if (o->watch) {
     int r = fdpoll_open(o, i);
-    if (r < 0) { o->n--; return num(env, r); }
+    if (r < 0) { o->n--; o->index[fd] = 0; return num(env, r); }
   }
   return num(env, 0);
 }
@@ -206,6 +274,7 @@ static napi_value modify(napi_env env, napi_callback_info info) {
   int i = find(o, fd);
   if (i < 0) return num(env, -ENOENT);
   o->fds[i].events = (short)poll_events(mask);
+  forget_seen(o, fd);
   if (o->polls[i]) return num(env, uv_poll_start(&o->polls[i]->poll, uv_events(mask), on_fd));
   return num(env, 0);
 }
@@ -236,6 +305,7 @@ static napi_value wait_(napi_env env, napi_callback_info info) {
       arg_int32_array(env, argv[1], "out", &out, &cap)) return NULL;
   if (cap < 2) { throw_range(env, "out must hold at least one (fd, events) pair"); return NULL; }
   if (o->closed) return num(env, -EBADF);
+  o->nseen = 0; /* this poll supersedes what the uv_polls reported */
   int k = poll(o->fds, (nfds_t)o->n, ms < 0 ? -1 : ms);
   if (k < 0) return num(env, errno == EINTR ? 0 : -errno);
   int pairs = 0;
@@ -252,6 +322,24 @@ static napi_value wait_(napi_env env, napi_callback_info info) {
     out[2 * pairs + 1] = ev & mask;
     pairs++;
   }
+  return num(env, pairs);
+}
+
+/* take(out) -> the (fd, events) pairs the uv_polls reported since the last
+ * take() or wait(), as many as out holds (the rest stay for the next take());
+ * no syscall. Only while watching is there anything to take. */
+static napi_value take(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  pollset_obj* o = unwrap_this(env, info, &argc, argv, NULL);
+  if (o == NULL) return NULL;
+  int32_t* out;
+  size_t cap;
+  if (argc < 1 || arg_int32_array(env, argv[0], "out", &out, &cap)) return NULL;
+  int pairs = o->nseen < (int)(cap / 2) ? o->nseen : (int)(cap / 2);
+  memcpy(out, o->seen, sizeof *out * 2 * pairs);
+  memmove(o->seen, o->seen + 2 * pairs, sizeof *out * 2 * (o->nseen - pairs));
+  o->nseen -= pairs;
   return num(env, pairs);
 }
 
@@ -313,7 +401,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
 napi_value pollset_init(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
     METHOD("add", add), METHOD("modify", modify), METHOD("remove", del),
-    METHOD("wait", wait_), METHOD("watch", watch), METHOD("unwatch", js_unwatch),
+    METHOD("wait", wait_), METHOD("take", take), METHOD("watch", watch), METHOD("unwatch", js_unwatch),
     METHOD("ref", ref), METHOD("unref", unref), METHOD("close", js_close),
   };
   napi_value cls;

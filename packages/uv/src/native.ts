@@ -23,6 +23,11 @@ export interface NativeSelector {
   close(): number;
 }
 
+/** PollSet's native object: a NativeSelector that also hands over what its uv_polls reported. */
+export interface NativePollSet extends NativeSelector {
+  take(out: Int32Array): number;
+}
+
 type Bytes = ArrayBufferView;
 
 /** An SSL_CTX (native/tls_ctx.c); each method is one OpenSSL setting and throws OpenSSL's error. */
@@ -99,7 +104,7 @@ export interface NativeModule {
   setNonblocking(fd: number): number;
   Epoll?: new () => NativeSelector;
   Kqueue?: new () => NativeSelector;
-  PollSet: new () => NativeSelector;
+  PollSet: new () => NativePollSet;
   TLSContext: new (serverSide: boolean) => NativeTLSContext;
   CertStore: new (pem: Bytes) => NativeCertStore;
   TLSEngine: new (context: NativeTLSContext, serverHostname: string | null, io: Int32Array) => NativeTLSEngine;

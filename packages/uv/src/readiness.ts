@@ -15,7 +15,7 @@
  * - Closing a registered socket with Socket#close() is safe for all three; for
  *   a PollSet, closing a registered fd by any other means while watching is not.
  */
-import { NativeSelector, native, nativeOrNull } from './native.js';
+import { NativePollSet, NativeSelector, native, nativeOrNull } from './native.js';
 import { ErrnoError, checkFd, describe, errnoError } from './errors.js';
 
 /** Event bit: the fd is readable (or has an error / hangup). */
@@ -230,9 +230,24 @@ export class Kqueue extends Readiness {
 export class PollSet extends Readiness {
   /** True when the addon loaded. */
   static readonly isSupported: boolean = nativeOrNull() !== null;
+  readonly #h: NativePollSet;
 
   constructor() {
-    super(new (native().PollSet)(), 'PollSet', 'poll', 'poll');
+    const h = new (native().PollSet)();
+    super(h, 'PollSet', 'poll', 'poll');
+    this.#h = h;
+  }
+
+  /**
+   * While watching: the (fd, events) pairs Node's loop reported since the last take() or
+   * wait(), written into `out` as wait() writes them, without a syscall (Node's loop already
+   * polled). Each report is handed over once; what does not fit in `out` stays for the next
+   * take(); wait() polls afresh and drops them; modify() and remove() drop an fd's.
+   */
+  take(out: Int32Array): number {
+    if (!(out instanceof Int32Array)) throw new TypeError(`out must be an Int32Array, got ${describe(out)}`);
+    if (out.length < 2) throw new RangeError('out must hold at least one (fd, events) pair (length >= 2)');
+    return this.#h.take(out);
   }
 }
 

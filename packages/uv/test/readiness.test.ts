@@ -301,6 +301,95 @@ describe('PollSet specifics', () => {
   });
 });
 
+describe('PollSet.take: what the host loop reported, without a syscall', () => {
+  /** Watch `ps` and resolve with take()'s pairs at the first onReady. */
+  function nextTake(ps: PollSet): Promise<number[]> {
+    return new Promise((resolve) => {
+      ps.watch(() => {
+        const out = new Int32Array(32);
+        const n = ps.take(out);
+        ps.unwatch();
+        resolve(Array.from(out.subarray(0, 2 * n)));
+      });
+    });
+  }
+
+  it('hands over each reported (fd, events) pair once, masked by the registered events', async () => {
+    const ps = new PollSet();
+    const [a, b] = socketpair();
+    const [c, d] = socketpair();
+    ps.add(a.fileno(), READABLE);
+    ps.add(c.fileno(), READABLE | WRITABLE);
+    b.send(Buffer.from('x'));
+    const pairs = await nextTake(ps);
+    const byFd = new Map<number, number>();
+    for (let i = 0; i < pairs.length; i += 2) byFd.set(pairs[i]!, pairs[i + 1]!);
+    expect(byFd).toEqual(new Map([[a.fileno(), READABLE], [c.fileno(), WRITABLE]]));
+    expect(ps.take(new Int32Array(32))).toBe(0); // taken once
+    ps.close();
+    for (const s of [a, b, c, d]) s.close();
+  });
+
+  it('keeps what does not fit for the next take; wait(), modify() and remove() drop reports', async () => {
+    const ps = new PollSet();
+    const pairs = Array.from({ length: 3 }, () => socketpair());
+    for (const [x] of pairs) ps.add(x.fileno(), READABLE | WRITABLE);
+    const taken = await new Promise<number[]>((resolve) => {
+      ps.watch(() => {
+        const one = new Int32Array(2);
+        const counts = [ps.take(one), ps.take(one)];
+        ps.modify(pairs[2]![0].fileno(), READABLE); // drops the third fd's report
+        counts.push(ps.take(one));
+        resolve(counts);
+      });
+    });
+    expect(taken).toEqual([1, 1, 0]);
+    ps.unwatch();
+    const reported = new Promise<void>((resolve) => ps.watch(() => resolve()));
+    await reported;
+    ps.wait(0, new Int32Array(32)); // polls afresh: the reports are dropped
+    expect(ps.take(new Int32Array(32))).toBe(0);
+    ps.close();
+    for (const [x, y] of pairs) { x.close(); y.close(); }
+  });
+
+  it('a peer reset goes on being reported while unread (libuv stops a poll on POLLERR; PollSet restarts it)', async () => {
+    const ps = new PollSet();
+    const server = socket('inet', 'stream');
+    server.bind({ address: '127.0.0.1', port: 0 });
+    server.listen(1);
+    const client = socket('inet', 'stream');
+    client.tryConnect({ address: '127.0.0.1', port: (server.getsockname() as { port: number }).port });
+    await sleep(20);
+    const [peer] = server.accept();
+    client.trySend(Buffer.from('unread'));
+    await sleep(20);
+    peer.close(); // unread bytes: the kernel resets the connection
+    await sleep(20);
+    ps.add(client.fileno(), READABLE);
+    const reports = await new Promise<number[][]>((resolve) => {
+      const seen: number[][] = [];
+      ps.watch(() => {
+        const out = new Int32Array(8);
+        seen.push(Array.from(out.subarray(0, 2 * ps.take(out))));
+        if (seen.length === 3) resolve(seen);
+      });
+    });
+    expect(reports).toEqual([[client.fileno(), READABLE], [client.fileno(), READABLE], [client.fileno(), READABLE]]);
+    expect(client.tryRecvInto(Buffer.alloc(8))).toBeLessThan(0); // ECONNRESET
+    ps.close();
+    client.close();
+    server.close();
+  });
+
+  it('take rejects a bad out array', () => {
+    const ps = new PollSet();
+    expect(() => ps.take([] as never)).toThrow(TypeError);
+    expect(() => ps.take(new Int32Array(1))).toThrow(RangeError);
+    ps.close();
+  });
+});
+
 describe.runIf(Epoll.isSupported)('Epoll specifics', () => {
   it('exposes its descriptor, -1 once closed', () => {
     const ep = new Epoll();
