@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ConnectionResetError, Protocol, sleep, type Transport } from '@loopkit/core';
 import { UringEventLoop, UringProactor } from '@loopkit/proactor';
 import { socket as uvSocket, socketpair, Uring, type Socket } from '@loopkit/uv';
+import { runOn } from './run-loop.js';
 
 type Mode = 'multishot' | 'pooled' | 'own buffer';
 const MODES: Mode[] = ['multishot', 'pooled', 'own buffer'];
@@ -63,16 +64,8 @@ async function countingRing<T>(body: (counts: Record<string, number>) => Promise
   }
 }
 
-async function withLoop<T>(mode: Mode, body: (loop: UringEventLoop) => Promise<T>): Promise<T> {
-  const loop = new UringEventLoop(proactorFor(mode));
-  const reports: unknown[] = [];
-  loop.setExceptionHandler((_l, ctx) => reports.push(ctx));
-  try {
-    return await loop.runUntilComplete(() => body(loop));
-  } finally {
-    loop.close();
-    expect(reports).toEqual([]);
-  }
+function withLoop<T>(mode: Mode, body: (loop: UringEventLoop) => Promise<T>): Promise<T> {
+  return runOn(new UringEventLoop(proactorFor(mode)), body);
 }
 
 async function until(condition: () => boolean, what: string): Promise<void> {

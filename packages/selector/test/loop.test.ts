@@ -308,17 +308,26 @@ describe('SelectorEventLoop: polling while callbacks keep the loop busy', () => 
   });
 });
 
+/** Counts the loop's selector polls from now on; the function returned stops counting and gives the count. */
+function countPolls(loop: SelectorEventLoop): () => number {
+  const selector = loop._selector;
+  const poll = selector._poll;
+  let polls = 0;
+  selector._poll = (timeout) => {
+    polls++;
+    return poll.call(selector, timeout);
+  };
+  return () => {
+    selector._poll = poll;
+    return polls;
+  };
+}
+
 describe('SelectorEventLoop: looking again before sleeping', () => {
   it('a ping-pong whose peer answers only after the loop slept does not poll twice per round trip', () =>
     onLoop(async (loop) => {
       const [rd, wr] = socketpair();
-      const selector = loop._selector;
-      const poll = selector._poll.bind(selector);
-      let polls = 0;
-      selector._poll = (timeout) => {
-        polls++;
-        return poll(timeout);
-      };
+      const stopCounting = countPolls(loop);
       const ROUNDS = 60;
       let rounds = 0;
       const done = loop.createFuture<void>();
@@ -330,7 +339,7 @@ describe('SelectorEventLoop: looking again before sleeping', () => {
       });
       wr.send(Buffer.from('x'));
       await done;
-      selector._poll = poll;
+      const polls = stopCounting();
       // one poll per wake-up, plus look-aheads: each one that finds nothing skips twice as many next
       expect(polls).toBeGreaterThanOrEqual(ROUNDS);
       expect(polls).toBeLessThanOrEqual(ROUNDS * 1.25);
@@ -396,13 +405,7 @@ describe("SelectorEventLoop: transports' sockets polled by Node's loop", () => {
       expect(keyOf(loop, fd)).toBeUndefined();
       const echoes = loop.createFuture<void>();
       const port = (server.sockets[0]!.getsockname() as { port: number }).port;
-      const selector = loop._selector;
-      const poll = selector._poll.bind(selector);
-      let polls = 0;
-      selector._poll = (timeout) => {
-        polls++;
-        return poll(timeout);
-      };
+      const stopCounting = countPolls(loop);
       const peer = net.connect({ port, host: '127.0.0.1', noDelay: true });
       let rounds = 0;
       peer.on('connect', () => peer.write('ping'));
@@ -411,7 +414,7 @@ describe("SelectorEventLoop: transports' sockets polled by Node's loop", () => {
         else peer.write('ping');
       });
       await echoes;
-      selector._poll = poll;
+      const polls = stopCounting();
       peer.destroy();
       // the new connection's registrations and bounded polls: a few, not one per round trip
       expect(polls).toBeLessThan(25);
