@@ -46,11 +46,14 @@ export interface TaskTrackingChoice {
   /** the addon's functions, when the slot is used */
   readonly slot: SlotAddon | null;
   /**
-   * The running task, and running `fn(arg)` with `task` as the running task: the hot paths,
-   * made once per world so every copy of core in the thread reads and sets tasks alike
-   * (absent in a world made by a copy older than them).
+   * The running task: a hot path made once per world, so every copy of core in the thread
+   * reads tasks alike (absent in a world made by a copy older than it).
    */
   readonly current?: () => Task<unknown> | undefined;
+  /**
+   * Run `fn(arg)` with `task` as the running task (undefined: none) and restore the outer
+   * one after: made once per world with `current` (absent in a world made by an older copy).
+   */
   readonly runIn?: <A, R>(task: Task<unknown> | undefined, fn: (arg: A) => R, arg?: A) => R;
 }
 
