@@ -74,7 +74,7 @@ say "the addons' install scripts on Windows"
 winnode node_modules/@loopkit/uv/install.mjs
 grep -q 'not built on Windows' "$out"
 winnode node_modules/@loopkit/core/install.mjs
-grep -q 'no continuation-slot addon needed' "$out"
+grep -q 'no continuation-slot addon on win32' "$out"
 
 say "loopkit info"
 winnode node_modules/loopkit/dist/cli.js info
