@@ -334,18 +334,26 @@ static napi_value read_into(napi_env env, napi_callback_info info) {
   return read_records(e, buf, cap);
 }
 
+/* The engine and the (data, buf) arguments of feedRead and writeInto; NULL with a JS
+ * exception pending when one is missing or not bytes. */
+static engine* engine_data_buf(napi_env env, napi_callback_info info, char** data, size_t* len, char** buf, size_t* cap) {
+  size_t argc = 2;
+  napi_value argv[2] = { NULL, NULL };
+  engine* e = tls_engine_this(env, info, &argc, argv, 1);
+  if (e == NULL || arg_bytes(env, argv[0] ? argv[0] : undef(env), "data", data, len) ||
+      arg_bytes(env, argv[1] ? argv[1] : undef(env), "buf", buf, cap))
+    return NULL;
+  return e;
+}
+
 /* feedRead(data, buf) -> as feed(data) then readInto(buf), in one call. The SSL reads data
  * where it lies (after what the input queue held): only the part of a record it leaves is
  * copied into the queue, where feed() would copy everything in first. */
 static napi_value feed_read(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2] = { NULL, NULL };
-  engine* e = tls_engine_this(env, info, &argc, argv, 1);
   char *data, *buf;
   size_t len, cap;
-  if (e == NULL || arg_bytes(env, argv[0] ? argv[0] : undef(env), "data", &data, &len) ||
-      arg_bytes(env, argv[1] ? argv[1] : undef(env), "buf", &buf, &cap))
-    return NULL;
+  engine* e = engine_data_buf(env, info, &data, &len, &buf, &cap);
+  if (e == NULL) return NULL;
   if (e->io[IO_FLAGS] & F_EOF) {
     napi_throw_error(env, "ERR_INVALID_STATE", "feed() after feedEof()");
     return NULL;
@@ -407,14 +415,10 @@ static napi_value write_(napi_env env, napi_callback_info info) {
  * moves into buf first, then the new records are written straight after it, and only what
  * does not fit goes through the outgoing BIO. A failure is fatal (sticky), as write()'s. */
 static napi_value write_into(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2] = { NULL, NULL };
-  engine* e = tls_engine_this(env, info, &argc, argv, 1);
   char *data, *buf;
   size_t len, cap;
-  if (e == NULL || arg_bytes(env, argv[0] ? argv[0] : undef(env), "data", &data, &len) ||
-      arg_bytes(env, argv[1] ? argv[1] : undef(env), "buf", &buf, &cap))
-    return NULL;
+  engine* e = engine_data_buf(env, info, &data, &len, &buf, &cap);
+  if (e == NULL) return NULL;
   if (!writable(e)) return NULL;
   if (cap > INT32_MAX) cap = INT32_MAX;
   size_t moved = 0;
