@@ -440,6 +440,20 @@ static napi_value rw(napi_env env, napi_callback_info info, int op) {
 
 static napi_value recv_(napi_env env, napi_callback_info info) { return rw(env, info, OP_RECV); }
 
+/* The SQE of a receive into the pool (len 0: a whole pool buffer), or NULL with -errno in
+ * *i (-ENOSYS: the ring has no pool). */
+static struct io_uring_sqe* pooled_recv(ring_obj* o, int32_t fd, uint32_t len, int32_t* i) {
+  if (o->ring_fd >= 0 && o->pool_ring == NULL) { *i = -ENOSYS; return NULL; }
+  struct io_uring_sqe* sqe = begin(o, i);
+  if (sqe == NULL) return NULL;
+  sqe->opcode = IORING_OP_RECV;
+  sqe->fd = fd;
+  sqe->len = len;
+  sqe->flags = IOSQE_BUFFER_SELECT;
+  sqe->buf_group = POOL_GROUP;
+  return sqe;
+}
+
 /* recvPooled(fd, max) -> id or -errno (-ENOSYS: no pool): receives up to max bytes into a pool buffer. */
 static napi_value recv_pooled_(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -452,15 +466,9 @@ static napi_value recv_pooled_(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (max < 1) { throw_range(env, "max must be at least 1"); return NULL; }
-  if (o->ring_fd >= 0 && o->pool_ring == NULL) return num(env, -ENOSYS);
   int32_t i;
-  struct io_uring_sqe* sqe = begin(o, &i);
+  struct io_uring_sqe* sqe = pooled_recv(o, fd, (uint32_t)(max < POOL_BUF ? max : POOL_BUF), &i);
   if (sqe == NULL) return num(env, i);
-  sqe->opcode = IORING_OP_RECV;
-  sqe->fd = fd;
-  sqe->len = (uint32_t)(max < POOL_BUF ? max : POOL_BUF);
-  sqe->flags = IOSQE_BUFFER_SELECT;
-  sqe->buf_group = POOL_GROUP;
   sqe->ioprio = IORING_RECVSEND_POLL_FIRST;
   publish(o);
   o->inflight++;
@@ -479,15 +487,10 @@ static napi_value recv_multi_(napi_env env, napi_callback_info info) {
     if (argc < 1) throw_type(env, "fd must be an integer");
     return NULL;
   }
-  if (o->ring_fd >= 0 && o->pool_ring == NULL) return num(env, -ENOSYS);
   int32_t i;
-  struct io_uring_sqe* sqe = begin(o, &i);
+  /* len 0: a multishot receive takes a whole pool buffer each time */
+  struct io_uring_sqe* sqe = pooled_recv(o, fd, 0, &i);
   if (sqe == NULL) return num(env, i);
-  sqe->opcode = IORING_OP_RECV;
-  sqe->fd = fd;
-  sqe->len = 0; /* a multishot receive takes a whole pool buffer each time */
-  sqe->flags = IOSQE_BUFFER_SELECT;
-  sqe->buf_group = POOL_GROUP;
   sqe->ioprio = IORING_RECV_MULTISHOT;
   publish(o);
   o->inflight++;
