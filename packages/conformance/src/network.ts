@@ -107,6 +107,77 @@ export function networkSuite(subject: LoopUnderTest): void {
         expect(reports).toEqual([]);
       })));
 
+    // Counted in chain steps (one per iteration), never in time. The peer is a raw Unix socket
+    // driven from inside the chain: a Unix send lands in the other end's queue before it
+    // returns, so the kernel adds no delay of its own to either count.
+    it.skipIf(lacks(subject, 'unixSockets') ?? uvMissing)('during a callSoon chain a request reaches dataReceived while the chain runs, and its reply is readable at the next step', rule('a write from dataReceived is sent at once, not when the loop next idles; a busy loop still reads its sockets (a readiness loop within a bounded number of iterations)', () =>
+      withLoop(subject, async (loop, reports) => {
+        const ROUNDS = 20;
+        const MAX_STEPS = 5_000_000; // a loop that starves its sockets never finishes the rounds
+        // asyncio polls every iteration (1 step); loopkit's selector polls a busy loop at least every 512 iterations.
+        const READINESS_STEPS = 513;
+        let step = 0;
+        const readAt: number[] = [];
+        let connected: (() => void) | null = null;
+        const made = new Promise<void>((resolve) => (connected = resolve));
+        class StepEcho extends Protocol {
+          private transport: Transport | null = null;
+          override connectionMade(transport: Transport): void {
+            this.transport = transport;
+            connected!();
+          }
+          override dataReceived(data: Uint8Array): void {
+            readAt.push(step);
+            this.transport!.write(data);
+          }
+        }
+        const file = tempSocketPath();
+        const server = (await loop.createUnixServer(() => new StepEcho(), file)) as unknown as Server;
+        const peer = uv!.socket('unix', 'stream');
+        try {
+          peer.connect({ path: file });
+          await made;
+          const ping = Buffer.from('ping');
+          const reply = Buffer.alloc(ping.length);
+          const sentAt: number[] = [];
+          const repliedAt: number[] = [];
+          let got = -1; // -1: no request outstanding
+          const done = loop.createFuture<void>();
+          const chain = (): void => {
+            step++;
+            if (got < 0) {
+              expect(peer.trySend(ping)).toBe(ping.length);
+              sentAt.push(step);
+              got = 0;
+            } else {
+              const r = peer.tryRecvInto(reply, got);
+              if (r > 0) got += r;
+              if (got === ping.length) {
+                repliedAt.push(step);
+                got = -1;
+              }
+            }
+            if (repliedAt.length === ROUNDS || step === MAX_STEPS) done.setResult();
+            else loop.callSoon(chain);
+          };
+          loop.callSoon(chain);
+          await done;
+          expect(repliedAt.length).toBe(ROUNDS);
+          expect(reply.equals(ping)).toBe(true);
+          // Whether the read ran before or after this iteration's chain step, the next step finds the reply.
+          expect(repliedAt.map((at, i) => at - readAt[i]!)).toEqual(repliedAt.map(() => 1));
+          if (subject.caps.readiness) {
+            const waits = readAt.map((at, i) => at - sentAt[i]!);
+            expect(Math.max(...waits)).toBeLessThanOrEqual(READINESS_STEPS);
+          }
+        } finally {
+          peer.close();
+        }
+        server.close();
+        await server.waitClosed();
+        expect(reports).toEqual([]);
+      })));
+
     it.skipIf(lacks(subject, 'unixSockets'))('echoes over a Unix socket (createUnixServer / createUnixConnection)', () =>
       withLoop(subject, async (loop) => {
         const file = tempSocketPath();
