@@ -29,6 +29,24 @@ const leaked = new FinalizationRegistry<number>((fd) => {
   native().close(fd);
 });
 
+/**
+ * The last address text getsockname and getpeername each returned, reused when the next is
+ * equal: a server's own address repeats on every connection it accepts, and so does a peer
+ * host's, and every connection keeps both (a transport's extra info). The family is the
+ * literal's one string.
+ */
+const lastAddress = { sockname: '', peername: '' };
+
+function sharingStrings(out: AddrOut, which: keyof typeof lastAddress): SockAddr {
+  if (out.family !== undefined) out.family = out.family === 'IPv4' ? 'IPv4' : 'IPv6';
+  const address = out.address;
+  if (address !== undefined) {
+    if (address === lastAddress[which]) out.address = lastAddress[which];
+    else lastAddress[which] = address;
+  }
+  return out as SockAddr;
+}
+
 let makeSocket: (fd: number, family: SocketFamily, type: SocketType) => Socket;
 
 function familyName(af: number): SocketFamily {
@@ -258,14 +276,14 @@ export class Socket implements Disposable {
   getsockname(): SockAddr {
     const out: AddrOut = {};
     check(native().getsockname(this.#live('getsockname'), out), 'getsockname');
-    return out as SockAddr;
+    return sharingStrings(out, 'sockname');
   }
 
   /** The peer's address; throws code 'ENOTCONN' when not connected. */
   getpeername(): SockAddr {
     const out: AddrOut = {};
     check(native().getpeername(this.#live('getpeername'), out), 'getpeername');
-    return out as SockAddr;
+    return sharingStrings(out, 'peername');
   }
 
   /** Sets an integer option, e.g. `setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)`; booleans become 0/1. */

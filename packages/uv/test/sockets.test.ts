@@ -23,6 +23,38 @@ describe('addon', () => {
   });
 });
 
+// getsockname/getpeername reuse the previous call's address string when equal (a
+// connection's extra info keeps both): that must never hand back a stale address or a shared object.
+describe('addresses', () => {
+  it('getsockname/getpeername: a fresh object each call, and each address as it is, however they alternate', () => {
+    const srv = listener('inet', '127.0.0.1');
+    const port = (srv.getsockname() as uv.InetAddress).port;
+    const clients = ['127.0.0.2', '127.0.0.1', '127.0.0.3', '127.0.0.3'].map((address) => {
+      const cli = socket('inet');
+      cli.bind({ address, port: 0 });
+      expect([0, -EINPROGRESS]).toContain(cli.tryConnect({ address: '127.0.0.1', port }));
+      expect(waitWritable(cli.fileno())).toBeTruthy();
+      return cli;
+    });
+    const accepted = clients.map(() => {
+      expect(waitReadable(srv.fileno())).toBeTruthy();
+      return srv.accept()[0];
+    });
+    const byLocal = new Map(clients.map((cli) => [(cli.getsockname() as uv.InetAddress).port, cli]));
+    for (const conn of accepted) {
+      const peer = conn.getpeername() as uv.InetAddress;
+      const cli = byLocal.get(peer.port)!;
+      expect(peer).toEqual(cli.getsockname());
+      expect(conn.getsockname()).toEqual({ address: '127.0.0.1', family: 'IPv4', port });
+      const again = conn.getpeername() as uv.InetAddress;
+      expect(again).not.toBe(peer);
+      again.address = 'changed';
+      expect(conn.getpeername()).toEqual(peer);
+    }
+    for (const s of [...accepted, ...clients, srv]) s.close();
+  });
+});
+
 describe.each([
   ['IPv4', 'inet', '127.0.0.1'],
   ['IPv6', 'inet6', '::1'],
