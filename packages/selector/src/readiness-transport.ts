@@ -10,7 +10,9 @@
  * `_shutdownWrite`. They are prototype methods, and each transport owns two Handles made
  * once and reused for every readiness event, so the hot path allocates nothing but the
  * received bytes. The write Handle is made when a write first has to wait: most idle
- * connections never need one.
+ * connections never need one. The read Handle calls a bound method with no arguments: a
+ * bound function is smaller than an arrow field's closure and context plus an argument
+ * array (about 80 bytes less per connection, idle ones included).
  */
 import {
   BaseStreamTransport,
@@ -45,6 +47,9 @@ const MIN_READ = 64 * 1024;
 let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
 let slabOffset = 0;
 
+/** The arguments of every read Handle: none, shared. */
+const NO_ARGS: unknown[] = [];
+
 /** The call found nothing to do now (EAGAIN) or was interrupted: wait for the next event. */
 export function wouldBlock(r: number): boolean {
   return r === -EAGAIN || r === -EINTR;
@@ -70,7 +75,7 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport {
     super(loop, protocol, extra, server);
     this._fd = fd;
     this.names = names;
-    this._readHandle = new Handle(this.readReady, [], loop);
+    this._readHandle = new Handle(this.readReady.bind(this), NO_ARGS, loop);
   }
 
   // ---- the OS calls (see the module comment) ----
@@ -117,7 +122,7 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport {
     this._closeFd();
   }
 
-  private readonly readReady = (): void => {
+  private readReady(): void {
     if (!this._reading) return;
     let r: number;
     if (this._wantsBuffer) {
@@ -144,5 +149,5 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport {
     }
     if (r === 0) this._eofReceived();
     else if (!wouldBlock(r)) this._fatalError(toConnectionError(errnoError(r, this.names.read)), this.names.readError);
-  };
+  }
 }
