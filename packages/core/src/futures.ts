@@ -8,6 +8,7 @@ import { _getCurrentLoop, resumeStep, stepEndsIfAwaited, type AbstractEventLoop 
 import { carryTaskIntoThen, currentTaskOrUndefined } from './task-context.js';
 import { checkCallback, describe } from './validate.js';
 import { Chain, type Chainable } from './chain.js';
+import { formatValue } from './format.js';
 import { callSoonEntry, callSoonInternal, type ReadyEntry } from './handles.js';
 import type { Task } from './tasks.js';
 import { forgetUnretrieved, watchUnretrieved, type UnretrievedReport } from './unretrieved.js';
@@ -219,7 +220,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
   _stateInfo(details = ''): string {
     const state = stateNames[this._state]!.toLowerCase();
     if (this._state !== FINISHED) return `${state}${details}`;
-    const outcome = this._exception !== null ? `exception=${String(this._exception)}` : `result=${describe(this._result)}`;
+    const outcome = this._exception !== null ? `exception=${String(this._exception)}` : `result=${formatValue(this._result)}`;
     return `${state}${details} ${outcome}`;
   }
 
