@@ -3,7 +3,7 @@
  * and the proactor by name, as the acceptance tests do.
  */
 import { describe } from 'vitest';
-import { ProactorEventLoop, newEventLoop, type AbstractEventLoop, type ExceptionContext } from 'loopkit';
+import { ProactorEventLoop, newEventLoop, type AbstractEventLoop, type ExceptionContext, type Socket } from 'loopkit';
 
 export type MakeLoop = () => AbstractEventLoop;
 
@@ -46,4 +46,9 @@ export async function rejection(promise: PromiseLike<unknown>): Promise<unknown>
 export function busyWait(seconds: number): void {
   const until = performance.now() + seconds * 1000;
   while (performance.now() < until);
+}
+
+/** The TCP port a server listens on (its first socket). */
+export function portOf(server: { sockets: readonly unknown[] }): number {
+  return ((server.sockets[0] as Socket).getsockname() as { port: number }).port;
 }
