@@ -219,9 +219,21 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** @internal the state part of the repr, e.g. `finished result=3` (asyncio's order). */
   _stateInfo(details = ''): string {
     const state = stateNames[this._state]!.toLowerCase();
-    if (this._state !== FINISHED) return `${state}${details}`;
+    if (this._state !== FINISHED) return `${state}${details}${this._callbacksInfo()}`;
     const outcome = this._exception !== null ? `exception=${String(this._exception)}` : `result=${formatValue(this._result)}`;
     return `${state}${details} ${outcome}`;
+  }
+
+  /** asyncio's cb=[...] of a pending future: the first and last callbacks, the rest counted. */
+  private _callbacksInfo(): string {
+    const callbacks = this._callbacks;
+    if (callbacks === null) return '';
+    const list = Array.isArray(callbacks) ? callbacks : [callbacks];
+    // A ready-queue entry here is the continuation of a task awaiting this future.
+    const name = (cb: FutureCallback): string => (typeof cb === 'function' ? `${cb.name || '<anonymous>'}()` : 'Task.task_wakeup()');
+    const shown =
+      list.length <= 2 ? list.map(name).join(', ') : `${name(list[0]!)}, <${list.length - 2} more>, ${name(list[list.length - 1]!)}`;
+    return ` cb=[${shown}]`;
   }
 
   /** @internal */
