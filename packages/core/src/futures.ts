@@ -333,9 +333,10 @@ class FutureAwaiter<T> extends Chain<T> implements ReadyEntry {
     }
     resumeStep(task);
     // cancel() came after this future finished but before the task resumed: raise at
-    // this await, as asyncio's step does (a Lock waiter then passes its turn on).
+    // this await, as asyncio's step does (a Lock waiter then passes its turn on). A future
+    // cancelled by the first cancel() keeps its own CancelledError (its message), as asyncio.
     const cancelled = task === null ? null : task._takeCancel();
-    if (cancelled !== null) {
+    if (cancelled !== null && future._state !== CANCELLED) {
       if (future._state === FINISHED) future._retrieved();
       this.rejected(cancelled, this.onRejected);
     } else if (future._state === FINISHED && future._exception === null) {
@@ -359,7 +360,7 @@ class TaskBodyAwaiter implements ReadyEntry {
     if (future._awaitedBy !== null) futureDiscardFromAwaitedBy(future, task);
     resumeStep(task);
     const cancelled = task._takeCancel();
-    if (cancelled !== null) {
+    if (cancelled !== null && future._state !== CANCELLED) {
       if (future._state === FINISHED) future._retrieved();
       task._bodyThrew(cancelled);
     } else if (future._state === FINISHED && future._exception === null) task._bodyReturned(future._result);
