@@ -147,6 +147,28 @@ onEachLoop('test_tasks', (make) => {
       expect(ran).toBe(false);
     }));
 
+  it('cancel(msg) twice while awaiting: the first message reaches the await, as asyncio 3.13', () =>
+    runIn(make, async (loop) => {
+      const y = createTask(() => sleep(10));
+      const z = createTask(async () => {
+        await sleep(10);
+      });
+      const never = loop.createFuture<void>();
+      const g = createTask(function* () {
+        yield* never;
+      });
+      await sleep(0);
+      for (const t of [y, z, g]) {
+        t.cancel('first');
+        t.cancel('second');
+      }
+      for (const t of [y, z, g]) {
+        const error = await rejection(t);
+        expect(error).toBeInstanceOf(CancelledError);
+        expect((error as Error).message).toBe('first');
+      }
+    }));
+
   it('test_uncancel_resets_must_cancel', () =>
     runIn(make, async (loop) => {
       const fut = loop.createFuture();
