@@ -270,7 +270,8 @@ describe('aged tasks', () => {
     });
     loop.close();
     expect(reports.map((r) => r.message)).toEqual(['Task was destroyed but it is pending!']);
-    expect(reports[0]!.taskDescription).toBe("<Task pending name='renamed after aging' coro=<anonymous>()>");
+    // As asyncio's report: the future the lost task waited for is part of its description.
+    expect(reports[0]!.taskDescription).toBe("<Task pending name='renamed after aging' coro=<anonymous>() wait_for=<Future pending cb=[Task.task_wakeup()]>>");
   });
 });
 

@@ -11,8 +11,13 @@ import { inspect } from 'node:util';
 /** asyncio's reprlib limits: 30 characters of a string, 6 items of a container. */
 const ARG_INSPECT = { depth: 0, maxArrayLength: 6, maxStringLength: 30, breakLength: Infinity } as const;
 
+/** A value as asyncio's reprs show it (reprlib.repr): strings quoted, long ones and containers shortened. */
+export function formatValue(value: unknown): string {
+  return inspect(value, ARG_INSPECT);
+}
+
 export function formatCallback(callback: ((...args: any[]) => unknown) | null, args: readonly unknown[], debug: boolean): string {
   const name = callback === null ? '' : callback.name || '<anonymous>';
   if (!debug) return `${name}()`;
-  return `${name}(${args.map((arg) => inspect(arg, ARG_INSPECT)).join(', ')})`;
+  return `${name}(${args.map(formatValue).join(', ')})`;
 }

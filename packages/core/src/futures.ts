@@ -8,6 +8,7 @@ import { _getCurrentLoop, resumeStep, stepEndsIfAwaited, type AbstractEventLoop 
 import { carryTaskIntoThen, currentTaskOrUndefined } from './task-context.js';
 import { checkCallback, describe } from './validate.js';
 import { Chain, type Chainable } from './chain.js';
+import { formatValue } from './format.js';
 import { callSoonEntry, callSoonInternal, type ReadyEntry } from './handles.js';
 import type { Task } from './tasks.js';
 import { forgetUnretrieved, watchUnretrieved, type UnretrievedReport } from './unretrieved.js';
@@ -218,9 +219,21 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** @internal the state part of the repr, e.g. `finished result=3` (asyncio's order). */
   _stateInfo(details = ''): string {
     const state = stateNames[this._state]!.toLowerCase();
-    if (this._state !== FINISHED) return `${state}${details}`;
-    const outcome = this._exception !== null ? `exception=${String(this._exception)}` : `result=${describe(this._result)}`;
+    if (this._state !== FINISHED) return `${state}${details}${this._callbacksInfo()}`;
+    const outcome = this._exception !== null ? `exception=${String(this._exception)}` : `result=${formatValue(this._result)}`;
     return `${state}${details} ${outcome}`;
+  }
+
+  /** asyncio's cb=[...] of a pending future: the first and last callbacks, the rest counted. */
+  private _callbacksInfo(): string {
+    const callbacks = this._callbacks;
+    if (callbacks === null) return '';
+    const list = Array.isArray(callbacks) ? callbacks : [callbacks];
+    // A ready-queue entry here is the continuation of a task awaiting this future.
+    const name = (cb: FutureCallback): string => (typeof cb === 'function' ? `${cb.name || '<anonymous>'}()` : 'Task.task_wakeup()');
+    const shown =
+      list.length <= 2 ? list.map(name).join(', ') : `${name(list[0]!)}, <${list.length - 2} more>, ${name(list[list.length - 1]!)}`;
+    return ` cb=[${shown}]`;
   }
 
   /** @internal */
@@ -320,9 +333,10 @@ class FutureAwaiter<T> extends Chain<T> implements ReadyEntry {
     }
     resumeStep(task);
     // cancel() came after this future finished but before the task resumed: raise at
-    // this await, as asyncio's step does (a Lock waiter then passes its turn on).
+    // this await, as asyncio's step does (a Lock waiter then passes its turn on). A future
+    // cancelled by the first cancel() keeps its own CancelledError (its message), as asyncio.
     const cancelled = task === null ? null : task._takeCancel();
-    if (cancelled !== null) {
+    if (cancelled !== null && future._state !== CANCELLED) {
       if (future._state === FINISHED) future._retrieved();
       this.rejected(cancelled, this.onRejected);
     } else if (future._state === FINISHED && future._exception === null) {
@@ -346,7 +360,7 @@ class TaskBodyAwaiter implements ReadyEntry {
     if (future._awaitedBy !== null) futureDiscardFromAwaitedBy(future, task);
     resumeStep(task);
     const cancelled = task._takeCancel();
-    if (cancelled !== null) {
+    if (cancelled !== null && future._state !== CANCELLED) {
       if (future._state === FINISHED) future._retrieved();
       task._bodyThrew(cancelled);
     } else if (future._state === FINISHED && future._exception === null) task._bodyReturned(future._result);

@@ -92,8 +92,15 @@ export class Handle implements ReadyEntry {
 
   /** A description for logs and debugging, as asyncio's repr(). */
   toString(): string {
-    const name = this._callback ? this._callback.name || '<anonymous>' : '';
-    return `<${this.constructor.name}${this._cancelled ? ' cancelled' : ''} ${name}()>`;
+    return `<${this._reprInfo().join(' ')}>`;
+  }
+
+  /** @internal asyncio's _repr_info: the class, 'cancelled', then the callback (a cancelled handle has none). */
+  _reprInfo(): string[] {
+    const info = [this.constructor.name];
+    if (this._callback === null) info.push('cancelled');
+    else info.push(formatCallback(this._callback, this._args, this._sourceTraceback !== null));
+    return info;
   }
 }
 
@@ -125,8 +132,10 @@ export class TimerHandle extends Handle {
   }
 
   /** A description for logs and debugging, as asyncio's repr(). */
-  override toString(): string {
-    return super.toString().replace(/>$/, ` when=${this._when}>`);
+  override _reprInfo(): string[] {
+    const info = super._reprInfo();
+    info.splice(this._callback === null ? 2 : 1, 0, `when=${this._when}`);
+    return info;
   }
 }
 

@@ -27,6 +27,10 @@ export interface AbstractServer extends AsyncDisposable {
   startServing(): Promise<void>;
   /** Whether it is accepting connections. */
   isServing(): boolean;
+  /** Close the connections it accepted (asyncio 3.13's close_clients). */
+  closeClients(): void;
+  /** Abort the connections it accepted, dropping unsent data (asyncio 3.13's abort_clients). */
+  abortClients(): void;
   /** The listening sockets. */
   readonly sockets: readonly unknown[];
   /** The loop serving it. */

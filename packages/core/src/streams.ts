@@ -282,14 +282,15 @@ export class StreamReader implements AsyncIterable<Buffer> {
 
   /** A description for logs and debugging, as asyncio's repr(). */
   toString(): string {
-    const info = [`${this._buffer.length} bytes`];
+    const info = ['StreamReader'];
+    if (this._buffer.length > 0) info.push(`${this._buffer.length} bytes`);
     if (this._eof) info.push('eof');
     if (this._limit !== DEFAULT_LIMIT) info.push(`limit=${this._limit}`);
     if (this._waiter !== null) info.push('waiter');
     if (this._exception !== null) info.push(`exception=${String(this._exception)}`);
     if (this._transport !== null) info.push(`transport=${this._transport}`);
     if (this._paused) info.push('paused');
-    return `<StreamReader ${info.join(' ')}>`;
+    return `<${info.join(' ')}>`;
   }
 
   private _wakeupWaiter(): void {

@@ -158,7 +158,8 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
 
   /** @internal */
   _describe(): string {
-    return `<Task ${this._stateInfo(` name='${this.getName()}' coro=${coroName(this._coro)}`)}>`;
+    const waitFor = this._futWaiter !== null && !this.done() ? ` wait_for=${this._futWaiter}` : '';
+    return `<Task ${this._stateInfo(` name='${this.getName()}' coro=${coroName(this._coro)}${waitFor}`)}>`;
   }
 
   /**

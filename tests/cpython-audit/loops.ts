@@ -1,0 +1,54 @@
+/**
+ * The loops the audit runs each scenario on: the one `newEventLoop()` gives (what a user gets)
+ * and the proactor by name, as the acceptance tests do.
+ */
+import { describe } from 'vitest';
+import { ProactorEventLoop, newEventLoop, type AbstractEventLoop, type ExceptionContext, type Socket } from 'loopkit';
+
+export type MakeLoop = () => AbstractEventLoop;
+
+const loops: Array<[string, MakeLoop]> = [
+  ['newEventLoop()', () => newEventLoop()],
+  ['ProactorEventLoop', () => new ProactorEventLoop()],
+];
+
+/** Declares the suite `body` once per loop. */
+export function onEachLoop(title: string, body: (make: MakeLoop) => void): void {
+  for (const [name, make] of loops) describe(`${title} [${name}]`, () => body(make));
+}
+
+/**
+ * Runs `main` as the main task of a fresh loop whose exception handler records into `reports`
+ * (IsolatedAsyncioTestCase's shape), then closes the loop.
+ */
+export async function runIn<T>(make: MakeLoop, main: (loop: AbstractEventLoop, reports: ExceptionContext[]) => Promise<T>): Promise<T> {
+  const loop = make();
+  const reports: ExceptionContext[] = [];
+  loop.setExceptionHandler((_loop, context) => reports.push(context));
+  try {
+    return await loop.runUntilComplete(() => main(loop, reports));
+  } finally {
+    loop.close();
+  }
+}
+
+/** The error `promise` rejects with (fails when it resolves). */
+export async function rejection(promise: PromiseLike<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection, got a result');
+}
+
+/** Block the thread for `seconds` (asyncio tests' time.sleep: the loop is busy). */
+export function busyWait(seconds: number): void {
+  const until = performance.now() + seconds * 1000;
+  while (performance.now() < until);
+}
+
+/** The TCP port a server listens on (its first socket). */
+export function portOf(server: { sockets: readonly unknown[] }): number {
+  return ((server.sockets[0] as Socket).getsockname() as { port: number }).port;
+}
