@@ -254,6 +254,8 @@ export class UringProactor extends Proactor {
   _pooled = true;
   /** @internal Transports receive with one multishot receive (false once the kernel refused one; tests force the fallback). */
   _multishot = true;
+  /** @internal The ring's pool is consumed incrementally where the kernel can (tests force whole buffers; read when the ring is set up). */
+  _incrementalPool = true;
   /** @internal Direct reads poll with one multishot poll (false once the kernel refused one; tests force the fallback). */
   _multishotPoll = true;
   /**
@@ -454,7 +456,7 @@ export class UringProactor extends Proactor {
   private getRing(): Uring {
     let ring = this.ring;
     if (ring === null) {
-      ring = this.ring = new Uring(256);
+      ring = this.ring = new Uring(256, { incrementalPool: this._incrementalPool });
       if (this.wake !== null) {
         ring.watch(this.onRingReady);
         this.refed = true;
