@@ -254,8 +254,6 @@ export class UringProactor extends Proactor {
   _pooled = true;
   /** @internal Transports receive with one multishot receive (false once the kernel refused one; tests force the fallback). */
   _multishot = true;
-  /** @internal The ring's pool is consumed incrementally where the kernel can (tests force whole buffers; read when the ring is set up). */
-  _incrementalPool = true;
   /** @internal Direct reads poll with one multishot poll (false once the kernel refused one; tests force the fallback). */
   _multishotPoll = true;
   /**
@@ -456,7 +454,7 @@ export class UringProactor extends Proactor {
   private getRing(): Uring {
     let ring = this.ring;
     if (ring === null) {
-      ring = this.ring = new Uring(256, { incrementalPool: this._incrementalPool });
+      ring = this.ring = new Uring(256);
       if (this.wake !== null) {
         ring.watch(this.onRingReady);
         this.refed = true;

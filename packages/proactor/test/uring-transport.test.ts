@@ -1,7 +1,6 @@
 /**
  * UringEventLoop's stream transport (UringStreamTransport) on each way it can receive: one
- * multishot pooled receive (kernel 6.0+; the pool consumed incrementally, 6.12+, or a whole
- * buffer per chunk), a pooled receive posted per chunk (5.19+), a
+ * multishot pooled receive (kernel 6.0+), a pooled receive posted per chunk (5.19+), a
  * receive into the transport's own buffer (no pool), and direct reads (a multishot ring
  * poll, 5.13+, or a one-shot one per wake-up, then the recv syscall). The proactor's
  * switches force each path, as a kernel without the feature (or traffic of that size) would.
@@ -12,13 +11,12 @@ import { UringEventLoop, UringProactor } from '@loopkit/proactor';
 import { socket as uvSocket, socketpair, Uring, type Socket } from '@loopkit/uv';
 import { runOn } from './run-loop.js';
 
-type Mode = 'multishot' | 'multishot, whole pool buffers' | 'pooled' | 'own buffer' | 'direct' | 'direct, one-shot polls';
-const MODES: Mode[] = ['multishot', 'multishot, whole pool buffers', 'pooled', 'own buffer', 'direct', 'direct, one-shot polls'];
+type Mode = 'multishot' | 'pooled' | 'own buffer' | 'direct' | 'direct, one-shot polls';
+const MODES: Mode[] = ['multishot', 'pooled', 'own buffer', 'direct', 'direct, one-shot polls'];
 
 function proactorFor(mode: Mode): UringProactor {
   const proactor = new UringProactor();
-  proactor._multishot = mode.startsWith('multishot');
-  proactor._incrementalPool = mode !== 'multishot, whole pool buffers';
+  proactor._multishot = mode === 'multishot';
   proactor._pooled = mode !== 'own buffer';
   if (mode.startsWith('direct')) proactor._directReadFrom = 0;
   proactor._multishotPoll = mode !== 'direct, one-shot polls';
@@ -143,7 +141,7 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
         });
         expect(keeper.received.equals(data)).toBe(true);
         // A multishot receive or poll stays in the ring: pausing withdrew it.
-        if (mode.startsWith('multishot') || mode === 'direct') expect(counts.cancel).toBeGreaterThanOrEqual(1);
+        if (mode === 'multishot' || mode === 'direct') expect(counts.cancel).toBeGreaterThanOrEqual(1);
       });
     });
 
@@ -246,10 +244,10 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
     });
   });
 
-  it.each(['multishot, whole pool buffers', 'multishot'] as const)('300 sockets receive between two harvests (%s): with whole buffers the pool (256) runs dry and the receives are posted again; incrementally the chunks pack into a few buffers', async (mode) => {
+  it('more chunks arrive between two harvests than the pool has buffers (256): receives that found it dry are posted again', async () => {
     const pairs = Array.from({ length: 300 }, () => socketpair());
     await countingRing(async (counts) => {
-      await withLoop(mode, async (loop) => {
+      await withLoop('multishot', async (loop) => {
         const keepers: Keeper[] = [];
         for (const [a] of pairs) {
           const [, protocol] = await loop.createConnection(() => new Keeper(), null, null, { sock: a });
@@ -265,10 +263,8 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
         for (const [, b] of pairs) b.close();
         await until(() => keepers.every((k) => k.lost !== undefined), 'connectionLost');
       });
-      if (mode === 'multishot, whole pool buffers') {
-        // The multishot receives that met a dry pool ended (-ENOBUFS) and were posted again.
-        expect(counts.recvMulti).toBeGreaterThan(pairs.length);
-      }
+      // The multishot receives that met a dry pool ended (-ENOBUFS) and were posted again.
+      expect(counts.recvMulti).toBeGreaterThan(pairs.length);
     });
   });
 });

@@ -30,13 +30,6 @@
  * busy only between the kernel filling them and the next harvest. With every buffer in
  * use a pooled receive completes with -ENOBUFS (nothing consumed; a multishot one ends):
  * post it again after the harvest.
- * Incremental consumption (IOU_PBUF_RING_INC, 6.12+; asked for unless the constructor's
- * incrementalPool is false, plain buffers where the kernel refuses it): a receive takes
- * only the bytes it got from the head buffer, and the next one continues in the same
- * buffer (its completion flagged BUF_MORE while the buffer has room left), so small
- * messages from every socket pack one after the other instead of each touching a buffer
- * of its own. harvest keeps how much of each buffer was consumed (the next chunk starts
- * there) and gives a buffer back only on a completion without BUF_MORE.
  *
  * Ids: (generation << 20) | slot index, exact in a double. A slot's generation
  * changes each time it is reused, so cancel(id) of an operation that already
@@ -73,20 +66,6 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-/* Newer than these headers (kernel 6.12's uapi values). */
-#ifndef IORING_CQE_F_BUF_MORE
-#define IORING_CQE_F_BUF_MORE (1U << 4)
-#endif
-#define POOL_FLAG_INC 2 /* IOU_PBUF_RING_INC */
-/* struct io_uring_buf_reg as 6.12 lays it out (older headers call `flags` `pad`). */
-struct pool_reg {
-  uint64_t ring_addr;
-  uint32_t ring_entries;
-  uint16_t bgid;
-  uint16_t flags;
-  uint64_t resv[3];
-};
 
 #ifndef POLLRDHUP /* poll.h declares it only under _GNU_SOURCE; the kernel's value */
 #define POLLRDHUP 0x2000
@@ -136,8 +115,6 @@ typedef struct {
   struct io_uring_buf_ring* pool_ring; /* the provided-buffer ring, NULL without a pool */
   char* pool;                          /* POOL_COUNT buffers of POOL_BUF bytes */
   uint16_t pool_tail;                  /* our copy of pool_ring->tail */
-  int pool_incremental;                /* registered with IOU_PBUF_RING_INC */
-  uint32_t pool_used[POOL_COUNT];      /* bytes of each buffer consumed so far (incremental) */
 } ring_obj;
 
 static int sys_setup(unsigned entries, struct io_uring_params* p) {
@@ -242,25 +219,17 @@ static void pool_give(ring_obj* o, unsigned bid) {
 
 /* Registers the receive pool; without kernel support the ring simply has none. Pages are
  * mapped lazily, so memory grows only with the buffers the traffic actually fills. */
-static void pool_setup(ring_obj* o, int incremental) {
+static void pool_setup(ring_obj* o) {
   size_t ring_len = POOL_COUNT * sizeof(struct io_uring_buf);
   void* ring = mmap(NULL, ring_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   void* pool = mmap(NULL, (size_t)POOL_COUNT * POOL_BUF, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (ring == MAP_FAILED || pool == MAP_FAILED) goto fail;
-  struct pool_reg reg;
+  struct io_uring_buf_reg reg;
   memset(&reg, 0, sizeof reg);
   reg.ring_addr = (uint64_t)(uintptr_t)ring;
   reg.ring_entries = POOL_COUNT;
   reg.bgid = POOL_GROUP;
-  reg.flags = incremental ? POOL_FLAG_INC : 0;
-  int r = (int)syscall(__NR_io_uring_register, o->ring_fd, IORING_REGISTER_PBUF_RING, &reg, 1);
-  if (r < 0 && incremental && errno == EINVAL) {
-    reg.flags = 0; /* before 6.12: whole buffers */
-    r = (int)syscall(__NR_io_uring_register, o->ring_fd, IORING_REGISTER_PBUF_RING, &reg, 1);
-  }
-  if (r < 0) goto fail;
-  o->pool_incremental = reg.flags != 0;
-  memset(o->pool_used, 0, sizeof o->pool_used);
+  if (syscall(__NR_io_uring_register, o->ring_fd, IORING_REGISTER_PBUF_RING, &reg, 1) < 0) goto fail;
   o->pool_ring = ring;
   o->pool = pool;
   o->pool_tail = 0;
@@ -346,18 +315,13 @@ static void finalize(napi_env env, void* data, void* hint) {
   free(o);
 }
 
-/* new Uring(entries, incrementalPool): sets this.fd to the ring fd, or to -errno when setup failed. */
+/* new Uring(entries): sets this.fd to the ring fd, or to -errno when setup failed. */
 static napi_value ctor(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2], self;
+  size_t argc = 1;
+  napi_value argv[1], self;
   napi_get_cb_info(env, info, &argc, argv, &self, NULL);
   int32_t entries = 256;
   if (argc > 0 && !is_undefined(env, argv[0]) && arg_int32(env, argv[0], "entries", &entries)) return NULL;
-  bool incremental = true;
-  if (argc > 1 && !is_undefined(env, argv[1]) && napi_get_value_bool(env, argv[1], &incremental) != napi_ok) {
-    throw_type(env, "incrementalPool must be a boolean");
-    return NULL;
-  }
   if (entries < 1 || entries > 4096) { throw_range(env, "entries must be in 1..4096"); return NULL; }
   ring_obj* o = calloc(1, sizeof *o);
   if (o == NULL) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
@@ -413,7 +377,7 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
   o->cq_mask = (unsigned*)(cq + p.cq_off.ring_mask);
   o->cqes = (struct io_uring_cqe*)(cq + p.cq_off.cqes);
   o->sq_entries = p.sq_entries;
-  pool_setup(o, incremental);
+  pool_setup(o);
 done:
   if (err < 0) {
     unmap(o);
@@ -672,23 +636,14 @@ static napi_value harvest_(napi_env env, napi_callback_info info) {
     double where = -1;
     if (cqe->flags & IORING_CQE_F_BUFFER) {
       unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-      if (o->pool_ring != NULL && bid < POOL_COUNT) {
-        if (cqe->res > 0) {
-          if ((size_t)cqe->res > room - pos) break; /* the caller brings a fresh slab */
-          memcpy(slab + pos, o->pool + (size_t)bid * POOL_BUF + o->pool_used[bid], (size_t)cqe->res);
-          where = (double)pos;
-          pos = (pos + (size_t)cqe->res + 7) & ~(size_t)7;
-          if (pos > room) pos = room;
-          if (o->pool_incremental) o->pool_used[bid] += (uint32_t)cqe->res;
-        }
-        /* Whole buffers: every completion ends its buffer. Incremental: the kernel moves past a
-         * buffer only when a receive filled it (no BUF_MORE); one that got no bytes (EOF, an
-         * error) leaves it where it was, still the kernel's. */
-        if (!o->pool_incremental || (cqe->res > 0 && !(cqe->flags & IORING_CQE_F_BUF_MORE))) {
-          o->pool_used[bid] = 0;
-          pool_give(o, bid);
-        }
+      if (cqe->res > 0 && o->pool_ring != NULL && bid < POOL_COUNT) {
+        if ((size_t)cqe->res > room - pos) break; /* the caller brings a fresh slab */
+        memcpy(slab + pos, o->pool + (size_t)bid * POOL_BUF, (size_t)cqe->res);
+        where = (double)pos;
+        pos = (pos + (size_t)cqe->res + 7) & ~(size_t)7;
+        if (pos > room) pos = room;
       }
+      if (o->pool_ring != NULL && bid < POOL_COUNT) pool_give(o, bid);
     }
     if (i >= o->nslots || !o->slots[i].busy) continue;
     int more = (cqe->flags & IORING_CQE_F_MORE) != 0;
@@ -707,15 +662,6 @@ static napi_value harvest_(napi_env env, napi_callback_info info) {
 }
 
 /* inflight() -> operations submitted and not yet harvested */
-/* incrementalPool() -> whether the receive pool is consumed incrementally (see the top) */
-static napi_value incremental_pool_(napi_env env, napi_callback_info info) {
-  ring_obj* o = unwrap_this(env, info, NULL, NULL, NULL);
-  if (o == NULL) return NULL;
-  napi_value v;
-  napi_get_boolean(env, o->pool_ring != NULL && o->pool_incremental, &v);
-  return v;
-}
-
 static napi_value inflight_(napi_env env, napi_callback_info info) {
   ring_obj* o = unwrap_this(env, info, NULL, NULL, NULL);
   if (o == NULL) return NULL;
@@ -735,7 +681,7 @@ napi_value uring_init(napi_env env, napi_value exports) {
     METHOD("recv", recv_), METHOD("recvPooled", recv_pooled_), METHOD("recvMulti", recv_multi_),
     METHOD("send", send_), METHOD("poll", poll_), METHOD("pollMulti", poll_multi_), METHOD("accept", accept_),
     METHOD("cancel", cancel_), METHOD("submit", submit_), METHOD("harvest", harvest_),
-    METHOD("inflight", inflight_), METHOD("incrementalPool", incremental_pool_), METHOD("watch", selobj_watch), METHOD("unwatch", selobj_unwatch),
+    METHOD("inflight", inflight_), METHOD("watch", selobj_watch), METHOD("unwatch", selobj_unwatch),
     METHOD("ref", selobj_ref), METHOD("unref", selobj_unref), METHOD("close", close_),
   };
   napi_value cls;

@@ -35,7 +35,6 @@ interface NativeUring {
   submit(): number;
   harvest(out: Float64Array, slab: Uint8Array, at: number): number;
   inflight(): number;
-  incrementalPool(): boolean;
   watch(onReady: () => void): number;
   unwatch(): number;
   ref(): number;
@@ -43,7 +42,7 @@ interface NativeUring {
   close(): number;
 }
 
-type UringCtor = new (entries?: number, incrementalPool?: boolean) => NativeUring;
+type UringCtor = new (entries?: number) => NativeUring;
 
 function nativeClass(): UringCtor | null {
   return ((nativeOrNull() as unknown as { Uring?: UringCtor } | null)?.Uring) ?? null;
@@ -75,17 +74,10 @@ export class Uring {
     return probed;
   }
 
-  /**
-   * A ring of `entries` submission slots (1..4096; completions have 16384). Its receive pool
-   * is consumed incrementally where the kernel can (6.12+) unless `options.incrementalPool`
-   * is false (tests force the whole-buffer path so).
-   */
-  constructor(entries = 256, options: { incrementalPool?: boolean } = {}) {
+  /** A ring of `entries` submission slots (1..4096; completions have 16384). */
+  constructor(entries = 256) {
     if (typeof entries !== 'number' || !Number.isInteger(entries)) throw new TypeError(`entries must be an integer, got ${String(entries)}`);
     if (entries < 1 || entries > 4096) throw new RangeError(`entries must be in 1..4096, got ${entries}`);
-    if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object, got ${String(options)}`);
-    const incrementalPool = options.incrementalPool ?? true;
-    if (typeof incrementalPool !== 'boolean') throw new TypeError(`options.incrementalPool must be a boolean, got ${String(incrementalPool)}`);
     const Ctor = nativeClass();
     if (Ctor === null) {
       const err = new Error(
@@ -94,7 +86,7 @@ export class Uring {
       err.code = nativeOrNull() === null ? 'ERR_LOOPKIT_NATIVE_UNAVAILABLE' : 'ERR_NOT_SUPPORTED';
       throw err;
     }
-    const ring = new Ctor(entries, incrementalPool);
+    const ring = new Ctor(entries);
     if (ring.fd < 0) throw errnoError(ring.fd, 'io_uring_setup');
     this.#ring = ring;
   }
@@ -164,14 +156,6 @@ export class Uring {
    */
   harvest(out: Float64Array, slab: Uint8Array, at: number): number {
     return this.#ring.harvest(out, slab, at);
-  }
-
-  /**
-   * Whether receives take only the bytes they got from a pool buffer, the next continuing in
-   * the same buffer (IOU_PBUF_RING_INC, kernel 6.12+), rather than a whole buffer each.
-   */
-  get incrementalPool(): boolean {
-    return !this.#closed && this.#ring.incrementalPool();
   }
 
   /** Operations submitted whose completion was not harvested yet. */
