@@ -59,6 +59,7 @@ import { Proactor, type Address, type AddressLike } from './proactor.js';
 import { sendfileBySends } from './sendfile.js';
 import { checkBytes, checkSize, wouldBlock } from './checks.js';
 import type { ProactorSocketTransport } from './transports.js';
+import { slabOffset, slabRoom, slabTaken, slabWithRoom } from './uring-slab.js';
 import { UringStreamTransport } from './uring-transport.js';
 
 const ECANCELED = 125;
@@ -69,14 +70,8 @@ const QUAD = 4;
 /** A socket's own receive buffer (kernels without a receive pool): the most one ring receive asks for. */
 const RECV_CHUNK = 64 * 1024;
 const EOF_BYTES = Buffer.alloc(0);
-/**
- * harvest copies the bytes of pooled receives into a shared slab, as the selector's reads
- * land: one allocation per 256 KiB instead of one per receive. A slab is never reused, so a
- * protocol may keep what it was given.
- */
-const SLAB_SIZE = 256 * 1024;
-let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
-let slabOffset = 0;
+/** Bytes in one turn from which a transport reads directly instead of through the pool (see UringStreamTransport). */
+const DIRECT_READ_FROM = 8 * 1024;
 /** Ring ids are (generation << 20) | slot. */
 const SLOTS = 1 << 20;
 
@@ -259,6 +254,13 @@ export class UringProactor extends Proactor {
   _pooled = true;
   /** @internal Transports receive with one multishot receive (false once the kernel refused one; tests force the fallback). */
   _multishot = true;
+  /** @internal Direct reads poll with one multishot poll (false once the kernel refused one; tests force the fallback). */
+  _multishotPoll = true;
+  /**
+   * @internal A transport switches to direct reads (see UringStreamTransport) once one turn
+   * delivered this many pooled bytes; 0 reads directly from the start (tests force each path).
+   */
+  _directReadFrom = DIRECT_READ_FROM;
   private refed = false;
   private closed = false;
 
@@ -670,12 +672,8 @@ export class UringProactor extends Proactor {
     const out = this.out;
     for (;;) {
       // The ring copies pooled bytes into the slab: give it room for the largest chunk.
-      if (SLAB_SIZE - slabOffset < Uring.POOL_BUFFER_SIZE) {
-        slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
-        slabOffset = 0;
-      }
-      const into = slab;
-      const n = ring.harvest(out, into, slabOffset);
+      const into = slabWithRoom(Uring.POOL_BUFFER_SIZE);
+      const n = ring.harvest(out, into, slabOffset());
       if (n < 0) throw errnoError(n, 'io_uring harvest');
       for (let i = 0; i < n; i++) {
         const id = out[QUAD * i]!;
@@ -685,8 +683,7 @@ export class UringProactor extends Proactor {
         let data: Buffer | null = null;
         if (where >= 0) {
           data = into.subarray(where, where + res);
-          // The next copy starts 8-aligned: a protocol may view what it got as any typed array.
-          slabOffset = (where + res + 7) & ~7;
+          slabTaken(where + res);
         }
         const slot = id % SLOTS;
         const op = this.ringOps[slot];
@@ -708,7 +705,7 @@ export class UringProactor extends Proactor {
         sink._ringCompleted(id, res, more, data);
       }
       // Less than a full batch: the queue is empty, unless the slab ran out of room first.
-      if (n < out.length / QUAD && SLAB_SIZE - slabOffset >= Uring.POOL_BUFFER_SIZE) break;
+      if (n < out.length / QUAD && slabRoom() >= Uring.POOL_BUFFER_SIZE) break;
     }
   }
 

@@ -9,6 +9,14 @@
  *   receive is posted again after each completion; where it has no pool either, a receive
  *   into a buffer of the transport's own (made on first use). A receive that ends with the
  *   pool dry (-ENOBUFS) is posted again once the harvest gave buffers back.
+ * - Direct reads, for large messages: once one turn delivered `proactor._directReadFrom`
+ *   bytes (8 KiB), the pooled receive is cancelled and, after its last completion, a
+ *   multishot ring poll for readability (kernel 5.13+; a one-shot poll per wake-up before)
+ *   is armed instead; each wake-up runs recv syscalls straight into the slab (or a
+ *   BufferedProtocol's buffer), as the selector does. The copy out of the pool costs more
+ *   than that syscall above a few KiB. The poll reports wake-ups, not a level, so a round
+ *   reads until a short read (past it after a hang-up, to the EOF). Eight rounds in a row
+ *   of under 4 KiB switch back to the pool. Only one of the two is ever in the ring.
  * - The transport notes each completion and queues itself on the loop once per harvest;
  *   its `_run` delivers the chunks, then EOF or the error, in order, in the same iteration.
  * - pauseReading cancels the receive; what completes before the cancel lands is held by
@@ -17,15 +25,16 @@
  * - Writing: the non-blocking send syscall at once, as the selector's transport (loopback
  *   TCP nearly always takes it whole); what the kernel leaves is buffered by core and a
  *   one-shot ring poll for writability sends it when there is room.
- * - Closing: the armed receive and poll are cancelled before the socket closes (the ring
+ * - Closing: the armed receive (or read poll) and write poll are cancelled before the socket closes (the ring
  *   holds the file until they complete; their last completions free their ring slots and
  *   find the transport closed).
  */
 import { BaseStreamTransport, socketExtra, toConnectionError, type AbstractEventLoop, type BaseProtocol, type ConnectionOwner, type Future } from '@loopkit/core';
-import { EAGAIN, EINTR, errnoError, SHUT_WR, Uring, WRITABLE } from '@loopkit/uv';
+import { EAGAIN, EINTR, errnoError, READABLE, SHUT_WR, Uring, WRITABLE } from '@loopkit/uv';
 import type { NetSocket } from './net-socket.js';
 import type { ReleaseHook } from './transports.js';
 import type { RingSink, UringProactor, UringSocket } from './uring-proactor.js';
+import { slabOffset, slabRoom, slabTaken, slabWithRoom } from './uring-slab.js';
 
 const ECANCELED = 125;
 const EINVAL = 22;
@@ -35,6 +44,15 @@ const ENOSYS = 38;
 const OWN_BUFFER_SIZE = 64 * 1024;
 /** `end` while the stream has not ended. */
 const OPEN = 1;
+/** poll(2) revents (Linux) saying the peer shut down or the socket failed: read until EOF or the error. */
+const POLLERR = 0x8;
+const POLLHUP = 0x10;
+const POLLRDHUP = 0x2000;
+/** The least room a direct receive into the slab asks for (the selector's). */
+const MIN_DIRECT_READ = 64 * 1024;
+/** Direct reads go back to the pool after this many rounds in a row that each read less than `SMALL_ROUND` bytes. */
+const SMALL_ROUNDS = 8;
+const SMALL_ROUND = 4 * 1024;
 
 /** The loop's way to queue a ready entry without allocating (BaseEventLoop's). */
 interface EntryQueue {
@@ -53,6 +71,16 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   private recvCancelled = false;
   /** The receive in the ring is a multishot one. */
   private recvMultishot = false;
+  /** The operation in `recvId` is a readiness poll (direct reads), not a receive. */
+  private recvIsPoll = false;
+  /** Reads are direct: a ring poll for readability, then the recv syscall into the slab. */
+  private direct = false;
+  /** The read poll said readable since the last `_run`. */
+  private readable = false;
+  /** The read poll reported a hang-up or error: direct reads go on past a short read, to the EOF or error. */
+  private hungUp = false;
+  /** Direct-read rounds in a row that read little (see SMALL_ROUNDS). */
+  private smallRounds = 0;
   /** The write poll in the ring (0: none). */
   private pollId = 0;
   /** Chunks received since the last `_run`. */
@@ -81,6 +109,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     this.sock = sock;
     this.fd = sock.fileno();
     this.release = release;
+    this.direct = proactor._directReadFrom === 0;
     this._start(waiter);
   }
 
@@ -119,10 +148,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
 
   protected _stopReading(): void {
     this.reading = false;
-    if (this.recvId !== 0 && !this.recvCancelled) {
-      this.recvCancelled = true;
-      this.proactor._cancelTracked(this.recvId);
-    }
+    this.cancelRecv();
   }
 
   private postRecv(): void {
@@ -130,7 +156,11 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     const ring = proactor._ring();
     let id = -ENOSYS;
     this.recvMultishot = false;
-    if (proactor._pooled) {
+    this.recvIsPoll = this.direct;
+    if (this.direct) {
+      id = proactor._multishotPoll ? ring.pollMulti(this.fd, READABLE) : ring.poll(this.fd, READABLE);
+      this.recvMultishot = proactor._multishotPoll && id > 0;
+    } else if (proactor._pooled) {
       if (proactor._multishot) {
         id = ring.recvMulti(this.fd);
         this.recvMultishot = id > 0;
@@ -139,7 +169,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
       }
       if (id === -ENOSYS) proactor._pooled = false;
     }
-    if (id === -ENOSYS) {
+    if (id === -ENOSYS && !this.direct) {
       const buf = (this.ownBuffer ??= Buffer.allocUnsafe(OWN_BUFFER_SIZE));
       id = ring.recv(this.fd, buf, 0, buf.length);
     }
@@ -158,7 +188,8 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     if (this.closed) return; // the cancels' completions, after close: nothing to deliver
     if (id === this.recvId) {
       if (!more) this.recvId = 0;
-      if (data !== null) this.keep(data);
+      if (this.recvIsPoll) this.pollCompleted(res);
+      else if (data !== null) this.keep(data);
       else if (res > 0) this.inbox.push(Buffer.from(this.ownBuffer!.subarray(0, res)));
       else if (res === -EINVAL && this.recvMultishot) {
         // A kernel without multishot receives (before 6.0): single receives from now on.
@@ -173,6 +204,15 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
       return;
     }
     this.queue();
+  }
+
+  private pollCompleted(res: number): void {
+    if (res >= 0) {
+      this.readable = true;
+      if ((res & (POLLRDHUP | POLLHUP | POLLERR)) !== 0) this.hungUp = true;
+    }
+    else if (res === -EINVAL && this.recvMultishot) this.proactor._multishotPoll = false; // before 5.13: one-shot polls
+    else if (res !== -ECANCELED && this.end === OPEN) this.end = res;
   }
 
   /**
@@ -205,11 +245,21 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
       const inbox = this.inbox;
       if (inbox.length > 0) {
         this.inbox = [];
+        let bytes = 0;
         // Core holds what arrives while paused and drops what arrives once closing.
-        for (let i = 0; i < inbox.length; i++) this._dataReceived(inbox[i]!);
+        for (let i = 0; i < inbox.length; i++) {
+          bytes += inbox[i]!.length;
+          this._dataReceived(inbox[i]!);
+        }
+        if (bytes >= this.proactor._directReadFrom) this.switchReads(true);
+      }
+      if (this.readable) {
+        this.readable = false;
+        if (this.reading && !this._closing && this.end === OPEN) this.readDirect();
       }
       if (this.end !== OPEN && !this.ended) {
         this.ended = true;
+        this.cancelRecv(); // a read poll stays armed after EOF
         const end = this.end;
         if (end === 0) this._eofReceived();
         else if (!this._closing) this._fatalError(toConnectionError(errnoError(end, 'recv')), 'Fatal read error on socket transport');
@@ -229,6 +279,63 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     }
   }
 
+  /**
+   * Large messages are read directly: a pooled receive costs a copy out of the pool that a
+   * direct one does not, and above a few tens of KiB that copy costs more than the recv
+   * syscall. Small ones go back to the pool (no syscall per message). The switch waits for
+   * the receive in the ring to end (it is cancelled), so chunks stay in order.
+   */
+  private switchReads(direct: boolean): void {
+    if (this.direct === direct) return;
+    this.direct = direct;
+    this.smallRounds = 0;
+    this.cancelRecv();
+  }
+
+  private cancelRecv(): void {
+    if (this.recvId !== 0 && !this.recvCancelled) {
+      this.recvCancelled = true;
+      this.proactor._cancelTracked(this.recvId);
+    }
+  }
+
+  /**
+   * The read poll said readable: recv syscalls into the slab (or the BufferedProtocol's
+   * buffer) until one reads short, as the poll reports wake-ups, not a level (once the peer
+   * hung up, until EOF). Stops when the protocol pauses reading; EOF or an error goes to `end`.
+   */
+  private readDirect(): void {
+    const raw = this.sock.raw;
+    let total = 0;
+    let r = -EAGAIN;
+    while (this.reading && !this._closing) {
+      let room: number;
+      if (this._wantsBuffer) {
+        const buf = this._getReadBuffer(-1);
+        if (buf === null) return;
+        room = buf.byteLength;
+        r = raw.tryRecvInto(buf, 0, room);
+        if (r > 0) this._bufferUpdated(r);
+      } else {
+        const slab = slabWithRoom(MIN_DIRECT_READ);
+        const start = slabOffset();
+        room = slabRoom();
+        r = raw.tryRecvInto(slab, start, room);
+        if (r > 0) {
+          slabTaken(start + r);
+          this._dataReceived(slab.subarray(start, start + r));
+        }
+      }
+      if (r <= 0) break;
+      total += r;
+      // A short read drained the socket; the next wake-up brings more (after a hang-up none comes).
+      if (r < room && !this.hungUp) break;
+    }
+    if (r <= 0 && r !== -EAGAIN && r !== -EINTR) this.end = r; // 0: EOF
+    if (total >= SMALL_ROUND) this.smallRounds = 0;
+    else if (++this.smallRounds >= SMALL_ROUNDS && this.proactor._directReadFrom > 0) this.switchReads(false);
+  }
+
   // ---- closing ----
   protected _shutdownWrite(): void {
     try {
@@ -242,8 +349,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     this.closed = true;
     this.reading = false;
     this.ended = true;
-    if (this.recvId !== 0 && !this.recvCancelled) this.proactor._cancelTracked(this.recvId);
-    this.recvCancelled = true;
+    this.cancelRecv();
     if (this.pollId !== 0) this.proactor._cancelTracked(this.pollId);
     this.sock.close();
     this.release(this.sock as unknown as NetSocket);

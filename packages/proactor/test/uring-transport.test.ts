@@ -1,22 +1,25 @@
 /**
  * UringEventLoop's stream transport (UringStreamTransport) on each way it can receive: one
  * multishot pooled receive (kernel 6.0+), a pooled receive posted per chunk (5.19+), a
- * receive into the transport's own buffer (no pool). The proactor's switches force the
- * fallbacks, as a kernel without the feature would.
+ * receive into the transport's own buffer (no pool), and direct reads (a multishot ring
+ * poll, 5.13+, or a one-shot one per wake-up, then the recv syscall). The proactor's
+ * switches force each path, as a kernel without the feature (or traffic of that size) would.
  */
 import { describe, expect, it } from 'vitest';
-import { ConnectionResetError, Protocol, sleep, type Transport } from '@loopkit/core';
+import { BufferedProtocol, ConnectionResetError, Protocol, sleep, type Transport } from '@loopkit/core';
 import { UringEventLoop, UringProactor } from '@loopkit/proactor';
 import { socket as uvSocket, socketpair, Uring, type Socket } from '@loopkit/uv';
 import { runOn } from './run-loop.js';
 
-type Mode = 'multishot' | 'pooled' | 'own buffer';
-const MODES: Mode[] = ['multishot', 'pooled', 'own buffer'];
+type Mode = 'multishot' | 'pooled' | 'own buffer' | 'direct' | 'direct, one-shot polls';
+const MODES: Mode[] = ['multishot', 'pooled', 'own buffer', 'direct', 'direct, one-shot polls'];
 
 function proactorFor(mode: Mode): UringProactor {
   const proactor = new UringProactor();
   proactor._multishot = mode === 'multishot';
   proactor._pooled = mode !== 'own buffer';
+  if (mode.startsWith('direct')) proactor._directReadFrom = 0;
+  proactor._multishotPoll = mode !== 'direct, one-shot polls';
   return proactor;
 }
 
@@ -48,7 +51,7 @@ class Keeper extends Protocol {
 
 /** Counts calls of the ring's receive methods while `body` runs. */
 async function countingRing<T>(body: (counts: Record<string, number>) => Promise<T>): Promise<T> {
-  const counts: Record<string, number> = { recvMulti: 0, recvPooled: 0, recv: 0, cancel: 0 };
+  const counts: Record<string, number> = { recvMulti: 0, recvPooled: 0, recv: 0, poll: 0, pollMulti: 0, cancel: 0 };
   const proto = Uring.prototype as unknown as Record<string, (...args: unknown[]) => number>;
   const originals = Object.fromEntries(Object.keys(counts).map((name) => [name, proto[name]!]));
   for (const name of Object.keys(counts)) {
@@ -121,7 +124,7 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
               pausedAt = k.chunks.length;
             }
           };
-          const posts = (): number => counts.recvMulti! + counts.recvPooled! + counts.recv!;
+          const posts = (): number => counts.recvMulti! + counts.recvPooled! + counts.recv! + counts.poll! + counts.pollMulti!;
           const sending = sendAll(b, data);
           await until(() => pausedAt >= 0, 'the first chunk');
           const postedAtPause = posts();
@@ -137,9 +140,39 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
           return keeper;
         });
         expect(keeper.received.equals(data)).toBe(true);
-        // A multishot receive stays in the ring: pausing withdrew it.
-        if (mode === 'multishot') expect(counts.cancel).toBeGreaterThanOrEqual(1);
+        // A multishot receive or poll stays in the ring: pausing withdrew it.
+        if (mode === 'multishot' || mode === 'direct') expect(counts.cancel).toBeGreaterThanOrEqual(1);
       });
+    });
+
+    it('a BufferedProtocol gets every byte in its own small buffers, in order', async () => {
+      const [a, b] = socketpair();
+      const data = pattern(1024 * 1024 + 77, 5);
+      const filled: Buffer[] = [];
+      class Filler extends BufferedProtocol {
+        private readonly buf = Buffer.alloc(1000);
+        lost: unknown = undefined;
+        override getBuffer(): Uint8Array {
+          return this.buf;
+        }
+        override bufferUpdated(nbytes: number): void {
+          filled.push(Buffer.from(this.buf.subarray(0, nbytes)));
+        }
+        override eofReceived(): boolean {
+          return false;
+        }
+        override connectionLost(exc: unknown): void {
+          this.lost = exc;
+        }
+      }
+      await withLoop(mode, async (loop) => {
+        const [, protocol] = await loop.createConnection(() => new Filler(), null, null, { sock: a });
+        await sendAll(b, data);
+        b.close();
+        await until(() => (protocol as Filler).lost !== undefined, 'connectionLost');
+        expect((protocol as Filler).lost).toBeNull();
+      });
+      expect(Buffer.concat(filled).equals(data)).toBe(true);
     });
 
     it('close() with a receive armed: the ring lets go of the socket, so the peer sees EOF', async () => {
@@ -180,6 +213,34 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
         server.close();
         await server.waitClosed();
       });
+    });
+  });
+
+  it('a large transfer switches to direct reads and small messages switch back, every byte in order', async () => {
+    const [a, b] = socketpair();
+    const big = pattern(512 * 1024, 9);
+    await countingRing(async (counts) => {
+      const keeper = await withLoop('multishot', async (loop) => {
+        const [, protocol] = await loop.createConnection(() => new Keeper(), null, null, { sock: a });
+        const keeper = protocol as Keeper;
+        await sendAll(b, big);
+        await until(() => keeper.received.length === big.length, 'the large transfer');
+        // The multishot receive is cancelled, and the read poll armed once its last completion came.
+        await until(() => counts.pollMulti! >= 1, 'the read poll');
+        const multishotBefore = counts.recvMulti!;
+        // Small messages one at a time, each its own read: after a few the pool takes over again.
+        for (let i = 0; i < 20; i++) {
+          b.send(Buffer.from(`small ${i};`));
+          await until(() => keeper.received.toString('latin1').endsWith(`small ${i};`), `small message ${i}`);
+        }
+        expect(counts.recvMulti).toBeGreaterThan(multishotBefore);
+        b.close();
+        await until(() => keeper.lost !== undefined, 'connectionLost');
+        return keeper;
+      });
+      const smalls = Array.from({ length: 20 }, (_, i) => `small ${i};`).join('');
+      expect(keeper.received.equals(Buffer.concat([big, Buffer.from(smalls)]))).toBe(true);
+      expect(keeper.eof).toBe(true);
     });
   });
 

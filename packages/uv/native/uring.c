@@ -2,7 +2,7 @@
  * proactor. Raw syscalls (io_uring_setup, io_uring_enter, io_uring_register) and
  * mmap; no liburing.
  *
- * Shape: each submitting method (recv, recvPooled, recvMulti, send, poll, accept) takes a slot, writes one
+ * Shape: each submitting method (recv, recvPooled, recvMulti, send, poll, pollMulti, accept) takes a slot, writes one
  * SQE whose user_data names the slot, and returns the slot's id (> 0) or -errno.
  * SQEs are queued, not entered: submit() hands every queued SQE to the kernel in one
  * io_uring_enter (the JS side calls it once per turn of Node's loop). The ring fd itself
@@ -67,6 +67,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#ifndef POLLRDHUP /* poll.h declares it only under _GNU_SOURCE; the kernel's value */
+#define POLLRDHUP 0x2000
+#endif
+
 #define SLOT_BITS 20
 #define MAX_SLOTS (1u << SLOT_BITS)
 #define CANCEL_TAG UINT64_MAX
@@ -74,6 +78,7 @@
 #define OP_SEND 2
 #define OP_POLL 3
 #define OP_ACCEPT 4
+#define OP_POLL_MULTI 5
 /* 256 x 64 KiB: 16 MiB of address space, mapped only as the kernel fills it. Enough that
  * 100 busy connections with several chunks each between two harvests rarely run it dry. */
 #define POOL_COUNT 256
@@ -499,7 +504,12 @@ static napi_value recv_multi_(napi_env env, napi_callback_info info) {
 
 static napi_value send_(napi_env env, napi_callback_info info) { return rw(env, info, OP_SEND); }
 
-/* poll(fd, events) -> id or -errno: completes once with READABLE/WRITABLE bits (or -errno).
+/* poll(fd, events) -> id or -errno: completes once with poll(2) revents (POLLIN, POLLOUT,
+ * POLLRDHUP, POLLHUP, POLLERR) or -errno.
+ * pollMulti(fd, events) -> id or -errno: stays armed (kernel 5.13+), completing each time the
+ * fd's wait queue wakes with the events ready, each completion flagged "more" until a cancel or
+ * an error ends it. Edge-like: the caller reads until the socket is drained, since data left
+ * unread wakes nothing. An older kernel completes it with -EINVAL.
  * accept(fd) -> id or -errno: completes with the new fd (non-blocking, cloexec) or -errno. */
 static napi_value fdop(napi_env env, napi_callback_info info, int op) {
   size_t argc = 2;
@@ -511,7 +521,7 @@ static napi_value fdop(napi_env env, napi_callback_info info, int op) {
     if (argc < 1) throw_type(env, "fd must be an integer");
     return NULL;
   }
-  if (op == OP_POLL) {
+  if (op == OP_POLL || op == OP_POLL_MULTI) {
     if (argc < 2 || arg_int32(env, argv[1], "events", &mask)) {
       if (argc < 2) throw_type(env, "events must be an integer");
       return NULL;
@@ -525,9 +535,12 @@ static napi_value fdop(napi_env env, napi_callback_info info, int op) {
   struct io_uring_sqe* sqe = begin(o, &i);
   if (sqe == NULL) return num(env, i);
   sqe->fd = fd;
-  if (op == OP_POLL) {
+  if (op == OP_POLL || op == OP_POLL_MULTI) {
     sqe->opcode = IORING_OP_POLL_ADD;
-    sqe->poll32_events = ((mask & READABLE) ? POLLIN : 0) | ((mask & WRITABLE) ? POLLOUT : 0);
+    /* POLLRDHUP with POLLIN: a reader of wake-ups must know the peer shut down, since the
+     * data before the EOF may have drained the socket with that wake-up already spent. */
+    sqe->poll32_events = ((mask & READABLE) ? POLLIN | POLLRDHUP : 0) | ((mask & WRITABLE) ? POLLOUT : 0);
+    if (op == OP_POLL_MULTI) sqe->len = IORING_POLL_ADD_MULTI;
   } else {
     sqe->opcode = IORING_OP_ACCEPT;
     sqe->accept_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
@@ -538,6 +551,7 @@ static napi_value fdop(napi_env env, napi_callback_info info, int op) {
 }
 
 static napi_value poll_(napi_env env, napi_callback_info info) { return fdop(env, info, OP_POLL); }
+static napi_value poll_multi_(napi_env env, napi_callback_info info) { return fdop(env, info, OP_POLL_MULTI); }
 static napi_value accept_(napi_env env, napi_callback_info info) { return fdop(env, info, OP_ACCEPT); }
 
 /* cancel(id) -> 0 or -errno (-ENOENT: not in flight). The operation completes later. */
@@ -574,7 +588,7 @@ static napi_value submit_(napi_env env, napi_callback_info info) {
 }
 
 /* harvest(out: Float64Array, slab: Uint8Array, at) -> number of completions written to out,
- * four numbers each: id, result, more (1 while a multishot operation stays armed), and
+ * four numbers each: id, result, more (1 while a multishot receive or poll stays armed), and
  * where its bytes went in slab (-1 when none). A pooled receive's bytes are copied to
  * slab[at...] (each copy starting 8-aligned, for typed-array views) and its buffer goes
  * back to the kernel at once. It stops early when the next copy does not fit: the caller
@@ -665,7 +679,7 @@ static napi_value close_(napi_env env, napi_callback_info info) {
 napi_value uring_init(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
     METHOD("recv", recv_), METHOD("recvPooled", recv_pooled_), METHOD("recvMulti", recv_multi_),
-    METHOD("send", send_), METHOD("poll", poll_), METHOD("accept", accept_),
+    METHOD("send", send_), METHOD("poll", poll_), METHOD("pollMulti", poll_multi_), METHOD("accept", accept_),
     METHOD("cancel", cancel_), METHOD("submit", submit_), METHOD("harvest", harvest_),
     METHOD("inflight", inflight_), METHOD("watch", selobj_watch), METHOD("unwatch", selobj_unwatch),
     METHOD("ref", selobj_ref), METHOD("unref", selobj_unref), METHOD("close", close_),

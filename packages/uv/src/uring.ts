@@ -1,7 +1,7 @@
 /**
  * Uring: an io_uring instance (Linux) whose completions wake Node's own loop. A thin
  * layer over native/uring.c, where the lifecycle rules are written; in short:
- * - `recv/send(fd, buf, offset, length)`, `poll(fd, events)`, `accept(fd)` queue one
+ * - `recv/send(fd, buf, offset, length)`, `poll(fd, events)`, `pollMulti(fd, events)`, `accept(fd)` queue one
  *   operation and return its id (> 0) or `-errno`; `submit()` enters the kernel with
  *   everything queued (call it once per turn of Node's loop);
  * - `recvPooled(fd, max)` receives into a buffer of the ring's receive pool, picked by the
@@ -10,7 +10,7 @@
  *   an older kernel completes it with -EINVAL);
  * - `harvest(out, slab, at)` writes up to `out.length / 4` completions as (id, result,
  *   more, where) in one call: `result` is bytes, the new fd, poll events, or `-errno`;
- *   `more` is 1 while a multishot receive stays armed; a pooled receive's bytes are
+ *   `more` is 1 while a multishot receive or poll stays armed; a pooled receive's bytes are
  *   copied into `slab` at `where` (>= at, 8-aligned; -1 for none) and its pool buffer
  *   goes back to the kernel in the same call. A Buffer given to recv/send stays referenced
  *   until its completion was harvested;
@@ -29,6 +29,7 @@ interface NativeUring {
   recvMulti(fd: number): number;
   send(fd: number, buf: ArrayBufferView, offset: number, length: number): number;
   poll(fd: number, events: number): number;
+  pollMulti(fd: number, events: number): number;
   accept(fd: number): number;
   cancel(id: number): number;
   submit(): number;
@@ -118,9 +119,19 @@ export class Uring {
     return this.#ring.send(fd, buf, offset, length);
   }
 
-  /** One-shot readiness: completes with READABLE/WRITABLE bits. */
+  /** One-shot readiness: completes with poll(2) revents (POLLIN, POLLOUT; POLLRDHUP once the peer shut down, POLLHUP, POLLERR). */
   poll(fd: number, events: number): number {
     return this.#ring.poll(fd, events);
+  }
+
+  /**
+   * Multishot readiness (kernel 5.13+): a completion (poll(2) revents, as `poll`'s) each
+   * time the fd wakes with `events` ready, flagged "more" until a cancel or an error ends it; its id (> 0) or -errno. It
+   * reports wake-ups, not a level: read until the socket is drained. An older kernel
+   * completes it with -EINVAL.
+   */
+  pollMulti(fd: number, events: number): number {
+    return this.#ring.pollMulti(fd, events);
   }
 
   /** Queue an accept on a listening socket; its id (> 0) or -errno. */
