@@ -185,6 +185,66 @@ describe('createTask without options', () => {
     }));
 });
 
+describe("a task's rare state (name, cancel counts and message, signal, context), made on first use", () => {
+  it('a plain task made without options reads the defaults and never makes it', () =>
+    withLoop(async (loop) => {
+      const task = loop.createTask(async () => 'done');
+      expect(task._rare).toBeNull();
+      expect([task.cancelling(), task.uncancel(), task._mustCancel, task._cancelMessage]).toEqual([0, 0, false, undefined]);
+      expect(task.getName()).toMatch(/^Task-\d+$/);
+      expect(await task).toBe('done');
+      expect(task._rare).toBeNull();
+    }));
+
+  it('cancel, uncancel and a cancel message behave as asyncio, with the signal made before or after', () =>
+    withLoop(async (loop) => {
+      const started = loop.createFuture<void>();
+      const task = loop.createTask(async () => {
+        started.setResult();
+        try {
+          await sleep(3600);
+        } catch (error) {
+          return `caught ${(error as CancelledError).message} ${currentTask()!.cancelling()}`;
+        }
+        return 'not cancelled';
+      });
+      await started;
+      const early = task.signal;
+      expect(task.cancel('first')).toBe(true);
+      expect(task.cancel('second')).toBe(true);
+      expect(task.cancelling()).toBe(2);
+      expect(task.uncancel()).toBe(1);
+      expect(early.aborted).toBe(true);
+      expect(await task).toBe('caught first 1');
+      expect(task.signal.aborted).toBe(true);
+      expect(task.cancel()).toBe(false);
+    }));
+
+  it('a task cancelled before its first step keeps the message, and a named task its name after renaming', () =>
+    withLoop(async (loop) => {
+      const ran: string[] = [];
+      const cancelled = loop.createTask(async () => {
+        ran.push('body');
+      });
+      cancelled.cancel('too early');
+      const named = loop.createTask(async () => currentTask()!.getName(), { name: 'worker' });
+      expect(named.getName()).toBe('worker');
+      named.setName('renamed');
+      expect(await named).toBe('renamed');
+      await expect(cancelled).rejects.toThrow(CancelledError);
+      expect(cancelled._cancelMessage).toBe('too early');
+      expect(() => cancelled.result()).toThrow('too early');
+      expect(ran).toEqual([]);
+    }));
+
+  it('a future given the loop alone, and a task given the loop alone, belong to it', () =>
+    withLoop(async (loop) => {
+      const task = new Task(async () => 3, loop);
+      expect(task.getLoop()).toBe(loop);
+      expect(await task).toBe(3);
+    }));
+});
+
 describe('currentTask() where the loop does not resume the step', () => {
   it('is the task after awaiting Node promises (timers, fs), and cancellation still reaches its next await', () =>
     withLoop(async (loop) => {

@@ -79,9 +79,8 @@ export class PromiseWaiter<R> extends Future<unknown> implements ReadyEntry {
     resumeStep(task);
     // cancel() came after this future finished but before the task resumed: raise at this
     // wait, as asyncio's step does (a Lock waiter then passes its turn on).
-    const cancelled = task === null ? null : task._takeCancel();
+    const cancelled = task === null ? null : this._cancelAtResume(task);
     if (cancelled !== null) {
-      if (!this.cancelled()) this._retrieved();
       this._finish(true, cancelled);
     } else if (!this.cancelled() && this._exception === null) this._finish(false, undefined);
     else this._finish(true, this._outcomeError());
