@@ -26,6 +26,7 @@ import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.j
 import { world } from './world.js';
 import { currentTaskOrUndefined, runInTask } from './task-context.js';
 import { ageTasks, pendingTasks, trackTask, untrackTask, type AgedRecord } from './task-registry.js';
+import { endTaskWithWaiter, firstStepHandOff } from './promise-waiter.js';
 
 
 function isGenerator(obj: unknown): obj is Generator<unknown, unknown, unknown> {
@@ -348,9 +349,17 @@ function runFirstStep(task: Task<any>): unknown {
  * thenable gets closures.
  */
 function firstStep(task: Task<unknown>): unknown {
-  const body = task._coro();
+  firstStepHandOff.task = task;
+  let body: unknown;
+  let endedByWaiter = false;
+  try {
+    body = task._coro();
+  } finally {
+    // A waiting call's promise returned as it is ends the task through its waiter (promise-waiter.ts).
+    endedByWaiter = endTaskWithWaiter(task, body);
+  }
   if (body instanceof Promise && Object.getPrototypeOf(body) === Promise.prototype) {
-    body.then(bodyReturned, bodyThrew);
+    if (!endedByWaiter) body.then(bodyReturned, bodyThrew);
   } else if (body instanceof Future && body !== task && body._loop === task._loop && !body.done()) {
     body._awaitAsTaskBody(task);
     resumeSignal.lastEnded = task; // it suspends on that future at once
