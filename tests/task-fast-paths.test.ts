@@ -332,6 +332,44 @@ describe('aged tasks', () => {
     expect(reports.map((r) => r.message)).toEqual(['Task was destroyed but it is pending!']);
     expect(reports[0]!.taskDescription).toBe("<Task pending name='renamed after aging' coro=<anonymous>()>");
   });
+
+  it.skipIf(typeof globalThis.gc !== 'function')('an aged task that finished is not reported when collected; a lost one named at creation, in debug mode, is, with its stack', async () => {
+    const reports: ExceptionContext[] = [];
+    const loop = new BaseEventLoop();
+    loop.setExceptionHandler((_loop, context) => reports.push(context));
+    await loop.runUntilComplete(async () => {
+      const gate = loop.createFuture();
+      const holder: { finished: Task<unknown> | null; lost: Task<unknown> | null } = {
+        finished: loop.createTask(async () => gate),
+        lost: null,
+      };
+      loop.setDebug(true);
+      holder.lost = loop.createTask(
+        async () => {
+          await new Future({ loop }); // nobody else holds it
+        },
+        { name: 'lost one' },
+      );
+      loop.setDebug(false);
+      await sleep(0.005); // the loop idles: both tasks age
+      gate.setResult(null);
+      await holder.finished;
+      holder.finished = null;
+      holder.lost = null;
+      for (let i = 0; i < 30 && reports.length === 0; i++) {
+        globalThis.gc!();
+        await nodeSleep(5);
+      }
+      for (let i = 0; i < 5; i++) {
+        globalThis.gc!();
+        await nodeSleep(5);
+      }
+    });
+    loop.close();
+    expect(reports.map((r) => r.message)).toEqual(['Task was destroyed but it is pending!']);
+    expect(reports[0]!.taskDescription).toBe("<Task pending name='lost one' coro=<anonymous>()>");
+    expect(reports[0]!.sourceTraceback).toMatch(/task-fast-paths/);
+  });
 });
 
 // gather looks up only functions (the same one twice is one task); a Future or a promise
