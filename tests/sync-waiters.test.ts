@@ -148,3 +148,70 @@ describe('waiting on a sync primitive', () => {
     });
   });
 });
+
+describe("a task whose coroutine function returns the waiting call's promise (() => event.wait())", () => {
+  it('ends with the call: its value, or cancelled with the message; the promise still settles for others, with no unhandled rejection', () =>
+    withLoop(async (loop) => {
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown): void => {
+        unhandled.push(reason);
+      };
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        for (const [name, waitOn, primitive] of await blocked()) {
+          const seen: string[] = [];
+          const task = loop.createTask(() => {
+            const promise = waitOn();
+            promise.then(
+              (value) => seen.push(`value ${value}`),
+              (error: Error) => seen.push(`error ${error.message}`),
+            );
+            return promise;
+          });
+          await sleep(0);
+          expect(awaiting(task), name).not.toBeNull();
+          task.cancel(`stop ${name}`);
+          await expect(task, name).rejects.toThrow(`stop ${name}`);
+          await sleep(0);
+          expect(seen, name).toEqual([`error stop ${name}`]);
+          expect(String(primitive), name).not.toMatch(/waiters/);
+        }
+        const event = new Event();
+        const cancelled = loop.createTask(() => event.wait());
+        await sleep(0);
+        cancelled.cancel();
+        await expect(cancelled).rejects.toThrow(CancelledError);
+        const task = loop.createTask(() => event.wait());
+        const other = loop.createTask(() => {
+          const promise = event.wait();
+          return promise.then((value) => `then ${value}`); // not the call's promise: watched as any
+        });
+        await sleep(0);
+        event.set();
+        expect(await task).toBe(true);
+        expect(await other).toBe('then true');
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(unhandled).toEqual([]);
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+    }));
+
+  it('a Lock acquired that way is held once the task is done, and a waiter woken then cancelled passes it on', () =>
+    withLoop(async (loop) => {
+      const lock = new Lock();
+      await lock.acquire();
+      const first = loop.createTask(() => lock.acquire());
+      const second = loop.createTask(() => lock.acquire());
+      const third = loop.createTask(() => lock.acquire());
+      await sleep(0);
+      lock.release(); // wakes `first`, cancelled before it resumes: `second` gets the lock
+      first.cancel('not now');
+      await expect(first).rejects.toThrow('not now');
+      expect(await second).toBe(true);
+      expect(lock.locked()).toBe(true);
+      lock.release();
+      expect(await third).toBe(true);
+      expect(lock.locked()).toBe(true);
+    }));
+});

@@ -185,6 +185,66 @@ describe('createTask without options', () => {
     }));
 });
 
+describe("a task's rare state (name, cancel counts and message, signal, context), made on first use", () => {
+  it('a plain task made without options reads the defaults and never makes it', () =>
+    withLoop(async (loop) => {
+      const task = loop.createTask(async () => 'done');
+      expect(task._rare).toBeNull();
+      expect([task.cancelling(), task.uncancel(), task._mustCancel, task._cancelMessage]).toEqual([0, 0, false, undefined]);
+      expect(task.getName()).toMatch(/^Task-\d+$/);
+      expect(await task).toBe('done');
+      expect(task._rare).toBeNull();
+    }));
+
+  it('cancel, uncancel and a cancel message behave as asyncio, with the signal made before or after', () =>
+    withLoop(async (loop) => {
+      const started = loop.createFuture<void>();
+      const task = loop.createTask(async () => {
+        started.setResult();
+        try {
+          await sleep(3600);
+        } catch (error) {
+          return `caught ${(error as CancelledError).message} ${currentTask()!.cancelling()}`;
+        }
+        return 'not cancelled';
+      });
+      await started;
+      const early = task.signal;
+      expect(task.cancel('first')).toBe(true);
+      expect(task.cancel('second')).toBe(true);
+      expect(task.cancelling()).toBe(2);
+      expect(task.uncancel()).toBe(1);
+      expect(early.aborted).toBe(true);
+      expect(await task).toBe('caught first 1');
+      expect(task.signal.aborted).toBe(true);
+      expect(task.cancel()).toBe(false);
+    }));
+
+  it('a task cancelled before its first step keeps the message, and a named task its name after renaming', () =>
+    withLoop(async (loop) => {
+      const ran: string[] = [];
+      const cancelled = loop.createTask(async () => {
+        ran.push('body');
+      });
+      cancelled.cancel('too early');
+      const named = loop.createTask(async () => currentTask()!.getName(), { name: 'worker' });
+      expect(named.getName()).toBe('worker');
+      named.setName('renamed');
+      expect(await named).toBe('renamed');
+      await expect(cancelled).rejects.toThrow(CancelledError);
+      expect(cancelled._cancelMessage).toBe('too early');
+      expect(() => cancelled.result()).toThrow('too early');
+      expect(ran).toEqual([]);
+    }));
+
+  it('a future given the loop alone, and a task given the loop alone, belong to it', () =>
+    withLoop(async (loop) => {
+      const task = new Task(async () => 3, loop);
+      expect(task.getLoop()).toBe(loop);
+      expect(await task).toBe(3);
+    }));
+});
+
 describe('currentTask() where the loop does not resume the step', () => {
   it('is the task after awaiting Node promises (timers, fs), and cancellation still reaches its next await', () =>
     withLoop(async (loop) => {
@@ -272,6 +332,44 @@ describe('aged tasks', () => {
     expect(reports.map((r) => r.message)).toEqual(['Task was destroyed but it is pending!']);
     // As asyncio's report: the future the lost task waited for is part of its description.
     expect(reports[0]!.taskDescription).toBe("<Task pending name='renamed after aging' coro=<anonymous>() wait_for=<Future pending cb=[Task.task_wakeup()]>>");
+  });
+
+  it.skipIf(typeof globalThis.gc !== 'function')('an aged task that finished is not reported when collected; a lost one named at creation, in debug mode, is, with its stack', async () => {
+    const reports: ExceptionContext[] = [];
+    const loop = new BaseEventLoop();
+    loop.setExceptionHandler((_loop, context) => reports.push(context));
+    await loop.runUntilComplete(async () => {
+      const gate = loop.createFuture();
+      const holder: { finished: Task<unknown> | null; lost: Task<unknown> | null } = {
+        finished: loop.createTask(async () => gate),
+        lost: null,
+      };
+      loop.setDebug(true);
+      holder.lost = loop.createTask(
+        async () => {
+          await new Future({ loop }); // nobody else holds it
+        },
+        { name: 'lost one' },
+      );
+      loop.setDebug(false);
+      await sleep(0.005); // the loop idles: both tasks age
+      gate.setResult(null);
+      await holder.finished;
+      holder.finished = null;
+      holder.lost = null;
+      for (let i = 0; i < 30 && reports.length === 0; i++) {
+        globalThis.gc!();
+        await nodeSleep(5);
+      }
+      for (let i = 0; i < 5; i++) {
+        globalThis.gc!();
+        await nodeSleep(5);
+      }
+    });
+    loop.close();
+    expect(reports.map((r) => r.message)).toEqual(['Task was destroyed but it is pending!']);
+    expect(reports[0]!.taskDescription).toBe("<Task pending name='lost one' coro=<anonymous>()>");
+    expect(reports[0]!.sourceTraceback).toMatch(/task-fast-paths/);
   });
 });
 

@@ -321,7 +321,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
       if (options.name !== undefined && typeof task.setName === 'function') task.setName(options.name);
       return task;
     }
-    if (options === NO_OPTIONS) return new Task<T>(coro, { loop: this });
+    if (options === NO_OPTIONS) return new Task<T>(coro, this);
     return new Task<T>(coro, { loop: this, name: options.name, context: options.context });
   }
 

@@ -15,7 +15,8 @@ import { RuntimeError } from './errors.js';
 import { resumeStep, stepEndsAfterThisJob, type AbstractEventLoop } from './events.js';
 import { Future } from './futures.js';
 import type { ReadyEntry } from './handles.js';
-import { currentTask, type Task } from './tasks.js';
+import { currentTaskOrUndefined } from './task-context.js';
+import type { Task } from './tasks.js';
 import { futureDiscardFromAwaitedBy } from './awaited-by.js';
 
 /** The primitive a waiter belongs to. */
@@ -33,10 +34,41 @@ function captureResolve(resolve: (value: any) => void): void {
   captured = resolve;
 }
 
+/**
+ * A task whose coroutine function returns a waiting call's promise as it is (`() => ev.wait()`)
+ * ends with that call: the waiter ends the task itself, as a Future returned by the body does
+ * (futures.ts' _awaitAsTaskBody), instead of the task watching the promise with then(), whose
+ * promise and reaction (and, on Node 24, the step's TaskFrame the reaction keeps) each idle
+ * task held. tasks.ts' first step names its task here before calling the body; a waiting call
+ * begun by that task leaves its waiter and promise here for the first step to claim.
+ */
+export const firstStepHandOff: {
+  task: Task<unknown> | null;
+  waiter: PromiseWaiter<any> | null;
+  promise: Promise<unknown> | null;
+} = { task: null, waiter: null, promise: null };
+
+/**
+ * `task`'s coroutine function returned `body`: when that is the promise of a waiting call it
+ * began, the waiter takes the task's ending on itself (true). Empties the hand-off either way.
+ */
+export function endTaskWithWaiter(task: Task<unknown>, body: unknown): boolean {
+  const waiter = firstStepHandOff.waiter;
+  const promise = firstStepHandOff.promise;
+  firstStepHandOff.task = null;
+  firstStepHandOff.waiter = null;
+  firstStepHandOff.promise = null;
+  if (waiter === null || promise !== body || waiter._waitingTask !== task || waiter._settle === null) return false;
+  waiter._endsTaskFrom = promise;
+  return true;
+}
+
 /** A waiter future that settles its waiting call's promise with what its owner's `_waiterWoken` gives. */
 export class PromiseWaiter<R> extends Future<unknown> implements ReadyEntry {
   /** @internal the task that made the waiting call: it awaits this future */ _waitingTask: Task<unknown> | null = null;
-  /** @internal settles the caller's promise; null once settled */ private _settle: ((value: unknown) => void) | null = null;
+  /** @internal settles the caller's promise; null once settled */ _settle: ((value: unknown) => void) | null = null;
+  /** @internal the promise, when it is what the waiting task's body returned: ending the waiter ends the task */
+  _endsTaskFrom: Promise<unknown> | null = null;
 
   constructor(
     loop: AbstractEventLoop,
@@ -54,8 +86,8 @@ export class PromiseWaiter<R> extends Future<unknown> implements ReadyEntry {
     const promise = new Promise<R>(captureResolve);
     this._settle = captured;
     captured = null;
-    const task = currentTask();
-    if (task !== null) {
+    const task = currentTaskOrUndefined();
+    if (task !== undefined) {
       if (task._loop !== this._loop) {
         this._finish(true, new RuntimeError(`Task ${task} got Future ${this} attached to a different loop`));
         return promise;
@@ -65,6 +97,10 @@ export class PromiseWaiter<R> extends Future<unknown> implements ReadyEntry {
       this._awaitedBy = task;
       if (task._mustCancel && this.cancel(task._cancelMessage)) task._mustCancel = false;
       stepEndsAfterThisJob(task);
+      if (firstStepHandOff.task === task) {
+        firstStepHandOff.waiter = this;
+        firstStepHandOff.promise = promise;
+      }
     }
     return promise;
   }
@@ -79,9 +115,8 @@ export class PromiseWaiter<R> extends Future<unknown> implements ReadyEntry {
     resumeStep(task);
     // cancel() came after this future finished but before the task resumed: raise at this
     // wait, as asyncio's step does (a Lock waiter then passes its turn on).
-    const cancelled = task === null ? null : task._takeCancel();
+    const cancelled = task === null ? null : this._cancelAtResume(task);
     if (cancelled !== null) {
-      if (!this.cancelled()) this._retrieved();
       this._finish(true, cancelled);
     } else if (!this.cancelled() && this._exception === null) this._finish(false, undefined);
     else this._finish(true, this._outcomeError());
@@ -90,13 +125,21 @@ export class PromiseWaiter<R> extends Future<unknown> implements ReadyEntry {
   private _finish(failed: boolean, error: unknown): void {
     const settle = this._settle!;
     this._settle = null;
+    const endsTaskFrom = this._endsTaskFrom;
+    this._endsTaskFrom = null;
     let value: R;
     try {
       value = this.owner._waiterWoken(this, failed, error);
     } catch (thrown) {
+      // Handled here when the task ends with it: nobody else need be watching that promise.
+      if (endsTaskFrom !== null) Promise.prototype.then.call(endsTaskFrom, undefined, ignoreRejection);
       settle(Promise.reject(thrown));
+      if (endsTaskFrom !== null) this._waitingTask!._bodyThrew(thrown);
       return;
     }
     settle(value);
+    if (endsTaskFrom !== null) this._waitingTask!._bodyReturned(value);
   }
 }
+
+function ignoreRejection(): void {}

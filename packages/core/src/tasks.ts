@@ -26,6 +26,7 @@ import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.j
 import { world } from './world.js';
 import { currentTaskOrUndefined, runInTask } from './task-context.js';
 import { ageTasks, pendingTasks, trackTask, untrackTask, type AgedRecord } from './task-registry.js';
+import { endTaskWithWaiter, firstStepHandOff } from './promise-waiter.js';
 
 
 function isGenerator(obj: unknown): obj is Generator<unknown, unknown, unknown> {
@@ -47,42 +48,75 @@ export interface TaskOptions extends FutureOptions {
 /** A coroutine function running on a loop (asyncio.Task): a Future of its result, cancellable at any await. */
 export class Task<T = unknown> extends Future<T> implements ReadyEntry {
   /** @internal */ readonly _coro: CoroFn<T>;
-  /** @internal null until asked for: most tasks never are */ _name: string | null;
-  /** @internal the N of "Task-N" */ readonly _number: number;
+  /** @internal the N of "Task-N" (0 when named at creation) */ readonly _number: number;
   /** @internal */ _gen: Generator<unknown, T, unknown> | null = null;
   /** @internal the Future whose then() this task called last, in its context: the one it awaits */ _futWaiter: Future<unknown> | null = null;
-  /** @internal cancel at the next suspension point */ _mustCancel = false;
-  /** @internal */ _numCancelsRequested = 0;
-  /** @internal */ _abort: AbortController | null = null;
   /** @internal see task-registry.ts */ _aged: AgedRecord | null = null;
-  /** @internal */ _reportIfPending = true;
-  /** @internal where each step runs; null: the loop's async context */ readonly _context: ContextRunner | null;
 
-  constructor(coro: CoroFn<T>, options: TaskOptions = {}) {
+  /**
+   * `options` may be the loop alone (what createTask without options passes: no object per
+   * task). A name and a context go to the rare state (futures.ts' RareState).
+   */
+  constructor(coro: CoroFn<T>, options: TaskOptions | AbstractEventLoop = {}) {
     if (typeof coro !== 'function') {
       throw new TypeError(`coro must be a coroutine function (async or generator function), got ${describe(coro)}`);
     }
-    const context = options.context ?? null;
+    const isLoop = typeof (options as AbstractEventLoop).callSoon === 'function';
+    const name = isLoop ? undefined : (options as TaskOptions).name;
+    const context = isLoop ? null : ((options as TaskOptions).context ?? null);
     if (context !== null && typeof context !== 'function') {
       throw new TypeError(`context must be a function running a callback in an async context (AsyncLocalStorage.snapshot()), got ${describe(context)}`);
     }
     super(options);
     this._coro = coro;
-    this._context = context;
-    this._name = options.name !== undefined ? String(options.name) : null;
-    this._number = options.name !== undefined ? 0 : ++world.taskCounter;
+    if (context !== null) this._rareState().context = context;
+    if (name !== undefined) this._rareState().name = String(name);
+    this._number = name !== undefined ? 0 : ++world.taskCounter;
     trackTask(this);
     callSoonEntry(this._loop, this); // the task is its own ready-queue entry: see _run
   }
 
+  /** @internal its name if set, else null (it is then "Task-N") */
+  get _name(): string | null {
+    return this._rare === null ? null : this._rare.name;
+  }
+
+  /** @internal cancel at the next suspension point */
+  get _mustCancel(): boolean {
+    return this._rare !== null && this._rare.mustCancel;
+  }
+  set _mustCancel(value: boolean) {
+    if (this._rare !== null || value) this._rareState().mustCancel = value;
+  }
+
+  /** @internal */
+  get _numCancelsRequested(): number {
+    return this._rare === null ? 0 : this._rare.numCancelsRequested;
+  }
+
+  /** @internal */
+  get _abort(): AbortController | null {
+    return this._rare === null ? null : this._rare.abort;
+  }
+
+  /** @internal false for tasks whose loss is reported otherwise (runUntilComplete raises) */
+  get _reportIfPending(): boolean {
+    return this._rare === null || this._rare.reportIfPending;
+  }
+
+  /** @internal where each step runs; null: the loop's async context */
+  get _context(): ContextRunner | null {
+    return this._rare === null ? null : this._rare.context;
+  }
+
   /** The task's name ("Task-N" unless named). */
   getName(): string {
-    return (this._name ??= `Task-${this._number}`);
+    return this._name ?? `Task-${this._number}`;
   }
 
   /** Rename the task. */
   setName(name: unknown): void {
-    this._name = String(name);
+    this._rareState().name = String(name);
     // Renamed after aging (rare): the record, whichever copy of core made it, takes the text.
     if (this._aged !== null) this._aged.description = this._describe();
   }
@@ -94,11 +128,12 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
 
   /** Aborted when the task is cancelled, so cancellation reaches Node APIs that take a signal. */
   get signal(): AbortSignal {
-    if (this._abort === null) {
-      this._abort = new AbortController();
-      if (this._numCancelsRequested > 0 || this.cancelled()) this._abort.abort(this._makeCancelledError());
+    const rare = this._rareState();
+    if (rare.abort === null) {
+      rare.abort = new AbortController();
+      if (rare.numCancelsRequested > 0 || this.cancelled()) rare.abort.abort(this._makeCancelledError());
     }
-    return this._abort.signal;
+    return rare.abort.signal;
   }
 
   /** How many cancellation requests are pending (cancel() calls minus uncancel() calls). */
@@ -108,11 +143,13 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
 
   /** Take back one cancellation request; returns the remaining count. */
   uncancel(): number {
-    if (this._numCancelsRequested > 0) {
-      this._numCancelsRequested -= 1;
-      if (this._numCancelsRequested === 0) this._mustCancel = false;
+    const rare = this._rare;
+    if (rare === null) return 0;
+    if (rare.numCancelsRequested > 0) {
+      rare.numCancelsRequested -= 1;
+      if (rare.numCancelsRequested === 0) rare.mustCancel = false;
     }
-    return this._numCancelsRequested;
+    return rare.numCancelsRequested;
   }
 
   /** Not allowed: a task's result is its coroutine's (throws RuntimeError). */
@@ -132,7 +169,7 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
   override cancel(msg?: string): boolean {
     this._retrieved();
     if (this.done()) return false;
-    this._numCancelsRequested += 1;
+    this._rareState().numCancelsRequested += 1;
     if (this._abort !== null && !this._abort.signal.aborted) this._abort.abort(new CancelledError(msg ?? ''));
     if (this._futWaiter !== null && this._futWaiter.cancel(msg)) return true;
     this._mustCancel = true;
@@ -142,7 +179,7 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
 
   /** @internal don't report this task as destroyed while pending (runUntilComplete's own tasks). */
   _noPendingReport(): void {
-    this._reportIfPending = false;
+    this._rareState().reportIfPending = false;
     if (this._aged !== null) this._aged.completed = true;
   }
 
@@ -313,9 +350,17 @@ function runFirstStep(task: Task<any>): unknown {
  * thenable gets closures.
  */
 function firstStep(task: Task<unknown>): unknown {
-  const body = task._coro();
+  firstStepHandOff.task = task;
+  let body: unknown;
+  let endedByWaiter = false;
+  try {
+    body = task._coro();
+  } finally {
+    // A waiting call's promise returned as it is ends the task through its waiter (promise-waiter.ts).
+    endedByWaiter = endTaskWithWaiter(task, body);
+  }
   if (body instanceof Promise && Object.getPrototypeOf(body) === Promise.prototype) {
-    body.then(bodyReturned, bodyThrew);
+    if (!endedByWaiter) body.then(bodyReturned, bodyThrew);
   } else if (body instanceof Future && body !== task && body._loop === task._loop && !body.done()) {
     body._awaitAsTaskBody(task);
     resumeSignal.lastEnded = task; // it suspends on that future at once
