@@ -44,8 +44,8 @@ const READ_SCRATCH = Buffer.allocUnsafeSlow(256 * 1024);
  * Received bytes are copied out of the scratch buffer, never reused: a protocol may keep
  * them. A read of OWN_BUFFER_READ or more gets a buffer of exactly its size; smaller ones
  * share slabs (views into one allocation), and a new slab starts when less than
- * OWN_BUFFER_READ is left. So little fresh memory goes unused: only a GC frees it, and on
- * Node 24 every 64 MB of it costs a full mark-compact (see @loopkit/uv's keepFreedMemory).
+ * OWN_BUFFER_READ is left. So little fresh memory goes unused: only a GC frees it (see the
+ * pacing below, and @loopkit/uv's keepFreedMemory).
  */
 const SLAB_SIZE = 256 * 1024;
 const OWN_BUFFER_READ = 16 * 1024;
@@ -67,7 +67,12 @@ const PACE_BYTES = 256 * 1024;
 /** Array slots (8 bytes each; 4 with pointer compression) making a quarter of PACE_BYTES. */
 const PACE_SLOTS = PACE_BYTES / 4 / 8;
 let unpacedBytes = 0;
-/** The last pacing array: kept in a module variable so the compiler cannot drop the allocation. */
+/**
+ * The last pacing array, stored where the compiler cannot prove it unused (so it cannot drop
+ * the allocation) until the next read clears it: one that survived every scavenge would add
+ * its size to what V8 counts as surviving, and V8 grows the new space once that sum passes
+ * its size (to 16 MB and 32 MB within seconds), which brings the full GCs back.
+ */
 let paceArray: unknown[] | null = null;
 
 function paceYoungGeneration(fresh: number): void {
@@ -137,6 +142,7 @@ function onStreamClose(this: net.Socket): void {
 /** Node's read callback (`this` is the net.Socket): `nread` bytes are in READ_SCRATCH; false stops reading. */
 function onStreamRead(this: net.Socket, nread: number): boolean {
   const sock = ownerOf(this);
+  paceArray = null;
   if (nread >= OWN_BUFFER_READ) {
     const chunk = Buffer.allocUnsafeSlow(nread);
     READ_SCRATCH.copy(chunk, 0, 0, nread);
