@@ -114,6 +114,7 @@ export { SSLObject, certificateObject, type PeerCertificate, type CipherInfo } f
 export type { SSLOption, TLSClientOptions, TLSServerOptions } from './tls/contexts.js';
 export type { StartTlsOptions } from './tls/start-tls.js';
 export { checkOptions, isPlainObject } from './validate.js';
+export { paceReceived } from './young-pacing.js';
 export { PIPE, STDOUT, DEVNULL, type StdioOption, type StdioSpec, type SubprocessOptions, type SubprocessSpec } from './subprocess/spec.js';
 export { SubprocessProtocol, SubprocessTransport } from './subprocess/protocols.js';
 export { BaseSubprocessTransport, type SubprocessOwner } from './subprocess/base-subprocess.js';

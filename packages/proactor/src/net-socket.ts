@@ -16,7 +16,7 @@
  */
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
-import { toConnectionError } from '@loopkit/core';
+import { paceReceived, toConnectionError } from '@loopkit/core';
 import type { Address } from './proactor.js';
 
 /** What a NetSocket carries: IPv4, IPv6 or a Unix socket (a named pipe on Windows). */
@@ -44,43 +44,13 @@ const READ_SCRATCH = Buffer.allocUnsafeSlow(256 * 1024);
  * Received bytes are copied out of the scratch buffer, never reused: a protocol may keep
  * them. A read of OWN_BUFFER_READ or more gets a buffer of exactly its size; smaller ones
  * share slabs (views into one allocation), and a new slab starts when less than
- * OWN_BUFFER_READ is left. So little fresh memory goes unused: only a GC frees it (see the
- * pacing below, and @loopkit/uv's keepFreedMemory).
+ * OWN_BUFFER_READ is left. So little fresh memory goes unused: only a GC frees it (see core's
+ * paceReceived, and @loopkit/uv's keepFreedMemory).
  */
 const SLAB_SIZE = 256 * 1024;
 const OWN_BUFFER_READ = 16 * 1024;
 let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
 let slabOffset = 0;
-
-/**
- * Young-generation pacing. V8 frees a dropped buffer's memory at the next scavenge, and a
- * scavenge comes only when the young generation fills with JavaScript objects. This read
- * path makes almost none (net's 'data' path makes ~1 KB per read), and loading loopkit has
- * grown V8's new space from 1 to 8 MB; so on Node 24 (V8 13) the received buffers pile up
- * until V8 starts a full mark-compact, about every 12 MB of them: ~1 per 1000 16 KiB reads,
- * each 20-40 ms of CPU. So for every PACE_BYTES of fresh buffer memory handed out, the
- * reader allocates a short-lived array of a quarter of that size: the young generation
- * fills every ~10 MB of reads, and cheap scavenges (nothing in it survives) free the
- * buffers first. (A quarter: an eighth still let full GCs through.)
- */
-const PACE_BYTES = 256 * 1024;
-/** Array slots (8 bytes each; 4 with pointer compression) making a quarter of PACE_BYTES. */
-const PACE_SLOTS = PACE_BYTES / 4 / 8;
-let unpacedBytes = 0;
-/**
- * The last pacing array, stored where the compiler cannot prove it unused (so it cannot drop
- * the allocation) until the next read clears it: one that survived every scavenge would add
- * its size to what V8 counts as surviving, and V8 grows the new space once that sum passes
- * its size (to 16 MB and 32 MB within seconds), which brings the full GCs back.
- */
-let paceArray: unknown[] | null = null;
-
-function paceYoungGeneration(fresh: number): void {
-  unpacedBytes += fresh;
-  if (unpacedBytes < PACE_BYTES) return;
-  unpacedBytes -= PACE_BYTES;
-  paceArray = new Array(PACE_SLOTS);
-}
 
 /** The NetSocket a net.Socket reads for (the read callback runs with the net.Socket as `this`). */
 const OWNER = Symbol('NetSocket');
@@ -142,18 +112,19 @@ function onStreamClose(this: net.Socket): void {
 /** Node's read callback (`this` is the net.Socket): `nread` bytes are in READ_SCRATCH; false stops reading. */
 function onStreamRead(this: net.Socket, nread: number): boolean {
   const sock = ownerOf(this);
-  paceArray = null;
   if (nread >= OWN_BUFFER_READ) {
     const chunk = Buffer.allocUnsafeSlow(nread);
     READ_SCRATCH.copy(chunk, 0, 0, nread);
-    paceYoungGeneration(nread);
+    paceReceived(nread);
     return sock._received(chunk);
   }
+  let fresh = 0;
   if (SLAB_SIZE - slabOffset < OWN_BUFFER_READ) {
     slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
     slabOffset = 0;
-    paceYoungGeneration(SLAB_SIZE);
+    fresh = SLAB_SIZE;
   }
+  paceReceived(fresh);
   const start = slabOffset;
   READ_SCRATCH.copy(slab, start, 0, nread);
   // the next chunk starts 8-aligned: a protocol may view what it got as any typed array

@@ -17,6 +17,7 @@
 import {
   BaseStreamTransport,
   Handle,
+  paceReceived,
   toConnectionError,
   type AbstractEventLoop,
   type BaseProtocol,
@@ -41,7 +42,7 @@ export interface FdNames {
   readonly readError: string;
 }
 
-/** Received bytes are views into a shared slab, never reused: a protocol may keep them. */
+/** Received bytes are views into a shared slab, never reused: a protocol may keep them (core's paceReceived lets scavenges free old slabs). */
 const SLAB_SIZE = 256 * 1024;
 const MIN_READ = 64 * 1024;
 let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
@@ -134,15 +135,18 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport {
         return;
       }
     } else {
+      let fresh = 0;
       if (SLAB_SIZE - slabOffset < MIN_READ) {
         slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
         slabOffset = 0;
+        fresh = SLAB_SIZE;
       }
       const start = slabOffset;
       r = this._readInto(slab, start, SLAB_SIZE - start);
       if (r > 0) {
         // the next read starts 8-aligned: a protocol may view what it got as any typed array
         slabOffset = (start + r + 7) & ~7;
+        paceReceived(fresh);
         this._dataReceived(slab.subarray(start, start + r));
         return;
       }

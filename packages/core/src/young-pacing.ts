@@ -1,0 +1,38 @@
+/**
+ * Young-generation pacing for the read paths that hand protocols fresh buffer memory (the
+ * selector's and uring's slabs, NetProactor's reads).
+ *
+ * V8 frees a dropped buffer's memory at the next scavenge, and a scavenge comes only when
+ * the young generation fills with JavaScript objects. A loop's read path makes almost none
+ * (Node's `net` 'data' path makes ~1 KB per read), and loading loopkit has grown V8's new
+ * space from 1 to 8 MB; so on Node 24 (V8 13) received buffers pile up until V8 starts a
+ * full mark-compact, about every 12-18 MB of them, each 20-40 ms of CPU. So for every
+ * PACE_BYTES of fresh buffer memory handed out, a short-lived array of a quarter of that
+ * size is made: the young generation fills every ~10 MB of reads, and cheap scavenges
+ * (nothing in it survives) free the buffers first. (A quarter: an eighth still let full GCs
+ * through.)
+ */
+const PACE_BYTES = 256 * 1024;
+/** Array slots (8 bytes each; 4 with pointer compression) making a quarter of PACE_BYTES. */
+const PACE_SLOTS = PACE_BYTES / 4 / 8;
+let unpacedBytes = 0;
+/**
+ * The last pacing array, stored where the compiler cannot prove it unused (so it cannot drop
+ * the allocation) until the next read clears it: one that survived every scavenge would add
+ * its size to what V8 counts as surviving, and V8 grows the new space once that sum passes
+ * its size (to 16 MB and 32 MB within seconds), which brings the full GCs back.
+ */
+let paceArray: unknown[] | null = null;
+
+/**
+ * Called by a read path at every read that hands bytes to a protocol, with the bytes of
+ * fresh buffer memory that read allocated (0 when it filled memory allocated before).
+ */
+export function paceReceived(freshBytes: number): void {
+  paceArray = null;
+  if (freshBytes === 0) return;
+  unpacedBytes += freshBytes;
+  if (unpacedBytes < PACE_BYTES) return;
+  unpacedBytes -= PACE_BYTES;
+  paceArray = new Array(PACE_SLOTS);
+}
