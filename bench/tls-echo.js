@@ -7,11 +7,14 @@
 // Kinds: tls (Node's tls module, the baseline), selector, proactor, uring (loopkit loops,
 // bench/tls-echo-server.js), asyncio and uvloop (bench/tls_echo_server.py, /usr/bin/python3).
 // For every message size x connection count, each kind runs RUNS times (kinds interleaved);
-// the table shows median req/s, every kind's ratio to Node's tls, selector's ratio to
-// uvloop, the server's CPU time and minor page faults per request (from /proc, which a
-// busy machine distorts far less than req/s), and the load generator's own CPU time per
-// request against each kind (it must stay below the servers' for req/s to measure them). The Node servers run on `--node=PATH` or
-// BENCH_NODE (bench/harness.js), else on the node binary running this script. Target: selector >= 1.2x tls and >= 1.0x uvloop in every cell.
+// the table shows median req/s (and range), every kind's ratio to Node's tls, selector's
+// ratio to uvloop, the server's CPU time per request (median and range, from /proc, which a
+// busy machine distorts far less than req/s) and the same ratios by it (tls's CPU per
+// request over the kind's: above 1 when the kind is cheaper), minor page faults per
+// request, and the load generator's own CPU time per request against each kind (it must
+// stay below the servers' for req/s to measure them). The Node servers run on
+// `--node=PATH` or BENCH_NODE (bench/harness.js), else on the node binary running this
+// script. Target: selector >= 1.2x tls and >= 1.0x uvloop in every cell (by req/s).
 //
 // The C load generator counts the echoes from their TLS record headers once it has checked,
 // on every connection, that each record holds length - 17 bytes (bench/tls-loadgen.c);
@@ -138,6 +141,7 @@ try {
   const header = [
     'size', 'conns', ...kinds.map((k) => `${k} req/s`), ...others.map((k) => `${k}/tls`),
     ...(vsUvloop ? ['selector/uvloop'] : []), ...kinds.map((k) => `${k} CPU µs/req`),
+    ...others.map((k) => `${k}/tls by CPU`), ...(vsUvloop ? ['selector/uvloop by CPU'] : []),
     ...kinds.map((k) => `${k} faults/req`), ...kinds.map((k) => `loadgen µs/req vs ${k}`),
   ];
   const rows = [];
@@ -158,12 +162,18 @@ try {
         }
       }
       const m = Object.fromEntries(kinds.map((k) => [k, median(rates[k])]));
+      const c = Object.fromEntries(kinds.map((k) => [k, costs[k].length > 0 ? median(costs[k]) : null]));
+      // Cost ratios the way round of the req/s ones: above 1 when the kind costs less CPU per request.
+      const cheaper = (k, than) => (c[k] === null || c[than] === null ? '-' : ratio(c[than], c[k]));
+      const span = (values, digits, scale = 1) => values.length < 2 ? '' :
+        ` (${(Math.min(...values) / scale).toFixed(digits)}-${(Math.max(...values) / scale).toFixed(digits)})`;
       if (m.selector !== undefined && (m.selector < 1.2 * m.tls || (vsUvloop && m.selector < m.uvloop))) missed += 1;
       const row = [
         size >= 1024 ? `${size / 1024} KiB` : `${size} B`, String(conns),
-        ...kinds.map((k) => format(m[k])), ...others.map((k) => ratio(m[k], m.tls)),
+        ...kinds.map((k) => format(m[k]) + span(rates[k], 1, 1000)), ...others.map((k) => ratio(m[k], m.tls)),
         ...(vsUvloop ? [ratio(m.selector, m.uvloop)] : []),
-        ...kinds.map((k) => (costs[k].length > 0 ? median(costs[k]).toFixed(1) : '-')),
+        ...kinds.map((k) => (c[k] !== null ? c[k].toFixed(1) + span(costs[k], 1) : '-')),
+        ...others.map((k) => cheaper(k, 'tls')), ...(vsUvloop ? [cheaper('selector', 'uvloop')] : []),
         ...kinds.map((k) => (faults[k].length > 0 ? median(faults[k]).toFixed(2) : '-')),
         ...kinds.map((k) => median(loadgenCosts[k]).toFixed(1)),
       ];
