@@ -21,8 +21,8 @@
 // `--verify` makes it decrypt and check every echo of the run instead (it then costs more).
 //
 //   node bench/tls-echo.js [--node=PATH] [--verify] [kind ...]   default: every kind available here
-//   env: BENCH_RUNS=3 BENCH_SECONDS=3 BENCH_WARMUP=0.5 BENCH_SIZES=1024,65536 BENCH_CONNS=10,100
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+//   env: BENCH_RUNS=3 BENCH_SECONDS=3 BENCH_WARMUP=2 BENCH_SIZES=1024,65536 BENCH_CONNS=10,100
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -32,7 +32,9 @@ import { NODE, median, nodeVersion, positional } from './harness.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 0.5);
+// A Node server on a busy machine is still compiling (and faulting in its heap) 1 s after the
+// load starts: the figures are its steady state, after 2 s.
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 const SIZES = (process.env.BENCH_SIZES ?? '1024,65536').split(',').map(Number);
 const CONNS = (process.env.BENCH_CONNS ?? '10,100').split(',').map(Number);
 const PYTHON = '/usr/bin/python3';
@@ -109,19 +111,34 @@ function usage(pid) {
   return { cpu: (Number(fields[11]) + Number(fields[12])) * TICK, faults: Number(fields[7]) };
 }
 
+/** Run the load generator; resolves to its output line's numbers, rejects when it fails. */
+function runLoadgen(cmd, args) {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { encoding: 'utf8' }, (error, stdout, stderr) => {
+      if (error !== null) reject(new Error(`the load generator failed: ${stderr.trim() || error.message}`));
+      else resolve(stdout.trim().split(' ').map(Number));
+    });
+  });
+}
+
 /**
  * One run: req/s, the server's CPU microseconds and minor page faults per request (null when
- * /proc is not there), and the load generator's CPU microseconds per request.
+ * /proc is not there), and the load generator's CPU microseconds per request. The server's
+ * figures cover the timed part only, as req/s does: from the end of the warm-up (a JIT-
+ * compiling server spends its start-up there) to the load generator's exit.
  */
 async function runOnce(loadgen, kind, size, conns, certdir) {
   const { child, port } = await startServer(kind, certdir);
   try {
     const [cmd, args] = pin(1, [...loadgen.argv, '127.0.0.1', String(port), String(conns), String(size), String(WARMUP), String(SECONDS), join(certdir, 'server.pem'), ...(VERIFY ? ['--verify'] : [])]);
-    const before = usage(child.pid);
-    const [rate, total, loadgenCost] = execFileSync(cmd, args, { encoding: 'utf8' }).trim().split(' ').map(Number);
+    const finished = runLoadgen(cmd, args);
+    let warm = null;
+    const timer = setTimeout(() => (warm = usage(child.pid)), WARMUP * 1000);
+    const [rate, , loadgenCost] = await finished.finally(() => clearTimeout(timer));
     const after = usage(child.pid);
-    if (before === null || after === null) return { rate, cost: null, faults: null, loadgenCost };
-    return { rate, cost: ((after.cpu - before.cpu) / total) * 1e6, faults: (after.faults - before.faults) / total, loadgenCost };
+    const timed = rate * SECONDS;
+    if (warm === null || after === null) return { rate, cost: null, faults: null, loadgenCost };
+    return { rate, cost: ((after.cpu - warm.cpu) / timed) * 1e6, faults: (after.faults - warm.faults) / timed, loadgenCost };
   } finally {
     child.kill('SIGTERM');
     await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)));
