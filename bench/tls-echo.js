@@ -7,15 +7,22 @@
 // Kinds: tls (Node's tls module, the baseline), selector, proactor, uring (loopkit loops,
 // bench/tls-echo-server.js), asyncio and uvloop (bench/tls_echo_server.py, /usr/bin/python3).
 // For every message size x connection count, each kind runs RUNS times (kinds interleaved);
-// the table shows median req/s, every kind's ratio to Node's tls, selector's ratio to
-// uvloop, the server's CPU time and minor page faults per request (from /proc, which a
-// busy machine distorts far less than req/s), and the load generator's own CPU time per
-// request against each kind (it must stay below the servers' for req/s to measure them). The Node servers run on `--node=PATH` or
-// BENCH_NODE (bench/harness.js), else on the node binary running this script. Target: selector >= 1.2x tls and >= 1.0x uvloop in every cell.
+// the table shows median req/s (and range), every kind's ratio to Node's tls, selector's
+// ratio to uvloop, the server's CPU time per request (median and range, from /proc, which a
+// busy machine distorts far less than req/s) and the same ratios by it (tls's CPU per
+// request over the kind's: above 1 when the kind is cheaper), minor page faults per
+// request, and the load generator's own CPU time per request against each kind (it must
+// stay below the servers' for req/s to measure them). The Node servers run on
+// `--node=PATH` or BENCH_NODE (bench/harness.js), else on the node binary running this
+// script. Target: selector >= 1.2x tls and >= 1.0x uvloop in every cell (by req/s).
 //
-//   node bench/tls-echo.js [--node=PATH] [kind ...]   default: every kind available here
-//   env: BENCH_RUNS=3 BENCH_SECONDS=3 BENCH_WARMUP=0.5 BENCH_SIZES=1024,65536 BENCH_CONNS=10,100
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+// The C load generator counts the echoes from their TLS record headers once it has checked,
+// on every connection, that each record holds length - 17 bytes (bench/tls-loadgen.c);
+// `--verify` makes it decrypt and check every echo of the run instead (it then costs more).
+//
+//   node bench/tls-echo.js [--node=PATH] [--verify] [kind ...]   default: every kind available here
+//   env: BENCH_RUNS=3 BENCH_SECONDS=3 BENCH_WARMUP=2 BENCH_SIZES=1024,65536 BENCH_CONNS=10,100
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -25,10 +32,13 @@ import { NODE, median, nodeVersion, positional } from './harness.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 0.5);
+// A Node server on a busy machine is still compiling (and faulting in its heap) 1 s after the
+// load starts: the figures are its steady state, after 2 s.
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 const SIZES = (process.env.BENCH_SIZES ?? '1024,65536').split(',').map(Number);
 const CONNS = (process.env.BENCH_CONNS ?? '10,100').split(',').map(Number);
 const PYTHON = '/usr/bin/python3';
+const VERIFY = process.argv.includes('--verify');
 
 const pinned = availableParallelism() >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 const pin = (cpu, argv) => (pinned ? ['taskset', ['-c', String(cpu), ...argv]] : [argv[0], argv.slice(1)]);
@@ -69,7 +79,7 @@ function buildLoadgen() {
   const out = join(tmpdir(), `loopkit-tls-loadgen-${process.getuid?.() ?? 0}`);
   try {
     execFileSync('cc', ['-O2', '-o', out, join(here, 'tls-loadgen.c'), '-lssl', '-lcrypto'], { stdio: 'ignore' });
-    return { argv: [out], name: 'C (epoll + OpenSSL)' };
+    return { argv: [out], name: VERIFY ? 'C (epoll + OpenSSL), decrypting every echo' : 'C (epoll + OpenSSL), counting echoes from record headers' };
   } catch {
     return { argv: [NODE, join(here, 'tls-loadgen.js')], name: 'Node tls (no C compiler or no libssl-dev)' };
   }
@@ -101,19 +111,34 @@ function usage(pid) {
   return { cpu: (Number(fields[11]) + Number(fields[12])) * TICK, faults: Number(fields[7]) };
 }
 
+/** Run the load generator; resolves to its output line's numbers, rejects when it fails. */
+function runLoadgen(cmd, args) {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { encoding: 'utf8' }, (error, stdout, stderr) => {
+      if (error !== null) reject(new Error(`the load generator failed: ${stderr.trim() || error.message}`));
+      else resolve(stdout.trim().split(' ').map(Number));
+    });
+  });
+}
+
 /**
  * One run: req/s, the server's CPU microseconds and minor page faults per request (null when
- * /proc is not there), and the load generator's CPU microseconds per request.
+ * /proc is not there), and the load generator's CPU microseconds per request. The server's
+ * figures cover the timed part only, as req/s does: from the end of the warm-up (a JIT-
+ * compiling server spends its start-up there) to the load generator's exit.
  */
 async function runOnce(loadgen, kind, size, conns, certdir) {
   const { child, port } = await startServer(kind, certdir);
   try {
-    const [cmd, args] = pin(1, [...loadgen.argv, '127.0.0.1', String(port), String(conns), String(size), String(WARMUP), String(SECONDS), join(certdir, 'server.pem')]);
-    const before = usage(child.pid);
-    const [rate, total, loadgenCost] = execFileSync(cmd, args, { encoding: 'utf8' }).trim().split(' ').map(Number);
+    const [cmd, args] = pin(1, [...loadgen.argv, '127.0.0.1', String(port), String(conns), String(size), String(WARMUP), String(SECONDS), join(certdir, 'server.pem'), ...(VERIFY ? ['--verify'] : [])]);
+    const finished = runLoadgen(cmd, args);
+    let warm = null;
+    const timer = setTimeout(() => (warm = usage(child.pid)), WARMUP * 1000);
+    const [rate, , loadgenCost] = await finished.finally(() => clearTimeout(timer));
     const after = usage(child.pid);
-    if (before === null || after === null) return { rate, cost: null, faults: null, loadgenCost };
-    return { rate, cost: ((after.cpu - before.cpu) / total) * 1e6, faults: (after.faults - before.faults) / total, loadgenCost };
+    const timed = rate * SECONDS;
+    if (warm === null || after === null) return { rate, cost: null, faults: null, loadgenCost };
+    return { rate, cost: ((after.cpu - warm.cpu) / timed) * 1e6, faults: (after.faults - warm.faults) / timed, loadgenCost };
   } finally {
     child.kill('SIGTERM');
     await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)));
@@ -133,6 +158,7 @@ try {
   const header = [
     'size', 'conns', ...kinds.map((k) => `${k} req/s`), ...others.map((k) => `${k}/tls`),
     ...(vsUvloop ? ['selector/uvloop'] : []), ...kinds.map((k) => `${k} CPU µs/req`),
+    ...others.map((k) => `${k}/tls by CPU`), ...(vsUvloop ? ['selector/uvloop by CPU'] : []),
     ...kinds.map((k) => `${k} faults/req`), ...kinds.map((k) => `loadgen µs/req vs ${k}`),
   ];
   const rows = [];
@@ -153,12 +179,18 @@ try {
         }
       }
       const m = Object.fromEntries(kinds.map((k) => [k, median(rates[k])]));
+      const c = Object.fromEntries(kinds.map((k) => [k, costs[k].length > 0 ? median(costs[k]) : null]));
+      // Cost ratios the way round of the req/s ones: above 1 when the kind costs less CPU per request.
+      const cheaper = (k, than) => (c[k] === null || c[than] === null ? '-' : ratio(c[than], c[k]));
+      const span = (values, digits, scale = 1) => values.length < 2 ? '' :
+        ` (${(Math.min(...values) / scale).toFixed(digits)}-${(Math.max(...values) / scale).toFixed(digits)})`;
       if (m.selector !== undefined && (m.selector < 1.2 * m.tls || (vsUvloop && m.selector < m.uvloop))) missed += 1;
       const row = [
         size >= 1024 ? `${size / 1024} KiB` : `${size} B`, String(conns),
-        ...kinds.map((k) => format(m[k])), ...others.map((k) => ratio(m[k], m.tls)),
+        ...kinds.map((k) => format(m[k]) + span(rates[k], 1, 1000)), ...others.map((k) => ratio(m[k], m.tls)),
         ...(vsUvloop ? [ratio(m.selector, m.uvloop)] : []),
-        ...kinds.map((k) => (costs[k].length > 0 ? median(costs[k]).toFixed(1) : '-')),
+        ...kinds.map((k) => (c[k] !== null ? c[k].toFixed(1) + span(costs[k], 1) : '-')),
+        ...others.map((k) => cheaper(k, 'tls')), ...(vsUvloop ? [cheaper('selector', 'uvloop')] : []),
         ...kinds.map((k) => (faults[k].length > 0 ? median(faults[k]).toFixed(2) : '-')),
         ...kinds.map((k) => median(loadgenCosts[k]).toFixed(1)),
       ];

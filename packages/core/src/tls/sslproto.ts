@@ -58,6 +58,16 @@ const RECORD_MAX = 16384 + 256 + 5;
  */
 const READ_BUFFER = 4 * RECORD_MAX;
 /**
+ * Socket reads land in this one buffer of the process while it is free. A readiness
+ * transport reads into it and calls bufferUpdated at once, which hands every byte to the
+ * engine (it copies only the part of a record it leaves) and gives the buffer back; so any
+ * number of connections read through one warm buffer and an idle one holds none. A
+ * transport that keeps the buffer across an asynchronous read (a proactor's posted receive)
+ * holds it until its bufferUpdated; connections reading meanwhile use a buffer of their own.
+ */
+let sharedReadBuffer: Uint8Array | null = null;
+let sharedReadBufferTaken = false;
+/**
  * Records go to the socket transport through this one buffer of the process: core's stream
  * transports keep no reference to what write() is given (they copy what they cannot send at
  * once), so the buffer is free again when write() returns, and sending allocates nothing. A
@@ -138,7 +148,10 @@ export class SSLProtocol extends BufferedProtocol implements SSLTransportOwner {
   private writesAfterClose = 0;
   private handshakeTimer: TimerHandle | null = null;
   private shutdownTimer: TimerHandle | null = null;
+  /** The buffer getBuffer() lent the socket transport, until its bufferUpdated. */
   private readBuffer: Uint8Array | null = null;
+  /** This connection's own read buffer, made when the shared one was in use. */
+  private ownReadBuffer: Uint8Array | null = null;
   private firstInput: Uint8Array | null = null;
 
   constructor(loop: AbstractEventLoop, appProtocol: BaseProtocol, context: TLSContext, options: SSLProtocolOptions = {}) {
@@ -189,14 +202,33 @@ export class SSLProtocol extends BufferedProtocol implements SSLTransportOwner {
   }
 
   override getBuffer(_sizeHint: number): Uint8Array {
-    return (this.readBuffer ??= Buffer.allocUnsafe(READ_BUFFER));
+    if (this.readBuffer === null) {
+      if (!sharedReadBufferTaken) {
+        sharedReadBufferTaken = true;
+        this.readBuffer = sharedReadBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER);
+      } else {
+        this.readBuffer = this.ownReadBuffer ??= Buffer.allocUnsafe(READ_BUFFER);
+      }
+    }
+    return this.readBuffer;
   }
 
   override bufferUpdated(nbytes: number): void {
+    const buf = this.readBuffer;
+    this.readBuffer = null;
+    try {
+      if (buf !== null) this.received(buf, nbytes);
+    } finally {
+      if (buf !== null && buf === sharedReadBuffer) sharedReadBufferTaken = false;
+    }
+  }
+
+  /** `nbytes` of ciphertext arrived at the start of `buf` (lent by getBuffer). */
+  private received(buf: Uint8Array, nbytes: number): void {
     const engine = this.engine;
     // After the peer's close_notify nothing it sends counts (data after close_notify is ignored).
-    if (engine === null || this.readBuffer === null || nbytes <= 0 || this.peerClosed) return;
-    const input = this.readBuffer.subarray(0, nbytes);
+    if (engine === null || nbytes <= 0 || this.peerClosed) return;
+    const input = buf.subarray(0, nbytes);
     // The common case: the input goes to the engine with the read that decrypts it.
     if (this.state === 'wrapped' && this.readsToApp()) {
       this.doRead(input);
@@ -252,6 +284,13 @@ export class SSLProtocol extends BufferedProtocol implements SSLTransportOwner {
   override connectionLost(exc: unknown): void {
     const error = exc ?? this.closeError ?? null;
     this.socketLost = true;
+    // A read still posted with the shared buffer may yet write into it: it is left to that
+    // read, and the next connection to read makes a new one.
+    if (this.readBuffer !== null && this.readBuffer === sharedReadBuffer) {
+      sharedReadBuffer = null;
+      sharedReadBufferTaken = false;
+    }
+    this.readBuffer = null;
     this.appTransport._closed = true;
     this.handshakeTimer?.cancel();
     this.handshakeTimer = null;
