@@ -3,6 +3,7 @@
  * function keeps what was decrypted before an engine failure, so the app gets those bytes
  * before the connection closes with the error.
  */
+import { paceReceived } from '../young-pacing.js';
 import type { TLSEngine } from './engine.js';
 
 /** Plaintext taken from the engine per read() call. */
@@ -44,6 +45,8 @@ export function decryptAll(engine: TLSEngine, input: Uint8Array | null = null): 
     error = err;
   }
   const data = chunks.length === 0 ? null : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  // each plaintext chunk is fresh memory the app may keep: pace scavenges by it
+  paceReceived(data === null ? 0 : data.length);
   return { data, end, error };
 }
 
