@@ -115,6 +115,7 @@ export type { SSLOption, TLSClientOptions, TLSServerOptions } from './tls/contex
 export type { StartTlsOptions } from './tls/start-tls.js';
 export { checkOptions, isPlainObject } from './validate.js';
 export { paceReceived } from './young-pacing.js';
+export { receiveSlab } from './receive-slab.js';
 export { PIPE, STDOUT, DEVNULL, type StdioOption, type StdioSpec, type SubprocessOptions, type SubprocessSpec } from './subprocess/spec.js';
 export { SubprocessProtocol, SubprocessTransport } from './subprocess/protocols.js';
 export { BaseSubprocessTransport, type SubprocessOwner } from './subprocess/base-subprocess.js';

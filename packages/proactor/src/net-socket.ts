@@ -16,7 +16,7 @@
  */
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
-import { paceReceived, toConnectionError } from '@loopkit/core';
+import { paceReceived, receiveSlab, toConnectionError } from '@loopkit/core';
 import type { Address } from './proactor.js';
 
 /** What a NetSocket carries: IPv4, IPv6 or a Unix socket (a named pipe on Windows). */
@@ -43,14 +43,11 @@ const READ_SCRATCH = Buffer.allocUnsafeSlow(256 * 1024);
 /**
  * Received bytes are copied out of the scratch buffer, never reused: a protocol may keep
  * them. A read of OWN_BUFFER_READ or more gets a buffer of exactly its size; smaller ones
- * share slabs (views into one allocation), and a new slab starts when less than
- * OWN_BUFFER_READ is left. So little fresh memory goes unused: only a GC frees it (see core's
- * paceReceived, and @loopkit/uv's keepFreedMemory).
+ * are views into core's receiveSlab, where a new slab starts when less than OWN_BUFFER_READ
+ * is left. So little fresh memory goes unused: only a GC frees it (see core's paceReceived,
+ * and @loopkit/uv's keepFreedMemory).
  */
-const SLAB_SIZE = 256 * 1024;
 const OWN_BUFFER_READ = 16 * 1024;
-let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
-let slabOffset = 0;
 
 /** The NetSocket a net.Socket reads for (the read callback runs with the net.Socket as `this`). */
 const OWNER = Symbol('NetSocket');
@@ -118,17 +115,10 @@ function onStreamRead(this: net.Socket, nread: number): boolean {
     paceReceived(nread);
     return sock._received(chunk);
   }
-  let fresh = 0;
-  if (SLAB_SIZE - slabOffset < OWN_BUFFER_READ) {
-    slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
-    slabOffset = 0;
-    fresh = SLAB_SIZE;
-  }
-  paceReceived(fresh);
-  const start = slabOffset;
+  const slab = receiveSlab.withRoom(OWN_BUFFER_READ);
+  const start = receiveSlab.offset();
   READ_SCRATCH.copy(slab, start, 0, nread);
-  // the next chunk starts 8-aligned: a protocol may view what it got as any typed array
-  slabOffset = (start + nread + 7) & ~7;
+  receiveSlab.taken(start + nread);
   return sock._received(slab.subarray(start, start + nread));
 }
 

@@ -32,7 +32,7 @@
  * - `close()` cancels every pending future, closes connections accepted but never
  *   taken, and closes the ring (which waits for the cancelled operations, bounded).
  */
-import { Future, toConnectionError, type AbstractEventLoop, type BaseProtocol, type Family, type Server, type ServerOptions, type SockType } from '@loopkit/core';
+import { Future, receiveSlab, toConnectionError, type AbstractEventLoop, type BaseProtocol, type Family, type Server, type ServerOptions, type SockType } from '@loopkit/core';
 import {
   EAGAIN,
   EINPROGRESS,
@@ -59,7 +59,6 @@ import { Proactor, type Address, type AddressLike } from './proactor.js';
 import { sendfileBySends } from './sendfile.js';
 import { checkBytes, checkSize, wouldBlock } from './checks.js';
 import type { ProactorSocketTransport } from './transports.js';
-import { slabOffset, slabRoom, slabTaken, slabWithRoom } from './uring-slab.js';
 import { UringStreamTransport } from './uring-transport.js';
 
 const ECANCELED = 125;
@@ -672,8 +671,8 @@ export class UringProactor extends Proactor {
     const out = this.out;
     for (;;) {
       // The ring copies pooled bytes into the slab: give it room for the largest chunk.
-      const into = slabWithRoom(Uring.POOL_BUFFER_SIZE);
-      const n = ring.harvest(out, into, slabOffset());
+      const into = receiveSlab.withRoom(Uring.POOL_BUFFER_SIZE);
+      const n = ring.harvest(out, into, receiveSlab.offset());
       if (n < 0) throw errnoError(n, 'io_uring harvest');
       for (let i = 0; i < n; i++) {
         const id = out[QUAD * i]!;
@@ -683,7 +682,7 @@ export class UringProactor extends Proactor {
         let data: Buffer | null = null;
         if (where >= 0) {
           data = into.subarray(where, where + res);
-          slabTaken(where + res);
+          receiveSlab.taken(where + res);
         }
         const slot = id % SLOTS;
         const op = this.ringOps[slot];
@@ -705,7 +704,7 @@ export class UringProactor extends Proactor {
         sink._ringCompleted(id, res, more, data);
       }
       // Less than a full batch: the queue is empty, unless the slab ran out of room first.
-      if (n < out.length / QUAD && slabRoom() >= Uring.POOL_BUFFER_SIZE) break;
+      if (n < out.length / QUAD && receiveSlab.room() >= Uring.POOL_BUFFER_SIZE) break;
     }
   }
 

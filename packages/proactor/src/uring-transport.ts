@@ -29,12 +29,11 @@
  *   holds the file until they complete; their last completions free their ring slots and
  *   find the transport closed).
  */
-import { BaseStreamTransport, socketExtra, toConnectionError, type AbstractEventLoop, type BaseProtocol, type ConnectionOwner, type Future } from '@loopkit/core';
+import { BaseStreamTransport, receiveSlab, socketExtra, toConnectionError, type AbstractEventLoop, type BaseProtocol, type ConnectionOwner, type Future } from '@loopkit/core';
 import { EAGAIN, EINTR, errnoError, READABLE, SHUT_WR, Uring, WRITABLE } from '@loopkit/uv';
 import type { NetSocket } from './net-socket.js';
 import type { ReleaseHook } from './transports.js';
 import type { RingSink, UringProactor, UringSocket } from './uring-proactor.js';
-import { slabOffset, slabRoom, slabTaken, slabWithRoom } from './uring-slab.js';
 
 const ECANCELED = 125;
 const EINVAL = 22;
@@ -317,12 +316,12 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
         r = raw.tryRecvInto(buf, 0, room);
         if (r > 0) this._bufferUpdated(r);
       } else {
-        const slab = slabWithRoom(MIN_DIRECT_READ);
-        const start = slabOffset();
-        room = slabRoom();
+        const slab = receiveSlab.withRoom(MIN_DIRECT_READ);
+        const start = receiveSlab.offset();
+        room = receiveSlab.room();
         r = raw.tryRecvInto(slab, start, room);
         if (r > 0) {
-          slabTaken(start + r);
+          receiveSlab.taken(start + r);
           this._dataReceived(slab.subarray(start, start + r));
         }
       }

@@ -17,7 +17,7 @@
 import {
   BaseStreamTransport,
   Handle,
-  paceReceived,
+  receiveSlab,
   toConnectionError,
   type AbstractEventLoop,
   type BaseProtocol,
@@ -42,11 +42,8 @@ export interface FdNames {
   readonly readError: string;
 }
 
-/** Received bytes are views into a shared slab, never reused: a protocol may keep them (core's paceReceived lets scavenges free old slabs). */
-const SLAB_SIZE = 256 * 1024;
+/** Received bytes are views into core's receiveSlab (never reused: a protocol may keep them); a read asks for this much room. */
 const MIN_READ = 64 * 1024;
-let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
-let slabOffset = 0;
 
 /** The arguments of every read Handle: none, shared. */
 const NO_ARGS: unknown[] = [];
@@ -135,18 +132,11 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport {
         return;
       }
     } else {
-      let fresh = 0;
-      if (SLAB_SIZE - slabOffset < MIN_READ) {
-        slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
-        slabOffset = 0;
-        fresh = SLAB_SIZE;
-      }
-      const start = slabOffset;
-      r = this._readInto(slab, start, SLAB_SIZE - start);
+      const slab = receiveSlab.withRoom(MIN_READ);
+      const start = receiveSlab.offset();
+      r = this._readInto(slab, start, receiveSlab.room());
       if (r > 0) {
-        // the next read starts 8-aligned: a protocol may view what it got as any typed array
-        slabOffset = (start + r + 7) & ~7;
-        paceReceived(fresh);
+        receiveSlab.taken(start + r);
         this._dataReceived(slab.subarray(start, start + r));
         return;
       }

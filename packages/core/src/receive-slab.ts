@@ -1,0 +1,44 @@
+/**
+ * The slab received bytes land in, shared by every read path of the thread that hands a
+ * protocol views (the selector's reads, uring's harvests and direct receives, NetProactor's
+ * small reads): one allocation per 256 KiB. A slab is never reused, so a protocol may keep
+ * what it was given; paceReceived lets V8's scavenges free spent slabs (young-pacing.ts).
+ */
+import { paceReceived } from './young-pacing.js';
+
+const SLAB_SIZE = 256 * 1024;
+let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+let offset = 0;
+
+export const receiveSlab = {
+  /**
+   * The slab, replaced by a fresh one first when fewer than `room` bytes are left after
+   * `offset()`. Call it at every read that hands out views of it (it paces the young
+   * generation by the fresh memory).
+   */
+  withRoom(room: number): Buffer {
+    let fresh = 0;
+    if (SLAB_SIZE - offset < room) {
+      slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+      offset = 0;
+      fresh = SLAB_SIZE;
+    }
+    paceReceived(fresh);
+    return slab;
+  },
+
+  /** Where the next read into the slab starts. */
+  offset(): number {
+    return offset;
+  },
+
+  /** Bytes left after `offset()`. */
+  room(): number {
+    return SLAB_SIZE - offset;
+  },
+
+  /** The bytes up to `end` are handed out; the next read starts 8-aligned (a protocol may view what it got as any typed array). */
+  taken(end: number): void {
+    offset = Math.min((end + 7) & ~7, SLAB_SIZE);
+  },
+};
