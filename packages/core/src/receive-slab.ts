@@ -10,6 +10,10 @@ const SLAB_SIZE = 256 * 1024;
 let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
 let offset = 0;
 
+/**
+ * The thread's receive slab, for backends' read paths: take it with room (`withRoom`), read
+ * into it at `offset()` up to `room()` bytes, then mark what was handed out (`taken`).
+ */
 export const receiveSlab = {
   /**
    * The slab, replaced by a fresh one first when fewer than `room` bytes are left after
