@@ -51,11 +51,14 @@ const SMALL_WRITE = 16 * 1024;
 /** Largest allocation such appends share. */
 const SHARED_CHUNK = 64 * 1024;
 const EOF = Symbol('EOF');
-/** BaseStreamTransport's private flags (its `_flags` bits). */
+/** BaseStreamTransport's private flags (its `_flags` bits): connectionLost was called; connectionMade was. */
 const LOST_CALLED = 1;
 const MADE = 2;
+/** The buffer holds bytes: the backend was told to write them (_startWriting). */
 const WRITING = 4;
+/** pauseReading() is in effect. */
 const PAUSED = 8;
+/** The backend is reading; EOF was seen. */
 const READING_ACTIVE = 16;
 const EOF_SEEN = 32;
 /** The empty write buffer every transport starts with and returns to (never pushed into). */
@@ -110,7 +113,7 @@ export abstract class BaseStreamTransport extends Transport {
   protected _eof = false;
   /** > 0 once connectionLost is scheduled: writes are dropped (and counted). */
   private _connLost = 0;
-  /** The private flags below (LOST_CALLED ... EOF_SEEN), one field for six: a transport per connection, idle ones included, is 40 bytes smaller. */
+  /** The private flags (LOST_CALLED ... EOF_SEEN, read with _has), one field for six: a transport per connection, idle ones included, is 40 bytes smaller. */
   private _flags = 0;
 
   /** Made when limits are set or the buffer first passes the default high mark: most connections never need one. */
@@ -123,43 +126,14 @@ export abstract class BaseStreamTransport extends Transport {
   /** Data (and EOF) that arrived while paused, delivered on resumeReading. */
   private _held: Array<Uint8Array | typeof EOF> | null = null;
 
-  private get _lostCalled(): boolean {
-    return (this._flags & LOST_CALLED) !== 0;
+  /** One of the private flags (LOST_CALLED ... EOF_SEEN) is set. */
+  private _has(flag: number): boolean {
+    return (this._flags & flag) !== 0;
   }
-  private set _lostCalled(on: boolean) {
-    this._flags = on ? this._flags | LOST_CALLED : this._flags & ~LOST_CALLED;
-  }
-  private get _made(): boolean {
-    return (this._flags & MADE) !== 0;
-  }
-  private set _made(on: boolean) {
-    this._flags = on ? this._flags | MADE : this._flags & ~MADE;
-  }
-  /** The buffer holds bytes: the backend was told to write them (_startWriting). */
-  private get _writing(): boolean {
-    return (this._flags & WRITING) !== 0;
-  }
-  private set _writing(on: boolean) {
-    this._flags = on ? this._flags | WRITING : this._flags & ~WRITING;
-  }
-  /** pauseReading() is in effect. */
-  private get _paused(): boolean {
-    return (this._flags & PAUSED) !== 0;
-  }
-  private set _paused(on: boolean) {
-    this._flags = on ? this._flags | PAUSED : this._flags & ~PAUSED;
-  }
-  private get _readingActive(): boolean {
-    return (this._flags & READING_ACTIVE) !== 0;
-  }
-  private set _readingActive(on: boolean) {
-    this._flags = on ? this._flags | READING_ACTIVE : this._flags & ~READING_ACTIVE;
-  }
-  private get _eofSeen(): boolean {
-    return (this._flags & EOF_SEEN) !== 0;
-  }
-  private set _eofSeen(on: boolean) {
-    this._flags = on ? this._flags | EOF_SEEN : this._flags & ~EOF_SEEN;
+
+  /** Set or clear one of the private flags. */
+  private _set(flag: number, on: boolean): void {
+    this._flags = on ? this._flags | flag : this._flags & ~flag;
   }
 
   constructor(
@@ -235,19 +209,19 @@ export abstract class BaseStreamTransport extends Transport {
 
   // ---- reading ----
   isReading(): boolean {
-    return !this._paused && !this._closing;
+    return !this._has(PAUSED) && !this._closing;
   }
 
   pauseReading(): void {
-    if (this._closing || this._paused) return;
-    this._paused = true;
+    if (this._closing || this._has(PAUSED)) return;
+    this._set(PAUSED, true);
     this._setReading(false);
     if (this._loop.getDebug()) logger.debug(`${this} pauses reading`);
   }
 
   resumeReading(): void {
-    if (this._closing || !this._paused) return;
-    this._paused = false;
+    if (this._closing || !this._has(PAUSED)) return;
+    this._set(PAUSED, false);
     if (this._held !== null) this._loop.callSoon(deliverHeld, this);
     this._setReading(true);
     if (this._loop.getDebug()) logger.debug(`${this} resumes reading`);
@@ -350,7 +324,7 @@ export abstract class BaseStreamTransport extends Transport {
 
   /** A description for logs and debugging, as asyncio's repr(). */
   toString(): string {
-    const state = this._lostCalled ? 'closed' : this._closing ? 'closing' : 'open';
+    const state = this._has(LOST_CALLED) ? 'closed' : this._closing ? 'closing' : 'open';
     return `<${this.constructor.name} ${state} buffered=${this._bufferSize}>`;
   }
 
@@ -400,8 +374,8 @@ export abstract class BaseStreamTransport extends Transport {
     this._consume(n);
     this._maybeResumeProtocol(); // may write more
     if (this._connLost > 0) return 0;
-    if (this._bufferSize === 0 && this._writing) {
-      this._writing = false;
+    if (this._bufferSize === 0 && this._has(WRITING)) {
+      this._set(WRITING, false);
       this._stopWriting();
       if (this._closing) {
         this._connLost += 1;
@@ -416,7 +390,7 @@ export abstract class BaseStreamTransport extends Transport {
   /** Deliver received bytes to the protocol (a BufferedProtocol gets them copied into its buffers). */
   protected _dataReceived(data: Uint8Array): void {
     if (this._closing || data.length === 0) return;
-    if (this._paused || this._held !== null) {
+    if (this._has(PAUSED) || this._held !== null) {
       (this._held ??= []).push(data);
       return;
     }
@@ -430,7 +404,7 @@ export abstract class BaseStreamTransport extends Transport {
     }
     let rest = data;
     while (rest.length > 0 && !this._closing) {
-      if (this._paused) {
+      if (this._has(PAUSED)) {
         // The protocol paused reading part way through this chunk: hold the rest for resume.
         (this._held ??= []).push(rest);
         return;
@@ -469,12 +443,12 @@ export abstract class BaseStreamTransport extends Transport {
 
   /** The peer sent EOF: eofReceived() true keeps the transport open for writing, else close. */
   protected _eofReceived(): void {
-    if (this._closing || this._eofSeen) return;
-    if (this._paused || this._held !== null) {
+    if (this._closing || this._has(EOF_SEEN)) return;
+    if (this._has(PAUSED) || this._held !== null) {
       (this._held ??= []).push(EOF);
       return;
     }
-    this._eofSeen = true;
+    this._set(EOF_SEEN, true);
     this._setReading(false);
     if (this._loop.getDebug()) logger.debug(`${this} received EOF`);
     let keepOpen: unknown;
@@ -524,7 +498,7 @@ export abstract class BaseStreamTransport extends Transport {
 
   /** The loop is closing and runs no more callbacks: connectionLost(null) now, if not yet called. */
   _closeNow(): void {
-    if (this._lostCalled) return;
+    if (this._has(LOST_CALLED)) return;
     this._dropBuffer();
     this._closing = true;
     this._setReading(false);
@@ -535,8 +509,8 @@ export abstract class BaseStreamTransport extends Transport {
   // ---- internals ----
   /** @internal (scheduled through the module's connectionMade) */
   _connectionMade(): void {
-    if (this._lostCalled) return;
-    this._made = true;
+    if (this._has(LOST_CALLED)) return;
+    this._set(MADE, true);
     try {
       this._watch(this._protocol.connectionMade?.(this), 'connectionMade');
     } catch (error) {
@@ -546,10 +520,10 @@ export abstract class BaseStreamTransport extends Transport {
 
   /** @internal (scheduled through the module's callConnectionLost) */
   _callConnectionLost(exc: unknown): void {
-    if (this._lostCalled) return;
-    this._lostCalled = true;
+    if (this._has(LOST_CALLED)) return;
+    this._set(LOST_CALLED, true);
     try {
-      if (this._made) {
+      if (this._has(MADE)) {
         const result = this._protocol.connectionLost?.(exc);
         watchRejection(result, (error) => this._report('Exception in protocol.connectionLost()', error));
       }
@@ -573,7 +547,7 @@ export abstract class BaseStreamTransport extends Transport {
     if (held === null) return;
     this._held = null;
     let i = 0;
-    while (i < held.length && !this._paused && !this._closing) {
+    while (i < held.length && !this._has(PAUSED) && !this._closing) {
       const item = held[i++]!;
       if (item === EOF) this._eofReceived();
       else this._dataReceived(item);
@@ -585,9 +559,9 @@ export abstract class BaseStreamTransport extends Transport {
   }
 
   private _setReading(on: boolean): void {
-    if (on && this._eofSeen) return;
-    if (on === this._readingActive) return;
-    this._readingActive = on;
+    if (on && this._has(EOF_SEEN)) return;
+    if (on === this._has(READING_ACTIVE)) return;
+    this._set(READING_ACTIVE, on);
     if (on) this._startReading();
     else this._stopReading();
   }
@@ -677,8 +651,8 @@ export abstract class BaseStreamTransport extends Transport {
 
   /** Bytes were buffered: start writing, pause the protocol at the high mark. */
   private _buffered(): void {
-    if (!this._writing) {
-      this._writing = true;
+    if (!this._has(WRITING)) {
+      this._set(WRITING, true);
       this._startWriting();
     }
     this._maybePauseProtocol();
@@ -713,8 +687,8 @@ export abstract class BaseStreamTransport extends Transport {
     this._head = 0;
     this._spare = null;
     this._bufferSize = 0;
-    if (this._writing) {
-      this._writing = false;
+    if (this._has(WRITING)) {
+      this._set(WRITING, false);
       this._stopWriting();
     }
   }
