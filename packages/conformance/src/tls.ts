@@ -467,6 +467,9 @@ export function tlsSuite(subject: LoopUnderTest): void {
           await bad(openConnection('localhost', port, { sslHandshakeTimeout: 5 }), TypeError, /sslHandshakeTimeout is only meaningful with ssl/);
           await bad(openConnection('localhost', port, { ssl: true, sslShutdownTimeout: 0 }), RangeError, /sslShutdownTimeout must be a positive number/);
           await bad(loop.createServer(() => new Echo(), '127.0.0.1', 0, { ssl: true }), TypeError, /a server needs/);
+          // The provider's own argument errors say they are about ssl (a misspelt TLS key, a bad value).
+          await bad(openConnection('localhost', port, { ssl: { bogus: 1 } }), TypeError, /createConnection\(\): ssl: .*'bogus'/);
+          await bad(loop.createServer(() => new Echo(), '127.0.0.1', 0, { ssl: { key: c.serverKey, cert: c.serverCert, minVersion: 'TLSv9' } }), TypeError, /createServer\(\): ssl: .*minVersion/);
         } finally {
           server.close();
           await server.waitClosed();

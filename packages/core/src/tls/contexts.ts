@@ -98,7 +98,18 @@ export function contextFor(provider: TLSProvider, ssl: unknown, serverSide: bool
     cache.byOptions.set(ssl, pair);
   }
   const side = serverSide ? 1 : 0;
-  return (pair[side] ??= provider.createContext(ssl, serverSide));
+  return (pair[side] ??= createNamingSsl(provider, ssl, serverSide, where));
+}
+
+/** The provider's context for `ssl`; its argument errors say they are about `ssl` (a provider cannot know the name). */
+function createNamingSsl(provider: TLSProvider, ssl: object, serverSide: boolean, where: string): TLSContext {
+  try {
+    return provider.createContext(ssl as TLSOptions, serverSide);
+  } catch (error) {
+    if (error instanceof TypeError) throw new TypeError(`${where}(): ssl: ${error.message}`, { cause: error });
+    if (error instanceof RangeError) throw new RangeError(`${where}(): ssl: ${error.message}`, { cause: error });
+    throw error;
+  }
 }
 
 /** ssl given: anything but false, null and undefined. */
