@@ -29,6 +29,35 @@ onEachLoop('test_queues', (make) => {
       expect(() => new Queue<number>().getNowait()).toThrow(QueueEmpty);
     }));
 
+  it('test_repr: the items as _queue=[...] in storage order, then waiting getters, putters and unfinished tasks', () =>
+    runIn(make, async () => {
+      const q = new Queue<unknown>();
+      q.putNowait(1);
+      q.putNowait('two');
+      expect(String(q)).toBe("<Queue maxsize=0 _queue=[1, 'two'] tasks=2>");
+      q.getNowait();
+      q.getNowait();
+      const getter = createTask(() => q.get());
+      await sleep(0);
+      expect(String(q)).toBe('<Queue maxsize=0 _getters[1] tasks=2>');
+      getter.cancel();
+      await sleep(0);
+      const full = new Queue<number>(1);
+      full.putNowait(7);
+      const putter = createTask(() => full.put(8));
+      await sleep(0);
+      expect(String(full)).toBe('<Queue maxsize=1 _queue=[7] _putters[1] tasks=1>');
+      putter.cancel();
+      await sleep(0);
+      const p = new PriorityQueue<number>();
+      for (const i of [3, 1, 2]) p.putNowait(i);
+      // The heap's own order, as Python's list holding the heap shows it.
+      expect(String(p)).toBe('<PriorityQueue maxsize=0 _queue=[1, 3, 2] tasks=3>');
+      const l = new LifoQueue<number>();
+      for (const i of [3, 1, 2]) l.putNowait(i);
+      expect(String(l)).toBe('<LifoQueue maxsize=0 _queue=[3, 1, 2] tasks=3>');
+    }));
+
   it('test_maxsize: a producer blocks at maxsize until a consumer takes', () =>
     runIn(make, async () => {
       const q = new Queue<number>(2);

@@ -47,6 +47,11 @@ export class BinaryHeap<T> {
     return this.items.length;
   }
 
+  /** The items in heap order (the order a Python list holding a heap shows). */
+  inHeapOrder(): readonly T[] {
+    return this.items;
+  }
+
   push(item: T): void {
     const items = this.items;
     // Find the slot first, so a compare that throws leaves the heap untouched.

@@ -4,6 +4,7 @@
  * a waiter cancelled after being woken passes its turn on, so a cancelled get() loses no
  * item. shutdown() makes put() throw QueueShutDown at once and get() once drained.
  */
+import { inspect } from 'node:util';
 import { QueueEmpty, QueueFull, QueueShutDown } from './errors.js';
 import { Deque } from './deque.js';
 import { Event } from './locks.js';
@@ -161,6 +162,7 @@ export class Queue<T = unknown> extends LoopBound {
   /** A description for logs and debugging, as asyncio's repr(). */
   override toString(): string {
     const parts = [`maxsize=${this.limit}`];
+    if (this.storeSize() > 0) parts.push(`_queue=[${Array.from(this.storeItems(), showItem).join(', ')}]`);
     if (this.getters.length > 0) parts.push(`_getters[${this.getters.length}]`);
     if (this.putters.length > 0) parts.push(`_putters[${this.putters.length}]`);
     if (this.unfinishedTasks > 0) parts.push(`tasks=${this.unfinishedTasks}`);
@@ -176,6 +178,10 @@ export class Queue<T = unknown> extends LoopBound {
   /** Storage hook: store one item. */
   protected storePut(item: T): void {
     this.items.push(item);
+  }
+  /** Storage hook: the stored items in storage order (for the repr, as asyncio's `_queue=[...]`). */
+  protected storeItems(): Iterable<T> {
+    return this.items;
   }
   /** Storage hook: take the next item out. */
   protected storeGet(): T {
@@ -208,6 +214,9 @@ export class PriorityQueue<T = unknown> extends Queue<T> {
   protected override storeGet(): T {
     return this.heap.pop() as T;
   }
+  protected override storeItems(): Iterable<T> {
+    return this.heap.inHeapOrder();
+  }
 }
 
 /** Gives the most recently put item first. */
@@ -223,4 +232,12 @@ export class LifoQueue<T = unknown> extends Queue<T> {
   protected override storeGet(): T {
     return this.stack.pop() as T;
   }
+  protected override storeItems(): Iterable<T> {
+    return this.stack;
+  }
+}
+
+/** One queued item as asyncio's repr lists it: whole (not shortened), on one line. */
+function showItem(item: unknown): string {
+  return inspect(item, { depth: 1, breakLength: Infinity });
 }
