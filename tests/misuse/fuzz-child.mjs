@@ -45,8 +45,8 @@ const targets = [
   { name: 'waitFor', params: ['aw', 'timeout', 'awaitable', 'coroutine'], args: fc.tuple(junk, junk), call: (_l, a) => core.waitFor(...a) },
   { name: 'asCompleted', options: 1, params: ['aws', 'timeout', 'asCompleted', 'awaitable', 'coroutine'], args: fc.tuple(junk, junkOptions(['timeout'])), call: (_l, a) => core.asCompleted(...a) },
   { name: 'shield', params: ['aw', 'arg', 'awaitable', 'coroutine'], args: fc.tuple(junk), call: (_l, a) => core.shield(...a) },
-  { name: 'timeout', params: ['delay', 'fn', 'when'], args: fc.tuple(junk, junk), call: (_l, a) => core.timeout(...a) },
-  { name: 'timeoutAt', params: ['when', 'fn'], args: fc.tuple(junk, junk), call: (_l, a) => core.timeoutAt(...a) },
+  { name: 'timeout', params: ['delay', 'fn', 'when'], args: fc.tuple(junk, junk), call: (_l, a) => leave(core.timeout(...a)) },
+  { name: 'timeoutAt', params: ['when', 'fn'], args: fc.tuple(junk, junk), call: (_l, a) => leave(core.timeoutAt(...a)) },
   { name: 'ensureFuture', params: ['aw', 'arg', 'awaitable', 'coroutine', 'loop'], args: fc.tuple(junk), call: (_l, a) => core.ensureFuture(...a) },
   { name: 'callSoon', params: ['callback'], args: fc.tuple(junk, junk), call: (l, a) => l.callSoon(...a) },
   { name: 'callLater', params: ['delay', 'callback'], args: fc.tuple(junk, junk), call: (l, a) => l.callLater(...a) },
@@ -77,6 +77,14 @@ const targets = [
     call: (l, a) => l.createDatagramEndpoint(...a).then(([t]) => t.close()) },
   { name: 'getaddrinfo', options: 2, params: ['host', 'port', 'family', 'type', 'options', 'flags', 'proto'], args: fc.tuple(fc.constantFrom('127.0.0.1', null, 42, ''), fc.constantFrom(0, null, -1, 'x', 70000), junkOptions(['family', 'type'])), call: (l, a) => l.getaddrinfo(...a) },
 ];
+
+/**
+ * Leave a scope timeout()/timeoutAt() entered (given no fn, they enter the current task, as
+ * `await using` does): left open, its deadline would cancel the task running every case.
+ */
+function leave(result) {
+  return result instanceof core.Timeout ? result[Symbol.asyncDispose]() : result;
+}
 
 function fedReader() {
   const reader = new core.StreamReader();
