@@ -87,6 +87,11 @@ export async function startTls(
   const made = loop.callSoon(() => sslProtocol.connectionMade(transport));
   const resumed = loop.callSoon(() => transport.resumeReading());
   try {
+    // A task cancels the future it awaited last. The caller awaits this promise (waitFor,
+    // timeout) only after this call returns, so wait one turn: the handshake's waiter is then
+    // that future, and cancelling the caller aborts the handshake, as cancelling asyncio's
+    // start_tls coroutine does, instead of leaving it to run for sslHandshakeTimeout.
+    await null;
     await waiter;
   } catch (error) {
     transport.close();
