@@ -435,8 +435,11 @@ export class SSLProtocol extends BufferedProtocol implements SSLTransportOwner {
   private readonly onHandshakeTimeout = (): void => {
     this.handshakeTimer = null;
     if (this.state !== 'handshake') return;
+    // asyncio's words first: ported tests match /SSL handshake.*is taking longer/.
     this.handshakeFailed(
-      new ConnectionAbortedError(`SSL handshake timed out: it took longer than ${this.handshakeTimeout} seconds (sslHandshakeTimeout), aborting the connection`),
+      new ConnectionAbortedError(
+        `SSL handshake is taking longer than ${this.handshakeTimeout} seconds: aborting the connection (the handshake timed out: sslHandshakeTimeout)`,
+      ),
     );
   };
 
