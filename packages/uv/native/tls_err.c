@@ -115,12 +115,18 @@ const char* tls_verify_code(long v) {
 
 napi_value tls_verify_error(napi_env env, long vcode, const char* host) {
   const char* vmsg = X509_verify_cert_error_string(vcode);
-  char msg[512];
-  if (vcode == X509_V_ERR_HOSTNAME_MISMATCH || vcode == X509_V_ERR_IP_ADDRESS_MISMATCH)
-    snprintf(msg, sizeof msg, "Hostname/IP does not match certificate's altnames: Host: %s.",
-             host ? host : "");
-  else
+  char mismatch[320], msg[512];
+  /* A name mismatch in Python's words (its verify_message, which tests match), then Node's. */
+  if (vcode == X509_V_ERR_HOSTNAME_MISMATCH || vcode == X509_V_ERR_IP_ADDRESS_MISMATCH) {
+    snprintf(mismatch, sizeof mismatch, "%s mismatch, certificate is not valid for '%s'.",
+             vcode == X509_V_ERR_IP_ADDRESS_MISMATCH ? "IP address" : "Hostname", host ? host : "");
+    vmsg = mismatch;
+    snprintf(msg, sizeof msg,
+             "certificate verify failed: %s (Hostname/IP does not match certificate's altnames: Host: %s.)",
+             mismatch, host ? host : "");
+  } else {
     snprintf(msg, sizeof msg, "certificate verify failed: %s", vmsg);
+  }
   napi_value err = make_error(env, tls_verify_code(vcode), msg), v;
   set_str(env, err, "sslKind", "cert");
   napi_create_int32(env, (int32_t)vcode, &v);
