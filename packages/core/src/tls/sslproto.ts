@@ -842,7 +842,8 @@ export class SSLProtocol extends BufferedProtocol implements SSLTransportOwner {
     const waiter = this.waiter;
     if (waiter === null) return;
     this.waiter = null;
-    if (waiter.done()) return;
+    // loop.close() closing a connection mid-handshake: no callback of the waiter can run now.
+    if (waiter.done() || this._loop.isClosed()) return;
     if (error === null || error === undefined) waiter.setResult(undefined);
     else waiter.setException(error);
   }
