@@ -364,6 +364,43 @@ describe.skipIf(missing !== null)(`test_ssl against Python's ssl module${missing
         expect(reports).toEqual([]);
       }));
 
+    it('test_streams test_start_tls: writer.startTls against an asyncio server doing StreamWriter.start_tls', () =>
+      runIn(make, async () => {
+        const child = new Child(PYTHON, [path.join(HERE, 'ssl_peer.py'), 'asyncio-server', 'starttls', files.cert, files.key, '0']);
+        const port = Number((await child.waitFor(/listening (\d+)/))[1]);
+        const [reader, writer] = await openConnection('127.0.0.1', port);
+        writer.write(Buffer.from('hello world 1!\n'));
+        expect((await reader.readline()).toString()).toBe('hello world 1!\n');
+        await writer.startTls({ ca: testCerts().ca }, { serverHostname: 'localhost' });
+        writer.write(Buffer.from('hello world 2!\n'));
+        expect((await reader.readline()).toString()).toBe('hello world 2!\n');
+        // asyncio's close() sends close_notify: our reader sees EOF.
+        expect((await reader.read()).length).toBe(0);
+        writer.close();
+        await writer.waitClosed();
+        expect(await peerNote(child)).toBe('done served');
+      }));
+
+    it('test_streams test_start_tls: an asyncio client doing StreamWriter.start_tls against startServer\'s writer.startTls', () =>
+      runIn(make, async () => {
+        const served: string[] = [];
+        const server = (await startServer(async (reader, writer) => {
+          writer.write(await reader.readline());
+          await writer.drain();
+          await writer.startTls(serverSsl());
+          writer.write(await reader.readline());
+          await writer.drain();
+          writer.close();
+          await writer.waitClosed();
+          served.push('served');
+        }, '127.0.0.1', 0)) as unknown as Server;
+        const client = new Child(PYTHON, [path.join(HERE, 'ssl_peer.py'), 'asyncio-client', 'starttls', String(portOf(server)), files.ca, '0']);
+        expect(await peerNote(client)).toBe('done eof 0');
+        expect(served).toEqual(['served']);
+        server.close();
+        await server.waitClosed();
+      }));
+
     it('test_create_server_ssl_over_ssl: startTls over a TLS transport (TLS in TLS) from a server protocol', () =>
       runIn(make, async (loop) => {
         const inner = loop.createFuture<Transport>();

@@ -6,9 +6,13 @@ client), for ssl.test.ts. Run with /usr/bin/python3.
         SCENARIO, prints "done <note>" (or "failed <error>") and exits.
     ssl_peer.py client SCENARIO PORT CA N
         Connects to PORT, runs SCENARIO, prints "done <note>" (or "failed <error>").
+    ssl_peer.py asyncio-server starttls CERT KEY 0 / asyncio-client starttls PORT CA 0
+        The same with asyncio streams (test_streams' test_start_tls): a line in plaintext,
+        StreamWriter.start_tls, a line over TLS.
 
 N is the payload size the scenario uses.
 """
+import asyncio
 import socket
 import ssl
 import sys
@@ -157,11 +161,51 @@ def client_starttls(sock, ctx, n):
 CLIENT = {"ab": client_ab, "starttls": client_starttls}
 
 
+async def asyncio_server(ctx):
+    done = asyncio.get_running_loop().create_future()
+
+    async def handle(reader, writer):
+        try:
+            writer.write(await reader.readline())
+            await writer.drain()
+            await writer.start_tls(ctx)
+            writer.write(await reader.readline())
+            await writer.drain()
+            writer.close()
+            await writer.wait_closed()
+            done.set_result("served")
+        except Exception as e:
+            done.set_exception(e)
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    print(f"listening {server.sockets[0].getsockname()[1]}", flush=True)
+    async with server:
+        return await asyncio.wait_for(done, 30)
+
+
+async def asyncio_client(port, ctx):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"hello world 1!\n")
+    assert await reader.readline() == b"hello world 1!\n"
+    await writer.start_tls(ctx, server_hostname="localhost")
+    assert writer.get_extra_info("ssl_object") is not None
+    writer.write(b"hello world 2!\n")
+    assert await reader.readline() == b"hello world 2!\n"
+    tail = await reader.read()
+    writer.close()
+    await writer.wait_closed()
+    return f"eof {len(tail)}"
+
+
 def main():
     role, scenario = sys.argv[1], sys.argv[2]
     n = int(sys.argv[5])
     try:
-        if role == "server":
+        if role == "asyncio-server":
+            note = asyncio.run(asyncio_server(server_context(sys.argv[3], sys.argv[4])))
+        elif role == "asyncio-client":
+            note = asyncio.run(asyncio_client(int(sys.argv[3]), client_context(sys.argv[4])))
+        elif role == "server":
             ctx = server_context(sys.argv[3], sys.argv[4])
             listener = socket.socket()
             listener.bind(("127.0.0.1", 0))
