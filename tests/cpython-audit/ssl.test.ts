@@ -325,6 +325,30 @@ describe.skipIf(missing !== null)(`test_ssl against Python's ssl module${missing
         expect(await peer.note()).toBe(`done received ${chunk * count}`);
       }));
 
+    for (const variant of ['trailing-notify', 'trailing-fin']) {
+      it(`test_remote_shutdown_receives_trailing_data (${variant === 'trailing-fin' ? 'a TCP FIN' : 'close_notify'}): read() gives b'' while writing is paused; every byte queued still reaches the peer`, () =>
+        runIn(make, async () => {
+          const chunk = 128 * 1024;
+          const peer = await pythonServer(variant, chunk);
+          const [reader, writer] = await openConnection('127.0.0.1', peer.port, { ssl: insecureClient, serverHostname: '' });
+          const transport = writer.transport;
+          writer.write(Buffer.from('ping'));
+          expect((await reader.readexactly(4)).toString()).toBe('pong');
+          let count = 0;
+          while (transport.getWriteBufferSize() <= transport.getWriteBufferLimits()[1]) {
+            writer.write(Buffer.alloc(chunk, 'x'));
+            count++;
+            await sleep(0);
+          }
+          peer.child.proc.stdin!.write(`filled ${count}\n`);
+          expect((await reader.read()).length).toBe(0);
+          peer.child.proc.stdin!.write('eof\n');
+          expect(await peer.note()).toBe(`done received ${count * chunk} of ${count * chunk}`);
+          writer.close();
+          await writer.waitClosed().catch(() => {});
+        }));
+    }
+
     it('test_shutdown_timeout_handler_not_set: bytes and a FIN arriving while reading is paused are delivered on resume', () =>
       runIn(make, async (loop) => {
         const peer = await pythonServer('extra-bytes');

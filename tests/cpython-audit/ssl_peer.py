@@ -132,7 +132,70 @@ def extra_bytes(sock, ctx, n):
     return f"tail {len(tail)}"
 
 
-SERVER = {f.__name__.replace("_", "-"): f for f in (echo_ab, silent, drop_in_handshake, corrupt, starttls, unwrap, flush, extra_bytes)}
+def trailing_notify(sock, ctx, n):
+    # test_remote_shutdown_receives_trailing_data: our close_notify goes out while the client
+    # still has data queued; all of it must arrive after the client saw our EOF.
+    # stdin says "filled <count>" once the client is paused, "eof" once it read our EOF.
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(incoming, outgoing, server_side=True)
+    while True:
+        try:
+            obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            sock.sendall(outgoing.read())
+            incoming.write(sock.recv(16384))
+    sock.sendall(outgoing.read())
+    while True:
+        try:
+            data = obj.read(4)
+            break
+        except ssl.SSLWantReadError:
+            incoming.write(sock.recv(16384))
+    assert data == b"ping"
+    obj.write(b"pong")
+    sock.sendall(outgoing.read())
+    count = int(sys.stdin.readline().split()[1])
+    received = 0
+    incoming.write(sock.recv(65536 * 4))
+    while True:
+        try:
+            received += len(obj.read(16384))
+        except ssl.SSLWantReadError:
+            break
+    try:
+        obj.unwrap()
+    except ssl.SSLWantReadError:
+        pass
+    sock.sendall(outgoing.read())
+    sys.stdin.readline()
+    while True:
+        try:
+            received += len(obj.read(16384))
+        except ssl.SSLWantReadError:
+            chunk = sock.recv(16384)
+            if not chunk:
+                break
+            incoming.write(chunk)
+        except ssl.SSLZeroReturnError:
+            break
+    sock.close()
+    return f"received {received} of {count * n}"
+
+
+def trailing_fin(sock, ctx, n):
+    # The same with a TCP FIN (shutdown(SHUT_WR)) instead of close_notify.
+    s = ctx.wrap_socket(sock, server_side=True)
+    assert recv_all(s, 4) == b"ping"
+    s.send(b"pong")
+    count = int(sys.stdin.readline().split()[1])
+    s.shutdown(socket.SHUT_WR)
+    got = len(recv_all(s, count * n))
+    s.close()
+    return f"received {got} of {count * n}"
+
+
+SERVER = {f.__name__.replace("_", "-"): f for f in (echo_ab, silent, drop_in_handshake, corrupt, starttls, unwrap, flush, extra_bytes, trailing_notify, trailing_fin)}
 
 
 # ---- client scenarios: (socket connected, client context, n) -> note ----
