@@ -89,8 +89,10 @@ export function contextFor(provider: TLSProvider, ssl: unknown, serverSide: bool
     }
     return ssl;
   }
-  if (!isPlainObject(ssl)) {
-    throw new TypeError(`${where}(): ssl must be true, false, null, an options object of Node's tls or a TLS context, got ${describe(ssl)}`);
+  if (!isPlainObject(ssl) && !isNodeSecureContext(ssl)) {
+    throw new TypeError(
+      `${where}(): ssl must be true, false, null, an options object of Node's tls, a tls.SecureContext or a TLS context, got ${describe(ssl)}`,
+    );
   }
   let pair = cache.byOptions.get(ssl);
   if (pair === undefined) {
@@ -101,10 +103,18 @@ export function contextFor(provider: TLSProvider, ssl: unknown, serverSide: bool
   return (pair[side] ??= createNamingSsl(provider, ssl, serverSide, where));
 }
 
+/**
+ * A Node tls.SecureContext (tls.createSecureContext()'s, what a Python SSLContext becomes in a
+ * port): it stands for `{secureContext}`. Known by its class name, so core needs no node:tls.
+ */
+function isNodeSecureContext(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && value.constructor?.name === 'SecureContext';
+}
+
 /** The provider's context for `ssl`; its argument errors say they are about `ssl` (a provider cannot know the name). */
 function createNamingSsl(provider: TLSProvider, ssl: object, serverSide: boolean, where: string): TLSContext {
   try {
-    return provider.createContext(ssl as TLSOptions, serverSide);
+    return provider.createContext((isNodeSecureContext(ssl) ? { secureContext: ssl } : ssl) as TLSOptions, serverSide);
   } catch (error) {
     if (error instanceof TypeError) throw new TypeError(`${where}(): ssl: ${error.message}`, { cause: error });
     if (error instanceof RangeError) throw new RangeError(`${where}(): ssl: ${error.message}`, { cause: error });

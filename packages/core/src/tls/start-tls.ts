@@ -56,7 +56,7 @@ export async function startTls(
   if (protocol === null || typeof protocol !== 'object') {
     throw new TypeError(`startTls(): protocol must be a protocol object, got ${describe(protocol)}`);
   }
-  if (!sslGiven(ssl)) throw new TypeError(`startTls(): ssl must be true, an options object of Node's tls or a TLS context, got ${describe(ssl)}`);
+  if (!sslGiven(ssl)) throw new TypeError(`startTls(): ssl must be true, an options object of Node's tls, a tls.SecureContext or a TLS context, got ${describe(ssl)}`);
   const serverSide = Boolean(opts.serverSide);
   if (serverSide && opts.serverHostname !== undefined && opts.serverHostname !== null) {
     throw new TypeError('startTls(): serverHostname is only meaningful on the client side');
