@@ -115,6 +115,25 @@ describe.skipIf(missing !== null)(`TLS scenarios of test_events, test_base_event
         await closeServer(server);
       }));
 
+    it('ssl=SSLContext: a tls.createSecureContext() object as ssl on the server and the client (it verifies by default)', () =>
+      runIn(make, async (loop) => {
+        loop.setExceptionHandler(() => {});
+        const c = testCerts();
+        const server = (await startServer(async (reader, writer) => {
+          writer.write(await reader.readline());
+          writer.close();
+        }, '127.0.0.1', 0, { ssl: tls.createSecureContext({ key: c.serverKey, cert: c.serverCert }) })) as unknown as Server;
+        const [reader, writer] = await openConnection('127.0.0.1', portOf(server), { ssl: tls.createSecureContext({ ca: c.ca }), serverHostname: 'localhost' });
+        writer.write(Buffer.from('over a SecureContext\n'));
+        expect((await reader.readline()).toString()).toBe('over a SecureContext\n');
+        writer.close();
+        await writer.waitClosed();
+        const untrusted = await rejection(openConnection('127.0.0.1', portOf(server), { ssl: tls.createSecureContext({}), serverHostname: 'localhost' }));
+        expect(untrusted).toBeInstanceOf(SSLCertVerificationError);
+        await expect(openConnection('127.0.0.1', portOf(server), { ssl: new Date() as never })).rejects.toThrow(/ssl must be true, false, null, an options object of Node's tls, a tls.SecureContext or a TLS context/);
+        await closeServer(server);
+      }));
+
     it('get_extra_info over TLS: sslcontext, peercert, cipher, compression (null), ssl_object; unknown names give the default', () =>
       runIn(make, async (loop) => {
         const { server, accepted, tr } = await tlsPair(loop);

@@ -425,6 +425,9 @@ describe.skipIf(missing !== null)(`test_ssl against Python's ssl module${missing
         await server.waitClosed();
       }));
 
+    it.skip('test_create_connection_memory_leak / test_shutdown_timeout_handler_leak: weakref and gc.collect checks are Python-only', () => {});
+    it.skip('test_ssl_connect_accepted_socket: loop.connect_accepted_socket is not part of API.md', () => {});
+
     it('test_create_server_ssl_over_ssl: startTls over a TLS transport (TLS in TLS) from a server protocol', () =>
       runIn(make, async (loop) => {
         const inner = loop.createFuture<Transport>();
