@@ -724,6 +724,9 @@ export class SSLProtocol extends BufferedProtocol implements SSLTransportOwner {
   /** @internal */
   _extraInfo(name: string): { found: boolean; value: unknown } {
     if (Object.hasOwn(this.extra, name)) return { found: true, value: this.extra[name] };
+    // Once the socket is gone its names (socket, peername, ...) give the default, as asyncio's
+    // SSL transport drops its socket transport; the TLS names above stay.
+    if (this.socketLost) return { found: false, value: null };
     const value = this.socket?.getExtraInfo<unknown>(name, MISSING) ?? MISSING;
     return value === MISSING ? { found: false, value: null } : { found: true, value };
   }
