@@ -136,7 +136,7 @@ describe.skipIf(missing !== null)(`TLS scenarios of test_events, test_base_event
 
     it('get_extra_info over TLS: sslcontext, peercert, cipher, compression (null), ssl_object; unknown names give the default', () =>
       runIn(make, async (loop) => {
-        const { server, accepted, tr } = await tlsPair(loop);
+        const { server, accepted, tr, client } = await tlsPair(loop);
         expect(tr.getExtraInfo('sslcontext')).not.toBe(null);
         const peercert = tr.getExtraInfo<{ subject: { CN: string } }>('peercert');
         expect(peercert?.subject.CN).toBe('localhost');
@@ -148,8 +148,14 @@ describe.skipIf(missing !== null)(`TLS scenarios of test_events, test_base_event
         expect(sslObject.getProtocol()).toMatch(/^TLSv1\.[23]$/);
         expect(sslObject.alpnProtocol).toBe(false);
         expect(tr.getExtraInfo('no such key', 'dflt')).toBe('dflt');
+        expect(tr.getExtraInfo('socket')).not.toBe(null);
         tr.close();
-        await accepted[0]!.lost;
+        await client.lost;
+        // test_get_extra_info_on_closed_connection: the socket's names are gone, the TLS ones stay.
+        expect(tr.getExtraInfo('socket')).toBe(null);
+        expect(tr.getExtraInfo('peername', 'dflt')).toBe('dflt');
+        expect(tr.getExtraInfo('peercert')).not.toBe(null);
+        expect(tr.getExtraInfo('sslcontext')).not.toBe(null);
         await closeServer(server);
       }));
 

@@ -149,13 +149,14 @@ describe.skipIf(missing !== null)(`test_ssl against Python's ssl module${missing
       }));
 
     it('test_create_connection_ssl_slow_handshake: a silent server; ConnectionAbortedError /SSL handshake.*is taking longer/', () =>
-      runIn(make, async (loop) => {
-        loop.setExceptionHandler(() => {});
+      runIn(make, async (_loop, reports) => {
         const peer = await pythonServer('silent');
         const error = await rejection(openConnection('127.0.0.1', peer.port, { ssl: insecureClient, serverHostname: '', sslHandshakeTimeout: 1 }));
         expect(error).toBeInstanceOf(ConnectionAbortedError);
         expect((error as Error).message).toMatch(/SSL handshake.*is taking longer/);
         expect(await peer.note()).toBe('done aborted');
+        // The caller gets the error; the loop hears nothing (test_sslproto's messages == []).
+        expect(reports).toEqual([]);
       }));
 
     it('test_create_connection_ssl_failed_certificate: a verifying client; SSLCertVerificationError (an SSLError)', () =>
@@ -293,6 +294,34 @@ describe.skipIf(missing !== null)(`test_ssl against Python's ssl module${missing
         expect(proto.received.equals(hello)).toBe(true);
         tls.close();
         expect(await peerNote(client)).toBe('done unwrapped');
+        server.close();
+        await server.waitClosed();
+      }));
+
+    it('test_sslproto test_start_tls_server_1: the client closes without close_notify after the answer; connectionLost(null)', () =>
+      runIn(make, async (loop) => {
+        const hello = Buffer.alloc(PAYLOAD_SIZE, '1');
+        const accepted = loop.createFuture<Recording>();
+        let tls: Transport | null = null;
+        class Answering extends Recording {
+          override connectionMade(transport: Transport): void {
+            super.connectionMade(transport);
+            accepted.setResult(this);
+          }
+          override dataReceived(data: Uint8Array): void {
+            super.dataReceived(data);
+            if (this.received.length >= hello.length) tls!.write(Buffer.from('answer'));
+          }
+        }
+        const server = (await loop.createServer(() => new Answering(loop), '127.0.0.1', 0)) as Server;
+        const client = pythonClient('starttls-close', portOf(server), PAYLOAD_SIZE);
+        const proto = await accepted;
+        proto.transport!.write(hello);
+        tls = await loop.startTls(proto.transport!, proto, serverSsl(), { serverSide: true, sslHandshakeTimeout: 30 });
+        expect(await proto.lost).toBe(null);
+        expect(proto.received.equals(hello)).toBe(true);
+        tls.close();
+        expect(await peerNote(client)).toBe('done answer');
         server.close();
         await server.waitClosed();
       }));

@@ -221,7 +221,17 @@ def client_starttls(sock, ctx, n):
     return "unwrapped"
 
 
-CLIENT = {"ab": client_ab, "starttls": client_starttls}
+def client_starttls_close(sock, ctx, n):
+    # test_sslproto's test_start_tls_server_1: the client closes without close_notify.
+    assert len(recv_all(sock, n)) == n
+    s = ctx.wrap_socket(sock)
+    s.sendall(b"1" * n)
+    answer = recv_all(s, 6)
+    s.close()
+    return answer.decode()
+
+
+CLIENT = {"ab": client_ab, "starttls": client_starttls, "starttls-close": client_starttls_close}
 
 
 async def asyncio_server(ctx):
