@@ -3,7 +3,10 @@
  * test_sslproto.py (3.13) on the loops users get: loopkit on both ends, or Node's tls as the
  * peer where a test needs one that misbehaves.
  */
+import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import {
@@ -12,12 +15,15 @@ import {
   Protocol,
   SSLCertVerificationError,
   SSLError,
+  TimeoutError,
   createTask,
   getTLSProvider,
   openConnection,
+  openUnixConnection,
   sleep,
   socket,
   startServer,
+  startUnixServer,
   type AbstractEventLoop,
   type Future,
   type Server,
@@ -449,6 +455,44 @@ describe.skipIf(missing !== null)(`TLS scenarios of test_events, test_base_event
         writer.close();
         await writer.waitClosed();
         await closeServer(server);
+      }));
+
+    it('sslShutdownTimeout on streams: writer.waitClosed() and reader.read() raise TimeoutError(/SSL shutdown timed out/) when the peer never answers close_notify', () =>
+      runIn(make, async (_loop, reports) => {
+        const c = testCerts();
+        // allowHalfOpen: Node takes our close_notify as the end of its input and answers none.
+        const node = tls.createServer({ key: c.serverKey, cert: c.serverCert, allowHalfOpen: true }, (s) => s.on('error', () => {}));
+        await new Promise<void>((resolve) => node.listen(0, '127.0.0.1', resolve));
+        try {
+          const [reader, writer] = await openConnection('127.0.0.1', (node.address() as net.AddressInfo).port, { ssl: clientSsl(), serverHostname: 'localhost', sslShutdownTimeout: 0.3 });
+          writer.close();
+          const error = await rejection(writer.waitClosed());
+          expect(error).toBeInstanceOf(TimeoutError);
+          expect((error as Error).message).toMatch(/^SSL shutdown timed out/);
+          expect(await rejection(reader.read())).toBe(error);
+          expect(reports).toEqual([]);
+        } finally {
+          node.close();
+        }
+      }));
+
+    it('test_open_unix_connection with ssl: startUnixServer/openUnixConnection over TLS, serverHostname required', () =>
+      runIn(make, async () => {
+        const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'loopkit-sslunix-')), 's');
+        const server = (await startUnixServer(async (reader, writer) => {
+          writer.write(await reader.readline());
+          await writer.drain();
+          writer.close();
+        }, file, { ssl: serverSsl() })) as unknown as Server;
+        await expect(openUnixConnection(file, { ssl: clientSsl() })).rejects.toThrow(/serverHostname is required/);
+        const [reader, writer] = await openUnixConnection(file, { ssl: clientSsl(), serverHostname: 'localhost' });
+        writer.write(Buffer.from('over a Unix socket\n'));
+        expect((await reader.readline()).toString()).toBe('over a Unix socket\n');
+        expect((await reader.read()).length).toBe(0);
+        writer.close();
+        await writer.waitClosed();
+        await closeServer(server);
+        fs.rmSync(path.dirname(file), { recursive: true, force: true });
       }));
 
     it('test_open_connection ssl against Node\'s tls server; writer.writeEof refused; canWriteEof false', () =>
