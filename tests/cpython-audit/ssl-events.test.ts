@@ -316,6 +316,34 @@ describe.skipIf(missing !== null)(`TLS scenarios of test_events, test_base_event
         await closeServer(server);
       }));
 
+    it('setWriteBufferLimits over TLS (high 256 KiB, low 32 KiB): pauseWriting above high, resumeWriting at or below low, 8 MiB intact', () =>
+      runIn(make, async (loop) => {
+        const { server, accepted, tr } = await tlsPair(loop);
+        const sizes: Array<[string, number]> = [];
+        const proto = tr.getProtocol() as Recording;
+        proto.pauseWriting = () => void sizes.push(['pause', tr.getWriteBufferSize()]);
+        proto.resumeWriting = () => void sizes.push(['resume', tr.getWriteBufferSize()]);
+        tr.setWriteBufferLimits({ high: 256 * 1024, low: 32 * 1024 });
+        expect(tr.getWriteBufferLimits()).toEqual([32 * 1024, 256 * 1024]);
+        const peer = accepted[0]!.transport!;
+        peer.pauseReading();
+        const data = Buffer.alloc(8 * 1024 * 1024);
+        for (let i = 0; i < data.length; i++) data[i] = (i * 13) % 256;
+        for (let off = 0; off < data.length; off += 100_000) tr.write(data.subarray(off, off + 100_000));
+        expect(sizes.length).toBe(1);
+        expect(sizes[0]![0]).toBe('pause');
+        expect(sizes[0]![1]).toBeGreaterThan(256 * 1024);
+        peer.resumeReading();
+        expect((await accepted[0]!.bytes(data.length)).equals(data)).toBe(true);
+        while (sizes.length < 2) await sleep(0.005);
+        expect(sizes[1]![0]).toBe('resume');
+        expect(sizes[1]![1]).toBeLessThanOrEqual(32 * 1024);
+        expect(() => tr.setWriteBufferLimits({ high: 10, low: 20 })).toThrow(RangeError);
+        tr.close();
+        await accepted[0]!.lost;
+        await closeServer(server);
+      }));
+
     it('pauseReading over TLS: nothing delivered while paused, all of it in order after resumeReading', () =>
       runIn(make, async (loop) => {
         const { server, accepted, tr, client } = await tlsPair(loop);
