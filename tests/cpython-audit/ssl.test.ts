@@ -274,6 +274,16 @@ describe.skipIf(missing !== null)(`test_ssl against Python's ssl module${missing
         expect(reports).toEqual([]);
       }));
 
+    it('test_start_tls_slow_client_cancel through streams: waitFor(writer.startTls(...), 0.5) closes the connection', () =>
+      runIn(make, async (_loop, reports) => {
+        const peer = await pythonServer('silent');
+        const [, writer] = await openConnection('127.0.0.1', peer.port);
+        writer.write(Buffer.alloc(PAYLOAD_SIZE, '1'));
+        expect(await rejection(waitFor(writer.startTls(insecureClient, { serverHostname: '' }), 0.5))).toBeInstanceOf(TimeoutError);
+        expect(await peer.note()).toBe('done aborted');
+        expect(reports).toEqual([]);
+      }));
+
     it('test_start_tls_server_1: server-side loop.startTls; data after the upgrade, the client\'s unwrap as eofReceived', () =>
       runIn(make, async (loop) => {
         const hello = Buffer.alloc(PAYLOAD_SIZE, '1');
