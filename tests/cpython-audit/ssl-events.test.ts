@@ -150,8 +150,11 @@ describe.skipIf(missing !== null)(`TLS scenarios of test_events, test_base_event
         expect(accepted[0]!.transport!.getExtraInfo('peercert')).toBe(null);
         expect(tr.getExtraInfo<{ name: string; version: string }>('cipher')).toMatchObject({ name: expect.any(String), version: expect.stringMatching(/^TLSv1\.[23]$/) });
         expect(tr.getExtraInfo('compression', 'absent')).toBe(null);
-        const sslObject = tr.getExtraInfo<{ getProtocol(): string; getPeerCertificate(): unknown; alpnProtocol: unknown }>('ssl_object')!;
+        const sslObject = tr.getExtraInfo<{ getProtocol(): string; getPeerCertificate(): unknown; getCipher(): unknown; alpnProtocol: unknown }>('ssl_object')!;
         expect(sslObject.getProtocol()).toMatch(/^TLSv1\.[23]$/);
+        // check_ssl_extra_info: the SSL object agrees with the transport's keys.
+        expect(sslObject.getCipher()).toEqual(tr.getExtraInfo('cipher'));
+        expect(sslObject.getPeerCertificate()).toEqual(tr.getExtraInfo('peercert'));
         expect(sslObject.alpnProtocol).toBe(false);
         expect(tr.getExtraInfo('no such key', 'dflt')).toBe('dflt');
         expect(tr.getExtraInfo('socket')).not.toBe(null);
