@@ -312,22 +312,19 @@ describe.skipIf(missing !== null)(`test_ssl against Python's ssl module${missing
       runIn(make, async (loop) => {
         const hello = Buffer.alloc(PAYLOAD_SIZE, '1');
         const accepted = loop.createFuture<Recording>();
-        let tls: Transport | null = null;
-        class Answering extends Recording {
+        class Accepted extends Recording {
           override connectionMade(transport: Transport): void {
             super.connectionMade(transport);
             accepted.setResult(this);
           }
-          override dataReceived(data: Uint8Array): void {
-            super.dataReceived(data);
-            if (this.received.length >= hello.length) tls!.write(Buffer.from('answer'));
-          }
         }
-        const server = (await loop.createServer(() => new Answering(loop), '127.0.0.1', 0)) as Server;
+        const server = (await loop.createServer(() => new Accepted(loop), '127.0.0.1', 0)) as Server;
         const client = pythonClient('starttls-close', portOf(server), PAYLOAD_SIZE);
         const proto = await accepted;
         proto.transport!.write(hello);
-        tls = await loop.startTls(proto.transport!, proto, serverSsl(), { serverSide: true, sslHandshakeTimeout: 30 });
+        const tls = await loop.startTls(proto.transport!, proto, serverSsl(), { serverSide: true, sslHandshakeTimeout: 30 });
+        await proto.bytes(hello.length);
+        tls.write(Buffer.from('answer'));
         expect(await proto.lost).toBe(null);
         expect(proto.received.equals(hello)).toBe(true);
         tls.close();
