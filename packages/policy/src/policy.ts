@@ -4,7 +4,8 @@
  * simply the policy's loop: every worker has its own policy and its own current loop.
  */
 import { _getRunningLoop, _world, NotImplementedError, RuntimeError, type AbstractEventLoop } from '@loopkit/core';
-import { inject, injectable, type DependencyContainer } from 'tsyringe';
+import type { DependencyContainer } from 'tsyringe';
+import { inject, injectable } from './tsyringe.js';
 import { threadId } from 'node:worker_threads';
 import { container as rootContainer } from './container.js';
 import { CONTAINER, LOOP_FACTORY, type LoopFactory } from './tokens.js';
