@@ -1,6 +1,5 @@
-// The task registry finds lost tasks by sweeping after each full collection (one canary in a
-// FinalizationRegistry, not a registration per task): every collection must be watched, also
-// while no loop runs to age tasks, and a live task is never reported.
+// A lost task is reported after the full collection that took it, also while no loop runs
+// to age tasks, once per task, and a live task never.
 import { setTimeout as nodeSleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { BaseEventLoop, Future, allTasks, sleep, type ExceptionContext, type Task } from '@loopkit/core';

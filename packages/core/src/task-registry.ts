@@ -4,14 +4,8 @@
  *
  * A WeakRef costs about a microsecond in V8, more than the rest of a short task's life.
  * So a new task is held strongly in `young` until the loop next goes idle (or `young`
- * grows large); only tasks still pending then get a WeakRef. Holding a task for part of
- * one busy stretch changes nothing a program can see.
- *
- * A lost task is found by sweeping, not by a FinalizationRegistry entry per task (a 72-byte
- * WeakCell each, an eighth of an idle task): V8 clears weak references only in a full
- * collection, scavenges hold their targets, so one canary object in a registry tells of
- * each full collection, and the sweep after it finds the records whose task is gone. A lost
- * task is reported after the same collection as before.
+ * grows large); only tasks still pending then get a WeakRef and a finalizer. Holding a
+ * task for part of one busy stretch changes nothing a program can see.
  */
 import type { AbstractEventLoop } from './events.js';
 import { world } from './world.js';
@@ -83,52 +77,27 @@ const YOUNG_LIMIT = 1 << 17;
 const young: TrackedTask[] = world.youngTasks;
 const aged: Set<AgedRecord> = world.agedTasks;
 
-/** Reports a record's task lost, once (an older copy of core may hold a finalizer for it too). */
-function reportLost(record: AgedRecord): void {
+const finalizer = (world.finalizer ??= new FinalizationRegistry<AgedRecord>((record) => {
   aged.delete(record);
   if (record.completed) return;
-  record.completed = true;
   const context: Parameters<AbstractEventLoop['callExceptionHandler']>[0] = {
     message: 'Task was destroyed but it is pending!',
     taskDescription: record.description,
   };
   if (record.sourceTraceback) context.sourceTraceback = record.sourceTraceback;
   record.loop.callExceptionHandler(context);
-}
-
-let sweepArmed = false;
-const fullCollections = new FinalizationRegistry<null>(() => {
-  sweepArmed = false;
-  try {
-    sweepLost();
-  } finally {
-    armSweep();
-  }
-});
-
-/** Watch for the next full collection while some task is held weakly. */
-function armSweep(): void {
-  if (sweepArmed || aged.size === 0) return;
-  sweepArmed = true;
-  fullCollections.register({}, null);
-}
-
-/**
- * After a full collection: report the records whose task is gone. (deref() keeps each live
- * task until this job ends, which only delays what was not garbage anyway.)
- */
-function sweepLost(): void {
-  for (const record of aged) {
-    if (record.deref() === undefined) reportLost(record);
-  }
-}
+}));
 
 export function trackTask(task: TrackedTask): void {
   young.push(task);
   if (young.length >= YOUNG_LIMIT) ageTasks();
 }
 
-/** The task is done: it needs no weak tracking any more. */
+/**
+ * The task is done: it needs no weak tracking any more. Its finalizer stays registered (with
+ * no unregister token, V8 keeps no table entry per task for one) and, the record completed,
+ * does nothing once the task is collected.
+ */
 export function untrackTask(task: TrackedTask): void {
   const record = task._aged;
   if (record === null) return; // still young: dropped at the next ageTasks()
@@ -136,16 +105,16 @@ export function untrackTask(task: TrackedTask): void {
   aged.delete(record);
 }
 
-/** Give the still-pending young tasks a WeakRef; forget the done ones. */
+/** Give the still-pending young tasks a WeakRef and a finalizer; forget the done ones. */
 export function ageTasks(): void {
   for (const task of young) {
     if (task.done() || task._aged !== null) continue;
     const record = new AgedRecord(task);
     task._aged = record;
     aged.add(record);
+    finalizer.register(task, record);
   }
   young.length = 0;
-  armSweep();
 }
 
 /** Pending tasks of `loop` (all loops when null). */

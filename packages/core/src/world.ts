@@ -63,7 +63,7 @@ export interface World {
   taskCounter: number;
   readonly youngTasks: TrackedTask[];
   readonly agedTasks: Set<AgedRecord>;
-  /** an older copy's finalizer of aged tasks (this copy sweeps instead: task-registry.ts); null if none */
+  /** reports an aged task collected while pending; made by the first copy */
   finalizer: FinalizationRegistry<AgedRecord> | null;
   tlsProvider: TLSProvider | null;
   /** @loopkit/policy's slots: its event loop policy and its root tsyringe container */
