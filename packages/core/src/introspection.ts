@@ -12,7 +12,7 @@
  * number the first time it is introspected, kept in a WeakMap shared by every copy in
  * the thread; the same future keeps its id across calls. A loop gets one the same way.
  */
-import { workerThreads } from './builtins.js';
+import { workerThreads } from './node-builtins.js';
 import type { AbstractEventLoop } from './events.js';
 import type { Future } from './futures.js';
 import { awaitersOf } from './awaited-by.js';

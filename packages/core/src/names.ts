@@ -4,7 +4,7 @@
  * address and option shapes the loops' network methods take.
  */
 import { isIP } from 'node:net';
-import { dns } from './builtins.js';
+import { dns } from './node-builtins.js';
 import { checkOptions, describe } from './validate.js';
 
 /** An address family: IPv4 or IPv6. */

@@ -15,8 +15,8 @@
  * handling again, loopkit prints it and re-sends SIGINT to the process, which Node's
  * default handling turns into the same death as an unhandled Ctrl-C.
  */
-import { workerThreads } from './builtins.js';
 import { inspect } from 'node:util';
+import { workerThreads } from './node-builtins.js';
 import { KeyboardInterrupt } from './errors.js';
 import type { AbstractEventLoop } from './events.js';
 import type { Future } from './futures.js';

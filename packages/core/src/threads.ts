@@ -10,7 +10,7 @@
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { MessagePort } from 'node:worker_threads';
-import { workerThreads } from './builtins.js';
+import { workerThreads } from './node-builtins.js';
 import { CancelledError, InvalidStateError, RuntimeError } from './errors.js';
 import type { AbstractEventLoop, CoroFn } from './events.js';
 import type { FunctionRef } from './executor.js';

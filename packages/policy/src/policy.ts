@@ -123,7 +123,7 @@ function isPolicy(value: unknown): value is EventLoopPolicy {
 }
 
 function threadName(): string {
-  // Loaded here, not imported: most programs never need node:worker_threads (core's builtins.ts).
+  // Loaded here, not imported: most programs never need node:worker_threads (as core's node-builtins.ts).
   const { threadId } = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
   return threadId === 0 ? 'main' : `worker ${threadId}`;
 }

@@ -16,7 +16,7 @@ import type { AbstractEventLoop } from '../events.js';
 import type { Future } from '../futures.js';
 import type { BaseProtocol } from '../protocols.js';
 import type { Transport } from '../transports.js';
-import { childProcess } from '../builtins.js';
+import { childProcess } from '../node-builtins.js';
 import { BaseSubprocessTransport } from './base-subprocess.js';
 import { HeldStream, NodePipeTransport } from './node-pipe.js';
 import type { SubprocessProtocol } from './protocols.js';
