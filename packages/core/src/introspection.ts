@@ -12,7 +12,7 @@
  * number the first time it is introspected, kept in a WeakMap shared by every copy in
  * the thread; the same future keeps its id across calls. A loop gets one the same way.
  */
-import { threadId } from 'node:worker_threads';
+import { workerThreads } from './node-builtins.js';
 import type { AbstractEventLoop } from './events.js';
 import type { Future } from './futures.js';
 import { awaitersOf } from './awaited-by.js';
@@ -127,5 +127,5 @@ export function takeSnapshot(): ThreadSnapshot {
     for (const waiter of awaitersOf(fut)) visit(waiter);
     if (isTaskLike(fut) && fut._futWaiter !== null) visit(fut._futWaiter);
   }
-  return { pid: process.pid, threadId, futures: order.map(record) };
+  return { pid: process.pid, threadId: workerThreads().threadId, futures: order.map(record) };
 }

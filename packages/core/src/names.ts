@@ -3,8 +3,8 @@
  * executor; here node:dns, whose lookup runs on libuv's thread pool), and the checks of the
  * address and option shapes the loops' network methods take.
  */
-import * as dns from 'node:dns';
 import { isIP } from 'node:net';
+import { dns } from './node-builtins.js';
 import { checkOptions, describe } from './validate.js';
 
 /** An address family: IPv4 or IPv6. */
@@ -101,7 +101,7 @@ export async function getaddrinfo(host: string | null, port: number | string | n
     // A numeric host needs no resolver round trip (asyncio's _ipaddr_info shortcut).
     found = numeric !== 0
       ? [{ address: host, family: numeric }].filter((a) => family === null || (a.family === 4) === (family === 'inet'))
-      : await dns.promises.lookup(host, { all: true, family: family === null ? 0 : family === 'inet' ? 4 : 6, verbatim: true });
+      : await dns().promises.lookup(host, { all: true, family: family === null ? 0 : family === 'inet' ? 4 : 6, verbatim: true });
   }
   const proto = type === 'stream' ? 6 : 17;
   return found.map((a): AddrInfo => {
@@ -122,6 +122,6 @@ export async function resolveAddress(address: unknown, family: Family, type: Soc
 export async function getnameinfo(sockaddr: unknown, _flags = 0): Promise<[string, string]> {
   const [host, port] = hostPort(sockaddr, 'sockaddr');
   if (host === null || isIP(host) === 0) throw new TypeError(`sockaddr must hold a numeric address, got ${describe(host)}`);
-  const { hostname, service } = await dns.promises.lookupService(host, port);
+  const { hostname, service } = await dns().promises.lookupService(host, port);
   return [hostname, service];
 }

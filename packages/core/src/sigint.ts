@@ -15,8 +15,8 @@
  * handling again, loopkit prints it and re-sends SIGINT to the process, which Node's
  * default handling turns into the same death as an unhandled Ctrl-C.
  */
-import { isMainThread } from 'node:worker_threads';
 import { inspect } from 'node:util';
+import { workerThreads } from './node-builtins.js';
 import { KeyboardInterrupt } from './errors.js';
 import type { AbstractEventLoop } from './events.js';
 import type { Future } from './futures.js';
@@ -32,7 +32,7 @@ export interface SigintWatch {
 }
 
 export function watchSigint(loop: AbstractEventLoop, main: Future<unknown>): SigintWatch | null {
-  if (!isMainThread || process.listenerCount('SIGINT') > 0) return null;
+  if (!workerThreads().isMainThread || process.listenerCount('SIGINT') > 0) return null;
   let count = 0;
   let stopped = false;
   const listener = (): void => {
@@ -71,7 +71,7 @@ export function keyboardInterrupt(cause: unknown): KeyboardInterrupt {
 }
 
 function dieOfSigint(error: unknown): void {
-  if (!(error instanceof KeyboardInterrupt) || !isMainThread || process.listenerCount('SIGINT') > 0) return;
+  if (!(error instanceof KeyboardInterrupt) || !workerThreads().isMainThread || process.listenerCount('SIGINT') > 0) return;
   process.stderr.write(`${inspect(error)}\n`);
   process.kill(process.pid, 'SIGINT');
 }

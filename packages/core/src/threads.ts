@@ -9,7 +9,8 @@
  */
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { MessageChannel, threadId, type MessagePort } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
+import { workerThreads } from './node-builtins.js';
 import { CancelledError, InvalidStateError, RuntimeError } from './errors.js';
 import type { AbstractEventLoop, CoroFn } from './events.js';
 import type { FunctionRef } from './executor.js';
@@ -40,6 +41,7 @@ type Reply =
 
 /** Make a new handle for `loop` (one per receiving thread: a port has a single owner). */
 export function threadsafeHandle(loop: AbstractEventLoop): LoopHandle {
+  const { MessageChannel, threadId } = workerThreads();
   const { port1, port2 } = new MessageChannel();
   const state = new Int32Array(new SharedArrayBuffer(4));
   serve(loop, port1, state);

@@ -4,7 +4,8 @@
  * application registers or overrides backends (or SELECTOR/PROACTOR/LOOP_FACTORY) there
  * without touching the global one.
  */
-import { container as ownContainer, type DependencyContainer } from 'tsyringe';
+import type { DependencyContainer } from 'tsyringe';
+import { container as ownContainer } from './tsyringe.js';
 import { _world, type AbstractEventLoop } from '@loopkit/core';
 import { selectBackend, type Selection } from './choose.js';
 import { BackendRegistry, type BackendInfo, type BackendOptions } from './registry.js';

@@ -4,7 +4,7 @@
  * Importing it installs the policy into core: `new Future()` outside a running loop binds
  * to this thread's current loop.
  */
-import 'reflect-metadata';
+import './tsyringe.js';
 import { _setCurrentLoopResolver, _setCurrentLoopSetter, _setDefaultLoopFactory } from '@loopkit/core';
 import { getEventLoopPolicy } from './policy.js';
 import './builtins.js';

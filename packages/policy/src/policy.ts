@@ -4,8 +4,9 @@
  * simply the policy's loop: every worker has its own policy and its own current loop.
  */
 import { _getRunningLoop, _world, NotImplementedError, RuntimeError, type AbstractEventLoop } from '@loopkit/core';
-import { inject, injectable, type DependencyContainer } from 'tsyringe';
-import { threadId } from 'node:worker_threads';
+import type { DependencyContainer } from 'tsyringe';
+import { inject, injectable } from './tsyringe.js';
+import { createRequire } from 'node:module';
 import { container as rootContainer } from './container.js';
 import { CONTAINER, LOOP_FACTORY, type LoopFactory } from './tokens.js';
 import { describe } from './describe.js';
@@ -122,5 +123,7 @@ function isPolicy(value: unknown): value is EventLoopPolicy {
 }
 
 function threadName(): string {
+  // Loaded here, not imported: most programs never need node:worker_threads (as core's node-builtins.ts).
+  const { threadId } = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
   return threadId === 0 ? 'main' : `worker ${threadId}`;
 }

@@ -14,7 +14,7 @@
  * into a shared slab). No Readable stream machinery runs per read, and an idle connection
  * holds no read buffer.
  */
-import * as dgram from 'node:dgram';
+import type * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { paceReceived, receiveSlab, toConnectionError } from '@loopkit/core';
 import type { Address } from './proactor.js';

@@ -9,13 +9,14 @@
  * both into the stdout transport, in the order they are read (the order of bytes within
  * each stream is kept; the interleaving of the two is as the reads saw it).
  */
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { PassThrough, type Duplex, type Readable } from 'node:stream';
 import type { AbstractEventLoop } from '../events.js';
 import type { Future } from '../futures.js';
 import type { BaseProtocol } from '../protocols.js';
 import type { Transport } from '../transports.js';
+import { childProcess } from '../node-builtins.js';
 import { BaseSubprocessTransport } from './base-subprocess.js';
 import { HeldStream, NodePipeTransport } from './node-pipe.js';
 import type { SubprocessProtocol } from './protocols.js';
@@ -81,7 +82,7 @@ export class NodeSubprocessTransport extends BaseSubprocessTransport {
       err = node(stderr);
     }
     const stdio: StdioOptions = [node(stdin), node(stdout), err];
-    const child = spawn(spec.file, spec.argv.slice(1), {
+    const child = childProcess().spawn(spec.file, spec.argv.slice(1), {
       argv0: spec.argv[0],
       cwd: spec.cwd ?? undefined,
       env: spec.envObject ?? process.env,
