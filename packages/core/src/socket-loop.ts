@@ -292,21 +292,27 @@ export abstract class BaseSocketLoop<
     let sock: S;
     let connected: boolean;
     if (options.sock !== undefined && options.sock !== null) {
+      // As asyncio: a given socket is used as it is.
+      const modifiers = DATAGRAM_SOCKET_MODIFIERS.filter((key) => options[key] !== undefined && options[key] !== null && options[key] !== false);
+      if (modifiers.length > 0) throw new TypeError(`socket modifier keyword arguments can not be used when sock is specified (${modifiers.join(', ')})`);
       [sock, connected] = this._givenDatagramSocket(options.sock);
     } else {
       if (options.reusePort) this._checkReusePort('dgram');
       let family = familyOption(options.family);
+      if (!options.localAddr && !options.remoteAddr && family === null) {
+        throw new TypeError('unexpected address family: give localAddr, remoteAddr or family');
+      }
       let local: InetSockAddr | null = null;
       let remote: InetSockAddr | null = null;
       if (options.localAddr) {
         const [host, port] = hostPort(options.localAddr, 'localAddr');
-        const info = (await getaddrinfo(host ?? anyAddress(family), port, { family, type: 'dgram' }))[0]!;
+        const info = firstAddress(await getaddrinfo(host ?? anyAddress(family), port, { family, type: 'dgram' }), 'localAddr', host, family);
         family ??= info[0];
         local = info[4];
       }
       if (options.remoteAddr) {
         const [host, port] = hostPort(options.remoteAddr, 'remoteAddr');
-        const info = (await getaddrinfo(host, port, { family, type: 'dgram' }))[0]!;
+        const info = firstAddress(await getaddrinfo(host, port, { family, type: 'dgram' }), 'remoteAddr', host, family);
         family ??= info[0];
         remote = info[4];
       }
@@ -486,6 +492,16 @@ function closeOnThrow<T>(sock: LoopSocket, make: () => T): T {
     sock.close();
     throw error;
   }
+}
+
+/** createDatagramEndpoint options that configure the socket it makes, refused with a given `sock`. */
+const DATAGRAM_SOCKET_MODIFIERS = ['localAddr', 'remoteAddr', 'family', 'reuseAddress', 'reusePort', 'allowBroadcast'] as const;
+
+/** The first resolved address of `name` (RangeError when none is of `family`, as asyncio's "could not bind"). */
+function firstAddress(infos: AddrInfo[], name: string, host: string | null, family: Family | null): AddrInfo {
+  const info = infos[0];
+  if (info === undefined) throw new RangeError(`${name} ${describe(host)} has no ${family === null ? '' : `${family} `}address`);
+  return info;
 }
 
 /** `sock`, when it is a Unix stream socket (or something that does not say its family and type). */
