@@ -184,7 +184,8 @@ onEachLoop('test_unix_events (pipes)', (make) => {
   it('UnixReadPipeTransport: data, pauseReading/resumeReading, EOF, connectionLost(null)', () =>
     runIn(make, async (loop) => {
       const [rsock, wsock] = socketpair();
-      const [tr, pr] = (await loop.connectReadPipe(() => new Collect(), rsock.fileno())) as [Transport, Collect];
+      // detach(): the pipe transport owns the fd now (a collected Socket would close it again).
+      const [tr, pr] = (await loop.connectReadPipe(() => new Collect(), rsock.detach())) as [Transport, Collect];
       expect(tr.isReading()).toBe(true);
       wsock.send(Buffer.from('abc'));
       await until(() => pr.text() === 'abc', 'data');
@@ -209,7 +210,7 @@ onEachLoop('test_unix_events (pipes)', (make) => {
   it('UnixWritePipeTransport: write, canWriteEof, writeEof, empty write, close flushes', () =>
     runIn(make, async (loop) => {
       const [rsock, wsock] = socketpair();
-      const [tr, pr] = (await loop.connectWritePipe(() => new Collect(), wsock.fileno())) as [Transport, Collect];
+      const [tr, pr] = (await loop.connectWritePipe(() => new Collect(), wsock.detach())) as [Transport, Collect];
       expect(tr.canWriteEof()).toBe(true);
       tr.write(Buffer.alloc(0));
       expect(tr.getWriteBufferSize()).toBe(0);
@@ -234,7 +235,7 @@ onEachLoop('test_unix_events (pipes)', (make) => {
   it('UnixWritePipeTransport: abort drops buffered data; a string write is refused', () =>
     runIn(make, async (loop) => {
       const [rsock, wsock] = socketpair();
-      const [tr, pr] = (await loop.connectWritePipe(() => new Collect(), wsock.fileno())) as [Transport, Collect];
+      const [tr, pr] = (await loop.connectWritePipe(() => new Collect(), wsock.detach())) as [Transport, Collect];
       expect(() => tr.write('text' as never)).toThrow(TypeError);
       tr.abort();
       expect(tr.isClosing()).toBe(true);
