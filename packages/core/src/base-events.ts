@@ -434,6 +434,8 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   addSignalHandler(sig: string | number, callback: (...args: any[]) => unknown, ...args: unknown[]): void {
     const name = signalName(sig);
     checkCallback(callback, 'callback');
+    // As asyncio: a handler is a plain callback; a coroutine function's body would never run.
+    if (isCoroutineFunction(callback)) throw new TypeError('coroutines cannot be used with addSignalHandler()');
     this.checkClosed();
     if (name === 'SIGKILL' || name === 'SIGSTOP') throw new RuntimeError(`sig ${name} cannot be caught`);
     this.removeSignalHandler(name);
@@ -786,8 +788,15 @@ function stopWhenDone(future: Future<unknown>): void {
 function signalName(sig: unknown): string {
   if (typeof sig === 'number' && Number.isInteger(sig)) {
     for (const [name, num] of Object.entries(os.constants.signals)) if (num === sig) return name;
+    throw new RangeError(`sig ${sig} is not a valid signal number`);
   } else if (typeof sig === 'string' && sig in os.constants.signals) {
     return sig;
   }
   throw new TypeError(`sig must be a signal name like 'SIGINT' or its number, got ${describe(sig)}`);
+}
+
+/** An async or generator function (a coroutine function here), not a plain callback. */
+function isCoroutineFunction(fn: Function): boolean {
+  const kind = Object.getPrototypeOf(fn)?.constructor?.name;
+  return kind === 'AsyncFunction' || kind === 'GeneratorFunction' || kind === 'AsyncGeneratorFunction';
 }

@@ -32,6 +32,11 @@ export class Deque<T> implements Iterable<T> {
     return this.size === 0 ? undefined : this.items[this.head];
   }
 
+  /** The newest item without removing it; undefined when empty. */
+  peekLast(): T | undefined {
+    return this.size === 0 ? undefined : this.items[(this.head + this.size - 1) & (this.items.length - 1)];
+  }
+
   /**
    * Remove the first occurrence of `item`; returns whether it was there. O(n), but the gap is
    * closed from the nearer end: woken waiters leave from the front, and 100k of them leaving

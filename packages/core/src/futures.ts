@@ -5,6 +5,7 @@
  */
 import { CancelledError, InvalidStateError, RuntimeError } from './errors.js';
 import { _getCurrentLoop, resumeStep, stepEndsIfAwaited, type AbstractEventLoop, type ContextRunner } from './events.js';
+import { cancelWaitingCall, isWaitingCall } from './waiting-calls.js';
 import { carryTaskIntoThen, currentTaskOrUndefined } from './task-context.js';
 import { checkCallback, describe } from './validate.js';
 import { Chain, type Chainable } from './chain.js';
@@ -458,6 +459,24 @@ export function setResultUnlessCancelled<T>(fut: Future<T>, result: T): void {
   if (!fut.cancelled()) fut.setResult(result);
 }
 
+/** A Future wrapping a waiting call's promise: cancelling it cancels the call at once (waiting-calls.ts). */
+class WaitingCallFuture<T> extends Future<T> {
+  constructor(
+    options: FutureOptions,
+    private readonly call: object,
+  ) {
+    super(options);
+  }
+
+  override cancel(msg?: string): boolean {
+    if (!super.cancel(msg)) return false;
+    cancelWaitingCall(this.call);
+    return true;
+  }
+}
+// It is a Future to everyone who looks (repr, reports).
+Object.defineProperty(WaitingCallFuture, 'name', { value: 'Future' });
+
 /**
  * A Future following a thenable: settles when it does. Cancelling the Future detaches it
  * (a Promise cannot be cancelled; its outcome is then ignored). A Future is returned as is.
@@ -470,7 +489,9 @@ export function wrapFuture<T>(aw: Future<T> | PromiseLike<T>, options: FutureOpt
     return aw as Future<T>;
   }
   if (!isThenable(aw)) throw new TypeError(`aw must be a Future or a thenable, got ${describe(aw)}`);
-  const fut = new Future<T>(options);
+  // A waiting call of loopkit's (queue.get(), reader.readline(), lock.acquire()) is cancelled
+  // with its wrapper, as asyncio cancels the coroutine; any other Promise is only detached.
+  const fut = isWaitingCall(aw) ? new WaitingCallFuture<T>(options, aw) : new Future<T>(options);
   // Once the future is cancelled (detached) or its loop closed, the outcome has nowhere to go.
   const gone = (): boolean => fut.done() || fut.getLoop().isClosed();
   aw.then(

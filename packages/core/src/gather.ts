@@ -7,7 +7,7 @@
 import { _getCurrentLoop, type AbstractEventLoop, type Awaitable, type CoroFn } from './events.js';
 import { RuntimeError } from './errors.js';
 import { Future, isThenable } from './futures.js';
-import { ensureFuture, Task } from './tasks.js';
+import { currentTask, ensureFuture, Task } from './tasks.js';
 import { checkOptions } from './validate.js';
 import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.js';
 
@@ -104,6 +104,7 @@ export function gather(...args: unknown[]): Future<unknown[]> {
   let taskByFunction: Map<unknown, Future<unknown>> | null = null;
   const children: Future<unknown>[] = [];
   const alreadyDone: Future<unknown>[] = [];
+  const awaiting = currentTask();
   for (const arg of args) {
     let child: Future<unknown> | undefined;
     if (arg instanceof Future) {
@@ -133,12 +134,13 @@ export function gather(...args: unknown[]): Future<unknown[]> {
   }
   const gathering = new GatheringFuture<unknown[]>(children, loop!);
   outer = gathering;
-  // Each pending child is awaited by the gather (for the call graph); done ones never were.
-  for (const child of children) if (!child.done()) futureAddToAwaitedBy(child, gathering);
+  // For the call graph each pending child is awaited by the task calling gather, as in
+  // asyncio 3.14 (the gathering future is only what that task awaits); done ones never were.
+  if (awaiting !== null) for (const child of children) if (!child.done()) futureAddToAwaitedBy(child, awaiting);
 
   function onChildDone(child: Future<unknown>): void {
     finished += 1;
-    if (outer !== null) futureDiscardFromAwaitedBy(child, outer);
+    if (awaiting !== null) futureDiscardFromAwaitedBy(child, awaiting);
     if (outer === null || outer.done()) {
       // Nobody will look at this child's error now: mark it retrieved.
       if (!child.cancelled()) child.exception();

@@ -35,7 +35,7 @@ export class Lock extends LoopBound implements WaiterOwner<true> {
       this.isLocked = true;
       return Promise.resolve(true);
     }
-    return this.waitInLine(this.waiters); // the rest is in _waiterWoken
+    return this.waitToAcquire(this.waiters);
   }
 
   /** @internal the rest of acquire() once its waiter is done. */
@@ -288,7 +288,7 @@ export class Semaphore extends LoopBound implements WaiterOwner<true> {
       this.value -= 1;
       return Promise.resolve(true);
     }
-    return this.waitInLine(this.waiters); // the rest is in _waiterWoken
+    return this.waitToAcquire(this.waiters);
   }
 
   /** @internal the rest of acquire() once its waiter is done. */

@@ -7,6 +7,7 @@ import { getRunningLoop, type AbstractEventLoop } from './events.js';
 import type { Deque } from './deque.js';
 import type { Future } from './futures.js';
 import { PromiseWaiter, type WaiterOwner } from './promise-waiter.js';
+import { registerAcquire } from './waiting-calls.js';
 
 export abstract class LoopBound {
   private boundLoop: AbstractEventLoop | null = null;
@@ -30,6 +31,16 @@ export abstract class LoopBound {
     }
     waiters.push(waiter);
     return waiter._begin();
+  }
+
+  /**
+   * waitInLine for an acquire(): a Future wrapping its promise (`waitFor(lock.acquire(), t)`)
+   * can cancel it, and what was handed to it already is given back (waiting-calls.ts).
+   */
+  protected waitToAcquire(this: LoopBound & WaiterOwner<true> & { release(): void }, waiters: Deque<Future<unknown>>): Promise<true> {
+    const queued = waiters.length;
+    const promise = this.waitInLine(waiters);
+    return waiters.length > queued ? registerAcquire(promise, waiters.peekLast()!, this) : promise;
   }
 
   /** The running loop, binding this object to it on first use (RuntimeError for another loop). */

@@ -12,6 +12,7 @@ import type { Future } from './futures.js';
 import { LoopBound } from './loop-bound.js';
 import { BinaryHeap, pythonOrder, type Comparator } from './priority.js';
 import { describe } from './validate.js';
+import { registerWaitingCall, WaitingCall } from './waiting-calls.js';
 
 function checkMaxsize(maxsize: unknown): asserts maxsize is number {
   if (typeof maxsize !== 'number' || !Number.isInteger(maxsize)) {
@@ -66,14 +67,22 @@ export class Queue<T = unknown> extends LoopBound {
   }
 
   /** Put `item`, waiting while the queue is full. Throws QueueShutDown after shutdown(). */
-  async put(item: T): Promise<void> {
+  put(item: T): Promise<void> {
+    if (!this.full()) return this.putting(item, null);
+    const call = new WaitingCall();
+    return registerWaitingCall(this.putting(item, call), call);
+  }
+
+  private async putting(item: T, call: WaitingCall | null): Promise<void> {
     while (this.full()) {
       if (this.isShutdown) throw new QueueShutDown();
       // The waiting written out, not in an async helper: an idle putter holds one async frame, not two.
       const putter = this.createWaiter();
       this.putters.push(putter);
+      if (call !== null) call.waiter = putter;
       try {
         await putter;
+        call?.check();
       } catch (error) {
         // Cancelled: leave the line; a wake-up already given passes on while there is room for it.
         putter.cancel();
@@ -96,13 +105,21 @@ export class Queue<T = unknown> extends LoopBound {
   }
 
   /** Take an item, waiting while the queue is empty. Throws QueueShutDown once shut down and drained. */
-  async get(): Promise<T> {
+  get(): Promise<T> {
+    if (!this.empty()) return this.getting(null);
+    const call = new WaitingCall();
+    return registerWaitingCall(this.getting(call), call);
+  }
+
+  private async getting(call: WaitingCall | null): Promise<T> {
     while (this.empty()) {
       if (this.isShutdown) throw new QueueShutDown();
       const getter = this.createWaiter();
       this.getters.push(getter);
+      if (call !== null) call.waiter = getter;
       try {
         await getter;
+        call?.check();
       } catch (error) {
         // Cancelled: leave the line; a wake-up already given passes on while there is room for it.
         getter.cancel();

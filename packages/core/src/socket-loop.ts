@@ -200,8 +200,9 @@ export abstract class BaseSocketLoop<
     let sock: S;
     if (options.sock !== undefined && options.sock !== null) {
       if (path !== null) throw new TypeError('path and sock can not be specified at the same time');
-      sock = this._givenStreamSocket(options.sock);
+      sock = this._givenStreamSocket(checkUnixStream(options.sock));
     } else {
+      if (path === null) throw new TypeError('no path and sock were specified');
       const p = checkPath(path);
       sock = this._newStreamSocket('unix');
       try {
@@ -259,22 +260,27 @@ export abstract class BaseSocketLoop<
     const backlog = checkBacklog(options.backlog ?? 100);
     if (options.sock !== undefined && options.sock !== null) {
       if (path !== null) throw new TypeError('path and sock can not be specified at the same time');
-      const listener = await this._givenListener(options.sock, backlog);
-      return await this.makeServer([listener], protocolFactory, backlog, options.startServing ?? true, null);
+      // As asyncio 3.13, a given socket's file is removed on close too (read before a backend adopts it).
+      const boundPath = (options.cleanupSocket ?? true) ? socketFilePath(options.sock) : null;
+      const listener = await this._givenListener(checkUnixStream(options.sock), backlog);
+      return await this.makeServer([listener], protocolFactory, backlog, options.startServing ?? true, fileCleanup(boundPath));
     }
+    if (path === null) throw new TypeError('path was not specified, and no sock specified');
     const p = checkPath(path);
     // An abstract name ('\0...') has no file: nothing to remove before or after. Nor has a
     // Windows named pipe (\\.\pipe\name: node:net serves a Unix path there as one).
     const hasFile = !p.startsWith('\0') && !isNamedPipe(p);
     // A stale socket file from an earlier run would make bind fail (asyncio removes it too).
     if (hasFile) removeSocketFile(p);
-    const sock = await this._listenUnix(p, backlog);
-    let cleanup: (() => void) | null = null;
-    if (hasFile && (options.cleanupSocket ?? true)) {
-      // Remove the file on close unless something else replaced it meanwhile.
-      const inode = fs.statSync(p).ino;
-      cleanup = () => removeSocketFile(p, inode);
+    let sock: S;
+    try {
+      sock = await this._listenUnix(p, backlog);
+    } catch (error) {
+      // asyncio's message: a file that is not a stale socket is in the way.
+      if ((error as { code?: unknown }).code === 'EADDRINUSE') (error as Error).message = `Address '${p}' is already in use (${(error as Error).message})`;
+      throw error;
     }
+    const cleanup = hasFile && (options.cleanupSocket ?? true) ? fileCleanup(p) : null;
     return await this.makeServer([sock], protocolFactory, backlog, options.startServing ?? true, cleanup);
   }
 
@@ -286,21 +292,27 @@ export abstract class BaseSocketLoop<
     let sock: S;
     let connected: boolean;
     if (options.sock !== undefined && options.sock !== null) {
+      // As asyncio: a given socket is used as it is.
+      const modifiers = DATAGRAM_SOCKET_MODIFIERS.filter((key) => options[key] !== undefined && options[key] !== null && options[key] !== false);
+      if (modifiers.length > 0) throw new TypeError(`socket modifier keyword arguments can not be used when sock is specified (${modifiers.join(', ')})`);
       [sock, connected] = this._givenDatagramSocket(options.sock);
     } else {
       if (options.reusePort) this._checkReusePort('dgram');
       let family = familyOption(options.family);
+      if (!options.localAddr && !options.remoteAddr && family === null) {
+        throw new TypeError('unexpected address family: give localAddr, remoteAddr or family');
+      }
       let local: InetSockAddr | null = null;
       let remote: InetSockAddr | null = null;
       if (options.localAddr) {
         const [host, port] = hostPort(options.localAddr, 'localAddr');
-        const info = (await getaddrinfo(host ?? anyAddress(family), port, { family, type: 'dgram' }))[0]!;
+        const info = firstAddress(await getaddrinfo(host ?? anyAddress(family), port, { family, type: 'dgram' }), 'localAddr', host, family);
         family ??= info[0];
         local = info[4];
       }
       if (options.remoteAddr) {
         const [host, port] = hostPort(options.remoteAddr, 'remoteAddr');
-        const info = (await getaddrinfo(host, port, { family, type: 'dgram' }))[0]!;
+        const info = firstAddress(await getaddrinfo(host, port, { family, type: 'dgram' }), 'remoteAddr', host, family);
         family ??= info[0];
         remote = info[4];
       }
@@ -480,6 +492,51 @@ function closeOnThrow<T>(sock: LoopSocket, make: () => T): T {
     sock.close();
     throw error;
   }
+}
+
+/** createDatagramEndpoint options that configure the socket it makes, refused with a given `sock`. */
+const DATAGRAM_SOCKET_MODIFIERS = ['localAddr', 'remoteAddr', 'family', 'reuseAddress', 'reusePort', 'allowBroadcast'] as const;
+
+/** The first resolved address of `name` (RangeError when none is of `family`, as asyncio's "could not bind"). */
+function firstAddress(infos: AddrInfo[], name: string, host: string | null, family: Family | null): AddrInfo {
+  const info = infos[0];
+  if (info === undefined) throw new RangeError(`${name} ${describe(host)} has no ${family === null ? '' : `${family} `}address`);
+  return info;
+}
+
+/** `sock`, when it is a Unix stream socket (or something that does not say its family and type). */
+function checkUnixStream(sock: unknown): unknown {
+  const { family, type } = sock as { family?: unknown; type?: unknown };
+  if ((family !== undefined && family !== 'unix') || (type !== undefined && type !== 'stream')) {
+    throw new TypeError(`A UNIX Domain Stream Socket was expected, got ${sock}`);
+  }
+  return sock;
+}
+
+/** Removes the socket file at `path` on close unless something else replaced it meanwhile; null when there is none to watch. */
+function fileCleanup(path: string | null): (() => void) | null {
+  if (path === null) return null;
+  let inode: number;
+  try {
+    inode = fs.statSync(path).ino;
+  } catch {
+    return null; // not there (already removed): nothing of ours to remove later
+  }
+  return () => removeSocketFile(path, inode);
+}
+
+/** The file path a given Unix socket is bound to; null for other sockets and abstract names. */
+function socketFilePath(sock: unknown): string | null {
+  const getsockname = (sock as { getsockname?: unknown }).getsockname;
+  if (typeof getsockname !== 'function') return null;
+  let name: unknown;
+  try {
+    name = getsockname.call(sock);
+  } catch {
+    return null;
+  }
+  const p = (name as { path?: unknown } | null)?.path;
+  return typeof p === 'string' && p !== '' && !p.startsWith('\0') && !isNamedPipe(p) ? p : null;
 }
 
 function removeSocketFile(path: string, inode?: number): void {

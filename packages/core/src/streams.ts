@@ -6,7 +6,7 @@
  * `writer.drain()` waits while the transport's buffer is over its high-water mark. The
  * reader pauses the transport's reading once it holds more than twice its limit.
  */
-import { ConnectionResetError, IncompleteReadError, LimitOverrunError, RuntimeError } from './errors.js';
+import { CancelledError, ConnectionResetError, IncompleteReadError, LimitOverrunError, RuntimeError } from './errors.js';
 import { _getCurrentLoop, getRunningLoop, type AbstractEventLoop } from './events.js';
 import type { Future } from './futures.js';
 import { Protocol } from './protocols.js';
@@ -16,6 +16,7 @@ import { asBytes, type BytesLike, type Transport } from './transports.js';
 import { OPTION_KEYS } from './socket-loop.js';
 import { checkCallback, checkOptions, describe } from './validate.js';
 import type { SSLOption } from './tls/contexts.js';
+import { registerWaitingCall } from './waiting-calls.js';
 
 /** The default limit of a StreamReader's buffer (64 KiB), as asyncio's. */
 export const DEFAULT_LIMIT = 64 * 1024;
@@ -88,6 +89,12 @@ export class StreamReader implements AsyncIterable<Buffer> {
   private readonly _buffer = new ByteQueue();
   private _eof = false;
   private _waiter: Future<void> | null = null;
+  /** The promise of the read call that waits, when it was made cancellable. */
+  private _readingCall: Promise<Buffer> | null = null;
+  /** The waiter of the read between making it and resuming after it (it may be done already). */
+  private _pendingWaiter: Future<void> | null = null;
+  /** The waiter whose read was cancelled through its wrapping Future: that read must throw. */
+  private _cancelledWaiter: Future<void> | null = null;
   private _exception: unknown = null;
   private _transport: Transport | null = null;
   private _paused = false;
@@ -166,14 +173,18 @@ export class StreamReader implements AsyncIterable<Buffer> {
   }
 
   /** Up to `n` bytes (all until EOF when n < 0); an empty Buffer at EOF. */
-  async read(n = -1): Promise<Buffer> {
+  read(n = -1): Promise<Buffer> {
+    return this._cancellableRead(this._waiter, this._read(n));
+  }
+
+  private async _read(n: number): Promise<Buffer> {
     checkSize(n, 'n');
     if (this._exception !== null) throw this._exception;
     if (n === 0) return Buffer.alloc(0);
     if (n < 0) {
       const blocks: Buffer[] = [];
       for (;;) {
-        const block = await this.read(this._limit);
+        const block = await this._read(this._limit);
         if (block.length === 0) return Buffer.concat(blocks);
         blocks.push(block);
       }
@@ -189,10 +200,14 @@ export class StreamReader implements AsyncIterable<Buffer> {
    * longer than the limit is dropped from the buffer and throws RangeError (asyncio's
    * ValueError) with LimitOverrunError's message; that error is its `cause`.
    */
-  async readline(): Promise<Buffer> {
+  readline(): Promise<Buffer> {
+    return this._cancellableRead(this._waiter, this._readline());
+  }
+
+  private async _readline(): Promise<Buffer> {
     const sep = NEWLINE;
     try {
-      return await this.readuntil(sep);
+      return await this._readuntil(sep);
     } catch (error) {
       if (error instanceof IncompleteReadError) return Buffer.from(error.partial);
       if (error instanceof LimitOverrunError) {
@@ -210,7 +225,11 @@ export class StreamReader implements AsyncIterable<Buffer> {
    * ends first). At EOF without a match: IncompleteReadError with the rest, `expected`
    * null. No match within the limit: LimitOverrunError, the data stays buffered.
    */
-  async readuntil(separator: BytesLike | BytesLike[] = NEWLINE): Promise<Buffer> {
+  readuntil(separator: BytesLike | BytesLike[] = NEWLINE): Promise<Buffer> {
+    return this._cancellableRead(this._waiter, this._readuntil(separator));
+  }
+
+  private async _readuntil(separator: BytesLike | BytesLike[]): Promise<Buffer> {
     const separators = (Array.isArray(separator) ? separator : [separator]).map((s) => asBytes(s, 'separator'));
     if (separators.length === 0) throw new RangeError('separator should contain at least one element');
     separators.sort((a, b) => a.length - b.length);
@@ -254,7 +273,11 @@ export class StreamReader implements AsyncIterable<Buffer> {
   }
 
   /** Exactly `n` bytes; IncompleteReadError (with `partial` and `expected`) if EOF comes first. */
-  async readexactly(n: number): Promise<Buffer> {
+  readexactly(n: number): Promise<Buffer> {
+    return this._cancellableRead(this._waiter, this._readexactly(n));
+  }
+
+  private async _readexactly(n: number): Promise<Buffer> {
     checkSize(n, 'n');
     if (n < 0) throw new RangeError(`readexactly size can not be less than zero: n is ${n}`);
     if (this._exception !== null) throw this._exception;
@@ -319,11 +342,43 @@ export class StreamReader implements AsyncIterable<Buffer> {
     }
     const waiter = this._loop.createFuture<void>();
     this._waiter = waiter;
+    this._pendingWaiter = waiter;
+    let cancelled: boolean;
     try {
       await waiter;
     } finally {
       if (this._waiter === waiter) this._waiter = null;
+      if (this._pendingWaiter === waiter) this._pendingWaiter = null;
+      cancelled = this._cancelledWaiter === waiter;
+      if (cancelled) this._cancelledWaiter = null;
     }
+    // Its wrapping Future was cancelled after the data came: the data stays for the next read.
+    if (cancelled) throw new CancelledError();
+  }
+
+  /**
+   * `promise`, the read call just made, registered as cancellable when it waits
+   * (waiting-calls.ts): a Future wrapping it (`waitFor(reader.readline(), t)`) cancels the
+   * read, leaving the data buffered, as asyncio's wait_for cancels the read coroutine.
+   */
+  private _cancellableRead(waiterBefore: Future<void> | null, promise: Promise<Buffer>): Promise<Buffer> {
+    // No new waiter: the call did not wait (or failed), nothing to cancel.
+    if (this._waiter === null || this._waiter === waiterBefore) return promise;
+    this._readingCall = promise;
+    return registerWaitingCall(promise, this);
+  }
+
+  /** @internal the Future wrapping `promise` was cancelled: end that read if it is the one waiting. */
+  _cancelWaitingCall(promise: object): void {
+    const waiter = this._pendingWaiter;
+    // Not waiting: that read is over (its result was on its way to the cancelled Future).
+    if (this._readingCall !== promise || waiter === null) return;
+    this._readingCall = null;
+    this._pendingWaiter = null;
+    this._cancelledWaiter = waiter;
+    waiter.cancel();
+    // The next read may wait at once, as after asyncio's wait_for, which waits for the cancelled read to end.
+    if (this._waiter === waiter) this._waiter = null;
   }
 }
 

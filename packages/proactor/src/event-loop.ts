@@ -313,6 +313,20 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
   }
 
   protected async _listenUnix(path: string, backlog: number): Promise<NetSocket> {
+    if (uvAvailable() && !path.startsWith('\0')) {
+      // Bound here and adopted by fd: libuv unlinks the path of a pipe it bound itself when
+      // the server closes, even a file someone else replaced it with or one the caller keeps
+      // (cleanupSocket: false). The loop removes the file itself, as asyncio does. (An abstract
+      // name has no file: node:net binds it.)
+      const sock = uvSocket('unix', 'stream');
+      try {
+        sock.bind({ path });
+      } catch (error) {
+        sock.close();
+        throw error;
+      }
+      return await this._givenListener(sock, backlog);
+    }
     const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
     await once(server, (done) => server.listen({ path, backlog }, done));
     return NetSocket._fromServer(server, 'unix');

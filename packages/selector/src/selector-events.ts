@@ -688,6 +688,7 @@ export class SelectorEventLoop
   protected _givenDatagramSocket(given: unknown): [Socket, boolean] {
     const sock = checkSock(given);
     if (sock.type !== 'dgram') throw new TypeError(`A datagram socket was expected, got a ${sock.type} socket`);
+    if (sock.closed) throw new TypeError('sock is closed');
     try {
       sock.getpeername();
       return [sock, true];

@@ -39,7 +39,7 @@ export function fileobjToFd(fileobj: unknown): number {
   else if (fileobj !== null && typeof fileobj === 'object' && typeof (fileobj as { fileno?: unknown }).fileno === 'function') {
     fd = (fileobj as { fileno(): unknown }).fileno();
   } else {
-    throw new TypeError(`fileobj must be a file descriptor or an object with fileno(), got ${describe(fileobj)}`);
+    throw new TypeError(`Invalid file object: fileobj must be a file descriptor or an object with fileno(), got ${describe(fileobj)}`);
   }
   if (typeof fd !== 'number' || !Number.isInteger(fd)) throw new TypeError(`fileobj's file descriptor must be an integer, got ${describe(fd)}`);
   if (fd < 0) throw new RangeError(`Invalid file descriptor: ${fd}`);

@@ -17,7 +17,7 @@ function indexById(thread: ThreadSnapshot): Map<number, FutureRecord> {
   return new Map(thread.futures.map((f) => [f.id, f]));
 }
 
-/** The tasks waiting on `fut`, through the futures between (a gather's): 'g1 (0x3) via GatheringFuture 0x2'. */
+/** The tasks waiting on `fut`, through the futures between (one awaiting another): 'g1 (0x3) via Future 0x2'. */
 function awaitingTasks(fut: FutureRecord, byId: Map<number, FutureRecord>): string[] {
   const out: string[] = [];
   for (const waiterId of fut.awaitedBy) {
