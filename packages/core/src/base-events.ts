@@ -37,7 +37,7 @@ import {
   type TaskFactory,
 } from './events.js';
 import { Future, isFuture } from './futures.js';
-import { runInTask } from './task-context.js';
+import { frameSlot, runInTask } from './task-context.js';
 import { Handle, TimerHandle, type ReadyEntry } from './handles.js';
 import { logger } from './log.js';
 import { ageTasks, ensureFuture, Task } from './tasks.js';
@@ -63,6 +63,8 @@ const HOST_SLICE_MS = 4;
 /** Node's largest timer delay; an idle loop with no timer re-arms after this long. */
 const MAX_HOST_TIMER_MS = 2 ** 31 - 1;
 const NO_BATCH: ReadyEntry[] = [];
+/** What a wake-up's turn is queued on: a reaction to it is a microtask without queueMicrotask's AsyncResource. */
+const SETTLED = Promise.resolve();
 /** Shared by every handle scheduled without arguments; never mutated. */
 const NO_ARGS: unknown[] = [];
 /** What createTask without options uses (a task factory gets its own `{}`); never mutated. */
@@ -95,6 +97,8 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   private settleRun: { resolve: () => void; reject: (error: unknown) => void } | null = null;
   /** The async context runForever was called in: where a wake-up resumes the loop (see wake). */
   private runContext: ContextRunner | null = null;
+  /** That context as the continuation slot holds it, where the slot holds frames (frameSlot). */
+  private runFrame: unknown = undefined;
 
   private debug = Boolean(process.env.LOOPKIT_DEBUG);
   private exceptionHandler: ExceptionHandler | null = null;
@@ -135,6 +139,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     return new Promise<void>((resolve, reject) => {
       this.settleRun = { resolve, reject };
       this.runContext = AsyncLocalStorage.snapshot();
+      this.runFrame = frameSlot?.get();
       this.running = true;
       _setRunningLoop(this);
       this.sliceStart = this.iterationScheduledAt = performance.now();
@@ -662,8 +667,16 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     this.sliceStart = this.iterationScheduledAt = performance.now();
     // A microtask runs in the async context it was queued from: a wake-up from a task's
     // code (resumed by a Node promise, in the context createTask gave it) must not make
-    // that context the loop's.
-    this.runContext!(queueMicrotask, this.turn);
+    // that context the loop's. Where the slot holds that context, setting it around a
+    // promise reaction costs two addon calls; the snapshot's AsyncResource scope plus
+    // queueMicrotask's own AsyncResource cost several times that on every wake-up.
+    if (frameSlot !== null) {
+      const outer = frameSlot.set(this.runFrame);
+      void SETTLED.then(this.turn);
+      frameSlot.set(outer);
+    } else {
+      this.runContext!(queueMicrotask, this.turn);
+    }
   };
 
   private readonly wakeFromTimer = (): void => {
@@ -754,6 +767,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     const settle = this.settleRun!;
     this.settleRun = null;
     this.runContext = null;
+    this.runFrame = undefined;
     try {
       this.ioStop();
     } catch (stopError) {
