@@ -598,7 +598,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   /** A nextTick to afterDrain is queued (one serves every pause until the queue drains). */
   private drainTickArmed = false;
 
-  /** A turn, entered as a microtask. It runs outside any task's context: callbacks see currentTask() === null. */
+  /** A turn, entered as a microtask (or from a host callback, _wakeFromHost). It runs outside any task's context: callbacks see currentTask() === null. */
   private readonly turn = (): void => {
     this.inMicrotask = true;
     if (this.running) runInTask(undefined, this.runTurn);
@@ -678,6 +678,21 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
       this.runContext!(queueMicrotask, this.turn);
     }
   };
+
+  /**
+   * For a backend's host watcher whose callback runs in the async context runForever was
+   * called in (a libuv callback of @loopkit/uv's watchers, which keep the watch() caller's,
+   * armed in ioStart): wake() and turn at once. Nothing else runs between that callback and
+   * the microtask wake() would queue, so the turn runs at the same point, without the
+   * microtask; a nextTick queued from a host callback runs after every pending microtask,
+   * as from a microtask (see awaitDrain).
+   */
+  protected _wakeFromHost(): void {
+    if (!this.sleeping) return;
+    this.sleeping = false;
+    this.sliceStart = this.iterationScheduledAt = performance.now();
+    this.turn();
+  }
 
   private readonly wakeFromTimer = (): void => {
     this.hostTimer = null;

@@ -149,7 +149,6 @@ export class SelectorEventLoop
   /** PollSet's reports: [0] pairs written from [2] on, [1] pairs left for take() (see PollSet.watch). */
   private readonly hostReports = new Int32Array(2 + 2 * 256);
   private hostOut = new Int32Array(2 * 256);
-  private wakeLoop: (() => void) | null = null;
   /** @internal how this loop learns that its children exited (a pidfd each, or SIGCHLD) */
   readonly _childWatcher: ChildWatcher = new ChildWatcher(this);
 
@@ -273,7 +272,6 @@ export class SelectorEventLoop
 
   override ioStart(wake: () => void): void {
     this.pollDue = true; // what became ready while the loop was stopped
-    this.wakeLoop = wake;
     this._selector.watch(() => {
       this.pollDue = true;
       wake();
@@ -286,9 +284,10 @@ export class SelectorEventLoop
     }
   }
 
+  /** The hosted PollSet's onReady: a libuv callback in runForever's async context (ioStart watched it). */
   private readonly hostTurned = (): void => {
     this.hostReported = true;
-    this.wakeLoop!();
+    this._wakeFromHost();
   };
 
   override ioStop(): void {
