@@ -63,7 +63,11 @@ const HOST_SLICE_MS = 4;
 /** Node's largest timer delay; an idle loop with no timer re-arms after this long. */
 const MAX_HOST_TIMER_MS = 2 ** 31 - 1;
 const NO_BATCH: ReadyEntry[] = [];
-/** What a wake-up's turn is queued on: a reaction to it is a microtask without queueMicrotask's AsyncResource. */
+/**
+ * What the loop queues its own microtasks on: a reaction to a settled promise is a microtask
+ * in the current async context, as queueMicrotask's, without the AsyncResource that
+ * queueMicrotask makes per call. (Nothing queued this way throws: runTurn catches.)
+ */
 const SETTLED = Promise.resolve();
 /** Shared by every handle scheduled without arguments; never mutated. */
 const NO_ARGS: unknown[] = [];
@@ -150,7 +154,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
         this.finishRun(error); // a backend that cannot watch leaves the loop stopped, not stuck
         return;
       }
-      queueMicrotask(this.turn);
+      void SETTLED.then(this.turn);
     });
   }
 
@@ -649,7 +653,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     if (this.drainTickArmed) return;
     this.drainTickArmed = true;
     if (this.inMicrotask) process.nextTick(this.afterDrain);
-    else queueMicrotask(this.tickAfterMicrotasks); // from the tick queue, a nextTick would run first
+    else void SETTLED.then(this.tickAfterMicrotasks); // from the tick queue, a nextTick would run first
   }
 
   private readonly tickAfterMicrotasks = (): void => {
@@ -658,7 +662,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
 
   private readonly reenterFromHost = (): void => {
     this.sliceStart = this.iterationScheduledAt = performance.now();
-    queueMicrotask(this.turn);
+    void SETTLED.then(this.turn);
   };
 
   private readonly wake = (): void => {
@@ -765,7 +769,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     this.iterationScheduledAt = now;
     if (now - this.sliceStart >= HOST_SLICE_MS) setImmediate(this.reenterFromHost);
     else if (this.inMicrotask) this.awaitDrain();
-    else queueMicrotask(this.turn);
+    else void SETTLED.then(this.turn);
   }
 
   private finishRun(error: unknown): void {
