@@ -37,7 +37,7 @@ import {
   type TaskFactory,
 } from './events.js';
 import { Future, isFuture } from './futures.js';
-import { runInTask } from './task-context.js';
+import { frameSlot, runInTask } from './task-context.js';
 import { Handle, TimerHandle, type ReadyEntry } from './handles.js';
 import { logger } from './log.js';
 import { ageTasks, ensureFuture, Task } from './tasks.js';
@@ -63,6 +63,12 @@ const HOST_SLICE_MS = 4;
 /** Node's largest timer delay; an idle loop with no timer re-arms after this long. */
 const MAX_HOST_TIMER_MS = 2 ** 31 - 1;
 const NO_BATCH: ReadyEntry[] = [];
+/**
+ * What the loop queues its own microtasks on: a reaction to a settled promise is a microtask
+ * in the current async context, as queueMicrotask's, without the AsyncResource that
+ * queueMicrotask makes per call. (Nothing queued this way throws: runTurn catches.)
+ */
+const SETTLED = Promise.resolve();
 /** Shared by every handle scheduled without arguments; never mutated. */
 const NO_ARGS: unknown[] = [];
 /** What createTask without options uses (a task factory gets its own `{}`); never mutated. */
@@ -95,6 +101,8 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   private settleRun: { resolve: () => void; reject: (error: unknown) => void } | null = null;
   /** The async context runForever was called in: where a wake-up resumes the loop (see wake). */
   private runContext: ContextRunner | null = null;
+  /** That context as the continuation slot holds it, where the slot holds frames (frameSlot). */
+  private runFrame: unknown = undefined;
 
   private debug = Boolean(process.env.LOOPKIT_DEBUG);
   private exceptionHandler: ExceptionHandler | null = null;
@@ -135,6 +143,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     return new Promise<void>((resolve, reject) => {
       this.settleRun = { resolve, reject };
       this.runContext = AsyncLocalStorage.snapshot();
+      this.runFrame = frameSlot?.get();
       this.running = true;
       _setRunningLoop(this);
       this.sliceStart = this.iterationScheduledAt = performance.now();
@@ -145,7 +154,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
         this.finishRun(error); // a backend that cannot watch leaves the loop stopped, not stuck
         return;
       }
-      queueMicrotask(this.turn);
+      void SETTLED.then(this.turn);
     });
   }
 
@@ -595,7 +604,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   /** A nextTick to afterDrain is queued (one serves every pause until the queue drains). */
   private drainTickArmed = false;
 
-  /** A turn, entered as a microtask. It runs outside any task's context: callbacks see currentTask() === null. */
+  /** A turn, entered as a microtask (or from a host callback, _wakeFromHost). It runs outside any task's context: callbacks see currentTask() === null. */
   private readonly turn = (): void => {
     this.inMicrotask = true;
     if (this.running) runInTask(undefined, this.runTurn);
@@ -646,7 +655,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     if (this.drainTickArmed) return;
     this.drainTickArmed = true;
     if (this.inMicrotask) process.nextTick(this.afterDrain);
-    else queueMicrotask(this.tickAfterMicrotasks); // from the tick queue, a nextTick would run first
+    else void SETTLED.then(this.tickAfterMicrotasks); // from the tick queue, a nextTick would run first
   }
 
   private readonly tickAfterMicrotasks = (): void => {
@@ -655,7 +664,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
 
   private readonly reenterFromHost = (): void => {
     this.sliceStart = this.iterationScheduledAt = performance.now();
-    queueMicrotask(this.turn);
+    void SETTLED.then(this.turn);
   };
 
   private readonly wake = (): void => {
@@ -664,9 +673,32 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     this.sliceStart = this.iterationScheduledAt = performance.now();
     // A microtask runs in the async context it was queued from: a wake-up from a task's
     // code (resumed by a Node promise, in the context createTask gave it) must not make
-    // that context the loop's.
-    this.runContext!(queueMicrotask, this.turn);
+    // that context the loop's. Where the slot holds that context, setting it around a
+    // promise reaction costs two addon calls; the snapshot's AsyncResource scope plus
+    // queueMicrotask's own AsyncResource cost several times that on every wake-up.
+    if (frameSlot !== null) {
+      const outer = frameSlot.set(this.runFrame);
+      void SETTLED.then(this.turn);
+      frameSlot.set(outer);
+    } else {
+      this.runContext!(queueMicrotask, this.turn);
+    }
   };
+
+  /**
+   * For a backend's host watcher whose callback runs in the async context runForever was
+   * called in (a libuv callback of @loopkit/uv's watchers, which keep the watch() caller's,
+   * armed in ioStart): wake() and turn at once. Nothing else runs between that callback and
+   * the microtask wake() would queue, so the turn runs at the same point, without the
+   * microtask; a nextTick queued from a host callback runs after every pending microtask,
+   * as from a microtask (see awaitDrain).
+   */
+  protected _wakeFromHost(): void {
+    if (!this.sleeping) return;
+    this.sleeping = false;
+    this.sliceStart = this.iterationScheduledAt = performance.now();
+    this.turn();
+  }
 
   private readonly wakeFromTimer = (): void => {
     this.hostTimer = null;
@@ -739,7 +771,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     this.iterationScheduledAt = now;
     if (now - this.sliceStart >= HOST_SLICE_MS) setImmediate(this.reenterFromHost);
     else if (this.inMicrotask) this.awaitDrain();
-    else queueMicrotask(this.turn);
+    else void SETTLED.then(this.turn);
   }
 
   private finishRun(error: unknown): void {
@@ -756,6 +788,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     const settle = this.settleRun!;
     this.settleRun = null;
     this.runContext = null;
+    this.runFrame = undefined;
     try {
       this.ioStop();
     } catch (stopError) {

@@ -28,6 +28,13 @@ export const runInTask: <A, R>(task: Task<unknown> | undefined, fn: (arg: A) => 
       }
     : (task, fn, arg) => storage.run(task as Task<unknown>, fn, arg!));
 
+/**
+ * The continuation slot when it holds the frame AsyncLocalStorage reads (Node 24's task
+ * frames), else null: then the slot's value is a whole async context, which a promise
+ * reaction made while it is set runs in.
+ */
+export const frameSlot = tracking?.mechanism === 'task-frame' ? slot : null;
+
 type ThenMethod = (this: unknown, onFulfilled?: unknown, onRejected?: unknown) => unknown;
 
 /**

@@ -136,8 +136,9 @@ export class SelectorEventLoop
   private lookAheadBackoff = 0;
   /**
    * The sockets of stream transports this loop made or accepted: Node's loop polls each
-   * itself (a uv_poll per fd), and `take` hands over what it reported, so a wake-up costs
-   * no epoll_wait of ours (the selector's fd nested in Node's epoll costs one per wake-up).
+   * itself (a uv_poll per fd) and writes what it reported into `hostReports`, so a wake-up
+   * costs no epoll_wait of ours (the selector's fd nested in Node's epoll costs one per
+   * wake-up) and no call into the addon (`take` only for what did not fit there).
    * A socket the user gave may be one Node's loop already watches (libuv allows one poll
    * per fd), so those stay on the selector.
    */
@@ -145,8 +146,9 @@ export class SelectorEventLoop
   private readonly hostedHandlers = new Map<number, FdHandlers>();
   private readonly givenSockets = new WeakSet<Socket>();
   private hostReported = false;
+  /** PollSet's reports: [0] pairs written from [2] on, [1] pairs left for take() (see PollSet.watch). */
+  private readonly hostReports = new Int32Array(2 + 2 * 256);
   private hostOut = new Int32Array(2 * 256);
-  private wakeLoop: (() => void) | null = null;
   /** @internal how this loop learns that its children exited (a pidfd each, or SIGCHLD) */
   readonly _childWatcher: ChildWatcher = new ChildWatcher(this);
 
@@ -227,13 +229,24 @@ export class SelectorEventLoop
     }
   }
 
-  /** What Node's loop reported for the hosted sockets since the last take. */
+  /** What Node's loop reported for the hosted sockets since the last look. */
   private takeHosted(): void {
-    const n = this.hosted.take(this.hostPairs());
-    // Several host turns between two iterations may report more than fits: the rest next iteration.
-    if (2 * n === this.hostOut.length) this.hostReported = true;
+    const reports = this.hostReports;
+    const written = reports[0]!;
+    reports[0] = 0; // read now: Node's loop writes later reports from the start
+    let n = written;
+    for (let i = 2; i < 2 + 2 * written; i += 2) {
+      const handlers = this.hostedHandlers.get(reports[i]!);
+      if (handlers !== undefined) this.queueReady(reports[i]!, handlers, reports[i + 1]! & handlers.events);
+    }
+    if (reports[1]! > 0) {
+      const taken = this.hosted.take(this.hostPairs());
+      // Several host turns between two iterations may report more than fits: the rest next iteration.
+      if (2 * taken === this.hostOut.length) this.hostReported = true;
+      this.queueHosted(taken);
+      n += taken;
+    }
     if (n > 0) this.hotUntil = this.iterationScheduledAt + HOT_WINDOW_MS;
-    this.queueHosted(n);
   }
 
   /** poll(2) the hosted sockets now, for a busy loop whose host has not turned for a while. */
@@ -259,22 +272,22 @@ export class SelectorEventLoop
 
   override ioStart(wake: () => void): void {
     this.pollDue = true; // what became ready while the loop was stopped
-    this.wakeLoop = wake;
     this._selector.watch(() => {
       this.pollDue = true;
       wake();
     });
     try {
-      this.hosted.watch(this.hostTurned);
+      this.hosted.watch(this.hostTurned, this.hostReports);
     } catch (error) {
       this._selector.unwatch();
       throw error;
     }
   }
 
+  /** The hosted PollSet's onReady: a libuv callback in runForever's async context (ioStart watched it). */
   private readonly hostTurned = (): void => {
     this.hostReported = true;
-    this.wakeLoop!();
+    this._wakeFromHost();
   };
 
   override ioStop(): void {

@@ -3,6 +3,7 @@
  * on one registration per fd, sock* methods and their cancellation, the self-pipe, signals,
  * and transport details the network conformance suite does not reach.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import * as net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import {
@@ -10,6 +11,7 @@ import {
   ConnectionRefusedError,
   Protocol,
   RuntimeError,
+  currentTask,
   sleep,
   type AbstractEventLoop,
   type Server,
@@ -422,6 +424,36 @@ describe("SelectorEventLoop: transports' sockets polled by Node's loop", () => {
       server.close();
       await server.waitClosed();
     }));
+
+  it("a hosted socket's readiness wakes the loop in runForever's async context, outside any task", async () => {
+    const request = new AsyncLocalStorage<string>();
+    const loop = new SelectorEventLoop();
+    try {
+      const seen = await request.run('loop', () =>
+        loop.runUntilComplete(async () => {
+          const { server, client, echo } = await echoAndClient(loop);
+          const protocol = await echo;
+          const got = loop.createFuture<unknown[]>();
+          protocol.dataReceived = () => {
+            const inner = loop.createTask(async () => request.getStore());
+            got.setResult([request.getStore(), currentTask(), inner]);
+          };
+          // Sent from a Node timer in another context while the loop sleeps: only Node's poll of the socket wakes it.
+          request.run('sender', () => setTimeout(() => client.trySend(Buffer.from('x')), 20));
+          const [store, task, inner] = await got;
+          const innerStore = await (inner as Promise<unknown>);
+          protocol.transport!.close();
+          client.close();
+          server.close();
+          await server.waitClosed();
+          return [store, task, innerStore];
+        }),
+      );
+      expect(seen).toEqual(['loop', null, 'loop']);
+    } finally {
+      loop.close();
+    }
+  });
 
   it('a socket the user gave stays on the selector', () =>
     onLoop(async (loop) => {

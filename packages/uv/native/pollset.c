@@ -7,7 +7,9 @@
  * after the poll phase of the same loop iteration) calls onReady once. What the
  * uv_polls reported is kept: take() hands it over without a syscall (a loop
  * hosted by Node's own epoll needs no second poll of its own); wait() polls
- * afresh and drops it.
+ * afresh and drops it. A watch() given a reports array writes the pairs straight
+ * into it (see watch()), so a wake-up costs the JS side no native call at all;
+ * only what does not fit waits in `seen` for take().
  *
  * Lifecycle rules:
  * - Every per-fd uv_poll and the uv_check are separate allocations freed in
@@ -54,6 +56,11 @@ struct pollset_obj {
   int index_cap;
   int32_t* seen;  /* (fd, events) pairs the uv_polls reported since the last take()/wait() */
   int nseen, seen_cap;
+  /* watch()'s reports array while watching, else NULL: [0] pairs written since JS last
+   * zeroed it, [1] pairs waiting in seen, then the pairs; cap = how many pairs it holds */
+  int32_t* reports;
+  int reports_cap;
+  napi_ref reports_ref;
   int refed;
   int closed;
   pwatch* watch;
@@ -92,7 +99,12 @@ static void on_fd(uv_poll_t* h, int status, int events) {
   /* libuv stops a poll that saw POLLERR; epoll and poll(2) go on reporting the error until
    * the fd is dealt with, and so must this (a reset peer's last bytes are still to be read). */
   if (status < 0) uv_poll_start(h, uv_events(mask), on_fd);
-  if (ev != 0) {
+  /* Into the reports array while it has room and nothing overflowed (pairs stay in order). */
+  if (ev != 0 && o->reports != NULL && o->nseen == 0 && (uint32_t)o->reports[0] < (uint32_t)o->reports_cap) {
+    int32_t k = o->reports[0]++;
+    o->reports[2 + 2 * k] = p->fd;
+    o->reports[3 + 2 * k] = ev;
+  } else if (ev != 0) {
     if (o->nseen == o->seen_cap) {
       int cap = o->seen_cap ? 2 * o->seen_cap : 64;
       int32_t* grown = realloc(o->seen, sizeof *grown * 2 * cap);
@@ -103,6 +115,7 @@ static void on_fd(uv_poll_t* h, int status, int events) {
     o->seen[2 * o->nseen] = p->fd;
     o->seen[2 * o->nseen + 1] = ev;
     o->nseen++;
+    if (o->reports != NULL) o->reports[1] = o->nseen;
   }
   pwatch* pw = o->watch;
   if (!pw->scheduled) {
@@ -135,10 +148,19 @@ static void fdpoll_close(pollset_obj* o, int i) {
   o->polls[i] = NULL;
 }
 
-static void unwatch(pollset_obj* o) {
+/* Nothing reported is pending any more (wait() polled afresh, or watching ended). */
+static void drop_reported(pollset_obj* o) {
   o->nseen = 0;
+  if (o->reports != NULL) o->reports[0] = o->reports[1] = 0;
+}
+
+static void unwatch(pollset_obj* o) {
+  drop_reported(o);
   if (o->watch == NULL) return;
   for (int i = 0; i < o->n; i++) fdpoll_close(o, i);
+  if (o->reports_ref != NULL) napi_delete_reference(o->watch->js.env, o->reports_ref);
+  o->reports = NULL;
+  o->reports_ref = NULL;
   jscb_dispose(&o->watch->js);
   uv_close((uv_handle_t*)&o->watch->check, free_handle);
   o->watch = NULL;
@@ -148,16 +170,26 @@ static int find(pollset_obj* o, int fd) {
   return fd < o->index_cap ? o->index[fd] - 1 : -1;
 }
 
-/* Forget the pairs reported for fd: it is no longer watched, or no longer for them. */
-static void forget_seen(pollset_obj* o, int fd) {
-  int k = 0;
-  for (int j = 0; j < o->nseen; j++) {
-    if (o->seen[2 * j] == fd) continue;
-    o->seen[2 * k] = o->seen[2 * j];
-    o->seen[2 * k + 1] = o->seen[2 * j + 1];
+/* Drop fd's pairs from n pairs at pairs; returns how many are left. */
+static int32_t without_fd(int32_t* pairs, int32_t n, int fd) {
+  int32_t k = 0;
+  for (int32_t j = 0; j < n; j++) {
+    if (pairs[2 * j] == fd) continue;
+    pairs[2 * k] = pairs[2 * j];
+    pairs[2 * k + 1] = pairs[2 * j + 1];
     k++;
   }
-  o->nseen = k;
+  return k;
+}
+
+/* Forget the pairs reported for fd: it is no longer watched, or no longer for them. */
+static void forget_seen(pollset_obj* o, int fd) {
+  o->nseen = without_fd(o->seen, o->nseen, fd);
+  if (o->reports == NULL) return;
+  int32_t written = o->reports[0];
+  if ((uint32_t)written > (uint32_t)o->reports_cap) written = o->reports_cap;
+  o->reports[0] = without_fd(o->reports + 2, written, fd);
+  o->reports[1] = o->nseen;
 }
 
 static void remove_at(pollset_obj* o, int i) {
@@ -305,7 +337,7 @@ static napi_value wait_(napi_env env, napi_callback_info info) {
       arg_int32_array(env, argv[1], "out", &out, &cap)) return NULL;
   if (cap < 2) { throw_range(env, "out must hold at least one (fd, events) pair"); return NULL; }
   if (o->closed) return num(env, -EBADF);
-  o->nseen = 0; /* this poll supersedes what the uv_polls reported */
+  drop_reported(o); /* this poll supersedes what the uv_polls reported */
   int k = poll(o->fds, (nfds_t)o->n, ms < 0 ? -1 : ms);
   if (k < 0) return num(env, errno == EINTR ? 0 : -errno);
   int pairs = 0;
@@ -340,18 +372,31 @@ static napi_value take(napi_env env, napi_callback_info info) {
   memcpy(out, o->seen, sizeof *out * 2 * pairs);
   memmove(o->seen, o->seen + 2 * pairs, sizeof *out * 2 * (o->nseen - pairs));
   o->nseen -= pairs;
+  if (o->reports != NULL) o->reports[1] = o->nseen;
   return num(env, pairs);
 }
 
-/* watch(onReady) -> 0 or -errno (EALREADY, EBADF, EEXIST from uv_poll_init) */
+/* watch(onReady[, reports]) -> 0 or -errno (EALREADY, EBADF, EEXIST from uv_poll_init).
+ * reports, an Int32Array of length >= 4, receives what the uv_polls report while
+ * watching: [0] how many pairs were written from [2] on (the caller zeroes it once it
+ * has read them), [1] how many more wait for take() (they did not fit). It is held
+ * until unwatch(); the caller must not transfer its buffer meanwhile. */
 static napi_value watch(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], self;
+  size_t argc = 2;
+  napi_value argv[2], self;
   pollset_obj* o = unwrap_this(env, info, &argc, argv, &self);
   if (o == NULL) return NULL;
   napi_valuetype t = napi_undefined;
   if (argc > 0) napi_typeof(env, argv[0], &t);
   if (t != napi_function) { throw_type(env, "onReady must be a function"); return NULL; }
+  int32_t* reports = NULL;
+  size_t length = 0;
+  napi_valuetype rt = napi_undefined;
+  if (argc > 1) napi_typeof(env, argv[1], &rt);
+  if (rt != napi_undefined) {
+    if (arg_int32_array(env, argv[1], "reports", &reports, &length)) return NULL;
+    if (length < 4) { throw_range(env, "reports must hold its two counts and at least one (fd, events) pair (length >= 4)"); return NULL; }
+  }
   if (o->closed) return num(env, -EBADF);
   if (o->watch) return num(env, -EALREADY);
   uv_loop_t* loop;
@@ -363,6 +408,14 @@ static napi_value watch(napi_env env, napi_callback_info info) {
   uv_unref((uv_handle_t*)&pw->check);
   o->watch = pw;
   int r = jscb_init(&pw->js, env, self, argv[0], "loopkit.watch") ? -ENOMEM : 0;
+  if (r == 0 && reports != NULL) {
+    if (napi_create_reference(env, argv[1], 1, &o->reports_ref) != napi_ok) r = -ENOMEM;
+    else {
+      o->reports = reports;
+      o->reports_cap = (int)((length - 2) / 2);
+      o->reports[0] = o->reports[1] = 0;
+    }
+  }
   for (int i = 0; r == 0 && i < o->n; i++) r = fdpoll_open(o, i);
   if (r < 0) unwatch(o);
   return num(env, r);

@@ -25,6 +25,7 @@ export interface NativeSelector {
 
 /** PollSet's native object: a NativeSelector that also hands over what its uv_polls reported. */
 export interface NativePollSet extends NativeSelector {
+  watch(onReady: () => void, reports?: Int32Array): number;
   take(out: Int32Array): number;
 }
 

@@ -121,8 +121,13 @@ abstract class Readiness implements Disposable {
    * unless unref() was called. Throws if already watching.
    */
   watch(onReady: () => void): void {
+    this.watchWith(onReady, undefined);
+  }
+
+  /** watch() with what a subclass's native watch takes besides onReady. */
+  protected watchWith(onReady: () => void, reports: Int32Array | undefined): void {
     if (typeof onReady !== 'function') throw new TypeError(`onReady must be a function, got ${describe(onReady)}`);
-    const r = this.#h.watch(onReady);
+    const r = reports === undefined ? this.#h.watch(onReady) : (this.#h as NativePollSet).watch(onReady, reports);
     if (r < 0) {
       const err = errnoError(r, 'watch');
       if (err.code === 'EALREADY') err.message = `${this.#kind} is already watching: call unwatch() first`;
@@ -239,10 +244,27 @@ export class PollSet extends Readiness {
   }
 
   /**
+   * watch(), and Node's loop writes what it reports into `reports` (an Int32Array, length
+   * >= 4) as it happens, so reading it costs no call into the addon: `reports[0]` is how
+   * many (fd, events) pairs are written from `reports[2]` on (zero it once they are read:
+   * later reports are written after the unread ones), and `reports[1]` how many more did
+   * not fit and wait for take(). wait(), modify() and remove() update it as they update
+   * take()'s. Held until unwatch(); do not transfer its buffer meanwhile.
+   */
+  override watch(onReady: () => void, reports?: Int32Array): void {
+    if (reports !== undefined) {
+      if (!(reports instanceof Int32Array)) throw new TypeError(`reports must be an Int32Array, got ${describe(reports)}`);
+      if (reports.length < 4) throw new RangeError('reports must hold its two counts and at least one (fd, events) pair (length >= 4)');
+    }
+    this.watchWith(onReady, reports);
+  }
+
+  /**
    * While watching: the (fd, events) pairs Node's loop reported since the last take() or
    * wait(), written into `out` as wait() writes them, without a syscall (Node's loop already
    * polled). Each report is handed over once; what does not fit in `out` stays for the next
-   * take(); wait() polls afresh and drops them; modify() and remove() drop an fd's.
+   * take(); wait() polls afresh and drops them; modify() and remove() drop an fd's. With a
+   * reports array (watch()), only what did not fit there is left for take().
    */
   take(out: Int32Array): number {
     if (!(out instanceof Int32Array)) throw new TypeError(`out must be an Int32Array, got ${describe(out)}`);

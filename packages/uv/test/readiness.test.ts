@@ -382,6 +382,67 @@ describe('PollSet.take: what the host loop reported, without a syscall', () => {
     server.close();
   });
 
+  it('watch(onReady, reports) writes the reports into the array as they come; what does not fit waits for take()', async () => {
+    const ps = new PollSet();
+    const pairs = Array.from({ length: 3 }, () => socketpair());
+    for (const [x] of pairs) ps.add(x.fileno(), READABLE | WRITABLE);
+    const reports = new Int32Array(2 + 2 * 2); // room for two pairs: the third overflows
+    const seen = await new Promise<{ written: number; left: number; inArray: number[]; taken: number[]; after: number[] }>((resolve) => {
+      ps.watch(() => {
+        const written = reports[0]!;
+        const left = reports[1]!;
+        const inArray = Array.from(reports.subarray(2, 2 + 2 * written));
+        reports[0] = 0;
+        const out = new Int32Array(8);
+        const taken = Array.from(out.subarray(0, 2 * ps.take(out)));
+        ps.unwatch();
+        resolve({ written, left, inArray, taken, after: Array.from(reports.subarray(0, 2)) });
+      }, reports);
+    });
+    expect(seen.written).toBe(2);
+    expect(seen.left).toBe(1);
+    const fds = pairs.map(([x]) => x.fileno());
+    const byFd = new Map<number, number>();
+    for (const list of [seen.inArray, seen.taken]) for (let i = 0; i < list.length; i += 2) byFd.set(list[i]!, list[i + 1]!);
+    expect(byFd).toEqual(new Map(fds.map((fd) => [fd, WRITABLE])));
+    expect(seen.after).toEqual([0, 0]); // take() emptied the overflow; unwatch() keeps both counts at 0
+    ps.close();
+    for (const [x, y] of pairs) { x.close(); y.close(); }
+  });
+
+  it('modify(), remove() and wait() drop reports from the reports array too', async () => {
+    const ps = new PollSet();
+    const pairs = Array.from({ length: 3 }, () => socketpair());
+    for (const [x] of pairs) ps.add(x.fileno(), READABLE | WRITABLE);
+    const reports = new Int32Array(2 + 2 * 8);
+    const [x0, x1, x2] = pairs.map(([x]) => x.fileno()) as [number, number, number];
+    const seen = await new Promise<{ afterModify: number[]; afterRemove: number[]; afterWait: number }>((resolve) => {
+      ps.watch(() => {
+        ps.modify(x0, READABLE);
+        const afterModify = Array.from(reports.subarray(2, 2 + 2 * reports[0]!));
+        ps.remove(x1);
+        const afterRemove = Array.from(reports.subarray(2, 2 + 2 * reports[0]!));
+        ps.wait(0, new Int32Array(8));
+        const afterWait = reports[0]!;
+        ps.unwatch();
+        resolve({ afterModify, afterRemove, afterWait });
+      }, reports);
+    });
+    expect(new Set(seen.afterModify.filter((_, i) => i % 2 === 0))).toEqual(new Set([x1, x2]));
+    expect(seen.afterRemove).toEqual([x2, WRITABLE]);
+    expect(seen.afterWait).toBe(0);
+    ps.close();
+    for (const [x, y] of pairs) { x.close(); y.close(); }
+  });
+
+  it('watch rejects a bad reports array', () => {
+    const ps = new PollSet();
+    expect(() => ps.watch(() => {}, [] as never)).toThrow(TypeError);
+    expect(() => ps.watch(() => {}, new Int32Array(3))).toThrow(RangeError);
+    expect(ps.watching).toBe(false);
+    ps.close();
+  });
+
   it('take rejects a bad out array', () => {
     const ps = new PollSet();
     expect(() => ps.take([] as never)).toThrow(TypeError);
