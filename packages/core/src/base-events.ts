@@ -63,11 +63,7 @@ const HOST_SLICE_MS = 4;
 /** Node's largest timer delay; an idle loop with no timer re-arms after this long. */
 const MAX_HOST_TIMER_MS = 2 ** 31 - 1;
 const NO_BATCH: ReadyEntry[] = [];
-/**
- * What the loop queues its own microtasks on: a reaction to a settled promise is a microtask
- * in the current async context, as queueMicrotask's, without the AsyncResource that
- * queueMicrotask makes per call. (Nothing queued this way throws: runTurn catches.)
- */
+/** What a wake-up's turn is queued on: a reaction to it is a microtask without queueMicrotask's AsyncResource. */
 const SETTLED = Promise.resolve();
 /** Shared by every handle scheduled without arguments; never mutated. */
 const NO_ARGS: unknown[] = [];
@@ -154,7 +150,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
         this.finishRun(error); // a backend that cannot watch leaves the loop stopped, not stuck
         return;
       }
-      void SETTLED.then(this.turn);
+      queueMicrotask(this.turn);
     });
   }
 
@@ -655,7 +651,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     if (this.drainTickArmed) return;
     this.drainTickArmed = true;
     if (this.inMicrotask) process.nextTick(this.afterDrain);
-    else void SETTLED.then(this.tickAfterMicrotasks); // from the tick queue, a nextTick would run first
+    else queueMicrotask(this.tickAfterMicrotasks); // from the tick queue, a nextTick would run first
   }
 
   private readonly tickAfterMicrotasks = (): void => {
@@ -664,7 +660,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
 
   private readonly reenterFromHost = (): void => {
     this.sliceStart = this.iterationScheduledAt = performance.now();
-    void SETTLED.then(this.turn);
+    queueMicrotask(this.turn);
   };
 
   private readonly wake = (): void => {
@@ -771,7 +767,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     this.iterationScheduledAt = now;
     if (now - this.sliceStart >= HOST_SLICE_MS) setImmediate(this.reenterFromHost);
     else if (this.inMicrotask) this.awaitDrain();
-    else void SETTLED.then(this.turn);
+    else queueMicrotask(this.turn);
   }
 
   private finishRun(error: unknown): void {
