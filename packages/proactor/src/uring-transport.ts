@@ -272,7 +272,8 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
         if (writeNews < 0) this._fatalError(toConnectionError(errnoError(writeNews, 'send')), 'Fatal write error on socket transport');
         else {
           this._writeReady();
-          if (this._firstBufferedChunk() !== null && this.pollId === 0 && !this._closing) this.pollWritable();
+          // Also once close() was called: the buffer is flushed before connectionLost (an abort dropped it).
+          if (this._firstBufferedChunk() !== null && this.pollId === 0) this.pollWritable();
         }
       }
       if (this.reading && this.recvId === 0 && !this.ended && !this._closing) this.postRecv();

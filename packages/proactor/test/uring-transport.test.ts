@@ -188,6 +188,30 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
       b.close();
     });
 
+    it('close() with megabytes buffered: every byte reaches a slow peer, then connectionLost(null)', async () => {
+      const [a, b] = socketpair();
+      const data = pattern(4 * 1024 * 1024, 17);
+      const atPeer: Buffer[] = [];
+      await withLoop(mode, async (loop) => {
+        const [transport, protocol] = await loop.createConnection(() => new Keeper(), null, null, { sock: a });
+        transport.write(data);
+        transport.close();
+        // The peer reads in small bites with pauses: the buffer drains over many write polls.
+        const buf = Buffer.alloc(48 * 1024);
+        for (let got = 0; got < data.length; ) {
+          const r = b.tryRecvInto(buf, 0, buf.length);
+          if (r > 0) {
+            atPeer.push(Buffer.from(buf.subarray(0, r)));
+            got += r;
+          } else await sleep(0.001);
+        }
+        await until(() => (protocol as Keeper).lost !== undefined, 'connectionLost');
+        expect((protocol as Keeper).lost).toBeNull();
+      });
+      b.close();
+      expect(Buffer.concat(atPeer).equals(data)).toBe(true);
+    });
+
     it('a reset peer ends the transport with connectionLost(ConnectionResetError)', async () => {
       await withLoop(mode, async (loop) => {
         const accepted: Keeper[] = [];
@@ -291,7 +315,7 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
         }
       }
       override eofReceived(): boolean {
-        return false;
+        return true; // we close once our own 4 MiB went out
       }
       override connectionLost(exc: unknown): void {
         this.lost = exc;
