@@ -25,7 +25,8 @@
  *     or for a BufferedProtocol (`this._wantsBuffer`) fill `this._getReadBuffer(-1)` and call
  *     `this._bufferUpdated(n)`; EOF with `this._eofReceived()`; errors with
  *     `this._fatalError(err, 'Fatal read error on socket transport')`. Data that a completion
- *     backend receives while reading is paused is held and delivered on resumeReading.
+ *     backend receives while reading is paused is held and delivered on resumeReading; while
+ *     `this._holdsReceived()`, a BufferedProtocol's bytes too go through `_dataReceived`.
  * - `_shutdownWrite()`: send EOF (shutdown(SHUT_WR)); called once the buffer is flushed.
  * - `_closeResources()`: release the socket; called once, right after connectionLost.
  * - `canWriteEof()`: override when the transport cannot half-close (default true).
@@ -416,6 +417,16 @@ export abstract class BaseStreamTransport extends Transport {
       this._bufferUpdated(n);
       rest = rest.subarray(n);
     }
+  }
+
+  /**
+   * Received bytes wait here for delivery (they came while reading was paused; resumeReading
+   * delivers them from the loop). A backend must not read into the BufferedProtocol's buffer
+   * meanwhile (those bytes would pass them): it hands what it reads to `_dataReceived`, which
+   * queues it behind them.
+   */
+  protected _holdsReceived(): boolean {
+    return this._held !== null;
   }
 
   /** A BufferedProtocol's buffer to receive into, or null when getBuffer failed (the transport is then closing). */

@@ -21,7 +21,10 @@
  *   its `_run` delivers the chunks, then EOF or the error, in order, in the same iteration.
  * - pauseReading cancels the receive; what completes before the cancel lands is held by
  *   core until resumeReading. No second receive is posted until the first's last
- *   completion (two on one socket could interleave chunks).
+ *   completion (two on one socket could interleave chunks). Core delivers what it holds
+ *   from a callback after resumeReading, so a direct read that runs first hands its bytes
+ *   to core's queue behind them, even for a BufferedProtocol (its buffer would take them
+ *   ahead of the held ones: asyncio's SSLProtocol then saw "bad record mac").
  * - Writing: the non-blocking send syscall at once, as the selector's transport (loopback
  *   TCP nearly always takes it whole); what the kernel leaves is buffered by core and a
  *   one-shot ring poll for writability sends it when there is room.
@@ -269,7 +272,8 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
         if (writeNews < 0) this._fatalError(toConnectionError(errnoError(writeNews, 'send')), 'Fatal write error on socket transport');
         else {
           this._writeReady();
-          if (this._firstBufferedChunk() !== null && this.pollId === 0 && !this._closing) this.pollWritable();
+          // Also once close() was called: the buffer is flushed before connectionLost (an abort dropped it).
+          if (this._firstBufferedChunk() !== null && this.pollId === 0) this.pollWritable();
         }
       }
       if (this.reading && this.recvId === 0 && !this.ended && !this._closing) this.postRecv();
@@ -309,7 +313,8 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     let r = -EAGAIN;
     while (this.reading && !this._closing) {
       let room: number;
-      if (this._wantsBuffer) {
+      // Bytes core still holds (from before a pause) go first: what is read now queues behind them.
+      if (this._wantsBuffer && !this._holdsReceived()) {
         const buf = this._getReadBuffer(-1);
         if (buf === null) return;
         room = buf.byteLength;

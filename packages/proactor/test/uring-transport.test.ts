@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { BufferedProtocol, ConnectionResetError, Protocol, sleep, type Transport } from '@loopkit/core';
 import { UringEventLoop, UringProactor } from '@loopkit/proactor';
-import { socket as uvSocket, socketpair, Uring, type Socket } from '@loopkit/uv';
+import { SHUT_WR, socket as uvSocket, socketpair, Uring, type Socket } from '@loopkit/uv';
 import { runOn } from './run-loop.js';
 
 type Mode = 'multishot' | 'pooled' | 'own buffer' | 'direct' | 'direct, one-shot polls';
@@ -188,6 +188,30 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
       b.close();
     });
 
+    it('close() with megabytes buffered: every byte reaches a slow peer, then connectionLost(null)', async () => {
+      const [a, b] = socketpair();
+      const data = pattern(4 * 1024 * 1024, 17);
+      const atPeer: Buffer[] = [];
+      await withLoop(mode, async (loop) => {
+        const [transport, protocol] = await loop.createConnection(() => new Keeper(), null, null, { sock: a });
+        transport.write(data);
+        transport.close();
+        // The peer reads in small bites with pauses: the buffer drains over many write polls.
+        const buf = Buffer.alloc(48 * 1024);
+        for (let got = 0; got < data.length; ) {
+          const r = b.tryRecvInto(buf, 0, buf.length);
+          if (r > 0) {
+            atPeer.push(Buffer.from(buf.subarray(0, r)));
+            got += r;
+          } else await sleep(0.001);
+        }
+        await until(() => (protocol as Keeper).lost !== undefined, 'connectionLost');
+        expect((protocol as Keeper).lost).toBeNull();
+      });
+      b.close();
+      expect(Buffer.concat(atPeer).equals(data)).toBe(true);
+    });
+
     it('a reset peer ends the transport with connectionLost(ConnectionResetError)', async () => {
       await withLoop(mode, async (loop) => {
         const accepted: Keeper[] = [];
@@ -243,6 +267,104 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
       expect(keeper.eof).toBe(true);
     });
   });
+
+  it('a BufferedProtocol that pauses and resumes from the loop, under a peer writing uneven slices: 4 MiB each way byte-exact across many read switches', async () => {
+    // As asyncio's SSLProtocol under a StreamReader: reading pauses part way through a
+    // pooled chunk (core holds the rest) and resumes from a later callback, while the peer
+    // writes slices of every size with pauses, so reads switch between the pool and direct
+    // reads again and again. A direct read must not pass the bytes core still holds.
+    const [a, b] = socketpair();
+    const toUs = pattern(4 * 1024 * 1024, 11);
+    const fromUs = pattern(4 * 1024 * 1024, 13);
+    let seed = 12345;
+    const random = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const received: Buffer[] = [];
+    let receivedBytes = 0;
+    class PausingReader extends BufferedProtocol {
+      private readonly buf = Buffer.alloc(16 * 1024);
+      transport: Transport | null = null;
+      lost: unknown = undefined;
+      private unread = 0;
+      private paused = false;
+      constructor(private readonly loop: UringEventLoop) {
+        super();
+      }
+      override connectionMade(transport: Transport): void {
+        this.transport = transport;
+      }
+      override getBuffer(): Uint8Array {
+        return this.buf.subarray(0, 1 + random(this.buf.length));
+      }
+      override bufferUpdated(nbytes: number): void {
+        received.push(Buffer.from(this.buf.subarray(0, nbytes)));
+        receivedBytes += nbytes;
+        this.unread += nbytes;
+        if (this.unread >= 48 * 1024 && !this.paused) {
+          this.paused = true;
+          this.transport!.pauseReading();
+          const resume = (): void => {
+            this.unread = 0;
+            this.paused = false;
+            this.transport!.resumeReading();
+          };
+          if (random(2) === 0) this.loop.callSoon(resume);
+          else this.loop.callLater(random(3) / 1000, resume);
+        }
+      }
+      override eofReceived(): boolean {
+        return true; // we close once our own 4 MiB went out
+      }
+      override connectionLost(exc: unknown): void {
+        this.lost = exc;
+      }
+    }
+    const fromUsAtPeer: Buffer[] = [];
+    let fromUsBytes = 0;
+    await withLoop('multishot', async (loop) => {
+      const [transport, protocol] = await loop.createConnection(() => new PausingReader(loop), null, null, { sock: a });
+      const reader = protocol as PausingReader;
+      const peerWrites = (async () => {
+        for (let off = 0; off < toUs.length; ) {
+          // Large slices (direct reads) and runs of small ones with pauses (back to the pool).
+          const small = random(3) === 0;
+          const end = Math.min(toUs.length, off + (small ? 1 + random(2000) : 1 + random(96 * 1024)));
+          await sendAll(b, toUs.subarray(off, end));
+          off = end;
+          if (small || random(4) === 0) await sleep(random(2) / 1000);
+        }
+        b.shutdown(SHUT_WR);
+      })();
+      const peerReads = (async () => {
+        const buf = Buffer.alloc(64 * 1024);
+        while (fromUsBytes < fromUs.length) {
+          const r = b.tryRecvInto(buf, 0, buf.length);
+          if (r > 0) {
+            fromUsAtPeer.push(Buffer.from(buf.subarray(0, r)));
+            fromUsBytes += r;
+          } else await sleep(0.001);
+        }
+      })();
+      for (let off = 0; off < fromUs.length; ) {
+        const end = Math.min(fromUs.length, off + 1 + random(80 * 1024));
+        transport.write(fromUs.subarray(off, end));
+        off = end;
+        if (transport.getWriteBufferSize() > 256 * 1024) await until(() => transport.getWriteBufferSize() === 0, 'our writes to drain');
+      }
+      await Promise.all([peerWrites, peerReads]);
+      await until(() => receivedBytes >= toUs.length, '4 MiB from the peer');
+      transport.close();
+      await until(() => reader.lost !== undefined, 'connectionLost');
+      expect(reader.lost).toBeNull();
+    });
+    b.close();
+    expect(Buffer.concat(fromUsAtPeer).equals(fromUs)).toBe(true);
+    const got = Buffer.concat(received);
+    expect(got.length).toBe(toUs.length);
+    expect(got.equals(toUs)).toBe(true);
+  }, 60000);
 
   it('more chunks arrive between two harvests than the pool has buffers (256): receives that found it dry are posted again', async () => {
     const pairs = Array.from({ length: 300 }, () => socketpair());
