@@ -2,7 +2,10 @@
  * The loops the audit runs each scenario on: the one `newEventLoop()` gives (what a user gets)
  * and the proactor by name, as the acceptance tests do.
  */
-import { describe } from 'vitest';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, beforeEach, describe } from 'vitest';
 import { ProactorEventLoop, newEventLoop, type AbstractEventLoop, type ExceptionContext, type Socket } from 'loopkit';
 
 export type MakeLoop = () => AbstractEventLoop;
@@ -51,4 +54,14 @@ export function busyWait(seconds: number): void {
 /** The TCP port a server listens on (its first socket). */
 export function portOf(server: { sockets: readonly unknown[] }): number {
   return ((server.sockets[0] as Socket).getsockname() as { port: number }).port;
+}
+
+/** A fresh temporary directory per test of the calling file (for Unix socket paths), removed after it; call at module level. */
+export function tempDirPerTest(prefix: string): (name: string) => string {
+  let dir = '';
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return (name) => path.join(dir, name);
 }

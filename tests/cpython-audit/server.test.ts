@@ -1,9 +1,7 @@
 /** Scenarios of CPython's test_asyncio/test_server.py (3.13): Server lifecycle, waitClosed, closeClients/abortClients, Unix socket file cleanup. */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import {
   CancelledError,
   createTask,
@@ -19,13 +17,9 @@ import {
   type StreamWriter,
   type Transport,
 } from 'loopkit';
-import { onEachLoop, portOf, rejection, runIn } from './loops.js';
+import { onEachLoop, portOf, rejection, runIn, tempDirPerTest } from './loops.js';
 
-let dir = '';
-beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lk-server-'));
-});
-afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+const inTempDir = tempDirPerTest('lk-server-');
 
 /** A plain Node client (asyncio's test runs its client in a thread): sends `message`, reads one byte, closes. */
 function nodeClient(connect: net.NetConnectOpts, message: Buffer): Promise<Buffer> {
@@ -78,7 +72,7 @@ onEachLoop('test_server', (make) => {
 
   it('test_start_unix_server_1: startServing() inside `await using`, then serveForever', () =>
     runIn(make, async (loop) => {
-      const addr = path.join(dir, 'sock');
+      const addr = inTempDir('sock');
       let mainTask: ReturnType<typeof createTask> | null = null;
       let started!: () => void;
       const startedPromise = new Promise<void>((resolve) => (started = resolve));
@@ -220,7 +214,7 @@ onEachLoop('test_server', (make) => {
 
   it('test_unix_server_addr_cleanup: close() removes the socket file', () =>
     runIn(make, async () => {
-      const addr = path.join(dir, 'sock');
+      const addr = inTempDir('sock');
       const server = await startUnixServer(() => undefined, addr);
       expect(fs.existsSync(addr)).toBe(true);
       server.close();
@@ -229,7 +223,7 @@ onEachLoop('test_server', (make) => {
 
   it('test_unix_server_sock_cleanup: a bound socket passed as sock has its file removed on close', () =>
     runIn(make, async () => {
-      const addr = path.join(dir, 'sock');
+      const addr = inTempDir('sock');
       const sock = socket('unix');
       sock.bind({ path: addr });
       const server = await startUnixServer(() => undefined, null, { sock });
@@ -239,7 +233,7 @@ onEachLoop('test_server', (make) => {
 
   it('test_unix_server_cleanup_gone: the file removed by someone else, close() is fine', () =>
     runIn(make, async () => {
-      const addr = path.join(dir, 'sock');
+      const addr = inTempDir('sock');
       const sock = socket('unix');
       sock.bind({ path: addr });
       const server = await startUnixServer(() => undefined, null, { sock });
@@ -250,7 +244,7 @@ onEachLoop('test_server', (make) => {
 
   it('test_unix_server_cleanup_replaced: a socket file bound by someone else meanwhile is kept', () =>
     runIn(make, async () => {
-      const addr = path.join(dir, 'sock');
+      const addr = inTempDir('sock');
       const server = await startUnixServer(() => undefined, addr);
       fs.unlinkSync(addr);
       const other = socket('unix');
@@ -265,7 +259,7 @@ onEachLoop('test_server', (make) => {
 
   it('test_unix_server_cleanup_prevented: cleanupSocket false keeps the file', () =>
     runIn(make, async () => {
-      const addr = path.join(dir, 'sock');
+      const addr = inTempDir('sock');
       const server = await startUnixServer(() => undefined, addr, { cleanupSocket: false });
       server.close();
       expect(fs.existsSync(addr)).toBe(true);
@@ -273,7 +267,7 @@ onEachLoop('test_server', (make) => {
 
   it('a unix server serves openUnixConnection; sockets lists the listening socket', () =>
     runIn(make, async () => {
-      const addr = path.join(dir, 'sock');
+      const addr = inTempDir('sock');
       const server = await startUnixServer(async (reader, writer) => {
         writer.write(await reader.readline());
         await writer.drain();

@@ -112,7 +112,20 @@ class Recording extends Protocol {
 }
 
 describe.skipIf(missing !== null)(`test_ssl against Python's ssl module${missing === null ? '' : ` (${missing})`}`, { timeout: 60000 }, () => {
-  onEachLoop('test_ssl', (make) => {
+  /** A plaintext server on 127.0.0.1 and the Recording of its first accepted connection. */
+async function serveOneRecording(loop: AbstractEventLoop): Promise<[Server, Future<Recording>]> {
+  const accepted = loop.createFuture<Recording>();
+  class Accepted extends Recording {
+    override connectionMade(transport: Transport): void {
+      super.connectionMade(transport);
+      accepted.setResult(this);
+    }
+  }
+  const server = (await loop.createServer(() => new Accepted(loop), '127.0.0.1', 0)) as Server;
+  return [server, accepted];
+}
+
+onEachLoop('test_ssl', (make) => {
     it('test_create_connection_ssl_1: openConnection with an insecure context and serverHostname \'\', A/B data each way', () =>
       runIn(make, async () => {
         const n = 1024 * 1024;
@@ -287,14 +300,7 @@ describe.skipIf(missing !== null)(`test_ssl against Python's ssl module${missing
     it('test_start_tls_server_1: server-side loop.startTls; data after the upgrade, the client\'s unwrap as eofReceived', () =>
       runIn(make, async (loop) => {
         const hello = Buffer.alloc(PAYLOAD_SIZE, '1');
-        const accepted = loop.createFuture<Recording>();
-        class Accepted extends Recording {
-          override connectionMade(transport: Transport): void {
-            super.connectionMade(transport);
-            accepted.setResult(this);
-          }
-        }
-        const server = (await loop.createServer(() => new Accepted(loop), '127.0.0.1', 0)) as Server;
+        const [server, accepted] = await serveOneRecording(loop);
         const client = pythonClient('starttls', portOf(server), PAYLOAD_SIZE);
         const proto = await accepted;
         proto.transport!.write(hello);
@@ -311,14 +317,7 @@ describe.skipIf(missing !== null)(`test_ssl against Python's ssl module${missing
     it('test_sslproto test_start_tls_server_1: the client closes without close_notify after the answer; connectionLost(null)', () =>
       runIn(make, async (loop) => {
         const hello = Buffer.alloc(PAYLOAD_SIZE, '1');
-        const accepted = loop.createFuture<Recording>();
-        class Accepted extends Recording {
-          override connectionMade(transport: Transport): void {
-            super.connectionMade(transport);
-            accepted.setResult(this);
-          }
-        }
-        const server = (await loop.createServer(() => new Accepted(loop), '127.0.0.1', 0)) as Server;
+        const [server, accepted] = await serveOneRecording(loop);
         const client = pythonClient('starttls-close', portOf(server), PAYLOAD_SIZE);
         const proto = await accepted;
         proto.transport!.write(hello);

@@ -7,8 +7,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
-import * as path from 'node:path';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import {
   NotImplementedError,
   Protocol,
@@ -20,13 +19,9 @@ import {
   type Server,
   type Transport,
 } from 'loopkit';
-import { onEachLoop, rejection, runIn } from './loops.js';
+import { onEachLoop, rejection, runIn, tempDirPerTest } from './loops.js';
 
-let dir = '';
-beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lk-unix-'));
-});
-afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+const inTempDir = tempDirPerTest('lk-unix-');
 
 class Collect extends Protocol {
   readonly chunks: Buffer[] = [];
@@ -101,7 +96,7 @@ onEachLoop('test_unix_events (signals)', (make) => {
 onEachLoop('test_unix_events (Unix sockets)', (make) => {
   it('test_create_unix_server_existing_path_sock: a stale socket file is replaced', () =>
     runIn(make, async (loop) => {
-      const p = path.join(dir, 'sock');
+      const p = inTempDir('sock');
       const stale = socket('unix');
       stale.bind({ path: p });
       stale.listen(1);
@@ -114,7 +109,7 @@ onEachLoop('test_unix_events (Unix sockets)', (make) => {
 
   it('test_create_unix_server_existing_path_nonsock: a regular file there is EADDRINUSE', () =>
     runIn(make, async (loop) => {
-      const p = path.join(dir, 'file');
+      const p = inTempDir('file');
       fs.writeFileSync(p, '');
       const error = await rejection(loop.createUnixServer(() => new Protocol(), p));
       expect((error as { code?: string }).code).toBe('EADDRINUSE');
@@ -154,13 +149,13 @@ onEachLoop('test_unix_events (Unix sockets)', (make) => {
 
   it('test_create_unix_connection to a missing path: ENOENT (FileNotFoundError)', () =>
     runIn(make, async (loop) => {
-      const error = await rejection(loop.createUnixConnection(() => new Protocol(), path.join(dir, 'missing')));
+      const error = await rejection(loop.createUnixConnection(() => new Protocol(), inTempDir('missing')));
       expect((error as { code?: string }).code).toBe('ENOENT');
     }));
 
   it('test_create_unix_server_path_stream_bittype: a bound unix stream socket serves a Node client', () =>
     runIn(make, async (loop) => {
-      const p = path.join(dir, 'sock');
+      const p = inTempDir('sock');
       const sock = socket('unix');
       sock.bind({ path: p });
       const served: Collect[] = [];
