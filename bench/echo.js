@@ -23,7 +23,7 @@ import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NODE, PYTHON, cpuSecondsOf, loadAverage, minorFaultsOf, median, nodeVersion, positional, printMarkdown, pythonHas, startServer, stopServer } from './harness.js';
+import { NODE, PYTHON, cpuSecondsOf, loadAverage, minorFaultsOf, median, nodeVersion, positional, printMarkdown, pythonHas, runLoadgen, startServer, stopServer } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -81,22 +81,27 @@ function serverArgv(kind, extra = []) {
   return [NODE, ...(extra.includes('--memory') ? ['--expose-gc'] : []), join(here, 'echo-server.js'), kind, ...extra];
 }
 
-/** One run: {rate, cpu (server µs per request), faults (server minor faults per request), mean, p99 (µs)}. */
+/**
+ * One run: {rate, cpu (server µs per request), faults (server minor faults per request), mean,
+ * p99 (µs)}. The server's figures cover the timed part only, as req/s does: from the end of
+ * the load generator's warm-up (a JIT-compiling server spends its start-up there) to its exit.
+ */
 async function runOnce(kind, size, conns) {
   const { child, port } = await startServer(pin(0, serverArgv(kind)).flat());
   try {
     const [cmd, args] = pin(1, [...loadgen.argv, '127.0.0.1', String(port), String(conns), String(size), String(WARMUP), String(SECONDS)]);
-    const cpu0 = cpuSecondsOf(child.pid);
-    const faults0 = minorFaultsOf(child.pid);
-    const output = execFileSync(cmd, args, { encoding: 'utf8' }).trim();
-    const [rate, total, mean, p99] = output.split(' ').map(Number);
-    if (![rate, total, mean, p99].every(Number.isFinite)) throw new Error(`load generator printed "${output}", not "rate total mean p99"`);
+    const finished = runLoadgen(cmd, args);
+    let warm = null;
+    const timer = setTimeout(() => (warm = { cpu: cpuSecondsOf(child.pid), faults: minorFaultsOf(child.pid) }), WARMUP * 1000);
+    const output = await finished.finally(() => clearTimeout(timer));
+    const [rate, total, mean, p99] = output;
+    if (![rate, total, mean, p99].every(Number.isFinite)) throw new Error(`load generator printed "${output.join(' ')}", not "rate total mean p99"`);
     const cpu1 = cpuSecondsOf(child.pid);
     const faults1 = minorFaultsOf(child.pid);
     return {
       rate,
-      cpu: cpu0 === null ? null : ((cpu1 - cpu0) / total) * 1e6,
-      faults: faults0 === null ? null : (faults1 - faults0) / total,
+      cpu: warm?.cpu == null ? null : ((cpu1 - warm.cpu) / total) * 1e6,
+      faults: warm?.faults == null ? null : (faults1 - warm.faults) / total,
       mean,
       p99,
     };
@@ -150,7 +155,7 @@ printMarkdown(
   ['size x conns', ...kinds],
   results.map(({ size, conns, medians: m }) => [`${sizeText(size)} x ${conns}`, ...kinds.map((kind) => (Number.isNaN(m[kind].cpu) ? '-' : m[kind].cpu.toFixed(1)))]),
 );
-console.log('\nserver minor page faults per request (/proc), median; the runs include the warm-up, when a fresh process grows its heap');
+console.log('\nserver minor page faults per request (/proc), median, after the warm-up');
 printMarkdown(
   ['size x conns', ...kinds],
   results.map(({ size, conns, medians: m }) => [`${sizeText(size)} x ${conns}`, ...kinds.map((kind) => (Number.isNaN(m[kind].faults) ? '-' : m[kind].faults.toFixed(2)))]),

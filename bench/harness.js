@@ -1,5 +1,5 @@
 // Shared by the benchmarks: run a case several times, keep the median, print ratios.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 export const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -76,6 +76,16 @@ export function cpuSecondsOf(pid) {
   const fields = procStat(pid);
   // utime and stime are the 12th and 13th fields after the name, in USER_HZ (100) ticks.
   return fields === null ? null : (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Run a load generator; resolves to its output line's numbers, rejects when it fails. */
+export function runLoadgen(cmd, args) {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { encoding: 'utf8' }, (error, stdout, stderr) => {
+      if (error !== null) reject(new Error(`the load generator failed: ${stderr.trim() || error.message}`));
+      else resolve(stdout.trim().split(' ').map(Number));
+    });
+  });
 }
 
 /** Minor page faults process `pid` has taken so far (its threads included), from /proc; null without it. */

@@ -22,12 +22,12 @@
 //
 //   node bench/tls-echo.js [--node=PATH] [--verify] [kind ...]   default: every kind available here
 //   env: BENCH_RUNS=3 BENCH_SECONDS=3 BENCH_WARMUP=2 BENCH_SIZES=1024,65536 BENCH_CONNS=10,100
-import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NODE, median, nodeVersion, positional } from './harness.js';
+import { NODE, median, nodeVersion, positional, runLoadgen } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -109,16 +109,6 @@ function usage(pid) {
   if (!existsSync(file)) return null;
   const fields = readFileSync(file, 'utf8').split(') ')[1].split(' ');
   return { cpu: (Number(fields[11]) + Number(fields[12])) * TICK, faults: Number(fields[7]) };
-}
-
-/** Run the load generator; resolves to its output line's numbers, rejects when it fails. */
-function runLoadgen(cmd, args) {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { encoding: 'utf8' }, (error, stdout, stderr) => {
-      if (error !== null) reject(new Error(`the load generator failed: ${stderr.trim() || error.message}`));
-      else resolve(stdout.trim().split(' ').map(Number));
-    });
-  });
 }
 
 /**
