@@ -235,15 +235,12 @@ export class SelectorEventLoop
     const written = reports[0]!;
     reports[0] = 0; // read now: Node's loop writes later reports from the start
     let n = written;
-    for (let i = 2; i < 2 + 2 * written; i += 2) {
-      const handlers = this.hostedHandlers.get(reports[i]!);
-      if (handlers !== undefined) this.queueReady(reports[i]!, handlers, reports[i + 1]! & handlers.events);
-    }
+    this.queueHosted(reports, 2, written);
     if (reports[1]! > 0) {
       const taken = this.hosted.take(this.hostPairs());
       // Several host turns between two iterations may report more than fits: the rest next iteration.
       if (2 * taken === this.hostOut.length) this.hostReported = true;
-      this.queueHosted(taken);
+      this.queueHosted(this.hostOut, 0, taken);
       n += taken;
     }
     if (n > 0) this.hotUntil = this.iterationScheduledAt + HOT_WINDOW_MS;
@@ -252,7 +249,7 @@ export class SelectorEventLoop
   /** poll(2) the hosted sockets now, for a busy loop whose host has not turned for a while. */
   private pollHosted(): number {
     const n = this.hosted.wait(0, this.hostPairs());
-    this.queueHosted(n);
+    this.queueHosted(this.hostOut, 0, n);
     return n;
   }
 
@@ -262,11 +259,11 @@ export class SelectorEventLoop
     return this.hostOut;
   }
 
-  private queueHosted(n: number): void {
-    const out = this.hostOut;
-    for (let i = 0; i < 2 * n; i += 2) {
-      const handlers = this.hostedHandlers.get(out[i]!);
-      if (handlers !== undefined) this.queueReady(out[i]!, handlers, out[i + 1]! & handlers.events);
+  /** Queue the handlers of `n` (fd, events) pairs of `pairs`, from index `from`. */
+  private queueHosted(pairs: Int32Array, from: number, n: number): void {
+    for (let i = from; i < from + 2 * n; i += 2) {
+      const handlers = this.hostedHandlers.get(pairs[i]!);
+      if (handlers !== undefined) this.queueReady(pairs[i]!, handlers, pairs[i + 1]! & handlers.events);
     }
   }
 
