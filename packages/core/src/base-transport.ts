@@ -22,11 +22,11 @@
  *     buffer never changes a byte it holds, so a pending send may keep its chunks.
  *     A failed send calls `this._fatalError(toConnectionError(err), 'Fatal write error on socket transport')`.
  * - `_startReading()` / `_stopReading()`: deliver incoming data with `this._dataReceived(data)`,
- *     or for a BufferedProtocol (`this._wantsBuffer`) fill `this._getReadBuffer(-1)` and call
- *     `this._bufferUpdated(n)`; EOF with `this._eofReceived()`; errors with
- *     `this._fatalError(err, 'Fatal read error on socket transport')`. Data that a completion
- *     backend receives while reading is paused is held and delivered on resumeReading; while
- *     `this._holdsReceived()`, a BufferedProtocol's bytes too go through `_dataReceived`.
+ *     or while `this._readsIntoBuffer()` (a BufferedProtocol, nothing held) fill
+ *     `this._getReadBuffer(-1)` and call `this._bufferUpdated(n)`; EOF with
+ *     `this._eofReceived()`; errors with `this._fatalError(err, 'Fatal read error on socket
+ *     transport')`. Data that a completion backend receives while reading is paused is held
+ *     and delivered on resumeReading.
  * - `_shutdownWrite()`: send EOF (shutdown(SHUT_WR)); called once the buffer is flushed.
  * - `_closeResources()`: release the socket; called once, right after connectionLost.
  * - `canWriteEof()`: override when the transport cannot half-close (default true).
@@ -420,13 +420,13 @@ export abstract class BaseStreamTransport extends Transport {
   }
 
   /**
-   * Received bytes wait here for delivery (they came while reading was paused; resumeReading
-   * delivers them from the loop). A backend must not read into the BufferedProtocol's buffer
-   * meanwhile (those bytes would pass them): it hands what it reads to `_dataReceived`, which
-   * queues it behind them.
+   * Whether a backend reads into the BufferedProtocol's buffer (`_getReadBuffer`), else hands
+   * what it reads to `_dataReceived`. Not while received bytes are held (they came while
+   * reading was paused; resumeReading delivers them from the loop): bytes read into the
+   * buffer meanwhile would pass them, where `_dataReceived` queues them behind.
    */
-  protected _holdsReceived(): boolean {
-    return this._held !== null;
+  protected _readsIntoBuffer(): boolean {
+    return this._wantsBuffer && this._held === null;
   }
 
   /** A BufferedProtocol's buffer to receive into, or null when getBuffer failed (the transport is then closing). */

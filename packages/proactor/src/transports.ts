@@ -228,7 +228,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
   private readAvailable(): void {
     const sock = this.sock;
     while (sock._buffered > 0) {
-      if (this._wantsBuffer) {
+      if (this._readsIntoBuffer()) {
         const buf = this._getReadBuffer(-1);
         if (buf === null) return;
         this._bufferUpdated(sock._takeInto(buf));
@@ -260,7 +260,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
   }
 
   private postRecv(): void {
-    if (this._wantsBuffer) {
+    if (this._readsIntoBuffer()) {
       const buf = this._getReadBuffer(-1);
       if (buf === null) return;
       this.readFut = this.proactor.recvInto(this.sock, buf);

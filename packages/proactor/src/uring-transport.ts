@@ -314,7 +314,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     while (this.reading && !this._closing) {
       let room: number;
       // Bytes core still holds (from before a pause) go first: what is read now queues behind them.
-      if (this._wantsBuffer && !this._holdsReceived()) {
+      if (this._readsIntoBuffer()) {
         const buf = this._getReadBuffer(-1);
         if (buf === null) return;
         room = buf.byteLength;

@@ -123,7 +123,7 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport {
   private readReady(): void {
     if (!this._reading) return;
     let r: number;
-    if (this._wantsBuffer) {
+    if (this._readsIntoBuffer()) {
       const buf = this._getReadBuffer(-1);
       if (buf === null) return;
       r = this._readInto(buf, 0, buf.byteLength);
