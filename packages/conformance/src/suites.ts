@@ -18,6 +18,7 @@ import { signalSuite, threadSuite } from './signals.js';
 import { streamSuite } from './streams.js';
 import { subprocessSuite } from './subprocess.js';
 import { taskSuite } from './tasks.js';
+import { sendfileSuite } from './sendfile.js';
 import { tlsSuite } from './tls.js';
 import { transportSuite } from './transports.js';
 
@@ -38,6 +39,7 @@ export const SUITES = [
   'network',
   'happyEyeballs',
   'tls',
+  'sendfile',
   'subprocess',
 ] as const;
 
@@ -65,6 +67,7 @@ export const SUITES_BY_NAME: Record<SuiteName, Suite> = {
   network: gated(networkSuite, (s) => lacks(s, 'network')),
   happyEyeballs: gated(happyEyeballsSuite, (s) => lacks(s, 'network')),
   tls: gated(tlsSuite, (s) => lacks(s, 'network')),
+  sendfile: gated(sendfileSuite, (s) => lacks(s, 'network')),
   // Every loop with real time: BaseEventLoop runs it on the node:child_process default it inherits.
   subprocess: gated(subprocessSuite, (s) => lacks(s, 'subprocesses') ?? needsRealTime(s, 'child processes')),
 };

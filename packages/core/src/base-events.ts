@@ -22,7 +22,7 @@ import { performance } from 'node:perf_hooks';
 import * as os from 'node:os';
 import { watchRejection } from './async-result.js';
 import type { EventLoopBackend } from './backend.js';
-import { NotImplementedError, RuntimeError } from './errors.js';
+import { NotImplementedError, RuntimeError, SendfileNotAvailableError } from './errors.js';
 import {
   _getRunningLoop,
   _setRunningLoop,
@@ -53,6 +53,8 @@ import type { SubprocessProtocol } from './subprocess/protocols.js';
 import type { SubprocessOptions, SubprocessSpec } from './subprocess/spec.js';
 import type { BaseProtocol } from './protocols.js';
 import type { Transport } from './transports.js';
+import type { BaseStreamTransport } from './base-transport.js';
+import { checkSendfileArgs, sendfileByWrites, sendfileMode, sockSendfileBySends } from './sendfile.js';
 import type { TLSProvider } from './tls/engine.js';
 import type { SSLOption } from './tls/contexts.js';
 import { getTLSProvider } from './tls/provider.js';
@@ -500,6 +502,58 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   sockSendall(..._args: unknown[]): Promise<void> {
     return this.notImplemented('sockSendall');
   }
+  /**
+   * Send `file` (a file descriptor or a FileHandle) from `offset` (`count` bytes, or to its end)
+   * on `transport`: the OS's sendfile where the backend has it, else chunks written under the
+   * transport's flow control (with `fallback`, the default). Resolves to the bytes sent.
+   */
+  async sendfile(transport: Transport, file: unknown, offset = 0, count: number | null = null, options?: { fallback?: boolean }): Promise<number> {
+    const { fallback = true } = checkOptions(options, ['fallback'], 'sendfile') ?? {};
+    const fd = checkSendfileArgs(file, offset, count);
+    if (transport === null || typeof transport !== 'object' || typeof transport.isClosing !== 'function') {
+      throw new TypeError(`transport must be a transport, got ${describe(transport)}`);
+    }
+    if (transport.isClosing()) throw new RuntimeError('Transport is closing');
+    const mode = sendfileMode(transport);
+    if (mode === null) throw new RuntimeError(`sendfile is not supported for transport ${transport}`);
+    if (mode === 'native') {
+      try {
+        return await this._sendfileNative(transport as BaseStreamTransport, fd, offset, count);
+      } catch (error) {
+        if (!(error instanceof SendfileNotAvailableError) || !fallback) throw error;
+      }
+    }
+    if (!fallback) throw new RuntimeError(`fallback is disabled and native sendfile is not supported for transport ${transport}`);
+    return await sendfileByWrites(this, transport, fd, offset, count);
+  }
+
+  /**
+   * Send `file` from `offset` (`count` bytes, or to its end) on the connected stream socket
+   * `sock`: the OS's sendfile where the backend has it, else reads and sockSendall (with
+   * `fallback`, the default). Resolves to the bytes sent.
+   */
+  async sockSendfile(sock: unknown, file: unknown, offset = 0, count: number | null = null, options?: { fallback?: boolean }): Promise<number> {
+    const { fallback = true } = checkOptions(options, ['fallback'], 'sockSendfile') ?? {};
+    const fd = checkSendfileArgs(file, offset, count);
+    this.checkClosed();
+    try {
+      return await this._sockSendfileNative(sock, fd, offset, count);
+    } catch (error) {
+      if (!(error instanceof SendfileNotAvailableError) || !fallback) throw error;
+    }
+    return await sockSendfileBySends(this, sock, fd, offset, count);
+  }
+
+  /** Backend hook: sendfile()'s native path on a socket transport; throws SendfileNotAvailableError where there is none. */
+  async _sendfileNative(_transport: BaseStreamTransport, _fd: number, _offset: number, _count: number | null): Promise<number> {
+    throw new SendfileNotAvailableError('sendfile syscall is not supported');
+  }
+
+  /** Backend hook: sockSendfile()'s native path; throws SendfileNotAvailableError where there is none. */
+  async _sockSendfileNative(_sock: unknown, _fd: number, _offset: number, _count: number | null): Promise<number> {
+    throw new SendfileNotAvailableError('sendfile syscall is not supported');
+  }
+
   sockConnect(..._args: unknown[]): Promise<void> {
     return this.notImplemented('sockConnect');
   }

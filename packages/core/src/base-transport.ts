@@ -62,6 +62,11 @@ const PAUSED = 8;
 /** The backend is reading; EOF was seen. */
 const READING_ACTIVE = 16;
 const EOF_SEEN = 32;
+/** loop.sendfile() is sending on this transport's socket itself: write() refuses (asyncio's empty waiter). */
+const SENDFILE = 64;
+
+/** The sendfile waiting for a transport's buffer to empty (rare: not a field of every transport). */
+const flushWaiters = new WeakMap<BaseStreamTransport, Future<void>>();
 /** The empty write buffer every transport starts with and returns to (never pushed into). */
 const NO_CHUNKS: Uint8Array[] = [];
 
@@ -251,6 +256,7 @@ export abstract class BaseStreamTransport extends Transport {
   write(data: BytesLike): void {
     let bytes = asBytes(data, 'data');
     if (this._eof) throw new RuntimeError('Cannot call write() after writeEof()');
+    if (this._has(SENDFILE)) throw new RuntimeError('unable to write; sendfile is in progress');
     if (bytes.length === 0 || this._writeLost()) return;
     if (this._bufferSize > 0) {
       this._append(bytes);
@@ -286,6 +292,7 @@ export abstract class BaseStreamTransport extends Transport {
       size += bytes.length;
     }
     if (this._eof) throw new RuntimeError('Cannot call write() after writeEof()');
+    if (this._has(SENDFILE)) throw new RuntimeError('unable to write; sendfile is in progress');
     if (size === 0 || this._writeLost()) return;
     let sent = 0;
     const keeps = this._bufferSize === 0 && this._writeNowKeepsBytes;
@@ -378,6 +385,7 @@ export abstract class BaseStreamTransport extends Transport {
     if (this._bufferSize === 0 && this._has(WRITING)) {
       this._set(WRITING, false);
       this._stopWriting();
+      if (this._has(SENDFILE)) settleFlushWaiter(this, null);
       if (this._closing) {
         this._connLost += 1;
         this._loop.callSoon(callConnectionLost, this, null);
@@ -530,9 +538,30 @@ export abstract class BaseStreamTransport extends Transport {
   }
 
   /** @internal (scheduled through the module's callConnectionLost) */
+  /**
+   * @internal loop.sendfile()'s native path begins: write() refuses from now on (until
+   * `_endSendfile`), and the promise resolves once the buffered bytes reached the OS, or
+   * rejects with ConnectionError if the connection is lost first.
+   */
+  _beginSendfile(): Future<void> {
+    const flushed = this._loop.createFuture<void>();
+    this._set(SENDFILE, true);
+    if (this._connLost > 0 || this._has(LOST_CALLED)) flushed.setException(new ConnectionError('Connection is closed'));
+    else if (this._bufferSize === 0) flushed.setResult(undefined);
+    else flushWaiters.set(this, flushed);
+    return flushed;
+  }
+
+  /** @internal loop.sendfile()'s native path is over: write() works again. */
+  _endSendfile(): void {
+    this._set(SENDFILE, false);
+    flushWaiters.delete(this);
+  }
+
   _callConnectionLost(exc: unknown): void {
     if (this._has(LOST_CALLED)) return;
     this._set(LOST_CALLED, true);
+    if (this._has(SENDFILE)) settleFlushWaiter(this, new ConnectionError('Connection is closed'));
     try {
       if (this._has(MADE)) {
         const result = this._protocol.connectionLost?.(exc);
@@ -703,6 +732,15 @@ export abstract class BaseStreamTransport extends Transport {
       this._stopWriting();
     }
   }
+}
+
+/** The sendfile waiting for `transport`'s buffer to empty goes on (error null), or fails. */
+function settleFlushWaiter(transport: BaseStreamTransport, error: Error | null): void {
+  const waiter = flushWaiters.get(transport);
+  flushWaiters.delete(transport);
+  if (waiter === undefined || waiter.done()) return;
+  if (error === null) waiter.setResult(undefined);
+  else waiter.setException(error);
 }
 
 // The transport's scheduled steps, as plain functions taking it: no closure per connection.

@@ -99,7 +99,7 @@ named(QueueShutDown, 'QueueShutDown');
 export class BrokenBarrierError extends Error {}
 named(BrokenBarrierError, 'BrokenBarrierError');
 /** The transport or socket cannot use the OS sendfile (the loop falls back to reads and writes unless told not to). */
-export class SendfileNotAvailableError extends Error {}
+export class SendfileNotAvailableError extends RuntimeError {}
 named(SendfileNotAvailableError, 'SendfileNotAvailableError');
 
 /** Python's ExceptionGroup: several errors raised together (TaskGroup). */

@@ -116,6 +116,10 @@ export interface AbstractEventLoop {
   sockRecvInto(sock: unknown, buf: Uint8Array): Promise<number>;
   /** Send all of `data` on a socket. */
   sockSendall(sock: unknown, data: Uint8Array): Promise<void>;
+  /** Send a file (fd or FileHandle) on a transport; resolves to the bytes sent (asyncio's loop.sendfile). */
+  sendfile(transport: Transport, file: unknown, offset?: number, count?: number | null, options?: { fallback?: boolean }): Promise<number>;
+  /** Send a file (fd or FileHandle) on a connected stream socket; resolves to the bytes sent. */
+  sockSendfile(sock: unknown, file: unknown, offset?: number, count?: number | null, options?: { fallback?: boolean }): Promise<number>;
   /** Connect a socket to `address`. */
   sockConnect(sock: unknown, address: unknown): Promise<void>;
   /** Accept a connection on a listening socket; resolves to `[socket, address]`. */
@@ -161,7 +165,7 @@ const loopMethods = [
   'setExceptionHandler', 'getExceptionHandler', 'defaultExceptionHandler', 'callExceptionHandler',
   'getDebug', 'setDebug',
   'createConnection', 'createServer', 'createUnixConnection', 'createUnixServer', 'createDatagramEndpoint', 'startTls',
-  'sockRecv', 'sockRecvInto', 'sockSendall', 'sockConnect', 'sockAccept', 'getaddrinfo', 'getnameinfo',
+  'sockRecv', 'sockRecvInto', 'sockSendall', 'sendfile', 'sockSendfile', 'sockConnect', 'sockAccept', 'getaddrinfo', 'getnameinfo',
   'addReader', 'removeReader', 'addWriter', 'removeWriter', 'addSignalHandler', 'removeSignalHandler',
   'subprocessExec', 'subprocessShell', 'connectReadPipe', 'connectWritePipe',
 ];

@@ -23,8 +23,10 @@ import {
   Handle,
   resolveAddress,
   RuntimeError,
+  SendfileNotAvailableError,
   toConnectionError,
   type BaseProtocol,
+  type BaseStreamTransport,
   type DatagramOptions,
   type DatagramProtocol,
   type Family,
@@ -61,6 +63,7 @@ import type { TransportLoop } from './readiness-transport.js';
 import { checkFunction, describe } from './util.js';
 import { ChildWatcher } from './child-watcher.js';
 import { SelectorPipeTransport } from './pipes.js';
+import { regularFileSize, runSendfile } from './sendfile.js';
 import { UnixSubprocessTransport } from './subprocess.js';
 
 /** While callbacks keep the loop busy, ready I/O waits at most this long (ms) to be polled... */
@@ -506,6 +509,43 @@ export class SelectorEventLoop
         fut.setException(error);
       }
     });
+  }
+
+  /** @internal sockSendfile()'s native path: sendfile(2) on the user's stream socket. */
+  override async _sockSendfileNative(sock: unknown, fd: number, offset: number, count: number | null): Promise<number> {
+    const s = checkStreamSock(sock);
+    const sockFd = this.userFd(s);
+    const size = regularFileSize(fd);
+    const fut = this.createFuture<number>();
+    runSendfile(fut, {
+      send: (at, n) => s.trySendfile(fd, at, n),
+      whenWritable: (again) => this.setHandler(sockFd, EVENT_WRITE, again === null ? null : new Handle(again, [], this), true),
+    }, offset, count, size);
+    return await fut;
+  }
+
+  /**
+   * @internal sendfile()'s native path on a socket transport (asyncio's
+   * _SelectorSocketTransport): reading paused, what it buffered flushed first, write()
+   * refused until the file is sent.
+   */
+  override async _sendfileNative(transport: BaseStreamTransport, fd: number, offset: number, count: number | null): Promise<number> {
+    if (!(transport instanceof SelectorSocketTransport)) throw new SendfileNotAvailableError('sendfile syscall is not supported');
+    const size = regularFileSize(fd);
+    const resumeReading = transport.isReading();
+    transport.pauseReading();
+    try {
+      await transport._beginSendfile();
+      const fut = this.createFuture<number>();
+      runSendfile(fut, {
+        send: (at, n) => transport._trySendfile(fd, at, n),
+        whenWritable: (again) => transport._whenWritable(again),
+      }, offset, count, size);
+      return await fut;
+    } finally {
+      transport._endSendfile();
+      if (resumeReading && !transport.isClosing()) transport.resumeReading();
+    }
   }
 
   async sockConnect(sock: Socket, address: unknown): Promise<void> {

@@ -67,6 +67,17 @@ export class SelectorSocketTransport extends ReadinessStreamTransport {
   protected _closeFd(): void {
     this.sock.close();
   }
+
+  /** @internal loop.sendfile()'s native path (sendfile.ts): the OS's sendfile from `fileFd` on this socket. */
+  _trySendfile(fileFd: number, offset: number, n: number): number {
+    return this.sock.trySendfile(fileFd, offset, n);
+  }
+
+  /** @internal loop.sendfile()'s native path: call `again` when the socket is writable (null: stop). */
+  _whenWritable(again: (() => void) | null): void {
+    const loop = this._loop as TransportLoop;
+    loop._setWriter(this._fd, again === null ? null : new Handle(again, [], loop));
+  }
 }
 
 /**

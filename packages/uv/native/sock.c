@@ -11,6 +11,12 @@
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/sendfile.h>
+#elif defined(__APPLE__)
+#include <sys/socket.h>
+#include <sys/types.h>
+#endif
 
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0 /* macOS: SO_NOSIGPIPE is set on every socket instead */
@@ -214,6 +220,39 @@ static napi_value js_sendv(napi_env env, napi_callback_info info) {
   RET(r < 0 ? -errno : r);
 }
 
+/* sendfile(fd, fileFd, offset, count) -> bytes of the file from offset sent on the socket fd
+ * (0 = the file ends at offset), or -ENOSYS where the OS has no sendfile. offset is a double
+ * (files past 2 GiB); count is capped at INT32_MAX per call, as the kernel caps it anyway. The
+ * file's own position is never moved (the offset is explicit). */
+static napi_value js_sendfile(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  FD(0, fd);
+  FD(1, file_fd);
+  double offset_arg;
+  int32_t count;
+  if (napi_get_value_double(env, argv[2], &offset_arg) != napi_ok || offset_arg < 0) {
+    throw_type(env, "offset must be a non-negative number");
+    return NULL;
+  }
+  if (arg_int32(env, argv[3], "count", &count)) return NULL;
+#if defined(__linux__)
+  off_t offset = (off_t)offset_arg;
+  ssize_t r;
+  do r = sendfile(fd, file_fd, &offset, (size_t)count); while (r < 0 && errno == EINTR);
+  RET(r < 0 ? -errno : r);
+#elif defined(__APPLE__)
+  off_t len = count;
+  int r;
+  do r = sendfile(file_fd, fd, (off_t)offset_arg, &len, NULL, 0); while (r < 0 && errno == EINTR && len == 0);
+  /* macOS reports bytes sent in len, also when it fails with EAGAIN after a partial send */
+  if (len > 0) RET(len);
+  RET(r < 0 ? -errno : 0);
+#else
+  (void)fd; (void)file_fd; (void)count;
+  RET(-ENOSYS);
+#endif
+}
+
 /* recvfrom(fd, buf, offset, length, out?) -> bytes; fills out with the sender */
 static napi_value js_recvfrom(napi_env env, napi_callback_info info) {
   ARGS(5);
@@ -323,7 +362,7 @@ napi_value sock_init(napi_env env, napi_value exports) {
     METHOD("socket", js_socket), METHOD("socketpair", js_socketpair),
     METHOD("sockinfo", js_sockinfo), METHOD("bind", js_bind), METHOD("connect", js_connect),
     METHOD("listen", js_listen), METHOD("accept", js_accept), METHOD("recv", js_recv),
-    METHOD("send", js_send), METHOD("sendv", js_sendv), METHOD("recvfrom", js_recvfrom),
+    METHOD("send", js_send), METHOD("sendv", js_sendv), METHOD("sendfile", js_sendfile), METHOD("recvfrom", js_recvfrom),
     METHOD("sendto", js_sendto), METHOD("shutdown", js_shutdown), METHOD("close", js_close),
     METHOD("forget", js_forget),
     METHOD("getsockname", js_getsockname), METHOD("getpeername", js_getpeername),

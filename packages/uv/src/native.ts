@@ -84,6 +84,7 @@ export interface NativeModule {
   recv(fd: number, buf: Bytes, offset: number, length: number): number;
   send(fd: number, buf: Bytes, offset: number, length: number): number;
   sendv(fd: number, bufs: readonly Bytes[]): number;
+  sendfile(fd: number, fileFd: number, offset: number, count: number): number;
   recvfrom(fd: number, buf: Bytes, offset: number, length: number, out?: AddrOut): number;
   sendto(fd: number, buf: Bytes, offset: number, length: number, host: string, port: number): number;
   shutdown(fd: number, how: number): number;

@@ -147,6 +147,15 @@ export class Socket implements Disposable {
     return this.#sendv(this.#fd, bufs);
   }
 
+  /**
+   * Sends up to `count` bytes of the file `fileFd` from `offset` with the OS's sendfile: bytes
+   * sent (0: the file ends at offset) or -errno (-ENOSYS where the OS has none). The file's
+   * own position does not move.
+   */
+  trySendfile(fileFd: number, offset: number, count: number): number {
+    return native().sendfile(this.#fd, fileFd, offset, Math.min(count, 0x7fffffff));
+  }
+
   /** accept4: the new connection's fd (non-blocking, cloexec; wrap with Socket.fromFd) or -errno. */
   tryAccept(): number {
     return native().accept(this.#fd);
