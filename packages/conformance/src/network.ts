@@ -550,6 +550,55 @@ export function networkSuite(subject: LoopUnderTest): void {
           }
         }));
 
+      it('sockSendto, sockRecvfrom and sockRecvfromInto carry datagrams with their sender\'s address', rule('the datagram sock* methods (asyncio 3.11) send and receive whole datagrams, a receive waits for one, and nbytes is checked', () =>
+        withLoop(subject, async (loop) => {
+          const a = uv!.socket('inet', 'dgram');
+          const b = uv!.socket('inet', 'dgram');
+          try {
+            a.bind({ address: '127.0.0.1', port: 0 });
+            b.bind({ address: '127.0.0.1', port: 0 });
+            const portA = (a.getsockname() as { port: number }).port;
+            const portB = (b.getsockname() as { port: number }).port;
+            const waiting = loop.createTask(() => loop.sockRecvfrom(b, 100));
+            await sleep(0.01);
+            expect(waiting.done()).toBe(false);
+            expect(await loop.sockSendto(a, Buffer.from('first'), { address: '127.0.0.1', port: portB })).toBe(5);
+            const [data, from] = (await waiting) as [Uint8Array, { address: string; port: number }];
+            expect(Buffer.from(data).toString()).toBe('first');
+            expect(from).toMatchObject({ address: '127.0.0.1', port: portA });
+            await loop.sockSendto(b, Buffer.from('hello world'), { address: '127.0.0.1', port: portA });
+            const buf = Buffer.alloc(16);
+            const [n, sender] = (await loop.sockRecvfromInto(a, buf, 5)) as [number, { port: number }];
+            expect([n, buf.subarray(0, n).toString(), sender.port]).toEqual([5, 'hello', portB]);
+            await expect(loop.sockRecvfromInto(a, buf, 17)).rejects.toThrow(/nbytes is greater than the length of the buffer/);
+          } finally {
+            a.close();
+            b.close();
+          }
+        })));
+
+      it('connectAcceptedSocket makes a server-side transport on a socket accepted outside the loop', rule('connect_accepted_socket serves a connection the user accepted, and refuses unknown options', () =>
+        withLoop(subject, async (loop, reports) => {
+          const listener = uv!.socket('inet', 'stream');
+          listener.bind({ address: '127.0.0.1', port: 0 });
+          listener.listen(8);
+          const client = net.connect({ host: '127.0.0.1', port: (listener.getsockname() as { port: number }).port });
+          client.on('error', () => undefined);
+          try {
+            const [conn] = (await loop.sockAccept(listener)) as [unknown, unknown];
+            await expect(loop.connectAcceptedSocket(() => new Echo(), conn, { serverHostname: 'x' } as object)).rejects.toThrow(/serverHostname/);
+            const [transport] = (await loop.connectAcceptedSocket(() => new Echo(), conn)) as [Transport, Echo];
+            const echoed = new Promise<string>((resolve) => client.once('data', (d: Buffer) => resolve(d.toString())));
+            client.write('accepted');
+            expect(await echoed).toBe('accepted');
+            transport.close();
+          } finally {
+            client.destroy();
+            listener.close();
+          }
+          expect(reports).toEqual([]);
+        })));
+
       it('a connected uv socket becomes a transport (createConnection with sock)', () =>
         withLoop(subject, async (loop) => {
           const server = (await loop.createServer(() => new Echo(), '127.0.0.1', 0)) as unknown as Server;

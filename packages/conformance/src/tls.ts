@@ -22,6 +22,7 @@ import {
   type Transport,
 } from '@loopkit/core';
 import { lacks, withLoop, type LoopUnderTest } from './context.js';
+import { uv, uvMissing } from './support/uv.js';
 import { Echo, Recorder, hasProcFd, noProcFd, openFds, pattern, portOf, type ServerLike } from './support/net.js';
 import { hasOpenssl, testCerts } from './support/tls-certs.js';
 import { tempDir } from './support/temp-dir.js';
@@ -474,6 +475,30 @@ export function tlsSuite(subject: LoopUnderTest): void {
           server.close();
           await server.waitClosed();
         }
+      }));
+
+    it.skipIf(uvMissing)('connectAcceptedSocket with ssl: the server side of TLS on a socket accepted outside the loop', () =>
+      withLoop(subject, async (loop, reports) => {
+        const c = testCerts();
+        const listener = uv!.socket('inet', 'stream');
+        listener.bind({ address: '127.0.0.1', port: 0 });
+        listener.listen(8);
+        const connecting = nodeClient({ host: '127.0.0.1', port: (listener.getsockname() as { port: number }).port, servername: 'localhost', ca: c.ca });
+        try {
+          const [conn] = (await loop.sockAccept(listener)) as [unknown, unknown];
+          const [transport] = (await loop.connectAcceptedSocket(() => new Echo(), conn, { ssl: { key: c.serverKey, cert: c.serverCert } })) as [Transport, Echo];
+          const client = await connecting;
+          const data = pattern(200_000, 5);
+          const echoed = collect(client, data.length);
+          client.write(data);
+          expect((await echoed).equals(data)).toBe(true);
+          expect(typeof transport.getExtraInfo<SSLObject>('ssl_object')!.getProtocol()).toBe('string');
+          client.destroy();
+          transport.close();
+        } finally {
+          listener.close();
+        }
+        expect(reports).toEqual([]);
       }));
 
     it('loop.close() closes the TLS connections it still owns: both apps get connectionLost', async () => {

@@ -493,6 +493,9 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   createDatagramEndpoint(..._args: unknown[]): Promise<[unknown, unknown]> {
     return this.notImplemented('createDatagramEndpoint');
   }
+  connectAcceptedSocket(..._args: unknown[]): Promise<[unknown, unknown]> {
+    return this.notImplemented('connectAcceptedSocket');
+  }
   sockRecv(..._args: unknown[]): Promise<Uint8Array> {
     return this.notImplemented('sockRecv');
   }
@@ -554,6 +557,15 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     throw new SendfileNotAvailableError('sendfile syscall is not supported');
   }
 
+  sockRecvfrom(..._args: unknown[]): Promise<[Uint8Array, unknown]> {
+    return this.notImplemented('sockRecvfrom');
+  }
+  sockRecvfromInto(..._args: unknown[]): Promise<[number, unknown]> {
+    return this.notImplemented('sockRecvfromInto');
+  }
+  sockSendto(..._args: unknown[]): Promise<number> {
+    return this.notImplemented('sockSendto');
+  }
   sockConnect(..._args: unknown[]): Promise<void> {
     return this.notImplemented('sockConnect');
   }

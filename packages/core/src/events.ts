@@ -106,6 +106,8 @@ export interface AbstractEventLoop {
   createUnixConnection(protocolFactory: () => unknown, path?: string | null, options?: object): Promise<[unknown, unknown]>;
   /** Listen on a Unix socket path (a named pipe on Windows); resolves to the Server. */
   createUnixServer(protocolFactory: () => unknown, path?: string | null, options?: object): Promise<unknown>;
+  /** A transport on a stream socket accepted outside the loop (server side; `ssl` makes it TLS); resolves to `[transport, protocol]`. */
+  connectAcceptedSocket(protocolFactory: () => unknown, sock: unknown, options?: object): Promise<[unknown, unknown]>;
   /** Open a UDP endpoint; resolves to `[transport, protocol]`. */
   createDatagramEndpoint(protocolFactory: () => unknown, options?: object): Promise<[unknown, unknown]>;
   /** Upgrade a connection to TLS in place (asyncio's start_tls); resolves to the TLS transport. */
@@ -116,6 +118,12 @@ export interface AbstractEventLoop {
   sockRecvInto(sock: unknown, buf: Uint8Array): Promise<number>;
   /** Send all of `data` on a socket. */
   sockSendall(sock: unknown, data: Uint8Array): Promise<void>;
+  /** Receive one datagram of up to `bufsize` bytes: `[data, address]`. */
+  sockRecvfrom(sock: unknown, bufsize: number): Promise<[Uint8Array, unknown]>;
+  /** Receive one datagram into `buf` (its first `nbytes`; 0: all of it): `[bytes, address]`. */
+  sockRecvfromInto(sock: unknown, buf: Uint8Array, nbytes?: number): Promise<[number, unknown]>;
+  /** Send `data` as one datagram to `address`; resolves to the bytes sent. */
+  sockSendto(sock: unknown, data: Uint8Array, address: unknown): Promise<number>;
   /** Send a file (fd or FileHandle) on a transport; resolves to the bytes sent (asyncio's loop.sendfile). */
   sendfile(transport: Transport, file: unknown, offset?: number, count?: number | null, options?: { fallback?: boolean }): Promise<number>;
   /** Send a file (fd or FileHandle) on a connected stream socket; resolves to the bytes sent. */
@@ -164,8 +172,8 @@ const loopMethods = [
   'createFuture', 'createTask', 'setTaskFactory', 'getTaskFactory', 'runInExecutor',
   'setExceptionHandler', 'getExceptionHandler', 'defaultExceptionHandler', 'callExceptionHandler',
   'getDebug', 'setDebug',
-  'createConnection', 'createServer', 'createUnixConnection', 'createUnixServer', 'createDatagramEndpoint', 'startTls',
-  'sockRecv', 'sockRecvInto', 'sockSendall', 'sendfile', 'sockSendfile', 'sockConnect', 'sockAccept', 'getaddrinfo', 'getnameinfo',
+  'createConnection', 'createServer', 'createUnixConnection', 'createUnixServer', 'createDatagramEndpoint', 'connectAcceptedSocket', 'startTls',
+  'sockRecv', 'sockRecvInto', 'sockSendall', 'sockRecvfrom', 'sockRecvfromInto', 'sockSendto', 'sendfile', 'sockSendfile', 'sockConnect', 'sockAccept', 'getaddrinfo', 'getnameinfo',
   'addReader', 'removeReader', 'addWriter', 'removeWriter', 'addSignalHandler', 'removeSignalHandler',
   'subprocessExec', 'subprocessShell', 'connectReadPipe', 'connectWritePipe',
 ];

@@ -102,6 +102,7 @@ export const OPTION_KEYS = {
   createServer: ['backlog', 'reuseAddress', 'reusePort', 'family', 'sock', 'startServing', ...TLS_SERVER_OPTIONS],
   createUnixServer: ['backlog', 'sock', 'startServing', 'cleanupSocket', ...TLS_SERVER_OPTIONS],
   createDatagramEndpoint: ['localAddr', 'remoteAddr', 'family', 'reuseAddress', 'reusePort', 'allowBroadcast', 'sock'],
+  connectAcceptedSocket: TLS_SERVER_OPTIONS,
 } as const;
 
 export abstract class BaseSocketLoop<
@@ -213,6 +214,18 @@ export abstract class BaseSocketLoop<
       }
     }
     return await this.makeStream(sock, protocolFactory, tls);
+  }
+
+  /**
+   * A transport on a stream socket accepted outside the loop (asyncio's
+   * connect_accepted_socket): the server side of a connection, TLS included.
+   */
+  async connectAcceptedSocket(protocolFactory: () => BaseProtocol, sock: unknown, options: TLSServerOptions = {}): Promise<[ST | SSLTransport, BaseProtocol]> {
+    checkCallback(protocolFactory, 'protocolFactory');
+    options = checkOptions(options, OPTION_KEYS.connectAcceptedSocket, 'connectAcceptedSocket');
+    this.checkClosed();
+    const tls = serverTLS(this, options, 'connectAcceptedSocket');
+    return await this.makeStream(this._givenStreamSocket(sock), protocolFactory, tls);
   }
 
   /** Listen on every address of `host` (all interfaces when null); resolves to the Server. */

@@ -161,6 +161,36 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
     }
   }
 
+  /** Receive one datagram of up to `bufsize` bytes: `[data, sender address]` (asyncio 3.11's sock_recvfrom). */
+  async sockRecvfrom(sock: unknown, bufsize: number): Promise<[Uint8Array, Address]> {
+    this.checkClosed();
+    if (!Number.isInteger(bufsize) || bufsize < 0) throw new TypeError(`bufsize must be a non-negative integer, got ${describe(bufsize)}`);
+    return await this._proactor.recvfrom(sock, bufsize);
+  }
+
+  /** Receive one datagram into `buf` (its first `nbytes`; 0: all of it): `[bytes, sender address]`. */
+  async sockRecvfromInto(sock: unknown, buf: Uint8Array, nbytes = 0): Promise<[number, Address]> {
+    this.checkClosed();
+    if (!ArrayBuffer.isView(buf)) throw new TypeError(`buf must be a Uint8Array or Buffer, got ${describe(buf)}`);
+    if (!Number.isInteger(nbytes) || nbytes < 0) throw new TypeError(`nbytes must be a non-negative integer, got ${describe(nbytes)}`);
+    if (nbytes > buf.byteLength) throw new RangeError(`nbytes is greater than the length of the buffer (${nbytes} > ${buf.byteLength})`);
+    const [data, address] = await this._proactor.recvfrom(sock, nbytes === 0 ? buf.byteLength : nbytes);
+    new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength).set(data);
+    return [data.length, address];
+  }
+
+  /** Send `data` as one datagram to `address`: resolves to the bytes sent (asyncio 3.11's sock_sendto). */
+  async sockSendto(sock: unknown, data: Uint8Array, address: unknown): Promise<number> {
+    this.checkClosed();
+    if (!ArrayBuffer.isView(data)) throw new TypeError(`data must be a Uint8Array or Buffer, got ${describe(data)}`);
+    const family = (sock as { family?: unknown } | null)?.family;
+    if (family === 'unix') {
+      const path = typeof address === 'string' ? address : (address as { path?: unknown } | null)?.path;
+      return await this._proactor.sendto(sock, data, { path: checkPath(path, 'address') });
+    }
+    return await this._proactor.sendto(sock, data, await resolveAddress(address, family === 'inet6' ? 'inet6' : 'inet', 'dgram'));
+  }
+
   async sockConnect(sock: unknown, address: unknown): Promise<void> {
     this.checkClosed();
     const family = (sock as { family?: unknown } | null)?.family;

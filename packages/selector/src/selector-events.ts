@@ -53,6 +53,7 @@ import {
   SOL_SOCKET,
   PollSet,
   Socket,
+  type AddrOut,
   socket as makeSocket,
   WakeupFd,
   setNonblocking,
@@ -97,6 +98,13 @@ class FdHandlers {
 function checkSock(sock: unknown): Socket {
   if (!(sock instanceof Socket)) throw new TypeError(`sock must be a @loopkit/uv Socket, got ${describe(sock)}`);
   return sock;
+}
+
+/** How many bytes of a `length`-byte buffer a recv may fill: `nbytes`, or all of it for 0 (asyncio's recvfrom_into rule). */
+function checkNbytes(nbytes: unknown, length: number): number {
+  if (typeof nbytes !== 'number' || !Number.isInteger(nbytes) || nbytes < 0) throw new TypeError(`nbytes must be a non-negative integer, got ${describe(nbytes)}`);
+  if (nbytes > length) throw new RangeError(`nbytes is greater than the length of the buffer (${nbytes} > ${length})`);
+  return nbytes === 0 ? length : nbytes;
 }
 
 function checkStreamSock(sock: unknown): Socket {
@@ -508,6 +516,48 @@ export class SelectorEventLoop
       } catch (error) {
         fut.setException(error);
       }
+    });
+  }
+
+  /** Receive one datagram of up to `bufsize` bytes: `[data, sender address]` (asyncio 3.11's sock_recvfrom). */
+  async sockRecvfrom(sock: Socket, bufsize: number): Promise<[Buffer, AddrOut]> {
+    checkSock(sock);
+    if (!Number.isInteger(bufsize) || bufsize < 0) throw new TypeError(`bufsize must be a non-negative integer, got ${describe(bufsize)}`);
+    const buf = Buffer.allocUnsafe(bufsize);
+    const [n, address] = await this.sockRecvfromInto(sock, buf);
+    return [buf.subarray(0, n), address];
+  }
+
+  /** Receive one datagram into `buf` (its first `nbytes`; 0: all of it): `[bytes, sender address]`. */
+  async sockRecvfromInto(sock: Socket, buf: ArrayBufferView, nbytes = 0): Promise<[number, AddrOut]> {
+    checkSock(sock);
+    if (!ArrayBuffer.isView(buf)) throw new TypeError(`buf must be a Uint8Array or Buffer, got ${describe(buf)}`);
+    const length = checkNbytes(nbytes, buf.byteLength);
+    this.checkClosed();
+    const from: AddrOut = {};
+    const r = sock.tryRecvfrom(buf, 0, length, from);
+    if (r >= 0) return [r, from];
+    if (!wouldBlock(r)) throw osError(r, 'recvfrom');
+    return await this.whenReady<[number, AddrOut]>(sock, EVENT_READ, (fut) => {
+      const r2 = sock.tryRecvfrom(buf, 0, length, from);
+      if (r2 >= 0) fut.setResult([r2, from]);
+      else if (!wouldBlock(r2)) fut.setException(osError(r2, 'recvfrom'));
+    });
+  }
+
+  /** Send `data` as one datagram to `address`: resolves to the bytes sent (asyncio 3.11's sock_sendto). */
+  async sockSendto(sock: Socket, data: ArrayBufferView, address: unknown): Promise<number> {
+    checkSock(sock);
+    if (!ArrayBuffer.isView(data)) throw new TypeError(`data must be a Uint8Array or Buffer, got ${describe(data)}`);
+    this.checkClosed();
+    const target = sock.family === 'unix' ? { path: checkPath(typeof address === 'string' ? address : (address as { path?: unknown } | null)?.path, 'address') } : await resolveAddress(address, sock.family, sock.type);
+    const r = sock.trySendto(data, target);
+    if (r >= 0) return r;
+    if (!wouldBlock(r)) throw osError(r, 'sendto', target);
+    return await this.whenReady<number>(sock, EVENT_WRITE, (fut) => {
+      const r2 = sock.trySendto(data, target);
+      if (r2 >= 0) fut.setResult(r2);
+      else if (!wouldBlock(r2)) fut.setException(osError(r2, 'sendto', target));
     });
   }
 
