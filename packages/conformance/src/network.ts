@@ -10,6 +10,7 @@ import { describe, it } from './kit.js';
 import { rule } from './rules.js';
 import {
   ConnectionRefusedError,
+  ExceptionGroup,
   ConnectionResetError,
   DatagramProtocol,
   Protocol,
@@ -382,6 +383,54 @@ export function networkSuite(subject: LoopUnderTest): void {
         expect(error).toBeInstanceOf(ConnectionRefusedError);
         expect(error).toMatchObject({ code: 'ECONNREFUSED', syscall: 'connect' });
       }));
+
+    it('allErrors: a failed connect rejects with an ExceptionGroup of every attempt\'s error (asyncio 3.12)', rule('createConnection(..., {allErrors: true}) gathers the attempts\' errors in ExceptionGroup("create_connection failed"); a non-boolean is a TypeError', () =>
+      withLoop(subject, async (loop) => {
+        const probe = net.createServer();
+        await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+        const port = (probe.address() as net.AddressInfo).port;
+        await new Promise<void>((resolve) => probe.close(() => resolve()));
+        const error = (await loop.createConnection(() => new Peer(loop), '127.0.0.1', port, { allErrors: true }).then(
+          () => null,
+          (e: unknown) => e,
+        )) as ExceptionGroup;
+        expect(error).toBeInstanceOf(ExceptionGroup);
+        expect(error.message).toBe('create_connection failed');
+        expect(error.exceptions.length).toBe(1);
+        expect(error.exceptions[0]).toBeInstanceOf(ConnectionRefusedError);
+        await expect(loop.createConnection(() => new Peer(loop), '127.0.0.1', port, { allErrors: 'yes' } as object)).rejects.toThrow(/allErrors must be a boolean/);
+      })));
+
+    it.skipIf(uvMissing)('keepAlive: the connections a server accepts have SO_KEEPALIVE (asyncio 3.13)', rule('createServer(..., {keepAlive: true}) turns TCP keep-alive on for accepted connections, and only then', () =>
+      withLoop(subject, async (loop) => {
+        const keepAliveOf = async (keepAlive: boolean): Promise<number> => {
+          const accepted: Transport[] = [];
+          const server = (await loop.createServer(() => {
+            const p = new Peer(loop);
+            void p.made.then((t) => accepted.push(t));
+            return p;
+          }, '127.0.0.1', 0, { keepAlive })) as unknown as Server;
+          const client = net.connect({ host: '127.0.0.1', port: portOf(server) });
+          try {
+            await waitUntil(() => accepted.length === 1);
+            const fd = accepted[0]!.getExtraInfo<{ fileno(): number }>('socket')!.fileno();
+            const probe = uv!.Socket.fromFd(fd);
+            try {
+              return probe.getsockopt(uv!.SOL_SOCKET, uv!.SO_KEEPALIVE);
+            } finally {
+              probe.detach();
+            }
+          } finally {
+            client.destroy();
+            accepted[0]?.close();
+            server.close();
+            await server.waitClosed();
+          }
+        };
+        expect(await keepAliveOf(true)).toBeGreaterThan(0);
+        expect(await keepAliveOf(false)).toBe(0);
+        await expect(loop.createServer(() => new Peer(loop), '127.0.0.1', 0, { keepAlive: 1 } as object)).rejects.toThrow(/keepAlive must be a boolean/);
+      })));
 
     it('a peer reset gives connectionLost(ConnectionResetError) once', () =>
       withLoop(subject, async (loop) => {

@@ -8,7 +8,7 @@
  */
 import * as fs from 'node:fs';
 import { BaseEventLoop } from './base-events.js';
-import { CancelledError, NotImplementedError } from './errors.js';
+import { CancelledError, ExceptionGroup, NotImplementedError } from './errors.js';
 import type { Future } from './futures.js';
 import {
   checkBacklog,
@@ -43,6 +43,8 @@ export interface ConnectionOptions<A = unknown> extends TLSClientOptions {
   happyEyeballsDelay?: number | null;
   /** Reorder the addresses by family, first `interleave` of the first family, then alternating (default 1 with happyEyeballsDelay). */
   interleave?: number | null;
+  /** When every address fails: an ExceptionGroup of all their errors instead of one error (asyncio 3.12's all_errors). */
+  allErrors?: boolean;
 }
 /** Options of createUnixConnection (asyncio's create_unix_connection keywords): a given socket, TLS. */
 export interface UnixConnectionOptions<A = unknown> extends TLSClientOptions {
@@ -56,6 +58,8 @@ export interface ServerOptions<A = unknown> extends TLSServerOptions {
   family?: Family | number | null;
   sock?: A | null;
   startServing?: boolean;
+  /** SO_KEEPALIVE on the listening sockets, so on every connection they accept (asyncio 3.13's keep_alive). */
+  keepAlive?: boolean | null;
 }
 /** Options of createUnixServer: backlog, a given socket, whether to start serving, socket file cleanup, TLS. */
 export interface UnixServerOptions<A = unknown> extends TLSServerOptions {
@@ -97,9 +101,9 @@ export function anyAddress(family: Family | null): string {
 
 /** The options each method knows (a misspelt key is a TypeError, not silently ignored). */
 export const OPTION_KEYS = {
-  createConnection: ['family', 'localAddr', 'sock', 'happyEyeballsDelay', 'interleave', ...TLS_CLIENT_OPTIONS],
+  createConnection: ['family', 'localAddr', 'sock', 'happyEyeballsDelay', 'interleave', 'allErrors', ...TLS_CLIENT_OPTIONS],
   createUnixConnection: ['sock', ...TLS_CLIENT_OPTIONS],
-  createServer: ['backlog', 'reuseAddress', 'reusePort', 'family', 'sock', 'startServing', ...TLS_SERVER_OPTIONS],
+  createServer: ['backlog', 'reuseAddress', 'reusePort', 'keepAlive', 'family', 'sock', 'startServing', ...TLS_SERVER_OPTIONS],
   createUnixServer: ['backlog', 'sock', 'startServing', 'cleanupSocket', ...TLS_SERVER_OPTIONS],
   createDatagramEndpoint: ['localAddr', 'remoteAddr', 'family', 'reuseAddress', 'reusePort', 'allowBroadcast', 'sock'],
   connectAcceptedSocket: TLS_SERVER_OPTIONS,
@@ -183,7 +187,7 @@ export abstract class BaseSocketLoop<
     } else {
       if (host === null && port === null) throw new TypeError('host and port was not specified and no sock specified');
       const delay = checkHappyEyeballs(options);
-      sock = await this.connectTo(host, checkPort(port), familyOption(options.family), options.localAddr ?? null, delay, options.interleave ?? null);
+      sock = await this.connectTo(host, checkPort(port), familyOption(options.family), options.localAddr ?? null, delay, options.interleave ?? null, checkFlag(options.allErrors, 'allErrors'));
     }
     return await this.makeStream(sock, protocolFactory, tls);
   }
@@ -247,6 +251,7 @@ export abstract class BaseSocketLoop<
     } else {
       const p = port === null ? 0 : checkPort(port);
       if (options.reusePort) this._checkReusePort('stream');
+      checkFlag(options.keepAlive, 'keepAlive');
       try {
         for (const [address, family] of await this.serverAddresses(host, p, familyOption(options.family))) {
           const sock = await this._listenInet(address, family, p, backlog, options);
@@ -422,6 +427,7 @@ export abstract class BaseSocketLoop<
     localAddr: HostPort | null,
     delay: number | null,
     interleave: number | null,
+    allErrors: boolean,
   ): Promise<S> {
     let infos = await this.getaddrinfo(host, port, { family, type: 'stream' });
     if (infos.length === 0) throw new Error(`getaddrinfo() returned empty list for host ${describe(host)}`);
@@ -448,7 +454,7 @@ export abstract class BaseSocketLoop<
     if (delay !== null && infos.length > 1) {
       const { sock, errors } = await staggeredConnect(this, infos.length, attempt, delay);
       if (sock !== null) return sock;
-      throw connectErrors(errors);
+      throw connectErrors(errors, allErrors);
     }
     const errors: unknown[] = [];
     for (let i = 0; i < infos.length; i++) {
@@ -468,7 +474,7 @@ export abstract class BaseSocketLoop<
         errors.push(error);
       }
     }
-    throw connectErrors(errors);
+    throw connectErrors(errors, allErrors);
   }
 
   /** `[address, family]` pairs to listen on: each distinct address of each host, or `_anyAddresses` for a null host. */
@@ -561,11 +567,22 @@ function removeSocketFile(path: string, inode?: number): void {
   }
 }
 
-/** The one error of a failed connect, or of every attempt when they differ (asyncio's "Multiple exceptions"). */
-function connectErrors(errors: unknown[]): unknown {
+/**
+ * The one error of a failed connect, or of every attempt when they differ (asyncio's
+ * "Multiple exceptions"); with allErrors, all of them in an ExceptionGroup.
+ */
+function connectErrors(errors: unknown[], allErrors: boolean): unknown {
+  if (allErrors) return new ExceptionGroup('create_connection failed', errors);
   const codes = new Set(errors.map((e) => (e as { code?: unknown }).code ?? String(e)));
   if (errors.length === 1 || codes.size === 1) return errors[0];
   return Object.assign(new Error(`Multiple exceptions: ${errors.map(String).join(', ')}`), { errors });
+}
+
+/** An on/off option: a boolean, or null/undefined for off. */
+function checkFlag(value: unknown, name: string): boolean {
+  if (value === undefined || value === null) return false;
+  if (typeof value !== 'boolean') throw new TypeError(`${name} must be a boolean, got ${describe(value)}`);
+  return value;
 }
 
 /** happyEyeballsDelay checked: null (off) or a non-negative number of seconds; interleave a positive integer or null. */

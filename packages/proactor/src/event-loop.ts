@@ -31,6 +31,7 @@ import {
   IPV6_V6ONLY,
   keepFreedMemory,
   isAvailable as uvAvailable,
+  SO_KEEPALIVE,
   SO_REUSEADDR,
   SO_REUSEPORT,
   SOL_SOCKET,
@@ -278,6 +279,7 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
       try {
         sock.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
         sock.setsockopt(SOL_SOCKET, SO_REUSEPORT, 1);
+        if (options.keepAlive) sock.setsockopt(SOL_SOCKET, SO_KEEPALIVE, 1);
         if (fam === 'inet6') sock.setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 1);
         sock.bind({ address: address ?? undefined, port });
       } catch (error) {
@@ -286,7 +288,8 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
       }
       return await this._givenListener(sock, backlog);
     }
-    const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
+    // keepAlive: Node sets SO_KEEPALIVE on each connection it accepts.
+    const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, keepAlive: Boolean(options.keepAlive) });
     const listenOptions: net.ListenOptions = { port, backlog };
     if (address !== null) {
       listenOptions.host = address;

@@ -48,6 +48,7 @@ import {
   IPV6_V6ONLY,
   keepFreedMemory,
   SO_BROADCAST,
+  SO_KEEPALIVE,
   SO_REUSEADDR,
   SO_REUSEPORT,
   SOL_SOCKET,
@@ -761,6 +762,8 @@ export class SelectorEventLoop
       // POSIX servers reuse the address by default, so a restart does not hit TIME_WAIT.
       if (options.reuseAddress ?? true) sock.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
       if (options.reusePort) sock.setsockopt(SOL_SOCKET, SO_REUSEPORT, 1);
+      // Accepted connections inherit it from the listener.
+      if (options.keepAlive) sock.setsockopt(SOL_SOCKET, SO_KEEPALIVE, 1);
       // As asyncio: an IPv6 listener does not also take IPv4 connections.
       if (family === 'inet6') sock.setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 1);
       sock.bind({ address, port });
