@@ -58,6 +58,14 @@ function describe(value: unknown): string {
 /** node:dgram, loaded at the first datagram endpoint: most programs make none (~0.3 MB at every start otherwise). */
 const loadDgram = (): typeof dgram => createRequire(import.meta.url)('node:dgram');
 
+/** Where `address` points for `sock`: a Unix path, or a host name resolved without blocking. */
+async function targetOf(sock: unknown, address: unknown, type: 'stream' | 'dgram'): Promise<{ address: string; port: number } | { path: string }> {
+  const family = (sock as { family?: unknown } | null)?.family;
+  if (family !== 'unix') return await resolveAddress(address, family === 'inet6' ? 'inet6' : 'inet', type);
+  const path = typeof address === 'string' ? address : (address as { path?: unknown } | null)?.path;
+  return { path: checkPath(path, 'address') };
+}
+
 function once(emitter: net.Server | dgram.Socket, start: (done: () => void) => void): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const onError = (err: Error): void => reject(err);
@@ -184,23 +192,12 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
   async sockSendto(sock: unknown, data: Uint8Array, address: unknown): Promise<number> {
     this.checkClosed();
     if (!ArrayBuffer.isView(data)) throw new TypeError(`data must be a Uint8Array or Buffer, got ${describe(data)}`);
-    const family = (sock as { family?: unknown } | null)?.family;
-    if (family === 'unix') {
-      const path = typeof address === 'string' ? address : (address as { path?: unknown } | null)?.path;
-      return await this._proactor.sendto(sock, data, { path: checkPath(path, 'address') });
-    }
-    return await this._proactor.sendto(sock, data, await resolveAddress(address, family === 'inet6' ? 'inet6' : 'inet', 'dgram'));
+    return await this._proactor.sendto(sock, data, await targetOf(sock, address, 'dgram'));
   }
 
   async sockConnect(sock: unknown, address: unknown): Promise<void> {
     this.checkClosed();
-    const family = (sock as { family?: unknown } | null)?.family;
-    if (family === 'unix') {
-      const path = typeof address === 'string' ? address : (address as { path?: unknown } | null)?.path;
-      await this._proactor.connect(sock, { path: checkPath(path, 'address') });
-      return;
-    }
-    await this._proactor.connect(sock, await resolveAddress(address, family === 'inet6' ? 'inet6' : 'inet', 'stream'));
+    await this._proactor.connect(sock, await targetOf(sock, address, 'stream'));
   }
 
   async sockAccept(sock: unknown): Promise<[unknown, unknown]> {

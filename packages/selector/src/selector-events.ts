@@ -101,6 +101,13 @@ function checkSock(sock: unknown): Socket {
   return sock;
 }
 
+/** Where `address` points for `sock`: a Unix path, or a host name resolved without blocking. */
+async function targetOf(sock: Socket, address: unknown): Promise<{ address: string; port: number } | { path: string }> {
+  if (sock.family !== 'unix') return await resolveAddress(address, sock.family, sock.type);
+  const path = typeof address === 'string' ? address : (address as { path?: unknown } | null)?.path;
+  return { path: checkPath(path, 'address') };
+}
+
 /** How many bytes of a `length`-byte buffer a recv may fill: `nbytes`, or all of it for 0 (asyncio's recvfrom_into rule). */
 function checkNbytes(nbytes: unknown, length: number): number {
   if (typeof nbytes !== 'number' || !Number.isInteger(nbytes) || nbytes < 0) throw new TypeError(`nbytes must be a non-negative integer, got ${describe(nbytes)}`);
@@ -551,7 +558,7 @@ export class SelectorEventLoop
     checkSock(sock);
     if (!ArrayBuffer.isView(data)) throw new TypeError(`data must be a Uint8Array or Buffer, got ${describe(data)}`);
     this.checkClosed();
-    const target = sock.family === 'unix' ? { path: checkPath(typeof address === 'string' ? address : (address as { path?: unknown } | null)?.path, 'address') } : await resolveAddress(address, sock.family, sock.type);
+    const target = await targetOf(sock, address);
     const r = sock.trySendto(data, target);
     if (r >= 0) return r;
     if (!wouldBlock(r)) throw osError(r, 'sendto', target);
@@ -602,13 +609,7 @@ export class SelectorEventLoop
   async sockConnect(sock: Socket, address: unknown): Promise<void> {
     checkSock(sock);
     this.checkClosed();
-    let target: { address: string; port: number } | { path: string };
-    if (sock.family === 'unix') {
-      const path = typeof address === 'string' ? address : (address as { path?: unknown } | null)?.path;
-      target = { path: checkPath(path, 'address') };
-    } else {
-      target = await resolveAddress(address, sock.family, sock.type);
-    }
+    const target = await targetOf(sock, address);
     const r = sock.tryConnect(target);
     if (r === 0) return;
     if (r !== -EINPROGRESS && !wouldBlock(r)) throw osError(r, 'connect', target);
