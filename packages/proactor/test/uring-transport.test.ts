@@ -145,6 +145,61 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
       });
     });
 
+    it('a paused reader stops taking data: the peer\'s writes block, the loop holds at most 1 MiB, and on resume every byte arrives in order', async () => {
+      const data = pattern(16 * 1024 * 1024, 23);
+      await withLoop(mode, async (loop) => {
+        const accepted: Keeper[] = [];
+        const server = await loop.createServer(
+          () => {
+            const keeper = new Keeper();
+            accepted.push(keeper);
+            return keeper;
+          },
+          '127.0.0.1',
+          0,
+        );
+        const port = (server.sockets[0]!.getsockname() as { port: number }).port;
+        const peer = uvSocket('inet', 'stream');
+        await loop.sockConnect(peer, ['127.0.0.1', port]);
+        await until(() => accepted.length === 1 && accepted[0]!.transport !== null, 'the connection');
+        const keeper = accepted[0]!;
+        let pausedAt = -1;
+        keeper.onData = (k) => {
+          if (pausedAt < 0) {
+            k.transport!.pauseReading();
+            pausedAt = k.chunks.length;
+          }
+        };
+        // The peer writes as fast as the kernel takes it, letting the loop run whenever a
+        // write would block, until its writes stayed blocked for 50 loop turns in a row.
+        let written = 0;
+        for (let blocked = 0; written < data.length && blocked < 50; ) {
+          const r = peer.trySend(data, written, data.length - written);
+          if (r > 0) {
+            written += r;
+            blocked = 0;
+          } else {
+            if (pausedAt >= 0) blocked++;
+            await sleep(0.001);
+          }
+        }
+        const transport = keeper.transport as unknown as { _held: Uint8Array[] | null; inbox: Uint8Array[] };
+        const held = [...(transport._held ?? []), ...transport.inbox].reduce((sum, chunk) => sum + chunk.byteLength, 0);
+        expect(written).toBeLessThan(data.length); // the peer was throttled: the bytes wait in the kernel
+        expect(pausedAt).toBeGreaterThan(0);
+        expect(keeper.chunks.length).toBe(pausedAt); // no dataReceived after pauseReading
+        expect(held).toBeLessThanOrEqual(1024 * 1024);
+        keeper.onData = null;
+        keeper.transport!.resumeReading();
+        await sendAll(peer, data.subarray(written));
+        peer.close();
+        await until(() => keeper.lost !== undefined, 'connectionLost');
+        expect(keeper.received.equals(data)).toBe(true);
+        server.close();
+        await server.waitClosed();
+      });
+    }, 30000);
+
     it('a BufferedProtocol gets every byte in its own small buffers, in order', async () => {
       const [a, b] = socketpair();
       const data = pattern(1024 * 1024 + 77, 5);
