@@ -5,6 +5,7 @@
  * poll, 5.13+, or a one-shot one per wake-up, then the recv syscall). The proactor's
  * switches force each path, as a kernel without the feature (or traffic of that size) would.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { describe, expect, it } from 'vitest';
 import { BufferedProtocol, ConnectionResetError, Protocol, sleep, type Transport } from '@loopkit/core';
 import { UringEventLoop, UringProactor } from '@loopkit/proactor';
@@ -420,6 +421,41 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
     expect(got.length).toBe(toUs.length);
     expect(got.equals(toUs)).toBe(true);
   }, 60000);
+
+  it('the ring turns the loop in runForever\'s async context: a protocol never sees the store of the task that made its server', async () => {
+    const store = new AsyncLocalStorage<string>();
+    const seen: Array<string | undefined> = [];
+    const loop = new UringEventLoop();
+    await store.run('loop', () =>
+      runOn(loop, async () => {
+        // The server is made (and the ring used first) inside a task whose store differs.
+        const port = await loop.createTask(async () => {
+          store.enterWith('task');
+          class Recorder extends Protocol {
+            transport: Transport | null = null;
+            override connectionMade(transport: Transport): void {
+              this.transport = transport;
+            }
+            override dataReceived(data: Uint8Array): void {
+              seen.push(store.getStore());
+              this.transport!.write(data);
+            }
+          }
+          const server = await loop.createServer(() => new Recorder(), '127.0.0.1', 0);
+          return (server.sockets[0]!.getsockname() as { port: number }).port;
+        });
+        const client = uvSocket('inet', 'stream');
+        await loop.sockConnect(client, ['127.0.0.1', port]);
+        for (let i = 0; i < 20; i++) {
+          await loop.sockSendall(client, Buffer.from('ping'));
+          await loop.sockRecv(client, 16);
+        }
+        client.close();
+      }),
+    );
+    expect(seen).toHaveLength(20);
+    expect(new Set(seen)).toEqual(new Set(['loop']));
+  });
 
   it('more chunks arrive between two harvests than the pool has buffers (256): receives that found it dry are posted again', async () => {
     const pairs = Array.from({ length: 300 }, () => socketpair());
