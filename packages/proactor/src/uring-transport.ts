@@ -5,7 +5,8 @@
  * - Reading: one multishot receive into the ring's receive pool stays armed while reading
  *   (kernel 6.17+): one SQE, then a completion per chunk, until it took MULTISHOT_LIMIT
  *   bytes; `_run` arms the next after delivering, so the kernel never takes more than that
- *   ahead of the protocol (a kernel without the cap gets single pooled receives). The proactor's harvest has already
+ *   ahead of the protocol (a kernel without the cap gets single pooled receives). The
+ *   proactor's harvest has already
  *   copied each chunk into a slab that is never reused (a protocol may keep its bytes) and
  *   given the pool buffer back. Where the kernel has no multishot receive, a single pooled
  *   receive is posted again after each completion; where it has no pool either, a receive
