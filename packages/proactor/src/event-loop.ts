@@ -43,6 +43,11 @@ import { NetSocket, type NetSocketFamily } from './net-socket.js';
 import type { Address, Proactor } from './proactor.js';
 import { ProactorDatagramTransport, ProactorSocketTransport } from './transports.js';
 
+/** A proactor whose watcher calls back in the async context setWakeup was called in (UringProactor). */
+interface HostWaking {
+  _setHostWakeup?(wake: (() => void) | null): void;
+}
+
 /** While callbacks keep the loop busy, a completion waits at most this long (ms) for select()... */
 const MAX_SELECT_GAP_MS = 0.05;
 /** ...or this many iterations (a bound that holds however fast iterations are). */
@@ -129,14 +134,22 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
 
   override ioStart(wake: () => void): void {
     this.completionsDue = true; // what completed while the loop was stopped
+    (this._proactor as HostWaking)._setHostWakeup?.(this.wakeFromHost);
     this._proactor.setWakeup(() => {
       this.completionsDue = true;
       wake();
     });
   }
 
+  /** A proactor's watcher calling back in runForever's async context (UringProactor's ring): turn at once. */
+  private readonly wakeFromHost = (): void => {
+    this.completionsDue = true;
+    this._wakeFromHost();
+  };
+
   override ioStop(): void {
     this._proactor.setWakeup(null);
+    (this._proactor as HostWaking)._setHostWakeup?.(null);
   }
 
   /** Close a stopped loop: its servers and transports first (connectionLost now), then the proactor. */

@@ -222,6 +222,7 @@ export interface RingSink {
 export class UringProactor extends Proactor {
   private loop: AbstractEventLoop | null = null;
   private wake: (() => void) | null = null;
+  private hostWake: (() => void) | null = null;
   private ring: Uring | null = null;
   private readonly net = new NetProactor();
   /** Per-socket state (queues, receive buffer), kept while the socket lives. */
@@ -285,9 +286,16 @@ export class UringProactor extends Proactor {
     this.net.setLoop(loop);
   }
 
+  /**
+   * The ring is watched only from here (a running loop sets its wake-up in ioStart), never
+   * from an operation a task posts: a uv watcher calls back in the async context of its
+   * watch() caller, so the ring's callback is in runForever's and may turn the loop at once
+   * (see `_setHostWakeup`). So a loop that starts also sets up the ring.
+   */
   setWakeup(wake: (() => void) | null): void {
     this.wake = wake;
     this.net.setWakeup(wake);
+    if (wake !== null && this.ring === null && !this.closed) this.getRing();
     const ring = this.ring;
     if (ring === null) return;
     if (wake !== null && !ring.watching) {
@@ -295,6 +303,16 @@ export class UringProactor extends Proactor {
       this.refed = true;
       this.updateRef();
     } else if (wake === null && ring.watching) ring.unwatch();
+  }
+
+  /**
+   * @internal The loop's way to turn at once from the ring watcher's callback (core's
+   * `_wakeFromHost`), used in place of the `setWakeup` one while set: that callback runs in
+   * runForever's async context (see setWakeup), so the loop's turn needs no queued microtask
+   * carrying that context. Null: back to the `setWakeup` one.
+   */
+  _setHostWakeup(wake: (() => void) | null): void {
+    this.hostWake = wake;
   }
 
   // ---- operations ----
@@ -454,18 +472,15 @@ export class UringProactor extends Proactor {
   private getRing(): Uring {
     let ring = this.ring;
     if (ring === null) {
+      // Not watched here: setWakeup watches it (and makes it first when the loop starts).
       ring = this.ring = new Uring(256);
-      if (this.wake !== null) {
-        ring.watch(this.onRingReady);
-        this.refed = true;
-      }
       this.updateRef();
     }
     return ring;
   }
 
   private readonly onRingReady = (): void => {
-    this.wake?.();
+    (this.hostWake ?? this.wake)?.();
   };
 
   /** The ring keeps the process alive only while operations are in it. */

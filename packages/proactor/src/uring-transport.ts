@@ -3,7 +3,10 @@
  * completions itself, with no Future per operation (what `_ringCompleted` is for):
  *
  * - Reading: one multishot receive into the ring's receive pool stays armed while reading
- *   (kernel 6.0+): one SQE, then a completion per chunk. The proactor's harvest has already
+ *   (kernel 6.17+): one SQE, then a completion per chunk, until it took MULTISHOT_LIMIT
+ *   bytes; `_run` arms the next after delivering, so the kernel never takes more than that
+ *   ahead of the protocol (a kernel without the cap gets single pooled receives). The
+ *   proactor's harvest has already
  *   copied each chunk into a slab that is never reused (a protocol may keep its bytes) and
  *   given the pool buffer back. Where the kernel has no multishot receive, a single pooled
  *   receive is posted again after each completion; where it has no pool either, a receive
@@ -42,6 +45,13 @@ const ECANCELED = 125;
 const EINVAL = 22;
 const ENOBUFS = 105;
 const ENOSYS = 38;
+/**
+ * The most one multishot receive takes off the socket before it ends and `_run` arms the
+ * next (after delivering): what a reader that pauses may still be handed, as the
+ * selector's 256 KiB read. Uncapped, the kernel drains the socket into the pool as fast as
+ * the peer writes (megabytes between two harvests), and the peer is never throttled.
+ */
+const MULTISHOT_LIMIT = 256 * 1024;
 /** The transport's own receive buffer (kernels without a receive pool). */
 const OWN_BUFFER_SIZE = 64 * 1024;
 /** `end` while the stream has not ended. */
@@ -164,7 +174,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
       this.recvMultishot = proactor._multishotPoll && id > 0;
     } else if (proactor._pooled) {
       if (proactor._multishot) {
-        id = ring.recvMulti(this.fd);
+        id = ring.recvMulti(this.fd, MULTISHOT_LIMIT);
         this.recvMultishot = id > 0;
       } else {
         id = ring.recvPooled(this.fd, Uring.POOL_BUFFER_SIZE);
@@ -194,7 +204,8 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
       else if (data !== null) this.keep(data);
       else if (res > 0) this.inbox.push(Buffer.from(this.ownBuffer!.subarray(0, res)));
       else if (res === -EINVAL && this.recvMultishot) {
-        // A kernel without multishot receives (before 6.0): single receives from now on.
+        // A kernel without capped multishot receives (before 6.17): single receives from now
+        // on, since an uncapped one would take whatever the peer writes while reading is paused.
         this.proactor._multishot = false;
       } else if (res !== -ECANCELED && res !== -ENOBUFS && this.end === OPEN) {
         this.end = res; // 0: EOF

@@ -5,6 +5,7 @@
  * poll, 5.13+, or a one-shot one per wake-up, then the recv syscall). The proactor's
  * switches force each path, as a kernel without the feature (or traffic of that size) would.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { describe, expect, it } from 'vitest';
 import { BufferedProtocol, ConnectionResetError, Protocol, sleep, type Transport } from '@loopkit/core';
 import { UringEventLoop, UringProactor } from '@loopkit/proactor';
@@ -144,6 +145,61 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
         if (mode === 'multishot' || mode === 'direct') expect(counts.cancel).toBeGreaterThanOrEqual(1);
       });
     });
+
+    it('a paused reader stops taking data: the peer\'s writes block, the loop holds at most 1 MiB, and on resume every byte arrives in order', async () => {
+      const data = pattern(16 * 1024 * 1024, 23);
+      await withLoop(mode, async (loop) => {
+        const accepted: Keeper[] = [];
+        const server = await loop.createServer(
+          () => {
+            const keeper = new Keeper();
+            accepted.push(keeper);
+            return keeper;
+          },
+          '127.0.0.1',
+          0,
+        );
+        const port = (server.sockets[0]!.getsockname() as { port: number }).port;
+        const peer = uvSocket('inet', 'stream');
+        await loop.sockConnect(peer, ['127.0.0.1', port]);
+        await until(() => accepted.length === 1 && accepted[0]!.transport !== null, 'the connection');
+        const keeper = accepted[0]!;
+        let pausedAt = -1;
+        keeper.onData = (k) => {
+          if (pausedAt < 0) {
+            k.transport!.pauseReading();
+            pausedAt = k.chunks.length;
+          }
+        };
+        // The peer writes as fast as the kernel takes it, letting the loop run whenever a
+        // write would block, until its writes stayed blocked for 50 loop turns in a row.
+        let written = 0;
+        for (let blocked = 0; written < data.length && blocked < 50; ) {
+          const r = peer.trySend(data, written, data.length - written);
+          if (r > 0) {
+            written += r;
+            blocked = 0;
+          } else {
+            if (pausedAt >= 0) blocked++;
+            await sleep(0.001);
+          }
+        }
+        const transport = keeper.transport as unknown as { _held: Uint8Array[] | null; inbox: Uint8Array[] };
+        const held = [...(transport._held ?? []), ...transport.inbox].reduce((sum, chunk) => sum + chunk.byteLength, 0);
+        expect(written).toBeLessThan(data.length); // the peer was throttled: the bytes wait in the kernel
+        expect(pausedAt).toBeGreaterThan(0);
+        expect(keeper.chunks.length).toBe(pausedAt); // no dataReceived after pauseReading
+        expect(held).toBeLessThanOrEqual(1024 * 1024);
+        keeper.onData = null;
+        keeper.transport!.resumeReading();
+        await sendAll(peer, data.subarray(written));
+        peer.close();
+        await until(() => keeper.lost !== undefined, 'connectionLost');
+        expect(keeper.received.equals(data)).toBe(true);
+        server.close();
+        await server.waitClosed();
+      });
+    }, 30000);
 
     it('a BufferedProtocol gets every byte in its own small buffers, in order', async () => {
       const [a, b] = socketpair();
@@ -365,6 +421,41 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
     expect(got.length).toBe(toUs.length);
     expect(got.equals(toUs)).toBe(true);
   }, 60000);
+
+  it('the ring turns the loop in runForever\'s async context: a protocol never sees the store of the task that made its server', async () => {
+    const store = new AsyncLocalStorage<string>();
+    const seen: Array<string | undefined> = [];
+    const loop = new UringEventLoop();
+    await store.run('loop', () =>
+      runOn(loop, async () => {
+        // The server is made (and the ring used first) inside a task whose store differs.
+        const port = await loop.createTask(async () => {
+          store.enterWith('task');
+          class Recorder extends Protocol {
+            transport: Transport | null = null;
+            override connectionMade(transport: Transport): void {
+              this.transport = transport;
+            }
+            override dataReceived(data: Uint8Array): void {
+              seen.push(store.getStore());
+              this.transport!.write(data);
+            }
+          }
+          const server = await loop.createServer(() => new Recorder(), '127.0.0.1', 0);
+          return (server.sockets[0]!.getsockname() as { port: number }).port;
+        });
+        const client = uvSocket('inet', 'stream');
+        await loop.sockConnect(client, ['127.0.0.1', port]);
+        for (let i = 0; i < 20; i++) {
+          await loop.sockSendall(client, Buffer.from('ping'));
+          await loop.sockRecv(client, 16);
+        }
+        client.close();
+      }),
+    );
+    expect(seen).toHaveLength(20);
+    expect(new Set(seen)).toEqual(new Set(['loop']));
+  });
 
   it('more chunks arrive between two harvests than the pool has buffers (256): receives that found it dry are posted again', async () => {
     const pairs = Array.from({ length: 300 }, () => socketpair());

@@ -480,23 +480,31 @@ static napi_value recv_pooled_(napi_env env, napi_callback_info info) {
   return num(env, (int64_t)slot_id(o, (uint32_t)i));
 }
 
-/* recvMulti(fd) -> id or -errno (-ENOSYS: no pool): a multishot pooled receive. It stays
- * armed (its completions flagged "more") until EOF, an error, -ENOBUFS or a cancel. */
+/* recvMulti(fd, limit) -> id or -errno (-ENOSYS: no pool): a multishot pooled receive. It stays
+ * armed (its completions flagged "more") until EOF, an error, -ENOBUFS, a cancel or, with
+ * limit > 0, once it has received about limit bytes (kernel 6.17+: the total cap in
+ * sqe->optlen, which shares its place with file_index; the last chunk may pass the limit
+ * by up to a pool buffer). The cap is what bounds the bytes the kernel takes off the
+ * socket before the reader has seen them: uncapped, the kernel drains the socket into the
+ * pool as fast as the peer writes, and a reader that pauses still ends up holding it all.
+ * A kernel without the cap refuses a nonzero one with -EINVAL (its completion). */
 static napi_value recv_multi_(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   ring_obj* o = unwrap_this(env, info, &argc, argv, NULL);
   if (o == NULL) return NULL;
-  int32_t fd;
-  if (argc < 1 || arg_int32(env, argv[0], "fd", &fd)) {
-    if (argc < 1) throw_type(env, "fd must be an integer");
+  int32_t fd, limit;
+  if (argc < 2 || arg_int32(env, argv[0], "fd", &fd) || arg_int32(env, argv[1], "limit", &limit)) {
+    if (argc < 2) throw_type(env, "expected (fd, limit)");
     return NULL;
   }
+  if (limit < 0) { throw_range(env, "limit must be 0 (none) or a number of bytes"); return NULL; }
   int32_t i;
   /* len 0: a multishot receive takes a whole pool buffer each time */
   struct io_uring_sqe* sqe = pooled_recv(o, fd, 0, &i);
   if (sqe == NULL) return num(env, i);
   sqe->ioprio = IORING_RECV_MULTISHOT;
+  sqe->file_index = (uint32_t)limit;
   publish(o);
   o->inflight++;
   return num(env, (int64_t)slot_id(o, (uint32_t)i));
@@ -633,10 +641,13 @@ static napi_value harvest_(napi_env env, napi_callback_info info) {
     uint64_t ud = cqe->user_data;
     if (ud == CANCEL_TAG) continue;
     uint32_t i = (uint32_t)(ud & (MAX_SLOTS - 1));
+    /* A completion no operation of ours waits for (none should come: a slot is freed only
+     * by its last completion) gives its pool buffer back without taking slab room. */
+    int ours = i < o->nslots && o->slots[i].busy && (ud >> SLOT_BITS) == o->slots[i].gen;
     double where = -1;
     if (cqe->flags & IORING_CQE_F_BUFFER) {
       unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-      if (cqe->res > 0 && o->pool_ring != NULL && bid < POOL_COUNT) {
+      if (ours && cqe->res > 0 && o->pool_ring != NULL && bid < POOL_COUNT) {
         if ((size_t)cqe->res > room - pos) break; /* the caller brings a fresh slab */
         memcpy(slab + pos, o->pool + (size_t)bid * POOL_BUF, (size_t)cqe->res);
         where = (double)pos;
@@ -645,7 +656,7 @@ static napi_value harvest_(napi_env env, napi_callback_info info) {
       }
       if (o->pool_ring != NULL && bid < POOL_COUNT) pool_give(o, bid);
     }
-    if (i >= o->nslots || !o->slots[i].busy) continue;
+    if (!ours) continue;
     int more = (cqe->flags & IORING_CQE_F_MORE) != 0;
     out[4 * k] = (double)ud;
     out[4 * k + 1] = cqe->res;

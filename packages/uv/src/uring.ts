@@ -5,9 +5,10 @@
  *   operation and return its id (> 0) or `-errno`; `submit()` enters the kernel with
  *   everything queued (call it once per turn of Node's loop);
  * - `recvPooled(fd, max)` receives into a buffer of the ring's receive pool, picked by the
- *   kernel when data arrives (kernel 5.19+; -ENOSYS without a pool); `recvMulti(fd)` does
- *   the same for every chunk until EOF, an error, a dry pool or a cancel (kernel 6.0+;
- *   an older kernel completes it with -EINVAL);
+ *   kernel when data arrives (kernel 5.19+; -ENOSYS without a pool); `recvMulti(fd, limit)`
+ *   does the same for every chunk until EOF, an error, a dry pool, a cancel or, with a
+ *   limit, about `limit` bytes (kernel 6.0+, the limit 6.17+; an older kernel completes it
+ *   with -EINVAL);
  * - `harvest(out, slab, at)` writes up to `out.length / 4` completions as (id, result,
  *   more, where) in one call: `result` is bytes, the new fd, poll events, or `-errno`;
  *   `more` is 1 while a multishot receive or poll stays armed; a pooled receive's bytes are
@@ -26,7 +27,7 @@ interface NativeUring {
   readonly fd: number;
   recv(fd: number, buf: ArrayBufferView, offset: number, length: number): number;
   recvPooled(fd: number, max: number): number;
-  recvMulti(fd: number): number;
+  recvMulti(fd: number, limit: number): number;
   send(fd: number, buf: ArrayBufferView, offset: number, length: number): number;
   poll(fd: number, events: number): number;
   pollMulti(fd: number, events: number): number;
@@ -109,9 +110,16 @@ export class Uring {
     return this.#ring.recvPooled(fd, max);
   }
 
-  /** Queue a multishot receive into pool buffers: a completion per chunk until it ends; its id (> 0) or -errno (-ENOSYS: no pool). */
-  recvMulti(fd: number): number {
-    return this.#ring.recvMulti(fd);
+  /**
+   * Queue a multishot receive into pool buffers: a completion per chunk until it ends; its
+   * id (> 0) or -errno (-ENOSYS: no pool). With `limit` > 0 it also ends (its last
+   * completion without "more") once it received `limit` bytes, passing it by at most one
+   * pool buffer: the most the kernel takes off the socket before the caller re-arms it, so
+   * a reader that stops re-arming leaves the rest in the socket and the peer is throttled.
+   * The limit needs kernel 6.17+; an older kernel completes the receive with -EINVAL.
+   */
+  recvMulti(fd: number, limit = 0): number {
+    return this.#ring.recvMulti(fd, limit);
   }
 
   /** Queue a send of `buf`; its id (> 0) or -errno. */
