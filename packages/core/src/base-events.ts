@@ -41,6 +41,7 @@ import { frameSlot, runInTask } from './task-context.js';
 import { Handle, TimerHandle, type ReadyEntry } from './handles.js';
 import { logger } from './log.js';
 import { ageTasks, ensureFuture, Task } from './tasks.js';
+import { ReadyQueue } from './ready-queue.js';
 import { TimerHeap } from './timer-heap.js';
 import { reportUnretrievedAtClose } from './unretrieved.js';
 import { checkCallback, checkFiniteNumber, checkOptions, describe } from './validate.js';
@@ -64,7 +65,6 @@ import { startTls, type StartTlsOptions } from './tls/start-tls.js';
 const HOST_SLICE_MS = 4;
 /** Node's largest timer delay; an idle loop with no timer re-arms after this long. */
 const MAX_HOST_TIMER_MS = 2 ** 31 - 1;
-const NO_BATCH: ReadyEntry[] = [];
 /** What a wake-up's turn is queued on: a reaction to it is a microtask without queueMicrotask's AsyncResource. */
 const SETTLED = Promise.resolve();
 /** Shared by every handle scheduled without arguments; never mutated. */
@@ -78,8 +78,9 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   /** Timers due within this many seconds of now run in the current iteration. */
   protected clockResolution = 1e-6;
 
-  private ready: ReadyEntry[] = [];
-  private batch: ReadyEntry[] = NO_BATCH;
+  private ready = new ReadyQueue();
+  /** The iteration's callbacks (step 5); empty between iterations. The two queues swap roles. */
+  private batch = new ReadyQueue();
   private batchIndex = 0;
   private inIteration = false;
   private readonly timers = new TimerHeap();
@@ -194,8 +195,8 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     if (this.debug) logger.debug(`Close ${this}`);
     this.closed = true;
     ageTasks(); // pending tasks of a closed loop must become collectable (and reported)
-    this.ready = [];
-    this.batch = NO_BATCH;
+    this.ready.clear();
+    this.batch.clear();
     this.timers.clear();
     for (const [name, listener] of this.signalListeners) process.off(name, listener);
     this.signalListeners.clear();
@@ -777,8 +778,10 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     // 4. Due timers become ready, by (when, scheduling order); cancelled ones are dropped.
     if (timers.size > 0) timers.takeDue(this.time() + this.clockResolution, this.ready);
     // 5. This iteration runs exactly what is ready now.
+    const emptied = this.batch;
+    emptied.clear(); // what a batch that threw left behind is dropped, as before
     this.batch = this.ready;
-    this.ready = [];
+    this.ready = emptied;
     this.batchIndex = 0;
     this.inIteration = true;
   }
@@ -787,7 +790,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   private runBatch(): boolean {
     const batch = this.batch;
     while (this.batchIndex < batch.length) {
-      const entry = batch[this.batchIndex++]!;
+      const entry = batch.at(this.batchIndex++);
       if (this.debug) this.runTimed(entry);
       else entry._run();
       if (resumeSignal.pending) {
@@ -795,7 +798,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
         return true;
       }
     }
-    this.batch = NO_BATCH;
+    batch.clear();
     return false;
   }
 

@@ -104,7 +104,7 @@ export class TimerHeap {
   }
 
   /** Step 4: append the live timers due before `end` to `ready`, by (when, scheduling order). */
-  takeDue(end: number, ready: ReadyEntry[]): void {
+  takeDue(end: number, ready: { push(entry: ReadyEntry): void }): void {
     const { handles, whens, slots } = this;
     while (this.count > 0 && whens[0]! < end) {
       const slot = slots[0]!;

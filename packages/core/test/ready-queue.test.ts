@@ -1,0 +1,55 @@
+/**
+ * The loop's ready queue holds its entries in chunks of 4096: order and counts must hold
+ * across chunk boundaries, after clear(), and through a loop iteration that runs more
+ * callbacks than one chunk holds while queueing more for the next.
+ */
+import { describe, expect, it } from 'vitest';
+import { BaseEventLoop } from '../src/base-events.js';
+import type { ReadyEntry } from '../src/handles.js';
+import { ReadyQueue } from '../src/ready-queue.js';
+
+const entry = (id: number): ReadyEntry & { id: number } => ({ id, _run() {} });
+
+describe('ReadyQueue', () => {
+  it('gives back what was pushed, in order, across chunk boundaries and after clear()', () => {
+    const queue = new ReadyQueue();
+    for (const count of [0, 1, 4095, 4096, 4097, 3 * 4096 + 5, 7]) {
+      for (let i = 0; i < count; i++) queue.push(entry(i));
+      expect(queue.length).toBe(count);
+      const ids = Array.from({ length: count }, (_, i) => (queue.at(i) as ReturnType<typeof entry>).id);
+      expect(ids).toEqual(Array.from({ length: count }, (_, i) => i));
+      queue.clear();
+      expect(queue.length).toBe(0);
+    }
+  });
+});
+
+describe('BaseEventLoop with more ready callbacks than a chunk holds', () => {
+  it('runs them in callSoon order, and what they queue in the next iteration', async () => {
+    const loop = new BaseEventLoop();
+    const count = 3 * 4096 + 17;
+    const ran: number[] = [];
+    let iteration = 0;
+    let ranInFirstIteration = 0;
+    for (let i = 0; i < count; i++) {
+      loop.callSoon(() => {
+        ran.push(i);
+        // each queues a follow-up: none of them may run in this iteration
+        loop.callSoon(() => ran.push(count + i));
+      });
+    }
+    loop.callSoon(() => {
+      iteration += 1;
+      ranInFirstIteration = ran.length;
+    });
+    const stop = (): void => {
+      loop.stop();
+    };
+    loop.callLater(0.05, stop);
+    await loop.runForever();
+    loop.close();
+    expect(iteration).toBe(1);
+    expect(ranInFirstIteration).toBe(count);
+    expect(ran).toEqual(Array.from({ length: 2 * count }, (_, i) => i));
+  });
+});
