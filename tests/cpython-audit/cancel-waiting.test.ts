@@ -247,6 +247,21 @@ onEachLoop('a waiting call cancelled through the Future wrapping it', (make) => 
       expect(barrier.broken).toBe(false);
     }));
 
+  it('Queue.join: a timed-out waitFor(queue.join(), t) leaves no waiter behind to take a later cancel() of the caller', () =>
+    runIn(make, async () => {
+      const queue = new Queue<number>();
+      queue.putNowait(1);
+      expect(await rejection(waitFor(queue.join(), 0.01))).toBeInstanceOf(TimeoutError);
+      currentTask()!.cancel('later');
+      queue.getNowait();
+      queue.taskDone(); // a join() waiter left behind would resume now, in the caller's name
+      await new Promise((resolve) => setTimeout(resolve, 5)); // not a Future: the cancel stays pending
+      const error = await rejection(sleep(0.001));
+      expect(error).toBeInstanceOf(CancelledError);
+      expect((error as Error).message).toBe('later');
+      currentTask()!.uncancel();
+    }));
+
   it('Queue.join: waitFor times out; the queue joins later as usual', () =>
     runIn(make, async () => {
       const queue = new Queue<number>();
