@@ -295,6 +295,25 @@ onEachLoop('a waiting call cancelled through the Future wrapping it', (make) => 
       await server.waitClosed();
     }));
 
+  it('waitFor(userAsyncFn(), t) timed out: the function goes on, detached, and its later resume does not take a cancel() of the caller', () =>
+    runIn(make, async () => {
+      let innerError: unknown = null;
+      const inner = async (): Promise<void> => {
+        try {
+          await sleep(0.02);
+        } catch (error) {
+          innerError = error;
+        }
+      };
+      expect(await rejection(waitFor(inner(), 0.01))).toBeInstanceOf(TimeoutError);
+      currentTask()!.cancel('later');
+      await new Promise((resolve) => setTimeout(resolve, 40)); // not a Future: the cancel stays pending
+      expect(innerError).toBeNull();
+      const error = await rejection(sleep(0.001));
+      expect((error as Error).message).toBe('later');
+      currentTask()!.uncancel();
+    }));
+
   it('Queue.join: waitFor times out; the queue joins later as usual', () =>
     runIn(make, async () => {
       const queue = new Queue<number>();

@@ -396,14 +396,17 @@ class FutureAwaiter<T> extends Chain<T> implements ReadyEntry {
   _run(): void {
     const future = this.future;
     const task = this.task;
+    // Whether the task still awaits this future: code the task left behind awaiting it (a
+    // Promise wrapped in a Future that was cancelled, so only detached) must not take a cancel() meant for the task.
+    const awaited = task !== null && task._futWaiter === future;
     if (task !== null) {
-      if (task._futWaiter === future) task._futWaiter = null;
+      if (awaited) task._futWaiter = null;
       if (future._awaitedBy !== null) futureDiscardFromAwaitedBy(future, task);
     }
     resumeStep(task);
     // cancel() came after this future finished but before the task resumed: raise at
     // this await, as asyncio's step does (a Lock waiter then passes its turn on).
-    const cancelled = task === null ? null : future._cancelAtResume(task);
+    const cancelled = awaited ? future._cancelAtResume(task) : null;
     if (cancelled !== null) {
       this.rejected(cancelled, this.onRejected);
     } else if (future._state === FINISHED && future._exception === null) {
