@@ -314,6 +314,27 @@ onEachLoop('a waiting call cancelled through the Future wrapping it', (make) => 
       currentTask()!.uncancel();
     }));
 
+  it('waitFor(userAsyncFn(), t) whose function waits on event.wait(): a later set() does not give the caller\'s cancel() to it', () =>
+    runIn(make, async () => {
+      const event = new Event();
+      let innerError: unknown = null;
+      const inner = async (): Promise<void> => {
+        try {
+          await event.wait();
+        } catch (error) {
+          innerError = error;
+        }
+      };
+      expect(await rejection(waitFor(inner(), 0.01))).toBeInstanceOf(TimeoutError);
+      currentTask()!.cancel('later');
+      event.set();
+      await new Promise((resolve) => setTimeout(resolve, 10)); // not a Future: the cancel stays pending
+      expect(innerError).toBeNull();
+      const error = await rejection(sleep(0.001));
+      expect((error as Error).message).toBe('later');
+      currentTask()!.uncancel();
+    }));
+
   it('Queue.join: waitFor times out; the queue joins later as usual', () =>
     runIn(make, async () => {
       const queue = new Queue<number>();

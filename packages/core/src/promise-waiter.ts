@@ -122,14 +122,16 @@ export class PromiseWaiter<R> extends Future<unknown> implements ReadyEntry, Cal
   /** @internal done: resume the waiting call, from the ready queue (as a FutureAwaiter would). */
   _run(): void {
     const task = this._waitingTask;
+    // Whether the task still awaits this call: one left behind under a detached Future must not take the task's cancel().
+    const awaited = task !== null && task._futWaiter === this;
     if (task !== null) {
-      if (task._futWaiter === this) task._futWaiter = null;
+      if (awaited) task._futWaiter = null;
       if (this._awaitedBy !== null) futureDiscardFromAwaitedBy(this, task);
     }
     resumeStep(task);
     // cancel() came after this future finished but before the task resumed: raise at this
     // wait, as asyncio's step does (a Lock waiter then passes its turn on).
-    const cancelled = task === null ? null : this._cancelAtResume(task);
+    const cancelled = awaited ? this._cancelAtResume(task) : null;
     if (cancelled !== null) {
       this._finish(true, cancelled);
     } else if (!this.cancelled() && this._exception === null) this._finish(false, undefined);
