@@ -6,6 +6,7 @@
 import { BrokenBarrierError } from './errors.js';
 import { Condition } from './locks.js';
 import { describe } from './validate.js';
+import { registerWaitingCall, WaitingCall } from './waiting-calls.js';
 
 type State = 'filling' | 'draining' | 'resetting' | 'broken';
 
@@ -27,12 +28,20 @@ export class Barrier {
 
   /**
    * Wait for all parties; resolves to this task's arrival index (0 .. parties - 1).
-   * Throws BrokenBarrierError when the barrier is broken or reset while waiting.
+   * Throws BrokenBarrierError when the barrier is broken or reset while waiting. A Future
+   * wrapping the promise (`waitFor(barrier.wait(), t)`) cancels the wait: the party leaves,
+   * as asyncio's cancelled wait does.
    */
-  async wait(): Promise<number> {
-    await this.cond.acquire();
+  wait(): Promise<number> {
+    const call = new WaitingCall();
+    return registerWaitingCall(this.waiting(call), call);
+  }
+
+  private async waiting(call: WaitingCall): Promise<number> {
+    await call.during(this.cond.acquire());
     try {
-      await this.blockWhileDraining();
+      call.check();
+      await this.blockWhileDraining(call);
       const index = this.count;
       this.count += 1;
       try {
@@ -40,7 +49,7 @@ export class Barrier {
           this.state = 'draining';
           this.cond.notifyAll();
         } else {
-          await this.waitForRelease();
+          await this.waitForRelease(call);
         }
         return index;
       } finally {
@@ -95,13 +104,15 @@ export class Barrier {
   }
 
   /** Newcomers wait while the previous cycle drains or resets. */
-  private async blockWhileDraining(): Promise<void> {
-    await this.cond.waitFor(() => this.state !== 'draining' && this.state !== 'resetting');
+  private async blockWhileDraining(call: WaitingCall): Promise<void> {
+    await call.during(this.cond.waitFor(() => this.state !== 'draining' && this.state !== 'resetting'));
+    call.check();
     if (this.state === 'broken') throw new BrokenBarrierError('Barrier aborted');
   }
 
-  private async waitForRelease(): Promise<void> {
-    await this.cond.waitFor(() => this.state !== 'filling');
+  private async waitForRelease(call: WaitingCall): Promise<void> {
+    await call.during(this.cond.waitFor(() => this.state !== 'filling'));
+    call.check();
     if (this.state === 'broken' || this.state === 'resetting') {
       throw new BrokenBarrierError('Abort or reset of barrier');
     }

@@ -396,14 +396,17 @@ class FutureAwaiter<T> extends Chain<T> implements ReadyEntry {
   _run(): void {
     const future = this.future;
     const task = this.task;
+    // Whether the task still awaits this future: code the task left behind awaiting it (a
+    // Promise wrapped in a Future that was cancelled, so only detached) must not take a cancel() meant for the task.
+    const awaited = task !== null && task._futWaiter === future;
     if (task !== null) {
-      if (task._futWaiter === future) task._futWaiter = null;
+      if (awaited) task._futWaiter = null;
       if (future._awaitedBy !== null) futureDiscardFromAwaitedBy(future, task);
     }
     resumeStep(task);
     // cancel() came after this future finished but before the task resumed: raise at
     // this await, as asyncio's step does (a Lock waiter then passes its turn on).
-    const cancelled = task === null ? null : future._cancelAtResume(task);
+    const cancelled = awaited ? future._cancelAtResume(task) : null;
     if (cancelled !== null) {
       this.rejected(cancelled, this.onRejected);
     } else if (future._state === FINISHED && future._exception === null) {
@@ -459,8 +462,16 @@ export function setResultUnlessCancelled<T>(fut: Future<T>, result: T): void {
   if (!fut.cancelled()) fut.setResult(result);
 }
 
-/** A Future wrapping a waiting call's promise: cancelling it cancels the call at once (waiting-calls.ts). */
+/**
+ * A Future wrapping a waiting call's promise (waiting-calls.ts), as a Task wraps an asyncio
+ * coroutine: cancel() cancels the call and returns true, and the Future settles with the
+ * call's outcome once the call has finished its cleanup (cancelled when it ended with
+ * CancelledError), so `waitFor(cond.wait(), t)` throws only once the lock is held again.
+ */
 class WaitingCallFuture<T> extends Future<T> {
+  private cancelRequested = false;
+  private requestedMessage: string | undefined = undefined;
+
   constructor(
     options: FutureOptions,
     private readonly call: object,
@@ -469,9 +480,18 @@ class WaitingCallFuture<T> extends Future<T> {
   }
 
   override cancel(msg?: string): boolean {
-    if (!super.cancel(msg)) return false;
-    cancelWaitingCall(this.call);
+    this._retrieved();
+    if (this._state !== PENDING) return false;
+    if (!this.cancelRequested) this.requestedMessage = msg;
+    this.cancelRequested = true;
+    cancelWaitingCall(this.call, msg);
     return true;
+  }
+
+  /** @internal the call failed with `error`: a CancelledError cancels this Future, as it ends a Task. */
+  _callFailed(error: unknown): void {
+    if (!(error instanceof CancelledError)) this.setException(error);
+    else this._cancelNow(this.cancelRequested ? this.requestedMessage : error.message || undefined);
   }
 }
 // It is a Future to everyone who looks (repr, reports).
@@ -499,7 +519,9 @@ export function wrapFuture<T>(aw: Future<T> | PromiseLike<T>, options: FutureOpt
       if (!gone()) fut.setResult(value);
     },
     (error) => {
-      if (!gone()) fut.setException(error);
+      if (gone()) return;
+      if (fut instanceof WaitingCallFuture) fut._callFailed(error);
+      else fut.setException(error);
     },
   );
   return fut;

@@ -11,6 +11,7 @@ import type { Future } from './futures.js';
 import { LoopBound } from './loop-bound.js';
 import type { PromiseWaiter, WaiterOwner } from './promise-waiter.js';
 import { describe } from './validate.js';
+import { registerWaitingCall, WaitingCall } from './waiting-calls.js';
 
 /** True when some waiter has not given up (been cancelled). */
 function anyWaiting(waiters: Deque<Future<unknown>>): boolean {
@@ -35,7 +36,7 @@ export class Lock extends LoopBound implements WaiterOwner<true> {
       this.isLocked = true;
       return Promise.resolve(true);
     }
-    return this.waitToAcquire(this.waiters);
+    return this.waitInLine(this.waiters); // the rest is in _waiterWoken
   }
 
   /** @internal the rest of acquire() once its waiter is done. */
@@ -175,23 +176,33 @@ export class Condition extends LoopBound {
 
   /**
    * Release the lock, wait for a notify, re-acquire the lock (even when cancelled), and
-   * resolve to true. The caller must hold the lock.
+   * resolve to true. The caller must hold the lock. A Future wrapping the promise
+   * (`waitFor(cond.wait(), t)`) cancels the wait, and settles once the lock is held again.
    */
-  async wait(): Promise<true> {
+  wait(): Promise<true> {
+    const call = new WaitingCall();
+    return registerWaitingCall(this.waiting(call), call);
+  }
+
+  private async waiting(call: WaitingCall): Promise<true> {
     if (!this.locked()) throw new RuntimeError('cannot wait on un-acquired lock');
     const fut = this.createWaiter();
     this.release();
     try {
       try {
         this.waiters.push(fut);
+        call.waiter = fut;
         try {
           await fut;
+          // Notified, but cancelled before resuming: asyncio raises at this await too.
+          call.check();
           return true;
         } finally {
+          call.waiter = null;
           this.waiters.remove(fut);
         }
       } finally {
-        await this.reacquire();
+        await this.reacquire(call);
       }
     } catch (error) {
       // We may have been notified before failing: pass the notification on.
@@ -200,12 +211,20 @@ export class Condition extends LoopBound {
     }
   }
 
-  /** Wait until `predicate()` is truthy; resolves to its value. The caller must hold the lock. */
-  async waitFor<T>(predicate: () => T): Promise<T> {
+  /**
+   * Wait until `predicate()` is truthy; resolves to its value. The caller must hold the lock.
+   * A Future wrapping the promise cancels the wait in progress, as wait()'s does.
+   */
+  waitFor<T>(predicate: () => T): Promise<T> {
+    const call = new WaitingCall();
+    return registerWaitingCall(this.waitingFor(predicate, call), call);
+  }
+
+  private async waitingFor<T>(predicate: () => T, call: WaitingCall): Promise<T> {
     if (typeof predicate !== 'function') throw new TypeError(`predicate must be a function, got ${describe(predicate)}`);
     let result = predicate();
     while (!result) {
-      await this.wait();
+      await call.during(this.wait());
       result = predicate();
     }
     return result;
@@ -227,11 +246,11 @@ export class Condition extends LoopBound {
    * Take the lock back however often we are cancelled meanwhile; rethrow the last cancel.
    * Only cancellation retries: any other failure would repeat forever.
    */
-  private async reacquire(): Promise<void> {
+  private async reacquire(call: WaitingCall): Promise<void> {
     let cancelled: CancelledError | null = null;
     for (;;) {
       try {
-        await this.acquire();
+        await call.during(this.acquire() as Promise<unknown>);
         break;
       } catch (error) {
         if (!(error instanceof CancelledError)) throw error;
@@ -239,6 +258,8 @@ export class Condition extends LoopBound {
       }
     }
     if (cancelled !== null) throw cancelled;
+    // Cancelled through a wrapping Future while an acquire nobody could cancel (a LockLike's) waited.
+    call.check();
   }
 
   private notifyWaiters(n: number): void {
@@ -288,7 +309,7 @@ export class Semaphore extends LoopBound implements WaiterOwner<true> {
       this.value -= 1;
       return Promise.resolve(true);
     }
-    return this.waitToAcquire(this.waiters);
+    return this.waitInLine(this.waiters); // the rest is in _waiterWoken
   }
 
   /** @internal the rest of acquire() once its waiter is done. */

@@ -7,7 +7,6 @@ import { getRunningLoop, type AbstractEventLoop } from './events.js';
 import type { Deque } from './deque.js';
 import type { Future } from './futures.js';
 import { PromiseWaiter, type WaiterOwner } from './promise-waiter.js';
-import { registerAcquire } from './waiting-calls.js';
 
 export abstract class LoopBound {
   private boundLoop: AbstractEventLoop | null = null;
@@ -20,7 +19,8 @@ export abstract class LoopBound {
   /**
    * Wait in `waiters` holding no async frame (promise-waiter.ts): a PromiseWaiter of this
    * object on the running loop joins the line, and the promise returned settles with what
-   * this object's `_waiterWoken` gives once the waiter is done.
+   * this object's `_waiterWoken` gives once the waiter is done. A Future wrapping that promise
+   * (`waitFor(lock.acquire(), t)`) cancels the waiter (waiting-calls.ts).
    */
   protected waitInLine<R>(this: LoopBound & WaiterOwner<R>, waiters: Deque<Future<unknown>>): Promise<R> {
     let waiter: PromiseWaiter<R>;
@@ -31,16 +31,6 @@ export abstract class LoopBound {
     }
     waiters.push(waiter);
     return waiter._begin();
-  }
-
-  /**
-   * waitInLine for an acquire(): a Future wrapping its promise (`waitFor(lock.acquire(), t)`)
-   * can cancel it, and what was handed to it already is given back (waiting-calls.ts).
-   */
-  protected waitToAcquire(this: LoopBound & WaiterOwner<true> & { release(): void }, waiters: Deque<Future<unknown>>): Promise<true> {
-    const queued = waiters.length;
-    const promise = this.waitInLine(waiters);
-    return waiters.length > queued ? registerAcquire(promise, waiters.peekLast()!, this) : promise;
   }
 
   /** The running loop, binding this object to it on first use (RuntimeError for another loop). */

@@ -11,13 +11,14 @@
  * the future is done the owner's `_waiterWoken` runs what followed the await, as a loop
  * callback that resumes the task, and its value or error settles the promise.
  */
-import { RuntimeError } from './errors.js';
+import { CancelledError, RuntimeError } from './errors.js';
 import { resumeStep, stepEndsAfterThisJob, type AbstractEventLoop } from './events.js';
 import { Future } from './futures.js';
 import type { ReadyEntry } from './handles.js';
 import { currentTaskOrUndefined } from './task-context.js';
 import type { Task } from './tasks.js';
 import { futureDiscardFromAwaitedBy } from './awaited-by.js';
+import { beginWaitingCall, claimWaitingCall, type CallCanceller } from './waiting-calls.js';
 
 /** The primitive a waiter belongs to. */
 export interface WaiterOwner<R> {
@@ -60,11 +61,12 @@ export function endTaskWithWaiter(task: Task<unknown>, body: unknown): boolean {
   firstStepHandOff.promise = null;
   if (waiter === null || promise !== body || waiter._waitingTask !== task || waiter._settle === null) return false;
   waiter._endsTaskFrom = promise;
+  claimWaitingCall(body as object);
   return true;
 }
 
 /** A waiter future that settles its waiting call's promise with what its owner's `_waiterWoken` gives. */
-export class PromiseWaiter<R> extends Future<unknown> implements ReadyEntry {
+export class PromiseWaiter<R> extends Future<unknown> implements ReadyEntry, CallCanceller {
   /** @internal the task that made the waiting call: it awaits this future */ _waitingTask: Task<unknown> | null = null;
   /** @internal settles the caller's promise; null once settled */ _settle: ((value: unknown) => void) | null = null;
   /** @internal the promise, when it is what the waiting task's body returned: ending the waiter ends the task */
@@ -102,20 +104,34 @@ export class PromiseWaiter<R> extends Future<unknown> implements ReadyEntry {
         firstStepHandOff.promise = promise;
       }
     }
+    beginWaitingCall(promise, this);
     return promise;
+  }
+
+  /**
+   * @internal the Future wrapping this call's promise was cancelled (waiting-calls.ts): cancel
+   * this waiter; one already woken raises CancelledError when the call resumes instead of
+   * taking what it was given, and its owner passes that on (asyncio's woken-then-cancelled
+   * waiter). A call already resumed is over.
+   */
+  _cancelWaitingCall(_promise: object, msg: string | undefined): void {
+    if (this._settle === null || this.cancel(msg)) return;
+    if (this._exception === null) this._exception = new CancelledError(msg ?? '');
   }
 
   /** @internal done: resume the waiting call, from the ready queue (as a FutureAwaiter would). */
   _run(): void {
     const task = this._waitingTask;
+    // Whether the task still awaits this call: one left behind under a detached Future must not take the task's cancel().
+    const awaited = task !== null && task._futWaiter === this;
     if (task !== null) {
-      if (task._futWaiter === this) task._futWaiter = null;
+      if (awaited) task._futWaiter = null;
       if (this._awaitedBy !== null) futureDiscardFromAwaitedBy(this, task);
     }
     resumeStep(task);
     // cancel() came after this future finished but before the task resumed: raise at this
     // wait, as asyncio's step does (a Lock waiter then passes its turn on).
-    const cancelled = task === null ? null : this._cancelAtResume(task);
+    const cancelled = awaited ? this._cancelAtResume(task) : null;
     if (cancelled !== null) {
       this._finish(true, cancelled);
     } else if (!this.cancelled() && this._exception === null) this._finish(false, undefined);

@@ -149,9 +149,18 @@ export class Queue<T = unknown> extends LoopBound {
     if (this.unfinishedTasks === 0) this.finished.set();
   }
 
-  /** Wait until taskDone() was called for every item put. */
-  async join(): Promise<void> {
-    if (this.unfinishedTasks > 0) await this.finished.wait();
+  /**
+   * Wait until taskDone() was called for every item put. A Future wrapping the promise
+   * (`waitFor(queue.join(), t)`) cancels the wait.
+   */
+  join(): Promise<void> {
+    if (this.unfinishedTasks === 0) return Promise.resolve();
+    const call = new WaitingCall();
+    return registerWaitingCall(this.joining(call), call);
+  }
+
+  private async joining(call: WaitingCall): Promise<void> {
+    await call.during(this.finished.wait());
   }
 
   /**

@@ -16,7 +16,7 @@ import { asBytes, type BytesLike, type Transport } from './transports.js';
 import { OPTION_KEYS } from './socket-loop.js';
 import { checkCallback, checkOptions, describe } from './validate.js';
 import type { SSLOption } from './tls/contexts.js';
-import { registerWaitingCall } from './waiting-calls.js';
+import { registerWaitingCall, WaitingCall } from './waiting-calls.js';
 
 /** The default limit of a StreamReader's buffer (64 KiB), as asyncio's. */
 export const DEFAULT_LIMIT = 64 * 1024;
@@ -419,14 +419,24 @@ export class FlowControlProtocol extends Protocol {
     }
   }
 
-  /** @internal */
-  async _drainHelper(): Promise<void> {
-    if (this._connectionLost) throw new ConnectionResetError('Connection lost');
-    if (!this._writingPaused) return;
+  /**
+   * @internal wait while writing is paused. A Future wrapping the promise (`waitFor(writer.drain(), t)`)
+   * cancels the wait (waiting-calls.ts).
+   */
+  _drainHelper(): Promise<void> {
+    if (this._connectionLost) return Promise.reject(new ConnectionResetError('Connection lost'));
+    if (!this._writingPaused) return Promise.resolve();
+    const call = new WaitingCall();
+    return registerWaitingCall(this._drainWaiting(call), call);
+  }
+
+  private async _drainWaiting(call: WaitingCall): Promise<void> {
     const waiter = this._loop.createFuture<void>();
     this._drainWaiters.add(waiter);
+    call.waiter = waiter;
     try {
       await waiter;
+      call.check();
     } finally {
       this._drainWaiters.delete(waiter);
     }
@@ -608,13 +618,17 @@ export class StreamWriter {
    * Wait until the transport's write buffer is back under its low-water mark. Throws the
    * reader's error, or the connection's error (ConnectionResetError when it was lost).
    */
-  async drain(): Promise<void> {
+  drain(): Promise<void> {
     const exc = this._reader?.exception() ?? null;
-    if (exc !== null) throw exc;
-    if (this._transport.isClosing()) {
-      // Let connectionLost run first, so a write()/drain() loop on a closed connection fails.
-      await sleep(0);
-    }
+    if (exc !== null) return Promise.reject(exc);
+    if (this._transport.isClosing()) return this._drainAfterClosing();
+    // The protocol's promise itself: a Future wrapping it cancels the wait (waiting-calls.ts).
+    return this._protocol._drainHelper();
+  }
+
+  private async _drainAfterClosing(): Promise<void> {
+    // Let connectionLost run first, so a write()/drain() loop on a closed connection fails.
+    await sleep(0);
     await this._protocol._drainHelper();
   }
 

@@ -1,0 +1,418 @@
+/**
+ * Waiting calls cancelled through a Future that wraps their promise (`waitFor(cond.wait(), t)`,
+ * ensureFuture, gather, shield, TaskGroup, timeout): the scenarios of CPython 3.13's
+ * test_locks.py (test_timeout_in_block, test_wait_cancel, test_wait_cancel_contested,
+ * test_wait_cancel_after_notify, Barrier's cancelled waits), test_waitfor.py and
+ * test_timeouts.py with the wait wrapped, as asyncio's wait_for runs the coroutine inside a
+ * timeout and lets it finish its cleanup. Each asserts the primitive's state afterwards; the
+ * expected outcomes were checked with the same programs on /usr/bin/python3 (asyncio 3.13).
+ */
+import { expect, it } from 'vitest';
+import {
+  Barrier,
+  CancelledError,
+  Condition,
+  Event,
+  Lock,
+  Queue,
+  Semaphore,
+  TimeoutError,
+  currentTask,
+  ensureFuture,
+  gather,
+  openConnection,
+  shield,
+  sleep,
+  startServer,
+  taskGroup,
+  timeout,
+  waitFor,
+  type AbstractEventLoop,
+  type Transport,
+} from 'loopkit';
+import { busyWait, onEachLoop, portOf, rejection, runIn } from './loops.js';
+
+/** A task that holds `cond`'s lock and waits on it until notified. */
+function waitingTask(loop: AbstractEventLoop, cond: Condition, woken: string[], name: string) {
+  return loop.createTask(async () => {
+    await cond.acquire();
+    try {
+      await cond.wait();
+      woken.push(name);
+    } finally {
+      cond.release();
+    }
+  });
+}
+
+onEachLoop('a waiting call cancelled through the Future wrapping it', (make) => {
+  it('test_timeout_in_block: waitFor(cond.wait(), t) throws TimeoutError holding the lock again; release() works', () =>
+    runIn(make, async () => {
+      const cond = new Condition();
+      await cond.acquire();
+      expect(await rejection(waitFor(cond.wait(), 0.01))).toBeInstanceOf(TimeoutError);
+      expect(cond.locked()).toBe(true);
+      expect(String(cond)).not.toMatch(/waiters/);
+      cond.release();
+      await sleep(0.01);
+      expect(cond.locked()).toBe(false);
+    }));
+
+  it('waitFor(cond.wait(), t) with the lock held elsewhere at the timeout: TimeoutError only once the lock is back', () =>
+    runIn(make, async (loop) => {
+      const cond = new Condition();
+      const events: string[] = [];
+      await cond.acquire();
+      const other = loop.createTask(async () => {
+        await cond.acquire();
+        events.push('other has the lock');
+        await sleep(0.05);
+        events.push('other releases');
+        cond.release();
+      });
+      const error = await rejection(waitFor(cond.wait(), 0.01));
+      events.push('timed out');
+      expect(error).toBeInstanceOf(TimeoutError);
+      expect(events).toEqual(['other has the lock', 'other releases', 'timed out']);
+      expect(cond.locked()).toBe(true);
+      cond.release();
+      await other;
+    }));
+
+  it('test_wait_cancel_after_notify: notified in the iteration the timeout fires, the wait still times out and the notification goes to the next waiter', () =>
+    runIn(make, async (loop) => {
+      const cond = new Condition();
+      const woken: string[] = [];
+      const second = waitingTask(loop, cond, woken, 'second');
+      await sleep(0);
+      await cond.acquire();
+      // Both the notify (at 0.02) and the timeout (at 0.03) become due in one iteration.
+      loop.callLater(0.01, () => busyWait(0.05));
+      loop.callLater(0.02, () => {
+        void cond.acquire(); // free: taken at once
+        cond.notify();
+        cond.release();
+      });
+      expect(await rejection(waitFor(cond.wait(), 0.03))).toBeInstanceOf(TimeoutError);
+      expect(cond.locked()).toBe(true);
+      cond.release();
+      await second;
+      expect(woken).toEqual(['second']);
+    }));
+
+  it('test_wait_cancel_contested: cancelled again while re-acquiring, the caller gets CancelledError (not TimeoutError) holding the lock', () =>
+    runIn(make, async (loop) => {
+      const cond = new Condition();
+      let seen: unknown = null;
+      let heldAfter = false;
+      const caller = loop.createTask(async () => {
+        await cond.acquire();
+        try {
+          await waitFor(cond.wait(), 0.01);
+        } catch (error) {
+          seen = error;
+          heldAfter = cond.locked();
+          cond.release();
+        }
+      });
+      await sleep(0);
+      await cond.acquire(); // the caller waits on the cond: the lock is ours
+      await sleep(0.03); // the timeout fired: the wait is re-acquiring, behind us
+      caller.cancel('outer');
+      await sleep(0.01);
+      expect(caller.done()).toBe(false);
+      cond.release();
+      await caller;
+      expect(seen).toBeInstanceOf(CancelledError);
+      expect(seen).not.toBeInstanceOf(TimeoutError);
+      expect(heldAfter).toBe(true);
+      expect(cond.locked()).toBe(false);
+    }));
+
+  it('waitFor(cond.waitFor(predicate), t) times out holding the lock; the predicate is not evaluated after', () =>
+    runIn(make, async () => {
+      const cond = new Condition();
+      let checks = 0;
+      await cond.acquire();
+      expect(await rejection(waitFor(cond.waitFor(() => ++checks > 10), 0.01))).toBeInstanceOf(TimeoutError);
+      expect(cond.locked()).toBe(true);
+      cond.notifyAll();
+      cond.release();
+      await sleep(0.01);
+      expect(checks).toBe(1);
+      expect(cond.locked()).toBe(false);
+    }));
+
+  it('waitFor(cond.wait(), 0) cancels the wait before it blocks and throws TimeoutError holding the lock', () =>
+    runIn(make, async () => {
+      const cond = new Condition();
+      await cond.acquire();
+      expect(await rejection(waitFor(cond.wait(), 0))).toBeInstanceOf(TimeoutError);
+      expect(cond.locked()).toBe(true);
+      cond.release();
+    }));
+
+  it('ensureFuture(cond.wait()).cancel(): the Future is cancelled only once the lock is re-acquired, with the message', () =>
+    runIn(make, async () => {
+      const cond = new Condition();
+      await cond.acquire();
+      const wrapped = ensureFuture(cond.wait());
+      await sleep(0);
+      const lockedBy = new Lock();
+      await lockedBy.acquire();
+      expect(wrapped.cancel('stop')).toBe(true);
+      expect(wrapped.cancelled()).toBe(false);
+      const error = await rejection(wrapped);
+      expect(error).toBeInstanceOf(CancelledError);
+      expect((error as Error).message).toBe('stop');
+      expect(wrapped.cancelled()).toBe(true);
+      expect(cond.locked()).toBe(true);
+      cond.release();
+    }));
+
+  it('gather(cond.wait()) cancelled: it settles once the lock is held again', () =>
+    runIn(make, async () => {
+      const cond = new Condition();
+      await cond.acquire();
+      const both = gather(cond.wait());
+      await sleep(0);
+      both.cancel();
+      expect(await rejection(both)).toBeInstanceOf(CancelledError);
+      expect(cond.locked()).toBe(true);
+      cond.release();
+    }));
+
+  it('Event.wait: waitFor times out leaving no waiter; a later set() wakes only the others', () =>
+    runIn(make, async (loop) => {
+      const event = new Event();
+      expect(await rejection(waitFor(event.wait(), 0.01))).toBeInstanceOf(TimeoutError);
+      expect(String(event)).toBe('<Event [unset]>');
+      const other = loop.createTask(() => event.wait());
+      await sleep(0);
+      expect(String(event)).toBe('<Event [unset, waiters:1]>');
+      event.set();
+      expect(await other).toBe(true);
+    }));
+
+  it('Lock.acquire woken then cancelled through its wrapper: the lock goes straight to the next waiter (asyncio 3.13)', () =>
+    runIn(make, async (loop) => {
+      const lock = new Lock();
+      await lock.acquire();
+      const wrapped = ensureFuture(lock.acquire());
+      const next = loop.createTask(async () => {
+        await lock.acquire();
+        return lock.locked();
+      });
+      await sleep(0);
+      lock.release(); // hands the lock to the wrapped acquire
+      wrapped.cancel();
+      expect(await rejection(wrapped)).toBeInstanceOf(CancelledError);
+      expect(await next).toBe(true);
+      lock.release();
+      expect(lock.locked()).toBe(false);
+    }));
+
+  it('Semaphore.acquire woken then cancelled through its wrapper: the slot goes to the next waiter', () =>
+    runIn(make, async (loop) => {
+      const sem = new Semaphore(0);
+      const wrapped = ensureFuture(sem.acquire());
+      const next = loop.createTask(() => sem.acquire());
+      await sleep(0);
+      sem.release();
+      wrapped.cancel();
+      expect(await rejection(wrapped)).toBeInstanceOf(CancelledError);
+      expect(await next).toBe(true);
+      expect(String(sem)).toBe('<Semaphore [locked]>');
+    }));
+
+  it('Barrier.wait: waitFor times out in the filling phase and the party leaves (nWaiting back to 0); the barrier still fills', () =>
+    runIn(make, async (loop) => {
+      const barrier = new Barrier(2);
+      expect(await rejection(waitFor(barrier.wait(), 0.01))).toBeInstanceOf(TimeoutError);
+      expect(barrier.nWaiting).toBe(0);
+      expect(String(barrier)).toBe('<Barrier [filling, waiters:0/2]>');
+      const first = loop.createTask(() => barrier.wait());
+      await sleep(0);
+      expect(barrier.nWaiting).toBe(1);
+      expect(await barrier.wait()).toBe(1);
+      expect(await first).toBe(0);
+    }));
+
+  it('two Barrier.wait()s wrapped and cancelled in the filling phase: both leave, the barrier is not broken', () =>
+    runIn(make, async () => {
+      const barrier = new Barrier(3);
+      const waits = [ensureFuture(barrier.wait()), ensureFuture(barrier.wait())];
+      await sleep(0.01);
+      expect(barrier.nWaiting).toBe(2);
+      for (const wrapped of waits) wrapped.cancel();
+      for (const wrapped of waits) expect(await rejection(wrapped)).toBeInstanceOf(CancelledError);
+      expect(barrier.nWaiting).toBe(0);
+      expect(barrier.broken).toBe(false);
+    }));
+
+  it('Queue.join: a timed-out waitFor(queue.join(), t) leaves no waiter behind to take a later cancel() of the caller', () =>
+    runIn(make, async () => {
+      const queue = new Queue<number>();
+      queue.putNowait(1);
+      expect(await rejection(waitFor(queue.join(), 0.01))).toBeInstanceOf(TimeoutError);
+      currentTask()!.cancel('later');
+      queue.getNowait();
+      queue.taskDone(); // a join() waiter left behind would resume now, in the caller's name
+      await new Promise((resolve) => setTimeout(resolve, 5)); // not a Future: the cancel stays pending
+      const error = await rejection(sleep(0.001));
+      expect(error).toBeInstanceOf(CancelledError);
+      expect((error as Error).message).toBe('later');
+      currentTask()!.uncancel();
+    }));
+
+  it('StreamWriter.drain: a timed-out waitFor(writer.drain(), t) leaves no drain waiter behind to take a later cancel() of the caller', () =>
+    runIn(make, async () => {
+      let resumeReading: (() => void) | null = null;
+      const server = await startServer(async (reader, writer) => {
+        const transport = writer.transport as Transport;
+        transport.pauseReading();
+        resumeReading = () => transport.resumeReading();
+        await reader.read();
+        writer.close();
+      }, '127.0.0.1', 0);
+      const [, writer] = await openConnection('127.0.0.1', portOf(server));
+      const transport = writer.transport as Transport;
+      for (let i = 0; i < 400 && transport.getWriteBufferSize() <= 64 * 1024; i++) {
+        writer.write(Buffer.alloc(256 * 1024));
+        await sleep(0.001);
+      }
+      expect(await rejection(waitFor(writer.drain(), 0.01))).toBeInstanceOf(TimeoutError);
+      currentTask()!.cancel('later');
+      resumeReading!(); // writing resumes: a drain waiter left behind would resume, in the caller's name
+      while (transport.getWriteBufferSize() > 16 * 1024) await new Promise((resolve) => setTimeout(resolve, 5));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const error = await rejection(sleep(0.001));
+      expect((error as Error).message).toBe('later');
+      currentTask()!.uncancel();
+      writer.close();
+      await writer.waitClosed();
+      server.close();
+      await server.waitClosed();
+    }));
+
+  it('waitFor(userAsyncFn(), t) timed out: the function goes on, detached, and its later resume does not take a cancel() of the caller', () =>
+    runIn(make, async () => {
+      let innerError: unknown = null;
+      const inner = async (): Promise<void> => {
+        try {
+          await sleep(0.02);
+        } catch (error) {
+          innerError = error;
+        }
+      };
+      expect(await rejection(waitFor(inner(), 0.01))).toBeInstanceOf(TimeoutError);
+      currentTask()!.cancel('later');
+      await new Promise((resolve) => setTimeout(resolve, 40)); // not a Future: the cancel stays pending
+      expect(innerError).toBeNull();
+      const error = await rejection(sleep(0.001));
+      expect((error as Error).message).toBe('later');
+      currentTask()!.uncancel();
+    }));
+
+  it('waitFor(userAsyncFn(), t) whose function waits on event.wait(): a later set() does not give the caller\'s cancel() to it', () =>
+    runIn(make, async () => {
+      const event = new Event();
+      let innerError: unknown = null;
+      const inner = async (): Promise<void> => {
+        try {
+          await event.wait();
+        } catch (error) {
+          innerError = error;
+        }
+      };
+      expect(await rejection(waitFor(inner(), 0.01))).toBeInstanceOf(TimeoutError);
+      currentTask()!.cancel('later');
+      event.set();
+      await new Promise((resolve) => setTimeout(resolve, 10)); // not a Future: the cancel stays pending
+      expect(innerError).toBeNull();
+      const error = await rejection(sleep(0.001));
+      expect((error as Error).message).toBe('later');
+      currentTask()!.uncancel();
+    }));
+
+  it('Queue.join: waitFor times out; the queue joins later as usual', () =>
+    runIn(make, async () => {
+      const queue = new Queue<number>();
+      queue.putNowait(1);
+      expect(await rejection(waitFor(queue.join(), 0.01))).toBeInstanceOf(TimeoutError);
+      queue.getNowait();
+      queue.taskDone();
+      await waitFor(queue.join(), 1);
+    }));
+
+  it('shield(cond.wait()): cancelling the shield leaves the wait running; notified, it re-acquires the lock', () =>
+    runIn(make, async (loop) => {
+      const cond = new Condition();
+      await cond.acquire();
+      const inner = cond.wait();
+      const shielded = shield(inner);
+      await sleep(0);
+      shielded.cancel();
+      expect(await rejection(shielded)).toBeInstanceOf(CancelledError);
+      expect(String(cond)).toMatch(/waiters:1/);
+      loop.callSoon(() => {
+        void cond.acquire();
+        cond.notify();
+        cond.release();
+      });
+      expect(await inner).toBe(true);
+      expect(cond.locked()).toBe(true);
+      cond.release();
+    }));
+
+  it('waitFor(shield(cond.wait()), t): the timeout does not cancel the shielded wait', () =>
+    runIn(make, async () => {
+      const cond = new Condition();
+      await cond.acquire();
+      const inner = cond.wait();
+      expect(await rejection(waitFor(shield(inner), 0.01))).toBeInstanceOf(TimeoutError);
+      expect(String(cond)).toMatch(/waiters:1/);
+      expect(cond.locked()).toBe(false);
+      await cond.acquire();
+      cond.notify();
+      cond.release();
+      expect(await inner).toBe(true);
+      cond.release();
+    }));
+
+  it('TaskGroup: a child in waitFor(cond.wait(), t) cancelled by a failing sibling re-acquires before the group ends', () =>
+    runIn(make, async () => {
+      const cond = new Condition();
+      let heldWhenCancelled: boolean | null = null;
+      const error = await rejection(
+        taskGroup(async (tg) => {
+          tg.createTask(async () => {
+            await cond.acquire();
+            try {
+              await waitFor(cond.wait(), 10);
+            } catch (e) {
+              heldWhenCancelled = cond.locked();
+              throw e;
+            } finally {
+              cond.release();
+            }
+          });
+          await sleep(0.01);
+          throw new RangeError('sibling failed');
+        }),
+      );
+      expect((error as AggregateError).errors[0]).toBeInstanceOf(RangeError);
+      expect(heldWhenCancelled).toBe(true);
+      expect(cond.locked()).toBe(false);
+    }));
+
+  it('timeout(t, () => cond.wait()) (test_timeouts with a Condition): TimeoutError holding the lock', () =>
+    runIn(make, async () => {
+      const cond = new Condition();
+      await cond.acquire();
+      expect(await rejection(timeout(0.01, () => cond.wait()))).toBeInstanceOf(TimeoutError);
+      expect(cond.locked()).toBe(true);
+      cond.release();
+      expect(currentTask()!.cancelling()).toBe(0);
+    }));
+});
