@@ -19,6 +19,9 @@
  *   after an SNI switch (useContext) so ALPN selection still reads that server's
  *   list; dropped with the SSL.
  * - The io array is held by a napi reference until close or finalization.
+ * - feedRead and writeInto are functions of each engine's own (bind_method): each holds the
+ *   engine struct, so the struct is freed when the last of the object and those two is
+ *   collected; the SSL itself goes with close() or the object.
  * - Fatal errors are sticky: the first is kept (a napi reference) and thrown again
  *   by every later handshake/read/write, because OpenSSL's own repeat after a fatal
  *   alert has an empty error queue and would describe nothing.
@@ -83,18 +86,34 @@ static void free_ssl(engine* e) {
   __atomic_sub_fetch(&tls_live_engines, 1, __ATOMIC_RELAXED);
 }
 
+/* Drop one holder of the engine struct (its JS object or one of its bound functions);
+ * the last frees it. */
+static void release(engine* e) {
+  if (--e->holders == 0) free(e);
+}
+
 static void finalize(napi_env env, void* data, void* hint) {
   free_ssl(data);
-  free(data);
+  release(data);
+}
+
+static void finalize_bound(napi_env env, void* data, void* hint) {
+  release(data);
+}
+
+/* OpenSSL's thread queue, emptied before a call into the SSL: what another connection, or
+ * Node's own tls, left there must not be read as ours. Looking costs a thread-local lookup;
+ * clearing also rewrites all 16 slots, so it is done only when something is queued. */
+static void clear_ssl_errors(void) {
+  if (ERR_peek_error() != 0) ERR_clear_error();
 }
 
 static const napi_type_tag engine_tag = { 0x6c6f6f706b697401ULL, 0x746c732d656e6701ULL };
 
 /* The engine behind `this`, open; else NULL with a throw. `ssl_call`: the method is about
- * to call into the SSL, so OpenSSL's thread queue is cleared first (what another
- * connection, or Node's own tls, left there must not be read as ours). Feeding and
- * taking bytes only touch memory BIOs, which report no errors: no clearing (it costs a
- * thread-local lookup and a lock on every call of the data path). */
+ * to call into the SSL, so OpenSSL's thread queue is emptied first (clear_ssl_errors).
+ * Feeding and taking bytes only touch memory BIOs, which report no errors: not even the
+ * look. */
 engine* tls_engine_this(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv,
                         int ssl_call) {
   napi_value self;
@@ -112,7 +131,7 @@ engine* tls_engine_this(napi_env env, napi_callback_info info, size_t* argc, nap
     napi_throw_error(env, "ERR_TLS_ENGINE_CLOSED", "the TLS engine is closed");
     return NULL;
   }
-  if (ssl_call) ERR_clear_error();
+  if (ssl_call) clear_ssl_errors();
   return e;
 }
 
@@ -143,6 +162,20 @@ static napi_value ssl_failure(engine* e, const char* what) {
       v != X509_V_OK)
     return fail(e, tls_verify_error(e->env, v, e->host));
   return fail(e, tls_error(e->env, what));
+}
+
+static napi_value feed_read(napi_env env, napi_callback_info info);
+static napi_value write_into(napi_env env, napi_callback_info info);
+
+/* Give `self` a method `name` bound to `e` (see bound_data_buf); it holds e until collected. */
+static int bind_method(napi_env env, napi_value self, engine* e, const char* name, napi_callback cb) {
+  napi_value fn;
+  if (napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, e, &fn) != napi_ok ||
+      napi_add_finalizer(env, fn, e, finalize_bound, NULL, NULL) != napi_ok)
+    return 1;
+  e->holders++;
+  napi_property_descriptor d = { name, NULL, NULL, NULL, NULL, fn, napi_default, NULL };
+  return napi_define_properties(env, self, 1, &d) != napi_ok;
 }
 
 /* new TLSEngine(context, serverHostname: string | null, io: Int32Array(IO_LENGTH)) */
@@ -179,6 +212,7 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
   if (e == NULL) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
   e->env = env;
   e->io = io;
+  e->holders = 1;
   e->ssl = SSL_new(c->ctx);
   BIO* rbio = tls_queue_new(&e->in);
   BIO* wbio = tls_queue_new(&e->out);
@@ -227,6 +261,7 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
     return NULL;
   }
   napi_type_tag_object(env, self, &engine_tag);
+  if (bind_method(env, self, e, "feedRead", feed_read) || bind_method(env, self, e, "writeInto", write_into)) return NULL;
   sync_io(e);
   return self;
 }
@@ -334,13 +369,23 @@ static napi_value read_into(napi_env env, napi_callback_info info) {
   return read_records(e, buf, cap);
 }
 
-/* The engine and the (data, buf) arguments of feedRead and writeInto; NULL with a JS
- * exception pending when one is missing or not bytes. */
-static engine* engine_data_buf(napi_env env, napi_callback_info info, char** data, size_t* len, char** buf, size_t* cap) {
+/* The engine feedRead or writeInto is bound to (see bind_method), open, and their (data, buf)
+ * arguments; NULL with a JS exception pending when closed, or an argument is missing or not
+ * bytes. These two run once per socket read and per app write: a function made for one
+ * engine finds it without the receiver's type tag check and unwrap (two private-property
+ * lookups) that every method pays. */
+static engine* bound_data_buf(napi_env env, napi_callback_info info, char** data, size_t* len, char** buf, size_t* cap) {
   size_t argc = 2;
   napi_value argv[2] = { NULL, NULL };
-  engine* e = tls_engine_this(env, info, &argc, argv, 1);
-  if (e == NULL || arg_bytes(env, argv[0] ? argv[0] : undef(env), "data", data, len) ||
+  void* bound = NULL;
+  napi_get_cb_info(env, info, &argc, argv, NULL, &bound);
+  engine* e = bound;
+  if (e->ssl == NULL) {
+    napi_throw_error(env, "ERR_TLS_ENGINE_CLOSED", "the TLS engine is closed");
+    return NULL;
+  }
+  clear_ssl_errors();
+  if (arg_bytes(env, argv[0] ? argv[0] : undef(env), "data", data, len) ||
       arg_bytes(env, argv[1] ? argv[1] : undef(env), "buf", buf, cap))
     return NULL;
   return e;
@@ -352,7 +397,7 @@ static engine* engine_data_buf(napi_env env, napi_callback_info info, char** dat
 static napi_value feed_read(napi_env env, napi_callback_info info) {
   char *data, *buf;
   size_t len, cap;
-  engine* e = engine_data_buf(env, info, &data, &len, &buf, &cap);
+  engine* e = bound_data_buf(env, info, &data, &len, &buf, &cap);
   if (e == NULL) return NULL;
   if (e->io[IO_FLAGS] & F_EOF) {
     napi_throw_error(env, "ERR_INVALID_STATE", "feed() after feedEof()");
@@ -417,7 +462,7 @@ static napi_value write_(napi_env env, napi_callback_info info) {
 static napi_value write_into(napi_env env, napi_callback_info info) {
   char *data, *buf;
   size_t len, cap;
-  engine* e = engine_data_buf(env, info, &data, &len, &buf, &cap);
+  engine* e = bound_data_buf(env, info, &data, &len, &buf, &cap);
   if (e == NULL) return NULL;
   if (!writable(e)) return NULL;
   if (cap > INT32_MAX) cap = INT32_MAX;
@@ -526,8 +571,7 @@ static napi_value stats(napi_env env, napi_callback_info info) {
 napi_value tls_init(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
     METHOD("feed", feed), METHOD("feedEof", feed_eof), METHOD("handshake", handshake),
-    METHOD("readInto", read_into), METHOD("feedRead", feed_read), METHOD("write", write_),
-    METHOD("writeInto", write_into), METHOD("takeInto", take_into),
+    METHOD("readInto", read_into), METHOD("write", write_), METHOD("takeInto", take_into),
     METHOD("shutdown", shutdown_), METHOD("servername", tls_servername),
     METHOD("useContext", use_context), METHOD("info", tls_info), METHOD("close", close_),
   };

@@ -103,6 +103,7 @@ typedef struct tls_engine {
   int shut_sent;
   int pending_zero;  /* close_notify read after data: read() reports it next */
   int starved;       /* the last read wanted input: a record the SSL holds is partial until feed() */
+  int holders;       /* the JS object and its bound functions: the last to be collected frees this */
 } engine;
 
 /* The open engine behind `this` (else NULL with a TypeError or ERR_TLS_ENGINE_CLOSED

@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { TLSProvider as CoreTLSProvider } from '@loopkit/core';
 import { tlsProvider as maybeProvider, tlsStats, type TLSEngine, type TLSOptions } from '@loopkit/uv';
+import { native, type NativeTLSContext, type NativeTLSEngine } from '../dist/native.js';
 import { makePKI, PASSPHRASE, type TestPKI } from './tls-certs.js';
 import { handshake, move, transfer, Wire } from './tls-pump.js';
 
@@ -547,9 +548,32 @@ describe('openssl engine: lifecycle', () => {
     c.close();
     c.close();
     for (const use of [() => c.handshake(), () => c.feed(Buffer.from('x')), () => c.read(), () => c.takeOutgoing(),
-      () => c.outgoingSize(), () => c.info(), () => c.write(Buffer.from('x')), () => c.shutdown()]) {
+      () => c.outgoingSize(), () => c.info(), () => c.write(Buffer.from('x')), () => c.shutdown(),
+      () => c.feedAndRead!(Buffer.from('x')), () => c.writeInto!(Buffer.from('x'), Buffer.alloc(100))]) {
       expect(thrown(use).code).toBe('ERR_TLS_ENGINE_CLOSED');
     }
+  });
+
+  it('feedRead and writeInto are bound to their engine: any receiver, and safe to call after the engine was collected', async () => {
+    const context = provider.createContext(clientOpts(), false) as unknown as { native: NativeTLSContext };
+    const collect = async () => {
+      for (let i = 0; i < 3; i++) {
+        globalThis.gc!();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
+    await collect(); // engines earlier tests dropped
+    const base = tlsStats().engines;
+    let engine: NativeTLSEngine | null = new (native().TLSEngine)(context.native, 'localhost', new Int32Array(4));
+    const { feedRead, writeInto } = engine;
+    expect(tlsStats().engines).toBe(base + 1);
+    expect(() => writeInto.call({}, Buffer.from('x'), Buffer.alloc(100))).toThrow(/before the handshake is done/);
+    expect(() => feedRead.call(undefined, Buffer.from('x'), 42 as never)).toThrow(/buf must be/);
+    engine = null;
+    await collect();
+    expect(tlsStats().engines).toBe(base); // the object was collected and its SSL freed
+    expect(thrown(() => feedRead(Buffer.from('x'), Buffer.alloc(10))).code).toBe('ERR_TLS_ENGINE_CLOSED');
+    expect(thrown(() => writeInto(Buffer.from('x'), Buffer.alloc(10))).code).toBe('ERR_TLS_ENGINE_CLOSED');
   });
 
   it('20,000 engines created and closed leave no SSL behind and RSS flat', () => {
