@@ -6,7 +6,7 @@
  * layer serves every loop (selector, proactor, io_uring, a user's backend) and
  * STARTTLS can hand over bytes that already arrived; every call is synchronous.
  *
- * Crossings: each call leaves three numbers in an Int32Array the JS side shares
+ * Crossings: each call leaves its numbers in an Int32Array the JS side shares
  * (io, see sync_io), so JS can allocate exactly (Buffer.allocUnsafe, pooled when
  * small) and skip calls that would do nothing (read with no input, take with no
  * output) without crossing into C at all.
@@ -48,7 +48,8 @@ static int32_t clamp32(size_t n) {
  * (what the input BIO holds, what the SSL decrypted and not handed out, and one whole
  * record when the SSL holds part of one that new input may complete); io[IO_FLAGS]: F_*;
  * io[IO_OUTGOING]: bytes waiting in the output BIO; io[IO_HELD]: as io[IO_READABLE] once
- * more input comes (what feedRead adds its input to, to size its buffer). */
+ * more input comes (what feedRead adds its input to, to size its buffer); io[IO_OVERHEAD]: see
+ * record_overhead (set when the handshake is done). */
 static void sync_io(engine* e) {
   size_t pend = SSL_pending(e->ssl);
   size_t in_bio = tls_queue_size(e->in);
@@ -76,7 +77,7 @@ static void free_ssl(engine* e) {
   e->sni = e->host = NULL;
   if (e->io_ref) {
     e->io[IO_FLAGS] = F_CLOSED;
-    e->io[IO_READABLE] = e->io[IO_OUTGOING] = e->io[IO_HELD] = 0;
+    e->io[IO_READABLE] = e->io[IO_OUTGOING] = e->io[IO_HELD] = e->io[IO_OVERHEAD] = 0;
     napi_delete_reference(e->env, e->io_ref);
   }
   if (e->error) napi_delete_reference(e->env, e->error);
@@ -192,7 +193,7 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
   int32_t* io;
   size_t n;
   if (arg_int32_array(env, argv[2], "io", &io, &n)) return NULL;
-  if (n < IO_LENGTH) { throw_range(env, "io must hold 4 entries"); return NULL; }
+  if (n < IO_LENGTH) { throw_range(env, "io must hold 5 entries"); return NULL; }
   char host[256] = "";
   napi_valuetype t;
   napi_typeof(env, argv[1], &t);
@@ -295,6 +296,21 @@ static napi_value feed_eof(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* The fewest bytes an application-data record of the settled cipher carries beyond its
+ * plaintext, its 5-byte header aside: with it JS sizes a read's buffer to the plaintext of
+ * the whole records it feeds (tls.ts). AEAD ciphers only: the tag, plus TLS 1.3's inner
+ * content type or TLS 1.2's explicit nonce (GCM, CCM); 0 (unknown: size by the ciphertext)
+ * for the rest, whose padding varies. A record may carry less (TLS 1.3 padding) or no
+ * application data: the buffer is then only larger than needed. */
+static int32_t record_overhead(SSL* ssl) {
+  const SSL_CIPHER* c = SSL_get_current_cipher(ssl);
+  if (c == NULL || !SSL_CIPHER_is_aead(c)) return 0;
+  const char* name = SSL_CIPHER_get_name(c);
+  int32_t tag = strstr(name, "CCM8") || strstr(name, "CCM_8") ? 8 : 16;
+  if (SSL_version(ssl) >= TLS1_3_VERSION) return tag + 1;
+  return SSL_CIPHER_get_cipher_nid(c) == NID_chacha20_poly1305 ? tag : tag + 8;
+}
+
 /* handshake() -> 0 done, 1 want-read, 2 want-sni */
 static napi_value handshake(napi_env env, napi_callback_info info) {
   engine* e = tls_engine_this(env, info, NULL, NULL, 1);
@@ -309,6 +325,7 @@ static napi_value handshake(napi_env env, napi_callback_info info) {
     else return ssl_failure(e, "handshake");
   }
   ERR_clear_error(); /* a verification let through (rejectUnauthorized: false) may leave entries */
+  if (state == HS_DONE) e->io[IO_OVERHEAD] = record_overhead(e->ssl);
   sync_io(e);
   return num(env, state);
 }
@@ -467,7 +484,8 @@ static napi_value write_into(napi_env env, napi_callback_info info) {
   if (!writable(e)) return NULL;
   if (cap > INT32_MAX) cap = INT32_MAX;
   size_t moved = 0;
-  if (cap > 0) BIO_read_ex(SSL_get_wbio(e->ssl), buf, cap, &moved);
+  /* Usually nothing waits: no call through the BIO to learn that. */
+  if (cap > 0 && e->out->end > e->out->start) BIO_read_ex(SSL_get_wbio(e->ssl), buf, cap, &moved);
   tls_queue_sink(e->out, buf + moved, cap - moved);
   int ok = encrypt(e, data, len);
   size_t sunk = tls_queue_unsink(e->out);

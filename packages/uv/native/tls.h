@@ -84,7 +84,7 @@ size_t tls_queue_unsink(tls_queue* q);
 
 /* ---- the engine (tls.c), shared with tls_session.c */
 
-enum { IO_READABLE = 0, IO_FLAGS = 1, IO_OUTGOING = 2, IO_HELD = 3, IO_LENGTH = 4 };
+enum { IO_READABLE = 0, IO_FLAGS = 1, IO_OUTGOING = 2, IO_HELD = 3, IO_OVERHEAD = 4, IO_LENGTH = 5 };
 enum { F_EOF = 1, F_CLOSE_NOTIFY = 2, F_ERROR = 4, F_CLOSED = 8 };
 enum { HS_DONE = 0, HS_WANT_READ = 1, HS_WANT_SNI = 2 };
 

@@ -180,6 +180,35 @@ describe('openssl engine in memory', () => {
     s.close();
   });
 
+  // The engine sizes feedAndRead's buffer from the records' lengths less the cipher's bytes
+  // per record: one too many would cut the plaintext in two reads.
+  it.each([
+    ['TLS 1.3 AES-GCM', { ciphers: 'TLS_AES_128_GCM_SHA256' }],
+    ['TLS 1.3 ChaCha20-Poly1305', { ciphers: 'TLS_CHACHA20_POLY1305_SHA256' }],
+    ['TLS 1.3 AES-CCM', { ciphers: 'TLS_AES_128_CCM_SHA256' }],
+    ['TLS 1.3 AES-CCM-8', { ciphers: 'TLS_AES_128_CCM_8_SHA256', minVersion: 'TLSv1.3' }],
+    ['TLS 1.2 AES-GCM', { ciphers: 'ECDHE-ECDSA-AES256-GCM-SHA384', maxVersion: 'TLSv1.2' }],
+    ['TLS 1.2 ChaCha20-Poly1305', { ciphers: 'ECDHE-ECDSA-CHACHA20-POLY1305', maxVersion: 'TLSv1.2' }],
+    ['TLS 1.2 AES-CCM-8', { ciphers: 'ECDHE-ECDSA-AES128-CCM8', maxVersion: 'TLSv1.2' }],
+    ['TLS 1.2 AES-CBC', { ciphers: 'ECDHE-ECDSA-AES128-SHA256', maxVersion: 'TLSv1.2' }],
+  ] as [string, TLSOptions][])('%s: feedAndRead of whole records gives all their plaintext at once', (_name, options) => {
+    const [c, s] = pair(clientOpts(options), serverOpts(options));
+    handshake(c, s);
+    for (const size of [1, 17, 1024, 16383, 16384, 16385, 50000, 65536]) {
+      const data = randomBytes(size);
+      c.write(data);
+      c.write(data.subarray(0, 1)); // a second write: two or more records in one feed
+      const records = c.takeOutgoing()!;
+      const first = s.feedAndRead!(records);
+      expect(first?.length).toBe(size + 1);
+      expect(Buffer.compare(first!.subarray(0, size), data)).toBe(0);
+      expect(first![size]).toBe(data[0]);
+      expect(s.read()).toBe(null);
+    }
+    c.close();
+    s.close();
+  });
+
   it('feedAndRead and writeInto fail as feed, read and write do, and lose no queued record', () => {
     const [c, s] = pair(clientOpts(), serverOpts());
     expect(c.handshake()).toBe('want-read');
@@ -564,7 +593,7 @@ describe('openssl engine: lifecycle', () => {
     };
     await collect(); // engines earlier tests dropped
     const base = tlsStats().engines;
-    let engine: NativeTLSEngine | null = new (native().TLSEngine)(context.native, 'localhost', new Int32Array(4));
+    let engine: NativeTLSEngine | null = new (native().TLSEngine)(context.native, 'localhost', new Int32Array(5));
     const { feedRead, writeInto } = engine;
     expect(tlsStats().engines).toBe(base + 1);
     expect(() => writeInto.call({}, Buffer.from('x'), Buffer.alloc(100))).toThrow(/before the handshake is done/);
