@@ -332,11 +332,12 @@ static napi_value handshake(napi_env env, napi_callback_info info) {
 
 /* Decrypt records into buf: the byte count (> 0), -1 when none is ready, 0 after
  * close_notify; NULL with an exception pending. Reads records until buf is full or none is
- * complete, so one call returns all there is. */
+ * complete, so one call returns all there is. The caller syncs io after (feedRead once its
+ * input is kept). */
 static napi_value read_records(engine* e, char* buf, size_t cap) {
   napi_env env = e->env;
   if (rethrow(e)) return NULL;
-  if (e->pending_zero) { sync_io(e); return num(env, 0); }
+  if (e->pending_zero) return num(env, 0);
   if (cap > INT32_MAX) cap = INT32_MAX;
   size_t got = 0;
   char tiny[1];
@@ -361,7 +362,6 @@ static napi_value read_records(engine* e, char* buf, size_t cap) {
     }
     if (err == SSL_ERROR_ZERO_RETURN) {
       if (got > 0) e->pending_zero = 1; /* data first; the end on the next call */
-      sync_io(e);
       return num(env, got > 0 ? (int64_t)got : 0);
     }
     if (got == 0) return ssl_failure(e, "read");
@@ -371,7 +371,6 @@ static napi_value read_records(engine* e, char* buf, size_t cap) {
     e->io[IO_FLAGS] |= F_ERROR;
     break;
   }
-  sync_io(e);
   return num(env, got > 0 ? (int64_t)got : -1);
 }
 
@@ -383,7 +382,9 @@ static napi_value read_into(napi_env env, napi_callback_info info) {
   char* buf;
   size_t cap;
   if (e == NULL || arg_bytes(env, argv[0] ? argv[0] : undef(env), "buf", &buf, &cap)) return NULL;
-  return read_records(e, buf, cap);
+  napi_value got = read_records(e, buf, cap);
+  sync_io(e);
+  return got;
 }
 
 /* The engine feedRead or writeInto is bound to (see bind_method), open, and their (data, buf)
