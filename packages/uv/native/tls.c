@@ -6,7 +6,7 @@
  * layer serves every loop (selector, proactor, io_uring, a user's backend) and
  * STARTTLS can hand over bytes that already arrived; every call is synchronous.
  *
- * Crossings: each call leaves three numbers in an Int32Array the JS side shares
+ * Crossings: each call leaves its numbers in an Int32Array the JS side shares
  * (io, see sync_io), so JS can allocate exactly (Buffer.allocUnsafe, pooled when
  * small) and skip calls that would do nothing (read with no input, take with no
  * output) without crossing into C at all.
@@ -19,6 +19,9 @@
  *   after an SNI switch (useContext) so ALPN selection still reads that server's
  *   list; dropped with the SSL.
  * - The io array is held by a napi reference until close or finalization.
+ * - feedRead and writeInto are functions of each engine's own (bind_method): each holds the
+ *   engine struct, so the struct is freed when the last of the object and those two is
+ *   collected; the SSL itself goes with close() or the object.
  * - Fatal errors are sticky: the first is kept (a napi reference) and thrown again
  *   by every later handshake/read/write, because OpenSSL's own repeat after a fatal
  *   alert has an empty error queue and would describe nothing.
@@ -45,7 +48,8 @@ static int32_t clamp32(size_t n) {
  * (what the input BIO holds, what the SSL decrypted and not handed out, and one whole
  * record when the SSL holds part of one that new input may complete); io[IO_FLAGS]: F_*;
  * io[IO_OUTGOING]: bytes waiting in the output BIO; io[IO_HELD]: as io[IO_READABLE] once
- * more input comes (what feedRead adds its input to, to size its buffer). */
+ * more input comes (what feedRead adds its input to, to size its buffer); io[IO_OVERHEAD]: see
+ * record_overhead (set when the handshake is done). */
 static void sync_io(engine* e) {
   size_t pend = SSL_pending(e->ssl);
   size_t in_bio = tls_queue_size(e->in);
@@ -73,7 +77,7 @@ static void free_ssl(engine* e) {
   e->sni = e->host = NULL;
   if (e->io_ref) {
     e->io[IO_FLAGS] = F_CLOSED;
-    e->io[IO_READABLE] = e->io[IO_OUTGOING] = e->io[IO_HELD] = 0;
+    e->io[IO_READABLE] = e->io[IO_OUTGOING] = e->io[IO_HELD] = e->io[IO_OVERHEAD] = 0;
     napi_delete_reference(e->env, e->io_ref);
   }
   if (e->error) napi_delete_reference(e->env, e->error);
@@ -83,18 +87,34 @@ static void free_ssl(engine* e) {
   __atomic_sub_fetch(&tls_live_engines, 1, __ATOMIC_RELAXED);
 }
 
+/* Drop one holder of the engine struct (its JS object or one of its bound functions);
+ * the last frees it. */
+static void release(engine* e) {
+  if (--e->holders == 0) free(e);
+}
+
 static void finalize(napi_env env, void* data, void* hint) {
   free_ssl(data);
-  free(data);
+  release(data);
+}
+
+static void finalize_bound(napi_env env, void* data, void* hint) {
+  release(data);
+}
+
+/* OpenSSL's thread queue, emptied before a call into the SSL: what another connection, or
+ * Node's own tls, left there must not be read as ours. Looking costs a thread-local lookup;
+ * clearing also rewrites all 16 slots, so it is done only when something is queued. */
+static void clear_ssl_errors(void) {
+  if (ERR_peek_error() != 0) ERR_clear_error();
 }
 
 static const napi_type_tag engine_tag = { 0x6c6f6f706b697401ULL, 0x746c732d656e6701ULL };
 
 /* The engine behind `this`, open; else NULL with a throw. `ssl_call`: the method is about
- * to call into the SSL, so OpenSSL's thread queue is cleared first (what another
- * connection, or Node's own tls, left there must not be read as ours). Feeding and
- * taking bytes only touch memory BIOs, which report no errors: no clearing (it costs a
- * thread-local lookup and a lock on every call of the data path). */
+ * to call into the SSL, so OpenSSL's thread queue is emptied first (clear_ssl_errors).
+ * Feeding and taking bytes only touch memory BIOs, which report no errors: not even the
+ * look. */
 engine* tls_engine_this(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv,
                         int ssl_call) {
   napi_value self;
@@ -112,7 +132,7 @@ engine* tls_engine_this(napi_env env, napi_callback_info info, size_t* argc, nap
     napi_throw_error(env, "ERR_TLS_ENGINE_CLOSED", "the TLS engine is closed");
     return NULL;
   }
-  if (ssl_call) ERR_clear_error();
+  if (ssl_call) clear_ssl_errors();
   return e;
 }
 
@@ -145,6 +165,20 @@ static napi_value ssl_failure(engine* e, const char* what) {
   return fail(e, tls_error(e->env, what));
 }
 
+static napi_value feed_read(napi_env env, napi_callback_info info);
+static napi_value write_into(napi_env env, napi_callback_info info);
+
+/* Give `self` a method `name` bound to `e` (see bound_data_buf); it holds e until collected. */
+static int bind_method(napi_env env, napi_value self, engine* e, const char* name, napi_callback cb) {
+  napi_value fn;
+  if (napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, e, &fn) != napi_ok ||
+      napi_add_finalizer(env, fn, e, finalize_bound, NULL, NULL) != napi_ok)
+    return 1;
+  e->holders++;
+  napi_property_descriptor d = { name, NULL, NULL, NULL, NULL, fn, napi_default, NULL };
+  return napi_define_properties(env, self, 1, &d) != napi_ok;
+}
+
 /* new TLSEngine(context, serverHostname: string | null, io: Int32Array(IO_LENGTH)) */
 /* Every read and takeOutgoing hands JS a new buffer that V8 frees only at a GC, in bulk:
  * keep_freed_memory() (memory.c) keeps that memory in the process for the next ones. */
@@ -159,7 +193,7 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
   int32_t* io;
   size_t n;
   if (arg_int32_array(env, argv[2], "io", &io, &n)) return NULL;
-  if (n < IO_LENGTH) { throw_range(env, "io must hold 4 entries"); return NULL; }
+  if (n < IO_LENGTH) { throw_range(env, "io must hold 5 entries"); return NULL; }
   char host[256] = "";
   napi_valuetype t;
   napi_typeof(env, argv[1], &t);
@@ -179,6 +213,7 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
   if (e == NULL) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
   e->env = env;
   e->io = io;
+  e->holders = 1;
   e->ssl = SSL_new(c->ctx);
   BIO* rbio = tls_queue_new(&e->in);
   BIO* wbio = tls_queue_new(&e->out);
@@ -227,6 +262,7 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
     return NULL;
   }
   napi_type_tag_object(env, self, &engine_tag);
+  if (bind_method(env, self, e, "feedRead", feed_read) || bind_method(env, self, e, "writeInto", write_into)) return NULL;
   sync_io(e);
   return self;
 }
@@ -260,6 +296,21 @@ static napi_value feed_eof(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* The fewest bytes an application-data record of the settled cipher carries beyond its
+ * plaintext, its 5-byte header aside: with it JS sizes a read's buffer to the plaintext of
+ * the whole records it feeds (tls.ts). AEAD ciphers only: the tag, plus TLS 1.3's inner
+ * content type or TLS 1.2's explicit nonce (GCM, CCM); 0 (unknown: size by the ciphertext)
+ * for the rest, whose padding varies. A record may carry less (TLS 1.3 padding) or no
+ * application data: the buffer is then only larger than needed. */
+static int32_t record_overhead(SSL* ssl) {
+  const SSL_CIPHER* c = SSL_get_current_cipher(ssl);
+  if (c == NULL || !SSL_CIPHER_is_aead(c)) return 0;
+  const char* name = SSL_CIPHER_get_name(c);
+  int32_t tag = strstr(name, "CCM8") || strstr(name, "CCM_8") ? 8 : 16;
+  if (SSL_version(ssl) >= TLS1_3_VERSION) return tag + 1;
+  return SSL_CIPHER_get_cipher_nid(c) == NID_chacha20_poly1305 ? tag : tag + 8;
+}
+
 /* handshake() -> 0 done, 1 want-read, 2 want-sni */
 static napi_value handshake(napi_env env, napi_callback_info info) {
   engine* e = tls_engine_this(env, info, NULL, NULL, 1);
@@ -274,17 +325,19 @@ static napi_value handshake(napi_env env, napi_callback_info info) {
     else return ssl_failure(e, "handshake");
   }
   ERR_clear_error(); /* a verification let through (rejectUnauthorized: false) may leave entries */
+  if (state == HS_DONE) e->io[IO_OVERHEAD] = record_overhead(e->ssl);
   sync_io(e);
   return num(env, state);
 }
 
 /* Decrypt records into buf: the byte count (> 0), -1 when none is ready, 0 after
  * close_notify; NULL with an exception pending. Reads records until buf is full or none is
- * complete, so one call returns all there is. */
+ * complete, so one call returns all there is. The caller syncs io after (feedRead once its
+ * input is kept). */
 static napi_value read_records(engine* e, char* buf, size_t cap) {
   napi_env env = e->env;
   if (rethrow(e)) return NULL;
-  if (e->pending_zero) { sync_io(e); return num(env, 0); }
+  if (e->pending_zero) return num(env, 0);
   if (cap > INT32_MAX) cap = INT32_MAX;
   size_t got = 0;
   char tiny[1];
@@ -309,7 +362,6 @@ static napi_value read_records(engine* e, char* buf, size_t cap) {
     }
     if (err == SSL_ERROR_ZERO_RETURN) {
       if (got > 0) e->pending_zero = 1; /* data first; the end on the next call */
-      sync_io(e);
       return num(env, got > 0 ? (int64_t)got : 0);
     }
     if (got == 0) return ssl_failure(e, "read");
@@ -319,7 +371,6 @@ static napi_value read_records(engine* e, char* buf, size_t cap) {
     e->io[IO_FLAGS] |= F_ERROR;
     break;
   }
-  sync_io(e);
   return num(env, got > 0 ? (int64_t)got : -1);
 }
 
@@ -331,16 +382,28 @@ static napi_value read_into(napi_env env, napi_callback_info info) {
   char* buf;
   size_t cap;
   if (e == NULL || arg_bytes(env, argv[0] ? argv[0] : undef(env), "buf", &buf, &cap)) return NULL;
-  return read_records(e, buf, cap);
+  napi_value got = read_records(e, buf, cap);
+  sync_io(e);
+  return got;
 }
 
-/* The engine and the (data, buf) arguments of feedRead and writeInto; NULL with a JS
- * exception pending when one is missing or not bytes. */
-static engine* engine_data_buf(napi_env env, napi_callback_info info, char** data, size_t* len, char** buf, size_t* cap) {
+/* The engine feedRead or writeInto is bound to (see bind_method), open, and their (data, buf)
+ * arguments; NULL with a JS exception pending when closed, or an argument is missing or not
+ * bytes. These two run once per socket read and per app write: a function made for one
+ * engine finds it without the receiver's type tag check and unwrap (two private-property
+ * lookups) that every method pays. */
+static engine* bound_data_buf(napi_env env, napi_callback_info info, char** data, size_t* len, char** buf, size_t* cap) {
   size_t argc = 2;
   napi_value argv[2] = { NULL, NULL };
-  engine* e = tls_engine_this(env, info, &argc, argv, 1);
-  if (e == NULL || arg_bytes(env, argv[0] ? argv[0] : undef(env), "data", data, len) ||
+  void* bound = NULL;
+  napi_get_cb_info(env, info, &argc, argv, NULL, &bound);
+  engine* e = bound;
+  if (e->ssl == NULL) {
+    napi_throw_error(env, "ERR_TLS_ENGINE_CLOSED", "the TLS engine is closed");
+    return NULL;
+  }
+  clear_ssl_errors();
+  if (arg_bytes(env, argv[0] ? argv[0] : undef(env), "data", data, len) ||
       arg_bytes(env, argv[1] ? argv[1] : undef(env), "buf", buf, cap))
     return NULL;
   return e;
@@ -352,7 +415,7 @@ static engine* engine_data_buf(napi_env env, napi_callback_info info, char** dat
 static napi_value feed_read(napi_env env, napi_callback_info info) {
   char *data, *buf;
   size_t len, cap;
-  engine* e = engine_data_buf(env, info, &data, &len, &buf, &cap);
+  engine* e = bound_data_buf(env, info, &data, &len, &buf, &cap);
   if (e == NULL) return NULL;
   if (e->io[IO_FLAGS] & F_EOF) {
     napi_throw_error(env, "ERR_INVALID_STATE", "feed() after feedEof()");
@@ -417,12 +480,13 @@ static napi_value write_(napi_env env, napi_callback_info info) {
 static napi_value write_into(napi_env env, napi_callback_info info) {
   char *data, *buf;
   size_t len, cap;
-  engine* e = engine_data_buf(env, info, &data, &len, &buf, &cap);
+  engine* e = bound_data_buf(env, info, &data, &len, &buf, &cap);
   if (e == NULL) return NULL;
   if (!writable(e)) return NULL;
   if (cap > INT32_MAX) cap = INT32_MAX;
   size_t moved = 0;
-  if (cap > 0) BIO_read_ex(SSL_get_wbio(e->ssl), buf, cap, &moved);
+  /* Usually nothing waits: no call through the BIO to learn that. */
+  if (cap > 0 && e->out->end > e->out->start) BIO_read_ex(SSL_get_wbio(e->ssl), buf, cap, &moved);
   tls_queue_sink(e->out, buf + moved, cap - moved);
   int ok = encrypt(e, data, len);
   size_t sunk = tls_queue_unsink(e->out);
@@ -526,8 +590,7 @@ static napi_value stats(napi_env env, napi_callback_info info) {
 napi_value tls_init(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
     METHOD("feed", feed), METHOD("feedEof", feed_eof), METHOD("handshake", handshake),
-    METHOD("readInto", read_into), METHOD("feedRead", feed_read), METHOD("write", write_),
-    METHOD("writeInto", write_into), METHOD("takeInto", take_into),
+    METHOD("readInto", read_into), METHOD("write", write_), METHOD("takeInto", take_into),
     METHOD("shutdown", shutdown_), METHOD("servername", tls_servername),
     METHOD("useContext", use_context), METHOD("info", tls_info), METHOD("close", close_),
   };

@@ -84,7 +84,7 @@ size_t tls_queue_unsink(tls_queue* q);
 
 /* ---- the engine (tls.c), shared with tls_session.c */
 
-enum { IO_READABLE = 0, IO_FLAGS = 1, IO_OUTGOING = 2, IO_HELD = 3, IO_LENGTH = 4 };
+enum { IO_READABLE = 0, IO_FLAGS = 1, IO_OUTGOING = 2, IO_HELD = 3, IO_OVERHEAD = 4, IO_LENGTH = 5 };
 enum { F_EOF = 1, F_CLOSE_NOTIFY = 2, F_ERROR = 4, F_CLOSED = 8 };
 enum { HS_DONE = 0, HS_WANT_READ = 1, HS_WANT_SNI = 2 };
 
@@ -103,6 +103,7 @@ typedef struct tls_engine {
   int shut_sent;
   int pending_zero;  /* close_notify read after data: read() reports it next */
   int starved;       /* the last read wanted input: a record the SSL holds is partial until feed() */
+  int holders;       /* the JS object and its bound functions: the last to be collected frees this */
 } engine;
 
 /* The open engine behind `this` (else NULL with a TypeError or ERR_TLS_ENGINE_CLOSED

@@ -2,9 +2,10 @@
  * The OpenSSL TLS engine: core's TLSProvider contract (see tls-types.ts) over the SSL
  * objects of native/tls.c. `tlsProvider` is null when the addon did not load.
  *
- * Data path: every native call leaves four numbers in the engine's `io` array (an
+ * Data path: every native call leaves its numbers in the engine's `io` array (an
  * upper bound of the plaintext the input can yield, state flags, bytes waiting to be
- * sent, the same bound once more input comes). So read(), feedAndRead() and
+ * sent, the same bound once more input comes, and after the handshake the cipher's
+ * bytes per record beyond its plaintext). So read(), feedAndRead() and
  * takeOutgoing() allocate the exact size with Buffer.allocUnsafe (pooled when small: no
  * malloc) and decrypt or copy straight into it, and they return without calling into C
  * when there is nothing to do; outgoingSize() never calls into C. feedAndRead() and
@@ -24,7 +25,10 @@ const IO_READABLE = 0;
 const IO_FLAGS = 1;
 const IO_OUTGOING = 2;
 const IO_HELD = 3;
-const IO_LENGTH = 4;
+const IO_OVERHEAD = 4;
+const IO_LENGTH = 5;
+/** A TLS record's header: type, version, length (2 bytes, big-endian). */
+const RECORD_HEADER = 5;
 const F_CLOSED = 8;
 const READ_MAX = 256 * 1024;
 const STATES: readonly HandshakeState[] = ['done', 'want-read', 'want-sni'];
@@ -33,6 +37,22 @@ function checkMax(max: number): void {
   if (max !== READ_MAX && !(Number.isInteger(max) && max > 0)) {
     throw new RangeError(`max must be a positive integer, got ${describe(max)}`);
   }
+}
+
+/**
+ * The most plaintext the whole records in `data` can hold, each `overhead` bytes beyond
+ * its plaintext (the engine's io[IO_OVERHEAD], > 0); a record cut short at the end holds
+ * none yet. At least 1, so that the read still reports an alert, close_notify or error.
+ */
+function recordsPlaintext(data: Uint8Array, overhead: number): number {
+  let bound = 0;
+  for (let at = 0; at + RECORD_HEADER <= data.length; ) {
+    const length = (data[at + 3]! << 8) | data[at + 4]!;
+    at += RECORD_HEADER + length;
+    if (at > data.length) break;
+    if (length > overhead) bound += length - overhead;
+  }
+  return bound > 0 ? bound : 1;
 }
 
 /** What read() returns for a native read of `got` bytes into `buf` (-1: none ready, 0: close_notify). */
@@ -74,8 +94,12 @@ class OpenSSLEngine implements TLSEngine {
 
   feedAndRead(data: Uint8Array, max: number = READ_MAX): Uint8Array | null {
     checkMax(max);
-    // Ciphertext never decrypts to more bytes than it holds.
-    const est = this.#io[IO_HELD] + data.length;
+    const io = this.#io;
+    const held = io[IO_HELD];
+    const overhead = io[IO_OVERHEAD];
+    // Ciphertext never decrypts to more bytes than it holds; whole records with nothing held
+    // before them, exactly their plaintext (no view of a larger buffer to make).
+    const est = held === 0 && overhead > 0 ? recordsPlaintext(data, overhead) : held + data.length;
     const buf = Buffer.allocUnsafe(est > max ? max : est);
     return plaintext(buf, this.#n.feedRead(data, buf));
   }

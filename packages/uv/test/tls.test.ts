@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { TLSProvider as CoreTLSProvider } from '@loopkit/core';
 import { tlsProvider as maybeProvider, tlsStats, type TLSEngine, type TLSOptions } from '@loopkit/uv';
+import { native, type NativeTLSContext, type NativeTLSEngine } from '../dist/native.js';
 import { makePKI, PASSPHRASE, type TestPKI } from './tls-certs.js';
 import { handshake, move, transfer, Wire } from './tls-pump.js';
 
@@ -175,6 +176,35 @@ describe('openssl engine in memory', () => {
       for (let r = s.read(); r !== null; r = s.read()) got.push(r);
     }
     expect(Buffer.concat(got).equals(data)).toBe(true);
+    c.close();
+    s.close();
+  });
+
+  // The engine sizes feedAndRead's buffer from the records' lengths less the cipher's bytes
+  // per record: one too many would cut the plaintext in two reads.
+  it.each([
+    ['TLS 1.3 AES-GCM', { ciphers: 'TLS_AES_128_GCM_SHA256' }],
+    ['TLS 1.3 ChaCha20-Poly1305', { ciphers: 'TLS_CHACHA20_POLY1305_SHA256' }],
+    ['TLS 1.3 AES-CCM', { ciphers: 'TLS_AES_128_CCM_SHA256' }],
+    ['TLS 1.3 AES-CCM-8', { ciphers: 'TLS_AES_128_CCM_8_SHA256', minVersion: 'TLSv1.3' }],
+    ['TLS 1.2 AES-GCM', { ciphers: 'ECDHE-ECDSA-AES256-GCM-SHA384', maxVersion: 'TLSv1.2' }],
+    ['TLS 1.2 ChaCha20-Poly1305', { ciphers: 'ECDHE-ECDSA-CHACHA20-POLY1305', maxVersion: 'TLSv1.2' }],
+    ['TLS 1.2 AES-CCM-8', { ciphers: 'ECDHE-ECDSA-AES128-CCM8', maxVersion: 'TLSv1.2' }],
+    ['TLS 1.2 AES-CBC', { ciphers: 'ECDHE-ECDSA-AES128-SHA256', maxVersion: 'TLSv1.2' }],
+  ] as [string, TLSOptions][])('%s: feedAndRead of whole records gives all their plaintext at once', (_name, options) => {
+    const [c, s] = pair(clientOpts(options), serverOpts(options));
+    handshake(c, s);
+    for (const size of [1, 17, 1024, 16383, 16384, 16385, 50000, 65536]) {
+      const data = randomBytes(size);
+      c.write(data);
+      c.write(data.subarray(0, 1)); // a second write: two or more records in one feed
+      const records = c.takeOutgoing()!;
+      const first = s.feedAndRead!(records);
+      expect(first?.length).toBe(size + 1);
+      expect(Buffer.compare(first!.subarray(0, size), data)).toBe(0);
+      expect(first![size]).toBe(data[0]);
+      expect(s.read()).toBe(null);
+    }
     c.close();
     s.close();
   });
@@ -547,9 +577,32 @@ describe('openssl engine: lifecycle', () => {
     c.close();
     c.close();
     for (const use of [() => c.handshake(), () => c.feed(Buffer.from('x')), () => c.read(), () => c.takeOutgoing(),
-      () => c.outgoingSize(), () => c.info(), () => c.write(Buffer.from('x')), () => c.shutdown()]) {
+      () => c.outgoingSize(), () => c.info(), () => c.write(Buffer.from('x')), () => c.shutdown(),
+      () => c.feedAndRead!(Buffer.from('x')), () => c.writeInto!(Buffer.from('x'), Buffer.alloc(100))]) {
       expect(thrown(use).code).toBe('ERR_TLS_ENGINE_CLOSED');
     }
+  });
+
+  it('feedRead and writeInto are bound to their engine: any receiver, and safe to call after the engine was collected', async () => {
+    const context = provider.createContext(clientOpts(), false) as unknown as { native: NativeTLSContext };
+    const collect = async () => {
+      for (let i = 0; i < 3; i++) {
+        globalThis.gc!();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
+    await collect(); // engines earlier tests dropped
+    const base = tlsStats().engines;
+    let engine: NativeTLSEngine | null = new (native().TLSEngine)(context.native, 'localhost', new Int32Array(5));
+    const { feedRead, writeInto } = engine;
+    expect(tlsStats().engines).toBe(base + 1);
+    expect(() => writeInto.call({}, Buffer.from('x'), Buffer.alloc(100))).toThrow(/before the handshake is done/);
+    expect(() => feedRead.call(undefined, Buffer.from('x'), 42 as never)).toThrow(/buf must be/);
+    engine = null;
+    await collect();
+    expect(tlsStats().engines).toBe(base); // the object was collected and its SSL freed
+    expect(thrown(() => feedRead(Buffer.from('x'), Buffer.alloc(10))).code).toBe('ERR_TLS_ENGINE_CLOSED');
+    expect(thrown(() => writeInto(Buffer.from('x'), Buffer.alloc(10))).code).toBe('ERR_TLS_ENGINE_CLOSED');
   });
 
   it('20,000 engines created and closed leave no SSL behind and RSS flat', () => {

@@ -23,7 +23,9 @@ export interface Decrypted {
  * call with the first read when the engine has feedAndRead); a failure to feed is an error here.
  */
 export function decryptAll(engine: TLSEngine, input: Uint8Array | null = null): Decrypted {
-  const chunks: Uint8Array[] = [];
+  // One read gives everything in the common case: an array only for a second chunk.
+  let first: Uint8Array | null = null;
+  let more: Uint8Array[] | null = null;
   let end = false;
   let error: unknown = null;
   try {
@@ -39,12 +41,13 @@ export function decryptAll(engine: TLSEngine, input: Uint8Array | null = null): 
         end = true;
         break;
       }
-      chunks.push(chunk);
+      if (first === null) first = chunk;
+      else (more ??= [first]).push(chunk);
     }
   } catch (err) {
     error = err;
   }
-  const data = chunks.length === 0 ? null : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  const data = more !== null ? Buffer.concat(more) : first;
   // each plaintext chunk is fresh memory the app may keep: pace scavenges by it
   paceReceived(data === null ? 0 : data.length);
   return { data, end, error };
