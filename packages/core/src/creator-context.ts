@@ -9,13 +9,15 @@
  * How the creator's context is read, by the world's task tracking (task-slot.ts):
  * - task frames (Node 24): the frame in the continuation slot, without the creator's task
  *   (one addon call); it is immutable (Node copies a frame to enter a store), so keeping the
- *   reference is the copy. The runner puts it back in the slot around the call.
+ *   reference is the copy. The runner puts it back in the slot around the call. The slot is
+ *   read only once a store was entered in the thread (see noticeStores, below).
  * - the continuation slot (Node 20 to 23) and AsyncLocalStorage (the fallback): users'
  *   stores live on async resources there, and `run()` changes the current resource's store
- *   in place, so a copy is an AsyncResource (which copies them when made). It is made
- *   only once some AsyncLocalStorage other than loopkit's own was entered in the thread:
- *   `AsyncLocalStorage.prototype` is wrapped once per thread to notice the first (see
- *   noticeStores), and async hooks already on when loopkit loads count as one.
+ *   in place, so a copy is an AsyncResource (which copies them when made), made only once a
+ *   store was entered in the thread.
+ * Which stores were entered: `AsyncLocalStorage.prototype` is wrapped once per thread to
+ * notice the first entered store of any AsyncLocalStorage other than loopkit's own
+ * (noticeStores); one entered before loopkit loaded counts where it can be seen then.
  */
 import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import { watchRejection } from './async-result.js';
@@ -43,10 +45,15 @@ const contextFrame = tracking?.mechanism === 'task-frame' ? tracking.contextFram
 
 /** A copy of the running code's async context for work `loop` runs later, or null when it is the loop's own. */
 export const captureContext: (loop: AbstractEventLoop) => ContextRunner | null =
-  contextFrame !== undefined ? frameCapture(contextFrame, tracking!.slot!.set) : snapshotCapture(noticeStores());
+  contextFrame !== undefined
+    ? frameCapture(noticeStores(tracking!.slot!.get() !== undefined), contextFrame, tracking!.slot!.set)
+    : snapshotCapture(noticeStores(Object.getOwnPropertySymbols(Promise.resolve()).length > 0));
 
-function frameCapture(current: () => unknown, set: (value: unknown) => unknown): (loop: AbstractEventLoop) => ContextRunner | null {
+function frameCapture(stores: StoresSeen, current: () => unknown, set: (value: unknown) => unknown): (loop: AbstractEventLoop) => ContextRunner | null {
   return (loop) => {
+    // The slot is read only once a store was entered: its read (an addon call) cost the
+    // 1M-callSoon chain 10-15% of its CPU where nothing is ever entered.
+    if (!stores.entered) return null;
     const frame = current();
     if (frame === undefined || frame === (loop as LoopWithFrame)._runFrame) return null;
     return (fn, ...args) => {
@@ -84,14 +91,14 @@ function snapshotCapture(stores: StoresSeen): (loop: AbstractEventLoop) => Conte
  * Wraps the method of AsyncLocalStorage.prototype through which every store is entered
  * (`_enable` where AsyncLocalStorage runs on async hooks, else `enterWith`, which `run`
  * calls) to set `entered`, once per thread; every copy of core shares the result through
- * globalThis. Async hooks already enabled (a promise made now carries their ids) may mean a
- * store entered before loopkit loaded, so they count as one.
+ * globalThis. `enteredBefore` says whether a store may have been entered before loopkit
+ * loaded (async hooks already on; on Node 24 a frame in the slot now).
  */
-function noticeStores(): StoresSeen {
+function noticeStores(enteredBefore: boolean): StoresSeen {
   const holder = globalThis as unknown as Record<symbol, StoresSeen | undefined>;
   const known = holder[STORES_SEEN];
   if (known !== undefined) return known;
-  const stores: StoresSeen = { entered: Object.getOwnPropertySymbols(Promise.resolve()).length > 0 };
+  const stores: StoresSeen = { entered: enteredBefore };
   Object.defineProperty(globalThis, STORES_SEEN, { value: stores, enumerable: false, writable: false, configurable: false });
   const own = world.taskContext;
   const prototype = AsyncLocalStorage.prototype as unknown as Record<string, (this: unknown, ...args: unknown[]) => unknown>;
