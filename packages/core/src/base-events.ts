@@ -38,7 +38,7 @@ import {
 } from './events.js';
 import { Future, isFuture } from './futures.js';
 import { frameSlot, runInTask } from './task-context.js';
-import { captureContext, ContextHandle, ContextTimerHandle } from './creator-context.js';
+import { captureContext, handleInContext, storesSeen, timerInContext } from './creator-context.js';
 import { Handle, TimerHandle, type ReadyEntry } from './handles.js';
 import { logger } from './log.js';
 import { ageTasks, ensureFuture, Task } from './tasks.js';
@@ -241,8 +241,8 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     checkCallback(callback, 'callback');
     this.checkClosed();
     const args = arguments.length > 1 ? Array.prototype.slice.call(arguments, 1) : NO_ARGS;
-    const context = captureContext(this);
-    const handle = context === null ? new Handle(callback, args, this) : new ContextHandle(callback, args, this, context);
+    // Out of line once a store was entered (see creator-context.ts): this stays small for the JIT.
+    const handle = storesSeen.entered ? handleInContext(callback, args, this) : new Handle(callback, args, this);
     if (this.debug) handle._sourceTraceback = new Error().stack ?? null;
     this.ready.push(handle);
     if (this.sleeping) this.wake();
@@ -280,8 +280,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     // each function the JIT compiles on its own costs CPU time (see timer-heap.ts).
     checkCallback(callback, 'callback');
     if (this.closed) throw new RuntimeError('Event loop is closed');
-    const context = captureContext(this);
-    const timer = context === null ? new TimerHandle(when, callback, args, this) : new ContextTimerHandle(when, callback, args, this, context);
+    const timer = storesSeen.entered ? timerInContext(when, callback, args, this) : new TimerHandle(when, callback, args, this);
     if (this.debug) timer._sourceTraceback = new Error().stack ?? null;
     this.timers.push(timer, when);
     if (this.sleeping) this.wake();
@@ -298,8 +297,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   private scheduleTimer(when: number, callback: (...args: unknown[]) => unknown, args: unknown[]): TimerHandle {
     checkCallback(callback, 'callback');
     this.checkClosed();
-    const context = captureContext(this);
-    const timer = context === null ? new TimerHandle(when, callback, args, this) : new ContextTimerHandle(when, callback, args, this, context);
+    const timer = storesSeen.entered ? timerInContext(when, callback, args, this) : new TimerHandle(when, callback, args, this);
     if (this.debug) timer._sourceTraceback = new Error().stack ?? null;
     this.timers.push(timer, when);
     if (this.sleeping) this.wake();
@@ -454,7 +452,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     if (name === 'SIGKILL' || name === 'SIGSTOP') throw new RuntimeError(`sig ${name} cannot be caught`);
     this.removeSignalHandler(name);
     // As asyncio's handler Handle: the callback runs in the context current here.
-    const context = captureContext(this);
+    const context = storesSeen.entered ? captureContext(this) : null;
     const schedule = (): void => {
       this.callSoonThreadsafe(callback, ...args);
     };

@@ -43,17 +43,25 @@ const CONTEXT_RESOURCE = 'loopkit.Context';
 const tracking = world.taskTracking;
 const contextFrame = tracking?.mechanism === 'task-frame' ? tracking.contextFrame : undefined;
 
-/** A copy of the running code's async context for work `loop` runs later, or null when it is the loop's own. */
-export const captureContext: (loop: AbstractEventLoop) => ContextRunner | null =
-  contextFrame !== undefined
-    ? frameCapture(noticeStores(tracking!.slot!.get() !== undefined), contextFrame, tracking!.slot!.set)
-    : snapshotCapture(noticeStores(Object.getOwnPropertySymbols(Promise.resolve()).length > 0));
+/**
+ * Whether some store was entered in this thread: until then no context needs copying. The
+ * hot paths read this flag first and copy out of line (handleInContext): reading the slot on
+ * every callSoon cost the 1M-callSoon chain 20% of its CPU on Node 24, and both handle classes
+ * written into callSoon 9% on Node 20.
+ */
+export const storesSeen: StoresSeen = noticeStores(
+  contextFrame !== undefined ? tracking!.slot!.get() !== undefined : Object.getOwnPropertySymbols(Promise.resolve()).length > 0,
+);
 
-function frameCapture(stores: StoresSeen, current: () => unknown, set: (value: unknown) => unknown): (loop: AbstractEventLoop) => ContextRunner | null {
+/**
+ * A copy of the running code's async context for work `loop` runs later, or null when it
+ * is the loop's own; call it when `storesSeen.entered` (before that it is always null).
+ */
+export const captureContext: (loop: AbstractEventLoop) => ContextRunner | null =
+  contextFrame !== undefined ? frameCapture(contextFrame, tracking!.slot!.set) : snapshotCapture();
+
+function frameCapture(current: () => unknown, set: (value: unknown) => unknown): (loop: AbstractEventLoop) => ContextRunner | null {
   return (loop) => {
-    // The slot is read only once a store was entered: its read (an addon call) cost the
-    // 1M-callSoon chain 10-15% of its CPU where nothing is ever entered.
-    if (!stores.entered) return null;
     const frame = current();
     if (frame === undefined || frame === (loop as LoopWithFrame)._runFrame) return null;
     return (fn, ...args) => {
@@ -67,13 +75,12 @@ function frameCapture(stores: StoresSeen, current: () => unknown, set: (value: u
   };
 }
 
-function snapshotCapture(stores: StoresSeen): (loop: AbstractEventLoop) => ContextRunner | null {
+function snapshotCapture(): (loop: AbstractEventLoop) => ContextRunner | null {
   // An AsyncResource copies every store's value when made, and runInAsyncScope enters them:
   // what AsyncLocalStorage.snapshot() does, at a hundredth of its cost on Node 20 (its bound
   // function's property definitions cost ~19 µs a call there).
   if (!(world.taskContext instanceof AsyncLocalStorage)) {
     return () => {
-      if (!stores.entered) return null;
       const resource = new AsyncResource(CONTEXT_RESOURCE);
       return (fn, ...args) => resource.runInAsyncScope(fn, null, ...args);
     };
@@ -81,7 +88,6 @@ function snapshotCapture(stores: StoresSeen): (loop: AbstractEventLoop) => Conte
   // Tasks tracked by an AsyncLocalStorage: the copy holds the creator's task too, which a
   // callback must not see (a task's step enters its own task inside it).
   return () => {
-    if (!stores.entered) return null;
     const resource = new AsyncResource(CONTEXT_RESOURCE);
     return <R>(fn: (...args: any[]) => R, ...args: any[]): R => resource.runInAsyncScope(runInTask<undefined, R>, null, undefined, () => fn(...args));
   };
@@ -164,6 +170,18 @@ export class ContextTimerHandle extends TimerHandle {
     info[0] = 'TimerHandle';
     return info;
   }
+}
+
+/** callSoon's handle once a store was entered: it runs in the context current now, unless that is the loop's. */
+export function handleInContext(callback: (...args: any[]) => unknown, args: unknown[], loop: HandleOwner & AbstractEventLoop): Handle {
+  const context = captureContext(loop);
+  return context === null ? new Handle(callback, args, loop) : new ContextHandle(callback, args, loop, context);
+}
+
+/** callLater's and callAt's handle once a store was entered, as handleInContext. */
+export function timerInContext(when: number, callback: (...args: any[]) => unknown, args: unknown[], loop: HandleOwner & AbstractEventLoop): TimerHandle {
+  const context = captureContext(loop);
+  return context === null ? new TimerHandle(when, callback, args, loop) : new ContextTimerHandle(when, callback, args, loop, context);
 }
 
 const callDirectly: ContextRunner = (fn, ...args) => fn(...args);

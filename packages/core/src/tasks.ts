@@ -25,7 +25,7 @@ import { checkOptions, describe } from './validate.js';
 import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.js';
 import { world } from './world.js';
 import { currentTaskOrUndefined, runInTask } from './task-context.js';
-import { captureContext } from './creator-context.js';
+import { captureContext, storesSeen } from './creator-context.js';
 import { ageTasks, pendingTasks, trackTask, untrackTask, type AgedRecord } from './task-registry.js';
 import { endTaskWithWaiter, firstStepHandOff } from './promise-waiter.js';
 
@@ -71,7 +71,7 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
     super(options);
     this._coro = coro;
     // Without a context given, a copy of the creator's (asyncio's copy_context()), when it needs one.
-    const runsIn = context ?? captureContext(this._loop);
+    const runsIn = context ?? (storesSeen.entered ? captureContext(this._loop) : null);
     if (runsIn !== null) this._rareState().context = runsIn;
     if (name !== undefined) this._rareState().name = String(name);
     this._number = name !== undefined ? 0 : ++world.taskCounter;
