@@ -72,8 +72,8 @@ await loop.runUntilComplete(async () => {
   }, { name: n })));
   seen.interleaved = names;
 
-  // A user's own store: one set around createTask is not the task's (a task runs in the loop's
-  // async context unless given one), a store the task enters is seen there with the task
+  // A user's own store: one set around createTask is the task's too (a task runs in a copy of
+  // its creator's async context), a store the task enters is seen there with the task
   // still current, and none leaks out of the task.
   const user = new AsyncLocalStorage();
   const inner = new AsyncLocalStorage();
@@ -100,6 +100,31 @@ await loop.runUntilComplete(async () => {
   }, { name: 'S' }));
   seen.userStores = await storeTask;
   seen.userStoreAfter = user.getStore() ?? null;
+
+  // A copy of the creator's context (asyncio's copy_context()): for a task, kept across its
+  // steps and its own to change; for loop callbacks, the context they were scheduled in.
+  const copied = {};
+  const request = new AsyncLocalStorage();
+  const record = (what) => { copied[what] = (request.getStore() ?? null) + ':' + name(); };
+  await request.run('r1', async () => {
+    const child = loop.createTask(async () => {
+      record('child');
+      request.enterWith('child-own');
+      await readFile('/dev/null');
+      record('child-after-fs');
+      await sleep(0);
+      record('child-after-sleep');
+    }, { name: 'C' });
+    loop.callSoon(record, 'callSoon');
+    loop.callLater(0.001, record, 'callLater');
+    await child;
+    record('creator');
+    await sleep(0.002);
+  });
+  record('outside');
+  const generator = request.run('r2', () => loop.createTask(function* () { record('generator'); yield* sleep(0); record('generator-after'); }, { name: 'G' }));
+  await generator;
+  seen.copiedContexts = copied;
 });
 loop.close();
 seen.outside = name();
@@ -152,8 +177,19 @@ const everywhere = {
   awaitedBy: ['victim'],
   awaitedCancelled: true,
   interleaved: ['A,A,A,A,A,A', 'B,B,B,B,B,B'],
-  userStores: [null, null, 'disabled:S', 'inner:S', 'inner:S', 'null:S', 'callSoon:null', 'disabled:S'],
+  userStores: ['outer', 'outer', 'disabled:S', 'inner:S', 'inner:S', 'null:S', 'callSoon:null', 'disabled:S'],
   userStoreAfter: null,
+  copiedContexts: {
+    child: 'r1:C',
+    'child-after-fs': 'child-own:C',
+    'child-after-sleep': 'child-own:C',
+    callSoon: 'r1:null',
+    callLater: 'r1:null',
+    creator: 'r1:Task-1',
+    outside: 'null:Task-1',
+    generator: 'r2:G',
+    'generator-after': 'r2:G',
+  },
   outside: null,
 };
 

@@ -92,18 +92,24 @@ export function everydaySuite(subject: LoopUnderTest): void {
         expect(request.getStore()).toBeUndefined();
       }));
 
-    it('context: a task started from inside such a task, after a Node promise woke the loop, runs in the loop context', () =>
+    it('context: a task started from inside such a task, after a Node promise woke the loop, runs in a copy of that context; the loop stays in its own', () =>
       withLoop(subject, async () => {
         const request = new AsyncLocalStorage<string>();
         const context = request.run('req-2', () => AsyncLocalStorage.snapshot());
-        const inner = await createTask(
+        let seenByLoop: unknown = 'not run';
+        const [inner] = await createTask(
           async () => {
             await nodeSleep(5); // the loop sleeps meanwhile; the next line wakes it
-            return createTask(async () => request.getStore());
+            return [createTask(async () => request.getStore())]; // in an array: not unwrapped
           },
           { context },
         );
-        expect(await inner).toBeUndefined();
+        // Added here, outside any store: run by the loop in its own context, which the
+        // wake-up from inside 'req-2' must not have changed.
+        inner.addDoneCallback(() => (seenByLoop = request.getStore()));
+        expect(await inner).toBe('req-2');
+        await sleep(0);
+        expect(seenByLoop).toBeUndefined();
       }));
 
     it('TaskGroup.createTask takes the same context option', () =>

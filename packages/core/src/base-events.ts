@@ -38,6 +38,7 @@ import {
 } from './events.js';
 import { Future, isFuture } from './futures.js';
 import { frameSlot, runInTask } from './task-context.js';
+import { captureContext, handleInContext, storesSeen, timerInContext } from './creator-context.js';
 import { Handle, TimerHandle, type ReadyEntry } from './handles.js';
 import { logger } from './log.js';
 import { ageTasks, ensureFuture, Task } from './tasks.js';
@@ -102,6 +103,10 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   private runContext: ContextRunner | null = null;
   /** That context as the continuation slot holds it, where the slot holds frames (frameSlot). */
   private runFrame: unknown = undefined;
+  /** @internal the frame the loop's turns run in while it runs (task frames): work made in it needs no context of its own */
+  get _runFrame(): unknown {
+    return this.runFrame;
+  }
 
   private debug = Boolean(process.env.LOOPKIT_DEBUG);
   private exceptionHandler: ExceptionHandler | null = null;
@@ -238,7 +243,9 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   callSoon(callback: (...args: unknown[]) => unknown): Handle {
     checkCallback(callback, 'callback');
     this.checkClosed();
-    const handle = new Handle(callback, arguments.length > 1 ? Array.prototype.slice.call(arguments, 1) : NO_ARGS, this);
+    const args = arguments.length > 1 ? Array.prototype.slice.call(arguments, 1) : NO_ARGS;
+    // Out of line once a store was entered (see creator-context.ts): this stays small for the JIT.
+    const handle = storesSeen.entered ? handleInContext(callback, args, this) : new Handle(callback, args, this);
     if (this.debug) handle._sourceTraceback = new Error().stack ?? null;
     this.ready.push(handle);
     if (this.sleeping) this.wake();
@@ -276,7 +283,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     // each function the JIT compiles on its own costs CPU time (see timer-heap.ts).
     checkCallback(callback, 'callback');
     if (this.closed) throw new RuntimeError('Event loop is closed');
-    const timer = new TimerHandle(when, callback, args, this);
+    const timer = storesSeen.entered ? timerInContext(when, callback, args, this) : new TimerHandle(when, callback, args, this);
     if (this.debug) timer._sourceTraceback = new Error().stack ?? null;
     this.timers.push(timer, when);
     if (this.sleeping) this.wake();
@@ -293,7 +300,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   private scheduleTimer(when: number, callback: (...args: unknown[]) => unknown, args: unknown[]): TimerHandle {
     checkCallback(callback, 'callback');
     this.checkClosed();
-    const timer = new TimerHandle(when, callback, args, this);
+    const timer = storesSeen.entered ? timerInContext(when, callback, args, this) : new TimerHandle(when, callback, args, this);
     if (this.debug) timer._sourceTraceback = new Error().stack ?? null;
     this.timers.push(timer, when);
     if (this.sleeping) this.wake();
@@ -447,8 +454,15 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     this.checkClosed();
     if (name === 'SIGKILL' || name === 'SIGSTOP') throw new RuntimeError(`sig ${name} cannot be caught`);
     this.removeSignalHandler(name);
+    // As asyncio's handler Handle: the callback runs in the context current here.
+    const context = storesSeen.entered ? captureContext(this) : null;
+    const schedule = (): void => {
+      this.callSoonThreadsafe(callback, ...args);
+    };
     const listener = (): void => {
-      if (!this.closed) this.callSoonThreadsafe(callback, ...args);
+      if (this.closed) return;
+      if (context === null) schedule();
+      else context(schedule);
     };
     process.on(name, listener);
     this.signalListeners.set(name, listener);

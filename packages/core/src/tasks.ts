@@ -25,6 +25,7 @@ import { checkOptions, describe } from './validate.js';
 import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.js';
 import { world } from './world.js';
 import { currentTaskOrUndefined, runInTask } from './task-context.js';
+import { captureContext, storesSeen } from './creator-context.js';
 import { ageTasks, pendingTasks, trackTask, untrackTask, type AgedRecord } from './task-registry.js';
 import { endTaskWithWaiter, firstStepHandOff } from './promise-waiter.js';
 
@@ -41,7 +42,7 @@ function isGenerator(obj: unknown): obj is Generator<unknown, unknown, unknown> 
 /** Options of `new Task()`: its name (default "Task-N") and loop. */
 export interface TaskOptions extends FutureOptions {
   name?: string;
-  /** The async context the task's code runs in (AsyncLocalStorage.snapshot()); default: the loop's. */
+  /** The async context the task's code runs in (AsyncLocalStorage.snapshot()); default: a copy of its creator's. */
   context?: ContextRunner | null;
 }
 
@@ -69,7 +70,9 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
     }
     super(options);
     this._coro = coro;
-    if (context !== null) this._rareState().context = context;
+    // Without a context given, a copy of the creator's (asyncio's copy_context()), when it needs one.
+    const runsIn = context ?? (storesSeen.entered ? captureContext(this._loop) : null);
+    if (runsIn !== null) this._rareState().context = runsIn;
     if (name !== undefined) this._rareState().name = String(name);
     this._number = name !== undefined ? 0 : ++world.taskCounter;
     trackTask(this);
@@ -104,7 +107,7 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
     return this._rare === null || this._rare.reportIfPending;
   }
 
-  /** @internal where each step runs; null: the loop's async context */
+  /** @internal where each step runs; null: the loop's async context (the creator's was the loop's) */
   get _context(): ContextRunner | null {
     return this._rare === null ? null : this._rare.context;
   }
