@@ -341,11 +341,15 @@ static napi_value read_records(engine* e, char* buf, size_t cap) {
   if (cap > INT32_MAX) cap = INT32_MAX;
   size_t got = 0;
   char tiny[1];
-  if (cap == 0) { buf = tiny; cap = 1; } /* still report close_notify, EOF and errors */
+  /* No room: still report close_notify, EOF and errors, but only peek at application data,
+   * which stays in the SSL (io[IO_READABLE] then says how much) for a call with room. */
+  int peek_only = cap == 0;
+  if (peek_only) { buf = tiny; cap = 1; }
   while (got < cap) {
     size_t n = 0;
-    int r = SSL_read_ex(e->ssl, buf + got, cap - got, &n);
+    int r = peek_only ? SSL_peek_ex(e->ssl, buf, 1, &n) : SSL_read_ex(e->ssl, buf + got, cap - got, &n);
     if (r == 1) {
+      if (peek_only) break;
       got += n;
       /* No record bytes left anywhere and the stream not ended: another SSL_read could only
        * want input, so it is skipped (with SSL_get_error's look at the error queue). */
