@@ -78,11 +78,15 @@ export function cpuSecondsOf(pid) {
   return fields === null ? null : (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-/** Run a load generator; resolves to its output line's numbers, rejects when it fails. */
+/** How long a load generator may run: a run takes seconds. */
+const LOADGEN_LIMIT_MS = 120_000;
+
+/** Run a load generator; resolves to its output line's numbers, rejects when it fails or hangs. */
 export function runLoadgen(cmd, args) {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { encoding: 'utf8' }, (error, stdout, stderr) => {
-      if (error !== null) reject(new Error(`the load generator failed: ${stderr.trim() || error.message}`));
+    execFile(cmd, args, { encoding: 'utf8', timeout: LOADGEN_LIMIT_MS, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
+      if (error !== null && error.killed) reject(new Error(`the load generator did not finish within ${LOADGEN_LIMIT_MS / 1000} s (a server stopped answering): killed`));
+      else if (error !== null) reject(new Error(`the load generator failed: ${stderr.trim() || error.message}`));
       else resolve(stdout.trim().split(' ').map(Number));
     });
   });
