@@ -7,7 +7,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { describe, expect, it } from 'vitest';
-import { BufferedProtocol, ConnectionResetError, Protocol, sleep, type Transport } from '@loopkit/core';
+import { BufferedProtocol, ConnectionResetError, Protocol, sleep, type Server, type Transport } from '@loopkit/core';
 import { UringEventLoop, UringProactor } from '@loopkit/proactor';
 import { SHUT_WR, socket as uvSocket, socketpair, Uring, type Socket } from '@loopkit/uv';
 import { runOn } from './run-loop.js';
@@ -85,6 +85,25 @@ function pattern(length: number, seed: number): Buffer {
 }
 
 /** Writes all of `data` to a raw non-blocking socket, letting the loop run while it is full. */
+/** A server on `loop` and a raw peer connected to it: the Keeper of the accepted connection, the peer, the server. */
+async function connectedKeeper(loop: UringEventLoop): Promise<[Keeper, Socket, Server]> {
+  const accepted: Keeper[] = [];
+  const server = await loop.createServer(
+    () => {
+      const keeper = new Keeper();
+      accepted.push(keeper);
+      return keeper;
+    },
+    '127.0.0.1',
+    0,
+  );
+  const port = (server.sockets[0]!.getsockname() as { port: number }).port;
+  const peer = uvSocket('inet', 'stream');
+  await loop.sockConnect(peer, ['127.0.0.1', port]);
+  await until(() => accepted.length === 1 && accepted[0]!.transport !== null, 'the connection');
+  return [accepted[0]!, peer, server];
+}
+
 async function sendAll(sock: Socket, data: Buffer): Promise<void> {
   for (let off = 0; off < data.length; ) {
     const r = sock.trySend(data, off, data.length - off);
@@ -149,21 +168,7 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
     it('a paused reader stops taking data: the peer\'s writes block, the loop holds at most 1 MiB, and on resume every byte arrives in order', async () => {
       const data = pattern(16 * 1024 * 1024, 23);
       await withLoop(mode, async (loop) => {
-        const accepted: Keeper[] = [];
-        const server = await loop.createServer(
-          () => {
-            const keeper = new Keeper();
-            accepted.push(keeper);
-            return keeper;
-          },
-          '127.0.0.1',
-          0,
-        );
-        const port = (server.sockets[0]!.getsockname() as { port: number }).port;
-        const peer = uvSocket('inet', 'stream');
-        await loop.sockConnect(peer, ['127.0.0.1', port]);
-        await until(() => accepted.length === 1 && accepted[0]!.transport !== null, 'the connection');
-        const keeper = accepted[0]!;
+        const [keeper, peer, server] = await connectedKeeper(loop);
         let pausedAt = -1;
         keeper.onData = (k) => {
           if (pausedAt < 0) {
@@ -270,26 +275,13 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
 
     it('a reset peer ends the transport with connectionLost(ConnectionResetError)', async () => {
       await withLoop(mode, async (loop) => {
-        const accepted: Keeper[] = [];
-        const server = await loop.createServer(
-          () => {
-            const keeper = new Keeper();
-            accepted.push(keeper);
-            return keeper;
-          },
-          '127.0.0.1',
-          0,
-        );
-        const port = (server.sockets[0]!.getsockname() as { port: number }).port;
-        const client = uvSocket('inet', 'stream');
-        await loop.sockConnect(client, ['127.0.0.1', port]);
-        await until(() => accepted.length === 1 && accepted[0]!.transport !== null, 'the connection');
-        accepted[0]!.transport!.write(Buffer.alloc(1000, 1));
+        const [keeper, client, server] = await connectedKeeper(loop);
+        keeper.transport!.write(Buffer.alloc(1000, 1));
         await sleep(0.005);
         // Closed with bytes unread: the kernel answers with a reset.
         client.close();
-        await until(() => accepted[0]!.lost !== undefined, 'connectionLost');
-        expect(accepted[0]!.lost).toBeInstanceOf(ConnectionResetError);
+        await until(() => keeper.lost !== undefined, 'connectionLost');
+        expect(keeper.lost).toBeInstanceOf(ConnectionResetError);
         server.close();
         await server.waitClosed();
       });
