@@ -537,7 +537,6 @@ export abstract class BaseStreamTransport extends Transport {
     }
   }
 
-  /** @internal (scheduled through the module's callConnectionLost) */
   /**
    * @internal loop.sendfile()'s native path begins: write() refuses from now on (until
    * `_endSendfile`), and the promise resolves once the buffered bytes reached the OS, or
@@ -558,6 +557,7 @@ export abstract class BaseStreamTransport extends Transport {
     flushWaiters.delete(this);
   }
 
+  /** @internal (scheduled through the module's callConnectionLost) */
   _callConnectionLost(exc: unknown): void {
     if (this._has(LOST_CALLED)) return;
     this._set(LOST_CALLED, true);
