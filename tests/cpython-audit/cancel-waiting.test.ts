@@ -30,7 +30,7 @@ import {
   type AbstractEventLoop,
   type Transport,
 } from 'loopkit';
-import { busyWait, onEachLoop, portOf, rejection, runIn } from './loops.js';
+import { busyWait, onEachLoop, pausedWriting, portOf, rejection, runIn } from './loops.js';
 
 /** A task that holds `cond`'s lock and waits on it until notified. */
 function waitingTask(loop: AbstractEventLoop, cond: Condition, woken: string[], name: string) {
@@ -267,32 +267,17 @@ onEachLoop('a waiting call cancelled through the Future wrapping it', (make) => 
 
   it('StreamWriter.drain: a timed-out waitFor(writer.drain(), t) leaves no drain waiter behind to take a later cancel() of the caller', () =>
     runIn(make, async () => {
-      let resumeReading: (() => void) | null = null;
-      const server = await startServer(async (reader, writer) => {
-        const transport = writer.transport as Transport;
-        transport.pauseReading();
-        resumeReading = () => transport.resumeReading();
-        await reader.read();
-        writer.close();
-      }, '127.0.0.1', 0);
-      const [, writer] = await openConnection('127.0.0.1', portOf(server));
+      const { writer, resumeReading, close } = await pausedWriting();
       const transport = writer.transport as Transport;
-      for (let i = 0; i < 400 && transport.getWriteBufferSize() <= 64 * 1024; i++) {
-        writer.write(Buffer.alloc(256 * 1024));
-        await sleep(0.001);
-      }
       expect(await rejection(waitFor(writer.drain(), 0.01))).toBeInstanceOf(TimeoutError);
       currentTask()!.cancel('later');
-      resumeReading!(); // writing resumes: a drain waiter left behind would resume, in the caller's name
+      resumeReading(); // writing resumes: a drain waiter left behind would resume, in the caller's name
       while (transport.getWriteBufferSize() > 16 * 1024) await new Promise((resolve) => setTimeout(resolve, 5));
       await new Promise((resolve) => setTimeout(resolve, 5));
       const error = await rejection(sleep(0.001));
       expect((error as Error).message).toBe('later');
       currentTask()!.uncancel();
-      writer.close();
-      await writer.waitClosed();
-      server.close();
-      await server.waitClosed();
+      await close();
     }));
 
   it('waitFor(userAsyncFn(), t) timed out: the function goes on, detached, and its later resume does not take a cancel() of the caller', () =>

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe } from 'vitest';
-import { ProactorEventLoop, newEventLoop, type AbstractEventLoop, type ExceptionContext, type Socket } from 'loopkit';
+import { ProactorEventLoop, newEventLoop, openConnection, sleep, startServer, type AbstractEventLoop, type ExceptionContext, type Socket, type StreamWriter, type Transport } from 'loopkit';
 
 export type MakeLoop = () => AbstractEventLoop;
 
@@ -54,6 +54,36 @@ export function busyWait(seconds: number): void {
 /** The TCP port a server listens on (its first socket). */
 export function portOf(server: { sockets: readonly unknown[] }): number {
   return ((server.sockets[0] as Socket).getsockname() as { port: number }).port;
+}
+
+/**
+ * A stream connection on the running loop whose peer reads nothing until `resumeReading()`,
+ * its client `writer` written to until its writing is paused (the buffer past the high mark);
+ * `close()` closes both ends and waits.
+ */
+export async function pausedWriting(): Promise<{ writer: StreamWriter; resumeReading: () => void; close: () => Promise<void> }> {
+  let resumeReading: (() => void) | null = null;
+  const server = await startServer(async (reader, writer) => {
+    const transport = writer.transport as Transport;
+    transport.pauseReading();
+    resumeReading = () => transport.resumeReading();
+    await reader.read();
+    writer.close();
+  }, '127.0.0.1', 0);
+  const [, writer] = await openConnection('127.0.0.1', portOf(server));
+  while (resumeReading === null) await sleep(0.001);
+  const transport = writer.transport as Transport;
+  for (let i = 0; i < 400 && transport.getWriteBufferSize() <= 64 * 1024; i++) {
+    writer.write(Buffer.alloc(256 * 1024));
+    await sleep(0.001);
+  }
+  const close = async (): Promise<void> => {
+    writer.close();
+    await writer.waitClosed();
+    server.close();
+    await server.waitClosed();
+  };
+  return { writer, resumeReading: resumeReading as () => void, close };
 }
 
 /** A fresh temporary directory per test of the calling file (for Unix socket paths), removed after it; call at module level. */

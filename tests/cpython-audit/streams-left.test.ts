@@ -17,10 +17,9 @@ import {
   sleep,
   socketpair,
   startServer,
-  type StreamWriter,
   type Transport,
 } from 'loopkit';
-import { onEachLoop, portOf, rejection, runIn } from './loops.js';
+import { onEachLoop, pausedWriting, portOf, rejection, runIn } from './loops.js';
 
 onEachLoop('test_streams (left by the first audit)', (make) => {
   it('test_readuntil_multi_separator_limit: found beyond the limit, the data stays', () =>
@@ -63,23 +62,7 @@ onEachLoop('test_streams (left by the first audit)', (make) => {
 
   it('test_multiple_drain: ten drains waiting on paused writing all finish once it resumes', () =>
     runIn(make, async () => {
-      let serverWriter: StreamWriter | null = null;
-      let resumeReading: (() => void) | null = null;
-      const server = await startServer(async (reader, writer) => {
-        serverWriter = writer;
-        const transport = writer.transport as Transport;
-        transport.pauseReading();
-        resumeReading = () => transport.resumeReading();
-        await reader.read();
-        writer.close();
-      }, '127.0.0.1', 0);
-      const [, writer] = await openConnection('127.0.0.1', portOf(server));
-      while (serverWriter === null) await sleep(0.001);
-      const transport = writer.transport as Transport;
-      for (let i = 0; i < 400 && transport.getWriteBufferSize() <= 64 * 1024; i++) {
-        writer.write(Buffer.alloc(256 * 1024));
-        await sleep(0.001);
-      }
+      const { writer, resumeReading, close } = await pausedWriting();
       let drained = 0;
       const drains = gather(...Array.from({ length: 10 }, () => async () => {
         await writer.drain();
@@ -87,13 +70,10 @@ onEachLoop('test_streams (left by the first audit)', (make) => {
       }));
       await sleep(0.02);
       expect(drained).toBe(0);
-      resumeReading!();
+      resumeReading();
       await drains;
       expect(drained).toBe(10);
-      writer.close();
-      await writer.waitClosed();
-      server.close();
-      await server.waitClosed();
+      await close();
     }));
 
   it('test_read_all_from_pipe_reader: a read pipe with limit 1 still delivers everything', () =>
