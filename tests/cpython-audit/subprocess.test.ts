@@ -1,6 +1,6 @@
 /** Scenarios of CPython's test_asyncio/test_subprocess.py (3.13), on the loops users get. */
 import { expect, it } from 'vitest';
-import { CancelledError, DEVNULL, PIPE, STDOUT, createSubprocessExec, createSubprocessShell, createTask, gather, sleep, waitFor } from 'loopkit';
+import { CancelledError, DEVNULL, PIPE, STDOUT, TimeoutError, createSubprocessExec, createSubprocessShell, createTask, currentTask, gather, sleep, waitFor } from 'loopkit';
 import { onEachLoop, rejection, runIn } from './loops.js';
 
 const PY = process.execPath; // the child is a Node script: no Python needed on the machine
@@ -109,6 +109,43 @@ onEachLoop('test_subprocess', (make) => {
       const [cmd, args] = node('setTimeout(() => process.stdout.write("late"), 100)');
       const proc = await createSubprocessExec(cmd, args, { stdout: PIPE });
       expect(await rejection(waitFor(proc.communicate(), 0.01))).toBeInstanceOf(Error);
+      expect(await proc.wait()).toBe(0);
+    }));
+  it('communicate() under a timed-out waitFor is cancelled, as asyncio cancels the coroutine: stdout is the caller\'s again', () =>
+    runIn(make, async () => {
+      const [cmd, args] = node('setTimeout(() => process.stdout.write("late"), 150)');
+      const proc = await createSubprocessExec(cmd, args, { stdout: PIPE });
+      expect(await rejection(waitFor(proc.communicate(), 0.02))).toBeInstanceOf(TimeoutError);
+      expect(proc.returncode).toBeNull(); // the child was not killed
+      // a communicate() left reading would hold stdout: this read would fail or find it drained
+      expect((await proc.stdout!.read()).toString()).toBe('late');
+      expect(await proc.wait()).toBe(0);
+    }));
+
+  it('stdin.drain() under a timed-out waitFor is cancelled: no drain left behind takes a later cancel() of the caller', () =>
+    runIn(make, async () => {
+      // reads its stdin only after 100 ms: until then writing to it is paused
+      const [cmd, args] = node('setTimeout(() => process.stdin.resume(), 100); process.stdin.on("end", () => process.exit(0))');
+      const proc = await createSubprocessExec(cmd, args, { stdin: PIPE });
+      proc.stdin!.write(Buffer.alloc(4 * 1024 * 1024));
+      expect(await rejection(waitFor(proc.stdin!.drain(), 0.02))).toBeInstanceOf(TimeoutError);
+      currentTask()!.cancel('later');
+      // the child drains the pipe: a drain left behind would resume now, in the caller's name
+      while (proc.stdin!.transport.getWriteBufferSize() > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      await new Promise((resolve) => setTimeout(resolve, 5)); // not a Future: the cancel stays pending
+      const error = await rejection(sleep(0.001));
+      expect((error as Error).message).toBe('later');
+      currentTask()!.uncancel();
+      proc.stdin!.close();
+      expect(await proc.wait()).toBe(0);
+    }));
+
+  it('wait() under a timed-out waitFor leaves the child running, and a later wait() gets its exit', () =>
+    runIn(make, async () => {
+      const [cmd, args] = node('setTimeout(() => {}, 100)');
+      const proc = await createSubprocessExec(cmd, args);
+      expect(await rejection(waitFor(proc.wait(), 0.01))).toBeInstanceOf(TimeoutError);
+      expect(proc.returncode).toBeNull();
       expect(await proc.wait()).toBe(0);
     }));
 });

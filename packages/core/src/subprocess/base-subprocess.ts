@@ -25,6 +25,7 @@ import type { Future } from '../futures.js';
 import { logger } from '../log.js';
 import { BaseProtocol } from '../protocols.js';
 import type { Transport } from '../transports.js';
+import { WaitingCall, registerWaitingCall } from '../waiting-calls.js';
 import { SubprocessProtocol, SubprocessTransport } from './protocols.js';
 import type { SubprocessSpec } from './spec.js';
 
@@ -199,12 +200,27 @@ export abstract class BaseSubprocessTransport extends SubprocessTransport {
   }
 
   // ---- for awaiting code (Process) ----
-  /** The exit status, once the child exited and every pipe closed (at once if known). */
-  async _wait(): Promise<number> {
-    if (this._returncode !== null) return this._returncode;
+  /**
+   * The exit status, once the child exited and every pipe closed (at once if known). A
+   * Future wrapping the promise (`waitFor(proc.wait(), t)`) cancels the wait, never the
+   * child (waiting-calls.ts).
+   */
+  _wait(): Promise<number> {
+    if (this._returncode !== null) return Promise.resolve(this._returncode);
+    const call = new WaitingCall();
+    return registerWaitingCall(this._waitForExit(call), call);
+  }
+
+  private async _waitForExit(call: WaitingCall): Promise<number> {
     const waiter = this._loop.createFuture<number>();
     this._exitWaiters.push(waiter);
-    return await waiter;
+    call.waiter = waiter;
+    try {
+      return await waiter;
+    } finally {
+      const at = this._exitWaiters.indexOf(waiter);
+      if (at >= 0) this._exitWaiters.splice(at, 1);
+    }
   }
 
   // ---- for the backend and the pipe protocols ----

@@ -10,6 +10,7 @@ import { gather } from '../gather.js';
 import { DEFAULT_LIMIT, FlowControlProtocol, StreamReader, StreamWriter } from '../streams.js';
 import { asBytes, type BytesLike, type Transport } from '../transports.js';
 import { checkOptions, describe } from '../validate.js';
+import { WaitingCall, registerWaitingCall } from '../waiting-calls.js';
 import type { BaseSubprocessTransport } from './base-subprocess.js';
 import { SUBPROCESS_OPTIONS, execArgv, shellArgv, type SubprocessOptions } from './spec.js';
 
@@ -103,18 +104,26 @@ export class SubprocessStreamProtocol extends FlowControlProtocol {
 
   /**
    * A drain() on a stdin that is gone throws why it went (BrokenPipeError once the child
-   * closed its end): waits for the pipe's loss to arrive when its transport is closing.
+   * closed its end): waits for the pipe's loss to arrive when its transport is closing. A
+   * Future wrapping the promise cancels the wait, as FlowControlProtocol's (waiting-calls.ts).
    */
-  override async _drainHelper(): Promise<void> {
+  override _drainHelper(): Promise<void> {
+    const call = new WaitingCall();
+    return registerWaitingCall(this._drainStdin(call), call);
+  }
+
+  private async _drainStdin(call: WaitingCall): Promise<void> {
     if (this._stdinLost === null && this._stdinPipe?.isClosing()) {
+      // not call.waiter: cancelling must not cancel this shared Future; the loss is on its way
       try {
         await this._stdinClosed;
       } catch {
         // the error is _stdinLost, thrown below
       }
+      call.check();
     }
     if (this._stdinLost !== null) throw this._stdinLost;
-    await super._drainHelper();
+    await call.during(super._drainHelper());
     // a drain waiting on a paused pipe is released by its loss too: that is no success
     if (this._stdinLost !== null) throw this._stdinLost;
   }
@@ -176,9 +185,16 @@ export class Process {
   /**
    * Send `input` to stdin (then close it) while reading stdout and stderr to EOF, then wait
    * for the exit: `[stdout, stderr]`, null for a stream that is not PIPE. A child that stops
-   * reading early is no error (BrokenPipeError is ignored). Cancelling leaves it running.
+   * reading early is no error (BrokenPipeError is ignored). Cancelling it (a Future wrapping
+   * the promise: `waitFor(proc.communicate(), t)`) stops the feeding, the reads and the wait,
+   * as asyncio cancels the coroutine, and leaves the child running.
    */
-  async communicate(input: BytesLike | null = null): Promise<[Buffer | null, Buffer | null]> {
+  communicate(input: BytesLike | null = null): Promise<[Buffer | null, Buffer | null]> {
+    const call = new WaitingCall();
+    return registerWaitingCall(this._communicate(input, call), call);
+  }
+
+  private async _communicate(input: BytesLike | null, call: WaitingCall): Promise<[Buffer | null, Buffer | null]> {
     const bytes = input === null || input === undefined ? null : asBytes(input, 'input');
     const stdin = this.stdin;
     const feed = stdin !== null ? () => this._feedStdin(stdin, bytes) : null;
@@ -187,11 +203,19 @@ export class Process {
       return reader === null ? null : () => this._readStream(fd, reader);
     };
     const jobs = [feed, read(1), read(2)].filter((j) => j !== null) as Array<() => Promise<unknown>>;
-    const results = (await gather(...jobs)) as unknown[];
+    const all = gather(...jobs);
+    call.waiter = all; // cancelling the call cancels the feeding and the reads
+    let results: unknown[];
+    try {
+      results = (await all) as unknown[];
+    } finally {
+      call.waiter = null;
+    }
+    call.check();
     let k = feed !== null ? 1 : 0;
     const out = this.stdout !== null ? (results[k++] as Buffer) : null;
     const err = this.stderr !== null ? (results[k++] as Buffer) : null;
-    await this.wait();
+    await call.during(this.wait());
     return [out, err];
   }
 
