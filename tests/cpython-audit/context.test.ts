@@ -7,7 +7,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { expect, it } from 'vitest';
-import { createTask, currentTask, gather, sleep } from 'loopkit';
+import { ProactorEventLoop, createTask, currentTask, gather, sleep, socketpair } from 'loopkit';
 import { onEachLoop, runIn } from './loops.js';
 
 onEachLoop('test_context', (make) => {
@@ -154,6 +154,59 @@ onEachLoop('test_context', (make) => {
         ['callLater', 'later', true],
         ['callAt', 'at', true],
       ]);
+    }));
+
+  it('a Future\'s done callbacks run in the context current at addDoneCallback (pending or done), and removeDoneCallback still finds them', () =>
+    runIn(make, async (loop) => {
+      const v = new AsyncLocalStorage<string>();
+      const seen: Array<[string, string | undefined]> = [];
+      const record = (what: string) => () => seen.push([what, v.getStore()]);
+      const pending = loop.createFuture<number>();
+      v.run('pending', () => pending.addDoneCallback(record('pending')));
+      const removed = record('removed');
+      v.run('removed', () => pending.addDoneCallback(removed));
+      pending.addDoneCallback(record('outside any store'));
+      expect(String(pending)).toMatch(/cb=\[<anonymous>\(\), <1 more>, <anonymous>\(\)\]/);
+      expect(pending.removeDoneCallback(removed)).toBe(1);
+      v.run('settler', () => pending.setResult(1)); // not where the callbacks were added
+      const done = loop.createFuture<number>();
+      done.setResult(2);
+      v.run('done', () => done.addDoneCallback(record('done')));
+      await sleep(0);
+      expect(seen).toEqual([
+        ['pending', 'pending'],
+        ['outside any store', undefined],
+        ['done', 'done'],
+      ]);
+    }));
+
+  it('addReader and addWriter callbacks run in the context current when they were added', () =>
+    runIn(make, async (loop) => {
+      if (loop instanceof ProactorEventLoop) return; // no readiness callbacks there (NotImplementedError, as asyncio)
+      const [readable, writable] = socketpair();
+      const v = new AsyncLocalStorage<string>();
+      const got = loop.createFuture<Array<string | undefined>>();
+      const seen: Array<string | undefined> = [];
+      v.run('writer', () =>
+        loop.addWriter(writable, () => {
+          loop.removeWriter(writable);
+          seen.push(v.getStore());
+          writable.send(Buffer.from('x'));
+        }),
+      );
+      v.run('reader', () =>
+        loop.addReader(readable, () => {
+          loop.removeReader(readable);
+          seen.push(v.getStore());
+          got.setResult(seen);
+        }),
+      );
+      try {
+        expect(await got).toEqual(['writer', 'reader']);
+      } finally {
+        readable.close();
+        writable.close();
+      }
     }));
 
   it('a signal handler runs in the context current at addSignalHandler', () =>

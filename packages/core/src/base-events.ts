@@ -252,6 +252,14 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     return handle;
   }
 
+  /**
+   * For backends: the Handle of a user's callback they run later (addReader, addWriter),
+   * made to run in the async context current now, as callSoon's and asyncio's Handle.
+   */
+  protected _userHandle(callback: (...args: any[]) => unknown, args: unknown[]): Handle {
+    return storesSeen.entered ? handleInContext(callback, args, this) : new Handle(callback, args, this);
+  }
+
   /** For backends, from ioPoll: queue a handle they reuse across events (a reader or writer), without allocating. */
   protected _addCallback(handle: ReadyEntry): void {
     this.ready.push(handle);

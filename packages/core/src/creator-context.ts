@@ -22,7 +22,7 @@
 import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import { watchRejection } from './async-result.js';
 import type { AbstractEventLoop, ContextRunner } from './events.js';
-import { Handle, TimerHandle, type HandleOwner } from './handles.js';
+import { ContextHandle, ContextTimerHandle, Handle, TimerHandle, type HandleOwner } from './handles.js';
 import { runInTask } from './task-context.js';
 import { world } from './world.js';
 
@@ -122,56 +122,6 @@ function noticeStores(enteredBefore: boolean): StoresSeen {
   return stores;
 }
 
-/** A Handle (callSoon) whose callback runs in the context captured when it was scheduled. */
-export class ContextHandle extends Handle {
-  /** @internal */ declare _context: ContextRunner;
-
-  constructor(callback: (...args: any[]) => unknown, args: unknown[], loop: HandleOwner, context: ContextRunner) {
-    super(callback, args, loop);
-    this._context = context;
-  }
-
-  override _run(): void {
-    runHandleIn(this, this._context);
-  }
-
-  override cancel(): void {
-    super.cancel();
-    this._context = callDirectly; // keeps the captured context alive no longer
-  }
-
-  override _reprInfo(): string[] {
-    const info = super._reprInfo();
-    info[0] = 'Handle'; // asyncio's repr names the class users know
-    return info;
-  }
-}
-
-/** A TimerHandle (callLater, callAt) whose callback runs in the context captured when it was scheduled. */
-export class ContextTimerHandle extends TimerHandle {
-  /** @internal */ declare _context: ContextRunner;
-
-  constructor(when: number, callback: (...args: any[]) => unknown, args: unknown[], loop: HandleOwner, context: ContextRunner) {
-    super(when, callback, args, loop);
-    this._context = context;
-  }
-
-  override _run(): void {
-    runHandleIn(this, this._context);
-  }
-
-  override cancel(): void {
-    super.cancel();
-    this._context = callDirectly;
-  }
-
-  override _reprInfo(): string[] {
-    const info = super._reprInfo();
-    info[0] = 'TimerHandle';
-    return info;
-  }
-}
-
 /** callSoon's handle once a store was entered: it runs in the context current now, unless that is the loop's. */
 export function handleInContext(callback: (...args: any[]) => unknown, args: unknown[], loop: HandleOwner & AbstractEventLoop): Handle {
   const context = captureContext(loop);
@@ -184,20 +134,11 @@ export function timerInContext(when: number, callback: (...args: any[]) => unkno
   return context === null ? new TimerHandle(when, callback, args, loop) : new ContextTimerHandle(when, callback, args, loop, context);
 }
 
-const callDirectly: ContextRunner = (fn, ...args) => fn(...args);
-
 /**
- * Handle._run with the callback called through `context`; a failure is reported outside it,
- * as asyncio's Handle._run calls the exception handler after `context.run` returned.
+ * A Future's done callback added once a store was entered, as a handle that runs
+ * `callback(future)` in the context current now; null when that is the loop's own.
  */
-function runHandleIn(handle: Handle, context: ContextRunner): void {
-  const cb = handle._callback;
-  if (cb === null) return;
-  const args = handle._args;
-  try {
-    const result = context(cb, ...args);
-    if (result !== undefined) watchRejection(result, (exception) => handle._report(exception, cb, args));
-  } catch (exception) {
-    handle._report(exception, cb, args);
-  }
+export function doneCallbackInContext(callback: (future: any) => unknown, future: unknown, loop: AbstractEventLoop): ContextHandle | null {
+  const context = captureContext(loop);
+  return context === null ? null : new ContextHandle(callback, [future], loop as unknown as HandleOwner, context);
 }

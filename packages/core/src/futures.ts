@@ -10,7 +10,8 @@ import { carryTaskIntoThen, currentTaskOrUndefined } from './task-context.js';
 import { checkCallback, describe } from './validate.js';
 import { Chain, type Chainable } from './chain.js';
 import { formatValue } from './format.js';
-import { callSoonEntry, callSoonInternal, type ReadyEntry } from './handles.js';
+import { ContextHandle, callSoonEntry, callSoonInternal, type ReadyEntry } from './handles.js';
+import { doneCallbackInContext, storesSeen } from './creator-context.js';
 import type { Task } from './tasks.js';
 import { forgetUnretrieved, watchUnretrieved, type UnretrievedReport } from './unretrieved.js';
 import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.js';
@@ -155,10 +156,18 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return true;
   }
 
-  /** Schedule `callback(future)` with callSoon once done (at once if done already). */
+  /**
+   * Schedule `callback(future)` with callSoon once done (at once if done already). It runs in
+   * the async context current now, as asyncio's add_done_callback copies the context and as
+   * a Promise's then() callback runs (see creator-context.ts).
+   */
   addDoneCallback(callback: DoneCallback<T>): void {
     checkCallback(callback, 'callback');
-    if (this._state !== PENDING) callSoonInternal(this._loop, callback, this);
+    const inContext = storesSeen.entered ? doneCallbackInContext(callback, this, this._loop) : null;
+    if (inContext !== null) {
+      if (this._state !== PENDING) callSoonEntry(this._loop, inContext);
+      else this._addCallback(inContext);
+    } else if (this._state !== PENDING) callSoonInternal(this._loop, callback, this);
     else this._addCallback(callback);
   }
 
@@ -167,11 +176,11 @@ export class Future<T = unknown> implements PromiseLike<T> {
     const callbacks = this._callbacks;
     if (callbacks === null) return 0;
     if (!Array.isArray(callbacks)) {
-      if (callbacks !== callback) return 0;
+      if (userCallbackOf(callbacks) !== callback) return 0;
       this._callbacks = null;
       return 1;
     }
-    const kept = callbacks.filter((cb) => cb !== callback);
+    const kept = callbacks.filter((cb) => userCallbackOf(cb) !== callback);
     this._callbacks = kept.length === 0 ? null : kept.length === 1 ? kept[0]! : kept;
     return callbacks.length - kept.length;
   }
@@ -278,8 +287,11 @@ export class Future<T = unknown> implements PromiseLike<T> {
     const callbacks = this._callbacks;
     if (callbacks === null) return '';
     const list = Array.isArray(callbacks) ? callbacks : [callbacks];
-    // A ready-queue entry here is the continuation of a task awaiting this future.
-    const name = (cb: FutureCallback): string => (typeof cb === 'function' ? `${cb.name || '<anonymous>'}()` : 'Task.task_wakeup()');
+    // Any other ready-queue entry here is the continuation of a task awaiting this future.
+    const name = (cb: FutureCallback): string => {
+      const user = userCallbackOf(cb);
+      return user !== null ? `${user.name || '<anonymous>'}()` : 'Task.task_wakeup()';
+    };
     const shown =
       list.length <= 2 ? list.map(name).join(', ') : `${name(list[0]!)}, <${list.length - 2} more>, ${name(list[list.length - 1]!)}`;
     return ` cb=[${shown}]`;
@@ -354,6 +366,12 @@ export class Future<T = unknown> implements PromiseLike<T> {
     else callSoonEntry(this._loop, callback);
   }
 }
+/** The function a user gave addDoneCallback for a done callback, or null for core's own entries. */
+function userCallbackOf(cb: FutureCallback): ((...args: any[]) => unknown) | null {
+  if (typeof cb === 'function') return cb;
+  return cb instanceof ContextHandle ? cb._callback : null;
+}
+
 carryTaskIntoThen(Future.prototype, (future) => future._state === PENDING); // a done future's then() reads no task
 
 /**

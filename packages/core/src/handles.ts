@@ -1,6 +1,6 @@
 /** Callbacks scheduled on a loop: Handle (callSoon) and TimerHandle (callLater/callAt). */
 import { watchRejection } from './async-result.js';
-import type { AbstractEventLoop } from './events.js';
+import type { AbstractEventLoop, ContextRunner } from './events.js';
 import { formatCallback } from './format.js';
 
 /** What a handle needs of its loop: report errors, and hear about timer cancellation. */
@@ -198,4 +198,72 @@ export function callSoonEntry(loop: AbstractEventLoop, entry: ReadyEntry): void 
 
 function runEntry(entry: ReadyEntry): void {
   entry._run();
+}
+
+/** A Handle (callSoon) whose callback runs in the context captured when it was scheduled. */
+export class ContextHandle extends Handle {
+  /** @internal */ declare _context: ContextRunner;
+
+  constructor(callback: (...args: any[]) => unknown, args: unknown[], loop: HandleOwner, context: ContextRunner) {
+    super(callback, args, loop);
+    this._context = context;
+  }
+
+  override _run(): void {
+    runHandleIn(this, this._context);
+  }
+
+  override cancel(): void {
+    super.cancel();
+    this._context = callDirectly; // keeps the captured context alive no longer
+  }
+
+  override _reprInfo(): string[] {
+    const info = super._reprInfo();
+    info[0] = 'Handle'; // asyncio's repr names the class users know
+    return info;
+  }
+}
+
+/** A TimerHandle (callLater, callAt) whose callback runs in the context captured when it was scheduled. */
+export class ContextTimerHandle extends TimerHandle {
+  /** @internal */ declare _context: ContextRunner;
+
+  constructor(when: number, callback: (...args: any[]) => unknown, args: unknown[], loop: HandleOwner, context: ContextRunner) {
+    super(when, callback, args, loop);
+    this._context = context;
+  }
+
+  override _run(): void {
+    runHandleIn(this, this._context);
+  }
+
+  override cancel(): void {
+    super.cancel();
+    this._context = callDirectly;
+  }
+
+  override _reprInfo(): string[] {
+    const info = super._reprInfo();
+    info[0] = 'TimerHandle';
+    return info;
+  }
+}
+
+const callDirectly: ContextRunner = (fn, ...args) => fn(...args);
+
+/**
+ * Handle._run with the callback called through `context`; a failure is reported outside it,
+ * as asyncio's Handle._run calls the exception handler after `context.run` returned.
+ */
+function runHandleIn(handle: Handle, context: ContextRunner): void {
+  const cb = handle._callback;
+  if (cb === null) return;
+  const args = handle._args;
+  try {
+    const result = context(cb, ...args);
+    if (result !== undefined) watchRejection(result, (exception) => handle._report(exception, cb, args));
+  } catch (exception) {
+    handle._report(exception, cb, args);
+  }
 }

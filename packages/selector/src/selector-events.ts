@@ -364,7 +364,7 @@ export class SelectorEventLoop
     this.checkClosed();
     const n = this.userFd(fd);
     checkFunction(callback, 'callback');
-    this.setHandler(n, EVENT_READ, new Handle(callback, args, this), true);
+    this.setHandler(n, EVENT_READ, this._userHandle(callback, args), true);
   }
 
   /** Stop watching `fd` for reading; true when a reader was registered. */
@@ -378,7 +378,7 @@ export class SelectorEventLoop
     this.checkClosed();
     const n = this.userFd(fd);
     checkFunction(callback, 'callback');
-    this.setHandler(n, EVENT_WRITE, new Handle(callback, args, this), true);
+    this.setHandler(n, EVENT_WRITE, this._userHandle(callback, args), true);
   }
 
   /** Stop watching `fd` for writing; true when a writer was registered. */
