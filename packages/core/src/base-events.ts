@@ -32,6 +32,7 @@ import {
   type ContextRunner,
   type CoroFn,
   type CreateTaskOptions,
+  type FileDescriptorLike,
   type ExceptionContext,
   type ExceptionHandler,
   type TaskFactory,
@@ -601,16 +602,16 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   getnameinfo(..._args: unknown[]): Promise<[string, string]> {
     return this.notImplemented('getnameinfo');
   }
-  addReader(_fd: number, _callback: (...args: any[]) => unknown, ..._args: unknown[]): void {
+  addReader(_fd: FileDescriptorLike, _callback: (...args: any[]) => unknown, ..._args: unknown[]): void {
     throw new NotImplementedError(`${this.constructor.name} does not support addReader`);
   }
-  removeReader(_fd: number): boolean {
+  removeReader(_fd: FileDescriptorLike): boolean {
     throw new NotImplementedError(`${this.constructor.name} does not support removeReader`);
   }
-  addWriter(_fd: number, _callback: (...args: any[]) => unknown, ..._args: unknown[]): void {
+  addWriter(_fd: FileDescriptorLike, _callback: (...args: any[]) => unknown, ..._args: unknown[]): void {
     throw new NotImplementedError(`${this.constructor.name} does not support addWriter`);
   }
-  removeWriter(_fd: number): boolean {
+  removeWriter(_fd: FileDescriptorLike): boolean {
     throw new NotImplementedError(`${this.constructor.name} does not support removeWriter`);
   }
 

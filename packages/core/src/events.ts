@@ -31,6 +31,9 @@ export type ExceptionHandler = (loop: AbstractEventLoop, context: ExceptionConte
  * Runs a function in an async context and returns its result: what Node's
  * `AsyncLocalStorage.snapshot()` returns, loopkit's form of asyncio's contextvars.Context.
  */
+/** What addReader/addWriter watch: a file descriptor, or an object with `fileno()` (a socket). */
+export type FileDescriptorLike = number | { fileno(): number };
+
 export type ContextRunner = <R>(fn: (...args: any[]) => R, ...args: any[]) => R;
 /** The options of createTask (asyncio's `name=` and `context=`). */
 export interface CreateTaskOptions {
@@ -136,14 +139,17 @@ export interface AbstractEventLoop {
   getaddrinfo(host: string | null, port: number | string | null, options?: object): Promise<unknown[]>;
   /** Resolve a socket address to `[host, service]`. */
   getnameinfo(sockaddr: unknown, flags?: number): Promise<[string, string]>;
-  /** Call `callback(...args)` whenever `fd` is readable (selector loops; a proactor throws NotImplementedError). */
-  addReader(fd: number, callback: (...args: any[]) => unknown, ...args: unknown[]): void;
+  /**
+   * Call `callback(...args)` whenever `fd` (a file descriptor, or an object with `fileno()`, as
+   * asyncio's file objects) is readable (selector loops; a proactor throws NotImplementedError).
+   */
+  addReader(fd: FileDescriptorLike, callback: (...args: any[]) => unknown, ...args: unknown[]): void;
   /** Stop watching `fd` for reading; whether it was watched. */
-  removeReader(fd: number): boolean;
+  removeReader(fd: FileDescriptorLike): boolean;
   /** Call `callback(...args)` whenever `fd` is writable (selector loops; a proactor throws NotImplementedError). */
-  addWriter(fd: number, callback: (...args: any[]) => unknown, ...args: unknown[]): void;
+  addWriter(fd: FileDescriptorLike, callback: (...args: any[]) => unknown, ...args: unknown[]): void;
   /** Stop watching `fd` for writing; whether it was watched. */
-  removeWriter(fd: number): boolean;
+  removeWriter(fd: FileDescriptorLike): boolean;
   /** Call `callback(...args)` on the loop when the process gets signal `sig`. */
   addSignalHandler(sig: string | number, callback: (...args: any[]) => unknown, ...args: unknown[]): void;
   /** Remove the handler for `sig`; whether there was one. */

@@ -13,6 +13,7 @@ export {
   type CreateTaskOptions,
   type ExceptionContext,
   type ExceptionHandler,
+  type FileDescriptorLike,
   type TaskFactory,
 } from './events.js';
 export type { EventLoopBackend } from './backend.js';
