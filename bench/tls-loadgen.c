@@ -8,8 +8,10 @@
  * server's certificate checked against CAFILE for the name "localhost"), then send a
  * SIZE-byte message, wait until SIZE bytes came back, and send the next one. After
  * WARMUP_S seconds it counts completed round trips for DURATION_S seconds and prints one
- * line: the rate (requests per second), the round trips completed in all, and this
- * process's CPU time (user + system) per round trip in microseconds.
+ * line: the rate (requests per second), the round trips completed in all, this process's
+ * CPU time (user + system) per round trip in microseconds, and the milliseconds it spent
+ * runnable but waiting for its CPU during the timed part (from /proc/self/schedstat; -1
+ * without it): what other processes on that CPU took from it.
  *
  * It must cost less CPU per request than any server it measures, so it does the least a
  * TLS client can:
@@ -85,6 +87,16 @@ static double now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Nanoseconds this process has waited on a run queue so far (schedstat's second field), or -1. */
+static double runqueue_wait(void) {
+  FILE *f = fopen("/proc/self/schedstat", "r");
+  if (f == NULL) return -1;
+  unsigned long long on_cpu, waited;
+  int got = fscanf(f, "%llu %llu", &on_cpu, &waited);
+  fclose(f);
+  return got == 2 ? (double)waited : -1;
 }
 
 static void die(const char *what) {
@@ -319,9 +331,13 @@ int main(int argc, char **argv) {
   double start = now();
   double begin = start + warmup, end = begin + duration;
   long long at_begin = -1;
+  double waited_at_begin = -1;
   for (;;) {
     double t = now();
-    if (at_begin < 0 && t >= begin) at_begin = completed;
+    if (at_begin < 0 && t >= begin) {
+      at_begin = completed;
+      waited_at_begin = runqueue_wait();
+    }
     if (t >= end) break;
     int n = epoll_wait(ep, events, 1024, 50);
     if (n < 0) {
@@ -337,7 +353,9 @@ int main(int argc, char **argv) {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-  printf("%.0f %lld %.1f\n", (completed - at_begin) / duration, completed, completed > 0 ? cpu / completed * 1e6 : 0.0);
+  double waited_at_end = runqueue_wait();
+  double waited_ms = waited_at_begin < 0 || waited_at_end < 0 ? -1 : (waited_at_end - waited_at_begin) / 1e6;
+  printf("%.0f %lld %.1f %.0f\n", (completed - at_begin) / duration, completed, completed > 0 ? cpu / completed * 1e6 : 0.0, waited_ms);
   for (int i = 0; i < nconns; i++) close(conns[i].fd); /* no close_notify: the run is over */
   return 0;
 }

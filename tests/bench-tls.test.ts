@@ -8,7 +8,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
@@ -62,6 +62,8 @@ interface Outcome {
   code: number;
   rate: number;
   total: number;
+  /** Milliseconds it waited for its CPU during the timed part (-1 without /proc). */
+  waited: number;
   stderr: string;
 }
 
@@ -71,8 +73,8 @@ function run(server: tls.Server, size: number, verify: boolean): Promise<Outcome
   const args = ['127.0.0.1', String(port), '2', String(size), '0.05', '0.3', path.join(dir, 'server.pem'), ...(verify ? ['--verify'] : [])];
   return new Promise((resolve) => {
     execFile(loadgen, args, { timeout: 20_000 }, (error, stdout, stderr) => {
-      const [rate, total] = stdout.trim().split(' ').map(Number);
-      resolve({ code: error === null ? 0 : Number(error.code), rate: rate ?? NaN, total: total ?? NaN, stderr });
+      const [rate, total, , waited] = stdout.trim().split(' ').map(Number);
+      resolve({ code: error === null ? 0 : Number(error.code), rate: rate ?? NaN, total: total ?? NaN, waited: waited ?? NaN, stderr });
     });
   });
 }
@@ -98,6 +100,9 @@ describe.skipIf(missing !== null)('bench/tls-loadgen.c', () => {
         expect(outcome.code).toBe(0);
         expect(outcome.total).toBeGreaterThan(10);
         expect(outcome.rate).toBeGreaterThan(0);
+        // bench/tls-echo.js reports it: what other processes took from the load generator's run.
+        if (existsSync('/proc/self/schedstat')) expect(outcome.waited).toBeGreaterThanOrEqual(0);
+        expect(outcome.waited).toBeLessThanOrEqual(300);
       }
     }, 60_000);
   }
