@@ -195,8 +195,9 @@ describe('then() on a done future', () => {
         done.setResult(1);
         const failed = loop.createFuture<number>();
         failed.setException(new Error('failed'));
-        const resolving = { then: (resolve: (v: number) => void) => resolve(1) };
-        const rejecting = { then: (_: unknown, reject: (e: Error) => void) => reject(new Error('failed')) };
+        // thenables that settle inside then(), as a promise's own resolving functions are called
+        const resolving = { then: (resolve: (v: number) => void) => resolve(1) } as unknown as PromiseLike<number>;
+        const rejecting = { then: (_: unknown, reject: (e: Error) => void) => reject(new Error('failed')) } as unknown as PromiseLike<number>;
         const [turns] = await turnsUntilResumed(resolving);
         expect(await turnsUntilResumed(rejecting)).toEqual([turns, 'failed']);
         expect(await turnsUntilResumed(done)).toEqual([turns, 1]);

@@ -287,7 +287,7 @@ const functionSource = Function.prototype.toString;
  * Promise.resolve(x)): it passes a promise's resolving functions, anonymous built-ins. A
  * user's callback (even a bound one: named "bound ...") is not, and the step goes on after it.
  */
-export const awaitedHere: (onFulfilled: unknown) => boolean =
+const awaitedHere: (onFulfilled: unknown) => boolean =
   isAnonymousBuiltin ??
   ((onFulfilled) =>
     typeof onFulfilled === 'function' &&
