@@ -18,6 +18,7 @@ import {
   Task,
   captureCallGraph,
   gather,
+  _world,
   type ExceptionContext,
 } from '@loopkit/core';
 import { withLoop } from './support/base-loop.js';
@@ -163,6 +164,75 @@ describe('then() on a done future', () => {
       await expect(loop.createTask(async () => await failed)).rejects.toThrow('other failure');
       await expect(loop.createTask(async () => await pending)).rejects.toThrow(/attached to a different loop/);
       other.close();
+    }));
+
+  /** How many microtask turns pass before `await aw` resumes, and what it gave or threw. */
+  async function turnsUntilResumed(aw: PromiseLike<unknown>): Promise<[number, unknown]> {
+    let turns = 0;
+    let counting = true;
+    const count = (): void => {
+      turns += 1;
+      if (counting) queueMicrotask(count);
+    };
+    queueMicrotask(count);
+    let outcome: unknown;
+    try {
+      outcome = await aw;
+    } catch (error) {
+      outcome = (error as Error).message;
+    }
+    counting = false;
+    return [turns, outcome];
+  }
+
+  // With the addon the then() of a done future settles the language's resolving function
+  // itself: one microtask fewer than Promise.resolve(result).then(resolve) took.
+  it.skipIf(typeof _world.taskTracking?.slot?.isAnonymousBuiltin !== 'function')(
+    'settles an await at once: it resumes as soon as after a thenable settling in then(), a failure too',
+    () =>
+      withLoop(async (loop) => {
+        const done = loop.createFuture<number>();
+        done.setResult(1);
+        const failed = loop.createFuture<number>();
+        failed.setException(new Error('failed'));
+        // thenables that settle inside then(), as a promise's own resolving functions are called
+        const resolving = { then: (resolve: (v: number) => void) => resolve(1) } as unknown as PromiseLike<number>;
+        const rejecting = { then: (_: unknown, reject: (e: Error) => void) => reject(new Error('failed')) } as unknown as PromiseLike<number>;
+        const [turns] = await turnsUntilResumed(resolving);
+        expect(await turnsUntilResumed(rejecting)).toEqual([turns, 'failed']);
+        expect(await turnsUntilResumed(done)).toEqual([turns, 1]);
+        expect(await turnsUntilResumed(failed)).toEqual([turns, 'failed']);
+      }),
+  );
+
+  it("calls a user's callbacks later, never inside then(), and chains as a promise would", () =>
+    withLoop(async (loop) => {
+      const done = loop.createFuture<number>();
+      done.setResult(5);
+      const failed = loop.createFuture<number>();
+      failed.setException(new Error('bad'));
+      const seen: unknown[] = [];
+      const chained = [
+        done.then((v) => seen.push(`arrow ${v}`)),
+        done.then(function (this: unknown, v: number) {
+          return seen.push(`function ${v}`);
+        }),
+        done.then(((v: number) => seen.push(`bound ${v}`)).bind(null)),
+        failed.then(undefined, (e: Error) => seen.push(`rejected ${e.message}`)),
+      ];
+      expect(seen).toEqual([]);
+      expect(await Promise.all(chained)).toEqual([1, 2, 3, 4]);
+      expect(seen).toEqual(['arrow 5', 'function 5', 'bound 5', 'rejected bad']);
+      // A promise's own resolving functions passed by hand: what then() gives is settled with
+      // what they return (undefined), as Promise.prototype.then's would be.
+      let chainedOnResolve: unknown = 'not yet';
+      expect(await new Promise((resolve) => void done.then(resolve).then((v) => (chainedOnResolve = v)))).toBe(5);
+      await sleep(0);
+      expect(chainedOnResolve).toBe(undefined);
+      let chainedOnReject: unknown = 'not yet';
+      await expect(new Promise((resolve, reject) => void failed.then(resolve, reject).then((v) => (chainedOnReject = v)))).rejects.toThrow('bad');
+      await sleep(0);
+      expect(chainedOnReject).toBe(undefined);
     }));
 });
 

@@ -39,10 +39,29 @@ void Set(const FunctionCallbackInfo<Value>& info) {
   WriteSlot(isolate, info[0]);
 }
 
+// isAnonymousBuiltin(fn): whether fn is a function of the engine's own with no name and no
+// script, as the resolving functions are that `await` (and Promise.resolve) hand a thenable's
+// then(). Core settles such a caller at once where a done Future would otherwise pay a
+// promise and a microtask to call it; Function.prototype.toString made a string per check.
+// A bound function has no script either, but its name ("bound f") is never empty.
+void IsAnonymousBuiltin(const FunctionCallbackInfo<Value>& info) {
+  bool builtin = false;
+  Local<Value> value = info[0];
+  if (value->IsFunction()) {
+    Local<v8::Function> fn = value.As<v8::Function>();
+    if (fn->ScriptId() == v8::UnboundScript::kNoScriptId) {
+      Local<Value> name = fn->GetName();
+      builtin = name->IsString() && name.As<v8::String>()->Length() == 0;
+    }
+  }
+  info.GetReturnValue().Set(builtin);
+}
+
 }  // namespace
 
 // Context-aware (it keeps no state), so worker threads load it too.
 NODE_MODULE_INIT(/* exports, module, context */) {
   NODE_SET_METHOD(exports, "get", Get);
   NODE_SET_METHOD(exports, "set", Set);
+  NODE_SET_METHOD(exports, "isAnonymousBuiltin", IsAnonymousBuiltin);
 }

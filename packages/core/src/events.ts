@@ -10,6 +10,7 @@ import type { Task } from './tasks.js';
 import type { BaseProtocol } from './protocols.js';
 import type { Transport } from './transports.js';
 import { world, type ResumeSignal } from './world.js';
+import { isAnonymousBuiltin } from './task-context.js';
 
 /** A coroutine function: an async function, or a generator function driven with `yield*`. */
 export type CoroFn<T> = () => PromiseLike<T> | Generator<unknown, T, any>;
@@ -292,10 +293,9 @@ const functionSource = Function.prototype.toString;
  * Promise.resolve(x)): it passes a promise's resolving functions, anonymous built-ins. A
  * user's callback (even a bound one: named "bound ...") is not, and the step goes on after it.
  */
-function awaitedHere(onFulfilled: unknown): boolean {
-  return (
+const awaitedHere: (onFulfilled: unknown) => boolean =
+  isAnonymousBuiltin ??
+  ((onFulfilled) =>
     typeof onFulfilled === 'function' &&
     onFulfilled.name === '' &&
-    functionSource.call(onFulfilled) === 'function () { [native code] }'
-  );
-}
+    functionSource.call(onFulfilled) === 'function () { [native code] }');

@@ -6,7 +6,7 @@
 import { CancelledError, InvalidStateError, RuntimeError } from './errors.js';
 import { _getCurrentLoop, resumeStep, stepEndsIfAwaited, type AbstractEventLoop, type ContextRunner } from './events.js';
 import { cancelWaitingCall, isWaitingCall } from './waiting-calls.js';
-import { carryTaskIntoThen, currentTaskOrUndefined } from './task-context.js';
+import { carryTaskIntoThen, currentTaskOrUndefined, isAnonymousBuiltin } from './task-context.js';
 import { checkCallback, describe } from './validate.js';
 import { Chain, type Chainable } from './chain.js';
 import { formatValue } from './format.js';
@@ -39,6 +39,9 @@ function resolveLoop(options: FutureOptions | AbstractEventLoop | undefined): Ab
   if (typeof loop.callSoon !== 'function') throw new TypeError(`loop must be an event loop, got ${describe(loop)}`);
   return loop;
 }
+
+/** What then() gives back after settling the language's resolving function itself (it returned undefined). */
+const settledUndefined: Promise<undefined> = Promise.resolve(undefined);
 
 /** A result that is not there yet (asyncio.Future): await it, or add done callbacks; set by setResult/setException, or cancelled. */
 export class Future<T = unknown> implements PromiseLike<T> {
@@ -196,6 +199,18 @@ export class Future<T = unknown> implements PromiseLike<T> {
     // A done future gives its outcome to anyone, as asyncio's `await` of a done future never
     // suspends (so never checks the awaiting task): no context lookup on this path.
     if (this._state !== PENDING) {
+      // The language's own resolving functions (`await fut`) are settled now: calling one only
+      // settles its promise, whose reactions still run later, so nobody sees the difference
+      // but the promise and the microtask saved. They return undefined, as `settledUndefined`
+      // gives to anyone chaining on (a hand-written `new Promise((r) => fut.then(r))`).
+      if (isAnonymousBuiltin !== null) {
+        const succeeded = this._state === FINISHED && this._exception === null;
+        const reaction = succeeded ? onFulfilled : onRejected;
+        if (isAnonymousBuiltin(reaction)) {
+          (reaction as (value: unknown) => void)(succeeded ? this._result : this._outcomeError());
+          return settledUndefined as unknown as Chainable<R1 | R2>;
+        }
+      }
       const settled = this._state === FINISHED && this._exception === null
         ? Promise.resolve(this._result as T)
         : Promise.reject(this._outcomeError());

@@ -54,19 +54,28 @@ class GatheringFuture<T> extends Future<T> {
 }
 
 /**
- * The trailing options object, checked: a plain object. An array anywhere is a mistake worth
- * naming (asyncio's `gather(*aws)` is `gather(...aws)` here, never `gather(aws)`).
+ * The trailing options object, checked: a plain object (an array is an awaitable mistaken
+ * for a list of them: see checkNotArray).
  */
 function takeOptions(args: unknown[]): GatherOptions {
-  for (const arg of args) {
-    if (Array.isArray(arg)) {
-      throw new TypeError('gather() takes the awaitables as separate arguments, got an array: spread it, gather(...aws)');
-    }
-  }
   const last = args[args.length - 1];
-  if (args.length === 0 || typeof last !== 'object' || last === null || isThenable(last) || last instanceof Future) return {};
+  if (args.length === 0 || typeof last !== 'object' || last === null || isThenable(last) || last instanceof Future || Array.isArray(last)) {
+    return {};
+  }
   args.pop();
   return checkOptions(last as GatherOptions, ['returnExceptions'], 'gather');
+}
+
+/**
+ * An array is a mistake worth naming (asyncio's `gather(*aws)` is `gather(...aws)` here,
+ * never `gather(aws)`). Checked where an argument is neither a Future nor a function, so a
+ * gather of 100k tasks does not look at each one twice; as asyncio's ensure_future, the
+ * children made before a bad argument are left running.
+ */
+function checkNotArray(arg: unknown): void {
+  if (Array.isArray(arg)) {
+    throw new TypeError('gather() takes the awaitables as separate arguments, got an array: spread it, gather(...aws)');
+  }
 }
 
 function outcomeOf(child: Future<unknown>): unknown {
@@ -115,6 +124,7 @@ export function gather(...args: unknown[]): Future<unknown[]> {
     } else if (typeof arg === 'function') {
       child = (taskByFunction ??= new Map()).get(arg);
       if (child !== undefined) {
+        if (awaiting !== null && !child.done()) futureAddToAwaitedBy(child, awaiting);
         children.push(child);
         continue;
       }
@@ -123,20 +133,23 @@ export function gather(...args: unknown[]): Future<unknown[]> {
       if (child instanceof Task) child._noPendingReport();
       taskByFunction.set(arg, child);
     } else {
+      checkNotArray(arg);
       child = ensureFuture(arg as AwaitableLike, loop);
     }
     loop ??= child.getLoop();
     watched += 1;
     if (child.done()) alreadyDone.push(child);
-    else if (child instanceof Future) child._addCallback(onChildDone);
-    else (child as Future<unknown>).addDoneCallback(onChildDone); // a Future of another copy of core
+    else {
+      if (child instanceof Future) child._addCallback(onChildDone);
+      else (child as Future<unknown>).addDoneCallback(onChildDone); // a Future of another copy of core
+      // For the call graph each pending child is awaited by the task calling gather, as in
+      // asyncio 3.14 (the gathering future is only what that task awaits); done ones never were.
+      if (awaiting !== null) futureAddToAwaitedBy(child, awaiting);
+    }
     children.push(child);
   }
   const gathering = new GatheringFuture<unknown[]>(children, loop!);
   outer = gathering;
-  // For the call graph each pending child is awaited by the task calling gather, as in
-  // asyncio 3.14 (the gathering future is only what that task awaits); done ones never were.
-  if (awaiting !== null) for (const child of children) if (!child.done()) futureAddToAwaitedBy(child, awaiting);
 
   function onChildDone(child: Future<unknown>): void {
     finished += 1;

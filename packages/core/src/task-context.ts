@@ -1,6 +1,6 @@
 /**
- * The running task, as the loop world tracks it (task-slot.ts made the choice): the only
- * two operations core needs. Read once at load, so the hot paths call the mechanism directly.
+ * The running task, as the loop world tracks it (task-slot.ts made the choice): the two
+ * operations core needs, and the addon's check of the language's resolving functions. Read once at load, so the hot paths call the mechanism directly.
  */
 import type { AsyncLocalStorage } from 'node:async_hooks';
 import type { Task } from './tasks.js';
@@ -27,6 +27,14 @@ export const runInTask: <A, R>(task: Task<unknown> | undefined, fn: (arg: A) => 
         }
       }
     : (task, fn, arg) => storage.run(task as Task<unknown>, fn, arg!));
+
+/**
+ * Whether a function is one of the engine's anonymous built-ins, as the resolving functions
+ * the language passes a thenable's then() are (`await x`, Promise.resolve(x)): the addon's
+ * check, ~10 ns where Function.prototype.toString makes a string. null without the addon
+ * (or with an addon built before it), where callers fall back to the string.
+ */
+export const isAnonymousBuiltin: ((fn: unknown) => boolean) | null = tracking?.slot?.isAnonymousBuiltin ?? null;
 
 /**
  * The continuation slot when it holds the frame AsyncLocalStorage reads (Node 24's task

@@ -63,12 +63,17 @@ export interface TaskTrackingChoice {
   readonly contextFrame?: () => unknown;
 }
 
-/** The addon's two functions (native/task_slot.cc). */
+/** The addon's functions (native/task_slot.cc). */
 export interface SlotAddon {
   /** the slot's value (undefined when empty) */
   get(): unknown;
   /** writes the slot and returns what it held */
   set(value: unknown): unknown;
+  /**
+   * whether `fn` is one of the engine's anonymous built-in functions (the resolving functions
+   * `await` hands a thenable's then()); absent from a build older than it
+   */
+  isAnonymousBuiltin?(fn: unknown): boolean;
 }
 
 const ENV = 'LOOPKIT_TASK_TRACKING';
