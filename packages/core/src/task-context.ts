@@ -1,6 +1,7 @@
 /**
  * The running task, as the loop world tracks it (task-slot.ts made the choice): the two
- * operations core needs, and the addon's check of the language's resolving functions. Read once at load, so the hot paths call the mechanism directly.
+ * operations core needs, and the addon's check of the language's resolving functions. Read
+ * once at load, so the hot paths call the mechanism directly.
  */
 import type { AsyncLocalStorage } from 'node:async_hooks';
 import type { Task } from './tasks.js';
