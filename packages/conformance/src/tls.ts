@@ -44,6 +44,15 @@ async function failure(p: PromiseLike<unknown>): Promise<unknown> {
   );
 }
 
+/** `promise`, or an error naming `what` when it takes longer than `seconds` (a step that hangs names itself). */
+function within<T>(seconds: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not complete within ${seconds} s`)), seconds * 1000);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 /** A Node server on 127.0.0.1 and its port; `close()` destroys what it accepted too. */
 async function nodeServer<S extends net.Server>(server: S): Promise<{ server: S; port: number; close: () => Promise<void> }> {
   const sockets = new Set<net.Socket>();
@@ -352,18 +361,22 @@ export function tlsSuite(subject: LoopUnderTest): void {
           },
           '127.0.0.1',
           0,
-        )) as unknown as ServerLike;
+        )) as unknown as ServerLike & { abortClients(): void };
+        let raw: net.Socket | null = null;
         try {
-          const raw = net.connect(portOf(server), '127.0.0.1');
-          await new Promise<void>((resolve) => raw.once('connect', () => resolve()));
+          raw = net.connect(portOf(server), '127.0.0.1');
+          await new Promise<void>((resolve) => raw!.once('connect', () => resolve()));
           raw.write('STARTTLS\r\n');
-          const secure = await nodeClient({ socket: raw, ca: c.ca, servername: 'localhost' });
+          const secure = await within(10, 'the handshake', nodeClient({ socket: raw, ca: c.ca, servername: 'localhost' }));
           const back = collect(secure, 13);
           secure.write('hello\n');
-          expect((await back).toString()).toBe('secure hello\n');
+          expect((await within(10, 'the echo over TLS', back)).toString()).toBe('secure hello\n');
           secure.destroy();
           expect(reports).toEqual([]);
         } finally {
+          // A failed step leaves both ends open: close them, or waitClosed() waits for ever.
+          raw?.destroy();
+          server.abortClients();
           server.close();
           await server.waitClosed();
         }
