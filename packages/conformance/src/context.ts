@@ -28,22 +28,40 @@ export function needsRealTime(subject: LoopUnderTest, what: string): string | nu
   return subject.caps.virtualTime ? `skipped: the loop's time is virtual (advance()), and ${what} run in real time` : null;
 }
 
+/** The loop of the withLoop still running, and a promise settled once it is closed. */
+let running: { loop: AbstractEventLoop; closed: Promise<void> } | null = null;
+
 /**
  * Run `body` as the main coroutine on a fresh loop, then close the loop.
  * Loop-level errors reported to the exception handler are collected in `reports`.
+ *
+ * A runner that times a test out leaves its loop running, and while it runs no other loop
+ * can: every later test would fail with "another loop is running". So a loop still running
+ * here is stopped first (its test then ends with asyncio's "Event loop stopped before Future
+ * completed"), and one hang stays one failure.
  */
 export async function withLoop<T>(
   subject: LoopUnderTest,
   body: (loop: AbstractEventLoop, reports: unknown[]) => Promise<T>,
 ): Promise<T> {
+  if (running !== null) {
+    running.loop.stop();
+    await running.closed;
+  }
   const loop = subject.make();
   const reports: unknown[] = [];
   loop.setExceptionHandler((_loop, context) => {
     reports.push(context);
   });
+  let markClosed!: () => void;
+  const mine = { loop, closed: new Promise<void>((resolve) => (markClosed = resolve)) };
+  running = mine;
   try {
     return await loop.runUntilComplete(() => body(loop, reports));
   } finally {
+    if (running === mine) running = null;
+    // Resolved first, acted on after close() below: a close() that throws still frees the next test.
+    markClosed();
     loop.close();
   }
 }

@@ -266,12 +266,21 @@ export function helperSuite(subject: LoopUnderTest): void {
     it('FIRST_COMPLETED returns at the first completion and cancels nothing', () =>
       withLoop(subject, async (loop) => {
         const fast = loop.createTask(after(0.01, 'fast'));
-        // 190 ms later: a loaded machine stalled 40 ms and both were done when wait() returned.
-        const slow = loop.createTask(after(0.2, 'slow'));
+        // Released only once wait() returned: on a real clock a later timer could also be due
+        // by then on a loaded machine, whatever its delay. The backstop turns a wait() that
+        // waits for every task into failed checks instead of a hung test.
+        const release = loop.createFuture<void>();
+        const backstop = loop.callLater(5, () => release.setResult());
+        const slow = loop.createTask(async () => {
+          await release;
+          return 'slow';
+        });
         const [done, pending] = await wait([fast, slow], { returnWhen: FIRST_COMPLETED });
         expect(done.size === 1 && done.has(fast)).toBe(true);
         expect(pending.size === 1 && pending.has(slow)).toBe(true);
         expect(slow.cancelled()).toBe(false);
+        backstop.cancel();
+        release.setResult();
         expect(await slow).toBe('slow');
       }));
 
@@ -279,11 +288,20 @@ export function helperSuite(subject: LoopUnderTest): void {
       withLoop(subject, async (loop) => {
         const ok = loop.createTask(after(0, 'ok'));
         const bad = loop.createTask(after(0.01, new Error('bad')));
-        const slow = loop.createTask(after(0.05, 'slow'));
+        // Released only once wait() returned, as in FIRST_COMPLETED above.
+        const release = loop.createFuture<void>();
+        const backstop = loop.callLater(5, () => release.setResult());
+        const slow = loop.createTask(async () => {
+          await release;
+          return 'slow';
+        });
         const [done, pending] = await wait([ok, bad, slow], { returnWhen: FIRST_EXCEPTION });
         expect(done.size === 2 && done.has(ok) && done.has(bad)).toBe(true);
         expect(pending.size === 1 && pending.has(slow)).toBe(true);
-        await slow;
+        expect(slow.cancelled()).toBe(false);
+        backstop.cancel();
+        release.setResult();
+        expect(await slow).toBe('slow');
         const [allDone] = await wait([loop.createTask(after(0, 1))], { returnWhen: FIRST_EXCEPTION });
         expect(allDone.size).toBe(1);
         expect(ALL_COMPLETED).toBe('ALL_COMPLETED');

@@ -191,14 +191,17 @@ export function scopeSuite(subject: LoopUnderTest): void {
       withLoop(subject, async () => {
         const log: string[] = [];
         const result = await taskGroup(async (tg) => {
-          tg.createTask(async () => {
-            await sleep(0.02);
-            log.push('slow');
-          });
           const fast = tg.createTask(async () => {
             await sleep(0.01);
             log.push('fast');
             return 1;
+          });
+          // Behind `fast` by awaiting it, not by a longer delay: on a real clock the two timers
+          // swap when the tasks' first steps run more than 10 ms apart (a loaded machine).
+          tg.createTask(async () => {
+            await fast;
+            await sleep(0.01);
+            log.push('slow');
           });
           expect(fast.getName()).toMatch(/Task/);
           return 'body';

@@ -44,6 +44,15 @@ async function failure(p: PromiseLike<unknown>): Promise<unknown> {
   );
 }
 
+/** `promise`, or an error naming `what` when it takes longer than `seconds` (a step that hangs names itself). */
+function within<T>(seconds: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not complete within ${seconds} s`)), seconds * 1000);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 /** A Node server on 127.0.0.1 and its port; `close()` destroys what it accepted too. */
 async function nodeServer<S extends net.Server>(server: S): Promise<{ server: S; port: number; close: () => Promise<void> }> {
   const sockets = new Set<net.Socket>();
@@ -352,18 +361,22 @@ export function tlsSuite(subject: LoopUnderTest): void {
           },
           '127.0.0.1',
           0,
-        )) as unknown as ServerLike;
+        )) as unknown as ServerLike & { abortClients(): void };
+        let raw: net.Socket | null = null;
         try {
-          const raw = net.connect(portOf(server), '127.0.0.1');
-          await new Promise<void>((resolve) => raw.once('connect', () => resolve()));
+          raw = net.connect(portOf(server), '127.0.0.1');
+          await new Promise<void>((resolve) => raw!.once('connect', () => resolve()));
           raw.write('STARTTLS\r\n');
-          const secure = await nodeClient({ socket: raw, ca: c.ca, servername: 'localhost' });
+          const secure = await within(10, 'the handshake', nodeClient({ socket: raw, ca: c.ca, servername: 'localhost' }));
           const back = collect(secure, 13);
           secure.write('hello\n');
-          expect((await back).toString()).toBe('secure hello\n');
+          expect((await within(10, 'the echo over TLS', back)).toString()).toBe('secure hello\n');
           secure.destroy();
           expect(reports).toEqual([]);
         } finally {
+          // A failed step leaves both ends open: close them, or waitClosed() waits for ever.
+          raw?.destroy();
+          server.abortClients();
           server.close();
           await server.waitClosed();
         }
@@ -372,7 +385,10 @@ export function tlsSuite(subject: LoopUnderTest): void {
     it('startTls on a connection whose writing is paused (client and server both loopkit)', () =>
       withLoop(subject, async (loop, reports) => {
         const c = testCerts();
-        const plainBytes = 4 << 20;
+        // How much a loopback connection absorbs before writing pauses depends on the kernel's
+        // buffer autotuning (tcp_rmem reaches 32 MB on Linux): the client writes until it is
+        // paused, and the server starts TLS behind exactly that many plain bytes.
+        let plainBytes = Infinity;
         let serverTls: Promise<Transport> | null = null;
         const sapp = new Recorder(loop);
         let got = 0;
@@ -396,21 +412,34 @@ export function tlsSuite(subject: LoopUnderTest): void {
             return rest;
           }
         }
-        const server = (await loop.createServer(() => new Gate(), '127.0.0.1', 0)) as unknown as ServerLike;
+        const server = (await loop.createServer(() => new Gate(), '127.0.0.1', 0)) as unknown as ServerLike & { abortClients(): void };
+        let raw: Transport | null = null;
         try {
-          const [raw, capp] = (await loop.createConnection(() => new Recorder(loop), '127.0.0.1', portOf(server))) as [Transport, Recorder];
-          raw.write(pattern(plainBytes));
+          const [client, capp] = (await loop.createConnection(() => new Recorder(loop), '127.0.0.1', portOf(server))) as [Transport, Recorder];
+          raw = client;
+          const chunk = pattern(1 << 20);
+          let written = 0;
+          // Synchronous writes: the server reads nothing before plainBytes is known.
+          while (capp.events.length === 1 && written < 256 << 20) {
+            raw.write(chunk);
+            written += chunk.length;
+          }
+          plainBytes = written;
           expect(capp.events).toEqual(['made', 'pause']);
           const t = await loop.startTls(raw, capp, { ca: c.ca }, { serverHostname: 'localhost' });
           expect(capp.events).toEqual(['made', 'pause', 'resume']);
           await waitUntil(() => serverTls !== null);
           await serverTls;
+          expect(got).toBe(plainBytes);
           t.write(Buffer.from('over tls'));
           await waitUntil(() => sapp.received.toString() === 'over tls');
           t.close();
           await capp.lost;
           expect(reports).toEqual([]);
         } finally {
+          // A failed check leaves both ends open: abort them, or waitClosed() waits for ever.
+          raw?.abort();
+          server.abortClients();
           server.close();
           await server.waitClosed();
         }

@@ -5,9 +5,9 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { BaseEventLoop, TestLoop, type AbstractEventLoop } from '@loopkit/core';
+import { BaseEventLoop, RuntimeError, TestLoop, type AbstractEventLoop } from '@loopkit/core';
 import { RuleViolation, runConformance, type ConformanceOptions } from '@loopkit/conformance';
-import { LifoLoop } from './fixtures/broken-loop.mjs';
+import { LateTimersLoop, LifoLoop } from './fixtures/broken-loop.mjs';
 
 interface Registered {
   name: string;
@@ -73,6 +73,21 @@ describe('@loopkit/conformance', () => {
     const skips = new Set(skipped.map((t) => t.skip));
     expect(skips).toEqual(new Set([undefined, "skipped: the caller's skip option names the locks suite", "skipped: the caller's skip option (/thenable/)"]));
     expect(() => collect(() => new TestLoop(), { only: ['sockets' as never] })).toThrow(/unknown suite "sockets"; the suites are loop, futures/);
+  });
+
+  it('a test its runner timed out and left running ends when the next test starts, which then runs on its own', async () => {
+    const [hung] = collect(() => new LateTimersLoop(), { only: [/waits for every task and gives the body result/] });
+    const [next] = collect(() => new BaseEventLoop(), { only: [/createTask after the group finished throws RuntimeError/] });
+    const hungOutcome = hung!.fn().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    // Left running, as a runner's timeout leaves a test: its loop sleeps on a timer an hour away.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await next!.fn();
+    const error = await hungOutcome;
+    expect(error).toBeInstanceOf(RuntimeError);
+    expect((error as Error).message).toMatch(/Event loop stopped before Future completed/);
   });
 
   it('every test gets a timeout: its own, else the option (20 s by default)', () => {
