@@ -2,13 +2,18 @@
  * The loop's timers: a 4-ary min-heap ordered by (when, scheduling order), with lazy
  * cancellation.
  *
- * Layout. A timer gets a slot when pushed and keeps it until it leaves: `handles[slot]`
- * holds the TimerHandle, `seqs[slot]` its scheduling order. The heap itself is two typed
- * arrays, `whens` and `slots`, so a sift moves only numbers: no handle pointer is stored
- * into a big (old-generation) array per level, and the keys compared are read from
- * contiguous memory. The scheduling order is read (by slot) only on an exact `when` tie.
- * Four children per node: half the levels of a binary heap, and a node's children share a
- * cache line or two.
+ * Layout. A timer gets a slot when pushed: `handles[slot]` holds the TimerHandle. Slots are
+ * handed out in scheduling order (each push takes the next number), so a slot's number is its
+ * timer's place in that order, and the tie-break on equal deadlines compares slots: no
+ * sequence number is kept, and a push, the newest timer, goes after every equal deadline.
+ * The heap itself is two typed arrays, `whens` and `slots`, so a sift moves only numbers: no
+ * handle pointer is stored into a big (old-generation) array per level, and the keys
+ * compared are read from contiguous memory. Four children per node: half the levels of a
+ * binary heap, and a node's children share a cache line or two.
+ *
+ * Slots are not reused one by one: when the numbers handed out run past twice the heap's
+ * entries, `renumber` gives the entries left slots 0..n-1 in the same order (heap order
+ * untouched), and an emptied heap starts again from 0.
  *
  * Cancellation empties the timer's slot (`handles[slot] = undefined`); the heap entry stays
  * until it reaches the top, or until more than half of the heap is cancelled and the heap is
@@ -23,14 +28,12 @@
 import type { ReadyEntry, TimerHandle } from './handles.js';
 
 const INITIAL_CAPACITY = 64;
+/** Slots handed out past twice the heap's entries plus this many make the next push renumber. */
+const SLOT_SLACK = 64;
 
 export class TimerHeap {
-  // ---- by slot ----
+  /** By slot: the timer, or undefined once it left the heap or was cancelled. */
   private handles: (TimerHandle | undefined)[] = [];
-  private seqs = new Float64Array(INITIAL_CAPACITY);
-  private freeSlots = new Int32Array(INITIAL_CAPACITY);
-  private freeCount = 0;
-  private nextSeq = 0;
   // ---- by heap position ----
   private whens = new Float64Array(INITIAL_CAPACITY);
   private slots = new Int32Array(INITIAL_CAPACITY);
@@ -54,23 +57,17 @@ export class TimerHeap {
 
   push(timer: TimerHandle, when: number): void {
     if (this.count === this.whens.length) this.grow();
-    let slot: number;
-    if (this.freeCount > 0) {
-      slot = this.freeSlots[--this.freeCount]!;
-      this.handles[slot] = timer;
-    } else {
-      slot = this.handles.length;
-      this.handles.push(timer);
-    }
-    const { whens, slots, seqs } = this;
-    seqs[slot] = this.nextSeq++;
+    let slot = this.handles.length;
+    if (slot > 2 * this.count + SLOT_SLACK) slot = this.renumber();
+    this.handles.push(timer);
     timer._slot = slot;
-    // sift up from the new last position
+    const { whens, slots } = this;
+    // sift up from the new last position; on a tie the newest timer stays below
     let i = this.count++;
     while (i > 0) {
       const parent = (i - 1) >> 2;
       const pw = whens[parent]!;
-      if (pw < when || (pw === when && seqs[slots[parent]!]! < seqs[slot]!)) break;
+      if (pw <= when) break;
       whens[i] = pw;
       slots[i] = slots[parent]!;
       i = parent;
@@ -96,11 +93,11 @@ export class TimerHeap {
     }
     const { handles, whens, slots } = this;
     while (this.count > 0 && handles[slots[0]!] === undefined) {
-      this.freeSlots[this.freeCount++] = slots[0]!;
       const last = --this.count;
       if (last > 0) this.siftDown(0, whens[last]!, slots[last]!);
       this.cancelled--;
     }
+    if (this.count === 0) this.handles = [];
   }
 
   /** Step 4: append the live timers due before `end` to `ready`, by (when, scheduling order). */
@@ -109,7 +106,6 @@ export class TimerHeap {
     while (this.count > 0 && whens[0]! < end) {
       const slot = slots[0]!;
       const timer = handles[slot];
-      this.freeSlots[this.freeCount++] = slot;
       const last = --this.count;
       if (last > 0) this.siftDown(0, whens[last]!, slots[last]!);
       if (timer === undefined) this.cancelled--;
@@ -118,14 +114,12 @@ export class TimerHeap {
         ready.push(timer);
       }
     }
+    if (this.count === 0) this.handles = [];
   }
 
   /** Forget every timer and give the memory back. */
   clear(): void {
     this.handles = [];
-    this.seqs = new Float64Array(INITIAL_CAPACITY);
-    this.freeSlots = new Int32Array(INITIAL_CAPACITY);
-    this.freeCount = 0;
     this.whens = new Float64Array(INITIAL_CAPACITY);
     this.slots = new Int32Array(INITIAL_CAPACITY);
     this.count = 0;
@@ -142,17 +136,34 @@ export class TimerHeap {
     const slots = new Int32Array(capacity);
     slots.set(this.slots);
     this.slots = slots;
-    const seqs = new Float64Array(capacity);
-    seqs.set(this.seqs);
-    this.seqs = seqs;
-    // Slots in use never outnumber heap entries, so the slot arrays share the capacity.
-    const freeSlots = new Int32Array(capacity);
-    freeSlots.set(this.freeSlots.subarray(0, this.freeCount));
-    this.freeSlots = freeSlots;
+  }
+
+  /**
+   * Give the heap's entries slots 0..count-1, keeping their order (so the heap's order holds
+   * as it is); returns the next free slot. A cancelled entry keeps an (empty) slot of its own.
+   */
+  private renumber(): number {
+    const { handles, slots } = this;
+    const count = this.count;
+    // Mark the slots in use, then number them in order.
+    const renamed = new Int32Array(handles.length);
+    for (let i = 0; i < count; i++) renamed[slots[i]!] = 1;
+    const kept: (TimerHandle | undefined)[] = new Array(count);
+    let next = 0;
+    for (let slot = 0; slot < renamed.length; slot++) {
+      if (renamed[slot] === 0) continue;
+      const timer = handles[slot];
+      kept[next] = timer;
+      if (timer !== undefined) timer._slot = next;
+      renamed[slot] = next++;
+    }
+    for (let i = 0; i < count; i++) slots[i] = renamed[slots[i]!]!;
+    this.handles = kept;
+    return next;
   }
 
   private siftDown(start: number, when: number, slot: number): void {
-    const { whens, slots, seqs } = this;
+    const { whens, slots } = this;
     const n = this.count;
     let i = start;
     for (;;) {
@@ -164,12 +175,12 @@ export class TimerHeap {
       const stop = first + 4 < n ? first + 4 : n;
       for (let c = first + 1; c < stop; c++) {
         const w = whens[c]!;
-        if (w < cw || (w === cw && seqs[slots[c]!]! < seqs[slots[child]!]!)) {
+        if (w < cw || (w === cw && slots[c]! < slots[child]!)) {
           child = c;
           cw = w;
         }
       }
-      if (when < cw || (when === cw && seqs[slot]! < seqs[slots[child]!]!)) break;
+      if (when < cw || (when === cw && slot < slots[child]!)) break;
       whens[i] = cw;
       slots[i] = slots[child]!;
       i = child;
@@ -190,16 +201,14 @@ export class TimerHeap {
     let n = 0;
     for (let i = 0; i < this.count; i++) {
       const slot = slots[i]!;
-      if (handles[slot] === undefined) {
-        this.freeSlots[this.freeCount++] = slot;
-        continue;
-      }
+      if (handles[slot] === undefined) continue;
       whens[n] = whens[i]!;
       slots[n] = slot;
       n++;
     }
     this.count = n;
     this.cancelled = 0;
-    this.heapify();
+    if (n === 0) this.handles = [];
+    else this.heapify();
   }
 }

@@ -2,7 +2,8 @@
  * Property: the loop's TimerHeap against a plain model, through random interleavings of
  * push, cancel, dropCancelled and takeDue. Deadlines come from a small set (ties are
  * common, so the scheduling order must break them) or anywhere; sizes go past a few levels
- * of the 4-ary heap and reuse freed slots.
+ * of the 4-ary heap and renumber the slots (handed out in scheduling order, they are the
+ * tie-break) once most of those handed out have left.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -99,5 +100,51 @@ describe('TimerHeap', () => {
     expect(heap.cancelledCount).toBe(0);
     heap.takeDue(Infinity, ready);
     expect(ready).toEqual([first, second, third]);
+  });
+
+  it('keeps scheduling order among equal deadlines across slot renumbering and rebuilds', () => {
+    const heap = new TimerHeap();
+    const owner: HandleOwner = { callExceptionHandler: () => {}, _timerHandleCancelled: (timer) => heap.cancel(timer) };
+    const timer = (when: number): TimerHandle => {
+      const t = new TimerHandle(when, () => {}, [], owner);
+      heap.push(t, when);
+      return t;
+    };
+    // Short timers first, gone before the rest: the slots of those left move at each renumbering.
+    for (let i = 0; i < 3; i++) timer(1);
+    const first = timer(5);
+    const cancelledEarly = timer(5);
+    cancelledEarly.cancel();
+    const second = timer(5);
+    const cancelledAfter = timer(5);
+    // Hundreds of short timers come and go while three stay: their slots are renumbered
+    // several times, and each renumbering must keep the three in their scheduling order.
+    heap.takeDue(2, []);
+    const gone: TimerHandle[] = [];
+    for (let i = 0; i < 500; i++) {
+      gone.push(timer(1));
+      const ready: ReadyEntry[] = [];
+      heap.takeDue(2, ready);
+      expect(ready).toEqual([gone[i]]);
+      // The slot table stays bounded by the heap's size, however many timers came and went.
+      expect((heap as unknown as { handles: unknown[] }).handles.length).toBeLessThanOrEqual(2 * heap.size + 65);
+    }
+    const third = timer(5);
+    // A timer renumbered while in the heap is still found by cancel(); timers that left
+    // before a renumbering, cancelled now, empty no other timer's slot.
+    cancelledAfter.cancel();
+    for (const t of gone) t.cancel();
+    expect(heap.cancelledCount).toBe(2);
+    expect(heap.size).toBe(5);
+    // More than half cancelled: the next drop rebuilds, and the order still holds.
+    const fourth = timer(5);
+    const cancelledLate = [timer(5), timer(5), timer(5), timer(5), timer(5)];
+    for (const t of cancelledLate) t.cancel();
+    heap.dropCancelled();
+    expect(heap.cancelledCount).toBe(0);
+    expect(heap.size).toBe(4);
+    const ready: ReadyEntry[] = [];
+    heap.takeDue(Infinity, ready);
+    expect(ready).toEqual([first, second, third, fourth]);
   });
 });
