@@ -39,7 +39,7 @@ import {
 import { Future, isFuture } from './futures.js';
 import { frameSlot, runInTask } from './task-context.js';
 import { captureContext, handleInContext, storesSeen, timerInContext } from './creator-context.js';
-import { Handle, TimerHandle, type ReadyEntry } from './handles.js';
+import { Handle, TimerHandle, type ReadyEntry, type TimerEntry } from './handles.js';
 import { logger } from './log.js';
 import { ageTasks, ensureFuture, Task } from './tasks.js';
 import { ReadyQueue } from './ready-queue.js';
@@ -315,6 +315,27 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   /** @internal TimerHandle.cancel() reports here; the heap drops it lazily. */
   _timerHandleCancelled(timer: TimerHandle): void {
     this.timers.cancel(timer);
+  }
+
+  /**
+   * @internal Whether core may schedule its own TimerEntry (sleep's future) with
+   * _callLaterEntry: not in debug mode (a handle keeps its creation stack), nor when a
+   * subclass overrides callLater (asyncio's sleep goes through call_later).
+   */
+  _timerEntriesAllowed(): boolean {
+    return !this.debug && this.callLater === BaseEventLoop.prototype.callLater;
+  }
+
+  /** @internal callLater for core's own TimerEntry: `entry` runs `delay` seconds from now, with no TimerHandle or argument array. */
+  _callLaterEntry(delay: number, entry: TimerEntry): void {
+    this.checkClosed();
+    this.timers.push(entry, this.time() + delay);
+    if (this.sleeping) this.wake();
+  }
+
+  /** @internal a TimerEntry scheduled by _callLaterEntry was cancelled. */
+  _timerEntryCancelled(entry: TimerEntry): void {
+    this.timers.cancel(entry);
   }
 
   // ---- futures and tasks ----

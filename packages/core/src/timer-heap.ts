@@ -2,7 +2,8 @@
  * The loop's timers: a 4-ary min-heap ordered by (when, scheduling order), with lazy
  * cancellation.
  *
- * Layout. A timer gets a slot when pushed: `handles[slot]` holds the TimerHandle. Slots are
+ * Layout. A timer gets a slot when pushed: `handles[slot]` holds its TimerHandle (or the
+ * TimerEntry that is its own timer, see handles.ts). Slots are
  * handed out in scheduling order (each push takes the next number), so a slot's number is its
  * timer's place in that order, and the tie-break on equal deadlines compares slots: no
  * sequence number is kept, and a push, the newest timer, goes after every equal deadline.
@@ -25,7 +26,7 @@
  * in bench/sched.js (e). The hot paths are written out in few functions for the same reason:
  * each function the JIT compiles on its own costs CPU time in a short-lived program.
  */
-import type { ReadyEntry, TimerHandle } from './handles.js';
+import type { ReadyEntry, TimerEntry } from './handles.js';
 
 const INITIAL_CAPACITY = 64;
 /** Slots handed out past twice the heap's entries plus this many make the next push renumber. */
@@ -33,7 +34,7 @@ const SLOT_SLACK = 64;
 
 export class TimerHeap {
   /** By slot: the timer, or undefined once it left the heap or was cancelled. */
-  private handles: (TimerHandle | undefined)[] = [];
+  private handles: (TimerEntry | undefined)[] = [];
   // ---- by heap position ----
   private whens = new Float64Array(INITIAL_CAPACITY);
   private slots = new Int32Array(INITIAL_CAPACITY);
@@ -55,7 +56,7 @@ export class TimerHeap {
     return this.count > 0 ? this.whens[0]! : Infinity;
   }
 
-  push(timer: TimerHandle, when: number): void {
+  push(timer: TimerEntry, when: number): void {
     if (this.count === this.whens.length) this.grow();
     let slot = this.handles.length;
     if (slot > 2 * this.count + SLOT_SLACK) slot = this.renumber();
@@ -77,7 +78,7 @@ export class TimerHeap {
   }
 
   /** A timer was cancelled: empty its slot if it is still in the heap. */
-  cancel(timer: TimerHandle): void {
+  cancel(timer: TimerEntry): void {
     const slot = timer._slot;
     if (slot >= 0 && this.handles[slot] === timer) {
       this.handles[slot] = undefined;
@@ -148,7 +149,7 @@ export class TimerHeap {
     // Mark the slots in use, then number them in order.
     const renamed = new Int32Array(handles.length);
     for (let i = 0; i < count; i++) renamed[slots[i]!] = 1;
-    const kept: (TimerHandle | undefined)[] = new Array(count);
+    const kept: (TimerEntry | undefined)[] = new Array(count);
     let next = 0;
     for (let slot = 0; slot < renamed.length; slot++) {
       if (renamed[slot] === 0) continue;
