@@ -92,12 +92,15 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   private sleeping = false;
   private hostTimer: NodeJS.Timeout | null = null;
   private hostTimerDeadline = Infinity;
-  private sliceStart = 0;
+  // The clock fields start as doubles (-Infinity: never): a field first holding a small
+  // integer changes representation at its first performance.now(), which deprecates the
+  // loop's maps and throws away the optimized code that uses them, once per fresh loop.
+  private sliceStart = -Infinity;
   /**
    * performance.now() (ms) as this iteration was scheduled: the host-slice check reads the
    * clock there anyway, so a backend paces its polling by it without a clock read of its own.
    */
-  protected iterationScheduledAt = 0;
+  protected iterationScheduledAt = -Infinity;
   private settleRun: { resolve: () => void; reject: (error: unknown) => void } | null = null;
   /** The async context runForever was called in: where a wake-up resumes the loop (see wake). */
   private runContext: ContextRunner | null = null;

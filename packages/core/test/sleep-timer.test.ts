@@ -18,7 +18,7 @@ import type { TimerHeap } from '../src/timer-heap.js';
 /** The loop's timer heap and what its slots hold (private state, read for these invariants). */
 function heapOf(loop: BaseEventLoop): { heap: TimerHeap; entries: unknown[] } {
   const heap = (loop as unknown as { timers: TimerHeap }).timers;
-  const entries = (heap as unknown as { handles: unknown[] }).handles.filter((entry) => entry !== undefined);
+  const entries = (heap as unknown as { chunks: unknown[][] }).chunks.flat().filter((entry) => entry !== undefined);
   return { heap, entries };
 }
 

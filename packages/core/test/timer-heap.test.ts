@@ -29,6 +29,31 @@ interface Model {
 
 const byWhenThenSeq = (a: Model, b: Model): number => a.when - b.when || a.seq - b.seq;
 
+/**
+ * The model of takeDue: due timers leave in (when, seq) order, the live ones to `ready`; once
+ * more than half of what is left is cancelled, the cancelled ones leave at once (step 1's rule).
+ */
+function modelTake(inHeap: Model[], end: number): { ready: TimerHandle[]; left: Model[] } {
+  let left = [...inHeap].sort(byWhenThenSeq);
+  let cancelled = left.filter((e) => e.cancelled).length;
+  const ready: TimerHandle[] = [];
+  let next = 0;
+  while (next < left.length && left[next]!.when < end) {
+    const top = left[next++]!;
+    if (top.cancelled) {
+      cancelled--;
+      continue;
+    }
+    ready.push(top.timer);
+    if (cancelled * 2 > left.length - next) {
+      left = left.slice(next).filter((e) => !e.cancelled);
+      next = 0;
+      cancelled = 0;
+    }
+  }
+  return { ready, left: left.slice(next) };
+}
+
 describe('TimerHeap', () => {
   it('keeps asyncio order (when, then scheduling order), counts cancelled entries, drops them lazily', () => {
     fc.assert(
@@ -63,11 +88,11 @@ describe('TimerHeap', () => {
             }
             heap.dropCancelled();
           } else {
-            const due = inHeap.filter((e) => e.when < op.end).sort(byWhenThenSeq);
-            inHeap = inHeap.filter((e) => e.when >= op.end);
+            const expected = modelTake(inHeap, op.end);
+            inHeap = expected.left;
             const ready: ReadyEntry[] = [];
             heap.takeDue(op.end, ready);
-            expect(ready).toEqual(due.filter((e) => !e.cancelled).map((e) => e.timer));
+            expect(ready).toEqual(expected.ready);
           }
           expect(heap.size).toBe(inHeap.length);
           expect(heap.cancelledCount).toBe(inHeap.filter((e) => e.cancelled).length);
@@ -127,7 +152,7 @@ describe('TimerHeap', () => {
       heap.takeDue(2, ready);
       expect(ready).toEqual([gone[i]]);
       // The slot table stays bounded by the heap's size, however many timers came and went.
-      expect((heap as unknown as { handles: unknown[] }).handles.length).toBeLessThanOrEqual(2 * heap.size + 65);
+      expect((heap as unknown as { nextSlot: number }).nextSlot).toBeLessThanOrEqual(2 * heap.size + 65);
     }
     const third = timer(5);
     // A timer renumbered while in the heap is still found by cancel(); timers that left
@@ -146,5 +171,71 @@ describe('TimerHeap', () => {
     const ready: ReadyEntry[] = [];
     heap.takeDue(Infinity, ready);
     expect(ready).toEqual([first, second, third, fourth]);
+  });
+
+  it('keeps the order over several chunks of its slot table, through renumbering and rebuilds', () => {
+    const heap = new TimerHeap();
+    const owner: HandleOwner = { callExceptionHandler: () => {}, _timerHandleCancelled: (timer) => heap.cancel(timer) };
+    let seed = 7;
+    const random = (): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x7fffffff;
+    };
+    let inHeap: Model[] = [];
+    let seq = 0;
+    let now = 0;
+    // Rounds of thousands of timers (a slot table chunk holds 4096), a third cancelled, ties
+    // common; each round takes what is due, so slots restart, get renumbered, and spill over.
+    for (let round = 0; round < 12; round++) {
+      const adds = 3000 + Math.floor(random() * 6000);
+      for (let i = 0; i < adds; i++) {
+        const when = now + Math.floor(random() * 40) / 4;
+        const timer = new TimerHandle(when, () => {}, [], owner);
+        heap.push(timer, when);
+        inHeap.push({ timer, when, seq: seq++, cancelled: false });
+      }
+      for (const entry of inHeap) {
+        if (random() < 0.33) {
+          entry.timer.cancel();
+          entry.cancelled = true;
+        }
+      }
+      const cancelled = inHeap.filter((e) => e.cancelled).length;
+      if (cancelled * 2 > inHeap.length) inHeap = inHeap.filter((e) => !e.cancelled);
+      else {
+        inHeap.sort(byWhenThenSeq);
+        while (inHeap.length > 0 && inHeap[0]!.cancelled) inHeap.shift();
+      }
+      heap.dropCancelled();
+      now += round % 4 === 3 ? 100 : 4;
+      const expected = modelTake(inHeap, now);
+      inHeap = expected.left;
+      const ready: ReadyEntry[] = [];
+      heap.takeDue(now, ready);
+      expect(ready).toEqual(expected.ready);
+      expect(heap.size).toBe(inHeap.length);
+      expect(heap.cancelledCount).toBe(inHeap.filter((e) => e.cancelled).length);
+    }
+  });
+
+  it('rebuilds as soon as due timers leaving make the cancelled ones more than half, not an iteration later', () => {
+    const heap = new TimerHeap();
+    const owner: HandleOwner = { callExceptionHandler: () => {}, _timerHandleCancelled: (timer) => heap.cancel(timer) };
+    const [first, doomed1, doomed2, last] = [1, 2, 3, 4].map((when) => {
+      const timer = new TimerHandle(when, () => {}, [], owner);
+      heap.push(timer, when);
+      return timer;
+    });
+    doomed1!.cancel();
+    doomed2!.cancel();
+    heap.dropCancelled(); // two of four: not more than half, nothing on top to pop
+    expect(heap.size).toBe(4);
+    const ready: ReadyEntry[] = [];
+    heap.takeDue(1.5, ready); // `first` leaves: two of the three left are cancelled
+    expect(ready).toEqual([first]);
+    expect(heap.size).toBe(1);
+    expect(heap.cancelledCount).toBe(0);
+    heap.takeDue(Infinity, ready);
+    expect(ready).toEqual([first, last]);
   });
 });
