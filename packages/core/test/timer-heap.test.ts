@@ -29,29 +29,10 @@ interface Model {
 
 const byWhenThenSeq = (a: Model, b: Model): number => a.when - b.when || a.seq - b.seq;
 
-/**
- * The model of takeDue: due timers leave in (when, seq) order, the live ones to `ready`; once
- * more than half of what is left is cancelled, the cancelled ones leave at once (step 1's rule).
- */
+/** The model of takeDue: due timers leave in (when, seq) order, the live ones to `ready`. */
 function modelTake(inHeap: Model[], end: number): { ready: TimerHandle[]; left: Model[] } {
-  let left = [...inHeap].sort(byWhenThenSeq);
-  let cancelled = left.filter((e) => e.cancelled).length;
-  const ready: TimerHandle[] = [];
-  let next = 0;
-  while (next < left.length && left[next]!.when < end) {
-    const top = left[next++]!;
-    if (top.cancelled) {
-      cancelled--;
-      continue;
-    }
-    ready.push(top.timer);
-    if (cancelled * 2 > left.length - next) {
-      left = left.slice(next).filter((e) => !e.cancelled);
-      next = 0;
-      cancelled = 0;
-    }
-  }
-  return { ready, left: left.slice(next) };
+  const due = inHeap.filter((e) => e.when < end).sort(byWhenThenSeq);
+  return { ready: due.filter((e) => !e.cancelled).map((e) => e.timer), left: inHeap.filter((e) => e.when >= end) };
 }
 
 describe('TimerHeap', () => {
@@ -216,26 +197,5 @@ describe('TimerHeap', () => {
       expect(heap.size).toBe(inHeap.length);
       expect(heap.cancelledCount).toBe(inHeap.filter((e) => e.cancelled).length);
     }
-  });
-
-  it('rebuilds as soon as due timers leaving make the cancelled ones more than half, not an iteration later', () => {
-    const heap = new TimerHeap();
-    const owner: HandleOwner = { callExceptionHandler: () => {}, _timerHandleCancelled: (timer) => heap.cancel(timer) };
-    const [first, doomed1, doomed2, last] = [1, 2, 3, 4].map((when) => {
-      const timer = new TimerHandle(when, () => {}, [], owner);
-      heap.push(timer, when);
-      return timer;
-    });
-    doomed1!.cancel();
-    doomed2!.cancel();
-    heap.dropCancelled(); // two of four: not more than half, nothing on top to pop
-    expect(heap.size).toBe(4);
-    const ready: ReadyEntry[] = [];
-    heap.takeDue(1.5, ready); // `first` leaves: two of the three left are cancelled
-    expect(ready).toEqual([first]);
-    expect(heap.size).toBe(1);
-    expect(heap.cancelledCount).toBe(0);
-    heap.takeDue(Infinity, ready);
-    expect(ready).toEqual([first, last]);
   });
 });
