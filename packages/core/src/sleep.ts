@@ -8,7 +8,7 @@ import type { Task } from './tasks.js';
 import { describe } from './validate.js';
 
 /** The future of a timed sleep on a TimerHandle from callLater: cancelling it cancels its timer. */
-class SleepFuture<T> extends Future<T> {
+class SleepOnTimerHandle<T> extends Future<T> {
   timer: TimerHandle | null = null;
 
   override cancel(msg?: string): boolean {
@@ -16,6 +16,9 @@ class SleepFuture<T> extends Future<T> {
     return super.cancel(msg);
   }
 }
+
+// Either way it is asyncio's sleep future to whoever looks (`loopkit ps`, repr): one name.
+Object.defineProperty(SleepOnTimerHandle, 'name', { value: 'SleepFuture' });
 
 /** What a loop offers sleep() to time a future without a TimerHandle (BaseEventLoop has it). */
 interface EntryTimers {
@@ -29,7 +32,7 @@ interface EntryTimers {
  * TimerHandle, its boxed deadline and its argument array held (144 bytes a sleeping task)
  * is one slot number and the result. Run from the ready queue once due, as the handle was.
  */
-class SelfTimedSleep<T> extends Future<T> implements TimerEntry {
+class SleepFuture<T> extends Future<T> implements TimerEntry {
   // Declared, and set in the constructor (see Handle): made by the hundred thousand.
   /** @internal its place in the loop's timer heap (see timer-heap.ts) */ declare _slot: number;
   private declare readonly value: T;
@@ -191,11 +194,11 @@ export function sleep<T = undefined>(delay: number, result?: T): Future<T> | Yie
   }
   const timers = loop as Partial<EntryTimers>;
   if (delay !== Infinity && timers._callLaterEntry !== undefined && timers._timerEntriesAllowed!()) {
-    const future = new SelfTimedSleep<T>(loop, result as T);
+    const future = new SleepFuture<T>(loop, result as T);
     timers._callLaterEntry(delay, future);
     return future;
   }
-  const future = new SleepFuture<T>(loop);
+  const future = new SleepOnTimerHandle<T>(loop);
   if (delay !== Infinity) future.timer = loop.callLater(delay, setResultUnlessCancelled, future, result as T);
   return future;
 }

@@ -31,6 +31,7 @@ describe('sleep(delay) on a BaseEventLoop', () => {
       expect(heap.size).toBe(1);
       expect(entries).toHaveLength(1);
       expect(entries[0]).toBe(slept);
+      expect(slept.constructor.name).toBe('SleepFuture'); // what `loopkit ps` shows
       expect(await slept).toBe('done');
       expect(heap.size).toBe(0);
     });
@@ -88,7 +89,8 @@ describe('sleep(delay) on a BaseEventLoop', () => {
     const loop = new TestLoop();
     loop.setDebug(true);
     await loop.runUntilComplete(async () => {
-      const slept = sleep(1);
+      const slept = sleep(1) as Future<undefined>;
+      expect(slept.constructor.name).toBe('SleepFuture'); // the same name on either path
       const { entries } = heapOf(loop);
       expect(entries).toHaveLength(1);
       expect(entries[0]).toBeInstanceOf(TimerHandle);
