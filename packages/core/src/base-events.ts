@@ -40,7 +40,7 @@ import {
 import { Future, isFuture } from './futures.js';
 import { frameSlot, runInTask } from './task-context.js';
 import { captureContext, handleInContext, storesSeen, timerInContext } from './creator-context.js';
-import { Handle, TimerHandle, type ReadyEntry } from './handles.js';
+import { Handle, TimerHandle, type ReadyEntry, type TimerEntry } from './handles.js';
 import { logger } from './log.js';
 import { ageTasks, ensureFuture, Task } from './tasks.js';
 import { ReadyQueue } from './ready-queue.js';
@@ -93,12 +93,15 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   private sleeping = false;
   private hostTimer: NodeJS.Timeout | null = null;
   private hostTimerDeadline = Infinity;
-  private sliceStart = 0;
+  // The clock fields start as doubles (-Infinity: never): a field first holding a small
+  // integer changes representation at its first performance.now(), which deprecates the
+  // loop's maps and throws away the optimized code that uses them, once per fresh loop.
+  private sliceStart = -Infinity;
   /**
    * performance.now() (ms) as this iteration was scheduled: the host-slice check reads the
    * clock there anyway, so a backend paces its polling by it without a clock read of its own.
    */
-  protected iterationScheduledAt = 0;
+  protected iterationScheduledAt = -Infinity;
   private settleRun: { resolve: () => void; reject: (error: unknown) => void } | null = null;
   /** The async context runForever was called in: where a wake-up resumes the loop (see wake). */
   private runContext: ContextRunner | null = null;
@@ -324,6 +327,27 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   /** @internal TimerHandle.cancel() reports here; the heap drops it lazily. */
   _timerHandleCancelled(timer: TimerHandle): void {
     this.timers.cancel(timer);
+  }
+
+  /**
+   * @internal Whether core may schedule its own TimerEntry (sleep's future) with
+   * _callLaterEntry: not in debug mode (a handle keeps its creation stack), nor when a
+   * subclass overrides callLater (asyncio's sleep goes through call_later).
+   */
+  _timerEntriesAllowed(): boolean {
+    return !this.debug && this.callLater === BaseEventLoop.prototype.callLater;
+  }
+
+  /** @internal callLater for core's own TimerEntry: `entry` runs `delay` seconds from now, with no TimerHandle or argument array. */
+  _callLaterEntry(delay: number, entry: TimerEntry): void {
+    this.checkClosed();
+    this.timers.push(entry, this.time() + delay);
+    if (this.sleeping) this.wake();
+  }
+
+  /** @internal a TimerEntry scheduled by _callLaterEntry was cancelled. */
+  _timerEntryCancelled(entry: TimerEntry): void {
+    this.timers.cancel(entry);
   }
 
   // ---- futures and tasks ----

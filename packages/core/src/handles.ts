@@ -22,6 +22,15 @@ export interface ReadyEntry {
   _run(): void;
 }
 
+/**
+ * What the loop's timer heap holds (timer-heap.ts): a TimerHandle, or an internal object that
+ * is its own timer (a timed sleep's future), so a sleep allocates no handle. `_slot` is its
+ * place in the heap while there.
+ */
+export interface TimerEntry extends ReadyEntry {
+  _slot: number;
+}
+
 /** A callback scheduled with callSoon (asyncio.Handle): cancel() keeps it from running. */
 export class Handle implements ReadyEntry {
   // Declared, and set once in the constructor: a class field would be defined first, then
@@ -107,7 +116,7 @@ export class Handle implements ReadyEntry {
 Handle.prototype._sourceTraceback = null;
 
 /** A callback scheduled with callLater or callAt (asyncio.TimerHandle): when() says when it runs. */
-export class TimerHandle extends Handle {
+export class TimerHandle extends Handle implements TimerEntry {
   /** @internal */ declare readonly _when: number;
   /** @internal its slot in the loop's timer heap while there (see timer-heap.ts) */ declare _slot: number;
 

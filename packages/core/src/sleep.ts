@@ -3,16 +3,59 @@ import { getRunningLoop, resumeSignal, resumeStep, stepEndsIfAwaited, type Abstr
 import { carryTaskIntoThen, currentTaskOrUndefined } from './task-context.js';
 import { Chain, type Chainable } from './chain.js';
 import { Future, setResultUnlessCancelled } from './futures.js';
-import { callSoonEntry, type ReadyEntry, type TimerHandle } from './handles.js';
+import { callSoonEntry, Handle, type HandleOwner, type ReadyEntry, type TimerEntry, type TimerHandle } from './handles.js';
 import type { Task } from './tasks.js';
 import { describe } from './validate.js';
 
-/** The future of a timed sleep: cancelling it cancels its timer. */
-class SleepFuture<T> extends Future<T> {
+/** The future of a timed sleep on a TimerHandle from callLater: cancelling it cancels its timer. */
+class SleepOnTimerHandle<T> extends Future<T> {
   timer: TimerHandle | null = null;
 
   override cancel(msg?: string): boolean {
     this.timer?.cancel();
+    return super.cancel(msg);
+  }
+}
+
+// Either way it is asyncio's sleep future to whoever looks (`loopkit ps`, repr): one name.
+Object.defineProperty(SleepOnTimerHandle, 'name', { value: 'SleepFuture' });
+
+/** What a loop offers sleep() to time a future without a TimerHandle (BaseEventLoop has it). */
+interface EntryTimers {
+  _timerEntriesAllowed(): boolean;
+  _callLaterEntry(delay: number, entry: TimerEntry): void;
+  _timerEntryCancelled(entry: TimerEntry): void;
+}
+
+/**
+ * The future of a timed sleep that is its own timer in the loop's heap: what callLater's
+ * TimerHandle, its boxed deadline and its argument array held (144 bytes a sleeping task)
+ * is one slot number and the result. Run from the ready queue once due, as the handle was.
+ */
+class SleepFuture<T> extends Future<T> implements TimerEntry {
+  // Declared, and set in the constructor (see Handle): made by the hundred thousand.
+  /** @internal its place in the loop's timer heap (see timer-heap.ts) */ declare _slot: number;
+  private declare readonly value: T;
+
+  constructor(loop: AbstractEventLoop, value: T) {
+    super(loop);
+    this._slot = -1;
+    this.value = value;
+  }
+
+  /** @internal the timer fired: what callLater(delay, setResultUnlessCancelled, future, value) runs. */
+  _run(): void {
+    try {
+      setResultUnlessCancelled(this, this.value);
+    } catch (exception) {
+      // Reported as that callback's handle would report it (set already by someone else).
+      const args = [this, this.value];
+      new Handle(setResultUnlessCancelled, args, this._loop as unknown as HandleOwner)._report(exception, setResultUnlessCancelled, args);
+    }
+  }
+
+  override cancel(msg?: string): boolean {
+    (this._loop as unknown as EntryTimers)._timerEntryCancelled(this);
     return super.cancel(msg);
   }
 }
@@ -149,7 +192,13 @@ export function sleep<T = undefined>(delay: number, result?: T): Future<T> | Yie
     }
     return yieldPromise(loop, task, result as T);
   }
-  const future = new SleepFuture<T>({ loop });
+  const timers = loop as Partial<EntryTimers>;
+  if (delay !== Infinity && timers._callLaterEntry !== undefined && timers._timerEntriesAllowed!()) {
+    const future = new SleepFuture<T>(loop, result as T);
+    timers._callLaterEntry(delay, future);
+    return future;
+  }
+  const future = new SleepOnTimerHandle<T>(loop);
   if (delay !== Infinity) future.timer = loop.callLater(delay, setResultUnlessCancelled, future, result as T);
   return future;
 }

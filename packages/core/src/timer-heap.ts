@@ -2,17 +2,26 @@
  * The loop's timers: a 4-ary min-heap ordered by (when, scheduling order), with lazy
  * cancellation.
  *
- * Layout. A timer gets a slot when pushed and keeps it until it leaves: `handles[slot]`
- * holds the TimerHandle, `seqs[slot]` its scheduling order. The heap itself is two typed
- * arrays, `whens` and `slots`, so a sift moves only numbers: no handle pointer is stored
- * into a big (old-generation) array per level, and the keys compared are read from
- * contiguous memory. The scheduling order is read (by slot) only on an exact `when` tie.
- * Four children per node: half the levels of a binary heap, and a node's children share a
- * cache line or two.
+ * Layout. A timer gets a slot when pushed: the slot table holds its TimerHandle (or the
+ * TimerEntry that is its own timer, see handles.ts) at that slot. Slots are handed out in
+ * scheduling order (each push takes the next number), so a slot's number is its timer's
+ * place in that order, and the tie-break on equal deadlines compares slots: no sequence
+ * number is kept, and a push, the newest timer, goes after every equal deadline. The heap
+ * itself is two typed arrays, `whens` and `slots`, so a sift moves only numbers: no handle
+ * pointer is stored into a big (old-generation) array per level, and the keys compared are
+ * read from contiguous memory. Four children per node: half the levels of a binary heap, and
+ * a node's children share a cache line or two.
  *
- * Cancellation empties the timer's slot (`handles[slot] = undefined`); the heap entry stays
- * until it reaches the top, or until more than half of the heap is cancelled and the heap is
- * rebuilt without them. Either way no handle is touched to find out it was cancelled.
+ * The slot table is held in chunks of CHUNK_SIZE, as the ready queue (ready-queue.ts): one
+ * array grown by push was copied whole at every growth, past 128 KB into fresh pages, and for
+ * 100k timers those page faults were a fifth of the process's. Slots are not reused one by
+ * one: when the numbers handed out run past twice the heap's entries, `renumber` gives the
+ * entries left slots 0..n-1 in the same order (heap order untouched), and an emptied heap
+ * starts again from 0.
+ *
+ * Cancellation empties the timer's slot; the heap entry stays until it reaches the top, or
+ * until more than half of the heap is cancelled and the heap is rebuilt without them. Either
+ * way no handle is touched to find out it was cancelled.
  *
  * Due timers leave by pops, even many at once: a program's first big batch of due timers
  * runs this code before the JIT has optimized it, and a pop (one hot, small loop) is
@@ -20,17 +29,23 @@
  * in bench/sched.js (e). The hot paths are written out in few functions for the same reason:
  * each function the JIT compiles on its own costs CPU time in a short-lived program.
  */
-import type { ReadyEntry, TimerHandle } from './handles.js';
+import type { ReadyEntry, TimerEntry } from './handles.js';
 
 const INITIAL_CAPACITY = 64;
+/** Slots handed out past twice the heap's entries plus this many make the next push renumber. */
+const SLOT_SLACK = 64;
+const CHUNK_BITS = 12;
+/** 4096 pointers, 32 KB: an ordinary young object, not a large one. */
+const CHUNK_SIZE = 1 << CHUNK_BITS;
+const CHUNK_MASK = CHUNK_SIZE - 1;
+
+type Chunk = (TimerEntry | undefined)[];
 
 export class TimerHeap {
-  // ---- by slot ----
-  private handles: (TimerHandle | undefined)[] = [];
-  private seqs = new Float64Array(INITIAL_CAPACITY);
-  private freeSlots = new Int32Array(INITIAL_CAPACITY);
-  private freeCount = 0;
-  private nextSeq = 0;
+  /** The slot table: slot s is `chunks[s >> CHUNK_BITS][s & CHUNK_MASK]`, undefined once its timer left or was cancelled. */
+  private chunks: Chunk[] = [];
+  /** The next slot to hand out. */
+  private nextSlot = 0;
   // ---- by heap position ----
   private whens = new Float64Array(INITIAL_CAPACITY);
   private slots = new Int32Array(INITIAL_CAPACITY);
@@ -52,25 +67,21 @@ export class TimerHeap {
     return this.count > 0 ? this.whens[0]! : Infinity;
   }
 
-  push(timer: TimerHandle, when: number): void {
+  push(timer: TimerEntry, when: number): void {
     if (this.count === this.whens.length) this.grow();
-    let slot: number;
-    if (this.freeCount > 0) {
-      slot = this.freeSlots[--this.freeCount]!;
-      this.handles[slot] = timer;
-    } else {
-      slot = this.handles.length;
-      this.handles.push(timer);
-    }
-    const { whens, slots, seqs } = this;
-    seqs[slot] = this.nextSeq++;
+    let slot = this.nextSlot;
+    if (slot > 2 * this.count + SLOT_SLACK) slot = this.renumber();
+    if ((slot & CHUNK_MASK) === 0 && slot >> CHUNK_BITS === this.chunks.length) this.chunks.push(new Array(CHUNK_SIZE));
+    this.chunks[slot >> CHUNK_BITS]![slot & CHUNK_MASK] = timer;
+    this.nextSlot = slot + 1;
     timer._slot = slot;
-    // sift up from the new last position
+    const { whens, slots } = this;
+    // sift up from the new last position; on a tie the newest timer stays below
     let i = this.count++;
     while (i > 0) {
       const parent = (i - 1) >> 2;
       const pw = whens[parent]!;
-      if (pw < when || (pw === when && seqs[slots[parent]!]! < seqs[slot]!)) break;
+      if (pw <= when) break;
       whens[i] = pw;
       slots[i] = slots[parent]!;
       i = parent;
@@ -80,10 +91,13 @@ export class TimerHeap {
   }
 
   /** A timer was cancelled: empty its slot if it is still in the heap. */
-  cancel(timer: TimerHandle): void {
+  cancel(timer: TimerEntry): void {
     const slot = timer._slot;
-    if (slot >= 0 && this.handles[slot] === timer) {
-      this.handles[slot] = undefined;
+    // A slot past those handed out belongs to a timer that left before the table restarted.
+    if (slot < 0 || slot >= this.nextSlot) return;
+    const chunk = this.chunks[slot >> CHUNK_BITS]!;
+    if (chunk[slot & CHUNK_MASK] === timer) {
+      chunk[slot & CHUNK_MASK] = undefined;
       this.cancelled++;
     }
   }
@@ -94,38 +108,43 @@ export class TimerHeap {
       this.rebuild();
       return;
     }
-    const { handles, whens, slots } = this;
-    while (this.count > 0 && handles[slots[0]!] === undefined) {
-      this.freeSlots[this.freeCount++] = slots[0]!;
+    const { chunks, whens, slots } = this;
+    while (this.count > 0) {
+      const top = slots[0]!;
+      if (chunks[top >> CHUNK_BITS]![top & CHUNK_MASK] !== undefined) break;
       const last = --this.count;
       if (last > 0) this.siftDown(0, whens[last]!, slots[last]!);
       this.cancelled--;
     }
+    if (this.count === 0) this.restartSlots();
   }
 
-  /** Step 4: append the live timers due before `end` to `ready`, by (when, scheduling order). */
+  /**
+   * Step 4: append the live timers due before `end` to `ready`, by (when, scheduling order).
+   * (Rebuilding as soon as the timers leaving made more than half of the rest cancelled, so
+   * that only live ones are popped, made bench/sched.js (e) slower: the one rebuild runs
+   * cold, the pops run optimized.)
+   */
   takeDue(end: number, ready: { push(entry: ReadyEntry): void }): void {
-    const { handles, whens, slots } = this;
+    const { chunks, whens, slots } = this;
     while (this.count > 0 && whens[0]! < end) {
       const slot = slots[0]!;
-      const timer = handles[slot];
-      this.freeSlots[this.freeCount++] = slot;
+      const chunk = chunks[slot >> CHUNK_BITS]!;
+      const timer = chunk[slot & CHUNK_MASK];
       const last = --this.count;
       if (last > 0) this.siftDown(0, whens[last]!, slots[last]!);
       if (timer === undefined) this.cancelled--;
       else {
-        handles[slot] = undefined;
+        chunk[slot & CHUNK_MASK] = undefined;
         ready.push(timer);
       }
     }
+    if (this.count === 0) this.restartSlots();
   }
 
   /** Forget every timer and give the memory back. */
   clear(): void {
-    this.handles = [];
-    this.seqs = new Float64Array(INITIAL_CAPACITY);
-    this.freeSlots = new Int32Array(INITIAL_CAPACITY);
-    this.freeCount = 0;
+    this.restartSlots();
     this.whens = new Float64Array(INITIAL_CAPACITY);
     this.slots = new Int32Array(INITIAL_CAPACITY);
     this.count = 0;
@@ -133,6 +152,13 @@ export class TimerHeap {
   }
 
   // ---- internals ----
+
+  /** The heap is empty: hand out slots from 0 again, in a fresh table. */
+  private restartSlots(): void {
+    if (this.nextSlot === 0) return;
+    this.chunks = [];
+    this.nextSlot = 0;
+  }
 
   private grow(): void {
     const capacity = this.whens.length * 2;
@@ -142,17 +168,37 @@ export class TimerHeap {
     const slots = new Int32Array(capacity);
     slots.set(this.slots);
     this.slots = slots;
-    const seqs = new Float64Array(capacity);
-    seqs.set(this.seqs);
-    this.seqs = seqs;
-    // Slots in use never outnumber heap entries, so the slot arrays share the capacity.
-    const freeSlots = new Int32Array(capacity);
-    freeSlots.set(this.freeSlots.subarray(0, this.freeCount));
-    this.freeSlots = freeSlots;
+  }
+
+  /**
+   * Give the heap's entries slots 0..count-1, keeping their order (so the heap's order holds
+   * as it is), in a fresh table; returns the next free slot. A cancelled entry keeps an
+   * (empty) slot of its own.
+   */
+  private renumber(): number {
+    const { chunks, slots } = this;
+    const count = this.count;
+    // Mark the slots in use, then number them in order.
+    const renamed = new Int32Array(this.nextSlot);
+    for (let i = 0; i < count; i++) renamed[slots[i]!] = 1;
+    const kept: Chunk[] = [];
+    let next = 0;
+    for (let slot = 0; slot < renamed.length; slot++) {
+      if (renamed[slot] === 0) continue;
+      const timer = chunks[slot >> CHUNK_BITS]![slot & CHUNK_MASK];
+      if ((next & CHUNK_MASK) === 0) kept.push(new Array(CHUNK_SIZE));
+      kept[next >> CHUNK_BITS]![next & CHUNK_MASK] = timer;
+      if (timer !== undefined) timer._slot = next;
+      renamed[slot] = next++;
+    }
+    for (let i = 0; i < count; i++) slots[i] = renamed[slots[i]!]!;
+    this.chunks = kept;
+    this.nextSlot = next;
+    return next;
   }
 
   private siftDown(start: number, when: number, slot: number): void {
-    const { whens, slots, seqs } = this;
+    const { whens, slots } = this;
     const n = this.count;
     let i = start;
     for (;;) {
@@ -164,12 +210,12 @@ export class TimerHeap {
       const stop = first + 4 < n ? first + 4 : n;
       for (let c = first + 1; c < stop; c++) {
         const w = whens[c]!;
-        if (w < cw || (w === cw && seqs[slots[c]!]! < seqs[slots[child]!]!)) {
+        if (w < cw || (w === cw && slots[c]! < slots[child]!)) {
           child = c;
           cw = w;
         }
       }
-      if (when < cw || (when === cw && seqs[slot]! < seqs[slots[child]!]!)) break;
+      if (when < cw || (when === cw && slot < slots[child]!)) break;
       whens[i] = cw;
       slots[i] = slots[child]!;
       i = child;
@@ -186,20 +232,18 @@ export class TimerHeap {
 
   /** Drop every cancelled entry, then restore the heap order. */
   private rebuild(): void {
-    const { handles, whens, slots } = this;
+    const { chunks, whens, slots } = this;
     let n = 0;
     for (let i = 0; i < this.count; i++) {
       const slot = slots[i]!;
-      if (handles[slot] === undefined) {
-        this.freeSlots[this.freeCount++] = slot;
-        continue;
-      }
+      if (chunks[slot >> CHUNK_BITS]![slot & CHUNK_MASK] === undefined) continue;
       whens[n] = whens[i]!;
       slots[n] = slot;
       n++;
     }
     this.count = n;
     this.cancelled = 0;
-    this.heapify();
+    if (n === 0) this.restartSlots();
+    else this.heapify();
   }
 }

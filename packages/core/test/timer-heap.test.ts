@@ -2,7 +2,8 @@
  * Property: the loop's TimerHeap against a plain model, through random interleavings of
  * push, cancel, dropCancelled and takeDue. Deadlines come from a small set (ties are
  * common, so the scheduling order must break them) or anywhere; sizes go past a few levels
- * of the 4-ary heap and reuse freed slots.
+ * of the 4-ary heap and renumber the slots (handed out in scheduling order, they are the
+ * tie-break) once most of those handed out have left.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -27,6 +28,12 @@ interface Model {
 }
 
 const byWhenThenSeq = (a: Model, b: Model): number => a.when - b.when || a.seq - b.seq;
+
+/** The model of takeDue: due timers leave in (when, seq) order, the live ones to `ready`. */
+function modelTake(inHeap: Model[], end: number): { ready: TimerHandle[]; left: Model[] } {
+  const due = inHeap.filter((e) => e.when < end).sort(byWhenThenSeq);
+  return { ready: due.filter((e) => !e.cancelled).map((e) => e.timer), left: inHeap.filter((e) => e.when >= end) };
+}
 
 describe('TimerHeap', () => {
   it('keeps asyncio order (when, then scheduling order), counts cancelled entries, drops them lazily', () => {
@@ -62,11 +69,11 @@ describe('TimerHeap', () => {
             }
             heap.dropCancelled();
           } else {
-            const due = inHeap.filter((e) => e.when < op.end).sort(byWhenThenSeq);
-            inHeap = inHeap.filter((e) => e.when >= op.end);
+            const expected = modelTake(inHeap, op.end);
+            inHeap = expected.left;
             const ready: ReadyEntry[] = [];
             heap.takeDue(op.end, ready);
-            expect(ready).toEqual(due.filter((e) => !e.cancelled).map((e) => e.timer));
+            expect(ready).toEqual(expected.ready);
           }
           expect(heap.size).toBe(inHeap.length);
           expect(heap.cancelledCount).toBe(inHeap.filter((e) => e.cancelled).length);
@@ -99,5 +106,96 @@ describe('TimerHeap', () => {
     expect(heap.cancelledCount).toBe(0);
     heap.takeDue(Infinity, ready);
     expect(ready).toEqual([first, second, third]);
+  });
+
+  it('keeps scheduling order among equal deadlines across slot renumbering and rebuilds', () => {
+    const heap = new TimerHeap();
+    const owner: HandleOwner = { callExceptionHandler: () => {}, _timerHandleCancelled: (timer) => heap.cancel(timer) };
+    const timer = (when: number): TimerHandle => {
+      const t = new TimerHandle(when, () => {}, [], owner);
+      heap.push(t, when);
+      return t;
+    };
+    // Short timers first, gone before the rest: the slots of those left move at each renumbering.
+    for (let i = 0; i < 3; i++) timer(1);
+    const first = timer(5);
+    const cancelledEarly = timer(5);
+    cancelledEarly.cancel();
+    const second = timer(5);
+    const cancelledAfter = timer(5);
+    // Hundreds of short timers come and go while three stay: their slots are renumbered
+    // several times, and each renumbering must keep the three in their scheduling order.
+    heap.takeDue(2, []);
+    const gone: TimerHandle[] = [];
+    for (let i = 0; i < 500; i++) {
+      gone.push(timer(1));
+      const ready: ReadyEntry[] = [];
+      heap.takeDue(2, ready);
+      expect(ready).toEqual([gone[i]]);
+      // The slot table stays bounded by the heap's size, however many timers came and went.
+      expect((heap as unknown as { nextSlot: number }).nextSlot).toBeLessThanOrEqual(2 * heap.size + 65);
+    }
+    const third = timer(5);
+    // A timer renumbered while in the heap is still found by cancel(); timers that left
+    // before a renumbering, cancelled now, empty no other timer's slot.
+    cancelledAfter.cancel();
+    for (const t of gone) t.cancel();
+    expect(heap.cancelledCount).toBe(2);
+    expect(heap.size).toBe(5);
+    // More than half cancelled: the next drop rebuilds, and the order still holds.
+    const fourth = timer(5);
+    const cancelledLate = [timer(5), timer(5), timer(5), timer(5), timer(5)];
+    for (const t of cancelledLate) t.cancel();
+    heap.dropCancelled();
+    expect(heap.cancelledCount).toBe(0);
+    expect(heap.size).toBe(4);
+    const ready: ReadyEntry[] = [];
+    heap.takeDue(Infinity, ready);
+    expect(ready).toEqual([first, second, third, fourth]);
+  });
+
+  it('keeps the order over several chunks of its slot table, through renumbering and rebuilds', () => {
+    const heap = new TimerHeap();
+    const owner: HandleOwner = { callExceptionHandler: () => {}, _timerHandleCancelled: (timer) => heap.cancel(timer) };
+    let seed = 7;
+    const random = (): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x7fffffff;
+    };
+    let inHeap: Model[] = [];
+    let seq = 0;
+    let now = 0;
+    // Rounds of thousands of timers (a slot table chunk holds 4096), a third cancelled, ties
+    // common; each round takes what is due, so slots restart, get renumbered, and spill over.
+    for (let round = 0; round < 12; round++) {
+      const adds = 3000 + Math.floor(random() * 6000);
+      for (let i = 0; i < adds; i++) {
+        const when = now + Math.floor(random() * 40) / 4;
+        const timer = new TimerHandle(when, () => {}, [], owner);
+        heap.push(timer, when);
+        inHeap.push({ timer, when, seq: seq++, cancelled: false });
+      }
+      for (const entry of inHeap) {
+        if (random() < 0.33) {
+          entry.timer.cancel();
+          entry.cancelled = true;
+        }
+      }
+      const cancelled = inHeap.filter((e) => e.cancelled).length;
+      if (cancelled * 2 > inHeap.length) inHeap = inHeap.filter((e) => !e.cancelled);
+      else {
+        inHeap.sort(byWhenThenSeq);
+        while (inHeap.length > 0 && inHeap[0]!.cancelled) inHeap.shift();
+      }
+      heap.dropCancelled();
+      now += round % 4 === 3 ? 100 : 4;
+      const expected = modelTake(inHeap, now);
+      inHeap = expected.left;
+      const ready: ReadyEntry[] = [];
+      heap.takeDue(now, ready);
+      expect(ready).toEqual(expected.ready);
+      expect(heap.size).toBe(inHeap.length);
+      expect(heap.cancelledCount).toBe(inHeap.filter((e) => e.cancelled).length);
+    }
   });
 });

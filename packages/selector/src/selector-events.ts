@@ -144,9 +144,10 @@ export class SelectorEventLoop
    */
   private pollDue = true;
   private lastPollFound = false;
-  private polledAt = 0;
+  /** performance.now() ms; a double from the start, as BaseEventLoop's clock fields. */
+  private polledAt = -Infinity;
   /** Until when (performance.now() ms) polls are at most HOT_SKIPPED_POLLS apart: see HOT_WINDOW_MS. */
-  private hotUntil = 0;
+  private hotUntil = -Infinity;
   private skippedPolls = 0;
   /** Events idle() harvested for the next ioPoll. */
   private harvested = 0;
