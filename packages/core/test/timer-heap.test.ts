@@ -30,6 +30,15 @@ interface Model {
 const byWhenThenSeq = (a: Model, b: Model): number => a.when - b.when || a.seq - b.seq;
 
 /** The model of takeDue: due timers leave in (when, seq) order, the live ones to `ready`. */
+/** What dropCancelled leaves: all but the cancelled when they are most, else the cancelled on top gone. */
+function modelDropCancelled(inHeap: Model[]): Model[] {
+  const cancelled = inHeap.filter((e) => e.cancelled).length;
+  if (cancelled * 2 > inHeap.length) return inHeap.filter((e) => !e.cancelled);
+  inHeap.sort(byWhenThenSeq);
+  while (inHeap.length > 0 && inHeap[0]!.cancelled) inHeap.shift();
+  return inHeap;
+}
+
 function modelTake(inHeap: Model[], end: number): { ready: TimerHandle[]; left: Model[] } {
   const due = inHeap.filter((e) => e.when < end).sort(byWhenThenSeq);
   return { ready: due.filter((e) => !e.cancelled).map((e) => e.timer), left: inHeap.filter((e) => e.when >= end) };
@@ -61,12 +70,7 @@ describe('TimerHeap', () => {
             entry.timer.cancel();
             entry.cancelled = true;
           } else if (op.kind === 'drop') {
-            const cancelled = inHeap.filter((e) => e.cancelled).length;
-            if (cancelled * 2 > inHeap.length) inHeap = inHeap.filter((e) => !e.cancelled);
-            else {
-              inHeap.sort(byWhenThenSeq);
-              while (inHeap.length > 0 && inHeap[0]!.cancelled) inHeap.shift();
-            }
+            inHeap = modelDropCancelled(inHeap);
             heap.dropCancelled();
           } else {
             const expected = modelTake(inHeap, op.end);
@@ -181,12 +185,7 @@ describe('TimerHeap', () => {
           entry.cancelled = true;
         }
       }
-      const cancelled = inHeap.filter((e) => e.cancelled).length;
-      if (cancelled * 2 > inHeap.length) inHeap = inHeap.filter((e) => !e.cancelled);
-      else {
-        inHeap.sort(byWhenThenSeq);
-        while (inHeap.length > 0 && inHeap[0]!.cancelled) inHeap.shift();
-      }
+      inHeap = modelDropCancelled(inHeap);
       heap.dropCancelled();
       now += round % 4 === 3 ? 100 : 4;
       const expected = modelTake(inHeap, now);
