@@ -28,13 +28,13 @@ export interface ExceptionContext {
 }
 /** What setExceptionHandler takes: called with the loop and the context of an error no one awaited. */
 export type ExceptionHandler = (loop: AbstractEventLoop, context: ExceptionContext) => void;
+/** What addReader/addWriter watch: a file descriptor, or an object with `fileno()` (a socket). */
+export type FileDescriptorLike = number | { fileno(): number };
+
 /**
  * Runs a function in an async context and returns its result: what Node's
  * `AsyncLocalStorage.snapshot()` returns, loopkit's form of asyncio's contextvars.Context.
  */
-/** What addReader/addWriter watch: a file descriptor, or an object with `fileno()` (a socket). */
-export type FileDescriptorLike = number | { fileno(): number };
-
 export type ContextRunner = <R>(fn: (...args: any[]) => R, ...args: any[]) => R;
 /** The options of createTask (asyncio's `name=` and `context=`). */
 export interface CreateTaskOptions {
