@@ -29,7 +29,12 @@ export interface ExceptionContext {
 /** What setExceptionHandler takes: called with the loop and the context of an error no one awaited. */
 export type ExceptionHandler = (loop: AbstractEventLoop, context: ExceptionContext) => void;
 /** What addReader/addWriter watch: a file descriptor, or an object with `fileno()` (a socket). */
-export type FileDescriptorLike = number | { fileno(): number };
+export type FileDescriptorLike =
+  | number
+  | {
+      /** The file descriptor. */
+      fileno(): number;
+    };
 
 /**
  * Runs a function in an async context and returns its result: what Node's
