@@ -30,11 +30,11 @@
 //   env: BENCH_RUNS=5 BENCH_SECONDS=3 BENCH_WARMUP=2 BENCH_SIZES=1024,65536 BENCH_CONNS=10,100
 //        BENCH_NICE=-10 (opt-in: the bench's own scheduling group, see below)
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NODE, loadAverage, median, nodeVersion, positional, runLoadgen } from './harness.js';
+import { NODE, cpuSecondsOf, loadAverage, median, minorFaultsOf, nodeVersion, positional, runLoadgen } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -140,17 +140,15 @@ function startServer(kind, certdir) {
   });
 }
 
-const TICK = 0.01; // USER_HZ is 100 on Linux
 /**
  * CPU seconds (user + system), minor page faults and seconds spent runnable but waiting for
  * a CPU (summed over its threads, from schedstat; null without it) of process `pid` so far,
  * or null.
  */
 function usage(pid) {
-  const file = `/proc/${pid}/stat`;
-  if (!existsSync(file)) return null;
-  const fields = readFileSync(file, 'utf8').split(') ')[1].split(' ');
-  return { cpu: (Number(fields[11]) + Number(fields[12])) * TICK, faults: Number(fields[7]), waited: runqueueWait(pid) };
+  const cpu = cpuSecondsOf(pid);
+  if (cpu === null) return null;
+  return { cpu, faults: minorFaultsOf(pid), waited: runqueueWait(pid) };
 }
 
 function runqueueWait(pid) {

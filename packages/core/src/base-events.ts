@@ -324,8 +324,8 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     return performance.now() / 1000;
   }
 
-  /** @internal TimerHandle.cancel() reports here; the heap drops it lazily. */
-  _timerHandleCancelled(timer: TimerHandle): void {
+  /** @internal TimerHandle.cancel() (or a TimerEntry of core's own, see _callLaterEntry) reports here; the heap drops it lazily. */
+  _timerHandleCancelled(timer: TimerEntry): void {
     this.timers.cancel(timer);
   }
 
@@ -343,11 +343,6 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     this.checkClosed();
     this.timers.push(entry, this.time() + delay);
     if (this.sleeping) this.wake();
-  }
-
-  /** @internal a TimerEntry scheduled by _callLaterEntry was cancelled. */
-  _timerEntryCancelled(entry: TimerEntry): void {
-    this.timers.cancel(entry);
   }
 
   // ---- futures and tasks ----

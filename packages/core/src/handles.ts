@@ -7,7 +7,7 @@ import { formatCallback } from './format.js';
 export interface HandleOwner {
   callExceptionHandler: AbstractEventLoop['callExceptionHandler'];
   /** Called once, by the first cancel(), whether or not the timer is still scheduled. */
-  _timerHandleCancelled(handle: TimerHandle): void;
+  _timerHandleCancelled(handle: TimerEntry): void;
 }
 
 /** What a cancelled handle keeps as arguments: nothing, without allocating. */

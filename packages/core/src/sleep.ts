@@ -24,7 +24,7 @@ Object.defineProperty(SleepOnTimerHandle, 'name', { value: 'SleepFuture' });
 interface EntryTimers {
   _timerEntriesAllowed(): boolean;
   _callLaterEntry(delay: number, entry: TimerEntry): void;
-  _timerEntryCancelled(entry: TimerEntry): void;
+  _timerHandleCancelled(entry: TimerEntry): void;
 }
 
 /**
@@ -55,7 +55,7 @@ class SleepFuture<T> extends Future<T> implements TimerEntry {
   }
 
   override cancel(msg?: string): boolean {
-    (this._loop as unknown as EntryTimers)._timerEntryCancelled(this);
+    (this._loop as unknown as EntryTimers)._timerHandleCancelled(this);
     return super.cancel(msg);
   }
 }
