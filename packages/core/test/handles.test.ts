@@ -6,10 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import { BaseEventLoop } from '../src/base-events.js';
 import type { ExceptionContext } from '../src/events.js';
-import { Handle, TimerHandle, type HandleOwner } from '../src/handles.js';
+import { Handle, TimerHandle, type HandleOwner, type TimerEntry } from '../src/handles.js';
 
-function owner(): HandleOwner & { cancelledTimers: TimerHandle[]; reports: ExceptionContext[] } {
-  const cancelledTimers: TimerHandle[] = [];
+function owner(): HandleOwner & { cancelledTimers: TimerEntry[]; reports: ExceptionContext[] } {
+  const cancelledTimers: TimerEntry[] = [];
   const reports: ExceptionContext[] = [];
   return {
     cancelledTimers,
