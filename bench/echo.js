@@ -17,13 +17,11 @@
 //   node bench/echo.js [kind ...] [--node=PATH]    c and net are always run
 //   env: BENCH_RUNS=3 BENCH_SECONDS=1 BENCH_WARMUP=0.3 BENCH_SIZES=1024,16384,102400
 //        BENCH_CONNS=1,10,100 BENCH_STORM_CONNS=1,100 (empty: no storm table) BENCH_NODE PYTHON
-import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NODE, PYTHON, cpuSecondsOf, loadAverage, minorFaultsOf, median, nodeVersion, positional, printMarkdown, pythonHas, runLoadgen, startServer, stopServer } from './harness.js';
+import { NODE, PYTHON, compileBenchC, cpuSecondsOf, loadAverage, minorFaultsOf, median, nodeVersion, positional, printMarkdown, pythonHas, runLoadgen, startServer, stopServer } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -50,28 +48,9 @@ kinds = kinds.filter((k) => !skipped.includes(k));
 const pinned = availableParallelism() >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 const pin = (cpu, argv) => (pinned ? ['taskset', ['-c', String(cpu), ...argv]] : [argv[0], argv.slice(1)]);
 
-/**
- * Compile a bench C file once per content: the binary's name holds a hash of the source, so
- * another worktree's bench compiling its own version at the same moment cannot swap it.
- */
-function compile(source, name) {
-  const text = readFileSync(join(here, source));
-  const hash = createHash('sha256').update(text).digest('hex').slice(0, 12);
-  const out = join(tmpdir(), `loopkit-${name}-${process.getuid?.() ?? 0}-${hash}`);
-  if (existsSync(out)) return out;
-  const partial = `${out}.${process.pid}`;
-  try {
-    execFileSync('cc', ['-O2', '-o', partial, join(here, source)], { stdio: 'ignore' });
-    renameSync(partial, out);
-    return out;
-  } catch {
-    return null;
-  }
-}
-
-const loadgenC = compile('loadgen.c', 'loadgen');
+const loadgenC = compileBenchC('loadgen.c', 'loadgen');
 const loadgen = loadgenC ? { argv: [loadgenC], name: 'C (epoll)' } : { argv: [NODE, join(here, 'loadgen.js')], name: 'Node net (no C compiler found)' };
-const cServer = compile('echo-server.c', 'echo-server');
+const cServer = compileBenchC('echo-server.c', 'echo-server');
 if (cServer === null) kinds = kinds.filter((k) => k !== 'c');
 
 /** The command line of a server kind (echo-server.js's kinds, the C server, the Python ones). */

@@ -1,7 +1,10 @@
 // Shared by the benchmarks: run a case several times, keep the median, print ratios.
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 export const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 
 export function median(values) {
@@ -191,4 +194,25 @@ export async function stopServer(child) {
   }, 5000);
   await exited;
   clearTimeout(timer);
+}
+
+/**
+ * Compile a C file of bench/ once per content (null without a compiler or a library): the
+ * binary's name holds a hash of the source, and it is written under another name and then
+ * renamed, so benches of other worktrees compiling their own versions at the same moment
+ * cannot swap or truncate it.
+ */
+export function compileBenchC(source, name, libraries = []) {
+  const path = join(dirname(fileURLToPath(import.meta.url)), source);
+  const hash = createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 12);
+  const out = join(tmpdir(), `loopkit-${name}-${process.getuid?.() ?? 0}-${hash}`);
+  if (existsSync(out)) return out;
+  const partial = `${out}.${process.pid}`;
+  try {
+    execFileSync('cc', ['-O2', '-o', partial, path, ...libraries], { stdio: 'ignore' });
+    renameSync(partial, out);
+    return out;
+  } catch {
+    return null;
+  }
 }

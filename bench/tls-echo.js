@@ -34,7 +34,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NODE, cpuSecondsOf, loadAverage, median, minorFaultsOf, nodeVersion, positional, runLoadgen } from './harness.js';
+import { NODE, compileBenchC, cpuSecondsOf, loadAverage, median, minorFaultsOf, nodeVersion, positional, runLoadgen } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -114,13 +114,9 @@ function makeCerts() {
 }
 
 function buildLoadgen() {
-  const out = join(tmpdir(), `loopkit-tls-loadgen-${process.getuid?.() ?? 0}`);
-  try {
-    execFileSync('cc', ['-O2', '-o', out, join(here, 'tls-loadgen.c'), '-lssl', '-lcrypto'], { stdio: 'ignore' });
-    return { argv: [out], name: VERIFY ? 'C (epoll + OpenSSL), decrypting every echo' : 'C (epoll + OpenSSL), counting echoes from record headers' };
-  } catch {
-    return { argv: [NODE, join(here, 'tls-loadgen.js')], name: 'Node tls (no C compiler or no libssl-dev)' };
-  }
+  const binary = compileBenchC('tls-loadgen.c', 'tls-loadgen', ['-lssl', '-lcrypto']);
+  if (binary === null) return { argv: [NODE, join(here, 'tls-loadgen.js')], name: 'Node tls (no C compiler or no libssl-dev)' };
+  return { argv: [binary], name: VERIFY ? 'C (epoll + OpenSSL), decrypting every echo' : 'C (epoll + OpenSSL), counting echoes from record headers' };
 }
 
 function startServer(kind, certdir) {
