@@ -236,6 +236,44 @@ describe('then() on a done future', () => {
     }));
 });
 
+describe("Future.prototype holds then() alone (V8 looks `then` up on every await, uncached)", () => {
+  it('keeps only the constructor and then() of its own, every other method one prototype above', () => {
+    const own = Reflect.ownKeys(Future.prototype).filter((key) => typeof key === 'string');
+    expect(own.sort()).toEqual(['constructor', 'then']);
+    const methods = Object.getPrototypeOf(Future.prototype) as object;
+    for (const name of ['done', 'result', 'cancel', 'addDoneCallback', '_setResultNow', '_cancelMessage']) {
+      expect(Object.hasOwn(methods, name), name).toBe(true);
+    }
+    expect(Object.getPrototypeOf(methods)).toBe(Object.prototype);
+    expect(typeof Object.getOwnPropertyDescriptor(methods, '_cancelMessage')!.get).toBe('function');
+  });
+
+  it('subclasses override and call up through it; futures and tasks work as before', () =>
+    withLoop(async (loop) => {
+      class Counting<T> extends Future<T> {
+        cancels = 0;
+        override cancel(msg?: string): boolean {
+          this.cancels += 1;
+          return super.cancel(msg);
+        }
+      }
+      const fut = new Counting<number>(loop);
+      expect(fut).toBeInstanceOf(Future);
+      expect(fut.cancel('stop')).toBe(true);
+      expect(fut.cancels).toBe(1);
+      expect(fut.cancelled()).toBe(true);
+      expect(String(fut)).toBe('<Counting cancelled>');
+      const task = loop.createTask(async () => {
+        const inner = loop.createFuture<number>();
+        loop.callSoon(() => inner.setResult(4));
+        return (await inner) * 2;
+      });
+      expect(task).toBeInstanceOf(Future);
+      expect(await task).toBe(8);
+      expect(task.cancel()).toBe(false);
+    }));
+});
+
 describe('createTask without options', () => {
   it('gives a task factory an options object of its own, which it may change', () =>
     withLoop(async (loop) => {
