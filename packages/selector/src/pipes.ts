@@ -10,7 +10,6 @@
  */
 import {
   BrokenPipeError,
-  Handle,
   NotImplementedError,
   type BaseProtocol,
   type BytesLike,
@@ -29,8 +28,6 @@ export class SelectorPipeTransport extends ReadinessStreamTransport {
   constructor(loop: TransportLoop, fd: number, protocol: BaseProtocol, waiter: Future<void> | null, direction: PipeDirection) {
     super(loop, fd, PIPE_NAMES, protocol, { pipe: fd, fileno: fd }, null);
     this.direction = direction;
-    // The write end is watched for reading only to see its reader go (the module comment).
-    if (direction === 'write') this._readHandle = new Handle(this.readerGone, [], loop);
     this._start(waiter);
   }
 
@@ -67,8 +64,12 @@ export class SelectorPipeTransport extends ReadinessStreamTransport {
     closeFd(this._fd);
   }
 
-  /** The write end polled readable: the reader is gone (see the module comment). */
-  private readonly readerGone = (): void => {
+  /** Readable: data for a read pipe; for a write pipe, its reader is gone (see the module comment). */
+  protected override _readReady(): void {
+    if (this.direction === 'read') {
+      super._readReady();
+      return;
+    }
     if (!this._reading) return;
     if (this.getWriteBufferSize() > 0) {
       const err = new BrokenPipeError('write EPIPE: the reading end of the pipe closed');
@@ -78,5 +79,5 @@ export class SelectorPipeTransport extends ReadinessStreamTransport {
     } else {
       this.abort();
     }
-  };
+  }
 }

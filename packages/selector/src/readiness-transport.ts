@@ -7,12 +7,12 @@
  *
  * A subclass supplies the OS calls, as `>= 0` or `-errno` like @loopkit/uv's try* calls:
  * `_readInto` (recv or read), `_writev` (send(msg) or writev), `_closeFd`, plus core's
- * `_shutdownWrite`. They are prototype methods, and each transport owns two Handles made
- * once and reused for every readiness event, so the hot path allocates nothing but the
- * received bytes. The write Handle is made when a write first has to wait: most idle
- * connections never need one. The read Handle calls a bound method with no arguments: a
- * bound function is smaller than an arrow field's closure and context plus an argument
- * array (about 80 bytes less per connection, idle ones included).
+ * `_shutdownWrite`. They are prototype methods. What the loop queues when the fd is
+ * readable is the transport itself (its `_run`, a ready-queue entry like a Handle's): no
+ * Handle and no bound function per connection (96 bytes of heap less per connection, idle
+ * ones included). The write Handle is made once, when a write first has to wait (most idle
+ * connections never need one), and reused for every writability event; so the hot path
+ * allocates nothing but the received bytes.
  */
 import {
   BaseStreamTransport,
@@ -27,9 +27,19 @@ import { EAGAIN, EINTR, errnoError } from '@loopkit/uv';
 
 type HandleOwner = ConstructorParameters<typeof Handle>[2];
 
+/**
+ * What the loop queues when an fd is ready: a Handle, or a stream transport, which is its
+ * own read entry. `_run` never throws; `_cancelled` is a cancelled Handle's (a transport is
+ * never cancelled: it clears its reader instead).
+ */
+export interface ReadinessCallback {
+  _run(): void;
+  readonly _cancelled: boolean;
+}
+
 /** What a transport needs of its loop: (un)watching its fd, and forgetting it once closed. */
 export interface TransportLoop extends AbstractEventLoop, HandleOwner {
-  _setReader(fd: number, handle: Handle | null): void;
+  _setReader(fd: number, reader: ReadinessCallback | null): void;
   _setWriter(fd: number, handle: Handle | null): void;
   _transportClosed(fd: number): void;
 }
@@ -45,18 +55,13 @@ export interface FdNames {
 /** Received bytes are views into core's receiveSlab (never reused: a protocol may keep them); a read asks for this much room. */
 const MIN_READ = 64 * 1024;
 
-/** The arguments of every read Handle: none, shared. */
-const NO_ARGS: unknown[] = [];
-
 /** The call found nothing to do now (EAGAIN) or was interrupted: wait for the next event. */
 export function wouldBlock(r: number): boolean {
   return r === -EAGAIN || r === -EINTR;
 }
 
-export abstract class ReadinessStreamTransport extends BaseStreamTransport {
+export abstract class ReadinessStreamTransport extends BaseStreamTransport implements ReadinessCallback {
   protected readonly _fd: number;
-  /** Watched while reading; a write pipe swaps in its own (see pipes.ts). */
-  protected _readHandle: Handle;
   private writeHandle: Handle | null = null;
   /** Reading is registered: a read handle queued before a pause must not read. */
   protected _reading = false;
@@ -73,7 +78,6 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport {
     super(loop, protocol, extra, server);
     this._fd = fd;
     this.names = names;
-    this._readHandle = new Handle(this.readReady.bind(this), NO_ARGS, loop);
   }
 
   // ---- the OS calls (see the module comment) ----
@@ -106,7 +110,7 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport {
 
   protected _startReading(): void {
     this._reading = true;
-    this.loop._setReader(this._fd, this._readHandle);
+    this.loop._setReader(this._fd, this);
   }
 
   protected _stopReading(): void {
@@ -120,7 +124,27 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport {
     this._closeFd();
   }
 
-  private readReady(): void {
+  /** @internal Never cancelled (ReadinessCallback): reading stops by clearing the loop's reader. */
+  get _cancelled(): boolean {
+    return false;
+  }
+
+  /** @internal The fd is readable: the loop runs this from its ready queue, as it would a Handle's callback. */
+  _run(): void {
+    try {
+      this._readReady();
+    } catch (exception) {
+      // A ready-queue entry never throws: what escaped goes where a Handle's callback's would.
+      this._loop.callExceptionHandler({
+        message: `Exception in callback ${this.constructor.name}._readReady()`,
+        exception,
+        transport: this,
+      });
+    }
+  }
+
+  /** Readable: read and deliver (a write pipe overrides it: see pipes.ts). */
+  protected _readReady(): void {
     if (!this._reading) return;
     let r: number;
     if (this._readsIntoBuffer()) {

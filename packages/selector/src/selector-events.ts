@@ -61,7 +61,7 @@ import {
 } from '@loopkit/uv';
 import { BaseSelector, DefaultSelector, EVENT_READ, EVENT_WRITE, fileobjToFd, type FileObject } from './selectors.js';
 import { SelectorDatagramTransport, SelectorSocketTransport } from './transports.js';
-import type { TransportLoop } from './readiness-transport.js';
+import type { ReadinessCallback, TransportLoop } from './readiness-transport.js';
 import { checkFunction, describe } from './util.js';
 import { ChildWatcher } from './child-watcher.js';
 import { SelectorPipeTransport } from './pipes.js';
@@ -90,8 +90,8 @@ const { EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED } = osConstants.errno;
 
 /** A registration's data: the fd's reader and writer (and, for a hosted fd, the events watched). */
 class FdHandlers {
-  reader: Handle | null = null;
-  writer: Handle | null = null;
+  reader: ReadinessCallback | null = null;
+  writer: ReadinessCallback | null = null;
   events = 0;
 }
 
@@ -389,7 +389,7 @@ export class SelectorEventLoop
   }
 
   /** @internal Set or clear (null) the reader of `fd`; the caller keeps its handle usable (not cancelled). */
-  _setReader(fd: number, handle: Handle | null): boolean {
+  _setReader(fd: number, handle: ReadinessCallback | null): boolean {
     return this.setHandler(fd, EVENT_READ, handle, false);
   }
 
@@ -414,7 +414,7 @@ export class SelectorEventLoop
    * One registration per fd shared by read and write (asyncio's _add_reader/_remove_reader).
    * `cancel`: the replaced or removed handle is cancelled (user callbacks); transports reuse theirs.
    */
-  private setHandler(fd: number, event: number, handle: Handle | null, cancel: boolean): boolean {
+  private setHandler(fd: number, event: number, handle: ReadinessCallback | null, cancel: boolean): boolean {
     const hosted = this.hostedHandlers.get(fd);
     if (hosted !== undefined) return this.setHostedHandler(fd, hosted, event, handle);
     const key = this.keys.get(fd);
@@ -428,7 +428,7 @@ export class SelectorEventLoop
       if (events === 0) this._selector.unregister(fd);
       else if (events !== key.events) this._selector.modify(fd, events, handlers);
       if (previous === null) return false;
-      if (cancel) previous.cancel();
+      if (cancel && previous instanceof Handle) previous.cancel();
       return true;
     }
     if (key === undefined) {
@@ -448,7 +448,7 @@ export class SelectorEventLoop
       this._selector.modify(fd, key.events | event, handlers);
       this.pollDue = true;
     }
-    if (cancel) previous?.cancel();
+    if (cancel && previous instanceof Handle) previous.cancel();
     return previous !== null;
   }
 
@@ -456,7 +456,7 @@ export class SelectorEventLoop
    * A hosted socket's reader or writer (transports only: their handles are never cancelled).
    * Its readiness shows once Node's loop turns, or at the next bounded poll of a busy loop.
    */
-  private setHostedHandler(fd: number, handlers: FdHandlers, event: number, handle: Handle | null): boolean {
+  private setHostedHandler(fd: number, handlers: FdHandlers, event: number, handle: ReadinessCallback | null): boolean {
     const previous = event === EVENT_READ ? handlers.reader : handlers.writer;
     if (event === EVENT_READ) handlers.reader = handle;
     else handlers.writer = handle;

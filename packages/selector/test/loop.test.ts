@@ -455,6 +455,53 @@ describe("SelectorEventLoop: transports' sockets polled by Node's loop", () => {
     }
   });
 
+  it('a stream transport is its own read entry: no Handle per connection, hosted or on the selector', () =>
+    onLoop(async (loop) => {
+      const { server, client, echo } = await echoAndClient(loop);
+      const hosted = (await echo).transport!;
+      const hostedFd = (hosted.getExtraInfo('socket') as Socket).fileno();
+      const registrations = (loop as unknown as { hostedHandlers: Map<number, { reader: unknown }> }).hostedHandlers;
+      expect(registrations.get(hostedFd)?.reader).toBe(hosted);
+      const sock = socket('inet', 'stream');
+      await loop.sockConnect(sock, { address: '127.0.0.1', port: (server.sockets[0]!.getsockname() as { port: number }).port });
+      const [given] = await loop.createConnection(() => new Collect(), undefined, undefined, { sock });
+      expect((keyOf(loop, sock.fileno())?.data as { reader: unknown }).reader).toBe(given);
+      // Paused, the registration lets go of it.
+      given.pauseReading();
+      expect(keyOf(loop, sock.fileno())).toBeUndefined();
+      given.close();
+      hosted.close();
+      client.close();
+      server.close();
+      await server.waitClosed();
+    }));
+
+  it("an exception escaping a transport's read goes to the exception handler, and the loop goes on", () =>
+    onLoop(async (loop, reports) => {
+      const { server, client, echo } = await echoAndClient(loop);
+      const transport = (await echo).transport!;
+      const boom = new Error('boom');
+      (transport as unknown as { _readInto: () => number })._readInto = () => {
+        throw boom;
+      };
+      client.trySend(Buffer.from('x'));
+      await waitUntil(() => reports.length > 0);
+      expect(reports[0]).toMatchObject({ message: 'Exception in callback SelectorSocketTransport._readReady()', exception: boom, transport });
+      // The loop still serves other connections.
+      const peer = socket('inet', 'stream');
+      await loop.sockConnect(peer, { address: '127.0.0.1', port: (server.sockets[0]!.getsockname() as { port: number }).port });
+      await loop.sockSendall(peer, Buffer.from('ping'));
+      const reply = Buffer.alloc(4);
+      let got = 0;
+      while (got < 4) got += await loop.sockRecvInto(peer, reply.subarray(got));
+      expect(reply.toString()).toBe('ping');
+      peer.close();
+      transport.abort();
+      client.close();
+      server.close();
+      await server.waitClosed();
+    }));
+
   it('a socket the user gave stays on the selector', () =>
     onLoop(async (loop) => {
       const server = await loop.createServer(() => new Echo(), '127.0.0.1', 0);
