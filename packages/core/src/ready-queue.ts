@@ -23,7 +23,7 @@ export class ReadyQueue {
    * few entries); every later one is made whole, so it is never copied.
    */
   private tail: ReadyEntry[] = [];
-  private chunks: ReadyEntry[][] = [this.tail];
+  private readonly chunks: ReadyEntry[][] = [this.tail];
 
   push(entry: ReadyEntry): void {
     const index = this.length;
@@ -43,10 +43,13 @@ export class ReadyQueue {
   /** Forget every entry (they were run, or the loop dropped them). */
   clear(): void {
     if (this.length === 0) return;
-    // A fresh first chunk: emptying the old one in place (length = 0) is a runtime call.
+    // A fresh first chunk: emptying the old one in place (length = 0) is a runtime call. The
+    // chunk list itself is trimmed in place (only after a batch past one chunk): replacing it
+    // wrote the field a second time, which throws away the optimized code relying on V8's
+    // treating it as constant (timer-heap.ts has the same).
     this.tail = [];
-    if (this.chunks.length === 1) this.chunks[0] = this.tail;
-    else this.chunks = [this.tail];
+    if (this.chunks.length > 1) this.chunks.length = 1;
+    this.chunks[0] = this.tail;
     this.length = 0;
   }
 }

@@ -17,7 +17,7 @@
  * 100k timers those page faults were a fifth of the process's. Slots are not reused one by
  * one: when the numbers handed out run past twice the heap's entries, `renumber` gives the
  * entries left slots 0..n-1 in the same order (heap order untouched), and an emptied heap
- * starts again from 0.
+ * starts again from 0 in its first chunk.
  *
  * Cancellation empties the timer's slot; the heap entry stays until it reaches the top, or
  * until more than half of the heap is cancelled and the heap is rebuilt without them. Either
@@ -42,8 +42,14 @@ const CHUNK_MASK = CHUNK_SIZE - 1;
 type Chunk = (TimerEntry | undefined)[];
 
 export class TimerHeap {
-  /** The slot table: slot s is `chunks[s >> CHUNK_BITS][s & CHUNK_MASK]`, undefined once its timer left or was cancelled. */
-  private chunks: Chunk[] = [];
+  /**
+   * The slot table: slot s is `chunks[s >> CHUNK_BITS][s & CHUNK_MASK]`, undefined once its
+   * timer left or was cancelled. Changed in place, never replaced: V8 treats a field written
+   * only once as constant, and the optimized code that relied on that (push, cancel and
+   * callLater with them) is thrown away when the field is first written again, which a
+   * fresh table did at the end of a program's first batch of timers.
+   */
+  private readonly chunks: Chunk[] = [];
   /** The next slot to hand out. */
   private nextSlot = 0;
   // ---- by heap position ----
@@ -144,7 +150,8 @@ export class TimerHeap {
 
   /** Forget every timer and give the memory back. */
   clear(): void {
-    this.restartSlots();
+    this.chunks.length = 0; // timers still scheduled hold slots: no chunk is empty for certain
+    this.nextSlot = 0;
     this.whens = new Float64Array(INITIAL_CAPACITY);
     this.slots = new Int32Array(INITIAL_CAPACITY);
     this.count = 0;
@@ -153,10 +160,14 @@ export class TimerHeap {
 
   // ---- internals ----
 
-  /** The heap is empty: hand out slots from 0 again, in a fresh table. */
+  /**
+   * The heap is empty, so every slot handed out is empty too: hand out slots from 0 again,
+   * in the first chunk of the table (a heap that empties and refills one timer at a time
+   * allocates no chunk per timer), and give the other chunks back.
+   */
   private restartSlots(): void {
     if (this.nextSlot === 0) return;
-    this.chunks = [];
+    if (this.chunks.length > 1) this.chunks.length = 1;
     this.nextSlot = 0;
   }
 
@@ -172,27 +183,31 @@ export class TimerHeap {
 
   /**
    * Give the heap's entries slots 0..count-1, keeping their order (so the heap's order holds
-   * as it is), in a fresh table; returns the next free slot. A cancelled entry keeps an
-   * (empty) slot of its own.
+   * as it is), in place; returns the next free slot. A cancelled entry keeps an (empty) slot
+   * of its own.
    */
   private renumber(): number {
     const { chunks, slots } = this;
     const count = this.count;
-    // Mark the slots in use, then number them in order.
-    const renamed = new Int32Array(this.nextSlot);
+    const handedOut = this.nextSlot;
+    // Mark the slots in use, then move them down in order: a slot only moves to a lower
+    // number, onto one already moved or empty.
+    const renamed = new Int32Array(handedOut);
     for (let i = 0; i < count; i++) renamed[slots[i]!] = 1;
-    const kept: Chunk[] = [];
     let next = 0;
-    for (let slot = 0; slot < renamed.length; slot++) {
+    for (let slot = 0; slot < handedOut; slot++) {
       if (renamed[slot] === 0) continue;
       const timer = chunks[slot >> CHUNK_BITS]![slot & CHUNK_MASK];
-      if ((next & CHUNK_MASK) === 0) kept.push(new Array(CHUNK_SIZE));
-      kept[next >> CHUNK_BITS]![next & CHUNK_MASK] = timer;
+      chunks[next >> CHUNK_BITS]![next & CHUNK_MASK] = timer;
       if (timer !== undefined) timer._slot = next;
       renamed[slot] = next++;
     }
     for (let i = 0; i < count; i++) slots[i] = renamed[slots[i]!]!;
-    this.chunks = kept;
+    // Empty the slots the moves left behind in the chunks kept; give the others back.
+    const keptChunks = Math.max(1, (next + CHUNK_MASK) >> CHUNK_BITS);
+    const end = Math.min(handedOut, keptChunks << CHUNK_BITS);
+    for (let slot = next; slot < end; slot++) chunks[slot >> CHUNK_BITS]![slot & CHUNK_MASK] = undefined;
+    chunks.length = keptChunks;
     this.nextSlot = next;
     return next;
   }

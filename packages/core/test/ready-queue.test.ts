@@ -22,6 +22,20 @@ describe('ReadyQueue', () => {
       expect(queue.length).toBe(0);
     }
   });
+
+  it('trims its chunk list in place after a batch of several chunks', () => {
+    const queue = new ReadyQueue();
+    const chunkList = (): ReadyEntry[][] => (queue as unknown as { chunks: ReadyEntry[][] }).chunks;
+    const chunks = chunkList();
+    for (let i = 0; i < 2 * 4096 + 1; i++) queue.push(entry(i));
+    expect(chunks.length).toBe(3);
+    queue.clear();
+    // the same list (V8 keeps code relying on the field never being written again), one chunk, empty
+    expect(chunkList()).toBe(chunks);
+    expect(chunks).toEqual([[]]);
+    queue.push(entry(1));
+    expect((queue.at(0) as ReturnType<typeof entry>).id).toBe(1);
+  });
 });
 
 describe('BaseEventLoop with more ready callbacks than a chunk holds', () => {

@@ -197,4 +197,46 @@ describe('TimerHeap', () => {
       expect(heap.cancelledCount).toBe(inHeap.filter((e) => e.cancelled).length);
     }
   });
+
+  it('changes its slot table in place: an emptied heap refills its first chunk, a renumbering gives back the chunks past its entries', () => {
+    const heap = new TimerHeap();
+    const owner: HandleOwner = { callExceptionHandler: () => {}, _timerHandleCancelled: (timer) => heap.cancel(timer) };
+    const table = (): unknown[][] => (heap as unknown as { chunks: unknown[][] }).chunks;
+    const timer = (when: number): TimerHandle => {
+      const t = new TimerHandle(when, () => {}, [], owner);
+      heap.push(t, when);
+      return t;
+    };
+    const chunks = table();
+    // One timer at a time, as a periodic timer goes: the first push makes the first chunk,
+    // and no later one makes another.
+    let firstChunk: unknown[] | undefined;
+    for (let i = 0; i < 3; i++) {
+      const t = timer(i);
+      firstChunk ??= chunks[0];
+      const ready: ReadyEntry[] = [];
+      heap.takeDue(Infinity, ready);
+      expect(ready).toEqual([t]);
+      expect(table()).toBe(chunks);
+      expect(chunks).toEqual([firstChunk]);
+    }
+    // Three chunks' worth of short timers with two long ones near the end; once the short
+    // ones left, the next push renumbers: the long ones move to slots 0 and 1, keep their
+    // order and stay cancellable, and the table keeps one chunk, its other slots empty.
+    for (let i = 0; i < 10_000; i++) timer(1);
+    const late = timer(5);
+    const later = timer(5);
+    heap.takeDue(2, []);
+    expect(table().length).toBe(3);
+    const next = timer(5);
+    expect(table()).toBe(chunks);
+    expect(table().length).toBe(1);
+    expect(chunks[0]!.slice(0, 4)).toEqual([late, later, next, undefined]);
+    expect(chunks[0]!.slice(3).every((entry) => entry === undefined)).toBe(true);
+    later.cancel();
+    expect(heap.cancelledCount).toBe(1);
+    const ready: ReadyEntry[] = [];
+    heap.takeDue(Infinity, ready);
+    expect(ready).toEqual([late, next]);
+  });
 });
