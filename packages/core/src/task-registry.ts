@@ -4,8 +4,15 @@
  *
  * A WeakRef costs about a microsecond in V8, more than the rest of a short task's life.
  * So a new task is held strongly in `young` until the loop next goes idle (or `young`
- * grows large); only tasks still pending then get a WeakRef and a finalizer. Holding a
- * task for part of one busy stretch changes nothing a program can see.
+ * grows large); only tasks still pending then get a record, which is their WeakRef. Holding
+ * a task for part of one busy stretch changes nothing a program can see.
+ *
+ * Lost tasks are found by a sweep of the records after each full collection (V8 clears weak
+ * targets only in those), not by a FinalizationRegistry entry per task: that entry (a
+ * WeakCell, 72 bytes) was a sixth of what an idle task held. One canary object registered
+ * in a FinalizationRegistry tells of the next full collection; the sweep then reads the
+ * records 1024 per host task, since each `deref()` of a live target keeps it in a set V8
+ * empties only at the end of the job (in one job, 100k records cost 40 ms in that set).
  */
 import type { AbstractEventLoop } from './events.js';
 import { world } from './world.js';
@@ -77,27 +84,58 @@ const YOUNG_LIMIT = 1 << 17;
 const young: TrackedTask[] = world.youngTasks;
 const aged: Set<AgedRecord> = world.agedTasks;
 
-const finalizer = (world.finalizer ??= new FinalizationRegistry<AgedRecord>((record) => {
+/** How many records one host task of the sweep reads. */
+const SWEEP_CHUNK = 1024;
+
+/** Sweeps the aged records after full collections; one per thread (the world's), whichever copy made it. */
+export class LostTaskWatch {
+  private watching = false;
+  private readonly collections = new FinalizationRegistry<null>(() => this.sweep(aged.values()));
+
+  /** Look for lost tasks after the next full collection (a no-op while already watching). */
+  watch(): void {
+    if (this.watching) return;
+    this.watching = true;
+    // Held by nobody: the next full collection takes it, and its callback starts the sweep.
+    this.collections.register({}, null);
+  }
+
+  private sweep(records: IterableIterator<AgedRecord>): void {
+    for (let i = 0; i < SWEEP_CHUNK; i++) {
+      const next = records.next();
+      if (next.done === true) {
+        this.watching = false;
+        if (aged.size > 0) this.watch();
+        return;
+      }
+      if (next.value.deref() === undefined) reportLost(next.value);
+    }
+    // unref: a sweep does not keep the process alive, as finalizers do not.
+    setImmediate(() => this.sweep(records)).unref();
+  }
+}
+
+const watch: LostTaskWatch = (world.lostTaskWatch ??= new LostTaskWatch());
+
+/** An aged task was collected: forget it, and report it if it was pending. */
+function reportLost(record: AgedRecord): void {
   aged.delete(record);
   if (record.completed) return;
+  record.completed = true; // a copy of core older than the sweep may have its finalizer on this record too
   const context: Parameters<AbstractEventLoop['callExceptionHandler']>[0] = {
     message: 'Task was destroyed but it is pending!',
     taskDescription: record.description,
   };
   if (record.sourceTraceback) context.sourceTraceback = record.sourceTraceback;
   record.loop.callExceptionHandler(context);
-}));
+}
 
 export function trackTask(task: TrackedTask): void {
   young.push(task);
   if (young.length >= YOUNG_LIMIT) ageTasks();
 }
 
-/**
- * The task is done: it needs no weak tracking any more. Its finalizer stays registered (with
- * no unregister token, V8 keeps no table entry per task for one) and, the record completed,
- * does nothing once the task is collected.
- */
+/** The task is done: it needs no weak tracking any more. */
 export function untrackTask(task: TrackedTask): void {
   const record = task._aged;
   if (record === null) return; // still young: dropped at the next ageTasks()
@@ -105,16 +143,16 @@ export function untrackTask(task: TrackedTask): void {
   aged.delete(record);
 }
 
-/** Give the still-pending young tasks a WeakRef and a finalizer; forget the done ones. */
+/** Give the still-pending young tasks a record (their WeakRef); forget the done ones. */
 export function ageTasks(): void {
   for (const task of young) {
     if (task.done() || task._aged !== null) continue;
     const record = new AgedRecord(task);
     task._aged = record;
     aged.add(record);
-    finalizer.register(task, record);
   }
   young.length = 0;
+  if (aged.size > 0) watch.watch();
 }
 
 /** Pending tasks of `loop` (all loops when null). */
