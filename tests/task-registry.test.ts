@@ -1,6 +1,6 @@
 // A lost task is reported after the full collection that took it, also while no loop runs
 // to age tasks, once per task, and a live task never; found by a sweep of the aged tasks,
-// which holds no FinalizationRegistry entry per task.
+// which holds no FinalizationRegistry entry per task. Young tasks age 1024 per host task.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { setTimeout as nodeSleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { BaseEventLoop, Future, _world, allTasks, gather, sleep, type ExceptionContext, type Task } from '@loopkit/core';
+
+import { ageTasks } from '../packages/core/dist/task-registry.js';
 
 const CORE = new URL('../packages/core/dist/index.js', import.meta.url).href;
 
@@ -145,5 +147,25 @@ process.exit(0);
     const { idle, aged, weakCells } = JSON.parse(run.stdout) as { idle: number; aged: number; weakCells: number };
     expect(aged).toBe(idle);
     expect(weakCells).toBeLessThan(idle / 10);
+  });
+});
+
+describe('aging young tasks', () => {
+  it('gives at most 1024 young tasks their records per host task, and the rest in the host tasks after', async () => {
+    const loop = new BaseEventLoop();
+    const gate = loop.createFuture();
+    const youngBefore = _world.youngTasks.length;
+    const tasks = Array.from({ length: 3000 }, () => loop.createTask(async () => gate));
+    const aged = () => tasks.filter((task) => (task as unknown as { _aged: object | null })._aged !== null).length;
+    ageTasks();
+    expect(aged()).toBe(1024);
+    expect(_world.youngTasks.length).toBe(youngBefore + 3000 - 1024);
+    for (let i = 0; i < 200 && _world.youngTasks.length > 0; i++) await nodeSleep(1);
+    expect(aged()).toBe(3000);
+    expect(allTasks(loop).size).toBe(3000);
+    gate.setResult(null);
+    await loop.runUntilComplete(gather(...tasks));
+    loop.close();
+    expect(allTasks(loop).size).toBe(0);
   });
 });

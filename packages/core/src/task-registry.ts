@@ -143,16 +143,37 @@ export function untrackTask(task: TrackedTask): void {
   aged.delete(record);
 }
 
-/** Give the still-pending young tasks a record (their WeakRef); forget the done ones. */
+/**
+ * How many young tasks one host task ages: each new WeakRef keeps its target in a set V8
+ * empties only at the end of the job, so aging 100k tasks at once grew a 100k-entry set (and
+ * the young generation with it); the rest are aged from setImmediate, 1024 at a time.
+ */
+const AGE_CHUNK = 1024;
+let agingLater = false;
+
+/** Give the still-pending young tasks a record (their WeakRef), the latest first; forget the done ones. */
 export function ageTasks(): void {
-  for (const task of young) {
+  const end = young.length;
+  const start = end > AGE_CHUNK ? end - AGE_CHUNK : 0;
+  for (let i = start; i < end; i++) {
+    const task = young[i]!;
     if (task.done() || task._aged !== null) continue;
     const record = new AgedRecord(task);
     task._aged = record;
     aged.add(record);
   }
-  young.length = 0;
+  young.length = start;
+  if (start > 0 && !agingLater) {
+    agingLater = true;
+    // unref: aging does not keep the process alive (a task still young is simply held strongly).
+    setImmediate(ageLater).unref();
+  }
   if (aged.size > 0) watch.watch();
+}
+
+function ageLater(): void {
+  agingLater = false;
+  ageTasks();
 }
 
 /** Pending tasks of `loop` (all loops when null). */
