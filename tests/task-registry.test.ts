@@ -9,7 +9,7 @@ import { setTimeout as nodeSleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { BaseEventLoop, Future, _world, allTasks, gather, sleep, type ExceptionContext, type Task } from '@loopkit/core';
 
-import { ageTasks } from '../packages/core/dist/task-registry.js';
+import { ageIdleTasks } from '../packages/core/dist/task-registry.js';
 
 const CORE = new URL('../packages/core/dist/index.js', import.meta.url).href;
 
@@ -151,21 +151,38 @@ process.exit(0);
 });
 
 describe('aging young tasks', () => {
-  it('gives at most 1024 young tasks their records per host task, and the rest in the host tasks after', async () => {
+  const agedCount = (tasks: Array<Task<unknown>>) => tasks.filter((task) => (task as unknown as { _aged: object | null })._aged !== null).length;
+
+  it('gives at most 1024 young tasks their records per host task once a loop is idle, and the rest in the host tasks after', async () => {
     const loop = new BaseEventLoop();
     const gate = loop.createFuture();
     const youngBefore = _world.youngTasks.length;
     const tasks = Array.from({ length: 3000 }, () => loop.createTask(async () => gate));
-    const aged = () => tasks.filter((task) => (task as unknown as { _aged: object | null })._aged !== null).length;
-    ageTasks();
-    expect(aged()).toBe(1024);
+    ageIdleTasks();
+    expect(agedCount(tasks)).toBe(1024);
     expect(_world.youngTasks.length).toBe(youngBefore + 3000 - 1024);
     for (let i = 0; i < 200 && _world.youngTasks.length > 0; i++) await nodeSleep(1);
-    expect(aged()).toBe(3000);
+    expect(agedCount(tasks)).toBe(3000);
     expect(allTasks(loop).size).toBe(3000);
     gate.setResult(null);
     await loop.runUntilComplete(gather(...tasks));
     loop.close();
     expect(allTasks(loop).size).toBe(0);
+  });
+
+  it('stops aging in host tasks once a task is made (a busy loop), until a loop is idle again', async () => {
+    const loop = new BaseEventLoop();
+    const gate = loop.createFuture();
+    const tasks = Array.from({ length: 3000 }, () => loop.createTask(async () => gate));
+    ageIdleTasks();
+    tasks.push(loop.createTask(async () => gate)); // made before the next chunk's host task
+    await nodeSleep(20);
+    expect(agedCount(tasks)).toBe(1024);
+    ageIdleTasks();
+    for (let i = 0; i < 200 && _world.youngTasks.length > 0; i++) await nodeSleep(1);
+    expect(agedCount(tasks)).toBe(3001);
+    gate.setResult(null);
+    await loop.runUntilComplete(gather(...tasks));
+    loop.close();
   });
 });

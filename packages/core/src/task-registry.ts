@@ -33,30 +33,37 @@ export interface TrackedTask {
   _reportIfPending: boolean;
 }
 
+/** What a record keeps beside the coroutine's name once debug mode or a rename adds to it. */
+interface AgedNotes {
+  readonly coroName: string;
+  readonly sourceTraceback: string | null;
+  written: string | null;
+}
+
 /**
  * The record of an aged task, in layout v1 of the loop world (world.ts): `ref`, `loop`,
  * `description`, `sourceTraceback`, `completed`, read by every copy of core in the thread.
  * It is its own WeakRef, and its description is written only if the task is lost: tasks that
  * sit idle by the hundred thousand then cost one small object each, not three and a string.
- * What debug mode and a rename add is kept aside (`notes`), so a record is 72 bytes.
+ * What debug mode and a rename add is kept aside, in the field that otherwise holds the
+ * coroutine's name, so a record is 64 bytes.
  */
 export class AgedRecord extends WeakRef<TrackedTask> {
   readonly loop: AbstractEventLoop;
   /** the task's name when it aged, or the N of "Task-N" */
   private readonly label: string | number;
-  private readonly coroName: string;
   completed: boolean;
-  /** the creation stack (debug mode) and the description setName wrote after aging; null: neither */
-  private notes: { sourceTraceback: string | null; written: string | null } | null;
+  /** the coroutine function's name; notes instead once there is a creation stack (debug mode) or a description setName wrote after aging */
+  private about: string | AgedNotes;
 
   constructor(task: TrackedTask) {
     super(task);
     this.loop = task.getLoop();
     this.label = task._name ?? task._number;
-    this.coroName = task._coro.name;
     this.completed = !task._reportIfPending;
+    const coroName = task._coro.name;
     const sourceTraceback = task._sourceTraceback;
-    this.notes = sourceTraceback === null ? null : { sourceTraceback, written: null };
+    this.about = sourceTraceback === null ? coroName : { coroName, sourceTraceback, written: null };
   }
 
   get ref(): WeakRef<TrackedTask> {
@@ -64,18 +71,22 @@ export class AgedRecord extends WeakRef<TrackedTask> {
   }
 
   get sourceTraceback(): string | null {
-    return this.notes === null ? null : this.notes.sourceTraceback;
+    return typeof this.about === 'string' ? null : this.about.sourceTraceback;
   }
 
   /** The task as asyncio's repr shows it; it was pending, or it would not be reported. */
   get description(): string {
+    const about = this.about;
+    if (typeof about !== 'string' && about.written !== null) return about.written;
     const label = typeof this.label === 'number' ? `Task-${this.label}` : this.label;
-    return this.notes?.written ?? `<Task pending name='${label}' coro=${this.coroName || '<anonymous>'}()>`;
+    const coroName = typeof about === 'string' ? about : about.coroName;
+    return `<Task pending name='${label}' coro=${coroName || '<anonymous>'}()>`;
   }
 
   set description(text: string) {
-    if (this.notes === null) this.notes = { sourceTraceback: null, written: text };
-    else this.notes.written = text;
+    const about = this.about;
+    if (typeof about === 'string') this.about = { coroName: about, sourceTraceback: null, written: text };
+    else about.written = text;
   }
 }
 
@@ -143,18 +154,45 @@ export function untrackTask(task: TrackedTask): void {
   aged.delete(record);
 }
 
-/**
- * How many young tasks one host task ages: each new WeakRef keeps its target in a set V8
- * empties only at the end of the job, so aging 100k tasks at once grew a 100k-entry set (and
- * the young generation with it); the rest are aged from setImmediate, 1024 at a time.
- */
-const AGE_CHUNK = 1024;
-let agingLater = false;
-
-/** Give the still-pending young tasks a record (their WeakRef), the latest first; forget the done ones. */
+/** Give the still-pending young tasks a record (their WeakRef); forget the done ones. */
 export function ageTasks(): void {
+  ageLatest(young.length);
+}
+
+/**
+ * How many young tasks a loop going idle ages per host task: each new WeakRef keeps its
+ * target in a set V8 empties only at the end of the job, so aging 100k tasks at once grew a
+ * 100k-entry set (and V8's young generation with it).
+ */
+const IDLE_AGE_CHUNK = 1024;
+/** young.length when the last chunk was aged, while more are left to age from setImmediate; -1: none left */
+let agingFrom = -1;
+
+/**
+ * A loop is idle: age the latest 1024 young tasks now and the rest 1024 per host task after,
+ * for as long as no task is made meanwhile (a busy loop's new tasks wait for its next idle
+ * time, as all young tasks did).
+ */
+export function ageIdleTasks(): void {
+  const left = ageLatest(IDLE_AGE_CHUNK);
+  if (left === 0) agingFrom = -1;
+  else if (agingFrom === -1) {
+    agingFrom = left;
+    // unref: aging does not keep the process alive (a task still young is simply held strongly).
+    setImmediate(ageIdleTasksLater).unref();
+  } else agingFrom = left;
+}
+
+function ageIdleTasksLater(): void {
+  const from = agingFrom;
+  agingFrom = -1;
+  if (from === young.length) ageIdleTasks();
+}
+
+/** Age the latest `count` young tasks; returns how many young tasks are left. */
+function ageLatest(count: number): number {
   const end = young.length;
-  const start = end > AGE_CHUNK ? end - AGE_CHUNK : 0;
+  const start = end > count ? end - count : 0;
   for (let i = start; i < end; i++) {
     const task = young[i]!;
     if (task.done() || task._aged !== null) continue;
@@ -163,17 +201,8 @@ export function ageTasks(): void {
     aged.add(record);
   }
   young.length = start;
-  if (start > 0 && !agingLater) {
-    agingLater = true;
-    // unref: aging does not keep the process alive (a task still young is simply held strongly).
-    setImmediate(ageLater).unref();
-  }
   if (aged.size > 0) watch.watch();
-}
-
-function ageLater(): void {
-  agingLater = false;
-  ageTasks();
+  return start;
 }
 
 /** Pending tasks of `loop` (all loops when null). */
