@@ -112,15 +112,25 @@ export class LostTaskWatch {
   }
 
   private sweep(records: IterableIterator<AgedRecord>): void {
-    for (let i = 0; i < SWEEP_CHUNK; i++) {
-      const next = records.next();
-      if (next.done === true) {
-        this.watching = false;
-        if (aged.size > 0) this.watch();
-        return;
+    try {
+      for (let i = 0; i < SWEEP_CHUNK; i++) {
+        const next = records.next();
+        if (next.done === true) {
+          this.watching = false;
+          if (aged.size > 0) this.watch();
+          return;
+        }
+        if (next.value.deref() === undefined) reportLost(next.value);
       }
-      if (next.value.deref() === undefined) reportLost(next.value);
+    } catch (error) {
+      // A loop whose exception handler throws (a user's loop class): the rest is still swept.
+      this.sweepLater(records);
+      throw error;
     }
+    this.sweepLater(records);
+  }
+
+  private sweepLater(records: IterableIterator<AgedRecord>): void {
     // unref: a sweep does not keep the process alive, as finalizers do not.
     setImmediate(() => this.sweep(records)).unref();
   }
