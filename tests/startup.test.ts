@@ -1,7 +1,9 @@
 /**
  * What `import 'loopkit'` loads: Node built-ins that few programs use (child processes,
- * datagrams, DNS) wait for their first use, and no CommonJS package is imported from an ES
- * module (Node 20 and 22 would scan its source with their JavaScript lexer). Each one
+ * datagrams, DNS) wait for their first use, node:util is not imported as an ES module (its
+ * namespace would evaluate every lazy export: 15 internal modules on Node 24), and no CommonJS
+ * package is imported from an ES module (Node 20 and 22 would scan its source with their
+ * JavaScript lexer). Each one
  * imported again would cost every program's start RSS and time (bench/README.md).
  */
 import { describe, expect, it } from 'vitest';
@@ -20,13 +22,15 @@ function modulesLoaded(body: string): string[] {
 }
 
 describe('import loopkit', () => {
-  it('loads no child_process, dgram or dns until a program uses them, nor a CommonJS lexer', () => {
+  it("loads no child_process, dgram or dns until a program uses them, nor node:util's lazy exports, nor a CommonJS lexer", () => {
     const loaded = modulesLoaded(`
       const loop = loopkit.newEventLoop();
       await loop.runUntilComplete(async () => { await loopkit.sleep(0); loopkit.getEventLoopPolicy(); });
       loop.close();
     `);
     expect(loaded.filter((m) => /^NativeModule (child_process|dgram|dns)$/.test(m))).toEqual([]);
+    // util.parseArgs' module: loaded by nothing but node:util's ES module namespace.
+    expect(loaded.filter((m) => m.startsWith('NativeModule internal/util/parse_args'))).toEqual([]);
     if (major < 24) expect(loaded.filter((m) => m.includes('cjs-module-lexer'))).toEqual([]);
   });
 

@@ -1,8 +1,17 @@
 // A lost task is reported after the full collection that took it, also while no loop runs
-// to age tasks, once per task, and a live task never.
+// to age tasks, once per task, and a live task never; found by a sweep of the aged tasks,
+// which holds no FinalizationRegistry entry per task. Young tasks age 1024 per host task.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as nodeSleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { BaseEventLoop, Future, allTasks, sleep, type ExceptionContext, type Task } from '@loopkit/core';
+import { BaseEventLoop, Future, _world, allTasks, gather, sleep, type ExceptionContext, type Task } from '@loopkit/core';
+
+import { ageIdleTasks } from '../packages/core/dist/task-registry.js';
+
+const CORE = new URL('../packages/core/dist/index.js', import.meta.url).href;
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
@@ -34,7 +43,8 @@ describe.skipIf(gc === undefined)('lost tasks, found after full collections', ()
         ),
       );
       const kept = loop.createTask(async () => gate, { name: 'kept' });
-      await sleep(0.005); // the loop idles: the tasks age
+      // The loop idles: the tasks age (under load a first iteration can outlast a 5 ms sleep).
+      while (_world.youngTasks.length > 0) await sleep(0.005);
       return { kept, lost };
     });
     // The loop is stopped: nothing ages tasks now, so only the registry's own watch can tell.
@@ -53,5 +63,168 @@ describe.skipIf(gc === undefined)('lost tasks, found after full collections', ()
     loop.close();
     expect(reports.map((r) => r.message)).toEqual(Array(3).fill('Task was destroyed but it is pending!'));
     expect(reports.map((r) => r.taskDescription)).toEqual(names.map((name) => `<Task pending name='${name}' coro=<anonymous>()>`));
+  });
+});
+
+describe.skipIf(gc === undefined)('the sweep of aged tasks', () => {
+  it('finds lost tasks among more aged tasks than one host task of the sweep reads, and only those', async () => {
+    const reports: ExceptionContext[] = [];
+    const loop = new BaseEventLoop();
+    loop.setExceptionHandler((_loop, context) => reports.push(context));
+    const gate = loop.createFuture();
+    const keptCount = 3000; // the sweep reads 1024 records per host task: these span three
+    const { kept, lost } = await loop.runUntilComplete(async () => {
+      const kept = Array.from({ length: keptCount }, () => loop.createTask(async () => gate));
+      // Made last, so the sweep reaches them only in its third host task.
+      const lost: Array<Task<unknown> | null> = ['late one', 'late two'].map((name) =>
+        loop.createTask(
+          async () => {
+            await new Future({ loop }); // nobody else holds it
+          },
+          { name },
+        ),
+      );
+      // The loop idles: the tasks age (a first iteration slower than a sleep, under load, idles later).
+      while (_world.youngTasks.length > 0) await sleep(0.005);
+      return { kept, lost };
+    });
+    lost[0] = null;
+    lost[1] = null;
+    await collectUntil(() => reports.length >= 2);
+    for (let i = 0; i < 3; i++) {
+      gc!();
+      await nodeSleep(5);
+    }
+    expect(reports.map((r) => r.taskDescription).sort()).toEqual([
+      "<Task pending name='late one' coro=<anonymous>()>",
+      "<Task pending name='late two' coro=<anonymous>()>",
+    ]);
+    const pending = allTasks(loop);
+    expect(pending.size).toBe(keptCount);
+    expect(kept.every((task) => pending.has(task))).toBe(true);
+    gate.setResult(null);
+    await loop.runUntilComplete(gather(...kept));
+    loop.close();
+    expect(reports).toHaveLength(2);
+  });
+
+  it('gives an idle aged task no FinalizationRegistry cell (heap snapshot of a fresh process)', () => {
+    // 72 bytes a task: the sixth of an idle task's heap the per-task finalizer cost.
+    const program = `
+import v8 from 'node:v8';
+import { BaseEventLoop, Event, _world } from '${CORE}';
+function weakCells() {
+  const snapshot = JSON.parse(readSnapshot());
+  const fields = snapshot.snapshot.meta.node_fields;
+  const nameAt = fields.indexOf('name');
+  const named = snapshot.strings.indexOf('system / WeakCell');
+  let count = 0;
+  for (let i = nameAt; i < snapshot.nodes.length; i += fields.length) if (snapshot.nodes[i] === named) count++;
+  return count;
+}
+function readSnapshot() {
+  const stream = v8.getHeapSnapshot();
+  let text = '';
+  for (let chunk; (chunk = stream.read()) !== null; ) text += chunk;
+  return text;
+}
+const loop = new BaseEventLoop();
+const gate = new Event();
+const idle = 2000;
+const tasks = [];
+await loop.runUntilComplete(async () => {
+  for (let i = 0; i < idle; i++) tasks.push(loop.createTask(() => gate.wait()));
+  // The loop idles: the tasks age.
+  while (_world.youngTasks.length > 0) await new Promise((resolve) => loop.callLater(0.005, resolve));
+});
+console.log(JSON.stringify({ idle, aged: tasks.filter((task) => task._aged !== null).length, weakCells: weakCells() }));
+process.exit(0);
+`;
+    const dir = mkdtempSync(join(tmpdir(), 'loopkit-task-registry-'));
+    const file = join(dir, 'idle.mjs');
+    writeFileSync(file, program);
+    const run = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.stderr).toBe('');
+    const { idle, aged, weakCells } = JSON.parse(run.stdout) as { idle: number; aged: number; weakCells: number };
+    expect(aged).toBe(idle);
+    expect(weakCells).toBeLessThan(idle / 10);
+  });
+});
+
+describe.skipIf(gc === undefined)('the sweep when an exception handler throws', () => {
+  it('goes on with the records after it, and reports the next lost task', () => {
+    // In its own process: the handler's error is an uncaught exception there, as it was
+    // from a FinalizationRegistry callback.
+    const program = `
+import { setTimeout as nodeSleep } from 'node:timers/promises';
+import { BaseEventLoop, Future, _world } from '${CORE}';
+const uncaught = [];
+process.on('uncaughtException', (error) => uncaught.push(error.message));
+class ThrowingLoop extends BaseEventLoop {
+  callExceptionHandler() { throw new Error('handler failed'); }
+}
+const reports = [];
+const throwing = new ThrowingLoop();
+const recording = new BaseEventLoop();
+recording.setExceptionHandler((_loop, context) => reports.push(context.taskDescription));
+const holder = {};
+for (const [loop, name] of [[throwing, 'first'], [recording, 'second']]) {
+  await loop.runUntilComplete(async () => {
+    holder[name] = loop.createTask(async () => { await new Future({ loop }); }, { name });
+    while (_world.youngTasks.length > 0) await new Promise((resolve) => loop.callLater(0.005, resolve));
+  });
+}
+holder.first = null;
+holder.second = null;
+for (let i = 0; i < 200 && reports.length === 0; i++) {
+  gc();
+  await nodeSleep(5);
+}
+console.log(JSON.stringify({ uncaught, reports }));
+process.exit(0);
+`;
+    const dir = mkdtempSync(join(tmpdir(), 'loopkit-task-registry-'));
+    const file = join(dir, 'throwing-handler.mjs');
+    writeFileSync(file, program);
+    const run = spawnSync(process.execPath, ['--expose-gc', file], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.stderr).toBe('');
+    expect(JSON.parse(run.stdout)).toEqual({ uncaught: ['handler failed'], reports: ["<Task pending name='second' coro=<anonymous>()>"] });
+  });
+});
+
+describe('aging young tasks', () => {
+  const agedCount = (tasks: Array<Task<unknown>>) => tasks.filter((task) => (task as unknown as { _aged: object | null })._aged !== null).length;
+
+  it('gives at most 1024 young tasks their records per host task once a loop is idle, and the rest in the host tasks after', async () => {
+    const loop = new BaseEventLoop();
+    const gate = loop.createFuture();
+    const youngBefore = _world.youngTasks.length;
+    const tasks = Array.from({ length: 3000 }, () => loop.createTask(async () => gate));
+    ageIdleTasks();
+    expect(agedCount(tasks)).toBe(1024);
+    expect(_world.youngTasks.length).toBe(youngBefore + 3000 - 1024);
+    for (let i = 0; i < 200 && _world.youngTasks.length > 0; i++) await nodeSleep(1);
+    expect(agedCount(tasks)).toBe(3000);
+    expect(allTasks(loop).size).toBe(3000);
+    gate.setResult(null);
+    await loop.runUntilComplete(gather(...tasks));
+    loop.close();
+    expect(allTasks(loop).size).toBe(0);
+  });
+
+  it('stops aging in host tasks once a task is made (a busy loop), until a loop is idle again', async () => {
+    const loop = new BaseEventLoop();
+    const gate = loop.createFuture();
+    const tasks = Array.from({ length: 3000 }, () => loop.createTask(async () => gate));
+    ageIdleTasks();
+    tasks.push(loop.createTask(async () => gate)); // made before the next chunk's host task
+    await nodeSleep(20);
+    expect(agedCount(tasks)).toBe(1024);
+    ageIdleTasks();
+    for (let i = 0; i < 200 && _world.youngTasks.length > 0; i++) await nodeSleep(1);
+    expect(agedCount(tasks)).toBe(3001);
+    gate.setResult(null);
+    await loop.runUntilComplete(gather(...tasks));
+    loop.close();
   });
 });

@@ -43,6 +43,7 @@ import { captureContext, handleInContext, storesSeen, timerInContext } from './c
 import { Handle, TimerHandle, type ReadyEntry, type TimerEntry } from './handles.js';
 import { logger } from './log.js';
 import { ageTasks, ensureFuture, Task } from './tasks.js';
+import { ageIdleTasks } from './task-registry.js';
 import { ReadyQueue } from './ready-queue.js';
 import { TimerHeap } from './timer-heap.js';
 import { reportUnretrievedAtClose } from './unretrieved.js';
@@ -858,7 +859,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     if (this.ready.length === 0) {
       const deadline = this.timers.size === 0 ? null : this.timers.peekWhen();
       if (deadline === null || deadline - this.time() > 0) {
-        ageTasks(); // idle time: give long-lived tasks their weak references
+        ageIdleTasks(); // idle time: give long-lived tasks their weak references
         this.sleeping = true;
         this.idle(deadline);
         return;

