@@ -411,7 +411,9 @@ describe('aged tasks', () => {
       const task = loop.createTask(async () => gate);
       await sleep(0);
       expect(allTasks(loop).has(task)).toBe(true);
-      await sleep(0.005); // the loop idles: its pending tasks age (weakly held from now on)
+      // The loop idles: its pending tasks age (weakly held from now on); under load a first
+      // iteration can outlast a 5 ms sleep, and a loop that never idled ages nothing.
+      while (_world.youngTasks.length > 0) await sleep(0.005);
       expect(allTasks(loop).has(task)).toBe(true);
       gate.setResult(null);
       await task;
@@ -428,7 +430,7 @@ describe('aged tasks', () => {
           await new Future({ loop }); // nobody else holds it
         }),
       };
-      await sleep(0.005); // the loop idles: the task ages
+      while (_world.youngTasks.length > 0) await sleep(0.005); // the loop idles: the task ages
       holder.lost!.setName('renamed after aging');
       holder.lost = null;
       for (let i = 0; i < 30 && reports.length === 0; i++) {
@@ -460,7 +462,7 @@ describe('aged tasks', () => {
         { name: 'lost one' },
       );
       loop.setDebug(false);
-      await sleep(0.005); // the loop idles: both tasks age
+      while (_world.youngTasks.length > 0) await sleep(0.005); // the loop idles: both tasks age
       gate.setResult(null);
       await holder.finished;
       holder.finished = null;
