@@ -197,6 +197,40 @@ describe("a task whose coroutine function returns the waiting call's promise (()
       }
     }));
 
+  it('its first step is over when the body returns, as with a returned Future: the batch goes on before the microtasks the body queued', () =>
+    withLoop(async (loop) => {
+      const event = new Event();
+      const orders: Record<string, string[]> = {};
+      for (const [name, waitOn] of [
+        ['Future', () => sleep(5)],
+        ['Event.wait', () => event.wait()],
+      ] as const) {
+        const order: string[] = [];
+        const task = loop.createTask(() => {
+          queueMicrotask(() => order.push('microtask of the body'));
+          return waitOn();
+        });
+        loop.callSoon(() => order.push('next callback'));
+        await sleep(0);
+        orders[name] = order;
+        task.cancel();
+        await expect(task).rejects.toThrow(CancelledError);
+      }
+      expect(orders['Event.wait']).toEqual(['next callback', 'microtask of the body']);
+      expect(orders['Event.wait']).toEqual(orders['Future']);
+      // An async body that awaits the call still ends its step once the job is over.
+      const order: string[] = [];
+      const task = loop.createTask(async () => {
+        queueMicrotask(() => order.push('microtask of the body'));
+        await event.wait();
+      });
+      loop.callSoon(() => order.push('next callback'));
+      await sleep(0);
+      expect(order).toEqual(['microtask of the body', 'next callback']);
+      event.set();
+      await task;
+    }));
+
   it('a Lock acquired that way is held once the task is done, and a waiter woken then cancelled passes it on', () =>
     withLoop(async (loop) => {
       const lock = new Lock();

@@ -51,7 +51,10 @@ export const firstStepHandOff: {
 
 /**
  * `task`'s coroutine function returned `body`: when that is the promise of a waiting call it
- * began, the waiter takes the task's ending on itself (true). Empties the hand-off either way.
+ * began, the waiter takes the task's ending on itself (true), and the step is over now: the
+ * caller marks it ended, with no microtask queued to tell the loop (~150 bytes of promise,
+ * reaction and job per task). Otherwise a waiting call begun in the step ends it once the
+ * job is over, as elsewhere (stepEndsAfterThisJob). Empties the hand-off either way.
  */
 export function endTaskWithWaiter(task: Task<unknown>, body: unknown): boolean {
   const waiter = firstStepHandOff.waiter;
@@ -59,7 +62,11 @@ export function endTaskWithWaiter(task: Task<unknown>, body: unknown): boolean {
   firstStepHandOff.task = null;
   firstStepHandOff.waiter = null;
   firstStepHandOff.promise = null;
-  if (waiter === null || promise !== body || waiter._waitingTask !== task || waiter._settle === null) return false;
+  if (waiter === null) return false;
+  if (promise !== body || waiter._waitingTask !== task || waiter._settle === null) {
+    stepEndsAfterThisJob(task);
+    return false;
+  }
   waiter._endsTaskFrom = promise;
   claimWaitingCall(body as object);
   return true;
@@ -98,10 +105,12 @@ export class PromiseWaiter<R> extends Future<unknown> implements ReadyEntry, Cal
       task._futWaiter = this;
       this._awaitedBy = task;
       if (task._mustCancel && this.cancel(task._cancelMessage)) task._mustCancel = false;
-      stepEndsAfterThisJob(task);
       if (firstStepHandOff.task === task) {
+        // In a first step the step's end waits for what the body returns (endTaskWithWaiter).
         firstStepHandOff.waiter = this;
         firstStepHandOff.promise = promise;
+      } else {
+        stepEndsAfterThisJob(task);
       }
     }
     beginWaitingCall(promise, this);

@@ -362,8 +362,10 @@ function firstStep(task: Task<unknown>): unknown {
     // A waiting call's promise returned as it is ends the task through its waiter (promise-waiter.ts).
     endedByWaiter = endTaskWithWaiter(task, body);
   }
-  if (body instanceof Promise && Object.getPrototypeOf(body) === Promise.prototype) {
-    if (!endedByWaiter) body.then(bodyReturned, bodyThrew);
+  if (endedByWaiter) {
+    resumeSignal.lastEnded = task; // it suspends on its waiter at once
+  } else if (body instanceof Promise && Object.getPrototypeOf(body) === Promise.prototype) {
+    body.then(bodyReturned, bodyThrew);
   } else if (body instanceof Future && body !== task && body._loop === task._loop && !body.done()) {
     body._awaitAsTaskBody(task);
     resumeSignal.lastEnded = task; // it suspends on that future at once
