@@ -82,7 +82,8 @@ function perfCanCount() {
  * Attach `perf stat` to `pid` (every thread) with its counters off; the returned counter's
  * enable() and disable() switch them (each resolves once perf acknowledged it), so the window
  * is the CPU figure's, from the end of the warm-up (once perf enabled its counters: the
- * promise gives that moment) to the load generator's exit. stop() resolves to {label: count}.
+ * promise gives that moment, null if perf exited) to the load generator's exit. stop()
+ * resolves to {label: count}.
  */
 function attachSyscallCounter(pid) {
   const dir = mkdtempSync(join(tmpdir(), 'loopkit-echo-syscalls-'));
@@ -91,19 +92,25 @@ function attachSyscallCounter(pid) {
   // fd 3: commands to perf; fd 4: its acknowledgements.
   const perf = spawn('perf', ['stat', '-x,', '-D', '-1', '--control', 'fd:3,4', ...events, '-p', String(pid), '-o', out], { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] });
   const exited = new Promise((resolve) => perf.once('exit', resolve));
+  perf.stdio[3].on('error', () => {}); // perf gone (it failed to attach): exited says so
+  // Resolves to the moment perf acknowledged `word`, or null when perf exited first.
   const command = (word) =>
-    new Promise((resolve) => {
-      perf.stdio[4].once('data', () => resolve(performance.now()));
-      perf.stdio[3].write(`${word}\n`);
-    });
+    Promise.race([
+      new Promise((resolve) => {
+        perf.stdio[4].once('data', () => resolve(performance.now()));
+        perf.stdio[3].write(`${word}\n`);
+      }),
+      exited.then(() => null),
+    ]);
   return {
     enable: () => command('enable'),
     disable: () => command('disable'),
     async stop() {
       if (perf.exitCode === null && perf.signalCode === null) perf.kill('SIGINT');
       await exited;
-      if (!existsSync(dir)) return {};
+      if (!existsSync(dir)) return {}; // stopped before
       try {
+        if (!existsSync(out)) return {}; // perf failed to attach: the table shows '-'
         // One line per event, in the order given: "count,unit,event,..."
         const lines = readFileSync(out, 'utf8').split('\n').filter((line) => line.includes('syscalls:'));
         return Object.fromEntries(SYSCALLS.map(([label], i) => [label, Number(lines[i]?.split(',')[0]) || 0]));
@@ -152,10 +159,10 @@ async function runOnce(kind, size, conns) {
     let syscalls = null;
     if (counter !== null && counting !== null) {
       const enabledAt = await counting;
-      await counter.disable();
+      const disabled = enabledAt === null ? null : await counter.disable();
       const counts = await counter.stop();
       // perf takes a moment to enable its counters: the requests in its window, at the run's rate.
-      const requests = rate * ((endedAt - enabledAt) / 1000);
+      const requests = disabled === null ? 0 : rate * ((endedAt - enabledAt) / 1000);
       if (requests > 0) syscalls = Object.fromEntries(Object.entries(counts).map(([label, count]) => [label, count / requests]));
     }
     return {
