@@ -17,8 +17,12 @@
 //   node bench/echo.js [kind ...] [--node=PATH]    c and net are always run
 //   env: BENCH_RUNS=3 BENCH_SECONDS=1 BENCH_WARMUP=0.3 BENCH_SIZES=1024,16384,102400
 //        BENCH_CONNS=1,10,100 BENCH_STORM_CONNS=1,100 (empty: no storm table) BENCH_NODE PYTHON
-import { spawnSync } from 'node:child_process';
-import { availableParallelism } from 'node:os';
+//        BENCH_SYSCALLS=1: also count the server's syscalls per request (perf stat on syscall
+//        tracepoints, so root or perf_event_paranoid <= -1): a figure the machine's load moves
+//        far less than CPU time
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NODE, PYTHON, compileBenchC, cpuSecondsOf, loadAverage, minorFaultsOf, median, nodeVersion, positional, printMarkdown, pythonHas, runLoadgen, startServer, stopServer } from './harness.js';
@@ -48,6 +52,75 @@ kinds = kinds.filter((k) => !skipped.includes(k));
 const pinned = availableParallelism() >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 const pin = (cpu, argv) => (pinned ? ['taskset', ['-c', String(cpu), ...argv]] : [argv[0], argv.slice(1)]);
 
+/**
+ * Syscalls counted per request with BENCH_SYSCALLS=1: [label, tracepoint, filter]. An epoll_pwait
+ * that returns EINTR is counted apart: io_uring's task work interrupts the one a sleeping
+ * thread is in (see bench/README.md, "Session 11 (s11b-latency)").
+ */
+const SYSCALLS = [
+  ['epoll_wait', 'syscalls:sys_enter_epoll_wait', null],
+  ['epoll', 'syscalls:sys_enter_epoll_pwait', null],
+  ['EINTR', 'syscalls:sys_exit_epoll_pwait', 'ret == -4'],
+  ['recv', 'syscalls:sys_enter_recvfrom', null],
+  ['read', 'syscalls:sys_enter_read', null],
+  ['send', 'syscalls:sys_enter_sendto', null],
+  ['write', 'syscalls:sys_enter_write', null],
+  ['writev', 'syscalls:sys_enter_writev', null],
+  ['uring', 'syscalls:sys_enter_io_uring_enter', null],
+];
+const countSyscalls = process.env.BENCH_SYSCALLS === '1' && perfCanCount();
+
+/** Whether `perf stat` can count syscall tracepoints here (said on stderr when it cannot). */
+function perfCanCount() {
+  const probe = spawnSync('perf', ['stat', '-x,', '-e', SYSCALLS[0][1], '--', 'true'], { encoding: 'utf8' });
+  if (probe.status === 0 && !/not supported|<not counted>/.test(probe.stderr)) return true;
+  console.error(`echo: BENCH_SYSCALLS=1 needs perf with syscall tracepoints (${(probe.error?.message ?? probe.stderr.trim().split('\n')[0]) || 'unavailable'}): no syscall table`);
+  return false;
+}
+
+/**
+ * Attach `perf stat` to `pid` (every thread) with its counters off; the returned counter's
+ * enable() and disable() switch them (each resolves once perf acknowledged it), so the window
+ * is the CPU figure's, from the end of the warm-up (once perf enabled its counters: the
+ * promise gives that moment, null if perf exited) to the load generator's exit. stop()
+ * resolves to {label: count}.
+ */
+function attachSyscallCounter(pid) {
+  const dir = mkdtempSync(join(tmpdir(), 'loopkit-echo-syscalls-'));
+  const out = join(dir, 'counts.csv');
+  const events = SYSCALLS.flatMap(([, event, filter]) => (filter === null ? ['-e', event] : ['-e', event, '--filter', filter]));
+  // fd 3: commands to perf; fd 4: its acknowledgements.
+  const perf = spawn('perf', ['stat', '-x,', '-D', '-1', '--control', 'fd:3,4', ...events, '-p', String(pid), '-o', out], { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] });
+  const exited = new Promise((resolve) => perf.once('exit', resolve));
+  perf.stdio[3].on('error', () => {}); // perf gone (it failed to attach): exited says so
+  // Resolves to the moment perf acknowledged `word`, or null when perf exited first.
+  const command = (word) =>
+    Promise.race([
+      new Promise((resolve) => {
+        perf.stdio[4].once('data', () => resolve(performance.now()));
+        perf.stdio[3].write(`${word}\n`);
+      }),
+      exited.then(() => null),
+    ]);
+  return {
+    enable: () => command('enable'),
+    disable: () => command('disable'),
+    async stop() {
+      if (perf.exitCode === null && perf.signalCode === null) perf.kill('SIGINT');
+      await exited;
+      if (!existsSync(dir)) return {}; // stopped before
+      try {
+        if (!existsSync(out)) return {}; // perf failed to attach: the table shows '-'
+        // One line per event, in the order given: "count,unit,event,..."
+        const lines = readFileSync(out, 'utf8').split('\n').filter((line) => line.includes('syscalls:'));
+        return Object.fromEntries(SYSCALLS.map(([label], i) => [label, Number(lines[i]?.split(',')[0]) || 0]));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
 const loadgenC = compileBenchC('loadgen.c', 'loadgen');
 const loadgen = loadgenC ? { argv: [loadgenC], name: 'C (epoll)' } : { argv: [NODE, join(here, 'loadgen.js')], name: 'Node net (no C compiler found)' };
 const cServer = compileBenchC('echo-server.c', 'echo-server');
@@ -67,24 +140,41 @@ function serverArgv(kind, extra = []) {
  */
 async function runOnce(kind, size, conns) {
   const { child, port } = await startServer(pin(0, serverArgv(kind)).flat());
+  const counter = countSyscalls ? attachSyscallCounter(child.pid) : null;
   try {
     const [cmd, args] = pin(1, [...loadgen.argv, '127.0.0.1', String(port), String(conns), String(size), String(WARMUP), String(SECONDS)]);
     const finished = runLoadgen(cmd, args);
     let warm = null;
-    const timer = setTimeout(() => (warm = { cpu: cpuSecondsOf(child.pid), faults: minorFaultsOf(child.pid) }), WARMUP * 1000);
+    let counting = null;
+    const timer = setTimeout(() => {
+      warm = { cpu: cpuSecondsOf(child.pid), faults: minorFaultsOf(child.pid) };
+      counting = counter?.enable();
+    }, WARMUP * 1000);
     const output = await finished.finally(() => clearTimeout(timer));
+    const endedAt = performance.now();
     const [rate, total, mean, p99] = output;
     if (![rate, total, mean, p99].every(Number.isFinite)) throw new Error(`load generator printed "${output.join(' ')}", not "rate total mean p99"`);
     const cpu1 = cpuSecondsOf(child.pid);
     const faults1 = minorFaultsOf(child.pid);
+    let syscalls = null;
+    if (counter !== null && counting !== null) {
+      const enabledAt = await counting;
+      const disabled = enabledAt === null ? null : await counter.disable();
+      const counts = await counter.stop();
+      // perf takes a moment to enable its counters: the requests in its window, at the run's rate.
+      const requests = disabled === null ? 0 : rate * ((endedAt - enabledAt) / 1000);
+      if (requests > 0) syscalls = Object.fromEntries(Object.entries(counts).map(([label, count]) => [label, count / requests]));
+    }
     return {
       rate,
       cpu: warm?.cpu == null ? null : ((cpu1 - warm.cpu) / total) * 1e6,
       faults: warm?.faults == null ? null : (faults1 - warm.faults) / total,
+      syscalls,
       mean,
       p99,
     };
   } finally {
+    await counter?.stop(); // a no-op once stopped
     await stopServer(child);
   }
 }
@@ -103,7 +193,8 @@ async function measureCells(kindList, cells) {
     const medians = {};
     for (const kind of kindList) {
       const pick = (f) => median(runs[kind].map(f).filter((v) => v !== null));
-      medians[kind] = { rate: pick((r) => r.rate), cpu: pick((r) => r.cpu), faults: pick((r) => r.faults), mean: pick((r) => r.mean), p99: pick((r) => r.p99), rates: runs[kind].map((r) => r.rate) };
+      const syscalls = countSyscalls ? Object.fromEntries(SYSCALLS.map(([label]) => [label, pick((r) => r.syscalls?.[label] ?? null)])) : null;
+      medians[kind] = { syscalls, rate: pick((r) => r.rate), cpu: pick((r) => r.cpu), faults: pick((r) => r.faults), mean: pick((r) => r.mean), p99: pick((r) => r.p99), rates: runs[kind].map((r) => r.rate) };
     }
     out.push({ size, conns, medians });
     process.stdout.write(`  ${sizeText(size)} x ${conns}: ${kindList.map((kind) => `${kind} ${k(medians[kind].rate)}`).join(', ')}\n`);
@@ -139,6 +230,14 @@ printMarkdown(
   ['size x conns', ...kinds],
   results.map(({ size, conns, medians: m }) => [`${sizeText(size)} x ${conns}`, ...kinds.map((kind) => (Number.isNaN(m[kind].faults) ? '-' : m[kind].faults.toFixed(2)))]),
 );
+if (countSyscalls) {
+  console.log('\nserver syscalls per request (perf stat on tracepoints, every thread, after the warm-up), median; EINTR: epoll_pwait calls interrupted');
+  const shown = (m) => SYSCALLS.map(([label]) => [label, m.syscalls[label]]).filter(([, n]) => n >= 0.005).map(([label, n]) => `${label} ${n.toFixed(2)}`).join(', ');
+  printMarkdown(
+    ['size x conns', ...kinds],
+    results.map(({ size, conns, medians: m }) => [`${sizeText(size)} x ${conns}`, ...kinds.map((kind) => shown(m[kind]) || '-')]),
+  );
+}
 console.log('\nround trip µs, mean / p99 (median of the runs); with 1 connection this is the latency');
 printMarkdown(
   ['size x conns', ...kinds],

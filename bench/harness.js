@@ -74,6 +74,12 @@ function procStat(pid) {
   }
 }
 
+/** User CPU seconds process `pid` has used so far, from /proc; null without it. */
+export function userCpuSecondsOf(pid) {
+  const fields = procStat(pid);
+  return fields === null ? null : Number(fields[11]) / 100;
+}
+
 /** CPU seconds (user + system) process `pid` has used so far, from /proc; null without it. */
 export function cpuSecondsOf(pid) {
   const fields = procStat(pid);

@@ -122,3 +122,23 @@ describe('bench/echo-server.js', () => {
     expect(await echoOnce('storm')).toBe('ping');
   }, SLOW);
 });
+
+describe('bench/echo-pair.js', () => {
+  const hasCc = existsSync('/usr/bin/cc') || existsSync('/usr/local/bin/cc');
+
+  it.skipIf(!hasCc)('runs both kinds in every round and prints their per-round ratios', async () => {
+    const env = { ...process.env, BENCH_ROUNDS: '2', BENCH_SECONDS: '0.3', BENCH_WARMUP: '0.1' };
+    const { stdout } = await run(process.execPath, [path.join(bench, 'echo-pair.js'), 'net', 'default'], { env, timeout: 60_000 });
+    expect(stdout).toMatch(/^net: CPU µs\/request \S+ \S+ \(median /m);
+    expect(stdout).toMatch(/^default: CPU µs\/request \S+ \S+ \(median /m);
+    const ratios = /^default\/net CPU per round: (\S+) (\S+); median (\S+)x$/m.exec(stdout);
+    expect(ratios).not.toBeNull();
+    for (const ratio of ratios!.slice(1)) expect(Number(ratio)).toBeGreaterThan(0);
+  }, SLOW);
+
+  it('refuses a kind echo-server.js does not serve', async () => {
+    const failed = await run(process.execPath, [path.join(bench, 'echo-pair.js'), 'net', 'nginx']).catch((error: { code: number; stderr: string }) => error);
+    expect(failed).toMatchObject({ code: 2 });
+    expect((failed as { stderr: string }).stderr).toMatch(/kinds: net, default/);
+  });
+});
