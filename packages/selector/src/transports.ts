@@ -16,17 +16,36 @@ import {
   type SocketAddress,
 } from '@loopkit/core';
 import { errnoError, IPPROTO_TCP, SHUT_WR, TCP_NODELAY, type AddrOut, type Socket } from '@loopkit/uv';
-import { ReadinessStreamTransport, wouldBlock, type FdNames, type TransportLoop } from './readiness-transport.js';
+import { ReadinessStreamTransport, wouldBlock, type FdNames, type FdRegistration, type ReadinessCallback, type TransportLoop } from './readiness-transport.js';
 
 /** Datagrams are received here, then copied out at their size. */
 const MAX_DATAGRAM = 65536;
 const datagramBuffer = Buffer.allocUnsafeSlow(MAX_DATAGRAM);
 
+/** A loop that can host a socket transport: Node's loop watches its fd, the transport being its registration. */
+export interface SocketTransportLoop extends TransportLoop {
+  _hostTransport(fd: number, registration: FdRegistration): void;
+}
+
 const SOCKET_NAMES: FdNames = { read: 'recv', write: 'send', readError: 'Fatal read error on socket transport' };
 
-/** A stream socket transport (asyncio's _SelectorSocketTransport): ReadinessStreamTransport with recv, send/sendmsg and shutdown(SHUT_WR); TCP_NODELAY on TCP. */
-export class SelectorSocketTransport extends ReadinessStreamTransport {
+/**
+ * A stream socket transport (asyncio's _SelectorSocketTransport): ReadinessStreamTransport with
+ * recv, send/sendmsg and shutdown(SHUT_WR); TCP_NODELAY on TCP. Its 'sockname' and 'peername'
+ * are read when first asked for, or when the socket closes if nobody asked: most connections
+ * never ask, and the two addresses were 160 bytes of each idle connection's heap. On a socket
+ * the loop made or accepted (`hosted`), the transport is also the loop's registration of its fd
+ * (FdRegistration: one object less per connection).
+ */
+export class SelectorSocketTransport extends ReadinessStreamTransport implements FdRegistration {
   private readonly sock: Socket;
+  private addressesRead = false;
+  /** @internal FdRegistration, for a hosted socket: the loop's reader and writer of the fd and the events watched. */
+  reader: ReadinessCallback | null = null;
+  /** @internal */
+  writer: ReadinessCallback | null = null;
+  /** @internal */
+  events = 0;
 
   constructor(
     loop: TransportLoop,
@@ -34,8 +53,9 @@ export class SelectorSocketTransport extends ReadinessStreamTransport {
     protocol: BaseProtocol,
     waiter: Future<void> | null = null,
     server: ConnectionOwner | null = null,
+    hosted = false,
   ) {
-    super(loop, sock.fileno(), SOCKET_NAMES, protocol, socketExtra(sock), server);
+    super(loop, sock.fileno(), SOCKET_NAMES, protocol, { socket: sock }, server);
     this.sock = sock;
     if (sock.family !== 'unix') {
       // Small writes go out at once (asyncio sets TCP_NODELAY on every TCP transport).
@@ -45,6 +65,7 @@ export class SelectorSocketTransport extends ReadinessStreamTransport {
         // Not fatal: only latency suffers.
       }
     }
+    if (hosted) (loop as SocketTransportLoop)._hostTransport(this._fd, this);
     this._start(waiter);
   }
 
@@ -64,7 +85,31 @@ export class SelectorSocketTransport extends ReadinessStreamTransport {
     }
   }
 
+  override getExtraInfo<T = any>(name: string, defaultValue: T | null = null): T | null {
+    if (!this.addressesRead && (name === 'sockname' || name === 'peername')) this.readAddresses();
+    return super.getExtraInfo(name, defaultValue);
+  }
+
+  /** Once: the socket's two addresses into the extra info (absent where the OS has none: unbound, not connected, reset). */
+  private readAddresses(): void {
+    this.addressesRead = true;
+    const sock = this.sock;
+    if (sock.closed) return;
+    try {
+      this._extra.sockname = sock.getsockname();
+    } catch {
+      // an unbound socket has no local address to report
+    }
+    try {
+      this._extra.peername = sock.getpeername();
+    } catch {
+      // not connected (any more): no peer to report
+    }
+  }
+
   protected _closeFd(): void {
+    // Read now, while the fd is open: connectionLost and later callers may still ask.
+    if (!this.addressesRead) this.readAddresses();
     this.sock.close();
   }
 

@@ -460,8 +460,10 @@ describe("SelectorEventLoop: transports' sockets polled by Node's loop", () => {
       const { server, client, echo } = await echoAndClient(loop);
       const hosted = (await echo).transport!;
       const hostedFd = (hosted.getExtraInfo('socket') as Socket).fileno();
-      const registrations = (loop as unknown as { hostedHandlers: Map<number, { reader: unknown }> }).hostedHandlers;
-      expect(registrations.get(hostedFd)?.reader).toBe(hosted);
+      // The hosted socket's registration is its transport, which is also its reader.
+      const registrations = (loop as unknown as { hostedByFd: ({ reader: unknown } | undefined)[] }).hostedByFd;
+      expect(registrations[hostedFd]).toBe(hosted);
+      expect(registrations[hostedFd]!.reader).toBe(hosted);
       const sock = socket('inet', 'stream');
       await loop.sockConnect(sock, { address: '127.0.0.1', port: (server.sockets[0]!.getsockname() as { port: number }).port });
       const [given] = await loop.createConnection(() => new Collect(), undefined, undefined, { sock });
