@@ -27,19 +27,22 @@ export interface SocketTransportLoop extends TransportLoop {
   _hostTransport(fd: number, registration: FdRegistration): void;
 }
 
+/** A socket transport's extra info until first asked for (frozen: it is every such transport's). */
+const EXTRA_NOT_READ: Record<string, unknown> = Object.freeze({});
+
 const SOCKET_NAMES: FdNames = { read: 'recv', write: 'send', readError: 'Fatal read error on socket transport' };
 
 /**
  * A stream socket transport (asyncio's _SelectorSocketTransport): ReadinessStreamTransport with
- * recv, send/sendmsg and shutdown(SHUT_WR); TCP_NODELAY on TCP. Its 'sockname' and 'peername'
- * are read when first asked for, or when the socket closes if nobody asked: most connections
- * never ask, and the two addresses were 160 bytes of each idle connection's heap. On a socket
+ * recv, send/sendmsg and shutdown(SHUT_WR); TCP_NODELAY on TCP. Its extra info ('socket',
+ * 'sockname', 'peername') is made when first asked for, or when the socket closes if nobody
+ * asked: most connections never ask, and the info with its two addresses was 190 bytes of each
+ * idle connection's heap. On a socket
  * the loop made or accepted (`hosted`), the transport is also the loop's registration of its fd
  * (FdRegistration: one object less per connection).
  */
 export class SelectorSocketTransport extends ReadinessStreamTransport implements FdRegistration {
   private readonly sock: Socket;
-  private addressesRead = false;
   /** @internal FdRegistration, for a hosted socket: the loop's reader and writer of the fd and the events watched. */
   reader: ReadinessCallback | null = null;
   /** @internal */
@@ -55,7 +58,7 @@ export class SelectorSocketTransport extends ReadinessStreamTransport implements
     server: ConnectionOwner | null = null,
     hosted = false,
   ) {
-    super(loop, sock.fileno(), SOCKET_NAMES, protocol, { socket: sock }, server);
+    super(loop, sock.fileno(), SOCKET_NAMES, protocol, EXTRA_NOT_READ, server);
     this.sock = sock;
     if (sock.family !== 'unix') {
       // Small writes go out at once (asyncio sets TCP_NODELAY on every TCP transport).
@@ -86,30 +89,13 @@ export class SelectorSocketTransport extends ReadinessStreamTransport implements
   }
 
   override getExtraInfo<T = any>(name: string, defaultValue: T | null = null): T | null {
-    if (!this.addressesRead && (name === 'sockname' || name === 'peername')) this.readAddresses();
+    if (this._extra === EXTRA_NOT_READ) this._extra = socketExtra(this.sock);
     return super.getExtraInfo(name, defaultValue);
-  }
-
-  /** Once: the socket's two addresses into the extra info (absent where the OS has none: unbound, not connected, reset). */
-  private readAddresses(): void {
-    this.addressesRead = true;
-    const sock = this.sock;
-    if (sock.closed) return;
-    try {
-      this._extra.sockname = sock.getsockname();
-    } catch {
-      // an unbound socket has no local address to report
-    }
-    try {
-      this._extra.peername = sock.getpeername();
-    } catch {
-      // not connected (any more): no peer to report
-    }
   }
 
   protected _closeFd(): void {
     // Read now, while the fd is open: connectionLost and later callers may still ask.
-    if (!this.addressesRead) this.readAddresses();
+    if (this._extra === EXTRA_NOT_READ) this._extra = socketExtra(this.sock);
     this.sock.close();
   }
 
