@@ -68,8 +68,9 @@ export class SelectorSocketTransport extends ReadinessStreamTransport implements
         // Not fatal: only latency suffers.
       }
     }
-    if (hosted) (loop as SocketTransportLoop)._hostTransport(this._fd, this);
     this._start(waiter);
+    // After _start (which only schedules, and throws on a closed loop): reading starts in a later callback.
+    if (hosted) (loop as SocketTransportLoop)._hostTransport(this._fd, this);
   }
 
   protected _readInto(buf: Uint8Array, offset: number, length: number): number {
