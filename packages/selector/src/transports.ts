@@ -37,9 +37,8 @@ const SOCKET_NAMES: FdNames = { read: 'recv', write: 'send', readError: 'Fatal r
  * recv, send/sendmsg and shutdown(SHUT_WR); TCP_NODELAY on TCP. Its extra info ('socket',
  * 'sockname', 'peername') is made when first asked for, or when the socket closes if nobody
  * asked: most connections never ask, and the info with its two addresses was 190 bytes of each
- * idle connection's heap. On a socket
- * the loop made or accepted (`hosted`), the transport is also the loop's registration of its fd
- * (FdRegistration: one object less per connection).
+ * idle connection's heap. On a socket the loop made or accepted (`hosted`), the transport is
+ * also the loop's registration of its fd (FdRegistration: one object less per connection).
  */
 export class SelectorSocketTransport extends ReadinessStreamTransport implements FdRegistration {
   private readonly sock: Socket;

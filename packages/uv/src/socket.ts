@@ -35,9 +35,15 @@ const EBADF = 9; // same value on Linux and macOS; only used to report a closed 
  */
 const owners: (WeakRef<Socket> | undefined)[] = [];
 let ownedCount = 0;
+/** A sweep is awaited or under way. */
 let sweepArmed = false;
 // Its one entry is an object nobody holds: the next full collection takes it and runs the sweep.
-const collections = new FinalizationRegistry<null>(sweepCollected);
+const collections = new FinalizationRegistry<null>(() => sweepFrom(0));
+/**
+ * Entries looked at per host task: deref() keeps a live target in a set V8 empties at the end of
+ * the job, so one pass over 100k Sockets would grow a 100k-entry set.
+ */
+const SWEEP_CHUNK = 1024;
 
 function own(fd: number, sock: Socket): void {
   // Grown one slot at a time: an index far past the end would turn the array into a dictionary.
@@ -56,20 +62,23 @@ function disown(fd: number): void {
   ownedCount--;
 }
 
-/** After a full collection: close the fds of the Sockets it took. */
-function sweepCollected(): void {
-  sweepArmed = false;
-  for (let fd = 0; fd < owners.length; fd++) {
+/** After a full collection: close the fds of the Sockets it took, SWEEP_CHUNK entries per host task. */
+function sweepFrom(start: number): void {
+  const end = Math.min(start + SWEEP_CHUNK, owners.length);
+  for (let fd = start; fd < end; fd++) {
     const owner = owners[fd];
     if (owner !== undefined && owner.deref() === undefined) {
       disown(fd);
       native().close(fd);
     }
   }
-  if (ownedCount > 0) {
-    sweepArmed = true;
-    collections.register({}, null);
+  if (end < owners.length) {
+    // unref: a sweep does not keep the process alive, as a finalizer does not.
+    setImmediate(sweepFrom, end).unref();
+    return;
   }
+  sweepArmed = ownedCount > 0;
+  if (sweepArmed) collections.register({}, null);
 }
 
 /**

@@ -381,6 +381,25 @@ describe('a Socket collected without close()', () => {
     expect(openFds()).toBe(before);
   });
 
+  it('past 1,024 fds (a sweep in chunks, one per host task), every collected fd is closed', async () => {
+    if (!gc || openFds() < 0) return;
+    for (let i = 0; i < 3; i++) {
+      gc();
+      await pause();
+    }
+    const before = openFds();
+    const count = 1100;
+    (() => {
+      for (let i = 0; i < count; i++) socket('inet');
+    })();
+    expect(openFds()).toBe(before + count);
+    for (let i = 0; i < 20 && openFds() > before; i++) {
+      gc();
+      await pause();
+    }
+    expect(openFds()).toBe(before);
+  });
+
   it("closed or detached first, it never closes its fd number's next owner", async () => {
     if (!gc) return;
     const files: number[] = [];
