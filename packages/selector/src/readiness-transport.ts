@@ -37,6 +37,13 @@ export interface ReadinessCallback {
   readonly _cancelled: boolean;
 }
 
+/** What the loop keeps per watched fd: its reader and writer, and the events they make it watch. */
+export interface FdRegistration {
+  reader: ReadinessCallback | null;
+  writer: ReadinessCallback | null;
+  events: number;
+}
+
 /** What a transport needs of its loop: (un)watching its fd, and forgetting it once closed. */
 export interface TransportLoop extends AbstractEventLoop, HandleOwner {
   _setReader(fd: number, reader: ReadinessCallback | null): void;

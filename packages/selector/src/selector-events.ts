@@ -60,8 +60,8 @@ import {
   setNonblocking,
 } from '@loopkit/uv';
 import { BaseSelector, DefaultSelector, EVENT_READ, EVENT_WRITE, fileobjToFd, type FileObject } from './selectors.js';
-import { SelectorDatagramTransport, SelectorSocketTransport } from './transports.js';
-import type { ReadinessCallback, TransportLoop } from './readiness-transport.js';
+import { SelectorDatagramTransport, SelectorSocketTransport, type SocketTransportLoop } from './transports.js';
+import type { FdRegistration, ReadinessCallback } from './readiness-transport.js';
 import { checkFunction, describe } from './util.js';
 import { ChildWatcher } from './child-watcher.js';
 import { SelectorPipeTransport } from './pipes.js';
@@ -88,8 +88,8 @@ const MAX_LOOK_AHEAD_SKIPS = 16;
 const ACCEPT_RETRY_DELAY = 1;
 const { EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED } = osConstants.errno;
 
-/** A registration's data: the fd's reader and writer (and, for a hosted fd, the events watched). */
-class FdHandlers {
+/** A selector registration's data: the fd's reader and writer (a hosted fd's registration is its transport). */
+class FdHandlers implements FdRegistration {
   reader: ReadinessCallback | null = null;
   writer: ReadinessCallback | null = null;
   events = 0;
@@ -132,7 +132,7 @@ function osError(r: number, syscall: string, address?: { address?: string; port?
 
 export class SelectorEventLoop
   extends BaseSocketLoop<Socket, SelectorSocketTransport, SelectorDatagramTransport, Socket>
-  implements TransportLoop {
+  implements SocketTransportLoop {
   /** @internal */ readonly _selector: BaseSelector;
   private readonly keys: Map<number, { events: number; data: unknown }>;
   private readonly selfPipe: WakeupFd;
@@ -160,10 +160,12 @@ export class SelectorEventLoop
    * costs no epoll_wait of ours (the selector's fd nested in Node's epoll costs one per
    * wake-up) and no call into the addon (`take` only for what did not fit there).
    * A socket the user gave may be one Node's loop already watches (libuv allows one poll
-   * per fd), so those stay on the selector.
+   * per fd), so those stay on the selector. A hosted socket's registration is its transport,
+   * found by fd in an array (smaller than a Map's entry per connection).
    */
   private readonly hosted = new PollSet();
-  private readonly hostedHandlers = new Map<number, FdHandlers>();
+  private readonly hostedByFd: (FdRegistration | undefined)[] = [];
+  private hostedCount = 0;
   private readonly givenSockets = new WeakSet<Socket>();
   private hostReported = false;
   /** PollSet's reports: [0] pairs written from [2] on, [1] pairs left for take() (see PollSet.watch). */
@@ -216,7 +218,7 @@ export class SelectorEventLoop
     this.skippedPolls = 0;
     this.polledAt = this.iterationScheduledAt;
     this.pollDue = this.lastPollFound = n > 0;
-    if (bounded && this.hostedHandlers.size > 0 && this.pollHosted() > 0) this.hotUntil = now + HOT_WINDOW_MS;
+    if (bounded && this.hostedCount > 0 && this.pollHosted() > 0) this.hotUntil = now + HOT_WINDOW_MS;
     if (n === 0) return;
     this.hotUntil = now + HOT_WINDOW_MS;
     const out = selector._out;
@@ -232,7 +234,7 @@ export class SelectorEventLoop
   }
 
   /** Queue the reader and/or writer of a ready fd (a cancelled one unregisters instead). */
-  private queueReady(fd: number, handlers: FdHandlers, events: number): void {
+  private queueReady(fd: number, handlers: FdRegistration, events: number): void {
     if (events & EVENT_READ) {
       const reader = handlers.reader;
       if (reader !== null) {
@@ -275,14 +277,14 @@ export class SelectorEventLoop
 
   /** The pairs buffer for the hosted sockets, room for one report of each. */
   private hostPairs(): Int32Array {
-    if (this.hostOut.length < 2 * this.hostedHandlers.size) this.hostOut = new Int32Array(2 * this.hostedHandlers.size);
+    if (this.hostOut.length < 2 * this.hostedCount) this.hostOut = new Int32Array(2 * this.hostedCount);
     return this.hostOut;
   }
 
   /** Queue the handlers of `n` (fd, events) pairs of `pairs`, from index `from`. */
   private queueHosted(pairs: Int32Array, from: number, n: number): void {
     for (let i = from; i < from + 2 * n; i += 2) {
-      const handlers = this.hostedHandlers.get(pairs[i]!);
+      const handlers = this.hostedByFd[pairs[i]!];
       if (handlers !== undefined) this.queueReady(pairs[i]!, handlers, pairs[i + 1]! & handlers.events);
     }
   }
@@ -398,12 +400,22 @@ export class SelectorEventLoop
     return this.setHandler(fd, EVENT_WRITE, handle, false);
   }
 
+  /** @internal A stream transport on a socket this loop made or accepted: Node's loop will watch its fd (see `hosted`). */
+  _hostTransport(fd: number, registration: FdRegistration): void {
+    const byFd = this.hostedByFd;
+    // Grown one slot at a time: an index far past the end would turn the array into a dictionary.
+    while (byFd.length <= fd) byFd.push(undefined);
+    byFd[fd] = registration;
+    this.hostedCount++;
+  }
+
   /** @internal A transport released its fd: drop the registration before the fd is closed. */
   override _transportClosed(fd: number): void {
     super._transportClosed(fd);
-    const hosted = this.hostedHandlers.get(fd);
+    const hosted = this.hostedByFd[fd];
     if (hosted !== undefined) {
-      this.hostedHandlers.delete(fd);
+      this.hostedByFd[fd] = undefined;
+      this.hostedCount--;
       if (hosted.events !== 0) this.hosted.remove(fd);
     } else if (this.keys.has(fd)) {
       this._selector.unregister(fd);
@@ -415,7 +427,7 @@ export class SelectorEventLoop
    * `cancel`: the replaced or removed handle is cancelled (user callbacks); transports reuse theirs.
    */
   private setHandler(fd: number, event: number, handle: ReadinessCallback | null, cancel: boolean): boolean {
-    const hosted = this.hostedHandlers.get(fd);
+    const hosted = this.hostedByFd[fd];
     if (hosted !== undefined) return this.setHostedHandler(fd, hosted, event, handle);
     const key = this.keys.get(fd);
     if (handle === null) {
@@ -456,7 +468,7 @@ export class SelectorEventLoop
    * A hosted socket's reader or writer (transports only: their handles are never cancelled).
    * Its readiness shows once Node's loop turns, or at the next bounded poll of a busy loop.
    */
-  private setHostedHandler(fd: number, handlers: FdHandlers, event: number, handle: ReadinessCallback | null): boolean {
+  private setHostedHandler(fd: number, handlers: FdRegistration, event: number, handle: ReadinessCallback | null): boolean {
     const previous = event === EVENT_READ ? handlers.reader : handlers.writer;
     if (event === EVENT_READ) handlers.reader = handle;
     else handlers.writer = handle;
@@ -818,8 +830,7 @@ export class SelectorEventLoop
   }
 
   protected _streamTransport(sock: Socket, protocol: BaseProtocol, waiter: Future<void> | null, server: Server<Socket> | null): SelectorSocketTransport {
-    if (!this.givenSockets.has(sock)) this.hostedHandlers.set(sock.fileno(), new FdHandlers());
-    return new SelectorSocketTransport(this, sock, protocol, waiter, server);
+    return new SelectorSocketTransport(this, sock, protocol, waiter, server, !this.givenSockets.has(sock));
   }
 
   protected _datagramTransport(sock: Socket, protocol: DatagramProtocol, connected: boolean, waiter: Future<void>): SelectorDatagramTransport {

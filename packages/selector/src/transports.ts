@@ -16,17 +16,38 @@ import {
   type SocketAddress,
 } from '@loopkit/core';
 import { errnoError, IPPROTO_TCP, SHUT_WR, TCP_NODELAY, type AddrOut, type Socket } from '@loopkit/uv';
-import { ReadinessStreamTransport, wouldBlock, type FdNames, type TransportLoop } from './readiness-transport.js';
+import { ReadinessStreamTransport, wouldBlock, type FdNames, type FdRegistration, type ReadinessCallback, type TransportLoop } from './readiness-transport.js';
 
 /** Datagrams are received here, then copied out at their size. */
 const MAX_DATAGRAM = 65536;
 const datagramBuffer = Buffer.allocUnsafeSlow(MAX_DATAGRAM);
 
+/** A loop that can host a socket transport: Node's loop watches its fd, the transport being its registration. */
+export interface SocketTransportLoop extends TransportLoop {
+  _hostTransport(fd: number, registration: FdRegistration): void;
+}
+
+/** A socket transport's extra info until first asked for (frozen: it is every such transport's). */
+const EXTRA_NOT_READ: Record<string, unknown> = Object.freeze({});
+
 const SOCKET_NAMES: FdNames = { read: 'recv', write: 'send', readError: 'Fatal read error on socket transport' };
 
-/** A stream socket transport (asyncio's _SelectorSocketTransport): ReadinessStreamTransport with recv, send/sendmsg and shutdown(SHUT_WR); TCP_NODELAY on TCP. */
-export class SelectorSocketTransport extends ReadinessStreamTransport {
+/**
+ * A stream socket transport (asyncio's _SelectorSocketTransport): ReadinessStreamTransport with
+ * recv, send/sendmsg and shutdown(SHUT_WR); TCP_NODELAY on TCP. Its extra info ('socket',
+ * 'sockname', 'peername') is made when first asked for, or when the socket closes if nobody
+ * asked: most connections never ask, and the info with its two addresses was 190 bytes of each
+ * idle connection's heap. On a socket the loop made or accepted (`hosted`), the transport is
+ * also the loop's registration of its fd (FdRegistration: one object less per connection).
+ */
+export class SelectorSocketTransport extends ReadinessStreamTransport implements FdRegistration {
   private readonly sock: Socket;
+  /** @internal FdRegistration, for a hosted socket: the loop's reader and writer of the fd and the events watched. */
+  reader: ReadinessCallback | null = null;
+  /** @internal */
+  writer: ReadinessCallback | null = null;
+  /** @internal */
+  events = 0;
 
   constructor(
     loop: TransportLoop,
@@ -34,8 +55,9 @@ export class SelectorSocketTransport extends ReadinessStreamTransport {
     protocol: BaseProtocol,
     waiter: Future<void> | null = null,
     server: ConnectionOwner | null = null,
+    hosted = false,
   ) {
-    super(loop, sock.fileno(), SOCKET_NAMES, protocol, socketExtra(sock), server);
+    super(loop, sock.fileno(), SOCKET_NAMES, protocol, EXTRA_NOT_READ, server);
     this.sock = sock;
     if (sock.family !== 'unix') {
       // Small writes go out at once (asyncio sets TCP_NODELAY on every TCP transport).
@@ -46,6 +68,8 @@ export class SelectorSocketTransport extends ReadinessStreamTransport {
       }
     }
     this._start(waiter);
+    // After _start (which only schedules, and throws on a closed loop): reading starts in a later callback.
+    if (hosted) (loop as SocketTransportLoop)._hostTransport(this._fd, this);
   }
 
   protected _readInto(buf: Uint8Array, offset: number, length: number): number {
@@ -64,7 +88,14 @@ export class SelectorSocketTransport extends ReadinessStreamTransport {
     }
   }
 
+  override getExtraInfo<T = any>(name: string, defaultValue: T | null = null): T | null {
+    if (this._extra === EXTRA_NOT_READ) this._extra = socketExtra(this.sock);
+    return super.getExtraInfo(name, defaultValue);
+  }
+
   protected _closeFd(): void {
+    // Read now, while the fd is open: connectionLost and later callers may still ask.
+    if (this._extra === EXTRA_NOT_READ) this._extra = socketExtra(this.sock);
     this.sock.close();
   }
 

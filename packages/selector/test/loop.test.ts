@@ -460,8 +460,10 @@ describe("SelectorEventLoop: transports' sockets polled by Node's loop", () => {
       const { server, client, echo } = await echoAndClient(loop);
       const hosted = (await echo).transport!;
       const hostedFd = (hosted.getExtraInfo('socket') as Socket).fileno();
-      const registrations = (loop as unknown as { hostedHandlers: Map<number, { reader: unknown }> }).hostedHandlers;
-      expect(registrations.get(hostedFd)?.reader).toBe(hosted);
+      // The hosted socket's registration is its transport, which is also its reader.
+      const registrations = (loop as unknown as { hostedByFd: ({ reader: unknown } | undefined)[] }).hostedByFd;
+      expect(registrations[hostedFd]).toBe(hosted);
+      expect(registrations[hostedFd]!.reader).toBe(hosted);
       const sock = socket('inet', 'stream');
       await loop.sockConnect(sock, { address: '127.0.0.1', port: (server.sockets[0]!.getsockname() as { port: number }).port });
       const [given] = await loop.createConnection(() => new Collect(), undefined, undefined, { sock });
@@ -474,6 +476,54 @@ describe("SelectorEventLoop: transports' sockets polled by Node's loop", () => {
       client.close();
       server.close();
       await server.waitClosed();
+    }));
+
+  it("a socket transport reads its addresses when first asked, and at close when nobody asked (connectionLost still sees them)", () =>
+    onLoop(async (loop) => {
+      const { server, client, echo } = await echoAndClient(loop);
+      const transport = (await echo).transport!;
+      const extra = (transport as unknown as { _extra: Record<string, unknown> })._extra;
+      // Not made yet: an idle connection keeps no extra info of its own.
+      expect(Object.keys(extra)).toEqual([]);
+      const local = client.getsockname() as { port: number };
+      expect(transport.getExtraInfo<Socket>('socket')!.getpeername()).toEqual({ address: '127.0.0.1', family: 'IPv4', port: local.port });
+      expect(transport.getExtraInfo('peername')).toEqual({ address: '127.0.0.1', family: 'IPv4', port: local.port });
+      expect(transport.getExtraInfo('sockname')).toEqual(server.sockets[0]!.getsockname());
+      // Read once: the same objects after.
+      expect(transport.getExtraInfo('peername')).toBe(transport.getExtraInfo('peername'));
+      expect(transport.getExtraInfo('nothing', 'default')).toBe('default');
+
+      transport.close();
+      client.close();
+      server.close();
+      await server.waitClosed();
+
+      // A connection whose addresses nobody asks for before connectionLost: read at close, so there they are.
+      let seenAtLost: unknown = 'not called';
+      let accepted: Transport | null = null;
+      let lostCalled!: () => void;
+      const lost = new Promise<void>((resolve) => (lostCalled = resolve));
+      class AsksAtLost extends Protocol {
+        transport: Transport | null = null;
+        override connectionMade(t: Transport): void {
+          this.transport = accepted = t;
+        }
+        override connectionLost(): void {
+          seenAtLost = this.transport!.getExtraInfo('peername');
+          lostCalled();
+        }
+      }
+      const second = await loop.createServer(() => new AsksAtLost(), '127.0.0.1', 0);
+      const peer = socket('inet', 'stream');
+      await loop.sockConnect(peer, { address: '127.0.0.1', port: (second.sockets[0]!.getsockname() as { port: number }).port });
+      await waitUntil(() => accepted !== null);
+      expect(Object.keys((accepted as unknown as { _extra: object })._extra)).toEqual([]);
+      const peerPort = (peer.getsockname() as { port: number }).port;
+      peer.close();
+      await lost;
+      expect(seenAtLost).toEqual({ address: '127.0.0.1', family: 'IPv4', port: peerPort });
+      second.close();
+      await second.waitClosed();
     }));
 
   it("an exception escaping a transport's read goes to the exception handler, and the loop goes on", () =>

@@ -9,8 +9,9 @@
  *   (errnoError): code 'EAGAIN' for a would-block, 'ECONNREFUSED', etc.
  *
  * Ownership: a Socket owns its fd. close() is idempotent. A Socket that becomes
- * unreachable without close() has its fd closed by a FinalizationRegistry (as
- * Python closes a collected socket); detach() gives the fd up instead.
+ * unreachable without close() has its fd closed after the full collection that
+ * took it (as Python closes a collected socket; see `owners`); detach() gives
+ * the fd up instead.
  * When the thread's env goes away (worker exit or terminate(), process
  * teardown) the addon closes every fd a Socket still owns (native/fds.c).
  */
@@ -24,10 +25,61 @@ export type SocketType = 'stream' | 'dgram';
 const scratch = new Int32Array(2);
 const EBADF = 9; // same value on Linux and macOS; only used to report a closed socket
 
-// Closes the fd of a Socket collected without close() (and drops it from PollSets).
-const leaked = new FinalizationRegistry<number>((fd) => {
-  native().close(fd);
-});
+/**
+ * The open Sockets by fd, weakly: a full collection that takes a Socket still owning its fd
+ * leaves its entry empty, and the sweep after that collection closes the fd (and drops it from
+ * PollSets). close() and detach() clear the entry, so a reused fd number is never closed for a
+ * Socket that gave it up. One WeakRef per Socket in an fd-indexed array, not a
+ * FinalizationRegistry cell (72 bytes, plus its unregister token's entry): a server keeps one
+ * Socket per connection.
+ */
+const owners: (WeakRef<Socket> | undefined)[] = [];
+let ownedCount = 0;
+/** A sweep is awaited or under way. */
+let sweepArmed = false;
+// Its one entry is an object nobody holds: the next full collection takes it and runs the sweep.
+const collections = new FinalizationRegistry<null>(() => sweepFrom(0));
+/**
+ * Entries looked at per host task: deref() keeps a live target in a set V8 empties at the end of
+ * the job, so one pass over 100k Sockets would grow a 100k-entry set.
+ */
+const SWEEP_CHUNK = 1024;
+
+function own(fd: number, sock: Socket): void {
+  // Grown one slot at a time: an index far past the end would turn the array into a dictionary.
+  while (owners.length <= fd) owners.push(undefined);
+  if (owners[fd] === undefined) ownedCount++;
+  owners[fd] = new WeakRef(sock);
+  if (!sweepArmed) {
+    sweepArmed = true;
+    collections.register({}, null);
+  }
+}
+
+function disown(fd: number): void {
+  if (owners[fd] === undefined) return;
+  owners[fd] = undefined;
+  ownedCount--;
+}
+
+/** After a full collection: close the fds of the Sockets it took, SWEEP_CHUNK entries per host task. */
+function sweepFrom(start: number): void {
+  const end = Math.min(start + SWEEP_CHUNK, owners.length);
+  for (let fd = start; fd < end; fd++) {
+    const owner = owners[fd];
+    if (owner !== undefined && owner.deref() === undefined) {
+      disown(fd);
+      native().close(fd);
+    }
+  }
+  if (end < owners.length) {
+    // unref: a sweep does not keep the process alive, as a finalizer does not.
+    setImmediate(sweepFrom, end).unref();
+    return;
+  }
+  sweepArmed = ownedCount > 0;
+  if (sweepArmed) collections.register({}, null);
+}
 
 /**
  * The last address text getsockname and getpeername each returned, reused when the next is
@@ -94,7 +146,7 @@ export class Socket implements Disposable {
     this.#fd = fd;
     this.family = family;
     this.type = type;
-    leaked.register(this, fd, this);
+    own(fd, this);
   }
 
   /**
@@ -316,7 +368,7 @@ export class Socket implements Disposable {
     const fd = this.#fd;
     if (fd < 0) return;
     this.#fd = -1;
-    leaked.unregister(this);
+    disown(fd);
     check(native().close(fd), 'close');
   }
 
@@ -325,7 +377,7 @@ export class Socket implements Disposable {
     const fd = this.#fd;
     if (fd < 0) return fd;
     this.#fd = -1;
-    leaked.unregister(this);
+    disown(fd);
     native().forget(fd);
     return fd;
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as uv from '@loopkit/uv';
@@ -355,5 +355,75 @@ describe('no descriptor leak', () => {
     }
     srv.close();
     expect(openFds()).toBe(before);
+  });
+});
+
+describe('a Socket collected without close()', () => {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const pause = () => new Promise((resolve) => setTimeout(resolve, 10));
+
+  it('has its fd closed after a full collection', async () => {
+    if (!gc || openFds() < 0) return; // needs --expose-gc (vitest.config) and /proc
+    // Earlier tests' unclosed sockets go first.
+    for (let i = 0; i < 3; i++) {
+      gc();
+      await pause();
+    }
+    const before = openFds();
+    (() => {
+      for (let i = 0; i < 50; i++) socket('inet');
+    })();
+    expect(openFds()).toBe(before + 50);
+    for (let i = 0; i < 20 && openFds() > before; i++) {
+      gc();
+      await pause();
+    }
+    expect(openFds()).toBe(before);
+  });
+
+  it('past 1,024 fds (a sweep in chunks, one per host task), every collected fd is closed', async () => {
+    if (!gc || openFds() < 0) return;
+    for (let i = 0; i < 3; i++) {
+      gc();
+      await pause();
+    }
+    const before = openFds();
+    const count = 1100;
+    (() => {
+      for (let i = 0; i < count; i++) socket('inet');
+    })();
+    expect(openFds()).toBe(before + count);
+    for (let i = 0; i < 20 && openFds() > before; i++) {
+      gc();
+      await pause();
+    }
+    expect(openFds()).toBe(before);
+  });
+
+  it("closed or detached first, it never closes its fd number's next owner", async () => {
+    if (!gc) return;
+    const files: number[] = [];
+    const detachedFds: number[] = [];
+    (() => {
+      for (let i = 0; i < 20; i++) {
+        const closed = socket('inet');
+        const fd = closed.fileno();
+        closed.close();
+        // The lowest free number, the one just closed, now a file's that no Socket owns.
+        files.push(openSync('/dev/null', 'r'));
+        expect(files.at(-1)).toBe(fd);
+        detachedFds.push(socket('inet').detach());
+      }
+    })();
+    for (let i = 0; i < 5; i++) {
+      gc();
+      await pause();
+    }
+    for (const fd of files) {
+      expect(fstatSync(fd).isCharacterDevice()).toBe(true); // still open: EBADF would throw
+      closeSync(fd);
+    }
+    // The detached fds are the caller's: still open.
+    for (const fd of detachedFds) Socket.fromFd(fd).close();
   });
 });
