@@ -37,11 +37,15 @@ const SOCKET_NAMES: FdNames = { read: 'recv', write: 'send', readError: 'Fatal r
  * recv, send/sendmsg and shutdown(SHUT_WR); TCP_NODELAY on TCP. Its extra info ('socket',
  * 'sockname', 'peername') is made when first asked for, or when the socket closes if nobody
  * asked: most connections never ask, and the info with its two addresses was 190 bytes of each
- * idle connection's heap. On a socket the loop made or accepted (`hosted`), the transport is
+ * idle connection's heap. Only the peer's address is read at once, as asyncio reads it: once
+ * the peer reset the connection, getpeername fails, and a server logging its peers in
+ * connectionLost must still see it. On a socket the loop made or accepted (`hosted`), the transport is
  * also the loop's registration of its fd (FdRegistration: one object less per connection).
  */
 export class SelectorSocketTransport extends ReadinessStreamTransport implements FdRegistration {
   private readonly sock: Socket;
+  /** The peer's address, read when the connection was made (null: none, or already in the extra info). */
+  private peer: unknown;
   /** @internal FdRegistration, for a hosted socket: the loop's reader and writer of the fd and the events watched. */
   reader: ReadinessCallback | null = null;
   /** @internal */
@@ -59,6 +63,11 @@ export class SelectorSocketTransport extends ReadinessStreamTransport implements
   ) {
     super(loop, sock.fileno(), SOCKET_NAMES, protocol, EXTRA_NOT_READ, server);
     this.sock = sock;
+    try {
+      this.peer = sock.getpeername();
+    } catch {
+      this.peer = null; // not connected: no peer to report
+    }
     if (sock.family !== 'unix') {
       // Small writes go out at once (asyncio sets TCP_NODELAY on every TCP transport).
       try {
@@ -89,14 +98,22 @@ export class SelectorSocketTransport extends ReadinessStreamTransport implements
   }
 
   override getExtraInfo<T = any>(name: string, defaultValue: T | null = null): T | null {
-    if (this._extra === EXTRA_NOT_READ) this._extra = socketExtra(this.sock);
+    if (this._extra === EXTRA_NOT_READ) this.readExtra();
     return super.getExtraInfo(name, defaultValue);
   }
 
   protected _closeFd(): void {
     // Read now, while the fd is open: connectionLost and later callers may still ask.
-    if (this._extra === EXTRA_NOT_READ) this._extra = socketExtra(this.sock);
+    if (this._extra === EXTRA_NOT_READ) this.readExtra();
     this.sock.close();
+  }
+
+  /** The extra info, with the peer's address as read when the connection was made. */
+  private readExtra(): void {
+    const extra = socketExtra(this.sock);
+    if (this.peer !== null) extra.peername = this.peer;
+    this.peer = null;
+    this._extra = extra;
   }
 
   /** @internal loop.sendfile()'s native path (sendfile.ts): the OS's sendfile from `fileFd` on this socket. */

@@ -478,7 +478,7 @@ describe("SelectorEventLoop: transports' sockets polled by Node's loop", () => {
       await server.waitClosed();
     }));
 
-  it("a socket transport reads its addresses when first asked, and at close when nobody asked (connectionLost still sees them)", () =>
+  it("a socket transport reads its addresses when first asked, and at close when nobody asked (connectionLost still sees them, the peer's even after a reset)", () =>
     onLoop(async (loop) => {
       const { server, client, echo } = await echoAndClient(loop);
       const transport = (await echo).transport!;
@@ -522,6 +522,19 @@ describe("SelectorEventLoop: transports' sockets polled by Node's loop", () => {
       peer.close();
       await lost;
       expect(seenAtLost).toEqual({ address: '127.0.0.1', family: 'IPv4', port: peerPort });
+
+      // A peer that resets before anyone asked: getpeername fails by then, yet the peer's
+      // address is there, as asyncio reads it when the connection is made.
+      seenAtLost = 'not called';
+      accepted = null;
+      const lostAfterReset = new Promise<void>((resolve) => (lostCalled = resolve));
+      const resetter = net.connect((second.sockets[0]!.getsockname() as { port: number }).port, '127.0.0.1');
+      await new Promise((resolve) => resetter.once('connect', resolve));
+      await waitUntil(() => accepted !== null);
+      const resetterPort = resetter.localPort;
+      resetter.resetAndDestroy();
+      await lostAfterReset;
+      expect(seenAtLost).toEqual({ address: '127.0.0.1', family: 'IPv4', port: resetterPort });
       second.close();
       await second.waitClosed();
     }));

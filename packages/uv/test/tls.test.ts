@@ -618,15 +618,21 @@ describe('openssl engine: lifecycle', () => {
   it('20,000 engines created and closed leave no SSL behind and RSS flat', () => {
     const ctx = provider.createContext(clientOpts(), false);
     const base = tlsStats().engines;
+    const churn = (engines: number) => {
+      for (let i = 0; i < engines; i++) {
+        const e = ctx.newEngine('localhost');
+        e.handshake(); // a ClientHello: the record buffers get allocated
+        e.takeOutgoing();
+        e.close();
+      }
+    };
+    churn(2000); // warm: OpenSSL's and malloc's one-off growth is in the baseline
     const start = nativeMemory();
-    for (let i = 0; i < 20000; i++) {
-      const e = ctx.newEngine('localhost');
-      e.handshake(); // a ClientHello: the record buffers get allocated
-      e.takeOutgoing();
-      e.close();
-    }
+    churn(20000);
     expect(tlsStats().engines).toBe(base);
-    expect(nativeMemory() - start).toBeLessThan(30 << 20);
+    // An engine left behind holds tens of KB (20,000 of them: over a GB); under load CI once
+    // saw a one-off step of 32 MB outside V8's heap, which is no leak.
+    expect(nativeMemory() - start).toBeLessThan(64 << 20);
   });
 
   it('a burst does not pin its memory: 10 open sessions after 8 MB each stay small, and go on working', () => {
