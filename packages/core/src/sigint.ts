@@ -15,8 +15,7 @@
  * handling again, loopkit prints it and re-sends SIGINT to the process, which Node's
  * default handling turns into the same death as an unhandled Ctrl-C.
  */
-import { util } from './node-builtins.js';
-import { workerThreads } from './node-builtins.js';
+import { util, workerThreads } from './node-builtins.js';
 import { KeyboardInterrupt } from './errors.js';
 import type { AbstractEventLoop } from './events.js';
 import type { Future } from './futures.js';
