@@ -82,20 +82,22 @@ export interface ConnectionOwner {
  * A transport's extra info from its socket: the socket, sockname and peername when it has
  * them. Made as one literal when it has all three (the usual connection): an object that
  * gains properties one by one outgrows its in-object slots (a property array more per
- * connection).
+ * connection). `peername`: the peer's address when the caller read it earlier (once a peer
+ * reset the connection it can no longer be read); undefined reads it now.
  */
-export function socketExtra(sock: { getsockname(): unknown; getpeername(): unknown }): Record<string, unknown> {
+export function socketExtra(sock: { getsockname(): unknown; getpeername(): unknown }, peername?: unknown): Record<string, unknown> {
   let sockname: unknown;
-  let peername: unknown;
   try {
     sockname = sock.getsockname();
   } catch {
     // an unbound socket has no local address to report
   }
-  try {
-    peername = sock.getpeername();
-  } catch {
-    // not connected: no peer to report
+  if (peername === undefined) {
+    try {
+      peername = sock.getpeername();
+    } catch {
+      // not connected: no peer to report
+    }
   }
   if (sockname !== undefined && peername !== undefined) return { socket: sock, sockname, peername };
   const extra: Record<string, unknown> = { socket: sock };

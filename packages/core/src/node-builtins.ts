@@ -12,6 +12,4 @@ const load = createRequire(import.meta.url);
 export const childProcess = (): typeof import('node:child_process') => load('node:child_process');
 export const dns = (): typeof import('node:dns') => load('node:dns');
 export const workerThreads = (): typeof import('node:worker_threads') => load('node:worker_threads');
-
-let utilModule: typeof import('node:util') | null = null;
-export const util = (): typeof import('node:util') => (utilModule ??= load('node:util') as typeof import('node:util'));
+export const util = (): typeof import('node:util') => load('node:util');

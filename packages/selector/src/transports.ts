@@ -44,7 +44,7 @@ const SOCKET_NAMES: FdNames = { read: 'recv', write: 'send', readError: 'Fatal r
  */
 export class SelectorSocketTransport extends ReadinessStreamTransport implements FdRegistration {
   private readonly sock: Socket;
-  /** The peer's address, read when the connection was made (null: none, or already in the extra info). */
+  /** The peer's address, read when the connection was made (undefined: none, or already in the extra info). */
   private peer: unknown;
   /** @internal FdRegistration, for a hosted socket: the loop's reader and writer of the fd and the events watched. */
   reader: ReadinessCallback | null = null;
@@ -66,7 +66,7 @@ export class SelectorSocketTransport extends ReadinessStreamTransport implements
     try {
       this.peer = sock.getpeername();
     } catch {
-      this.peer = null; // not connected: no peer to report
+      this.peer = undefined; // not connected: no peer to report
     }
     if (sock.family !== 'unix') {
       // Small writes go out at once (asyncio sets TCP_NODELAY on every TCP transport).
@@ -110,10 +110,8 @@ export class SelectorSocketTransport extends ReadinessStreamTransport implements
 
   /** The extra info, with the peer's address as read when the connection was made. */
   private readExtra(): void {
-    const extra = socketExtra(this.sock);
-    if (this.peer !== null) extra.peername = this.peer;
-    this.peer = null;
-    this._extra = extra;
+    this._extra = socketExtra(this.sock, this.peer);
+    this.peer = undefined;
   }
 
   /** @internal loop.sendfile()'s native path (sendfile.ts): the OS's sendfile from `fileFd` on this socket. */

@@ -6,8 +6,8 @@ import { createRequire } from 'node:module';
 import { constants as osConstants } from 'node:os';
 
 // Loaded at the first error, not at import: node:util loads 15 more internal modules on Node 24 (1 MB of RSS).
-let utilModule: typeof import('node:util') | null = null;
-const util = (): typeof import('node:util') => (utilModule ??= createRequire(import.meta.url)('node:util') as typeof import('node:util'));
+const load = createRequire(import.meta.url);
+const util = (): typeof import('node:util') => load('node:util');
 
 // libuv names only the errors it maps (no EINPROGRESS, for one); the OS table
 // fills the gaps. libuv's name wins where both exist (EAGAIN, not EWOULDBLOCK).
