@@ -103,6 +103,11 @@ function badError(target, error) {
   if (!(error instanceof Error)) return `threw a non-Error: ${typeof error} ${safe(error)}`;
   if (error instanceof core.CancelledError || error instanceof core.TimeoutError || error instanceof core.IncompleteReadError || error instanceof core.LimitOverrunError) return null;
   if (typeof error.code === 'string' && error.code.startsWith('E') && !error.code.startsWith('ERR_')) return null; // a system error from a real attempt
+  // allErrors: every address's failure, grouped; acceptable when each one is.
+  if (error instanceof core.ExceptionGroup && error.exceptions.length > 0) {
+    const inner = error.exceptions.map((e) => badError(target, e)).find((p) => p !== null);
+    return inner === undefined ? null : `in ${error.name}: ${inner}`;
+  }
   if (error instanceof core.QueueFull || error instanceof core.QueueEmpty) return null;
   if (!error.message) return `${error.name} with no message`;
   // A junk function that was run (as it may be) failed with its own error: the call worked.
