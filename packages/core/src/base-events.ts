@@ -850,7 +850,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     entry._run();
     const seconds = (performance.now() - t0) / 1000;
     if (seconds >= this.slowCallbackDuration) {
-      logger.warning(`Executing ${entry} took ${seconds.toFixed(3)} seconds`);
+      logger.warning(`Executing ${entry._runRepr?.() ?? entry} took ${seconds.toFixed(3)} seconds`);
     }
   }
 

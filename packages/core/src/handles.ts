@@ -20,6 +20,8 @@ const NO_ARGS: unknown[] = [];
  */
 export interface ReadyEntry {
   _run(): void;
+  /** How the slow-callback warning names this run, as asyncio names the Handle it ran (default: its toString). */
+  _runRepr?(): string;
 }
 
 /**

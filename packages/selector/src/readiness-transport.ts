@@ -150,6 +150,11 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport imple
     }
   }
 
+  /** @internal The Handle asyncio would have run for this read, for the slow-callback warning. */
+  _runRepr(): string {
+    return `<Handle ${this.constructor.name}._readReady()>`;
+  }
+
   /** Readable: read and deliver (a write pipe overrides it: see pipes.ts). */
   protected _readReady(): void {
     if (!this._reading) return;

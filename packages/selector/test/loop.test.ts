@@ -12,6 +12,7 @@ import {
   Protocol,
   RuntimeError,
   currentTask,
+  logger,
   sleep,
   type AbstractEventLoop,
   type Server,
@@ -739,6 +740,34 @@ describe('SelectorEventLoop: transports', () => {
       expect(client.events).toEqual(['eof', 'lost']);
       srv.close();
       await srv.waitClosed();
+    }));
+
+  it("in debug mode a slow read is named as asyncio names it: the Handle of the transport's _readReady", () =>
+    onLoop(async (loop) => {
+      const warnings: string[] = [];
+      const saved = logger.warning;
+      logger.warning = (message: string) => void warnings.push(message);
+      loop.setDebug(true);
+      loop.slowCallbackDuration = 0.01;
+      class Slow extends Collect {
+        override dataReceived(data: Uint8Array): void {
+          const end = Date.now() + 30;
+          while (Date.now() < end); // a protocol that blocks the loop
+          super.dataReceived(data);
+        }
+      }
+      const slow = new Slow();
+      try {
+        const { srv, transport } = await pair(loop, () => slow, new Collect());
+        transport.write(Buffer.from('slow'));
+        await waitUntil(() => slow.text === 'slow');
+        transport.close();
+        srv.close();
+        await srv.waitClosed();
+      } finally {
+        logger.warning = saved;
+      }
+      expect(warnings.filter((w) => /^Executing <Handle \w+Transport\._readReady\(\)> took 0\.\d{3} seconds$/.test(w))).toHaveLength(1);
     }));
 
   it('a BufferedProtocol receives into its own buffer over TCP', () =>
