@@ -190,6 +190,24 @@ export function taskSuite(subject: LoopUnderTest): void {
         expect(log).toEqual(['promise done']);
       }));
 
+    it('a cancel pending after a plain promise is taken by the next future awaited, though the loop was slow to turn', () =>
+      withLoop(subject, async (loop) => {
+        const task = loop.createTask(async () => {
+          await new Promise((r) => setTimeout(r, 5)); // resumed by Node, the loop idle meanwhile
+          currentTask()!.cancel('later');
+          const nap = sleep(0.001); // wakes the loop
+          const end = performance.now() + 5;
+          while (performance.now() < end); // a machine under load: the nap is due before anything else runs
+          try {
+            await nap;
+            return 'the nap ended'; // (and the task would end cancelled, the cancel still pending)
+          } catch (error) {
+            return `${(error as Error).name} at the nap: ${(error as Error).message}`;
+          }
+        });
+        expect(await task).toBe('CancelledError at the nap: later');
+      }));
+
     it('names: Task-N by default, createTask name, setName', () =>
       withLoop(subject, async (loop) => {
         const a = loop.createTask(async () => {});

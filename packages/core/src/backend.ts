@@ -27,7 +27,9 @@ export interface EventLoopBackend {
   /**
    * The loop starts running: arm host watchers (uv_poll, socket events) that call
    * `wake()` whenever I/O may be ready. `wake` may be called at any time and any number
-   * of times; it is cheap while the loop is busy. Armed watchers keep the process alive.
+   * of times; it is cheap while the loop is busy. It queues the loop's turn as the next
+   * microtask, as a host callback wants (a task's own code wakes the loop through
+   * callSoon, which waits for its microtasks). Armed watchers keep the process alive.
    */
   ioStart(wake: () => void): void;
 

@@ -38,7 +38,7 @@ import {
   type TaskFactory,
 } from './events.js';
 import { Future, isFuture } from './futures.js';
-import { frameSlot, runInTask } from './task-context.js';
+import { currentTaskOrUndefined, frameSlot, runInTask } from './task-context.js';
 import { captureContext, handleInContext, storesSeen, timerInContext } from './creator-context.js';
 import { Handle, TimerHandle, type ReadyEntry, type TimerEntry } from './handles.js';
 import { logger } from './log.js';
@@ -158,7 +158,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
       this.sliceStart = this.iterationScheduledAt = performance.now();
       for (const transport of this.subprocesses) transport._keepAlive(true);
       try {
-        this.ioStart(this.wake);
+        this.ioStart(this.wakeFromHostCallback);
       } catch (error) {
         this.finishRun(error); // a backend that cannot watch leaves the loop stopped, not stuck
         return;
@@ -773,8 +773,27 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     queueMicrotask(this.turn);
   };
 
+  /**
+   * Wake the sleeping loop from code that may be a task's (callSoon, callLater, stop). Task
+   * code resumed by a Node promise (`await sleep(t)` after awaiting a plain promise) gets
+   * its turn once the microtasks drained: a turn queued now would run before the job in
+   * which `await` calls the future's then(), and could settle the future first, so the
+   * await would miss a cancel() pending on the task.
+   */
   private readonly wake = (): void => {
-    if (!this.sleeping) return;
+    if (this.sleeping) this.wakeTo(currentTaskOrUndefined() === undefined ? this.turn : this.tickThenTurn);
+  };
+
+  /**
+   * Wake the sleeping loop from a host callback (a backend's watcher, the loop's own timer):
+   * not a task's code, though on Node 24 it may run in the frame of the task that made the
+   * socket, so the turn comes next.
+   */
+  private readonly wakeFromHostCallback = (): void => {
+    if (this.sleeping) this.wakeTo(this.turn);
+  };
+
+  private wakeTo(next: () => void): void {
     this.sleeping = false;
     this.sliceStart = this.iterationScheduledAt = performance.now();
     // A microtask runs in the async context it was queued from: a wake-up from a task's
@@ -784,11 +803,21 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     // queueMicrotask's own AsyncResource cost several times that on every wake-up.
     if (frameSlot !== null) {
       const outer = frameSlot.set(this.runFrame);
-      void SETTLED.then(this.turn);
+      void SETTLED.then(next);
       frameSlot.set(outer);
     } else {
-      this.runContext!(queueMicrotask, this.turn);
+      this.runContext!(queueMicrotask, next);
     }
+  }
+
+  /** In the loop's context: turn once every pending microtask ran (a nextTick queued from a microtask runs then). */
+  private readonly tickThenTurn = (): void => {
+    process.nextTick(this.turnFromTick);
+  };
+
+  private readonly turnFromTick = (): void => {
+    this.inMicrotask = false;
+    if (this.running) runInTask(undefined, this.runTurn);
   };
 
   /**
@@ -808,7 +837,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
 
   private readonly wakeFromTimer = (): void => {
     this.hostTimer = null;
-    this.wake();
+    this.wakeFromHostCallback();
   };
 
   /** Steps 1, 3 and 4, then set up step 5's batch. */
