@@ -886,7 +886,10 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   /** Step 2: next iteration at once, or idle until the next timer or a wake-up. */
   private scheduleNext(): void {
     if (this.ready.length === 0) {
-      const deadline = this.timers.size === 0 ? null : this.timers.peekWhen();
+      const timers = this.timers;
+      // asyncio decides the wait after step 1: a timer cancelled during this batch sets no deadline.
+      if (timers.cancelledCount > 0) timers.dropCancelled();
+      const deadline = timers.size === 0 ? null : timers.peekWhen();
       if (deadline === null || deadline - this.time() > 0) {
         ageIdleTasks(); // idle time: give long-lived tasks their weak references
         this.sleeping = true;

@@ -21,7 +21,8 @@
  *
  * Cancellation empties the timer's slot; the heap entry stays until it reaches the top, or
  * until more than half of the heap is cancelled and the heap is rebuilt without them. Either
- * way no handle is touched to find out it was cancelled.
+ * way no handle is touched to find out it was cancelled. The one exception is an entry at
+ * the heap's end, which leaves at once (see cancel).
  *
  * Due timers leave by pops, even many at once: a program's first big batch of due timers
  * runs this code before the JIT has optimized it, and a pop (one hot, small loop) is
@@ -96,16 +97,28 @@ export class TimerHeap {
     slots[i] = slot;
   }
 
-  /** A timer was cancelled: empty its slot if it is still in the heap. */
+  /**
+   * A timer was cancelled: empty its slot if it is still in the heap. An entry at the heap's
+   * end leaves at once (taking the last entry keeps the heap's order), and the newest slot
+   * is handed out again: that is where a timer lands when it is due after those before it,
+   * as a timeout is, so one cancelled before the next timer is made costs no pop later, and
+   * the heap holds it no longer (it dies young instead of being copied by the GC).
+   */
   cancel(timer: TimerEntry): void {
     const slot = timer._slot;
     // A slot past those handed out belongs to a timer that left before the table restarted.
     if (slot < 0 || slot >= this.nextSlot) return;
     const chunk = this.chunks[slot >> CHUNK_BITS]!;
-    if (chunk[slot & CHUNK_MASK] === timer) {
-      chunk[slot & CHUNK_MASK] = undefined;
+    if (chunk[slot & CHUNK_MASK] !== timer) return;
+    chunk[slot & CHUNK_MASK] = undefined;
+    const last = this.count - 1;
+    if (this.slots[last] !== slot) {
       this.cancelled++;
+      return;
     }
+    this.count = last;
+    if (last === 0) this.restartSlots();
+    else if (slot === this.nextSlot - 1) this.nextSlot = slot;
   }
 
   /** Step 1: rebuild without the cancelled timers when they are most of the heap, else pop those on top. */

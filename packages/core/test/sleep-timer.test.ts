@@ -52,18 +52,24 @@ describe('sleep(delay) on a BaseEventLoop', () => {
     expect(seen).toEqual(['handle: first true, last false']);
   });
 
-  it('counts a cancelled sleep in the heap until it is dropped, as a cancelled TimerHandle', async () => {
+  it('counts a cancelled sleep in the heap until it is dropped (or lets it leave at once from the end), as a cancelled TimerHandle', async () => {
     const loop = new TestLoop();
     await loop.runUntilComplete(async () => {
       const sleeps = [1, 2, 3].map((delay) => sleep(delay) as Future<undefined>);
       const { heap } = heapOf(loop);
       sleeps[0]!.cancel();
-      sleeps[2]!.cancel();
-      sleeps[2]!.cancel(); // a second cancel() counts nothing more
+      sleeps[1]!.cancel();
+      sleeps[1]!.cancel(); // a second cancel() counts nothing more
       expect(heap.cancelledCount).toBe(2);
       expect(heap.size).toBe(3);
+      // The newest, due last, is at the heap's end: cancelled, it leaves at once.
+      const newest = sleep(4) as Future<undefined>;
+      expect(heap.size).toBe(4);
+      newest.cancel();
+      expect(heap.size).toBe(3);
+      expect(heap.cancelledCount).toBe(2);
       // Two of three cancelled: the next iteration rebuilds the heap without them.
-      await sleeps[1];
+      await sleeps[2];
       expect(heap.cancelledCount).toBe(0);
       expect(heap.size).toBe(0);
     });

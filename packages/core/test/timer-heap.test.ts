@@ -3,7 +3,8 @@
  * push, cancel, dropCancelled and takeDue. Deadlines come from a small set (ties are
  * common, so the scheduling order must break them) or anywhere; sizes go past a few levels
  * of the 4-ary heap and renumber the slots (handed out in scheduling order, they are the
- * tie-break) once most of those handed out have left.
+ * tie-break) once most of those handed out have left. A cancelled timer at the heap's end
+ * leaves at once, so the model's cancelled timers are those the heap may still hold.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -29,16 +30,27 @@ interface Model {
 
 const byWhenThenSeq = (a: Model, b: Model): number => a.when - b.when || a.seq - b.seq;
 
-/** The model of takeDue: due timers leave in (when, seq) order, the live ones to `ready`. */
-/** What dropCancelled leaves: all but the cancelled when they are most, else the cancelled on top gone. */
-function modelDropCancelled(inHeap: Model[]): Model[] {
-  const cancelled = inHeap.filter((e) => e.cancelled).length;
-  if (cancelled * 2 > inHeap.length) return inHeap.filter((e) => !e.cancelled);
-  inHeap.sort(byWhenThenSeq);
-  while (inHeap.length > 0 && inHeap[0]!.cancelled) inHeap.shift();
-  return inHeap;
+const liveOf = (inHeap: Model[]): Model[] => inHeap.filter((e) => !e.cancelled);
+const earliest = (entries: Model[]): number => Math.min(Infinity, ...entries.map((e) => e.when));
+
+/** The heap holds every live timer of the model and at most its cancelled ones. */
+function expectHolds(heap: TimerHeap, inHeap: Model[]): void {
+  const live = liveOf(inHeap);
+  expect(heap.size - heap.cancelledCount).toBe(live.length);
+  expect(heap.cancelledCount).toBeLessThanOrEqual(inHeap.length - live.length);
 }
 
+/**
+ * dropCancelled, then what the model keeps: the top is a live timer (or the heap is empty);
+ * once the heap holds no cancelled timer, neither does the model.
+ */
+function dropCancelled(heap: TimerHeap, inHeap: Model[]): Model[] {
+  heap.dropCancelled();
+  expect(heap.peekWhen()).toBe(earliest(liveOf(inHeap)));
+  return heap.cancelledCount === 0 ? liveOf(inHeap) : inHeap;
+}
+
+/** The model of takeDue: due timers leave in (when, seq) order, the live ones to `ready`. */
 function modelTake(inHeap: Model[], end: number): { ready: TimerHandle[]; left: Model[] } {
   const due = inHeap.filter((e) => e.when < end).sort(byWhenThenSeq);
   return { ready: due.filter((e) => !e.cancelled).map((e) => e.timer), left: inHeap.filter((e) => e.when >= end) };
@@ -70,8 +82,7 @@ describe('TimerHeap', () => {
             entry.timer.cancel();
             entry.cancelled = true;
           } else if (op.kind === 'drop') {
-            inHeap = modelDropCancelled(inHeap);
-            heap.dropCancelled();
+            inHeap = dropCancelled(heap, inHeap);
           } else {
             const expected = modelTake(inHeap, op.end);
             inHeap = expected.left;
@@ -79,9 +90,14 @@ describe('TimerHeap', () => {
             heap.takeDue(op.end, ready);
             expect(ready).toEqual(expected.ready);
           }
-          expect(heap.size).toBe(inHeap.length);
-          expect(heap.cancelledCount).toBe(inHeap.filter((e) => e.cancelled).length);
-          expect(heap.peekWhen()).toBe(inHeap.length === 0 ? Infinity : Math.min(...inHeap.map((e) => e.when)));
+          expectHolds(heap, inHeap);
+          // the top is the earliest timer held: live, or cancelled since it was pushed
+          const top = heap.peekWhen();
+          if (heap.size === 0) expect(top).toBe(Infinity);
+          else {
+            expect(top).toBeGreaterThanOrEqual(earliest(inHeap));
+            expect(top).toBeLessThanOrEqual(earliest(liveOf(inHeap)));
+          }
         }
         // Whatever is left comes out in order.
         const ready: ReadyEntry[] = [];
@@ -124,7 +140,7 @@ describe('TimerHeap', () => {
     for (let i = 0; i < 3; i++) timer(1);
     const first = timer(5);
     const cancelledEarly = timer(5);
-    cancelledEarly.cancel();
+    cancelledEarly.cancel(); // at the heap's end: leaves at once, its slot handed out again
     const second = timer(5);
     const cancelledAfter = timer(5);
     // Hundreds of short timers come and go while three stay: their slots are renumbered
@@ -144,12 +160,14 @@ describe('TimerHeap', () => {
     // before a renumbering, cancelled now, empty no other timer's slot.
     cancelledAfter.cancel();
     for (const t of gone) t.cancel();
-    expect(heap.cancelledCount).toBe(2);
-    expect(heap.size).toBe(5);
-    // More than half cancelled: the next drop rebuilds, and the order still holds.
-    const fourth = timer(5);
+    expect(heap.cancelledCount).toBe(1);
+    expect(heap.size).toBe(4);
+    // More than half cancelled (made before the last timer, so none is at the heap's end):
+    // the next drop rebuilds, and the order still holds.
     const cancelledLate = [timer(5), timer(5), timer(5), timer(5), timer(5)];
+    const fourth = timer(5);
     for (const t of cancelledLate) t.cancel();
+    expect(heap.cancelledCount).toBe(6);
     heap.dropCancelled();
     expect(heap.cancelledCount).toBe(0);
     expect(heap.size).toBe(4);
@@ -185,16 +203,14 @@ describe('TimerHeap', () => {
           entry.cancelled = true;
         }
       }
-      inHeap = modelDropCancelled(inHeap);
-      heap.dropCancelled();
+      inHeap = dropCancelled(heap, inHeap);
       now += round % 4 === 3 ? 100 : 4;
       const expected = modelTake(inHeap, now);
       inHeap = expected.left;
       const ready: ReadyEntry[] = [];
       heap.takeDue(now, ready);
       expect(ready).toEqual(expected.ready);
-      expect(heap.size).toBe(inHeap.length);
-      expect(heap.cancelledCount).toBe(inHeap.filter((e) => e.cancelled).length);
+      expectHolds(heap, inHeap);
     }
   });
 
@@ -238,5 +254,51 @@ describe('TimerHeap', () => {
     const ready: ReadyEntry[] = [];
     heap.takeDue(Infinity, ready);
     expect(ready).toEqual([late, next]);
+  });
+
+  it('lets a cancelled timer at its end leave at once, handing its slot out again when it was the newest', () => {
+    const heap = new TimerHeap();
+    const owner: HandleOwner = { callExceptionHandler: () => {}, _timerHandleCancelled: (timer) => heap.cancel(timer) };
+    const held = (): { nextSlot: number; chunks: unknown[][] } => heap as unknown as { nextSlot: number; chunks: unknown[][] };
+    const timer = (when: number): TimerHandle => {
+      const t = new TimerHandle(when, () => {}, [], owner);
+      heap.push(t, when);
+      return t;
+    };
+    // A timeout made and cancelled before the next timer: due after the others, it is the
+    // heap's last entry, so it leaves, and the table no longer holds it.
+    const first = timer(1);
+    const timeout = timer(3);
+    timeout.cancel();
+    expect(heap.size).toBe(1);
+    expect(heap.cancelledCount).toBe(0);
+    expect(held().nextSlot).toBe(1);
+    const second = timer(3); // takes the slot handed back, still after every slot held
+    expect(held().chunks[0]![1]).toBe(second);
+    // A timer before the end stays until it is due (lazy, as asyncio).
+    first.cancel();
+    expect(heap.size).toBe(2);
+    expect(heap.cancelledCount).toBe(1);
+    let ready: ReadyEntry[] = [];
+    heap.takeDue(Infinity, ready);
+    expect(ready).toEqual([second]);
+    // An older timer that a sift-up moved to the end leaves too; the newest slot stays handed out.
+    const later = timer(2);
+    const sooner = timer(1); // rises to the top: `later` moves down to the end
+    later.cancel();
+    expect(heap.size).toBe(1);
+    expect(heap.cancelledCount).toBe(0);
+    expect(held().nextSlot).toBe(2);
+    const last = timer(2);
+    ready = [];
+    heap.takeDue(Infinity, ready);
+    expect(ready).toEqual([sooner, last]);
+    // The last timer cancelled empties the heap: its slots start again from 0.
+    const only = timer(7);
+    expect(held().nextSlot).toBe(1);
+    only.cancel();
+    expect(heap.size).toBe(0);
+    expect(held().nextSlot).toBe(0);
+    expect(heap.peekWhen()).toBe(Infinity);
   });
 });
