@@ -6,6 +6,8 @@
 // and user alone, from /proc) and req/s, then the per-round ratios second/first and their median.
 //
 //   node bench/echo-pair.js <first kind> <second kind> [--node=PATH]
+// A kind may name the tree whose echo-server.js serves it, `default@/tmp/old-tree` (a copy of
+// the repository, built), to pair a change against the code it changes.
 //   env: BENCH_ROUNDS=8 BENCH_SECONDS=2 BENCH_WARMUP=0.5 BENCH_SIZE=1024 BENCH_CONNS=1
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -15,8 +17,15 @@ import { NODE, compileBenchC, cpuSecondsOf, loadAverage, median, nodeVersion, po
 const here = dirname(fileURLToPath(import.meta.url));
 const KINDS = ['net', 'default', 'selector', 'proactor', 'uring', 'storm'];
 const [first, second, ...extra] = positional();
-if (!KINDS.includes(first) || !KINDS.includes(second) || extra.length > 0) {
-  console.error(`usage: node bench/echo-pair.js <first kind> <second kind> [--node=PATH]; kinds: ${KINDS.join(', ')}`);
+/** `kind` or `kind@tree`: the server kind and the echo-server.js that serves it. */
+function parseKind(spec) {
+  const at = spec.indexOf('@');
+  const kind = at < 0 ? spec : spec.slice(0, at);
+  return { kind, script: at < 0 ? join(here, 'echo-server.js') : join(spec.slice(at + 1), 'bench', 'echo-server.js') };
+}
+if (first === undefined || second === undefined || first === second || extra.length > 0 ||
+    ![first, second].every((spec) => KINDS.includes(parseKind(spec).kind))) {
+  console.error(`usage: node bench/echo-pair.js <first kind>[@tree] <second kind>[@tree] [--node=PATH]; kinds: ${KINDS.join(', ')}`);
   process.exit(2);
 }
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
@@ -34,8 +43,9 @@ if (loadgen === null) {
 }
 
 /** One run of `kind`: {rate, cpu, user} (µs per request over the timed part, as bench/echo.js counts it). */
-async function runOnce(kind) {
-  const argv = pin(0, [NODE, join(here, 'echo-server.js'), kind]);
+async function runOnce(spec) {
+  const { kind, script } = parseKind(spec);
+  const argv = pin(0, [NODE, script, kind]);
   const { child, port } = await startServer(argv);
   try {
     const [cmd, ...args] = pin(1, [loadgen, '127.0.0.1', String(port), String(CONNS), String(SIZE), String(WARMUP), String(SECONDS)]);
@@ -43,7 +53,7 @@ async function runOnce(kind) {
     let warm = null;
     const timer = setTimeout(() => (warm = { cpu: cpuSecondsOf(child.pid), user: userCpuSecondsOf(child.pid) }), WARMUP * 1000);
     const [rate, total] = await finished.finally(() => clearTimeout(timer));
-    if (warm === null || !(total > 0)) throw new Error(`${kind}: no timed requests (load generator: ${rate} ${total})`);
+    if (warm === null || !(total > 0)) throw new Error(`${spec}: no timed requests (load generator: ${rate} ${total})`);
     return { rate, cpu: ((cpuSecondsOf(child.pid) - warm.cpu) / total) * 1e6, user: ((userCpuSecondsOf(child.pid) - warm.user) / total) * 1e6 };
   } finally {
     await stopServer(child);
