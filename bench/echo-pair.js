@@ -7,7 +7,8 @@
 //
 //   node bench/echo-pair.js <first kind> <second kind> [--node=PATH]
 // A kind may name the tree whose echo-server.js serves it, `default@/tmp/old-tree` (a copy of
-// the repository, built), to pair a change against the code it changes.
+// the repository, built), to pair a change against the code it changes; `c` is the C server
+// (bench/echo-server.c), the reference of issue 13's echo targets.
 //   env: BENCH_ROUNDS=8 BENCH_SECONDS=2 BENCH_WARMUP=0.5 BENCH_SIZE=1024 BENCH_CONNS=1
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -15,16 +16,12 @@ import { fileURLToPath } from 'node:url';
 import { NODE, compileBenchC, cpuSecondsOf, loadAverage, median, nodeVersion, positional, runLoadgen, startServer, stopServer, userCpuSecondsOf } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const KINDS = ['net', 'default', 'selector', 'proactor', 'uring', 'storm'];
+const KINDS = ['c', 'net', 'default', 'selector', 'proactor', 'uring', 'storm'];
 const [first, second, ...extra] = positional();
-/** `kind` or `kind@tree`: the server kind and the echo-server.js that serves it. */
-function parseKind(spec) {
-  const at = spec.indexOf('@');
-  const kind = at < 0 ? spec : spec.slice(0, at);
-  return { kind, script: at < 0 ? join(here, 'echo-server.js') : join(spec.slice(at + 1), 'bench', 'echo-server.js') };
-}
+/** The server kind of `kind` or `kind@tree`. */
+const kindOf = (spec) => spec.split('@')[0];
 if (first === undefined || second === undefined || first === second || extra.length > 0 ||
-    ![first, second].every((spec) => KINDS.includes(parseKind(spec).kind))) {
+    ![first, second].every((spec) => KINDS.includes(kindOf(spec)))) {
   console.error(`usage: node bench/echo-pair.js <first kind>[@tree] <second kind>[@tree] [--node=PATH]; kinds: ${KINDS.join(', ')}`);
   process.exit(2);
 }
@@ -37,15 +34,23 @@ const CONNS = Number(process.env.BENCH_CONNS ?? 1);
 const pinned = availableParallelism() >= 2;
 const pin = (cpu, argv) => (pinned ? ['taskset', '-c', String(cpu), ...argv] : argv);
 const loadgen = compileBenchC('loadgen.c', 'loadgen');
-if (loadgen === null) {
-  console.error('echo-pair: needs cc for bench/loadgen.c');
+const cServer = compileBenchC('echo-server.c', 'echo-server');
+if (loadgen === null || cServer === null) {
+  console.error('echo-pair: needs cc for bench/loadgen.c and bench/echo-server.c');
   process.exit(2);
 }
 
-/** One run of `kind`: {rate, cpu, user} (µs per request over the timed part, as bench/echo.js counts it). */
+/** The command line that serves `kind` or `kind@tree` (that tree's echo-server.js). */
+function serverArgv(spec) {
+  const kind = kindOf(spec);
+  if (kind === 'c') return [cServer];
+  const tree = spec.slice(kind.length + 1);
+  return [NODE, tree === '' ? join(here, 'echo-server.js') : join(tree, 'bench', 'echo-server.js'), kind];
+}
+
+/** One run of `spec`: {rate, cpu, user} (µs per request over the timed part, as bench/echo.js counts it). */
 async function runOnce(spec) {
-  const { kind, script } = parseKind(spec);
-  const argv = pin(0, [NODE, script, kind]);
+  const argv = pin(0, serverArgv(spec));
   const { child, port } = await startServer(argv);
   try {
     const [cmd, ...args] = pin(1, [loadgen, '127.0.0.1', String(port), String(CONNS), String(SIZE), String(WARMUP), String(SECONDS)]);
