@@ -6,6 +6,9 @@
 // and user alone, from /proc) and req/s, then the per-round ratios second/first and their median.
 //
 //   node bench/echo-pair.js <first kind> <second kind> [--node=PATH]
+// A kind may name the tree whose echo-server.js serves it, `default@/tmp/old-tree` (a copy of
+// the repository, built), to pair a change against the code it changes; `c` is the C server
+// (bench/echo-server.c), the reference of issue 13's echo targets.
 //   env: BENCH_ROUNDS=8 BENCH_SECONDS=2 BENCH_WARMUP=0.5 BENCH_SIZE=1024 BENCH_CONNS=1
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -13,10 +16,13 @@ import { fileURLToPath } from 'node:url';
 import { NODE, compileBenchC, cpuSecondsOf, loadAverage, median, nodeVersion, positional, runLoadgen, startServer, stopServer, userCpuSecondsOf } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const KINDS = ['net', 'default', 'selector', 'proactor', 'uring', 'storm'];
+const KINDS = ['c', 'net', 'default', 'selector', 'proactor', 'uring', 'storm'];
 const [first, second, ...extra] = positional();
-if (!KINDS.includes(first) || !KINDS.includes(second) || extra.length > 0) {
-  console.error(`usage: node bench/echo-pair.js <first kind> <second kind> [--node=PATH]; kinds: ${KINDS.join(', ')}`);
+/** The server kind of `kind` or `kind@tree`. */
+const kindOf = (spec) => spec.split('@')[0];
+if (first === undefined || second === undefined || first === second || extra.length > 0 ||
+    ![first, second].every((spec) => KINDS.includes(kindOf(spec)))) {
+  console.error(`usage: node bench/echo-pair.js <first kind>[@tree] <second kind>[@tree] [--node=PATH]; kinds: ${KINDS.join(', ')}`);
   process.exit(2);
 }
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
@@ -28,14 +34,23 @@ const CONNS = Number(process.env.BENCH_CONNS ?? 1);
 const pinned = availableParallelism() >= 2;
 const pin = (cpu, argv) => (pinned ? ['taskset', '-c', String(cpu), ...argv] : argv);
 const loadgen = compileBenchC('loadgen.c', 'loadgen');
-if (loadgen === null) {
-  console.error('echo-pair: needs cc for bench/loadgen.c');
+const cServer = compileBenchC('echo-server.c', 'echo-server');
+if (loadgen === null || cServer === null) {
+  console.error('echo-pair: needs cc for bench/loadgen.c and bench/echo-server.c');
   process.exit(2);
 }
 
-/** One run of `kind`: {rate, cpu, user} (µs per request over the timed part, as bench/echo.js counts it). */
-async function runOnce(kind) {
-  const argv = pin(0, [NODE, join(here, 'echo-server.js'), kind]);
+/** The command line that serves `kind` or `kind@tree` (that tree's echo-server.js). */
+function serverArgv(spec) {
+  const kind = kindOf(spec);
+  if (kind === 'c') return [cServer];
+  const tree = spec.slice(kind.length + 1);
+  return [NODE, tree === '' ? join(here, 'echo-server.js') : join(tree, 'bench', 'echo-server.js'), kind];
+}
+
+/** One run of `spec`: {rate, cpu, user} (µs per request over the timed part, as bench/echo.js counts it). */
+async function runOnce(spec) {
+  const argv = pin(0, serverArgv(spec));
   const { child, port } = await startServer(argv);
   try {
     const [cmd, ...args] = pin(1, [loadgen, '127.0.0.1', String(port), String(CONNS), String(SIZE), String(WARMUP), String(SECONDS)]);
@@ -43,7 +58,7 @@ async function runOnce(kind) {
     let warm = null;
     const timer = setTimeout(() => (warm = { cpu: cpuSecondsOf(child.pid), user: userCpuSecondsOf(child.pid) }), WARMUP * 1000);
     const [rate, total] = await finished.finally(() => clearTimeout(timer));
-    if (warm === null || !(total > 0)) throw new Error(`${kind}: no timed requests (load generator: ${rate} ${total})`);
+    if (warm === null || !(total > 0)) throw new Error(`${spec}: no timed requests (load generator: ${rate} ${total})`);
     return { rate, cpu: ((cpuSecondsOf(child.pid) - warm.cpu) / total) * 1e6, user: ((userCpuSecondsOf(child.pid) - warm.user) / total) * 1e6 };
   } finally {
     await stopServer(child);

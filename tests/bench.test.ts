@@ -136,9 +136,21 @@ describe('bench/echo-pair.js', () => {
     for (const ratio of ratios!.slice(1)) expect(Number(ratio)).toBeGreaterThan(0);
   }, SLOW);
 
-  it('refuses a kind echo-server.js does not serve', async () => {
-    const failed = await run(process.execPath, [path.join(bench, 'echo-pair.js'), 'net', 'nginx']).catch((error: { code: number; stderr: string }) => error);
-    expect(failed).toMatchObject({ code: 2 });
-    expect((failed as { stderr: string }).stderr).toMatch(/kinds: net, default/);
+  it.skipIf(!hasCc)('pairs a kind served by a named tree against the C server', async () => {
+    const env = { ...process.env, BENCH_ROUNDS: '1', BENCH_SECONDS: '0.3', BENCH_WARMUP: '0.1' };
+    const tree = path.dirname(bench);
+    const { stdout } = await run(process.execPath, [path.join(bench, 'echo-pair.js'), 'c', `default@${tree}`], { env, timeout: 60_000 });
+    expect(stdout).toMatch(/^c: CPU µs\/request \S+ \(median /m);
+    const ratio = new RegExp(`^default@${tree.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/c CPU per round: (\\S+); median`, 'm').exec(stdout);
+    expect(ratio).not.toBeNull();
+    expect(Number(ratio![1])).toBeGreaterThan(0);
+  }, SLOW);
+
+  it('refuses a kind echo-server.js does not serve, and one kind twice', async () => {
+    for (const kinds of [['net', 'nginx'], ['default', 'default'], ['c', 'nginx@/tmp']]) {
+      const failed = await run(process.execPath, [path.join(bench, 'echo-pair.js'), ...kinds]).catch((error: { code: number; stderr: string }) => error);
+      expect(failed).toMatchObject({ code: 2 });
+      expect((failed as { stderr: string }).stderr).toMatch(/kinds: c, net, default/);
+    }
   });
 });

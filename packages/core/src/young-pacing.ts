@@ -10,10 +10,17 @@
  * PACE_BYTES of fresh buffer memory handed out, a short-lived array of a quarter of that
  * size is made: the young generation fills every ~10 MB of reads, and cheap scavenges
  * (nothing in it survives) free the buffers first. (A quarter: an eighth still let full GCs
- * through.)
+ * through on Node 24. Session 12 paired the quarter, at the 16 and 100 KiB echo, against no
+ * pacing on Node 20, 22 and 24 and an eighth on Node 20: both cost more CPU per request, on
+ * Node 20 too, where V8 11 also scavenges on external memory by itself; so every Node paces
+ * alike: bench/README.md, "Session 12 (s12-echo)".)
  */
 const PACE_BYTES = 256 * 1024;
-/** Array slots (8 bytes each; 4 with pointer compression) making a quarter of PACE_BYTES. */
+/**
+ * Array slots (8 bytes each; 4 with pointer compression) making a quarter of PACE_BYTES: 64 KiB,
+ * under V8's largest regular object (128 KiB). A 128 KiB array goes to the large-object space,
+ * fresh pages per array: 3.7-7.2x the CPU per request at the echo (session 12, Node 20).
+ */
 const PACE_SLOTS = PACE_BYTES / 4 / 8;
 let unpacedBytes = 0;
 /**

@@ -26,7 +26,7 @@ export class SelectorPipeTransport extends ReadinessStreamTransport {
   private readonly direction: PipeDirection;
 
   constructor(loop: TransportLoop, fd: number, protocol: BaseProtocol, waiter: Future<void> | null, direction: PipeDirection) {
-    super(loop, fd, PIPE_NAMES, protocol, { pipe: fd, fileno: fd }, null);
+    super(loop, fd, protocol, { pipe: fd, fileno: fd }, null);
     this.direction = direction;
     this._start(waiter);
   }
@@ -45,6 +45,10 @@ export class SelectorPipeTransport extends ReadinessStreamTransport {
   /** True for a write pipe (writeEof() closes it once flushed), false for a read pipe. */
   override canWriteEof(): boolean {
     return this.direction === 'write';
+  }
+
+  protected get _names(): FdNames {
+    return PIPE_NAMES;
   }
 
   protected _readInto(buf: Uint8Array, offset: number, length: number): number {

@@ -37,11 +37,10 @@ export interface ReadinessCallback {
   readonly _cancelled: boolean;
 }
 
-/** What the loop keeps per watched fd: its reader and writer, and the events they make it watch. */
+/** What the loop keeps per watched fd: its reader and writer (the events it watches are those of the two that are set). */
 export interface FdRegistration {
   reader: ReadinessCallback | null;
   writer: ReadinessCallback | null;
-  events: number;
 }
 
 /** What a transport needs of its loop: (un)watching its fd, and forgetting it once closed. */
@@ -72,22 +71,21 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport imple
   private writeHandle: Handle | null = null;
   /** Reading is registered: a read handle queued before a pause must not read. */
   protected _reading = false;
-  private readonly names: FdNames;
 
   constructor(
     loop: TransportLoop,
     fd: number,
-    names: FdNames,
     protocol: BaseProtocol,
     extra: Record<string, unknown>,
     server: ConnectionOwner | null,
   ) {
     super(loop, protocol, extra, server);
     this._fd = fd;
-    this.names = names;
   }
 
   // ---- the OS calls (see the module comment) ----
+  /** How this kind of fd names its calls in errors: one record per class, on its prototype (not a field of every transport). */
+  protected abstract get _names(): FdNames;
   /** Read into `buf[offset, offset + length)`: bytes read, 0 at EOF, or -errno. */
   protected abstract _readInto(buf: Uint8Array, offset: number, length: number): number;
   /** Write `chunks` in order: bytes the kernel took, or -errno. */
@@ -103,7 +101,7 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport imple
     const r = this._writev(chunks);
     if (r >= 0) return r;
     if (wouldBlock(r)) return 0;
-    throw toConnectionError(errnoError(r, this.names.write));
+    throw toConnectionError(errnoError(r, this._names.write));
   }
 
   protected _startWriting(): void {
@@ -178,6 +176,6 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport imple
       }
     }
     if (r === 0) this._eofReceived();
-    else if (!wouldBlock(r)) this._fatalError(toConnectionError(errnoError(r, this.names.read)), this.names.readError);
+    else if (!wouldBlock(r)) this._fatalError(toConnectionError(errnoError(r, this._names.read)), this._names.readError);
   }
 }

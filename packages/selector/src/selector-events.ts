@@ -92,7 +92,11 @@ const { EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED } = osConstants.errno;
 class FdHandlers implements FdRegistration {
   reader: ReadinessCallback | null = null;
   writer: ReadinessCallback | null = null;
-  events = 0;
+}
+
+/** The events a hosted fd is watched for: those of its registration's handlers that are set. */
+function hostedEvents(registration: FdRegistration): number {
+  return (registration.reader === null ? 0 : EVENT_READ) | (registration.writer === null ? 0 : EVENT_WRITE);
 }
 
 /** What sock* methods take: a @loopkit/uv Socket (anything with its try* methods). */
@@ -285,7 +289,8 @@ export class SelectorEventLoop
   private queueHosted(pairs: Int32Array, from: number, n: number): void {
     for (let i = from; i < from + 2 * n; i += 2) {
       const handlers = this.hostedByFd[pairs[i]!];
-      if (handlers !== undefined) this.queueReady(pairs[i]!, handlers, pairs[i + 1]! & handlers.events);
+      // queueReady skips an event whose handler is unset: that is the hosted registration's mask.
+      if (handlers !== undefined) this.queueReady(pairs[i]!, handlers, pairs[i + 1]!);
     }
   }
 
@@ -416,7 +421,7 @@ export class SelectorEventLoop
     if (hosted !== undefined) {
       this.hostedByFd[fd] = undefined;
       this.hostedCount--;
-      if (hosted.events !== 0) this.hosted.remove(fd);
+      if (hostedEvents(hosted) !== 0) this.hosted.remove(fd);
     } else if (this.keys.has(fd)) {
       this._selector.unregister(fd);
     }
@@ -470,14 +475,14 @@ export class SelectorEventLoop
    */
   private setHostedHandler(fd: number, handlers: FdRegistration, event: number, handle: ReadinessCallback | null): boolean {
     const previous = event === EVENT_READ ? handlers.reader : handlers.writer;
+    const before = hostedEvents(handlers);
     if (event === EVENT_READ) handlers.reader = handle;
     else handlers.writer = handle;
-    const events = (handlers.reader === null ? 0 : EVENT_READ) | (handlers.writer === null ? 0 : EVENT_WRITE);
-    if (events !== handlers.events) {
-      if (handlers.events === 0) this.hosted.add(fd, events);
+    const events = hostedEvents(handlers);
+    if (events !== before) {
+      if (before === 0) this.hosted.add(fd, events);
       else if (events === 0) this.hosted.remove(fd);
       else this.hosted.modify(fd, events);
-      handlers.events = events;
     }
     return previous !== null;
   }

@@ -15,7 +15,7 @@ import {
   type Future,
   type SocketAddress,
 } from '@loopkit/core';
-import { errnoError, IPPROTO_TCP, SHUT_WR, TCP_NODELAY, type AddrOut, type Socket } from '@loopkit/uv';
+import { errnoError, IPPROTO_TCP, SHUT_WR, TCP_NODELAY, type AddrOut, type SockAddr, type Socket } from '@loopkit/uv';
 import { ReadinessStreamTransport, wouldBlock, type FdNames, type FdRegistration, type ReadinessCallback, type TransportLoop } from './readiness-transport.js';
 
 /** Datagrams are received here, then copied out at their size. */
@@ -39,19 +39,24 @@ const SOCKET_NAMES: FdNames = { read: 'recv', write: 'send', readError: 'Fatal r
  * asked: most connections never ask, and the info with its two addresses was 190 bytes of each
  * idle connection's heap. Only the peer's address is read at once, as asyncio reads it: once
  * the peer reset the connection, getpeername fails, and a server logging its peers in
- * connectionLost must still see it. On a socket the loop made or accepted (`hosted`), the transport is
- * also the loop's registration of its fd (FdRegistration: one object less per connection).
+ * connectionLost must still see it. An IP peer's address is kept as its host text (shared
+ * with the other connections from that host) and port, and its object made with the extra
+ * info: the object was 56 bytes of each idle connection. On a socket the loop made or
+ * accepted (`hosted`), the transport is also the loop's registration of its fd
+ * (FdRegistration: one object less per connection).
  */
 export class SelectorSocketTransport extends ReadinessStreamTransport implements FdRegistration {
   private readonly sock: Socket;
-  /** The peer's address, read when the connection was made (undefined: none, or already in the extra info). */
-  private peer: unknown;
-  /** @internal FdRegistration, for a hosted socket: the loop's reader and writer of the fd and the events watched. */
+  /**
+   * The peer's address, read when the connection was made: an IP peer's host text (its port in
+   * `peerPort`), another peer's address as read; undefined: none, or already in the extra info.
+   */
+  private peer: string | SockAddr | undefined;
+  private peerPort = 0;
+  /** @internal FdRegistration, for a hosted socket: the loop's reader and writer of the fd. */
   reader: ReadinessCallback | null = null;
   /** @internal */
   writer: ReadinessCallback | null = null;
-  /** @internal */
-  events = 0;
 
   constructor(
     loop: TransportLoop,
@@ -61,12 +66,19 @@ export class SelectorSocketTransport extends ReadinessStreamTransport implements
     server: ConnectionOwner | null = null,
     hosted = false,
   ) {
-    super(loop, sock.fileno(), SOCKET_NAMES, protocol, EXTRA_NOT_READ, server);
+    super(loop, sock.fileno(), protocol, EXTRA_NOT_READ, server);
     this.sock = sock;
+    let peer: SockAddr | undefined;
     try {
-      this.peer = sock.getpeername();
+      peer = sock.getpeername();
     } catch {
-      this.peer = undefined; // not connected: no peer to report
+      peer = undefined; // not connected: no peer to report
+    }
+    if (peer !== undefined && 'port' in peer) {
+      this.peer = peer.address;
+      this.peerPort = peer.port;
+    } else {
+      this.peer = peer;
     }
     if (sock.family !== 'unix') {
       // Small writes go out at once (asyncio sets TCP_NODELAY on every TCP transport).
@@ -79,6 +91,10 @@ export class SelectorSocketTransport extends ReadinessStreamTransport implements
     this._start(waiter);
     // After _start (which only schedules, and throws on a closed loop): reading starts in a later callback.
     if (hosted) (loop as SocketTransportLoop)._hostTransport(this._fd, this);
+  }
+
+  protected get _names(): FdNames {
+    return SOCKET_NAMES;
   }
 
   protected _readInto(buf: Uint8Array, offset: number, length: number): number {
@@ -110,7 +126,10 @@ export class SelectorSocketTransport extends ReadinessStreamTransport implements
 
   /** The extra info, with the peer's address as read when the connection was made. */
   private readExtra(): void {
-    this._extra = socketExtra(this.sock, this.peer);
+    const peer = this.peer;
+    // The same object getpeername gives (its properties in its order).
+    const peername = typeof peer === 'string' ? { address: peer, family: this.sock.family === 'inet' ? 'IPv4' : 'IPv6', port: this.peerPort } : peer;
+    this._extra = socketExtra(this.sock, peername);
     this.peer = undefined;
   }
 

@@ -4,7 +4,10 @@
  * and transport details the network conformance suite does not reach.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { mkdtempSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   BufferedProtocol,
@@ -538,6 +541,43 @@ describe("SelectorEventLoop: transports' sockets polled by Node's loop", () => {
       expect(seenAtLost).toEqual({ address: '127.0.0.1', family: 'IPv4', port: resetterPort });
       second.close();
       await second.waitClosed();
+    }));
+
+  it("a socket transport's peername is the object getpeername gives: an IPv6 peer's, and a Unix peer's", () =>
+    onLoop(async (loop) => {
+      const made: Transport[] = [];
+      class Keeps extends Protocol {
+        override connectionMade(t: Transport): void {
+          made.push(t);
+        }
+      }
+      const v6 = await loop.createServer(() => new Keeps(), '::1', 0);
+      const client6 = socket('inet6', 'stream');
+      await loop.sockConnect(client6, { address: '::1', port: (v6.sockets[0]!.getsockname() as { port: number }).port });
+      await waitUntil(() => made.length === 1);
+      const peer6 = made[0]!.getExtraInfo<Record<string, unknown>>('peername')!;
+      expect(peer6).toEqual(client6.getsockname());
+      expect(Object.keys(peer6)).toEqual(['address', 'family', 'port']);
+      expect(peer6.family).toBe('IPv6');
+
+      const dir = mkdtempSync(join(tmpdir(), 'loopkit-peer-'));
+      const path = join(dir, 's');
+      const unixServer = await loop.createUnixServer(() => new Keeps(), path);
+      const clientUnix = socket('unix', 'stream');
+      await loop.sockConnect(clientUnix, path);
+      await waitUntil(() => made.length === 2);
+      // An unbound Unix client: its address as getpeername gives it (no host, no port).
+      expect(made[1]!.getExtraInfo('peername')).toEqual(made[1]!.getExtraInfo<Socket>('socket')!.getpeername());
+      expect(made[1]!.getExtraInfo('peername')).toEqual({ path: '' });
+
+      for (const t of made) t.close();
+      client6.close();
+      clientUnix.close();
+      v6.close();
+      unixServer.close();
+      await v6.waitClosed();
+      await unixServer.waitClosed();
+      rmSync(dir, { recursive: true, force: true });
     }));
 
   it("an exception escaping a transport's read goes to the exception handler, and the loop goes on", () =>

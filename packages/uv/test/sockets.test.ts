@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import v8 from 'node:v8';
 import { join } from 'node:path';
 import * as uv from '@loopkit/uv';
 import { Socket, socket, socketpair, EAGAIN, EINPROGRESS, SOL_SOCKET, SO_REUSEADDR } from '@loopkit/uv';
@@ -358,6 +359,56 @@ describe('no descriptor leak', () => {
   });
 });
 
+describe('what a Socket holds', () => {
+  it('no more than an object of its three fields (fd, family, type): no per-instance private brand', () => {
+    // A private instance method would give every Socket a brand field, 8 bytes of each connection.
+    class ThreeFields {
+      fd = 3;
+      family = 'inet';
+      type = 'stream';
+    }
+    const probes = Array.from({ length: 50 }, () => new ThreeFields());
+    const sockets = Array.from({ length: 50 }, () => socket('inet', 'stream'));
+    try {
+      const snapshot = JSON.parse(readSnapshot()) as {
+        snapshot: { meta: { node_fields: string[]; edge_fields: string[] } };
+        nodes: number[];
+        edges: number[];
+        strings: string[];
+      };
+      const { node_fields: nodeFields, edge_fields: edgeFields } = snapshot.snapshot.meta;
+      const [nameAt, sizeAt, edgeCountAt] = ['name', 'self_size', 'edge_count'].map((f) => nodeFields.indexOf(f));
+      const edgeNameAt = edgeFields.indexOf('name_or_index');
+      const family = snapshot.strings.indexOf('family');
+      /** Self sizes of the objects named `name` with a 'family' property (other classes are called Socket too). */
+      const sizesOf = (name: string): number[] => {
+        const named = snapshot.strings.indexOf(name);
+        const sizes: number[] = [];
+        for (let i = 0, edge = 0; i < snapshot.nodes.length; i += nodeFields.length) {
+          const edges = snapshot.nodes[i + edgeCountAt!]!;
+          if (snapshot.nodes[i + nameAt!] === named) {
+            for (let k = edge; k < edge + edges; k++) {
+              if (snapshot.edges[k * edgeFields.length + edgeNameAt] === family) {
+                sizes.push(snapshot.nodes[i + sizeAt!]!);
+                break;
+              }
+            }
+          }
+          edge += edges;
+        }
+        return sizes;
+      };
+      const probeSizes = sizesOf('ThreeFields');
+      const socketSizes = sizesOf('Socket');
+      expect(probeSizes).toHaveLength(probes.length);
+      expect(socketSizes.length).toBeGreaterThanOrEqual(sockets.length); // with the earlier tests' uncollected ones
+      expect(Math.max(...socketSizes)).toBeLessThanOrEqual(Math.min(...probeSizes));
+    } finally {
+      for (const sock of sockets) sock.close();
+    }
+  });
+});
+
 describe('a Socket collected without close()', () => {
   const gc = (globalThis as { gc?: () => void }).gc;
   const pause = () => new Promise((resolve) => setTimeout(resolve, 10));
@@ -427,3 +478,11 @@ describe('a Socket collected without close()', () => {
     for (const fd of detachedFds) Socket.fromFd(fd).close();
   });
 });
+
+/** The heap snapshot of this process, as text. */
+function readSnapshot(): string {
+  const stream = v8.getHeapSnapshot();
+  let text = '';
+  for (let chunk; (chunk = stream.read()) !== null; ) text += chunk;
+  return text;
+}
