@@ -6,17 +6,27 @@
 // and user alone, from /proc) and req/s, then the per-round ratios second/first and their median.
 //
 //   node bench/echo-pair.js <first kind> <second kind> [--node=PATH]
+// A kind written <kind>@<dir> runs <dir>/bench/echo-server.js: another built tree (a copy of
+// the branch point, say), so old and new code pair up as two kinds do.
 //   env: BENCH_ROUNDS=8 BENCH_SECONDS=2 BENCH_WARMUP=0.5 BENCH_SIZE=1024 BENCH_CONNS=1
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NODE, compileBenchC, cpuSecondsOf, loadAverage, median, nodeVersion, positional, runLoadgen, startServer, stopServer, userCpuSecondsOf } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const KINDS = ['net', 'default', 'selector', 'proactor', 'uring', 'storm'];
 const [first, second, ...extra] = positional();
-if (!KINDS.includes(first) || !KINDS.includes(second) || extra.length > 0) {
-  console.error(`usage: node bench/echo-pair.js <first kind> <second kind> [--node=PATH]; kinds: ${KINDS.join(', ')}`);
+/** A kind's server kind and the echo-server.js it runs (its own tree's, or `<dir>`'s after an @). */
+function serverOf(spec) {
+  const at = spec.indexOf('@');
+  if (at < 0) return { kind: spec, script: join(here, 'echo-server.js') };
+  return { kind: spec.slice(0, at), script: join(resolve(spec.slice(at + 1)), 'bench', 'echo-server.js') };
+}
+const servers = [first, second].map((spec) => (spec === undefined ? null : serverOf(spec)));
+if (servers.some((s) => s === null || !KINDS.includes(s.kind) || !existsSync(s.script)) || extra.length > 0 || first === second) {
+  console.error(`usage: node bench/echo-pair.js <first kind>[@dir] <second kind>[@dir] [--node=PATH]; kinds: ${KINDS.join(', ')}; two different specs`);
   process.exit(2);
 }
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
@@ -33,9 +43,10 @@ if (loadgen === null) {
   process.exit(2);
 }
 
-/** One run of `kind`: {rate, cpu, user} (µs per request over the timed part, as bench/echo.js counts it). */
-async function runOnce(kind) {
-  const argv = pin(0, [NODE, join(here, 'echo-server.js'), kind]);
+/** One run of the server `spec` names: {rate, cpu, user} (µs per request over the timed part, as bench/echo.js counts it). */
+async function runOnce(spec) {
+  const { kind, script } = serverOf(spec);
+  const argv = pin(0, [NODE, script, kind]);
   const { child, port } = await startServer(argv);
   try {
     const [cmd, ...args] = pin(1, [loadgen, '127.0.0.1', String(port), String(CONNS), String(SIZE), String(WARMUP), String(SECONDS)]);
