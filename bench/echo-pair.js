@@ -11,7 +11,8 @@
 // (bench/echo-server.c), the reference of issue 13's echo targets.
 //   env: BENCH_ROUNDS=8 BENCH_SECONDS=2 BENCH_WARMUP=0.5 BENCH_SIZE=1024 BENCH_CONNS=1
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NODE, compileBenchC, cpuSecondsOf, loadAverage, median, nodeVersion, positional, runLoadgen, startServer, stopServer, userCpuSecondsOf } from './harness.js';
 
@@ -20,8 +21,13 @@ const KINDS = ['c', 'net', 'default', 'selector', 'proactor', 'uring', 'storm'];
 const [first, second, ...extra] = positional();
 /** The server kind of `kind` or `kind@tree`. */
 const kindOf = (spec) => spec.split('@')[0];
+/** The echo-server.js that serves a Node kind: this tree's, or `tree`'s (a built copy) after an @. */
+function scriptOf(spec) {
+  const tree = spec.slice(kindOf(spec).length + 1);
+  return tree === '' ? join(here, 'echo-server.js') : join(resolve(tree), 'bench', 'echo-server.js');
+}
 if (first === undefined || second === undefined || first === second || extra.length > 0 ||
-    ![first, second].every((spec) => KINDS.includes(kindOf(spec)))) {
+    ![first, second].every((spec) => KINDS.includes(kindOf(spec)) && (kindOf(spec) === 'c' || existsSync(scriptOf(spec))))) {
   console.error(`usage: node bench/echo-pair.js <first kind>[@tree] <second kind>[@tree] [--node=PATH]; kinds: ${KINDS.join(', ')}`);
   process.exit(2);
 }
@@ -43,9 +49,7 @@ if (loadgen === null || cServer === null) {
 /** The command line that serves `kind` or `kind@tree` (that tree's echo-server.js). */
 function serverArgv(spec) {
   const kind = kindOf(spec);
-  if (kind === 'c') return [cServer];
-  const tree = spec.slice(kind.length + 1);
-  return [NODE, tree === '' ? join(here, 'echo-server.js') : join(tree, 'bench', 'echo-server.js'), kind];
+  return kind === 'c' ? [cServer] : [NODE, scriptOf(spec), kind];
 }
 
 /** One run of `spec`: {rate, cpu, user} (µs per request over the timed part, as bench/echo.js counts it). */

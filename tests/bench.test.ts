@@ -153,4 +153,37 @@ describe('bench/echo-pair.js', () => {
       expect((failed as { stderr: string }).stderr).toMatch(/kinds: c, net, default/);
     }
   });
+
+  it.skipIf(!hasCc)('a kind@dir runs that tree\'s echo-server.js, paired with this tree\'s', async () => {
+    const env = { ...process.env, BENCH_ROUNDS: '1', BENCH_SECONDS: '0.3', BENCH_WARMUP: '0.1' };
+    const tree = path.dirname(bench);
+    const { stdout } = await run(process.execPath, [path.join(bench, 'echo-pair.js'), `net@${tree}`, 'net'], { env, timeout: 60_000 });
+    expect(stdout).toMatch(new RegExp(`^net@${tree}: CPU µs/request \\S+ \\(median `, 'm'));
+    expect(stdout).toMatch(/^net: CPU µs\/request \S+ \(median /m);
+  }, SLOW);
+
+  it('refuses a kind@dir whose tree has no bench/echo-server.js', async () => {
+    const failed = await run(process.execPath, [path.join(bench, 'echo-pair.js'), 'net@/nonexistent-tree', 'net']).catch((error: { code: number; stderr: string }) => error);
+    expect(failed).toMatchObject({ code: 2 });
+  });
+});
+
+describe('bench/echo-instructions.js', () => {
+  const hasCallgrind = existsSync('/usr/bin/callgrind_control') || existsSync('/usr/local/bin/callgrind_control');
+
+  it('refuses a kind echo-server.js does not serve', async () => {
+    const failed = await run(process.execPath, [path.join(bench, 'echo-instructions.js'), 'nginx']).catch((error: { code: number; stderr: string }) => error);
+    expect(failed).toMatchObject({ code: 2 });
+    expect((failed as { stderr: string }).stderr).toMatch(/kinds: net, default/);
+  });
+
+  it.skipIf(!hasCallgrind)('counts the server\'s instructions per round trip under callgrind', async () => {
+    const env = { ...process.env, BENCH_WARM: '20', BENCH_REQUESTS: '20' };
+    const { stdout } = await run(process.execPath, [path.join(bench, 'echo-instructions.js'), 'net'], { env, timeout: 240_000 });
+    const counted = /^net: (\d+) instructions per round trip on the main thread, (\d+) on every thread$/m.exec(stdout);
+    expect(counted).not.toBeNull();
+    // A round trip runs at least Node's read callback and a write: thousands of instructions.
+    expect(Number(counted![1])).toBeGreaterThan(1000);
+    expect(Number(counted![2])).toBeGreaterThanOrEqual(Number(counted![1]));
+  }, 300_000);
 });

@@ -835,6 +835,30 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     this.turn();
   }
 
+  /**
+   * For a host callback that runs in an async context of its own (a Node handle's I/O
+   * callback, in the context of whatever made the handle, often a task): _wakeFromHost
+   * inside runForever's context, so the loop's callbacks see the context a turn queued by
+   * wake() would give them, without the microtask.
+   */
+  protected _wakeFromNodeCallback(): void {
+    if (!this.sleeping) return;
+    if (frameSlot !== null) {
+      const outer = frameSlot.set(this.runFrame);
+      try {
+        this._wakeFromHost();
+      } finally {
+        frameSlot.set(outer);
+      }
+    } else {
+      this.runContext!(this.wakeFromHostNow);
+    }
+  }
+
+  private readonly wakeFromHostNow = (): void => {
+    this._wakeFromHost();
+  };
+
   private readonly wakeFromTimer = (): void => {
     this.hostTimer = null;
     this.wakeFromHostCallback();

@@ -43,9 +43,14 @@ import { NetSocket, type NetSocketFamily } from './net-socket.js';
 import type { Address, Proactor } from './proactor.js';
 import { ProactorDatagramTransport, ProactorSocketTransport } from './transports.js';
 
-/** A proactor whose watcher calls back in the async context setWakeup was called in (UringProactor). */
+/**
+ * A proactor whose watcher calls back in the async context setWakeup was called in
+ * (UringProactor: `_setHostWakeup`), or whose Node callbacks may turn the loop from their own
+ * async context (NetProactor's reads: `_setCallbackWakeup`).
+ */
 interface HostWaking {
   _setHostWakeup?(wake: (() => void) | null): void;
+  _setCallbackWakeup?(wake: (() => void) | null): void;
 }
 
 /** While callbacks keep the loop busy, a completion waits at most this long (ms) for select()... */
@@ -135,6 +140,7 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
   override ioStart(wake: () => void): void {
     this.completionsDue = true; // what completed while the loop was stopped
     (this._proactor as HostWaking)._setHostWakeup?.(this.wakeFromHost);
+    (this._proactor as HostWaking)._setCallbackWakeup?.(this.wakeFromCallback);
     this._proactor.setWakeup(() => {
       this.completionsDue = true;
       wake();
@@ -147,9 +153,16 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
     this._wakeFromHost();
   };
 
+  /** A Node callback of the proactor's, in its handle's async context: turn at once in runForever's (core's `_wakeFromNodeCallback`). */
+  private readonly wakeFromCallback = (): void => {
+    this.completionsDue = true;
+    this._wakeFromNodeCallback();
+  };
+
   override ioStop(): void {
     this._proactor.setWakeup(null);
     (this._proactor as HostWaking)._setHostWakeup?.(null);
+    (this._proactor as HostWaking)._setCallbackWakeup?.(null);
   }
 
   /** Close a stopped loop: its servers and transports first (connectionLost now), then the proactor. */

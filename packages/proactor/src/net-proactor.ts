@@ -218,6 +218,8 @@ export class NetProactor extends Proactor implements SocketWatcher {
   private ready: SockState[] = [];
   private spare: SockState[] = [];
   private wakePending = false;
+  /** The loop's wake-up for Node's I/O callbacks: turns it at once, in its own async context (see `_setCallbackWakeup`). */
+  private callbackWake: (() => void) | null = null;
   /** Sockets whose transport takes their news itself (see `_consume`). */
   private consumers = 0;
   private deferred: Array<() => void> = [];
@@ -236,6 +238,15 @@ export class NetProactor extends Proactor implements SocketWatcher {
     const on = wake !== null;
     for (const state of this.states.values()) if (state.sock instanceof NetSocket) state.sock._ref(on);
     if (this.poller !== null) this.armPoller();
+  }
+
+  /**
+   * @internal ProactorEventLoop's wake-up for a Node callback that is about to return to
+   * libuv (a socket's read callback, a setImmediate): it runs the loop's iteration at once
+   * in runForever's async context, where `wake` queues it as a microtask. Null: use `wake`.
+   */
+  _setCallbackWakeup(wake: (() => void) | null): void {
+    this.callbackWake = wake;
   }
 
   // ---- operations ----
@@ -499,6 +510,27 @@ export class NetProactor extends Proactor implements SocketWatcher {
     else loop.callSoon(() => entry._run());
   }
 
+  /** @internal Node's read callback delivered `sock`'s data; it wakes the loop as it ends (`_readCallbackEnds`). */
+  _dataArrived(sock: NetSocket): void {
+    const state = sock._watchState as SockState;
+    state.readable = state.writable = true;
+    if (!state.queued) {
+      state.queued = true;
+      this.ready.push(state);
+    }
+  }
+
+  /**
+   * @internal Node's read callback is returning to libuv after `_dataArrived`: one stream
+   * turns the loop now, from the callback (the transport echoes before Node's callback
+   * scope ends, with no microtask hop); more gather one wake-up per turn of Node's loop.
+   */
+  _readCallbackEnds(): void {
+    if (this.wake === null) return;
+    if (this.consumers <= 1) (this.callbackWake ?? this.wake)();
+    else this.wakeAfterThisTurn();
+  }
+
   /** @internal a NetSocket's news (see SocketWatcher). */
   _socketChanged(sock: NetSocket, writeOnly: boolean): void {
     const state = sock._watchState as SockState;
@@ -524,15 +556,20 @@ export class NetProactor extends Proactor implements SocketWatcher {
     // One stream has no batch to gather: wake now, and the loop runs as this Node callback
     // returns. With more, one wake-up for everything Node reports in this turn of its loop.
     if (this.consumers <= 1) this.wake();
-    else if (!this.wakePending) {
-      this.wakePending = true;
-      setImmediate(this.flushWake);
-    }
+    else this.wakeAfterThisTurn();
   }
 
+  /** One wake-up for every completion Node reports in this turn of its loop (setImmediate runs after its I/O). */
+  private wakeAfterThisTurn(): void {
+    if (this.wakePending) return;
+    this.wakePending = true;
+    setImmediate(this.flushWake);
+  }
+
+  // An Immediate's callback, in the async context of whoever queued it: the callback wake-up enters the loop's.
   private readonly flushWake = (): void => {
     this.wakePending = false;
-    this.wake?.();
+    if (this.wake !== null) (this.callbackWake ?? this.wake)();
   };
 
   private defer(fn: () => void): void {

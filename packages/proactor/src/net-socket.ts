@@ -73,6 +73,10 @@ const USER_BUFFER_KEYS: UserBufferKeys | null = (() => {
 export interface SocketWatcher {
   /** `sock` changed: data, EOF, an error, a connection, a close (`writeOnly`: a write was called back). */
   _socketChanged(sock: NetSocket, writeOnly: boolean): void;
+  /** Node's read callback delivered data to `sock`: note it, and wake at `_readCallbackEnds`. */
+  _dataArrived(sock: NetSocket): void;
+  /** Node's read callback is returning (after `_dataArrived`, with reading going on). */
+  _readCallbackEnds(): void;
 }
 
 function ownerOf(stream: net.Socket): NetSocket {
@@ -106,20 +110,37 @@ function onStreamClose(this: net.Socket): void {
   sock._notify();
 }
 
-/** Node's read callback (`this` is the net.Socket): `nread` bytes are in READ_SCRATCH; false stops reading. */
+/**
+ * Node's read callback (`this` is the net.Socket): `nread` bytes are in READ_SCRATCH; false
+ * stops reading. The watcher is woken as it returns, so the loop may run its iteration
+ * from here: the protocol's reply goes out before libuv polls again. Not when reading
+ * stops: Node stops its handle after this returns, and a transport resuming reading from
+ * inside would be undone (it would wait for news that never comes).
+ */
 function onStreamRead(this: net.Socket, nread: number): boolean {
   const sock = ownerOf(this);
+  let chunk: Buffer;
   if (nread >= OWN_BUFFER_READ) {
-    const chunk = Buffer.allocUnsafeSlow(nread);
+    chunk = Buffer.allocUnsafeSlow(nread);
     READ_SCRATCH.copy(chunk, 0, 0, nread);
     paceReceived(nread);
-    return sock._received(chunk);
+  } else {
+    const slab = receiveSlab.withRoom(OWN_BUFFER_READ);
+    const start = receiveSlab.offset();
+    READ_SCRATCH.copy(slab, start, 0, nread);
+    receiveSlab.taken(start + nread);
+    chunk = slab.subarray(start, start + nread);
   }
-  const slab = receiveSlab.withRoom(OWN_BUFFER_READ);
-  const start = receiveSlab.offset();
-  READ_SCRATCH.copy(slab, start, 0, nread);
-  receiveSlab.taken(start + nread);
-  return sock._received(slab.subarray(start, start + nread));
+  if (!sock._keep(chunk)) {
+    sock._notify();
+    return false;
+  }
+  const watcher = sock._watcher;
+  if (watcher !== null) {
+    watcher._dataArrived(sock);
+    watcher._readCallbackEnds();
+  }
+  return true;
 }
 
 export function closedError(syscall: string): Error {
@@ -284,11 +305,17 @@ export class NetSocket {
     return true;
   }
 
-  /** @internal Node read `chunk`: keep it for a receive; false once enough waits unread (stop reading). */
+  /** @internal Node read `chunk`: keep it for a receive and tell the watcher; false once enough waits unread (stop reading). */
   _received(chunk: Buffer): boolean {
+    const more = this._keep(chunk);
+    this._notify();
+    return more;
+  }
+
+  /** @internal keep `chunk` for a receive; false once enough waits unread (Node stops reading). */
+  _keep(chunk: Buffer): boolean {
     this._chunks.push(chunk);
     this._buffered += chunk.length;
-    this._notify();
     if (this._buffered < READ_HIGH_WATER) return true;
     this.readStopped = true;
     return false;

@@ -4,11 +4,13 @@
  * nothing unwritten): what a protocol receives is its own, what it wrote may be reused at
  * once, and nothing is lost or reordered when the kernel or the reader falls behind.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import * as net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { Protocol, sleep, type Transport } from '@loopkit/core';
 import type { ProactorEventLoop } from '@loopkit/proactor';
-import { run } from './run-loop.js';
+import { run, runOn } from './run-loop.js';
+import { ProactorEventLoop as Loop } from '@loopkit/proactor';
 
 async function waitFor(cond: () => boolean, what: string): Promise<void> {
   const end = Date.now() + 10_000;
@@ -185,4 +187,106 @@ describe('ProactorSocketTransport on node:net', () => {
       listening.close();
     });
   });
+
+  it('with one stream transport, the loop runs its iteration from Node\'s read callback: the echo leaves before the callback returns', async () => {
+    await run(async (loop) => {
+      const fromReadCallback: boolean[] = [];
+      class Echo extends Protocol {
+        transport: Transport | null = null;
+        override connectionMade(transport: Transport): void {
+          this.transport = transport;
+        }
+        override dataReceived(data: Uint8Array): void {
+          const limit = Error.stackTraceLimit;
+          Error.stackTraceLimit = 100;
+          const stack = new Error().stack ?? '';
+          Error.stackTraceLimit = limit;
+          // NetSocket's read callback (net-socket.js), under Node's own (stream_base_commons).
+          fromReadCallback.push(/onStreamRead .*net-socket/.test(stack));
+          this.transport!.write(data);
+        }
+      }
+      const listening = await loop.createServer(() => new Echo(), '127.0.0.1', 0);
+      const { port } = listening.sockets[0]!.getsockname() as { port: number };
+      const peer = net.connect({ port, host: '127.0.0.1', noDelay: true });
+      await new Promise<void>((resolve) => peer.once('connect', () => resolve()));
+      await new Promise<void>((resolve) => {
+        let done = 0;
+        peer.on('data', () => {
+          if (++done === 20) resolve();
+          else peer.write('x');
+        });
+        peer.write('x');
+      });
+      // The first read may find the loop busy (the connection's own setup); the rest find it asleep.
+      expect(fromReadCallback.slice(2).every(Boolean)).toBe(true);
+      peer.destroy();
+      listening.close();
+    });
+  });
+
+  it.each([1, 3])('with %i connection(s), protocols run in runForever\'s async context, not that of the task that made their server', async (connections) => {
+    const store = new AsyncLocalStorage<string>();
+    const seen: Array<string | undefined> = [];
+    const loop = new Loop();
+    await store.run('loop', () =>
+      runOn(loop, async () => {
+        const listening = await loop.createTask(async () => {
+          store.enterWith('task');
+          class Echo extends Protocol {
+            transport: Transport | null = null;
+            override connectionMade(transport: Transport): void {
+              this.transport = transport;
+            }
+            override dataReceived(data: Uint8Array): void {
+              seen.push(store.getStore());
+              this.transport!.write(data);
+            }
+          }
+          return await loop.createServer(() => new Echo(), '127.0.0.1', 0);
+        });
+        const { port } = listening.sockets[0]!.getsockname() as { port: number };
+        const peers = await Promise.all(
+          Array.from({ length: connections }, async () => {
+            const peer = net.connect({ port, host: '127.0.0.1', noDelay: true });
+            await new Promise<void>((resolve) => peer.once('connect', () => resolve()));
+            return peer;
+          }),
+        );
+        await Promise.all(
+          peers.map(
+            (peer) =>
+              new Promise<void>((resolve) => {
+                let done = 0;
+                peer.on('data', () => {
+                  if (++done === 10) resolve();
+                  else peer.write('x');
+                });
+                peer.write('x');
+              }),
+          ),
+        );
+        for (const peer of peers) peer.destroy();
+        listening.close();
+      }),
+    );
+    expect(seen.length).toBeGreaterThanOrEqual(10 * connections);
+    expect(new Set(seen)).toEqual(new Set(['loop']));
+  });
+
+  it('reads that reach the unread limit inside a callback that consumes them: 16 MiB arrive whole, reading never stalls', async () => {
+    await run(async (loop) => {
+      const server = new Keeper();
+      const listening = await loop.createServer(() => server, '127.0.0.1', 0);
+      const { port } = listening.sockets[0]!.getsockname() as { port: number };
+      const data = pattern(16 * 1024 * 1024, 7);
+      const peer = net.connect({ port, host: '127.0.0.1' });
+      await new Promise<void>((resolve) => peer.once('connect', () => resolve()));
+      peer.write(data);
+      await waitFor(() => server.received === data.length, `16 MiB received (${server.received} so far)`);
+      expect(server.bytes().equals(data)).toBe(true);
+      peer.destroy();
+      listening.close();
+    });
+  }, 30000);
 });
