@@ -14,8 +14,7 @@
  * createServer, ...) are core's: the hooks at the end say how a @loopkit/uv socket is made,
  * bound and connected.
  */
-import { fstatSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
+import { fstatSync, osConstants } from './builtins.js';
 import {
   BaseSocketLoop,
   checkPath,
