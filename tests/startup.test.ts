@@ -14,6 +14,7 @@ import { hasOpenssl, testCerts } from '@loopkit/conformance/support';
 
 const loopkit = fileURLToPath(new URL('../packages/loopkit/dist/index.js', import.meta.url));
 const major = Number(process.versions.node.split('.')[0]);
+const glibc = process.platform === 'linux' && Boolean((process.report?.getReport() as { header?: { glibcVersionRuntime?: string } })?.header?.glibcVersionRuntime);
 
 /** Built-ins a plain start must not load: each is loaded at its first use. */
 const LAZY = /^NativeModule (child_process|dgram|dns|net|stream|tls|crypto)$/;
@@ -125,5 +126,31 @@ describe('import loopkit', () => {
       'NativeModule dgram',
       'NativeModule dns',
     ]);
+  });
+
+  // @loopkit/uv's keepFreedMemory() makes glibc serve 1 MiB blocks from its brk heap (and keep
+  // them once freed); without it each is a mapping of its own. A loop that only ran tasks must
+  // not have set it: it would pin what module loading and compiles freed.
+  it.runIf(glibc)("keeps freed memory in the process from a loop's first socket, not from its creation", () => {
+    const [tasksOnly, withServer] = ['', 'const server = await loop.createServer(() => new loopkit.Protocol(), "127.0.0.1", 0); server.close();'].map((socket) => {
+      const source = `
+        import * as loopkit from ${JSON.stringify(loopkit)};
+        import { readFileSync } from 'node:fs';
+        const loop = loopkit.newEventLoop();
+        await loop.runUntilComplete(async () => {
+          await Promise.all(Array.from({ length: 100 }, () => loop.createTask(() => loopkit.sleep(0))));
+          ${socket}
+        });
+        const blocks = Array.from({ length: 40 }, () => Buffer.allocUnsafeSlow(1 << 20).fill(1));
+        const heap = /\\[heap\\]\\n(?:.*\\n)*?Size:\\s+(\\d+) kB/.exec(readFileSync('/proc/self/smaps', 'utf8'));
+        console.log(heap === null ? 0 : Number(heap[1]), blocks.length);
+        loop.close();
+      `;
+      const result = spawnSync(process.execPath, ['--input-type=module', '-e', source], { encoding: 'utf8', timeout: 20_000 });
+      expect(result.stderr).toBe('');
+      return Number(result.stdout.trim().split(' ')[0]);
+    });
+    expect(tasksOnly).toBeLessThan(20 * 1024);
+    expect(withServer).toBeGreaterThanOrEqual(40 * 1024);
   });
 });
