@@ -60,7 +60,6 @@ function describe(value: unknown): string {
   return `${typeof value} ${String(value)}`;
 }
 
-
 /** Where `address` points for `sock`: a Unix path, or a host name resolved without blocking. */
 async function targetOf(sock: unknown, address: unknown, type: 'stream' | 'dgram'): Promise<{ address: string; port: number } | { path: string }> {
   const family = (sock as { family?: unknown } | null)?.family;

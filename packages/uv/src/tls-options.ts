@@ -18,7 +18,9 @@
  * for a program that makes no TLS connection. So the wrapping happens when this module
  * loads if node:tls is already loaded (a module that imports it statically is linked,
  * and its built-ins loaded, before any module body runs), else when this engine first
- * needs node:tls; until then no SecureContext can have been made through node:tls.
+ * needs node:tls. A program that loads node:tls only after loopkit (a CommonJS require, a
+ * dynamic import) and makes a SecureContext before its first TLS connection gets the
+ * TypeError below for that context.
  */
 import { builtinLoaded, loadBuiltin, readFileSync, syncBuiltinESMExports } from './builtins.js';
 import type * as NodeTLS from 'node:tls';
