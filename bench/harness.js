@@ -136,36 +136,7 @@ export function printMarkdown(header, rows) {
   for (const row of rows) console.log(line(row));
 }
 
-/**
- * One side of a case in its own process (bench/sched.js's children): run `fn(n / 10)`
- * BENCH_WARMUP_RUNS times (default 1) to warm the JIT, then `fn(n)` once timed, and print
- * one JSON line: {ops, wall, cpu} (seconds; cpu is user + system of the whole process,
- * V8's helper threads included).
- */
-export async function reportTimed(n, fn) {
-  const warmups = Number(process.env.BENCH_WARMUP_RUNS ?? 1);
-  for (let i = 0; i < warmups; i++) await fn(Math.ceil(n / 10));
-  globalThis.gc?.();
-  // One turn of Node's loop first: see measure() on libuv's cached clock.
-  await new Promise((resolve) => setImmediate(resolve));
-  const cpu0 = process.cpuUsage();
-  const start = performance.now();
-  await fn(n);
-  const wall = (performance.now() - start) / 1000;
-  const cpu = process.cpuUsage(cpu0);
-  console.log(JSON.stringify({ ops: n, wall, cpu: (cpu.user + cpu.system) / 1e6, node: process.version }));
-}
-
-/** After `settle` (what leaves the idle objects alive), a full GC, then print {rss, heap, rssBefore} in bytes. */
-export async function reportMemory(settle) {
-  globalThis.gc?.();
-  const rssBefore = process.memoryUsage().rss;
-  const keep = await settle();
-  globalThis.gc?.();
-  const { rss, heapUsed } = process.memoryUsage();
-  console.log(JSON.stringify({ rss, heap: heapUsed, rssBefore, node: process.version }));
-  return keep;
-}
+export { reportMemory, reportTimed } from './case-report.js';
 
 /** Start a server process (`argv`) that prints "PORT <n>" when it listens: resolves to {child, port, lines}. */
 export function startServer(argv) {

@@ -3,7 +3,7 @@
 // `policy`: every loop comes from the `loopkit` package's newEventLoop() (the policy's
 // choice: LOOPKIT_BACKEND names another backend), and run() makes its loop the same way.
 // `base`: BaseEventLoop alone, the reference with no I/O backend under it.
-// Prints one JSON line (see harness.js reportTimed / reportMemory) plus the loop's class.
+// Prints one JSON line (see case-report.js) plus the loop's class.
 import { BaseEventLoop, Event, Queue, _world, gather, getRunningLoop, newEventLoop, run, sleep } from 'loopkit';
 import { QUEUE_SIZE, caseRun } from './sched-sizes.js';
 

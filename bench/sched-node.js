@@ -1,7 +1,7 @@
 // The baseline side of bench/sched.js: each case as a user writes it in plain Node, in a
 // process that loads nothing of loopkit (so no AsyncLocalStorage promise hooks).
 //   node --expose-gc bench/sched-node.js <case letter>
-// Prints one JSON line (see harness.js reportTimed / reportMemory).
+// Prints one JSON line (see case-report.js).
 import { Worker } from 'node:worker_threads';
 import { QUEUE_SIZE, caseRun } from './sched-sizes.js';
 

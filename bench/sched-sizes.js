@@ -1,6 +1,6 @@
 // The sizes of bench/sched.js's cases, shared by every side (BENCH_SCALE multiplies them all),
 // and the case table both sides' processes run from (this module never imports loopkit).
-import { reportMemory, reportTimed } from './harness.js';
+import { reportMemory, reportTimed } from './case-report.js';
 const scale = Number(process.env.BENCH_SCALE ?? 1);
 const n = (count) => Math.max(1, Math.round(count * scale));
 

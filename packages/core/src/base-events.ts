@@ -17,9 +17,7 @@
  * scheduleNext (0 when callbacks are ready or stopping), 3. poll the backend, 4. move due
  * timers to the ready queue, 5. run exactly the callbacks that were ready when step 5 began.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
-import { performance } from 'node:perf_hooks';
-import * as os from 'node:os';
+import { AsyncLocalStorage, os, performance } from './node-builtins.js';
 import { watchRejection } from './async-result.js';
 import type { EventLoopBackend } from './backend.js';
 import { NotImplementedError, RuntimeError, SendfileNotAvailableError } from './errors.js';

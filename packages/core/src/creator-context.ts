@@ -19,7 +19,7 @@
  * notice the first entered store of any AsyncLocalStorage other than loopkit's own
  * (noticeStores); one entered before loopkit loaded counts where it can be seen then.
  */
-import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
+import { AsyncLocalStorage, AsyncResource } from './node-builtins.js';
 import { watchRejection } from './async-result.js';
 import type { AbstractEventLoop, ContextRunner } from './events.js';
 import { ContextHandle, ContextTimerHandle, Handle, TimerHandle, type HandleOwner } from './handles.js';

@@ -7,7 +7,7 @@
  * worker script executor-worker.ts). Arguments and results cross by structured clone.
  */
 import { createRequire } from 'node:module';
-import * as os from 'node:os';
+import { os } from './node-builtins.js';
 import type { Piscina } from 'piscina';
 import { CancelledError, RuntimeError } from './errors.js';
 import { explainSendError, makeJob } from './executor-checks.js';

@@ -3,8 +3,7 @@
  * executor; here node:dns, whose lookup runs on libuv's thread pool), and the checks of the
  * address and option shapes the loops' network methods take.
  */
-import { isIP } from 'node:net';
-import { dns } from './node-builtins.js';
+import { dns, isIP } from './node-builtins.js';
 import { checkOptions, describe } from './validate.js';
 
 /** An address family: IPv4 or IPv6. */

@@ -9,7 +9,7 @@
  * Reads are positional: unlike asyncio's file objects, the file's own position is left
  * where it was (Node has no seek), so the count resolved is what tells how far it got.
  */
-import { read as fsRead } from 'node:fs';
+import { fs } from './node-builtins.js';
 import { BaseStreamTransport } from './base-transport.js';
 import { ConnectionError, RuntimeError, SendfileNotAvailableError } from './errors.js';
 import type { AbstractEventLoop } from './events.js';
@@ -59,7 +59,7 @@ export function checkSendfileArgs(file: unknown, offset: unknown, count: unknown
 function readChunk(fd: number, length: number, position: number): Promise<Buffer> {
   const buf = Buffer.allocUnsafe(length);
   return new Promise((resolve, reject) => {
-    fsRead(fd, buf, 0, length, position, (error, n) => (error ? reject(error) : resolve(buf.subarray(0, n))));
+    fs.read(fd, buf, 0, length, position, (error, n) => (error ? reject(error) : resolve(buf.subarray(0, n))));
   });
 }
 

@@ -6,7 +6,7 @@
  * and servers until loop.close(). The backend (`S`: its socket type) says only how a socket
  * is made, connected, bound and listened, and which transport it gets: the abstract hooks below.
  */
-import * as fs from 'node:fs';
+import { fs } from './node-builtins.js';
 import { BaseEventLoop } from './base-events.js';
 import { CancelledError, ExceptionGroup, NotImplementedError } from './errors.js';
 import type { Future } from './futures.js';

@@ -19,7 +19,7 @@
  *   LOOPKIT_TASK_TRACKING=async-local-storage): AsyncLocalStorage, whose promise hooks cost
  *   every promise of the process on Node 20 and 22.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { AsyncLocalStorage } from './node-builtins.js';
 import { createRequire } from 'node:module';
 import type { Task } from './tasks.js';
 

@@ -7,10 +7,8 @@
  *   // loop's thread:   parentPort.postMessage(loop.threadsafeHandle(), [handle.port])
  *   // another thread:  const result = await runCoroutineThreadsafe(handle, {module, name}, 1, 2)
  */
-import { isAbsolute } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { MessagePort } from 'node:worker_threads';
-import { workerThreads } from './node-builtins.js';
+import { isAbsolute, pathToFileURL, workerThreads } from './node-builtins.js';
 import { CancelledError, InvalidStateError, RuntimeError } from './errors.js';
 import type { AbstractEventLoop, CoroFn } from './events.js';
 import type { FunctionRef } from './executor.js';

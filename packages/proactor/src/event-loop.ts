@@ -7,9 +7,8 @@
  * connected. Readiness (addReader/addWriter) is not offered: core's default throws
  * NotImplementedError, as asyncio's proactor does.
  */
-import type * as dgram from 'node:dgram';
-import { createRequire } from 'node:module';
-import * as net from 'node:net';
+import type * as NodeDgram from 'node:dgram';
+import type * as net from 'node:net';
 import {
   anyAddress,
   BaseSocketLoop,
@@ -38,6 +37,7 @@ import {
   Socket as UvSocket,
   socket as uvSocket,
 } from '@loopkit/uv';
+import { dgram, net as nodeNet } from './builtins.js';
 import { NetProactor } from './net-proactor.js';
 import { NetSocket, type NetSocketFamily } from './net-socket.js';
 import type { Address, Proactor } from './proactor.js';
@@ -65,9 +65,6 @@ function describe(value: unknown): string {
   return `${typeof value} ${String(value)}`;
 }
 
-/** node:dgram, loaded at the first datagram endpoint: most programs make none (~0.3 MB at every start otherwise). */
-const loadDgram = (): typeof dgram => createRequire(import.meta.url)('node:dgram');
-
 /** Where `address` points for `sock`: a Unix path, or a host name resolved without blocking. */
 async function targetOf(sock: unknown, address: unknown, type: 'stream' | 'dgram'): Promise<{ address: string; port: number } | { path: string }> {
   const family = (sock as { family?: unknown } | null)?.family;
@@ -76,7 +73,7 @@ async function targetOf(sock: unknown, address: unknown, type: 'stream' | 'dgram
   return { path: checkPath(path, 'address') };
 }
 
-function once(emitter: net.Server | dgram.Socket, start: (done: () => void) => void): Promise<void> {
+function once(emitter: net.Server | NodeDgram.Socket, start: (done: () => void) => void): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const onError = (err: Error): void => reject(err);
     emitter.once('error', onError);
@@ -297,7 +294,7 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
   protected async _listenInet(address: string | null, family: Family | null, port: number, backlog: number, options: ServerOptions): Promise<NetSocket> {
     if (options.reusePort) {
       // SO_REUSEPORT must be set before bind: make the socket with the addon, hand it to Node.
-      const fam: Family = family ?? (address !== null && net.isIPv6(address) ? 'inet6' : 'inet');
+      const fam: Family = family ?? (address !== null && nodeNet().isIPv6(address) ? 'inet6' : 'inet');
       const sock = uvSocket(fam, 'stream');
       try {
         sock.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
@@ -312,12 +309,12 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
       return await this._givenListener(sock, backlog);
     }
     // keepAlive: Node sets SO_KEEPALIVE on each connection it accepts.
-    const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, keepAlive: Boolean(options.keepAlive) });
+    const server = nodeNet().createServer({ pauseOnConnect: true, allowHalfOpen: true, keepAlive: Boolean(options.keepAlive) });
     const listenOptions: net.ListenOptions = { port, backlog };
     if (address !== null) {
       listenOptions.host = address;
       // As asyncio: an IPv6 listener does not also take IPv4 connections.
-      if (net.isIPv6(address)) listenOptions.ipv6Only = true;
+      if (nodeNet().isIPv6(address)) listenOptions.ipv6Only = true;
     }
     await once(server, (done) => server.listen(listenOptions, done));
     const bound = server.address() as net.AddressInfo;
@@ -335,7 +332,7 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
       if (sock.closed) throw new TypeError('sock is closed');
       const family = sock.family as NetSocketFamily;
       const [local, peer] = family === 'unix' ? [pathOf(() => sock.getsockname()), pathOf(() => sock.getpeername())] : ['', ''];
-      const stream = new net.Socket({ fd: sock.detach(), allowHalfOpen: true, readable: true, writable: true });
+      const stream = new (nodeNet().Socket)({ fd: sock.detach(), allowHalfOpen: true, readable: true, writable: true });
       const adopted = NetSocket._fromStream(stream, family);
       adopted._sockPath = local;
       adopted._peerPath = peer;
@@ -355,7 +352,7 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
     if (sock.closed) throw new TypeError('sock is closed');
     const family = sock.family as NetSocketFamily;
     const path = family === 'unix' ? pathOf(() => sock.getsockname()) : '';
-    const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
+    const server = nodeNet().createServer({ pauseOnConnect: true, allowHalfOpen: true });
     const fd = sock.detach();
     try {
       await once(server, (done) => server.listen({ fd, backlog }, done));
@@ -383,7 +380,7 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
       }
       return await this._givenListener(sock, backlog);
     }
-    const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
+    const server = nodeNet().createServer({ pauseOnConnect: true, allowHalfOpen: true });
     await once(server, (done) => server.listen({ path, backlog }, done));
     return NetSocket._fromServer(server, 'unix');
   }
@@ -393,7 +390,7 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
   }
 
   protected async _openDatagram(family: Family, local: InetSockAddr | null, remote: InetSockAddr | null, options: DatagramOptions): Promise<NetSocket> {
-    const socket = loadDgram().createSocket({ type: family === 'inet6' ? 'udp6' : 'udp4', reuseAddr: Boolean(options.reuseAddress) });
+    const socket = dgram().createSocket({ type: family === 'inet6' ? 'udp6' : 'udp4', reuseAddr: Boolean(options.reuseAddress) });
     const sock = NetSocket._fromDgram(socket, family);
     try {
       // node:dgram receives only once bound: an endpoint with no address binds to any.

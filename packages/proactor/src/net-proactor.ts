@@ -18,7 +18,8 @@
  * GetQueuedCompletionStatusEx), so a busy server runs one loop iteration per batch; with
  * a single stream the wake-up comes at once, without the hop through setImmediate.
  */
-import * as net from 'node:net';
+import type * as net from 'node:net';
+import { net as nodeNet } from './builtins.js';
 import { Future, toConnectionError, type AbstractEventLoop } from '@loopkit/core';
 import {
   EINPROGRESS,
@@ -204,7 +205,7 @@ function nodeTarget(sock: NetSocket, address: AddressLike, syscall: string): { p
   if (typeof port !== 'number' || !Number.isInteger(port)) throw new TypeError(`address.port must be an integer, got ${String(port)}`);
   if (port < 0 || port > 65535) throw new RangeError(`address.port must be in 0..65535, got ${port}`);
   if (host === undefined || host === null || host === '') host = sock.family === 'inet' ? '127.0.0.1' : '::1';
-  if (typeof host !== 'string' || net.isIP(host) === 0) {
+  if (typeof host !== 'string' || nodeNet().isIP(host) === 0) {
     throw new TypeError(`address.address must be a numeric IP address (resolve names with getaddrinfo), got ${String(host)}`);
   }
   return { host, port };
@@ -378,7 +379,7 @@ export class NetProactor extends Proactor implements SocketWatcher {
       return fut;
     }
     const target = nodeTarget(s, address, 'connect');
-    const stream = new net.Socket({ allowHalfOpen: true });
+    const stream = new (nodeNet().Socket)({ allowHalfOpen: true });
     s._attachStream(stream);
     if ('path' in target) {
       s._peerPath = target.path;

@@ -15,7 +15,8 @@
  * holds no read buffer.
  */
 import type * as dgram from 'node:dgram';
-import * as net from 'node:net';
+import type * as net from 'node:net';
+import { net as nodeNet } from './builtins.js';
 import { paceReceived, receiveSlab, toConnectionError } from '@loopkit/core';
 import type { Address } from './proactor.js';
 
@@ -57,17 +58,20 @@ type UserBufferKeys = { buffer: symbol; callback: symbol };
 /**
  * net.Socket's private keys behind its `onread` option, which only a socket made by its
  * constructor can be given (a server's accepted sockets cannot): found by their values on
- * a throwaway socket made with the option. Null where this Node keeps them elsewhere: the
+ * a throwaway socket made with the option, at the first stream (not at import: node:net waits
+ * for a program that uses this proactor). Null where this Node keeps them elsewhere: the
  * 'data' event then delivers.
  */
-const USER_BUFFER_KEYS: UserBufferKeys | null = (() => {
-  const probe = new net.Socket({ onread: { buffer: READ_SCRATCH, callback: onStreamRead } } as net.SocketConstructorOpts);
+let userBufferKeys: UserBufferKeys | null | undefined;
+
+function findUserBufferKeys(): UserBufferKeys | null {
+  const probe = new (nodeNet().Socket)({ onread: { buffer: READ_SCRATCH, callback: onStreamRead } } as net.SocketConstructorOpts);
   const keys = Object.getOwnPropertySymbols(probe);
   const record = probe as unknown as Record<symbol, unknown>;
   const buffer = keys.find((key) => record[key] === READ_SCRATCH);
   const callback = keys.find((key) => record[key] === onStreamRead);
   return buffer !== undefined && callback !== undefined ? { buffer, callback } : null;
-})();
+}
 
 /** The proactor a NetSocket tells of its changes (NetProactor). */
 export interface SocketWatcher {
@@ -294,13 +298,15 @@ export class NetSocket {
 
   /** Have Node read `stream` into the shared scratch buffer (see the module comment); false where it cannot. */
   private readIntoScratch(stream: net.Socket): boolean {
-    if (USER_BUFFER_KEYS === null) return false;
+    if (userBufferKeys === undefined) userBufferKeys = findUserBufferKeys();
+    const keys = userBufferKeys;
+    if (keys === null) return false;
     const handle = (stream as unknown as { _handle?: { useUserBuffer?: (buf: Uint8Array) => void } | null })._handle;
     // A connecting socket gets its handle at connect(), which installs the buffer then.
     if (handle !== null && handle !== undefined && typeof handle.useUserBuffer !== 'function') return false;
     const record = stream as unknown as Record<symbol, unknown>;
-    record[USER_BUFFER_KEYS.buffer] = READ_SCRATCH;
-    record[USER_BUFFER_KEYS.callback] = onStreamRead;
+    record[keys.buffer] = READ_SCRATCH;
+    record[keys.callback] = onStreamRead;
     handle?.useUserBuffer!(READ_SCRATCH);
     return true;
   }

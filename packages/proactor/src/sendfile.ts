@@ -3,7 +3,7 @@
  * post each as a send, until `count` bytes (or the end of the file) went out. Shared by
  * every proactor of this package; cancelling `fut` cancels the send in flight.
  */
-import * as fs from 'node:fs';
+import { fs } from './builtins.js';
 import type { Future } from '@loopkit/core';
 
 const SENDFILE_CHUNK = 64 * 1024;

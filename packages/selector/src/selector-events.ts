@@ -14,8 +14,7 @@
  * createServer, ...) are core's: the hooks at the end say how a @loopkit/uv socket is made,
  * bound and connected.
  */
-import { fstatSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
+import { fstatSync, osConstants } from './builtins.js';
 import {
   BaseSocketLoop,
   checkPath,
@@ -112,6 +111,20 @@ async function targetOf(sock: Socket, address: unknown): Promise<{ address: stri
   return { path: checkPath(path, 'address') };
 }
 
+let receivedMemoryKept = false;
+
+/**
+ * Received chunks are fresh memory that V8 frees in bulk: keep freed memory in the process
+ * (see @loopkit/uv's keepFreedMemory), from the first fd a loop reads (a socket, a pipe, a
+ * server), not at the loop's creation: a loop that only runs tasks and timers would keep
+ * what module loading and compiles freed (1-2.5 MB with 100k idle tasks).
+ */
+function keepReceivedMemory(): void {
+  if (receivedMemoryKept) return;
+  receivedMemoryKept = true;
+  keepFreedMemory();
+}
+
 /** How many bytes of a `length`-byte buffer a recv may fill: `nbytes`, or all of it for 0 (asyncio's recvfrom_into rule). */
 function checkNbytes(nbytes: unknown, length: number): number {
   if (typeof nbytes !== 'number' || !Number.isInteger(nbytes) || nbytes < 0) throw new TypeError(`nbytes must be a non-negative integer, got ${describe(nbytes)}`);
@@ -183,8 +196,6 @@ export class SelectorEventLoop
     if (selector !== null && !(selector instanceof BaseSelector)) {
       throw new TypeError(`selector must be a BaseSelector (EpollSelector, PollSelector, ...), got ${describe(selector)}`);
     }
-    // Received chunks are fresh memory that V8 frees in bulk: keep it in the process (see @loopkit/uv).
-    keepFreedMemory();
     this._selector = selector ?? new DefaultSelector();
     const keys = this._selector.getMap();
     if (keys === null) throw new TypeError('selector is closed');
@@ -407,6 +418,7 @@ export class SelectorEventLoop
 
   /** @internal A stream transport on a socket this loop made or accepted: Node's loop will watch its fd (see `hosted`). */
   _hostTransport(fd: number, registration: FdRegistration): void {
+    keepReceivedMemory();
     const byFd = this.hostedByFd;
     // Grown one slot at a time: an index far past the end would turn the array into a dictionary.
     while (byFd.length <= fd) byFd.push(undefined);
@@ -449,6 +461,7 @@ export class SelectorEventLoop
       return true;
     }
     if (key === undefined) {
+      if (event === EVENT_READ && fd !== this.selfPipe.fd) keepReceivedMemory();
       const handlers = new FdHandlers();
       if (event === EVENT_READ) handlers.reader = handle;
       else handlers.writer = handle;

@@ -4,7 +4,7 @@
  * file. Used for loop.sockSendfile() on a user's socket and for loop.sendfile() on a socket
  * transport (whose buffer is empty and reading paused meanwhile).
  */
-import { fstatSync } from 'node:fs';
+import { fstatSync } from './builtins.js';
 import { SendfileNotAvailableError, type Future } from '@loopkit/core';
 import { EAGAIN, EINTR, errnoError } from '@loopkit/uv';
 

@@ -4,7 +4,7 @@
  * resolution belongs to the event loop (node:dns), never to a syscall that
  * could block the thread.
  */
-import { isIP } from 'node:net';
+import { isIP } from './builtins.js';
 import { describe } from './errors.js';
 
 /** An IPv4/IPv6 socket address, as `net.Socket#address()` returns it. */

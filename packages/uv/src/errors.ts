@@ -2,12 +2,10 @@
  * Node-style errors from negative errno values, and argument checks.
  * The native layer only returns numbers; errors are built here, on the slow path.
  */
-import { createRequire } from 'node:module';
-import { constants as osConstants } from 'node:os';
+import { loadBuiltin, osConstants } from './builtins.js';
 
 // Loaded at the first error, not at import: node:util loads 15 more internal modules on Node 24 (1 MB of RSS).
-const load = createRequire(import.meta.url);
-const util = (): typeof import('node:util') => load('node:util');
+const util = (): typeof import('node:util') => loadBuiltin('node:util');
 
 // libuv names only the errors it maps (no EINPROGRESS, for one); the OS table
 // fills the gaps. libuv's name wins where both exist (EAGAIN, not EWOULDBLOCK).

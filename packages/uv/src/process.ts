@@ -14,7 +14,7 @@
  *   null while it runs. Only this pid is ever waited for.
  * - `pipeRead`/`pipeWritev`: the hot path, `>= 0` or `-errno` as the sockets' try* calls.
  */
-import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { accessSync, fsConstants, statSync } from './builtins.js';
 import { native } from './native.js';
 import { checkFd, checkInt, errnoError } from './errors.js';
 

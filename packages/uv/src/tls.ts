@@ -14,7 +14,7 @@
  * straight into the caller's buffer.
  */
 import { nativeOrNull, type NativeModule, type NativeTLSContext, type NativeTLSEngine } from './native.js';
-import { compile, recordSecureContexts, resolveOptions } from './tls-options.js';
+import { compile, resolveOptions } from './tls-options.js';
 import type { HandshakeState, TLSContext, TLSEngine, TLSOptions, TLSProvider, TLSSessionInfo } from './tls-types.js';
 import { describe } from './errors.js';
 
@@ -184,7 +184,6 @@ class OpenSSLContext implements TLSContext {
 const cache = new WeakMap<object, [OpenSSLContext | undefined, OpenSSLContext | undefined]>();
 
 function makeProvider(mod: NativeModule): TLSProvider {
-  recordSecureContexts();
   return {
     name: 'openssl',
     createContext(options: TLSOptions, serverSide: boolean): TLSContext {

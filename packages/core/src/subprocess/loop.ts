@@ -4,11 +4,11 @@
  * checks and the protocol/transport handshake here, the transports from the loop's hooks
  * (`SubprocessHooks`), whose defaults are node:child_process and Node pipe sockets.
  */
-import * as net from 'node:net';
 import type { AbstractEventLoop } from '../events.js';
 import type { Future } from '../futures.js';
 import type { BaseProtocol } from '../protocols.js';
 import type { Transport } from '../transports.js';
+import { net } from '../node-builtins.js';
 import { checkCallback, describe } from '../validate.js';
 import type { BaseSubprocessTransport } from './base-subprocess.js';
 import { NodePipeTransport, type PipeDirection } from './node-pipe.js';
@@ -87,7 +87,7 @@ export async function connectPipe(loop: HookedLoop, direction: PipeDirection, pr
 
 /** The default pipe transport: a Node socket opened on the fd (it owns the fd from now on). */
 export function nodePipeTransport(loop: AbstractEventLoop, direction: PipeDirection, fd: number, protocol: BaseProtocol, waiter: Future<void>): Transport {
-  const stream = new net.Socket({ fd, readable: direction === 'read', writable: direction === 'write' });
+  const stream = new (net().Socket)({ fd, readable: direction === 'read', writable: direction === 'write' });
   return new NodePipeTransport(loop, stream, protocol, waiter, direction, { fileno: fd });
 }
 

@@ -10,29 +10,28 @@
  * each stream is kept; the interleaving of the two is as the reads saw it).
  */
 import type { ChildProcess, StdioOptions } from 'node:child_process';
-import { constants as osConstants } from 'node:os';
-import { PassThrough, type Duplex, type Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { AbstractEventLoop } from '../events.js';
 import type { Future } from '../futures.js';
 import type { BaseProtocol } from '../protocols.js';
 import type { Transport } from '../transports.js';
-import { childProcess } from '../node-builtins.js';
+import { childProcess, os, stream } from '../node-builtins.js';
 import { BaseSubprocessTransport } from './base-subprocess.js';
 import { HeldStream, NodePipeTransport } from './node-pipe.js';
 import type { SubprocessProtocol } from './protocols.js';
 import type { StdioSpec, SubprocessSpec } from './spec.js';
 
-const SIGKILL = osConstants.signals.SIGKILL;
+const SIGKILL = os.constants.signals.SIGKILL;
 
 /** The status asyncio reports: the exit code, or minus the number of the signal that killed it. */
 export function exitStatus(code: number | null, signal: NodeJS.Signals | null): number {
   if (code !== null) return code;
-  return -(osConstants.signals[signal!] ?? 0);
+  return -(os.constants.signals[signal!] ?? 0);
 }
 
 /** Both streams as one, ending when both ended; the sources pause while it is full. */
 function merge(a: Readable, b: Readable): Duplex {
-  const out = new PassThrough();
+  const out = new (stream().PassThrough)();
   let open = 2;
   for (const source of [a, b]) {
     source.on('data', (data: Buffer) => {

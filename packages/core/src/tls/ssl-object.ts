@@ -5,8 +5,8 @@
  * certificate fields come from the DER through node:crypto's X509Certificate, so they match
  * what Node's getPeerCertificate() shows for the same certificate.
  */
-import { X509Certificate } from 'node:crypto';
 import type { TLSSessionInfo } from './engine.js';
+import { crypto } from '../node-builtins.js';
 
 /** As Node's getPeerCertificate(): the fields most code reads. */
 export interface PeerCertificate {
@@ -59,7 +59,7 @@ function parseInfoAccess(text: string | undefined): Record<string, string[]> | u
 
 /** One certificate (DER) in getPeerCertificate()'s shape. */
 export function certificateObject(der: Uint8Array): PeerCertificate {
-  const x = new X509Certificate(der);
+  const x = new (crypto().X509Certificate)(der);
   const cert: PeerCertificate = {
     subject: parseName(x.subject),
     issuer: parseName(x.issuer),
