@@ -187,7 +187,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   /** Stop after the current iteration (before runForever: run exactly one iteration). */
   stop(): void {
     this.stopping = true;
-    if (this.sleeping) this.wake();
+    if (this.sleeping) this.wakeFromCode();
   }
 
   isRunning(): boolean {
@@ -253,7 +253,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     const handle = storesSeen.entered ? handleInContext(callback, args, this) : new Handle(callback, args, this);
     if (this.debug) handle._sourceTraceback = new Error().stack ?? null;
     this.ready.push(handle);
-    if (this.sleeping) this.wake();
+    if (this.sleeping) this.wakeFromCode();
     return handle;
   }
 
@@ -274,7 +274,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   _callSoonEntry(entry: ReadyEntry): void {
     this.checkClosed();
     this._addCallback(entry);
-    if (this.sleeping) this.wake();
+    if (this.sleeping) this.wakeFromCode();
   }
 
   /** Same as callSoon within this thread; other threads use the loop's thread-safe handle. */
@@ -299,7 +299,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     const timer = storesSeen.entered ? timerInContext(when, callback, args, this) : new TimerHandle(when, callback, args, this);
     if (this.debug) timer._sourceTraceback = new Error().stack ?? null;
     this.timers.push(timer, when);
-    if (this.sleeping) this.wake();
+    if (this.sleeping) this.wakeFromCode();
     return timer;
   }
 
@@ -316,7 +316,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     const timer = storesSeen.entered ? timerInContext(when, callback, args, this) : new TimerHandle(when, callback, args, this);
     if (this.debug) timer._sourceTraceback = new Error().stack ?? null;
     this.timers.push(timer, when);
-    if (this.sleeping) this.wake();
+    if (this.sleeping) this.wakeFromCode();
     return timer;
   }
 
@@ -343,7 +343,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   _callLaterEntry(delay: number, entry: TimerEntry): void {
     this.checkClosed();
     this.timers.push(entry, this.time() + delay);
-    if (this.sleeping) this.wake();
+    if (this.sleeping) this.wakeFromCode();
   }
 
   // ---- futures and tasks ----
@@ -773,8 +773,25 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     queueMicrotask(this.turn);
   };
 
+  /** The wake-up of a host callback (a backend's watcher, the host timer): turn at once. */
   private readonly wake = (): void => {
-    if (!this.sleeping) return;
+    if (this.sleeping) this.wakeWith(this.turn);
+  };
+
+  /**
+   * The wake-up of the loop's own scheduling (callSoon, callLater, a future's callbacks,
+   * stop) while it sleeps, from code resumed outside the loop (by a Node promise): the turn
+   * comes one microtask later than the wake-up's. That code's `await fut` has the language
+   * call fut.then() in a microtask of its own, queued after the wake-up's; a turn run before
+   * it could complete fut first (the callSoon that sets it, a timer come due), and a
+   * cancel() pending for the task would pass that await, where asyncio raises it since the
+   * await suspended on a pending future.
+   */
+  private wakeFromCode(): void {
+    this.wakeWith(this.hopToTurn);
+  }
+
+  private wakeWith(first: () => void): void {
     this.sleeping = false;
     this.sliceStart = this.iterationScheduledAt = performance.now();
     // A microtask runs in the async context it was queued from: a wake-up from a task's
@@ -784,11 +801,16 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     // queueMicrotask's own AsyncResource cost several times that on every wake-up.
     if (frameSlot !== null) {
       const outer = frameSlot.set(this.runFrame);
-      void SETTLED.then(this.turn);
+      void SETTLED.then(first);
       frameSlot.set(outer);
     } else {
-      this.runContext!(queueMicrotask, this.turn);
+      this.runContext!(queueMicrotask, first);
     }
+  }
+
+  /** Queue the turn behind what was queued with the wake-up (this runs in the loop's context). */
+  private readonly hopToTurn = (): void => {
+    void SETTLED.then(this.turn);
   };
 
   /**
