@@ -401,3 +401,43 @@ onEachLoop('a waiting call cancelled through the Future wrapping it', (make) => 
       expect(currentTask()!.cancelling()).toBe(0);
     }));
 });
+
+/**
+ * A cancel() pending for a task that Node resumed (a Node promise settled, outside the loop)
+ * is raised at its next await of a pending future, as asyncio's step raises it when the
+ * coroutine suspends. The loop must not turn between that `await` and the then() the language
+ * calls a microtask later: a turn there completed the future first, and the cancel passed the
+ * await (found under load in CI's cancel-waiting scenarios, where a 1 ms sleep came due in
+ * that gap). Checked with the same programs on python3 (CancelledError both times).
+ */
+onEachLoop('a cancel pending for a task resumed by a Node promise', (make) => {
+  const resumedByNode = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5));
+
+  it('is raised at an await of a future that a callSoon sets, and the callSoon then finds it cancelled', () =>
+    runIn(make, async (loop, reports) => {
+      await resumedByNode();
+      currentTask()!.cancel('later');
+      const future = loop.createFuture<string>();
+      loop.callSoon(() => {
+        if (!future.done()) future.setResult('value');
+      });
+      const error = await rejection(future);
+      expect(error).toBeInstanceOf(CancelledError);
+      expect((error as Error).message).toBe('later');
+      expect(future.cancelled()).toBe(true);
+      currentTask()!.uncancel();
+      expect(reports).toEqual([]);
+    }));
+
+  it('is raised at an await of a sleep whose time came before the task got to the await', () =>
+    runIn(make, async () => {
+      await resumedByNode();
+      currentTask()!.cancel('later');
+      const sleeping = sleep(0.001);
+      busyWait(0.003); // due before this await: only a turn of the loop could complete it
+      const error = await rejection(sleeping);
+      expect(error).toBeInstanceOf(CancelledError);
+      expect((error as Error).message).toBe('later');
+      currentTask()!.uncancel();
+    }));
+});

@@ -40,16 +40,21 @@ const scenarios = {
   async cancelQueued() {
     const loop = getRunningLoop();
     loop.setDefaultExecutor(new WorkerThreadExecutor(1));
-    const counter = new Int32Array(new SharedArrayBuffer(12));
+    // [0]: runs of the queued job; [1]: the running job finished; [2]: it started; [3]: the
+    // gate it waits behind until both are cancelled (so it is still running when cancelled,
+    // however slow this thread is).
+    const counter = new Int32Array(new SharedArrayBuffer(16));
     const running = loop.runInExecutor(null, (c) => {
       Atomics.store(c, 2, 1);
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+      Atomics.wait(c, 3, 0, 60_000);
       return Atomics.add(c, 1, 1) + 1;
     }, counter);
     const queued = loop.runInExecutor(null, count, counter);
     while (Atomics.load(counter, 2) === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     running.cancel();
     queued.cancel();
+    Atomics.store(counter, 3, 1);
+    Atomics.notify(counter, 3);
     say({ runningCancelled: running.cancelled(), queuedCancelled: queued.cancelled() });
     const after = await settle(loop.runInExecutor(null, (c) => Atomics.load(c, 1), counter));
     say({ queuedRan: Atomics.load(counter, 0), runningFinished: Atomics.load(counter, 1), after });
@@ -91,17 +96,24 @@ const scenarios = {
       warnings.push(String(message));
       warn(message, ...rest);
     };
-    const counter = new Int32Array(new SharedArrayBuffer(8));
-    const slow = loop.runInExecutor(null, (c) => {
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 600);
-      Atomics.store(c, 0, 1);
-    }, counter);
+    // [0]: the gate the job waits behind, opened by this thread; [1]: set when the job finished.
+    // The job ends when told, not after a fixed time: a loaded machine can take longer than
+    // any fixed time just to start the worker.
+    const shared = new Int32Array(new SharedArrayBuffer(8));
+    const slow = loop.runInExecutor(null, (s) => {
+      Atomics.wait(s, 0, 0, 60_000);
+      Atomics.store(s, 1, 1);
+      Atomics.notify(s, 1);
+    }, shared);
     const started = performance.now();
     await loop.shutdownDefaultExecutor(0.1);
     say({ waitedMs: Math.round(performance.now() - started), warnings, slowDone: slow.done() });
     say(await settle(Promise.resolve().then(() => loop.runInExecutor(null, () => 1))));
-    await new Promise((resolve) => setTimeout(resolve, 900));
-    say({ slowFinished: Atomics.load(counter, 0) });
+    Atomics.store(shared, 0, 1);
+    Atomics.notify(shared, 0);
+    const finished = Atomics.waitAsync(shared, 1, 0, 10_000);
+    if (finished.async) await finished.value;
+    say({ slowFinished: Atomics.load(shared, 1) });
   },
 
   /** What a job prints reaches stdout before the loop sees the job's result. */

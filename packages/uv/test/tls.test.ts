@@ -707,9 +707,13 @@ describe('openssl engine in a worker', () => {
       });`;
     const uvUrl = new URL('../dist/index.js', import.meta.url).href;
     const w = new Worker(code, { eval: true, workerData: { uv: uvUrl, key: pki.serverKey, cert: pki.serverCert, ca: pki.caCert } });
+    // Listen for the exit before awaiting the message: when this thread is slow (a loaded
+    // machine), the worker has exited before its message is read, and Node then emits the
+    // message and the exit in one go, before an `await` could register for the exit.
+    const exited = once(w, 'exit');
     const [inside] = (await once(w, 'message')) as [{ engines: number; contexts: number }];
     expect(inside.engines).toBeGreaterThanOrEqual(base.engines + 100);
-    await once(w, 'exit');
+    await exited;
     // Node-API finalizes the worker's engines and contexts at its env teardown.
     expect(tlsStats().engines).toBeLessThanOrEqual(base.engines);
     expect(tlsStats().contexts).toBeLessThanOrEqual(base.contexts);
