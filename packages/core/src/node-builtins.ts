@@ -33,10 +33,7 @@ export const fs = load('node:fs') as typeof import('node:fs');
 export const { isAbsolute } = load('node:path') as typeof import('node:path');
 export const { pathToFileURL } = load('node:url') as typeof import('node:url');
 
-let netIsIP: ((input: string) => number) | null = null;
-
-/** net.isIP, node:net loaded at the first call. */
+/** net.isIP, node:net loaded at the first call (require's cache holds it after). */
 export function isIP(input: string): number {
-  netIsIP ??= net().isIP;
-  return netIsIP(input);
+  return net().isIP(input);
 }

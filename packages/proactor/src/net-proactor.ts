@@ -515,10 +515,7 @@ export class NetProactor extends Proactor implements SocketWatcher {
   _dataArrived(sock: NetSocket): void {
     const state = sock._watchState as SockState;
     state.readable = state.writable = true;
-    if (!state.queued) {
-      state.queued = true;
-      this.ready.push(state);
-    }
+    this.queue(state);
   }
 
   /**
@@ -527,9 +524,7 @@ export class NetProactor extends Proactor implements SocketWatcher {
    * scope ends, with no microtask hop); more gather one wake-up per turn of Node's loop.
    */
   _readCallbackEnds(): void {
-    if (this.wake === null) return;
-    if (this.consumers <= 1) (this.callbackWake ?? this.wake)();
-    else this.wakeAfterThisTurn();
+    if (this.wake !== null) this.wakeForNews(this.callbackWake ?? this.wake);
   }
 
   /** @internal a NetSocket's news (see SocketWatcher). */
@@ -549,14 +544,23 @@ export class NetProactor extends Proactor implements SocketWatcher {
   }
 
   private enqueue(state: SockState): void {
+    this.queue(state);
+    if (this.wake !== null) this.wakeForNews(this.wake);
+  }
+
+  private queue(state: SockState): void {
     if (!state.queued) {
       state.queued = true;
       this.ready.push(state);
     }
-    if (this.wake === null) return;
-    // One stream has no batch to gather: wake now, and the loop runs as this Node callback
-    // returns. With more, one wake-up for everything Node reports in this turn of its loop.
-    if (this.consumers <= 1) this.wake();
+  }
+
+  /**
+   * One stream has no batch to gather: `wake` now, and the loop runs as this Node callback
+   * returns. With more, one wake-up for everything Node reports in this turn of its loop.
+   */
+  private wakeForNews(wake: () => void): void {
+    if (this.consumers <= 1) wake();
     else this.wakeAfterThisTurn();
   }
 

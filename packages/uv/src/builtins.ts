@@ -1,8 +1,8 @@
 /**
  * Node built-ins by `require()`, not ES module import: the ES module namespace of a built-in
  * evaluates every lazy export (node:fs's `promises` alone loads ~30 internal modules: 2.9 MB
- * of RSS on Node 20, 4.1 on Node 24). The ones few programs use through this package
- * (node:net) are loaded at their first use; node:tls is loaded at once (tls-options.ts says why).
+ * of RSS on Node 20, 4.1 on Node 24). node:net is loaded at once: node:tls, which
+ * tls-options.ts loads at import (it says why), loads it anyway.
  */
 import { createRequire } from 'node:module';
 
@@ -12,10 +12,4 @@ export const { readFileSync, accessSync, statSync, constants: fsConstants } = lo
 export const { syncBuiltinESMExports } = loadBuiltin('node:module') as typeof import('node:module');
 export const { constants: osConstants } = loadBuiltin('node:os') as typeof import('node:os');
 
-let netIsIP: ((input: string) => number) | null = null;
-
-/** net.isIP, node:net loaded at the first call. */
-export function isIP(input: string): number {
-  netIsIP ??= (loadBuiltin('node:net') as typeof import('node:net')).isIP;
-  return netIsIP(input);
-}
+export const { isIP } = loadBuiltin('node:net') as typeof import('node:net');
