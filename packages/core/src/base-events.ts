@@ -38,6 +38,7 @@ import {
 import { Future, isFuture } from './futures.js';
 import { currentTaskOrUndefined, frameSlot, runInTask } from './task-context.js';
 import { captureContext, handleInContext, storesSeen, timerInContext } from './creator-context.js';
+import { callbackScope, closeBatch, putBack } from './callback-scope.js';
 import { Handle, TimerHandle, type ReadyEntry, type TimerEntry } from './handles.js';
 import { logger } from './log.js';
 import { ageTasks, ensureFuture, Task } from './tasks.js';
@@ -748,6 +749,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
       if (this.stopping) this.finishRun(null);
       else this.scheduleNext();
     } catch (error) {
+      closeBatch();
       this.inIteration = false;
       this.finishRun(error);
     }
@@ -883,15 +885,21 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   /** Run the batch; returns true when paused so resumed code can run first. */
   private runBatch(): boolean {
     const batch = this.batch;
+    const scope = callbackScope;
+    scope.open = true;
+    if (frameSlot !== null) scope.frame = storesSeen.entered ? frameSlot.get() : this.runFrame;
     while (this.batchIndex < batch.length) {
       const entry = batch.at(this.batchIndex++);
       if (this.debug) this.runTimed(entry);
       else entry._run();
+      if (scope.changed) putBack(); // a store it entered stays with it, as asyncio's context.run
       if (resumeSignal.pending) {
         resumeSignal.pending = false;
+        scope.open = false;
         return true;
       }
     }
+    scope.open = false;
     batch.clear();
     return false;
   }

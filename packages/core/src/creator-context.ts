@@ -17,13 +17,14 @@
  *   store was entered in the thread.
  * Which stores were entered: `AsyncLocalStorage.prototype` is wrapped once per thread to
  * notice the first entered store of any AsyncLocalStorage other than loopkit's own
- * (noticeStores); one entered before loopkit loaded counts where it can be seen then.
+ * (noticeStores); one entered before loopkit loaded counts where it can be seen then. A
+ * task whose code enters a store runs in a context of its own from then on (Task._enteredStore).
  */
 import { AsyncLocalStorage, AsyncResource } from './node-builtins.js';
 import { watchRejection } from './async-result.js';
 import type { AbstractEventLoop, ContextRunner } from './events.js';
 import { ContextHandle, ContextTimerHandle, Handle, TimerHandle, type HandleOwner } from './handles.js';
-import { runInTask } from './task-context.js';
+import { currentTaskOrUndefined, runInTask } from './task-context.js';
 import { world } from './world.js';
 
 /** Where the running loop's turns run, for a loop that says (BaseEventLoop). */
@@ -115,7 +116,10 @@ function noticeStores(enteredBefore: boolean): StoresSeen {
     writable: true,
     enumerable: false,
     value: function noticeStore(this: unknown, ...args: unknown[]): unknown {
-      if (this !== own) stores.entered = true;
+      if (this !== own) {
+        stores.entered = true;
+        currentTaskOrUndefined()?._enteredStore();
+      }
       return enter.apply(this, args);
     },
   });

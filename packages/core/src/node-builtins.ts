@@ -27,6 +27,7 @@ const asyncHooks = load('node:async_hooks') as typeof import('node:async_hooks')
 export const AsyncLocalStorage = asyncHooks.AsyncLocalStorage;
 export type AsyncLocalStorage<T> = import('node:async_hooks').AsyncLocalStorage<T>;
 export const AsyncResource = asyncHooks.AsyncResource;
+export const executionAsyncResource = asyncHooks.executionAsyncResource;
 export const { performance } = load('node:perf_hooks') as typeof import('node:perf_hooks');
 export const os = load('node:os') as typeof import('node:os');
 export const fs = load('node:fs') as typeof import('node:fs');

@@ -29,6 +29,8 @@ import { captureContext, storesSeen } from './creator-context.js';
 import { ageTasks, pendingTasks, trackTask, untrackTask, type AgedRecord } from './task-registry.js';
 import { endTaskWithWaiter, firstStepHandOff } from './promise-waiter.js';
 
+/** The context of a task whose own store lives where its code runs (see _enteredStore). */
+const runInPlace: ContextRunner = (fn, ...args) => fn(...args);
 
 function isGenerator(obj: unknown): obj is Generator<unknown, unknown, unknown> {
   return (
@@ -110,6 +112,15 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
   /** @internal where each step runs; null: the loop's async context (the creator's was the loop's) */
   get _context(): ContextRunner | null {
     return this._rare === null ? null : this._rare.context;
+  }
+
+  /**
+   * @internal Its code entered a store (AsyncLocalStorage `run`/`enterWith`) while it ran in
+   * the loop's context: that store is its own now (asyncio's task context), so a paused loop
+   * must not go on from inside its steps (events.ts stepEnded) and take the store along.
+   */
+  _enteredStore(): void {
+    if (this._context === null) this._rareState().context = runInPlace;
   }
 
   /** The task's name ("Task-N" unless named). */
