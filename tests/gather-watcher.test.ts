@@ -118,4 +118,18 @@ describe("gather's one watcher for all its children", () => {
       expect(reports[0]!.message).toMatch(/^Exception in callback watched\(/);
       expect((reports[0]!.exception as Error).message).toBe('first one fails');
     }));
+
+  it("reports an async callback's rejection as its exception", () =>
+    withLoop(async (loop, reports) => {
+      const watcher = new DoneWatcher(async function rejecting(): Promise<void> {
+        throw new RangeError('async one fails');
+      }, loop);
+      const future = loop.createFuture();
+      future._addCallback(watcher);
+      future.setResult(1);
+      await sleep(0);
+      await sleep(0);
+      expect(reports.map((r) => r.message)).toEqual([expect.stringMatching(/^Exception in callback rejecting\(/)]);
+      expect((reports[0]!.exception as Error).message).toBe('async one fails');
+    }));
 });

@@ -116,7 +116,10 @@ export function gather(...args: unknown[]): Future<unknown[]> {
   const awaiting = currentTask();
   /** onChildDone, registered on every child once for all (see DoneWatcher) */
   let watcher: DoneWatcher | null = null;
-  for (const arg of args) {
+  // Indexed, not for-of: gather runs once per call, so mostly unoptimized, where for-of
+  // makes an iterator result per argument (40 bytes a child on Node 24 in a 100k gather).
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
     let child: Future<unknown> | undefined;
     if (arg instanceof Future) {
       if (loop !== undefined && arg.getLoop() !== loop) {
