@@ -6,7 +6,7 @@
  */
 import { _getCurrentLoop, type AbstractEventLoop, type Awaitable, type CoroFn } from './events.js';
 import { RuntimeError } from './errors.js';
-import { Future, isThenable } from './futures.js';
+import { DoneWatcher, Future, isThenable } from './futures.js';
 import { currentTask, ensureFuture, Task } from './tasks.js';
 import { checkOptions } from './validate.js';
 import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.js';
@@ -114,7 +114,12 @@ export function gather(...args: unknown[]): Future<unknown[]> {
   const children: Future<unknown>[] = [];
   const alreadyDone: Future<unknown>[] = [];
   const awaiting = currentTask();
-  for (const arg of args) {
+  /** onChildDone, registered on every child once for all (see DoneWatcher) */
+  let watcher: DoneWatcher | null = null;
+  // Indexed, not for-of: gather runs once per call, so mostly unoptimized, where for-of
+  // makes an iterator result per argument (40 bytes a child on Node 24 in a 100k gather).
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
     let child: Future<unknown> | undefined;
     if (arg instanceof Future) {
       if (loop !== undefined && arg.getLoop() !== loop) {
@@ -140,7 +145,7 @@ export function gather(...args: unknown[]): Future<unknown[]> {
     watched += 1;
     if (child.done()) alreadyDone.push(child);
     else {
-      if (child instanceof Future) child._addCallback(onChildDone);
+      if (child instanceof Future) child._addCallback((watcher ??= new DoneWatcher(onChildDone, child._loop)));
       else (child as Future<unknown>).addDoneCallback(onChildDone); // a Future of another copy of core
       // For the call graph each pending child is awaited by the task calling gather, as in
       // asyncio 3.14 (the gathering future is only what that task awaits); done ones never were.

@@ -81,8 +81,7 @@ export class Handle implements ReadyEntry {
     const args = this._args;
     try {
       const result = args.length === 0 ? cb() : cb(...args);
-      // An async callback's rejection is its exception (see async-result.ts).
-      if (result !== undefined) watchRejection(result, (exception) => this._report(exception, cb, args));
+      if (result !== undefined) watchResult(this, result, cb, args);
     } catch (exception) {
       this._report(exception, cb, args);
     }
@@ -167,13 +166,14 @@ export class CallbackEntry implements ReadyEntry {
     const cb = this.callback;
     try {
       const result = cb(this.arg);
-      if (result !== undefined) watchRejection(result, (exception) => this.report(exception));
+      if (result !== undefined) watchEntryResult(this, result);
     } catch (exception) {
-      this.report(exception);
+      this._report(exception);
     }
   }
 
-  private report(exception: unknown): void {
+  /** @internal */
+  _report(exception: unknown): void {
     const args = [this.arg];
     new Handle(this.callback, args, this.loop)._report(exception, this.callback, args);
   }
@@ -273,8 +273,22 @@ function runHandleIn(handle: Handle, context: ContextRunner): void {
   const args = handle._args;
   try {
     const result = context(cb, ...args);
-    if (result !== undefined) watchRejection(result, (exception) => handle._report(exception, cb, args));
+    if (result !== undefined) watchResult(handle, result, cb, args);
   } catch (exception) {
     handle._report(exception, cb, args);
   }
+}
+
+/*
+ * The closures reporting an async callback's rejection (its exception: see async-result.ts)
+ * are made in these functions, not in the _run methods: a closure there would make V8
+ * allocate the method's context at every run, though almost no callback returns anything.
+ */
+
+function watchResult(handle: Handle, result: unknown, cb: (...args: any[]) => unknown, args: unknown[]): void {
+  watchRejection(result, (exception) => handle._report(exception, cb, args));
+}
+
+function watchEntryResult(entry: CallbackEntry, result: unknown): void {
+  watchRejection(result, (exception) => entry._report(exception));
 }
