@@ -56,7 +56,7 @@ import type { SubprocessOptions, SubprocessSpec } from './subprocess/spec.js';
 import type { BaseProtocol } from './protocols.js';
 import type { Transport } from './transports.js';
 import type { BaseStreamTransport } from './base-transport.js';
-import { checkSendfileArgs, sendfileByWrites, sendfileMode, sockSendfileBySends } from './sendfile.js';
+import { checkSendfileArgs, checkSendfileSocket, sendfileByWrites, sendfileMode, sockSendfileBySends } from './sendfile.js';
 import type { TLSProvider } from './tls/engine.js';
 import type { SSLOption } from './tls/contexts.js';
 import { getTLSProvider } from './tls/provider.js';
@@ -579,6 +579,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
    */
   async sockSendfile(sock: unknown, file: unknown, offset = 0, count: number | null = null, options?: { fallback?: boolean }): Promise<number> {
     const { fallback = true } = checkOptions(options, ['fallback'], 'sockSendfile') ?? {};
+    checkSendfileSocket(sock);
     const fd = checkSendfileArgs(file, offset, count);
     this.checkClosed();
     try {
