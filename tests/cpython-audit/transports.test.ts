@@ -7,6 +7,7 @@
 import * as net from 'node:net';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import {
+  ConnectionRefusedError,
   ConnectionResetError,
   DatagramProtocol,
   Protocol,
@@ -170,6 +171,40 @@ onEachLoop('test_selector_events / test_proactor_events (stream transports)', (m
       }
     }));
 
+  it('test_write_eof_buffer: writeEof() with data buffered sends it all, then the EOF', () =>
+    runIn(make, async (loop) => {
+      const { served, tr, done } = await connected(loop);
+      served[0]!.transport!.pauseReading();
+      const chunk = Buffer.alloc(1 << 20, 7);
+      let written = 0;
+      while (tr.getWriteBufferSize() === 0) {
+        tr.write(chunk);
+        written += chunk.length;
+      }
+      tr.writeEof();
+      expect(served[0]!.events).not.toContain('eof');
+      served[0]!.transport!.resumeReading();
+      await until(() => served[0]!.events.includes('eof'), 'eof after the data');
+      expect(Buffer.concat(served[0]!.data).length).toBe(written);
+      expect(tr.getWriteBufferSize()).toBe(0);
+      await done();
+    }));
+
+  it('test_pause_reading / test_resume_reading: nothing is delivered while paused; what came meanwhile arrives on resume', () =>
+    runIn(make, async (loop) => {
+      const { served, tr, client, done } = await connected(loop);
+      tr.pauseReading();
+      expect(tr.isReading()).toBe(false);
+      served[0]!.transport!.write(Buffer.from('while paused'));
+      await sleep(0.05);
+      expect(client.data).toEqual([]);
+      tr.resumeReading();
+      expect(tr.isReading()).toBe(true);
+      await until(() => client.data.length > 0, 'data after resume');
+      expect(Buffer.concat(client.data).toString()).toBe('while paused');
+      await done();
+    }));
+
   it('test_set_write_buffer_limits / get_write_buffer_limits: defaults, one mark derives the other, bad marks refused naming them', () =>
     runIn(make, async (loop) => {
       const { tr, done } = await connected(loop);
@@ -307,6 +342,32 @@ onEachLoop('test_selector_events / test_proactor_events (datagram transports)', 
       await until(() => proto.lostWith.length === 1, 'connectionLost');
       tr.close();
       await sleep(0.01);
+      expect(proto.lostWith).toEqual([null]);
+    }));
+
+  it('test_read_ready_err / test_sendto_error_received_connected: an unreachable peer reaches errorReceived(ConnectionRefusedError); the endpoint stays open', () =>
+    runIn(make, async (loop) => {
+      const [gone] = (await loop.createDatagramEndpoint(() => new Udp(), { localAddr: ['127.0.0.1', 0] })) as [DatagramTransport, Udp];
+      const port = (gone.getExtraInfo('sockname') as { port: number }).port;
+      gone.close();
+      await sleep(0.01);
+      const errors: unknown[] = [];
+      class Noting extends Udp {
+        override errorReceived(exc: unknown): void {
+          errors.push(exc);
+        }
+      }
+      const [tr, proto] = (await loop.createDatagramEndpoint(() => new Noting(), { remoteAddr: ['127.0.0.1', port] })) as [DatagramTransport, Noting];
+      for (let i = 0; i < 50 && errors.length === 0; i++) {
+        tr.sendto(Buffer.from('anyone?'));
+        await sleep(0.01);
+      }
+      expect(errors.length).toBeGreaterThan(0);
+      expect(errors[0]).toBeInstanceOf(ConnectionRefusedError);
+      expect(tr.isClosing()).toBe(false);
+      expect(proto.lostWith).toEqual([]);
+      tr.close();
+      await until(() => proto.lostWith.length === 1, 'connectionLost');
       expect(proto.lostWith).toEqual([null]);
     }));
 });
