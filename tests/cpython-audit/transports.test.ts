@@ -205,6 +205,56 @@ onEachLoop('test_selector_events / test_proactor_events (stream transports)', (m
       await done();
     }));
 
+  it('test_pause_reading_connection_made (proactor): pauseReading() inside connectionMade holds the first data until resumeReading()', () =>
+    runIn(make, async (loop) => {
+      class PausedAtStart extends Recorder {
+        override connectionMade(transport: Transport): void {
+          super.connectionMade(transport);
+          transport.pauseReading();
+        }
+      }
+      const peers: Recorder[] = [];
+      const server = (await loop.createServer(() => {
+        const p = new Recorder();
+        peers.push(p);
+        return p;
+      }, '127.0.0.1', 0)) as Server;
+      const [tr, client] = (await loop.createConnection(() => new PausedAtStart(), '127.0.0.1', portOf(server))) as [Transport, PausedAtStart];
+      await until(() => peers.length === 1, 'accept');
+      peers[0]!.transport!.write(Buffer.from('first'));
+      peers[0]!.transport!.close();
+      await sleep(0.05);
+      expect(client.data).toEqual([]);
+      expect(client.events).toEqual(['made']);
+      tr.resumeReading();
+      await until(() => client.events.includes('lost'), 'lost after resume');
+      expect(Buffer.concat(client.data).toString()).toBe('first');
+      expect(client.events).toEqual(['made', 'eof', 'lost']);
+      server.close();
+      await server.waitClosed();
+    }));
+
+  it('test_close_buffer / test_force_close: close() with data buffered flushes it, then connectionLost(null) once', () =>
+    runIn(make, async (loop) => {
+      const { served, tr, client, done } = await connected(loop);
+      served[0]!.transport!.pauseReading();
+      const chunk = Buffer.alloc(1 << 20, 3);
+      let written = 0;
+      while (tr.getWriteBufferSize() === 0) {
+        tr.write(chunk);
+        written += chunk.length;
+      }
+      tr.close();
+      expect(tr.isClosing()).toBe(true);
+      await sleep(0.02);
+      expect(client.events).toEqual(['made']);
+      served[0]!.transport!.resumeReading();
+      await until(() => client.events.includes('lost') && served[0]!.events.includes('eof'), 'flushed and lost');
+      expect(client.lostWith).toEqual([null]);
+      expect(Buffer.concat(served[0]!.data).length).toBe(written);
+      await done();
+    }));
+
   it('test_set_write_buffer_limits / get_write_buffer_limits: defaults, one mark derives the other, bad marks refused naming them', () =>
     runIn(make, async (loop) => {
       const { tr, done } = await connected(loop);
