@@ -7,6 +7,7 @@
  */
 import { expect, it } from 'vitest';
 import {
+  CancelledError,
   Future,
   RuntimeError,
   allTasks,
@@ -15,6 +16,7 @@ import {
   ensureFuture,
   gather,
   newEventLoop,
+  runCoroutineThreadsafe,
   sleep,
   toThread,
   waitFor,
@@ -135,5 +137,61 @@ onEachLoop('test_threads (toThread)', (make) => {
       expect(fut).toBeInstanceOf(Future);
       fut.cancel();
       expect(fut.cancelled()).toBe(true);
+    }));
+});
+
+onEachLoop('test_tasks RunCoroutineThreadsafeTests (the target loop given itself)', (make) => {
+  it('test_run_coroutine_threadsafe / _with_exception: the result or the error reaches the concurrent future', () =>
+    runIn(make, async (loop) => {
+      const ok = runCoroutineThreadsafe(loop, async (a: unknown, b: unknown) => (a as number) + (b as number), 1, 2);
+      expect(await ok).toBe(3);
+      expect(ok.result()).toBe(3);
+      const failing = runCoroutineThreadsafe(loop, async () => {
+        throw new RangeError('Fail!');
+      });
+      const error = await rejection(failing);
+      expect(error).toBeInstanceOf(RangeError);
+      expect((error as Error).message).toBe('Fail!');
+      expect(failing.exception()).toBe(error);
+    }));
+
+  it('test_run_coroutine_threadsafe_task_cancelled / _with_timeout: a cancelled task cancels the future; cancelling the future cancels the task', () =>
+    runIn(make, async (loop) => {
+      const selfCancelled = runCoroutineThreadsafe(loop, async () => {
+        currentTask()!.cancel();
+        await sleep(1);
+      });
+      expect(await rejection(selfCancelled)).toBeInstanceOf(CancelledError);
+      expect(selfCancelled.cancelled()).toBe(true);
+      let reachedEnd = false;
+      const slow = runCoroutineThreadsafe(loop, async () => {
+        await sleep(10);
+        reachedEnd = true;
+      });
+      await sleep(0.01);
+      expect(slow.cancel()).toBe(true);
+      await sleep(0.01);
+      expect(reachedEnd).toBe(false);
+      for (const task of allTasks(loop)) if (task !== currentTask()) expect(task.done()).toBe(true);
+    }));
+
+  it('test_run_coroutine_threadsafe_task_factory_exception: the factory\'s error goes to the future and, once, to the exception handler; the call itself does not throw', () =>
+    runIn(make, async (loop, reports) => {
+      class FactoryError extends Error {}
+      loop.setTaskFactory(() => {
+        throw new FactoryError('factory broken');
+      });
+      let fut: ReturnType<typeof runCoroutineThreadsafe> | null = null;
+      let error: unknown;
+      try {
+        expect(() => (fut = runCoroutineThreadsafe(loop, async () => 1))).not.toThrow();
+        error = await rejection(fut!);
+      } finally {
+        loop.setTaskFactory(null);
+      }
+      expect(error).toBeInstanceOf(FactoryError);
+      await sleep(0);
+      expect(reports).toHaveLength(1);
+      expect(reports[0]!.exception).toBe(error);
     }));
 });
