@@ -143,7 +143,8 @@ onEachLoop('test_threads (toThread)', (make) => {
 onEachLoop('test_tasks RunCoroutineThreadsafeTests (the target loop given itself)', (make) => {
   it('test_run_coroutine_threadsafe / _with_exception: the result or the error reaches the concurrent future', () =>
     runIn(make, async (loop) => {
-      const ok = runCoroutineThreadsafe(loop, async (a: unknown, b: unknown) => (a as number) + (b as number), 1, 2);
+      const [a, b] = [1, 2];
+      const ok = runCoroutineThreadsafe(loop, async () => a + b);
       expect(await ok).toBe(3);
       expect(ok.result()).toBe(3);
       const failing = runCoroutineThreadsafe(loop, async () => {

@@ -14,7 +14,7 @@ import {
   logger,
   sleep,
   type AbstractEventLoop,
-  type DatagramTransport,
+  type BaseDatagramTransport,
   type Server,
   type Transport,
 } from 'loopkit';
@@ -316,10 +316,10 @@ onEachLoop('test_selector_events / test_proactor_events (stream transports)', (m
 });
 
 class Udp extends DatagramProtocol {
-  transport: DatagramTransport | null = null;
+  transport: BaseDatagramTransport | null = null;
   readonly received: Buffer[] = [];
   readonly lostWith: unknown[] = [];
-  override connectionMade(t: DatagramTransport): void {
+  override connectionMade(t: BaseDatagramTransport): void {
     this.transport = t;
   }
   override datagramReceived(data: Uint8Array): void {
@@ -333,9 +333,9 @@ class Udp extends DatagramProtocol {
 onEachLoop('test_selector_events / test_proactor_events (datagram transports)', (make) => {
   it('test_sendto_str / test_sendto_connected_addr: bad data or another address refused; the peer\'s own address is accepted', () =>
     runIn(make, async (loop) => {
-      const [peer, peerProto] = (await loop.createDatagramEndpoint(() => new Udp(), { localAddr: ['127.0.0.1', 0] })) as [DatagramTransport, Udp];
+      const [peer, peerProto] = (await loop.createDatagramEndpoint(() => new Udp(), { localAddr: ['127.0.0.1', 0] })) as [BaseDatagramTransport, Udp];
       const port = (peer.getExtraInfo('sockname') as { port: number }).port;
-      const [tr] = (await loop.createDatagramEndpoint(() => new Udp(), { remoteAddr: ['127.0.0.1', port] })) as [DatagramTransport, Udp];
+      const [tr] = (await loop.createDatagramEndpoint(() => new Udp(), { remoteAddr: ['127.0.0.1', port] })) as [BaseDatagramTransport, Udp];
       expect(() => tr.sendto('text' as never)).toThrow(TypeError);
       expect(() => tr.sendto(Buffer.from('x'), { address: '127.0.0.1', port: port + 1, family: 'IPv4' } as never)).toThrow(/Invalid address/);
       tr.sendto(Buffer.from('own'), { address: '127.0.0.1', port, family: 'IPv4' } as never);
@@ -347,9 +347,9 @@ onEachLoop('test_selector_events / test_proactor_events (datagram transports)', 
 
   it('test_sendto_empty: an empty datagram is sent and received (3.13)', () =>
     runIn(make, async (loop) => {
-      const [peer, peerProto] = (await loop.createDatagramEndpoint(() => new Udp(), { localAddr: ['127.0.0.1', 0] })) as [DatagramTransport, Udp];
+      const [peer, peerProto] = (await loop.createDatagramEndpoint(() => new Udp(), { localAddr: ['127.0.0.1', 0] })) as [BaseDatagramTransport, Udp];
       const port = (peer.getExtraInfo('sockname') as { port: number }).port;
-      const [tr] = (await loop.createDatagramEndpoint(() => new Udp(), { remoteAddr: ['127.0.0.1', port] })) as [DatagramTransport, Udp];
+      const [tr] = (await loop.createDatagramEndpoint(() => new Udp(), { remoteAddr: ['127.0.0.1', port] })) as [BaseDatagramTransport, Udp];
       tr.sendto(Buffer.alloc(0));
       tr.sendto(Buffer.from('after'));
       await until(() => peerProto.received.length === 2, 'two datagrams');
@@ -361,9 +361,9 @@ onEachLoop('test_selector_events / test_proactor_events (datagram transports)', 
 
   it('test_sendto_closing / test_sendto_conn_lost: a connected endpoint drops sendto() after close(), no error; the 5th warns', () =>
     runIn(make, async (loop) => {
-      const [peer, peerProto] = (await loop.createDatagramEndpoint(() => new Udp(), { localAddr: ['127.0.0.1', 0] })) as [DatagramTransport, Udp];
+      const [peer, peerProto] = (await loop.createDatagramEndpoint(() => new Udp(), { localAddr: ['127.0.0.1', 0] })) as [BaseDatagramTransport, Udp];
       const port = (peer.getExtraInfo('sockname') as { port: number }).port;
-      const [tr, proto] = (await loop.createDatagramEndpoint(() => new Udp(), { remoteAddr: ['127.0.0.1', port] })) as [DatagramTransport, Udp];
+      const [tr, proto] = (await loop.createDatagramEndpoint(() => new Udp(), { remoteAddr: ['127.0.0.1', port] })) as [BaseDatagramTransport, Udp];
       tr.close();
       expect(tr.isClosing()).toBe(true);
       for (let i = 1; i <= 4; i++) tr.sendto(Buffer.from('dropped'));
@@ -382,7 +382,7 @@ onEachLoop('test_selector_events / test_proactor_events (datagram transports)', 
 
   it('test_datagram set_write_buffer_limits / get_write_buffer_limits and abort', () =>
     runIn(make, async (loop) => {
-      const [tr, proto] = (await loop.createDatagramEndpoint(() => new Udp(), { localAddr: ['127.0.0.1', 0] })) as [DatagramTransport, Udp];
+      const [tr, proto] = (await loop.createDatagramEndpoint(() => new Udp(), { localAddr: ['127.0.0.1', 0] })) as [BaseDatagramTransport, Udp];
       expect(tr.getWriteBufferLimits()).toEqual([16 * 1024, 64 * 1024]);
       tr.setWriteBufferLimits({ high: 400 });
       expect(tr.getWriteBufferLimits()).toEqual([100, 400]);
@@ -397,7 +397,7 @@ onEachLoop('test_selector_events / test_proactor_events (datagram transports)', 
 
   it('test_read_ready_err / test_sendto_error_received_connected: an unreachable peer reaches errorReceived(ConnectionRefusedError); the endpoint stays open', () =>
     runIn(make, async (loop) => {
-      const [gone] = (await loop.createDatagramEndpoint(() => new Udp(), { localAddr: ['127.0.0.1', 0] })) as [DatagramTransport, Udp];
+      const [gone] = (await loop.createDatagramEndpoint(() => new Udp(), { localAddr: ['127.0.0.1', 0] })) as [BaseDatagramTransport, Udp];
       const port = (gone.getExtraInfo('sockname') as { port: number }).port;
       gone.close();
       await sleep(0.01);
@@ -407,7 +407,7 @@ onEachLoop('test_selector_events / test_proactor_events (datagram transports)', 
           errors.push(exc);
         }
       }
-      const [tr, proto] = (await loop.createDatagramEndpoint(() => new Noting(), { remoteAddr: ['127.0.0.1', port] })) as [DatagramTransport, Noting];
+      const [tr, proto] = (await loop.createDatagramEndpoint(() => new Noting(), { remoteAddr: ['127.0.0.1', port] })) as [BaseDatagramTransport, Noting];
       for (let i = 0; i < 50 && errors.length === 0; i++) {
         tr.sendto(Buffer.from('anyone?'));
         await sleep(0.01);
