@@ -177,7 +177,8 @@ onEachLoop('test_selector_events / test_proactor_events (stream transports)', (m
       served[0]!.transport!.pauseReading();
       const chunk = Buffer.alloc(1 << 20, 7);
       let written = 0;
-      while (tr.getWriteBufferSize() === 0) {
+      // Well past what the kernel's buffers (autotuned) can still take while the peer does not read.
+      while (tr.getWriteBufferSize() < 16 * 1024 * 1024) {
         tr.write(chunk);
         written += chunk.length;
       }
@@ -240,7 +241,8 @@ onEachLoop('test_selector_events / test_proactor_events (stream transports)', (m
       served[0]!.transport!.pauseReading();
       const chunk = Buffer.alloc(1 << 20, 3);
       let written = 0;
-      while (tr.getWriteBufferSize() === 0) {
+      // Well past what the kernel's buffers (autotuned) can still take while the peer does not read.
+      while (tr.getWriteBufferSize() < 16 * 1024 * 1024) {
         tr.write(chunk);
         written += chunk.length;
       }
