@@ -455,8 +455,10 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
       }
     };
     try {
+      // As asyncio 3.12+, the handler runs in the context of the task or handle reported on.
+      const runner = reportedContext(context);
       // An async handler's rejection fails it as a throw does (async-result.ts).
-      watchRejection(handler(this, context), handlerFailed);
+      watchRejection(runner === null ? handler(this, context) : runner(handler, this, context), handlerFailed);
     } catch (error) {
       handlerFailed(error);
     }
@@ -995,4 +997,11 @@ function signalName(sig: unknown): string {
 function isCoroutineFunction(fn: Function): boolean {
   const kind = Object.getPrototypeOf(fn)?.constructor?.name;
   return kind === 'AsyncFunction' || kind === 'GeneratorFunction' || kind === 'AsyncGeneratorFunction';
+}
+
+/** The async context of what a report is about (its task, future or handle), null when it has none of its own. */
+function reportedContext(context: ExceptionContext): ContextRunner | null {
+  const about = context.task ?? context.future ?? context.handle;
+  const runner = (about as { _context?: unknown } | null | undefined)?._context;
+  return typeof runner === 'function' ? (runner as ContextRunner) : null;
 }
