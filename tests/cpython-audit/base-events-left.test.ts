@@ -4,6 +4,7 @@
  * sock_sendfile's checks, the default exception handler failing, named tasks through a
  * custom factory, slow callbacks in debug mode, TCP_NODELAY, an empty or IPv6 host.
  */
+import * as childProcess from 'node:child_process';
 import * as os from 'node:os';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import {
@@ -218,4 +219,19 @@ onEachLoop('test_base_events (left)', (make) => {
         stream.close();
       }
     }));
+});
+
+it('test_env_var_debug: LOOPKIT_DEBUG (asyncio: PYTHONASYNCIODEBUG) set to any non-empty value turns debug mode on for new loops', () => {
+  const script = "import {newEventLoop, ProactorEventLoop} from 'loopkit'; const a = newEventLoop(), b = new ProactorEventLoop(); console.log(a.getDebug(), b.getDebug()); a.close(); b.close();";
+  const debugWith = (value: string | undefined): string => {
+    const env = { ...process.env };
+    delete env.LOOPKIT_DEBUG;
+    if (value !== undefined) env.LOOPKIT_DEBUG = value;
+    return childProcess.execFileSync(process.execPath, ['--input-type=module', '-e', script], { env, encoding: 'utf8' }).trim();
+  };
+  // Python 3.13.0: PYTHONASYNCIODEBUG unset or '' -> False; '1' -> True; '0' -> True (any non-empty value).
+  expect(debugWith(undefined)).toBe('false false');
+  expect(debugWith('')).toBe('false false');
+  expect(debugWith('1')).toBe('true true');
+  expect(debugWith('0')).toBe('true true');
 });
