@@ -201,6 +201,19 @@ onEachLoop('test_base_events (left)', (make) => {
       expect(slow[0]).toMatch(/^Executing <Handle slowOne\(\).*> took 0\.\d{3} seconds$/);
     }));
 
+  it('test_shutdown_default_executor_timeout: a job outliving the timeout gives asyncio\'s warning, and the executor takes no more work', () =>
+    runIn(make, async (loop) => {
+      const job = loop.runInExecutor(null, (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms), 1000);
+      await sleep(0.05);
+      const started = performance.now();
+      await loop.shutdownDefaultExecutor(0.1);
+      expect(performance.now() - started).toBeLessThan(900);
+      expect(warnings).toContain('The executor did not finishing joining its threads within 0.1 seconds.');
+      expect(() => loop.runInExecutor(null, () => 1)).toThrow(/shutdown/i);
+      // As a Python thread, the worker is not killed: its job still completes.
+      expect(await job).toBe('timed-out');
+    }));
+
   it('test_blocking_socket / test_nonstream_socket / test_notint_count / test_negative_count / test_notint_offset / test_negative_offset (sock_sendfile)', () =>
     runIn(make, async (loop) => {
       const dgram = socket('inet', 'dgram');
