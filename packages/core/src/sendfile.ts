@@ -39,7 +39,7 @@ export function sendfileMode(transport: Transport): SendfileMode | null {
 /** asyncio's _check_sendfile_params for sockSendfile's socket: only a stream socket can take a file. */
 export function checkSendfileSocket(sock: unknown): void {
   const type = typeof sock === 'object' && sock !== null ? (sock as { type?: unknown }).type : undefined;
-  if (type !== undefined && type !== 'stream') throw new TypeError(`sock must be a stream socket (SOCK_STREAM), got a ${String(type)} socket`);
+  if (type !== undefined && type !== 'stream') throw new TypeError(`A stream socket was expected for sock, got a ${String(type)} socket`);
 }
 
 /** The file descriptor of `file` (an fd or a FileHandle), checked with offset and count as asyncio's _check_sendfile_params. */
