@@ -57,7 +57,7 @@ import type { SubprocessOptions, SubprocessSpec } from './subprocess/spec.js';
 import type { BaseProtocol } from './protocols.js';
 import type { Transport } from './transports.js';
 import type { BaseStreamTransport } from './base-transport.js';
-import { checkSendfileArgs, sendfileByWrites, sendfileMode, sockSendfileBySends } from './sendfile.js';
+import { checkSendfileArgs, checkSendfileSocket, sendfileByWrites, sendfileMode, sockSendfileBySends } from './sendfile.js';
 import type { TLSProvider } from './tls/engine.js';
 import type { SSLOption } from './tls/contexts.js';
 import { getTLSProvider } from './tls/provider.js';
@@ -456,8 +456,10 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
       }
     };
     try {
+      // As asyncio 3.12+, the handler runs in the context of the task or handle reported on.
+      const runner = reportedContext(context);
       // An async handler's rejection fails it as a throw does (async-result.ts).
-      watchRejection(handler(this, context), handlerFailed);
+      watchRejection(runner === null ? handler(this, context) : runner(handler, this, context), handlerFailed);
     } catch (error) {
       handlerFailed(error);
     }
@@ -580,6 +582,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
    */
   async sockSendfile(sock: unknown, file: unknown, offset = 0, count: number | null = null, options?: { fallback?: boolean }): Promise<number> {
     const { fallback = true } = checkOptions(options, ['fallback'], 'sockSendfile') ?? {};
+    checkSendfileSocket(sock);
     const fd = checkSendfileArgs(file, offset, count);
     this.checkClosed();
     try {
@@ -1002,4 +1005,11 @@ function signalName(sig: unknown): string {
 function isCoroutineFunction(fn: Function): boolean {
   const kind = Object.getPrototypeOf(fn)?.constructor?.name;
   return kind === 'AsyncFunction' || kind === 'GeneratorFunction' || kind === 'AsyncGeneratorFunction';
+}
+
+/** The async context of what a report is about (its task, future or handle), null when it has none of its own. */
+function reportedContext(context: ExceptionContext): ContextRunner | null {
+  const about = context.task ?? context.future ?? context.handle;
+  const runner = (about as { _context?: unknown } | null | undefined)?._context;
+  return typeof runner === 'function' ? (runner as ContextRunner) : null;
 }

@@ -36,6 +36,12 @@ export function sendfileMode(transport: Transport): SendfileMode | null {
   return null;
 }
 
+/** asyncio's _check_sendfile_params for sockSendfile's socket: only a stream socket can take a file. */
+export function checkSendfileSocket(sock: unknown): void {
+  const type = typeof sock === 'object' && sock !== null ? (sock as { type?: unknown }).type : undefined;
+  if (type !== undefined && type !== 'stream') throw new TypeError(`A stream socket was expected for sock, got a ${String(type)} socket`);
+}
+
 /** The file descriptor of `file` (an fd or a FileHandle), checked with offset and count as asyncio's _check_sendfile_params. */
 export function checkSendfileArgs(file: unknown, offset: unknown, count: unknown): number {
   const fd = typeof file === 'object' && file !== null ? (file as { fd?: unknown }).fd : file;

@@ -196,12 +196,20 @@ function runHere<T>(loop: AbstractEventLoop, ref: FunctionRef | CoroFn<T>, args:
   if (typeof ref !== 'function') checkRef(ref);
   const future = new ConcurrentFuture<T>(() => loop.callSoonThreadsafe(() => task?.cancel()));
   let task: Future<T> | undefined;
+  // As asyncio, the task is made in a callback on the loop: a task factory's error then fails
+  // the future and, thrown on, is reported as that callback's error; the caller gets the future.
   const start = (fn: (...a: unknown[]) => unknown): void => {
-    task = loop.createTask(() => fn(...args) as ReturnType<CoroFn<T>>);
+    if (future.done()) return;
+    try {
+      task = loop.createTask(() => fn(...args) as ReturnType<CoroFn<T>>);
+    } catch (error) {
+      future._settle(errorReply(0, error));
+      throw error;
+    }
     task.addDoneCallback(() => future._settle(outcomeOf(0, task!)));
   };
-  if (typeof ref === 'function') start(ref as (...a: unknown[]) => unknown);
-  else importExport(ref).then(start).catch((error) => future._settle(errorReply(0, error)));
+  if (typeof ref === 'function') loop.callSoonThreadsafe(start, ref);
+  else importExport(ref).then((fn) => loop.callSoonThreadsafe(start, fn)).catch((error) => future._settle(errorReply(0, error)));
   return future;
 }
 

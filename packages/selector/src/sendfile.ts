@@ -5,7 +5,7 @@
  * transport (whose buffer is empty and reading paused meanwhile).
  */
 import { fstatSync } from './builtins.js';
-import { SendfileNotAvailableError, type Future } from '@loopkit/core';
+import { SendfileNotAvailableError, toConnectionError, type Future } from '@loopkit/core';
 import { EAGAIN, EINTR, errnoError } from '@loopkit/uv';
 
 /** How one sendfile runs: the call, and watching the socket for writability (null: stop). */
@@ -46,7 +46,7 @@ export function runSendfile(fut: Future<number>, target: SendfileTarget, offset:
     const r = target.send(offset + sent, n);
     if (r === 0) return done();
     if (r > 0) sent += r;
-    else if (r !== -EAGAIN && r !== -EINTR) return fail(errnoError(r, 'sendfile'));
+    else if (r !== -EAGAIN && r !== -EINTR) return fail(toConnectionError(errnoError(r, 'sendfile')) as Error);
     target.whenWritable(step);
   };
   const done = (): void => {
