@@ -17,7 +17,7 @@
  * scheduleNext (0 when callbacks are ready or stopping), 3. poll the backend, 4. move due
  * timers to the ready queue, 5. run exactly the callbacks that were ready when step 5 began.
  */
-import { AsyncLocalStorage, os, performance } from './node-builtins.js';
+import { AsyncLocalStorage, executionAsyncResource, os, performance } from './node-builtins.js';
 import { watchRejection } from './async-result.js';
 import type { EventLoopBackend } from './backend.js';
 import { NotImplementedError, RuntimeError, SendfileNotAvailableError } from './errors.js';
@@ -38,7 +38,7 @@ import {
 import { Future, isFuture } from './futures.js';
 import { currentTaskOrUndefined, frameSlot, runInTask } from './task-context.js';
 import { captureContext, handleInContext, storesSeen, timerInContext } from './creator-context.js';
-import { callbackScope, closeBatch, putBack } from './callback-scope.js';
+import { callbackScope, closeBatch, putBack, storesOnResources } from './callback-scope.js';
 import { Handle, TimerHandle, type ReadyEntry, type TimerEntry } from './handles.js';
 import { logger } from './log.js';
 import { ageTasks, ensureFuture, Task } from './tasks.js';
@@ -891,6 +891,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     const scope = callbackScope;
     scope.open = true;
     if (frameSlot !== null) scope.frame = storesSeen.entered ? frameSlot.get() : this.runFrame;
+    else if (storesOnResources) scope.resource = storesSeen.entered ? executionAsyncResource() : null;
     while (this.batchIndex < batch.length) {
       const entry = batch.at(this.batchIndex++);
       if (this.debug) this.runTimed(entry);

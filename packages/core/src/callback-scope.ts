@@ -10,8 +10,11 @@
  *
  * What is put back, by how AsyncLocalStorage keeps its stores:
  * - on async resources (Node 20 and 22): `enterWith` writes the current resource's property
- *   for the store; the note keeps the resource, the key and the value before, undone in
- *   reverse order.
+ *   for the store; when that resource is the batch's own (read as the batch opens, once a
+ *   store was entered in the thread; before that every resource is), the note keeps the
+ *   resource, the key and the value before, undone in reverse order. A task or handle with a
+ *   context of its own runs in a resource of its own: what it enters there stays its own, as
+ *   in asyncio's task context.
  * - in frames in the continuation slot (Node 24 with core's addon, task-frame tracking): the
  *   frame the batch runs in is read as the batch opens (only once a store was entered in the
  *   thread; before that it is the loop's own run frame) and set again after the callback.
@@ -33,6 +36,8 @@ export interface CallbackScope {
   changed: boolean;
   /** the frame the batch runs in (task-frame tracking) */
   frame: unknown;
+  /** the async resource the batch runs in (stores on resources), null: not read (no store was entered yet) */
+  resource: object | null;
   /** resource, key, value before: triples, for stores kept on async resources */
   readonly undo: unknown[];
 }
@@ -41,7 +46,8 @@ const SCOPE = Symbol.for('loopkit.callbackScope.v1');
 
 type Prototype = Record<string, (this: { kResourceStore?: symbol }, ...args: unknown[]) => unknown>;
 
-const storesOnResources = typeof (AsyncLocalStorage.prototype as unknown as Prototype)._enable === 'function';
+/** Whether AsyncLocalStorage keeps its stores on async resources (else in frames). */
+export const storesOnResources = typeof (AsyncLocalStorage.prototype as unknown as Prototype)._enable === 'function';
 
 export const callbackScope: CallbackScope = watchEnterWith();
 
@@ -49,7 +55,7 @@ function watchEnterWith(): CallbackScope {
   const holder = globalThis as unknown as Record<symbol, CallbackScope | undefined>;
   const known = holder[SCOPE];
   if (known !== undefined) return known;
-  const scope: CallbackScope = { open: false, changed: false, frame: undefined, undo: [] };
+  const scope: CallbackScope = { open: false, changed: false, frame: undefined, resource: null, undo: [] };
   Object.defineProperty(globalThis, SCOPE, { value: scope, enumerable: false, writable: false, configurable: false });
   if (!storesOnResources && frameSlot === null) return scope;
   const own = world.taskContext;
@@ -61,12 +67,15 @@ function watchEnterWith(): CallbackScope {
     enumerable: false,
     value: function enterWithInCallback(this: { kResourceStore?: symbol }, ...args: unknown[]): unknown {
       if (scope.open && this !== own) {
-        if (storesOnResources) {
+        if (!storesOnResources) scope.changed = true;
+        else {
           const resource = executionAsyncResource() as Record<symbol, unknown>;
-          const key = this.kResourceStore!;
-          scope.undo.push(resource, key, resource[key]);
+          if (scope.resource === null || resource === scope.resource) {
+            const key = this.kResourceStore!;
+            scope.undo.push(resource, key, resource[key]);
+            scope.changed = true;
+          }
         }
-        scope.changed = true;
       }
       return enterWith.apply(this, args);
     },

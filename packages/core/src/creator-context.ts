@@ -65,16 +65,27 @@ function frameCapture(current: () => unknown, set: (value: unknown) => unknown):
   return (loop) => {
     const frame = current();
     if (frame === undefined || frame === (loop as LoopWithFrame)._runFrame) return null;
-    return (fn, ...args) => {
-      const outer = set(frame);
-      try {
-        return fn(...args);
-      } finally {
-        set(outer);
-      }
-    };
+    return frameRunner(frame, set);
   };
 }
+
+function frameRunner(frame: unknown, set: (value: unknown) => unknown): ContextRunner {
+  return (fn, ...args) => {
+    const outer = set(frame);
+    try {
+      return fn(...args);
+    } finally {
+      set(outer);
+    }
+  };
+}
+
+/**
+ * Task frames: the context a task's code is in now, as its context from now on (its steps,
+ * a report about it), after it entered a store; elsewhere null (a task's own context is an
+ * async resource whose stores enterWith changes in place, or it has none).
+ */
+const contextNow: (() => ContextRunner) | null = contextFrame !== undefined ? () => frameRunner(contextFrame(), tracking!.slot!.set) : null;
 
 function snapshotCapture(): (loop: AbstractEventLoop) => ContextRunner | null {
   // An AsyncResource copies every store's value when made, and runInAsyncScope enters them:
@@ -116,11 +127,12 @@ function noticeStores(enteredBefore: boolean): StoresSeen {
     writable: true,
     enumerable: false,
     value: function noticeStore(this: unknown, ...args: unknown[]): unknown {
-      if (this !== own) {
-        stores.entered = true;
-        currentTaskOrUndefined()?._enteredStore();
-      }
-      return enter.apply(this, args);
+      if (this === own) return enter.apply(this, args);
+      stores.entered = true;
+      const task = currentTaskOrUndefined();
+      const result = enter.apply(this, args);
+      task?._enteredStore(contextNow?.() ?? null);
+      return result;
     },
   });
   return stores;

@@ -115,12 +115,15 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
   }
 
   /**
-   * @internal Its code entered a store (AsyncLocalStorage `run`/`enterWith`) while it ran in
-   * the loop's context: that store is its own now (asyncio's task context), so a paused loop
-   * must not go on from inside its steps (events.ts stepEnded) and take the store along.
+   * @internal Its code entered a store (AsyncLocalStorage `run`/`enterWith`): that store is its
+   * own now, as a ContextVar set in an asyncio task is its context's. `context` is where its
+   * code is now (task frames: its later steps and a report about it run there); null where
+   * its context changed in place, or where it had none, the loop's, which it must no longer
+   * share: a paused loop does not go on from inside its steps (events.ts stepEnded).
    */
-  _enteredStore(): void {
-    if (this._context === null) this._rareState().context = runInPlace;
+  _enteredStore(context: ContextRunner | null): void {
+    if (context !== null) this._rareState().context = context;
+    else if (this._context === null) this._rareState().context = runInPlace;
   }
 
   /** The task's name ("Task-N" unless named). */
