@@ -31,6 +31,8 @@ const READ_HIGH_WATER = 256 * 1024;
 const MAX_DATAGRAMS = 4096;
 
 const EMPTY = Buffer.alloc(0);
+/** Chunk slots a socket keeps for reuse once its backlog is taken (more are dropped with it). */
+const MAX_KEPT_CHUNK_SLOTS = 64;
 // Shared by the sockets that never accept or receive datagrams (never pushed into).
 const NO_CONNECTIONS: net.Socket[] = [];
 const NO_DATAGRAMS: Array<[Buffer, Address]> = [];
@@ -175,8 +177,15 @@ export class NetSocket {
   _stream: net.Socket | null = null;
   /** @internal */ _server: net.Server | null = null;
   /** @internal */ _dgram: dgram.Socket | null = null;
-  /** @internal received and not yet taken */ _chunks: Buffer[] = [];
-  /** @internal */ _buffered = 0;
+  /**
+   * Received and not yet taken: the slots from `chunkHead` to `chunkTail`. Taken slots are
+   * emptied and, once all are taken, reused from 0: the array keeps its capacity, where a
+   * push after shift() emptied it grows a new backing store at every read.
+   */
+  private chunks: Buffer[] = [];
+  private chunkHead = 0;
+  private chunkTail = 0;
+  /** @internal received bytes not yet taken */ _buffered = 0;
   /** @internal the peer sent EOF */ _eof = false;
   /** @internal a connection or receive error, reported to every later receive */ _error: Error | null = null;
   /** @internal close() was called or Node closed the handle */ _closed = false;
@@ -320,7 +329,10 @@ export class NetSocket {
 
   /** @internal keep `chunk` for a receive; false once enough waits unread (Node stops reading). */
   _keep(chunk: Buffer): boolean {
-    this._chunks.push(chunk);
+    const chunks = this.chunks;
+    if (this.chunkTail < chunks.length) chunks[this.chunkTail] = chunk;
+    else chunks.push(chunk);
+    this.chunkTail++;
     this._buffered += chunk.length;
     if (this._buffered < READ_HIGH_WATER) return true;
     this.readStopped = true;
@@ -419,24 +431,34 @@ export class NetSocket {
 
   /** @internal take up to n unread bytes (one chunk or part of one). */
   _take(n: number): Buffer {
-    const first = this._chunks[0];
-    if (first === undefined || n === 0) return EMPTY;
+    const head = this.chunkHead;
+    if (head === this.chunkTail || n === 0) return EMPTY;
+    const chunks = this.chunks;
+    const first = chunks[head]!;
     let out: Buffer;
     if (first.length <= n) {
-      this._chunks.shift();
       out = first;
+      chunks[head] = EMPTY;
+      if (head + 1 < this.chunkTail) this.chunkHead = head + 1;
+      else this.emptied();
     } else {
       out = first.subarray(0, n);
-      this._chunks[0] = first.subarray(n);
+      chunks[head] = first.subarray(n);
     }
     this._buffered -= out.length;
     return out;
   }
 
+  /** Every chunk was taken: fill from slot 0 again (a list that a backlog grew long is dropped). */
+  private emptied(): void {
+    this.chunkHead = this.chunkTail = 0;
+    if (this.chunks.length > MAX_KEPT_CHUNK_SLOTS) this.chunks = [];
+  }
+
   /** @internal copy unread bytes into buf: how many were copied. */
   _takeInto(buf: Uint8Array): number {
     let copied = 0;
-    while (copied < buf.length && this._chunks.length > 0) {
+    while (copied < buf.length && this.chunkHead < this.chunkTail) {
       const chunk = this._take(buf.length - copied);
       buf.set(chunk, copied);
       copied += chunk.length;
