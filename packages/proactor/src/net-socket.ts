@@ -18,6 +18,7 @@ import type * as dgram from 'node:dgram';
 import type * as net from 'node:net';
 import { net as nodeNet } from './builtins.js';
 import { paceReceived, receiveSlab, toConnectionError } from '@loopkit/core';
+import { adviseHugePagesAhead } from '@loopkit/uv';
 import type { Address } from './proactor.js';
 
 /** What a NetSocket carries: IPv4, IPv6 or a Unix socket (a named pipe on Windows). */
@@ -307,7 +308,13 @@ export class NetSocket {
 
   /** Have Node read `stream` into the shared scratch buffer (see the module comment); false where it cannot. */
   private readIntoScratch(stream: net.Socket): boolean {
-    if (userBufferKeys === undefined) userBufferKeys = findUserBufferKeys();
+    if (userBufferKeys === undefined) {
+      userBufferKeys = findUserBufferKeys();
+      // Received chunks are copied into fresh heap memory, tens of MB of it before a GC frees
+      // any: first touches of huge pages cost a fiftieth of 4 KiB ones under a
+      // paravirtualized MMU (see @loopkit/uv's adviseHugePagesAhead).
+      adviseHugePagesAhead();
+    }
     const keys = userBufferKeys;
     if (keys === null) return false;
     const handle = (stream as unknown as { _handle?: { useUserBuffer?: (buf: Uint8Array) => void } | null })._handle;

@@ -170,6 +170,36 @@ describe('NetProactor: the Proactor contract', () => {
   });
 });
 
+describe("NetSocket's received chunks", () => {
+  /** Chunk `i` of a stream: its bytes are (i * 7 + k) & 255, so order and position show. */
+  const chunkOf = (i: number, size: number): Buffer => Buffer.from(Array.from({ length: size }, (_, k) => (i * 7 + k) & 255));
+
+  it('hands every byte out once and in order, through partial takes, a backlog past its kept slots, and reuse', () => {
+    const sock = new NetSocket('inet');
+    for (const backlog of [1, 3, 100, 2]) {
+      const sent: Buffer[] = [];
+      for (let i = 0; i < backlog; i++) {
+        const chunk = chunkOf(i + backlog, 1 + (i % 5));
+        sent.push(chunk);
+        expect(sock._keep(chunk)).toBe(true);
+      }
+      const expected = Buffer.concat(sent);
+      expect(sock._buffered).toBe(expected.length);
+      const got: Buffer[] = [];
+      // Takes of 2 bytes split chunks; an into-buffer take of 7 spans several.
+      for (let turn = 0; sock._buffered > 0 && turn < 2 * expected.length; turn++) {
+        if (turn % 2 === 0) got.push(Buffer.from(sock._take(2)));
+        else {
+          const into = Buffer.alloc(7);
+          got.push(into.subarray(0, sock._takeInto(into)));
+        }
+      }
+      expect(Buffer.concat(got)).toEqual(expected);
+      expect(sock._take(10).length).toBe(0);
+    }
+  });
+});
+
 describe.skipIf(!uvAvailable())('NetProactor on @loopkit/uv sockets', () => {
   it('cancelling a recv on a uv socket keeps the bytes', async () => {
     await run(async (loop) => {
