@@ -53,6 +53,21 @@ const READ_SCRATCH = Buffer.allocUnsafeSlow(256 * 1024);
  */
 const OWN_BUFFER_READ = 16 * 1024;
 
+/** Whether the first large read asked for huge pages (see `askHugePages`). */
+let hugePagesAsked = false;
+
+/**
+ * Large reads copy into fresh heap memory, tens of MB of it before V8's first GCs free any,
+ * and under a paravirtualized MMU a first touch of a 4 KiB page costs ~12 µs of CPU: the
+ * first read of OWN_BUFFER_READ or more asks for transparent huge pages on the next 32 MiB
+ * of heap (@loopkit/uv's adviseHugePagesAhead). A server of small messages grows its heap
+ * far more slowly per request, and paired runs at 1 KiB x 1 showed no gain from it.
+ */
+function askHugePages(): void {
+  hugePagesAsked = true;
+  adviseHugePagesAhead();
+}
+
 /** The NetSocket a net.Socket reads for (the read callback runs with the net.Socket as `this`). */
 const OWNER = Symbol('NetSocket');
 
@@ -128,6 +143,7 @@ function onStreamRead(this: net.Socket, nread: number): boolean {
   const sock = ownerOf(this);
   let chunk: Buffer;
   if (nread >= OWN_BUFFER_READ) {
+    if (!hugePagesAsked) askHugePages();
     chunk = Buffer.allocUnsafeSlow(nread);
     READ_SCRATCH.copy(chunk, 0, 0, nread);
     paceReceived(nread);
@@ -308,13 +324,7 @@ export class NetSocket {
 
   /** Have Node read `stream` into the shared scratch buffer (see the module comment); false where it cannot. */
   private readIntoScratch(stream: net.Socket): boolean {
-    if (userBufferKeys === undefined) {
-      userBufferKeys = findUserBufferKeys();
-      // Received chunks are copied into fresh heap memory, tens of MB of it before a GC frees
-      // any: first touches of huge pages cost a fiftieth of 4 KiB ones under a
-      // paravirtualized MMU (see @loopkit/uv's adviseHugePagesAhead).
-      adviseHugePagesAhead();
-    }
+    if (userBufferKeys === undefined) userBufferKeys = findUserBufferKeys();
     const keys = userBufferKeys;
     if (keys === null) return false;
     const handle = (stream as unknown as { _handle?: { useUserBuffer?: (buf: Uint8Array) => void } | null })._handle;
