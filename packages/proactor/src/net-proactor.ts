@@ -78,8 +78,9 @@ interface SockState {
   /** What may have changed since the last select: which queues to retry. */
   readable: boolean;
   writable: boolean;
-  /** In the proactor's ready list. */
+  /** In the proactor's ready list, and the socket after it there. */
   queued: boolean;
+  nextReady: SockState | null;
   /** uv sockets: the events registered in the PollSet, and for which fd. */
   events: number;
   fd: number;
@@ -215,9 +216,13 @@ export class NetProactor extends Proactor implements SocketWatcher {
   private loop: AbstractEventLoop | null = null;
   private wake: (() => void) | null = null;
   private readonly states = new Map<NetSocket | UvSocket, SockState>();
-  /** Sockets with news since the last select (and the emptied list select swaps in). */
-  private ready: SockState[] = [];
-  private spare: SockState[] = [];
+  /**
+   * Sockets with news since the last select, linked through `nextReady` in arrival order (a
+   * list through the states allocates nothing per read, where an array emptied by each select
+   * grew a new backing store for the next).
+   */
+  private readyHead: SockState | null = null;
+  private readyTail: SockState | null = null;
   private wakePending = false;
   /** The loop's wake-up for Node's I/O callbacks: turns it at once, in its own async context (see `_setCallbackWakeup`). */
   private callbackWake: (() => void) | null = null;
@@ -415,22 +420,21 @@ export class NetProactor extends Proactor implements SocketWatcher {
       for (const fn of deferred) fn();
     }
     if (this.poller !== null && this.byFd.size > 0) this.harvestPoller();
-    const ready = this.ready;
-    if (ready.length === 0) return finished;
+    let state = this.readyHead;
     // What becomes ready while these run waits for the next select.
-    this.ready = this.spare;
-    for (let i = 0; i < ready.length; i++) {
-      const state = ready[i]!;
+    this.readyHead = this.readyTail = null;
+    while (state !== null) {
+      const next = state.nextReady;
       const readable = state.readable;
       const writable = state.writable;
       state.readable = state.writable = state.queued = false;
+      state.nextReady = null;
       if (readable) this.run(state.reads, finished);
       if (writable) this.run(state.writes, finished);
       if (state.consumer !== null) this.queueEntry(state.consumer);
       this.settle(state);
+      state = next;
     }
-    ready.length = 0;
-    this.spare = ready;
     return finished;
   }
 
@@ -445,7 +449,7 @@ export class NetProactor extends Proactor implements SocketWatcher {
     this.states.clear();
     this.consumers = 0;
     this.byFd.clear();
-    this.ready.length = 0;
+    this.readyHead = this.readyTail = null;
     this.deferred = [];
     this.poller?.close();
     this.poller = null;
@@ -480,7 +484,7 @@ export class NetProactor extends Proactor implements SocketWatcher {
   private state(sock: NetSocket | UvSocket): SockState {
     let state = this.states.get(sock);
     if (state === undefined) {
-      state = { sock, reads: NO_OPS, writes: NO_OPS, consumer: null, readable: false, writable: false, queued: false, events: 0, fd: -1 };
+      state = { sock, reads: NO_OPS, writes: NO_OPS, consumer: null, readable: false, writable: false, queued: false, nextReady: null, events: 0, fd: -1 };
       this.states.set(sock, state);
       if (sock instanceof NetSocket) {
         sock._watcher = this;
@@ -549,10 +553,12 @@ export class NetProactor extends Proactor implements SocketWatcher {
   }
 
   private queue(state: SockState): void {
-    if (!state.queued) {
-      state.queued = true;
-      this.ready.push(state);
-    }
+    if (state.queued) return;
+    state.queued = true;
+    const tail = this.readyTail;
+    if (tail === null) this.readyHead = state;
+    else tail.nextReady = state;
+    this.readyTail = state;
   }
 
   /**
@@ -698,10 +704,7 @@ export class NetProactor extends Proactor implements SocketWatcher {
       const events = out[2 * i + 1]!;
       if (events & READABLE) state.readable = true;
       if (events & WRITABLE) state.writable = true;
-      if (!state.queued) {
-        state.queued = true;
-        this.ready.push(state);
-      }
+      this.queue(state);
     }
   }
 

@@ -18,6 +18,7 @@ import type * as dgram from 'node:dgram';
 import type * as net from 'node:net';
 import { net as nodeNet } from './builtins.js';
 import { paceReceived, receiveSlab, toConnectionError } from '@loopkit/core';
+import { adviseHugePagesAhead } from '@loopkit/uv';
 import type { Address } from './proactor.js';
 
 /** What a NetSocket carries: IPv4, IPv6 or a Unix socket (a named pipe on Windows). */
@@ -31,6 +32,8 @@ const READ_HIGH_WATER = 256 * 1024;
 const MAX_DATAGRAMS = 4096;
 
 const EMPTY = Buffer.alloc(0);
+/** Chunk slots a socket keeps for reuse once its backlog is taken (more are dropped with it). */
+const MAX_KEPT_CHUNK_SLOTS = 64;
 // Shared by the sockets that never accept or receive datagrams (never pushed into).
 const NO_CONNECTIONS: net.Socket[] = [];
 const NO_DATAGRAMS: Array<[Buffer, Address]> = [];
@@ -49,6 +52,21 @@ const READ_SCRATCH = Buffer.allocUnsafeSlow(256 * 1024);
  * and @loopkit/uv's keepFreedMemory).
  */
 const OWN_BUFFER_READ = 16 * 1024;
+
+/** Whether the first large read asked for huge pages (see `askHugePages`). */
+let hugePagesAsked = false;
+
+/**
+ * Large reads copy into fresh heap memory, tens of MB of it before V8's first GCs free any,
+ * and under a paravirtualized MMU a first touch of a 4 KiB page costs ~12 µs of CPU: the
+ * first read of OWN_BUFFER_READ or more asks for transparent huge pages on the next 32 MiB
+ * of heap (@loopkit/uv's adviseHugePagesAhead). A server of small messages grows its heap
+ * far more slowly per request, and paired runs at 1 KiB x 1 showed no gain from it.
+ */
+function askHugePages(): void {
+  hugePagesAsked = true;
+  adviseHugePagesAhead();
+}
 
 /** The NetSocket a net.Socket reads for (the read callback runs with the net.Socket as `this`). */
 const OWNER = Symbol('NetSocket');
@@ -125,6 +143,7 @@ function onStreamRead(this: net.Socket, nread: number): boolean {
   const sock = ownerOf(this);
   let chunk: Buffer;
   if (nread >= OWN_BUFFER_READ) {
+    if (!hugePagesAsked) askHugePages();
     chunk = Buffer.allocUnsafeSlow(nread);
     READ_SCRATCH.copy(chunk, 0, 0, nread);
     paceReceived(nread);
@@ -175,8 +194,15 @@ export class NetSocket {
   _stream: net.Socket | null = null;
   /** @internal */ _server: net.Server | null = null;
   /** @internal */ _dgram: dgram.Socket | null = null;
-  /** @internal received and not yet taken */ _chunks: Buffer[] = [];
-  /** @internal */ _buffered = 0;
+  /**
+   * Received and not yet taken: the slots from `chunkHead` to `chunkTail`. Taken slots are
+   * emptied and, once all are taken, reused from 0: the array keeps its capacity, where a
+   * push after shift() emptied it grows a new backing store at every read.
+   */
+  private chunks: Buffer[] = [];
+  private chunkHead = 0;
+  private chunkTail = 0;
+  /** @internal received bytes not yet taken */ _buffered = 0;
   /** @internal the peer sent EOF */ _eof = false;
   /** @internal a connection or receive error, reported to every later receive */ _error: Error | null = null;
   /** @internal close() was called or Node closed the handle */ _closed = false;
@@ -320,7 +346,10 @@ export class NetSocket {
 
   /** @internal keep `chunk` for a receive; false once enough waits unread (Node stops reading). */
   _keep(chunk: Buffer): boolean {
-    this._chunks.push(chunk);
+    const chunks = this.chunks;
+    if (this.chunkTail < chunks.length) chunks[this.chunkTail] = chunk;
+    else chunks.push(chunk);
+    this.chunkTail++;
     this._buffered += chunk.length;
     if (this._buffered < READ_HIGH_WATER) return true;
     this.readStopped = true;
@@ -419,24 +448,34 @@ export class NetSocket {
 
   /** @internal take up to n unread bytes (one chunk or part of one). */
   _take(n: number): Buffer {
-    const first = this._chunks[0];
-    if (first === undefined || n === 0) return EMPTY;
+    const head = this.chunkHead;
+    if (head === this.chunkTail || n === 0) return EMPTY;
+    const chunks = this.chunks;
+    const first = chunks[head]!;
     let out: Buffer;
     if (first.length <= n) {
-      this._chunks.shift();
       out = first;
+      chunks[head] = EMPTY;
+      if (head + 1 < this.chunkTail) this.chunkHead = head + 1;
+      else this.emptied();
     } else {
       out = first.subarray(0, n);
-      this._chunks[0] = first.subarray(n);
+      chunks[head] = first.subarray(n);
     }
     this._buffered -= out.length;
     return out;
   }
 
+  /** Every chunk was taken: fill from slot 0 again (a list that a backlog grew long is dropped). */
+  private emptied(): void {
+    this.chunkHead = this.chunkTail = 0;
+    if (this.chunks.length > MAX_KEPT_CHUNK_SLOTS) this.chunks = [];
+  }
+
   /** @internal copy unread bytes into buf: how many were copied. */
   _takeInto(buf: Uint8Array): number {
     let copied = 0;
-    while (copied < buf.length && this._chunks.length > 0) {
+    while (copied < buf.length && this.chunkHead < this.chunkTail) {
       const chunk = this._take(buf.length - copied);
       buf.set(chunk, copied);
       copied += chunk.length;

@@ -170,6 +170,89 @@ describe('NetProactor: the Proactor contract', () => {
   });
 });
 
+/** The kernel's transparent-huge-page mode ("always", "madvise" or "never"), or null where it has none. */
+function thpMode(): string | null {
+  try {
+    return /\[(\w+)\]/.exec(fs.readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'))?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+const glibc = process.platform === 'linux' && Boolean((process.report?.getReport() as { header?: { glibcVersionRuntime?: string } })?.header?.glibcVersionRuntime);
+
+describe.runIf(uvAvailable() && glibc && (thpMode() === 'madvise' || thpMode() === 'always'))('NetProactor: huge pages for large reads', () => {
+  it('asks for huge pages on the heap at the first read of 16 KiB or more, not before', () => {
+    // In a fresh process: an echo of 1 KiB messages, then one of 64 KiB; after each, the MiB of
+    // mappings advised for huge pages (VmFlags "hg" in /proc/self/smaps).
+    const script = `
+      import { readFileSync } from 'node:fs';
+      import { ProactorEventLoop } from '@loopkit/proactor';
+      import { Protocol } from '@loopkit/core';
+      const advisedMiB = () => {
+        let kib = 0;
+        for (const mapping of readFileSync('/proc/self/smaps', 'utf8').split(/\\n(?=[0-9a-f]+-[0-9a-f]+ )/)) {
+          if (/^VmFlags:.* hg/m.test(mapping)) kib += Number(/^Size:\\s+(\\d+) kB/m.exec(mapping)[1]);
+        }
+        return kib / 1024;
+      };
+      class Echo extends Protocol { connectionMade(t) { this.t = t; } dataReceived(d) { this.t.write(d); } }
+      const loop = new ProactorEventLoop();
+      const seen = [];
+      await loop.runUntilComplete(async () => {
+        const server = await loop.createServer(() => new Echo(), '127.0.0.1', 0);
+        let want = 0, got = 0, done = null;
+        class Client extends Protocol { dataReceived(d) { got += d.length; if (got >= want) done(); } }
+        const [transport] = await loop.createConnection(() => new Client(), '127.0.0.1', server.sockets[0].getsockname().port);
+        for (const size of [1024, 1024, 1024, 65536]) {
+          want += size;
+          const echoed = new Promise((resolve) => (done = resolve));
+          transport.write(Buffer.alloc(size, 120));
+          await echoed;
+          seen.push(advisedMiB());
+        }
+        transport.close();
+        server.close();
+      });
+      console.log(JSON.stringify(seen));
+    `;
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, timeout: 20_000, encoding: 'utf8' });
+    expect(result.status, result.stderr).toBe(0);
+    const seen = JSON.parse(result.stdout) as number[];
+    expect(seen.slice(0, 3)).toEqual([0, 0, 0]);
+    expect(seen[3]).toBeGreaterThanOrEqual(28);
+  });
+});
+
+describe("NetSocket's received chunks", () => {
+  /** Chunk `i` of a stream: its bytes are (i * 7 + k) & 255, so order and position show. */
+  const chunkOf = (i: number, size: number): Buffer => Buffer.from(Array.from({ length: size }, (_, k) => (i * 7 + k) & 255));
+
+  it('hands every byte out once and in order, through partial takes, a backlog past its kept slots, and reuse', () => {
+    const sock = new NetSocket('inet');
+    for (const backlog of [1, 3, 100, 2]) {
+      const sent: Buffer[] = [];
+      for (let i = 0; i < backlog; i++) {
+        const chunk = chunkOf(i + backlog, 1 + (i % 5));
+        sent.push(chunk);
+        expect(sock._keep(chunk)).toBe(true);
+      }
+      const expected = Buffer.concat(sent);
+      expect(sock._buffered).toBe(expected.length);
+      const got: Buffer[] = [];
+      // Takes of 2 bytes split chunks; an into-buffer take of 7 spans several.
+      for (let turn = 0; sock._buffered > 0 && turn < 2 * expected.length; turn++) {
+        if (turn % 2 === 0) got.push(Buffer.from(sock._take(2)));
+        else {
+          const into = Buffer.alloc(7);
+          got.push(into.subarray(0, sock._takeInto(into)));
+        }
+      }
+      expect(Buffer.concat(got)).toEqual(expected);
+      expect(sock._take(10).length).toBe(0);
+    }
+  });
+});
+
 describe.skipIf(!uvAvailable())('NetProactor on @loopkit/uv sockets', () => {
   it('cancelling a recv on a uv socket keeps the bytes', async () => {
     await run(async (loop) => {

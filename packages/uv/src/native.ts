@@ -114,6 +114,8 @@ export interface NativeModule {
   tlsStats(): { engines: number; contexts: number };
   /** glibc: keep freed heap memory in the process (native/memory.c); true when set by this call or an earlier one. */
   keepFreedMemory(): boolean;
+  /** Transparent huge pages for the next 32 MiB the heap grows into (native/memory.c); true when advised. */
+  adviseHugePagesAhead(): boolean;
 }
 
 let mod: NativeModule | null = null;

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { isAvailable, keepFreedMemory } from '@loopkit/uv';
 
 const distIndex = fileURLToPath(new URL('../dist/index.js', import.meta.url));
@@ -43,5 +44,51 @@ describe.runIf(isAvailable() && glibc)('keepFreedMemory (glibc)', () => {
     const tuned = heapWithBlocks(true, { GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=131072' });
     expect(tuned.kept).toBe(false);
     expect(tuned.heapKiB).toBeLessThan(20 * 1024);
+  });
+});
+
+/** The kernel's transparent-huge-page mode ("always", "madvise" or "never"), or null where it has none. */
+function thpMode(): string | null {
+  try {
+    return /\[(\w+)\]/.exec(readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'))?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * In a fresh process (env added): call adviseHugePagesAhead() twice, then report both results
+ * and the MiB of heap mappings advised for huge pages (VmFlags "hg" in /proc/self/smaps).
+ */
+function adviseInChild(env: NodeJS.ProcessEnv = {}): { first: boolean; second: boolean; advisedMiB: number } {
+  const script = `
+    import { readFileSync } from 'node:fs';
+    const uv = await import(${JSON.stringify(distIndex)});
+    const first = uv.adviseHugePagesAhead();
+    const second = uv.adviseHugePagesAhead();
+    let advisedKiB = 0;
+    for (const mapping of readFileSync('/proc/self/smaps', 'utf8').split(/\\n(?=[0-9a-f]+-[0-9a-f]+ )/)) {
+      if (/^VmFlags:.* hg/m.test(mapping)) advisedKiB += Number(/^Size:\\s+(\\d+) kB/m.exec(mapping)[1]);
+    }
+    console.log(JSON.stringify({ first, second, advisedMiB: advisedKiB / 1024 }));
+  `;
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, ...env } });
+  if (result.status !== 0) throw new Error(`child failed: ${result.stderr}`);
+  return JSON.parse(result.stdout) as { first: boolean; second: boolean; advisedMiB: number };
+}
+
+describe.runIf(isAvailable() && glibc && (thpMode() === 'madvise' || thpMode() === 'always'))('adviseHugePagesAhead (glibc, Linux THP)', () => {
+  it('advises the 30-32 MiB the heap grows into next for huge pages, once per process', () => {
+    const advised = adviseInChild();
+    expect(advised.first).toBe(true);
+    expect(advised.second).toBe(true);
+    expect(advised.advisedMiB).toBeGreaterThanOrEqual(28);
+    expect(advised.advisedMiB).toBeLessThanOrEqual(34);
+  });
+
+  it("advises nothing where keepFreedMemory's thresholds cannot be set (the heap top would go back to the kernel)", () => {
+    const advised = adviseInChild({ GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=131072' });
+    expect(advised.first).toBe(false);
+    expect(advised.advisedMiB).toBe(0);
   });
 });
