@@ -225,6 +225,16 @@ export class UringProactor extends Proactor {
   private hostWake: (() => void) | null = null;
   private ring: Uring | null = null;
   private readonly net = new NetProactor();
+  /**
+   * The inner NetProactor woke us since the last select of it: only then does select() ask
+   * it (its wake-up comes whenever a completion waits, per the Proactor contract), so a
+   * wake-up of the ring alone costs no NetProactor select.
+   */
+  private netDue = true;
+  private readonly netWake = (): void => {
+    this.netDue = true;
+    this.wake?.();
+  };
   /** Per-socket state (queues, receive buffer), kept while the socket lives. */
   private states = new WeakMap<UvSocket, SockState>();
   /** Operations in the ring, by slot (the low 20 bits of their id). */
@@ -294,7 +304,8 @@ export class UringProactor extends Proactor {
    */
   setWakeup(wake: (() => void) | null): void {
     this.wake = wake;
-    this.net.setWakeup(wake);
+    this.netDue = true; // what the inner proactor completed while nobody was woken
+    this.net.setWakeup(wake === null ? null : this.netWake);
     if (wake !== null && this.ring === null && !this.closed) this.getRing();
     const ring = this.ring;
     if (ring === null) return;
@@ -383,7 +394,13 @@ export class UringProactor extends Proactor {
     if (timeout !== null && (typeof timeout !== 'number' || Number.isNaN(timeout))) {
       throw new TypeError(`timeout must be a number of seconds or null, got ${String(timeout)}`);
     }
-    const finished = this.net.select(timeout);
+    let finished: Future<unknown>[];
+    if (this.netDue || this.wake === null) {
+      this.netDue = false;
+      finished = this.net.select(timeout);
+    } else {
+      finished = [];
+    }
     if (this.ring !== null && this.inRingCount > 0) {
       this.harvest();
       this.updateRef();
@@ -690,11 +707,11 @@ export class UringProactor extends Proactor {
       const into = receiveSlab.withRoom(Uring.POOL_BUFFER_SIZE);
       const n = ring.harvest(out, into, receiveSlab.offset());
       if (n < 0) throw errnoError(n, 'io_uring harvest');
-      for (let i = 0; i < n; i++) {
-        const id = out[QUAD * i]!;
-        const res = out[QUAD * i + 1]!;
-        const more = out[QUAD * i + 2]! !== 0;
-        const where = out[QUAD * i + 3]!;
+      for (let q = 0; q < n * QUAD; q += QUAD) {
+        const id = out[q]!;
+        const res = out[q + 1]!;
+        const more = out[q + 2]! !== 0;
+        const where = out[q + 3]!;
         let data: Buffer | null = null;
         if (where >= 0) {
           data = into.subarray(where, where + res);
