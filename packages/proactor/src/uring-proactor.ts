@@ -67,6 +67,9 @@ const ENOBUFS = 105;
 const ENOSYS = 38;
 /** Numbers per completion in harvest's output: id, result, more, where its bytes went. */
 const QUAD = 4;
+/** Completions one native harvest call hands over at most. */
+const HARVEST_BATCH = 256;
+const POOL_BUFFER_SIZE = Uring.POOL_BUFFER_SIZE;
 /** A socket's own receive buffer (kernels without a receive pool): the most one ring receive asks for. */
 const RECV_CHUNK = 64 * 1024;
 const EOF_BYTES = Buffer.alloc(0);
@@ -247,7 +250,7 @@ export class UringProactor extends Proactor {
   private readonly stashed = new Set<SockState>();
   /** Futures completed outside select() (at submission or by a neighbour's completion). */
   private finished: Future<unknown>[] = [];
-  private readonly out = new Float64Array(256 * QUAD);
+  private readonly out = new Float64Array(HARVEST_BATCH * QUAD);
   /**
    * Operations harvested but not completed yet, with their results: taken out of the ring
    * (and ringOps) first, so an operation one of them posts may reuse a slot this harvest
@@ -702,9 +705,12 @@ export class UringProactor extends Proactor {
   private harvest(): void {
     const ring = this.ring!;
     const out = this.out;
+    const sinks = this.sinks;
+    const sinkIds = this.sinkIds;
+    const ringOps = this.ringOps;
     for (;;) {
       // The ring copies pooled bytes into the slab: give it room for the largest chunk.
-      const into = receiveSlab.withRoom(Uring.POOL_BUFFER_SIZE);
+      const into = receiveSlab.withRoom(POOL_BUFFER_SIZE);
       const n = ring.harvest(out, into, receiveSlab.offset());
       if (n < 0) throw errnoError(n, 'io_uring harvest');
       for (let q = 0; q < n * QUAD; q += QUAD) {
@@ -718,26 +724,27 @@ export class UringProactor extends Proactor {
           receiveSlab.taken(where + res);
         }
         const slot = id % SLOTS;
-        const op = this.ringOps[slot];
-        if (op !== undefined && op._id === id) {
-          this.ringOps[slot] = undefined;
-          this.inRingCount--;
-          op._id = 0;
-          this.harvestedOps.push(op);
-          this.harvestedResults.push(res);
-          this.harvestedData.push(data);
+        // A transport's completion (the common case) first.
+        const sink = sinks[slot];
+        if (sink !== undefined && sinkIds[slot] === id) {
+          if (!more) {
+            sinks[slot] = undefined;
+            this.inRingCount--;
+          }
+          sink._ringCompleted(id, res, more, data);
           continue;
         }
-        const sink = this.sinks[slot];
-        if (sink === undefined || this.sinkIds[slot] !== id) continue; // failed or forgotten already
-        if (!more) {
-          this.sinks[slot] = undefined;
-          this.inRingCount--;
-        }
-        sink._ringCompleted(id, res, more, data);
+        const op = ringOps[slot];
+        if (op === undefined || op._id !== id) continue; // failed or forgotten already
+        ringOps[slot] = undefined;
+        this.inRingCount--;
+        op._id = 0;
+        this.harvestedOps.push(op);
+        this.harvestedResults.push(res);
+        this.harvestedData.push(data);
       }
       // Less than a full batch: the queue is empty, unless the slab ran out of room first.
-      if (n < out.length / QUAD && receiveSlab.room() >= Uring.POOL_BUFFER_SIZE) break;
+      if (n < HARVEST_BATCH && receiveSlab.room() >= POOL_BUFFER_SIZE) break;
     }
   }
 
