@@ -394,7 +394,8 @@ export class UringProactor extends Proactor {
   }
 
   select(timeout: number | null = null): Future<unknown>[] {
-    if (timeout !== null && (typeof timeout !== 'number' || Number.isNaN(timeout))) {
+    // `timeout !== timeout`: NaN, without loading Number.isNaN on every wake-up.
+    if (timeout !== null && (typeof timeout !== 'number' || timeout !== timeout)) {
       throw new TypeError(`timeout must be a number of seconds or null, got ${String(timeout)}`);
     }
     let finished: Future<unknown>[];
@@ -406,7 +407,7 @@ export class UringProactor extends Proactor {
     }
     if (this.ring !== null && this.inRingCount > 0) {
       this.harvest();
-      this.updateRef();
+      if (this.inRingCount === 0) this.updateRef(); // the ring lets the process go once empty
     }
     const ops = this.harvestedOps;
     if (ops.length > 0) {

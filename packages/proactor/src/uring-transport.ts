@@ -207,8 +207,11 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     if (this.closed) return; // the cancels' completions, after close: nothing to deliver
     if (id === this.recvId) {
       if (!more) this.recvId = 0;
-      if (this.recvIsPoll) this.pollCompleted(res);
-      else if (data !== null) this.keep(data);
+      // A pooled chunk (only receives carry one), the first since the last `_run` most often.
+      if (data !== null) {
+        if (this.received === null) this.received = data;
+        else this.keep(data);
+      } else if (this.recvIsPoll) this.pollCompleted(res);
       else if (res > 0) this.add(Buffer.from(this.ownBuffer!.subarray(0, res)));
       else if (res === -EINVAL && this.recvMultishot) {
         // A kernel without capped multishot receives (before 6.17): single receives from now
@@ -261,7 +264,8 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   private queue(): void {
     if (this.queued) return;
     this.queued = true;
-    if (this.entryQueue !== null) this.entryQueue._callSoonEntry(this);
+    const entryQueue = this.entryQueue;
+    if (entryQueue !== null) entryQueue._callSoonEntry(this);
     else this._loop.callSoon(() => this._run());
   }
 
