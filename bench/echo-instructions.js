@@ -14,6 +14,7 @@
 //
 //   node bench/echo-instructions.js <kind>[@dir] ... [--node=PATH]
 //   env: BENCH_SIZE=1024 BENCH_WARM=5000 BENCH_REQUESTS=2000 BENCH_V8_FLAGS=--max-opt=1
+//   BENCH_CALLGRIND_KEEP=<dir>: keep each kind's dumps in <dir>/<kind> (for callgrind_annotate)
 // A kind written <kind>@<dir> runs <dir>/bench/echo-server.js (another built tree).
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -28,6 +29,7 @@ const KINDS = ['net', 'default', 'selector', 'proactor', 'uring'];
 const SIZE = Number(process.env.BENCH_SIZE ?? 1024);
 const WARM = Number(process.env.BENCH_WARM ?? 5000);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
+const KEEP = process.env.BENCH_CALLGRIND_KEEP ?? '';
 const V8_FLAGS = (process.env.BENCH_V8_FLAGS ?? '--max-opt=1').split(' ').filter(Boolean);
 
 function serverOf(spec) {
@@ -115,7 +117,12 @@ async function measure({ kind, script }) {
   } finally {
     child.kill('SIGTERM');
     await new Promise((done) => (child.exitCode !== null ? done() : child.once('exit', done)));
-    rmSync(dir, { recursive: true, force: true });
+    if (KEEP) {
+      const kept = join(KEEP, `${kind}.${Date.now()}`);
+      execFileSync('mkdir', ['-p', KEEP]);
+      execFileSync('mv', [dir, kept]);
+      console.log(`${kind}: dumps kept in ${kept}`);
+    } else rmSync(dir, { recursive: true, force: true });
   }
 }
 

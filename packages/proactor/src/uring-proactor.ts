@@ -67,6 +67,9 @@ const ENOBUFS = 105;
 const ENOSYS = 38;
 /** Numbers per completion in harvest's output: id, result, more, where its bytes went. */
 const QUAD = 4;
+/** Completions one native harvest call hands over at most. */
+const HARVEST_BATCH = 256;
+const POOL_BUFFER_SIZE = Uring.POOL_BUFFER_SIZE;
 /** A socket's own receive buffer (kernels without a receive pool): the most one ring receive asks for. */
 const RECV_CHUNK = 64 * 1024;
 const EOF_BYTES = Buffer.alloc(0);
@@ -225,6 +228,16 @@ export class UringProactor extends Proactor {
   private hostWake: (() => void) | null = null;
   private ring: Uring | null = null;
   private readonly net = new NetProactor();
+  /**
+   * The inner NetProactor woke us since the last select of it: only then does select() ask
+   * it (its wake-up comes whenever a completion waits, per the Proactor contract), so a
+   * wake-up of the ring alone costs no NetProactor select.
+   */
+  private netDue = true;
+  private readonly netWake = (): void => {
+    this.netDue = true;
+    this.wake?.();
+  };
   /** Per-socket state (queues, receive buffer), kept while the socket lives. */
   private states = new WeakMap<UvSocket, SockState>();
   /** Operations in the ring, by slot (the low 20 bits of their id). */
@@ -237,7 +250,7 @@ export class UringProactor extends Proactor {
   private readonly stashed = new Set<SockState>();
   /** Futures completed outside select() (at submission or by a neighbour's completion). */
   private finished: Future<unknown>[] = [];
-  private readonly out = new Float64Array(256 * QUAD);
+  private readonly out = new Float64Array(HARVEST_BATCH * QUAD);
   /**
    * Operations harvested but not completed yet, with their results: taken out of the ring
    * (and ringOps) first, so an operation one of them posts may reuse a slot this harvest
@@ -294,7 +307,8 @@ export class UringProactor extends Proactor {
    */
   setWakeup(wake: (() => void) | null): void {
     this.wake = wake;
-    this.net.setWakeup(wake);
+    this.netDue = true; // what the inner proactor completed while nobody was woken
+    this.net.setWakeup(wake === null ? null : this.netWake);
     if (wake !== null && this.ring === null && !this.closed) this.getRing();
     const ring = this.ring;
     if (ring === null) return;
@@ -380,13 +394,20 @@ export class UringProactor extends Proactor {
   }
 
   select(timeout: number | null = null): Future<unknown>[] {
-    if (timeout !== null && (typeof timeout !== 'number' || Number.isNaN(timeout))) {
+    // `timeout !== timeout`: NaN, without loading Number.isNaN on every wake-up.
+    if (timeout !== null && (typeof timeout !== 'number' || timeout !== timeout)) {
       throw new TypeError(`timeout must be a number of seconds or null, got ${String(timeout)}`);
     }
-    const finished = this.net.select(timeout);
+    let finished: Future<unknown>[];
+    if (this.netDue || this.wake === null) {
+      this.netDue = false;
+      finished = this.net.select(timeout);
+    } else {
+      finished = [];
+    }
     if (this.ring !== null && this.inRingCount > 0) {
       this.harvest();
-      this.updateRef();
+      if (this.inRingCount === 0) this.updateRef(); // the ring lets the process go once empty
     }
     const ops = this.harvestedOps;
     if (ops.length > 0) {
@@ -685,42 +706,46 @@ export class UringProactor extends Proactor {
   private harvest(): void {
     const ring = this.ring!;
     const out = this.out;
+    const sinks = this.sinks;
+    const sinkIds = this.sinkIds;
+    const ringOps = this.ringOps;
     for (;;) {
       // The ring copies pooled bytes into the slab: give it room for the largest chunk.
-      const into = receiveSlab.withRoom(Uring.POOL_BUFFER_SIZE);
+      const into = receiveSlab.withRoom(POOL_BUFFER_SIZE);
       const n = ring.harvest(out, into, receiveSlab.offset());
       if (n < 0) throw errnoError(n, 'io_uring harvest');
-      for (let i = 0; i < n; i++) {
-        const id = out[QUAD * i]!;
-        const res = out[QUAD * i + 1]!;
-        const more = out[QUAD * i + 2]! !== 0;
-        const where = out[QUAD * i + 3]!;
+      for (let q = 0; q < n * QUAD; q += QUAD) {
+        const id = out[q]!;
+        const res = out[q + 1]!;
+        const more = out[q + 2]! !== 0;
+        const where = out[q + 3]!;
         let data: Buffer | null = null;
         if (where >= 0) {
           data = into.subarray(where, where + res);
           receiveSlab.taken(where + res);
         }
         const slot = id % SLOTS;
-        const op = this.ringOps[slot];
-        if (op !== undefined && op._id === id) {
-          this.ringOps[slot] = undefined;
-          this.inRingCount--;
-          op._id = 0;
-          this.harvestedOps.push(op);
-          this.harvestedResults.push(res);
-          this.harvestedData.push(data);
+        // A transport's completion (the common case) first.
+        const sink = sinks[slot];
+        if (sink !== undefined && sinkIds[slot] === id) {
+          if (!more) {
+            sinks[slot] = undefined;
+            this.inRingCount--;
+          }
+          sink._ringCompleted(id, res, more, data);
           continue;
         }
-        const sink = this.sinks[slot];
-        if (sink === undefined || this.sinkIds[slot] !== id) continue; // failed or forgotten already
-        if (!more) {
-          this.sinks[slot] = undefined;
-          this.inRingCount--;
-        }
-        sink._ringCompleted(id, res, more, data);
+        const op = ringOps[slot];
+        if (op === undefined || op._id !== id) continue; // failed or forgotten already
+        ringOps[slot] = undefined;
+        this.inRingCount--;
+        op._id = 0;
+        this.harvestedOps.push(op);
+        this.harvestedResults.push(res);
+        this.harvestedData.push(data);
       }
       // Less than a full batch: the queue is empty, unless the slab ran out of room first.
-      if (n < out.length / QUAD && receiveSlab.room() >= Uring.POOL_BUFFER_SIZE) break;
+      if (n < HARVEST_BATCH && receiveSlab.room() >= POOL_BUFFER_SIZE) break;
     }
   }
 

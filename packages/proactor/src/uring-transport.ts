@@ -95,9 +95,13 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   private smallRounds = 0;
   /** The write poll in the ring (0: none). */
   private pollId = 0;
-  /** Chunks received since the last `_run`. */
-  private inbox: Uint8Array[] = [];
-  /** OPEN, 0 once EOF arrived, or the receive's -errno: delivered after the inbox. */
+  /**
+   * The first chunk received since the last `_run` (most harvests bring one: no array per
+   * harvest), and the ones after it, if any.
+   */
+  private received: Uint8Array | null = null;
+  private receivedMore: Uint8Array[] | null = null;
+  /** OPEN, 0 once EOF arrived, or the receive's -errno: delivered after the received chunks. */
   private end = OPEN;
   /** The stream's end was delivered: no receive is posted again. */
   private ended = false;
@@ -106,6 +110,8 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   private queued = false;
   private closed = false;
   private ownBuffer: Buffer | null = null;
+  /** The loop, when it queues a ready entry without allocating (BaseEventLoop does). */
+  private readonly entryQueue: EntryQueue | null;
 
   constructor(
     loop: AbstractEventLoop,
@@ -122,6 +128,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     this.fd = sock.fileno();
     this.release = release;
     this.direct = proactor._directReadFrom === 0;
+    this.entryQueue = typeof (loop as Partial<EntryQueue>)._callSoonEntry === 'function' ? (loop as unknown as EntryQueue) : null;
     this._start(waiter);
   }
 
@@ -200,9 +207,12 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     if (this.closed) return; // the cancels' completions, after close: nothing to deliver
     if (id === this.recvId) {
       if (!more) this.recvId = 0;
-      if (this.recvIsPoll) this.pollCompleted(res);
-      else if (data !== null) this.keep(data);
-      else if (res > 0) this.inbox.push(Buffer.from(this.ownBuffer!.subarray(0, res)));
+      // A pooled chunk (only receives carry one), the first since the last `_run` most often.
+      if (data !== null) {
+        if (this.received === null) this.received = data;
+        else this.keep(data);
+      } else if (this.recvIsPoll) this.pollCompleted(res);
+      else if (res > 0) this.add(Buffer.from(this.ownBuffer!.subarray(0, res)));
       else if (res === -EINVAL && this.recvMultishot) {
         // A kernel without capped multishot receives (before 6.17): single receives from now
         // on, since an uncapped one would take whatever the peer writes while reading is paused.
@@ -229,40 +239,53 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   }
 
   /**
-   * Adds a received chunk to the inbox, joined to the previous one when it continues it in
+   * Adds a received chunk, joined to the previous one when it continues it in
    * the same slab (the socket's chunks of one harvest land one after the other): a 100 KiB
    * message that came in two pool buffers reaches the protocol, and its echo the kernel, whole.
    */
   private keep(data: Buffer): void {
-    const inbox = this.inbox;
-    const last = inbox.length > 0 ? inbox[inbox.length - 1]! : null;
+    const more = this.receivedMore;
+    const last = more !== null ? more[more.length - 1]! : this.received;
     if (last !== null && last.buffer === data.buffer && last.byteOffset + last.byteLength === data.byteOffset) {
-      inbox[inbox.length - 1] = Buffer.from(data.buffer, last.byteOffset, last.byteLength + data.byteLength);
+      const joined = Buffer.from(data.buffer, last.byteOffset, last.byteLength + data.byteLength);
+      if (more !== null) more[more.length - 1] = joined;
+      else this.received = joined;
     } else {
-      inbox.push(data);
+      this.add(data);
     }
+  }
+
+  private add(chunk: Uint8Array): void {
+    if (this.received === null) this.received = chunk;
+    else if (this.receivedMore === null) this.receivedMore = [chunk];
+    else this.receivedMore.push(chunk);
   }
 
   private queue(): void {
     if (this.queued) return;
     this.queued = true;
-    const loop = this._loop as AbstractEventLoop & Partial<EntryQueue>;
-    if (typeof loop._callSoonEntry === 'function') loop._callSoonEntry(this);
-    else loop.callSoon(() => this._run());
+    const entryQueue = this.entryQueue;
+    if (entryQueue !== null) entryQueue._callSoonEntry(this);
+    else this._loop.callSoon(() => this._run());
   }
 
   /** @internal The loop's ready entry: deliver what completed, then post what is needed next. Never throws. */
   _run(): void {
     this.queued = false;
     try {
-      const inbox = this.inbox;
-      if (inbox.length > 0) {
-        this.inbox = [];
-        let bytes = 0;
+      const first = this.received;
+      if (first !== null) {
+        // Taken first: a chunk harvested while these are delivered (a cancel drains the ring) waits for the next `_run`.
+        const more = this.receivedMore;
+        this.received = this.receivedMore = null;
+        let bytes = first.length;
         // Core holds what arrives while paused and drops what arrives once closing.
-        for (let i = 0; i < inbox.length; i++) {
-          bytes += inbox[i]!.length;
-          this._dataReceived(inbox[i]!);
+        this._dataReceived(first);
+        if (more !== null) {
+          for (let i = 0; i < more.length; i++) {
+            bytes += more[i]!.length;
+            this._dataReceived(more[i]!);
+          }
         }
         if (bytes >= this.proactor._directReadFrom) this.switchReads(true);
       }

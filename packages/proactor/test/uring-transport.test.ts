@@ -7,7 +7,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { describe, expect, it } from 'vitest';
-import { BufferedProtocol, ConnectionResetError, Protocol, sleep, type Server, type Transport } from '@loopkit/core';
+import { BufferedProtocol, ConnectionResetError, DatagramProtocol, Protocol, sleep, type DatagramTransport, type Server, type Transport } from '@loopkit/core';
 import { UringEventLoop, UringProactor } from '@loopkit/proactor';
 import { SHUT_WR, socket as uvSocket, socketpair, Uring, type Socket } from '@loopkit/uv';
 import { runOn } from './run-loop.js';
@@ -189,8 +189,9 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
             await sleep(0.001);
           }
         }
-        const transport = keeper.transport as unknown as { _held: Uint8Array[] | null; inbox: Uint8Array[] };
-        const held = [...(transport._held ?? []), ...transport.inbox].reduce((sum, chunk) => sum + chunk.byteLength, 0);
+        const transport = keeper.transport as unknown as { _held: Uint8Array[] | null; received: Uint8Array | null; receivedMore: Uint8Array[] | null };
+        const notDelivered = [...(transport._held ?? []), ...(transport.received === null ? [] : [transport.received]), ...(transport.receivedMore ?? [])];
+        const held = notDelivered.reduce((sum, chunk) => sum + chunk.byteLength, 0);
         expect(written).toBeLessThan(data.length); // the peer was throttled: the bytes wait in the kernel
         expect(pausedAt).toBeGreaterThan(0);
         expect(keeper.chunks.length).toBe(pausedAt); // no dataReceived after pauseReading
@@ -447,6 +448,47 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
     );
     expect(seen).toHaveLength(20);
     expect(new Set(seen)).toEqual(new Set(['loop']));
+  });
+
+  it('a wake-up of the ring alone does not select the inner NetProactor, and what the NetProactor completes (node:dgram) still arrives', async () => {
+    const proactor = new UringProactor();
+    const inner = (proactor as unknown as { net: { select(timeout: number | null): unknown[] } }).net;
+    const innerSelect = inner.select.bind(inner);
+    let innerSelects = 0;
+    inner.select = (timeout) => {
+      innerSelects++;
+      return innerSelect(timeout);
+    };
+    const [a, b] = socketpair();
+    const datagrams: string[] = [];
+    await runOn(new UringEventLoop(proactor), async (loop) => {
+      const [, protocol] = await loop.createConnection(() => new Keeper(), null, null, { sock: a });
+      const keeper = protocol as Keeper;
+      await sleep(0.005);
+      const selectsBefore = innerSelects;
+      for (let i = 1; i <= 100; i++) {
+        b.send(Buffer.from('x'));
+        await until(() => keeper.received.length === i, `ring message ${i}`);
+      }
+      expect(innerSelects - selectsBefore).toBeLessThan(10); // one a round trip before
+      class Recorder extends DatagramProtocol {
+        override datagramReceived(data: Uint8Array): void {
+          datagrams.push(Buffer.from(data).toString());
+        }
+      }
+      const [receiver] = await loop.createDatagramEndpoint(() => new Recorder(), { localAddr: ['127.0.0.1', 0] });
+      const [sender] = await loop.createDatagramEndpoint(() => new DatagramProtocol(), { remoteAddr: ['127.0.0.1', (receiver.getExtraInfo('sockname') as { port: number }).port] });
+      for (let i = 0; i < 5; i++) {
+        (sender as DatagramTransport).sendto(Buffer.from(`d${i}`));
+        b.send(Buffer.from('y')); // ring traffic in between
+        await until(() => datagrams.length === i + 1, `datagram ${i}`);
+      }
+      sender.close();
+      receiver.close();
+      b.close();
+      await until(() => keeper.lost !== undefined, 'connectionLost');
+    });
+    expect(datagrams).toEqual(['d0', 'd1', 'd2', 'd3', 'd4']);
   });
 
   it('more chunks arrive between two harvests than the pool has buffers (256): receives that found it dry are posted again', async () => {

@@ -115,6 +115,12 @@ typedef struct {
   struct io_uring_buf_ring* pool_ring; /* the provided-buffer ring, NULL without a pool */
   char* pool;                          /* POOL_COUNT buffers of POOL_BUF bytes */
   uint16_t pool_tail;                  /* our copy of pool_ring->tail */
+  /* harvest's target (harvestTarget): held by references, so the memory stays put. */
+  napi_ref target_out_ref, target_slab_ref;
+  double* target_out;
+  size_t target_out_len;               /* numbers, not bytes */
+  char* target_slab;
+  size_t target_slab_len;
 } ring_obj;
 
 static int sys_setup(unsigned entries, struct io_uring_params* p) {
@@ -257,6 +263,15 @@ static void unmap(ring_obj* o) {
   o->sq_ptr = o->cq_ptr = NULL;
 }
 
+static void target_release(napi_env env, ring_obj* o) {
+  if (o->target_out_ref != NULL) napi_delete_reference(env, o->target_out_ref);
+  if (o->target_slab_ref != NULL) napi_delete_reference(env, o->target_slab_ref);
+  o->target_out_ref = o->target_slab_ref = NULL;
+  o->target_out = NULL;
+  o->target_slab = NULL;
+  o->target_out_len = o->target_slab_len = 0;
+}
+
 /* Cancels everything in flight and waits (bounded) for the completions; then frees. */
 static void ring_teardown(native_obj* base) {
   ring_obj* o = (ring_obj*)base;
@@ -300,6 +315,7 @@ static void ring_teardown(native_obj* base) {
     }
     unmap(o);
   }
+  target_release(env, o);
   /* Stops the watcher and closes base.fd, which is the ring fd. */
   selobj_teardown(base);
   o->ring_fd = -1;
@@ -595,23 +611,28 @@ static napi_value submit_(napi_env env, napi_callback_info info) {
   return num(env, flush(o));
 }
 
-/* harvest(out: Float64Array, slab: Uint8Array, at) -> number of completions written to out,
- * four numbers each: id, result, more (1 while a multishot receive or poll stays armed), and
- * where its bytes went in slab (-1 when none). A pooled receive's bytes are copied to
- * slab[at...] (each copy starting 8-aligned, for typed-array views) and its buffer goes
- * back to the kernel at once. It stops early when the next copy does not fit: the caller
- * passes a fresh slab with at least POOL_BUF bytes of room. Completions left in the queue
- * (more than out holds) keep the ring fd readable, so Node wakes again. */
-static napi_value harvest_(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+/* harvestTarget(out: Float64Array, slab: Uint8Array) -> 0 or -errno: where the next harvests
+ * write. Both are held (strong references) until the next harvestTarget or close, so the
+ * fast harvest below checks nothing per call but `at`.
+ *
+ * harvestAt(at) (the function harvester() returns, bound to this ring without a receiver to
+ * unwrap: it runs once per wake-up) -> number of completions written to out, four numbers
+ * each: id, result, more (1 while a multishot receive or poll stays armed), and where its
+ * bytes went in slab (-1 when none). A pooled receive's bytes are copied to slab[at...]
+ * (each copy starting 8-aligned, for typed-array views) and its buffer goes back to the
+ * kernel at once. It stops early when the next copy does not fit: the caller passes a
+ * fresh slab with at least POOL_BUF bytes of room. Completions left in the queue (more than
+ * out holds) keep the ring fd readable, so Node wakes again. */
+static napi_value harvest_target_(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
   ring_obj* o = unwrap_this(env, info, &argc, argv, NULL);
   if (o == NULL) return NULL;
   bool yes = false;
   napi_typedarray_type type;
   size_t n = 0;
   double* out = NULL;
-  if (argc < 3 || napi_is_typedarray(env, argv[0], &yes) != napi_ok || !yes ||
+  if (argc < 2 || napi_is_typedarray(env, argv[0], &yes) != napi_ok || !yes ||
       (napi_get_typedarray_info(env, argv[0], &type, &n, (void**)&out, NULL, NULL), type != napi_float64_array)) {
     throw_type(env, "out must be a Float64Array");
     return NULL;
@@ -619,10 +640,38 @@ static napi_value harvest_(napi_env env, napi_callback_info info) {
   if (n < 4) { throw_range(env, "out must hold at least one completion (4 numbers)"); return NULL; }
   char* slab;
   size_t slab_len;
-  int32_t at;
-  if (arg_bytes(env, argv[1], "slab", &slab, &slab_len) || arg_int32(env, argv[2], "at", &at)) return NULL;
-  if (at < 0 || (size_t)at > slab_len) { throw_range(env, "at must be within slab"); return NULL; }
+  if (arg_bytes(env, argv[1], "slab", &slab, &slab_len)) return NULL;
   if (o->ring_fd < 0) return num(env, -EBADF);
+  napi_ref out_ref, slab_ref;
+  if (napi_create_reference(env, argv[0], 1, &out_ref) != napi_ok) return num(env, -ENOMEM);
+  if (napi_create_reference(env, argv[1], 1, &slab_ref) != napi_ok) {
+    napi_delete_reference(env, out_ref);
+    return num(env, -ENOMEM);
+  }
+  target_release(env, o);
+  o->target_out_ref = out_ref;
+  o->target_slab_ref = slab_ref;
+  o->target_out = out;
+  o->target_out_len = n;
+  o->target_slab = slab;
+  o->target_slab_len = slab_len;
+  return num(env, 0);
+}
+
+static napi_value harvest_at(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  void* data = NULL;
+  napi_get_cb_info(env, info, &argc, argv, NULL, &data);
+  ring_obj* o = data;
+  int32_t at;
+  if (argc < 1 || arg_int32(env, argv[0], "at", &at)) return NULL;
+  if (o->ring_fd < 0) return num(env, -EBADF);
+  if (o->target_out == NULL) { throw_type(env, "harvestTarget(out, slab) must come first"); return NULL; }
+  if (at < 0 || (size_t)at > o->target_slab_len) { throw_range(env, "at must be within slab"); return NULL; }
+  double* out = o->target_out;
+  size_t n = o->target_out_len;
+  char* slab = o->target_slab;
   /* Without TASKRUN_FLAG (old kernels) the kernel interrupts us to run task work itself. */
   int taskrun = o->taskrun_flag && (__atomic_load_n(o->sq_flags, __ATOMIC_ACQUIRE) & IORING_SQ_TASKRUN);
   if (o->queued > 0 || taskrun) {
@@ -634,7 +683,7 @@ static napi_value harvest_(napi_env env, napi_callback_info info) {
   unsigned head = *o->cq_head;
   unsigned tail = __atomic_load_n(o->cq_tail, __ATOMIC_ACQUIRE);
   size_t k = 0;
-  size_t room = slab_len;
+  size_t room = o->target_slab_len;
   size_t pos = (size_t)at;
   for (; head != tail && k < n / 4; head++) {
     struct io_uring_cqe* cqe = &o->cqes[head & *o->cq_mask];
@@ -672,6 +721,18 @@ static napi_value harvest_(napi_env env, napi_callback_info info) {
   return num(env, (int64_t)k);
 }
 
+/* harvester() -> harvestAt, bound to this ring. It keeps the ring object alive (a property
+ * of the function), so its pointer never outlives the ring's memory. */
+static napi_value harvester_(napi_env env, napi_callback_info info) {
+  napi_value self;
+  ring_obj* o = unwrap_this(env, info, NULL, NULL, &self);
+  if (o == NULL) return NULL;
+  napi_value fn;
+  if (napi_create_function(env, "harvestAt", NAPI_AUTO_LENGTH, harvest_at, o, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, fn, "ring", self) != napi_ok) return NULL;
+  return fn;
+}
+
 /* inflight() -> operations submitted and not yet harvested */
 static napi_value inflight_(napi_env env, napi_callback_info info) {
   ring_obj* o = unwrap_this(env, info, NULL, NULL, NULL);
@@ -691,7 +752,7 @@ napi_value uring_init(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
     METHOD("recv", recv_), METHOD("recvPooled", recv_pooled_), METHOD("recvMulti", recv_multi_),
     METHOD("send", send_), METHOD("poll", poll_), METHOD("pollMulti", poll_multi_), METHOD("accept", accept_),
-    METHOD("cancel", cancel_), METHOD("submit", submit_), METHOD("harvest", harvest_),
+    METHOD("cancel", cancel_), METHOD("submit", submit_), METHOD("harvestTarget", harvest_target_), METHOD("harvester", harvester_),
     METHOD("inflight", inflight_), METHOD("watch", selobj_watch), METHOD("unwatch", selobj_unwatch),
     METHOD("ref", selobj_ref), METHOD("unref", selobj_unref), METHOD("close", close_),
   };

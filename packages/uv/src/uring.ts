@@ -34,7 +34,8 @@ interface NativeUring {
   accept(fd: number): number;
   cancel(id: number): number;
   submit(): number;
-  harvest(out: Float64Array, slab: Uint8Array, at: number): number;
+  harvestTarget(out: Float64Array, slab: Uint8Array): number;
+  harvester(): (at: number) => number;
   inflight(): number;
   watch(onReady: () => void): number;
   unwatch(): number;
@@ -56,6 +57,10 @@ export class Uring {
   /** The most one pooled completion carries (a pool buffer's size). */
   static readonly POOL_BUFFER_SIZE = 64 * 1024;
   readonly #ring: NativeUring;
+  /** The native harvest bound to this ring (no receiver to unwrap per call), and the out and slab it writes to. */
+  readonly #harvestAt: (at: number) => number;
+  #harvestOut: Float64Array | null = null;
+  #harvestSlab: Uint8Array | null = null;
   #closed = false;
   #watching = false;
 
@@ -90,6 +95,7 @@ export class Uring {
     const ring = new Ctor(entries);
     if (ring.fd < 0) throw errnoError(ring.fd, 'io_uring_setup');
     this.#ring = ring;
+    this.#harvestAt = ring.harvester();
   }
 
   get closed(): boolean {
@@ -160,10 +166,18 @@ export class Uring {
   /**
    * Copy up to `out.length / 4` completions as (id, result, more, where), pooled bytes into
    * `slab` from `at` on; how many. It stops early when a chunk does not fit: give it a slab
-   * with at least `Uring.POOL_BUFFER_SIZE` bytes of room.
+   * with at least `Uring.POOL_BUFFER_SIZE` bytes of room. `out` and `slab` are checked and
+   * held by the ring when they differ from the last call's (a caller harvests with the same
+   * ones again and again), so their memory must not be detached meanwhile.
    */
   harvest(out: Float64Array, slab: Uint8Array, at: number): number {
-    return this.#ring.harvest(out, slab, at);
+    if (out !== this.#harvestOut || slab !== this.#harvestSlab) {
+      const r = this.#ring.harvestTarget(out, slab);
+      if (r < 0) return r;
+      this.#harvestOut = out;
+      this.#harvestSlab = slab;
+    }
+    return this.#harvestAt(at);
   }
 
   /** Operations submitted whose completion was not harvested yet. */
@@ -200,6 +214,7 @@ export class Uring {
     if (this.#closed) return;
     this.#closed = true;
     this.#watching = false;
+    this.#harvestOut = this.#harvestSlab = null;
     this.#ring.close();
   }
 

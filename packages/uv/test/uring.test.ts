@@ -63,6 +63,40 @@ describe.skipIf(Uring.problem() !== null)('Uring', () => {
     }
   });
 
+  it('harvest writes to the out and slab of this call, whether the last call had the same ones or not', async () => {
+    const ring = new Uring(16);
+    const [a, b] = socketpair();
+    try {
+      const id = ring.recvMulti(a.fileno());
+      ring.submit();
+      const outs = [new Float64Array(8 * 4), new Float64Array(8 * 4)];
+      const slabs = [Buffer.alloc(Uring.POOL_BUFFER_SIZE * 2), Buffer.alloc(Uring.POOL_BUFFER_SIZE * 2)];
+      // Same slab twice, then the other, then back; same out, then the other.
+      const plan = [[0, 0, 0], [0, 0, 16], [0, 1, 0], [1, 0, 64], [1, 1, 8]] as const;
+      for (const [round, [o, sl, at]] of plan.entries()) {
+        b.send(Buffer.from(`chunk${round}`));
+        let n = 0;
+        for (let tries = 0; n === 0 && tries < 500; tries++) {
+          n = ring.harvest(outs[o]!, slabs[sl]!, at);
+          if (n === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+        }
+        expect(n).toBe(1);
+        const out = outs[o]!;
+        expect(out[0]).toBe(id);
+        expect(out[3]).toBe(at);
+        expect(slabs[sl]!.subarray(at, at + out[1]!).toString()).toBe(`chunk${round}`);
+      }
+      expect(() => ring.harvest(new Float32Array(8) as unknown as Float64Array, slabs[0]!, 0)).toThrow(TypeError);
+      expect(() => ring.harvest(outs[0]!, slabs[0]!, slabs[0]!.length + 1)).toThrow(RangeError);
+      ring.close();
+      expect(ring.harvest(outs[0]!, slabs[0]!, 0)).toBe(-9); // EBADF
+    } finally {
+      ring.close();
+      a.close();
+      b.close();
+    }
+  });
+
   it('multishot pooled receives hand each chunk its own bytes, round after round', async () => {
     const ring = new Uring(16);
     const pairs = Array.from({ length: 4 }, () => socketpair());
