@@ -46,45 +46,62 @@ interface AgedNotes {
  * It is its own WeakRef, and its description is written only if the task is lost: tasks that
  * sit idle by the hundred thousand then cost one small object each, not three and a string.
  * What debug mode and a rename add is kept aside, in the field that otherwise holds the
- * coroutine's name, so a record is 64 bytes.
+ * coroutine's name, and that field is emptied once the task completes (a completed record
+ * is never described), so a record is 56 bytes.
  */
 export class AgedRecord extends WeakRef<TrackedTask> {
   readonly loop: AbstractEventLoop;
   /** the task's name when it aged, or the N of "Task-N" */
   private readonly label: string | number;
-  completed: boolean;
-  /** the coroutine function's name; notes instead once there is a creation stack (debug mode) or a description setName wrote after aging */
-  private about: string | AgedNotes;
+  /**
+   * the coroutine function's name; notes instead once there is a creation stack (debug mode)
+   * or a description setName wrote after aging; null once the task completed (or is not
+   * reported if lost)
+   */
+  private about: string | AgedNotes | null;
 
   constructor(task: TrackedTask) {
     super(task);
     this.loop = task.getLoop();
     this.label = task._name ?? task._number;
-    this.completed = !task._reportIfPending;
     const coroName = task._coro.name;
     const sourceTraceback = task._sourceTraceback;
-    this.about = sourceTraceback === null ? coroName : { coroName, sourceTraceback, written: null };
+    if (!task._reportIfPending) this.about = null;
+    else this.about = sourceTraceback === null ? coroName : { coroName, sourceTraceback, written: null };
   }
 
   get ref(): WeakRef<TrackedTask> {
     return this;
   }
 
+  /** Layout v1's field, read and set by every copy of core: the task is done, or its loss is not to be reported. */
+  get completed(): boolean {
+    return this.about === null;
+  }
+
+  set completed(completed: boolean) {
+    if (!completed) throw new TypeError('completed: a record cannot become pending again');
+    this.about = null;
+  }
+
   get sourceTraceback(): string | null {
-    return typeof this.about === 'string' ? null : this.about.sourceTraceback;
+    const about = this.about;
+    return about === null || typeof about === 'string' ? null : about.sourceTraceback;
   }
 
   /** The task as asyncio's repr shows it; it was pending, or it would not be reported. */
   get description(): string {
     const about = this.about;
-    if (typeof about !== 'string' && about.written !== null) return about.written;
+    if (about !== null && typeof about !== 'string' && about.written !== null) return about.written;
     const label = typeof this.label === 'number' ? `Task-${this.label}` : this.label;
-    const coroName = typeof about === 'string' ? about : about.coroName;
+    const coroName = about === null ? '' : typeof about === 'string' ? about : about.coroName;
     return `<Task pending name='${label}' coro=${coroName || '<anonymous>'}()>`;
   }
 
+  /** A rename after aging; a completed record is never described, so it keeps nothing. */
   set description(text: string) {
     const about = this.about;
+    if (about === null) return;
     if (typeof about === 'string') this.about = { coroName: about, sourceTraceback: null, written: text };
     else about.written = text;
   }
