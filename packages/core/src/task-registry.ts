@@ -33,11 +33,12 @@ export interface TrackedTask {
   _reportIfPending: boolean;
 }
 
-/** What a record keeps beside the coroutine's name once debug mode or a rename adds to it. */
+/** What a record keeps beside the coroutine's name once debug mode, a rename or the task's completion adds to it. */
 interface AgedNotes {
   readonly coroName: string;
   readonly sourceTraceback: string | null;
   written: string | null;
+  completed: boolean;
 }
 
 /**
@@ -45,20 +46,16 @@ interface AgedNotes {
  * `description`, `sourceTraceback`, `completed`, read by every copy of core in the thread.
  * It is its own WeakRef, and its description is written only if the task is lost: tasks that
  * sit idle by the hundred thousand then cost one small object each, not three and a string.
- * What debug mode and a rename add is kept aside, in the field that otherwise holds the
- * coroutine's name, and that field is emptied once the task completes (a completed record
- * is never described), so a record is 56 bytes.
+ * What debug mode, a rename and the task's completion add is kept aside, in the field that
+ * otherwise holds the coroutine's name, so a record is 56 bytes. (A completed record keeps
+ * what describes it: a copy of core may mark it completed before reading its description.)
  */
 export class AgedRecord extends WeakRef<TrackedTask> {
   readonly loop: AbstractEventLoop;
   /** the task's name when it aged, or the N of "Task-N" */
   private readonly label: string | number;
-  /**
-   * the coroutine function's name; notes instead once there is a creation stack (debug mode)
-   * or a description setName wrote after aging; null once the task completed (or is not
-   * reported if lost)
-   */
-  private about: string | AgedNotes | null;
+  /** the coroutine function's name, or notes once a creation stack (debug mode), a rename or the completion adds to it */
+  private about: string | AgedNotes;
 
   constructor(task: TrackedTask) {
     super(task);
@@ -66,44 +63,46 @@ export class AgedRecord extends WeakRef<TrackedTask> {
     this.label = task._name ?? task._number;
     const coroName = task._coro.name;
     const sourceTraceback = task._sourceTraceback;
-    if (!task._reportIfPending) this.about = null;
-    else this.about = sourceTraceback === null ? coroName : { coroName, sourceTraceback, written: null };
+    const completed = !task._reportIfPending;
+    this.about = sourceTraceback === null && !completed ? coroName : { coroName, sourceTraceback, written: null, completed };
   }
 
   get ref(): WeakRef<TrackedTask> {
     return this;
   }
 
-  /** Layout v1's field, read and set by every copy of core: the task is done, or its loss is not to be reported. */
+  /** The task is done, or its loss is not to be reported. */
   get completed(): boolean {
-    return this.about === null;
+    return typeof this.about !== 'string' && this.about.completed;
   }
 
   set completed(completed: boolean) {
-    if (!completed) throw new TypeError('completed: a record cannot become pending again');
-    this.about = null;
+    this.notes().completed = completed;
   }
 
   get sourceTraceback(): string | null {
-    const about = this.about;
-    return about === null || typeof about === 'string' ? null : about.sourceTraceback;
+    return typeof this.about === 'string' ? null : this.about.sourceTraceback;
   }
 
   /** The task as asyncio's repr shows it; it was pending, or it would not be reported. */
   get description(): string {
     const about = this.about;
-    if (about !== null && typeof about !== 'string' && about.written !== null) return about.written;
+    if (typeof about !== 'string' && about.written !== null) return about.written;
     const label = typeof this.label === 'number' ? `Task-${this.label}` : this.label;
-    const coroName = about === null ? '' : typeof about === 'string' ? about : about.coroName;
+    const coroName = typeof about === 'string' ? about : about.coroName;
     return `<Task pending name='${label}' coro=${coroName || '<anonymous>'}()>`;
   }
 
-  /** A rename after aging; a completed record is never described, so it keeps nothing. */
   set description(text: string) {
+    this.notes().written = text;
+  }
+
+  private notes(): AgedNotes {
     const about = this.about;
-    if (about === null) return;
-    if (typeof about === 'string') this.about = { coroName: about, sourceTraceback: null, written: text };
-    else about.written = text;
+    if (typeof about !== 'string') return about;
+    const notes = { coroName: about, sourceTraceback: null, written: null, completed: false };
+    this.about = notes;
+    return notes;
   }
 }
 
