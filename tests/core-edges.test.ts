@@ -15,6 +15,17 @@ import {
 } from '@loopkit/core';
 
 describe('core edge cases', () => {
+  it("time() reads CLOCK_MONOTONIC in seconds, as asyncio's time.monotonic(): the clock process.hrtime reads", () => {
+    const loop = new BaseEventLoop();
+    const [seconds, nanoseconds] = process.hrtime();
+    const hrtime = seconds + nanoseconds / 1e9;
+    const time = loop.time();
+    // performance.now() would count from the process's start, not the system's.
+    expect(time - hrtime).toBeGreaterThanOrEqual(0);
+    expect(time - hrtime).toBeLessThan(1);
+    loop.close();
+  });
+
   it('a backend whose ioStart throws leaves the loop stopped, not stuck running', async () => {
     class Broken extends BaseEventLoop {
       override ioStart(): void {

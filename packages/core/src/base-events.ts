@@ -17,7 +17,7 @@
  * scheduleNext (0 when callbacks are ready or stopping), 3. poll the backend, 4. move due
  * timers to the ready queue, 5. run exactly the callbacks that were ready when step 5 began.
  */
-import { AsyncLocalStorage, executionAsyncResource, os, performance } from './node-builtins.js';
+import { AsyncLocalStorage, executionAsyncResource, monotonicMs, os } from './node-builtins.js';
 import { watchRejection } from './async-result.js';
 import type { EventLoopBackend } from './backend.js';
 import { NotImplementedError, RuntimeError, SendfileNotAvailableError } from './errors.js';
@@ -94,11 +94,11 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   private hostTimer: NodeJS.Timeout | null = null;
   private hostTimerDeadline = Infinity;
   // The clock fields start as doubles (-Infinity: never): a field first holding a small
-  // integer changes representation at its first performance.now(), which deprecates the
+  // integer changes representation at its first monotonicMs(), which deprecates the
   // loop's maps and throws away the optimized code that uses them, once per fresh loop.
   private sliceStart = -Infinity;
   /**
-   * performance.now() (ms) as this iteration was scheduled: the host-slice check reads the
+   * monotonicMs() (ms) as this iteration was scheduled: the host-slice check reads the
    * clock there anyway, so a backend paces its polling by it without a clock read of its own.
    */
   protected iterationScheduledAt = -Infinity;
@@ -154,7 +154,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
       this.runFrame = frameSlot?.get();
       this.running = true;
       _setRunningLoop(this);
-      this.sliceStart = this.iterationScheduledAt = performance.now();
+      this.sliceStart = this.iterationScheduledAt = monotonicMs();
       for (const transport of this.subprocesses) transport._keepAlive(true);
       try {
         this.ioStart(this.wakeFromHostCallback);
@@ -321,7 +321,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
 
   /** Monotonic time in seconds. */
   time(): number {
-    return performance.now() / 1000;
+    return monotonicMs() / 1000;
   }
 
   /** @internal TimerHandle.cancel() (or a TimerEntry of core's own, see _callLaterEntry) reports here; the heap drops it lazily. */
@@ -772,7 +772,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   };
 
   private readonly reenterFromHost = (): void => {
-    this.sliceStart = this.iterationScheduledAt = performance.now();
+    this.sliceStart = this.iterationScheduledAt = monotonicMs();
     queueMicrotask(this.turn);
   };
 
@@ -798,7 +798,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
 
   private wakeTo(next: () => void): void {
     this.sleeping = false;
-    this.sliceStart = this.iterationScheduledAt = performance.now();
+    this.sliceStart = this.iterationScheduledAt = monotonicMs();
     // A microtask runs in the async context it was queued from: a wake-up from a task's
     // code (resumed by a Node promise, in the context createTask gave it) must not make
     // that context the loop's. Where the slot holds that context, setting it around a
@@ -834,7 +834,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   protected _wakeFromHost(): void {
     if (!this.sleeping) return;
     this.sleeping = false;
-    this.sliceStart = this.iterationScheduledAt = performance.now();
+    this.sliceStart = this.iterationScheduledAt = monotonicMs();
     this.turn();
   }
 
@@ -909,9 +909,9 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   }
 
   private runTimed(entry: ReadyEntry): void {
-    const t0 = performance.now();
+    const t0 = monotonicMs();
     entry._run();
-    const seconds = (performance.now() - t0) / 1000;
+    const seconds = (monotonicMs() - t0) / 1000;
     if (seconds >= this.slowCallbackDuration) {
       logger.warning(`Executing ${entry._runRepr?.() ?? entry} took ${seconds.toFixed(3)} seconds`);
     }
@@ -941,7 +941,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
    * through setImmediate instead, so Node's loop turns.
    */
   private hop(): void {
-    const now = performance.now();
+    const now = monotonicMs();
     this.iterationScheduledAt = now;
     if (now - this.sliceStart >= HOST_SLICE_MS) setImmediate(this.reenterFromHost);
     else if (this.inMicrotask) this.awaitDrain();

@@ -28,11 +28,21 @@ export const AsyncLocalStorage = asyncHooks.AsyncLocalStorage;
 export type AsyncLocalStorage<T> = import('node:async_hooks').AsyncLocalStorage<T>;
 export const AsyncResource = asyncHooks.AsyncResource;
 export const executionAsyncResource = asyncHooks.executionAsyncResource;
-export const { performance } = load('node:perf_hooks') as typeof import('node:perf_hooks');
 export const os = load('node:os') as typeof import('node:os');
 export const fs = load('node:fs') as typeof import('node:fs');
 export const { isAbsolute } = load('node:path') as typeof import('node:path');
 export const { pathToFileURL } = load('node:url') as typeof import('node:url');
+
+/**
+ * Monotonic milliseconds (CLOCK_MONOTONIC, as asyncio's time.monotonic()), to the nanosecond:
+ * the loop's clock. Not performance.now(): node:perf_hooks (or the global `performance`)
+ * loads 9 more internal modules at the first read (0.3 MB of RSS on Node 24 with node:tls
+ * loaded); process.hrtime() costs the same per read (~50 ns on Nodes 20 and 24).
+ */
+export function monotonicMs(): number {
+  const [seconds, nanoseconds] = process.hrtime();
+  return seconds * 1e3 + nanoseconds / 1e6;
+}
 
 /** net.isIP, node:net loaded at the first call (require's cache holds it after). */
 export function isIP(input: string): number {

@@ -33,11 +33,12 @@ export interface TrackedTask {
   _reportIfPending: boolean;
 }
 
-/** What a record keeps beside the coroutine's name once debug mode or a rename adds to it. */
+/** What a record keeps beside the coroutine's name once debug mode, a rename or the task's completion adds to it. */
 interface AgedNotes {
   readonly coroName: string;
   readonly sourceTraceback: string | null;
   written: string | null;
+  completed: boolean;
 }
 
 /**
@@ -45,29 +46,38 @@ interface AgedNotes {
  * `description`, `sourceTraceback`, `completed`, read by every copy of core in the thread.
  * It is its own WeakRef, and its description is written only if the task is lost: tasks that
  * sit idle by the hundred thousand then cost one small object each, not three and a string.
- * What debug mode and a rename add is kept aside, in the field that otherwise holds the
- * coroutine's name, so a record is 64 bytes.
+ * What debug mode, a rename and the task's completion add is kept aside, in the field that
+ * otherwise holds the coroutine's name, so a record is 56 bytes. (A completed record keeps
+ * what describes it: a copy of core may mark it completed before reading its description.)
  */
 export class AgedRecord extends WeakRef<TrackedTask> {
   readonly loop: AbstractEventLoop;
   /** the task's name when it aged, or the N of "Task-N" */
   private readonly label: string | number;
-  completed: boolean;
-  /** the coroutine function's name; notes instead once there is a creation stack (debug mode) or a description setName wrote after aging */
+  /** the coroutine function's name, or notes once a creation stack (debug mode), a rename or the completion adds to it */
   private about: string | AgedNotes;
 
   constructor(task: TrackedTask) {
     super(task);
     this.loop = task.getLoop();
     this.label = task._name ?? task._number;
-    this.completed = !task._reportIfPending;
     const coroName = task._coro.name;
     const sourceTraceback = task._sourceTraceback;
-    this.about = sourceTraceback === null ? coroName : { coroName, sourceTraceback, written: null };
+    const completed = !task._reportIfPending;
+    this.about = sourceTraceback === null && !completed ? coroName : { coroName, sourceTraceback, written: null, completed };
   }
 
   get ref(): WeakRef<TrackedTask> {
     return this;
+  }
+
+  /** The task is done, or its loss is not to be reported. */
+  get completed(): boolean {
+    return typeof this.about !== 'string' && this.about.completed;
+  }
+
+  set completed(completed: boolean) {
+    this.notes().completed = completed;
   }
 
   get sourceTraceback(): string | null {
@@ -84,9 +94,15 @@ export class AgedRecord extends WeakRef<TrackedTask> {
   }
 
   set description(text: string) {
+    this.notes().written = text;
+  }
+
+  private notes(): AgedNotes {
     const about = this.about;
-    if (typeof about === 'string') this.about = { coroName: about, sourceTraceback: null, written: text };
-    else about.written = text;
+    if (typeof about !== 'string') return about;
+    const notes = { coroName: about, sourceTraceback: null, written: null, completed: false };
+    this.about = notes;
+    return notes;
   }
 }
 

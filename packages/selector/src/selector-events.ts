@@ -161,9 +161,9 @@ export class SelectorEventLoop
    */
   private pollDue = true;
   private lastPollFound = false;
-  /** performance.now() ms; a double from the start, as BaseEventLoop's clock fields. */
+  /** the loop's clock in ms (core's monotonicMs); a double from the start, as BaseEventLoop's clock fields. */
   private polledAt = -Infinity;
-  /** Until when (performance.now() ms) polls are at most HOT_SKIPPED_POLLS apart: see HOT_WINDOW_MS. */
+  /** Until when (the loop's clock, ms) polls are at most HOT_SKIPPED_POLLS apart: see HOT_WINDOW_MS. */
   private hotUntil = -Infinity;
   private skippedPolls = 0;
   /** Events idle() harvested for the next ioPoll. */
