@@ -5,8 +5,8 @@
  * the synchronous execution, and a batch is one execution: a store entered by one callback
  * (or a task's step, or a done callback) would be seen by every later callback of the batch.
  * So while a batch runs, `enterWith` notes what it changes, and the loop puts that back after
- * the callback (runBatch, which opens the scope and, with task frames, reads the batch's frame). `run()` restores its store itself; a callback that only reads
- * stores costs one flag read.
+ * the callback (runBatch opens the scope and reads the batch's frame or resource). `run()`
+ * restores its store itself; a callback that enters no store costs one flag read.
  *
  * What is put back, by how AsyncLocalStorage keeps its stores:
  * - on async resources (Node 20 and 22): `enterWith` writes the current resource's property

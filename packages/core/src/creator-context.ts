@@ -131,7 +131,7 @@ function noticeStores(enteredBefore: boolean): StoresSeen {
       stores.entered = true;
       const task = currentTaskOrUndefined();
       const result = enter.apply(this, args);
-      task?._enteredStore(contextNow?.() ?? null);
+      task?._enteredStore?.(contextNow?.() ?? null); // a task of an older copy of core has no such method
       return result;
     },
   });
