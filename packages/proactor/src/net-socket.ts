@@ -347,6 +347,9 @@ export class NetSocket {
   /** @internal keep `chunk` for a receive; false once enough waits unread (Node stops reading). */
   _keep(chunk: Buffer): boolean {
     const chunks = this.chunks;
+    // A reader that always leaves a chunk behind never empties the list: move what is left
+    // to the front before growing, or the taken slots would pile up for the connection's life.
+    if (this.chunkTail === chunks.length && this.chunkHead >= MAX_KEPT_CHUNK_SLOTS / 2) this.compact();
     if (this.chunkTail < chunks.length) chunks[this.chunkTail] = chunk;
     else chunks.push(chunk);
     this.chunkTail++;
@@ -464,6 +467,16 @@ export class NetSocket {
     }
     this._buffered -= out.length;
     return out;
+  }
+
+  /** The chunks not yet taken move to slots 0..; the slots they leave hold nothing. */
+  private compact(): void {
+    const chunks = this.chunks;
+    const left = this.chunkTail - this.chunkHead;
+    chunks.copyWithin(0, this.chunkHead, this.chunkTail);
+    chunks.fill(EMPTY, left, this.chunkTail);
+    this.chunkHead = 0;
+    this.chunkTail = left;
   }
 
   /** Every chunk was taken: fill from slot 0 again (a list that a backlog grew long is dropped). */

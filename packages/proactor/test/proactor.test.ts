@@ -251,6 +251,23 @@ describe("NetSocket's received chunks", () => {
       expect(sock._take(10).length).toBe(0);
     }
   });
+
+  it('keeps a bounded list when the reader always leaves a chunk behind (two arrive, one is taken, then one a turn)', () => {
+    const sock = new NetSocket('inet');
+    const got: Buffer[] = [];
+    const sent: Buffer[] = [chunkOf(0, 3)];
+    sock._keep(sent[0]!);
+    for (let i = 1; i <= 10_000; i++) {
+      const chunk = chunkOf(i, 3);
+      sent.push(chunk);
+      sock._keep(chunk);
+      got.push(Buffer.from(sock._take(3)));
+    }
+    // The list, not what it holds, is what would grow: 10,000 taken slots without compaction.
+    expect((sock as unknown as { chunks: Buffer[] }).chunks.length).toBeLessThanOrEqual(64);
+    got.push(Buffer.from(sock._take(3)));
+    expect(Buffer.concat(got)).toEqual(Buffer.concat(sent));
+  });
 });
 
 describe.skipIf(!uvAvailable())('NetProactor on @loopkit/uv sockets', () => {
