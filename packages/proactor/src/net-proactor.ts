@@ -515,19 +515,15 @@ export class NetProactor extends Proactor implements SocketWatcher {
     else loop.callSoon(() => entry._run());
   }
 
-  /** @internal Node's read callback delivered `sock`'s data; it wakes the loop as it ends (`_readCallbackEnds`). */
-  _dataArrived(sock: NetSocket): void {
+  /**
+   * @internal Node's read callback delivered `sock`'s data and is returning to libuv: one
+   * stream turns the loop now, from the callback (the transport echoes before Node's callback
+   * scope ends, with no microtask hop); more gather one wake-up per turn of Node's loop.
+   */
+  _dataRead(sock: NetSocket): void {
     const state = sock._watchState as SockState;
     state.readable = state.writable = true;
     this.queue(state);
-  }
-
-  /**
-   * @internal Node's read callback is returning to libuv after `_dataArrived`: one stream
-   * turns the loop now, from the callback (the transport echoes before Node's callback
-   * scope ends, with no microtask hop); more gather one wake-up per turn of Node's loop.
-   */
-  _readCallbackEnds(): void {
     if (this.wake !== null) this.wakeForNews(this.callbackWake ?? this.wake);
   }
 

@@ -95,10 +95,8 @@ function findUserBufferKeys(): UserBufferKeys | null {
 export interface SocketWatcher {
   /** `sock` changed: data, EOF, an error, a connection, a close (`writeOnly`: a write was called back). */
   _socketChanged(sock: NetSocket, writeOnly: boolean): void;
-  /** Node's read callback delivered data to `sock`: note it, and wake at `_readCallbackEnds`. */
-  _dataArrived(sock: NetSocket): void;
-  /** Node's read callback is returning (after `_dataArrived`, with reading going on). */
-  _readCallbackEnds(): void;
+  /** Node's read callback delivered data to `sock` and is returning, with reading going on. */
+  _dataRead(sock: NetSocket): void;
 }
 
 function ownerOf(stream: net.Socket): NetSocket {
@@ -158,11 +156,7 @@ function onStreamRead(this: net.Socket, nread: number): boolean {
     sock._notify();
     return false;
   }
-  const watcher = sock._watcher;
-  if (watcher !== null) {
-    watcher._dataArrived(sock);
-    watcher._readCallbackEnds();
-  }
+  sock._watcher?._dataRead(sock);
   return true;
 }
 

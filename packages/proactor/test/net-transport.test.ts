@@ -9,7 +9,7 @@ import * as net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { Protocol, sleep, type Transport } from '@loopkit/core';
 import type { ProactorEventLoop } from '@loopkit/proactor';
-import { run, runOn } from './run-loop.js';
+import { echoServerFromTask, run, runOn } from './run-loop.js';
 import { ProactorEventLoop as Loop } from '@loopkit/proactor';
 
 async function waitFor(cond: () => boolean, what: string): Promise<void> {
@@ -231,20 +231,7 @@ describe('ProactorSocketTransport on node:net', () => {
     const loop = new Loop();
     await store.run('loop', () =>
       runOn(loop, async () => {
-        const listening = await loop.createTask(async () => {
-          store.enterWith('task');
-          class Echo extends Protocol {
-            transport: Transport | null = null;
-            override connectionMade(transport: Transport): void {
-              this.transport = transport;
-            }
-            override dataReceived(data: Uint8Array): void {
-              seen.push(store.getStore());
-              this.transport!.write(data);
-            }
-          }
-          return await loop.createServer(() => new Echo(), '127.0.0.1', 0);
-        });
+        const listening = await echoServerFromTask(loop, store, seen);
         const { port } = listening.sockets[0]!.getsockname() as { port: number };
         const peers = await Promise.all(
           Array.from({ length: connections }, async () => {

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { BufferedProtocol, ConnectionResetError, DatagramProtocol, Protocol, sleep, type DatagramTransport, type Server, type Transport } from '@loopkit/core';
 import { UringEventLoop, UringProactor } from '@loopkit/proactor';
 import { SHUT_WR, socket as uvSocket, socketpair, Uring, type Socket } from '@loopkit/uv';
-import { runOn } from './run-loop.js';
+import { echoServerFromTask, runOn } from './run-loop.js';
 
 type Mode = 'multishot' | 'pooled' | 'own buffer' | 'direct' | 'direct, one-shot polls';
 const MODES: Mode[] = ['multishot', 'pooled', 'own buffer', 'direct', 'direct, one-shot polls'];
@@ -422,21 +422,8 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
     await store.run('loop', () =>
       runOn(loop, async () => {
         // The server is made (and the ring used first) inside a task whose store differs.
-        const port = await loop.createTask(async () => {
-          store.enterWith('task');
-          class Recorder extends Protocol {
-            transport: Transport | null = null;
-            override connectionMade(transport: Transport): void {
-              this.transport = transport;
-            }
-            override dataReceived(data: Uint8Array): void {
-              seen.push(store.getStore());
-              this.transport!.write(data);
-            }
-          }
-          const server = await loop.createServer(() => new Recorder(), '127.0.0.1', 0);
-          return (server.sockets[0]!.getsockname() as { port: number }).port;
-        });
+        const server = await echoServerFromTask(loop, store, seen);
+        const port = (server.sockets[0]!.getsockname() as { port: number }).port;
         const client = uvSocket('inet', 'stream');
         await loop.sockConnect(client, ['127.0.0.1', port]);
         for (let i = 0; i < 20; i++) {
