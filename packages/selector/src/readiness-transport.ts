@@ -23,7 +23,7 @@ import {
   type BaseProtocol,
   type ConnectionOwner,
 } from '@loopkit/core';
-import { EAGAIN, EINTR, errnoError } from '@loopkit/uv';
+import { adviseHugePagesAhead, EAGAIN, EINTR, errnoError } from '@loopkit/uv';
 
 type HandleOwner = ConstructorParameters<typeof Handle>[2];
 
@@ -60,6 +60,17 @@ export interface FdNames {
 
 /** Received bytes are views into core's receiveSlab (never reused: a protocol may keep them); a read asks for this much room. */
 const MIN_READ = 64 * 1024;
+
+/**
+ * A read of this many bytes or more makes the process ask for transparent huge pages on the
+ * heap it grows into next (@loopkit/uv's adviseHugePagesAhead), once. Every read lands in
+ * fresh slab memory, and V8 frees spent slabs only at its GCs, so a server of large messages
+ * touches tens of MB of new heap first; under a paravirtualized MMU each first touch of a
+ * 4 KiB page costs ~12 µs of CPU (a 2 MiB page ~0.2 µs per 4 KiB). A server of small messages
+ * grows its heap far more slowly and keeps its RSS (bench/README.md, "Session 14 (s14-echo)").
+ */
+const LARGE_READ = 16 * 1024;
+let hugePagesAsked = false;
 
 /** The call found nothing to do now (EAGAIN) or was interrupted: wait for the next event. */
 export function wouldBlock(r: number): boolean {
@@ -171,6 +182,10 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport imple
       r = this._readInto(slab, start, receiveSlab.room());
       if (r > 0) {
         receiveSlab.taken(start + r);
+        if (r >= LARGE_READ && !hugePagesAsked) {
+          hugePagesAsked = true;
+          adviseHugePagesAhead();
+        }
         this._dataReceived(slab.subarray(start, start + r));
         return;
       }
