@@ -286,6 +286,12 @@ export class UringProactor extends Proactor {
   private readOut = new Int32Array(2 * 256);
   /** Node's loop reported readable sockets since the last select(). */
   private readsReported = false;
+  /**
+   * The ring's watcher fired since the last harvest. A select() that Node's reports of
+   * directly read sockets alone prompted does not harvest (a server's accept keeps the ring
+   * non-empty, so every wake-up would): the ring's watcher wakes the loop when completions wait.
+   */
+  private ringDue = true;
   /** @internal Receives go to the ring's receive pool (false once the kernel said it has none; tests force the fallback). */
   _pooled = true;
   /** @internal Transports receive with one multishot receive (false once the kernel refused one; tests force the fallback). */
@@ -434,8 +440,10 @@ export class UringProactor extends Proactor {
     } else {
       finished = [];
     }
+    const ringDue = this.ringDue || !this.readsReported;
     if (this.readsReported) this.takeReadReports();
-    if (this.ring !== null && this.inRingCount > 0) {
+    if (ringDue && this.ring !== null && this.inRingCount > 0) {
+      this.ringDue = false;
       this.harvest();
       if (this.inRingCount === 0) this.updateRef(); // the ring lets the process go once empty
     }
@@ -582,6 +590,7 @@ export class UringProactor extends Proactor {
   }
 
   private readonly onRingReady = (): void => {
+    this.ringDue = true;
     (this.hostWake ?? this.wake)?.();
   };
 
