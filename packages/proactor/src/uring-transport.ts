@@ -86,6 +86,8 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   private pollingReads = false;
   /** Node's loop reported the socket readable since the last `_run`. */
   private readable = false;
+  /** Node's loop could not poll the socket (see postRecv): reads stay pooled. */
+  private directRefused = false;
   /** Direct-read rounds in a row that read little (see SMALL_ROUNDS). */
   private smallRounds = 0;
   /** The write poll in the ring (0: none). */
@@ -168,9 +170,16 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   private postRecv(): void {
     const proactor = this.proactor;
     if (this.direct) {
-      proactor._watchReadable(this.fd, this);
-      this.pollingReads = true;
-      return;
+      try {
+        proactor._watchReadable(this.fd, this);
+        this.pollingReads = true;
+        return;
+      } catch {
+        // Node's loop polls this fd already (libuv allows one poll per fd: a socket the user
+        // gave may be watched elsewhere): it keeps reading through the ring's pool.
+        this.direct = false;
+        this.directRefused = true;
+      }
     }
     const ring = proactor._ring();
     let id = -ENOSYS;
@@ -316,7 +325,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
    * reads waits for the receive in the ring to end (it is cancelled), so chunks stay in order.
    */
   private switchReads(direct: boolean): void {
-    if (this.direct === direct) return;
+    if (this.direct === direct || this.directRefused) return;
     this.direct = direct;
     this.smallRounds = 0;
     this.cancelRecv();

@@ -10,7 +10,7 @@ import * as net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { BufferedProtocol, ConnectionResetError, DatagramProtocol, Protocol, sleep, type DatagramTransport, type Server, type Transport } from '@loopkit/core';
 import { UringEventLoop, UringProactor } from '@loopkit/proactor';
-import { PollSet, SHUT_WR, socket as uvSocket, socketpair, Uring, type Socket } from '@loopkit/uv';
+import { PollSet, READABLE, SHUT_WR, socket as uvSocket, socketpair, Uring, type Socket } from '@loopkit/uv';
 import { echoServerFromTask, runOn } from './run-loop.js';
 
 type Mode = 'multishot' | 'pooled' | 'own buffer' | 'direct';
@@ -531,6 +531,29 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
         await server.waitClosed();
       });
     });
+  });
+
+  it('a socket Node\'s loop already polls (libuv allows one poll per fd) keeps reading through the pool: every byte in order, then EOF', async () => {
+    const [a, b] = socketpair();
+    const elsewhere = new PollSet();
+    elsewhere.add(a.fileno(), READABLE);
+    elsewhere.watch(() => {});
+    const data = pattern(2 * 1024 * 1024, 17);
+    try {
+      const keeper = await withLoop('direct', async (loop) => {
+        const [, protocol] = await loop.createConnection(() => new Keeper(), null, null, { sock: a });
+        const keeper = protocol as Keeper;
+        await sendAll(b, data);
+        b.close();
+        await until(() => keeper.lost !== undefined, 'connectionLost');
+        return keeper;
+      });
+      expect(keeper.received.equals(data)).toBe(true);
+      expect(keeper.eof).toBe(true);
+      expect(keeper.lost).toBeNull();
+    } finally {
+      elsewhere.close();
+    }
   });
 
   it('more chunks arrive between two harvests than the pool has buffers (256): receives that found it dry are posted again', async () => {
