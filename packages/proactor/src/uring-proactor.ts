@@ -40,6 +40,7 @@ import {
   IPPROTO_IPV6,
   IPPROTO_TCP,
   IPV6_V6ONLY,
+  PollSet,
   READABLE,
   SHUT_WR,
   SO_KEEPALIVE,
@@ -222,6 +223,11 @@ export interface RingSink {
   _ringCompleted(id: number, res: number, more: boolean, data: Buffer | null): void;
 }
 
+/** @internal A transport reading directly: told when Node's loop reported its socket readable (see `_watchReadable`). */
+export interface ReadableSink {
+  _readableReported(): void;
+}
+
 export class UringProactor extends Proactor {
   private loop: AbstractEventLoop | null = null;
   private wake: (() => void) | null = null;
@@ -264,12 +270,32 @@ export class UringProactor extends Proactor {
   private spareResults: number[] = [];
   private spareData: Array<Buffer | null> = [];
   private flushPending = false;
+  /**
+   * The sockets of transports reading directly, each polled by Node's loop itself (a uv_poll
+   * per fd, level-triggered), as the selector loop hosts its transports' sockets: a socket's
+   * wake-up then reaches Node's epoll_wait directly. A ring poll completes through task work,
+   * which interrupts a sleeping epoll_wait (EINTR) and costs it a second one, plus the ring's
+   * harvest, on every wake-up. Watched only from setWakeup, as the ring (for its callback's
+   * async context).
+   */
+  private readPolls: PollSet | null = null;
+  private readonly readSinks: Array<ReadableSink | undefined> = [];
+  private readSinkCount = 0;
+  /** PollSet's reports: [0] pairs written from [2] on, [1] pairs left for take() (see PollSet.watch). */
+  private readonly readReports = new Int32Array(2 + 2 * 256);
+  private readOut = new Int32Array(2 * 256);
+  /** Node's loop reported readable sockets since the last select(). */
+  private readsReported = false;
+  /**
+   * The ring's watcher fired since the last harvest. A select() that Node's reports of
+   * directly read sockets alone prompted does not harvest (a server's accept keeps the ring
+   * non-empty, so every wake-up would): the ring's watcher wakes the loop when completions wait.
+   */
+  private ringDue = true;
   /** @internal Receives go to the ring's receive pool (false once the kernel said it has none; tests force the fallback). */
   _pooled = true;
   /** @internal Transports receive with one multishot receive (false once the kernel refused one; tests force the fallback). */
   _multishot = true;
-  /** @internal Direct reads poll with one multishot poll (false once the kernel refused one; tests force the fallback). */
-  _multishotPoll = true;
   /**
    * @internal A transport switches to direct reads (see UringStreamTransport) once one turn
    * delivered this many pooled bytes; 0 reads directly from the start (tests force each path).
@@ -310,6 +336,15 @@ export class UringProactor extends Proactor {
     this.netDue = true; // what the inner proactor completed while nobody was woken
     this.net.setWakeup(wake === null ? null : this.netWake);
     if (wake !== null && this.ring === null && !this.closed) this.getRing();
+    if (wake !== null && this.readPolls === null && !this.closed) this.readPolls = new PollSet();
+    const readPolls = this.readPolls;
+    if (readPolls !== null) {
+      if (wake !== null && !readPolls.watching && !readPolls.closed) readPolls.watch(this.onReadsReported, this.readReports);
+      else if (wake === null && readPolls.watching) {
+        readPolls.unwatch();
+        this.readsReported = false;
+      }
+    }
     const ring = this.ring;
     if (ring === null) return;
     if (wake !== null && !ring.watching) {
@@ -405,7 +440,10 @@ export class UringProactor extends Proactor {
     } else {
       finished = [];
     }
-    if (this.ring !== null && this.inRingCount > 0) {
+    const ringDue = this.ringDue || !this.readsReported;
+    if (this.readsReported) this.takeReadReports();
+    if (ringDue && this.ring !== null && this.inRingCount > 0) {
+      this.ringDue = false;
       this.harvest();
       if (this.inRingCount === 0) this.updateRef(); // the ring lets the process go once empty
     }
@@ -454,6 +492,10 @@ export class UringProactor extends Proactor {
     this.finished = [];
     this.ring?.close();
     this.ring = null;
+    this.readPolls?.close();
+    this.readSinks.length = 0;
+    this.readSinkCount = 0;
+    this.readsReported = false;
     this.net.close();
   }
 
@@ -490,6 +532,53 @@ export class UringProactor extends Proactor {
     this.scheduleFlush();
   }
 
+  /**
+   * @internal Node's loop polls `fd` for readability (level-triggered) and `sink` hears of
+   * each report in select(), until `_unwatchReadable(fd)`, which a transport calls before
+   * its socket closes.
+   */
+  _watchReadable(fd: number, sink: ReadableSink): void {
+    // Watched by the next setWakeup when no loop runs yet (a running one made it there).
+    (this.readPolls ??= new PollSet()).add(fd, READABLE);
+    this.readSinks[fd] = sink;
+    this.readSinkCount++;
+  }
+
+  /** @internal Stop polling `fd` (see `_watchReadable`); a report not taken yet is dropped. */
+  _unwatchReadable(fd: number): void {
+    if (this.readSinks[fd] === undefined) return;
+    this.readSinks[fd] = undefined;
+    this.readSinkCount--;
+    if (!this.closed) this.readPolls!.remove(fd);
+  }
+
+  /** The PollSet's onReady: a libuv callback in runForever's async context (setWakeup watched it). */
+  private readonly onReadsReported = (): void => {
+    this.readsReported = true;
+    (this.hostWake ?? this.wake)?.();
+  };
+
+  /** Tells each transport whose socket Node's loop reported readable since the last look. */
+  private takeReadReports(): void {
+    this.readsReported = false;
+    const reports = this.readReports;
+    const written = reports[0]!;
+    reports[0] = 0; // read now: Node's loop writes later reports from the start
+    this.tellReadable(reports, 2, written);
+    if (reports[1]! > 0) {
+      if (this.readOut.length < 2 * this.readSinkCount) this.readOut = new Int32Array(2 * this.readSinkCount);
+      const taken = this.readPolls!.take(this.readOut);
+      // More than fits: the rest at the next select().
+      if (2 * taken === this.readOut.length) this.readsReported = true;
+      this.tellReadable(this.readOut, 0, taken);
+    }
+  }
+
+  private tellReadable(pairs: Int32Array, from: number, n: number): void {
+    const sinks = this.readSinks;
+    for (let i = from; i < from + 2 * n; i += 2) sinks[pairs[i]!]?._readableReported();
+  }
+
   private getRing(): Uring {
     let ring = this.ring;
     if (ring === null) {
@@ -501,6 +590,7 @@ export class UringProactor extends Proactor {
   }
 
   private readonly onRingReady = (): void => {
+    this.ringDue = true;
     (this.hostWake ?? this.wake)?.();
   };
 

@@ -13,13 +13,14 @@
  *   into a buffer of the transport's own (made on first use). A receive that ends with the
  *   pool dry (-ENOBUFS) is posted again once the harvest gave buffers back.
  * - Direct reads, for large messages: once one turn delivered `proactor._directReadFrom`
- *   bytes (8 KiB), the pooled receive is cancelled and, after its last completion, a
- *   multishot ring poll for readability (kernel 5.13+; a one-shot poll per wake-up before)
- *   is armed instead; each wake-up runs recv syscalls straight into the slab (or a
- *   BufferedProtocol's buffer), as the selector does. The copy out of the pool costs more
- *   than that syscall above a few KiB. The poll reports wake-ups, not a level, so a round
- *   reads until a short read (past it after a hang-up, to the EOF). Eight rounds in a row
- *   of under 4 KiB switch back to the pool. Only one of the two is ever in the ring.
+ *   bytes (8 KiB), the pooled receive is cancelled and, after its last completion, Node's
+ *   loop polls the socket for readability instead (the proactor's `_watchReadable`: a
+ *   uv_poll, as the selector loop hosts its sockets; a ring poll would complete through task
+ *   work, which interrupts a sleeping epoll_wait and costs a second one per wake-up); each
+ *   report runs recv syscalls straight into the slab (or a BufferedProtocol's buffer), as the
+ *   selector does. The copy out of the pool costs more than that syscall above a few KiB.
+ *   A round reads until a short read. Eight rounds in a row of under 4 KiB switch back to
+ *   the pool. Only one of the two (the receive or the readability poll) is ever armed.
  * - The transport notes each completion and queues itself on the loop once per harvest;
  *   its `_run` delivers the chunks, then EOF or the error, in order, in the same iteration.
  * - pauseReading cancels the receive; what completes before the cancel lands is held by
@@ -31,15 +32,15 @@
  * - Writing: the non-blocking send syscall at once, as the selector's transport (loopback
  *   TCP nearly always takes it whole); what the kernel leaves is buffered by core and a
  *   one-shot ring poll for writability sends it when there is room.
- * - Closing: the armed receive (or read poll) and write poll are cancelled before the socket closes (the ring
- *   holds the file until they complete; their last completions free their ring slots and
- *   find the transport closed).
+ * - Closing: the readability poll stops, and the armed receive and write poll are cancelled,
+ *   before the socket closes (the ring holds the file until they complete; their last
+ *   completions free their ring slots and find the transport closed).
  */
 import { BaseStreamTransport, receiveSlab, socketExtra, toConnectionError, type AbstractEventLoop, type BaseProtocol, type ConnectionOwner, type Future } from '@loopkit/core';
-import { EAGAIN, EINTR, errnoError, READABLE, SHUT_WR, Uring, WRITABLE } from '@loopkit/uv';
+import { EAGAIN, EINTR, errnoError, SHUT_WR, Uring, WRITABLE } from '@loopkit/uv';
 import type { NetSocket } from './net-socket.js';
 import type { ReleaseHook } from './transports.js';
-import type { RingSink, UringProactor, UringSocket } from './uring-proactor.js';
+import type { ReadableSink, RingSink, UringProactor, UringSocket } from './uring-proactor.js';
 
 const ECANCELED = 125;
 const EINVAL = 22;
@@ -56,10 +57,6 @@ const MULTISHOT_LIMIT = 256 * 1024;
 const OWN_BUFFER_SIZE = 64 * 1024;
 /** `end` while the stream has not ended. */
 const OPEN = 1;
-/** poll(2) revents (Linux) saying the peer shut down or the socket failed: read until EOF or the error. */
-const POLLERR = 0x8;
-const POLLHUP = 0x10;
-const POLLRDHUP = 0x2000;
 /** The least room a direct receive into the slab asks for (the selector's). */
 const MIN_DIRECT_READ = 64 * 1024;
 /** Direct reads go back to the pool after this many rounds in a row that each read less than `SMALL_ROUND` bytes. */
@@ -71,7 +68,7 @@ interface EntryQueue {
   _callSoonEntry(entry: { _run(): void }): void;
 }
 
-export class UringStreamTransport extends BaseStreamTransport implements RingSink {
+export class UringStreamTransport extends BaseStreamTransport implements RingSink, ReadableSink {
   private readonly proactor: UringProactor;
   private readonly sock: UringSocket;
   private readonly fd: number;
@@ -83,14 +80,14 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   private recvCancelled = false;
   /** The receive in the ring is a multishot one. */
   private recvMultishot = false;
-  /** The operation in `recvId` is a readiness poll (direct reads), not a receive. */
-  private recvIsPoll = false;
-  /** Reads are direct: a ring poll for readability, then the recv syscall into the slab. */
+  /** Reads are direct: Node's loop polls the socket for readability, then the recv syscall into the slab. */
   private direct = false;
-  /** The read poll said readable since the last `_run`. */
+  /** Node's loop polls the socket for this transport's direct reads (the proactor's `_watchReadable`). */
+  private pollingReads = false;
+  /** Node's loop reported the socket readable since the last `_run`. */
   private readable = false;
-  /** The read poll reported a hang-up or error: direct reads go on past a short read, to the EOF or error. */
-  private hungUp = false;
+  /** Node's loop could not poll the socket (see postRecv): reads stay pooled. */
+  private directRefused = false;
   /** Direct-read rounds in a row that read little (see SMALL_ROUNDS). */
   private smallRounds = 0;
   /** The write poll in the ring (0: none). */
@@ -162,7 +159,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   // ---- reading ----
   protected _startReading(): void {
     this.reading = true;
-    if (this.recvId === 0 && !this.ended) this.postRecv();
+    if (this.recvId === 0 && !this.pollingReads && !this.ended) this.postRecv();
   }
 
   protected _stopReading(): void {
@@ -172,14 +169,22 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
 
   private postRecv(): void {
     const proactor = this.proactor;
+    if (this.direct) {
+      try {
+        proactor._watchReadable(this.fd, this);
+        this.pollingReads = true;
+        return;
+      } catch {
+        // Node's loop polls this fd already (libuv allows one poll per fd: a socket the user
+        // gave may be watched elsewhere): it keeps reading through the ring's pool.
+        this.direct = false;
+        this.directRefused = true;
+      }
+    }
     const ring = proactor._ring();
     let id = -ENOSYS;
     this.recvMultishot = false;
-    this.recvIsPoll = this.direct;
-    if (this.direct) {
-      id = proactor._multishotPoll ? ring.pollMulti(this.fd, READABLE) : ring.poll(this.fd, READABLE);
-      this.recvMultishot = proactor._multishotPoll && id > 0;
-    } else if (proactor._pooled) {
+    if (proactor._pooled) {
       if (proactor._multishot) {
         id = ring.recvMulti(this.fd, MULTISHOT_LIMIT);
         this.recvMultishot = id > 0;
@@ -188,7 +193,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
       }
       if (id === -ENOSYS) proactor._pooled = false;
     }
-    if (id === -ENOSYS && !this.direct) {
+    if (id === -ENOSYS) {
       const buf = (this.ownBuffer ??= Buffer.allocUnsafe(OWN_BUFFER_SIZE));
       id = ring.recv(this.fd, buf, 0, buf.length);
     }
@@ -202,7 +207,14 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     }
   }
 
-  /** @internal A completion of this transport's receive or poll (from the proactor's harvest). */
+  /** @internal Node's loop reported the socket readable (direct reads; from the proactor's select). */
+  _readableReported(): void {
+    if (this.closed || !this.pollingReads) return;
+    this.readable = true;
+    this.queue();
+  }
+
+  /** @internal A completion of this transport's receive or write poll (from the proactor's harvest). */
   _ringCompleted(id: number, res: number, more: boolean, data: Buffer | null): void {
     if (this.closed) return; // the cancels' completions, after close: nothing to deliver
     if (id === this.recvId) {
@@ -211,8 +223,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
       if (data !== null) {
         if (this.received === null) this.received = data;
         else this.keep(data);
-      } else if (this.recvIsPoll) this.pollCompleted(res);
-      else if (res > 0) this.add(Buffer.from(this.ownBuffer!.subarray(0, res)));
+      } else if (res > 0) this.add(Buffer.from(this.ownBuffer!.subarray(0, res)));
       else if (res === -EINVAL && this.recvMultishot) {
         // A kernel without capped multishot receives (before 6.17): single receives from now
         // on, since an uncapped one would take whatever the peer writes while reading is paused.
@@ -227,15 +238,6 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
       return;
     }
     this.queue();
-  }
-
-  private pollCompleted(res: number): void {
-    if (res >= 0) {
-      this.readable = true;
-      if ((res & (POLLRDHUP | POLLHUP | POLLERR)) !== 0) this.hungUp = true;
-    }
-    else if (res === -EINVAL && this.recvMultishot) this.proactor._multishotPoll = false; // before 5.13: one-shot polls
-    else if (res !== -ECANCELED && this.end === OPEN) this.end = res;
   }
 
   /**
@@ -295,7 +297,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
       }
       if (this.end !== OPEN && !this.ended) {
         this.ended = true;
-        this.cancelRecv(); // a read poll stays armed after EOF
+        this.cancelRecv(); // the readability poll stays on after EOF
         const end = this.end;
         if (end === 0) this._eofReceived();
         else if (!this._closing) this._fatalError(toConnectionError(errnoError(end, 'recv')), 'Fatal read error on socket transport');
@@ -310,7 +312,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
           if (this._firstBufferedChunk() !== null && this.pollId === 0) this.pollWritable();
         }
       }
-      if (this.reading && this.recvId === 0 && !this.ended && !this._closing) this.postRecv();
+      if (this.reading && this.recvId === 0 && !this.pollingReads && !this.ended && !this._closing) this.postRecv();
     } catch (error) {
       this._fatalError(error, 'Fatal error on socket transport');
     }
@@ -319,17 +321,22 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   /**
    * Large messages are read directly: a pooled receive costs a copy out of the pool that a
    * direct one does not, and above a few tens of KiB that copy costs more than the recv
-   * syscall. Small ones go back to the pool (no syscall per message). The switch waits for
-   * the receive in the ring to end (it is cancelled), so chunks stay in order.
+   * syscall. Small ones go back to the pool (no syscall per message). The switch to direct
+   * reads waits for the receive in the ring to end (it is cancelled), so chunks stay in order.
    */
   private switchReads(direct: boolean): void {
-    if (this.direct === direct) return;
+    if (this.direct === direct || this.directRefused) return;
     this.direct = direct;
     this.smallRounds = 0;
     this.cancelRecv();
   }
 
   private cancelRecv(): void {
+    if (this.pollingReads) {
+      this.pollingReads = false;
+      this.readable = false;
+      this.proactor._unwatchReadable(this.fd);
+    }
     if (this.recvId !== 0 && !this.recvCancelled) {
       this.recvCancelled = true;
       this.proactor._cancelTracked(this.recvId);
@@ -337,9 +344,9 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   }
 
   /**
-   * The read poll said readable: recv syscalls into the slab (or the BufferedProtocol's
-   * buffer) until one reads short, as the poll reports wake-ups, not a level (once the peer
-   * hung up, until EOF). Stops when the protocol pauses reading; EOF or an error goes to `end`.
+   * Node's loop reported the socket readable: recv syscalls into the slab (or the
+   * BufferedProtocol's buffer) until one reads short (what arrives later is reported again).
+   * Stops when the protocol pauses reading; EOF or an error goes to `end`.
    */
   private readDirect(): void {
     const raw = this.sock.raw;
@@ -366,8 +373,8 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
       }
       if (r <= 0) break;
       total += r;
-      // A short read drained the socket; the next wake-up brings more (after a hang-up none comes).
-      if (r < room && !this.hungUp) break;
+      // A short read drained the socket (for now: the poll is level-triggered).
+      if (r < room) break;
     }
     if (r <= 0 && r !== -EAGAIN && r !== -EINTR) this.end = r; // 0: EOF
     if (total >= SMALL_ROUND) this.smallRounds = 0;

@@ -1,26 +1,26 @@
 /**
  * UringEventLoop's stream transport (UringStreamTransport) on each way it can receive: one
  * multishot pooled receive (kernel 6.0+), a pooled receive posted per chunk (5.19+), a
- * receive into the transport's own buffer (no pool), and direct reads (a multishot ring
- * poll, 5.13+, or a one-shot one per wake-up, then the recv syscall). The proactor's
- * switches force each path, as a kernel without the feature (or traffic of that size) would.
+ * receive into the transport's own buffer (no pool), and direct reads (Node's loop polls the
+ * socket, then the recv syscall). The proactor's switches force each path, as a kernel
+ * without the feature (or traffic of that size) would.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import * as net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { BufferedProtocol, ConnectionResetError, DatagramProtocol, Protocol, sleep, type DatagramTransport, type Server, type Transport } from '@loopkit/core';
 import { UringEventLoop, UringProactor } from '@loopkit/proactor';
-import { SHUT_WR, socket as uvSocket, socketpair, Uring, type Socket } from '@loopkit/uv';
+import { PollSet, READABLE, SHUT_WR, socket as uvSocket, socketpair, Uring, type Socket } from '@loopkit/uv';
 import { echoServerFromTask, runOn } from './run-loop.js';
 
-type Mode = 'multishot' | 'pooled' | 'own buffer' | 'direct' | 'direct, one-shot polls';
-const MODES: Mode[] = ['multishot', 'pooled', 'own buffer', 'direct', 'direct, one-shot polls'];
+type Mode = 'multishot' | 'pooled' | 'own buffer' | 'direct';
+const MODES: Mode[] = ['multishot', 'pooled', 'own buffer', 'direct'];
 
 function proactorFor(mode: Mode): UringProactor {
   const proactor = new UringProactor();
   proactor._multishot = mode === 'multishot';
   proactor._pooled = mode !== 'own buffer';
-  if (mode.startsWith('direct')) proactor._directReadFrom = 0;
-  proactor._multishotPoll = mode !== 'direct, one-shot polls';
+  if (mode === 'direct') proactor._directReadFrom = 0;
   return proactor;
 }
 
@@ -50,21 +50,29 @@ class Keeper extends Protocol {
   }
 }
 
-/** Counts calls of the ring's receive methods while `body` runs. */
+/**
+ * Counts calls of the ring's receive methods and harvests, and of the PollSet registrations
+ * direct reads make (`add`, `remove`), while `body` runs.
+ */
 async function countingRing<T>(body: (counts: Record<string, number>) => Promise<T>): Promise<T> {
-  const counts: Record<string, number> = { recvMulti: 0, recvPooled: 0, recv: 0, poll: 0, pollMulti: 0, cancel: 0 };
-  const proto = Uring.prototype as unknown as Record<string, (...args: unknown[]) => number>;
-  const originals = Object.fromEntries(Object.keys(counts).map((name) => [name, proto[name]!]));
-  for (const name of Object.keys(counts)) {
-    proto[name] = function (this: unknown, ...args: unknown[]) {
-      counts[name]!++;
-      return originals[name]!.apply(this, args);
-    };
-  }
+  const counts: Record<string, number> = { recvMulti: 0, recvPooled: 0, recv: 0, poll: 0, pollMulti: 0, cancel: 0, harvest: 0, add: 0, remove: 0 };
+  const restore: Array<() => void> = [];
+  const count = (proto: Record<string, (...args: unknown[]) => unknown>, names: string[]): void => {
+    for (const name of names) {
+      const original = proto[name]!;
+      proto[name] = function (this: unknown, ...args: unknown[]) {
+        counts[name]!++;
+        return original.apply(this, args);
+      };
+      restore.push(() => (proto[name] = original));
+    }
+  };
+  count(Uring.prototype as unknown as Record<string, (...args: unknown[]) => unknown>, ['recvMulti', 'recvPooled', 'recv', 'poll', 'pollMulti', 'cancel', 'harvest']);
+  count(PollSet.prototype as unknown as Record<string, (...args: unknown[]) => unknown>, ['add', 'remove']);
   try {
     return await body(counts);
   } finally {
-    Object.assign(proto, originals);
+    for (const undo of restore) undo();
   }
 }
 
@@ -144,7 +152,7 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
               pausedAt = k.chunks.length;
             }
           };
-          const posts = (): number => counts.recvMulti! + counts.recvPooled! + counts.recv! + counts.poll! + counts.pollMulti!;
+          const posts = (): number => counts.recvMulti! + counts.recvPooled! + counts.recv! + counts.poll! + counts.pollMulti! + counts.add!;
           const sending = sendAll(b, data);
           await until(() => pausedAt >= 0, 'the first chunk');
           const postedAtPause = posts();
@@ -160,8 +168,9 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
           return keeper;
         });
         expect(keeper.received.equals(data)).toBe(true);
-        // A multishot receive or poll stays in the ring: pausing withdrew it.
-        if (mode === 'multishot' || mode === 'direct') expect(counts.cancel).toBeGreaterThanOrEqual(1);
+        // A multishot receive stays in the ring and Node's loop polls a direct reader's socket
+        // (what the large transfer switches to): pausing or the EOF withdrew them.
+        if (mode === 'multishot' || mode === 'direct') expect(counts.cancel! + counts.remove!).toBeGreaterThanOrEqual(1);
       });
     });
 
@@ -298,8 +307,8 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
         const keeper = protocol as Keeper;
         await sendAll(b, big);
         await until(() => keeper.received.length === big.length, 'the large transfer');
-        // The multishot receive is cancelled, and the read poll armed once its last completion came.
-        await until(() => counts.pollMulti! >= 1, 'the read poll');
+        // The multishot receive is cancelled, and Node's loop polls the socket once its last completion came.
+        await until(() => counts.add! >= 1, 'the readability poll');
         const multishotBefore = counts.recvMulti!;
         // Small messages one at a time, each its own read: after a few the pool takes over again.
         for (let i = 0; i < 20; i++) {
@@ -415,10 +424,10 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
     expect(got.equals(toUs)).toBe(true);
   }, 60000);
 
-  it('the ring turns the loop in runForever\'s async context: a protocol never sees the store of the task that made its server', async () => {
+  it.each(['pooled', 'direct'] as const)('the ring (or Node\'s poll of a socket read directly) turns the loop in runForever\'s async context: a protocol never sees the store of the task that made its server (%s reads)', async (reads) => {
     const store = new AsyncLocalStorage<string>();
     const seen: Array<string | undefined> = [];
-    const loop = new UringEventLoop();
+    const loop = new UringEventLoop(proactorFor(reads === 'direct' ? 'direct' : 'multishot'));
     await store.run('loop', () =>
       runOn(loop, async () => {
         // The server is made (and the ring used first) inside a task whose store differs.
@@ -476,6 +485,75 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
       await until(() => keeper.lost !== undefined, 'connectionLost');
     });
     expect(datagrams).toEqual(['d0', 'd1', 'd2', 'd3', 'd4']);
+  });
+
+  it('direct reads: Node\'s loop polls the socket, so 200 round trips post no ring operation and harvest next to nothing (with the server\'s accept waiting in the ring), and every byte arrives in order', async () => {
+    await countingRing(async (counts) => {
+      await withLoop('direct', async (loop) => {
+        const keepers: Keeper[] = [];
+        const server = await loop.createServer(() => {
+          const keeper = new Keeper();
+          keeper.onData = (k) => k.transport!.write(k.chunks[k.chunks.length - 1]!);
+          keepers.push(keeper);
+          return keeper;
+        }, '127.0.0.1', 0);
+        const port = (server.sockets[0]!.getsockname() as { port: number }).port;
+        // A node:net client sends each message from its own callbacks once the last came back,
+        // so the loop wakes only for its socket (a client awaited on the loop, by a timer or a
+        // poll, would wake it in between, and a select() after an idle spell harvests).
+        const messages = Array.from({ length: 200 }, (_, i) => pattern(1000 + i, i));
+        const replies: Buffer[] = [];
+        const done = loop.createFuture<void>();
+        const before = { ...counts };
+        const client = net.connect(port, '127.0.0.1', () => client.write(messages[0]!));
+        let next = 1;
+        let replied = 0;
+        let sent = messages[0]!.length;
+        client.on('data', (data: Buffer) => {
+          replies.push(data);
+          replied += data.length;
+          if (replied < sent) return;
+          if (next < messages.length) {
+            sent += messages[next]!.length;
+            client.write(messages[next++]!);
+          } else loop.callSoonThreadsafe(() => done.setResult(undefined));
+        });
+        await done;
+        expect(Buffer.concat(replies).equals(Buffer.concat(messages))).toBe(true);
+        const ringCalls = ['recvMulti', 'recvPooled', 'recv', 'poll', 'pollMulti', 'harvest'].reduce((sum, name) => sum + counts[name]! - before[name]!, 0);
+        // The accept's completion and the one switch to Node's poll; a ring poll and a harvest a round trip before.
+        expect(ringCalls).toBeLessThan(10);
+        expect(counts.add! - before.add!).toBe(1); // polled once, not re-armed per message
+        client.destroy();
+        await until(() => keepers[0]!.lost !== undefined, 'connectionLost');
+        expect(counts.remove).toBe(1);
+        server.close();
+        await server.waitClosed();
+      });
+    });
+  });
+
+  it('a socket Node\'s loop already polls (libuv allows one poll per fd) keeps reading through the pool: every byte in order, then EOF', async () => {
+    const [a, b] = socketpair();
+    const elsewhere = new PollSet();
+    elsewhere.add(a.fileno(), READABLE);
+    elsewhere.watch(() => {});
+    const data = pattern(2 * 1024 * 1024, 17);
+    try {
+      const keeper = await withLoop('direct', async (loop) => {
+        const [, protocol] = await loop.createConnection(() => new Keeper(), null, null, { sock: a });
+        const keeper = protocol as Keeper;
+        await sendAll(b, data);
+        b.close();
+        await until(() => keeper.lost !== undefined, 'connectionLost');
+        return keeper;
+      });
+      expect(keeper.received.equals(data)).toBe(true);
+      expect(keeper.eof).toBe(true);
+      expect(keeper.lost).toBeNull();
+    } finally {
+      elsewhere.close();
+    }
   });
 
   it('more chunks arrive between two harvests than the pool has buffers (256): receives that found it dry are posted again', async () => {
