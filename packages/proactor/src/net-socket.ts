@@ -46,12 +46,14 @@ const NO_DATAGRAMS: Array<[Buffer, Address]> = [];
 const READ_SCRATCH = Buffer.allocUnsafeSlow(256 * 1024);
 /**
  * Received bytes are copied out of the scratch buffer, never reused: a protocol may keep
- * them. A read of OWN_BUFFER_READ or more gets a buffer of exactly its size; smaller ones
- * are views into core's receiveSlab, where a new slab starts when less than OWN_BUFFER_READ
- * is left. So little fresh memory goes unused: only a GC frees it (see core's paceReceived,
- * and @loopkit/uv's keepFreedMemory).
+ * them. A read of less than OWN_BUFFER_READ is a view into core's receiveSlab, as the
+ * selector's reads are (no allocation, no ArrayBuffer of its own to make and free), and a
+ * new slab starts only when the read does not fit in what is left: at most a quarter of a
+ * slab goes unused, none at sizes that divide it (16 KiB). A larger read gets a buffer of
+ * exactly its size. Only a GC frees this memory (see core's paceReceived, and @loopkit/uv's
+ * keepFreedMemory).
  */
-const OWN_BUFFER_READ = 16 * 1024;
+const OWN_BUFFER_READ = 64 * 1024;
 
 /** Whether the first read asked for huge pages (see `askHugePages`). */
 let hugePagesAsked = false;
@@ -146,7 +148,7 @@ function onStreamRead(this: net.Socket, nread: number): boolean {
     READ_SCRATCH.copy(chunk, 0, 0, nread);
     paceReceived(nread);
   } else {
-    const slab = receiveSlab.withRoom(OWN_BUFFER_READ);
+    const slab = receiveSlab.withRoom(nread);
     const start = receiveSlab.offset();
     READ_SCRATCH.copy(slab, start, 0, nread);
     receiveSlab.taken(start + nread);

@@ -228,6 +228,35 @@ describe("NetSocket's received chunks", () => {
   /** Chunk `i` of a stream: its bytes are (i * 7 + k) & 255, so order and position show. */
   const chunkOf = (i: number, size: number): Buffer => Buffer.from(Array.from({ length: size }, (_, k) => (i * 7 + k) & 255));
 
+  it('a read under 64 KiB is a view of the shared receive slab, a larger one a buffer of its own', async () => {
+    await run(async (loop) => {
+      const [a, b, server] = await netPair(loop);
+      const received: Buffer[] = [];
+      for (const size of [32 * 1024, 32 * 1024, 200 * 1024]) {
+        const message = chunkOf(size, size);
+        await loop.sockSendall(a, message);
+        const got: Buffer[] = [];
+        for (let n = 0; n < size; ) {
+          const chunk = (await loop.sockRecv(b, 256 * 1024)) as Buffer;
+          got.push(chunk);
+          n += chunk.length;
+        }
+        expect(Buffer.concat(got)).toEqual(message);
+        received.push(...got);
+      }
+      // Loopback delivers a 32 KiB write whole: the reads this test is about happened.
+      expect(received.some((chunk) => chunk.length >= 16 * 1024 && chunk.length < 64 * 1024)).toBe(true);
+      expect(received.some((chunk) => chunk.length >= 64 * 1024)).toBe(true);
+      for (const chunk of received) {
+        if (chunk.length < 64 * 1024) expect(chunk.buffer.byteLength).toBe(256 * 1024);
+        else expect(chunk.buffer.byteLength).toBe(chunk.length);
+      }
+      a.close();
+      b.close();
+      server.close();
+    });
+  });
+
   it('hands every byte out once and in order, through partial takes, a backlog past its kept slots, and reuse', () => {
     const sock = new NetSocket('inet');
     for (const backlog of [1, 3, 100, 2]) {
