@@ -46,22 +46,24 @@ const NO_DATAGRAMS: Array<[Buffer, Address]> = [];
 const READ_SCRATCH = Buffer.allocUnsafeSlow(256 * 1024);
 /**
  * Received bytes are copied out of the scratch buffer, never reused: a protocol may keep
- * them. A read of OWN_BUFFER_READ or more gets a buffer of exactly its size; smaller ones
- * are views into core's receiveSlab, where a new slab starts when less than OWN_BUFFER_READ
- * is left. So little fresh memory goes unused: only a GC frees it (see core's paceReceived,
- * and @loopkit/uv's keepFreedMemory).
+ * them. A read of less than OWN_BUFFER_READ is a view into core's receiveSlab, as the
+ * selector's reads are (no allocation, no ArrayBuffer of its own to make and free), and a
+ * new slab starts only when the read does not fit in what is left: at most a quarter of a
+ * slab goes unused, none at sizes that divide it (16 KiB). A larger read gets a buffer of
+ * exactly its size. Only a GC frees this memory (see core's paceReceived, and @loopkit/uv's
+ * keepFreedMemory).
  */
-const OWN_BUFFER_READ = 16 * 1024;
+const OWN_BUFFER_READ = 64 * 1024;
 
-/** Whether the first large read asked for huge pages (see `askHugePages`). */
+/** Whether the first read asked for huge pages (see `askHugePages`). */
 let hugePagesAsked = false;
 
 /**
- * Large reads copy into fresh heap memory, tens of MB of it before V8's first GCs free any,
- * and under a paravirtualized MMU a first touch of a 4 KiB page costs ~12 µs of CPU: the
- * first read of OWN_BUFFER_READ or more asks for transparent huge pages on the next 32 MiB
- * of heap (@loopkit/uv's adviseHugePagesAhead). A server of small messages grows its heap
- * far more slowly per request, and paired runs at 1 KiB x 1 showed no gain from it.
+ * Every read copies into fresh heap memory (slab views or a buffer of its own), tens of MB
+ * of it before V8's first GCs free any, and under a paravirtualized MMU a first touch of a
+ * 4 KiB page costs ~12 µs of CPU: the first read of the process asks for transparent huge
+ * pages on the next 32 MiB of heap (@loopkit/uv's adviseHugePagesAhead). At 1 KiB messages
+ * too: their slabs took 0.09-0.15 faults per request on Node 24 without it (`net` 0.01-0.04).
  */
 function askHugePages(): void {
   hugePagesAsked = true;
@@ -140,13 +142,13 @@ function onStreamClose(this: net.Socket): void {
 function onStreamRead(this: net.Socket, nread: number): boolean {
   const sock = ownerOf(this);
   let chunk: Buffer;
+  if (!hugePagesAsked) askHugePages();
   if (nread >= OWN_BUFFER_READ) {
-    if (!hugePagesAsked) askHugePages();
     chunk = Buffer.allocUnsafeSlow(nread);
     READ_SCRATCH.copy(chunk, 0, 0, nread);
     paceReceived(nread);
   } else {
-    const slab = receiveSlab.withRoom(OWN_BUFFER_READ);
+    const slab = receiveSlab.withRoom(nread);
     const start = receiveSlab.offset();
     READ_SCRATCH.copy(slab, start, 0, nread);
     receiveSlab.taken(start + nread);

@@ -24,7 +24,7 @@ import {
   type SocketAddress,
   toConnectionError,
 } from '@loopkit/core';
-import { EAGAIN, EINTR, errnoError, isAvailable as uvAvailable, pipeWritev } from '@loopkit/uv';
+import { EAGAIN, EINTR, errnoError, isAvailable as uvAvailable, pipeWrite, pipeWritev } from '@loopkit/uv';
 import { NetProactor } from './net-proactor.js';
 import { closedError, NetSocket, notConnectedError } from './net-socket.js';
 import type { Address, Proactor } from './proactor.js';
@@ -139,7 +139,8 @@ export class ProactorSocketTransport extends BaseStreamTransport {
     const stream = this.liveStream();
     // Bytes Node holds (the rest of an earlier write) go first.
     if (this.pendingTicket !== 0 || stream.writableLength > 0) return 0;
-    const r = pipeWritev(this.fd, chunks);
+    // One buffer (an echo's reply) skips the array: reading its element through N-API costs more than the write.
+    const r = chunks.length === 1 ? pipeWrite(this.fd, chunks[0]!) : pipeWritev(this.fd, chunks);
     if (r >= 0) return r;
     if (r === -EAGAIN || r === -EINTR) return 0;
     throw toConnectionError(errnoError(r, 'send'));

@@ -247,6 +247,21 @@ static napi_value js_read(napi_env env, napi_callback_info info) {
   return num(env, r < 0 ? -errno : r);
 }
 
+/* write(fd, buf: ArrayBufferView) -> bytes written or -errno: writev's one-buffer case
+ * without the array (reading an array's element through N-API costs more than the rest of
+ * the call: NetProactor's echo writes one buffer per reply). */
+static napi_value js_write(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int32_t fd;
+  char* p;
+  size_t n;
+  if (arg_int32(env, argv[0], "fd", &fd) || arg_bytes(env, argv[1], "buf", &p, &n)) return NULL;
+  if (n > INT32_MAX) n = INT32_MAX;
+  ssize_t r;
+  do r = write(fd, p, n); while (r < 0 && errno == EINTR);
+  return num(env, r < 0 ? -errno : r);
+}
+
 /* writev(fd, bufs: ArrayBufferView[]) -> bytes written or -errno (EPIPE when the
  * reader is gone: SIGPIPE is ignored by Node, so it never kills us). At most
  * MAX_IOV buffers go per call; the caller writes the rest on writability. */
@@ -297,7 +312,7 @@ static napi_value js_set_nonblocking(napi_env env, napi_callback_info info) {
 napi_value spawn_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     METHOD("spawn", js_spawn), METHOD("pidfdOpen", js_pidfd_open), METHOD("reap", js_reap),
-    METHOD("read", js_read), METHOD("writev", js_writev), METHOD("setNonblocking", js_set_nonblocking),
+    METHOD("read", js_read), METHOD("write", js_write), METHOD("writev", js_writev), METHOD("setNonblocking", js_set_nonblocking),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

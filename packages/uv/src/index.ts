@@ -19,5 +19,5 @@ export * from './constants.js';
 export { tlsProvider, tlsStats } from './tls.js';
 export type { HandshakeState, TLSContext, TLSEngine, TLSOptions, TLSProvider, TLSSessionInfo } from './tls.js';
 export { adviseHugePagesAhead, keepFreedMemory } from './memory.js';
-export { spawnChild, pidfdOpen, reapChild, pipeRead, pipeWritev, closeFd, setNonblocking } from './process.js';
+export { spawnChild, pidfdOpen, reapChild, pipeRead, pipeWrite, pipeWritev, closeFd, setNonblocking } from './process.js';
 export type { SpawnSpec, SpawnedChild, StdioSpec } from './process.js';

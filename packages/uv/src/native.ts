@@ -102,6 +102,7 @@ export interface NativeModule {
   pidfdOpen(pid: number): number;
   reap(pid: number, block: number, out: Int32Array): number;
   read(fd: number, buf: Bytes, offset: number, length: number): number;
+  write(fd: number, buf: Bytes): number;
   writev(fd: number, bufs: readonly Bytes[]): number;
   setNonblocking(fd: number): number;
   Epoll?: new () => NativeSelector;

@@ -12,7 +12,7 @@
  *   where the kernel has none (then watch SIGCHLD). Close it with `closeFd`.
  * - `reapChild(pid, block)`: the exit code (minus the signal number for a signal death), or
  *   null while it runs. Only this pid is ever waited for.
- * - `pipeRead`/`pipeWritev`: the hot path, `>= 0` or `-errno` as the sockets' try* calls.
+ * - `pipeRead`/`pipeWrite`/`pipeWritev`: the hot path, `>= 0` or `-errno` as the sockets' try* calls.
  */
 import { accessSync, fsConstants, statSync } from './builtins.js';
 import { native } from './native.js';
@@ -126,6 +126,11 @@ export function reapChild(pid: number, block = false): number | null {
 /** read(2) into `buf[offset, offset + length)`: bytes read (0 at EOF) or -errno. */
 export function pipeRead(fd: number, buf: ArrayBufferView, offset = 0, length = buf.byteLength - offset): number {
   return native().read(fd, buf, offset, length);
+}
+
+/** write(2) of `buf`: bytes written or -errno; `pipeWritev` of one buffer, cheaper to call. */
+export function pipeWrite(fd: number, buf: ArrayBufferView): number {
+  return native().write(fd, buf);
 }
 
 /** writev(2) of `bufs` in order: bytes written or -errno (-EPIPE once the reader is gone). */

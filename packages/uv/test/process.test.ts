@@ -3,7 +3,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { closeFd, pidfdOpen, pipeRead, pipeWritev, reapChild, spawnChild, EAGAIN, isAvailable } from '../dist/index.js';
+import { closeFd, pidfdOpen, pipeRead, pipeWrite, pipeWritev, reapChild, socketpair, spawnChild, EAGAIN, isAvailable } from '../dist/index.js';
 
 const O_NONBLOCK = 0o4000;
 const O_CLOEXEC = 0o2000000;
@@ -97,3 +97,25 @@ describe.skipIf(!isAvailable() || process.platform !== 'linux')('spawnChild', ()
   });
 });
 
+
+describe.skipIf(!isAvailable() || process.platform !== 'linux')('pipeWrite', () => {
+  it('writes exactly the bytes of a view, returns -EAGAIN when the socket is full, and checks its arguments', () => {
+    const [a, b] = socketpair();
+    onTestFinished(() => {
+      a.close();
+      b.close();
+    });
+    const backing = Buffer.from('..hello..');
+    expect(pipeWrite(a.fileno(), backing.subarray(2, 7))).toBe(5);
+    expect(pipeWrite(a.fileno(), new Uint16Array([0x6968]))).toBe(2);
+    const got = Buffer.alloc(16);
+    expect(b.tryRecvInto(got)).toBe(7);
+    expect(got.subarray(0, 7).toString()).toBe('hellohi');
+    const block = Buffer.alloc(64 * 1024, 1);
+    let r = 0;
+    for (let i = 0; i < 1000 && r >= 0; i++) r = pipeWrite(a.fileno(), block);
+    expect(r).toBe(-EAGAIN);
+    expect(() => pipeWrite(a.fileno(), 'text' as unknown as Buffer)).toThrow(TypeError);
+    expect(() => pipeWrite(1.5, block)).toThrow(TypeError);
+  });
+});
