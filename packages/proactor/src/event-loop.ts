@@ -390,7 +390,7 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
   }
 
   protected async _openDatagram(family: Family, local: InetSockAddr | null, remote: InetSockAddr | null, options: DatagramOptions): Promise<NetSocket> {
-    const socket = dgram().createSocket({ type: family === 'inet6' ? 'udp6' : 'udp4', reuseAddr: Boolean(options.reuseAddress) });
+    const socket = dgram().createSocket({ type: family === 'inet6' ? 'udp6' : 'udp4' });
     const sock = NetSocket._fromDgram(socket, family);
     try {
       // node:dgram receives only once bound: an endpoint with no address binds to any.

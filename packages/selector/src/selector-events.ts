@@ -835,7 +835,6 @@ export class SelectorEventLoop
   protected async _openDatagram(family: Family, local: InetSockAddr | null, remote: InetSockAddr | null, options: DatagramOptions<Socket>): Promise<Socket> {
     const sock = makeSocket(family, 'dgram');
     try {
-      if (options.reuseAddress) sock.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
       if (options.reusePort) sock.setsockopt(SOL_SOCKET, SO_REUSEPORT, 1);
       if (options.allowBroadcast) sock.setsockopt(SOL_SOCKET, SO_BROADCAST, 1);
       if (local !== null) sock.bind(local);
