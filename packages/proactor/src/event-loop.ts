@@ -286,12 +286,7 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
     if (!uvAvailable()) throw new TypeError('reusePort needs the @loopkit/uv addon (node:net on Node 20 cannot set SO_REUSEPORT)');
   }
 
-  /** A null host listens once on Node's default: every interface, dual stack. */
-  protected override _anyAddresses(family: Family | null): Array<[string | null, Family | null]> {
-    return [[null, family]];
-  }
-
-  protected async _listenInet(address: string | null, family: Family | null, port: number, backlog: number, options: ServerOptions): Promise<NetSocket> {
+  protected async _listenInet(address: string | null, family: Family | null, port: number, backlog: number, options: ServerOptions): Promise<NetSocket | null> {
     if (options.reusePort) {
       // SO_REUSEPORT must be set before bind: make the socket with the addon, hand it to Node.
       const fam: Family = family ?? (address !== null && nodeNet().isIPv6(address) ? 'inet6' : 'inet');
@@ -310,13 +305,17 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
     }
     // keepAlive: Node sets SO_KEEPALIVE on each connection it accepts.
     const server = nodeNet().createServer({ pauseOnConnect: true, allowHalfOpen: true, keepAlive: Boolean(options.keepAlive) });
-    const listenOptions: net.ListenOptions = { port, backlog };
-    if (address !== null) {
-      listenOptions.host = address;
-      // As asyncio: an IPv6 listener does not also take IPv4 connections.
-      if (nodeNet().isIPv6(address)) listenOptions.ipv6Only = true;
+    // A null host is core's 0.0.0.0 and :: (one listener per family, as asyncio); an IPv6
+    // listener does not also take IPv4 connections, as asyncio.
+    const host = address ?? undefined;
+    const listenOptions: net.ListenOptions = { port, backlog, host, ipv6Only: host !== undefined && nodeNet().isIPv6(host) };
+    try {
+      await once(server, (done) => server.listen(listenOptions, done));
+    } catch (error) {
+      // No IPv6 on this host: the IPv4 listener serves alone (as the selector loop).
+      if (host === '::' && (error as { code?: unknown }).code === 'EAFNOSUPPORT') return null;
+      throw error;
     }
-    await once(server, (done) => server.listen(listenOptions, done));
     const bound = server.address() as net.AddressInfo;
     return NetSocket._fromServer(server, bound.family === 'IPv6' ? 'inet6' : 'inet');
   }
