@@ -202,7 +202,8 @@ onEachLoop('helpers: shapes', (make) => {
       const kinds = [...done].map((f) => (f instanceof Task ? 'Task' : f instanceof Future ? 'Future' : 'other')).sort();
       expect(kinds).toEqual(['Future', 'Task']);
       const yielded: unknown[] = [];
-      for await (const fut of asCompleted([async () => 'a', Promise.resolve('b')])) yielded.push(fut instanceof Future ? fut.result() : fut);
+      // TypeScript types a for-await variable as Awaited<Future<T>> = T; at run time it is the Future.
+      for await (const fut of asCompleted([async () => 'a', Promise.resolve('b')])) yielded.push((fut as unknown) instanceof Future ? (fut as unknown as Future<string>).result() : 'not a future');
       expect(yielded.sort()).toEqual(['a', 'b']);
       expect(await waitFor(Promise.resolve('p'), 1)).toBe('p');
       expect(await gather(function* () {
