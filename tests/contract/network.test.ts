@@ -9,6 +9,7 @@ import { expect, it } from 'vitest';
 import {
   BrokenPipeError,
   BufferedProtocol,
+  CancelledError,
   ConnectionError,
   ConnectionRefusedError,
   ConnectionResetError,
@@ -144,6 +145,25 @@ onEachLoop('network: shapes', (make) => {
       await closed;
       server.close();
       await server.waitClosed();
+    });
+  });
+
+  it('server.sockets is empty once the server is closed; a cancelled serveForever() closes the server (as asyncio)', async () => {
+    await runIn(make, async (loop) => {
+      const server = await loop.createServer(() => new Protocol(), '127.0.0.1', 0);
+      expect(server.sockets).toHaveLength(1);
+      server.close();
+      expect(server.sockets).toHaveLength(0);
+      await server.waitClosed();
+      const served = await loop.createServer(() => new Protocol(), '127.0.0.1', 0, { startServing: false });
+      const serving = loop.createTask(() => served.serveForever());
+      await sleep(0.01);
+      expect(served.isServing()).toBe(true);
+      serving.cancel();
+      expect(await rejection(serving)).toBeInstanceOf(CancelledError);
+      expect(served.isServing()).toBe(false);
+      expect(served.sockets).toHaveLength(0);
+      await served.waitClosed();
     });
   });
 
