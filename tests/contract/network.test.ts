@@ -510,6 +510,32 @@ onEachLoop('network: sockets', (make) => {
     });
   });
 
+  it('sock* byte counts: a non-integer is a TypeError, a negative one a RangeError (asyncio: ValueError), named, on every loop alike', async () => {
+    await runIn(make, async (loop) => {
+      const [a, b] = socketpair();
+      const udp = socket('inet', 'dgram');
+      try {
+        const calls: Array<[(n: number) => Promise<unknown>, string]> = [
+          [(n) => loop.sockRecv(a, n), 'n'],
+          [(n) => loop.sockRecvfrom(udp, n), 'bufsize'],
+          [(n) => loop.sockRecvfromInto(udp, new Uint8Array(4), n), 'nbytes'],
+        ];
+        for (const [call, name] of calls) {
+          const negative = await rejection(Promise.resolve().then(() => call(-1)));
+          expect(negative).toBeInstanceOf(RangeError);
+          expect(negative.message).toContain(name);
+          const fractional = await rejection(Promise.resolve().then(() => call(1.5)));
+          expect(fractional).toBeInstanceOf(TypeError);
+          expect(fractional.message).toContain(name);
+        }
+      } finally {
+        a.close();
+        b.close();
+        udp.close();
+      }
+    });
+  });
+
   it('getaddrinfo resolves to [family, type, proto, canonname, {address, family, port}] rows; getnameinfo to [host, service]', async () => {
     await runIn(make, async (loop) => {
       const rows = await loop.getaddrinfo('127.0.0.1', 80, { type: 'stream' });

@@ -38,6 +38,7 @@ import {
   socket as uvSocket,
 } from '@loopkit/uv';
 import { dgram, net as nodeNet } from './builtins.js';
+import { checkSize } from './checks.js';
 import { NetProactor } from './net-proactor.js';
 import { NetSocket, type NetSocketFamily } from './net-socket.js';
 import type { Address, Proactor } from './proactor.js';
@@ -196,7 +197,7 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
   /** Receive one datagram of up to `bufsize` bytes: `[data, sender address]` (asyncio 3.11's sock_recvfrom). */
   async sockRecvfrom(sock: unknown, bufsize: number): Promise<[Uint8Array, Address]> {
     this.checkClosed();
-    if (!Number.isInteger(bufsize) || bufsize < 0) throw new TypeError(`bufsize must be a non-negative integer, got ${describe(bufsize)}`);
+    checkSize(bufsize, 'bufsize');
     return await this._proactor.recvfrom(sock, bufsize);
   }
 
@@ -204,7 +205,7 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
   async sockRecvfromInto(sock: unknown, buf: Uint8Array, nbytes = 0): Promise<[number, Address]> {
     this.checkClosed();
     if (!ArrayBuffer.isView(buf)) throw new TypeError(`buf must be a Uint8Array or Buffer, got ${describe(buf)}`);
-    if (!Number.isInteger(nbytes) || nbytes < 0) throw new TypeError(`nbytes must be a non-negative integer, got ${describe(nbytes)}`);
+    checkSize(nbytes, 'nbytes');
     if (nbytes > buf.byteLength) throw new RangeError(`nbytes is greater than the length of the buffer (${nbytes} > ${buf.byteLength})`);
     const [data, address] = await this._proactor.recvfrom(sock, nbytes === 0 ? buf.byteLength : nbytes);
     new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength).set(data);
