@@ -27,6 +27,15 @@ class Recording extends DatagramProtocol {
 }
 
 onEachLoop('test_base_events (createDatagramEndpoint)', (make) => {
+  it('test_create_datagram_endpoint_reuse_address_error: reuseAddress is refused (3.13 removed reuse_address: TypeError naming it)', () =>
+    runIn(make, async (loop) => {
+      for (const reuseAddress of [true, false]) {
+        const error = await rejection(loop.createDatagramEndpoint(() => new DatagramProtocol(), { localAddr: ['127.0.0.1', 0], reuseAddress } as never));
+        expect(error).toBeInstanceOf(TypeError);
+        expect(String(error)).toContain("unexpected option 'reuseAddress'");
+      }
+    }));
+
   it('test_create_datagram_endpoint_wrong_sock: a stream socket is refused', () =>
     runIn(make, async (loop) => {
       const sock = socket('inet');
@@ -154,5 +163,4 @@ onEachLoop('test_events / test_base_events (subprocess argument checks)', (make)
     }));
 
   it.skip('test_create_datagram_endpoint_sock_unix / existing_sock_unix: AF_UNIX datagram endpoints are not offered (family is inet or inet6)', () => {});
-  it.skip('test_create_datagram_endpoint reuse_address=True refused (asyncio 3.8+ ValueError): loopkit keeps reuseAddress for datagram endpoints', () => {});
 });

@@ -58,6 +58,7 @@ import type { BaseProtocol } from './protocols.js';
 import type { Transport } from './transports.js';
 import type { BaseStreamTransport } from './base-transport.js';
 import { checkSendfileArgs, checkSendfileSocket, sendfileByWrites, sendfileMode, sockSendfileBySends } from './sendfile.js';
+import type { AbstractServer } from './server.js';
 import type { TLSProvider } from './tls/engine.js';
 import type { SSLOption } from './tls/contexts.js';
 import { getTLSProvider } from './tls/provider.js';
@@ -526,13 +527,13 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   createConnection(..._args: unknown[]): Promise<[unknown, unknown]> {
     return this.notImplemented('createConnection');
   }
-  createServer(..._args: unknown[]): Promise<unknown> {
+  createServer(..._args: unknown[]): Promise<AbstractServer> {
     return this.notImplemented('createServer');
   }
   createUnixConnection(..._args: unknown[]): Promise<[unknown, unknown]> {
     return this.notImplemented('createUnixConnection');
   }
-  createUnixServer(..._args: unknown[]): Promise<unknown> {
+  createUnixServer(..._args: unknown[]): Promise<AbstractServer> {
     return this.notImplemented('createUnixServer');
   }
   createDatagramEndpoint(..._args: unknown[]): Promise<[unknown, unknown]> {

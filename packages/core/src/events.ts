@@ -8,6 +8,7 @@ import type { Future } from './futures.js';
 import type { Handle, TimerHandle } from './handles.js';
 import type { Task } from './tasks.js';
 import type { BaseProtocol } from './protocols.js';
+import type { AbstractServer } from './server.js';
 import type { Transport } from './transports.js';
 import { world, type ResumeSignal } from './world.js';
 import { isAnonymousBuiltin } from './task-context.js';
@@ -110,11 +111,11 @@ export interface AbstractEventLoop {
   /** Open a stream connection to host:port; resolves to `[transport, protocol]`. */
   createConnection(protocolFactory: () => unknown, host?: string | null, port?: number | null, options?: object): Promise<[unknown, unknown]>;
   /** Listen on host:port; each connection gets a protocol from `protocolFactory`. Resolves to the Server. */
-  createServer(protocolFactory: () => unknown, host?: string | string[] | null, port?: number | null, options?: object): Promise<unknown>;
+  createServer(protocolFactory: () => unknown, host?: string | string[] | null, port?: number | null, options?: object): Promise<AbstractServer>;
   /** Open a Unix socket connection (a named pipe on Windows); resolves to `[transport, protocol]`. */
   createUnixConnection(protocolFactory: () => unknown, path?: string | null, options?: object): Promise<[unknown, unknown]>;
   /** Listen on a Unix socket path (a named pipe on Windows); resolves to the Server. */
-  createUnixServer(protocolFactory: () => unknown, path?: string | null, options?: object): Promise<unknown>;
+  createUnixServer(protocolFactory: () => unknown, path?: string | null, options?: object): Promise<AbstractServer>;
   /** A transport on a stream socket accepted outside the loop (server side; `ssl` makes it TLS); resolves to `[transport, protocol]`. */
   connectAcceptedSocket(protocolFactory: () => unknown, sock: unknown, options?: object): Promise<[unknown, unknown]>;
   /** Open a UDP endpoint; resolves to `[transport, protocol]`. */

@@ -69,12 +69,15 @@ export interface UnixServerOptions<A = unknown> extends TLSServerOptions {
   /** Remove the socket file when the server closes (asyncio 3.13's cleanup_socket). */
   cleanupSocket?: boolean;
 }
-/** Options of createDatagramEndpoint: local and remote address, family, reuse, broadcast, a given socket. */
+/**
+ * Options of createDatagramEndpoint: local and remote address, family, port reuse, broadcast, a
+ * given socket. No reuseAddress: asyncio 3.13 removed reuse_address (SO_REUSEADDR lets another
+ * process bind the same UDP address and take its datagrams), so it is refused as an unknown option.
+ */
 export interface DatagramOptions<A = unknown> {
   localAddr?: HostPort | null;
   remoteAddr?: HostPort | null;
   family?: Family | number | null;
-  reuseAddress?: boolean | null;
   reusePort?: boolean | null;
   allowBroadcast?: boolean | null;
   sock?: A | null;
@@ -105,7 +108,7 @@ export const OPTION_KEYS = {
   createUnixConnection: ['sock', ...TLS_CLIENT_OPTIONS],
   createServer: ['backlog', 'reuseAddress', 'reusePort', 'keepAlive', 'family', 'sock', 'startServing', ...TLS_SERVER_OPTIONS],
   createUnixServer: ['backlog', 'sock', 'startServing', 'cleanupSocket', ...TLS_SERVER_OPTIONS],
-  createDatagramEndpoint: ['localAddr', 'remoteAddr', 'family', 'reuseAddress', 'reusePort', 'allowBroadcast', 'sock'],
+  createDatagramEndpoint: ['localAddr', 'remoteAddr', 'family', 'reusePort', 'allowBroadcast', 'sock'],
   connectAcceptedSocket: TLS_SERVER_OPTIONS,
 } as const;
 
@@ -514,7 +517,7 @@ function closeOnThrow<T>(sock: LoopSocket, make: () => T): T {
 }
 
 /** createDatagramEndpoint options that configure the socket it makes, refused with a given `sock`. */
-const DATAGRAM_SOCKET_MODIFIERS = ['localAddr', 'remoteAddr', 'family', 'reuseAddress', 'reusePort', 'allowBroadcast'] as const;
+const DATAGRAM_SOCKET_MODIFIERS = ['localAddr', 'remoteAddr', 'family', 'reusePort', 'allowBroadcast'] as const;
 
 /** The first resolved address of `name` (RangeError when none is of `family`, as asyncio's "could not bind"). */
 function firstAddress(infos: AddrInfo[], name: string, host: string | null, family: Family | null): AddrInfo {

@@ -38,6 +38,7 @@ import {
   socket as uvSocket,
 } from '@loopkit/uv';
 import { dgram, net as nodeNet } from './builtins.js';
+import { checkSize } from './checks.js';
 import { NetProactor } from './net-proactor.js';
 import { NetSocket, type NetSocketFamily } from './net-socket.js';
 import type { Address, Proactor } from './proactor.js';
@@ -196,7 +197,7 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
   /** Receive one datagram of up to `bufsize` bytes: `[data, sender address]` (asyncio 3.11's sock_recvfrom). */
   async sockRecvfrom(sock: unknown, bufsize: number): Promise<[Uint8Array, Address]> {
     this.checkClosed();
-    if (!Number.isInteger(bufsize) || bufsize < 0) throw new TypeError(`bufsize must be a non-negative integer, got ${describe(bufsize)}`);
+    checkSize(bufsize, 'bufsize');
     return await this._proactor.recvfrom(sock, bufsize);
   }
 
@@ -204,7 +205,7 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
   async sockRecvfromInto(sock: unknown, buf: Uint8Array, nbytes = 0): Promise<[number, Address]> {
     this.checkClosed();
     if (!ArrayBuffer.isView(buf)) throw new TypeError(`buf must be a Uint8Array or Buffer, got ${describe(buf)}`);
-    if (!Number.isInteger(nbytes) || nbytes < 0) throw new TypeError(`nbytes must be a non-negative integer, got ${describe(nbytes)}`);
+    checkSize(nbytes, 'nbytes');
     if (nbytes > buf.byteLength) throw new RangeError(`nbytes is greater than the length of the buffer (${nbytes} > ${buf.byteLength})`);
     const [data, address] = await this._proactor.recvfrom(sock, nbytes === 0 ? buf.byteLength : nbytes);
     new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength).set(data);
@@ -286,12 +287,7 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
     if (!uvAvailable()) throw new TypeError('reusePort needs the @loopkit/uv addon (node:net on Node 20 cannot set SO_REUSEPORT)');
   }
 
-  /** A null host listens once on Node's default: every interface, dual stack. */
-  protected override _anyAddresses(family: Family | null): Array<[string | null, Family | null]> {
-    return [[null, family]];
-  }
-
-  protected async _listenInet(address: string | null, family: Family | null, port: number, backlog: number, options: ServerOptions): Promise<NetSocket> {
+  protected async _listenInet(address: string | null, family: Family | null, port: number, backlog: number, options: ServerOptions): Promise<NetSocket | null> {
     if (options.reusePort) {
       // SO_REUSEPORT must be set before bind: make the socket with the addon, hand it to Node.
       const fam: Family = family ?? (address !== null && nodeNet().isIPv6(address) ? 'inet6' : 'inet');
@@ -310,13 +306,17 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
     }
     // keepAlive: Node sets SO_KEEPALIVE on each connection it accepts.
     const server = nodeNet().createServer({ pauseOnConnect: true, allowHalfOpen: true, keepAlive: Boolean(options.keepAlive) });
-    const listenOptions: net.ListenOptions = { port, backlog };
-    if (address !== null) {
-      listenOptions.host = address;
-      // As asyncio: an IPv6 listener does not also take IPv4 connections.
-      if (nodeNet().isIPv6(address)) listenOptions.ipv6Only = true;
+    // A null host is core's 0.0.0.0 and :: (one listener per family, as asyncio); an IPv6
+    // listener does not also take IPv4 connections, as asyncio.
+    const host = address ?? undefined;
+    const listenOptions: net.ListenOptions = { port, backlog, host, ipv6Only: host !== undefined && nodeNet().isIPv6(host) };
+    try {
+      await once(server, (done) => server.listen(listenOptions, done));
+    } catch (error) {
+      // No IPv6 on this host: the IPv4 listener serves alone (as the selector loop).
+      if (host === '::' && (error as { code?: unknown }).code === 'EAFNOSUPPORT') return null;
+      throw error;
     }
-    await once(server, (done) => server.listen(listenOptions, done));
     const bound = server.address() as net.AddressInfo;
     return NetSocket._fromServer(server, bound.family === 'IPv6' ? 'inet6' : 'inet');
   }
@@ -390,7 +390,7 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
   }
 
   protected async _openDatagram(family: Family, local: InetSockAddr | null, remote: InetSockAddr | null, options: DatagramOptions): Promise<NetSocket> {
-    const socket = dgram().createSocket({ type: family === 'inet6' ? 'udp6' : 'udp4', reuseAddr: Boolean(options.reuseAddress) });
+    const socket = dgram().createSocket({ type: family === 'inet6' ? 'udp6' : 'udp4' });
     const sock = NetSocket._fromDgram(socket, family);
     try {
       // node:dgram receives only once bound: an endpoint with no address binds to any.

@@ -125,11 +125,18 @@ function keepReceivedMemory(): void {
   keepFreedMemory();
 }
 
+/** A byte count: an integer (TypeError), not negative (RangeError, asyncio's ValueError). */
+function checkCount(n: unknown, name: string): number {
+  if (typeof n !== 'number' || !Number.isInteger(n)) throw new TypeError(`${name} must be an integer, got ${describe(n)}`);
+  if (n < 0) throw new RangeError(`${name} must be >= 0, got ${n}`);
+  return n;
+}
+
 /** How many bytes of a `length`-byte buffer a recv may fill: `nbytes`, or all of it for 0 (asyncio's recvfrom_into rule). */
 function checkNbytes(nbytes: unknown, length: number): number {
-  if (typeof nbytes !== 'number' || !Number.isInteger(nbytes) || nbytes < 0) throw new TypeError(`nbytes must be a non-negative integer, got ${describe(nbytes)}`);
-  if (nbytes > length) throw new RangeError(`nbytes is greater than the length of the buffer (${nbytes} > ${length})`);
-  return nbytes === 0 ? length : nbytes;
+  const count = checkCount(nbytes, 'nbytes');
+  if (count > length) throw new RangeError(`nbytes is greater than the length of the buffer (${count} > ${length})`);
+  return count === 0 ? length : count;
 }
 
 function checkStreamSock(sock: unknown): Socket {
@@ -510,7 +517,7 @@ export class SelectorEventLoop
   // ---- sock*: the syscall first, readiness only when it would block ----
   async sockRecv(sock: Socket, n: number): Promise<Buffer> {
     checkSock(sock);
-    if (!Number.isInteger(n) || n < 0) throw new TypeError(`n must be a non-negative integer, got ${describe(n)}`);
+    checkCount(n, 'n');
     const buf = Buffer.allocUnsafe(n);
     const got = await this.sockRecvInto(sock, buf);
     return buf.subarray(0, got);
@@ -561,7 +568,7 @@ export class SelectorEventLoop
   /** Receive one datagram of up to `bufsize` bytes: `[data, sender address]` (asyncio 3.11's sock_recvfrom). */
   async sockRecvfrom(sock: Socket, bufsize: number): Promise<[Buffer, AddrOut]> {
     checkSock(sock);
-    if (!Number.isInteger(bufsize) || bufsize < 0) throw new TypeError(`bufsize must be a non-negative integer, got ${describe(bufsize)}`);
+    checkCount(bufsize, 'bufsize');
     const buf = Buffer.allocUnsafe(bufsize);
     const [n, address] = await this.sockRecvfromInto(sock, buf);
     return [buf.subarray(0, n), address];
@@ -835,7 +842,6 @@ export class SelectorEventLoop
   protected async _openDatagram(family: Family, local: InetSockAddr | null, remote: InetSockAddr | null, options: DatagramOptions<Socket>): Promise<Socket> {
     const sock = makeSocket(family, 'dgram');
     try {
-      if (options.reuseAddress) sock.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
       if (options.reusePort) sock.setsockopt(SOL_SOCKET, SO_REUSEPORT, 1);
       if (options.allowBroadcast) sock.setsockopt(SOL_SOCKET, SO_BROADCAST, 1);
       if (local !== null) sock.bind(local);
