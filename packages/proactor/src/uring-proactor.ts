@@ -1072,12 +1072,6 @@ export class UringEventLoop extends ProactorEventLoop {
     else if (SO_REUSEPORT < 0) throw new TypeError('reusePort is not supported on this platform');
   }
 
-  /** Listen on every interface as core names them (0.0.0.0 and ::), as the selector loop. */
-  protected override _anyAddresses(family: Family | null): Array<[string | null, Family | null]> {
-    const any: Array<[string, Family]> = [['0.0.0.0', 'inet'], ['::', 'inet6']];
-    return any.filter(([, f]) => family === null || f === family);
-  }
-
   protected override async _listenInet(address: string | null, family: Family | null, port: number, backlog: number, options: ServerOptions): Promise<NetSocket> {
     const fam: Family = family ?? (address !== null && address.includes(':') ? 'inet6' : 'inet');
     const host = address ?? (fam === 'inet6' ? '::' : '0.0.0.0');
