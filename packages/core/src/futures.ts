@@ -115,29 +115,38 @@ const settledUndefined: Promise<undefined> = Promise.resolve(undefined);
 
 /** A result that is not there yet (asyncio.Future): await it, or add done callbacks; set by setResult/setException, or cancelled. */
 export class Future<T = unknown> implements PromiseLike<T> {
-  /** @internal */ _state: State = PENDING;
+  // Declared, and set once in the constructor: class fields would be defined by an
+  // initializer function of their own first, then set again (see Handle). Futures and tasks
+  // are made by the hundred thousand, many of them before the JIT has compiled anything.
+  /** @internal */ declare _state: State;
   /**
    * @internal the result, or the exception once FAILED: one field where two were (a Future
    * or Task is made by the hundred thousand, and none has both)
    */
-  _result: unknown = undefined;
-  /** @internal */ _loop: AbstractEventLoop;
+  declare _result: unknown;
+  /** @internal */ declare _loop: AbstractEventLoop;
   /**
    * @internal the done callbacks: a done callback, or a ready-queue entry (an await's
    * continuation, a FutureAwaiter; a PromiseWaiter itself). null until the first (most
    * futures of tasks never get one), then the one itself, and an array only from the second
    * on (most get at most one).
    */
-  _callbacks: FutureCallback | FutureCallback[] | null = null;
+  declare _callbacks: FutureCallback | FutureCallback[] | null;
   /** @internal the futures waiting on this one (awaited-by.ts): null, one, or a Set of several */
-  _awaitedBy: Future<unknown> | Set<Future<unknown>> | null = null;
+  declare _awaitedBy: Future<unknown> | Set<Future<unknown>> | null;
   /** @internal what few futures and tasks ever need (see RareState); null until first written */
-  _rare: RareState | null = null;
+  declare _rare: RareState | null;
 
   /** Binds to `loop`, else the running loop, else the policy's current loop. */
   constructor(options?: FutureOptions | AbstractEventLoop) {
-    this._loop = resolveLoop(options);
-    if (this._loop.getDebug()) this._sourceTraceback = new Error().stack ?? null;
+    const loop = resolveLoop(options);
+    this._state = PENDING;
+    this._result = undefined;
+    this._loop = loop;
+    this._callbacks = null;
+    this._awaitedBy = null;
+    this._rare = null;
+    if (loop.getDebug()) this._sourceTraceback = new Error().stack ?? null;
   }
 
   /** @internal the state few futures need, made on first write. */

@@ -50,14 +50,16 @@ export interface TaskOptions extends FutureOptions {
 
 /** A coroutine function running on a loop (asyncio.Task): a Future of its result, cancellable at any await. */
 export class Task<T = unknown> extends Future<T> implements ReadyEntry {
-  /** @internal */ readonly _coro: CoroFn<T>;
+  // Declared, and set once in the constructor (see Future).
+  /** @internal */ declare readonly _coro: CoroFn<T>;
   /**
    * @internal its name once given, else the N of "Task-N": one field where a name and a
    * number were two (a task is made by the hundred thousand; see _name, _number).
    */
-  _label: string | number;
-  /** @internal the Future whose then() this task called last, in its context: the one it awaits */ _futWaiter: Future<unknown> | null = null;
-  /** @internal see task-registry.ts */ _aged: AgedRecord | null = null;
+  declare _label: string | number;
+  /** @internal the Future whose then() this task called last, in its context: the one it awaits */
+  declare _futWaiter: Future<unknown> | null;
+  /** @internal see task-registry.ts */ declare _aged: AgedRecord | null;
 
   /**
    * `options` may be the loop alone (what createTask without options passes: no object per
@@ -75,10 +77,12 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
     }
     super(options);
     this._coro = coro;
+    this._label = name !== undefined ? String(name) : ++world.taskCounter;
+    this._futWaiter = null;
+    this._aged = null;
     // Without a context given, a copy of the creator's (asyncio's copy_context()), when it needs one.
     const runsIn = context ?? (storesSeen.entered ? captureContext(this._loop) : null);
     if (runsIn !== null) this._rareState().context = runsIn;
-    this._label = name !== undefined ? String(name) : ++world.taskCounter;
     trackTask(this);
     callSoonEntry(this._loop, this); // the task is its own ready-queue entry: see _run
   }
