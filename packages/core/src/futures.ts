@@ -167,18 +167,13 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return this._state === FAILED ? this._result : null;
   }
   /**
-   * @internal a woken waiter the caller's cancel() reached too late fails instead (promise-waiter.ts);
-   * a cancelled future stays cancelled
+   * @internal a finished future fails with `exception` instead: a woken waiter the caller's
+   * cancel() reached too late (promise-waiter.ts). A pending or cancelled one is left as it is.
    */
   set _exception(exception: unknown) {
     if (this._state === PENDING || this._state === CANCELLED) return;
-    if (exception !== null) {
-      this._result = exception;
-      this._state = FAILED;
-    } else if (this._state === FAILED) {
-      this._result = undefined;
-      this._state = FINISHED;
-    }
+    this._result = exception;
+    this._state = FAILED;
   }
 
   /** @internal the CancelledError to raise, when one was caught from a task body */
