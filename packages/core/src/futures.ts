@@ -18,10 +18,13 @@ import { forgetUnretrieved, watchUnretrieved, type UnretrievedReport } from './u
 import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.js';
 
 const PENDING = 0;
+/** finished with a result */
 const FINISHED = 1;
 const CANCELLED = 2;
-type State = typeof PENDING | typeof FINISHED | typeof CANCELLED;
-const stateNames = ['PENDING', 'FINISHED', 'CANCELLED'];
+/** finished with an exception, which `_result` holds (asyncio's FINISHED, with _exception set) */
+const FAILED = 3;
+type State = typeof PENDING | typeof FINISHED | typeof CANCELLED | typeof FAILED;
+const stateNames = ['PENDING', 'FINISHED', 'CANCELLED', 'FINISHED'];
 
 type DoneCallback<T> = (future: Future<T>) => unknown;
 /**
@@ -112,26 +115,38 @@ const settledUndefined: Promise<undefined> = Promise.resolve(undefined);
 
 /** A result that is not there yet (asyncio.Future): await it, or add done callbacks; set by setResult/setException, or cancelled. */
 export class Future<T = unknown> implements PromiseLike<T> {
-  /** @internal */ _state: State = PENDING;
-  /** @internal */ _result: T | undefined = undefined;
-  /** @internal */ _exception: unknown = null;
-  /** @internal */ _loop: AbstractEventLoop;
+  // Declared, and set once in the constructor: class fields would be defined by an
+  // initializer function of their own first, then set again (see Handle). Futures and tasks
+  // are made by the hundred thousand, many of them before the JIT has compiled anything.
+  /** @internal */ declare _state: State;
+  /**
+   * @internal the result, or the exception once FAILED: one field where two were (a Future
+   * or Task is made by the hundred thousand, and none has both)
+   */
+  declare _result: unknown;
+  /** @internal */ declare _loop: AbstractEventLoop;
   /**
    * @internal the done callbacks: a done callback, or a ready-queue entry (an await's
    * continuation, a FutureAwaiter; a PromiseWaiter itself). null until the first (most
    * futures of tasks never get one), then the one itself, and an array only from the second
    * on (most get at most one).
    */
-  _callbacks: FutureCallback | FutureCallback[] | null = null;
+  declare _callbacks: FutureCallback | FutureCallback[] | null;
   /** @internal the futures waiting on this one (awaited-by.ts): null, one, or a Set of several */
-  _awaitedBy: Future<unknown> | Set<Future<unknown>> | null = null;
+  declare _awaitedBy: Future<unknown> | Set<Future<unknown>> | null;
   /** @internal what few futures and tasks ever need (see RareState); null until first written */
-  _rare: RareState | null = null;
+  declare _rare: RareState | null;
 
   /** Binds to `loop`, else the running loop, else the policy's current loop. */
   constructor(options?: FutureOptions | AbstractEventLoop) {
-    this._loop = resolveLoop(options);
-    if (this._loop.getDebug()) this._sourceTraceback = new Error().stack ?? null;
+    const loop = resolveLoop(options);
+    this._state = PENDING;
+    this._result = undefined;
+    this._loop = loop;
+    this._callbacks = null;
+    this._awaitedBy = null;
+    this._rare = null;
+    if (loop.getDebug()) this._sourceTraceback = new Error().stack ?? null;
   }
 
   /** @internal the state few futures need, made on first write. */
@@ -145,6 +160,20 @@ export class Future<T = unknown> implements PromiseLike<T> {
   }
   set _cancelMessage(msg: string | undefined) {
     if (this._rare !== null || msg !== undefined) this._rareState().cancelMessage = msg;
+  }
+
+  /** @internal the exception it finished with, else null */
+  get _exception(): unknown {
+    return this._state === FAILED ? this._result : null;
+  }
+  /**
+   * @internal a finished future fails with `exception` instead: a woken waiter the caller's
+   * cancel() reached too late (promise-waiter.ts). A pending or cancelled one is left as it is.
+   */
+  set _exception(exception: unknown) {
+    if (this._state === PENDING || this._state === CANCELLED) return;
+    this._result = exception;
+    this._state = FAILED;
   }
 
   /** @internal the CancelledError to raise, when one was caught from a task body */
@@ -188,17 +217,18 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /** The result; throws the exception, CancelledError, or InvalidStateError while pending. */
   result(): T {
-    if (this._state === CANCELLED) throw this._makeCancelledError();
-    if (this._state !== FINISHED) throw new InvalidStateError('Result is not ready.');
+    const state = this._state;
+    if (state === CANCELLED) throw this._makeCancelledError();
+    if (state === PENDING) throw new InvalidStateError('Result is not ready.');
     this._retrieved();
-    if (this._exception !== null) throw this._exception;
+    if (state === FAILED) throw this._result;
     return this._result as T;
   }
 
   /** The exception (null when it succeeded); throws CancelledError, or InvalidStateError while pending. */
   exception(): unknown {
     if (this._state === CANCELLED) throw this._makeCancelledError();
-    if (this._state !== FINISHED) throw new InvalidStateError('Exception is not set.');
+    if (this._state === PENDING) throw new InvalidStateError('Exception is not set.');
     this._retrieved();
     return this._exception;
   }
@@ -271,14 +301,14 @@ export class Future<T = unknown> implements PromiseLike<T> {
       // but the promise and the microtask saved. They return undefined, as `settledUndefined`
       // gives to anyone chaining on (a hand-written `new Promise((r) => fut.then(r))`).
       if (isAnonymousBuiltin !== null) {
-        const succeeded = this._state === FINISHED && this._exception === null;
+        const succeeded = this._state === FINISHED;
         const reaction = succeeded ? onFulfilled : onRejected;
         if (isAnonymousBuiltin(reaction)) {
           (reaction as (value: unknown) => void)(succeeded ? this._result : this._outcomeError());
           return settledUndefined as unknown as Chainable<R1 | R2>;
         }
       }
-      const settled = this._state === FINISHED && this._exception === null
+      const settled = this._state === FINISHED
         ? Promise.resolve(this._result as T)
         : Promise.reject(this._outcomeError());
       return settled.then(onFulfilled, onRejected);
@@ -341,7 +371,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
   _outcomeError(): unknown {
     if (this._state === CANCELLED) return this._makeCancelledError();
     this._retrieved();
-    return this._exception;
+    return this._result;
   }
 
   /** `const x = yield* fut` in a generator task: suspend until done, then give the result. */
@@ -359,8 +389,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** @internal the state part of the repr, e.g. `finished result=3` (asyncio's order). */
   _stateInfo(details = ''): string {
     const state = stateNames[this._state]!.toLowerCase();
-    if (this._state !== FINISHED) return `${state}${details}${this._callbacksInfo()}`;
-    const outcome = this._exception !== null ? `exception=${String(this._exception)}` : `result=${formatValue(this._result)}`;
+    if (this._state === PENDING || this._state === CANCELLED) return `${state}${details}${this._callbacksInfo()}`;
+    const outcome = this._state === FAILED ? `exception=${String(this._result)}` : `result=${formatValue(this._result)}`;
     return `${state}${details} ${outcome}`;
   }
 
@@ -394,8 +424,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /** @internal */
   _setExceptionNow(exception: unknown): void {
-    this._exception = exception;
-    this._state = FINISHED;
+    this._result = exception;
+    this._state = FAILED;
     // Format the stack now: until then V8 keeps the frames' receivers (this very future or
     // task among them) alive, and the report below could never fire.
     if (exception instanceof Error) void exception.stack;
@@ -480,7 +510,7 @@ carryTaskIntoThen(Future.prototype, (future) => future._state === PENDING); // a
 
 /**
  * The fields of a Future or Task that most never set (a cancellation, an unretrieved
- * exception, debug mode, a name, an abort signal, an async context): one object made on the
+ * exception, debug mode, a generator, an abort signal, an async context): one object made on the
  * first write, read through accessors of the same names, so a task carries one pointer where
  * it carried ten fields (80 bytes, on every one of 100k idle or short-lived tasks).
  */
@@ -490,7 +520,8 @@ export class RareState {
   unretrieved: UnretrievedReport | null = null;
   sourceTraceback: string | null = null;
   // a Task's
-  name: string | null = null;
+  /** the generator of a task running a generator function */
+  gen: Generator<unknown, unknown, unknown> | null = null;
   mustCancel = false;
   numCancelsRequested = 0;
   abort: AbortController | null = null;
@@ -531,7 +562,7 @@ class FutureAwaiter<T> extends Chain<T> implements ReadyEntry {
     const cancelled = awaited ? future._cancelAtResume(task) : null;
     if (cancelled !== null) {
       this.rejected(cancelled, this.onRejected);
-    } else if (future._state === FINISHED && future._exception === null) {
+    } else if (future._state === FINISHED) {
       this.fulfilled(future._result, this.onFulfilled);
     } else this.rejected(future._outcomeError(), this.onRejected);
   }
@@ -554,7 +585,7 @@ class TaskBodyAwaiter implements ReadyEntry {
     const cancelled = future._cancelAtResume(task);
     if (cancelled !== null) {
       task._bodyThrew(cancelled);
-    } else if (future._state === FINISHED && future._exception === null) task._bodyReturned(future._result);
+    } else if (future._state === FINISHED) task._bodyReturned(future._result);
     else task._bodyThrew(future._outcomeError());
   }
 }

@@ -50,15 +50,20 @@ export interface TaskOptions extends FutureOptions {
 
 /** A coroutine function running on a loop (asyncio.Task): a Future of its result, cancellable at any await. */
 export class Task<T = unknown> extends Future<T> implements ReadyEntry {
-  /** @internal */ readonly _coro: CoroFn<T>;
-  /** @internal the N of "Task-N" (0 when named at creation) */ readonly _number: number;
-  /** @internal */ _gen: Generator<unknown, T, unknown> | null = null;
-  /** @internal the Future whose then() this task called last, in its context: the one it awaits */ _futWaiter: Future<unknown> | null = null;
-  /** @internal see task-registry.ts */ _aged: AgedRecord | null = null;
+  // Declared, and set once in the constructor (see Future).
+  /** @internal */ declare readonly _coro: CoroFn<T>;
+  /**
+   * @internal its name once given, else the N of "Task-N": one field where a name and a
+   * number were two (a task is made by the hundred thousand; see _name, _number).
+   */
+  declare _label: string | number;
+  /** @internal the Future whose then() this task called last, in its context: the one it awaits */
+  declare _futWaiter: Future<unknown> | null;
+  /** @internal see task-registry.ts */ declare _aged: AgedRecord | null;
 
   /**
    * `options` may be the loop alone (what createTask without options passes: no object per
-   * task). A name and a context go to the rare state (futures.ts' RareState).
+   * task). A context goes to the rare state (futures.ts' RareState).
    */
   constructor(coro: CoroFn<T>, options: TaskOptions | AbstractEventLoop = {}) {
     if (typeof coro !== 'function') {
@@ -72,18 +77,32 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
     }
     super(options);
     this._coro = coro;
+    this._label = name !== undefined ? String(name) : ++world.taskCounter;
+    this._futWaiter = null;
+    this._aged = null;
     // Without a context given, a copy of the creator's (asyncio's copy_context()), when it needs one.
     const runsIn = context ?? (storesSeen.entered ? captureContext(this._loop) : null);
     if (runsIn !== null) this._rareState().context = runsIn;
-    if (name !== undefined) this._rareState().name = String(name);
-    this._number = name !== undefined ? 0 : ++world.taskCounter;
     trackTask(this);
     callSoonEntry(this._loop, this); // the task is its own ready-queue entry: see _run
   }
 
   /** @internal its name if set, else null (it is then "Task-N") */
   get _name(): string | null {
-    return this._rare === null ? null : this._rare.name;
+    return typeof this._label === 'string' ? this._label : null;
+  }
+
+  /** @internal the N of "Task-N" (0 once named) */
+  get _number(): number {
+    return typeof this._label === 'number' ? this._label : 0;
+  }
+
+  /**
+   * @internal the generator a generator function gave, which the task steps (null for an
+   * async function): in the rare state, as async functions are the everyday kind.
+   */
+  get _gen(): Generator<unknown, T, unknown> | null {
+    return this._rare === null ? null : (this._rare.gen as Generator<unknown, T, unknown> | null);
   }
 
   /** @internal cancel at the next suspension point */
@@ -128,12 +147,13 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
 
   /** The task's name ("Task-N" unless named). */
   getName(): string {
-    return this._name ?? `Task-${this._number}`;
+    const label = this._label;
+    return typeof label === 'string' ? label : `Task-${label}`;
   }
 
   /** Rename the task. */
   setName(name: unknown): void {
-    this._rareState().name = String(name);
+    this._label = String(name);
     // Renamed after aging (rare): the record, whichever copy of core made it, takes the text.
     if (this._aged !== null) this._aged.description = this._describe();
   }
@@ -244,7 +264,7 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
       return;
     }
     if (isGenerator(body)) {
-      this._gen = body as Generator<unknown, T, unknown>;
+      this._rareState().gen = body;
       this._genStep(undefined);
     } else if (!isThenable(body)) {
       this._bodyReturned(body as T);

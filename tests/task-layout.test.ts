@@ -1,0 +1,117 @@
+// What a Future, a Task and an Event waiter weigh (heap snapshot of a fresh process), and the
+// states that now share one field: a Future's result and exception, a task's name and number.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BaseEventLoop, CancelledError, Future, InvalidStateError, Task } from '@loopkit/core';
+
+const CORE = new URL('../packages/core/dist/index.js', import.meta.url).href;
+
+describe('object sizes', () => {
+  it('a Task is 104 bytes, a Future 72, an Event waiter 104 (heap snapshot)', () => {
+    // 120, 80 and 112 with a field each for a Future's exception and a task's number and generator.
+    const program = `
+import v8 from 'node:v8';
+import { BaseEventLoop, Event, Future } from '${CORE}';
+const loop = new BaseEventLoop();
+const gate = new Event();
+const count = 2000;
+const kept = [];
+await loop.runUntilComplete(async () => {
+  for (let i = 0; i < count; i++) {
+    kept.push(loop.createTask(() => gate.wait()), new Future({ loop }));
+  }
+  await new Promise((resolve) => loop.callSoon(resolve));
+});
+const stream = v8.getHeapSnapshot();
+let text = '';
+for (let chunk; (chunk = stream.read()) !== null; ) text += chunk;
+const snapshot = JSON.parse(text);
+const fields = snapshot.snapshot.meta.node_fields;
+const sizes = {};
+for (let i = 0; i < snapshot.nodes.length; i += fields.length) {
+  const name = snapshot.strings[snapshot.nodes[i + fields.indexOf('name')]];
+  if (name !== 'Task' && name !== 'Future' && name !== 'PromiseWaiter') continue;
+  const key = name + ' ' + snapshot.nodes[i + fields.indexOf('self_size')];
+  sizes[key] = (sizes[key] ?? 0) + 1;
+}
+console.log(JSON.stringify(Object.keys(sizes).filter((key) => sizes[key] >= count).sort()));
+process.exit(0);
+`;
+    const dir = mkdtempSync(join(tmpdir(), 'loopkit-task-layout-'));
+    const file = join(dir, 'layout.mjs');
+    writeFileSync(file, program);
+    const run = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.stderr).toBe('');
+    expect(JSON.parse(run.stdout)).toEqual(['Future 72', 'PromiseWaiter 104', 'Task 104']);
+  });
+});
+
+describe('a Future finished with an exception (held where a result would be)', () => {
+  it('gives it as the exception, throws it as the result, and shows it, also when it is undefined', async () => {
+    const loop = new BaseEventLoop();
+    const task = loop.createTask(async () => {
+      throw undefined;
+    });
+    let rejectedWith: unknown = 'nothing';
+    await loop.runUntilComplete(task).catch((error: unknown) => {
+      rejectedWith = error;
+    });
+    loop.close();
+    expect(rejectedWith).toBeUndefined();
+    expect(task.done()).toBe(true);
+    expect(task.cancelled()).toBe(false);
+    expect(task.exception()).toBeUndefined();
+    expect(() => task.result()).toThrow();
+    let thrown: unknown = 'nothing';
+    try {
+      task.result();
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeUndefined();
+    expect(String(task)).toContain('finished');
+    expect(String(task)).toContain('exception=undefined');
+  });
+
+  it('keeps a result and an exception apart: setResult of an Error is a result', () => {
+    const loop = new BaseEventLoop();
+    const withResult = new Future<Error>({ loop });
+    const error = new Error('a value, not a failure');
+    withResult.setResult(error);
+    expect(withResult.result()).toBe(error);
+    expect(withResult.exception()).toBeNull();
+    expect(String(withResult)).toContain('result=');
+    const failed = new Future({ loop });
+    failed.setException(error);
+    expect(failed.exception()).toBe(error);
+    expect(() => failed.result()).toThrow(error);
+    expect(String(failed)).toBe('<Future finished exception=Error: a value, not a failure>');
+    expect(() => failed.setResult(1)).toThrow(InvalidStateError);
+    expect(() => failed.setResult(1)).toThrow(/^FINISHED: /);
+    const cancelled = new Future({ loop });
+    cancelled.cancel('stop');
+    expect(() => cancelled.exception()).toThrow(CancelledError);
+    loop.close();
+  });
+});
+
+describe('a task\'s label: its name once given, else its number', () => {
+  it('is "Task-N" until renamed, and the given name after, at creation or later', () => {
+    const loop = new BaseEventLoop();
+    const unnamed = new Task(async () => {}, loop);
+    const named = new Task(async () => {}, { loop, name: 'worker' });
+    const next = new Task(async () => {}, loop);
+    const n = Number(/^Task-(\d+)$/.exec(unnamed.getName())![1]);
+    // A task named at creation takes no number.
+    expect(next.getName()).toBe(`Task-${n + 1}`);
+    expect(named.getName()).toBe('worker');
+    unnamed.setName(42);
+    expect(unnamed.getName()).toBe('42');
+    expect(String(unnamed)).toContain("name='42'");
+    for (const task of [unnamed, named, next]) task.cancel();
+    loop.close();
+  });
+});
