@@ -10,7 +10,7 @@ import { BaseEventLoop, CancelledError, Future, InvalidStateError, Task } from '
 const CORE = new URL('../packages/core/dist/index.js', import.meta.url).href;
 
 describe('object sizes', () => {
-  it('a Task is 104 bytes, a Future 72, an Event waiter 104 (heap snapshot)', () => {
+  it('a Task is at most 104 bytes, a Future 72, an Event waiter 104 (heap snapshot)', () => {
     // 120, 80 and 112 with a field each for a Future's exception and a task's number and generator.
     const program = `
 import v8 from 'node:v8';
@@ -45,7 +45,13 @@ process.exit(0);
     writeFileSync(file, program);
     const run = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 60_000 });
     expect(run.stderr).toBe('');
-    expect(JSON.parse(run.stdout)).toEqual(['Future 72', 'PromiseWaiter 104', 'Task 104']);
+    // At most these (a later cut may go below); one size per class (no object of a class grew a field late).
+    const found = (JSON.parse(run.stdout) as string[]).map((key) => key.split(' '));
+    expect(found.map(([name]) => name)).toEqual(['Future', 'PromiseWaiter', 'Task']);
+    const sizes = Object.fromEntries(found.map(([name, size]) => [name!, Number(size)]));
+    expect(sizes['Future']).toBeLessThanOrEqual(72);
+    expect(sizes['PromiseWaiter']).toBeLessThanOrEqual(104);
+    expect(sizes['Task']).toBeLessThanOrEqual(104);
   });
 });
 
