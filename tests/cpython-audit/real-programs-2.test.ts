@@ -5,10 +5,12 @@
  * end also faces the Python one. The ports are programs/*.ts.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { onEachLoop, runIn } from './loops.js';
+import { TimeoutError, createSubprocessExec, run, waitFor } from 'loopkit';
+import { onEachLoop, rejection, runIn } from './loops.js';
 import { certDir, pythonMissing, runPython } from './programs/python.js';
 import * as mtls from './programs/mtls.js';
 import * as starttls from './programs/starttls.js';
+import * as supervisor from './programs/supervisor.js';
 
 /**
  * mtls.py's output where the server is loopkit's, two known differences. asyncio's server
@@ -34,8 +36,12 @@ describe.skipIf(pythonMissing !== null)('real programs 2, side by side with Pyth
   let reference: Record<string, string[]> = {};
   beforeAll(async () => {
     const dir = certDir();
-    const [tls, mutual] = await Promise.all([runPython('starttls.py', [dir, 'both']).lines, runPython('mtls.py', [dir, 'both']).lines]);
-    reference = { starttls: tls, mtls: mutual };
+    const [tls, mutual, supervised] = await Promise.all([
+      runPython('starttls.py', [dir, 'both']).lines,
+      runPython('mtls.py', [dir, 'both']).lines,
+      runPython('supervisor.py', []).lines,
+    ]);
+    reference = { starttls: tls, mtls: mutual, supervisor: supervised };
   }, 60_000);
 
   onEachLoop('STARTTLS line protocol', (make) => {
@@ -88,4 +94,27 @@ describe.skipIf(pythonMissing !== null)('real programs 2, side by side with Pyth
       expect([...events, ...(await python!)]).toEqual(withLoopkitServer(reference.mtls));
     });
   });
+
+  onEachLoop('process supervisor', (make) => {
+    it('restarts with back-off, terminate then kill, signals as negative codes, cleanup at run() shutdown: as supervisor.py', async () => {
+      const printed: string[] = [];
+      await run(() => supervisor.main((line) => printed.push(line)), { loopFactory: make });
+      expect(printed).toEqual(reference.supervisor);
+    });
+  });
+});
+
+/**
+ * The supervisor's stop step alone: `waitFor(proc.wait(), t)` (asyncio's `wait_for(proc.wait(),
+ * t)`) times out by cancelling the wait, never the child.
+ */
+onEachLoop('waitFor over Process.wait() (asyncio cancels the wait, not the child)', (make) => {
+  it('waitFor(proc.wait(), t) times out, the child runs on; terminate() then gives -SIGTERM', () =>
+    runIn(make, async () => {
+      const proc = await createSubprocessExec('sleep', ['30']);
+      expect(await rejection(waitFor(proc.wait(), 0.05))).toBeInstanceOf(TimeoutError);
+      expect(proc.returncode).toBe(null);
+      proc.terminate();
+      expect(await waitFor(proc.wait(), 5)).toBe(-15);
+    }));
 });
