@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { TimeoutError, createSubprocessExec, run, waitFor } from 'loopkit';
 import { onEachLoop, rejection, runIn } from './loops.js';
 import { certDir, pythonMissing, runPython } from './programs/python.js';
+import * as limits from './programs/limits.js';
 import * as mtls from './programs/mtls.js';
 import * as starttls from './programs/starttls.js';
 import * as supervisor from './programs/supervisor.js';
@@ -36,12 +37,13 @@ describe.skipIf(pythonMissing !== null)('real programs 2, side by side with Pyth
   let reference: Record<string, string[]> = {};
   beforeAll(async () => {
     const dir = certDir();
-    const [tls, mutual, supervised] = await Promise.all([
+    const [tls, mutual, supervised, limited] = await Promise.all([
       runPython('starttls.py', [dir, 'both']).lines,
       runPython('mtls.py', [dir, 'both']).lines,
       runPython('supervisor.py', []).lines,
+      runPython('limits.py', []).lines,
     ]);
-    reference = { starttls: tls, mtls: mutual, supervisor: supervised };
+    reference = { starttls: tls, mtls: mutual, supervisor: supervised, limits: limited };
   }, 60_000);
 
   onEachLoop('STARTTLS line protocol', (make) => {
@@ -92,6 +94,12 @@ describe.skipIf(pythonMissing !== null)('real programs 2, side by side with Pyth
       });
       expect(python).not.toBeNull();
       expect([...events, ...(await python!)]).toEqual(withLoopkitServer(reference.mtls));
+    });
+  });
+
+  onEachLoop('stream server with a limit', (make) => {
+    it('readline over the limit, readuntil with two separators and over the limit, readexactly cut short: as limits.py', async () => {
+      expect(await runIn(make, () => limits.main())).toEqual(reference.limits);
     });
   });
 
