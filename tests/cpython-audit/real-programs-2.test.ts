@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { TimeoutError, createSubprocessExec, run, waitFor } from 'loopkit';
 import { onEachLoop, rejection, runIn } from './loops.js';
 import { certDir, pythonMissing, runPython } from './programs/python.js';
+import * as crawler from './programs/crawler.js';
 import * as limits from './programs/limits.js';
 import * as mtls from './programs/mtls.js';
 import * as starttls from './programs/starttls.js';
@@ -37,13 +38,14 @@ describe.skipIf(pythonMissing !== null)('real programs 2, side by side with Pyth
   let reference: Record<string, string[]> = {};
   beforeAll(async () => {
     const dir = certDir();
-    const [tls, mutual, supervised, limited] = await Promise.all([
+    const [tls, mutual, supervised, limited, crawled] = await Promise.all([
       runPython('starttls.py', [dir, 'both']).lines,
       runPython('mtls.py', [dir, 'both']).lines,
       runPython('supervisor.py', []).lines,
       runPython('limits.py', []).lines,
+      runPython('crawler.py', []).lines,
     ]);
-    reference = { starttls: tls, mtls: mutual, supervisor: supervised, limits: limited };
+    reference = { starttls: tls, mtls: mutual, supervisor: supervised, limits: limited, crawler: crawled };
   }, 60_000);
 
   onEachLoop('STARTTLS line protocol', (make) => {
@@ -100,6 +102,14 @@ describe.skipIf(pythonMissing !== null)('real programs 2, side by side with Pyth
   onEachLoop('stream server with a limit', (make) => {
     it('readline over the limit, readuntil with two separators and over the limit, readexactly cut short: as limits.py', async () => {
       expect(await runIn(make, () => limits.main())).toEqual(reference.limits);
+    });
+  });
+
+  onEachLoop('TaskGroup crawler', (make) => {
+    it('per-page timeouts, siblings cancelled on the first error, ExceptionGroup shapes, a whole crawl timed out: as crawler.py', async () => {
+      // Python 3.11 lets a CancelledError out of `timeout(TaskGroup)` where 3.12 and 3.13 raise TimeoutError
+      const expected = reference.crawler!.map((line) => (line === 'whole crawl: CancelledError' ? 'whole crawl: TimeoutError' : line));
+      expect(await runIn(make, () => crawler.main())).toEqual(expected);
     });
   });
 

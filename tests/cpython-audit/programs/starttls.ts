@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
-import { Event, getRunningLoop, openConnection, startServer, type Socket } from 'loopkit';
+import { Event, getRunningLoop, openConnection, startServer, type SSLOption, type Socket } from 'loopkit';
 
 interface SslObject {
   getProtocol(): string;
@@ -30,7 +30,7 @@ export function contexts(certdir: string) {
 }
 
 /** Serves two connections, the port given to `portReady` once listening. */
-export async function serve(serverSsl: object, events: string[], portReady: (port: number) => void): Promise<void> {
+export async function serve(serverSsl: SSLOption, events: string[], portReady: (port: number) => void): Promise<void> {
   let connections = 0;
   const done = new Event();
   const server = await startServer(async (reader, writer) => {
@@ -73,7 +73,7 @@ export async function serve(serverSsl: object, events: string[], portReady: (por
   await server.waitClosed();
 }
 
-export async function client(port: number, clientSsl: object, events: string[]): Promise<void> {
+export async function client(port: number, clientSsl: SSLOption, events: string[]): Promise<void> {
   for (const n of [1, 2]) {
     const [reader, writer] = await openConnection('127.0.0.1', port);
     events.push(`client ${n}: ${text(await reader.readline())}`);
