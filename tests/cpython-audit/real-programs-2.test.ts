@@ -5,8 +5,8 @@
  * end also faces the Python one. The ports are programs/*.ts.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { TimeoutError, createSubprocessExec, run, waitFor } from 'loopkit';
-import { onEachLoop, rejection, runIn } from './loops.js';
+import { run } from 'loopkit';
+import { onEachLoop, runIn } from './loops.js';
 import { certDir, pythonMissing, runPython } from './programs/python.js';
 import * as crawler from './programs/crawler.js';
 import * as limits from './programs/limits.js';
@@ -120,19 +120,4 @@ describe.skipIf(pythonMissing !== null)('real programs 2, side by side with Pyth
       expect(printed).toEqual(reference.supervisor);
     });
   });
-});
-
-/**
- * The supervisor's stop step alone: `waitFor(proc.wait(), t)` (asyncio's `wait_for(proc.wait(),
- * t)`) times out by cancelling the wait, never the child.
- */
-onEachLoop('waitFor over Process.wait() (asyncio cancels the wait, not the child)', (make) => {
-  it('waitFor(proc.wait(), t) times out, the child runs on; terminate() then gives -SIGTERM', () =>
-    runIn(make, async () => {
-      const proc = await createSubprocessExec('sleep', ['30']);
-      expect(await rejection(waitFor(proc.wait(), 0.05))).toBeInstanceOf(TimeoutError);
-      expect(proc.returncode).toBe(null);
-      proc.terminate();
-      expect(await waitFor(proc.wait(), 5)).toBe(-15);
-    }));
 });
