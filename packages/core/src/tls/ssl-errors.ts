@@ -17,6 +17,15 @@ interface EngineErrorFields {
 }
 
 /**
+ * OpenSSL's reason text in Python's spelling, as ssl.SSLError.reason has it ('tlsv13 alert
+ * certificate required' -> 'TLSV13_ALERT_CERTIFICATE_REQUIRED'): OpenSSL makes the text from
+ * that very name, so code ported from asyncio compares the same strings.
+ */
+function pythonReason(text: string): string {
+  return text.toUpperCase().replace(/\W+/g, '_');
+}
+
+/**
  * `err` as SSLError/SSLCertVerificationError keeping code, library, reason, verifyCode and
  * verifyMessage. A ConnectionError passes as it is (it already says what happened), and so do
  * TypeError and RangeError: those are a caller's bad argument, not a TLS failure.
@@ -36,7 +45,7 @@ export function toSSLError(err: unknown): unknown {
   }
   if (typeof e.code === 'string') out.code = e.code;
   if (typeof e.library === 'string') out.library = e.library;
-  if (typeof e.reason === 'string') out.reason = e.reason;
+  if (typeof e.reason === 'string') out.reason = pythonReason(e.reason);
   if (typeof e.stack === 'string') out.stack = e.stack;
   return out;
 }
