@@ -3,7 +3,10 @@
  * io_uring loop where this kernel offers it, each made through the `loopkit` package only.
  */
 import { describe } from 'vitest';
-import { ProactorEventLoop, UringEventLoop, UringProactor, newEventLoop, type AbstractEventLoop, type ExceptionContext } from 'loopkit';
+import { ProactorEventLoop, UringEventLoop, UringProactor, newEventLoop, type AbstractEventLoop } from 'loopkit';
+
+/** Runs `main` as the main task of a fresh loop recording its exception handler's reports, then closes the loop. */
+export { runIn } from '../cpython-audit/loops.js';
 
 export type MakeLoop = () => AbstractEventLoop;
 
@@ -16,18 +19,6 @@ if (UringProactor.problem() === null) loops.push(['UringEventLoop', () => new Ur
 /** Declares the suite `body` once per loop. */
 export function onEachLoop(title: string, body: (make: MakeLoop, name: string) => void): void {
   for (const [name, make] of loops) describe(`${title} [${name}]`, () => body(make, name));
-}
-
-/** Runs `main` as the main task of a fresh loop recording its exception handler's reports, then closes the loop. */
-export async function runIn<T>(make: MakeLoop, main: (loop: AbstractEventLoop, reports: ExceptionContext[]) => Promise<T>): Promise<T> {
-  const loop = make();
-  const reports: ExceptionContext[] = [];
-  loop.setExceptionHandler((_loop, context) => reports.push(context));
-  try {
-    return await loop.runUntilComplete(() => main(loop, reports));
-  } finally {
-    loop.close();
-  }
 }
 
 /** The error `action` throws synchronously (fails when it returns). */
