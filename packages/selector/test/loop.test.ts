@@ -807,7 +807,9 @@ describe('SelectorEventLoop: transports', () => {
       } finally {
         logger.warning = saved;
       }
-      expect(warnings.filter((w) => /^Executing <Handle \w+Transport\._readReady\(\)> took 0\.\d{3} seconds$/.test(w))).toHaveLength(1);
+      // The blocking read is named, and took its 30 ms; under load another read may pass the 10 ms mark too.
+      const named = warnings.map((w) => /^Executing <Handle \w+Transport\._readReady\(\)> took (\d+\.\d{3}) seconds$/.exec(w)).filter((m) => m !== null);
+      expect(named.some((m) => Number(m[1]) >= 0.03)).toBe(true);
     }));
 
   it('a BufferedProtocol receives into its own buffer over TCP', () =>
