@@ -807,9 +807,10 @@ describe('SelectorEventLoop: transports', () => {
       } finally {
         logger.warning = saved;
       }
-      // The blocking read is named, and took its 30 ms; under load another read may pass the 10 ms mark too.
+      // The blocking read is named, with its ~30 ms (Date.now()'s whole milliseconds may make it 29.x); under
+      // load another read may pass the 10 ms mark too.
       const named = warnings.map((w) => /^Executing <Handle \w+Transport\._readReady\(\)> took (\d+\.\d{3}) seconds$/.exec(w)).filter((m) => m !== null);
-      expect(named.some((m) => Number(m[1]) >= 0.03)).toBe(true);
+      expect(named.some((m) => Number(m[1]) >= 0.025)).toBe(true);
     }));
 
   it('a BufferedProtocol receives into its own buffer over TCP', () =>
