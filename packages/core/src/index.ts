@@ -114,7 +114,7 @@ export { SSLTransport } from './tls/ssl-transport.js';
 export { SSLObject, certificateObject, type PeerCertificate, type CipherInfo } from './tls/ssl-object.js';
 export type { SSLOption, TLSClientOptions, TLSServerOptions } from './tls/contexts.js';
 export type { StartTlsOptions } from './tls/start-tls.js';
-export { checkOptions, isPlainObject } from './validate.js';
+export { checkByteCount, checkOptions, isPlainObject } from './validate.js';
 export { paceReceived } from './young-pacing.js';
 export { receiveSlab } from './receive-slab.js';
 export { PIPE, STDOUT, DEVNULL, type StdioOption, type StdioSpec, type SubprocessOptions, type SubprocessSpec } from './subprocess/spec.js';

@@ -12,6 +12,13 @@ export function checkFiniteNumber(value: unknown, name: string): asserts value i
   }
 }
 
+/** A byte count (sock* calls): an integer (TypeError), not negative (RangeError, asyncio's ValueError). */
+export function checkByteCount(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`${name} must be an integer, got ${describe(value)}`);
+  if (value < 0) throw new RangeError(`${name} must be >= 0, got ${value}`);
+  return value;
+}
+
 export function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'function') return `function ${value.name || '<anonymous>'}`;

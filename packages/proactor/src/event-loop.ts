@@ -12,6 +12,7 @@ import type * as net from 'node:net';
 import {
   anyAddress,
   BaseSocketLoop,
+  checkByteCount,
   checkPath,
   resolveAddress,
   RuntimeError,
@@ -38,7 +39,6 @@ import {
   socket as uvSocket,
 } from '@loopkit/uv';
 import { dgram, net as nodeNet } from './builtins.js';
-import { checkSize } from './checks.js';
 import { NetProactor } from './net-proactor.js';
 import { NetSocket, type NetSocketFamily } from './net-socket.js';
 import type { Address, Proactor } from './proactor.js';
@@ -197,7 +197,7 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
   /** Receive one datagram of up to `bufsize` bytes: `[data, sender address]` (asyncio 3.11's sock_recvfrom). */
   async sockRecvfrom(sock: unknown, bufsize: number): Promise<[Uint8Array, Address]> {
     this.checkClosed();
-    checkSize(bufsize, 'bufsize');
+    checkByteCount(bufsize, 'bufsize');
     return await this._proactor.recvfrom(sock, bufsize);
   }
 
@@ -205,7 +205,7 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
   async sockRecvfromInto(sock: unknown, buf: Uint8Array, nbytes = 0): Promise<[number, Address]> {
     this.checkClosed();
     if (!ArrayBuffer.isView(buf)) throw new TypeError(`buf must be a Uint8Array or Buffer, got ${describe(buf)}`);
-    checkSize(nbytes, 'nbytes');
+    checkByteCount(nbytes, 'nbytes');
     if (nbytes > buf.byteLength) throw new RangeError(`nbytes is greater than the length of the buffer (${nbytes} > ${buf.byteLength})`);
     const [data, address] = await this._proactor.recvfrom(sock, nbytes === 0 ? buf.byteLength : nbytes);
     new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength).set(data);

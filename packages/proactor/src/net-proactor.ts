@@ -20,7 +20,7 @@
  */
 import type * as net from 'node:net';
 import { net as nodeNet } from './builtins.js';
-import { Future, toConnectionError, type AbstractEventLoop } from '@loopkit/core';
+import { checkByteCount, Future, toConnectionError, type AbstractEventLoop } from '@loopkit/core';
 import {
   EINPROGRESS,
   errnoError,
@@ -33,7 +33,7 @@ import {
 import { closedError, NetSocket, notConnectedError, type SocketWatcher } from './net-socket.js';
 import { Proactor, type Address, type AddressLike } from './proactor.js';
 import { sendfileBySends } from './sendfile.js';
-import { checkBytes, checkSize, wouldBlock } from './checks.js';
+import { checkBytes, wouldBlock } from './checks.js';
 
 /** Tries an operation: settles `fut` and returns true, or returns false to wait. */
 type Attempt = (fut: OpFuture<any>) => boolean;
@@ -259,7 +259,7 @@ export class NetProactor extends Proactor implements SocketWatcher {
 
   recv(sock: unknown, n: number): Future<Uint8Array> {
     const s = checkSocket(sock);
-    checkSize(n, 'n');
+    checkByteCount(n, 'n');
     if (s instanceof UvSocket) {
       return this.postUv(s, 'reads', (fut) => {
         const buf = Buffer.allocUnsafe(n);
@@ -290,7 +290,7 @@ export class NetProactor extends Proactor implements SocketWatcher {
 
   recvfrom(sock: unknown, n: number): Future<[Uint8Array, Address]> {
     const s = checkSocket(sock);
-    checkSize(n, 'n');
+    checkByteCount(n, 'n');
     if (s instanceof UvSocket) {
       return this.postUv(s, 'reads', (fut) => {
         const buf = Buffer.allocUnsafe(n);
@@ -401,9 +401,9 @@ export class NetProactor extends Proactor implements SocketWatcher {
 
   sendfile(sock: unknown, fd: number, offset: number, count: number | null): Future<number> {
     checkSocket(sock);
-    checkSize(fd, 'fd');
-    checkSize(offset, 'offset');
-    if (count !== null) checkSize(count, 'count');
+    checkByteCount(fd, 'fd');
+    checkByteCount(offset, 'offset');
+    if (count !== null) checkByteCount(count, 'count');
     const fut = this.future<number>();
     sendfileBySends({ fut, send: (chunk) => this.send(sock, chunk), complete: (then) => this.defer(then) }, fd, offset, count);
     return fut;

@@ -55,21 +55,6 @@ const READ_SCRATCH = Buffer.allocUnsafeSlow(256 * 1024);
  */
 const OWN_BUFFER_READ = 64 * 1024;
 
-/** Whether the first read asked for huge pages (see `askHugePages`). */
-let hugePagesAsked = false;
-
-/**
- * Every read copies into fresh heap memory (slab views or a buffer of its own), tens of MB
- * of it before V8's first GCs free any, and under a paravirtualized MMU a first touch of a
- * 4 KiB page costs ~12 µs of CPU: the first read of the process asks for transparent huge
- * pages on the next 32 MiB of heap (@loopkit/uv's adviseHugePagesAhead). At 1 KiB messages
- * too: their slabs took 0.09-0.15 faults per request on Node 24 without it (`net` 0.01-0.04).
- */
-function askHugePages(): void {
-  hugePagesAsked = true;
-  adviseHugePagesAhead();
-}
-
 /** The NetSocket a net.Socket reads for (the read callback runs with the net.Socket as `this`). */
 const OWNER = Symbol('NetSocket');
 
@@ -142,7 +127,12 @@ function onStreamClose(this: net.Socket): void {
 function onStreamRead(this: net.Socket, nread: number): boolean {
   const sock = ownerOf(this);
   let chunk: Buffer;
-  if (!hugePagesAsked) askHugePages();
+  // Every read copies into fresh heap memory (slab views or a buffer of its own), tens of MB
+  // before V8's first GCs free any, and a first touch of a 4 KiB page costs ~12 µs under a
+  // paravirtualized MMU: the process's first read asks for huge pages on the heap ahead (once:
+  // later calls return at once). At 1 KiB messages too: their slabs took 0.09-0.15 faults per
+  // request on Node 24 without it (`net` 0.01-0.04).
+  adviseHugePagesAhead();
   if (nread >= OWN_BUFFER_READ) {
     chunk = Buffer.allocUnsafeSlow(nread);
     READ_SCRATCH.copy(chunk, 0, 0, nread);

@@ -32,7 +32,7 @@
  * - `close()` cancels every pending future, closes connections accepted but never
  *   taken, and closes the ring (which waits for the cancelled operations, bounded).
  */
-import { Future, receiveSlab, toConnectionError, type AbstractEventLoop, type BaseProtocol, type Family, type Server, type ServerOptions, type SockType } from '@loopkit/core';
+import { checkByteCount, Future, receiveSlab, toConnectionError, type AbstractEventLoop, type BaseProtocol, type Family, type Server, type ServerOptions, type SockType } from '@loopkit/core';
 import {
   EAGAIN,
   EINPROGRESS,
@@ -59,7 +59,7 @@ import { NetProactor } from './net-proactor.js';
 import { NetSocket } from './net-socket.js';
 import { Proactor, type Address, type AddressLike } from './proactor.js';
 import { sendfileBySends } from './sendfile.js';
-import { checkBytes, checkSize, wouldBlock } from './checks.js';
+import { checkBytes, wouldBlock } from './checks.js';
 import type { ProactorSocketTransport } from './transports.js';
 import { UringStreamTransport } from './uring-transport.js';
 
@@ -369,7 +369,7 @@ export class UringProactor extends Proactor {
   recv(sock: unknown, n: number): Future<Uint8Array> {
     if (sock instanceof NetSocket) return this.net.recv(sock, n);
     const s = rawOf(sock, 'sock');
-    checkSize(n, 'n');
+    checkByteCount(n, 'n');
     return this.post<Uint8Array>(s, 'reads', Kind.Recv, n, null);
   }
 
@@ -383,7 +383,7 @@ export class UringProactor extends Proactor {
   recvfrom(sock: unknown, n: number): Future<[Uint8Array, Address]> {
     if (sock instanceof NetSocket) return this.net.recvfrom(sock, n);
     const s = rawOf(sock, 'sock');
-    checkSize(n, 'n');
+    checkByteCount(n, 'n');
     return this.post<[Uint8Array, Address]>(s, 'reads', Kind.Recvfrom, n, null);
   }
 
@@ -417,9 +417,9 @@ export class UringProactor extends Proactor {
   sendfile(sock: unknown, fd: number, offset: number, count: number | null): Future<number> {
     if (sock instanceof NetSocket) return this.net.sendfile(sock, fd, offset, count);
     rawOf(sock, 'sock');
-    checkSize(fd, 'fd');
-    checkSize(offset, 'offset');
-    if (count !== null) checkSize(count, 'count');
+    checkByteCount(fd, 'fd');
+    checkByteCount(offset, 'offset');
+    if (count !== null) checkByteCount(count, 'count');
     const fut = this.future<number>();
     const complete = (then: () => void): void => {
       if (!this.closed) then();

@@ -70,7 +70,6 @@ const MIN_READ = 64 * 1024;
  * grows its heap far more slowly and keeps its RSS (bench/README.md, "Session 14 (s14-echo)").
  */
 const LARGE_READ = 16 * 1024;
-let hugePagesAsked = false;
 
 /** The call found nothing to do now (EAGAIN) or was interrupted: wait for the next event. */
 export function wouldBlock(r: number): boolean {
@@ -182,10 +181,7 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport imple
       r = this._readInto(slab, start, receiveSlab.room());
       if (r > 0) {
         receiveSlab.taken(start + r);
-        if (r >= LARGE_READ && !hugePagesAsked) {
-          hugePagesAsked = true;
-          adviseHugePagesAhead();
-        }
+        if (r >= LARGE_READ) adviseHugePagesAhead(); // asks once (later calls return at once)
         this._dataReceived(slab.subarray(start, start + r));
         return;
       }

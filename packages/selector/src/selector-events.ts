@@ -17,6 +17,7 @@
 import { fstatSync, osConstants } from './builtins.js';
 import {
   BaseSocketLoop,
+  checkByteCount,
   checkPath,
   familyOfAddress,
   Handle,
@@ -125,16 +126,9 @@ function keepReceivedMemory(): void {
   keepFreedMemory();
 }
 
-/** A byte count: an integer (TypeError), not negative (RangeError, asyncio's ValueError). */
-function checkCount(n: unknown, name: string): number {
-  if (typeof n !== 'number' || !Number.isInteger(n)) throw new TypeError(`${name} must be an integer, got ${describe(n)}`);
-  if (n < 0) throw new RangeError(`${name} must be >= 0, got ${n}`);
-  return n;
-}
-
 /** How many bytes of a `length`-byte buffer a recv may fill: `nbytes`, or all of it for 0 (asyncio's recvfrom_into rule). */
 function checkNbytes(nbytes: unknown, length: number): number {
-  const count = checkCount(nbytes, 'nbytes');
+  const count = checkByteCount(nbytes, 'nbytes');
   if (count > length) throw new RangeError(`nbytes is greater than the length of the buffer (${count} > ${length})`);
   return count === 0 ? length : count;
 }
@@ -517,7 +511,7 @@ export class SelectorEventLoop
   // ---- sock*: the syscall first, readiness only when it would block ----
   async sockRecv(sock: Socket, n: number): Promise<Buffer> {
     checkSock(sock);
-    checkCount(n, 'n');
+    checkByteCount(n, 'n');
     const buf = Buffer.allocUnsafe(n);
     const got = await this.sockRecvInto(sock, buf);
     return buf.subarray(0, got);
@@ -568,7 +562,7 @@ export class SelectorEventLoop
   /** Receive one datagram of up to `bufsize` bytes: `[data, sender address]` (asyncio 3.11's sock_recvfrom). */
   async sockRecvfrom(sock: Socket, bufsize: number): Promise<[Buffer, AddrOut]> {
     checkSock(sock);
-    checkCount(bufsize, 'bufsize');
+    checkByteCount(bufsize, 'bufsize');
     const buf = Buffer.allocUnsafe(bufsize);
     const [n, address] = await this.sockRecvfromInto(sock, buf);
     return [buf.subarray(0, n), address];

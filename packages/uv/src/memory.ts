@@ -25,11 +25,15 @@ export function keepFreedMemory(): boolean {
  * A read path that copies every received chunk into fresh memory touches tens of MB of new
  * heap before the first GC frees any, and under a paravirtualized MMU each first touch of a
  * 4 KiB page costs ~12 µs of CPU (a 2 MiB page ~0.2 µs per 4 KiB): NetProactor calls it
- * when its first stream starts reading. The cost: that part of the heap becomes resident in
- * 2 MiB steps, and the kernel may fill a partly used 2 MiB range (at most 32 MiB in all).
- * Without glibc, the addon or keepFreedMemory's thresholds, a no-op (false). The first call
- * decides; later calls return its result.
+ * at every read, the selector's stream transports at every read of 16 KiB or more. The cost:
+ * that part of the heap becomes resident in 2 MiB steps, and the kernel may fill a partly
+ * used 2 MiB range (at most 32 MiB in all). Without glibc, the addon or keepFreedMemory's
+ * thresholds, a no-op (false). The first call decides; later calls return its result without
+ * leaving JavaScript, so a read path may call it every time.
  */
 export function adviseHugePagesAhead(): boolean {
-  return isAvailable() && native().adviseHugePagesAhead();
+  return (hugePagesAdvised ??= isAvailable() && native().adviseHugePagesAhead());
 }
+
+/** adviseHugePagesAhead's result, once asked. */
+let hugePagesAdvised: boolean | null = null;
