@@ -92,7 +92,6 @@ function pattern(length: number, seed: number): Buffer {
   return buf;
 }
 
-/** Writes all of `data` to a raw non-blocking socket, letting the loop run while it is full. */
 /** A server on `loop` and a raw peer connected to it: the Keeper of the accepted connection, the peer, the server. */
 async function connectedKeeper(loop: UringEventLoop): Promise<[Keeper, Socket, Server]> {
   const accepted: Keeper[] = [];
@@ -112,6 +111,7 @@ async function connectedKeeper(loop: UringEventLoop): Promise<[Keeper, Socket, S
   return [accepted[0]!, peer, server];
 }
 
+/** Writes all of `data` to a raw non-blocking socket, letting the loop run while it is full. */
 async function sendAll(sock: Socket, data: Buffer): Promise<void> {
   for (let off = 0; off < data.length; ) {
     const r = sock.trySend(data, off, data.length - off);
@@ -120,19 +120,24 @@ async function sendAll(sock: Socket, data: Buffer): Promise<void> {
   }
 }
 
+/** The Keeper of a connection on socket `a` (receiving with `mode`) once the raw peer `b` sent all of `data` and closed. */
+async function keeperAfter(mode: Mode, a: Socket, b: Socket, data: Buffer): Promise<Keeper> {
+  return await withLoop(mode, async (loop) => {
+    const [, protocol] = await loop.createConnection(() => new Keeper(), null, null, { sock: a });
+    const keeper = protocol as Keeper;
+    await sendAll(b, data);
+    b.close();
+    await until(() => keeper.lost !== undefined, 'connectionLost');
+    return keeper;
+  });
+}
+
 describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => {
   describe.each(MODES)('receiving with %s', (mode) => {
     it('delivers 4 MiB in order, every kept chunk intact, then EOF', async () => {
       const [a, b] = socketpair();
       const data = pattern(4 * 1024 * 1024, 7);
-      const keeper = await withLoop(mode, async (loop) => {
-        const [, protocol] = await loop.createConnection(() => new Keeper(), null, null, { sock: a });
-        const keeper = protocol as Keeper;
-        await sendAll(b, data);
-        b.close();
-        await until(() => keeper.lost !== undefined, 'connectionLost');
-        return keeper;
-      });
+      const keeper = await keeperAfter(mode, a, b, data);
       expect(keeper.received.equals(data)).toBe(true);
       expect(keeper.eof).toBe(true);
       expect(keeper.lost).toBeNull();
@@ -540,14 +545,7 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
     elsewhere.watch(() => {});
     const data = pattern(2 * 1024 * 1024, 17);
     try {
-      const keeper = await withLoop('direct', async (loop) => {
-        const [, protocol] = await loop.createConnection(() => new Keeper(), null, null, { sock: a });
-        const keeper = protocol as Keeper;
-        await sendAll(b, data);
-        b.close();
-        await until(() => keeper.lost !== undefined, 'connectionLost');
-        return keeper;
-      });
+      const keeper = await keeperAfter('direct', a, b, data);
       expect(keeper.received.equals(data)).toBe(true);
       expect(keeper.eof).toBe(true);
       expect(keeper.lost).toBeNull();
