@@ -3,7 +3,8 @@
 // fresh server per run, pinned as bench/echo.js pins them. On a machine other jobs load, two
 // runs of the same server differ by 20% and more; a ratio taken within a round, where both
 // ran under the same load, moves less. Prints each kind's CPU µs per request (user + system,
-// and user alone, from /proc) and req/s, then the per-round ratios second/first and their median.
+// and user alone, from /proc), minor page faults per request (from /proc, after the warm-up, as
+// bench/echo.js counts them) and req/s, then the per-round ratios second/first and their median.
 //
 //   node bench/echo-pair.js <first kind> <second kind> [--node=PATH]
 // A kind may name the tree whose echo-server.js serves it, `default@/tmp/old-tree` (a copy of
@@ -14,7 +15,7 @@ import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NODE, compileBenchC, cpuSecondsOf, loadAverage, median, nodeVersion, positional, runLoadgen, startServer, stopServer, userCpuSecondsOf } from './harness.js';
+import { NODE, compileBenchC, cpuSecondsOf, loadAverage, median, minorFaultsOf, nodeVersion, positional, runLoadgen, startServer, stopServer, userCpuSecondsOf } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const KINDS = ['c', 'net', 'default', 'selector', 'proactor', 'uring', 'storm'];
@@ -52,7 +53,7 @@ function serverArgv(spec) {
   return kind === 'c' ? [cServer] : [NODE, scriptOf(spec), kind];
 }
 
-/** One run of `spec`: {rate, cpu, user} (µs per request over the timed part, as bench/echo.js counts it). */
+/** One run of `spec`: {rate, cpu, user, faults} (µs and minor faults per request over the timed part, as bench/echo.js counts it). */
 async function runOnce(spec) {
   const argv = pin(0, serverArgv(spec));
   const { child, port } = await startServer(argv);
@@ -60,10 +61,15 @@ async function runOnce(spec) {
     const [cmd, ...args] = pin(1, [loadgen, '127.0.0.1', String(port), String(CONNS), String(SIZE), String(WARMUP), String(SECONDS)]);
     const finished = runLoadgen(cmd, args);
     let warm = null;
-    const timer = setTimeout(() => (warm = { cpu: cpuSecondsOf(child.pid), user: userCpuSecondsOf(child.pid) }), WARMUP * 1000);
+    const timer = setTimeout(() => (warm = { cpu: cpuSecondsOf(child.pid), user: userCpuSecondsOf(child.pid), faults: minorFaultsOf(child.pid) }), WARMUP * 1000);
     const [rate, total] = await finished.finally(() => clearTimeout(timer));
     if (warm === null || !(total > 0)) throw new Error(`${spec}: no timed requests (load generator: ${rate} ${total})`);
-    return { rate, cpu: ((cpuSecondsOf(child.pid) - warm.cpu) / total) * 1e6, user: ((userCpuSecondsOf(child.pid) - warm.user) / total) * 1e6 };
+    return {
+      rate,
+      cpu: ((cpuSecondsOf(child.pid) - warm.cpu) / total) * 1e6,
+      user: ((userCpuSecondsOf(child.pid) - warm.user) / total) * 1e6,
+      faults: (minorFaultsOf(child.pid) - warm.faults) / total,
+    };
   } finally {
     await stopServer(child);
   }
@@ -78,7 +84,8 @@ const fixed = (values) => values.map((v) => v.toFixed(1)).join(' ');
 for (const kind of [first, second]) {
   const r = runs[kind];
   console.log(`${kind}: CPU µs/request ${fixed(r.map((x) => x.cpu))} (median ${median(r.map((x) => x.cpu)).toFixed(1)}); ` +
-    `user ${fixed(r.map((x) => x.user))} (median ${median(r.map((x) => x.user)).toFixed(1)}); req/s median ${median(r.map((x) => x.rate)).toFixed(0)}`);
+    `user ${fixed(r.map((x) => x.user))} (median ${median(r.map((x) => x.user)).toFixed(1)}); ` +
+    `faults/request ${r.map((x) => x.faults.toFixed(2)).join(' ')} (median ${median(r.map((x) => x.faults)).toFixed(2)}); req/s median ${median(r.map((x) => x.rate)).toFixed(0)}`);
 }
 for (const field of ['cpu', 'user']) {
   const ratios = runs[first].map((a, i) => runs[second][i][field] / a[field]);
