@@ -102,7 +102,9 @@ export class SelectorSocketTransport extends ReadinessStreamTransport implements
   }
 
   protected _writev(chunks: readonly Uint8Array[]): number {
-    return chunks.length === 1 ? this.sock.trySend(chunks[0]!) : this.sock.trySendv(chunks);
+    if (chunks.length !== 1) return this.sock.trySendv(chunks);
+    const chunk = chunks[0]!;
+    return this.sock.trySend(chunk, 0, chunk.length);
   }
 
   protected _shutdownWrite(): void {
