@@ -245,6 +245,28 @@ describe('Unix sockets', () => {
     a.close();
   });
 
+  it('trySend and tryRecvInto take every kind of view by its bytes, at its own offset', () => {
+    const [a, b] = socketpair();
+    const backing = new ArrayBuffer(16);
+    new Uint8Array(backing).set(Array.from({ length: 16 }, (_, i) => i));
+    const views: [ArrayBufferView, string][] = [
+      [new Uint16Array(backing, 2, 3), '020304050607'],
+      [new DataView(backing, 5, 4), '05060708'],
+      [new Float64Array(backing, 8, 1), '08090a0b0c0d0e0f'],
+      [new Uint8Array(backing, 13, 2), '0d0e'],
+      [Buffer.from(backing, 1, 2), '0102'],
+    ];
+    for (const [view, hex] of views) {
+      expect(a.trySend(view)).toBe(view.byteLength);
+      waitReadable(b.fileno());
+      const into = new Uint32Array(8);
+      const got = b.tryRecvInto(new DataView(into.buffer, 4, 16));
+      expect(Buffer.from(into.buffer, 4, got).toString('hex')).toBe(hex);
+    }
+    a.close();
+    b.close();
+  });
+
   it('Socket.fromFd adopts a descriptor and learns its family and type', () => {
     const u = socket('inet6', 'dgram');
     const adopted = Socket.fromFd(u.detach());
