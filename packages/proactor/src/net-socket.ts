@@ -102,9 +102,13 @@ function findUserBufferKeys(): UserBufferKeys | null {
  * The direct reader is the first stream to read while there is none, until its handle closes.
  */
 const DIRECT_SLAB_SIZE = 256 * 1024;
-/** A new direct slab starts when less is left than twice the last read, within these bounds. */
+/**
+ * A new direct slab starts when less is left than twice the last read, within these bounds:
+ * equal reads of up to half a slab never split between two (a 90 KiB one would, at a slab's
+ * third, with a 64 KiB bound), and 100 KiB ones go two to a slab.
+ */
 const DIRECT_MIN_ROOM = 4 * 1024;
-const DIRECT_MAX_ROOM = OWN_BUFFER_READ;
+const DIRECT_MAX_ROOM = DIRECT_SLAB_SIZE / 2;
 let directReader: net.Socket | null = null;
 let directSlab: Buffer | null = null;
 /** Where the direct reader's next read lands in DIRECT_SLAB (its buffer is the slab from here). */
