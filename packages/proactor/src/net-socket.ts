@@ -94,7 +94,7 @@ function findUserBufferKeys(): UserBufferKeys | null {
  * Direct reads. Copying every read out of READ_SCRATCH costs a memcpy of the read (100 KiB for
  * a 100 KiB message) and on Node 20 a typed array made per copy. Node asks the `onread`
  * option's generator for the next buffer after each read callback, and libuv reads the next
- * read of that socket into it: so one stream, the direct reader, reads into DIRECT_SLAB at
+ * read of that socket into it: so one stream, the direct reader, reads into `directSlab` at
  * `directStart`, and its chunks are views of what it read, as the copies were views of core's
  * receive slab. Only one: every other socket's next read is already aimed at READ_SCRATCH or
  * at its own region, so a region is handed to one socket and to no other reader (core's
@@ -111,7 +111,7 @@ const DIRECT_MIN_ROOM = 4 * 1024;
 const DIRECT_MAX_ROOM = DIRECT_SLAB_SIZE / 2;
 let directReader: net.Socket | null = null;
 let directSlab: Buffer | null = null;
-/** Where the direct reader's next read lands in DIRECT_SLAB (its buffer is the slab from here). */
+/** Where the direct reader's next read lands in `directSlab` (its buffer is the slab from here). */
 let directStart = 0;
 let directLastRead = 0;
 /** The stream whose read callback ran last: Node calls the generator right after it, without the stream. */
@@ -202,14 +202,14 @@ function onStreamRead(this: net.Socket, nread: number, buffer: Uint8Array): bool
   const sock = ownerOf(this);
   lastReader = this;
   let chunk: Buffer;
-  // Every read copies into fresh heap memory (slab views or a buffer of its own), tens of MB
+  // Every read lands in fresh heap memory (slab views or a buffer of its own), tens of MB
   // before V8's first GCs free any, and a first touch of a 4 KiB page costs ~12 µs under a
   // paravirtualized MMU: the process's first read asks for huge pages on the heap ahead (once:
   // later calls return at once). At 1 KiB messages too: their slabs took 0.09-0.15 faults per
   // request on Node 24 without it (`net` 0.01-0.04).
   adviseHugePagesAhead();
   if (buffer !== READ_SCRATCH) {
-    // The direct reader's read, in DIRECT_SLAB at directStart (see nextReadBuffer).
+    // The direct reader's read, in directSlab at directStart (see nextReadBuffer).
     const start = directStart;
     chunk = directSlab!.subarray(start, start + nread);
     directStart = Math.min((start + nread + 7) & ~7, DIRECT_SLAB_SIZE);
