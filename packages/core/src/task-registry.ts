@@ -226,7 +226,8 @@ function ageLatest(count: number): number {
     task._aged = record;
     aged.add(record);
   }
-  young.length = start;
+  // Setting an array's length is a runtime call even when it does not change (an idle loop with no young task).
+  if (end !== start) young.length = start;
   if (aged.size > 0) watch.watch();
   return start;
 }

@@ -12,7 +12,8 @@
  * A stream reads the way net.Socket's `onread` option does: libuv reads into one scratch
  * buffer shared by every socket, and the bytes are copied out at their size (small reads
  * into a shared slab). No Readable stream machinery runs per read, and an idle connection
- * holds no read buffer.
+ * holds no read buffer. One stream at a time (the first to read while no other does) reads
+ * straight into a slab of its own instead, through the option's buffer generator: no copy.
  */
 import type * as dgram from 'node:dgram';
 import type * as net from 'node:net';
@@ -58,7 +59,12 @@ const OWN_BUFFER_READ = 64 * 1024;
 /** The NetSocket a net.Socket reads for (the read callback runs with the net.Socket as `this`). */
 const OWNER = Symbol('NetSocket');
 
-type UserBufferKeys = { buffer: symbol; callback: symbol };
+/**
+ * net.Socket's keys behind its `onread` option: the buffer libuv reads into, the read callback,
+ * and the generator Node asks for the next buffer after each callback (null where this Node
+ * has none: every read then copies out of the scratch buffer).
+ */
+type UserBufferKeys = { buffer: symbol; callback: symbol; generator: symbol | null };
 
 /**
  * net.Socket's private keys behind its `onread` option, which only a socket made by its
@@ -70,12 +76,77 @@ type UserBufferKeys = { buffer: symbol; callback: symbol };
 let userBufferKeys: UserBufferKeys | null | undefined;
 
 function findUserBufferKeys(): UserBufferKeys | null {
-  const probe = new (nodeNet().Socket)({ onread: { buffer: READ_SCRATCH, callback: onStreamRead } } as net.SocketConstructorOpts);
+  const Socket = nodeNet().Socket;
+  const probe = new Socket({ onread: { buffer: READ_SCRATCH, callback: onStreamRead } } as net.SocketConstructorOpts);
   const keys = Object.getOwnPropertySymbols(probe);
   const record = probe as unknown as Record<symbol, unknown>;
   const buffer = keys.find((key) => record[key] === READ_SCRATCH);
   const callback = keys.find((key) => record[key] === onStreamRead);
-  return buffer !== undefined && callback !== undefined ? { buffer, callback } : null;
+  if (buffer === undefined || callback === undefined) return null;
+  // A buffer given as a function is the generator (found by its value on a second probe).
+  const generatorProbe = new Socket({ onread: { buffer: nextReadBuffer, callback: onStreamRead } } as unknown as net.SocketConstructorOpts);
+  const generatorRecord = generatorProbe as unknown as Record<symbol, unknown>;
+  const generator = Object.getOwnPropertySymbols(generatorProbe).find((key) => generatorRecord[key] === nextReadBuffer) ?? null;
+  return { buffer, callback, generator };
+}
+
+/**
+ * Direct reads. Copying every read out of READ_SCRATCH costs a memcpy of the read (100 KiB for
+ * a 100 KiB message) and on Node 20 a typed array made per copy. Node asks the `onread`
+ * option's generator for the next buffer after each read callback, and libuv reads the next
+ * read of that socket into it: so one stream, the direct reader, reads into `directSlab` at
+ * `directStart`, and its chunks are views of what it read, as the copies were views of core's
+ * receive slab. Only one: every other socket's next read is already aimed at READ_SCRATCH or
+ * at its own region, so a region is handed to one socket and to no other reader (core's
+ * receive slab is shared with the selector's and uring's read paths, hence a slab of its own).
+ * The direct reader is the first stream to read while there is none, until its handle closes.
+ */
+const DIRECT_SLAB_SIZE = 256 * 1024;
+/**
+ * A new direct slab starts when less is left than twice the last read, within these bounds:
+ * equal reads of up to half a slab never split between two (a 90 KiB one would, at a slab's
+ * third, with a 64 KiB bound), and 100 KiB ones go two to a slab.
+ */
+const DIRECT_MIN_ROOM = 4 * 1024;
+const DIRECT_MAX_ROOM = DIRECT_SLAB_SIZE / 2;
+let directReader: net.Socket | null = null;
+let directSlab: Buffer | null = null;
+/** Where the direct reader's next read lands in `directSlab` (its buffer is the slab from here). */
+let directStart = 0;
+let directLastRead = 0;
+/** The stream whose read callback ran last: Node calls the generator right after it, without the stream. */
+let lastReader: net.Socket | null = null;
+
+/**
+ * Let `stream` become the direct reader: give it the generator, once its handle reads into
+ * READ_SCRATCH (at connect, Node would otherwise ask the generator for the first buffer).
+ */
+function readDirectlyWhenChosen(stream: net.Socket): void {
+  const keys = userBufferKeys;
+  if (keys === null || keys === undefined || keys.generator === null) return;
+  const record = stream as unknown as Record<symbol, unknown>;
+  if (record[keys.callback] === onStreamRead) record[keys.generator] = nextReadBuffer;
+}
+
+/**
+ * The `onread` generator (Node calls it after each read callback, for that stream): the direct
+ * reader's next region, or undefined to keep reading into the same buffer (READ_SCRATCH).
+ */
+function nextReadBuffer(): Uint8Array | undefined {
+  const stream = lastReader!;
+  lastReader = null;
+  if (directReader !== stream) {
+    if (directReader !== null || stream.destroyed) return undefined;
+    directReader = stream;
+  }
+  const wanted = Math.min(Math.max(2 * directLastRead, DIRECT_MIN_ROOM), DIRECT_MAX_ROOM);
+  if (directSlab === null || DIRECT_SLAB_SIZE - directStart < wanted) {
+    directSlab = Buffer.allocUnsafeSlow(DIRECT_SLAB_SIZE);
+    directStart = 0;
+    paceReceived(DIRECT_SLAB_SIZE);
+  }
+  // Only libuv reads this view (a plain Uint8Array costs half a Buffer's subarray on Node 20).
+  return new Uint8Array(directSlab.buffer, directStart, DIRECT_SLAB_SIZE - directStart);
 }
 
 /** The proactor a NetSocket tells of its changes (NetProactor). */
@@ -108,10 +179,13 @@ function onStreamError(this: net.Socket, err: Error): void {
 }
 
 function onStreamConnect(this: net.Socket): void {
+  readDirectlyWhenChosen(this);
   ownerOf(this)._notify();
 }
 
 function onStreamClose(this: net.Socket): void {
+  // Its handle is gone, and with it its aim at the direct slab: the next stream to read takes over.
+  if (directReader === this) directReader = null;
   const sock = ownerOf(this);
   sock._closed = true;
   sock._notify();
@@ -124,16 +198,24 @@ function onStreamClose(this: net.Socket): void {
  * stops: Node stops its handle after this returns, and a transport resuming reading from
  * inside would be undone (it would wait for news that never comes).
  */
-function onStreamRead(this: net.Socket, nread: number): boolean {
+function onStreamRead(this: net.Socket, nread: number, buffer: Uint8Array): boolean {
   const sock = ownerOf(this);
+  lastReader = this;
   let chunk: Buffer;
-  // Every read copies into fresh heap memory (slab views or a buffer of its own), tens of MB
+  // Every read lands in fresh heap memory (slab views or a buffer of its own), tens of MB
   // before V8's first GCs free any, and a first touch of a 4 KiB page costs ~12 µs under a
   // paravirtualized MMU: the process's first read asks for huge pages on the heap ahead (once:
   // later calls return at once). At 1 KiB messages too: their slabs took 0.09-0.15 faults per
   // request on Node 24 without it (`net` 0.01-0.04).
   adviseHugePagesAhead();
-  if (nread >= OWN_BUFFER_READ) {
+  if (buffer !== READ_SCRATCH) {
+    // The direct reader's read, in directSlab at directStart (see nextReadBuffer).
+    const start = directStart;
+    chunk = directSlab!.subarray(start, start + nread);
+    directStart = Math.min((start + nread + 7) & ~7, DIRECT_SLAB_SIZE);
+    directLastRead = nread;
+    paceReceived(0);
+  } else if (nread >= OWN_BUFFER_READ) {
     chunk = Buffer.allocUnsafeSlow(nread);
     READ_SCRATCH.copy(chunk, 0, 0, nread);
     paceReceived(nread);
@@ -296,6 +378,8 @@ export class NetSocket {
     stream.on('connect', onStreamConnect);
     stream.on('close', onStreamClose);
     if (!this.refed) stream.unref();
+    // A socket still to connect gets its handle at connect(), which installs READ_SCRATCH (onStreamConnect follows).
+    if ((stream as unknown as { _handle?: unknown })._handle) readDirectlyWhenChosen(stream);
   }
 
   /** @internal something changed that may complete an operation: tell the watcher. */

@@ -5,12 +5,17 @@
  * once, and nothing is lost or reordered when the kernel or the reader falls behind.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { spawnSync } from 'node:child_process';
 import * as net from 'node:net';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Protocol, sleep, type Transport } from '@loopkit/core';
 import type { ProactorEventLoop } from '@loopkit/proactor';
 import { echoServerFromTask, run, runOn } from './run-loop.js';
 import { ProactorEventLoop as Loop } from '@loopkit/proactor';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 async function waitFor(cond: () => boolean, what: string): Promise<void> {
   const end = Date.now() + 10_000;
@@ -259,6 +264,43 @@ describe('ProactorSocketTransport on node:net', () => {
     );
     expect(seen.length).toBeGreaterThanOrEqual(10 * connections);
     expect(new Set(seen)).toEqual(new Set(['loop']));
+  });
+
+  it('while no store of any AsyncLocalStorage was entered, a read wakes the loop without entering an async resource\'s scope', () => {
+    // In a fresh process (no store entered): runForever's context and the socket's hold the
+    // same stores (none), so Node 20's snapshot runner (an AsyncResource scope per read) is
+    // skipped. Where the slot holds async-context frames (Node 24 with core's addon) the
+    // runner is not used at all.
+    const script = `
+      import { AsyncResource } from 'node:async_hooks';
+      import * as net from 'node:net';
+      import { Protocol } from '@loopkit/core';
+      import { ProactorEventLoop } from '@loopkit/proactor';
+      let scopes = 0;
+      const runInAsyncScope = AsyncResource.prototype.runInAsyncScope;
+      AsyncResource.prototype.runInAsyncScope = function (...args) { scopes++; return runInAsyncScope.apply(this, args); };
+      class Echo extends Protocol { connectionMade(t) { this.t = t; } dataReceived(d) { this.t.write(d); } }
+      const loop = new ProactorEventLoop();
+      let counted = -1, echoed = 0;
+      await loop.runUntilComplete(async () => {
+        const server = await loop.createServer(() => new Echo(), '127.0.0.1', 0);
+        const peer = net.connect({ port: server.sockets[0].getsockname().port, host: '127.0.0.1', noDelay: true });
+        await new Promise((resolve) => peer.once('connect', resolve));
+        await new Promise((resolve) => {
+          peer.on('data', () => {
+            if (++echoed === 5) scopes = 0;
+            if (echoed === 55) { counted = scopes; resolve(); } else peer.write('x');
+          });
+          peer.write('x');
+        });
+        peer.destroy();
+        server.close();
+      });
+      console.log(JSON.stringify({ counted, echoed }));
+    `;
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, timeout: 20_000, encoding: 'utf8' });
+    expect(result.status, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ counted: 0, echoed: 55 });
   });
 
   it('reads that reach the unread limit inside a callback that consumes them: 16 MiB arrive whole, reading never stalls', async () => {
