@@ -108,7 +108,7 @@ describe.skipIf(gc === undefined)('the sweep of aged tasks', () => {
     expect(reports).toHaveLength(2);
   });
 
-  it('gives an idle aged task no FinalizationRegistry cell and a record of 56 bytes (heap snapshot of a fresh process)', () => {
+  it('gives an idle aged task no FinalizationRegistry cell, a record of 56 bytes and a slot in an AgedSet (heap snapshot of a fresh process)', () => {
     // 72 bytes a task: the sixth of an idle task's heap the per-task finalizer cost. A record
     // keeps its completion in the field of the coroutine's name: 56 bytes, not 64.
     const program = `
@@ -148,7 +148,8 @@ await loop.runUntilComplete(async () => {
   // The loop idles: the tasks age.
   while (_world.youngTasks.length > 0) await new Promise((resolve) => loop.callLater(0.005, resolve));
 });
-console.log(JSON.stringify({ idle, aged: tasks.filter((task) => task._aged !== null).length, ...heapCounts() }));
+const agedSet = { kind: _world.agedTasks.constructor.name, size: _world.agedTasks.size };
+console.log(JSON.stringify({ idle, aged: tasks.filter((task) => task._aged !== null).length, agedSet, ...heapCounts() }));
 process.exit(0);
 `;
     const dir = mkdtempSync(join(tmpdir(), 'loopkit-task-registry-'));
@@ -156,8 +157,16 @@ process.exit(0);
     writeFileSync(file, program);
     const run = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 60_000 });
     expect(run.stderr).toBe('');
-    const { idle, aged, weakCells, recordSizes } = JSON.parse(run.stdout) as { idle: number; aged: number; weakCells: number; recordSizes: Record<string, number> };
+    const { idle, aged, agedSet, weakCells, recordSizes } = JSON.parse(run.stdout) as {
+      idle: number;
+      aged: number;
+      agedSet: { kind: string; size: number };
+      weakCells: number;
+      recordSizes: Record<string, number>;
+    };
     expect(aged).toBe(idle);
+    // The records in an array (aged-set.ts: 8 bytes a record), not a Set's table (20 or more).
+    expect(agedSet).toEqual({ kind: 'AgedSet', size: idle });
     expect(weakCells).toBeLessThan(idle / 10);
     expect(Object.keys(recordSizes).filter((size) => recordSizes[size]! >= idle)).toEqual(['56']);
   });

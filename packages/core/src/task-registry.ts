@@ -14,6 +14,7 @@
  * records 1024 per host task, since each `deref()` of a live target keeps it in a set V8
  * empties only at the end of the job (in one job, 100k records cost 40 ms in that set).
  */
+import { REMOVED } from './aged-set.js';
 import type { AbstractEventLoop } from './events.js';
 import { world } from './world.js';
 
@@ -33,12 +34,14 @@ export interface TrackedTask {
   _reportIfPending: boolean;
 }
 
-/** What a record keeps beside the coroutine's name once debug mode, a rename or the task's completion adds to it. */
+/** What a record keeps beside the coroutine's name once debug mode, a rename, the task's completion or its leaving the world's set adds to it. */
 interface AgedNotes {
   readonly coroName: string;
   readonly sourceTraceback: string | null;
   written: string | null;
   completed: boolean;
+  /** removed from the world's set of records (aged-set.ts) */
+  removed: boolean;
 }
 
 /**
@@ -64,7 +67,7 @@ export class AgedRecord extends WeakRef<TrackedTask> {
     const coroName = task._coro.name;
     const sourceTraceback = task._sourceTraceback;
     const completed = !task._reportIfPending;
-    this.about = sourceTraceback === null && !completed ? coroName : { coroName, sourceTraceback, written: null, completed };
+    this.about = sourceTraceback === null && !completed ? coroName : { coroName, sourceTraceback, written: null, completed, removed: false };
   }
 
   get ref(): WeakRef<TrackedTask> {
@@ -97,10 +100,20 @@ export class AgedRecord extends WeakRef<TrackedTask> {
     this.notes().written = text;
   }
 
+  /** Whether the world's set of records (aged-set.ts) removed it: false until then, without notes. */
+  get [REMOVED](): boolean {
+    const about = this.about;
+    return typeof about !== 'string' && about.removed;
+  }
+
+  set [REMOVED](removed: boolean) {
+    if (removed || typeof this.about !== 'string') this.notes().removed = removed;
+  }
+
   private notes(): AgedNotes {
     const about = this.about;
     if (typeof about !== 'string') return about;
-    const notes = { coroName: about, sourceTraceback: null, written: null, completed: false };
+    const notes = { coroName: about, sourceTraceback: null, written: null, completed: false, removed: false };
     this.about = notes;
     return notes;
   }
