@@ -18,6 +18,7 @@ import type { ReadyEntry } from './handles.js';
 import { currentTaskOrUndefined } from './task-context.js';
 import type { Task } from './tasks.js';
 import { beginWaitingCall, claimWaitingCall, type CallCanceller } from './waiting-calls.js';
+import { world } from './world.js';
 
 /** The primitive a waiter belongs to. */
 export interface WaiterOwner<R> {
@@ -28,7 +29,17 @@ export interface WaiterOwner<R> {
   _waiterWoken(waiter: PromiseWaiter<R>, failed: boolean, error: unknown): R;
 }
 
-/** The executor of every waiter's promise: no closure per promise (it runs synchronously). */
+/**
+ * The addon's promises without resolving functions (native/task_slot.cc), when the world's
+ * task tracking loaded a build that has them: a waiter then keeps its promise and resolves it
+ * through the addon, where `new Promise` gave each waiting call a resolve function and the
+ * context it shares with reject (112 bytes an idle waiter; its promise is 48).
+ */
+const slot = world.taskTracking?.slot ?? null;
+const newBarePromise = slot?.newPromise;
+const resolveBarePromise = slot?.resolvePromise;
+
+/** Without the addon: the executor of every waiter's promise, no closure per promise (it runs synchronously). */
 let captured: ((value: any) => void) | null = null;
 function captureResolve(resolve: (value: any) => void): void {
   captured = resolve;
@@ -75,7 +86,8 @@ export function endTaskWithWaiter(task: Task<unknown>, body: unknown): boolean {
 export class PromiseWaiter<R> extends Future<unknown> implements ReadyEntry, CallCanceller {
   // The task that made the waiting call is the one in `_awaitedBy` (the field Future has for
   // the call graph), from _begin until _run: nothing else awaits a waiter, so it needs no field of its own.
-  /** @internal settles the caller's promise; null once settled */ _settle: ((value: unknown) => void) | null = null;
+  /** @internal what settles the caller's promise (its resolve function, or itself: see newBarePromise); null once settled */
+  _settle: ((value: unknown) => void) | Promise<unknown> | null = null;
   /** @internal the promise, when it is what the waiting task's body returned: ending the waiter ends the task */
   _endsTaskFrom: Promise<unknown> | null = null;
 
@@ -92,9 +104,15 @@ export class PromiseWaiter<R> extends Future<unknown> implements ReadyEntry, Cal
    * returns. The current task now awaits this future, as `await fut` would have made it.
    */
   _begin(): Promise<R> {
-    const promise = new Promise<R>(captureResolve);
-    this._settle = captured;
-    captured = null;
+    let promise: Promise<R>;
+    if (newBarePromise !== undefined) {
+      promise = newBarePromise() as Promise<R>;
+      this._settle = promise;
+    } else {
+      promise = new Promise<R>(captureResolve);
+      this._settle = captured;
+      captured = null;
+    }
     const task = currentTaskOrUndefined();
     if (task !== undefined) {
       if (task._loop !== this._loop) {
@@ -158,13 +176,19 @@ export class PromiseWaiter<R> extends Future<unknown> implements ReadyEntry, Cal
     } catch (thrown) {
       // Handled here when the task ends with it: nobody else need be watching that promise.
       if (endsTaskFrom !== null) Promise.prototype.then.call(endsTaskFrom, undefined, ignoreRejection);
-      settle(Promise.reject(thrown));
+      settleCall(settle, Promise.reject(thrown));
       if (endsTaskFrom !== null) task!._bodyThrew(thrown);
       return;
     }
-    settle(value);
+    settleCall(settle, value);
     if (endsTaskFrom !== null) task!._bodyReturned(value);
   }
 }
 
 function ignoreRejection(): void {}
+
+/** Resolve a waiting call's promise with `value` (a rejected promise rejects it), through what its waiter keeps. */
+function settleCall(settle: ((value: unknown) => void) | Promise<unknown>, value: unknown): void {
+  if (typeof settle === 'function') settle(value);
+  else resolveBarePromise!(settle, value);
+}
