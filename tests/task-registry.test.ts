@@ -250,3 +250,59 @@ describe('aging young tasks', () => {
     loop.close();
   });
 });
+
+describe.skipIf(gc === undefined)('the aged records in a world an older copy of core made (a Set)', () => {
+  it('lists, forgets and reports lost aged tasks through that Set as through an AgedSet', () => {
+    // The world as a copy older than AgedSet makes it: agedTasks is a Set. The records of
+    // this copy go into it; completion takes them out; a lost task is still reported.
+    const program = `
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { setTimeout as nodeSleep } from 'node:timers/promises';
+Object.defineProperty(globalThis, Symbol.for('loopkit.world.v1'), { value: {
+  createdBy: 'file:///older/core/dist/world.js', copies: ['file:///older/core/dist/world.js'],
+  runningLoop: null, currentLoopResolver: null, defaultLoopFactory: null, currentLoopSetter: null,
+  taskContext: new AsyncLocalStorage(),
+  resumeSignal: { pending: false, task: null, waitingFor: null, goOn: null, lastEnded: null },
+  taskCounter: 0, youngTasks: [], agedTasks: new Set(), finalizer: null, tlsProvider: null, policy: null, container: null,
+} });
+const { BaseEventLoop, Event, Future, _world, allTasks, gather } = await import('${CORE}');
+const loop = new BaseEventLoop();
+const reports = [];
+loop.setExceptionHandler((_loop, context) => reports.push(context.taskDescription));
+const gate = new Event();
+const kept = [];
+let lost = null;
+await loop.runUntilComplete(async () => {
+  for (let i = 0; i < 3000; i++) kept.push(loop.createTask(() => gate.wait()));
+  lost = loop.createTask(async () => { await new Future({ loop }); }, { name: 'lost' });
+  while (_world.youngTasks.length > 0) await new Promise((resolve) => loop.callLater(0.005, resolve));
+});
+const seen = { kind: _world.agedTasks.constructor.name, aged: _world.agedTasks.size, listed: allTasks(loop).size };
+lost = null;
+for (let i = 0; i < 200 && reports.length === 0; i++) {
+  gc();
+  await nodeSleep(5);
+}
+await loop.runUntilComplete(async () => {
+  gate.set();
+  await gather(...kept);
+});
+seen.afterCompletion = _world.agedTasks.size;
+loop.close();
+console.log(JSON.stringify({ ...seen, reports }));
+process.exit(0);
+`;
+    const dir = mkdtempSync(join(tmpdir(), 'loopkit-task-registry-'));
+    const file = join(dir, 'older-world.mjs');
+    writeFileSync(file, program);
+    const run = spawnSync(process.execPath, ['--expose-gc', file], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.stderr).toBe('');
+    expect(JSON.parse(run.stdout)).toEqual({
+      kind: 'Set',
+      aged: 3001,
+      listed: 3001,
+      afterCompletion: 0,
+      reports: ["<Task pending name='lost' coro=<anonymous>()>"],
+    });
+  });
+});
