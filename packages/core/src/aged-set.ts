@@ -28,14 +28,11 @@ export interface Removable {
 /** A rebuild waits for at least this many removed records, so small sets are not rebuilt on every removal. */
 const MIN_REBUILD = 1024;
 
+/** A Set of records kept in an array, a removed record marked in itself (see above). */
 export class AgedSet<T extends object> extends Set<T> {
   private records: T[] = [];
   /** how many of `records` are marked removed */
   private removedCount = 0;
-
-  constructor() {
-    super();
-  }
 
   override get size(): number {
     return this.records.length - this.removedCount;
