@@ -108,9 +108,10 @@ describe.skipIf(gc === undefined)('the sweep of aged tasks', () => {
     expect(reports).toHaveLength(2);
   });
 
-  it('gives an idle aged task no FinalizationRegistry cell and a record of 56 bytes (heap snapshot of a fresh process)', () => {
+  it('gives an idle aged task no FinalizationRegistry cell, a record of 48 bytes and a slot in an AgedSet (heap snapshot of a fresh process)', () => {
     // 72 bytes a task: the sixth of an idle task's heap the per-task finalizer cost. A record
-    // keeps its completion in the field of the coroutine's name: 56 bytes, not 64.
+    // keeps its completion in the field of the coroutine's name, and its loop in its class: 48
+    // bytes, not 64 (completion) or 56 (a loop field).
     const program = `
 import v8 from 'node:v8';
 import { BaseEventLoop, Event, _world } from '${CORE}';
@@ -120,9 +121,9 @@ function heapCounts() {
   const nameAt = fields.indexOf('name');
   const sizeAt = fields.indexOf('self_size');
   const weakCell = snapshot.strings.indexOf('system / WeakCell');
-  const record = snapshot.strings.indexOf('AgedRecord');
+  const record = snapshot.strings.indexOf('LoopAgedRecord');
   let weakCells = 0;
-  // AgedRecord instances by size (the class and its prototype carry the name too, one each).
+  // LoopAgedRecord instances by size (each class and prototype carry the name too, one each).
   const recordSizes = {};
   for (let i = 0; i < snapshot.nodes.length; i += fields.length) {
     if (snapshot.nodes[i + nameAt] === weakCell) weakCells++;
@@ -148,7 +149,8 @@ await loop.runUntilComplete(async () => {
   // The loop idles: the tasks age.
   while (_world.youngTasks.length > 0) await new Promise((resolve) => loop.callLater(0.005, resolve));
 });
-console.log(JSON.stringify({ idle, aged: tasks.filter((task) => task._aged !== null).length, ...heapCounts() }));
+const agedSet = { kind: _world.agedTasks.constructor.name, size: _world.agedTasks.size };
+console.log(JSON.stringify({ idle, aged: tasks.filter((task) => task._aged !== null).length, agedSet, ...heapCounts() }));
 process.exit(0);
 `;
     const dir = mkdtempSync(join(tmpdir(), 'loopkit-task-registry-'));
@@ -156,10 +158,18 @@ process.exit(0);
     writeFileSync(file, program);
     const run = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 60_000 });
     expect(run.stderr).toBe('');
-    const { idle, aged, weakCells, recordSizes } = JSON.parse(run.stdout) as { idle: number; aged: number; weakCells: number; recordSizes: Record<string, number> };
+    const { idle, aged, agedSet, weakCells, recordSizes } = JSON.parse(run.stdout) as {
+      idle: number;
+      aged: number;
+      agedSet: { kind: string; size: number };
+      weakCells: number;
+      recordSizes: Record<string, number>;
+    };
     expect(aged).toBe(idle);
+    // The records in an array (aged-set.ts: 8 bytes a record), not a Set's table (20 or more).
+    expect(agedSet).toEqual({ kind: 'AgedSet', size: idle });
     expect(weakCells).toBeLessThan(idle / 10);
-    expect(Object.keys(recordSizes).filter((size) => recordSizes[size]! >= idle)).toEqual(['56']);
+    expect(Object.keys(recordSizes).filter((size) => recordSizes[size]! >= idle)).toEqual(['48']);
   });
 });
 
@@ -238,5 +248,61 @@ describe('aging young tasks', () => {
     gate.setResult(null);
     await loop.runUntilComplete(gather(...tasks));
     loop.close();
+  });
+});
+
+describe.skipIf(gc === undefined)('the aged records in a world an older copy of core made (a Set)', () => {
+  it('lists, forgets and reports lost aged tasks through that Set as through an AgedSet', () => {
+    // The world as a copy older than AgedSet makes it: agedTasks is a Set. The records of
+    // this copy go into it; completion takes them out; a lost task is still reported.
+    const program = `
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { setTimeout as nodeSleep } from 'node:timers/promises';
+Object.defineProperty(globalThis, Symbol.for('loopkit.world.v1'), { value: {
+  createdBy: 'file:///older/core/dist/world.js', copies: ['file:///older/core/dist/world.js'],
+  runningLoop: null, currentLoopResolver: null, defaultLoopFactory: null, currentLoopSetter: null,
+  taskContext: new AsyncLocalStorage(),
+  resumeSignal: { pending: false, task: null, waitingFor: null, goOn: null, lastEnded: null },
+  taskCounter: 0, youngTasks: [], agedTasks: new Set(), finalizer: null, tlsProvider: null, policy: null, container: null,
+} });
+const { BaseEventLoop, Event, Future, _world, allTasks, gather } = await import('${CORE}');
+const loop = new BaseEventLoop();
+const reports = [];
+loop.setExceptionHandler((_loop, context) => reports.push(context.taskDescription));
+const gate = new Event();
+const kept = [];
+let lost = null;
+await loop.runUntilComplete(async () => {
+  for (let i = 0; i < 3000; i++) kept.push(loop.createTask(() => gate.wait()));
+  lost = loop.createTask(async () => { await new Future({ loop }); }, { name: 'lost' });
+  while (_world.youngTasks.length > 0) await new Promise((resolve) => loop.callLater(0.005, resolve));
+});
+const seen = { kind: _world.agedTasks.constructor.name, aged: _world.agedTasks.size, listed: allTasks(loop).size };
+lost = null;
+for (let i = 0; i < 200 && reports.length === 0; i++) {
+  gc();
+  await nodeSleep(5);
+}
+await loop.runUntilComplete(async () => {
+  gate.set();
+  await gather(...kept);
+});
+seen.afterCompletion = _world.agedTasks.size;
+loop.close();
+console.log(JSON.stringify({ ...seen, reports }));
+process.exit(0);
+`;
+    const dir = mkdtempSync(join(tmpdir(), 'loopkit-task-registry-'));
+    const file = join(dir, 'older-world.mjs');
+    writeFileSync(file, program);
+    const run = spawnSync(process.execPath, ['--expose-gc', file], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.stderr).toBe('');
+    expect(JSON.parse(run.stdout)).toEqual({
+      kind: 'Set',
+      aged: 3001,
+      listed: 3001,
+      afterCompletion: 0,
+      reports: ["<Task pending name='lost' coro=<anonymous>()>"],
+    });
   });
 });

@@ -17,8 +17,8 @@ import { Future } from './futures.js';
 import type { ReadyEntry } from './handles.js';
 import { currentTaskOrUndefined } from './task-context.js';
 import type { Task } from './tasks.js';
-import { futureDiscardFromAwaitedBy } from './awaited-by.js';
 import { beginWaitingCall, claimWaitingCall, type CallCanceller } from './waiting-calls.js';
+import { world } from './world.js';
 
 /** The primitive a waiter belongs to. */
 export interface WaiterOwner<R> {
@@ -29,7 +29,17 @@ export interface WaiterOwner<R> {
   _waiterWoken(waiter: PromiseWaiter<R>, failed: boolean, error: unknown): R;
 }
 
-/** The executor of every waiter's promise: no closure per promise (it runs synchronously). */
+/**
+ * The addon's promises without resolving functions (native/task_slot.cc), when the world's
+ * task tracking loaded a build that has them: a waiter then keeps its promise and resolves it
+ * through the addon, where `new Promise` gave each waiting call a resolve function and the
+ * context it shares with reject (112 bytes an idle waiter; its promise is 48).
+ */
+const slot = world.taskTracking?.slot ?? null;
+const newBarePromise = slot?.newPromise;
+const resolveBarePromise = slot?.resolvePromise;
+
+/** Without the addon: the executor of every waiter's promise, no closure per promise (it runs synchronously). */
 let captured: ((value: any) => void) | null = null;
 function captureResolve(resolve: (value: any) => void): void {
   captured = resolve;
@@ -63,7 +73,7 @@ export function endTaskWithWaiter(task: Task<unknown>, body: unknown): boolean {
   firstStepHandOff.waiter = null;
   firstStepHandOff.promise = null;
   if (waiter === null) return false;
-  if (promise !== body || waiter._waitingTask !== task || waiter._settle === null) {
+  if (promise !== body || waiter._awaitedBy !== task || waiter._settle === null) {
     stepEndsAfterThisJob(task);
     return false;
   }
@@ -74,8 +84,10 @@ export function endTaskWithWaiter(task: Task<unknown>, body: unknown): boolean {
 
 /** A waiter future that settles its waiting call's promise with what its owner's `_waiterWoken` gives. */
 export class PromiseWaiter<R> extends Future<unknown> implements ReadyEntry, CallCanceller {
-  /** @internal the task that made the waiting call: it awaits this future */ _waitingTask: Task<unknown> | null = null;
-  /** @internal settles the caller's promise; null once settled */ _settle: ((value: unknown) => void) | null = null;
+  // The task that made the waiting call is the one in `_awaitedBy` (the field Future has for
+  // the call graph), from _begin until _run: nothing else awaits a waiter, so it needs no field of its own.
+  /** @internal what settles the caller's promise (its resolve function, or itself: see newBarePromise); null once settled */
+  _settle: ((value: unknown) => void) | Promise<unknown> | null = null;
   /** @internal the promise, when it is what the waiting task's body returned: ending the waiter ends the task */
   _endsTaskFrom: Promise<unknown> | null = null;
 
@@ -92,16 +104,21 @@ export class PromiseWaiter<R> extends Future<unknown> implements ReadyEntry, Cal
    * returns. The current task now awaits this future, as `await fut` would have made it.
    */
   _begin(): Promise<R> {
-    const promise = new Promise<R>(captureResolve);
-    this._settle = captured;
-    captured = null;
+    let promise: Promise<R>;
+    if (newBarePromise !== undefined) {
+      promise = newBarePromise() as Promise<R>;
+      this._settle = promise;
+    } else {
+      promise = new Promise<R>(captureResolve);
+      this._settle = captured;
+      captured = null;
+    }
     const task = currentTaskOrUndefined();
     if (task !== undefined) {
       if (task._loop !== this._loop) {
-        this._finish(true, new RuntimeError(`Task ${task} got Future ${this} attached to a different loop`));
+        this._finish(null, true, new RuntimeError(`Task ${task} got Future ${this} attached to a different loop`));
         return promise;
       }
-      this._waitingTask = task;
       task._futWaiter = this;
       this._awaitedBy = task;
       if (task._mustCancel && this.cancel(task._cancelMessage)) task._mustCancel = false;
@@ -130,24 +147,25 @@ export class PromiseWaiter<R> extends Future<unknown> implements ReadyEntry, Cal
 
   /** @internal done: resume the waiting call, from the ready queue (as a FutureAwaiter would). */
   _run(): void {
-    const task = this._waitingTask;
+    const task = this._awaitedBy as Task<unknown> | null;
     // Whether the task still awaits this call: one left behind under a detached Future must not take the task's cancel().
     const awaited = task !== null && task._futWaiter === this;
     if (task !== null) {
       if (awaited) task._futWaiter = null;
-      if (this._awaitedBy !== null) futureDiscardFromAwaitedBy(this, task);
+      this._awaitedBy = null;
     }
     resumeStep(task);
     // cancel() came after this future finished but before the task resumed: raise at this
     // wait, as asyncio's step does (a Lock waiter then passes its turn on).
     const cancelled = awaited ? this._cancelAtResume(task) : null;
     if (cancelled !== null) {
-      this._finish(true, cancelled);
-    } else if (!this.cancelled() && this._exception === null) this._finish(false, undefined);
-    else this._finish(true, this._outcomeError());
+      this._finish(task, true, cancelled);
+    } else if (!this.cancelled() && this._exception === null) this._finish(task, false, undefined);
+    else this._finish(task, true, this._outcomeError());
   }
 
-  private _finish(failed: boolean, error: unknown): void {
+  /** `task`: the one that made the waiting call (it ends with the call when `_endsTaskFrom` is set). */
+  private _finish(task: Task<unknown> | null, failed: boolean, error: unknown): void {
     const settle = this._settle!;
     this._settle = null;
     const endsTaskFrom = this._endsTaskFrom;
@@ -158,13 +176,19 @@ export class PromiseWaiter<R> extends Future<unknown> implements ReadyEntry, Cal
     } catch (thrown) {
       // Handled here when the task ends with it: nobody else need be watching that promise.
       if (endsTaskFrom !== null) Promise.prototype.then.call(endsTaskFrom, undefined, ignoreRejection);
-      settle(Promise.reject(thrown));
-      if (endsTaskFrom !== null) this._waitingTask!._bodyThrew(thrown);
+      settleCall(settle, Promise.reject(thrown));
+      if (endsTaskFrom !== null) task!._bodyThrew(thrown);
       return;
     }
-    settle(value);
-    if (endsTaskFrom !== null) this._waitingTask!._bodyReturned(value);
+    settleCall(settle, value);
+    if (endsTaskFrom !== null) task!._bodyReturned(value);
   }
 }
 
 function ignoreRejection(): void {}
+
+/** Resolve a waiting call's promise with `value` (a rejected promise rejects it), through what its waiter keeps. */
+function settleCall(settle: ((value: unknown) => void) | Promise<unknown>, value: unknown): void {
+  if (typeof settle === 'function') settle(value);
+  else resolveBarePromise!(settle, value);
+}

@@ -14,6 +14,7 @@
  * records 1024 per host task, since each `deref()` of a live target keeps it in a set V8
  * empties only at the end of the job (in one job, 100k records cost 40 ms in that set).
  */
+import { REMOVED } from './aged-set.js';
 import type { AbstractEventLoop } from './events.js';
 import { world } from './world.js';
 
@@ -33,12 +34,14 @@ export interface TrackedTask {
   _reportIfPending: boolean;
 }
 
-/** What a record keeps beside the coroutine's name once debug mode, a rename or the task's completion adds to it. */
+/** What a record keeps beside the coroutine's name once debug mode, a rename, the task's completion or its leaving the world's set adds to it. */
 interface AgedNotes {
   readonly coroName: string;
   readonly sourceTraceback: string | null;
   written: string | null;
   completed: boolean;
+  /** removed from the world's set of records (aged-set.ts) */
+  removed: boolean;
 }
 
 /**
@@ -47,11 +50,13 @@ interface AgedNotes {
  * It is its own WeakRef, and its description is written only if the task is lost: tasks that
  * sit idle by the hundred thousand then cost one small object each, not three and a string.
  * What debug mode, a rename and the task's completion add is kept aside, in the field that
- * otherwise holds the coroutine's name, so a record is 56 bytes. (A completed record keeps
- * what describes it: a copy of core may mark it completed before reading its description.)
+ * otherwise holds the coroutine's name; and its loop is its class's (recordClassOf), so a
+ * record is 48 bytes. (A completed record keeps what describes it: a copy of core may mark it
+ * completed before reading its description.)
  */
-export class AgedRecord extends WeakRef<TrackedTask> {
-  readonly loop: AbstractEventLoop;
+export abstract class AgedRecord extends WeakRef<TrackedTask> {
+  /** the task's loop: what a lost task is reported to */
+  abstract get loop(): AbstractEventLoop;
   /** the task's name when it aged, or the N of "Task-N" */
   private readonly label: string | number;
   /** the coroutine function's name, or notes once a creation stack (debug mode), a rename or the completion adds to it */
@@ -59,12 +64,11 @@ export class AgedRecord extends WeakRef<TrackedTask> {
 
   constructor(task: TrackedTask) {
     super(task);
-    this.loop = task.getLoop();
     this.label = task._name ?? task._number;
     const coroName = task._coro.name;
     const sourceTraceback = task._sourceTraceback;
     const completed = !task._reportIfPending;
-    this.about = sourceTraceback === null && !completed ? coroName : { coroName, sourceTraceback, written: null, completed };
+    this.about = sourceTraceback === null && !completed ? coroName : { coroName, sourceTraceback, written: null, completed, removed: false };
   }
 
   get ref(): WeakRef<TrackedTask> {
@@ -97,14 +101,44 @@ export class AgedRecord extends WeakRef<TrackedTask> {
     this.notes().written = text;
   }
 
+  /** Whether the world's set of records (aged-set.ts) removed it: false until then, without notes. */
+  get [REMOVED](): boolean {
+    const about = this.about;
+    return typeof about !== 'string' && about.removed;
+  }
+
+  set [REMOVED](removed: boolean) {
+    if (removed || typeof this.about !== 'string') this.notes().removed = removed;
+  }
+
   private notes(): AgedNotes {
     const about = this.about;
     if (typeof about !== 'string') return about;
-    const notes = { coroName: about, sourceTraceback: null, written: null, completed: false };
+    const notes = { coroName: about, sourceTraceback: null, written: null, completed: false, removed: false };
     this.about = notes;
     return notes;
   }
 }
+
+/**
+ * The record class of `loop`'s tasks: its prototype answers `loop`, where a field cost each
+ * record 8 bytes (0.8 MB for 100k idle tasks). One class per loop that aged tasks, kept as
+ * long as the loop lives.
+ */
+function recordClassOf(loop: AbstractEventLoop): new (task: TrackedTask) => AgedRecord {
+  let recordClass = recordClasses.get(loop);
+  if (recordClass === undefined) {
+    recordClass = class LoopAgedRecord extends AgedRecord {
+      get loop(): AbstractEventLoop {
+        return loop;
+      }
+    };
+    recordClasses.set(loop, recordClass);
+  }
+  return recordClass;
+}
+
+const recordClasses = new WeakMap<AbstractEventLoop, new (task: TrackedTask) => AgedRecord>();
 
 const YOUNG_LIMIT = 1 << 17;
 // Shared by every copy of core in the thread (world.ts), so allTasks() sees every task.
@@ -219,10 +253,18 @@ function ageIdleTasksLater(): void {
 function ageLatest(count: number): number {
   const end = young.length;
   const start = end > count ? end - count : 0;
+  // The young tasks are mostly one loop's: its record class is looked up once per run of them.
+  let loop: AbstractEventLoop | null = null;
+  let recordClass: (new (task: TrackedTask) => AgedRecord) | null = null;
   for (let i = start; i < end; i++) {
     const task = young[i]!;
     if (task.done() || task._aged !== null) continue;
-    const record = new AgedRecord(task);
+    const taskLoop = task.getLoop();
+    if (taskLoop !== loop) {
+      loop = taskLoop;
+      recordClass = recordClassOf(taskLoop);
+    }
+    const record = new recordClass!(task);
     task._aged = record;
     aged.add(record);
   }

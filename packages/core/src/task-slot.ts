@@ -74,6 +74,10 @@ export interface SlotAddon {
    * `await` hands a thenable's then()); absent from a build older than it
    */
   isAnonymousBuiltin?(fn: unknown): boolean;
+  /** a pending native promise without resolving functions (promise-waiter.ts); absent from a build older than it */
+  newPromise?(): Promise<unknown>;
+  /** resolves a promise newPromise made, as its resolve function would; absent from a build older than it */
+  resolvePromise?(promise: Promise<unknown>, value: unknown): void;
 }
 
 const ENV = 'LOOPKIT_TASK_TRACKING';

@@ -17,6 +17,7 @@
  * (the task context, the resume signal, the registry's collections) never change, so hot
  * paths read them as before and only the running loop is one property load on `world`.
  */
+import { AgedSet } from './aged-set.js';
 import type { AbstractEventLoop } from './events.js';
 import type { AgedRecord, LostTaskWatch, TrackedTask } from './task-registry.js';
 import type { Task } from './tasks.js';
@@ -62,6 +63,7 @@ export interface World {
   /** the last number given to an unnamed task ("Task-N") */
   taskCounter: number;
   readonly youngTasks: TrackedTask[];
+  /** an AgedSet (aged-set.ts) in a world this copy made; a Set in one an older copy made */
   readonly agedTasks: Set<AgedRecord>;
   /**
    * the per-task finalizer of copies older than the sweep (they register their aged tasks in
@@ -91,7 +93,7 @@ function makeWorld(): World {
     resumeSignal: { pending: false, task: null, waitingFor: null, goOn: null, lastEnded: null },
     taskCounter: 0,
     youngTasks: [],
-    agedTasks: new Set(),
+    agedTasks: new AgedSet(),
     finalizer: null,
     tlsProvider: null,
     policy: null,
