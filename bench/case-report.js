@@ -7,11 +7,13 @@
  * One side of a case in its own process (bench/sched.js's children): run `fn(n / 10)`
  * BENCH_WARMUP_RUNS times (default 1) to warm the JIT, then `fn(n)` once timed, and print
  * one JSON line: {ops, wall, cpu} (seconds; cpu is user + system of the whole process,
- * V8's helper threads included).
+ * V8's helper threads included). BENCH_TIMED_OPS sizes the timed run alone, the warm-up
+ * staying as it is (bench/sched-instructions.js subtracts a run of 1 from a run of n).
  */
-export async function reportTimed(n, fn) {
+export async function reportTimed(size, fn) {
   const warmups = Number(process.env.BENCH_WARMUP_RUNS ?? 1);
-  for (let i = 0; i < warmups; i++) await fn(Math.ceil(n / 10));
+  for (let i = 0; i < warmups; i++) await fn(Math.ceil(size / 10));
+  const n = process.env.BENCH_TIMED_OPS ? Number(process.env.BENCH_TIMED_OPS) : size;
   globalThis.gc?.();
   // One turn of Node's loop first: see measure() on libuv's cached clock.
   await new Promise((resolve) => setImmediate(resolve));

@@ -293,6 +293,61 @@ describe('createTask without options', () => {
     }));
 });
 
+describe("a body whose then() is the language's (watched by reactions that find their task)", () => {
+  it('a promise subclass keeping that then() ends the task with its result or its error, in order', () =>
+    withLoop(async (loop) => {
+      class Keeps<T> extends Promise<T> {}
+      const order: string[] = [];
+      const yielded = loop.createTask(() => sleep(0, 'after one iteration')); // sleep(0)'s yield promise
+      const kept = loop.createTask(() => new Keeps<string>((resolve) => resolve('kept')));
+      const failed = loop.createTask(() => Keeps.reject(new RangeError('kept failing')));
+      loop.callSoon(() => order.push('callback queued after the tasks'));
+      yielded.addDoneCallback(() => order.push('yielded done'));
+      expect(await yielded).toBe('after one iteration');
+      expect(await kept).toBe('kept');
+      await expect(failed).rejects.toThrow(RangeError);
+      expect(order).toEqual(['callback queued after the tasks', 'yielded done']);
+    }));
+
+  it('is the running task in that body, and a cancel() before its wake-up still raises there', () =>
+    withLoop(async (loop) => {
+      class Keeps<T> extends Promise<T> {}
+      let seen: unknown = null;
+      const task = loop.createTask(() => {
+        seen = currentTask();
+        return Keeps.resolve(sleep(0));
+      });
+      await sleep(0); // its first step ran: it yields
+      expect(seen).toBe(task);
+      task.cancel('stop');
+      await expect(task).rejects.toThrow(CancelledError);
+      expect(task.cancelled()).toBe(true);
+    }));
+
+  it('a subclass overriding then() is watched through its own then()', () =>
+    withLoop(async (loop) => {
+      const calls: string[] = [];
+      class Overrides<T> extends Promise<T> {
+        override then<A = T, B = never>(
+          onFulfilled?: ((value: T) => A | PromiseLike<A>) | null,
+          onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+        ): Promise<A | B> {
+          calls.push('then');
+          return super.then(onFulfilled, onRejected);
+        }
+      }
+      const task = loop.createTask(() => Overrides.resolve(5));
+      expect(await task).toBe(5);
+      expect(calls.length).toBeGreaterThan(0);
+    }));
+
+  it("an object that only borrows then() is not a promise: the task fails with the language's TypeError", () =>
+    withLoop(async (loop) => {
+      const task = loop.createTask((() => ({ then: Promise.prototype.then })) as unknown as () => Promise<unknown>);
+      await expect(task).rejects.toThrow(TypeError);
+    }));
+});
+
 describe("a task's rare state (name, cancel counts and message, signal, context), made on first use", () => {
   it('a plain task made without options reads the defaults and never makes it', () =>
     withLoop(async (loop) => {

@@ -120,9 +120,20 @@ carryTaskIntoThen(YieldOnce.prototype);
  * promises. Like YieldOnce, it is `yield*`-able.
  */
 export class YieldPromise<T> extends Promise<T> implements ReadyEntry {
-  /** @internal */ _task: Task<unknown> | null = null;
-  /** @internal */ _resolve: ((value: T | PromiseLike<T>) => void) | null = null;
-  /** @internal */ _value: T | undefined = undefined;
+  // Declared, and set once in the constructor: class fields would run an initializer
+  // function defining each field, then be set again (one per `sleep(0)` of a first step).
+  /** @internal */ declare _task: Task<unknown> | null;
+  /** @internal */ declare _resolve: ((value: T | PromiseLike<T>) => void) | null;
+  /** @internal */ declare _value: T | undefined;
+
+  /** @internal made by sleep(0) only: its then() makes plain promises (see the constructor below). */
+  constructor(task: Task<unknown>, value: T) {
+    super(captureResolve);
+    this._resolve = captured;
+    captured = null;
+    this._task = task;
+    this._value = value;
+  }
 
   /** @internal the wake-up, run from the ready queue. */
   _run(): void {
@@ -163,11 +174,7 @@ function captureResolve(resolve: (value: any) => void): void {
 }
 
 function yieldPromise<T>(loop: AbstractEventLoop, task: Task<unknown>, value: T): YieldPromise<T> {
-  const promise = new YieldPromise<T>(captureResolve);
-  promise._resolve = captured;
-  captured = null;
-  promise._task = task;
-  promise._value = value;
+  const promise = new YieldPromise<T>(task, value);
   callSoonEntry(loop, promise);
   resumeSignal.lastEnded = task; // a first step's `await sleep(0)`: it suspends on this promise
   return promise;

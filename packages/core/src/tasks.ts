@@ -380,6 +380,14 @@ function runFirstStep(task: Task<any>): unknown {
 }
 
 /**
+ * The language's own then(): a body whose then() it is (an async function's promise, or a
+ * subclass's that keeps it) is watched by reactions that find their task in their context.
+ * Read as one property, where `instanceof Promise` and Object.getPrototypeOf were two calls
+ * the JIT does not inline for a promise of unknown map (issue 13 (c), counted in bench/README.md).
+ */
+const promiseThen = Promise.prototype.then;
+
+/**
  * Call the coroutine function, in the task's context, and watch what it returns from there.
  * The reactions on an async function's promise run in the context they were attached in, so
  * they find their task there: no closures per task. A pending Future of the task's loop
@@ -398,8 +406,8 @@ function firstStep(task: Task<unknown>): unknown {
   }
   if (endedByWaiter) {
     resumeSignal.lastEnded = task; // it suspends on its waiter at once
-  } else if (body instanceof Promise && Object.getPrototypeOf(body) === Promise.prototype) {
-    body.then(bodyReturned, bodyThrew);
+  } else if (typeof body === 'object' && body !== null && (body as Promise<unknown>).then === promiseThen) {
+    (body as Promise<unknown>).then(bodyReturned, bodyThrew);
   } else if (body instanceof Future && body !== task && body._loop === task._loop && !body.done()) {
     body._awaitAsTaskBody(task);
     resumeSignal.lastEnded = task; // it suspends on that future at once
