@@ -8,8 +8,9 @@
  * - right after the server's alert to a client that sent no certificate (TLS 1.3: the client's
  *   handshake is done, its read meets the alert): SSLError with the alert's code;
  * and, where no TLS byte came at all (the server was gone before it answered), the reset is the
- * error: ConnectionResetError, as asyncio's. Session 14 once saw a reset in mtls.ts: its server
- * then closed on a timer, so a client could still wait in the accept backlog (the third case).
+ * error: ConnectionResetError, as asyncio's. Session 14 once saw a reset in mtls.ts, most
+ * likely the third case: its server then closed on a timer, so a client could still wait in
+ * the accept backlog.
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
