@@ -1,11 +1,12 @@
 /** Scenarios of CPython's test_asyncio/test_server.py (3.13): Server lifecycle, waitClosed, closeClients/abortClients, Unix socket file cleanup. */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { expect, it } from 'vitest';
+import { expect, it, onTestFinished, vi } from 'vitest';
 import {
   CancelledError,
   createTask,
   currentTask,
+  logger,
   openConnection,
   openUnixConnection,
   sleep,
@@ -314,7 +315,12 @@ onEachLoop('test_server', (make) => {
     }));
 
   it('a writer dropped unclosed while the peer stays: close() and waitClosed() end, the peer reads what was written, then EOF', () =>
-    runIn(make, async () => {
+    runIn(make, async (loop) => {
+      // debug mode says so, as asyncio's ResourceWarning under -X dev
+      loop.setDebug(true);
+      const warnings: string[] = [];
+      const warning = vi.spyOn(logger, 'warning').mockImplementation((message) => void warnings.push(message));
+      onTestFinished(() => warning.mockRestore());
       const server = await startServer(async (reader, writer) => {
         writer.write(Buffer.concat([await reader.readline(), Buffer.alloc(256 * 1024, 'x')]));
       }, '127.0.0.1', 0);
@@ -325,6 +331,7 @@ onEachLoop('test_server', (make) => {
       await waitFor(server.waitClosed(), 5);
       expect((await reader.read()).length).toBe(256 * 1024);
       expect(reader.atEof()).toBe(true);
+      expect(warnings.filter((message) => message.startsWith('unclosed <StreamWriter'))).toHaveLength(1);
       writer.close();
     }));
 });
