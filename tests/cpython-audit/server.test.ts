@@ -1,15 +1,17 @@
 /** Scenarios of CPython's test_asyncio/test_server.py (3.13): Server lifecycle, waitClosed, closeClients/abortClients, Unix socket file cleanup. */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { expect, it } from 'vitest';
+import { expect, it, onTestFinished, vi } from 'vitest';
 import {
   CancelledError,
   createTask,
   currentTask,
+  logger,
   openConnection,
   openUnixConnection,
   sleep,
   socket,
+  waitFor,
   startServer,
   startUnixServer,
   type AbstractServer,
@@ -297,5 +299,39 @@ onEachLoop('test_server', (make) => {
       writer.close();
       server.close();
       await server.waitClosed();
+    }));
+
+  it('test_unclosed_server_resource_warnings: a handler returning without close() leaves no connection for `await using` to wait on', () =>
+    runIn(make, async () => {
+      const serverDone = createTask(async () => {
+        await using server = await startServer(async (_reader, writer) => writer.write(Buffer.from('reply')), '127.0.0.1', 0);
+        // As the CPython test's `with socket.create_connection(addr)`: the peer is gone before the server closes.
+        const client = net.connect({ host: '127.0.0.1', port: portOf(server) });
+        const reply = await new Promise<Buffer>((resolve) => client.once('data', resolve));
+        client.destroy();
+        expect(reply.toString()).toBe('reply');
+      });
+      await waitFor(serverDone, 5);
+    }));
+
+  it('a writer dropped unclosed while the peer stays: close() and waitClosed() end, the peer reads what was written, then EOF', () =>
+    runIn(make, async (loop) => {
+      // debug mode says so, as asyncio's ResourceWarning under -X dev
+      loop.setDebug(true);
+      const warnings: string[] = [];
+      const warning = vi.spyOn(logger, 'warning').mockImplementation((message) => void warnings.push(message));
+      onTestFinished(() => warning.mockRestore());
+      const server = await startServer(async (reader, writer) => {
+        writer.write(Buffer.concat([await reader.readline(), Buffer.alloc(256 * 1024, 'x')]));
+      }, '127.0.0.1', 0);
+      const [reader, writer] = await openConnection('127.0.0.1', portOf(server));
+      writer.write(Buffer.from('hello\n'));
+      expect((await reader.readline()).toString()).toBe('hello\n');
+      server.close();
+      await waitFor(server.waitClosed(), 5);
+      expect((await reader.read()).length).toBe(256 * 1024);
+      expect(reader.atEof()).toBe(true);
+      expect(warnings.filter((message) => message.startsWith('unclosed <StreamWriter'))).toHaveLength(1);
+      writer.close();
     }));
 });

@@ -4,6 +4,9 @@
  * writer after close, unhandled errors of a client callback, StreamWriter state and extra
  * info, readline limits over a real socket.
  */
+import * as net from 'node:net';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { expect, it } from 'vitest';
 import {
   ConnectionResetError,
@@ -20,6 +23,10 @@ import {
   type Transport,
 } from 'loopkit';
 import { onEachLoop, pausedWriting, portOf, rejection, runIn } from './loops.js';
+
+v8.setFlagsFromString('--expose-gc');
+/** A full collection (asyncio's tests call gc.collect()). */
+const collectGarbage = vm.runInNewContext('gc') as () => void;
 
 onEachLoop('test_streams (left by the first audit)', (make) => {
   it('test_readuntil_multi_separator_limit: found beyond the limit, the data stays', () =>
@@ -217,5 +224,39 @@ onEachLoop('test_streams (left by the first audit)', (make) => {
       expect((await reader.readexactly(consumed)).toString()).toBe('y'.repeat(consumed));
       writer.close();
       server.close();
+    }));
+
+  it('test_unclosed_resource_warnings: an openConnection writer dropped unclosed closes its connection once collected', () =>
+    runIn(make, async () => {
+      let ended = false;
+      const peer = net.createServer();
+      const peerSaw = new Promise<string>((resolve) =>
+        peer.on('connection', (sock) => {
+          const got: Buffer[] = [];
+          sock.on('data', (chunk) => got.push(chunk));
+          sock.on('end', () => {
+            ended = true;
+            resolve(Buffer.concat(got).toString());
+          });
+        }),
+      );
+      await new Promise<void>((resolve) => peer.listen(0, '127.0.0.1', resolve));
+      try {
+        // The writer lives only in this function's frame, as asyncio's `del wr`.
+        const reader = await (async () => {
+          const [reader, writer] = await openConnection('127.0.0.1', (peer.address() as net.AddressInfo).port);
+          writer.write(Buffer.from('last words'));
+          return reader;
+        })();
+        for (let i = 0; i < 200 && !ended; i++) {
+          collectGarbage();
+          await sleep(0.01);
+        }
+        expect(ended).toBe(true);
+        expect(await peerSaw).toBe('last words');
+        expect(reader).toBeDefined();
+      } finally {
+        peer.close();
+      }
     }));
 });

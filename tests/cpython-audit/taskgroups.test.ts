@@ -1,4 +1,5 @@
 /** Scenarios of CPython's test_asyncio/test_taskgroups.py, on the loops users get. */
+import { inspect } from 'node:util';
 import { expect, it } from 'vitest';
 import { CancelledError, Event, ExceptionGroup, RuntimeError, TaskGroup, createTask, currentTask, sleep, taskGroup, type Task } from 'loopkit';
 import { onEachLoop, rejection, runIn } from './loops.js';
@@ -479,6 +480,33 @@ onEachLoop('test_taskgroups', (make) => {
       await sleep(0);
       expect(currentTask()!.cancelling()).toBe(0);
     }));
+
+  it("a TaskGroup's ExceptionGroup reads as Python's str(eg) in String(), stack and Node's report; message stays eg.message", () =>
+    runIn(make, async () => {
+      const eg = (await rejection(
+        taskGroup(async (g) => {
+          g.createTask(async () => divide());
+          g.createTask(async () => {
+            throw new MyExc('second');
+          });
+        }),
+      )) as ExceptionGroup;
+      expect(eg.message).toBe('unhandled errors in a TaskGroup');
+      expect(String(eg)).toBe('ExceptionGroup: unhandled errors in a TaskGroup (2 sub-exceptions)');
+      expect(eg.stack!.split('\n')[0]).toBe(String(eg));
+      expect(String(new ExceptionGroup('one', [new Error('x')]))).toBe('ExceptionGroup: one (1 sub-exception)');
+      // Node's report of an uncaught error (util.inspect) lists the sub-exceptions once, with their stacks.
+      const report = inspect(eg);
+      expect(report.match(/division by zero/g)).toHaveLength(1);
+      expect(report).toContain('[errors]');
+      expect(eg.exceptions).toBe(eg.errors);
+    }));
+
+  it('ExceptionGroup checks its arguments as Python does: a string message, a non-empty iterable', () => {
+    expect(() => new ExceptionGroup(1 as unknown as string, [new Error('x')])).toThrow(/message must be a string/);
+    expect(() => new ExceptionGroup('m', null as unknown as Error[])).toThrow(TypeError);
+    expect(() => new ExceptionGroup('m', [])).toThrow(RangeError);
+  });
 
   it.skip('test_taskgroup_20/20a/21/21a: KeyboardInterrupt and BaseException subclasses have no JavaScript counterpart', () => {});
   it.skip('test_exception_refcycles_*: Python reference cycles (gc.get_referrers)', () => {});

@@ -1,5 +1,5 @@
 /** Scenarios of CPython's test_asyncio/test_tasks.py (3.13), on the loops users get. */
-import { expect, it } from 'vitest';
+import { expect, expectTypeOf, it } from 'vitest';
 import {
   ALL_COMPLETED,
   CancelledError,
@@ -375,6 +375,29 @@ onEachLoop('test_tasks', (make) => {
       expect(steps).toHaveLength(2);
       expect(await steps[1]).toBe('a');
       expect(await steps[0]).toBe('b');
+    }));
+
+  it('asCompleted: `for await` gives the done Future; `await fut` is typed and gives the result; next() is typed Future<T>', () =>
+    runIn(make, async () => {
+      const numbers = [createTask(() => sleep(0.002, 1)), createTask(() => sleep(0.001, 2))];
+      const got: number[] = [];
+      for await (const fut of asCompleted(numbers)) {
+        // TypeScript takes what an async iterable yields as awaited, so it may type `fut` as the
+        // result (core README, porting notes): `await fut` is typed and right either way.
+        const value = await fut;
+        expectTypeOf(value).toEqualTypeOf<number>();
+        expect(fut).toBeInstanceOf(Future);
+        expect((fut as unknown as Future<number>).done()).toBe(true);
+        got.push(value);
+      }
+      expect(got).toEqual([2, 1]);
+      const step = await asCompleted([Promise.resolve('w')]).next();
+      expectTypeOf(step).toEqualTypeOf<IteratorResult<Future<string>, undefined>>();
+      expect(step.done ? null : step.value.result()).toBe('w');
+      for (const next of asCompleted(numbers)) {
+        expectTypeOf(next).toEqualTypeOf<Task<number>>();
+        expectTypeOf(await next).toEqualTypeOf<number>();
+      }
     }));
 
   it('test_as_completed_invalid_args: one future is refused', () =>

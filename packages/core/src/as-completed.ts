@@ -1,7 +1,8 @@
 /**
  * asyncio.as_completed: the awaitables in the order they finish.
  * - `for await (const fut of asCompleted(aws))` gives the Futures themselves, done
- *   (the async iterator is written by hand so the language does not unwrap them);
+ *   (the async iterator is written by hand so the language does not unwrap them; TypeScript
+ *   still types `fut` as the result, as it does every async iterable's values: README);
  * - `for (const next of asCompleted(aws)) await next` gives, in completion order,
  *   Tasks that take the next completion and give its result.
  * After `timeout` seconds every remaining step throws TimeoutError.

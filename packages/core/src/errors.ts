@@ -102,13 +102,33 @@ named(BrokenBarrierError, 'BrokenBarrierError');
 export class SendfileNotAvailableError extends RuntimeError {}
 named(SendfileNotAvailableError, 'SendfileNotAvailableError');
 
-/** Python's ExceptionGroup: several errors raised together (TaskGroup). */
+/**
+ * Python's ExceptionGroup: several errors raised together (TaskGroup). `message` is Python's
+ * `eg.message`; `String(eg)`, `toString()` and the first line of `stack` read as Python's
+ * `str(eg)`, "msg (2 sub-exceptions)". `exceptions` is `errors` (AggregateError's), one list.
+ */
 export class ExceptionGroup extends AggregateError {
-  readonly exceptions: readonly unknown[];
+  declare readonly exceptions: readonly unknown[];
   constructor(message: string, exceptions: Iterable<unknown>) {
+    if (typeof message !== 'string') throw new TypeError(`message must be a string, got ${typeof message}`);
+    if (exceptions === null || typeof (exceptions as Partial<Iterable<unknown>>)?.[Symbol.iterator] !== 'function') {
+      throw new TypeError(`exceptions must be an iterable of errors, got ${exceptions === null ? 'null' : typeof exceptions}`);
+    }
     const list = [...exceptions];
+    if (list.length === 0) throw new RangeError('exceptions must be a non-empty iterable (as Python\'s ExceptionGroup)');
     super(list, message);
-    this.exceptions = list;
+    // Non-enumerable as `errors`: Node's report of an uncaught error lists them once.
+    Object.defineProperty(this, 'exceptions', { value: this.errors, configurable: true });
+    // V8 formats the stack's first line from `message` at the first read: read it with the summary.
+    this.message = this.toString().slice(this.name.length + 2);
+    void this.stack;
+    this.message = message;
+  }
+
+  /** Python's `str(eg)` after the name: "ExceptionGroup: msg (2 sub-exceptions)". */
+  override toString(): string {
+    const count = this.exceptions.length;
+    return `${this.name}: ${this.message} (${count} sub-exception${count === 1 ? '' : 's'})`;
   }
 }
 named(ExceptionGroup, 'ExceptionGroup');

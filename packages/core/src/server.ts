@@ -5,6 +5,7 @@
  * once it is closed *and* every connection it accepted is gone (asyncio 3.12+).
  */
 import type { ConnectionOwner } from './base-transport.js';
+import { collectDroppedWriters } from './dropped-writers.js';
 import { CancelledError, RuntimeError } from './errors.js';
 import type { AbstractEventLoop } from './events.js';
 import type { Future } from './futures.js';
@@ -135,6 +136,9 @@ export class Server<S = unknown> implements AbstractServer, ConnectionOwner {
     if (this.waiters === null) return;
     const waiter = this.loop.createFuture<void>();
     this.waiters.push(waiter);
+    // A connection whose handler dropped its writer unclosed ends when V8 collects the
+    // writer (asyncio's StreamWriter.__del__ at once): collect now rather than wait for one.
+    if (this.listening === null) collectDroppedWriters();
     await waiter;
   }
 

@@ -17,6 +17,8 @@ import { OPTION_KEYS } from './socket-loop.js';
 import { checkCallback, checkOptions, describe } from './validate.js';
 import type { SSLOption } from './tls/contexts.js';
 import { registerWaitingCall, WaitingCall } from './waiting-calls.js';
+import { countDroppedWriterCandidate } from './dropped-writers.js';
+import { logger } from './log.js';
 
 /** The default limit of a StreamReader's buffer (64 KiB), as asyncio's. */
 export const DEFAULT_LIMIT = 64 * 1024;
@@ -444,6 +446,12 @@ export class FlowControlProtocol extends Protocol {
 }
 
 /**
+ * Closes the connection of a StreamWriter collected while open (asyncio's StreamWriter.__del__;
+ * dropped-writers.ts). The held value is the writer's protocol, which holds no writer.
+ */
+const droppedWriters = new FinalizationRegistry<StreamReaderProtocol>((protocol) => protocol._writerDropped());
+
+/**
  * Adapts a StreamReader to the Protocol interface. With `clientConnected` (servers), each
  * connection calls it with a reader and a writer, as a Task whose failure is reported and
  * closes the connection.
@@ -451,8 +459,12 @@ export class FlowControlProtocol extends Protocol {
 export class StreamReaderProtocol extends FlowControlProtocol {
   private _streamReader: StreamReader | null;
   private _clientConnected: ClientConnectedCallback | null;
-  /** Holds the clientConnected task while the connection lives (tasks are held weakly). */
+  /** Holds the clientConnected task while it runs (tasks are held weakly); never its writer after. */
   private _task: Future<unknown> | null = null;
+  /** The connection's transport (the TLS one after startTls), for a writer dropped unclosed. */
+  private _transport: Transport | null = null;
+  /** Counted in dropped-writers.ts: the handler returned leaving its writer open. */
+  private _handlerLeftWriterOpen = false;
   private _overSsl = false;
   private readonly _closed: Future<void>;
 
@@ -468,24 +480,56 @@ export class StreamReaderProtocol extends FlowControlProtocol {
   override connectionMade(transport: Transport): void {
     const reader = this._streamReader;
     reader?.setTransport(transport);
+    this._transport = transport;
     this._overSsl = transport.getExtraInfo('sslcontext') !== null;
     const callback = this._clientConnected;
     if (callback === null) return;
+    this._runClientConnected(callback, reader!, this._makeWriter(transport, reader));
+  }
+
+  /** @internal a writer of this connection, closing it when collected open. */
+  _makeWriter(transport: Transport, reader: StreamReader | null): StreamWriter {
     const writer = new StreamWriter(transport, this, reader, this._loop);
+    droppedWriters.register(writer, this, this);
+    return writer;
+  }
+
+  // A method of its own, so the closures below hold no more than the task needs.
+  private _runClientConnected(callback: ClientConnectedCallback, reader: StreamReader, writer: StreamWriter): void {
     // Any function is a coroutine function here (API.md): it runs as a task, so
     // currentTask(), timeout() and cancellation work inside it, whatever it returns.
-    const future = this._loop.createTask(() => callback(reader!, writer) as PromiseLike<unknown>);
+    const future = this._loop.createTask(() => callback(reader, writer) as PromiseLike<unknown>);
     this._task = future;
-    future.addDoneCallback((done) => {
-      if (done.cancelled()) {
-        transport.close();
-        return;
-      }
-      const exc = done.exception();
-      if (exc !== null) {
-        this._loop.callExceptionHandler({ message: 'Unhandled exception in clientConnected', exception: exc, transport });
-        transport.close();
-      }
+    future.addDoneCallback((done) => this._clientConnectedDone(done));
+  }
+
+  private _clientConnectedDone(done: Future<unknown>): void {
+    // The task holds the writer: drop it, so a writer the handler did not keep can be collected.
+    this._task = null;
+    const transport = this._transport;
+    if (done.cancelled()) {
+      transport?.close();
+      return;
+    }
+    const exc = done.exception();
+    if (exc !== null) {
+      this._loop.callExceptionHandler({ message: 'Unhandled exception in clientConnected', exception: exc, transport });
+      transport?.close();
+    } else if (transport !== null && !transport.isClosing()) {
+      this._handlerLeftWriterOpen = true;
+      countDroppedWriterCandidate(1);
+    }
+  }
+
+  /** @internal the writer was collected: close the connection if it is still open (asyncio's StreamWriter.__del__). */
+  _writerDropped(): void {
+    const transport = this._transport;
+    if (transport === null || transport.isClosing() || this._loop.isClosed()) return;
+    // A finalizer runs outside the loop's iterations: close from inside one.
+    this._loop.callSoonThreadsafe(() => {
+      if (transport.isClosing()) return;
+      if (this._loop.getDebug()) logger.warning(`unclosed <StreamWriter transport=${transport}>: closed when collected`);
+      transport.close();
     });
   }
 
@@ -507,6 +551,12 @@ export class StreamReaderProtocol extends FlowControlProtocol {
     super.connectionLost(exc);
     this._streamReader = null;
     this._task = null;
+    this._transport = null;
+    droppedWriters.unregister(this);
+    if (this._handlerLeftWriterOpen) {
+      this._handlerLeftWriterOpen = false;
+      countDroppedWriterCandidate(-1);
+    }
   }
 
   override dataReceived(data: Uint8Array): void {
@@ -532,6 +582,7 @@ export class StreamReaderProtocol extends FlowControlProtocol {
   /** @internal startTls: the connection now runs over `transport`. */
   _replaceTransport(transport: Transport): void {
     this._streamReader?._replaceTransport(transport);
+    this._transport = transport;
     this._overSsl = transport.getExtraInfo('sslcontext') !== null;
   }
 
@@ -687,7 +738,7 @@ async function connectStreams(
   const reader = new StreamReader({ limit, loop });
   const protocol = new StreamReaderProtocol(reader, null, loop);
   const [transport] = await connect(loop, () => protocol, rest);
-  return [reader, new StreamWriter(transport as Transport, protocol, reader, loop)];
+  return [reader, protocol._makeWriter(transport as Transport, reader)];
 }
 
 /** ... and which loop method makes the server. */

@@ -6,7 +6,7 @@
  * `print` receives what supervisor.py prints, line by line.
  */
 import * as os from 'node:os';
-import { PIPE, TimeoutError, createSubprocessExec, createTask, gather, sleep, waitFor, type Process, type StreamReader } from 'loopkit';
+import { Event, PIPE, TimeoutError, createSubprocessExec, createTask, gather, sleep, waitFor, type Process, type StreamReader } from 'loopkit';
 
 const FLAKY = 'echo start $1; echo warn $1 >&2; [ "$1" -lt 3 ] && exit 3; exit 0';
 const STUBBORN = 'trap "echo got TERM" TERM; echo ready; while :; do sleep 0.05; done';
@@ -64,8 +64,9 @@ function stopAfter(timeout: number, grace: number): Stopping {
   };
 }
 
-async function forever(print: (line: string) => void): Promise<void> {
+async function forever(print: (line: string) => void, spawned: Event): Promise<void> {
   const process = await spawn('forever', FOREVER);
+  spawned.set();
   try {
     await process.wait();
   } finally {
@@ -90,7 +91,11 @@ export async function main(print: (line: string) => void): Promise<void> {
   for (const lines of results) events.push(...lines);
   const { SIGTERM, SIGKILL, SIGUSR1 } = os.constants.signals;
   events.push(`SIGTERM ${SIGTERM} SIGKILL ${SIGKILL} SIGUSR1 ${SIGUSR1}`);
-  createTask(() => forever(print));
+  // supervisor.py sleeps 0.2 s here; under load 14-17 the spawn alone took longer, and run()
+  // then cancelled the task before its try: the cleanup under test must have a child to clean.
+  const spawned = new Event();
+  createTask(() => forever(print, spawned));
+  await spawned.wait();
   await sleep(0.2);
   for (const line of events) print(line);
 }
