@@ -301,6 +301,14 @@ export class UringProactor extends Proactor {
    * delivered this many pooled bytes; 0 reads directly from the start (tests force each path).
    */
   _directReadFrom = DIRECT_READ_FROM;
+  /**
+   * @internal A new transport starts with direct reads, and goes to the pool once its rounds
+   * read little (see UringStreamTransport): a server of large messages then never has the
+   * kernel copy them into the pool first (the pool's 16 MiB are faulted in page by page as the
+   * kernel cycles through its buffers) nor compiles the pooled path. False: it starts on the
+   * pool (tests force each path).
+   */
+  _startDirect = true;
   private refed = false;
   private closed = false;
 

@@ -12,7 +12,8 @@
  *   receive is posted again after each completion; where it has no pool either, a receive
  *   into a buffer of the transport's own (made on first use). A receive that ends with the
  *   pool dry (-ENOBUFS) is posted again once the harvest gave buffers back.
- * - Direct reads, for large messages: once one turn delivered `proactor._directReadFrom`
+ * - Direct reads, for large messages (and a new transport's first reads, so a server of
+ *   large messages never uses the pool): once one turn delivered `proactor._directReadFrom`
  *   bytes (8 KiB), the pooled receive is cancelled and, after its last completion, Node's
  *   loop polls the socket for readability instead (the proactor's `_watchReadable`: a
  *   uv_poll, as the selector loop hosts its sockets; a ring poll would complete through task
@@ -131,7 +132,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     this.sock = sock;
     this.fd = sock.fileno();
     this.release = release;
-    this.direct = proactor._directReadFrom === 0;
+    this.direct = proactor._startDirect || proactor._directReadFrom === 0;
     this.entryQueue = typeof (loop as Partial<EntryQueue>)._callSoonEntry === 'function' ? (loop as unknown as EntryQueue) : null;
     this._start(waiter);
   }

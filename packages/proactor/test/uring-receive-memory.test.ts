@@ -16,10 +16,11 @@ import { Protocol } from '@loopkit/core';
 import { adviseHugePagesAhead, socketpair } from '@loopkit/uv';
 import { UringEventLoop, UringProactor } from '@loopkit/proactor';
 
-const [messageSize, messages, directFrom] = process.argv.slice(1).map(Number);
+const [messageSize, messages, directFrom, startDirect] = process.argv.slice(1).map(Number);
 const advised = () => readFileSync('/proc/self/smaps', 'utf8').split('\\n').filter((line) => line.startsWith('VmFlags') && / hg/.test(line)).length;
 const proactor = new UringProactor();
 proactor._directReadFrom = directFrom;
+proactor._startDirect = startDirect === 1;
 const loop = new UringEventLoop(proactor);
 let received = 0;
 class Count extends Protocol {
@@ -42,9 +43,12 @@ adviseHugePagesAhead();
 console.log(JSON.stringify({ afterReads, afterAsking: advised() }));
 `;
 
-/** Advised mappings after `messages` reads of `messageSize` bytes, and after asking directly. */
-function advisedMappings(messageSize: number, messages: number, directFrom: number): { afterReads: number; afterAsking: number } {
-  const out = execFileSync(process.execPath, ['--input-type=module', '-e', CHILD, String(messageSize), String(messages), String(directFrom)], {
+/**
+ * Advised mappings after `messages` reads of `messageSize` bytes (the proactor's `_directReadFrom`
+ * and `_startDirect` as given), and after asking directly.
+ */
+function advisedMappings(messageSize: number, messages: number, directFrom: number, startDirect: boolean): { afterReads: number; afterAsking: number } {
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', CHILD, String(messageSize), String(messages), String(directFrom), startDirect ? '1' : '0'], {
     cwd: new URL('..', import.meta.url),
     encoding: 'utf8',
   });
@@ -55,20 +59,20 @@ const linuxWithSmaps = process.platform === 'linux' && existsSync('/proc/self/sm
 
 describe.skipIf(!linuxWithSmaps || UringProactor.problem() !== null)('receive memory of the uring stream transport', () => {
   it('a direct read of 16 KiB or more asks for huge pages on the heap ahead', () => {
-    const { afterReads, afterAsking } = advisedMappings(64 * 1024, 2, 0);
+    const { afterReads, afterAsking } = advisedMappings(64 * 1024, 2, 0, true);
     // Where the kernel or the allocator takes no advice, neither way shows any.
     if (afterAsking === 0) return;
     expect(afterReads).toBeGreaterThan(0);
   });
 
-  it('large messages switch to direct reads and ask too', () => {
-    const { afterReads, afterAsking } = advisedMappings(64 * 1024, 4, 8 * 1024);
+  it('large messages on the pool switch to direct reads and ask too', () => {
+    const { afterReads, afterAsking } = advisedMappings(64 * 1024, 4, 8 * 1024, false);
     if (afterAsking === 0) return;
     expect(afterReads).toBeGreaterThan(0);
   });
 
   it('small direct reads do not (a server of small messages keeps its RSS)', () => {
-    const { afterReads, afterAsking } = advisedMappings(1024, 50, 0);
+    const { afterReads, afterAsking } = advisedMappings(1024, 50, 0, true);
     expect(afterReads).toBe(0);
     expect(afterAsking).toBeGreaterThanOrEqual(afterReads);
   });

@@ -21,6 +21,7 @@ function proactorFor(mode: Mode): UringProactor {
   proactor._multishot = mode === 'multishot';
   proactor._pooled = mode !== 'own buffer';
   if (mode === 'direct') proactor._directReadFrom = 0;
+  else proactor._startDirect = false;
   return proactor;
 }
 
@@ -321,6 +322,33 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
           await until(() => keeper.received.toString('latin1').endsWith(`small ${i};`), `small message ${i}`);
         }
         expect(counts.recvMulti).toBeGreaterThan(multishotBefore);
+        b.close();
+        await until(() => keeper.lost !== undefined, 'connectionLost');
+        return keeper;
+      });
+      const smalls = Array.from({ length: 20 }, (_, i) => `small ${i};`).join('');
+      expect(keeper.received.equals(Buffer.concat([big, Buffer.from(smalls)]))).toBe(true);
+      expect(keeper.eof).toBe(true);
+    });
+  });
+
+  it('a new transport reads directly from the start: a large transfer posts no ring receive, and small messages then go to the pool, every byte in order', async () => {
+    const [a, b] = socketpair();
+    const big = pattern(512 * 1024, 13);
+    await countingRing(async (counts) => {
+      const keeper = await runOn(new UringEventLoop(new UringProactor()), async (loop) => {
+        const [, protocol] = await loop.createConnection(() => new Keeper(), null, null, { sock: a });
+        const keeper = protocol as Keeper;
+        await sendAll(b, big);
+        await until(() => keeper.received.length === big.length, 'the large transfer');
+        // Never copied into the pool first: Node's loop polled the socket from the first read.
+        expect(counts.recvMulti! + counts.recvPooled! + counts.recv!).toBe(0);
+        expect(counts.add).toBe(1);
+        for (let i = 0; i < 20; i++) {
+          b.send(Buffer.from(`small ${i};`));
+          await until(() => keeper.received.toString('latin1').endsWith(`small ${i};`), `small message ${i}`);
+        }
+        expect(counts.recvMulti).toBeGreaterThan(0);
         b.close();
         await until(() => keeper.lost !== undefined, 'connectionLost');
         return keeper;
