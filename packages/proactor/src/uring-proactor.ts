@@ -76,6 +76,8 @@ const RECV_CHUNK = 64 * 1024;
 const EOF_BYTES = Buffer.alloc(0);
 /** Bytes in one turn from which a transport reads directly instead of through the pool (see UringStreamTransport). */
 const DIRECT_READ_FROM = 8 * 1024;
+/** Readable sockets in one select() from which a transport's small direct reads go to the pool (see UringStreamTransport). */
+const POOL_FROM_READS = 2;
 /** Ring ids are (generation << 20) | slot. */
 const SLOTS = 1 << 20;
 
@@ -286,6 +288,15 @@ export class UringProactor extends Proactor {
   private readOut = new Int32Array(2 * 256);
   /** Node's loop reported readable sockets since the last select(). */
   private readsReported = false;
+  /**
+   * @internal How many directly read sockets the last select() that had reports found
+   * readable: where wake-ups bring several, the ring's pooled receives pay (no recv syscall
+   * per message, one wake-up for the batch); where they bring one, a ring completion's
+   * wake-up costs more than the recv syscall (see UringStreamTransport's small rounds).
+   */
+  _readsPerSelect = 0;
+  /** @internal Small direct reads go to the pool only when a select() found this many sockets readable (tests force 1). */
+  _poolFromReads = POOL_FROM_READS;
   /**
    * The ring's watcher fired since the last harvest. A select() that Node's reports of
    * directly read sockets alone prompted does not harvest (a server's accept keeps the ring
@@ -573,13 +584,16 @@ export class UringProactor extends Proactor {
     const written = reports[0]!;
     reports[0] = 0; // read now: Node's loop writes later reports from the start
     this.tellReadable(reports, 2, written);
+    let count = written;
     if (reports[1]! > 0) {
       if (this.readOut.length < 2 * this.readSinkCount) this.readOut = new Int32Array(2 * this.readSinkCount);
       const taken = this.readPolls!.take(this.readOut);
       // More than fits: the rest at the next select().
       if (2 * taken === this.readOut.length) this.readsReported = true;
       this.tellReadable(this.readOut, 0, taken);
+      count += taken;
     }
+    this._readsPerSelect = count;
   }
 
   private tellReadable(pairs: Int32Array, from: number, n: number): void {

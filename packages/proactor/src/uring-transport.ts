@@ -21,7 +21,8 @@
  *   report runs recv syscalls straight into the slab (or a BufferedProtocol's buffer), as the
  *   selector does. The copy out of the pool costs more than that syscall above a few KiB.
  *   A round reads until a short read. Eight rounds in a row of under 4 KiB switch back to
- *   the pool. Only one of the two (the receive or the readability poll) is ever armed.
+ *   the pool once a select() finds many sockets readable (`proactor._poolFromReads`). Only one of the
+ *   two (the receive or the readability poll) is ever armed.
  * - The transport notes each completion and queues itself on the loop once per harvest;
  *   its `_run` delivers the chunks, then EOF or the error, in order, in the same iteration.
  * - pauseReading cancels the receive; what completes before the cancel lands is held by
@@ -60,7 +61,14 @@ const OWN_BUFFER_SIZE = 64 * 1024;
 const OPEN = 1;
 /** The least room a direct receive into the slab asks for (the selector's). */
 const MIN_DIRECT_READ = 64 * 1024;
-/** Direct reads go back to the pool after this many rounds in a row that each read less than `SMALL_ROUND` bytes. */
+/**
+ * Direct reads go back to the pool after this many rounds in a row that each read less than
+ * `SMALL_ROUND` bytes, once a select() finds two or more sockets readable
+ * (`proactor._poolFromReads`): with several connections busy, pooled receives save the recv
+ * syscall per message and their wake-up serves the batch; with one, a ring completion's
+ * wake-up costs more than the syscall (it interrupts Node's sleeping epoll_wait, which then
+ * polls again: bench/README.md, "Session 15 (s15-uring)").
+ */
 const SMALL_ROUNDS = 8;
 const SMALL_ROUND = 4 * 1024;
 /**
@@ -387,7 +395,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     }
     if (r <= 0 && r !== -EAGAIN && r !== -EINTR) this.end = r; // 0: EOF
     if (total >= SMALL_ROUND) this.smallRounds = 0;
-    else if (++this.smallRounds >= SMALL_ROUNDS && this.proactor._directReadFrom > 0) this.switchReads(false);
+    else if (++this.smallRounds >= SMALL_ROUNDS && this.proactor._directReadFrom > 0 && this.proactor._readsPerSelect >= this.proactor._poolFromReads) this.switchReads(false);
   }
 
   // ---- closing ----
