@@ -295,6 +295,12 @@ export class UringProactor extends Proactor {
    * wake-up costs more than the recv syscall (see UringStreamTransport's small rounds).
    */
   _readsPerSelect = 0;
+  /**
+   * @internal Completions the last harvest that took any brought: once most busy sockets are
+   * on the pool, the few still read directly are reported alone (the ring's watcher and
+   * Node's poll of the socket each turn the loop), and they must follow the rest there.
+   */
+  _lastHarvest = 0;
   /** @internal Small direct reads go to the pool only when a select() found this many sockets readable (tests force 1). */
   _poolFromReads = POOL_FROM_READS;
   /**
@@ -460,10 +466,11 @@ export class UringProactor extends Proactor {
       finished = [];
     }
     const ringDue = this.ringDue || !this.readsReported;
-    if (this.readsReported) this.takeReadReports();
+    if (this.readsReported) this._readsPerSelect = this.takeReadReports();
     if (ringDue && this.ring !== null && this.inRingCount > 0) {
       this.ringDue = false;
-      this.harvest();
+      const completions = this.harvest();
+      if (completions > 0) this._lastHarvest = completions;
       if (this.inRingCount === 0) this.updateRef(); // the ring lets the process go once empty
     }
     const ops = this.harvestedOps;
@@ -577,8 +584,8 @@ export class UringProactor extends Proactor {
     (this.hostWake ?? this.wake)?.();
   };
 
-  /** Tells each transport whose socket Node's loop reported readable since the last look. */
-  private takeReadReports(): void {
+  /** Tells each transport whose socket Node's loop reported readable since the last look; how many. */
+  private takeReadReports(): number {
     this.readsReported = false;
     const reports = this.readReports;
     const written = reports[0]!;
@@ -593,7 +600,7 @@ export class UringProactor extends Proactor {
       this.tellReadable(this.readOut, 0, taken);
       count += taken;
     }
-    this._readsPerSelect = count;
+    return count;
   }
 
   private tellReadable(pairs: Int32Array, from: number, n: number): void {
@@ -813,19 +820,21 @@ export class UringProactor extends Proactor {
    * Harvests every completion: a transport's goes to it at once (it only takes note and
    * queues itself on the loop); an operation's goes to harvestedOps/harvestedResults, taken
    * out of the ring (and ringOps) first, so an operation one of them posts may reuse a slot
-   * this harvest freed.
+   * this harvest freed. Returns how many completions it took.
    */
-  private harvest(): void {
+  private harvest(): number {
     const ring = this.ring!;
     const out = this.out;
     const sinks = this.sinks;
     const sinkIds = this.sinkIds;
     const ringOps = this.ringOps;
+    let completions = 0;
     for (;;) {
       // The ring copies pooled bytes into the slab: give it room for the largest chunk.
       const into = receiveSlab.withRoom(POOL_BUFFER_SIZE);
       const n = ring.harvest(out, into, receiveSlab.offset());
       if (n < 0) throw errnoError(n, 'io_uring harvest');
+      completions += n;
       for (let q = 0; q < n * QUAD; q += QUAD) {
         const id = out[q]!;
         const res = out[q + 1]!;
@@ -859,6 +868,7 @@ export class UringProactor extends Proactor {
       // Less than a full batch: the queue is empty, unless the slab ran out of room first.
       if (n < HARVEST_BATCH && receiveSlab.room() >= POOL_BUFFER_SIZE) break;
     }
+    return completions;
   }
 
   /** A harvested completion: settle its operation (or keep what a cancelled one received), start the next. */

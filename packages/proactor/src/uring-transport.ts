@@ -63,8 +63,8 @@ const OPEN = 1;
 const MIN_DIRECT_READ = 64 * 1024;
 /**
  * Direct reads go back to the pool after this many rounds in a row that each read less than
- * `SMALL_ROUND` bytes, once a select() finds two or more sockets readable
- * (`proactor._poolFromReads`): with several connections busy, pooled receives save the recv
+ * `SMALL_ROUND` bytes, once a select() finds two or more sockets readable or a harvest two or
+ * more completions (`proactor._poolFromReads`): with several connections busy, pooled receives save the recv
  * syscall per message and their wake-up serves the batch; with one, a ring completion's
  * wake-up costs more than the syscall (it interrupts Node's sleeping epoll_wait, which then
  * polls again: bench/README.md, "Session 15 (s15-uring)").
@@ -395,7 +395,16 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     }
     if (r <= 0 && r !== -EAGAIN && r !== -EINTR) this.end = r; // 0: EOF
     if (total >= SMALL_ROUND) this.smallRounds = 0;
-    else if (++this.smallRounds >= SMALL_ROUNDS && this.proactor._directReadFrom > 0 && this.proactor._readsPerSelect >= this.proactor._poolFromReads) this.switchReads(false);
+    else if (++this.smallRounds >= SMALL_ROUNDS && this.proactor._directReadFrom > 0 && this.busyElsewhere()) this.switchReads(false);
+  }
+
+  /**
+   * Several sockets have news at a time: a select() found two or more read directly, or the
+   * ring's last harvest brought two or more completions (the other busy sockets are on the pool).
+   */
+  private busyElsewhere(): boolean {
+    const proactor = this.proactor;
+    return proactor._readsPerSelect >= proactor._poolFromReads || proactor._lastHarvest >= proactor._poolFromReads;
   }
 
   // ---- closing ----

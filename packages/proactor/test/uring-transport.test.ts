@@ -388,6 +388,35 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
     });
   });
 
+  it('connections that start late follow the rest to the pool, the last one too (ring completions count with the sockets reported readable)', async () => {
+    const pairs = Array.from({ length: 12 }, () => socketpair());
+    await countingRing(async (counts) => {
+      await runOn(new UringEventLoop(new UringProactor()), async (loop) => {
+        const keepers: Keeper[] = [];
+        for (const [a] of pairs) {
+          const [, protocol] = await loop.createConnection(() => new Keeper(), null, null, { sock: a });
+          keepers.push(protocol as Keeper);
+        }
+        const expected = pairs.map(() => '');
+        // Socket i sends from round i on: when the last one has read its eight small rounds,
+        // every other busy socket is on the pool, and Node's loop reports it alone.
+        for (let round = 0; round < pairs.length + 16; round++) {
+          pairs.forEach(([, b], i) => {
+            if (i > round) return;
+            const message = `round ${round} socket ${i};`;
+            expected[i] += message;
+            b.send(Buffer.from(message));
+          });
+          await until(() => keepers.every((k, i) => k.received.toString() === expected[i]), `round ${round}`);
+        }
+        // Each transport stopped Node's poll of its socket when it went to the pool.
+        expect(counts.remove).toBe(pairs.length);
+        for (const [, b] of pairs) b.close();
+        await until(() => keepers.every((k) => k.lost !== undefined), 'connectionLost');
+      });
+    });
+  });
+
   it('a BufferedProtocol that pauses and resumes from the loop, under a peer writing uneven slices: 4 MiB each way byte-exact across many read switches', async () => {
     // As asyncio's SSLProtocol under a StreamReader: reading pauses part way through a
     // pooled chunk (core holds the rest) and resumes from a later callback, while the peer
