@@ -76,7 +76,7 @@ const RECV_CHUNK = 64 * 1024;
 const EOF_BYTES = Buffer.alloc(0);
 /** Bytes in one turn from which a transport reads directly instead of through the pool (see UringStreamTransport). */
 const DIRECT_READ_FROM = 8 * 1024;
-/** Readable sockets in one select() from which a transport's small direct reads go to the pool (see UringStreamTransport). */
+/** Readable sockets in one select() (or completions in one harvest) from which a transport's small direct reads go to the pool (see UringStreamTransport). */
 const POOL_FROM_READS = 2;
 /** Ring ids are (generation << 20) | slot. */
 const SLOTS = 1 << 20;
@@ -301,7 +301,10 @@ export class UringProactor extends Proactor {
    * Node's poll of the socket each turn the loop), and they must follow the rest there.
    */
   _lastHarvest = 0;
-  /** @internal Small direct reads go to the pool only when a select() found this many sockets readable (tests force 1). */
+  /**
+   * @internal Small direct reads go to the pool only once a select() found this many sockets
+   * readable or a harvest brought this many completions (tests force 1).
+   */
   _poolFromReads = POOL_FROM_READS;
   /**
    * The ring's watcher fired since the last harvest. A select() that Node's reports of

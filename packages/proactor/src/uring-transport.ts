@@ -21,8 +21,9 @@
  *   report runs recv syscalls straight into the slab (or a BufferedProtocol's buffer), as the
  *   selector does. The copy out of the pool costs more than that syscall above a few KiB.
  *   A round reads until a short read. Eight rounds in a row of under 4 KiB switch back to
- *   the pool once a select() finds many sockets readable (`proactor._poolFromReads`). Only one of the
- *   two (the receive or the readability poll) is ever armed.
+ *   the pool once several sockets have news at a time (`busyElsewhere`); one connection's
+ *   small messages stay direct. Only one of the two (the receive or the readability poll) is
+ *   ever armed.
  * - The transport notes each completion and queues itself on the loop once per harvest;
  *   its `_run` delivers the chunks, then EOF or the error, in order, in the same iteration.
  * - pauseReading cancels the receive; what completes before the cancel lands is held by
@@ -63,9 +64,9 @@ const OPEN = 1;
 const MIN_DIRECT_READ = 64 * 1024;
 /**
  * Direct reads go back to the pool after this many rounds in a row that each read less than
- * `SMALL_ROUND` bytes, once a select() finds two or more sockets readable or a harvest two or
- * more completions (`proactor._poolFromReads`): with several connections busy, pooled receives save the recv
- * syscall per message and their wake-up serves the batch; with one, a ring completion's
+ * `SMALL_ROUND` bytes, once a select() finds two or more sockets readable or a harvest brings
+ * two or more completions (`proactor._poolFromReads`): with several connections busy, pooled
+ * receives save the recv syscall per message and their wake-up serves the batch; with one, a ring completion's
  * wake-up costs more than the syscall (it interrupts Node's sleeping epoll_wait, which then
  * polls again: bench/README.md, "Session 15 (s15-uring)").
  */
