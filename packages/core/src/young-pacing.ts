@@ -22,6 +22,14 @@ const PACE_BYTES = 256 * 1024;
  * fresh pages per array: 3.7-7.2x the CPU per request at the echo (session 12, Node 20).
  */
 const PACE_SLOTS = PACE_BYTES / 4 / 8;
+/**
+ * PACE_SLOTS where no compiler sees a constant: with a constant length, V8's Maglev (Node 22+)
+ * builds the array inline in every function it inlines paceReceived into, one store per slot
+ * in its graph: 14-16 ms of CPU and ~600 page faults per such compile on Node 24 (about 3 ms
+ * and 70 with the length read from here), paid again at each recompile of a read path
+ * (bench/README.md, "Session 15 (s15-uring)"). The array made at run time is the same.
+ */
+const paceSlots = new Int32Array([PACE_SLOTS]);
 let unpacedBytes = 0;
 /**
  * The last pacing array, stored where the compiler cannot prove it unused (so it cannot drop
@@ -41,5 +49,5 @@ export function paceReceived(freshBytes: number): void {
   unpacedBytes += freshBytes;
   if (unpacedBytes < PACE_BYTES) return;
   unpacedBytes -= PACE_BYTES;
-  paceArray = new Array(PACE_SLOTS);
+  paceArray = new Array(paceSlots[0]);
 }

@@ -76,6 +76,8 @@ const RECV_CHUNK = 64 * 1024;
 const EOF_BYTES = Buffer.alloc(0);
 /** Bytes in one turn from which a transport reads directly instead of through the pool (see UringStreamTransport). */
 const DIRECT_READ_FROM = 8 * 1024;
+/** Readable sockets in one select() (or completions in one harvest) from which a transport's small direct reads go to the pool (see UringStreamTransport). */
+const POOL_FROM_READS = 2;
 /** Ring ids are (generation << 20) | slot. */
 const SLOTS = 1 << 20;
 
@@ -287,6 +289,24 @@ export class UringProactor extends Proactor {
   /** Node's loop reported readable sockets since the last select(). */
   private readsReported = false;
   /**
+   * @internal How many directly read sockets the last select() that had reports found
+   * readable: where wake-ups bring several, the ring's pooled receives pay (no recv syscall
+   * per message, one wake-up for the batch); where they bring one, a ring completion's
+   * wake-up costs more than the recv syscall (see UringStreamTransport's small rounds).
+   */
+  _readsPerSelect = 0;
+  /**
+   * @internal Completions the last harvest that took any brought: once most busy sockets are
+   * on the pool, the few still read directly are reported alone (the ring's watcher and
+   * Node's poll of the socket each turn the loop), and they must follow the rest there.
+   */
+  _lastHarvest = 0;
+  /**
+   * @internal Small direct reads go to the pool only once a select() found this many sockets
+   * readable or a harvest brought this many completions (tests force 1).
+   */
+  _poolFromReads = POOL_FROM_READS;
+  /**
    * The ring's watcher fired since the last harvest. A select() that Node's reports of
    * directly read sockets alone prompted does not harvest (a server's accept keeps the ring
    * non-empty, so every wake-up would): the ring's watcher wakes the loop when completions wait.
@@ -301,6 +321,14 @@ export class UringProactor extends Proactor {
    * delivered this many pooled bytes; 0 reads directly from the start (tests force each path).
    */
   _directReadFrom = DIRECT_READ_FROM;
+  /**
+   * @internal A new transport starts with direct reads, and goes to the pool once its rounds
+   * read little (see UringStreamTransport): a server of large messages then never has the
+   * kernel copy them into the pool first (the pool's 16 MiB are faulted in page by page as the
+   * kernel cycles through its buffers) nor compiles the pooled path. False: it starts on the
+   * pool (tests force each path).
+   */
+  _startDirect = true;
   private refed = false;
   private closed = false;
 
@@ -441,10 +469,11 @@ export class UringProactor extends Proactor {
       finished = [];
     }
     const ringDue = this.ringDue || !this.readsReported;
-    if (this.readsReported) this.takeReadReports();
+    if (this.readsReported) this._readsPerSelect = this.takeReadReports();
     if (ringDue && this.ring !== null && this.inRingCount > 0) {
       this.ringDue = false;
-      this.harvest();
+      const completions = this.harvest();
+      if (completions > 0) this._lastHarvest = completions;
       if (this.inRingCount === 0) this.updateRef(); // the ring lets the process go once empty
     }
     const ops = this.harvestedOps;
@@ -558,20 +587,23 @@ export class UringProactor extends Proactor {
     (this.hostWake ?? this.wake)?.();
   };
 
-  /** Tells each transport whose socket Node's loop reported readable since the last look. */
-  private takeReadReports(): void {
+  /** Tells each transport whose socket Node's loop reported readable since the last look; how many. */
+  private takeReadReports(): number {
     this.readsReported = false;
     const reports = this.readReports;
     const written = reports[0]!;
     reports[0] = 0; // read now: Node's loop writes later reports from the start
     this.tellReadable(reports, 2, written);
+    let count = written;
     if (reports[1]! > 0) {
       if (this.readOut.length < 2 * this.readSinkCount) this.readOut = new Int32Array(2 * this.readSinkCount);
       const taken = this.readPolls!.take(this.readOut);
       // More than fits: the rest at the next select().
       if (2 * taken === this.readOut.length) this.readsReported = true;
       this.tellReadable(this.readOut, 0, taken);
+      count += taken;
     }
+    return count;
   }
 
   private tellReadable(pairs: Int32Array, from: number, n: number): void {
@@ -791,19 +823,21 @@ export class UringProactor extends Proactor {
    * Harvests every completion: a transport's goes to it at once (it only takes note and
    * queues itself on the loop); an operation's goes to harvestedOps/harvestedResults, taken
    * out of the ring (and ringOps) first, so an operation one of them posts may reuse a slot
-   * this harvest freed.
+   * this harvest freed. Returns how many completions it took.
    */
-  private harvest(): void {
+  private harvest(): number {
     const ring = this.ring!;
     const out = this.out;
     const sinks = this.sinks;
     const sinkIds = this.sinkIds;
     const ringOps = this.ringOps;
+    let completions = 0;
     for (;;) {
       // The ring copies pooled bytes into the slab: give it room for the largest chunk.
       const into = receiveSlab.withRoom(POOL_BUFFER_SIZE);
       const n = ring.harvest(out, into, receiveSlab.offset());
       if (n < 0) throw errnoError(n, 'io_uring harvest');
+      completions += n;
       for (let q = 0; q < n * QUAD; q += QUAD) {
         const id = out[q]!;
         const res = out[q + 1]!;
@@ -837,6 +871,7 @@ export class UringProactor extends Proactor {
       // Less than a full batch: the queue is empty, unless the slab ran out of room first.
       if (n < HARVEST_BATCH && receiveSlab.room() >= POOL_BUFFER_SIZE) break;
     }
+    return completions;
   }
 
   /** A harvested completion: settle its operation (or keep what a cancelled one received), start the next. */

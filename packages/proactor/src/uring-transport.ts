@@ -12,7 +12,8 @@
  *   receive is posted again after each completion; where it has no pool either, a receive
  *   into a buffer of the transport's own (made on first use). A receive that ends with the
  *   pool dry (-ENOBUFS) is posted again once the harvest gave buffers back.
- * - Direct reads, for large messages: once one turn delivered `proactor._directReadFrom`
+ * - Direct reads, for large messages (and a new transport's first reads, so a server of
+ *   large messages never uses the pool): once one turn delivered `proactor._directReadFrom`
  *   bytes (8 KiB), the pooled receive is cancelled and, after its last completion, Node's
  *   loop polls the socket for readability instead (the proactor's `_watchReadable`: a
  *   uv_poll, as the selector loop hosts its sockets; a ring poll would complete through task
@@ -20,7 +21,9 @@
  *   report runs recv syscalls straight into the slab (or a BufferedProtocol's buffer), as the
  *   selector does. The copy out of the pool costs more than that syscall above a few KiB.
  *   A round reads until a short read. Eight rounds in a row of under 4 KiB switch back to
- *   the pool. Only one of the two (the receive or the readability poll) is ever armed.
+ *   the pool once several sockets have news at a time (`busyElsewhere`); one connection's
+ *   small messages stay direct. Only one of the two (the receive or the readability poll) is
+ *   ever armed.
  * - The transport notes each completion and queues itself on the loop once per harvest;
  *   its `_run` delivers the chunks, then EOF or the error, in order, in the same iteration.
  * - pauseReading cancels the receive; what completes before the cancel lands is held by
@@ -37,7 +40,7 @@
  *   completions free their ring slots and find the transport closed).
  */
 import { BaseStreamTransport, receiveSlab, socketExtra, toConnectionError, type AbstractEventLoop, type BaseProtocol, type ConnectionOwner, type Future } from '@loopkit/core';
-import { EAGAIN, EINTR, errnoError, SHUT_WR, Uring, WRITABLE } from '@loopkit/uv';
+import { adviseHugePagesAhead, EAGAIN, EINTR, errnoError, SHUT_WR, Uring, WRITABLE } from '@loopkit/uv';
 import type { NetSocket } from './net-socket.js';
 import type { ReleaseHook } from './transports.js';
 import type { ReadableSink, RingSink, UringProactor, UringSocket } from './uring-proactor.js';
@@ -59,9 +62,23 @@ const OWN_BUFFER_SIZE = 64 * 1024;
 const OPEN = 1;
 /** The least room a direct receive into the slab asks for (the selector's). */
 const MIN_DIRECT_READ = 64 * 1024;
-/** Direct reads go back to the pool after this many rounds in a row that each read less than `SMALL_ROUND` bytes. */
+/**
+ * Direct reads go back to the pool after this many rounds in a row that each read less than
+ * `SMALL_ROUND` bytes, once a select() finds two or more sockets readable or a harvest brings
+ * two or more completions (`proactor._poolFromReads`): with several connections busy, pooled
+ * receives save the recv syscall per message and their wake-up serves the batch; with one, a ring completion's
+ * wake-up costs more than the syscall (it interrupts Node's sleeping epoll_wait, which then
+ * polls again: bench/README.md, "Session 15 (s15-uring)").
+ */
 const SMALL_ROUNDS = 8;
 const SMALL_ROUND = 4 * 1024;
+/**
+ * A direct read of this many bytes or more makes the process ask for transparent huge pages
+ * on the heap it grows into next (@loopkit/uv's adviseHugePagesAhead, once), as the
+ * selector's reads do: every read lands in fresh slab memory, and a fresh server's first
+ * touches of 4 KiB pages cost ~12 µs of CPU each on a paravirtualized MMU.
+ */
+const LARGE_READ = 16 * 1024;
 
 /** The loop's way to queue a ready entry without allocating (BaseEventLoop's). */
 interface EntryQueue {
@@ -124,7 +141,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     this.sock = sock;
     this.fd = sock.fileno();
     this.release = release;
-    this.direct = proactor._directReadFrom === 0;
+    this.direct = proactor._startDirect || proactor._directReadFrom === 0;
     this.entryQueue = typeof (loop as Partial<EntryQueue>)._callSoonEntry === 'function' ? (loop as unknown as EntryQueue) : null;
     this._start(waiter);
   }
@@ -368,6 +385,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
         r = raw.tryRecvInto(slab, start, room);
         if (r > 0) {
           receiveSlab.taken(start + r);
+          if (r >= LARGE_READ) adviseHugePagesAhead(); // asks once (later calls return at once)
           this._dataReceived(slab.subarray(start, start + r));
         }
       }
@@ -378,7 +396,16 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     }
     if (r <= 0 && r !== -EAGAIN && r !== -EINTR) this.end = r; // 0: EOF
     if (total >= SMALL_ROUND) this.smallRounds = 0;
-    else if (++this.smallRounds >= SMALL_ROUNDS && this.proactor._directReadFrom > 0) this.switchReads(false);
+    else if (++this.smallRounds >= SMALL_ROUNDS && this.proactor._directReadFrom > 0 && this.busyElsewhere()) this.switchReads(false);
+  }
+
+  /**
+   * Several sockets have news at a time: a select() found two or more read directly, or the
+   * ring's last harvest brought two or more completions (the other busy sockets are on the pool).
+   */
+  private busyElsewhere(): boolean {
+    const proactor = this.proactor;
+    return proactor._readsPerSelect >= proactor._poolFromReads || proactor._lastHarvest >= proactor._poolFromReads;
   }
 
   // ---- closing ----

@@ -21,6 +21,10 @@ function proactorFor(mode: Mode): UringProactor {
   proactor._multishot = mode === 'multishot';
   proactor._pooled = mode !== 'own buffer';
   if (mode === 'direct') proactor._directReadFrom = 0;
+  else {
+    proactor._startDirect = false;
+    proactor._poolFromReads = 1; // small direct reads go back to the pool even with one socket
+  }
   return proactor;
 }
 
@@ -328,6 +332,88 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
       const smalls = Array.from({ length: 20 }, (_, i) => `small ${i};`).join('');
       expect(keeper.received.equals(Buffer.concat([big, Buffer.from(smalls)]))).toBe(true);
       expect(keeper.eof).toBe(true);
+    });
+  });
+
+  it('a new transport reads directly from the start, and one connection\'s small messages stay direct: no ring receive at all, every byte in order', async () => {
+    const [a, b] = socketpair();
+    const big = pattern(512 * 1024, 13);
+    await countingRing(async (counts) => {
+      const keeper = await runOn(new UringEventLoop(new UringProactor()), async (loop) => {
+        const [, protocol] = await loop.createConnection(() => new Keeper(), null, null, { sock: a });
+        const keeper = protocol as Keeper;
+        await sendAll(b, big);
+        await until(() => keeper.received.length === big.length, 'the large transfer');
+        // Never copied into the pool first: Node's loop polled the socket from the first read.
+        expect(counts.add).toBe(1);
+        // One socket readable per select: a ring completion's wake-up would cost more than the recv.
+        for (let i = 0; i < 20; i++) {
+          b.send(Buffer.from(`small ${i};`));
+          await until(() => keeper.received.toString('latin1').endsWith(`small ${i};`), `small message ${i}`);
+        }
+        expect(counts.recvMulti! + counts.recvPooled! + counts.recv!).toBe(0);
+        b.close();
+        await until(() => keeper.lost !== undefined, 'connectionLost');
+        return keeper;
+      });
+      const smalls = Array.from({ length: 20 }, (_, i) => `small ${i};`).join('');
+      expect(keeper.received.equals(Buffer.concat([big, Buffer.from(smalls)]))).toBe(true);
+      expect(keeper.eof).toBe(true);
+    });
+  });
+
+  it('small messages on many connections readable at once go to the pool after a few rounds, every byte in order', async () => {
+    const pairs = Array.from({ length: 16 }, () => socketpair());
+    await countingRing(async (counts) => {
+      await runOn(new UringEventLoop(new UringProactor()), async (loop) => {
+        const keepers: Keeper[] = [];
+        for (const [a] of pairs) {
+          const [, protocol] = await loop.createConnection(() => new Keeper(), null, null, { sock: a });
+          keepers.push(protocol as Keeper);
+        }
+        const expected = pairs.map(() => '');
+        for (let round = 0; round < 12; round++) {
+          // All sends before the loop turns: one select finds every socket readable.
+          pairs.forEach(([, b], i) => {
+            const message = `round ${round} socket ${i};`;
+            expected[i] += message;
+            b.send(Buffer.from(message));
+          });
+          await until(() => keepers.every((k, i) => k.received.toString() === expected[i]), `round ${round}`);
+        }
+        expect(counts.recvMulti).toBeGreaterThanOrEqual(pairs.length);
+        for (const [, b] of pairs) b.close();
+        await until(() => keepers.every((k) => k.lost !== undefined), 'connectionLost');
+      });
+    });
+  });
+
+  it('connections that start late follow the rest to the pool, the last one too (ring completions count with the sockets reported readable)', async () => {
+    const pairs = Array.from({ length: 12 }, () => socketpair());
+    await countingRing(async (counts) => {
+      await runOn(new UringEventLoop(new UringProactor()), async (loop) => {
+        const keepers: Keeper[] = [];
+        for (const [a] of pairs) {
+          const [, protocol] = await loop.createConnection(() => new Keeper(), null, null, { sock: a });
+          keepers.push(protocol as Keeper);
+        }
+        const expected = pairs.map(() => '');
+        // Socket i sends from round i on: when the last one has read its eight small rounds,
+        // every other busy socket is on the pool, and Node's loop reports it alone.
+        for (let round = 0; round < pairs.length + 16; round++) {
+          pairs.forEach(([, b], i) => {
+            if (i > round) return;
+            const message = `round ${round} socket ${i};`;
+            expected[i] += message;
+            b.send(Buffer.from(message));
+          });
+          await until(() => keepers.every((k, i) => k.received.toString() === expected[i]), `round ${round}`);
+        }
+        // Each transport stopped Node's poll of its socket when it went to the pool.
+        expect(counts.remove).toBe(pairs.length);
+        for (const [, b] of pairs) b.close();
+        await until(() => keepers.every((k) => k.lost !== undefined), 'connectionLost');
+      });
     });
   });
 
