@@ -136,7 +136,9 @@ describe('import loopkit', () => {
       expect({ status: result.status, signal: result.signal, stderr: result.stderr }).toEqual({ status: 0, signal: null, stderr: '' });
       return Number(result.stdout.trim().split(' ')[0]);
     });
+    // Growth, not the 40 MiB made: free room already at the heap's top takes part of them
+    // (CI once measured 40,952 KiB); unset, the blocks are mappings of their own (about 0).
     expect(tasksOnly).toBeLessThan(20 * 1024);
-    expect(withServer).toBeGreaterThanOrEqual(40 * 1024);
+    expect(withServer).toBeGreaterThanOrEqual(30 * 1024);
   }, 150_000);
 });
