@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { BaseEventLoop, Future, _world, allTasks, gather, sleep, type ExceptionContext, type Task } from '@loopkit/core';
 
 import { ageIdleTasks } from '../packages/core/dist/task-registry.js';
+import { OLDER_WORLD_SOURCE } from './support/older-world.js';
 
 const CORE = new URL('../packages/core/dist/index.js', import.meta.url).href;
 
@@ -255,16 +256,8 @@ describe.skipIf(gc === undefined)('the aged records in a world an older copy of 
   it('lists, forgets and reports lost aged tasks through that Set as through an AgedSet', () => {
     // The world as a copy older than AgedSet makes it: agedTasks is a Set. The records of
     // this copy go into it; completion takes them out; a lost task is still reported.
-    const program = `
-import { AsyncLocalStorage } from 'node:async_hooks';
+    const program = `${OLDER_WORLD_SOURCE}
 import { setTimeout as nodeSleep } from 'node:timers/promises';
-Object.defineProperty(globalThis, Symbol.for('loopkit.world.v1'), { value: {
-  createdBy: 'file:///older/core/dist/world.js', copies: ['file:///older/core/dist/world.js'],
-  runningLoop: null, currentLoopResolver: null, defaultLoopFactory: null, currentLoopSetter: null,
-  taskContext: new AsyncLocalStorage(),
-  resumeSignal: { pending: false, task: null, waitingFor: null, goOn: null, lastEnded: null },
-  taskCounter: 0, youngTasks: [], agedTasks: new Set(), finalizer: null, tlsProvider: null, policy: null, container: null,
-} });
 const { BaseEventLoop, Event, Future, _world, allTasks, gather } = await import('${CORE}');
 const loop = new BaseEventLoop();
 const reports = [];

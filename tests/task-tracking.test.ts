@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BaseEventLoop, Task, _world, currentTask } from '@loopkit/core';
+import { OLDER_WORLD_SOURCE } from './support/older-world.js';
 
 const CORE = new URL('../packages/core/dist/index.js', import.meta.url).href;
 
@@ -172,16 +173,7 @@ writeFileSync(breakAddons, "require('node:module')._extensions['.node'] = () => 
 // The loop world as a copy of core older than task tracking makes it: an AsyncLocalStorage
 // as taskContext, no taskTracking.
 const olderWorld = join(dir, 'older-world.mjs');
-writeFileSync(olderWorld, `
-import { AsyncLocalStorage } from 'node:async_hooks';
-Object.defineProperty(globalThis, Symbol.for('loopkit.world.v1'), { value: {
-  createdBy: 'file:///older/core/dist/world.js', copies: ['file:///older/core/dist/world.js'],
-  runningLoop: null, currentLoopResolver: null, defaultLoopFactory: null, currentLoopSetter: null,
-  taskContext: new AsyncLocalStorage(),
-  resumeSignal: { pending: false, task: null, waitingFor: null, goOn: null, lastEnded: null },
-  taskCounter: 0, youngTasks: [], agedTasks: new Set(), finalizer: null, tlsProvider: null, policy: null, container: null,
-} });
-`);
+writeFileSync(olderWorld, OLDER_WORLD_SOURCE);
 
 function runProgram(env: Record<string, string>, nodeArgs: string[] = []): { mechanism: string; reason: string | null; seen: Record<string, unknown> } {
   const r = spawnSync(process.execPath, [...nodeArgs, program], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
