@@ -82,6 +82,14 @@ void ResolvePromise(const FunctionCallbackInfo<Value>& info) {
   if (resolver->Resolve(isolate->GetCurrentContext(), info[1]).IsNothing()) return;
 }
 
+// moderateMemoryPressure(): tell V8 that memory is wanted back now, as its memory reducer
+// would once it judged the program idle: V8 starts an incremental full collection that
+// reduces memory (it compacts, and gives back the young generation a burst grew), unless
+// one is already under way. Returns at once; the collection runs in steps and tasks.
+void ModerateMemoryPressure(const FunctionCallbackInfo<Value>& info) {
+  info.GetIsolate()->MemoryPressureNotification(v8::MemoryPressureLevel::kModerate);
+}
+
 }  // namespace
 
 // Context-aware (it keeps no state), so worker threads load it too.
@@ -91,4 +99,5 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   NODE_SET_METHOD(exports, "isAnonymousBuiltin", IsAnonymousBuiltin);
   NODE_SET_METHOD(exports, "newPromise", NewPromise);
   NODE_SET_METHOD(exports, "resolvePromise", ResolvePromise);
+  NODE_SET_METHOD(exports, "moderateMemoryPressure", ModerateMemoryPressure);
 }

@@ -78,6 +78,8 @@ export interface SlotAddon {
   newPromise?(): Promise<unknown>;
   /** resolves a promise newPromise made, as its resolve function would; absent from a build older than it */
   resolvePromise?(promise: Promise<unknown>, value: unknown): void;
+  /** moderate memory pressure: V8 starts a full collection that reduces memory (task-registry.ts); absent from a build older than it */
+  moderateMemoryPressure?(): void;
 }
 
 const ENV = 'LOOPKIT_TASK_TRACKING';
