@@ -236,8 +236,8 @@ let agingFrom = -1;
  * maximum (32 MB semi-spaces on Node 24), and a collection that does not reduce memory
  * empties it without giving its pages back; V8's own memory reducer would, once it judged
  * the program idle, but in an idle Node process it keeps finding the burst's allocation
- * rate high (bench/README.md, "Session 16 (s16-idle24)"). 100k idle tasks kept ~20 MB of
- * young generation resident; after the hint, ~3.
+ * rate high (bench/README.md, "Session 16 (s16-idle24)"). 100k idle tasks kept ~20 MB
+ * (Node 24) to ~30 (Node 20) of young generation resident; after the hint, ~3.
  */
 let agedSinceIdle = 0;
 /** About 5 MB of tasks that live on: fewer rarely grow the young generation, and a steady trickle never reaches it in one aging. */
