@@ -27,7 +27,7 @@ function youngBytes(reports: number, bytesEach: number): number {
 }
 
 /** One pacing array: 8,192 slots of 8 bytes (4 with pointer compression). */
-const ARRAY_BYTES = 8192 * (process.config.variables.v8_enable_pointer_compression ? 4 : 8);
+const ARRAY_BYTES = 8192 * ((process.config.variables as Record<string, unknown>).v8_enable_pointer_compression ? 4 : 8);
 
 describe('young-generation pacing', () => {
   it('paces every 256 KiB of a report of 512 KiB (two arrays, not one)', () => {
