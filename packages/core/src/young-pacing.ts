@@ -41,13 +41,16 @@ let paceArray: unknown[] | null = null;
 
 /**
  * Called by a read path at every read that hands bytes to a protocol, with the bytes of
- * fresh buffer memory that read allocated (0 when it filled memory allocated before).
+ * fresh buffer memory that read allocated (0 when it filled memory allocated before). An
+ * allocation of several PACE_BYTES (core's 512 KiB slab) makes as many arrays: one array of
+ * their sum would go to the large-object space (above).
  */
 export function paceReceived(freshBytes: number): void {
   paceArray = null;
   if (freshBytes === 0) return;
   unpacedBytes += freshBytes;
-  if (unpacedBytes < PACE_BYTES) return;
-  unpacedBytes -= PACE_BYTES;
-  paceArray = new Array(paceSlots[0]);
+  while (unpacedBytes >= PACE_BYTES) {
+    unpacedBytes -= PACE_BYTES;
+    paceArray = new Array(paceSlots[0]);
+  }
 }

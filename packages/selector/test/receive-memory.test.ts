@@ -63,4 +63,49 @@ describe.skipIf(!linuxWithSmaps)('receive memory of the selector stream transpor
     expect(afterReads).toBe(0);
     expect(afterAsking).toBeGreaterThanOrEqual(afterReads);
   });
+
+  it('ten 100 KiB messages take at most three slabs (five reads of 100 KiB a slab: the unread tail is fresh memory too)', () => {
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', SLABS_CHILD], { cwd: new URL('..', import.meta.url), encoding: 'utf8' });
+    const { received, slabs } = JSON.parse(out) as { received: number; slabs: number };
+    expect(received).toBe(10 * 100 * 1024);
+    // 256 KiB slabs took two such messages each (five slabs); whatever the reads' sizes, a
+    // 512 KiB slab is read into until less than the 64 KiB a read asks for is left.
+    expect(slabs).toBeLessThanOrEqual(3);
+  });
 });
+
+/** A child that receives ten 100 KiB messages through a selector transport and reports the distinct memory they landed in. */
+const SLABS_CHILD = `
+import { Protocol } from '@loopkit/core';
+import { socketpair } from '@loopkit/uv';
+import { SelectorEventLoop } from '@loopkit/selector';
+
+const MESSAGE = 100 * 1024;
+const loop = new SelectorEventLoop();
+const slabs = new Set();
+let received = 0;
+class Collect extends Protocol {
+  dataReceived(data) {
+    slabs.add(data.buffer);
+    received += data.length;
+  }
+}
+await loop.runUntilComplete(async () => {
+  const [ours, theirs] = socketpair();
+  const [transport] = await loop.createConnection(() => new Collect(), null, null, { sock: ours });
+  const message = Buffer.alloc(MESSAGE, 0x62);
+  for (let i = 1; i <= 10; i++) {
+    let sent = 0;
+    while (sent < MESSAGE) {
+      const n = theirs.trySend(message, sent, MESSAGE - sent);
+      if (n > 0) sent += n;
+      else await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    while (received < i * MESSAGE) await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  transport.close();
+  theirs.close();
+});
+loop.close();
+console.log(JSON.stringify({ received, slabs: slabs.size }));
+`;
