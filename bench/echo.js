@@ -247,10 +247,16 @@ printMarkdown(
 if (STORM_CONNS.length > 0) {
   console.log('\necho under a callSoon storm: the default loop\'s echo (1 KiB) while the same loop runs a callSoon chain that never ends');
   const storm = await measureCells(['default', 'storm'], STORM_CONNS.map((conns) => [1024, conns]));
+  // Each storm run follows a default run: the median of those pairs' ratios, with their range,
+  // says how steady the ratio is (a ratio of the two medians hides a swing of either side).
+  const pairRatios = (m) => m.storm.rates.map((rate, i) => rate / m.default.rates[i]);
+  const range = (values) => `${Math.min(...values).toFixed(2)}-${Math.max(...values).toFixed(2)}`;
   printMarkdown(
-    ['size x conns', 'default req/s', 'storm req/s', 'storm/default', 'default mean / p99 µs', 'storm mean / p99 µs'],
+    ['size x conns', 'default req/s', 'storm req/s', 'storm/default', 'per run (range)', 'default runs (k req/s)', 'storm runs', 'default mean / p99 µs', 'storm mean / p99 µs'],
     storm.map(({ size, conns, medians: m }) => [
       `${sizeText(size)} x ${conns}`, k(m.default.rate), k(m.storm.rate), `${ratio(m.storm.rate, m.default.rate)}x`,
+      `${median(pairRatios(m)).toFixed(2)}x (${range(pairRatios(m))})`,
+      m.default.rates.map((rate) => (rate / 1000).toFixed(1)).join(' '), m.storm.rates.map((rate) => (rate / 1000).toFixed(1)).join(' '),
       `${m.default.mean.toFixed(0)} / ${m.default.p99.toFixed(0)}`, `${m.storm.mean.toFixed(0)} / ${m.storm.p99.toFixed(0)}`,
     ]),
   );
