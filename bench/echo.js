@@ -194,7 +194,7 @@ async function measureCells(kindList, cells) {
     for (const kind of kindList) {
       const pick = (f) => median(runs[kind].map(f).filter((v) => v !== null));
       const syscalls = countSyscalls ? Object.fromEntries(SYSCALLS.map(([label]) => [label, pick((r) => r.syscalls?.[label] ?? null)])) : null;
-      medians[kind] = { syscalls, rate: pick((r) => r.rate), cpu: pick((r) => r.cpu), faults: pick((r) => r.faults), mean: pick((r) => r.mean), p99: pick((r) => r.p99), rates: runs[kind].map((r) => r.rate) };
+      medians[kind] = { syscalls, rate: pick((r) => r.rate), cpu: pick((r) => r.cpu), faults: pick((r) => r.faults), mean: pick((r) => r.mean), p99: pick((r) => r.p99), rates: runs[kind].map((r) => r.rate), p99s: runs[kind].map((r) => r.p99) };
     }
     out.push({ size, conns, medians });
     process.stdout.write(`  ${sizeText(size)} x ${conns}: ${kindList.map((kind) => `${kind} ${k(medians[kind].rate)}`).join(', ')}\n`);
@@ -230,9 +230,11 @@ printMarkdown(
   ['size x conns', ...kinds],
   results.map(({ size, conns, medians: m }) => [`${sizeText(size)} x ${conns}`, ...kinds.map((kind) => (Number.isNaN(m[kind].faults) ? '-' : m[kind].faults.toFixed(2)))]),
 );
+/** A kind's syscalls per request as the tables print them (BENCH_SYSCALLS=1). */
+let shown = null;
 if (countSyscalls) {
   console.log('\nserver syscalls per request (perf stat on tracepoints, every thread, after the warm-up), median; EINTR: epoll_pwait calls interrupted');
-  const shown = (m) => SYSCALLS.map(([label]) => [label, m.syscalls[label]]).filter(([, n]) => n >= 0.005).map(([label, n]) => `${label} ${n.toFixed(2)}`).join(', ');
+  shown = (m) => SYSCALLS.map(([label]) => [label, m.syscalls[label]]).filter(([, n]) => n >= 0.005).map(([label, n]) => `${label} ${n.toFixed(2)}`).join(', ');
   printMarkdown(
     ['size x conns', ...kinds],
     results.map(({ size, conns, medians: m }) => [`${sizeText(size)} x ${conns}`, ...kinds.map((kind) => shown(m[kind]) || '-')]),
@@ -247,12 +249,26 @@ printMarkdown(
 if (STORM_CONNS.length > 0) {
   console.log('\necho under a callSoon storm: the default loop\'s echo (1 KiB) while the same loop runs a callSoon chain that never ends');
   const storm = await measureCells(['default', 'storm'], STORM_CONNS.map((conns) => [1024, conns]));
+  // Each storm run follows a default run: the median of those pairs' ratios, with their range,
+  // says how steady the ratio is (a ratio of the two medians hides a swing of either side).
+  const pairRatios = (m) => m.storm.rates.map((rate, i) => rate / m.default.rates[i]);
+  const range = (values) => `${Math.min(...values).toFixed(2)}-${Math.max(...values).toFixed(2)}`;
   printMarkdown(
-    ['size x conns', 'default req/s', 'storm req/s', 'storm/default', 'default mean / p99 µs', 'storm mean / p99 µs'],
+    ['size x conns', 'default req/s', 'storm req/s', 'storm/default', 'per run (range)', 'default runs (k req/s)', 'storm runs', 'default mean / p99 µs', 'storm mean / p99 µs', 'storm p99 per run (ms)'],
     storm.map(({ size, conns, medians: m }) => [
       `${sizeText(size)} x ${conns}`, k(m.default.rate), k(m.storm.rate), `${ratio(m.storm.rate, m.default.rate)}x`,
+      `${median(pairRatios(m)).toFixed(2)}x (${range(pairRatios(m))})`,
+      m.default.rates.map((rate) => (rate / 1000).toFixed(1)).join(' '), m.storm.rates.map((rate) => (rate / 1000).toFixed(1)).join(' '),
       `${m.default.mean.toFixed(0)} / ${m.default.p99.toFixed(0)}`, `${m.storm.mean.toFixed(0)} / ${m.storm.p99.toFixed(0)}`,
+      m.storm.p99s.map((p99) => (p99 / 1000).toFixed(1)).join(' '),
     ]),
   );
+  if (countSyscalls) {
+    console.log('\nunder the storm, server syscalls per request (as above)');
+    printMarkdown(
+      ['size x conns', 'default', 'storm'],
+      storm.map(({ size, conns, medians: m }) => [`${sizeText(size)} x ${conns}`, shown(m.default) || '-', shown(m.storm) || '-']),
+    );
+  }
 }
 console.log(`\n${((Date.now() - started) / 1000).toFixed(0)} s; load average at the end ${loadAverage()}`);

@@ -26,6 +26,23 @@ describe('core edge cases', () => {
     loop.close();
   });
 
+  it('time() reads the process.hrtime taken at import: replacing process.hrtime later does not move the clock', () => {
+    const loop = new BaseEventLoop();
+    const original = process.hrtime;
+    const fake = Object.assign((): [number, number] => [5, 0], { bigint: original.bigint });
+    process.hrtime = fake;
+    let time: number;
+    try {
+      time = loop.time();
+    } finally {
+      process.hrtime = original;
+      loop.close();
+    }
+    const [seconds, nanoseconds] = process.hrtime();
+    expect(time).not.toBe(5);
+    expect(Math.abs(time - (seconds + nanoseconds / 1e9))).toBeLessThan(1);
+  });
+
   it('a backend whose ioStart throws leaves the loop stopped, not stuck running', async () => {
     class Broken extends BaseEventLoop {
       override ioStart(): void {

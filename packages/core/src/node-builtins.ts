@@ -39,8 +39,13 @@ export const { pathToFileURL } = load('node:url') as typeof import('node:url');
  * loads 9 more internal modules at the first read (0.3 MB of RSS on Node 24 with node:tls
  * loaded); process.hrtime() costs the same per read (~50 ns on Nodes 20 and 24).
  */
+// Read once: the global `process` is an accessor on globalThis and the process object holds
+// its properties in a dictionary, so `process.hrtime` read at each call went through two
+// inline-cache stubs and a runtime property lookup even in optimized code (~1,000
+// instructions a read on Node 24, more than the clock itself: bench/README.md, session 16).
+const hrtime = process.hrtime;
 export function monotonicMs(): number {
-  const [seconds, nanoseconds] = process.hrtime();
+  const [seconds, nanoseconds] = hrtime();
   return seconds * 1e3 + nanoseconds / 1e6;
 }
 
