@@ -33,17 +33,17 @@ export const fs = load('node:fs') as typeof import('node:fs');
 export const { isAbsolute } = load('node:path') as typeof import('node:path');
 export const { pathToFileURL } = load('node:url') as typeof import('node:url');
 
+const hrtime = process.hrtime;
 /**
  * Monotonic milliseconds (CLOCK_MONOTONIC, as asyncio's time.monotonic()), to the nanosecond:
  * the loop's clock. Not performance.now(): node:perf_hooks (or the global `performance`)
  * loads 9 more internal modules at the first read (0.3 MB of RSS on Node 24 with node:tls
- * loaded); process.hrtime() costs the same per read (~50 ns on Nodes 20 and 24).
+ * loaded); process.hrtime() costs the same per read (~50 ns on Nodes 20 and 24). Read once, at
+ * import: the global `process` is an accessor and its `hrtime` sits in a dictionary, so a read
+ * at each call took two inline-cache stubs even in optimized code (~200 instructions a read on
+ * Node 24: bench/README.md, "Session 16 (s16-timers)"). So replacing `process.hrtime` later
+ * does not move the loop's clock; a loop with another clock overrides `time()` (TestLoop).
  */
-// Read once: the global `process` is an accessor on globalThis and the process object holds
-// its properties in a dictionary, so `process.hrtime` read at each call went through two
-// inline-cache stubs and a runtime property lookup even in optimized code (~1,000
-// instructions a read on Node 24, more than the clock itself: bench/README.md, session 16).
-const hrtime = process.hrtime;
 export function monotonicMs(): number {
   const [seconds, nanoseconds] = hrtime();
   return seconds * 1e3 + nanoseconds / 1e6;
