@@ -22,8 +22,9 @@
  *   selector does. The copy out of the pool costs more than that syscall above a few KiB.
  *   A round reads until a short read. Eight rounds in a row of under 4 KiB switch back to
  *   the pool once several sockets have news at a time (`busyElsewhere`); one connection's
- *   small messages stay direct. Only one of the two (the receive or the readability poll) is
- *   ever armed.
+ *   small messages stay direct, and a transport on the pool whose last eight rounds came
+ *   alone (the load fell to one connection) goes back to direct reads. Only one of the two
+ *   (the receive or the readability poll) is ever armed.
  * - The transport notes each completion and queues itself on the loop once per harvest;
  *   its `_run` delivers the chunks, then EOF or the error, in order, in the same iteration.
  * - pauseReading cancels the receive; what completes before the cancel lands is held by
