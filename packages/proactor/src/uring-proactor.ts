@@ -289,10 +289,12 @@ export class UringProactor extends Proactor {
   /** Node's loop reported readable sockets since the last select(). */
   private readsReported = false;
   /**
-   * @internal How many directly read sockets the last select() that had reports found
-   * readable: where wake-ups bring several, the ring's pooled receives pay (no recv syscall
-   * per message, one wake-up for the batch); where they bring one, a ring completion's
-   * wake-up costs more than the recv syscall (see UringStreamTransport's small rounds).
+   * @internal How many directly read sockets the last select() found readable (0 when Node's
+   * loop reported none: a transport's `_run` follows the select that queued it, so it reads
+   * this iteration's count): where wake-ups bring several, the ring's pooled receives pay (no
+   * recv syscall per message, one wake-up for the batch); where they bring one, a ring
+   * completion's wake-up costs more than the recv syscall (see UringStreamTransport's small
+   * and lone rounds).
    */
   _readsPerSelect = 0;
   /**
@@ -469,7 +471,7 @@ export class UringProactor extends Proactor {
       finished = [];
     }
     const ringDue = this.ringDue || !this.readsReported;
-    if (this.readsReported) this._readsPerSelect = this.takeReadReports();
+    this._readsPerSelect = this.readsReported ? this.takeReadReports() : 0;
     if (ringDue && this.ring !== null && this.inRingCount > 0) {
       this.ringDue = false;
       const completions = this.harvest();

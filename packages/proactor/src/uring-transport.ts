@@ -22,8 +22,9 @@
  *   selector does. The copy out of the pool costs more than that syscall above a few KiB.
  *   A round reads until a short read. Eight rounds in a row of under 4 KiB switch back to
  *   the pool once several sockets have news at a time (`busyElsewhere`); one connection's
- *   small messages stay direct. Only one of the two (the receive or the readability poll) is
- *   ever armed.
+ *   small messages stay direct, and a transport on the pool whose last eight rounds came
+ *   alone (the load fell to one connection) goes back to direct reads. Only one of the two
+ *   (the receive or the readability poll) is ever armed.
  * - The transport notes each completion and queues itself on the loop once per harvest;
  *   its `_run` delivers the chunks, then EOF or the error, in order, in the same iteration.
  * - pauseReading cancels the receive; what completes before the cancel lands is held by
@@ -73,6 +74,13 @@ const MIN_DIRECT_READ = 64 * 1024;
 const SMALL_ROUNDS = 8;
 const SMALL_ROUND = 4 * 1024;
 /**
+ * A transport on the pool goes back to direct reads after this many pooled rounds in a row
+ * that came alone (no other socket had news: the harvest brought one completion and the last
+ * select found at most one socket readable): the load fell to one connection, whose ring
+ * wake-ups cost more than the recv syscall (see SMALL_ROUNDS).
+ */
+const LONE_ROUNDS = 8;
+/**
  * A direct read of this many bytes or more makes the process ask for transparent huge pages
  * on the heap it grows into next (@loopkit/uv's adviseHugePagesAhead, once), as the
  * selector's reads do: every read lands in fresh slab memory, and a fresh server's first
@@ -107,6 +115,8 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   private directRefused = false;
   /** Direct-read rounds in a row that read little (see SMALL_ROUNDS). */
   private smallRounds = 0;
+  /** Pooled rounds in a row that came alone (see LONE_ROUNDS). */
+  private loneRounds = 0;
   /** The write poll in the ring (0: none). */
   private pollId = 0;
   /**
@@ -307,6 +317,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
           }
         }
         if (bytes >= this.proactor._directReadFrom) this.switchReads(true);
+        else if (!this.direct) this.notePooledRound();
       }
       if (this.readable) {
         this.readable = false;
@@ -345,7 +356,14 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     if (this.direct === direct || this.directRefused) return;
     this.direct = direct;
     this.smallRounds = 0;
+    this.loneRounds = 0;
     this.cancelRecv();
+  }
+
+  /** A pooled round of small messages: back to direct reads once LONE_ROUNDS in a row came alone. */
+  private notePooledRound(): void {
+    if (this.busyElsewhere()) this.loneRounds = 0;
+    else if (++this.loneRounds >= LONE_ROUNDS) this.switchReads(true);
   }
 
   private cancelRecv(): void {

@@ -388,6 +388,48 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
     });
   });
 
+  it('a connection left alone on the pool goes back to direct reads: no ring receive once it is, every byte in order', async () => {
+    const pairs = Array.from({ length: 12 }, () => socketpair());
+    await countingRing(async (counts) => {
+      await runOn(new UringEventLoop(new UringProactor()), async (loop) => {
+        const keepers: Keeper[] = [];
+        for (const [a] of pairs) {
+          const [, protocol] = await loop.createConnection(() => new Keeper(), null, null, { sock: a });
+          keepers.push(protocol as Keeper);
+        }
+        const expected = pairs.map(() => '');
+        const send = (i: number, message: string): void => {
+          expected[i] += message;
+          pairs[i]![1].send(Buffer.from(message));
+        };
+        for (let round = 0; round < 12; round++) {
+          pairs.forEach((_, i) => send(i, `round ${round} socket ${i};`));
+          await until(() => keepers.every((k, i) => k.received.toString() === expected[i]), `round ${round}`);
+        }
+        expect(counts.recvMulti).toBeGreaterThanOrEqual(pairs.length);
+        // All but the first close: it alone has news, one message per wake-up.
+        for (const [, b] of pairs.slice(1)) b.close();
+        await until(() => keepers.slice(1).every((k) => k.lost !== undefined), 'the others\' connectionLost');
+        const [lone] = keepers;
+        for (let round = 0; round < 12; round++) {
+          send(0, `alone ${round};`);
+          await until(() => lone!.received.toString() === expected[0], `alone round ${round}`);
+        }
+        // Back to Node's poll of its socket within the lone rounds, and no receive posted since.
+        expect(counts.add).toBe(pairs.length + 1);
+        const receives = counts.recvMulti;
+        for (let round = 12; round < 30; round++) {
+          send(0, `alone ${round};`);
+          await until(() => lone!.received.toString() === expected[0], `alone round ${round}`);
+        }
+        expect(counts.recvMulti).toBe(receives);
+        pairs[0]![1].close();
+        await until(() => lone!.lost !== undefined, 'connectionLost');
+        expect(lone!.received.toString()).toBe(expected[0]);
+      });
+    });
+  });
+
   it('connections that start late follow the rest to the pool, the last one too (ring completions count with the sockets reported readable)', async () => {
     const pairs = Array.from({ length: 12 }, () => socketpair());
     await countingRing(async (counts) => {
