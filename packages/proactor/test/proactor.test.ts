@@ -77,7 +77,11 @@ describe('NetProactor: the Proactor contract', () => {
       side.setLoop(loop);
       const first = side.recv(b, 100);
       await loop.sockSendall(a, Buffer.from('kept'));
-      await sleep(0.02); // the bytes reach b while `first` is still posted
+      // The bytes reach b while `first` is still posted: wait for the side proactor's news (a
+      // fixed sleep failed under load, when the sleep's timer ran before Node read the socket).
+      const news = () => (side as unknown as { readyHead: unknown }).readyHead !== null;
+      for (let waited = 0; !news() && waited < 500; waited++) await sleep(0.01);
+      expect(news()).toBe(true);
       expect(first.done()).toBe(false);
       expect(first.cancel()).toBe(true);
       const second = side.recv(b, 100);
