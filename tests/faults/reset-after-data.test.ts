@@ -10,11 +10,13 @@
  * at its peer's address failed the accept ("Accept failed on a socket"), which closed the
  * listener: one such client stopped the server (the uring loop did the same).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ConnectionResetError, sleep, type AbstractEventLoop, type Transport } from '@loopkit/core';
 import { UringEventLoop, UringProactor } from '@loopkit/proactor';
+import { testCerts } from '@loopkit/conformance/support';
 import { NET_LOOPS, Recorder, pattern, portOf, title, waitUntil, withLoop, type ServerLike } from './helpers.js';
 
 const SUBJECTS = [
@@ -28,6 +30,18 @@ const SUBJECTS = [
 const RESETTING_CLIENT = `
 const c = require('node:net').connect({ port: Number(process.argv[1]), host: '127.0.0.1' });
 c.on('connect', () => c.write(Buffer.alloc(1000, 120), () => { c.resetAndDestroy(); console.log('reset'); }));
+`;
+
+/** Python's ssl client (Node's TLS sockets cannot reset): data, then once our greeting sits unread in its kernel, more data and at once a close, so the reset follows that data. */
+const PYTHON = '/usr/bin/python3';
+const TLS_CLIENT = `
+import socket, ssl, sys, time
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', int(sys.argv[1]))), server_hostname='localhost')
+s.sendall(b'x' * 990)
+time.sleep(0.3)
+s.sendall(b'x' * 10)
+s.close()
 `;
 
 /** A server side that sends a greeting when made (the peer leaves it unread) and records the rest. */
@@ -156,6 +170,36 @@ describe('a peer reset that follows its data', () => {
           await servesOn(loop, served);
           expect(reports).toEqual([]);
           served.server.close();
+        }));
+
+      it.skipIf(!fs.existsSync(PYTHON))(title(subject, 'TLS on top: the peer\'s application data, then its reset: the data, then ConnectionResetError'), () =>
+        withLoop(make, async (loop, reports) => {
+          const pem = testCerts();
+          const sides: Greeter[] = [];
+          const server = (await loop.createServer(
+            () => {
+              const side = new Greeter(loop);
+              sides.push(side);
+              return side;
+            },
+            '127.0.0.1',
+            0,
+            { ssl: { key: pem.serverKey, cert: pem.serverCert } },
+          )) as unknown as ServerLike;
+          const child = spawn(PYTHON, ['-c', TLS_CLIENT, String(portOf(server))], { stdio: 'ignore' });
+          const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+          try {
+            await waitUntil(() => sides[0]?.lost.done() === true, 10, 'the TLS connection lost');
+            expect(await exited).toBe(0);
+          } finally {
+            child.kill();
+          }
+          const side = sides[0]!;
+          expect(side.received.equals(Buffer.alloc(1000, 120))).toBe(true);
+          expect(side.events).toEqual(['made', 'lost']);
+          expect(side.lost.result()).toBeInstanceOf(ConnectionResetError);
+          expect(reports).toEqual([]);
+          server.close();
         }));
 
       it(title(subject, 'a FIN and later a reset: the data, eofReceived, then a clean loss (as asyncio 3.13)'), () =>
