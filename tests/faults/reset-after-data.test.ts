@@ -48,10 +48,12 @@ s.close()
 class Greeter extends Recorder {
   peername: unknown = undefined;
   greeting = 'hello\n';
+  eofOnMade = false;
   override connectionMade(transport: Transport): void {
     super.connectionMade(transport);
     this.peername = transport.getExtraInfo('peername');
     if (this.greeting !== '') transport.write(Buffer.from(this.greeting));
+    if (this.eofOnMade) transport.writeEof();
   }
 }
 
@@ -61,12 +63,13 @@ interface Served {
 }
 
 /** `greeting` '' sends none (a write into a reset connection fails it at once, data unread, as in asyncio). */
-async function serve(loop: AbstractEventLoop, greeting = 'hello\n'): Promise<Served> {
+async function serve(loop: AbstractEventLoop, greeting = 'hello\n', eofOnMade = false): Promise<Served> {
   const sides: Greeter[] = [];
   const server = (await loop.createServer(
     () => {
       const side = new Greeter(loop);
       side.greeting = greeting;
+      side.eofOnMade = eofOnMade;
       sides.push(side);
       return side;
     },
@@ -168,6 +171,20 @@ describe('a peer reset that follows its data', () => {
           expect(side.peername === null || (side.peername as { port?: unknown }).port !== undefined).toBe(true);
           expect(served.server.isServing()).toBe(true);
           await servesOn(loop, served);
+          expect(reports).toEqual([]);
+          served.server.close();
+        }));
+
+      it(title(subject, 'writeEof() on a connection its peer already reset: its data, then ConnectionResetError, nothing reported'), () =>
+        withLoop(make, async (loop, reports) => {
+          const served = await serve(loop, '', true);
+          // As above: the connection is reset in the listen queue, so the shutdown finds it not connected (ENOTCONN).
+          const child = spawnSync(process.execPath, ['-e', RESETTING_CLIENT, String(portOf(served.server))], { encoding: 'utf8', timeout: 10_000 });
+          expect(child.stdout.trim()).toBe('reset');
+          await waitUntil(() => served.sides.length === 1 && served.sides[0]!.lost.done(), 10, 'the reset connection served and lost');
+          const side = served.sides[0]!;
+          expect(side.received.equals(Buffer.alloc(1000, 120))).toBe(true);
+          expect(side.lost.result()).toBeInstanceOf(ConnectionResetError);
           expect(reports).toEqual([]);
           served.server.close();
         }));
