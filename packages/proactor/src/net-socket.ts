@@ -19,7 +19,7 @@ import type * as dgram from 'node:dgram';
 import type * as net from 'node:net';
 import { net as nodeNet } from './builtins.js';
 import { paceReceived, receiveSlab, toConnectionError } from '@loopkit/core';
-import { adviseHugePagesAhead, errnoError, isAvailable as uvAvailable, Socket as UvSocket } from '@loopkit/uv';
+import { adviseHugePagesAhead, errnoError, isAvailable as uvAvailable, pipeRead } from '@loopkit/uv';
 import type { Address } from './proactor.js';
 
 /** What a NetSocket carries: IPv4, IPv6 or a Unix socket (a named pipe on Windows). */
@@ -186,13 +186,8 @@ const PROBE = Buffer.alloc(1);
 function resetBehindEnd(stream: net.Socket, sock: NetSocket): Error | null {
   const fd = (stream as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;
   if (typeof fd !== 'number' || fd < 0 || !uvAvailable()) return null;
-  const probe = UvSocket.fromFd(fd);
-  let n: number;
-  try {
-    n = probe.tryRecvInto(PROBE, 0, 1);
-  } finally {
-    probe.detach();
-  }
+  // read(2) on the fd Node owns (a socket's read is its recv): no Socket object made for it.
+  const n = pipeRead(fd, PROBE, 0, 1);
   // A byte after libuv's EOF (not expected: its read was short) is kept, never dropped.
   if (n > 0) sock._keep(Buffer.from(PROBE));
   return n < 0 && errnoError(n, 'read').code === 'ECONNRESET' ? (toConnectionError(errnoError(n, 'read')) as Error) : null;
