@@ -491,6 +491,10 @@ describe.skipIf(missing !== null)(`TLS scenarios of test_events, test_base_event
         expect((await reader.readline()).toString()).toBe('hello world 1!\n');
         await writer.startTls(clientSsl(), { serverHostname: 'localhost' });
         expect(writer.getExtraInfo<{ getProtocol(): string }>('ssl_object')!.getProtocol()).toMatch(/^TLSv1/);
+        // The camelCase spellings (loopkit's naming rule) name the same objects.
+        expect(writer.getExtraInfo('sslObject')).toBe(writer.getExtraInfo('ssl_object'));
+        expect(writer.getExtraInfo('sslContext')).toBe(writer.getExtraInfo('sslcontext'));
+        expect(writer.getExtraInfo('sslcontext')).not.toBe(null);
         writer.write(Buffer.from('hello world 2!\n'));
         expect((await reader.readline()).toString()).toBe('hello world 2!\n');
         expect((await reader.read()).length).toBe(0);

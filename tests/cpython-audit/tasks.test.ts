@@ -379,7 +379,9 @@ onEachLoop('test_tasks', (make) => {
 
   it('asCompleted: `for await` gives the done Future; `await fut` is typed and gives the result; next() is typed Future<T>', () =>
     runIn(make, async () => {
-      const numbers = [createTask(() => sleep(0.002, 1)), createTask(() => sleep(0.001, 2))];
+      // The first finishes after the second whatever the load (two short sleeps started in two task steps may swap).
+      const second = createTask(() => sleep(0.001, 2));
+      const numbers = [createTask(async () => (await second) - 1), second];
       const got: number[] = [];
       for await (const fut of asCompleted(numbers)) {
         // TypeScript takes what an async iterable yields as awaited, so it may type `fut` as the

@@ -647,6 +647,9 @@ export abstract class BaseStreamTransport extends Transport {
     try {
       this._shutdownWrite();
     } catch (error) {
+      // The peer reset the connection: its data and the reset are still to be read, and the
+      // read side reports the loss (asyncio's write_eof leaves the transport to its reads).
+      if ((error as { code?: unknown } | null)?.code === 'ENOTCONN') return;
       this._fatalError(error, 'Fatal error on transport: shutdown for writing failed');
     }
   }

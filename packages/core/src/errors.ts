@@ -130,8 +130,95 @@ export class ExceptionGroup extends AggregateError {
     const count = this.exceptions.length;
     return `${this.name}: ${this.message} (${count} sub-exception${count === 1 ? '' : 's'})`;
   }
+
+  /**
+   * Python's `eg.subgroup(condition)`: a group of the exceptions that match, nested groups
+   * keeping their structure, or null when none does. `condition` is an Error class, an array
+   * of them (Python's tuple) or a predicate; it is tried on this group and on each nested
+   * group first, and a group that matches is kept whole (the very object). The groups made
+   * are `derive()`'s, with this group's `cause` and stack frames (Python copies `__cause__`
+   * and `__traceback__`).
+   */
+  subgroup(condition: ExceptionGroupCondition): ExceptionGroup | null {
+    return splitGroup(this, matcherOf(condition), false).match as ExceptionGroup | null;
+  }
+
+  /** Python's `eg.split(condition)`: `[match, rest]`, as `subgroup` for each side; null for an empty side. */
+  split(condition: ExceptionGroupCondition): [ExceptionGroup | null, ExceptionGroup | null] {
+    const parts = splitGroup(this, matcherOf(condition), true);
+    return [parts.match as ExceptionGroup | null, parts.rest as ExceptionGroup | null];
+  }
+
+  /**
+   * Python's `eg.derive(excs)`: a group with this one's message around `excs`. As in Python it
+   * is a plain ExceptionGroup, whatever this group's class (a subclass's constructor may take
+   * other arguments): a subclass overrides `derive` for `split`/`subgroup` to keep its class.
+   */
+  derive(excs: Iterable<unknown>): ExceptionGroup {
+    return new ExceptionGroup(this.message, excs);
+  }
 }
 named(ExceptionGroup, 'ExceptionGroup');
+
+/** What `subgroup`/`split` select by: an Error class, an array of Error classes, or a predicate. */
+export type ExceptionGroupCondition =
+  | (abstract new (...args: any[]) => unknown)
+  | ReadonlyArray<abstract new (...args: any[]) => unknown>
+  | ((exc: unknown) => unknown);
+
+const CONDITION_ERROR = 'condition must be an Error class, an array of Error classes, or a predicate function (other than a class), got';
+
+function isErrorClass(value: unknown): value is abstract new (...args: any[]) => unknown {
+  return typeof value === 'function' && (value === Error || (value as { prototype?: unknown }).prototype instanceof Error);
+}
+
+/** A class that is not an Error class: `class` syntax, or a built-in constructor (Python refuses `int`). */
+function isOtherClass(fn: Function): boolean {
+  const source = Function.prototype.toString.call(fn);
+  return /^class\b/.test(source) || (fn.prototype !== undefined && source.endsWith('{ [native code] }'));
+}
+
+function describeCondition(value: unknown): string {
+  if (typeof value === 'function') return value.name === '' ? 'an anonymous class' : `class ${value.name}`;
+  return value === null ? 'null' : Array.isArray(value) ? 'an array holding something else' : typeof value;
+}
+
+function matcherOf(condition: unknown): (exc: unknown) => boolean {
+  if (isErrorClass(condition)) return (exc) => exc instanceof condition;
+  if (Array.isArray(condition)) {
+    for (const cls of condition) if (!isErrorClass(cls)) throw new TypeError(`${CONDITION_ERROR} an array holding ${describeCondition(cls)}`);
+    const classes = [...condition] as Array<abstract new (...args: any[]) => unknown>;
+    return (exc) => classes.some((cls) => exc instanceof cls);
+  }
+  if (typeof condition === 'function' && !isOtherClass(condition)) return (exc) => Boolean(condition(exc));
+  throw new TypeError(`${CONDITION_ERROR} ${describeCondition(condition)}`);
+}
+
+/** CPython's exceptiongroup_split_recursive: the matching part and (withRest) the rest of `exc`. */
+function splitGroup(exc: unknown, matches: (exc: unknown) => boolean, withRest: boolean): { match: unknown; rest: unknown } {
+  if (matches(exc)) return { match: exc, rest: null };
+  if (!(exc instanceof ExceptionGroup)) return { match: null, rest: withRest ? exc : null };
+  const matched: unknown[] = [];
+  const rest: unknown[] = [];
+  for (const child of exc.exceptions) {
+    const parts = splitGroup(child, matches, withRest);
+    if (parts.match !== null) matched.push(parts.match);
+    if (withRest && parts.rest !== null) rest.push(parts.rest);
+  }
+  return { match: subset(exc, matched), rest: withRest ? subset(exc, rest) : null };
+}
+
+/** `derive(excs)` with the original's cause and stack frames (CPython's exceptiongroup_subset); null for none. */
+function subset(original: ExceptionGroup, excs: unknown[]): ExceptionGroup | null {
+  if (excs.length === 0) return null;
+  const group = original.derive(excs);
+  if (!(group instanceof ExceptionGroup)) throw new TypeError('derive must return an instance of ExceptionGroup');
+  if ('cause' in original) Object.defineProperty(group, 'cause', { value: original.cause, writable: true, configurable: true, enumerable: false });
+  const stack = original.stack;
+  const frames = typeof stack === 'string' ? stack.indexOf('\n    at ') : -1;
+  if (frames >= 0) group.stack = group.toString() + stack!.slice(frames);
+  return group;
+}
 
 /**
  * Python's ConnectionError family. Instances also carry Node's `code`, `errno` and

@@ -87,7 +87,7 @@ function once(emitter: net.Server | NodeDgram.Socket, start: (done: () => void) 
 
 export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketTransport, ProactorDatagramTransport> {
   /** @internal */ readonly _proactor: Proactor;
-  private readonly accepting = new Map<NetSocket, Future<[unknown, Address]>>();
+  private readonly accepting = new Map<NetSocket, Future<[unknown, Address | null]>>();
   private completionsDue = true;
   private selectedAt = 0;
   private skippedSelects = 0;
@@ -238,7 +238,7 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
       this.accepting.set(listener, fut);
       fut.addDoneCallback(accepted);
     };
-    const accepted = (fut: Future<[unknown, Address]>): void => {
+    const accepted = (fut: Future<[unknown, Address | null]>): void => {
       if (this.accepting.get(listener) !== fut) {
         // Accepted just before the server closed: nobody will serve this connection.
         if (!fut.cancelled() && fut.exception() === null) (fut.result()[0] as NetSocket).close();

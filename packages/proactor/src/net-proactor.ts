@@ -131,13 +131,23 @@ function netRecvfrom(fut: OpFuture<[Uint8Array, Address]>): boolean {
   return true;
 }
 
-function netAccept(fut: OpFuture<[unknown, Address]>): boolean {
+/** The peer's address of an accepted connection, null once a reset took it (see Proactor.accept). */
+function acceptedPeer(conn: { family: string; getpeername(): unknown }): Address | null {
+  if (conn.family === 'unix') return { path: '' };
+  try {
+    return conn.getpeername() as Address;
+  } catch {
+    return null;
+  }
+}
+
+function netAccept(fut: OpFuture<[unknown, Address | null]>): boolean {
   const s = fut._sock as NetSocket;
   const conn = s._accepted.shift();
   if (conn !== undefined) {
     const accepted = NetSocket._fromStream(conn, s.family);
     if (s.family === 'unix') accepted._sockPath = s._sockPath;
-    fut.setResult([accepted, accepted.family === 'unix' ? { path: '' } : accepted.getpeername()]);
+    fut.setResult([accepted, acceptedPeer(accepted)]);
   } else if (s._error !== null) fut.setException(s._error);
   else if (s._closed || s._server === null) fut.setException(closedError('accept'));
   else return false;
@@ -355,7 +365,7 @@ export class NetProactor extends Proactor implements SocketWatcher {
     return this.post(fut, 'writes');
   }
 
-  accept(listener: unknown): Future<[unknown, Address]> {
+  accept(listener: unknown): Future<[unknown, Address | null]> {
     const s = checkSocket(listener, 'listener');
     if (s instanceof UvSocket) {
       return this.postUv(s, 'reads', (fut) => {
@@ -366,11 +376,11 @@ export class NetProactor extends Proactor implements SocketWatcher {
           return true;
         }
         const conn = UvSocket.fromFd(fd);
-        fut.setResult([conn, conn.family === 'unix' ? { path: '' } : (conn.getpeername() as Address)]);
+        fut.setResult([conn, acceptedPeer(conn)]);
         return true;
       });
     }
-    return this.post(this.op<[unknown, Address]>(s, netAccept, null), 'reads');
+    return this.post(this.op<[unknown, Address | null]>(s, netAccept, null), 'reads');
   }
 
   connect(sock: unknown, address: AddressLike): Future<void> {

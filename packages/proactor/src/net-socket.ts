@@ -19,7 +19,7 @@ import type * as dgram from 'node:dgram';
 import type * as net from 'node:net';
 import { net as nodeNet } from './builtins.js';
 import { paceReceived, receiveSlab, toConnectionError } from '@loopkit/core';
-import { adviseHugePagesAhead } from '@loopkit/uv';
+import { adviseHugePagesAhead, errnoError, isAvailable as uvAvailable, pipeRead } from '@loopkit/uv';
 import type { Address } from './proactor.js';
 
 /** What a NetSocket carries: IPv4, IPv6 or a Unix socket (a named pipe on Windows). */
@@ -168,8 +168,29 @@ function onStreamData(this: net.Socket, chunk: Buffer): void {
 
 function onStreamEnd(this: net.Socket): void {
   const sock = ownerOf(this);
-  sock._eof = true;
+  const reset = resetBehindEnd(this, sock);
+  if (reset !== null) sock._error ??= reset;
+  else sock._eof = true;
   sock._notify();
+}
+
+const PROBE = Buffer.alloc(1);
+
+/**
+ * libuv reports EOF when epoll flags a hang-up after a short read, without the read that
+ * tells a FIN from a reset (uv__stream_io's POLLHUP short cut), so a peer's data followed
+ * by its reset reached Node as 'end'. One more recv on the fd decides, as asyncio's reads
+ * do: 0 is a FIN (also a FIN then a reset: the kernel keeps answering 0), ECONNRESET a
+ * reset. Without the addon the EOF stands.
+ */
+function resetBehindEnd(stream: net.Socket, sock: NetSocket): Error | null {
+  const fd = (stream as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0 || !uvAvailable()) return null;
+  // read(2) on the fd Node owns (a socket's read is its recv): no Socket object made for it.
+  const n = pipeRead(fd, PROBE, 0, 1);
+  // A byte after libuv's EOF (not expected: its read was short) is kept, never dropped.
+  if (n > 0) sock._keep(Buffer.from(PROBE));
+  return n < 0 && errnoError(n, 'read').code === 'ECONNRESET' ? (toConnectionError(errnoError(n, 'read')) as Error) : null;
 }
 
 function onStreamError(this: net.Socket, err: Error): void {

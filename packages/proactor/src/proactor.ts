@@ -48,9 +48,11 @@ export interface Proactor {
 
   /**
    * Accepts one connection on a listening socket: `[connection, peer address]`. The new
-   * connection reads nothing until its first receive is posted.
+   * connection reads nothing until its first receive is posted. The address is null when
+   * the peer reset the connection before it could be read (Node does not give accept(2)'s
+   * address); the connection is still handed over, its data and then its reset to be read.
    */
-  accept(listener: unknown): Future<[unknown, Address]>;
+  accept(listener: unknown): Future<[unknown, Address | null]>;
 
   /** Connects a stream socket to a numeric address (resolve names first: the loop's getaddrinfo). */
   connect(sock: unknown, address: AddressLike): Future<void>;

@@ -431,11 +431,11 @@ export class UringProactor extends Proactor {
     return this.post<number>(s, 'writes', Kind.Sendto, data, address);
   }
 
-  accept(listener: unknown): Future<[unknown, Address]> {
+  accept(listener: unknown): Future<[unknown, Address | null]> {
     if (listener instanceof NetSocket) return this.net.accept(listener);
     const s = rawOf(listener, 'listener');
     // A UringSocket listener accepts UringSockets; a raw uv listener, raw uv Sockets.
-    return this.post<[unknown, Address]>(s, 'reads', Kind.Accept, listener instanceof UringSocket, null);
+    return this.post<[unknown, Address | null]>(s, 'reads', Kind.Accept, listener instanceof UringSocket, null);
   }
 
   connect(sock: unknown, address: AddressLike): Future<void> {
@@ -949,7 +949,7 @@ export class UringProactor extends Proactor {
     this.start(state, ops);
   }
 
-  private acceptDone(op: UringOp<[unknown, Address]>, fd: number): void {
+  private acceptDone(op: UringOp<[unknown, Address | null]>, fd: number): void {
     let conn: UvSocket;
     try {
       conn = UvSocket.fromFd(fd);
@@ -957,15 +957,13 @@ export class UringProactor extends Proactor {
       op.setException(error);
       return;
     }
-    let peer: Address = { path: '' };
+    let peer: Address | null = { path: '' };
     if (conn.family !== 'unix') {
       try {
         peer = conn.getpeername() as Address;
-      } catch (error) {
-        // Reset before we looked: the connection is gone, as a failed accept.
-        conn.close();
-        op.setException(toConnectionError(error));
-        return;
+      } catch {
+        // Reset before we looked: still a connection, its data and then its reset to be read (Proactor.accept).
+        peer = null;
       }
     }
     op.setResult([op._arg === true ? new UringSocket(conn, this) : conn, peer]);

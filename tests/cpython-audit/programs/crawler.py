@@ -4,6 +4,11 @@ Fetches a small fake site level by level with a TaskGroup, each page under its o
 asyncio.timeout (a slow page becomes `timeout`); then a group where one page fails (its
 siblings cancelled, the ExceptionGroup's shape), one where two fail together, and a whole
 crawl under a timeout that expires (TimeoutError, not an ExceptionGroup). Prints the events.
+
+Its output must not depend on the machine's load: the failing pages of a group fail together
+when one shared event opens (two sleeps of the same length, started in two task steps, may
+fire in two loop iterations on a loaded machine, and then the first failure cancels the
+second page instead of both joining the group), and every other race has 0.1 s or more to spare.
 """
 import asyncio
 
@@ -15,15 +20,19 @@ SITE = {
     '/a/1': (0.01, []),
     '/a/2': (0.03, []),
     '/b/1': (0.02, []),
-    '/broken': (0.06, None),
-    '/bad': (0.06, None),
+    '/broken': (None, None),
+    '/bad': (None, None),
 }
+FAILURES_AFTER = 0.15   # a failing group's pages fail together, this long after the group starts
 
 
-async def fetch(url, events):
+async def fetch(url, events, failures=None):
     delay, links = SITE[url]
     try:
-        await asyncio.sleep(delay)
+        if links is None:
+            await failures.wait()
+        else:
+            await asyncio.sleep(delay)
     except asyncio.CancelledError:
         events.append(f'cancelled {url}')
         raise
@@ -58,10 +67,12 @@ def shape(group):
 
 
 async def failing(events, urls):
+    failures = asyncio.Event()
+    asyncio.get_running_loop().call_later(FAILURES_AFTER, failures.set)
     try:
         async with asyncio.TaskGroup() as tg:
             for url in urls:
-                tg.create_task(fetch(url, events))
+                tg.create_task(fetch(url, events, failures))
     except* Exception as group:
         events.append(shape(group))
 
@@ -72,7 +83,7 @@ async def main():
     await failing(events, ['/b', '/broken', '/slow'])
     await failing(events, ['/broken', '/bad', '/slow'])
     try:
-        async with asyncio.timeout(0.05):
+        async with asyncio.timeout(0.15):
             async with asyncio.TaskGroup() as tg:
                 for url in ('/a', '/slow', '/a/2'):
                     tg.create_task(fetch(url, events))

@@ -2,11 +2,12 @@
  * The loopkit port of crawler.py: a fake site fetched level by level with a TaskGroup, each
  * page under its own `timeout()`; a group where one page fails (siblings cancelled, the
  * ExceptionGroup's shape), one where two fail together, and a whole crawl under a timeout
- * that expires. Returns crawler.py's lines.
+ * that expires. Returns crawler.py's lines. As there, the failing pages of a group fail
+ * together when one shared Event opens, so the output does not depend on the machine's load.
  */
-import { CancelledError, ConnectionResetError, ExceptionGroup, TimeoutError, sleep, taskGroup, timeout } from 'loopkit';
+import { CancelledError, ConnectionResetError, Event, ExceptionGroup, TimeoutError, getRunningLoop, sleep, taskGroup, timeout } from 'loopkit';
 
-const SITE: Record<string, [number, string[] | null]> = {
+const SITE: Record<string, [number | null, string[] | null]> = {
   '/': [0.01, ['/a', '/b', '/slow']],
   '/a': [0.02, ['/a/1', '/a/2']],
   '/b': [0.01, ['/b/1']],
@@ -14,18 +15,21 @@ const SITE: Record<string, [number, string[] | null]> = {
   '/a/1': [0.01, []],
   '/a/2': [0.03, []],
   '/b/1': [0.02, []],
-  '/broken': [0.06, null],
-  '/bad': [0.06, null],
+  '/broken': [null, null],
+  '/bad': [null, null],
 };
+/** A failing group's pages fail together, this long after the group starts. */
+const FAILURES_AFTER = 0.15;
 
 /** The error's class as asyncio names it: loopkit throws RangeError where Python raises ValueError (API.md). */
 const pythonName = (error: Error) => (error.name === 'RangeError' ? 'ValueError' : error.name);
 const pyList = (links: string[]) => `[${links.map((link) => `'${link}'`).join(', ')}]`;
 
-async function fetch(url: string, events: string[]): Promise<string[]> {
+async function fetch(url: string, events: string[], failures: Event | null = null): Promise<string[]> {
   const [delay, links] = SITE[url]!;
   try {
-    await sleep(delay);
+    if (links === null) await failures!.wait();
+    else await sleep(delay!);
   } catch (error) {
     if (error instanceof CancelledError) events.push(`cancelled ${url}`);
     throw error;
@@ -61,9 +65,11 @@ function shape(group: ExceptionGroup): string {
 }
 
 async function failing(events: string[], urls: string[]): Promise<void> {
+  const failures = new Event();
+  getRunningLoop().callLater(FAILURES_AFTER, () => failures.set());
   try {
     await taskGroup(async (tg) => {
-      for (const url of urls) tg.createTask(() => fetch(url, events));
+      for (const url of urls) tg.createTask(() => fetch(url, events, failures));
     });
   } catch (group) {
     if (!(group instanceof ExceptionGroup)) throw group;
@@ -77,7 +83,7 @@ export async function main(): Promise<string[]> {
   await failing(events, ['/b', '/broken', '/slow']);
   await failing(events, ['/broken', '/bad', '/slow']);
   try {
-    await timeout(0.05, () =>
+    await timeout(0.15, () =>
       taskGroup(async (tg) => {
         for (const url of ['/a', '/slow', '/a/2']) tg.createTask(() => fetch(url, events));
       }),

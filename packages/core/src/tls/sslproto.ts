@@ -43,6 +43,9 @@ import { toSSLError } from './ssl-errors.js';
 import { SSLObject } from './ssl-object.js';
 import { SSLTransport, type SSLTransportOwner } from './ssl-transport.js';
 
+/** asyncio's extra-info names in loopkit's camelCase, for the TLS names with an underscore or two words. */
+const CAMEL_EXTRA_NAMES: Record<string, string> = { sslObject: 'ssl_object', sslContext: 'sslcontext' };
+
 /** The SSLProtocol's TLS state (asyncio's SSLProtocolState): unwrapped, handshake, wrapped, flushing before shutdown, shutdown. */
 export type SSLState = 'unwrapped' | 'handshake' | 'wrapped' | 'flushing' | 'shutdown';
 /** The app protocol's side: init -connectionMade-> made [-eofReceived-> eof] -connectionLost-> lost. */
@@ -723,6 +726,7 @@ export class SSLProtocol extends BufferedProtocol implements SSLTransportOwner {
   // ---- for SSLTransport ----
   /** @internal */
   _extraInfo(name: string): { found: boolean; value: unknown } {
+    name = CAMEL_EXTRA_NAMES[name] ?? name;
     if (Object.hasOwn(this.extra, name)) return { found: true, value: this.extra[name] };
     // Once the socket is gone its names (socket, peername, ...) give the default, as asyncio's
     // SSL transport drops its socket transport; the TLS names above stay.
