@@ -6,6 +6,7 @@ import { Future, setResultUnlessCancelled } from './futures.js';
 import { callSoonEntry, Handle, type HandleOwner, type ReadyEntry, type TimerEntry, type TimerHandle } from './handles.js';
 import type { Task } from './tasks.js';
 import { describe } from './validate.js';
+import { keepShape } from './shape-keepers.js';
 
 /** The future of a timed sleep on a TimerHandle from callLater: cancelling it cancels its timer. */
 class SleepOnTimerHandle<T> extends Future<T> {
@@ -172,6 +173,9 @@ let captured: ((value: any) => void) | null = null;
 function captureResolve(resolve: (value: any) => void): void {
   captured = resolve;
 }
+
+// Never settled, never queued: the map every yield promise has (see shape-keepers.ts).
+keepShape('YieldPromise', new YieldPromise(null as unknown as Task<unknown>, undefined));
 
 function yieldPromise<T>(loop: AbstractEventLoop, task: Task<unknown>, value: T): YieldPromise<T> {
   const promise = new YieldPromise<T>(task, value);

@@ -22,6 +22,7 @@
 import { AsyncLocalStorage } from './node-builtins.js';
 import { createRequire } from 'node:module';
 import type { Task } from './tasks.js';
+import { keepShape } from './shape-keepers.js';
 
 /**
  * The task context as the loop world holds it: an AsyncLocalStorage, or an object with the
@@ -182,6 +183,8 @@ function frameTracking(slot: SlotAddon, storage: AsyncLocalStorage<Task<unknown>
       if (this.task !== undefined) yield [storage, this.task];
     }
   }
+
+  keepShape('TaskFrame', new TaskFrame(undefined, undefined)); // see shape-keepers.ts
 
   // Node's own read of the slot (AsyncLocalStorage.getStore) costs a third of the addon's call.
   const current = (): Task<unknown> | undefined => storage.getStore();

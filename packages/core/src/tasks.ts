@@ -19,7 +19,7 @@ import {
   type CoroFn,
   type CreateTaskOptions,
 } from './events.js';
-import { Future, isFuture, isThenable, wrapFuture, type FutureOptions } from './futures.js';
+import { DoneWatcher, Future, RareState, isFuture, isThenable, wrapFuture, type FutureOptions } from './futures.js';
 import { callSoonEntry, type ReadyEntry } from './handles.js';
 import { checkOptions, describe } from './validate.js';
 import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.js';
@@ -28,6 +28,7 @@ import { currentTaskOrUndefined, runInTask } from './task-context.js';
 import { captureContext, storesSeen } from './creator-context.js';
 import { ageTasks, pendingTasks, trackTask, untrackTask, type AgedRecord } from './task-registry.js';
 import { endTaskWithWaiter, firstStepHandOff } from './promise-waiter.js';
+import { keepShape, shapeLoop } from './shape-keepers.js';
 
 /** The context of a task whose own store lives where its code runs (see _enteredStore). */
 const runInPlace: ContextRunner = (fn, ...args) => fn(...args);
@@ -449,6 +450,23 @@ function isAbortError(error: unknown, signal: AbortSignal): boolean {
 function coroName(coro: CoroFn<unknown>): string {
   return `${coro.name || '<anonymous>'}()`;
 }
+
+/**
+ * A task in the shape of every task (see shape-keepers.ts): Future's constructor with
+ * new.target Task, then Task's own fields in its constructor's order.
+ */
+function taskShape(): Task<unknown> {
+  const task = Reflect.construct(Future, [shapeLoop], Task) as Task<unknown> & { _coro: CoroFn<unknown> };
+  task._coro = shapeCoro;
+  task._label = 0;
+  task._futWaiter = null;
+  task._aged = null;
+  return task;
+}
+async function shapeCoro(): Promise<void> {}
+keepShape('Task', taskShape());
+keepShape('RareState', new RareState());
+keepShape('DoneWatcher', new DoneWatcher(() => undefined, shapeLoop));
 
 /**
  * asyncio.create_task: run `coro` as a Task of the running loop (RuntimeError outside one).
