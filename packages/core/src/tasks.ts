@@ -334,8 +334,8 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
     this._genStep(error);
   }
 
-  /** @internal */
-  _bodyReturned(value: T): void {
+  /** @internal `endsJob`: called by a promise reaction with nothing after it (see stepEnded) */
+  _bodyReturned(value: T, endsJob = false): void {
     if (this.done()) {
       // already finished (its loop closed under it, say): nothing to record
     } else {
@@ -346,11 +346,11 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
         this._setResultNow(value);
       }
     }
-    stepEnded(this as Task<unknown>);
+    stepEnded(this as Task<unknown>, endsJob);
   }
 
-  /** @internal */
-  _bodyThrew(error: unknown): void {
+  /** @internal `endsJob`: as _bodyReturned's */
+  _bodyThrew(error: unknown, endsJob = false): void {
     if (this.done()) {
       // already finished: nothing to record
     } else if (error instanceof CancelledError) {
@@ -362,7 +362,7 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
       this._completed();
       this._setExceptionNow(error);
     }
-    stepEnded(this as Task<unknown>);
+    stepEnded(this as Task<unknown>, endsJob);
   }
 
   private _finishCancelled(error: CancelledError): void {
@@ -431,12 +431,13 @@ function watchOtherThenable(task: Task<unknown>, body: PromiseLike<unknown>): vo
   );
 }
 
+// The reactions on an async function's promise: each is a whole promise job.
 function bodyReturned(value: unknown): void {
-  currentTaskOrUndefined()!._bodyReturned(value);
+  currentTaskOrUndefined()!._bodyReturned(value, true);
 }
 
 function bodyThrew(error: unknown): void {
-  currentTaskOrUndefined()!._bodyThrew(error);
+  currentTaskOrUndefined()!._bodyThrew(error, true);
 }
 
 function genWakeup(task: Task<unknown>, error: unknown): void {
