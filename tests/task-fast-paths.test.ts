@@ -348,6 +348,68 @@ describe("a body whose then() is the language's (watched by reactions that find 
     }));
 });
 
+describe("a first step's sleep(0): a native promise, woken by an entry of its own", () => {
+  it('is a plain Promise (the native await path: no subclass, no own fields), settled one iteration later with its result', () =>
+    withLoop(async (loop) => {
+      const order: string[] = [];
+      let yielding: unknown = null;
+      const task = loop.createTask(async () => {
+        yielding = sleep(0, 'result');
+        order.push(`got ${await (yielding as Promise<string>)}`);
+      });
+      loop.callSoon(() => order.push('callback queued after the task'));
+      await task;
+      expect(Object.getPrototypeOf(yielding)).toBe(Promise.prototype);
+      expect(Reflect.ownKeys(yielding as object)).toEqual([]);
+      expect(order).toEqual(['callback queued after the task', 'got result']);
+    }));
+
+  it('cancelled before its wake-up: CancelledError at that await; never awaited, the promise takes it without an unhandled rejection', () =>
+    withLoop(async (loop) => {
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown): void => {
+        unhandled.push(reason);
+      };
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        const log: string[] = [];
+        const awaiting = loop.createTask(async () => {
+          try {
+            await sleep(0);
+            log.push('not reached');
+          } catch (error) {
+            log.push(`awaiting: ${(error as Error).name} ${(error as Error).message}`);
+            throw error;
+          }
+        });
+        let release = (): void => {};
+        const gate = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        const unawaited = loop.createTask(async () => {
+          void sleep(0); // made, never awaited: the task goes on through a plain promise
+          await gate;
+          return 'went on';
+        });
+        // Queued after both first steps, so it runs after them and before either wake-up;
+        // the gate opens in the next iteration, after both wake-ups.
+        loop.callSoon(() => {
+          awaiting.cancel('stop');
+          unawaited.cancel('stop too');
+          loop.callSoon(release);
+        });
+        await expect(awaiting).rejects.toThrow(CancelledError);
+        // The cancellation went to the promise it never awaited (packages/core's README).
+        expect(await unawaited).toBe('went on');
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(log).toContain('awaiting: CancelledError stop');
+        expect(unhandled).toEqual([]);
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+    }));
+});
+
 describe("a task's rare state (name, cancel counts and message, signal, context), made on first use", () => {
   it('a plain task made without options reads the defaults and never makes it', () =>
     withLoop(async (loop) => {

@@ -56,6 +56,49 @@ process.exit(0);
   });
 });
 
+describe("the task path's V8 maps outlive the objects of a run (shape-keepers.ts)", () => {
+  it('keeps one object in the map of each hot class, and a full GC after a burst throws no optimized code away', () => {
+    // Without them, a full GC after 3 bursts of 10k tasks and a gather collected the Task,
+    // RareState, DoneWatcher, GatheringFuture and sleep(0) wake-up maps (the last not checked by
+    // name: it lives in the ready queue only): 13-16 functions' optimized code dropped.
+    const program = `
+import { BaseEventLoop, currentTask, gather, sleep } from '${CORE}';
+import { _shapeKeepers } from '${new URL('../packages/core/dist/shape-keepers.js', import.meta.url).href}';
+const seen = {};
+async function burst(n) {
+  const loop = new BaseEventLoop();
+  const body = async () => {
+    await sleep(0);
+  };
+  await loop.runUntilComplete(async () => {
+    const tasks = [];
+    for (let i = 0; i < n; i++) tasks.push(loop.createTask(body));
+    const gathering = gather(...tasks);
+    Object.assign(seen, { Task: tasks[0], DoneWatcher: tasks[0]._callbacks, GatheringFuture: gathering, RareState: currentTask()._rare });
+    await gathering;
+  });
+  loop.close();
+}
+await burst(10);
+const sameMaps = Object.keys(seen).filter((name) => %HaveSameMap(seen[name], _shapeKeepers[name]));
+for (const key of Object.keys(seen)) delete seen[key];
+for (let i = 0; i < 3; i++) await burst(10000);
+console.log('=== GC');
+globalThis.gc();
+console.log('=== after', JSON.stringify(sameMaps.sort()));
+`;
+    const dir = mkdtempSync(join(tmpdir(), 'loopkit-task-shapes-'));
+    const file = join(dir, 'shapes.mjs');
+    writeFileSync(file, program);
+    const flags = ['--allow-natives-syntax', '--expose-gc', '--single-threaded', '--trace-deopt'];
+    const run = spawnSync(process.execPath, [...flags, file], { encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 28 });
+    expect(run.stderr).toBe('');
+    const afterGc = run.stdout.slice(run.stdout.indexOf('=== GC'));
+    expect(afterGc).toContain('=== after ["DoneWatcher","GatheringFuture","RareState","Task"]');
+    expect(afterGc.split('\n').filter((line) => line.includes('reason: weak objects'))).toEqual([]);
+  });
+});
+
 describe('a Future finished with an exception (held where a result would be)', () => {
   it('gives it as the exception, throws it as the result, and shows it, also when it is undefined', async () => {
     const loop = new BaseEventLoop();

@@ -299,6 +299,32 @@ describe('task tracking', () => {
     expect(theirs).toBe(mine);
   });
 
+  it('V8 empties the continuation slot as each promise job ends (what leaveTaskForJob stands on)', () => {
+    // The loop going on from the end of a task's step (goOn from the body's reaction) leaves
+    // the slot without the task for the rest of that job, not put back: the next job must
+    // begin with what it was queued with, whatever the last one left.
+    const source = `
+import { _world } from '${CORE}';
+const slot = _world.taskTracking.slot;
+const before = slot.get();
+const seen = [];
+slot.set('first');
+Promise.resolve().then(() => { seen.push(slot.get()); slot.set('left behind'); });
+slot.set(before);
+Promise.resolve().then(() => seen.push(slot.get() === before ? 'as queued' : String(slot.get())));
+slot.set('second');
+Promise.resolve().then(() => { seen.push(slot.get()); slot.set('left behind'); });
+slot.set(before);
+queueMicrotask(() => seen.push(slot.get() === before ? 'as queued' : String(slot.get())));
+setImmediate(() => console.log(JSON.stringify(seen)));
+`;
+    const file = join(dir, 'slot-per-job.mjs');
+    writeFileSync(file, source);
+    const r = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual(['first', 'as queued', 'second', 'as queued']);
+  });
+
   it('a LOOPKIT_TASK_TRACKING it does not know is a RangeError naming it', () => {
     const r = spawnSync(process.execPath, [program], { encoding: 'utf8', env: { ...process.env, LOOPKIT_TASK_TRACKING: 'slot' }, timeout: 30_000 });
     expect(r.status).not.toBe(0);

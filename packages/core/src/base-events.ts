@@ -36,7 +36,7 @@ import {
   type TaskFactory,
 } from './events.js';
 import { Future, isFuture } from './futures.js';
-import { currentTaskOrUndefined, frameSlot, runInTask } from './task-context.js';
+import { currentTaskOrUndefined, frameSlot, leaveTaskForJob, runInTask } from './task-context.js';
 import { captureContext, handleInContext, storesSeen, timerInContext } from './creator-context.js';
 import { callbackScope, closeBatch, putBack, storesOnResources } from './callback-scope.js';
 import { Handle, TimerHandle, type ReadyEntry, type TimerEntry } from './handles.js';
@@ -729,11 +729,16 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     if (this.running) runInTask(undefined, this.runTurn);
   };
 
-  /** The task the paused batch waited for ended its step (stepEnded): go on from there. */
-  private readonly goOn = (): void => {
+  /**
+   * The task the paused batch waited for ended its step (stepEnded): go on from there. At the
+   * end of a promise job (`endsJob`: nothing of the task's runs after this in the job) the
+   * task is not put back afterwards (leaveTaskForJob: one slot write a step less).
+   */
+  private readonly goOn = (endsJob?: boolean): void => {
     this.drainDue = false;
     this.inMicrotask = true;
-    runInTask(undefined, this.runTurn);
+    if (endsJob === true) leaveTaskForJob(this.runTurn);
+    else runInTask(undefined, this.runTurn);
   };
 
   private readonly runTurn = (): void => {

@@ -253,14 +253,17 @@ export function resumeStep(task: Task<unknown> | null): void {
  * this step goes on now, from here, instead of after the microtask queue drained: a hop
  * through Node's nextTick queue per step saved. Called only where no code of the step can
  * follow: from the reaction that sees the task's body settle, and through stepEndsIfAwaited.
+ * `endsJob`: the caller is a promise reaction with nothing after this call, so the loop
+ * goes on without putting the task back for the rest of the job (task-context.ts
+ * leaveTaskForJob).
  */
-export function stepEnded(task: Task<unknown>): void {
+export function stepEnded(task: Task<unknown>, endsJob = false): void {
   // A task given its own async context (createTask's `context`) reports from inside that
   // context: going on from here would run the loop's next callbacks in it. The loop goes on
   // once the microtask queue drained instead, from its own context.
   if (resumeSignal.waitingFor === task && task._context === null) {
     resumeSignal.waitingFor = null;
-    resumeSignal.goOn!();
+    resumeSignal.goOn!(endsJob);
   }
 }
 
@@ -268,7 +271,7 @@ const settled = Promise.resolve();
 const endingSteps: Array<Task<unknown>> = [];
 
 function endNextStep(): void {
-  stepEnded(endingSteps.shift()!);
+  stepEnded(endingSteps.shift()!, true);
 }
 
 /**

@@ -10,6 +10,7 @@ import { DoneWatcher, Future, isThenable } from './futures.js';
 import { currentTask, ensureFuture, Task } from './tasks.js';
 import { checkOptions } from './validate.js';
 import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.js';
+import { keepShape, shapeLoop } from './shape-keepers.js';
 
 /** Options of gather(): with `returnExceptions`, errors become results instead of failing the whole. */
 export interface GatherOptions {
@@ -52,6 +53,8 @@ class GatheringFuture<T> extends Future<T> {
     return cancelledAny;
   }
 }
+
+keepShape('GatheringFuture', new GatheringFuture([], shapeLoop)); // see shape-keepers.ts
 
 /**
  * The trailing options object, checked: a plain object (an array is an awaitable mistaken

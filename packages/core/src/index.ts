@@ -22,7 +22,7 @@ export { Future, isFuture, isThenable, wrapFuture, wrapFuture as wrap, type Futu
 export { Task, createTask, currentTask, allTasks, ensureFuture, type TaskOptions } from './tasks.js';
 export { BaseEventLoop } from './base-events.js';
 export { TestLoop } from './test-loop.js';
-export { sleep, YieldOnce, YieldPromise } from './sleep.js';
+export { sleep, YieldOnce, type YieldPromise } from './sleep.js';
 export { threadsafeHandle, callSoonThreadsafe, runCoroutineThreadsafe, ConcurrentFuture, type LoopHandle } from './threads.js';
 export { WorkerThreadExecutor, getDefaultExecutor, DEFAULT_MAX_WORKERS, type Executor, type FunctionRef, type SubmitOptions } from './executor.js';
 export { toThread } from './to-thread.js';

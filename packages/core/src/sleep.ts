@@ -6,6 +6,7 @@ import { Future, setResultUnlessCancelled } from './futures.js';
 import { callSoonEntry, Handle, type HandleOwner, type ReadyEntry, type TimerEntry, type TimerHandle } from './handles.js';
 import type { Task } from './tasks.js';
 import { describe } from './validate.js';
+import { keepShape } from './shape-keepers.js';
 
 /** The future of a timed sleep on a TimerHandle from callLater: cancelling it cancels its timer. */
 class SleepOnTimerHandle<T> extends Future<T> {
@@ -112,73 +113,81 @@ export class YieldOnce<T> implements PromiseLike<T> {
 carryTaskIntoThen(YieldOnce.prototype);
 
 /**
- * `sleep(0)` in an async-function task whose step the loop is not waiting on (its first
- * step, say): a native promise, and its own ready-queue entry, settled one iteration later.
- * The language awaits a native promise with no wrapper promise and no extra microtask, where
- * a thenable costs both: this is the hot path of starting tasks. Its prototype's constructor
- * is Promise itself, so `await` takes that path and promises chained from it are plain
- * promises. Like YieldOnce, it is `yield*`-able.
+ * The wake-up of a first step's `sleep(0)`, one iteration later: it settles the native promise
+ * sleep(0) returned (see yieldingPromise). A ready-queue entry of its own, where a Promise
+ * subclass carrying these fields was: V8 builds a subclass's instance through its generic
+ * construct path and looks `constructor` up generically at each `await` of it, ~500
+ * instructions a task on Node 20 (bench/README.md, session 16), while `new Promise(executor)`
+ * is inlined and awaited on the native path.
  */
-export class YieldPromise<T> extends Promise<T> implements ReadyEntry {
-  // Declared, and set once in the constructor: class fields would run an initializer
-  // function defining each field, then be set again (one per `sleep(0)` of a first step).
-  /** @internal */ declare _task: Task<unknown> | null;
-  /** @internal */ declare _resolve: ((value: T | PromiseLike<T>) => void) | null;
-  /** @internal */ declare _value: T | undefined;
+class FirstStepYield<T> implements ReadyEntry {
+  // Declared, and set once in the constructor (see Future): one per `sleep(0)` of a first step.
+  private declare readonly task: Task<unknown>;
+  private declare readonly promise: Promise<T>;
+  private declare readonly resolve: (value: T | PromiseLike<T>) => void;
+  private declare readonly value: T;
 
-  /** @internal made by sleep(0) only: its then() makes plain promises (see the constructor below). */
-  constructor(task: Task<unknown>, value: T) {
-    super(captureResolve);
-    this._resolve = captured;
-    captured = null;
-    this._task = task;
-    this._value = value;
+  constructor(task: Task<unknown>, promise: Promise<T>, resolve: (value: T | PromiseLike<T>) => void, value: T) {
+    this.task = task;
+    this.promise = promise;
+    this.resolve = resolve;
+    this.value = value;
   }
 
-  /** @internal the wake-up, run from the ready queue. */
+  /** @internal run from the ready queue. */
   _run(): void {
-    const task = this._task!;
-    const resolve = this._resolve!;
-    this._resolve = null;
+    const task = this.task;
     resumeStep(task);
     const cancelled = task._takeCancel();
     if (cancelled !== null) {
       // cancel() arrived while the task was yielding: raise at this await, as asyncio does.
-      // (Settled through a rejected promise: the reject function is not kept per promise.
-      // Marked handled, so a yield promise the task made but never awaited cannot take the
+      // (Settled through a rejected promise: only the resolve function is kept. Marked
+      // handled, so a yield promise the task made but never awaited cannot take the
       // process down with an unhandled rejection.)
-      resolve(Promise.reject(cancelled));
-      Promise.prototype.then.call(this, undefined, ignoreRejection);
-    } else resolve(this._value as T);
+      this.resolve(Promise.reject(cancelled));
+      void this.promise.then(undefined, ignoreRejection);
+    } else this.resolve(this.value);
   }
 
-  /** For generator tasks: `yield*` it to yield once. */
-  *[Symbol.iterator](): Generator<null, T, unknown> {
-    yield null;
-    return this._value as T;
-  }
-
-  /** A description for logs and debugging, as asyncio's repr(). */
-  override toString(): string {
-    return `<YieldPromise ${this._task}>`;
+  /** A description for logs and debugging (the slow-callback warning names the entry). */
+  toString(): string {
+    return `<sleep(0) wake-up of ${this.task}>`;
   }
 }
-Object.defineProperty(YieldPromise.prototype, 'constructor', { value: Promise, writable: true, configurable: true });
 
 function ignoreRejection(): void {}
 
-/** The executor of every yield promise: no closure per promise (it runs synchronously). */
+/** The executor of every first step's yield promise: no closure per promise (it runs synchronously). */
 let captured: ((value: any) => void) | null = null;
 function captureResolve(resolve: (value: any) => void): void {
   captured = resolve;
 }
 
-function yieldPromise<T>(loop: AbstractEventLoop, task: Task<unknown>, value: T): YieldPromise<T> {
-  const promise = new YieldPromise<T>(task, value);
-  callSoonEntry(loop, promise);
+/**
+ * `sleep(0)` in an async-function task whose step the loop is not waiting on (its first
+ * step, say): a native promise, settled one iteration later by its FirstStepYield. The
+ * language awaits a native promise with no wrapper promise and no extra microtask, where a
+ * thenable costs both: this is the hot path of starting tasks. Promises chained from it are
+ * plain promises.
+ */
+function yieldingPromise<T>(loop: AbstractEventLoop, task: Task<unknown>, value: T): Promise<T> {
+  const promise = new Promise<T>(captureResolve);
+  const resolve = captured!;
+  captured = null;
+  callSoonEntry(loop, new FirstStepYield<T>(task, promise, resolve, value));
   resumeSignal.lastEnded = task; // a first step's `await sleep(0)`: it suspends on this promise
   return promise;
 }
+
+// Never queued: the map every wake-up has (see shape-keepers.ts).
+keepShape('FirstStepYield', new FirstStepYield(null as unknown as Task<unknown>, Promise.resolve(), () => undefined, undefined));
+
+/**
+ * What a first step's `sleep(0)` returns: a native promise (yieldingPromise). Typed iterable,
+ * as every sleep() result is for `yield*`: in a generator task, the only place `yield*` takes
+ * it, sleep(0) always gives a YieldOnce, never one of these.
+ */
+export type YieldPromise<T> = Promise<T> & { [Symbol.iterator](): Generator<null, T, unknown> };
 
 /**
  * Sleep `delay` seconds, then give `result`. `sleep(0)` (or a negative delay) yields
@@ -193,11 +202,11 @@ export function sleep<T = undefined>(delay: number, result?: T): Future<T> | Yie
     const task = currentTaskOrUndefined();
     // YieldOnce (a thenable, and iterable) where the awaiting must be seen: in a generator
     // task (yield*), and in a resumed step the loop waits for (its then() ends the step).
-    // A first step gets a YieldPromise: Task._run sees where it ended once it returns.
+    // A first step gets a native promise: Task._run sees where it ended once it returns.
     if (task === undefined || task._gen !== null || task._loop !== loop || resumeSignal.waitingFor === task) {
       return new YieldOnce(loop, result as T);
     }
-    return yieldPromise(loop, task, result as T);
+    return yieldingPromise(loop, task, result as T) as YieldPromise<T>;
   }
   const timers = loop as Partial<EntryTimers>;
   if (delay !== Infinity && timers._callLaterEntry !== undefined && timers._timerEntriesAllowed!()) {

@@ -30,6 +30,22 @@ export const runInTask: <A, R>(task: Task<unknown> | undefined, fn: (arg: A) => 
     : (task, fn, arg) => storage.run(task as Task<unknown>, fn, arg!));
 
 /**
+ * Call `fn()` with no running task, from a promise reaction job that ends when `fn` returns
+ * (the loop going on from the end of a task's step): the slot is left without the task for
+ * the rest of the job instead of being put back, as V8 empties the continuation slot when
+ * each job ends (Node 20 and 24 alike: tests/task-tracking.test.ts). With AsyncLocalStorage,
+ * whose store stays with the job's async resource, it is runInTask's run.
+ */
+export const leaveTaskForJob: (fn: () => void) => void =
+  tracking?.leaveForJob ??
+  (tracking?.mechanism === 'continuation-slot' && slot !== null
+    ? (fn) => {
+        slot.set(undefined);
+        fn();
+      }
+    : (fn) => runInTask(undefined, fn));
+
+/**
  * Whether a function is one of the engine's anonymous built-ins, as the resolving functions
  * the language passes a thenable's then() are (`await x`, Promise.resolve(x)): the addon's
  * check, ~10 ns where Function.prototype.toString makes a string. null without the addon

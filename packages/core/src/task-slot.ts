@@ -22,6 +22,7 @@
 import { AsyncLocalStorage } from './node-builtins.js';
 import { createRequire } from 'node:module';
 import type { Task } from './tasks.js';
+import { keepShape } from './shape-keepers.js';
 
 /**
  * The task context as the loop world holds it: an AsyncLocalStorage, or an object with the
@@ -61,6 +62,12 @@ export interface TaskTrackingChoice {
    * any AsyncLocalStorage was entered. Absent in a world made by a copy older than it.
    */
   readonly contextFrame?: () => unknown;
+  /**
+   * Task frames only: run `fn` with no running task, from a promise job with nothing after it,
+   * leaving the slot so for the rest of the job (V8 empties the slot as each job ends): one
+   * addon call where runIn makes two. Absent in a world made by a copy older than it.
+   */
+  readonly leaveForJob?: (fn: () => void) => void;
 }
 
 /** The addon's functions (native/task_slot.cc). */
@@ -185,6 +192,8 @@ function frameTracking(slot: SlotAddon, storage: AsyncLocalStorage<Task<unknown>
     }
   }
 
+  keepShape('TaskFrame', new TaskFrame(undefined, undefined)); // see shape-keepers.ts
+
   // Node's own read of the slot (AsyncLocalStorage.getStore) costs a third of the addon's call.
   const current = (): Task<unknown> | undefined => storage.getStore();
 
@@ -216,7 +225,12 @@ function frameTracking(slot: SlotAddon, storage: AsyncLocalStorage<Task<unknown>
 
   const contextFrame = (): unknown => frameFor(undefined, get() as Frame | undefined);
 
-  return { mechanism: 'task-frame', reason: null, slot, current, runIn, contextFrame };
+  const leaveForJob = (fn: () => void): void => {
+    if (storage.getStore() !== undefined) set(frameFor(undefined, get() as Frame | undefined));
+    fn();
+  };
+
+  return { mechanism: 'task-frame', reason: null, slot, current, runIn, contextFrame, leaveForJob };
 }
 
 /**

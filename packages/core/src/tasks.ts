@@ -19,7 +19,7 @@ import {
   type CoroFn,
   type CreateTaskOptions,
 } from './events.js';
-import { Future, isFuture, isThenable, wrapFuture, type FutureOptions } from './futures.js';
+import { DoneWatcher, Future, RareState, isFuture, isThenable, wrapFuture, type FutureOptions } from './futures.js';
 import { callSoonEntry, type ReadyEntry } from './handles.js';
 import { checkOptions, describe } from './validate.js';
 import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.js';
@@ -28,6 +28,7 @@ import { currentTaskOrUndefined, runInTask } from './task-context.js';
 import { captureContext, storesSeen } from './creator-context.js';
 import { ageTasks, pendingTasks, trackTask, untrackTask, type AgedRecord } from './task-registry.js';
 import { endTaskWithWaiter, firstStepHandOff } from './promise-waiter.js';
+import { keepShape, shapeLoop } from './shape-keepers.js';
 
 /** The context of a task whose own store lives where its code runs (see _enteredStore). */
 const runInPlace: ContextRunner = (fn, ...args) => fn(...args);
@@ -333,8 +334,8 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
     this._genStep(error);
   }
 
-  /** @internal */
-  _bodyReturned(value: T): void {
+  /** @internal `endsJob`: called by a promise reaction with nothing after it (see stepEnded) */
+  _bodyReturned(value: T, endsJob = false): void {
     if (this.done()) {
       // already finished (its loop closed under it, say): nothing to record
     } else {
@@ -345,11 +346,11 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
         this._setResultNow(value);
       }
     }
-    stepEnded(this as Task<unknown>);
+    stepEnded(this as Task<unknown>, endsJob);
   }
 
-  /** @internal */
-  _bodyThrew(error: unknown): void {
+  /** @internal `endsJob`: as _bodyReturned's */
+  _bodyThrew(error: unknown, endsJob = false): void {
     if (this.done()) {
       // already finished: nothing to record
     } else if (error instanceof CancelledError) {
@@ -361,7 +362,7 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
       this._completed();
       this._setExceptionNow(error);
     }
-    stepEnded(this as Task<unknown>);
+    stepEnded(this as Task<unknown>, endsJob);
   }
 
   private _finishCancelled(error: CancelledError): void {
@@ -430,12 +431,13 @@ function watchOtherThenable(task: Task<unknown>, body: PromiseLike<unknown>): vo
   );
 }
 
+// The reactions on an async function's promise: each is a whole promise job.
 function bodyReturned(value: unknown): void {
-  currentTaskOrUndefined()!._bodyReturned(value);
+  currentTaskOrUndefined()!._bodyReturned(value, true);
 }
 
 function bodyThrew(error: unknown): void {
-  currentTaskOrUndefined()!._bodyThrew(error);
+  currentTaskOrUndefined()!._bodyThrew(error, true);
 }
 
 function genWakeup(task: Task<unknown>, error: unknown): void {
@@ -449,6 +451,23 @@ function isAbortError(error: unknown, signal: AbortSignal): boolean {
 function coroName(coro: CoroFn<unknown>): string {
   return `${coro.name || '<anonymous>'}()`;
 }
+
+/**
+ * A task in the shape of every task (see shape-keepers.ts): Future's constructor with
+ * new.target Task, then Task's own fields in its constructor's order.
+ */
+function taskShape(): Task<unknown> {
+  const task = Reflect.construct(Future, [shapeLoop], Task) as Task<unknown> & { _coro: CoroFn<unknown> };
+  task._coro = shapeCoro;
+  task._label = 0;
+  task._futWaiter = null;
+  task._aged = null;
+  return task;
+}
+async function shapeCoro(): Promise<void> {}
+keepShape('Task', taskShape());
+keepShape('RareState', new RareState());
+keepShape('DoneWatcher', new DoneWatcher(() => undefined, shapeLoop));
 
 /**
  * asyncio.create_task: run `coro` as a Task of the running loop (RuntimeError outside one).

@@ -34,8 +34,11 @@ export interface ResumeSignal {
   task: Task<unknown> | null;
   /** the task a paused loop waits for */
   waitingFor: Task<unknown> | null;
-  /** continues the paused loop's batch */
-  goOn: (() => void) | null;
+  /**
+   * continues the paused loop's batch; `endsJob`: called at the end of a promise job, whose
+   * rest may run without the running task (a loop of an older copy ignores it)
+   */
+  goOn: ((endsJob?: boolean) => void) | null;
   /** the last task whose first step suspended synchronously (on `sleep(0)` or a returned Future) */
   lastEnded: Task<unknown> | null;
 }
