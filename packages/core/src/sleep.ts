@@ -187,7 +187,10 @@ keepShape('FirstStepYield', new FirstStepYield(null as unknown as Task<unknown>,
  * as every sleep() result is for `yield*`: in a generator task, the only place `yield*` takes
  * it, sleep(0) always gives a YieldOnce, never one of these.
  */
-export type YieldPromise<T> = Promise<T> & { [Symbol.iterator](): Generator<null, T, unknown> };
+export type YieldPromise<T> = Promise<T> & {
+  /** `yield*` takes it in a generator task, where sleep(0) gives a YieldOnce (see above). */
+  [Symbol.iterator](): Generator<null, T, unknown>;
+};
 
 /**
  * Sleep `delay` seconds, then give `result`. `sleep(0)` (or a negative delay) yields
