@@ -231,10 +231,9 @@ printMarkdown(
   results.map(({ size, conns, medians: m }) => [`${sizeText(size)} x ${conns}`, ...kinds.map((kind) => (Number.isNaN(m[kind].faults) ? '-' : m[kind].faults.toFixed(2)))]),
 );
 /** A kind's syscalls per request as the tables print them (BENCH_SYSCALLS=1). */
-let shown = null;
+const shown = (m) => SYSCALLS.map(([label]) => [label, m.syscalls[label]]).filter(([, n]) => n >= 0.005).map(([label, n]) => `${label} ${n.toFixed(2)}`).join(', ');
 if (countSyscalls) {
   console.log('\nserver syscalls per request (perf stat on tracepoints, every thread, after the warm-up), median; EINTR: epoll_pwait calls interrupted');
-  shown = (m) => SYSCALLS.map(([label]) => [label, m.syscalls[label]]).filter(([, n]) => n >= 0.005).map(([label, n]) => `${label} ${n.toFixed(2)}`).join(', ');
   printMarkdown(
     ['size x conns', ...kinds],
     results.map(({ size, conns, medians: m }) => [`${sizeText(size)} x ${conns}`, ...kinds.map((kind) => shown(m[kind]) || '-')]),

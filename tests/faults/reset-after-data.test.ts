@@ -88,6 +88,13 @@ async function silentClient(port: number): Promise<net.Socket> {
   return client;
 }
 
+/** A silent client of `served`, once the server accepted it (its `index`-th connection): the client and the server's side. */
+async function acceptedClient(served: Served, index = 0): Promise<[net.Socket, Greeter]> {
+  const client = await silentClient(portOf(served.server));
+  await waitUntil(() => served.sides[index]?.transport != null, 10, 'accepted');
+  return [client, served.sides[index]!];
+}
+
 function written(client: net.Socket, data: Uint8Array): Promise<void> {
   return new Promise<void>((resolve, reject) => client.write(data, (err) => (err ? reject(err) : resolve())));
 }
@@ -115,13 +122,11 @@ describe('a peer reset that follows its data', () => {
           const served = await serve(loop);
           const data = pattern(1000, 5);
           for (let round = 0; round < 3; round++) {
-            const client = await silentClient(portOf(served.server));
-            await waitUntil(() => served.sides[round]?.transport != null, 10, 'accepted');
+            const [client, side] = await acceptedClient(served, round);
             // Our greeting sits unread in the peer's kernel: its close sends a reset right behind its data.
             await sleep(0.05);
             client.write(data);
             client.destroy();
-            const side = served.sides[round]!;
             const exc = await side.lost;
             expect(side.received.equals(data)).toBe(true);
             expect(side.events).toEqual(['made', 'lost']);
@@ -136,9 +141,7 @@ describe('a peer reset that follows its data', () => {
       it(title(subject, 'data and a reset while reading is paused: resumeReading gives the data, then ConnectionResetError'), () =>
         withLoop(make, async (loop, reports) => {
           const served = await serve(loop);
-          const client = await silentClient(portOf(served.server));
-          await waitUntil(() => served.sides[0]?.transport != null, 10, 'accepted');
-          const side = served.sides[0]!;
+          const [client, side] = await acceptedClient(served);
           side.transport!.pauseReading();
           await sleep(0.05);
           const data = pattern(20_000, 9);
@@ -222,9 +225,7 @@ describe('a peer reset that follows its data', () => {
       it(title(subject, 'a FIN and later a reset: the data, eofReceived, then a clean loss (as asyncio 3.13)'), () =>
         withLoop(make, async (loop, reports) => {
           const served = await serve(loop);
-          const client = await silentClient(portOf(served.server));
-          await waitUntil(() => served.sides[0]?.transport != null, 10, 'accepted');
-          const side = served.sides[0]!;
+          const [client, side] = await acceptedClient(served);
           side.keepOpenOnEof = true;
           const data = pattern(1000, 1);
           client.end(data);

@@ -190,7 +190,9 @@ function resetBehindEnd(stream: net.Socket, sock: NetSocket): Error | null {
   const n = pipeRead(fd, PROBE, 0, 1);
   // A byte after libuv's EOF (not expected: its read was short) is kept, never dropped.
   if (n > 0) sock._keep(Buffer.from(PROBE));
-  return n < 0 && errnoError(n, 'read').code === 'ECONNRESET' ? (toConnectionError(errnoError(n, 'read')) as Error) : null;
+  if (n >= 0) return null;
+  const error = errnoError(n, 'read');
+  return error.code === 'ECONNRESET' ? (toConnectionError(error) as Error) : null;
 }
 
 function onStreamError(this: net.Socket, err: Error): void {

@@ -8,7 +8,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import * as net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { BufferedProtocol, ConnectionResetError, DatagramProtocol, Protocol, sleep, type DatagramTransport, type Server, type Transport } from '@loopkit/core';
+import { BufferedProtocol, ConnectionResetError, DatagramProtocol, Protocol, sleep, type AbstractEventLoop, type DatagramTransport, type Server, type Transport } from '@loopkit/core';
 import { UringEventLoop, UringProactor } from '@loopkit/proactor';
 import { PollSet, READABLE, SHUT_WR, socket as uvSocket, socketpair, Uring, type Socket } from '@loopkit/uv';
 import { echoServerFromTask, runOn } from './run-loop.js';
@@ -87,6 +87,25 @@ function withLoop<T>(mode: Mode, body: (loop: UringEventLoop) => Promise<T>): Pr
 async function until(condition: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 2000 && !condition(); i++) await sleep(0.001);
   if (!condition()) throw new Error(`timed out waiting for ${what}`);
+}
+
+/**
+ * A Keeper transport on each pair's first end; `send(i, message)` has pair i's peer send a
+ * message and notes it as expected; `allReceived()`: every keeper got all that was sent to it.
+ */
+async function keepersOf(loop: AbstractEventLoop, pairs: Array<[Socket, Socket]>) {
+  const keepers: Keeper[] = [];
+  for (const [a] of pairs) {
+    const [, protocol] = await loop.createConnection(() => new Keeper(), null, null, { sock: a });
+    keepers.push(protocol as Keeper);
+  }
+  const expected = pairs.map(() => '');
+  const send = (i: number, message: string): void => {
+    expected[i] += message;
+    pairs[i]![1].send(Buffer.from(message));
+  };
+  const allReceived = (): boolean => keepers.every((k, i) => k.received.toString() === expected[i]);
+  return { keepers, expected, send, allReceived };
 }
 
 /** A pattern that shows a byte out of place or overwritten. */
@@ -366,20 +385,11 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
     const pairs = Array.from({ length: 16 }, () => socketpair());
     await countingRing(async (counts) => {
       await runOn(new UringEventLoop(new UringProactor()), async (loop) => {
-        const keepers: Keeper[] = [];
-        for (const [a] of pairs) {
-          const [, protocol] = await loop.createConnection(() => new Keeper(), null, null, { sock: a });
-          keepers.push(protocol as Keeper);
-        }
-        const expected = pairs.map(() => '');
+        const { keepers, send, allReceived } = await keepersOf(loop, pairs);
         for (let round = 0; round < 12; round++) {
           // All sends before the loop turns: one select finds every socket readable.
-          pairs.forEach(([, b], i) => {
-            const message = `round ${round} socket ${i};`;
-            expected[i] += message;
-            b.send(Buffer.from(message));
-          });
-          await until(() => keepers.every((k, i) => k.received.toString() === expected[i]), `round ${round}`);
+          pairs.forEach((_, i) => send(i, `round ${round} socket ${i};`));
+          await until(allReceived, `round ${round}`);
         }
         expect(counts.recvMulti).toBeGreaterThanOrEqual(pairs.length);
         for (const [, b] of pairs) b.close();
@@ -392,19 +402,10 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
     const pairs = Array.from({ length: 12 }, () => socketpair());
     await countingRing(async (counts) => {
       await runOn(new UringEventLoop(new UringProactor()), async (loop) => {
-        const keepers: Keeper[] = [];
-        for (const [a] of pairs) {
-          const [, protocol] = await loop.createConnection(() => new Keeper(), null, null, { sock: a });
-          keepers.push(protocol as Keeper);
-        }
-        const expected = pairs.map(() => '');
-        const send = (i: number, message: string): void => {
-          expected[i] += message;
-          pairs[i]![1].send(Buffer.from(message));
-        };
+        const { keepers, expected, send, allReceived } = await keepersOf(loop, pairs);
         for (let round = 0; round < 12; round++) {
           pairs.forEach((_, i) => send(i, `round ${round} socket ${i};`));
-          await until(() => keepers.every((k, i) => k.received.toString() === expected[i]), `round ${round}`);
+          await until(allReceived, `round ${round}`);
         }
         expect(counts.recvMulti).toBeGreaterThanOrEqual(pairs.length);
         // All but the first close: it alone has news, one message per wake-up.
@@ -434,22 +435,14 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
     const pairs = Array.from({ length: 12 }, () => socketpair());
     await countingRing(async (counts) => {
       await runOn(new UringEventLoop(new UringProactor()), async (loop) => {
-        const keepers: Keeper[] = [];
-        for (const [a] of pairs) {
-          const [, protocol] = await loop.createConnection(() => new Keeper(), null, null, { sock: a });
-          keepers.push(protocol as Keeper);
-        }
-        const expected = pairs.map(() => '');
+        const { keepers, send, allReceived } = await keepersOf(loop, pairs);
         // Socket i sends from round i on: when the last one has read its eight small rounds,
         // every other busy socket is on the pool, and Node's loop reports it alone.
         for (let round = 0; round < pairs.length + 16; round++) {
-          pairs.forEach(([, b], i) => {
-            if (i > round) return;
-            const message = `round ${round} socket ${i};`;
-            expected[i] += message;
-            b.send(Buffer.from(message));
+          pairs.forEach((_, i) => {
+            if (i <= round) send(i, `round ${round} socket ${i};`);
           });
-          await until(() => keepers.every((k, i) => k.received.toString() === expected[i]), `round ${round}`);
+          await until(allReceived, `round ${round}`);
         }
         // Each transport stopped Node's poll of its socket when it went to the pool.
         expect(counts.remove).toBe(pairs.length);
@@ -686,11 +679,7 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
     const pairs = Array.from({ length: 300 }, () => socketpair());
     await countingRing(async (counts) => {
       await withLoop('multishot', async (loop) => {
-        const keepers: Keeper[] = [];
-        for (const [a] of pairs) {
-          const [, protocol] = await loop.createConnection(() => new Keeper(), null, null, { sock: a });
-          keepers.push(protocol as Keeper);
-        }
+        const { keepers } = await keepersOf(loop, pairs);
         await sleep(0.005); // every receive is armed in the kernel
         for (let round = 0; round < 3; round++) {
           // All sends before the next harvest: the kernel fills a buffer for each.
