@@ -1,10 +1,13 @@
 // User-space instructions per echo round trip, counted by valgrind's callgrind (bench/README.md,
 // "Session 12 (s12-completion)"). CPU time cannot rank servers a microsecond apart on a machine
 // other jobs load; an instruction count does not move with the load. Each server kind of
-// bench/echo-server.js runs under callgrind with counting off; this process is the client (one
-// connection, BENCH_SIZE-byte messages, each sent once the whole echo of the last came back):
-// BENCH_WARM round trips, then counting on for BENCH_REQUESTS round trips, then a dump.
-// Printed per kind: instructions per round trip on the main thread and on every thread.
+// bench/echo-server.js runs under callgrind with counting off; this process is the client
+// (BENCH_CONNS connections, 1 by default, each sending BENCH_SIZE-byte messages, each once the
+// whole echo of its last came back): BENCH_WARM round trips, then counting on for
+// BENCH_REQUESTS round trips, then a dump (both spread evenly over the connections). Printed
+// per kind: instructions per round trip on the main thread and on every thread. With several
+// connections, the server (50x slower under valgrind) finds most of them ready at each
+// wake-up, so the count is of a request's share of a fully batched wake-up.
 //
 // V8's optimizing compilers run on their own schedule under valgrind (50x slower), so their
 // compile jobs land in the counted window and swamp it: by default the servers run with
@@ -13,7 +16,7 @@
 // The kernel's part (syscalls, faults) is not counted: BENCH_SYSCALLS=1 bench/echo.js has that.
 //
 //   node bench/echo-instructions.js <kind>[@dir] ... [--node=PATH]
-//   env: BENCH_SIZE=1024 BENCH_WARM=5000 BENCH_REQUESTS=2000 BENCH_V8_FLAGS=--max-opt=1
+//   env: BENCH_SIZE=1024 BENCH_CONNS=1 BENCH_WARM=5000 BENCH_REQUESTS=2000 BENCH_V8_FLAGS=--max-opt=1
 //   BENCH_CALLGRIND_KEEP=<dir>: keep each kind's dumps in <dir>/<kind> (for callgrind_annotate)
 // A kind written <kind>@<dir> runs <dir>/bench/echo-server.js (another built tree).
 import { execFileSync, spawn } from 'node:child_process';
@@ -27,6 +30,7 @@ import { NODE, nodeVersion, positional } from './harness.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const KINDS = ['net', 'default', 'selector', 'proactor', 'uring'];
 const SIZE = Number(process.env.BENCH_SIZE ?? 1024);
+const CONNS = Number(process.env.BENCH_CONNS ?? 1);
 const WARM = Number(process.env.BENCH_WARM ?? 5000);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
 const KEEP = process.env.BENCH_CALLGRIND_KEEP ?? '';
@@ -40,6 +44,10 @@ function serverOf(spec) {
 
 const specs = positional();
 const servers = specs.map(serverOf);
+if (!Number.isInteger(CONNS) || CONNS < 1) {
+  console.error(`echo-instructions: BENCH_CONNS must be a positive integer, got ${process.env.BENCH_CONNS}`);
+  process.exit(2);
+}
 if (specs.length === 0 || servers.some((s) => !KINDS.includes(s.kind) || !existsSync(s.script))) {
   console.error(`usage: node bench/echo-instructions.js <kind>[@dir] ... [--node=PATH]; kinds: ${KINDS.join(', ')}`);
   process.exit(2);
@@ -51,8 +59,14 @@ try {
   process.exit(2);
 }
 
+/** `count` round trips of SIZE bytes spread over `sockets`, all of them sending at once. */
+function roundTripsOnAll(sockets, count) {
+  return Promise.all(sockets.map((socket, i) => roundTrips(socket, Math.floor(count / sockets.length) + (i < count % sockets.length ? 1 : 0))));
+}
+
 /** `count` round trips of SIZE bytes on `socket`. */
 function roundTrips(socket, count) {
+  if (count === 0) return Promise.resolve();
   const message = Buffer.alloc(SIZE, 0x78);
   return new Promise((resolveAll, reject) => {
     let pending = SIZE;
@@ -103,14 +117,18 @@ async function measure({ kind, script }) {
       });
       child.once('exit', (code) => reject(new Error(`${kind}: server exited (${code}) before listening`)));
     });
-    const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
-    await new Promise((resolveConnect, reject) => socket.once('connect', resolveConnect).once('error', reject));
-    await roundTrips(socket, WARM);
+    const sockets = [];
+    for (let i = 0; i < CONNS; i++) {
+      const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
+      await new Promise((resolveConnect, reject) => socket.once('connect', resolveConnect).once('error', reject));
+      sockets.push(socket);
+    }
+    await roundTripsOnAll(sockets, WARM);
     execFileSync('callgrind_control', ['-i', 'on', String(child.pid)], { stdio: 'ignore' });
-    await roundTrips(socket, REQUESTS);
+    await roundTripsOnAll(sockets, REQUESTS);
     execFileSync('callgrind_control', ['-i', 'off', String(child.pid)], { stdio: 'ignore' });
     execFileSync('callgrind_control', ['-d', String(child.pid)], { stdio: 'ignore' });
-    socket.destroy();
+    for (const socket of sockets) socket.destroy();
     const { main, all } = countedInstructions(dir);
     if (main === 0) throw new Error(`${kind}: callgrind counted nothing`);
     return { main: main / REQUESTS, all: all / REQUESTS };
@@ -126,7 +144,7 @@ async function measure({ kind, script }) {
   }
 }
 
-console.log(`echo-instructions: ${SIZE} B x 1, ${WARM} round trips then ${REQUESTS} counted; ${NODE} (${nodeVersion()}) ${V8_FLAGS.join(' ')}`);
+console.log(`echo-instructions: ${SIZE} B x ${CONNS}, ${WARM} round trips then ${REQUESTS} counted; ${NODE} (${nodeVersion()}) ${V8_FLAGS.join(' ')}`);
 for (let i = 0; i < specs.length; i++) {
   const { main, all } = await measure(servers[i]);
   console.log(`${specs[i]}: ${Math.round(main)} instructions per round trip on the main thread, ${Math.round(all)} on every thread`);

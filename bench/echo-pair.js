@@ -9,7 +9,8 @@
 //   node bench/echo-pair.js <first kind> <second kind> [--node=PATH]
 // A kind may name the tree whose echo-server.js serves it, `default@/tmp/old-tree` (a copy of
 // the repository, built), to pair a change against the code it changes; `c` is the C server
-// (bench/echo-server.c), the reference of issue 13's echo targets.
+// (bench/echo-server.c), the reference of issue 13's echo targets; `c-idle-poll` the same server
+// polling as libuv with idle-time metrics (one epoll_wait with timeout 0 before each blocking one).
 //   env: BENCH_ROUNDS=8 BENCH_SECONDS=2 BENCH_WARMUP=0.5 BENCH_SIZE=1024 BENCH_CONNS=1
 import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
@@ -18,7 +19,9 @@ import { fileURLToPath } from 'node:url';
 import { NODE, compileBenchC, cpuSecondsOf, loadAverage, median, minorFaultsOf, nodeVersion, positional, runLoadgen, startServer, stopServer, userCpuSecondsOf } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const KINDS = ['c', 'net', 'default', 'selector', 'proactor', 'uring', 'storm'];
+/** The kinds bench/echo-server.c serves. */
+const C_KINDS = ['c', 'c-idle-poll'];
+const KINDS = [...C_KINDS, 'net', 'default', 'selector', 'proactor', 'uring', 'storm', 'buffered'];
 const [first, second, ...extra] = positional();
 /** The server kind of `kind` or `kind@tree`. */
 const kindOf = (spec) => spec.split('@')[0];
@@ -28,7 +31,7 @@ function scriptOf(spec) {
   return tree === '' ? join(here, 'echo-server.js') : join(resolve(tree), 'bench', 'echo-server.js');
 }
 if (first === undefined || second === undefined || first === second || extra.length > 0 ||
-    ![first, second].every((spec) => KINDS.includes(kindOf(spec)) && (kindOf(spec) === 'c' || existsSync(scriptOf(spec))))) {
+    ![first, second].every((spec) => KINDS.includes(kindOf(spec)) && (C_KINDS.includes(kindOf(spec)) || existsSync(scriptOf(spec))))) {
   console.error(`usage: node bench/echo-pair.js <first kind>[@tree] <second kind>[@tree] [--node=PATH]; kinds: ${KINDS.join(', ')}`);
   process.exit(2);
 }
@@ -50,7 +53,9 @@ if (loadgen === null || cServer === null) {
 /** The command line that serves `kind` or `kind@tree` (that tree's echo-server.js). */
 function serverArgv(spec) {
   const kind = kindOf(spec);
-  return kind === 'c' ? [cServer] : [NODE, scriptOf(spec), kind];
+  if (kind === 'c') return [cServer];
+  if (kind === 'c-idle-poll') return [cServer, 'idle-poll'];
+  return [NODE, scriptOf(spec), kind];
 }
 
 /** One run of `spec`: {rate, cpu, user, faults} (µs and minor faults per request over the timed part, as bench/echo.js counts it). */

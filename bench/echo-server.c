@@ -4,6 +4,10 @@
  * loopkit's servers set it).
  *
  *   echo-server        listens on 127.0.0.1 (an ephemeral port), prints "PORT <n>", serves until killed
+ *   echo-server idle-poll   the same, waiting as libuv does with idle-time metrics on (as Node
+ *                      turns them on): an epoll_wait with timeout 0 first, then, when it found
+ *                      nothing, the blocking one (bench/echo-pair.js's `c-idle-poll`: what that
+ *                      extra syscall per idle wake-up costs a server that pays nothing else)
  *
  * Per connection: read up to 256 KiB, send it back; what the kernel does not take waits in
  * the connection's buffer, and the connection is not read again until it is all sent (so
@@ -16,6 +20,7 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -92,7 +97,12 @@ static void on_writable(struct conn *c) {
   else if (sent > 0) watch(c, EPOLL_CTL_MOD, EPOLLIN);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  int idle_poll = argc > 1 && strcmp(argv[1], "idle-poll") == 0;
+  if (argc > 1 && !idle_poll) {
+    fprintf(stderr, "usage: echo-server [idle-poll]\n");
+    return 2;
+  }
   int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (listener < 0) die("socket");
   int one = 1;
@@ -111,7 +121,8 @@ int main(void) {
   if (epoll_ctl(ep, EPOLL_CTL_ADD, listener, &ev) < 0) die("epoll_ctl");
   struct epoll_event events[256];
   for (;;) {
-    int n = epoll_wait(ep, events, 256, -1);
+    int n = epoll_wait(ep, events, 256, idle_poll ? 0 : -1);
+    if (idle_poll && n == 0) n = epoll_wait(ep, events, 256, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       die("epoll_wait");

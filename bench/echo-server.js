@@ -9,7 +9,8 @@
 // loop the `loopkit` package's newEventLoop() gives: default (the policy's own choice),
 // or a backend by name (selector, proactor, uring), chosen as a user chooses one, through
 // LOOPKIT_BACKEND. storm: the default loop's echo while the same loop runs a callSoon chain
-// that never ends (each callback schedules the next).
+// that never ends (each callback schedules the next). buffered: the default loop's echo as a
+// BufferedProtocol receiving into one buffer per connection, reused (as the C server's).
 import * as net from 'node:net';
 
 const memoryReports = process.argv.includes('--memory');
@@ -21,7 +22,7 @@ function memoryLine() {
 }
 
 /** Serve the Protocol API echo on `loop` until SIGTERM (a loop signal handler stops the loop). */
-async function serveOnLoop(loopkit, loop, { storm = false } = {}) {
+async function serveOnLoop(loopkit, loop, { storm = false, buffered = false } = {}) {
   class Echo extends loopkit.Protocol {
     connectionMade(transport) {
       this.transport = transport;
@@ -30,10 +31,23 @@ async function serveOnLoop(loopkit, loop, { storm = false } = {}) {
       this.transport.write(data);
     }
   }
+  /** The C server's 256 KiB per connection; write() copies what the kernel did not take, so the buffer is free again at once. */
+  class BufferedEcho extends loopkit.BufferedProtocol {
+    connectionMade(transport) {
+      this.transport = transport;
+      this.buffer = Buffer.allocUnsafe(256 * 1024);
+    }
+    getBuffer() {
+      return this.buffer;
+    }
+    bufferUpdated(nbytes) {
+      this.transport.write(this.buffer.subarray(0, nbytes));
+    }
+  }
   let resolvePort;
   const port = new Promise((resolve) => (resolvePort = resolve));
   const main = async () => {
-    const server = await loop.createServer(() => new Echo(), '127.0.0.1', 0);
+    const server = await loop.createServer(() => (buffered ? new BufferedEcho() : new Echo()), '127.0.0.1', 0);
     loop.addSignalHandler('SIGTERM', () => loop.stop());
     if (memoryReports) loop.addSignalHandler('SIGUSR2', () => console.log(memoryLine()));
     if (storm) {
@@ -75,6 +89,7 @@ const kinds = {
   proactor: () => loopkitServer('proactor'),
   uring: () => loopkitServer('uring'),
   storm: () => loopkitServer(null, { storm: true }),
+  buffered: () => loopkitServer(null, { buffered: true }),
 };
 
 const kind = process.argv[2];

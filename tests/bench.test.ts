@@ -121,6 +121,48 @@ describe('bench/echo-server.js', () => {
     expect(await echoOnce('default')).toBe('ping');
     expect(await echoOnce('storm')).toBe('ping');
   }, SLOW);
+
+  it('the BufferedProtocol echo gives back every byte while the kernel queues its writes (its one buffer reused)', async () => {
+    expect(await echoOnce('buffered')).toBe('ping');
+    const child = spawn(process.execPath, [path.join(bench, 'echo-server.js'), 'buffered'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          const match = /PORT (\d+)/.exec(chunk.toString());
+          if (match) resolve(Number(match[1]));
+        });
+        child.once('exit', (code) => reject(new Error(`echo server exited with ${code}`)));
+      });
+      // 16 MiB, every 4-byte word its own index: far more than the socket buffers hold, so while
+      // this client does not read, the server's writes are only partly taken, and it reads again
+      // into the buffer whose bytes the transport still has to send.
+      const sent = Buffer.alloc(16 * 1024 * 1024);
+      for (let i = 0; i < sent.length / 4; i++) sent.writeUInt32LE(i, 4 * i);
+      const socket = net.connect({ port, host: '127.0.0.1' });
+      await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+      socket.pause();
+      socket.write(sent);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const chunks: Buffer[] = [];
+      let received = 0;
+      await new Promise<void>((resolve, reject) => {
+        socket.on('data', (data: Buffer) => {
+          chunks.push(data);
+          received += data.length;
+          if (received >= sent.length) resolve();
+        });
+        socket.once('error', reject);
+        socket.resume();
+      });
+      socket.destroy();
+      const echoed = Buffer.concat(chunks);
+      expect(echoed.length).toBe(sent.length);
+      expect(echoed.equals(sent)).toBe(true);
+    } finally {
+      child.kill('SIGTERM');
+      if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+    }
+  }, SLOW);
 });
 
 describe('bench/echo-pair.js', () => {
@@ -176,9 +218,21 @@ describe('bench/echo-pair.js', () => {
     for (const kinds of [['net', 'nginx'], ['default', 'default'], ['c', 'nginx@/tmp']]) {
       const failed = await run(process.execPath, [path.join(bench, 'echo-pair.js'), ...kinds]).catch((error: { code: number; stderr: string }) => error);
       expect(failed).toMatchObject({ code: 2 });
-      expect((failed as { stderr: string }).stderr).toMatch(/kinds: c, net, default/);
+      expect((failed as { stderr: string }).stderr).toMatch(/kinds: c, c-idle-poll, net, default/);
     }
   });
+
+  it.skipIf(!hasCc)('pairs the C server against itself polling as libuv with idle-time metrics', async () => {
+    const env = { ...process.env, BENCH_ROUNDS: '1', BENCH_SECONDS: '0.3', BENCH_WARMUP: '0.1' };
+    const { stdout } = await run(process.execPath, [path.join(bench, 'echo-pair.js'), 'c', 'c-idle-poll'], { env, timeout: 60_000 });
+    expect(stdout).toMatch(/^c-idle-poll: CPU µs\/request \S+ \(median /m);
+    // Both served requests: a server that failed to start or echo would leave no rate.
+    for (const kind of ['c', 'c-idle-poll']) {
+      const rate = new RegExp(`^${kind}: .*req/s median (\\d+)$`, 'm').exec(stdout);
+      expect(Number(rate?.[1])).toBeGreaterThan(0);
+    }
+    expectRatios(stdout, 'c', 'c-idle-poll');
+  }, SLOW);
 
   it.skipIf(!hasCc)('a kind@dir runs that tree\'s echo-server.js, paired with this tree\'s', async () => {
     const env = { ...process.env, BENCH_ROUNDS: '1', BENCH_SECONDS: '0.3', BENCH_WARMUP: '0.1' };
@@ -203,9 +257,20 @@ describe('bench/echo-instructions.js', () => {
     expect((failed as { stderr: string }).stderr).toMatch(/kinds: net, default/);
   });
 
-  it.skipIf(!hasCallgrind)('counts the server\'s instructions per round trip under callgrind', async () => {
-    const env = { ...process.env, BENCH_WARM: '20', BENCH_REQUESTS: '20' };
+  it('refuses a number of connections that is not a positive integer', async () => {
+    for (const conns of ['0', '1.5', 'x']) {
+      const env = { ...process.env, BENCH_CONNS: conns };
+      const failed = await run(process.execPath, [path.join(bench, 'echo-instructions.js'), 'net'], { env }).catch((error: { code: number; stderr: string }) => error);
+      expect(failed).toMatchObject({ code: 2 });
+      expect((failed as { stderr: string }).stderr).toMatch(/BENCH_CONNS must be a positive integer/);
+    }
+  });
+
+  it.skipIf(!hasCallgrind)('counts the server\'s instructions per round trip under callgrind, over several connections', async () => {
+    // 21 counted round trips over 2 connections: one connection makes one more than the other.
+    const env = { ...process.env, BENCH_WARM: '20', BENCH_REQUESTS: '21', BENCH_CONNS: '2' };
     const { stdout } = await run(process.execPath, [path.join(bench, 'echo-instructions.js'), 'net'], { env, timeout: 240_000 });
+    expect(stdout).toMatch(/^echo-instructions: 1024 B x 2, 20 round trips then 21 counted/m);
     const counted = /^net: (\d+) instructions per round trip on the main thread, (\d+) on every thread$/m.exec(stdout);
     expect(counted).not.toBeNull();
     // A round trip runs at least Node's read callback and a write: thousands of instructions.
