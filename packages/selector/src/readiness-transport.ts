@@ -67,9 +67,20 @@ const MIN_READ = 64 * 1024;
  * fresh slab memory, and V8 frees spent slabs only at its GCs, so a server of large messages
  * touches tens of MB of new heap first; under a paravirtualized MMU each first touch of a
  * 4 KiB page costs ~12 µs of CPU (a 2 MiB page ~0.2 µs per 4 KiB). A server of small messages
- * grows its heap far more slowly and keeps its RSS (bench/README.md, "Session 14 (s14-echo)").
+ * asks once its reads have filled BUSY_SLABS fresh slabs (below); before that it keeps its
+ * RSS (bench/README.md, "Session 14 (s14-echo)").
  */
 const LARGE_READ = 16 * 1024;
+
+/**
+ * Small reads ask for huge pages too once the thread's reads have started this many fresh
+ * slabs (2 MiB): a 1 KiB echo touches a new 4 KiB page every four requests until V8's first
+ * scavenges free spent slabs, 0.4 faults (5 µs of CPU) per request in a fresh server
+ * (bench/README.md, "Session 17 (s17-echo)"). Idle connections and a trickle of small
+ * messages never get there.
+ */
+const BUSY_SLABS = 4;
+let slabsStarted = 0;
 
 /** The call found nothing to do now (EAGAIN) or was interrupted: wait for the next event. */
 export function wouldBlock(r: number): boolean {
@@ -181,7 +192,8 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport imple
       r = this._readInto(slab, start, receiveSlab.room());
       if (r > 0) {
         receiveSlab.taken(start + r);
-        if (r >= LARGE_READ) adviseHugePagesAhead(); // asks once (later calls return at once)
+        // Asks once (later calls return at once). A slab's first read starts at 0, no later one does.
+        if (r >= LARGE_READ || (start === 0 && ++slabsStarted === BUSY_SLABS)) adviseHugePagesAhead();
         this._dataReceived(slab.subarray(start, start + r));
         return;
       }
