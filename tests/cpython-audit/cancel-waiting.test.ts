@@ -16,6 +16,7 @@ import {
   Lock,
   Queue,
   Semaphore,
+  StreamReader,
   TimeoutError,
   currentTask,
   ensureFuture,
@@ -439,5 +440,104 @@ onEachLoop('a cancel pending for a task resumed by a Node promise', (make) => {
       expect(error).toBeInstanceOf(CancelledError);
       expect((error as Error).message).toBe('later');
       currentTask()!.uncancel();
+    }));
+});
+
+/**
+ * `waitFor(call, t)` awaits the call in its caller's task, as asyncio's wait_for awaits the
+ * coroutine: the call finishing (taking an item, a line, the lock) and the caller resuming are
+ * one step there. Here the call finishes in one loop callback and the caller resumes in a later
+ * one, so a cancel() (the timeout's, or anyone's) could land between them: it used to be raised
+ * at the await and what the call took was lost to nobody (the item gone from the queue, the lock
+ * held by no one). Python 3.13.0 ran the same programs: the caller gets the value.
+ */
+onEachLoop('waitFor(call, t) whose call finished before the caller resumed', (make) => {
+  /** Each waiting call, a way to let it finish, and what the caller and the primitive show afterwards. */
+  const calls: Array<{
+    name: string;
+    start: () => { call: Promise<unknown>; finish: () => void; after: () => unknown };
+    value: unknown;
+    state: unknown;
+  }> = [
+    {
+      name: 'Lock.acquire',
+      start: () => {
+        const lock = new Lock();
+        void lock.acquire();
+        return { call: lock.acquire(), finish: () => lock.release(), after: () => lock.locked() };
+      },
+      value: true,
+      state: true,
+    },
+    {
+      name: 'Semaphore.acquire',
+      start: () => {
+        const semaphore = new Semaphore(0);
+        return { call: semaphore.acquire(), finish: () => semaphore.release(), after: () => String(semaphore) };
+      },
+      value: true,
+      state: '<Semaphore [locked]>',
+    },
+    {
+      name: 'Queue.get',
+      start: () => {
+        const queue = new Queue<string>();
+        return { call: queue.get(), finish: () => queue.putNowait('item'), after: () => queue.qsize() };
+      },
+      value: 'item',
+      state: 0,
+    },
+    {
+      name: 'Queue.put',
+      start: () => {
+        const queue = new Queue<string>(1);
+        queue.putNowait('first');
+        return { call: queue.put('second'), finish: () => queue.getNowait(), after: () => [queue.qsize(), queue.getNowait()] };
+      },
+      value: undefined,
+      state: [1, 'second'],
+    },
+    {
+      name: 'StreamReader.readline',
+      start: () => {
+        const reader = new StreamReader();
+        return { call: reader.readline(), finish: () => reader.feedData(Buffer.from('line\n')), after: () => reader.atEof() };
+      },
+      value: Buffer.from('line\n'),
+      state: false,
+    },
+  ];
+
+  for (const { name, start, value, state } of calls) {
+    it(`${name}: the timeout fires after the call finished, before the caller resumed: the caller gets the value`, () =>
+      runIn(make, async (loop) => {
+        let started: ReturnType<typeof start> | null = null;
+        const caller = loop.createTask(() => {
+          started = start();
+          return waitFor(started.call, 0.05);
+        });
+        await sleep(0);
+        busyWait(0.06); // the timeout is due in the iteration that finishes the call
+        started!.finish();
+        expect(await caller).toEqual(value);
+        expect(caller.cancelling()).toBe(0);
+        expect(started!.after()).toEqual(state);
+      }));
+  }
+
+  it('Queue.get: cancelled by another task after the get took the item: the caller has it, the cancel lands at its next await', () =>
+    runIn(make, async (loop) => {
+      const queue = new Queue<number>();
+      const got: number[] = [];
+      const caller = loop.createTask(async () => {
+        got.push(await waitFor(queue.get(), 10));
+        await sleep(0);
+        got.push(-1);
+      });
+      await sleep(0);
+      queue.putNowait(1);
+      loop.callSoon(() => caller.cancel());
+      expect(await rejection(caller)).toBeInstanceOf(CancelledError);
+      expect(got).toEqual([1]);
     }));
 });

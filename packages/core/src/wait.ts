@@ -1,7 +1,7 @@
 /** asyncio.wait and asyncio.wait_for. */
 import { CancelledError, TimeoutError } from './errors.js';
 import { getRunningLoop } from './events.js';
-import { Future, isFuture, isThenable } from './futures.js';
+import { Future, awaitInline, isFuture, isThenable } from './futures.js';
 import type { AwaitableLike, ResultOf } from './gather.js';
 import { currentTask, ensureFuture } from './tasks.js';
 import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.js';
@@ -134,5 +134,6 @@ export async function waitFor<A extends AwaitableLike>(aw: A, timeoutSeconds: nu
     }
   }
   const fut = ensureFuture(aw) as Future<ResultOf<A>>;
+  awaitInline(fut);
   return timeout(limit, () => fut);
 }
