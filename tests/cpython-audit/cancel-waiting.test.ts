@@ -541,3 +541,47 @@ onEachLoop('waitFor(call, t) whose call finished before the caller resumed', (ma
       expect(got).toEqual([1]);
     }));
 });
+
+/**
+ * `waitFor(call, 0)` (or a negative timeout) of a call that did not wait: JS made the call at
+ * once, as asyncio runs an eager task's first step, and wait_for returns a done task's result.
+ * The call's promise used to be detached at once: TimeoutError, with the lock held by no one,
+ * the item or line taken for nobody. asyncio 3.13 with a lazy task never starts the call
+ * (TimeoutError, nothing taken); with its eager task factory it returns the value, as here.
+ */
+onEachLoop('waitFor(call, 0) of a call that finished without waiting', (make) => {
+  it('returns what the call took: the lock, a permit, the item, the line, everything buffered', () =>
+    runIn(make, async () => {
+      const lock = new Lock();
+      expect(await waitFor(lock.acquire(), 0)).toBe(true);
+      expect(lock.locked()).toBe(true);
+      const semaphore = new Semaphore(1);
+      expect(await waitFor(semaphore.acquire(), -1)).toBe(true);
+      expect(semaphore.locked()).toBe(true);
+      const queue = new Queue<string>();
+      queue.putNowait('item');
+      expect(await waitFor(queue.get(), 0)).toBe('item');
+      expect(queue.qsize()).toBe(0);
+      const reader = new StreamReader();
+      reader.feedData(Buffer.from('one\ntwo\n'));
+      expect((await waitFor(reader.readline(), 0)).toString()).toBe('one\n');
+      const everything = Buffer.alloc(300 * 1024, 'x');
+      reader.feedData(everything);
+      reader.feedEof();
+      expect((await waitFor(reader.read(), 0)).length).toBe('two\n'.length + everything.length);
+    }));
+
+  it('a call that has to wait is cancelled: TimeoutError, nothing taken, the next call gets it', () =>
+    runIn(make, async () => {
+      const queue = new Queue<string>();
+      expect(await rejection(waitFor(queue.get(), 0))).toBeInstanceOf(TimeoutError);
+      queue.putNowait('item');
+      expect(queue.qsize()).toBe(1);
+      const lock = new Lock();
+      await lock.acquire();
+      expect(await rejection(waitFor(lock.acquire(), 0))).toBeInstanceOf(TimeoutError);
+      lock.release();
+      expect(lock.locked()).toBe(false);
+      expect(await rejection(waitFor(new Promise(() => {}), 0))).toBeInstanceOf(TimeoutError);
+    }));
+});
