@@ -286,14 +286,14 @@ onEachLoop('a waiting call cancelled through the Future wrapping it', (make) => 
       let innerError: unknown = null;
       const inner = async (): Promise<void> => {
         try {
-          await sleep(0.02);
+          await sleep(0.1); // well after the timeout: under load the process can stall between the two deadlines being set
         } catch (error) {
           innerError = error;
         }
       };
       expect(await rejection(waitFor(inner(), 0.01))).toBeInstanceOf(TimeoutError);
       currentTask()!.cancel('later');
-      await new Promise((resolve) => setTimeout(resolve, 40)); // not a Future: the cancel stays pending
+      await new Promise((resolve) => setTimeout(resolve, 150)); // not a Future: the cancel stays pending
       expect(innerError).toBeNull();
       const error = await rejection(sleep(0.001));
       expect((error as Error).message).toBe('later');
