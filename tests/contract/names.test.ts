@@ -44,6 +44,7 @@ const ERRORS: Array<[string, string]> = [
   ['QueueFull', 'Error'],
   ['QueueShutDown', 'Error'],
   ['BrokenBarrierError', 'Error'],
+  ['ProcessLookupError', 'Error'],
   ['ExceptionGroup', 'AggregateError'],
   ['SendfileNotAvailableError', 'RuntimeError'], // as asyncio: a RuntimeError subclass
   ['ConnectionError', 'Error'],

@@ -11,6 +11,7 @@ import {
   DEVNULL,
   PIPE,
   Process,
+  ProcessLookupError,
   Protocol,
   STDOUT,
   StreamReader,
@@ -199,6 +200,69 @@ onEachLoop('subprocesses', (make) => {
       expect(await received).toBe('through the pipe');
       (writeTransport as Transport).close();
       (readTransport as Transport).close();
+    });
+  });
+
+  it('kill(), terminate() and sendSignal() of a child that is gone (reaped, pipes closed) throw ProcessLookupError, as asyncio 3.13 (test_proc_exited)', async () => {
+    await runIn(make, async () => {
+      const proc = await createSubprocessExec('true');
+      expect(await proc.wait()).toBe(0);
+      for (const signal of [() => proc.kill(), () => proc.terminate(), () => proc.sendSignal('SIGTERM')]) {
+        let error: unknown = null;
+        try {
+          signal();
+        } catch (thrown) {
+          error = thrown;
+        }
+        expect(error).toBeInstanceOf(ProcessLookupError);
+        expect((error as ProcessLookupError).code).toBe('ESRCH');
+        expect((error as Error).message).toContain(`process ${proc.pid} has exited`);
+      }
+    });
+  });
+
+  it('a child that exited while a grandchild holds its stdout: kill() does nothing until the pipe closes, then throws ProcessLookupError', async () => {
+    await runIn(make, async () => {
+      const proc = await createSubprocessExec('sh', ['-c', 'echo a; (sleep 0.3; echo b) & exit 3'], { stdout: PIPE });
+      while (proc.returncode === null) await sleep(0.01);
+      proc.kill(); // asyncio 3.13: its Popen is reaped, nothing is sent, no error
+      const [out] = await proc.communicate();
+      expect(Buffer.from(out!).toString()).toBe('a\nb\n');
+      expect(proc.returncode).toBe(3);
+      expect(() => proc.kill()).toThrow(ProcessLookupError);
+    });
+  });
+
+  it('a subprocess transport that finished (connectionLost) throws ProcessLookupError for a signal', async () => {
+    await runIn(make, async (loop) => {
+      const lost = loop.createFuture<void>();
+      const protocol = new SubprocessProtocol();
+      protocol.connectionLost = () => lost.setResult(undefined);
+      const [transport] = await loop.subprocessExec(() => protocol, 'true', []);
+      await lost;
+      expect(transport.getReturncode()).toBe(0);
+      expect(() => transport.kill()).toThrow(ProcessLookupError);
+      expect(() => transport.sendSignal('SIGINT')).toThrow(ProcessLookupError);
+    });
+  });
+
+  it('a cwd that is missing or no directory rejects with its code and names the cwd (asyncio: FileNotFoundError with the cwd), exec and shell', async () => {
+    await runIn(make, async () => {
+      const missing = '/nonexistent/loopkit-cwd';
+      for (const start of [() => createSubprocessExec('ls', [], { cwd: missing }), () => createSubprocessShell('ls', { cwd: missing })]) {
+        const error = (await rejection(start())) as Error & { code?: string; path?: string };
+        expect(error.code).toBe('ENOENT');
+        expect(error.path).toBe(missing);
+        expect(error.message).toContain(`No such file or directory: '${missing}' (cwd)`);
+      }
+      const file = (await rejection(createSubprocessExec('ls', [], { cwd: '/etc/passwd' }))) as Error & { code?: string; path?: string };
+      expect(['ENOTDIR', 'ENOENT']).toContain(file.code);
+      expect(file.path).toBe('/etc/passwd');
+      expect(file.message).toContain(`Not a directory: '/etc/passwd' (cwd)`);
+      // a missing program still names the program
+      const program = (await rejection(createSubprocessExec('/no/such/program', [], { cwd: '/' }))) as Error & { code?: string; path?: string };
+      expect(program.code).toBe('ENOENT');
+      expect(program.message).toContain('/no/such/program');
     });
   });
 });

@@ -16,6 +16,7 @@ import {
   Lock,
   Queue,
   Semaphore,
+  StreamReader,
   TimeoutError,
   currentTask,
   ensureFuture,
@@ -285,14 +286,14 @@ onEachLoop('a waiting call cancelled through the Future wrapping it', (make) => 
       let innerError: unknown = null;
       const inner = async (): Promise<void> => {
         try {
-          await sleep(0.02);
+          await sleep(0.1); // well after the timeout: under load the process can stall between the two deadlines being set
         } catch (error) {
           innerError = error;
         }
       };
       expect(await rejection(waitFor(inner(), 0.01))).toBeInstanceOf(TimeoutError);
       currentTask()!.cancel('later');
-      await new Promise((resolve) => setTimeout(resolve, 40)); // not a Future: the cancel stays pending
+      await new Promise((resolve) => setTimeout(resolve, 150)); // not a Future: the cancel stays pending
       expect(innerError).toBeNull();
       const error = await rejection(sleep(0.001));
       expect((error as Error).message).toBe('later');
@@ -439,5 +440,148 @@ onEachLoop('a cancel pending for a task resumed by a Node promise', (make) => {
       expect(error).toBeInstanceOf(CancelledError);
       expect((error as Error).message).toBe('later');
       currentTask()!.uncancel();
+    }));
+});
+
+/**
+ * `waitFor(call, t)` awaits the call in its caller's task, as asyncio's wait_for awaits the
+ * coroutine: the call finishing (taking an item, a line, the lock) and the caller resuming are
+ * one step there. Here the call finishes in one loop callback and the caller resumes in a later
+ * one, so a cancel() (the timeout's, or anyone's) could land between them: it used to be raised
+ * at the await and what the call took was lost to nobody (the item gone from the queue, the lock
+ * held by no one). Python 3.13.0 ran the same programs: the caller gets the value.
+ */
+onEachLoop('waitFor(call, t) whose call finished before the caller resumed', (make) => {
+  /** Each waiting call, a way to let it finish, and what the caller and the primitive show afterwards. */
+  const calls: Array<{
+    name: string;
+    start: () => { call: Promise<unknown>; finish: () => void; after: () => unknown };
+    value: unknown;
+    state: unknown;
+  }> = [
+    {
+      name: 'Lock.acquire',
+      start: () => {
+        const lock = new Lock();
+        void lock.acquire();
+        return { call: lock.acquire(), finish: () => lock.release(), after: () => lock.locked() };
+      },
+      value: true,
+      state: true,
+    },
+    {
+      name: 'Semaphore.acquire',
+      start: () => {
+        const semaphore = new Semaphore(0);
+        return { call: semaphore.acquire(), finish: () => semaphore.release(), after: () => String(semaphore) };
+      },
+      value: true,
+      state: '<Semaphore [locked]>',
+    },
+    {
+      name: 'Queue.get',
+      start: () => {
+        const queue = new Queue<string>();
+        return { call: queue.get(), finish: () => queue.putNowait('item'), after: () => queue.qsize() };
+      },
+      value: 'item',
+      state: 0,
+    },
+    {
+      name: 'Queue.put',
+      start: () => {
+        const queue = new Queue<string>(1);
+        queue.putNowait('first');
+        return { call: queue.put('second'), finish: () => queue.getNowait(), after: () => [queue.qsize(), queue.getNowait()] };
+      },
+      value: undefined,
+      state: [1, 'second'],
+    },
+    {
+      name: 'StreamReader.readline',
+      start: () => {
+        const reader = new StreamReader();
+        return { call: reader.readline(), finish: () => reader.feedData(Buffer.from('line\n')), after: () => reader.atEof() };
+      },
+      value: Buffer.from('line\n'),
+      state: false,
+    },
+  ];
+
+  for (const { name, start, value, state } of calls) {
+    it(`${name}: the timeout fires after the call finished, before the caller resumed: the caller gets the value`, () =>
+      runIn(make, async (loop) => {
+        let started: ReturnType<typeof start> | null = null;
+        const caller = loop.createTask(() => {
+          started = start();
+          return waitFor(started.call, 0.05);
+        });
+        await sleep(0);
+        busyWait(0.06); // the timeout is due in the iteration that finishes the call
+        started!.finish();
+        expect(await caller).toEqual(value);
+        expect(caller.cancelling()).toBe(0);
+        expect(started!.after()).toEqual(state);
+      }));
+  }
+
+  it('Queue.get: cancelled by another task after the get took the item: the caller has it, the cancel lands at its next await', () =>
+    runIn(make, async (loop) => {
+      const queue = new Queue<number>();
+      const got: number[] = [];
+      const caller = loop.createTask(async () => {
+        got.push(await waitFor(queue.get(), 10));
+        await sleep(0);
+        got.push(-1);
+      });
+      await sleep(0);
+      queue.putNowait(1);
+      loop.callSoon(() => caller.cancel());
+      expect(await rejection(caller)).toBeInstanceOf(CancelledError);
+      expect(got).toEqual([1]);
+    }));
+});
+
+/**
+ * `waitFor(call, 0)` (or a negative timeout) of a call that did not wait: JS made the call at
+ * once, as asyncio runs an eager task's first step, and wait_for returns a done task's result.
+ * The call's promise used to be detached at once: TimeoutError, with the lock held by no one,
+ * the item or line taken for nobody. asyncio 3.13 with a lazy task never starts the call
+ * (TimeoutError, nothing taken); with its eager task factory it returns the value, as here.
+ */
+onEachLoop('waitFor(call, 0) of a call that finished without waiting', (make) => {
+  it('returns what the call took: the lock, a permit, the item, the line, everything buffered', () =>
+    runIn(make, async () => {
+      const lock = new Lock();
+      expect(await waitFor(lock.acquire(), 0)).toBe(true);
+      expect(lock.locked()).toBe(true);
+      const semaphore = new Semaphore(1);
+      expect(await waitFor(semaphore.acquire(), -1)).toBe(true);
+      expect(semaphore.locked()).toBe(true);
+      const queue = new Queue<string>();
+      queue.putNowait('item');
+      expect(await waitFor(queue.get(), 0)).toBe('item');
+      expect(queue.qsize()).toBe(0);
+      const reader = new StreamReader();
+      reader.feedData(Buffer.from('one\ntwo\n'));
+      expect((await waitFor(reader.readline(), 0)).toString()).toBe('one\n');
+      const everything = Buffer.alloc(300 * 1024, 'x');
+      reader.feedData(everything);
+      reader.feedEof();
+      expect((await waitFor(reader.read(), 0)).length).toBe('two\n'.length + everything.length);
+    }));
+
+  it('a call that has to wait is cancelled: TimeoutError, nothing taken, the next call gets it', () =>
+    runIn(make, async () => {
+      const queue = new Queue<string>();
+      expect(await rejection(waitFor(queue.get(), 0))).toBeInstanceOf(TimeoutError);
+      queue.putNowait('item');
+      expect(queue.qsize()).toBe(1);
+      const lock = new Lock();
+      await lock.acquire();
+      expect(await rejection(waitFor(lock.acquire(), 0))).toBeInstanceOf(TimeoutError);
+      lock.release();
+      expect(lock.locked()).toBe(false);
+      expect(await rejection(waitFor(new Promise(() => {}), 0))).toBeInstanceOf(TimeoutError);
     }));
 });

@@ -16,6 +16,7 @@ import {
   BrokenPipeError,
   DEVNULL,
   PIPE,
+  ProcessLookupError,
   Protocol,
   STDOUT,
   SubprocessProtocol,
@@ -169,7 +170,8 @@ export function subprocessSuite(subject: LoopUnderTest): void {
         const int = await createSubprocessExec('/bin/sleep', ['30']);
         int.sendSignal('SIGINT');
         expect(await int.wait()).toBe(-2);
-        int.sendSignal('SIGKILL'); // after the exit: nothing, never another process with that pid
+        // reaped and its pipes closed: ProcessLookupError (asyncio's), never another process with that pid
+        expect(() => int.sendSignal('SIGKILL')).toThrow(ProcessLookupError);
         const echo = await createSubprocessExec('/bin/echo', ['a', 'b c'], { stdout: PIPE });
         expect((await echo.communicate())[0]!.toString()).toBe('a b c\n');
       })));

@@ -97,6 +97,17 @@ export class QueueShutDown extends Error {}
 named(QueueShutDown, 'QueueShutDown');
 /** The barrier was reset or aborted while a task waited on it, or is broken. */
 export class BrokenBarrierError extends Error {}
+
+/**
+ * A signal for a child process that is gone (Python's ProcessLookupError): its exit was
+ * reaped and its pipes closed, so its pid may belong to another process by now. `code` is
+ * 'ESRCH', as Node's process.kill() of a missing pid says.
+ */
+export class ProcessLookupError extends Error {
+  readonly code = 'ESRCH';
+  readonly errno = 3;
+}
+named(ProcessLookupError, 'ProcessLookupError');
 named(BrokenBarrierError, 'BrokenBarrierError');
 /** The transport or socket cannot use the OS sendfile (the loop falls back to reads and writes unless told not to). */
 export class SendfileNotAvailableError extends RuntimeError {}

@@ -624,6 +624,8 @@ export function setResultUnlessCancelled<T>(fut: Future<T>, result: T): void {
 class WaitingCallFuture<T> extends Future<T> {
   private cancelRequested = false;
   private requestedMessage: string | undefined = undefined;
+  /** @internal awaited by waitFor in its caller's task, as asyncio's wait_for awaits a coroutine (see _cancelAtResume) */
+  _awaitedInline = false;
 
   constructor(
     options: FutureOptions,
@@ -641,6 +643,18 @@ class WaitingCallFuture<T> extends Future<T> {
     return true;
   }
 
+  /**
+   * @internal A call that waitFor awaits inline finished (took the item, line or lock) and the
+   * caller's task was cancelled before it resumed. In asyncio the call and that resumption are
+   * one step of the task, so such a cancel() came after the step: the task takes the call's
+   * outcome and the cancel stays pending for its next await (or a Timeout's uncancel() takes
+   * it back), where raising here would drop what the call took.
+   */
+  override _cancelAtResume(task: Task<unknown>): CancelledError | null {
+    if (this._awaitedInline && this._state !== CANCELLED) return null;
+    return super._cancelAtResume(task);
+  }
+
   /** @internal the call failed with `error`: a CancelledError cancels this Future, as it ends a Task. */
   _callFailed(error: unknown): void {
     if (!(error instanceof CancelledError)) this.setException(error);
@@ -649,6 +663,11 @@ class WaitingCallFuture<T> extends Future<T> {
 }
 // It is a Future to everyone who looks (repr, reports).
 Object.defineProperty(WaitingCallFuture, 'name', { value: 'Future' });
+
+/** @internal waitFor awaits `fut` in its caller's task: a waiting call's outcome is not dropped for a cancel() that came after it. */
+export function awaitInline(fut: Future<unknown>): void {
+  if (fut instanceof WaitingCallFuture) fut._awaitedInline = true;
+}
 
 /**
  * A Future following a thenable: settles when it does. Cancelling the Future detaches it

@@ -1,7 +1,7 @@
 /** asyncio.wait and asyncio.wait_for. */
 import { CancelledError, TimeoutError } from './errors.js';
 import { getRunningLoop } from './events.js';
-import { Future, isFuture, isThenable } from './futures.js';
+import { Future, awaitInline, isFuture, isThenable } from './futures.js';
 import type { AwaitableLike, ResultOf } from './gather.js';
 import { currentTask, ensureFuture } from './tasks.js';
 import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.js';
@@ -97,6 +97,11 @@ export async function wait<A extends AwaitableLike<unknown>, T = ResultOf<A>>(
 }
 
 /** Cancel `fut` and wait until it is done, without being cancelled by it ourselves. */
+/** Resolves once the promise jobs queued now, and those they queue, have run. */
+function promiseJobsDrained(): Promise<void> {
+  return new Promise((resolve) => process.nextTick(resolve));
+}
+
 async function cancelAndWait(fut: Future<unknown>): Promise<void> {
   const waiter = getRunningLoop().createFuture<void>();
   const release = (): void => {
@@ -124,6 +129,12 @@ export async function waitFor<A extends AwaitableLike>(aw: A, timeoutSeconds: nu
   const limit = timeoutSeconds ?? null;
   if (limit !== null && limit <= 0) {
     const fut = ensureFuture(aw) as Future<ResultOf<A>>;
+    // A promise is a call already made: JS runs it at once, as asyncio runs an eager task's
+    // first step. One that finished without waiting (a free lock, a queued item, buffered
+    // lines) settles within the promise jobs queued now, which Node runs before its next
+    // tick; its outcome is taken then, as wait_for returns a done eager task's, where
+    // cancelling the wrapper would drop what the call took.
+    if (!fut.done() && isThenable(aw) && !isFuture(aw)) await promiseJobsDrained();
     if (fut.done()) return fut.result();
     await cancelAndWait(fut);
     try {
@@ -134,5 +145,6 @@ export async function waitFor<A extends AwaitableLike>(aw: A, timeoutSeconds: nu
     }
   }
   const fut = ensureFuture(aw) as Future<ResultOf<A>>;
+  awaitInline(fut);
   return timeout(limit, () => fut);
 }

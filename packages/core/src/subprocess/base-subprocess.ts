@@ -23,6 +23,7 @@
 import type { AbstractEventLoop } from '../events.js';
 import type { Future } from '../futures.js';
 import { logger } from '../log.js';
+import { ProcessLookupError } from '../errors.js';
 import { BaseProtocol } from '../protocols.js';
 import type { Transport } from '../transports.js';
 import { WaitingCall, registerWaitingCall } from '../waiting-calls.js';
@@ -162,18 +163,23 @@ export abstract class BaseSubprocessTransport extends SubprocessTransport {
     return this._closed;
   }
 
-  /** Send `sig` to the child; does nothing once it has exited (its pid may be reused). */
+  /**
+   * Send `sig` to the child. Once it has exited this does nothing while its pipes are still
+   * open, and throws ProcessLookupError once the transport finished (connectionLost), as
+   * asyncio 3.13's; its pid is never signalled again (it may be another process's by now).
+   */
   sendSignal(sig: string | number): void {
+    if (this._lost) throw new ProcessLookupError(`process ${this._pid} has exited (returncode ${this._returncode}): no signal sent`);
     if (this._returncode !== null) return;
     this._signal(sig);
   }
 
-  /** Send SIGTERM to the child (asyncio's terminate()); nothing once it has exited. */
+  /** Send SIGTERM to the child (asyncio's terminate()); see sendSignal once it has exited. */
   terminate(): void {
     this.sendSignal('SIGTERM');
   }
 
-  /** Send SIGKILL to the child (asyncio's kill()); nothing once it has exited. */
+  /** Send SIGKILL to the child (asyncio's kill()); see sendSignal once it has exited. */
   kill(): void {
     this.sendSignal('SIGKILL');
   }

@@ -8,7 +8,7 @@ import type { AbstractEventLoop } from '../events.js';
 import type { Future } from '../futures.js';
 import type { BaseProtocol } from '../protocols.js';
 import type { Transport } from '../transports.js';
-import { net } from '../node-builtins.js';
+import { fs, net } from '../node-builtins.js';
 import { checkCallback, describe } from '../validate.js';
 import type { BaseSubprocessTransport } from './base-subprocess.js';
 import { NodePipeTransport, type PipeDirection } from './node-pipe.js';
@@ -38,10 +38,31 @@ export function pipeFd(pipe: unknown): number {
   return fd;
 }
 
+/**
+ * A spawn that failed because `cwd` is no directory names the cwd, as asyncio's
+ * FileNotFoundError does (`filename` the cwd); Node's error names the program, which misleads.
+ */
+function blameMissingCwd(error: unknown, cwd: string | null): unknown {
+  const failure = error as { code?: unknown; message?: unknown; path?: unknown } | null;
+  if (cwd === null || failure === null || typeof failure !== 'object') return error;
+  if (failure.code !== 'ENOENT' && failure.code !== 'ENOTDIR') return error;
+  const stat = fs.statSync(cwd, { throwIfNoEntry: false });
+  if (stat !== undefined && stat.isDirectory()) return error;
+  const why = stat === undefined ? 'No such file or directory' : 'Not a directory';
+  failure.message = `${why}: '${cwd}' (cwd) [${String(failure.message)}]`;
+  failure.path = cwd;
+  return error;
+}
+
 async function start(loop: HookedLoop, protocolFactory: unknown, spec: SubprocessSpec): Promise<[BaseSubprocessTransport, SubprocessProtocol]> {
   const protocol = (protocolFactory as () => SubprocessProtocol)();
   const waiter = loop.createFuture<void>();
-  const transport = loop._makeSubprocessTransport(protocol, spec, waiter);
+  let transport: BaseSubprocessTransport;
+  try {
+    transport = loop._makeSubprocessTransport(protocol, spec, waiter);
+  } catch (error) {
+    throw blameMissingCwd(error, spec.cwd);
+  }
   try {
     await waiter;
   } catch (error) {
@@ -50,7 +71,7 @@ async function start(loop: HookedLoop, protocolFactory: unknown, spec: Subproces
       transport.close();
       await transport._wait();
     }
-    throw error;
+    throw blameMissingCwd(error, spec.cwd);
   }
   return [transport, protocol];
 }
