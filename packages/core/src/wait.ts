@@ -96,12 +96,12 @@ export async function wait<A extends AwaitableLike<unknown>, T = ResultOf<A>>(
   return [done, pending];
 }
 
-/** Cancel `fut` and wait until it is done, without being cancelled by it ourselves. */
 /** Resolves once the promise jobs queued now, and those they queue, have run. */
 function promiseJobsDrained(): Promise<void> {
   return new Promise((resolve) => process.nextTick(resolve));
 }
 
+/** Cancel `fut` and wait until it is done, without being cancelled by it ourselves. */
 async function cancelAndWait(fut: Future<unknown>): Promise<void> {
   const waiter = getRunningLoop().createFuture<void>();
   const release = (): void => {
