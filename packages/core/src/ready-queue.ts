@@ -9,6 +9,7 @@
  * handles it holds, and never moves once full.
  */
 import type { ReadyEntry } from './handles.js';
+import { keepShape } from './shape-keepers.js';
 
 const CHUNK_BITS = 12;
 /** 4096 pointers, 32 KB: an ordinary young object, not a large one. */
@@ -53,3 +54,5 @@ export class ReadyQueue {
     this.length = 0;
   }
 }
+
+keepShape('ReadyQueue', new ReadyQueue()); // one per loop: its map outlives a loop (see shape-keepers.ts)
