@@ -16,6 +16,7 @@ import { doneCallbackInContext, storesSeen } from './creator-context.js';
 import type { Task } from './tasks.js';
 import { forgetUnretrieved, watchUnretrieved, type UnretrievedReport } from './unretrieved.js';
 import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.js';
+import { keepShape, shapeLoop } from './shape-keepers.js';
 
 const PENDING = 0;
 /** finished with a result */
@@ -507,6 +508,7 @@ function keepThenAlone(prototype: object): void {
 keepThenAlone(Future.prototype);
 
 carryTaskIntoThen(Future.prototype, (future) => future._state === PENDING); // a done future's then() reads no task
+keepShape('Future', new Future(shapeLoop)); // see shape-keepers.ts
 
 /**
  * The fields of a Future or Task that most never set (a cancellation, an unretrieved

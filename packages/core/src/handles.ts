@@ -2,6 +2,7 @@
 import { watchRejection } from './async-result.js';
 import type { AbstractEventLoop, ContextRunner } from './events.js';
 import { formatCallback } from './format.js';
+import { keepShape, shapeLoop } from './shape-keepers.js';
 
 /** What a handle needs of its loop: report errors, and hear about timer cancellation. */
 export interface HandleOwner {
@@ -292,3 +293,12 @@ function watchResult(handle: Handle, result: unknown, cb: (...args: any[]) => un
 function watchEntryResult(entry: CallbackEntry, result: unknown): void {
   watchRejection(result, (exception) => entry._report(exception));
 }
+
+// The maps of the handles a program makes by the hundred thousand, kept (see shape-keepers.ts):
+// a full GC after a burst of timers or callbacks would otherwise collect them, and with them
+// the optimized code of callLater, callSoon, the timer heap and the run. The deadline is not
+// a whole number, so the field holds doubles from the start (as loop times are).
+const shapeOwner = shapeLoop as unknown as HandleOwner;
+keepShape('Handle', new Handle(runEntry, NO_ARGS, shapeOwner));
+keepShape('TimerHandle', new TimerHandle(0.5, runEntry, NO_ARGS, shapeOwner));
+keepShape('CallbackEntry', new CallbackEntry(runEntry, undefined, shapeOwner));

@@ -9,11 +9,22 @@
  * handles it holds, and never moves once full.
  */
 import type { ReadyEntry } from './handles.js';
+import { keepShape } from './shape-keepers.js';
 
 const CHUNK_BITS = 12;
 /** 4096 pointers, 32 KB: an ordinary young object, not a large one. */
 const CHUNK_SIZE = 1 << CHUNK_BITS;
 const CHUNK_MASK = CHUNK_SIZE - 1;
+
+/**
+ * An empty first chunk that grows as an ordinary array but holey, as the later chunks are
+ * made (`new Array(CHUNK_SIZE)`): with every chunk of one V8 map, the optimized code that
+ * stores and reads entries, having seen only a first chunk, is not thrown away at the
+ * 4,097th entry of a batch ("wrong map"; bench/README.md, session 17).
+ */
+function firstChunk(): ReadyEntry[] {
+  return new Array<ReadyEntry>(0);
+}
 
 export class ReadyQueue {
   /** How many entries are queued. */
@@ -22,7 +33,7 @@ export class ReadyQueue {
    * The chunk being filled. The first grows as an ordinary array (most iterations queue a
    * few entries); every later one is made whole, so it is never copied.
    */
-  private tail: ReadyEntry[] = [];
+  private tail: ReadyEntry[] = firstChunk();
   private readonly chunks: ReadyEntry[][] = [this.tail];
 
   push(entry: ReadyEntry): void {
@@ -47,9 +58,11 @@ export class ReadyQueue {
     // chunk list itself is trimmed in place (only after a batch past one chunk): replacing it
     // wrote the field a second time, which throws away the optimized code relying on V8's
     // treating it as constant (timer-heap.ts has the same).
-    this.tail = [];
+    this.tail = firstChunk();
     if (this.chunks.length > 1) this.chunks.length = 1;
     this.chunks[0] = this.tail;
     this.length = 0;
   }
 }
+
+keepShape('ReadyQueue', new ReadyQueue()); // one per loop: its map outlives a loop (see shape-keepers.ts)

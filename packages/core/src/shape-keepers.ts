@@ -1,5 +1,6 @@
 /**
- * One object of each class the task path makes by the thousand, kept for the life of the
+ * One object of each class the task, callback, timer and Future paths make by the thousand
+ * (and of the timer heap and ready queue each loop has), kept for the life of the
  * process in the shape (V8's map) every instance reaches in its constructor. V8 holds such a
  * map only weakly (from its parent map's transitions and from optimized code): once every
  * object of a run is gone, a full GC collects the map, the next run's objects get a new one,

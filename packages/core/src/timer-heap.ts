@@ -31,6 +31,7 @@
  * each function the JIT compiles on its own costs CPU time in a short-lived program.
  */
 import type { ReadyEntry, TimerEntry } from './handles.js';
+import { keepShape } from './shape-keepers.js';
 
 const INITIAL_CAPACITY = 64;
 /** Slots handed out past twice the heap's entries plus this many make the next push renumber. */
@@ -275,3 +276,5 @@ export class TimerHeap {
     else this.heapify();
   }
 }
+
+keepShape('TimerHeap', new TimerHeap()); // one per loop: its map outlives a loop (see shape-keepers.ts)

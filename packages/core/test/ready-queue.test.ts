@@ -3,6 +3,10 @@
  * across chunk boundaries, after clear(), and through a loop iteration that runs more
  * callbacks than one chunk holds while queueing more for the next.
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BaseEventLoop } from '../src/base-events.js';
 import type { ReadyEntry } from '../src/handles.js';
@@ -35,6 +39,28 @@ describe('ReadyQueue', () => {
     expect(chunks).toEqual([[]]);
     queue.push(entry(1));
     expect((queue.at(0) as ReturnType<typeof entry>).id).toBe(1);
+  });
+});
+
+describe('ReadyQueue chunks', () => {
+  it('are all of one V8 map, the first (grown) as the later (made whole), also after clear()', () => {
+    // A store or read that saw only the first chunk's map was thrown away at the 4,097th entry.
+    const program = `
+import { ReadyQueue } from '${new URL('../dist/ready-queue.js', import.meta.url).href}';
+const queue = new ReadyQueue();
+const chunks = queue.chunks;
+for (let i = 0; i < 4096 + 1; i++) queue.push({ _run() {} });
+const grown = chunks[0], made = chunks[1];
+queue.clear();
+queue.push({ _run() {} });
+console.log(JSON.stringify([%HaveSameMap(grown, made), %HaveSameMap(chunks[0], made)]));
+`;
+    const dir = mkdtempSync(join(tmpdir(), 'loopkit-ready-chunks-'));
+    const file = join(dir, 'chunks.mjs');
+    writeFileSync(file, program);
+    const run = spawnSync(process.execPath, ['--allow-natives-syntax', file], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.stderr).toBe('');
+    expect(run.stdout.trim()).toBe('[true,true]');
   });
 });
 
