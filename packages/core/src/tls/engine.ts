@@ -112,7 +112,7 @@ export interface TLSEngine {
 export interface TLSContext {
   /** True for a context made for servers (`createContext(options, true)`). */
   readonly serverSide: boolean;
-  /** The options it was made from (extra info 'sslcontext' shows the context). */
+  /** The options it was made from. */
   readonly options: TLSOptions;
   /** One engine per connection. `serverHostname`: SNI and the host name checked (client only). */
   newEngine(serverHostname: string | null): TLSEngine;
