@@ -391,6 +391,52 @@ export function tlsSuite(subject: LoopUnderTest): void {
         }
       }));
 
+    it("a server refuses a client's renegotiation (Node's renegotiate()), as OpenSSL 3 and Python 3.13: the client fails, the connection ends with an SSLError, the server serves on", () =>
+      withLoop(subject, async (loop) => {
+        const c = testCerts();
+        const outcomes: unknown[] = [];
+        const server = (await startServer(
+          async (reader, writer) => {
+            try {
+              for (;;) {
+                const data = await reader.read(100);
+                if (data.length === 0) break;
+                writer.write(data);
+              }
+              outcomes.push('eof');
+            } catch (error) {
+              outcomes.push(error);
+            }
+            writer.close();
+          },
+          '127.0.0.1',
+          0,
+          { ssl: { key: c.serverKey, cert: c.serverCert, maxVersion: 'TLSv1.2' } },
+        )) as unknown as ServerLike;
+        try {
+          const port = portOf(server);
+          const socket = await nodeClient({ host: '127.0.0.1', port, servername: 'localhost', ca: c.ca });
+          const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+          const clientError = new Promise<unknown>((resolve) => socket.once('error', resolve));
+          socket.write('before');
+          expect((await collect(socket, 6)).toString()).toBe('before');
+          expect(socket.renegotiate({}, () => {})).toBe(true);
+          expect(((await within(10, "the client's failure", clientError)) as { code?: string }).code).toBe('ERR_SSL_NO_RENEGOTIATION');
+          await within(10, "the client's close", closed);
+          await within(10, 'the server side', waitUntil(() => outcomes.length === 1));
+          expect(outcomes[0]).toBeInstanceOf(SSLError);
+          expect((outcomes[0] as SSLError).code).toBe('ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE');
+          // Served on.
+          const next = await nodeClient({ host: '127.0.0.1', port, servername: 'localhost', ca: c.ca });
+          next.write('again');
+          expect((await collect(next, 5)).toString()).toBe('again');
+          next.destroy();
+        } finally {
+          server.close();
+          await server.waitClosed();
+        }
+      }));
+
     /** A Node TLS 1.2 server behind a HoldingRelay; the server's side of the one connection, and what it received. */
     async function heldRenegotiation(loop: Parameters<Parameters<typeof withLoop>[1]>[0], sslShutdownTimeout?: number) {
       const c = testCerts();
