@@ -530,6 +530,23 @@ export function tlsSuite(subject: LoopUnderTest): void {
         }
       }));
 
+    it("the server's data and close_notify during a renegotiation: the client's app gets the data, eofReceived, connectionLost(null)", () =>
+      withLoop(subject, async (loop, reports) => {
+        const held = await heldRenegotiation(loop);
+        try {
+          const { client } = held;
+          held.state.socket!.end('last words');
+          await sleep(0.05);
+          held.relay.release();
+          expect(await within(10, 'connectionLost', client.lost)).toBe(null);
+          expect(client.received.toString()).toBe('last words');
+          expect(client.events).toEqual(['made', 'eof', 'lost']);
+          expect(reports).toEqual([]);
+        } finally {
+          await held.close();
+        }
+      }));
+
     it('close() during a renegotiation that never finishes: sslShutdownTimeout ends it (TimeoutError)', () =>
       withLoop(subject, async (loop) => {
         const held = await heldRenegotiation(loop, 0.3);
