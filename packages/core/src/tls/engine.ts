@@ -94,8 +94,9 @@ export interface TLSEngine {
    */
   outgoingSize(): number;
   /**
-   * Send close_notify (the first call; later calls send nothing more). True once the peer's
-   * close_notify has been received too (the TLS session is over both ways).
+   * Send close_notify (the first call; later calls send nothing more; during a renegotiation
+   * it follows the held writes once a read finished it). True once the peer's close_notify has
+   * been received too (the TLS session is over both ways).
    */
   shutdown(): boolean;
   /** The SNI name the client sent (server) or sends (client), or null. */
