@@ -168,6 +168,43 @@ describe.skipIf(missing !== null)(`TLS scenarios of test_events, test_base_event
         await closeServer(server);
       }));
 
+    it("get_extra_info('sslcontext') is the very ssl the caller gave: options, a tls.SecureContext, a provider's context, on both sides and after startTls", () =>
+      runIn(make, async (loop) => {
+        const c = testCerts();
+        const serverOptions = serverSsl();
+        const provider = getTLSProvider()!;
+        const accepted: Recording[] = [];
+        const server = (await loop.createServer(() => {
+          const p = new Recording(loop);
+          accepted.push(p);
+          return p;
+        }, '127.0.0.1', 0, { ssl: serverOptions })) as Server;
+        const secure = tls.createSecureContext({ ca: c.ca });
+        const compiled = provider.createContext({ ca: c.ca }, false);
+        const options = { ca: c.ca };
+        for (const given of [options, secure, compiled]) {
+          const [tr, client] = (await loop.createConnection(() => new Recording(loop), '127.0.0.1', portOf(server), { ssl: given, serverHostname: 'localhost' })) as [Transport, Recording];
+          expect(tr.getExtraInfo('sslcontext')).toBe(given);
+          expect(tr.getExtraInfo('sslContext')).toBe(given);
+          tr.close();
+          await client.lost;
+        }
+        while (accepted.length < 3 || !accepted.every((p) => p.made.done())) await sleep(0.005);
+        for (const p of accepted) expect(p.transport!.getExtraInfo('sslcontext')).toBe(serverOptions);
+        await closeServer(server);
+        const plain = (await startServer(async (reader, writer) => {
+          await writer.startTls(serverOptions);
+          expect(writer.getExtraInfo('sslcontext')).toBe(serverOptions);
+          writer.close();
+        }, '127.0.0.1', 0)) as unknown as Server;
+        const [reader, writer] = await openConnection('127.0.0.1', portOf(plain));
+        await writer.startTls(options, { serverHostname: 'localhost' });
+        expect(writer.getExtraInfo('sslcontext')).toBe(options);
+        expect((await reader.read()).length).toBe(0);
+        writer.close();
+        await closeServer(plain);
+      }));
+
     it('test_create_server_ssl_verify_failed: a client without the CA gets SSLCertVerificationError /certificate verify failed/ with verifyCode and verifyMessage; the server reports and serves on', () =>
       runIn(make, async (loop, reports) => {
         const server = (await loop.createServer(() => new Recording(loop), '127.0.0.1', 0, { ssl: serverSsl() })) as Server;

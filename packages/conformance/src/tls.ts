@@ -4,6 +4,7 @@
  * byte-exact, ALPN, SNI, client certificates, verification failures, both timeouts, the
  * STARTTLS traps, and fd hygiene. Skips as a whole when the loop has no TLS engine, saying so.
  */
+import { constants, randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
@@ -45,7 +46,7 @@ async function failure(p: PromiseLike<unknown>): Promise<unknown> {
 }
 
 /** `promise`, or an error naming `what` when it takes longer than `seconds` (a step that hangs names itself). */
-function within<T>(seconds: number, what: string, promise: Promise<T>): Promise<T> {
+function within<T>(seconds: number, what: string, promise: PromiseLike<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what} did not complete within ${seconds} s`)), seconds * 1000);
@@ -93,6 +94,90 @@ function collect(socket: net.Socket, n: number): Promise<Buffer> {
     };
     socket.on('data', onData);
     socket.once('error', reject);
+  });
+}
+
+/**
+ * A TCP relay in front of a TLS 1.2 server that can hold a renegotiation half-way: once armed,
+ * the first handshake record (type 22) the client sends (its ClientHello answering the
+ * server's HelloRequest) makes the relay hold everything the server sends back until
+ * `release()`. The client is then inside the renegotiation, waiting for the ServerHello.
+ */
+class HoldingRelay {
+  armed = false;
+  holding = false;
+  private readonly held: Buffer[] = [];
+  private upstreamSocket: net.Socket | null = null;
+  private downstreamSocket: net.Socket | null = null;
+  private readonly sockets = new Set<net.Socket>();
+  readonly server: net.Server;
+  port = 0;
+
+  constructor(private readonly target: number) {
+    this.server = net.createServer((down) => {
+      const up = net.connect(this.target, '127.0.0.1');
+      this.downstreamSocket = down;
+      this.upstreamSocket = up;
+      for (const s of [down, up]) {
+        this.sockets.add(s);
+        s.on('error', () => {});
+        s.on('close', () => {
+          down.destroy();
+          up.destroy();
+        });
+      }
+      let pending = Buffer.alloc(0);
+      down.on('data', (d: Buffer) => {
+        if (this.armed && !this.holding) {
+          // Walk the client's record headers: a handshake record now is the renegotiation's ClientHello.
+          pending = Buffer.concat([pending, d]);
+          while (pending.length >= 5) {
+            const length = pending.readUInt16BE(3);
+            if (pending[0] === 22) this.holding = true;
+            if (pending.length < 5 + length) break;
+            pending = pending.subarray(5 + length);
+          }
+        }
+        up.write(d);
+      });
+      up.on('data', (d: Buffer) => {
+        if (this.holding) this.held.push(d);
+        else down.write(d);
+      });
+      down.on('end', () => up.end());
+      up.on('end', () => {
+        if (this.holding) this.held.push(Buffer.alloc(0));
+        else down.end();
+      });
+    });
+  }
+
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as net.AddressInfo).port;
+  }
+
+  release(): void {
+    this.holding = false;
+    this.armed = false;
+    for (const d of this.held.splice(0)) {
+      if (d.length === 0) this.downstreamSocket?.end();
+      else this.downstreamSocket?.write(d);
+    }
+  }
+
+  close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    this.upstreamSocket = this.downstreamSocket = null;
+    return new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** Node's TLSSocket.renegotiate as a promise. */
+function renegotiate(socket: tls.TLSSocket, options: { requestCert?: boolean; rejectUnauthorized?: boolean }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const started = socket.renegotiate(options, (err) => (err ? reject(err) : resolve()));
+    if (!started) reject(new Error('renegotiate() refused to start'));
   });
 }
 
@@ -219,6 +304,264 @@ export function tlsSuite(subject: LoopUnderTest): void {
         } finally {
           server.close();
           await server.waitClosed();
+        }
+      }));
+
+    for (const requestCert of [false, true]) {
+      it(`a TLS 1.2 server renegotiating mid-stream (Node's renegotiate()${requestCert ? ', asking for a client certificate' : ''}): the client goes along, data both ways byte-exact`, () =>
+        withLoop(subject, async (loop, reports) => {
+          const c = testCerts();
+          const up = randomBytes(512 * 1024);
+          const down = randomBytes(256 * 1024);
+          const got: Buffer[] = [];
+          let gotSize = 0;
+          let renegotiated: Promise<void> | null = null;
+          let peerName: string | undefined;
+          const node = await nodeServer(
+            // Asking for a certificate needs a full handshake: by default the renegotiation resumes
+            // the session (an abbreviated handshake, no CertificateRequest), with Node's client too.
+            tls.createServer({ key: c.serverKey, cert: c.serverCert, ca: c.ca, maxVersion: 'TLSv1.2', secureOptions: requestCert ? constants.SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION : 0 }, (s) => {
+              s.on('error', () => {});
+              s.on('data', (d: Buffer) => {
+                got.push(d);
+                gotSize += d.length;
+                if (renegotiated !== null) return;
+                s.write(down.subarray(0, down.length / 2));
+                renegotiated = renegotiate(s, requestCert ? { requestCert: true, rejectUnauthorized: true } : {}).then(() => {
+                  peerName = (s.getPeerCertificate() as { subject?: { CN?: string } }).subject?.CN;
+                  s.write(down.subarray(down.length / 2));
+                });
+              });
+            }),
+          );
+          try {
+            const [transport, client] = (await loop.createConnection(() => new Recorder(loop), 'localhost', node.port, {
+              ssl: { ca: c.ca, cert: c.clientCert, key: c.clientKey },
+            })) as [Transport, Recorder];
+            expect(transport.getExtraInfo<SSLObject>('ssl_object')!.getProtocol()).toBe('TLSv1.2');
+            // One write per loop iteration: before, during and after the renegotiation.
+            for (let at = 0; at < up.length; at += 4096) {
+              transport.write(up.subarray(at, at + 4096));
+              await sleep(0);
+            }
+            await within(10, 'the renegotiation', waitUntil(() => renegotiated !== null));
+            await within(10, 'the renegotiation', renegotiated!);
+            await within(10, 'the data', waitUntil(() => gotSize >= up.length && client.received.length >= down.length));
+            expect(Buffer.concat(got).equals(up)).toBe(true);
+            expect(client.received.equals(down)).toBe(true);
+            if (requestCert) expect(peerName).toBe('loopkit client');
+            transport.close();
+            expect(await client.lost).toBe(null);
+            expect(reports).toEqual([]);
+          } finally {
+            await node.close();
+          }
+        }));
+    }
+
+    it('a server renegotiating 30 times in a row: each one answered, the data after each byte-exact', () =>
+      withLoop(subject, async (loop, reports) => {
+        const c = testCerts();
+        let rounds = 0;
+        const node = await nodeServer(
+          tls.createServer({ key: c.serverKey, cert: c.serverCert, maxVersion: 'TLSv1.2' }, (s) => {
+            s.on('error', () => {});
+            const again = (): void => {
+              if (rounds === 30) {
+                s.end('bye');
+                return;
+              }
+              renegotiate(s, {}).then(() => {
+                rounds += 1;
+                s.write(`${rounds}|`);
+                again();
+              }, (error: unknown) => s.destroy(error as Error));
+            };
+            again();
+          }),
+        );
+        try {
+          const [, client] = (await loop.createConnection(() => new Recorder(loop), 'localhost', node.port, { ssl: { ca: c.ca } })) as [Transport, Recorder];
+          expect(await within(20, 'thirty renegotiations', client.lost)).toBe(null);
+          expect(client.received.toString()).toBe(`${Array.from({ length: 30 }, (_, i) => `${i + 1}|`).join('')}bye`);
+          expect(client.events).toEqual(['made', 'eof', 'lost']);
+          expect(reports).toEqual([]);
+        } finally {
+          await node.close();
+        }
+      }));
+
+    it("a server refuses a client's renegotiation (Node's renegotiate()), as OpenSSL 3 and Python 3.13: the client fails, the connection ends with an SSLError, the server serves on", () =>
+      withLoop(subject, async (loop) => {
+        const c = testCerts();
+        const outcomes: unknown[] = [];
+        const server = (await startServer(
+          async (reader, writer) => {
+            try {
+              for (;;) {
+                const data = await reader.read(100);
+                if (data.length === 0) break;
+                writer.write(data);
+              }
+              outcomes.push('eof');
+            } catch (error) {
+              outcomes.push(error);
+            }
+            writer.close();
+          },
+          '127.0.0.1',
+          0,
+          { ssl: { key: c.serverKey, cert: c.serverCert, maxVersion: 'TLSv1.2' } },
+        )) as unknown as ServerLike;
+        try {
+          const port = portOf(server);
+          const socket = await nodeClient({ host: '127.0.0.1', port, servername: 'localhost', ca: c.ca });
+          const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+          const clientError = new Promise<unknown>((resolve) => socket.once('error', resolve));
+          socket.write('before');
+          expect((await collect(socket, 6)).toString()).toBe('before');
+          expect(socket.renegotiate({}, () => {})).toBe(true);
+          expect(((await within(10, "the client's failure", clientError)) as { code?: string }).code).toBe('ERR_SSL_NO_RENEGOTIATION');
+          await within(10, "the client's close", closed);
+          await within(10, 'the server side', waitUntil(() => outcomes.length === 1));
+          expect(outcomes[0]).toBeInstanceOf(SSLError);
+          // OpenSSL 3.0 (Node 20) names the alert 'sslv3 alert handshake failure', 3.5 (Node 24) 'ssl/tls alert ...'.
+          expect((outcomes[0] as SSLError).code).toMatch(/^ERR_SSL_SSL(V3|\/TLS)_ALERT_HANDSHAKE_FAILURE$/);
+          // Served on.
+          const next = await nodeClient({ host: '127.0.0.1', port, servername: 'localhost', ca: c.ca });
+          next.write('again');
+          expect((await collect(next, 5)).toString()).toBe('again');
+          next.destroy();
+        } finally {
+          server.close();
+          await server.waitClosed();
+        }
+      }));
+
+    /** A Node TLS 1.2 server behind a HoldingRelay; the server's side of the one connection, and what it received. */
+    async function heldRenegotiation(loop: Parameters<Parameters<typeof withLoop>[1]>[0], sslShutdownTimeout?: number) {
+      const c = testCerts();
+      const received: Buffer[] = [];
+      const state = { size: 0, ended: false, socket: null as tls.TLSSocket | null };
+      const node = await nodeServer(
+        tls.createServer({ key: c.serverKey, cert: c.serverCert, maxVersion: 'TLSv1.2' }, (s) => {
+          state.socket = s;
+          s.on('error', () => {});
+          s.on('data', (d: Buffer) => {
+            received.push(d);
+            state.size += d.length;
+          });
+          s.on('end', () => (state.ended = true));
+        }),
+      );
+      const relay = new HoldingRelay(node.port);
+      await relay.listen();
+      const [transport, client] = (await loop.createConnection(() => new Recorder(loop), 'localhost', relay.port, {
+        ssl: { ca: c.ca },
+        ...(sslShutdownTimeout === undefined ? {} : { sslShutdownTimeout }),
+      })) as [Transport, Recorder];
+      transport.write(Buffer.from('before|'));
+      await within(10, 'the first bytes', waitUntil(() => state.size === 7));
+      relay.armed = true;
+      const done = renegotiate(state.socket!, {});
+      done.catch(() => {});
+      // The client read the HelloRequest and answered: it now waits for the ServerHello.
+      await within(10, "the client's ClientHello", waitUntil(() => relay.holding));
+      return {
+        transport,
+        client,
+        relay,
+        done,
+        state,
+        received: () => Buffer.concat(received),
+        close: async () => {
+          await relay.close();
+          await node.close();
+        },
+      };
+    }
+
+    it('writes during a renegotiation wait for it in order, counted in the write buffer (pauseWriting, then resumeWriting)', () =>
+      withLoop(subject, async (loop, reports) => {
+        const held = await heldRenegotiation(loop);
+        try {
+          const { transport, client } = held;
+          transport.setWriteBufferLimits({ high: 64 * 1024, low: 16 * 1024 });
+          const during = randomBytes(256 * 1024);
+          for (let at = 0; at < during.length; at += 16 * 1024) transport.write(during.subarray(at, at + 16 * 1024));
+          await sleep(0.05);
+          expect(held.state.size).toBe(7); // nothing was encrypted under the old keys meanwhile
+          expect(transport.getWriteBufferSize()).toBeGreaterThanOrEqual(during.length);
+          expect(client.events).toEqual(['made', 'pause']);
+          held.relay.release();
+          await within(10, 'the renegotiation', held.done);
+          await within(10, 'the held writes', waitUntil(() => held.state.size === 7 + during.length));
+          expect(held.received().equals(Buffer.concat([Buffer.from('before|'), during]))).toBe(true);
+          await within(10, 'resumeWriting', waitUntil(() => client.events.includes('resume')));
+          expect(transport.getWriteBufferSize()).toBe(0);
+          transport.write(Buffer.from('|after'));
+          await within(10, 'a write after', waitUntil(() => held.state.size === 7 + during.length + 6));
+          transport.close();
+          expect(await within(10, 'connectionLost', client.lost)).toBe(null);
+          expect(client.events).toEqual(['made', 'pause', 'resume', 'lost']);
+          expect(reports).toEqual([]);
+        } finally {
+          await held.close();
+        }
+      }));
+
+    it('close() during a renegotiation: the held writes, then close_notify, once it finished', () =>
+      withLoop(subject, async (loop, reports) => {
+        const held = await heldRenegotiation(loop);
+        try {
+          const { transport, client } = held;
+          const during = randomBytes(100_000);
+          transport.write(during);
+          transport.close();
+          await sleep(0.05);
+          expect(held.state.ended).toBe(false);
+          held.relay.release();
+          await within(10, 'the renegotiation', held.done);
+          await within(10, "the server's end", waitUntil(() => held.state.ended));
+          expect(held.received().equals(Buffer.concat([Buffer.from('before|'), during]))).toBe(true);
+          expect(await within(10, 'connectionLost', client.lost)).toBe(null);
+          expect(reports).toEqual([]);
+        } finally {
+          await held.close();
+        }
+      }));
+
+    it("the server's data and close_notify during a renegotiation: the client's app gets the data, eofReceived, connectionLost(null)", () =>
+      withLoop(subject, async (loop, reports) => {
+        const held = await heldRenegotiation(loop);
+        try {
+          const { client } = held;
+          held.state.socket!.end('last words');
+          await sleep(0.05);
+          held.relay.release();
+          expect(await within(10, 'connectionLost', client.lost)).toBe(null);
+          expect(client.received.toString()).toBe('last words');
+          expect(client.events).toEqual(['made', 'eof', 'lost']);
+          expect(reports).toEqual([]);
+        } finally {
+          await held.close();
+        }
+      }));
+
+    it('close() during a renegotiation that never finishes: sslShutdownTimeout ends it (TimeoutError)', () =>
+      withLoop(subject, async (loop) => {
+        const held = await heldRenegotiation(loop, 0.3);
+        try {
+          const { transport, client } = held;
+          transport.write(Buffer.from('never sent'));
+          const t0 = loop.time();
+          transport.close();
+          const lost = await within(10, 'connectionLost', client.lost);
+          expect(lost).toBeInstanceOf(TimeoutError);
+          expect(loop.time() - t0).toBeGreaterThanOrEqual(0.29);
+          expect(held.state.size).toBe(7);
+        } finally {
+          await held.close();
         }
       }));
 

@@ -49,7 +49,8 @@ static int32_t clamp32(size_t n) {
  * record when the SSL holds part of one that new input may complete); io[IO_FLAGS]: F_*;
  * io[IO_OUTGOING]: bytes waiting in the output BIO; io[IO_HELD]: as io[IO_READABLE] once
  * more input comes (what feedRead adds its input to, to size its buffer); io[IO_OVERHEAD]: see
- * record_overhead (set when the handshake is done). */
+ * record_overhead (set when the handshake is done, 0 during a renegotiation);
+ * io[IO_DEFERRED]: plaintext written during a renegotiation, not encrypted yet. */
 static void sync_io(engine* e) {
   size_t pend = SSL_pending(e->ssl);
   size_t in_bio = tls_queue_size(e->in);
@@ -62,6 +63,7 @@ static void sync_io(engine* e) {
   e->io[IO_HELD] = clamp32(held);
   size_t out = e->out->end - e->out->start;
   e->io[IO_OUTGOING] = clamp32(out);
+  e->io[IO_DEFERRED] = clamp32(e->deferred.end - e->deferred.start);
   int f = e->io[IO_FLAGS] & (F_EOF | F_ERROR);
   if (e->pending_zero || (SSL_get_shutdown(e->ssl) & SSL_RECEIVED_SHUTDOWN)) f |= F_CLOSE_NOTIFY;
   e->io[IO_FLAGS] = f;
@@ -72,12 +74,13 @@ static void free_ssl(engine* e) {
   SSL_free(e->ssl);
   SSL_CTX_free(e->origin->ctx);
   e->ssl = NULL;
+  tls_queue_free(&e->deferred);
   free(e->sni);
   free(e->host);
   e->sni = e->host = NULL;
   if (e->io_ref) {
     e->io[IO_FLAGS] = F_CLOSED;
-    e->io[IO_READABLE] = e->io[IO_OUTGOING] = e->io[IO_HELD] = e->io[IO_OVERHEAD] = 0;
+    e->io[IO_READABLE] = e->io[IO_OUTGOING] = e->io[IO_HELD] = e->io[IO_OVERHEAD] = e->io[IO_DEFERRED] = 0;
     napi_delete_reference(e->env, e->io_ref);
   }
   if (e->error) napi_delete_reference(e->env, e->error);
@@ -154,6 +157,13 @@ static int rethrow(engine* e) {
   return 1;
 }
 
+/* Keep `err` (if any) as the fatal error the next call throws, without throwing now: the
+ * caller still returns what it did before the failure. */
+static void keep_error(engine* e, napi_value err) {
+  if (err != NULL && e->error == NULL) napi_create_reference(e->env, err, 1, &e->error);
+  e->io[IO_FLAGS] |= F_ERROR;
+}
+
 /* The error of a failed SSL call: a certificate that did not verify is told apart
  * from the rest by OpenSSL's reason and the verify result SSL kept. */
 static napi_value ssl_failure(engine* e, const char* what) {
@@ -193,7 +203,7 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
   int32_t* io;
   size_t n;
   if (arg_int32_array(env, argv[2], "io", &io, &n)) return NULL;
-  if (n < IO_LENGTH) { throw_range(env, "io must hold 5 entries"); return NULL; }
+  if (n < IO_LENGTH) { throw_range(env, "io must hold 6 entries"); return NULL; }
   char host[256] = "";
   napi_valuetype t;
   napi_typeof(env, argv[1], &t);
@@ -226,6 +236,8 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
   }
   SSL_set_bio(e->ssl, rbio, wbio);
   SSL_set_app_data(e->ssl, e);
+  /* A write retried after a renegotiation passes the deferred queue, which may have moved. */
+  SSL_set_mode(e->ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   SSL_CTX_up_ref(c->ctx);
   e->origin = c;
   __atomic_add_fetch(&tls_live_engines, 1, __ATOMIC_RELAXED);
@@ -325,7 +337,10 @@ static napi_value handshake(napi_env env, napi_callback_info info) {
     else return ssl_failure(e, "handshake");
   }
   ERR_clear_error(); /* a verification let through (rejectUnauthorized: false) may leave entries */
-  if (state == HS_DONE) e->io[IO_OVERHEAD] = record_overhead(e->ssl);
+  if (state == HS_DONE) {
+    e->established = 1;
+    e->io[IO_OVERHEAD] = record_overhead(e->ssl);
+  }
   sync_io(e);
   return num(env, state);
 }
@@ -370,12 +385,44 @@ static napi_value read_records(engine* e, char* buf, size_t cap) {
     }
     if (got == 0) return ssl_failure(e, "read");
     /* Deliver what was decrypted; the error is kept and thrown by the next call. */
-    napi_value kept = err == SSL_ERROR_SSL || err == SSL_ERROR_SYSCALL ? tls_error(env, "read") : NULL;
-    if (kept && e->error == NULL) napi_create_reference(env, kept, 1, &e->error);
-    e->io[IO_FLAGS] |= F_ERROR;
+    keep_error(e, err == SSL_ERROR_SSL || err == SSL_ERROR_SYSCALL ? tls_error(env, "read") : NULL);
     break;
   }
   return num(env, got > 0 ? (int64_t)got : -1);
+}
+
+/* After a read (which drives a renegotiation: a client's SSL_read answers the server's
+ * HelloRequest, and takes the handshake messages that follow). While one is under way the
+ * record overhead is unknown (the cipher may change: 0 sizes reads by the ciphertext); once it
+ * finished, the writes it held are encrypted in order, then the close_notify shutdown() asked
+ * for meanwhile. A failure is kept for the next call, as a read's after data. */
+static void after_read(engine* e) {
+  if (!e->established) return;
+  if (SSL_in_init(e->ssl)) {
+    e->renegotiating = 1;
+    e->io[IO_OVERHEAD] = 0;
+    return;
+  }
+  if (e->renegotiating) {
+    e->renegotiating = 0;
+    e->io[IO_OVERHEAD] = record_overhead(e->ssl);
+  }
+  if (e->error != NULL) return;
+  tls_queue* q = &e->deferred;
+  while (q->end > q->start) {
+    size_t n = 0;
+    if (SSL_write_ex(e->ssl, q->data + q->start, q->end - q->start, &n) != 1) {
+      if (SSL_get_error(e->ssl, 0) == SSL_ERROR_WANT_READ) return;
+      keep_error(e, tls_error(e->env, "write"));
+      return;
+    }
+    tls_queue_consume(q, n);
+  }
+  if (e->shut_deferred) {
+    e->shut_deferred = 0;
+    int r = SSL_shutdown(e->ssl);
+    if (r < 0 && SSL_get_error(e->ssl, r) != SSL_ERROR_WANT_READ) keep_error(e, tls_error(e->env, "shutdown"));
+  }
 }
 
 /* readInto(buf) -> bytes read (> 0), -1 when none is ready, 0 after close_notify. */
@@ -387,6 +434,7 @@ static napi_value read_into(napi_env env, napi_callback_info info) {
   size_t cap;
   if (e == NULL || arg_bytes(env, argv[0] ? argv[0] : undef(env), "buf", &buf, &cap)) return NULL;
   napi_value got = read_records(e, buf, cap);
+  if (got != NULL) after_read(e);
   sync_io(e);
   return got;
 }
@@ -429,6 +477,7 @@ static napi_value feed_read(napi_env env, napi_callback_info info) {
   tls_queue_lend(e->in, data, len);
   napi_value got = read_records(e, buf, cap);
   int kept = tls_queue_keep_lent(e->in);
+  if (got != NULL) after_read(e);
   sync_io(e);
   if (got != NULL && !kept) return fail(e, tls_plain_error(env, "ENOMEM", "out of memory keeping the input"));
   return got;
@@ -438,25 +487,41 @@ static napi_value feed_read(napi_env env, napi_callback_info info) {
 static int writable(engine* e) {
   napi_env env = e->env;
   if (rethrow(e)) return 0;
-  if (!SSL_is_init_finished(e->ssl)) {
+  if (!e->established) {
     napi_throw_error(env, "ERR_INVALID_STATE", "write() before the handshake is done");
     return 0;
   }
   /* Not an OpenSSL call: OpenSSL would fail it as a fatal error, and a connection that
    * sent close_notify may still read what the peer sends (half-close). */
-  if (SSL_get_shutdown(e->ssl) & SSL_SENT_SHUTDOWN) {
+  if (e->shut_sent || (SSL_get_shutdown(e->ssl) & SSL_SENT_SHUTDOWN)) {
     napi_throw(env, tls_plain_error(env, "ERR_SSL_PROTOCOL_IS_SHUTDOWN", "protocol is shutdown"));
     return 0;
   }
   return 1;
 }
 
-/* Encrypt all of data into the outgoing BIO (which grows: it never blocks); 0 with the
- * (sticky) error pending when OpenSSL failed. */
+/* Hold data until the renegotiation under way finishes (after_read encrypts it): 0 with an
+ * error pending when memory ran out. */
+static int defer(engine* e, const char* data, size_t len) {
+  if (tls_queue_append(&e->deferred, data, len)) return 1;
+  fail(e, tls_plain_error(e->env, "ENOMEM", "out of memory holding a write during a renegotiation"));
+  return 0;
+}
+
+/* Encrypt all of data into the outgoing BIO (which grows: it never blocks), or during a
+ * renegotiation hold it (after what is held already: order is kept); 0 with the (sticky)
+ * error pending when OpenSSL failed. */
 static int encrypt(engine* e, const char* data, size_t len) {
+  if (e->deferred.end > e->deferred.start) return defer(e, data, len);
   while (len > 0) {
     size_t n = 0;
     if (SSL_write_ex(e->ssl, data, len, &n) != 1) {
+      /* The only read a write can want (memory BIOs never block): the peer's next handshake
+       * message of a renegotiation. */
+      if (SSL_get_error(e->ssl, 0) == SSL_ERROR_WANT_READ) {
+        ERR_clear_error();
+        return defer(e, data, len);
+      }
       ssl_failure(e, "write");
       return 0;
     }
@@ -524,11 +589,17 @@ static napi_value shutdown_(napi_env env, napi_callback_info info) {
   engine* e = tls_engine_this(env, info, NULL, NULL, 1);
   if (e == NULL) return NULL;
   int received = SSL_get_shutdown(e->ssl) & SSL_RECEIVED_SHUTDOWN;
-  if (SSL_is_init_finished(e->ssl) && e->error == NULL) {
+  if (e->established && e->error == NULL) {
     if (!e->shut_sent) {
-      int r = SSL_shutdown(e->ssl);
       e->shut_sent = 1;
-      if (r < 0 && SSL_get_error(e->ssl, r) != SSL_ERROR_WANT_READ) return ssl_failure(e, "shutdown");
+      /* During a renegotiation SSL_shutdown fails ("shutdown while in init"), and held writes
+       * go first: close_notify follows them once it finished (after_read). */
+      if (SSL_in_init(e->ssl) || e->deferred.end > e->deferred.start) {
+        e->shut_deferred = 1;
+      } else {
+        int r = SSL_shutdown(e->ssl);
+        if (r < 0 && SSL_get_error(e->ssl, r) != SSL_ERROR_WANT_READ) return ssl_failure(e, "shutdown");
+      }
     }
     char sink[4096];
     while (!received && !e->pending_zero) {
@@ -541,6 +612,12 @@ static napi_value shutdown_(napi_env env, napi_callback_info info) {
       received = 1;
     }
     received = received || e->pending_zero;
+    after_read(e);
+    if (e->error != NULL) {
+      sync_io(e);
+      rethrow(e);
+      return NULL;
+    }
   }
   ERR_clear_error();
   sync_io(e);

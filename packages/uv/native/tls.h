@@ -73,6 +73,12 @@ typedef struct tls_queue {
 BIO* tls_queue_new(tls_queue** queue);
 /* Bytes readable: queued and lent. */
 size_t tls_queue_size(const tls_queue* q);
+/* Append to the queue (it grows): 0 when memory ran out. */
+int tls_queue_append(tls_queue* q, const char* in, size_t len);
+/* Drop the first `n` queued bytes (data[start, start + n)). */
+void tls_queue_consume(tls_queue* q, size_t n);
+/* Free a queue that belongs to no BIO (its memory, then all zero). */
+void tls_queue_free(tls_queue* q);
 /* Lend `data` to be read after the queued bytes (until tls_queue_keep_lent). */
 void tls_queue_lend(tls_queue* q, const char* data, size_t len);
 /* End the loan: copy what was not read into the queue. 0 when memory ran out. */
@@ -84,7 +90,7 @@ size_t tls_queue_unsink(tls_queue* q);
 
 /* ---- the engine (tls.c), shared with tls_session.c */
 
-enum { IO_READABLE = 0, IO_FLAGS = 1, IO_OUTGOING = 2, IO_HELD = 3, IO_OVERHEAD = 4, IO_LENGTH = 5 };
+enum { IO_READABLE = 0, IO_FLAGS = 1, IO_OUTGOING = 2, IO_HELD = 3, IO_OVERHEAD = 4, IO_DEFERRED = 5, IO_LENGTH = 6 };
 enum { F_EOF = 1, F_CLOSE_NOTIFY = 2, F_ERROR = 4, F_CLOSED = 8 };
 enum { HS_DONE = 0, HS_WANT_READ = 1, HS_WANT_SNI = 2 };
 
@@ -100,7 +106,14 @@ typedef struct tls_engine {
   char* sni;         /* client: the name sent; server: the name the ClientHello gave */
   char* host;        /* client: the name or IP checked against the certificate */
   int sni_state;     /* 0: no pause; 1: paused at the ClientHello; 2: resolved */
-  int shut_sent;
+  int shut_sent;     /* shutdown() was called: no more writes */
+  int established;   /* the first handshake finished (a renegotiation may be under way) */
+  int renegotiating; /* the peer asked for a renegotiation that has not finished yet */
+  /* Plaintext written while a renegotiation is under way (SSL_write wants the peer's next
+   * handshake message first): encrypted, in order, once it finishes; then close_notify, if
+   * shutdown() came meanwhile (SSL_shutdown refuses to run during a handshake). */
+  tls_queue deferred;
+  int shut_deferred;
   int pending_zero;  /* close_notify read after data: read() reports it next */
   int starved;       /* the last read wanted input: a record the SSL holds is partial until feed() */
   int holders;       /* the JS object and its bound functions: the last to be collected frees this */

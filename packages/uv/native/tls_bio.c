@@ -32,8 +32,7 @@ static void drained(tls_queue* q) {
   }
 }
 
-/* Append to the queue (it grows): 0 when memory ran out. */
-static int append(tls_queue* q, const char* in, size_t len) {
+int tls_queue_append(tls_queue* q, const char* in, size_t len) {
   size_t used = q->end - q->start;
   if (q->cap - q->end < len) {
     if (q->cap - used < len) {
@@ -76,7 +75,7 @@ static int queue_write(BIO* b, const char* in, size_t len, size_t* written) {
     *written = n;
     if (len == 0) return 1;
   }
-  if (!append(q, in, len)) return *written > 0;
+  if (!tls_queue_append(q, in, len)) return *written > 0;
   *written += len;
   return 1;
 }
@@ -169,7 +168,7 @@ void tls_queue_lend(tls_queue* q, const char* data, size_t len) {
 }
 
 int tls_queue_keep_lent(tls_queue* q) {
-  int ok = q->lent_len == 0 || append(q, q->lent, q->lent_len);
+  int ok = q->lent_len == 0 || tls_queue_append(q, q->lent, q->lent_len);
   q->lent = NULL;
   q->lent_len = 0;
   return ok;
@@ -186,4 +185,14 @@ size_t tls_queue_unsink(tls_queue* q) {
   q->sink = NULL;
   q->sink_cap = q->sink_len = 0;
   return n;
+}
+
+void tls_queue_consume(tls_queue* q, size_t n) {
+  q->start += n;
+  if (q->start == q->end) drained(q);
+}
+
+void tls_queue_free(tls_queue* q) {
+  free(q->data);
+  memset(q, 0, sizeof *q);
 }

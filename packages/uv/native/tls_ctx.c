@@ -71,10 +71,13 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
   c->server = server;
   SSL_CTX_set_ex_data(c->ctx, ex_index, c);
   __atomic_add_fetch(&tls_live_contexts, 1, __ATOMIC_RELAXED);
-  /* Renegotiation would let a write need a read (and is a DoS vector): off, as Node.
+  /* Renegotiation (TLS 1.2): a client goes along with a server that asks for one (a
+   * HelloRequest, e.g. to ask for a client certificate on one path), as Node's and Python's
+   * clients do; the engine holds the writes made meanwhile (tls.c). A server refuses a
+   * client's (a no_renegotiation alert), as OpenSSL 3 and Python 3.13 do: each costs the
+   * server a handshake on the client's say-so (a DoS lever).
    * A server prefers its own cipher order, as Node's createServer (honorCipherOrder). */
-  SSL_CTX_set_options(c->ctx, SSL_OP_NO_RENEGOTIATION |
-                                  (server ? SSL_OP_CIPHER_SERVER_PREFERENCE : 0));
+  SSL_CTX_set_options(c->ctx, server ? SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE : 0);
   /* No internal session cache: it would hold every session of a long-lived server
    * in memory; TLS 1.3 tickets (stateless) still resume. The id context must be set
    * on a server that asks for client certificates, or resumption fails outright. */

@@ -100,7 +100,7 @@ napi_value tls_info(napi_env env, napi_callback_info info) {
   if (e == NULL) return NULL;
   napi_value o, v, arr;
   napi_create_object(env, &o);
-  set(env, o, "protocol", str_or_null(env, SSL_is_init_finished(e->ssl) ? SSL_get_version(e->ssl) : NULL));
+  set(env, o, "protocol", str_or_null(env, e->established ? SSL_get_version(e->ssl) : NULL));
   const SSL_CIPHER* ci = SSL_get_current_cipher(e->ssl);
   if (ci == NULL) {
     napi_get_null(env, &v);

@@ -43,7 +43,7 @@ export interface TLSEngine {
   takeOutgoing(): Uint8Array | null;
   /** As takeOutgoing(), into `buf`: bytes moved from the start of the outgoing buffer (0 when it is empty). */
   takeInto(buf: Uint8Array): number;
-  /** Bytes waiting in the outgoing buffer. */
+  /** Bytes waiting to go out: records in the outgoing buffer, and plaintext written during a renegotiation (encrypted once it finishes). */
   outgoingSize(): number;
   /** Send close_notify (once); true once the peer's close_notify has been received too. */
   shutdown(): boolean;

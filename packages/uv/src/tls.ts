@@ -4,8 +4,9 @@
  *
  * Data path: every native call leaves its numbers in the engine's `io` array (an
  * upper bound of the plaintext the input can yield, state flags, bytes waiting to be
- * sent, the same bound once more input comes, and after the handshake the cipher's
- * bytes per record beyond its plaintext). So read(), feedAndRead() and
+ * sent, the same bound once more input comes, after the handshake the cipher's
+ * bytes per record beyond its plaintext, and the plaintext written during a renegotiation
+ * that waits for it to finish). So read(), feedAndRead() and
  * takeOutgoing() allocate the exact size with Buffer.allocUnsafe (pooled when small: no
  * malloc) and decrypt or copy straight into it, and they return without calling into C
  * when there is nothing to do; outgoingSize() never calls into C. feedAndRead() and
@@ -26,7 +27,8 @@ const IO_FLAGS = 1;
 const IO_OUTGOING = 2;
 const IO_HELD = 3;
 const IO_OVERHEAD = 4;
-const IO_LENGTH = 5;
+const IO_DEFERRED = 5;
+const IO_LENGTH = 6;
 /** A TLS record's header: type, version, length (2 bytes, big-endian). */
 const RECORD_HEADER = 5;
 const F_CLOSED = 8;
@@ -131,7 +133,7 @@ class OpenSSLEngine implements TLSEngine {
 
   outgoingSize(): number {
     if (this.#io[IO_FLAGS] & F_CLOSED) this.#n.takeInto(Buffer.alloc(0)); // throws: closed
-    return this.#io[IO_OUTGOING];
+    return this.#io[IO_OUTGOING] + this.#io[IO_DEFERRED];
   }
 
   shutdown(): boolean {

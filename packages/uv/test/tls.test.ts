@@ -603,7 +603,7 @@ describe('openssl engine: lifecycle', () => {
     };
     await collect(); // engines earlier tests dropped
     const base = tlsStats().engines;
-    let engine: NativeTLSEngine | null = new (native().TLSEngine)(context.native, 'localhost', new Int32Array(5));
+    let engine: NativeTLSEngine | null = new (native().TLSEngine)(context.native, 'localhost', new Int32Array(6));
     const { feedRead, writeInto } = engine;
     expect(tlsStats().engines).toBe(base + 1);
     expect(() => writeInto.call({}, Buffer.from('x'), Buffer.alloc(100))).toThrow(/before the handshake is done/);

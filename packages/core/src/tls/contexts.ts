@@ -32,6 +32,8 @@ export type TLSServerOptions = Omit<TLSClientOptions, 'serverHostname'>;
 export interface TLSSetup {
   provider: TLSProvider;
   context: TLSContext;
+  /** What extra info 'sslcontext' shows: the `ssl` the caller gave (asyncio's very SSLContext), or for `ssl: true` the context made for it. */
+  given: unknown;
   serverSide: boolean;
   /** SNI and the host name checked; null: neither (server side, or serverHostname ''). */
   serverHostname: string | null;
@@ -122,6 +124,11 @@ function createNamingSsl(provider: TLSProvider, ssl: object, serverSide: boolean
   }
 }
 
+/** What extra info 'sslcontext' shows for `ssl`: the object the caller gave; for `true`, the context made for it. */
+export function givenSsl(ssl: unknown, context: TLSContext): unknown {
+  return ssl === true ? context : ssl;
+}
+
 /** ssl given: anything but false, null and undefined. */
 export function sslGiven(ssl: unknown): boolean {
   return ssl !== undefined && ssl !== null && ssl !== false;
@@ -156,9 +163,11 @@ export function clientTLS(loop: unknown, options: TLSClientOptions, host: string
     return null;
   }
   const provider = tlsProvider(loop, where);
+  const context = contextFor(provider, options.ssl, false, where);
   return {
     provider,
-    context: contextFor(provider, options.ssl, false, where),
+    context,
+    given: givenSsl(options.ssl, context),
     serverSide: false,
     serverHostname: hostnameFor(options.serverHostname, host, where),
     handshakeTimeout: checkTimeout(options.sslHandshakeTimeout, 'sslHandshakeTimeout', DEFAULT_HANDSHAKE_TIMEOUT),
@@ -173,9 +182,11 @@ export function serverTLS(loop: unknown, options: TLSServerOptions, where: strin
     return null;
   }
   const provider = tlsProvider(loop, where);
+  const context = contextFor(provider, options.ssl, true, where);
   return {
     provider,
-    context: contextFor(provider, options.ssl, true, where),
+    context,
+    given: givenSsl(options.ssl, context),
     serverSide: true,
     serverHostname: null,
     handshakeTimeout: checkTimeout(options.sslHandshakeTimeout, 'sslHandshakeTimeout', DEFAULT_HANDSHAKE_TIMEOUT),

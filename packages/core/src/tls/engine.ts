@@ -73,7 +73,10 @@ export interface TLSEngine {
    * lies instead of copying it in first. The caller may reuse `data` once it returns.
    */
   feedAndRead?(data: Uint8Array, max?: number): Uint8Array | null;
-  /** Encrypt all of `data` into records waiting in the outgoing buffer. Throws SSLError. */
+  /**
+   * Encrypt all of `data` into records waiting in the outgoing buffer (during a renegotiation
+   * the peer asked for: held, and encrypted in order once a read finishes it). Throws SSLError.
+   */
   write(data: Uint8Array): void;
   /**
    * Optional: write(data) then takeInto(buf), in one call, with their results and errors.
@@ -84,11 +87,16 @@ export interface TLSEngine {
   takeOutgoing(): Uint8Array | null;
   /** As takeOutgoing(), into `buf`: bytes moved from the start of the outgoing buffer (0 when it is empty). */
   takeInto(buf: Uint8Array): number;
-  /** Bytes waiting in the outgoing buffer. */
+  /**
+   * Bytes waiting to go out: records in the outgoing buffer, and plaintext `write()` had to
+   * hold while a renegotiation the peer asked for is under way (encrypted, in order, once a
+   * read finishes it). The layer counts them in the app's write buffer.
+   */
   outgoingSize(): number;
   /**
-   * Send close_notify (the first call; later calls send nothing more). True once the peer's
-   * close_notify has been received too (the TLS session is over both ways).
+   * Send close_notify (the first call; later calls send nothing more; during a renegotiation
+   * it follows the held writes once a read finished it). True once the peer's close_notify has
+   * been received too (the TLS session is over both ways).
    */
   shutdown(): boolean;
   /** The SNI name the client sent (server) or sends (client), or null. */
@@ -105,7 +113,7 @@ export interface TLSEngine {
 export interface TLSContext {
   /** True for a context made for servers (`createContext(options, true)`). */
   readonly serverSide: boolean;
-  /** The options it was made from (extra info 'sslcontext' shows the context). */
+  /** The options it was made from. */
   readonly options: TLSOptions;
   /** One engine per connection. `serverHostname`: SNI and the host name checked (client only). */
   newEngine(serverHostname: string | null): TLSEngine;

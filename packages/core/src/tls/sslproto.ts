@@ -105,6 +105,8 @@ export interface SSLProtocolOptions {
   writingPaused?: boolean;
   /** What an SNICallback's answer becomes (a context of the same provider). */
   sniContext?: (value: unknown) => TLSContext;
+  /** Extra info 'sslcontext': the `ssl` the caller gave (default: `context`). */
+  given?: unknown;
 }
 
 interface ReadResult {
@@ -171,7 +173,8 @@ export class SSLProtocol extends BufferedProtocol implements SSLTransportOwner {
     this.sslWritingPaused = options.writingPaused ?? false;
     // An app protocol paused by the plain transport awaits its resumeWriting from us now.
     this.appFlow.paused = this.appState === 'made' && this.sslWritingPaused;
-    this.extra = { sslcontext: context };
+    // asyncio's 'sslcontext' is the very SSLContext the caller passed: here the `ssl` given.
+    this.extra = { sslcontext: options.given ?? context };
     this.engine = context.newEngine(this.serverSide ? null : (options.serverHostname ?? null));
     this.appTransport = new SSLTransport(this);
   }
@@ -865,5 +868,6 @@ export function newSSLProtocol(loop: AbstractEventLoop, app: BaseProtocol, setup
     handshakeTimeout: setup.handshakeTimeout,
     shutdownTimeout: setup.shutdownTimeout,
     sniContext: (value) => sniContext(setup.provider, value),
+    given: setup.given,
   });
 }

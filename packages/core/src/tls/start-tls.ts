@@ -15,7 +15,7 @@ import type { AbstractEventLoop } from '../events.js';
 import type { BaseProtocol } from '../protocols.js';
 import { Transport } from '../transports.js';
 import { checkOptions, describe } from '../validate.js';
-import { checkTimeout, contextFor, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT, hostnameFor, sniContext, sslGiven, tlsProvider, type SSLOption } from './contexts.js';
+import { checkTimeout, contextFor, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT, givenSsl, hostnameFor, sniContext, sslGiven, tlsProvider, type SSLOption } from './contexts.js';
 import { SSLProtocol } from './sslproto.js';
 
 /** Options of loop.startTls (asyncio's start_tls keywords): side, server host name, handshake/shutdown timeouts. */
@@ -80,6 +80,7 @@ export async function startTls(
     shutdownTimeout,
     writingPaused: writingPaused(transport),
     sniContext: (value) => sniContext(provider, value),
+    given: givenSsl(ssl, context),
   });
   // The protocol that read ahead is the one the transport delivered to (usually `protocol` itself).
   sslProtocol._feedFirst((transport.getProtocol() as ReadAhead)._takeReadAhead?.() ?? null);
