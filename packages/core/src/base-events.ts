@@ -44,6 +44,7 @@ import { logger } from './log.js';
 import { ageTasks, ensureFuture, Task } from './tasks.js';
 import { ageIdleTasks } from './task-registry.js';
 import { ReadyQueue } from './ready-queue.js';
+import { loosenFields } from './shape-keepers.js';
 import { TimerHeap } from './timer-heap.js';
 import { reportUnretrievedAtClose } from './unretrieved.js';
 import { checkCallback, checkFiniteNumber, checkOptions, describe } from './validate.js';
@@ -121,6 +122,15 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   private readonly signalListeners = new Map<string, () => void>();
   /** Children whose transport has not finished: loop.close() kills and reaps them. */
   private readonly subprocesses = new Set<BaseSubprocessTransport>();
+
+  constructor() {
+    super();
+    // A run's stop() and its end write these a second time, which makes V8 mark them mutable
+    // in the loops' map and throw away the code compiled around them (callSoon's, a task's
+    // start) at the end of the first run of a program that never idled: done here instead,
+    // at the first loop (shape-keepers.ts; bench/README.md, session 17).
+    loosenFields(this, ['stopping', 'sleeping']);
+  }
 
   // ---- the backend contract: no I/O by default (see backend.ts) ----
   ioPoll(): void {}

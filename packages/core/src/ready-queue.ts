@@ -9,6 +9,7 @@
  * handles it holds, and never moves once full.
  */
 import type { ReadyEntry } from './handles.js';
+import { keepShape } from './shape-keepers.js';
 
 const CHUNK_BITS = 12;
 /** 4096 pointers, 32 KB: an ordinary young object, not a large one. */
@@ -53,3 +54,7 @@ export class ReadyQueue {
     this.length = 0;
   }
 }
+
+// Its length and tail change as it fills: mutable in its map from the start (see shape-keepers.ts),
+// where the first queue to pass a chunk threw away the code compiled around callSoon.
+keepShape('ReadyQueue', new ReadyQueue(), ['length', 'tail']);
