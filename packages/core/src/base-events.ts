@@ -740,12 +740,11 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   };
 
   /**
-   * The task the paused batch waited for ended its step (stepEnded): go on from there. At the
-   * end of a promise job (`endsJob`: nothing of the task's runs after this in the job) the
-   * task is not put back afterwards (leaveTaskForJob: one slot write a step less). Called
-   * through goOnPausedLoop, a module function, as runTurn is through turnLoop: see there.
+   * @internal The task the paused batch waited for ended its step (stepEnded): go on from
+   * there. At the end of a promise job (`endsJob`: nothing of the task's runs after this in the
+   * job) the task is not put back afterwards (leaveTaskForJob: one slot write a step less).
+   * Called through goOnPausedLoop, a module function, as _runTurn is through turnLoop: see there.
    */
-  /** @internal */
   _goOn(endsJob: boolean): void {
     this.drainDue = false;
     this.inMicrotask = true;
