@@ -150,6 +150,31 @@ for (const object of Object.values(objects)) %DebugPrint(object);
   });
 });
 
+describe("the ready queue's second chunk is seen at load (ready-queue.ts)", () => {
+  it("a first burst past one chunk (4,096 entries) deoptimizes nothing for push's allocation of it", () => {
+    // Without it, code inlining push (Task's constructor, optimized within the first 4,096
+    // tasks) was thrown away for "Insufficient type feedback for construct" at the chunk's
+    // `new Array`, and compiled again in the next burst.
+    const program = `
+import { BaseEventLoop } from '${CORE}';
+const loop = new BaseEventLoop();
+const body = async () => {};
+await loop.runUntilComplete(async () => {
+  for (let i = 0; i < 20000; i++) loop.createTask(body);
+});
+loop.close();
+`;
+    const dir = mkdtempSync(join(tmpdir(), 'loopkit-queue-chunks-'));
+    const file = join(dir, 'chunks.mjs');
+    writeFileSync(file, program);
+    const flags = ['--single-threaded', '--trace-deopt-verbose'];
+    const run = spawnSync(process.execPath, [...flags, file], { encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 28 });
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toContain('deoptimize at'); // the trace is there (Node's own modules deoptimize some)
+    expect(run.stdout.split('\n').filter((line) => /deoptimize at <[^>]*ready-queue\.js/.test(line))).toEqual([]);
+  });
+});
+
 describe('a Future finished with an exception (held where a result would be)', () => {
   it('gives it as the exception, throws it as the result, and shows it, also when it is undefined', async () => {
     const loop = new BaseEventLoop();
