@@ -1,7 +1,7 @@
 // What a Future, a Task and an Event waiter weigh (heap snapshot of a fresh process), and the
 // states that now share one field: a Future's result and exception, a task's name and number.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -96,6 +96,82 @@ console.log('=== after', JSON.stringify(sameMaps.sort()));
     const afterGc = run.stdout.slice(run.stdout.indexOf('=== GC'));
     expect(afterGc).toContain('=== after ["DoneWatcher","GatheringFuture","RareState","Task"]');
     expect(afterGc.split('\n').filter((line) => line.includes('reason: weak objects'))).toEqual([]);
+  });
+});
+
+describe("the fields the task path writes after a constructor are mutable in their maps from the start", () => {
+  it('a fresh process has them so before any run (their first second write threw compiled code away)', () => {
+    // V8 marks a field "const data field" until one object of its map has it written a second
+    // time; that first write, in the middle of a first run, threw away the code compiled around
+    // it (Task's constructor, callSoonEntry, _addCallback, runBatch: "dependent field type
+    // constness changed"), which the next run then compiled again.
+    const program = `
+import { BaseEventLoop } from '${CORE}';
+import { _shapeKeepers } from '${new URL('../packages/core/dist/shape-keepers.js', import.meta.url).href}';
+const loop = new BaseEventLoop();
+const task = loop.createTask(async () => {});
+const objects = { Task: task, RareState: _shapeKeepers.RareState, DoneWatcher: _shapeKeepers.DoneWatcher, GatheringFuture: _shapeKeepers.GatheringFuture, ReadyQueue: loop.ready, BaseEventLoop: loop };
+console.log(JSON.stringify(Object.keys(objects)));
+for (const object of Object.values(objects)) %DebugPrint(object);
+`;
+    const dir = mkdtempSync(join(tmpdir(), 'loopkit-task-fields-'));
+    const file = join(dir, 'fields.mjs');
+    writeFileSync(file, program);
+    // To a file: V8 prints with C's stdio, whose buffer flushed into a pipe Node made non-blocking at exit loses its end.
+    const outFile = join(dir, 'fields.out');
+    const out = openSync(outFile, 'w');
+    const run = spawnSync(process.execPath, ['--allow-natives-syntax', file], { stdio: ['ignore', out, 'pipe'], encoding: 'utf8', timeout: 60_000 });
+    closeSync(out);
+    expect(run.stderr).toBe('');
+    const stdout = readFileSync(outFile, 'utf8');
+    // The names first (console.log), then one "DebugPrint:" each, in that order (V8's own stdout).
+    const names = JSON.parse(/^\[.*\]$/m.exec(stdout)![0]) as string[];
+    const printed = new Map(stdout.split('DebugPrint: ').slice(1).map((part, i) => [names[i]!, part]));
+    /** How `field` is described in the map of the object printed under `name`: "const data field" or "data field". */
+    const kindOf = (name: string, field: string): string | undefined => {
+      const line = printed.get(name)?.split('\n').find((text) => text.includes(`#${field}: `));
+      return line === undefined ? undefined : /\((const data field|data field) \d+/.exec(line)?.[1];
+    };
+    const future = ['_state', '_result', '_callbacks', '_awaitedBy', '_rare'];
+    const expected: Record<string, string[]> = {
+      Task: [...future, '_label', '_futWaiter', '_aged'],
+      GatheringFuture: [...future, '_cancelRequested'],
+      RareState: ['cancelMessage', 'cancelledExc', 'unretrieved', 'sourceTraceback', 'gen', 'mustCancel', 'numCancelsRequested', 'abort', 'reportIfPending', 'context'],
+      DoneWatcher: ['doneFutures', 'nextDone'],
+      ReadyQueue: ['length', 'tail'],
+      BaseEventLoop: ['stopping', 'sleeping'],
+    };
+    for (const [name, fields] of Object.entries(expected)) {
+      for (const field of fields) expect(`${name}.${field}: ${kindOf(name, field)}`).toBe(`${name}.${field}: data field`);
+    }
+    // What is written once stays const (V8 may fold it): a task's coroutine function, the queue's chunk list.
+    expect(kindOf('Task', '_coro')).toBe('const data field');
+    expect(kindOf('ReadyQueue', 'chunks')).toBe('const data field');
+  });
+});
+
+describe("the ready queue's second chunk is seen at load (ready-queue.ts)", () => {
+  it("a first burst past one chunk (4,096 entries) deoptimizes nothing for push's allocation of it", () => {
+    // Without it, code inlining push (Task's constructor, optimized within the first 4,096
+    // tasks) was thrown away for "Insufficient type feedback for construct" at the chunk's
+    // `new Array`, and compiled again in the next burst.
+    const program = `
+import { BaseEventLoop } from '${CORE}';
+const loop = new BaseEventLoop();
+const body = async () => {};
+await loop.runUntilComplete(async () => {
+  for (let i = 0; i < 20000; i++) loop.createTask(body);
+});
+loop.close();
+`;
+    const dir = mkdtempSync(join(tmpdir(), 'loopkit-queue-chunks-'));
+    const file = join(dir, 'chunks.mjs');
+    writeFileSync(file, program);
+    const flags = ['--single-threaded', '--trace-deopt-verbose'];
+    const run = spawnSync(process.execPath, [...flags, file], { encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 28 });
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toContain('deoptimize at'); // the trace is there (Node's own modules deoptimize some)
+    expect(run.stdout.split('\n').filter((line) => /deoptimize at <[^>]*ready-queue\.js/.test(line))).toEqual([]);
   });
 });
 

@@ -44,6 +44,7 @@ import { logger } from './log.js';
 import { ageTasks, ensureFuture, Task } from './tasks.js';
 import { ageIdleTasks } from './task-registry.js';
 import { ReadyQueue } from './ready-queue.js';
+import { loosenFields } from './shape-keepers.js';
 import { TimerHeap } from './timer-heap.js';
 import { reportUnretrievedAtClose } from './unretrieved.js';
 import { checkCallback, checkFiniteNumber, checkOptions, describe } from './validate.js';
@@ -121,6 +122,15 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   private readonly signalListeners = new Map<string, () => void>();
   /** Children whose transport has not finished: loop.close() kills and reaps them. */
   private readonly subprocesses = new Set<BaseSubprocessTransport>();
+
+  constructor() {
+    super();
+    // A run's stop() and its end write these a second time, which makes V8 mark them mutable
+    // in the loops' map and throw away the code compiled around them (callSoon's, a task's
+    // start) at the end of the first run of a program that never idled: done here instead,
+    // at the first loop (shape-keepers.ts; bench/README.md, session 17).
+    loosenFields(this, ['stopping', 'sleeping']);
+  }
 
   // ---- the backend contract: no I/O by default (see backend.ts) ----
   ioPoll(): void {}
@@ -716,7 +726,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   /** A turn, entered as a microtask (or from a host callback, _wakeFromHost). It runs outside any task's context: callbacks see currentTask() === null. */
   private readonly turn = (): void => {
     this.inMicrotask = true;
-    if (this.running) runInTask(undefined, this.runTurn);
+    if (this.running) runInTask(undefined, turnLoop, this);
   };
 
   /** The microtask queue drained: go on with a paused batch, or begin the next iteration. */
@@ -726,22 +736,26 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     this.drainDue = false;
     resumeSignal.waitingFor = null;
     this.inMicrotask = false;
-    if (this.running) runInTask(undefined, this.runTurn);
+    if (this.running) runInTask(undefined, turnLoop, this);
   };
 
   /**
-   * The task the paused batch waited for ended its step (stepEnded): go on from there. At the
-   * end of a promise job (`endsJob`: nothing of the task's runs after this in the job) the
-   * task is not put back afterwards (leaveTaskForJob: one slot write a step less).
+   * @internal The task the paused batch waited for ended its step (stepEnded): go on from
+   * there. At the end of a promise job (`endsJob`: nothing of the task's runs after this in the
+   * job) the task is not put back afterwards (leaveTaskForJob: one slot write a step less).
+   * Called through goOnPausedLoop, a module function, as _runTurn is through turnLoop: see there.
    */
-  private readonly goOn = (endsJob?: boolean): void => {
+  _goOn(endsJob: boolean): void {
     this.drainDue = false;
     this.inMicrotask = true;
-    if (endsJob === true) leaveTaskForJob(this.runTurn);
-    else runInTask(undefined, this.runTurn);
-  };
+    if (endsJob) {
+      loopToTurn = this;
+      leaveTaskForJob(turnLoopToTurn);
+    } else runInTask(undefined, turnLoop, this);
+  }
 
-  private readonly runTurn = (): void => {
+  /** @internal one turn: the rest of the iteration's batch, or the next iteration (see turnLoop) */
+  _runTurn(): void {
     try {
       if (!this.inIteration) this.beginIteration();
       if (this.runBatch()) {
@@ -750,7 +764,8 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
         // last callback the drain ends the iteration anyway.
         resumeSignal.waitingFor = this.batchIndex < this.batch.length ? resumeSignal.task : null;
         resumeSignal.task = null;
-        resumeSignal.goOn = this.goOn;
+        pausedLoop = this;
+        resumeSignal.goOn = goOnPausedLoop;
         this.awaitDrain();
         return;
       }
@@ -762,7 +777,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
       this.inIteration = false;
       this.finishRun(error);
     }
-  };
+  }
 
   /** Turn again once every pending microtask ran. */
   private awaitDrain(): void {
@@ -826,7 +841,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
 
   private readonly turnFromTick = (): void => {
     this.inMicrotask = false;
-    if (this.running) runInTask(undefined, this.runTurn);
+    if (this.running) runInTask(undefined, turnLoop, this);
   };
 
   /**
@@ -1023,4 +1038,32 @@ function reportedContext(context: ExceptionContext): ContextRunner | null {
   const about = context.task ?? context.future ?? context.handle;
   const runner = (about as { _context?: unknown } | null | undefined)?._context;
   return typeof runner === 'function' ? (runner as ContextRunner) : null;
+}
+
+/*
+ * A loop's turns, and its going on after a paused batch, are called through these module
+ * functions with the loop as an argument (or in a module variable), not through closures
+ * made per loop: code the JIT optimized around a call of one loop's closure (runInTask's,
+ * stepEnded's) checks for that very function, so each new loop (a program's second run(),
+ * each run of a bench) threw it away and compiled it again (bench/README.md, session 17).
+ */
+
+function turnLoop(loop: BaseEventLoop): void {
+  loop._runTurn();
+}
+
+/** The loop whose paused batch goes on when the task it waits for ends its step (resumeSignal.goOn). */
+let pausedLoop: BaseEventLoop | null = null;
+
+function goOnPausedLoop(endsJob?: boolean): void {
+  pausedLoop!._goOn(endsJob === true);
+}
+
+/** The loop leaveTaskForJob turns (it calls a function of no arguments). */
+let loopToTurn: BaseEventLoop | null = null;
+
+function turnLoopToTurn(): void {
+  const loop = loopToTurn!;
+  loopToTurn = null;
+  loop._runTurn();
 }

@@ -10,7 +10,7 @@ import { DoneWatcher, Future, isThenable } from './futures.js';
 import { currentTask, ensureFuture, Task } from './tasks.js';
 import { checkOptions } from './validate.js';
 import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.js';
-import { keepShape, shapeLoop } from './shape-keepers.js';
+import { futureFieldsWrittenLater, keepShape, shapeLoop } from './shape-keepers.js';
 
 /** Options of gather(): with `returnExceptions`, errors become results instead of failing the whole. */
 export interface GatherOptions {
@@ -54,7 +54,8 @@ class GatheringFuture<T> extends Future<T> {
   }
 }
 
-keepShape('GatheringFuture', new GatheringFuture([], shapeLoop)); // see shape-keepers.ts
+// See shape-keepers.ts.
+keepShape('GatheringFuture', new GatheringFuture([], shapeLoop), [...futureFieldsWrittenLater, '_cancelRequested']);
 
 /**
  * The trailing options object, checked: a plain object (an array is an awaitable mistaken

@@ -28,7 +28,7 @@ import { currentTaskOrUndefined, runInTask } from './task-context.js';
 import { captureContext, storesSeen } from './creator-context.js';
 import { ageTasks, pendingTasks, trackTask, untrackTask, type AgedRecord } from './task-registry.js';
 import { endTaskWithWaiter, firstStepHandOff } from './promise-waiter.js';
-import { keepShape, shapeLoop } from './shape-keepers.js';
+import { futureFieldsWrittenLater, keepShape, shapeLoop } from './shape-keepers.js';
 
 /** The context of a task whose own store lives where its code runs (see _enteredStore). */
 const runInPlace: ContextRunner = (fn, ...args) => fn(...args);
@@ -465,9 +465,10 @@ function taskShape(): Task<unknown> {
   return task;
 }
 async function shapeCoro(): Promise<void> {}
-keepShape('Task', taskShape());
-keepShape('RareState', new RareState());
-keepShape('DoneWatcher', new DoneWatcher(() => undefined, shapeLoop));
+keepShape('Task', taskShape(), [...futureFieldsWrittenLater, '_label', '_futWaiter', '_aged']);
+const rareState = new RareState();
+keepShape('RareState', rareState, Object.keys(rareState));
+keepShape('DoneWatcher', new DoneWatcher(() => undefined, shapeLoop), ['doneFutures', 'nextDone']);
 
 /**
  * asyncio.create_task: run `coro` as a Task of the running loop (RuntimeError outside one).
