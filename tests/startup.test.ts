@@ -117,7 +117,7 @@ describe('import loopkit', () => {
   // threads may leave more in the heap before (load 14-17 once failed the size test), never
   // 40 MiB during. The children get a minute each: a start under that load took seconds.
   it.runIf(glibc)("keeps freed memory in the process from a loop's first socket, not from its creation", () => {
-    const [tasksOnly, withServer] = ['', 'const server = await loop.createServer(() => new loopkit.Protocol(), "127.0.0.1", 0); server.close();'].map((socket) => {
+    const heapGrowthKiB = (socket: string): number => {
       const source = `
         import * as loopkit from ${JSON.stringify(loopkit)};
         import { readFileSync } from 'node:fs';
@@ -135,7 +135,14 @@ describe('import loopkit', () => {
       const result = spawnSync(process.execPath, ['--input-type=module', '-e', source], { encoding: 'utf8', timeout: 60_000 });
       expect({ status: result.status, signal: result.signal, stderr: result.stderr }).toEqual({ status: 0, signal: null, stderr: '' });
       return Number(result.stdout.trim().split(' ')[0]);
-    });
+    };
+    const tasksOnly = heapGrowthKiB('');
+    // With a mapping placed right above the brk heap (address-space randomisation: about 1 child
+    // in 24 here) glibc extends the main arena with mmap, outside [heap]: a second child has
+    // another layout. Unset, no child's blocks come from the heap.
+    const server = 'const server = await loop.createServer(() => new loopkit.Protocol(), "127.0.0.1", 0); server.close();';
+    let withServer = heapGrowthKiB(server);
+    for (let child = 2; child <= 3 && withServer < 30 * 1024; child++) withServer = heapGrowthKiB(server);
     // Growth, not the 40 MiB made: free room already at the heap's top takes part of them
     // (CI once measured 40,952 KiB); unset, the blocks are mappings of their own (about 0).
     expect(tasksOnly).toBeLessThan(20 * 1024);
