@@ -97,6 +97,7 @@ export class QueueShutDown extends Error {}
 named(QueueShutDown, 'QueueShutDown');
 /** The barrier was reset or aborted while a task waited on it, or is broken. */
 export class BrokenBarrierError extends Error {}
+named(BrokenBarrierError, 'BrokenBarrierError');
 
 /**
  * A signal for a child process that is gone (Python's ProcessLookupError): its exit was
@@ -108,7 +109,6 @@ export class ProcessLookupError extends Error {
   readonly errno = 3;
 }
 named(ProcessLookupError, 'ProcessLookupError');
-named(BrokenBarrierError, 'BrokenBarrierError');
 /** The transport or socket cannot use the OS sendfile (the loop falls back to reads and writes unless told not to). */
 export class SendfileNotAvailableError extends RuntimeError {}
 named(SendfileNotAvailableError, 'SendfileNotAvailableError');
