@@ -99,6 +99,21 @@ function written(client: net.Socket, data: Uint8Array): Promise<void> {
   return new Promise<void>((resolve, reject) => client.write(data, (err) => (err ? reject(err) : resolve())));
 }
 
+/**
+ * A child connects, writes 1000 bytes and resets while the loop's thread is held (spawnSync),
+ * so the connection waits in the listen queue, already reset, when the server accepts it:
+ * its side gets the bytes, then ConnectionResetError.
+ */
+async function servedResetInQueue(served: Served): Promise<Greeter> {
+  const child = spawnSync(process.execPath, ['-e', RESETTING_CLIENT, String(portOf(served.server))], { encoding: 'utf8', timeout: 10_000 });
+  expect(child.stdout.trim()).toBe('reset');
+  await waitUntil(() => served.sides.length === 1 && served.sides[0]!.lost.done(), 10, 'the reset connection served and lost');
+  const side = served.sides[0]!;
+  expect(side.received.equals(Buffer.alloc(1000, 120))).toBe(true);
+  expect(side.lost.result()).toBeInstanceOf(ConnectionResetError);
+  return side;
+}
+
 /** The same server accepts a well-behaved client and hears it. */
 async function servesOn(loop: AbstractEventLoop, served: Served): Promise<void> {
   const before = served.sides.length;
@@ -162,14 +177,7 @@ describe('a peer reset that follows its data', () => {
       it(title(subject, 'a client that writes and resets before the server accepts: its data, then ConnectionResetError; the server serves on'), () =>
         withLoop(make, async (loop, reports) => {
           const served = await serve(loop, '');
-          // The loop's thread is held while a child connects, writes and resets: the
-          // connection waits in the listen queue, already reset, when the server accepts it.
-          const child = spawnSync(process.execPath, ['-e', RESETTING_CLIENT, String(portOf(served.server))], { encoding: 'utf8', timeout: 10_000 });
-          expect(child.stdout.trim()).toBe('reset');
-          await waitUntil(() => served.sides.length === 1 && served.sides[0]!.lost.done(), 10, 'the reset connection served and lost');
-          const side = served.sides[0]!;
-          expect(side.received.equals(Buffer.alloc(1000, 120))).toBe(true);
-          expect(side.lost.result()).toBeInstanceOf(ConnectionResetError);
+          const side = await servedResetInQueue(served);
           // Node gives no accept(2) address and the reset took getpeername's: null, as asyncio's transport when getpeername fails.
           expect(side.peername === null || (side.peername as { port?: unknown }).port !== undefined).toBe(true);
           expect(served.server.isServing()).toBe(true);
@@ -180,14 +188,9 @@ describe('a peer reset that follows its data', () => {
 
       it(title(subject, 'writeEof() on a connection its peer already reset: its data, then ConnectionResetError, nothing reported'), () =>
         withLoop(make, async (loop, reports) => {
+          // The connection is reset in the listen queue, so the shutdown finds it not connected (ENOTCONN).
           const served = await serve(loop, '', true);
-          // As above: the connection is reset in the listen queue, so the shutdown finds it not connected (ENOTCONN).
-          const child = spawnSync(process.execPath, ['-e', RESETTING_CLIENT, String(portOf(served.server))], { encoding: 'utf8', timeout: 10_000 });
-          expect(child.stdout.trim()).toBe('reset');
-          await waitUntil(() => served.sides.length === 1 && served.sides[0]!.lost.done(), 10, 'the reset connection served and lost');
-          const side = served.sides[0]!;
-          expect(side.received.equals(Buffer.alloc(1000, 120))).toBe(true);
-          expect(side.lost.result()).toBeInstanceOf(ConnectionResetError);
+          await servedResetInQueue(served);
           expect(reports).toEqual([]);
           served.server.close();
         }));

@@ -31,7 +31,7 @@ import {
   type AddressLike as UvAddressLike,
 } from '@loopkit/uv';
 import { closedError, NetSocket, notConnectedError, type SocketWatcher } from './net-socket.js';
-import { Proactor, type Address, type AddressLike } from './proactor.js';
+import { acceptedPeer, Proactor, type Address, type AddressLike } from './proactor.js';
 import { sendfileBySends } from './sendfile.js';
 import { checkBytes, wouldBlock } from './checks.js';
 
@@ -129,16 +129,6 @@ function netRecvfrom(fut: OpFuture<[Uint8Array, Address]>): boolean {
   } else if (s._closed || s._dgram === null) fut.setException(closedError('recvfrom'));
   else return false;
   return true;
-}
-
-/** The peer's address of an accepted connection, null once a reset took it (see Proactor.accept). */
-function acceptedPeer(conn: { family: string; getpeername(): unknown }): Address | null {
-  if (conn.family === 'unix') return { path: '' };
-  try {
-    return conn.getpeername() as Address;
-  } catch {
-    return null;
-  }
 }
 
 function netAccept(fut: OpFuture<[unknown, Address | null]>): boolean {

@@ -20,6 +20,16 @@ export type Address = { address: string; family: string; port: number } | { path
 /** Where to connect or send: `{address?, port}`, a `[host, port]` pair, `{path}` or a Unix path. */
 export type AddressLike = { address?: string; port: number; family?: string } | readonly [string, number] | { path: string } | string;
 
+/** An accepted connection's peer address for Proactor.accept: null once a reset took it (getpeername fails). */
+export function acceptedPeer(conn: { family: string; getpeername(): unknown }): Address | null {
+  if (conn.family === 'unix') return { path: '' };
+  try {
+    return conn.getpeername() as Address;
+  } catch {
+    return null;
+  }
+}
+
 export interface Proactor {
   /** Binds the proactor to the loop whose futures it creates and completes (once, before any operation). */
   setLoop(loop: AbstractEventLoop): void;

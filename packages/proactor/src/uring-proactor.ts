@@ -57,7 +57,7 @@ import {
 import { ProactorEventLoop } from './event-loop.js';
 import { NetProactor } from './net-proactor.js';
 import { NetSocket } from './net-socket.js';
-import { Proactor, type Address, type AddressLike } from './proactor.js';
+import { acceptedPeer, Proactor, type Address, type AddressLike } from './proactor.js';
 import { sendfileBySends } from './sendfile.js';
 import { checkBytes, wouldBlock } from './checks.js';
 import type { ProactorSocketTransport } from './transports.js';
@@ -957,16 +957,7 @@ export class UringProactor extends Proactor {
       op.setException(error);
       return;
     }
-    let peer: Address | null = { path: '' };
-    if (conn.family !== 'unix') {
-      try {
-        peer = conn.getpeername() as Address;
-      } catch {
-        // Reset before we looked: still a connection, its data and then its reset to be read (Proactor.accept).
-        peer = null;
-      }
-    }
-    op.setResult([op._arg === true ? new UringSocket(conn, this) : conn, peer]);
+    op.setResult([op._arg === true ? new UringSocket(conn, this) : conn, acceptedPeer(conn)]);
   }
 
   private takeUnread(state: SockState, op: UringOp<any>): void {
