@@ -87,6 +87,35 @@ for (const [name, factory] of [
       expect(() => runner.getLoop()).toThrow(RuntimeError);
     });
 
+    it('RunnerTests.test_explicit_close, async: a run() or getLoop() while close() is under way says the runner is closed', async () => {
+      const runner = new Runner({ loopFactory: factory });
+      const loop = runner.getLoop();
+      expect(await runner.run(async () => 1)).toBe(1);
+      const closing = runner.close();
+      // asyncio's close() is synchronous; ours is not, and a run() in between would race its loop.close().
+      await expect(runner.run(async () => 2)).rejects.toThrow(/Runner is closed/);
+      expect(() => runner.getLoop()).toThrow(/Runner is closed/);
+      await closing;
+      expect(loop.isClosed()).toBe(true);
+    });
+
+    it('RunnerTests: close() called inside a run fails and leaves the runner usable (asyncio: the loop is running)', async () => {
+      const runner = new Runner({ loopFactory: factory });
+      const error = await runner.run(async () => {
+        try {
+          await runner.close();
+        } catch (e) {
+          currentTask()!.uncancel();
+          return e;
+        }
+        return null;
+      });
+      expect(error).toBeInstanceOf(RuntimeError);
+      expect(await runner.run(async () => 3)).toBe(3);
+      await runner.close();
+      expect(() => runner.getLoop()).toThrow(/Runner is closed/);
+    });
+
     it('RunnerTests.test_recursive_run / test_run_non_coro', async () => {
       const runner = new Runner({ loopFactory: factory });
       const inner = await runner.run(async () => {

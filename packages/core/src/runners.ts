@@ -76,7 +76,8 @@ async function cancelAllTasks(loop: AbstractEventLoop): Promise<void> {
 
 /** Runs coroutine functions on one loop it owns; close() (or `await using`) cleans up. */
 export class Runner {
-  private state: 'created' | 'initialized' | 'closed' = 'created';
+  /** 'closing' while close() (async) runs: a run() then would race its loop.close(). */
+  private state: 'created' | 'initialized' | 'closing' | 'closed' = 'created';
   private loop: AbstractEventLoop | null = null;
   private readonly debug: boolean | null;
   private readonly loopFactory: (() => AbstractEventLoop) | null;
@@ -134,6 +135,7 @@ export class Runner {
   /** Cancel the tasks left, shut the default executor down and close the loop. Idempotent. */
   async close(): Promise<void> {
     if (this.state !== 'initialized') return;
+    this.state = 'closing';
     const loop = this.loop!;
     try {
       await cancelAllTasks(loop);
@@ -144,6 +146,8 @@ export class Runner {
       try {
         unset?.(null);
       } finally {
+        // A loop that cannot close (close() called from inside a run) leaves the runner usable, as asyncio.
+        this.state = 'initialized';
         loop.close();
         this.loop = null;
         this.state = 'closed';
@@ -157,7 +161,7 @@ export class Runner {
   }
 
   private lazyInit(): void {
-    if (this.state === 'closed') throw new RuntimeError('Runner is closed');
+    if (this.state === 'closed' || this.state === 'closing') throw new RuntimeError('Runner is closed');
     if (this.state === 'initialized') return;
     if (this.loopFactory !== null) {
       const loop: unknown = this.loopFactory();
