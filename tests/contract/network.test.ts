@@ -14,6 +14,11 @@ import {
   ConnectionRefusedError,
   ConnectionResetError,
   DatagramProtocol,
+  IPPROTO_TCP,
+  SHUT_WR,
+  SOL_SOCKET,
+  SO_REUSEADDR,
+  TCP_NODELAY,
   Protocol,
   Server,
   StreamReader,
@@ -507,6 +512,27 @@ onEachLoop('network: sockets', (make) => {
       expect(Buffer.from(await loop.sockRecv(b, 4)).toString()).toBe('pair');
       a.close();
       b.close();
+    });
+  });
+
+  it("setsockopt/getsockopt/shutdown take the socket constants loopkit exports (as Python's socket module): SHUT_WR gives the peer EOF", async () => {
+    await runIn(make, async (loop) => {
+      const listener = socket();
+      listener.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
+      expect(listener.getsockopt(SOL_SOCKET, SO_REUSEADDR)).not.toBe(0);
+      listener.bind({ address: '127.0.0.1', port: 0 });
+      listener.listen(1);
+      const client = socket();
+      const connected = loop.sockConnect(client, listener.getsockname());
+      const [conn] = (await loop.sockAccept(listener)) as [Socket, unknown];
+      await connected;
+      client.setsockopt(IPPROTO_TCP, TCP_NODELAY, true);
+      expect(client.getsockopt(IPPROTO_TCP, TCP_NODELAY)).not.toBe(0);
+      await loop.sockSendall(client, Buffer.from('last'));
+      client.shutdown(SHUT_WR);
+      expect(Buffer.from(await loop.sockRecv(conn, 16)).toString()).toBe('last');
+      expect((await loop.sockRecv(conn, 16)).length).toBe(0);
+      for (const s of [client, conn, listener]) s.close();
     });
   });
 

@@ -10,10 +10,13 @@ import {
   SubprocessProtocol,
   sleep,
   socket,
+  SO_BROADCAST,
+  SO_REUSEADDR,
+  SO_REUSEPORT,
+  SOL_SOCKET,
   type DatagramTransport,
   type Socket,
 } from 'loopkit';
-import { SO_BROADCAST, SO_REUSEADDR, SO_REUSEPORT, SOL_SOCKET } from '@loopkit/uv';
 import { onEachLoop, rejection, runIn } from './loops.js';
 
 class Recording extends DatagramProtocol {

@@ -146,7 +146,7 @@ describe('the umbrella package', () => {
       'runCoroutineThreadsafe', 'callSoonThreadsafe', 'threadsafeHandle',
       'KeyboardInterrupt', 'Held',
       // uv
-      'socket', 'socketpair', 'isAvailable',
+      'socket', 'socketpair', 'isAvailable', 'SOL_SOCKET', 'SO_REUSEADDR', 'SO_REUSEPORT', 'TCP_NODELAY', 'IPPROTO_TCP', 'SHUT_WR',
       // selector
       'EVENT_READ', 'EVENT_WRITE', 'SelectorKey', 'BaseSelector', 'EpollSelector', 'KqueueSelector', 'PollSelector',
       'DefaultSelector', 'SelectorEventLoop',
