@@ -20,6 +20,7 @@ import {
   checkByteCount,
   checkPath,
   familyOfAddress,
+  Future,
   Handle,
   resolveAddress,
   RuntimeError,
@@ -30,7 +31,6 @@ import {
   type DatagramOptions,
   type DatagramProtocol,
   type Family,
-  type Future,
   type InetSockAddr,
   type Server,
   type ServerOptions,
@@ -87,6 +87,20 @@ const MAX_LOOK_AHEAD_SKIPS = 16;
 /** After running out of fds, accepting resumes this many seconds later (asyncio's). */
 const ACCEPT_RETRY_DELAY = 1;
 const { EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED } = osConstants.errno;
+
+const noRelease = (): void => {};
+
+/** A sock* method's future: settled or cancelled, it withdraws its fd's reader or writer at once. */
+class ReadinessFuture<T> extends Future<T> {
+  /** @internal withdraws the registration (once) */
+  _release: () => void = noRelease;
+
+  override cancel(msg?: string): boolean {
+    if (!super.cancel(msg)) return false;
+    this._release();
+    return true;
+  }
+}
 
 /** A selector registration's data: the fd's reader and writer (a hosted fd's registration is its transport). */
 class FdHandlers implements FdRegistration {
@@ -678,23 +692,28 @@ export class SelectorEventLoop
 
   /**
    * Wait until `sock` is ready for `event`, calling `attempt` on each readiness until it
-   * settles the future. Done or cancelled, the registration goes (asyncio's _sock_read_done).
+   * settles the future. Done or cancelled, the registration goes at once (asyncio's
+   * _sock_read_done, which asyncio runs before the awaiting task resumes): the next operation
+   * on the fd, or a socket given the number of one closed after a cancel, finds it free.
    */
   private whenReady<T>(sock: Socket, event: number, attempt: (fut: Future<T>) => void): Future<T> {
     const fd = this.userFd(sock);
     const keyed = this.keys.get(fd);
     const busy = keyed !== undefined && (event === EVENT_READ ? (keyed.data as FdHandlers).reader : (keyed.data as FdHandlers).writer);
     if (busy) throw new RuntimeError(`another operation is already waiting for ${event === EVENT_READ ? 'reading' : 'writing'} on fd ${fd}`);
-    const fut = this.createFuture<T>();
+    const fut = new ReadinessFuture<T>(this);
     const handle = new Handle(() => {
-      if (!fut.done()) attempt(fut);
+      if (fut.done()) return;
+      attempt(fut);
+      if (fut.done()) fut._release();
     }, [], this);
-    this.setHandler(fd, event, handle, true);
-    fut.addDoneCallback(() => {
+    fut._release = () => {
+      fut._release = noRelease;
       const key = this.keys.get(fd);
       const current = key === undefined ? null : event === EVENT_READ ? (key.data as FdHandlers).reader : (key.data as FdHandlers).writer;
       if (current === handle && !this.isClosed()) this.setHandler(fd, event, null, true);
-    });
+    };
+    this.setHandler(fd, event, handle, true);
     return fut;
   }
 
