@@ -26,7 +26,6 @@ import {
   waitFor,
   type AbstractEventLoop,
   type DatagramTransport,
-  type Server,
   type Socket,
   type StreamReader,
   type StreamWriter,
@@ -47,7 +46,7 @@ async function handleHttp(reader: StreamReader, writer: StreamWriter): Promise<v
   await writer.waitClosed();
 }
 
-function addressOf(server: Server): Address {
+function addressOf(server: { sockets: readonly unknown[] }): Address {
   return (server.sockets[0] as Socket).getsockname() as Address;
 }
 
@@ -67,7 +66,7 @@ class UdpEcho extends DatagramProtocol {
     this.transport = transport as DatagramTransport;
   }
   override datagramReceived(data: Uint8Array, addr: unknown): void {
-    this.transport!.sendto(data, addr);
+    this.transport!.sendto(data, addr as Address);
   }
 }
 
