@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   AbstractEventLoopPolicy,
   DefaultEventLoopPolicy,
+  EventLoop,
   Future,
   ProactorEventLoop,
   Runner,
@@ -117,6 +118,13 @@ describe('runner', () => {
     expect(seen).toBeInstanceOf(ProactorEventLoop);
     expect((seen as ProactorEventLoop).isClosed()).toBe(true);
     expect(await run(async () => 'plain')).toBe('plain');
+  });
+
+  it("EventLoop is asyncio 3.13's alias of this platform's best loop class (SelectorEventLoop here), usable as run()'s loopFactory", async () => {
+    expect(EventLoop).toBe(process.platform === 'win32' ? ProactorEventLoop : SelectorEventLoop);
+    const loop = await run(async () => getRunningLoop(), { loopFactory: () => new EventLoop() });
+    expect(loop).toBeInstanceOf(EventLoop);
+    expect(loop.isClosed()).toBe(true);
   });
 
   it('run() refuses an unknown option naming it', async () => {

@@ -1,6 +1,6 @@
 /** Scenarios of CPython's test_asyncio/test_runners.py (3.13): run() and Runner, as a user calls them. */
 import { expect, it } from 'vitest';
-import { CancelledError, Runner, RuntimeError, allTasks, createTask, currentTask, getRunningLoop, newEventLoop, ProactorEventLoop, run, sleep, type AbstractEventLoop, type ExceptionContext } from 'loopkit';
+import { CancelledError, EventLoop, Runner, SelectorEventLoop, RuntimeError, allTasks, createTask, currentTask, getRunningLoop, newEventLoop, ProactorEventLoop, run, sleep, type AbstractEventLoop, type ExceptionContext } from 'loopkit';
 import { describe } from 'vitest';
 
 for (const [name, factory] of [
@@ -145,6 +145,11 @@ for (const [name, factory] of [
       await runner.close();
       expect(loop.isClosed()).toBe(true);
       expect(() => allTasks(loop)).not.toThrow();
+    });
+
+    it('test_loop_factory_default_event_loop: run(main, {loopFactory: EventLoop}) runs on SelectorEventLoop (not Windows)', async () => {
+      const loop = await run(async () => getRunningLoop(), { loopFactory: () => new EventLoop() });
+      expect(loop).toBeInstanceOf(process.platform === 'win32' ? ProactorEventLoop : SelectorEventLoop);
     });
 
     it.skip('test_asyncio_run_closes_gens_after_hanging_tasks_errors: async generators have no loop hooks in JavaScript (no shutdown_asyncgens)', () => {});

@@ -42,3 +42,13 @@ if (!container.isRegistered(PROACTOR)) {
     probe: () => UringProactor.problem(),
   });
 }
+
+/**
+ * asyncio 3.13's `EventLoop`: an alias of the loop class this platform runs best, as
+ * `asyncio.EventLoop` is SelectorEventLoop on Unix and ProactorEventLoop on Windows:
+ * SelectorEventLoop where a selector can be made, else ProactorEventLoop (Windows, or no
+ * native addon). Fixed at import: LOOPKIT_BACKEND and registered backends choose what
+ * `newEventLoop()` makes, not this (`run(main, {loopFactory: () => new EventLoop()})`).
+ */
+export const EventLoop: typeof SelectorEventLoop | typeof ProactorEventLoop =
+  process.platform !== 'win32' && probeSelector() === null ? SelectorEventLoop : ProactorEventLoop;

@@ -9,6 +9,8 @@ import { _setCurrentLoopResolver, _setCurrentLoopSetter, _setDefaultLoopFactory 
 import { getEventLoopPolicy } from './policy.js';
 import './builtins.js';
 
+export { EventLoop } from './builtins.js';
+
 export { getRunningLoop } from '@loopkit/core';
 export {
   container,
