@@ -21,6 +21,7 @@ import {
   createTask,
   sleep,
   socket,
+  socketpair,
   startServer,
   startUnixServer,
   waitFor,
@@ -298,6 +299,38 @@ onEachLoop('test_sock_lowlevel', (make) => {
         expect(await rejection(loop.sockConnect(client, address))).toBeInstanceOf(ConnectionRefusedError);
       } finally {
         client.close();
+      }
+    }));
+
+  it('test_cancel_sock_accept with the Promise itself: waitFor(loop.sockAccept(sock), t) cancels the accept (a waiting call, as asyncio cancels the coroutine)', () =>
+    runIn(make, async (loop) => {
+      const listener = socket();
+      listener.bind({ address: '127.0.0.1', port: 0 });
+      listener.listen(1);
+      const address = listener.getsockname();
+      expect(await rejection(waitFor(loop.sockAccept(listener), 0.05))).toBeInstanceOf(TimeoutError);
+      // The first accept is gone: a second may wait (the selector allows one per fd), and times out too.
+      expect(await rejection(waitFor(loop.sockAccept(listener), 0.05))).toBeInstanceOf(TimeoutError);
+      listener.close();
+      const client = socket();
+      try {
+        // Nothing left accepting keeps the closed listener's socket open (io_uring's pending accept did).
+        expect(await rejection(loop.sockConnect(client, address))).toBeInstanceOf(ConnectionRefusedError);
+      } finally {
+        client.close();
+      }
+    }));
+
+  it('waitFor(loop.sockRecv(sock, n), t) with the Promise: the timed-out recv takes nothing; the next sockRecv gets the data', () =>
+    runIn(make, async (loop) => {
+      const [a, b] = socketpair();
+      try {
+        expect(await rejection(waitFor(loop.sockRecv(b, 100), 0.05))).toBeInstanceOf(TimeoutError);
+        await loop.sockSendall(a, Buffer.from('kept'));
+        expect(Buffer.from(await waitFor(loop.sockRecv(b, 100), 5)).toString()).toBe('kept');
+      } finally {
+        a.close();
+        b.close();
       }
     }));
 

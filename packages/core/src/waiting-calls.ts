@@ -60,6 +60,17 @@ export class WaitingCall implements CallCanceller {
 const CANCELLER: unique symbol = Symbol('loopkit.waitingCall');
 type WithCanceller = { [CANCELLER]?: CallCanceller };
 
+/**
+ * @internal for backends: a loop I/O call (a selector loop's sockRecv, sockAccept, ...) made
+ * a waiting call. `body` awaits one future at a time and names it in `call.waiter` (after
+ * `call.check()`); a Future wrapping the returned promise (`waitFor(loop.sockAccept(s), t)`)
+ * then cancels that future when it is cancelled, as asyncio's wait_for cancels the coroutine.
+ */
+export function ioWaitingCall<T>(body: (call: WaitingCall) => Promise<T>): Promise<T> {
+  const call = new WaitingCall();
+  return registerWaitingCall(body(call), call);
+}
+
 /** `promise` is a call that waits: `canceller` can end it. Returns `promise`. */
 export function registerWaitingCall<T>(promise: Promise<T>, canceller: CallCanceller): Promise<T> {
   (promise as WithCanceller)[CANCELLER] = canceller;

@@ -10,12 +10,14 @@
 import type * as NodeDgram from 'node:dgram';
 import type * as net from 'node:net';
 import {
+  _ioWaitingCall,
   anyAddress,
   BaseSocketLoop,
   checkByteCount,
   checkPath,
   resolveAddress,
   RuntimeError,
+  type _WaitingCall,
   type BaseProtocol,
   type DatagramOptions,
   type DatagramProtocol,
@@ -174,59 +176,88 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
   }
 
   // ---- sock* : one proactor operation each ----
-  async sockRecv(sock: unknown, n: number): Promise<Uint8Array> {
-    this.checkClosed();
-    return await this._proactor.recv(sock, n);
+  // Each is a waiting call (core's waiting-calls.ts): a Future wrapping its promise, as in
+  // waitFor(loop.sockAccept(sock), t), cancels the operation when it is cancelled.
+  sockRecv(sock: unknown, n: number): Promise<Uint8Array> {
+    return _ioWaitingCall(async (call) => {
+      this.checkClosed();
+      return await this.operation(call, () => this._proactor.recv(sock, n));
+    });
   }
 
-  async sockRecvInto(sock: unknown, buf: Uint8Array): Promise<number> {
-    this.checkClosed();
-    return await this._proactor.recvInto(sock, buf);
+  sockRecvInto(sock: unknown, buf: Uint8Array): Promise<number> {
+    return _ioWaitingCall(async (call) => {
+      this.checkClosed();
+      return await this.operation(call, () => this._proactor.recvInto(sock, buf));
+    });
   }
 
-  async sockSendall(sock: unknown, data: Uint8Array): Promise<void> {
-    this.checkClosed();
-    if (!ArrayBuffer.isView(data)) throw new TypeError(`data must be a Uint8Array or Buffer, got ${describe(data)}`);
-    let rest = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    while (rest.length > 0) {
-      const n = await this._proactor.send(sock, rest);
-      rest = rest.subarray(n);
-    }
+  sockSendall(sock: unknown, data: Uint8Array): Promise<void> {
+    return _ioWaitingCall(async (call) => {
+      this.checkClosed();
+      if (!ArrayBuffer.isView(data)) throw new TypeError(`data must be a Uint8Array or Buffer, got ${describe(data)}`);
+      let rest = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      while (rest.length > 0) {
+        const chunk = rest;
+        const n = await this.operation(call, () => this._proactor.send(sock, chunk));
+        rest = rest.subarray(n);
+      }
+    });
   }
 
   /** Receive one datagram of up to `bufsize` bytes: `[data, sender address]` (asyncio 3.11's sock_recvfrom). */
-  async sockRecvfrom(sock: unknown, bufsize: number): Promise<[Uint8Array, Address]> {
-    this.checkClosed();
-    checkByteCount(bufsize, 'bufsize');
-    return await this._proactor.recvfrom(sock, bufsize);
+  sockRecvfrom(sock: unknown, bufsize: number): Promise<[Uint8Array, Address]> {
+    return _ioWaitingCall(async (call) => {
+      this.checkClosed();
+      checkByteCount(bufsize, 'bufsize');
+      return await this.operation(call, () => this._proactor.recvfrom(sock, bufsize));
+    });
   }
 
   /** Receive one datagram into `buf` (its first `nbytes`; 0: all of it): `[bytes, sender address]`. */
-  async sockRecvfromInto(sock: unknown, buf: Uint8Array, nbytes = 0): Promise<[number, Address]> {
-    this.checkClosed();
-    if (!ArrayBuffer.isView(buf)) throw new TypeError(`buf must be a Uint8Array or Buffer, got ${describe(buf)}`);
-    checkByteCount(nbytes, 'nbytes');
-    if (nbytes > buf.byteLength) throw new RangeError(`nbytes is greater than the length of the buffer (${nbytes} > ${buf.byteLength})`);
-    const [data, address] = await this._proactor.recvfrom(sock, nbytes === 0 ? buf.byteLength : nbytes);
-    new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength).set(data);
-    return [data.length, address];
+  sockRecvfromInto(sock: unknown, buf: Uint8Array, nbytes = 0): Promise<[number, Address]> {
+    return _ioWaitingCall(async (call) => {
+      this.checkClosed();
+      if (!ArrayBuffer.isView(buf)) throw new TypeError(`buf must be a Uint8Array or Buffer, got ${describe(buf)}`);
+      checkByteCount(nbytes, 'nbytes');
+      if (nbytes > buf.byteLength) throw new RangeError(`nbytes is greater than the length of the buffer (${nbytes} > ${buf.byteLength})`);
+      const [data, address] = await this.operation(call, () => this._proactor.recvfrom(sock, nbytes === 0 ? buf.byteLength : nbytes));
+      new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength).set(data);
+      return [data.length, address];
+    });
   }
 
   /** Send `data` as one datagram to `address`: resolves to the bytes sent (asyncio 3.11's sock_sendto). */
-  async sockSendto(sock: unknown, data: Uint8Array, address: unknown): Promise<number> {
-    this.checkClosed();
-    if (!ArrayBuffer.isView(data)) throw new TypeError(`data must be a Uint8Array or Buffer, got ${describe(data)}`);
-    return await this._proactor.sendto(sock, data, await targetOf(sock, address, 'dgram'));
+  sockSendto(sock: unknown, data: Uint8Array, address: unknown): Promise<number> {
+    return _ioWaitingCall(async (call) => {
+      this.checkClosed();
+      if (!ArrayBuffer.isView(data)) throw new TypeError(`data must be a Uint8Array or Buffer, got ${describe(data)}`);
+      const target = await targetOf(sock, address, 'dgram');
+      return await this.operation(call, () => this._proactor.sendto(sock, data, target));
+    });
   }
 
-  async sockConnect(sock: unknown, address: unknown): Promise<void> {
-    this.checkClosed();
-    await this._proactor.connect(sock, await targetOf(sock, address, 'stream'));
+  sockConnect(sock: unknown, address: unknown): Promise<void> {
+    return _ioWaitingCall(async (call) => {
+      this.checkClosed();
+      const target = await targetOf(sock, address, 'stream');
+      await this.operation(call, () => this._proactor.connect(sock, target));
+    });
   }
 
-  async sockAccept(sock: unknown): Promise<[unknown, unknown]> {
-    this.checkClosed();
-    return await this._proactor.accept(sock);
+  sockAccept(sock: unknown): Promise<[unknown, unknown]> {
+    return _ioWaitingCall(async (call) => {
+      this.checkClosed();
+      return await this.operation(call, () => this._proactor.accept(sock));
+    });
+  }
+
+  /** Start a proactor operation as `call`'s current waiter (unless the call was cancelled already). */
+  private operation<T>(call: _WaitingCall, start: () => Future<T>): Future<T> {
+    call.check();
+    const op = start();
+    call.waiter = op;
+    return op;
   }
 
   // ---- serving (ServingLoop) ----

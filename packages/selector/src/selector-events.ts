@@ -16,6 +16,7 @@
  */
 import { fstatSync, osConstants } from './builtins.js';
 import {
+  _ioWaitingCall,
   BaseSocketLoop,
   checkByteCount,
   checkPath,
@@ -26,6 +27,7 @@ import {
   RuntimeError,
   SendfileNotAvailableError,
   toConnectionError,
+  type _WaitingCall,
   type BaseProtocol,
   type BaseStreamTransport,
   type DatagramOptions,
@@ -523,29 +525,39 @@ export class SelectorEventLoop
   }
 
   // ---- sock*: the syscall first, readiness only when it would block ----
-  async sockRecv(sock: Socket, n: number): Promise<Buffer> {
-    checkSock(sock);
-    checkByteCount(n, 'n');
-    const buf = Buffer.allocUnsafe(n);
-    const got = await this.sockRecvInto(sock, buf);
-    return buf.subarray(0, got);
+  sockRecv(sock: Socket, n: number): Promise<Buffer> {
+    return _ioWaitingCall(async (call) => {
+      checkSock(sock);
+      checkByteCount(n, 'n');
+      const buf = Buffer.allocUnsafe(n);
+      const got = await this.recvInto(sock, buf, call);
+      return buf.subarray(0, got);
+    });
   }
 
-  async sockRecvInto(sock: Socket, buf: ArrayBufferView): Promise<number> {
+  sockRecvInto(sock: Socket, buf: ArrayBufferView): Promise<number> {
+    return _ioWaitingCall((call) => this.recvInto(sock, buf, call));
+  }
+
+  private async recvInto(sock: Socket, buf: ArrayBufferView, call: _WaitingCall): Promise<number> {
     checkSock(sock);
     if (!ArrayBuffer.isView(buf)) throw new TypeError(`buf must be a Uint8Array or Buffer, got ${describe(buf)}`);
     this.checkClosed();
     const r = sock.tryRecvInto(buf);
     if (r >= 0) return r;
     if (!wouldBlock(r)) throw osError(r, 'recv');
-    return await this.whenReady<number>(sock, EVENT_READ, (fut) => {
+    return await this.whenReady<number>(call, sock, EVENT_READ, (fut) => {
       const r2 = sock.tryRecvInto(buf);
       if (r2 >= 0) fut.setResult(r2);
       else if (!wouldBlock(r2)) fut.setException(osError(r2, 'recv'));
     });
   }
 
-  async sockSendall(sock: Socket, data: ArrayBufferView): Promise<void> {
+  sockSendall(sock: Socket, data: ArrayBufferView): Promise<void> {
+    return _ioWaitingCall((call) => this.sendall(sock, data, call));
+  }
+
+  private async sendall(sock: Socket, data: ArrayBufferView, call: _WaitingCall): Promise<void> {
     checkSock(sock);
     if (!ArrayBuffer.isView(data)) throw new TypeError(`data must be a Uint8Array or Buffer, got ${describe(data)}`);
     this.checkClosed();
@@ -564,7 +576,7 @@ export class SelectorEventLoop
       return true;
     };
     if (push()) return;
-    await this.whenReady<void>(sock, EVENT_WRITE, (fut) => {
+    await this.whenReady<void>(call, sock, EVENT_WRITE, (fut) => {
       try {
         if (push()) fut.setResult(undefined);
       } catch (error) {
@@ -574,16 +586,22 @@ export class SelectorEventLoop
   }
 
   /** Receive one datagram of up to `bufsize` bytes: `[data, sender address]` (asyncio 3.11's sock_recvfrom). */
-  async sockRecvfrom(sock: Socket, bufsize: number): Promise<[Buffer, AddrOut]> {
-    checkSock(sock);
-    checkByteCount(bufsize, 'bufsize');
-    const buf = Buffer.allocUnsafe(bufsize);
-    const [n, address] = await this.sockRecvfromInto(sock, buf);
-    return [buf.subarray(0, n), address];
+  sockRecvfrom(sock: Socket, bufsize: number): Promise<[Buffer, AddrOut]> {
+    return _ioWaitingCall(async (call) => {
+      checkSock(sock);
+      checkByteCount(bufsize, 'bufsize');
+      const buf = Buffer.allocUnsafe(bufsize);
+      const [n, address] = await this.recvfromInto(sock, buf, 0, call);
+      return [buf.subarray(0, n), address];
+    });
   }
 
   /** Receive one datagram into `buf` (its first `nbytes`; 0: all of it): `[bytes, sender address]`. */
-  async sockRecvfromInto(sock: Socket, buf: ArrayBufferView, nbytes = 0): Promise<[number, AddrOut]> {
+  sockRecvfromInto(sock: Socket, buf: ArrayBufferView, nbytes = 0): Promise<[number, AddrOut]> {
+    return _ioWaitingCall((call) => this.recvfromInto(sock, buf, nbytes, call));
+  }
+
+  private async recvfromInto(sock: Socket, buf: ArrayBufferView, nbytes: number, call: _WaitingCall): Promise<[number, AddrOut]> {
     checkSock(sock);
     if (!ArrayBuffer.isView(buf)) throw new TypeError(`buf must be a Uint8Array or Buffer, got ${describe(buf)}`);
     const length = checkNbytes(nbytes, buf.byteLength);
@@ -592,7 +610,7 @@ export class SelectorEventLoop
     const r = sock.tryRecvfrom(buf, 0, length, from);
     if (r >= 0) return [r, from];
     if (!wouldBlock(r)) throw osError(r, 'recvfrom');
-    return await this.whenReady<[number, AddrOut]>(sock, EVENT_READ, (fut) => {
+    return await this.whenReady<[number, AddrOut]>(call, sock, EVENT_READ, (fut) => {
       const r2 = sock.tryRecvfrom(buf, 0, length, from);
       if (r2 >= 0) fut.setResult([r2, from]);
       else if (!wouldBlock(r2)) fut.setException(osError(r2, 'recvfrom'));
@@ -600,7 +618,11 @@ export class SelectorEventLoop
   }
 
   /** Send `data` as one datagram to `address`: resolves to the bytes sent (asyncio 3.11's sock_sendto). */
-  async sockSendto(sock: Socket, data: ArrayBufferView, address: unknown): Promise<number> {
+  sockSendto(sock: Socket, data: ArrayBufferView, address: unknown): Promise<number> {
+    return _ioWaitingCall((call) => this.sendto(sock, data, address, call));
+  }
+
+  private async sendto(sock: Socket, data: ArrayBufferView, address: unknown, call: _WaitingCall): Promise<number> {
     checkSock(sock);
     if (!ArrayBuffer.isView(data)) throw new TypeError(`data must be a Uint8Array or Buffer, got ${describe(data)}`);
     this.checkClosed();
@@ -608,7 +630,7 @@ export class SelectorEventLoop
     const r = sock.trySendto(data, target);
     if (r >= 0) return r;
     if (!wouldBlock(r)) throw osError(r, 'sendto', target);
-    return await this.whenReady<number>(sock, EVENT_WRITE, (fut) => {
+    return await this.whenReady<number>(call, sock, EVENT_WRITE, (fut) => {
       const r2 = sock.trySendto(data, target);
       if (r2 >= 0) fut.setResult(r2);
       else if (!wouldBlock(r2)) fut.setException(osError(r2, 'sendto', target));
@@ -652,21 +674,29 @@ export class SelectorEventLoop
     }
   }
 
-  async sockConnect(sock: Socket, address: unknown): Promise<void> {
+  sockConnect(sock: Socket, address: unknown): Promise<void> {
+    return _ioWaitingCall((call) => this.connect(sock, address, call));
+  }
+
+  private async connect(sock: Socket, address: unknown, call: _WaitingCall): Promise<void> {
     checkSock(sock);
     this.checkClosed();
     const target = await targetOf(sock, address);
     const r = sock.tryConnect(target);
     if (r === 0) return;
     if (r !== -EINPROGRESS && !wouldBlock(r)) throw osError(r, 'connect', target);
-    await this.whenReady<void>(sock, EVENT_WRITE, (fut) => {
+    await this.whenReady<void>(call, sock, EVENT_WRITE, (fut) => {
       const err = sock.getError();
       if (err === 0) fut.setResult(undefined);
       else if (err !== -EINPROGRESS && !wouldBlock(err)) fut.setException(osError(err, 'connect', target));
     });
   }
 
-  async sockAccept(sock: Socket): Promise<[Socket, unknown]> {
+  sockAccept(sock: Socket): Promise<[Socket, unknown]> {
+    return _ioWaitingCall((call) => this.accept(sock, call));
+  }
+
+  private async accept(sock: Socket, call: _WaitingCall): Promise<[Socket, unknown]> {
     checkSock(sock);
     this.checkClosed();
     const tryAccept = (): [Socket, unknown] | null => {
@@ -680,7 +710,7 @@ export class SelectorEventLoop
     };
     const accepted = tryAccept();
     if (accepted !== null) return accepted;
-    return await this.whenReady<[Socket, unknown]>(sock, EVENT_READ, (fut) => {
+    return await this.whenReady<[Socket, unknown]>(call, sock, EVENT_READ, (fut) => {
       try {
         const got = tryAccept();
         if (got !== null) fut.setResult(got);
@@ -695,8 +725,10 @@ export class SelectorEventLoop
    * settles the future. Done or cancelled, the registration goes at once (asyncio's
    * _sock_read_done, which asyncio runs before the awaiting task resumes): the next operation
    * on the fd, or a socket given the number of one closed after a cancel, finds it free.
+   * The future is `call`'s waiter: cancelling a Future that wraps the call's promise cancels it.
    */
-  private whenReady<T>(sock: Socket, event: number, attempt: (fut: Future<T>) => void): Future<T> {
+  private whenReady<T>(call: _WaitingCall, sock: Socket, event: number, attempt: (fut: Future<T>) => void): Future<T> {
+    call.check();
     const fd = this.userFd(sock);
     const keyed = this.keys.get(fd);
     const busy = keyed !== undefined && (event === EVENT_READ ? (keyed.data as FdHandlers).reader : (keyed.data as FdHandlers).writer);
@@ -714,6 +746,7 @@ export class SelectorEventLoop
       if (current === handle && !this.isClosed()) this.setHandler(fd, event, null, true);
     };
     this.setHandler(fd, event, handle, true);
+    call.waiter = fut;
     return fut;
   }
 
