@@ -18,6 +18,23 @@ export interface CallCanceller {
    * waits, with CancelledError. May be asked again while the call finishes its cleanup.
    */
   _cancelWaitingCall(promise: object, msg: string | undefined): void;
+  /** Puts back what a call took for a caller cancelled before it could receive it (see ValueKeeper). */
+  _takeBack?(promise: object, value: unknown): boolean;
+}
+
+/**
+ * The owner of what a waiting call takes (a queue's item, a lock, a permit, a stream's bytes).
+ * asyncio's `ensure_future(q.get())` is a task that has not started, so cancelling it takes
+ * nothing. Here the call ran at once (or finished while its wrapper was being cancelled): the
+ * value then goes back where it came from and the wrapper ends cancelled, as in asyncio.
+ */
+export interface ValueKeeper {
+  /**
+   * @internal `value`, what the call `promise` returned, will reach nobody: put it back (the
+   * item at the queue's head, the lock released, the bytes ahead of the buffer) and return
+   * true, or false when raising CancelledError instead of giving it would lose something.
+   */
+  _takeBack(promise: object, value: unknown): boolean;
 }
 
 /**
@@ -25,6 +42,9 @@ export interface CallCanceller {
  * what it waits on now, and whether it was cancelled.
  */
 export class WaitingCall implements CallCanceller {
+  /** `keeper`: what takes back the call's value once its caller was cancelled (none: the caller gets the value). */
+  constructor(private readonly keeper: ValueKeeper | null = null) {}
+
   /** The waiter future the call awaits now, if any. */
   waiter: Future<unknown> | null = null;
   /** The registered call this one awaits now (Barrier.wait inside Condition.wait), if any. */
@@ -38,6 +58,10 @@ export class WaitingCall implements CallCanceller {
     this.cancelled = true;
     this.waiter?.cancel(msg);
     if (this.inner !== null) cancelWaitingCall(this.inner, msg);
+  }
+
+  _takeBack(promise: object, value: unknown): boolean {
+    return this.keeper !== null && this.keeper._takeBack(promise, value);
   }
 
   /** Throws CancelledError when the call was cancelled (call after each wake-up). */
@@ -95,9 +119,59 @@ function cancellerOf(promise: object): CallCanceller | undefined {
   return promise === lastPromise ? lastCanceller! : (promise as WithCanceller)[CANCELLER];
 }
 
-/** Whether `promise` is a registered waiting call. */
+/**
+ * The calls made last that finished without waiting (a queued item, a free lock, buffered
+ * lines), and their keepers: `ensureFuture(q.get())` or `gather(q.get(), lock.acquire())`
+ * wraps them right away, and a cancel of that Future before it settles gives the value back
+ * (asyncio's task would not have started the call). A ring of slots, two stores a call: a
+ * property on every such promise would cost each `await q.get()` of a busy queue an object
+ * of properties. A call wrapped after eight others began is detached as any promise.
+ */
+const RECENT = 8;
+const recentPromises: Array<object | null> = new Array<object | null>(RECENT).fill(null);
+const recentKeepers: Array<ValueKeeper | null> = new Array<ValueKeeper | null>(RECENT).fill(null);
+let nextRecent = 0;
+
+/** `promise`, a call that took its value without waiting: `keeper` can take the value back. Returns `promise`. */
+export function finishedWithoutWaiting<T>(promise: Promise<T>, keeper: ValueKeeper): Promise<T> {
+  recentPromises[nextRecent] = promise;
+  recentKeepers[nextRecent] = keeper;
+  nextRecent = (nextRecent + 1) & (RECENT - 1);
+  return promise;
+}
+
+function recentIndex(promise: object): number {
+  for (let i = 0; i < RECENT; i++) if (recentPromises[i] === promise) return i;
+  return -1;
+}
+
+/** What can take back the value of `promise`, a waiting call (or one that did not wait) being wrapped now; null for any other. */
+export function keeperOf(promise: object): ValueKeeper | null {
+  const recent = recentIndex(promise);
+  if (recent !== -1) return recentKeepers[recent]!;
+  const canceller = cancellerOf(promise);
+  return canceller?._takeBack !== undefined ? (canceller as ValueKeeper) : null;
+}
+
+/** The calls whose value went back to its keeper: every other wrapper of the promise ends cancelled too, no copy of the value goes out. */
+const givenBack = new WeakSet<object>();
+
+/** `value`, what the call `promise` returned, reaches nobody: `keeper` takes it back (once per call). True when it went back. */
+export function giveBack(promise: object, keeper: ValueKeeper, value: unknown): boolean {
+  if (givenBack.has(promise)) return true;
+  if (!keeper._takeBack(promise, value)) return false;
+  givenBack.add(promise);
+  return true;
+}
+
+/** Whether the value of the call `promise` went back to its keeper (giveBack). */
+export function wasGivenBack(promise: object): boolean {
+  return givenBack.has(promise);
+}
+
+/** Whether `promise` is a registered waiting call, or a call that just finished without waiting. */
 export function isWaitingCall(promise: object): boolean {
-  return cancellerOf(promise) !== undefined;
+  return cancellerOf(promise) !== undefined || recentIndex(promise) !== -1;
 }
 
 /** The Future wrapping `promise` was cancelled with `msg`: cancel the call behind it, if it is one. */
