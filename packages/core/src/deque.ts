@@ -17,13 +17,11 @@ export class Deque<T> implements Iterable<T> {
     this.size += 1;
   }
 
-  /** Put `item` where the `index`th oldest is, moving the older ones forward (items cancelled gets give back). O(index). */
-  insert(index: number, item: T): void {
+  /** Put `item` before the oldest one (an item a cancelled get() gives back). */
+  unshift(item: T): void {
     if (this.size === this.items.length) this.grow();
-    const mask = this.items.length - 1;
-    this.head = (this.head - 1) & mask;
-    for (let i = 0; i < index; i++) this.items[(this.head + i) & mask] = this.items[(this.head + i + 1) & mask];
-    this.items[(this.head + index) & mask] = item;
+    this.head = (this.head - 1) & (this.items.length - 1);
+    this.items[this.head] = item;
     this.size += 1;
   }
 

@@ -39,8 +39,6 @@ export class Queue<T = unknown> extends LoopBound implements ValueKeeper {
   private isShutdown = false;
   private readonly limit: number;
   private readonly items = new Deque<T>();
-  /** Items given back (_takeBack) since the last get: the next goes behind them, so several come back in their order. */
-  private givenBackRun = 0;
 
   constructor(maxsize = 0) {
     super();
@@ -140,7 +138,6 @@ export class Queue<T = unknown> extends LoopBound implements ValueKeeper {
       throw new QueueEmpty();
     }
     const item = this.storeGet();
-    this.givenBackRun = 0;
     wakeupNext(this.putters);
     return item;
   }
@@ -150,8 +147,7 @@ export class Queue<T = unknown> extends LoopBound implements ValueKeeper {
    * the item goes back to the head of the queue, as asyncio's cancelled get() never took it.
    */
   _takeBack(_promise: object, item: unknown): boolean {
-    this.storeUnget(item as T, this.givenBackRun);
-    this.givenBackRun += 1;
+    this.storeUnget(item as T);
     wakeupNext(this.getters);
     return true;
   }
@@ -227,13 +223,9 @@ export class Queue<T = unknown> extends LoopBound implements ValueKeeper {
   protected storeGet(): T {
     return this.items.shift() as T;
   }
-  /**
-   * Storage hook: put back an item storeGet() gave, to come out again as it would have:
-   * `earlier` items taken before it were put back already (a subclass ignores it when its
-   * order does not depend on when items came).
-   */
-  protected storeUnget(item: T, earlier: number): void {
-    this.items.insert(earlier, item);
+  /** Storage hook: put back the item storeGet() gave last, so that it comes out next again. */
+  protected storeUnget(item: T): void {
+    this.items.unshift(item);
   }
 }
 
@@ -283,8 +275,8 @@ export class LifoQueue<T = unknown> extends Queue<T> {
   protected override storeGet(): T {
     return this.stack.pop() as T;
   }
-  protected override storeUnget(item: T, earlier: number): void {
-    this.stack.splice(this.stack.length - earlier, 0, item);
+  protected override storeUnget(item: T): void {
+    this.stack.push(item);
   }
   protected override storeItems(): Iterable<T> {
     return this.stack;

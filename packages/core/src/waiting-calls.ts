@@ -120,35 +120,28 @@ function cancellerOf(promise: object): CallCanceller | undefined {
 }
 
 /**
- * The calls made last that finished without waiting (a queued item, a free lock, buffered
- * lines), and their keepers: `ensureFuture(q.get())` or `gather(q.get(), lock.acquire())`
- * wraps them right away, and a cancel of that Future before it settles gives the value back
- * (asyncio's task would not have started the call). A ring of slots, two stores a call: a
- * property on every such promise would cost each `await q.get()` of a busy queue an object
- * of properties. A call wrapped after eight others began is detached as any promise.
+ * The call made last that finished without waiting (a queued item, a free lock, buffered
+ * lines), and its keeper: `ensureFuture(q.get())` or `waitFor(lock.acquire(), t)` wraps it
+ * right away, and a cancel of that Future before it settles gives the value back (asyncio's
+ * task would not have started the call). One slot, two stores a call: a property on every
+ * such promise would cost each `await q.get()` of a busy queue an object of properties, and a
+ * ring of the last eight cost a Semaphore's fast acquire on Node 24 up to 60 ns more in a
+ * program that also used a Lock and a Queue (bench README, session 18). So only the last of
+ * several calls made before they are wrapped (`gather(q.get(), q.get())`) can give back.
  */
-const RECENT = 8;
-const recentPromises: Array<object | null> = new Array<object | null>(RECENT).fill(null);
-const recentKeepers: Array<ValueKeeper | null> = new Array<ValueKeeper | null>(RECENT).fill(null);
-let nextRecent = 0;
+let lastFinishedPromise: object | null = null;
+let lastFinishedKeeper: ValueKeeper | null = null;
 
 /** `promise`, a call that took its value without waiting: `keeper` can take the value back. Returns `promise`. */
 export function finishedWithoutWaiting<T>(promise: Promise<T>, keeper: ValueKeeper): Promise<T> {
-  recentPromises[nextRecent] = promise;
-  recentKeepers[nextRecent] = keeper;
-  nextRecent = (nextRecent + 1) & (RECENT - 1);
+  lastFinishedPromise = promise;
+  lastFinishedKeeper = keeper;
   return promise;
-}
-
-function recentIndex(promise: object): number {
-  for (let i = 0; i < RECENT; i++) if (recentPromises[i] === promise) return i;
-  return -1;
 }
 
 /** What can take back the value of `promise`, a waiting call (or one that did not wait) being wrapped now; null for any other. */
 export function keeperOf(promise: object): ValueKeeper | null {
-  const recent = recentIndex(promise);
-  if (recent !== -1) return recentKeepers[recent]!;
+  if (promise === lastFinishedPromise) return lastFinishedKeeper;
   const canceller = cancellerOf(promise);
   return canceller?._takeBack !== undefined ? (canceller as ValueKeeper) : null;
 }
@@ -169,9 +162,9 @@ export function wasGivenBack(promise: object): boolean {
   return givenBack.has(promise);
 }
 
-/** Whether `promise` is a registered waiting call, or a call that just finished without waiting. */
+/** Whether `promise` is a registered waiting call, or the call that just finished without waiting. */
 export function isWaitingCall(promise: object): boolean {
-  return cancellerOf(promise) !== undefined || recentIndex(promise) !== -1;
+  return promise === lastFinishedPromise || cancellerOf(promise) !== undefined;
 }
 
 /** The Future wrapping `promise` was cancelled with `msg`: cancel the call behind it, if it is one. */
