@@ -135,7 +135,8 @@ let lastFinishedKeeper: ValueKeeper | null = null;
 /** `promise`, a call that took its value without waiting: `keeper` can take the value back. Returns `promise`. */
 export function finishedWithoutWaiting<T>(promise: Promise<T>, keeper: ValueKeeper): Promise<T> {
   lastFinishedPromise = promise;
-  lastFinishedKeeper = keeper;
+  // Most calls in a row are on one queue or lock: no store (and write barrier) for those.
+  if (lastFinishedKeeper !== keeper) lastFinishedKeeper = keeper;
   return promise;
 }
 
