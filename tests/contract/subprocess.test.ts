@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { expect, it } from 'vitest';
 import {
+  BrokenPipeError,
   DEVNULL,
   PIPE,
   Process,
@@ -30,6 +31,25 @@ import { onEachLoop, rejection, runIn } from './loops.js';
 const NODE = process.execPath;
 
 onEachLoop('subprocesses', (make) => {
+  // Python 3.13.0 (selector loop): the child closed its stdin; write(b'x' * 10) then drain()
+  // raises at the first drain (ConnectionResetError('Connection lost') there; BrokenPipeError
+  // with code EPIPE here, the core README's choice), and so does each later write's drain.
+  // ProactorEventLoop and UringEventLoop learnt it one write late until session 18 (the first
+  // drain resolved: Node reports the refused write a tick later; its stream is errored at once).
+  it('a child that closed its stdin: the drain() after the first small write raises BrokenPipeError (EPIPE), as the later ones', () =>
+    runIn(make, async () => {
+      const child = 'require("fs").closeSync(0); process.stdout.write("closed\\n"); setTimeout(() => {}, 300)';
+      const proc = await createSubprocessExec(NODE, ['-e', child], { stdin: PIPE, stdout: PIPE });
+      expect(String(await proc.stdout!.readline())).toBe('closed\n');
+      for (const size of [10, 10, 200_000]) {
+        proc.stdin!.write(Buffer.alloc(size, 120));
+        const error = await rejection(proc.stdin!.drain());
+        expect(error).toBeInstanceOf(BrokenPipeError);
+        expect((error as BrokenPipeError).code).toBe('EPIPE');
+      }
+      expect(await proc.wait()).toBe(0);
+    }));
+
   it('createSubprocessExec(program, args, opts) resolves to a Process: pid, returncode null while running, stdin writer, stdout/stderr readers', async () => {
     await runIn(make, async () => {
       const pending = createSubprocessExec(NODE, ['-e', 'process.stdin.pipe(process.stdout)'], { stdin: PIPE, stdout: PIPE, stderr: PIPE });

@@ -13,7 +13,9 @@ import {
   CancelledError,
   Condition,
   Event,
+  LifoQueue,
   Lock,
+  PriorityQueue,
   Queue,
   Semaphore,
   StreamReader,
@@ -540,6 +542,25 @@ onEachLoop('waitFor(call, t) whose call finished before the caller resumed', (ma
       expect(await rejection(caller)).toBeInstanceOf(CancelledError);
       expect(got).toEqual([1]);
     }));
+
+  // Python 3.13.0, the same program (`return await asyncio.wait_for(q.get(), 10)`, put, then
+  // `call_soon(t.cancel)`): the task's result is the item (its cancel() came after the step
+  // that returned it). Before session 18 the task ended cancelled and the item was lost.
+  for (const { name, start, value, state } of calls) {
+    it(`${name}: cancelled by another task after the call finished, the caller returning at once: the task ends with the value`, () =>
+      runIn(make, async (loop) => {
+        let started: ReturnType<typeof start> | null = null;
+        const caller = loop.createTask(async () => {
+          started = start();
+          return await waitFor(started.call, 10);
+        });
+        await sleep(0);
+        started!.finish();
+        loop.callSoon(() => caller.cancel());
+        expect(await caller).toEqual(value);
+        expect(started!.after()).toEqual(state);
+      }));
+  }
 });
 
 /**
@@ -583,5 +604,124 @@ onEachLoop('waitFor(call, 0) of a call that finished without waiting', (make) =>
       lock.release();
       expect(lock.locked()).toBe(false);
       expect(await rejection(waitFor(new Promise(() => {}), 0))).toBeInstanceOf(TimeoutError);
+    }));
+});
+
+/**
+ * `ensureFuture(q.get())`, `gather(lock.acquire(), ...)`: in asyncio the wrapper is a task that
+ * has not run yet, so cancelling it takes nothing. Here the call ran at once and, not having to
+ * wait, already took the item, lock, permit or line; a cancel before its Future settles gives
+ * that back (before session 18 the Future was detached and what the call took was held by no
+ * one). Python 3.13.0 ran the same programs (the expected values are its output).
+ */
+onEachLoop('a wrapped call that did not wait, cancelled before it settles', (make) => {
+  const calls: Array<{ name: string; start: () => { call: Promise<unknown>; after: () => Promise<unknown> | unknown }; state: unknown }> = [
+    {
+      name: 'Queue.get',
+      start: () => {
+        const queue = new Queue<string>();
+        queue.putNowait('a');
+        queue.putNowait('b');
+        return { call: queue.get(), after: () => [queue.qsize(), queue.getNowait()] };
+      },
+      state: [2, 'a'],
+    },
+    {
+      name: 'LifoQueue.get',
+      start: () => {
+        const queue = new LifoQueue<string>();
+        queue.putNowait('a');
+        queue.putNowait('b');
+        return { call: queue.get(), after: () => [queue.qsize(), queue.getNowait()] };
+      },
+      state: [2, 'b'],
+    },
+    {
+      name: 'PriorityQueue.get',
+      start: () => {
+        const queue = new PriorityQueue<number>();
+        queue.putNowait(2);
+        queue.putNowait(1);
+        return { call: queue.get(), after: () => [queue.qsize(), queue.getNowait()] };
+      },
+      state: [2, 1],
+    },
+    {
+      name: 'Lock.acquire',
+      start: () => {
+        const lock = new Lock();
+        return { call: lock.acquire(), after: () => lock.locked() };
+      },
+      state: false,
+    },
+    {
+      name: 'Semaphore.acquire',
+      start: () => {
+        const semaphore = new Semaphore(1);
+        return { call: semaphore.acquire(), after: () => semaphore.locked() };
+      },
+      state: false,
+    },
+    {
+      name: 'StreamReader.readline',
+      start: () => {
+        const reader = new StreamReader();
+        reader.feedData(Buffer.from('one\ntwo\n'));
+        return { call: reader.readline(), after: async () => String(await reader.readline()) };
+      },
+      state: 'one\n',
+    },
+    {
+      name: 'StreamReader.readexactly',
+      start: () => {
+        const reader = new StreamReader();
+        reader.feedData(Buffer.from('abcdef'));
+        void reader.read(1).then(() => {}); // bytes ahead taken first: the rest goes back in order
+        return { call: reader.readexactly(3), after: async () => String(await reader.read(10)) };
+      },
+      state: 'bcdef',
+    },
+  ];
+
+  for (const { name, start, state } of calls) {
+    it(`ensureFuture(${name}()) cancelled at once: it ends cancelled and took nothing`, () =>
+      runIn(make, async () => {
+        const { call, after } = start();
+        const fut = ensureFuture(call);
+        expect(fut.cancel()).toBe(true);
+        expect(await rejection(fut)).toBeInstanceOf(CancelledError);
+        expect(fut.cancelled()).toBe(true);
+        expect(await after()).toEqual(state);
+      }));
+  }
+
+  it('gather(q.get()) and shield(q.get()) cancelled at once: the gather ends cancelled and the item stays; the shielded get goes on', () =>
+    runIn(make, async () => {
+      const queue = new Queue<string>();
+      for (const item of ['a', 'b']) queue.putNowait(item);
+      const all = gather(queue.get());
+      all.cancel();
+      expect(await rejection(all)).toBeInstanceOf(CancelledError);
+      expect(queue.qsize()).toBe(2);
+      const shielded = shield(queue.get());
+      shielded.cancel();
+      await sleep(0);
+      expect([queue.qsize(), queue.getNowait()]).toEqual([1, 'b']);
+    }));
+
+  it('a call wrapped twice, one wrapper cancelled: the item goes back once and the other wrapper ends cancelled (no copy goes out)', () =>
+    runIn(make, async () => {
+      const queue = new Queue<string>();
+      queue.putNowait('a');
+      const call = queue.get();
+      const first = ensureFuture(call);
+      const second = ensureFuture(call);
+      first.cancel();
+      second.cancel();
+      const third = ensureFuture(call);
+      expect(await rejection(first)).toBeInstanceOf(CancelledError);
+      expect(await rejection(second)).toBeInstanceOf(CancelledError);
+      expect(await rejection(third)).toBeInstanceOf(CancelledError);
+      expect([queue.qsize(), queue.getNowait()]).toEqual([1, 'a']);
     }));
 });

@@ -216,8 +216,10 @@ describe.skipIf(missing !== null)(`TLS scenarios of test_events, test_base_event
         expect(error.message).toMatch(/certificate verify failed/);
         expect(error.verifyCode).toBeGreaterThan(0);
         expect(typeof error.verifyMessage).toBe('string');
-        // test_create_ssl_connection: cm.exception.reason == 'CERTIFICATE_VERIFY_FAILED'.
+        // test_create_ssl_connection: cm.exception.reason == 'CERTIFICATE_VERIFY_FAILED'; Python
+        // 3.13.0's library is 'SSL' (OpenSSL's 'SSL routines' until session 18).
         expect(error.reason).toBe('CERTIFICATE_VERIFY_FAILED');
+        expect(error.library).toBe('SSL');
         // The server still serves a client that trusts it.
         const [tr, p] = (await loop.createConnection(() => new Recording(loop), '127.0.0.1', portOf(server), { ssl: clientSsl(), serverHostname: 'localhost' })) as [Transport, Recording];
         tr.close();
@@ -243,7 +245,42 @@ describe.skipIf(missing !== null)(`TLS scenarios of test_events, test_base_event
         expect(wrongName).toBeInstanceOf(SSLCertVerificationError);
         expect(wrongName.message).toMatch(/certificate verify failed: Hostname mismatch, certificate is not valid for 'wrong\.example'/);
         expect(wrongName.verifyCode).toBe(62);
+        expect(wrongName.library).toBe('SSL');
         await closeServer(server);
+      }));
+
+    // Python 3.13.0, open_connection(ssl=ctx, server_hostname='') with create_default_context()
+    // (check_hostname True): connects to a server whose certificate names another host (no SNI,
+    // no host name check), and an untrusted chain still fails CERTIFICATE_VERIFY_FAILED.
+    it("serverHostname '': no host name check, the chain still verified (as asyncio 3.13's server_hostname='')", () =>
+      runIn(make, async (loop) => {
+        loop.setExceptionHandler(() => {});
+        const c = testCerts();
+        const other = (await loop.createServer(() => new Recording(loop), '127.0.0.1', 0, { ssl: { key: c.otherKey, cert: c.otherCert } })) as Server;
+        const [tr, p] = (await loop.createConnection(() => new Recording(loop), '127.0.0.1', portOf(other), { ssl: clientSsl(), serverHostname: '' })) as [Transport, Recording];
+        expect(tr.getExtraInfo('peercert')).toMatchObject({ subject: { CN: 'other.test' } });
+        tr.close();
+        await p.lost;
+        const untrusted = (await rejection(
+          loop.createConnection(() => new Recording(loop), '127.0.0.1', portOf(other), { ssl: {}, serverHostname: '' }),
+        )) as SSLCertVerificationError;
+        expect(untrusted).toBeInstanceOf(SSLCertVerificationError);
+        expect([untrusted.reason, untrusted.library]).toEqual(['CERTIFICATE_VERIFY_FAILED', 'SSL']);
+        await closeServer(other);
+      }));
+
+    it("a TLS client against a plain-text server: SSLError, reason 'WRONG_VERSION_NUMBER', library 'SSL' (as Python 3.13.0)", () =>
+      runIn(make, async (loop) => {
+        const plain = net.createServer((socket) => socket.end('HTTP/1.0 400 Bad Request\r\n\r\n'.repeat(10)));
+        await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+        try {
+          const port = (plain.address() as net.AddressInfo).port;
+          const error = (await rejection(loop.createConnection(() => new Recording(loop), '127.0.0.1', port, { ssl: clientSsl(), serverHostname: 'localhost' }))) as SSLError;
+          expect(error).toBeInstanceOf(SSLError);
+          expect([error.reason, error.library]).toEqual(['WRONG_VERSION_NUMBER', 'SSL']);
+        } finally {
+          plain.close();
+        }
       }));
 
     it('test_create_server_ssl_verified: a client certificate required and given; peercert on both sides', () =>

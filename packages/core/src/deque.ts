@@ -17,6 +17,14 @@ export class Deque<T> implements Iterable<T> {
     this.size += 1;
   }
 
+  /** Put `item` before the oldest one (an item a cancelled get() gives back). */
+  unshift(item: T): void {
+    if (this.size === this.items.length) this.grow();
+    this.head = (this.head - 1) & (this.items.length - 1);
+    this.items[this.head] = item;
+    this.size += 1;
+  }
+
   /** Remove and return the oldest item; undefined when empty. */
   shift(): T | undefined {
     if (this.size === 0) return undefined;

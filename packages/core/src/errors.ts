@@ -252,8 +252,8 @@ named(ConnectionAbortedError, 'ConnectionAbortedError');
 
 /**
  * A TLS failure (asyncio's ssl.SSLError): `code` is OpenSSL's reason (e.g.
- * 'ERR_SSL_WRONG_VERSION_NUMBER', in Node's spelling) or Node's code; `reason` is OpenSSL's
- * short text, `library` its library name, when known.
+ * 'ERR_SSL_WRONG_VERSION_NUMBER', in Node's spelling) or Node's code; `reason` and `library`
+ * are Python's ssl.SSLError's, when known ('WRONG_VERSION_NUMBER', 'SSL').
  */
 export class SSLError extends ConnectionError {
   reason?: string;

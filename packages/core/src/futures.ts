@@ -5,7 +5,7 @@
  */
 import { CancelledError, InvalidStateError, RuntimeError } from './errors.js';
 import { _getCurrentLoop, resumeStep, stepEndsIfAwaited, type AbstractEventLoop, type ContextRunner } from './events.js';
-import { cancelWaitingCall, isWaitingCall } from './waiting-calls.js';
+import { cancelWaitingCall, giveBack, isWaitingCall, keeperOf, wasGivenBack, type ValueKeeper } from './waiting-calls.js';
 import { carryTaskIntoThen, currentTaskOrUndefined, isAnonymousBuiltin } from './task-context.js';
 import { checkCallback, describe } from './validate.js';
 import { Chain, type Chainable } from './chain.js';
@@ -621,7 +621,10 @@ export function setResultUnlessCancelled<T>(fut: Future<T>, result: T): void {
  * A Future wrapping a waiting call's promise (waiting-calls.ts), as a Task wraps an asyncio
  * coroutine: cancel() cancels the call and returns true, and the Future settles with the
  * call's outcome once the call has finished its cleanup (cancelled when it ended with
- * CancelledError), so `waitFor(cond.wait(), t)` throws only once the lock is held again.
+ * CancelledError), so `waitFor(cond.wait(), t)` throws only once the lock is held again. A
+ * call that finished with a value before it heard of the cancel (it did not wait, or it was
+ * resuming) gives the value back to its keeper and the Future ends cancelled, as the task
+ * asyncio makes of the coroutine would have taken nothing; with no keeper, the value.
  */
 class WaitingCallFuture<T> extends Future<T> {
   private cancelRequested = false;
@@ -632,6 +635,7 @@ class WaitingCallFuture<T> extends Future<T> {
   constructor(
     options: FutureOptions,
     private readonly call: object,
+    private readonly keeper: ValueKeeper | null,
   ) {
     super(options);
   }
@@ -648,13 +652,27 @@ class WaitingCallFuture<T> extends Future<T> {
   /**
    * @internal A call that waitFor awaits inline finished (took the item, line or lock) and the
    * caller's task was cancelled before it resumed. In asyncio the call and that resumption are
-   * one step of the task, so such a cancel() came after the step: the task takes the call's
-   * outcome and the cancel stays pending for its next await (or a Timeout's uncancel() takes
-   * it back), where raising here would drop what the call took.
+   * one step of the task, so such a cancel() came after the step: the task keeps the call's
+   * value, and the cancel lands at its next await, is taken back by a Timeout's uncancel(), or
+   * finds the task done (its body returned). Raising here would drop what the call took, and
+   * leaving the cancel pending would end a body that returns at once cancelled with the value
+   * in hand: the cancel is set aside until the step is over (redeliverCancel).
    */
   override _cancelAtResume(task: Task<unknown>): CancelledError | null {
-    if (this._awaitedInline && this._state !== CANCELLED) return null;
-    return super._cancelAtResume(task);
+    if (!this._awaitedInline || this._state === CANCELLED) return super._cancelAtResume(task);
+    if (task._mustCancel) {
+      task._mustCancel = false;
+      this._loop.callSoon(redeliverCancel, task, task.cancelling(), task._cancelMessage);
+    }
+    return null;
+  }
+
+  /** @internal the call returned `value`: a cancel() that came first gives it back to its keeper (see the class), once for all wrappers. */
+  _callReturned(value: T): void {
+    const keeper = this.keeper;
+    if (keeper !== null && (wasGivenBack(this.call) || (this.cancelRequested && giveBack(this.call, keeper, value)))) {
+      this._cancelNow(this.cancelRequested ? this.requestedMessage : undefined);
+    } else this.setResult(value);
   }
 
   /** @internal the call failed with `error`: a CancelledError cancels this Future, as it ends a Task. */
@@ -665,6 +683,20 @@ class WaitingCallFuture<T> extends Future<T> {
 }
 // It is a Future to everyone who looks (repr, reports).
 Object.defineProperty(WaitingCallFuture, 'name', { value: 'Future' });
+
+/**
+ * After the step that took a waitFor call's value: the cancel() set aside for it
+ * (WaitingCallFuture._cancelAtResume) lands where the task waits now, as asyncio's cancel()
+ * after that step would, unless the task is done, the request was taken back (`uncancel()`,
+ * a Timeout's) or a newer one is pending. It was counted when made: it is not counted again.
+ */
+function redeliverCancel(task: Task<unknown>, requested: number, msg: string | undefined): void {
+  if (task.done() || task._mustCancel || task.cancelling() < requested) return;
+  const waiter = task._futWaiter;
+  if (waiter !== null && waiter.cancel(msg)) return;
+  task._mustCancel = true;
+  task._cancelMessage = msg;
+}
 
 /** @internal waitFor awaits `fut` in its caller's task: a waiting call's outcome is not dropped for a cancel() that came after it. */
 export function awaitInline(fut: Future<unknown>): void {
@@ -685,12 +717,14 @@ export function wrapFuture<T>(aw: Future<T> | PromiseLike<T>, options: FutureOpt
   if (!isThenable(aw)) throw new TypeError(`aw must be a Future or a thenable, got ${describe(aw)}`);
   // A waiting call of loopkit's (queue.get(), reader.readline(), lock.acquire()) is cancelled
   // with its wrapper, as asyncio cancels the coroutine; any other Promise is only detached.
-  const fut = isWaitingCall(aw) ? new WaitingCallFuture<T>(options, aw) : new Future<T>(options);
+  const fut = isWaitingCall(aw) ? new WaitingCallFuture<T>(options, aw, keeperOf(aw)) : new Future<T>(options);
   // Once the future is cancelled (detached) or its loop closed, the outcome has nowhere to go.
   const gone = (): boolean => fut.done() || fut.getLoop().isClosed();
   aw.then(
     (value) => {
-      if (!gone()) fut.setResult(value);
+      if (gone()) return;
+      if (fut instanceof WaitingCallFuture) fut._callReturned(value);
+      else fut.setResult(value);
     },
     (error) => {
       if (gone()) return;

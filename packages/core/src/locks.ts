@@ -11,7 +11,7 @@ import type { Future } from './futures.js';
 import { LoopBound } from './loop-bound.js';
 import type { PromiseWaiter, WaiterOwner } from './promise-waiter.js';
 import { describe } from './validate.js';
-import { registerWaitingCall, WaitingCall } from './waiting-calls.js';
+import { finishedWithoutWaiting, registerWaitingCall, WaitingCall, type ValueKeeper } from './waiting-calls.js';
 
 /** True when some waiter has not given up (been cancelled). */
 function anyWaiting(waiters: Deque<Future<unknown>>): boolean {
@@ -34,7 +34,7 @@ export class Lock extends LoopBound implements WaiterOwner<true> {
     // Fairness: only jump the queue when every waiter gave up.
     if (!this.isLocked && !anyWaiting(this.waiters)) {
       this.isLocked = true;
-      return Promise.resolve(true);
+      return finishedWithoutWaiting(Promise.resolve(true), this);
     }
     return this.waitInLine(this.waiters); // the rest is in _waiterWoken
   }
@@ -48,6 +48,12 @@ export class Lock extends LoopBound implements WaiterOwner<true> {
       throw error;
     }
     this.isLocked = true;
+    return true;
+  }
+
+  /** @internal an acquire() whose caller was cancelled before it received the lock: release it (waiting-calls.ts). */
+  _takeBack(): boolean {
+    this.release();
     return true;
   }
 
@@ -112,6 +118,11 @@ export class Event extends LoopBound implements WaiterOwner<true> {
     return true;
   }
 
+  /** @internal a wait() whose caller was cancelled before it resumed: it took nothing, so it may raise. */
+  _takeBack(): boolean {
+    return true;
+  }
+
   /** A description for logs and debugging, as asyncio's repr(). */
   override toString(): string {
     const waiting = this.waiters.length > 0 ? `, waiters:${this.waiters.length}` : '';
@@ -141,7 +152,7 @@ function isLockLike(value: unknown): value is LockLike {
 }
 
 /** A condition variable over a lock (asyncio.Condition). */
-export class Condition extends LoopBound {
+export class Condition extends LoopBound implements ValueKeeper {
   private readonly lock: LockLike;
   private readonly waiters = new Deque<Future<unknown>>();
 
@@ -180,7 +191,7 @@ export class Condition extends LoopBound {
    * (`waitFor(cond.wait(), t)`) cancels the wait, and settles once the lock is held again.
    */
   wait(): Promise<true> {
-    const call = new WaitingCall();
+    const call = new WaitingCall(this);
     return registerWaitingCall(this.waiting(call), call);
   }
 
@@ -216,7 +227,7 @@ export class Condition extends LoopBound {
    * A Future wrapping the promise cancels the wait in progress, as wait()'s does.
    */
   waitFor<T>(predicate: () => T): Promise<T> {
-    const call = new WaitingCall();
+    const call = new WaitingCall(this);
     return registerWaitingCall(this.waitingFor(predicate, call), call);
   }
 
@@ -228,6 +239,15 @@ export class Condition extends LoopBound {
       result = predicate();
     }
     return result;
+  }
+
+  /**
+   * @internal a wait() or waitFor() whose caller was cancelled before it resumed: it raises
+   * holding the lock, as asyncio's cancelled wait, and passes on the notification it got.
+   */
+  _takeBack(): boolean {
+    this.notifyWaiters(1);
+    return true;
   }
 
   /** Wake up to `n` waiters. The caller must hold the lock. */
@@ -307,7 +327,7 @@ export class Semaphore extends LoopBound implements WaiterOwner<true> {
   acquire(): Promise<true> {
     if (!this.locked()) {
       this.value -= 1;
-      return Promise.resolve(true);
+      return finishedWithoutWaiting(Promise.resolve(true), this);
     }
     return this.waitInLine(this.waiters); // the rest is in _waiterWoken
   }
@@ -323,6 +343,12 @@ export class Semaphore extends LoopBound implements WaiterOwner<true> {
       while (this.value > 0 && this.wakeUpNext());
     }
     if (failed) throw error;
+    return true;
+  }
+
+  /** @internal an acquire() whose caller was cancelled before it received the slot: give it back (waiting-calls.ts). */
+  _takeBack(): boolean {
+    this.release();
     return true;
   }
 

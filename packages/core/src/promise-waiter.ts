@@ -27,6 +27,8 @@ export interface WaiterOwner<R> {
    * value, or throw `error` (or another) when `failed` (the waiter or the task was cancelled).
    */
   _waiterWoken(waiter: PromiseWaiter<R>, failed: boolean, error: unknown): R;
+  /** @internal the call's value reaches nobody: give back what it took (waiting-calls.ts' ValueKeeper). */
+  _takeBack(promise: object, value: unknown): boolean;
 }
 
 /**
@@ -143,6 +145,11 @@ export class PromiseWaiter<R> extends Future<unknown> implements ReadyEntry, Cal
   _cancelWaitingCall(_promise: object, msg: string | undefined): void {
     if (this._settle === null || this.cancel(msg)) return;
     if (this._exception === null) this._exception = new CancelledError(msg ?? '');
+  }
+
+  /** @internal the caller was cancelled before it received the call's value: the owner takes it back. */
+  _takeBack(promise: object, value: unknown): boolean {
+    return this.owner._takeBack(promise, value);
   }
 
   /** @internal done: resume the waiting call, from the ready queue (as a FutureAwaiter would). */

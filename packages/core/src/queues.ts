@@ -12,7 +12,7 @@ import type { Future } from './futures.js';
 import { LoopBound } from './loop-bound.js';
 import { BinaryHeap, pythonOrder, type Comparator } from './priority.js';
 import { describe } from './validate.js';
-import { registerWaitingCall, WaitingCall } from './waiting-calls.js';
+import { finishedWithoutWaiting, registerWaitingCall, WaitingCall, type ValueKeeper } from './waiting-calls.js';
 
 function checkMaxsize(maxsize: unknown): asserts maxsize is number {
   if (typeof maxsize !== 'number' || !Number.isInteger(maxsize)) {
@@ -31,7 +31,7 @@ function wakeupNext(waiters: Deque<Future<unknown>>): void {
 }
 
 /** A FIFO queue (asyncio.Queue). `maxsize` <= 0 means unbounded. */
-export class Queue<T = unknown> extends LoopBound {
+export class Queue<T = unknown> extends LoopBound implements ValueKeeper {
   private readonly getters = new Deque<Future<unknown>>();
   private readonly putters = new Deque<Future<unknown>>();
   private unfinishedTasks = 0;
@@ -106,8 +106,8 @@ export class Queue<T = unknown> extends LoopBound {
 
   /** Take an item, waiting while the queue is empty. Throws QueueShutDown once shut down and drained. */
   get(): Promise<T> {
-    if (!this.empty()) return this.getting(null);
-    const call = new WaitingCall();
+    if (!this.empty()) return finishedWithoutWaiting(this.getting(null), this);
+    const call = new WaitingCall(this);
     return registerWaitingCall(this.getting(call), call);
   }
 
@@ -140,6 +140,16 @@ export class Queue<T = unknown> extends LoopBound {
     const item = this.storeGet();
     wakeupNext(this.putters);
     return item;
+  }
+
+  /**
+   * @internal a get() whose caller was cancelled before it received `item` (waiting-calls.ts):
+   * the item goes back to the head of the queue, as asyncio's cancelled get() never took it.
+   */
+  _takeBack(_promise: object, item: unknown): boolean {
+    this.storeUnget(item as T);
+    wakeupNext(this.getters);
+    return true;
   }
 
   /** A consumer finished an item it got; join() resolves when every put item is done. */
@@ -213,6 +223,10 @@ export class Queue<T = unknown> extends LoopBound {
   protected storeGet(): T {
     return this.items.shift() as T;
   }
+  /** Storage hook: put back the item storeGet() gave last, so that it comes out next again. */
+  protected storeUnget(item: T): void {
+    this.items.unshift(item);
+  }
 }
 
 /** Gives the lowest item first: numbers and strings by `<`, arrays like Python tuples, or by `compare`. */
@@ -240,6 +254,9 @@ export class PriorityQueue<T = unknown> extends Queue<T> {
   protected override storeGet(): T {
     return this.heap.pop() as T;
   }
+  protected override storeUnget(item: T): void {
+    this.heap.push(item);
+  }
   protected override storeItems(): Iterable<T> {
     return this.heap.inHeapOrder();
   }
@@ -257,6 +274,9 @@ export class LifoQueue<T = unknown> extends Queue<T> {
   }
   protected override storeGet(): T {
     return this.stack.pop() as T;
+  }
+  protected override storeUnget(item: T): void {
+    this.stack.push(item);
   }
   protected override storeItems(): Iterable<T> {
     return this.stack;

@@ -16,7 +16,7 @@ import { asBytes, type BytesLike, type Transport } from './transports.js';
 import { OPTION_KEYS } from './socket-loop.js';
 import { checkCallback, checkOptions, describe } from './validate.js';
 import type { SSLOption } from './tls/contexts.js';
-import { registerWaitingCall, WaitingCall } from './waiting-calls.js';
+import { finishedWithoutWaiting, registerWaitingCall, WaitingCall, type ValueKeeper } from './waiting-calls.js';
 import { countDroppedWriterCandidate } from './dropped-writers.js';
 import { logger } from './log.js';
 
@@ -64,6 +64,22 @@ class ByteQueue {
     return this.length >= at + needle.length && this.indexOf(needle, at) === at;
   }
 
+  /** Put `data` before the first byte (bytes a cancelled read gives back). */
+  prepend(data: Uint8Array): void {
+    if (data.length <= this.start) {
+      this.start -= data.length;
+      this.buf.set(data, this.start);
+      return;
+    }
+    const rest = this.buf.subarray(this.start, this.end);
+    const joined = Buffer.allocUnsafe(Math.max((data.length + rest.length) * 2, 1024));
+    joined.set(data, 0);
+    joined.set(rest, data.length);
+    this.buf = joined;
+    this.start = 0;
+    this.end = data.length + rest.length;
+  }
+
   /** Remove and return (a copy of) the first `n` bytes. */
   take(n: number): Buffer {
     n = Math.min(n, this.length);
@@ -85,7 +101,7 @@ function checkSize(value: unknown, name: string): asserts value is number {
 }
 
 /** Reads from a stream connection (asyncio.StreamReader): read, readline, readexactly, readuntil, or `for await` its lines. */
-export class StreamReader implements AsyncIterable<Buffer> {
+export class StreamReader implements AsyncIterable<Buffer>, ValueKeeper {
   private readonly _limit: number;
   private readonly _loop: AbstractEventLoop;
   private readonly _buffer = new ByteQueue();
@@ -364,10 +380,26 @@ export class StreamReader implements AsyncIterable<Buffer> {
    * read, leaving the data buffered, as asyncio's wait_for cancels the read coroutine.
    */
   private _cancellableRead(waiterBefore: Future<void> | null, promise: Promise<Buffer>): Promise<Buffer> {
-    // No new waiter: the call did not wait (or failed), nothing to cancel.
-    if (this._waiter === null || this._waiter === waiterBefore) return promise;
+    // No new waiter: the call did not wait (or failed), nothing to cancel; what it read can go back.
+    if (this._waiter === null || this._waiter === waiterBefore) return finishedWithoutWaiting(promise, this);
     this._readingCall = promise;
     return registerWaitingCall(promise, this);
+  }
+
+  /**
+   * @internal a read whose caller was cancelled before it received `data` (waiting-calls.ts):
+   * the bytes go back ahead of the buffer, as asyncio's cancelled read never took them.
+   */
+  _takeBack(_promise: object, data: unknown): boolean {
+    const bytes = data as Buffer;
+    if (bytes.length === 0) return true;
+    this._buffer.prepend(bytes);
+    this._wakeupWaiter();
+    if (this._transport !== null && !this._paused && this._buffer.length > 2 * this._limit) {
+      this._transport.pauseReading();
+      this._paused = true;
+    }
+    return true;
   }
 
   /** @internal the Future wrapping `promise` was cancelled: end that read if it is the one waiting. */

@@ -125,6 +125,11 @@ export class NodePipeTransport extends BaseStreamTransport {
   protected _writeNow(chunks: readonly Uint8Array[]): number {
     if (this.stream.destroyed || this.stream.writableEnded) throw brokenPipe('the pipe is closed');
     const [id, total] = this.post(chunks);
+    // Node tried the write at once and the OS refused it (EPIPE: the reader closed its end):
+    // the stream is errored now, its 'error' event comes a tick later. Failing here, as the
+    // selector's write(2) does, lets the drain() after this write raise instead of the next one's.
+    const refused = this.stream.errored;
+    if (refused) throw toConnectionError(refused);
     const pending = this.stream.writableLength;
     if (pending > 0) {
       this.posted = pending;
@@ -138,6 +143,8 @@ export class NodePipeTransport extends BaseStreamTransport {
     const [id, total] = this.post(this._writeBufferChunks());
     this.posted = total;
     this.awaiting = id;
+    const refused = this.stream.errored;
+    if (refused) this.onError(refused);
   }
 
   protected _stopWriting(): void {}
