@@ -4,7 +4,8 @@
 // runs of the same server differ by 20% and more; a ratio taken within a round, where both
 // ran under the same load, moves less. Prints each kind's CPU µs per request (user + system,
 // and user alone, from /proc), minor page faults per request (from /proc, after the warm-up, as
-// bench/echo.js counts them) and req/s, then the per-round ratios second/first and their median.
+// bench/echo.js counts them) and req/s, then the per-round ratios second/first and their median;
+// then each run's req/s and CPU busy (CPU seconds per second) and the per-round req/s ratios.
 //
 //   node bench/echo-pair.js <first kind> <second kind> [--node=PATH]
 // A kind may name the tree whose echo-server.js serves it, `default@/tmp/old-tree` (a copy of
