@@ -4,7 +4,8 @@
 // runs of the same server differ by 20% and more; a ratio taken within a round, where both
 // ran under the same load, moves less. Prints each kind's CPU µs per request (user + system,
 // and user alone, from /proc), minor page faults per request (from /proc, after the warm-up, as
-// bench/echo.js counts them) and req/s, then the per-round ratios second/first and their median.
+// bench/echo.js counts them) and req/s, then the per-round ratios second/first and their median;
+// then each run's req/s and CPU busy (CPU seconds per second) and the per-round req/s ratios.
 //
 //   node bench/echo-pair.js <first kind> <second kind> [--node=PATH]
 // A kind may name the tree whose echo-server.js serves it, `default@/tmp/old-tree` (a copy of
@@ -91,6 +92,13 @@ for (const kind of [first, second]) {
   console.log(`${kind}: CPU µs/request ${fixed(r.map((x) => x.cpu))} (median ${median(r.map((x) => x.cpu)).toFixed(1)}); ` +
     `user ${fixed(r.map((x) => x.user))} (median ${median(r.map((x) => x.user)).toFixed(1)}); ` +
     `faults/request ${r.map((x) => x.faults.toFixed(2)).join(' ')} (median ${median(r.map((x) => x.faults)).toFixed(2)}); req/s median ${median(r.map((x) => x.rate)).toFixed(0)}`);
+  // CPU seconds per second of the run: below the other kind's at a lower rate, the server waited (for the load generator, or for events).
+  const busy = r.map((x) => (x.cpu * x.rate) / 1e6);
+  console.log(`${kind}: req/s ${r.map((x) => x.rate.toFixed(0)).join(' ')}; CPU busy (s/s) ${busy.map((v) => v.toFixed(2)).join(' ')} (median ${median(busy).toFixed(2)})`);
+}
+{
+  const ratios = runs[first].map((a, i) => runs[second][i].rate / a.rate);
+  console.log(`${second}/${first} req/s per round: ${ratios.map((v) => v.toFixed(2)).join(' ')}; median ${median(ratios).toFixed(2)}x`);
 }
 for (const field of ['cpu', 'user']) {
   const ratios = runs[first].map((a, i) => runs[second][i][field] / a[field]);

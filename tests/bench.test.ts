@@ -204,6 +204,17 @@ describe('bench/echo-pair.js', () => {
     expect(stdout).toMatch(/^net: CPU µs\/request \S+ \S+ \(median /m);
     expect(stdout).toMatch(/^default: CPU µs\/request \S+ \S+ \(median /m);
     expectRatios(stdout, 'net', 'default');
+    // Each run's rate, and its CPU seconds per second: its printed CPU per request times its rate.
+    for (const kind of ['net', 'default']) {
+      const cpu = new RegExp(`^${kind}: CPU µs/request ([\\d. ]+) \\(median `, 'm').exec(stdout)![1]!.trim().split(' ').map(Number);
+      const line = new RegExp(`^${kind}: req/s ([\\d ]+); CPU busy \\(s/s\\) ([\\d. ]+) \\(median \\S+\\)$`, 'm').exec(stdout);
+      expect(line, `${kind}'s rate line`).not.toBeNull();
+      const rates = line![1]!.trim().split(' ').map(Number);
+      const busy = line![2]!.trim().split(' ').map(Number);
+      expect(rates).toHaveLength(2);
+      busy.forEach((b, round) => expect(Math.abs(b - (cpu[round]! * rates[round]!) / 1e6)).toBeLessThanOrEqual((0.05 * rates[round]!) / 1e6 + 0.005));
+    }
+    expect(stdout).toMatch(/^default\/net req\/s per round: \S+ \S+; median \S+x$/m);
   }, SLOW);
 
   it.skipIf(!hasCc)('pairs a kind served by a named tree against the C server', async () => {
