@@ -16,11 +16,12 @@ import { Protocol } from '@loopkit/core';
 import { adviseHugePagesAhead, socketpair } from '@loopkit/uv';
 import { UringEventLoop, UringProactor } from '@loopkit/proactor';
 
-const [messageSize, messages, directFrom, startDirect] = process.argv.slice(1).map(Number);
+const [messageSize, messages, directFrom, startDirect, poolFromReads] = process.argv.slice(1).map(Number);
 const advised = () => readFileSync('/proc/self/smaps', 'utf8').split('\\n').filter((line) => line.startsWith('VmFlags') && / hg/.test(line)).length;
 const proactor = new UringProactor();
 proactor._directReadFrom = directFrom;
 proactor._startDirect = startDirect === 1;
+proactor._poolFromReads = poolFromReads;
 const loop = new UringEventLoop(proactor);
 let received = 0;
 class Count extends Protocol {
@@ -44,11 +45,12 @@ console.log(JSON.stringify({ afterReads, afterAsking: advised() }));
 `;
 
 /**
- * Advised mappings after `messages` reads of `messageSize` bytes (the proactor's `_directReadFrom`
- * and `_startDirect` as given), and after asking directly.
+ * Advised mappings after `messages` reads of `messageSize` bytes (the proactor's `_directReadFrom`,
+ * `_startDirect` and `_poolFromReads` as given: 1 keeps one connection's small reads on the
+ * pool), and after asking directly.
  */
-function advisedMappings(messageSize: number, messages: number, directFrom: number, startDirect: boolean): { afterReads: number; afterAsking: number } {
-  const out = execFileSync(process.execPath, ['--input-type=module', '-e', CHILD, String(messageSize), String(messages), String(directFrom), startDirect ? '1' : '0'], {
+function advisedMappings(messageSize: number, messages: number, directFrom: number, startDirect: boolean, poolFromReads = 2): { afterReads: number; afterAsking: number } {
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', CHILD, String(messageSize), String(messages), String(directFrom), startDirect ? '1' : '0', String(poolFromReads)], {
     cwd: new URL('..', import.meta.url),
     encoding: 'utf8',
   });
@@ -75,5 +77,17 @@ describe.skipIf(!linuxWithSmaps || UringProactor.problem() !== null)('receive me
     const { afterReads, afterAsking } = advisedMappings(1024, 50, 0, true);
     expect(afterReads).toBe(0);
     expect(afterAsking).toBeGreaterThanOrEqual(afterReads);
+  });
+
+  // 4,000-byte chunks: about 112 to a 512 KiB slab, whose last 64 KiB a harvest never uses.
+  it('small pooled reads ask once they have started four fresh slabs (a busy server of small messages), as the selector\'s reads', () => {
+    const { afterReads, afterAsking } = advisedMappings(4000, 420, 8 * 1024, false, 1);
+    if (afterAsking === 0) return;
+    expect(afterReads).toBeGreaterThan(0);
+  });
+
+  it('a few small pooled reads do not', () => {
+    const { afterReads } = advisedMappings(4000, 200, 8 * 1024, false, 1);
+    expect(afterReads).toBe(0);
   });
 });
