@@ -175,6 +175,43 @@ loop.close();
   });
 });
 
+describe("the rare-state branch of a step's getters has feedback before the first run (tasks.ts)", () => {
+  it("a second run's first task, runUntilComplete's own (it has a rare state), deoptimizes no code of the first run", () => {
+    // Without it, the first run's code (Task._run with _mustCancel inlined on Node 20, the
+    // _context getter on Node 24) was thrown away at the second run's first task for
+    // "Insufficient type feedback for generic named access": in the first run that task
+    // started before V8 gave the getters feedback vectors.
+    const program = `
+import { BaseEventLoop, gather, sleep } from '${CORE}';
+const body = async () => {
+  await sleep(0);
+};
+async function once(count) {
+  const loop = new BaseEventLoop();
+  await loop.runUntilComplete(async () => {
+    const all = [];
+    for (let i = 0; i < count; i++) all.push(loop.createTask(body));
+    await gather(...all);
+  });
+  loop.close();
+}
+await once(10000);
+console.log('SECOND RUN');
+await once(20000);
+`;
+    const dir = mkdtempSync(join(tmpdir(), 'loopkit-rare-feedback-'));
+    const file = join(dir, 'runs.mjs');
+    writeFileSync(file, program);
+    const flags = ['--single-threaded', '--trace-deopt'];
+    const run = spawnSync(process.execPath, [...flags, file], { encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 28 });
+    expect(run.stderr).toBe('');
+    const second = run.stdout.split('SECOND RUN\n')[1]!;
+    expect(second).toContain('deoptimizing'); // the trace is there (other one-off deoptimizations are left)
+    const missingFeedback = second.split('\n').filter((line) => line.includes('reason: Insufficient type feedback for generic named access'));
+    expect(missingFeedback).toEqual([]);
+  });
+});
+
 describe('a Future finished with an exception (held where a result would be)', () => {
   it('gives it as the exception, throws it as the result, and shows it, also when it is undefined', async () => {
     const loop = new BaseEventLoop();
