@@ -1,6 +1,6 @@
 /**
  * A first step's `sleep(0)` returns a native promise (sleep.ts' yieldingPromise). With the
- * continuation-slot addon that promise has no resolving functions (native/task_slot.cc:
+ * continuation-slot addon on Node 20 and 22 that promise has no resolving functions (native/task_slot.cc:
  * newPromise, resolvePromise): what a burst of yielding tasks keeps until its wake-ups, and
  * that programs see the same settlements in the same order as with `new Promise` (the path
  * without the addon, taken here with LOOPKIT_TASK_TRACKING=async-local-storage).
@@ -14,7 +14,9 @@ import { _world } from '@loopkit/core';
 
 const CORE = new URL('../packages/core/dist/index.js', import.meta.url).href;
 const slot = _world.taskTracking?.slot ?? null;
-const hasBarePromises = typeof slot?.newPromise === 'function' && typeof slot?.resolvePromise === 'function';
+// Taken where the slot holds the task itself (Node 20 and 22), not with Node 24's task frames (sleep.ts).
+const hasBarePromises =
+  _world.taskTracking?.mechanism === 'continuation-slot' && typeof slot?.newPromise === 'function' && typeof slot?.resolvePromise === 'function';
 const dir = mkdtempSync(join(tmpdir(), 'loopkit-yield-promise-'));
 const ALS = { LOOPKIT_TASK_TRACKING: 'async-local-storage' };
 

@@ -167,9 +167,13 @@ function ignoreRejection(): void {}
 /**
  * The continuation-slot addon's promises without resolving functions (promise-waiter.ts):
  * `new Promise(executor)` adds its resolve and reject functions and the context they share,
- * 112 bytes a yielding task that every scavenge of a burst of first steps copies.
+ * 112 bytes a yielding task that every scavenge of a burst of first steps copies. Taken where
+ * the slot holds the task itself (Node 20 and 22): there a burst of 100k yielding tasks costs
+ * ~10% less CPU with them; with Node 24's task frames the two API calls cost more than the
+ * bytes save (~2% more; bench/README.md, session 18).
  */
-const slot = world.taskTracking?.slot ?? null;
+const tracking = world.taskTracking;
+const slot = tracking?.mechanism === 'continuation-slot' ? tracking.slot : null;
 const newBarePromise = slot?.resolvePromise !== undefined ? slot.newPromise : undefined;
 const resolveBarePromise = slot?.resolvePromise;
 
