@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { BaseEventLoop, CancelledError, Future, InvalidStateError, Task } from '@loopkit/core';
 
 const CORE = new URL('../packages/core/dist/index.js', import.meta.url).href;
+const LOOPKIT = new URL('../packages/loopkit/dist/index.js', import.meta.url).href;
 
 describe('object sizes', () => {
   it('a Task is at most 104 bytes, a Future 72, an Event waiter 96 (heap snapshot)', () => {
@@ -172,6 +173,53 @@ loop.close();
     expect(run.stderr).toBe('');
     expect(run.stdout).toContain('deoptimize at'); // the trace is there (Node's own modules deoptimize some)
     expect(run.stdout.split('\n').filter((line) => /deoptimize at <[^>]*ready-queue\.js/.test(line))).toEqual([]);
+  });
+});
+
+describe("a second run of (c)'s shape deoptimizes none of the first run's code for feedback it could have had (tasks.ts, futures.ts, gather.ts)", () => {
+  it('no missing feedback for the rare state of runUntilComplete\'s own task; no new map for a watcher\'s first push, a gathered task, a gather\'s future', () => {
+    // Without the changes (session 18), on Node 20 Task._run and _mustCancel, on Node 24 the
+    // _context getter, were thrown away at the second run's first task for "Insufficient type
+    // feedback for generic named access" (in the first run that task started before V8 gave the
+    // getters feedback vectors); and on Node 24 (as in bench/sched.js (c) on both) _watchedDone
+    // (a new watcher's first push onto an empty array of small integers), isThenable (gather's
+    // check of its last argument, a task) and Future's constructor (the map of a gathering
+    // future's `{ loop }` options, which died with the first run) for "wrong map".
+    const program = `
+import { gather, newEventLoop, sleep } from '${LOOPKIT}';
+const body = async () => {
+  await sleep(0);
+};
+async function once(count) {
+  const loop = newEventLoop();
+  await loop.runUntilComplete(async () => {
+    const all = [];
+    for (let i = 0; i < count; i++) all.push(loop.createTask(body));
+    await gather(...all);
+  });
+  loop.close();
+}
+await once(10000);
+globalThis.gc();
+console.log('SECOND RUN');
+await once(20000);
+`;
+    const dir = mkdtempSync(join(tmpdir(), 'loopkit-second-run-'));
+    const file = join(dir, 'runs.mjs');
+    writeFileSync(file, program);
+    const flags = ['--expose-gc', '--single-threaded', '--trace-deopt'];
+    const run = spawnSync(process.execPath, [...flags, file], { encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 28 });
+    expect(run.stderr).toBe('');
+    const second = run.stdout.split('SECOND RUN\n')[1]!;
+    expect(second).toContain('deoptimizing'); // the trace is there (other one-off deoptimizations are left)
+    const avoidable = second
+      .split('\n')
+      .filter(
+        (line) =>
+          line.includes('reason: Insufficient type feedback for generic named access') ||
+          /reason: wrong map\).*<JSFunction (_watchedDone|isThenable|Future) /.test(line),
+      );
+    expect(avoidable).toEqual([]);
   });
 });
 

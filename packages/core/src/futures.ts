@@ -35,6 +35,18 @@ type DoneCallback<T> = (future: Future<T>) => unknown;
 type FutureCallback = ((future: any) => unknown) | ReadyEntry;
 
 /**
+ * An empty list of a DoneWatcher's done futures, already in the elements kind a pushed future
+ * gives it (an empty `[]` holds small integers, and its first push changes its map): code
+ * compiled over one watcher's pushes met the next watcher's first push with a map it had no
+ * feedback for, and was thrown away ("wrong map" in _watchedDone, bench/README.md, session 18).
+ */
+function noDoneFutures(): Future<any>[] {
+  const list: Future<any>[] = [null as unknown as Future<any>];
+  list.pop();
+  return list;
+}
+
+/**
  * One done callback shared by many futures of one loop (gather's children): registered on
  * each as it is, and told which one is done when that one schedules its callbacks. It then
  * queues itself, where a plain function needs an entry per future to carry the future along
@@ -46,7 +58,7 @@ type FutureCallback = ((future: any) => unknown) | ReadyEntry;
  */
 export class DoneWatcher implements ReadyEntry {
   /** the futures done whose callback has not run yet, oldest first from `nextDone` */
-  private doneFutures: Future<any>[] = [];
+  private doneFutures: Future<any>[] = noDoneFutures();
   private nextDone = 0;
 
   constructor(
@@ -69,7 +81,7 @@ export class DoneWatcher implements ReadyEntry {
   _run(): void {
     const future = this.doneFutures[this.nextDone]!;
     if (++this.nextDone === this.doneFutures.length) {
-      this.doneFutures = [];
+      this.doneFutures = noDoneFutures();
       this.nextDone = 0;
     }
     try {

@@ -41,7 +41,7 @@ class GatheringFuture<T> extends Future<T> {
     private readonly children: Future<unknown>[],
     loop: AbstractEventLoop,
   ) {
-    super({ loop });
+    super(loop); // the loop itself: an options object literal's map dies with the run's last gather, and the next run's new one threw Future's constructor away ("wrong map")
   }
 
   override cancel(msg?: string): boolean {
@@ -63,7 +63,9 @@ keepShape('GatheringFuture', new GatheringFuture([], shapeLoop), [...futureField
  */
 function takeOptions(args: unknown[]): GatherOptions {
   const last = args[args.length - 1];
-  if (args.length === 0 || typeof last !== 'object' || last === null || isThenable(last) || last instanceof Future || Array.isArray(last)) {
+  // A Future (a task) first: isThenable's code, compiled over the promises task bodies return, met
+  // the one task a gather of tasks passed it with a map it had no feedback for ("wrong map").
+  if (args.length === 0 || typeof last !== 'object' || last === null || last instanceof Future || isThenable(last) || Array.isArray(last)) {
     return {};
   }
   args.pop();

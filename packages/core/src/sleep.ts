@@ -7,6 +7,7 @@ import { callSoonEntry, Handle, type HandleOwner, type ReadyEntry, type TimerEnt
 import type { Task } from './tasks.js';
 import { describe } from './validate.js';
 import { keepShape } from './shape-keepers.js';
+import { world } from './world.js';
 
 /** The future of a timed sleep on a TimerHandle from callLater: cancelling it cancels its timer. */
 class SleepOnTimerHandle<T> extends Future<T> {
@@ -117,17 +118,18 @@ carryTaskIntoThen(YieldOnce.prototype);
  * sleep(0) returned (see yieldingPromise). A ready-queue entry of its own, where a Promise
  * subclass carrying these fields was: V8 builds a subclass's instance through its generic
  * construct path and looks `constructor` up generically at each `await` of it, ~500
- * instructions a task on Node 20 (bench/README.md, session 16), while `new Promise(executor)`
- * is inlined and awaited on the native path.
+ * instructions a task on Node 20 (bench/README.md, session 16), while a native promise is
+ * awaited on the native path.
  */
 class FirstStepYield<T> implements ReadyEntry {
   // Declared, and set once in the constructor (see Future): one per `sleep(0)` of a first step.
   private declare readonly task: Task<unknown>;
   private declare readonly promise: Promise<T>;
-  private declare readonly resolve: (value: T | PromiseLike<T>) => void;
+  /** the promise's resolve function; null for a promise the addon made, which resolvePromise settles */
+  private declare readonly resolve: ((value: T | PromiseLike<T>) => void) | null;
   private declare readonly value: T;
 
-  constructor(task: Task<unknown>, promise: Promise<T>, resolve: (value: T | PromiseLike<T>) => void, value: T) {
+  constructor(task: Task<unknown>, promise: Promise<T>, resolve: ((value: T | PromiseLike<T>) => void) | null, value: T) {
     this.task = task;
     this.promise = promise;
     this.resolve = resolve;
@@ -141,12 +143,17 @@ class FirstStepYield<T> implements ReadyEntry {
     const cancelled = task._takeCancel();
     if (cancelled !== null) {
       // cancel() arrived while the task was yielding: raise at this await, as asyncio does.
-      // (Settled through a rejected promise: only the resolve function is kept. Marked
-      // handled, so a yield promise the task made but never awaited cannot take the
+      // (Settled through a rejected promise, as resolve is all there is to settle it with.
+      // Marked handled, so a yield promise the task made but never awaited cannot take the
       // process down with an unhandled rejection.)
-      this.resolve(Promise.reject(cancelled));
+      this.settle(Promise.reject(cancelled));
       void this.promise.then(undefined, ignoreRejection);
-    } else this.resolve(this.value);
+    } else this.settle(this.value);
+  }
+
+  private settle(value: T | PromiseLike<T>): void {
+    if (this.resolve === null) resolveBarePromise!(this.promise, value);
+    else this.resolve(value);
   }
 
   /** A description for logs and debugging (the slow-callback warning names the entry). */
@@ -157,7 +164,20 @@ class FirstStepYield<T> implements ReadyEntry {
 
 function ignoreRejection(): void {}
 
-/** The executor of every first step's yield promise: no closure per promise (it runs synchronously). */
+/**
+ * The continuation-slot addon's promises without resolving functions (promise-waiter.ts):
+ * `new Promise(executor)` adds its resolve and reject functions and the context they share,
+ * 112 bytes a yielding task that every scavenge of a burst of first steps copies. Taken where
+ * the slot holds the task itself (Node 20 and 22): there a burst of 100k yielding tasks costs
+ * ~10% less CPU with them; with Node 24's task frames the two API calls cost more than the
+ * bytes save (~2% more; bench/README.md, session 18).
+ */
+const tracking = world.taskTracking;
+const slot = tracking?.mechanism === 'continuation-slot' ? tracking.slot : null;
+const newBarePromise = slot?.resolvePromise !== undefined ? slot.newPromise : undefined;
+const resolveBarePromise = slot?.resolvePromise;
+
+/** Without the addon: the executor of every first step's yield promise, no closure per promise (it runs synchronously). */
 let captured: ((value: any) => void) | null = null;
 function captureResolve(resolve: (value: any) => void): void {
   captured = resolve;
@@ -171,16 +191,21 @@ function captureResolve(resolve: (value: any) => void): void {
  * plain promises.
  */
 function yieldingPromise<T>(loop: AbstractEventLoop, task: Task<unknown>, value: T): Promise<T> {
-  const promise = new Promise<T>(captureResolve);
-  const resolve = captured!;
-  captured = null;
+  let promise: Promise<T>;
+  let resolve: ((value: T | PromiseLike<T>) => void) | null = null;
+  if (newBarePromise !== undefined) promise = newBarePromise() as Promise<T>;
+  else {
+    promise = new Promise<T>(captureResolve);
+    resolve = captured!;
+    captured = null;
+  }
   callSoonEntry(loop, new FirstStepYield<T>(task, promise, resolve, value));
   resumeSignal.lastEnded = task; // a first step's `await sleep(0)`: it suspends on this promise
   return promise;
 }
 
 // Never queued: the map every wake-up has (see shape-keepers.ts).
-keepShape('FirstStepYield', new FirstStepYield(null as unknown as Task<unknown>, Promise.resolve(), () => undefined, undefined));
+keepShape('FirstStepYield', new FirstStepYield(null as unknown as Task<unknown>, Promise.resolve(), null, undefined));
 
 /**
  * What a first step's `sleep(0)` returns: a native promise (yieldingPromise). Typed iterable,

@@ -466,6 +466,24 @@ function taskShape(): Task<unknown> {
 }
 async function shapeCoro(): Promise<void> {}
 keepShape('Task', taskShape(), [...futureFieldsWrittenLater, '_label', '_futWaiter', '_aged']);
+
+/**
+ * Feedback for the rare-state branch of the getters every step reads. runUntilComplete's own
+ * task (rare state: _noPendingReport) is the first task each run starts, and in a process's
+ * first run it starts before V8 has given these getters a feedback vector (after their first
+ * ~8 calls): the code compiled in that run, with them inlined, met the branch without
+ * feedback at the next run's first task and was thrown away ("Insufficient type feedback for
+ * generic named access": Task._run on Node 20, its `_context` on Node 24, and `_unretrieved`
+ * when the run's result is read), then compiled again in that run (bench/README.md, session 18).
+ */
+function giveRareBranchFeedback(): void {
+  const task = taskShape();
+  task._rareState();
+  for (let i = 0; i < 32; i++) {
+    if (task._mustCancel || task._context !== null || task._gen !== null || task._unretrieved !== null) throw new RuntimeError('a fresh rare state reads as set');
+  }
+}
+giveRareBranchFeedback();
 const rareState = new RareState();
 keepShape('RareState', rareState, Object.keys(rareState));
 keepShape('DoneWatcher', new DoneWatcher(() => undefined, shapeLoop), ['doneFutures', 'nextDone']);

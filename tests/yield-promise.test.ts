@@ -1,0 +1,126 @@
+/**
+ * A first step's `sleep(0)` returns a native promise (sleep.ts' yieldingPromise). With the
+ * continuation-slot addon on Node 20 and 22 that promise has no resolving functions (native/task_slot.cc:
+ * newPromise, resolvePromise): what a burst of yielding tasks keeps until its wake-ups, and
+ * that programs see the same settlements in the same order as with `new Promise` (the path
+ * without the addon, taken here with LOOPKIT_TASK_TRACKING=async-local-storage).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { _world } from '@loopkit/core';
+
+const CORE = new URL('../packages/core/dist/index.js', import.meta.url).href;
+const slot = _world.taskTracking?.slot ?? null;
+// Taken where the slot holds the task itself (Node 20 and 22), not with Node 24's task frames (sleep.ts).
+const hasBarePromises =
+  _world.taskTracking?.mechanism === 'continuation-slot' && typeof slot?.newPromise === 'function' && typeof slot?.resolvePromise === 'function';
+const dir = mkdtempSync(join(tmpdir(), 'loopkit-yield-promise-'));
+const ALS = { LOOPKIT_TASK_TRACKING: 'async-local-storage' };
+
+/** Runs `source` as a module in a fresh process; its JSON output. */
+function runProgram(name: string, source: string, env: Record<string, string> = {}): unknown {
+  const file = join(dir, name);
+  writeFileSync(file, source);
+  const run = spawnSync(process.execPath, [file], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+  expect(run.stderr).toBe('');
+  return JSON.parse(run.stdout);
+}
+
+describe("a first step's sleep(0) promise", () => {
+  // The anonymous closures (V8's resolving functions, and its await closures) in the heap
+  // while 2000 tasks yield, counted in a snapshot from a callback queued after the first steps.
+  const YIELDING = `
+import v8 from 'node:v8';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { BaseEventLoop, gather, sleep } from '${CORE}';
+const loop = new BaseEventLoop();
+const count = 2000;
+let anonymous = 0;
+const body = async () => {
+  await sleep(0);
+};
+await loop.runUntilComplete(async () => {
+  const tasks = [];
+  for (let i = 0; i < count; i++) tasks.push(loop.createTask(body));
+  loop.callSoon(() => {
+    const file = v8.writeHeapSnapshot(join(${JSON.stringify(dir)}, 'yielding-' + process.pid + '.heapsnapshot'));
+    const snapshot = JSON.parse(readFileSync(file, 'utf8'));
+    const fields = snapshot.snapshot.meta.node_fields;
+    const closure = snapshot.snapshot.meta.node_types[0].indexOf('closure');
+    const [typeAt, nameAt] = [fields.indexOf('type'), fields.indexOf('name')];
+    for (let i = 0; i < snapshot.nodes.length; i += fields.length) {
+      if (snapshot.nodes[i + typeAt] === closure && snapshot.strings[snapshot.nodes[i + nameAt]] === '') anonymous += 1;
+    }
+    rmSync(file);
+  });
+  await gather(...tasks);
+});
+console.log(JSON.stringify({ count, anonymous }));
+`;
+
+  it.skipIf(!hasBarePromises)('keeps no resolving function while its task yields (with the addon; without it, one a task)', () => {
+    const bare = runProgram('yielding.mjs', YIELDING) as { count: number; anonymous: number };
+    // Without the addon each wake-up keeps its promise's resolve function (V8 names it '').
+    const withResolve = runProgram('yielding-als.mjs', YIELDING, ALS) as { count: number; anonymous: number };
+    const perTask = (withResolve.anonymous - bare.anonymous) / bare.count;
+    expect(perTask).toBeGreaterThan(0.95);
+    expect(perTask).toBeLessThan(1.05);
+  });
+
+  // Settlements with and without the addon: a result, a thenable result followed, a
+  // cancellation at the await, and a cancelled promise its task never awaited.
+  const ORDER = `
+import { BaseEventLoop, CancelledError, sleep } from '${CORE}';
+const loop = new BaseEventLoop();
+const log = [];
+const unhandled = [];
+process.on('unhandledRejection', (reason) => unhandled.push(String(reason)));
+await loop.runUntilComplete(async () => {
+  const plain = loop.createTask(async () => {
+    log.push(['plain got', await sleep(0, 'result')]);
+  });
+  const followed = loop.createTask(async () => {
+    log.push(['followed got', await sleep(0, Promise.resolve('inner'))]);
+  });
+  const cancelled = loop.createTask(async () => {
+    try {
+      await sleep(0);
+    } catch (error) {
+      log.push(['cancelled at its await', error instanceof CancelledError, error.message]);
+    }
+  });
+  const unawaited = loop.createTask(async () => {
+    void sleep(0);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    log.push(['unawaited went on']);
+  });
+  loop.callSoon(() => {
+    log.push(['after the first steps']);
+    cancelled.cancel('stop');
+    unawaited.cancel('stop too');
+  });
+  await Promise.all([plain, followed, cancelled, unawaited]);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+});
+console.log(JSON.stringify({ log, unhandled }));
+`;
+
+  it('settles alike with and without the addon, in the same order', () => {
+    const without = runProgram('order-als.mjs', ORDER, ALS);
+    expect(without).toEqual({
+      log: [
+        ['after the first steps'],
+        ['plain got', 'result'],
+        ['followed got', 'inner'],
+        ['cancelled at its await', true, 'stop'],
+        ['unawaited went on'],
+      ],
+      unhandled: [],
+    });
+    expect(runProgram('order.mjs', ORDER)).toEqual(without);
+  });
+});
