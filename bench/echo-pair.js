@@ -15,24 +15,14 @@
 //   env: BENCH_ROUNDS=8 BENCH_SECONDS=2 BENCH_WARMUP=0.5 BENCH_SIZE=1024 BENCH_CONNS=1
 import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { NODE, compileBenchC, cpuSecondsOf, loadAverage, median, minorFaultsOf, nodeVersion, positional, runLoadgen, startServer, stopServer, userCpuSecondsOf } from './harness.js';
+import { NODE, NODE_ECHO_KINDS, compileBenchC, cpuSecondsOf, echoServerScript, kindOf, loadAverage, median, minorFaultsOf, nodeVersion, positional, runLoadgen, startServer, stopServer, userCpuSecondsOf } from './harness.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
 /** The kinds bench/echo-server.c serves. */
 const C_KINDS = ['c', 'c-idle-poll'];
-const KINDS = [...C_KINDS, 'net', 'default', 'selector', 'proactor', 'uring', 'storm', 'buffered'];
+const KINDS = [...C_KINDS, ...NODE_ECHO_KINDS];
 const [first, second, ...extra] = positional();
-/** The server kind of `kind` or `kind@tree`. */
-const kindOf = (spec) => spec.split('@')[0];
-/** The echo-server.js that serves a Node kind: this tree's, or `tree`'s (a built copy) after an @. */
-function scriptOf(spec) {
-  const tree = spec.slice(kindOf(spec).length + 1);
-  return tree === '' ? join(here, 'echo-server.js') : join(resolve(tree), 'bench', 'echo-server.js');
-}
 if (first === undefined || second === undefined || first === second || extra.length > 0 ||
-    ![first, second].every((spec) => KINDS.includes(kindOf(spec)) && (C_KINDS.includes(kindOf(spec)) || existsSync(scriptOf(spec))))) {
+    ![first, second].every((spec) => KINDS.includes(kindOf(spec)) && (C_KINDS.includes(kindOf(spec)) || existsSync(echoServerScript(spec))))) {
   console.error(`usage: node bench/echo-pair.js <first kind>[@tree] <second kind>[@tree] [--node=PATH]; kinds: ${KINDS.join(', ')}`);
   process.exit(2);
 }
@@ -56,7 +46,7 @@ function serverArgv(spec) {
   const kind = kindOf(spec);
   if (kind === 'c') return [cServer];
   if (kind === 'c-idle-poll') return [cServer, 'idle-poll'];
-  return [NODE, scriptOf(spec), kind];
+  return [NODE, echoServerScript(spec), kind];
 }
 
 /** One run of `spec`: {rate, cpu, user, faults} (µs and minor faults per request over the timed part, as bench/echo.js counts it). */

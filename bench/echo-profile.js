@@ -14,20 +14,13 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { NODE, compileBenchC, loadAverage, nodeVersion, positional, runLoadgen, startServer, stopServer } from './harness.js';
+import { join } from 'node:path';
+import { NODE, NODE_ECHO_KINDS, compileBenchC, echoServerScript, kindOf, loadAverage, nodeVersion, positional, runLoadgen, startServer, stopServer } from './harness.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const KINDS = ['net', 'default', 'selector', 'proactor', 'uring', 'storm', 'buffered'];
+const KINDS = NODE_ECHO_KINDS;
 const [first, second, ...extra] = positional();
-const kindOf = (spec) => spec.split('@')[0];
-function scriptOf(spec) {
-  const tree = spec.slice(kindOf(spec).length + 1);
-  return tree === '' ? join(here, 'echo-server.js') : join(resolve(tree), 'bench', 'echo-server.js');
-}
 if (first === undefined || second === undefined || first === second || extra.length > 0 ||
-    ![first, second].every((spec) => KINDS.includes(kindOf(spec)) && existsSync(scriptOf(spec)))) {
+    ![first, second].every((spec) => KINDS.includes(kindOf(spec)) && existsSync(echoServerScript(spec)))) {
   console.error(`usage: node bench/echo-profile.js <first kind>[@tree] <second kind>[@tree] [--node=PATH]; kinds: ${KINDS.join(', ')}`);
   process.exit(2);
 }
@@ -80,7 +73,7 @@ function costs(data, requests) {
 
 /** One sampled run of `spec`: its nanoseconds per request by function. */
 async function profileOnce(spec, index) {
-  const { child, port } = await startServer(pin(0, [NODE, '--perf-basic-prof', scriptOf(spec), kindOf(spec)]));
+  const { child, port } = await startServer(pin(0, [NODE, '--perf-basic-prof', echoServerScript(spec), kindOf(spec)]));
   const data = join(work, `${index}.data`);
   try {
     const [cmd, ...args] = pin(1, [loadgen, '127.0.0.1', String(port), String(CONNS), String(SIZE), String(WARMUP), String(SECONDS + 1)]);

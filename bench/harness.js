@@ -3,7 +3,7 @@ import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 export const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 
@@ -137,6 +137,16 @@ export function printMarkdown(header, rows) {
 }
 
 export { reportMemory, reportTimed } from './case-report.js';
+
+/** The server kinds bench/echo-server.js serves. */
+export const NODE_ECHO_KINDS = ['net', 'default', 'selector', 'proactor', 'uring', 'storm', 'buffered'];
+/** The server kind of `kind` or `kind@tree`. */
+export const kindOf = (spec) => spec.split('@')[0];
+/** The echo-server.js that serves a Node kind: this tree's, or `tree`'s (a built copy) after an @. */
+export function echoServerScript(spec) {
+  const tree = spec.slice(kindOf(spec).length + 1);
+  return join(tree === '' ? dirname(fileURLToPath(import.meta.url)) : join(resolve(tree), 'bench'), 'echo-server.js');
+}
 
 /** Start a server process (`argv`) that prints "PORT <n>" when it listens: resolves to {child, port, lines}. */
 export function startServer(argv) {
