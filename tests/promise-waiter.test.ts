@@ -5,26 +5,16 @@
  * settlements in the same order as with `new Promise` (the path without the addon, taken
  * here with LOOPKIT_TASK_TRACKING=async-local-storage).
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { _world } from '@loopkit/core';
+import { jsonPrograms } from './support/json-program.js';
 
 const CORE = new URL('../packages/core/dist/index.js', import.meta.url).href;
 const slot = _world.taskTracking?.slot ?? null;
 const hasBarePromises = typeof slot?.newPromise === 'function';
-const dir = mkdtempSync(join(tmpdir(), 'loopkit-promise-waiter-'));
 
 /** Runs `source` as a module in a fresh process; its JSON output. */
-function runProgram(name: string, source: string, env: Record<string, string> = {}): unknown {
-  const file = join(dir, name);
-  writeFileSync(file, source);
-  const run = spawnSync(process.execPath, [file], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
-  expect(run.stderr).toBe('');
-  return JSON.parse(run.stdout);
-}
+const { run: runProgram } = jsonPrograms('loopkit-promise-waiter-');
 
 const ALS = { LOOPKIT_TASK_TRACKING: 'async-local-storage' };
 

@@ -5,29 +5,19 @@
  * that programs see the same settlements in the same order as with `new Promise` (the path
  * without the addon, taken here with LOOPKIT_TASK_TRACKING=async-local-storage).
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { _world } from '@loopkit/core';
+import { jsonPrograms } from './support/json-program.js';
 
 const CORE = new URL('../packages/core/dist/index.js', import.meta.url).href;
 const slot = _world.taskTracking?.slot ?? null;
 // Taken where the slot holds the task itself (Node 20 and 22), not with Node 24's task frames (sleep.ts).
 const hasBarePromises =
   _world.taskTracking?.mechanism === 'continuation-slot' && typeof slot?.newPromise === 'function' && typeof slot?.resolvePromise === 'function';
-const dir = mkdtempSync(join(tmpdir(), 'loopkit-yield-promise-'));
 const ALS = { LOOPKIT_TASK_TRACKING: 'async-local-storage' };
 
 /** Runs `source` as a module in a fresh process; its JSON output. */
-function runProgram(name: string, source: string, env: Record<string, string> = {}): unknown {
-  const file = join(dir, name);
-  writeFileSync(file, source);
-  const run = spawnSync(process.execPath, [file], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
-  expect(run.stderr).toBe('');
-  return JSON.parse(run.stdout);
-}
+const { run: runProgram, dir } = jsonPrograms('loopkit-yield-promise-');
 
 describe("a first step's sleep(0) promise", () => {
   // The anonymous closures (V8's resolving functions, and its await closures) in the heap
