@@ -34,6 +34,7 @@
  */
 import { checkByteCount, Future, receiveSlab, toConnectionError, type AbstractEventLoop, type BaseProtocol, type Family, type Server, type ServerOptions, type SockType } from '@loopkit/core';
 import {
+  adviseHugePagesForRead,
   EAGAIN,
   EINPROGRESS,
   errnoError,
@@ -61,7 +62,7 @@ import { acceptedPeer, Proactor, type Address, type AddressLike } from './proact
 import { sendfileBySends } from './sendfile.js';
 import { checkBytes, wouldBlock } from './checks.js';
 import type { ProactorSocketTransport } from './transports.js';
-import { noteSlabRead, UringStreamTransport } from './uring-transport.js';
+import { UringStreamTransport } from './uring-transport.js';
 
 const ECANCELED = 125;
 const ENOBUFS = 105;
@@ -849,7 +850,7 @@ export class UringProactor extends Proactor {
         if (where >= 0) {
           data = into.subarray(where, where + res);
           receiveSlab.taken(where + res);
-          noteSlabRead(where, res);
+          adviseHugePagesForRead(res, where === 0);
         }
         const slot = id % SLOTS;
         // A transport's completion (the common case) first.

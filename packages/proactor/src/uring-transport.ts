@@ -41,7 +41,7 @@
  *   completions free their ring slots and find the transport closed).
  */
 import { BaseStreamTransport, receiveSlab, socketExtra, toConnectionError, type AbstractEventLoop, type BaseProtocol, type ConnectionOwner, type Future } from '@loopkit/core';
-import { adviseHugePagesAhead, EAGAIN, EINTR, errnoError, SHUT_WR, Uring, WRITABLE } from '@loopkit/uv';
+import { adviseHugePagesForRead, EAGAIN, EINTR, errnoError, SHUT_WR, Uring, WRITABLE } from '@loopkit/uv';
 import type { NetSocket } from './net-socket.js';
 import type { ReleaseHook } from './transports.js';
 import type { ReadableSink, RingSink, UringProactor, UringSocket } from './uring-proactor.js';
@@ -80,32 +80,6 @@ const SMALL_ROUND = 4 * 1024;
  * wake-ups cost more than the recv syscall (see SMALL_ROUNDS).
  */
 const LONE_ROUNDS = 8;
-/**
- * A direct read of this many bytes or more makes the process ask for transparent huge pages
- * on the heap it grows into next (@loopkit/uv's adviseHugePagesAhead, once), as the
- * selector's reads do: every read lands in fresh slab memory, and a fresh server's first
- * touches of 4 KiB pages cost ~12 µs of CPU each on a paravirtualized MMU.
- */
-const LARGE_READ = 16 * 1024;
-/**
- * Small reads, pooled or direct, ask too once they have started this many fresh slabs of
- * core's (2 MiB), the selector's rule: a 1 KiB echo otherwise touches a new 4 KiB page of heap
- * every four requests until V8's scavenges free spent slabs. Before session 18 only uring's
- * large direct reads asked, and its pooled harvests took 0.24 faults per request at 1 KiB x 10
- * (Node 20) where the selector took 0.12 (bench/README.md, "Session 18 (s18-uring)").
- */
-const BUSY_SLABS = 4;
-let slabsStarted = 0;
-
-/**
- * @internal A read of `bytes` landed at `start` of core's receive slab (a direct read, or the
- * harvest's copy of a pooled chunk): asks for huge pages ahead once the reads are large or
- * busy (LARGE_READ, BUSY_SLABS; @loopkit/uv's adviseHugePagesAhead asks once, later calls
- * return at once).
- */
-export function noteSlabRead(start: number, bytes: number): void {
-  if (bytes >= LARGE_READ || (start === 0 && ++slabsStarted === BUSY_SLABS)) adviseHugePagesAhead();
-}
 
 /** The loop's way to queue a ready entry without allocating (BaseEventLoop's). */
 interface EntryQueue {
@@ -422,7 +396,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
         r = raw.tryRecvInto(slab, start, room);
         if (r > 0) {
           receiveSlab.taken(start + r);
-          noteSlabRead(start, r);
+          adviseHugePagesForRead(r, start === 0);
           this._dataReceived(slab.subarray(start, start + r));
         }
       }

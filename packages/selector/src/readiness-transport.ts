@@ -23,7 +23,7 @@ import {
   type BaseProtocol,
   type ConnectionOwner,
 } from '@loopkit/core';
-import { adviseHugePagesAhead, EAGAIN, EINTR, errnoError } from '@loopkit/uv';
+import { adviseHugePagesForRead, EAGAIN, EINTR, errnoError } from '@loopkit/uv';
 
 type HandleOwner = ConstructorParameters<typeof Handle>[2];
 
@@ -60,27 +60,6 @@ export interface FdNames {
 
 /** Received bytes are views into core's receiveSlab (never reused: a protocol may keep them); a read asks for this much room. */
 const MIN_READ = 64 * 1024;
-
-/**
- * A read of this many bytes or more makes the process ask for transparent huge pages on the
- * heap it grows into next (@loopkit/uv's adviseHugePagesAhead), once. Every read lands in
- * fresh slab memory, and V8 frees spent slabs only at its GCs, so a server of large messages
- * touches tens of MB of new heap first; under a paravirtualized MMU each first touch of a
- * 4 KiB page costs ~12 µs of CPU (a 2 MiB page ~0.2 µs per 4 KiB). A server of small messages
- * asks once its reads have filled BUSY_SLABS fresh slabs (below); before that it keeps its
- * RSS (bench/README.md, "Session 14 (s14-echo)").
- */
-const LARGE_READ = 16 * 1024;
-
-/**
- * Small reads ask for huge pages too once the thread's reads have started this many fresh
- * slabs (2 MiB): a 1 KiB echo touches a new 4 KiB page every four requests until V8's first
- * scavenges free spent slabs, 0.4 faults (5 µs of CPU) per request in a fresh server
- * (bench/README.md, "Session 17 (s17-echo)"). Idle connections and a trickle of small
- * messages never get there.
- */
-const BUSY_SLABS = 4;
-let slabsStarted = 0;
 
 /** The call found nothing to do now (EAGAIN) or was interrupted: wait for the next event. */
 export function wouldBlock(r: number): boolean {
@@ -192,8 +171,8 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport imple
       r = this._readInto(slab, start, receiveSlab.room());
       if (r > 0) {
         receiveSlab.taken(start + r);
-        // Asks once (later calls return at once). A slab's first read starts at 0, no later one does.
-        if (r >= LARGE_READ || (start === 0 && ++slabsStarted === BUSY_SLABS)) adviseHugePagesAhead();
+        // Fresh slab memory: huge pages once reads are large or busy (a slab's first read starts at 0).
+        adviseHugePagesForRead(r, start === 0);
         this._dataReceived(slab.subarray(start, start + r));
         return;
       }

@@ -18,6 +18,6 @@ export { Uring } from './uring.js';
 export * from './constants.js';
 export { tlsProvider, tlsStats } from './tls.js';
 export type { HandshakeState, TLSContext, TLSEngine, TLSOptions, TLSProvider, TLSSessionInfo } from './tls.js';
-export { adviseHugePagesAhead, keepFreedMemory } from './memory.js';
+export { adviseHugePagesAhead, adviseHugePagesForRead, keepFreedMemory } from './memory.js';
 export { spawnChild, pidfdOpen, reapChild, pipeRead, pipeWrite, pipeWritev, closeFd, setNonblocking } from './process.js';
 export type { SpawnSpec, SpawnedChild, StdioSpec } from './process.js';

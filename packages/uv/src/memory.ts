@@ -25,7 +25,7 @@ export function keepFreedMemory(): boolean {
  * A read path that copies every received chunk into fresh memory touches tens of MB of new
  * heap before the first GC frees any, and under a paravirtualized MMU each first touch of a
  * 4 KiB page costs ~12 µs of CPU (a 2 MiB page ~0.2 µs per 4 KiB): NetProactor calls it
- * at every read, the selector's stream transports at every read of 16 KiB or more. The cost:
+ * at every read, the receive slab's read paths by adviseHugePagesForRead's rule. The cost:
  * that part of the heap becomes resident in 2 MiB steps, and the kernel may fill a partly
  * used 2 MiB range (at most 32 MiB in all). Without glibc, the addon or keepFreedMemory's
  * thresholds, a no-op (false). The first call decides; later calls return its result without
@@ -37,3 +37,28 @@ export function adviseHugePagesAhead(): boolean {
 
 /** adviseHugePagesAhead's result, once asked. */
 let hugePagesAdvised: boolean | null = null;
+
+/**
+ * A read of this many bytes or more into a receive slab asks for huge pages at once: a server
+ * of large messages touches tens of MB of fresh heap before V8's first GCs free spent slabs
+ * (bench/README.md, "Session 14 (s14-echo)").
+ */
+const LARGE_READ = 16 * 1024;
+/**
+ * Small reads ask once the process's reads have started this many fresh slabs (2 MiB): a 1 KiB
+ * echo touches a new 4 KiB page every four requests until the first scavenges, 0.4 faults (5 µs
+ * of CPU) per request in a fresh server (sessions 17 and 18, s17-echo, s18-uring). Idle
+ * connections and a trickle of small messages never get there, and keep their RSS.
+ */
+const BUSY_SLABS = 4;
+let slabsStarted = 0;
+
+/**
+ * The rule of the read paths that hand out views of core's receive slab (the selector's
+ * stream reads, uring's direct reads and pooled harvests): a read of `bytes`, the first of a
+ * fresh slab when `slabStarted`, asks for huge pages ahead (adviseHugePagesAhead) once reads
+ * are large or busy. Cheap at every read: it asks once.
+ */
+export function adviseHugePagesForRead(bytes: number, slabStarted: boolean): void {
+  if (bytes >= LARGE_READ || (slabStarted && ++slabsStarted === BUSY_SLABS)) adviseHugePagesAhead();
+}
