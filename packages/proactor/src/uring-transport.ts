@@ -110,6 +110,8 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   private smallRounds = 0;
   /** Pooled rounds in a row that came alone (see LONE_ROUNDS). */
   private loneRounds = 0;
+  /** The last direct read left room in its buffer: the socket is drained for now. */
+  private readShort = false;
   /** The write poll in the ring (0: none). */
   private pollId = 0;
   /**
@@ -152,7 +154,14 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   // ---- writing: the syscall at once; a ring poll for room when the kernel left bytes ----
   protected _writeNow(chunks: readonly Uint8Array[]): number {
     const raw = this.sock.raw;
-    const r = chunks.length === 1 ? raw.trySend(chunks[0]!) : raw.trySendv(chunks);
+    let r: number;
+    if (chunks.length === 1) {
+      // The length given, as the selector's transport does: trySend's own `byteLength` read is
+      // shared by every caller in the process, and on Node 20 this path found it megamorphic
+      // (a generic getter call per send, ~150 instructions; bench/README.md, session 19).
+      const chunk = chunks[0]!;
+      r = raw.trySend(chunk, 0, chunk.length);
+    } else r = raw.trySendv(chunks);
     if (r >= 0) return r;
     if (r === -EAGAIN || r === -EINTR) return 0;
     throw toConnectionError(errnoError(r, 'send'));
@@ -381,33 +390,44 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     let total = 0;
     let r = -EAGAIN;
     while (this.reading && !this._closing) {
-      let room: number;
       // Bytes core still holds (from before a pause) go first: what is read now queues behind them.
       if (this._readsIntoBuffer()) {
         const buf = this._getReadBuffer(-1);
         if (buf === null) return;
-        room = buf.byteLength;
-        r = raw.tryRecvInto(buf, 0, room);
+        r = raw.tryRecvInto(buf, 0, buf.byteLength);
         if (r > 0) this._bufferUpdated(r);
+        this.readShort = r < buf.byteLength;
       } else {
-        const slab = receiveSlab.withRoom(MIN_DIRECT_READ);
-        const start = receiveSlab.offset();
-        room = receiveSlab.room();
-        r = raw.tryRecvInto(slab, start, room);
-        if (r > 0) {
-          receiveSlab.taken(start + r);
-          adviseHugePagesForRead(r, start === 0);
-          this._dataReceived(slab.subarray(start, start + r));
-        }
+        r = this.recvIntoSlab(raw);
       }
       if (r <= 0) break;
       total += r;
       // A short read drained the socket (for now: the poll is level-triggered).
-      if (r < room) break;
+      if (this.readShort) break;
     }
     if (r <= 0 && r !== -EAGAIN && r !== -EINTR) this.end = r; // 0: EOF
     if (total >= SMALL_ROUND) this.smallRounds = 0;
     else if (++this.smallRounds >= SMALL_ROUNDS && this.proactor._directReadFrom > 0 && this.busyElsewhere()) this.switchReads(false);
+  }
+
+  /**
+   * One recv into the slab, its bytes handed to the protocol; `readShort` says whether it left
+   * room. A method of its own, optimized apart from readDirect's loop: inlined there, Node 20's
+   * optimizing compiler left the view's construction (Buffer's subarray) as out-of-line calls
+   * and a constructor stub per read, ~190 instructions (bench/README.md, session 19).
+   */
+  private recvIntoSlab(raw: UringSocket['raw']): number {
+    const slab = receiveSlab.withRoom(MIN_DIRECT_READ);
+    const start = receiveSlab.offset();
+    const room = receiveSlab.room();
+    const r = raw.tryRecvInto(slab, start, room);
+    this.readShort = r < room;
+    if (r > 0) {
+      receiveSlab.taken(start + r);
+      adviseHugePagesForRead(r, start === 0);
+      this._dataReceived(slab.subarray(start, start + r));
+    }
+    return r;
   }
 
   /**
