@@ -47,7 +47,7 @@ const NO_DATAGRAMS: Array<[Buffer, Address]> = [];
 const READ_SCRATCH = Buffer.allocUnsafeSlow(256 * 1024);
 const READ_SCRATCH_MEMORY = READ_SCRATCH.buffer as ArrayBuffer;
 
-/** `target` filled with the first `nread` bytes of READ_SCRATCH (without Node 20's `buffer` getter in `copy`). */
+/** `target` filled with the first `nread` bytes of READ_SCRATCH (Node 20's `copy` calls the `buffer` getter). */
 function copyReadInto(target: Buffer, nread: number): Buffer {
   target.set(new Uint8Array(READ_SCRATCH_MEMORY, 0, nread));
   return target;
@@ -268,7 +268,8 @@ function onStreamRead(this: net.Socket, nread: number, buffer: Uint8Array): bool
     directLastRead = nread;
     paceReceived(0);
   } else if (nread >= OWN_BUFFER_READ) {
-    chunk = copyReadInto(Buffer.allocUnsafeSlow(nread), nread);
+    chunk = Buffer.allocUnsafeSlow(nread);
+    READ_SCRATCH.copy(chunk, 0, 0, nread);
     paceReceived(nread);
   } else {
     const slab = receiveSlab.withRoom(nread);
