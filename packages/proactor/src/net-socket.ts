@@ -47,7 +47,10 @@ const NO_DATAGRAMS: Array<[Buffer, Address]> = [];
 const READ_SCRATCH = Buffer.allocUnsafeSlow(256 * 1024);
 const READ_SCRATCH_MEMORY = READ_SCRATCH.buffer as ArrayBuffer;
 
-/** `target` filled with the first `nread` bytes of READ_SCRATCH (Node 20's `copy` calls the `buffer` getter). */
+/**
+ * `target` filled with the first `nread` bytes of READ_SCRATCH: fewer instructions than Node's
+ * `copy` on Node 20 (whose `copy` calls the `buffer` getter) and 24 alike (bench/README.md).
+ */
 function copyReadInto(target: Buffer, nread: number): Buffer {
   target.set(new Uint8Array(READ_SCRATCH_MEMORY, 0, nread));
   return target;
@@ -70,8 +73,8 @@ const OWNER = Symbol('NetSocket');
 /**
  * The class of Node's Buffers (`Buffer[Symbol.species]`): a chunk made with it from its slab's
  * ArrayBuffer, held once per slab, is the Buffer `subarray` makes, without the `buffer` getter
- * `subarray` calls (a call into V8's C++; Node 20's `copy` calls it too): 300-450 instructions
- * less per read (bench/README.md, "Session 19 (s19-netproactor)").
+ * `subarray` calls (a call into V8's C++): 300-1,300 instructions less per read with the copy
+ * below (bench/README.md, "Session 19 (s19-netproactor)").
  */
 const NodeBuffer = (Buffer as unknown as Record<symbol, new (memory: ArrayBuffer, byteOffset: number, length: number) => Buffer>)[Symbol.species]!;
 
@@ -138,7 +141,7 @@ const DIRECT_SLAB_SIZE = 256 * 1024;
 const DIRECT_MIN_ROOM = 4 * 1024;
 const DIRECT_MAX_ROOM = DIRECT_SLAB_SIZE / 2;
 let directReader: net.Socket | null = null;
-/** The direct slab's memory (a Buffer's `buffer` getter is a call into V8's C++ at every read). */
+/** The direct slab's memory, whole (a Buffer's `buffer` getter is a call into V8's C++ at every read). */
 let directSlab: ArrayBuffer | null = null;
 /** Where the direct reader's next read lands in `directSlab` (its buffer is the slab from here). */
 let directStart = 0;
