@@ -45,6 +45,17 @@ const NO_DATAGRAMS: Array<[Buffer, Address]> = [];
  * one wake-up and one write for an echo, where 64 KiB reads split a 100 KiB one in two.
  */
 const READ_SCRATCH = Buffer.allocUnsafeSlow(256 * 1024);
+const READ_SCRATCH_MEMORY = READ_SCRATCH.buffer as ArrayBuffer;
+
+/**
+ * `target` filled with the first `nread` bytes of READ_SCRATCH: fewer instructions than Node's
+ * `copy` on Node 20 (whose `copy` calls the `buffer` getter) and 24 alike (bench/README.md).
+ */
+function copyReadInto(target: Buffer, nread: number): Buffer {
+  target.set(new Uint8Array(READ_SCRATCH_MEMORY, 0, nread));
+  return target;
+}
+
 /**
  * Received bytes are copied out of the scratch buffer, never reused: a protocol may keep
  * them. A read of less than OWN_BUFFER_READ is a view into core's receiveSlab, as the
@@ -58,6 +69,26 @@ const OWN_BUFFER_READ = 64 * 1024;
 
 /** The NetSocket a net.Socket reads for (the read callback runs with the net.Socket as `this`). */
 const OWNER = Symbol('NetSocket');
+
+/**
+ * The class of Node's Buffers (`Buffer[Symbol.species]`): a chunk made with it from its slab's
+ * ArrayBuffer, held once per slab, is the Buffer `subarray` makes, without the `buffer` getter
+ * `subarray` calls (a call into V8's C++): 300-1,300 instructions less per read with the copy
+ * below (bench/README.md, "Session 19 (s19-netproactor)").
+ */
+const NodeBuffer = (Buffer as unknown as Record<symbol, new (memory: ArrayBuffer, byteOffset: number, length: number) => Buffer>)[Symbol.species]!;
+
+/** Core's receive slab last read into, and its memory (the slab changes once per 512 KiB). */
+let lastSlab: Buffer | null = null;
+let lastSlabMemory: ArrayBuffer | null = null;
+
+function slabMemory(slab: Buffer): ArrayBuffer {
+  if (slab !== lastSlab) {
+    lastSlab = slab;
+    lastSlabMemory = slab.buffer as ArrayBuffer;
+  }
+  return lastSlabMemory!;
+}
 
 /**
  * net.Socket's keys behind its `onread` option: the buffer libuv reads into, the read callback,
@@ -110,7 +141,8 @@ const DIRECT_SLAB_SIZE = 256 * 1024;
 const DIRECT_MIN_ROOM = 4 * 1024;
 const DIRECT_MAX_ROOM = DIRECT_SLAB_SIZE / 2;
 let directReader: net.Socket | null = null;
-let directSlab: Buffer | null = null;
+/** The direct slab's memory, whole (a Buffer's `buffer` getter is a call into V8's C++ at every read). */
+let directSlab: ArrayBuffer | null = null;
 /** Where the direct reader's next read lands in `directSlab` (its buffer is the slab from here). */
 let directStart = 0;
 let directLastRead = 0;
@@ -141,12 +173,12 @@ function nextReadBuffer(): Uint8Array | undefined {
   }
   const wanted = Math.min(Math.max(2 * directLastRead, DIRECT_MIN_ROOM), DIRECT_MAX_ROOM);
   if (directSlab === null || DIRECT_SLAB_SIZE - directStart < wanted) {
-    directSlab = Buffer.allocUnsafeSlow(DIRECT_SLAB_SIZE);
+    directSlab = Buffer.allocUnsafeSlow(DIRECT_SLAB_SIZE).buffer as ArrayBuffer;
     directStart = 0;
     paceReceived(DIRECT_SLAB_SIZE);
   }
   // Only libuv reads this view (a plain Uint8Array costs half a Buffer's subarray on Node 20).
-  return new Uint8Array(directSlab.buffer, directStart, DIRECT_SLAB_SIZE - directStart);
+  return new Uint8Array(directSlab, directStart, DIRECT_SLAB_SIZE - directStart);
 }
 
 /** The proactor a NetSocket tells of its changes (NetProactor). */
@@ -234,7 +266,7 @@ function onStreamRead(this: net.Socket, nread: number, buffer: Uint8Array): bool
   if (buffer !== READ_SCRATCH) {
     // The direct reader's read, in directSlab at directStart (see nextReadBuffer).
     const start = directStart;
-    chunk = directSlab!.subarray(start, start + nread);
+    chunk = new NodeBuffer(directSlab!, start, nread);
     directStart = Math.min((start + nread + 7) & ~7, DIRECT_SLAB_SIZE);
     directLastRead = nread;
     paceReceived(0);
@@ -245,9 +277,8 @@ function onStreamRead(this: net.Socket, nread: number, buffer: Uint8Array): bool
   } else {
     const slab = receiveSlab.withRoom(nread);
     const start = receiveSlab.offset();
-    READ_SCRATCH.copy(slab, start, 0, nread);
     receiveSlab.taken(start + nread);
-    chunk = slab.subarray(start, start + nread);
+    chunk = copyReadInto(new NodeBuffer(slabMemory(slab), slab.byteOffset + start, nread), nread);
   }
   if (!sock._keep(chunk)) {
     sock._notify();
