@@ -180,25 +180,19 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport imple
         this._bufferUpdated(r);
         return;
       }
-      this.readFailed(r);
     } else {
       const slab = receiveSlab.withRoom(MIN_READ);
       const start = receiveSlab.offset();
       r = this._readInto(slab, start, receiveSlab.room());
-      if (r > 0) receiveSlab.taken(start + r);
-      this.received(slab, start, r);
+      if (r > 0) {
+        receiveSlab.taken(start + r);
+        // Fresh slab memory: huge pages once reads are large or busy (a slab's first read starts at 0).
+        adviseHugePagesForRead(r, start === 0);
+        this._dataReceived(slab.subarray(start, start + r));
+        return;
+      }
     }
-  }
-
-  /** Hand the protocol what a read into the receive slab returned. */
-  private received(slab: Buffer, start: number, r: number): void {
-    if (r > 0) {
-      // Fresh slab memory: huge pages once reads are large or busy (a slab's first read starts at 0).
-      adviseHugePagesForRead(r, start === 0);
-      this._dataReceived(slab.subarray(start, start + r));
-    } else {
-      this.readFailed(r);
-    }
+    this.readFailed(r);
   }
 
   /** A read returned `r` <= 0: EOF, nothing (EAGAIN, EINTR) or an error. */
@@ -217,7 +211,14 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport imple
     const i = this._aheadIndex;
     const slab = ahead.take(this);
     if (this._closing) return;
-    this.received(slab, ahead.out[2 * i]!, ahead.out[2 * i + 1]!);
+    const start = ahead.out[2 * i]!;
+    const r = ahead.out[2 * i + 1]!;
+    if (r > 0) {
+      adviseHugePagesForRead(r, start === 0);
+      this._dataReceived(slab.subarray(start, start + r));
+    } else {
+      this.readFailed(r);
+    }
   }
 
   /** This transport's entry of its loop's read-ahead, released: its slab. */

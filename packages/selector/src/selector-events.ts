@@ -318,6 +318,8 @@ export class SelectorEventLoop
 
   /** Queue the handlers of `n` (fd, events) pairs of `pairs`, from index `from`. */
   private queueHosted(pairs: Int32Array, from: number, n: number): void {
+    // Several readable sockets are read now, in one call into the addon (each transport delivers its read when it runs); one reads itself.
+    const ahead = n > 1 ? this._readAhead : null;
     for (let i = from; i < from + 2 * n; i += 2) {
       const handlers = this.hostedByFd[pairs[i]!];
       if (handlers === undefined) continue;
@@ -325,10 +327,9 @@ export class SelectorEventLoop
       // queueReady skips an event whose handler is unset: that is the hosted registration's mask.
       this.queueReady(pairs[i]!, handlers, events);
       // A hosted registration is its transport, and its reader is itself while it reads.
-      if (events & EVENT_READ && handlers.reader === (handlers as unknown)) this._readAhead.queue(handlers as SelectorSocketTransport);
+      if (ahead !== null && events & EVENT_READ && handlers.reader === (handlers as unknown)) ahead.queue(handlers as SelectorSocketTransport);
     }
-    // The readable sockets are read now, in one call into the addon; each transport delivers its read when it runs.
-    this._readAhead.read();
+    ahead?.read();
   }
 
   override ioStart(wake: () => void): void {
