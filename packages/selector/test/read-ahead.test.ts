@@ -177,4 +177,22 @@ describe("SelectorEventLoop's read-ahead", () => {
       expect(reports).toEqual([]);
       await closeAll(server, [clients[0]!, clients[2]!], [protocols[0]!, protocols[2]!]);
     }));
+
+  it('reads made ahead whose entries never ran (a batch dropped by an escaping exception) are delivered at the next poll', () =>
+    onLoop(async (loop, reports) => {
+      const { server, clients, protocols } = await connections(loop, 2);
+      for (const p of protocols) p.transport!.pauseReading();
+      clients.forEach((c, i) => c.trySend(Buffer.from(`message ${i}`)));
+      await sleep(0.02);
+      // As the loop's ioPoll does, but without queueing the transports' read entries: as if
+      // an exception had dropped the rest of the batch that held them.
+      for (const p of protocols) p.transport!.resumeReading();
+      for (const p of protocols) loop._readAhead.queue(p.transport as unknown as Parameters<typeof loop._readAhead.queue>[0]);
+      loop._readAhead.read();
+      // The kernel holds nothing more for them: only the loop's next poll can deliver what was read.
+      await waitUntil(() => protocols.every((p) => p.received.length > 0));
+      expect(protocols.map((p) => p.received)).toEqual(['message 0', 'message 1']);
+      expect(reports).toEqual([]);
+      await closeAll(server, clients, protocols);
+    }));
 });
