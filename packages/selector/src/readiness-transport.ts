@@ -23,7 +23,7 @@ import {
   type BaseProtocol,
   type ConnectionOwner,
 } from '@loopkit/core';
-import { adviseHugePagesForRead, EAGAIN, EINTR, errnoError } from '@loopkit/uv';
+import { adviseHugePagesForRead, EAGAIN, EINTR, errnoError, tryRecvBatch } from '@loopkit/uv';
 
 type HandleOwner = ConstructorParameters<typeof Handle>[2];
 
@@ -45,6 +45,7 @@ export interface FdRegistration {
 
 /** What a transport needs of its loop: (un)watching its fd, and forgetting it once closed. */
 export interface TransportLoop extends AbstractEventLoop, HandleOwner {
+  readonly _readAhead: ReadAhead;
   _setReader(fd: number, reader: ReadinessCallback | null): void;
   _setWriter(fd: number, handle: Handle | null): void;
   _transportClosed(fd: number): void;
@@ -61,6 +62,12 @@ export interface FdNames {
 /** Received bytes are views into core's receiveSlab (never reused: a protocol may keep them); a read asks for this much room. */
 const MIN_READ = 64 * 1024;
 
+/** A transport's `_aheadIndex`: no read made ahead; queued for the loop's next read-ahead. */
+const AHEAD_NONE = -1;
+const AHEAD_QUEUED = -2;
+/** Sockets read in one read-ahead at most; more readable at one wake-up read themselves. */
+const AHEAD_MAX = 256;
+
 /** The call found nothing to do now (EAGAIN) or was interrupted: wait for the next event. */
 export function wouldBlock(r: number): boolean {
   return r === -EAGAIN || r === -EINTR;
@@ -71,6 +78,8 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport imple
   private writeHandle: Handle | null = null;
   /** Reading is registered: a read handle queued before a pause must not read. */
   protected _reading = false;
+  /** @internal This transport's read in the wake-up's read-ahead (an index into its arrays), AHEAD_NONE or AHEAD_QUEUED. */
+  _aheadIndex = AHEAD_NONE;
 
   constructor(
     loop: TransportLoop,
@@ -125,6 +134,8 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport imple
 
   protected _closeResources(): void {
     this._reading = false;
+    // A read made ahead and not delivered is dropped, as the kernel drops what a closed socket did not read.
+    if (this._aheadIndex >= 0) this.takeReadAhead();
     this.loop._transportClosed(this._fd);
     this._closeFd();
   }
@@ -155,6 +166,10 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport imple
 
   /** Readable: read and deliver (a write pipe overrides it: see pipes.ts). */
   protected _readReady(): void {
+    if (this._aheadIndex >= 0) {
+      this.deliverReadAhead();
+      return;
+    }
     if (!this._reading) return;
     let r: number;
     if (this._readsIntoBuffer()) {
@@ -177,7 +192,135 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport imple
         return;
       }
     }
+    this.readFailed(r);
+  }
+
+  /** A read returned `r` <= 0: EOF, nothing (EAGAIN, EINTR) or an error. */
+  private readFailed(r: number): void {
     if (r === 0) this._eofReceived();
     else if (!wouldBlock(r)) this._fatalError(toConnectionError(errnoError(r, this._names.read)), this._names.readError);
+  }
+
+  /**
+   * The read the wake-up made ahead for this transport, delivered as its own read would have
+   * been: paused since, core holds the bytes (and EOF) until resumeReading (the kernel would
+   * have held them); closing since, they are dropped (asyncio's close: no more data).
+   */
+  private deliverReadAhead(): void {
+    const ahead = this.loop._readAhead;
+    const i = this._aheadIndex;
+    const slab = ahead.take(this);
+    if (this._closing) return;
+    const start = ahead.out[2 * i]!;
+    const r = ahead.out[2 * i + 1]!;
+    if (r > 0) {
+      adviseHugePagesForRead(r, start === 0);
+      this._dataReceived(slab.subarray(start, start + r));
+    } else {
+      this.readFailed(r);
+    }
+  }
+
+  /** This transport's entry of its loop's read-ahead, released: its slab. */
+  private takeReadAhead(): Buffer {
+    return this.loop._readAhead.take(this);
+  }
+
+  /** @internal For ReadAhead: this transport's fd. */
+  get _readFd(): number {
+    return this._fd;
+  }
+
+  /** @internal For ReadAhead: whether this transport's next read goes into the receive slab (no read made ahead pending, reading, not a BufferedProtocol's). */
+  _readsIntoSlab(): boolean {
+    return this._reading && this._aheadIndex === AHEAD_NONE && !this._readsIntoBuffer();
+  }
+}
+
+/**
+ * A loop's read-ahead: while the loop queues the transports a wake-up found readable
+ * (`queue`), their sockets are collected, then read in one call into the addon per slab
+ * (`read`), into core's receive slab; each transport delivers its read when it runs from the
+ * ready queue, as its own read would have been. A call into the addon per socket was what
+ * the batch saves (N-API's argument checks and crossing). One socket reads itself, as before.
+ * For each read `i`: `slabs[i]` the slab, `out[2i]` where its bytes start, `out[2i + 1]` what
+ * its recv returned. Entries hold until each transport delivers (`unread` counts the rest);
+ * no new read-ahead starts before.
+ */
+export class ReadAhead {
+  readonly out = new Int32Array(2 * AHEAD_MAX);
+  private readonly fds = new Int32Array(AHEAD_MAX);
+  private readonly transports: (ReadinessStreamTransport | null)[] = [];
+  private readonly slabs: (Buffer | null)[] = [];
+  /** Transports queued for the next read; entries the last read made; of those, reads not delivered. */
+  private queued = 0;
+  private count = 0;
+  private unread = 0;
+
+  /** `requeue` queues a transport's read entry on the loop's ready queue again. */
+  constructor(private readonly requeue: (transport: ReadinessStreamTransport) => void) {}
+
+  /**
+   * Before the loop polls: the last read-ahead's reads are delivered in the iteration that
+   * made them, unless an exception that escaped the ready queue dropped the rest of its batch.
+   * Then their transports are queued again (no read is lost).
+   */
+  requeueUndelivered(): void {
+    if (this.unread === 0) return;
+    for (let i = 0; i < this.count; i++) {
+      const transport = this.transports[i];
+      if (transport != null && transport._aheadIndex === i) this.requeue(transport);
+    }
+  }
+
+  /** A readable transport the loop queued: its read is made in the next `read()` if it reads into the slab. */
+  queue(transport: ReadinessStreamTransport): void {
+    if (this.unread > 0 || this.queued === AHEAD_MAX) return;
+    // Queued already: an fd reported twice between two iterations is read once.
+    if (!transport._readsIntoSlab()) return;
+    transport._aheadIndex = AHEAD_QUEUED;
+    this.fds[this.queued] = transport._readFd;
+    this.transports[this.queued++] = transport;
+  }
+
+  /** Read every queued socket (two or more; one reads itself when it runs). */
+  read(): void {
+    const count = this.queued;
+    this.queued = 0;
+    if (count < 2) {
+      if (count === 1) {
+        this.transports[0]!._aheadIndex = AHEAD_NONE;
+        this.transports[0] = null;
+      }
+      return;
+    }
+    let from = 0;
+    while (from < count) {
+      const slab = receiveSlab.withRoom(MIN_READ);
+      const start = receiveSlab.offset();
+      const out = this.out;
+      const end = tryRecvBatch(this.fds, from, count, slab, start, receiveSlab.room(), MIN_READ, out);
+      let taken = -1;
+      for (let i = from; i < end; i++) {
+        if (out[2 * i + 1]! > 0) taken = out[2 * i]! + out[2 * i + 1]!;
+        this.slabs[i] = slab;
+        this.transports[i]!._aheadIndex = i;
+      }
+      if (taken >= 0) receiveSlab.taken(taken);
+      this.unread += end - from;
+      from = end;
+    }
+    this.count = count;
+  }
+
+  /** @internal For the transport delivering (or dropping) its read: its entry released, its slab. */
+  take(transport: ReadinessStreamTransport): Buffer {
+    const i = transport._aheadIndex;
+    const slab = this.slabs[i]!;
+    this.slabs[i] = null;
+    this.transports[i] = null;
+    transport._aheadIndex = AHEAD_NONE;
+    this.unread--;
+    return slab;
   }
 }

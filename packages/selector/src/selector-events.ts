@@ -63,7 +63,7 @@ import {
 } from '@loopkit/uv';
 import { BaseSelector, DefaultSelector, EVENT_READ, EVENT_WRITE, fileobjToFd, type FileObject } from './selectors.js';
 import { SelectorDatagramTransport, SelectorSocketTransport, type SocketTransportLoop } from './transports.js';
-import type { FdRegistration, ReadinessCallback } from './readiness-transport.js';
+import { ReadAhead, type FdRegistration, type ReadinessCallback } from './readiness-transport.js';
 import { checkFunction, describe } from './util.js';
 import { ChildWatcher } from './child-watcher.js';
 import { SelectorPipeTransport } from './pipes.js';
@@ -205,6 +205,8 @@ export class SelectorEventLoop
   /** PollSet's reports: [0] pairs written from [2] on, [1] pairs left for take() (see PollSet.watch). */
   private readonly hostReports = new Int32Array(2 + 2 * 256);
   private hostOut = new Int32Array(2 * 256);
+  /** @internal The hosted sockets a wake-up found readable, read in one call (see ReadAhead). */
+  readonly _readAhead = new ReadAhead((transport) => this._addCallback(transport));
   /** @internal how this loop learns that its children exited (a pidfd each, or SIGCHLD) */
   readonly _childWatcher: ChildWatcher = new ChildWatcher(this);
 
@@ -224,6 +226,7 @@ export class SelectorEventLoop
 
   // ---- the backend contract ----
   override ioPoll(): void {
+    this._readAhead.requeueUndelivered();
     // Node's loop turned and reported its hosted sockets: that is this iteration's poll of them.
     const hostTurned = this.hostReported;
     if (hostTurned) {
@@ -315,11 +318,18 @@ export class SelectorEventLoop
 
   /** Queue the handlers of `n` (fd, events) pairs of `pairs`, from index `from`. */
   private queueHosted(pairs: Int32Array, from: number, n: number): void {
+    // Several readable sockets are read now, in one call into the addon (each transport delivers its read when it runs); one reads itself.
+    const ahead = n > 1 ? this._readAhead : null;
     for (let i = from; i < from + 2 * n; i += 2) {
       const handlers = this.hostedByFd[pairs[i]!];
+      if (handlers === undefined) continue;
+      const events = pairs[i + 1]!;
       // queueReady skips an event whose handler is unset: that is the hosted registration's mask.
-      if (handlers !== undefined) this.queueReady(pairs[i]!, handlers, pairs[i + 1]!);
+      this.queueReady(pairs[i]!, handlers, events);
+      // A hosted registration is its transport, and its reader is itself while it reads.
+      if (ahead !== null && events & EVENT_READ && handlers.reader === (handlers as unknown)) ahead.queue(handlers as SelectorSocketTransport);
     }
+    ahead?.read();
   }
 
   override ioStart(wake: () => void): void {

@@ -170,6 +170,41 @@ static napi_value js_recv(napi_env env, napi_callback_info info) {
   RET(r < 0 ? -errno : r);
 }
 
+/* recvBatch(fds, from, count, buf, offset, length, minRoom, out) -> the index it stopped at:
+ * fds[from], fds[from + 1], ... up to fds[count - 1] are recv'd in turn into
+ * buf[offset, offset + length), each read starting 8-aligned after the bytes of the one
+ * before; out[2i] is where fds[i]'s bytes start in buf, out[2i+1] what its recv returned
+ * (bytes, 0 at EOF, -errno). It stops before a read that would have fewer than minRoom bytes
+ * of room: the fds from there on are not read (their data stays in the kernel). One call for
+ * the sockets a wake-up found readable, where a recv each paid a call into the addon. */
+static napi_value js_recv_batch(napi_env env, napi_callback_info info) {
+  ARGS(8);
+  int32_t* fds; size_t nfds;
+  int32_t from, count, base, min_room;
+  int32_t* out; size_t nout;
+  char* p; size_t n;
+  if (arg_int32_array(env, argv[0], "fds", &fds, &nfds) || arg_int32(env, argv[1], "from", &from) ||
+      arg_int32(env, argv[2], "count", &count) || arg_span(env, argv + 3, &p, &n) ||
+      arg_int32(env, argv[4], "offset", &base) || arg_int32(env, argv[6], "minRoom", &min_room) ||
+      arg_int32_array(env, argv[7], "out", &out, &nout)) return NULL;
+  if (from < 0 || count < from || (size_t)count > nfds || 2 * (size_t)count > nout) {
+    throw_range(env, "from and count must satisfy 0 <= from <= count <= fds.length and count <= out.length / 2");
+    return NULL;
+  }
+  if (min_room < 1) { throw_range(env, "minRoom must be >= 1"); return NULL; }
+  size_t at = 0;
+  int32_t k = from;
+  for (; k < count && n - at >= (size_t)min_room; k++) {
+    ssize_t r;
+    do r = recv(fds[k], p + at, n - at, 0); while (r < 0 && errno == EINTR);
+    out[2 * k] = base + (int32_t)at;
+    out[2 * k + 1] = r < 0 ? -errno : (int32_t)r;
+    if (r > 0) at = (at + (size_t)r + 7) & ~(size_t)7;
+    if (at > n) at = n;
+  }
+  RET(k);
+}
+
 /* send(fd, buf, offset, length) -> bytes sent */
 static napi_value js_send(napi_env env, napi_callback_info info) {
   ARGS(4);
@@ -361,7 +396,7 @@ napi_value sock_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     METHOD("socket", js_socket), METHOD("socketpair", js_socketpair),
     METHOD("sockinfo", js_sockinfo), METHOD("bind", js_bind), METHOD("connect", js_connect),
-    METHOD("listen", js_listen), METHOD("accept", js_accept), METHOD("recv", js_recv),
+    METHOD("listen", js_listen), METHOD("accept", js_accept), METHOD("recv", js_recv), METHOD("recvBatch", js_recv_batch),
     METHOD("send", js_send), METHOD("sendv", js_sendv), METHOD("sendfile", js_sendfile), METHOD("recvfrom", js_recvfrom),
     METHOD("sendto", js_sendto), METHOD("shutdown", js_shutdown), METHOD("close", js_close),
     METHOD("forget", js_forget),

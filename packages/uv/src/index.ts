@@ -10,7 +10,7 @@ export type { AddrOut } from './native.js';
 export { errnoError, errnoName } from './errors.js';
 export type { ErrnoError } from './errors.js';
 export type { AddressLike, InetAddress, SockAddr, SocketFamily, UnixAddress } from './address.js';
-export { Socket, socket, socketpair } from './socket.js';
+export { Socket, socket, socketpair, tryRecvBatch } from './socket.js';
 export type { SocketType } from './socket.js';
 export { Epoll, Kqueue, PollSet, READABLE, WRITABLE } from './readiness.js';
 export { WakeupFd } from './wakeup.js';

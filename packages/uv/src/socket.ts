@@ -409,3 +409,25 @@ export function socketpair(): [Socket, Socket] {
   check(native().socketpair(out), 'socketpair');
   return [makeSocket(out[0], 'unix', 'stream'), makeSocket(out[1], 'unix', 'stream')];
 }
+
+/**
+ * recv on several sockets in one call into the addon (the sockets a wake-up found readable),
+ * in order, into `buf[offset, offset + length)`: each read starts 8-aligned after the bytes
+ * of the one before. For each `i` from `from` on, `out[2 * i]` is where `fds[i]`'s bytes
+ * start in `buf` and `out[2 * i + 1]` what its recv returned (bytes, 0 at EOF, or -errno).
+ * It stops before a read that would have fewer than `minRoom` bytes of room and returns the
+ * index it stopped at (`count` when every fd was read): the fds from there on were not read.
+ */
+export function tryRecvBatch(
+  fds: Int32Array,
+  from: number,
+  count: number,
+  buf: ArrayBufferView,
+  offset: number,
+  length: number,
+  minRoom: number,
+  out: Int32Array,
+): number {
+  // Hot path: the addon checks every argument (TypeError/RangeError naming it).
+  return native().recvBatch(fds, from, count, buf, offset, length, minRoom, out);
+}

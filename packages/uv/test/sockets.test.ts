@@ -508,3 +508,44 @@ function readSnapshot(): string {
   for (let chunk; (chunk = stream.read()) !== null; ) text += chunk;
   return text;
 }
+
+describe('tryRecvBatch', () => {
+  it('reads each fd in turn into one buffer, 8-aligned, with EOF and EAGAIN per fd, and stops short of minRoom', () => {
+    const pairs = [socketpair(), socketpair(), socketpair(), socketpair()];
+    pairs[0]![1].send(Buffer.from('first'));
+    pairs[1]![1].close(); // EOF
+    // pairs[2]: nothing sent (EAGAIN)
+    pairs[3]![1].send(Buffer.from('fourth'));
+    for (const i of [0, 1, 3]) waitReadable(pairs[i]![0].fileno());
+    const fds = Int32Array.from(pairs.map(([a]) => a.fileno()));
+    const out = new Int32Array(8).fill(99);
+    const buf = Buffer.alloc(64);
+    expect(uv.tryRecvBatch(fds, 0, 4, buf, 16, 48, 8, out)).toBe(4);
+    expect(Array.from(out)).toEqual([16, 5, 24, 0, 24, -EAGAIN, 24, 6]);
+    expect(buf.subarray(16, 21).toString()).toBe('first');
+    expect(buf.subarray(24, 30).toString()).toBe('fourth');
+    // From index 1, with room for one read of at least 40 bytes: fds[2] is not read.
+    pairs[0]![1].send(Buffer.from('again'));
+    pairs[3]![1].send(Buffer.from('left in the kernel'));
+    waitReadable(pairs[0]![0].fileno());
+    fds[1] = pairs[0]![0].fileno();
+    expect(uv.tryRecvBatch(fds, 1, 4, buf, 0, 44, 40, out)).toBe(2);
+    expect(out.subarray(2, 4)).toEqual(Int32Array.from([0, 5]));
+    expect(pairs[3]![0].recv(64).toString()).toBe('left in the kernel');
+    for (const [a, b] of pairs) {
+      a.close();
+      if (!b.closed) b.close();
+    }
+  });
+
+  it('names a bad argument', () => {
+    const fds = new Int32Array(2);
+    const out = new Int32Array(4);
+    const buf = Buffer.alloc(16);
+    expect(() => uv.tryRecvBatch([0, 1] as unknown as Int32Array, 0, 2, buf, 0, 16, 8, out)).toThrow(/fds must be an Int32Array/);
+    expect(() => uv.tryRecvBatch(fds, 0, 3, buf, 0, 16, 8, out)).toThrow(/count/);
+    expect(() => uv.tryRecvBatch(fds, 0, 2, buf, 0, 16, 8, new Int32Array(2))).toThrow(/out\.length/);
+    expect(() => uv.tryRecvBatch(fds, 0, 2, buf, 8, 16, 8, out)).toThrow(/within buf/);
+    expect(() => uv.tryRecvBatch(fds, 0, 2, buf, 0, 16, 0, out)).toThrow(/minRoom must be >= 1/);
+  });
+});
