@@ -29,6 +29,7 @@ import { captureContext, storesSeen } from './creator-context.js';
 import { ageTasks, pendingTasks, trackTask, untrackTask, type AgedRecord } from './task-registry.js';
 import { endTaskWithWaiter, firstStepHandOff } from './promise-waiter.js';
 import { futureFieldsWrittenLater, keepShape, shapeLoop } from './shape-keepers.js';
+import { wakeYieldingTask } from './sleep.js';
 
 /** The context of a task whose own store lives where its code runs (see _enteredStore). */
 const runInPlace: ContextRunner = (fn, ...args) => fn(...args);
@@ -248,9 +249,19 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
     return this._makeCancelledError();
   }
 
-  /** @internal first step, run from the ready queue: call the coroutine function (not at all when cancelled before). */
+  /**
+   * @internal first step, run from the ready queue: call the coroutine function (not at all
+   * when cancelled before). Run again as the wake-up of that step's `sleep(0)` when it holds
+   * the yield's promise in its result field (sleep.ts' yieldingPromise).
+   */
   _run(): void {
     if (this.done()) return;
+    const yielded = this._result;
+    if (yielded !== undefined) {
+      this._result = undefined;
+      wakeYieldingTask(this as Task<unknown>, yielded as Promise<undefined>);
+      return;
+    }
     const cancelled = this._takeCancel();
     if (cancelled !== null) {
       this._finishCancelled(cancelled);
