@@ -1,9 +1,10 @@
 /**
  * A first step's `sleep(0)` returns a native promise (sleep.ts' yieldingPromise). With the
- * continuation-slot addon on Node 20 and 22 that promise has no resolving functions (native/task_slot.cc:
- * newPromise, resolvePromise): what a burst of yielding tasks keeps until its wake-ups, and
- * that programs see the same settlements in the same order as with `new Promise` (the path
- * without the addon, taken here with LOOPKIT_TASK_TRACKING=async-local-storage).
+ * task-tracking addon that promise has no resolving functions (native/task_slot.cc:
+ * newPromise, resolvePromise) and the task itself is its wake-up entry: what a burst of
+ * yielding tasks keeps until its wake-ups, and that programs see the same settlements in the
+ * same order as with `new Promise` and a wake-up entry of its own (the path without the
+ * addon, taken here with LOOPKIT_TASK_TRACKING=async-local-storage).
  */
 import { describe, expect, it } from 'vitest';
 import { _world } from '@loopkit/core';
@@ -11,9 +12,8 @@ import { jsonPrograms } from './support/json-program.js';
 
 const CORE = new URL('../packages/core/dist/index.js', import.meta.url).href;
 const slot = _world.taskTracking?.slot ?? null;
-// Taken where the slot holds the task itself (Node 20 and 22), not with Node 24's task frames (sleep.ts).
-const hasBarePromises =
-  _world.taskTracking?.mechanism === 'continuation-slot' && typeof slot?.newPromise === 'function' && typeof slot?.resolvePromise === 'function';
+// Taken wherever the addon is (the continuation slot on Node 20 and 22, task frames on Node 24 since session 19).
+const hasBarePromises = typeof slot?.newPromise === 'function' && typeof slot?.resolvePromise === 'function';
 const ALS = { LOOPKIT_TASK_TRACKING: 'async-local-storage' };
 
 /** Runs `source` as a module in a fresh process; its JSON output. */
@@ -30,6 +30,7 @@ import { BaseEventLoop, gather, sleep } from '${CORE}';
 const loop = new BaseEventLoop();
 const count = 2000;
 let anonymous = 0;
+let wakeups = 0;
 const body = async () => {
   await sleep(0);
 };
@@ -41,15 +42,17 @@ await loop.runUntilComplete(async () => {
     const snapshot = JSON.parse(readFileSync(file, 'utf8'));
     const fields = snapshot.snapshot.meta.node_fields;
     const closure = snapshot.snapshot.meta.node_types[0].indexOf('closure');
+    const object = snapshot.snapshot.meta.node_types[0].indexOf('object');
     const [typeAt, nameAt] = [fields.indexOf('type'), fields.indexOf('name')];
     for (let i = 0; i < snapshot.nodes.length; i += fields.length) {
       if (snapshot.nodes[i + typeAt] === closure && snapshot.strings[snapshot.nodes[i + nameAt]] === '') anonymous += 1;
+      if (snapshot.nodes[i + typeAt] === object && snapshot.strings[snapshot.nodes[i + nameAt]] === 'FirstStepYield') wakeups += 1;
     }
     rmSync(file);
   });
   await gather(...tasks);
 });
-console.log(JSON.stringify({ count, anonymous }));
+console.log(JSON.stringify({ count, anonymous, wakeups }));
 `;
 
   it.skipIf(!hasBarePromises)('keeps no resolving function while its task yields (with the addon; without it, one a task)', () => {
@@ -61,8 +64,17 @@ console.log(JSON.stringify({ count, anonymous }));
     expect(perTask).toBeLessThan(1.05);
   });
 
+  it.skipIf(!hasBarePromises)('queues the yielding task itself as its wake-up (with the addon; without it, an entry object a task)', () => {
+    const bare = runProgram('wakeups.mjs', YIELDING) as { count: number; wakeups: number };
+    const withResolve = runProgram('wakeups-als.mjs', YIELDING, ALS) as { count: number; wakeups: number };
+    // The one FirstStepYield kept for its map (shape-keepers.ts) is there either way.
+    expect(bare.wakeups).toBe(1);
+    expect(withResolve.wakeups).toBe(withResolve.count + 1);
+  });
+
   // Settlements with and without the addon: a result, a thenable result followed, a
-  // cancellation at the await, and a cancelled promise its task never awaited.
+  // cancellation at the await, a cancelled promise its task never awaited, and two yields
+  // made before the first is awaited (the second gets a wake-up entry of its own).
   const ORDER = `
 import { BaseEventLoop, CancelledError, sleep } from '${CORE}';
 const loop = new BaseEventLoop();
@@ -88,12 +100,19 @@ await loop.runUntilComplete(async () => {
     await new Promise((resolve) => setTimeout(resolve, 5));
     log.push(['unawaited went on']);
   });
+  const twice = loop.createTask(async () => {
+    const first = sleep(0);
+    const second = sleep(0);
+    await first;
+    await second;
+    log.push(['twice went on']);
+  });
   loop.callSoon(() => {
     log.push(['after the first steps']);
     cancelled.cancel('stop');
     unawaited.cancel('stop too');
   });
-  await Promise.all([plain, followed, cancelled, unawaited]);
+  await Promise.all([plain, followed, cancelled, unawaited, twice]);
   await new Promise((resolve) => setTimeout(resolve, 5));
 });
 console.log(JSON.stringify({ log, unhandled }));
@@ -107,6 +126,7 @@ console.log(JSON.stringify({ log, unhandled }));
         ['plain got', 'result'],
         ['followed got', 'inner'],
         ['cancelled at its await', true, 'stop'],
+        ['twice went on'],
         ['unawaited went on'],
       ],
       unhandled: [],

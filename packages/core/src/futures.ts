@@ -582,6 +582,10 @@ class FutureAwaiter<T> extends Chain<T> implements ReadyEntry {
   }
 }
 
+// A task awaiting a pending future queues one, as a run's main task awaiting its gather does:
+// with the loop's entries few kinds, runBatch's code checks for each kind's map (see shape-keepers.ts).
+keepShape('FutureAwaiter', new FutureAwaiter(new Future(shapeLoop), null, undefined, undefined));
+
 /** The continuation of a task whose coroutine function returned a pending future: see _awaitAsTaskBody. */
 class TaskBodyAwaiter implements ReadyEntry {
   constructor(

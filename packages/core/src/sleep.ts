@@ -165,15 +165,28 @@ class FirstStepYield<T> implements ReadyEntry {
 function ignoreRejection(): void {}
 
 /**
+ * The wake-up of a first step's `sleep(0)` whose task is its own entry (yieldingPromise, with
+ * the addon's promises): what FirstStepYield's run does, from Task._run.
+ */
+export function wakeYieldingTask(task: Task<unknown>, promise: Promise<undefined>): void {
+  resumeStep(task);
+  const cancelled = task._takeCancel();
+  if (cancelled !== null) {
+    // As FirstStepYield's: rejected through a rejected promise, and marked handled.
+    resolveBarePromise!(promise, Promise.reject(cancelled));
+    void promise.then(undefined, ignoreRejection);
+  } else resolveBarePromise!(promise, undefined);
+}
+
+/**
  * The continuation-slot addon's promises without resolving functions (promise-waiter.ts):
  * `new Promise(executor)` adds its resolve and reject functions and the context they share,
- * 112 bytes a yielding task that every scavenge of a burst of first steps copies. Taken where
- * the slot holds the task itself (Node 20 and 22): there a burst of 100k yielding tasks costs
- * ~10% less CPU with them; with Node 24's task frames the two API calls cost more than the
- * bytes save (~2% more; bench/README.md, session 18).
+ * 112 bytes a yielding task that every scavenge of a burst of first steps copies (Node 20: ~10%
+ * less CPU for 100k yielding tasks; bench/README.md, session 18). Taken wherever the addon is
+ * (Node 24's task frames too since session 19: with it, the task is its own wake-up entry, so
+ * a yielding task keeps neither the resolving functions nor a FirstStepYield).
  */
-const tracking = world.taskTracking;
-const slot = tracking?.mechanism === 'continuation-slot' ? tracking.slot : null;
+const slot = world.taskTracking?.slot ?? null;
 const newBarePromise = slot?.resolvePromise !== undefined ? slot.newPromise : undefined;
 const resolveBarePromise = slot?.resolvePromise;
 
@@ -193,8 +206,18 @@ function captureResolve(resolve: (value: any) => void): void {
 function yieldingPromise<T>(loop: AbstractEventLoop, task: Task<unknown>, value: T): Promise<T> {
   let promise: Promise<T>;
   let resolve: ((value: T | PromiseLike<T>) => void) | null = null;
-  if (newBarePromise !== undefined) promise = newBarePromise() as Promise<T>;
-  else {
+  if (newBarePromise !== undefined) {
+    promise = newBarePromise() as Promise<T>;
+    // The task is its own wake-up entry (Task._run, wakeYieldingTask), holding the promise in
+    // its result field, empty while it is pending: no FirstStepYield kept through the burst.
+    // Not for a value to give, nor a second yield the same step made before awaiting the first.
+    if (value === undefined && task._result === undefined) {
+      task._result = promise;
+      callSoonEntry(loop, task);
+      resumeSignal.lastEnded = task; // a first step's `await sleep(0)`: it suspends on this promise
+      return promise;
+    }
+  } else {
     promise = new Promise<T>(captureResolve);
     resolve = captured!;
     captured = null;

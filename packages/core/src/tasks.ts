@@ -29,6 +29,7 @@ import { captureContext, storesSeen } from './creator-context.js';
 import { ageTasks, pendingTasks, trackTask, untrackTask, type AgedRecord } from './task-registry.js';
 import { endTaskWithWaiter, firstStepHandOff } from './promise-waiter.js';
 import { futureFieldsWrittenLater, keepShape, shapeLoop } from './shape-keepers.js';
+import { wakeYieldingTask } from './sleep.js';
 
 /** The context of a task whose own store lives where its code runs (see _enteredStore). */
 const runInPlace: ContextRunner = (fn, ...args) => fn(...args);
@@ -248,9 +249,19 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
     return this._makeCancelledError();
   }
 
-  /** @internal first step, run from the ready queue: call the coroutine function (not at all when cancelled before). */
+  /**
+   * @internal first step, run from the ready queue: call the coroutine function (not at all
+   * when cancelled before). Run again as the wake-up of that step's `sleep(0)` when it holds
+   * the yield's promise in its result field (sleep.ts' yieldingPromise).
+   */
   _run(): void {
     if (this.done()) return;
+    const yielded = this._result;
+    if (yielded !== undefined) {
+      this._result = undefined;
+      wakeYieldingTask(this as Task<unknown>, yielded as Promise<undefined>);
+      return;
+    }
     const cancelled = this._takeCancel();
     if (cancelled !== null) {
       this._finishCancelled(cancelled);
@@ -269,11 +280,7 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
       this._genStep(undefined);
     } else if (!isThenable(body)) {
       this._bodyReturned(body as T);
-    } else if (resumeSignal.lastEnded !== (this as Task<unknown>)) {
-      // The first step goes on in microtasks (it awaits a done future, say): let it, before
-      // the loop's next callback, as asyncio runs a whole step inside one callback.
-      resumeStep(this as Task<unknown>);
-    }
+    } else resumeUnlessSuspended(this as Task<unknown>);
   }
 
   /** @internal one step of a generator coroutine, resumed with nothing or with an error. */
@@ -376,6 +383,20 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
   }
 }
 
+/**
+ * After a first step that returned a promise: unless it suspended where the loop sees it
+ * (resumeSignal.lastEnded), it goes on in microtasks (it awaits a done future, say): let it,
+ * before the loop's next callback, as asyncio runs a whole step inside one callback.
+ * Its own function, given feedback for both ways at load (below): a run's main task, whose
+ * first step leaves lastEnded null (it awaits a Future), is the first task of a process, run
+ * before Task._run has a feedback vector, so the code compiled with only suspended tasks seen
+ * there was thrown away at the next run's main task ("not a JavaScript object" on Node 20,
+ * "wrong instance type" on Node 24; bench/README.md, session 19).
+ */
+function resumeUnlessSuspended(task: Task<unknown>): void {
+  if (resumeSignal.lastEnded !== task) resumeStep(task);
+}
+
 function runFirstStep(task: Task<any>): unknown {
   return runInTask(task, firstStep, task);
 }
@@ -456,9 +477,9 @@ function coroName(coro: CoroFn<unknown>): string {
  * A task in the shape of every task (see shape-keepers.ts): Future's constructor with
  * new.target Task, then Task's own fields in its constructor's order.
  */
-function taskShape(): Task<unknown> {
+function taskShape(coro: CoroFn<unknown> = shapeCoro): Task<unknown> {
   const task = Reflect.construct(Future, [shapeLoop], Task) as Task<unknown> & { _coro: CoroFn<unknown> };
-  task._coro = shapeCoro;
+  task._coro = coro;
   task._label = 0;
   task._futWaiter = null;
   task._aged = null;
@@ -484,6 +505,30 @@ function giveRareBranchFeedback(): void {
   }
 }
 giveRareBranchFeedback();
+
+/**
+ * firstStep's call of the coroutine function made megamorphic at load, as a program's many
+ * coroutine functions make it. Having seen one closure there, V8 compiled firstStep for that
+ * very closure, and the next one (a benchmark's next run makes its body anew) threw the code
+ * away ("wrong call target" on Node 24; bench/README.md, session 19). Two functions of their
+ * own returning nothing: no task starts.
+ */
+function giveFirstStepAnyCoro(): void {
+  const tasks = [taskShape((() => undefined) as unknown as CoroFn<unknown>), taskShape(function other() {} as unknown as CoroFn<unknown>)];
+  for (let i = 0; i < 32; i++) firstStep(tasks[i & 1]!);
+}
+giveFirstStepAnyCoro();
+
+function giveResumeUnlessSuspendedFeedback(): void {
+  const task = taskShape();
+  const { lastEnded, pending, task: resumed } = resumeSignal;
+  for (let i = 0; i < 32; i++) {
+    resumeSignal.lastEnded = (i & 1) === 0 ? null : task;
+    resumeUnlessSuspended(task);
+  }
+  Object.assign(resumeSignal, { lastEnded, pending, task: resumed });
+}
+giveResumeUnlessSuspendedFeedback();
 const rareState = new RareState();
 keepShape('RareState', rareState, Object.keys(rareState));
 keepShape('DoneWatcher', new DoneWatcher(() => undefined, shapeLoop), ['doneFutures', 'nextDone']);
