@@ -55,8 +55,8 @@ import { connectPipe, nodePipeTransport, nodeSubprocessTransport, subprocessExec
 import type { PipeDirection } from './subprocess/node-pipe.js';
 import type { SubprocessProtocol } from './subprocess/protocols.js';
 import type { SubprocessOptions, SubprocessSpec } from './subprocess/spec.js';
-import type { BaseProtocol } from './protocols.js';
-import type { Transport } from './transports.js';
+import type { BaseProtocol, DatagramProtocol } from './protocols.js';
+import type { DatagramTransport, Transport } from './transports.js';
 import type { BaseStreamTransport } from './base-transport.js';
 import { checkSendfileArgs, checkSendfileSocket, sendfileByWrites, sendfileMode, sockSendfileBySends } from './sendfile.js';
 import type { AbstractServer } from './server.js';
@@ -534,22 +534,22 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   }
 
   // ---- I/O: backends override ----
-  createConnection(..._args: unknown[]): Promise<[unknown, unknown]> {
+  createConnection<P extends BaseProtocol = BaseProtocol>(..._args: unknown[]): Promise<[Transport, P]> {
     return this.notImplemented('createConnection');
   }
   createServer(..._args: unknown[]): Promise<AbstractServer> {
     return this.notImplemented('createServer');
   }
-  createUnixConnection(..._args: unknown[]): Promise<[unknown, unknown]> {
+  createUnixConnection<P extends BaseProtocol = BaseProtocol>(..._args: unknown[]): Promise<[Transport, P]> {
     return this.notImplemented('createUnixConnection');
   }
   createUnixServer(..._args: unknown[]): Promise<AbstractServer> {
     return this.notImplemented('createUnixServer');
   }
-  createDatagramEndpoint(..._args: unknown[]): Promise<[unknown, unknown]> {
+  createDatagramEndpoint<P extends DatagramProtocol = DatagramProtocol>(..._args: unknown[]): Promise<[DatagramTransport, P]> {
     return this.notImplemented('createDatagramEndpoint');
   }
-  connectAcceptedSocket(..._args: unknown[]): Promise<[unknown, unknown]> {
+  connectAcceptedSocket<P extends BaseProtocol = BaseProtocol>(..._args: unknown[]): Promise<[Transport, P]> {
     return this.notImplemented('connectAcceptedSocket');
   }
   sockRecv(..._args: unknown[]): Promise<Uint8Array> {
@@ -650,27 +650,27 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
 
   // ---- subprocesses and pipes (subprocess/loop.ts; backends override the hooks) ----
   /** Run `program` with `args`: `[SubprocessTransport, protocol]`. stdin/stdout/stderr default to PIPE. */
-  async subprocessExec(protocolFactory: () => SubprocessProtocol, program: string, args: readonly string[] = [], options?: SubprocessOptions): Promise<[BaseSubprocessTransport, SubprocessProtocol]> {
+  async subprocessExec<P extends BaseProtocol = SubprocessProtocol>(protocolFactory: () => P, program: string, args: readonly string[] = [], options?: SubprocessOptions): Promise<[BaseSubprocessTransport, P]> {
     this.checkClosed();
-    return await subprocessExec(this, protocolFactory, program, args, options);
+    return (await subprocessExec(this, protocolFactory, program, args, options)) as unknown as [BaseSubprocessTransport, P];
   }
 
   /** Run `cmd` with /bin/sh -c: `[SubprocessTransport, protocol]`. */
-  async subprocessShell(protocolFactory: () => SubprocessProtocol, cmd: string, options?: SubprocessOptions): Promise<[BaseSubprocessTransport, SubprocessProtocol]> {
+  async subprocessShell<P extends BaseProtocol = SubprocessProtocol>(protocolFactory: () => P, cmd: string, options?: SubprocessOptions): Promise<[BaseSubprocessTransport, P]> {
     this.checkClosed();
-    return await subprocessShell(this, protocolFactory, cmd, options);
+    return (await subprocessShell(this, protocolFactory, cmd, options)) as unknown as [BaseSubprocessTransport, P];
   }
 
   /** A read transport on the pipe `pipe` (an fd, or an object with fileno()); it owns the fd. */
-  async connectReadPipe(protocolFactory: () => BaseProtocol, pipe: unknown): Promise<[Transport, BaseProtocol]> {
+  async connectReadPipe<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, pipe: unknown): Promise<[Transport, P]> {
     this.checkClosed();
-    return await connectPipe(this, 'read', protocolFactory, pipe);
+    return (await connectPipe(this, 'read', protocolFactory, pipe)) as [Transport, P];
   }
 
   /** A write transport on the pipe `pipe`; it owns the fd. */
-  async connectWritePipe(protocolFactory: () => BaseProtocol, pipe: unknown): Promise<[Transport, BaseProtocol]> {
+  async connectWritePipe<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, pipe: unknown): Promise<[Transport, P]> {
     this.checkClosed();
-    return await connectPipe(this, 'write', protocolFactory, pipe);
+    return (await connectPipe(this, 'write', protocolFactory, pipe)) as [Transport, P];
   }
 
   /** Backend hook: the transport of a new child. Default: node:child_process. */
