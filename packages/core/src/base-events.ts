@@ -40,6 +40,7 @@ import { currentTaskOrUndefined, frameSlot, leaveTaskForJob, runInTask } from '.
 import { captureContext, handleInContext, storesSeen, timerInContext } from './creator-context.js';
 import { callbackScope, closeBatch, putBack, storesOnResources } from './callback-scope.js';
 import { Handle, TimerHandle, type ReadyEntry, type TimerEntry } from './handles.js';
+import { formatCreationStack } from './graph.js';
 import { logger } from './log.js';
 import { ageTasks, ensureFuture, Task } from './tasks.js';
 import { ageIdleTasks } from './task-registry.js';
@@ -443,7 +444,8 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     const lines = [message];
     for (const key of Object.keys(context).sort()) {
       if (key === 'message' || key === 'exception') continue;
-      lines.push(`${key}: ${String(context[key])}`);
+      const value = context[key];
+      lines.push(`${key}: ${key === 'sourceTraceback' && typeof value === 'string' ? formatCreationStack(value) : String(value)}`);
     }
     logger.error(lines.join('\n'), context.exception);
   }
