@@ -22,6 +22,7 @@ import {
   sleep,
   socketpair,
   type AbstractEventLoop,
+  type AbstractServer,
   type DatagramTransport,
   type Future,
   type Socket,
@@ -183,7 +184,7 @@ onEachLoop('asyncio-protocol.rst examples (compared with Python 3.13)', (make) =
     await run(async () => {
       const loop = getRunningLoop();
       const server = await loop.createServer(() => new EchoServerProtocol(), '127.0.0.1', 0);
-      const port = (server.sockets[0] as Socket).getsockname() as InetAddress;
+      const port = server.sockets[0]!.getsockname() as InetAddress;
       await using _ = server;
       const onConLost = loop.createFuture<boolean>();
       const message = 'Hello World!';
@@ -370,10 +371,10 @@ onEachLoop('asyncio-stream.rst examples (compared with Python 3.13)', (make) => 
     };
     await run(async () => {
       const server = await startServer(handleEcho, '127.0.0.1', 0);
-      const addrs = server.sockets.map((sock) => (sock as Socket).getsockname() as { address: string }).map((a) => a.address).join(', ');
+      const addrs = server.sockets.map((sock) => (sock.getsockname() as InetAddress).address).join(', ');
       print(`Serving on ${addrs}`);
       await using _ = server;
-      await tcpEchoClient('Hello World!', ((server.sockets[0] as Socket).getsockname() as { port: number }).port);
+      await tcpEchoClient('Hello World!', (server.sockets[0]!.getsockname() as InetAddress).port);
     }, { loopFactory: make });
     expect(out).toEqual([
       'Serving on 127.0.0.1',
@@ -417,7 +418,7 @@ onEachLoop('asyncio-stream.rst examples (compared with Python 3.13)', (make) => 
     await run(async () => {
       const server = await startServer(httpServer, '127.0.0.1', 0);
       await using _ = server;
-      await printHttpHeaders(`http://127.0.0.1:${((server.sockets[0] as Socket).getsockname() as { port: number }).port}/path`);
+      await printHttpHeaders(`http://127.0.0.1:${(server.sockets[0]!.getsockname() as InetAddress).port}/path`);
     }, { loopFactory: make });
     expect(out).toEqual([
       'HTTP header> HTTP/1.0 200 OK',
@@ -444,7 +445,7 @@ onEachLoop('asyncio-stream.rst examples (compared with Python 3.13)', (make) => 
   });
 });
 
-it("the loop's protocol methods resolve to the factory's own protocol type (typeshed's _ProtocolT), as the examples use it", () => {
+it("the loop's protocol methods resolve to the factory's own protocol type (typeshed's _ProtocolT), and server.sockets to sockets with getsockname(), as the examples use them", () => {
   class MyProtocol extends Protocol {
     transport: Transport | null = null;
   }
@@ -461,6 +462,8 @@ it("the loop's protocol methods resolve to the factory's own protocol type (type
     expectTypeOf(loop.subprocessShell(() => new MySubprocess(), 'ls')).resolves.toEqualTypeOf<[SubprocessTransport, MySubprocess]>();
     expectTypeOf(loop.connectReadPipe(() => new MyProtocol(), 0)).resolves.toEqualTypeOf<[ReadTransport, MyProtocol]>();
     expectTypeOf(loop.connectWritePipe(() => new MyProtocol(), 1)).resolves.toEqualTypeOf<[WriteTransport, MyProtocol]>();
+    // server.sockets[0].getsockname(), as every server example of the documentation reads its port.
+    expectTypeOf(null as unknown as AbstractServer).toHaveProperty('sockets').items.toHaveProperty('getsockname').returns.toEqualTypeOf<SocketAddress>();
   };
   expect(typeof typesOnly).toBe('function');
 });

@@ -27,7 +27,7 @@ import {
 } from './names.js';
 import { checkProtocol, type BaseProtocol, type DatagramProtocol } from './protocols.js';
 import { interleaveAddrInfos, staggeredConnect, type Attempt } from './happy-eyeballs.js';
-import { Server, type ServingLoop } from './server.js';
+import { Server, type ServerSocket, type ServingLoop } from './server.js';
 import type { BaseTransport, DatagramTransport, Transport } from './transports.js';
 import { checkCallback, checkOptions, describe } from './validate.js';
 import { clientTLS, serverTLS, TLS_CLIENT_OPTIONS, TLS_SERVER_OPTIONS, type TLSClientOptions, type TLSServerOptions, type TLSSetup } from './tls/contexts.js';
@@ -90,7 +90,7 @@ export interface OwnedTransport extends BaseTransport {
 }
 
 /** What the portable code does with a backend's socket. */
-export interface LoopSocket {
+export interface LoopSocket extends ServerSocket {
   /** Bind to a local address. */
   bind(address: InetSockAddr): void;
   /** Close the socket. */
