@@ -1,10 +1,12 @@
 /**
  * The examples of Python 3.13's asyncio documentation, continued: asyncio-task.rst (coroutines,
  * create_task, TaskGroup, sleep, gather, shield, timeouts, wait_for, wait, as_completed,
- * to_thread, cancellation), written as a user ports them to loopkit, on every loop of loops.ts.
+ * to_thread, run_coroutine_threadsafe, cancellation), written as a user ports them to loopkit, on every loop of loops.ts.
  * The Python originals are in docs-examples/task.py; the expected lines are what Python 3.13.0
  * printed for them (delays shortened, clock times printed as <time>).
  */
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import { expect, it } from 'vitest';
 import {
   CancelledError,
@@ -19,6 +21,7 @@ import {
   shield,
   sleep,
   taskGroup,
+  threadsafeHandle,
   timeout,
   timeoutAt,
   toThread,
@@ -321,6 +324,21 @@ onEachLoop('asyncio-task.rst examples (compared with Python 3.13)', (make) => {
       print(`finished main at ${now()}`);
     });
     expect(out).toEqual(['start main at <time>', 'start blocking_io at <time>', 'blocking_io complete at <time>', 'finished main at <time>']);
+  });
+
+  it('runCoroutineThreadsafe: another thread submits a coroutine to this loop and reads its result', async () => {
+    const out = await example(make, async (print) => {
+      // Functions cannot cross threads: the coroutine is named by module and export (docs-examples/*.mjs).
+      const handle = threadsafeHandle(getRunningLoop());
+      const worker = new Worker(new URL('./docs-examples/threadsafe-worker.mjs', import.meta.url), { workerData: { handle }, transferList: [handle.port] });
+      try {
+        const [line] = (await once(worker, 'message')) as [string];
+        print(line);
+      } finally {
+        await worker.terminate();
+      }
+    });
+    expect(out).toEqual(['result from the thread: 3']);
   });
 
   it('task cancellation: cancel_me() sees CancelledError, its finally runs', async () => {
