@@ -13,6 +13,7 @@ import {
   ProactorEventLoop,
   Protocol,
   SubprocessProtocol,
+  WorkerThreadExecutor,
   getRunningLoop,
   openConnection,
   startServer,
@@ -143,6 +144,32 @@ onEachLoop('asyncio-eventloop.rst examples (compared with Python 3.13)', (make) 
       'got signal SIGTERM: exit',
       'RuntimeError: Event loop stopped before Future completed.',
     ]);
+  });
+  // The documentation's cpu_bound goes to a ProcessPoolExecutor; loopkit has worker threads only.
+  it('runInExecutor: the default executor and custom pools under `with` (await using)', async () => {
+    const { out, print } = printer();
+    // A function runs in a worker thread from its source text (self-contained) or by module and export.
+    const blockingIo = { module: new URL('./docs-examples/executor-jobs.mjs', import.meta.url).href, name: 'blockingIo' };
+    const cpuBound = () => {
+      let sum = 0;
+      for (let i = 0; i < 10 ** 5; i++) sum += i * i;
+      return sum;
+    };
+    await run(async () => {
+      const loop = getRunningLoop();
+      let result = (await loop.runInExecutor(null, blockingIo)) as Uint8Array;
+      print('default thread pool', result.length, 'bytes');
+      {
+        await using pool = new WorkerThreadExecutor();
+        result = (await loop.runInExecutor(pool, blockingIo)) as Uint8Array;
+        print('custom thread pool', result.length, 'bytes');
+      }
+      {
+        await using pool = new WorkerThreadExecutor();
+        print('custom pool', await loop.runInExecutor(pool, cpuBound));
+      }
+    }, { loopFactory: make });
+    expect(out).toEqual(['default thread pool 100 bytes', 'custom thread pool 100 bytes', 'custom pool 333328333350000']);
   });
 });
 
@@ -445,7 +472,7 @@ onEachLoop('asyncio-stream.rst examples (compared with Python 3.13)', (make) => 
   });
 });
 
-it("the loop's protocol methods resolve to the factory's own protocol type (typeshed's _ProtocolT), and server.sockets to sockets with getsockname(), as the examples use them", () => {
+it("the loop's protocol methods resolve to the factory's own protocol type (typeshed's _ProtocolT), server.sockets to sockets with getsockname() and runInExecutor to its function's result, as the examples use them", () => {
   class MyProtocol extends Protocol {
     transport: Transport | null = null;
   }
@@ -462,6 +489,9 @@ it("the loop's protocol methods resolve to the factory's own protocol type (type
     expectTypeOf(loop.subprocessShell(() => new MySubprocess(), 'ls')).resolves.toEqualTypeOf<[SubprocessTransport, MySubprocess]>();
     expectTypeOf(loop.connectReadPipe(() => new MyProtocol(), 0)).resolves.toEqualTypeOf<[ReadTransport, MyProtocol]>();
     expectTypeOf(loop.connectWritePipe(() => new MyProtocol(), 1)).resolves.toEqualTypeOf<[WriteTransport, MyProtocol]>();
+    // run_in_executor(pool, func, *args) -> Future[_T], as typeshed: the function's result type.
+    expectTypeOf(loop.runInExecutor(null, (a: number, b: number) => a + b, 1, 2)).toEqualTypeOf<Future<number>>();
+    expectTypeOf(loop.runInExecutor(null, async () => 'text')).toEqualTypeOf<Future<string>>();
     // server.sockets[0].getsockname(), as every server example of the documentation reads its port.
     expectTypeOf(null as unknown as AbstractServer).toHaveProperty('sockets').items.toHaveProperty('getsockname').returns.toEqualTypeOf<SocketAddress>();
   };

@@ -49,7 +49,7 @@ import { loosenFields } from './shape-keepers.js';
 import { TimerHeap } from './timer-heap.js';
 import { reportUnretrievedAtClose } from './unretrieved.js';
 import { checkCallback, checkFiniteNumber, checkOptions, describe } from './validate.js';
-import { getDefaultExecutor, startJob, type Executor } from './executor.js';
+import { getDefaultExecutor, startJob, type Executor, type FunctionRef } from './executor.js';
 import { threadsafeHandle, type LoopHandle } from './threads.js';
 import type { BaseSubprocessTransport } from './subprocess/base-subprocess.js';
 import { connectPipe, nodePipeTransport, nodeSubprocessTransport, subprocessExec, subprocessShell } from './subprocess/loop.js';
@@ -392,7 +392,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   }
 
   // ---- executor ----
-  runInExecutor<R>(executor: Executor | null, fn: unknown, ...args: unknown[]): Future<R> {
+  runInExecutor<R = unknown, A extends unknown[] = any[]>(executor: Executor | null, fn: ((...args: A) => R | PromiseLike<R>) | FunctionRef, ...args: A): Future<Awaited<R>> {
     this.checkClosed();
     if (executor === null || executor === undefined) {
       if (this.executorShutdownCalled) throw new RuntimeError('Executor shutdown has been called');
@@ -401,8 +401,8 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     } else if (typeof (executor as Executor).submit !== 'function') {
       throw new TypeError(`executor must be an Executor (with submit) or null, got ${describe(executor)}`);
     }
-    const future = this.createFuture<R>();
-    const job = startJob<R>(executor, fn, args);
+    const future = this.createFuture<Awaited<R>>();
+    const job = startJob<Awaited<R>>(executor, fn, args);
     // Cancelling the Future withdraws a job that has not started (wrap_future's cancel()).
     future.addDoneCallback(() => {
       if (future.cancelled()) job.cancel();

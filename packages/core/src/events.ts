@@ -4,6 +4,7 @@
  */
 import type { AsyncLocalStorage } from 'node:async_hooks';
 import { NotImplementedError, RuntimeError } from './errors.js';
+import type { FunctionRef } from './executor-checks.js';
 import type { Future } from './futures.js';
 import type { Handle, TimerHandle } from './handles.js';
 import type { Task } from './tasks.js';
@@ -90,7 +91,7 @@ export interface AbstractEventLoop {
   getTaskFactory(): TaskFactory | null;
 
   /** Run `fn(...args)` in `executor` (null: the default executor, worker threads); a Future of its result. */
-  runInExecutor<R>(executor: unknown, fn: unknown, ...args: unknown[]): Future<R>;
+  runInExecutor<R = unknown, A extends unknown[] = any[]>(executor: unknown, fn: ((...args: A) => R | PromiseLike<R>) | FunctionRef, ...args: A): Future<Awaited<R>>;
 
   /** Handle errors no one awaits with `handler` (null: the default handler). */
   setExceptionHandler(handler: ExceptionHandler | null): void;

@@ -62,6 +62,25 @@ def signals():
     except RuntimeError as e:
         print('RuntimeError:', e)
 
-for name in sys.argv[1:] or ['hello', 'current_date', 'watch_fd', 'signals']:
+def executor():
+    import concurrent.futures
+    def blocking_io():
+        with open('/dev/urandom', 'rb') as f:
+            return f.read(100)
+    def cpu_bound():
+        return sum(i * i for i in range(10 ** 5))
+    async def main():
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(None, blocking_io)
+        print('default thread pool', len(result), 'bytes')
+        with concurrent.futures.ThreadPoolExecutor() as pool:
+            result = await loop.run_in_executor(pool, blocking_io)
+            print('custom thread pool', len(result), 'bytes')
+        with concurrent.futures.ThreadPoolExecutor() as pool:
+            result = await loop.run_in_executor(pool, cpu_bound)
+            print('custom pool', result)
+    asyncio.run(main())
+
+for name in sys.argv[1:] or ['hello', 'current_date', 'watch_fd', 'signals', 'executor']:
     print(f'== {name}')
     globals()[name]()
