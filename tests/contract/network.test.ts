@@ -228,8 +228,8 @@ onEachLoop('network: options and arguments', (make) => {
         expect(error.message).toContain("'reuseAddress'");
       }
       const [transport] = await loop.createDatagramEndpoint(() => new DatagramProtocol(), { localAddr: ['127.0.0.1', 0] });
-      expect((transport as Transport).getExtraInfo('sockname')).toMatchObject({ address: '127.0.0.1', family: 'IPv4' });
-      (transport as Transport).close();
+      expect(transport.getExtraInfo('sockname')).toMatchObject({ address: '127.0.0.1', family: 'IPv4' });
+      transport.close();
     });
   });
 

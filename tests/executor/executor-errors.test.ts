@@ -13,7 +13,7 @@ const WORKER_RULE = /worker thread.*self-contained.*\{module, name\}/;
 async function failure(loopFactory: () => SelectorEventLoop | ProactorEventLoop, fn: unknown, ...args: unknown[]): Promise<any> {
   return run(async () => {
     try {
-      await getRunningLoop().runInExecutor(null, fn, ...args);
+      await getRunningLoop().runInExecutor(null, fn as never, ...args);
     } catch (error) {
       return error;
     }

@@ -118,7 +118,7 @@ export function sendfileSuite(subject: LoopUnderTest): void {
           const closing = await failure(loop.sendfile(transport, fd));
           expect(closing).toBeInstanceOf(RuntimeError);
           expect(String(closing)).toMatch(/Transport is closing/);
-          const [udp] = (await loop.createDatagramEndpoint(() => new DatagramProtocol(), { localAddr: ['127.0.0.1', 0] })) as [Transport, DatagramProtocol];
+          const [udp] = (await loop.createDatagramEndpoint(() => new DatagramProtocol(), { localAddr: ['127.0.0.1', 0] })) as unknown as [Transport, DatagramProtocol];
           const refused = await failure(loop.sendfile(udp, fd));
           expect(refused).toBeInstanceOf(RuntimeError);
           expect(String(refused)).toMatch(/sendfile is not supported for transport/);

@@ -40,6 +40,7 @@ import { currentTaskOrUndefined, frameSlot, leaveTaskForJob, runInTask } from '.
 import { captureContext, handleInContext, storesSeen, timerInContext } from './creator-context.js';
 import { callbackScope, closeBatch, putBack, storesOnResources } from './callback-scope.js';
 import { Handle, TimerHandle, type ReadyEntry, type TimerEntry } from './handles.js';
+import { formatCreationStack } from './graph.js';
 import { logger } from './log.js';
 import { ageTasks, ensureFuture, Task } from './tasks.js';
 import { ageIdleTasks } from './task-registry.js';
@@ -48,15 +49,15 @@ import { loosenFields } from './shape-keepers.js';
 import { TimerHeap } from './timer-heap.js';
 import { reportUnretrievedAtClose } from './unretrieved.js';
 import { checkCallback, checkFiniteNumber, checkOptions, describe } from './validate.js';
-import { getDefaultExecutor, startJob, type Executor } from './executor.js';
+import { getDefaultExecutor, startJob, type Executor, type FunctionRef } from './executor.js';
 import { threadsafeHandle, type LoopHandle } from './threads.js';
 import type { BaseSubprocessTransport } from './subprocess/base-subprocess.js';
 import { connectPipe, nodePipeTransport, nodeSubprocessTransport, subprocessExec, subprocessShell } from './subprocess/loop.js';
 import type { PipeDirection } from './subprocess/node-pipe.js';
 import type { SubprocessProtocol } from './subprocess/protocols.js';
 import type { SubprocessOptions, SubprocessSpec } from './subprocess/spec.js';
-import type { BaseProtocol } from './protocols.js';
-import type { Transport } from './transports.js';
+import type { BaseProtocol, DatagramProtocol } from './protocols.js';
+import type { DatagramTransport, Transport } from './transports.js';
 import type { BaseStreamTransport } from './base-transport.js';
 import { checkSendfileArgs, checkSendfileSocket, sendfileByWrites, sendfileMode, sockSendfileBySends } from './sendfile.js';
 import type { AbstractServer } from './server.js';
@@ -391,7 +392,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   }
 
   // ---- executor ----
-  runInExecutor<R>(executor: Executor | null, fn: unknown, ...args: unknown[]): Future<R> {
+  runInExecutor<R = unknown, A extends unknown[] = any[]>(executor: Executor | null, fn: ((...args: A) => R | PromiseLike<R>) | FunctionRef, ...args: A): Future<Awaited<R>> {
     this.checkClosed();
     if (executor === null || executor === undefined) {
       if (this.executorShutdownCalled) throw new RuntimeError('Executor shutdown has been called');
@@ -400,8 +401,8 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     } else if (typeof (executor as Executor).submit !== 'function') {
       throw new TypeError(`executor must be an Executor (with submit) or null, got ${describe(executor)}`);
     }
-    const future = this.createFuture<R>();
-    const job = startJob<R>(executor, fn, args);
+    const future = this.createFuture<Awaited<R>>();
+    const job = startJob<Awaited<R>>(executor, fn, args);
     // Cancelling the Future withdraws a job that has not started (wrap_future's cancel()).
     future.addDoneCallback(() => {
       if (future.cancelled()) job.cancel();
@@ -443,7 +444,8 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     const lines = [message];
     for (const key of Object.keys(context).sort()) {
       if (key === 'message' || key === 'exception') continue;
-      lines.push(`${key}: ${String(context[key])}`);
+      const value = context[key];
+      lines.push(`${key}: ${key === 'sourceTraceback' && typeof value === 'string' ? formatCreationStack(value) : String(value)}`);
     }
     logger.error(lines.join('\n'), context.exception);
   }
@@ -534,22 +536,22 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   }
 
   // ---- I/O: backends override ----
-  createConnection(..._args: unknown[]): Promise<[unknown, unknown]> {
+  createConnection<P extends BaseProtocol = BaseProtocol>(..._args: unknown[]): Promise<[Transport, P]> {
     return this.notImplemented('createConnection');
   }
   createServer(..._args: unknown[]): Promise<AbstractServer> {
     return this.notImplemented('createServer');
   }
-  createUnixConnection(..._args: unknown[]): Promise<[unknown, unknown]> {
+  createUnixConnection<P extends BaseProtocol = BaseProtocol>(..._args: unknown[]): Promise<[Transport, P]> {
     return this.notImplemented('createUnixConnection');
   }
   createUnixServer(..._args: unknown[]): Promise<AbstractServer> {
     return this.notImplemented('createUnixServer');
   }
-  createDatagramEndpoint(..._args: unknown[]): Promise<[unknown, unknown]> {
+  createDatagramEndpoint<P extends DatagramProtocol = DatagramProtocol>(..._args: unknown[]): Promise<[DatagramTransport, P]> {
     return this.notImplemented('createDatagramEndpoint');
   }
-  connectAcceptedSocket(..._args: unknown[]): Promise<[unknown, unknown]> {
+  connectAcceptedSocket<P extends BaseProtocol = BaseProtocol>(..._args: unknown[]): Promise<[Transport, P]> {
     return this.notImplemented('connectAcceptedSocket');
   }
   sockRecv(..._args: unknown[]): Promise<Uint8Array> {
@@ -650,27 +652,27 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
 
   // ---- subprocesses and pipes (subprocess/loop.ts; backends override the hooks) ----
   /** Run `program` with `args`: `[SubprocessTransport, protocol]`. stdin/stdout/stderr default to PIPE. */
-  async subprocessExec(protocolFactory: () => SubprocessProtocol, program: string, args: readonly string[] = [], options?: SubprocessOptions): Promise<[BaseSubprocessTransport, SubprocessProtocol]> {
+  async subprocessExec<P extends BaseProtocol = SubprocessProtocol>(protocolFactory: () => P, program: string, args: readonly string[] = [], options?: SubprocessOptions): Promise<[BaseSubprocessTransport, P]> {
     this.checkClosed();
-    return await subprocessExec(this, protocolFactory, program, args, options);
+    return (await subprocessExec(this, protocolFactory, program, args, options)) as unknown as [BaseSubprocessTransport, P];
   }
 
   /** Run `cmd` with /bin/sh -c: `[SubprocessTransport, protocol]`. */
-  async subprocessShell(protocolFactory: () => SubprocessProtocol, cmd: string, options?: SubprocessOptions): Promise<[BaseSubprocessTransport, SubprocessProtocol]> {
+  async subprocessShell<P extends BaseProtocol = SubprocessProtocol>(protocolFactory: () => P, cmd: string, options?: SubprocessOptions): Promise<[BaseSubprocessTransport, P]> {
     this.checkClosed();
-    return await subprocessShell(this, protocolFactory, cmd, options);
+    return (await subprocessShell(this, protocolFactory, cmd, options)) as unknown as [BaseSubprocessTransport, P];
   }
 
   /** A read transport on the pipe `pipe` (an fd, or an object with fileno()); it owns the fd. */
-  async connectReadPipe(protocolFactory: () => BaseProtocol, pipe: unknown): Promise<[Transport, BaseProtocol]> {
+  async connectReadPipe<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, pipe: unknown): Promise<[Transport, P]> {
     this.checkClosed();
-    return await connectPipe(this, 'read', protocolFactory, pipe);
+    return (await connectPipe(this, 'read', protocolFactory, pipe)) as [Transport, P];
   }
 
   /** A write transport on the pipe `pipe`; it owns the fd. */
-  async connectWritePipe(protocolFactory: () => BaseProtocol, pipe: unknown): Promise<[Transport, BaseProtocol]> {
+  async connectWritePipe<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, pipe: unknown): Promise<[Transport, P]> {
     this.checkClosed();
-    return await connectPipe(this, 'write', protocolFactory, pipe);
+    return (await connectPipe(this, 'write', protocolFactory, pipe)) as [Transport, P];
   }
 
   /** Backend hook: the transport of a new child. Default: node:child_process. */

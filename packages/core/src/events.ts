@@ -4,12 +4,14 @@
  */
 import type { AsyncLocalStorage } from 'node:async_hooks';
 import { NotImplementedError, RuntimeError } from './errors.js';
+import type { FunctionRef } from './executor-checks.js';
 import type { Future } from './futures.js';
 import type { Handle, TimerHandle } from './handles.js';
 import type { Task } from './tasks.js';
-import type { BaseProtocol } from './protocols.js';
+import type { BaseProtocol, DatagramProtocol } from './protocols.js';
+import type { SubprocessProtocol, SubprocessTransport } from './subprocess/protocols.js';
 import type { AbstractServer } from './server.js';
-import type { Transport } from './transports.js';
+import type { DatagramTransport, ReadTransport, Transport, WriteTransport } from './transports.js';
 import { world, type ResumeSignal } from './world.js';
 import { isAnonymousBuiltin } from './task-context.js';
 
@@ -89,7 +91,7 @@ export interface AbstractEventLoop {
   getTaskFactory(): TaskFactory | null;
 
   /** Run `fn(...args)` in `executor` (null: the default executor, worker threads); a Future of its result. */
-  runInExecutor<R>(executor: unknown, fn: unknown, ...args: unknown[]): Future<R>;
+  runInExecutor<R = unknown, A extends unknown[] = any[]>(executor: unknown, fn: ((...args: A) => R | PromiseLike<R>) | FunctionRef, ...args: A): Future<Awaited<R>>;
 
   /** Handle errors no one awaits with `handler` (null: the default handler). */
   setExceptionHandler(handler: ExceptionHandler | null): void;
@@ -108,18 +110,21 @@ export interface AbstractEventLoop {
   slowCallbackDuration: number;
 
   // I/O: offered by backends; BaseEventLoop throws NotImplementedError.
-  /** Open a stream connection to host:port; resolves to `[transport, protocol]`. */
-  createConnection(protocolFactory: () => unknown, host?: string | null, port?: number | null, options?: object): Promise<[unknown, unknown]>;
+  /**
+   * Open a stream connection to host:port; resolves to `[transport, protocol]`, the protocol
+   * typed as the factory makes it (typeshed's `tuple[Transport, _ProtocolT]`).
+   */
+  createConnection<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, host?: string | null, port?: number | null, options?: object): Promise<[Transport, P]>;
   /** Listen on host:port; each connection gets a protocol from `protocolFactory`. Resolves to the Server. */
   createServer(protocolFactory: () => unknown, host?: string | string[] | null, port?: number | null, options?: object): Promise<AbstractServer>;
   /** Open a Unix socket connection (a named pipe on Windows); resolves to `[transport, protocol]`. */
-  createUnixConnection(protocolFactory: () => unknown, path?: string | null, options?: object): Promise<[unknown, unknown]>;
+  createUnixConnection<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, path?: string | null, options?: object): Promise<[Transport, P]>;
   /** Listen on a Unix socket path (a named pipe on Windows); resolves to the Server. */
   createUnixServer(protocolFactory: () => unknown, path?: string | null, options?: object): Promise<AbstractServer>;
   /** A transport on a stream socket accepted outside the loop (server side; `ssl` makes it TLS); resolves to `[transport, protocol]`. */
-  connectAcceptedSocket(protocolFactory: () => unknown, sock: unknown, options?: object): Promise<[unknown, unknown]>;
+  connectAcceptedSocket<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, sock: unknown, options?: object): Promise<[Transport, P]>;
   /** Open a UDP endpoint; resolves to `[transport, protocol]`. */
-  createDatagramEndpoint(protocolFactory: () => unknown, options?: object): Promise<[unknown, unknown]>;
+  createDatagramEndpoint<P extends DatagramProtocol = DatagramProtocol>(protocolFactory: () => P, options?: object): Promise<[DatagramTransport, P]>;
   /** Upgrade a connection to TLS in place (asyncio's start_tls); resolves to the TLS transport. */
   startTls(transport: Transport, protocol: BaseProtocol, ssl: unknown, options?: object): Promise<Transport>;
   /** Receive up to `n` bytes from a socket (empty at EOF). */
@@ -162,13 +167,13 @@ export interface AbstractEventLoop {
   /** Remove the handler for `sig`; whether there was one. */
   removeSignalHandler(sig: string | number): boolean;
   /** Run `program` with `args` as a subprocess (no shell); resolves to `[transport, protocol]`. */
-  subprocessExec(protocolFactory: () => any, program: string, args?: readonly string[], options?: object): Promise<[any, any]>;
+  subprocessExec<P extends BaseProtocol = SubprocessProtocol>(protocolFactory: () => P, program: string, args?: readonly string[], options?: object): Promise<[SubprocessTransport, P]>;
   /** Run `cmd` through the shell as a subprocess; resolves to `[transport, protocol]`. */
-  subprocessShell(protocolFactory: () => any, cmd: string, options?: object): Promise<[any, any]>;
+  subprocessShell<P extends BaseProtocol = SubprocessProtocol>(protocolFactory: () => P, cmd: string, options?: object): Promise<[SubprocessTransport, P]>;
   /** Register the read end of `pipe` with the loop; resolves to `[transport, protocol]`. */
-  connectReadPipe(protocolFactory: () => any, pipe: unknown): Promise<[any, any]>;
+  connectReadPipe<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, pipe: unknown): Promise<[ReadTransport, P]>;
   /** Register the write end of `pipe` with the loop; resolves to `[transport, protocol]`. */
-  connectWritePipe(protocolFactory: () => any, pipe: unknown): Promise<[any, any]>;
+  connectWritePipe<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, pipe: unknown): Promise<[WriteTransport, P]>;
 }
 
 /**

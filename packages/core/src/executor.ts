@@ -94,6 +94,11 @@ export class WorkerThreadExecutor implements Executor {
     this.pool = (pool as Pool | undefined) ?? newPool(maxWorkers, 0);
   }
 
+  /** `shutdown(true)`, for `await using pool = new WorkerThreadExecutor()` (Python's `with ThreadPoolExecutor() as pool`). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown(true);
+  }
+
   submit<R>(fn: unknown, args: unknown[], options: SubmitOptions = {}): Promise<R> {
     const signal = options.signal;
     let job: StartedJob<R>;

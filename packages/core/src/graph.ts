@@ -85,6 +85,18 @@ export function parseStack(stack: string | null | undefined): CallStackEntry[] {
   return entries;
 }
 
+/**
+ * A creation stack (debug mode's `sourceTraceback`) as the default exception handler prints
+ * it, asyncio's "Object created at": V8's frames, most recent first, from the first one
+ * outside core (new Future, new Task and createTask say nothing of where the user made it).
+ */
+export function formatCreationStack(stack: string): string {
+  const frames = stack.split('\n').filter((line) => FRAME.test(line));
+  const firstOutside = frames.findIndex((line) => parseStack(line).every((entry) => !inCore(entry)));
+  const shown = firstOutside < 0 ? frames : frames.slice(firstOutside);
+  return ['Object created at (most recent call first):', ...shown].join('\n');
+}
+
 function checkFuture(future: unknown): asserts future is Future<unknown> {
   if (!isFuture(future)) throw new TypeError(`${describe(future)} object does not appear to be compatible with loopkit's Future`);
 }

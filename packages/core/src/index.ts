@@ -58,7 +58,7 @@ export {
   type StreamReaderOptions,
   type WriterProtocol,
 } from './streams.js';
-export { Server, type AbstractServer, type ServingLoop } from './server.js';
+export { Server, type AbstractServer, type ServerSocket, type ServingLoop } from './server.js';
 export {
   BaseSocketLoop,
   anyAddress,

@@ -2,11 +2,16 @@
  * Where loopkit reports what it cannot throw (asyncio's `logger`). Replace the methods to
  * route reports elsewhere; tests replace them to observe reports.
  */
+import { util } from './node-builtins.js';
+
 export const logger = {
-  /** Report an error (console.error by default). */
+  /**
+   * Report an error (console.error by default): the error's stack starts a line of its own
+   * under the message, as Python's logging prints a traceback under `exc_info`.
+   */
   error(message: string, error?: unknown): void {
     if (error === undefined) console.error(message);
-    else console.error(message, error);
+    else console.error(`${message}\n${util().inspect(error)}`);
   },
   /** Report a warning (console.warn by default). */
   warning(message: string): void {

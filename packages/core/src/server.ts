@@ -11,7 +11,7 @@ import type { AbstractEventLoop } from './events.js';
 import type { Future } from './futures.js';
 import type { BaseProtocol } from './protocols.js';
 import { sleep } from './sleep.js';
-import type { Transport } from './transports.js';
+import type { SocketAddress, Transport } from './transports.js';
 
 /**
  * What createServer resolves to (asyncio's AbstractServer); `Server` implements it.
@@ -32,14 +32,22 @@ export interface AbstractServer extends AsyncDisposable {
   closeClients(): void;
   /** Abort the connections it accepted, dropping unsent data (asyncio 3.13's abort_clients). */
   abortClients(): void;
-  /** The listening sockets. */
-  readonly sockets: readonly unknown[];
+  /** The listening sockets: `server.sockets[0].getsockname().port`, as asyncio's `server.sockets[0].getsockname()[1]`. */
+  readonly sockets: readonly ServerSocket[];
   /** The loop serving it. */
   getLoop(): AbstractEventLoop;
 }
 
+/** A listening socket in `server.sockets` (asyncio's TransportSocket): what every backend's socket has. */
+export interface ServerSocket {
+  /** Its file descriptor (-1 where the platform has none to give). */
+  fileno(): number;
+  /** The address it listens on: `{address, family, port}`, or `{path}` for a Unix socket. */
+  getsockname(): SocketAddress;
+}
+
 /** What a Server asks of its loop; `S` is the backend's socket type. */
-export interface ServingLoop<S = unknown> extends AbstractEventLoop {
+export interface ServingLoop<S extends ServerSocket = ServerSocket> extends AbstractEventLoop {
   /** Start accepting on `sock`, making connections with `server`'s protocol factory. */
   _startServing(server: Server<S>, sock: S): void;
   /** Stop accepting on `sock` and close it. */
@@ -48,7 +56,7 @@ export interface ServingLoop<S = unknown> extends AbstractEventLoop {
   _serverClosed(server: Server<S>): void;
 }
 
-export class Server<S = unknown> implements AbstractServer, ConnectionOwner {
+export class Server<S extends ServerSocket = ServerSocket> implements AbstractServer, ConnectionOwner {
   /** @internal */ readonly _protocolFactory: () => BaseProtocol;
   /** @internal */ readonly _backlog: number;
   private readonly loop: ServingLoop<S>;

@@ -27,8 +27,8 @@ import {
 } from './names.js';
 import { checkProtocol, type BaseProtocol, type DatagramProtocol } from './protocols.js';
 import { interleaveAddrInfos, staggeredConnect, type Attempt } from './happy-eyeballs.js';
-import { Server, type ServingLoop } from './server.js';
-import type { BaseTransport } from './transports.js';
+import { Server, type ServerSocket, type ServingLoop } from './server.js';
+import type { BaseTransport, DatagramTransport, Transport } from './transports.js';
 import { checkCallback, checkOptions, describe } from './validate.js';
 import { clientTLS, serverTLS, TLS_CLIENT_OPTIONS, TLS_SERVER_OPTIONS, type TLSClientOptions, type TLSServerOptions, type TLSSetup } from './tls/contexts.js';
 import type { SSLTransport } from './tls/ssl-transport.js';
@@ -90,7 +90,7 @@ export interface OwnedTransport extends BaseTransport {
 }
 
 /** What the portable code does with a backend's socket. */
-export interface LoopSocket {
+export interface LoopSocket extends ServerSocket {
   /** Bind to a local address. */
   bind(address: InetSockAddr): void;
   /** Close the socket. */
@@ -114,8 +114,8 @@ export const OPTION_KEYS = {
 
 export abstract class BaseSocketLoop<
   S extends LoopSocket,
-  ST extends OwnedTransport,
-  DT extends OwnedTransport,
+  ST extends OwnedTransport & Transport,
+  DT extends OwnedTransport & DatagramTransport,
   A = unknown,
 > extends BaseEventLoop implements ServingLoop<S> {
   /** Live transports by `_transportKey(sock)`; loop.close() closes them. */
@@ -173,12 +173,12 @@ export abstract class BaseSocketLoop<
 
   // ---- streams ----
   /** Connect to host:port (each resolved address in turn) and make a transport: `[transport, protocol]`. */
-  async createConnection(
-    protocolFactory: () => BaseProtocol,
+  async createConnection<P extends BaseProtocol = BaseProtocol>(
+    protocolFactory: () => P,
     host: string | null = null,
     port: number | null = null,
     options: ConnectionOptions<A> = {},
-  ): Promise<[ST | SSLTransport, BaseProtocol]> {
+  ): Promise<[ST | SSLTransport, P]> {
     checkCallback(protocolFactory, 'protocolFactory');
     options = checkOptions(options, OPTION_KEYS.createConnection, 'createConnection');
     this.checkClosed();
@@ -195,11 +195,11 @@ export abstract class BaseSocketLoop<
     return await this.makeStream(sock, protocolFactory, tls);
   }
 
-  async createUnixConnection(
-    protocolFactory: () => BaseProtocol,
+  async createUnixConnection<P extends BaseProtocol = BaseProtocol>(
+    protocolFactory: () => P,
     path: string | null = null,
     options: UnixConnectionOptions<A> = {},
-  ): Promise<[ST | SSLTransport, BaseProtocol]> {
+  ): Promise<[ST | SSLTransport, P]> {
     checkCallback(protocolFactory, 'protocolFactory');
     options = checkOptions(options, OPTION_KEYS.createUnixConnection, 'createUnixConnection');
     this.checkClosed();
@@ -227,7 +227,7 @@ export abstract class BaseSocketLoop<
    * A transport on a stream socket accepted outside the loop (asyncio's
    * connect_accepted_socket): the server side of a connection, TLS included.
    */
-  async connectAcceptedSocket(protocolFactory: () => BaseProtocol, sock: unknown, options: TLSServerOptions = {}): Promise<[ST | SSLTransport, BaseProtocol]> {
+  async connectAcceptedSocket<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, sock: unknown, options: TLSServerOptions = {}): Promise<[ST | SSLTransport, P]> {
     checkCallback(protocolFactory, 'protocolFactory');
     options = checkOptions(options, OPTION_KEYS.connectAcceptedSocket, 'connectAcceptedSocket');
     this.checkClosed();
@@ -306,7 +306,7 @@ export abstract class BaseSocketLoop<
   }
 
   // ---- datagrams ----
-  async createDatagramEndpoint(protocolFactory: () => DatagramProtocol, options: DatagramOptions<A> = {}): Promise<[DT, DatagramProtocol]> {
+  async createDatagramEndpoint<P extends DatagramProtocol = DatagramProtocol>(protocolFactory: () => P, options: DatagramOptions<A> = {}): Promise<[DT, P]> {
     checkCallback(protocolFactory, 'protocolFactory');
     options = checkOptions(options, OPTION_KEYS.createDatagramEndpoint, 'createDatagramEndpoint');
     this.checkClosed();
@@ -375,7 +375,7 @@ export abstract class BaseSocketLoop<
   }
 
   // ---- helpers ----
-  private async makeStream(sock: S, protocolFactory: () => BaseProtocol, tls: TLSSetup | null): Promise<[ST | SSLTransport, BaseProtocol]> {
+  private async makeStream<P extends BaseProtocol>(sock: S, protocolFactory: () => P, tls: TLSSetup | null): Promise<[ST | SSLTransport, P]> {
     const protocol = closeOnThrow(sock, () => streamProtocol(protocolFactory));
     const waiter = this.createFuture<void>();
     if (tls === null) {
@@ -500,7 +500,7 @@ export abstract class BaseSocketLoop<
 }
 
 /** The factory's protocol, checked: a connection needs one that receives data. */
-function streamProtocol(factory: () => BaseProtocol): BaseProtocol {
+function streamProtocol<P extends BaseProtocol>(factory: () => P): P {
   const protocol = factory();
   checkProtocol(protocol);
   return protocol;

@@ -14,5 +14,5 @@ export function toThread<R = unknown, A extends unknown[] = unknown[]>(
   fn: ((...args: A) => R | PromiseLike<R>) | FunctionRef,
   ...args: A
 ): Future<Awaited<R>> {
-  return getRunningLoop().runInExecutor<Awaited<R>>(null, fn, ...args);
+  return getRunningLoop().runInExecutor(null, fn, ...args);
 }

@@ -6,7 +6,7 @@
 import '@loopkit/policy';
 
 export * from '@loopkit/core';
-export { socket, socketpair, isAvailable, loadError, Socket, type SocketType, type SocketFamily } from '@loopkit/uv';
+export { socket, socketpair, isAvailable, loadError, Socket, type SocketType, type SocketFamily, type InetAddress, type UnixAddress, type SockAddr } from '@loopkit/uv';
 // What a socket's setsockopt/getsockopt/shutdown take, with this platform's values (as Python's socket module).
 export {
   AF_INET, AF_INET6, AF_UNIX, SOCK_STREAM, SOCK_DGRAM, SOL_SOCKET, SO_REUSEADDR, SO_REUSEPORT, SO_KEEPALIVE,

@@ -49,7 +49,7 @@ describe('runInExecutor(null, ...) on the default worker-thread executor', () =>
   });
 
   it('rejects what is neither a function nor a reference', async () => {
-    const future = loop.runInExecutor(null, 'fib');
+    const future = loop.runInExecutor(null, 'fib' as never);
     await expect(loop.runUntilComplete(future)).rejects.toThrow(/fn must be a self-contained function or a \{module, name\}/);
   });
 
