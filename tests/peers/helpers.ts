@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import type { AbstractEventLoop, StreamReader, StreamWriter } from '@loopkit/core';
-import { ProactorEventLoop } from '@loopkit/proactor';
+import { ProactorEventLoop, UringEventLoop, UringProactor } from '@loopkit/proactor';
 
 export interface PeerLoop {
   name: string;
@@ -47,6 +47,7 @@ async function selectorLoop(): Promise<PeerLoop> {
 export const LOOPS: PeerLoop[] = [
   { name: 'ProactorEventLoop', backend: 'proactor', missing: null, make: () => new ProactorEventLoop() },
   await selectorLoop(),
+  { name: 'UringEventLoop', backend: 'uring', missing: UringProactor.problem(), make: () => new UringEventLoop() },
 ];
 
 for (const loop of LOOPS) {
