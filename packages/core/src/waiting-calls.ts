@@ -135,9 +135,9 @@ function cancellerOf(promise: object): CallCanceller | undefined {
  * lines), each with its keeper: `ensureFuture(q.get())` or `gather(q.get(), q.get())` wraps
  * such calls right after making them, and a cancel of the wrapper before it settles gives
  * each value back (asyncio's task would not have started the call). A ring in one array, the
- * keeper stored only when it changes: a fast get or acquire costs what session 18's single
- * slot did, which remembered only the last call; a property on each promise cost 8-13 ns
- * more (bench README, session 19). So up to 16 such calls made before their wrappers look
+ * keeper stored only when it changes: a fast get or acquire costs about what session 18's
+ * single slot did, which remembered only the last call; a property on each promise cost
+ * 8-13 ns more (bench README, session 19). So up to 16 such calls made before their wrappers look
  * are exact; the ring keeps their promises (and values) alive until 16 more calls pass.
  */
 const RING = 16;
