@@ -14,8 +14,8 @@
  *   and the connection closes.
  *
  * Run it: `node examples/dist/http/server.js [--host=127.0.0.1] [--port=8080] [--backend=NAME | --loop=CLASS]`
- * (`--backend` goes through LOOPKIT_BACKEND and the policy; `--loop=SelectorEventLoop` or
- * `--loop=ProactorEventLoop` builds that class directly). It prints
+ * (`--backend` goes through LOOPKIT_BACKEND and the policy; `--loop=SelectorEventLoop`,
+ * `--loop=ProactorEventLoop` or `--loop=UringEventLoop` builds that class directly). It prints
  * `listening on http://HOST:PORT (LoopClass)` and serves until SIGINT/SIGTERM.
  */
 import { pathToFileURL } from 'node:url';
@@ -25,6 +25,7 @@ import {
   ProactorEventLoop,
   Protocol,
   SelectorEventLoop,
+  UringEventLoop,
   type AbstractEventLoop,
   type AbstractServer,
   type Transport,
@@ -290,10 +291,10 @@ export function serverPort(server: AbstractServer): number {
   return sock.getsockname().port;
 }
 
-/** `--loop=SelectorEventLoop|ProactorEventLoop` builds that class; without it the policy picks. */
+/** `--loop=SelectorEventLoop|ProactorEventLoop|UringEventLoop` builds that class; without it the policy picks. */
 function makeLoop(name: string | undefined): AbstractEventLoop {
   if (name === undefined) return newEventLoop();
-  const classes: Record<string, new () => AbstractEventLoop> = { SelectorEventLoop, ProactorEventLoop };
+  const classes: Record<string, new () => AbstractEventLoop> = { SelectorEventLoop, ProactorEventLoop, UringEventLoop };
   const cls = classes[name];
   if (cls === undefined) throw new RangeError(`--loop must be one of ${Object.keys(classes).join(', ')}, got ${name}`);
   return new cls();

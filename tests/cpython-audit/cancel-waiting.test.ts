@@ -709,6 +709,57 @@ onEachLoop('a wrapped call that did not wait, cancelled before it settles', (mak
       expect([queue.qsize(), queue.getNowait()]).toEqual([1, 'b']);
     }));
 
+  // Python 3.13.0: `gather(q.get(), q.get(), q.get())` cancelled at once, queue a b c d:
+  // gather cancelled, queue ['a', 'b', 'c', 'd']. Session 18 remembered only the last call:
+  // the first two items were lost.
+  it('gather(q.get(), q.get(), q.get()) cancelled at once: every item stays, in its order', () =>
+    runIn(make, async () => {
+      const queue = new Queue<string>();
+      for (const item of 'abcd') queue.putNowait(item);
+      const all = gather(queue.get(), queue.get(), queue.get());
+      all.cancel();
+      expect(await rejection(all)).toBeInstanceOf(CancelledError);
+      expect(Array.from({ length: queue.qsize() }, () => queue.getNowait())).toEqual(['a', 'b', 'c', 'd']);
+    }));
+
+  it('calls wrapped in another order than they were made, on three keepers: each value goes back where it was', () =>
+    runIn(make, async () => {
+      const lifo = new LifoQueue<string>();
+      for (const item of 'abc') lifo.putNowait(item);
+      const semaphore = new Semaphore(2);
+      const reader = new StreamReader();
+      reader.feedData(Buffer.from('abcdef'));
+      const top = lifo.get();
+      const first = reader.readexactly(2);
+      const permits = [semaphore.acquire(), semaphore.acquire()];
+      const below = lifo.get();
+      const second = reader.readexactly(2);
+      const all = gather(second, below, ...permits, first, top);
+      all.cancel();
+      expect(await rejection(all)).toBeInstanceOf(CancelledError);
+      expect(Array.from({ length: lifo.qsize() }, () => lifo.getNowait())).toEqual(['c', 'b', 'a']);
+      expect(semaphore.locked()).toBe(false);
+      await semaphore.acquire();
+      expect(semaphore.locked()).toBe(false);
+      expect(String(await reader.read(10))).toBe('abcdef');
+    }));
+
+  it('a wrapper cancelled after the lock its call took was released by whoever awaited the call: reported, the loop goes on', () =>
+    runIn(make, async (_loop, reports) => {
+      const lock = new Lock();
+      const call = lock.acquire();
+      await call;
+      lock.release();
+      const wrapped = ensureFuture(call);
+      wrapped.cancel();
+      expect(await rejection(wrapped)).toBeInstanceOf(CancelledError);
+      await sleep(0);
+      expect(reports.map((report) => [report.message, (report.exception as Error).message])).toEqual([
+        ['Exception while giving back what a call took for its cancelled wrapper', 'Lock is not acquired.'],
+      ]);
+      expect(lock.locked()).toBe(false);
+    }));
+
   it('a call wrapped twice, one wrapper cancelled: the item goes back once and the other wrapper ends cancelled (no copy goes out)', () =>
     runIn(make, async () => {
       const queue = new Queue<string>();

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import type { AbstractEventLoop, StreamReader, StreamWriter } from '@loopkit/core';
-import { ProactorEventLoop } from '@loopkit/proactor';
+import { ProactorEventLoop, UringEventLoop, UringProactor } from '@loopkit/proactor';
 
 export interface PeerLoop {
   name: string;
@@ -43,10 +43,13 @@ async function selectorLoop(): Promise<PeerLoop> {
   return entry;
 }
 
-/** Every loop the peers run against; SelectorEventLoop carries `missing` until it lands. */
+const uringProblem = UringProactor.problem();
+
+/** Every loop the peers run against: a loop that cannot run here carries `missing`. */
 export const LOOPS: PeerLoop[] = [
   { name: 'ProactorEventLoop', backend: 'proactor', missing: null, make: () => new ProactorEventLoop() },
   await selectorLoop(),
+  { name: 'UringEventLoop', backend: 'uring', missing: uringProblem === null ? null : `io_uring: ${uringProblem}`, make: () => new UringEventLoop() },
 ];
 
 for (const loop of LOOPS) {

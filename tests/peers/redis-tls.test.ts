@@ -10,8 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SSLError, sleep } from '@loopkit/core';
 import { RedisClient, RedisConnectionError } from '../../examples/redis/client.js';
-import { Child, freePort, missingBinary, onLoop, within } from './helpers.js';
-import { TLS_LOOPS, certFiles, tlsMissing } from './tls-helpers.js';
+import { Child, LOOPS, freePort, missingBinary, onLoop, within } from './helpers.js';
+import { certFiles, tlsMissing } from './tls-helpers.js';
 
 const REDIS = '/usr/bin/redis-server';
 const missing = missingBinary(REDIS) ?? tlsMissing;
@@ -51,7 +51,7 @@ describe.skipIf(missing !== null)('redis-server over TLS', { timeout: 60000 }, (
     await Promise.all([open?.child.stop(), mutual?.child.stop()]);
   });
 
-  for (const subject of TLS_LOOPS) {
+  for (const subject of LOOPS) {
     describe.skipIf(subject.missing !== null)(subject.name, () => {
       it('PING, 1 MiB values byte-exact and 10k pipelined commands through TLS', async () => {
         await onLoop(subject, async (_loop, reports) => {

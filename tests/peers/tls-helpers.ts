@@ -1,6 +1,5 @@
 /**
- * Shared by the TLS peer tests: the loops to run on (the peers' loops plus UringEventLoop
- * where io_uring works, as the conformance suite does), why the TLS tests would be skipped,
+ * Shared by the TLS peer tests: why the TLS tests would be skipped,
  * the throwaway PKI of @loopkit/conformance's support/tls-certs.ts written to files (the peers read PEM
  * files, not strings), and a SHA-256 and chunking helper.
  */
@@ -9,19 +8,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { getTLSProvider } from '@loopkit/core';
-import { UringEventLoop, UringProactor } from '@loopkit/proactor';
 import '@loopkit/selector'; // registers @loopkit/uv's TLS engine when the addon loaded
 import { hasOpenssl, testCerts, type TestCerts } from '@loopkit/conformance/support';
-import { LOOPS, type PeerLoop } from './helpers.js';
-
-const uringProblem = UringProactor.problem();
-
-/** ProactorEventLoop, SelectorEventLoop and (where io_uring works) UringEventLoop. */
-export const TLS_LOOPS: PeerLoop[] = [
-  ...LOOPS,
-  { name: 'UringEventLoop', backend: 'uring', missing: uringProblem === null ? null : `io_uring: ${uringProblem}`, make: () => new UringEventLoop() },
-];
-if (uringProblem !== null) console.warn(`[peers] skipping UringEventLoop for TLS: ${uringProblem}`);
 
 /** null when TLS can be tested here, else why not. */
 export const tlsMissing: string | null =

@@ -14,8 +14,8 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConnectionRefusedError, sleep } from '@loopkit/core';
 import { openConnection, startServer, type SSLObject, type StreamReader, type StreamWriter } from 'loopkit';
-import { freePort, onLoop, within } from './helpers.js';
-import { TLS_LOOPS, certFiles, sha256, tlsMissing } from './tls-helpers.js';
+import { LOOPS, freePort, onLoop, within } from './helpers.js';
+import { certFiles, sha256, tlsMissing } from './tls-helpers.js';
 
 const SIZE = 4 * 1024 * 1024;
 
@@ -50,7 +50,7 @@ class OpensslChild {
 }
 
 describe.skipIf(tlsMissing !== null)('TLS with the openssl command', { timeout: 60000 }, () => {
-  for (const subject of TLS_LOOPS) {
+  for (const subject of LOOPS) {
     describe.skipIf(subject.missing !== null)(subject.name, () => {
       it('a loopkit client against openssl s_server (client certificate required, ChaCha20): 4 MiB each way byte-exact', async () => {
         const certs = certFiles();

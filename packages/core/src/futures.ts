@@ -5,7 +5,17 @@
  */
 import { CancelledError, InvalidStateError, RuntimeError } from './errors.js';
 import { _getCurrentLoop, resumeStep, stepEndsIfAwaited, type AbstractEventLoop, type ContextRunner } from './events.js';
-import { cancelWaitingCall, giveBack, isWaitingCall, keeperOf, wasGivenBack, type ValueKeeper } from './waiting-calls.js';
+import {
+  cancelWaitingCall,
+  finishedKeeper,
+  finishedSerial,
+  giveBack,
+  isWaitingCall,
+  keeperOf,
+  wasGivenBack,
+  type GivingBack,
+  type ValueKeeper,
+} from './waiting-calls.js';
 import { carryTaskIntoThen, currentTaskOrUndefined, isAnonymousBuiltin } from './task-context.js';
 import { checkCallback, describe } from './validate.js';
 import { Chain, type Chainable } from './chain.js';
@@ -642,7 +652,7 @@ export function setResultUnlessCancelled<T>(fut: Future<T>, result: T): void {
  * resuming) gives the value back to its keeper and the Future ends cancelled, as the task
  * asyncio makes of the coroutine would have taken nothing; with no keeper, the value.
  */
-class WaitingCallFuture<T> extends Future<T> {
+class WaitingCallFuture<T> extends Future<T> implements GivingBack {
   private cancelRequested = false;
   private requestedMessage: string | undefined = undefined;
   /** @internal awaited by waitFor in its caller's task, as asyncio's wait_for awaits a coroutine (see _cancelAtResume) */
@@ -652,6 +662,8 @@ class WaitingCallFuture<T> extends Future<T> {
     options: FutureOptions,
     private readonly call: object,
     private readonly keeper: ValueKeeper | null,
+    /** The call's serial if it finished without waiting (waiting-calls.ts' finishedSerial), else -1. */
+    private readonly serial: number,
   ) {
     super(options);
   }
@@ -686,9 +698,21 @@ class WaitingCallFuture<T> extends Future<T> {
   /** @internal the call returned `value`: a cancel() that came first gives it back to its keeper (see the class), once for all wrappers. */
   _callReturned(value: T): void {
     const keeper = this.keeper;
-    if (keeper !== null && (wasGivenBack(this.call) || (this.cancelRequested && giveBack(this.call, keeper, value)))) {
+    if (
+      keeper !== null &&
+      (wasGivenBack(this.call) || (this.cancelRequested && giveBack(this.call, keeper, value, this.serial, this)))
+    ) {
       this._cancelNow(this.cancelRequested ? this.requestedMessage : undefined);
     } else this.setResult(value);
+  }
+
+  /** @internal what the keeper threw when it took the value back goes to the loop's exception handler, as a callback's would. */
+  _takeBackFailed(error: unknown): void {
+    this._loop.callExceptionHandler({
+      message: 'Exception while giving back what a call took for its cancelled wrapper',
+      exception: error,
+      future: this,
+    });
   }
 
   /** @internal the call failed with `error`: a CancelledError cancels this Future, as it ends a Task. */
@@ -733,7 +757,13 @@ export function wrapFuture<T>(aw: Future<T> | PromiseLike<T>, options: FutureOpt
   if (!isThenable(aw)) throw new TypeError(`aw must be a Future or a thenable, got ${describe(aw)}`);
   // A waiting call of loopkit's (queue.get(), reader.readline(), lock.acquire()) is cancelled
   // with its wrapper, as asyncio cancels the coroutine; any other Promise is only detached.
-  const fut = isWaitingCall(aw) ? new WaitingCallFuture<T>(options, aw, keeperOf(aw)) : new Future<T>(options);
+  const serial = finishedSerial(aw);
+  const fut =
+    serial >= 0
+      ? new WaitingCallFuture<T>(options, aw, finishedKeeper(serial), serial)
+      : isWaitingCall(aw)
+        ? new WaitingCallFuture<T>(options, aw, keeperOf(aw), -1)
+        : new Future<T>(options);
   // Once the future is cancelled (detached) or its loop closed, the outcome has nowhere to go.
   const gone = (): boolean => fut.done() || fut.getLoop().isClosed();
   aw.then(

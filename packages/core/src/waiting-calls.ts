@@ -131,29 +131,57 @@ function cancellerOf(promise: object): CallCanceller | undefined {
 }
 
 /**
- * The call made last that finished without waiting (a queued item, a free lock, buffered
- * lines), and its keeper: `ensureFuture(q.get())` or `waitFor(lock.acquire(), t)` wraps it
- * right away, and a cancel of that Future before it settles gives the value back (asyncio's
- * task would not have started the call). One slot, two stores a call: a property on every
- * such promise would cost each `await q.get()` of a busy queue an object of properties, and a
- * ring of the last eight cost a Semaphore's fast acquire on Node 24 up to 60 ns more in a
- * program that also used a Lock and a Queue (bench README, session 18). So only the last of
- * several calls made before they are wrapped (`gather(q.get(), q.get())`) can give back.
+ * The last 16 calls that finished without waiting (a queued item, a free lock, buffered
+ * lines), each with its keeper: `ensureFuture(q.get())` or `gather(q.get(), q.get())` wraps
+ * such calls right after making them, and a cancel of the wrapper before it settles gives
+ * each value back (asyncio's task would not have started the call). A ring in one array, the
+ * keeper stored only when it changes: a fast get or acquire costs about what session 18's
+ * single slot did, which remembered only the last call; a property on each promise cost
+ * 8-13 ns more (bench README, session 19). So up to 16 such calls made before their wrappers look
+ * are exact; the ring keeps their promises (and values) alive until 16 more calls pass.
  */
-let lastFinishedPromise: object | null = null;
-let lastFinishedKeeper: ValueKeeper | null = null;
+const RING = 16;
+const finished: Array<object | null> = new Array<object | null>(2 * RING).fill(null);
+/** How many calls finished without waiting, modulo 2^30 (a small integer for V8): the next one's serial. */
+let finishedCount = 0;
+const SERIALS = 0x3fffffff;
 
-/** `promise`, a call that took its value without waiting: `keeper` can take the value back. Returns `promise`. */
+/**
+ * `promise`, a call that took its value without waiting: `keeper` can take the value back,
+ * and must (its wrapper ends cancelled before the value goes back: see takeBackInOrder).
+ * Returns `promise`.
+ */
 export function finishedWithoutWaiting<T>(promise: Promise<T>, keeper: ValueKeeper): Promise<T> {
-  lastFinishedPromise = promise;
+  const count = finishedCount;
+  const at = (count & (RING - 1)) << 1;
+  finished[at] = promise;
   // Most calls in a row are on one queue or lock: no store (and write barrier) for those.
-  if (lastFinishedKeeper !== keeper) lastFinishedKeeper = keeper;
+  if (finished[at + 1] !== keeper) finished[at + 1] = keeper;
+  finishedCount = (count + 1) & SERIALS;
   return promise;
 }
 
-/** What can take back the value of `promise`, a waiting call (or one that did not wait) being wrapped now; null for any other. */
+/**
+ * The serial of `promise` if it is one of the last calls that finished without waiting, else
+ * -1. Calls made later have higher serials (modulo 2^30; see takeBackInOrder).
+ */
+export function finishedSerial(promise: object): number {
+  for (let at = 0; at < 2 * RING; at += 2) {
+    if (finished[at] !== promise) continue;
+    // The latest serial that was given this entry.
+    const last = (finishedCount - 1) & SERIALS;
+    return (last - ((last - (at >> 1)) & (RING - 1))) & SERIALS;
+  }
+  return -1;
+}
+
+/** The keeper of the call that finished without waiting with `serial` (finishedSerial). */
+export function finishedKeeper(serial: number): ValueKeeper {
+  return finished[((serial & (RING - 1)) << 1) + 1] as ValueKeeper;
+}
+
+/** What can take back the value of `promise`, a registered waiting call being wrapped now; null for any other. */
 export function keeperOf(promise: object): ValueKeeper | null {
-  if (promise === lastFinishedPromise) return lastFinishedKeeper;
   const canceller = cancellerOf(promise);
   return canceller?._takeBack !== undefined ? (canceller as ValueKeeper) : null;
 }
@@ -161,12 +189,65 @@ export function keeperOf(promise: object): ValueKeeper | null {
 /** The calls whose value went back to its keeper: every other wrapper of the promise ends cancelled too, no copy of the value goes out. */
 const givenBack = new WeakSet<object>();
 
-/** `value`, what the call `promise` returned, reaches nobody: `keeper` takes it back (once per call). True when it went back. */
-export function giveBack(promise: object, keeper: ValueKeeper, value: unknown): boolean {
+/** The cancelled wrapper of a call whose value goes back: it reports what the keeper threw. */
+export interface GivingBack {
+  _takeBackFailed(error: unknown): void;
+}
+
+/** A value on its way back to the keeper of a call that finished without waiting (see takeBackInOrder). */
+interface GivenBack {
+  serial: number;
+  promise: object;
+  keeper: ValueKeeper;
+  value: unknown;
+  wrapper: GivingBack;
+}
+let toTakeBack: GivenBack[] | null = null;
+
+/**
+ * `value`, what the call `promise` returned, reaches nobody: `keeper` takes it back (once per
+ * call). True when it went back. `serial`: the call's if it finished without waiting (else
+ * -1); `wrapper` reports what the keeper throws (a lock released meanwhile by whoever
+ * awaited the promise itself): an unhandled rejection would end the process.
+ */
+export function giveBack(promise: object, keeper: ValueKeeper, value: unknown, serial: number, wrapper: GivingBack): boolean {
   if (givenBack.has(promise)) return true;
-  if (!keeper._takeBack(promise, value)) return false;
+  if (serial < 0) {
+    if (!takeBack(keeper, promise, value, wrapper)) return false;
+    givenBack.add(promise);
+    return true;
+  }
   givenBack.add(promise);
+  if (toTakeBack === null) {
+    toTakeBack = [];
+    queueMicrotask(takeBackInOrder);
+  }
+  toTakeBack.push({ serial, promise, keeper, value, wrapper });
   return true;
+}
+
+/**
+ * The values of calls that finished without waiting, given back in the microtask after their
+ * wrappers heard of them, newest call first: `gather(q.get(), q.get())` cancelled puts the
+ * second item back, then the first ahead of it, so the queue is as before (one by one, in the
+ * order the wrappers settle, the first item would end up behind the second).
+ */
+function takeBackInOrder(): void {
+  const calls = toTakeBack!;
+  toTakeBack = null;
+  const newest = finishedCount;
+  calls.sort((a, b) => ((newest - a.serial) & SERIALS) - ((newest - b.serial) & SERIALS));
+  for (const call of calls) takeBack(call.keeper, call.promise, call.value, call.wrapper);
+}
+
+/** `keeper._takeBack`, what it throws reported by `wrapper` (the value is then taken back as far as it goes). */
+function takeBack(keeper: ValueKeeper, promise: object, value: unknown, wrapper: GivingBack): boolean {
+  try {
+    return keeper._takeBack(promise, value);
+  } catch (error) {
+    wrapper._takeBackFailed(error);
+    return true;
+  }
 }
 
 /** Whether the value of the call `promise` went back to its keeper (giveBack). */
@@ -174,9 +255,9 @@ export function wasGivenBack(promise: object): boolean {
   return givenBack.has(promise);
 }
 
-/** Whether `promise` is a registered waiting call, or the call that just finished without waiting. */
+/** Whether `promise` is a registered waiting call (for one that finished without waiting, see finishedSerial). */
 export function isWaitingCall(promise: object): boolean {
-  return promise === lastFinishedPromise || cancellerOf(promise) !== undefined;
+  return cancellerOf(promise) !== undefined;
 }
 
 /** The Future wrapping `promise` was cancelled with `msg`: cancel the call behind it, if it is one. */
