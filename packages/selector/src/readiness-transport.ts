@@ -239,19 +239,20 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport imple
 
 /**
  * A loop's read-ahead: while the loop queues the transports a wake-up found readable
- * (`queue`), their sockets are collected, then read in one call into the addon per slab
- * (`read`), into core's receive slab; each transport delivers its read when it runs from the
- * ready queue, as its own read would have been. A call into the addon per socket was what
- * the batch saves (N-API's argument checks and crossing). One socket reads itself, as before.
- * For each read `i`: `slabs[i]` the slab, `out[2i]` where its bytes start, `out[2i + 1]` what
- * its recv returned. Entries hold until each transport delivers (`unread` counts the rest);
+ * (`queue`), their sockets are collected, then read in one call into the addon, as many as
+ * one slab's room holds (`read`), into core's receive slab; each transport delivers its read
+ * when it runs from the ready queue, as its own read would have been. A call into the addon
+ * per socket was what the batch saves (N-API's argument checks and crossing). One socket
+ * reads itself, as before. For each read `i`: `out[2i]` where its bytes start in `slab`,
+ * `out[2i + 1]` what its recv returned. Entries hold until each transport delivers (`unread` counts the rest);
  * no new read-ahead starts before.
  */
 export class ReadAhead {
   readonly out = new Int32Array(2 * AHEAD_MAX);
   private readonly fds = new Int32Array(AHEAD_MAX);
   private readonly transports: (ReadinessStreamTransport | null)[] = [];
-  private readonly slabs: (Buffer | null)[] = [];
+  /** The slab the last read-ahead read into (every read of a batch is in it). */
+  private slab: Buffer | null = null;
   /** Transports queued for the next read; entries the last read made; of those, reads not delivered. */
   private queued = 0;
   private count = 0;
@@ -294,33 +295,35 @@ export class ReadAhead {
       }
       return;
     }
-    let from = 0;
-    while (from < count) {
-      const slab = receiveSlab.withRoom(MIN_READ);
-      const start = receiveSlab.offset();
-      const out = this.out;
-      const end = tryRecvBatch(this.fds, from, count, slab, start, receiveSlab.room(), MIN_READ, out);
-      let taken = -1;
-      for (let i = from; i < end; i++) {
-        if (out[2 * i + 1]! > 0) taken = out[2 * i]! + out[2 * i + 1]!;
-        this.slabs[i] = slab;
-        this.transports[i]!._aheadIndex = i;
-      }
-      if (taken >= 0) receiveSlab.taken(taken);
-      this.unread += end - from;
-      from = end;
+    // One slab's room at most (64-512 KiB): the sockets past it read themselves when they run,
+    // so a wake-up with many large messages does not read megabytes before its first echo
+    // (each read is written back while it is still in the CPU's cache).
+    const slab = receiveSlab.withRoom(MIN_READ);
+    const start = receiveSlab.offset();
+    const out = this.out;
+    const end = tryRecvBatch(this.fds, 0, count, slab, start, receiveSlab.room(), MIN_READ, out);
+    let taken = -1;
+    for (let i = 0; i < end; i++) {
+      if (out[2 * i + 1]! > 0) taken = out[2 * i]! + out[2 * i + 1]!;
+      this.transports[i]!._aheadIndex = i;
     }
-    this.count = count;
+    if (taken >= 0) receiveSlab.taken(taken);
+    for (let i = end; i < count; i++) {
+      this.transports[i]!._aheadIndex = AHEAD_NONE;
+      this.transports[i] = null;
+    }
+    this.slab = slab;
+    this.unread = end;
+    this.count = end;
   }
 
   /** @internal For the transport delivering (or dropping) its read: its entry released, its slab. */
   take(transport: ReadinessStreamTransport): Buffer {
-    const i = transport._aheadIndex;
-    const slab = this.slabs[i]!;
-    this.slabs[i] = null;
-    this.transports[i] = null;
+    const slab = this.slab!;
+    this.transports[transport._aheadIndex] = null;
     transport._aheadIndex = AHEAD_NONE;
-    this.unread--;
+    // The last delivery lets the slab go (core's receiveSlab keeps the memory it still uses).
+    if (--this.unread === 0) this.slab = null;
     return slab;
   }
 }

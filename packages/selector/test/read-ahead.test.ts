@@ -103,6 +103,21 @@ describe("SelectorEventLoop's read-ahead", () => {
       await closeAll(server, clients, protocols);
     }));
 
+  it("reads one slab's room ahead at most: the sockets past it read themselves, every byte delivered", () =>
+    onLoop(async (loop, reports) => {
+      const { server, clients, protocols } = await connections(loop, 8);
+      const recvs = vi.spyOn(Socket.prototype, 'tryRecvInto');
+      // 8 x 96 KiB in one turn: more than a receive slab (512 KiB) holds.
+      const messages = clients.map((_, i) => Buffer.alloc(96 * 1024, 65 + i));
+      clients.forEach((c, i) => expect(c.trySend(messages[i]!)).toBe(messages[i]!.length));
+      await waitUntil(() => protocols.every((p, i) => p.received.length === messages[i]!.length));
+      expect(protocols.map((p) => p.received)).toEqual(messages.map((m) => m.toString()));
+      // The wake-up's batch stopped where the slab's room ran out; the rest read for themselves.
+      expect(recvs).toHaveBeenCalled();
+      expect(reports).toEqual([]);
+      await closeAll(server, clients, protocols);
+    }));
+
   it('a transport paused by an earlier delivery of the same wake-up gets nothing until resumeReading, then its bytes and EOF in order', () =>
     onLoop(async (loop, reports) => {
       const { server, clients, protocols } = await connections(loop, 3);
