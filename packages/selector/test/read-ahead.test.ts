@@ -9,25 +9,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Protocol, sleep, type Server, type Transport } from '@loopkit/core';
 import { Socket, SHUT_WR, socket } from '@loopkit/uv';
 import { SelectorEventLoop } from '@loopkit/selector';
-
-async function onLoop<T>(body: (loop: SelectorEventLoop, reports: unknown[]) => Promise<T>): Promise<T> {
-  const loop = new SelectorEventLoop();
-  const reports: unknown[] = [];
-  loop.setExceptionHandler((_loop, context) => reports.push(context));
-  try {
-    return await loop.runUntilComplete(() => body(loop, reports));
-  } finally {
-    loop.close();
-  }
-}
-
-async function waitUntil(cond: () => boolean, timeout = 5): Promise<void> {
-  const end = Date.now() + timeout * 1000;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`condition not met within ${timeout}s: ${cond}`);
-    await sleep(0.002);
-  }
-}
+import { onLoop, waitUntil } from './support.js';
 
 /** Records what it receives; `onData` runs first at each delivery. */
 class Recorder extends Protocol {
