@@ -22,7 +22,7 @@ import {
   type Transport,
 } from '@loopkit/core';
 import { socket, socketpair, type Socket } from '@loopkit/uv';
-import { DefaultSelector, EVENT_READ, EVENT_WRITE, PollSelector, SelectorEventLoop, type BaseSelector } from '@loopkit/selector';
+import { DefaultSelector, EVENT_READ, EVENT_WRITE, PollSelector, SelectorEventLoop } from '@loopkit/selector';
 import { onLoop, waitUntil } from './support.js';
 
 function keyOf(loop: SelectorEventLoop, fd: number) {
