@@ -1,9 +1,9 @@
+import { util } from './node-builtins.js';
+
 /**
  * Where loopkit reports what it cannot throw (asyncio's `logger`). Replace the methods to
  * route reports elsewhere; tests replace them to observe reports.
  */
-import { util } from './node-builtins.js';
-
 export const logger = {
   /**
    * Report an error (console.error by default): the error's stack starts a line of its own
