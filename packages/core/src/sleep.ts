@@ -138,22 +138,7 @@ class FirstStepYield<T> implements ReadyEntry {
 
   /** @internal run from the ready queue. */
   _run(): void {
-    const task = this.task;
-    resumeStep(task);
-    const cancelled = task._takeCancel();
-    if (cancelled !== null) {
-      // cancel() arrived while the task was yielding: raise at this await, as asyncio does.
-      // (Settled through a rejected promise, as resolve is all there is to settle it with.
-      // Marked handled, so a yield promise the task made but never awaited cannot take the
-      // process down with an unhandled rejection.)
-      this.settle(Promise.reject(cancelled));
-      void this.promise.then(undefined, ignoreRejection);
-    } else this.settle(this.value);
-  }
-
-  private settle(value: T | PromiseLike<T>): void {
-    if (this.resolve === null) resolveBarePromise!(this.promise, value);
-    else this.resolve(value);
+    wakeYield(this.task, this.promise, this.resolve, this.value);
   }
 
   /** A description for logs and debugging (the slow-callback warning names the entry). */
@@ -165,17 +150,26 @@ class FirstStepYield<T> implements ReadyEntry {
 function ignoreRejection(): void {}
 
 /**
- * The wake-up of a first step's `sleep(0)` whose task is its own entry (yieldingPromise, with
- * the addon's promises): what FirstStepYield's run does, from Task._run.
+ * The wake-up of a first step's `sleep(0)`: FirstStepYield's run, and Task._run's where the
+ * task is its own entry (yieldingPromise, with the addon's promises; `resolve` null: the
+ * addon's resolvePromise settles it).
  */
-export function wakeYieldingTask(task: Task<unknown>, promise: Promise<undefined>): void {
+export function wakeYield<T>(task: Task<unknown>, promise: Promise<T>, resolve: ((value: T | PromiseLike<T>) => void) | null, value: T): void {
   resumeStep(task);
   const cancelled = task._takeCancel();
   if (cancelled !== null) {
-    // As FirstStepYield's: rejected through a rejected promise, and marked handled.
-    resolveBarePromise!(promise, Promise.reject(cancelled));
+    // cancel() arrived while the task was yielding: raise at this await, as asyncio does.
+    // (Settled through a rejected promise, as resolve is all there is to settle it with.
+    // Marked handled, so a yield promise the task made but never awaited cannot take the
+    // process down with an unhandled rejection.)
+    settleYield(promise, resolve, Promise.reject(cancelled));
     void promise.then(undefined, ignoreRejection);
-  } else resolveBarePromise!(promise, undefined);
+  } else settleYield(promise, resolve, value);
+}
+
+function settleYield<T>(promise: Promise<T>, resolve: ((value: T | PromiseLike<T>) => void) | null, value: T | PromiseLike<T>): void {
+  if (resolve === null) resolveBarePromise!(promise, value);
+  else resolve(value);
 }
 
 /**
@@ -205,24 +199,22 @@ function captureResolve(resolve: (value: any) => void): void {
  */
 function yieldingPromise<T>(loop: AbstractEventLoop, task: Task<unknown>, value: T): Promise<T> {
   let promise: Promise<T>;
-  let resolve: ((value: T | PromiseLike<T>) => void) | null = null;
+  let entry: ReadyEntry;
   if (newBarePromise !== undefined) {
     promise = newBarePromise() as Promise<T>;
-    // The task is its own wake-up entry (Task._run, wakeYieldingTask), holding the promise in
-    // its result field, empty while it is pending: no FirstStepYield kept through the burst.
+    // The task is its own wake-up entry (Task._run, wakeYield), holding the promise in its
+    // result field, empty while it is pending: no FirstStepYield kept through the burst.
     // Not for a value to give, nor a second yield the same step made before awaiting the first.
     if (value === undefined && task._result === undefined) {
       task._result = promise;
-      callSoonEntry(loop, task);
-      resumeSignal.lastEnded = task; // a first step's `await sleep(0)`: it suspends on this promise
-      return promise;
-    }
+      entry = task;
+    } else entry = new FirstStepYield<T>(task, promise, null, value);
   } else {
     promise = new Promise<T>(captureResolve);
-    resolve = captured!;
+    entry = new FirstStepYield<T>(task, promise, captured!, value);
     captured = null;
   }
-  callSoonEntry(loop, new FirstStepYield<T>(task, promise, resolve, value));
+  callSoonEntry(loop, entry);
   resumeSignal.lastEnded = task; // a first step's `await sleep(0)`: it suspends on this promise
   return promise;
 }

@@ -29,7 +29,7 @@ import { captureContext, storesSeen } from './creator-context.js';
 import { ageTasks, pendingTasks, trackTask, untrackTask, type AgedRecord } from './task-registry.js';
 import { endTaskWithWaiter, firstStepHandOff } from './promise-waiter.js';
 import { futureFieldsWrittenLater, keepShape, shapeLoop } from './shape-keepers.js';
-import { wakeYieldingTask } from './sleep.js';
+import { wakeYield } from './sleep.js';
 
 /** The context of a task whose own store lives where its code runs (see _enteredStore). */
 const runInPlace: ContextRunner = (fn, ...args) => fn(...args);
@@ -259,7 +259,7 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
     const yielded = this._result;
     if (yielded !== undefined) {
       this._result = undefined;
-      wakeYieldingTask(this as Task<unknown>, yielded as Promise<undefined>);
+      wakeYield(this as Task<unknown>, yielded as Promise<undefined>, null, undefined);
       return;
     }
     const cancelled = this._takeCancel();

@@ -212,17 +212,15 @@ let toTakeBack: GivenBack[] | null = null;
  */
 export function giveBack(promise: object, keeper: ValueKeeper, value: unknown, serial: number, wrapper: GivingBack): boolean {
   if (givenBack.has(promise)) return true;
-  if (serial < 0) {
-    if (!takeBack(keeper, promise, value, wrapper)) return false;
-    givenBack.add(promise);
-    return true;
-  }
+  if (serial < 0 && !takeBack(keeper, promise, value, wrapper)) return false;
   givenBack.add(promise);
-  if (toTakeBack === null) {
-    toTakeBack = [];
-    queueMicrotask(takeBackInOrder);
+  if (serial >= 0) {
+    if (toTakeBack === null) {
+      toTakeBack = [];
+      queueMicrotask(takeBackInOrder);
+    }
+    toTakeBack.push({ serial, promise, keeper, value, wrapper });
   }
-  toTakeBack.push({ serial, promise, keeper, value, wrapper });
   return true;
 }
 

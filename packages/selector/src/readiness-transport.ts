@@ -135,7 +135,7 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport imple
   protected _closeResources(): void {
     this._reading = false;
     // A read made ahead and not delivered is dropped, as the kernel drops what a closed socket did not read.
-    if (this._aheadIndex >= 0) this.takeReadAhead();
+    if (this._aheadIndex >= 0) this.loop._readAhead.take(this);
     this.loop._transportClosed(this._fd);
     this._closeFd();
   }
@@ -221,11 +221,6 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport imple
     }
   }
 
-  /** This transport's entry of its loop's read-ahead, released: its slab. */
-  private takeReadAhead(): Buffer {
-    return this.loop._readAhead.take(this);
-  }
-
   /** @internal For ReadAhead: this transport's fd. */
   get _readFd(): number {
     return this._fd;
@@ -244,8 +239,8 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport imple
  * when it runs from the ready queue, as its own read would have been. A call into the addon
  * per socket was what the batch saves (N-API's argument checks and crossing). One socket
  * reads itself, as before. For each read `i`: `out[2i]` where its bytes start in `slab`,
- * `out[2i + 1]` what its recv returned. Entries hold until each transport delivers (`unread` counts the rest);
- * no new read-ahead starts before.
+ * `out[2i + 1]` what its recv returned. Entries hold until each transport delivers (`unread`
+ * counts the rest); no new read-ahead starts before.
  */
 export class ReadAhead {
   readonly out = new Int32Array(2 * AHEAD_MAX);
@@ -268,9 +263,10 @@ export class ReadAhead {
    */
   requeueUndelivered(): void {
     if (this.unread === 0) return;
+    // An entry still held is a read not delivered (take() clears it).
     for (let i = 0; i < this.count; i++) {
       const transport = this.transports[i];
-      if (transport != null && transport._aheadIndex === i) this.requeue(transport);
+      if (transport != null) this.requeue(transport);
     }
   }
 
@@ -289,10 +285,7 @@ export class ReadAhead {
     const count = this.queued;
     this.queued = 0;
     if (count < 2) {
-      if (count === 1) {
-        this.transports[0]!._aheadIndex = AHEAD_NONE;
-        this.transports[0] = null;
-      }
+      this.unqueue(0, count);
       return;
     }
     // One slab's room at most (64-512 KiB): the sockets past it read themselves when they run,
@@ -308,13 +301,18 @@ export class ReadAhead {
       this.transports[i]!._aheadIndex = i;
     }
     if (taken >= 0) receiveSlab.taken(taken);
-    for (let i = end; i < count; i++) {
-      this.transports[i]!._aheadIndex = AHEAD_NONE;
-      this.transports[i] = null;
-    }
+    this.unqueue(end, count);
     this.slab = slab;
     this.unread = end;
     this.count = end;
+  }
+
+  /** Queued transports `from` to `to` (exclusive) were not read ahead: they read themselves when they run. */
+  private unqueue(from: number, to: number): void {
+    for (let i = from; i < to; i++) {
+      this.transports[i]!._aheadIndex = AHEAD_NONE;
+      this.transports[i] = null;
+    }
   }
 
   /** @internal For the transport delivering (or dropping) its read: its entry released, its slab. */
