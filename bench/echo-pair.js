@@ -14,18 +14,11 @@
 // polling as libuv with idle-time metrics (one epoll_wait with timeout 0 before each blocking one).
 //   env: BENCH_ROUNDS=8 BENCH_SECONDS=2 BENCH_WARMUP=0.5 BENCH_SIZE=1024 BENCH_CONNS=1
 import { availableParallelism } from 'node:os';
-import { existsSync } from 'node:fs';
-import { NODE, NODE_ECHO_KINDS, compileBenchC, cpuSecondsOf, echoServerScript, kindOf, loadAverage, median, minorFaultsOf, nodeVersion, positional, runLoadgen, startServer, stopServer, userCpuSecondsOf } from './harness.js';
+import { NODE, NODE_ECHO_KINDS, compileBenchC, cpuSecondsOf, echoServerScript, kindOf, loadAverage, median, minorFaultsOf, nodeVersion, runLoadgen, startServer, stopServer, twoServerKinds, userCpuSecondsOf } from './harness.js';
 
 /** The kinds bench/echo-server.c serves. */
 const C_KINDS = ['c', 'c-idle-poll'];
-const KINDS = [...C_KINDS, ...NODE_ECHO_KINDS];
-const [first, second, ...extra] = positional();
-if (first === undefined || second === undefined || first === second || extra.length > 0 ||
-    ![first, second].every((spec) => KINDS.includes(kindOf(spec)) && (C_KINDS.includes(kindOf(spec)) || existsSync(echoServerScript(spec))))) {
-  console.error(`usage: node bench/echo-pair.js <first kind>[@tree] <second kind>[@tree] [--node=PATH]; kinds: ${KINDS.join(', ')}`);
-  process.exit(2);
-}
+const [first, second] = twoServerKinds('echo-pair.js', [...C_KINDS, ...NODE_ECHO_KINDS], C_KINDS);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 0.5);

@@ -12,18 +12,12 @@
 // Needs `perf` with access to the server's samples (root, or perf_event_paranoid <= 1); a
 // virtual machine without a PMU still has the cpu-clock software event.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NODE, NODE_ECHO_KINDS, compileBenchC, echoServerScript, kindOf, loadAverage, nodeVersion, positional, runLoadgen, startServer, stopServer } from './harness.js';
+import { NODE, NODE_ECHO_KINDS, compileBenchC, echoServerScript, kindOf, loadAverage, nodeVersion, runLoadgen, startServer, stopServer, twoServerKinds } from './harness.js';
 
-const KINDS = NODE_ECHO_KINDS;
-const [first, second, ...extra] = positional();
-if (first === undefined || second === undefined || first === second || extra.length > 0 ||
-    ![first, second].every((spec) => KINDS.includes(kindOf(spec)) && existsSync(echoServerScript(spec)))) {
-  console.error(`usage: node bench/echo-profile.js <first kind>[@tree] <second kind>[@tree] [--node=PATH]; kinds: ${KINDS.join(', ')}`);
-  process.exit(2);
-}
+const [first, second] = twoServerKinds('echo-profile.js', NODE_ECHO_KINDS);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 0.7);

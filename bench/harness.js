@@ -148,6 +148,21 @@ export function echoServerScript(spec) {
   return join(tree === '' ? dirname(fileURLToPath(import.meta.url)) : join(resolve(tree), 'bench'), 'echo-server.js');
 }
 
+/**
+ * The two server kinds (`kind[@tree]` each) a paired bench compares, from the command line;
+ * `kinds` it takes, `builtIn` those served without echo-server.js (the C server). Anything
+ * else prints `script`'s usage and exits 2.
+ */
+export function twoServerKinds(script, kinds, builtIn = []) {
+  const [first, second, ...extra] = positional();
+  const served = (spec) => kinds.includes(kindOf(spec)) && (builtIn.includes(kindOf(spec)) || existsSync(echoServerScript(spec)));
+  if (first === undefined || second === undefined || first === second || extra.length > 0 || !served(first) || !served(second)) {
+    console.error(`usage: node bench/${script} <first kind>[@tree] <second kind>[@tree] [--node=PATH]; kinds: ${kinds.join(', ')}`);
+    process.exit(2);
+  }
+  return [first, second];
+}
+
 /** Start a server process (`argv`) that prints "PORT <n>" when it listens: resolves to {child, port, lines}. */
 export function startServer(argv) {
   const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
