@@ -55,6 +55,10 @@ export {
   DEFAULT_LIMIT,
   type ClientConnectedCallback,
   type OpenConnectionOptions,
+  type OpenUnixConnectionOptions,
+  type StartServerOptions,
+  type StartUnixServerOptions,
+  type StreamLimitOption,
   type StreamReaderOptions,
   type WriterProtocol,
 } from './streams.js';
@@ -112,7 +116,7 @@ export { registerTLSProvider, getTLSProvider } from './tls/provider.js';
 export { SSLProtocol, type SSLProtocolOptions, type SSLState } from './tls/sslproto.js';
 export { SSLTransport } from './tls/ssl-transport.js';
 export { SSLObject, certificateObject, type PeerCertificate, type CipherInfo } from './tls/ssl-object.js';
-export type { SSLOption, TLSClientOptions, TLSServerOptions } from './tls/contexts.js';
+export type { ClientSSLOption, ServerSSLOption, ServerTLSOptions, SSLOption, TLSClientOptions, TLSServerOptions } from './tls/contexts.js';
 export type { StartTlsOptions } from './tls/start-tls.js';
 export { checkByteCount, checkOptions, isPlainObject } from './validate.js';
 export { paceReceived } from './young-pacing.js';
