@@ -25,6 +25,7 @@ import {
   type DatagramTransport,
   type ExceptionContext,
   type ExceptionHandler,
+  type FileDescriptorLike,
   type SocketAddress,
   type TaskFactory,
   type Transport,
@@ -310,6 +311,9 @@ describe('subprocesses', () => {
       void (() => loop.subprocessShell(() => new Exited(), 'true', { std_in: null }));
       // @ts-expect-error args are an array of strings
       void (() => loop.subprocessExec(() => new Exited(), 'ls', '-l'));
+      // @ts-expect-error a pipe is a file descriptor or an object with fileno()
+      void (() => loop.connectReadPipe(() => new Protocol(), '/dev/stdin'));
+      expectTypeOf(loop.connectWritePipe).parameters.toEqualTypeOf<[protocolFactory: () => BaseProtocol, pipe: FileDescriptorLike]>();
     });
   });
 });

@@ -665,13 +665,13 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   }
 
   /** A read transport on the pipe `pipe` (an fd, or an object with fileno()); it owns the fd. */
-  async connectReadPipe<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, pipe: unknown): Promise<[Transport, P]> {
+  async connectReadPipe<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, pipe: FileDescriptorLike): Promise<[Transport, P]> {
     this.checkClosed();
     return (await connectPipe(this, 'read', protocolFactory, pipe)) as [Transport, P];
   }
 
   /** A write transport on the pipe `pipe`; it owns the fd. */
-  async connectWritePipe<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, pipe: unknown): Promise<[Transport, P]> {
+  async connectWritePipe<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, pipe: FileDescriptorLike): Promise<[Transport, P]> {
     this.checkClosed();
     return (await connectPipe(this, 'write', protocolFactory, pipe)) as [Transport, P];
   }

@@ -177,9 +177,9 @@ export interface AbstractEventLoop {
   /** Run `cmd` through the shell as a subprocess; resolves to `[transport, protocol]`. */
   subprocessShell<P extends BaseProtocol = SubprocessProtocol>(protocolFactory: () => P, cmd: string, options?: SubprocessOptions): Promise<[SubprocessTransport, P]>;
   /** Register the read end of `pipe` with the loop; resolves to `[transport, protocol]`. */
-  connectReadPipe<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, pipe: unknown): Promise<[ReadTransport, P]>;
+  connectReadPipe<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, pipe: FileDescriptorLike): Promise<[ReadTransport, P]>;
   /** Register the write end of `pipe` with the loop; resolves to `[transport, protocol]`. */
-  connectWritePipe<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, pipe: unknown): Promise<[WriteTransport, P]>;
+  connectWritePipe<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, pipe: FileDescriptorLike): Promise<[WriteTransport, P]>;
 }
 
 /**
