@@ -12,6 +12,7 @@ import {
   DatagramProtocol,
   Future,
   Handle,
+  ProactorEventLoop,
   Protocol,
   Runner,
   Task,
@@ -31,8 +32,8 @@ import {
   type Transport,
 } from 'loopkit';
 
-async function onLoop<T>(body: (loop: AbstractEventLoop) => Promise<T>): Promise<T> {
-  const loop = newEventLoop();
+async function onLoop<T>(body: (loop: AbstractEventLoop) => Promise<T>, makeLoop: () => AbstractEventLoop = newEventLoop): Promise<T> {
+  const loop = makeLoop();
   try {
     return await loop.runUntilComplete(() => body(loop));
   } finally {
@@ -262,6 +263,36 @@ describe('network', () => {
       expectTypeOf(loop.createUnixServer).returns.toEqualTypeOf<Promise<AbstractServer>>();
       expectTypeOf(loop.createUnixConnection<Collect>).returns.toEqualTypeOf<Promise<[Transport, Collect]>>();
     });
+  });
+
+  it.each([
+    ['the policy loop', newEventLoop],
+    ['ProactorEventLoop', () => new ProactorEventLoop()],
+  ])("sendto takes asyncio's [host, port] pair as well as an address object, connected endpoints the peer's pair: %s", async (_name, makeLoop) => {
+    await onLoop(async (loop) => {
+      const received: Array<[string, SocketAddress | null]> = [];
+      const arrived = loop.createFuture<void>();
+      class Receiver extends DatagramProtocol {
+        override datagramReceived(data: Uint8Array, addr: SocketAddress | null): void {
+          received.push([Buffer.from(data).toString(), addr]);
+          if (received.length === 3) arrived.setResult();
+        }
+      }
+      const [receiver] = await loop.createDatagramEndpoint(() => new Receiver(), { localAddr: ['127.0.0.1', 0] });
+      const local = receiver.getExtraInfo<SocketAddress>('sockname')!;
+      const port = 'port' in local ? local.port : 0;
+      const [sender] = await loop.createDatagramEndpoint(() => new DatagramProtocol(), { localAddr: ['127.0.0.1', 0] });
+      sender.sendto(Buffer.from('pair'), ['127.0.0.1', port]);
+      sender.sendto(Buffer.from('object'), { address: '127.0.0.1', family: 'IPv4', port });
+      const [connected] = await loop.createDatagramEndpoint(() => new DatagramProtocol(), { remoteAddr: ['127.0.0.1', port] });
+      connected.sendto(Buffer.from('peer'), ['127.0.0.1', port]);
+      expect(() => connected.sendto(Buffer.from('other'), ['127.0.0.1', port + 1])).toThrow(/Invalid address/);
+      await arrived;
+      expect(received.map(([text]) => text).sort()).toEqual(['object', 'pair', 'peer']);
+      // @ts-expect-error a pair is [host, port]
+      void (() => sender.sendto(Buffer.from('x'), [port, '127.0.0.1']));
+      for (const t of [receiver, sender, connected]) t.close();
+    }, makeLoop);
   });
 
   it('getaddrinfo resolves to AddrInfo records, getnameinfo to [host, service]', async () => {

@@ -33,6 +33,7 @@ export {
   WriteTransport,
   Transport,
   DatagramTransport,
+  type DatagramAddress,
   asBytes,
   joinBytes,
   type SocketAddress,
