@@ -145,6 +145,14 @@ describe('helpers', () => {
       await wait([createTask(async () => 'a')], { returnWhen: FIRST_EXCEPTION });
       // @ts-expect-error returnWhen is one of the three constants
       void (() => wait(tasks, { returnWhen: 'FIRST' }));
+      // @ts-expect-error wait takes an iterable of awaitables, not one (a Future is iterable, for yield*)
+      void (() => wait(tasks[0]!));
+      // @ts-expect-error asCompleted takes an iterable of awaitables, not one
+      void (() => asCompleted(tasks[0]!));
+      await wait(new Set(tasks));
+      await wait((function* () {
+        yield* tasks;
+      })());
       const value = waitFor(async () => 'ok', 1);
       expectTypeOf(value).toEqualTypeOf<Promise<string>>();
       expect(await value).toBe('ok');

@@ -91,7 +91,7 @@ export {
   type InetSockAddr,
   type SockType,
 } from './names.js';
-export { gather, type GatherOptions, type AwaitableLike, type ResultOf } from './gather.js';
+export { gather, type GatherOptions, type AwaitableLike, type AwaitablesOf, type ResultOf } from './gather.js';
 export { shield } from './shield.js';
 export { wait, waitFor, FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED, type ReturnWhen, type WaitOptions } from './wait.js';
 export { asCompleted, AsCompleted } from './as-completed.js';
