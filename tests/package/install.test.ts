@@ -35,7 +35,8 @@ console.log(JSON.stringify(result));
 `;
 
 const CONSUMER = `
-import { run, sleep, Future, Protocol, ProactorEventLoop, getEventLoopPolicy, type AbstractEventLoop, type Transport } from 'loopkit';
+import { createSecureContext } from 'node:tls';
+import { run, sleep, Future, Protocol, ProactorEventLoop, getEventLoopPolicy, gather, openConnection, socket, type AbstractEventLoop, type Transport } from 'loopkit';
 import { Task } from '@loopkit/core';
 import { isAvailable } from '@loopkit/uv';
 
@@ -62,6 +63,20 @@ export async function main(): Promise<number> {
   void Echo;
   void getEventLoopPolicy();
   return run(async () => (await sleep(0.001, value)) + (isAvailable() ? 0 : 0));
+}
+
+// The shipped declarations type each method's options and results (tests/types checks them all in the repository).
+export async function typed(loop: AbstractEventLoop): Promise<void> {
+  const [n, s]: [number, string] = await gather(async () => 1, Promise.resolve('two'));
+  void [n, s];
+  await openConnection('example.com', 443, { ssl: createSecureContext({}), serverHostname: 'example.com', limit: 1024 });
+  // @ts-expect-error a misspelt option is a type error
+  await loop.createServer(() => new Echo(), '127.0.0.1', 0, { reuse_address: true });
+  // @ts-expect-error a misspelt TLS key is a type error
+  await loop.createConnection(() => new Echo(), 'example.com', 443, { ssl: { rejectUnauthorised: false } });
+  const listener = socket();
+  const [conn] = await loop.sockAccept(listener);
+  conn.close();
 }
 `;
 

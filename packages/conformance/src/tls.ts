@@ -278,7 +278,7 @@ export function tlsSuite(subject: LoopUnderTest): void {
               ca: c.ca,
               requestCert: true,
               ALPNProtocols: ['x-first', 'x-second'],
-              SNICallback: (name: string, cb: (e: Error | null, ctx?: unknown) => void) => {
+              SNICallback: (name, cb) => {
                 // Answered later, from Node's loop, as an async lookup would.
                 setTimeout(() => cb(null, name === 'other.test' ? { key: c.otherKey, cert: c.otherCert, ca: c.ca, requestCert: true } : null), 5);
               },
@@ -835,13 +835,17 @@ export function tlsSuite(subject: LoopUnderTest): void {
             expect(e).toBeInstanceOf(cls);
             expect((e as Error).message).toMatch(re);
           };
+          // @ts-expect-error a misspelt key (the types say so too)
           await bad(openConnection('localhost', port, { ssl: { ca: c.ca }, sever_hostname: 'x' }), TypeError, /unexpected option 'sever_hostname'/);
           await bad(openConnection('localhost', port, { serverHostname: 'x' }), TypeError, /serverHostname is only meaningful with ssl/);
           await bad(openConnection('localhost', port, { sslHandshakeTimeout: 5 }), TypeError, /sslHandshakeTimeout is only meaningful with ssl/);
           await bad(openConnection('localhost', port, { ssl: true, sslShutdownTimeout: 0 }), RangeError, /sslShutdownTimeout must be a positive number/);
+          // @ts-expect-error ssl: true is a client's (the types say so too)
           await bad(loop.createServer(() => new Echo(), '127.0.0.1', 0, { ssl: true }), TypeError, /a server needs/);
           // The provider's own argument errors say they are about ssl (a misspelt TLS key, a bad value).
+          // @ts-expect-error a misspelt key (the types say so too)
           await bad(openConnection('localhost', port, { ssl: { bogus: 1 } }), TypeError, /createConnection\(\): ssl: .*'bogus'/);
+          // @ts-expect-error no such TLS version (the types say so too)
           await bad(loop.createServer(() => new Echo(), '127.0.0.1', 0, { ssl: { key: c.serverKey, cert: c.serverCert, minVersion: 'TLSv9' } }), TypeError, /createServer\(\): ssl: .*minVersion/);
         } finally {
           server.close();

@@ -10,7 +10,7 @@
 import { TimeoutError } from './errors.js';
 import { _getCurrentLoop, type AbstractEventLoop } from './events.js';
 import type { Future } from './futures.js';
-import type { AwaitableLike, ResultOf } from './gather.js';
+import type { AwaitableLike, AwaitablesOf, ResultOf } from './gather.js';
 import type { TimerHandle } from './handles.js';
 import { Queue } from './queues.js';
 import { currentTask, ensureFuture, type Task } from './tasks.js';
@@ -92,7 +92,7 @@ export class AsCompleted<T> implements AsyncIterableIterator<Future<T>>, Iterabl
 
 /** Iterate `aws` as they complete; after `timeout` seconds the remaining steps throw TimeoutError. */
 export function asCompleted<A extends AwaitableLike<unknown>, T = ResultOf<A>>(
-  aws: Iterable<A>,
+  aws: AwaitablesOf<A>,
   options: { timeout?: number | null } = {},
 ): AsCompleted<T> {
   checkIterable(aws, 'aws');

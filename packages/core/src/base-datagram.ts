@@ -25,7 +25,7 @@ import { WriteFlowControl } from './flow-control.js';
 import { setResultUnlessCancelled, type Future } from './futures.js';
 import { logger } from './log.js';
 import { checkProtocol, type BaseProtocol, type DatagramProtocol } from './protocols.js';
-import { asBytes, DatagramTransport, type SocketAddress, type WriteBufferLimits } from './transports.js';
+import { asBytes, DatagramTransport, type DatagramAddress, type SocketAddress, type WriteBufferLimits } from './transports.js';
 
 /** After this many sends on a lost endpoint, each further one logs a warning (asyncio's). */
 const LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5;
@@ -34,7 +34,7 @@ export abstract class BaseDatagramTransport extends DatagramTransport {
   protected readonly _loop: AbstractEventLoop;
   protected _protocol: DatagramProtocol;
   /** Datagrams waiting to leave, oldest first; a null address is the connected peer. */
-  protected _queue: Array<[Uint8Array, SocketAddress | null]> = [];
+  protected _queue: Array<[Uint8Array, DatagramAddress | null]> = [];
   /** close()/abort() was called or a fatal error happened. */
   protected _closing = false;
   /** > 0 once connectionLost is scheduled: sends are dropped (and counted). */
@@ -58,7 +58,7 @@ export abstract class BaseDatagramTransport extends DatagramTransport {
 
   // ---- backend hooks (see the module comment) ----
   /** Backend hook: send one datagram now if the OS takes it without blocking; whether it was sent. */
-  protected abstract _sendNow(data: Uint8Array, addr: SocketAddress | null): boolean;
+  protected abstract _sendNow(data: Uint8Array, addr: DatagramAddress | null): boolean;
   /** Backend hook: datagrams are queued; send them as the socket allows, calling _sent() for each. */
   protected abstract _startWriting(): void;
   /** Backend hook: the queue is empty. */
@@ -104,11 +104,12 @@ export abstract class BaseDatagramTransport extends DatagramTransport {
     return [this.flow.low, this.flow.high];
   }
 
-  sendto(data: ArrayBufferView | ArrayBuffer, addr: SocketAddress | null = null): void {
+  sendto(data: ArrayBufferView | ArrayBuffer, addr: DatagramAddress | null = null): void {
     const bytes = asBytes(data, 'data');
     if (addr !== null && this.connected) {
       const peer = this.getExtraInfo<SocketAddress>('peername');
-      const same = peer !== null && 'port' in peer && 'port' in addr && peer.port === addr.port && peer.address === addr.address;
+      const [address, port] = isHostPortPair(addr) ? addr : 'port' in addr ? [addr.address, addr.port] : [undefined, undefined];
+      const same = peer !== null && 'port' in peer && peer.port === port && peer.address === address;
       if (!same) throw new TypeError(`Invalid address: must be null or ${JSON.stringify(peer)}`);
       addr = null;
     }
@@ -261,4 +262,9 @@ export abstract class BaseDatagramTransport extends DatagramTransport {
       this._closeResources();
     }
   };
+}
+
+/** asyncio's `(host, port)` form of a datagram address. */
+function isHostPortPair(addr: DatagramAddress): addr is readonly [host: string, port: number] {
+  return Array.isArray(addr);
 }

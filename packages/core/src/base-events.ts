@@ -62,6 +62,7 @@ import type { BaseStreamTransport } from './base-transport.js';
 import { checkSendfileArgs, checkSendfileSocket, sendfileByWrites, sendfileMode, sockSendfileBySends } from './sendfile.js';
 import type { AbstractServer } from './server.js';
 import type { TLSProvider } from './tls/engine.js';
+import type { AddrInfo } from './names.js';
 import type { SSLOption } from './tls/contexts.js';
 import { getTLSProvider } from './tls/provider.js';
 import { startTls, type StartTlsOptions } from './tls/start-tls.js';
@@ -489,7 +490,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   }
 
   // ---- signals (portable: Node delivers them to the main thread's JS) ----
-  addSignalHandler(sig: string | number, callback: (...args: any[]) => unknown, ...args: unknown[]): void {
+  addSignalHandler<A extends unknown[]>(sig: string | number, callback: (...args: A) => unknown, ...args: A): void {
     const name = signalName(sig);
     checkCallback(callback, 'callback');
     // As asyncio: a handler is a plain callback; a coroutine function's body would never run.
@@ -628,22 +629,22 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   sockConnect(..._args: unknown[]): Promise<void> {
     return this.notImplemented('sockConnect');
   }
-  sockAccept(..._args: unknown[]): Promise<[unknown, unknown]> {
+  sockAccept<S>(_sock: S): Promise<[S, unknown]> {
     return this.notImplemented('sockAccept');
   }
-  getaddrinfo(..._args: unknown[]): Promise<unknown[]> {
+  getaddrinfo(..._args: unknown[]): Promise<AddrInfo[]> {
     return this.notImplemented('getaddrinfo');
   }
   getnameinfo(..._args: unknown[]): Promise<[string, string]> {
     return this.notImplemented('getnameinfo');
   }
-  addReader(_fd: FileDescriptorLike, _callback: (...args: any[]) => unknown, ..._args: unknown[]): void {
+  addReader<A extends unknown[]>(_fd: FileDescriptorLike, _callback: (...args: A) => unknown, ..._args: A): void {
     throw new NotImplementedError(`${this.constructor.name} does not support addReader`);
   }
   removeReader(_fd: FileDescriptorLike): boolean {
     throw new NotImplementedError(`${this.constructor.name} does not support removeReader`);
   }
-  addWriter(_fd: FileDescriptorLike, _callback: (...args: any[]) => unknown, ..._args: unknown[]): void {
+  addWriter<A extends unknown[]>(_fd: FileDescriptorLike, _callback: (...args: A) => unknown, ..._args: A): void {
     throw new NotImplementedError(`${this.constructor.name} does not support addWriter`);
   }
   removeWriter(_fd: FileDescriptorLike): boolean {
@@ -664,13 +665,13 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   }
 
   /** A read transport on the pipe `pipe` (an fd, or an object with fileno()); it owns the fd. */
-  async connectReadPipe<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, pipe: unknown): Promise<[Transport, P]> {
+  async connectReadPipe<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, pipe: FileDescriptorLike): Promise<[Transport, P]> {
     this.checkClosed();
     return (await connectPipe(this, 'read', protocolFactory, pipe)) as [Transport, P];
   }
 
   /** A write transport on the pipe `pipe`; it owns the fd. */
-  async connectWritePipe<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, pipe: unknown): Promise<[Transport, P]> {
+  async connectWritePipe<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, pipe: FileDescriptorLike): Promise<[Transport, P]> {
     this.checkClosed();
     return (await connectPipe(this, 'write', protocolFactory, pipe)) as [Transport, P];
   }

@@ -4,13 +4,19 @@
  */
 import type { AsyncLocalStorage } from 'node:async_hooks';
 import { NotImplementedError, RuntimeError } from './errors.js';
+import type { Executor } from './executor.js';
 import type { FunctionRef } from './executor-checks.js';
+import type { AddrInfo, AddrInfoOptions } from './names.js';
 import type { Future } from './futures.js';
 import type { Handle, TimerHandle } from './handles.js';
 import type { Task } from './tasks.js';
 import type { BaseProtocol, DatagramProtocol } from './protocols.js';
 import type { SubprocessProtocol, SubprocessTransport } from './subprocess/protocols.js';
 import type { AbstractServer } from './server.js';
+import type { ConnectionOptions, DatagramOptions, ServerOptions, UnixConnectionOptions, UnixServerOptions } from './socket-loop.js';
+import type { SubprocessOptions } from './subprocess/spec.js';
+import type { SSLOption, TLSServerOptions } from './tls/contexts.js';
+import type { StartTlsOptions } from './tls/start-tls.js';
 import type { DatagramTransport, ReadTransport, Transport, WriteTransport } from './transports.js';
 import { world, type ResumeSignal } from './world.js';
 import { isAnonymousBuiltin } from './task-context.js';
@@ -91,7 +97,7 @@ export interface AbstractEventLoop {
   getTaskFactory(): TaskFactory | null;
 
   /** Run `fn(...args)` in `executor` (null: the default executor, worker threads); a Future of its result. */
-  runInExecutor<R = unknown, A extends unknown[] = any[]>(executor: unknown, fn: ((...args: A) => R | PromiseLike<R>) | FunctionRef, ...args: A): Future<Awaited<R>>;
+  runInExecutor<R = unknown, A extends unknown[] = any[]>(executor: Executor | null, fn: ((...args: A) => R | PromiseLike<R>) | FunctionRef, ...args: A): Future<Awaited<R>>;
 
   /** Handle errors no one awaits with `handler` (null: the default handler). */
   setExceptionHandler(handler: ExceptionHandler | null): void;
@@ -114,19 +120,19 @@ export interface AbstractEventLoop {
    * Open a stream connection to host:port; resolves to `[transport, protocol]`, the protocol
    * typed as the factory makes it (typeshed's `tuple[Transport, _ProtocolT]`).
    */
-  createConnection<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, host?: string | null, port?: number | null, options?: object): Promise<[Transport, P]>;
+  createConnection<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, host?: string | null, port?: number | null, options?: ConnectionOptions): Promise<[Transport, P]>;
   /** Listen on host:port; each connection gets a protocol from `protocolFactory`. Resolves to the Server. */
-  createServer(protocolFactory: () => unknown, host?: string | string[] | null, port?: number | null, options?: object): Promise<AbstractServer>;
+  createServer(protocolFactory: () => BaseProtocol, host?: string | readonly string[] | null, port?: number | null, options?: ServerOptions): Promise<AbstractServer>;
   /** Open a Unix socket connection (a named pipe on Windows); resolves to `[transport, protocol]`. */
-  createUnixConnection<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, path?: string | null, options?: object): Promise<[Transport, P]>;
+  createUnixConnection<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, path?: string | null, options?: UnixConnectionOptions): Promise<[Transport, P]>;
   /** Listen on a Unix socket path (a named pipe on Windows); resolves to the Server. */
-  createUnixServer(protocolFactory: () => unknown, path?: string | null, options?: object): Promise<AbstractServer>;
+  createUnixServer(protocolFactory: () => BaseProtocol, path?: string | null, options?: UnixServerOptions): Promise<AbstractServer>;
   /** A transport on a stream socket accepted outside the loop (server side; `ssl` makes it TLS); resolves to `[transport, protocol]`. */
-  connectAcceptedSocket<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, sock: unknown, options?: object): Promise<[Transport, P]>;
+  connectAcceptedSocket<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, sock: unknown, options?: TLSServerOptions): Promise<[Transport, P]>;
   /** Open a UDP endpoint; resolves to `[transport, protocol]`. */
-  createDatagramEndpoint<P extends DatagramProtocol = DatagramProtocol>(protocolFactory: () => P, options?: object): Promise<[DatagramTransport, P]>;
+  createDatagramEndpoint<P extends DatagramProtocol = DatagramProtocol>(protocolFactory: () => P, options?: DatagramOptions): Promise<[DatagramTransport, P]>;
   /** Upgrade a connection to TLS in place (asyncio's start_tls); resolves to the TLS transport. */
-  startTls(transport: Transport, protocol: BaseProtocol, ssl: unknown, options?: object): Promise<Transport>;
+  startTls(transport: Transport, protocol: BaseProtocol, ssl: SSLOption, options?: StartTlsOptions): Promise<Transport>;
   /** Receive up to `n` bytes from a socket (empty at EOF). */
   sockRecv(sock: unknown, n: number): Promise<Uint8Array>;
   /** Receive into `buf`; resolves to the number of bytes (0 at EOF). */
@@ -145,35 +151,35 @@ export interface AbstractEventLoop {
   sockSendfile(sock: unknown, file: unknown, offset?: number, count?: number | null, options?: { fallback?: boolean }): Promise<number>;
   /** Connect a socket to `address`. */
   sockConnect(sock: unknown, address: unknown): Promise<void>;
-  /** Accept a connection on a listening socket; resolves to `[socket, address]`. */
-  sockAccept(sock: unknown): Promise<[unknown, unknown]>;
+  /** Accept a connection on a listening socket; resolves to `[socket, address]`, the socket of the listener's kind. */
+  sockAccept<S>(sock: S): Promise<[S, unknown]>;
   /** Resolve host and port to socket addresses (without blocking the loop). */
-  getaddrinfo(host: string | null, port: number | string | null, options?: object): Promise<unknown[]>;
+  getaddrinfo(host: string | null, port: number | string | null, options?: AddrInfoOptions): Promise<AddrInfo[]>;
   /** Resolve a socket address to `[host, service]`. */
   getnameinfo(sockaddr: unknown, flags?: number): Promise<[string, string]>;
   /**
    * Call `callback(...args)` whenever `fd` (a file descriptor, or an object with `fileno()`, as
    * asyncio's file objects) is readable (selector loops; a proactor throws NotImplementedError).
    */
-  addReader(fd: FileDescriptorLike, callback: (...args: any[]) => unknown, ...args: unknown[]): void;
+  addReader<A extends unknown[]>(fd: FileDescriptorLike, callback: (...args: A) => unknown, ...args: A): void;
   /** Stop watching `fd` for reading; whether it was watched. */
   removeReader(fd: FileDescriptorLike): boolean;
   /** Call `callback(...args)` whenever `fd` is writable (selector loops; a proactor throws NotImplementedError). */
-  addWriter(fd: FileDescriptorLike, callback: (...args: any[]) => unknown, ...args: unknown[]): void;
+  addWriter<A extends unknown[]>(fd: FileDescriptorLike, callback: (...args: A) => unknown, ...args: A): void;
   /** Stop watching `fd` for writing; whether it was watched. */
   removeWriter(fd: FileDescriptorLike): boolean;
   /** Call `callback(...args)` on the loop when the process gets signal `sig`. */
-  addSignalHandler(sig: string | number, callback: (...args: any[]) => unknown, ...args: unknown[]): void;
+  addSignalHandler<A extends unknown[]>(sig: string | number, callback: (...args: A) => unknown, ...args: A): void;
   /** Remove the handler for `sig`; whether there was one. */
   removeSignalHandler(sig: string | number): boolean;
   /** Run `program` with `args` as a subprocess (no shell); resolves to `[transport, protocol]`. */
-  subprocessExec<P extends BaseProtocol = SubprocessProtocol>(protocolFactory: () => P, program: string, args?: readonly string[], options?: object): Promise<[SubprocessTransport, P]>;
+  subprocessExec<P extends BaseProtocol = SubprocessProtocol>(protocolFactory: () => P, program: string, args?: readonly string[], options?: SubprocessOptions): Promise<[SubprocessTransport, P]>;
   /** Run `cmd` through the shell as a subprocess; resolves to `[transport, protocol]`. */
-  subprocessShell<P extends BaseProtocol = SubprocessProtocol>(protocolFactory: () => P, cmd: string, options?: object): Promise<[SubprocessTransport, P]>;
+  subprocessShell<P extends BaseProtocol = SubprocessProtocol>(protocolFactory: () => P, cmd: string, options?: SubprocessOptions): Promise<[SubprocessTransport, P]>;
   /** Register the read end of `pipe` with the loop; resolves to `[transport, protocol]`. */
-  connectReadPipe<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, pipe: unknown): Promise<[ReadTransport, P]>;
+  connectReadPipe<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, pipe: FileDescriptorLike): Promise<[ReadTransport, P]>;
   /** Register the write end of `pipe` with the loop; resolves to `[transport, protocol]`. */
-  connectWritePipe<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, pipe: unknown): Promise<[WriteTransport, P]>;
+  connectWritePipe<P extends BaseProtocol = BaseProtocol>(protocolFactory: () => P, pipe: FileDescriptorLike): Promise<[WriteTransport, P]>;
 }
 
 /**

@@ -21,6 +21,13 @@ export interface GatherOptions {
 /** What helpers accept: a Future, a thenable, or a coroutine function (run as a Task). */
 export type AwaitableLike<T = unknown> = Awaitable<T> | CoroFn<T>;
 
+/**
+ * An iterable of awaitables, never one awaitable: a Future is iterable itself (for
+ * `yield*`), so without this `wait(fut)` would type-check where it throws, as asyncio's
+ * "expect an iterable of futures, not Future".
+ */
+export type AwaitablesOf<A> = Iterable<A> & { readonly then?: undefined };
+
 /** The value an AwaitableLike gives. */
 export type ResultOf<A> = A extends (...args: any[]) => PromiseLike<infer R>
   ? R

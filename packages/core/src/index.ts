@@ -33,6 +33,7 @@ export {
   WriteTransport,
   Transport,
   DatagramTransport,
+  type DatagramAddress,
   asBytes,
   joinBytes,
   type SocketAddress,
@@ -55,6 +56,10 @@ export {
   DEFAULT_LIMIT,
   type ClientConnectedCallback,
   type OpenConnectionOptions,
+  type OpenUnixConnectionOptions,
+  type StartServerOptions,
+  type StartUnixServerOptions,
+  type StreamLimitOption,
   type StreamReaderOptions,
   type WriterProtocol,
 } from './streams.js';
@@ -86,7 +91,7 @@ export {
   type InetSockAddr,
   type SockType,
 } from './names.js';
-export { gather, type GatherOptions, type AwaitableLike, type ResultOf } from './gather.js';
+export { gather, type GatherOptions, type AwaitableLike, type AwaitablesOf, type ResultOf } from './gather.js';
 export { shield } from './shield.js';
 export { wait, waitFor, FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED, type ReturnWhen, type WaitOptions } from './wait.js';
 export { asCompleted, AsCompleted } from './as-completed.js';
@@ -112,7 +117,7 @@ export { registerTLSProvider, getTLSProvider } from './tls/provider.js';
 export { SSLProtocol, type SSLProtocolOptions, type SSLState } from './tls/sslproto.js';
 export { SSLTransport } from './tls/ssl-transport.js';
 export { SSLObject, certificateObject, type PeerCertificate, type CipherInfo } from './tls/ssl-object.js';
-export type { SSLOption, TLSClientOptions, TLSServerOptions } from './tls/contexts.js';
+export type { ClientSSLOption, ServerSSLOption, ServerTLSOptions, SSLOption, TLSClientOptions, TLSServerOptions } from './tls/contexts.js';
 export type { StartTlsOptions } from './tls/start-tls.js';
 export { checkByteCount, checkOptions, isPlainObject } from './validate.js';
 export { paceReceived } from './young-pacing.js';

@@ -13,7 +13,7 @@ import { Protocol } from './protocols.js';
 import type { AbstractServer } from './server.js';
 import { sleep } from './sleep.js';
 import { asBytes, type BytesLike, type Transport } from './transports.js';
-import { OPTION_KEYS } from './socket-loop.js';
+import { OPTION_KEYS, type ConnectionOptions, type ServerOptions, type UnixConnectionOptions, type UnixServerOptions } from './socket-loop.js';
 import { checkCallback, checkOptions, describe } from './validate.js';
 import type { SSLOption } from './tls/contexts.js';
 import { finishedWithoutWaiting, registerWaitingCall, WaitingCall, type ValueKeeper } from './waiting-calls.js';
@@ -742,12 +742,19 @@ export class StreamWriter {
   }
 }
 
-/** Options of openConnection and startServer: the StreamReader's limit, plus the loop's connection or server options. */
-export interface OpenConnectionOptions {
+/** The option every stream function adds to those of the loop method it calls. */
+export interface StreamLimitOption {
   /** The StreamReader's limit (default 64 KiB). */
   limit?: number;
-  [option: string]: unknown;
 }
+/** Options of openConnection: the StreamReader's limit, plus createConnection's options. */
+export interface OpenConnectionOptions extends ConnectionOptions, StreamLimitOption {}
+/** Options of openUnixConnection: the StreamReader's limit, plus createUnixConnection's options. */
+export interface OpenUnixConnectionOptions extends UnixConnectionOptions, StreamLimitOption {}
+/** Options of startServer: the StreamReader's limit, plus createServer's options. */
+export interface StartServerOptions extends ServerOptions, StreamLimitOption {}
+/** Options of startUnixServer: the StreamReader's limit, plus createUnixServer's options. */
+export interface StartUnixServerOptions extends UnixServerOptions, StreamLimitOption {}
 
 type Loop = ReturnType<typeof getRunningLoop>;
 
@@ -762,7 +769,7 @@ const STREAM_OPTION_KEYS = {
 /** The TCP and Unix forms differ only in which loop method makes the connection. */
 async function connectStreams(
   where: 'openConnection' | 'openUnixConnection',
-  options: OpenConnectionOptions,
+  options: StreamLimitOption,
   connect: (loop: Loop, protocolFactory: () => StreamReaderProtocol, rest: object) => Promise<[unknown, unknown]>,
 ): Promise<[StreamReader, StreamWriter]> {
   const loop = getRunningLoop();
@@ -777,7 +784,7 @@ async function connectStreams(
 async function serveStreams(
   where: 'startServer' | 'startUnixServer',
   clientConnected: ClientConnectedCallback,
-  options: OpenConnectionOptions,
+  options: StreamLimitOption,
   serve: (loop: Loop, protocolFactory: () => StreamReaderProtocol, rest: object) => Promise<unknown>,
 ): Promise<AbstractServer> {
   checkCallback(clientConnected, 'clientConnected');
@@ -803,9 +810,9 @@ export function openConnection(
  */
 export function startServer(
   clientConnected: ClientConnectedCallback,
-  host: string | string[] | null = null,
+  host: string | readonly string[] | null = null,
   port: number | null = null,
-  options: OpenConnectionOptions = {},
+  options: StartServerOptions = {},
 ): Promise<AbstractServer> {
   return serveStreams('startServer', clientConnected, options, (loop, factory, rest) => loop.createServer(factory, host, port, rest));
 }
@@ -813,7 +820,7 @@ export function startServer(
 /** openConnection over a Unix socket at `path`. */
 export function openUnixConnection(
   path: string | null = null,
-  options: OpenConnectionOptions = {},
+  options: OpenUnixConnectionOptions = {},
 ): Promise<[StreamReader, StreamWriter]> {
   return connectStreams('openUnixConnection', options, (loop, factory, rest) => loop.createUnixConnection(factory, path, rest));
 }
@@ -822,7 +829,7 @@ export function openUnixConnection(
 export function startUnixServer(
   clientConnected: ClientConnectedCallback,
   path: string | null = null,
-  options: OpenConnectionOptions = {},
+  options: StartUnixServerOptions = {},
 ): Promise<AbstractServer> {
   return serveStreams('startUnixServer', clientConnected, options, (loop, factory, rest) => loop.createUnixServer(factory, path, rest));
 }

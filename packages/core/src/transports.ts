@@ -142,10 +142,13 @@ Object.defineProperty(WriteTransport, Symbol.hasInstance, {
   },
 });
 
+/** Where sendto sends a datagram: an address as the loop gives them (`{address, port}`), or asyncio's `[host, port]` pair. */
+export type DatagramAddress = SocketAddress | readonly [host: string, port: number];
+
 /** A datagram endpoint (UDP). */
 export class DatagramTransport extends BaseTransport {
   /** Send one datagram to `addr`, or to the connected peer when `addr` is omitted. */
-  sendto(_data: BytesLike, _addr?: SocketAddress | null): void {
+  sendto(_data: BytesLike, _addr?: DatagramAddress | null): void {
     throw notImplemented(this, 'sendto');
   }
 

@@ -2,7 +2,7 @@
 import { CancelledError, TimeoutError } from './errors.js';
 import { getRunningLoop } from './events.js';
 import { Future, awaitInline, isFuture, isThenable } from './futures.js';
-import type { AwaitableLike, ResultOf } from './gather.js';
+import type { AwaitableLike, AwaitablesOf, ResultOf } from './gather.js';
 import { currentTask, ensureFuture } from './tasks.js';
 import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.js';
 import { timeout } from './timeouts.js';
@@ -44,7 +44,7 @@ export function checkIterable(aws: unknown, name: string): asserts aws is Iterab
  * `[done, pending]` (Sets of the Futures, functions having become Tasks). Cancels nothing.
  */
 export async function wait<A extends AwaitableLike<unknown>, T = ResultOf<A>>(
-  aws: Iterable<A>,
+  aws: AwaitablesOf<A>,
   options: WaitOptions = {},
 ): Promise<[Set<Future<T>>, Set<Future<T>>]> {
   checkIterable(aws, 'aws');

@@ -245,10 +245,11 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
     });
   }
 
-  sockAccept(sock: unknown): Promise<[unknown, unknown]> {
+  /** Accept a connection on `sock`; resolves to `[socket, address]`, the socket of `sock`'s kind (every proactor accepts so). */
+  sockAccept<S>(sock: S): Promise<[S, unknown]> {
     return _ioWaitingCall(async (call) => {
       this.checkClosed();
-      return await this.operation(call, () => this._proactor.accept(sock));
+      return (await this.operation(call, () => this._proactor.accept(sock))) as [S, unknown];
     });
   }
 

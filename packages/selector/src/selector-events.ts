@@ -406,7 +406,7 @@ export class SelectorEventLoop
 
   // ---- readiness ----
   /** Call `callback(...args)` whenever `fd` is readable. Replaces an earlier reader. */
-  override addReader(fd: FileObject, callback: (...args: any[]) => unknown, ...args: unknown[]): void {
+  override addReader<A extends unknown[]>(fd: FileObject, callback: (...args: A) => unknown, ...args: A): void {
     this.checkClosed();
     const n = this.userFd(fd);
     checkFunction(callback, 'callback');
@@ -420,7 +420,7 @@ export class SelectorEventLoop
   }
 
   /** Call `callback(...args)` whenever `fd` is writable. Replaces an earlier writer. */
-  override addWriter(fd: FileObject, callback: (...args: any[]) => unknown, ...args: unknown[]): void {
+  override addWriter<A extends unknown[]>(fd: FileObject, callback: (...args: A) => unknown, ...args: A): void {
     this.checkClosed();
     const n = this.userFd(fd);
     checkFunction(callback, 'callback');
@@ -702,8 +702,9 @@ export class SelectorEventLoop
     });
   }
 
-  sockAccept(sock: Socket): Promise<[Socket, unknown]> {
-    return _ioWaitingCall((call) => this.accept(sock, call));
+  /** Accept a connection on `sock` (a Socket, checked); resolves to `[socket, address]`, the socket of `sock`'s kind. */
+  sockAccept<S>(sock: S): Promise<[S, unknown]> {
+    return _ioWaitingCall((call) => this.accept(sock as Socket, call)) as Promise<[S, unknown]>;
   }
 
   private async accept(sock: Socket, call: _WaitingCall): Promise<[Socket, unknown]> {

@@ -13,6 +13,7 @@ import {
   type ConnectionOwner,
   type DatagramProtocol,
   type Future,
+  type DatagramAddress,
   type SocketAddress,
 } from '@loopkit/core';
 import { errnoError, IPPROTO_TCP, SHUT_WR, TCP_NODELAY, type AddrOut, type SockAddr, type Socket } from '@loopkit/uv';
@@ -170,7 +171,7 @@ export class SelectorDatagramTransport extends BaseDatagramTransport {
     return this._loop as TransportLoop;
   }
 
-  protected _sendNow(data: Uint8Array, addr: SocketAddress | null): boolean {
+  protected _sendNow(data: Uint8Array, addr: DatagramAddress | null): boolean {
     const r = this.send(data, addr);
     if (r >= 0) return true;
     if (wouldBlock(r)) return false;
@@ -198,7 +199,7 @@ export class SelectorDatagramTransport extends BaseDatagramTransport {
     this.sock.close();
   }
 
-  private send(bytes: Uint8Array, addr: SocketAddress | null): number {
+  private send(bytes: Uint8Array, addr: DatagramAddress | null): number {
     return addr === null ? this.sock.trySend(bytes) : this.sock.trySendto(bytes, addr as never);
   }
 

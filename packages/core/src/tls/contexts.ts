@@ -5,11 +5,28 @@
  */
 import { RuntimeError } from '../errors.js';
 import { describe, isPlainObject } from '../validate.js';
+import type { ConnectionOptions, SecureContext, TlsOptions } from 'node:tls';
 import type { TLSContext, TLSOptions, TLSProvider } from './engine.js';
 import { getTLSProvider } from './provider.js';
 
-/** What `ssl` may be: true (a default client context), Node's tls options, or a context made by the provider. */
-export type SSLOption = boolean | TLSOptions | TLSContext | null | undefined;
+/**
+ * A client's `ssl`: true (a default client context), tls.connect()'s options (typed as
+ * Node's, so a misspelt key fails to compile, as it throws at run time), a tls.SecureContext,
+ * or a context made by the provider.
+ */
+export type ClientSSLOption = boolean | ConnectionOptions | SecureContext | TLSContext | null | undefined;
+/**
+ * tls.createServer()'s options as the engine takes them: an SNICallback may also answer with
+ * an options object, compiled as a SecureContext made from it would be.
+ */
+export interface ServerTLSOptions extends Omit<TlsOptions, 'SNICallback'> {
+  /** Called with the name a client asks for (SNI); answers through `cb` with that name's context or options (null: the server's own). */
+  SNICallback?: (servername: string, cb: (err: Error | null, ctx?: SecureContext | TlsOptions | null) => void) => void;
+}
+/** A server's `ssl`: tls.createServer()'s options, a tls.SecureContext, or a server context (true is a client's). */
+export type ServerSSLOption = false | ServerTLSOptions | SecureContext | TLSContext | null | undefined;
+/** What `ssl` may be on either side (startTls: its `serverSide` decides). */
+export type SSLOption = ClientSSLOption | ServerSSLOption;
 
 export const DEFAULT_HANDSHAKE_TIMEOUT = 60;
 export const DEFAULT_SHUTDOWN_TIMEOUT = 30;
@@ -20,13 +37,17 @@ export const TLS_SERVER_OPTIONS = ['ssl', 'sslHandshakeTimeout', 'sslShutdownTim
 
 /** The TLS options of client methods: `ssl`, `serverHostname`, and handshake/shutdown timeouts in seconds. */
 export interface TLSClientOptions {
-  ssl?: SSLOption;
+  ssl?: ClientSSLOption;
   serverHostname?: string | null;
   sslHandshakeTimeout?: number | null;
   sslShutdownTimeout?: number | null;
 }
-/** The TLS options of server methods: TLSClientOptions without `serverHostname`. */
-export type TLSServerOptions = Omit<TLSClientOptions, 'serverHostname'>;
+/** The TLS options of server methods: a server's `ssl`, and handshake/shutdown timeouts in seconds. */
+export interface TLSServerOptions {
+  ssl?: ServerSSLOption;
+  sslHandshakeTimeout?: number | null;
+  sslShutdownTimeout?: number | null;
+}
 
 /** What a connection needs to run TLS: the context and the checked arguments. */
 export interface TLSSetup {
@@ -145,9 +166,10 @@ export function checkTimeout(value: unknown, name: string, fallback: number): nu
 }
 
 /** Without ssl the TLS-only options mean nothing: asyncio's "only meaningful with ssl". */
-function checkNoTLSOptions(options: TLSClientOptions, where: string): void {
+function checkNoTLSOptions(options: TLSClientOptions | TLSServerOptions, where: string): void {
+  const given = options as Partial<Record<'serverHostname' | 'sslHandshakeTimeout' | 'sslShutdownTimeout', unknown>>;
   for (const name of ['serverHostname', 'sslHandshakeTimeout', 'sslShutdownTimeout'] as const) {
-    if (options[name] !== undefined && options[name] !== null) {
+    if (given[name] !== undefined && given[name] !== null) {
       throw new TypeError(`${where}(): ${name} is only meaningful with ssl`);
     }
   }
