@@ -20,7 +20,10 @@
  *   work, which interrupts a sleeping epoll_wait and costs a second one per wake-up); each
  *   report runs recv syscalls straight into the slab (or a BufferedProtocol's buffer), as the
  *   selector does. The copy out of the pool costs more than that syscall above a few KiB.
- *   A round reads until a short read. Eight rounds in a row of under 4 KiB switch back to
+ *   A round reads until a short read; when one select() reports two or more sockets, the
+ *   proactor reads them in one call into the addon instead (its read-ahead), and each
+ *   transport delivers its read from `_run` as a pooled chunk (`_readAhead`).
+ *   Eight rounds in a row of under 4 KiB switch back to
  *   the pool once several sockets have news at a time (`busyElsewhere`); one connection's
  *   small messages stay direct, and a transport on the pool whose last eight rounds came
  *   alone (the load fell to one connection) goes back to direct reads. Only one of the two
