@@ -613,6 +613,12 @@ export class UringProactor extends Proactor {
     const reports = this.readReports;
     const written = reports[0]!;
     reports[0] = 0; // read now: Node's loop writes later reports from the start
+    if (written === 1 && reports[1] === 0) {
+      // One socket (the ping-pong): it reads itself, with none of the read-ahead's bookkeeping.
+      this.readSinks[reports[2]!]?._readableReported();
+      this._readsPerSelect = 1;
+      return;
+    }
     this.tellReadable(reports, 2, written);
     let count = written;
     if (reports[1]! > 0) {
