@@ -51,6 +51,7 @@ import {
   Socket as UvSocket,
   socket as uvSocket,
   TCP_NODELAY,
+  tryRecvBatch,
   Uring,
   WRITABLE,
   type AddressLike as UvAddressLike,
@@ -79,6 +80,10 @@ const EOF_BYTES = Buffer.alloc(0);
 const DIRECT_READ_FROM = 8 * 1024;
 /** Readable sockets in one select() (or completions in one harvest) from which a transport's small direct reads go to the pool (see UringStreamTransport). */
 const POOL_FROM_READS = 2;
+/** Sockets read ahead in one call at most (see readAhead). */
+const AHEAD_MAX = 256;
+/** The least room a read made ahead asks for (a direct read's, and the selector's). */
+const MIN_READ_AHEAD = 64 * 1024;
 /** Ring ids are (generation << 20) | slot. */
 const SLOTS = 1 << 20;
 
@@ -228,7 +233,10 @@ export interface RingSink {
 
 /** @internal A transport reading directly: told when Node's loop reported its socket readable (see `_watchReadable`). */
 export interface ReadableSink {
-  _readableReported(): void;
+  /** Its socket was reported readable: true when its read may be made ahead, with the others of this select (see readAhead). */
+  _readableReported(): boolean;
+  /** Its read made ahead: the bytes (a view into the slab), else null and what recv returned (0 at EOF, -errno). */
+  _readAhead(data: Buffer | null, r: number): void;
 }
 
 export class UringProactor extends Proactor {
@@ -287,6 +295,11 @@ export class UringProactor extends Proactor {
   /** PollSet's reports: [0] pairs written from [2] on, [1] pairs left for take() (see PollSet.watch). */
   private readonly readReports = new Int32Array(2 + 2 * 256);
   private readOut = new Int32Array(2 * 256);
+  /** The read-ahead's sockets and transports for this select(), and where tryRecvBatch put each read. */
+  private readonly aheadFds = new Int32Array(AHEAD_MAX);
+  private readonly aheadSinks: Array<ReadableSink | null> = [];
+  private readonly aheadOut = new Int32Array(2 * AHEAD_MAX);
+  private aheadCount = 0;
   /** Node's loop reported readable sockets since the last select(). */
   private readsReported = false;
   /**
@@ -472,7 +485,8 @@ export class UringProactor extends Proactor {
       finished = [];
     }
     const ringDue = this.ringDue || !this.readsReported;
-    this._readsPerSelect = this.readsReported ? this.takeReadReports() : 0;
+    if (this.readsReported) this.takeReadReports();
+    else this._readsPerSelect = 0;
     if (ringDue && this.ring !== null && this.inRingCount > 0) {
       this.ringDue = false;
       const completions = this.harvest();
@@ -590,12 +604,21 @@ export class UringProactor extends Proactor {
     (this.hostWake ?? this.wake)?.();
   };
 
-  /** Tells each transport whose socket Node's loop reported readable since the last look; how many. */
-  private takeReadReports(): number {
+  /**
+   * Tells each transport whose socket Node's loop reported readable since the last look, sets
+   * `_readsPerSelect` to how many, then reads ahead for those reading into the slab.
+   */
+  private takeReadReports(): void {
     this.readsReported = false;
     const reports = this.readReports;
     const written = reports[0]!;
     reports[0] = 0; // read now: Node's loop writes later reports from the start
+    if (written === 1 && reports[1] === 0) {
+      // One socket (the ping-pong): it reads itself, with none of the read-ahead's bookkeeping.
+      this.readSinks[reports[2]!]?._readableReported();
+      this._readsPerSelect = 1;
+      return;
+    }
     this.tellReadable(reports, 2, written);
     let count = written;
     if (reports[1]! > 0) {
@@ -606,12 +629,53 @@ export class UringProactor extends Proactor {
       this.tellReadable(this.readOut, 0, taken);
       count += taken;
     }
-    return count;
+    // Set before the read-ahead: a transport's round, counted there, reads it (busyElsewhere).
+    this._readsPerSelect = count;
+    if (this.aheadCount > 0) this.readAhead();
   }
 
   private tellReadable(pairs: Int32Array, from: number, n: number): void {
     const sinks = this.readSinks;
-    for (let i = from; i < from + 2 * n; i += 2) sinks[pairs[i]!]?._readableReported();
+    for (let i = from; i < from + 2 * n; i += 2) {
+      const fd = pairs[i]!;
+      const sink = sinks[fd];
+      if (sink !== undefined && sink._readableReported() && this.aheadCount < AHEAD_MAX) {
+        this.aheadFds[this.aheadCount] = fd;
+        this.aheadSinks[this.aheadCount++] = sink;
+      }
+    }
+  }
+
+  /**
+   * The sockets one select() found readable whose transports read into the slab, read in one
+   * call into the addon (as the default loop's read-ahead: a call per socket is what it saves),
+   * as many as one slab's room holds; each transport delivers its read when it runs, the rest
+   * read themselves then. One socket reads itself, as before (the ping-pong's path).
+   */
+  private readAhead(): void {
+    const count = this.aheadCount;
+    const sinks = this.aheadSinks;
+    this.aheadCount = 0;
+    if (count >= 2) {
+      const slab = receiveSlab.withRoom(MIN_READ_AHEAD);
+      const start = receiveSlab.offset();
+      const out = this.aheadOut;
+      const end = tryRecvBatch(this.aheadFds, 0, count, slab, start, receiveSlab.room(), MIN_READ_AHEAD, out);
+      let taken = -1;
+      for (let i = 0; i < end; i++) {
+        const at = out[2 * i]!;
+        const r = out[2 * i + 1]!;
+        if (r > 0) {
+          taken = at + r;
+          adviseHugePagesForRead(r, at === 0);
+          sinks[i]!._readAhead(slab.subarray(at, at + r), r);
+        } else {
+          sinks[i]!._readAhead(null, r);
+        }
+      }
+      if (taken >= 0) receiveSlab.taken(taken);
+    }
+    for (let i = 0; i < count; i++) sinks[i] = null;
   }
 
   private getRing(): Uring {

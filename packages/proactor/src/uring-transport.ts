@@ -20,7 +20,10 @@
  *   work, which interrupts a sleeping epoll_wait and costs a second one per wake-up); each
  *   report runs recv syscalls straight into the slab (or a BufferedProtocol's buffer), as the
  *   selector does. The copy out of the pool costs more than that syscall above a few KiB.
- *   A round reads until a short read. Eight rounds in a row of under 4 KiB switch back to
+ *   A round reads until a short read; when one select() reports two or more sockets, the
+ *   proactor reads them in one call into the addon instead (its read-ahead), and each
+ *   transport delivers its read from `_run` as a pooled chunk (`_readAhead`).
+ *   Eight rounds in a row of under 4 KiB switch back to
  *   the pool once several sockets have news at a time (`busyElsewhere`); one connection's
  *   small messages stay direct, and a transport on the pool whose last eight rounds came
  *   alone (the load fell to one connection) goes back to direct reads. Only one of the two
@@ -236,11 +239,28 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     }
   }
 
-  /** @internal Node's loop reported the socket readable (direct reads; from the proactor's select). */
-  _readableReported(): void {
-    if (this.closed || !this.pollingReads) return;
+  /**
+   * @internal Node's loop reported the socket readable (direct reads; from the proactor's
+   * select): true when this read may be made ahead with the other sockets of the report
+   * (reading into the slab, not reported twice), delivered by `_readAhead`.
+   */
+  _readableReported(): boolean {
+    if (this.closed || !this.pollingReads || this.readable) return false;
     this.readable = true;
     this.queue();
+    return this.reading && !this._closing && this.end === OPEN && !this._readsIntoBuffer();
+  }
+
+  /**
+   * @internal The read the proactor made ahead for this socket: its bytes are delivered by
+   * `_run` as a pooled chunk's (so a pause or close since is handled by core alike), EOF or
+   * an error after them; the round counts as readDirect's would.
+   */
+  _readAhead(data: Buffer | null, r: number): void {
+    this.readable = false;
+    if (data !== null) this.add(data);
+    else if (r !== -EAGAIN && r !== -EINTR && this.end === OPEN) this.end = r; // 0: EOF
+    this.noteDirectRound(r > 0 ? r : 0);
   }
 
   /** @internal A completion of this transport's receive or write poll (from the proactor's harvest). */
@@ -406,6 +426,11 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
       if (this.readShort) break;
     }
     if (r <= 0 && r !== -EAGAIN && r !== -EINTR) this.end = r; // 0: EOF
+    this.noteDirectRound(total);
+  }
+
+  /** A direct round read `total` bytes: back to the pool after SMALL_ROUNDS small ones in a row while other sockets are busy. */
+  private noteDirectRound(total: number): void {
     if (total >= SMALL_ROUND) this.smallRounds = 0;
     else if (++this.smallRounds >= SMALL_ROUNDS && this.proactor._directReadFrom > 0 && this.busyElsewhere()) this.switchReads(false);
   }
