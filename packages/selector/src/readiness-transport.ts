@@ -65,7 +65,7 @@ const MIN_READ = 64 * 1024;
 /**
  * The receive slab last read into, its ArrayBuffer and where the slab starts in it, kept per
  * slab (one per 5-29 large reads): a read into the ArrayBuffer skips the addon's lookup of a
- * view's buffer, ~130 instructions a read (bench/README.md, "Session 20 (s20-selector)").
+ * view's buffer, ~115 instructions a read (bench/README.md, "Session 20 (s20-selector)").
  */
 let slabOfBytes: Buffer | null = null;
 let slabBytes: ArrayBuffer | null = null;

@@ -187,7 +187,7 @@ export class Socket implements Disposable {
 
   /**
    * recv into buf[offset, offset+length): bytes read (0 = EOF) or -errno. An ArrayBuffer is
-   * read into directly: the addon then skips the lookup of a view's buffer (~130 instructions
+   * read into directly: the addon then skips the lookup of a view's buffer (~115 instructions
    * a call), for a read path that reads into one buffer many times (bench/README.md, "Session
    * 20 (s20-selector)").
    */
