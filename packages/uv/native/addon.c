@@ -116,9 +116,9 @@ int arg_bytes(napi_env env, napi_value v, const char* name, char** data, size_t*
     *data = bytes;
     return 0;
   }
-  /* An ArrayBuffer's bytes come without the lookup of a view's buffer (V8's GetBuffer, ~130
-   * of napi_get_buffer_info's ~230 instructions): a read path that reads many times into one
-   * buffer (the receive slab) passes its ArrayBuffer. */
+  /* An ArrayBuffer's bytes come without the lookup of a view's buffer: napi_get_arraybuffer_info
+   * ~70 instructions where napi_get_buffer_info takes ~230 (a recv ~115 less, counted). A read
+   * path that reads many times into one buffer (the receive slab) passes its ArrayBuffer. */
   if (napi_get_arraybuffer_info(env, v, &bytes, len) == napi_ok) {
     *data = bytes;
     return 0;
