@@ -51,7 +51,7 @@ export class SelectorPipeTransport extends ReadinessStreamTransport {
     return PIPE_NAMES;
   }
 
-  protected _readInto(buf: Uint8Array, offset: number, length: number): number {
+  protected _readInto(buf: Uint8Array | ArrayBuffer, offset: number, length: number): number {
     return pipeRead(this._fd, buf, offset, length);
   }
 

@@ -62,6 +62,25 @@ export interface FdNames {
 /** Received bytes are views into core's receiveSlab (never reused: a protocol may keep them); a read asks for this much room. */
 const MIN_READ = 64 * 1024;
 
+/**
+ * The receive slab last read into, its ArrayBuffer and where the slab starts in it, kept per
+ * slab (one per 5-29 large reads): a read into the ArrayBuffer skips the addon's lookup of a
+ * view's buffer, ~115 instructions a read (bench/README.md, "Session 20 (s20-selector)").
+ */
+let slabOfBytes: Buffer | null = null;
+let slabBytes: ArrayBuffer | null = null;
+let slabStart = 0;
+
+/** `slab`'s ArrayBuffer; `slabStart` is then where the slab starts in it. */
+function bytesOf(slab: Buffer): ArrayBuffer {
+  if (slab !== slabOfBytes) {
+    slabOfBytes = slab;
+    slabBytes = slab.buffer as ArrayBuffer;
+    slabStart = slab.byteOffset;
+  }
+  return slabBytes!;
+}
+
 /** A transport's `_aheadIndex`: no read made ahead; queued for the loop's next read-ahead. */
 const AHEAD_NONE = -1;
 const AHEAD_QUEUED = -2;
@@ -96,7 +115,7 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport imple
   /** How this kind of fd names its calls in errors: one record per class, on its prototype (not a field of every transport). */
   protected abstract get _names(): FdNames;
   /** Read into `buf[offset, offset + length)`: bytes read, 0 at EOF, or -errno. */
-  protected abstract _readInto(buf: Uint8Array, offset: number, length: number): number;
+  protected abstract _readInto(buf: Uint8Array | ArrayBuffer, offset: number, length: number): number;
   /** Write `chunks` in order: bytes the kernel took, or -errno. */
   protected abstract _writev(chunks: readonly Uint8Array[]): number;
   /** Close the fd; the loop has already forgotten it. */
@@ -183,7 +202,7 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport imple
     } else {
       const slab = receiveSlab.withRoom(MIN_READ);
       const start = receiveSlab.offset();
-      r = this._readInto(slab, start, receiveSlab.room());
+      r = this._readInto(bytesOf(slab), slabStart + start, receiveSlab.room());
       if (r > 0) {
         receiveSlab.taken(start + r);
         // Fresh slab memory: huge pages once reads are large or busy (a slab's first read starts at 0).

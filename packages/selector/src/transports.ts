@@ -98,14 +98,13 @@ export class SelectorSocketTransport extends ReadinessStreamTransport implements
     return SOCKET_NAMES;
   }
 
-  protected _readInto(buf: Uint8Array, offset: number, length: number): number {
+  protected _readInto(buf: Uint8Array | ArrayBuffer, offset: number, length: number): number {
     return this.sock.tryRecvInto(buf, offset, length);
   }
 
   protected _writev(chunks: readonly Uint8Array[]): number {
     if (chunks.length !== 1) return this.sock.trySendv(chunks);
-    const chunk = chunks[0]!;
-    return this.sock.trySend(chunk, 0, chunk.length);
+    return this.sock.trySend(chunks[0]!);
   }
 
   protected _shutdownWrite(): void {

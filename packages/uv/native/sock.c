@@ -205,12 +205,13 @@ static napi_value js_recv_batch(napi_env env, napi_callback_info info) {
   RET(k);
 }
 
-/* send(fd, buf, offset, length) -> bytes sent */
+/* send(fd, buf[, offset, length]) -> bytes sent; without offset and length, all of buf (two
+ * argument checks less: a transport's first try at a write sends the whole chunk) */
 static napi_value js_send(napi_env env, napi_callback_info info) {
   ARGS(4);
   FD(0, fd);
   char* p; size_t n;
-  if (arg_span(env, argv + 1, &p, &n)) return NULL;
+  if (argc == 2 ? arg_bytes(env, argv[1], "buf", &p, &n) : arg_span(env, argv + 1, &p, &n)) return NULL;
   ssize_t r;
   do r = send(fd, p, n, MSG_NOSIGNAL); while (r < 0 && errno == EINTR);
   RET(r < 0 ? -errno : r);

@@ -81,9 +81,9 @@ export interface NativeModule {
   connect(fd: number, host: string, port: number): number;
   listen(fd: number, backlog: number): number;
   accept(fd: number, out?: AddrOut): number;
-  recv(fd: number, buf: Bytes, offset: number, length: number): number;
+  recv(fd: number, buf: Bytes | ArrayBuffer, offset: number, length: number): number;
   recvBatch(fds: Int32Array, from: number, count: number, buf: Bytes, offset: number, length: number, minRoom: number, out: Int32Array): number;
-  send(fd: number, buf: Bytes, offset: number, length: number): number;
+  send(fd: number, buf: Bytes, offset?: number, length?: number): number;
   sendv(fd: number, bufs: readonly Bytes[]): number;
   sendfile(fd: number, fileFd: number, offset: number, count: number): number;
   recvfrom(fd: number, buf: Bytes, offset: number, length: number, out?: AddrOut): number;
@@ -102,7 +102,7 @@ export interface NativeModule {
   spawn(file: string, argv: string[], envp: string[] | null, cwd: string | null, stdio: Int32Array, out: Int32Array): number;
   pidfdOpen(pid: number): number;
   reap(pid: number, block: number, out: Int32Array): number;
-  read(fd: number, buf: Bytes, offset: number, length: number): number;
+  read(fd: number, buf: Bytes | ArrayBuffer, offset: number, length: number): number;
   write(fd: number, buf: Bytes): number;
   writev(fd: number, bufs: readonly Bytes[]): number;
   setNonblocking(fd: number): number;

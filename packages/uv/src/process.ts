@@ -123,8 +123,8 @@ export function reapChild(pid: number, block = false): number | null {
   return r === 1 ? scratch[0]! : null;
 }
 
-/** read(2) into `buf[offset, offset + length)`: bytes read (0 at EOF) or -errno. */
-export function pipeRead(fd: number, buf: ArrayBufferView, offset = 0, length = buf.byteLength - offset): number {
+/** read(2) into `buf[offset, offset + length)`: bytes read (0 at EOF) or -errno (an ArrayBuffer's bytes without a view's lookup, as Socket.tryRecvInto). */
+export function pipeRead(fd: number, buf: ArrayBufferView | ArrayBuffer, offset = 0, length = buf.byteLength - offset): number {
   return native().read(fd, buf, offset, length);
 }
 

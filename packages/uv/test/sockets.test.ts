@@ -267,6 +267,22 @@ describe('Unix sockets', () => {
     b.close();
   });
 
+  it('tryRecvInto reads into an ArrayBuffer at an offset, within its bytes', () => {
+    const [a, b] = socketpair();
+    const backing = new ArrayBuffer(16);
+    expect(a.trySend(Buffer.from('abcdef'))).toBe(6);
+    waitReadable(b.fileno());
+    expect(b.tryRecvInto(backing, 4, 3)).toBe(3);
+    expect(b.tryRecvInto(backing, 10)).toBe(3);
+    expect(Buffer.from(backing).toString('latin1')).toBe('\0\0\0\0abc\0\0\0def\0\0\0');
+    expect(() => b.tryRecvInto(backing, 12, 5)).toThrow(RangeError);
+    expect(() => b.tryRecvInto(new SharedArrayBuffer(4) as never)).toThrow(
+      /^buf must be a Buffer, TypedArray, DataView or ArrayBuffer, got/,
+    );
+    a.close();
+    b.close();
+  });
+
   it('Socket.fromFd adopts a descriptor and learns its family and type', () => {
     const u = socket('inet6', 'dgram');
     const adopted = Socket.fromFd(u.detach());
