@@ -325,6 +325,56 @@ setImmediate(() => console.log(JSON.stringify(seen)));
     expect(JSON.parse(r.stdout)).toEqual(['first', 'as queued', 'second', 'as queued']);
   });
 
+  it.skipIf(mechanismExpected !== 'task-frame')("task frames: a first step reads no slot to make its frame; a step's end reads the slot, not Node's store", () => {
+    // set() returns what the slot held, the frame's outer frame: one addon call a first step
+    // less than reading the slot first; and the end of a step reads the slot itself, not
+    // through AsyncLocalStorage.getStore() and then the slot (bench/README.md, session 20).
+    // The addon's exports are wrapped before core loads them (require shares the module).
+    const source = `
+import { createRequire } from 'node:module';
+const addon = createRequire('${CORE}')('../build/abi-' + process.versions.modules + '/task_slot.node');
+const get = addon.get;
+let slotReads = 0;
+addon.get = () => {
+  slotReads += 1;
+  return get();
+};
+const { BaseEventLoop, _world, gather, sleep } = await import('${CORE}');
+const storage = _world.taskContext;
+const getStore = storage.getStore;
+let storeReads = 0;
+storage.getStore = function () {
+  storeReads += 1;
+  return getStore.call(this);
+};
+const count = 50;
+const loop = new BaseEventLoop();
+const marks = {};
+const mark = (name) => { marks[name] = { slotReads, storeReads }; };
+await loop.runUntilComplete(async () => {
+  const tasks = [];
+  loop.callSoon(mark, 'before first steps');
+  for (let i = 0; i < count; i++) tasks.push(loop.createTask(async () => { await sleep(0); }));
+  loop.callSoon(mark, 'after first steps');
+  await gather(...tasks);
+  mark('after wake-ups');
+});
+const [before, between, after] = [marks['before first steps'], marks['after first steps'], marks['after wake-ups']];
+console.log(JSON.stringify({
+  firstStepSlotReads: (between.slotReads - before.slotReads) / count,
+  wakeupStoreReads: (after.storeReads - between.storeReads) / count,
+}));
+`;
+    const file = join(dir, 'frame-reads.mjs');
+    writeFileSync(file, source);
+    const r = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.stderr).toBe('');
+    const reads = JSON.parse(r.stdout) as { firstStepSlotReads: number; wakeupStoreReads: number };
+    expect(reads.firstStepSlotReads).toBe(0);
+    // One a task (bodyReturned's, which finds the task whose body settled), and the main task's.
+    expect(reads.wakeupStoreReads).toBeLessThan(1.5);
+  });
+
   it('a LOOPKIT_TASK_TRACKING it does not know is a RangeError naming it', () => {
     const r = spawnSync(process.execPath, [program], { encoding: 'utf8', env: { ...process.env, LOOPKIT_TASK_TRACKING: 'slot' }, timeout: 30_000 });
     expect(r.status).not.toBe(0);

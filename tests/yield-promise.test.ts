@@ -118,6 +118,41 @@ await loop.runUntilComplete(async () => {
 console.log(JSON.stringify({ log, unhandled }));
 `;
 
+  // The first step names its task (firstStepHandOff): sleep(0) in its synchronous code asks no
+  // slot or store which task runs. Counted through the world's AsyncLocalStorage, which answers
+  // currentTask() under LOOPKIT_TASK_TRACKING=async-local-storage (and task frames on Node 24).
+  const READS = `
+import { _world, BaseEventLoop, gather, sleep } from '${CORE}';
+const storage = _world.taskContext;
+const getStore = storage.getStore;
+let reads = 0;
+storage.getStore = function () {
+  reads += 1;
+  return getStore.call(this);
+};
+const loop = new BaseEventLoop();
+const firstStep = [];
+let resumed = 0;
+const body = async () => {
+  const before = reads;
+  const yielded = sleep(0);
+  firstStep.push(reads - before);
+  await yielded;
+  await sleep(0); // a resumed step's yield, which asks
+  resumed += 1;
+};
+await loop.runUntilComplete(async () => {
+  const tasks = [];
+  for (let i = 0; i < 5; i++) tasks.push(loop.createTask(body));
+  await gather(...tasks);
+});
+console.log(JSON.stringify({ firstStep, resumed }));
+`;
+
+  it("asks nobody which task runs in a first step's synchronous code", () => {
+    expect(runProgram('reads-als.mjs', READS, ALS)).toEqual({ firstStep: [0, 0, 0, 0, 0], resumed: 5 });
+  });
+
   it('settles alike with and without the addon, in the same order', () => {
     const without = runProgram('order-als.mjs', ORDER, ALS);
     expect(without).toEqual({

@@ -3,6 +3,7 @@ import { getRunningLoop, resumeSignal, resumeStep, stepEndsIfAwaited, type Abstr
 import { carryTaskIntoThen, currentTaskOrUndefined } from './task-context.js';
 import { Chain, type Chainable } from './chain.js';
 import { Future, setResultUnlessCancelled } from './futures.js';
+import { firstStepHandOff } from './promise-waiter.js';
 import { callSoonEntry, Handle, type HandleOwner, type ReadyEntry, type TimerEntry, type TimerHandle } from './handles.js';
 import type { Task } from './tasks.js';
 import { describe } from './validate.js';
@@ -242,7 +243,10 @@ export function sleep<T = undefined>(delay: number, result?: T): Future<T> | Yie
   }
   const loop = getRunningLoop();
   if (delay <= 0) {
-    const task = currentTaskOrUndefined();
+    // Inside a first step's synchronous code the first step names its task (promise-waiter.ts):
+    // the hot path of starting tasks reads no slot (an addon call on Node 20, Node's frame read
+    // and two calls of the task frame on Node 24).
+    const task = firstStepHandOff.task ?? currentTaskOrUndefined();
     // YieldOnce (a thenable, and iterable) where the awaiting must be seen: in a generator
     // task (yield*), and in a resumed step the loop waits for (its then() ends the step).
     // A first step gets a native promise: Task._run sees where it ended once it returns.

@@ -162,7 +162,8 @@ function frameTracking(slot: SlotAddon, storage: AsyncLocalStorage<Task<unknown>
   /** The frame `outer` (the slot's value when the step began), with `task` as the running task (undefined: none). */
   class TaskFrame implements Frame {
     constructor(
-      readonly outer: Frame | undefined,
+      /** written once more right after a task's frame enters the slot (see runIn) */
+      public outer: Frame | undefined,
       readonly task: Task<unknown> | undefined,
     ) {}
 
@@ -192,14 +193,13 @@ function frameTracking(slot: SlotAddon, storage: AsyncLocalStorage<Task<unknown>
     }
   }
 
-  keepShape('TaskFrame', new TaskFrame(undefined, undefined)); // see shape-keepers.ts
+  keepShape('TaskFrame', new TaskFrame(undefined, undefined), ['outer']); // see shape-keepers.ts
 
   // Node's own read of the slot (AsyncLocalStorage.getStore) costs a third of the addon's call.
   const current = (): Task<unknown> | undefined => storage.getStore();
 
-  /** The frame to run `task` in, from the slot's `outer`: no task is the frame its task began in. */
-  const frameFor = (task: Task<unknown> | undefined, outer: Frame | undefined): Frame | undefined => {
-    if (task !== undefined) return new TaskFrame(outer, task);
+  /** The frame to run code of no task in, from the slot's `outer`: the frame its task began in. */
+  const frameWithoutTask = (outer: Frame | undefined): Frame | undefined => {
     let frame = outer;
     while (frame instanceof TaskFrame && frame.task !== undefined) frame = frame.outer;
     // A frame AsyncLocalStorage made inside a task holds the task too: hide it (rare).
@@ -210,10 +210,23 @@ function frameTracking(slot: SlotAddon, storage: AsyncLocalStorage<Task<unknown>
   };
 
   const runIn = <A, R>(task: Task<unknown> | undefined, fn: (arg: A) => R, arg?: A): R => {
+    if (task !== undefined) {
+      // A task's frame wraps whatever the slot holds: set() returns that, so the frame enters
+      // first and learns its outer frame after (nothing reads it in between), one addon call
+      // less than reading the slot before (every task's first step).
+      const frame = new TaskFrame(undefined, task);
+      const outer = set(frame) as Frame | undefined;
+      frame.outer = outer;
+      try {
+        return fn(arg!);
+      } finally {
+        set(outer);
+      }
+    }
     // No task asked and none running (every loop turn): nothing to change.
-    if (task === undefined && storage.getStore() === undefined) return fn(arg!);
+    if (storage.getStore() === undefined) return fn(arg!);
     const outer = get() as Frame | undefined;
-    const frame = frameFor(task, outer);
+    const frame = frameWithoutTask(outer);
     if (frame === outer) return fn(arg!);
     set(frame);
     try {
@@ -223,10 +236,15 @@ function frameTracking(slot: SlotAddon, storage: AsyncLocalStorage<Task<unknown>
     }
   };
 
-  const contextFrame = (): unknown => frameFor(undefined, get() as Frame | undefined);
+  const contextFrame = (): unknown => frameWithoutTask(get() as Frame | undefined);
 
+  // Called at the end of a task's step, where the slot holds the task's frame: read it once
+  // (storage.getStore() would read the slot and ask the frame twice before this read).
   const leaveForJob = (fn: () => void): void => {
-    if (storage.getStore() !== undefined) set(frameFor(undefined, get() as Frame | undefined));
+    const frame = get() as Frame | undefined;
+    if (frame instanceof TaskFrame ? frame.task !== undefined : frame !== undefined && frame.get(storage) !== undefined) {
+      set(frameWithoutTask(frame));
+    }
     fn();
   };
 
