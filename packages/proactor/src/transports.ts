@@ -205,7 +205,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
       // Not called back yet, but written all the same when Node holds nothing unwritten.
       const stream = sock._stream;
       if (stream === null || stream.writableLength !== 0 || sock._error !== null) return;
-    } else if (ticket >= sock._writeFailedAt) {
+    } else if (sock._writeFailed(ticket)) {
       this.pendingTicket = 0;
       this._fatalError(toConnectionError(sock._writeFailure), 'Fatal write error on socket transport');
       return;
