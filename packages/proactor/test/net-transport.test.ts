@@ -155,6 +155,7 @@ describe('ProactorSocketTransport on node:net', () => {
   it("a connection's extra info is made when first asked for, from the addresses read when it was made: after the peer's reset too", async () => {
     await run(async (loop) => {
       const seen: Array<[unknown, unknown]> = [];
+      const socketSays: unknown[] = [];
       const made: Transport[] = [];
       class AsksAtLost extends Protocol {
         transport: Transport | null = null;
@@ -164,6 +165,11 @@ describe('ProactorSocketTransport on node:net', () => {
         }
         override connectionLost(): void {
           seen.push([this.transport!.getExtraInfo('sockname'), this.transport!.getExtraInfo('peername')]);
+          try {
+            socketSays.push(this.transport!.getExtraInfo<{ getpeername(): unknown }>('socket')!.getpeername());
+          } catch (error) {
+            socketSays.push((error as { code?: unknown }).code);
+          }
         }
       }
       const server = await loop.createServer(() => new AsksAtLost(), '127.0.0.1', 0);
@@ -179,6 +185,8 @@ describe('ProactorSocketTransport on node:net', () => {
       resetter.resetAndDestroy();
       await waitFor(() => seen.length === 1, 'connectionLost after the reset');
       expect(seen[0]).toEqual([local, { address: '127.0.0.1', family: 'IPv4', port: resetterPort }]);
+      // The socket itself is asked (as Python's): no address once reset, where Node's getter kept a copy.
+      expect(socketSays[0]).toBe('ENOTCONN');
       // Asked while open: the same objects every time, the socket's own getsockname and getpeername.
       const peer = net.connect(port, '127.0.0.1');
       await new Promise((resolve) => peer.once('connect', resolve));
