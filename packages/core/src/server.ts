@@ -5,6 +5,7 @@
  * once it is closed *and* every connection it accepted is gone (asyncio 3.12+).
  */
 import type { ConnectionOwner } from './base-transport.js';
+import { connectionAccepted } from './connection-burst.js';
 import { collectDroppedWriters } from './dropped-writers.js';
 import { CancelledError, RuntimeError } from './errors.js';
 import type { AbstractEventLoop } from './events.js';
@@ -159,6 +160,7 @@ export class Server<S extends ServerSocket = ServerSocket> implements AbstractSe
   /** @internal a connection was made. */
   _attach(transport: Transport): void {
     this.connections.add(transport);
+    connectionAccepted();
   }
 
   /** @internal a connection is gone. */

@@ -161,7 +161,7 @@ function netConnect(fut: OpFuture<void>): boolean {
 function netWrite(fut: OpFuture<number>): boolean {
   const s = fut._sock as NetSocket;
   if (s._writesDone >= fut._ticket) {
-    if (fut._ticket >= s._writeFailedAt) fut.setException(toError(s._writeFailure));
+    if (s._writeFailed(fut._ticket)) fut.setException(toError(s._writeFailure));
     else fut.setResult(fut._arg as number);
     return true;
   }

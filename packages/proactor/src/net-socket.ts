@@ -307,6 +307,36 @@ export function inetAddress(address: string | undefined, family: string | undefi
   return { address: address ?? '', family: family ?? '', port: port ?? 0 };
 }
 
+/** What Node's TCP handle fills in with an address. */
+type HandleAddress = { address?: string; family?: string; port?: number };
+type AddressHandle = { getsockname?(out: HandleAddress): number; getpeername?(out: HandleAddress): number };
+
+/** The address strings last read (see `streamAddress`): a listener's connections share their local one. */
+let lastLocalAddress = '';
+let lastPeerAddress = '';
+
+/**
+ * A connected stream's local or peer address, read from its handle: not through Node's
+ * `localAddress`/`remoteAddress` getters, which keep a copy on the socket for its life (two
+ * objects per connection more, beside the transport's). The address string is the one last
+ * read when equal, so connections from one host hold one string, not one each. Null when the
+ * handle cannot tell (none yet, connecting, closed).
+ */
+function streamAddress(stream: net.Socket, local: boolean): Address | null {
+  const handle = (stream as unknown as { _handle?: AddressHandle | null })._handle;
+  const read = local ? handle?.getsockname : handle?.getpeername;
+  if (read === undefined || stream.connecting) return null;
+  const out: HandleAddress = {};
+  if (read.call(handle, out) !== 0 || out.address === undefined) return null;
+  let address = out.address;
+  if (local) {
+    if (address === lastLocalAddress) address = lastLocalAddress;
+    else lastLocalAddress = address;
+  } else if (address === lastPeerAddress) address = lastPeerAddress;
+  else lastPeerAddress = address;
+  return inetAddress(address, out.family, out.port);
+}
+
 /** The proactor's socket over node:net and node:dgram: the socket object NetProactor's operations take. */
 export class NetSocket {
   readonly family: NetSocketFamily;
@@ -319,9 +349,11 @@ export class NetSocket {
   /**
    * Received and not yet taken: the slots from `chunkHead` to `chunkTail`. Taken slots are
    * emptied and, once all are taken, reused from 0: the array keeps its capacity, where a
-   * push after shift() emptied it grows a new backing store at every read.
+   * push after shift() emptied it grows a new backing store at every read. It starts with one
+   * slot, what a connection that takes each read before the next needs: a first push into an
+   * empty array would make room for 17 (136 bytes more per idle connection).
    */
-  private chunks: Buffer[] = [];
+  private chunks: Buffer[] = [EMPTY];
   private chunkHead = 0;
   private chunkTail = 0;
   /** @internal received bytes not yet taken */ _buffered = 0;
@@ -337,7 +369,11 @@ export class NetSocket {
   /** @internal */ _watchState: unknown = null;
   /** @internal writes handed to Node, and how many it called back (always in order) */ _writesIssued = 0;
   /** @internal */ _writesDone = 0;
-  /** @internal the first write Node failed (by position), and its error */ _writeFailedAt = Infinity;
+  /**
+   * @internal the first write Node failed (by position, 0 for none: a number that is not a
+   * small integer, as Infinity, is a 16-byte heap object per socket), and its error
+   */
+  _writeFailedAt = 0;
   /** @internal */ _writeFailure: unknown = null;
   /** Node's callback for every write or send on this socket, made by the first one. */
   private written: ((err?: Error | null) => void) | null = null;
@@ -346,12 +382,17 @@ export class NetSocket {
   _writeCallback(): (err?: Error | null) => void {
     return (this.written ??= (err?: Error | null): void => {
       const done = ++this._writesDone;
-      if (err !== null && err !== undefined && done < this._writeFailedAt) {
+      // Node calls writes back in order: the first failure is the earliest.
+      if (err !== null && err !== undefined && this._writeFailedAt === 0) {
         this._writeFailedAt = done;
         this._writeFailure = err;
       }
       this._notifyWrite();
     });
+  }
+  /** @internal the write at position `ticket` (or one before it) failed. */
+  _writeFailed(ticket: number): boolean {
+    return this._writeFailedAt !== 0 && ticket >= this._writeFailedAt;
   }
   /** @internal bound before connect: connect() binds to it */ _local: { address: string; port: number } | null = null;
   /** @internal Unix socket paths (Node cannot report them) */ _sockPath = '';
@@ -429,7 +470,9 @@ export class NetSocket {
     if (!this.readIntoScratch(stream)) stream.on('data', onStreamData);
     stream.on('end', onStreamEnd);
     stream.on('error', onStreamError);
-    stream.on('connect', onStreamConnect);
+    // Only a socket still to connect hears 'connect' (an accepted one never does): one
+    // listener key more would push Node's listener table out of its object (40 bytes).
+    if (!(stream as unknown as { _handle?: unknown })._handle || stream.connecting) stream.on('connect', onStreamConnect);
     stream.on('close', onStreamClose);
     if (!this.refed) stream.unref();
     // A socket still to connect gets its handle at connect(), which installs READ_SCRATCH (onStreamConnect follows).
@@ -500,7 +543,7 @@ export class NetSocket {
     if (this.family === 'unix') return { path: this._sockPath };
     if (this._stream !== null) {
       const s = this._stream;
-      return inetAddress(s.localAddress, s.localFamily, s.localPort);
+      return streamAddress(s, true) ?? inetAddress(s.localAddress, s.localFamily, s.localPort);
     }
     const a = (this._server ?? this._dgram)?.address();
     if (a !== null && typeof a === 'object') return inetAddress(a.address, a.family, a.port);
@@ -512,7 +555,11 @@ export class NetSocket {
   getpeername(): Address {
     if (this.family === 'unix' && this._stream !== null) return { path: this._peerPath };
     const s = this._stream;
-    if (s !== null && s.remoteAddress !== undefined) return inetAddress(s.remoteAddress, s.remoteFamily, s.remotePort);
+    if (s !== null) {
+      const peer = streamAddress(s, false);
+      if (peer !== null) return peer;
+      if (s.remoteAddress !== undefined) return inetAddress(s.remoteAddress, s.remoteFamily, s.remotePort);
+    }
     if (this._dgram !== null) {
       try {
         const a = this._dgram.remoteAddress();
@@ -606,7 +653,7 @@ export class NetSocket {
   /** Every chunk was taken: fill from slot 0 again (a list that a backlog grew long is dropped). */
   private emptied(): void {
     this.chunkHead = this.chunkTail = 0;
-    if (this.chunks.length > MAX_KEPT_CHUNK_SLOTS) this.chunks = [];
+    if (this.chunks.length > MAX_KEPT_CHUNK_SLOTS) this.chunks = [EMPTY];
   }
 
   /** @internal copy unread bytes into buf: how many were copied. */
