@@ -192,11 +192,16 @@ describe('a paused reader exerts backpressure on the completion loops', () => {
             const writer = new FastWriter(data, subject.fixedBuffers);
             const tlsOptions = kind.tls ? { ssl: { ca: certs().ca }, serverHostname: 'localhost' } : {};
             await loop.createConnection(() => writer, '127.0.0.1', portOf(server), tlsOptions);
-            // Until the writer stays paused for 100 ms (the kernel took what it will), or everything went.
+            // Until the reader paused and the writer stays paused for 100 ms (the kernel took what
+            // it will), or everything went. The reader's pause is waited for too: under load the
+            // process may not run for those 100 ms, and the timer then comes due before the
+            // reads that would have paused the reader are polled (session 20: pausedAt -1 with
+            // 253 KiB read, ~1 run in 60 beside two CPU hogs).
+            const deadline = Date.now() + 30_000;
             do {
               await writer.pump();
               await sleep(0.1);
-            } while (!writer.paused && writer.written < data.length);
+            } while (!(writer.paused && (readers[0]?.pausedAt ?? -1) >= 0) && writer.written < data.length && Date.now() < deadline);
             const reader = readers[0]!;
             expect(writer.written).toBeLessThan(data.length);
             expectPausedReader(reader);

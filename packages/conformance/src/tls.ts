@@ -100,8 +100,9 @@ function collect(socket: net.Socket, n: number): Promise<Buffer> {
 /**
  * A TCP relay in front of a TLS 1.2 server that can hold a renegotiation half-way: once armed,
  * the first handshake record (type 22) the client sends (its ClientHello answering the
- * server's HelloRequest) makes the relay hold everything the server sends back until
- * `release()`. The client is then inside the renegotiation, waiting for the ServerHello.
+ * server's HelloRequest) makes the relay hold everything the server sends back, its end and
+ * close too, until `release()`. The client is then inside the renegotiation, waiting for the
+ * ServerHello.
  */
 class HoldingRelay {
   armed = false;
@@ -122,6 +123,8 @@ class HoldingRelay {
         this.sockets.add(s);
         s.on('error', () => {});
         s.on('close', () => {
+          // The server closing while held: the client still gets what was held, on release.
+          if (s === up && this.holding) return;
           down.destroy();
           up.destroy();
         });

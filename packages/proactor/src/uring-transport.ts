@@ -191,7 +191,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   // ---- reading ----
   protected _startReading(): void {
     this.reading = true;
-    if (this.recvId === 0 && !this.pollingReads && !this.ended) this.postRecv();
+    if (this.recvId === 0 && !this.pollingReads && !this.ended && this.end === OPEN) this.postRecv();
   }
 
   protected _stopReading(): void {
@@ -345,7 +345,10 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
         this.readable = false;
         if (this.reading && !this._closing && this.end === OPEN) this.readDirect();
       }
-      if (this.end !== OPEN && !this.ended) {
+      // Not while chunks wait that a harvest noted during this run (a proactor operation
+      // cancelled from a protocol callback, Server.close() among them, harvests at once): the
+      // multishot receive took them before its end, and the next run delivers them first.
+      if (this.end !== OPEN && !this.ended && this.received === null) {
         this.ended = true;
         this.cancelRecv(); // the readability poll stays on after EOF
         const end = this.end;
@@ -362,7 +365,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
           if (this._firstBufferedChunk() !== null && this.pollId === 0) this.pollWritable();
         }
       }
-      if (this.reading && this.recvId === 0 && !this.pollingReads && !this.ended && !this._closing) this.postRecv();
+      if (this.reading && this.recvId === 0 && !this.pollingReads && !this.ended && this.end === OPEN && !this._closing) this.postRecv();
     } catch (error) {
       this._fatalError(error, 'Fatal error on socket transport');
     }

@@ -324,6 +324,28 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
         await server.waitClosed();
       });
     });
+
+    it('Server.close() from dataReceived (its accept cancelled, so the ring harvested at once) while the peer\'s next bytes and FIN arrive: the bytes, then EOF', async () => {
+      await withLoop(mode, async (loop) => {
+        const [keeper, peer, server] = await connectedKeeper(loop);
+        const events: string[] = [];
+        keeper.onData = (k) => {
+          events.push(Buffer.from(k.chunks[k.chunks.length - 1]!).toString());
+          if (events.length > 1) return;
+          peer.send(Buffer.from('second'));
+          peer.shutdown(SHUT_WR);
+          server.close();
+        };
+        peer.send(Buffer.from('first'));
+        await until(() => keeper.lost !== undefined, 'connectionLost');
+        // Before: the multishot receive's EOF, harvested with 'second' during the close, came first and 'second' was dropped.
+        expect(events.join('')).toBe('firstsecond');
+        expect(keeper.eof).toBe(true);
+        expect(keeper.lost).toBe(null);
+        peer.close();
+        await server.waitClosed();
+      });
+    });
   });
 
   it('a large transfer switches to direct reads and small messages switch back, every byte in order', async () => {
