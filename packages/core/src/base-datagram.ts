@@ -108,8 +108,8 @@ export abstract class BaseDatagramTransport extends DatagramTransport {
     const bytes = asBytes(data, 'data');
     if (addr !== null && this.connected) {
       const peer = this.getExtraInfo<SocketAddress>('peername');
-      const [address, port] = isHostPortPair(addr) ? addr : 'port' in addr ? [addr.address, addr.port] : [undefined, undefined];
-      const same = peer !== null && 'port' in peer && peer.port === port && peer.address === address;
+      const wanted = isHostPortPair(addr) ? { address: addr[0], port: addr[1] } : addr;
+      const same = peer !== null && 'port' in peer && 'port' in wanted && peer.port === wanted.port && peer.address === wanted.address;
       if (!same) throw new TypeError(`Invalid address: must be null or ${JSON.stringify(peer)}`);
       addr = null;
     }

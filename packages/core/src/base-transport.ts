@@ -99,6 +99,12 @@ export function socketExtra(sock: { getsockname(): unknown; getpeername(): unkno
       // not connected: no peer to report
     }
   }
+  return extraInfo(sock, sockname, peername);
+}
+
+/** A socket transport's extra info from addresses already read (undefined: none to report). */
+export function extraInfo(sock: unknown, sockname: unknown, peername: unknown): Record<string, unknown> {
+  // One literal when it has all three (no property array).
   if (sockname !== undefined && peername !== undefined) return { socket: sock, sockname, peername };
   const extra: Record<string, unknown> = { socket: sock };
   if (sockname !== undefined) extra.sockname = sockname;

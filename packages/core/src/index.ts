@@ -41,7 +41,7 @@ export {
   type WriteBufferLimits,
 } from './transports.js';
 export { WriteFlowControl, DEFAULT_HIGH_WATER } from './flow-control.js';
-export { BaseStreamTransport, socketExtra, type ConnectionOwner } from './base-transport.js';
+export { BaseStreamTransport, extraInfo, socketExtra, type ConnectionOwner } from './base-transport.js';
 export { BaseDatagramTransport } from './base-datagram.js';
 export { MemoryTransport, memoryTransportPair, type MemoryTransportOptions } from './memory-transport.js';
 export {

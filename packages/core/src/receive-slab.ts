@@ -16,6 +16,13 @@ import { paceReceived } from './young-pacing.js';
  */
 const SLAB_SIZE = 512 * 1024;
 let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+/**
+ * The slab's ArrayBuffer, its own (allocUnsafeSlow: the slab starts at 0 in it), read once per
+ * slab: a read into it skips the addon's lookup of a view's buffer, a view made on it the
+ * `buffer` getter (a call into V8's C++) (bench/README.md, Sessions 19 (s19-netproactor) and
+ * 20 (s20-selector)).
+ */
+let memory = slab.buffer as ArrayBuffer;
 let offset = 0;
 
 /**
@@ -32,11 +39,17 @@ export const receiveSlab = {
     let fresh = 0;
     if (SLAB_SIZE - offset < room) {
       slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+      memory = slab.buffer as ArrayBuffer;
       offset = 0;
       fresh = SLAB_SIZE;
     }
     paceReceived(fresh);
     return slab;
+  },
+
+  /** The slab `withRoom` gave, as its ArrayBuffer: offsets in it are the slab's. */
+  memory(): ArrayBuffer {
+    return memory;
   },
 
   /** Where the next read into the slab starts. */

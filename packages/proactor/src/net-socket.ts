@@ -78,18 +78,6 @@ const OWNER = Symbol('NetSocket');
  */
 const NodeBuffer = (Buffer as unknown as Record<symbol, new (memory: ArrayBuffer, byteOffset: number, length: number) => Buffer>)[Symbol.species]!;
 
-/** Core's receive slab last read into, and its memory (the slab changes once per 512 KiB). */
-let lastSlab: Buffer | null = null;
-let lastSlabMemory: ArrayBuffer | null = null;
-
-function slabMemory(slab: Buffer): ArrayBuffer {
-  if (slab !== lastSlab) {
-    lastSlab = slab;
-    lastSlabMemory = slab.buffer as ArrayBuffer;
-  }
-  return lastSlabMemory!;
-}
-
 /**
  * net.Socket's keys behind its `onread` option: the buffer libuv reads into, the read callback,
  * and the generator Node asks for the next buffer after each callback (null where this Node
@@ -275,10 +263,10 @@ function onStreamRead(this: net.Socket, nread: number, buffer: Uint8Array): bool
     READ_SCRATCH.copy(chunk, 0, 0, nread);
     paceReceived(nread);
   } else {
-    const slab = receiveSlab.withRoom(nread);
+    receiveSlab.withRoom(nread);
     const start = receiveSlab.offset();
     receiveSlab.taken(start + nread);
-    chunk = copyReadInto(new NodeBuffer(slabMemory(slab), slab.byteOffset + start, nread), nread);
+    chunk = copyReadInto(new NodeBuffer(receiveSlab.memory(), start, nread), nread);
   }
   if (!sock._keep(chunk)) {
     sock._notify();

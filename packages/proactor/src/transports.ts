@@ -15,6 +15,7 @@
 import {
   BaseDatagramTransport,
   BaseStreamTransport,
+  extraInfo,
   socketExtra,
   type AbstractEventLoop,
   type BaseProtocol,
@@ -338,15 +339,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
     const sockname = typeof local === 'string' ? { address: local, family, port: this.localPort } : local;
     const peername = typeof peer === 'string' ? { address: peer, family, port: this.peerPort } : peer;
     this.localHost = this.peerHost = undefined;
-    // One literal when it has all three, as core's socketExtra makes it (no property array).
-    if (sockname !== undefined && peername !== undefined) {
-      this._extra = { socket: this.sock, sockname, peername };
-      return;
-    }
-    const extra: Record<string, unknown> = { socket: this.sock };
-    if (sockname !== undefined) extra.sockname = sockname;
-    if (peername !== undefined) extra.peername = peername;
-    this._extra = extra;
+    this._extra = extraInfo(this.sock, sockname, peername);
   }
 
   // ---- closing ----

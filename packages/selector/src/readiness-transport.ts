@@ -62,25 +62,6 @@ export interface FdNames {
 /** Received bytes are views into core's receiveSlab (never reused: a protocol may keep them); a read asks for this much room. */
 const MIN_READ = 64 * 1024;
 
-/**
- * The receive slab last read into, its ArrayBuffer and where the slab starts in it, kept per
- * slab (one per 5-29 large reads): a read into the ArrayBuffer skips the addon's lookup of a
- * view's buffer, ~115 instructions a read (bench/README.md, "Session 20 (s20-selector)").
- */
-let slabOfBytes: Buffer | null = null;
-let slabBytes: ArrayBuffer | null = null;
-let slabStart = 0;
-
-/** `slab`'s ArrayBuffer; `slabStart` is then where the slab starts in it. */
-function bytesOf(slab: Buffer): ArrayBuffer {
-  if (slab !== slabOfBytes) {
-    slabOfBytes = slab;
-    slabBytes = slab.buffer as ArrayBuffer;
-    slabStart = slab.byteOffset;
-  }
-  return slabBytes!;
-}
-
 /** A transport's `_aheadIndex`: no read made ahead; queued for the loop's next read-ahead. */
 const AHEAD_NONE = -1;
 const AHEAD_QUEUED = -2;
@@ -202,7 +183,8 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport imple
     } else {
       const slab = receiveSlab.withRoom(MIN_READ);
       const start = receiveSlab.offset();
-      r = this._readInto(bytesOf(slab), slabStart + start, receiveSlab.room());
+      // Into the slab's ArrayBuffer: the addon skips a view's lookup, ~115 instructions a read.
+      r = this._readInto(receiveSlab.memory(), start, receiveSlab.room());
       if (r > 0) {
         receiveSlab.taken(start + r);
         // Fresh slab memory: huge pages once reads are large or busy (a slab's first read starts at 0).
