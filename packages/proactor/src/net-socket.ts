@@ -20,6 +20,7 @@ import type * as net from 'node:net';
 import { net as nodeNet } from './builtins.js';
 import { paceReceived, receiveSlab, toConnectionError } from '@loopkit/core';
 import { adviseHugePagesAhead, errnoError, isAvailable as uvAvailable, pipeRead } from '@loopkit/uv';
+import type { OpFuture, SockState, StreamConsumer } from './net-proactor.js';
 import type { Address } from './proactor.js';
 
 /** What a NetSocket carries: IPv4, IPv6 or a Unix socket (a named pipe on Windows). */
@@ -38,6 +39,10 @@ const MAX_KEPT_CHUNK_SLOTS = 64;
 // Shared by the sockets that never accept or receive datagrams (never pushed into).
 const NO_CONNECTIONS: net.Socket[] = [];
 const NO_DATAGRAMS: Array<[Buffer, Address]> = [];
+// Shared by the sockets that never had two chunks unread at once (never pushed into).
+const NO_CHUNKS: Buffer[] = [];
+/** @internal A proactor's queue of a socket that never had to wait (never pushed into: the proactor makes its own). */
+export const NO_OPS: never[] = [];
 
 /**
  * What libuv reads into for every stream socket; its size is what a read asks for. Larger
@@ -335,15 +340,16 @@ export class NetSocket {
   /** @internal */ _server: net.Server | null = null;
   /** @internal */ _dgram: dgram.Socket | null = null;
   /**
-   * Received and not yet taken: the slots from `chunkHead` to `chunkTail`. Taken slots are
-   * emptied and, once all are taken, reused from 0: the array keeps its capacity, where a
-   * push after shift() emptied it grows a new backing store at every read. It starts with one
-   * slot, what a connection that takes each read before the next needs: a first push into an
-   * empty array would make room for 17 (136 bytes more per idle connection).
+   * Received and not yet taken: `first` (EMPTY for none), then the slots of `later` from
+   * `laterHead` to `laterTail`. A connection that takes each read before the next never needs
+   * the list (it was 56 bytes of each idle connection); a backlog's list is made once and its
+   * slots reused from 0 once all are taken, where a push after shift() emptied an array would
+   * grow a new backing store at every read.
    */
-  private chunks: Buffer[] = [EMPTY];
-  private chunkHead = 0;
-  private chunkTail = 0;
+  private first: Buffer = EMPTY;
+  private later: Buffer[] = NO_CHUNKS;
+  private laterHead = 0;
+  private laterTail = 0;
   /** @internal received bytes not yet taken */ _buffered = 0;
   /** @internal the peer sent EOF */ _eof = false;
   /** @internal a connection or receive error, reported to every later receive */ _error: Error | null = null;
@@ -352,9 +358,16 @@ export class NetSocket {
   _accepted: net.Socket[] = NO_CONNECTIONS;
   /** @internal datagrams not yet taken (a datagram socket's own list, else a shared empty one) */
   _datagrams: Array<[Buffer, Address]> = NO_DATAGRAMS;
-  /** @internal the proactor told of this socket's changes, and its record of the socket */
+  /** @internal the proactor told of this socket's changes; the fields below are its record of the socket (NetProactor's SockState) */
   _watcher: SocketWatcher | null = null;
-  /** @internal */ _watchState: unknown = null;
+  /** @internal operations waiting: receives and accepts, sends and connects */ _reads: OpFuture<any>[] = NO_OPS;
+  /** @internal */ _writes: OpFuture<any>[] = NO_OPS;
+  /** @internal the transport that takes this socket's news itself */ _consumer: StreamConsumer | null = null;
+  /** @internal what changed since the proactor's last select, as its bits */ _news = 0;
+  /** @internal the next socket in the proactor's ready list, and its neighbours among the sockets it watches */
+  _nextReady: SockState | null = null;
+  /** @internal */ _prevWatched: NetSocket | null = null;
+  /** @internal */ _nextWatched: NetSocket | null = null;
   /** @internal writes handed to Node, and how many it called back (always in order) */ _writesIssued = 0;
   /** @internal */ _writesDone = 0;
   /**
@@ -501,17 +514,24 @@ export class NetSocket {
 
   /** @internal keep `chunk` for a receive; false once enough waits unread (Node stops reading). */
   _keep(chunk: Buffer): boolean {
-    const chunks = this.chunks;
-    // A reader that always leaves a chunk behind never empties the list: move what is left
-    // to the front before growing, or the taken slots would pile up for the connection's life.
-    if (this.chunkTail === chunks.length && this.chunkHead >= MAX_KEPT_CHUNK_SLOTS / 2) this.compact();
-    if (this.chunkTail < chunks.length) chunks[this.chunkTail] = chunk;
-    else chunks.push(chunk);
-    this.chunkTail++;
+    if (this.first === EMPTY) this.first = chunk;
+    else this.keepLater(chunk);
     this._buffered += chunk.length;
     if (this._buffered < READ_HIGH_WATER) return true;
     this.readStopped = true;
     return false;
+  }
+
+  /** `chunk` waits behind others. */
+  private keepLater(chunk: Buffer): void {
+    let later = this.later;
+    if (later === NO_CHUNKS) later = this.later = [];
+    // A reader that always leaves chunks behind never empties the list: move what is left
+    // to the front before growing, or the taken slots would pile up for the connection's life.
+    if (this.laterTail === later.length && this.laterHead >= MAX_KEPT_CHUNK_SLOTS / 2) this.compact();
+    if (this.laterTail < later.length) later[this.laterTail] = chunk;
+    else later.push(chunk);
+    this.laterTail++;
   }
 
   /** The OS descriptor, or -1 when there is none (closed, not connected, or not exposed). */
@@ -610,44 +630,50 @@ export class NetSocket {
 
   /** @internal take up to n unread bytes (one chunk or part of one). */
   _take(n: number): Buffer {
-    const head = this.chunkHead;
-    if (head === this.chunkTail || n === 0) return EMPTY;
-    const chunks = this.chunks;
-    const first = chunks[head]!;
+    const first = this.first;
+    if (first === EMPTY || n === 0) return EMPTY;
     let out: Buffer;
     if (first.length <= n) {
       out = first;
-      chunks[head] = EMPTY;
-      if (head + 1 < this.chunkTail) this.chunkHead = head + 1;
-      else this.emptied();
+      this.first = this.laterHead < this.laterTail ? this.takeLater() : EMPTY;
     } else {
       out = first.subarray(0, n);
-      chunks[head] = first.subarray(n);
+      this.first = first.subarray(n);
     }
     this._buffered -= out.length;
     return out;
   }
 
-  /** The chunks not yet taken move to slots 0..; the slots they leave hold nothing. */
-  private compact(): void {
-    const chunks = this.chunks;
-    const left = this.chunkTail - this.chunkHead;
-    chunks.copyWithin(0, this.chunkHead, this.chunkTail);
-    chunks.fill(EMPTY, left, this.chunkTail);
-    this.chunkHead = 0;
-    this.chunkTail = left;
+  /** The chunk at the head of `later`, out of it (it holds one at least). */
+  private takeLater(): Buffer {
+    const later = this.later;
+    const head = this.laterHead;
+    const chunk = later[head]!;
+    later[head] = EMPTY;
+    if (head + 1 < this.laterTail) {
+      this.laterHead = head + 1;
+    } else {
+      // Every chunk was taken: fill from slot 0 again (a list that a backlog grew long is dropped).
+      this.laterHead = this.laterTail = 0;
+      if (later.length > MAX_KEPT_CHUNK_SLOTS) this.later = NO_CHUNKS;
+    }
+    return chunk;
   }
 
-  /** Every chunk was taken: fill from slot 0 again (a list that a backlog grew long is dropped). */
-  private emptied(): void {
-    this.chunkHead = this.chunkTail = 0;
-    if (this.chunks.length > MAX_KEPT_CHUNK_SLOTS) this.chunks = [EMPTY];
+  /** The chunks of `later` not yet taken move to slots 0..; the slots they leave hold nothing. */
+  private compact(): void {
+    const later = this.later;
+    const left = this.laterTail - this.laterHead;
+    later.copyWithin(0, this.laterHead, this.laterTail);
+    later.fill(EMPTY, left, this.laterTail);
+    this.laterHead = 0;
+    this.laterTail = left;
   }
 
   /** @internal copy unread bytes into buf: how many were copied. */
   _takeInto(buf: Uint8Array): number {
     let copied = 0;
-    while (copied < buf.length && this.chunkHead < this.chunkTail) {
+    while (copied < buf.length && this.first !== EMPTY) {
       const chunk = this._take(buf.length - copied);
       buf.set(chunk, copied);
       copied += chunk.length;
