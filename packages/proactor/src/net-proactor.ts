@@ -519,14 +519,23 @@ export class NetProactor extends Proactor implements SocketWatcher {
 
   /** Start watching `sock`: it tells this proactor of its news, and follows the loop's ref. */
   private watch(sock: NetSocket): void {
-    // Its queues and list links are one proactor's: another's would lose track of them.
-    if (sock._watcher !== null) throw new Error('this NetSocket is in use by another NetProactor');
+    // Its queues and list links are one proactor's at a time: an idle socket moves over.
+    if (sock._watcher !== null && !sock._watcher._release(sock)) {
+      throw new Error('this NetSocket has operations or a transport on another NetProactor');
+    }
     sock._watcher = this;
     const head = this.watchedHead;
     sock._nextWatched = head;
     if (head !== null) head._prevWatched = sock;
     this.watchedHead = sock;
     sock._ref(this.wake !== null);
+  }
+
+  /** @internal another proactor takes `sock`: false while something of it waits here (see SocketWatcher). */
+  _release(sock: NetSocket): boolean {
+    if (sock._reads.length > 0 || sock._writes.length > 0 || sock._consumer !== null || sock._news !== 0) return false;
+    this.unwatch(sock);
+    return true;
   }
 
   /** Forget `sock` (closed and idle, or the proactor closed): its queues go back to the shared empty one. */

@@ -180,6 +180,8 @@ export interface SocketWatcher {
   _socketChanged(sock: NetSocket, writeOnly: boolean): void;
   /** Node's read callback delivered data to `sock` and is returning, with reading going on. */
   _dataRead(sock: NetSocket): void;
+  /** Another proactor takes `sock`: stop watching it and return true, or false while something of it waits here. */
+  _release(sock: NetSocket): boolean;
 }
 
 function ownerOf(stream: net.Socket): NetSocket {

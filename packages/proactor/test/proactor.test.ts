@@ -94,6 +94,28 @@ describe('NetProactor: the Proactor contract', () => {
     });
   });
 
+  it('a NetSocket with a receive waiting on one NetProactor is refused by another; once idle it moves over', async () => {
+    await run(async (loop) => {
+      const [a, b, server] = await netPair(loop);
+      const side = new NetProactor();
+      side.setLoop(loop);
+      const waiting = loop.sockRecv(b, 100);
+      await sleep(0.01);
+      // The receive stays the loop's: the other proactor would have left it waiting forever.
+      expect(() => side.recv(b, 100)).toThrow('this NetSocket has operations or a transport on another NetProactor');
+      await loop.sockSendall(a, Buffer.from('first'));
+      expect(Buffer.from(await waiting).toString()).toBe('first');
+      const moved = side.recv(b, 100);
+      await loop.sockSendall(a, Buffer.from('second'));
+      for (let waited = 0; (side.select(0), !moved.done()) && waited < 500; waited++) await sleep(0.01);
+      expect(Buffer.from(moved.result()).toString()).toBe('second');
+      side.close();
+      a.close();
+      b.close();
+      server.close();
+    });
+  });
+
   it('cancelling the task awaiting sockRecv cancels the receive, keeping later bytes', async () => {
     await run(async (loop) => {
       const [a, b, server] = await netPair(loop);
