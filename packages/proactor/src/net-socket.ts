@@ -30,6 +30,12 @@ export type NetSocketType = 'stream' | 'dgram';
 
 /** Unread bytes at which the Node handle stops reading until a receive takes some. */
 const READ_HIGH_WATER = 256 * 1024;
+/** A NetSocket's flags: a receive started Node reading. */
+const READING_STARTED = 1;
+/** Node stopped reading at READ_HIGH_WATER (it pauses its handle, not the stream). */
+const READ_STOPPED = 2;
+/** The socket does not keep the process alive (its proactor's loop is not running). */
+const UNREFED = 4;
 /** Datagrams kept unread at most; later ones are dropped, as a full kernel buffer does. */
 const MAX_DATAGRAMS = 4096;
 
@@ -332,15 +338,27 @@ function streamAddress(stream: net.Socket, local: boolean): Address | null {
   return inetAddress(address, out.family, out.port);
 }
 
+/** A listening NetSocket's server and the connections it accepted, not yet taken. */
+class Listener {
+  readonly accepted: net.Socket[] = [];
+  constructor(readonly server: net.Server) {}
+}
+
+/** A datagram NetSocket's handle and the datagrams it received, not yet taken. */
+class Datagrams {
+  readonly datagrams: Array<[Buffer, Address]> = [];
+  constructor(readonly socket: dgram.Socket) {}
+}
+
 /** The proactor's socket over node:net and node:dgram: the socket object NetProactor's operations take. */
 export class NetSocket {
   readonly family: NetSocketFamily;
   readonly type: NetSocketType;
 
-  /** @internal the Node handle: one of the three, or none before connect */
+  /** @internal the Node handle: a stream, else a listener's or datagram socket's (`_server`, `_dgram`), or none before connect */
   _stream: net.Socket | null = null;
-  /** @internal */ _server: net.Server | null = null;
-  /** @internal */ _dgram: dgram.Socket | null = null;
+  /** A listener's or datagram socket's handle and what it received: one field, not four, on every connection. */
+  private endpoint: Listener | Datagrams | null = null;
   /**
    * Received and not yet taken: `first` (EMPTY for none), then the slots of `later` from
    * `laterHead` to `laterTail`. A connection that takes each read before the next never needs
@@ -356,10 +374,6 @@ export class NetSocket {
   /** @internal the peer sent EOF */ _eof = false;
   /** @internal a connection or receive error, reported to every later receive */ _error: Error | null = null;
   /** @internal close() was called or Node closed the handle */ _closed = false;
-  /** @internal connections accepted (paused) and not yet taken (a listener's own list, else a shared empty one) */
-  _accepted: net.Socket[] = NO_CONNECTIONS;
-  /** @internal datagrams not yet taken (a datagram socket's own list, else a shared empty one) */
-  _datagrams: Array<[Buffer, Address]> = NO_DATAGRAMS;
   /** @internal the proactor told of this socket's changes; the fields below are its record of the socket (NetProactor's SockState) */
   _watcher: SocketWatcher | null = null;
   /** @internal operations waiting: receives and accepts, sends and connects */ _reads: OpFuture<any>[] = NO_OPS;
@@ -400,10 +414,32 @@ export class NetSocket {
   /** @internal bound before connect: connect() binds to it */ _local: { address: string; port: number } | null = null;
   /** @internal Unix socket paths (Node cannot report them) */ _sockPath = '';
   /** @internal */ _peerPath = '';
-  private readingStarted = false;
-  /** Node stopped reading at READ_HIGH_WATER (it pauses its handle, not the stream). */
-  private readStopped = false;
-  private refed = true;
+  /** READING_STARTED, READ_STOPPED and UNREFED: one field where three were (16 bytes of each connection). */
+  private flags = 0;
+
+  /** @internal a listener's net.Server */
+  get _server(): net.Server | null {
+    const endpoint = this.endpoint;
+    return endpoint instanceof Listener ? endpoint.server : null;
+  }
+
+  /** @internal a datagram socket's dgram.Socket */
+  get _dgram(): dgram.Socket | null {
+    const endpoint = this.endpoint;
+    return endpoint instanceof Datagrams ? endpoint.socket : null;
+  }
+
+  /** @internal connections accepted (paused) and not yet taken (a listener's own list, else a shared empty one) */
+  get _accepted(): net.Socket[] {
+    const endpoint = this.endpoint;
+    return endpoint instanceof Listener ? endpoint.accepted : NO_CONNECTIONS;
+  }
+
+  /** @internal datagrams not yet taken (a datagram socket's own list, else a shared empty one) */
+  get _datagrams(): Array<[Buffer, Address]> {
+    const endpoint = this.endpoint;
+    return endpoint instanceof Datagrams ? endpoint.datagrams : NO_DATAGRAMS;
+  }
 
   /** A fresh, unconnected socket; connect it with the loop's sockConnect (or the proactor's connect). */
   constructor(family: NetSocketFamily = 'inet', type: NetSocketType = 'stream') {
@@ -425,8 +461,7 @@ export class NetSocket {
   /** @internal wraps a listening net.Server made with pauseOnConnect. */
   static _fromServer(server: net.Server, family: NetSocketFamily): NetSocket {
     const sock = new NetSocket(family, 'stream');
-    sock._server = server;
-    sock._accepted = [];
+    sock.endpoint = new Listener(server);
     if (family === 'unix') sock._sockPath = String(server.address() ?? '');
     server.on('connection', (conn: net.Socket) => {
       conn.pause();
@@ -447,8 +482,7 @@ export class NetSocket {
   /** @internal wraps a bound dgram.Socket. */
   static _fromDgram(socket: dgram.Socket, family: NetSocketFamily): NetSocket {
     const sock = new NetSocket(family, 'dgram');
-    sock._dgram = socket;
-    sock._datagrams = [];
+    sock.endpoint = new Datagrams(socket);
     socket.on('message', (msg: Buffer, rinfo: dgram.RemoteInfo) => {
       if (sock._datagrams.length >= MAX_DATAGRAMS) return;
       sock._datagrams.push([msg, inetAddress(rinfo.address, rinfo.family, rinfo.port)]);
@@ -477,7 +511,7 @@ export class NetSocket {
     // listener key more would push Node's listener table out of its object (40 bytes).
     if (!(stream as unknown as { _handle?: unknown })._handle || stream.connecting) stream.on('connect', onStreamConnect);
     stream.on('close', onStreamClose);
-    if (!this.refed) stream.unref();
+    if (this.flags & UNREFED) stream.unref();
     // A socket still to connect gets its handle at connect(), which installs READ_SCRATCH (onStreamConnect follows).
     if ((stream as unknown as { _handle?: unknown })._handle) readDirectlyWhenChosen(stream);
   }
@@ -520,7 +554,7 @@ export class NetSocket {
     else this.keepLater(chunk);
     this._buffered += chunk.length;
     if (this._buffered < READ_HIGH_WATER) return true;
-    this.readStopped = true;
+    this.flags |= READ_STOPPED;
     return false;
   }
 
@@ -623,9 +657,9 @@ export class NetSocket {
   _wantData(): void {
     const s = this._stream;
     if (s === null || this._buffered >= READ_HIGH_WATER) return;
-    if (!this.readingStarted || this.readStopped || s.isPaused()) {
-      this.readingStarted = true;
-      this.readStopped = false;
+    const flags = this.flags;
+    if (!(flags & READING_STARTED) || flags & READ_STOPPED || s.isPaused()) {
+      this.flags = (flags | READING_STARTED) & ~READ_STOPPED;
       s.resume();
     }
   }
@@ -685,7 +719,7 @@ export class NetSocket {
 
   /** @internal keep (or stop keeping) the process alive; the proactor follows its loop. */
   _ref(on: boolean): void {
-    this.refed = on;
+    this.flags = on ? this.flags & ~UNREFED : this.flags | UNREFED;
     for (const h of [this._stream, this._server, this._dgram]) {
       if (h !== null) {
         if (on) h.ref();
