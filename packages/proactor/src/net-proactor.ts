@@ -30,7 +30,7 @@ import {
   WRITABLE,
   type AddressLike as UvAddressLike,
 } from '@loopkit/uv';
-import { closedError, NetSocket, notConnectedError, type SocketWatcher } from './net-socket.js';
+import { closedError, NetSocket, NO_OPS, notConnectedError, type SocketWatcher } from './net-socket.js';
 import { acceptedPeer, Proactor, type Address, type AddressLike } from './proactor.js';
 import { sendfileBySends } from './sendfile.js';
 import { checkBytes, wouldBlock } from './checks.js';
@@ -69,21 +69,39 @@ interface EntryQueue {
   _callSoonEntry(entry: StreamConsumer): void;
 }
 
-interface SockState {
-  sock: NetSocket | UvSocket;
-  reads: OpFuture<any>[];
-  writes: OpFuture<any>[];
+/**
+ * What the proactor keeps per socket: its two queues, its transport if one consumes its news,
+ * and its place in the ready list. A NetSocket carries these fields itself (a record and a map
+ * entry per connection were ~140 bytes of each idle one); a uv Socket's are a UvState.
+ */
+export interface SockState {
+  _reads: OpFuture<any>[];
+  _writes: OpFuture<any>[];
   /** A transport that takes the socket's news itself (see `_consume`). */
-  consumer: StreamConsumer | null;
-  /** What may have changed since the last select: which queues to retry. */
-  readable: boolean;
-  writable: boolean;
-  /** In the proactor's ready list, and the socket after it there. */
-  queued: boolean;
-  nextReady: SockState | null;
-  /** uv sockets: the events registered in the PollSet, and for which fd. */
-  events: number;
-  fd: number;
+  _consumer: StreamConsumer | null;
+  /** What may have changed since the last select (READ_NEWS, WRITE_NEWS), and QUEUED. */
+  _news: number;
+  /** The socket after this one in the proactor's ready list. */
+  _nextReady: SockState | null;
+}
+
+/** The reads queue may complete something now. */
+const READ_NEWS = 1;
+/** The writes queue may complete something now. */
+const WRITE_NEWS = 2;
+/** In the proactor's ready list. */
+const QUEUED = 4;
+
+/** A uv Socket's record (a NetSocket is its own): the events registered in the PollSet, and for which fd. */
+class UvState implements SockState {
+  _reads: OpFuture<any>[] = NO_OPS;
+  _writes: OpFuture<any>[] = NO_OPS;
+  _consumer: StreamConsumer | null = null;
+  _news = 0;
+  _nextReady: SockState | null = null;
+  events = 0;
+  fd = -1;
+  constructor(readonly sock: UvSocket) {}
 }
 
 // ---- NetSocket operations: each reads its operands from the future ----
@@ -173,9 +191,6 @@ function netWrite(fut: OpFuture<number>): boolean {
   return false;
 }
 
-/** The queue of a socket that never had to wait (never pushed into: post() makes its own). */
-const NO_OPS: OpFuture<any>[] = [];
-
 /** A receive's result at EOF (empty, so sharing it is safe). */
 const EOF_BYTES = Buffer.alloc(0);
 
@@ -215,10 +230,13 @@ function nodeTarget(sock: NetSocket, address: AddressLike, syscall: string): { p
 export class NetProactor extends Proactor implements SocketWatcher {
   private loop: AbstractEventLoop | null = null;
   private wake: (() => void) | null = null;
-  private readonly states = new Map<NetSocket | UvSocket, SockState>();
+  /** The NetSockets this proactor watches, linked through their `_prevWatched`/`_nextWatched`. */
+  private watchedHead: NetSocket | null = null;
+  /** The uv Sockets with operations waiting (a NetSocket is its own record). */
+  private readonly uvStates = new Map<UvSocket, UvState>();
   /**
-   * Sockets with news since the last select, linked through `nextReady` in arrival order (a
-   * list through the states allocates nothing per read, where an array emptied by each select
+   * Sockets with news since the last select, linked through `_nextReady` in arrival order (a
+   * list through the sockets allocates nothing per read, where an array emptied by each select
    * grew a new backing store for the next).
    */
   private readyHead: SockState | null = null;
@@ -230,7 +248,7 @@ export class NetProactor extends Proactor implements SocketWatcher {
   private consumers = 0;
   private deferred: Array<() => void> = [];
   private poller: PollSet | null = null;
-  private readonly byFd = new Map<number, SockState>();
+  private readonly byFd = new Map<number, UvState>();
   private pollOut = new Int32Array(128);
   private closed = false;
 
@@ -242,7 +260,7 @@ export class NetProactor extends Proactor implements SocketWatcher {
   setWakeup(wake: (() => void) | null): void {
     this.wake = wake;
     const on = wake !== null;
-    for (const state of this.states.values()) if (state.sock instanceof NetSocket) state.sock._ref(on);
+    for (let sock = this.watchedHead; sock !== null; sock = sock._nextWatched) sock._ref(on);
     if (this.poller !== null) this.armPoller();
   }
 
@@ -261,7 +279,7 @@ export class NetProactor extends Proactor implements SocketWatcher {
     const s = checkSocket(sock);
     checkByteCount(n, 'n');
     if (s instanceof UvSocket) {
-      return this.postUv(s, 'reads', (fut) => {
+      return this.postUv(s, '_reads', (fut) => {
         const buf = Buffer.allocUnsafe(n);
         const r = s.tryRecvInto(buf);
         if (wouldBlock(r)) return false;
@@ -270,14 +288,14 @@ export class NetProactor extends Proactor implements SocketWatcher {
         return true;
       });
     }
-    return this.post(this.op<Uint8Array>(s, netRecv, n), 'reads');
+    return this.post(this.op<Uint8Array>(s, netRecv, n), '_reads');
   }
 
   recvInto(sock: unknown, buf: Uint8Array): Future<number> {
     const s = checkSocket(sock);
     checkBytes(buf, 'buf');
     if (s instanceof UvSocket) {
-      return this.postUv(s, 'reads', (fut) => {
+      return this.postUv(s, '_reads', (fut) => {
         const r = s.tryRecvInto(buf);
         if (wouldBlock(r)) return false;
         if (r < 0) fut.setException(toError(errnoError(r, 'recv')));
@@ -285,14 +303,14 @@ export class NetProactor extends Proactor implements SocketWatcher {
         return true;
       });
     }
-    return this.post(this.op<number>(s, netRecvInto, buf), 'reads');
+    return this.post(this.op<number>(s, netRecvInto, buf), '_reads');
   }
 
   recvfrom(sock: unknown, n: number): Future<[Uint8Array, Address]> {
     const s = checkSocket(sock);
     checkByteCount(n, 'n');
     if (s instanceof UvSocket) {
-      return this.postUv(s, 'reads', (fut) => {
+      return this.postUv(s, '_reads', (fut) => {
         const buf = Buffer.allocUnsafe(n);
         const from = {};
         const r = s.tryRecvfrom(buf, 0, n, from);
@@ -303,14 +321,14 @@ export class NetProactor extends Proactor implements SocketWatcher {
       });
     }
     if (s.type !== 'dgram') throw new TypeError('recvfrom needs a datagram socket');
-    return this.post(this.op<[Uint8Array, Address]>(s, netRecvfrom, n), 'reads');
+    return this.post(this.op<[Uint8Array, Address]>(s, netRecvfrom, n), '_reads');
   }
 
   send(sock: unknown, data: Uint8Array): Future<number> {
     const s = checkSocket(sock);
     checkBytes(data, 'data');
     if (s instanceof UvSocket) {
-      return this.postUv(s, 'writes', (fut) => {
+      return this.postUv(s, '_writes', (fut) => {
         const r = s.trySend(data);
         if (wouldBlock(r)) return false;
         if (r < 0) fut.setException(toError(errnoError(r, 'send')));
@@ -326,14 +344,14 @@ export class NetProactor extends Proactor implements SocketWatcher {
     }
     const fut = this.writeOp(s, data.length);
     stream.write(data, s._writeCallback());
-    return this.post(fut, 'writes');
+    return this.post(fut, '_writes');
   }
 
   sendto(sock: unknown, data: Uint8Array, address: AddressLike | null): Future<number> {
     const s = checkSocket(sock);
     checkBytes(data, 'data');
     if (s instanceof UvSocket) {
-      return this.postUv(s, 'writes', (fut) => {
+      return this.postUv(s, '_writes', (fut) => {
         const r = address === null ? s.trySend(data) : s.trySendto(data, address as UvAddressLike);
         if (wouldBlock(r)) return false;
         if (r < 0) fut.setException(toError(errnoError(r, 'sendto')));
@@ -352,13 +370,13 @@ export class NetProactor extends Proactor implements SocketWatcher {
     const fut = this.writeOp(s, data.length);
     if (target === null) socket.send(data, s._writeCallback());
     else socket.send(data, target.port, target.host, s._writeCallback());
-    return this.post(fut, 'writes');
+    return this.post(fut, '_writes');
   }
 
   accept(listener: unknown): Future<[unknown, Address | null]> {
     const s = checkSocket(listener, 'listener');
     if (s instanceof UvSocket) {
-      return this.postUv(s, 'reads', (fut) => {
+      return this.postUv(s, '_reads', (fut) => {
         const fd = s.tryAccept();
         if (wouldBlock(fd)) return false;
         if (fd < 0) {
@@ -370,7 +388,7 @@ export class NetProactor extends Proactor implements SocketWatcher {
         return true;
       });
     }
-    return this.post(this.op<[unknown, Address | null]>(s, netAccept, null), 'reads');
+    return this.post(this.op<[unknown, Address | null]>(s, netAccept, null), '_reads');
   }
 
   connect(sock: unknown, address: AddressLike): Future<void> {
@@ -393,7 +411,7 @@ export class NetProactor extends Proactor implements SocketWatcher {
       const local = s._local;
       stream.connect({ host: target.host, port: target.port, localAddress: local?.address, localPort: local?.port || undefined });
     }
-    const fut = this.post(this.op<void>(s, netConnect, stream), 'writes');
+    const fut = this.post(this.op<void>(s, netConnect, stream), '_writes');
     // Cancelling a connect in progress abandons the connection (the socket is closed).
     if (!fut.done()) fut._onCancel = () => s.close();
     return fut;
@@ -424,14 +442,13 @@ export class NetProactor extends Proactor implements SocketWatcher {
     // What becomes ready while these run waits for the next select.
     this.readyHead = this.readyTail = null;
     while (state !== null) {
-      const next = state.nextReady;
-      const readable = state.readable;
-      const writable = state.writable;
-      state.readable = state.writable = state.queued = false;
-      state.nextReady = null;
-      if (readable) this.run(state.reads, finished);
-      if (writable) this.run(state.writes, finished);
-      if (state.consumer !== null) this.queueEntry(state.consumer);
+      const next = state._nextReady;
+      const news = state._news;
+      state._news = 0;
+      state._nextReady = null;
+      if (news & READ_NEWS) this.run(state._reads, finished);
+      if (news & WRITE_NEWS) this.run(state._writes, finished);
+      if (state._consumer !== null) this.queueEntry(state._consumer);
       this.settle(state);
       state = next;
     }
@@ -441,12 +458,12 @@ export class NetProactor extends Proactor implements SocketWatcher {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const state of this.states.values()) {
-      for (const fut of [...state.reads, ...state.writes]) fut.cancel();
-      state.consumer = null;
-      if (state.sock instanceof NetSocket) state.sock._watcher = state.sock._watchState = null;
+    for (const state of [...this.watched(), ...this.uvStates.values()]) {
+      for (const fut of [...state._reads, ...state._writes]) fut.cancel();
+      state._consumer = null;
     }
-    this.states.clear();
+    for (const sock of this.watched()) this.unwatch(sock);
+    this.uvStates.clear();
     this.consumers = 0;
     this.byFd.clear();
     this.readyHead = this.readyTail = null;
@@ -482,17 +499,62 @@ export class NetProactor extends Proactor implements SocketWatcher {
   }
 
   private state(sock: NetSocket | UvSocket): SockState {
-    let state = this.states.get(sock);
+    if (sock instanceof NetSocket) {
+      if (sock._watcher !== this) this.watch(sock);
+      return sock;
+    }
+    let state = this.uvStates.get(sock);
     if (state === undefined) {
-      state = { sock, reads: NO_OPS, writes: NO_OPS, consumer: null, readable: false, writable: false, queued: false, nextReady: null, events: 0, fd: -1 };
-      this.states.set(sock, state);
-      if (sock instanceof NetSocket) {
-        sock._watcher = this;
-        sock._watchState = state;
-        sock._ref(this.wake !== null);
-      }
+      state = new UvState(sock);
+      this.uvStates.set(sock, state);
     }
     return state;
+  }
+
+  /** `sock`'s record, or undefined when nothing of it is kept. */
+  private stateIfKept(sock: NetSocket | UvSocket): SockState | undefined {
+    if (sock instanceof NetSocket) return sock._watcher === this ? sock : undefined;
+    return this.uvStates.get(sock);
+  }
+
+  /** Start watching `sock`: it tells this proactor of its news, and follows the loop's ref. */
+  private watch(sock: NetSocket): void {
+    // Its queues and list links are one proactor's at a time: an idle socket moves over.
+    if (sock._watcher !== null && !sock._watcher._release(sock)) {
+      throw new Error('this NetSocket has operations or a transport on another NetProactor');
+    }
+    sock._watcher = this;
+    const head = this.watchedHead;
+    sock._nextWatched = head;
+    if (head !== null) head._prevWatched = sock;
+    this.watchedHead = sock;
+    sock._ref(this.wake !== null);
+  }
+
+  /** @internal another proactor takes `sock`: false while something of it waits here (see SocketWatcher). */
+  _release(sock: NetSocket): boolean {
+    if (sock._reads.length > 0 || sock._writes.length > 0 || sock._consumer !== null || sock._news !== 0) return false;
+    this.unwatch(sock);
+    return true;
+  }
+
+  /** Forget `sock` (closed and idle, or the proactor closed): its queues go back to the shared empty one. */
+  private unwatch(sock: NetSocket): void {
+    const prev = sock._prevWatched;
+    const next = sock._nextWatched;
+    if (prev === null) this.watchedHead = next;
+    else prev._nextWatched = next;
+    if (next !== null) next._prevWatched = prev;
+    sock._prevWatched = sock._nextWatched = null;
+    sock._watcher = null;
+    sock._reads = sock._writes = NO_OPS;
+  }
+
+  /** The watched NetSockets, as an array (unwatching one does not disturb the walk). */
+  private watched(): NetSocket[] {
+    const all: NetSocket[] = [];
+    for (let sock = this.watchedHead; sock !== null; sock = sock._nextWatched) all.push(sock);
+    return all;
   }
 
   /**
@@ -502,8 +564,8 @@ export class NetProactor extends Proactor implements SocketWatcher {
    */
   _consume(sock: NetSocket, consumer: StreamConsumer | null): void {
     const state = this.state(sock);
-    if ((state.consumer === null) !== (consumer === null)) this.consumers += consumer === null ? -1 : 1;
-    state.consumer = consumer;
+    if ((state._consumer === null) !== (consumer === null)) this.consumers += consumer === null ? -1 : 1;
+    state._consumer = consumer;
     // Something may already wait (bytes read before the transport existed).
     if (consumer !== null) this.markReady(state);
     else this.settle(state);
@@ -521,25 +583,23 @@ export class NetProactor extends Proactor implements SocketWatcher {
    * scope ends, with no microtask hop); more gather one wake-up per turn of Node's loop.
    */
   _dataRead(sock: NetSocket): void {
-    const state = sock._watchState as SockState;
-    state.readable = state.writable = true;
-    this.queue(state);
+    sock._news |= READ_NEWS | WRITE_NEWS;
+    this.queue(sock);
     if (this.wake !== null) this.wakeForNews(this.callbackWake ?? this.wake);
   }
 
   /** @internal a NetSocket's news (see SocketWatcher). */
   _socketChanged(sock: NetSocket, writeOnly: boolean): void {
-    const state = sock._watchState as SockState;
-    if (!writeOnly) this.markReady(state);
+    if (!writeOnly) this.markReady(sock);
     // A write callback matters only to a write still waiting (most complete at once).
-    else if (state.writes.length > 0 || state.consumer !== null) {
-      state.writable = true;
-      this.enqueue(state);
+    else if (sock._writes.length > 0 || sock._consumer !== null) {
+      sock._news |= WRITE_NEWS;
+      this.enqueue(sock);
     }
   }
 
   private markReady(state: SockState): void {
-    state.readable = state.writable = true;
+    state._news |= READ_NEWS | WRITE_NEWS;
     this.enqueue(state);
   }
 
@@ -549,11 +609,11 @@ export class NetProactor extends Proactor implements SocketWatcher {
   }
 
   private queue(state: SockState): void {
-    if (state.queued) return;
-    state.queued = true;
+    if (state._news & QUEUED) return;
+    state._news |= QUEUED;
     const tail = this.readyTail;
     if (tail === null) this.readyHead = state;
-    else tail.nextReady = state;
+    else tail._nextReady = state;
     this.readyTail = state;
   }
 
@@ -586,7 +646,7 @@ export class NetProactor extends Proactor implements SocketWatcher {
   }
 
   /** Try `fut`'s operation now unless earlier operations wait in the queue; else queue it. */
-  private post<T>(fut: OpFuture<T>, queue: 'reads' | 'writes'): OpFuture<T> {
+  private post<T>(fut: OpFuture<T>, queue: '_reads' | '_writes'): OpFuture<T> {
     const state = this.state(fut._sock as NetSocket | UvSocket);
     let ops = state[queue];
     if (ops.length === 0 && this.tryOp(fut)) {
@@ -606,23 +666,22 @@ export class NetProactor extends Proactor implements SocketWatcher {
     const ops = fut._queue!;
     fut._queue = null;
     fut._attempt = null;
-    const state = this.states.get(fut._sock as NetSocket | UvSocket);
+    const state = this.stateIfKept(fut._sock as NetSocket | UvSocket);
     const i = ops.indexOf(fut);
     if (i >= 0) ops.splice(i, 1);
     if (state === undefined) return;
     // The next operation in line may be able to complete now.
     if (i === 0 && ops.length > 0) {
-      if (ops === state.reads) state.readable = true;
-      else state.writable = true;
+      state._news |= ops === state._reads ? READ_NEWS : WRITE_NEWS;
       this.enqueue(state);
     }
     this.settle(state);
   }
 
-  private postUv<T>(sock: UvSocket, queue: 'reads' | 'writes', attempt: (fut: OpFuture<T>) => boolean): OpFuture<T> {
+  private postUv<T>(sock: UvSocket, queue: '_reads' | '_writes', attempt: (fut: OpFuture<T>) => boolean): OpFuture<T> {
     if (sock.closed) {
       const fut = this.future<T>();
-      fut.setException(errnoError(-9, queue === 'reads' ? 'recv' : 'send'));
+      fut.setException(errnoError(-9, queue === '_reads' ? 'recv' : 'send'));
       return fut;
     }
     return this.post(this.op<T>(sock, attempt, null), queue);
@@ -651,33 +710,31 @@ export class NetProactor extends Proactor implements SocketWatcher {
 
   /** Keep the uv registration in step with the queues; forget idle or closed sockets. */
   private settle(state: SockState): void {
-    const sock = state.sock;
-    const idle = state.reads.length === 0 && state.writes.length === 0;
-    if (sock instanceof NetSocket) {
-      if (sock.closed && idle && state.consumer === null) {
-        this.states.delete(sock);
-        sock._watcher = sock._watchState = null;
-      }
+    const idle = state._reads.length === 0 && state._writes.length === 0;
+    if (state instanceof NetSocket) {
+      if (state._closed && idle && state._consumer === null && state._watcher === this) this.unwatch(state);
       return;
     }
-    const want = sock.closed ? 0 : (state.reads.length > 0 ? READABLE : 0) | (state.writes.length > 0 ? WRITABLE : 0);
-    if (want !== state.events) {
+    const uv = state as UvState;
+    const sock = uv.sock;
+    const want = sock.closed ? 0 : (uv._reads.length > 0 ? READABLE : 0) | (uv._writes.length > 0 ? WRITABLE : 0);
+    if (want !== uv.events) {
       const poller = (this.poller ??= new PollSet());
-      if (state.events !== 0) {
+      if (uv.events !== 0) {
         // A closed Socket already left every PollSet, and its fd number may be reused.
-        if (!sock.closed) poller.remove(state.fd);
-        if (this.byFd.get(state.fd) === state) this.byFd.delete(state.fd);
-        state.events = 0;
+        if (!sock.closed) poller.remove(uv.fd);
+        if (this.byFd.get(uv.fd) === uv) this.byFd.delete(uv.fd);
+        uv.events = 0;
       }
       if (want !== 0) {
-        state.fd = sock.fileno();
-        poller.add(state.fd, want);
-        this.byFd.set(state.fd, state);
-        state.events = want;
+        uv.fd = sock.fileno();
+        poller.add(uv.fd, want);
+        this.byFd.set(uv.fd, uv);
+        uv.events = want;
       }
       this.armPoller();
     }
-    if (idle) this.states.delete(sock);
+    if (idle) this.uvStates.delete(sock);
   }
 
   private armPoller(): void {
@@ -698,15 +755,15 @@ export class NetProactor extends Proactor implements SocketWatcher {
       const state = this.byFd.get(out[2 * i]!);
       if (state === undefined) continue;
       const events = out[2 * i + 1]!;
-      if (events & READABLE) state.readable = true;
-      if (events & WRITABLE) state.writable = true;
+      if (events & READABLE) state._news |= READ_NEWS;
+      if (events & WRITABLE) state._news |= WRITE_NEWS;
       this.queue(state);
     }
   }
 
   private connectUv(sock: UvSocket, address: AddressLike): Future<void> {
     let started = false;
-    return this.postUv(sock, 'writes', (fut: OpFuture<void>) => {
+    return this.postUv(sock, '_writes', (fut: OpFuture<void>) => {
       const r = started ? sock.getError() : sock.tryConnect(address as UvAddressLike);
       if (!started && r === -EINPROGRESS) {
         started = true;

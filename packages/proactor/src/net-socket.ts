@@ -20,6 +20,7 @@ import type * as net from 'node:net';
 import { net as nodeNet } from './builtins.js';
 import { paceReceived, receiveSlab, toConnectionError } from '@loopkit/core';
 import { adviseHugePagesAhead, errnoError, isAvailable as uvAvailable, pipeRead } from '@loopkit/uv';
+import type { OpFuture, SockState, StreamConsumer } from './net-proactor.js';
 import type { Address } from './proactor.js';
 
 /** What a NetSocket carries: IPv4, IPv6 or a Unix socket (a named pipe on Windows). */
@@ -29,6 +30,12 @@ export type NetSocketType = 'stream' | 'dgram';
 
 /** Unread bytes at which the Node handle stops reading until a receive takes some. */
 const READ_HIGH_WATER = 256 * 1024;
+/** A NetSocket's flags: a receive started Node reading. */
+const READING_STARTED = 1;
+/** Node stopped reading at READ_HIGH_WATER (it pauses its handle, not the stream). */
+const READ_STOPPED = 2;
+/** The socket does not keep the process alive (its proactor's loop is not running). */
+const UNREFED = 4;
 /** Datagrams kept unread at most; later ones are dropped, as a full kernel buffer does. */
 const MAX_DATAGRAMS = 4096;
 
@@ -38,6 +45,10 @@ const MAX_KEPT_CHUNK_SLOTS = 64;
 // Shared by the sockets that never accept or receive datagrams (never pushed into).
 const NO_CONNECTIONS: net.Socket[] = [];
 const NO_DATAGRAMS: Array<[Buffer, Address]> = [];
+// Shared by the sockets that never had two chunks unread at once (never pushed into).
+const NO_CHUNKS: Buffer[] = [];
+/** @internal A proactor's queue of a socket that never had to wait (never pushed into: the proactor makes its own). */
+export const NO_OPS: never[] = [];
 
 /**
  * What libuv reads into for every stream socket; its size is what a read asks for. Larger
@@ -175,6 +186,8 @@ export interface SocketWatcher {
   _socketChanged(sock: NetSocket, writeOnly: boolean): void;
   /** Node's read callback delivered data to `sock` and is returning, with reading going on. */
   _dataRead(sock: NetSocket): void;
+  /** Another proactor takes `sock`: stop watching it and return true, or false while something of it waits here. */
+  _release(sock: NetSocket): boolean;
 }
 
 function ownerOf(stream: net.Socket): NetSocket {
@@ -325,36 +338,52 @@ function streamAddress(stream: net.Socket, local: boolean): Address | null {
   return inetAddress(address, out.family, out.port);
 }
 
+/** A listening NetSocket's server and the connections it accepted, not yet taken. */
+class Listener {
+  readonly accepted: net.Socket[] = [];
+  constructor(readonly server: net.Server) {}
+}
+
+/** A datagram NetSocket's handle and the datagrams it received, not yet taken. */
+class Datagrams {
+  readonly datagrams: Array<[Buffer, Address]> = [];
+  constructor(readonly socket: dgram.Socket) {}
+}
+
 /** The proactor's socket over node:net and node:dgram: the socket object NetProactor's operations take. */
 export class NetSocket {
   readonly family: NetSocketFamily;
   readonly type: NetSocketType;
 
-  /** @internal the Node handle: one of the three, or none before connect */
+  /** @internal the Node handle: a stream, else a listener's or datagram socket's (`_server`, `_dgram`), or none before connect */
   _stream: net.Socket | null = null;
-  /** @internal */ _server: net.Server | null = null;
-  /** @internal */ _dgram: dgram.Socket | null = null;
+  /** A listener's or datagram socket's handle and what it received: one field, not four, on every connection. */
+  private endpoint: Listener | Datagrams | null = null;
   /**
-   * Received and not yet taken: the slots from `chunkHead` to `chunkTail`. Taken slots are
-   * emptied and, once all are taken, reused from 0: the array keeps its capacity, where a
-   * push after shift() emptied it grows a new backing store at every read. It starts with one
-   * slot, what a connection that takes each read before the next needs: a first push into an
-   * empty array would make room for 17 (136 bytes more per idle connection).
+   * Received and not yet taken: `first` (EMPTY for none), then the slots of `later` from
+   * `laterHead` to `laterTail`. A connection that takes each read before the next never needs
+   * the list (it was 56 bytes of each idle connection); a backlog's list is made once and its
+   * slots reused from 0 once all are taken, where a push after shift() emptied an array would
+   * grow a new backing store at every read.
    */
-  private chunks: Buffer[] = [EMPTY];
-  private chunkHead = 0;
-  private chunkTail = 0;
+  private first: Buffer = EMPTY;
+  private later: Buffer[] = NO_CHUNKS;
+  private laterHead = 0;
+  private laterTail = 0;
   /** @internal received bytes not yet taken */ _buffered = 0;
   /** @internal the peer sent EOF */ _eof = false;
   /** @internal a connection or receive error, reported to every later receive */ _error: Error | null = null;
   /** @internal close() was called or Node closed the handle */ _closed = false;
-  /** @internal connections accepted (paused) and not yet taken (a listener's own list, else a shared empty one) */
-  _accepted: net.Socket[] = NO_CONNECTIONS;
-  /** @internal datagrams not yet taken (a datagram socket's own list, else a shared empty one) */
-  _datagrams: Array<[Buffer, Address]> = NO_DATAGRAMS;
-  /** @internal the proactor told of this socket's changes, and its record of the socket */
+  /** @internal the proactor told of this socket's changes; the fields below are its record of the socket (NetProactor's SockState) */
   _watcher: SocketWatcher | null = null;
-  /** @internal */ _watchState: unknown = null;
+  /** @internal operations waiting: receives and accepts, sends and connects */ _reads: OpFuture<any>[] = NO_OPS;
+  /** @internal */ _writes: OpFuture<any>[] = NO_OPS;
+  /** @internal the transport that takes this socket's news itself */ _consumer: StreamConsumer | null = null;
+  /** @internal what changed since the proactor's last select, as its bits */ _news = 0;
+  /** @internal the next socket in the proactor's ready list, and its neighbours among the sockets it watches */
+  _nextReady: SockState | null = null;
+  /** @internal */ _prevWatched: NetSocket | null = null;
+  /** @internal */ _nextWatched: NetSocket | null = null;
   /** @internal writes handed to Node, and how many it called back (always in order) */ _writesIssued = 0;
   /** @internal */ _writesDone = 0;
   /**
@@ -385,10 +414,32 @@ export class NetSocket {
   /** @internal bound before connect: connect() binds to it */ _local: { address: string; port: number } | null = null;
   /** @internal Unix socket paths (Node cannot report them) */ _sockPath = '';
   /** @internal */ _peerPath = '';
-  private readingStarted = false;
-  /** Node stopped reading at READ_HIGH_WATER (it pauses its handle, not the stream). */
-  private readStopped = false;
-  private refed = true;
+  /** READING_STARTED, READ_STOPPED and UNREFED: one field where three were (16 bytes of each connection). */
+  private flags = 0;
+
+  /** @internal a listener's net.Server */
+  get _server(): net.Server | null {
+    const endpoint = this.endpoint;
+    return endpoint instanceof Listener ? endpoint.server : null;
+  }
+
+  /** @internal a datagram socket's dgram.Socket */
+  get _dgram(): dgram.Socket | null {
+    const endpoint = this.endpoint;
+    return endpoint instanceof Datagrams ? endpoint.socket : null;
+  }
+
+  /** @internal connections accepted (paused) and not yet taken (a listener's own list, else a shared empty one) */
+  get _accepted(): net.Socket[] {
+    const endpoint = this.endpoint;
+    return endpoint instanceof Listener ? endpoint.accepted : NO_CONNECTIONS;
+  }
+
+  /** @internal datagrams not yet taken (a datagram socket's own list, else a shared empty one) */
+  get _datagrams(): Array<[Buffer, Address]> {
+    const endpoint = this.endpoint;
+    return endpoint instanceof Datagrams ? endpoint.datagrams : NO_DATAGRAMS;
+  }
 
   /** A fresh, unconnected socket; connect it with the loop's sockConnect (or the proactor's connect). */
   constructor(family: NetSocketFamily = 'inet', type: NetSocketType = 'stream') {
@@ -410,8 +461,7 @@ export class NetSocket {
   /** @internal wraps a listening net.Server made with pauseOnConnect. */
   static _fromServer(server: net.Server, family: NetSocketFamily): NetSocket {
     const sock = new NetSocket(family, 'stream');
-    sock._server = server;
-    sock._accepted = [];
+    sock.endpoint = new Listener(server);
     if (family === 'unix') sock._sockPath = String(server.address() ?? '');
     server.on('connection', (conn: net.Socket) => {
       conn.pause();
@@ -432,8 +482,7 @@ export class NetSocket {
   /** @internal wraps a bound dgram.Socket. */
   static _fromDgram(socket: dgram.Socket, family: NetSocketFamily): NetSocket {
     const sock = new NetSocket(family, 'dgram');
-    sock._dgram = socket;
-    sock._datagrams = [];
+    sock.endpoint = new Datagrams(socket);
     socket.on('message', (msg: Buffer, rinfo: dgram.RemoteInfo) => {
       if (sock._datagrams.length >= MAX_DATAGRAMS) return;
       sock._datagrams.push([msg, inetAddress(rinfo.address, rinfo.family, rinfo.port)]);
@@ -462,7 +511,7 @@ export class NetSocket {
     // listener key more would push Node's listener table out of its object (40 bytes).
     if (!(stream as unknown as { _handle?: unknown })._handle || stream.connecting) stream.on('connect', onStreamConnect);
     stream.on('close', onStreamClose);
-    if (!this.refed) stream.unref();
+    if (this.flags & UNREFED) stream.unref();
     // A socket still to connect gets its handle at connect(), which installs READ_SCRATCH (onStreamConnect follows).
     if ((stream as unknown as { _handle?: unknown })._handle) readDirectlyWhenChosen(stream);
   }
@@ -501,17 +550,24 @@ export class NetSocket {
 
   /** @internal keep `chunk` for a receive; false once enough waits unread (Node stops reading). */
   _keep(chunk: Buffer): boolean {
-    const chunks = this.chunks;
-    // A reader that always leaves a chunk behind never empties the list: move what is left
-    // to the front before growing, or the taken slots would pile up for the connection's life.
-    if (this.chunkTail === chunks.length && this.chunkHead >= MAX_KEPT_CHUNK_SLOTS / 2) this.compact();
-    if (this.chunkTail < chunks.length) chunks[this.chunkTail] = chunk;
-    else chunks.push(chunk);
-    this.chunkTail++;
+    if (this.first === EMPTY) this.first = chunk;
+    else this.keepLater(chunk);
     this._buffered += chunk.length;
     if (this._buffered < READ_HIGH_WATER) return true;
-    this.readStopped = true;
+    this.flags |= READ_STOPPED;
     return false;
+  }
+
+  /** `chunk` waits behind others. */
+  private keepLater(chunk: Buffer): void {
+    let later = this.later;
+    if (later === NO_CHUNKS) later = this.later = [];
+    // A reader that always leaves chunks behind never empties the list: move what is left
+    // to the front before growing, or the taken slots would pile up for the connection's life.
+    if (this.laterTail === later.length && this.laterHead >= MAX_KEPT_CHUNK_SLOTS / 2) this.compact();
+    if (this.laterTail < later.length) later[this.laterTail] = chunk;
+    else later.push(chunk);
+    this.laterTail++;
   }
 
   /** The OS descriptor, or -1 when there is none (closed, not connected, or not exposed). */
@@ -601,53 +657,59 @@ export class NetSocket {
   _wantData(): void {
     const s = this._stream;
     if (s === null || this._buffered >= READ_HIGH_WATER) return;
-    if (!this.readingStarted || this.readStopped || s.isPaused()) {
-      this.readingStarted = true;
-      this.readStopped = false;
+    const flags = this.flags;
+    if (!(flags & READING_STARTED) || flags & READ_STOPPED || s.isPaused()) {
+      this.flags = (flags | READING_STARTED) & ~READ_STOPPED;
       s.resume();
     }
   }
 
   /** @internal take up to n unread bytes (one chunk or part of one). */
   _take(n: number): Buffer {
-    const head = this.chunkHead;
-    if (head === this.chunkTail || n === 0) return EMPTY;
-    const chunks = this.chunks;
-    const first = chunks[head]!;
+    const first = this.first;
+    if (first === EMPTY || n === 0) return EMPTY;
     let out: Buffer;
     if (first.length <= n) {
       out = first;
-      chunks[head] = EMPTY;
-      if (head + 1 < this.chunkTail) this.chunkHead = head + 1;
-      else this.emptied();
+      this.first = this.laterHead < this.laterTail ? this.takeLater() : EMPTY;
     } else {
       out = first.subarray(0, n);
-      chunks[head] = first.subarray(n);
+      this.first = first.subarray(n);
     }
     this._buffered -= out.length;
     return out;
   }
 
-  /** The chunks not yet taken move to slots 0..; the slots they leave hold nothing. */
-  private compact(): void {
-    const chunks = this.chunks;
-    const left = this.chunkTail - this.chunkHead;
-    chunks.copyWithin(0, this.chunkHead, this.chunkTail);
-    chunks.fill(EMPTY, left, this.chunkTail);
-    this.chunkHead = 0;
-    this.chunkTail = left;
+  /** The chunk at the head of `later`, out of it (it holds one at least). */
+  private takeLater(): Buffer {
+    const later = this.later;
+    const head = this.laterHead;
+    const chunk = later[head]!;
+    later[head] = EMPTY;
+    if (head + 1 < this.laterTail) {
+      this.laterHead = head + 1;
+    } else {
+      // Every chunk was taken: fill from slot 0 again (a list that a backlog grew long is dropped).
+      this.laterHead = this.laterTail = 0;
+      if (later.length > MAX_KEPT_CHUNK_SLOTS) this.later = NO_CHUNKS;
+    }
+    return chunk;
   }
 
-  /** Every chunk was taken: fill from slot 0 again (a list that a backlog grew long is dropped). */
-  private emptied(): void {
-    this.chunkHead = this.chunkTail = 0;
-    if (this.chunks.length > MAX_KEPT_CHUNK_SLOTS) this.chunks = [EMPTY];
+  /** The chunks of `later` not yet taken move to slots 0..; the slots they leave hold nothing. */
+  private compact(): void {
+    const later = this.later;
+    const left = this.laterTail - this.laterHead;
+    later.copyWithin(0, this.laterHead, this.laterTail);
+    later.fill(EMPTY, left, this.laterTail);
+    this.laterHead = 0;
+    this.laterTail = left;
   }
 
   /** @internal copy unread bytes into buf: how many were copied. */
   _takeInto(buf: Uint8Array): number {
     let copied = 0;
-    while (copied < buf.length && this.chunkHead < this.chunkTail) {
+    while (copied < buf.length && this.first !== EMPTY) {
       const chunk = this._take(buf.length - copied);
       buf.set(chunk, copied);
       copied += chunk.length;
@@ -657,7 +719,7 @@ export class NetSocket {
 
   /** @internal keep (or stop keeping) the process alive; the proactor follows its loop. */
   _ref(on: boolean): void {
-    this.refed = on;
+    this.flags = on ? this.flags & ~UNREFED : this.flags | UNREFED;
     for (const h of [this._stream, this._server, this._dgram]) {
       if (h !== null) {
         if (on) h.ref();

@@ -53,6 +53,14 @@ function keptAddress(read: () => Address): [KeptAddress, number] {
   return 'port' in address && typeof address.address === 'string' ? [address.address, address.port] : [address, 0];
 }
 
+/** A stream transport's receive and send posted as futures (on a Proactor other than NetProactor), and their done callbacks. */
+interface PostedOps {
+  readFut: Future<Uint8Array | number> | null;
+  sendFut: Future<number> | null;
+  readonly readDone: (fut: Future<Uint8Array | number>) => void;
+  readonly sendDone: (fut: Future<number>) => void;
+}
+
 /** Where a transport reports that it released its socket (the loop stops owning it). */
 export type ReleaseHook = (sock: NetSocket) => void;
 
@@ -60,12 +68,9 @@ export class ProactorSocketTransport extends BaseStreamTransport {
   private readonly proactor: Proactor;
   private readonly sock: NetSocket;
   private readonly release: ReleaseHook;
-  private readFut: Future<Uint8Array | number> | null = null;
-  private sendFut: Future<number> | null = null;
   private reading = false;
-  /** The futures path's done callbacks, made on first use (the fast path never needs them). */
-  private readCallback: ((fut: Future<Uint8Array | number>) => void) | null = null;
-  private sentCallback: ((fut: Future<number>) => void) | null = null;
+  /** The futures path's state, null on the fast path (four fields less on each of its connections). */
+  private readonly posted: PostedOps | null;
   /** The NetProactor that queues this transport on news of its NetSocket (the fast path), or null. */
   private readonly direct: NetProactor | null;
   /** Fast path: the write Node has not called back yet (its position among the socket's writes) and its size. */
@@ -101,6 +106,10 @@ export class ProactorSocketTransport extends BaseStreamTransport {
     [this.peerHost, this.peerPort] = keptAddress(() => sock.getpeername());
     this.release = release;
     this.direct = proactor instanceof NetProactor && sock instanceof NetSocket ? proactor : null;
+    this.posted =
+      this.direct !== null
+        ? null
+        : { readFut: null, sendFut: null, readDone: (done) => this.onRead(done), sendDone: (done) => this.onSent(done) };
     this.fd = this.direct !== null && uvAvailable() ? sock.fileno() : -1;
     // A write to the fd is over when it returns; one handed to Node keeps its bytes.
     this._writeNowKeepsBytes = this.fd < 0;
@@ -114,7 +123,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
   // copies of the caller's bytes and never changes a chunk, so a send takes a chunk as it is.
   protected _writeNow(chunks: readonly Uint8Array[]): number {
     if (this.direct !== null) return this.fd >= 0 ? this.writeFd(chunks) : this.writeToNode(chunks);
-    if (this.sendFut !== null) return 0;
+    if (this.posted!.sendFut !== null) return 0;
     // What completes at once never enters the buffer; the rest waits for this send.
     let done = 0;
     for (const chunk of chunks) {
@@ -135,7 +144,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
   protected _startWriting(): void {
     if (this.direct !== null) {
       if (this.pendingTicket === 0) this.writeBuffered();
-    } else if (this.sendFut === null) {
+    } else if (this.posted!.sendFut === null) {
       this.sendFirst();
     }
   }
@@ -149,13 +158,15 @@ export class ProactorSocketTransport extends BaseStreamTransport {
   }
 
   private track(fut: Future<number>): void {
-    this.sendFut = fut;
-    fut.addDoneCallback((this.sentCallback ??= (done) => this.onSent(done)));
+    const posted = this.posted!;
+    posted.sendFut = fut;
+    fut.addDoneCallback(posted.sendDone);
   }
 
   private onSent(fut: Future<number>): void {
-    if (fut !== this.sendFut) return;
-    this.sendFut = null;
+    const posted = this.posted!;
+    if (fut !== posted.sendFut) return;
+    posted.sendFut = null;
     if (fut.cancelled()) return;
     const error = fut.exception();
     if (error !== null) {
@@ -163,7 +174,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
       return;
     }
     const left = this._bytesSent(fut.result());
-    if (left > 0 && this.sendFut === null) this.sendFirst();
+    if (left > 0 && posted.sendFut === null) this.sendFirst();
   }
 
   // ---- the fast path's writes: to the fd, else handed to Node's stream one at a time ----
@@ -283,30 +294,33 @@ export class ProactorSocketTransport extends BaseStreamTransport {
   protected _startReading(): void {
     this.reading = true;
     if (this.direct !== null) this.direct._consume(this.sock, this);
-    else if (this.readFut === null) this.postRecv();
+    else if (this.posted!.readFut === null) this.postRecv();
   }
 
   protected _stopReading(): void {
     this.reading = false;
-    const fut = this.readFut;
+    const posted = this.posted;
+    const fut = posted?.readFut ?? null;
     // A receive that already completed is delivered (core holds it while paused).
-    if (fut !== null && !fut.done() && fut.cancel()) this.readFut = null;
+    if (fut !== null && !fut.done() && fut.cancel()) posted!.readFut = null;
   }
 
   private postRecv(): void {
+    const posted = this.posted!;
     if (this._readsIntoBuffer()) {
       const buf = this._getReadBuffer(-1);
       if (buf === null) return;
-      this.readFut = this.proactor.recvInto(this.sock, buf);
+      posted.readFut = this.proactor.recvInto(this.sock, buf);
     } else {
-      this.readFut = this.proactor.recv(this.sock, READ_SIZE);
+      posted.readFut = this.proactor.recv(this.sock, READ_SIZE);
     }
-    this.readFut.addDoneCallback((this.readCallback ??= (done) => this.onRead(done)));
+    posted.readFut.addDoneCallback(posted.readDone);
   }
 
   private onRead(fut: Future<Uint8Array | number>): void {
-    if (fut !== this.readFut) return;
-    this.readFut = null;
+    const posted = this.posted!;
+    if (fut !== posted.readFut) return;
+    posted.readFut = null;
     if (fut.cancelled()) return;
     const error = fut.exception();
     if (error !== null) {
@@ -322,7 +336,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
     } else {
       this._dataReceived(result);
     }
-    if (this.reading && this.readFut === null && !this._closing) this.postRecv();
+    if (this.reading && posted.readFut === null && !this._closing) this.postRecv();
   }
 
   // ---- extra info: made from the addresses kept, when first asked for ----
@@ -350,7 +364,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
   protected _closeResources(): void {
     // As asyncio's _force_close: a send still posted is cancelled, not left to fail. Node 22+
     // calls a write that the closing handle dropped back with ECANCELED, which is no write error.
-    this.sendFut?.cancel();
+    this.posted?.sendFut?.cancel();
     this.pendingTicket = 0;
     this.direct?._consume(this.sock, null);
     this.sock.close();

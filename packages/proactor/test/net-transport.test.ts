@@ -436,13 +436,17 @@ describe('ProactorSocketTransport on node:net', () => {
     });
   }, 30000);
 
-  it('an idle connection holds at most 1,800 bytes of heap objects on the server (heap snapshots, code and native memory left out)', async () => {
+  it('an idle connection holds at most 1,400 bytes of heap objects on the server (1,550 on Node 22+; heap snapshots, code and native memory left out)', async () => {
     // What 400 accepted connections add, each after one echo round trip: Node's own net.Socket
     // (about 800 bytes), the transport, its NetSocket and the proactor's record of it. 2,022
     // bytes on Node 20 before (session 20): Node's cached local and peer addresses beside the
     // transport's copies, each connection's own copy of the address strings, a chunk list with
     // room for 17, a listener key for 'connect' (which an accepted socket never hears) and a heap
     // number for "no write failed", the extra info made at once; 1,550 after (Node 24 1,698).
+    // Session 21: the proactor's record of the socket and its map entry folded into the
+    // NetSocket, no chunk list until two chunks wait unread, the futures path's four fields
+    // in one record the fast path never makes, three flags in one field, a listener's and a
+    // datagram socket's four fields in one: 1,348 (Node 24 1,493).
     const script = `
       import v8 from 'node:v8';
       import { createInterface } from 'node:readline';
@@ -506,7 +510,8 @@ describe('ProactorSocketTransport on node:net', () => {
       while (sockets.length < count + 1) sockets.push(...(await Promise.all(Array.from({ length: 50 }, roundTrip))));
       await new Promise((resolve) => setTimeout(resolve, 200));
       child.stdin!.write(`${count}\n`);
-      expect(Number(await next('BYTES'))).toBeLessThanOrEqual(1800);
+      const bound = Number(process.versions.node.split('.')[0]) >= 22 ? 1550 : 1400;
+      expect(Number(await next('BYTES'))).toBeLessThanOrEqual(bound);
     } finally {
       for (const socket of sockets) socket.destroy();
       child.kill();
