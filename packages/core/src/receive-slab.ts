@@ -26,6 +26,39 @@ let memory = slab.buffer as ArrayBuffer;
 let offset = 0;
 
 /**
+ * A backend's recv of several sockets in one native call, as @loopkit/uv's `tryRecvBatch`
+ * (core imports no backend, so the read path passes it): `fds[from, count)` read in turn into
+ * `buf[offset, offset + length)`, each read 8-aligned after the one before; `out[2i]` is where
+ * `fds[i]`'s bytes start, `out[2i + 1]` what its recv returned (bytes, 0 at EOF, -errno); it
+ * stops before a read with fewer than `minRoom` bytes of room and returns where it stopped.
+ */
+export type RecvBatch = (
+  fds: Int32Array,
+  from: number,
+  count: number,
+  buf: ArrayBuffer,
+  offset: number,
+  length: number,
+  minRoom: number,
+  out: Int32Array,
+) => number;
+
+function withRoom(room: number): void {
+  let fresh = 0;
+  if (SLAB_SIZE - offset < room) {
+    slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+    memory = slab.buffer as ArrayBuffer;
+    offset = 0;
+    fresh = SLAB_SIZE;
+  }
+  paceReceived(fresh);
+}
+
+function taken(end: number): void {
+  offset = Math.min((end + 7) & ~7, SLAB_SIZE);
+}
+
+/**
  * The thread's receive slab, for backends' read paths: take it with room (`withRoom`), read
  * into it at `offset()` up to `room()` bytes, then mark what was handed out (`taken`).
  */
@@ -36,14 +69,33 @@ export const receiveSlab = {
    * generation by the fresh memory).
    */
   withRoom(room: number): Buffer {
-    let fresh = 0;
-    if (SLAB_SIZE - offset < room) {
-      slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
-      memory = slab.buffer as ArrayBuffer;
-      offset = 0;
-      fresh = SLAB_SIZE;
+    withRoom(room);
+    return slab;
+  },
+
+  /**
+   * The read-ahead of a backend: `fds[0, count)` read into the slab (with `minRoom` of room)
+   * in one `recvBatch` call, through the slab's ArrayBuffer (the addon skips a view's lookup,
+   * ~115 instructions a batch), and the bytes read marked taken. Returns how many fds were
+   * read (`out` as `recvBatch` fills it); the fds past it were not (one slab's room at most:
+   * they read themselves). Their bytes are in `current()`.
+   */
+  readBatch(recvBatch: RecvBatch, fds: Int32Array, count: number, minRoom: number, out: Int32Array): number {
+    withRoom(minRoom);
+    const end = recvBatch(fds, 0, count, memory, offset, SLAB_SIZE - offset, minRoom, out);
+    // The last read with bytes ends what was taken (an EOF or an error takes none).
+    for (let i = end - 1; i >= 0; i--) {
+      const r = out[2 * i + 1]!;
+      if (r > 0) {
+        taken(out[2 * i]! + r);
+        break;
+      }
     }
-    paceReceived(fresh);
+    return end;
+  },
+
+  /** The slab the last `withRoom` or `readBatch` read into. */
+  current(): Buffer {
     return slab;
   },
 
@@ -64,6 +116,6 @@ export const receiveSlab = {
 
   /** The bytes up to `end` are handed out; the next read starts 8-aligned (a protocol may view what it got as any typed array). */
   taken(end: number): void {
-    offset = Math.min((end + 7) & ~7, SLAB_SIZE);
+    taken(end);
   },
 };

@@ -657,23 +657,19 @@ export class UringProactor extends Proactor {
     const sinks = this.aheadSinks;
     this.aheadCount = 0;
     if (count >= 2) {
-      const slab = receiveSlab.withRoom(MIN_READ_AHEAD);
-      const start = receiveSlab.offset();
       const out = this.aheadOut;
-      const end = tryRecvBatch(this.aheadFds, 0, count, slab, start, receiveSlab.room(), MIN_READ_AHEAD, out);
-      let taken = -1;
+      const end = receiveSlab.readBatch(tryRecvBatch, this.aheadFds, count, MIN_READ_AHEAD, out);
+      const slab = receiveSlab.current();
       for (let i = 0; i < end; i++) {
         const at = out[2 * i]!;
         const r = out[2 * i + 1]!;
         if (r > 0) {
-          taken = at + r;
           adviseHugePagesForRead(r, at === 0);
           sinks[i]!._readAhead(slab.subarray(at, at + r), r);
         } else {
           sinks[i]!._readAhead(null, r);
         }
       }
-      if (taken >= 0) receiveSlab.taken(taken);
     }
     for (let i = 0; i < count; i++) sinks[i] = null;
   }

@@ -292,18 +292,10 @@ export class ReadAhead {
     // One slab's room at most (64-512 KiB): the sockets past it read themselves when they run,
     // so a wake-up with many large messages does not read megabytes before its first echo
     // (each read is written back while it is still in the CPU's cache).
-    const slab = receiveSlab.withRoom(MIN_READ);
-    const start = receiveSlab.offset();
-    const out = this.out;
-    const end = tryRecvBatch(this.fds, 0, count, slab, start, receiveSlab.room(), MIN_READ, out);
-    let taken = -1;
-    for (let i = 0; i < end; i++) {
-      if (out[2 * i + 1]! > 0) taken = out[2 * i]! + out[2 * i + 1]!;
-      this.transports[i]!._aheadIndex = i;
-    }
-    if (taken >= 0) receiveSlab.taken(taken);
+    const end = receiveSlab.readBatch(tryRecvBatch, this.fds, count, MIN_READ, this.out);
+    for (let i = 0; i < end; i++) this.transports[i]!._aheadIndex = i;
     this.unqueue(end, count);
-    this.slab = slab;
+    this.slab = receiveSlab.current();
     this.unread = end;
     this.count = end;
   }

@@ -82,7 +82,7 @@ export interface NativeModule {
   listen(fd: number, backlog: number): number;
   accept(fd: number, out?: AddrOut): number;
   recv(fd: number, buf: Bytes | ArrayBuffer, offset: number, length: number): number;
-  recvBatch(fds: Int32Array, from: number, count: number, buf: Bytes, offset: number, length: number, minRoom: number, out: Int32Array): number;
+  recvBatch(fds: Int32Array, from: number, count: number, buf: Bytes | ArrayBuffer, offset: number, length: number, minRoom: number, out: Int32Array): number;
   send(fd: number, buf: Bytes, offset?: number, length?: number): number;
   sendv(fd: number, bufs: readonly Bytes[]): number;
   sendfile(fd: number, fileFd: number, offset: number, count: number): number;

@@ -432,7 +432,7 @@ export function tryRecvBatch(
   fds: Int32Array,
   from: number,
   count: number,
-  buf: ArrayBufferView,
+  buf: ArrayBufferView | ArrayBuffer,
   offset: number,
   length: number,
   minRoom: number,

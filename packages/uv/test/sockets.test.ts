@@ -554,6 +554,22 @@ describe('tryRecvBatch', () => {
     }
   });
 
+  it("reads into an ArrayBuffer (the receive slab's memory) at an offset, within its bytes", () => {
+    const [a, b] = socketpair();
+    const [c, d] = socketpair();
+    b.send(Buffer.from('one'));
+    d.send(Buffer.from('two'));
+    waitReadable(a.fileno());
+    waitReadable(c.fileno());
+    const memory = new ArrayBuffer(32);
+    const out = new Int32Array(4);
+    expect(uv.tryRecvBatch(Int32Array.from([a.fileno(), c.fileno()]), 0, 2, memory, 8, 24, 8, out)).toBe(2);
+    expect(Array.from(out)).toEqual([8, 3, 16, 3]);
+    expect(Buffer.from(memory, 8, 3).toString() + Buffer.from(memory, 16, 3).toString()).toBe('onetwo');
+    expect(() => uv.tryRecvBatch(Int32Array.from([a.fileno()]), 0, 1, memory, 16, 24, 8, out)).toThrow(/within buf/);
+    for (const s of [a, b, c, d]) s.close();
+  });
+
   it('names a bad argument', () => {
     const fds = new Int32Array(2);
     const out = new Int32Array(4);
