@@ -44,6 +44,7 @@
  *   completions free their ring slots and find the transport closed).
  */
 import { BaseStreamTransport, receiveSlab, socketExtra, toConnectionError, type AbstractEventLoop, type BaseProtocol, type ConnectionOwner, type Future } from '@loopkit/core';
+import type { Address } from './proactor.js';
 import { adviseHugePagesForRead, EAGAIN, EINTR, errnoError, SHUT_WR, Uring, WRITABLE } from '@loopkit/uv';
 import type { NetSocket } from './net-socket.js';
 import type { ReleaseHook } from './transports.js';
@@ -83,6 +84,9 @@ const SMALL_ROUND = 4 * 1024;
  * wake-ups cost more than the recv syscall (see SMALL_ROUNDS).
  */
 const LONE_ROUNDS = 8;
+
+/** The transport's extra info until first asked for (frozen: it is every such transport's). */
+const EXTRA_NOT_READ: Record<string, unknown> = Object.freeze({});
 
 /** The loop's way to queue a ready entry without allocating (BaseEventLoop's). */
 interface EntryQueue {
@@ -132,6 +136,17 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   private queued = false;
   private closed = false;
   private ownBuffer: Buffer | null = null;
+  /**
+   * The peer's address, read when the connection was made (once the peer reset it, it can no
+   * longer be read; a server logging its peers in connectionLost must still see it): an IP
+   * peer's host text (shared with the other connections from that host) and its port, another
+   * peer's address as read; undefined once the extra info is made, or when there is none. The
+   * extra info itself ('socket', 'sockname', 'peername') is made when first asked for, or when
+   * the socket closes if nobody asked: most connections never ask, and it was 160 bytes of each
+   * idle connection's heap (the selector's and NetProactor's transports do the same).
+   */
+  private peer: string | Address | undefined;
+  private peerPort = 0;
   /** The loop, when it queues a ready entry without allocating (BaseEventLoop does). */
   private readonly entryQueue: EntryQueue | null;
 
@@ -144,9 +159,21 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     server: ConnectionOwner | null,
     release: ReleaseHook,
   ) {
-    super(loop, protocol, socketExtra(sock), server);
+    super(loop, protocol, EXTRA_NOT_READ, server);
     this.proactor = proactor;
     this.sock = sock;
+    let peer: Address | undefined;
+    try {
+      peer = sock.getpeername();
+    } catch {
+      peer = undefined; // not connected (or reset already): no peer to report
+    }
+    if (peer !== undefined && 'port' in peer && typeof peer.address === 'string') {
+      this.peer = peer.address;
+      this.peerPort = peer.port;
+    } else {
+      this.peer = peer;
+    }
     this.fd = sock.fileno();
     this.release = release;
     this.direct = proactor._startDirect || proactor._directReadFrom === 0;
@@ -467,6 +494,20 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     return proactor._readsPerSelect >= proactor._poolFromReads || proactor._lastHarvest >= proactor._poolFromReads;
   }
 
+  // ---- extra info: made when first asked for, with the peer's address read at the start ----
+  override getExtraInfo<T = any>(name: string, defaultValue: T | null = null): T | null {
+    if (this._extra === EXTRA_NOT_READ) this.makeExtra();
+    return super.getExtraInfo(name, defaultValue);
+  }
+
+  private makeExtra(): void {
+    const peer = this.peer;
+    // The object getpeername gives (its properties in its order).
+    const peername = typeof peer === 'string' ? { address: peer, family: this.sock.family === 'inet6' ? 'IPv6' : 'IPv4', port: this.peerPort } : peer;
+    this.peer = undefined;
+    this._extra = socketExtra(this.sock, peername);
+  }
+
   // ---- closing ----
   protected _shutdownWrite(): void {
     try {
@@ -482,6 +523,8 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     this.ended = true;
     this.cancelRecv();
     if (this.pollId !== 0) this.proactor._cancelTracked(this.pollId);
+    // Made now, while the socket is open: connectionLost and later callers may still ask.
+    if (this._extra === EXTRA_NOT_READ) this.makeExtra();
     this.sock.close();
     this.release(this.sock as unknown as NetSocket);
   }
