@@ -239,8 +239,15 @@ export interface ReadableSink {
   _readAhead(data: Buffer | null, r: number): void;
 }
 
+/** The loop's way to queue a ready entry without allocating (BaseEventLoop's). */
+export interface EntryQueue {
+  _callSoonEntry(entry: { _run(): void }): void;
+}
+
 export class UringProactor extends Proactor {
   private loop: AbstractEventLoop | null = null;
+  /** @internal The loop, when it queues a ready entry without allocating (BaseEventLoop does): how transports queue themselves. */
+  _entryQueue: EntryQueue | null = null;
   private wake: (() => void) | null = null;
   private hostWake: (() => void) | null = null;
   private ring: Uring | null = null;
@@ -366,6 +373,7 @@ export class UringProactor extends Proactor {
   setLoop(loop: AbstractEventLoop): void {
     if (this.loop !== null && this.loop !== loop) throw new Error('UringProactor is already bound to another loop');
     this.loop = loop;
+    this._entryQueue = typeof (loop as Partial<EntryQueue>)._callSoonEntry === 'function' ? (loop as unknown as EntryQueue) : null;
     this.net.setLoop(loop);
   }
 

@@ -88,10 +88,18 @@ const LONE_ROUNDS = 8;
 /** The transport's extra info until first asked for (frozen: it is every such transport's). */
 const EXTRA_NOT_READ: Record<string, unknown> = Object.freeze({});
 
-/** The loop's way to queue a ready entry without allocating (BaseEventLoop's). */
-interface EntryQueue {
-  _callSoonEntry(entry: { _run(): void }): void;
-}
+/**
+ * The transport's rarely changed states, bits of one field (`flags`): a field each was 8 bytes
+ * of every connection, idle ones included. The receive's cancel was asked for (no new receive
+ * until its last completion); the receive in the ring is a multishot one; Node's loop could not
+ * poll the socket (see postRecv: reads stay pooled); the stream's end was delivered (no receive
+ * is posted again); the socket was closed.
+ */
+const RECV_CANCELLED = 1;
+const RECV_MULTISHOT = 2;
+const DIRECT_REFUSED = 4;
+const ENDED = 8;
+const CLOSED = 16;
 
 export class UringStreamTransport extends BaseStreamTransport implements RingSink, ReadableSink {
   private readonly proactor: UringProactor;
@@ -101,22 +109,20 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   private reading = false;
   /** The receive in the ring (0: none). */
   private recvId = 0;
-  /** Its cancel was asked for: no new receive until its last completion. */
-  private recvCancelled = false;
-  /** The receive in the ring is a multishot one. */
-  private recvMultishot = false;
+  /** RECV_CANCELLED, RECV_MULTISHOT, DIRECT_REFUSED, ENDED, CLOSED. */
+  private flags = 0;
   /** Reads are direct: Node's loop polls the socket for readability, then the recv syscall into the slab. */
   private direct = false;
   /** Node's loop polls the socket for this transport's direct reads (the proactor's `_watchReadable`). */
   private pollingReads = false;
   /** Node's loop reported the socket readable since the last `_run`. */
   private readable = false;
-  /** Node's loop could not poll the socket (see postRecv): reads stay pooled. */
-  private directRefused = false;
-  /** Direct-read rounds in a row that read little (see SMALL_ROUNDS). */
-  private smallRounds = 0;
-  /** Pooled rounds in a row that came alone (see LONE_ROUNDS). */
-  private loneRounds = 0;
+  /**
+   * Direct-read rounds in a row that read little (see SMALL_ROUNDS), or on the pool, pooled
+   * rounds in a row that came alone (see LONE_ROUNDS): one count, as a transport is on one or
+   * the other, and switching starts it again.
+   */
+  private rounds = 0;
   /** The last direct read left room in its buffer: the socket is drained for now. */
   private readShort = false;
   /** The write poll in the ring (0: none). */
@@ -129,12 +135,9 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   private receivedMore: Uint8Array[] | null = null;
   /** OPEN, 0 once EOF arrived, or the receive's -errno: delivered after the received chunks. */
   private end = OPEN;
-  /** The stream's end was delivered: no receive is posted again. */
-  private ended = false;
   /** The write poll completed: 1 writable, -errno failed, 0 nothing new. */
   private writeNews = 0;
   private queued = false;
-  private closed = false;
   private ownBuffer: Buffer | null = null;
   /**
    * The peer's address, read when the connection was made (once the peer reset it, it can no
@@ -147,8 +150,6 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
    */
   private peer: string | Address | undefined;
   private peerPort = 0;
-  /** The loop, when it queues a ready entry without allocating (BaseEventLoop does). */
-  private readonly entryQueue: EntryQueue | null;
 
   constructor(
     loop: AbstractEventLoop,
@@ -177,7 +178,6 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     this.fd = sock.fileno();
     this.release = release;
     this.direct = proactor._startDirect || proactor._directReadFrom === 0;
-    this.entryQueue = typeof (loop as Partial<EntryQueue>)._callSoonEntry === 'function' ? (loop as unknown as EntryQueue) : null;
     this._start(waiter);
   }
 
@@ -218,7 +218,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   // ---- reading ----
   protected _startReading(): void {
     this.reading = true;
-    if (this.recvId === 0 && !this.pollingReads && !this.ended && this.end === OPEN) this.postRecv();
+    if (this.recvId === 0 && !this.pollingReads && (this.flags & ENDED) === 0 && this.end === OPEN) this.postRecv();
   }
 
   protected _stopReading(): void {
@@ -237,16 +237,16 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
         // Node's loop polls this fd already (libuv allows one poll per fd: a socket the user
         // gave may be watched elsewhere): it keeps reading through the ring's pool.
         this.direct = false;
-        this.directRefused = true;
+        this.flags |= DIRECT_REFUSED;
       }
     }
     const ring = proactor._ring();
     let id = -ENOSYS;
-    this.recvMultishot = false;
+    this.flags &= ~RECV_MULTISHOT;
     if (proactor._pooled) {
       if (proactor._multishot) {
         id = ring.recvMulti(this.fd, MULTISHOT_LIMIT);
-        this.recvMultishot = id > 0;
+        if (id > 0) this.flags |= RECV_MULTISHOT;
       } else {
         id = ring.recvPooled(this.fd, Uring.POOL_BUFFER_SIZE);
       }
@@ -259,7 +259,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     id = proactor._track(this, id);
     if (id > 0) {
       this.recvId = id;
-      this.recvCancelled = false;
+      this.flags &= ~RECV_CANCELLED;
     } else {
       this.end = id;
       this.queue();
@@ -272,7 +272,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
    * (reading into the slab, not reported twice), delivered by `_readAhead`.
    */
   _readableReported(): boolean {
-    if (this.closed || !this.pollingReads || this.readable) return false;
+    if ((this.flags & CLOSED) !== 0 || !this.pollingReads || this.readable) return false;
     this.readable = true;
     this.queue();
     return this.reading && !this._closing && this.end === OPEN && !this._readsIntoBuffer();
@@ -292,7 +292,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
 
   /** @internal A completion of this transport's receive or write poll (from the proactor's harvest). */
   _ringCompleted(id: number, res: number, more: boolean, data: Buffer | null): void {
-    if (this.closed) return; // the cancels' completions, after close: nothing to deliver
+    if ((this.flags & CLOSED) !== 0) return; // the cancels' completions, after close: nothing to deliver
     if (id === this.recvId) {
       if (!more) this.recvId = 0;
       // A pooled chunk (only receives carry one), the first since the last `_run` most often.
@@ -300,7 +300,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
         if (this.received === null) this.received = data;
         else this.keep(data);
       } else if (res > 0) this.add(Buffer.from(this.ownBuffer!.subarray(0, res)));
-      else if (res === -EINVAL && this.recvMultishot) {
+      else if (res === -EINVAL && (this.flags & RECV_MULTISHOT) !== 0) {
         // A kernel without capped multishot receives (before 6.17): single receives from now
         // on, since an uncapped one would take whatever the peer writes while reading is paused.
         this.proactor._multishot = false;
@@ -342,7 +342,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   private queue(): void {
     if (this.queued) return;
     this.queued = true;
-    const entryQueue = this.entryQueue;
+    const entryQueue = this.proactor._entryQueue;
     if (entryQueue !== null) entryQueue._callSoonEntry(this);
     else this._loop.callSoon(() => this._run());
   }
@@ -375,8 +375,8 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
       // Not while chunks wait that a harvest noted during this run (a proactor operation
       // cancelled from a protocol callback, Server.close() among them, harvests at once): the
       // multishot receive took them before its end, and the next run delivers them first.
-      if (this.end !== OPEN && !this.ended && this.received === null) {
-        this.ended = true;
+      if (this.end !== OPEN && (this.flags & ENDED) === 0 && this.received === null) {
+        this.flags |= ENDED;
         this.cancelRecv(); // the readability poll stays on after EOF
         const end = this.end;
         if (end === 0) this._eofReceived();
@@ -392,7 +392,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
           if (this._firstBufferedChunk() !== null && this.pollId === 0) this.pollWritable();
         }
       }
-      if (this.reading && this.recvId === 0 && !this.pollingReads && !this.ended && this.end === OPEN && !this._closing) this.postRecv();
+      if (this.reading && this.recvId === 0 && !this.pollingReads && (this.flags & ENDED) === 0 && this.end === OPEN && !this._closing) this.postRecv();
     } catch (error) {
       this._fatalError(error, 'Fatal error on socket transport');
     }
@@ -405,17 +405,16 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
    * reads waits for the receive in the ring to end (it is cancelled), so chunks stay in order.
    */
   private switchReads(direct: boolean): void {
-    if (this.direct === direct || this.directRefused) return;
+    if (this.direct === direct || (this.flags & DIRECT_REFUSED) !== 0) return;
     this.direct = direct;
-    this.smallRounds = 0;
-    this.loneRounds = 0;
+    this.rounds = 0;
     this.cancelRecv();
   }
 
   /** A pooled round of small messages: back to direct reads once LONE_ROUNDS in a row came alone. */
   private notePooledRound(): void {
-    if (this.busyElsewhere()) this.loneRounds = 0;
-    else if (++this.loneRounds >= LONE_ROUNDS) this.switchReads(true);
+    if (this.busyElsewhere()) this.rounds = 0;
+    else if (++this.rounds >= LONE_ROUNDS) this.switchReads(true);
   }
 
   private cancelRecv(): void {
@@ -424,8 +423,8 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
       this.readable = false;
       this.proactor._unwatchReadable(this.fd);
     }
-    if (this.recvId !== 0 && !this.recvCancelled) {
-      this.recvCancelled = true;
+    if (this.recvId !== 0 && (this.flags & RECV_CANCELLED) === 0) {
+      this.flags |= RECV_CANCELLED;
       this.proactor._cancelTracked(this.recvId);
     }
   }
@@ -461,8 +460,8 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
 
   /** A direct round read `total` bytes: back to the pool after SMALL_ROUNDS small ones in a row while other sockets are busy. */
   private noteDirectRound(total: number): void {
-    if (total >= SMALL_ROUND) this.smallRounds = 0;
-    else if (++this.smallRounds >= SMALL_ROUNDS && this.proactor._directReadFrom > 0 && this.busyElsewhere()) this.switchReads(false);
+    if (total >= SMALL_ROUND) this.rounds = 0;
+    else if (++this.rounds >= SMALL_ROUNDS && this.proactor._directReadFrom > 0 && this.busyElsewhere()) this.switchReads(false);
   }
 
   /**
@@ -518,9 +517,8 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   }
 
   protected _closeResources(): void {
-    this.closed = true;
+    this.flags |= CLOSED | ENDED;
     this.reading = false;
-    this.ended = true;
     this.cancelRecv();
     if (this.pollId !== 0) this.proactor._cancelTracked(this.pollId);
     // Made now, while the socket is open: connectionLost and later callers may still ask.
