@@ -231,6 +231,14 @@ export interface RingSink {
   _ringCompleted(id: number, res: number, more: boolean, data: Buffer | null): void;
 }
 
+/** @internal A transport queued on the loop by its completions or reports (see UringProactor._queued). */
+export interface QueuedSink {
+  /** 0, or the number of the batch its ready entry is in. */
+  _queued: number;
+  /** Its entry was dropped unrun: queue it again. */
+  _requeue(): void;
+}
+
 /** @internal A transport reading directly: told when Node's loop reported its socket readable (see `_watchReadable`). */
 export interface ReadableSink {
   /** Its socket was reported readable: true when its read may be made ahead, with the others of this select (see readAhead). */
@@ -335,6 +343,19 @@ export class UringProactor extends Proactor {
    * non-empty, so every wake-up would): the ring's watcher wakes the loop when completions wait.
    */
   private ringDue = true;
+  /**
+   * The transports queued on the loop since the last select() ended, which the loop runs in its
+   * next batch (numbered `batchNo`: the batch the loop takes right after a select()); and those
+   * queued before it, in the batch taken after the last select() (`formedNo`). A transport
+   * queues itself once until its entry runs, so an entry an exception escaping the loop's turn
+   * dropped with the rest of its batch (core drops them) would leave it queued for ever, its
+   * data undelivered: the next select() queues those again (requeueDropped), as the default
+   * loop's read-ahead does for its reads.
+   */
+  private queuedSinks: QueuedSink[] = [];
+  private formedSinks: QueuedSink[] = [];
+  private batchNo = 1;
+  private formedNo = 0;
   /** @internal Receives go to the ring's receive pool (false once the kernel said it has none; tests force the fallback). */
   _pooled = true;
   /** @internal Transports receive with one multishot receive (false once the kernel refused one; tests force the fallback). */
@@ -485,6 +506,7 @@ export class UringProactor extends Proactor {
     if (timeout !== null && (typeof timeout !== 'number' || timeout !== timeout)) {
       throw new TypeError(`timeout must be a number of seconds or null, got ${String(timeout)}`);
     }
+    if (this.formedSinks.length > 0) this.requeueDropped();
     let finished: Future<unknown>[];
     if (this.netDue || this.wake === null) {
       this.netDue = false;
@@ -520,7 +542,30 @@ export class UringProactor extends Proactor {
       for (const f of this.finished) finished.push(f);
       this.finished = [];
     }
+    // Everything queued so far runs in the batch the loop takes next.
+    const formed = this.formedSinks;
+    this.formedSinks = this.queuedSinks;
+    this.queuedSinks = formed;
+    this.formedNo = this.batchNo;
+    this.batchNo = this.batchNo === 0x3fffffff ? 1 : this.batchNo + 1;
     return finished;
+  }
+
+  /** @internal `sink` queued its ready entry on the loop: returns the number of the batch it runs in. */
+  _queued(sink: QueuedSink): number {
+    this.queuedSinks.push(sink);
+    return this.batchNo;
+  }
+
+  /** The transports of the last select()'s batch whose entries did not run (an exception escaped the loop's turn): queued again. */
+  private requeueDropped(): void {
+    const formed = this.formedSinks;
+    const dropped = this.formedNo;
+    for (let i = 0; i < formed.length; i++) {
+      const sink = formed[i]!;
+      if (sink._queued === dropped) sink._requeue();
+    }
+    formed.length = 0;
   }
 
   close(): void {
@@ -544,6 +589,8 @@ export class UringProactor extends Proactor {
     this.harvestedResults.length = 0;
     this.harvestedData.length = 0;
     this.finished = [];
+    this.queuedSinks.length = 0;
+    this.formedSinks.length = 0;
     this.ring?.close();
     this.ring = null;
     this.readPolls?.close();

@@ -137,7 +137,8 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   private end = OPEN;
   /** The write poll completed: 1 writable, -errno failed, 0 nothing new. */
   private writeNews = 0;
-  private queued = false;
+  /** @internal 0, or the number of the batch its ready entry is in while queued (see UringProactor._queued). */
+  _queued = 0;
   private ownBuffer: Buffer | null = null;
   /**
    * The peer's address, read when the connection was made (once the peer reset it, it can no
@@ -316,6 +317,12 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     this.queue();
   }
 
+  /** @internal Its ready entry was dropped unrun (see UringProactor's requeueDropped): queued again, it delivers what it holds. */
+  _requeue(): void {
+    this._queued = 0;
+    this.queue();
+  }
+
   /**
    * Adds a received chunk, joined to the previous one when it continues it in
    * the same slab (the socket's chunks of one harvest land one after the other): a 100 KiB
@@ -340,8 +347,8 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   }
 
   private queue(): void {
-    if (this.queued) return;
-    this.queued = true;
+    if (this._queued !== 0) return;
+    this._queued = this.proactor._queued(this);
     const entryQueue = this.proactor._entryQueue;
     if (entryQueue !== null) entryQueue._callSoonEntry(this);
     else this._loop.callSoon(() => this._run());
@@ -349,53 +356,82 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
 
   /** @internal The loop's ready entry: deliver what completed, then post what is needed next. Never throws. */
   _run(): void {
-    this.queued = false;
+    this._queued = 0;
+    // The chunks after the first, and how many of them were handed over: see resumeAfterEscape.
+    let more: Uint8Array[] | null = null;
+    let handed = 0;
+    let finished = false;
     try {
-      const first = this.received;
-      if (first !== null) {
-        // Taken first: a chunk harvested while these are delivered (a cancel drains the ring) waits for the next `_run`.
-        const more = this.receivedMore;
-        this.received = this.receivedMore = null;
-        let bytes = first.length;
-        // Core holds what arrives while paused and drops what arrives once closing.
-        this._dataReceived(first);
-        if (more !== null) {
-          for (let i = 0; i < more.length; i++) {
-            bytes += more[i]!.length;
-            this._dataReceived(more[i]!);
+      try {
+        const first = this.received;
+        if (first !== null) {
+          // Taken first: a chunk harvested while these are delivered (a cancel drains the ring) waits for the next `_run`.
+          more = this.receivedMore;
+          this.received = this.receivedMore = null;
+          let bytes = first.length;
+          // Core holds what arrives while paused and drops what arrives once closing.
+          this._dataReceived(first);
+          if (more !== null) {
+            while (handed < more.length) {
+              const chunk = more[handed++]!;
+              bytes += chunk.length;
+              this._dataReceived(chunk);
+            }
+          }
+          if (bytes >= this.proactor._directReadFrom) this.switchReads(true);
+          else if (!this.direct) this.notePooledRound();
+        }
+        if (this.readable) {
+          this.readable = false;
+          if (this.reading && !this._closing && this.end === OPEN) this.readDirect();
+        }
+        // Not while chunks wait that a harvest noted during this run (a proactor operation
+        // cancelled from a protocol callback, Server.close() among them, harvests at once): the
+        // multishot receive took them before its end, and the next run delivers them first.
+        if (this.end !== OPEN && (this.flags & ENDED) === 0 && this.received === null) {
+          this.flags |= ENDED;
+          this.cancelRecv(); // the readability poll stays on after EOF
+          const end = this.end;
+          if (end === 0) this._eofReceived();
+          else if (!this._closing) this._fatalError(toConnectionError(errnoError(end, 'recv')), 'Fatal read error on socket transport');
+        }
+        const writeNews = this.writeNews;
+        if (writeNews !== 0) {
+          this.writeNews = 0;
+          if (writeNews < 0) this._fatalError(toConnectionError(errnoError(writeNews, 'send')), 'Fatal write error on socket transport');
+          else {
+            this._writeReady();
+            // Also once close() was called: the buffer is flushed before connectionLost (an abort dropped it).
+            if (this._firstBufferedChunk() !== null && this.pollId === 0) this.pollWritable();
           }
         }
-        if (bytes >= this.proactor._directReadFrom) this.switchReads(true);
-        else if (!this.direct) this.notePooledRound();
+        if (this.reading && this.recvId === 0 && !this.pollingReads && (this.flags & ENDED) === 0 && this.end === OPEN && !this._closing) this.postRecv();
+      } catch (error) {
+        this._fatalError(error, 'Fatal error on socket transport');
       }
-      if (this.readable) {
-        this.readable = false;
-        if (this.reading && !this._closing && this.end === OPEN) this.readDirect();
-      }
-      // Not while chunks wait that a harvest noted during this run (a proactor operation
-      // cancelled from a protocol callback, Server.close() among them, harvests at once): the
-      // multishot receive took them before its end, and the next run delivers them first.
-      if (this.end !== OPEN && (this.flags & ENDED) === 0 && this.received === null) {
-        this.flags |= ENDED;
-        this.cancelRecv(); // the readability poll stays on after EOF
-        const end = this.end;
-        if (end === 0) this._eofReceived();
-        else if (!this._closing) this._fatalError(toConnectionError(errnoError(end, 'recv')), 'Fatal read error on socket transport');
-      }
-      const writeNews = this.writeNews;
-      if (writeNews !== 0) {
-        this.writeNews = 0;
-        if (writeNews < 0) this._fatalError(toConnectionError(errnoError(writeNews, 'send')), 'Fatal write error on socket transport');
-        else {
-          this._writeReady();
-          // Also once close() was called: the buffer is flushed before connectionLost (an abort dropped it).
-          if (this._firstBufferedChunk() !== null && this.pollId === 0) this.pollWritable();
-        }
-      }
-      if (this.reading && this.recvId === 0 && !this.pollingReads && (this.flags & ENDED) === 0 && this.end === OPEN && !this._closing) this.postRecv();
-    } catch (error) {
-      this._fatalError(error, 'Fatal error on socket transport');
+      finished = true;
+    } finally {
+      if (!finished) this.resumeAfterEscape(more, handed);
     }
+  }
+
+  /**
+   * An exception left `_run` midway, through the loop's exception handling (which let it out of
+   * the loop's turn, as asyncio lets KeyboardInterrupt out of a callback): the chunks not
+   * handed to the protocol yet go back ahead of any harvested since, a write the poll found room
+   * for is tried again, and the transport queues itself to do the rest (post its next receive
+   * among them) when the loop runs again. The chunk being delivered counts as delivered.
+   */
+  private resumeAfterEscape(more: Uint8Array[] | null, handed: number): void {
+    if (more !== null && handed < more.length) {
+      const rest = more.slice(handed);
+      if (this.received !== null) rest.push(this.received);
+      if (this.receivedMore !== null) rest.push(...this.receivedMore);
+      this.received = rest.shift()!;
+      this.receivedMore = rest.length > 0 ? rest : null;
+    }
+    if (this.writeNews === 0 && this.pollId === 0 && this._firstBufferedChunk() !== null) this.writeNews = 1;
+    this.queue();
   }
 
   /**
