@@ -231,14 +231,6 @@ export interface RingSink {
   _ringCompleted(id: number, res: number, more: boolean, data: Buffer | null): void;
 }
 
-/** @internal A transport queued on the loop by its completions or reports (see UringProactor._queued). */
-export interface QueuedSink {
-  /** 0, or the number of the batch its ready entry is in. */
-  _queued: number;
-  /** Its entry was dropped unrun: queue it again. */
-  _requeue(): void;
-}
-
 /** @internal A transport reading directly: told when Node's loop reported its socket readable (see `_watchReadable`). */
 export interface ReadableSink {
   /** Its socket was reported readable: true when its read may be made ahead, with the others of this select (see readAhead). */
@@ -344,18 +336,10 @@ export class UringProactor extends Proactor {
    */
   private ringDue = true;
   /**
-   * The transports queued on the loop since the last select() ended, which the loop runs in its
-   * next batch (numbered `batchNo`: the batch the loop takes right after a select()); and those
-   * queued before it, in the batch taken after the last select() (`formedNo`). A transport
-   * queues itself once until its entry runs, so an entry an exception escaping the loop's turn
-   * dropped with the rest of its batch (core drops them) would leave it queued for ever, its
-   * data undelivered: the next select() queues those again (requeueDropped), as the default
-   * loop's read-ahead does for its reads.
+   * @internal The number of the loop's next batch (UringEventLoop counts it on after each
+   * iteration's poll): a transport queued now runs in it (see UringEventLoop.requeueDropped).
    */
-  private queuedSinks: QueuedSink[] = [];
-  private formedSinks: QueuedSink[] = [];
-  private batchNo = 1;
-  private formedNo = 0;
+  _batchNo = 1;
   /** @internal Receives go to the ring's receive pool (false once the kernel said it has none; tests force the fallback). */
   _pooled = true;
   /** @internal Transports receive with one multishot receive (false once the kernel refused one; tests force the fallback). */
@@ -506,7 +490,6 @@ export class UringProactor extends Proactor {
     if (timeout !== null && (typeof timeout !== 'number' || timeout !== timeout)) {
       throw new TypeError(`timeout must be a number of seconds or null, got ${String(timeout)}`);
     }
-    if (this.formedSinks.length > 0) this.requeueDropped();
     let finished: Future<unknown>[];
     if (this.netDue || this.wake === null) {
       this.netDue = false;
@@ -542,30 +525,7 @@ export class UringProactor extends Proactor {
       for (const f of this.finished) finished.push(f);
       this.finished = [];
     }
-    // Everything queued so far runs in the batch the loop takes next.
-    const formed = this.formedSinks;
-    this.formedSinks = this.queuedSinks;
-    this.queuedSinks = formed;
-    this.formedNo = this.batchNo;
-    this.batchNo = this.batchNo === 0x3fffffff ? 1 : this.batchNo + 1;
     return finished;
-  }
-
-  /** @internal `sink` queued its ready entry on the loop: returns the number of the batch it runs in. */
-  _queued(sink: QueuedSink): number {
-    this.queuedSinks.push(sink);
-    return this.batchNo;
-  }
-
-  /** The transports of the last select()'s batch whose entries did not run (an exception escaped the loop's turn): queued again. */
-  private requeueDropped(): void {
-    const formed = this.formedSinks;
-    const dropped = this.formedNo;
-    for (let i = 0; i < formed.length; i++) {
-      const sink = formed[i]!;
-      if (sink._queued === dropped) sink._requeue();
-    }
-    formed.length = 0;
   }
 
   close(): void {
@@ -589,8 +549,6 @@ export class UringProactor extends Proactor {
     this.harvestedResults.length = 0;
     this.harvestedData.length = 0;
     this.finished = [];
-    this.queuedSinks.length = 0;
-    this.formedSinks.length = 0;
     this.ring?.close();
     this.ring = null;
     this.readPolls?.close();
@@ -1199,11 +1157,48 @@ export class UringProactor extends Proactor {
  */
 export class UringEventLoop extends ProactorEventLoop {
   private readonly uring: UringProactor;
+  /** The last run ended by an exception that left the loop's turn (see requeueDropped). */
+  private escaped = false;
+  private readonly noteEscape = (): void => {
+    this.escaped = true;
+  };
 
   constructor(proactor: UringProactor = new UringProactor()) {
     if (!(proactor instanceof UringProactor)) throw new TypeError(`proactor must be a UringProactor, got ${String(proactor)}`);
     super(proactor);
     this.uring = proactor;
+  }
+
+  override runForever(): Promise<void> {
+    if (this.escaped) {
+      this.escaped = false;
+      this.requeueDropped();
+    }
+    const run = super.runForever();
+    run.then(undefined, this.noteEscape);
+    return run;
+  }
+
+  override ioPoll(): void {
+    super.ioPoll();
+    // What is queued from here on runs in the next iteration's batch.
+    const uring = this.uring;
+    uring._batchNo = uring._batchNo === 0x3fffffff ? 1 : uring._batchNo + 1;
+  }
+
+  /**
+   * A transport queues itself once until its entry runs. An exception that leaves the loop's
+   * turn (one its exception handling lets through, as asyncio's KeyboardInterrupt) ends the
+   * run, and core drops the rest of that iteration's batch: the transports whose entries went
+   * with it would stay queued for ever, their data undelivered. So the next run first queues
+   * again every transport queued for an earlier batch than the one to come (those queued since,
+   * the batch to come holds).
+   */
+  private requeueDropped(): void {
+    const batch = this.uring._batchNo;
+    for (const transport of this._transports.values()) {
+      if (transport instanceof UringStreamTransport) transport._requeueIfDropped(batch);
+    }
   }
 
   private wrap(raw: UvSocket): NetSocket {

@@ -137,8 +137,8 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   private end = OPEN;
   /** The write poll completed: 1 writable, -errno failed, 0 nothing new. */
   private writeNews = 0;
-  /** @internal 0, or the number of the batch its ready entry is in while queued (see UringProactor._queued). */
-  _queued = 0;
+  /** 0, or while its ready entry waits, the number of the loop's batch it was queued for (the proactor's `_batchNo`). */
+  private queuedFor = 0;
   private ownBuffer: Buffer | null = null;
   /**
    * The peer's address, read when the connection was made (once the peer reset it, it can no
@@ -317,9 +317,14 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     this.queue();
   }
 
-  /** @internal Its ready entry was dropped unrun (see UringProactor's requeueDropped): queued again, it delivers what it holds. */
-  _requeue(): void {
-    this._queued = 0;
+  /**
+   * @internal A run begins after an exception left the last one's turn (UringEventLoop's
+   * requeueDropped): an entry queued for an earlier batch than `batch` was dropped unrun, so the
+   * transport queues itself again and delivers what it holds.
+   */
+  _requeueIfDropped(batch: number): void {
+    if (this.queuedFor === 0 || this.queuedFor === batch) return;
+    this.queuedFor = 0;
     this.queue();
   }
 
@@ -347,71 +352,75 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   }
 
   private queue(): void {
-    if (this._queued !== 0) return;
-    this._queued = this.proactor._queued(this);
+    if (this.queuedFor !== 0) return;
+    this.queuedFor = this.proactor._batchNo;
     const entryQueue = this.proactor._entryQueue;
     if (entryQueue !== null) entryQueue._callSoonEntry(this);
     else this._loop.callSoon(() => this._run());
   }
 
-  /** @internal The loop's ready entry: deliver what completed, then post what is needed next. Never throws. */
+  /**
+   * @internal The loop's ready entry: deliver what completed, then post what is needed next.
+   * Throws only what the loop's exception handling lets through (see resumeAfterEscape).
+   */
   _run(): void {
-    this._queued = 0;
+    this.queuedFor = 0;
     // The chunks after the first, and how many of them were handed over: see resumeAfterEscape.
     let more: Uint8Array[] | null = null;
     let handed = 0;
-    let finished = false;
     try {
-      try {
-        const first = this.received;
-        if (first !== null) {
-          // Taken first: a chunk harvested while these are delivered (a cancel drains the ring) waits for the next `_run`.
-          more = this.receivedMore;
-          this.received = this.receivedMore = null;
-          let bytes = first.length;
-          // Core holds what arrives while paused and drops what arrives once closing.
-          this._dataReceived(first);
-          if (more !== null) {
-            while (handed < more.length) {
-              const chunk = more[handed++]!;
-              bytes += chunk.length;
-              this._dataReceived(chunk);
-            }
-          }
-          if (bytes >= this.proactor._directReadFrom) this.switchReads(true);
-          else if (!this.direct) this.notePooledRound();
-        }
-        if (this.readable) {
-          this.readable = false;
-          if (this.reading && !this._closing && this.end === OPEN) this.readDirect();
-        }
-        // Not while chunks wait that a harvest noted during this run (a proactor operation
-        // cancelled from a protocol callback, Server.close() among them, harvests at once): the
-        // multishot receive took them before its end, and the next run delivers them first.
-        if (this.end !== OPEN && (this.flags & ENDED) === 0 && this.received === null) {
-          this.flags |= ENDED;
-          this.cancelRecv(); // the readability poll stays on after EOF
-          const end = this.end;
-          if (end === 0) this._eofReceived();
-          else if (!this._closing) this._fatalError(toConnectionError(errnoError(end, 'recv')), 'Fatal read error on socket transport');
-        }
-        const writeNews = this.writeNews;
-        if (writeNews !== 0) {
-          this.writeNews = 0;
-          if (writeNews < 0) this._fatalError(toConnectionError(errnoError(writeNews, 'send')), 'Fatal write error on socket transport');
-          else {
-            this._writeReady();
-            // Also once close() was called: the buffer is flushed before connectionLost (an abort dropped it).
-            if (this._firstBufferedChunk() !== null && this.pollId === 0) this.pollWritable();
+      const first = this.received;
+      if (first !== null) {
+        // Taken first: a chunk harvested while these are delivered (a cancel drains the ring) waits for the next `_run`.
+        more = this.receivedMore;
+        this.received = this.receivedMore = null;
+        let bytes = first.length;
+        // Core holds what arrives while paused and drops what arrives once closing.
+        this._dataReceived(first);
+        if (more !== null) {
+          while (handed < more.length) {
+            const chunk = more[handed++]!;
+            bytes += chunk.length;
+            this._dataReceived(chunk);
           }
         }
-        if (this.reading && this.recvId === 0 && !this.pollingReads && (this.flags & ENDED) === 0 && this.end === OPEN && !this._closing) this.postRecv();
-      } catch (error) {
-        this._fatalError(error, 'Fatal error on socket transport');
+        if (bytes >= this.proactor._directReadFrom) this.switchReads(true);
+        else if (!this.direct) this.notePooledRound();
       }
-      finished = true;
-    } finally {
-      if (!finished) this.resumeAfterEscape(more, handed);
+      if (this.readable) {
+        this.readable = false;
+        if (this.reading && !this._closing && this.end === OPEN) this.readDirect();
+      }
+      // Not while chunks wait that a harvest noted during this run (a proactor operation
+      // cancelled from a protocol callback, Server.close() among them, harvests at once): the
+      // multishot receive took them before its end, and the next run delivers them first.
+      if (this.end !== OPEN && (this.flags & ENDED) === 0 && this.received === null) {
+        this.flags |= ENDED;
+        this.cancelRecv(); // the readability poll stays on after EOF
+        const end = this.end;
+        if (end === 0) this._eofReceived();
+        else if (!this._closing) this._fatalError(toConnectionError(errnoError(end, 'recv')), 'Fatal read error on socket transport');
+      }
+      const writeNews = this.writeNews;
+      if (writeNews !== 0) {
+        this.writeNews = 0;
+        if (writeNews < 0) this._fatalError(toConnectionError(errnoError(writeNews, 'send')), 'Fatal write error on socket transport');
+        else {
+          this._writeReady();
+          // Also once close() was called: the buffer is flushed before connectionLost (an abort dropped it).
+          if (this._firstBufferedChunk() !== null && this.pollId === 0) this.pollWritable();
+        }
+      }
+      if (this.reading && this.recvId === 0 && !this.pollingReads && (this.flags & ENDED) === 0 && this.end === OPEN && !this._closing) this.postRecv();
+    } catch (error) {
+      try {
+        this._fatalError(error, 'Fatal error on socket transport');
+      } catch (escaping) {
+        // Only an exception the loop's exception handling lets through gets here (every other
+        // one ends in _fatalError), and it leaves the loop's turn: see resumeAfterEscape.
+        this.resumeAfterEscape(more, handed);
+        throw escaping;
+      }
     }
   }
 
