@@ -44,6 +44,7 @@
  *   completions free their ring slots and find the transport closed).
  */
 import { BaseStreamTransport, receiveSlab, socketExtra, toConnectionError, type AbstractEventLoop, type BaseProtocol, type ConnectionOwner, type Future } from '@loopkit/core';
+import type { Address } from './proactor.js';
 import { adviseHugePagesForRead, EAGAIN, EINTR, errnoError, SHUT_WR, Uring, WRITABLE } from '@loopkit/uv';
 import type { NetSocket } from './net-socket.js';
 import type { ReleaseHook } from './transports.js';
@@ -84,10 +85,21 @@ const SMALL_ROUND = 4 * 1024;
  */
 const LONE_ROUNDS = 8;
 
-/** The loop's way to queue a ready entry without allocating (BaseEventLoop's). */
-interface EntryQueue {
-  _callSoonEntry(entry: { _run(): void }): void;
-}
+/** The transport's extra info until first asked for (frozen: it is every such transport's). */
+const EXTRA_NOT_READ: Record<string, unknown> = Object.freeze({});
+
+/**
+ * The transport's rarely changed states, bits of one field (`flags`): a field each was 8 bytes
+ * of every connection, idle ones included. The receive's cancel was asked for (no new receive
+ * until its last completion); the receive in the ring is a multishot one; Node's loop could not
+ * poll the socket (see postRecv: reads stay pooled); the stream's end was delivered (no receive
+ * is posted again); the socket was closed.
+ */
+const RECV_CANCELLED = 1;
+const RECV_MULTISHOT = 2;
+const DIRECT_REFUSED = 4;
+const ENDED = 8;
+const CLOSED = 16;
 
 export class UringStreamTransport extends BaseStreamTransport implements RingSink, ReadableSink {
   private readonly proactor: UringProactor;
@@ -97,22 +109,20 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   private reading = false;
   /** The receive in the ring (0: none). */
   private recvId = 0;
-  /** Its cancel was asked for: no new receive until its last completion. */
-  private recvCancelled = false;
-  /** The receive in the ring is a multishot one. */
-  private recvMultishot = false;
+  /** RECV_CANCELLED, RECV_MULTISHOT, DIRECT_REFUSED, ENDED, CLOSED. */
+  private flags = 0;
   /** Reads are direct: Node's loop polls the socket for readability, then the recv syscall into the slab. */
   private direct = false;
   /** Node's loop polls the socket for this transport's direct reads (the proactor's `_watchReadable`). */
   private pollingReads = false;
   /** Node's loop reported the socket readable since the last `_run`. */
   private readable = false;
-  /** Node's loop could not poll the socket (see postRecv): reads stay pooled. */
-  private directRefused = false;
-  /** Direct-read rounds in a row that read little (see SMALL_ROUNDS). */
-  private smallRounds = 0;
-  /** Pooled rounds in a row that came alone (see LONE_ROUNDS). */
-  private loneRounds = 0;
+  /**
+   * Direct-read rounds in a row that read little (see SMALL_ROUNDS), or on the pool, pooled
+   * rounds in a row that came alone (see LONE_ROUNDS): one count, as a transport is on one or
+   * the other, and switching starts it again.
+   */
+  private rounds = 0;
   /** The last direct read left room in its buffer: the socket is drained for now. */
   private readShort = false;
   /** The write poll in the ring (0: none). */
@@ -125,15 +135,22 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   private receivedMore: Uint8Array[] | null = null;
   /** OPEN, 0 once EOF arrived, or the receive's -errno: delivered after the received chunks. */
   private end = OPEN;
-  /** The stream's end was delivered: no receive is posted again. */
-  private ended = false;
   /** The write poll completed: 1 writable, -errno failed, 0 nothing new. */
   private writeNews = 0;
-  private queued = false;
-  private closed = false;
+  /** 0, or while its ready entry waits, the number of the loop's batch it was queued for (the proactor's `_batchNo`). */
+  private queuedFor = 0;
   private ownBuffer: Buffer | null = null;
-  /** The loop, when it queues a ready entry without allocating (BaseEventLoop does). */
-  private readonly entryQueue: EntryQueue | null;
+  /**
+   * The peer's address, read when the connection was made (once the peer reset it, it can no
+   * longer be read; a server logging its peers in connectionLost must still see it): an IP
+   * peer's host text (shared with the other connections from that host) and its port, another
+   * peer's address as read; undefined once the extra info is made, or when there is none. The
+   * extra info itself ('socket', 'sockname', 'peername') is made when first asked for, or when
+   * the socket closes if nobody asked: most connections never ask, and it was 160 bytes of each
+   * idle connection's heap (the selector's and NetProactor's transports do the same).
+   */
+  private peer: string | Address | undefined;
+  private peerPort = 0;
 
   constructor(
     loop: AbstractEventLoop,
@@ -144,13 +161,24 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     server: ConnectionOwner | null,
     release: ReleaseHook,
   ) {
-    super(loop, protocol, socketExtra(sock), server);
+    super(loop, protocol, EXTRA_NOT_READ, server);
     this.proactor = proactor;
     this.sock = sock;
+    let peer: Address | undefined;
+    try {
+      peer = sock.getpeername();
+    } catch {
+      peer = undefined; // not connected (or reset already): no peer to report
+    }
+    if (peer !== undefined && 'port' in peer && typeof peer.address === 'string') {
+      this.peer = peer.address;
+      this.peerPort = peer.port;
+    } else {
+      this.peer = peer;
+    }
     this.fd = sock.fileno();
     this.release = release;
     this.direct = proactor._startDirect || proactor._directReadFrom === 0;
-    this.entryQueue = typeof (loop as Partial<EntryQueue>)._callSoonEntry === 'function' ? (loop as unknown as EntryQueue) : null;
     this._start(waiter);
   }
 
@@ -191,7 +219,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   // ---- reading ----
   protected _startReading(): void {
     this.reading = true;
-    if (this.recvId === 0 && !this.pollingReads && !this.ended && this.end === OPEN) this.postRecv();
+    if (this.recvId === 0 && !this.pollingReads && (this.flags & ENDED) === 0 && this.end === OPEN) this.postRecv();
   }
 
   protected _stopReading(): void {
@@ -210,16 +238,16 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
         // Node's loop polls this fd already (libuv allows one poll per fd: a socket the user
         // gave may be watched elsewhere): it keeps reading through the ring's pool.
         this.direct = false;
-        this.directRefused = true;
+        this.flags |= DIRECT_REFUSED;
       }
     }
     const ring = proactor._ring();
     let id = -ENOSYS;
-    this.recvMultishot = false;
+    this.flags &= ~RECV_MULTISHOT;
     if (proactor._pooled) {
       if (proactor._multishot) {
         id = ring.recvMulti(this.fd, MULTISHOT_LIMIT);
-        this.recvMultishot = id > 0;
+        if (id > 0) this.flags |= RECV_MULTISHOT;
       } else {
         id = ring.recvPooled(this.fd, Uring.POOL_BUFFER_SIZE);
       }
@@ -232,7 +260,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     id = proactor._track(this, id);
     if (id > 0) {
       this.recvId = id;
-      this.recvCancelled = false;
+      this.flags &= ~RECV_CANCELLED;
     } else {
       this.end = id;
       this.queue();
@@ -245,7 +273,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
    * (reading into the slab, not reported twice), delivered by `_readAhead`.
    */
   _readableReported(): boolean {
-    if (this.closed || !this.pollingReads || this.readable) return false;
+    if ((this.flags & CLOSED) !== 0 || !this.pollingReads || this.readable) return false;
     this.readable = true;
     this.queue();
     return this.reading && !this._closing && this.end === OPEN && !this._readsIntoBuffer();
@@ -265,7 +293,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
 
   /** @internal A completion of this transport's receive or write poll (from the proactor's harvest). */
   _ringCompleted(id: number, res: number, more: boolean, data: Buffer | null): void {
-    if (this.closed) return; // the cancels' completions, after close: nothing to deliver
+    if ((this.flags & CLOSED) !== 0) return; // the cancels' completions, after close: nothing to deliver
     if (id === this.recvId) {
       if (!more) this.recvId = 0;
       // A pooled chunk (only receives carry one), the first since the last `_run` most often.
@@ -273,7 +301,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
         if (this.received === null) this.received = data;
         else this.keep(data);
       } else if (res > 0) this.add(Buffer.from(this.ownBuffer!.subarray(0, res)));
-      else if (res === -EINVAL && this.recvMultishot) {
+      else if (res === -EINVAL && (this.flags & RECV_MULTISHOT) !== 0) {
         // A kernel without capped multishot receives (before 6.17): single receives from now
         // on, since an uncapped one would take whatever the peer writes while reading is paused.
         this.proactor._multishot = false;
@@ -286,6 +314,17 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     } else {
       return;
     }
+    this.queue();
+  }
+
+  /**
+   * @internal A run begins after an exception left the last one's turn (UringEventLoop's
+   * requeueDropped): an entry queued for an earlier batch than `batch` was dropped unrun, so the
+   * transport queues itself again and delivers what it holds.
+   */
+  _requeueIfDropped(batch: number): void {
+    if (this.queuedFor === 0 || this.queuedFor === batch) return;
+    this.queuedFor = 0;
     this.queue();
   }
 
@@ -313,29 +352,36 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   }
 
   private queue(): void {
-    if (this.queued) return;
-    this.queued = true;
-    const entryQueue = this.entryQueue;
+    if (this.queuedFor !== 0) return;
+    this.queuedFor = this.proactor._batchNo;
+    const entryQueue = this.proactor._entryQueue;
     if (entryQueue !== null) entryQueue._callSoonEntry(this);
     else this._loop.callSoon(() => this._run());
   }
 
-  /** @internal The loop's ready entry: deliver what completed, then post what is needed next. Never throws. */
+  /**
+   * @internal The loop's ready entry: deliver what completed, then post what is needed next.
+   * Throws only what the loop's exception handling lets through (see resumeAfterEscape).
+   */
   _run(): void {
-    this.queued = false;
+    this.queuedFor = 0;
+    // The chunks after the first, and how many of them were handed over: see resumeAfterEscape.
+    let more: Uint8Array[] | null = null;
+    let handed = 0;
     try {
       const first = this.received;
       if (first !== null) {
         // Taken first: a chunk harvested while these are delivered (a cancel drains the ring) waits for the next `_run`.
-        const more = this.receivedMore;
+        more = this.receivedMore;
         this.received = this.receivedMore = null;
         let bytes = first.length;
         // Core holds what arrives while paused and drops what arrives once closing.
         this._dataReceived(first);
         if (more !== null) {
-          for (let i = 0; i < more.length; i++) {
-            bytes += more[i]!.length;
-            this._dataReceived(more[i]!);
+          while (handed < more.length) {
+            const chunk = more[handed++]!;
+            bytes += chunk.length;
+            this._dataReceived(chunk);
           }
         }
         if (bytes >= this.proactor._directReadFrom) this.switchReads(true);
@@ -348,8 +394,8 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
       // Not while chunks wait that a harvest noted during this run (a proactor operation
       // cancelled from a protocol callback, Server.close() among them, harvests at once): the
       // multishot receive took them before its end, and the next run delivers them first.
-      if (this.end !== OPEN && !this.ended && this.received === null) {
-        this.ended = true;
+      if (this.end !== OPEN && (this.flags & ENDED) === 0 && this.received === null) {
+        this.flags |= ENDED;
         this.cancelRecv(); // the readability poll stays on after EOF
         const end = this.end;
         if (end === 0) this._eofReceived();
@@ -365,10 +411,36 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
           if (this._firstBufferedChunk() !== null && this.pollId === 0) this.pollWritable();
         }
       }
-      if (this.reading && this.recvId === 0 && !this.pollingReads && !this.ended && this.end === OPEN && !this._closing) this.postRecv();
+      if (this.reading && this.recvId === 0 && !this.pollingReads && (this.flags & ENDED) === 0 && this.end === OPEN && !this._closing) this.postRecv();
     } catch (error) {
-      this._fatalError(error, 'Fatal error on socket transport');
+      try {
+        this._fatalError(error, 'Fatal error on socket transport');
+      } catch (escaping) {
+        // Only an exception the loop's exception handling lets through gets here (every other
+        // one ends in _fatalError), and it leaves the loop's turn: see resumeAfterEscape.
+        this.resumeAfterEscape(more, handed);
+        throw escaping;
+      }
     }
+  }
+
+  /**
+   * An exception left `_run` midway, through the loop's exception handling (which let it out of
+   * the loop's turn, as asyncio lets KeyboardInterrupt out of a callback): the chunks not
+   * handed to the protocol yet go back ahead of any harvested since, a write the poll found room
+   * for is tried again, and the transport queues itself to do the rest (post its next receive
+   * among them) when the loop runs again. The chunk being delivered counts as delivered.
+   */
+  private resumeAfterEscape(more: Uint8Array[] | null, handed: number): void {
+    if (more !== null && handed < more.length) {
+      const rest = more.slice(handed);
+      if (this.received !== null) rest.push(this.received);
+      if (this.receivedMore !== null) rest.push(...this.receivedMore);
+      this.received = rest.shift()!;
+      this.receivedMore = rest.length > 0 ? rest : null;
+    }
+    if (this.writeNews === 0 && this.pollId === 0 && this._firstBufferedChunk() !== null) this.writeNews = 1;
+    this.queue();
   }
 
   /**
@@ -378,17 +450,16 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
    * reads waits for the receive in the ring to end (it is cancelled), so chunks stay in order.
    */
   private switchReads(direct: boolean): void {
-    if (this.direct === direct || this.directRefused) return;
+    if (this.direct === direct || (this.flags & DIRECT_REFUSED) !== 0) return;
     this.direct = direct;
-    this.smallRounds = 0;
-    this.loneRounds = 0;
+    this.rounds = 0;
     this.cancelRecv();
   }
 
   /** A pooled round of small messages: back to direct reads once LONE_ROUNDS in a row came alone. */
   private notePooledRound(): void {
-    if (this.busyElsewhere()) this.loneRounds = 0;
-    else if (++this.loneRounds >= LONE_ROUNDS) this.switchReads(true);
+    if (this.busyElsewhere()) this.rounds = 0;
+    else if (++this.rounds >= LONE_ROUNDS) this.switchReads(true);
   }
 
   private cancelRecv(): void {
@@ -397,8 +468,8 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
       this.readable = false;
       this.proactor._unwatchReadable(this.fd);
     }
-    if (this.recvId !== 0 && !this.recvCancelled) {
-      this.recvCancelled = true;
+    if (this.recvId !== 0 && (this.flags & RECV_CANCELLED) === 0) {
+      this.flags |= RECV_CANCELLED;
       this.proactor._cancelTracked(this.recvId);
     }
   }
@@ -434,8 +505,8 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
 
   /** A direct round read `total` bytes: back to the pool after SMALL_ROUNDS small ones in a row while other sockets are busy. */
   private noteDirectRound(total: number): void {
-    if (total >= SMALL_ROUND) this.smallRounds = 0;
-    else if (++this.smallRounds >= SMALL_ROUNDS && this.proactor._directReadFrom > 0 && this.busyElsewhere()) this.switchReads(false);
+    if (total >= SMALL_ROUND) this.rounds = 0;
+    else if (++this.rounds >= SMALL_ROUNDS && this.proactor._directReadFrom > 0 && this.busyElsewhere()) this.switchReads(false);
   }
 
   /**
@@ -467,6 +538,20 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     return proactor._readsPerSelect >= proactor._poolFromReads || proactor._lastHarvest >= proactor._poolFromReads;
   }
 
+  // ---- extra info: made when first asked for, with the peer's address read at the start ----
+  override getExtraInfo<T = any>(name: string, defaultValue: T | null = null): T | null {
+    if (this._extra === EXTRA_NOT_READ) this.makeExtra();
+    return super.getExtraInfo(name, defaultValue);
+  }
+
+  private makeExtra(): void {
+    const peer = this.peer;
+    // The object getpeername gives (its properties in its order).
+    const peername = typeof peer === 'string' ? { address: peer, family: this.sock.family === 'inet6' ? 'IPv6' : 'IPv4', port: this.peerPort } : peer;
+    this.peer = undefined;
+    this._extra = socketExtra(this.sock, peername);
+  }
+
   // ---- closing ----
   protected _shutdownWrite(): void {
     try {
@@ -477,11 +562,12 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   }
 
   protected _closeResources(): void {
-    this.closed = true;
+    this.flags |= CLOSED | ENDED;
     this.reading = false;
-    this.ended = true;
     this.cancelRecv();
     if (this.pollId !== 0) this.proactor._cancelTracked(this.pollId);
+    // Made now, while the socket is open: connectionLost and later callers may still ask.
+    if (this._extra === EXTRA_NOT_READ) this.makeExtra();
     this.sock.close();
     this.release(this.sock as unknown as NetSocket);
   }

@@ -716,4 +716,139 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
       expect(counts.recvMulti).toBeGreaterThan(pairs.length);
     });
   });
+
+  it("an exception escaping the loop's turn from the first of a harvest's chunks loses none of the rest: they come when the loop runs again", async () => {
+    class Interrupt extends Error {}
+    const loop = new UringEventLoop(proactorFor('multishot'));
+    const reports: unknown[] = [];
+    loop.setExceptionHandler((_l, context) => reports.push(context));
+    const handle = loop.callExceptionHandler.bind(loop);
+    loop.callExceptionHandler = (context) => {
+      if (context.exception instanceof Interrupt) throw context.exception;
+      handle(context);
+    };
+    const pairs = [socketpair(), socketpair()];
+    try {
+      const { keepers } = await loop.runUntilComplete(() => keepersOf(loop, pairs));
+      await loop.runUntilComplete(() => sleep(0.02)); // both are reading
+      let interrupted = false;
+      keepers[0]!.onData = () => {
+        if (interrupted) return;
+        interrupted = true;
+        throw new Interrupt('interrupted');
+      };
+      // While the loop is stopped, each message completes on its own (the kernel's receive runs
+      // between the sends): the harvest copies them into the slab in that order, so the first
+      // transport's two chunks are apart, two chunks of one run.
+      const [[, peer0], [, peer1]] = pairs as [[Socket, Socket], [Socket, Socket]];
+      for (const [peer, message] of [[peer0, 'first;'], [peer1, 'other;'], [peer0, 'second;']] as const) {
+        peer.send(Buffer.from(message));
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await expect(loop.runUntilComplete(() => until(() => keepers[1]!.chunks.length > 0, 'the other message'))).rejects.toBeInstanceOf(Interrupt);
+      expect(keepers[0]!.received.toString()).toBe('first;');
+      await loop.runUntilComplete(() => until(() => keepers[0]!.received.toString() === 'first;second;' && keepers[1]!.received.toString() === 'other;', 'every message'));
+      expect(keepers.map((k) => k.chunks.length)).toEqual([2, 1]);
+      for (const keeper of keepers) keeper.transport!.close();
+      await loop.runUntilComplete(() => until(() => keepers.every((k) => k.lost !== undefined), 'connectionLost'));
+      expect(reports).toEqual([]);
+    } finally {
+      for (const [, b] of pairs) b.close();
+      loop.close();
+    }
+  });
+
+  it("an exception escaping the loop's turn from resumeWriting leaves no buffered bytes behind: they go out when the loop runs again", async () => {
+    class Interrupt extends Error {}
+    const loop = new UringEventLoop();
+    const reports: unknown[] = [];
+    loop.setExceptionHandler((_l, context) => reports.push(context));
+    const handle = loop.callExceptionHandler.bind(loop);
+    loop.callExceptionHandler = (context) => {
+      if (context.exception instanceof Interrupt) throw context.exception;
+      handle(context);
+    };
+    const [a, b] = socketpair();
+    const data = pattern(8 << 20, 7);
+    const got = Buffer.alloc(data.length);
+    let received = 0;
+    const drain = async (): Promise<void> => {
+      while (received < data.length) {
+        const r = b.tryRecvInto(got, received, got.length - received);
+        if (r > 0) received += r;
+        else await sleep(0.001);
+      }
+    };
+    let interrupted = false;
+    class Writer extends Keeper {
+      override connectionMade(transport: Transport): void {
+        super.connectionMade(transport);
+        // The protocol resumes with 2 MiB still buffered, so the transport still has sends to make after it.
+        (transport as unknown as { setWriteBufferLimits(high: number, low: number): void }).setWriteBufferLimits(4 << 20, 2 << 20);
+      }
+      pauseWriting(): void {}
+      resumeWriting(): void {
+        if (interrupted) return;
+        interrupted = true;
+        throw new Interrupt('interrupted');
+      }
+    }
+    try {
+      const [transport] = await loop.runUntilComplete(() => loop.createConnection(() => new Writer(), null, null, { sock: a }));
+      (transport as Transport).write(data);
+      await expect(loop.runUntilComplete(drain)).rejects.toBeInstanceOf(Interrupt);
+      expect(received).toBeLessThan(data.length);
+      await loop.runUntilComplete(() => Promise.race([drain(), sleep(5).then(() => Promise.reject(new Error(`stalled at ${received} bytes`)))]));
+      expect(got.equals(data)).toBe(true);
+      (transport as Transport).close();
+      await loop.runUntilComplete(() => sleep(0.01));
+      expect(reports).toEqual([]);
+    } finally {
+      b.close();
+      loop.close();
+    }
+  });
+
+  it.each(MODES)("receiving with %s: a transport whose ready entry an exception escaping the loop's turn dropped delivers its data when the loop runs again", async (mode) => {
+    // As asyncio lets KeyboardInterrupt and SystemExit out of a callback: a loop whose exception
+    // handling lets one kind through, so it leaves runForever from a protocol's dataReceived.
+    class Interrupt extends Error {}
+    const loop = new UringEventLoop(proactorFor(mode));
+    const reports: unknown[] = [];
+    loop.setExceptionHandler((_l, context) => reports.push(context));
+    const handle = loop.callExceptionHandler.bind(loop);
+    loop.callExceptionHandler = (context) => {
+      if (context.exception instanceof Interrupt) throw context.exception;
+      handle(context);
+    };
+    const pairs = [socketpair(), socketpair()];
+    try {
+      const { keepers } = await loop.runUntilComplete(() => keepersOf(loop, pairs));
+      await loop.runUntilComplete(() => sleep(0.02)); // both are reading
+      let interrupted = false;
+      for (const keeper of keepers) {
+        keeper.onData = () => {
+          if (interrupted) return;
+          interrupted = true;
+          throw new Interrupt('interrupted');
+        };
+      }
+      // Both peers send while the loop is stopped: its next select() queues both transports for one batch.
+      pairs.forEach(([, b], i) => b.send(Buffer.from(`message ${i}`)));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await expect(loop.runUntilComplete(() => until(() => keepers.every((k) => k.chunks.length > 0), 'both messages'))).rejects.toBeInstanceOf(Interrupt);
+      // The transport that ran first delivered its message; the other's entry went with the rest of the batch.
+      expect(keepers.filter((k) => k.chunks.length > 0).length).toBe(1);
+      await loop.runUntilComplete(() => until(() => keepers.every((k, i) => k.received.toString() === `message ${i}`), "the dropped transport's message"));
+      // And it goes on receiving.
+      pairs.forEach(([, b], i) => b.send(Buffer.from(` and ${i}`)));
+      await loop.runUntilComplete(() => until(() => keepers.every((k, i) => k.received.toString() === `message ${i} and ${i}`), 'the next messages'));
+      for (const keeper of keepers) keeper.transport!.close();
+      await loop.runUntilComplete(() => until(() => keepers.every((k) => k.lost !== undefined), 'connectionLost'));
+      expect(reports).toEqual([]);
+    } finally {
+      for (const [, b] of pairs) b.close();
+      loop.close();
+    }
+  });
 });
