@@ -68,6 +68,7 @@ import {
   type AbstractServer,
   type BackendInfo,
   type EventLoopPolicy,
+  type SocketAddress,
 } from 'loopkit';
 
 describe('streams', () => {
@@ -100,7 +101,7 @@ describe('streams', () => {
       expectTypeOf(reader.atEof()).toEqualTypeOf<boolean>();
       expect((await reader.readline()).toString()).toBe('line\n');
       expect(await reader.read()).toHaveLength(0);
-      expectTypeOf(writer.getExtraInfo('peername')).toBeAny();
+      expectTypeOf(writer.getExtraInfo('peername')).toEqualTypeOf<SocketAddress | null>();
       writer.close();
       expectTypeOf(writer.waitClosed()).toEqualTypeOf<Promise<void>>();
       await writer.waitClosed();

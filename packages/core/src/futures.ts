@@ -4,7 +4,7 @@
  * thenable (so `await fut` works) and an iterable (so `yield* fut` works in generator tasks).
  */
 import { CancelledError, InvalidStateError, RuntimeError } from './errors.js';
-import { _getCurrentLoop, resumeStep, stepEndsIfAwaited, type AbstractEventLoop, type ContextRunner } from './events.js';
+import { _getCurrentLoop, resumeSignal, resumeStep, stepEndsIfAwaited, type AbstractEventLoop, type ContextRunner } from './events.js';
 import {
   cancelWaitingCall,
   finishedKeeper,
@@ -590,6 +590,18 @@ class FutureAwaiter<T> extends Chain<T> implements ReadyEntry {
       this.fulfilled(future._result, this.onFulfilled);
     } else this.rejected(future._outcomeError(), this.onRejected);
   }
+
+  /**
+   * @internal resume the awaiting code now, inside the promise job that finished the future,
+   * not from the ready queue: the loop is already paused for this step (resumeStep was called
+   * by whatever resumed it), so it is not paused again.
+   */
+  _runInThisJob(): void {
+    const { pending, task } = resumeSignal;
+    this._run();
+    resumeSignal.pending = pending;
+    resumeSignal.task = task;
+  }
 }
 
 // A task awaiting a pending future queues one, as a run's main task awaiting its gather does:
@@ -697,6 +709,7 @@ class WaitingCallFuture<T> extends Future<T> implements GivingBack {
 
   /** @internal the call returned `value`: a cancel() that came first gives it back to its keeper (see the class), once for all wrappers. */
   _callReturned(value: T): void {
+    const awaiter = this._inlineAwaiter();
     const keeper = this.keeper;
     if (
       keeper !== null &&
@@ -704,6 +717,21 @@ class WaitingCallFuture<T> extends Future<T> implements GivingBack {
     ) {
       this._cancelNow(this.cancelRequested ? this.requestedMessage : undefined);
     } else this.setResult(value);
+    awaiter?._runInThisJob();
+  }
+
+  /**
+   * @internal waitFor's caller awaiting this call as the one done callback: taken off, to be
+   * resumed in the job that settles the call. asyncio's wait_for awaits the coroutine in the
+   * caller's task, so the call returning and the caller going on are one step: a cancel() made
+   * after the call's wake-up (a callback queued behind it, a timer due in that iteration)
+   * finds the caller past that await, or done, as there (cancel() then returns false).
+   */
+  private _inlineAwaiter(): FutureAwaiter<unknown> | null {
+    const callbacks = this._callbacks;
+    if (!this._awaitedInline || !(callbacks instanceof FutureAwaiter)) return null;
+    this._callbacks = null;
+    return callbacks;
   }
 
   /** @internal what the keeper threw when it took the value back goes to the loop's exception handler, as a callback's would. */
@@ -717,8 +745,10 @@ class WaitingCallFuture<T> extends Future<T> implements GivingBack {
 
   /** @internal the call failed with `error`: a CancelledError cancels this Future, as it ends a Task. */
   _callFailed(error: unknown): void {
+    const awaiter = this._inlineAwaiter();
     if (!(error instanceof CancelledError)) this.setException(error);
     else this._cancelNow(this.cancelRequested ? this.requestedMessage : error.message || undefined);
+    awaiter?._runInThisJob();
   }
 }
 // It is a Future to everyone who looks (repr, reports).

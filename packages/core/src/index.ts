@@ -37,6 +37,8 @@ export {
   asBytes,
   joinBytes,
   type SocketAddress,
+  type TransportExtraInfo,
+  type TransportSocket,
   type BytesLike,
   type WriteBufferLimits,
 } from './transports.js';
@@ -122,7 +124,7 @@ export type { StartTlsOptions } from './tls/start-tls.js';
 export { checkByteCount, checkOptions, isPlainObject } from './validate.js';
 export { paceReceived } from './young-pacing.js';
 export { receiveSlab, type RecvBatch } from './receive-slab.js';
-export { PIPE, STDOUT, DEVNULL, type StdioOption, type StdioSpec, type SubprocessOptions, type SubprocessSpec } from './subprocess/spec.js';
+export { PIPE, STDOUT, DEVNULL, type StdioOption, type StderrOption, type StdioSpec, type SubprocessOptions, type SubprocessSpec } from './subprocess/spec.js';
 export { SubprocessProtocol, SubprocessTransport } from './subprocess/protocols.js';
 export { BaseSubprocessTransport, type SubprocessOwner } from './subprocess/base-subprocess.js';
 export { NodeSubprocessTransport, exitStatus } from './subprocess/node-subprocess.js';

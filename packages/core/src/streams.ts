@@ -12,7 +12,7 @@ import type { Future } from './futures.js';
 import { Protocol } from './protocols.js';
 import type { AbstractServer } from './server.js';
 import { sleep } from './sleep.js';
-import { asBytes, type BytesLike, type Transport } from './transports.js';
+import { asBytes, type BytesLike, type Transport, type TransportExtraInfo } from './transports.js';
 import { OPTION_KEYS, type ConnectionOptions, type ServerOptions, type UnixConnectionOptions, type UnixServerOptions } from './socket-loop.js';
 import { checkCallback, checkOptions, describe } from './validate.js';
 import type { SSLOption } from './tls/contexts.js';
@@ -686,8 +686,11 @@ export class StreamWriter {
     await this._protocol._getCloseWaiter();
   }
 
-  /** The transport's extra info by name (peername, sockname, socket...). */
-  getExtraInfo<T = any>(name: string, defaultValue: T | null = null): T | null {
+  /** The transport's extra info by name (peername, sockname, socket...), typed as Transport's. */
+  getExtraInfo<K extends keyof TransportExtraInfo>(name: K): TransportExtraInfo[K] | null;
+  getExtraInfo<K extends keyof TransportExtraInfo, D>(name: K, defaultValue: D): TransportExtraInfo[K] | D;
+  getExtraInfo<T = unknown>(name: string, defaultValue?: T | null): T | null;
+  getExtraInfo(name: string, defaultValue: unknown = null): unknown {
     return this._transport.getExtraInfo(name, defaultValue);
   }
 

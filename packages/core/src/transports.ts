@@ -4,12 +4,53 @@
  * subclass provides it, as in asyncio. Backends do not start from here but from
  * BaseStreamTransport (base-transport.ts), which implements the portable part once.
  */
+import type { Duplex } from 'node:stream';
 import { NotImplementedError } from './errors.js';
+import type { SSLOption } from './tls/contexts.js';
+import type { CipherInfo, PeerCertificate, SSLObject } from './tls/ssl-object.js';
 import type { BaseProtocol } from './protocols.js';
 import { describe } from './validate.js';
 
 /** `{address, family, port}` for IP (as Node's socket.address()), `{path}` for Unix sockets. */
 export type SocketAddress = { address: string; family: string; port: number } | { path: string };
+
+/** A transport's socket as extra info 'socket' shows it: the loop's own socket object (what every loop's has). */
+export interface TransportSocket {
+  /** Its file descriptor (-1 where the platform has none to give). */
+  fileno(): number;
+  getsockname(): SocketAddress;
+  /** Throws when the socket is not connected. */
+  getpeername(): SocketAddress;
+}
+
+/**
+ * The extra info names loopkit's transports know, and what each gives (asyncio's names). A
+ * transport gives only the names that apply to it (getExtraInfo returns the default for others).
+ */
+export interface TransportExtraInfo {
+  /** The remote address of a connected socket. */
+  peername: SocketAddress;
+  /** The socket's own address. */
+  sockname: SocketAddress;
+  socket: TransportSocket;
+  /** TLS: the `ssl` the caller gave, or for `ssl: true` the context made for it. */
+  sslcontext: Exclude<SSLOption, boolean | null | undefined>;
+  /** TLS, once the handshake is done. */
+  ssl_object: SSLObject;
+  /** TLS: the peer's certificate as Node's getPeerCertificate() shows it; null when it sent none. */
+  peercert: PeerCertificate | null;
+  /** TLS: the negotiated cipher as Node's getCipher() shows it. */
+  cipher: CipherInfo | null;
+  /** ssl_object's and sslcontext's camelCase names. */
+  sslObject: SSLObject;
+  sslContext: Exclude<SSLOption, boolean | null | undefined>;
+  /** TLS: always null (no TLS compression, as asyncio with OpenSSL 1.1+). */
+  compression: null;
+  /** A pipe transport: the file descriptor (readiness loops) or the Node stream (NetProactor) it runs on. */
+  pipe: number | Duplex;
+  /** A subprocess transport: the child's pid. */
+  subprocess: number;
+}
 
 /** Bytes a transport accepts: a Uint8Array (Buffer included), another typed array, a DataView or an ArrayBuffer. */
 export type BytesLike = ArrayBufferView | ArrayBuffer;
@@ -34,11 +75,15 @@ export class BaseTransport {
   }
 
   /**
-   * Transport-specific information: 'peername' and 'sockname' (SocketAddress), 'socket', ...
-   * `defaultValue` (null unless given) for a name the transport does not know.
+   * Transport-specific information by name: the names of TransportExtraInfo are typed, any
+   * other name gives `unknown` (or the type given). `defaultValue` (null unless given) for a
+   * name the transport does not know.
    */
-  getExtraInfo<T = any>(name: string, defaultValue: T | null = null): T | null {
-    return Object.hasOwn(this._extra, name) ? (this._extra[name] as T) : defaultValue;
+  getExtraInfo<K extends keyof TransportExtraInfo>(name: K): TransportExtraInfo[K] | null;
+  getExtraInfo<K extends keyof TransportExtraInfo, D>(name: K, defaultValue: D): TransportExtraInfo[K] | D;
+  getExtraInfo<T = unknown>(name: string, defaultValue?: T | null): T | null;
+  getExtraInfo(name: string, defaultValue: unknown = null): unknown {
+    return Object.hasOwn(this._extra, name) ? this._extra[name] : defaultValue;
   }
 
   /** True once close() or abort() was called, or the connection failed. */

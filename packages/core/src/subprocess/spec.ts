@@ -7,19 +7,26 @@ import { checkOptions, describe } from '../validate.js';
 
 /** A new pipe between this process and the child (subprocess.PIPE). */
 export const PIPE = -1;
+/**
+ * Marks STDOUT's type (only a type: STDOUT is the number -2, as subprocess.STDOUT), so that
+ * stdin and stdout, typed as numbers without it, refuse STDOUT when compiled.
+ */
+declare const stderrOnly: unique symbol;
 /** The child's stderr goes where its stdout goes (subprocess.STDOUT; stderr only). */
-export const STDOUT = -2;
+export const STDOUT = -2 as -2 & { readonly [stderrOnly]: 'STDOUT' };
 /** /dev/null (subprocess.DEVNULL). */
 export const DEVNULL = -3;
 
-/** PIPE, DEVNULL, null (the parent's own), a file descriptor, or STDOUT for stderr. */
-export type StdioOption = number | null;
+/** PIPE, DEVNULL, null (the parent's own) or a file descriptor: what stdin and stdout take (STDOUT is refused, here by type). */
+export type StdioOption = (number & { readonly [stderrOnly]?: never }) | null;
+/** What stderr takes: a StdioOption, or STDOUT. */
+export type StderrOption = StdioOption | typeof STDOUT;
 
 /** The options of subprocessExec/Shell: each stdio stream's fate, cwd and env (asyncio's subprocess_exec keywords). */
 export interface SubprocessOptions {
   stdin?: StdioOption;
   stdout?: StdioOption;
-  stderr?: StdioOption;
+  stderr?: StderrOption;
   /** The child's working directory (default: this process's). */
   cwd?: string | null;
   /** The child's whole environment (default: this process's). */
@@ -100,7 +107,7 @@ export function makeSpec(
   defaults: StdioOption,
 ): SubprocessSpec {
   const opts = checkOptions(options, known, where);
-  const pick = (v: StdioOption | undefined): unknown => (v === undefined ? defaults : v);
+  const pick = (v: StderrOption | undefined): unknown => (v === undefined ? defaults : v);
   let cwd: string | null = null;
   if (opts.cwd !== undefined && opts.cwd !== null) {
     cwd = checkString(opts.cwd, 'cwd');

@@ -6,7 +6,7 @@
 import { NotImplementedError } from '../errors.js';
 import type { AbstractEventLoop } from '../events.js';
 import type { BaseProtocol } from '../protocols.js';
-import { asBytes, Transport, type BytesLike, type WriteBufferLimits } from '../transports.js';
+import { asBytes, Transport, type BytesLike, type TransportExtraInfo, type WriteBufferLimits } from '../transports.js';
 import { describe } from '../validate.js';
 
 /** What the transport asks of its SSLProtocol (sslproto.ts). */
@@ -44,9 +44,12 @@ export class SSLTransport extends Transport {
   }
 
   /** TLS names ('peercert', 'cipher', 'sslcontext', 'ssl_object'), then the socket transport's own (peername, ...). */
-  override getExtraInfo<T = any>(name: string, defaultValue: T | null = null): T | null {
+  override getExtraInfo<K extends keyof TransportExtraInfo>(name: K): TransportExtraInfo[K] | null;
+  override getExtraInfo<K extends keyof TransportExtraInfo, D>(name: K, defaultValue: D): TransportExtraInfo[K] | D;
+  override getExtraInfo<T = unknown>(name: string, defaultValue?: T | null): T | null;
+  override getExtraInfo(name: string, defaultValue: unknown = null): unknown {
     const { found, value } = this._owner._extraInfo(name);
-    return found ? (value as T) : defaultValue;
+    return found ? value : defaultValue;
   }
 
   /** Also true once the socket transport is closing, whoever closed it (CPython gh-118950). */
