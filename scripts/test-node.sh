@@ -10,8 +10,9 @@
 # that the C code compiles against each version's node_api.h as well. @loopkit/core's
 # continuation-slot addon is V8-API, so it must be built per Node (install.mjs keeps one
 # build per ABI, build/abi-N): on Node 20 to 23 core must track tasks with the slot itself,
-# on Node 24 with task frames in it. On exit both are rebuilt for the machine's Node again,
-# so the workspace is left as `pnpm install` made it.
+# on Node 24 with task frames in it. On exit the machine's Node's builds, set aside before,
+# are put back (core's per-ABI builds made here kept beside them), so the workspace is left
+# as `pnpm install` made it without compiling both addons again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 major=${1:?usage: scripts/test-node.sh MAJOR}
@@ -43,7 +44,22 @@ build_addon() { # $1: the node to build with; the rest: extra environment
   rm -f "$log"
   echo "  (headers: $(sed -n 's/.*"nodedir": "\([^"]*\)".*/\1/p' packages/uv/build/config.gypi))"
 }
-restore() { build_addon "$(command -v node)" npm_config_nodedir="${npm_config_nodedir:-/usr}"; }
+saved=$(mktemp -d "${TMPDIR:-/tmp}/loopkit-addons-XXXXXX")
+for pkg in uv core; do
+  if [ -d packages/$pkg/build ]; then cp -a packages/$pkg/build "$saved/$pkg"; fi
+done
+restore() {
+  if [ -d packages/core/build ] && [ -d "$saved/core" ]; then
+    for abi in packages/core/build/abi-*; do
+      if [ -d "$abi" ] && [ ! -e "$saved/core/${abi##*/}" ]; then cp -a "$abi" "$saved/core/"; fi
+    done
+  fi
+  for pkg in uv core; do
+    rm -rf packages/$pkg/build
+    if [ -d "$saved/$pkg" ]; then mv "$saved/$pkg" packages/$pkg/build; fi
+  done
+  rm -rf "$saved"
+}
 trap restore EXIT
 
 start=$SECONDS

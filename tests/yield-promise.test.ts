@@ -55,6 +55,10 @@ await loop.runUntilComplete(async () => {
 console.log(JSON.stringify({ count, anonymous, wakeups }));
 `;
 
+  // Two child processes, each walking a heap snapshot: 7-11 s at load 12, past the default
+  // 20 s at load 18 with two test files at once.
+  const HEAP_PROGRAMS_TIMEOUT = 60_000;
+
   it.skipIf(!hasBarePromises)('keeps no resolving function while its task yields (with the addon; without it, one a task)', () => {
     const bare = runProgram('yielding.mjs', YIELDING) as { count: number; anonymous: number };
     // Without the addon each wake-up keeps its promise's resolve function (V8 names it '').
@@ -62,7 +66,7 @@ console.log(JSON.stringify({ count, anonymous, wakeups }));
     const perTask = (withResolve.anonymous - bare.anonymous) / bare.count;
     expect(perTask).toBeGreaterThan(0.95);
     expect(perTask).toBeLessThan(1.05);
-  });
+  }, HEAP_PROGRAMS_TIMEOUT);
 
   it.skipIf(!hasBarePromises)('queues the yielding task itself as its wake-up (with the addon; without it, an entry object a task)', () => {
     const bare = runProgram('wakeups.mjs', YIELDING) as { count: number; wakeups: number };
@@ -70,7 +74,7 @@ console.log(JSON.stringify({ count, anonymous, wakeups }));
     // The one FirstStepYield kept for its map (shape-keepers.ts) is there either way.
     expect(bare.wakeups).toBe(1);
     expect(withResolve.wakeups).toBe(withResolve.count + 1);
-  });
+  }, HEAP_PROGRAMS_TIMEOUT);
 
   // Settlements with and without the addon: a result, a thenable result followed, a
   // cancellation at the await, a cancelled promise its task never awaited, and two yields

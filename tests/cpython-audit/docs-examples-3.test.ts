@@ -50,7 +50,10 @@ onEachLoop('asyncio-queue/sync/future/runner/subprocess/dev.rst examples (compar
       };
       const queue = new Queue<number>();
       let totalSleepTime = 0;
-      for (const sleepFor of [0.1, 0.02, 0.06, 0.03, 0.08, 0.12]) {
+      // The fixed list keeps the docs' shape (the first free worker takes the next item, worker-0
+      // does three) and holds on a loaded machine: each sleep started after another ends after it,
+      // so a late wake-up only delays later lines; worker-2's 0.7 s outlasts worker-0's chain by 0.35 s.
+      for (const sleepFor of [0.05, 0.1, 0.7, 0.1, 0.15, 0.2]) {
         totalSleepTime += sleepFor;
         queue.putNowait(sleepFor);
       }
@@ -66,15 +69,15 @@ onEachLoop('asyncio-queue/sync/future/runner/subprocess/dev.rst examples (compar
       print(`total expected sleep time: ${totalSleepTime.toFixed(2)} seconds`);
     });
     expect(out).toEqual([
-      'worker-1 has slept for 0.02 seconds',
-      'worker-1 has slept for 0.03 seconds',
-      'worker-2 has slept for 0.06 seconds',
+      'worker-0 has slept for 0.05 seconds',
+      'worker-1 has slept for 0.10 seconds',
       'worker-0 has slept for 0.10 seconds',
-      'worker-1 has slept for 0.08 seconds',
-      'worker-2 has slept for 0.12 seconds',
+      'worker-1 has slept for 0.15 seconds',
+      'worker-0 has slept for 0.20 seconds',
+      'worker-2 has slept for 0.70 seconds',
       '====',
       '3 workers slept in parallel for <= total seconds',
-      'total expected sleep time: 0.41 seconds',
+      'total expected sleep time: 1.30 seconds',
     ]);
   });
 

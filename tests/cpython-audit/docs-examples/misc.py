@@ -11,7 +11,7 @@ async def queue_workers():
             print(f'{name} has slept for {sleep_for:.2f} seconds')
     queue = asyncio.Queue()
     total_sleep_time = 0
-    for sleep_for in [0.1, 0.02, 0.06, 0.03, 0.08, 0.12]:
+    for sleep_for in [0.05, 0.1, 0.7, 0.1, 0.15, 0.2]:
         total_sleep_time += sleep_for
         queue.put_nowait(sleep_for)
     tasks = []
