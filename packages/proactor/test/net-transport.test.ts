@@ -5,14 +5,14 @@
  * once, and nothing is lost or reordered when the kernel or the reader falls behind.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Protocol, sleep, type Transport } from '@loopkit/core';
 import type { ProactorEventLoop } from '@loopkit/proactor';
+import { heapPerIdleConnection } from './idle-heap.js';
 import { echoServerFromTask, run, runOn } from './run-loop.js';
 import { ProactorEventLoop as Loop } from '@loopkit/proactor';
 
@@ -447,74 +447,7 @@ describe('ProactorSocketTransport on node:net', () => {
     // NetSocket, no chunk list until two chunks wait unread, the futures path's four fields
     // in one record the fast path never makes, three flags in one field, a listener's and a
     // datagram socket's four fields in one: 1,348 (Node 24 1,493).
-    const script = `
-      import v8 from 'node:v8';
-      import { createInterface } from 'node:readline';
-      const { Protocol } = await import('@loopkit/core');
-      const { ProactorEventLoop } = await import('@loopkit/proactor');
-      class Echo extends Protocol {
-        connectionMade(t) { this.t = t; }
-        dataReceived(d) { this.t.write(d); }
-      }
-      /** The heap's self size past code and memory outside V8's heap (one number: keeping names would keep the snapshot's text). */
-      function heapObjectBytes() {
-        const stream = v8.getHeapSnapshot();
-        let text = '';
-        for (let chunk; (chunk = stream.read()) !== null; ) text += chunk;
-        const snapshot = JSON.parse(text);
-        const fields = snapshot.snapshot.meta.node_fields;
-        const types = snapshot.snapshot.meta.node_types[0];
-        const [type, size] = ['type', 'self_size'].map((field) => fields.indexOf(field));
-        let total = 0;
-        for (let i = 0; i < snapshot.nodes.length; i += fields.length) {
-          const kind = types[snapshot.nodes[i + type]];
-          if (kind !== 'code' && kind !== 'native' && kind !== 'synthetic') total += snapshot.nodes[i + size];
-        }
-        return total;
-      }
-      const loop = new ProactorEventLoop();
-      await loop.runUntilComplete(async () => {
-        const server = await loop.createServer(() => new Echo(), '127.0.0.1', 0);
-        console.log('PORT ' + server.sockets[0].getsockname().port);
-        const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-        await lines.next();
-        const before = heapObjectBytes();
-        console.log('READY');
-        const count = Number((await lines.next()).value);
-        console.log('BYTES ' + Math.round((heapObjectBytes() - before) / count));
-        server.close();
-      });
-      process.exit(0);
-    `;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] });
-    const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-    const next = async (prefix: string): Promise<string> => {
-      const { value } = await lines.next();
-      expect(String(value)).toMatch(new RegExp(`^${prefix} `.trim()));
-      return String(value).slice(prefix.length).trim();
-    };
-    const port = Number(await next('PORT'));
-    const sockets: net.Socket[] = [];
-    const roundTrip = (): Promise<net.Socket> =>
-      new Promise((resolve, reject) => {
-        const socket = net.connect({ port, host: '127.0.0.1' }, () => socket.write('sixteen bytes...'));
-        socket.once('data', () => resolve(socket));
-        socket.once('error', reject);
-      });
-    try {
-      // One connection first, so the shapes and tables every connection shares exist before counting.
-      sockets.push(await roundTrip());
-      child.stdin!.write('\n');
-      await next('READY');
-      const count = 400;
-      while (sockets.length < count + 1) sockets.push(...(await Promise.all(Array.from({ length: 50 }, roundTrip))));
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      child.stdin!.write(`${count}\n`);
-      const bound = Number(process.versions.node.split('.')[0]) >= 22 ? 1550 : 1400;
-      expect(Number(await next('BYTES'))).toBeLessThanOrEqual(bound);
-    } finally {
-      for (const socket of sockets) socket.destroy();
-      child.kill();
-    }
+    const bound = Number(process.versions.node.split('.')[0]) >= 22 ? 1550 : 1400;
+    expect(await heapPerIdleConnection('ProactorEventLoop')).toBeLessThanOrEqual(bound);
   }, 60_000);
 });

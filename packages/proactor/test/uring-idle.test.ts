@@ -3,17 +3,12 @@
  * the peer's address is kept from when the connection was made, so it is still reported once
  * the peer reset it.
  */
-import { spawn } from 'node:child_process';
 import * as net from 'node:net';
-import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Protocol, sleep, type Transport } from '@loopkit/core';
 import { UringEventLoop, UringProactor } from '@loopkit/proactor';
+import { heapPerIdleConnection } from './idle-heap.js';
 import { runOn } from './run-loop.js';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 async function until(ready: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 500; i++) {
@@ -90,74 +85,6 @@ describe.skipIf(UringProactor.problem() !== null)('an idle UringEventLoop connec
     // info made at once (its object and two address objects, 160 bytes), a field for each of
     // five rarely changed states, two round counts where one serves, the loop's entry queue
     // kept by every transport; 601 after (Node 24 622).
-    const script = `
-      import v8 from 'node:v8';
-      import { createInterface } from 'node:readline';
-      const { Protocol } = await import('@loopkit/core');
-      const { UringEventLoop } = await import('@loopkit/proactor');
-      class Echo extends Protocol {
-        connectionMade(t) { this.t = t; }
-        dataReceived(d) { this.t.write(d); }
-      }
-      /** The heap's self size past code and memory outside V8's heap (one number: keeping names would keep the snapshot's text). */
-      function heapObjectBytes() {
-        const stream = v8.getHeapSnapshot();
-        let text = '';
-        for (let chunk; (chunk = stream.read()) !== null; ) text += chunk;
-        const snapshot = JSON.parse(text);
-        const fields = snapshot.snapshot.meta.node_fields;
-        const types = snapshot.snapshot.meta.node_types[0];
-        const [type, size] = ['type', 'self_size'].map((field) => fields.indexOf(field));
-        let total = 0;
-        for (let i = 0; i < snapshot.nodes.length; i += fields.length) {
-          const kind = types[snapshot.nodes[i + type]];
-          if (kind !== 'code' && kind !== 'native' && kind !== 'synthetic') total += snapshot.nodes[i + size];
-        }
-        return total;
-      }
-      const loop = new UringEventLoop();
-      await loop.runUntilComplete(async () => {
-        const server = await loop.createServer(() => new Echo(), '127.0.0.1', 0);
-        console.log('PORT ' + server.sockets[0].getsockname().port);
-        const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-        await lines.next();
-        const before = heapObjectBytes();
-        console.log('READY');
-        const count = Number((await lines.next()).value);
-        console.log('BYTES ' + Math.round((heapObjectBytes() - before) / count));
-        server.close();
-      });
-      process.exit(0);
-    `;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] });
-    const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-    const next = async (prefix: string): Promise<string> => {
-      const { value } = await lines.next();
-      expect(String(value)).toMatch(new RegExp(`^${prefix} `.trim()));
-      return String(value).slice(prefix.length).trim();
-    };
-    const port = Number(await next('PORT'));
-    const sockets: net.Socket[] = [];
-    const roundTrip = (): Promise<net.Socket> =>
-      new Promise((resolve, reject) => {
-        const socket = net.connect({ port, host: '127.0.0.1' }, () => socket.write('sixteen bytes...'));
-        socket.once('data', () => resolve(socket));
-        socket.once('error', reject);
-      });
-    try {
-      // One connection first, so the shapes and tables every connection shares exist before counting.
-      sockets.push(await roundTrip());
-      child.stdin!.write('\n');
-      await next('READY');
-      const count = 400;
-      while (sockets.length < count + 1) sockets.push(...(await Promise.all(Array.from({ length: 50 }, roundTrip))));
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      child.stdin!.write(`${count}\n`);
-      const bytes = Number(await next('BYTES'));
-      expect(bytes).toBeLessThanOrEqual(700);
-    } finally {
-      for (const socket of sockets) socket.destroy();
-      child.kill();
-    }
+    expect(await heapPerIdleConnection('UringEventLoop')).toBeLessThanOrEqual(700);
   }, 60_000);
 });
