@@ -18,6 +18,7 @@ export type SocketAddress = { address: string; family: string; port: number } | 
 export interface TransportSocket {
   /** Its file descriptor (-1 where the platform has none to give). */
   fileno(): number;
+  /** The socket's local address. */
   getsockname(): SocketAddress;
   /** Throws when the socket is not connected. */
   getpeername(): SocketAddress;
