@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Protocol, sleep, type Transport } from '@loopkit/core';
 import type { ProactorEventLoop } from '@loopkit/proactor';
+import { extraInfoMadeWhenAsked } from './extra-info-scenario.js';
 import { heapPerIdleConnection } from './idle-heap.js';
 import { echoServerFromTask, run, runOn } from './run-loop.js';
 import { ProactorEventLoop as Loop } from '@loopkit/proactor';
@@ -153,54 +154,7 @@ describe('ProactorSocketTransport on node:net', () => {
     });
   });
   it("a connection's extra info is made when first asked for, from the addresses read when it was made: after the peer's reset too", async () => {
-    await run(async (loop) => {
-      const seen: Array<[unknown, unknown]> = [];
-      const socketSays: unknown[] = [];
-      const made: Transport[] = [];
-      class AsksAtLost extends Protocol {
-        transport: Transport | null = null;
-        override connectionMade(transport: Transport): void {
-          this.transport = transport;
-          made.push(transport);
-        }
-        override connectionLost(): void {
-          seen.push([this.transport!.getExtraInfo('sockname'), this.transport!.getExtraInfo('peername')]);
-          try {
-            socketSays.push(this.transport!.getExtraInfo<{ getpeername(): unknown }>('socket')!.getpeername());
-          } catch (error) {
-            socketSays.push((error as { code?: unknown }).code);
-          }
-        }
-      }
-      const server = await loop.createServer(() => new AsksAtLost(), '127.0.0.1', 0);
-      const port = (server.sockets[0]!.getsockname() as { port: number }).port;
-      const local = { address: '127.0.0.1', family: 'IPv4', port };
-      // A peer that resets before anyone asked: Node can no longer read its address by then.
-      const resetter = net.connect(port, '127.0.0.1');
-      await new Promise((resolve) => resetter.once('connect', resolve));
-      await waitFor(() => made.length === 1, 'accepted');
-      // Not made while nobody asks (two address objects and the info's own: 144 bytes per idle connection).
-      expect(Object.keys((made[0] as unknown as { _extra: object })._extra)).toEqual([]);
-      const resetterPort = resetter.localPort;
-      resetter.resetAndDestroy();
-      await waitFor(() => seen.length === 1, 'connectionLost after the reset');
-      expect(seen[0]).toEqual([local, { address: '127.0.0.1', family: 'IPv4', port: resetterPort }]);
-      // The socket itself is asked (as Python's): no address once reset, where Node's getter kept a copy.
-      expect(socketSays[0]).toBe('ENOTCONN');
-      // Asked while open: the same objects every time, the socket's own getsockname and getpeername.
-      const peer = net.connect(port, '127.0.0.1');
-      await new Promise((resolve) => peer.once('connect', resolve));
-      await waitFor(() => made.length === 2, 'accepted');
-      const transport = made[1]!;
-      const sock = transport.getExtraInfo('socket') as { getsockname(): unknown; getpeername(): unknown };
-      expect(transport.getExtraInfo('peername')).toEqual(sock.getpeername());
-      expect(transport.getExtraInfo('sockname')).toEqual(sock.getsockname());
-      expect(transport.getExtraInfo('peername')).toBe(transport.getExtraInfo('peername'));
-      expect(transport.getExtraInfo('peername')).toEqual({ address: '127.0.0.1', family: 'IPv4', port: peer.localPort });
-      peer.destroy();
-      await waitFor(() => seen.length === 2, 'connectionLost');
-      server.close();
-    });
+    await run(extraInfoMadeWhenAsked);
   });
 
   it('with one stream transport, a read wakes the loop at once: no setImmediate per round trip', async () => {
