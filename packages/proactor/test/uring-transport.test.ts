@@ -155,6 +155,25 @@ async function keeperAfter(mode: Mode, a: Socket, b: Socket, data: Buffer): Prom
   });
 }
 
+/** Thrown by a protocol callback to leave the loop's turn (see interruptibleLoop). */
+class Interrupt extends Error {}
+
+/**
+ * As asyncio lets KeyboardInterrupt and SystemExit out of a callback: `loop`'s exception
+ * handling lets an Interrupt through, so one thrown from a protocol callback leaves
+ * runForever; every other report is kept in `reports`.
+ */
+function interruptibleLoop(loop: UringEventLoop): { loop: UringEventLoop; reports: unknown[] } {
+  const reports: unknown[] = [];
+  loop.setExceptionHandler((_l, context) => reports.push(context));
+  const handle = loop.callExceptionHandler.bind(loop);
+  loop.callExceptionHandler = (context) => {
+    if (context.exception instanceof Interrupt) throw context.exception;
+    handle(context);
+  };
+  return { loop, reports };
+}
+
 describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => {
   describe.each(MODES)('receiving with %s', (mode) => {
     it('delivers 4 MiB in order, every kept chunk intact, then EOF', async () => {
@@ -718,15 +737,7 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
   });
 
   it("an exception escaping the loop's turn from the first of a harvest's chunks loses none of the rest: they come when the loop runs again", async () => {
-    class Interrupt extends Error {}
-    const loop = new UringEventLoop(proactorFor('multishot'));
-    const reports: unknown[] = [];
-    loop.setExceptionHandler((_l, context) => reports.push(context));
-    const handle = loop.callExceptionHandler.bind(loop);
-    loop.callExceptionHandler = (context) => {
-      if (context.exception instanceof Interrupt) throw context.exception;
-      handle(context);
-    };
+    const { loop, reports } = interruptibleLoop(new UringEventLoop(proactorFor('multishot')));
     const pairs = [socketpair(), socketpair()];
     try {
       const { keepers } = await loop.runUntilComplete(() => keepersOf(loop, pairs));
@@ -759,15 +770,7 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
   });
 
   it("an exception escaping the loop's turn from resumeWriting leaves no buffered bytes behind: they go out when the loop runs again", async () => {
-    class Interrupt extends Error {}
-    const loop = new UringEventLoop();
-    const reports: unknown[] = [];
-    loop.setExceptionHandler((_l, context) => reports.push(context));
-    const handle = loop.callExceptionHandler.bind(loop);
-    loop.callExceptionHandler = (context) => {
-      if (context.exception instanceof Interrupt) throw context.exception;
-      handle(context);
-    };
+    const { loop, reports } = interruptibleLoop(new UringEventLoop());
     const [a, b] = socketpair();
     const data = pattern(8 << 20, 7);
     const got = Buffer.alloc(data.length);
@@ -810,17 +813,7 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
   });
 
   it.each(MODES)("receiving with %s: a transport whose ready entry an exception escaping the loop's turn dropped delivers its data when the loop runs again", async (mode) => {
-    // As asyncio lets KeyboardInterrupt and SystemExit out of a callback: a loop whose exception
-    // handling lets one kind through, so it leaves runForever from a protocol's dataReceived.
-    class Interrupt extends Error {}
-    const loop = new UringEventLoop(proactorFor(mode));
-    const reports: unknown[] = [];
-    loop.setExceptionHandler((_l, context) => reports.push(context));
-    const handle = loop.callExceptionHandler.bind(loop);
-    loop.callExceptionHandler = (context) => {
-      if (context.exception instanceof Interrupt) throw context.exception;
-      handle(context);
-    };
+    const { loop, reports } = interruptibleLoop(new UringEventLoop(proactorFor(mode)));
     const pairs = [socketpair(), socketpair()];
     try {
       const { keepers } = await loop.runUntilComplete(() => keepersOf(loop, pairs));
