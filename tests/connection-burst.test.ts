@@ -7,7 +7,8 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { setTimeout as nodeSleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { Protocol, _world, type AbstractEventLoop, type Transport } from '@loopkit/core';
+import { Echo } from '@loopkit/conformance/support';
+import { _world, type AbstractEventLoop } from '@loopkit/core';
 import { newEventLoop } from 'loopkit';
 
 type SlotWithHint = { moderateMemoryPressure?: () => void };
@@ -36,15 +37,6 @@ describe.skipIf(slotWithHint?.moderateMemoryPressure === undefined)('telling V8 
     const loop = newEventLoop();
     const clients: net.Socket[] = [];
     try {
-      class Echo extends Protocol {
-        transport: Transport | null = null;
-        override connectionMade(transport: Transport): void {
-          this.transport = transport;
-        }
-        override dataReceived(data: Uint8Array): void {
-          this.transport!.write(data);
-        }
-      }
       const server = await loop.runUntilComplete(loop.createServer(() => new Echo(), '127.0.0.1', 0, { backlog: 1024 }));
       const port = (server.sockets[0]!.getsockname() as { port: number }).port;
       const run = loop.runForever();

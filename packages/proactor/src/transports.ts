@@ -28,30 +28,11 @@ import {
 import { EAGAIN, EINTR, errnoError, isAvailable as uvAvailable, pipeWrite, pipeWritev } from '@loopkit/uv';
 import { NetProactor } from './net-proactor.js';
 import { closedError, NetSocket, notConnectedError } from './net-socket.js';
+import { addressOf, EXTRA_NOT_READ, keptAddress, type KeptAddress } from './kept-address.js';
 import type { Address, Proactor } from './proactor.js';
 
 /** Largest chunk a posted receive asks for (Node delivers at most 64 KiB at a time). */
 const READ_SIZE = 256 * 1024;
-
-/** A stream transport's extra info until first asked for (frozen: it is every such transport's). */
-const EXTRA_NOT_READ: Record<string, unknown> = Object.freeze({});
-
-/**
- * A socket's address as a stream transport keeps it until its extra info is made: an IP
- * address's host text (its port apart), another address as read, undefined for none.
- */
-type KeptAddress = string | Address | undefined;
-
-/** `read()`'s address split for keeping: [host text or address or undefined, port]. */
-function keptAddress(read: () => Address): [KeptAddress, number] {
-  let address: Address;
-  try {
-    address = read();
-  } catch {
-    return [undefined, 0]; // unbound or not connected: nothing to report
-  }
-  return 'port' in address && typeof address.address === 'string' ? [address.address, address.port] : [address, 0];
-}
 
 /** A stream transport's receive and send posted as futures (on a Proactor other than NetProactor), and their done callbacks. */
 interface PostedOps {
@@ -346,12 +327,9 @@ export class ProactorSocketTransport extends BaseStreamTransport {
   }
 
   private makeExtra(): void {
-    const family = this.sock.family === 'inet6' ? 'IPv6' : 'IPv4';
-    const local = this.localHost;
-    const peer = this.peerHost;
-    // The objects getsockname and getpeername give (their properties in their order).
-    const sockname = typeof local === 'string' ? { address: local, family, port: this.localPort } : local;
-    const peername = typeof peer === 'string' ? { address: peer, family, port: this.peerPort } : peer;
+    const family = this.sock.family;
+    const sockname = addressOf(this.localHost, this.localPort, family);
+    const peername = addressOf(this.peerHost, this.peerPort, family);
     this.localHost = this.peerHost = undefined;
     this._extra = extraInfo(this.sock, sockname, peername);
   }

@@ -44,8 +44,8 @@
  *   completions free their ring slots and find the transport closed).
  */
 import { BaseStreamTransport, receiveSlab, socketExtra, toConnectionError, type AbstractEventLoop, type BaseProtocol, type ConnectionOwner, type Future } from '@loopkit/core';
-import type { Address } from './proactor.js';
 import { adviseHugePagesForRead, EAGAIN, EINTR, errnoError, SHUT_WR, Uring, WRITABLE } from '@loopkit/uv';
+import { addressOf, EXTRA_NOT_READ, keptAddress, type KeptAddress } from './kept-address.js';
 import type { NetSocket } from './net-socket.js';
 import type { ReleaseHook } from './transports.js';
 import type { ReadableSink, RingSink, UringProactor, UringSocket } from './uring-proactor.js';
@@ -84,9 +84,6 @@ const SMALL_ROUND = 4 * 1024;
  * wake-ups cost more than the recv syscall (see SMALL_ROUNDS).
  */
 const LONE_ROUNDS = 8;
-
-/** The transport's extra info until first asked for (frozen: it is every such transport's). */
-const EXTRA_NOT_READ: Record<string, unknown> = Object.freeze({});
 
 /**
  * The transport's rarely changed states, bits of one field (`flags`): a field each was 8 bytes
@@ -141,16 +138,12 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   private queuedFor = 0;
   private ownBuffer: Buffer | null = null;
   /**
-   * The peer's address, read when the connection was made (once the peer reset it, it can no
-   * longer be read; a server logging its peers in connectionLost must still see it): an IP
-   * peer's host text (shared with the other connections from that host) and its port, another
-   * peer's address as read; undefined once the extra info is made, or when there is none. The
-   * extra info itself ('socket', 'sockname', 'peername') is made when first asked for, or when
-   * the socket closes if nobody asked: most connections never ask, and it was 160 bytes of each
-   * idle connection's heap (the selector's and NetProactor's transports do the same).
+   * The peer's address as read when the connection was made (kept-address.ts: a server logging
+   * its peers in connectionLost must see a reset peer's too), undefined once the extra info is
+   * made; that info is made when first asked for, or when the socket closes if nobody asked.
    */
-  private peer: string | Address | undefined;
-  private peerPort = 0;
+  private peer: KeptAddress;
+  private peerPort: number;
 
   constructor(
     loop: AbstractEventLoop,
@@ -164,18 +157,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     super(loop, protocol, EXTRA_NOT_READ, server);
     this.proactor = proactor;
     this.sock = sock;
-    let peer: Address | undefined;
-    try {
-      peer = sock.getpeername();
-    } catch {
-      peer = undefined; // not connected (or reset already): no peer to report
-    }
-    if (peer !== undefined && 'port' in peer && typeof peer.address === 'string') {
-      this.peer = peer.address;
-      this.peerPort = peer.port;
-    } else {
-      this.peer = peer;
-    }
+    [this.peer, this.peerPort] = keptAddress(() => sock.getpeername());
     this.fd = sock.fileno();
     this.release = release;
     this.direct = proactor._startDirect || proactor._directReadFrom === 0;
@@ -545,9 +527,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   }
 
   private makeExtra(): void {
-    const peer = this.peer;
-    // The object getpeername gives (its properties in its order).
-    const peername = typeof peer === 'string' ? { address: peer, family: this.sock.family === 'inet6' ? 'IPv6' : 'IPv4', port: this.peerPort } : peer;
+    const peername = addressOf(this.peer, this.peerPort, this.sock.family);
     this.peer = undefined;
     this._extra = socketExtra(this.sock, peername);
   }
