@@ -63,7 +63,7 @@ import { acceptedPeer, Proactor, type Address, type AddressLike } from './proact
 import { sendfileBySends } from './sendfile.js';
 import { checkBytes, wouldBlock } from './checks.js';
 import type { ProactorSocketTransport } from './transports.js';
-import { UringStreamTransport } from './uring-transport.js';
+import { NodeBuffer, UringStreamTransport } from './uring-transport.js';
 
 const ECANCELED = 125;
 const ENOBUFS = 105;
@@ -672,13 +672,13 @@ export class UringProactor extends Proactor {
     if (count >= 2) {
       const out = this.aheadOut;
       const end = receiveSlab.readBatch(tryRecvBatch, this.aheadFds, count, MIN_READ_AHEAD, out);
-      const slab = receiveSlab.current();
+      const memory = receiveSlab.memory();
       for (let i = 0; i < end; i++) {
         const at = out[2 * i]!;
         const r = out[2 * i + 1]!;
         if (r > 0) {
           adviseHugePagesForRead(r, at === 0);
-          sinks[i]!._readAhead(slab.subarray(at, at + r), r);
+          sinks[i]!._readAhead(new NodeBuffer(memory, at, r), r);
         } else {
           sinks[i]!._readAhead(null, r);
         }
@@ -911,6 +911,7 @@ export class UringProactor extends Proactor {
     for (;;) {
       // The ring copies pooled bytes into the slab: give it room for the largest chunk.
       const into = receiveSlab.withRoom(POOL_BUFFER_SIZE);
+      const memory = receiveSlab.memory();
       const n = ring.harvest(out, into, receiveSlab.offset());
       if (n < 0) throw errnoError(n, 'io_uring harvest');
       completions += n;
@@ -921,7 +922,7 @@ export class UringProactor extends Proactor {
         const where = out[q + 3]!;
         let data: Buffer | null = null;
         if (where >= 0) {
-          data = into.subarray(where, where + res);
+          data = new NodeBuffer(memory, where, res);
           receiveSlab.taken(where + res);
           adviseHugePagesForRead(res, where === 0);
         }

@@ -63,6 +63,13 @@ const ENOSYS = 38;
 const MULTISHOT_LIMIT = 256 * 1024;
 /** The transport's own receive buffer (kernels without a receive pool). */
 const OWN_BUFFER_SIZE = 64 * 1024;
+/**
+ * @internal Node's Buffer class (`Buffer[Symbol.species]`, the object `subarray` makes): a
+ * chunk made with it from the receive slab's ArrayBuffer is the Buffer `subarray` makes, without
+ * the `buffer` getter `subarray` calls (a call into V8's C++) for every chunk harvested or read
+ * (net-socket.ts does the same; bench/README.md, "Session 19 (s19-netproactor)").
+ */
+export const NodeBuffer = (Buffer as unknown as Record<symbol, new (memory: ArrayBuffer, byteOffset: number, length: number) => Buffer>)[Symbol.species]!;
 /** `end` while the stream has not ended. */
 const OPEN = 1;
 /** The least room a direct receive into the slab asks for (the selector's). */
@@ -168,13 +175,11 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   protected _writeNow(chunks: readonly Uint8Array[]): number {
     const raw = this.sock.raw;
     let r: number;
-    if (chunks.length === 1) {
-      // The length given, as the selector's transport does: trySend's own `byteLength` read is
-      // shared by every caller in the process, and on Node 20 this path found it megamorphic
-      // (a generic getter call per send, ~150 instructions; bench/README.md, session 19).
-      const chunk = chunks[0]!;
-      r = raw.trySend(chunk, 0, chunk.length);
-    } else r = raw.trySendv(chunks);
+    // One chunk whole, as the selector's transport sends it: the addon's call without offset and
+    // length converts and checks two numbers less (trySend reads no `byteLength` for it either,
+    // whose megamorphic load made session 19 pass the length).
+    if (chunks.length === 1) r = raw.trySend(chunks[0]!);
+    else r = raw.trySendv(chunks);
     if (r >= 0) return r;
     if (r === -EAGAIN || r === -EINTR) return 0;
     throw toConnectionError(errnoError(r, 'send'));
@@ -318,7 +323,8 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   private keep(data: Buffer): void {
     const more = this.receivedMore;
     const last = more !== null ? more[more.length - 1]! : this.received;
-    if (last !== null && last.buffer === data.buffer && last.byteOffset + last.byteLength === data.byteOffset) {
+    // Offsets first: the `buffer` getters (calls into V8's C++) only for a chunk that may continue the last.
+    if (last !== null && last.byteOffset + last.byteLength === data.byteOffset && last.buffer === data.buffer) {
       const joined = Buffer.from(data.buffer, last.byteOffset, last.byteLength + data.byteLength);
       if (more !== null) more[more.length - 1] = joined;
       else this.received = joined;
@@ -494,19 +500,22 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   /**
    * One recv into the slab, its bytes handed to the protocol; `readShort` says whether it left
    * room. A method of its own, optimized apart from readDirect's loop: inlined there, Node 20's
-   * optimizing compiler left the view's construction (Buffer's subarray) as out-of-line calls
-   * and a constructor stub per read, ~190 instructions (bench/README.md, session 19).
+   * optimizing compiler left the view's construction as out-of-line calls and a constructor
+   * stub per read, ~190 instructions (bench/README.md, session 19). Into the slab's
+   * ArrayBuffer, the view made on it: the addon skips a view's lookup and the chunk the
+   * `buffer` getter (see NodeBuffer).
    */
   private recvIntoSlab(raw: UringSocket['raw']): number {
-    const slab = receiveSlab.withRoom(MIN_DIRECT_READ);
+    receiveSlab.withRoom(MIN_DIRECT_READ);
+    const memory = receiveSlab.memory();
     const start = receiveSlab.offset();
     const room = receiveSlab.room();
-    const r = raw.tryRecvInto(slab, start, room);
+    const r = raw.tryRecvInto(memory, start, room);
     this.readShort = r < room;
     if (r > 0) {
       receiveSlab.taken(start + r);
       adviseHugePagesForRead(r, start === 0);
-      this._dataReceived(slab.subarray(start, start + r));
+      this._dataReceived(new NodeBuffer(memory, start, r));
     }
     return r;
   }
