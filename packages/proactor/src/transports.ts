@@ -52,8 +52,6 @@ export class ProactorSocketTransport extends BaseStreamTransport {
   private reading = false;
   /** The futures path's state, null on the fast path (four fields less on each of its connections). */
   private readonly posted: PostedOps | null;
-  /** The NetProactor that queues this transport on news of its NetSocket (the fast path), or null. */
-  private readonly direct: NetProactor | null;
   /** Fast path: the write Node has not called back yet (its position among the socket's writes) and its size. */
   private pendingTicket = 0;
   private pendingSize = 0;
@@ -86,9 +84,8 @@ export class ProactorSocketTransport extends BaseStreamTransport {
     [this.localHost, this.localPort] = keptAddress(() => sock.getsockname());
     [this.peerHost, this.peerPort] = keptAddress(() => sock.getpeername());
     this.release = release;
-    this.direct = proactor instanceof NetProactor && sock instanceof NetSocket ? proactor : null;
     this.posted =
-      this.direct !== null
+      proactor instanceof NetProactor && sock instanceof NetSocket
         ? null
         : { readFut: null, sendFut: null, readDone: (done) => this.onRead(done), sendDone: (done) => this.onSent(done) };
     this.fd = this.direct !== null && uvAvailable() ? sock.fileno() : -1;
@@ -98,6 +95,11 @@ export class ProactorSocketTransport extends BaseStreamTransport {
     if (sock.family !== 'unix') sock._stream?.setNoDelay(true);
     this.direct?._consume(sock, this);
     this._start(waiter);
+  }
+
+  /** The NetProactor that queues this transport on news of its NetSocket (the fast path, where nothing is posted), or null. */
+  private get direct(): NetProactor | null {
+    return this.posted === null ? (this.proactor as NetProactor) : null;
   }
 
   // ---- writing: one send in flight, of the buffer's first chunk. Core gives this transport
@@ -194,7 +196,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
   private writeChunk(chunk: Uint8Array): boolean {
     const sock = this.sock;
     const stream = this.liveStream();
-    const ticket = ++sock._writesIssued;
+    const ticket = sock._issueWrite();
     stream.write(chunk, sock._writeCallback());
     // Nothing left unwritten: libuv wrote it all in the call (Node calls back later all the same).
     if (stream.writableLength === 0 && sock._error === null) return true;
@@ -226,7 +228,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
   private writeCompleted(): void {
     const ticket = this.pendingTicket;
     const sock = this.sock;
-    if (sock._writesDone < ticket) {
+    if (!sock._writeDone(ticket)) {
       // Not called back yet, but written all the same when Node holds nothing unwritten.
       const stream = sock._stream;
       if (stream === null || stream.writableLength !== 0 || sock._error !== null) return;
