@@ -36,10 +36,10 @@ const READING_STARTED = 1;
 const READ_STOPPED = 2;
 /** The socket does not keep the process alive (its proactor's loop is not running). */
 const UNREFED = 4;
-/** The peer sent EOF. */
-const EOF_RECEIVED = 8;
-/** close() was called or Node closed the handle. */
-const CLOSED = 16;
+/** @internal The peer sent EOF. */
+export const EOF_RECEIVED = 8;
+/** @internal close() was called or Node closed the handle. */
+export const CLOSED = 16;
 /** A datagram socket (else a stream). */
 const DGRAM = 32;
 /** The family's index in FAMILIES, from this bit up. */
@@ -441,11 +441,11 @@ class NodeWrites {
 export class NetSocket {
   /** What the socket carries (kept in its flags with its type: 16 bytes of each connection as fields). */
   get family(): NetSocketFamily {
-    return FAMILIES[this.flags >> FAMILY_SHIFT]!;
+    return FAMILIES[this._flags >> FAMILY_SHIFT]!;
   }
   /** Stream or datagram. */
   get type(): NetSocketType {
-    return this.flags & DGRAM ? 'dgram' : 'stream';
+    return this._flags & DGRAM ? 'dgram' : 'stream';
   }
 
   /** @internal the Node handle: a stream, else a listener's or datagram socket's (`_server`, `_dgram`), or none before connect */
@@ -519,20 +519,23 @@ export class NetSocket {
   }
   /** @internal the peer sent EOF */
   get _eof(): boolean {
-    return (this.flags & EOF_RECEIVED) !== 0;
+    return (this._flags & EOF_RECEIVED) !== 0;
   }
   set _eof(on: boolean) {
-    this.flags = on ? this.flags | EOF_RECEIVED : this.flags & ~EOF_RECEIVED;
+    this._flags = on ? this._flags | EOF_RECEIVED : this._flags & ~EOF_RECEIVED;
   }
   /** @internal close() was called or Node closed the handle */
   get _closed(): boolean {
-    return (this.flags & CLOSED) !== 0;
+    return (this._flags & CLOSED) !== 0;
   }
   set _closed(on: boolean) {
-    this.flags = on ? this.flags | CLOSED : this.flags & ~CLOSED;
+    this._flags = on ? this._flags | CLOSED : this._flags & ~CLOSED;
   }
-  /** READING_STARTED ... DGRAM and the family: one field where seven were (48 bytes of each connection). */
-  private flags = 0;
+  /**
+   * @internal READING_STARTED ... DGRAM and the family: one field where seven were (48 bytes of
+   * each connection). A transport's reads and writes test its bits (a getter is a call at V8's baseline tier).
+   */
+  _flags = 0;
 
   /** @internal a listener's net.Server */
   get _server(): net.Server | null {
@@ -564,7 +567,7 @@ export class NetSocket {
       throw new TypeError(`family must be 'inet', 'inet6' or 'unix', got ${String(family)}`);
     }
     if (type !== 'stream' && type !== 'dgram') throw new TypeError(`type must be 'stream' or 'dgram', got ${String(type)}`);
-    this.flags = (FAMILIES.indexOf(family) << FAMILY_SHIFT) | (type === 'dgram' ? DGRAM : 0);
+    this._flags = (FAMILIES.indexOf(family) << FAMILY_SHIFT) | (type === 'dgram' ? DGRAM : 0);
   }
 
   /** @internal wraps a connected or connecting net.Socket (allowHalfOpen, paused). */
@@ -627,7 +630,7 @@ export class NetSocket {
     // listener key more would push Node's listener table out of its object (40 bytes).
     if (!(stream as unknown as { _handle?: unknown })._handle || stream.connecting) stream.on('connect', onStreamConnect);
     stream.on('close', onStreamClose);
-    if (this.flags & UNREFED) stream.unref();
+    if (this._flags & UNREFED) stream.unref();
     // A socket still to connect gets its handle at connect(), which installs READ_SCRATCH (onStreamConnect follows).
     if ((stream as unknown as { _handle?: unknown })._handle) readDirectlyWhenChosen(stream);
   }
@@ -670,7 +673,7 @@ export class NetSocket {
     else this.keepLater(chunk);
     this._buffered += chunk.length;
     if (this._buffered < READ_HIGH_WATER) return true;
-    this.flags |= READ_STOPPED;
+    this._flags |= READ_STOPPED;
     return false;
   }
 
@@ -773,9 +776,9 @@ export class NetSocket {
   _wantData(): void {
     const s = this._stream;
     if (s === null || this._buffered >= READ_HIGH_WATER) return;
-    const flags = this.flags;
+    const flags = this._flags;
     if (!(flags & READING_STARTED) || flags & READ_STOPPED || s.isPaused()) {
-      this.flags = (flags | READING_STARTED) & ~READ_STOPPED;
+      this._flags = (flags | READING_STARTED) & ~READ_STOPPED;
       s.resume();
     }
   }
@@ -826,7 +829,7 @@ export class NetSocket {
 
   /** @internal keep (or stop keeping) the process alive; the proactor follows its loop. */
   _ref(on: boolean): void {
-    this.flags = on ? this.flags & ~UNREFED : this.flags | UNREFED;
+    this._flags = on ? this._flags & ~UNREFED : this._flags | UNREFED;
     for (const h of [this._stream, this._server, this._dgram]) {
       if (h !== null) {
         if (on) h.ref();

@@ -27,7 +27,7 @@ import {
 } from '@loopkit/core';
 import { EAGAIN, EINTR, errnoError, isAvailable as uvAvailable, pipeWrite, pipeWritev } from '@loopkit/uv';
 import { NetProactor } from './net-proactor.js';
-import { closedError, NetSocket, notConnectedError } from './net-socket.js';
+import { CLOSED, closedError, EOF_RECEIVED, NetSocket, notConnectedError } from './net-socket.js';
 import { addressOf, EXTRA_NOT_READ, keptAddress, type KeptAddress } from './kept-address.js';
 import type { Address, Proactor } from './proactor.js';
 
@@ -105,7 +105,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
   // ---- writing: one send in flight, of the buffer's first chunk. Core gives this transport
   // copies of the caller's bytes and never changes a chunk, so a send takes a chunk as it is.
   protected _writeNow(chunks: readonly Uint8Array[]): number {
-    if (this.direct !== null) return this.fd >= 0 ? this.writeFd(chunks) : this.writeToNode(chunks);
+    if (this.posted === null) return this.fd >= 0 ? this.writeFd(chunks) : this.writeToNode(chunks);
     if (this.posted!.sendFut !== null) return 0;
     // What completes at once never enters the buffer; the rest waits for this send.
     let done = 0;
@@ -177,7 +177,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
   private liveStream(): NonNullable<NetSocket['_stream']> {
     const sock = this.sock;
     const stream = sock._stream;
-    if (stream === null || sock._closed || stream.destroyed) throw sock._error ?? (sock._closed ? closedError('send') : notConnectedError('send'));
+    if (stream === null || (sock._flags & CLOSED) !== 0 || stream.destroyed) throw sock._error ?? (sock._closed ? closedError('send') : notConnectedError('send'));
     return stream;
   }
 
@@ -266,9 +266,10 @@ export class ProactorSocketTransport extends BaseStreamTransport {
       // The protocol may have paused reading or closed the transport.
       if (!this.reading || this._closing) return;
     }
+    const flags = sock._flags;
     if (sock._error !== null) this._fatalError(sock._error, 'Fatal read error on socket transport');
-    else if (sock._eof) this._eofReceived();
-    else if (sock._closed) this._fatalError(closedError('recv'), 'Fatal read error on socket transport');
+    else if (flags & EOF_RECEIVED) this._eofReceived();
+    else if (flags & CLOSED) this._fatalError(closedError('recv'), 'Fatal read error on socket transport');
     else if (sock._stream === null) this._fatalError(notConnectedError('recv'), 'Fatal read error on socket transport');
     else sock._wantData();
   }
