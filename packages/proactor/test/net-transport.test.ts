@@ -153,6 +153,28 @@ describe('ProactorSocketTransport on node:net', () => {
       close();
     });
   });
+  it("Node's own 'end' listener and NetProactor's are one entry of the accepted socket's event table (an array of two was 64 bytes a connection): a FIN still reaches eofReceived, and the half-closed connection still writes", async () => {
+    await run(async (loop) => {
+      let eof = false;
+      class HalfClosed extends Keeper {
+        override eofReceived(): boolean {
+          eof = true;
+          this.transport!.write(Buffer.from('after eof'));
+          return true;
+        }
+      }
+      const server = new HalfClosed();
+      const client = new Keeper();
+      const close = await connect(loop, server, client);
+      const stream = (server.transport as unknown as { sock: { _stream: net.Socket } }).sock._stream;
+      expect(stream.listenerCount('end')).toBe(1);
+      (client.transport as unknown as { writeEof(): void }).writeEof();
+      await waitFor(() => eof && client.received >= 9, 'EOF, then the reply');
+      expect(client.bytes().toString()).toBe('after eof');
+      close();
+    });
+  });
+
   it("a connection's extra info is made when first asked for, from the addresses read when it was made: after the peer's reset too", async () => {
     await run(extraInfoMadeWhenAsked);
   });
