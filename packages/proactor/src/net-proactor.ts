@@ -178,7 +178,7 @@ function netConnect(fut: OpFuture<void>): boolean {
  */
 function netWrite(fut: OpFuture<number>): boolean {
   const s = fut._sock as NetSocket;
-  if (s._writesDone >= fut._ticket) {
+  if (s._writeDone(fut._ticket)) {
     if (s._writeFailed(fut._ticket)) fut.setException(toError(s._writeFailure));
     else fut.setResult(fut._arg as number);
     return true;
@@ -494,7 +494,7 @@ export class NetProactor extends Proactor implements SocketWatcher {
   /** A future for the write of `size` bytes that the caller hands to Node next. */
   private writeOp(sock: NetSocket, size: number): OpFuture<number> {
     const fut = this.op<number>(sock, netWrite, size);
-    fut._ticket = ++sock._writesIssued;
+    fut._ticket = sock._issueWrite();
     return fut;
   }
 

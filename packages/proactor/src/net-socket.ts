@@ -36,6 +36,15 @@ const READING_STARTED = 1;
 const READ_STOPPED = 2;
 /** The socket does not keep the process alive (its proactor's loop is not running). */
 const UNREFED = 4;
+/** @internal The peer sent EOF. */
+export const EOF_RECEIVED = 8;
+/** @internal close() was called or Node closed the handle. */
+export const CLOSED = 16;
+/** A datagram socket (else a stream). */
+const DGRAM = 32;
+/** The family's index in FAMILIES, from this bit up. */
+const FAMILY_SHIFT = 6;
+const FAMILIES: readonly NetSocketFamily[] = ['inet', 'inet6', 'unix'];
 /** Datagrams kept unread at most; later ones are dropped, as a full kernel buffer does. */
 const MAX_DATAGRAMS = 4096;
 
@@ -45,8 +54,6 @@ const MAX_KEPT_CHUNK_SLOTS = 64;
 // Shared by the sockets that never accept or receive datagrams (never pushed into).
 const NO_CONNECTIONS: net.Socket[] = [];
 const NO_DATAGRAMS: Array<[Buffer, Address]> = [];
-// Shared by the sockets that never had two chunks unread at once (never pushed into).
-const NO_CHUNKS: Buffer[] = [];
 /** @internal A proactor's queue of a socket that never had to wait (never pushed into: the proactor makes its own). */
 export const NO_OPS: never[] = [];
 
@@ -207,6 +214,30 @@ function onStreamEnd(this: net.Socket): void {
   sock._notify();
 }
 
+/**
+ * Node's own 'end' listener, on every net.Socket from its constructor (found on a throwaway
+ * socket at the first stream), or null where a Node has none.
+ */
+let nodeEndListener: ((this: net.Socket) => void) | null | undefined;
+
+/** Node's 'end' listener, then ours: one listener where two would make Node's entry an array (64 bytes of each connection). */
+function onStreamEndAfterNode(this: net.Socket): void {
+  nodeEndListener!.call(this);
+  onStreamEnd.call(this);
+}
+
+/** Hear `stream`'s 'end' (after Node's own listener, as `on` would order them). */
+function listenForEnd(stream: net.Socket): void {
+  if (nodeEndListener === undefined) {
+    const end = (new (nodeNet().Socket)() as unknown as { _events?: Record<string, unknown> })._events?.end;
+    nodeEndListener = typeof end === 'function' ? (end as (this: net.Socket) => void) : null;
+  }
+  const events = (stream as unknown as { _events?: Record<string, unknown> })._events;
+  // Only Node's listener there (a stream Node made, as every NetSocket's): ours takes its place and calls it.
+  if (nodeEndListener !== null && events?.end === nodeEndListener) events.end = onStreamEndAfterNode;
+  else stream.on('end', onStreamEnd);
+}
+
 const PROBE = Buffer.alloc(1);
 
 /**
@@ -350,30 +381,82 @@ class Datagrams {
   constructor(readonly socket: dgram.Socket) {}
 }
 
+/** A NetSocket's address bound before connect and its Unix socket paths. */
+class SocketNames {
+  local: { address: string; port: number } | null = null;
+  sockPath = '';
+  peerPath = '';
+}
+
+/**
+ * The chunks a NetSocket keeps behind its first unread one, in `slots` from `head` to `tail`:
+ * made when two chunks first wait unread at once (an echo never has them), its slots reused
+ * from 0 once all are taken, where a push after shift() emptied an array would grow a new
+ * backing store at every read.
+ */
+class ChunkBacklog {
+  readonly slots: Buffer[] = [];
+  head = 0;
+  tail = 0;
+
+  /** The chunks not yet taken move to slots 0..; the slots they leave hold nothing. */
+  compact(): void {
+    const slots = this.slots;
+    const left = this.tail - this.head;
+    slots.copyWithin(0, this.head, this.tail);
+    slots.fill(EMPTY, left, this.tail);
+    this.head = 0;
+    this.tail = left;
+  }
+}
+
+/**
+ * A NetSocket's writes and sends handed to Node: how many, how many Node called back (always
+ * in order), and the first that failed. Its own record, made by the first such write: most
+ * connections write to the fd (32 bytes of each idle connection as fields of the socket).
+ */
+class NodeWrites {
+  issued = 0;
+  done = 0;
+  /** The first write Node failed, by position (0 for none), and its error. */
+  failedAt = 0;
+  failure: unknown = null;
+  /** Node's callback for every write or send of the socket. */
+  readonly callback: (err?: Error | null) => void;
+
+  constructor(sock: NetSocket) {
+    this.callback = (err?: Error | null): void => {
+      const done = ++this.done;
+      // Node calls writes back in order: the first failure is the earliest.
+      if (err !== null && err !== undefined && this.failedAt === 0) {
+        this.failedAt = done;
+        this.failure = err;
+      }
+      sock._notifyWrite();
+    };
+  }
+}
+
 /** The proactor's socket over node:net and node:dgram: the socket object NetProactor's operations take. */
 export class NetSocket {
-  readonly family: NetSocketFamily;
-  readonly type: NetSocketType;
+  /** What the socket carries (kept in its flags with its type: 16 bytes of each connection as fields). */
+  get family(): NetSocketFamily {
+    return FAMILIES[this._flags >> FAMILY_SHIFT]!;
+  }
+  /** Stream or datagram. */
+  get type(): NetSocketType {
+    return this._flags & DGRAM ? 'dgram' : 'stream';
+  }
 
   /** @internal the Node handle: a stream, else a listener's or datagram socket's (`_server`, `_dgram`), or none before connect */
   _stream: net.Socket | null = null;
   /** A listener's or datagram socket's handle and what it received: one field, not four, on every connection. */
   private endpoint: Listener | Datagrams | null = null;
-  /**
-   * Received and not yet taken: `first` (EMPTY for none), then the slots of `later` from
-   * `laterHead` to `laterTail`. A connection that takes each read before the next never needs
-   * the list (it was 56 bytes of each idle connection); a backlog's list is made once and its
-   * slots reused from 0 once all are taken, where a push after shift() emptied an array would
-   * grow a new backing store at every read.
-   */
+  /** Received and not yet taken: `first` (EMPTY for none), then the chunks of `later` (see ChunkBacklog). */
   private first: Buffer = EMPTY;
-  private later: Buffer[] = NO_CHUNKS;
-  private laterHead = 0;
-  private laterTail = 0;
+  private later: ChunkBacklog | null = null;
   /** @internal received bytes not yet taken */ _buffered = 0;
-  /** @internal the peer sent EOF */ _eof = false;
   /** @internal a connection or receive error, reported to every later receive */ _error: Error | null = null;
-  /** @internal close() was called or Node closed the handle */ _closed = false;
   /** @internal the proactor told of this socket's changes; the fields below are its record of the socket (NetProactor's SockState) */
   _watcher: SocketWatcher | null = null;
   /** @internal operations waiting: receives and accepts, sends and connects */ _reads: OpFuture<any>[] = NO_OPS;
@@ -384,38 +467,75 @@ export class NetSocket {
   _nextReady: SockState | null = null;
   /** @internal */ _prevWatched: NetSocket | null = null;
   /** @internal */ _nextWatched: NetSocket | null = null;
-  /** @internal writes handed to Node, and how many it called back (always in order) */ _writesIssued = 0;
-  /** @internal */ _writesDone = 0;
-  /**
-   * @internal the first write Node failed (by position, 0 for none: a number that is not a
-   * small integer, as Infinity, is a 16-byte heap object per socket), and its error
-   */
-  _writeFailedAt = 0;
-  /** @internal */ _writeFailure: unknown = null;
-  /** Node's callback for every write or send on this socket, made by the first one. */
-  private written: ((err?: Error | null) => void) | null = null;
+  /** Writes and sends handed to Node, counted; made by the first (a transport writing to the fd never makes it). */
+  private nodeWrites: NodeWrites | null = null;
 
-  /** @internal the callback to give Node with each write or send (it counts them: `_writesDone`). */
+  /** The record of writes handed to Node, made at the first. */
+  private writesToNode(): NodeWrites {
+    return (this.nodeWrites ??= new NodeWrites(this));
+  }
+  /** @internal a write or send is handed to Node next: its position among them (its ticket). */
+  _issueWrite(): number {
+    return ++this.writesToNode().issued;
+  }
+  /** @internal the callback to give Node with each write or send (it counts them). */
   _writeCallback(): (err?: Error | null) => void {
-    return (this.written ??= (err?: Error | null): void => {
-      const done = ++this._writesDone;
-      // Node calls writes back in order: the first failure is the earliest.
-      if (err !== null && err !== undefined && this._writeFailedAt === 0) {
-        this._writeFailedAt = done;
-        this._writeFailure = err;
-      }
-      this._notifyWrite();
-    });
+    return this.writesToNode().callback;
+  }
+  /** @internal Node called back the write at position `ticket` (and every one before it). */
+  _writeDone(ticket: number): boolean {
+    const writes = this.nodeWrites;
+    return writes !== null && writes.done >= ticket;
   }
   /** @internal the write at position `ticket` (or one before it) failed. */
   _writeFailed(ticket: number): boolean {
-    return this._writeFailedAt !== 0 && ticket >= this._writeFailedAt;
+    const writes = this.nodeWrites;
+    return writes !== null && writes.failedAt !== 0 && ticket >= writes.failedAt;
   }
-  /** @internal bound before connect: connect() binds to it */ _local: { address: string; port: number } | null = null;
-  /** @internal Unix socket paths (Node cannot report them) */ _sockPath = '';
-  /** @internal */ _peerPath = '';
-  /** READING_STARTED, READ_STOPPED and UNREFED: one field where three were (16 bytes of each connection). */
-  private flags = 0;
+  /** @internal the error of the first write Node failed. */
+  get _writeFailure(): unknown {
+    return this.nodeWrites?.failure ?? null;
+  }
+  /** Where a socket is bound before connect, and a Unix socket's paths: made when set (a TCP connection has none). */
+  private names: SocketNames | null = null;
+
+  /** @internal bound before connect: connect() binds to it */
+  get _local(): { address: string; port: number } | null {
+    return this.names?.local ?? null;
+  }
+  /** @internal Unix socket paths (Node cannot report them) */
+  get _sockPath(): string {
+    return this.names?.sockPath ?? '';
+  }
+  set _sockPath(path: string) {
+    (this.names ??= new SocketNames()).sockPath = path;
+  }
+  /** @internal */
+  get _peerPath(): string {
+    return this.names?.peerPath ?? '';
+  }
+  set _peerPath(path: string) {
+    (this.names ??= new SocketNames()).peerPath = path;
+  }
+  /** @internal the peer sent EOF */
+  get _eof(): boolean {
+    return (this._flags & EOF_RECEIVED) !== 0;
+  }
+  set _eof(on: boolean) {
+    this._flags = on ? this._flags | EOF_RECEIVED : this._flags & ~EOF_RECEIVED;
+  }
+  /** @internal close() was called or Node closed the handle */
+  get _closed(): boolean {
+    return (this._flags & CLOSED) !== 0;
+  }
+  set _closed(on: boolean) {
+    this._flags = on ? this._flags | CLOSED : this._flags & ~CLOSED;
+  }
+  /**
+   * @internal READING_STARTED ... DGRAM and the family: one field where seven were (48 bytes of
+   * each connection). A transport's reads and writes test its bits (a getter is a call at V8's baseline tier).
+   */
+  _flags = 0;
 
   /** @internal a listener's net.Server */
   get _server(): net.Server | null {
@@ -447,8 +567,7 @@ export class NetSocket {
       throw new TypeError(`family must be 'inet', 'inet6' or 'unix', got ${String(family)}`);
     }
     if (type !== 'stream' && type !== 'dgram') throw new TypeError(`type must be 'stream' or 'dgram', got ${String(type)}`);
-    this.family = family;
-    this.type = type;
+    this._flags = (FAMILIES.indexOf(family) << FAMILY_SHIFT) | (type === 'dgram' ? DGRAM : 0);
   }
 
   /** @internal wraps a connected or connecting net.Socket (allowHalfOpen, paused). */
@@ -505,13 +624,13 @@ export class NetSocket {
     (stream as unknown as Record<symbol, NetSocket>)[OWNER] = this;
     stream.pause();
     if (!this.readIntoScratch(stream)) stream.on('data', onStreamData);
-    stream.on('end', onStreamEnd);
+    listenForEnd(stream);
     stream.on('error', onStreamError);
     // Only a socket still to connect hears 'connect' (an accepted one never does): one
     // listener key more would push Node's listener table out of its object (40 bytes).
     if (!(stream as unknown as { _handle?: unknown })._handle || stream.connecting) stream.on('connect', onStreamConnect);
     stream.on('close', onStreamClose);
-    if (this.flags & UNREFED) stream.unref();
+    if (this._flags & UNREFED) stream.unref();
     // A socket still to connect gets its handle at connect(), which installs READ_SCRATCH (onStreamConnect follows).
     if ((stream as unknown as { _handle?: unknown })._handle) readDirectlyWhenChosen(stream);
   }
@@ -554,20 +673,20 @@ export class NetSocket {
     else this.keepLater(chunk);
     this._buffered += chunk.length;
     if (this._buffered < READ_HIGH_WATER) return true;
-    this.flags |= READ_STOPPED;
+    this._flags |= READ_STOPPED;
     return false;
   }
 
   /** `chunk` waits behind others. */
   private keepLater(chunk: Buffer): void {
-    let later = this.later;
-    if (later === NO_CHUNKS) later = this.later = [];
+    const later = (this.later ??= new ChunkBacklog());
+    const slots = later.slots;
     // A reader that always leaves chunks behind never empties the list: move what is left
     // to the front before growing, or the taken slots would pile up for the connection's life.
-    if (this.laterTail === later.length && this.laterHead >= MAX_KEPT_CHUNK_SLOTS / 2) this.compact();
-    if (this.laterTail < later.length) later[this.laterTail] = chunk;
-    else later.push(chunk);
-    this.laterTail++;
+    if (later.tail === slots.length && later.head >= MAX_KEPT_CHUNK_SLOTS / 2) later.compact();
+    if (later.tail < slots.length) slots[later.tail] = chunk;
+    else slots.push(chunk);
+    later.tail++;
   }
 
   /** The OS descriptor, or -1 when there is none (closed, not connected, or not exposed). */
@@ -626,7 +745,7 @@ export class NetSocket {
     if (address === null || typeof address !== 'object' || !Number.isInteger(address.port)) {
       throw new TypeError('address must be {address?, port}');
     }
-    this._local = { address: address.address ?? (this.family === 'inet' ? '0.0.0.0' : '::'), port: address.port };
+    (this.names ??= new SocketNames()).local = { address: address.address ?? (this.family === 'inet' ? '0.0.0.0' : '::'), port: address.port };
   }
 
   /** Half-closes the sending side once written data is flushed (SHUT_WR). */
@@ -657,9 +776,9 @@ export class NetSocket {
   _wantData(): void {
     const s = this._stream;
     if (s === null || this._buffered >= READ_HIGH_WATER) return;
-    const flags = this.flags;
+    const flags = this._flags;
     if (!(flags & READING_STARTED) || flags & READ_STOPPED || s.isPaused()) {
-      this.flags = (flags | READING_STARTED) & ~READ_STOPPED;
+      this._flags = (flags | READING_STARTED) & ~READ_STOPPED;
       s.resume();
     }
   }
@@ -671,7 +790,8 @@ export class NetSocket {
     let out: Buffer;
     if (first.length <= n) {
       out = first;
-      this.first = this.laterHead < this.laterTail ? this.takeLater() : EMPTY;
+      const later = this.later;
+      this.first = later !== null && later.head < later.tail ? this.takeLater(later) : EMPTY;
     } else {
       out = first.subarray(0, n);
       this.first = first.subarray(n);
@@ -681,29 +801,19 @@ export class NetSocket {
   }
 
   /** The chunk at the head of `later`, out of it (it holds one at least). */
-  private takeLater(): Buffer {
-    const later = this.later;
-    const head = this.laterHead;
-    const chunk = later[head]!;
-    later[head] = EMPTY;
-    if (head + 1 < this.laterTail) {
-      this.laterHead = head + 1;
+  private takeLater(later: ChunkBacklog): Buffer {
+    const slots = later.slots;
+    const head = later.head;
+    const chunk = slots[head]!;
+    slots[head] = EMPTY;
+    if (head + 1 < later.tail) {
+      later.head = head + 1;
     } else {
       // Every chunk was taken: fill from slot 0 again (a list that a backlog grew long is dropped).
-      this.laterHead = this.laterTail = 0;
-      if (later.length > MAX_KEPT_CHUNK_SLOTS) this.later = NO_CHUNKS;
+      later.head = later.tail = 0;
+      if (slots.length > MAX_KEPT_CHUNK_SLOTS) this.later = null;
     }
     return chunk;
-  }
-
-  /** The chunks of `later` not yet taken move to slots 0..; the slots they leave hold nothing. */
-  private compact(): void {
-    const later = this.later;
-    const left = this.laterTail - this.laterHead;
-    later.copyWithin(0, this.laterHead, this.laterTail);
-    later.fill(EMPTY, left, this.laterTail);
-    this.laterHead = 0;
-    this.laterTail = left;
   }
 
   /** @internal copy unread bytes into buf: how many were copied. */
@@ -719,7 +829,7 @@ export class NetSocket {
 
   /** @internal keep (or stop keeping) the process alive; the proactor follows its loop. */
   _ref(on: boolean): void {
-    this.flags = on ? this.flags & ~UNREFED : this.flags | UNREFED;
+    this._flags = on ? this._flags & ~UNREFED : this._flags | UNREFED;
     for (const h of [this._stream, this._server, this._dgram]) {
       if (h !== null) {
         if (on) h.ref();

@@ -27,7 +27,7 @@ import {
 } from '@loopkit/core';
 import { EAGAIN, EINTR, errnoError, isAvailable as uvAvailable, pipeWrite, pipeWritev } from '@loopkit/uv';
 import { NetProactor } from './net-proactor.js';
-import { closedError, NetSocket, notConnectedError } from './net-socket.js';
+import { CLOSED, closedError, EOF_RECEIVED, NetSocket, notConnectedError } from './net-socket.js';
 import { addressOf, EXTRA_NOT_READ, keptAddress, type KeptAddress } from './kept-address.js';
 import type { Address, Proactor } from './proactor.js';
 
@@ -52,8 +52,6 @@ export class ProactorSocketTransport extends BaseStreamTransport {
   private reading = false;
   /** The futures path's state, null on the fast path (four fields less on each of its connections). */
   private readonly posted: PostedOps | null;
-  /** The NetProactor that queues this transport on news of its NetSocket (the fast path), or null. */
-  private readonly direct: NetProactor | null;
   /** Fast path: the write Node has not called back yet (its position among the socket's writes) and its size. */
   private pendingTicket = 0;
   private pendingSize = 0;
@@ -86,9 +84,8 @@ export class ProactorSocketTransport extends BaseStreamTransport {
     [this.localHost, this.localPort] = keptAddress(() => sock.getsockname());
     [this.peerHost, this.peerPort] = keptAddress(() => sock.getpeername());
     this.release = release;
-    this.direct = proactor instanceof NetProactor && sock instanceof NetSocket ? proactor : null;
     this.posted =
-      this.direct !== null
+      proactor instanceof NetProactor && sock instanceof NetSocket
         ? null
         : { readFut: null, sendFut: null, readDone: (done) => this.onRead(done), sendDone: (done) => this.onSent(done) };
     this.fd = this.direct !== null && uvAvailable() ? sock.fileno() : -1;
@@ -100,10 +97,15 @@ export class ProactorSocketTransport extends BaseStreamTransport {
     this._start(waiter);
   }
 
+  /** The NetProactor that queues this transport on news of its NetSocket (the fast path, where nothing is posted), or null. */
+  private get direct(): NetProactor | null {
+    return this.posted === null ? (this.proactor as NetProactor) : null;
+  }
+
   // ---- writing: one send in flight, of the buffer's first chunk. Core gives this transport
   // copies of the caller's bytes and never changes a chunk, so a send takes a chunk as it is.
   protected _writeNow(chunks: readonly Uint8Array[]): number {
-    if (this.direct !== null) return this.fd >= 0 ? this.writeFd(chunks) : this.writeToNode(chunks);
+    if (this.posted === null) return this.fd >= 0 ? this.writeFd(chunks) : this.writeToNode(chunks);
     if (this.posted!.sendFut !== null) return 0;
     // What completes at once never enters the buffer; the rest waits for this send.
     let done = 0;
@@ -175,7 +177,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
   private liveStream(): NonNullable<NetSocket['_stream']> {
     const sock = this.sock;
     const stream = sock._stream;
-    if (stream === null || sock._closed || stream.destroyed) throw sock._error ?? (sock._closed ? closedError('send') : notConnectedError('send'));
+    if (stream === null || (sock._flags & CLOSED) !== 0 || stream.destroyed) throw sock._error ?? (sock._closed ? closedError('send') : notConnectedError('send'));
     return stream;
   }
 
@@ -194,7 +196,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
   private writeChunk(chunk: Uint8Array): boolean {
     const sock = this.sock;
     const stream = this.liveStream();
-    const ticket = ++sock._writesIssued;
+    const ticket = sock._issueWrite();
     stream.write(chunk, sock._writeCallback());
     // Nothing left unwritten: libuv wrote it all in the call (Node calls back later all the same).
     if (stream.writableLength === 0 && sock._error === null) return true;
@@ -226,7 +228,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
   private writeCompleted(): void {
     const ticket = this.pendingTicket;
     const sock = this.sock;
-    if (sock._writesDone < ticket) {
+    if (!sock._writeDone(ticket)) {
       // Not called back yet, but written all the same when Node holds nothing unwritten.
       const stream = sock._stream;
       if (stream === null || stream.writableLength !== 0 || sock._error !== null) return;
@@ -264,9 +266,10 @@ export class ProactorSocketTransport extends BaseStreamTransport {
       // The protocol may have paused reading or closed the transport.
       if (!this.reading || this._closing) return;
     }
+    const flags = sock._flags;
     if (sock._error !== null) this._fatalError(sock._error, 'Fatal read error on socket transport');
-    else if (sock._eof) this._eofReceived();
-    else if (sock._closed) this._fatalError(closedError('recv'), 'Fatal read error on socket transport');
+    else if (flags & EOF_RECEIVED) this._eofReceived();
+    else if (flags & CLOSED) this._fatalError(closedError('recv'), 'Fatal read error on socket transport');
     else if (sock._stream === null) this._fatalError(notConnectedError('recv'), 'Fatal read error on socket transport');
     else sock._wantData();
   }
