@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CancelledError, gather, sleep, type Future } from '@loopkit/core';
-import { DoneWatcher } from '../packages/core/dist/futures.js';
+import { DoneWatcher, Future as CoreFuture } from '../packages/core/dist/futures.js';
 import { withLoop } from './support/base-loop.js';
 
 describe("gather's one watcher for all its children", () => {
@@ -131,5 +131,67 @@ describe("gather's one watcher for all its children", () => {
       await sleep(0);
       expect(reports.map((r) => r.message)).toEqual([expect.stringMatching(/^Exception in callback rejecting\(/)]);
       expect((reports[0]!.exception as Error).message).toBe('async one fails');
+    }));
+});
+
+/**
+ * What gather does per argument, counted: its argument loop runs once per gather, so V8 runs
+ * it in baseline code for most of a 100k gather (Node 24), where each `instanceof` and each
+ * push is a generic builtin call (bench/README.md, session 22). Counted through a
+ * Symbol.hasInstance on Future and a wrapped Array.prototype.push, around the gather() call.
+ */
+describe("gather's work per child", () => {
+  it('checks a task it is given once against Future, and lists the children where the arguments were', () =>
+    withLoop(async (loop) => {
+      const tasks = Array.from({ length: 100 }, (_, i) =>
+        loop.createTask(async () => {
+          await sleep(0);
+          return i;
+        }),
+      );
+      let futureChecks = 0;
+      let pushes = 0;
+      const plainHasInstance = Function.prototype[Symbol.hasInstance];
+      const push = Array.prototype.push;
+      Object.defineProperty(CoreFuture, Symbol.hasInstance, {
+        configurable: true,
+        value(this: unknown, value: unknown): boolean {
+          if (this === CoreFuture) futureChecks += 1;
+          return plainHasInstance.call(this, value);
+        },
+      });
+      Array.prototype.push = function countedPush(this: unknown[], ...items: unknown[]): number {
+        pushes += 1;
+        return push.apply(this, items);
+      };
+      let all: Future<number[]>;
+      try {
+        all = gather(...tasks);
+      } finally {
+        Array.prototype.push = push;
+        delete (CoreFuture as unknown as Record<symbol, unknown>)[Symbol.hasInstance];
+      }
+      expect(futureChecks).toBeLessThanOrEqual(tasks.length + 1); // main: two a child
+      expect(pushes).toBeLessThan(tasks.length / 2); // main: one a child
+      expect(await all).toEqual(tasks.map((_, i) => i));
+    }));
+
+  it('gives each result at its argument\'s place: a function given twice is one task, a done future, a thenable, the options popped', () =>
+    withLoop(async (loop) => {
+      let runs = 0;
+      const twice = async (): Promise<string> => {
+        runs += 1;
+        await sleep(0);
+        return 'fn';
+      };
+      const done = loop.createFuture<string>();
+      done.setResult('done');
+      const failing = loop.createFuture<string>();
+      failing.setException(new RangeError('failed'));
+      const results = await gather(twice, done, Promise.resolve('thenable'), twice, failing, { returnExceptions: true });
+      expect(results.slice(0, 4)).toEqual(['fn', 'done', 'thenable', 'fn']);
+      expect(results[4]).toBeInstanceOf(RangeError);
+      expect(results).toHaveLength(5);
+      expect(runs).toBe(1);
     }));
 });
