@@ -22,6 +22,7 @@ import { paceReceived, receiveSlab, toConnectionError } from '@loopkit/core';
 import { adviseHugePagesAhead, errnoError, isAvailable as uvAvailable, pipeRead } from '@loopkit/uv';
 import type { OpFuture, SockState, StreamConsumer } from './net-proactor.js';
 import type { Address } from './proactor.js';
+import { NodeBuffer } from './node-buffer.js';
 
 /** What a NetSocket carries: IPv4, IPv6 or a Unix socket (a named pipe on Windows). */
 export type NetSocketFamily = 'inet' | 'inet6' | 'unix';
@@ -87,14 +88,6 @@ const OWN_BUFFER_READ = 64 * 1024;
 
 /** The NetSocket a net.Socket reads for (the read callback runs with the net.Socket as `this`). */
 const OWNER = Symbol('NetSocket');
-
-/**
- * The class of Node's Buffers (`Buffer[Symbol.species]`): a chunk made with it from its slab's
- * ArrayBuffer, held once per slab, is the Buffer `subarray` makes, without the `buffer` getter
- * `subarray` calls (a call into V8's C++): 300-1,300 instructions less per read with the copy
- * below (bench/README.md, "Session 19 (s19-netproactor)").
- */
-const NodeBuffer = (Buffer as unknown as Record<symbol, new (memory: ArrayBuffer, byteOffset: number, length: number) => Buffer>)[Symbol.species]!;
 
 /**
  * net.Socket's keys behind its `onread` option: the buffer libuv reads into, the read callback,

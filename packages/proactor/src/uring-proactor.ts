@@ -63,7 +63,8 @@ import { acceptedPeer, Proactor, type Address, type AddressLike } from './proact
 import { sendfileBySends } from './sendfile.js';
 import { checkBytes, wouldBlock } from './checks.js';
 import type { ProactorSocketTransport } from './transports.js';
-import { NodeBuffer, UringStreamTransport } from './uring-transport.js';
+import { NodeBuffer } from './node-buffer.js';
+import { UringStreamTransport } from './uring-transport.js';
 
 const ECANCELED = 125;
 const ENOBUFS = 105;

@@ -46,6 +46,7 @@
 import { BaseStreamTransport, receiveSlab, socketExtra, toConnectionError, type AbstractEventLoop, type BaseProtocol, type ConnectionOwner, type Future } from '@loopkit/core';
 import { adviseHugePagesForRead, EAGAIN, EINTR, errnoError, SHUT_WR, Uring, WRITABLE } from '@loopkit/uv';
 import { addressOf, EXTRA_NOT_READ, keptAddress, type KeptAddress } from './kept-address.js';
+import { NodeBuffer } from './node-buffer.js';
 import type { NetSocket } from './net-socket.js';
 import type { ReleaseHook } from './transports.js';
 import type { ReadableSink, RingSink, UringProactor, UringSocket } from './uring-proactor.js';
@@ -63,13 +64,6 @@ const ENOSYS = 38;
 const MULTISHOT_LIMIT = 256 * 1024;
 /** The transport's own receive buffer (kernels without a receive pool). */
 const OWN_BUFFER_SIZE = 64 * 1024;
-/**
- * @internal Node's Buffer class (`Buffer[Symbol.species]`, the object `subarray` makes): a
- * chunk made with it from the receive slab's ArrayBuffer is the Buffer `subarray` makes, without
- * the `buffer` getter `subarray` calls (a call into V8's C++) for every chunk harvested or read
- * (net-socket.ts does the same; bench/README.md, "Session 19 (s19-netproactor)").
- */
-export const NodeBuffer = (Buffer as unknown as Record<symbol, new (memory: ArrayBuffer, byteOffset: number, length: number) => Buffer>)[Symbol.species]!;
 /** `end` while the stream has not ended. */
 const OPEN = 1;
 /** The least room a direct receive into the slab asks for (the selector's). */
