@@ -432,10 +432,16 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return ` cb=[${shown}]`;
   }
 
-  /** @internal */
+  /**
+   * @internal the CancelledError a read of this cancelled future raises. A task's own (its body
+   * threw it) is handed out once, as asyncio's `_make_cancelled_error` consumes `_cancelled_exc`:
+   * later reads get a new one with the message `cancel(msg)` left, none for such a task.
+   */
   _makeCancelledError(): CancelledError {
-    if (this._cancelledExc !== null) return this._cancelledExc;
-    return new CancelledError(this._cancelMessage ?? '');
+    const own = this._cancelledExc;
+    if (own === null) return new CancelledError(this._cancelMessage ?? '');
+    this._cancelledExc = null;
+    return own;
   }
 
   /** @internal */
