@@ -3,7 +3,24 @@
  * (the outcome each test asserts is what Python printed for the same scenario), on every loop.
  */
 import { expect, it } from 'vitest';
-import { CancelledError, createTask, gather, shield, sleep, waitFor, type Task } from 'loopkit';
+import {
+  Barrier,
+  BoundedSemaphore,
+  CancelledError,
+  IncompleteReadError,
+  Runner,
+  Semaphore,
+  StreamReader,
+  TimeoutError,
+  asCompleted,
+  createTask,
+  gather,
+  shield,
+  sleep,
+  timeout,
+  waitFor,
+  type Task,
+} from 'loopkit';
 import { onEachLoop, rejection, runIn } from './loops.js';
 
 /** The message of the CancelledError `read` throws or rejects with. */
@@ -101,4 +118,46 @@ onEachLoop('a cancelled task hands its CancelledError (with the message) to the 
       expect(await cancelMessage(() => waitFor(task, 5))).toBe('wf');
       expect(await rejection(task)).toBeInstanceOf(CancelledError);
     }));
+});
+
+onEachLoop("errors say asyncio 3.13's words where a ported test compares them", (make) => {
+  it('test_readuntil_eof, separators, the limit, Barrier(0), Semaphore(-1), a timeout, run(123)', () =>
+    runIn(make, async () => {
+      const reader = new StreamReader();
+      reader.feedData(Buffer.from('some dataAA'));
+      reader.feedEof();
+      const incomplete = await rejection(reader.readuntil(Buffer.from('AAA')));
+      expect(incomplete).toBeInstanceOf(IncompleteReadError);
+      expect((incomplete as Error).message).toBe('11 bytes read on a total of undefined expected bytes');
+
+      const empty = new StreamReader();
+      await expect(empty.readuntil(Buffer.alloc(0))).rejects.toThrow(/^Separator should be at least one-byte string$/);
+      await expect(empty.readuntil([Buffer.from('a'), Buffer.alloc(0)])).rejects.toThrow(/^Separator should be/);
+      await expect(empty.readuntil([])).rejects.toThrow(/^Separator should contain at least one element$/);
+      expect(() => new StreamReader({ limit: 0 })).toThrow(/^Limit cannot be <= 0/);
+
+      expect(() => new Barrier(0)).toThrow(/^parties must be > 0/);
+      expect(() => new Semaphore(-1)).toThrow(/^Semaphore initial value must be >= 0/);
+      expect(() => new BoundedSemaphore(-1)).toThrow(/^Semaphore initial value must be >= 0/);
+
+      // str() of the TimeoutError of timeout(), wait_for() and as_completed() is ''.
+      const scoped = await rejection(timeout(0.01, () => sleep(1)));
+      expect(scoped).toBeInstanceOf(TimeoutError);
+      expect((scoped as Error).message).toBe('');
+      expect((scoped as Error).cause).toBeInstanceOf(CancelledError);
+      expect(((await rejection(waitFor(sleep(1), 0.01))) as Error).message).toBe('');
+      const [first] = asCompleted([createTask(() => sleep(1))], { timeout: 0.01 });
+      const late = await rejection(first!);
+      expect(late).toBeInstanceOf(TimeoutError);
+      expect((late as Error).message).toBe('');
+    }));
+});
+
+it('test_run_non_coro: Runner.run(123) says a coroutine was expected', async () => {
+  const runner = new Runner();
+  try {
+    await expect(runner.run(123 as never)).rejects.toThrow(/a coroutine was expected/);
+  } finally {
+    runner.close();
+  }
 });

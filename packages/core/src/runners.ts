@@ -55,7 +55,7 @@ export interface RunnerOptions {
 
 function checkMain(main: unknown): void {
   if (typeof main !== 'function') {
-    throw new TypeError(`main must be a coroutine function (async or generator function), got ${describe(main)}`);
+    throw new TypeError(`a coroutine was expected for main (an async or generator function), got ${describe(main)}`);
   }
 }
 
