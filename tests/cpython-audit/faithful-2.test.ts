@@ -2,6 +2,7 @@
  * Session 22: asyncio 3.13 behaviours a ported program meets, each run beside Python 3.13.0
  * (the outcome each test asserts is what Python printed for the same scenario), on every loop.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { expect, it } from 'vitest';
 import {
   Barrier,
@@ -159,5 +160,32 @@ it('test_run_non_coro: Runner.run(123) says a coroutine was expected', async () 
     await expect(runner.run(123 as never)).rejects.toThrow(/a coroutine was expected/);
   } finally {
     runner.close();
+  }
+});
+
+it("test_run_keeps_context: a store one run enters reaches the next through Runner.run's context", async () => {
+  const cvar = new AsyncLocalStorage<number>();
+  type Snapshot = ReturnType<typeof AsyncLocalStorage.snapshot>;
+  const f = (val: number) => async (): Promise<[number, Snapshot]> => {
+    const old = cvar.getStore() ?? -1;
+    await sleep(0);
+    cvar.enterWith(val);
+    return [old, AsyncLocalStorage.snapshot()];
+  };
+  const runner = new Runner();
+  // Each run called with the store at -1 in its caller's context: a run without a context starts from there.
+  const fromCaller = <T>(call: () => Promise<T>): Promise<T> => cvar.run(-1, call);
+  try {
+    // Python 3.13.0: -1, then 1, then 2 (one Context for every run).
+    const [first, afterFirst] = await fromCaller(() => runner.run(f(1)));
+    expect(first).toBe(-1);
+    const [second, afterSecond] = await fromCaller(() => runner.run(f(2), { context: afterFirst }));
+    expect(second).toBe(1);
+    expect(await fromCaller(() => runner.run(async () => cvar.getStore(), { context: afterSecond }))).toBe(2);
+    expect((await fromCaller(() => runner.run(f(3))))[0]).toBe(-1);
+    await expect(runner.run(async () => 1, { context: 'ctx' } as never)).rejects.toThrow(TypeError);
+    await expect(runner.run(async () => 1, { contxt: null } as never)).rejects.toThrow(/unexpected option 'contxt'/);
+  } finally {
+    await runner.close();
   }
 });
