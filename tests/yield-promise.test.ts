@@ -82,6 +82,8 @@ console.log(JSON.stringify({ count, anonymous, wakeups }));
   const ORDER = `
 import { BaseEventLoop, CancelledError, sleep } from '${CORE}';
 const loop = new BaseEventLoop();
+const STALL_MS = 20;
+const busyWait = (ms) => { const until = performance.now() + ms; while (performance.now() < until); };
 const log = [];
 const unhandled = [];
 process.on('unhandledRejection', (reason) => unhandled.push(String(reason)));
@@ -101,7 +103,10 @@ await loop.runUntilComplete(async () => {
   });
   const unawaited = loop.createTask(async () => {
     void sleep(0);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    // A plain promise settled two iterations on, after the yield took the cancel: a timer of
+    // Node's here raced the iteration at load, and the body returning first with the cancel
+    // still pending ends the task cancelled (as a body returning with asyncio's _must_cancel set).
+    await new Promise((resolve) => loop.callSoon(() => loop.callSoon(resolve)));
     log.push(['unawaited went on']);
   });
   const twice = loop.createTask(async () => {
@@ -115,6 +120,7 @@ await loop.runUntilComplete(async () => {
     log.push(['after the first steps']);
     cancelled.cancel('stop');
     unawaited.cancel('stop too');
+    busyWait(STALL_MS); // an iteration stalled at load: what no timing may change
   });
   await Promise.all([plain, followed, cancelled, unawaited, twice]);
   await new Promise((resolve) => setTimeout(resolve, 5));

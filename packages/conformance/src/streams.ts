@@ -121,7 +121,7 @@ export function streamSuite(subject: LoopUnderTest): void {
         expect(error).toBeInstanceOf(IncompleteReadError);
         expect(String(Buffer.from(error.partial))).toBe('d');
         expect(error.expected).toBeNull();
-        expect(error.message).toBe('1 bytes read, expected more bytes');
+        expect(error.message).toBe('1 bytes read on a total of undefined expected bytes');
         expect(reader.atEof()).toBe(true);
       }));
 

@@ -69,7 +69,7 @@ export class AsCompleted<T> implements AsyncIterableIterator<Future<T>>, Iterabl
 
   private async nextCompletion(): Promise<{ fut: Future<T> }> {
     const completion = await this.completions.get();
-    if (completion === null) throw new TimeoutError('asCompleted timed out');
+    if (completion === null) throw new TimeoutError();
     return completion;
   }
 

@@ -22,7 +22,7 @@ export class Barrier {
     if (typeof parties !== 'number' || !Number.isInteger(parties)) {
       throw new TypeError(`parties must be an integer, got ${describe(parties)}`);
     }
-    if (parties < 1) throw new RangeError(`parties must be >= 1, got ${parties}`);
+    if (parties < 1) throw new RangeError(`parties must be > 0, got ${parties}`);
     this.partyCount = parties;
   }
 

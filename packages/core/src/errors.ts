@@ -59,12 +59,8 @@ export class IncompleteReadError extends Error {
   readonly partial: Uint8Array;
   readonly expected: number | null;
   constructor(partial: Uint8Array, expected: number | null) {
-    // asyncio prints `None` for an unknown total (readuntil at EOF); a count reads better.
-    super(
-      expected === null
-        ? `${partial.length} bytes read, expected more bytes`
-        : `${partial.length} bytes read on a total of ${expected} expected bytes`,
-    );
+    // asyncio's words, 'undefined' for an unknown total (readuntil at EOF) included.
+    super(`${partial.length} bytes read on a total of ${expected ?? 'undefined'} expected bytes`);
     this.partial = partial;
     this.expected = expected;
   }

@@ -432,10 +432,16 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return ` cb=[${shown}]`;
   }
 
-  /** @internal */
+  /**
+   * @internal the CancelledError a read of this cancelled future raises. A task's own (its body
+   * threw it) is handed out once, as asyncio's `_make_cancelled_error` consumes `_cancelled_exc`:
+   * later reads get a new one with the message `cancel(msg)` left, none for such a task.
+   */
   _makeCancelledError(): CancelledError {
-    if (this._cancelledExc !== null) return this._cancelledExc;
-    return new CancelledError(this._cancelMessage ?? '');
+    const own = this._cancelledExc;
+    if (own === null) return new CancelledError(this._cancelMessage ?? '');
+    this._cancelledExc = null;
+    return own;
   }
 
   /** @internal */
@@ -667,7 +673,7 @@ export function setResultUnlessCancelled<T>(fut: Future<T>, result: T): void {
 class WaitingCallFuture<T> extends Future<T> implements GivingBack {
   private cancelRequested = false;
   private requestedMessage: string | undefined = undefined;
-  /** @internal awaited by waitFor in its caller's task, as asyncio's wait_for awaits a coroutine (see _cancelAtResume) */
+  /** @internal awaited by waitFor in its caller's task, as asyncio's wait_for awaits a coroutine (see _inlineAwaiter) */
   _awaitedInline = false;
 
   constructor(
@@ -687,24 +693,6 @@ class WaitingCallFuture<T> extends Future<T> implements GivingBack {
     this.cancelRequested = true;
     cancelWaitingCall(this.call, msg);
     return true;
-  }
-
-  /**
-   * @internal A call that waitFor awaits inline finished (took the item, line or lock) and the
-   * caller's task was cancelled before it resumed. In asyncio the call and that resumption are
-   * one step of the task, so such a cancel() came after the step: the task keeps the call's
-   * value, and the cancel lands at its next await, is taken back by a Timeout's uncancel(), or
-   * finds the task done (its body returned). Raising here would drop what the call took, and
-   * leaving the cancel pending would end a body that returns at once cancelled with the value
-   * in hand: the cancel is set aside until the step is over (redeliverCancel).
-   */
-  override _cancelAtResume(task: Task<unknown>): CancelledError | null {
-    if (!this._awaitedInline || this._state === CANCELLED) return super._cancelAtResume(task);
-    if (task._mustCancel) {
-      task._mustCancel = false;
-      this._loop.callSoon(redeliverCancel, task, task.cancelling(), task._cancelMessage);
-    }
-    return null;
   }
 
   /** @internal the call returned `value`: a cancel() that came first gives it back to its keeper (see the class), once for all wrappers. */
@@ -753,20 +741,6 @@ class WaitingCallFuture<T> extends Future<T> implements GivingBack {
 }
 // It is a Future to everyone who looks (repr, reports).
 Object.defineProperty(WaitingCallFuture, 'name', { value: 'Future' });
-
-/**
- * After the step that took a waitFor call's value: the cancel() set aside for it
- * (WaitingCallFuture._cancelAtResume) lands where the task waits now, as asyncio's cancel()
- * after that step would, unless the task is done, the request was taken back (`uncancel()`,
- * a Timeout's) or a newer one is pending. It was counted when made: it is not counted again.
- */
-function redeliverCancel(task: Task<unknown>, requested: number, msg: string | undefined): void {
-  if (task.done() || task._mustCancel || task.cancelling() < requested) return;
-  const waiter = task._futWaiter;
-  if (waiter !== null && waiter.cancel(msg)) return;
-  task._mustCancel = true;
-  task._cancelMessage = msg;
-}
 
 /** @internal waitFor awaits `fut` in its caller's task: a waiting call's outcome is not dropped for a cancel() that came after it. */
 export function awaitInline(fut: Future<unknown>): void {

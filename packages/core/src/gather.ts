@@ -5,7 +5,7 @@
  * cancels every child.
  */
 import { _getCurrentLoop, type AbstractEventLoop, type Awaitable, type CoroFn } from './events.js';
-import { RuntimeError } from './errors.js';
+import { CancelledError, RuntimeError } from './errors.js';
 import { DoneWatcher, Future, isThenable } from './futures.js';
 import { currentTask, ensureFuture, Task } from './tasks.js';
 import { checkOptions } from './validate.js';
@@ -92,7 +92,9 @@ function checkNotArray(arg: unknown): void {
 }
 
 function outcomeOf(child: Future<unknown>): unknown {
-  if (child.cancelled()) return child._makeCancelledError();
+  // A new error with the message cancel(msg) left, as asyncio's gather: the child's own
+  // CancelledError stays for whoever reads the child (see Future._makeCancelledError).
+  if (child.cancelled()) return new CancelledError(child._cancelMessage ?? '');
   return child.exception() ?? child.result();
 }
 

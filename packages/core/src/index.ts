@@ -134,4 +134,4 @@ export { pipeFd, type SubprocessHooks } from './subprocess/loop.js';
 export { world as _world, type World, type ResumeSignal } from './world.js';
 export type { SlotAddon, TaskContext, TaskTracking, TaskTrackingChoice } from './task-slot.js';
 export { ioWaitingCall as _ioWaitingCall, type WaitingCall as _WaitingCall } from './waiting-calls.js';
-export { run, Runner, _setCurrentLoopSetter, _setDefaultLoopFactory, type RunnerOptions } from './runners.js';
+export { run, Runner, _setCurrentLoopSetter, _setDefaultLoopFactory, type RunnerOptions, type RunOptions } from './runners.js';

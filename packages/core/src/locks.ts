@@ -304,7 +304,7 @@ function checkCount(value: unknown, name: string): asserts value is number {
   if (typeof value !== 'number' || !Number.isInteger(value)) {
     throw new TypeError(`${name} must be an integer, got ${describe(value)}`);
   }
-  if (value < 0) throw new RangeError(`${name} must be >= 0, got ${value}`);
+  if (value < 0) throw new RangeError(`Semaphore initial ${name} must be >= 0, got ${value}`); // asyncio's words
 }
 
 /** A counter of free slots; acquire waits while it is 0 (asyncio.Semaphore). FIFO. */

@@ -5,7 +5,7 @@
  */
 import { BaseEventLoop } from './base-events.js';
 import { CancelledError, KeyboardInterrupt, RuntimeError } from './errors.js';
-import { _getRunningLoop, type AbstractEventLoop, type CoroFn } from './events.js';
+import { _getRunningLoop, type AbstractEventLoop, type ContextRunner, type CoroFn } from './events.js';
 import { gather } from './gather.js';
 import { keyboardInterrupt, watchSigint } from './sigint.js';
 import { allTasks, Task } from './tasks.js';
@@ -53,9 +53,21 @@ export interface RunnerOptions {
   loopFactory?: (() => AbstractEventLoop) | null;
 }
 
+/** Options of `Runner.run()` (asyncio's `run(coro, *, context=None)`). */
+export interface RunOptions {
+  /**
+   * The async context main runs in, an `AsyncLocalStorage.snapshot()` (createTask's
+   * `context`); by default a copy of the caller's. asyncio's Runner runs every call in its one
+   * Context, so a contextvar set in one run is seen by the next; a store a run enters stays its
+   * own here, as in any task: a run returning `AsyncLocalStorage.snapshot()` hands its stores
+   * to the next run given it (core's README, "Runner").
+   */
+  context?: ContextRunner | null;
+}
+
 function checkMain(main: unknown): void {
   if (typeof main !== 'function') {
-    throw new TypeError(`main must be a coroutine function (async or generator function), got ${describe(main)}`);
+    throw new TypeError(`a coroutine was expected for main (an async or generator function), got ${describe(main)}`);
   }
 }
 
@@ -105,12 +117,13 @@ export class Runner {
    * cancels it, and a second one stops the loop: either rejects with KeyboardInterrupt
    * (see sigint.ts for when SIGINT is handled here).
    */
-  async run<T>(main: CoroFn<T>): Promise<T> {
+  async run<T>(main: CoroFn<T>, options: RunOptions = {}): Promise<T> {
     if (_getRunningLoop() !== null) throw new RuntimeError('Runner.run() cannot be called from a running event loop');
     checkMain(main);
+    const { context = null } = checkOptions(options, ['context'], 'Runner.run');
     this.lazyInit();
     const loop = this.loop!;
-    const task = loop.createTask(main);
+    const task = context === null ? loop.createTask(main) : loop.createTask(main, { context });
     // runUntilComplete fails loudly if it is left unfinished: no "destroyed pending" report too.
     if (task instanceof Task) task._noPendingReport();
     const sigint = watchSigint(loop, task);

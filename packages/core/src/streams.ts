@@ -125,7 +125,7 @@ export class StreamReader implements AsyncIterable<Buffer>, ValueKeeper {
     const opts = typeof options === 'number' ? { limit: options, loop } : checkOptions(options, ['limit', 'loop'], 'StreamReader');
     const limit = opts.limit ?? DEFAULT_LIMIT;
     checkSize(limit, 'limit');
-    if (limit <= 0) throw new RangeError(`limit cannot be <= 0, got ${limit}`);
+    if (limit <= 0) throw new RangeError(`Limit cannot be <= 0: limit is ${limit}`);
     this._limit = limit;
     this._loop = opts.loop ?? _getCurrentLoop();
   }
@@ -249,11 +249,11 @@ export class StreamReader implements AsyncIterable<Buffer>, ValueKeeper {
 
   private async _readuntil(separator: BytesLike | BytesLike[]): Promise<Buffer> {
     const separators = (Array.isArray(separator) ? separator : [separator]).map((s) => asBytes(s, 'separator'));
-    if (separators.length === 0) throw new RangeError('separator should contain at least one element');
+    if (separators.length === 0) throw new RangeError('Separator should contain at least one element: separator is empty');
     separators.sort((a, b) => a.length - b.length);
     const minSeplen = separators[0]!.length;
     const maxSeplen = separators[separators.length - 1]!.length;
-    if (minSeplen === 0) throw new RangeError('separator should be at least one byte long');
+    if (minSeplen === 0) throw new RangeError('Separator should be at least one-byte string: separator has an empty one');
     if (this._exception !== null) throw this._exception;
 
     // Where the next search starts: earlier bytes were searched and matched no separator.

@@ -38,9 +38,9 @@ export class TaskGroup {
   /** Start `coro` as a task of the group. Throws once the group finished or is shutting down. */
   createTask<T>(coro: CoroFn<T>, options: CreateTaskOptions = {}): Task<T> {
     checkCallback(coro, 'coro');
-    if (this.parent === null) throw new RuntimeError(`${this} has not been entered: make it inside a task`);
-    if (this.exiting && this.tasks.size === 0) throw new RuntimeError(`${this} is finished`);
-    if (this.aborting) throw new RuntimeError(`${this} is shutting down`);
+    if (this.parent === null) throw new RuntimeError(`TaskGroup ${this} has not been entered: make it inside a task`);
+    if (this.exiting && this.tasks.size === 0) throw new RuntimeError(`TaskGroup ${this} is finished`);
+    if (this.aborting) throw new RuntimeError(`TaskGroup ${this} is shutting down`);
     const task = this.loop!.createTask(coro, options);
     this.tasks.add(task as Task<unknown>);
     task.addDoneCallback(this.onTaskDone);
@@ -49,13 +49,14 @@ export class TaskGroup {
     return task;
   }
 
-  /** A description for logs and debugging, as asyncio's repr(). */
+  /** A description for logs and debugging, as asyncio's repr(): `<TaskGroup tasks=1 entered>`, parts that are 0 left out. */
   toString(): string {
-    const state = [`tasks=${this.tasks.size}`];
-    if (this.errors.length > 0) state.push(`errors=${this.errors.length}`);
-    if (this.aborting) state.push('cancelling');
-    else if (this.parent !== null) state.push('entered');
-    return `<TaskGroup ${state.join(' ')}>`;
+    let state = '';
+    if (this.tasks.size > 0) state += ` tasks=${this.tasks.size}`;
+    if (this.errors.length > 0) state += ` errors=${this.errors.length}`;
+    if (this.aborting) state += ' cancelling';
+    else if (this.parent !== null) state += ' entered';
+    return `<TaskGroup${state}>`;
   }
 
   /** For `await using`: join the tasks; an outside cancellation of the parent cancels them. */
@@ -73,7 +74,7 @@ export class TaskGroup {
    * wait for every task, then throw what the group must raise, if anything.
    */
   async _exit(failed: boolean, error?: unknown): Promise<void> {
-    if (this.parent === null) throw new RuntimeError(`${this} has not been entered: make it inside a task`);
+    if (this.parent === null) throw new RuntimeError(`TaskGroup ${this} has not been entered: make it inside a task`);
     this.exiting = true;
     let propagateCancel: unknown = failed && error instanceof CancelledError ? error : null;
     if (failed && !this.aborting) this.abort();

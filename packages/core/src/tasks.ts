@@ -170,7 +170,8 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
     const rare = this._rareState();
     if (rare.abort === null) {
       rare.abort = new AbortController();
-      if (rare.numCancelsRequested > 0 || this.cancelled()) rare.abort.abort(this._makeCancelledError());
+      // Peeked, not taken: the signal's reason must not use up the error a read of the task gets.
+      if (rare.numCancelsRequested > 0 || this.cancelled()) rare.abort.abort(this._cancelledExc ?? new CancelledError(this._cancelMessage ?? ''));
     }
     return rare.abort.signal;
   }
@@ -375,7 +376,9 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
   private _finishCancelled(error: CancelledError): void {
     this._cancelledExc = error;
     this._completed();
-    this._cancelNow(error.message);
+    // No message of its own, as asyncio's step calls Future.cancel() bare: the body's error
+    // carries it, to the first read only (see _makeCancelledError).
+    this._cancelNow(undefined);
   }
 
   private _completed(): void {

@@ -79,7 +79,7 @@ export class Timeout {
     if (this.state !== 'expiring') return;
     this.state = 'expired';
     if (this.task.uncancel() <= this.cancellingOnEntry && failed && error instanceof CancelledError) {
-      throw new TimeoutError('timed out', { cause: error });
+      throw new TimeoutError('', { cause: error });
     }
   }
 

@@ -140,7 +140,7 @@ export async function waitFor<A extends AwaitableLike>(aw: A, timeoutSeconds: nu
     try {
       return fut.result();
     } catch (error) {
-      if (error instanceof CancelledError) throw new TimeoutError('timed out', { cause: error });
+      if (error instanceof CancelledError) throw new TimeoutError('', { cause: error });
       throw error;
     }
   }
