@@ -51,7 +51,7 @@ export class ReadyQueue {
     return this.chunks[index >> CHUNK_BITS]![index & CHUNK_MASK]!;
   }
 
-  /** Forget every entry (they were run, or the loop dropped them). */
+  /** Forget every entry (they were run, or the loop closed). */
   clear(): void {
     if (this.length === 0) return;
     // A fresh first chunk: emptying the old one in place (length = 0) is a runtime call. The
@@ -62,6 +62,20 @@ export class ReadyQueue {
     if (this.chunks.length > 1) this.chunks.length = 1;
     this.chunks[0] = this.tail;
     this.length = 0;
+  }
+
+  /**
+   * Put the entries of `rest` from `start` on ahead of this queue's own, and empty `rest`:
+   * the part of a batch an exception escaped before it ran stays first in line, as in
+   * asyncio's `_ready`. Only then, so copying is no concern.
+   */
+  putAhead(rest: ReadyQueue, start: number): void {
+    const own: ReadyEntry[] = [];
+    for (let i = 0; i < this.length; i++) own.push(this.at(i));
+    this.clear();
+    for (let i = start; i < rest.length; i++) this.push(rest.at(i));
+    rest.clear();
+    for (const entry of own) this.push(entry);
   }
 }
 

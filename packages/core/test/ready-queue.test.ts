@@ -40,6 +40,16 @@ describe('ReadyQueue', () => {
     queue.push(entry(1));
     expect((queue.at(0) as ReturnType<typeof entry>).id).toBe(1);
   });
+
+  it("putAhead puts another queue's rest ahead of its own entries and empties that queue", () => {
+    const rest = new ReadyQueue();
+    const own = new ReadyQueue();
+    for (let i = 0; i < 4100; i++) rest.push(entry(i));
+    for (let i = 0; i < 3; i++) own.push(entry(10_000 + i));
+    own.putAhead(rest, 4098);
+    expect(rest.length).toBe(0);
+    expect(Array.from({ length: own.length }, (_, i) => (own.at(i) as ReturnType<typeof entry>).id)).toEqual([4098, 4099, 10_000, 10_001, 10_002]);
+  });
 });
 
 describe('ReadyQueue chunks', () => {
