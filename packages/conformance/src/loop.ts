@@ -4,6 +4,7 @@ import { describe, it } from './kit.js';
 import { rule } from './rules.js';
 import { logger, sleep, type AbstractEventLoop, type ExceptionContext } from '@loopkit/core';
 import { withLoop, type LoopUnderTest } from './context.js';
+import { Interrupt, lettingThrough } from './support/escape.js';
 
 /** Run `loop` until `body` settles, as runUntilComplete does, but with a fresh loop closed after. */
 function fresh(subject: LoopUnderTest): AbstractEventLoop & { close(): void } {
@@ -166,6 +167,41 @@ export function loopSuite(subject: LoopUnderTest): void {
         expect(ctx.message).toBe('Exception in callback failing()');
         expect(ctx.handle).toBeDefined();
       })));
+
+    it("an exception escaping a callback keeps the rest of its batch: the next run runs it first, in asyncio's order", rule("an exception that leaves the loop's turn (asyncio's KeyboardInterrupt) ends runForever, and what its iteration had not run yet stays first in the ready queue: the next run runs it, then what was queued since, then the due timers", async () => {
+      const loop = lettingThrough(fresh(subject));
+      const log: string[] = [];
+      const interrupted = new Set<string>();
+      const callback = (name: string, options: { interrupts?: boolean; queues?: string } = {}) => () => {
+        log.push(name);
+        if (options.queues !== undefined) loop.callSoon(callback(options.queues));
+        if (options.interrupts === true && !interrupted.has(name)) {
+          interrupted.add(name);
+          throw new Interrupt(name);
+        }
+      };
+      loop.callSoon(callback('1', { queues: 'queued by 1' }));
+      loop.callSoon(callback('2', { interrupts: true }));
+      loop.callSoon(callback('3', { interrupts: true, queues: 'queued by 3' }));
+      loop.callSoon(callback('4'));
+      await expect(loop.runForever()).rejects.toBeInstanceOf(Interrupt);
+      expect(log).toEqual(['1', '2']);
+      // A loop that lost '3' would idle for ever: stopped from outside, it fails here instead.
+      const guard = setTimeout(() => loop.stop(), 2000);
+      try {
+        await expect(loop.runForever()).rejects.toBeInstanceOf(Interrupt);
+      } finally {
+        clearTimeout(guard);
+      }
+      expect(log).toEqual(['1', '2', '3']);
+      loop.callSoon(callback('queued between runs'));
+      loop.callAt(loop.time(), callback('due timer'));
+      loop.callSoon(() => loop.stop());
+      await loop.runForever();
+      // CPython 3.13 runs the same calls in this order.
+      expect(log).toEqual(['1', '2', '3', '4', 'queued by 1', 'queued by 3', 'queued between runs', 'due timer']);
+      loop.close();
+    }));
 
     it('in debug mode the report of a throwing callback shows its arguments', () =>
       withLoop(subject, async (loop, reports) => {

@@ -24,6 +24,7 @@ import { uv, uvMissing } from './support/uv.js';
 import { lacks, withLoop, type LoopUnderTest } from './context.js';
 import { Echo, Recorder as Peer, hasProcFd, noProcFd, openFds, pattern, portOf, type ServerLike } from './support/net.js';
 import { tempDir } from './support/temp-dir.js';
+import { Interrupt, lettingThrough } from './support/escape.js';
 
 type Server = { close(): void; waitClosed(): Promise<void>; sockets: readonly { getsockname(): { port?: number } }[]; isServing(): boolean };
 
@@ -431,6 +432,60 @@ export function networkSuite(subject: LoopUnderTest): void {
         expect(await keepAliveOf(false)).toBe(0);
         await expect(loop.createServer(() => new Peer(loop), '127.0.0.1', 0, { keepAlive: 1 } as object)).rejects.toThrow(/keepAlive must be a boolean/);
       })));
+
+    it("an exception escaping dataReceived keeps the other connection's read of that iteration: the next run delivers it first", rule("an exception that leaves the loop's turn from a protocol's dataReceived (asyncio's KeyboardInterrupt) loses no data: the reads its iteration had not delivered yet come first when the loop runs again, before what was queued since", async () => {
+      const loop = lettingThrough(subject.make());
+      const reports: unknown[] = [];
+      loop.setExceptionHandler((_loop, context) => reports.push(context));
+      const log: string[] = [];
+      const accepted: Peer[] = [];
+      let interrupted = false;
+      class Interrupting extends Peer {
+        override dataReceived(data: Uint8Array): void {
+          super.dataReceived(data);
+          log.push(`data: ${Buffer.from(data).toString()}`);
+          if (interrupted) return;
+          interrupted = true;
+          loop.callSoon(() => log.push('queued by the interrupted callback'));
+          throw new Interrupt('dataReceived');
+        }
+      }
+      const peers: net.Socket[] = [];
+      let server: Server | null = null;
+      try {
+        server = (await loop.runUntilComplete(() => loop.createServer(() => accepted[accepted.push(new Interrupting(loop)) - 1]!, '127.0.0.1', 0))) as unknown as Server;
+        for (let i = 0; i < 2; i++) peers.push(net.connect(portOf(server), '127.0.0.1'));
+        await loop.runUntilComplete(() => waitUntil(() => accepted.length === 2 && accepted.every((p) => p.transport !== null)));
+        // Both peers send while the loop is stopped: its next poll finds both connections readable.
+        peers.forEach((peer, i) => peer.write(`message ${i}`));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const never = loop.createFuture();
+        await expect(loop.runUntilComplete(never)).rejects.toBeInstanceOf(Interrupt);
+        expect(log).toHaveLength(1);
+        loop.callSoon(() => log.push('queued between runs'));
+        // A loop that lost the second read would never deliver it: stopped from outside, it fails here instead.
+        const guard = setTimeout(() => loop.stop(), 2000);
+        try {
+          await loop.runUntilComplete(() => waitUntil(() => log.length === 4, 1.5));
+        } finally {
+          clearTimeout(guard);
+        }
+        never.cancel();
+        // asyncio's order: the read the iteration had not delivered, then the callbacks queued since.
+        const other = log[0] === 'data: message 0' ? 'data: message 1' : 'data: message 0';
+        expect(log.slice(1)).toEqual([other, 'queued by the interrupted callback', 'queued between runs']);
+        expect(accepted.map((p) => p.received.toString()).sort()).toEqual(['message 0', 'message 1']);
+        expect(reports).toEqual([]);
+      } finally {
+        for (const peer of peers) peer.destroy();
+        server?.close();
+        if (!loop.isClosed()) {
+          for (const p of accepted) p.transport?.close();
+          await loop.runUntilComplete(() => sleep(0.01));
+          loop.close();
+        }
+      }
+    }));
 
     it('a peer reset gives connectionLost(ConnectionResetError) once', () =>
       withLoop(subject, async (loop) => {

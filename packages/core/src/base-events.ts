@@ -789,6 +789,10 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     } catch (error) {
       closeBatch();
       this.inIteration = false;
+      // What the batch had not run yet goes first at the next run, ahead of what was queued
+      // since, as asyncio's _run_once leaves it at the front of _ready.
+      if (this.batchIndex < this.batch.length) this.ready.putAhead(this.batch, this.batchIndex);
+      else this.batch.clear();
       this.finishRun(error);
     }
   }
@@ -916,8 +920,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     // 4. Due timers become ready, by (when, scheduling order); cancelled ones are dropped.
     if (timers.size > 0) timers.takeDue(this.time() + this.clockResolution, this.ready);
     // 5. This iteration runs exactly what is ready now.
-    const emptied = this.batch;
-    emptied.clear(); // what a batch that threw left behind is dropped, as before
+    const emptied = this.batch; // runBatch emptied it, or an escape moved its rest to ready
     this.batch = this.ready;
     this.ready = emptied;
     this.batchIndex = 0;

@@ -336,11 +336,6 @@ export class UringProactor extends Proactor {
    * non-empty, so every wake-up would): the ring's watcher wakes the loop when completions wait.
    */
   private ringDue = true;
-  /**
-   * @internal The number of the loop's next batch (UringEventLoop counts it on after each
-   * iteration's poll): a transport queued now runs in it (see UringEventLoop.requeueDropped).
-   */
-  _batchNo = 1;
   /** @internal Receives go to the ring's receive pool (false once the kernel said it has none; tests force the fallback). */
   _pooled = true;
   /** @internal Transports receive with one multishot receive (false once the kernel refused one; tests force the fallback). */
@@ -1155,48 +1150,10 @@ export class UringProactor extends Proactor {
  */
 export class UringEventLoop extends ProactorEventLoop {
   private readonly uring: UringProactor;
-  /** The last run ended by an exception that left the loop's turn (see requeueDropped). */
-  private escaped = false;
-  private readonly noteEscape = (): void => {
-    this.escaped = true;
-  };
-
   constructor(proactor: UringProactor = new UringProactor()) {
     if (!(proactor instanceof UringProactor)) throw new TypeError(`proactor must be a UringProactor, got ${String(proactor)}`);
     super(proactor);
     this.uring = proactor;
-  }
-
-  override runForever(): Promise<void> {
-    if (this.escaped) {
-      this.escaped = false;
-      this.requeueDropped();
-    }
-    const run = super.runForever();
-    run.then(undefined, this.noteEscape);
-    return run;
-  }
-
-  override ioPoll(): void {
-    super.ioPoll();
-    // What is queued from here on runs in the next iteration's batch.
-    const uring = this.uring;
-    uring._batchNo = uring._batchNo === 0x3fffffff ? 1 : uring._batchNo + 1;
-  }
-
-  /**
-   * A transport queues itself once until its entry runs. An exception that leaves the loop's
-   * turn (one its exception handling lets through, as asyncio's KeyboardInterrupt) ends the
-   * run, and core drops the rest of that iteration's batch: the transports whose entries went
-   * with it would stay queued for ever, their data undelivered. So the next run first queues
-   * again every transport queued for an earlier batch than the one to come (those queued since,
-   * the batch to come holds).
-   */
-  private requeueDropped(): void {
-    const batch = this.uring._batchNo;
-    for (const transport of this._transports.values()) {
-      if (transport instanceof UringStreamTransport) transport._requeueIfDropped(batch);
-    }
   }
 
   private wrap(raw: UvSocket): NetSocket {

@@ -135,8 +135,8 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   private end = OPEN;
   /** The write poll completed: 1 writable, -errno failed, 0 nothing new. */
   private writeNews = 0;
-  /** 0, or while its ready entry waits, the number of the loop's batch it was queued for (the proactor's `_batchNo`). */
-  private queuedFor = 0;
+  /** Its ready entry waits (it queues itself once until the entry runs). */
+  private queued = false;
   private ownBuffer: Buffer | null = null;
   /**
    * The peer's address as read when the connection was made (kept-address.ts: a server logging
@@ -299,17 +299,6 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   }
 
   /**
-   * @internal A run begins after an exception left the last one's turn (UringEventLoop's
-   * requeueDropped): an entry queued for an earlier batch than `batch` was dropped unrun, so the
-   * transport queues itself again and delivers what it holds.
-   */
-  _requeueIfDropped(batch: number): void {
-    if (this.queuedFor === 0 || this.queuedFor === batch) return;
-    this.queuedFor = 0;
-    this.queue();
-  }
-
-  /**
    * Adds a received chunk, joined to the previous one when it continues it in
    * the same slab (the socket's chunks of one harvest land one after the other): a 100 KiB
    * message that came in two pool buffers reaches the protocol, and its echo the kernel, whole.
@@ -334,8 +323,8 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
   }
 
   private queue(): void {
-    if (this.queuedFor !== 0) return;
-    this.queuedFor = this.proactor._batchNo;
+    if (this.queued) return;
+    this.queued = true;
     const entryQueue = this.proactor._entryQueue;
     if (entryQueue !== null) entryQueue._callSoonEntry(this);
     else this._loop.callSoon(() => this._run());
@@ -346,7 +335,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
    * Throws only what the loop's exception handling lets through (see resumeAfterEscape).
    */
   _run(): void {
-    this.queuedFor = 0;
+    this.queued = false;
     // The chunks after the first, and how many of them were handed over: see resumeAfterEscape.
     let more: Uint8Array[] | null = null;
     let handed = 0;

@@ -268,27 +268,9 @@ export class ReadAhead {
   private slab: Buffer | null = null;
   /** @internal That slab's ArrayBuffer (for the views its deliveries make). */
   memory: ArrayBuffer | null = null;
-  /** Transports queued for the next read; entries the last read made; of those, reads not delivered. */
+  /** Transports queued for the next read; of the reads the last one made, those not delivered. */
   private queued = 0;
-  private count = 0;
   private unread = 0;
-
-  /** `requeue` queues a transport's read entry on the loop's ready queue again. */
-  constructor(private readonly requeue: (transport: ReadinessStreamTransport) => void) {}
-
-  /**
-   * Before the loop polls: the last read-ahead's reads are delivered in the iteration that
-   * made them, unless an exception that escaped the ready queue dropped the rest of its batch.
-   * Then their transports are queued again (no read is lost).
-   */
-  requeueUndelivered(): void {
-    if (this.unread === 0) return;
-    // An entry still held is a read not delivered (take() clears it).
-    for (let i = 0; i < this.count; i++) {
-      const transport = this.transports[i];
-      if (transport != null) this.requeue(transport);
-    }
-  }
 
   /** A readable transport the loop queued: its read is made in the next `read()` if it reads into the slab. */
   queue(transport: ReadinessStreamTransport): void {
@@ -317,7 +299,6 @@ export class ReadAhead {
     this.slab = receiveSlab.current();
     this.memory = receiveSlab.memory();
     this.unread = end;
-    this.count = end;
   }
 
   /** Queued transports `from` to `to` (exclusive) were not read ahead: they read themselves when they run. */

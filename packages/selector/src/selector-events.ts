@@ -206,7 +206,7 @@ export class SelectorEventLoop
   private readonly hostReports = new Int32Array(2 + 2 * 256);
   private hostOut = new Int32Array(2 * 256);
   /** @internal The hosted sockets a wake-up found readable, read in one call (see ReadAhead). */
-  readonly _readAhead = new ReadAhead((transport) => this._addCallback(transport));
+  readonly _readAhead = new ReadAhead();
   /** @internal how this loop learns that its children exited (a pidfd each, or SIGCHLD) */
   readonly _childWatcher: ChildWatcher = new ChildWatcher(this);
 
@@ -226,7 +226,6 @@ export class SelectorEventLoop
 
   // ---- the backend contract ----
   override ioPoll(): void {
-    this._readAhead.requeueUndelivered();
     // Node's loop turned and reported its hosted sockets: that is this iteration's poll of them.
     const hostTurned = this.hostReported;
     if (hostTurned) {

@@ -5,3 +5,4 @@
  */
 export * from './net.js';
 export * from './tls-certs.js';
+export * from './escape.js';
