@@ -53,20 +53,14 @@ export class ReadyQueue {
 
   /** Forget every entry (they were run, or the loop closed). */
   clear(): void {
-    const length = this.length;
-    if (length === 0) return;
-    // The first chunk is kept, its used slots emptied so that no entry stays alive: a fresh
-    // one grew again at the next push (an allocation and a runtime call per iteration, ~90
-    // instructions per echo round trip). The chunk list itself is trimmed in place (only
-    // after a batch past one chunk): replacing it wrote the field a second time, which throws
-    // away the optimized code relying on V8's treating it as constant (timer-heap.ts has the same).
-    const first = this.chunks[0] as (ReadyEntry | undefined)[];
-    const used = length < first.length ? length : first.length; // the first chunk's part
-    for (let i = 0; i < used; i++) first[i] = undefined;
-    if (this.chunks.length > 1) {
-      this.chunks.length = 1;
-      this.tail = first as ReadyEntry[];
-    }
+    if (this.length === 0) return;
+    // A fresh first chunk: emptying the old one in place (length = 0) is a runtime call. The
+    // chunk list itself is trimmed in place (only after a batch past one chunk): replacing it
+    // wrote the field a second time, which throws away the optimized code relying on V8's
+    // treating it as constant (timer-heap.ts has the same).
+    this.tail = firstChunk();
+    if (this.chunks.length > 1) this.chunks.length = 1;
+    this.chunks[0] = this.tail;
     this.length = 0;
   }
 
