@@ -6,17 +6,13 @@
  * without the feature (or traffic of that size) would.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { spawnSync } from 'node:child_process';
 import * as net from 'node:net';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { BufferedProtocol, ConnectionResetError, DatagramProtocol, Protocol, sleep, type AbstractEventLoop, type DatagramTransport, type Server, type Transport } from '@loopkit/core';
 import { UringEventLoop, UringProactor } from '@loopkit/proactor';
 import { PollSet, READABLE, SHUT_WR, socket as uvSocket, socketpair, Uring, type Socket } from '@loopkit/uv';
+import { countBufferGetter } from './buffer-getter.js';
 import { echoServerFromTask, runOn } from './run-loop.js';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 type Mode = 'multishot' | 'pooled' | 'own buffer' | 'direct';
 const MODES: Mode[] = ['multishot', 'pooled', 'own buffer', 'direct'];
@@ -856,66 +852,11 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
     // select reporting two or more reads them ahead in one call), three on the pool (the
     // harvest's chunks). Counted on the server's side: the peers are plain Node sockets in the
     // same process, whose reads never call the getter.
-    const script = `
-      import * as net from 'node:net';
-      const { Protocol } = await import('@loopkit/core');
-      const { UringEventLoop, UringProactor } = await import('@loopkit/proactor');
-      let calls = 0;
-      const TypedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype);
-      const getter = Object.getOwnPropertyDescriptor(TypedArrayPrototype, 'buffer').get;
-      Object.defineProperty(TypedArrayPrototype, 'buffer', { configurable: true, get() { calls++; return getter.call(this); } });
-      let notBuffers = 0;
-      class Echo extends Protocol {
-        connectionMade(t) { this.t = t; }
-        dataReceived(d) { if (!Buffer.isBuffer(d)) notBuffers++; this.t.write(d); }
-      }
-      const counted = {};
-      let intact = true;
-      for (const [name, connections, setUp] of [
-        ['direct', 1, () => {}],
-        ['read ahead', 3, (p) => { p._directReadFrom = 0; }],
-        ['pooled', 3, (p) => { p._startDirect = false; p._poolFromReads = 1; }],
-      ]) {
-        const proactor = new UringProactor();
-        setUp(proactor);
-        const loop = new UringEventLoop(proactor);
-        await loop.runUntilComplete(async () => {
-          const server = await loop.createServer(() => new Echo(), '127.0.0.1', 0);
-          const port = server.sockets[0].getsockname().port;
-          const peers = [];
-          for (let i = 0; i < connections; i++) {
-            const peer = net.connect({ port, host: '127.0.0.1', noDelay: true });
-            await new Promise((resolve) => peer.once('connect', resolve));
-            peers.push(peer);
-          }
-          const trips = (peer, seed) => new Promise((resolve) => {
-            let n = 0;
-            const message = () => Buffer.from('message ' + seed + ' ' + n + '.'.repeat(n % 7));
-            const onData = (d) => {
-              if (!d.equals(message())) intact = false;
-              if (++n < 60) peer.write(message());
-              else {
-                peer.off('data', onData);
-                resolve();
-              }
-            };
-            peer.on('data', onData);
-            peer.write(message());
-          });
-          await Promise.all(peers.map((peer, i) => trips(peer, i)));
-          calls = 0;
-          await Promise.all(peers.map((peer, i) => trips(peer, i + 10)));
-          counted[name] = calls;
-          for (const peer of peers) peer.destroy();
-          server.close();
-        });
-        loop.close();
-      }
-      console.log(JSON.stringify({ counted, notBuffers, intact }));
-    `;
-    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, timeout: 30_000, encoding: 'utf8' });
-    expect(result.status, result.stderr).toBe(0);
-    const { counted, notBuffers, intact } = JSON.parse(result.stdout) as { counted: Record<string, number>; notBuffers: number; intact: boolean };
+    const { counted, notBuffers, intact } = countBufferGetter("const { UringEventLoop, UringProactor } = await import('@loopkit/proactor');", [
+      { name: 'direct', connections: 1, makeLoop: 'new UringEventLoop(new UringProactor())' },
+      { name: 'read ahead', connections: 3, makeLoop: 'new UringEventLoop(Object.assign(new UringProactor(), { _directReadFrom: 0 }))' },
+      { name: 'pooled', connections: 3, makeLoop: 'new UringEventLoop(Object.assign(new UringProactor(), { _startDirect: false, _poolFromReads: 1 }))' },
+    ], 30_000);
     expect({ notBuffers, intact }).toEqual({ notBuffers: 0, intact: true });
     // 60 and 180 reads: the getter only where a read starts a fresh slab.
     expect(Object.keys(counted)).toEqual(['direct', 'read ahead', 'pooled']);
