@@ -27,6 +27,7 @@ import {
   type TransportExtraInfo,
   type TransportSocket,
 } from 'loopkit';
+import { onLoop } from './on-loop.js';
 import { hasOpenssl, testCerts } from '@loopkit/conformance/support';
 
 const loops: Array<[string, () => AbstractEventLoop]> = [
@@ -34,14 +35,6 @@ const loops: Array<[string, () => AbstractEventLoop]> = [
   ['ProactorEventLoop', () => new ProactorEventLoop()],
 ];
 
-async function onLoop<T>(make: () => AbstractEventLoop, body: (loop: AbstractEventLoop) => Promise<T>): Promise<T> {
-  const loop = make();
-  try {
-    return await loop.runUntilComplete(() => body(loop));
-  } finally {
-    loop.close();
-  }
-}
 
 describe('getExtraInfo: the well-known names are typed, others unknown', () => {
   it('each name gives its type or null; a default joins the result type; unknown names are unknown or the default type', () => {
@@ -69,7 +62,7 @@ describe('getExtraInfo: the well-known names are typed, others unknown', () => {
 
   for (const [name, make] of loops) {
     it(`a TCP connection's and a stream writer's values have those types [${name}]`, () =>
-      onLoop(make, async () => {
+      onLoop(async () => {
         const server = await startServer(async (_reader, writer) => writer.close(), '127.0.0.1', 0);
         const port = (server.sockets[0]!.getsockname() as { port: number }).port;
         const [, writer] = await openConnection('127.0.0.1', port);
@@ -88,11 +81,11 @@ describe('getExtraInfo: the well-known names are typed, others unknown', () => {
         await writer.waitClosed();
         server.close();
         await server.waitClosed();
-      }));
+      }, make));
   }
 
   it.skipIf(!hasOpenssl())('a TLS connection gives ssl_object, peercert, cipher, compression and sslcontext as typed', () =>
-    onLoop(newEventLoop, async () => {
+    onLoop(async () => {
       const certs = testCerts();
       const serverSsl = { key: certs.serverKey, cert: certs.serverCert };
       const server = await startServer(async (_reader, writer) => writer.close(), '127.0.0.1', 0, { ssl: serverSsl });
@@ -117,7 +110,7 @@ describe('getExtraInfo: the well-known names are typed, others unknown', () => {
     }));
 
   it("a subprocess transport's 'subprocess' is the child's pid", () =>
-    onLoop(newEventLoop, async (loop) => {
+    onLoop(async (loop) => {
       const [transport] = await loop.subprocessExec(() => new SubprocessProtocol(), process.execPath, ['-e', '0'], { stdin: DEVNULL, stdout: DEVNULL, stderr: DEVNULL });
       expect(transport.getExtraInfo('subprocess')).toBe(transport.getPid());
       transport.close();
@@ -155,7 +148,7 @@ describe('subprocess stdio options', () => {
   });
 
   it('the run time refuses STDOUT for stdin as the types do', () =>
-    onLoop(newEventLoop, async () => {
+    onLoop(async () => {
       const options = { stdin: STDOUT } as unknown as SubprocessOptions;
       await expect(createSubprocessExec(process.execPath, ['-e', '0'], options)).rejects.toThrow(/stdin cannot be STDOUT/);
     }));

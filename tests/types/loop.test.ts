@@ -31,15 +31,8 @@ import {
   type TaskFactory,
   type Transport,
 } from 'loopkit';
+import { onLoop } from './on-loop.js';
 
-async function onLoop<T>(body: (loop: AbstractEventLoop) => Promise<T>, makeLoop: () => AbstractEventLoop = newEventLoop): Promise<T> {
-  const loop = makeLoop();
-  try {
-    return await loop.runUntilComplete(() => body(loop));
-  } finally {
-    loop.close();
-  }
-}
 
 describe('running a loop', () => {
   it('runUntilComplete is typed by the awaitable or the coroutine function, runForever by void', async () => {
