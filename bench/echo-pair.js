@@ -12,13 +12,14 @@
 // the repository, built), to pair a change against the code it changes; `c` is the C server
 // (bench/echo-server.c), the reference of issue 13's echo targets; `c-idle-poll` the same server
 // polling as libuv with idle-time metrics (one epoll_wait with timeout 0 before each blocking one).
+// `asyncio` and `uvloop` are bench/echo_server.py's (PYTHON, default /usr/bin/python3).
 //   env: BENCH_ROUNDS=8 BENCH_SECONDS=2 BENCH_WARMUP=0.5 BENCH_SIZE=1024 BENCH_CONNS=1
 import { availableParallelism } from 'node:os';
-import { NODE, NODE_ECHO_KINDS, compileBenchC, cpuSecondsOf, echoServerScript, kindOf, loadAverage, median, minorFaultsOf, nodeVersion, runLoadgen, startServer, stopServer, twoServerKinds, userCpuSecondsOf } from './harness.js';
+import { NODE, NODE_ECHO_KINDS, PYTHON_ECHO_KINDS, compileBenchC, cpuSecondsOf, echoServerScript, kindOf, loadAverage, median, minorFaultsOf, nodeVersion, pythonEchoArgv, runLoadgen, startServer, stopServer, twoServerKinds, userCpuSecondsOf } from './harness.js';
 
 /** The kinds bench/echo-server.c serves. */
 const C_KINDS = ['c', 'c-idle-poll'];
-const [first, second] = twoServerKinds('echo-pair.js', [...C_KINDS, ...NODE_ECHO_KINDS], C_KINDS);
+const [first, second] = twoServerKinds('echo-pair.js', [...C_KINDS, ...NODE_ECHO_KINDS, ...PYTHON_ECHO_KINDS], [...C_KINDS, ...PYTHON_ECHO_KINDS]);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 0.5);
@@ -39,6 +40,7 @@ function serverArgv(spec) {
   const kind = kindOf(spec);
   if (kind === 'c') return [cServer];
   if (kind === 'c-idle-poll') return [cServer, 'idle-poll'];
+  if (PYTHON_ECHO_KINDS.includes(kind)) return pythonEchoArgv('echo-pair', kind);
   return [NODE, echoServerScript(spec), kind];
 }
 

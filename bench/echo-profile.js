@@ -8,6 +8,8 @@
 // the addons), then the functions whose cost per request differs most between the two.
 //
 //   node bench/echo-profile.js <first kind>[@tree] <second kind>[@tree] [--node=PATH]
+// Kinds: bench/echo-server.js's, `c` (bench/echo-server.c, issue 13's reference), `asyncio` and
+// `uvloop` (bench/echo_server.py, PYTHON).
 //   env: BENCH_ROUNDS=3 BENCH_SECONDS=4 BENCH_WARMUP=0.7 BENCH_SIZE=1024 BENCH_CONNS=10 BENCH_TOP=40
 // Needs `perf` with access to the server's samples (root, or perf_event_paranoid <= 1); a
 // virtual machine without a PMU still has the cpu-clock software event.
@@ -15,9 +17,10 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NODE, NODE_ECHO_KINDS, compileBenchC, echoServerScript, kindOf, loadAverage, nodeVersion, runLoadgen, startServer, stopServer, twoServerKinds } from './harness.js';
+import { NODE, NODE_ECHO_KINDS, PYTHON_ECHO_KINDS, compileBenchC, echoServerScript, kindOf, loadAverage, nodeVersion, pythonEchoArgv, runLoadgen, startServer, stopServer, twoServerKinds } from './harness.js';
 
-const [first, second] = twoServerKinds('echo-profile.js', NODE_ECHO_KINDS);
+const BUILT_IN = ['c', ...PYTHON_ECHO_KINDS];
+const [first, second] = twoServerKinds('echo-profile.js', [...NODE_ECHO_KINDS, ...BUILT_IN], BUILT_IN);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 0.7);
@@ -31,8 +34,9 @@ try {
   process.exit(2);
 }
 const loadgen = compileBenchC('loadgen.c', 'loadgen');
-if (loadgen === null) {
-  console.error('echo-profile: needs cc for bench/loadgen.c');
+const cServer = compileBenchC('echo-server.c', 'echo-server');
+if (loadgen === null || cServer === null) {
+  console.error('echo-profile: needs cc for bench/loadgen.c and bench/echo-server.c');
   process.exit(2);
 }
 const pinned = availableParallelism() >= 2;
@@ -65,9 +69,17 @@ function costs(data, requests) {
   return byName;
 }
 
+/** The command line that serves `spec` (a Node kind with its JavaScript named for perf). */
+function serverArgv(spec) {
+  const kind = kindOf(spec);
+  if (kind === 'c') return [cServer];
+  if (PYTHON_ECHO_KINDS.includes(kind)) return pythonEchoArgv('echo-profile', kind);
+  return [NODE, '--perf-basic-prof', echoServerScript(spec), kind];
+}
+
 /** One sampled run of `spec`: its nanoseconds per request by function. */
 async function profileOnce(spec, index) {
-  const { child, port } = await startServer(pin(0, [NODE, '--perf-basic-prof', echoServerScript(spec), kindOf(spec)]));
+  const { child, port } = await startServer(pin(0, serverArgv(spec)));
   const data = join(work, `${index}.data`);
   try {
     const [cmd, ...args] = pin(1, [loadgen, '127.0.0.1', String(port), String(CONNS), String(SIZE), String(WARMUP), String(SECONDS + 1)]);

@@ -140,6 +140,16 @@ export { reportMemory, reportTimed } from './case-report.js';
 
 /** The server kinds bench/echo-server.js serves. */
 export const NODE_ECHO_KINDS = ['net', 'default', 'selector', 'proactor', 'uring', 'storm', 'buffered'];
+/** The kinds bench/echo_server.py serves (PYTHON's asyncio, and its uvloop), for the paired benches. */
+export const PYTHON_ECHO_KINDS = ['asyncio', 'uvloop'];
+/** The command line of a Python echo kind; exits (status 2) when PYTHON lacks the module it needs. */
+export function pythonEchoArgv(script, kind) {
+  if (!pythonHas(kind)) {
+    console.error(`${script}: ${kind} needs ${PYTHON} with ${kind} (set PYTHON)`);
+    process.exit(2);
+  }
+  return [PYTHON, join(dirname(fileURLToPath(import.meta.url)), 'echo_server.py'), kind];
+}
 /** The server kind of `kind` or `kind@tree`. */
 export const kindOf = (spec) => spec.split('@')[0];
 /** The echo-server.js that serves a Node kind: this tree's, or `tree`'s (a built copy) after an @. */

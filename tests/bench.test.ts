@@ -5,7 +5,7 @@
  * loop runs a callSoon chain that never ends. Tiny sizes: no speed is asserted.
  */
 import { describe, expect, it } from 'vitest';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -18,6 +18,11 @@ const run = promisify(execFile);
 const CASES = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'];
 // Ten Node processes each: on a shared 2-CPU machine that takes tens of seconds.
 const SLOW = 120_000;
+
+/** Whether the benches' Python (PYTHON, else /usr/bin/python3) has `module`. */
+function pythonHas(module: string): boolean {
+  return spawnSync(process.env.PYTHON ?? '/usr/bin/python3', ['-c', `import ${module}`], { stdio: 'ignore' }).status === 0;
+}
 
 /** The JSON lines a bench child printed. */
 async function figures(file: string, args: string[], env: Record<string, string | undefined> = {}) {
@@ -257,6 +262,32 @@ describe('bench/echo-pair.js', () => {
     const failed = await run(process.execPath, [path.join(bench, 'echo-pair.js'), 'net@/nonexistent-tree', 'net']).catch((error: { code: number; stderr: string }) => error);
     expect(failed).toMatchObject({ code: 2 });
   });
+
+  it.skipIf(!hasCc || !pythonHas('uvloop'))('pairs uvloop (bench/echo_server.py) against the C server', async () => {
+    const env = { ...process.env, BENCH_ROUNDS: '1', BENCH_SECONDS: '0.3', BENCH_WARMUP: '0.1' };
+    const { stdout } = await run(process.execPath, [path.join(bench, 'echo-pair.js'), 'c', 'uvloop'], { env, timeout: 60_000 });
+    for (const kind of ['c', 'uvloop']) {
+      const rate = new RegExp(`^${kind}: .*req/s median (\\d+)$`, 'm').exec(stdout);
+      expect(Number(rate?.[1]), `${kind}'s rate`).toBeGreaterThan(0);
+    }
+    expectRatios(stdout, 'c', 'uvloop');
+  }, SLOW);
+});
+
+describe('bench/echo-profile.js', () => {
+  const hasPerf = spawnSync('perf', ['--version'], { stdio: 'ignore' }).status === 0;
+  const hasCc = existsSync('/usr/bin/cc') || existsSync('/usr/local/bin/cc');
+
+  it.skipIf(!hasPerf || !hasCc)('profiles the C server beside the default loop, each per request', async () => {
+    const env = { ...process.env, BENCH_ROUNDS: '1', BENCH_SECONDS: '1', BENCH_WARMUP: '0.3', BENCH_TOP: '5' };
+    const { stdout } = await run(process.execPath, [path.join(bench, 'echo-profile.js'), 'c', 'default'], { env, timeout: 60_000 });
+    // The C server was served and sampled (the default loop's share is left to the load: a
+    // starved server may give no sample in a second).
+    const total = /^ns per request: c (\d+), default (\d+) /m.exec(stdout);
+    expect(total, 'the totals line').not.toBeNull();
+    expect(Number(total![1])).toBeGreaterThan(0);
+    expect(stdout).toMatch(/^ +\d+ +\d+ +[-+]\d+ +\[kernel\.kallsyms\]$/m);
+  }, SLOW);
 });
 
 describe('bench/echo-instructions.js', () => {
