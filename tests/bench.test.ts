@@ -89,6 +89,23 @@ describe('bench/sched.js children', () => {
   }, SLOW);
 });
 
+describe('bench/sched-heap.js', () => {
+  it("prints bytes a task in flight for both sides, and the suspended moment's objects by kind", async () => {
+    const { stdout } = await run(process.execPath, [path.join(bench, 'sched-heap.js'), '--kinds'], { env: { ...process.env, BENCH_SCALE: '0.01' }, timeout: 60_000 });
+    const rows = new Map(
+      [...stdout.matchAll(/^\| (loopkit|node) +\| (-?\d+) +\| (-?\d+) +\|$/gm)].map(([, side, suspended, gathered]) => [side, [Number(suspended), Number(gathered)]]),
+    );
+    // A thousand suspended tasks each hold at least their async function's frame.
+    expect(rows.get('loopkit')![0]).toBeGreaterThan(100);
+    expect(rows.get('node')![0]).toBeGreaterThan(100);
+    // Each side's kinds are its own process's: one Task a task on loopkit's, one Immediate on Node's.
+    const [loopkitKinds, nodeKinds] = stdout.split(/^node, suspended, by kind:$/m);
+    expect(loopkitKinds).toMatch(/^\| object Task +\| 1\.00 +\|/m);
+    expect(nodeKinds).toMatch(/^\| object Immediate +\| 1\.00 +\|/m);
+    expect(nodeKinds).not.toMatch(/object Task /);
+  }, SLOW);
+});
+
 describe('bench/echo-server.js', () => {
   /** Start a server kind, echo one message through it, stop it. */
   async function echoOnce(kind: string): Promise<string> {
