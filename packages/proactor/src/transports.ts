@@ -45,16 +45,17 @@ interface PostedOps {
 /** Where a transport reports that it released its socket (the loop stops owning it). */
 export type ReleaseHook = (sock: NetSocket) => void;
 
+/** A proactor loop owning the sockets of its transports (core's BaseSocketLoop): told when one is released. */
+export interface SocketOwningLoop extends AbstractEventLoop {
+  readonly _proactor: Proactor;
+  _transportClosed(sock: NetSocket): void;
+}
+
 export class ProactorSocketTransport extends BaseStreamTransport {
-  private readonly proactor: Proactor;
   private readonly sock: NetSocket;
-  private readonly release: ReleaseHook;
   private reading = false;
   /** The futures path's state, null on the fast path (four fields less on each of its connections). */
   private readonly posted: PostedOps | null;
-  /** Fast path: the write Node has not called back yet (its position among the socket's writes) and its size. */
-  private pendingTicket = 0;
-  private pendingSize = 0;
   /** Fast path: the fd that writes go to directly while Node holds nothing unwritten, or -1. */
   private readonly fd: number;
   protected override readonly _writeNowKeepsBytes: boolean;
@@ -65,27 +66,30 @@ export class ProactorSocketTransport extends BaseStreamTransport {
    * bytes of each idle connection (the selector's transport does the same). Undefined once made.
    */
   private localHost: KeptAddress;
-  private localPort: number;
   private peerHost: KeptAddress;
-  private peerPort: number;
+  /** The two ports as one int32, the local one in the high 16 bits (a small integer: one field where two were). */
+  private ports: number;
 
+  /**
+   * Operations go to `loop`'s proactor, and `loop` is told when the transport releases `sock`:
+   * read off the loop, not kept by each transport (16 bytes of each connection).
+   */
   constructor(
-    loop: AbstractEventLoop,
-    proactor: Proactor,
+    loop: SocketOwningLoop,
     sock: NetSocket,
     protocol: BaseProtocol,
     waiter: Future<void> | null,
     server: ConnectionOwner | null,
-    release: ReleaseHook,
   ) {
     super(loop, protocol, EXTRA_NOT_READ, server);
-    this.proactor = proactor;
     this.sock = sock;
-    [this.localHost, this.localPort] = keptAddress(() => sock.getsockname());
-    [this.peerHost, this.peerPort] = keptAddress(() => sock.getpeername());
-    this.release = release;
+    const [localHost, localPort] = keptAddress(() => sock.getsockname());
+    const [peerHost, peerPort] = keptAddress(() => sock.getpeername());
+    this.localHost = localHost;
+    this.peerHost = peerHost;
+    this.ports = (localPort << 16) | peerPort;
     this.posted =
-      proactor instanceof NetProactor && sock instanceof NetSocket
+      loop._proactor instanceof NetProactor && sock instanceof NetSocket
         ? null
         : { readFut: null, sendFut: null, readDone: (done) => this.onRead(done), sendDone: (done) => this.onSent(done) };
     this.fd = this.direct !== null && uvAvailable() ? sock.fileno() : -1;
@@ -95,6 +99,11 @@ export class ProactorSocketTransport extends BaseStreamTransport {
     if (sock.family !== 'unix') sock._stream?.setNoDelay(true);
     this.direct?._consume(sock, this);
     this._start(waiter);
+  }
+
+  /** The loop's proactor, which this transport's operations go to. */
+  private get proactor(): Proactor {
+    return (this._loop as SocketOwningLoop)._proactor;
   }
 
   /** The NetProactor that queues this transport on news of its NetSocket (the fast path, where nothing is posted), or null. */
@@ -126,7 +135,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
 
   protected _startWriting(): void {
     if (this.direct !== null) {
-      if (this.pendingTicket === 0) this.writeBuffered();
+      if (this.sock._pendingTicket() === 0) this.writeBuffered();
     } else if (this.posted!.sendFut === null) {
       this.sendFirst();
     }
@@ -165,7 +174,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
   private writeFd(chunks: readonly Uint8Array[]): number {
     const stream = this.liveStream();
     // Bytes Node holds (the rest of an earlier write) go first.
-    if (this.pendingTicket !== 0 || stream.writableLength > 0) return 0;
+    if (this.sock._pendingTicket() !== 0 || stream.writableLength > 0) return 0;
     // One buffer (an echo's reply) skips the array: reading its element through N-API costs more than the write.
     const r = chunks.length === 1 ? pipeWrite(this.fd, chunks[0]!) : pipeWritev(this.fd, chunks);
     if (r >= 0) return r;
@@ -183,7 +192,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
 
   /** `_writeNow` of the fast path: what Node wrote at once; it stops at a write Node keeps pending. */
   private writeToNode(chunks: readonly Uint8Array[]): number {
-    if (this.pendingTicket !== 0) return 0;
+    if (this.sock._pendingTicket() !== 0) return 0;
     let done = 0;
     for (const chunk of chunks) {
       if (!this.writeChunk(chunk)) break;
@@ -200,8 +209,8 @@ export class ProactorSocketTransport extends BaseStreamTransport {
     stream.write(chunk, sock._writeCallback());
     // Nothing left unwritten: libuv wrote it all in the call (Node calls back later all the same).
     if (stream.writableLength === 0 && sock._error === null) return true;
-    this.pendingTicket = ticket;
-    this.pendingSize = chunk.length;
+    // The write Node has not called back yet (its position among the socket's writes) and its size.
+    sock._setPending(ticket, chunk.length);
     return false;
   }
 
@@ -217,7 +226,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
           if (!this.writeChunk(chunk)) return;
           n = chunk.length;
         }
-        if (this._bytesSent(n) === 0 || this.pendingTicket !== 0) return;
+        if (this._bytesSent(n) === 0 || this.sock._pendingTicket() !== 0) return;
       }
     } catch (error) {
       this._fatalError(toConnectionError(error), 'Fatal write error on socket transport');
@@ -226,19 +235,20 @@ export class ProactorSocketTransport extends BaseStreamTransport {
 
   /** The pending write was called back (or failed): account for it, then write on. */
   private writeCompleted(): void {
-    const ticket = this.pendingTicket;
     const sock = this.sock;
+    const ticket = sock._pendingTicket();
     if (!sock._writeDone(ticket)) {
       // Not called back yet, but written all the same when Node holds nothing unwritten.
       const stream = sock._stream;
       if (stream === null || stream.writableLength !== 0 || sock._error !== null) return;
     } else if (sock._writeFailed(ticket)) {
-      this.pendingTicket = 0;
+      sock._setPending(0, 0);
       this._fatalError(toConnectionError(sock._writeFailure), 'Fatal write error on socket transport');
       return;
     }
-    this.pendingTicket = 0;
-    if (this._bytesSent(this.pendingSize) > 0 && this.pendingTicket === 0) this.writeBuffered();
+    const size = sock._pendingSize();
+    sock._setPending(0, 0);
+    if (this._bytesSent(size) > 0 && sock._pendingTicket() === 0) this.writeBuffered();
   }
 
   /** @internal the fast path's ready entry: the NetProactor saw news of the socket. */
@@ -246,7 +256,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
     try {
       // Reads first: what arrived before a reset is delivered before the failed write ends the transport.
       if (this.reading && !this._closing) this.readAvailable();
-      if (this.pendingTicket !== 0) this.writeCompleted();
+      if (this.sock._pendingTicket() !== 0) this.writeCompleted();
     } catch (error) {
       this._fatalError(error, 'Fatal error on socket transport');
     }
@@ -331,8 +341,8 @@ export class ProactorSocketTransport extends BaseStreamTransport {
 
   private makeExtra(): void {
     const family = this.sock.family;
-    const sockname = addressOf(this.localHost, this.localPort, family);
-    const peername = addressOf(this.peerHost, this.peerPort, family);
+    const sockname = addressOf(this.localHost, this.ports >>> 16, family);
+    const peername = addressOf(this.peerHost, this.ports & 0xffff, family);
     this.localHost = this.peerHost = undefined;
     this._extra = extraInfo(this.sock, sockname, peername);
   }
@@ -346,10 +356,10 @@ export class ProactorSocketTransport extends BaseStreamTransport {
     // As asyncio's _force_close: a send still posted is cancelled, not left to fail. Node 22+
     // calls a write that the closing handle dropped back with ECANCELED, which is no write error.
     this.posted?.sendFut?.cancel();
-    this.pendingTicket = 0;
+    this.sock._setPending(0, 0);
     this.direct?._consume(this.sock, null);
     this.sock.close();
-    this.release(this.sock);
+    (this._loop as SocketOwningLoop)._transportClosed(this.sock);
   }
 }
 
