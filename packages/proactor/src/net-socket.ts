@@ -414,9 +414,6 @@ class NodeWrites {
   /** The first write Node failed, by position (0 for none), and its error. */
   failedAt = 0;
   failure: unknown = null;
-  /** The transport's write Node has not called back yet, by position (0 for none), and its size. */
-  pendingTicket = 0;
-  pendingSize = 0;
   /** Node's callback for every write or send of the socket. */
   readonly callback: (err?: Error | null) => void;
 
@@ -478,13 +475,13 @@ export class NetSocket {
   private madeParts(): SocketParts {
     return (this.parts ??= new SocketParts());
   }
-  /** Writes and sends handed to Node, counted; made by the first (a transport writing to the fd never makes it). */
+  /** Writes and sends handed to Node, counted (read inline where a write completes: a getter is a call at V8's baseline tier). */
   private get nodeWrites(): NodeWrites | null {
     return this.parts?.nodeWrites ?? null;
   }
-  /** The record of writes handed to Node, made at the first. */
+  /** The record of writes handed to Node, made at the first (a transport writing to the fd never makes it). */
   private writesToNode(): NodeWrites {
-    const parts = this.madeParts();
+    const parts = (this.parts ??= new SocketParts());
     return (parts.nodeWrites ??= new NodeWrites(this));
   }
   /** @internal a write or send is handed to Node next: its position among them (its ticket). */
@@ -497,33 +494,15 @@ export class NetSocket {
   }
   /** @internal Node called back the write at position `ticket` (and every one before it). */
   _writeDone(ticket: number): boolean {
-    const writes = this.nodeWrites;
+    const parts = this.parts;
+    const writes = parts === null ? null : parts.nodeWrites;
     return writes !== null && writes.done >= ticket;
   }
   /** @internal the write at position `ticket` (or one before it) failed. */
   _writeFailed(ticket: number): boolean {
-    const writes = this.nodeWrites;
-    return writes !== null && writes.failedAt !== 0 && ticket >= writes.failedAt;
-  }
-  /**
-   * @internal the transport's write Node has not called back yet (its ticket), or 0: kept with
-   * the writes handed to Node (16 bytes of each transport that never hands one over).
-   */
-  _pendingTicket(): number {
     const parts = this.parts;
     const writes = parts === null ? null : parts.nodeWrites;
-    return writes === null ? 0 : writes.pendingTicket;
-  }
-  /** @internal the size of that write. */
-  _pendingSize(): number {
-    return this.nodeWrites?.pendingSize ?? 0;
-  }
-  /** @internal the transport waits for Node to call back the write at `ticket` (0: for none), of `size` bytes. */
-  _setPending(ticket: number, size: number): void {
-    const writes = ticket === 0 ? this.nodeWrites : this.writesToNode();
-    if (writes === null) return;
-    writes.pendingTicket = ticket;
-    writes.pendingSize = size;
+    return writes !== null && writes.failedAt !== 0 && ticket >= writes.failedAt;
   }
   /** @internal the error of the first write Node failed. */
   get _writeFailure(): unknown {
@@ -722,7 +701,7 @@ export class NetSocket {
 
   /** `chunk` waits behind others. */
   private keepLater(chunk: Buffer): void {
-    const parts = this.madeParts();
+    const parts = (this.parts ??= new SocketParts());
     const later = (parts.later ??= new ChunkBacklog());
     const slots = later.slots;
     // A reader that always leaves chunks behind never empties the list: move what is left

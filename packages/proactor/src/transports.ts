@@ -56,6 +56,9 @@ export class ProactorSocketTransport extends BaseStreamTransport {
   private reading = false;
   /** The futures path's state, null on the fast path (four fields less on each of its connections). */
   private readonly posted: PostedOps | null;
+  /** Fast path: the write Node has not called back yet (its position among the socket's writes) and its size. */
+  private pendingTicket = 0;
+  private pendingSize = 0;
   /** Fast path: the fd that writes go to directly while Node holds nothing unwritten, or -1. */
   private readonly fd: number;
   protected override readonly _writeNowKeepsBytes: boolean;
@@ -108,7 +111,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
 
   /** The NetProactor that queues this transport on news of its NetSocket (the fast path, where nothing is posted), or null. */
   private get direct(): NetProactor | null {
-    return this.posted === null ? (this.proactor as NetProactor) : null;
+    return this.posted === null ? ((this._loop as SocketOwningLoop)._proactor as NetProactor) : null;
   }
 
   // ---- writing: one send in flight, of the buffer's first chunk. Core gives this transport
@@ -135,7 +138,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
 
   protected _startWriting(): void {
     if (this.direct !== null) {
-      if (this.sock._pendingTicket() === 0) this.writeBuffered();
+      if (this.pendingTicket === 0) this.writeBuffered();
     } else if (this.posted!.sendFut === null) {
       this.sendFirst();
     }
@@ -174,7 +177,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
   private writeFd(chunks: readonly Uint8Array[]): number {
     const stream = this.liveStream();
     // Bytes Node holds (the rest of an earlier write) go first.
-    if (this.sock._pendingTicket() !== 0 || stream.writableLength > 0) return 0;
+    if (this.pendingTicket !== 0 || stream.writableLength > 0) return 0;
     // One buffer (an echo's reply) skips the array: reading its element through N-API costs more than the write.
     const r = chunks.length === 1 ? pipeWrite(this.fd, chunks[0]!) : pipeWritev(this.fd, chunks);
     if (r >= 0) return r;
@@ -192,7 +195,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
 
   /** `_writeNow` of the fast path: what Node wrote at once; it stops at a write Node keeps pending. */
   private writeToNode(chunks: readonly Uint8Array[]): number {
-    if (this.sock._pendingTicket() !== 0) return 0;
+    if (this.pendingTicket !== 0) return 0;
     let done = 0;
     for (const chunk of chunks) {
       if (!this.writeChunk(chunk)) break;
@@ -209,8 +212,8 @@ export class ProactorSocketTransport extends BaseStreamTransport {
     stream.write(chunk, sock._writeCallback());
     // Nothing left unwritten: libuv wrote it all in the call (Node calls back later all the same).
     if (stream.writableLength === 0 && sock._error === null) return true;
-    // The write Node has not called back yet (its position among the socket's writes) and its size.
-    sock._setPending(ticket, chunk.length);
+    this.pendingTicket = ticket;
+    this.pendingSize = chunk.length;
     return false;
   }
 
@@ -226,7 +229,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
           if (!this.writeChunk(chunk)) return;
           n = chunk.length;
         }
-        if (this._bytesSent(n) === 0 || this.sock._pendingTicket() !== 0) return;
+        if (this._bytesSent(n) === 0 || this.pendingTicket !== 0) return;
       }
     } catch (error) {
       this._fatalError(toConnectionError(error), 'Fatal write error on socket transport');
@@ -235,20 +238,19 @@ export class ProactorSocketTransport extends BaseStreamTransport {
 
   /** The pending write was called back (or failed): account for it, then write on. */
   private writeCompleted(): void {
+    const ticket = this.pendingTicket;
     const sock = this.sock;
-    const ticket = sock._pendingTicket();
     if (!sock._writeDone(ticket)) {
       // Not called back yet, but written all the same when Node holds nothing unwritten.
       const stream = sock._stream;
       if (stream === null || stream.writableLength !== 0 || sock._error !== null) return;
     } else if (sock._writeFailed(ticket)) {
-      sock._setPending(0, 0);
+      this.pendingTicket = 0;
       this._fatalError(toConnectionError(sock._writeFailure), 'Fatal write error on socket transport');
       return;
     }
-    const size = sock._pendingSize();
-    sock._setPending(0, 0);
-    if (this._bytesSent(size) > 0 && sock._pendingTicket() === 0) this.writeBuffered();
+    this.pendingTicket = 0;
+    if (this._bytesSent(this.pendingSize) > 0 && this.pendingTicket === 0) this.writeBuffered();
   }
 
   /** @internal the fast path's ready entry: the NetProactor saw news of the socket. */
@@ -256,7 +258,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
     try {
       // Reads first: what arrived before a reset is delivered before the failed write ends the transport.
       if (this.reading && !this._closing) this.readAvailable();
-      if (this.sock._pendingTicket() !== 0) this.writeCompleted();
+      if (this.pendingTicket !== 0) this.writeCompleted();
     } catch (error) {
       this._fatalError(error, 'Fatal error on socket transport');
     }
@@ -356,7 +358,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
     // As asyncio's _force_close: a send still posted is cancelled, not left to fail. Node 22+
     // calls a write that the closing handle dropped back with ECANCELED, which is no write error.
     this.posted?.sendFut?.cancel();
-    this.sock._setPending(0, 0);
+    this.pendingTicket = 0;
     this.direct?._consume(this.sock, null);
     this.sock.close();
     (this._loop as SocketOwningLoop)._transportClosed(this.sock);
