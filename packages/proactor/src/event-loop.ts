@@ -440,7 +440,7 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
   }
 
   protected _streamTransport(sock: NetSocket, protocol: BaseProtocol, waiter: Future<void> | null, server: Server<NetSocket> | null): ProactorSocketTransport {
-    return new ProactorSocketTransport(this, this._proactor, sock, protocol, waiter, server, this.release);
+    return new ProactorSocketTransport(this, sock, protocol, waiter, server);
   }
 
   protected _datagramTransport(sock: NetSocket, protocol: DatagramProtocol, connected: boolean, waiter: Future<void>): ProactorDatagramTransport {

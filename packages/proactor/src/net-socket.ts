@@ -430,6 +430,18 @@ class NodeWrites {
   }
 }
 
+/**
+ * What a connection's NetSocket seldom has, made when first needed: a listener's or datagram
+ * socket's endpoint, its names, a backlog of chunks, writes handed to Node. One field where four
+ * were (24 bytes of each idle connection); an echo's connection never makes it.
+ */
+class SocketParts {
+  endpoint: Listener | Datagrams | null = null;
+  names: SocketNames | null = null;
+  later: ChunkBacklog | null = null;
+  nodeWrites: NodeWrites | null = null;
+}
+
 /** The proactor's socket over node:net and node:dgram: the socket object NetProactor's operations take. */
 export class NetSocket {
   /** What the socket carries (kept in its flags with its type: 16 bytes of each connection as fields). */
@@ -443,11 +455,10 @@ export class NetSocket {
 
   /** @internal the Node handle: a stream, else a listener's or datagram socket's (`_server`, `_dgram`), or none before connect */
   _stream: net.Socket | null = null;
-  /** A listener's or datagram socket's handle and what it received: one field, not four, on every connection. */
-  private endpoint: Listener | Datagrams | null = null;
-  /** Received and not yet taken: `first` (EMPTY for none), then the chunks of `later` (see ChunkBacklog). */
+  /** Received and not yet taken: `first` (EMPTY for none), then the chunks of its parts' `later` (see ChunkBacklog). */
   private first: Buffer = EMPTY;
-  private later: ChunkBacklog | null = null;
+  /** What this socket seldom has (see SocketParts), or null. */
+  private parts: SocketParts | null = null;
   /** @internal received bytes not yet taken */ _buffered = 0;
   /** @internal a connection or receive error, reported to every later receive */ _error: Error | null = null;
   /** @internal the proactor told of this socket's changes; the fields below are its record of the socket (NetProactor's SockState) */
@@ -460,12 +471,18 @@ export class NetSocket {
   _nextReady: SockState | null = null;
   /** @internal */ _prevWatched: NetSocket | null = null;
   /** @internal */ _nextWatched: NetSocket | null = null;
-  /** Writes and sends handed to Node, counted; made by the first (a transport writing to the fd never makes it). */
-  private nodeWrites: NodeWrites | null = null;
-
-  /** The record of writes handed to Node, made at the first. */
+  /** This socket's seldom parts, made now if not yet. */
+  private madeParts(): SocketParts {
+    return (this.parts ??= new SocketParts());
+  }
+  /** Writes and sends handed to Node, counted (read inline where a write completes: a getter is a call at V8's baseline tier). */
+  private get nodeWrites(): NodeWrites | null {
+    return this.parts?.nodeWrites ?? null;
+  }
+  /** The record of writes handed to Node, made at the first (a transport writing to the fd never makes it). */
   private writesToNode(): NodeWrites {
-    return (this.nodeWrites ??= new NodeWrites(this));
+    const parts = (this.parts ??= new SocketParts());
+    return (parts.nodeWrites ??= new NodeWrites(this));
   }
   /** @internal a write or send is handed to Node next: its position among them (its ticket). */
   _issueWrite(): number {
@@ -477,12 +494,14 @@ export class NetSocket {
   }
   /** @internal Node called back the write at position `ticket` (and every one before it). */
   _writeDone(ticket: number): boolean {
-    const writes = this.nodeWrites;
+    const parts = this.parts;
+    const writes = parts === null ? null : parts.nodeWrites;
     return writes !== null && writes.done >= ticket;
   }
   /** @internal the write at position `ticket` (or one before it) failed. */
   _writeFailed(ticket: number): boolean {
-    const writes = this.nodeWrites;
+    const parts = this.parts;
+    const writes = parts === null ? null : parts.nodeWrites;
     return writes !== null && writes.failedAt !== 0 && ticket >= writes.failedAt;
   }
   /** @internal the error of the first write Node failed. */
@@ -490,7 +509,17 @@ export class NetSocket {
     return this.nodeWrites?.failure ?? null;
   }
   /** Where a socket is bound before connect, and a Unix socket's paths: made when set (a TCP connection has none). */
-  private names: SocketNames | null = null;
+  private get names(): SocketNames | null {
+    return this.parts?.names ?? null;
+  }
+  private madeNames(): SocketNames {
+    const parts = this.madeParts();
+    return (parts.names ??= new SocketNames());
+  }
+  /** A listener's or datagram socket's handle and what it received. */
+  private get endpoint(): Listener | Datagrams | null {
+    return this.parts?.endpoint ?? null;
+  }
 
   /** @internal bound before connect: connect() binds to it */
   get _local(): { address: string; port: number } | null {
@@ -501,14 +530,14 @@ export class NetSocket {
     return this.names?.sockPath ?? '';
   }
   set _sockPath(path: string) {
-    (this.names ??= new SocketNames()).sockPath = path;
+    this.madeNames().sockPath = path;
   }
   /** @internal */
   get _peerPath(): string {
     return this.names?.peerPath ?? '';
   }
   set _peerPath(path: string) {
-    (this.names ??= new SocketNames()).peerPath = path;
+    this.madeNames().peerPath = path;
   }
   /** @internal the peer sent EOF */
   get _eof(): boolean {
@@ -573,7 +602,7 @@ export class NetSocket {
   /** @internal wraps a listening net.Server made with pauseOnConnect. */
   static _fromServer(server: net.Server, family: NetSocketFamily): NetSocket {
     const sock = new NetSocket(family, 'stream');
-    sock.endpoint = new Listener(server);
+    sock.madeParts().endpoint = new Listener(server);
     if (family === 'unix') sock._sockPath = String(server.address() ?? '');
     server.on('connection', (conn: net.Socket) => {
       conn.pause();
@@ -594,7 +623,7 @@ export class NetSocket {
   /** @internal wraps a bound dgram.Socket. */
   static _fromDgram(socket: dgram.Socket, family: NetSocketFamily): NetSocket {
     const sock = new NetSocket(family, 'dgram');
-    sock.endpoint = new Datagrams(socket);
+    sock.madeParts().endpoint = new Datagrams(socket);
     socket.on('message', (msg: Buffer, rinfo: dgram.RemoteInfo) => {
       if (sock._datagrams.length >= MAX_DATAGRAMS) return;
       sock._datagrams.push([msg, inetAddress(rinfo.address, rinfo.family, rinfo.port)]);
@@ -672,7 +701,8 @@ export class NetSocket {
 
   /** `chunk` waits behind others. */
   private keepLater(chunk: Buffer): void {
-    const later = (this.later ??= new ChunkBacklog());
+    const parts = (this.parts ??= new SocketParts());
+    const later = (parts.later ??= new ChunkBacklog());
     const slots = later.slots;
     // A reader that always leaves chunks behind never empties the list: move what is left
     // to the front before growing, or the taken slots would pile up for the connection's life.
@@ -738,7 +768,7 @@ export class NetSocket {
     if (address === null || typeof address !== 'object' || !Number.isInteger(address.port)) {
       throw new TypeError('address must be {address?, port}');
     }
-    (this.names ??= new SocketNames()).local = { address: address.address ?? (this.family === 'inet' ? '0.0.0.0' : '::'), port: address.port };
+    this.madeNames().local = { address: address.address ?? (this.family === 'inet' ? '0.0.0.0' : '::'), port: address.port };
   }
 
   /** Half-closes the sending side once written data is flushed (SHUT_WR). */
@@ -783,7 +813,7 @@ export class NetSocket {
     let out: Buffer;
     if (first.length <= n) {
       out = first;
-      const later = this.later;
+      const later = this.parts?.later ?? null;
       this.first = later !== null && later.head < later.tail ? this.takeLater(later) : EMPTY;
     } else {
       out = first.subarray(0, n);
@@ -804,7 +834,7 @@ export class NetSocket {
     } else {
       // Every chunk was taken: fill from slot 0 again (a list that a backlog grew long is dropped).
       later.head = later.tail = 0;
-      if (slots.length > MAX_KEPT_CHUNK_SLOTS) this.later = null;
+      if (slots.length > MAX_KEPT_CHUNK_SLOTS) this.parts!.later = null;
     }
     return chunk;
   }

@@ -45,10 +45,14 @@ interface PostedOps {
 /** Where a transport reports that it released its socket (the loop stops owning it). */
 export type ReleaseHook = (sock: NetSocket) => void;
 
+/** A proactor loop owning the sockets of its transports (core's BaseSocketLoop): told when one is released. */
+export interface SocketOwningLoop extends AbstractEventLoop {
+  readonly _proactor: Proactor;
+  _transportClosed(sock: NetSocket): void;
+}
+
 export class ProactorSocketTransport extends BaseStreamTransport {
-  private readonly proactor: Proactor;
   private readonly sock: NetSocket;
-  private readonly release: ReleaseHook;
   private reading = false;
   /** The futures path's state, null on the fast path (four fields less on each of its connections). */
   private readonly posted: PostedOps | null;
@@ -65,27 +69,30 @@ export class ProactorSocketTransport extends BaseStreamTransport {
    * bytes of each idle connection (the selector's transport does the same). Undefined once made.
    */
   private localHost: KeptAddress;
-  private localPort: number;
   private peerHost: KeptAddress;
-  private peerPort: number;
+  /** The two ports as one int32, the local one in the high 16 bits (a small integer: one field where two were). */
+  private ports: number;
 
+  /**
+   * Operations go to `loop`'s proactor, and `loop` is told when the transport releases `sock`:
+   * read off the loop, not kept by each transport (16 bytes of each connection).
+   */
   constructor(
-    loop: AbstractEventLoop,
-    proactor: Proactor,
+    loop: SocketOwningLoop,
     sock: NetSocket,
     protocol: BaseProtocol,
     waiter: Future<void> | null,
     server: ConnectionOwner | null,
-    release: ReleaseHook,
   ) {
     super(loop, protocol, EXTRA_NOT_READ, server);
-    this.proactor = proactor;
     this.sock = sock;
-    [this.localHost, this.localPort] = keptAddress(() => sock.getsockname());
-    [this.peerHost, this.peerPort] = keptAddress(() => sock.getpeername());
-    this.release = release;
+    const [localHost, localPort] = keptAddress(() => sock.getsockname());
+    const [peerHost, peerPort] = keptAddress(() => sock.getpeername());
+    this.localHost = localHost;
+    this.peerHost = peerHost;
+    this.ports = (localPort << 16) | peerPort;
     this.posted =
-      proactor instanceof NetProactor && sock instanceof NetSocket
+      loop._proactor instanceof NetProactor && sock instanceof NetSocket
         ? null
         : { readFut: null, sendFut: null, readDone: (done) => this.onRead(done), sendDone: (done) => this.onSent(done) };
     this.fd = this.direct !== null && uvAvailable() ? sock.fileno() : -1;
@@ -97,9 +104,14 @@ export class ProactorSocketTransport extends BaseStreamTransport {
     this._start(waiter);
   }
 
+  /** The loop's proactor, which this transport's operations go to. */
+  private get proactor(): Proactor {
+    return (this._loop as SocketOwningLoop)._proactor;
+  }
+
   /** The NetProactor that queues this transport on news of its NetSocket (the fast path, where nothing is posted), or null. */
   private get direct(): NetProactor | null {
-    return this.posted === null ? (this.proactor as NetProactor) : null;
+    return this.posted === null ? ((this._loop as SocketOwningLoop)._proactor as NetProactor) : null;
   }
 
   // ---- writing: one send in flight, of the buffer's first chunk. Core gives this transport
@@ -331,8 +343,8 @@ export class ProactorSocketTransport extends BaseStreamTransport {
 
   private makeExtra(): void {
     const family = this.sock.family;
-    const sockname = addressOf(this.localHost, this.localPort, family);
-    const peername = addressOf(this.peerHost, this.peerPort, family);
+    const sockname = addressOf(this.localHost, this.ports >>> 16, family);
+    const peername = addressOf(this.peerHost, this.ports & 0xffff, family);
     this.localHost = this.peerHost = undefined;
     this._extra = extraInfo(this.sock, sockname, peername);
   }
@@ -349,7 +361,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
     this.pendingTicket = 0;
     this.direct?._consume(this.sock, null);
     this.sock.close();
-    this.release(this.sock);
+    (this._loop as SocketOwningLoop)._transportClosed(this.sock);
   }
 }
 

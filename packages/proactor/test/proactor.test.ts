@@ -355,7 +355,7 @@ describe("NetSocket's received chunks", () => {
       got.push(Buffer.from(sock._take(3)));
     }
     // The list, not what it holds, is what would grow: 10,000 taken slots without compaction.
-    expect((sock as unknown as { later: { slots: Buffer[] } }).later.slots.length).toBeLessThanOrEqual(64);
+    expect((sock as unknown as { parts: { later: { slots: Buffer[] } } }).parts.later.slots.length).toBeLessThanOrEqual(64);
     got.push(Buffer.from(sock._take(3)), Buffer.from(sock._take(3)));
     expect(Buffer.concat(got)).toEqual(Buffer.concat(sent));
   });
