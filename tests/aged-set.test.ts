@@ -123,5 +123,5 @@ describe('AgedSet', () => {
     expect(setBytes / n).toBeGreaterThanOrEqual(20);
     expect(agedBytes / n).toBeGreaterThanOrEqual(8);
     expect(agedBytes / n).toBeLessThan(13);
-  });
+  }, 60_000); // a heap snapshot of the test's own process, all CPU: 8.6 s at load 25 of the default 20 s
 });

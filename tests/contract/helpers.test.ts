@@ -44,7 +44,7 @@ import {
   wrap,
   wrapFuture,
 } from 'loopkit';
-import { onEachLoop, rejection, runIn, thrown } from './loops.js';
+import { afterIterations, onEachLoop, rejection, runIn, thrown } from './loops.js';
 
 onEachLoop('helpers: shapes', (make) => {
   it('gather(...aws, opts?) returns a Future; a trailing plain object is its options; functions become Tasks, Promises Futures', async () => {
@@ -143,13 +143,13 @@ onEachLoop('helpers: shapes', (make) => {
 
   it('asCompleted(aws) is iterable (each item an awaitable of the next result) and async iterable (yielding the futures themselves)', async () => {
     await runIn(make, async (loop) => {
-      const a = loop.createTask(() => sleep(0.02, 'a'));
-      const b = loop.createTask(() => sleep(0.01, 'b'));
+      const a = loop.createTask(() => afterIterations(2, 'a'));
+      const b = loop.createTask(() => afterIterations(1, 'b'));
       const inOrder: string[] = [];
       for (const next of asCompleted([a, b])) inOrder.push(await next);
       expect(inOrder).toEqual(['b', 'a']);
-      const c = loop.createTask(() => sleep(0.02, 'c'));
-      const d = loop.createTask(() => sleep(0.01, 'd'));
+      const c = loop.createTask(() => afterIterations(2, 'c'));
+      const d = loop.createTask(() => afterIterations(1, 'd'));
       const yielded: unknown[] = [];
       for await (const fut of asCompleted([c, d])) yielded.push(fut);
       expect(yielded.length === 2 && yielded[0] === d && yielded[1] === c).toBe(true);

@@ -5,8 +5,11 @@
 import { describe } from 'vitest';
 import { ProactorEventLoop, UringEventLoop, UringProactor, newEventLoop, type AbstractEventLoop } from 'loopkit';
 
-/** Runs `main` as the main task of a fresh loop recording its exception handler's reports, then closes the loop. */
-export { runIn } from '../cpython-audit/loops.js';
+/**
+ * runIn: runs `main` as the main task of a fresh loop recording its exception handler's reports,
+ * then closes the loop. afterIterations: a value after so many loop iterations.
+ */
+export { afterIterations, runIn } from '../cpython-audit/loops.js';
 
 export type MakeLoop = () => AbstractEventLoop;
 

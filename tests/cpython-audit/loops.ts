@@ -45,6 +45,16 @@ export async function rejection(promise: PromiseLike<unknown>): Promise<unknown>
   throw new Error('expected a rejection, got a result');
 }
 
+/**
+ * `value` after `iterations` loop iterations (sleep(0) each): finishing order set by counts, not
+ * by timers a few milliseconds apart, which a loaded machine reorders (each task reads the
+ * clock at its own first step, and a stall between two steps moves one deadline past another).
+ */
+export async function afterIterations<T>(iterations: number, value: T): Promise<T> {
+  for (let i = 0; i < iterations; i++) await sleep(0);
+  return value;
+}
+
 /** Block the thread for `seconds` (asyncio tests' time.sleep: the loop is busy). */
 export function busyWait(seconds: number): void {
   const until = performance.now() + seconds * 1000;

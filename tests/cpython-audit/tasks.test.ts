@@ -19,7 +19,7 @@ import {
   sleep,
   wait,
 } from 'loopkit';
-import { onEachLoop, rejection, runIn } from './loops.js';
+import { afterIterations, onEachLoop, rejection, runIn } from './loops.js';
 
 onEachLoop('test_tasks', (make) => {
   it('test_cancel_awaited_task: a task that cancelled itself cancels the task it awaits next', () =>
@@ -336,15 +336,18 @@ onEachLoop('test_tasks', (make) => {
 
   it('test_as_completed: results in completion order; with_timeout; with_unused_timeout', () =>
     runIn(make, async () => {
-      const a = createTask(() => sleep(0.03, 'a'));
-      const b = createTask(() => sleep(0.01, 'b'));
-      const c = createTask(() => sleep(0.02, 'c'));
+      const a = createTask(() => afterIterations(3, 'a'));
+      const b = createTask(() => afterIterations(1, 'b'));
+      const c = createTask(() => afterIterations(2, 'c'));
       const res: string[] = [];
       for (const f of asCompleted([a, b, c])) res.push(await f);
       expect(res).toEqual(['b', 'c', 'a']);
 
       const slow = createTask(() => sleep(0.5, 'slow'));
-      const fast = createTask(() => sleep(0.001, 'fast'));
+      // Done before the timeout's timer exists: its completion is queued ahead of the timeout
+      // however long the loop stalls (a task still running loses to a 50 ms stall).
+      const fast = createTask(async () => 'fast');
+      await fast;
       const got: unknown[] = [];
       for (const f of asCompleted([slow, fast], { timeout: 0.05 })) {
         try {
@@ -370,8 +373,8 @@ onEachLoop('test_tasks', (make) => {
 
   it('test_as_completed_reverse_wait: awaiting the steps out of order still gives completion order', () =>
     runIn(make, async () => {
-      const a = createTask(() => sleep(0.01, 'a'));
-      const b = createTask(() => sleep(0.001, 'b'));
+      const a = createTask(() => afterIterations(2, 'a'));
+      const b = createTask(() => afterIterations(1, 'b'));
       const steps = [...asCompleted([a, b])];
       expect(steps).toHaveLength(2);
       expect(await steps[1]).toBe('a');

@@ -39,6 +39,19 @@ function after<T>(delay: number, value: T): () => Promise<T> {
   };
 }
 
+/**
+ * An async function that gives `value` (or throws it if an Error) after `iterations` loop
+ * iterations: an order by counts holds on a loaded machine, where timers a few milliseconds apart
+ * swap (each task reads the clock at its own first step; a stall between two steps reorders them).
+ */
+function afterIterations<T>(iterations: number, value: T): () => Promise<T> {
+  return async () => {
+    for (let i = 0; i < iterations; i++) await sleep(0);
+    if (value instanceof Error) throw value;
+    return value;
+  };
+}
+
 /** A Future of `loop` resolved later by a host (Node) timer: the loop idles meanwhile. */
 function hostFuture(loop: AbstractEventLoop, ms: number): Future<void> {
   const fut = loop.createFuture<void>();
@@ -411,11 +424,10 @@ export function helperSuite(subject: LoopUnderTest): void {
   describe('asCompleted', () => {
     it('for await gives the futures themselves in completion order', () =>
       withLoop(subject, async (loop) => {
-        // Wide margins: a loaded machine can stall a real-time loop for tens of milliseconds.
-        const c = loop.createTask(after(0.3, 'c'));
-        const a = after(0.01, 'a');
+        const c = loop.createTask(afterIterations(5, 'c'));
+        const a = afterIterations(1, 'a');
         const fut = loop.createFuture<string>();
-        loop.callLater(0.15, () => fut.setResult('b'));
+        loop.createTask(async () => fut.setResult(await afterIterations(3, 'b')()));
         const seen: unknown[] = [];
         for await (const f of asCompleted([c, a, fut, a])) {
           expect(isFuture(f)).toBe(true);
@@ -428,7 +440,7 @@ export function helperSuite(subject: LoopUnderTest): void {
     it('sync iteration gives awaitables of the results in completion order', () =>
       withLoop(subject, async () => {
         const results: unknown[] = [];
-        for (const next of asCompleted([after(0.02, 2), after(0.01, 1), after(0.03, new Error('three'))])) {
+        for (const next of asCompleted([afterIterations(2, 2), afterIterations(1, 1), afterIterations(3, new Error('three'))])) {
           try {
             results.push(await next);
           } catch (e) {
@@ -457,7 +469,7 @@ export function helperSuite(subject: LoopUnderTest): void {
 
     it('a cancelled step loses no completion', () =>
       withLoop(subject, async (loop) => {
-        const steps = asCompleted([after(0.01, 'one'), after(0.02, 'two')]);
+        const steps = asCompleted([afterIterations(3, 'one'), afterIterations(6, 'two')]);
         const it = steps[Symbol.asyncIterator]();
         const lost = loop.createTask(() => it.next());
         await sleep(0);

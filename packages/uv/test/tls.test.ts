@@ -683,7 +683,7 @@ describe('openssl engine: lifecycle', () => {
       await new Promise((r) => setTimeout(r, 10)); // finalizers run after GC, on a later turn
     }
     expect(tlsStats().engines).toBeLessThanOrEqual(base); // earlier tests' dropped engines go too
-  });
+  }, 60_000); // 200 handshakes and 2,000 ClientHellos, all CPU: 10 s at load 16, half the default 20 s
 });
 
 describe('openssl engine in a worker', () => {
