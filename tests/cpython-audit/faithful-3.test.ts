@@ -14,7 +14,9 @@ import {
   Runner,
   RuntimeError,
   createTask,
+  ensureFuture,
   getRunningLoop,
+  newEventLoop,
   run,
   sleep,
   type ExceptionContext,
@@ -151,6 +153,32 @@ onEachLoop("test_base_events.py's argument checks", (make) => {
       expect(thrown(() => (loop.slowCallbackDuration = -1))).toBeInstanceOf(RangeError);
       expect(loop.slowCallbackDuration).toBe(0);
     }));
+
+  it('test_set_exc_handler_invalid, test_set_task_factory_invalid: asyncio\'s words', () =>
+    runIn(make, async (loop) => {
+      const handlerError = thrown(() => loop.setExceptionHandler('spam' as never));
+      expect(handlerError).toBeInstanceOf(TypeError);
+      expect(handlerError.message).toMatch(/^A callable object or None is expected as handler .*, got "spam"$/);
+      const factoryError = thrown(() => loop.setTaskFactory(1 as never));
+      expect(factoryError).toBeInstanceOf(TypeError);
+      expect(factoryError.message).toMatch(/^task factory must be a callable or None\b/);
+    }));
+
+  it("test_run_until_complete_loop, test_ensure_future_future's other loop: asyncio's ValueError, a TypeError here (a wrong argument)", async () => {
+    const loop = make();
+    const other = newEventLoop();
+    try {
+      const fut = loop.createFuture();
+      const error = await other.runUntilComplete(fut).then(() => null, (e: unknown) => e as Error);
+      expect(error).toBeInstanceOf(TypeError);
+      expect(error!.message).toBe('The future belongs to a different loop than the one specified as the loop argument');
+      expect(thrown(() => ensureFuture(fut, other))).toBeInstanceOf(TypeError);
+      fut.cancel();
+    } finally {
+      other.close();
+      loop.close();
+    }
+  });
 
   it('test_set_debug', () =>
     runIn(make, async (loop) => {

@@ -394,7 +394,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
 
   setTaskFactory(factory: TaskFactory | null): void {
     if (factory !== null && typeof factory !== 'function') {
-      throw new TypeError(`factory must be a function or null, got ${describe(factory)}`);
+      throw new TypeError(`task factory must be a callable or None (a function or null), got ${describe(factory)}`);
     }
     this.taskFactory = factory;
   }
@@ -444,7 +444,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   // ---- errors ----
   setExceptionHandler(handler: ExceptionHandler | null): void {
     if (handler !== null && typeof handler !== 'function') {
-      throw new TypeError(`handler must be a function or null, got ${describe(handler)}`);
+      throw new TypeError(`A callable object or None is expected as handler (a function or null), got ${describe(handler)}`);
     }
     this.exceptionHandler = handler;
   }
