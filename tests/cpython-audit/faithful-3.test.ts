@@ -180,6 +180,15 @@ onEachLoop("test_base_events.py's argument checks", (make) => {
     }
   });
 
+  it("test_create_task_with_noncoroutine: asyncio's words, the argument named", () =>
+    runIn(make, async (loop) => {
+      for (const make of [() => loop.createTask(123 as never), () => createTask(123 as never)]) {
+        const error = thrown(make);
+        expect(error).toBeInstanceOf(TypeError);
+        expect(error.message).toMatch(/^a coroutine was expected for coro .*, got 123$/);
+      }
+    }));
+
   it('test_set_debug', () =>
     runIn(make, async (loop) => {
       loop.setDebug(true);
