@@ -57,7 +57,7 @@ export function everydaySuite(subject: LoopUnderTest): void {
         expect(() => createTask(async () => 1, { nmae: 'x' } as never)).toThrow(TypeError);
         expect(() => createTask(async () => 1, { nmae: 'x' } as never)).toThrow(/unexpected option 'nmae'/);
         expect(() => createTask(async () => 1, { context: 'ctx' } as never)).toThrow(/context must be a function/);
-        expect(() => createTask('main' as never)).toThrow(/coro must be a coroutine function/);
+        expect(() => createTask('main' as never)).toThrow(/^a coroutine was expected for coro /);
       });
     });
 

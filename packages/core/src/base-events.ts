@@ -48,8 +48,9 @@ import { ReadyQueue } from './ready-queue.js';
 import { loosenFields } from './shape-keepers.js';
 import { TimerHeap } from './timer-heap.js';
 import { reportUnretrievedAtClose } from './unretrieved.js';
-import { checkCallback, checkFiniteNumber, checkOptions, describe } from './validate.js';
+import { checkCallback, checkFiniteNumber, checkLoopCallback, checkNotCoroutineFunction, checkOptions, describe, isCoroutineFunction, notCallable } from './validate.js';
 import { getDefaultExecutor, startJob, type Executor, type FunctionRef } from './executor.js';
+import { isFunctionRef } from './executor-checks.js';
 import { threadsafeHandle, type LoopHandle } from './threads.js';
 import type { BaseSubprocessTransport } from './subprocess/base-subprocess.js';
 import { connectPipe, nodePipeTransport, nodeSubprocessTransport, subprocessExec, subprocessShell } from './subprocess/loop.js';
@@ -79,8 +80,7 @@ const NO_ARGS: unknown[] = [];
 const NO_OPTIONS: CreateTaskOptions = Object.freeze({});
 
 export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend {
-  /** Debug mode reports callbacks that run longer than this many seconds. */
-  slowCallbackDuration = 0.1;
+  private slowCallbackSeconds = 0.1;
   /** Timers due within this many seconds of now run in the current iteration. */
   protected clockResolution = 1e-6;
 
@@ -258,12 +258,15 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   // arguments, and a rest parameter would allocate an empty array for each of them.
   callSoon<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle;
   callSoon(callback: (...args: unknown[]) => unknown): Handle {
-    checkCallback(callback, 'callback');
+    checkLoopCallback(callback, 'callSoon');
     this.checkClosed();
     const args = arguments.length > 1 ? Array.prototype.slice.call(arguments, 1) : NO_ARGS;
     // Out of line once a store was entered (see creator-context.ts): this stays small for the JIT.
     const handle = storesSeen.entered ? handleInContext(callback, args, this) : new Handle(callback, args, this);
-    if (this.debug) handle._sourceTraceback = new Error().stack ?? null;
+    if (this.debug) {
+      checkNotCoroutineFunction(callback, 'callSoon');
+      handle._sourceTraceback = new Error().stack ?? null;
+    }
     this.ready.push(handle);
     if (this.sleeping) this.wake();
     return handle;
@@ -291,6 +294,8 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
 
   /** Same as callSoon within this thread; other threads use the loop's thread-safe handle. */
   callSoonThreadsafe<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle {
+    checkLoopCallback(callback, 'callSoonThreadsafe');
+    if (this.debug) checkNotCoroutineFunction(callback, 'callSoonThreadsafe');
     return this.callSoon(callback, ...args);
   }
 
@@ -306,10 +311,13 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     const when = this.time() + delay;
     // scheduleTimer's body, written out: programs make timers by the hundred thousand, and
     // each function the JIT compiles on its own costs CPU time (see timer-heap.ts).
-    checkCallback(callback, 'callback');
+    checkLoopCallback(callback, 'callLater');
     if (this.closed) throw new RuntimeError('Event loop is closed');
     const timer = storesSeen.entered ? timerInContext(when, callback, args, this) : new TimerHandle(when, callback, args, this);
-    if (this.debug) timer._sourceTraceback = new Error().stack ?? null;
+    if (this.debug) {
+      checkNotCoroutineFunction(callback, 'callLater');
+      timer._sourceTraceback = new Error().stack ?? null;
+    }
     this.timers.push(timer, when);
     if (this.sleeping) this.wake();
     return timer;
@@ -323,10 +331,13 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   }
 
   private scheduleTimer(when: number, callback: (...args: unknown[]) => unknown, args: unknown[]): TimerHandle {
-    checkCallback(callback, 'callback');
+    checkLoopCallback(callback, 'callAt');
     this.checkClosed();
     const timer = storesSeen.entered ? timerInContext(when, callback, args, this) : new TimerHandle(when, callback, args, this);
-    if (this.debug) timer._sourceTraceback = new Error().stack ?? null;
+    if (this.debug) {
+      checkNotCoroutineFunction(callback, 'callAt');
+      timer._sourceTraceback = new Error().stack ?? null;
+    }
     this.timers.push(timer, when);
     if (this.sleeping) this.wake();
     return timer;
@@ -383,7 +394,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
 
   setTaskFactory(factory: TaskFactory | null): void {
     if (factory !== null && typeof factory !== 'function') {
-      throw new TypeError(`factory must be a function or null, got ${describe(factory)}`);
+      throw new TypeError(`task factory must be a callable or None (a function or null), got ${describe(factory)}`);
     }
     this.taskFactory = factory;
   }
@@ -395,6 +406,9 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   // ---- executor ----
   runInExecutor<R = unknown, A extends unknown[] = any[]>(executor: Executor | null, fn: ((...args: A) => R | PromiseLike<R>) | FunctionRef, ...args: A): Future<Awaited<R>> {
     this.checkClosed();
+    // asyncio's debug-mode check, at the call (otherwise what cannot run fails the Future). An
+    // async function stays allowed: a worker awaits it, where asyncio's thread returns an unrun coroutine.
+    if (this.debug && typeof fn !== 'function' && !isFunctionRef(fn)) throw notCallable(fn, 'runInExecutor', 'fn');
     if (executor === null || executor === undefined) {
       if (this.executorShutdownCalled) throw new RuntimeError('Executor shutdown has been called');
       this.defaultExecutor ??= getDefaultExecutor();
@@ -430,7 +444,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   // ---- errors ----
   setExceptionHandler(handler: ExceptionHandler | null): void {
     if (handler !== null && typeof handler !== 'function') {
-      throw new TypeError(`handler must be a function or null, got ${describe(handler)}`);
+      throw new TypeError(`A callable object or None is expected as handler (a function or null), got ${describe(handler)}`);
     }
     this.exceptionHandler = handler;
   }
@@ -480,6 +494,20 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   }
 
   // ---- debug ----
+  /** Debug mode reports callbacks that run longer than this many seconds. */
+  get slowCallbackDuration(): number {
+    return this.slowCallbackSeconds;
+  }
+
+  /** asyncio takes any value and fails in the loop at the next slow-callback check; this refuses it here. */
+  set slowCallbackDuration(seconds: number) {
+    if (typeof seconds !== 'number' || Number.isNaN(seconds)) {
+      throw new TypeError(`slowCallbackDuration must be a number of seconds, got ${describe(seconds)}`);
+    }
+    if (seconds < 0) throw new RangeError(`slowCallbackDuration must be >= 0 seconds, got ${seconds}`);
+    this.slowCallbackSeconds = seconds;
+  }
+
   getDebug(): boolean {
     return this.debug;
   }
@@ -954,7 +982,7 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     const t0 = monotonicMs();
     entry._run();
     const seconds = (monotonicMs() - t0) / 1000;
-    if (seconds >= this.slowCallbackDuration) {
+    if (seconds >= this.slowCallbackSeconds) {
       logger.warning(`Executing ${entry._runRepr?.() ?? entry} took ${seconds.toFixed(3)} seconds`);
     }
   }
@@ -1042,12 +1070,6 @@ function signalName(sig: unknown): string {
     return sig;
   }
   throw new TypeError(`sig must be a signal name like 'SIGINT' or its number, got ${describe(sig)}`);
-}
-
-/** An async or generator function (a coroutine function here), not a plain callback. */
-function isCoroutineFunction(fn: Function): boolean {
-  const kind = Object.getPrototypeOf(fn)?.constructor?.name;
-  return kind === 'AsyncFunction' || kind === 'GeneratorFunction' || kind === 'AsyncGeneratorFunction';
 }
 
 /** The async context of what a report is about (its task, future or handle), null when it has none of its own. */

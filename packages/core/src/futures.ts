@@ -242,7 +242,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
   result(): T {
     const state = this._state;
     if (state === CANCELLED) throw this._makeCancelledError();
-    if (state === PENDING) throw new InvalidStateError('Result is not ready.');
+    // The C Future's words (CPython runs _asyncio), not futures.py's 'Result is not ready.'.
+    if (state === PENDING) throw new InvalidStateError('Result is not set.');
     this._retrieved();
     if (state === FAILED) throw this._result;
     return this._result as T;
@@ -258,13 +259,14 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /** Mark it done with `result` and schedule its callbacks; InvalidStateError if it is done already. */
   setResult(result: T): void {
-    if (this._state !== PENDING) throw new InvalidStateError(`${stateNames[this._state]}: ${this}`);
+    // The C Future's words, where futures.py says the state and the repr.
+    if (this._state !== PENDING) throw new InvalidStateError('invalid state');
     this._setResultNow(result);
   }
 
   /** Mark it done with `exception` and schedule its callbacks; InvalidStateError if it is done already. */
   setException(exception: unknown): void {
-    if (this._state !== PENDING) throw new InvalidStateError(`${stateNames[this._state]}: ${this}`);
+    if (this._state !== PENDING) throw new InvalidStateError('invalid state');
     if (exception === null || exception === undefined) {
       throw new TypeError(`exception must be an error, got ${describe(exception)}`);
     }
@@ -754,7 +756,7 @@ export function awaitInline(fut: Future<unknown>): void {
 export function wrapFuture<T>(aw: Future<T> | PromiseLike<T>, options: FutureOptions = {}): Future<T> {
   if (isFuture(aw)) {
     if (options.loop && aw.getLoop() !== options.loop) {
-      throw new RuntimeError('The future belongs to a different loop than the one specified as the loop argument');
+      throw new TypeError('The future belongs to a different loop than the one specified as the loop argument');
     }
     return aw as Future<T>;
   }

@@ -5,7 +5,7 @@
  * cancels every child.
  */
 import { _getCurrentLoop, type AbstractEventLoop, type Awaitable, type CoroFn } from './events.js';
-import { CancelledError, RuntimeError } from './errors.js';
+import { CancelledError } from './errors.js';
 import { DoneWatcher, Future, isThenable } from './futures.js';
 import { currentTask, ensureFuture, Task } from './tasks.js';
 import { checkOptions } from './validate.js';
@@ -144,7 +144,7 @@ export function gather(...args: unknown[]): Future<unknown[]> {
     let ours = true;
     if (arg instanceof Future) {
       if (loop !== undefined && arg.getLoop() !== loop) {
-        throw new RuntimeError('The future belongs to a different loop than the one specified as the loop argument');
+        throw new TypeError('The future belongs to a different loop than the one specified as the loop argument');
       }
       child = arg;
     } else if (typeof arg === 'function') {

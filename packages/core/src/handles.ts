@@ -3,6 +3,7 @@ import { watchRejection } from './async-result.js';
 import type { AbstractEventLoop, ContextRunner } from './events.js';
 import { formatCallback } from './format.js';
 import { keepShape, shapeLoop } from './shape-keepers.js';
+import { isCoroutineFunction } from './validate.js';
 
 /** What a handle needs of its loop: report errors, and hear about timer cancellation. */
 export interface HandleOwner {
@@ -191,8 +192,11 @@ export class CallbackEntry implements ReadyEntry {
  */
 export function callSoonInternal(loop: AbstractEventLoop, callback: (arg: any) => unknown, arg: unknown): void {
   const direct = (loop as Partial<EntryQueue>)._callSoonEntry;
-  // a loop with _callSoonEntry is a BaseEventLoop, hence a HandleOwner
-  if (direct !== undefined && !loop.getDebug()) direct.call(loop, new CallbackEntry(callback, arg, loop as unknown as HandleOwner));
+  // a loop with _callSoonEntry is a BaseEventLoop, hence a HandleOwner. An async done callback
+  // is allowed here, where debug mode's callSoon refuses it: it goes the direct way then too.
+  if (direct !== undefined && (!loop.getDebug() || isCoroutineFunction(callback))) {
+    direct.call(loop, new CallbackEntry(callback, arg, loop as unknown as HandleOwner));
+  }
   else loop.callSoon(callback, arg);
 }
 

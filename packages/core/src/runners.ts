@@ -118,8 +118,9 @@ export class Runner {
    * (see sigint.ts for when SIGINT is handled here).
    */
   async run<T>(main: CoroFn<T>, options: RunOptions = {}): Promise<T> {
-    if (_getRunningLoop() !== null) throw new RuntimeError('Runner.run() cannot be called from a running event loop');
+    // asyncio checks the argument first: a bad main is the error even inside a running loop.
     checkMain(main);
+    if (_getRunningLoop() !== null) throw new RuntimeError('Runner.run() cannot be called from a running event loop');
     const { context = null } = checkOptions(options, ['context'], 'Runner.run');
     this.lazyInit();
     const loop = this.loop!;
@@ -136,8 +137,9 @@ export class Runner {
       // The loop was stopped under main ("stopped before Future completed"): no cause worth showing.
       if (sigint?.stopped) throw keyboardInterrupt(null);
       // The main task ended cancelled by our SIGINT alone: it did not catch the CancelledError.
+      // A task factory's task without uncancel() cannot say so: its CancelledError goes out, as asyncio's.
       if (sigint !== null && sigint.count > 0 && error instanceof CancelledError) {
-        if (typeof task.uncancel !== 'function' || task.uncancel() === 0) throw keyboardInterrupt(error);
+        if (typeof task.uncancel === 'function' && task.uncancel() === 0) throw keyboardInterrupt(error);
       }
       throw error;
     } finally {

@@ -69,7 +69,7 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
    */
   constructor(coro: CoroFn<T>, options: TaskOptions | AbstractEventLoop = {}) {
     if (typeof coro !== 'function') {
-      throw new TypeError(`coro must be a coroutine function (async or generator function), got ${describe(coro)}`);
+      throw new TypeError(`a coroutine was expected for coro (an async or generator function), got ${describe(coro)}`);
     }
     const isLoop = typeof (options as AbstractEventLoop).callSoon === 'function';
     const name = isLoop ? undefined : (options as TaskOptions).name;

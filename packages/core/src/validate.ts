@@ -6,6 +6,40 @@ export function checkCallback(value: unknown, name = 'callback'): asserts value 
   }
 }
 
+/**
+ * The scheduling methods' check (asyncio's `_check_callback`, which CPython runs in debug
+ * mode only: here always, as every argument check), in asyncio's words with the argument named.
+ * A promise is asyncio's coroutine object.
+ */
+export function checkLoopCallback(value: unknown, method: string, name = 'callback'): asserts value is (...args: any[]) => unknown {
+  if (typeof value !== 'function') throw notCallable(value, method, name);
+}
+
+export function notCallable(value: unknown, method: string, name: string): TypeError {
+  if (typeof (value as PromiseLike<unknown> | null)?.then === 'function') {
+    return new TypeError(`coroutines cannot be used with ${method}(): ${name} is a promise; pass the function that makes it`);
+  }
+  return new TypeError(`a callable object was expected by ${method}() as ${name}, got ${describe(value)}`);
+}
+
+/** An async or generator function (a coroutine function here), not a plain callback. */
+export function isCoroutineFunction(fn: Function): boolean {
+  const kind = Object.getPrototypeOf(fn)?.constructor?.name;
+  return kind === 'AsyncFunction' || kind === 'GeneratorFunction' || kind === 'AsyncGeneratorFunction';
+}
+
+/**
+ * Debug mode's refusal of a coroutine function as a callback, as asyncio's: its body would run
+ * outside any task (an async function) or never (a generator function).
+ */
+export function checkNotCoroutineFunction(fn: Function, method: string, name = 'callback'): void {
+  if (isCoroutineFunction(fn)) {
+    throw new TypeError(
+      `coroutines cannot be used with ${method}() in debug mode: ${name} is ${describe(fn)}, an async or generator function (run it as a task: createTask)`,
+    );
+  }
+}
+
 export function checkFiniteNumber(value: unknown, name: string): asserts value is number {
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     throw new TypeError(`${name} must be a finite number of seconds, got ${describe(value)}`);

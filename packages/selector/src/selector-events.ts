@@ -398,7 +398,7 @@ export class SelectorEventLoop
 
   /** callSoon plus a signal on the self-pipe, as asyncio's _write_to_self. */
   override callSoonThreadsafe<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle {
-    const handle = this.callSoon(callback, ...args);
+    const handle = super.callSoonThreadsafe(callback, ...args);
     this.selfPipe.signal();
     return handle;
   }
