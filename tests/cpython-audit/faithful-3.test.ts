@@ -164,15 +164,15 @@ onEachLoop("test_base_events.py's argument checks", (make) => {
       expect(factoryError.message).toMatch(/^task factory must be a callable or None\b/);
     }));
 
-  it("test_run_until_complete_loop, test_ensure_future_future's other loop: asyncio's ValueError, a TypeError here (a wrong argument)", async () => {
+  it("test_run_until_complete_loop, test_ensure_future_future's other loop: asyncio's ValueError, a RangeError here (the project's ValueError: the right type, a wrong value)", async () => {
     const loop = make();
     const other = newEventLoop();
     try {
       const fut = loop.createFuture();
       const error = await other.runUntilComplete(fut).then(() => null, (e: unknown) => e as Error);
-      expect(error).toBeInstanceOf(TypeError);
+      expect(error).toBeInstanceOf(RangeError);
       expect(error!.message).toBe('The future belongs to a different loop than the one specified as the loop argument');
-      expect(thrown(() => ensureFuture(fut, other))).toBeInstanceOf(TypeError);
+      expect(thrown(() => ensureFuture(fut, other))).toBeInstanceOf(RangeError);
       fut.cancel();
     } finally {
       other.close();

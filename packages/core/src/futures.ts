@@ -756,7 +756,7 @@ export function awaitInline(fut: Future<unknown>): void {
 export function wrapFuture<T>(aw: Future<T> | PromiseLike<T>, options: FutureOptions = {}): Future<T> {
   if (isFuture(aw)) {
     if (options.loop && aw.getLoop() !== options.loop) {
-      throw new TypeError('The future belongs to a different loop than the one specified as the loop argument');
+      throw new RangeError('The future belongs to a different loop than the one specified as the loop argument');
     }
     return aw as Future<T>;
   }

@@ -144,7 +144,7 @@ export function gather(...args: unknown[]): Future<unknown[]> {
     let ours = true;
     if (arg instanceof Future) {
       if (loop !== undefined && arg.getLoop() !== loop) {
-        throw new TypeError('The future belongs to a different loop than the one specified as the loop argument');
+        throw new RangeError('The future belongs to a different loop than the one specified as the loop argument');
       }
       child = arg;
     } else if (typeof arg === 'function') {
