@@ -144,7 +144,8 @@ for (let q = 0; q < 20; q++) {
     const file = join(dir, 'push.mjs');
     const log = join(dir, 'ic.log');
     writeFileSync(file, program);
-    const run = spawnSync(process.execPath, ['--log-ic', `--logfile=${log}`, '--no-logfile-per-isolate', file], { encoding: 'utf8', timeout: 60_000 });
+    const flags = ['--log-ic', `--logfile=${log}`, '--no-logfile-per-isolate'];
+    const run = spawnSync(process.execPath, [...flags, file], { encoding: 'utf8', timeout: 60_000 });
     expect(run.stderr).toBe('');
     // KeyedStoreIC,pc,time,line,column,old state,new state,map,key,modifier,slow reason
     const states = readFileSync(log, 'utf8')
