@@ -17,29 +17,30 @@ const CHUNK_SIZE = 1 << CHUNK_BITS;
 const CHUNK_MASK = CHUNK_SIZE - 1;
 
 /**
- * An empty first chunk that grows as an ordinary array but holey, as the later chunks are
- * made (`new Array(CHUNK_SIZE)`): with every chunk of one V8 map, the optimized code that
- * stores and reads entries, having seen only a first chunk, is not thrown away at the
- * 4,097th entry of a batch ("wrong map"; bench/README.md, session 17).
+ * A chunk of CHUNK_SIZE slots, made whole and already of the elements kind entries give it
+ * (holey, objects: the `undefined` written moves it off small integers), so push's store
+ * sees one map and never grows an array. A first chunk that grew as an ordinary array, kept
+ * through clear(), gave that store an in-bounds handler first and a growing store on the
+ * same map later, which V8 answers by making the site megamorphic ("same map added twice";
+ * bench/README.md, session 23 (s23-queue)).
  */
-function firstChunk(): ReadyEntry[] {
-  return new Array<ReadyEntry>(0);
+function newChunk(): ReadyEntry[] {
+  const chunk = new Array<ReadyEntry | undefined>(CHUNK_SIZE);
+  chunk[0] = undefined;
+  return chunk as ReadyEntry[];
 }
 
 export class ReadyQueue {
   /** How many entries are queued. */
   length = 0;
-  /**
-   * The chunk being filled. The first grows as an ordinary array (most iterations queue a
-   * few entries); every later one is made whole, so it is never copied.
-   */
-  private tail: ReadyEntry[] = firstChunk();
+  /** The chunk being filled. The first is kept through clear(); the later ones are made as needed. */
+  private tail: ReadyEntry[] = newChunk();
   private readonly chunks: ReadyEntry[][] = [this.tail];
 
   push(entry: ReadyEntry): void {
     const index = this.length;
     if (index !== 0 && (index & CHUNK_MASK) === 0) {
-      this.tail = new Array<ReadyEntry>(CHUNK_SIZE);
+      this.tail = newChunk();
       this.chunks.push(this.tail);
     }
     this.tail[index & CHUNK_MASK] = entry;
@@ -53,14 +54,22 @@ export class ReadyQueue {
 
   /** Forget every entry (they were run, or the loop closed). */
   clear(): void {
-    if (this.length === 0) return;
-    // A fresh first chunk: emptying the old one in place (length = 0) is a runtime call. The
-    // chunk list itself is trimmed in place (only after a batch past one chunk): replacing it
-    // wrote the field a second time, which throws away the optimized code relying on V8's
-    // treating it as constant (timer-heap.ts has the same).
-    this.tail = firstChunk();
-    if (this.chunks.length > 1) this.chunks.length = 1;
-    this.chunks[0] = this.tail;
+    const length = this.length;
+    if (length === 0) return;
+    // The first chunk is kept, its used slots emptied so that no run entry stays alive: a
+    // fresh one per iteration was an allocation and a grown array (~90 instructions an echo
+    // round trip, bench/README.md session 22 (s22-batch)). The chunk list is trimmed in
+    // place (only after a batch past one chunk): replacing it wrote the field a second time,
+    // which throws away the optimized code relying on V8's treating it as constant
+    // (timer-heap.ts has the same).
+    const chunks = this.chunks;
+    const first = chunks[0] as (ReadyEntry | undefined)[];
+    const used = length < CHUNK_SIZE ? length : CHUNK_SIZE;
+    for (let i = 0; i < used; i++) first[i] = undefined;
+    if (chunks.length > 1) {
+      chunks.length = 1;
+      this.tail = first as ReadyEntry[];
+    }
     this.length = 0;
   }
 
