@@ -143,13 +143,13 @@ onEachLoop('helpers: shapes', (make) => {
 
   it('asCompleted(aws) is iterable (each item an awaitable of the next result) and async iterable (yielding the futures themselves)', async () => {
     await runIn(make, async (loop) => {
-      const a = loop.createTask(() => afterIterations(2, 'a'));
-      const b = loop.createTask(() => afterIterations(1, 'b'));
+      const a = loop.createTask(afterIterations(2, 'a'));
+      const b = loop.createTask(afterIterations(1, 'b'));
       const inOrder: string[] = [];
       for (const next of asCompleted([a, b])) inOrder.push(await next);
       expect(inOrder).toEqual(['b', 'a']);
-      const c = loop.createTask(() => afterIterations(2, 'c'));
-      const d = loop.createTask(() => afterIterations(1, 'd'));
+      const c = loop.createTask(afterIterations(2, 'c'));
+      const d = loop.createTask(afterIterations(1, 'd'));
       const yielded: unknown[] = [];
       for await (const fut of asCompleted([c, d])) yielded.push(fut);
       expect(yielded.length === 2 && yielded[0] === d && yielded[1] === c).toBe(true);

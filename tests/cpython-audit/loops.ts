@@ -8,6 +8,9 @@ import * as path from 'node:path';
 import { afterEach, beforeEach, describe } from 'vitest';
 import { ProactorEventLoop, newEventLoop, openConnection, sleep, startServer, type AbstractEventLoop, type ExceptionContext, type Socket, type StreamWriter, type Transport } from 'loopkit';
 
+/** An async function giving a value after so many loop iterations (the conformance suite's). */
+export { afterIterations } from '@loopkit/conformance/support';
+
 export type MakeLoop = () => AbstractEventLoop;
 
 const loops: Array<[string, MakeLoop]> = [
@@ -43,16 +46,6 @@ export async function rejection(promise: PromiseLike<unknown>): Promise<unknown>
     return error;
   }
   throw new Error('expected a rejection, got a result');
-}
-
-/**
- * `value` after `iterations` loop iterations (sleep(0) each): finishing order set by counts, not
- * by timers a few milliseconds apart, which a loaded machine reorders (each task reads the
- * clock at its own first step, and a stall between two steps moves one deadline past another).
- */
-export async function afterIterations<T>(iterations: number, value: T): Promise<T> {
-  for (let i = 0; i < iterations; i++) await sleep(0);
-  return value;
 }
 
 /** Block the thread for `seconds` (asyncio tests' time.sleep: the loop is busy). */

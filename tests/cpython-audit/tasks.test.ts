@@ -336,9 +336,9 @@ onEachLoop('test_tasks', (make) => {
 
   it('test_as_completed: results in completion order; with_timeout; with_unused_timeout', () =>
     runIn(make, async () => {
-      const a = createTask(() => afterIterations(3, 'a'));
-      const b = createTask(() => afterIterations(1, 'b'));
-      const c = createTask(() => afterIterations(2, 'c'));
+      const a = createTask(afterIterations(3, 'a'));
+      const b = createTask(afterIterations(1, 'b'));
+      const c = createTask(afterIterations(2, 'c'));
       const res: string[] = [];
       for (const f of asCompleted([a, b, c])) res.push(await f);
       expect(res).toEqual(['b', 'c', 'a']);
@@ -373,8 +373,8 @@ onEachLoop('test_tasks', (make) => {
 
   it('test_as_completed_reverse_wait: awaiting the steps out of order still gives completion order', () =>
     runIn(make, async () => {
-      const a = createTask(() => afterIterations(2, 'a'));
-      const b = createTask(() => afterIterations(1, 'b'));
+      const a = createTask(afterIterations(2, 'a'));
+      const b = createTask(afterIterations(1, 'b'));
       const steps = [...asCompleted([a, b])];
       expect(steps).toHaveLength(2);
       expect(await steps[1]).toBe('a');

@@ -2,6 +2,7 @@
 import { expect } from './expect.js';
 import { describe, it } from './kit.js';
 import { rule } from './rules.js';
+import { afterIterations } from './support/iterations.js';
 import {
   ALL_COMPLETED,
   CancelledError,
@@ -34,19 +35,6 @@ export async function failure(p: PromiseLike<unknown>): Promise<unknown> {
 function after<T>(delay: number, value: T): () => Promise<T> {
   return async () => {
     await sleep(delay);
-    if (value instanceof Error) throw value;
-    return value;
-  };
-}
-
-/**
- * An async function that gives `value` (or throws it if an Error) after `iterations` loop
- * iterations: an order by counts holds on a loaded machine, where timers a few milliseconds apart
- * swap (each task reads the clock at its own first step; a stall between two steps reorders them).
- */
-function afterIterations<T>(iterations: number, value: T): () => Promise<T> {
-  return async () => {
-    for (let i = 0; i < iterations; i++) await sleep(0);
     if (value instanceof Error) throw value;
     return value;
   };

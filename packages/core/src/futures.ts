@@ -441,9 +441,14 @@ export class Future<T = unknown> implements PromiseLike<T> {
    */
   _makeCancelledError(): CancelledError {
     const own = this._cancelledExc;
-    if (own === null) return new CancelledError(this._cancelMessage ?? '');
+    if (own === null) return this._newCancelledError();
     this._cancelledExc = null;
     return own;
+  }
+
+  /** @internal a new CancelledError with the message `cancel(msg)` left (none for a task whose body raised its own). */
+  _newCancelledError(): CancelledError {
+    return new CancelledError(this._cancelMessage ?? '');
   }
 
   /** @internal */

@@ -5,7 +5,6 @@
  * cancels every child.
  */
 import { _getCurrentLoop, type AbstractEventLoop, type Awaitable, type CoroFn } from './events.js';
-import { CancelledError } from './errors.js';
 import { DoneWatcher, Future, isThenable } from './futures.js';
 import { currentTask, ensureFuture, Task } from './tasks.js';
 import { checkOptions } from './validate.js';
@@ -94,7 +93,7 @@ function checkNotArray(arg: unknown): void {
 function outcomeOf(child: Future<unknown>): unknown {
   // A new error with the message cancel(msg) left, as asyncio's gather: the child's own
   // CancelledError stays for whoever reads the child (see Future._makeCancelledError).
-  if (child.cancelled()) return new CancelledError(child._cancelMessage ?? '');
+  if (child.cancelled()) return child._newCancelledError();
   return child.exception() ?? child.result();
 }
 

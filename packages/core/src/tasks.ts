@@ -171,7 +171,7 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
     if (rare.abort === null) {
       rare.abort = new AbortController();
       // Peeked, not taken: the signal's reason must not use up the error a read of the task gets.
-      if (rare.numCancelsRequested > 0 || this.cancelled()) rare.abort.abort(this._cancelledExc ?? new CancelledError(this._cancelMessage ?? ''));
+      if (rare.numCancelsRequested > 0 || this.cancelled()) rare.abort.abort(this._cancelledExc ?? this._newCancelledError());
     }
     return rare.abort.signal;
   }

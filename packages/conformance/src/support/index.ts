@@ -6,3 +6,4 @@
 export * from './net.js';
 export * from './tls-certs.js';
 export * from './escape.js';
+export * from './iterations.js';
