@@ -8,7 +8,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import * as net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { BufferedProtocol, ConnectionResetError, DatagramProtocol, Protocol, sleep, type AbstractEventLoop, type DatagramTransport, type Server, type Transport } from '@loopkit/core';
+import { BufferedProtocol, ConnectionResetError, DatagramProtocol, Protocol, receiveSlab, sleep, type AbstractEventLoop, type DatagramTransport, type Server, type Transport } from '@loopkit/core';
 import { UringEventLoop, UringProactor } from '@loopkit/proactor';
 import { PollSet, READABLE, SHUT_WR, socket as uvSocket, socketpair, Uring, type Socket } from '@loopkit/uv';
 import { countBufferGetter } from './buffer-getter.js';
@@ -735,6 +735,38 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
       // The multishot receives that met a dry pool ended (-ENOBUFS) and were posted again.
       expect(counts.recvMulti).toBeGreaterThan(pairs.length);
     });
+  });
+
+  it('direct reads: a receive slab that cannot be allocated fails only the transport that read (connectionLost with the error, reported once); the loop and the other connection go on', async () => {
+    const pairs = [socketpair(), socketpair()];
+    const withRoom = receiveSlab.withRoom;
+    try {
+      await withLoop('direct', async (loop) => {
+        const reports: Array<Record<string, unknown>> = [];
+        loop.setExceptionHandler((_l, context) => reports.push(context));
+        const { keepers, send, allReceived } = await keepersOf(loop, pairs);
+        send(0, 'before;');
+        send(1, 'before;');
+        await until(allReceived, 'the first messages');
+        const failure = new RangeError('Array buffer allocation failed');
+        receiveSlab.withRoom = () => {
+          throw failure;
+        };
+        pairs[0]![1].send(Buffer.from('lost;'));
+        await until(() => keepers[0]!.lost !== undefined, 'connectionLost');
+        receiveSlab.withRoom = withRoom;
+        expect(keepers[0]!.lost).toBe(failure);
+        expect(reports.map((r) => [r.message, r.exception])).toEqual([['Fatal read error on socket transport', failure]]);
+        send(1, 'after;');
+        await until(allReceived, 'the other connection\'s message');
+        expect(keepers[1]!.lost).toBeUndefined();
+        keepers[1]!.transport!.close();
+        await until(() => keepers[1]!.lost !== undefined, 'the other connectionLost');
+      });
+    } finally {
+      receiveSlab.withRoom = withRoom;
+      for (const [, b] of pairs) b.close();
+    }
   });
 
   it("an exception escaping the loop's turn from the first of a harvest's chunks loses none of the rest: they come when the loop runs again", async () => {
