@@ -59,6 +59,22 @@ function taken(end: number): void {
 }
 
 /**
+ * Node's Buffer class (`Buffer[Symbol.species]`, what `subarray` and `Buffer.from` construct):
+ * called directly on the slab's ArrayBuffer it makes the same Buffer without `subarray`'s
+ * species lookups (two generic `LoadIC` calls on V8 11) or `Buffer.from`'s argument checks
+ * (bench/README.md, "Session 24 (s24-selector)").
+ */
+const NodeBuffer = (Buffer as unknown as Record<symbol, new (memory: ArrayBuffer, byteOffset: number, length: number) => Buffer>)[Symbol.species]!;
+
+/**
+ * The Buffer a read path hands a protocol: `length` received bytes at `start` of the slab
+ * whose ArrayBuffer is `memory` (`receiveSlab.memory()` when they were read).
+ */
+export function receivedView(memory: ArrayBuffer, start: number, length: number): Buffer {
+  return new NodeBuffer(memory, start, length);
+}
+
+/**
  * The thread's receive slab, for backends' read paths: take it with room (`withRoom`), read
  * into it at `offset()` up to `room()` bytes, then mark what was handed out (`taken`).
  */

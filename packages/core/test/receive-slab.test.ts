@@ -3,7 +3,7 @@
  * ArrayBuffer, and the slab's bytes up to the last read with bytes marked taken.
  */
 import { describe, expect, it } from 'vitest';
-import { receiveSlab, type RecvBatch } from '../src/receive-slab.js';
+import { receiveSlab, receivedView, type RecvBatch } from '../src/receive-slab.js';
 
 /** A batch recv that gives each fd the result in `results` (bytes as a count, 0 EOF, -errno), recording its arguments. */
 function fakeBatch(results: number[]): { batch: RecvBatch; calls: Array<{ buf: unknown; offset: number; length: number; minRoom: number }> } {
@@ -55,5 +55,22 @@ describe('receiveSlab.readBatch', () => {
     expect(calls[0]).toMatchObject({ buf: receiveSlab.memory(), offset: 0 });
     expect(receiveSlab.current().buffer).toBe(receiveSlab.memory());
     expect(receiveSlab.offset()).toBe(304); // 100 bytes at 0, 200 at 104
+  });
+});
+
+describe('receivedView', () => {
+  it("is a Buffer of the slab's bytes at start, sharing them (not a copy), as subarray makes it", () => {
+    const slab = receiveSlab.withRoom(64 * 1024);
+    const start = receiveSlab.offset();
+    slab.write('hello', start, 'latin1');
+    receiveSlab.taken(start + 5);
+    const view = receivedView(receiveSlab.memory(), start, 5);
+    expect(Buffer.isBuffer(view)).toBe(true);
+    expect(Object.getPrototypeOf(view)).toBe(Buffer.prototype);
+    expect(view.toString('latin1')).toBe('hello');
+    expect([view.buffer, view.byteOffset, view.length]).toEqual([slab.buffer, start, 5]);
+    slab[start] = 0x6a; // the slab's byte is the view's
+    expect(view.toString('latin1')).toBe('jello');
+    expect(Object.getPrototypeOf(slab.subarray(start, start + 5))).toBe(Object.getPrototypeOf(view));
   });
 });

@@ -14,11 +14,11 @@
  * connections never need one), and reused for every writability event; so the hot path
  * allocates nothing but the received bytes.
  */
-import { Buffer } from 'node:buffer';
 import {
   BaseStreamTransport,
   Handle,
   receiveSlab,
+  receivedView,
   toConnectionError,
   type AbstractEventLoop,
   type BaseProtocol,
@@ -68,20 +68,6 @@ const AHEAD_NONE = -1;
 const AHEAD_QUEUED = -2;
 /** Sockets read in one read-ahead at most; more readable at one wake-up read themselves. */
 const AHEAD_MAX = 256;
-
-/**
- * V8 11 (Node 20) makes a view with `subarray` through two generic property lookups (the
- * species constructor: ~380 instructions a read, bench/README.md "Session 22 (s22-selector)");
- * Buffer.from on the slab's ArrayBuffer makes the same Buffer without them. V8 12 (Node 22 and
- * later) makes `subarray` faster than Buffer.from's checks. `Buffer` is imported: the global's
- * lookup went through a generic LoadGlobalIC call where the read path was not optimized.
- */
-const VIEW_BY_FROM = Number(process.versions.v8.split('.')[0]) < 12;
-
-/** `length` received bytes at `start` of the receive slab `slab`, whose ArrayBuffer is `memory`. */
-function receivedView(slab: Buffer, memory: ArrayBuffer, start: number, length: number): Buffer {
-  return VIEW_BY_FROM ? Buffer.from(memory, start, length) : slab.subarray(start, start + length);
-}
 
 /** The call found nothing to do now (EAGAIN) or was interrupted: wait for the next event. */
 export function wouldBlock(r: number): boolean {
@@ -196,7 +182,7 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport imple
         return;
       }
     } else {
-      const slab = receiveSlab.withRoom(MIN_READ);
+      receiveSlab.withRoom(MIN_READ);
       const memory = receiveSlab.memory();
       const start = receiveSlab.offset();
       // Into the slab's ArrayBuffer: the addon skips a view's lookup, ~115 instructions a read.
@@ -205,7 +191,7 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport imple
         receiveSlab.taken(start + r);
         // Fresh slab memory: huge pages once reads are large or busy (a slab's first read starts at 0).
         adviseHugePagesForRead(r, start === 0);
-        this._dataReceived(receivedView(slab, memory, start, r));
+        this._dataReceived(receivedView(memory, start, r));
         return;
       }
     }
@@ -227,13 +213,13 @@ export abstract class ReadinessStreamTransport extends BaseStreamTransport imple
     const ahead = this.loop._readAhead;
     const i = this._aheadIndex;
     const memory = ahead.memory!;
-    const slab = ahead.take(this);
+    ahead.take(this);
     if (this._closing) return;
     const start = ahead.out[2 * i]!;
     const r = ahead.out[2 * i + 1]!;
     if (r > 0) {
       adviseHugePagesForRead(r, start === 0);
-      this._dataReceived(receivedView(slab, memory, start, r));
+      this._dataReceived(receivedView(memory, start, r));
     } else {
       this.readFailed(r);
     }
@@ -264,9 +250,7 @@ export class ReadAhead {
   readonly out = new Int32Array(2 * AHEAD_MAX);
   private readonly fds = new Int32Array(AHEAD_MAX);
   private readonly transports: (ReadinessStreamTransport | null)[] = [];
-  /** The slab the last read-ahead read into (every read of a batch is in it). */
-  private slab: Buffer | null = null;
-  /** @internal That slab's ArrayBuffer (for the views its deliveries make). */
+  /** @internal The ArrayBuffer of the slab the last read-ahead read into (every read of a batch is in it), for the views its deliveries make. */
   memory: ArrayBuffer | null = null;
   /** Transports queued for the next read; of the reads the last one made, those not delivered. */
   private queued = 0;
@@ -296,7 +280,6 @@ export class ReadAhead {
     const end = receiveSlab.readBatch(tryRecvBatch, this.fds, count, MIN_READ, this.out);
     for (let i = 0; i < end; i++) this.transports[i]!._aheadIndex = i;
     this.unqueue(end, count);
-    this.slab = receiveSlab.current();
     this.memory = receiveSlab.memory();
     this.unread = end;
   }
@@ -309,16 +292,11 @@ export class ReadAhead {
     }
   }
 
-  /** @internal For the transport delivering (or dropping) its read: its entry released, its slab. */
-  take(transport: ReadinessStreamTransport): Buffer {
-    const slab = this.slab!;
+  /** @internal For the transport delivering (or dropping) its read: its entry released. */
+  take(transport: ReadinessStreamTransport): void {
     this.transports[transport._aheadIndex] = null;
     transport._aheadIndex = AHEAD_NONE;
     // The last delivery lets the slab go (core's receiveSlab keeps the memory it still uses).
-    if (--this.unread === 0) {
-      this.slab = null;
-      this.memory = null;
-    }
-    return slab;
+    if (--this.unread === 0) this.memory = null;
   }
 }
