@@ -166,6 +166,11 @@ export abstract class BaseStreamTransport extends Transport {
     server?._attach(this);
   }
 
+  /** @internal this transport is a connection of `owner` (a server) and not gone yet. */
+  _connectionOf(owner: ConnectionOwner): boolean {
+    return this._server === owner;
+  }
+
   // ---- backend hooks (see the module comment) ----
   /** `_writeNow` keeps the bytes it is given after it returns (see the module comment). */
   protected readonly _writeNowKeepsBytes: boolean = false;

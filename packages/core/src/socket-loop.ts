@@ -8,6 +8,7 @@
  */
 import { fs } from './node-builtins.js';
 import { BaseEventLoop } from './base-events.js';
+import { BaseStreamTransport } from './base-transport.js';
 import { CancelledError, ExceptionGroup, NotImplementedError } from './errors.js';
 import type { Future } from './futures.js';
 import {
@@ -357,17 +358,38 @@ export abstract class BaseSocketLoop<
     this.servers.delete(server);
   }
 
+  /** @internal (ServingLoop) the transports of `server`'s connections, oldest first. */
+  _connectionsOf(server: Server<S>): Transport[] {
+    const connections: Transport[] = [];
+    for (const transport of this._ownedTransports()) if (transport instanceof BaseStreamTransport && transport._connectionOf(server)) connections.push(transport);
+    return connections;
+  }
+
   /** Loop close: close the servers, then the transports still owned (connectionLost now). */
   protected _closeOwned(): void {
     for (const server of [...this.servers]) server.close();
-    for (const transport of [...this._transports.values()]) transport._closeNow();
+    for (const transport of this._ownedTransports()) transport._closeNow();
+  }
+
+  /**
+   * Own `transport` (of socket `key`) until it releases its socket (`_transportClosed`). A
+   * backend that finds some of its transports another way (NetProactor: through its watched
+   * sockets) keeps those out of the map, and gives them back in `_ownedTransports`.
+   */
+  protected _own(key: unknown, transport: OwnedTransport): void {
+    this._transports.set(key, transport);
+  }
+
+  /** Every transport the loop owns, as an array (closing one does not disturb the walk). */
+  protected _ownedTransports(): OwnedTransport[] {
+    return [...this._transports.values()];
   }
 
   /** A listener accepted `conn`: give it a transport with the server's protocol. */
   protected _connectionAccepted(server: Server<S>, conn: S): void {
     try {
       const protocol = streamProtocol(server._protocolFactory);
-      this._transports.set(this._transportKey(conn), this._streamTransport(conn, protocol, null, server));
+      this._own(this._transportKey(conn), this._streamTransport(conn, protocol, null, server));
     } catch (error) {
       this.callExceptionHandler({ message: 'Error on transport creation for incoming connection', exception: error });
       conn.close();
@@ -396,7 +418,7 @@ export abstract class BaseSocketLoop<
 
   /** Own the new transport; once made, it is the caller's (a failed or cancelled wait closes it). */
   private async own<T extends OwnedTransport>(sock: S, transport: T, waiter: Future<void>): Promise<T> {
-    this._transports.set(this._transportKey(sock), transport);
+    this._own(this._transportKey(sock), transport);
     try {
       await waiter;
     } catch (error) {

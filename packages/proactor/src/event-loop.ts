@@ -24,6 +24,7 @@ import {
   type Family,
   type Future,
   type InetSockAddr,
+  type OwnedTransport,
   type Server,
   type ServerOptions,
   type SockType,
@@ -299,6 +300,24 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
     this.accepting.delete(listener);
     fut?.cancel();
     listener.close();
+  }
+
+  // ---- ownership: a NetSocket's transport on the fast path is found through the socket ----
+  /**
+   * A transport taking its NetSocket's news itself is the socket's `_consumer` for its whole
+   * life, and the NetProactor walks its watched sockets: the loop finds it there, with no entry
+   * in core's map of transports (at 9,000 connections the map's backing store was ~50 bytes a
+   * connection, in large-object space).
+   */
+  protected override _own(key: unknown, transport: OwnedTransport): void {
+    if (key instanceof NetSocket && key._consumer === (transport as unknown)) return;
+    super._own(key, transport);
+  }
+
+  protected override _ownedTransports(): OwnedTransport[] {
+    const proactor = this._proactor;
+    const direct = proactor instanceof NetProactor ? (proactor._consumers() as ProactorSocketTransport[]) : [];
+    return [...super._ownedTransports(), ...direct];
   }
 
   // ---- what differs in the network methods (core's BaseSocketLoop hooks) ----

@@ -550,6 +550,13 @@ export class NetProactor extends Proactor implements SocketWatcher {
     sock._reads = sock._writes = NO_OPS;
   }
 
+  /** @internal the transports that take their NetSocket's news themselves (see `_consume`), oldest watched first. */
+  _consumers(): StreamConsumer[] {
+    const all: StreamConsumer[] = [];
+    for (let sock = this.watchedHead; sock !== null; sock = sock._nextWatched) if (sock._consumer !== null) all.push(sock._consumer);
+    return all.reverse();
+  }
+
   /** The watched NetSockets, as an array (unwatching one does not disturb the walk). */
   private watched(): NetSocket[] {
     const all: NetSocket[] = [];

@@ -43,8 +43,13 @@ export const EOF_RECEIVED = 8;
 export const CLOSED = 16;
 /** A datagram socket (else a stream). */
 const DGRAM = 32;
+/**
+ * @internal The transport of this socket is reading (between its _startReading and _stopReading):
+ * its flag kept here, beside the socket's own, rather than a field of every transport.
+ */
+export const TRANSPORT_READING = 64;
 /** The family's index in FAMILIES, from this bit up. */
-const FAMILY_SHIFT = 6;
+const FAMILY_SHIFT = 7;
 const FAMILIES: readonly NetSocketFamily[] = ['inet', 'inet6', 'unix'];
 /** Datagrams kept unread at most; later ones are dropped, as a full kernel buffer does. */
 const MAX_DATAGRAMS = 4096;
@@ -554,7 +559,7 @@ export class NetSocket {
     this._flags = on ? this._flags | CLOSED : this._flags & ~CLOSED;
   }
   /**
-   * @internal READING_STARTED ... DGRAM and the family: one field where seven were (48 bytes of
+   * @internal READING_STARTED ... TRANSPORT_READING and the family: one field where eight were (56 bytes of
    * each connection). A transport's reads and writes test its bits (a getter is a call at V8's baseline tier).
    */
   _flags = 0;

@@ -27,7 +27,7 @@ import {
 } from '@loopkit/core';
 import { EAGAIN, EINTR, errnoError, isAvailable as uvAvailable, pipeWrite, pipeWritev } from '@loopkit/uv';
 import { NetProactor } from './net-proactor.js';
-import { CLOSED, closedError, EOF_RECEIVED, NetSocket, notConnectedError } from './net-socket.js';
+import { CLOSED, closedError, EOF_RECEIVED, NetSocket, notConnectedError, TRANSPORT_READING } from './net-socket.js';
 import { addressOf, EXTRA_NOT_READ, keptAddress, type KeptAddress } from './kept-address.js';
 import type { Address, Proactor } from './proactor.js';
 
@@ -42,6 +42,14 @@ interface PostedOps {
   readonly sendDone: (fut: Future<number>) => void;
 }
 
+/**
+ * The futures path's state of each transport on it (a Proactor other than NetProactor): kept
+ * here, not in a field of every transport, since NetProactor's connections never have one.
+ */
+const postedOps = new WeakMap<ProactorSocketTransport, PostedOps>();
+/** A transport's `fd` on the futures path (the fast path's is the socket's fd or -1). */
+const FUTURES_PATH = -2;
+
 /** Where a transport reports that it released its socket (the loop stops owning it). */
 export type ReleaseHook = (sock: NetSocket) => void;
 
@@ -53,13 +61,13 @@ export interface SocketOwningLoop extends AbstractEventLoop {
 
 export class ProactorSocketTransport extends BaseStreamTransport {
   private readonly sock: NetSocket;
-  private reading = false;
-  /** The futures path's state, null on the fast path (four fields less on each of its connections). */
-  private readonly posted: PostedOps | null;
   /** Fast path: the write Node has not called back yet (its position among the socket's writes) and its size. */
   private pendingTicket = 0;
   private pendingSize = 0;
-  /** Fast path: the fd that writes go to directly while Node holds nothing unwritten, or -1. */
+  /**
+   * Fast path: the fd that writes go to directly while Node holds nothing unwritten, or -1.
+   * FUTURES_PATH on the futures path (its posted operations are in `postedOps`).
+   */
   private readonly fd: number;
   protected override readonly _writeNowKeepsBytes: boolean;
   /**
@@ -91,11 +99,12 @@ export class ProactorSocketTransport extends BaseStreamTransport {
     this.localHost = localHost;
     this.peerHost = peerHost;
     this.ports = (localPort << 16) | peerPort;
-    this.posted =
-      loop._proactor instanceof NetProactor && sock instanceof NetSocket
-        ? null
-        : { readFut: null, sendFut: null, readDone: (done) => this.onRead(done), sendDone: (done) => this.onSent(done) };
-    this.fd = this.direct !== null && uvAvailable() ? sock.fileno() : -1;
+    if (loop._proactor instanceof NetProactor && sock instanceof NetSocket) {
+      this.fd = uvAvailable() ? sock.fileno() : -1;
+    } else {
+      this.fd = FUTURES_PATH;
+      postedOps.set(this, { readFut: null, sendFut: null, readDone: (done) => this.onRead(done), sendDone: (done) => this.onSent(done) });
+    }
     // A write to the fd is over when it returns; one handed to Node keeps its bytes.
     this._writeNowKeepsBytes = this.fd < 0;
     // asyncio sets TCP_NODELAY on every TCP transport: a small write leaves at once.
@@ -111,14 +120,24 @@ export class ProactorSocketTransport extends BaseStreamTransport {
 
   /** The NetProactor that queues this transport on news of its NetSocket (the fast path, where nothing is posted), or null. */
   private get direct(): NetProactor | null {
-    return this.posted === null ? ((this._loop as SocketOwningLoop)._proactor as NetProactor) : null;
+    return this.fd !== FUTURES_PATH ? ((this._loop as SocketOwningLoop)._proactor as NetProactor) : null;
+  }
+
+  /** The futures path's posted operations (only there). */
+  private get posted(): PostedOps {
+    return postedOps.get(this)!;
+  }
+
+  /** The transport is reading: a bit of its socket's flags (see TRANSPORT_READING). */
+  private get reading(): boolean {
+    return (this.sock._flags & TRANSPORT_READING) !== 0;
   }
 
   // ---- writing: one send in flight, of the buffer's first chunk. Core gives this transport
   // copies of the caller's bytes and never changes a chunk, so a send takes a chunk as it is.
   protected _writeNow(chunks: readonly Uint8Array[]): number {
-    if (this.posted === null) return this.fd >= 0 ? this.writeFd(chunks) : this.writeToNode(chunks);
-    if (this.posted!.sendFut !== null) return 0;
+    if (this.fd !== FUTURES_PATH) return this.fd >= 0 ? this.writeFd(chunks) : this.writeToNode(chunks);
+    if (this.posted.sendFut !== null) return 0;
     // What completes at once never enters the buffer; the rest waits for this send.
     let done = 0;
     for (const chunk of chunks) {
@@ -139,7 +158,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
   protected _startWriting(): void {
     if (this.direct !== null) {
       if (this.pendingTicket === 0) this.writeBuffered();
-    } else if (this.posted!.sendFut === null) {
+    } else if (this.posted.sendFut === null) {
       this.sendFirst();
     }
   }
@@ -153,13 +172,13 @@ export class ProactorSocketTransport extends BaseStreamTransport {
   }
 
   private track(fut: Future<number>): void {
-    const posted = this.posted!;
+    const posted = this.posted;
     posted.sendFut = fut;
     fut.addDoneCallback(posted.sendDone);
   }
 
   private onSent(fut: Future<number>): void {
-    const posted = this.posted!;
+    const posted = this.posted;
     if (fut !== posted.sendFut) return;
     posted.sendFut = null;
     if (fut.cancelled()) return;
@@ -257,7 +276,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
   _run(): void {
     try {
       // Reads first: what arrived before a reset is delivered before the failed write ends the transport.
-      if (this.reading && !this._closing) this.readAvailable();
+      if (this.sock._flags & TRANSPORT_READING && !this._closing) this.readAvailable();
       if (this.pendingTicket !== 0) this.writeCompleted();
     } catch (error) {
       this._fatalError(error, 'Fatal error on socket transport');
@@ -276,7 +295,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
         this._dataReceived(sock._take(sock._buffered));
       }
       // The protocol may have paused reading or closed the transport.
-      if (!this.reading || this._closing) return;
+      if ((sock._flags & TRANSPORT_READING) === 0 || this._closing) return;
     }
     const flags = sock._flags;
     if (sock._error !== null) this._fatalError(sock._error, 'Fatal read error on socket transport');
@@ -288,21 +307,22 @@ export class ProactorSocketTransport extends BaseStreamTransport {
 
   // ---- reading: one receive posted while reading; cancelling it keeps the bytes in the socket ----
   protected _startReading(): void {
-    this.reading = true;
+    this.sock._flags |= TRANSPORT_READING;
     if (this.direct !== null) this.direct._consume(this.sock, this);
-    else if (this.posted!.readFut === null) this.postRecv();
+    else if (this.posted.readFut === null) this.postRecv();
   }
 
   protected _stopReading(): void {
-    this.reading = false;
+    this.sock._flags &= ~TRANSPORT_READING;
+    if (this.fd !== FUTURES_PATH) return;
     const posted = this.posted;
-    const fut = posted?.readFut ?? null;
+    const fut = posted.readFut;
     // A receive that already completed is delivered (core holds it while paused).
-    if (fut !== null && !fut.done() && fut.cancel()) posted!.readFut = null;
+    if (fut !== null && !fut.done() && fut.cancel()) posted.readFut = null;
   }
 
   private postRecv(): void {
-    const posted = this.posted!;
+    const posted = this.posted;
     if (this._readsIntoBuffer()) {
       const buf = this._getReadBuffer(-1);
       if (buf === null) return;
@@ -314,7 +334,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
   }
 
   private onRead(fut: Future<Uint8Array | number>): void {
-    const posted = this.posted!;
+    const posted = this.posted;
     if (fut !== posted.readFut) return;
     posted.readFut = null;
     if (fut.cancelled()) return;
@@ -357,7 +377,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
   protected _closeResources(): void {
     // As asyncio's _force_close: a send still posted is cancelled, not left to fail. Node 22+
     // calls a write that the closing handle dropped back with ECANCELED, which is no write error.
-    this.posted?.sendFut?.cancel();
+    if (this.fd === FUTURES_PATH) this.posted.sendFut?.cancel();
     this.pendingTicket = 0;
     this.direct?._consume(this.sock, null);
     this.sock.close();

@@ -364,7 +364,7 @@ describe('ProactorSocketTransport on node:net', () => {
     });
   }, 30000);
 
-  it('an idle connection holds at most 1,160 bytes of heap objects on the server (1,265 on Node 24+; heap snapshots, code and native memory left out)', async () => {
+  it('an idle connection holds at most 1,065 bytes of heap objects on the server (1,170 on Node 24+; heap snapshots, code and native memory left out)', async () => {
     // What 400 accepted connections add, each after one echo round trip: Node's own net.Socket
     // (about 800 bytes), the transport, its NetSocket and the proactor's record of it. 2,022
     // bytes on Node 20 before (session 20): Node's cached local and peer addresses beside the
@@ -382,7 +382,11 @@ describe('ProactorSocketTransport on node:net', () => {
     // Session 23: the NetSocket's four seldom fields (endpoint, names, backlog, writes handed
     // to Node) one record, the transport's proactor and release hook read off the loop, its two
     // ports one small integer: 1,131 (Node 22 1,139, Node 24 1,239); 1,179, 1,188 and 1,285 before.
-    const bound = Number(process.versions.node.split('.')[0]) >= 24 ? 1265 : 1160;
+    // Session 24: no entry in core's map of the loop's transports nor in the server's set of its
+    // connections (the loop finds the transport through its NetSocket, the server counts them),
+    // the transport's reading flag a bit of its socket's flags, its futures path's record out of
+    // it: 1,055 (Node 22 1,062, Node 24 1,159); without the two fields 1,071 (Node 24 ~1,175).
+    const bound = Number(process.versions.node.split('.')[0]) >= 24 ? 1170 : 1065;
     expect(await heapPerIdleConnection('ProactorEventLoop')).toBeLessThanOrEqual(bound);
   }, 60_000);
 });
