@@ -123,7 +123,7 @@ export type { ClientSSLOption, ServerSSLOption, ServerTLSOptions, SSLOption, TLS
 export type { StartTlsOptions } from './tls/start-tls.js';
 export { checkByteCount, checkOptions, isPlainObject } from './validate.js';
 export { paceReceived } from './young-pacing.js';
-export { receiveSlab, receivedView, type RecvBatch } from './receive-slab.js';
+export { NodeBuffer, receiveSlab, receivedView, type RecvBatch } from './receive-slab.js';
 export { PIPE, STDOUT, DEVNULL, type StdioOption, type StderrOption, type StdioSpec, type SubprocessOptions, type SubprocessSpec } from './subprocess/spec.js';
 export { SubprocessProtocol, SubprocessTransport } from './subprocess/protocols.js';
 export { BaseSubprocessTransport, type SubprocessOwner } from './subprocess/base-subprocess.js';

@@ -60,11 +60,13 @@ function taken(end: number): void {
 
 /**
  * Node's Buffer class (`Buffer[Symbol.species]`, what `subarray` and `Buffer.from` construct):
- * called directly on the slab's ArrayBuffer it makes the same Buffer without `subarray`'s
- * species lookups (two generic `LoadIC` calls on V8 11) or `Buffer.from`'s argument checks
- * (bench/README.md, "Session 24 (s24-selector)").
+ * called directly on a slab's ArrayBuffer it makes the same Buffer without `subarray`'s species
+ * lookups (two generic `LoadIC` calls on V8 11) and its `buffer` getter (a call into V8's C++),
+ * or `Buffer.from`'s argument checks: every backend's read path makes its chunks with it
+ * (bench/README.md, "Session 19 (s19-netproactor)", "Session 22 (s22-uring)", "Session 24
+ * (s24-selector)").
  */
-const NodeBuffer = (Buffer as unknown as Record<symbol, new (memory: ArrayBuffer, byteOffset: number, length: number) => Buffer>)[Symbol.species]!;
+export const NodeBuffer = (Buffer as unknown as Record<symbol, new (memory: ArrayBuffer, byteOffset: number, length: number) => Buffer>)[Symbol.species]!;
 
 /**
  * The Buffer a read path hands a protocol: `length` received bytes at `start` of the slab

@@ -18,11 +18,10 @@
 import type * as dgram from 'node:dgram';
 import type * as net from 'node:net';
 import { net as nodeNet } from './builtins.js';
-import { paceReceived, receiveSlab, toConnectionError } from '@loopkit/core';
+import { NodeBuffer, paceReceived, receiveSlab, toConnectionError } from '@loopkit/core';
 import { adviseHugePagesAhead, errnoError, isAvailable as uvAvailable, pipeRead } from '@loopkit/uv';
 import type { OpFuture, SockState, StreamConsumer } from './net-proactor.js';
 import type { Address } from './proactor.js';
-import { NodeBuffer } from './node-buffer.js';
 
 /** What a NetSocket carries: IPv4, IPv6 or a Unix socket (a named pipe on Windows). */
 export type NetSocketFamily = 'inet' | 'inet6' | 'unix';

@@ -32,7 +32,7 @@
  * - `close()` cancels every pending future, closes connections accepted but never
  *   taken, and closes the ring (which waits for the cancelled operations, bounded).
  */
-import { checkByteCount, Future, receiveSlab, toConnectionError, type AbstractEventLoop, type BaseProtocol, type Family, type Server, type ServerOptions, type SockType } from '@loopkit/core';
+import { checkByteCount, Future, NodeBuffer, receiveSlab, toConnectionError, type AbstractEventLoop, type BaseProtocol, type Family, type Server, type ServerOptions, type SockType } from '@loopkit/core';
 import {
   adviseHugePagesForRead,
   EAGAIN,
@@ -63,7 +63,6 @@ import { acceptedPeer, Proactor, type Address, type AddressLike } from './proact
 import { sendfileBySends } from './sendfile.js';
 import { checkBytes, wouldBlock } from './checks.js';
 import type { ProactorSocketTransport } from './transports.js';
-import { NodeBuffer } from './node-buffer.js';
 import { UringStreamTransport } from './uring-transport.js';
 
 const ECANCELED = 125;

@@ -43,10 +43,9 @@
  *   before the socket closes (the ring holds the file until they complete; their last
  *   completions free their ring slots and find the transport closed).
  */
-import { BaseStreamTransport, receiveSlab, socketExtra, toConnectionError, type AbstractEventLoop, type BaseProtocol, type ConnectionOwner, type Future } from '@loopkit/core';
+import { BaseStreamTransport, NodeBuffer, receiveSlab, socketExtra, toConnectionError, type AbstractEventLoop, type BaseProtocol, type ConnectionOwner, type Future } from '@loopkit/core';
 import { adviseHugePagesForRead, EAGAIN, EINTR, errnoError, SHUT_WR, Uring, WRITABLE } from '@loopkit/uv';
 import { addressOf, EXTRA_NOT_READ, keptAddress, type KeptAddress } from './kept-address.js';
-import { NodeBuffer } from './node-buffer.js';
 import type { NetSocket } from './net-socket.js';
 import type { ReleaseHook } from './transports.js';
 import type { ReadableSink, RingSink, UringProactor, UringSocket } from './uring-proactor.js';
