@@ -70,6 +70,13 @@ import { startTls, type StartTlsOptions } from './tls/start-tls.js';
 
 /** How long the loop may keep the thread before letting Node's own loop turn. */
 const HOST_SLICE_MS = 4;
+/**
+ * A hop reads the clock (for the host slice and a backend's poll pacing) once this many
+ * callbacks ran since the last read, an iteration counting as at least one: a read costs
+ * about what a short iteration does, and no timer needs it (steps 2 and 4 read their own).
+ * So a slice ends at most this many callbacks after HOST_SLICE_MS.
+ */
+const CALLBACKS_PER_CLOCK_READ = 8;
 /** Node's largest timer delay; an idle loop with no timer re-arms after this long. */
 const MAX_HOST_TIMER_MS = 2 ** 31 - 1;
 /** What a wake-up's turn is queued on: a reaction to it is a microtask without queueMicrotask's AsyncResource. */
@@ -104,8 +111,11 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   /**
    * monotonicMs() (ms) as this iteration was scheduled: the host-slice check reads the
    * clock there anyway, so a backend paces its polling by it without a clock read of its own.
+   * A busy loop reads it every CALLBACKS_PER_CLOCK_READ callbacks, so it lags by fewer than that.
    */
   protected iterationScheduledAt = -Infinity;
+  /** Callbacks run since the clock was last read (see CALLBACKS_PER_CLOCK_READ). */
+  private ranSinceClockRead = 0;
   private settleRun: { resolve: () => void; reject: (error: unknown) => void } | null = null;
   /** The async context runForever was called in: where a wake-up resumes the loop (see wake). */
   private runContext: ContextRunner | null = null;
@@ -1008,13 +1018,22 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
    * Start the next iteration with one hop: from a microtask, through the nextTick queue
    * (after every pending microtask); from the nextTick queue, as a microtask (after those
    * queued so far: code this iteration resumed already ran, see runBatch). Once per slice,
-   * through setImmediate instead, so Node's loop turns.
+   * through setImmediate instead, so Node's loop turns; whether the slice is over is read
+   * every CALLBACKS_PER_CLOCK_READ callbacks (batchIndex: those this iteration ran).
    */
   private hop(): void {
-    const now = monotonicMs();
-    this.iterationScheduledAt = now;
-    if (now - this.sliceStart >= HOST_SLICE_MS) setImmediate(this.reenterFromHost);
-    else if (this.inMicrotask) this.awaitDrain();
+    const ran = this.ranSinceClockRead + (this.batchIndex > 1 ? this.batchIndex : 1);
+    if (ran < CALLBACKS_PER_CLOCK_READ) this.ranSinceClockRead = ran;
+    else {
+      this.ranSinceClockRead = 0;
+      const now = monotonicMs();
+      this.iterationScheduledAt = now;
+      if (now - this.sliceStart >= HOST_SLICE_MS) {
+        setImmediate(this.reenterFromHost);
+        return;
+      }
+    }
+    if (this.inMicrotask) this.awaitDrain();
     else queueMicrotask(this.turn);
   }
 
