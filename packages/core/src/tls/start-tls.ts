@@ -67,6 +67,11 @@ export async function startTls(
   const handshakeTimeout = checkTimeout(opts.sslHandshakeTimeout, 'sslHandshakeTimeout', DEFAULT_HANDSHAKE_TIMEOUT);
   const shutdownTimeout = checkTimeout(opts.sslShutdownTimeout, 'sslShutdownTimeout', DEFAULT_SHUTDOWN_TIMEOUT);
   if (transport.isClosing()) throw new RuntimeError('startTls(): the transport is closing');
+  // A second handshake on the same bytes would wreck the first session for both (asyncio
+  // lets it happen; both then fail, one of them only at its sslHandshakeTimeout).
+  if (transport.getProtocol() instanceof SSLProtocol) {
+    throw new RuntimeError('startTls(): the transport already carries TLS (startTls was called on it before); to nest TLS, pass the TLS transport that call gave');
+  }
 
   const waiter = loop.createFuture<void>();
   // From here on what arrives is the handshake's: the transport holds it until resumed.
