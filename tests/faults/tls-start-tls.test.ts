@@ -8,6 +8,11 @@
  * second ClientHello went out on the same bytes: the peer failed with `bad record type` and
  * the first handshake hung until its sslHandshakeTimeout (asyncio 3.13 does the same and
  * its first start_tls did not return at all).
+ * A half-closed transport (our writeEof, or the peer's EOF kept open by eofReceived
+ * returning true) is refused too, at once: the handshake cannot finish there. Before, the
+ * ClientHello's write after writeEof threw inside a callback (reported) and the handshake
+ * waited for its timeout; after the peer's EOF it just waited (asyncio 3.13: the same report,
+ * then ConnectionResetError).
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
@@ -93,6 +98,52 @@ describe.skipIf(tlsMissing !== null)('TLS: startTls on a transport that already 
             peer.close();
           }
           if (hasProcFd) await waitUntil(() => openFds() <= fdsBefore, 5, 'every fd back');
+        }));
+
+      it(title(subject, 'startTls on a half-closed transport (after writeEof; after the peer\'s EOF kept open): RuntimeError at once, the open direction still works'), () =>
+        withLoop(make, async (loop, reports) => {
+          const peers = new Set<net.Socket>();
+          const fromPeer: Buffer[] = [];
+          const plainPeer = net.createServer({ allowHalfOpen: true }, (socket) => {
+            peers.add(socket);
+            socket.on('error', () => {});
+            socket.on('data', (data) => fromPeer.push(data));
+            socket.on('end', () => socket.write('after your EOF'));
+          });
+          await new Promise<void>((resolve) => plainPeer.listen(0, '127.0.0.1', resolve));
+          const port = (plainPeer.address() as net.AddressInfo).port;
+          try {
+            // Our sending side closed: the peer still answers, and we still read it.
+            const ours = new Recorder(loop);
+            const [oursTr] = (await loop.createConnection(() => ours, '127.0.0.1', port)) as [Transport, Recorder];
+            oursTr.writeEof();
+            const afterWriteEof = await refusal(loop.startTls(oursTr, new Recorder(loop), { ca: certs().ca }, CLIENT_TLS));
+            expect(afterWriteEof).toBeInstanceOf(RuntimeError);
+            expect((afterWriteEof as Error).message).toMatch(/startTls\(\): the transport is half-closed, writeEof\(\) closed its sending side/);
+            await waitUntil(() => ours.received.toString() === 'after your EOF', 10, 'the peer\'s answer');
+            oursTr.close();
+            await ours.lost;
+
+            // The peer's sending side closed (eofReceived true keeps ours open): we still write to it.
+            const theirs = new Recorder(loop);
+            theirs.keepOpenOnEof = true;
+            const [theirsTr] = (await loop.createConnection(() => theirs, '127.0.0.1', port)) as [Transport, Recorder];
+            await waitUntil(() => peers.size === 2, 10, 'the second connection accepted');
+            [...peers][1]!.end();
+            await waitUntil(() => theirs.events.includes('eof'), 10, 'the peer\'s EOF');
+            const afterPeerEof = await refusal(loop.startTls(theirsTr, new Recorder(loop), { ca: certs().ca }, CLIENT_TLS));
+            expect(afterPeerEof).toBeInstanceOf(RuntimeError);
+            expect((afterPeerEof as Error).message).toMatch(/startTls\(\): the transport is half-closed, the peer ended its sending side/);
+            theirsTr.write(Buffer.from('still plain'));
+            await waitUntil(() => Buffer.concat(fromPeer).toString() === 'still plain', 10, 'our write after the refusal');
+            theirsTr.close();
+            await theirs.lost;
+            expect(theirs.events).toEqual(['made', 'eof', 'lost']);
+            expect(reports).toEqual([]);
+          } finally {
+            plainPeer.close();
+            for (const s of peers) s.destroy();
+          }
         }));
 
       it(title(subject, 'two writer.startTls calls racing: the second is refused, the stream goes on over the first'), () =>
