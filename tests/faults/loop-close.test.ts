@@ -7,14 +7,16 @@
  * them all open and working. Stream connections (plain and TLS) whose reads tasks await
  * close without a report: on the selector loop, close() used to run their connectionLost
  * after marking itself closed, so the StreamReader waking its reader was refused ("Event
- * loop is closed", reported once per connection).
+ * loop is closed", reported once per connection). The same for a child's pipes whose
+ * reads tasks await (the proactor loops closed the subprocess transports after marking
+ * themselves closed: "Exception in subprocess protocol pipeConnectionLost()").
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DatagramProtocol, logger, openConnection, sleep, startServer, type AbstractEventLoop, type DatagramTransport, type StreamWriter, type Transport } from '@loopkit/core';
+import { DatagramProtocol, PIPE, createSubprocessExec, logger, openConnection, sleep, startServer, type AbstractEventLoop, type DatagramTransport, type StreamWriter, type Transport } from '@loopkit/core';
 import { UringEventLoop, UringProactor } from '@loopkit/proactor';
 import { Echo, NET_LOOPS, Recorder, hasProcFd, openFds, pattern, portOf, title, waitUntil, type ServerLike } from './helpers.js';
 import { certs, tlsMissing } from './tls-helpers.js';
@@ -219,5 +221,40 @@ describe('loop.close() with stream connections whose reads tasks await', () => {
         }
       }, 30_000);
     }
+  }
+
+  for (const subject of ALL_LOOPS) {
+    it.skipIf(subject.make === null || process.platform === 'win32')(title(subject, 'a child whose stdout a task reads and whose exit a task awaits: no report, the child killed'), async () => {
+      const loop = subject.make!();
+      const reports: Array<{ message: string }> = [];
+      loop.setExceptionHandler((_l, ctx) => reports.push(ctx as { message: string }));
+      let pid = 0;
+      try {
+        await loop.runUntilComplete(async () => {
+          const child = await createSubprocessExec('sleep', ['30'], { stdin: PIPE, stdout: PIPE });
+          pid = child.pid;
+          loop.createTask(async () => {
+            await child.stdout!.read(100);
+          });
+          loop.createTask(async () => {
+            await child.wait();
+          });
+          await sleep(0.02);
+        });
+        loop.close();
+        expect(reports.map((r) => r.message)).toEqual([]);
+        const gone = (): boolean => {
+          try {
+            process.kill(pid, 0);
+            return false;
+          } catch {
+            return true;
+          }
+        };
+        await hostWait(gone, 'the child killed and reaped');
+      } finally {
+        if (!loop.isClosed()) loop.close();
+      }
+    }, 30_000);
   }
 });
