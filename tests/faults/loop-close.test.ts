@@ -4,15 +4,22 @@
  * sockets and datagram endpoints, with one protocol whose connectionLost throws. Each
  * protocol gets connectionLost exactly once, synchronously inside close(); node:net peers
  * see their sockets closed; every fd is released. A stopped loop that is not closed keeps
- * them all open and working.
+ * them all open and working. Stream connections (plain and TLS) whose reads tasks await
+ * close without a report: on the selector loop, close() used to run their connectionLost
+ * after marking itself closed, so the StreamReader waking its reader was refused ("Event
+ * loop is closed", reported once per connection). The same for a child's pipes whose
+ * reads tasks await (the proactor loops closed the subprocess transports after marking
+ * themselves closed: "Exception in subprocess protocol pipeConnectionLost()").
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DatagramProtocol, logger, type AbstractEventLoop, type DatagramTransport, type Transport } from '@loopkit/core';
+import { DatagramProtocol, PIPE, createSubprocessExec, logger, openConnection, sleep, startServer, type AbstractEventLoop, type DatagramTransport, type StreamWriter, type Transport } from '@loopkit/core';
+import { UringEventLoop, UringProactor } from '@loopkit/proactor';
 import { Echo, NET_LOOPS, Recorder, hasProcFd, openFds, pattern, portOf, title, waitUntil, type ServerLike } from './helpers.js';
+import { certs, tlsMissing } from './tls-helpers.js';
 
 class ThrowsOnLost extends Recorder {
   override connectionLost(exc: unknown): void {
@@ -154,6 +161,99 @@ describe('loop.close() with live transports', () => {
         for (const s of nodeSockets) s.destroy();
         nodeServer.close();
         fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }, 30_000);
+  }
+});
+
+const ALL_LOOPS = [
+  ...NET_LOOPS,
+  UringProactor.problem() === null
+    ? { name: 'UringEventLoop', make: () => new UringEventLoop() as AbstractEventLoop, reason: null }
+    : { name: 'UringEventLoop', make: null, reason: UringProactor.problem() },
+];
+
+describe('loop.close() with stream connections whose reads tasks await', () => {
+  for (const subject of ALL_LOOPS) {
+    for (const overTls of [false, true]) {
+      const skip = subject.make === null || (overTls && tlsMissing !== null);
+      it.skipIf(skip)(title(subject, `${overTls ? 'TLS' : 'plain'}: no report, every writer closing, the peer sees the close`), async () => {
+        const loop = subject.make!();
+        const reports: Array<{ message: string }> = [];
+        loop.setExceptionHandler((_l, ctx) => reports.push(ctx as { message: string }));
+        const writers: StreamWriter[] = [];
+        const nodeClosed: boolean[] = [];
+        let nodePeer: net.Server | null = null;
+        try {
+          await loop.runUntilComplete(async () => {
+            const server = await startServer(async (reader, writer) => {
+              writers.push(writer);
+              await reader.read(100);
+            }, '127.0.0.1', 0, overTls ? { ssl: { key: certs().serverKey, cert: certs().serverCert } } : {});
+            const tls = overTls ? { ssl: { ca: certs().ca }, serverHostname: 'localhost' } : {};
+            const [reader, writer] = await openConnection('127.0.0.1', portOf(server as unknown as ServerLike), tls);
+            writers.push(writer);
+            loop.createTask(async () => {
+              await reader.read(100);
+            });
+            // A node:net peer of a stream client too, to see the close from outside.
+            nodePeer = net.createServer((s) => {
+              s.on('error', () => {});
+              s.on('close', () => nodeClosed.push(true));
+              s.resume();
+            });
+            await new Promise<void>((resolve) => nodePeer!.listen(0, '127.0.0.1', resolve));
+            const [outReader, outWriter] = await openConnection('127.0.0.1', (nodePeer.address() as net.AddressInfo).port);
+            writers.push(outWriter);
+            loop.createTask(async () => {
+              await outReader.read(100);
+            });
+            await waitUntil(() => writers.length === 3, 10, 'the server handler runs');
+            await sleep(0.02);
+          });
+          loop.close();
+          expect(reports.map((r) => r.message)).toEqual([]);
+          expect(writers.every((w) => w.isClosing())).toBe(true);
+          await hostWait(() => nodeClosed.length === 1, 'the node:net peer sees the close');
+        } finally {
+          if (!loop.isClosed()) loop.close();
+          (nodePeer as net.Server | null)?.close();
+        }
+      }, 30_000);
+    }
+  }
+
+  for (const subject of ALL_LOOPS) {
+    it.skipIf(subject.make === null || process.platform === 'win32')(title(subject, 'a child whose stdout a task reads and whose exit a task awaits: no report, the child killed'), async () => {
+      const loop = subject.make!();
+      const reports: Array<{ message: string }> = [];
+      loop.setExceptionHandler((_l, ctx) => reports.push(ctx as { message: string }));
+      let pid = 0;
+      try {
+        await loop.runUntilComplete(async () => {
+          const child = await createSubprocessExec('sleep', ['30'], { stdin: PIPE, stdout: PIPE });
+          pid = child.pid;
+          loop.createTask(async () => {
+            await child.stdout!.read(100);
+          });
+          loop.createTask(async () => {
+            await child.wait();
+          });
+          await sleep(0.02);
+        });
+        loop.close();
+        expect(reports.map((r) => r.message)).toEqual([]);
+        const gone = (): boolean => {
+          try {
+            process.kill(pid, 0);
+            return false;
+          } catch {
+            return true;
+          }
+        };
+        await hostWait(gone, 'the child killed and reaped');
+      } finally {
+        if (!loop.isClosed()) loop.close();
       }
     }, 30_000);
   }

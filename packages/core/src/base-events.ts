@@ -225,6 +225,9 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     if (this.running) throw new RuntimeError('Cannot close a running event loop');
     if (this.closed) return;
     if (this.debug) logger.debug(`Close ${this}`);
+    // Before the loop counts as closed: a pipe's connectionLost wakes a task awaiting its
+    // StreamReader, which must not be refused with "Event loop is closed".
+    for (const transport of [...this.subprocesses]) transport._closeNow();
     this.closed = true;
     ageTasks(); // pending tasks of a closed loop must become collectable (and reported)
     this.ready.clear();
@@ -232,7 +235,6 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     this.timers.clear();
     for (const [name, listener] of this.signalListeners) process.off(name, listener);
     this.signalListeners.clear();
-    for (const transport of [...this.subprocesses]) transport._closeNow();
     this.ioClose();
     const executor = this.defaultExecutor;
     this.defaultExecutor = null;

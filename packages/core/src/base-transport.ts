@@ -266,6 +266,13 @@ export abstract class BaseStreamTransport extends Transport {
     return this._flow?.paused ?? false;
   }
 
+  /** @internal startTls: which way the connection is half-closed (a handshake needs both), or null. */
+  _halfClosed(): string | null {
+    if (this._eof) return 'writeEof() closed its sending side';
+    if (this._has(EOF_SEEN)) return 'the peer ended its sending side: eofReceived was called';
+    return null;
+  }
+
   write(data: BytesLike): void {
     let bytes = asBytes(data, 'data');
     if (this._eof) throw new RuntimeError('Cannot call write() after writeEof()');

@@ -67,6 +67,15 @@ export async function startTls(
   const handshakeTimeout = checkTimeout(opts.sslHandshakeTimeout, 'sslHandshakeTimeout', DEFAULT_HANDSHAKE_TIMEOUT);
   const shutdownTimeout = checkTimeout(opts.sslShutdownTimeout, 'sslShutdownTimeout', DEFAULT_SHUTDOWN_TIMEOUT);
   if (transport.isClosing()) throw new RuntimeError('startTls(): the transport is closing');
+  // A half-closed connection cannot carry a handshake. asyncio starts one anyway: a write
+  // fails inside a callback (reported) and the handshake fails or waits for its timeout.
+  const halfClosed = (transport as { _halfClosed?: () => string | null })._halfClosed?.call(transport) ?? null;
+  if (halfClosed !== null) throw new RuntimeError(`startTls(): the transport is half-closed, ${halfClosed}; a TLS handshake needs both directions`);
+  // A second handshake on the same bytes would wreck the first session (asyncio lets it
+  // happen: the peer fails, and the first handshake waits for its timeout or longer).
+  if (transport.getProtocol() instanceof SSLProtocol) {
+    throw new RuntimeError('startTls(): the transport already carries TLS (startTls was called on it before); to nest TLS, pass the TLS transport that call gave');
+  }
 
   const waiter = loop.createFuture<void>();
   // From here on what arrives is the handshake's: the transport holds it until resumed.
