@@ -97,18 +97,6 @@ function outcomeOf(child: Future<unknown>): unknown {
   return child.exception() ?? child.result();
 }
 
-/**
- * The children's outcomes in order, in a copy of the array filled in place: TurboFan's inlined
- * `Array.prototype.map` allocates its result only up to ~16k elements and deoptimizes beyond
- * ("out of bounds"), which threw away the code of the done watcher's run, where onChildDone
- * is inlined, at the end of every gather of more children (bench/README.md, session 24).
- */
-function outcomesOf(children: Future<unknown>[]): unknown[] {
-  const results: unknown[] = children.slice();
-  for (let i = 0; i < results.length; i++) results[i] = outcomeOf(results[i] as Future<unknown>);
-  return results;
-}
-
 /** Run the awaitables concurrently (a function becomes a Task); a Future of their results in order. The first error fails it, and the others go on. */
 export function gather<A extends readonly AwaitableLike[]>(...aws: A): Future<Results<A>>;
 /** With `{returnExceptions: true}` last: each error is its awaitable's result. */
@@ -210,7 +198,12 @@ export function gather(...args: unknown[]): Future<unknown[]> {
       }
     }
     if (finished < watched) return;
-    const results = outcomesOf(children);
+    // The outcomes filled into a copy of the children: TurboFan's inlined `children.map`
+    // allocates its result only up to ~16k elements and deoptimizes beyond ("out of bounds"),
+    // which threw away the code of the done watcher's run, where this is inlined, at the end
+    // of every gather of more children (bench/README.md, session 24).
+    const results: unknown[] = children.slice();
+    for (let i = 0; i < results.length; i++) results[i] = outcomeOf(results[i] as Future<unknown>);
     if (outer._cancelRequested) outer.setException(child._makeCancelledError());
     else outer.setResult(results);
   }
