@@ -6,6 +6,10 @@
  * in debug mode too (one Handle per child there), and that its failures are reported as
  * a callback's.
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CancelledError, gather, sleep, type Future } from '@loopkit/core';
 import { DoneWatcher, Future as CoreFuture } from '../packages/core/dist/futures.js';
@@ -194,4 +198,39 @@ describe("gather's work per child", () => {
       expect(results).toHaveLength(5);
       expect(runs).toBe(1);
     }));
+});
+
+describe('a gather of more children than TurboFan allocates an array for inline (~16k)', () => {
+  it("ends without deoptimizing the watcher's run, and gives every result in order", () => {
+    // Its results were `children.map(outcomeOf)`, which TurboFan inlines into the watcher's
+    // optimized run (onChildDone inlined there) with a bound on the new array's length: the
+    // last child of every gather past it threw that code away ("out of bounds"), to be
+    // compiled again in the next large gather.
+    const program = `
+import { BaseEventLoop, gather, sleep } from '${new URL('../packages/core/dist/index.js', import.meta.url).href}';
+const body = async () => {
+  await sleep(0);
+  return 1;
+};
+for (let round = 0; round < 3; round++) {
+  const loop = new BaseEventLoop();
+  const results = await loop.runUntilComplete(async () => {
+    const all = [];
+    for (let i = 0; i < 30000; i++) all.push(loop.createTask(body));
+    return gather(...all);
+  });
+  loop.close();
+  if (results.length !== 30000 || results.some((value) => value !== 1)) throw new Error('wrong results');
+}
+console.log('GATHERED');
+`;
+    const dir = mkdtempSync(join(tmpdir(), 'loopkit-large-gather-'));
+    const file = join(dir, 'gather.mjs');
+    writeFileSync(file, program);
+    const run = spawnSync(process.execPath, ['--single-threaded', '--trace-deopt', file], { encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 28 });
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toContain('GATHERED');
+    expect(run.stdout).toContain('deoptimizing'); // the trace is there (Node's own modules deoptimize some)
+    expect(run.stdout.split('\n').filter((line) => line.includes('reason: out of bounds'))).toEqual([]);
+  });
 });

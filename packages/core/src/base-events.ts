@@ -139,9 +139,10 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     super();
     // A run's stop() and its end write these a second time, which makes V8 mark them mutable
     // in the loops' map and throw away the code compiled around them (callSoon's, a task's
-    // start) at the end of the first run of a program that never idled: done here instead,
-    // at the first loop (shape-keepers.ts; bench/README.md, session 17).
-    loosenFields(this, ['stopping', 'sleeping']);
+    // start) at the end of the first run of a program that never idled, or (`closed`) at the
+    // first close(): done here instead, at the first loop (shape-keepers.ts; bench/README.md,
+    // sessions 17 and 24).
+    loosenFields(this, ['stopping', 'sleeping', 'closed']);
   }
 
   // ---- the backend contract: no I/O by default (see backend.ts) ----
