@@ -564,6 +564,8 @@ export class RareState {
   abort: AbortController | null = null;
   reportIfPending = true;
   context: ContextRunner | null = null;
+  /** made done by Future's own setResult/setException/cancel, not by its coroutine: its next step is refused */
+  finishedFromOutside = false;
 }
 
 /**
