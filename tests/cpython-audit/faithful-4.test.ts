@@ -9,7 +9,10 @@ import { describe, expect, it } from 'vitest';
 import {
   Future,
   InvalidStateError,
+  RuntimeError,
+  asCompleted,
   createTask,
+  wait,
   getRunningLoop,
   run,
   sleep,
@@ -204,5 +207,66 @@ onEachLoop('debug mode: core-scheduled done callbacks, callSoonThreadsafe', (mak
       }
       await sleep(0);
       expect(seen).toEqual(['threadsafe']);
+    }));
+});
+
+onEachLoop("test_tasks.py's wait()/as_completed() misuse and a task awaiting itself, in 3.13's words", (make) => {
+  it('test_wait_errors: the empty set first (ValueError), then return_when; a future instead of a list (TypeError)', () =>
+    runIn(make, async (loop) => {
+      const fut = loop.createFuture();
+      // Python: ValueError 'Set of Tasks/Futures is empty.' even with a bad return_when.
+      const empty = await wait([], { returnWhen: 'bad' as never }).catch((error: unknown) => error);
+      expect(empty).toBeInstanceOf(RangeError);
+      expect((empty as Error).message).toMatch(/^Set of Tasks\/Futures is empty\./);
+      const bad = await wait([fut], { returnWhen: 'bad' as never }).catch((error: unknown) => error);
+      expect(bad).toBeInstanceOf(RangeError);
+      expect((bad as Error).message).toMatch(/^Invalid return_when value: bad\b/);
+      // TypeError 'expect a list of futures, not Future'; as_completed's 'expects an iterable of awaitables, not Future'.
+      const single = await wait(fut as never).catch((error: unknown) => error);
+      expect(single).toBeInstanceOf(TypeError);
+      expect((single as Error).message).toMatch(/^expect a list of futures, not Future\b/);
+      expect(() => asCompleted(fut as never)).toThrow(/^expects an iterable of awaitables, not Future\b/);
+      fut.cancel();
+    }));
+
+  it("test_task_awaits_on_itself: RuntimeError 'Task cannot await on itself: <Task pending ...>'", () =>
+    runIn(make, async (loop) => {
+      const task: Task<void> = loop.createTask(async () => {
+        await task;
+      });
+      const error = await task.then(
+        () => null,
+        (thrown: unknown) => thrown,
+      );
+      expect(error).toBeInstanceOf(RuntimeError);
+      expect((error as Error).message).toMatch(/^Task cannot await on itself: <Task pending name='Task-\d+' /);
+
+      const gen: Task<void> = loop.createTask(function* () {
+        yield* gen;
+      });
+      await expect(gen).rejects.toThrow(/^Task cannot await on itself: <Task pending /);
+    }));
+});
+
+onEachLoop("reprs of values in asyncio 3.13's reprlib shape (a future's result, a debug-mode handle's arguments)", (make) => {
+  it('a future or task as a value shows its repr; a string past 30 characters keeps 13 and 14 around "..."', () =>
+    runIn(make, async (loop) => {
+      const inner = loop.createFuture();
+      const outer = loop.createFuture();
+      outer.setResult(inner);
+      // Python: <Future finished result=<Future pending>>
+      expect(String(outer)).toBe('<Future finished result=<Future pending>>');
+      const long = loop.createFuture<string>();
+      long.setResult('x'.repeat(50));
+      // Python: <Future finished result='xxxxxxxxxxxx...xxxxxxxxxxxxx'>
+      expect(String(long)).toBe(`<Future finished result='${'x'.repeat(12)}...${'x'.repeat(13)}'>`);
+
+      // Python (debug): <Handle print(<Future pending>, 'yyyyyyyyyyyy...yyyyyyyyyyyyy') created at ...>
+      loop.setDebug(true);
+      const shown = loop.callSoon(function print(..._args: unknown[]) {}, inner, 'y'.repeat(50));
+      expect(String(shown)).toBe(`<Handle print(<Future pending>, '${'y'.repeat(12)}...${'y'.repeat(13)}')>`);
+      shown.cancel();
+      loop.setDebug(false);
+      inner.cancel();
     }));
 });

@@ -330,7 +330,7 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
     if (fut.getLoop() !== this._loop) {
       this._loop.callSoon(genWakeup, this, new RuntimeError(`Task ${this} got Future ${fut} attached to a different loop`));
     } else if (fut === (this as unknown)) {
-      this._loop.callSoon(genWakeup, this, new RuntimeError('Task cannot await on itself'));
+      this._loop.callSoon(genWakeup, this, new RuntimeError(`Task cannot await on itself: ${this}`));
     } else {
       fut.addDoneCallback(() => this._genWakeupFrom(fut));
       this._futWaiter = fut;
