@@ -95,7 +95,7 @@ export function asCompleted<A extends AwaitableLike<unknown>, T = ResultOf<A>>(
   aws: AwaitablesOf<A>,
   options: { timeout?: number | null } = {},
 ): AsCompleted<T> {
-  checkIterable(aws, 'aws');
+  checkIterable(aws, 'aws', 'expects an iterable of awaitables');
   const timeout = checkOptions(options, ['timeout'], 'asCompleted').timeout ?? null;
   checkTimeout(timeout);
   return new AsCompleted<T>(aws as Iterable<AwaitableLike<T>>, timeout);

@@ -298,6 +298,32 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     this.ready.push(handle);
   }
 
+  /**
+   * @internal callSoon for core's own done callbacks in debug mode (handles.ts'
+   * callSoonInternal): a Handle with its creation stack, as callSoon's, without debug mode's
+   * refusal of an async callback (a done callback may be async: core README, "async callbacks").
+   */
+  _callSoonWithStack(callback: (arg: any) => unknown, arg: unknown): void {
+    this.checkClosed();
+    this.pushSoon(callback, [arg], null);
+  }
+
+  /**
+   * Queue a Handle of `callback(...args)` as callSoon does, for the callers off its hot path
+   * (callSoon keeps its own body, small for the JIT); `refusesCoroutinesAs` names the method
+   * whose debug mode refuses coroutine functions, null for none.
+   */
+  private pushSoon(callback: (...args: any[]) => unknown, args: unknown[], refusesCoroutinesAs: string | null): Handle {
+    const handle = storesSeen.entered ? handleInContext(callback, args, this) : new Handle(callback, args, this);
+    if (this.debug) {
+      if (refusesCoroutinesAs !== null) checkNotCoroutineFunction(callback, refusesCoroutinesAs);
+      handle._sourceTraceback = new Error().stack ?? null;
+    }
+    this.ready.push(handle);
+    if (this.sleeping) this.wake();
+    return handle;
+  }
+
   /** @internal callSoon for core's own entries that run themselves (see ReadyEntry). */
   _callSoonEntry(entry: ReadyEntry): void {
     this.checkClosed();
@@ -308,8 +334,8 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   /** Same as callSoon within this thread; other threads use the loop's thread-safe handle. */
   callSoonThreadsafe<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle {
     checkLoopCallback(callback, 'callSoonThreadsafe');
-    if (this.debug) checkNotCoroutineFunction(callback, 'callSoonThreadsafe');
-    return this.callSoon(callback, ...args);
+    this.checkClosed();
+    return this.pushSoon(callback, args, 'callSoonThreadsafe');
   }
 
   /** A new handle through which another thread schedules work here (see threads.ts). */

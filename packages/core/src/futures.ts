@@ -341,7 +341,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     const task = currentTaskOrUndefined();
     if (task !== undefined) {
       let misuse: RuntimeError | null = null;
-      if (task === (this as unknown)) misuse = new RuntimeError('Task cannot await on itself');
+      if (task === (this as unknown)) misuse = new RuntimeError(`Task cannot await on itself: ${task}`);
       else if (task._loop !== this._loop) {
         misuse = new RuntimeError(`Task ${task} got Future ${this} attached to a different loop`);
       }
@@ -564,6 +564,8 @@ export class RareState {
   abort: AbortController | null = null;
   reportIfPending = true;
   context: ContextRunner | null = null;
+  /** made done by Future's own setResult/setException/cancel, not by its coroutine: its next step is refused */
+  finishedFromOutside = false;
 }
 
 /**

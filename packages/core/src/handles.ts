@@ -3,7 +3,6 @@ import { watchRejection } from './async-result.js';
 import type { AbstractEventLoop, ContextRunner } from './events.js';
 import { formatCallback } from './format.js';
 import { keepShape, shapeLoop } from './shape-keepers.js';
-import { isCoroutineFunction } from './validate.js';
 
 /** What a handle needs of its loop: report errors, and hear about timer cancellation. */
 export interface HandleOwner {
@@ -188,21 +187,21 @@ export class CallbackEntry implements ReadyEntry {
 
 /**
  * Queue `callback(arg)` on `loop` from core's own code: as a CallbackEntry on loopkit's loops,
- * through callSoon (a Handle, with its creation stack) in debug mode or on any other loop.
+ * in debug mode as a Handle with its creation stack (not through callSoon, whose debug mode
+ * refuses the async done callbacks this allows), through callSoon on any other loop.
  */
 export function callSoonInternal(loop: AbstractEventLoop, callback: (arg: any) => unknown, arg: unknown): void {
   const direct = (loop as Partial<EntryQueue>)._callSoonEntry;
-  // a loop with _callSoonEntry is a BaseEventLoop, hence a HandleOwner. An async done callback
-  // is allowed here, where debug mode's callSoon refuses it: it goes the direct way then too.
-  if (direct !== undefined && (!loop.getDebug() || isCoroutineFunction(callback))) {
-    direct.call(loop, new CallbackEntry(callback, arg, loop as unknown as HandleOwner));
-  }
-  else loop.callSoon(callback, arg);
+  if (direct === undefined) loop.callSoon(callback, arg);
+  // a loop with _callSoonEntry is a BaseEventLoop, hence a HandleOwner
+  else if (!loop.getDebug()) direct.call(loop, new CallbackEntry(callback, arg, loop as unknown as HandleOwner));
+  else (loop as unknown as EntryQueue)._callSoonWithStack(callback, arg);
 }
 
-/** What a loop offers for ReadyEntry objects (BaseEventLoop has it). */
+/** What a loop offers for core's own entries and callbacks (BaseEventLoop has it). */
 interface EntryQueue {
   _callSoonEntry(entry: ReadyEntry): void;
+  _callSoonWithStack(callback: (arg: any) => unknown, arg: unknown): void;
 }
 
 /** Queue `entry` on `loop`: directly on loopkit's loops, through callSoon on any other loop. */

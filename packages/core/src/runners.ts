@@ -5,7 +5,7 @@
  */
 import { BaseEventLoop } from './base-events.js';
 import { CancelledError, KeyboardInterrupt, RuntimeError } from './errors.js';
-import { _getRunningLoop, type AbstractEventLoop, type ContextRunner, type CoroFn } from './events.js';
+import { _getRunningLoop, type AbstractEventLoop, type ContextRunner, type CoroFn, type ExceptionContext } from './events.js';
 import { gather } from './gather.js';
 import { keyboardInterrupt, watchSigint } from './sigint.js';
 import { allTasks, Task } from './tasks.js';
@@ -83,6 +83,23 @@ async function cancelAllTasks(loop: AbstractEventLoop): Promise<void> {
     if (exception !== null) {
       loop.callExceptionHandler({ message: 'unhandled exception during loopkit.run() shutdown', exception, task });
     }
+  }
+}
+
+/**
+ * Tasks still pending once the runner closed its loop (made while the others were being
+ * cancelled, say) can never run again. asyncio reports each as "Task was destroyed but it is
+ * pending!" when it is freed: for such a task, at the next cyclic collection or the
+ * interpreter's exit. V8 may never collect it in a short program and nothing runs at exit, so
+ * they are reported here, once each, with asyncio's keys: the task, and in debug mode its
+ * creation stack.
+ */
+function reportLeftPending(loop: AbstractEventLoop): void {
+  for (const task of allTasks(loop)) {
+    task._noPendingReport(); // not again when collected
+    const context: ExceptionContext = { message: 'Task was destroyed but it is pending!', task };
+    if (task._sourceTraceback !== null) context.sourceTraceback = task._sourceTraceback;
+    loop.callExceptionHandler(context);
   }
 }
 
@@ -166,6 +183,7 @@ export class Runner {
         loop.close();
         this.loop = null;
         this.state = 'closed';
+        reportLeftPending(loop);
       }
     }
   }

@@ -6,7 +6,7 @@
  * microtasks drain right after such a callback, so the step runs at the same point of the
  * iteration as in asyncio. A generator function is stepped by the task itself (`yield*`).
  */
-import { CancelledError, RuntimeError } from './errors.js';
+import { CancelledError, InvalidStateError, RuntimeError } from './errors.js';
 import {
   getRunningLoop,
   resumeSignal,
@@ -18,6 +18,7 @@ import {
   type ContextRunner,
   type CoroFn,
   type CreateTaskOptions,
+  type ExceptionContext,
 } from './events.js';
 import { DoneWatcher, Future, RareState, isFuture, isThenable, wrapFuture, type FutureOptions } from './futures.js';
 import { callSoonEntry, type ReadyEntry } from './handles.js';
@@ -256,7 +257,10 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
    * the yield's promise in its result field (sleep.ts' yieldingPromise).
    */
   _run(): void {
-    if (this.done()) return;
+    if (this.done()) {
+      if (this._rare !== null && this._rare.finishedFromOutside) this._refuseStep('Task.__step()', undefined);
+      return;
+    }
     const yielded = this._result;
     if (yielded !== undefined) {
       this._result = undefined;
@@ -286,7 +290,11 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
 
   /** @internal one step of a generator coroutine, resumed with nothing or with an error. */
   _genStep(error: unknown): void {
-    if (this.done()) throw new RuntimeError(`_genStep(): already done: ${this}`);
+    if (this.done()) {
+      // Only after Future's own setResult/setException/cancel on the task: its generator is not stepped, as asyncio's coroutine.
+      this._refuseStep('Task.task_wakeup()', error);
+      return;
+    }
     const cancelled = this._takeCancel();
     if (cancelled !== null && !(error instanceof CancelledError)) error = cancelled;
     this._futWaiter = null;
@@ -322,7 +330,7 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
     if (fut.getLoop() !== this._loop) {
       this._loop.callSoon(genWakeup, this, new RuntimeError(`Task ${this} got Future ${fut} attached to a different loop`));
     } else if (fut === (this as unknown)) {
-      this._loop.callSoon(genWakeup, this, new RuntimeError('Task cannot await on itself'));
+      this._loop.callSoon(genWakeup, this, new RuntimeError(`Task cannot await on itself: ${this}`));
     } else {
       fut.addDoneCallback(() => this._genWakeupFrom(fut));
       this._futWaiter = fut;
@@ -345,13 +353,14 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
   /** @internal `endsJob`: called by a promise reaction with nothing after it (see stepEnded) */
   _bodyReturned(value: T, endsJob = false): void {
     if (this.done()) {
-      // already finished (its loop closed under it, say): nothing to record
+      // Made done from outside (Future.prototype.setResult on the task): its body resumed anyway.
+      this._refuseStep('Task.task_wakeup()', undefined);
     } else {
       const cancelled = this._takeCancel();
       if (cancelled !== null) this._finishCancelled(cancelled);
       else {
         this._completed();
-        this._setResultNow(value);
+        super._setResultNow(value);
       }
     }
     stepEnded(this as Task<unknown>, endsJob);
@@ -360,7 +369,7 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
   /** @internal `endsJob`: as _bodyReturned's */
   _bodyThrew(error: unknown, endsJob = false): void {
     if (this.done()) {
-      // already finished: nothing to record
+      this._refuseStep('Task.task_wakeup()', error);
     } else if (error instanceof CancelledError) {
       this._finishCancelled(error);
     } else if (this._abort?.signal.aborted && isAbortError(error, this._abort.signal)) {
@@ -368,7 +377,7 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
       this._finishCancelled(this._makeCancelledError());
     } else {
       this._completed();
-      this._setExceptionNow(error);
+      super._setExceptionNow(error);
     }
     stepEnded(this as Task<unknown>, endsJob);
   }
@@ -378,11 +387,52 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
     this._completed();
     // No message of its own, as asyncio's step calls Future.cancel() bare: the body's error
     // carries it, to the first read only (see _makeCancelledError).
-    this._cancelNow(undefined);
+    super._cancelNow(undefined);
   }
 
   private _completed(): void {
     untrackTask(this);
+  }
+
+  /**
+   * @internal Future's own setResult, setException and cancel reach these with a task only
+   * when called on it directly (`Future.prototype.setResult.call(task, x)`, asyncio's
+   * `Future.set_result(task, x)`): the task is done, and its coroutine's next step is refused
+   * (_refuseStep). The task's own ends call Future's through `super`.
+   */
+  override _setResultNow(result: T): void {
+    this._finishFromOutside();
+    super._setResultNow(result);
+  }
+
+  /** @internal see _setResultNow */
+  override _setExceptionNow(exception: unknown): void {
+    this._finishFromOutside();
+    super._setExceptionNow(exception);
+  }
+
+  /** @internal see _setResultNow */
+  override _cancelNow(msg: string | undefined): void {
+    this._finishFromOutside();
+    super._cancelNow(msg);
+  }
+
+  private _finishFromOutside(): void {
+    this._rareState().finishedFromOutside = true;
+    this._completed(); // done: neither pending for allTasks() nor "destroyed but pending" when collected
+  }
+
+  /**
+   * A step of a task made done from outside: asyncio's step raises InvalidStateError
+   * `_step(): already done: <task> <exc>` in its callback, so the loop's exception handler
+   * gets it. `exc` is what the step would have thrown in (undefined: None).
+   */
+  private _refuseStep(callback: string, exc: unknown): void {
+    if (this._rare === null || !this._rare.finishedFromOutside) return;
+    const error = new InvalidStateError(`_step(): already done: ${this} ${exc === undefined ? 'None' : String(exc)}`);
+    const context: ExceptionContext = { message: `Exception in callback ${callback}`, exception: error };
+    if (this._sourceTraceback !== null) context.sourceTraceback = this._sourceTraceback;
+    this._loop.callExceptionHandler(context);
   }
 }
 

@@ -32,10 +32,12 @@ export function checkTimeout(value: unknown, name = 'timeout'): asserts value is
 }
 
 /** Throw TypeError unless `aws` is an iterable of awaitables (not one awaitable). */
-export function checkIterable(aws: unknown, name: string): asserts aws is Iterable<AwaitableLike> {
+export function checkIterable(aws: unknown, name: string, asyncioWords: string): asserts aws is Iterable<AwaitableLike> {
   const iterable = typeof (aws as Iterable<unknown> | null)?.[Symbol.iterator] === 'function';
   if (!iterable || typeof aws === 'string' || isFuture(aws) || isThenable(aws)) {
-    throw new TypeError(`${name} must be an iterable of futures, tasks or coroutine functions, got ${describe(aws)}`);
+    // asyncio's words first (`type(fs).__name__`), then the argument and what it must be.
+    const typeName = (aws as { constructor?: { name?: string } } | null | undefined)?.constructor?.name || typeof aws;
+    throw new TypeError(`${asyncioWords}, not ${typeName} (${name} must be an iterable of futures, tasks or coroutine functions, got ${describe(aws)})`);
   }
 }
 
@@ -47,14 +49,15 @@ export async function wait<A extends AwaitableLike<unknown>, T = ResultOf<A>>(
   aws: AwaitablesOf<A>,
   options: WaitOptions = {},
 ): Promise<[Set<Future<T>>, Set<Future<T>>]> {
-  checkIterable(aws, 'aws');
+  checkIterable(aws, 'aws', 'expect a list of futures');
   const { timeout: limit = null, returnWhen = ALL_COMPLETED } = checkOptions(options, ['timeout', 'returnWhen'], 'wait');
-  checkTimeout(limit);
-  if (returnWhen !== FIRST_COMPLETED && returnWhen !== FIRST_EXCEPTION && returnWhen !== ALL_COMPLETED) {
-    throw new RangeError(`returnWhen must be FIRST_COMPLETED, FIRST_EXCEPTION or ALL_COMPLETED, got ${describe(returnWhen)}`);
-  }
   const args = new Set(aws);
-  if (args.size === 0) throw new RangeError('aws is empty: the set of tasks/futures to wait for must not be empty');
+  // asyncio's order and words: the empty set first, then return_when (a ValueError there).
+  if (args.size === 0) throw new RangeError('Set of Tasks/Futures is empty. (aws has no item)');
+  if (returnWhen !== FIRST_COMPLETED && returnWhen !== FIRST_EXCEPTION && returnWhen !== ALL_COMPLETED) {
+    throw new RangeError(`Invalid return_when value: ${String(returnWhen)} (returnWhen must be FIRST_COMPLETED, FIRST_EXCEPTION or ALL_COMPLETED, got ${describe(returnWhen)})`);
+  }
+  checkTimeout(limit);
   const loop = getRunningLoop();
   const futures = new Set([...args].map((aw) => ensureFuture(aw as AwaitableLike<T>, loop)));
 
