@@ -66,7 +66,10 @@ function taken(end: number): void {
  * (bench/README.md, "Session 19 (s19-netproactor)", "Session 22 (s22-uring)", "Session 24
  * (s24-selector)").
  */
-export const NodeBuffer = (Buffer as unknown as Record<symbol, new (memory: ArrayBuffer, byteOffset: number, length: number) => Buffer>)[Symbol.species]!;
+export const NodeBuffer: {
+  /** A Buffer of the `length` bytes of `memory` at `byteOffset`: a view sharing them, not a copy. */
+  new (memory: ArrayBuffer, byteOffset: number, length: number): Buffer;
+} = (Buffer as unknown as Record<symbol, new (memory: ArrayBuffer, byteOffset: number, length: number) => Buffer>)[Symbol.species]!;
 
 /**
  * The Buffer a read path hands a protocol: `length` received bytes at `start` of the slab
