@@ -840,8 +840,8 @@ export function tlsSuite(subject: LoopUnderTest): void {
           };
           // @ts-expect-error a misspelt key (the types say so too)
           await bad(openConnection('localhost', port, { ssl: { ca: c.ca }, sever_hostname: 'x' }), TypeError, /unexpected option 'sever_hostname'/);
-          await bad(openConnection('localhost', port, { serverHostname: 'x' }), TypeError, /serverHostname is only meaningful with ssl/);
-          await bad(openConnection('localhost', port, { sslHandshakeTimeout: 5 }), TypeError, /sslHandshakeTimeout is only meaningful with ssl/);
+          await bad(openConnection('localhost', port, { serverHostname: 'x' }), RangeError, /serverHostname is only meaningful with ssl/);
+          await bad(openConnection('localhost', port, { sslHandshakeTimeout: 5 }), RangeError, /sslHandshakeTimeout is only meaningful with ssl/);
           await bad(openConnection('localhost', port, { ssl: true, sslShutdownTimeout: 0 }), RangeError, /sslShutdownTimeout must be a positive number/);
           // @ts-expect-error ssl: true is a client's (the types say so too)
           await bad(loop.createServer(() => new Echo(), '127.0.0.1', 0, { ssl: true }), TypeError, /a server needs/);

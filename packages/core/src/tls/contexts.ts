@@ -165,12 +165,15 @@ export function checkTimeout(value: unknown, name: string, fallback: number): nu
   return value;
 }
 
-/** Without ssl the TLS-only options mean nothing: asyncio's "only meaningful with ssl". */
+/**
+ * Without ssl the TLS-only options mean nothing: asyncio's ValueError "only meaningful with
+ * ssl", a RangeError here as every ValueError (root README).
+ */
 function checkNoTLSOptions(options: TLSClientOptions | TLSServerOptions, where: string): void {
   const given = options as Partial<Record<'serverHostname' | 'sslHandshakeTimeout' | 'sslShutdownTimeout', unknown>>;
   for (const name of ['serverHostname', 'sslHandshakeTimeout', 'sslShutdownTimeout'] as const) {
     if (given[name] !== undefined && given[name] !== null) {
-      throw new TypeError(`${where}(): ${name} is only meaningful with ssl`);
+      throw new RangeError(`${where}(): ${name} is only meaningful with ssl`);
     }
   }
 }
