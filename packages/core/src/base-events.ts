@@ -304,7 +304,6 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
    * refusal of an async callback (a done callback may be async: core README, "async callbacks").
    */
   _callSoonWithStack(callback: (arg: any) => unknown, arg: unknown): void {
-    this.checkClosed();
     this.pushSoon(callback, [arg], null);
   }
 
@@ -314,7 +313,8 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
    * whose debug mode refuses coroutine functions, null for none.
    */
   private pushSoon(callback: (...args: any[]) => unknown, args: unknown[], refusesCoroutinesAs: string | null): Handle {
-    const handle = storesSeen.entered ? handleInContext(callback, args, this) : new Handle(callback, args, this);
+    this.checkClosed();
+    const handle = this._userHandle(callback, args);
     if (this.debug) {
       if (refusesCoroutinesAs !== null) checkNotCoroutineFunction(callback, refusesCoroutinesAs);
       handle._sourceTraceback = new Error().stack ?? null;
@@ -334,7 +334,6 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   /** Same as callSoon within this thread; other threads use the loop's thread-safe handle. */
   callSoonThreadsafe<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle {
     checkLoopCallback(callback, 'callSoonThreadsafe');
-    this.checkClosed();
     return this.pushSoon(callback, args, 'callSoonThreadsafe');
   }
 

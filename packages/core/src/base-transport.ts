@@ -73,9 +73,9 @@ const NO_CHUNKS: Uint8Array[] = [];
 /** A server that counts its connections, so server.waitClosed() can wait for them. */
 export interface ConnectionOwner {
   /** A connection of this server was made. */
-  _attach(transport: Transport): void;
+  _attach(): void;
   /** A connection of this server ended. */
-  _detach(transport: Transport): void;
+  _detach(): void;
 }
 
 /**
@@ -163,7 +163,7 @@ export abstract class BaseStreamTransport extends Transport {
     this._loop = loop;
     this.setProtocol(protocol);
     this._server = server;
-    server?._attach(this);
+    server?._attach();
   }
 
   /** @internal this transport is a connection of `owner` (a server) and not gone yet. */
@@ -597,7 +597,7 @@ export abstract class BaseStreamTransport extends Transport {
       }
       const server = this._server;
       this._server = null;
-      server?._detach(this);
+      server?._detach();
     }
   }
 

@@ -164,13 +164,13 @@ export class Server<S extends ServerSocket = ServerSocket> implements AbstractSe
   }
 
   /** @internal a connection was made. */
-  _attach(_transport: Transport): void {
+  _attach(): void {
     this.connections += 1;
     connectionAccepted();
   }
 
   /** @internal a connection is gone. */
-  _detach(_transport: Transport): void {
+  _detach(): void {
     this.connections -= 1;
     if (this.connections === 0 && this.listening === null) this.wakeup();
   }

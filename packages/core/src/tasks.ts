@@ -258,7 +258,7 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
    */
   _run(): void {
     if (this.done()) {
-      if (this._rare !== null && this._rare.finishedFromOutside) this._refuseStep('Task.__step()', undefined);
+      this._refuseStep('Task.__step()', undefined);
       return;
     }
     const yielded = this._result;
@@ -423,7 +423,8 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
   }
 
   /**
-   * A step of a task made done from outside: asyncio's step raises InvalidStateError
+   * A step of a done task: nothing if its coroutine ended it (its loop closed under it, say);
+   * if it was made done from outside, asyncio's step raises InvalidStateError
    * `_step(): already done: <task> <exc>` in its callback, so the loop's exception handler
    * gets it. `exc` is what the step would have thrown in (undefined: None).
    */
