@@ -63,18 +63,6 @@ export interface FdNames {
 /** Received bytes are views into core's receiveSlab (never reused: a protocol may keep them); a read asks for this much room. */
 const MIN_READ = 64 * 1024;
 
-/**
- * For the loop about to sleep: when the slab has less room left than a read asks for, take the
- * next one now. Its allocation, its pacing and a scavenge that pacing may start (~20 us at the
- * median, ~50 on average, at 100 KiB messages) then fall after the last send, while the peer
- * works, not between a wake-up and its read, which a peer waiting for its echo pays in latency
- * (bench/README.md, "Session 25 (s25-latency)"). The slab swapped is the one the next read would
- * have swapped: the same memory and pacing, earlier.
- */
-export function prepareNextRead(): void {
-  if (receiveSlab.room() < MIN_READ) receiveSlab.withRoom(MIN_READ);
-}
-
 /** A transport's `_aheadIndex`: no read made ahead; queued for the loop's next read-ahead. */
 const AHEAD_NONE = -1;
 const AHEAD_QUEUED = -2;

@@ -63,7 +63,7 @@ import {
 } from '@loopkit/uv';
 import { BaseSelector, DefaultSelector, EVENT_READ, EVENT_WRITE, fileobjToFd, type FileObject } from './selectors.js';
 import { SelectorDatagramTransport, SelectorSocketTransport, type SocketTransportLoop } from './transports.js';
-import { prepareNextRead, ReadAhead, type FdRegistration, type ReadinessCallback } from './readiness-transport.js';
+import { ReadAhead, type FdRegistration, type ReadinessCallback } from './readiness-transport.js';
 import { checkFunction, describe } from './util.js';
 import { ChildWatcher } from './child-watcher.js';
 import { SelectorPipeTransport } from './pipes.js';
@@ -386,8 +386,6 @@ export class SelectorEventLoop
    * (a ping-pong connection's next request comes a round trip later, every time), so after
    * a miss the next 1, 2, 4 ... MAX_LOOK_AHEAD_SKIPS looks are skipped; a hit resets that.
    * With no timer due, the selector's watcher alone wakes the loop: no host timer to arm.
-   * Going to sleep, a spent receive slab is replaced now rather than at the next read
-   * (prepareNextRead).
    */
   override idle(deadline: number | null): void {
     if (this.lastPollFound) {
@@ -405,7 +403,6 @@ export class SelectorEventLoop
         this.lookAheadSkips = this.lookAheadBackoff = Math.min(2 * this.lookAheadBackoff || 1, MAX_LOOK_AHEAD_SKIPS);
       }
     }
-    prepareNextRead();
     if (deadline !== null) super.idle(deadline);
   }
 
