@@ -307,6 +307,25 @@ describe('bench/echo-profile.js', () => {
   }, SLOW);
 });
 
+describe('bench/echo-phases.js', () => {
+  const hasPerf = spawnSync('perf', ['--version'], { stdio: 'ignore' }).status === 0;
+  const hasCc = existsSync('/usr/bin/cc') || existsSync('/usr/local/bin/cc');
+
+  it('refuses a kind it cannot serve', async () => {
+    const failed = await run(process.execPath, [path.join(bench, 'echo-phases.js'), 'c', 'nginx']).catch((error: { code: number; stderr: string }) => error);
+    expect(failed).toMatchObject({ code: 2 });
+  });
+
+  it.skipIf(!hasPerf || !hasCc || process.arch !== 'x64')('splits the C server\'s and the default loop\'s round trips per request, by syscall timestamps', async () => {
+    const env = { ...process.env, BENCH_ROUNDS: '1', BENCH_SECONDS: '0.5', BENCH_WARMUP: '0.3' };
+    const { stdout } = await run(process.execPath, [path.join(bench, 'echo-phases.js'), 'c', 'default'], { env, timeout: 60_000 });
+    // Each kind's run: its phases, its hold split by the sleep before, its waits per request.
+    expect(stdout).toMatch(/^c:\n  req\/s \d+: wake->read [-\d/]+, read [-\d/]+, read->send [-\d/]+, send [-\d/]+, send->poll [-\d/]+; hold \d+\/\d+ \(short sleep [-\d/]+ x\d+, long [-\d/]+ x\d+\); per request: epoll waits \d+\.\d\d, sleeps \d+\.\d\d \(\d+ requests\)$/m);
+    expect(stdout).toMatch(/^default:\n  req\/s \d+: wake->read /m);
+    expect(stdout).toMatch(/^default\/c hold by mean per round: \d+\.\d\d; median \d+\.\d\dx$/m);
+  }, SLOW);
+});
+
 describe('bench/echo-instructions.js', () => {
   const hasCallgrind = existsSync('/usr/bin/callgrind_control') || existsSync('/usr/local/bin/callgrind_control');
 
