@@ -74,6 +74,8 @@ const QUAD = 4;
 /** Completions one native harvest call hands over at most. */
 const HARVEST_BATCH = 256;
 const POOL_BUFFER_SIZE = Uring.POOL_BUFFER_SIZE;
+const NO_SLAB = Uring.NO_SLAB;
+const BYTES_DROPPED = Uring.BYTES_DROPPED;
 /** A socket's own receive buffer (kernels without a receive pool): the most one ring receive asks for. */
 const RECV_CHUNK = 64 * 1024;
 const EOF_BYTES = Buffer.alloc(0);
@@ -925,7 +927,7 @@ export class UringProactor extends Proactor {
       // The ring copies pooled bytes into the slab: give it room for the largest chunk.
       const into = this.slabForHarvest();
       const memory = receiveSlab.memory();
-      const n = into !== null ? ring.harvest(out, into, receiveSlab.offset()) : ring.harvest(out, receiveSlab.current(), Uring.NO_SLAB);
+      const n = into !== null ? ring.harvest(out, into, receiveSlab.offset()) : ring.harvest(out, receiveSlab.current(), NO_SLAB);
       if (n < 0) throw errnoError(n, 'io_uring harvest');
       completions += n;
       for (let q = 0; q < n * QUAD; q += QUAD) {
@@ -947,7 +949,7 @@ export class UringProactor extends Proactor {
             sinks[slot] = undefined;
             this.inRingCount--;
           }
-          if (where === Uring.BYTES_DROPPED) sink._receiveLost(id, more);
+          if (where === BYTES_DROPPED) sink._receiveLost(id, more);
           else sink._ringCompleted(id, res, more, data);
           continue;
         }
@@ -958,7 +960,7 @@ export class UringProactor extends Proactor {
         op._id = 0;
         this.harvestedOps.push(op);
         // Bytes dropped for want of a slab: the receive fails as the kernel's out of memory would.
-        this.harvestedResults.push(where === Uring.BYTES_DROPPED ? -ENOMEM : res);
+        this.harvestedResults.push(where === BYTES_DROPPED ? -ENOMEM : res);
         this.harvestedData.push(data);
       }
       // Less than a full batch: the queue is empty, unless the slab ran out of room first.
