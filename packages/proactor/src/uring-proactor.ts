@@ -68,11 +68,14 @@ import { UringStreamTransport } from './uring-transport.js';
 const ECANCELED = 125;
 const ENOBUFS = 105;
 const ENOSYS = 38;
+const ENOMEM = 12;
 /** Numbers per completion in harvest's output: id, result, more, where its bytes went. */
 const QUAD = 4;
 /** Completions one native harvest call hands over at most. */
 const HARVEST_BATCH = 256;
 const POOL_BUFFER_SIZE = Uring.POOL_BUFFER_SIZE;
+const NO_SLAB = Uring.NO_SLAB;
+const BYTES_DROPPED = Uring.BYTES_DROPPED;
 /** A socket's own receive buffer (kernels without a receive pool): the most one ring receive asks for. */
 const RECV_CHUNK = 64 * 1024;
 const EOF_BYTES = Buffer.alloc(0);
@@ -229,6 +232,8 @@ function rawOf(sock: unknown, name: string): UvSocket {
  */
 export interface RingSink {
   _ringCompleted(id: number, res: number, more: boolean, data: Buffer | null): void;
+  /** A completion of its receive whose bytes the harvest dropped, having no slab for them (`_slabFailure`): the stream has a gap, so the transport fails. */
+  _receiveLost(id: number, more: boolean): void;
 }
 
 /** @internal A transport reading directly: told when Node's loop reported its socket readable (see `_watchReadable`). */
@@ -274,6 +279,8 @@ export class UringProactor extends Proactor {
   private readonly stashed = new Set<SockState>();
   /** Futures completed outside select() (at submission or by a neighbour's completion). */
   private finished: Future<unknown>[] = [];
+  /** @internal The last allocation of a slab that failed in a harvest: the error of the transports whose pooled bytes it dropped. */
+  _slabFailure: unknown = null;
   private readonly out = new Float64Array(HARVEST_BATCH * QUAD);
   /**
    * Operations harvested but not completed yet, with their results: taken out of the ring
@@ -666,7 +673,7 @@ export class UringProactor extends Proactor {
     this.aheadCount = 0;
     if (count >= 2) {
       const out = this.aheadOut;
-      const end = receiveSlab.readBatch(tryRecvBatch, this.aheadFds, count, MIN_READ_AHEAD, out);
+      const end = this.readBatch(count, out);
       const memory = receiveSlab.memory();
       for (let i = 0; i < end; i++) {
         const at = out[2 * i]!;
@@ -680,6 +687,19 @@ export class UringProactor extends Proactor {
       }
     }
     for (let i = 0; i < count; i++) sinks[i] = null;
+  }
+
+  /**
+   * The read-ahead's one call, how many sockets it read; none when the slab could not be
+   * allocated: each transport then reads itself in its `_run`, where the same failure fails
+   * it alone (recvIntoSlab), not the loop's turn.
+   */
+  private readBatch(count: number, out: Int32Array): number {
+    try {
+      return receiveSlab.readBatch(tryRecvBatch, this.aheadFds, count, MIN_READ_AHEAD, out);
+    } catch {
+      return 0;
+    }
   }
 
   private getRing(): Uring {
@@ -905,9 +925,9 @@ export class UringProactor extends Proactor {
     let completions = 0;
     for (;;) {
       // The ring copies pooled bytes into the slab: give it room for the largest chunk.
-      const into = receiveSlab.withRoom(POOL_BUFFER_SIZE);
+      const into = this.slabForHarvest();
       const memory = receiveSlab.memory();
-      const n = ring.harvest(out, into, receiveSlab.offset());
+      const n = into !== null ? ring.harvest(out, into, receiveSlab.offset()) : ring.harvest(out, receiveSlab.current(), NO_SLAB);
       if (n < 0) throw errnoError(n, 'io_uring harvest');
       completions += n;
       for (let q = 0; q < n * QUAD; q += QUAD) {
@@ -929,7 +949,8 @@ export class UringProactor extends Proactor {
             sinks[slot] = undefined;
             this.inRingCount--;
           }
-          sink._ringCompleted(id, res, more, data);
+          if (where === BYTES_DROPPED) sink._receiveLost(id, more);
+          else sink._ringCompleted(id, res, more, data);
           continue;
         }
         const op = ringOps[slot];
@@ -938,13 +959,29 @@ export class UringProactor extends Proactor {
         this.inRingCount--;
         op._id = 0;
         this.harvestedOps.push(op);
-        this.harvestedResults.push(res);
+        // Bytes dropped for want of a slab: the receive fails as the kernel's out of memory would.
+        this.harvestedResults.push(where === BYTES_DROPPED ? -ENOMEM : res);
         this.harvestedData.push(data);
       }
       // Less than a full batch: the queue is empty, unless the slab ran out of room first.
-      if (n < HARVEST_BATCH && receiveSlab.room() >= POOL_BUFFER_SIZE) break;
+      if (n < HARVEST_BATCH && (into === null || receiveSlab.room() >= POOL_BUFFER_SIZE)) break;
     }
     return completions;
+  }
+
+  /**
+   * The slab with room for the largest pooled chunk, or null when it could not be allocated:
+   * the harvest then drops the pooled bytes and their transports fail with `_slabFailure`
+   * (the loop goes on, as for a direct read's). A method of its own, so that no construct of
+   * the harvest's is compiled under an exception handler (bench/README.md, session 24).
+   */
+  private slabForHarvest(): Buffer | null {
+    try {
+      return receiveSlab.withRoom(POOL_BUFFER_SIZE);
+    } catch (error) {
+      this._slabFailure = error;
+      return null;
+    }
   }
 
   /** A harvested completion: settle its operation (or keep what a cancelled one received), start the next. */

@@ -65,6 +65,8 @@ const MULTISHOT_LIMIT = 256 * 1024;
 const OWN_BUFFER_SIZE = 64 * 1024;
 /** `end` while the stream has not ended. */
 const OPEN = 1;
+/** `end` once a harvest dropped received bytes, having no slab for them: the proactor's `_slabFailure` fails the transport. */
+const LOST = 2;
 /** The least room a direct receive into the slab asks for (the selector's). */
 const MIN_DIRECT_READ = 64 * 1024;
 /**
@@ -271,13 +273,27 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
     this.noteDirectRound(r > 0 ? r : 0);
   }
 
+  /**
+   * @internal A completion of this transport's receive whose bytes the harvest dropped (no
+   * slab could be allocated): the chunks noted before go to the protocol, then the transport
+   * fails with the allocation's error (`_run`); none after them is delivered.
+   */
+  _receiveLost(id: number, more: boolean): void {
+    if ((this.flags & CLOSED) !== 0 || id !== this.recvId) return;
+    if (!more) this.recvId = 0;
+    this.end = LOST;
+    this.queue();
+  }
+
   /** @internal A completion of this transport's receive or write poll (from the proactor's harvest). */
   _ringCompleted(id: number, res: number, more: boolean, data: Buffer | null): void {
     if ((this.flags & CLOSED) !== 0) return; // the cancels' completions, after close: nothing to deliver
     if (id === this.recvId) {
       if (!more) this.recvId = 0;
-      // A pooled chunk (only receives carry one), the first since the last `_run` most often.
+      // A pooled chunk (only receives carry one), the first since the last `_run` most often;
+      // none after bytes were lost (a gap), the failure is what comes.
       if (data !== null) {
+        if (this.end === LOST) return;
         if (this.received === null) this.received = data;
         else this.keep(data);
       } else if (res > 0) this.add(Buffer.from(this.ownBuffer!.subarray(0, res)));
@@ -389,7 +405,7 @@ export class UringStreamTransport extends BaseStreamTransport implements RingSin
         this.cancelRecv(); // the readability poll stays on after EOF
         const end = this.end;
         if (end === 0) this._eofReceived();
-        else if (!this._closing) this._fatalError(toConnectionError(errnoError(end, 'recv')), 'Fatal read error on socket transport');
+        else if (!this._closing) this._fatalError(end === LOST ? this.proactor._slabFailure : toConnectionError(errnoError(end, 'recv')), 'Fatal read error on socket transport');
       }
       const writeNews = this.writeNews;
       if (writeNews !== 0) {

@@ -769,6 +769,102 @@ describe.skipIf(UringProactor.problem() !== null)('UringStreamTransport', () => 
     }
   });
 
+  it.each(['multishot', 'pooled'] as const)('%s receives: a slab that cannot be allocated in a harvest fails only the transport whose bytes it dropped (connectionLost with the error); the loop and the other connection go on', async (mode) => {
+    const pairs = [socketpair(), socketpair()];
+    const withRoom = receiveSlab.withRoom;
+    try {
+      await withLoop(mode, async (loop) => {
+        const reports: Array<Record<string, unknown>> = [];
+        loop.setExceptionHandler((_l, context) => reports.push(context));
+        const { keepers, send, allReceived } = await keepersOf(loop, pairs);
+        send(0, 'before;');
+        send(1, 'before;');
+        await until(allReceived, 'the first messages');
+        const failure = new RangeError('Array buffer allocation failed');
+        receiveSlab.withRoom = () => {
+          throw failure;
+        };
+        pairs[0]![1].send(Buffer.from('lost;'));
+        await until(() => keepers[0]!.lost !== undefined, 'connectionLost');
+        receiveSlab.withRoom = withRoom;
+        expect(keepers[0]!.lost).toBe(failure);
+        expect(keepers[0]!.received.toString()).toBe('before;');
+        expect(reports.map((r) => [r.message, r.exception])).toEqual([['Fatal read error on socket transport', failure]]);
+        send(1, 'after;');
+        await until(allReceived, "the other connection's message");
+        expect(keepers[1]!.lost).toBeUndefined();
+        keepers[1]!.transport!.close();
+        await until(() => keepers[1]!.lost !== undefined, 'the other connectionLost');
+      });
+    } finally {
+      receiveSlab.withRoom = withRoom;
+      for (const [, b] of pairs) b.close();
+    }
+  });
+
+  it('multishot receives: a chunk harvested after the bytes a harvest dropped is not delivered (the stream has a gap): the chunks before it are, then connectionLost with the allocation error', async () => {
+    const pairs = [socketpair()];
+    try {
+      await withLoop('multishot', async (loop) => {
+        loop.setExceptionHandler(() => {});
+        const { keepers, send, allReceived } = await keepersOf(loop, pairs);
+        send(0, 'before;');
+        await until(allReceived, 'the first message');
+        // A harvest's order: a chunk, the dropped bytes, a chunk after them (as one harvest
+        // with no slab, then the next with one, before the transport ran).
+        const transport = keepers[0]!.transport as unknown as { recvId: number; _ringCompleted(id: number, res: number, more: boolean, data: Buffer | null): void; _receiveLost(id: number, more: boolean): void };
+        const proactor = (loop as unknown as { _proactor: UringProactor })._proactor;
+        const failure = new RangeError('Array buffer allocation failed');
+        proactor._slabFailure = failure;
+        const id = transport.recvId;
+        expect(id).toBeGreaterThan(0);
+        transport._ringCompleted(id, 6, true, Buffer.from('noted;'));
+        transport._receiveLost(id, true);
+        transport._ringCompleted(id, 6, true, Buffer.from('after;'));
+        await until(() => keepers[0]!.lost !== undefined, 'connectionLost');
+        expect(keepers[0]!.received.toString()).toBe('before;noted;');
+        expect(keepers[0]!.lost).toBe(failure);
+      });
+    } finally {
+      for (const [, b] of pairs) b.close();
+    }
+  });
+
+  it("direct reads: a read-ahead whose slab cannot be allocated leaves each socket to read itself (nothing lost, nothing reported); the loop goes on", async () => {
+    const pairs = [socketpair(), socketpair(), socketpair()];
+    const readBatch = receiveSlab.readBatch;
+    let failed = 0;
+    try {
+      await withLoop('direct', async (loop) => {
+        const reports: Array<Record<string, unknown>> = [];
+        loop.setExceptionHandler((_l, context) => reports.push(context));
+        const { keepers, send, allReceived } = await keepersOf(loop, pairs);
+        for (let i = 0; i < pairs.length; i++) send(i, 'before;');
+        await until(allReceived, 'the first messages');
+        receiveSlab.readBatch = () => {
+          failed++;
+          throw new RangeError('Array buffer allocation failed');
+        };
+        // Until a select found two or more of them readable at once (the read-ahead's case).
+        for (let round = 0; failed === 0 && round < 50; round++) {
+          for (let i = 0; i < pairs.length; i++) send(i, `round ${round};`);
+          await until(allReceived, 'every message of the round');
+        }
+        receiveSlab.readBatch = readBatch;
+        expect(failed).toBeGreaterThan(0);
+        for (let i = 0; i < pairs.length; i++) send(i, 'after;');
+        await until(allReceived, 'the messages after');
+        expect(reports).toEqual([]);
+        expect(keepers.map((k) => k.lost)).toEqual([undefined, undefined, undefined]);
+        for (const keeper of keepers) keeper.transport!.close();
+        await until(() => keepers.every((k) => k.lost !== undefined), 'connectionLost');
+      });
+    } finally {
+      receiveSlab.readBatch = readBatch;
+      for (const [, b] of pairs) b.close();
+    }
+  });
+
   it("an exception escaping the loop's turn from the first of a harvest's chunks loses none of the rest: they come when the loop runs again", async () => {
     const { loop, reports } = interruptibleLoop(new UringEventLoop(proactorFor('multishot')));
     const pairs = [socketpair(), socketpair()];

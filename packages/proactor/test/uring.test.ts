@@ -1,7 +1,7 @@
 /** UringProactor / UringEventLoop: how completions reach the loop (Linux with io_uring only). */
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { Protocol, sleep, type Transport } from '@loopkit/core';
+import { Protocol, receiveSlab, sleep, type Transport } from '@loopkit/core';
 import { UringEventLoop, UringProactor } from '@loopkit/proactor';
 import { socketpair, Uring } from '@loopkit/uv';
 
@@ -126,6 +126,35 @@ describe.skipIf(UringProactor.problem() !== null)('UringProactor: the receive po
         }
       });
     } finally {
+      for (const [a, b] of pairs) {
+        a.close();
+        b.close();
+      }
+      loop.close();
+    }
+  });
+
+  it('a pooled receive whose bytes a harvest dropped (no slab could be allocated) fails with ENOMEM; the loop and the other receives go on', async () => {
+    const loop = new UringEventLoop();
+    const pairs = [socketpair(), socketpair()];
+    const withRoom = receiveSlab.withRoom;
+    try {
+      await loop.runUntilComplete(async () => {
+        const [[a, b], [c, d]] = pairs as [[typeof pairs[0][0], typeof pairs[0][1]], [typeof pairs[0][0], typeof pairs[0][1]]];
+        const dropped = loop.sockRecv(a, 100);
+        const other = loop.sockRecv(c, 100);
+        await sleep(0); // both receives are in the kernel, waiting
+        receiveSlab.withRoom = () => {
+          throw new RangeError('Array buffer allocation failed');
+        };
+        b.send(Buffer.from('lost'));
+        await expect(dropped).rejects.toMatchObject({ code: 'ENOMEM', syscall: 'recv' });
+        receiveSlab.withRoom = withRoom;
+        d.send(Buffer.from('kept'));
+        expect(Buffer.from(await other).toString()).toBe('kept');
+      });
+    } finally {
+      receiveSlab.withRoom = withRoom;
       for (const [a, b] of pairs) {
         a.close();
         b.close();

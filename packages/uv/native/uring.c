@@ -621,8 +621,11 @@ static napi_value submit_(napi_env env, napi_callback_info info) {
  * bytes went in slab (-1 when none). A pooled receive's bytes are copied to slab[at...]
  * (each copy starting 8-aligned, for typed-array views) and its buffer goes back to the
  * kernel at once. It stops early when the next copy does not fit: the caller passes a
- * fresh slab with at least POOL_BUF bytes of room. Completions left in the queue (more than
- * out holds) keep the ring fd readable, so Node wakes again. */
+ * fresh slab with at least POOL_BUF bytes of room. `at` -1 says the caller could not get a
+ * slab (its allocation failed): every pooled receive's bytes are dropped instead, reported
+ * where -2 (its transport fails), rather than left in the queue to wake Node for ever.
+ * Completions left in the queue (more than out holds) keep the ring fd readable, so Node
+ * wakes again. */
 static napi_value harvest_target_(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -668,7 +671,7 @@ static napi_value harvest_at(napi_env env, napi_callback_info info) {
   if (argc < 1 || arg_int32(env, argv[0], "at", &at)) return NULL;
   if (o->ring_fd < 0) return num(env, -EBADF);
   if (o->target_out == NULL) { throw_type(env, "harvestTarget(out, slab) must come first"); return NULL; }
-  if (at < 0 || (size_t)at > o->target_slab_len) { throw_range(env, "at must be within slab"); return NULL; }
+  if (at < -1 || (at >= 0 && (size_t)at > o->target_slab_len)) { throw_range(env, "at must be within slab, or -1"); return NULL; }
   double* out = o->target_out;
   size_t n = o->target_out_len;
   char* slab = o->target_slab;
@@ -684,7 +687,8 @@ static napi_value harvest_at(napi_env env, napi_callback_info info) {
   unsigned tail = __atomic_load_n(o->cq_tail, __ATOMIC_ACQUIRE);
   size_t k = 0;
   size_t room = o->target_slab_len;
-  size_t pos = (size_t)at;
+  int no_slab = at == -1;
+  size_t pos = no_slab ? room : (size_t)at; /* no slab: nothing fits */
   for (; head != tail && k < n / 4; head++) {
     struct io_uring_cqe* cqe = &o->cqes[head & *o->cq_mask];
     uint64_t ud = cqe->user_data;
@@ -697,11 +701,16 @@ static napi_value harvest_at(napi_env env, napi_callback_info info) {
     if (cqe->flags & IORING_CQE_F_BUFFER) {
       unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
       if (ours && cqe->res > 0 && o->pool_ring != NULL && bid < POOL_COUNT) {
-        if ((size_t)cqe->res > room - pos) break; /* the caller brings a fresh slab */
-        memcpy(slab + pos, o->pool + (size_t)bid * POOL_BUF, (size_t)cqe->res);
-        where = (double)pos;
-        pos = (pos + (size_t)cqe->res + 7) & ~(size_t)7;
-        if (pos > room) pos = room;
+        if ((size_t)cqe->res <= room - pos) {
+          memcpy(slab + pos, o->pool + (size_t)bid * POOL_BUF, (size_t)cqe->res);
+          where = (double)pos;
+          pos = (pos + (size_t)cqe->res + 7) & ~(size_t)7;
+          if (pos > room) pos = room;
+        } else if (no_slab) {
+          where = -2;
+        } else {
+          break; /* the caller brings a fresh slab */
+        }
       }
       if (o->pool_ring != NULL && bid < POOL_COUNT) pool_give(o, bid);
     }

@@ -12,8 +12,8 @@
  * - `harvest(out, slab, at)` writes up to `out.length / 4` completions as (id, result,
  *   more, where) in one call: `result` is bytes, the new fd, poll events, or `-errno`;
  *   `more` is 1 while a multishot receive or poll stays armed; a pooled receive's bytes are
- *   copied into `slab` at `where` (>= at, 8-aligned; -1 for none) and its pool buffer
- *   goes back to the kernel in the same call. A Buffer given to recv/send stays referenced
+ *   copied into `slab` at `where` (>= at, 8-aligned; -1 for none; -2 when dropped: `at`
+ *   -1 says the caller has no slab) and its pool buffer goes back to the kernel in the same call. A Buffer given to recv/send stays referenced
  *   until its completion was harvested;
  * - `cancel(id)` asks the kernel to cancel; the operation still completes (`-ECANCELED`
  *   or its result), and is harvested like any other;
@@ -56,6 +56,10 @@ let probed: string | null | undefined;
 export class Uring {
   /** The most one pooled completion carries (a pool buffer's size). */
   static readonly POOL_BUFFER_SIZE = 64 * 1024;
+  /** `harvest`'s `at` when the caller has no slab to give (its allocation failed): pooled bytes are dropped, each reported at `BYTES_DROPPED`. */
+  static readonly NO_SLAB = -1;
+  /** `where` of a pooled receive whose bytes `harvest` dropped (called with `NO_SLAB`): its reader must fail, its stream has a gap. */
+  static readonly BYTES_DROPPED = -2;
   readonly #ring: NativeUring;
   /** The native harvest bound to this ring (no receiver to unwrap per call), and the out and slab it writes to. */
   readonly #harvestAt: (at: number) => number;
@@ -166,7 +170,8 @@ export class Uring {
   /**
    * Copy up to `out.length / 4` completions as (id, result, more, where), pooled bytes into
    * `slab` from `at` on; how many. It stops early when a chunk does not fit: give it a slab
-   * with at least `Uring.POOL_BUFFER_SIZE` bytes of room. `out` and `slab` are checked and
+   * with at least `Uring.POOL_BUFFER_SIZE` bytes of room, or `at` `Uring.NO_SLAB` when none
+   * could be allocated (`slab` then the last one given). `out` and `slab` are checked and
    * held by the ring when they differ from the last call's (a caller harvests with the same
    * ones again and again), so their memory must not be detached meanwhile.
    */
