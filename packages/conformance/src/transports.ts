@@ -67,7 +67,7 @@ export async function until(cond: () => boolean, max = 2000): Promise<void> {
 }
 
 /** A connected pair of recorders, after both saw connectionMade. */
-export async function connectedPair(
+async function connectedPair(
   loop: AbstractEventLoop,
   options: MemoryTransportOptions = {},
 ): Promise<[Recorder, Recorder]> {
