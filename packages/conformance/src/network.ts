@@ -15,14 +15,12 @@ import {
   DatagramProtocol,
   Protocol,
   sleep,
-  type AbstractEventLoop,
   type DatagramTransport,
-  type Future,
   type Transport,
 } from '@loopkit/core';
 import { uv, uvMissing } from './support/uv.js';
 import { lacks, withLoop, type LoopUnderTest } from './context.js';
-import { Echo, Recorder as Peer, hasProcFd, noProcFd, openFds, pattern, portOf, type ServerLike } from './support/net.js';
+import { Echo, Recorder as Peer, hasProcFd, noProcFd, openFds, pattern, portOf } from './support/net.js';
 import { tempDir } from './support/temp-dir.js';
 import { Interrupt, lettingThrough } from './support/escape.js';
 

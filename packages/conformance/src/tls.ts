@@ -108,7 +108,6 @@ class HoldingRelay {
   armed = false;
   holding = false;
   private readonly held: Buffer[] = [];
-  private upstreamSocket: net.Socket | null = null;
   private downstreamSocket: net.Socket | null = null;
   private readonly sockets = new Set<net.Socket>();
   readonly server: net.Server;
@@ -118,7 +117,6 @@ class HoldingRelay {
     this.server = net.createServer((down) => {
       const up = net.connect(this.target, '127.0.0.1');
       this.downstreamSocket = down;
-      this.upstreamSocket = up;
       for (const s of [down, up]) {
         this.sockets.add(s);
         s.on('error', () => {});
@@ -171,7 +169,7 @@ class HoldingRelay {
 
   close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
-    this.upstreamSocket = this.downstreamSocket = null;
+    this.downstreamSocket = null;
     return new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }

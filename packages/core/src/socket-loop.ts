@@ -9,7 +9,7 @@
 import { fs } from './node-builtins.js';
 import { BaseEventLoop } from './base-events.js';
 import { BaseStreamTransport } from './base-transport.js';
-import { CancelledError, ExceptionGroup, NotImplementedError, RuntimeError } from './errors.js';
+import { CancelledError, ExceptionGroup, RuntimeError } from './errors.js';
 import type { Future } from './futures.js';
 import {
   checkBacklog,
