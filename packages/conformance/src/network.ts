@@ -15,27 +15,17 @@ import {
   DatagramProtocol,
   Protocol,
   sleep,
-  type AbstractEventLoop,
   type DatagramTransport,
-  type Future,
   type Transport,
 } from '@loopkit/core';
 import { uv, uvMissing } from './support/uv.js';
 import { lacks, withLoop, type LoopUnderTest } from './context.js';
-import { Echo, Recorder as Peer, hasProcFd, noProcFd, openFds, pattern, portOf, type ServerLike } from './support/net.js';
+import { Echo, Recorder as Peer, hasProcFd, noProcFd, openFds, pattern, portOf } from './support/net.js';
 import { tempDir } from './support/temp-dir.js';
 import { Interrupt, lettingThrough } from './support/escape.js';
+import { waitUntil } from './transports.js';
 
 type Server = { close(): void; waitClosed(): Promise<void>; sockets: readonly { getsockname(): { port?: number } }[]; isServing(): boolean };
-
-/** Wait (in loop time, sleeping) until `cond` holds; fail after `timeout` seconds. */
-async function waitUntil(cond: () => boolean, timeout = 5): Promise<void> {
-  const end = Date.now() + timeout * 1000;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`condition not met within ${timeout}s: ${cond}`);
-    await sleep(0.002);
-  }
-}
 
 /** Counts the bytes it receives (without keeping them: cheap enough to read every iteration). */
 class ByteCounter extends Protocol {

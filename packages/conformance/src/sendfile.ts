@@ -17,6 +17,7 @@ import { lacks, withLoop, type LoopUnderTest } from './context.js';
 import { pattern } from './support/net.js';
 import { tempDir } from './support/temp-dir.js';
 import { hasOpenssl, testCerts } from './support/tls-certs.js';
+import { failure } from './helpers.js';
 
 /** A Node server that keeps what each connection sends; `received()` once the client closed. */
 async function sink(secure: tls.TlsOptions | null): Promise<{ port: number; received: () => Promise<Buffer>; close: () => Promise<void> }> {
@@ -55,15 +56,6 @@ class Quiet extends Protocol {
   override resumeWriting(): void {
     this.resumed++;
   }
-}
-
-async function failure(p: PromiseLike<unknown>): Promise<unknown> {
-  return p.then(
-    (v) => {
-      throw new Error(`expected a rejection, got ${String(v)}`);
-    },
-    (e: unknown) => e,
-  );
 }
 
 async function connect(loop: AbstractEventLoop, port: number, options: object = {}): Promise<[Transport, Quiet]> {

@@ -27,23 +27,8 @@ import { uv, uvMissing } from './support/uv.js';
 import { Echo, Recorder, hasProcFd, noProcFd, openFds, pattern, portOf, type ServerLike } from './support/net.js';
 import { hasOpenssl, testCerts } from './support/tls-certs.js';
 import { tempDir } from './support/temp-dir.js';
-
-async function waitUntil(cond: () => boolean, timeout = 10): Promise<void> {
-  const end = Date.now() + timeout * 1000;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`condition not met within ${timeout}s: ${cond}`);
-    await sleep(0.002);
-  }
-}
-
-async function failure(p: PromiseLike<unknown>): Promise<unknown> {
-  return p.then(
-    (v) => {
-      throw new Error(`expected a rejection, got ${String(v)}`);
-    },
-    (e: unknown) => e,
-  );
-}
+import { failure } from './helpers.js';
+import { waitUntil } from './transports.js';
 
 /** `promise`, or an error naming `what` when it takes longer than `seconds` (a step that hangs names itself). */
 function within<T>(seconds: number, what: string, promise: PromiseLike<T>): Promise<T> {
@@ -108,7 +93,6 @@ class HoldingRelay {
   armed = false;
   holding = false;
   private readonly held: Buffer[] = [];
-  private upstreamSocket: net.Socket | null = null;
   private downstreamSocket: net.Socket | null = null;
   private readonly sockets = new Set<net.Socket>();
   readonly server: net.Server;
@@ -118,7 +102,6 @@ class HoldingRelay {
     this.server = net.createServer((down) => {
       const up = net.connect(this.target, '127.0.0.1');
       this.downstreamSocket = down;
-      this.upstreamSocket = up;
       for (const s of [down, up]) {
         this.sockets.add(s);
         s.on('error', () => {});
@@ -171,7 +154,7 @@ class HoldingRelay {
 
   close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
-    this.upstreamSocket = this.downstreamSocket = null;
+    this.downstreamSocket = null;
     return new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }

@@ -66,8 +66,17 @@ export async function until(cond: () => boolean, max = 2000): Promise<void> {
   throw new Error(`condition not met after ${max} iterations: ${cond}`);
 }
 
+/** Wait (sleeping 2 ms at a time on the loop) until `cond` holds; fail after `timeout` seconds. */
+export async function waitUntil(cond: () => boolean, timeout = 10): Promise<void> {
+  const end = Date.now() + timeout * 1000;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`condition not met within ${timeout}s: ${cond}`);
+    await sleep(0.002);
+  }
+}
+
 /** A connected pair of recorders, after both saw connectionMade. */
-export async function connectedPair(
+async function connectedPair(
   loop: AbstractEventLoop,
   options: MemoryTransportOptions = {},
 ): Promise<[Recorder, Recorder]> {

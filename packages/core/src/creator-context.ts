@@ -21,7 +21,6 @@
  * task whose code enters a store runs in a context of its own from then on (Task._enteredStore).
  */
 import { AsyncLocalStorage, AsyncResource } from './node-builtins.js';
-import { watchRejection } from './async-result.js';
 import type { AbstractEventLoop, ContextRunner } from './events.js';
 import { ContextHandle, ContextTimerHandle, Handle, TimerHandle, type HandleOwner } from './handles.js';
 import { currentTaskOrUndefined, runInTask } from './task-context.js';

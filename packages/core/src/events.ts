@@ -2,7 +2,6 @@
  * What every loop offers (asyncio's AbstractEventLoop) and the per-thread state that ties
  * code to the loop running it: the running loop and the task whose code is executing.
  */
-import type { AsyncLocalStorage } from 'node:async_hooks';
 import { NotImplementedError, RuntimeError } from './errors.js';
 import type { Executor } from './executor.js';
 import type { FunctionRef } from './executor-checks.js';

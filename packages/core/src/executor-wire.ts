@@ -112,7 +112,7 @@ function isErrorRecord(value: unknown): value is ErrorRecord {
   return typeof value === 'object' && value !== null && (value as ErrorRecord)[TAG] === 1;
 }
 
-export function isDomException(value: unknown): boolean {
+function isDomException(value: unknown): boolean {
   return typeof DOMException === 'function' && value instanceof DOMException;
 }
 

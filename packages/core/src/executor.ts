@@ -11,7 +11,7 @@ import { os } from './node-builtins.js';
 import type { Piscina } from 'piscina';
 import { CancelledError, RuntimeError } from './errors.js';
 import { explainSendError, makeJob } from './executor-checks.js';
-import { JOB_CANCELLED, JOB_IDLE, STATE_SLOTS, decodeError, type Job } from './executor-wire.js';
+import { JOB_CANCELLED, JOB_IDLE, STATE_SLOTS, decodeError } from './executor-wire.js';
 import { logger } from './log.js';
 import { describe } from './validate.js';
 

@@ -11,7 +11,7 @@
  */
 import { fs } from './node-builtins.js';
 import { BaseStreamTransport } from './base-transport.js';
-import { ConnectionError, RuntimeError, SendfileNotAvailableError } from './errors.js';
+import { ConnectionError, RuntimeError } from './errors.js';
 import type { AbstractEventLoop } from './events.js';
 import type { Future } from './futures.js';
 import { Protocol, type BaseProtocol } from './protocols.js';

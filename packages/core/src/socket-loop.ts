@@ -9,7 +9,7 @@
 import { fs } from './node-builtins.js';
 import { BaseEventLoop } from './base-events.js';
 import { BaseStreamTransport } from './base-transport.js';
-import { CancelledError, ExceptionGroup, NotImplementedError } from './errors.js';
+import { CancelledError, ExceptionGroup, RuntimeError } from './errors.js';
 import type { Future } from './futures.js';
 import {
   checkBacklog,
@@ -363,6 +363,17 @@ export abstract class BaseSocketLoop<
     const connections: Transport[] = [];
     for (const transport of this._ownedTransports()) if (transport instanceof BaseStreamTransport && transport._connectionOf(server)) connections.push(transport);
     return connections;
+  }
+
+  /**
+   * Close a stopped loop: its servers and transports first, while it is still open, so a
+   * connectionLost that resolves a future a task awaits (a StreamReader's) is not refused
+   * with "Event loop is closed"; then what BaseEventLoop closes.
+   */
+  override close(): void {
+    if (this.isRunning()) throw new RuntimeError('Cannot close a running event loop');
+    if (!this.isClosed()) this._closeOwned();
+    super.close();
   }
 
   /** Loop close: close the servers, then the transports still owned (connectionLost now). */

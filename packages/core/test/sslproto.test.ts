@@ -14,16 +14,7 @@ import {
   type Transport,
 } from '@loopkit/core';
 import { CLOSE, DATA, record } from './fake-tls.js';
-import { App, BufferedApp, pattern, tlsPair, until, withTLSLoop } from './tls-helpers.js';
-
-async function failure(p: PromiseLike<unknown>): Promise<unknown> {
-  return p.then(
-    (v) => {
-      throw new Error(`expected a rejection, got ${String(v)}`);
-    },
-    (e: unknown) => e,
-  );
-}
+import { App, BufferedApp, failure, pattern, tlsPair, until, withTLSLoop } from './tls-helpers.js';
 
 /** A peer that never speaks TLS: it records what it gets. */
 class Silent extends Protocol {

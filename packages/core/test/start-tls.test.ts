@@ -12,16 +12,7 @@ import {
   type StreamWriter,
   type Transport,
 } from '@loopkit/core';
-import { App, pattern, until, withTLSLoop } from './tls-helpers.js';
-
-async function failure(p: PromiseLike<unknown>): Promise<unknown> {
-  return p.then(
-    (v) => {
-      throw new Error(`expected a rejection, got ${String(v)}`);
-    },
-    (e: unknown) => e,
-  );
-}
+import { App, failure, pattern, until, withTLSLoop } from './tls-helpers.js';
 
 /** A plain protocol that reads `plainBytes`, hands what came behind them to startTls, and starts paused. */
 class Gate extends Protocol {

@@ -38,6 +38,16 @@ export async function withTLSLoop(body: (loop: FakeTLSLoop, reports: Array<Recor
   }
 }
 
+/** The rejection of `p` (fails the test if it resolves). */
+export async function failure(p: PromiseLike<unknown>): Promise<unknown> {
+  return p.then(
+    (v) => {
+      throw new Error(`expected a rejection, got ${String(v)}`);
+    },
+    (e: unknown) => e,
+  );
+}
+
 /** An app protocol that records everything. */
 export class App extends Protocol {
   transport: Transport | null = null;

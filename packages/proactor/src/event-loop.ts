@@ -16,7 +16,6 @@ import {
   checkByteCount,
   checkPath,
   resolveAddress,
-  RuntimeError,
   type _WaitingCall,
   type BaseProtocol,
   type DatagramOptions,
@@ -166,14 +165,10 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
     (this._proactor as HostWaking)._setCallbackWakeup?.(null);
   }
 
-  /** Close a stopped loop: its servers and transports first (connectionLost now), then the proactor. */
-  override close(): void {
-    if (this.isRunning()) throw new RuntimeError('Cannot close a running event loop');
-    if (!this.isClosed()) {
-      this._closeOwned();
-      this._proactor.close();
-    }
-    super.close();
+  /** Loop close: the servers and transports (BaseSocketLoop's), then the proactor they ran on. */
+  protected override _closeOwned(): void {
+    super._closeOwned();
+    this._proactor.close();
   }
 
   // ---- sock* : one proactor operation each ----

@@ -359,17 +359,6 @@ export class SelectorEventLoop
     this.lastPollFound = false;
   }
 
-  /**
-   * Close a stopped loop: its servers and transports first, while it is still open, so a
-   * connectionLost that resolves a future a task awaits (a StreamReader's) is not refused
-   * with "Event loop is closed" (the proactor loops close in the same order).
-   */
-  override close(): void {
-    if (this.isRunning()) throw new RuntimeError('Cannot close a running event loop');
-    if (!this.isClosed()) this._closeOwned();
-    super.close();
-  }
-
   /** The child watcher, the self-pipe and the selector (close() closed the transports). */
   override ioClose(): void {
     this._childWatcher.close();

@@ -80,9 +80,3 @@ export function toNative(family: SocketFamily, addr: unknown, binding: boolean, 
 export function display(host: string, port: number): { address?: string; port?: number; path?: string } {
   return port < 0 ? { path: host } : { address: host, port };
 }
-
-/** Converts the object the native layer filled in into a fresh SockAddr. */
-export function fromOut(out: { address?: string; family?: string; port?: number; path?: string }): SockAddr {
-  if (out.path !== undefined) return { path: out.path };
-  return { address: out.address!, family: out.family as 'IPv4' | 'IPv6', port: out.port! };
-}

@@ -153,7 +153,7 @@ function str(v: unknown, name: string): string {
 }
 
 /** ALPNProtocols: strings or Buffers, or one Buffer already in wire format (as Node). */
-export function alpnWire(v: unknown): Bytes {
+function alpnWire(v: unknown): Bytes {
   if (ArrayBuffer.isView(v)) return bytes(v, 'ALPNProtocols');
   if (!Array.isArray(v)) throw new TypeError(`ALPNProtocols must be an array or a Buffer, got ${describe(v)}`);
   const parts: Buffer[] = [];

@@ -2,8 +2,8 @@
  * The TLS engine contract, declared here shape for shape: it is @loopkit/core's
  * (packages/core/src/tls/engine.ts, where each member is documented), but this package
  * imports nothing of loopkit, so it states the same types structurally. A test checks
- * that core's `TLSProvider` accepts `tlsProvider` (packages/uv/test/tls.test.ts); change
- * both files together.
+ * that each type here equals core's, member for member (packages/uv/test/tls.test.ts):
+ * change both files together.
  */
 export type TLSOptions = Record<string, unknown>;
 

@@ -1,12 +1,14 @@
 // The OpenSSL engine (native/tls.c, src/tls.ts): engine against engine in memory, against
 // Node's own `tls` over real sockets, failures with Node's codes, and lifecycle.
-import { describe, expect, it, beforeAll } from 'vitest';
+import { describe, expect, expectTypeOf, it, beforeAll } from 'vitest';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import tls, { createSecureContext } from 'node:tls';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
+import type * as core from '@loopkit/core';
 import type { TLSProvider as CoreTLSProvider } from '@loopkit/core';
+import type * as uv from '@loopkit/uv';
 import { tlsProvider as maybeProvider, tlsStats, type TLSEngine, type TLSOptions } from '@loopkit/uv';
 import { native, type NativeTLSContext, type NativeTLSEngine } from '../dist/native.js';
 import { makePKI, PASSPHRASE, type TestPKI } from './tls-certs.js';
@@ -15,6 +17,17 @@ import { handshake, move, transfer, Wire } from './tls-pump.js';
 // Type-level check: core's contract accepts this package's provider (they share no import).
 const coreTyped: CoreTLSProvider | null = maybeProvider;
 const provider = coreTyped as CoreTLSProvider;
+
+describe('the contract stated here', () => {
+  it("is core's, type for type (src/tls-types.ts restates core's tls/engine.ts: neither package imports the other)", () => {
+    expectTypeOf<uv.TLSOptions>().toEqualTypeOf<core.TLSOptions>();
+    expectTypeOf<uv.TLSSessionInfo>().toEqualTypeOf<core.TLSSessionInfo>();
+    expectTypeOf<uv.HandshakeState>().toEqualTypeOf<core.HandshakeState>();
+    expectTypeOf<uv.TLSEngine>().toEqualTypeOf<core.TLSEngine>();
+    expectTypeOf<uv.TLSContext>().toEqualTypeOf<core.TLSContext>();
+    expectTypeOf<uv.TLSProvider>().toEqualTypeOf<core.TLSProvider>();
+  });
+});
 
 let pki: TestPKI;
 beforeAll(() => {

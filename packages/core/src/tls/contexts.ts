@@ -81,7 +81,7 @@ export function tlsProvider(loop: unknown, where: string): TLSProvider {
 }
 
 /** True for a context object (made by a provider) rather than an options object. */
-export function isTLSContext(value: unknown): value is TLSContext {
+function isTLSContext(value: unknown): value is TLSContext {
   return typeof value === 'object' && value !== null && typeof (value as TLSContext).newEngine === 'function';
 }
 

@@ -11,7 +11,7 @@ import { AttachError, checkNodeProcess, checkSignallable, intendedPort, listenin
 
 export { AttachError };
 
-export const DEFAULT_INSPECTOR_PORT = 9229;
+const DEFAULT_INSPECTOR_PORT = 9229;
 
 /**
  * Evaluated in each thread of the target: the introspection registry core puts on

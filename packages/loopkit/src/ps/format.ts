@@ -36,7 +36,7 @@ function awaitingTasks(fut: FutureRecord, byId: Map<number, FutureRecord>): stri
 const HEADERS = ['thread', 'loop', 'task id', 'task name', 'state', 'awaiting', 'awaited by'];
 
 /** The rows of `loopkit ps`: one per pending task, every thread. */
-export function taskTable(threads: ThreadSnapshot[]): string[][] {
+function taskTable(threads: ThreadSnapshot[]): string[][] {
   const rows: string[][] = [];
   for (const thread of threads) {
     const byId = indexById(thread);
