@@ -364,7 +364,7 @@ describe('ProactorSocketTransport on node:net', () => {
     });
   }, 30000);
 
-  it('an idle connection holds at most 1,065 bytes of heap objects on the server (1,170 on Node 24+; heap snapshots, code and native memory left out)', async () => {
+  it('an idle connection holds at most 1,049 bytes of heap objects on the server (1,150 on Node 24+; heap snapshots, code and native memory left out)', async () => {
     // What 400 accepted connections add, each after one echo round trip: Node's own net.Socket
     // (about 800 bytes), the transport, its NetSocket and the proactor's record of it. 2,022
     // bytes on Node 20 before (session 20): Node's cached local and peer addresses beside the
@@ -386,7 +386,10 @@ describe('ProactorSocketTransport on node:net', () => {
     // connections (the loop finds the transport through its NetSocket, the server counts them),
     // the transport's reading flag a bit of its socket's flags, its futures path's record out of
     // it: 1,055 (Node 22 1,062, Node 24 1,159); without the two fields 1,071 (Node 24 ~1,175).
-    const bound = Number(process.versions.node.split('.')[0]) >= 24 ? 1170 : 1065;
+    // Session 25: the NetSocket's error in its seldom parts behind a bit of its flags, the
+    // transport's pending write known by its size alone (no position among the socket's writes):
+    // 1,041 (Node 22 1,044, Node 24 1,142); 1,057 and 1,160 before.
+    const bound = Number(process.versions.node.split('.')[0]) >= 24 ? 1150 : 1049;
     expect(await heapPerIdleConnection('ProactorEventLoop')).toBeLessThanOrEqual(bound);
   }, 60_000);
 });
