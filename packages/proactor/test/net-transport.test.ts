@@ -16,7 +16,7 @@ import { extraInfoMadeWhenAsked } from './extra-info-scenario.js';
 import { countBufferGetter } from './buffer-getter.js';
 import { heapPerIdleConnection } from './idle-heap.js';
 import { echoServerFromTask, run, runOn } from './run-loop.js';
-import { ProactorEventLoop as Loop } from '@loopkit/proactor';
+import { NetSocket, ProactorEventLoop as Loop } from '@loopkit/proactor';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -363,6 +363,33 @@ describe('ProactorSocketTransport on node:net', () => {
       listening.close();
     });
   }, 30000);
+
+  it("a served connection's peer is read once, by its transport (the server's accept does not read it)", async () => {
+    await run(async (loop) => {
+      const server = new Keeper();
+      const listening = await loop.createServer(() => server, '127.0.0.1', 0);
+      const { port } = listening.sockets[0]!.getsockname() as { port: number };
+      const original = NetSocket.prototype.getpeername;
+      let reads = 0;
+      NetSocket.prototype.getpeername = function (this: NetSocket) {
+        reads++;
+        return original.call(this);
+      };
+      const peer = net.connect({ port, host: '127.0.0.1' });
+      try {
+        await new Promise<void>((resolve) => peer.once('connect', () => resolve()));
+        await waitFor(() => server.transport !== null, 'accepted');
+        expect(reads).toBe(1);
+      } finally {
+        NetSocket.prototype.getpeername = original;
+      }
+      // What the transport read is the peer all the same.
+      expect(server.transport!.getExtraInfo('peername')).toEqual({ address: '127.0.0.1', family: 'IPv4', port: peer.localPort });
+      peer.destroy();
+      server.transport!.close();
+      listening.close();
+    });
+  });
 
   it('an idle connection holds at most 1,049 bytes of heap objects on the server (1,150 on Node 24+; heap snapshots, code and native memory left out)', async () => {
     // What 400 accepted connections add, each after one echo round trip: Node's own net.Socket
