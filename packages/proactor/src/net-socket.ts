@@ -69,10 +69,12 @@ export const NO_OPS: never[] = [];
 
 /**
  * What libuv reads into for every stream socket; its size is what a read asks for. Larger
- * than net.Socket's 64 KiB: a message of up to 256 KiB that has arrived whole is one read,
- * one wake-up and one write for an echo, where 64 KiB reads split a 100 KiB one in two.
+ * than net.Socket's 64 KiB: a message of up to 128 KiB that has arrived whole is one read,
+ * one wake-up and one write for an echo, where 64 KiB reads split a 100 KiB one in two. Not
+ * 256 KiB: with reads that large the kernel's copy to user space cost ~3-8x as much per byte
+ * at 100 KiB messages (bench/README.md, "Session 25 (s25-netproactor)").
  */
-const READ_SCRATCH = Buffer.allocUnsafeSlow(256 * 1024);
+const READ_SCRATCH = Buffer.allocUnsafeSlow(128 * 1024);
 const READ_SCRATCH_MEMORY = READ_SCRATCH.buffer as ArrayBuffer;
 
 /**
