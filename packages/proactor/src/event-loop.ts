@@ -262,7 +262,8 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
   _startServing(server: Server<NetSocket>, listener: NetSocket): void {
     const post = (): void => {
       if (this.isClosed() || listener.closed) return;
-      const fut = this._proactor.accept(listener);
+      const proactor = this._proactor;
+      const fut = proactor instanceof NetProactor && listener instanceof NetSocket ? proactor._acceptToServe(listener) : proactor.accept(listener);
       this.accepting.set(listener, fut);
       fut.addDoneCallback(accepted);
     };

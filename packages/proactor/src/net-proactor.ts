@@ -149,13 +149,16 @@ function netRecvfrom(fut: OpFuture<[Uint8Array, Address]>): boolean {
   return true;
 }
 
+/** An accept's operand: the caller reads the peer's address itself (see `_acceptToServe`). */
+const PEER_UNREAD = 1;
+
 function netAccept(fut: OpFuture<[unknown, Address | null]>): boolean {
   const s = fut._sock as NetSocket;
   const conn = s._accepted.shift();
   if (conn !== undefined) {
     const accepted = NetSocket._fromStream(conn, s.family);
     if (s.family === 'unix') accepted._sockPath = s._sockPath;
-    fut.setResult([accepted, acceptedPeer(accepted)]);
+    fut.setResult([accepted, fut._arg === PEER_UNREAD ? null : acceptedPeer(accepted)]);
   } else if (s._error !== null) fut.setException(s._error);
   else if (s._closed || s._server === null) fut.setException(closedError('accept'));
   else return false;
@@ -389,6 +392,15 @@ export class NetProactor extends Proactor implements SocketWatcher {
       });
     }
     return this.post(this.op<[unknown, Address | null]>(s, netAccept, null), '_reads');
+  }
+
+  /**
+   * @internal accept() for a server the loop serves: the result's address is null, as the
+   * connection's transport reads its peer itself (one getpeername call and its objects less
+   * per accepted connection, all garbage at once).
+   */
+  _acceptToServe(listener: NetSocket): Future<[unknown, Address | null]> {
+    return this.post(this.op<[unknown, Address | null]>(listener, netAccept, PEER_UNREAD), '_reads');
   }
 
   connect(sock: unknown, address: AddressLike): Future<void> {

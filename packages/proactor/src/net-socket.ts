@@ -47,8 +47,13 @@ const DGRAM = 32;
  * its flag kept here, beside the socket's own, rather than a field of every transport.
  */
 export const TRANSPORT_READING = 64;
+/**
+ * @internal The socket has a connection or receive error (in its seldom parts): the hot paths
+ * test this bit, not the error.
+ */
+export const ERRORED = 128;
 /** The family's index in FAMILIES, from this bit up. */
-const FAMILY_SHIFT = 7;
+const FAMILY_SHIFT = 8;
 const FAMILIES: readonly NetSocketFamily[] = ['inet', 'inet6', 'unix'];
 /** Datagrams kept unread at most; later ones are dropped, as a full kernel buffer does. */
 const MAX_DATAGRAMS = 4096;
@@ -64,10 +69,12 @@ export const NO_OPS: never[] = [];
 
 /**
  * What libuv reads into for every stream socket; its size is what a read asks for. Larger
- * than net.Socket's 64 KiB: a message of up to 256 KiB that has arrived whole is one read,
- * one wake-up and one write for an echo, where 64 KiB reads split a 100 KiB one in two.
+ * than net.Socket's 64 KiB: a message of up to 128 KiB that has arrived whole is one read,
+ * one wake-up and one write for an echo, where 64 KiB reads split a 100 KiB one in two. Not
+ * 256 KiB: with reads that large the kernel's copy to user space cost ~3-8x as much per byte
+ * at 100 KiB messages (bench/README.md, "Session 25 (s25-netproactor)").
  */
-const READ_SCRATCH = Buffer.allocUnsafeSlow(256 * 1024);
+const READ_SCRATCH = Buffer.allocUnsafeSlow(128 * 1024);
 const READ_SCRATCH_MEMORY = READ_SCRATCH.buffer as ArrayBuffer;
 
 /**
@@ -192,6 +199,12 @@ export interface SocketWatcher {
   _dataRead(sock: NetSocket): void;
   /** Another proactor takes `sock`: stop watching it and return true, or false while something of it waits here. */
   _release(sock: NetSocket): boolean;
+}
+
+function refHandle(handle: { ref(): unknown; unref(): unknown } | null, on: boolean): void {
+  if (handle === null) return;
+  if (on) handle.ref();
+  else handle.unref();
 }
 
 function ownerOf(stream: net.Socket): NetSocket {
@@ -436,14 +449,15 @@ class NodeWrites {
 
 /**
  * What a connection's NetSocket seldom has, made when first needed: a listener's or datagram
- * socket's endpoint, its names, a backlog of chunks, writes handed to Node. One field where four
- * were (24 bytes of each idle connection); an echo's connection never makes it.
+ * socket's endpoint, its names, a backlog of chunks, writes handed to Node, an error. One field
+ * where five were (32 bytes of each idle connection); an echo's connection never makes it.
  */
 class SocketParts {
   endpoint: Listener | Datagrams | null = null;
   names: SocketNames | null = null;
   later: ChunkBacklog | null = null;
   nodeWrites: NodeWrites | null = null;
+  error: Error | null = null;
 }
 
 /** The proactor's socket over node:net and node:dgram: the socket object NetProactor's operations take. */
@@ -464,7 +478,6 @@ export class NetSocket {
   /** What this socket seldom has (see SocketParts), or null. */
   private parts: SocketParts | null = null;
   /** @internal received bytes not yet taken */ _buffered = 0;
-  /** @internal a connection or receive error, reported to every later receive */ _error: Error | null = null;
   /** @internal the proactor told of this socket's changes; the fields below are its record of the socket (NetProactor's SockState) */
   _watcher: SocketWatcher | null = null;
   /** @internal operations waiting: receives and accepts, sends and connects */ _reads: OpFuture<any>[] = NO_OPS;
@@ -501,6 +514,18 @@ export class NetSocket {
     const parts = this.parts;
     const writes = parts === null ? null : parts.nodeWrites;
     return writes !== null && writes.done >= ticket;
+  }
+  /** @internal Node called back every write and send handed to it. */
+  _writesCalledBack(): boolean {
+    const parts = this.parts;
+    const writes = parts === null ? null : parts.nodeWrites;
+    return writes !== null && writes.done === writes.issued;
+  }
+  /** @internal a write or send handed to Node failed. */
+  _aWriteFailed(): boolean {
+    const parts = this.parts;
+    const writes = parts === null ? null : parts.nodeWrites;
+    return writes !== null && writes.failedAt !== 0;
   }
   /** @internal the write at position `ticket` (or one before it) failed. */
   _writeFailed(ticket: number): boolean {
@@ -543,6 +568,22 @@ export class NetSocket {
   set _peerPath(path: string) {
     this.madeNames().peerPath = path;
   }
+  /**
+   * @internal a connection or receive error, reported to every later receive: kept in the
+   * seldom parts behind the ERRORED bit (8 bytes of each connection as a field).
+   */
+  get _error(): Error | null {
+    return this._flags & ERRORED ? this.parts!.error : null;
+  }
+  set _error(error: Error | null) {
+    if (error === null) {
+      this._flags &= ~ERRORED;
+      if (this.parts !== null) this.parts.error = null;
+    } else {
+      this.madeParts().error = error;
+      this._flags |= ERRORED;
+    }
+  }
   /** @internal the peer sent EOF */
   get _eof(): boolean {
     return (this._flags & EOF_RECEIVED) !== 0;
@@ -558,7 +599,7 @@ export class NetSocket {
     this._flags = on ? this._flags | CLOSED : this._flags & ~CLOSED;
   }
   /**
-   * @internal READING_STARTED ... TRANSPORT_READING and the family: one field where eight were (56 bytes of
+   * @internal READING_STARTED ... ERRORED and the family: one field where eight were (56 bytes of
    * each connection). A transport's reads and writes test its bits (a getter is a call at V8's baseline tier).
    */
   _flags = 0;
@@ -857,12 +898,10 @@ export class NetSocket {
   /** @internal keep (or stop keeping) the process alive; the proactor follows its loop. */
   _ref(on: boolean): void {
     this._flags = on ? this._flags & ~UNREFED : this._flags | UNREFED;
-    for (const h of [this._stream, this._server, this._dgram]) {
-      if (h !== null) {
-        if (on) h.ref();
-        else h.unref();
-      }
-    }
+    // Each handle by name: an array of the three was garbage made at every accepted connection.
+    refHandle(this._stream, on);
+    refHandle(this._server, on);
+    refHandle(this._dgram, on);
   }
 
   /** A description for logs and debugging, as asyncio's repr(). */

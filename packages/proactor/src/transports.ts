@@ -27,7 +27,7 @@ import {
 } from '@loopkit/core';
 import { EAGAIN, EINTR, errnoError, isAvailable as uvAvailable, pipeWrite, pipeWritev } from '@loopkit/uv';
 import { NetProactor } from './net-proactor.js';
-import { CLOSED, closedError, EOF_RECEIVED, NetSocket, notConnectedError, TRANSPORT_READING } from './net-socket.js';
+import { CLOSED, closedError, EOF_RECEIVED, ERRORED, NetSocket, notConnectedError, TRANSPORT_READING } from './net-socket.js';
 import { addressOf, EXTRA_NOT_READ, keptAddress, type KeptAddress } from './kept-address.js';
 import type { Address, Proactor } from './proactor.js';
 
@@ -61,8 +61,11 @@ export interface SocketOwningLoop extends AbstractEventLoop {
 
 export class ProactorSocketTransport extends BaseStreamTransport {
   private readonly sock: NetSocket;
-  /** Fast path: the write Node has not called back yet (its position among the socket's writes) and its size. */
-  private pendingTicket = 0;
+  /**
+   * Fast path: the size of the write Node has not called back yet, 0 for none. Only this transport
+   * writes to its socket, so that write is the socket's last handed to Node: no position kept
+   * (8 bytes of each connection).
+   */
   private pendingSize = 0;
   /**
    * Fast path: the fd that writes go to directly while Node holds nothing unwritten, or -1.
@@ -157,7 +160,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
 
   protected _startWriting(): void {
     if (this.direct !== null) {
-      if (this.pendingTicket === 0) this.writeBuffered();
+      if (this.pendingSize === 0) this.writeBuffered();
     } else if (this.posted.sendFut === null) {
       this.sendFirst();
     }
@@ -196,7 +199,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
   private writeFd(chunks: readonly Uint8Array[]): number {
     const stream = this.liveStream();
     // Bytes Node holds (the rest of an earlier write) go first.
-    if (this.pendingTicket !== 0 || stream.writableLength > 0) return 0;
+    if (this.pendingSize !== 0 || stream.writableLength > 0) return 0;
     // One buffer (an echo's reply) skips the array: reading its element through N-API costs more than the write.
     const r = chunks.length === 1 ? pipeWrite(this.fd, chunks[0]!) : pipeWritev(this.fd, chunks);
     if (r >= 0) return r;
@@ -214,7 +217,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
 
   /** `_writeNow` of the fast path: what Node wrote at once; it stops at a write Node keeps pending. */
   private writeToNode(chunks: readonly Uint8Array[]): number {
-    if (this.pendingTicket !== 0) return 0;
+    if (this.pendingSize !== 0) return 0;
     let done = 0;
     for (const chunk of chunks) {
       if (!this.writeChunk(chunk)) break;
@@ -227,11 +230,11 @@ export class ProactorSocketTransport extends BaseStreamTransport {
   private writeChunk(chunk: Uint8Array): boolean {
     const sock = this.sock;
     const stream = this.liveStream();
-    const ticket = sock._issueWrite();
+    sock._issueWrite();
     stream.write(chunk, sock._writeCallback());
     // Nothing left unwritten: libuv wrote it all in the call (Node calls back later all the same).
-    if (stream.writableLength === 0 && sock._error === null) return true;
-    this.pendingTicket = ticket;
+    if (stream.writableLength === 0 && (sock._flags & ERRORED) === 0) return true;
+    // Never 0: core hands no empty chunk.
     this.pendingSize = chunk.length;
     return false;
   }
@@ -248,7 +251,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
           if (!this.writeChunk(chunk)) return;
           n = chunk.length;
         }
-        if (this._bytesSent(n) === 0 || this.pendingTicket !== 0) return;
+        if (this._bytesSent(n) === 0 || this.pendingSize !== 0) return;
       }
     } catch (error) {
       this._fatalError(toConnectionError(error), 'Fatal write error on socket transport');
@@ -257,19 +260,19 @@ export class ProactorSocketTransport extends BaseStreamTransport {
 
   /** The pending write was called back (or failed): account for it, then write on. */
   private writeCompleted(): void {
-    const ticket = this.pendingTicket;
     const sock = this.sock;
-    if (!sock._writeDone(ticket)) {
+    if (!sock._writesCalledBack()) {
       // Not called back yet, but written all the same when Node holds nothing unwritten.
       const stream = sock._stream;
-      if (stream === null || stream.writableLength !== 0 || sock._error !== null) return;
-    } else if (sock._writeFailed(ticket)) {
-      this.pendingTicket = 0;
+      if (stream === null || stream.writableLength !== 0 || (sock._flags & ERRORED) !== 0) return;
+    } else if (sock._aWriteFailed()) {
+      this.pendingSize = 0;
       this._fatalError(toConnectionError(sock._writeFailure), 'Fatal write error on socket transport');
       return;
     }
-    this.pendingTicket = 0;
-    if (this._bytesSent(this.pendingSize) > 0 && this.pendingTicket === 0) this.writeBuffered();
+    const size = this.pendingSize;
+    this.pendingSize = 0;
+    if (this._bytesSent(size) > 0 && this.pendingSize === 0) this.writeBuffered();
   }
 
   /** @internal the fast path's ready entry: the NetProactor saw news of the socket. */
@@ -277,7 +280,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
     try {
       // Reads first: what arrived before a reset is delivered before the failed write ends the transport.
       if (this.sock._flags & TRANSPORT_READING && !this._closing) this.readAvailable();
-      if (this.pendingTicket !== 0) this.writeCompleted();
+      if (this.pendingSize !== 0) this.writeCompleted();
     } catch (error) {
       this._fatalError(error, 'Fatal error on socket transport');
     }
@@ -298,7 +301,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
       if ((sock._flags & TRANSPORT_READING) === 0 || this._closing) return;
     }
     const flags = sock._flags;
-    if (sock._error !== null) this._fatalError(sock._error, 'Fatal read error on socket transport');
+    if (flags & ERRORED) this._fatalError(sock._error!, 'Fatal read error on socket transport');
     else if (flags & EOF_RECEIVED) this._eofReceived();
     else if (flags & CLOSED) this._fatalError(closedError('recv'), 'Fatal read error on socket transport');
     else if (sock._stream === null) this._fatalError(notConnectedError('recv'), 'Fatal read error on socket transport');
@@ -378,7 +381,7 @@ export class ProactorSocketTransport extends BaseStreamTransport {
     // As asyncio's _force_close: a send still posted is cancelled, not left to fail. Node 22+
     // calls a write that the closing handle dropped back with ECANCELED, which is no write error.
     if (this.fd === FUTURES_PATH) this.posted.sendFut?.cancel();
-    this.pendingTicket = 0;
+    this.pendingSize = 0;
     this.direct?._consume(this.sock, null);
     this.sock.close();
     (this._loop as SocketOwningLoop)._transportClosed(this.sock);

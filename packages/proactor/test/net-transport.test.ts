@@ -16,7 +16,7 @@ import { extraInfoMadeWhenAsked } from './extra-info-scenario.js';
 import { countBufferGetter } from './buffer-getter.js';
 import { heapPerIdleConnection } from './idle-heap.js';
 import { echoServerFromTask, run, runOn } from './run-loop.js';
-import { ProactorEventLoop as Loop } from '@loopkit/proactor';
+import { NetSocket, ProactorEventLoop as Loop } from '@loopkit/proactor';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -364,7 +364,34 @@ describe('ProactorSocketTransport on node:net', () => {
     });
   }, 30000);
 
-  it('an idle connection holds at most 1,065 bytes of heap objects on the server (1,170 on Node 24+; heap snapshots, code and native memory left out)', async () => {
+  it("a served connection's peer is read once, by its transport (the server's accept does not read it)", async () => {
+    await run(async (loop) => {
+      const server = new Keeper();
+      const listening = await loop.createServer(() => server, '127.0.0.1', 0);
+      const { port } = listening.sockets[0]!.getsockname() as { port: number };
+      const original = NetSocket.prototype.getpeername;
+      let reads = 0;
+      NetSocket.prototype.getpeername = function (this: NetSocket) {
+        reads++;
+        return original.call(this);
+      };
+      const peer = net.connect({ port, host: '127.0.0.1' });
+      try {
+        await new Promise<void>((resolve) => peer.once('connect', () => resolve()));
+        await waitFor(() => server.transport !== null, 'accepted');
+        expect(reads).toBe(1);
+      } finally {
+        NetSocket.prototype.getpeername = original;
+      }
+      // What the transport read is the peer all the same.
+      expect(server.transport!.getExtraInfo('peername')).toEqual({ address: '127.0.0.1', family: 'IPv4', port: peer.localPort });
+      peer.destroy();
+      server.transport!.close();
+      listening.close();
+    });
+  });
+
+  it('an idle connection holds at most 1,049 bytes of heap objects on the server (1,150 on Node 24+; heap snapshots, code and native memory left out)', async () => {
     // What 400 accepted connections add, each after one echo round trip: Node's own net.Socket
     // (about 800 bytes), the transport, its NetSocket and the proactor's record of it. 2,022
     // bytes on Node 20 before (session 20): Node's cached local and peer addresses beside the
@@ -386,7 +413,10 @@ describe('ProactorSocketTransport on node:net', () => {
     // connections (the loop finds the transport through its NetSocket, the server counts them),
     // the transport's reading flag a bit of its socket's flags, its futures path's record out of
     // it: 1,055 (Node 22 1,062, Node 24 1,159); without the two fields 1,071 (Node 24 ~1,175).
-    const bound = Number(process.versions.node.split('.')[0]) >= 24 ? 1170 : 1065;
+    // Session 25: the NetSocket's error in its seldom parts behind a bit of its flags, the
+    // transport's pending write known by its size alone (no position among the socket's writes):
+    // 1,041 (Node 22 1,044, Node 24 1,142); 1,057 and 1,160 before.
+    const bound = Number(process.versions.node.split('.')[0]) >= 24 ? 1150 : 1049;
     expect(await heapPerIdleConnection('ProactorEventLoop')).toBeLessThanOrEqual(bound);
   }, 60_000);
 });

@@ -254,6 +254,47 @@ describe("NetSocket's received chunks", () => {
   /** Chunk `i` of a stream: its bytes are (i * 7 + k) & 255, so order and position show. */
   const chunkOf = (i: number, size: number): Buffer => Buffer.from(Array.from({ length: size }, (_, k) => (i * 7 + k) & 255));
 
+  it('a stream that is not the direct reader reads at most 128 KiB at a time', () => {
+    // In a fresh process: connection A reads first (the direct reader from its second read on),
+    // then B, paused until a peer's 1 MiB waits whole in its kernel buffer, reads it through
+    // the shared scratch buffer: each read asks for 128 KiB (256 KiB reads made the kernel's
+    // copy to user space ~3x dearer per byte at 100 KiB x 10: bench/README.md, session 25).
+    const script = `
+      import * as net from 'node:net';
+      import { Protocol } from '@loopkit/core';
+      import { ProactorEventLoop } from '@loopkit/proactor';
+      const big = Buffer.alloc(1024 * 1024, 7);
+      const peers = net.createServer((c) => c.write(big));
+      await new Promise((resolve) => peers.listen(0, '127.0.0.1', resolve));
+      const port = peers.address().port;
+      const loop = new ProactorEventLoop();
+      const lengths = [];
+      await loop.runUntilComplete(async () => {
+        let first = null;
+        class A extends Protocol { dataReceived() { first?.(); } }
+        const firstRead = new Promise((resolve) => (first = resolve));
+        const [a] = await loop.createConnection(() => new A(), '127.0.0.1', port);
+        await firstRead;
+        let got = 0, done = null;
+        class B extends Protocol {
+          connectionMade(t) { t.pauseReading(); setTimeout(() => t.resumeReading(), 300); }
+          dataReceived(d) { lengths.push(d.length); got += d.length; if (got === big.length) done(); }
+        }
+        const all = new Promise((resolve) => (done = resolve));
+        const [b] = await loop.createConnection(() => new B(), '127.0.0.1', port);
+        await all;
+        a.close();
+        b.close();
+      });
+      peers.close();
+      console.log(JSON.stringify(lengths));
+    `;
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, timeout: 20_000, encoding: 'utf8' });
+    expect(result.status, result.stderr).toBe(0);
+    const lengths = JSON.parse(result.stdout) as number[];
+    expect(Math.max(...lengths)).toBe(128 * 1024);
+  });
+
   it('one stream reads straight into a slab of its own, the others copy into the shared receive slab or a buffer of their own', () => {
     // In a fresh process (no stream has read yet): an echo server and two client connections of
     // the same loop. The accepted connection reads first, so it becomes the direct reader at
