@@ -1,0 +1,33 @@
+/**
+ * Programs of kinds real-programs and real-programs-2 do not cover, each run side by side
+ * with its Python original (programs/*.py, by /usr/bin/python3 at test time) and compared
+ * line by line: events in order, errors' types and messages, values. The ports are
+ * programs/*.ts.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { onEachLoop, runIn } from './loops.js';
+import { pythonMissing, runPython } from './programs/python.js';
+import * as relay from './programs/relay.js';
+import * as shutdown from './programs/shutdown.js';
+
+if (pythonMissing !== null) console.warn(`[real-programs-3] skipping: ${pythonMissing}`);
+
+describe.skipIf(pythonMissing !== null)('real programs 3, side by side with Python', () => {
+  let reference: Record<string, string[]> = {};
+  beforeAll(async () => {
+    const [relayed, shut] = await Promise.all([runPython('relay.py', []).lines, runPython('shutdown.py', []).lines]);
+    reference = { relay: relayed, shutdown: shut };
+  }, 60_000);
+
+  onEachLoop('TCP relay', (make) => {
+    it('two copy tasks per client, half-close passed on, the pair cancelled on a failure, no upstream: as relay.py', async () => {
+      expect(await runIn(make, () => relay.main())).toEqual(reference.relay);
+    });
+  });
+
+  onEachLoop('graceful shutdown on SIGTERM', (make) => {
+    it('workers cancelled and gathered with returnExceptions, each ending as in shutdown.py', async () => {
+      expect(await runIn(make, () => shutdown.main())).toEqual(reference.shutdown);
+    });
+  });
+});
