@@ -7,6 +7,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { onEachLoop, runIn } from './loops.js';
 import { pythonMissing, runPython } from './programs/python.js';
+import * as keepalive from './programs/keepalive.js';
 import * as relay from './programs/relay.js';
 import * as shutdown from './programs/shutdown.js';
 
@@ -15,8 +16,8 @@ if (pythonMissing !== null) console.warn(`[real-programs-3] skipping: ${pythonMi
 describe.skipIf(pythonMissing !== null)('real programs 3, side by side with Python', () => {
   let reference: Record<string, string[]> = {};
   beforeAll(async () => {
-    const [relayed, shut] = await Promise.all([runPython('relay.py', []).lines, runPython('shutdown.py', []).lines]);
-    reference = { relay: relayed, shutdown: shut };
+    const [relayed, shut, served] = await Promise.all(['relay.py', 'shutdown.py', 'keepalive.py'].map((script) => runPython(script, []).lines));
+    reference = { relay: relayed!, shutdown: shut!, keepalive: served! };
   }, 60_000);
 
   onEachLoop('TCP relay', (make) => {
@@ -28,6 +29,12 @@ describe.skipIf(pythonMissing !== null)('real programs 3, side by side with Pyth
   onEachLoop('graceful shutdown on SIGTERM', (make) => {
     it('workers cancelled and gathered with returnExceptions, each ending as in shutdown.py', async () => {
       expect(await runIn(make, () => shutdown.main())).toEqual(reference.shutdown);
+    });
+  });
+
+  onEachLoop('HTTP/1.1 keep-alive server', (make) => {
+    it('pipelined requests answered in order, Connection: close, a body cut short, 431 over the limit, 400: as keepalive.py', async () => {
+      expect(await runIn(make, () => keepalive.main())).toEqual(reference.keepalive);
     });
   });
 });
