@@ -23,6 +23,7 @@ import {
 import { DoneWatcher, Future, RareState, isFuture, isThenable, wrapFuture, type FutureOptions } from './futures.js';
 import { callSoonEntry, type ReadyEntry } from './handles.js';
 import { checkOptions, describe } from './validate.js';
+import { reprOnce } from './format.js';
 import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.js';
 import { world } from './world.js';
 import { currentTaskOrUndefined, runInTask } from './task-context.js';
@@ -226,7 +227,7 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
 
   /** A description for logs and debugging, as asyncio's repr(). */
   override toString(): string {
-    return this._describe();
+    return reprOnce(this, describeTask);
   }
 
   /** @internal a failed task nobody awaited is reported by the time its loop closes. */
@@ -521,6 +522,10 @@ function genWakeup(task: Task<unknown>, error: unknown): void {
 
 function isAbortError(error: unknown, signal: AbortSignal): boolean {
   return error === signal.reason || (error as { name?: unknown } | null)?.name === 'AbortError';
+}
+
+function describeTask(task: Task<unknown>): string {
+  return task._describe();
 }
 
 function coroName(coro: CoroFn<unknown>): string {
