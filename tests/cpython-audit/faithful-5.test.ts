@@ -300,3 +300,79 @@ describe('test_stop_while_run_in_complete', () => {
   });
 });
 
+
+onEachLoop('test_futures.py and test_events.py scenarios that matched 3.13.0 already (ported, no change)', (make) => {
+  it('test_remove_done_callback, test_callbacks_remove_*_callback, test_schedule_callbacks_list_mutation_1, test_callbacks_invoked_on_set_exception', () =>
+    runIn(make, async (loop) => {
+      const seen: unknown[] = [];
+      const c1 = (): number => seen.push(1);
+      const c2 = (): number => seen.push(2);
+      const c3 = (): number => seen.push(3);
+      const fut = loop.createFuture<number>();
+      for (const c of [c1, c2, c1, c3]) fut.addDoneCallback(c);
+      // Python 3.13.0: 2, `<Future pending cb=[c2() at ..., c3() at ...]>`, then [2, 3] and 0.
+      expect(fut.removeDoneCallback(c1)).toBe(2);
+      expect(String(fut)).toBe('<Future pending cb=[c2(), c3()]>');
+      fut.setResult(0);
+      await sleep(0);
+      expect([seen, fut.removeDoneCallback(c2)]).toEqual([[2, 3], 0]);
+      // A callback removing a later one while they run: both still run (3.13.0: ['m1', 'm2']).
+      const order: string[] = [];
+      const m2 = (): number => order.push('m2');
+      const m1 = (f: unknown): void => {
+        order.push('m1');
+        (f as typeof mutated).removeDoneCallback(m2);
+      };
+      const mutated = loop.createFuture<number>();
+      mutated.addDoneCallback(m1);
+      mutated.addDoneCallback(m2);
+      mutated.setResult(1);
+      await sleep(0);
+      expect(order).toEqual(['m1', 'm2']);
+      const failed = loop.createFuture<number>();
+      const names: string[] = [];
+      failed.addDoneCallback((f) => names.push((f.exception() as Error).constructor.name));
+      failed.setException(new RangeError());
+      await sleep(0);
+      expect(names).toEqual(['RangeError']);
+    }));
+
+  it('test_handle_repr, test_timer_repr (cancelled forms), test_close_running_event_loop, test_callback_with_exception, test_set_exc_handler_broken', () =>
+    runIn(make, async (loop, reports) => {
+      function cb(): void {}
+      const timer = loop.callLater(10, cb);
+      const when = String(timer.when());
+      expect(String(timer)).toBe(`<TimerHandle when=${when} cb()>`);
+      timer.cancel();
+      expect(String(timer)).toBe(`<TimerHandle cancelled when=${when}>`);
+      const handle = loop.callSoon(cb);
+      expect(String(handle)).toBe('<Handle cb()>');
+      handle.cancel();
+      expect(String(handle)).toBe('<Handle cancelled>');
+      expect(() => loop.close()).toThrow('Cannot close a running event loop');
+      function bad(): void {
+        throw new RangeError('x');
+      }
+      loop.callSoon(bad);
+      await sleep(0);
+      // Python 3.13.0: ('Exception in callback bad() at ...', ['exception', 'handle', 'message']).
+      expect(reports.map((r) => [r.message, Object.keys(r).sort()])).toEqual([['Exception in callback bad()', ['exception', 'handle', 'message']]]);
+      // A handler that throws is logged ("Unhandled error in exception handler") and the loop goes on.
+      loop.setExceptionHandler(() => {
+        throw new TypeError('broken');
+      });
+      loop.callSoon(bad);
+      await sleep(0);
+      loop.setExceptionHandler(null);
+    }));
+
+  it('test_run_forever_pre_stopped: stop() before runForever() runs one iteration, its callbacks included', async () => {
+    const loop = make();
+    const ran: string[] = [];
+    loop.stop();
+    loop.callSoon(() => ran.push('ran'));
+    await loop.runForever();
+    loop.close();
+    expect(ran).toEqual(['ran']);
+  });
+});
