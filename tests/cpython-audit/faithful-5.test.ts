@@ -200,6 +200,14 @@ onEachLoop('test_tasks.py scenarios that matched 3.13.0 already (ported, no chan
       expect(reports).toEqual([]);
     }));
 
+  it("test_ensure_future_neither: a TypeError in asyncio 3.13's words (`An asyncio.Future, a coroutine or an awaitable is required`)", () =>
+    runIn(make, async () => {
+      for (const bad of [1, 'ok', null]) {
+        expect(() => ensureFuture(bad as never)).toThrow(TypeError);
+        expect(() => ensureFuture(bad as never)).toThrow(/^An asyncio\.Future, a coroutine or an awaitable is required \(aw: .*\), got /);
+      }
+    }));
+
   it('test_constructor_empty_sequence, test_duplicate_coroutines (gather): done at once with []; one task twice gives its result twice', () =>
     runIn(make, async () => {
       const empty = gather();

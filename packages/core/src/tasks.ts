@@ -627,5 +627,6 @@ export function ensureFuture<T>(aw: Awaitable<T> | CoroFn<T>, loop?: AbstractEve
     return (loop ?? _getCurrentLoop()).createTask(aw as CoroFn<T>);
   }
   if (isThenable(aw)) return wrapFuture(aw, loop ? { loop } : {});
-  throw new TypeError(`An asyncio.Future, a coroutine function or an awaitable is required, got ${describe(aw)}`);
+  // asyncio 3.13's words first, then what aw may be here and what it was.
+  throw new TypeError(`An asyncio.Future, a coroutine or an awaitable is required (aw: a Future, a coroutine function or a thenable), got ${describe(aw)}`);
 }
