@@ -30,7 +30,7 @@ import {
 import { hasOpenssl, testCerts } from '@loopkit/conformance/support';
 import { onEachLoop, portOf, rejection, runIn } from './loops.js';
 
-onEachLoop('reprs as asyncio 3.13 prints them', (make) => {
+onEachLoop('reprs and error texts as asyncio 3.13 prints them', (make) => {
   it('test_task_repr_wait_for: a task awaiting a future, or sleeping, shows wait_for=<Future pending cb=[Task.task_wakeup()]>', () =>
     runIn(make, async (loop) => {
       const fut = loop.createFuture<void>();
@@ -104,6 +104,13 @@ onEachLoop('reprs as asyncio 3.13 prints them', (make) => {
       pq.putNowait([2, 'b']);
       pq.putNowait([1, 'a']);
       expect(String(pq)).toBe("<PriorityQueue maxsize=0 _queue=[[1, 'a'], [2, 'b']] tasks=2>");
+    }));
+  it("test_ensure_future_neither: a TypeError in asyncio 3.13's words (`An asyncio.Future, a coroutine or an awaitable is required`)", () =>
+    runIn(make, async () => {
+      for (const bad of [1, 'ok', null]) {
+        expect(() => ensureFuture(bad as never)).toThrow(TypeError);
+        expect(() => ensureFuture(bad as never)).toThrow(/^An asyncio\.Future, a coroutine or an awaitable is required \(aw: .*\), got /);
+      }
     }));
 });
 
@@ -198,14 +205,6 @@ onEachLoop('test_tasks.py scenarios that matched 3.13.0 already (ported, no chan
       await sleep(0);
       await sleep(0);
       expect(reports).toEqual([]);
-    }));
-
-  it("test_ensure_future_neither: a TypeError in asyncio 3.13's words (`An asyncio.Future, a coroutine or an awaitable is required`)", () =>
-    runIn(make, async () => {
-      for (const bad of [1, 'ok', null]) {
-        expect(() => ensureFuture(bad as never)).toThrow(TypeError);
-        expect(() => ensureFuture(bad as never)).toThrow(/^An asyncio\.Future, a coroutine or an awaitable is required \(aw: .*\), got /);
-      }
     }));
 
   it('test_constructor_empty_sequence, test_duplicate_coroutines (gather): done at once with []; one task twice gives its result twice', () =>
