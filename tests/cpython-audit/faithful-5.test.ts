@@ -72,6 +72,8 @@ onEachLoop('reprs and error texts as asyncio 3.13 prints them', (make) => {
       expect(repr([[[[[[[[1]]]]]]]])).toBe('<Future finished result=[[[[[[[...]]]]]]]>');
       expect(repr(['x'.repeat(40)])).toBe("<Future finished result=['xxxxxxxxxxxx...xxxxxxxxxxxxx']>");
       expect(repr(2n ** 200n)).toBe('<Future finished result=160693804425899027...2993782792835301376>');
+      // A getter that throws does not break the repr (Node's inspect, which reads no getter, shows it instead).
+      expect(repr({ get bad(): never { throw new Error('no'); } })).toBe('<Future finished result={ bad: [Getter] }>');
     }));
 
   it("test_future_repr in debug mode: a handle's container arguments in Python's spelling", () =>

@@ -32,12 +32,21 @@ const WHOLE: ReprLimits = { level: Infinity, items: Infinity, entries: Infinity,
  * sorts them; objects with a repr of their own (futures, tasks, errors) by it.
  */
 export function formatValue(value: unknown): string {
-  return reprOf(value, REPRLIB, REPRLIB.level);
+  return safeRepr(value, REPRLIB);
 }
 
 /** A value as Python's repr() shows it, nothing shortened (containers in Python's spelling). */
 export function formatWhole(value: unknown): string {
-  return reprOf(value, WHOLE, WHOLE.level);
+  return safeRepr(value, WHOLE);
+}
+
+/** A getter or toString that throws must not break a repr (a report may be on its way): inspect, which calls neither, then says it. */
+function safeRepr(value: unknown, limits: ReprLimits): string {
+  try {
+    return reprOf(value, limits, limits.level);
+  } catch {
+    return util().inspect(value, { depth: 0, breakLength: Infinity, getters: false });
+  }
 }
 
 function reprOf(value: unknown, limits: ReprLimits, level: number): string {
