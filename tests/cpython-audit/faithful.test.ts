@@ -419,6 +419,7 @@ onEachLoop('test_queues.py: test_format, test_shutdown_nonempty (3.13.0 printed 
       const pq = new PriorityQueue<[number, string]>();
       pq.putNowait([2, 'b']);
       pq.putNowait([1, 'a']);
-      expect(String(pq)).toBe("<PriorityQueue maxsize=0 _queue=[[ 1, 'a' ], [ 2, 'b' ]] tasks=2>");
+      // Python 3.13.0: `_queue=[(1, 'a'), (2, 'b')]`; a JavaScript tuple is an array (session 25: Python's spelling, not Node's `[ 1, 'a' ]`).
+      expect(String(pq)).toBe("<PriorityQueue maxsize=0 _queue=[[1, 'a'], [2, 'b']] tasks=2>");
     }));
 });

@@ -197,11 +197,11 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
     const future = ensureFuture(aw, this);
     // A task made here fails loudly below if unfinished: no "destroyed pending" report too.
     if (newTask && future instanceof Task) future._noPendingReport();
-    future.addDoneCallback(stopWhenDone);
+    future.addDoneCallback(runUntilCompleteCb);
     try {
       await this.runForever();
     } finally {
-      future.removeDoneCallback(stopWhenDone);
+      future.removeDoneCallback(runUntilCompleteCb);
     }
     if (!future.done()) throw new RuntimeError('Event loop stopped before Future completed.');
     return future.result();
@@ -1105,9 +1105,11 @@ function lastResortLog(message: string, error: unknown): void {
   }
 }
 
-function stopWhenDone(future: Future<unknown>): void {
+function runUntilCompleteCb(future: Future<unknown>): void {
   future.getLoop().stop();
 }
+// A pending main task's repr shows it as asyncio's: `cb=[_run_until_complete_cb()]`, as `Task.task_wakeup()`.
+Object.defineProperty(runUntilCompleteCb, 'name', { value: '_run_until_complete_cb' });
 
 function signalName(sig: unknown): string {
   if (typeof sig === 'number' && Number.isInteger(sig)) {

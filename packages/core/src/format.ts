@@ -8,15 +8,100 @@
  */
 import { util } from './node-builtins.js';
 
-/** asyncio's reprlib limits for containers: 6 items (strings and objects with a repr: formatValue). */
-const ARG_INSPECT = { depth: 0, maxArrayLength: 6, maxStringLength: 30, breakLength: Infinity } as const;
+/** reprlib's limits (`reprlib.aRepr`), which asyncio's reprs of results and arguments use. */
+interface ReprLimits {
+  /** how deep containers are shown; one nested deeper is `[...]` */
+  level: number;
+  /** items of an array or set, entries of a dict-like object, characters of a string */
+  items: number;
+  entries: number;
+  string: number;
+  /** digits of an integer, characters of any other repr */
+  long: number;
+  other: number;
+}
 
-/** A value as asyncio's reprs show it (reprlib.repr): strings quoted, long ones and containers shortened. */
+const REPRLIB: ReprLimits = { level: 6, items: 6, entries: 4, string: 30, long: 40, other: 30 };
+/** Python's plain repr(): whole, as `Queue._format` lists its items. */
+const WHOLE: ReprLimits = { level: Infinity, items: Infinity, entries: Infinity, string: Infinity, long: Infinity, other: Infinity };
+
+/**
+ * A value as asyncio's reprs show it (reprlib.repr): strings quoted, long ones shortened;
+ * arrays as lists (`[1, 'two', ...]`), plain objects and Maps as dicts and Sets as sets, in
+ * Python's spelling rather than Node's inspect (`[ 1, 'two' ]`), their keys sorted as reprlib
+ * sorts them; objects with a repr of their own (futures, tasks, errors) by it.
+ */
 export function formatValue(value: unknown): string {
-  if (typeof value === 'object' && value !== null && hasOwnRepr(value)) return shortenRepr(String(value));
-  // reprlib's maxstring: the repr of the first 30 characters, shortened as an instance's.
-  if (typeof value === 'string') return shortenRepr(util().inspect(value.slice(0, 30)));
-  return util().inspect(value, ARG_INSPECT);
+  return safeRepr(value, REPRLIB);
+}
+
+/** A value as Python's repr() shows it, nothing shortened (containers in Python's spelling). */
+export function formatWhole(value: unknown): string {
+  return safeRepr(value, WHOLE);
+}
+
+/** A getter or toString that throws must not break a repr (a report may be on its way): inspect, which calls neither, then says it. */
+function safeRepr(value: unknown, limits: ReprLimits): string {
+  try {
+    return reprOf(value, limits, limits.level);
+  } catch {
+    return util().inspect(value, { depth: 0, breakLength: Infinity, getters: false });
+  }
+}
+
+function reprOf(value: unknown, limits: ReprLimits, level: number): string {
+  // reprlib's maxstring: the repr of the first characters, shortened as an instance's.
+  if (typeof value === 'string') return shorten(util().inspect(value.slice(0, limits.string)), limits.string);
+  if (typeof value === 'bigint' || (typeof value === 'number' && Number.isInteger(value))) return shorten(String(value), limits.long);
+  if (typeof value !== 'object' || value === null) return shorten(util().inspect(value), limits.other);
+  if (Array.isArray(value)) return sequence('[', ']', value, limits, level);
+  if (value instanceof Set) return value.size === 0 ? 'set()' : sequence('{', '}', sortedLikeReprlib([...value]), limits, level);
+  if (value instanceof Map) return dict([...value.entries()], limits, level);
+  if (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null) {
+    return dict(Object.entries(value), limits, level);
+  }
+  if (hasOwnRepr(value)) return shorten(String(value), limits.other);
+  return shorten(util().inspect(value, { depth: 0, breakLength: Infinity }), limits.other);
+}
+
+const reprsUnderWay = new Set<object>();
+
+/** reprlib.recursive_repr, as asyncio's future and task reprs: a repr reached again inside itself is '...'. */
+export function reprOnce<T extends object>(value: T, repr: (value: T) => string): string {
+  if (reprsUnderWay.has(value)) return '...';
+  reprsUnderWay.add(value);
+  try {
+    return repr(value);
+  } finally {
+    reprsUnderWay.delete(value);
+  }
+}
+
+function sequence(open: string, close: string, items: readonly unknown[], limits: ReprLimits, level: number): string {
+  if (items.length === 0) return `${open}${close}`;
+  if (level <= 0) return `${open}...${close}`;
+  const shown = items.slice(0, limits.items).map((item) => reprOf(item, limits, level - 1));
+  if (items.length > limits.items) shown.push('...');
+  return `${open}${shown.join(', ')}${close}`;
+}
+
+function dict(entries: Array<[unknown, unknown]>, limits: ReprLimits, level: number): string {
+  if (entries.length === 0) return '{}';
+  if (level <= 0) return '{...}';
+  const keys = sortedLikeReprlib(entries.map(([key]) => key));
+  const byKey = new Map(entries);
+  const shown = keys.slice(0, limits.entries).map((key) => `${reprOf(key, limits, level - 1)}: ${reprOf(byKey.get(key), limits, level - 1)}`);
+  if (entries.length > limits.entries) shown.push('...');
+  return `{${shown.join(', ')}}`;
+}
+
+/** reprlib sorts a set's items and a dict's keys when they compare (all strings or all numbers), else keeps their order. */
+function sortedLikeReprlib(items: unknown[]): unknown[] {
+  if (items.every((item) => typeof item === 'string')) return [...items].sort();
+  if (items.every((item) => typeof item === 'number' || typeof item === 'bigint')) {
+    return [...items].sort((a, b) => ((a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0));
+  }
+  return items;
 }
 
 /**
@@ -27,12 +112,14 @@ export function formatValue(value: unknown): string {
 function hasOwnRepr(value: object): boolean {
   if (value instanceof Error) return true;
   const toString = (value as { toString?: unknown }).toString;
-  return typeof toString === 'function' && toString !== Object.prototype.toString && !Array.isArray(value) && !ArrayBuffer.isView(value);
+  return typeof toString === 'function' && toString !== Object.prototype.toString && !ArrayBuffer.isView(value);
 }
 
-/** reprlib's maxother (and maxstring): a repr past 30 characters keeps its first 13 and last 14 around '...'. */
-function shortenRepr(text: string): string {
-  return text.length <= 30 ? text : `${text.slice(0, 13)}...${text.slice(-14)}`;
+/** reprlib's maxother (and maxstring, maxlong): a longer repr keeps its start and end around '...'. */
+function shorten(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const head = Math.floor((max - 3) / 2);
+  return `${text.slice(0, head)}...${text.slice(text.length - (max - 3 - head))}`;
 }
 
 export function formatCallback(callback: ((...args: any[]) => unknown) | null, args: readonly unknown[], debug: boolean): string {

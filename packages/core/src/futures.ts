@@ -19,7 +19,7 @@ import {
 import { carryTaskIntoThen, currentTaskOrUndefined, isAnonymousBuiltin } from './task-context.js';
 import { checkCallback, describe } from './validate.js';
 import { Chain, type Chainable } from './chain.js';
-import { formatValue } from './format.js';
+import { formatValue, reprOnce } from './format.js';
 import { ContextHandle, Handle, callSoonEntry, callSoonInternal, type HandleOwner, type ReadyEntry } from './handles.js';
 import { watchRejection } from './async-result.js';
 import { doneCallbackInContext, storesSeen } from './creator-context.js';
@@ -408,7 +408,12 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /** A description for logs and debugging, as asyncio's repr(). */
   toString(): string {
-    return `<${this.constructor.name} ${this._stateInfo()}>`;
+    return reprOnce(this, futureRepr);
+  }
+
+  /** @internal the class a repr names (asyncio's plain Future for loopkit's own kinds of it). */
+  _reprClassName(): string {
+    return this.constructor.name;
   }
 
   /** @internal the state part of the repr, e.g. `finished result=3` (asyncio's order). */
@@ -792,6 +797,10 @@ export function wrapFuture<T>(aw: Future<T> | PromiseLike<T>, options: FutureOpt
     },
   );
   return fut;
+}
+
+function futureRepr(future: Future<unknown>): string {
+  return `<${future._reprClassName()} ${future._stateInfo()}>`;
 }
 
 export type { Task };

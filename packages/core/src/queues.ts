@@ -4,7 +4,7 @@
  * a waiter cancelled after being woken passes its turn on, so a cancelled get() loses no
  * item. shutdown() makes put() throw QueueShutDown at once and get() once drained.
  */
-import { util } from './node-builtins.js';
+import { formatWhole } from './format.js';
 import { QueueEmpty, QueueFull, QueueShutDown } from './errors.js';
 import { Deque } from './deque.js';
 import { Event } from './locks.js';
@@ -283,7 +283,7 @@ export class LifoQueue<T = unknown> extends Queue<T> {
   }
 }
 
-/** One queued item as asyncio's repr lists it: whole (not shortened), on one line. */
+/** One queued item as asyncio's repr lists it: whole (not shortened), in Python's spelling. */
 function showItem(item: unknown): string {
-  return util().inspect(item, { depth: 1, breakLength: Infinity });
+  return formatWhole(item);
 }

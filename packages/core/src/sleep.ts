@@ -18,9 +18,14 @@ class SleepOnTimerHandle<T> extends Future<T> {
     this.timer?.cancel();
     return super.cancel(msg);
   }
+
+  /** @internal asyncio's sleep awaits a plain Future: a waiting task's repr shows `wait_for=<Future pending ...>`. */
+  override _reprClassName(): string {
+    return 'Future';
+  }
 }
 
-// Either way it is asyncio's sleep future to whoever looks (`loopkit ps`, repr): one name.
+// Either way it is one kind to whoever lists futures by class (`loopkit ps`): one name.
 Object.defineProperty(SleepOnTimerHandle, 'name', { value: 'SleepFuture' });
 
 /** What a loop offers sleep() to time a future without a TimerHandle (BaseEventLoop has it). */
@@ -60,6 +65,11 @@ class SleepFuture<T> extends Future<T> implements TimerEntry {
   override cancel(msg?: string): boolean {
     (this._loop as unknown as EntryTimers)._timerHandleCancelled(this);
     return super.cancel(msg);
+  }
+
+  /** @internal as SleepOnTimerHandle's: asyncio's plain Future. */
+  override _reprClassName(): string {
+    return 'Future';
   }
 }
 

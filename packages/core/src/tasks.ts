@@ -23,6 +23,7 @@ import {
 import { DoneWatcher, Future, RareState, isFuture, isThenable, wrapFuture, type FutureOptions } from './futures.js';
 import { callSoonEntry, type ReadyEntry } from './handles.js';
 import { checkOptions, describe } from './validate.js';
+import { reprOnce } from './format.js';
 import { futureAddToAwaitedBy, futureDiscardFromAwaitedBy } from './awaited-by.js';
 import { world } from './world.js';
 import { currentTaskOrUndefined, runInTask } from './task-context.js';
@@ -226,7 +227,7 @@ export class Task<T = unknown> extends Future<T> implements ReadyEntry {
 
   /** A description for logs and debugging, as asyncio's repr(). */
   override toString(): string {
-    return this._describe();
+    return reprOnce(this, describeTask);
   }
 
   /** @internal a failed task nobody awaited is reported by the time its loop closes. */
@@ -523,6 +524,10 @@ function isAbortError(error: unknown, signal: AbortSignal): boolean {
   return error === signal.reason || (error as { name?: unknown } | null)?.name === 'AbortError';
 }
 
+function describeTask(task: Task<unknown>): string {
+  return task._describe();
+}
+
 function coroName(coro: CoroFn<unknown>): string {
   return `${coro.name || '<anonymous>'}()`;
 }
@@ -622,5 +627,6 @@ export function ensureFuture<T>(aw: Awaitable<T> | CoroFn<T>, loop?: AbstractEve
     return (loop ?? _getCurrentLoop()).createTask(aw as CoroFn<T>);
   }
   if (isThenable(aw)) return wrapFuture(aw, loop ? { loop } : {});
-  throw new TypeError(`An asyncio.Future, a coroutine function or an awaitable is required, got ${describe(aw)}`);
+  // asyncio 3.13's words first, then what aw may be here and what it was.
+  throw new TypeError(`An asyncio.Future, a coroutine or an awaitable is required (aw: a Future, a coroutine function or a thenable), got ${describe(aw)}`);
 }

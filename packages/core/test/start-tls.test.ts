@@ -131,7 +131,7 @@ describe('startTls', () => {
       await bad({}, { serverHostname: 'x', sslShutdownTimeout: -1 }, RangeError, /sslShutdownTimeout/);
       await bad({}, { serverHostname: 'x', sslHandshakeTimeout: '5' }, TypeError, /sslHandshakeTimeout must be a number/);
       await bad({}, {}, TypeError, /serverHostname is required/);
-      await bad({}, { serverSide: true, serverHostname: 'x' }, TypeError, /serverHostname is only meaningful on the client side/);
+      await bad({}, { serverSide: true, serverHostname: 5 }, TypeError, /serverHostname must be a string, got 5/);
       await bad(true, { serverSide: true }, TypeError, /ssl: true makes a client context/);
       await bad(false, {}, TypeError, /ssl must be/);
       await bad('yes', { serverHostname: 'x' }, TypeError, /ssl must be true, false, null/);

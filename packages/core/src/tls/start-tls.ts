@@ -58,12 +58,10 @@ export async function startTls(
   }
   if (!sslGiven(ssl)) throw new TypeError(`startTls(): ssl must be true, an options object of Node's tls, a tls.SecureContext or a TLS context, got ${describe(ssl)}`);
   const serverSide = Boolean(opts.serverSide);
-  if (serverSide && opts.serverHostname !== undefined && opts.serverHostname !== null) {
-    throw new TypeError('startTls(): serverHostname is only meaningful on the client side');
-  }
   const provider = tlsProvider(loop, 'startTls');
   const context = contextFor(provider, ssl, serverSide, 'startTls');
-  const serverHostname = serverSide ? null : hostnameFor(opts.serverHostname, null, 'startTls');
+  // A server side takes serverHostname and leaves it unused, as asyncio 3.13 (its type is still checked).
+  const serverHostname = serverSide ? (hostnameFor(opts.serverHostname, '', 'startTls'), null) : hostnameFor(opts.serverHostname, null, 'startTls');
   const handshakeTimeout = checkTimeout(opts.sslHandshakeTimeout, 'sslHandshakeTimeout', DEFAULT_HANDSHAKE_TIMEOUT);
   const shutdownTimeout = checkTimeout(opts.sslShutdownTimeout, 'sslShutdownTimeout', DEFAULT_SHUTDOWN_TIMEOUT);
   if (transport.isClosing()) throw new RuntimeError('startTls(): the transport is closing');
