@@ -1,0 +1,110 @@
+/**
+ * Datagram sends that fail, on every network loop (the io_uring one where the kernel has it),
+ * against a node:dgram echo peer. A datagram the OS refuses (EMSGSIZE, EINVAL) or whose
+ * address the socket cannot take is reported once to errorReceived and dropped; the endpoint
+ * stays open and the datagrams sent behind it still go. As asyncio 3.13's selector loop does
+ * with an OSError from sendto (its TypeError for a bad address closes the endpoint instead).
+ *
+ * Session 25 found the ProactorEventLoop (and the uring loop, whose datagrams are node:dgram's)
+ * reporting a failed send twice: NetProactor completed sends from the socket's record of
+ * writes, where a stream's first failure fails every later write, so the next datagram that
+ * did go out was reported as failed too (and every one after it). And an address refused
+ * before anything was posted (a host name, a port out of range) threw out of the transport's
+ * send with its datagram left at the queue's head: nothing sent behind it ever left.
+ */
+import * as dgram from 'node:dgram';
+import { describe, expect, it } from 'vitest';
+import { DatagramProtocol, sleep, type AbstractEventLoop, type DatagramTransport } from '@loopkit/core';
+import { UringEventLoop, UringProactor } from '@loopkit/proactor';
+import { NET_LOOPS, hasProcFd, openFds, title, waitUntil, withLoop } from './helpers.js';
+
+const SUBJECTS = [
+  ...NET_LOOPS,
+  UringProactor.problem() === null
+    ? { name: 'UringEventLoop', make: () => new UringEventLoop() as AbstractEventLoop, reason: null }
+    : { name: 'UringEventLoop', make: null, reason: UringProactor.problem() },
+];
+
+class Recorder extends DatagramProtocol {
+  received: string[] = [];
+  errors: Error[] = [];
+  lost: unknown[] = [];
+  override datagramReceived(data: Uint8Array): void {
+    this.received.push(Buffer.from(data).toString());
+  }
+  override errorReceived(exc: Error): void {
+    this.errors.push(exc);
+  }
+  override connectionLost(exc: Error | null): void {
+    this.lost.push(exc);
+  }
+}
+
+/** A node:dgram peer on 127.0.0.1 that sends every datagram back. */
+async function echoPeer(): Promise<{ port: number; close: () => void }> {
+  const peer = dgram.createSocket('udp4');
+  peer.on('message', (msg, from) => peer.send(msg, from.port, from.address));
+  await new Promise<void>((resolve) => peer.bind(0, '127.0.0.1', resolve));
+  return { port: peer.address().port, close: () => peer.close() };
+}
+
+/** What one refused datagram does on `make`'s loop: the errors reported, the echoes of three good datagrams sent behind it. */
+async function sendBehind(make: () => AbstractEventLoop, bad: (port: number) => [Uint8Array, [string, number]]) {
+  const before = hasProcFd ? openFds() : 0;
+  const peer = await echoPeer();
+  try {
+    return await withLoop(make, async (loop, reports) => {
+      const [transport, protocol] = (await loop.createDatagramEndpoint(() => new Recorder(), { localAddr: ['127.0.0.1', 0] })) as [DatagramTransport, Recorder];
+      const [data, addr] = bad(peer.port);
+      transport.sendto(data, addr);
+      for (const word of ['one', 'two', 'three']) transport.sendto(Buffer.from(word), ['127.0.0.1', peer.port]);
+      await waitUntil(() => protocol.received.length === 3, 10, 'the three echoes');
+      // Nothing more is reported once everything behind the refused one left.
+      await sleep(0.05);
+      const open = !transport.isClosing();
+      const queued = (transport as unknown as { getWriteBufferSize(): number }).getWriteBufferSize();
+      transport.close();
+      await waitUntil(() => protocol.lost.length === 1, 10, 'connectionLost');
+      return { protocol, open, queued, reports: reports.map((r) => r.message) };
+    });
+  } finally {
+    peer.close();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    if (hasProcFd) expect(openFds()).toBe(before);
+  }
+}
+
+describe('a datagram the OS or the address check refuses', () => {
+  for (const subject of SUBJECTS) {
+    describe.skipIf(subject.make === null)(subject.name, () => {
+      const make = subject.make!;
+
+      it(title(subject, 'over 64 KiB: EMSGSIZE reported once; the datagrams behind it arrive, none reported'), async () => {
+        const { protocol, open, queued, reports } = await sendBehind(make, (port) => [Buffer.alloc(70_000), ['127.0.0.1', port]]);
+        expect(protocol.errors.map((e) => (e as { code?: string }).code)).toEqual(['EMSGSIZE']);
+        expect(protocol.received).toEqual(['one', 'two', 'three']);
+        expect([open, queued, protocol.lost, reports]).toEqual([true, 0, [null], []]);
+      });
+
+      it(title(subject, 'to an IPv6 address from an IPv4 socket: one error; the datagrams behind it arrive'), async () => {
+        const { protocol, open, queued, reports } = await sendBehind(make, (port) => [Buffer.from('x'), ['::1', port]]);
+        expect(protocol.errors).toHaveLength(1);
+        expect(protocol.received).toEqual(['one', 'two', 'three']);
+        expect([open, queued, protocol.lost, reports]).toEqual([true, 0, [null], []]);
+      });
+
+      for (const [what, addr, named] of [
+        ['a host name', ['no.such.host.invalid', 9], /address/],
+        ['port 70000', ['127.0.0.1', 70_000], /port/],
+      ] as const) {
+        it(title(subject, `to ${what}: errorReceived with an error naming the address, not a throw; the datagrams behind it still go`), async () => {
+          const { protocol, open, queued, reports } = await sendBehind(make, () => [Buffer.from('x'), [addr[0], addr[1]]]);
+          expect(protocol.errors).toHaveLength(1);
+          expect(protocol.errors[0]!.message).toMatch(named);
+          expect(protocol.received).toEqual(['one', 'two', 'three']);
+          expect([open, queued, protocol.lost, reports]).toEqual([true, 0, [null], []]);
+        });
+      }
+    });
+  }
+});
