@@ -351,7 +351,7 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
         sock.bind({ address: address ?? undefined, port });
       } catch (error) {
         sock.close();
-        throw error;
+        throw bindFailed(error, address ?? (fam === 'inet6' ? '::' : '0.0.0.0'), port);
       }
       return await this._givenListener(sock, backlog);
     }
@@ -366,7 +366,7 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
     } catch (error) {
       // No IPv6 on this host: the IPv4 listener serves alone (as the selector loop).
       if (host === '::' && (error as { code?: unknown }).code === 'EAFNOSUPPORT') return null;
-      throw error;
+      throw bindFailed(error, host ?? '0.0.0.0', port);
     }
     const bound = server.address() as net.AddressInfo;
     return NetSocket._fromServer(server, bound.family === 'IPv6' ? 'inet6' : 'inet');
@@ -474,4 +474,10 @@ function pathOf(get: () => unknown): string {
   } catch {
     return '';
   }
+}
+
+/** A listener that could not bind says where, as asyncio's OSError and the other loops (its code and errno kept). */
+function bindFailed(error: unknown, host: string, port: number): unknown {
+  if (error instanceof Error) error.message = `error while attempting to bind on address ${host.includes(':') ? `[${host}]` : host}:${port}: ${error.message}`;
+  return error;
 }
