@@ -10,12 +10,20 @@
  * writes, where a stream's first failure fails every later write, so the next datagram that
  * did go out was reported as failed too (and every one after it). And an address refused
  * before anything was posted (a host name, a port out of range) threw out of the transport's
- * send with its datagram left at the queue's head: nothing sent behind it ever left.
+ * send with its datagram left at the queue's head: nothing sent behind it ever left. The
+ * selector loop did the like with such a datagram once queued (a full Unix datagram socket):
+ * its writable callback threw at every loop turn (26,715 reports in a second), never sending
+ * what followed; asyncio 3.13 gives an OSError there to error_received and closes the endpoint
+ * for any other error.
  */
 import * as dgram from 'node:dgram';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DatagramProtocol, sleep, type AbstractEventLoop, type DatagramTransport } from '@loopkit/core';
 import { UringEventLoop, UringProactor } from '@loopkit/proactor';
+import { socket } from '@loopkit/uv';
 import { NET_LOOPS, hasProcFd, openFds, title, waitUntil, withLoop } from './helpers.js';
 
 const SUBJECTS = [
@@ -107,4 +115,48 @@ describe('a datagram the OS or the address check refuses', () => {
       }
     });
   }
+});
+
+/** The selector loop only: its endpoint adopts a Unix datagram socket (`sock`), whose send buffer a reader that does not read fills, so datagrams queue. */
+const SELECTOR = NET_LOOPS.find((l) => l.name === 'SelectorEventLoop')!;
+
+describe.skipIf(SELECTOR.make === null)('a queued datagram whose address the socket cannot take', () => {
+  it(title(SELECTOR, 'reported once when its turn comes; the datagram behind it goes; nothing reported'), async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'loopkit-dgram-'));
+    const target = path.join(dir, 'reader.sock');
+    const before = hasProcFd ? openFds() : 0;
+    try {
+      await withLoop(SELECTOR.make!, async (loop, reports) => {
+        const reader = socket('unix', 'dgram');
+        reader.bind({ path: target });
+        const [transport, protocol] = (await loop.createDatagramEndpoint(() => new Recorder(), { sock: socket('unix', 'dgram') })) as [DatagramTransport, Recorder];
+        const queued = (): number => (transport as unknown as { getWriteBufferSize(): number }).getWriteBufferSize();
+        let sent = 0;
+        while (queued() === 0 && sent < 100_000) {
+          transport.sendto(Buffer.alloc(100), { path: target } as never);
+          sent += 1;
+        }
+        expect(queued()).toBeGreaterThan(0);
+        transport.sendto(Buffer.from('x'), ['127.0.0.1', 9]);
+        transport.sendto(Buffer.from('last'), { path: target } as never);
+        // Read everything the reader gets until 'last' arrives.
+        const buf = Buffer.alloc(200);
+        let last = false;
+        await waitUntil(() => {
+          for (let n = reader.tryRecvInto(buf); n >= 0; n = reader.tryRecvInto(buf)) if (buf.subarray(0, n).toString() === 'last') last = true;
+          return last;
+        }, 10, "'last' at the reader");
+        expect(protocol.errors).toHaveLength(1);
+        expect(protocol.errors[0]!.message).toMatch(/address/);
+        expect([queued(), transport.isClosing(), reports.map((r) => r.message)]).toEqual([0, false, []]);
+        transport.close();
+        reader.close();
+        await waitUntil(() => protocol.lost.length === 1, 10, 'connectionLost');
+      });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (hasProcFd) expect(openFds()).toBe(before);
+    }
+  });
 });
