@@ -250,7 +250,15 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
   sockAccept<S>(sock: S): Promise<[S, unknown]> {
     return _ioWaitingCall(async (call) => {
       this.checkClosed();
-      return (await this.operation(call, () => this._proactor.accept(sock))) as [S, unknown];
+      const op = this.operation(call, () => this._proactor.accept(sock));
+      try {
+        return (await op) as [S, unknown];
+      } catch (error) {
+        // The caller was cancelled after the accept completed (in the same iteration): the
+        // connection reaches nobody, so it is closed here, or its fd would leak.
+        if (op.done() && !op.cancelled() && op.exception() === null) (op.result()[0] as { close(): void }).close();
+        throw error;
+      }
     });
   }
 
