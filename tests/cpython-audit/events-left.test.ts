@@ -65,6 +65,8 @@ onEachLoop('test_events (left)', (make) => {
         expect((e1 as Error).message).toContain(String(port));
         const e2 = await rejection(loop.createServer(() => new Echo(), '127.0.0.1', port));
         expect((e2 as { code?: string }).code).toBe('EADDRINUSE');
+        // asyncio's text ("error while attempting to bind on address ('127.0.0.1', port): ..."), on every loop
+        expect((e2 as Error).message).toMatch(new RegExp(`^error while attempting to bind on address 127\\.0\\.0\\.1:${port}: `));
       } finally {
         server.close();
         await server.waitClosed();

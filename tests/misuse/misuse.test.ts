@@ -158,3 +158,28 @@ describe.each(NET_LOOPS)('unknown options on the network methods: $name', (subje
     }
   });
 });
+
+describe.each(NET_LOOPS)('sendSignal misuse: $name', (subject) => {
+  const it_ = subject.make === null ? it.skip : it;
+  it_(title(subject, 'a signal that is neither a number nor a name is a TypeError naming sig; the child is not signalled'), async () => {
+    const loop = subject.make!();
+    try {
+      const returncode = await loop.runUntilComplete(async () => {
+        const { createSubprocessExec } = await import('@loopkit/core');
+        const proc = await createSubprocessExec('/bin/sleep', ['30']);
+        for (const bad of [null, undefined, 1.5, {}]) {
+          expect(() => proc.sendSignal(bad as never)).toThrow(TypeError);
+          expect(() => proc.sendSignal(bad as never)).toThrow(/^sig must be a signal number or name/);
+        }
+        await sleep(0.05);
+        expect(proc.returncode).toBe(null);
+        proc.kill();
+        return await proc.wait();
+      });
+      // SIGKILL's, not the SIGTERM Node's kill() sends for a missing signal
+      expect(returncode).toBe(-9);
+    } finally {
+      loop.close();
+    }
+  });
+});

@@ -245,7 +245,15 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
   sockAccept<S>(sock: S): Promise<[S, unknown]> {
     return _ioWaitingCall(async (call) => {
       this.checkClosed();
-      return (await this.operation(call, () => this._proactor.accept(sock))) as [S, unknown];
+      const op = this.operation(call, () => this._proactor.accept(sock));
+      try {
+        return (await op) as [S, unknown];
+      } catch (error) {
+        // The caller was cancelled after the accept completed (in the same iteration): the
+        // connection reaches nobody, so it is closed here, or its fd would leak.
+        if (op.done() && !op.cancelled() && op.exception() === null) (op.result()[0] as { close(): void }).close();
+        throw error;
+      }
     });
   }
 
@@ -347,7 +355,7 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
         sock.bind({ address: address ?? undefined, port });
       } catch (error) {
         sock.close();
-        throw error;
+        throw bindFailed(error, address ?? (fam === 'inet6' ? '::' : '0.0.0.0'), port);
       }
       return await this._givenListener(sock, backlog);
     }
@@ -362,7 +370,7 @@ export class ProactorEventLoop extends BaseSocketLoop<NetSocket, ProactorSocketT
     } catch (error) {
       // No IPv6 on this host: the IPv4 listener serves alone (as the selector loop).
       if (host === '::' && (error as { code?: unknown }).code === 'EAFNOSUPPORT') return null;
-      throw error;
+      throw bindFailed(error, host ?? '0.0.0.0', port);
     }
     const bound = server.address() as net.AddressInfo;
     return NetSocket._fromServer(server, bound.family === 'IPv6' ? 'inet6' : 'inet');
@@ -470,4 +478,10 @@ function pathOf(get: () => unknown): string {
   } catch {
     return '';
   }
+}
+
+/** A listener that could not bind says where, as asyncio's OSError and the other loops (its code and errno kept). */
+function bindFailed(error: unknown, host: string, port: number): unknown {
+  if (error instanceof Error) error.message = `error while attempting to bind on address ${host.includes(':') ? `[${host}]` : host}:${port}: ${error.message}`;
+  return error;
 }

@@ -43,7 +43,7 @@ export class OpFuture<T> extends Future<T> {
   /** @internal what to try while the operation waits (null once it left its queue) */ _attempt: Attempt | null = null;
   /** @internal the operation's socket and operand (a size, a buffer), read by `_attempt` */ _sock: any = null;
   /** @internal */ _arg: any = null;
-  /** @internal a write's position among its socket's writes (Node calls them back in order) */ _ticket = 0;
+  /** @internal a write's position among its socket's writes (Node calls them back in order); a datagram's send: 1 once called back */ _ticket = 0;
   /** @internal the queue it waits in, on whose proactor */ _queue: OpFuture<any>[] | null = null;
   /** @internal */ _proactor: NetProactor | null = null;
   /** @internal more to undo when cancelled (a connect closes its socket, a sendfile cancels its send) */
@@ -192,6 +192,15 @@ function netWrite(fut: OpFuture<number>): boolean {
     return true;
   }
   return false;
+}
+
+/** A datagram handed to node:dgram: done once its own callback ran (`_ticket` 1), `_arg` then its size or its error. */
+function netSent(fut: OpFuture<number>): boolean {
+  if (fut._ticket === 0) return false;
+  const outcome = fut._arg as number | Error;
+  if (typeof outcome === 'number') fut.setResult(outcome);
+  else fut.setException(toError(outcome));
+  return true;
 }
 
 /** A receive's result at EOF (empty, so sharing it is safe). */
@@ -370,9 +379,16 @@ export class NetProactor extends Proactor implements SocketWatcher {
     }
     const target = address === null ? null : nodeTarget(s, address, 'sendto');
     if (target !== null && !('host' in target)) throw new TypeError('sendto on a NetSocket needs an IP address');
-    const fut = this.writeOp(s, data.length);
-    if (target === null) socket.send(data, s._writeCallback());
-    else socket.send(data, target.port, target.host, s._writeCallback());
+    // Each datagram fails or leaves on its own (EMSGSIZE, an ICMP error): its own callback,
+    // not the socket's record of writes, where a stream's first failure fails every later one.
+    const fut = this.op<number>(s, netSent, data.length);
+    const sent = (err?: Error | null): void => {
+      fut._arg = err ?? data.length;
+      fut._ticket = 1;
+      s._notifyWrite();
+    };
+    if (target === null) socket.send(data, sent);
+    else socket.send(data, target.port, target.host, sent);
     return this.post(fut, '_writes');
   }
 

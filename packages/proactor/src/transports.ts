@@ -428,10 +428,21 @@ export class ProactorDatagramTransport extends BaseDatagramTransport {
   }
 
   private postSend(): void {
-    const [data, addr] = this._queue[0]!;
-    const fut = this.proactor.sendto(this.sock, data, addr as Address | null);
-    this.sendFut = fut;
-    fut.addDoneCallback(this.onSent);
+    for (;;) {
+      const [data, addr] = this._queue[0]!;
+      let fut: Future<number>;
+      try {
+        fut = this.proactor.sendto(this.sock, data, addr as Address | null);
+      } catch (error) {
+        // An address this socket cannot send to is refused before anything is posted: that
+        // datagram is reported as a failed send is, and the ones queued behind it still go.
+        if (!this._sent(error) || !this._afterSent()) return;
+        continue;
+      }
+      this.sendFut = fut;
+      fut.addDoneCallback(this.onSent);
+      return;
+    }
   }
 
   private readonly onSent = (fut: Future<number>): void => {

@@ -220,7 +220,15 @@ export class SelectorDatagramTransport extends BaseDatagramTransport {
   private readonly writeReady = (): void => {
     while (this._queue.length > 0 && this._connLost === 0) {
       const [data, addr] = this._queue[0]!;
-      const r = this.send(data, addr);
+      let r: number;
+      try {
+        r = this.send(data, addr);
+      } catch (error) {
+        // An address this socket cannot take, refused before the syscall: that datagram is
+        // reported and dropped as one the OS refused (left at the head, it threw at every turn).
+        if (!this._sent(error)) return;
+        continue;
+      }
       if (wouldBlock(r)) return;
       if (!this._sent(r < 0 ? toConnectionError(errnoError(r, 'sendto')) : null)) return;
     }

@@ -24,6 +24,7 @@ import type { AbstractEventLoop } from '../events.js';
 import type { Future } from '../futures.js';
 import { logger } from '../log.js';
 import { ProcessLookupError } from '../errors.js';
+import { describe } from '../validate.js';
 import { BaseProtocol } from '../protocols.js';
 import type { Transport } from '../transports.js';
 import { WaitingCall, registerWaitingCall } from '../waiting-calls.js';
@@ -169,6 +170,8 @@ export abstract class BaseSubprocessTransport extends SubprocessTransport {
    * asyncio 3.13's; its pid is never signalled again (it may be another process's by now).
    */
   sendSignal(sig: string | number): void {
+    // Node's kill() takes a missing signal as SIGTERM; asyncio's os.kill refuses it.
+    if (typeof sig !== 'string' && !Number.isInteger(sig)) throw new TypeError(`sig must be a signal number or name, got ${describe(sig)}`);
     if (this._lost) throw new ProcessLookupError(`process ${this._pid} has exited (returncode ${this._returncode}): no signal sent`);
     if (this._returncode !== null) return;
     this._signal(sig);
