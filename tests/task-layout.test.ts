@@ -212,6 +212,54 @@ loop.close();
   });
 });
 
+describe("the ready queue's push chain is small where the optimizing compiler inlines it (handles.ts, base-events.ts, ready-queue.ts)", () => {
+  it("a task's scheduling inlines callSoonEntry, the loop's _callSoonEntry and push alone, in at most 150 bytecodes, and a closed loop still refuses a task", () => {
+    // TurboFan inlines this chain into each compile of the scheduling paths (Task's
+    // constructor, createTask, sleep's yield, a future's callbacks, the bench's loop): seven
+    // copies in (c)'s timed run. It was 199 bytecodes (checkClosed and _addCallback called,
+    // the queue's growth in push itself).
+    const program = `
+import { BaseEventLoop, Task } from '${CORE}';
+const loop = new BaseEventLoop();
+const body = async () => {};
+for (let run = 0; run < 3; run++) {
+  await loop.runUntilComplete(async () => {
+    const tasks = [];
+    for (let i = 0; i < 20000; i++) tasks.push(loop.createTask(body));
+    for (const task of tasks) await task;
+  });
+}
+loop.close();
+try {
+  new Task(body, { loop });
+  console.log('REFUSED none');
+} catch (error) {
+  console.log('REFUSED ' + error.constructor.name + ': ' + error.message);
+}
+`;
+    const dir = mkdtempSync(join(tmpdir(), 'loopkit-push-chain-'));
+    const file = join(dir, 'chain.mjs');
+    writeFileSync(file, program);
+    const run = spawnSync(process.execPath, ['--single-threaded', '--trace-turbo-inlining', file], { encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 28 });
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toContain('REFUSED RuntimeError: Event loop is closed');
+    const chain = new Set(['callSoonEntry', '_callSoonEntry', 'checkClosed', '_addCallback', 'push', 'addChunk']);
+    const bytecodes = new Map<string, number>(); // from the trace's candidates: a function's size
+    const inlined = new Map<string, number>(); // what Task's constructor inlined of the chain
+    for (const line of run.stdout.split('\n')) {
+      const candidate = /target: .*<SharedFunctionInfo ([\w$]+)>\}, bytecode size: (\d+)/.exec(line);
+      if (candidate !== null) bytecodes.set(candidate[1]!, Number(candidate[2]));
+      const inlining = /^Inlining .*<SharedFunctionInfo ([\w$]+)>\} into .*<SharedFunctionInfo ([\w$]+)>\}/.exec(line);
+      if (inlining !== null && chain.has(inlining[1]!) && (inlining[2] === 'Task' || chain.has(inlining[2]!))) {
+        inlined.set(inlining[1]!, bytecodes.get(inlining[1]!)!);
+      }
+    }
+    expect(bytecodes.size).toBeGreaterThan(0); // the trace is there
+    expect([...inlined.keys()].sort()).toEqual(['_callSoonEntry', 'callSoonEntry', 'push']);
+    expect([...inlined.values()].reduce((sum, size) => sum + size, 0)).toBeLessThanOrEqual(150);
+  });
+});
+
 describe("a second run of (c)'s shape deoptimizes none of the first run's code for feedback it could have had (tasks.ts, futures.ts, gather.ts)", () => {
   it('no missing feedback for the rare state of runUntilComplete\'s own task; no new map for a watcher\'s first push, a gathered task, a gather\'s future; no body closure or null the first run did not see', () => {
     // Without the changes (session 18), on Node 20 Task._run and _mustCancel, on Node 24 the

@@ -39,12 +39,18 @@ export class ReadyQueue {
 
   push(entry: ReadyEntry): void {
     const index = this.length;
-    if (index !== 0 && (index & CHUNK_MASK) === 0) {
-      this.tail = newChunk();
-      this.chunks.push(this.tail);
-    }
-    this.tail[index & CHUNK_MASK] = entry;
+    const slot = index & CHUNK_MASK;
+    // A new chunk once in CHUNK_SIZE pushes, out of line: push is inlined into every
+    // scheduling path's optimized code (Task's constructor, sleep's, callSoon's), so its body
+    // is kept to the common case.
+    if (slot === 0 && index !== 0) this.addChunk();
+    this.tail[slot] = entry;
     this.length = index + 1;
+  }
+
+  private addChunk(): void {
+    this.tail = newChunk();
+    this.chunks.push(this.tail);
   }
 
   /** The entry at `index` (0 <= index < length). */

@@ -125,7 +125,7 @@ describe("ReadyQueue's push", () => {
     // growing one on the same map (a new loop's queue): V8 made it megamorphic ("same map added
     // twice"), 122 instructions more per entry of a burst (bench/README.md, session 23).
     const distFile = new URL('../dist/ready-queue.js', import.meta.url);
-    const storeLine = readFileSync(distFile, 'utf8').split('\n').findIndex((line) => line.includes('this.tail[index & CHUNK_MASK] = entry')) + 1;
+    const storeLine = readFileSync(distFile, 'utf8').split('\n').findIndex((line) => line.includes('this.tail[slot] = entry')) + 1;
     expect(storeLine).toBeGreaterThan(0);
     const program = `
 import { ReadyQueue } from '${distFile.href}';
