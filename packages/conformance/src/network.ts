@@ -446,9 +446,10 @@ export function networkSuite(subject: LoopUnderTest): void {
         server = (await loop.runUntilComplete(() => loop.createServer(() => accepted[accepted.push(new Interrupting(loop)) - 1]!, '127.0.0.1', 0))) as unknown as Server;
         for (let i = 0; i < 2; i++) peers.push(net.connect(portOf(server), '127.0.0.1'));
         await loop.runUntilComplete(() => waitUntil(() => accepted.length === 2 && accepted.every((p) => p.transport !== null)));
-        // Both peers send while the loop is stopped: its next poll finds both connections readable.
-        peers.forEach((peer, i) => peer.write(`message ${i}`));
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        // Both peers send while the loop is stopped, and both writes are in the kernel (their
+        // callbacks ran; a client not yet connected on Node's side writes only once it is)
+        // before it runs again: its next poll finds both connections readable.
+        await Promise.all(peers.map((peer, i) => new Promise<void>((resolve, reject) => peer.write(`message ${i}`, (error) => (error ? reject(error) : resolve())))));
         const never = loop.createFuture();
         await expect(loop.runUntilComplete(never)).rejects.toBeInstanceOf(Interrupt);
         expect(log).toHaveLength(1);
