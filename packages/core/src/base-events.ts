@@ -1098,12 +1098,12 @@ export class BaseEventLoop extends AbstractEventLoop implements EventLoopBackend
   }
 }
 
-/** The last report of a failing exception handler: a logger that throws too must not stop the loop. */
 /** What scheduling on a closed loop throws (a function: its callers stay small for the JIT). */
 function loopClosedError(): RuntimeError {
   return new RuntimeError('Event loop is closed');
 }
 
+/** The last report of a failing exception handler: a logger that throws too must not stop the loop. */
 function lastResortLog(message: string, error: unknown): void {
   try {
     logger.error(message, error);
