@@ -55,7 +55,7 @@ function reprOf(value: unknown, limits: ReprLimits, level: number): string {
   if (typeof value === 'bigint' || (typeof value === 'number' && Number.isInteger(value))) return shorten(String(value), limits.long);
   if (typeof value !== 'object' || value === null) return shorten(util().inspect(value), limits.other);
   if (Array.isArray(value)) return sequence('[', ']', value, limits, level);
-  if (value instanceof Set) return value.size === 0 ? 'set()' : sequence('{', '}', sortedLikeReprlib([...value]), limits, level);
+  if (value instanceof Set) return value.size === 0 ? 'set()' : sequence('{', '}', sortedLikeReprlib([...value], (item) => item), limits, level);
   if (value instanceof Map) return dict([...value.entries()], limits, level);
   if (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null) {
     return dict(Object.entries(value), limits, level);
@@ -88,20 +88,22 @@ function sequence(open: string, close: string, items: readonly unknown[], limits
 function dict(entries: Array<[unknown, unknown]>, limits: ReprLimits, level: number): string {
   if (entries.length === 0) return '{}';
   if (level <= 0) return '{...}';
-  const keys = sortedLikeReprlib(entries.map(([key]) => key));
-  const byKey = new Map(entries);
-  const shown = keys.slice(0, limits.entries).map((key) => `${reprOf(key, limits, level - 1)}: ${reprOf(byKey.get(key), limits, level - 1)}`);
+  const sorted = sortedLikeReprlib(entries, ([key]) => key);
+  const shown = sorted.slice(0, limits.entries).map(([key, item]) => `${reprOf(key, limits, level - 1)}: ${reprOf(item, limits, level - 1)}`);
   if (entries.length > limits.entries) shown.push('...');
   return `{${shown.join(', ')}}`;
 }
 
-/** reprlib sorts a set's items and a dict's keys when they compare (all strings or all numbers), else keeps their order. */
-function sortedLikeReprlib(items: unknown[]): unknown[] {
-  if (items.every((item) => typeof item === 'string')) return [...items].sort();
-  if (items.every((item) => typeof item === 'number' || typeof item === 'bigint')) {
-    return [...items].sort((a, b) => ((a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0));
-  }
-  return items;
+/** reprlib sorts a set's items and a dict's entries by key when those compare (all strings or all numbers), else keeps their order. */
+function sortedLikeReprlib<T>(items: T[], keyOf: (item: T) => unknown): T[] {
+  const keys = items.map(keyOf);
+  const comparable = keys.every((key) => typeof key === 'string') || keys.every((key) => typeof key === 'number' || typeof key === 'bigint');
+  if (!comparable) return items;
+  return [...items].sort((a, b) => {
+    const x = keyOf(a) as number | string;
+    const y = keyOf(b) as number | string;
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
 }
 
 /**

@@ -43,7 +43,7 @@ export class OpFuture<T> extends Future<T> {
   /** @internal what to try while the operation waits (null once it left its queue) */ _attempt: Attempt | null = null;
   /** @internal the operation's socket and operand (a size, a buffer), read by `_attempt` */ _sock: any = null;
   /** @internal */ _arg: any = null;
-  /** @internal a write's position among its socket's writes (Node calls them back in order); a datagram's send: 1 once called back */ _ticket = 0;
+  /** @internal a write's position among its socket's writes (Node calls them back in order) */ _ticket = 0;
   /** @internal the queue it waits in, on whose proactor */ _queue: OpFuture<any>[] | null = null;
   /** @internal */ _proactor: NetProactor | null = null;
   /** @internal more to undo when cancelled (a connect closes its socket, a sendfile cancels its send) */
@@ -194,10 +194,10 @@ function netWrite(fut: OpFuture<number>): boolean {
   return false;
 }
 
-/** A datagram handed to node:dgram: done once its own callback ran (`_ticket` 1), `_arg` then its size or its error. */
+/** A datagram handed to node:dgram: done once its own callback put its size or its error in `_arg` (null before). */
 function netSent(fut: OpFuture<number>): boolean {
-  if (fut._ticket === 0) return false;
-  const outcome = fut._arg as number | Error;
+  const outcome = fut._arg as number | Error | null;
+  if (outcome === null) return false;
   if (typeof outcome === 'number') fut.setResult(outcome);
   else fut.setException(toError(outcome));
   return true;
@@ -381,10 +381,9 @@ export class NetProactor extends Proactor implements SocketWatcher {
     if (target !== null && !('host' in target)) throw new TypeError('sendto on a NetSocket needs an IP address');
     // Each datagram fails or leaves on its own (EMSGSIZE, an ICMP error): its own callback,
     // not the socket's record of writes, where a stream's first failure fails every later one.
-    const fut = this.op<number>(s, netSent, data.length);
+    const fut = this.op<number>(s, netSent, null);
     const sent = (err?: Error | null): void => {
       fut._arg = err ?? data.length;
-      fut._ticket = 1;
       s._notifyWrite();
     };
     if (target === null) socket.send(data, sent);
